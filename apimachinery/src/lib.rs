@@ -1,0 +1,12 @@
+//! Shared API machinery: what every component of the cluster needs to agree on.
+//!
+//! - [`resources`]: the table of served resources (group, version, kind, plural,
+//!   namespaced, short names, subresources). It drives the apiserver's routes,
+//!   discovery and storage keys.
+//! - [`labels`]: label selectors (`app=web,tier in (fe,be),!canary`).
+//! - [`fields`]: field selectors (`spec.nodeName=node-1,status.phase!=Running`)
+//!   and which fields each resource supports.
+
+pub mod fields;
+pub mod labels;
+pub mod resources;

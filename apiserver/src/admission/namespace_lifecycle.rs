@@ -1,0 +1,133 @@
+//! Namespace lifecycle: objects live in namespaces that exist and are not
+//! being deleted.
+//!
+//! - The four system namespaces (`default`, `kube-system`, `kube-public`,
+//!   `kube-node-lease`) are created at start-up (and again if etcd was empty
+//!   when the server came up).
+//! - Creating an object in a namespace that does not exist is refused: the
+//!   etcd transaction of the create itself requires the namespace key, so this
+//!   holds even against a racing namespace deletion.
+//! - Creating an object in a namespace that is `Terminating` is refused with
+//!   403 Forbidden, as upstream does, so the namespace controller can empty it.
+//!   The phase is read through a short-lived lookaside cache (one etcd read
+//!   per namespace per second at most), since a create burst in one namespace
+//!   should not double etcd's load.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::errors::{ApiError, Target};
+use crate::storage::StorageError;
+use crate::ApiServer;
+
+/// The namespaces every cluster has.
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// How long a namespace's phase is trusted without re-reading it.
+const TTL: Duration = Duration::from_secs(1);
+
+/// The namespace lifecycle admission plug-in.
+#[derive(Debug, Default)]
+pub struct NamespaceLifecycle {
+    phases: Mutex<HashMap<String, (Instant, Option<bool>)>>,
+}
+
+impl NamespaceLifecycle {
+    /// Forgets what is known about a namespace (after it was written here).
+    pub fn invalidate(&self, namespace: &str) {
+        if let Ok(mut p) = self.phases.lock() {
+            p.remove(namespace);
+        }
+    }
+
+    /// Checks that `namespace` may receive new objects.
+    pub async fn admit_create(&self, server: &ApiServer, namespace: &str) -> Result<(), ApiError> {
+        let cached = self
+            .phases
+            .lock()
+            .ok()
+            .and_then(|p| p.get(namespace).copied())
+            .filter(|(at, _)| at.elapsed() < TTL)
+            .map(|(_, t)| t);
+        let terminating = match cached {
+            Some(t) => t,
+            None => {
+                let ns_res = apimachinery::resources::find("", "v1", "namespaces")
+                    .ok_or_else(|| ApiError::Internal("namespaces are not served".into()))?;
+                let key = server.store.key(ns_res.storage_name(), None, namespace);
+                let t = match server.store.get(&key).await {
+                    Ok(Some(ns)) => Some(
+                        ns.object.pointer("/metadata/deletionTimestamp").is_some()
+                            || ns.object.pointer("/status/phase").and_then(|p| p.as_str())
+                                == Some("Terminating"),
+                    ),
+                    Ok(None) => None,
+                    Err(e) => return Err(ApiError::from_storage(e, Target::default())),
+                };
+                if let Ok(mut p) = self.phases.lock() {
+                    if p.len() > 10_000 {
+                        p.clear();
+                    }
+                    p.insert(namespace.to_string(), (Instant::now(), t));
+                }
+                t
+            }
+        };
+        match terminating {
+            None => Err(ApiError::NotFound(Target {
+                group: String::new(),
+                resource: "namespaces".into(),
+                name: namespace.into(),
+            })),
+            Some(true) => Err(ApiError::Forbidden(
+                Target {
+                    group: String::new(),
+                    resource: "namespaces".into(),
+                    name: namespace.into(),
+                },
+                format!(
+                    "unable to create new content in namespace {namespace} because it is being terminated"
+                ),
+            )),
+            Some(false) => Ok(()),
+        }
+    }
+}
+
+/// Creates the system namespaces if missing; retries until etcd answers.
+pub async fn ensure_system_namespaces(server: Arc<ApiServer>) {
+    let Some(ns_res) = apimachinery::resources::find("", "v1", "namespaces") else {
+        return;
+    };
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let mut all_ok = true;
+        for name in SYSTEM_NAMESPACES {
+            let mut obj = json!({
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name},
+                "spec": {"finalizers": ["kubernetes"]},
+            });
+            crate::registry::prepare_for_create(ns_res, &mut obj, &uuid::Uuid::new_v4().to_string());
+            let key = server.store.key(ns_res.storage_name(), None, name);
+            match server.store.create(&key, &obj, None).await {
+                Ok(_) => tracing::info!(namespace = name, "created system namespace"),
+                Err(StorageError::AlreadyExists) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "waiting for etcd to create system namespaces");
+                    all_ok = false;
+                    break;
+                }
+            }
+        }
+        if all_ok {
+            return;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,205 @@
+//! Discovery: how clients learn what this server serves.
+//!
+//! kubectl starts every command by reading `/api` and `/apis` (which groups
+//! and versions exist) and then `/api/v1` and `/apis/<group>/<version>` (the
+//! resources in each: names, kinds, verbs, short names like `deploy`, and
+//! categories like `all` for `kubectl get all`). All of it is generated from
+//! the resource table in `apimachinery::resources`.
+
+use std::sync::Arc;
+
+use apimachinery::resources::{self, VERBS};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::handlers::json;
+use crate::ApiServer;
+
+/// The Kubernetes version we speak (kubectl warns beyond one minor of skew).
+pub const MAJOR: &str = "1";
+/// Minor version.
+pub const MINOR: &str = "32";
+
+/// `GET /version`.
+pub async fn version() -> Response {
+    json(
+        StatusCode::OK,
+        &json!({
+            "major": MAJOR,
+            "minor": MINOR,
+            "gitVersion": format!("v{MAJOR}.{MINOR}.0-minik8s.{}", env!("CARGO_PKG_VERSION")),
+            "gitCommit": "",
+            "gitTreeState": "clean",
+            "buildDate": "",
+            "goVersion": "rust",
+            "compiler": "rustc",
+            "platform": "linux/amd64",
+        }),
+    )
+}
+
+/// `GET /api`.
+pub async fn core_versions(State(_s): State<Arc<ApiServer>>) -> Response {
+    json(
+        StatusCode::OK,
+        &json!({
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+        }),
+    )
+}
+
+fn group_doc(name: &str, versions: &[&str]) -> Value {
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
+    json!({
+        "name": name,
+        "versions": vs,
+        "preferredVersion": vs.first().cloned().unwrap_or(Value::Null),
+    })
+}
+
+/// `GET /apis`.
+pub async fn group_list(State(_s): State<Arc<ApiServer>>) -> Response {
+    let groups: Vec<Value> = resources::groups()
+        .into_iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, vs)| group_doc(g, &vs))
+        .collect();
+    json(
+        StatusCode::OK,
+        &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
+    )
+}
+
+/// The APIResourceList of one group/version.
+pub fn resource_list(group: &str, version: &str) -> Option<Value> {
+    let mut out = Vec::new();
+    for r in resources::in_group_version(group, version) {
+        let mut entry = json!({
+            "name": r.plural,
+            "singularName": r.singular,
+            "namespaced": r.namespaced,
+            "kind": r.kind,
+            "verbs": VERBS,
+        });
+        if !r.short_names.is_empty() {
+            entry["shortNames"] = json!(r.short_names);
+        }
+        if !r.categories.is_empty() {
+            entry["categories"] = json!(r.categories);
+        }
+        out.push(entry);
+        for sub in r.subresources {
+            let mut e = json!({
+                "name": format!("{}/{}", r.plural, sub.name()),
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": sub.verbs(),
+            });
+            if let Some((g, v, k)) = sub.kind() {
+                e["kind"] = json!(k);
+                if g != group || v != version {
+                    e["group"] = json!(g);
+                    e["version"] = json!(v);
+                }
+            }
+            out.push(e);
+        }
+    }
+    if out.is_empty() {
+        return None;
+    }
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": gv,
+        "resources": out,
+    }))
+}
+
+/// Serves `/api/v1`, `/apis/<group>` and `/apis/<group>/<version>`; `None`
+/// for any other path.
+pub fn serve_path(method: &Method, path: &str) -> Option<Response> {
+    if method != Method::GET {
+        return None;
+    }
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["api", version] => Some(match resource_list("", version) {
+            Some(doc) => json(StatusCode::OK, &doc),
+            None => not_found(path),
+        }),
+        ["apis", group] => {
+            let found = resources::groups().into_iter().find(|(g, _)| g == group);
+            Some(match found {
+                Some((g, vs)) => {
+                    let mut doc = group_doc(g, &vs);
+                    doc["kind"] = json!("APIGroup");
+                    doc["apiVersion"] = json!("v1");
+                    json(StatusCode::OK, &doc)
+                }
+                None => not_found(path),
+            })
+        }
+        ["apis", group, version] => Some(match resource_list(group, version) {
+            Some(doc) => json(StatusCode::OK, &doc),
+            None => not_found(path),
+        }),
+        _ => None,
+    }
+}
+
+fn not_found(path: &str) -> Response {
+    crate::errors::ApiError::NotFoundPath(format!(
+        "the server could not find the requested resource ({path})"
+    ))
+    .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_list_has_pods_and_subresources() {
+        let doc = resource_list("", "v1").unwrap_or_default();
+        let names: Vec<&str> = doc["resources"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|r| r["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert!(names.contains(&"pods"));
+        assert!(names.contains(&"pods/status"));
+        let eviction = doc["resources"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == "pods/eviction"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(eviction["group"], "policy");
+        assert_eq!(eviction["kind"], "Eviction");
+    }
+
+    #[test]
+    fn apps_scale_is_autoscaling() {
+        let doc = resource_list("apps", "v1").unwrap_or_default();
+        let scale = doc["resources"]
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["name"] == "deployments/scale"))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(scale["group"], "autoscaling");
+        assert_eq!(scale["kind"], "Scale");
+        assert!(resource_list("apps", "v2").is_none());
+    }
+}

@@ -1,0 +1,306 @@
+//! API errors, always answered as a `meta.k8s.io/v1` `Status`.
+//!
+//! Every non-2xx answer of the apiserver goes through [`ApiError`], so a client
+//! (kubectl, kube-rs, client-go, the Python client) always gets the same shape:
+//! `{"kind":"Status","status":"Failure","reason":"NotFound","code":404,...}`.
+//! The `reason` is what clients branch on (`IsNotFound`, `IsConflict`, ...), the
+//! `message` is what kubectl prints to the user, and `details.causes` carries
+//! the field paths of validation errors.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::storage::StorageError;
+use crate::validation::FieldError;
+
+/// Names the object an error is about, for the message and `details`.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    /// API group (`""` for core).
+    pub group: String,
+    /// Plural resource name, e.g. `pods`.
+    pub resource: String,
+    /// Object name (may be empty for collection requests).
+    pub name: String,
+}
+
+impl Target {
+    /// Builds a target from a resource row and a name.
+    pub fn new(
+        resource: &apimachinery::resources::ResourceInfo,
+        name: impl Into<String>,
+    ) -> Target {
+        Target {
+            group: resource.group.to_string(),
+            resource: resource.plural.to_string(),
+            name: name.into(),
+        }
+    }
+
+    /// `pods` or `deployments.apps`, as upstream's qualified resource.
+    fn qualified(&self) -> String {
+        if self.group.is_empty() {
+            self.resource.clone()
+        } else {
+            format!("{}.{}", self.resource, self.group)
+        }
+    }
+
+    fn details(&self) -> Value {
+        let mut d = json!({ "name": self.name, "kind": self.resource });
+        if !self.group.is_empty() {
+            d["group"] = json!(self.group);
+        }
+        d
+    }
+}
+
+/// Everything that can go wrong while serving a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 404: the object (or its namespace) does not exist.
+    #[error("{} \"{}\" not found", .0.qualified(), .0.name)]
+    NotFound(Target),
+    /// 404: the path names no resource we serve.
+    #[error("{0}")]
+    NotFoundPath(String),
+    /// 409: create of a name that is taken.
+    #[error("{} \"{}\" already exists", .0.qualified(), .0.name)]
+    AlreadyExists(Target),
+    /// 409: optimistic concurrency failed, or a binding to an already bound pod.
+    #[error("Operation cannot be fulfilled on {} \"{}\": {}", .0.qualified(), .0.name, .1)]
+    Conflict(Target, String),
+    /// 422: the object failed validation.
+    #[error("{kind} \"{name}\" is invalid: {}", format_causes(.causes))]
+    Invalid {
+        /// Kind of the object, e.g. `Deployment`.
+        kind: String,
+        /// API group of the kind.
+        group: String,
+        /// Object name.
+        name: String,
+        /// Every field that failed.
+        causes: Vec<FieldError>,
+    },
+    /// 400: malformed body, bad query parameter, mismatched kind.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 403: refused by policy (e.g. creating in a terminating namespace).
+    #[error("{1}")]
+    Forbidden(Target, String),
+    /// 405: the verb is not served on this path.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 406: we cannot produce any representation the client accepts.
+    #[error("{0}")]
+    NotAcceptable(String),
+    /// 410: a resourceVersion or continue token older than what is kept.
+    #[error("{0}")]
+    Expired(String),
+    /// 413: request body larger than the limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: unknown content type or patch type.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 429: try again later (e.g. an eviction blocked by a disruption budget).
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// 503: storage is not reachable.
+    #[error("{0}")]
+    ServiceUnavailable(String),
+    /// 504: storage did not answer in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// 500: a bug or corrupt stored data.
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn format_causes(causes: &[FieldError]) -> String {
+    match causes {
+        [one] => one.to_string(),
+        many => format!(
+            "[{}]",
+            many.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Shorthand for handler results.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+impl ApiError {
+    /// The HTTP status code.
+    pub fn code(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound(_) | ApiError::NotFoundPath(_) => StatusCode::NOT_FOUND,
+            ApiError::AlreadyExists(_) | ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Forbidden(..) => StatusCode::FORBIDDEN,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::Expired(_) => StatusCode::GONE,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable `reason` of the Status.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::NotFound(_) | ApiError::NotFoundPath(_) => "NotFound",
+            ApiError::AlreadyExists(_) => "AlreadyExists",
+            ApiError::Conflict(..) => "Conflict",
+            ApiError::Invalid { .. } => "Invalid",
+            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::Forbidden(..) => "Forbidden",
+            ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
+            ApiError::NotAcceptable(_) => "NotAcceptable",
+            ApiError::Expired(_) => "Expired",
+            ApiError::TooLarge(_) => "RequestEntityTooLarge",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
+            ApiError::TooManyRequests(_) => "TooManyRequests",
+            ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
+            ApiError::Timeout(_) => "Timeout",
+            ApiError::Internal(_) => "InternalError",
+        }
+    }
+
+    /// The full `Status` object.
+    pub fn status(&self) -> Value {
+        let mut status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.to_string(),
+            "reason": self.reason(),
+            "code": self.code().as_u16(),
+        });
+        let details = match self {
+            ApiError::NotFound(t)
+            | ApiError::AlreadyExists(t)
+            | ApiError::Conflict(t, _)
+            | ApiError::Forbidden(t, _) => Some(t.details()),
+            ApiError::Invalid {
+                kind,
+                group,
+                name,
+                causes,
+            } => {
+                let mut d = json!({
+                    "name": name,
+                    "kind": kind,
+                    "causes": causes.iter().map(|c| json!({
+                        "reason": c.kind.reason(),
+                        "message": c.message,
+                        "field": c.field,
+                    })).collect::<Vec<_>>(),
+                });
+                if !group.is_empty() {
+                    d["group"] = json!(group);
+                }
+                Some(d)
+            }
+            _ => None,
+        };
+        if let Some(d) = details {
+            status["details"] = d;
+        }
+        status
+    }
+
+    /// Maps a storage failure onto the object it concerned.
+    pub fn from_storage(err: StorageError, target: Target) -> ApiError {
+        match err {
+            StorageError::NotFound => ApiError::NotFound(target),
+            StorageError::AlreadyExists => ApiError::AlreadyExists(target),
+            StorageError::Conflict => ApiError::Conflict(
+                target,
+                "the object has been modified; please apply your changes to the latest version and try again".into(),
+            ),
+            StorageError::Compacted { requested, compacted } => ApiError::Expired(format!(
+                "too old resource version: {requested} ({compacted})"
+            )),
+            StorageError::Unavailable(msg) => {
+                ApiError::ServiceUnavailable(format!("storage is unavailable: {msg}"))
+            }
+            StorageError::Timeout => ApiError::Timeout(
+                "the storage did not answer in time; the request may or may not have been applied"
+                    .into(),
+            ),
+            StorageError::Corrupt { key, reason } => {
+                ApiError::Internal(format!("stored object at {key} cannot be decoded: {reason}"))
+            }
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> ApiError {
+        ApiError::from_storage(err, Target::default())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.status().to_string();
+        (
+            self.code(),
+            [(http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validation::FieldErrorKind;
+
+    #[test]
+    fn not_found_message_matches_upstream() {
+        let t = Target {
+            group: "apps".into(),
+            resource: "deployments".into(),
+            name: "web".into(),
+        };
+        let s = ApiError::NotFound(t).status();
+        assert_eq!(s["message"], "deployments.apps \"web\" not found");
+        assert_eq!(s["code"], 404);
+        assert_eq!(s["details"]["group"], "apps");
+    }
+
+    #[test]
+    fn invalid_lists_causes() {
+        let e = ApiError::Invalid {
+            kind: "Pod".into(),
+            group: String::new(),
+            name: "p".into(),
+            causes: vec![FieldError {
+                kind: FieldErrorKind::Required,
+                field: "spec.containers".into(),
+                message: "Required value".into(),
+            }],
+        };
+        let s = e.status();
+        assert_eq!(s["code"], 422);
+        assert_eq!(s["reason"], "Invalid");
+        assert_eq!(s["details"]["causes"][0]["field"], "spec.containers");
+        assert!(s["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Pod \"p\" is invalid: spec.containers"));
+    }
+}

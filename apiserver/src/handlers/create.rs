@@ -1,0 +1,162 @@
+//! `create`: POST to a collection.
+//!
+//! decode body -> check kind and namespace -> name from `generateName` ->
+//! server-owned fields -> defaults -> validation -> namespace admission ->
+//! one etcd transaction ("key absent and namespace present") -> 201.
+
+use apimachinery::resources::ResourceInfo;
+use axum::response::Response;
+use http::StatusCode;
+use rand::Rng;
+use serde_json::Value;
+
+use super::{check_type_meta, json, Ctx};
+use crate::errors::{ApiError, Result, Target};
+use crate::registry::{self, meta_mut, meta_str};
+use crate::storage::StorageError;
+use crate::validation::{FieldError, FieldErrorKind};
+
+/// Characters upstream uses for generated name suffixes (no vowels, no
+/// look-alikes, so a random suffix never spells a word).
+const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+
+fn random_suffix() -> String {
+    let mut rng = rand::thread_rng();
+    (0..5)
+        .map(|_| SUFFIX_ALPHABET[rng.gen_range(0..SUFFIX_ALPHABET.len())] as char)
+        .collect()
+}
+
+/// Defaults and validates an object; on update `old` is the stored object.
+pub(crate) fn admit(resource: &ResourceInfo, obj: &mut Value, old: Option<&Value>) -> Result<()> {
+    crate::defaults::apply_defaults(resource, obj).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body of the request does not decode as a {}: {e}",
+            resource.kind
+        ))
+    })?;
+    let causes = match old {
+        None => crate::validation::validate_create(resource, obj),
+        Some(old) => crate::validation::validate_update(resource, obj, old),
+    };
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid {
+            kind: resource.kind.into(),
+            group: resource.group.into(),
+            name: meta_str(obj, "name").unwrap_or("").into(),
+            causes,
+        })
+    }
+}
+
+pub(super) async fn create(ctx: Ctx) -> Result<Response> {
+    let resource = ctx.info.resource;
+    let mut obj = ctx.object_body()?;
+    check_type_meta(&mut obj, &resource.api_version(), resource.kind)?;
+    let object = create_object(&ctx, obj).await?;
+    Ok(json(StatusCode::CREATED, &object))
+}
+
+/// The create pipeline, shared with server-side apply's create-on-missing.
+pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
+    let resource = ctx.info.resource;
+    // Namespace: from the URL; a body naming another one is an error.
+    let namespace = if resource.namespaced {
+        let url_ns = ctx.info.namespace.clone().ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{} are namespaced: create them under /namespaces/<namespace>/",
+                resource.plural
+            ))
+        })?;
+        match meta_str(&obj, "namespace") {
+            Some(ns) if !ns.is_empty() && ns != url_ns => {
+                return Err(ApiError::BadRequest(format!(
+                    "the namespace of the provided object ({ns}) does not match the namespace sent on the request ({url_ns})"
+                )))
+            }
+            _ => {}
+        }
+        meta_mut(&mut obj).insert("namespace".into(), Value::String(url_ns.clone()));
+        Some(url_ns)
+    } else {
+        meta_mut(&mut obj).remove("namespace");
+        None
+    };
+
+    let explicit_name = meta_str(&obj, "name").unwrap_or("").to_string();
+    let generate_name = meta_str(&obj, "generateName").unwrap_or("").to_string();
+    if explicit_name.is_empty() && generate_name.is_empty() {
+        return Err(ApiError::Invalid {
+            kind: resource.kind.into(),
+            group: resource.group.into(),
+            name: String::new(),
+            causes: vec![FieldError {
+                kind: FieldErrorKind::Required,
+                field: "metadata.name".into(),
+                message: "name or generateName is required".into(),
+            }],
+        });
+    }
+
+    if let Some(ns) = &namespace {
+        ctx.server.namespaces.admit_create(&ctx.server, ns).await?;
+    }
+
+    let uid = uuid::Uuid::new_v4().to_string();
+    // A generated name can collide; upstream then returns AlreadyExists and the
+    // client retries. We retry a few times ourselves first.
+    let attempts = if explicit_name.is_empty() { 5 } else { 1 };
+    let mut last_err = None;
+    for _ in 0..attempts {
+        let name = if explicit_name.is_empty() {
+            // Upstream truncates the prefix so prefix + suffix fits 63 chars.
+            let mut prefix = generate_name.clone();
+            prefix.truncate(58);
+            format!("{prefix}{}", random_suffix())
+        } else {
+            explicit_name.clone()
+        };
+        let mut candidate = obj.clone();
+        meta_mut(&mut candidate).insert("name".into(), Value::String(name.clone()));
+        registry::prepare_for_create(resource, &mut candidate, &uid);
+        admit(resource, &mut candidate, None)?;
+        if ctx.query.dry_run {
+            return Ok(candidate);
+        }
+        let key = ctx
+            .server
+            .store
+            .key(resource.storage_name(), namespace.as_deref(), &name);
+        let ns_key = namespace.as_deref().map(|ns| {
+            ctx.server.store.key("namespaces", None, ns)
+        });
+        match ctx.server.store.create(&key, &candidate, ns_key.as_deref()).await {
+            Ok(rev) => {
+                crate::storage::etcd::set_resource_version(&mut candidate, rev);
+                if resource.kind == "Namespace" {
+                    ctx.server.namespaces.invalidate(&name);
+                }
+                tracing::debug!(name = %name, rev, "created");
+                return Ok(candidate);
+            }
+            Err(StorageError::AlreadyExists) => {
+                last_err = Some(ApiError::AlreadyExists(Target::new(resource, name)));
+            }
+            Err(StorageError::NotFound) => {
+                // The namespace compare failed: it vanished under us.
+                ctx.server
+                    .namespaces
+                    .invalidate(namespace.as_deref().unwrap_or(""));
+                return Err(ApiError::NotFound(Target {
+                    group: String::new(),
+                    resource: "namespaces".into(),
+                    name: namespace.unwrap_or_default(),
+                }));
+            }
+            Err(e) => return Err(ApiError::from_storage(e, Target::new(resource, name))),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| ApiError::Internal("create gave up".into())))
+}

@@ -1,0 +1,219 @@
+//! The generic REST handlers: one module per verb, shared by every resource.
+//!
+//! [`dispatch`] is the single entry point for `/api/...` and `/apis/...`
+//! resource paths. It resolves the [`RequestInfo`], opens a tracing span with
+//! the object's namespace/name, calls the verb's handler and records metrics.
+//! The handlers know nothing about particular kinds: they call into
+//! [`crate::registry`], [`crate::defaults`] and [`crate::validation`] for that.
+
+mod create;
+mod delete;
+mod read;
+mod subresources;
+mod watch;
+mod write;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use apimachinery::resources::Subresource;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::errors::{ApiError, Result};
+use crate::request::{self, Query, RequestInfo, Verb};
+use crate::ApiServer;
+
+/// Everything a verb handler gets.
+pub struct Ctx {
+    /// The server state.
+    pub server: Arc<ApiServer>,
+    /// What the URL names.
+    pub info: RequestInfo,
+    /// Query parameters.
+    pub query: Query,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// The request body (empty for GET).
+    pub body: Bytes,
+}
+
+impl Ctx {
+    /// The storage key of the named object.
+    pub fn key(&self) -> String {
+        self.server.store.key(
+            self.info.resource.storage_name(),
+            self.info.namespace.as_deref(),
+            self.info.name.as_deref().unwrap_or(""),
+        )
+    }
+
+    /// Error target for the named object.
+    pub fn target(&self) -> crate::errors::Target {
+        crate::errors::Target::new(self.info.resource, self.info.name.clone().unwrap_or_default())
+    }
+
+    /// The body decoded as an object (JSON or YAML by content type).
+    pub fn object_body(&self) -> Result<Value> {
+        let format = request::object_body_format(&self.headers)?;
+        let v = request::decode_body(&self.body, format)?;
+        if !v.is_object() {
+            return Err(ApiError::BadRequest(
+                "the body of the request must be a JSON object".into(),
+            ));
+        }
+        Ok(v)
+    }
+}
+
+/// A JSON answer.
+pub fn json(code: StatusCode, value: &Value) -> Response {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    (
+        code,
+        [(http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
+/// The entry point for every resource request.
+pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Response {
+    let start = Instant::now();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let query = match Query::parse(parts.uri.query()) {
+        Ok(q) => q,
+        Err(e) => return finish(start, "unknown", "", e.into_response()),
+    };
+    if path.starts_with("/openapi/") {
+        return ApiError::NotFoundPath(format!(
+            "the server could not find the requested resource ({path})"
+        ))
+        .into_response();
+    }
+    // Discovery documents for one group or group/version.
+    if let Some(resp) = crate::discovery::serve_path(&parts.method, &path) {
+        return finish(start, "get", "discovery", resp);
+    }
+    let info = match request::parse(&parts.method, &path, query.watch) {
+        Ok(i) => i,
+        Err(e) => return finish(start, "unknown", "", e.into_response()),
+    };
+    let verb = info.verb.as_str();
+    let resource_label = match info.subresource {
+        Some(s) => format!("{}/{}", info.resource.plural, s.name()),
+        None => info.resource.plural.to_string(),
+    };
+    let body = if matches!(parts.method, Method::GET | Method::HEAD) {
+        Bytes::new()
+    } else {
+        match axum::body::to_bytes(Body::new(body), server.config.max_body_bytes).await {
+            Ok(b) => b,
+            Err(_) => {
+                let e = ApiError::TooLarge(format!(
+                    "the request body is larger than the limit of {} bytes",
+                    server.config.max_body_bytes
+                ));
+                return finish(start, verb, &resource_label, e.into_response());
+            }
+        }
+    };
+    let span = tracing::info_span!(
+        "request",
+        verb,
+        resource = %resource_label,
+        namespace = info.namespace.as_deref().unwrap_or(""),
+        name = info.name.as_deref().unwrap_or(""),
+    );
+    let ctx = Ctx {
+        server,
+        info,
+        query,
+        headers: parts.headers,
+        body,
+    };
+    let resp = route(ctx).instrument(span).await;
+    let resp = match resp {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(error = %e, "request failed");
+            e.into_response()
+        }
+    };
+    finish(start, verb, &resource_label, resp)
+}
+
+fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Response {
+    crate::metrics::global().observe_request(verb, resource, resp.status().as_u16(), start.elapsed());
+    resp
+}
+
+async fn route(ctx: Ctx) -> Result<Response> {
+    use Subresource as S;
+    use Verb as V;
+    match (ctx.info.verb, ctx.info.subresource) {
+        (V::Get, None) => read::get(ctx).await,
+        (V::List, None) => read::list(ctx).await,
+        (V::Watch, None) => watch::watch(ctx).await,
+        (V::Create, None) => create::create(ctx).await,
+        (V::Update, None) => write::update(ctx).await,
+        (V::Patch, None) => write::patch(ctx).await,
+        (V::Delete, None) => delete::delete(ctx).await,
+        (V::DeleteCollection, None) => delete::delete_collection(ctx).await,
+        (V::Get, Some(S::Status)) => read::get(ctx).await,
+        (V::Update, Some(S::Status)) => write::update(ctx).await,
+        (V::Patch, Some(S::Status)) => write::patch(ctx).await,
+        (V::Get, Some(S::Scale)) => subresources::get_scale(ctx).await,
+        (V::Update, Some(S::Scale)) => subresources::update_scale(ctx).await,
+        (V::Patch, Some(S::Scale)) => subresources::patch_scale(ctx).await,
+        (V::Create, Some(S::Binding)) => subresources::bind(ctx).await,
+        (V::Create, Some(S::Eviction)) => subresources::evict(ctx).await,
+        (V::Update, Some(S::Finalize)) => write::update(ctx).await,
+        (verb, Some(sub)) => Err(ApiError::MethodNotAllowed(format!(
+            "{} on {}/{} is not supported by this server yet",
+            verb.as_str(),
+            ctx.info.resource.plural,
+            sub.name()
+        ))),
+    }
+}
+
+/// Checks `apiVersion`/`kind` of a body against what the URL expects, filling
+/// them in when absent.
+pub fn check_type_meta(obj: &mut Value, api_version: &str, kind: &str) -> Result<()> {
+    let got_version = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let got_kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    if (!got_version.is_empty() && got_version != api_version)
+        || (!got_kind.is_empty() && got_kind != kind)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the API version in the data ({got_version}) and the kind ({got_kind}) do not match the expected {api_version} {kind}"
+        )));
+    }
+    if let Some(map) = obj.as_object_mut() {
+        map.insert("apiVersion".into(), Value::String(api_version.into()));
+        map.insert("kind".into(), Value::String(kind.into()));
+    }
+    Ok(())
+}
+
+/// Parses `metadata.resourceVersion` of a request body, if set.
+pub fn body_resource_version(obj: &Value) -> Result<Option<i64>> {
+    match obj.pointer("/metadata/resourceVersion") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => s
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("invalid resourceVersion {s:?}"))),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "metadata.resourceVersion must be a string, got {other}"
+        ))),
+    }
+}

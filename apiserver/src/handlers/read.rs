@@ -1,0 +1,207 @@
+//! `get` and `list`.
+//!
+//! A list is a range read of one etcd prefix (one namespace, or all of them),
+//! filtered by label and field selectors, and paginated with `limit` and
+//! `continue`. Every page of a paginated list is read at the revision of the
+//! first page, so together the pages are one consistent snapshot; the
+//! continue token carries that revision and the key to resume after. When etcd
+//! has compacted that revision the token has expired: 410, start over.
+
+use apimachinery::fields::FieldSelector;
+use apimachinery::labels::Selector;
+use axum::response::Response;
+use base64::Engine;
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{json, Ctx};
+use crate::errors::{ApiError, Result};
+use crate::storage::StorageError;
+
+pub(super) async fn get(ctx: Ctx) -> Result<Response> {
+    let key = ctx.key();
+    match ctx.server.store.get(&key).await {
+        Ok(Some(stored)) => Ok(json(StatusCode::OK, &stored.object)),
+        Ok(None) => Err(ApiError::NotFound(ctx.target())),
+        Err(e) => Err(ApiError::from_storage(e, ctx.target())),
+    }
+}
+
+/// What a `continue` token holds.
+#[derive(Serialize, Deserialize)]
+struct ContinueToken {
+    /// The revision the list is read at.
+    rv: i64,
+    /// The key to resume from (inclusive).
+    start: String,
+}
+
+fn encode_continue(rv: i64, start: String) -> String {
+    let raw = serde_json::to_vec(&ContinueToken { rv, start }).unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+fn decode_continue(token: &str, prefix: &str) -> Result<ContinueToken> {
+    let bad = || ApiError::BadRequest(format!("invalid continue token {token:?}"));
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
+    let t: ContinueToken = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    // A token from another collection must not read outside this prefix.
+    if !t.start.starts_with(prefix) || t.rv <= 0 {
+        return Err(bad());
+    }
+    Ok(t)
+}
+
+/// Parsed selectors of a list or watch.
+pub(crate) struct Filter {
+    labels: Selector,
+    fields: FieldSelector,
+    plural: &'static str,
+}
+
+impl Filter {
+    pub(crate) fn from_ctx(ctx: &Ctx) -> Result<Filter> {
+        let labels = Selector::parse(ctx.query.label_selector.as_deref().unwrap_or(""))
+            .map_err(|e| ApiError::BadRequest(format!("invalid label selector: {e}")))?;
+        let fields = FieldSelector::parse(ctx.query.field_selector.as_deref().unwrap_or(""))
+            .map_err(|e| ApiError::BadRequest(format!("invalid field selector: {e}")))?;
+        fields
+            .validate_for(ctx.info.resource.plural)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        Ok(Filter {
+            labels,
+            fields,
+            plural: ctx.info.resource.plural,
+        })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
+    }
+
+    pub(crate) fn matches(&self, obj: &Value) -> bool {
+        self.labels.matches_json(obj.pointer("/metadata/labels"))
+            && self.fields.matches(self.plural, obj)
+    }
+}
+
+pub(super) async fn list(ctx: Ctx) -> Result<Response> {
+    let (items, meta) = list_objects(&ctx).await?;
+    let resource = ctx.info.resource;
+    let body = json!({
+        "kind": format!("{}List", resource.kind),
+        "apiVersion": resource.api_version(),
+        "metadata": meta,
+        "items": items,
+    });
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// Reads the collection named by `ctx`: the matching objects and the list
+/// metadata (`resourceVersion`, `continue`, `remainingItemCount`).
+pub(crate) async fn list_objects(ctx: &Ctx) -> Result<(Vec<Value>, Value)> {
+    let filter = Filter::from_ctx(ctx)?;
+    let store = &ctx.server.store;
+    let prefix = store.collection_prefix(
+        ctx.info.resource.storage_name(),
+        ctx.info.namespace.as_deref(),
+    );
+    let limit = ctx.query.limit.unwrap_or(0);
+    let (mut revision, mut start) = match &ctx.query.continue_token {
+        Some(token) => {
+            let t = decode_continue(token, &prefix)?;
+            (t.rv, t.start)
+        }
+        None => {
+            let rv = ctx.query.resource_version_number()?.unwrap_or(0);
+            // resourceVersionMatch=Exact reads at that revision; anything else
+            // is "not older than", which the latest state always satisfies.
+            let exact = ctx.query.resource_version_match.as_deref() == Some("Exact");
+            (if exact { rv } else { 0 }, prefix.clone())
+        }
+    };
+    let mut items = Vec::new();
+    let mut continue_token = None;
+    let mut remaining = None;
+    loop {
+        let want = if limit > 0 {
+            // With selectors, read ahead: most keys may not match.
+            let missing = limit - items.len() as i64;
+            if filter.is_empty() {
+                missing
+            } else {
+                missing.max(100)
+            }
+        } else {
+            0
+        };
+        let page = store
+            .list(&prefix, Some(&start), want, revision)
+            .await
+            .map_err(|e| match e {
+                StorageError::Compacted { .. } if ctx.query.continue_token.is_some() => {
+                    ApiError::Expired(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".into(),
+                    )
+                }
+                StorageError::Compacted { .. } => ApiError::Expired(format!(
+                    "too old resource version: {revision}"
+                )),
+                other => ApiError::from_storage(other, ctx.target()),
+            })?;
+        revision = page.revision;
+        let page_len = page.items.len();
+        let mut last_key = None;
+        for (key, stored) in page.items {
+            if limit > 0 && items.len() as i64 >= limit {
+                // Read ahead past the limit: resume at this key next time.
+                continue_token = Some(encode_continue(revision, key));
+                break;
+            }
+            if filter.matches(&stored.object) {
+                items.push(stored.object);
+            }
+            last_key = Some(key);
+        }
+        if continue_token.is_some() {
+            break;
+        }
+        if !page.more || page_len == 0 {
+            break;
+        }
+        let Some(last) = last_key else { break };
+        start = format!("{last}\u{0}");
+        if limit > 0 && items.len() as i64 >= limit {
+            continue_token = Some(encode_continue(revision, start.clone()));
+            if filter.is_empty() {
+                remaining = Some(page.remaining);
+            }
+            break;
+        }
+    }
+    let mut meta = json!({ "resourceVersion": revision.to_string() });
+    if let Some(token) = continue_token {
+        meta["continue"] = json!(token);
+        if let Some(r) = remaining {
+            meta["remainingItemCount"] = json!(r);
+        }
+    }
+    Ok((items, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_round_trip_and_stay_in_prefix() {
+        let t = encode_continue(42, "/registry/pods/a/x".into());
+        let back = decode_continue(&t, "/registry/pods/a/");
+        assert_eq!(back.ok().map(|t| t.rv), Some(42));
+        assert!(decode_continue(&t, "/registry/secrets/").is_err());
+        assert!(decode_continue("!!!", "/registry/").is_err());
+    }
+}

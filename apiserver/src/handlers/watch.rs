@@ -1,0 +1,287 @@
+//! `watch`: a long-lived HTTP response with one JSON event per line.
+//!
+//! ```text
+//! {"type":"ADDED","object":{...}}
+//! {"type":"MODIFIED","object":{...}}
+//! {"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1","metadata":{"resourceVersion":"812"}}}
+//! {"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired",...}}
+//! ```
+//!
+//! Where the watch starts depends on `resourceVersion`:
+//! - unset or `"0"`: synthetic `ADDED` events for everything that exists now,
+//!   then every change after that;
+//! - `n`: every change after revision `n` (from the watch cache's window, or
+//!   from etcd's history when older), or an `ERROR` event with a 410 Status
+//!   when that history is gone, which makes informers re-list. The 410 goes
+//!   *inside* a 200 stream: an HTTP 410 makes some clients retry forever.
+//!
+//! Selectors are applied per watcher, with upstream's twist: an object that
+//! *starts* matching arrives as `ADDED`, one that *stops* matching as
+//! `DELETED`, so a watcher's view is always "the set of matching objects".
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::{BufMut, Bytes, BytesMut};
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::read::{list_objects, Filter};
+use super::Ctx;
+use crate::errors::{ApiError, Result};
+use crate::storage::watch_cache::{self, CacheEvent, EventType};
+use crate::storage::StorageError;
+
+/// How long a watch lasts when the client sets no `timeoutSeconds`
+/// (upstream picks a random time between 30 and 60 minutes).
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// How often an idle watcher that asked for bookmarks gets one.
+const BOOKMARK_EVERY: Duration = Duration::from_secs(5);
+
+fn line(kind: &str, object_json: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(object_json.len() + 32);
+    b.put_slice(b"{\"type\":\"");
+    b.put_slice(kind.as_bytes());
+    b.put_slice(b"\",\"object\":");
+    b.put_slice(object_json);
+    b.put_slice(b"}\n");
+    b.freeze()
+}
+
+fn error_line(err: &ApiError) -> Bytes {
+    line("ERROR", &serde_json::to_vec(&err.status()).unwrap_or_default())
+}
+
+struct Watcher {
+    filter: Filter,
+    namespace_prefix: Option<String>,
+    tx: mpsc::Sender<Bytes>,
+    last_rev: i64,
+    kind: &'static str,
+    api_version: String,
+}
+
+impl Watcher {
+    /// Sends the event if this watcher should see it; false once the client is gone.
+    async fn deliver(&mut self, ev: &CacheEvent) -> bool {
+        if ev.rev <= self.last_rev {
+            return true;
+        }
+        self.last_rev = ev.rev;
+        if let Some(ns) = &self.namespace_prefix {
+            let obj_ns = ev
+                .object
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if obj_ns != ns {
+                return true;
+            }
+        }
+        let now = self.filter.matches(&ev.object);
+        let before = ev.prev.as_ref().is_some_and(|p| self.filter.matches(p));
+        let kind = match ev.kind {
+            EventType::Added if now => "ADDED",
+            EventType::Modified if now && before => "MODIFIED",
+            EventType::Modified if now => "ADDED",
+            EventType::Modified if before => "DELETED",
+            EventType::Deleted if before || now => "DELETED",
+            _ => return true,
+        };
+        self.tx.send(line(kind, &ev.object_json)).await.is_ok()
+    }
+
+    async fn bookmark(&mut self, rev: i64, initial_events_end: bool) -> bool {
+        let mut meta = json!({ "resourceVersion": rev.max(self.last_rev).to_string() });
+        if initial_events_end {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let obj = json!({"kind": self.kind, "apiVersion": self.api_version, "metadata": meta});
+        self.tx
+            .send(line("BOOKMARK", &serde_json::to_vec(&obj).unwrap_or_default()))
+            .await
+            .is_ok()
+    }
+}
+
+pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
+    let resource = ctx.info.resource;
+    // Validate selectors before answering 200, so bad ones are a plain 400.
+    let filter = Filter::from_ctx(&ctx)?;
+    let requested = ctx.query.resource_version_number()?;
+    let cache = ctx.server.cache(resource);
+    cache
+        .wait_ready(Duration::from_secs(5))
+        .await
+        .map_err(|e| ApiError::from_storage(e, ctx.target()))?;
+
+    // A watch on one object (`.../pods/web?watch=1`) is a watch on the
+    // collection with a name selector.
+    let mut filter = filter;
+    if let Some(name) = &ctx.info.name {
+        let sel = format!("metadata.name={name}");
+        let combined = match ctx.query.field_selector.as_deref() {
+            Some(s) if !s.is_empty() => format!("{s},{sel}"),
+            _ => sel,
+        };
+        let mut q = ctx.query.clone();
+        q.field_selector = Some(combined);
+        let c2 = Ctx {
+            server: Arc::clone(&ctx.server),
+            info: ctx.info.clone(),
+            query: q,
+            headers: ctx.headers.clone(),
+            body: Bytes::new(),
+        };
+        filter = Filter::from_ctx(&c2)?;
+    }
+
+    let send_initial = match requested {
+        None | Some(0) => ctx.query.send_initial_events.unwrap_or(true),
+        Some(_) => ctx.query.send_initial_events.unwrap_or(false),
+    };
+    // Initial state: a list at a revision, then the watch from that revision.
+    let (initial, from) = if send_initial {
+        let mut list_ctx_query = ctx.query.clone();
+        list_ctx_query.limit = None;
+        list_ctx_query.continue_token = None;
+        list_ctx_query.resource_version = None;
+        if let Some(name) = &ctx.info.name {
+            let sel = format!("metadata.name={name}");
+            list_ctx_query.field_selector = Some(match ctx.query.field_selector.as_deref() {
+                Some(s) if !s.is_empty() => format!("{s},{sel}"),
+                _ => sel,
+            });
+        }
+        let mut list_info = ctx.info.clone();
+        list_info.name = None;
+        let list_ctx = Ctx {
+            server: Arc::clone(&ctx.server),
+            info: list_info,
+            query: list_ctx_query,
+            headers: ctx.headers.clone(),
+            body: Bytes::new(),
+        };
+        let (items, meta) = list_objects(&list_ctx).await?;
+        let rev = meta["resourceVersion"]
+            .as_str()
+            .and_then(|s| s.parse::<i64>().ok())
+            .unwrap_or(0);
+        (items, rev)
+    } else {
+        (Vec::new(), requested.unwrap_or(0))
+    };
+
+    let timeout = ctx
+        .query
+        .timeout_seconds
+        .map(Duration::from_secs)
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let (tx, rx) = mpsc::channel::<Bytes>(128);
+    let mut watcher = Watcher {
+        filter,
+        namespace_prefix: ctx.info.namespace.clone(),
+        tx,
+        last_rev: from,
+        kind: resource.kind,
+        api_version: resource.api_version(),
+    };
+    let bookmarks = ctx.query.allow_watch_bookmarks;
+    let initial_end_bookmark = ctx.query.send_initial_events == Some(true) && bookmarks;
+    let subscription = cache.subscribe(from);
+    let server = Arc::clone(&ctx.server);
+    let prefix = server
+        .store
+        .collection_prefix(resource.storage_name(), None);
+    crate::metrics::global().watch_opened(resource.plural);
+    let plural = resource.plural;
+
+    tokio::spawn(async move {
+        let _guard = crate::metrics::WatchGuard(plural);
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let mut stopping = server.stopping.subscribe();
+        for obj in initial {
+            let bytes = serde_json::to_vec(&obj).unwrap_or_default();
+            if watcher.tx.send(line("ADDED", &bytes)).await.is_err() {
+                return;
+            }
+        }
+        if initial_end_bookmark && !watcher.bookmark(from, true).await {
+            return;
+        }
+        let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
+        ticker.tick().await;
+        match subscription {
+            Ok(mut sub) => {
+                for ev in std::mem::take(&mut sub.backlog) {
+                    if !watcher.deliver(&ev).await {
+                        return;
+                    }
+                }
+                loop {
+                    tokio::select! {
+                        _ = &mut deadline => return,
+                        _ = stopping.changed() => return,
+                        _ = sub.reset.changed() => {
+                            // The cache lost etcd's history: end the watch so the
+                            // client re-lists.
+                            let e = ApiError::Expired("the watch cache was reset; please re-list".into());
+                            let _ = watcher.tx.send(error_line(&e)).await;
+                            return;
+                        }
+                        _ = ticker.tick(), if bookmarks => {
+                            if !watcher.bookmark(cache.current_rev(), false).await { return; }
+                        }
+                        ev = sub.live.recv() => match ev {
+                            Ok(ev) => if !watcher.deliver(&ev).await { return },
+                            Err(broadcast::error::RecvError::Lagged(_)) => {
+                                // Too slow to keep up: end the stream; the client
+                                // resumes from its last resourceVersion.
+                                return;
+                            }
+                            Err(broadcast::error::RecvError::Closed) => return,
+                        },
+                    }
+                }
+            }
+            Err(watch_cache::TooOld) => {
+                // Older than the cache's window: read etcd's history.
+                let mut history = watch_cache::history(&server.store, prefix, from);
+                loop {
+                    tokio::select! {
+                        _ = &mut deadline => return,
+                        _ = stopping.changed() => return,
+                        item = history.recv() => match item {
+                            Some(Ok(ev)) => if !watcher.deliver(&ev).await { return },
+                            Some(Err(StorageError::Compacted { compacted, .. })) => {
+                                let e = ApiError::Expired(format!(
+                                    "too old resource version: {from} ({compacted})"
+                                ));
+                                let _ = watcher.tx.send(error_line(&e)).await;
+                                return;
+                            }
+                            Some(Err(e)) => {
+                                let e = ApiError::from_storage(e, crate::errors::Target::default());
+                                let _ = watcher.tx.send(error_line(&e)).await;
+                                return;
+                            }
+                            None => return,
+                        },
+                    }
+                }
+            }
+        }
+    });
+
+    let stream = ReceiverStream::new(rx);
+    let body = Body::from_stream(futures::StreamExt::map(stream, Ok::<_, std::convert::Infallible>));
+    Response::builder()
+        .status(200)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .map_err(|e| ApiError::Internal(e.to_string()))
+}

@@ -1,0 +1,279 @@
+//! `update` (PUT) and `patch` (PATCH), on the main resource and on the
+//! `/status` and `/finalize` subresources.
+//!
+//! Both go through [`guaranteed_update`]: read the stored object, compute the
+//! new one from it, write it with a compare-and-swap on the stored
+//! `mod_revision`, and on a lost race start over from a fresh read. A client
+//! that named a `resourceVersion` asked for optimistic concurrency: then a lost
+//! race is its 409 Conflict instead of a retry.
+
+use apimachinery::patch::{self, PatchType};
+use apimachinery::resources::Subresource;
+use axum::response::Response;
+use http::StatusCode;
+use serde_json::Value;
+
+use super::create::{admit, create_object};
+use super::{body_resource_version, check_type_meta, json, Ctx};
+use crate::errors::{ApiError, Result};
+use crate::registry::{self, finalizers};
+use crate::storage::{StorageError, StoredObject};
+
+/// How often a write is retried after losing a race it did not ask to lose.
+const MAX_RETRIES: usize = 16;
+
+/// What a mutation decided.
+pub(crate) struct Mutation {
+    /// The object to store.
+    pub object: Value,
+    /// The resourceVersion the client required, if any.
+    pub precondition: Option<i64>,
+}
+
+/// Reads, mutates and compare-and-swaps until it sticks (see module docs).
+/// Returns the object as stored (or as it would be, with `dryRun`).
+pub(crate) async fn guaranteed_update<F>(ctx: &Ctx, mut mutate: F) -> Result<Value>
+where
+    F: FnMut(&StoredObject) -> Result<Mutation>,
+{
+    let key = ctx.key();
+    let store = &ctx.server.store;
+    for _ in 0..MAX_RETRIES {
+        let current = match store.get(&key).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Err(ApiError::NotFound(ctx.target())),
+            Err(e) => return Err(ApiError::from_storage(e, ctx.target())),
+        };
+        let Mutation {
+            mut object,
+            precondition,
+        } = mutate(&current)?;
+        if let Some(rv) = precondition {
+            if rv != current.mod_revision {
+                return Err(ApiError::from_storage(StorageError::Conflict, ctx.target()));
+            }
+        }
+        crate::storage::etcd::set_resource_version(&mut object, current.mod_revision);
+        if object == current.object {
+            // Nothing changed: no write, no new resourceVersion, no event.
+            return Ok(current.object);
+        }
+        if ctx.query.dry_run {
+            return Ok(object);
+        }
+        // The last finalizer of an object being deleted is gone: delete it.
+        let finished = object.pointer("/metadata/deletionTimestamp").is_some()
+            && finalizers(&object).is_empty()
+            && !namespace_finalizers_pending(&object)
+            && !graceful_pod_pending(&object);
+        let result = if finished {
+            store.delete(&key, current.mod_revision).await
+        } else {
+            store.update(&key, &object, current.mod_revision).await
+        };
+        match result {
+            Ok(rev) => {
+                crate::storage::etcd::set_resource_version(&mut object, rev);
+                if ctx.info.resource.kind == "Namespace" {
+                    ctx.server
+                        .namespaces
+                        .invalidate(ctx.info.name.as_deref().unwrap_or(""));
+                }
+                return Ok(object);
+            }
+            Err(StorageError::Conflict) if precondition.is_none() => continue,
+            Err(e) => return Err(ApiError::from_storage(e, ctx.target())),
+        }
+    }
+    Err(ApiError::from_storage(StorageError::Conflict, ctx.target()))
+}
+
+/// A namespace is only removed once `spec.finalizers` is empty too.
+fn namespace_finalizers_pending(obj: &Value) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some("Namespace")
+        && obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
+}
+
+/// A bound pod being deleted gracefully stays until its kubelet confirms with
+/// a delete of grace period 0 (see `delete`).
+fn graceful_pod_pending(obj: &Value) -> bool {
+    obj.get("kind").and_then(Value::as_str) == Some("Pod")
+        && obj
+            .pointer("/metadata/deletionGracePeriodSeconds")
+            .and_then(Value::as_i64)
+            .is_some_and(|g| g > 0)
+}
+
+/// Turns the requested new object into the one to store, per subresource.
+fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
+    let resource = ctx.info.resource;
+    registry::validate_identity(resource, &new, current)?;
+    match ctx.info.subresource {
+        Some(Subresource::Status) => {
+            let mut merged = registry::prepare_for_status_update(&new, current);
+            admit(resource, &mut merged, Some(current))?;
+            Ok(merged)
+        }
+        Some(Subresource::Finalize) => {
+            let mut merged = registry::prepare_for_finalize(&new, current);
+            admit(resource, &mut merged, Some(current))?;
+            Ok(merged)
+        }
+        _ => {
+            if let Some(ns) = &ctx.info.namespace {
+                registry::meta_mut(&mut new).insert("namespace".into(), Value::String(ns.clone()));
+            }
+            registry::prepare_for_update(resource, &mut new, current);
+            admit(resource, &mut new, Some(current))?;
+            Ok(new)
+        }
+    }
+}
+
+pub(super) async fn update(ctx: Ctx) -> Result<Response> {
+    let resource = ctx.info.resource;
+    let mut body = ctx.object_body()?;
+    check_type_meta(&mut body, &resource.api_version(), resource.kind)?;
+    let precondition = body_resource_version(&body)?;
+    let name = ctx.info.name.clone().unwrap_or_default();
+    match registry::meta_str(&body, "name") {
+        Some(n) if n != name => {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )))
+        }
+        _ => {}
+    }
+    let object = guaranteed_update(&ctx, |current| {
+        Ok(Mutation {
+            object: prepare(&ctx, body.clone(), &current.object)?,
+            precondition,
+        })
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &object))
+}
+
+pub(super) async fn patch(ctx: Ctx) -> Result<Response> {
+    let content_type = crate::request::content_type(&ctx.headers);
+    let patch_type = PatchType::from_content_type(&content_type).ok_or_else(|| {
+        ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {content_type:?})"
+        ))
+    })?;
+    let format = match patch_type {
+        PatchType::Apply => crate::request::BodyFormat::Yaml,
+        _ => crate::request::BodyFormat::Json,
+    };
+    let patch_body = crate::request::decode_body(&ctx.body, format)?;
+    if matches!(patch_type, PatchType::Apply) {
+        return apply(ctx, patch_body).await;
+    }
+    let resource = ctx.info.resource;
+    let object = guaranteed_update(&ctx, |current| {
+        let patched = apply_patch(patch_type, &current.object, &patch_body, resource)?;
+        // A resourceVersion in the patch is a precondition (kubectl apply
+        // sends none; `kubectl patch` users sometimes do).
+        if let Some(rv) = body_resource_version(&patched)? {
+            if rv != current.mod_revision {
+                return Err(ApiError::from_storage(StorageError::Conflict, ctx.target()));
+            }
+        }
+        let mut patched = patched;
+        check_type_meta(&mut patched, &resource.api_version(), resource.kind)?;
+        Ok(Mutation {
+            object: prepare(&ctx, patched, &current.object)?,
+            precondition: None,
+        })
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &object))
+}
+
+/// Applies one patch document to the stored object.
+pub(crate) fn apply_patch(
+    patch_type: PatchType,
+    current: &Value,
+    patch_body: &Value,
+    resource: &apimachinery::resources::ResourceInfo,
+) -> Result<Value> {
+    let result = match patch_type {
+        PatchType::Json => patch::apply_json_patch(current, patch_body),
+        PatchType::Merge => {
+            if !patch_body.is_object() {
+                return Err(ApiError::BadRequest(
+                    "a merge patch must be a JSON object".into(),
+                ));
+            }
+            Ok(patch::apply_merge_patch(current, patch_body))
+        }
+        PatchType::Strategic => {
+            if !patch_body.is_object() {
+                return Err(ApiError::BadRequest(
+                    "a strategic merge patch must be a JSON object".into(),
+                ));
+            }
+            patch::apply_strategic_merge_patch(
+                current,
+                patch_body,
+                &resource.api_version(),
+                resource.kind,
+            )
+        }
+        PatchType::Apply => Ok(patch::apply_merge_patch(current, patch_body)),
+    };
+    let patched = result.map_err(|e| match e {
+        patch::Error::TestFailed { .. } => ApiError::Invalid {
+            kind: resource.kind.into(),
+            group: resource.group.into(),
+            name: registry::meta_str(current, "name").unwrap_or("").into(),
+            causes: vec![crate::validation::FieldError {
+                kind: crate::validation::FieldErrorKind::Invalid,
+                field: String::new(),
+                message: e.to_string(),
+            }],
+        },
+        other => ApiError::BadRequest(format!("the patch could not be applied: {other}")),
+    })?;
+    if !patched.is_object() {
+        return Err(ApiError::BadRequest(
+            "the patch turned the object into something that is not an object".into(),
+        ));
+    }
+    Ok(patched)
+}
+
+/// Server-side apply, minimal form: the applied configuration is merged into
+/// the live object (creating it when missing). Field ownership
+/// (`managedFields`) and conflicts are the subject of a later change.
+async fn apply(ctx: Ctx, config: Value) -> Result<Response> {
+    let resource = ctx.info.resource;
+    if ctx.query.field_manager.as_deref().unwrap_or("").is_empty() {
+        return Err(ApiError::BadRequest(
+            "fieldManager is required for apply requests".into(),
+        ));
+    }
+    let mut config = config;
+    check_type_meta(&mut config, &resource.api_version(), resource.kind)?;
+    let result = guaranteed_update(&ctx, |current| {
+        let merged = patch::apply_merge_patch(&current.object, &config);
+        Ok(Mutation {
+            object: prepare(&ctx, merged, &current.object)?,
+            precondition: None,
+        })
+    })
+    .await;
+    match result {
+        Ok(object) => Ok(json(StatusCode::OK, &object)),
+        Err(ApiError::NotFound(_)) if ctx.info.subresource.is_none() => {
+            let name = ctx.info.name.clone().unwrap_or_default();
+            registry::meta_mut(&mut config).insert("name".into(), Value::String(name));
+            let object = create_object(&ctx, config).await?;
+            Ok(json(StatusCode::CREATED, &object))
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,30 @@
+//! Health endpoints: `/healthz` and `/livez` say the process is serving,
+//! `/readyz` says it can do useful work, which means etcd answers. A load
+//! balancer or the lab script waits on `/readyz`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+
+use crate::ApiServer;
+
+/// `GET /healthz`, `GET /livez`.
+pub async fn healthz() -> Response {
+    (StatusCode::OK, "ok").into_response()
+}
+
+/// `GET /readyz`: 200 `ok` when etcd answers within two seconds, 500 with the
+/// failing check otherwise (upstream's format).
+pub async fn readyz(State(server): State<Arc<ApiServer>>) -> Response {
+    match server.store.healthy(Duration::from_secs(2)).await {
+        Ok(()) => (StatusCode::OK, "[+]ping ok\n[+]etcd ok\nreadyz check passed\n").into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("[+]ping ok\n[-]etcd failed: {e}\nreadyz check failed\n"),
+        )
+            .into_response(),
+    }
+}

@@ -1,0 +1,211 @@
+//! The apiserver: the Kubernetes API on etcd.
+//!
+//! Every other component (scheduler, controllers, kubelets, kubectl) is a
+//! client of this server, and this server is the only one that talks to etcd.
+//! A request goes through:
+//!
+//! 1. [`request`]: the URL becomes a resource, namespace, name, subresource and verb;
+//! 2. [`handlers`]: the verb's generic logic (create, get, list, watch, update,
+//!    patch, delete) on JSON objects;
+//! 3. [`registry`], [`defaults`], [`validation`]: what differs per kind;
+//! 4. [`admission`]: cluster-wide policy (no objects in missing or terminating namespaces);
+//! 5. [`storage`]: etcd transactions, and the watch cache that fans changes out.
+//!
+//! Errors anywhere become a `Status` ([`errors`]). [`discovery`] tells clients
+//! what is served, [`health`] and [`metrics`] tell operators how it is going.
+
+pub mod admission;
+pub mod defaults;
+pub mod discovery;
+pub mod errors;
+pub mod handlers;
+pub mod health;
+pub mod metrics;
+pub mod registry;
+pub mod request;
+pub mod storage;
+pub mod validation;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use apimachinery::resources::ResourceInfo;
+use axum::routing::get;
+use axum::Router;
+
+use crate::storage::watch_cache::WatchCache;
+use crate::storage::Store;
+
+/// How the apiserver is run (the command line, as a struct).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// etcd endpoints, e.g. `http://127.0.0.1:2379`.
+    pub etcd_servers: Vec<String>,
+    /// Key prefix in etcd, `/registry` by default.
+    pub etcd_prefix: String,
+    /// Address to listen on.
+    pub bind_address: IpAddr,
+    /// Port to listen on (0 picks a free one; see [`Server::local_addr`]).
+    pub port: u16,
+    /// How long one etcd request may take before the API answers 504.
+    pub etcd_timeout: Duration,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            etcd_servers: vec!["http://127.0.0.1:2379".into()],
+            etcd_prefix: "/registry".into(),
+            bind_address: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            etcd_timeout: Duration::from_secs(4),
+            max_body_bytes: 3 * 1024 * 1024,
+        }
+    }
+}
+
+/// Failures that stop the server from starting or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listening socket could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address we tried.
+        addr: SocketAddr,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The etcd client could not be created (bad endpoint URL).
+    #[error("cannot set up the etcd client: {0}")]
+    Etcd(#[from] storage::StorageError),
+    /// The HTTP server failed.
+    #[error("serving HTTP failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Shared state of one apiserver.
+pub struct ApiServer {
+    /// The configuration it runs with.
+    pub config: Config,
+    /// etcd.
+    pub store: Store,
+    caches: Mutex<HashMap<&'static str, Arc<WatchCache>>>,
+    /// Namespace lifecycle admission.
+    pub namespaces: admission::NamespaceLifecycle,
+    /// Flips to true when the server is shutting down, so watches end.
+    pub stopping: tokio::sync::watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for ApiServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiServer")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl ApiServer {
+    /// Connects to etcd (lazily) and builds the state.
+    pub async fn new(config: Config) -> Result<Arc<ApiServer>, ServeError> {
+        let store = Store::connect(&config.etcd_servers, &config.etcd_prefix, config.etcd_timeout)
+            .await?;
+        Ok(Arc::new(ApiServer {
+            config,
+            store,
+            caches: Mutex::new(HashMap::new()),
+            namespaces: admission::NamespaceLifecycle::default(),
+            stopping: tokio::sync::watch::channel(false).0,
+        }))
+    }
+
+    /// The watch cache of a resource, started on first use.
+    pub fn cache(&self, resource: &'static ResourceInfo) -> Arc<WatchCache> {
+        let mut caches = match self.caches.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        caches
+            .entry(resource.plural)
+            .or_insert_with(|| {
+                let prefix = self.store.collection_prefix(resource.storage_name(), None);
+                WatchCache::start(resource.plural, self.store.clone(), prefix)
+            })
+            .clone()
+    }
+}
+
+/// The HTTP routes. Tests call this with `tower::ServiceExt::oneshot`.
+pub fn router(state: Arc<ApiServer>) -> Router {
+    Router::new()
+        .route("/version", get(discovery::version))
+        .route("/api", get(discovery::core_versions))
+        .route("/api/", get(discovery::core_versions))
+        .route("/apis", get(discovery::group_list))
+        .route("/apis/", get(discovery::group_list))
+        .route("/healthz", get(health::healthz))
+        .route("/livez", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::serve))
+        .fallback(handlers::dispatch)
+        .with_state(state)
+}
+
+/// A running server.
+pub struct Server {
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+}
+
+impl Server {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Waits for the server to stop.
+    pub async fn wait(self) -> Result<(), ServeError> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(ServeError::Serve(std::io::Error::other(e))),
+        }
+    }
+}
+
+/// Starts the apiserver; it stops (letting open watches end) when `shutdown`
+/// resolves.
+pub async fn start(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Server, ServeError> {
+    let addr = SocketAddr::new(config.bind_address, config.port);
+    let state = ApiServer::new(config).await?;
+    // Bootstrap objects (the four system namespaces) are ensured in the
+    // background: the server must come up and report not-ready while etcd is
+    // down, then finish bootstrapping when etcd appears.
+    tokio::spawn(admission::ensure_system_namespaces(Arc::clone(&state)));
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    tracing::info!(%addr, "apiserver listening");
+    let app = router(Arc::clone(&state));
+    let stopping = async move {
+        shutdown.await;
+        tracing::info!("shutting down: ending watches");
+        state.stopping.send_replace(true);
+    };
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stopping)
+            .await
+            .map_err(ServeError::Serve)
+    });
+    Ok(Server { addr, task })
+}

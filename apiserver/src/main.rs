@@ -1,0 +1,70 @@
+//! `apiserver`: parses flags and runs the library.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// The Kubernetes API server of this cluster: REST and watch on etcd.
+#[derive(Debug, Parser)]
+#[command(name = "apiserver", version)]
+struct Flags {
+    /// Comma-separated etcd endpoints.
+    #[arg(long = "etcd-servers", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    etcd_servers: Vec<String>,
+    /// Key prefix of every object in etcd.
+    #[arg(long = "etcd-prefix", default_value = "/registry")]
+    etcd_prefix: String,
+    /// Address to serve on.
+    #[arg(long = "bind-address", default_value = "127.0.0.1")]
+    bind_address: IpAddr,
+    /// Port to serve plain HTTP on (0: pick a free port and log it).
+    #[arg(long = "port", alias = "insecure-port", default_value_t = 8080)]
+    port: u16,
+    /// Seconds an etcd request may take before the API answers 504.
+    #[arg(long = "etcd-request-timeout", default_value_t = 4)]
+    etcd_request_timeout: u64,
+    /// Largest accepted request body in bytes.
+    #[arg(long = "max-request-bytes", default_value_t = 3 * 1024 * 1024)]
+    max_request_bytes: usize,
+    /// Log filter (RUST_LOG syntax), e.g. `info,apiserver=debug`.
+    #[arg(long = "v-filter", env = "RUST_LOG", default_value = "info")]
+    log_filter: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&flags.log_filter))
+        .with_target(false)
+        .init();
+    let config = apiserver::Config {
+        etcd_servers: flags.etcd_servers,
+        etcd_prefix: flags.etcd_prefix,
+        bind_address: flags.bind_address,
+        port: flags.port,
+        etcd_timeout: Duration::from_secs(flags.etcd_request_timeout),
+        max_body_bytes: flags.max_request_bytes,
+    };
+    let shutdown = async {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    };
+    let server = apiserver::start(config, shutdown)
+        .await
+        .context("starting the apiserver")?;
+    println!("apiserver serving on http://{}", server.local_addr());
+    server.wait().await.context("serving")?;
+    Ok(())
+}

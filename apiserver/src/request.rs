@@ -1,0 +1,424 @@
+//! Understanding a request: which resource, which object, which verb.
+//!
+//! Kubernetes URLs are regular enough to be parsed into a [`RequestInfo`]
+//! once, before anything else happens (upstream calls this the
+//! RequestInfoResolver):
+//!
+//! ```text
+//! /api/v1/namespaces/default/pods/web-1/status
+//!  ^^^ ^^            ^^^^^^^ ^^^^ ^^^^^ ^^^^^^
+//!  |   version       ns      res  name  subresource
+//!  legacy core group (/apis/<group>/<version>/... for the others)
+//! ```
+//!
+//! plus the HTTP method turned into a Kubernetes verb (`GET` on a collection is
+//! `list`, or `watch` with `?watch=true`; `DELETE` on a collection is
+//! `deletecollection`). This module also decodes bodies (JSON or YAML, with a
+//! size limit) and the common query parameters.
+
+use apimachinery::resources::{self, ResourceInfo, Subresource};
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use serde_json::Value;
+
+use crate::errors::ApiError;
+
+/// The Kubernetes verb of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    /// GET of one object.
+    Get,
+    /// GET of a collection.
+    List,
+    /// GET of a collection with `watch=true` (or the legacy `/watch/` path).
+    Watch,
+    /// POST to a collection (or to a create-only subresource).
+    Create,
+    /// PUT of one object.
+    Update,
+    /// PATCH of one object.
+    Patch,
+    /// DELETE of one object.
+    Delete,
+    /// DELETE of a collection.
+    DeleteCollection,
+}
+
+impl Verb {
+    /// The lower-case verb, as in discovery and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "get",
+            Verb::List => "list",
+            Verb::Watch => "watch",
+            Verb::Create => "create",
+            Verb::Update => "update",
+            Verb::Patch => "patch",
+            Verb::Delete => "delete",
+            Verb::DeleteCollection => "deletecollection",
+        }
+    }
+}
+
+/// Everything the URL and method say about a resource request.
+#[derive(Debug, Clone)]
+pub struct RequestInfo {
+    /// The resource's row in the table.
+    pub resource: &'static ResourceInfo,
+    /// The namespace from the path (none for cluster-scoped resources and
+    /// all-namespace lists).
+    pub namespace: Option<String>,
+    /// The object name (none for collections).
+    pub name: Option<String>,
+    /// The subresource, if any.
+    pub subresource: Option<Subresource>,
+    /// The verb.
+    pub verb: Verb,
+}
+
+/// Parses `/api/...` or `/apis/...` paths of resources. `Ok(None)` for paths
+/// that are not resource paths (discovery documents).
+pub fn parse(method: &Method, path: &str, query_watch: bool) -> Result<RequestInfo, ApiError> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match parts.as_slice() {
+        ["api", version, rest @ ..] => ("", *version, rest),
+        ["apis", group, version, rest @ ..] => (*group, *version, rest),
+        _ => return Err(not_found_path(path)),
+    };
+    let mut rest: Vec<&str> = rest.to_vec();
+    let mut watch = query_watch;
+    if rest.first() == Some(&"watch") {
+        // Legacy `/api/v1/watch/...` paths.
+        watch = true;
+        rest.remove(0);
+    }
+    let mut namespace = None;
+    if rest.first() == Some(&"namespaces") && rest.len() > 1 {
+        namespace = Some(rest[1].to_string());
+        // `/namespaces/<ns>/status` and `/finalize` are subresources of the
+        // namespace itself, everything else names a resource inside it.
+        if rest.len() > 2 && rest[2] != "status" && rest[2] != "finalize" {
+            rest.drain(..2);
+        } else {
+            namespace = None;
+        }
+    }
+    let (plural, name, sub) = match rest.as_slice() {
+        [plural] => (*plural, None, None),
+        [plural, name] => (*plural, Some(*name), None),
+        [plural, name, sub] => (*plural, Some(*name), Some(*sub)),
+        // pods/<name>/proxy/<path...>
+        [plural, name, sub, ..] if *sub == "proxy" => (*plural, Some(*name), Some(*sub)),
+        _ => return Err(not_found_path(path)),
+    };
+    let resource = resources::find(group, version, plural).ok_or_else(|| not_found_path(path))?;
+    if !resource.namespaced && namespace.is_some() {
+        return Err(not_found_path(path));
+    }
+    let subresource = match sub {
+        None => None,
+        Some(s) => match Subresource::from_name(s) {
+            Some(sr) if resource.has_subresource(sr) => Some(sr),
+            _ => return Err(not_found_path(path)),
+        },
+    };
+    if let Some(n) = name {
+        if n.is_empty() {
+            return Err(not_found_path(path));
+        }
+    }
+    let verb = match (method.as_str(), name.is_some()) {
+        ("GET", true) => {
+            if watch {
+                Verb::Watch
+            } else {
+                Verb::Get
+            }
+        }
+        ("GET", false) => {
+            if watch {
+                Verb::Watch
+            } else {
+                Verb::List
+            }
+        }
+        ("POST", _) => Verb::Create,
+        ("PUT", true) => Verb::Update,
+        ("PATCH", true) => Verb::Patch,
+        ("DELETE", true) => Verb::Delete,
+        ("DELETE", false) => Verb::DeleteCollection,
+        (m, _) => {
+            return Err(ApiError::MethodNotAllowed(format!(
+                "the server does not allow this method on the requested resource: {m} {path}"
+            )))
+        }
+    };
+    Ok(RequestInfo {
+        resource,
+        namespace,
+        name: name.map(str::to_string),
+        subresource,
+        verb,
+    })
+}
+
+fn not_found_path(path: &str) -> ApiError {
+    ApiError::NotFoundPath(format!(
+        "the server could not find the requested resource ({path})"
+    ))
+}
+
+/// Body formats the apiserver reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// `application/json` (also the default when no content type is sent).
+    Json,
+    /// `application/yaml`.
+    Yaml,
+}
+
+/// The media type of the request body, without parameters.
+pub fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Decodes a JSON or YAML body into a JSON value. Malformed input is a 400
+/// that says what was wrong and where.
+pub fn decode_body(body: &Bytes, format: BodyFormat) -> Result<Value, ApiError> {
+    if body.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ApiError::BadRequest("the request body is empty".into()));
+    }
+    match format {
+        BodyFormat::Json => serde_json::from_slice(body).map_err(|e| {
+            ApiError::BadRequest(format!("the body of the request was not valid JSON: {e}"))
+        }),
+        BodyFormat::Yaml => {
+            let v: Value = serde_yaml::from_slice(body).map_err(|e| {
+                ApiError::BadRequest(format!("the body of the request was not valid YAML: {e}"))
+            })?;
+            Ok(v)
+        }
+    }
+}
+
+/// Picks the body format from the content type of a create/update request.
+pub fn object_body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
+    match content_type(headers).as_str() {
+        "" | "application/json" | "*/*" => Ok(BodyFormat::Json),
+        "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(BodyFormat::Yaml),
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"
+        ))),
+    }
+}
+
+/// Query parameters shared by the verbs, parsed leniently like upstream
+/// (unknown parameters are ignored), strictly where a value is malformed.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// `labelSelector`.
+    pub label_selector: Option<String>,
+    /// `fieldSelector`.
+    pub field_selector: Option<String>,
+    /// `limit`.
+    pub limit: Option<i64>,
+    /// `continue`.
+    pub continue_token: Option<String>,
+    /// `resourceVersion`.
+    pub resource_version: Option<String>,
+    /// `resourceVersionMatch`.
+    pub resource_version_match: Option<String>,
+    /// `watch`.
+    pub watch: bool,
+    /// `timeoutSeconds`.
+    pub timeout_seconds: Option<u64>,
+    /// `allowWatchBookmarks`.
+    pub allow_watch_bookmarks: bool,
+    /// `sendInitialEvents`.
+    pub send_initial_events: Option<bool>,
+    /// `dryRun` (only `All` is defined).
+    pub dry_run: bool,
+    /// `gracePeriodSeconds`.
+    pub grace_period_seconds: Option<i64>,
+    /// `propagationPolicy`.
+    pub propagation_policy: Option<String>,
+    /// `fieldManager`.
+    pub field_manager: Option<String>,
+    /// `fieldValidation`.
+    pub field_validation: Option<String>,
+    /// `force` (server-side apply).
+    pub force: bool,
+    /// `pretty`.
+    pub pretty: bool,
+}
+
+fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
+    match v {
+        "" | "true" | "1" | "True" => Ok(true),
+        "false" | "0" | "False" => Ok(false),
+        _ => Err(ApiError::BadRequest(format!(
+            "invalid value for {name}: {v:?} is not a boolean"
+        ))),
+    }
+}
+
+fn parse_int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ApiError> {
+    v.parse()
+        .map_err(|_| ApiError::BadRequest(format!("invalid value for {name}: {v:?} is not a number")))
+}
+
+impl Query {
+    /// Parses the raw query string.
+    pub fn parse(raw: Option<&str>) -> Result<Query, ApiError> {
+        let mut q = Query::default();
+        let Some(raw) = raw else { return Ok(q) };
+        for (k, v) in url::form_urlencoded::parse(raw.as_bytes()) {
+            let v = v.into_owned();
+            match k.as_ref() {
+                "labelSelector" => q.label_selector = Some(v),
+                "fieldSelector" => q.field_selector = Some(v),
+                "limit" => {
+                    let n: i64 = parse_int("limit", &v)?;
+                    q.limit = (n > 0).then_some(n);
+                }
+                "continue" => q.continue_token = (!v.is_empty()).then_some(v),
+                "resourceVersion" => q.resource_version = (!v.is_empty()).then_some(v),
+                "resourceVersionMatch" => q.resource_version_match = (!v.is_empty()).then_some(v),
+                "watch" => q.watch = parse_bool("watch", &v)?,
+                "timeoutSeconds" => q.timeout_seconds = Some(parse_int("timeoutSeconds", &v)?),
+                "allowWatchBookmarks" => {
+                    q.allow_watch_bookmarks = parse_bool("allowWatchBookmarks", &v)?
+                }
+                "sendInitialEvents" => {
+                    q.send_initial_events = Some(parse_bool("sendInitialEvents", &v)?)
+                }
+                "dryRun" => match v.as_str() {
+                    "All" => q.dry_run = true,
+                    "" => {}
+                    other => {
+                        return Err(ApiError::BadRequest(format!(
+                            "invalid dryRun value {other:?}: only \"All\" is supported"
+                        )))
+                    }
+                },
+                "gracePeriodSeconds" => {
+                    q.grace_period_seconds = Some(parse_int("gracePeriodSeconds", &v)?)
+                }
+                "propagationPolicy" => q.propagation_policy = Some(v),
+                "fieldManager" => q.field_manager = Some(v),
+                "fieldValidation" => q.field_validation = Some(v),
+                "force" => q.force = parse_bool("force", &v)?,
+                "pretty" => q.pretty = parse_bool("pretty", &v).unwrap_or(false),
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    /// The resourceVersion as a number, if one was given (`0` included).
+    pub fn resource_version_number(&self) -> Result<Option<i64>, ApiError> {
+        match &self.resource_version {
+            None => Ok(None),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::BadRequest(format!("invalid resource version: {v:?}"))
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(method: Method, path: &str) -> RequestInfo {
+        parse(&method, path, false).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn parses_namespaced_paths() {
+        let r = p(Method::GET, "/api/v1/namespaces/default/pods/web/status");
+        assert_eq!(r.resource.plural, "pods");
+        assert_eq!(r.namespace.as_deref(), Some("default"));
+        assert_eq!(r.name.as_deref(), Some("web"));
+        assert_eq!(r.subresource, Some(Subresource::Status));
+        assert_eq!(r.verb, Verb::Get);
+
+        let r = p(Method::GET, "/apis/apps/v1/namespaces/x/deployments");
+        assert_eq!(r.verb, Verb::List);
+        assert_eq!(r.resource.kind, "Deployment");
+    }
+
+    #[test]
+    fn namespaces_themselves() {
+        let r = p(Method::GET, "/api/v1/namespaces/foo");
+        assert_eq!(r.resource.plural, "namespaces");
+        assert_eq!(r.name.as_deref(), Some("foo"));
+        assert!(r.namespace.is_none());
+        let r = p(Method::PUT, "/api/v1/namespaces/foo/finalize");
+        assert_eq!(r.subresource, Some(Subresource::Finalize));
+        let r = p(Method::GET, "/api/v1/namespaces");
+        assert_eq!(r.verb, Verb::List);
+    }
+
+    #[test]
+    fn all_namespace_lists_and_legacy_watch() {
+        let r = p(Method::GET, "/api/v1/pods");
+        assert!(r.namespace.is_none());
+        assert_eq!(r.verb, Verb::List);
+        let r = p(Method::GET, "/api/v1/watch/namespaces/a/pods");
+        assert_eq!(r.verb, Verb::Watch);
+        assert_eq!(r.namespace.as_deref(), Some("a"));
+        let r = p(Method::DELETE, "/api/v1/namespaces/a/configmaps");
+        assert_eq!(r.verb, Verb::DeleteCollection);
+    }
+
+    #[test]
+    fn rejects_unknown() {
+        for path in [
+            "/api/v1/widgets",
+            "/apis/apps/v1/pods",
+            "/api/v1/nodes/n/binding",
+            "/api/v1/namespaces/a/nodes",
+            "/api/v2/pods",
+            "/api",
+            "/api/v1/namespaces/a/pods/b/c/d",
+        ] {
+            let e = parse(&Method::GET, path, false).map(|_| ()).err();
+            assert!(matches!(e, Some(ApiError::NotFoundPath(_))), "{path}");
+        }
+        assert!(matches!(
+            parse(&Method::PUT, "/api/v1/pods", false),
+            Err(ApiError::MethodNotAllowed(_))
+        ));
+    }
+
+    #[test]
+    fn query_parsing() {
+        let q = Query::parse(Some("labelSelector=app%3Dweb&limit=5&watch=1&dryRun=All"))
+            .unwrap_or_default();
+        assert_eq!(q.label_selector.as_deref(), Some("app=web"));
+        assert_eq!(q.limit, Some(5));
+        assert!(q.watch);
+        assert!(q.dry_run);
+        assert!(Query::parse(Some("limit=abc")).is_err());
+        assert!(Query::parse(Some("watch=maybe")).is_err());
+    }
+
+    #[test]
+    fn bodies() {
+        let v = decode_body(&Bytes::from_static(b"a: 1\nb: [x]"), BodyFormat::Yaml);
+        assert_eq!(v.ok(), Some(serde_json::json!({"a": 1, "b": ["x"]})));
+        assert!(matches!(
+            decode_body(&Bytes::from_static(b"{"), BodyFormat::Json),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            decode_body(&Bytes::from_static(b"  "), BodyFormat::Json),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+}

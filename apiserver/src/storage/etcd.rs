@@ -1,0 +1,349 @@
+//! Objects in etcd.
+//!
+//! Keys are `<prefix>/<resource>/<namespace>/<name>` for namespaced resources
+//! and `<prefix>/<resource>/<name>` for cluster-scoped ones, values are the
+//! object as JSON (so `etcdctl get --prefix /registry/pods` shows readable
+//! objects). The stored JSON has no `metadata.resourceVersion`: the version *is*
+//! etcd's `mod_revision` of the key, filled in on every read, so it can never
+//! disagree with what etcd would compare against.
+//!
+//! Every write is one etcd transaction:
+//! - create: `if create_revision(key) == 0 [and namespace key exists] then put`
+//! - update: `if mod_revision(key) == expected then put`
+//! - delete: `if mod_revision(key) == expected then delete`
+//!
+//! so nothing is ever half written and concurrent writers are serialised by etcd.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse,
+};
+use serde_json::Value;
+
+use super::{Result, StorageError};
+use crate::metrics;
+
+/// An object read from etcd, with its revision.
+#[derive(Debug, Clone)]
+pub struct StoredObject {
+    /// The object, `metadata.resourceVersion` set to `mod_revision`.
+    pub object: Value,
+    /// The key's `mod_revision`.
+    pub mod_revision: i64,
+}
+
+/// One page of a range read.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    /// `(key, object)` in key order.
+    pub items: Vec<(String, StoredObject)>,
+    /// The etcd revision the page was read at.
+    pub revision: i64,
+    /// Whether more keys follow the last one returned.
+    pub more: bool,
+    /// How many keys follow (when `more`).
+    pub remaining: i64,
+}
+
+/// The etcd-backed object store.
+#[derive(Clone)]
+pub struct Store {
+    client: Client,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+fn map_err(err: etcd_client::Error) -> StorageError {
+    match &err {
+        etcd_client::Error::GRpcStatus(status) => {
+            let msg = status.message();
+            if msg.contains("required revision has been compacted") {
+                // The caller fills in the real numbers when it knows them.
+                StorageError::Compacted {
+                    requested: 0,
+                    compacted: 0,
+                }
+            } else if i32::from(status.code()) == 4 {
+                // gRPC DEADLINE_EXCEEDED
+                StorageError::Timeout
+            } else {
+                StorageError::Unavailable(format!("{}: {}", status.code(), msg))
+            }
+        }
+        _ => StorageError::Unavailable(err.to_string()),
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`.
+pub fn prefix_end(prefix: &str) -> Vec<u8> {
+    let mut end = prefix.as_bytes().to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+impl Store {
+    /// Connects to etcd. The connection is lazy: the apiserver starts (and
+    /// answers `/readyz` with a failure) even while etcd is down, and reconnects
+    /// by itself when etcd comes back.
+    pub async fn connect(endpoints: &[String], prefix: &str, timeout: Duration) -> Result<Store> {
+        let options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_timeout(timeout)
+            .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3))
+            .with_keep_alive_while_idle(true);
+        let client = Client::connect(endpoints, Some(options))
+            .await
+            .map_err(map_err)?;
+        Ok(Store {
+            client,
+            prefix: prefix.trim_end_matches('/').to_string(),
+            timeout,
+        })
+    }
+
+    /// The raw client, for the watch cache.
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    fn kv(&self) -> KvClient {
+        self.client.kv_client()
+    }
+
+    /// The storage key of an object.
+    pub fn key(&self, resource: &str, namespace: Option<&str>, name: &str) -> String {
+        match namespace {
+            Some(ns) => format!("{}/{}/{}/{}", self.prefix, resource, ns, name),
+            None => format!("{}/{}/{}", self.prefix, resource, name),
+        }
+    }
+
+    /// The key prefix of a collection: one namespace, or all of them.
+    pub fn collection_prefix(&self, resource: &str, namespace: Option<&str>) -> String {
+        match namespace {
+            Some(ns) => format!("{}/{}/{}/", self.prefix, resource, ns),
+            None => format!("{}/{}/", self.prefix, resource),
+        }
+    }
+
+    /// Runs one etcd call with the request timeout and records its latency.
+    async fn call<T, F>(&self, op: &'static str, fut: F) -> Result<T>
+    where
+        F: Future<Output = std::result::Result<T, etcd_client::Error>>,
+    {
+        let start = Instant::now();
+        let out = match tokio::time::timeout(self.timeout, fut).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(map_err(e)),
+            Err(_) => Err(StorageError::Timeout),
+        };
+        metrics::global().observe_etcd(op, start.elapsed(), out.is_ok());
+        out
+    }
+
+    /// Decodes a stored value and stamps its resourceVersion.
+    pub fn decode(key: &[u8], value: &[u8], mod_revision: i64) -> Result<StoredObject> {
+        let mut object: Value = serde_json::from_slice(value).map_err(|e| StorageError::Corrupt {
+            key: String::from_utf8_lossy(key).into_owned(),
+            reason: e.to_string(),
+        })?;
+        set_resource_version(&mut object, mod_revision);
+        Ok(StoredObject {
+            object,
+            mod_revision,
+        })
+    }
+
+    /// Encodes an object for storage: without `resourceVersion`.
+    pub fn encode(object: &Value) -> Vec<u8> {
+        let mut copy = object.clone();
+        if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("resourceVersion");
+        }
+        serde_json::to_vec(&copy).unwrap_or_default()
+    }
+
+    /// Reads one object.
+    pub async fn get(&self, key: &str) -> Result<Option<StoredObject>> {
+        let mut kv = self.kv();
+        let resp = self.call("get", kv.get(key, None)).await?;
+        match resp.kvs().first() {
+            Some(kv) => Ok(Some(Self::decode(kv.key(), kv.value(), kv.mod_revision())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads keys in `[start, end_of(prefix))` at `revision` (0 = now), at most
+    /// `limit` of them (0 = all).
+    pub async fn list(
+        &self,
+        prefix: &str,
+        start: Option<&str>,
+        limit: i64,
+        revision: i64,
+    ) -> Result<ListPage> {
+        let start_key = start.unwrap_or(prefix).to_string();
+        let mut opts = GetOptions::new().with_range(prefix_end(prefix));
+        if limit > 0 {
+            opts = opts.with_limit(limit);
+        }
+        if revision > 0 {
+            opts = opts.with_revision(revision);
+        }
+        let mut kv = self.kv();
+        let resp = self
+            .call("list", kv.get(start_key, Some(opts)))
+            .await
+            .map_err(|e| match e {
+                StorageError::Compacted { .. } => StorageError::Compacted {
+                    requested: revision,
+                    compacted: 0,
+                },
+                other => other,
+            })?;
+        let revision = resp.header().map(|h| h.revision()).unwrap_or(revision);
+        let mut items = Vec::with_capacity(resp.kvs().len());
+        for kv in resp.kvs() {
+            let key = String::from_utf8_lossy(kv.key()).into_owned();
+            items.push((key, Self::decode(kv.key(), kv.value(), kv.mod_revision())?));
+        }
+        let count = resp.count();
+        Ok(ListPage {
+            more: resp.more(),
+            remaining: (count - items.len() as i64).max(0),
+            items,
+            revision,
+        })
+    }
+
+    /// Creates `key` if absent. With `require`, the transaction also requires
+    /// that key to exist (the object's namespace), so an object can never be
+    /// created in a namespace that is not there. Returns the new revision.
+    pub async fn create(&self, key: &str, object: &Value, require: Option<&str>) -> Result<i64> {
+        let mut compares = vec![Compare::create_revision(key, CompareOp::Equal, 0)];
+        if let Some(req) = require {
+            compares.push(Compare::create_revision(req, CompareOp::Greater, 0));
+        }
+        let txn = Txn::new()
+            .when(compares)
+            .and_then(vec![TxnOp::put(key, Self::encode(object), None)])
+            .or_else(vec![TxnOp::get(key, Some(GetOptions::new().with_keys_only()))]);
+        let mut kv = self.kv();
+        let resp = self.call("create", kv.txn(txn)).await?;
+        if resp.succeeded() {
+            return Ok(resp.header().map(|h| h.revision()).unwrap_or_default());
+        }
+        // Which compare failed? The else branch read the key itself.
+        let exists = resp.op_responses().into_iter().any(|r| match r {
+            TxnOpResponse::Get(g) => !g.kvs().is_empty(),
+            _ => false,
+        });
+        if exists {
+            Err(StorageError::AlreadyExists)
+        } else {
+            Err(StorageError::NotFound)
+        }
+    }
+
+    /// Replaces `key` if its `mod_revision` is still `expected`.
+    pub async fn update(&self, key: &str, object: &Value, expected: i64) -> Result<i64> {
+        let txn = Txn::new()
+            .when(vec![Compare::mod_revision(key, CompareOp::Equal, expected)])
+            .and_then(vec![TxnOp::put(key, Self::encode(object), None)]);
+        let mut kv = self.kv();
+        let resp = self.call("update", kv.txn(txn)).await?;
+        if resp.succeeded() {
+            Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
+        } else {
+            Err(StorageError::Conflict)
+        }
+    }
+
+    /// Deletes `key` if its `mod_revision` is still `expected`; returns the
+    /// revision of the deletion.
+    pub async fn delete(&self, key: &str, expected: i64) -> Result<i64> {
+        let txn = Txn::new()
+            .when(vec![Compare::mod_revision(key, CompareOp::Equal, expected)])
+            .and_then(vec![TxnOp::delete(key, None)]);
+        let mut kv = self.kv();
+        let resp = self.call("delete", kv.txn(txn)).await?;
+        if resp.succeeded() {
+            Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
+        } else {
+            Err(StorageError::Conflict)
+        }
+    }
+
+    /// The current etcd revision (a cheap, linearizable read of one missing key).
+    pub async fn current_revision(&self) -> Result<i64> {
+        let mut kv = self.kv();
+        let resp = self
+            .call(
+                "revision",
+                kv.get(
+                    format!("{}/\u{0}", self.prefix),
+                    Some(GetOptions::new().with_count_only()),
+                ),
+            )
+            .await?;
+        Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
+    }
+
+    /// Whether etcd answers within `timeout` (for `/readyz`).
+    pub async fn healthy(&self, timeout: Duration) -> Result<()> {
+        match tokio::time::timeout(timeout, self.current_revision()).await {
+            Ok(r) => r.map(|_| ()),
+            Err(_) => Err(StorageError::Timeout),
+        }
+    }
+}
+
+/// Writes `metadata.resourceVersion` as the string form of `rev`.
+pub fn set_resource_version(object: &mut Value, rev: i64) {
+    if let Some(obj) = object.as_object_mut() {
+        let meta = obj
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert("resourceVersion".into(), Value::String(rev.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_increments_last_byte() {
+        assert_eq!(prefix_end("/registry/pods/"), b"/registry/pods0".to_vec());
+    }
+
+    #[test]
+    fn encode_drops_resource_version() {
+        let obj = serde_json::json!({"metadata": {"name": "a", "resourceVersion": "5"}});
+        let bytes = Store::encode(&obj);
+        let back: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        assert!(back["metadata"].get("resourceVersion").is_none());
+        let stored = Store::decode(b"k", &bytes, 9);
+        assert_eq!(
+            stored.map(|s| s.object["metadata"]["resourceVersion"].clone()).ok(),
+            Some(Value::String("9".into()))
+        );
+    }
+}
