@@ -359,6 +359,18 @@ pub static RESOURCES: &[ResourceInfo] = &[
         categories: NONE,
         subresources: &[],
     },
+    // scheduling.k8s.io/v1
+    ResourceInfo {
+        group: "scheduling.k8s.io",
+        version: "v1",
+        kind: "PriorityClass",
+        plural: "priorityclasses",
+        singular: "priorityclass",
+        namespaced: false,
+        short_names: &["pc"],
+        categories: NONE,
+        subresources: &[],
+    },
     // discovery.k8s.io/v1
     ResourceInfo {
         group: "discovery.k8s.io",

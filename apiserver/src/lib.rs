@@ -97,6 +97,8 @@ pub struct ApiServer {
     caches: Mutex<HashMap<&'static str, Arc<WatchCache>>>,
     /// Namespace lifecycle admission.
     pub namespaces: admission::NamespaceLifecycle,
+    /// Priority admission's view of the PriorityClasses.
+    pub priority_classes: admission::priority::PriorityCache,
     /// Flips to true when the server is shutting down, so watches end.
     pub stopping: tokio::sync::watch::Sender<bool>,
 }
@@ -119,6 +121,7 @@ impl ApiServer {
             store,
             caches: Mutex::new(HashMap::new()),
             namespaces: admission::NamespaceLifecycle::default(),
+            priority_classes: Default::default(),
             stopping: tokio::sync::watch::channel(false).0,
         }))
     }

@@ -1,7 +1,11 @@
 //! Admission: cluster-wide rules applied to writes after decoding and before
-//! storage. So far one plug-in, the namespace lifecycle, which upstream also
-//! enables by default.
+//! storage, each a plug-in upstream enables by default:
+//!
+//! - [`namespace_lifecycle`]: no objects in missing or terminating namespaces,
+//!   and the system namespaces exist;
+//! - [`priority`]: a pod's `priorityClassName` resolves to `spec.priority`.
 
-mod namespace_lifecycle;
+pub mod namespace_lifecycle;
+pub mod priority;
 
 pub use namespace_lifecycle::{ensure_system_namespaces, NamespaceLifecycle, SYSTEM_NAMESPACES};

@@ -125,9 +125,37 @@ pub async fn ensure_system_namespaces(server: Arc<ApiServer>) {
             }
         }
         if all_ok {
+            all_ok = ensure_priority_classes(&server).await;
+        }
+        if all_ok {
             return;
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(2));
     }
+}
+
+/// Creates the system PriorityClasses if missing; false while etcd is away.
+async fn ensure_priority_classes(server: &ApiServer) -> bool {
+    let Some(res) = apimachinery::resources::find("scheduling.k8s.io", "v1", "priorityclasses")
+    else {
+        return true;
+    };
+    for (name, value) in super::priority::SYSTEM_PRIORITY_CLASSES {
+        let mut obj = json!({
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": name},
+            "value": value,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "description": "Used for system critical pods that must run in the cluster.",
+        });
+        crate::registry::prepare_for_create(res, &mut obj, &uuid::Uuid::new_v4().to_string());
+        let key = server.store.key(res.storage_name(), None, name);
+        match server.store.create(&key, &obj, None).await {
+            Ok(_) | Err(StorageError::AlreadyExists) => {}
+            Err(_) => return false,
+        }
+    }
+    true
 }

@@ -103,6 +103,9 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
     if let Some(ns) = &namespace {
         ctx.server.namespaces.admit_create(&ctx.server, ns).await?;
     }
+    if resource.kind == "Pod" {
+        crate::admission::priority::admit_pod(&ctx.server, &mut obj).await?;
+    }
 
     let uid = uuid::Uuid::new_v4().to_string();
     // A generated name can collide; upstream then returns AlreadyExists and the

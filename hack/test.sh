@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, then runs every check and
+# every test of the project (formatting, lints, unit tests, integration tests
+# against a real etcd and apiserver, the real kubectl, the kubelet runtime as
+# root). Usage: hack/test.sh [extra cargo-nextest/cargo-test filter args]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source hack/lib/deps.sh
+
+ensure_packages "${PROJECT_PACKAGES[@]}"
+
+export CARGO_TERM_COLOR=never
+export RUST_BACKTRACE=1
+
+echo ">>> cargo fmt --check"
+cargo fmt --all -- --check
+
+echo ">>> cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo ">>> cargo build (binaries the integration tests start)"
+cargo build --workspace --bins --quiet
+
+echo ">>> tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --no-fail-fast "$@"
+else
+    cargo test --workspace --no-fail-fast "$@"
+fi
