@@ -27,3 +27,10 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo test --workspace --no-fail-fast "$@"
 fi
+
+echo ">>> the official Python client against the apiserver"
+if [ ! -x target/pyenv/bin/python ]; then
+    python3 -m venv target/pyenv
+fi
+target/pyenv/bin/python -m pip install -q --disable-pip-version-check kubernetes pytest
+APISERVER_BIN=$PWD/target/debug/apiserver target/pyenv/bin/python -m pytest -q -p no:cacheprovider tests/python

@@ -71,6 +71,9 @@ pub enum ApiError {
     /// 409: optimistic concurrency failed, or a binding to an already bound pod.
     #[error("Operation cannot be fulfilled on {} \"{}\": {}", .0.qualified(), .0.name, .1)]
     Conflict(Target, String),
+    /// 409: server-side apply found fields owned by other managers.
+    #[error("Apply failed with {} conflict{}: {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, format_conflicts(.0))]
+    ApplyConflict(Vec<crate::fieldmanager::Conflict>),
     /// 422: the object failed validation.
     #[error("{kind} \"{name}\" is invalid: {}", format_causes(.causes))]
     Invalid {
@@ -118,6 +121,14 @@ pub enum ApiError {
     Internal(String),
 }
 
+fn format_conflicts(conflicts: &[crate::fieldmanager::Conflict]) -> String {
+    conflicts
+        .iter()
+        .map(|c| format!("conflict with \"{}\" using {}: {}", c.manager, c.api_version, c.field))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn format_causes(causes: &[FieldError]) -> String {
     match causes {
         [one] => one.to_string(),
@@ -139,7 +150,9 @@ impl ApiError {
     pub fn code(&self) -> StatusCode {
         match self {
             ApiError::NotFound(_) | ApiError::NotFoundPath(_) => StatusCode::NOT_FOUND,
-            ApiError::AlreadyExists(_) | ApiError::Conflict(..) => StatusCode::CONFLICT,
+            ApiError::AlreadyExists(_) | ApiError::Conflict(..) | ApiError::ApplyConflict(_) => {
+                StatusCode::CONFLICT
+            }
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Forbidden(..) => StatusCode::FORBIDDEN,
@@ -160,7 +173,7 @@ impl ApiError {
         match self {
             ApiError::NotFound(_) | ApiError::NotFoundPath(_) => "NotFound",
             ApiError::AlreadyExists(_) => "AlreadyExists",
-            ApiError::Conflict(..) => "Conflict",
+            ApiError::Conflict(..) | ApiError::ApplyConflict(_) => "Conflict",
             ApiError::Invalid { .. } => "Invalid",
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Forbidden(..) => "Forbidden",
@@ -212,6 +225,13 @@ impl ApiError {
                 }
                 Some(d)
             }
+            ApiError::ApplyConflict(conflicts) => Some(json!({
+                "causes": conflicts.iter().map(|c| json!({
+                    "reason": "FieldManagerConflict",
+                    "message": format!("conflict with \"{}\" using {}", c.manager, c.api_version),
+                    "field": c.field,
+                })).collect::<Vec<_>>(),
+            })),
             _ => None,
         };
         if let Some(d) = details {

@@ -18,6 +18,7 @@ pub mod admission;
 pub mod defaults;
 pub mod discovery;
 pub mod errors;
+pub mod fieldmanager;
 pub mod handlers;
 pub mod health;
 pub mod metrics;

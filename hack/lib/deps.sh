@@ -37,5 +37,5 @@ PROJECT_PACKAGES=(
     busybox-static umoci skopeo  # test images
     docker-registry              # local OCI registry for the lab and tests
     runc                         # the reference the runtime benchmark compares against
-    python3-pip                  # the official Python client tests
+    python3-pip python3-venv     # the official Python client tests
 )

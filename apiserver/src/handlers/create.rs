@@ -125,6 +125,18 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         meta_mut(&mut candidate).insert("name".into(), Value::String(name.clone()));
         registry::prepare_for_create(resource, &mut candidate, &uid);
         admit(resource, &mut candidate, None)?;
+        if !candidate
+            .pointer("/metadata/managedFields")
+            .is_some_and(|m| m.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            crate::fieldmanager::record_update(
+                &ctx.manager(),
+                None,
+                &resource.api_version(),
+                None,
+                &mut candidate,
+            );
+        }
         if ctx.query.dry_run {
             return Ok(candidate);
         }

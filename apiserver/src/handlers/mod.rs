@@ -58,6 +58,16 @@ impl Ctx {
         crate::errors::Target::new(self.info.resource, self.info.name.clone().unwrap_or_default())
     }
 
+    /// The field manager this request writes as.
+    pub fn manager(&self) -> String {
+        crate::fieldmanager::manager_name(
+            self.query.field_manager.as_deref(),
+            self.headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+
     /// The body decoded as an object (JSON or YAML by content type).
     pub fn object_body(&self) -> Result<Value> {
         let format = request::object_body_format(&self.headers)?;

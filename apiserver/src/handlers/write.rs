@@ -111,10 +111,19 @@ fn graceful_pod_pending(obj: &Value) -> bool {
 fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
     let resource = ctx.info.resource;
     registry::validate_identity(resource, &new, current)?;
+    let manager = ctx.manager();
+    let api_version = resource.api_version();
     match ctx.info.subresource {
         Some(Subresource::Status) => {
             let mut merged = registry::prepare_for_status_update(&new, current);
             admit(resource, &mut merged, Some(current))?;
+            crate::fieldmanager::record_update(
+                &manager,
+                Some("status"),
+                &api_version,
+                Some(current),
+                &mut merged,
+            );
             Ok(merged)
         }
         Some(Subresource::Finalize) => {
@@ -128,6 +137,7 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
             }
             registry::prepare_for_update(resource, &mut new, current);
             admit(resource, &mut new, Some(current))?;
+            crate::fieldmanager::record_update(&manager, None, &api_version, Some(current), &mut new);
             Ok(new)
         }
     }
@@ -246,22 +256,56 @@ pub(crate) fn apply_patch(
     Ok(patched)
 }
 
-/// Server-side apply, minimal form: the applied configuration is merged into
-/// the live object (creating it when missing). Field ownership
-/// (`managedFields`) and conflicts are the subject of a later change.
+/// Server-side apply: the applied configuration is merged into the live
+/// object with field ownership (see `crate::fieldmanager`), creating the
+/// object when it does not exist.
 async fn apply(ctx: Ctx, config: Value) -> Result<Response> {
     let resource = ctx.info.resource;
-    if ctx.query.field_manager.as_deref().unwrap_or("").is_empty() {
+    let manager = match ctx.query.field_manager.as_deref() {
+        Some(m) if !m.is_empty() => m.to_string(),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "PATCH requests with the apply content type require fieldManager to be set".into(),
+            ))
+        }
+    };
+    let mut config = config;
+    if !config.is_object() {
         return Err(ApiError::BadRequest(
-            "fieldManager is required for apply requests".into(),
+            "the applied configuration must be an object".into(),
         ));
     }
-    let mut config = config;
     check_type_meta(&mut config, &resource.api_version(), resource.kind)?;
+    let name = ctx.info.name.clone().unwrap_or_default();
+    match registry::meta_str(&config, "name") {
+        Some(n) if n != name => {
+            return Err(ApiError::BadRequest(format!(
+                "the name of the object ({n}) does not match the name on the URL ({name})"
+            )))
+        }
+        _ => {}
+    }
+    let api_version = resource.api_version();
+    let force = ctx.query.force;
     let result = guaranteed_update(&ctx, |current| {
-        let merged = patch::apply_merge_patch(&current.object, &config);
+        let merged = crate::fieldmanager::apply(
+            &manager,
+            force,
+            &api_version,
+            Some(&current.object),
+            &config,
+        )
+        .map_err(ApiError::ApplyConflict)?;
+        let mut new = merged;
+        registry::validate_identity(resource, &new, &current.object)?;
+        if ctx.info.subresource.is_none() {
+            registry::prepare_for_update(resource, &mut new, &current.object);
+        } else {
+            new = registry::prepare_for_status_update(&new, &current.object);
+        }
+        admit(resource, &mut new, Some(&current.object))?;
         Ok(Mutation {
-            object: prepare(&ctx, merged, &current.object)?,
+            object: new,
             precondition: None,
         })
     })
@@ -269,9 +313,10 @@ async fn apply(ctx: Ctx, config: Value) -> Result<Response> {
     match result {
         Ok(object) => Ok(json(StatusCode::OK, &object)),
         Err(ApiError::NotFound(_)) if ctx.info.subresource.is_none() => {
-            let name = ctx.info.name.clone().unwrap_or_default();
             registry::meta_mut(&mut config).insert("name".into(), Value::String(name));
-            let object = create_object(&ctx, config).await?;
+            let created = crate::fieldmanager::apply(&manager, force, &api_version, None, &config)
+                .map_err(ApiError::ApplyConflict)?;
+            let object = create_object(&ctx, created).await?;
             Ok(json(StatusCode::CREATED, &object))
         }
         Err(e) => Err(e),
