@@ -6,7 +6,9 @@
 //! - [`labels`]: label selectors (`app=web,tier in (fe,be),!canary`).
 //! - [`fields`]: field selectors (`spec.nodeName=node-1,status.phase!=Running`)
 //!   and which fields each resource supports.
+//! - [`patch`]: JSON patch, merge patch and strategic merge patch.
 
 pub mod fields;
 pub mod labels;
+pub mod patch;
 pub mod resources;
