@@ -124,7 +124,12 @@ pub enum ApiError {
 fn format_conflicts(conflicts: &[crate::fieldmanager::Conflict]) -> String {
     conflicts
         .iter()
-        .map(|c| format!("conflict with \"{}\" using {}: {}", c.manager, c.api_version, c.field))
+        .map(|c| {
+            format!(
+                "conflict with \"{}\" using {}: {}",
+                c.manager, c.api_version, c.field
+            )
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -20,7 +20,11 @@ pub async fn healthz() -> Response {
 /// failing check otherwise (upstream's format).
 pub async fn readyz(State(server): State<Arc<ApiServer>>) -> Response {
     match server.store.healthy(Duration::from_secs(2)).await {
-        Ok(()) => (StatusCode::OK, "[+]ping ok\n[+]etcd ok\nreadyz check passed\n").into_response(),
+        Ok(()) => (
+            StatusCode::OK,
+            "[+]ping ok\n[+]etcd ok\nreadyz check passed\n",
+        )
+            .into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("[+]ping ok\n[-]etcd failed: {e}\nreadyz check failed\n"),

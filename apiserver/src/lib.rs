@@ -115,8 +115,12 @@ impl std::fmt::Debug for ApiServer {
 impl ApiServer {
     /// Connects to etcd (lazily) and builds the state.
     pub async fn new(config: Config) -> Result<Arc<ApiServer>, ServeError> {
-        let store = Store::connect(&config.etcd_servers, &config.etcd_prefix, config.etcd_timeout)
-            .await?;
+        let store = Store::connect(
+            &config.etcd_servers,
+            &config.etcd_prefix,
+            config.etcd_timeout,
+        )
+        .await?;
         Ok(Arc::new(ApiServer {
             config,
             store,

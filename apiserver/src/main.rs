@@ -11,7 +11,11 @@ use clap::Parser;
 #[command(name = "apiserver", version)]
 struct Flags {
     /// Comma-separated etcd endpoints.
-    #[arg(long = "etcd-servers", value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
+    #[arg(
+        long = "etcd-servers",
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:2379"
+    )]
     etcd_servers: Vec<String>,
     /// Key prefix of every object in etcd.
     #[arg(long = "etcd-prefix", default_value = "/registry")]
@@ -49,13 +53,14 @@ async fn main() -> anyhow::Result<()> {
         max_body_bytes: flags.max_request_bytes,
     };
     let shutdown = async {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -191,8 +191,12 @@ mod tests {
         m.observe_etcd("get", Duration::from_millis(1), false);
         m.watch_opened("pods");
         let text = m.render();
-        assert!(text.contains("apiserver_request_total{verb=\"get\",resource=\"pods\",code=\"200\"} 1"));
-        assert!(text.contains("apiserver_request_duration_seconds_bucket{verb=\"get\",le=\"0.005\"} 1"));
+        assert!(
+            text.contains("apiserver_request_total{verb=\"get\",resource=\"pods\",code=\"200\"} 1")
+        );
+        assert!(
+            text.contains("apiserver_request_duration_seconds_bucket{verb=\"get\",le=\"0.005\"} 1")
+        );
         assert!(text.contains("etcd_request_errors_total{operation=\"get\"} 1"));
         assert!(text.contains("apiserver_registered_watchers{resource=\"pods\"} 1"));
     }

@@ -182,7 +182,13 @@ pub fn content_type(headers: &HeaderMap) -> String {
     headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .unwrap_or_default()
 }
 
@@ -267,8 +273,9 @@ fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
 }
 
 fn parse_int<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ApiError> {
-    v.parse()
-        .map_err(|_| ApiError::BadRequest(format!("invalid value for {name}: {v:?} is not a number")))
+    v.parse().map_err(|_| {
+        ApiError::BadRequest(format!("invalid value for {name}: {v:?} is not a number"))
+    })
 }
 
 impl Query {
@@ -323,9 +330,10 @@ impl Query {
     pub fn resource_version_number(&self) -> Result<Option<i64>, ApiError> {
         match &self.resource_version {
             None => Ok(None),
-            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
-                ApiError::BadRequest(format!("invalid resource version: {v:?}"))
-            }),
+            Some(v) => v
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| ApiError::BadRequest(format!("invalid resource version: {v:?}"))),
         }
     }
 }

@@ -24,7 +24,8 @@ use crate::storage::StorageError;
 use crate::ApiServer;
 
 /// The namespaces every cluster has.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// How long a namespace's phase is trusted without re-reading it.
 const TTL: Duration = Duration::from_secs(1);
@@ -112,7 +113,11 @@ pub async fn ensure_system_namespaces(server: Arc<ApiServer>) {
                 "metadata": {"name": name},
                 "spec": {"finalizers": ["kubernetes"]},
             });
-            crate::registry::prepare_for_create(ns_res, &mut obj, &uuid::Uuid::new_v4().to_string());
+            crate::registry::prepare_for_create(
+                ns_res,
+                &mut obj,
+                &uuid::Uuid::new_v4().to_string(),
+            );
             let key = server.store.key(ns_res.storage_name(), None, name);
             match server.store.create(&key, &obj, None).await {
                 Ok(_) => tracing::info!(namespace = name, "created system namespace"),

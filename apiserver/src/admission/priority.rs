@@ -50,7 +50,12 @@ impl PriorityCache {
             .list(&prefix, None, 0, 0)
             .await
             .map_err(|e| ApiError::from_storage(e, Target::default()))?;
-        let classes = Arc::new(page.items.into_iter().map(|(_, s)| s.object).collect::<Vec<_>>());
+        let classes = Arc::new(
+            page.items
+                .into_iter()
+                .map(|(_, s)| s.object)
+                .collect::<Vec<_>>(),
+        );
         if let Ok(mut guard) = self.classes.lock() {
             *guard = Some((Instant::now(), Arc::clone(&classes)));
         }

@@ -46,8 +46,13 @@ pub fn list_kind(path: &[&str]) -> ListKind {
         .iter()
         .any(|p| matches!(*p, "containers" | "initContainers" | "ephemeralContainers"));
     match *last {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env"
-        | "imagePullSecrets" | "resourceClaims" => ListKind::Map(&["name"]),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "resourceClaims" => ListKind::Map(&["name"]),
         "readinessGates" => ListKind::Map(&["conditionType"]),
         "ports" if in_container => ListKind::Map(&["containerPort", "protocol"]),
         "ports" if path.contains(&"spec") => ListKind::Map(&["port", "protocol"]),
@@ -412,11 +417,19 @@ mod tests {
     fn value_and_remove_at_paths() {
         let mut d = json!({"metadata": {"finalizers": ["a", "b"]},
             "spec": {"containers": [{"name": "x", "image": "i"}, {"name": "y", "image": "j"}]}});
-        let path: Path = vec!["f:spec".into(), "f:containers".into(), "k:{\"name\":\"y\"}".into(), "f:image".into()];
+        let path: Path = vec![
+            "f:spec".into(),
+            "f:containers".into(),
+            "k:{\"name\":\"y\"}".into(),
+            "f:image".into(),
+        ];
         assert_eq!(value_at(&d, &path), Some(&json!("j")));
         remove_at(&mut d, &path[..3]);
         assert_eq!(d["spec"]["containers"].as_array().map(Vec::len), Some(1));
-        remove_at(&mut d, &["f:metadata".into(), "f:finalizers".into(), "v:\"a\"".into()]);
+        remove_at(
+            &mut d,
+            &["f:metadata".into(), "f:finalizers".into(), "v:\"a\"".into()],
+        );
         assert_eq!(d["metadata"]["finalizers"], json!(["b"]));
     }
 

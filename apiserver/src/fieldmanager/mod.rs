@@ -68,7 +68,11 @@ impl Entry {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string(),
-            time: v.get("time").and_then(Value::as_str).unwrap_or("").to_string(),
+            time: v
+                .get("time")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
             subresource: v
                 .get("subresource")
                 .and_then(Value::as_str)
@@ -156,7 +160,9 @@ pub fn record_update(
     old: Option<&Value>,
     new: &mut Value,
 ) {
-    let old_managed = old.and_then(|o| o.pointer("/metadata/managedFields")).cloned();
+    let old_managed = old
+        .and_then(|o| o.pointer("/metadata/managedFields"))
+        .cloned();
     let new_managed = new.pointer("/metadata/managedFields").cloned();
     if new_managed.is_some() && new_managed != old_managed {
         // Written explicitly by the client: respected as given.
@@ -281,7 +287,8 @@ pub fn apply(
         }
     }
     let now = crate::registry::now();
-    entries.retain(|e| !(e.manager == manager && e.operation == "Apply" && e.subresource.is_none()));
+    entries
+        .retain(|e| !(e.manager == manager && e.operation == "Apply" && e.subresource.is_none()));
     entries.push(Entry {
         manager: manager.to_string(),
         operation: "Apply".into(),
@@ -326,18 +333,30 @@ mod tests {
         assert_eq!(entries_of(&live).len(), 1);
 
         // Same values: no conflict, both own them.
-        let same = apply("ssa", false, "apps/v1", Some(&live), &deployment(1, "nginx"));
+        let same = apply(
+            "ssa",
+            false,
+            "apps/v1",
+            Some(&live),
+            &deployment(1, "nginx"),
+        );
         assert!(same.is_ok());
 
-        let err = apply("ssa", false, "apps/v1", Some(&live), &deployment(3, "nginx"))
-            .err()
-            .unwrap_or_default();
+        let err = apply(
+            "ssa",
+            false,
+            "apps/v1",
+            Some(&live),
+            &deployment(3, "nginx"),
+        )
+        .err()
+        .unwrap_or_default();
         assert_eq!(err.len(), 1);
         assert_eq!(err[0].field, ".spec.replicas");
         assert_eq!(err[0].manager, "kubectl-create");
 
-        let forced = apply("ssa", true, "apps/v1", Some(&live), &deployment(3, "nginx"))
-            .unwrap_or_default();
+        let forced =
+            apply("ssa", true, "apps/v1", Some(&live), &deployment(3, "nginx")).unwrap_or_default();
         assert_eq!(forced["spec"]["replicas"], 3);
         let create_entry = entries_of(&forced)
             .into_iter()
@@ -345,15 +364,27 @@ mod tests {
             .unwrap_or_else(|| panic!("create entry kept"));
         assert!(!create_entry
             .fields
-            .contains(&vec!["f:spec".to_string(), "f:replicas".to_string()]));
+            .contains(&["f:spec".to_string(), "f:replicas".to_string()]));
     }
 
     #[test]
     fn fields_dropped_from_the_config_are_removed() {
-        let first = apply("ssa", false, "v1", None, &json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "data": {"x": "1"}}))
-            .unwrap_or_default();
-        let second = apply("ssa", false, "v1", Some(&first), &json!({"metadata": {"labels": {"a": "1"}}, "data": {"x": "1"}}))
-            .unwrap_or_default();
+        let first = apply(
+            "ssa",
+            false,
+            "v1",
+            None,
+            &json!({"metadata": {"labels": {"a": "1", "b": "2"}}, "data": {"x": "1"}}),
+        )
+        .unwrap_or_default();
+        let second = apply(
+            "ssa",
+            false,
+            "v1",
+            Some(&first),
+            &json!({"metadata": {"labels": {"a": "1"}}, "data": {"x": "1"}}),
+        )
+        .unwrap_or_default();
         assert!(second["metadata"]["labels"].get("b").is_none());
         assert_eq!(second["metadata"]["labels"]["a"], "1");
     }
@@ -367,14 +398,21 @@ mod tests {
         record_update("b", None, "apps/v1", Some(&live), &mut new);
         let entries = entries_of(&new);
         let replicas: Path = vec!["f:spec".into(), "f:replicas".into()];
-        assert!(entries.iter().any(|e| e.manager == "b" && e.fields.contains(&replicas)));
-        assert!(!entries.iter().any(|e| e.manager == "a" && e.fields.contains(&replicas)));
+        assert!(entries
+            .iter()
+            .any(|e| e.manager == "b" && e.fields.contains(&replicas)));
+        assert!(!entries
+            .iter()
+            .any(|e| e.manager == "a" && e.fields.contains(&replicas)));
     }
 
     #[test]
     fn manager_names() {
         assert_eq!(manager_name(Some("kubectl-edit"), None), "kubectl-edit");
-        assert_eq!(manager_name(None, Some("kubectl/v1.32.0 (linux/amd64)")), "kubectl");
+        assert_eq!(
+            manager_name(None, Some("kubectl/v1.32.0 (linux/amd64)")),
+            "kubectl"
+        );
         assert_eq!(manager_name(None, None), "unknown");
     }
 }

@@ -125,10 +125,11 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         meta_mut(&mut candidate).insert("name".into(), Value::String(name.clone()));
         registry::prepare_for_create(resource, &mut candidate, &uid);
         admit(resource, &mut candidate, None)?;
-        if !candidate
+        let has_managed_fields = candidate
             .pointer("/metadata/managedFields")
-            .is_some_and(|m| m.as_array().is_some_and(|a| !a.is_empty()))
-        {
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty());
+        if !has_managed_fields {
             crate::fieldmanager::record_update(
                 &ctx.manager(),
                 None,
@@ -144,10 +145,15 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
             .server
             .store
             .key(resource.storage_name(), namespace.as_deref(), &name);
-        let ns_key = namespace.as_deref().map(|ns| {
-            ctx.server.store.key("namespaces", None, ns)
-        });
-        match ctx.server.store.create(&key, &candidate, ns_key.as_deref()).await {
+        let ns_key = namespace
+            .as_deref()
+            .map(|ns| ctx.server.store.key("namespaces", None, ns));
+        match ctx
+            .server
+            .store
+            .create(&key, &candidate, ns_key.as_deref())
+            .await
+        {
             Ok(rev) => {
                 crate::storage::etcd::set_resource_version(&mut candidate, rev);
                 if resource.kind == "Namespace" {

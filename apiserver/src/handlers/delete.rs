@@ -54,9 +54,10 @@ fn delete_options(ctx: &Ctx) -> Result<DeleteOptions> {
         }
     }
     if let Some(g) = body.get("gracePeriodSeconds").filter(|v| !v.is_null()) {
-        opts.grace_period_seconds = Some(g.as_i64().ok_or_else(|| {
-            ApiError::BadRequest("gracePeriodSeconds must be an integer".into())
-        })?);
+        opts.grace_period_seconds =
+            Some(g.as_i64().ok_or_else(|| {
+                ApiError::BadRequest("gracePeriodSeconds must be an integer".into())
+            })?);
     }
     match body.get("propagationPolicy") {
         Some(Value::String(p)) => opts.propagation_policy = Some(p.clone()),
@@ -202,10 +203,7 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
                 Some(g) => grace < g,
             };
             if !already_deleting || (graceful_pod && shorten) {
-                meta.insert(
-                    "deletionTimestamp".into(),
-                    json!(registry::now_plus(grace)),
-                );
+                meta.insert("deletionTimestamp".into(), json!(registry::now_plus(grace)));
                 meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
             }
             if new_finalizers.is_empty() {
@@ -241,7 +239,10 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
             Err(e) => return Err(ApiError::from_storage(e, target_of(ctx, key))),
         }
     }
-    Err(ApiError::from_storage(StorageError::Conflict, target_of(ctx, key)))
+    Err(ApiError::from_storage(
+        StorageError::Conflict,
+        target_of(ctx, key),
+    ))
 }
 
 fn target_of(ctx: &Ctx, key: &str) -> crate::errors::Target {

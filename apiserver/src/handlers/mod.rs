@@ -55,7 +55,10 @@ impl Ctx {
 
     /// Error target for the named object.
     pub fn target(&self) -> crate::errors::Target {
-        crate::errors::Target::new(self.info.resource, self.info.name.clone().unwrap_or_default())
+        crate::errors::Target::new(
+            self.info.resource,
+            self.info.name.clone().unwrap_or_default(),
+        )
     }
 
     /// The field manager this request writes as.
@@ -160,7 +163,12 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
 }
 
 fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Response {
-    crate::metrics::global().observe_request(verb, resource, resp.status().as_u16(), start.elapsed());
+    crate::metrics::global().observe_request(
+        verb,
+        resource,
+        resp.status().as_u16(),
+        start.elapsed(),
+    );
     resp
 }
 

@@ -124,7 +124,10 @@ pub(super) async fn patch_scale(ctx: Ctx) -> Result<Response> {
         categories: &[],
         subresources: &[],
     };
-    write_scale(&ctx, |scale| apply_patch(patch_type, scale, &patch, &scale_resource)).await
+    write_scale(&ctx, |scale| {
+        apply_patch(patch_type, scale, &patch, &scale_resource)
+    })
+    .await
 }
 
 pub(super) async fn bind(ctx: Ctx) -> Result<Response> {
@@ -205,12 +208,17 @@ pub(super) async fn bind(ctx: Ctx) -> Result<Response> {
 
 fn set_condition(pod: &mut Value, kind: &str, status: &str) {
     let now = registry::now();
-    let Some(obj) = pod.as_object_mut() else { return };
+    let Some(obj) = pod.as_object_mut() else {
+        return;
+    };
     let st = obj.entry("status").or_insert_with(|| json!({}));
     let Some(st) = st.as_object_mut() else { return };
     let conds = st.entry("conditions").or_insert_with(|| json!([]));
-    let Some(conds) = conds.as_array_mut() else { return };
-    let new = json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": now});
+    let Some(conds) = conds.as_array_mut() else {
+        return;
+    };
+    let new =
+        json!({"type": kind, "status": status, "lastProbeTime": null, "lastTransitionTime": now});
     match conds
         .iter_mut()
         .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))

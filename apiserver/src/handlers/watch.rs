@@ -52,7 +52,10 @@ fn line(kind: &str, object_json: &[u8]) -> Bytes {
 }
 
 fn error_line(err: &ApiError) -> Bytes {
-    line("ERROR", &serde_json::to_vec(&err.status()).unwrap_or_default())
+    line(
+        "ERROR",
+        &serde_json::to_vec(&err.status()).unwrap_or_default(),
+    )
 }
 
 struct Watcher {
@@ -101,7 +104,10 @@ impl Watcher {
         }
         let obj = json!({"kind": self.kind, "apiVersion": self.api_version, "metadata": meta});
         self.tx
-            .send(line("BOOKMARK", &serde_json::to_vec(&obj).unwrap_or_default()))
+            .send(line(
+                "BOOKMARK",
+                &serde_json::to_vec(&obj).unwrap_or_default(),
+            ))
             .await
             .is_ok()
     }
@@ -278,7 +284,10 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
     });
 
     let stream = ReceiverStream::new(rx);
-    let body = Body::from_stream(futures::StreamExt::map(stream, Ok::<_, std::convert::Infallible>));
+    let body = Body::from_stream(futures::StreamExt::map(
+        stream,
+        Ok::<_, std::convert::Infallible>,
+    ));
     Response::builder()
         .status(200)
         .header(http::header::CONTENT_TYPE, "application/json")

@@ -137,7 +137,13 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
             }
             registry::prepare_for_update(resource, &mut new, current);
             admit(resource, &mut new, Some(current))?;
-            crate::fieldmanager::record_update(&manager, None, &api_version, Some(current), &mut new);
+            crate::fieldmanager::record_update(
+                &manager,
+                None,
+                &api_version,
+                Some(current),
+                &mut new,
+            );
             Ok(new)
         }
     }

@@ -104,16 +104,16 @@ pub fn prepare_for_create(resource: &ResourceInfo, obj: &mut Value, uid: &str) {
     let Some(map) = obj.as_object_mut() else {
         return;
     };
-    map.insert(
-        "apiVersion".into(),
-        Value::String(resource.api_version()),
-    );
+    map.insert("apiVersion".into(), Value::String(resource.api_version()));
     map.insert("kind".into(), Value::String(resource.kind.into()));
     match resource.kind {
         "Pod" => {
             let qos = qos_class(obj);
             if let Some(map) = obj.as_object_mut() {
-                map.insert("status".into(), json!({"phase": "Pending", "qosClass": qos}));
+                map.insert(
+                    "status".into(),
+                    json!({"phase": "Pending", "qosClass": qos}),
+                );
             }
         }
         "Namespace" => {
@@ -156,10 +156,7 @@ pub fn prepare_for_update(resource: &ResourceInfo, new: &mut Value, old: &Value)
         }
     }
     if let Some(map) = new.as_object_mut() {
-        map.insert(
-            "apiVersion".into(),
-            Value::String(resource.api_version()),
-        );
+        map.insert("apiVersion".into(), Value::String(resource.api_version()));
         map.insert("kind".into(), Value::String(resource.kind.into()));
         if resource.has_subresource(Subresource::Status) {
             match old.get("status") {
@@ -250,9 +247,7 @@ pub fn validate_identity(
             causes.push(FieldError {
                 kind: FieldErrorKind::Invalid,
                 field: format!("metadata.{field}"),
-                message: format!(
-                    "Invalid value: {n:?}: field is immutable"
-                ),
+                message: format!("Invalid value: {n:?}: field is immutable"),
             });
         }
     }
@@ -322,7 +317,8 @@ mod tests {
 
     #[test]
     fn status_update_takes_only_status() {
-        let old = json!({"metadata": {"name": "p"}, "spec": {"a": 1}, "status": {"phase": "Pending"}});
+        let old =
+            json!({"metadata": {"name": "p"}, "spec": {"a": 1}, "status": {"phase": "Pending"}});
         let new = json!({"metadata": {"name": "p", "labels": {"x": "y"}}, "spec": {"a": 2}, "status": {"phase": "Running"}});
         let merged = prepare_for_status_update(&new, &old);
         assert_eq!(merged["spec"]["a"], 1);

@@ -158,10 +158,11 @@ impl Store {
 
     /// Decodes a stored value and stamps its resourceVersion.
     pub fn decode(key: &[u8], value: &[u8], mod_revision: i64) -> Result<StoredObject> {
-        let mut object: Value = serde_json::from_slice(value).map_err(|e| StorageError::Corrupt {
-            key: String::from_utf8_lossy(key).into_owned(),
-            reason: e.to_string(),
-        })?;
+        let mut object: Value =
+            serde_json::from_slice(value).map_err(|e| StorageError::Corrupt {
+                key: String::from_utf8_lossy(key).into_owned(),
+                reason: e.to_string(),
+            })?;
         set_resource_version(&mut object, mod_revision);
         Ok(StoredObject {
             object,
@@ -242,7 +243,10 @@ impl Store {
         let txn = Txn::new()
             .when(compares)
             .and_then(vec![TxnOp::put(key, Self::encode(object), None)])
-            .or_else(vec![TxnOp::get(key, Some(GetOptions::new().with_keys_only()))]);
+            .or_else(vec![TxnOp::get(
+                key,
+                Some(GetOptions::new().with_keys_only()),
+            )]);
         let mut kv = self.kv();
         let resp = self.call("create", kv.txn(txn)).await?;
         if resp.succeeded() {
@@ -342,7 +346,9 @@ mod tests {
         assert!(back["metadata"].get("resourceVersion").is_none());
         let stored = Store::decode(b"k", &bytes, 9);
         assert_eq!(
-            stored.map(|s| s.object["metadata"]["resourceVersion"].clone()).ok(),
+            stored
+                .map(|s| s.object["metadata"]["resourceVersion"].clone())
+                .ok(),
             Some(Value::String("9".into()))
         );
     }
