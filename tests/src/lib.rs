@@ -1,1 +1,5 @@
-//! test harness
+//! End-to-end and integration tests of the cluster: real etcd, real
+//! processes, the real kubectl. The [`harness`] starts and stops what a test
+//! needs; the tests themselves live in `tests/tests/`.
+
+pub mod harness;

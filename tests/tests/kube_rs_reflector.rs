@@ -39,7 +39,12 @@ impl Etcd {
         let child = Command::new("etcd")
             .args(["--name", "reflector", "--data-dir"])
             .arg(dir.path().join("data"))
-            .args(["--listen-client-urls", &url, "--advertise-client-urls", &url])
+            .args([
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+            ])
             .args(["--listen-peer-urls", &peer_url])
             .args(["--initial-advertise-peer-urls", &peer_url])
             .args(["--initial-cluster", &format!("reflector={peer_url}")])
@@ -73,7 +78,10 @@ impl Etcd {
             .map(|h| h.revision())
             .expect("header");
         client
-            .compact(rev, Some(etcd_client::CompactionOptions::new().with_physical()))
+            .compact(
+                rev,
+                Some(etcd_client::CompactionOptions::new().with_physical()),
+            )
             .await
             .expect("compact");
     }

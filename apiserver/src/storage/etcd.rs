@@ -217,7 +217,13 @@ impl Store {
                 },
                 other => other,
             })?;
-        let revision = resp.header().map(|h| h.revision()).unwrap_or(revision);
+        // Reading at a revision: that revision is the snapshot's version
+        // (the header carries the store's newest revision instead).
+        let revision = if revision > 0 {
+            revision
+        } else {
+            resp.header().map(|h| h.revision()).unwrap_or_default()
+        };
         let mut items = Vec::with_capacity(resp.kvs().len());
         for kv in resp.kvs() {
             let key = String::from_utf8_lossy(kv.key()).into_owned();

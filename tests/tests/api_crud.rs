@@ -1,0 +1,628 @@
+//! The apiserver's verbs against a real etcd: create (server-set fields,
+//! generateName), get, list (label and field selectors, pagination,
+//! all-namespace lists), update with optimistic concurrency, delete with
+//! finalizers and graceful pod deletion, deletecollection, the status, scale
+//! and binding subresources, namespaces, defaulting and validation.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tests::harness::{eventually, ApiServer, Etcd, Http};
+
+async fn cluster() -> (Etcd, ApiServer, Http) {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let http = api.http();
+    (etcd, api, http)
+}
+
+fn cm(name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "labels": labels}, "data": {"k": "v"}})
+}
+
+fn pod(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}})
+}
+
+fn names(list: &Value) -> Vec<String> {
+    let mut n: Vec<String> = list["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|i| i["metadata"]["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    n.sort();
+    n
+}
+
+#[tokio::test]
+async fn create_get_update_and_server_owned_fields() {
+    let (_etcd, _api, http) = cluster().await;
+    let created = http
+        .post(
+            "/api/v1/namespaces/default/configmaps",
+            &cm("a", json!({"app": "web"})),
+        )
+        .await
+        .expect("create");
+    assert_eq!(created.status, 201, "{}", created.body);
+    let meta = &created.body["metadata"];
+    assert!(meta["uid"].as_str().is_some_and(|u| u.len() == 36));
+    assert!(meta["creationTimestamp"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+    assert_eq!(meta["generation"], 1);
+    let rv = meta["resourceVersion"].as_str().expect("rv").to_string();
+
+    let again = http
+        .post("/api/v1/namespaces/default/configmaps", &cm("a", json!({})))
+        .await
+        .expect("create again");
+    assert_eq!(again.status, 409);
+    assert_eq!(again.body["reason"], "AlreadyExists");
+
+    let got = http
+        .get("/api/v1/namespaces/default/configmaps/a")
+        .await
+        .expect("get");
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body["metadata"]["resourceVersion"], rv.as_str());
+
+    // Update with the current resourceVersion works, with a stale one is 409.
+    let mut upd = got.body.clone();
+    upd["data"]["k"] = json!("v2");
+    let ok = http
+        .put("/api/v1/namespaces/default/configmaps/a", &upd)
+        .await
+        .expect("put");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.body["metadata"]["generation"], 2);
+    assert_eq!(ok.body["metadata"]["uid"], meta["uid"]);
+    let stale = http
+        .put("/api/v1/namespaces/default/configmaps/a", &upd)
+        .await
+        .expect("put");
+    assert_eq!(stale.status, 409);
+    assert_eq!(stale.body["reason"], "Conflict");
+
+    // An unchanged write does not bump the resourceVersion.
+    let same = http
+        .put("/api/v1/namespaces/default/configmaps/a", &ok.body)
+        .await
+        .expect("put same");
+    assert_eq!(
+        same.body["metadata"]["resourceVersion"],
+        ok.body["metadata"]["resourceVersion"]
+    );
+
+    // generateName.
+    let gen =
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "web-"}});
+    let g = http
+        .post("/api/v1/namespaces/default/configmaps", &gen)
+        .await
+        .expect("gen");
+    assert_eq!(g.status, 201);
+    let name = g.body["metadata"]["name"].as_str().expect("name");
+    assert!(name.starts_with("web-") && name.len() == 9, "{name}");
+}
+
+#[tokio::test]
+async fn lists_selectors_and_pages() {
+    let (_etcd, _api, http) = cluster().await;
+    for ns in ["l1", "l2"] {
+        let r = http
+            .post("/api/v1/namespaces", &json!({"metadata": {"name": ns}}))
+            .await
+            .expect("ns");
+        assert_eq!(r.status, 201);
+    }
+    let labels = [
+        json!({"app": "web", "tier": "fe"}),
+        json!({"app": "web", "tier": "be"}),
+        json!({"app": "db"}),
+        json!({}),
+    ];
+    for (i, l) in labels.iter().enumerate() {
+        let r = http
+            .post(
+                "/api/v1/namespaces/l1/configmaps",
+                &cm(&format!("c{i}"), l.clone()),
+            )
+            .await
+            .expect("create");
+        assert_eq!(r.status, 201);
+    }
+    http.post(
+        "/api/v1/namespaces/l2/configmaps",
+        &cm("other", json!({"app": "web"})),
+    )
+    .await
+    .expect("create");
+
+    let cases = [
+        ("app=web", vec!["c0", "c1"]),
+        ("app==web", vec!["c0", "c1"]),
+        ("app!=web", vec!["c2", "c3"]),
+        ("tier in (fe,x)", vec!["c0"]),
+        ("app notin (web)", vec!["c2", "c3"]),
+        ("tier", vec!["c0", "c1"]),
+        ("!tier", vec!["c2", "c3"]),
+        ("app=web,tier=be", vec!["c1"]),
+    ];
+    for (sel, want) in cases {
+        let q = url_escape(sel);
+        let r = http
+            .get(&format!(
+                "/api/v1/namespaces/l1/configmaps?labelSelector={q}"
+            ))
+            .await
+            .expect("list");
+        assert_eq!(r.status, 200, "{sel}: {}", r.body);
+        assert_eq!(names(&r.body), want, "selector {sel}");
+    }
+    let bad = http
+        .get("/api/v1/namespaces/l1/configmaps?labelSelector=a%20b")
+        .await
+        .expect("list");
+    assert_eq!(bad.status, 400);
+
+    // Field selectors, and all-namespace lists.
+    let r = http
+        .get("/api/v1/configmaps?fieldSelector=metadata.name%3Dother")
+        .await
+        .expect("list");
+    assert_eq!(names(&r.body), vec!["other"]);
+    let r = http
+        .get("/api/v1/configmaps?fieldSelector=metadata.namespace%3Dl2")
+        .await
+        .expect("list");
+    assert!(names(&r.body).contains(&"other".to_string()));
+    let r = http
+        .get("/api/v1/configmaps?fieldSelector=spec.nodeName%3Dx")
+        .await
+        .expect("list");
+    assert_eq!(r.status, 400, "configmaps have no spec.nodeName");
+    let all = http
+        .get("/api/v1/configmaps?labelSelector=app%3Dweb")
+        .await
+        .expect("all");
+    assert_eq!(names(&all.body), vec!["c0", "c1", "other"]);
+
+    // Pagination: pages of 3 over 5 objects, one consistent snapshot.
+    let first = http
+        .get("/api/v1/configmaps?limit=3")
+        .await
+        .expect("page 1");
+    assert_eq!(first.body["items"].as_array().map(Vec::len), Some(3));
+    let token = first.body["metadata"]["continue"]
+        .as_str()
+        .expect("continue")
+        .to_string();
+    assert_eq!(first.body["metadata"]["remainingItemCount"], 2);
+    // A write between pages does not show up in the snapshot.
+    http.post(
+        "/api/v1/namespaces/l2/configmaps",
+        &cm("zzz-late", json!({})),
+    )
+    .await
+    .expect("create");
+    let second = http
+        .get(&format!("/api/v1/configmaps?limit=3&continue={token}"))
+        .await
+        .expect("page 2");
+    assert_eq!(second.body["items"].as_array().map(Vec::len), Some(2));
+    assert!(second.body["metadata"].get("continue").is_none());
+    assert_eq!(
+        second.body["metadata"]["resourceVersion"],
+        first.body["metadata"]["resourceVersion"]
+    );
+    let mut together = names(&first.body);
+    together.extend(names(&second.body));
+    assert!(!together.contains(&"zzz-late".to_string()));
+    let bad = http
+        .get("/api/v1/configmaps?limit=3&continue=garbage")
+        .await
+        .expect("bad");
+    assert_eq!(bad.status, 400);
+}
+
+#[tokio::test]
+async fn field_selectors_on_pods_and_events() {
+    let (_etcd, _api, http) = cluster().await;
+    let base = "/api/v1/namespaces/default/pods";
+    for n in ["p1", "p2"] {
+        assert_eq!(http.post(base, &pod(n)).await.expect("pod").status, 201);
+    }
+    let bind = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p1"},
+        "target": {"kind": "Node", "name": "node-1"}});
+    let r = http
+        .post(&format!("{base}/p1/binding"), &bind)
+        .await
+        .expect("bind");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = http
+        .get("/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-1")
+        .await
+        .expect("list");
+    assert_eq!(names(&r.body), vec!["p1"]);
+    let r = http
+        .get("/api/v1/pods?fieldSelector=spec.nodeName%3D")
+        .await
+        .expect("list");
+    assert_eq!(names(&r.body), vec!["p2"]);
+    let r = http
+        .get("/api/v1/pods?fieldSelector=status.phase%3DPending")
+        .await
+        .expect("list");
+    assert_eq!(names(&r.body), vec!["p1", "p2"]);
+
+    let ev = json!({"apiVersion": "v1", "kind": "Event", "metadata": {"name": "e1"},
+        "involvedObject": {"kind": "Pod", "name": "p1", "namespace": "default", "uid": "u1"},
+        "reason": "Scheduled", "message": "m", "type": "Normal"});
+    assert_eq!(
+        http.post("/api/v1/namespaces/default/events", &ev)
+            .await
+            .expect("event")
+            .status,
+        201
+    );
+    let mut other = ev.clone();
+    other["metadata"]["name"] = json!("e2");
+    other["involvedObject"]["name"] = json!("p2");
+    http.post("/api/v1/namespaces/default/events", &other)
+        .await
+        .expect("event");
+    let r = http
+        .get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dp1,involvedObject.kind%3DPod,involvedObject.uid%3Du1")
+        .await
+        .expect("events");
+    assert_eq!(names(&r.body), vec!["e1"]);
+}
+
+#[tokio::test]
+async fn deletion_finalizers_graceful_pods_and_collections() {
+    let (_etcd, _api, http) = cluster().await;
+    let base = "/api/v1/namespaces/default/configmaps";
+    let mut fin = cm("fin", json!({}));
+    fin["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    http.post(base, &fin).await.expect("create");
+    let del = http
+        .delete(&format!("{base}/fin"), Some(&json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"})))
+        .await
+        .expect("delete");
+    assert_eq!(del.status, 200);
+    assert!(del.body["metadata"]["deletionTimestamp"].is_string());
+    let still = http.get(&format!("{base}/fin")).await.expect("get");
+    assert_eq!(still.status, 200, "kept while a finalizer remains");
+    let patch = json!({"metadata": {"finalizers": null}});
+    let r = http
+        .patch(
+            &format!("{base}/fin"),
+            "application/merge-patch+json",
+            &patch,
+        )
+        .await
+        .expect("patch");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        http.get(&format!("{base}/fin")).await.expect("get").status,
+        404
+    );
+
+    // Foreground deletion leaves the foregroundDeletion finalizer for the GC.
+    http.post(base, &cm("fg", json!({}))).await.expect("create");
+    let r = http
+        .delete(
+            &format!("{base}/fg"),
+            Some(&json!({"propagationPolicy": "Foreground"})),
+        )
+        .await
+        .expect("delete");
+    assert_eq!(
+        r.body["metadata"]["finalizers"],
+        json!(["foregroundDeletion"])
+    );
+
+    // Preconditions.
+    http.post(base, &cm("pre", json!({})))
+        .await
+        .expect("create");
+    let r = http
+        .delete(
+            &format!("{base}/pre"),
+            Some(&json!({"preconditions": {"uid": "nope"}})),
+        )
+        .await
+        .expect("delete");
+    assert_eq!(r.status, 409);
+
+    // A bound pod is deleted gracefully: it stays until a delete with grace 0.
+    let pods = "/api/v1/namespaces/default/pods";
+    http.post(pods, &pod("bound")).await.expect("pod");
+    let bind = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bound"},
+        "target": {"kind": "Node", "name": "n1"}});
+    http.post(&format!("{pods}/bound/binding"), &bind)
+        .await
+        .expect("bind");
+    let r = http
+        .delete(&format!("{pods}/bound"), None)
+        .await
+        .expect("delete");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["metadata"]["deletionGracePeriodSeconds"], 30);
+    assert_eq!(
+        http.get(&format!("{pods}/bound"))
+            .await
+            .expect("get")
+            .status,
+        200
+    );
+    let r = http
+        .delete(
+            &format!("{pods}/bound"),
+            Some(&json!({"gracePeriodSeconds": 0})),
+        )
+        .await
+        .expect("final delete");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        http.get(&format!("{pods}/bound"))
+            .await
+            .expect("get")
+            .status,
+        404
+    );
+    // An unbound pod goes at once.
+    http.post(pods, &pod("unbound")).await.expect("pod");
+    http.delete(&format!("{pods}/unbound"), None)
+        .await
+        .expect("delete");
+    assert_eq!(
+        http.get(&format!("{pods}/unbound"))
+            .await
+            .expect("get")
+            .status,
+        404
+    );
+
+    // deletecollection with a selector.
+    for (n, app) in [("d1", "x"), ("d2", "x"), ("d3", "y")] {
+        http.post(base, &cm(n, json!({"app": app})))
+            .await
+            .expect("create");
+    }
+    let r = http
+        .delete(&format!("{base}?labelSelector=app%3Dx"), None)
+        .await
+        .expect("dc");
+    assert_eq!(r.status, 200);
+    let left = http
+        .get(&format!("{base}?labelSelector=app"))
+        .await
+        .expect("list");
+    assert_eq!(names(&left.body), vec!["d3"]);
+}
+
+#[tokio::test]
+async fn status_scale_binding_and_generation() {
+    let (_etcd, _api, http) = cluster().await;
+    let base = "/apis/apps/v1/namespaces/default/deployments";
+    let dep = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}});
+    let r = http.post(base, &dep).await.expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Defaults.
+    let d = &r.body;
+    assert_eq!(d["spec"]["replicas"], 1);
+    assert_eq!(d["spec"]["strategy"]["type"], "RollingUpdate");
+    assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], "25%");
+    assert_eq!(
+        d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+        "25%"
+    );
+    assert_eq!(d["spec"]["revisionHistoryLimit"], 10);
+    assert_eq!(d["spec"]["progressDeadlineSeconds"], 600);
+    let ps = &d["spec"]["template"]["spec"];
+    assert_eq!(ps["restartPolicy"], "Always");
+    assert_eq!(ps["dnsPolicy"], "ClusterFirst");
+    assert_eq!(ps["terminationGracePeriodSeconds"], 30);
+    assert_eq!(ps["containers"][0]["imagePullPolicy"], "Always");
+
+    // Status through /status only changes status.
+    let mut st = r.body.clone();
+    st["status"] = json!({"replicas": 1, "observedGeneration": 1});
+    st["spec"]["replicas"] = json!(9);
+    let r = http
+        .put(&format!("{base}/web/status"), &st)
+        .await
+        .expect("status");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"]["replicas"], 1);
+    assert_eq!(
+        r.body["spec"]["replicas"], 1,
+        "spec unchanged through /status"
+    );
+    assert_eq!(r.body["metadata"]["generation"], 1);
+    // ...and the main resource keeps status as it was.
+    let mut main = r.body.clone();
+    main["status"] = json!({"replicas": 42});
+    main["metadata"]["labels"] = json!({"x": "y"});
+    let r = http.put(&format!("{base}/web"), &main).await.expect("put");
+    assert_eq!(r.body["status"]["replicas"], 1);
+    assert_eq!(r.body["metadata"]["generation"], 1, "metadata-only change");
+
+    // Scale.
+    let s = http.get(&format!("{base}/web/scale")).await.expect("scale");
+    assert_eq!(s.body["kind"], "Scale");
+    assert_eq!(s.body["apiVersion"], "autoscaling/v1");
+    assert_eq!(s.body["spec"]["replicas"], 1);
+    assert_eq!(s.body["status"]["selector"], "app=web");
+    let r = http
+        .patch(
+            &format!("{base}/web/scale"),
+            "application/merge-patch+json",
+            &json!({"spec": {"replicas": 3}}),
+        )
+        .await
+        .expect("patch scale");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["spec"]["replicas"], 3);
+    let mut put = r.body.clone();
+    put["spec"]["replicas"] = json!(4);
+    let r = http
+        .put(&format!("{base}/web/scale"), &put)
+        .await
+        .expect("put scale");
+    assert_eq!(r.body["spec"]["replicas"], 4);
+    let d = http.get(&format!("{base}/web")).await.expect("get");
+    assert_eq!(d.body["spec"]["replicas"], 4);
+    assert_eq!(d.body["metadata"]["generation"], 3);
+
+    // Binding sets nodeName once.
+    let pods = "/api/v1/namespaces/default/pods";
+    http.post(pods, &pod("b")).await.expect("pod");
+    let bind = |node: &str| {
+        json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "b"},
+            "target": {"kind": "Node", "name": node}})
+    };
+    assert_eq!(
+        http.post(&format!("{pods}/b/binding"), &bind("n1"))
+            .await
+            .expect("bind")
+            .status,
+        201
+    );
+    let r = http
+        .post(&format!("{pods}/b/binding"), &bind("n2"))
+        .await
+        .expect("rebind");
+    assert_eq!(r.status, 409);
+    let p = http.get(&format!("{pods}/b")).await.expect("get");
+    assert_eq!(p.body["spec"]["nodeName"], "n1");
+    assert_eq!(p.body["status"]["conditions"][0]["type"], "PodScheduled");
+}
+
+#[tokio::test]
+async fn namespaces_lifecycle_and_validation() {
+    let (_etcd, _api, http) = cluster().await;
+    let list = eventually(Duration::from_secs(10), || {
+        let http = http.clone();
+        async move {
+            let r = http.get("/api/v1/namespaces").await.ok()?;
+            (names(&r.body).len() >= 4).then_some(r)
+        }
+    })
+    .await
+    .expect("system namespaces");
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        assert!(names(&list.body).contains(&ns.to_string()), "{ns}");
+    }
+    let r = http
+        .post("/api/v1/namespaces/missing/configmaps", &cm("x", json!({})))
+        .await
+        .expect("create");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.body["details"]["kind"], "namespaces");
+
+    http.post(
+        "/api/v1/namespaces",
+        &json!({"metadata": {"name": "doomed"}}),
+    )
+    .await
+    .expect("ns");
+    let r = http
+        .delete("/api/v1/namespaces/doomed", None)
+        .await
+        .expect("delete");
+    assert_eq!(r.body["status"]["phase"], "Terminating");
+    let r = eventually(Duration::from_secs(5), || {
+        let http = http.clone();
+        async move {
+            let r = http
+                .post("/api/v1/namespaces/doomed/configmaps", &cm("x", json!({})))
+                .await
+                .ok()?;
+            (r.status == 403).then_some(r)
+        }
+    })
+    .await
+    .expect("403 in a terminating namespace");
+    assert_eq!(r.body["reason"], "Forbidden");
+    // Finalizing removes it.
+    let mut ns = http
+        .get("/api/v1/namespaces/doomed")
+        .await
+        .expect("get")
+        .body;
+    ns["spec"]["finalizers"] = json!([]);
+    let r = http
+        .put("/api/v1/namespaces/doomed/finalize", &ns)
+        .await
+        .expect("finalize");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        http.get("/api/v1/namespaces/doomed")
+            .await
+            .expect("get")
+            .status,
+        404
+    );
+
+    // Validation: 422 with the field paths.
+    let bad = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "Bad_Name"},
+        "spec": {"selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "b"}}, "spec": {"containers": []}}}});
+    let r = http
+        .post("/apis/apps/v1/namespaces/default/deployments", &bad)
+        .await
+        .expect("bad");
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["reason"], "Invalid");
+    let fields: Vec<&str> = r.body["details"]["causes"]
+        .as_array()
+        .map(|c| c.iter().filter_map(|c| c["field"].as_str()).collect())
+        .unwrap_or_default();
+    for f in [
+        "metadata.name",
+        "spec.template.metadata.labels",
+        "spec.template.spec.containers",
+    ] {
+        assert!(fields.contains(&f), "{f} in {fields:?}");
+    }
+    // Immutable selector.
+    let good = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
+        "spec": {"selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "a", "b": "c"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+    let r = http
+        .post("/apis/apps/v1/namespaces/default/replicasets", &good)
+        .await
+        .expect("rs");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let patch = json!({"spec": {"selector": {"matchLabels": {"app": "a", "b": "c"}}}});
+    let r = http
+        .patch(
+            "/apis/apps/v1/namespaces/default/replicasets/rs",
+            "application/merge-patch+json",
+            &patch,
+        )
+        .await
+        .expect("patch");
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["details"]["causes"][0]["field"], "spec.selector");
+}
+
+fn url_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
