@@ -220,10 +220,11 @@ impl Drop for Etcd {
 /// The path of a binary built by cargo next to the test executable.
 pub fn binary(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
-    // target/<profile>/deps/<test>-<hash> -> target/<profile>/<name>
-    let profile_dir = exe.parent()?.parent()?;
-    let path = profile_dir.join(name);
-    path.exists().then_some(path)
+    // Tests run from target/<profile>/deps/, binaries from target/<profile>/.
+    let dir = exe.parent()?;
+    [dir.join(name), dir.parent()?.join(name)]
+        .into_iter()
+        .find(|p| p.exists())
 }
 
 /// The apiserver binary as a child process.
@@ -303,6 +304,11 @@ impl ApiServer {
         })
         .await
         .ok_or_else(|| Error::NotReady(format!("apiserver (log: {})", self.log.display())))
+    }
+
+    /// The process id (for RSS measurements).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// `kill -9`.

@@ -173,11 +173,27 @@ pub fn record_update(
     let old_obj = old.unwrap_or(&empty);
     let new_set = tracked(new, subresource);
     let old_set = tracked(old_obj, subresource);
-    let changed: Vec<Path> = new_set
-        .leaves()
-        .into_iter()
-        .filter(|p| value_at(new, p) != value_at(old_obj, p) || !old_set.contains(p))
-        .collect();
+    let changed: Vec<Path> = match old {
+        // A create sets every field.
+        None => new_set.leaves(),
+        Some(_) => new_set
+            .leaves()
+            .into_iter()
+            .filter(|p| !old_set.contains(p) || value_at(new, p) != value_at(old_obj, p))
+            .collect(),
+    };
+    if old.is_none() {
+        let entry = Entry {
+            manager: manager.to_string(),
+            operation: "Update".into(),
+            api_version: api_version.to_string(),
+            time: crate::registry::now(),
+            subresource: subresource.map(str::to_string),
+            fields: new_set,
+        };
+        write_entries(new, &[entry]);
+        return;
+    }
     let removed: Vec<Path> = old_set
         .leaves()
         .into_iter()

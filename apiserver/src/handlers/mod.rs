@@ -137,7 +137,9 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
             }
         }
     };
-    let span = tracing::info_span!(
+    // Debug level: a span per request costs a formatted string per request
+    // when enabled; turn it on with RUST_LOG=apiserver=debug.
+    let span = tracing::debug_span!(
         "request",
         verb,
         resource = %resource_label,

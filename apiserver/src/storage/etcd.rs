@@ -172,6 +172,9 @@ impl Store {
 
     /// Encodes an object for storage: without `resourceVersion`.
     pub fn encode(object: &Value) -> Vec<u8> {
+        if object.pointer("/metadata/resourceVersion").is_none() {
+            return serde_json::to_vec(object).unwrap_or_default();
+        }
         let mut copy = object.clone();
         if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("resourceVersion");
