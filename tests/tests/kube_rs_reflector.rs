@@ -196,7 +196,7 @@ fn summary<'a>(items: impl Iterator<Item = &'a ConfigMap>) -> BTreeMap<String, (
 }
 
 async fn converged(store: &reflector::Store<ConfigMap>, api: &Api<ConfigMap>) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let truth = summary(
             api.list(&ListParams::default())
@@ -240,9 +240,14 @@ async fn reflector_keeps_an_exact_copy_through_restart_and_compaction() {
     }
 
     let (store, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api.clone(), watcher::Config::default()))
-        .applied_objects()
-        .for_each(|_| futures::future::ready(()));
+    // As every informer does: back off between retries instead of spinning
+    // while the apiserver is down.
+    let stream = reflector(
+        writer,
+        watcher(api.clone(), watcher::Config::default()).default_backoff(),
+    )
+    .applied_objects()
+    .for_each(|_| futures::future::ready(()));
     let informer = tokio::spawn(stream);
     store.wait_until_ready().await.expect("store ready");
     converged(&store, &api).await;
