@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod registry;
 pub mod request;
 pub mod storage;
+pub mod tables;
 pub mod validation;
 
 use std::collections::HashMap;

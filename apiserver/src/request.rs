@@ -260,6 +260,8 @@ pub struct Query {
     pub force: bool,
     /// `pretty`.
     pub pretty: bool,
+    /// `includeObject` (for Table answers).
+    pub include_object: Option<String>,
 }
 
 fn parse_bool(name: &str, v: &str) -> Result<bool, ApiError> {
@@ -320,6 +322,7 @@ impl Query {
                 "fieldValidation" => q.field_validation = Some(v),
                 "force" => q.force = parse_bool("force", &v)?,
                 "pretty" => q.pretty = parse_bool("pretty", &v).unwrap_or(false),
+                "includeObject" => q.include_object = Some(v),
                 _ => {}
             }
         }

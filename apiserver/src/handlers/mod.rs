@@ -61,6 +61,13 @@ impl Ctx {
         )
     }
 
+    /// `Some` when the client asked for a Table (kubectl get).
+    pub fn table(&self) -> Option<crate::tables::IncludeObject> {
+        crate::tables::wants_table(&self.headers).then(|| {
+            crate::tables::IncludeObject::from_query(self.query.include_object.as_deref())
+        })
+    }
+
     /// The field manager this request writes as.
     pub fn manager(&self) -> String {
         crate::fieldmanager::manager_name(

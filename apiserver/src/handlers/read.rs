@@ -22,7 +22,13 @@ use crate::storage::StorageError;
 pub(super) async fn get(ctx: Ctx) -> Result<Response> {
     let key = ctx.key();
     match ctx.server.store.get(&key).await {
-        Ok(Some(stored)) => Ok(json(StatusCode::OK, &stored.object)),
+        Ok(Some(stored)) => match ctx.table() {
+            Some(include) => Ok(json(
+                StatusCode::OK,
+                &crate::tables::table_for_object(ctx.info.resource, &stored.object, include, true),
+            )),
+            None => Ok(json(StatusCode::OK, &stored.object)),
+        },
         Ok(None) => Err(ApiError::NotFound(ctx.target())),
         Err(e) => Err(ApiError::from_storage(e, ctx.target())),
     }
@@ -91,6 +97,10 @@ impl Filter {
 pub(super) async fn list(ctx: Ctx) -> Result<Response> {
     let (items, meta) = list_objects(&ctx).await?;
     let resource = ctx.info.resource;
+    if let Some(include) = ctx.table() {
+        let table = crate::tables::table_for_list(resource, &items, &meta, include);
+        return Ok(json(StatusCode::OK, &table));
+    }
     let body = json!({
         "kind": format!("{}List", resource.kind),
         "apiVersion": resource.api_version(),

@@ -60,6 +60,9 @@ fn error_line(err: &ApiError) -> Bytes {
 
 struct Watcher {
     filter: Filter,
+    /// kubectl get -w: every event object is a Table row.
+    table: Option<(&'static apimachinery::resources::ResourceInfo, crate::tables::IncludeObject)>,
+    columns_sent: bool,
     namespace_prefix: Option<String>,
     tx: mpsc::Sender<Bytes>,
     last_rev: i64,
@@ -94,7 +97,25 @@ impl Watcher {
             EventType::Deleted if before || now => "DELETED",
             _ => return true,
         };
-        self.tx.send(line(kind, &ev.object_json)).await.is_ok()
+        self.send(kind, &ev.object, &ev.object_json).await
+    }
+
+    /// Sends one event, as the object itself or as a Table of it.
+    async fn send(&mut self, kind: &str, object: &Value, object_json: &[u8]) -> bool {
+        match self.table {
+            Some((resource, include)) => {
+                let table = crate::tables::table_for_object(
+                    resource,
+                    object,
+                    include,
+                    !self.columns_sent,
+                );
+                self.columns_sent = true;
+                let bytes = serde_json::to_vec(&table).unwrap_or_default();
+                self.tx.send(line(kind, &bytes)).await.is_ok()
+            }
+            None => self.tx.send(line(kind, object_json)).await.is_ok(),
+        }
     }
 
     async fn bookmark(&mut self, rev: i64, initial_events_end: bool) -> bool {
@@ -189,6 +210,8 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
     let (tx, rx) = mpsc::channel::<Bytes>(128);
     let mut watcher = Watcher {
         filter,
+        table: ctx.table().map(|include| (resource, include)),
+        columns_sent: false,
         namespace_prefix: ctx.info.namespace.clone(),
         tx,
         last_rev: from,
@@ -212,7 +235,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
         let mut stopping = server.stopping.subscribe();
         for obj in initial {
             let bytes = serde_json::to_vec(&obj).unwrap_or_default();
-            if watcher.tx.send(line("ADDED", &bytes)).await.is_err() {
+            if !watcher.send("ADDED", &obj, &bytes).await {
                 return;
             }
         }
