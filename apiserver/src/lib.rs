@@ -55,6 +55,8 @@ pub struct Config {
     pub etcd_timeout: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Where Services' cluster IPs come from.
+    pub service_cluster_ip_range: admission::service_ip::Ipv4Range,
 }
 
 impl Default for Config {
@@ -66,6 +68,8 @@ impl Default for Config {
             port: 8080,
             etcd_timeout: Duration::from_secs(4),
             max_body_bytes: 3 * 1024 * 1024,
+            service_cluster_ip_range: admission::service_ip::Ipv4Range::parse("10.96.0.0/12")
+                .unwrap_or_else(|| unreachable!("the default range parses")),
         }
     }
 }

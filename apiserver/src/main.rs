@@ -38,6 +38,9 @@ struct Flags {
     /// Largest accepted request body in bytes.
     #[arg(long = "max-request-bytes", default_value_t = 3 * 1024 * 1024)]
     max_request_bytes: usize,
+    /// CIDR range Services' cluster IPs are allocated from.
+    #[arg(long = "service-cluster-ip-range", default_value = "10.96.0.0/12")]
+    service_cluster_ip_range: String,
     /// Log filter (RUST_LOG syntax), e.g. `info,apiserver=debug`.
     #[arg(long = "v-filter", env = "RUST_LOG", default_value = "info")]
     log_filter: String,
@@ -57,6 +60,15 @@ async fn main() -> anyhow::Result<()> {
         port: flags.port,
         etcd_timeout: Duration::from_secs(flags.etcd_request_timeout),
         max_body_bytes: flags.max_request_bytes,
+        service_cluster_ip_range: apiserver::admission::service_ip::Ipv4Range::parse(
+            &flags.service_cluster_ip_range,
+        )
+        .with_context(|| {
+            format!(
+                "--service-cluster-ip-range={} is not an IPv4 CIDR between /8 and /30",
+                flags.service_cluster_ip_range
+            )
+        })?,
     };
     let shutdown = async {
         let mut term =

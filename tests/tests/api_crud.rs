@@ -626,3 +626,64 @@ fn url_escape(s: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn services_get_unique_cluster_ips_given_back_on_delete() {
+    let (etcd, _api, http) = cluster().await;
+    let base = "/api/v1/namespaces/default/services";
+    let svc = |name: &str, ip: Option<&str>| {
+        let mut s = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}});
+        if let Some(ip) = ip {
+            s["spec"]["clusterIP"] = json!(ip);
+        }
+        s
+    };
+    let mut ips = Vec::new();
+    for i in 0..5 {
+        let r = http
+            .post(base, &svc(&format!("s{i}"), None))
+            .await
+            .expect("create");
+        assert_eq!(r.status, 201, "{}", r.body);
+        let ip = r.body["spec"]["clusterIP"]
+            .as_str()
+            .expect("an IP")
+            .to_string();
+        assert!(ip.starts_with("10."), "{ip}");
+        assert_eq!(r.body["spec"]["clusterIPs"], json!([ip]));
+        assert!(!ips.contains(&ip));
+        ips.push(ip);
+    }
+    let r = http
+        .post(base, &svc("fixed", Some("10.96.0.77")))
+        .await
+        .expect("create");
+    assert_eq!(r.body["spec"]["clusterIP"], "10.96.0.77");
+    let r = http
+        .post(base, &svc("clash", Some("10.96.0.77")))
+        .await
+        .expect("create");
+    assert_eq!(r.status, 422, "{}", r.body);
+    let r = http
+        .post(base, &svc("outside", Some("192.168.0.1")))
+        .await
+        .expect("create");
+    assert_eq!(r.status, 422);
+    let mut headless = svc("headless", Some("None"));
+    headless["spec"]["ports"] = json!([]);
+    let r = http.post(base, &headless).await.expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["spec"]["clusterIP"], "None");
+
+    http.delete(&format!("{base}/fixed"), None)
+        .await
+        .expect("delete");
+    let key = "/registry/ranges/serviceips/10.96.0.77";
+    assert!(etcd.get_raw(key).await.expect("etcd").is_none(), "released");
+    let r = http
+        .post(base, &svc("again", Some("10.96.0.77")))
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "the IP can be used again: {}", r.body);
+}

@@ -3,9 +3,11 @@
 //!
 //! - [`namespace_lifecycle`]: no objects in missing or terminating namespaces,
 //!   and the system namespaces exist;
-//! - [`priority`]: a pod's `priorityClassName` resolves to `spec.priority`.
+//! - [`priority`]: a pod's `priorityClassName` resolves to `spec.priority`;
+//! - [`service_ip`]: a Service gets a cluster IP from the service range.
 
 pub mod namespace_lifecycle;
 pub mod priority;
+pub mod service_ip;
 
 pub use namespace_lifecycle::{ensure_system_namespaces, NamespaceLifecycle, SYSTEM_NAMESPACES};

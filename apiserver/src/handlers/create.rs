@@ -141,6 +141,11 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         if ctx.query.dry_run {
             return Ok(candidate);
         }
+        let reserved_ip = if resource.kind == "Service" {
+            crate::admission::service_ip::allocate(&ctx.server, &mut candidate).await?
+        } else {
+            None
+        };
         let key = ctx
             .server
             .store
@@ -148,12 +153,15 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         let ns_key = namespace
             .as_deref()
             .map(|ns| ctx.server.store.key("namespaces", None, ns));
-        match ctx
+        let result = ctx
             .server
             .store
             .create(&key, &candidate, ns_key.as_deref())
-            .await
-        {
+            .await;
+        if let (Err(_), Some(ip)) = (&result, &reserved_ip) {
+            crate::admission::service_ip::release(&ctx.server, ip).await;
+        }
+        match result {
             Ok(rev) => {
                 crate::storage::etcd::set_resource_version(&mut candidate, rev);
                 if resource.kind == "Namespace" {

@@ -179,6 +179,11 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
             }
             match store.delete(key, current.mod_revision).await {
                 Ok(_) => {
+                    if resource.kind == "Service" {
+                        if let Some(ip) = crate::admission::service_ip::held_ip(obj) {
+                            crate::admission::service_ip::release(&ctx.server, &ip).await;
+                        }
+                    }
                     if resource.kind == "Namespace" {
                         ctx.server
                             .namespaces

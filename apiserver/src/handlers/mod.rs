@@ -63,9 +63,8 @@ impl Ctx {
 
     /// `Some` when the client asked for a Table (kubectl get).
     pub fn table(&self) -> Option<crate::tables::IncludeObject> {
-        crate::tables::wants_table(&self.headers).then(|| {
-            crate::tables::IncludeObject::from_query(self.query.include_object.as_deref())
-        })
+        crate::tables::wants_table(&self.headers)
+            .then(|| crate::tables::IncludeObject::from_query(self.query.include_object.as_deref()))
     }
 
     /// The field manager this request writes as.

@@ -61,7 +61,10 @@ fn error_line(err: &ApiError) -> Bytes {
 struct Watcher {
     filter: Filter,
     /// kubectl get -w: every event object is a Table row.
-    table: Option<(&'static apimachinery::resources::ResourceInfo, crate::tables::IncludeObject)>,
+    table: Option<(
+        &'static apimachinery::resources::ResourceInfo,
+        crate::tables::IncludeObject,
+    )>,
     columns_sent: bool,
     namespace_prefix: Option<String>,
     tx: mpsc::Sender<Bytes>,
@@ -104,12 +107,8 @@ impl Watcher {
     async fn send(&mut self, kind: &str, object: &Value, object_json: &[u8]) -> bool {
         match self.table {
             Some((resource, include)) => {
-                let table = crate::tables::table_for_object(
-                    resource,
-                    object,
-                    include,
-                    !self.columns_sent,
-                );
+                let table =
+                    crate::tables::table_for_object(resource, object, include, !self.columns_sent);
                 self.columns_sent = true;
                 let bytes = serde_json::to_vec(&table).unwrap_or_default();
                 self.tx.send(line(kind, &bytes)).await.is_ok()

@@ -302,6 +302,13 @@ impl Store {
         }
     }
 
+    /// Deletes `key` whatever its revision (for bookkeeping keys such as IP
+    /// reservations, never for API objects).
+    pub async fn delete_unconditionally(&self, key: &str) -> Result<()> {
+        let mut kv = self.kv();
+        self.call("delete", kv.delete(key, None)).await.map(|_| ())
+    }
+
     /// The current etcd revision (a cheap, linearizable read of one missing key).
     pub async fn current_revision(&self) -> Result<i64> {
         let mut kv = self.kv();

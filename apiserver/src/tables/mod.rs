@@ -147,7 +147,10 @@ mod tests {
         );
         assert!(wants_table(&h));
         let mut plain = HeaderMap::new();
-        plain.insert(http::header::ACCEPT, HeaderValue::from_static("application/json"));
+        plain.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
         assert!(!wants_table(&plain));
     }
 
@@ -155,7 +158,12 @@ mod tests {
     fn list_table_shape() {
         let res = apimachinery::resources::find("", "v1", "configmaps").expect("configmaps");
         let cm = json!({"metadata": {"name": "c", "creationTimestamp": "2020-01-01T00:00:00Z"}, "data": {"a": "1", "b": "2"}});
-        let t = table_for_list(res, &[cm], &json!({"resourceVersion": "5"}), IncludeObject::Metadata);
+        let t = table_for_list(
+            res,
+            &[cm],
+            &json!({"resourceVersion": "5"}),
+            IncludeObject::Metadata,
+        );
         assert_eq!(t["kind"], "Table");
         assert_eq!(t["columnDefinitions"][0]["format"], "name");
         assert_eq!(t["rows"][0]["cells"][0], "c");

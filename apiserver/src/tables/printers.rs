@@ -6,7 +6,12 @@ use serde_json::{json, Value};
 
 use super::Column;
 
-const fn col(name: &'static str, kind: &'static str, priority: u8, description: &'static str) -> Column {
+const fn col(
+    name: &'static str,
+    kind: &'static str,
+    priority: u8,
+    description: &'static str,
+) -> Column {
     Column {
         name,
         kind,
@@ -52,16 +57,36 @@ const REPLICASET: &[Column] = &[
     col("Current", "integer", 0, "Number of actually running pods."),
     col("Ready", "integer", 0, "Number of ready pods."),
     AGE,
-    col("Containers", "string", 1, "Names of each container in the template."),
-    col("Images", "string", 1, "Images referenced by each container in the template."),
+    col(
+        "Containers",
+        "string",
+        1,
+        "Names of each container in the template.",
+    ),
+    col(
+        "Images",
+        "string",
+        1,
+        "Images referenced by each container in the template.",
+    ),
     col("Selector", "string", 1, "Label selector for pods."),
 ];
 const STATEFULSET: &[Column] = &[
     NAME,
     col("Ready", "string", 0, "Number of the pod with ready state."),
     AGE,
-    col("Containers", "string", 1, "Names of each container in the template."),
-    col("Images", "string", 1, "Images referenced by each container in the template."),
+    col(
+        "Containers",
+        "string",
+        1,
+        "Names of each container in the template.",
+    ),
+    col(
+        "Images",
+        "string",
+        1,
+        "Images referenced by each container in the template.",
+    ),
 ];
 const DAEMONSET: &[Column] = &[
     NAME,
@@ -79,33 +104,88 @@ const DAEMONSET: &[Column] = &[
 const JOB: &[Column] = &[
     NAME,
     col("Status", "string", 0, "Status of the job."),
-    col("Completions", "string", 0, "The desired number of successfully finished pods the job should be run with."),
-    col("Duration", "string", 0, "Time required to complete the job."),
+    col(
+        "Completions",
+        "string",
+        0,
+        "The desired number of successfully finished pods the job should be run with.",
+    ),
+    col(
+        "Duration",
+        "string",
+        0,
+        "Time required to complete the job.",
+    ),
     AGE,
-    col("Containers", "string", 1, "Names of each container in the template."),
-    col("Images", "string", 1, "Images referenced by each container in the template."),
+    col(
+        "Containers",
+        "string",
+        1,
+        "Names of each container in the template.",
+    ),
+    col(
+        "Images",
+        "string",
+        1,
+        "Images referenced by each container in the template.",
+    ),
     col("Selector", "string", 1, "Label selector for pods."),
 ];
 const CRONJOB: &[Column] = &[
     NAME,
     col("Schedule", "string", 0, "The schedule in Cron format."),
     col("Timezone", "string", 0, "The time zone of the schedule."),
-    col("Suspend", "boolean", 0, "Whether subsequent executions are suspended."),
-    col("Active", "integer", 0, "The number of currently running jobs."),
-    col("Last Schedule", "string", 0, "When the job was last successfully scheduled."),
+    col(
+        "Suspend",
+        "boolean",
+        0,
+        "Whether subsequent executions are suspended.",
+    ),
+    col(
+        "Active",
+        "integer",
+        0,
+        "The number of currently running jobs.",
+    ),
+    col(
+        "Last Schedule",
+        "string",
+        0,
+        "When the job was last successfully scheduled.",
+    ),
     AGE,
-    col("Containers", "string", 1, "Names of each container in the template."),
-    col("Images", "string", 1, "Images referenced by each container in the template."),
+    col(
+        "Containers",
+        "string",
+        1,
+        "Names of each container in the template.",
+    ),
+    col(
+        "Images",
+        "string",
+        1,
+        "Images referenced by each container in the template.",
+    ),
     col("Selector", "string", 1, "Label selector for pods."),
 ];
 const SERVICE: &[Column] = &[
     NAME,
     col("Type", "string", 0, "How the service is exposed."),
-    col("Cluster-IP", "string", 0, "The IP address of the service inside the cluster."),
+    col(
+        "Cluster-IP",
+        "string",
+        0,
+        "The IP address of the service inside the cluster.",
+    ),
     col("External-IP", "string", 0, "External IPs of the service."),
     col("Port(s)", "string", 0, "The ports exposed by the service."),
     AGE,
-    col("Selector", "string", 1, "Route traffic to pods with label keys and values matching this selector."),
+    col(
+        "Selector",
+        "string",
+        1,
+        "Route traffic to pods with label keys and values matching this selector.",
+    ),
 ];
 const ENDPOINTS: &[Column] = &[
     NAME,
@@ -114,7 +194,12 @@ const ENDPOINTS: &[Column] = &[
 ];
 const ENDPOINTSLICE: &[Column] = &[
     NAME,
-    col("AddressType", "string", 0, "The type of address in the slice."),
+    col(
+        "AddressType",
+        "string",
+        0,
+        "The type of address in the slice.",
+    ),
     col("Ports", "string", 0, "The ports of the slice."),
     col("Endpoints", "string", 0, "The addresses of the slice."),
     AGE,
@@ -124,12 +209,27 @@ const NODE: &[Column] = &[
     col("Status", "string", 0, "The status of the node."),
     col("Roles", "string", 0, "The roles of the node."),
     AGE,
-    col("Version", "string", 0, "Kubelet version reported by the node."),
+    col(
+        "Version",
+        "string",
+        0,
+        "Kubelet version reported by the node.",
+    ),
     col("Internal-IP", "string", 1, "The node's internal IP."),
     col("External-IP", "string", 1, "The node's external IP."),
     col("OS-Image", "string", 1, "OS image reported by the node."),
-    col("Kernel-Version", "string", 1, "Kernel version reported by the node."),
-    col("Container-Runtime", "string", 1, "Container runtime and version reported by the node."),
+    col(
+        "Kernel-Version",
+        "string",
+        1,
+        "Kernel version reported by the node.",
+    ),
+    col(
+        "Container-Runtime",
+        "string",
+        1,
+        "Container runtime and version reported by the node.",
+    ),
 ];
 const NAMESPACE: &[Column] = &[
     NAME,
@@ -148,14 +248,39 @@ const SECRET: &[Column] = &[
     AGE,
 ];
 const EVENT: &[Column] = &[
-    col("Last Seen", "string", 0, "Time since the event was last seen."),
-    col("Type", "string", 0, "Type of the event (Normal or Warning)."),
+    col(
+        "Last Seen",
+        "string",
+        0,
+        "Time since the event was last seen.",
+    ),
+    col(
+        "Type",
+        "string",
+        0,
+        "Type of the event (Normal or Warning).",
+    ),
     col("Reason", "string", 0, "Why the event happened."),
     col("Object", "string", 0, "The object the event is about."),
     col("Message", "string", 0, "What happened."),
-    col("Subobject", "string", 1, "The part of the object the event is about."),
-    col("Source", "string", 1, "The component that reported the event."),
-    col("First Seen", "string", 1, "Time since the event was first seen."),
+    col(
+        "Subobject",
+        "string",
+        1,
+        "The part of the object the event is about.",
+    ),
+    col(
+        "Source",
+        "string",
+        1,
+        "The component that reported the event.",
+    ),
+    col(
+        "First Seen",
+        "string",
+        1,
+        "Time since the event was first seen.",
+    ),
     col("Count", "string", 1, "How often the event happened."),
     Column {
         name: "Name",
@@ -167,7 +292,12 @@ const EVENT: &[Column] = &[
 ];
 const SERVICEACCOUNT: &[Column] = &[
     NAME,
-    col("Secrets", "string", 0, "Number of secrets of the service account."),
+    col(
+        "Secrets",
+        "string",
+        0,
+        "Number of secrets of the service account.",
+    ),
     AGE,
 ];
 const LEASE: &[Column] = &[
@@ -178,9 +308,19 @@ const LEASE: &[Column] = &[
 const PRIORITYCLASS: &[Column] = &[
     NAME,
     col("Value", "integer", 0, "The priority value."),
-    col("Global-Default", "boolean", 0, "Whether this is the default class of pods without one."),
+    col(
+        "Global-Default",
+        "boolean",
+        0,
+        "Whether this is the default class of pods without one.",
+    ),
     AGE,
-    col("Preemption-Policy", "string", 0, "Whether pods of this class may preempt others."),
+    col(
+        "Preemption-Policy",
+        "string",
+        0,
+        "Whether pods of this class may preempt others.",
+    ),
 ];
 const DEFAULT: &[Column] = &[NAME, AGE];
 
@@ -228,7 +368,11 @@ fn or_none(v: String) -> String {
 /// Seconds since an RFC 3339 timestamp (0 when absent or unparsable).
 fn seconds_since(ts: &str) -> Option<i64> {
     let t = chrono::DateTime::parse_from_rfc3339(ts).ok()?;
-    Some((chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds().max(0))
+    Some(
+        (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+            .num_seconds()
+            .max(0),
+    )
 }
 
 /// Upstream's `HumanDuration`: `45s`, `3m20s`, `12m`, `5h3m`, `2d4h`, `300d`...
@@ -332,7 +476,11 @@ pub fn cells(resource: &ResourceInfo, obj: &Value) -> Vec<Value> {
             let (c, i) = template_columns(obj, "/spec/template");
             vec![
                 name,
-                json!(format!("{}/{}", n(obj, "/status/readyReplicas"), n(obj, "/spec/replicas"))),
+                json!(format!(
+                    "{}/{}",
+                    n(obj, "/status/readyReplicas"),
+                    n(obj, "/spec/replicas")
+                )),
                 json!(n(obj, "/status/updatedReplicas")),
                 json!(n(obj, "/status/availableReplicas")),
                 json!(age(obj)),
@@ -358,7 +506,11 @@ pub fn cells(resource: &ResourceInfo, obj: &Value) -> Vec<Value> {
             let (c, i) = template_columns(obj, "/spec/template");
             vec![
                 name,
-                json!(format!("{}/{}", n(obj, "/status/readyReplicas"), n(obj, "/spec/replicas"))),
+                json!(format!(
+                    "{}/{}",
+                    n(obj, "/status/readyReplicas"),
+                    n(obj, "/spec/replicas")
+                )),
                 json!(age(obj)),
                 json!(c),
                 json!(i),
@@ -384,12 +536,17 @@ pub fn cells(resource: &ResourceInfo, obj: &Value) -> Vec<Value> {
             let (c, i) = template_columns(obj, "/spec/template");
             let completions = match obj.pointer("/spec/completions").and_then(Value::as_i64) {
                 Some(want) => format!("{}/{want}", n(obj, "/status/succeeded")),
-                None => format!("{}/1 of {}", n(obj, "/status/succeeded"), n(obj, "/spec/parallelism")),
+                None => format!(
+                    "{}/1 of {}",
+                    n(obj, "/status/succeeded"),
+                    n(obj, "/spec/parallelism")
+                ),
             };
             let conditions = obj.pointer("/status/conditions").and_then(Value::as_array);
             let has = |t: &str| {
                 conditions.is_some_and(|cs| {
-                    cs.iter().any(|c| s(c, "/type") == t && s(c, "/status") == "True")
+                    cs.iter()
+                        .any(|c| s(c, "/type") == t && s(c, "/status") == "True")
                 })
             };
             let status = if has("Complete") {
@@ -432,7 +589,10 @@ pub fn cells(resource: &ResourceInfo, obj: &Value) -> Vec<Value> {
                 name,
                 json!(s(obj, "/spec/schedule")),
                 json!(or_none(s(obj, "/spec/timeZone").to_string())),
-                json!(obj.pointer("/spec/suspend").and_then(Value::as_bool).unwrap_or(false)),
+                json!(obj
+                    .pointer("/spec/suspend")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)),
                 json!(len_of(obj, "/status/active")),
                 json!(last),
                 json!(age(obj)),
@@ -484,13 +644,23 @@ pub fn cells(resource: &ResourceInfo, obj: &Value) -> Vec<Value> {
         }
         "endpoints" => {
             let mut eps = Vec::new();
-            for subset in obj.pointer("/subsets").and_then(Value::as_array).into_iter().flatten() {
+            for subset in obj
+                .pointer("/subsets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let ports: Vec<i64> = subset
                     .get("ports")
                     .and_then(Value::as_array)
                     .map(|p| p.iter().map(|p| n(p, "/port")).collect())
                     .unwrap_or_default();
-                for a in subset.get("addresses").and_then(Value::as_array).into_iter().flatten() {
+                for a in subset
+                    .get("addresses")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     if ports.is_empty() {
                         eps.push(s(a, "/ip").to_string());
                     }
@@ -530,7 +700,11 @@ pub fn cells(resource: &ResourceInfo, obj: &Value) -> Vec<Value> {
             vec![
                 name,
                 json!(s(obj, "/addressType")),
-                json!(if ports.is_empty() { "<unset>".to_string() } else { ports.join(",") }),
+                json!(if ports.is_empty() {
+                    "<unset>".to_string()
+                } else {
+                    ports.join(",")
+                }),
                 json!(or_none(addrs.join(","))),
                 json!(age(obj)),
             ]
@@ -561,7 +735,11 @@ pub fn cells(resource: &ResourceInfo, obj: &Value) -> Vec<Value> {
             } else {
                 s(obj, "/firstTimestamp")
             };
-            let since = |t: &str| seconds_since(t).map(human_duration).unwrap_or_else(|| "<unknown>".into());
+            let since = |t: &str| {
+                seconds_since(t)
+                    .map(human_duration)
+                    .unwrap_or_else(|| "<unknown>".into())
+            };
             let object = format!(
                 "{}/{}",
                 s(obj, "/involvedObject/kind").to_lowercase(),
@@ -586,15 +764,14 @@ pub fn cells(resource: &ResourceInfo, obj: &Value) -> Vec<Value> {
             ]
         }
         "serviceaccounts" => vec![name, json!(len_of(obj, "/secrets")), json!(age(obj))],
-        "leases" => vec![
-            name,
-            json!(s(obj, "/spec/holderIdentity")),
-            json!(age(obj)),
-        ],
+        "leases" => vec![name, json!(s(obj, "/spec/holderIdentity")), json!(age(obj))],
         "priorityclasses" => vec![
             name,
             json!(n(obj, "/value")),
-            json!(obj.get("globalDefault").and_then(Value::as_bool).unwrap_or(false)),
+            json!(obj
+                .get("globalDefault")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)),
             json!(age(obj)),
             json!(s(obj, "/preemptionPolicy")),
         ],
@@ -612,7 +789,10 @@ pub fn pod_status(pod: &Value) -> String {
     };
     let init_specs = len_of(pod, "/spec/initContainers");
     let mut initializing = false;
-    if let Some(statuses) = pod.pointer("/status/initContainerStatuses").and_then(Value::as_array) {
+    if let Some(statuses) = pod
+        .pointer("/status/initContainerStatuses")
+        .and_then(Value::as_array)
+    {
         for (i, c) in statuses.iter().enumerate() {
             let term = c.pointer("/state/terminated");
             if let Some(t) = term {
@@ -626,9 +806,10 @@ pub fn pod_status(pod: &Value) -> String {
                 } else {
                     format!("Init:ExitCode:{}", n(t, "/exitCode"))
                 };
-            } else if let Some(w) = c.pointer("/state/waiting").filter(|w| {
-                !s(w, "/reason").is_empty() && s(w, "/reason") != "PodInitializing"
-            }) {
+            } else if let Some(w) = c
+                .pointer("/state/waiting")
+                .filter(|w| !s(w, "/reason").is_empty() && s(w, "/reason") != "PodInitializing")
+            {
                 reason = format!("Init:{}", s(w, "/reason"));
             } else {
                 reason = format!("Init:{i}/{init_specs}");
@@ -639,9 +820,15 @@ pub fn pod_status(pod: &Value) -> String {
     }
     if !initializing {
         let mut has_running = false;
-        if let Some(statuses) = pod.pointer("/status/containerStatuses").and_then(Value::as_array) {
+        if let Some(statuses) = pod
+            .pointer("/status/containerStatuses")
+            .and_then(Value::as_array)
+        {
             for c in statuses.iter().rev() {
-                if let Some(w) = c.pointer("/state/waiting").filter(|w| !s(w, "/reason").is_empty()) {
+                if let Some(w) = c
+                    .pointer("/state/waiting")
+                    .filter(|w| !s(w, "/reason").is_empty())
+                {
                     reason = s(w, "/reason").to_string();
                 } else if let Some(t) = c.pointer("/state/terminated") {
                     reason = if !s(t, "/reason").is_empty() {
@@ -662,7 +849,10 @@ pub fn pod_status(pod: &Value) -> String {
             let ready = pod
                 .pointer("/status/conditions")
                 .and_then(Value::as_array)
-                .is_some_and(|cs| cs.iter().any(|c| s(c, "/type") == "Ready" && s(c, "/status") == "True"));
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| s(c, "/type") == "Ready" && s(c, "/status") == "True")
+                });
             reason = if ready { "Running" } else { "NotReady" }.into();
         }
     }
@@ -706,7 +896,11 @@ fn pod_cells(pod: &Value) -> Vec<Value> {
         json!(or_none(s(pod, "/status/podIP").to_string())),
         json!(or_none(s(pod, "/spec/nodeName").to_string())),
         json!(or_none(s(pod, "/status/nominatedNodeName").to_string())),
-        json!(if gates == 0 { "<none>".to_string() } else { format!("0/{gates}") }),
+        json!(if gates == 0 {
+            "<none>".to_string()
+        } else {
+            format!("0/{gates}")
+        }),
     ]
 }
 
@@ -730,7 +924,10 @@ fn node_cells(node: &Value) -> Vec<Value> {
         .and_then(Value::as_object)
         .map(|l| {
             l.keys()
-                .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/").map(str::to_string))
+                .filter_map(|k| {
+                    k.strip_prefix("node-role.kubernetes.io/")
+                        .map(str::to_string)
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -792,7 +989,10 @@ mod tests {
     #[test]
     fn every_kind_has_as_many_cells_as_columns() {
         for r in apimachinery::resources::RESOURCES {
-            for obj in [json!({}), json!({"metadata": {"name": "x"}, "spec": 3, "status": []})] {
+            for obj in [
+                json!({}),
+                json!({"metadata": {"name": "x"}, "spec": 3, "status": []}),
+            ] {
                 assert_eq!(cells(r, &obj).len(), columns(r).len(), "{}", r.plural);
             }
         }
