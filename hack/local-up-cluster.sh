@@ -162,7 +162,7 @@ KUBECONFIG
     echo ">>> nodes: the kubelet's node agent is not built yet; $NODES node(s) will join once it is"
 
     echo ">>> applying manifests/examples/"
-    kubectl --cache-dir "$LAB_DIR/kube-cache" apply -f manifests/examples/ --validate=false
+    kubectl --cache-dir "$LAB_DIR/kube-cache" apply -f manifests/examples/
     kubectl --cache-dir "$LAB_DIR/kube-cache" get all
 
     echo

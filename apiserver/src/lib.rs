@@ -22,6 +22,7 @@ pub mod fieldmanager;
 pub mod handlers;
 pub mod health;
 pub mod metrics;
+pub mod openapi;
 pub mod registry;
 pub mod request;
 pub mod storage;

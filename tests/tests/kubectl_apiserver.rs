@@ -1,7 +1,7 @@
 //! The real kubectl (v1.32, /usr/bin/kubectl) against our apiserver: create,
 //! list with `-l`, watch with `get -w`, delete — namespaces, configmaps, pods.
-//! (`--validate=false`: the OpenAPI documents kubectl validates against come
-//! with the kubectl-compatibility work.)
+//! With kubectl's default `--validate=strict`: the server's OpenAPI documents
+//! make kubectl leave validation to the server, which rejects unknown fields.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -30,7 +30,7 @@ async fn kubectl_creates_lists_watches_and_deletes() {
          apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: back\n  namespace: shop\n  labels: {tier: back}\ndata: {c: d}\n---\n\
          apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: shop\n  labels: {app: web}\nspec:\n  containers:\n  - name: web\n    image: busybox:1.36\n",
     );
-    let out = k(&["create", "-f", &objects, "--validate=false"]);
+    let out = k(&["create", "-f", &objects]);
     assert!(out.success, "create: {}", out.stderr);
     for want in [
         "namespace/shop created",
@@ -94,7 +94,7 @@ async fn kubectl_creates_lists_watches_and_deletes() {
         "late.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: late\n  namespace: shop\n",
     );
-    assert!(k(&["create", "-f", &late, "--validate=false"]).success);
+    assert!(k(&["create", "-f", &late]).success);
     let seen = eventually(Duration::from_secs(10), || async {
         let out = k(&["get", "configmap", "late", "-n", "shop", "-o", "name"]);
         out.success.then_some(())
@@ -126,6 +126,61 @@ async fn kubectl_creates_lists_watches_and_deletes() {
     assert!(out.success, "{}", out.stderr);
     let out = k(&["get", "namespace", "shop", "-o", "jsonpath={.status.phase}"]);
     assert_eq!(out.stdout.trim(), "Terminating");
+
+    // apply: create, then a changed manifest is a strategic merge patch.
+    let deploy = |replicas: u32, extra: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: default\nspec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - name: web\n        image: busybox:1.36\n{extra}"
+        )
+    };
+    let d1 = manifest(&dir, "d1.yaml", &deploy(2, ""));
+    let out = k(&["apply", "-f", &d1]);
+    assert!(
+        out.success && out.stdout.contains("deployment.apps/web created"),
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
+    let d2 = manifest(
+        &dir,
+        "d2.yaml",
+        &deploy(3, "      - name: sidecar\n        image: busybox:1.36\n"),
+    );
+    let out = k(&["apply", "-f", &d2]);
+    assert!(
+        out.stdout.contains("deployment.apps/web configured"),
+        "{} {}",
+        out.stdout,
+        out.stderr
+    );
+    let out = k(&[
+        "get",
+        "deploy",
+        "web",
+        "-o",
+        "jsonpath={.spec.replicas} {.spec.template.spec.containers[*].name}",
+    ]);
+    assert_eq!(out.stdout.trim(), "3 web sidecar");
+    let out = k(&["get", "deploy", "web"]);
+    assert!(
+        out.stdout
+            .starts_with("NAME   READY   UP-TO-DATE   AVAILABLE   AGE"),
+        "{}",
+        out.stdout
+    );
+    let typo = manifest(
+        &dir,
+        "typo.yaml",
+        &deploy(1, "        imagee: x\n")
+            .replace("name: web\n  namespace", "name: typo\n  namespace"),
+    );
+    let out = k(&["apply", "-f", &typo]);
+    assert!(!out.success);
+    assert!(
+        out.stderr.contains("strict decoding error: unknown field"),
+        "{}",
+        out.stderr
+    );
 
     // Errors come back readable.
     let out = k(&["get", "configmap", "nope", "-n", "default"]);

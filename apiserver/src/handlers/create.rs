@@ -28,13 +28,37 @@ fn random_suffix() -> String {
 }
 
 /// Defaults and validates an object; on update `old` is the stored object.
-pub(crate) fn admit(resource: &ResourceInfo, obj: &mut Value, old: Option<&Value>) -> Result<()> {
+/// With `?fieldValidation=Strict`, fields the kind does not have are a 400
+/// instead of being dropped.
+pub(crate) fn admit(
+    ctx: &Ctx,
+    resource: &ResourceInfo,
+    obj: &mut Value,
+    old: Option<&Value>,
+) -> Result<()> {
+    let strict = ctx.query.field_validation.as_deref() == Some("Strict");
+    let sent = strict.then(|| obj.clone());
     crate::defaults::apply_defaults(resource, obj).map_err(|e| {
         ApiError::BadRequest(format!(
             "the body of the request does not decode as a {}: {e}",
             resource.kind
         ))
     })?;
+    if let Some(sent) = sent {
+        let unknown = crate::openapi::unknown_fields(&sent, obj);
+        if !unknown.is_empty() {
+            let list: Vec<String> = unknown
+                .iter()
+                .map(|f| format!("unknown field \"{}\"", f.trim_start_matches('.')))
+                .collect();
+            return Err(ApiError::BadRequest(format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+                list.join(", "),
+                kind = resource.kind,
+                version = resource.version,
+            )));
+        }
+    }
     let causes = match old {
         None => crate::validation::validate_create(resource, obj),
         Some(old) => crate::validation::validate_update(resource, obj, old),
@@ -124,7 +148,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         let mut candidate = obj.clone();
         meta_mut(&mut candidate).insert("name".into(), Value::String(name.clone()));
         registry::prepare_for_create(resource, &mut candidate, &uid);
-        admit(resource, &mut candidate, None)?;
+        admit(ctx, resource, &mut candidate, None)?;
         let has_managed_fields = candidate
             .pointer("/metadata/managedFields")
             .and_then(Value::as_array)

@@ -110,6 +110,20 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         Ok(q) => q,
         Err(e) => return finish(start, "unknown", "", e.into_response()),
     };
+    if let Some(rest) = path.strip_prefix("/openapi/v3") {
+        let doc = if rest.trim_matches('/').is_empty() {
+            Some(crate::openapi::v3_index())
+        } else {
+            crate::openapi::v3_document(rest)
+        };
+        return match doc {
+            Some(d) => finish(start, "get", "openapi", json(StatusCode::OK, d)),
+            None => ApiError::NotFoundPath(format!(
+                "the server could not find the requested resource ({path})"
+            ))
+            .into_response(),
+        };
+    }
     if path.starts_with("/openapi/") {
         return ApiError::NotFoundPath(format!(
             "the server could not find the requested resource ({path})"

@@ -87,7 +87,7 @@ where
             spec.insert("replicas".into(), json!(replicas));
         }
         registry::prepare_for_update(resource, &mut updated, &current.object);
-        super::create::admit(resource, &mut updated, Some(&current.object))?;
+        super::create::admit(ctx, resource, &mut updated, Some(&current.object))?;
         Ok(Mutation {
             object: updated,
             precondition,

@@ -116,7 +116,7 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
     match ctx.info.subresource {
         Some(Subresource::Status) => {
             let mut merged = registry::prepare_for_status_update(&new, current);
-            admit(resource, &mut merged, Some(current))?;
+            admit(ctx, resource, &mut merged, Some(current))?;
             crate::fieldmanager::record_update(
                 &manager,
                 Some("status"),
@@ -128,7 +128,7 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
         }
         Some(Subresource::Finalize) => {
             let mut merged = registry::prepare_for_finalize(&new, current);
-            admit(resource, &mut merged, Some(current))?;
+            admit(ctx, resource, &mut merged, Some(current))?;
             Ok(merged)
         }
         _ => {
@@ -136,7 +136,7 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
                 registry::meta_mut(&mut new).insert("namespace".into(), Value::String(ns.clone()));
             }
             registry::prepare_for_update(resource, &mut new, current);
-            admit(resource, &mut new, Some(current))?;
+            admit(ctx, resource, &mut new, Some(current))?;
             crate::fieldmanager::record_update(
                 &manager,
                 None,
@@ -309,7 +309,7 @@ async fn apply(ctx: Ctx, config: Value) -> Result<Response> {
         } else {
             new = registry::prepare_for_status_update(&new, &current.object);
         }
-        admit(resource, &mut new, Some(&current.object))?;
+        admit(&ctx, resource, &mut new, Some(&current.object))?;
         Ok(Mutation {
             object: new,
             precondition: None,

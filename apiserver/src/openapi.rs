@@ -1,0 +1,243 @@
+//! OpenAPI v3 discovery: what kubectl downloads before `apply -f`/`create -f`.
+//!
+//! kubectl 1.32 validates manifests by default (`--validate=strict`). It first
+//! asks `/openapi/v3` for the list of group-version documents, then the
+//! document of the object's group version, and looks for the object's PATCH
+//! operation: when that operation declares the `fieldValidation` query
+//! parameter, kubectl leaves validation to the server and sends
+//! `?fieldValidation=Strict`, which [`unknown_fields`] then enforces (an
+//! unknown or misspelled field is a 400, not silently dropped).
+//!
+//! The documents list, for every served resource, its paths and operations
+//! with the `x-kubernetes-group-version-kind` extension, and a schema per
+//! kind. The schemas name the kind but do not describe its fields yet, so
+//! `kubectl explain` has nothing to show beyond the kind.
+
+use std::sync::OnceLock;
+
+use apimachinery::resources::{self, ResourceInfo};
+use serde_json::{json, Map, Value};
+
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+fn schema_name(r: &ResourceInfo) -> String {
+    let group = match r.group {
+        "" => "core".to_string(),
+        g => g.split('.').next().unwrap_or(g).to_string(),
+    };
+    format!("io.k8s.api.{group}.{}.{}", r.version, r.kind)
+}
+
+fn stable_hash(s: &str) -> String {
+    // FNV-1a: stable across runs, enough to let kubectl cache by content.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!("{h:016X}")
+}
+
+fn param(name: &str, location: &str, required: bool) -> Value {
+    json!({"name": name, "in": location, "required": required, "schema": {"type": "string", "uniqueItems": true}})
+}
+
+fn operation(r: &ResourceInfo, verb: &str, action: &str, write: bool) -> Value {
+    let mut params = Vec::new();
+    if write {
+        params.push(param("dryRun", "query", false));
+        params.push(param("fieldManager", "query", false));
+        params.push(param("fieldValidation", "query", false));
+    }
+    json!({
+        "operationId": format!("{verb}{}", r.kind),
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
+        "parameters": params,
+        "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", schema_name(r))}}}}},
+    })
+}
+
+fn document(group: &str, version: &str) -> Option<Value> {
+    let mut paths = Map::new();
+    let mut schemas = Map::new();
+    let mut any = false;
+    for r in resources::in_group_version(group, version) {
+        any = true;
+        let prefix = format!("/{}", gv_path(group, version));
+        let (collection, item) = if r.namespaced {
+            (
+                format!("{prefix}/namespaces/{{namespace}}/{}", r.plural),
+                format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural),
+            )
+        } else {
+            (
+                format!("{prefix}/{}", r.plural),
+                format!("{prefix}/{}/{{name}}", r.plural),
+            )
+        };
+        paths.insert(
+            collection,
+            json!({
+                "get": operation(r, "list", "list", false),
+                "post": operation(r, "create", "post", true),
+                "delete": operation(r, "deletecollection", "deletecollection", false),
+            }),
+        );
+        paths.insert(
+            item,
+            json!({
+                "get": operation(r, "read", "get", false),
+                "put": operation(r, "replace", "put", true),
+                "patch": operation(r, "patch", "patch", true),
+                "delete": operation(r, "delete", "delete", false),
+            }),
+        );
+        schemas.insert(
+            schema_name(r),
+            json!({
+                "type": "object",
+                "description": format!("{} is a {} resource of the {} API.", r.kind, if r.namespaced { "namespaced" } else { "cluster-scoped" }, r.api_version()),
+                "properties": {
+                    "apiVersion": {"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."},
+                    "kind": {"type": "string", "description": "Kind is a string value representing the REST resource this object represents."},
+                    "metadata": {"type": "object", "description": "Standard object's metadata."},
+                    "spec": {"type": "object", "description": "The desired state."},
+                    "status": {"type": "object", "description": "The observed state."},
+                },
+                "x-kubernetes-group-version-kind": [{"group": r.group, "version": r.version, "kind": r.kind}],
+            }),
+        );
+    }
+    any.then(|| {
+        json!({
+            "openapi": "3.0.0",
+            "info": {"title": "minik8s", "version": format!("v{}.{}", crate::discovery::MAJOR, crate::discovery::MINOR)},
+            "paths": paths,
+            "components": {"schemas": schemas},
+        })
+    })
+}
+
+struct Docs {
+    index: Value,
+    docs: Vec<(String, Value)>,
+}
+
+fn docs() -> &'static Docs {
+    static DOCS: OnceLock<Docs> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        let mut docs = Vec::new();
+        let mut index = Map::new();
+        for (group, versions) in resources::groups() {
+            for version in versions {
+                if let Some(doc) = document(group, version) {
+                    let path = gv_path(group, version);
+                    let hash = stable_hash(&doc.to_string());
+                    index.insert(
+                        path.clone(),
+                        json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}),
+                    );
+                    docs.push((path, doc));
+                }
+            }
+        }
+        Docs {
+            index: json!({"paths": index}),
+            docs,
+        }
+    })
+}
+
+/// `GET /openapi/v3`.
+pub fn v3_index() -> &'static Value {
+    &docs().index
+}
+
+/// `GET /openapi/v3/<path>` (`api/v1`, `apis/apps/v1`, ...).
+pub fn v3_document(path: &str) -> Option<&'static Value> {
+    let path = path.trim_matches('/');
+    docs().docs.iter().find(|(p, _)| p == path).map(|(_, d)| d)
+}
+
+/// Fields present (and not null) in what the client sent but absent from the
+/// object decoded into its kind's type: unknown or misspelled fields, as
+/// `.spec.replicaz`.
+pub fn unknown_fields(sent: &Value, decoded: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(sent, decoded, &mut String::new(), &mut out);
+    out
+}
+
+fn walk(sent: &Value, decoded: &Value, path: &mut String, out: &mut Vec<String>) {
+    match (sent, decoded) {
+        (Value::Object(s), Value::Object(d)) => {
+            for (k, v) in s {
+                if v.is_null() {
+                    continue;
+                }
+                let len = path.len();
+                path.push('.');
+                path.push_str(k);
+                match d.get(k) {
+                    Some(dv) => walk(v, dv, path, out),
+                    None => out.push(path.clone()),
+                }
+                path.truncate(len);
+            }
+        }
+        (Value::Array(s), Value::Array(d)) => {
+            for (i, (sv, dv)) in s.iter().zip(d.iter()).enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                walk(sv, dv, path, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_and_documents() {
+        let index = v3_index();
+        let url = index["paths"]["apis/apps/v1"]["serverRelativeURL"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(url.starts_with("/openapi/v3/apis/apps/v1?hash="));
+        let doc = v3_document("apis/apps/v1").cloned().unwrap_or_default();
+        let patch =
+            &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
+        assert_eq!(
+            patch["x-kubernetes-group-version-kind"]["kind"],
+            "Deployment"
+        );
+        assert!(patch["parameters"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["name"] == "fieldValidation")));
+        assert!(v3_document("apis/nope/v1").is_none());
+        assert!(v3_document("api/v1").is_some());
+    }
+
+    #[test]
+    fn unknown_fields_are_found_with_their_paths() {
+        let sent = json!({"metadata": {"name": "a", "creationTimestamp": null},
+            "spec": {"replicaz": 3, "template": {"spec": {"containers": [{"name": "c", "imagee": "x"}]}}}});
+        let decoded = json!({"metadata": {"name": "a"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}});
+        assert_eq!(
+            unknown_fields(&sent, &decoded),
+            vec![".spec.replicaz", ".spec.template.spec.containers[0].imagee"]
+        );
+    }
+}
