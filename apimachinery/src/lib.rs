@@ -7,8 +7,11 @@
 //! - [`fields`]: field selectors (`spec.nodeName=node-1,status.phase!=Running`)
 //!   and which fields each resource supports.
 //! - [`patch`]: JSON patch, merge patch and strategic merge patch.
+//! - [`protobuf`]: decoding the Kubernetes protobuf encoding kubectl's typed
+//!   clients send.
 
 pub mod fields;
 pub mod labels;
 pub mod patch;
+pub mod protobuf;
 pub mod resources;

@@ -175,6 +175,8 @@ pub enum BodyFormat {
     Json,
     /// `application/yaml`.
     Yaml,
+    /// `application/vnd.kubernetes.protobuf` (client-go's typed clients).
+    Protobuf,
 }
 
 /// The media type of the request body, without parameters.
@@ -208,6 +210,9 @@ pub fn decode_body(body: &Bytes, format: BodyFormat) -> Result<Value, ApiError> 
             })?;
             Ok(v)
         }
+        BodyFormat::Protobuf => apimachinery::protobuf::decode_to_json(body).map_err(|e| {
+            ApiError::BadRequest(format!("the protobuf body of the request could not be decoded: {e}"))
+        }),
     }
 }
 
@@ -216,8 +221,9 @@ pub fn object_body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     match content_type(headers).as_str() {
         "" | "application/json" | "*/*" => Ok(BodyFormat::Json),
         "application/yaml" | "application/x-yaml" | "text/yaml" => Ok(BodyFormat::Yaml),
+        "application/vnd.kubernetes.protobuf" => Ok(BodyFormat::Protobuf),
         other => Err(ApiError::UnsupportedMediaType(format!(
-            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {other})"
         ))),
     }
 }

@@ -1,0 +1,582 @@
+//! Decoding the Kubernetes protobuf encoding into JSON.
+//!
+//! client-go's typed clients (so every `kubectl create namespace|configmap|
+//! secret|deployment|service|job ...`) send request bodies as
+//! `Content-Type: application/vnd.kubernetes.protobuf`. The body is:
+//!
+//! ```text
+//! "k8s\0"  +  runtime.Unknown { typeMeta { apiVersion, kind }, raw, contentEncoding, contentType }
+//!                                                               ^^^ the object's own message
+//! ```
+//!
+//! [`decode_to_json`] unwraps the envelope and decodes `raw` with the field
+//! table in [`schema`] into the same JSON the object would have had, so the
+//! rest of the apiserver only ever sees JSON. (Answers stay JSON: client-go
+//! accepts `application/json` too.)
+//!
+//! Go's protobuf encoder writes non-pointer fields even when they hold their
+//! zero value; Go's JSON encoder leaves empty strings and zero timestamps out.
+//! The decoder does the same, so a decoded object looks like the JSON a client
+//! would have sent.
+
+pub mod schema;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use serde_json::{Map, Value};
+
+use schema::{F, T};
+
+/// Why a protobuf body could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The body does not start with the `k8s\0` magic.
+    #[error("not a Kubernetes protobuf body (missing the k8s\\0 prefix)")]
+    NoMagic,
+    /// The wire data is malformed.
+    #[error("malformed protobuf: {0}")]
+    Malformed(String),
+    /// The envelope names a kind this server does not know how to decode.
+    #[error(
+        "cannot decode protobuf for apiVersion {api_version:?}, kind {kind:?}; send JSON instead"
+    )]
+    UnknownKind {
+        /// The envelope's apiVersion.
+        api_version: String,
+        /// The envelope's kind.
+        kind: String,
+    },
+    /// The envelope's content encoding is not supported.
+    #[error("unsupported protobuf content encoding {0:?}")]
+    Encoding(String),
+}
+
+const MAGIC: &[u8] = b"k8s\0";
+
+/// Integer and boolean fields that are pointers in the Go types, where an
+/// explicit 0 or false means something (`replicas: 0` is not "unset"). Every
+/// other zero number or false is left out, as Go's `omitempty` does.
+const MEANINGFUL_ZERO: &[&str] = &[
+    "replicas",
+    "parallelism",
+    "completions",
+    "backoffLimit",
+    "backoffLimitPerIndex",
+    "maxFailedIndexes",
+    "terminationGracePeriodSeconds",
+    "activeDeadlineSeconds",
+    "revisionHistoryLimit",
+    "progressDeadlineSeconds",
+    "suspend",
+    "automountServiceAccountToken",
+    "enableServiceLinks",
+    "immutable",
+    "readOnlyRootFilesystem",
+    "runAsNonRoot",
+    "privileged",
+    "allowPrivilegeEscalation",
+    "runAsUser",
+    "runAsGroup",
+    "fsGroup",
+    "successfulJobsHistoryLimit",
+    "failedJobsHistoryLimit",
+    "startingDeadlineSeconds",
+    "ttlSecondsAfterFinished",
+    "optional",
+    "defaultMode",
+    "mode",
+    "value",
+    "globalDefault",
+    "priority",
+    "partition",
+    "ready",
+    "serving",
+    "terminating",
+    "manualSelector",
+    "setHostnameAsFQDN",
+    "shareProcessNamespace",
+    "hostUsers",
+    "gracePeriodSeconds",
+    "orphanDependents",
+    "expirationSeconds",
+    "tolerationSeconds",
+    "leaseDurationSeconds",
+    "leaseTransitions",
+];
+
+fn messages() -> &'static HashMap<&'static str, &'static [F]> {
+    static TABLE: OnceLock<HashMap<&'static str, &'static [F]>> = OnceLock::new();
+    TABLE.get_or_init(|| schema::MESSAGES.iter().map(|(n, f)| (*n, *f)).collect())
+}
+
+/// The message name of an apiVersion/kind: `apps/v1` `Deployment` ->
+/// `apps.v1.Deployment`.
+pub fn message_name(api_version: &str, kind: &str) -> String {
+    let (group, version) = match api_version.split_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    };
+    let group = match group {
+        "" if kind == "DeleteOptions" => "meta",
+        "" => "core",
+        g => g.split('.').next().unwrap_or(g),
+    };
+    format!("{group}.{version}.{kind}")
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn new(buf: &'a [u8]) -> Reader<'a> {
+        Reader { buf, pos: 0 }
+    }
+
+    fn done(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    fn varint(&mut self) -> Result<u64, Error> {
+        let mut out: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = *self
+                .buf
+                .get(self.pos)
+                .ok_or_else(|| Error::Malformed("truncated varint".into()))?;
+            self.pos += 1;
+            out |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(out);
+            }
+        }
+        Err(Error::Malformed("varint too long".into()))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or_else(|| Error::Malformed("truncated field".into()))?;
+        let out = &self.buf[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], Error> {
+        let len = usize::try_from(self.varint()?)
+            .map_err(|_| Error::Malformed("length too large".into()))?;
+        self.take(len)
+    }
+
+    /// The next (field number, wire type).
+    fn key(&mut self) -> Result<(u32, u8), Error> {
+        let k = self.varint()?;
+        let field = u32::try_from(k >> 3).map_err(|_| Error::Malformed("field number".into()))?;
+        Ok((field, (k & 7) as u8))
+    }
+
+    fn skip(&mut self, wire: u8) -> Result<(), Error> {
+        match wire {
+            0 => self.varint().map(|_| ()),
+            1 => self.take(8).map(|_| ()),
+            2 => self.bytes().map(|_| ()),
+            5 => self.take(4).map(|_| ()),
+            w => Err(Error::Malformed(format!("unsupported wire type {w}"))),
+        }
+    }
+}
+
+/// A decoded scalar or sub-message of one occurrence of a field.
+fn value(reader: &mut Reader<'_>, wire: u8, ty: &T, depth: usize) -> Result<Value, Error> {
+    if depth > 64 {
+        return Err(Error::Malformed("messages nested too deeply".into()));
+    }
+    let need = |want: u8| -> Result<(), Error> {
+        if wire == want {
+            Ok(())
+        } else {
+            Err(Error::Malformed(format!(
+                "wire type {wire}, expected {want}"
+            )))
+        }
+    };
+    Ok(match ty {
+        T::Str => {
+            need(2)?;
+            let b = reader.bytes()?;
+            Value::String(
+                std::str::from_utf8(b)
+                    .map_err(|_| Error::Malformed("string is not UTF-8".into()))?
+                    .to_string(),
+            )
+        }
+        T::Int => {
+            need(0)?;
+            Value::from(reader.varint()? as i64)
+        }
+        T::Bool => {
+            need(0)?;
+            Value::Bool(reader.varint()? != 0)
+        }
+        T::Float => match wire {
+            1 => {
+                let b = reader.take(8)?;
+                let mut a = [0u8; 8];
+                a.copy_from_slice(b);
+                serde_json::Number::from_f64(f64::from_le_bytes(a))
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
+            }
+            5 => {
+                let b = reader.take(4)?;
+                let mut a = [0u8; 4];
+                a.copy_from_slice(b);
+                serde_json::Number::from_f64(f64::from(f32::from_le_bytes(a)))
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null)
+            }
+            w => return Err(Error::Malformed(format!("wire type {w} for a float"))),
+        },
+        T::Bytes => {
+            need(2)?;
+            Value::String(base64::engine::general_purpose::STANDARD.encode(reader.bytes()?))
+        }
+        T::Time => {
+            need(2)?;
+            let sub = decode_fields(reader.bytes()?)?;
+            let secs = sub.get(&1).and_then(|v| v.first()).copied().unwrap_or(0) as i64;
+            let nanos = sub.get(&2).and_then(|v| v.first()).copied().unwrap_or(0) as i64;
+            if secs == 0 && nanos == 0 {
+                Value::Null
+            } else {
+                chrono::DateTime::from_timestamp(secs, 0)
+                    .map(|t| Value::String(t.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
+                    .unwrap_or(Value::Null)
+            }
+        }
+        T::Quantity | T::Raw | T::FieldsV1 | T::IntOrString | T::Duration => {
+            need(2)?;
+            special(reader.bytes()?, ty)?
+        }
+        T::Msg(name) => {
+            need(2)?;
+            let b = reader.bytes()?;
+            decode_message(b, name, depth + 1)?
+        }
+        T::List(_) | T::Map(_) => return Err(Error::Malformed("nested repeated field".into())),
+    })
+}
+
+/// Scalar varint fields of a small message, by number (for Time etc.).
+fn decode_fields(buf: &[u8]) -> Result<HashMap<u32, Vec<u64>>, Error> {
+    let mut r = Reader::new(buf);
+    let mut out: HashMap<u32, Vec<u64>> = HashMap::new();
+    while !r.done() {
+        let (field, wire) = r.key()?;
+        if wire == 0 {
+            out.entry(field).or_default().push(r.varint()?);
+        } else {
+            r.skip(wire)?;
+        }
+    }
+    Ok(out)
+}
+
+/// The single bytes/string field 1 (and friends) of wrapper messages.
+fn special(buf: &[u8], ty: &T) -> Result<Value, Error> {
+    let mut r = Reader::new(buf);
+    let (mut kind, mut int_val, mut str_val, mut raw, mut dur) = (0u64, 0i64, None, None, 0i64);
+    while !r.done() {
+        let (field, wire) = r.key()?;
+        match (ty, field, wire) {
+            (T::IntOrString, 1, 0) => kind = r.varint()?,
+            (T::IntOrString, 2, 0) => int_val = r.varint()? as i64,
+            (T::IntOrString, 3, 2) => str_val = Some(r.bytes()?),
+            (T::Duration, 1, 0) => dur = r.varint()? as i64,
+            (_, 1, 2) => raw = Some(r.bytes()?),
+            (_, _, w) => r.skip(w)?,
+        }
+    }
+    let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+    Ok(match ty {
+        T::IntOrString if kind == 1 => Value::String(text(str_val)),
+        T::IntOrString => Value::from(int_val),
+        T::Quantity => Value::String(text(raw)),
+        T::Duration => Value::String(format!("{}s", dur / 1_000_000_000)),
+        _ => {
+            let bytes = raw.unwrap_or_default();
+            serde_json::from_slice(bytes).unwrap_or_else(|_| Value::String(text(Some(bytes))))
+        }
+    })
+}
+
+fn is_packable(ty: &T) -> bool {
+    matches!(ty, T::Int | T::Bool | T::Float)
+}
+
+/// Decodes one message into a JSON object.
+fn decode_message(buf: &[u8], name: &str, depth: usize) -> Result<Value, Error> {
+    let fields = messages()
+        .get(name)
+        .ok_or_else(|| Error::Malformed(format!("no schema for message {name}")))?;
+    let mut out = Map::new();
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (number, wire) = r.key()?;
+        let Some(F(_, json_name, ty)) = fields.iter().find(|f| f.0 == number) else {
+            // A field this table does not know (newer than it): skipped, as
+            // protobuf decoders do.
+            r.skip(wire)?;
+            continue;
+        };
+        match ty {
+            T::List(inner) => {
+                let list = out
+                    .entry(json_name.to_string())
+                    .or_insert_with(|| Value::Array(Vec::new()));
+                let Some(items) = list.as_array_mut() else {
+                    continue;
+                };
+                if wire == 2 && is_packable(inner) {
+                    let packed = r.bytes()?;
+                    let mut pr = Reader::new(packed);
+                    while !pr.done() {
+                        let w = if matches!(inner, T::Float) { 1 } else { 0 };
+                        items.push(value(&mut pr, w, inner, depth)?);
+                    }
+                } else {
+                    items.push(value(&mut r, wire, inner, depth)?);
+                }
+            }
+            T::Map(val_ty) => {
+                if wire != 2 {
+                    return Err(Error::Malformed(format!(
+                        "map field {json_name} is not length-delimited"
+                    )));
+                }
+                let entry = r.bytes()?;
+                let mut er = Reader::new(entry);
+                let (mut key, mut val) = (String::new(), None);
+                while !er.done() {
+                    let (f, w) = er.key()?;
+                    match f {
+                        1 => {
+                            key = match value(&mut er, w, &T::Str, depth)? {
+                                Value::String(s) => s,
+                                other => other.to_string(),
+                            }
+                        }
+                        2 => val = Some(value(&mut er, w, val_ty, depth)?),
+                        _ => er.skip(w)?,
+                    }
+                }
+                let val = val.unwrap_or_else(|| match val_ty {
+                    T::Str | T::Bytes => Value::String(String::new()),
+                    _ => Value::Null,
+                });
+                let map = out
+                    .entry(json_name.to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Some(m) = map.as_object_mut() {
+                    m.insert(key, val);
+                }
+            }
+            _ => {
+                let v = value(&mut r, wire, ty, depth)?;
+                // Go's JSON encoder omits empty strings and zero times.
+                let empty = match &v {
+                    Value::Null => true,
+                    Value::String(s) => s.is_empty() && !matches!(ty, T::Quantity | T::IntOrString),
+                    Value::Number(n) if matches!(ty, T::Int) => {
+                        n.as_i64() == Some(0) && !MEANINGFUL_ZERO.contains(json_name)
+                    }
+                    Value::Bool(false) => !MEANINGFUL_ZERO.contains(json_name),
+                    _ => false,
+                };
+                if !empty {
+                    out.insert(json_name.to_string(), v);
+                }
+            }
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+/// Decodes a `application/vnd.kubernetes.protobuf` body into JSON (see the
+/// module docs).
+pub fn decode_to_json(body: &[u8]) -> Result<Value, Error> {
+    let envelope = body.strip_prefix(MAGIC).ok_or(Error::NoMagic)?;
+    let unknown = decode_message(envelope, "runtime.Unknown", 0)?;
+    let api_version = unknown
+        .pointer("/typeMeta/apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let kind = unknown
+        .pointer("/typeMeta/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let Some(enc) = unknown.get("contentEncoding").and_then(Value::as_str) {
+        if !enc.is_empty() {
+            return Err(Error::Encoding(enc.to_string()));
+        }
+    }
+    let raw = unknown
+        .get("raw")
+        .and_then(Value::as_str)
+        .map(|b64| base64::engine::general_purpose::STANDARD.decode(b64))
+        .transpose()
+        .map_err(|_| Error::Malformed("envelope raw bytes".into()))?
+        .unwrap_or_default();
+    let name = message_name(&api_version, &kind);
+    if !messages().contains_key(name.as_str()) {
+        return Err(Error::UnknownKind { api_version, kind });
+    }
+    let mut obj = decode_message(&raw, &name, 0)?;
+    if let Some(m) = obj.as_object_mut() {
+        m.insert("apiVersion".into(), Value::String(api_version));
+        m.insert("kind".into(), Value::String(kind));
+    }
+    Ok(obj)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        loop {
+            let b = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(b);
+                return;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    fn field_bytes(n: u32, b: &[u8], out: &mut Vec<u8>) {
+        varint(u64::from(n) << 3 | 2, out);
+        varint(b.len() as u64, out);
+        out.extend_from_slice(b);
+    }
+
+    fn field_varint(n: u32, v: u64, out: &mut Vec<u8>) {
+        varint(u64::from(n) << 3, out);
+        varint(v, out);
+    }
+
+    fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {
+        let mut tm = Vec::new();
+        field_bytes(1, api_version.as_bytes(), &mut tm);
+        field_bytes(2, kind.as_bytes(), &mut tm);
+        let mut unknown = Vec::new();
+        field_bytes(1, &tm, &mut unknown);
+        field_bytes(2, raw, &mut unknown);
+        field_bytes(3, b"", &mut unknown);
+        field_bytes(4, b"", &mut unknown);
+        let mut out = MAGIC.to_vec();
+        out.extend(unknown);
+        out
+    }
+
+    #[test]
+    fn configmap_with_labels_and_empty_fields() {
+        let mut meta = Vec::new();
+        field_bytes(1, b"cfg", &mut meta);
+        field_bytes(2, b"", &mut meta); // generateName "" is left out
+        let mut label = Vec::new();
+        field_bytes(1, b"app", &mut label);
+        field_bytes(2, b"web", &mut label);
+        field_bytes(11, &label, &mut meta);
+        field_bytes(8, b"", &mut meta); // zero creationTimestamp
+        let mut cm = Vec::new();
+        field_bytes(1, &meta, &mut cm);
+        let mut entry = Vec::new();
+        field_bytes(1, b"k", &mut entry);
+        field_bytes(2, b"v", &mut entry);
+        field_bytes(2, &entry, &mut cm);
+        field_varint(4, 1, &mut cm);
+        let v = decode_to_json(&envelope("v1", "ConfigMap", &cm)).unwrap_or_default();
+        assert_eq!(
+            v,
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "cfg", "labels": {"app": "web"}},
+                "data": {"k": "v"}, "immutable": true})
+        );
+    }
+
+    #[test]
+    fn deployment_with_nested_template_and_int_or_string() {
+        let mut container = Vec::new();
+        field_bytes(1, b"web", &mut container);
+        field_bytes(2, b"nginx", &mut container);
+        let mut pod_spec = Vec::new();
+        field_bytes(2, &container, &mut pod_spec);
+        let mut template = Vec::new();
+        field_bytes(2, &pod_spec, &mut template);
+        let mut ios = Vec::new();
+        field_varint(1, 1, &mut ios);
+        field_bytes(3, b"25%", &mut ios);
+        let mut ru = Vec::new();
+        field_bytes(1, &ios, &mut ru);
+        let mut strategy = Vec::new();
+        field_bytes(1, b"RollingUpdate", &mut strategy);
+        field_bytes(2, &ru, &mut strategy);
+        let mut spec = Vec::new();
+        field_varint(1, 3, &mut spec);
+        field_bytes(3, &template, &mut spec);
+        field_bytes(4, &strategy, &mut spec);
+        let mut d = Vec::new();
+        field_bytes(2, &spec, &mut d);
+        let v = decode_to_json(&envelope("apps/v1", "Deployment", &d)).unwrap_or_default();
+        assert_eq!(v["spec"]["replicas"], 3);
+        assert_eq!(
+            v["spec"]["template"]["spec"]["containers"][0]["image"],
+            "nginx"
+        );
+        assert_eq!(
+            v["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"],
+            "25%"
+        );
+    }
+
+    #[test]
+    fn names_and_errors() {
+        assert_eq!(message_name("v1", "Pod"), "core.v1.Pod");
+        assert_eq!(message_name("apps/v1", "Deployment"), "apps.v1.Deployment");
+        assert_eq!(
+            message_name("coordination.k8s.io/v1", "Lease"),
+            "coordination.v1.Lease"
+        );
+        assert!(matches!(decode_to_json(b"{}"), Err(Error::NoMagic)));
+        assert!(matches!(
+            decode_to_json(&envelope("example.com/v1", "Widget", b"")),
+            Err(Error::UnknownKind { .. })
+        ));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let mut seed: u64 = 42;
+        for len in 0..400 {
+            let mut body = MAGIC.to_vec();
+            for _ in 0..len {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                body.push((seed >> 33) as u8);
+            }
+            let _ = decode_to_json(&body);
+            let inner = body[4..].to_vec();
+            let _ = decode_to_json(&envelope("apps/v1", "Deployment", &inner));
+        }
+    }
+}
