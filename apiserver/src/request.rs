@@ -211,7 +211,9 @@ pub fn decode_body(body: &Bytes, format: BodyFormat) -> Result<Value, ApiError> 
             Ok(v)
         }
         BodyFormat::Protobuf => apimachinery::protobuf::decode_to_json(body).map_err(|e| {
-            ApiError::BadRequest(format!("the protobuf body of the request could not be decoded: {e}"))
+            ApiError::BadRequest(format!(
+                "the protobuf body of the request could not be decoded: {e}"
+            ))
         }),
     }
 }
