@@ -9,13 +9,15 @@
 //! unknown or misspelled field is a 400, not silently dropped).
 //!
 //! The documents list, for every served resource, its paths and operations
-//! with the `x-kubernetes-group-version-kind` extension, and a schema per
-//! kind. The schemas name the kind but do not describe its fields yet, so
-//! `kubectl explain` has nothing to show beyond the kind.
+//! with the `x-kubernetes-group-version-kind` extension, and the schemas of
+//! every type they use, with the field descriptions `kubectl explain` prints.
+//! The schemas come from the `k8s-openapi` types (their `schemars` feature).
 
 use std::sync::OnceLock;
 
 use apimachinery::resources::{self, ResourceInfo};
+use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
+use k8s_openapi::schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
 fn gv_path(group: &str, version: &str) -> String {
@@ -27,6 +29,10 @@ fn gv_path(group: &str, version: &str) -> String {
 }
 
 fn schema_name(r: &ResourceInfo) -> String {
+    let mut gen = SchemaSettings::openapi3().into_generator();
+    if let Some(name) = add_kind_schema(&mut gen, r) {
+        return name;
+    }
     let group = match r.group {
         "" => "core".to_string(),
         g => g.split('.').next().unwrap_or(g).to_string(),
@@ -64,9 +70,42 @@ fn operation(r: &ResourceInfo, verb: &str, action: &str, write: bool) -> Value {
     })
 }
 
+/// Adds the schema of a served kind (and everything it references) to the
+/// generator; returns the kind's schema name.
+fn add_kind_schema(gen: &mut SchemaGenerator, r: &ResourceInfo) -> Option<String> {
+    use k8s_openapi::api::{apps, batch, coordination, core, discovery, scheduling};
+    fn add<T: JsonSchema>(gen: &mut SchemaGenerator) -> Option<String> {
+        gen.subschema_for::<T>();
+        Some(T::schema_name().into_owned())
+    }
+    match (r.group, r.kind) {
+        ("", "Namespace") => add::<core::v1::Namespace>(gen),
+        ("", "Pod") => add::<core::v1::Pod>(gen),
+        ("", "Node") => add::<core::v1::Node>(gen),
+        ("", "Service") => add::<core::v1::Service>(gen),
+        ("", "Endpoints") => add::<core::v1::Endpoints>(gen),
+        ("", "ConfigMap") => add::<core::v1::ConfigMap>(gen),
+        ("", "Secret") => add::<core::v1::Secret>(gen),
+        ("", "Event") => add::<core::v1::Event>(gen),
+        ("", "ServiceAccount") => add::<core::v1::ServiceAccount>(gen),
+        ("apps", "Deployment") => add::<apps::v1::Deployment>(gen),
+        ("apps", "ReplicaSet") => add::<apps::v1::ReplicaSet>(gen),
+        ("apps", "DaemonSet") => add::<apps::v1::DaemonSet>(gen),
+        ("apps", "StatefulSet") => add::<apps::v1::StatefulSet>(gen),
+        ("batch", "Job") => add::<batch::v1::Job>(gen),
+        ("batch", "CronJob") => add::<batch::v1::CronJob>(gen),
+        ("coordination.k8s.io", "Lease") => add::<coordination::v1::Lease>(gen),
+        ("discovery.k8s.io", "EndpointSlice") => add::<discovery::v1::EndpointSlice>(gen),
+        ("scheduling.k8s.io", "PriorityClass") => add::<scheduling::v1::PriorityClass>(gen),
+        _ => None,
+    }
+}
+
 fn document(group: &str, version: &str) -> Option<Value> {
     let mut paths = Map::new();
     let mut schemas = Map::new();
+    let mut gen = SchemaSettings::openapi3().into_generator();
+    let mut kind_schemas = Vec::new();
     let mut any = false;
     for r in resources::in_group_version(group, version) {
         any = true;
@@ -99,6 +138,10 @@ fn document(group: &str, version: &str) -> Option<Value> {
                 "delete": operation(r, "delete", "delete", false),
             }),
         );
+        if let Some(name) = add_kind_schema(&mut gen, r) {
+            kind_schemas.push((name, r));
+            continue;
+        }
         schemas.insert(
             schema_name(r),
             json!({
@@ -114,6 +157,17 @@ fn document(group: &str, version: &str) -> Option<Value> {
                 "x-kubernetes-group-version-kind": [{"group": r.group, "version": r.version, "kind": r.kind}],
             }),
         );
+    }
+    for (name, schema) in gen.take_definitions(true) {
+        schemas.insert(name, schema);
+    }
+    for (name, r) in kind_schemas {
+        if let Some(obj) = schemas.get_mut(&name).and_then(Value::as_object_mut) {
+            obj.insert(
+                "x-kubernetes-group-version-kind".into(),
+                json!([{"group": r.group, "version": r.version, "kind": r.kind}]),
+            );
+        }
     }
     any.then(|| {
         json!({

@@ -2,7 +2,7 @@
 //! kubectl's output and on the stored object: api-resources, label, annotate,
 //! scale, patch (strategic and json), edit, diff, server-side dry run,
 //! describe (with events found by field selector), rollout restart/pause/
-//! resume/undo, cordon/uncordon, get all, server-side apply with conflicts.
+//! resume, cordon/uncordon, get all, explain, server-side apply with conflicts.
 
 use std::io::Write;
 
@@ -34,6 +34,12 @@ async fn everyday_commands() {
     for want in ["deployments", "deploy", "apps/v1", "pods", "po"] {
         assert!(out.contains(want), "{want} in api-resources");
     }
+
+    let out = ok(k(&["explain", "deployment.spec.strategy"]), "explain");
+    assert!(
+        out.contains("rollingUpdate") && out.contains("DeploymentStrategy"),
+        "{out}"
+    );
 
     ok(k(&["label", "configmap", "settings", "team=blue"]), "label");
     ok(
