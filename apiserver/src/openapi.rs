@@ -258,6 +258,86 @@ fn walk(sent: &Value, decoded: &Value, path: &mut String, out: &mut Vec<String>)
     }
 }
 
+/// Keys that appear twice in the same JSON object of a raw body, as
+/// `.metadata.name` (serde keeps the last one silently; Strict refuses).
+pub fn duplicate_fields(raw: &[u8]) -> Vec<String> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::cell::RefCell;
+
+    struct Seed<'a> {
+        path: String,
+        found: &'a RefCell<Vec<String>>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Seed<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Seed<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut i = 0;
+            while seq
+                .next_element_seed(Seed {
+                    path: format!("{}[{i}]", self.path),
+                    found: self.found,
+                })?
+                .is_some()
+            {
+                i += 1;
+            }
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let path = format!("{}.{key}", self.path);
+                if !seen.insert(key) {
+                    self.found.borrow_mut().push(path.clone());
+                }
+                map.next_value_seed(Seed {
+                    path,
+                    found: self.found,
+                })?;
+            }
+            Ok(())
+        }
+    }
+
+    let found = RefCell::new(Vec::new());
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let _ = Seed {
+        path: String::new(),
+        found: &found,
+    }
+    .deserialize(&mut de);
+    found.into_inner()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +361,17 @@ mod tests {
             .is_some_and(|p| p.iter().any(|p| p["name"] == "fieldValidation")));
         assert!(v3_document("apis/nope/v1").is_none());
         assert!(v3_document("api/v1").is_some());
+    }
+
+    #[test]
+    fn duplicates() {
+        let raw = br#"{"metadata": {"name": "a", "name": "b"}, "spec": {"x": [{"k": 1, "k": 2}]}}"#;
+        assert_eq!(
+            duplicate_fields(raw),
+            vec![".metadata.name", ".spec.x[0].k"]
+        );
+        assert!(duplicate_fields(b"{\"a\": 1}").is_empty());
+        assert!(duplicate_fields(b"garbage").is_empty());
     }
 
     #[test]

@@ -41,6 +41,43 @@ async fn everyday_commands() {
         "{out}"
     );
 
+    // fieldValidation: Warn reports unknown fields, Strict refuses them and
+    // duplicates.
+    let typo = dir.path().join("typo.yaml");
+    std::fs::write(
+        &typo,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: typo}\ndata: {a: b}\ndatta: {c: d}\n",
+    )
+    .expect("write");
+    let typo = typo.display().to_string();
+    let out = ok(k(&["apply", "-f", &typo, "--validate=warn"]), "apply warn");
+    assert!(out.contains("configmap/typo created"));
+    let out = k(&["create", "-f", &typo, "--validate=warn", "--dry-run=server"]);
+    assert!(
+        out.stderr.contains("unknown field \"datta\""),
+        "{}",
+        out.stderr
+    );
+    let dup = br#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup","name":"dup2"}}"#;
+    let r = http
+        .raw(
+            "POST",
+            "/api/v1/namespaces/default/configmaps?fieldValidation=Strict",
+            Some("application/json"),
+            dup.to_vec(),
+        )
+        .await
+        .expect("post");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("duplicate field \"metadata.name\""),
+        "{}",
+        r.body
+    );
+
     ok(k(&["label", "configmap", "settings", "team=blue"]), "label");
     ok(
         k(&["annotate", "configmap", "settings", "note=hi"]),

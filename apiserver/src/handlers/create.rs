@@ -27,6 +27,15 @@ fn random_suffix() -> String {
         .collect()
 }
 
+/// `unknown field "spec.x"` or `duplicate field "metadata.name"`, as
+/// upstream words them.
+fn field_problem(f: &str) -> String {
+    match f.strip_suffix(" (duplicate)") {
+        Some(d) => format!("duplicate field \"{}\"", d.trim_start_matches('.')),
+        None => format!("unknown field \"{}\"", f.trim_start_matches('.')),
+    }
+}
+
 /// Defaults and validates an object; on update `old` is the stored object.
 /// With `?fieldValidation=Strict`, fields the kind does not have are a 400
 /// instead of being dropped.
@@ -36,8 +45,11 @@ pub(crate) fn admit(
     obj: &mut Value,
     old: Option<&Value>,
 ) -> Result<()> {
-    let strict = ctx.query.field_validation.as_deref() == Some("Strict");
-    let sent = strict.then(|| obj.clone());
+    // Strict rejects unknown fields, Warn (the default) reports them in a
+    // Warning header, Ignore drops them silently.
+    let mode = ctx.query.field_validation.as_deref().unwrap_or("Warn");
+    let strict = mode == "Strict";
+    let sent = (mode != "Ignore").then(|| obj.clone());
     crate::defaults::apply_defaults(resource, obj).map_err(|e| {
         ApiError::BadRequest(format!(
             "the body of the request does not decode as a {}: {e}",
@@ -45,12 +57,21 @@ pub(crate) fn admit(
         ))
     })?;
     if let Some(sent) = sent {
-        let unknown = crate::openapi::unknown_fields(&sent, obj);
-        if !unknown.is_empty() {
-            let list: Vec<String> = unknown
-                .iter()
-                .map(|f| format!("unknown field \"{}\"", f.trim_start_matches('.')))
-                .collect();
+        let mut unknown = crate::openapi::unknown_fields(&sent, obj);
+        if crate::request::content_type(&ctx.headers).ends_with("json") {
+            unknown.extend(
+                crate::openapi::duplicate_fields(&ctx.body)
+                    .into_iter()
+                    .map(|f| format!("{f} (duplicate)")),
+            );
+        }
+        if !unknown.is_empty() && !strict {
+            for f in &unknown {
+                ctx.warn(field_problem(f));
+            }
+        }
+        if !unknown.is_empty() && strict {
+            let list: Vec<String> = unknown.iter().map(|f| field_problem(f)).collect();
             return Err(ApiError::BadRequest(format!(
                 "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
                 list.join(", "),

@@ -41,6 +41,9 @@ pub struct Ctx {
     pub headers: HeaderMap,
     /// The request body (empty for GET).
     pub body: Bytes,
+    /// Warnings for the client, sent as `Warning` headers (unknown fields
+    /// under `fieldValidation=Warn`).
+    pub warnings: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Ctx {
@@ -59,6 +62,13 @@ impl Ctx {
             self.info.resource,
             self.info.name.clone().unwrap_or_default(),
         )
+    }
+
+    /// Adds a warning for the client.
+    pub fn warn(&self, message: String) {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push(message);
+        }
     }
 
     /// `Some` when the client asked for a Table (kubectl get).
@@ -166,21 +176,31 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         namespace = info.namespace.as_deref().unwrap_or(""),
         name = info.name.as_deref().unwrap_or(""),
     );
+    let warnings: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
     let ctx = Ctx {
         server,
         info,
         query,
         headers: parts.headers,
         body,
+        warnings: Arc::clone(&warnings),
     };
     let resp = route(ctx).instrument(span).await;
-    let resp = match resp {
+    let mut resp = match resp {
         Ok(r) => r,
         Err(e) => {
             tracing::debug!(error = %e, "request failed");
             e.into_response()
         }
     };
+    let warnings = warnings.lock().map(|w| w.clone()).unwrap_or_default();
+    for w in warnings {
+        // RFC 7234 warning: `299 - "text"`, as upstream sends them.
+        let text = format!("299 - \"{}\"", w.replace('"', "\\\""));
+        if let Ok(v) = http::HeaderValue::from_str(&text) {
+            resp.headers_mut().append(http::header::WARNING, v);
+        }
+    }
     finish(start, verb, &resource_label, resp)
 }
 

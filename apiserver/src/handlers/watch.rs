@@ -161,6 +161,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
             query: q,
             headers: ctx.headers.clone(),
             body: Bytes::new(),
+            warnings: Arc::clone(&ctx.warnings),
         };
         filter = Filter::from_ctx(&c2)?;
     }
@@ -190,6 +191,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
             query: list_ctx_query,
             headers: ctx.headers.clone(),
             body: Bytes::new(),
+            warnings: Arc::clone(&ctx.warnings),
         };
         let (items, meta) = list_objects(&list_ctx).await?;
         let rev = meta["resourceVersion"]
