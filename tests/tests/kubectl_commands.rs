@@ -2,7 +2,8 @@
 //! kubectl's output and on the stored object: api-resources, label, annotate,
 //! scale, patch (strategic and json), edit, diff, server-side dry run,
 //! describe (with events found by field selector), rollout restart/pause/
-//! resume, cordon/uncordon, get all, explain, server-side apply with conflicts.
+//! resume/history/undo, cordon/uncordon, get all, explain, field validation,
+//! server-side apply with conflicts.
 
 use std::io::Write;
 
@@ -202,6 +203,52 @@ async fn everyday_commands() {
     );
     assert_eq!(d["spec"]["paused"], true);
     ok(k(&["rollout", "resume", "deployment", "web"]), "resume");
+
+    // rollout history/undo read the Deployment's ReplicaSets (made here by
+    // hand, as the deployment controller would) and undo is a json-patch.
+    let d = http
+        .get("/apis/apps/v1/namespaces/default/deployments/web")
+        .await
+        .expect("get")
+        .body;
+    let old_rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "web-old", "labels": {"app": "web"},
+            "annotations": {"deployment.kubernetes.io/revision": "1"},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                "uid": d["metadata"]["uid"], "controller": true}]},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "busybox:1.35"}]}}}});
+    let r = http
+        .post("/apis/apps/v1/namespaces/default/replicasets", &old_rs)
+        .await
+        .expect("rs");
+    assert_eq!(r.status, 201, "{}", r.body);
+    ok(
+        k(&[
+            "annotate",
+            "deployment",
+            "web",
+            "deployment.kubernetes.io/revision=2",
+            "--overwrite",
+        ]),
+        "annotate rev",
+    );
+    let out = ok(k(&["rollout", "history", "deployment", "web"]), "history");
+    assert!(out.contains("REVISION") && out.contains('1'), "{out}");
+    ok(
+        k(&["rollout", "undo", "deployment", "web", "--to-revision=1"]),
+        "undo",
+    );
+    let d = http
+        .get("/apis/apps/v1/namespaces/default/deployments/web")
+        .await
+        .expect("get")
+        .body;
+    assert_eq!(
+        d["spec"]["template"]["spec"]["containers"][0]["image"],
+        "busybox:1.35"
+    );
 
     // cordon / uncordon patch spec.unschedulable.
     let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-a"}});
