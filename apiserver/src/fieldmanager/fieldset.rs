@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 
+use apimachinery::patch::list_strategy;
 use serde_json::{Map, Value};
 
 /// One step of a path through an object.
@@ -37,35 +38,24 @@ pub enum ListKind {
 }
 
 /// The list kind of the list at `path` (the names of the fields leading to
-/// it). Mirrors the `listType`/`patchMergeKey` markers of the upstream types.
+/// it). Field ownership identifies list elements by the same keys strategic
+/// merge uses ([`apimachinery::patch::list_strategy`]), except where upstream's
+/// list-map keys are wider than its merge keys (a port is a port *and* a
+/// protocol).
 pub fn list_kind(path: &[&str]) -> ListKind {
-    let Some(last) = path.last() else {
-        return ListKind::Atomic;
-    };
-    let in_container = path
-        .iter()
-        .any(|p| matches!(*p, "containers" | "initContainers" | "ephemeralContainers"));
-    match *last {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "volumes"
-        | "env"
-        | "imagePullSecrets"
-        | "resourceClaims" => ListKind::Map(&["name"]),
-        "readinessGates" => ListKind::Map(&["conditionType"]),
-        "ports" if in_container => ListKind::Map(&["containerPort", "protocol"]),
-        "ports" if path.contains(&"spec") => ListKind::Map(&["port", "protocol"]),
-        "volumeMounts" => ListKind::Map(&["mountPath"]),
-        "volumeDevices" => ListKind::Map(&["devicePath"]),
-        "conditions" => ListKind::Map(&["type"]),
-        "ownerReferences" => ListKind::Map(&["uid"]),
-        "hostAliases" => ListKind::Map(&["ip"]),
-        "topologySpreadConstraints" => ListKind::Map(&["topologyKey", "whenUnsatisfiable"]),
-        "addresses" if path.contains(&"status") => ListKind::Map(&["type"]),
-        "taints" => ListKind::Map(&["key", "effect"]),
-        "finalizers" => ListKind::Set,
-        _ => ListKind::Atomic,
+    use apimachinery::patch::ListStrategy;
+    match list_strategy(path) {
+        ListStrategy::MergeByKey(&["containerPort"]) => {
+            ListKind::Map(&["containerPort", "protocol"])
+        }
+        ListStrategy::MergeByKey(&["port"]) => ListKind::Map(&["port", "protocol"]),
+        ListStrategy::MergeByKey(&["topologyKey"]) => {
+            ListKind::Map(&["topologyKey", "whenUnsatisfiable"])
+        }
+        ListStrategy::MergeByKey(&["key"]) => ListKind::Map(&["key", "effect"]),
+        ListStrategy::MergeByKey(keys) => ListKind::Map(keys),
+        ListStrategy::MergePrimitive => ListKind::Set,
+        ListStrategy::Replace => ListKind::Atomic,
     }
 }
 
