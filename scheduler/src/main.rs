@@ -1,1 +1,88 @@
-fn main() {}
+//! `scheduler`: flags in, [`scheduler::run`] out.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Binds pending pods to nodes.
+#[derive(Debug, Parser)]
+#[command(name = "scheduler", version)]
+struct Flags {
+    /// Kubeconfig with the apiserver address.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The apiserver URL (overrides the kubeconfig's server).
+    #[arg(long)]
+    master: Option<String>,
+    /// Run only while holding the kube-system/kube-scheduler Lease.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    leader_elect: bool,
+    /// Lease duration in seconds.
+    #[arg(long, default_value_t = 15)]
+    leader_elect_lease_duration: u64,
+    /// Renew deadline in seconds.
+    #[arg(long, default_value_t = 10)]
+    leader_elect_renew_deadline: u64,
+    /// Retry period in seconds.
+    #[arg(long, default_value_t = 2)]
+    leader_elect_retry_period: u64,
+    /// Lease name.
+    #[arg(long, default_value = "kube-scheduler")]
+    leader_elect_resource_name: String,
+    /// Lease namespace.
+    #[arg(long, default_value = "kube-system")]
+    leader_elect_resource_namespace: String,
+    /// Only pods with this spec.schedulerName are scheduled.
+    #[arg(long, default_value = scheduler::config::DEFAULT_SCHEDULER_NAME)]
+    scheduler_name: String,
+    /// Address for /metrics and /healthz.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: IpAddr,
+    /// Port for /metrics and /healthz (0 disables).
+    #[arg(long, alias = "secure-port", default_value_t = 10259)]
+    port: u16,
+    /// Percentage of nodes to score (0 = adaptive).
+    #[arg(long, default_value_t = 0)]
+    percentage_of_nodes_to_score: u32,
+    /// Do not write Events.
+    #[arg(long, default_value_t = false)]
+    no_events: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let f = Flags::parse();
+    let client = scheduler::config::client(f.kubeconfig.as_deref(), f.master.as_deref()).await?;
+    let mut config = scheduler::Config {
+        scheduler_name: f.scheduler_name,
+        percentage_of_nodes_to_score: f.percentage_of_nodes_to_score,
+        metrics_addr: (f.port != 0).then(|| SocketAddr::new(f.bind_address, f.port)),
+        emit_events: !f.no_events,
+        ..Default::default()
+    };
+    if f.leader_elect {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "scheduler".into());
+        let mut le = scheduler::leader_election::LeaderElectionConfig::new(format!(
+            "{host}_{:08x}",
+            rand::random::<u32>()
+        ));
+        le.name = f.leader_elect_resource_name;
+        le.namespace = f.leader_elect_resource_namespace;
+        le.lease_duration = Duration::from_secs(f.leader_elect_lease_duration);
+        le.renew_deadline = Duration::from_secs(f.leader_elect_renew_deadline);
+        le.retry_period = Duration::from_secs(f.leader_elect_retry_period);
+        config.leader_election = Some(le);
+    }
+    scheduler::run(client, config).await?;
+    Ok(())
+}
