@@ -21,8 +21,11 @@ pub enum T {
     Bytes,
     /// A floating point number.
     Float,
-    /// `meta.v1.Time`/`MicroTime`: RFC 3339.
+    /// `meta.v1.Time`: RFC 3339 in whole seconds (`2024-01-02T03:04:05Z`).
     Time,
+    /// `meta.v1.MicroTime`: RFC 3339 with microseconds
+    /// (`2024-01-02T03:04:05.123456Z`).
+    MicroTime,
     /// `resource.Quantity`: its string form.
     Quantity,
     /// `intstr.IntOrString`: a number or a string.
@@ -35,6 +38,10 @@ pub enum T {
     FieldsV1,
     /// Another message.
     Msg(&'static str),
+    /// A message embedded in Go with `json:",inline"`: its fields belong to
+    /// the enclosing JSON object (`EphemeralContainer` embeds
+    /// `EphemeralContainerCommon`).
+    Inline(&'static str),
     /// A repeated field.
     List(&'static T),
     /// A map from string keys.
@@ -496,8 +503,8 @@ pub static MESSAGES: &[(&str, &[F])] = &[
         &[
             F(1, "holderIdentity", T::Str),
             F(2, "leaseDurationSeconds", T::Int),
-            F(3, "acquireTime", T::Time),
-            F(4, "renewTime", T::Time),
+            F(3, "acquireTime", T::MicroTime),
+            F(4, "renewTime", T::MicroTime),
             F(5, "leaseTransitions", T::Int),
             F(6, "strategy", T::Str),
             F(7, "preferredHolder", T::Str),
@@ -934,7 +941,7 @@ pub static MESSAGES: &[(&str, &[F])] = &[
             F(
                 1,
                 "ephemeralContainerCommon",
-                T::Msg("core.v1.EphemeralContainerCommon"),
+                T::Inline("core.v1.EphemeralContainerCommon"),
             ),
             F(2, "targetContainerName", T::Str),
         ],
@@ -1001,7 +1008,7 @@ pub static MESSAGES: &[(&str, &[F])] = &[
             F(7, "lastTimestamp", T::Time),
             F(8, "count", T::Int),
             F(9, "type", T::Str),
-            F(10, "eventTime", T::Time),
+            F(10, "eventTime", T::MicroTime),
             F(11, "series", T::Msg("core.v1.EventSeries")),
             F(12, "action", T::Str),
             F(13, "related", T::Msg("core.v1.ObjectReference")),
@@ -1011,7 +1018,10 @@ pub static MESSAGES: &[(&str, &[F])] = &[
     ),
     (
         "core.v1.EventSeries",
-        &[F(1, "count", T::Int), F(2, "lastObservedTime", T::Time)],
+        &[
+            F(1, "count", T::Int),
+            F(2, "lastObservedTime", T::MicroTime),
+        ],
     ),
     (
         "core.v1.EventSource",

@@ -156,9 +156,9 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
     let body = if matches!(parts.method, Method::GET | Method::HEAD) {
         Bytes::new()
     } else {
-        match axum::body::to_bytes(Body::new(body), server.config.max_body_bytes).await {
+        match read_body(Body::new(body), server.config.max_body_bytes).await {
             Ok(b) => b,
-            Err(_) => {
+            Err(()) => {
                 let e = ApiError::TooLarge(format!(
                     "the request body is larger than the limit of {} bytes",
                     server.config.max_body_bytes
@@ -202,6 +202,34 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         }
     }
     finish(start, verb, &resource_label, resp)
+}
+
+/// Reads a request body of at most `limit` bytes. A larger body is read on
+/// (and thrown away, up to a bound) before answering 413, so the client is
+/// done sending and actually receives the answer instead of a reset
+/// connection.
+async fn read_body(body: Body, limit: usize) -> std::result::Result<Bytes, ()> {
+    use http_body_util::BodyExt;
+    const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+    let mut body = body;
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return Err(()) };
+        if let Ok(data) = frame.into_data() {
+            total += data.len();
+            if total <= limit {
+                buf.extend_from_slice(&data);
+            } else if total > DRAIN_LIMIT {
+                return Err(());
+            }
+        }
+    }
+    if total > limit {
+        Err(())
+    } else {
+        Ok(buf.freeze())
+    }
 }
 
 fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Response {

@@ -1,13 +1,35 @@
 //! Server-side printing: `kubectl get` asks for a `meta.k8s.io/v1 Table`.
 //!
 //! kubectl does not know how to print a Deployment; it asks the server with
-//! `Accept: application/json;as=Table;v=v1;g=meta.k8s.io` and prints the
-//! columns it gets back. So the columns of `kubectl get pods` (NAME, READY,
-//! STATUS, RESTARTS, AGE, and with `-o wide` IP, NODE, ...) are defined here,
-//! one printer per kind in [`printers`], the same as upstream's.
 //!
-//! Each row carries the object (by default as `PartialObjectMetadata`, its
-//! metadata only; `?includeObject=Object` for `--sort-by` and friends).
+//! ```text
+//! Accept: application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json
+//! ```
+//!
+//! and prints the columns it gets back. So the columns of `kubectl get pods`
+//! (NAME, READY, STATUS, RESTARTS, AGE, and with `-o wide` IP, NODE, ...) are
+//! defined here, one printer per kind in [`printers`], the same as upstream's.
+//! A Table looks like:
+//!
+//! ```text
+//! {"kind": "Table", "apiVersion": "meta.k8s.io/v1",
+//!  "metadata": {"resourceVersion": "42", "continue": "..."},
+//!  "columnDefinitions": [{"name": "Name", "type": "string", "format": "name",
+//!                         "description": "...", "priority": 0}, ...],
+//!  "rows": [{"cells": ["web-1", "1/1", "Running", "0", "5m"],
+//!            "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+//!                       "metadata": {...}}}]}
+//! ```
+//!
+//! Priority-1 columns are the `-o wide` ones: the server always fills them and
+//! kubectl decides what to show. Each row carries the object: by default as
+//! `PartialObjectMetadata` (its metadata only, enough for kubectl to print
+//! labels and namespaces); `?includeObject=Object` (kubectl sends it with
+//! `--sort-by`, which sorts on any field) carries the whole object.
+//!
+//! Watches (`kubectl get -w`) ask for the same Accept type; then every event's
+//! object is a one-row Table, with the column definitions on the first event
+//! only ([`table_event_object`]).
 
 pub mod printers;
 
@@ -15,19 +37,21 @@ use apimachinery::resources::ResourceInfo;
 use http::HeaderMap;
 use serde_json::{json, Value};
 
-/// What each row carries besides its cells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What each row carries besides its cells (the `includeObject` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IncludeObject {
     /// Nothing.
     None,
-    /// `PartialObjectMetadata` (the default).
+    /// `PartialObjectMetadata`: the object's metadata only (the default).
+    #[default]
     Metadata,
     /// The whole object.
     Object,
 }
 
 impl IncludeObject {
-    /// From the `includeObject` query parameter.
+    /// From the `includeObject` query parameter (`None`, `Metadata`,
+    /// `Object`); anything else means the default, `Metadata`.
     pub fn from_query(v: Option<&str>) -> IncludeObject {
         match v {
             Some("None") => IncludeObject::None,
@@ -37,29 +61,71 @@ impl IncludeObject {
     }
 }
 
-/// Whether the client asked for a Table (in any position of its Accept list).
+/// A Table request found in an Accept header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRequest {
+    /// The Table version asked for: `v1` or `v1beta1` (same shape; the answer's
+    /// apiVersion says which).
+    pub version: &'static str,
+}
+
+impl TableRequest {
+    /// The apiVersion the answer carries.
+    pub fn api_version(&self) -> &'static str {
+        if self.version == "v1beta1" {
+            "meta.k8s.io/v1beta1"
+        } else {
+            "meta.k8s.io/v1"
+        }
+    }
+}
+
+/// Whether an Accept header value asks for a Table, in any position of its
+/// list: `application/json;as=Table;v=v1;g=meta.k8s.io` (or `v=v1beta1`).
+/// The first Table entry wins; clients list v1 first. Other media types
+/// (`application/json`, protobuf) are not Tables.
+pub fn parse_accept(accept: &str) -> Option<TableRequest> {
+    accept.split(',').find_map(|media| {
+        let mut parts = media.split(';').map(str::trim);
+        let ty = parts.next()?;
+        if !ty.eq_ignore_ascii_case("application/json") {
+            return None;
+        }
+        let (mut as_table, mut group, mut version) = (false, false, None);
+        for p in parts {
+            let (k, v) = p.split_once('=')?;
+            match (k.trim(), v.trim().trim_matches('"')) {
+                ("as", "Table") => as_table = true,
+                ("g", "meta.k8s.io") => group = true,
+                ("v", "v1") => version = Some("v1"),
+                ("v", "v1beta1") => version = Some("v1beta1"),
+                _ => {}
+            }
+        }
+        (as_table && group)
+            .then_some(version)
+            .flatten()
+            .map(|version| TableRequest { version })
+    })
+}
+
+/// Whether the client asked for a Table (in any Accept header).
 pub fn wants_table(headers: &HeaderMap) -> bool {
     headers
         .get_all(http::header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|media| {
-            let params: Vec<&str> = media.split(';').map(str::trim).collect();
-            params.first() == Some(&"application/json")
-                && params.contains(&"as=Table")
-                && params.contains(&"g=meta.k8s.io")
-        })
+        .any(|v| parse_accept(v).is_some())
 }
 
 /// One column of a printer.
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
-    /// Header, e.g. `Ready`.
+    /// Header, e.g. `Ready` (kubectl upper-cases it).
     pub name: &'static str,
-    /// `string`, `integer`, `date`...
+    /// `string`, `integer`, `boolean`...
     pub kind: &'static str,
-    /// `name` for the name column.
+    /// `name` for the name column, else empty.
     pub format: &'static str,
     /// 0: always shown; 1: with `-o wide`.
     pub priority: u8,
@@ -80,8 +146,10 @@ fn column_definitions(columns: &[Column]) -> Value {
 }
 
 fn row(resource: &ResourceInfo, obj: &Value, include: IncludeObject) -> Value {
-    let cells = printers::cells(resource, obj);
-    let mut row = json!({"cells": cells});
+    let mut row = json!({"cells": printers::cells(resource, obj)});
+    if let Some(conditions) = printers::row_conditions(resource, obj) {
+        row["conditions"] = conditions;
+    }
     match include {
         IncludeObject::None => {}
         IncludeObject::Metadata => {
@@ -96,7 +164,9 @@ fn row(resource: &ResourceInfo, obj: &Value, include: IncludeObject) -> Value {
     row
 }
 
-/// A Table of a list.
+/// A Table of a list (`kubectl get pods`). `list_metadata` is the list's
+/// metadata (`resourceVersion`, `continue`, `remainingItemCount`), kept as is:
+/// kubectl follows `continue` and watches from `resourceVersion`.
 pub fn table_for_list(
     resource: &ResourceInfo,
     items: &[Value],
@@ -112,8 +182,9 @@ pub fn table_for_list(
     })
 }
 
-/// A Table of one object (a `get` or a watch event); watch events after the
-/// first leave the column definitions out, as upstream does.
+/// A Table of one object: a `get` of one name (`with_columns` true) or a watch
+/// event (column definitions on the first event only, as upstream). The
+/// Table's resourceVersion is the object's.
 pub fn table_for_object(
     resource: &ResourceInfo,
     obj: &Value,
@@ -124,13 +195,30 @@ pub fn table_for_object(
         .pointer("/metadata/resourceVersion")
         .cloned()
         .unwrap_or(Value::Null);
+    let columns = if with_columns {
+        column_definitions(printers::columns(resource))
+    } else {
+        json!([])
+    };
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": rv},
-        "columnDefinitions": if with_columns { column_definitions(printers::columns(resource)) } else { json!([]) },
+        "columnDefinitions": columns,
         "rows": [row(resource, obj, include)],
     })
+}
+
+/// The object of one watch event for `kubectl get -w`: a one-row Table, with
+/// the column definitions only when `with_column_definitions` (the first
+/// event of the stream). Same as [`table_for_object`].
+pub fn table_event_object(
+    resource: &ResourceInfo,
+    obj: &Value,
+    include: IncludeObject,
+    with_column_definitions: bool,
+) -> Value {
+    table_for_object(resource, obj, include, with_column_definitions)
 }
 
 #[cfg(test)]
@@ -138,13 +226,43 @@ mod tests {
     use super::*;
     use http::HeaderValue;
 
+    fn res(plural: &str) -> &'static ResourceInfo {
+        apimachinery::resources::RESOURCES
+            .iter()
+            .find(|r| r.plural == plural)
+            .unwrap_or_else(|| panic!("{plural} is served"))
+    }
+
     #[test]
     fn accept_parsing() {
-        let mut h = HeaderMap::new();
-        h.insert(
-            http::header::ACCEPT,
-            HeaderValue::from_static("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"),
+        let kubectl = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+        assert_eq!(parse_accept(kubectl), Some(TableRequest { version: "v1" }));
+        assert_eq!(
+            parse_accept("application/json; as=Table; g=meta.k8s.io; v=v1beta1")
+                .map(|t| t.api_version()),
+            Some("meta.k8s.io/v1beta1")
         );
+        assert_eq!(
+            parse_accept(
+                "application/vnd.kubernetes.protobuf,application/json;as=Table;v=v1;g=meta.k8s.io"
+            )
+            .map(|t| t.version),
+            Some("v1")
+        );
+        for not_table in [
+            "application/json",
+            "*/*",
+            "",
+            "application/json;as=Table;v=v2;g=meta.k8s.io",
+            "application/json;as=Table;v=v1",
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+            "application/yaml;as=Table;v=v1;g=meta.k8s.io",
+            ";;,=,;as",
+        ] {
+            assert_eq!(parse_accept(not_table), None, "{not_table}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(http::header::ACCEPT, HeaderValue::from_static(kubectl));
         assert!(wants_table(&h));
         let mut plain = HeaderMap::new();
         plain.insert(
@@ -155,19 +273,54 @@ mod tests {
     }
 
     #[test]
+    fn include_object_from_query() {
+        assert_eq!(IncludeObject::from_query(None), IncludeObject::Metadata);
+        assert_eq!(
+            IncludeObject::from_query(Some("Object")),
+            IncludeObject::Object
+        );
+        assert_eq!(IncludeObject::from_query(Some("None")), IncludeObject::None);
+        assert_eq!(
+            IncludeObject::from_query(Some("bogus")),
+            IncludeObject::Metadata
+        );
+    }
+
+    #[test]
     fn list_table_shape() {
-        let res = apimachinery::resources::find("", "v1", "configmaps").expect("configmaps");
         let cm = json!({"metadata": {"name": "c", "creationTimestamp": "2020-01-01T00:00:00Z"}, "data": {"a": "1", "b": "2"}});
         let t = table_for_list(
-            res,
-            &[cm],
-            &json!({"resourceVersion": "5"}),
+            res("configmaps"),
+            std::slice::from_ref(&cm),
+            &json!({"resourceVersion": "5", "continue": "abc"}),
             IncludeObject::Metadata,
         );
         assert_eq!(t["kind"], "Table");
+        assert_eq!(t["apiVersion"], "meta.k8s.io/v1");
+        assert_eq!(t["metadata"]["continue"], "abc");
         assert_eq!(t["columnDefinitions"][0]["format"], "name");
+        assert_eq!(t["columnDefinitions"][1]["name"], "Data");
         assert_eq!(t["rows"][0]["cells"][0], "c");
         assert_eq!(t["rows"][0]["cells"][1], 2);
         assert_eq!(t["rows"][0]["object"]["kind"], "PartialObjectMetadata");
+        assert_eq!(t["rows"][0]["object"]["metadata"]["name"], "c");
+        assert!(t["rows"][0]["object"].get("data").is_none());
+
+        let full = table_for_list(res("configmaps"), &[cm], &json!({}), IncludeObject::Object);
+        assert_eq!(full["rows"][0]["object"]["data"]["a"], "1");
+        let none = table_for_list(res("configmaps"), &[], &json!({}), IncludeObject::None);
+        assert_eq!(none["rows"], json!([]));
+    }
+
+    #[test]
+    fn watch_event_tables() {
+        let pod = json!({"metadata": {"name": "p", "resourceVersion": "9"}, "status": {"phase": "Succeeded"}});
+        let first = table_event_object(res("pods"), &pod, IncludeObject::Metadata, true);
+        assert_eq!(first["metadata"]["resourceVersion"], "9");
+        assert_eq!(first["columnDefinitions"].as_array().map(Vec::len), Some(9));
+        assert_eq!(first["rows"][0]["conditions"][0]["type"], "Completed");
+        let later = table_event_object(res("pods"), &pod, IncludeObject::None, false);
+        assert_eq!(later["columnDefinitions"], json!([]));
+        assert!(later["rows"][0].get("object").is_none());
     }
 }
