@@ -163,6 +163,11 @@ fn document(group: &str, version: &str) -> Option<Value> {
     }
     for (name, r) in kind_schemas {
         if let Some(obj) = schemas.get_mut(&name).and_then(Value::as_object_mut) {
+            // Upstream's schemas do not mark `metadata` required (a client may
+            // send generateName only, or nothing for a dry run).
+            if let Some(Value::Array(required)) = obj.get_mut("required") {
+                required.retain(|f| f != "metadata");
+            }
             obj.insert(
                 "x-kubernetes-group-version-kind".into(),
                 json!([{"group": r.group, "version": r.version, "kind": r.kind}]),
