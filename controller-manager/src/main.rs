@@ -1,1 +1,131 @@
-fn main() {}
+//! `controller-manager`: flags in, [`controller_manager::run`] out.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use controller_manager::util::parse_duration;
+
+/// Runs the control loops.
+#[derive(Debug, Parser)]
+#[command(name = "controller-manager", version)]
+struct Flags {
+    /// Kubeconfig with the apiserver address.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The apiserver URL (overrides the kubeconfig's server).
+    #[arg(long)]
+    master: Option<String>,
+    /// Controllers to run: `*` for all, `name` to enable, `-name` to disable.
+    #[arg(long, value_delimiter = ',', default_value = "*")]
+    controllers: Vec<String>,
+    /// Run only while holding the kube-system/kube-controller-manager Lease.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    leader_elect: bool,
+    /// Lease duration.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    leader_elect_lease_duration: Duration,
+    /// Renew deadline.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    leader_elect_renew_deadline: Duration,
+    /// Retry period.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    leader_elect_retry_period: Duration,
+    /// Lease name.
+    #[arg(long, default_value = "kube-controller-manager")]
+    leader_elect_resource_name: String,
+    /// Lease namespace.
+    #[arg(long, default_value = "kube-system")]
+    leader_elect_resource_namespace: String,
+    /// Give nodes a spec.podCIDR from --cluster-cidr.
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    allocate_node_cidrs: bool,
+    /// The pod network.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    cluster_cidr: String,
+    /// Prefix length of each node's podCIDR.
+    #[arg(long, default_value_t = 24)]
+    node_cidr_mask_size: u8,
+    /// How often node health is checked.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    node_monitor_period: Duration,
+    /// Silence after which a node is marked Unknown.
+    #[arg(long, default_value = "40s", value_parser = parse_duration)]
+    node_monitor_grace_period: Duration,
+    /// The same for a node that never reported Ready.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    node_startup_grace_period: Duration,
+    /// How long pods without their own not-ready/unreachable toleration stay
+    /// on a failed node before eviction.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pod_eviction_timeout: Duration,
+    /// Terminated pods kept before the pod GC deletes the oldest.
+    #[arg(long, default_value_t = 12500)]
+    terminated_pod_gc_threshold: usize,
+    /// Workers per controller.
+    #[arg(long, default_value_t = 5)]
+    concurrent_syncs: usize,
+    /// Address for /metrics and /healthz.
+    #[arg(long, default_value = "0.0.0.0")]
+    bind_address: IpAddr,
+    /// Port for /metrics and /healthz (0 disables).
+    #[arg(long, alias = "secure-port", default_value_t = 10257)]
+    port: u16,
+    /// Do not write Events.
+    #[arg(long, default_value_t = false)]
+    no_events: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let f = Flags::parse();
+    let client =
+        controller_manager::config::client(f.kubeconfig.as_deref(), f.master.as_deref()).await?;
+    let mut config = controller_manager::Config {
+        controllers: f.controllers,
+        allocate_node_cidrs: f.allocate_node_cidrs,
+        cluster_cidr: f.cluster_cidr,
+        node_cidr_mask_size: f.node_cidr_mask_size,
+        node_monitor_period: f.node_monitor_period,
+        node_monitor_grace_period: f.node_monitor_grace_period,
+        node_startup_grace_period: f.node_startup_grace_period,
+        pod_eviction_timeout: f.pod_eviction_timeout,
+        terminated_pod_gc_threshold: f.terminated_pod_gc_threshold,
+        workers: f.concurrent_syncs,
+        metrics_addr: (f.port != 0).then(|| SocketAddr::new(f.bind_address, f.port)),
+        emit_events: !f.no_events,
+        leader_election: None,
+    };
+    for c in &config.controllers {
+        let name = c.trim().trim_start_matches('-');
+        if name != "*" && !controller_manager::config::ALL_CONTROLLERS.contains(&name) {
+            anyhow::bail!(
+                "--controllers: unknown controller {name:?}; known: {}",
+                controller_manager::config::ALL_CONTROLLERS.join(", ")
+            );
+        }
+    }
+    if f.leader_elect {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "controller-manager".into());
+        let mut le = controller_manager::leader_election::Config::new(
+            "kube-controller-manager",
+            format!("{host}_{:08x}", rand::random::<u32>()),
+        );
+        le.name = f.leader_elect_resource_name;
+        le.namespace = f.leader_elect_resource_namespace;
+        le.lease_duration = f.leader_elect_lease_duration;
+        le.renew_deadline = f.leader_elect_renew_deadline;
+        le.retry_period = f.leader_elect_retry_period;
+        config.leader_election = Some(le);
+    }
+    controller_manager::run(client, config).await
+}

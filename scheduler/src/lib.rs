@@ -16,7 +16,7 @@ pub mod config;
 pub mod events;
 pub mod framework;
 pub mod informers;
-pub mod leader_election;
+pub use component_base::leader_election;
 pub mod metrics;
 pub mod plugins;
 pub mod preemption;
@@ -108,7 +108,7 @@ pub async fn run_with_metrics(
             Ok(())
         }
         Some(le) => {
-            let mut elector = leader_election::LeaderElector::new(client, le);
+            let mut elector = leader_election::Elector::new(client, le);
             elector.acquire().await;
             metrics.leader.store(true, Ordering::Relaxed);
             let lost = tokio::select! {

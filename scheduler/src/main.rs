@@ -72,10 +72,10 @@ async fn main() -> anyhow::Result<()> {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "scheduler".into());
-        let mut le = scheduler::leader_election::LeaderElectionConfig::new(format!(
-            "{host}_{:08x}",
-            rand::random::<u32>()
-        ));
+        let mut le = scheduler::leader_election::Config::new(
+            "kube-scheduler",
+            format!("{host}_{:08x}", rand::random::<u32>()),
+        );
         le.name = f.leader_elect_resource_name;
         le.namespace = f.leader_elect_resource_namespace;
         le.lease_duration = Duration::from_secs(f.leader_elect_lease_duration);

@@ -2,4 +2,5 @@
 //! processes, the real kubectl. The [`harness`] starts and stops what a test
 //! needs; the tests themselves live in `tests/tests/`.
 
+pub mod controllers;
 pub mod harness;

@@ -416,7 +416,7 @@ async fn scheduler_standby_takes_over_when_the_leader_dies() {
     let http = &c.http;
     create_node(http, "n1", "4", json!({}), json!({})).await;
     let le = |id: &str| {
-        let mut l = scheduler::leader_election::LeaderElectionConfig::new(id.to_string());
+        let mut l = scheduler::leader_election::Config::new("kube-scheduler", id);
         l.lease_duration = Duration::from_secs(2);
         l.renew_deadline = Duration::from_millis(1500);
         l.retry_period = Duration::from_millis(300);

@@ -1,8 +1,9 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease (upstream
 //! `leaderelection` with the `leases` lock).
 //!
-//! Every replica tries to write its identity into the Lease
-//! (`kube-system/kube-scheduler`). Writes are compare-and-swap on
+//! Every replica tries to write its identity into the component's Lease
+//! (`kube-system/kube-scheduler`, `kube-system/kube-controller-manager`).
+//! Writes are compare-and-swap on
 //! `resourceVersion`, so of two replicas racing, one gets 409 Conflict.
 //! - **acquire**: the Lease is missing, ours, or its holder has not renewed
 //!   for `leaseDurationSeconds`. "Has not renewed" is measured on *our*
@@ -20,10 +21,10 @@ use kube::api::{Api, PostParams};
 
 /// Election settings (upstream flags `--leader-elect-*`).
 #[derive(Debug, Clone)]
-pub struct LeaderElectionConfig {
+pub struct Config {
     /// Lease namespace (`kube-system`).
     pub namespace: String,
-    /// Lease name (`kube-scheduler`).
+    /// Lease name (`kube-scheduler`, `kube-controller-manager`).
     pub name: String,
     /// This replica's identity (hostname + random suffix).
     pub identity: String,
@@ -35,13 +36,13 @@ pub struct LeaderElectionConfig {
     pub retry_period: Duration,
 }
 
-impl LeaderElectionConfig {
-    /// Upstream defaults with a generated identity.
-    pub fn new(identity: String) -> LeaderElectionConfig {
-        LeaderElectionConfig {
+impl Config {
+    /// Upstream defaults (15 s / 10 s / 2 s) for the Lease `kube-system/<lease>`.
+    pub fn new(lease: &str, identity: impl Into<String>) -> Config {
+        Config {
             namespace: "kube-system".into(),
-            name: "kube-scheduler".into(),
-            identity,
+            name: lease.into(),
+            identity: identity.into(),
             lease_duration: Duration::from_secs(15),
             renew_deadline: Duration::from_secs(10),
             retry_period: Duration::from_secs(2),
@@ -67,17 +68,17 @@ pub enum Error {
 }
 
 /// One replica's elector.
-pub struct LeaderElector {
+pub struct Elector {
     api: Api<Lease>,
-    cfg: LeaderElectionConfig,
+    cfg: Config,
     /// (holder, renewTime) last seen, and when we saw it change.
     observed: Option<(Option<String>, Option<MicroTime>, Instant)>,
 }
 
-impl LeaderElector {
+impl Elector {
     /// An elector using this client.
-    pub fn new(client: kube::Client, cfg: LeaderElectionConfig) -> LeaderElector {
-        LeaderElector {
+    pub fn new(client: kube::Client, cfg: Config) -> Elector {
+        Elector {
             api: Api::namespaced(client, &cfg.namespace),
             cfg,
             observed: None,
@@ -104,6 +105,11 @@ impl LeaderElector {
             }),
             ..Default::default()
         }
+    }
+
+    /// This replica's identity.
+    pub fn identity(&self) -> &str {
+        &self.cfg.identity
     }
 
     /// One attempt to acquire or renew; `Ok(true)` if we hold the lease.

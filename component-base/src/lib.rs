@@ -1,0 +1,10 @@
+//! What every control-plane component shares, as upstream's
+//! `k8s.io/component-base` and client-go's `leaderelection`:
+//!
+//! - [`client`]: an apiserver client from `--kubeconfig` and/or `--master`;
+//! - [`leader_election`]: act only while holding a `coordination.k8s.io`
+//!   Lease, so several replicas of the scheduler or controller-manager can
+//!   run with one active.
+
+pub mod client;
+pub mod leader_election;

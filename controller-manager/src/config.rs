@@ -1,0 +1,111 @@
+//! What a controller-manager is told: which controllers run, their
+//! settings, leader election and where to serve metrics; and how to reach
+//! the apiserver (`--kubeconfig` or `--master`).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Every controller, by its upstream name.
+pub const ALL_CONTROLLERS: &[&str] = &[
+    "namespace",
+    "replicaset",
+    "deployment",
+    "garbagecollector",
+    "endpoint",
+    "endpointslice",
+    "nodeipam",
+    "nodelifecycle",
+    "podgc",
+];
+
+/// Controller-manager settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `--controllers`: `*` (all), `name` (enable), `-name` (disable).
+    pub controllers: Vec<String>,
+    /// `--allocate-node-cidrs`.
+    pub allocate_node_cidrs: bool,
+    /// `--cluster-cidr`.
+    pub cluster_cidr: String,
+    /// `--node-cidr-mask-size`.
+    pub node_cidr_mask_size: u8,
+    /// `--node-monitor-period`: how often node health is checked.
+    pub node_monitor_period: Duration,
+    /// `--node-monitor-grace-period`: silence before a node is Unknown.
+    pub node_monitor_grace_period: Duration,
+    /// `--node-startup-grace-period`: the same for a node that never reported.
+    pub node_startup_grace_period: Duration,
+    /// `--pod-eviction-timeout`: how long pods without an explicit
+    /// not-ready/unreachable toleration stay on a failed node (upstream's
+    /// DefaultTolerationSeconds admission gives them 300 s).
+    pub pod_eviction_timeout: Duration,
+    /// `--terminated-pod-gc-threshold`.
+    pub terminated_pod_gc_threshold: usize,
+    /// Workers per controller (`--concurrent-*-syncs`).
+    pub workers: usize,
+    /// `Some` to act only while holding the Lease.
+    pub leader_election: Option<crate::leader_election::Config>,
+    /// Where to serve `/healthz` and `/metrics`.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Whether to write Events.
+    pub emit_events: bool,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            controllers: vec!["*".into()],
+            allocate_node_cidrs: true,
+            cluster_cidr: "10.244.0.0/16".into(),
+            node_cidr_mask_size: 24,
+            node_monitor_period: Duration::from_secs(5),
+            node_monitor_grace_period: Duration::from_secs(40),
+            node_startup_grace_period: Duration::from_secs(60),
+            pod_eviction_timeout: Duration::from_secs(300),
+            terminated_pod_gc_threshold: 12500,
+            workers: 5,
+            leader_election: None,
+            metrics_addr: None,
+            emit_events: true,
+        }
+    }
+}
+
+impl Config {
+    /// Whether controller `name` runs (upstream `IsControllerEnabled`).
+    pub fn enabled(&self, name: &str) -> bool {
+        let mut star = false;
+        for c in &self.controllers {
+            let c = c.trim();
+            if c == name {
+                return true;
+            }
+            if c.strip_prefix('-') == Some(name) {
+                return false;
+            }
+            if c == "*" {
+                star = true;
+            }
+        }
+        star
+    }
+}
+
+pub use component_base::client::{client, ClientError};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controller_selection_follows_upstream() {
+        let mut c = Config::default();
+        assert!(c.enabled("replicaset"));
+        c.controllers = vec!["*".into(), "-nodeipam".into()];
+        assert!(!c.enabled("nodeipam"));
+        assert!(c.enabled("deployment"));
+        c.controllers = vec!["replicaset".into()];
+        assert!(c.enabled("replicaset"));
+        assert!(!c.enabled("deployment"));
+    }
+}

@@ -1,0 +1,329 @@
+//! The garbage collector: deletes objects whose owners are gone, and carries
+//! out the three deletion propagation policies `kubectl delete
+//! --cascade=background|foreground|orphan` asks for.
+//!
+//! It watches every resource type into an ownership [`graph`] and works on
+//! object uids. reconcile(uid), level-triggered on the graph:
+//!
+//! - the object is being deleted with the **`orphan`** finalizer: remove
+//!   its uid from every dependent's ownerReferences, then the finalizer;
+//! - the object is being deleted with **`foregroundDeletion`**: delete its
+//!   dependents; when none with `blockOwnerDeletion` is left, remove the
+//!   finalizer so the apiserver removes the object;
+//! - the object has owners: those gone (checked against the apiserver when
+//!   the graph has not seen them: it may just be behind) are dangling.
+//!   All dangling: delete the object (**background** cascade). Some
+//!   dangling: drop those references. An owner in foreground deletion
+//!   whose reference blocks: delete the object in the foreground too.
+
+pub mod graph;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apimachinery::resources::{ResourceInfo, RESOURCES};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions,
+    PropagationPolicy,
+};
+use kube::runtime::watcher;
+
+use self::graph::{Graph, Node};
+use super::{Context, Started};
+use crate::runtime::controller::{
+    is_conflict, is_not_found, Action, Context as _, Reconciler, Result,
+};
+use crate::runtime::informer::Informer;
+use crate::runtime::queue::Queue;
+
+/// The finalizer of foreground deletion.
+pub const FOREGROUND: &str = "foregroundDeletion";
+/// The finalizer of orphaning deletion.
+pub const ORPHAN: &str = "orphan";
+
+/// Resources the collector ignores: Events are never owners and are many.
+const IGNORED: &[&str] = &["events"];
+
+/// The kube-rs description of a resource in our table.
+pub fn api_resource(r: &ResourceInfo) -> ApiResource {
+    ApiResource {
+        group: r.group.into(),
+        version: r.version.into(),
+        api_version: r.api_version(),
+        kind: r.kind.into(),
+        plural: r.plural.into(),
+    }
+}
+
+/// Registers handlers and returns the workers.
+pub fn start(ctx: &Context) -> Started {
+    let graph = Arc::new(Graph::default());
+    let queue = Queue::new("garbagecollector");
+    let mut informers = Vec::new();
+    for r in RESOURCES.iter().filter(|r| !IGNORED.contains(&r.plural)) {
+        let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &api_resource(r));
+        let inf = Informer::new(api, watcher::Config::default().page_size(500));
+        let (g, q) = (Arc::clone(&graph), Arc::clone(&queue));
+        inf.add_handler(move |old, new| observe(&g, &q, r, old.map(|o| &**o), new.map(|o| &**o)));
+        informers.push(inf);
+    }
+    let gc = Arc::new(GarbageCollector {
+        client: ctx.client.clone(),
+        graph,
+    });
+    let workers = ctx.workers(gc, queue);
+    Box::pin(async move {
+        for inf in &informers {
+            tokio::spawn(Arc::clone(inf).run());
+        }
+        for inf in &informers {
+            inf.wait_synced().await;
+        }
+        tracing::info!("garbage collector: graph synced");
+        workers.await
+    })
+}
+
+/// Updates the graph from an informer event and queues what to look at.
+fn observe(
+    g: &Graph,
+    q: &Queue,
+    r: &'static ResourceInfo,
+    old: Option<&DynamicObject>,
+    new: Option<&DynamicObject>,
+) {
+    match (old, new) {
+        (_, Some(obj)) => {
+            let Some(uid) = obj.metadata.uid.clone() else {
+                return;
+            };
+            let node = Node {
+                resource: r,
+                namespace: obj.metadata.namespace.clone().unwrap_or_default(),
+                name: obj.metadata.name.clone().unwrap_or_default(),
+                owners: obj.metadata.owner_references.clone().unwrap_or_default(),
+                deleting: obj.metadata.deletion_timestamp.is_some(),
+                finalizers: obj.metadata.finalizers.clone().unwrap_or_default(),
+                resource_version: obj.metadata.resource_version.clone().unwrap_or_default(),
+            };
+            let interesting = !node.owners.is_empty()
+                || (node.deleting
+                    && (node.has_finalizer(FOREGROUND) || node.has_finalizer(ORPHAN)));
+            let deleting = node.deleting;
+            g.upsert(&uid, node);
+            if interesting {
+                q.add(uid.clone());
+            }
+            // An owner entering foreground deletion: its dependents must act.
+            if deleting {
+                for (d, _) in g.dependents(&uid) {
+                    q.add(d);
+                }
+            }
+        }
+        (Some(obj), None) => {
+            let Some(uid) = obj.metadata.uid.as_deref() else {
+                return;
+            };
+            // Its dependents may now be dangling; an owner waiting in the
+            // foreground for it may now be free.
+            let owners: Vec<String> = obj
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .map(|o| o.uid.clone())
+                .collect();
+            for d in g.remove(uid) {
+                q.add(d);
+            }
+            for o in owners {
+                q.add(o);
+            }
+        }
+        (None, None) => {}
+    }
+}
+
+/// The collector's state.
+pub struct GarbageCollector {
+    client: kube::Client,
+    graph: Arc<Graph>,
+}
+
+/// How an owner reference stands.
+enum OwnerState {
+    /// The owner exists.
+    Solid,
+    /// The owner exists and waits in the foreground for this dependent.
+    Waiting,
+    /// The owner is gone (or is another object with that name now).
+    Dangling,
+}
+
+impl Reconciler for GarbageCollector {
+    fn name(&self) -> &'static str {
+        "garbagecollector"
+    }
+
+    async fn reconcile(&self, uid: &str) -> Result<Action> {
+        let Some(node) = self.graph.get(uid) else {
+            return Ok(Action::Done);
+        };
+        if node.deleting && node.has_finalizer(ORPHAN) {
+            return self.orphan_dependents(uid, &node).await;
+        }
+        if node.deleting && node.has_finalizer(FOREGROUND) {
+            return self.delete_dependents(uid, &node).await;
+        }
+        if node.owners.is_empty() || node.deleting {
+            return Ok(Action::Done);
+        }
+        let mut dangling = Vec::new();
+        let mut waiting = 0;
+        for o in &node.owners {
+            match self.owner_state(&node, o).await? {
+                OwnerState::Dangling => dangling.push(o.uid.clone()),
+                OwnerState::Waiting if o.block_owner_deletion == Some(true) => waiting += 1,
+                _ => {}
+            }
+        }
+        if dangling.len() == node.owners.len() {
+            tracing::info!(object = %node.describe(), "all owners are gone; deleting");
+            self.delete(uid, &node, PropagationPolicy::Background)
+                .await?;
+        } else if !dangling.is_empty() {
+            let keep: Vec<&OwnerReference> = node
+                .owners
+                .iter()
+                .filter(|o| !dangling.contains(&o.uid))
+                .collect();
+            tracing::info!(object = %node.describe(), "dropping references to deleted owners");
+            let patch = serde_json::json!({"metadata": {"ownerReferences": keep, "uid": uid}});
+            self.patch(&node, &patch).await?;
+        } else if waiting > 0 {
+            tracing::info!(object = %node.describe(), "owner is deleted in the foreground; deleting");
+            self.delete(uid, &node, PropagationPolicy::Foreground)
+                .await?;
+        }
+        Ok(Action::Done)
+    }
+}
+
+impl GarbageCollector {
+    fn api(&self, node: &Node) -> Api<DynamicObject> {
+        let ar = api_resource(node.resource);
+        if node.resource.namespaced {
+            Api::namespaced_with(self.client.clone(), &node.namespace, &ar)
+        } else {
+            Api::all_with(self.client.clone(), &ar)
+        }
+    }
+
+    /// Whether an owner exists: from the graph, else from the apiserver
+    /// (the owner may be newer than our watch).
+    async fn owner_state(&self, node: &Node, o: &OwnerReference) -> Result<OwnerState> {
+        if let Some(owner) = self.graph.get(&o.uid) {
+            if owner.deleting && owner.has_finalizer(FOREGROUND) {
+                return Ok(OwnerState::Waiting);
+            }
+            return Ok(OwnerState::Solid);
+        }
+        let Some(r) = apimachinery::resources::find_by_kind(&o.api_version, &o.kind) else {
+            // A kind we do not serve can never exist.
+            return Ok(OwnerState::Dangling);
+        };
+        let ar = api_resource(r);
+        let api: Api<DynamicObject> = if r.namespaced {
+            Api::namespaced_with(self.client.clone(), &node.namespace, &ar)
+        } else {
+            Api::all_with(self.client.clone(), &ar)
+        };
+        match api.get(&o.name).await {
+            Ok(obj) if obj.metadata.uid.as_deref() == Some(o.uid.as_str()) => Ok(OwnerState::Solid),
+            Ok(_) => Ok(OwnerState::Dangling),
+            Err(e) if is_not_found(&e) => Ok(OwnerState::Dangling),
+            Err(e) => Err(e).context(|| format!("looking up owner {} {}", o.kind, o.name)),
+        }
+    }
+
+    async fn delete(&self, uid: &str, node: &Node, policy: PropagationPolicy) -> Result<()> {
+        let dp = DeleteParams {
+            propagation_policy: Some(policy),
+            preconditions: Some(Preconditions {
+                uid: Some(uid.to_string()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match self.api(node).delete(&node.name, &dp).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) || is_conflict(&e) => Ok(()),
+            Err(e) => Err(e).context(|| format!("deleting {}", node.describe())),
+        }
+    }
+
+    async fn patch(&self, node: &Node, patch: &serde_json::Value) -> Result<()> {
+        match self
+            .api(node)
+            .patch(&node.name, &PatchParams::default(), &Patch::Merge(patch))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e).context(|| format!("updating {}", node.describe())),
+        }
+    }
+
+    async fn remove_finalizer(&self, node: &Node, finalizer: &str) -> Result<()> {
+        let rest: Vec<&String> = node.finalizers.iter().filter(|f| *f != finalizer).collect();
+        let patch = serde_json::json!({"metadata": {
+            "finalizers": rest, "resourceVersion": node.resource_version}});
+        self.patch(node, &patch).await
+    }
+
+    /// `--cascade=orphan`: dependents lose the reference and stay.
+    async fn orphan_dependents(&self, uid: &str, node: &Node) -> Result<Action> {
+        for (duid, dep) in self.graph.dependents(uid) {
+            let keep: Vec<&OwnerReference> = dep.owners.iter().filter(|o| o.uid != uid).collect();
+            let patch = serde_json::json!({"metadata": {"ownerReferences": keep, "uid": duid}});
+            self.patch(&dep, &patch).await?;
+        }
+        tracing::info!(object = %node.describe(), "dependents orphaned");
+        self.remove_finalizer(node, ORPHAN).await?;
+        Ok(Action::Done)
+    }
+
+    /// `--cascade=foreground`: dependents first, then the owner.
+    async fn delete_dependents(&self, uid: &str, node: &Node) -> Result<Action> {
+        let deps = self.graph.dependents(uid);
+        let mut blocking = 0;
+        for (duid, dep) in &deps {
+            let blocks = dep
+                .owners
+                .iter()
+                .any(|o| o.uid == uid && o.block_owner_deletion == Some(true));
+            if blocks {
+                blocking += 1;
+            }
+            if !dep.deleting {
+                // A dependent with dependents of its own empties itself
+                // first, so the whole tree goes bottom-up.
+                let policy = if self.graph.dependents(duid).is_empty() {
+                    PropagationPolicy::Background
+                } else {
+                    PropagationPolicy::Foreground
+                };
+                self.delete(duid, dep, policy).await?;
+            }
+        }
+        if blocking > 0 {
+            // Their deletion events requeue us; the delay covers a missed one.
+            return Ok(Action::RequeueAfter(Duration::from_secs(5)));
+        }
+        tracing::info!(object = %node.describe(), "no blocking dependents left");
+        self.remove_finalizer(node, FOREGROUND).await?;
+        Ok(Action::Done)
+    }
+}

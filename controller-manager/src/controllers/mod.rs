@@ -1,0 +1,117 @@
+//! One module per controller, each with the same shape:
+//!
+//! ```text
+//! pub fn start(ctx: &Context) -> Started
+//!     informers (shared)  ──handlers──▶  Queue  ──workers──▶  reconcile(key)
+//! ```
+//!
+//! `start` registers event handlers on the shared informers and returns a
+//! future that runs the workers; [`run_all`] starts the informers, waits for
+//! their first list (a controller acting on a half-filled cache would
+//! re-create everything) and only then polls the workers.
+
+pub mod deployment;
+pub mod endpoints;
+pub mod endpointslice;
+pub mod garbagecollector;
+pub mod namespace;
+pub mod nodeipam;
+pub mod nodelifecycle;
+pub mod podgc;
+pub mod replicaset;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::events::Recorder;
+use crate::runtime::controller::{self, Reconciler, Stats};
+use crate::runtime::informer::Factory;
+use crate::runtime::queue::Queue;
+use crate::server::Metrics;
+
+/// The workers of a started controller.
+pub type Started = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What every controller gets: the client, the shared informers, settings.
+#[derive(Clone)]
+pub struct Context {
+    /// The apiserver.
+    pub client: kube::Client,
+    /// Shared informers (one watch per resource type for all controllers).
+    pub factory: Arc<Factory>,
+    /// Settings.
+    pub config: Arc<Config>,
+    metrics: Arc<Metrics>,
+}
+
+impl Context {
+    /// A context over `client`.
+    pub fn new(client: kube::Client, config: Arc<Config>, metrics: Arc<Metrics>) -> Context {
+        Context {
+            factory: Factory::new(client.clone()),
+            client,
+            config,
+            metrics,
+        }
+    }
+
+    /// The event recorder for `component` (`replicaset-controller`, ...).
+    pub fn recorder(&self, component: &str) -> Recorder {
+        if self.config.emit_events {
+            Recorder::new(self.client.clone(), component)
+        } else {
+            Recorder::disabled()
+        }
+    }
+
+    /// The workers of reconciler `r` over `queue`, registered for metrics.
+    pub fn workers<R: Reconciler>(&self, r: Arc<R>, queue: Arc<Queue>) -> Started {
+        let stats = Arc::new(Stats::default());
+        self.metrics
+            .register(r.name(), Arc::clone(&stats), Arc::clone(&queue));
+        let workers = self.config.workers;
+        Box::pin(controller::run(r, queue, workers, stats))
+    }
+}
+
+type StartFn = fn(&Context) -> Started;
+
+/// Every controller and its start function, by upstream name.
+const CONTROLLERS: &[(&str, StartFn)] = &[
+    ("namespace", namespace::start),
+    ("replicaset", replicaset::start),
+    ("deployment", deployment::start),
+    ("garbagecollector", garbagecollector::start),
+    ("endpoint", endpoints::start),
+    ("endpointslice", endpointslice::start),
+    ("nodeipam", nodeipam::start),
+    ("nodelifecycle", nodelifecycle::start),
+    ("podgc", podgc::start),
+];
+
+/// Starts the enabled controllers and runs them until the process ends.
+pub async fn run_all(client: kube::Client, config: Arc<Config>, metrics: Arc<Metrics>) {
+    let ctx = Context::new(client, Arc::clone(&config), metrics);
+    let mut workers = Vec::new();
+    for (name, start) in CONTROLLERS {
+        if config.enabled(name) {
+            tracing::info!(controller = name, "starting");
+            workers.push(start(&ctx));
+        }
+    }
+    ctx.factory.start();
+    ctx.factory.wait_synced().await;
+    tracing::info!("caches synced; controllers running");
+    futures::future::join_all(workers).await;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_known_controller_has_a_start_function() {
+        let names: Vec<&str> = super::CONTROLLERS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, crate::config::ALL_CONTROLLERS);
+    }
+}

@@ -1,0 +1,244 @@
+//! The namespace controller: empties a namespace that is being deleted,
+//! then lets the apiserver remove it.
+//!
+//! `kubectl delete namespace x` only marks the namespace Terminating: its
+//! `spec.finalizers` holds `kubernetes`, which is this controller's promise
+//! to delete the contents first. reconcile(name):
+//! 1. delete every object of every namespaced resource in it (a
+//!    deletecollection per resource; pods terminate gracefully);
+//! 2. count what is left and write the status conditions `kubectl describe
+//!    namespace` shows (NamespaceContentRemaining, NamespaceFinalizersRemaining
+//!    and the three failure conditions);
+//! 3. when nothing is left, `PUT .../finalize` without `kubernetes`, and the
+//!    apiserver deletes the namespace; otherwise look again shortly.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use apimachinery::resources::RESOURCES;
+use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+
+use super::garbagecollector::api_resource;
+use super::{Context, Started};
+use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
+use crate::runtime::informer::Store;
+use crate::runtime::queue::Queue;
+use crate::util;
+
+/// The finalizer this controller owns.
+pub const FINALIZER: &str = "kubernetes";
+
+/// Registers handlers and returns the workers.
+pub fn start(ctx: &Context) -> Started {
+    let namespaces = ctx.factory.informer::<Namespace>();
+    let queue = Queue::new("namespace");
+    let q = Arc::clone(&queue);
+    namespaces.add_handler(move |_, new| {
+        if let Some(ns) = new {
+            if ns.metadata.deletion_timestamp.is_some() {
+                q.add(ns.metadata.name.clone().unwrap_or_default());
+            }
+        }
+    });
+    let nc = Arc::new(NamespaceController {
+        client: ctx.client.clone(),
+        namespaces: namespaces.store(),
+    });
+    ctx.workers(nc, queue)
+}
+
+/// The controller's state.
+pub struct NamespaceController {
+    client: kube::Client,
+    namespaces: Store<Namespace>,
+}
+
+impl Reconciler for NamespaceController {
+    fn name(&self) -> &'static str {
+        "namespace"
+    }
+
+    async fn reconcile(&self, name: &str) -> Result<Action> {
+        let Some(ns) = self.namespaces.get(name) else {
+            return Ok(Action::Done);
+        };
+        let finalizers = ns
+            .spec
+            .as_ref()
+            .and_then(|s| s.finalizers.clone())
+            .unwrap_or_default();
+        if ns.metadata.deletion_timestamp.is_none() || !finalizers.iter().any(|f| f == FINALIZER) {
+            return Ok(Action::Done);
+        }
+        let mut failures = Vec::new();
+        let mut remaining: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut pending_finalizers: BTreeMap<String, usize> = BTreeMap::new();
+        for r in RESOURCES.iter().filter(|r| r.namespaced) {
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(self.client.clone(), name, &api_resource(r));
+            if let Err(e) = api
+                .delete_collection(&DeleteParams::background(), &ListParams::default())
+                .await
+            {
+                if !is_not_found(&e) {
+                    failures.push(format!("{}: {e}", r.plural));
+                }
+                continue;
+            }
+            match api.list(&ListParams::default()).await {
+                Ok(list) if !list.items.is_empty() => {
+                    remaining.insert(r.plural, list.items.len());
+                    for obj in &list.items {
+                        for f in obj.metadata.finalizers.iter().flatten() {
+                            *pending_finalizers.entry(f.clone()).or_default() += 1;
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => failures.push(format!("{}: {e}", r.plural)),
+            }
+        }
+        self.write_conditions(&ns, &failures, &remaining, &pending_finalizers)
+            .await?;
+        if !failures.is_empty() || !remaining.is_empty() {
+            tracing::info!(
+                namespace = name,
+                ?remaining,
+                "waiting for content to be deleted"
+            );
+            return Ok(Action::RequeueAfter(Duration::from_secs(2)));
+        }
+        let mut done = (*ns).clone();
+        if let Some(spec) = done.spec.as_mut() {
+            spec.finalizers = Some(finalizers.into_iter().filter(|f| f != FINALIZER).collect());
+        }
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        match api
+            .replace_subresource("finalize", name, &PostParams::default(), &done)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(namespace = name, "namespace emptied and finalized");
+                Ok(Action::Done)
+            }
+            Err(e) if is_not_found(&e) => Ok(Action::Done),
+            Err(e) => Err(e).context(|| format!("finalizing namespace {name}")),
+        }
+    }
+}
+
+impl NamespaceController {
+    async fn write_conditions(
+        &self,
+        ns: &Namespace,
+        failures: &[String],
+        remaining: &BTreeMap<&str, usize>,
+        finalizers: &BTreeMap<String, usize>,
+    ) -> Result<()> {
+        let cond = |type_: &str, ok_reason: &str, bad_reason: &str, bad: Option<String>| {
+            let (status, reason, message) = match bad {
+                Some(m) => ("True", bad_reason, m),
+                None => (
+                    "False",
+                    ok_reason,
+                    "All content successfully removed".to_string(),
+                ),
+            };
+            NamespaceCondition {
+                type_: type_.into(),
+                status: status.into(),
+                reason: Some(reason.into()),
+                message: Some(message),
+                last_transition_time: Some(util::now()),
+            }
+        };
+        let content = (!remaining.is_empty()).then(|| {
+            let parts: Vec<String> = remaining
+                .iter()
+                .map(|(r, n)| format!("{r}. has {n} resource instances"))
+                .collect();
+            format!("Some resources are remaining: {}", parts.join(", "))
+        });
+        let fins = (!finalizers.is_empty()).then(|| {
+            let parts: Vec<String> = finalizers
+                .iter()
+                .map(|(f, n)| format!("{f} in {n} resource instances"))
+                .collect();
+            format!(
+                "Some content in the namespace has finalizers remaining: {}",
+                parts.join(", ")
+            )
+        });
+        let failed = (!failures.is_empty()).then(|| {
+            format!(
+                "Failed to delete all resource types: {}",
+                failures.join("; ")
+            )
+        });
+        let mut wanted = vec![
+            cond(
+                "NamespaceDeletionDiscoveryFailure",
+                "ResourcesDiscovered",
+                "DiscoveryFailed",
+                None,
+            ),
+            cond(
+                "NamespaceDeletionGroupVersionParsingFailure",
+                "ParsedGroupVersions",
+                "GroupVersionParsingFailed",
+                None,
+            ),
+            cond(
+                "NamespaceDeletionContentFailure",
+                "ContentDeleted",
+                "ContentDeletionFailed",
+                failed,
+            ),
+            cond(
+                "NamespaceContentRemaining",
+                "ContentRemoved",
+                "SomeResourcesRemain",
+                content,
+            ),
+            cond(
+                "NamespaceFinalizersRemaining",
+                "ContentHasNoFinalizers",
+                "SomeFinalizersRemain",
+                fins,
+            ),
+        ];
+        // Keep transition times of conditions whose status did not change.
+        let old = ns
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default();
+        let mut changed = false;
+        for c in wanted.iter_mut() {
+            match old.iter().find(|o| o.type_ == c.type_) {
+                Some(o)
+                    if o.status == c.status && o.reason == c.reason && o.message == c.message =>
+                {
+                    c.last_transition_time = o.last_transition_time.clone();
+                }
+                _ => changed = true,
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let patch = serde_json::json!({"status": {"conditions": wanted}});
+        let name = ns.metadata.name.clone().unwrap_or_default();
+        match api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e).context(|| format!("updating status of namespace {name}")),
+        }
+    }
+}

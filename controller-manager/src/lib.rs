@@ -1,0 +1,58 @@
+//! The controller-manager: the control loops that make the declarative API
+//! real. Each controller watches some resources, compares what is desired
+//! with what exists, and acts, again and again.
+//!
+//! - [`runtime`]: informers, the work queue, expectations and the worker
+//!   loop: the one shape every controller has.
+//! - [`controllers`]: one module per controller (replicaset, deployment,
+//!   endpoints, endpointslice, garbagecollector, namespace, nodeipam,
+//!   nodelifecycle, podgc, job, cronjob, daemonset, statefulset).
+//! - [`events`]: the Event recorder; [`leader_election`] (from
+//!   `component-base`): the Lease;
+//!   [`server`]: `/healthz` and `/metrics`.
+//!
+//! `main.rs` only parses flags and calls [`run`], so tests run the whole
+//! controller-manager in-process against a real apiserver.
+
+pub mod config;
+pub mod controllers;
+pub mod events;
+pub use component_base::leader_election;
+pub mod runtime;
+pub mod server;
+pub mod util;
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub use config::Config;
+
+/// Runs the controller-manager until leadership is lost (an error) or
+/// forever.
+pub async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
+    let metrics = Arc::new(server::Metrics::default());
+    if let Some(addr) = config.metrics_addr {
+        let bound = server::start(addr, Arc::clone(&metrics)).await?;
+        tracing::info!(%bound, "serving /healthz and /metrics");
+    }
+    match config.leader_election.clone() {
+        None => {
+            metrics.leader.store(true, Ordering::Relaxed);
+            controllers::run_all(client, Arc::new(config), metrics).await;
+            Ok(())
+        }
+        Some(le) => {
+            let mut elector = leader_election::Elector::new(client.clone(), le);
+            tracing::info!(identity = %elector.identity(), "waiting for the lease");
+            elector.acquire().await;
+            metrics.leader.store(true, Ordering::Relaxed);
+            tokio::select! {
+                _ = controllers::run_all(client, Arc::new(config), Arc::clone(&metrics)) => Ok(()),
+                lost = elector.keep_renewing() => {
+                    metrics.leader.store(false, Ordering::Relaxed);
+                    Err(lost.into())
+                }
+            }
+        }
+    }
+}
