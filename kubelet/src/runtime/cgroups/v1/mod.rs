@@ -1,0 +1,122 @@
+//! cgroup v1: one hierarchy per controller. A container's cgroup is the same
+//! relative path created in each of them (`cpu/`, `cpuacct/`, `memory/`,
+//! `pids/`), and a process joins by writing its pid into every
+//! `cgroup.procs`.
+
+mod cpu;
+mod cpuacct;
+mod memory;
+mod pids;
+
+use super::{CgroupManager, CgroupMount, Error, Resources, Result, Stats, Version};
+use std::path::PathBuf;
+
+/// The v1 manager: a mount point per controller.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    cpu: PathBuf,
+    cpuacct: PathBuf,
+    memory: PathBuf,
+    pids: PathBuf,
+}
+
+fn find(mounts: &[CgroupMount], controller: &'static str) -> Result<PathBuf> {
+    mounts
+        .iter()
+        .find(|m| m.fstype == "cgroup" && m.options.iter().any(|o| o == controller))
+        .map(|m| m.mount_point.clone())
+        .ok_or_else(|| Error::MissingController {
+            controller,
+            version: "cgroup v1",
+            hint: format!(
+                "no cgroup hierarchy with the {controller} controller is mounted; if the kernel \
+                 command line has cgroup_disable={controller}, remove it (or add \
+                 cgroup_enable={controller}) and reboot"
+            ),
+        })
+}
+
+impl Manager {
+    /// Finds the hierarchies of cpu, cpuacct, memory and pids.
+    pub fn from_mounts(mounts: &[CgroupMount]) -> Result<Self> {
+        Ok(Manager {
+            cpu: find(mounts, "cpu")?,
+            cpuacct: find(mounts, "cpuacct")?,
+            memory: find(mounts, "memory")?,
+            pids: find(mounts, "pids")?,
+        })
+    }
+
+    /// A manager over explicit directories (tests use temp dirs).
+    pub fn with_roots(cpu: PathBuf, cpuacct: PathBuf, memory: PathBuf, pids: PathBuf) -> Self {
+        Manager {
+            cpu,
+            cpuacct,
+            memory,
+            pids,
+        }
+    }
+
+    fn dirs(&self, path: &str) -> Vec<PathBuf> {
+        let mut v = vec![
+            self.cpu.join(path),
+            self.cpuacct.join(path),
+            self.memory.join(path),
+            self.pids.join(path),
+        ];
+        // cpu and cpuacct are often co-mounted at the same place.
+        v.dedup();
+        v
+    }
+}
+
+impl CgroupManager for Manager {
+    fn version(&self) -> Version {
+        Version::V1
+    }
+
+    fn create(&self, path: &str, res: &Resources) -> Result<()> {
+        for d in self.dirs(path) {
+            super::mkdir(&d)?;
+        }
+        self.apply(path, res)
+    }
+
+    fn apply(&self, path: &str, res: &Resources) -> Result<()> {
+        cpu::apply(&self.cpu.join(path), res)?;
+        memory::apply(&self.memory.join(path), res)?;
+        pids::apply(&self.pids.join(path), res)
+    }
+
+    fn procs_files(&self, path: &str) -> Vec<PathBuf> {
+        self.dirs(path)
+            .into_iter()
+            .map(|d| d.join("cgroup.procs"))
+            .collect()
+    }
+
+    fn stats(&self, path: &str) -> Result<Stats> {
+        let mut s = Stats {
+            cpu_usage_ns: cpuacct::usage_ns(&self.cpuacct.join(path))?,
+            pids: pids::current(&self.pids.join(path))?,
+            ..Default::default()
+        };
+        memory::stats(&self.memory.join(path), &mut s)?;
+        Ok(s)
+    }
+
+    fn pids(&self, path: &str) -> Result<Vec<i32>> {
+        let mut out = Vec::new();
+        super::collect_pids(&self.pids.join(path), &mut out);
+        Ok(out)
+    }
+
+    fn remove(&self, path: &str) -> Result<()> {
+        // The pids hierarchy sees every process, so kill through it first.
+        super::remove_tree(&self.pids.join(path))?;
+        for d in self.dirs(path) {
+            super::remove_tree(&d)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,384 @@
+//! Containers: create (resolve the spec, prepare rootfs directories and the
+//! cgroup), start (hand it to a monitor), stop (signal, grace period, SIGKILL),
+//! remove (cgroup, upper dir, state), and the read side (status, list, stats).
+
+pub mod init;
+pub mod mounts;
+pub mod process;
+pub mod spec;
+pub mod user;
+
+use super::cgroups::Stats;
+use super::sandbox::SandboxState;
+use super::state::{self, read_json, write_json, ContainerState, Status};
+use super::{io_err, rootfs, Error, Result, Runtime};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use spec::{ContainerConfig, ContainerSpec, PidMode};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A container as listed: its spec and its current state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainerInfo {
+    /// The resolved spec.
+    pub spec: ContainerSpec,
+    /// The state, checked against the processes.
+    pub state: ContainerState,
+}
+
+/// Sleeps until the process `pid` (started at `start`) exits or `timeout`
+/// passes. A pidfd makes this exact: it becomes readable when the process
+/// exits, whether or not it is our child. Without one, sleeps a little.
+fn wait_for_exit(pid: i32, start: u64, timeout: Duration) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let fd = rustix::process::Pid::from_raw(pid)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
+    match fd {
+        // Opened, and still the same process (not a recycled pid).
+        Some(fd) if state::alive(pid, start) => {
+            let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(ms.max(1)));
+        }
+        Some(_) => {}
+        None => std::thread::sleep(timeout.min(Duration::from_millis(5))),
+    }
+}
+
+/// Parses a signal name (`SIGTERM`, `TERM`, `15`).
+pub fn parse_signal(s: &str) -> Option<Signal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).ok();
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    name.parse().ok()
+}
+
+impl Runtime {
+    fn container_dir(&self, id: &str) -> PathBuf {
+        self.containers_dir().join(id)
+    }
+
+    /// Creates a container in a sandbox. The image must be present (see
+    /// [`Runtime::ensure_image`]).
+    pub fn create_container(&self, sandbox_id: &str, config: ContainerConfig) -> Result<String> {
+        let sb = self.sandbox(sandbox_id)?;
+        if sb.state != SandboxState::Ready {
+            return Err(Error::State(format!("sandbox {} is not ready", sb.id)));
+        }
+        let image = self.images.get(&config.image)?.ok_or_else(|| {
+            Error::Image(super::images::Error::NotPresent(config.image.clone()))
+        })?;
+        let id = super::new_id();
+        let dir = self.container_dir(&id);
+        let result = (|| {
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            rootfs::prepare(&dir)?;
+            let img = &image.config;
+            let args = spec::merge_args(config.command.as_deref(), config.args.as_deref(), img)?;
+            let env = spec::merge_env(img, &config.env, &sb.hostname);
+            let cwd = config
+                .working_dir
+                .clone()
+                .filter(|w| !w.is_empty())
+                .or_else(|| img.working_dir.clone().filter(|w| !w.is_empty()))
+                .unwrap_or_else(|| "/".into());
+            let mut join_namespaces = Vec::new();
+            for kind in ["ipc", "uts", "net"] {
+                if let Some(p) = sb.ns(kind) {
+                    join_namespaces.push((kind.to_string(), p));
+                }
+            }
+            let pid_mode = if sb.config.host_pid {
+                PidMode::Host
+            } else if let Some(p) = sb.ns("pid") {
+                PidMode::Join(p)
+            } else {
+                PidMode::New
+            };
+            let cgroup_path = format!("{}/{}", sb.cgroup_path, id);
+            self.cgroups.create(&cgroup_path, &config.resources.to_cgroup())?;
+            let sec = &config.security;
+            let sdir = self.sandbox_dir_path(&sb.id);
+            let etc_files = if sb.config.host_network {
+                vec![]
+            } else {
+                vec![
+                    (sdir.join("hosts"), "hosts".to_string()),
+                    (sdir.join("hostname"), "hostname".to_string()),
+                    (sdir.join("resolv.conf"), "resolv.conf".to_string()),
+                ]
+            };
+            let spec = ContainerSpec {
+                id: id.clone(),
+                sandbox_id: sb.id.clone(),
+                image_id: image.id.clone(),
+                args,
+                env,
+                cwd,
+                user: img.user.clone().unwrap_or_default(),
+                lower: image
+                    .layers
+                    .iter()
+                    .rev()
+                    .map(|l| super::images::store::hex_of(l).to_string())
+                    .collect(),
+                layers_dir: self.images.layers_dir(),
+                dir: dir.clone(),
+                join_namespaces,
+                pid_mode,
+                hostname: sb.hostname.clone(),
+                etc_files,
+                cgroup_procs: self.cgroups.procs_files(&cgroup_path),
+                cgroup_path,
+                capabilities: spec::capabilities(sec)?,
+                no_new_privs: sec.allow_privilege_escalation == Some(false) && !sec.privileged,
+                log_path: sb
+                    .log_dir
+                    .join(&config.name)
+                    .join(format!("{}.log", config.attempt)),
+                log_max_size: self.cfg.container_log_max_size,
+                log_max_files: self.cfg.container_log_max_files,
+                config,
+            };
+            if spec.config.stdin {
+                nix::unistd::mkfifo(&dir.join("stdin"), nix::sys::stat::Mode::from_bits_truncate(0o600))
+                    .map_err(|e| Error::Io {
+                        path: dir.join("stdin"),
+                        source: e.into(),
+                    })?;
+            }
+            write_json(&dir.join("spec.json"), &spec).map_err(io_err(&dir))?;
+            write_json(&dir.join("state.json"), &ContainerState::created()).map_err(io_err(&dir))?;
+            let _ = self.images.touch(&image.id);
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = self.cgroups.remove(&format!("{}/{}", sb.cgroup_path, id));
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    fn sandbox_dir_path(&self, id: &str) -> PathBuf {
+        self.sandboxes_dir().join(id)
+    }
+
+    /// Starts a created container: spawns its monitor and waits until the
+    /// container's command was exec'd (or failed to be).
+    pub fn start_container(&self, id: &str) -> Result<()> {
+        let info = self.container(id)?;
+        let id = info.spec.id.clone();
+        if info.state.status != Status::Created {
+            return Err(Error::State(format!("container {id} is {}, not Created", info.state.status)));
+        }
+        let dir = self.container_dir(&id);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("monitor.log"))
+            .map_err(io_err(dir.join("monitor.log")))?;
+        let mut child = Command::new(&self.cfg.binary)
+            .arg("__monitor")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| Error::Spawn {
+                what: format!("monitor {}", self.cfg.binary.display()),
+                reason: e.to_string(),
+            })?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        let line = line.trim().to_string();
+        if line.starts_with("ok") {
+            self.children.lock().map(|mut c| c.insert(id.clone(), child)).ok();
+            return Ok(());
+        }
+        let _ = child.wait();
+        let message = match line.strip_prefix("error: ") {
+            Some(m) => m.to_string(),
+            None => {
+                let log = std::fs::read_to_string(dir.join("monitor.log")).unwrap_or_default();
+                format!("monitor exited without reporting: {}", log.trim())
+            }
+        };
+        Err(Error::StartFailed { id, message })
+    }
+
+    /// Waits for a running container to exit (up to `timeout`) and returns its state.
+    pub fn wait_container(&self, id: &str, timeout: Option<Duration>) -> Result<ContainerState> {
+        let info = self.container(id)?;
+        if timeout.is_none() {
+            let own = self.children.lock().ok().and_then(|mut c| c.remove(&info.spec.id));
+            if let Some(mut child) = own {
+                // Our own monitor: its exit is the container's exit, recorded.
+                let _ = child.wait();
+                return Ok(self.container(id)?.state);
+            }
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            self.reap();
+            let st = self.container(id)?.state;
+            if matches!(st.status, Status::Exited | Status::Unknown | Status::Created) {
+                return Ok(st);
+            }
+            let mut slice = Duration::from_millis(100);
+            if let Some(d) = deadline {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(st);
+                }
+                slice = slice.min(left);
+            }
+            wait_for_exit(st.monitor_pid, st.monitor_start, slice);
+        }
+    }
+
+    /// Sends the stop signal (the image's STOPSIGNAL or SIGTERM), waits up to
+    /// `grace`, then SIGKILLs.
+    pub fn stop_container(&self, id: &str, grace: Duration) -> Result<ContainerState> {
+        let info = self.container(id)?;
+        if info.state.status != Status::Running {
+            return Ok(info.state);
+        }
+        let pid = Pid::from_raw(info.state.pid);
+        let image_signal = self
+            .images
+            .get(&info.spec.image_id)
+            .ok()
+            .flatten()
+            .and_then(|i| i.config.stop_signal)
+            .and_then(|s| parse_signal(&s));
+        let sig = image_signal.unwrap_or(Signal::SIGTERM);
+        if !grace.is_zero() && state::alive(info.state.pid, info.state.pid_start) {
+            tracing::info!(container = %info.spec.id, signal = %sig, "stopping");
+            let _ = kill(pid, sig);
+            let st = self.wait_container(&info.spec.id, Some(grace))?;
+            if st.status != Status::Running {
+                return Ok(st);
+            }
+        }
+        if state::alive(info.state.pid, info.state.pid_start) {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        let st = self.wait_container(&info.spec.id, Some(Duration::from_secs(10)))?;
+        Ok(st)
+    }
+
+    /// Removes a container: stops it if needed, deletes its cgroup, upper
+    /// dir and state (its logs stay until the pod goes).
+    pub fn remove_container(&self, id: &str) -> Result<()> {
+        let info = self.container(id)?;
+        if info.state.status == Status::Running {
+            self.stop_container(&info.spec.id, Duration::ZERO)?;
+        }
+        if let Ok(mut ch) = self.children.lock() {
+            if let Some(mut c) = ch.remove(&info.spec.id) {
+                let _ = c.wait();
+            }
+        }
+        self.cgroups.remove(&info.spec.cgroup_path)?;
+        let dir = self.container_dir(&info.spec.id);
+        rootfs::remove(&dir)?;
+        std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+        Ok(())
+    }
+
+    /// One container (by id or unique prefix) with its state checked against
+    /// the processes: a `Running` container whose monitor is gone becomes
+    /// `Unknown`.
+    pub fn container(&self, id: &str) -> Result<ContainerInfo> {
+        let id = Self::resolve_id(&self.containers_dir(), "container", id)?;
+        let dir = self.container_dir(&id);
+        let spec: ContainerSpec = read_json(&dir.join("spec.json")).map_err(|_| Error::NotFound {
+            kind: "container",
+            id: id.clone(),
+        })?;
+        let mut st: ContainerState = read_json(&dir.join("state.json")).map_err(io_err(dir.join("state.json")))?;
+        if st.status == Status::Running && !state::alive(st.monitor_pid, st.monitor_start) {
+            // The monitor may have written the exit just now.
+            let again: Option<ContainerState> = read_json(&dir.join("state.json")).ok();
+            match again {
+                Some(a) if a.status != Status::Running => st = a,
+                _ => {
+                    st.status = Status::Unknown;
+                    st.reason = "MonitorLost".into();
+                    st.message = "the container's monitor exited without recording an exit code".into();
+                }
+            }
+        }
+        Ok(ContainerInfo { spec, state: st })
+    }
+
+    /// Every container, oldest first.
+    pub fn list_containers(&self) -> Result<Vec<ContainerInfo>> {
+        let dir = self.containers_dir();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+            if let Ok(c) = self.container(&e.file_name().to_string_lossy()) {
+                out.push(c);
+            }
+        }
+        out.sort_by(|a, b| a.state.created_at.cmp(&b.state.created_at));
+        Ok(out)
+    }
+
+    /// CPU and memory usage from the container's cgroup.
+    pub fn container_stats(&self, id: &str) -> Result<Stats> {
+        let info = self.container(id)?;
+        Ok(self.cgroups.stats(&info.spec.cgroup_path)?)
+    }
+
+    /// Path of the FIFO that feeds the container's stdin (`stdin: true`).
+    pub fn stdin_path(&self, id: &str) -> Result<PathBuf> {
+        let info = self.container(id)?;
+        if !info.spec.config.stdin {
+            return Err(Error::State(format!("container {} was not created with stdin", info.spec.id)));
+        }
+        Ok(self.container_dir(&info.spec.id).join("stdin"))
+    }
+
+    /// Reads a container's log; `previous` reads the prior attempt's file.
+    pub fn container_logs(
+        &self,
+        id: &str,
+        previous: bool,
+        opts: &super::logs::Options,
+        out: &mut dyn FnMut(super::logs::Stream, &[u8]),
+    ) -> Result<()> {
+        let info = self.container(id)?;
+        let mut path = info.spec.log_path.clone();
+        if previous {
+            let attempt = info.spec.config.attempt;
+            if attempt == 0 {
+                return Err(Error::State(format!(
+                    "previous terminated container {:?} not found",
+                    info.spec.config.name
+                )));
+            }
+            path.set_file_name(format!("{}.log", attempt - 1));
+        }
+        let cid = info.spec.id.clone();
+        let mut done = || {
+            !previous
+                && self
+                    .container(&cid)
+                    .map(|c| c.state.status != Status::Running)
+                    .unwrap_or(true)
+        };
+        let mut done_prev = || true;
+        let done_fn: &mut dyn FnMut() -> bool = if previous { &mut done_prev } else { &mut done };
+        super::logs::read(&path, opts, done_fn, out).map_err(io_err(&path))
+    }
+}

@@ -1,0 +1,298 @@
+//! The mounts that make a directory look like a Linux system to the process:
+//! `/proc` (a fresh procfs showing only the container's pid namespace), `/dev` (a
+//! small tmpfs with the harmless device nodes, a private `devpts` for terminals,
+//! `/dev/shm`, `/dev/mqueue`), `/sys` (read-only), volumes (bind mounts), and the
+//! pod's `/etc/hosts`, `/etc/hostname`. After `pivot_root`, sensitive `/proc`
+//! files are masked (a `/dev/null` or empty read-only tmpfs mounted over them)
+//! and some are made read-only, the same lists Docker and runc use.
+
+use super::spec::{ContainerSpec, Propagation};
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+
+/// A mount or filesystem operation that failed, with what it was doing.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// `mount(2)` failed.
+    #[error("mount {source_name} on {target} (type {fstype}, flags {flags}): {errno}")]
+    Mount {
+        /// What was mounted.
+        source_name: String,
+        /// Where.
+        target: PathBuf,
+        /// Filesystem type.
+        fstype: String,
+        /// Flags.
+        flags: String,
+        /// The error.
+        #[source]
+        errno: nix::Error,
+    },
+    /// Creating a mount point, node or link failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `/proc` paths hidden from unprivileged containers.
+pub const MASKED_PATHS: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths made read-only in unprivileged containers.
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The device nodes of an unprivileged container: (name, major, minor).
+pub const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// `mount(2)` with an error that says what was attempted.
+pub fn mnt(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()> {
+    mount(src, target, fstype, flags, data).map_err(|errno| Error::Mount {
+        source_name: src.unwrap_or("none").to_string(),
+        target: target.to_path_buf(),
+        fstype: fstype.unwrap_or("none").to_string(),
+        flags: format!("{flags:?}"),
+        errno,
+    })
+}
+
+fn mkdir(p: &Path) -> Result<()> {
+    fs::create_dir_all(p).map_err(|source| Error::Io {
+        path: p.to_path_buf(),
+        source,
+    })
+}
+
+/// Joins a container path onto the rootfs, dropping `..` so it stays inside.
+pub fn inside(rootfs: &Path, path: &Path) -> PathBuf {
+    let mut out = rootfs.to_path_buf();
+    for c in path.components() {
+        if let Component::Normal(n) = c {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// Makes sure a mount point of the right kind (file or directory) exists.
+fn ensure_mount_point(target: &Path, is_dir: bool) -> Result<()> {
+    if target.exists() {
+        return Ok(());
+    }
+    if is_dir {
+        mkdir(target)
+    } else {
+        if let Some(p) = target.parent() {
+            mkdir(p)?;
+        }
+        fs::File::create(target).map(|_| ()).map_err(|source| Error::Io {
+            path: target.to_path_buf(),
+            source,
+        })
+    }
+}
+
+/// Mounts /proc, /dev, /sys, volumes and /etc files below `rootfs` (before
+/// `pivot_root`).
+pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
+    let privileged = spec.config.security.privileged;
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+
+    let proc_dir = rootfs.join("proc");
+    mkdir(&proc_dir)?;
+    mnt(Some("proc"), &proc_dir, Some("proc"), nosuid_nodev_noexec, None)?;
+
+    let dev = rootfs.join("dev");
+    mkdir(&dev)?;
+    if privileged {
+        mnt(Some("/dev"), &dev, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    } else {
+        mnt(
+            Some("tmpfs"),
+            &dev,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+            Some("mode=755,size=65536k"),
+        )?;
+        for (name, major, minor) in DEVICES {
+            let p = dev.join(name);
+            mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor))
+                .map_err(|e| Error::Io {
+                    path: p.clone(),
+                    source: e.into(),
+                })?;
+            // mknod honours the umask; set the mode explicitly.
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o666)).map_err(|source| Error::Io {
+                path: p.clone(),
+                source,
+            })?;
+        }
+        for (link, target) in [
+            ("fd", "/proc/self/fd"),
+            ("stdin", "/proc/self/fd/0"),
+            ("stdout", "/proc/self/fd/1"),
+            ("stderr", "/proc/self/fd/2"),
+            ("ptmx", "pts/ptmx"),
+            ("core", "/proc/kcore"),
+        ] {
+            let p = dev.join(link);
+            std::os::unix::fs::symlink(target, &p).map_err(|source| Error::Io { path: p, source })?;
+        }
+        let pts = dev.join("pts");
+        mkdir(&pts)?;
+        mnt(
+            Some("devpts"),
+            &pts,
+            Some("devpts"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        )?;
+        let shm = dev.join("shm");
+        mkdir(&shm)?;
+        mnt(Some("shm"), &shm, Some("tmpfs"), nosuid_nodev_noexec, Some("mode=1777,size=65536k"))?;
+        let mq = dev.join("mqueue");
+        mkdir(&mq)?;
+        mnt(Some("mqueue"), &mq, Some("mqueue"), nosuid_nodev_noexec, None)?;
+    }
+
+    let sys = rootfs.join("sys");
+    mkdir(&sys)?;
+    let sys_flags = if privileged {
+        nosuid_nodev_noexec
+    } else {
+        nosuid_nodev_noexec | MsFlags::MS_RDONLY
+    };
+    if mnt(Some("sysfs"), &sys, Some("sysfs"), sys_flags, None).is_err() {
+        // Without our own network namespace (hostNetwork) the kernel may refuse
+        // a new sysfs; bind the host's read-only instead.
+        mnt(Some("/sys"), &sys, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        if !privileged {
+            mnt(None, &sys, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None)?;
+        }
+    }
+
+    for m in &spec.config.mounts {
+        let target = inside(rootfs, &m.container_path);
+        let is_dir = fs::metadata(&m.host_path)
+            .map_err(|source| Error::Io {
+                path: m.host_path.clone(),
+                source,
+            })?
+            .is_dir();
+        ensure_mount_point(&target, is_dir)?;
+        let src = m.host_path.to_string_lossy();
+        mnt(Some(&src), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        if m.read_only {
+            mnt(
+                None,
+                &target,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None,
+            )?;
+        }
+        let prop = match m.propagation {
+            Propagation::Private => MsFlags::MS_PRIVATE,
+            Propagation::HostToContainer => MsFlags::MS_SLAVE,
+            Propagation::Bidirectional => MsFlags::MS_SHARED,
+        };
+        mnt(None, &target, None, prop | MsFlags::MS_REC, None)?;
+    }
+
+    for (src, name) in &spec.etc_files {
+        let target = rootfs.join("etc").join(name);
+        ensure_mount_point(&target, false)?;
+        let s = src.to_string_lossy();
+        mnt(Some(&s), &target, None, MsFlags::MS_BIND, None)?;
+    }
+    Ok(())
+}
+
+/// Masks and read-only paths, and the read-only root (after `pivot_root`).
+pub fn finish(spec: &ContainerSpec) -> Result<()> {
+    let sec = &spec.config.security;
+    if !sec.privileged {
+        for p in MASKED_PATHS {
+            let path = Path::new(p);
+            match fs::metadata(path) {
+                Ok(m) if m.is_dir() => mnt(
+                    Some("tmpfs"),
+                    path,
+                    Some("tmpfs"),
+                    MsFlags::MS_RDONLY,
+                    None,
+                )?,
+                Ok(_) => mnt(Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?,
+                Err(_) => {}
+            }
+        }
+        for p in READONLY_PATHS {
+            let path = Path::new(p);
+            if path.exists() {
+                mnt(Some(p), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+                mnt(
+                    None,
+                    path,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
+                    None,
+                )?;
+            }
+        }
+    }
+    if sec.read_only_root_filesystem {
+        mnt(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inside_never_leaves_the_root() {
+        let r = Path::new("/run/c/rootfs");
+        assert_eq!(inside(r, Path::new("/data")), Path::new("/run/c/rootfs/data"));
+        assert_eq!(inside(r, Path::new("../../etc")), Path::new("/run/c/rootfs/etc"));
+    }
+}

@@ -1,0 +1,391 @@
+//! The kubelet's built-in container runtime.
+//!
+//! "A container is just a process": a process started in new namespaces (what
+//! it can see, [`namespaces`]), inside a cgroup (what it can use, [`cgroups`]),
+//! with an overlayfs of image layers as its root ([`images`], [`rootfs`]). A pod
+//! is a group of such processes sharing network, IPC and UTS namespaces, held
+//! open by a tiny *sandbox* holder process ([`sandbox`]).
+//!
+//! Each container is owned by a small *monitor* process ([`monitor`]), not by the
+//! kubelet: the monitor starts the container's init ([`container::init`]), copies
+//! its output into CRI log files ([`logs`]) and records its exit code in the
+//! container's state directory ([`state`]). So the kubelet can crash, restart, or
+//! be a short-lived `kubelet ctl` command: the containers keep running, and the
+//! next [`Runtime`] finds them again by reading the state directory.
+//!
+//! The processes of one container:
+//!
+//! ```text
+//! kubelet (or kubelet ctl)                 <- this library
+//!  └─ kubelet __monitor <dir>              setsid; joins the pod's namespaces; unshare(pid)
+//!      └─ kubelet __init <dir>  ==execve==> the container's command (pid 1 inside)
+//! ```
+
+pub mod cgroups;
+pub mod container;
+pub mod exec;
+pub mod images;
+pub mod logs;
+pub mod monitor;
+pub mod namespaces;
+pub mod rootfs;
+pub mod sandbox;
+pub mod state;
+
+use images::pull::RegistryConfig;
+use images::{ImageRecord, ImageStore, PullPolicy};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::Mutex;
+
+/// Errors of runtime operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Image trouble.
+    #[error(transparent)]
+    Image(#[from] images::Error),
+    /// cgroup trouble.
+    #[error(transparent)]
+    Cgroup(#[from] cgroups::Error),
+    /// Rootfs trouble.
+    #[error(transparent)]
+    Rootfs(#[from] rootfs::Error),
+    /// Spec merge trouble.
+    #[error(transparent)]
+    Spec(#[from] container::spec::Error),
+    /// No such sandbox or container.
+    #[error("{kind} {id:?} not found")]
+    NotFound {
+        /// `sandbox` or `container`.
+        kind: &'static str,
+        /// The id asked for.
+        id: String,
+    },
+    /// An id prefix matches several objects.
+    #[error("{kind} id prefix {id:?} is ambiguous")]
+    Ambiguous {
+        /// `sandbox` or `container`.
+        kind: &'static str,
+        /// The prefix.
+        id: String,
+    },
+    /// The operation does not fit the object's state.
+    #[error("{0}")]
+    State(String),
+    /// Starting a helper process (monitor, holder, exec) failed.
+    #[error("starting {what}: {reason}")]
+    Spawn {
+        /// Which helper.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// The container failed to start (its init reported an error).
+    #[error("container {id} failed to start: {message}")]
+    StartFailed {
+        /// Container id.
+        id: String,
+        /// The init's message.
+        message: String,
+    },
+    /// File trouble in the state directory.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration file is invalid.
+    #[error("config {path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Result with the runtime error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    let path = path.into();
+    move |source| Error::Io { path, source }
+}
+
+/// Runtime settings (the runtime part of the kubelet config file).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Config {
+    /// State and images: `/var/lib/kubelet`.
+    pub root_dir: PathBuf,
+    /// CRI logs: `/var/log/pods`.
+    pub pod_logs_dir: PathBuf,
+    /// The top cgroup of all pods (`kubepods`).
+    pub cgroup_root: String,
+    /// Mirrors and plain-HTTP registries.
+    #[serde(flatten)]
+    pub registry: RegistryConfig,
+    /// Rotate a container log above this many bytes (`10Mi` in the file).
+    #[serde(deserialize_with = "de_quantity", serialize_with = "ser_quantity")]
+    pub container_log_max_size: u64,
+    /// Keep at most this many log files per container.
+    pub container_log_max_files: usize,
+    /// The kubelet binary started as monitor, holder and exec helper.
+    #[serde(skip)]
+    pub binary: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            root_dir: "/var/lib/kubelet".into(),
+            pod_logs_dir: "/var/log/pods".into(),
+            cgroup_root: "kubepods".into(),
+            registry: RegistryConfig::default(),
+            container_log_max_size: 10 << 20,
+            container_log_max_files: 5,
+            binary: default_binary(),
+        }
+    }
+}
+
+fn default_binary() -> PathBuf {
+    std::env::var_os("KUBELET_BINARY")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_exe().ok())
+        .unwrap_or_else(|| "/proc/self/exe".into())
+}
+
+/// Parses `10Mi`, `512Ki`, `1G`, `1048576` into bytes.
+pub fn parse_bytes(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let idx = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let (num, unit) = s.split_at(idx);
+    let n: f64 = num.parse().ok()?;
+    let mult: f64 = match unit {
+        "" => 1.0,
+        "k" | "K" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    Some((n * mult) as u64)
+}
+
+fn de_quantity<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    match v {
+        serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| serde::de::Error::custom("negative size")),
+        serde_json::Value::String(s) => {
+            parse_bytes(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid size {s:?}")))
+        }
+        _ => Err(serde::de::Error::custom("size must be a number or a quantity string")),
+    }
+}
+
+fn ser_quantity<S: serde::Serializer>(v: &u64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_u64(*v)
+}
+
+impl Config {
+    /// Reads a kubelet config file (YAML or JSON), missing fields defaulted.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+        let mut c: Config = serde_yaml::from_str(&text).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        c.binary = default_binary();
+        Ok(c)
+    }
+}
+
+/// The runtime: image store, cgroup manager and the state directory.
+pub struct Runtime {
+    cfg: Config,
+    images: ImageStore,
+    cgroups: Box<dyn cgroups::CgroupManager>,
+    /// Monitors and holders we started and have not reaped yet.
+    children: Mutex<HashMap<String, Child>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("cfg", &self.cfg).finish()
+    }
+}
+
+impl Runtime {
+    /// Opens the runtime: creates the directories, detects cgroups (failing
+    /// with a clear message when a controller is missing).
+    pub fn new(cfg: Config) -> Result<Self> {
+        let cgroups = cgroups::detect()?;
+        Self::with_cgroups(cfg, cgroups)
+    }
+
+    /// Opens the runtime with a given cgroup manager.
+    pub fn with_cgroups(cfg: Config, cgroups: Box<dyn cgroups::CgroupManager>) -> Result<Self> {
+        for d in [cfg.root_dir.join("sandboxes"), cfg.root_dir.join("containers")] {
+            std::fs::create_dir_all(&d).map_err(io_err(&d))?;
+        }
+        let images = ImageStore::open(cfg.root_dir.join("images"))?;
+        Ok(Runtime {
+            cfg,
+            images,
+            cgroups,
+            children: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The image store.
+    pub fn images(&self) -> &ImageStore {
+        &self.images
+    }
+
+    /// The cgroup manager.
+    pub fn cgroups(&self) -> &dyn cgroups::CgroupManager {
+        self.cgroups.as_ref()
+    }
+
+    /// Makes an image present according to the pull policy.
+    pub fn ensure_image(&self, reference: &str, policy: Option<PullPolicy>) -> Result<ImageRecord> {
+        Ok(self.images.ensure(reference, policy, &self.cfg.registry)?)
+    }
+
+    /// Ids of images used by any container.
+    pub fn images_in_use(&self) -> Result<std::collections::HashSet<String>> {
+        Ok(self
+            .list_containers()?
+            .into_iter()
+            .map(|c| c.spec.image_id)
+            .collect())
+    }
+
+    /// Removes an image unless a container uses it.
+    pub fn remove_image(&self, name: &str) -> Result<ImageRecord> {
+        let img = self.images.get(name)?.ok_or_else(|| Error::NotFound {
+            kind: "image",
+            id: name.to_string(),
+        })?;
+        if let Some(c) = self
+            .list_containers()?
+            .into_iter()
+            .find(|c| c.spec.image_id == img.id)
+        {
+            return Err(images::Error::InUse {
+                image: name.to_string(),
+                container: c.spec.id,
+            }
+            .into());
+        }
+        self.images.remove_record(&img.id)?;
+        self.images.prune_layers()?;
+        Ok(img)
+    }
+
+    /// Image garbage collection (all unused images with `None`).
+    pub fn gc_images(&self, policy: Option<images::gc::GcPolicy>) -> Result<images::gc::GcReport> {
+        let used = self.images_in_use()?;
+        Ok(self.images.gc(&used, policy)?)
+    }
+
+    fn sandboxes_dir(&self) -> PathBuf {
+        self.cfg.root_dir.join("sandboxes")
+    }
+
+    fn containers_dir(&self) -> PathBuf {
+        self.cfg.root_dir.join("containers")
+    }
+
+    /// Reaps helper processes that have exited (they are our children until
+    /// then, and would stay zombies otherwise).
+    pub fn reap(&self) {
+        if let Ok(mut ch) = self.children.lock() {
+            ch.retain(|_, c| !matches!(c.try_wait(), Ok(Some(_))));
+        }
+    }
+
+    fn resolve_id(dir: &Path, kind: &'static str, id: &str) -> Result<String> {
+        if id.is_empty() {
+            return Err(Error::NotFound { kind, id: id.into() });
+        }
+        if dir.join(id).is_dir() {
+            return Ok(id.to_string());
+        }
+        let matches: Vec<String> = std::fs::read_dir(dir)
+            .map_err(io_err(dir))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(id))
+            .collect();
+        match matches.len() {
+            1 => Ok(matches[0].clone()),
+            0 => Err(Error::NotFound { kind, id: id.into() }),
+            _ => Err(Error::Ambiguous { kind, id: id.into() }),
+        }
+    }
+}
+
+/// A new random id (32 hex digits).
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_with_mirrors_and_quantities() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("kubelet.yaml");
+        std::fs::write(
+            &p,
+            "rootDir: /tmp/x\nregistryMirrors:\n  docker.io: [\"http://127.0.0.1:5000\"]\ncontainerLogMaxSize: 1Mi\n",
+        )
+        .unwrap();
+        let c = Config::load(&p).unwrap();
+        assert_eq!(c.root_dir, Path::new("/tmp/x"));
+        assert_eq!(c.pod_logs_dir, Path::new("/var/log/pods"));
+        assert_eq!(c.container_log_max_size, 1 << 20);
+        assert_eq!(c.registry.registry_mirrors["docker.io"], vec!["http://127.0.0.1:5000"]);
+        std::fs::write(&p, "rootDir: [").unwrap();
+        assert!(matches!(Config::load(&p), Err(Error::Config { .. })));
+    }
+
+    #[test]
+    fn byte_quantities() {
+        assert_eq!(parse_bytes("64Mi"), Some(64 << 20));
+        assert_eq!(parse_bytes("1G"), Some(1_000_000_000));
+        assert_eq!(parse_bytes("100"), Some(100));
+        assert_eq!(parse_bytes("1X"), None);
+    }
+}
+
+/// Debug aid: appends `<µs since epoch> <pid> <what>` to the file named by
+/// `$KUBELET_TIMING` (used to see where container start-up time goes).
+pub fn timing(what: &str) {
+    if let Some(p) = std::env::var_os("KUBELET_TIMING") {
+        let us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros())
+            .unwrap_or(0);
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
+            use std::io::Write;
+            let _ = writeln!(f, "{us} {} {what}", std::process::id());
+        }
+    }
+}

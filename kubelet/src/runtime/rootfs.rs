@@ -1,0 +1,118 @@
+//! The container's root filesystem: an overlayfs mount.
+//!
+//! overlayfs merges directories: the image layers are stacked read-only
+//! (`lowerdir=top:...:bottom`), and everything the container writes goes to its
+//! own `upperdir` (copy-up on first write; deletions become whiteouts there).
+//! `workdir` is scratch space overlayfs needs on the same filesystem as the upper
+//! dir. So starting a container copies nothing, and removing it is deleting its
+//! upper dir.
+//!
+//! The mount is made by the container's init process *inside its own mount
+//! namespace*: the host never sees it, and it disappears by itself when the
+//! last process of the container exits.
+
+use super::container::spec::ContainerSpec;
+use nix::mount::{mount, MsFlags};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Errors preparing or mounting the rootfs.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A directory could not be created or removed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The overlay mount failed.
+    #[error("mounting overlay on {target} (options {options}): {source}")]
+    Mount {
+        /// Mount point.
+        target: PathBuf,
+        /// The mount options (layer list).
+        options: String,
+        /// OS error.
+        #[source]
+        source: nix::Error,
+    },
+    /// The image has no layers.
+    #[error("image has no layers")]
+    NoLayers,
+}
+
+/// Upper, work and mount-point directories of a container.
+pub fn dirs(container_dir: &Path) -> [PathBuf; 3] {
+    [
+        container_dir.join("upper"),
+        container_dir.join("work"),
+        container_dir.join("rootfs"),
+    ]
+}
+
+/// Creates the per-container directories.
+pub fn prepare(container_dir: &Path) -> Result<(), Error> {
+    for d in dirs(container_dir) {
+        fs::create_dir_all(&d).map_err(|source| Error::Io { path: d.clone(), source })?;
+    }
+    Ok(())
+}
+
+/// Builds the overlay mount options. Layer paths are given relative to the
+/// layer directory (the caller `chdir`s there first) so that many layers fit in
+/// the one page the kernel accepts for mount options.
+pub fn overlay_options(spec: &ContainerSpec) -> Result<String, Error> {
+    if spec.lower.is_empty() {
+        return Err(Error::NoLayers);
+    }
+    let [upper, work, _] = dirs(&spec.dir);
+    Ok(format!(
+        "lowerdir={},upperdir={},workdir={}",
+        spec.lower.join(":"),
+        upper.display(),
+        work.display()
+    ))
+}
+
+/// Mounts the overlay on `<dir>/rootfs` and returns that path. Must run in the
+/// container's mount namespace.
+pub fn mount_overlay(spec: &ContainerSpec) -> Result<PathBuf, Error> {
+    let options = overlay_options(spec)?;
+    let target = spec.dir.join("rootfs");
+    let cwd = std::env::current_dir().ok();
+    std::env::set_current_dir(&spec.layers_dir).map_err(|source| Error::Io {
+        path: spec.layers_dir.clone(),
+        source,
+    })?;
+    let res = mount(
+        Some("overlay"),
+        &target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    );
+    if let Some(c) = cwd {
+        let _ = std::env::set_current_dir(c);
+    }
+    res.map_err(|source| Error::Mount {
+        target: target.clone(),
+        options,
+        source,
+    })?;
+    Ok(target)
+}
+
+/// Deletes the container's upper and work dirs (the container's writes).
+pub fn remove(container_dir: &Path) -> Result<(), Error> {
+    for d in dirs(container_dir) {
+        match fs::remove_dir_all(&d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Io { path: d, source }),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,352 @@
+//! The pod sandbox: the namespaces a pod's containers share.
+//!
+//! Kubernetes keeps a pod's network, IPC and UTS namespaces alive with a
+//! "pause" container, so that containers can come and go (crash, restart)
+//! without the pod losing its IP address or hostname. Ours is the same idea
+//! without an image: a *holder* process (`kubelet __sandbox`) that
+//! `unshare`s the namespaces, brings up `lo`, sets the hostname to the pod
+//! name, and then only sleeps and reaps orphans. Containers join its
+//! namespaces through `/proc/<holder>/ns/{net,ipc,uts}`.
+//!
+//! `hostNetwork` (host net and uts), `hostIPC` and `hostPID` skip the
+//! corresponding namespaces; with `shareProcessNamespace` the holder also
+//! creates a pid namespace in which it is pid 1, and every container joins it.
+
+use super::cgroups::{self, Qos};
+use super::state::{self, read_json, write_json};
+use super::{io_err, namespaces, Error, Result, Runtime};
+use nix::sched::CloneFlags;
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A pod as the runtime needs to know it (CRI's `PodSandboxConfig`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxConfig {
+    /// Pod name.
+    pub name: String,
+    /// Pod namespace.
+    pub namespace: String,
+    /// Pod uid.
+    pub uid: String,
+    /// Hostname (defaults to the pod name).
+    pub hostname: Option<String>,
+    /// `hostNetwork`.
+    #[serde(default)]
+    pub host_network: bool,
+    /// `hostPID`.
+    #[serde(default)]
+    pub host_pid: bool,
+    /// `hostIPC`.
+    #[serde(default)]
+    pub host_ipc: bool,
+    /// `shareProcessNamespace`.
+    #[serde(default)]
+    pub share_process_namespace: bool,
+    /// QoS class (decides the cgroup parent).
+    pub qos: Option<Qos>,
+    /// Labels.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
+}
+
+/// Sandbox lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SandboxState {
+    /// Namespaces held.
+    Ready,
+    /// Holder gone or stopped.
+    NotReady,
+}
+
+/// `sandbox.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SandboxRecord {
+    /// Sandbox id.
+    pub id: String,
+    /// The pod.
+    pub config: SandboxConfig,
+    /// Host pid of the holder (0 when stopped).
+    pub holder_pid: i32,
+    /// Its start time.
+    pub holder_start: u64,
+    /// Recorded state (refreshed against the holder when read).
+    pub state: SandboxState,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+    /// The pod's cgroup (relative path).
+    pub cgroup_path: String,
+    /// `/var/log/pods/<ns>_<name>_<uid>`.
+    pub log_dir: PathBuf,
+    /// Hostname.
+    pub hostname: String,
+}
+
+impl SandboxRecord {
+    /// The namespace handle of the holder, when the pod has its own.
+    pub fn ns(&self, kind: &str) -> Option<PathBuf> {
+        let own = match kind {
+            "net" | "uts" => !self.config.host_network,
+            "ipc" => !self.config.host_ipc,
+            "pid" => self.config.share_process_namespace && !self.config.host_pid,
+            _ => false,
+        };
+        (own && self.holder_pid > 0).then(|| namespaces::ns_path(self.holder_pid, kind))
+    }
+}
+
+/// `/etc/hosts` of a pod.
+pub fn hosts_file(hostname: &str) -> String {
+    format!(
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
+    )
+}
+
+impl Runtime {
+    fn sandbox_dir(&self, id: &str) -> PathBuf {
+        self.sandboxes_dir().join(id)
+    }
+
+    /// Creates a pod sandbox and starts its holder; returns the sandbox id.
+    pub fn run_sandbox(&self, config: SandboxConfig) -> Result<String> {
+        let id = super::new_id();
+        let dir = self.sandbox_dir(&id);
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let hostname = config
+            .hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| config.name.clone());
+        let qos = config.qos.unwrap_or(Qos::BestEffort);
+        let uid = if config.uid.is_empty() { id.clone() } else { config.uid.clone() };
+        let cgroup_path = cgroups::pod_path(&self.cfg.cgroup_root, qos, &uid);
+        let log_dir = self
+            .cfg
+            .pod_logs_dir
+            .join(format!("{}_{}_{}", config.namespace, config.name, uid));
+        let mut rec = SandboxRecord {
+            id: id.clone(),
+            config,
+            holder_pid: 0,
+            holder_start: 0,
+            state: SandboxState::NotReady,
+            created_at: state::now(),
+            cgroup_path,
+            log_dir,
+            hostname,
+        };
+        let result = (|| {
+            std::fs::write(dir.join("hosts"), hosts_file(&rec.hostname)).map_err(io_err(&dir))?;
+            std::fs::write(dir.join("hostname"), format!("{}\n", rec.hostname)).map_err(io_err(&dir))?;
+            let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+            std::fs::write(dir.join("resolv.conf"), resolv).map_err(io_err(&dir))?;
+            self.cgroups
+                .create(&format!("{}/sandbox", rec.cgroup_path), &cgroups::Resources::default())?;
+            write_json(&dir.join("sandbox.json"), &rec).map_err(io_err(&dir))?;
+            let mut child = Command::new(&self.cfg.binary)
+                .arg("__sandbox")
+                .arg(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| Error::Spawn {
+                    what: format!("sandbox holder {}", self.cfg.binary.display()),
+                    reason: e.to_string(),
+                })?;
+            let mut line = String::new();
+            if let Some(out) = child.stdout.take() {
+                let _ = BufReader::new(out).read_line(&mut line);
+            }
+            let pid: i32 = match line.trim().strip_prefix("ok ") {
+                Some(p) => p.parse().unwrap_or(0),
+                None => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::Spawn {
+                        what: "sandbox holder".into(),
+                        reason: line.trim().trim_start_matches("error: ").to_string(),
+                    });
+                }
+            };
+            if pid as u32 == child.id() {
+                self.children.lock().map(|mut c| c.insert(format!("sandbox-{id}"), child)).ok();
+            } else {
+                // The setup process exits after starting the pid-1 holder.
+                let _ = child.wait();
+            }
+            rec.holder_pid = pid;
+            rec.holder_start = state::proc_start_time(pid).unwrap_or(0);
+            rec.state = SandboxState::Ready;
+            write_json(&dir.join("sandbox.json"), &rec).map_err(io_err(&dir))?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = self.remove_sandbox(&id);
+            return Err(e);
+        }
+        tracing::info!(sandbox = %id, pod = %rec.config.name, pid = rec.holder_pid, "sandbox ready");
+        Ok(id)
+    }
+
+    /// Reads a sandbox record (by id or unique prefix), refreshing its state.
+    pub fn sandbox(&self, id: &str) -> Result<SandboxRecord> {
+        let id = Self::resolve_id(&self.sandboxes_dir(), "sandbox", id)?;
+        let path = self.sandbox_dir(&id).join("sandbox.json");
+        let mut rec: SandboxRecord = read_json(&path).map_err(|_| Error::NotFound {
+            kind: "sandbox",
+            id: id.clone(),
+        })?;
+        if rec.state == SandboxState::Ready && !state::alive(rec.holder_pid, rec.holder_start) {
+            rec.state = SandboxState::NotReady;
+        }
+        Ok(rec)
+    }
+
+    /// Every sandbox.
+    pub fn list_sandboxes(&self) -> Result<Vec<SandboxRecord>> {
+        let dir = self.sandboxes_dir();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+            if let Ok(r) = self.sandbox(&e.file_name().to_string_lossy()) {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        Ok(out)
+    }
+
+    /// Stops every container of the sandbox and its holder.
+    pub fn stop_sandbox(&self, id: &str, grace: std::time::Duration) -> Result<()> {
+        let mut rec = self.sandbox(id)?;
+        for c in self.list_containers()? {
+            if c.spec.sandbox_id == rec.id && c.state.status == state::Status::Running {
+                self.stop_container(&c.spec.id, grace)?;
+            }
+        }
+        if state::alive(rec.holder_pid, rec.holder_start) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(rec.holder_pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        if let Ok(mut ch) = self.children.lock() {
+            if let Some(mut c) = ch.remove(&format!("sandbox-{}", rec.id)) {
+                let _ = c.wait();
+            }
+        }
+        rec.state = SandboxState::NotReady;
+        let path = self.sandbox_dir(&rec.id).join("sandbox.json");
+        write_json(&path, &rec).map_err(io_err(&path))
+    }
+
+    /// Stops and removes the sandbox, its containers, cgroups and logs.
+    pub fn remove_sandbox(&self, id: &str) -> Result<()> {
+        let rec = match self.sandbox(id) {
+            Ok(r) => r,
+            Err(Error::NotFound { .. }) => {
+                // A half-created sandbox: just remove its directory.
+                let dir = self.sandbox_dir(id);
+                if dir.is_dir() {
+                    std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+                }
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        self.stop_sandbox(&rec.id, std::time::Duration::ZERO)?;
+        for c in self.list_containers()? {
+            if c.spec.sandbox_id == rec.id {
+                self.remove_container(&c.spec.id)?;
+            }
+        }
+        self.cgroups.remove(&rec.cgroup_path)?;
+        if rec.log_dir.starts_with(&self.cfg.pod_logs_dir) && rec.log_dir.is_dir() {
+            let _ = std::fs::remove_dir_all(&rec.log_dir);
+        }
+        let dir = self.sandbox_dir(&rec.id);
+        std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+        Ok(())
+    }
+}
+
+/// Entry point of `kubelet __sandbox <dir>`: become the holder.
+pub fn holder_main(dir: &Path) -> i32 {
+    let mut out = std::io::stdout();
+    match holder_setup(dir) {
+        Ok(HolderRole::Hold) => {
+            let _ = writeln!(out, "ok {}", std::process::id());
+            let _ = out.flush();
+            hold()
+        }
+        Ok(HolderRole::Started(pid)) => {
+            let _ = writeln!(out, "ok {pid}");
+            0
+        }
+        Err(e) => {
+            let _ = writeln!(out, "error: {e}");
+            1
+        }
+    }
+}
+
+/// Entry point of `kubelet __pause`: pid 1 of a shared pid namespace.
+pub fn pause_main() -> i32 {
+    hold()
+}
+
+enum HolderRole {
+    Hold,
+    Started(u32),
+}
+
+fn holder_setup(dir: &Path) -> Result<HolderRole, String> {
+    let rec: SandboxRecord = read_json(&dir.join("sandbox.json")).map_err(|e| format!("reading sandbox.json: {e}"))?;
+    super::timing("holder start");
+    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    if let Ok(mgr) = cgroups::detect() {
+        mgr.add_task(&format!("{}/sandbox", rec.cgroup_path), std::process::id() as i32)
+            .map_err(|e| e.to_string())?;
+    }
+    let c = &rec.config;
+    let mut flags = CloneFlags::empty();
+    if !c.host_network {
+        flags |= CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWUTS;
+    }
+    if !c.host_ipc {
+        flags |= CloneFlags::CLONE_NEWIPC;
+    }
+    super::timing("holder cgroup joined");
+    namespaces::unshare(flags).map_err(|e| e.to_string())?;
+    super::timing("holder unshared");
+    if !c.host_network {
+        namespaces::loopback_up().map_err(|e| e.to_string())?;
+        nix::unistd::sethostname(&rec.hostname).map_err(|e| format!("sethostname {:?}: {e}", rec.hostname))?;
+    }
+    super::timing("holder lo up");
+    if c.share_process_namespace && !c.host_pid {
+        namespaces::unshare(CloneFlags::CLONE_NEWPID).map_err(|e| e.to_string())?;
+        let child = Command::new("/proc/self/exe")
+            .arg("__pause")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("starting pause: {e}"))?;
+        return Ok(HolderRole::Started(child.id()));
+    }
+    Ok(HolderRole::Hold)
+}
+
+/// Sleeps forever, reaping any process that gets re-parented to us.
+fn hold() -> i32 {
+    loop {
+        match nix::sys::wait::waitpid(None, None) {
+            Ok(_) => {}
+            Err(_) => std::thread::sleep(std::time::Duration::from_secs(1)),
+        }
+    }
+}

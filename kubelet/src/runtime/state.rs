@@ -1,0 +1,177 @@
+//! The runtime's memory is the filesystem, not the kubelet process.
+//!
+//! Every sandbox and container has a directory with JSON records; the monitor
+//! process of a container updates `state.json` when the container starts and
+//! when it exits. A freshly started kubelet (or `kubelet ctl`) rebuilds its whole
+//! picture by reading these directories and checking that the recorded
+//! processes still exist (a pid plus its start time from `/proc/<pid>/stat`, so
+//! a recycled pid is not mistaken for our process).
+//!
+//! ```text
+//! <root-dir>/sandboxes/<id>/sandbox.json   the pod sandbox
+//! <root-dir>/containers/<id>/spec.json     the resolved container spec
+//! <root-dir>/containers/<id>/state.json    created / running / exited, pid, exit code
+//! <root-dir>/containers/<id>/{upper,work,rootfs}   overlayfs directories
+//! ```
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::fs;
+use std::path::Path;
+
+/// Lifecycle of a container (CRI's `ContainerState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    /// Created, not started.
+    Created,
+    /// The process runs.
+    Running,
+    /// The process exited (exit code recorded).
+    Exited,
+    /// The monitor vanished without recording an exit.
+    Unknown,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Created => "Created",
+            Status::Running => "Running",
+            Status::Exited => "Exited",
+            Status::Unknown => "Unknown",
+        })
+    }
+}
+
+/// The mutable state of a container (`state.json`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerState {
+    /// Lifecycle.
+    pub status: Status,
+    /// Host pid of the container's first process.
+    #[serde(default)]
+    pub pid: i32,
+    /// Its start time (clock ticks since boot) for identity checks.
+    #[serde(default)]
+    pub pid_start: u64,
+    /// Host pid of the monitor.
+    #[serde(default)]
+    pub monitor_pid: i32,
+    /// Start time of the monitor.
+    #[serde(default)]
+    pub monitor_start: u64,
+    /// RFC 3339 times.
+    pub created_at: String,
+    /// When the process started.
+    #[serde(default)]
+    pub started_at: String,
+    /// When it exited.
+    #[serde(default)]
+    pub finished_at: String,
+    /// Exit code (128+signal for signals).
+    #[serde(default)]
+    pub exit_code: i32,
+    /// `Completed`, `Error`, `OOMKilled`, `StartError`, ...
+    #[serde(default)]
+    pub reason: String,
+    /// Human-readable detail.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl ContainerState {
+    /// A fresh `Created` state.
+    pub fn created() -> Self {
+        ContainerState {
+            status: Status::Created,
+            pid: 0,
+            pid_start: 0,
+            monitor_pid: 0,
+            monitor_start: 0,
+            created_at: now(),
+            started_at: String::new(),
+            finished_at: String::new(),
+            exit_code: 0,
+            reason: String::new(),
+            message: String::new(),
+        }
+    }
+}
+
+/// Now as RFC 3339 with nanoseconds, UTC.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// Reads a JSON record.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> std::io::Result<T> {
+    let bytes = fs::read(path)?;
+    serde_json::from_slice(&bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// Writes a JSON record atomically (write to a temp file, then rename), so a
+/// reader never sees half a record even if the writer is killed.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    fs::write(&tmp, bytes)?;
+    fs::rename(&tmp, path)
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`), `None` if it does not exist.
+pub fn proc_start_time(pid: i32) -> Option<u64> {
+    if pid <= 0 {
+        return None;
+    }
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; fields resume after ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// Whether `pid` is still the process that had `start` as start time (and is
+/// not a zombie).
+pub fn alive(pid: i32, start: u64) -> bool {
+    if proc_start_time(pid) != Some(start) {
+        return false;
+    }
+    let state = fs::read_to_string(format!("/proc/{pid}/stat")).ok();
+    !state
+        .as_deref()
+        .and_then(|s| s.rfind(')').map(|i| &s[i + 2..]))
+        .is_some_and(|r| r.starts_with('Z') || r.starts_with('X'))
+}
+
+/// Resident set size of a process in KiB.
+pub fn rss_kib(pid: i32) -> Option<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| {
+        l.strip_prefix("VmRSS:")
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_own_process_is_alive() {
+        let me = std::process::id() as i32;
+        let start = proc_start_time(me).unwrap();
+        assert!(alive(me, start));
+        assert!(!alive(me, start + 1));
+        assert!(rss_kib(me).unwrap() > 0);
+    }
+
+    #[test]
+    fn json_roundtrip() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s.json");
+        let s = ContainerState::created();
+        write_json(&p, &s).unwrap();
+        let back: ContainerState = read_json(&p).unwrap();
+        assert_eq!(back, s);
+    }
+}
