@@ -9,9 +9,11 @@
 //! - [`patch`]: JSON patch, merge patch and strategic merge patch.
 //! - [`protobuf`]: decoding the Kubernetes protobuf encoding kubectl's typed
 //!   clients send.
+//! - [`quantity`]: resource quantities (`250m`, `64Mi`) as numbers.
 
 pub mod fields;
 pub mod labels;
 pub mod patch;
 pub mod protobuf;
+pub mod quantity;
 pub mod resources;

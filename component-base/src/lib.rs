@@ -2,9 +2,13 @@
 //! `k8s.io/component-base` and client-go's `leaderelection`:
 //!
 //! - [`client`]: an apiserver client from `--kubeconfig` and/or `--master`;
+//! - [`duration`]: Go-style durations for flags and config files;
+//! - [`events`]: the core/v1 Event recorder (`kubectl describe` shows them);
 //! - [`leader_election`]: act only while holding a `coordination.k8s.io`
 //!   Lease, so several replicas of the scheduler or controller-manager can
 //!   run with one active.
 
 pub mod client;
+pub mod duration;
+pub mod events;
 pub mod leader_election;

@@ -16,7 +16,7 @@
 
 pub mod config;
 pub mod controllers;
-pub mod events;
+pub use component_base::events;
 pub use component_base::leader_election;
 pub mod runtime;
 pub mod server;

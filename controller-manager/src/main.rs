@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use controller_manager::util::parse_duration;
+use component_base::duration::parse as parse_duration;
 
 /// Runs the control loops.
 #[derive(Debug, Parser)]

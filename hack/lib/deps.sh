@@ -31,7 +31,7 @@ ensure_packages() {
 # The packages every part of the project uses at test or run time.
 PROJECT_PACKAGES=(
     etcd-server etcd-client      # the apiserver's storage
-    protobuf-compiler            # etcd-client's build
+    protobuf-compiler libprotobuf-dev  # etcd-client's build (protoc + well-known .proto files)
     iptables iproute2            # service proxy, lab networking
     containernetworking-plugins  # pod networking (CNI)
     busybox-static umoci skopeo  # test images

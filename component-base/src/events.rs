@@ -54,11 +54,17 @@ impl Recorder {
 
     /// A recorder writing as `component` (`deployment-controller`, ...).
     pub fn new(client: kube::Client, component: &str) -> Recorder {
-        let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
-        let component = component.to_string();
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_default();
+        Recorder::with_host(client, component, host)
+    }
+
+    /// A recorder writing as `component` on `host` (the kubelet's node
+    /// name: `kubectl describe` shows `kubelet, <node>` as the source).
+    pub fn with_host(client: kube::Client, component: &str, host: String) -> Recorder {
+        let (tx, mut rx) = mpsc::unbounded_channel::<Pending>();
+        let component = component.to_string();
         tokio::spawn(async move {
             // (uid, reason, message) -> (namespace, event name, count)
             let mut seen: HashMap<(String, String, String), (String, String, i32)> = HashMap::new();
@@ -108,7 +114,7 @@ impl Recorder {
                     type_: Some(p.type_),
                     source: Some(EventSource {
                         component: Some(component.clone()),
-                        host: None,
+                        host: (component == "kubelet").then(|| host.clone()),
                     }),
                     first_timestamp: Some(now.clone()),
                     last_timestamp: Some(now),
