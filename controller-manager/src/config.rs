@@ -16,6 +16,10 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "nodeipam",
     "nodelifecycle",
     "podgc",
+    "job",
+    "cronjob",
+    "daemonset",
+    "statefulset",
 ];
 
 /// Controller-manager settings.

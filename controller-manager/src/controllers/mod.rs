@@ -10,15 +10,19 @@
 //! their first list (a controller acting on a half-filled cache would
 //! re-create everything) and only then polls the workers.
 
+pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;
+pub mod job;
 pub mod namespace;
 pub mod nodeipam;
 pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
+pub mod statefulset;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -89,6 +93,10 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("nodeipam", nodeipam::start),
     ("nodelifecycle", nodelifecycle::start),
     ("podgc", podgc::start),
+    ("job", job::start),
+    ("cronjob", cronjob::start),
+    ("daemonset", daemonset::start),
+    ("statefulset", statefulset::start),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.

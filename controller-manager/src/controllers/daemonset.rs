@@ -1,0 +1,862 @@
+//! The DaemonSet controller: one pod on every eligible node, as upstream's
+//! `pkg/controller/daemon`.
+//!
+//! A node is eligible when the pod template's `nodeSelector` and required
+//! node affinity match it and every `NoSchedule`/`NoExecute` taint is
+//! tolerated, counting the tolerations upstream adds to every daemon pod
+//! (`not-ready`/`unreachable` NoExecute, `disk-pressure`, `memory-pressure`,
+//! `pid-pressure`, `unschedulable` NoSchedule, and `network-unavailable`
+//! for host-network pods). A pod already running stays as long as only
+//! NoSchedule taints are untolerated.
+//!
+//! Pods are not given `spec.nodeName`: as upstream, each gets a required
+//! node affinity `matchFields metadata.name In [<node>]`, and the scheduler
+//! binds it (so resources and ports are still checked).
+//!
+//! reconcile(ns/name):
+//! 1. group the pods we control by target node;
+//! 2. with the expectations met, **manage**: create a pod on each eligible
+//!    node without one, delete pods on ineligible nodes, failed pods and
+//!    duplicates;
+//! 3. **update** (`RollingUpdate`): pods whose `controller-revision-hash`
+//!    label differs from the template's hash are replaced: with
+//!    `maxSurge = 0` delete at most `maxUnavailable` available old pods at a
+//!    time (old pods that are unavailable anyway go at once); with
+//!    `maxSurge > 0` start a new pod next to the old one on at most
+//!    `maxSurge` nodes and delete the old pod when the new one is available.
+//!    `OnDelete` only replaces pods someone deleted;
+//! 4. **status**: desired/current/misscheduled/ready/available/updated
+//!    numbers and observedGeneration, which `kubectl rollout status ds/x`
+//!    waits on.
+//!
+//! Revisions: our apiserver does not serve `controllerrevisions`, so the
+//! revision is only the hash label (computed as the Deployment controller's
+//! `pod-template-hash`); `kubectl rollout history/undo ds` need the
+//! ControllerRevisions and do not work.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
+use k8s_openapi::api::core::v1::{
+    Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
+    Taint, Toleration,
+};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+
+use super::deployment::hash;
+use super::replicaset::{api_message, pod_from_template};
+use super::{Context, Started};
+use crate::events::{Recorder, NORMAL, WARNING};
+use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
+use crate::runtime::expectations::Expectations;
+use crate::runtime::informer::{key_of, split_key, Store};
+use crate::runtime::queue::Queue;
+use crate::util;
+
+/// The label with the pod template's revision hash.
+pub const REVISION_LABEL: &str = "controller-revision-hash";
+
+/// Registers handlers and returns the workers.
+pub fn start(ctx: &Context) -> Started {
+    let pods = ctx.factory.informer::<Pod>();
+    let sets = ctx.factory.informer::<DaemonSet>();
+    let nodes = ctx.factory.informer::<Node>();
+    let queue = Queue::new("daemonset");
+    let dc = Arc::new(DaemonSetController {
+        client: ctx.client.clone(),
+        pods: pods.store(),
+        sets: sets.store(),
+        nodes: nodes.store(),
+        expectations: Arc::new(Expectations::new()),
+        recorder: ctx.recorder("daemonset-controller"),
+    });
+
+    let (q, exp) = (Arc::clone(&queue), Arc::clone(&dc.expectations));
+    sets.add_handler(move |old, new| match (old, new) {
+        (_, Some(ds)) => q.add(key_of(&**ds)),
+        (Some(ds), None) => {
+            exp.delete(&key_of(&**ds));
+            q.add(key_of(&**ds));
+        }
+        (None, None) => {}
+    });
+
+    let (q, exp, set_store) = (
+        Arc::clone(&queue),
+        Arc::clone(&dc.expectations),
+        sets.store(),
+    );
+    pods.add_handler(move |old, new| {
+        let owner = |p: &Pod| {
+            let r = util::controller_of(&p.metadata)?;
+            (r.kind == "DaemonSet").then(|| {
+                format!(
+                    "{}/{}",
+                    p.metadata.namespace.as_deref().unwrap_or(""),
+                    r.name
+                )
+            })
+        };
+        match (old, new) {
+            (None, Some(p)) => {
+                if let Some(k) = owner(p) {
+                    exp.creation_observed(&k);
+                    q.add(k);
+                }
+            }
+            (Some(o), Some(p)) => {
+                if let Some(k) = owner(p) {
+                    if p.metadata.deletion_timestamp.is_some()
+                        && o.metadata.deletion_timestamp.is_none()
+                    {
+                        exp.deletion_observed(&k, &key_of(&**p));
+                    }
+                    // Available only minReadySeconds after Ready.
+                    if !util::pod_ready(o) && util::pod_ready(p) {
+                        if let Some(ds) = set_store.get(&k) {
+                            let min = ds.spec.as_ref().and_then(|s| s.min_ready_seconds);
+                            if let Some(min) = min.filter(|m| *m > 0) {
+                                q.add_after(k.clone(), Duration::from_secs(min as u64 + 1));
+                            }
+                        }
+                    }
+                    q.add(k);
+                }
+            }
+            (Some(p), None) => {
+                if let Some(k) = owner(p) {
+                    exp.deletion_observed(&k, &key_of(&**p));
+                    q.add(k);
+                }
+            }
+            (None, None) => {}
+        }
+    });
+
+    // A node appearing or changing labels, taints or conditions may change
+    // where every DaemonSet should run.
+    let (q, set_store) = (Arc::clone(&queue), sets.store());
+    nodes.add_handler(move |old, new| {
+        let relevant = match (old, new) {
+            (Some(o), Some(n)) => {
+                o.metadata.labels != n.metadata.labels
+                    || o.spec.as_ref().map(|s| (&s.taints, s.unschedulable))
+                        != n.spec.as_ref().map(|s| (&s.taints, s.unschedulable))
+            }
+            _ => true,
+        };
+        if relevant {
+            for ds in set_store.list() {
+                q.add(key_of(&*ds));
+            }
+        }
+    });
+    ctx.workers(dc, queue)
+}
+
+/// The controller's state.
+pub struct DaemonSetController {
+    client: kube::Client,
+    pods: Store<Pod>,
+    sets: Store<DaemonSet>,
+    nodes: Store<Node>,
+    expectations: Arc<Expectations>,
+    recorder: Recorder,
+}
+
+/// The tolerations every daemon pod gets (upstream
+/// `AddOrUpdateDaemonPodTolerations`), added to the template's.
+pub fn daemon_tolerations(mut t: Vec<Toleration>, host_network: bool) -> Vec<Toleration> {
+    let mut add = |key: &str, effect: &str| {
+        if !t
+            .iter()
+            .any(|x| x.key.as_deref() == Some(key) && x.effect.as_deref() == Some(effect))
+        {
+            t.push(Toleration {
+                key: Some(key.into()),
+                operator: Some("Exists".into()),
+                effect: Some(effect.into()),
+                ..Default::default()
+            });
+        }
+    };
+    add("node.kubernetes.io/not-ready", "NoExecute");
+    add("node.kubernetes.io/unreachable", "NoExecute");
+    add("node.kubernetes.io/disk-pressure", "NoSchedule");
+    add("node.kubernetes.io/memory-pressure", "NoSchedule");
+    add("node.kubernetes.io/pid-pressure", "NoSchedule");
+    add("node.kubernetes.io/unschedulable", "NoSchedule");
+    if host_network {
+        add("node.kubernetes.io/network-unavailable", "NoSchedule");
+    }
+    t
+}
+
+/// Whether toleration `t` tolerates `taint` (upstream `ToleratesTaint`).
+pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
+    if let Some(e) = t.effect.as_deref().filter(|e| !e.is_empty()) {
+        if e != taint.effect {
+            return false;
+        }
+    }
+    let key = t.key.as_deref().unwrap_or("");
+    if !key.is_empty() && key != taint.key {
+        return false;
+    }
+    match t.operator.as_deref() {
+        Some("Exists") => true,
+        // An empty key is only valid with Exists.
+        _ => {
+            !key.is_empty()
+                && t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
+        }
+    }
+}
+
+fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
+    let values = r.values.as_deref().unwrap_or(&[]);
+    match r.operator.as_str() {
+        "In" => value.is_some_and(|v| values.iter().any(|x| x == v)),
+        "NotIn" => !value.is_some_and(|v| values.iter().any(|x| x == v)),
+        "Exists" => value.is_some(),
+        "DoesNotExist" => value.is_none(),
+        op @ ("Gt" | "Lt") => {
+            let (Some(v), Some(bound)) = (
+                value.and_then(|v| v.parse::<i64>().ok()),
+                values.first().and_then(|b| b.parse::<i64>().ok()),
+            ) else {
+                return false;
+            };
+            if op == "Gt" {
+                v > bound
+            } else {
+                v < bound
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Whether a node selector term matches the node (an empty term matches
+/// nothing, as upstream).
+pub fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
+    let exprs = term.match_expressions.as_deref().unwrap_or(&[]);
+    let fields = term.match_fields.as_deref().unwrap_or(&[]);
+    if exprs.is_empty() && fields.is_empty() {
+        return false;
+    }
+    let labels = util::labels(&node.metadata);
+    exprs
+        .iter()
+        .all(|r| requirement_matches(r, labels.get(&r.key).map(String::as_str)))
+        && fields.iter().all(|r| {
+            let v = (r.key == "metadata.name").then(|| node.metadata.name.as_deref().unwrap_or(""));
+            requirement_matches(r, v)
+        })
+}
+
+/// (should run a new pod, may keep a running one) on `node` for a pod with
+/// `template` (upstream `NodeShouldRunDaemonPod`).
+pub fn node_should_run(pod: &Pod, node: &Node) -> (bool, bool) {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let name = node.metadata.name.as_deref().unwrap_or("");
+    if spec
+        .node_name
+        .as_deref()
+        .is_some_and(|n| !n.is_empty() && n != name)
+    {
+        return (false, false);
+    }
+    let labels = util::labels(&node.metadata);
+    let selector_ok = spec
+        .node_selector
+        .as_ref()
+        .is_none_or(|sel| sel.iter().all(|(k, v)| labels.get(k) == Some(v)));
+    let affinity_ok = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.node_affinity.as_ref())
+        .and_then(|na| {
+            na.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .is_none_or(|ns| ns.node_selector_terms.iter().any(|t| term_matches(t, node)));
+    if !selector_ok || !affinity_ok {
+        return (false, false);
+    }
+    let tolerations = daemon_tolerations(
+        spec.tolerations.clone().unwrap_or_default(),
+        spec.host_network == Some(true),
+    );
+    let mut run = true;
+    let mut keep = true;
+    for taint in node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_deref())
+        .unwrap_or(&[])
+    {
+        if taint.effect == "PreferNoSchedule" || tolerations.iter().any(|t| tolerates(t, taint)) {
+            continue;
+        }
+        run = false;
+        if taint.effect == "NoExecute" {
+            keep = false;
+        }
+    }
+    (run, keep)
+}
+
+/// The node a daemon pod is for: its `nodeName`, or the node of its
+/// `matchFields metadata.name` affinity (upstream `GetTargetNodeName`).
+pub fn target_node(pod: &Pod) -> Option<String> {
+    let spec = pod.spec.as_ref()?;
+    if let Some(n) = spec.node_name.as_ref().filter(|n| !n.is_empty()) {
+        return Some(n.clone());
+    }
+    let terms = &spec
+        .affinity
+        .as_ref()?
+        .node_affinity
+        .as_ref()?
+        .required_during_scheduling_ignored_during_execution
+        .as_ref()?
+        .node_selector_terms;
+    terms.iter().find_map(|t| {
+        t.match_fields.as_ref()?.iter().find_map(|r| {
+            (r.key == "metadata.name" && r.operator == "In")
+                .then(|| r.values.as_ref()?.first().cloned())
+                .flatten()
+        })
+    })
+}
+
+/// Pins a pod to `node` the upstream way: the required node affinity
+/// becomes one term `matchFields metadata.name In [node]`.
+fn pin_to_node(affinity: Option<Affinity>, node: &str) -> Affinity {
+    let mut a = affinity.unwrap_or_default();
+    let na = a.node_affinity.get_or_insert_with(NodeAffinity::default);
+    na.required_during_scheduling_ignored_during_execution = Some(NodeSelector {
+        node_selector_terms: vec![NodeSelectorTerm {
+            match_fields: Some(vec![NodeSelectorRequirement {
+                key: "metadata.name".into(),
+                operator: "In".into(),
+                values: Some(vec![node.to_string()]),
+            }]),
+            match_expressions: None,
+        }],
+    });
+    a
+}
+
+fn revision(pod: &Pod) -> Option<&str> {
+    pod.metadata
+        .labels
+        .as_ref()?
+        .get(REVISION_LABEL)
+        .map(String::as_str)
+}
+
+fn created(pod: &Pod) -> i64 {
+    pod.metadata
+        .creation_timestamp
+        .as_ref()
+        .map(util::millis)
+        .unwrap_or(0)
+}
+
+/// What one node needs.
+#[derive(Default)]
+struct NodePlan {
+    should_run: bool,
+    keep: bool,
+    pods: Vec<Arc<Pod>>,
+}
+
+impl Reconciler for DaemonSetController {
+    fn name(&self) -> &'static str {
+        "daemonset"
+    }
+
+    async fn reconcile(&self, key: &str) -> Result<Action> {
+        let Some(ds) = self.sets.get(key) else {
+            self.expectations.delete(key);
+            return Ok(Action::Done);
+        };
+        let (ns, _) = split_key(key);
+        let ns = ns.unwrap_or_default();
+        let spec = ds.spec.clone().unwrap_or_default();
+        let uid = ds.metadata.uid.clone().unwrap_or_default();
+        let rev = hash::compute(
+            &spec.template,
+            ds.status.as_ref().and_then(|s| s.collision_count),
+        );
+        let template_pod = Pod {
+            metadata: spec.template.metadata.clone().unwrap_or_default(),
+            spec: spec.template.spec.clone(),
+            status: None,
+        };
+        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        let min_ready = spec.min_ready_seconds.unwrap_or(0);
+        let now = util::now_millis();
+
+        // 1. Pods by node.
+        let mut plan: BTreeMap<String, NodePlan> = BTreeMap::new();
+        for node in self.nodes.list() {
+            let (should_run, keep) = node_should_run(&template_pod, &node);
+            plan.insert(
+                node.metadata.name.clone().unwrap_or_default(),
+                NodePlan {
+                    should_run,
+                    keep,
+                    pods: Vec::new(),
+                },
+            );
+        }
+        for pod in self.pods.list_namespace(ns) {
+            if pod.metadata.deletion_timestamp.is_some()
+                || !util::controller_of(&pod.metadata).is_some_and(|r| r.uid == uid)
+            {
+                continue;
+            }
+            if let Some(n) = target_node(&pod) {
+                // Pods of vanished nodes are left to the pod GC, as upstream.
+                if let Some(p) = plan.get_mut(&n) {
+                    p.pods.push(pod);
+                }
+            }
+        }
+        for p in plan.values_mut() {
+            p.pods.sort_by_key(|p| created(p));
+        }
+
+        // 2 and 3. Manage and update.
+        if self.expectations.satisfied(key) && ds.metadata.deletion_timestamp.is_none() {
+            let rolling = spec
+                .update_strategy
+                .as_ref()
+                .and_then(|s| s.type_.as_deref())
+                .is_none_or(|t| t == "RollingUpdate");
+            let desired = plan.values().filter(|p| p.should_run).count() as i32;
+            let ru = spec
+                .update_strategy
+                .as_ref()
+                .and_then(|s| s.rolling_update.as_ref());
+            let max_surge = if rolling {
+                util::scaled_value(ru.and_then(|r| r.max_surge.as_ref()), desired, true, 0)?
+            } else {
+                0
+            };
+            let mut max_unavailable = util::scaled_value(
+                ru.and_then(|r| r.max_unavailable.as_ref()),
+                desired,
+                true,
+                1,
+            )?;
+            if max_unavailable == 0 && max_surge == 0 {
+                max_unavailable = 1;
+            }
+            let (create, delete) = self.diff(
+                &ds,
+                &plan,
+                &rev,
+                rolling,
+                max_surge,
+                max_unavailable,
+                min_ready,
+                now,
+            );
+            self.sync_nodes(key, &ds, &pod_api, &template_pod, &rev, create, delete)
+                .await?;
+        }
+
+        // 4. Status.
+        self.update_status(&ds, &plan, &rev, min_ready, now).await?;
+        if min_ready > 0
+            && plan
+                .values()
+                .flat_map(|p| p.pods.iter())
+                .any(|p| util::pod_ready(p) && !util::pod_available(p, min_ready, now))
+        {
+            return Ok(Action::RequeueAfter(Duration::from_secs(min_ready as u64)));
+        }
+        Ok(Action::Done)
+    }
+}
+
+impl DaemonSetController {
+    /// Nodes to create a pod on and pods to delete.
+    #[allow(clippy::too_many_arguments)]
+    fn diff(
+        &self,
+        ds: &DaemonSet,
+        plan: &BTreeMap<String, NodePlan>,
+        rev: &str,
+        rolling: bool,
+        max_surge: i32,
+        max_unavailable: i32,
+        min_ready: i32,
+        now: i64,
+    ) -> (Vec<String>, Vec<Arc<Pod>>) {
+        let mut create = Vec::new();
+        let mut delete: Vec<Arc<Pod>> = Vec::new();
+        let available = |p: &Pod| util::pod_available(p, min_ready, now);
+        let is_new = |p: &Pod| revision(p) == Some(rev);
+        // Manage.
+        for (node, p) in plan {
+            if !p.should_run {
+                if !p.keep {
+                    delete.extend(p.pods.iter().cloned());
+                }
+                continue;
+            }
+            let (failed, live): (Vec<_>, Vec<_>) = p
+                .pods
+                .iter()
+                .cloned()
+                .partition(|x| util::pod_phase(x) == "Failed");
+            for f in failed {
+                self.recorder.event(
+                    ds,
+                    WARNING,
+                    "FailedDaemonPod",
+                    format!(
+                        "Found failed daemon pod {}/{} on node {node}, will try to kill it",
+                        f.metadata.namespace.as_deref().unwrap_or(""),
+                        f.metadata.name.as_deref().unwrap_or("")
+                    ),
+                );
+                delete.push(f);
+            }
+            if live.is_empty() {
+                create.push(node.clone());
+            } else if max_surge > 0 {
+                // Surging: keep the oldest new and the oldest old pod.
+                let first_new = live.iter().position(|x| is_new(x));
+                let first_old = live.iter().position(|x| !is_new(x));
+                for (i, x) in live.iter().enumerate() {
+                    if Some(i) != first_new && Some(i) != first_old {
+                        delete.push(x.clone());
+                    }
+                }
+            } else {
+                delete.extend(live.iter().skip(1).cloned());
+            }
+        }
+        if !rolling {
+            return (create, delete);
+        }
+        // Rolling update, over nodes that should run a pod and have exactly
+        // the pods manage leaves.
+        let mut num_unavailable = 0;
+        let mut num_surge = 0;
+        let mut replace_now = Vec::new();
+        let mut candidates = Vec::new();
+        let mut surge_now = Vec::new();
+        let mut surge_candidates = Vec::new();
+        for (node, p) in plan.iter().filter(|(_, p)| p.should_run) {
+            let live: Vec<&Arc<Pod>> = p
+                .pods
+                .iter()
+                .filter(|x| {
+                    util::pod_phase(x) != "Failed" && !delete.iter().any(|d| Arc::ptr_eq(d, x))
+                })
+                .collect();
+            let new = live.iter().find(|x| is_new(x));
+            let old = live.iter().find(|x| !is_new(x));
+            if max_surge == 0 {
+                match (new, old) {
+                    (None, None) | (Some(_), Some(_)) => num_unavailable += 1,
+                    (Some(n), None) => {
+                        if !available(n) {
+                            num_unavailable += 1;
+                        }
+                    }
+                    (None, Some(o)) => {
+                        if !available(o) {
+                            replace_now.push((*o).clone());
+                        } else {
+                            candidates.push((*o).clone());
+                        }
+                    }
+                }
+            } else {
+                match (new, old) {
+                    (_, None) => {}
+                    (None, Some(o)) => {
+                        if !available(o) {
+                            surge_now.push(node.clone());
+                        } else {
+                            surge_candidates.push(node.clone());
+                        }
+                    }
+                    (Some(n), Some(o)) => {
+                        if available(n) {
+                            delete.push((*o).clone());
+                        } else {
+                            num_surge += 1;
+                        }
+                    }
+                }
+            }
+        }
+        if max_surge == 0 {
+            let room = (max_unavailable - num_unavailable).max(0) as usize;
+            delete.extend(replace_now);
+            delete.extend(candidates.into_iter().take(room));
+        } else {
+            let room = (max_surge - num_surge).max(0) as usize;
+            create.extend(surge_now);
+            create.extend(surge_candidates.into_iter().take(room));
+        }
+        (create, delete)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn sync_nodes(
+        &self,
+        key: &str,
+        ds: &DaemonSet,
+        api: &Api<Pod>,
+        template_pod: &Pod,
+        rev: &str,
+        create: Vec<String>,
+        delete: Vec<Arc<Pod>>,
+    ) -> Result<()> {
+        let mut seen = HashSet::new();
+        let delete: Vec<Arc<Pod>> = delete
+            .into_iter()
+            .filter(|p| seen.insert(key_of(&**p)))
+            .collect();
+        if !delete.is_empty() {
+            self.expectations
+                .expect_deletions(key, delete.iter().map(|p| key_of(&**p)));
+        }
+        for pod in &delete {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            match api.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => self.recorder.event(
+                    ds,
+                    NORMAL,
+                    "SuccessfulDelete",
+                    format!("Deleted pod: {name}"),
+                ),
+                Err(e) if is_not_found(&e) => {
+                    self.expectations.deletion_observed(key, &key_of(&**pod))
+                }
+                Err(e) => {
+                    self.expectations.deletion_observed(key, &key_of(&**pod));
+                    self.recorder.event(
+                        ds,
+                        WARNING,
+                        "FailedDelete",
+                        format!("Error deleting: {}", api_message(&e)),
+                    );
+                    return Err(e).context(|| format!("deleting pod {name}"));
+                }
+            }
+        }
+        if create.is_empty() {
+            return Ok(());
+        }
+        let spec = ds.spec.clone().unwrap_or_default();
+        self.expectations.expect_creations(key, create.len());
+        let mut failure = None;
+        let mut made = 0;
+        for node in &create {
+            let mut pod = pod_from_template(&spec.template, &ds.metadata, util::controller_ref(ds));
+            pod.metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert(REVISION_LABEL.into(), rev.to_string());
+            if let Some(s) = pod.spec.as_mut() {
+                s.affinity = Some(pin_to_node(s.affinity.take(), node));
+                s.tolerations = Some(daemon_tolerations(
+                    s.tolerations.take().unwrap_or_default(),
+                    template_pod.spec.as_ref().and_then(|t| t.host_network) == Some(true),
+                ));
+            }
+            match api.create(&PostParams::default(), &pod).await {
+                Ok(p) => {
+                    made += 1;
+                    self.recorder.event(
+                        ds,
+                        NORMAL,
+                        "SuccessfulCreate",
+                        format!("Created pod: {}", p.metadata.name.as_deref().unwrap_or("")),
+                    );
+                }
+                Err(e) => {
+                    self.recorder.event(
+                        ds,
+                        WARNING,
+                        "FailedCreate",
+                        format!("Error creating: {}", api_message(&e)),
+                    );
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        for _ in made..create.len() {
+            self.expectations.creation_observed(key);
+        }
+        match failure {
+            Some(e) => Err(e).context(|| format!("creating daemon pods for {key}")),
+            None => Ok(()),
+        }
+    }
+
+    async fn update_status(
+        &self,
+        ds: &DaemonSet,
+        plan: &BTreeMap<String, NodePlan>,
+        rev: &str,
+        min_ready: i32,
+        now: i64,
+    ) -> Result<()> {
+        let mut st = DaemonSetStatus {
+            collision_count: ds.status.as_ref().and_then(|s| s.collision_count),
+            conditions: ds.status.as_ref().and_then(|s| s.conditions.clone()),
+            observed_generation: ds.metadata.generation,
+            ..Default::default()
+        };
+        for p in plan.values() {
+            let live: Vec<&Arc<Pod>> = p
+                .pods
+                .iter()
+                .filter(|x| util::pod_phase(x) != "Failed")
+                .collect();
+            if p.should_run {
+                st.desired_number_scheduled += 1;
+                if let Some(first) = live.first() {
+                    st.current_number_scheduled += 1;
+                    if util::pod_ready(first) {
+                        st.number_ready += 1;
+                    }
+                    if util::pod_available(first, min_ready, now) {
+                        *st.number_available.get_or_insert(0) += 1;
+                    }
+                }
+                // As upstream, the oldest pod speaks for the node.
+                if live.first().is_some_and(|x| revision(x) == Some(rev)) {
+                    *st.updated_number_scheduled.get_or_insert(0) += 1;
+                }
+            } else if !live.is_empty() {
+                st.number_misscheduled += 1;
+            }
+        }
+        let unavailable = st.desired_number_scheduled - st.number_available.unwrap_or(0);
+        st.number_unavailable = (unavailable > 0).then_some(unavailable);
+        let old = ds.status.clone().unwrap_or_default();
+        if normalized(&st) == normalized(&old) {
+            return Ok(());
+        }
+        let ns = ds.metadata.namespace.as_deref().unwrap_or_default();
+        let name = ds.metadata.name.clone().unwrap_or_default();
+        let api: Api<DaemonSet> = Api::namespaced(self.client.clone(), ns);
+        let patch = serde_json::json!({ "status": st });
+        match api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(e).context(|| format!("updating status of daemonset {ns}/{name}")),
+        }
+    }
+}
+
+/// A status with absent counts written as zero, for comparison.
+fn normalized(s: &DaemonSetStatus) -> serde_json::Value {
+    let mut v = serde_json::to_value(s).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.retain(|_, v| !(v.is_null() || v == &serde_json::json!(0)));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(name: &str, labels: serde_json::Value, taints: serde_json::Value) -> Node {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"taints": taints}
+        }))
+        .expect("node")
+    }
+
+    fn pod(spec: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": "p"}, "spec": spec})).expect("pod")
+    }
+
+    #[test]
+    fn eligibility_follows_selectors_affinity_and_taints() {
+        let plain = pod(json!({"containers": []}));
+        let n = node("n1", json!({"disk": "ssd"}), json!([]));
+        assert_eq!(node_should_run(&plain, &n), (true, true));
+        let sel = pod(json!({"containers": [], "nodeSelector": {"disk": "hdd"}}));
+        assert_eq!(node_should_run(&sel, &n), (false, false));
+        let aff = pod(json!({"containers": [], "affinity": {"nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "disk", "operator": "In", "values": ["ssd"]}]}]}}}}));
+        assert_eq!(node_should_run(&aff, &n), (true, true));
+        // A NoSchedule taint keeps running pods; NoExecute evicts them.
+        let ns = node(
+            "n2",
+            json!({}),
+            json!([{"key": "k", "value": "v", "effect": "NoSchedule"}]),
+        );
+        assert_eq!(node_should_run(&plain, &ns), (false, true));
+        let ne = node(
+            "n3",
+            json!({}),
+            json!([{"key": "k", "effect": "NoExecute"}]),
+        );
+        assert_eq!(node_should_run(&plain, &ne), (false, false));
+        let tol =
+            pod(json!({"containers": [], "tolerations": [{"key": "k", "operator": "Exists"}]}));
+        assert_eq!(node_should_run(&tol, &ne), (true, true));
+        // The default daemon tolerations cover these.
+        let nr = node(
+            "n4",
+            json!({}),
+            json!([
+            {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"},
+            {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]),
+        );
+        assert_eq!(node_should_run(&plain, &nr), (true, true));
+    }
+
+    #[test]
+    fn pods_are_pinned_with_match_fields() {
+        let a = pin_to_node(None, "n7");
+        let p = Pod {
+            spec: Some(k8s_openapi::api::core::v1::PodSpec {
+                affinity: Some(a),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(target_node(&p).as_deref(), Some("n7"));
+        let n = node("n7", json!({}), json!([]));
+        let terms = &p
+            .spec
+            .as_ref()
+            .and_then(|s| s.affinity.as_ref())
+            .and_then(|a| a.node_affinity.as_ref())
+            .and_then(|n| {
+                n.required_during_scheduling_ignored_during_execution
+                    .as_ref()
+            })
+            .expect("terms")
+            .node_selector_terms;
+        assert!(term_matches(&terms[0], &n));
+        assert!(!term_matches(&terms[0], &node("n8", json!({}), json!([]))));
+    }
+}

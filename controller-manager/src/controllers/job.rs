@@ -1,0 +1,832 @@
+//! The Job controller: runs pods until `completions` of them succeeded, at
+//! most `parallelism` at a time, and gives up after `backoffLimit` failures
+//! or `activeDeadlineSeconds`; and (upstream's separate `ttlafterfinished`
+//! controller, folded in here) deletes finished Jobs after
+//! `ttlSecondsAfterFinished`.
+//!
+//! reconcile(ns/name), as upstream's `syncJob`:
+//! 1. **count** finished pods without ever counting one twice: every pod we
+//!    create carries the `batch.kubernetes.io/job-tracking` finalizer, so it
+//!    cannot vanish before it is counted. A pod that finished (or is being
+//!    deleted) goes first into `status.uncountedTerminatedPods`, then loses
+//!    its finalizer, then moves into `succeeded`/`failed`. A crash between
+//!    two steps leaves enough in the status to finish the job later.
+//! 2. **decide**: too many failures (`BackoffLimitExceeded`), past the
+//!    deadline (`DeadlineExceeded`) or enough successes: write the
+//!    `FailureTarget` or `SuccessCriteriaMet` condition, delete the pods still
+//!    running, and once none is left write `Failed` or `Complete`
+//!    (upstream 1.31+ writes the interim conditions first, too).
+//! 3. otherwise **manage** pods: `suspend` deletes them all; else create or
+//!    delete so `min(parallelism, completions - succeeded)` run. In `Indexed`
+//!    mode each pod gets an index (annotation and label
+//!    `batch.kubernetes.io/job-completion-index`, env `JOB_COMPLETION_INDEX`,
+//!    hostname `<job>-<index>`) and the lowest missing indexes are created.
+//! 4. write `status` (active, ready, terminating, succeeded, failed,
+//!    completedIndexes, startTime, completionTime, conditions) with the
+//!    Job's resourceVersion, so a stale cache can never overwrite counts.
+//!
+//! Simplification: a failed pod is replaced at once, without upstream's
+//! 10 s exponential back-off between failures.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
+use kube::api::{
+    Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
+};
+
+use super::replicaset::{api_message, pod_from_template, pods_to_delete, slow_start_batch};
+use super::{Context, Started};
+use crate::events::{Recorder, NORMAL, WARNING};
+use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
+use crate::runtime::expectations::Expectations;
+use crate::runtime::informer::{key_of, Store};
+use crate::runtime::queue::Queue;
+use crate::util;
+
+/// The finalizer that keeps a Job's pod until the Job counted it.
+pub const TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
+/// Annotation and label with an Indexed Job pod's index.
+pub const COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
+/// Most pods created or deleted in one reconcile.
+const BURST: usize = 500;
+
+/// Registers handlers and returns the workers.
+pub fn start(ctx: &Context) -> Started {
+    let pods = ctx.factory.informer::<Pod>();
+    let jobs = ctx.factory.informer::<Job>();
+    let queue = Queue::new("job");
+    let jc = Arc::new(JobController {
+        client: ctx.client.clone(),
+        pods: pods.store(),
+        jobs: jobs.store(),
+        expectations: Arc::new(Expectations::new()),
+        finalizers_removed: Mutex::default(),
+        recorder: ctx.recorder("job-controller"),
+    });
+
+    let (q, exp) = (Arc::clone(&queue), Arc::clone(&jc.expectations));
+    jobs.add_handler(move |old, new| match (old, new) {
+        (_, Some(j)) => q.add(key_of(&**j)),
+        (Some(j), None) => {
+            exp.delete(&key_of(&**j));
+            q.add(key_of(&**j));
+        }
+        (None, None) => {}
+    });
+
+    let (q, exp) = (Arc::clone(&queue), Arc::clone(&jc.expectations));
+    pods.add_handler(move |old, new| {
+        let owner = |p: &Pod| {
+            let r = util::controller_of(&p.metadata)?;
+            (r.kind == "Job").then(|| {
+                format!(
+                    "{}/{}",
+                    p.metadata.namespace.as_deref().unwrap_or(""),
+                    r.name
+                )
+            })
+        };
+        match (old, new) {
+            (None, Some(p)) => {
+                if let Some(k) = owner(p) {
+                    exp.creation_observed(&k);
+                    q.add(k);
+                }
+            }
+            (Some(o), Some(p)) => {
+                if let Some(k) = owner(p) {
+                    if p.metadata.deletion_timestamp.is_some()
+                        && o.metadata.deletion_timestamp.is_none()
+                    {
+                        exp.deletion_observed(&k, &key_of(&**p));
+                    }
+                    q.add(k);
+                }
+            }
+            (Some(p), None) => {
+                if let Some(k) = owner(p) {
+                    exp.deletion_observed(&k, &key_of(&**p));
+                    q.add(k);
+                }
+            }
+            (None, None) => {}
+        }
+    });
+    ctx.workers(jc, queue)
+}
+
+/// The controller's state.
+pub struct JobController {
+    client: kube::Client,
+    pods: Store<Pod>,
+    jobs: Store<Job>,
+    expectations: Arc<Expectations>,
+    /// Pod uids (per Job key) whose finalizer we removed and whose update
+    /// the cache has not shown yet: counting them again would count twice.
+    finalizers_removed: Mutex<HashMap<String, HashSet<String>>>,
+    recorder: Recorder,
+}
+
+/// A condition type's status on the Job (`None` when absent).
+fn condition<'a>(job: &'a Job, type_: &str) -> Option<&'a JobCondition> {
+    job.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
+fn condition_true(job: &Job, type_: &str) -> bool {
+    condition(job, type_).is_some_and(|c| c.status == "True")
+}
+
+/// Whether the Job finished (`Complete` or `Failed` is True).
+pub fn finished(job: &Job) -> bool {
+    condition_true(job, "Complete") || condition_true(job, "Failed")
+}
+
+/// Sets (or replaces) a condition, keeping its transition time when the
+/// status does not change.
+fn set_condition(status: &mut JobStatus, type_: &str, cstatus: &str, reason: &str, message: &str) {
+    let conds = status.conditions.get_or_insert_with(Vec::new);
+    let now = util::now();
+    if let Some(c) = conds.iter_mut().find(|c| c.type_ == type_) {
+        if c.status != cstatus {
+            c.last_transition_time = Some(now.clone());
+        }
+        c.status = cstatus.into();
+        c.reason = Some(reason.into());
+        c.message = Some(message.into());
+        c.last_probe_time = Some(now);
+        return;
+    }
+    conds.push(JobCondition {
+        type_: type_.into(),
+        status: cstatus.into(),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        last_probe_time: Some(now.clone()),
+        last_transition_time: Some(now),
+    });
+}
+
+fn has_finalizer(pod: &Pod) -> bool {
+    pod.metadata
+        .finalizers
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|f| f == TRACKING_FINALIZER))
+}
+
+/// The completion index of an Indexed Job's pod.
+pub fn pod_index(pod: &Pod) -> Option<i32> {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(COMPLETION_INDEX))
+        .or_else(|| pod.metadata.labels.as_ref()?.get(COMPLETION_INDEX))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Parses `completedIndexes` (`"1,3-5,7"`).
+pub fn parse_indexes(s: &str) -> BTreeSet<i32> {
+    let mut out = BTreeSet::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<i32>(), b.parse::<i32>()) {
+                    out.extend(a..=b);
+                }
+            }
+            None => {
+                if let Ok(i) = part.parse() {
+                    out.insert(i);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Formats indexes as `completedIndexes` does: ascending, runs as ranges.
+pub fn format_indexes(set: &BTreeSet<i32>) -> String {
+    let mut parts = Vec::new();
+    let mut it = set.iter().copied().peekable();
+    while let Some(start) = it.next() {
+        let mut end = start;
+        while it.peek() == Some(&(end + 1)) {
+            end += 1;
+            it.next();
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        })
+    }
+    parts.join(",")
+}
+
+impl Reconciler for JobController {
+    fn name(&self) -> &'static str {
+        "job"
+    }
+
+    async fn reconcile(&self, key: &str) -> Result<Action> {
+        let Some(cached) = self.jobs.get(key) else {
+            self.expectations.delete(key);
+            self.lock_removed().remove(key);
+            return Ok(Action::Done);
+        };
+        let mut job = (*cached).clone();
+        let ns = job.metadata.namespace.clone().unwrap_or_default();
+        let uid = job.metadata.uid.clone().unwrap_or_default();
+        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+        let pods: Vec<Arc<Pod>> = self
+            .pods
+            .list_namespace(&ns)
+            .into_iter()
+            .filter(|p| util::controller_of(&p.metadata).is_some_and(|r| r.uid == uid))
+            .collect();
+        self.prune_removed(key, &pods);
+
+        if finished(&job) || job.metadata.deletion_timestamp.is_some() {
+            // Nothing left to count: let every pod go.
+            let holding: Vec<&Arc<Pod>> = pods.iter().filter(|p| has_finalizer(p)).collect();
+            self.remove_finalizers(key, &pod_api, &holding).await?;
+            if job.metadata.deletion_timestamp.is_some() {
+                return Ok(Action::Done);
+            }
+            return self.ttl_after_finished(&job).await;
+        }
+
+        // 1. Count finished pods, through uncountedTerminatedPods.
+        let spec = job.spec.clone().unwrap_or_default();
+        let indexed = spec.completion_mode.as_deref() == Some("Indexed");
+        let status = job.status.clone().unwrap_or_default();
+        let unc = status.uncounted_terminated_pods.clone().unwrap_or_default();
+        let mut unc_s: BTreeSet<String> = unc.succeeded.unwrap_or_default().into_iter().collect();
+        let mut unc_f: BTreeSet<String> = unc.failed.unwrap_or_default().into_iter().collect();
+        let removed = self.removed_for(key);
+        let mut newly = false;
+        for pod in &pods {
+            let puid = pod.metadata.uid.clone().unwrap_or_default();
+            if !has_finalizer(pod)
+                || removed.contains(&puid)
+                || unc_s.contains(&puid)
+                || unc_f.contains(&puid)
+            {
+                continue;
+            }
+            match util::pod_phase(pod) {
+                "Succeeded" => {
+                    unc_s.insert(puid);
+                    newly = true;
+                }
+                // A pod deleted before it finished counts as failed.
+                "Failed" => {
+                    unc_f.insert(puid);
+                    newly = true;
+                }
+                _ if pod.metadata.deletion_timestamp.is_some() => {
+                    unc_f.insert(puid);
+                    newly = true;
+                }
+                _ => {}
+            }
+        }
+        if newly {
+            let mut st = job.status.clone().unwrap_or_default();
+            st.uncounted_terminated_pods = Some(uncounted(&unc_s, &unc_f));
+            job = self.write_status(&job, st).await?;
+        }
+        let to_release: Vec<&Arc<Pod>> = pods
+            .iter()
+            .filter(|p| {
+                let u = p.metadata.uid.clone().unwrap_or_default();
+                has_finalizer(p) && (unc_s.contains(&u) || unc_f.contains(&u))
+            })
+            .collect();
+        self.remove_finalizers(key, &pod_api, &to_release).await?;
+
+        let mut st = job.status.clone().unwrap_or_default();
+        let mut completed = parse_indexes(st.completed_indexes.as_deref().unwrap_or(""));
+        let completions = spec.completions;
+        if !unc_s.is_empty() || !unc_f.is_empty() {
+            if indexed {
+                for pod in pods
+                    .iter()
+                    .filter(|p| unc_s.contains(p.metadata.uid.as_deref().unwrap_or_default()))
+                {
+                    if let Some(i) = pod_index(pod) {
+                        if completions.is_none_or(|c| i < c) {
+                            completed.insert(i);
+                        }
+                    }
+                }
+                st.succeeded = Some(completed.len() as i32);
+                st.completed_indexes = Some(format_indexes(&completed));
+            } else {
+                st.succeeded = Some(st.succeeded.unwrap_or(0) + unc_s.len() as i32);
+            }
+            st.failed = Some(st.failed.unwrap_or(0) + unc_f.len() as i32);
+        }
+        st.uncounted_terminated_pods = Some(UncountedTerminatedPods::default());
+
+        // 2. Decide.
+        let now = util::now_millis();
+        let active: Vec<Arc<Pod>> = pods
+            .iter()
+            .filter(|p| util::pod_active(p))
+            .cloned()
+            .collect();
+        let succeeded = st.succeeded.unwrap_or(0);
+        let failed = st.failed.unwrap_or(0);
+        let suspended = spec.suspend == Some(true);
+        let mut requeue = None;
+        if !suspended && st.start_time.is_none() {
+            st.start_time = Some(util::now());
+        }
+        let target = [("FailureTarget"), ("SuccessCriteriaMet")]
+            .into_iter()
+            .find(|t| condition_true(&job, t));
+        let target = match target {
+            Some(t) => condition(&job, t).map(|c| {
+                (
+                    t.to_string(),
+                    c.reason.clone().unwrap_or_default(),
+                    c.message.clone().unwrap_or_default(),
+                )
+            }),
+            None => {
+                let restarts: i32 = if spec
+                    .template
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.restart_policy.as_deref())
+                    == Some("OnFailure")
+                {
+                    active.iter().map(|p| util::restarts(p)).sum()
+                } else {
+                    0
+                };
+                let deadline = spec
+                    .active_deadline_seconds
+                    .zip(st.start_time.as_ref())
+                    .map(|(s, t)| util::millis(t) + s * 1000);
+                let complete = match completions {
+                    Some(c) => succeeded >= c,
+                    None => succeeded > 0 && active.is_empty(),
+                };
+                if failed + restarts > spec.backoff_limit.unwrap_or(6) {
+                    Some((
+                        "FailureTarget".into(),
+                        "BackoffLimitExceeded".into(),
+                        "Job has reached the specified backoff limit".into(),
+                    ))
+                } else if complete {
+                    Some((
+                        "SuccessCriteriaMet".into(),
+                        "CompletionsReached".into(),
+                        "Reached expected number of succeeded pods".into(),
+                    ))
+                } else if !suspended && deadline.is_some_and(|d| d <= now) {
+                    Some((
+                        "FailureTarget".into(),
+                        "DeadlineExceeded".into(),
+                        "Job was active longer than specified deadline".into(),
+                    ))
+                } else {
+                    if let Some(d) = deadline.filter(|_| !suspended) {
+                        requeue = Some(Duration::from_millis((d - now).max(0) as u64 + 10));
+                    }
+                    None
+                }
+            }
+        };
+
+        match &target {
+            Some((t, reason, message)) => {
+                set_condition(&mut st, t, "True", reason, message);
+                self.delete_pods(key, &job, &pod_api, &active.iter().collect::<Vec<_>>())
+                    .await?;
+                // The terminal condition waits until no pod runs or is held.
+                let settled = pods.iter().all(|p| {
+                    let released = !has_finalizer(p)
+                        || removed.contains(p.metadata.uid.as_deref().unwrap_or_default());
+                    util::pod_terminal(p) && released
+                });
+                if settled {
+                    if t == "FailureTarget" {
+                        set_condition(&mut st, "Failed", "True", reason, message);
+                        self.recorder.event(&job, WARNING, reason, message.clone());
+                    } else {
+                        set_condition(&mut st, "Complete", "True", reason, message);
+                        st.completion_time = Some(util::now());
+                        self.recorder
+                            .event(&job, NORMAL, "Completed", "Job completed".into());
+                    }
+                }
+            }
+            None if suspended => {
+                self.delete_pods(key, &job, &pod_api, &active.iter().collect::<Vec<_>>())
+                    .await?;
+                if !condition_true(&job, "Suspended") {
+                    set_condition(
+                        &mut st,
+                        "Suspended",
+                        "True",
+                        "JobSuspended",
+                        "Job suspended",
+                    );
+                    self.recorder
+                        .event(&job, NORMAL, "Suspended", "Job suspended".into());
+                }
+                // The deadline clock restarts when the Job is resumed.
+                st.start_time = None;
+            }
+            None => {
+                if condition_true(&job, "Suspended") {
+                    set_condition(&mut st, "Suspended", "False", "JobResumed", "Job resumed");
+                    self.recorder
+                        .event(&job, NORMAL, "Resumed", "Job resumed".into());
+                }
+                if self.expectations.satisfied(key) {
+                    let parallelism = spec.parallelism.unwrap_or(1).max(0);
+                    if indexed {
+                        self.manage_indexed(key, &job, &pod_api, &active, &completed, parallelism)
+                            .await?;
+                    } else {
+                        let want = match completions {
+                            Some(c) => (c - succeeded).clamp(0, parallelism),
+                            None if succeeded > 0 => active.len() as i32,
+                            None => parallelism,
+                        } as usize;
+                        self.manage(key, &job, &pod_api, &active, want).await?;
+                    }
+                }
+            }
+        }
+
+        // 4. Status.
+        st.active = Some(active.len() as i32);
+        st.ready = Some(active.iter().filter(|p| util::pod_ready(p)).count() as i32);
+        st.terminating = Some(
+            pods.iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_some() && !util::pod_terminal(p))
+                .count() as i32,
+        );
+        st.succeeded = Some(succeeded);
+        st.failed = Some(failed);
+        if serde_json::to_value(&st).ok()
+            != serde_json::to_value(job.status.clone().unwrap_or_default()).ok()
+        {
+            self.write_status(&job, st).await?;
+        }
+        Ok(requeue.map_or(Action::Done, Action::RequeueAfter))
+    }
+}
+
+fn uncounted(s: &BTreeSet<String>, f: &BTreeSet<String>) -> UncountedTerminatedPods {
+    UncountedTerminatedPods {
+        succeeded: (!s.is_empty()).then(|| s.iter().cloned().collect()),
+        failed: (!f.is_empty()).then(|| f.iter().cloned().collect()),
+    }
+}
+
+impl JobController {
+    fn lock_removed(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<String>>> {
+        self.finalizers_removed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn removed_for(&self, key: &str) -> HashSet<String> {
+        self.lock_removed().get(key).cloned().unwrap_or_default()
+    }
+
+    /// Forgets removals the cache has caught up with.
+    fn prune_removed(&self, key: &str, pods: &[Arc<Pod>]) {
+        let mut m = self.lock_removed();
+        if let Some(set) = m.get_mut(key) {
+            let holding: HashSet<&str> = pods
+                .iter()
+                .filter(|p| has_finalizer(p))
+                .filter_map(|p| p.metadata.uid.as_deref())
+                .collect();
+            set.retain(|u| holding.contains(u.as_str()));
+            if set.is_empty() {
+                m.remove(key);
+            }
+        }
+    }
+
+    /// Writes the status with the Job's resourceVersion (409 on a stale
+    /// cache) and returns the stored Job.
+    async fn write_status(&self, job: &Job, status: JobStatus) -> Result<Job> {
+        let ns = job.metadata.namespace.as_deref().unwrap_or_default();
+        let name = job.metadata.name.clone().unwrap_or_default();
+        let api: Api<Job> = Api::namespaced(self.client.clone(), ns);
+        let mut j = job.clone();
+        j.status = Some(status);
+        api.replace_status(&name, &PostParams::default(), &j)
+            .await
+            .context(|| format!("updating status of job {ns}/{name}"))
+    }
+
+    async fn remove_finalizers(&self, key: &str, api: &Api<Pod>, pods: &[&Arc<Pod>]) -> Result<()> {
+        for pod in pods {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            let rest: Vec<String> = pod
+                .metadata
+                .finalizers
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| f != TRACKING_FINALIZER)
+                .collect();
+            let patch = serde_json::json!({"metadata": {"finalizers": rest}});
+            match api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(e).context(|| format!("removing finalizer of pod {name}")),
+            }
+            if let Some(u) = &pod.metadata.uid {
+                self.lock_removed()
+                    .entry(key.to_string())
+                    .or_default()
+                    .insert(u.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_pods(
+        &self,
+        key: &str,
+        job: &Job,
+        api: &Api<Pod>,
+        pods: &[&Arc<Pod>],
+    ) -> Result<()> {
+        if pods.is_empty() {
+            return Ok(());
+        }
+        self.expectations
+            .expect_deletions(key, pods.iter().map(|p| key_of(&***p)));
+        for pod in pods {
+            let name = pod.metadata.name.clone().unwrap_or_default();
+            match api.delete(&name, &DeleteParams::default()).await {
+                Ok(_) => self.recorder.event(
+                    job,
+                    NORMAL,
+                    "SuccessfulDelete",
+                    format!("Deleted pod: {name}"),
+                ),
+                Err(e) if is_not_found(&e) => {
+                    self.expectations.deletion_observed(key, &key_of(&***pod))
+                }
+                Err(e) => {
+                    self.expectations.deletion_observed(key, &key_of(&***pod));
+                    self.recorder.event(
+                        job,
+                        WARNING,
+                        "FailedDelete",
+                        format!("Error deleting: {}", api_message(&e)),
+                    );
+                    return Err(e).context(|| format!("deleting pod {name}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// NonIndexed: `want` running pods.
+    async fn manage(
+        &self,
+        key: &str,
+        job: &Job,
+        api: &Api<Pod>,
+        active: &[Arc<Pod>],
+        want: usize,
+    ) -> Result<()> {
+        if active.len() > want {
+            let victims = pods_to_delete(active, active.len() - want);
+            return self.delete_pods(key, job, api, &victims).await;
+        }
+        let n = (want - active.len()).min(BURST);
+        let pods: Vec<Pod> = (0..n).map(|_| job_pod(job, None)).collect();
+        self.create_pods(key, job, api, pods).await
+    }
+
+    /// Indexed: one pod per missing index, lowest first, `parallelism` at
+    /// most; duplicates and completed indexes are deleted.
+    async fn manage_indexed(
+        &self,
+        key: &str,
+        job: &Job,
+        api: &Api<Pod>,
+        active: &[Arc<Pod>],
+        completed: &BTreeSet<i32>,
+        parallelism: i32,
+    ) -> Result<()> {
+        let completions = job.spec.as_ref().and_then(|s| s.completions).unwrap_or(0);
+        let mut running = BTreeSet::new();
+        let mut extra = Vec::new();
+        for p in active {
+            match pod_index(p) {
+                Some(i) if i < completions && !completed.contains(&i) && running.insert(i) => {}
+                _ => extra.push(p),
+            }
+        }
+        let keep = running.len();
+        if keep > parallelism as usize {
+            // Highest indexes go first.
+            let mut by_index: Vec<&Arc<Pod>> = active
+                .iter()
+                .filter(|p| !extra.iter().any(|e| Arc::ptr_eq(e, p)))
+                .collect();
+            by_index.sort_by_key(|p| std::cmp::Reverse(pod_index(p)));
+            extra.extend(by_index.into_iter().take(keep - parallelism as usize));
+        }
+        if !extra.is_empty() {
+            return self.delete_pods(key, job, api, &extra).await;
+        }
+        let room = (parallelism as usize).saturating_sub(keep).min(BURST);
+        let pods: Vec<Pod> = (0..completions)
+            .filter(|i| !completed.contains(i) && !running.contains(i))
+            .take(room)
+            .map(|i| job_pod(job, Some(i)))
+            .collect();
+        self.create_pods(key, job, api, pods).await
+    }
+
+    async fn create_pods(
+        &self,
+        key: &str,
+        job: &Job,
+        api: &Api<Pod>,
+        pods: Vec<Pod>,
+    ) -> Result<()> {
+        let n = pods.len();
+        if n == 0 {
+            return Ok(());
+        }
+        self.expectations.expect_creations(key, n);
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let (created, err) = slow_start_batch(n, 1, || {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let pod = pods.get(i).cloned().unwrap_or_else(|| job_pod(job, None));
+            async move { api.create(&PostParams::default(), &pod).await }
+        })
+        .await;
+        for p in &created {
+            self.recorder.event(
+                job,
+                NORMAL,
+                "SuccessfulCreate",
+                format!("Created pod: {}", p.metadata.name.as_deref().unwrap_or("")),
+            );
+        }
+        for _ in created.len()..n {
+            self.expectations.creation_observed(key);
+        }
+        if let Some(e) = err {
+            self.recorder.event(
+                job,
+                WARNING,
+                "FailedCreate",
+                format!("Error creating: {}", api_message(&e)),
+            );
+            return Err(e).context(|| format!("creating pods for job {key}"));
+        }
+        Ok(())
+    }
+
+    /// Deletes a finished Job once `ttlSecondsAfterFinished` passed
+    /// (upstream's TTL-after-finished controller), dependents first.
+    async fn ttl_after_finished(&self, job: &Job) -> Result<Action> {
+        let Some(ttl) = job.spec.as_ref().and_then(|s| s.ttl_seconds_after_finished) else {
+            return Ok(Action::Done);
+        };
+        let st = job.status.clone().unwrap_or_default();
+        let finished_at = st
+            .completion_time
+            .as_ref()
+            .or_else(|| condition(job, "Failed").and_then(|c| c.last_transition_time.as_ref()))
+            .map(util::millis)
+            .unwrap_or_else(util::now_millis);
+        let expires = finished_at + i64::from(ttl) * 1000;
+        let now = util::now_millis();
+        if expires > now {
+            return Ok(Action::RequeueAfter(Duration::from_millis(
+                (expires - now) as u64 + 10,
+            )));
+        }
+        let ns = job.metadata.namespace.as_deref().unwrap_or_default();
+        let name = job.metadata.name.clone().unwrap_or_default();
+        let api: Api<Job> = Api::namespaced(self.client.clone(), ns);
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Foreground),
+            preconditions: Some(Preconditions {
+                uid: job.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        tracing::info!(job = %name, "deleting job after ttlSecondsAfterFinished");
+        match api.delete(&name, &dp).await {
+            Ok(_) => Ok(Action::Done),
+            Err(e) if is_not_found(&e) => Ok(Action::Done),
+            Err(e) => Err(e).context(|| format!("deleting finished job {ns}/{name}")),
+        }
+    }
+}
+
+/// A pod for `job` (upstream: the template, the tracking finalizer, the
+/// controller reference; in Indexed mode the index and hostname).
+fn job_pod(job: &Job, index: Option<i32>) -> Pod {
+    let template = job
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
+    let mut pod = pod_from_template(&template, &job.metadata, util::controller_ref(job));
+    pod.metadata
+        .finalizers
+        .get_or_insert_with(Vec::new)
+        .push(TRACKING_FINALIZER.into());
+    let name = job.metadata.name.clone().unwrap_or_default();
+    if let Some(i) = index {
+        pod.metadata.generate_name = Some(format!("{name}-{i}-"));
+        pod.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(COMPLETION_INDEX.into(), i.to_string());
+        pod.metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(COMPLETION_INDEX.into(), i.to_string());
+        if let Some(spec) = pod.spec.as_mut() {
+            if spec.hostname.is_none() {
+                spec.hostname = Some(format!("{name}-{i}"));
+            }
+            for c in spec
+                .containers
+                .iter_mut()
+                .chain(spec.init_containers.iter_mut().flatten())
+            {
+                c.env.get_or_insert_with(Vec::new).push(EnvVar {
+                    name: "JOB_COMPLETION_INDEX".into(),
+                    value: None,
+                    value_from: Some(EnvVarSource {
+                        field_ref: Some(ObjectFieldSelector {
+                            api_version: None,
+                            field_path: format!("metadata.labels['{COMPLETION_INDEX}']"),
+                        }),
+                        ..Default::default()
+                    }),
+                });
+            }
+        }
+    }
+    pod
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completed_indexes_round_trip() {
+        let s = parse_indexes("0,2-4,7");
+        assert_eq!(s.iter().copied().collect::<Vec<_>>(), [0, 2, 3, 4, 7]);
+        assert_eq!(format_indexes(&s), "0,2-4,7");
+        assert_eq!(format_indexes(&BTreeSet::new()), "");
+        assert!(parse_indexes("x,1-").is_empty());
+    }
+
+    #[test]
+    fn indexed_pods_carry_their_index() {
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "j", "namespace": "ns", "uid": "u"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "i"}]}}}
+        }))
+        .expect("job");
+        let pod = job_pod(&job, Some(2));
+        assert_eq!(pod_index(&pod), Some(2));
+        assert_eq!(pod.metadata.generate_name.as_deref(), Some("j-2-"));
+        let spec = pod.spec.expect("spec");
+        assert_eq!(spec.hostname.as_deref(), Some("j-2"));
+        assert!(has_finalizer(&Pod {
+            metadata: pod.metadata,
+            ..Default::default()
+        }));
+    }
+}
