@@ -34,7 +34,7 @@ PROJECT_PACKAGES=(
     protobuf-compiler libprotobuf-dev  # etcd-client's build (protoc + well-known .proto files)
     iptables iproute2            # service proxy, lab networking
     containernetworking-plugins  # pod networking (CNI)
-    busybox-static umoci skopeo  # test images
+    busybox-static umoci skopeo jq  # test images (hack/lib/test-images.sh)
     docker-registry              # local OCI registry for the lab and tests
     runc                         # the reference the runtime benchmark compares against
     python3-pip python3-venv     # the official Python client tests

@@ -2,7 +2,9 @@
 
 use super::{table, CTL_POD_LABEL};
 use crate::runtime::cgroups::Qos;
-use crate::runtime::container::spec::{ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext};
+use crate::runtime::container::spec::{
+    ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext,
+};
 use crate::runtime::images::PullPolicy;
 use crate::runtime::logs::{self, Stream};
 use crate::runtime::sandbox::SandboxConfig;
@@ -206,7 +208,9 @@ fn find_container(rt: &Runtime, key: &str) -> anyhow::Result<String> {
 
 fn status_text(st: &state::ContainerState) -> String {
     match st.status {
-        Status::Exited if !st.reason.is_empty() => format!("Exited ({}, {})", st.exit_code, st.reason),
+        Status::Exited if !st.reason.is_empty() => {
+            format!("Exited ({}, {})", st.exit_code, st.reason)
+        }
         Status::Exited => format!("Exited ({})", st.exit_code),
         s => s.to_string(),
     }
@@ -218,7 +222,11 @@ pub(super) fn ps(rt: &Runtime, a: &PsArgs) -> anyhow::Result<i32> {
         .into_iter()
         .map(|s| (s.id, s.config.name))
         .collect();
-    let pod_filter = a.pod.as_deref().map(|p| rt.sandbox(p).map(|s| s.id)).transpose()?;
+    let pod_filter = a
+        .pod
+        .as_deref()
+        .map(|p| rt.sandbox(p).map(|s| s.id))
+        .transpose()?;
     let list: Vec<_> = rt
         .list_containers()?
         .into_iter()
@@ -249,7 +257,16 @@ pub(super) fn ps(rt: &Runtime, a: &PsArgs) -> anyhow::Result<i32> {
     print!(
         "{}",
         table::render(
-            &["CONTAINER", "IMAGE", "CREATED", "STATE", "NAME", "ATTEMPT", "POD ID", "POD"],
+            &[
+                "CONTAINER",
+                "IMAGE",
+                "CREATED",
+                "STATE",
+                "NAME",
+                "ATTEMPT",
+                "POD ID",
+                "POD"
+            ],
             &rows
         )
     );
@@ -279,7 +296,17 @@ pub(super) fn pods(rt: &Runtime, a: &PodsArgs) -> anyhow::Result<i32> {
         .collect();
     print!(
         "{}",
-        table::render(&["POD ID", "CREATED", "STATE", "NAME", "NAMESPACE", "HOLDER PID"], &rows)
+        table::render(
+            &[
+                "POD ID",
+                "CREATED",
+                "STATE",
+                "NAME",
+                "NAMESPACE",
+                "HOLDER PID"
+            ],
+            &rows
+        )
     );
     Ok(0)
 }
@@ -306,9 +333,14 @@ fn parse_user(u: &str) -> anyhow::Result<(u32, Option<u32>)> {
         Some((a, b)) => (a, Some(b)),
         None => (u, None),
     };
-    let uid = uid.parse().map_err(|_| anyhow!("--user {u:?}: only numeric uid[:gid] is supported"))?;
+    let uid = uid
+        .parse()
+        .map_err(|_| anyhow!("--user {u:?}: only numeric uid[:gid] is supported"))?;
     let gid = gid
-        .map(|g| g.parse().map_err(|_| anyhow!("--user {u:?}: gid must be numeric")))
+        .map(|g| {
+            g.parse()
+                .map_err(|_| anyhow!("--user {u:?}: gid must be numeric"))
+        })
         .transpose()?;
     Ok((uid, gid))
 }
@@ -343,7 +375,11 @@ fn container_config(a: &RunArgs, name: &str) -> anyhow::Result<ContainerConfig> 
         args: None,
         env,
         working_dir: a.workdir.clone(),
-        mounts: a.volumes.iter().map(|v| parse_volume(v)).collect::<anyhow::Result<_>>()?,
+        mounts: a
+            .volumes
+            .iter()
+            .map(|v| parse_volume(v))
+            .collect::<anyhow::Result<_>>()?,
         resources: ResourceRequirements {
             cpu_request_milli: a.cpu_request.map(milli),
             cpu_limit_milli: a.cpus.map(milli),
@@ -371,7 +407,10 @@ pub(super) fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
     let policy = a
         .pull
         .as_deref()
-        .map(|p| PullPolicy::parse(p).ok_or_else(|| anyhow!("--pull {p:?}: use Always, IfNotPresent or Never")))
+        .map(|p| {
+            PullPolicy::parse(p)
+                .ok_or_else(|| anyhow!("--pull {p:?}: use Always, IfNotPresent or Never"))
+        })
         .transpose()?;
     let name = a
         .name
@@ -384,7 +423,9 @@ pub(super) fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
         Some(p) => (rt.sandbox(p)?.id, false),
         None => {
             let r = &config.resources;
-            let limited = r.cpu_limit_milli.is_some() || r.memory_limit_bytes.is_some() || r.cpu_request_milli.is_some();
+            let limited = r.cpu_limit_milli.is_some()
+                || r.memory_limit_bytes.is_some()
+                || r.cpu_request_milli.is_some();
             let sb = SandboxConfig {
                 name: name.clone(),
                 namespace: "default".into(),
@@ -394,7 +435,11 @@ pub(super) fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
                 host_pid: a.host_pid,
                 host_ipc: a.host_ipc,
                 share_process_namespace: false,
-                qos: Some(if limited { Qos::Burstable } else { Qos::BestEffort }),
+                qos: Some(if limited {
+                    Qos::Burstable
+                } else {
+                    Qos::BestEffort
+                }),
                 labels: [(CTL_POD_LABEL.to_string(), "true".to_string())].into(),
             };
             (rt.run_sandbox(sb)?, true)
@@ -412,7 +457,12 @@ pub(super) fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
     result
 }
 
-fn run_in_pod(rt: &Runtime, a: &RunArgs, sandbox_id: &str, config: ContainerConfig) -> anyhow::Result<i32> {
+fn run_in_pod(
+    rt: &Runtime,
+    a: &RunArgs,
+    sandbox_id: &str,
+    config: ContainerConfig,
+) -> anyhow::Result<i32> {
     let id = rt.create_container(sandbox_id, config)?;
     crate::runtime::timing("container created");
     if let Err(e) = rt.start_container(&id) {
@@ -452,7 +502,11 @@ fn run_in_pod(rt: &Runtime, a: &RunArgs, sandbox_id: &str, config: ContainerConf
     })
 }
 
-fn print_stream(path: &std::path::Path, opts: &logs::Options, done: &mut dyn FnMut() -> bool) -> anyhow::Result<()> {
+fn print_stream(
+    path: &std::path::Path,
+    opts: &logs::Options,
+    done: &mut dyn FnMut() -> bool,
+) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
     logs::read(path, opts, done, &mut |stream, bytes| {
@@ -471,7 +525,9 @@ pub(super) fn exec(rt: &Runtime, a: &ExecArgs) -> anyhow::Result<i32> {
         .status()
         .context("starting the exec helper")?;
     use std::os::unix::process::ExitStatusExt;
-    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
 /// Parses `10s`, `5m`, `2h`, `1d` or an RFC 3339 time into an instant.
@@ -480,7 +536,9 @@ fn parse_since(s: &str) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
         return Ok(t.with_timezone(&chrono::Utc));
     }
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().map_err(|_| anyhow!("--since {s:?}: use 10s, 5m, 1h or an RFC 3339 time"))?;
+    let n: i64 = num
+        .parse()
+        .map_err(|_| anyhow!("--since {s:?}: use 10s, 5m, 1h or an RFC 3339 time"))?;
     let secs = match unit {
         "s" | "" => n,
         "m" => n * 60,
@@ -532,7 +590,10 @@ pub(super) fn rm(rt: &Runtime, a: &RmArgs) -> anyhow::Result<i32> {
         }
         rt.remove_container(&id)?;
         if let Ok(sb) = rt.sandbox(&info.spec.sandbox_id) {
-            let empty = !rt.list_containers()?.iter().any(|c| c.spec.sandbox_id == sb.id);
+            let empty = !rt
+                .list_containers()?
+                .iter()
+                .any(|c| c.spec.sandbox_id == sb.id);
             if empty && sb.config.labels.contains_key(CTL_POD_LABEL) {
                 rt.remove_sandbox(&sb.id)?;
             }

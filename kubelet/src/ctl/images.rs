@@ -66,10 +66,18 @@ pub(super) fn images(rt: &Runtime, a: &ImagesArgs) -> anyhow::Result<i32> {
                 .collect()
         };
         for (name, tag) in names {
-            rows.push(vec![name, tag, i.short_id().to_string(), table::size(i.size)]);
+            rows.push(vec![
+                name,
+                tag,
+                i.short_id().to_string(),
+                table::size(i.size),
+            ]);
         }
     }
-    print!("{}", table::render(&["IMAGE", "TAG", "IMAGE ID", "SIZE"], &rows));
+    print!(
+        "{}",
+        table::render(&["IMAGE", "TAG", "IMAGE ID", "SIZE"], &rows)
+    );
     Ok(0)
 }
 
@@ -84,7 +92,11 @@ pub(super) fn import(rt: &Runtime, a: &ImportArgs) -> anyhow::Result<i32> {
         .images()
         .import(&a.path, a.only.as_deref(), a.name.as_deref())?;
     for i in imported {
-        let name = i.repo_tags.first().cloned().unwrap_or_else(|| "<none>".into());
+        let name = i
+            .repo_tags
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "<none>".into());
         println!("Imported {name} {}", i.id);
     }
     Ok(0)

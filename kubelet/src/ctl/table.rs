@@ -35,7 +35,9 @@ pub fn age(rfc3339: &str) -> String {
     let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) else {
         return String::new();
     };
-    let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds().max(0);
+    let secs = (chrono::Utc::now() - t.with_timezone(&chrono::Utc))
+        .num_seconds()
+        .max(0);
     let (n, unit) = match secs {
         s if s < 60 => (s, "second"),
         s if s < 3600 => (s / 60, "minute"),

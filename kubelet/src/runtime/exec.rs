@@ -5,13 +5,17 @@
 //!
 //! 1. writes itself into the container's cgroup (so the new process is
 //!    limited and accounted like the container);
-//! 2. opens `/proc/<container-pid>/ns/{cgroup,ipc,uts,net,pid,mnt}` and
-//!    `setns`es into each, the mount namespace last (it changes what paths
-//!    mean, and puts us at the container's root);
+//! 2. opens `/proc/<container-pid>/ns/{cgroup,ipc,uts,net,pid}` and
+//!    `setns`es into each;
 //! 3. starts `kubelet __exec-child` - as a *child*, because joining a pid
-//!    namespace only applies to children. The child becomes a session leader
-//!    with the terminal (for `--tty`), resolves the user, drops capabilities
-//!    like the container's init did, and `execve`s the command;
+//!    namespace only applies to children. The child joins the mount
+//!    namespace last, itself: once there, paths are the container's, and
+//!    the container's `/proc` has no entry for the helper (it is not in the
+//!    container's pid namespace), so the helper could not even re-execute
+//!    itself through `/proc/self/exe` any more. The child then becomes a
+//!    session leader with the terminal (for `--tty`), resolves the user,
+//!    drops capabilities like the container's init did, and `execve`s the
+//!    command;
 //! 4. relays the terminal (for `--tty`) and exits with the command's exit code.
 //!
 //! Without a TTY the command simply inherits the helper's stdin, stdout and
@@ -32,6 +36,8 @@ use std::process::{Command, Stdio};
 /// can no longer see the host's files).
 #[derive(Debug, Serialize, Deserialize)]
 struct ChildSpec {
+    /// `/proc/<container-pid>/ns/mnt` (a host path, opened before joining).
+    mnt_ns: std::path::PathBuf,
     args: Vec<String>,
     env: Vec<String>,
     cwd: String,
@@ -80,8 +86,10 @@ pub fn helper_main(dir: &Path, tty: bool, cmd: Vec<String>) -> i32 {
 }
 
 fn helper(dir: &Path, tty: bool, cmd: Vec<String>) -> Result<i32, String> {
-    let spec: ContainerSpec = read_json(&dir.join("spec.json")).map_err(|e| format!("reading spec: {e}"))?;
-    let st: ContainerState = read_json(&dir.join("state.json")).map_err(|e| format!("reading state: {e}"))?;
+    let spec: ContainerSpec =
+        read_json(&dir.join("spec.json")).map_err(|e| format!("reading spec: {e}"))?;
+    let st: ContainerState =
+        read_json(&dir.join("state.json")).map_err(|e| format!("reading state: {e}"))?;
     if st.status != Status::Running || !state::alive(st.pid, st.pid_start) {
         return Err(format!("container {} is not running", spec.id));
     }
@@ -100,6 +108,9 @@ fn helper(dir: &Path, tty: bool, cmd: Vec<String>) -> Result<i32, String> {
     };
     let mut handles = Vec::new();
     for (kind, _) in namespaces::JOIN_ORDER {
+        if kind == "mnt" {
+            continue;
+        }
         let path = namespaces::ns_path(st.pid, kind);
         if !namespaces::is_current(&path, kind) {
             handles.push(namespaces::open(&path, kind).map_err(|e| e.to_string())?);
@@ -110,6 +121,7 @@ fn helper(dir: &Path, tty: bool, cmd: Vec<String>) -> Result<i32, String> {
     }
     let sec = &spec.config.security;
     let child_spec = ChildSpec {
+        mnt_ns: namespaces::ns_path(st.pid, "mnt"),
         args: cmd,
         env: spec.env.clone(),
         cwd: spec.cwd.clone(),
@@ -125,7 +137,9 @@ fn helper(dir: &Path, tty: bool, cmd: Vec<String>) -> Result<i32, String> {
     let mut c = Command::new("/proc/self/exe");
     c.arg("__exec-child").arg(arg);
     let status = match pty {
-        None => c.status().map_err(|e| format!("starting exec child: {e}"))?,
+        None => c
+            .status()
+            .map_err(|e| format!("starting exec child: {e}"))?,
         Some(p) => {
             let slave = std::fs::File::from(p.slave);
             c.stdin(Stdio::from(slave.try_clone().map_err(|e| e.to_string())?))
@@ -157,7 +171,9 @@ fn helper(dir: &Path, tty: bool, cmd: Vec<String>) -> Result<i32, String> {
             child.wait().map_err(|e| e.to_string())?
         }
     };
-    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+    Ok(status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
 /// Entry point of `kubelet __exec-child <json>`: already inside every namespace.
@@ -169,6 +185,11 @@ pub fn child_main(arg: &str) -> i32 {
             return 126;
         }
     };
+    let joined = namespaces::open(&spec.mnt_ns, "mnt").and_then(|h| h.join());
+    if let Err(e) = joined {
+        eprintln!("exec: {e}");
+        return 126;
+    }
     if spec.tty {
         let _ = nix::unistd::setsid();
         if let Err(e) = rustix::process::ioctl_tiocsctty(std::io::stdin()) {

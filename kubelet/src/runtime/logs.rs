@@ -123,7 +123,10 @@ impl Writer {
         let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S%.6f");
         let rotated = PathBuf::from(format!("{}.{stamp}", self.path.display()));
         fs::rename(&self.path, &rotated)?;
-        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         self.size = 0;
         let mut old = rotated_files(&self.path);
         while old.len() + 1 > self.max_files {
@@ -249,7 +252,12 @@ fn wanted(r: &Record, opts: &Options) -> bool {
 /// The live file is read through one open handle from its first byte to the
 /// end and then followed from exactly there, so a line written while the
 /// history is being read is neither lost nor printed twice.
-pub fn read(path: &Path, opts: &Options, done: &mut dyn FnMut() -> bool, out: &mut dyn FnMut(Stream, &[u8])) -> io::Result<()> {
+pub fn read(
+    path: &Path,
+    opts: &Options,
+    done: &mut dyn FnMut() -> bool,
+    out: &mut dyn FnMut(Stream, &[u8]),
+) -> io::Result<()> {
     let mut records = Vec::new();
     for f in rotated_files(path) {
         read_records(&f, &mut records);
@@ -310,7 +318,9 @@ pub fn read(path: &Path, opts: &Options, done: &mut dyn FnMut() -> bool, out: &m
         file.read_to_end(&mut pending)?;
         let got = pending.len() > before;
         emit_new(&mut pending);
-        let rotated = fs::metadata(path).map(|m| inode_of(&m) != ino).unwrap_or(false);
+        let rotated = fs::metadata(path)
+            .map(|m| inode_of(&m) != ino)
+            .unwrap_or(false);
         if rotated {
             file.read_to_end(&mut pending)?;
             emit_new(&mut pending);
@@ -347,7 +357,10 @@ mod tests {
 
     fn collect(path: &Path, opts: &Options) -> String {
         let mut s = String::new();
-        read(path, opts, &mut || true, &mut |_, b| s.push_str(&String::from_utf8_lossy(b))).unwrap();
+        read(path, opts, &mut || true, &mut |_, b| {
+            s.push_str(&String::from_utf8_lossy(b))
+        })
+        .unwrap();
         s
     }
 
@@ -367,8 +380,14 @@ mod tests {
         assert!(lines[1].ends_with(" stderr F oops"));
         assert!(lines[2].ends_with(" stdout F world"));
         assert!(chrono::DateTime::parse_from_rfc3339(lines[0].split(' ').next().unwrap()).is_ok());
-        assert_eq!(collect(&p, &Options::default()), "hello\noops\nworld\nend\n");
-        let tail = Options { tail: Some(2), ..Default::default() };
+        assert_eq!(
+            collect(&p, &Options::default()),
+            "hello\noops\nworld\nend\n"
+        );
+        let tail = Options {
+            tail: Some(2),
+            ..Default::default()
+        };
         assert_eq!(collect(&p, &tail), "world\nend\n");
     }
 
@@ -391,7 +410,8 @@ mod tests {
         let p = d.path().join("0.log");
         let mut w = Writer::open(&p, 1024, 3).unwrap();
         for i in 0..200 {
-            w.write(Stream::Stdout, format!("line {i:04}\n").as_bytes()).unwrap();
+            w.write(Stream::Stdout, format!("line {i:04}\n").as_bytes())
+                .unwrap();
         }
         let rotated = rotated_files(&p);
         assert_eq!(rotated.len(), 2, "max_files counts the live file");

@@ -164,7 +164,9 @@ fn default_binary() -> PathBuf {
 /// Parses `10Mi`, `512Ki`, `1G`, `1048576` into bytes.
 pub fn parse_bytes(s: &str) -> Option<u64> {
     let s = s.trim();
-    let idx = s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len());
+    let idx = s
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(s.len());
     let (num, unit) = s.split_at(idx);
     let n: f64 = num.parse().ok()?;
     let mult: f64 = match unit {
@@ -183,11 +185,15 @@ pub fn parse_bytes(s: &str) -> Option<u64> {
 fn de_quantity<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
     let v = serde_json::Value::deserialize(d)?;
     match v {
-        serde_json::Value::Number(n) => n.as_u64().ok_or_else(|| serde::de::Error::custom("negative size")),
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .ok_or_else(|| serde::de::Error::custom("negative size")),
         serde_json::Value::String(s) => {
             parse_bytes(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid size {s:?}")))
         }
-        _ => Err(serde::de::Error::custom("size must be a number or a quantity string")),
+        _ => Err(serde::de::Error::custom(
+            "size must be a number or a quantity string",
+        )),
     }
 }
 
@@ -233,7 +239,10 @@ impl Runtime {
 
     /// Opens the runtime with a given cgroup manager.
     pub fn with_cgroups(cfg: Config, cgroups: Box<dyn cgroups::CgroupManager>) -> Result<Self> {
-        for d in [cfg.root_dir.join("sandboxes"), cfg.root_dir.join("containers")] {
+        for d in [
+            cfg.root_dir.join("sandboxes"),
+            cfg.root_dir.join("containers"),
+        ] {
             std::fs::create_dir_all(&d).map_err(io_err(&d))?;
         }
         let images = ImageStore::open(cfg.root_dir.join("images"))?;
@@ -320,7 +329,10 @@ impl Runtime {
 
     fn resolve_id(dir: &Path, kind: &'static str, id: &str) -> Result<String> {
         if id.is_empty() {
-            return Err(Error::NotFound { kind, id: id.into() });
+            return Err(Error::NotFound {
+                kind,
+                id: id.into(),
+            });
         }
         if dir.join(id).is_dir() {
             return Ok(id.to_string());
@@ -333,8 +345,14 @@ impl Runtime {
             .collect();
         match matches.len() {
             1 => Ok(matches[0].clone()),
-            0 => Err(Error::NotFound { kind, id: id.into() }),
-            _ => Err(Error::Ambiguous { kind, id: id.into() }),
+            0 => Err(Error::NotFound {
+                kind,
+                id: id.into(),
+            }),
+            _ => Err(Error::Ambiguous {
+                kind,
+                id: id.into(),
+            }),
         }
     }
 }
@@ -342,6 +360,25 @@ impl Runtime {
 /// A new random id (32 hex digits).
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Debug aid: appends `<µs since epoch> <pid> <what>` to the file named by
+/// `$KUBELET_TIMING` (used to see where container start-up time goes).
+pub fn timing(what: &str) {
+    if let Some(p) = std::env::var_os("KUBELET_TIMING") {
+        let us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_micros())
+            .unwrap_or(0);
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+        {
+            use std::io::Write;
+            let _ = writeln!(f, "{us} {} {what}", std::process::id());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -361,7 +398,10 @@ mod tests {
         assert_eq!(c.root_dir, Path::new("/tmp/x"));
         assert_eq!(c.pod_logs_dir, Path::new("/var/log/pods"));
         assert_eq!(c.container_log_max_size, 1 << 20);
-        assert_eq!(c.registry.registry_mirrors["docker.io"], vec!["http://127.0.0.1:5000"]);
+        assert_eq!(
+            c.registry.registry_mirrors["docker.io"],
+            vec!["http://127.0.0.1:5000"]
+        );
         std::fs::write(&p, "rootDir: [").unwrap();
         assert!(matches!(Config::load(&p), Err(Error::Config { .. })));
     }
@@ -372,20 +412,5 @@ mod tests {
         assert_eq!(parse_bytes("1G"), Some(1_000_000_000));
         assert_eq!(parse_bytes("100"), Some(100));
         assert_eq!(parse_bytes("1X"), None);
-    }
-}
-
-/// Debug aid: appends `<µs since epoch> <pid> <what>` to the file named by
-/// `$KUBELET_TIMING` (used to see where container start-up time goes).
-pub fn timing(what: &str) {
-    if let Some(p) = std::env::var_os("KUBELET_TIMING") {
-        let us = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_micros())
-            .unwrap_or(0);
-        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(p) {
-            use std::io::Write;
-            let _ = writeln!(f, "{us} {} {what}", std::process::id());
-        }
     }
 }

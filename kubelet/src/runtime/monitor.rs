@@ -48,7 +48,8 @@ pub fn main(dir: &Path) -> i32 {
         }
     };
     let state_path = dir.join("state.json");
-    let mut st: ContainerState = read_json(&state_path).unwrap_or_else(|_| ContainerState::created());
+    let mut st: ContainerState =
+        read_json(&state_path).unwrap_or_else(|_| ContainerState::created());
     let fail = |st: &mut ContainerState, reason: &str, msg: String| {
         st.status = Status::Exited;
         st.exit_code = 128;
@@ -61,7 +62,13 @@ pub fn main(dir: &Path) -> i32 {
     };
     let mut log = match Writer::open(&spec.log_path, spec.log_max_size, spec.log_max_files) {
         Ok(w) => w,
-        Err(e) => return fail(&mut st, "StartError", format!("opening log {}: {e}", spec.log_path.display())),
+        Err(e) => {
+            return fail(
+                &mut st,
+                "StartError",
+                format!("opening log {}: {e}", spec.log_path.display()),
+            )
+        }
     };
     if let Err(e) = enter_namespaces(&spec) {
         return fail(&mut st, "StartError", e.to_string());
@@ -69,7 +76,11 @@ pub fn main(dir: &Path) -> i32 {
     // Keep the stdin FIFO open read-write so the container never sees EOF
     // between two attaches.
     let _stdin_keeper = if spec.config.stdin {
-        std::fs::OpenOptions::new().read(true).write(true).open(dir.join("stdin")).ok()
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.join("stdin"))
+            .ok()
     } else {
         None
     };
@@ -95,7 +106,10 @@ pub fn main(dir: &Path) -> i32 {
     let _ = std::fs::File::from(sync_r).read_to_string(&mut msg);
     if !msg.is_empty() {
         let _ = child.wait();
-        let _ = log.write(Stream::Stderr, format!("failed to start container: {msg}\n").as_bytes());
+        let _ = log.write(
+            Stream::Stderr,
+            format!("failed to start container: {msg}\n").as_bytes(),
+        );
         return fail(&mut st, "StartError", msg);
     }
     super::timing("monitor: exec ok");

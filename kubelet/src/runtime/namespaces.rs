@@ -101,7 +101,10 @@ pub fn open(path: &Path, kind: &str) -> Result<Handle> {
 /// Whether our own namespace of `kind` is the one behind `path` (joining it
 /// again would be a no-op).
 pub fn is_current(path: &Path, kind: &str) -> bool {
-    match (std::fs::read_link(path), std::fs::read_link(format!("/proc/self/ns/{kind}"))) {
+    match (
+        std::fs::read_link(path),
+        std::fs::read_link(format!("/proc/self/ns/{kind}")),
+    ) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
@@ -129,7 +132,9 @@ pub fn unshare(flags: CloneFlags) -> Result<()> {
 /// namespace) with one rtnetlink `RTM_NEWLINK` message, so `localhost` works
 /// inside the pod without calling `ip`.
 pub fn loopback_up() -> Result<()> {
-    use nix::sys::socket::{recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType};
+    use nix::sys::socket::{
+        recv, send, socket, AddressFamily, MsgFlags, SockFlag, SockProtocol, SockType,
+    };
     let err = |e: nix::Error| Error::Loopback(e.to_string());
     let fd = socket(
         AddressFamily::Netlink,

@@ -56,7 +56,10 @@ pub fn dirs(container_dir: &Path) -> [PathBuf; 3] {
 /// Creates the per-container directories.
 pub fn prepare(container_dir: &Path) -> Result<(), Error> {
     for d in dirs(container_dir) {
-        fs::create_dir_all(&d).map_err(|source| Error::Io { path: d.clone(), source })?;
+        fs::create_dir_all(&d).map_err(|source| Error::Io {
+            path: d.clone(),
+            source,
+        })?;
     }
     Ok(())
 }

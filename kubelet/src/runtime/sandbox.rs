@@ -121,7 +121,11 @@ impl Runtime {
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| config.name.clone());
         let qos = config.qos.unwrap_or(Qos::BestEffort);
-        let uid = if config.uid.is_empty() { id.clone() } else { config.uid.clone() };
+        let uid = if config.uid.is_empty() {
+            id.clone()
+        } else {
+            config.uid.clone()
+        };
         let cgroup_path = cgroups::pod_path(&self.cfg.cgroup_root, qos, &uid);
         let log_dir = self
             .cfg
@@ -140,11 +144,14 @@ impl Runtime {
         };
         let result = (|| {
             std::fs::write(dir.join("hosts"), hosts_file(&rec.hostname)).map_err(io_err(&dir))?;
-            std::fs::write(dir.join("hostname"), format!("{}\n", rec.hostname)).map_err(io_err(&dir))?;
+            std::fs::write(dir.join("hostname"), format!("{}\n", rec.hostname))
+                .map_err(io_err(&dir))?;
             let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
             std::fs::write(dir.join("resolv.conf"), resolv).map_err(io_err(&dir))?;
-            self.cgroups
-                .create(&format!("{}/sandbox", rec.cgroup_path), &cgroups::Resources::default())?;
+            self.cgroups.create(
+                &format!("{}/sandbox", rec.cgroup_path),
+                &cgroups::Resources::default(),
+            )?;
             write_json(&dir.join("sandbox.json"), &rec).map_err(io_err(&dir))?;
             let mut child = Command::new(&self.cfg.binary)
                 .arg("__sandbox")
@@ -173,7 +180,10 @@ impl Runtime {
                 }
             };
             if pid as u32 == child.id() {
-                self.children.lock().map(|mut c| c.insert(format!("sandbox-{id}"), child)).ok();
+                self.children
+                    .lock()
+                    .map(|mut c| c.insert(format!("sandbox-{id}"), child))
+                    .ok();
             } else {
                 // The setup process exits after starting the pid-1 holder.
                 let _ = child.wait();
@@ -304,12 +314,16 @@ enum HolderRole {
 }
 
 fn holder_setup(dir: &Path) -> Result<HolderRole, String> {
-    let rec: SandboxRecord = read_json(&dir.join("sandbox.json")).map_err(|e| format!("reading sandbox.json: {e}"))?;
+    let rec: SandboxRecord =
+        read_json(&dir.join("sandbox.json")).map_err(|e| format!("reading sandbox.json: {e}"))?;
     super::timing("holder start");
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
     if let Ok(mgr) = cgroups::detect() {
-        mgr.add_task(&format!("{}/sandbox", rec.cgroup_path), std::process::id() as i32)
-            .map_err(|e| e.to_string())?;
+        mgr.add_task(
+            &format!("{}/sandbox", rec.cgroup_path),
+            std::process::id() as i32,
+        )
+        .map_err(|e| e.to_string())?;
     }
     let c = &rec.config;
     let mut flags = CloneFlags::empty();
@@ -324,7 +338,8 @@ fn holder_setup(dir: &Path) -> Result<HolderRole, String> {
     super::timing("holder unshared");
     if !c.host_network {
         namespaces::loopback_up().map_err(|e| e.to_string())?;
-        nix::unistd::sethostname(&rec.hostname).map_err(|e| format!("sethostname {:?}: {e}", rec.hostname))?;
+        nix::unistd::sethostname(&rec.hostname)
+            .map_err(|e| format!("sethostname {:?}: {e}", rec.hostname))?;
     }
     super::timing("holder lo up");
     if c.share_process_namespace && !c.host_pid {

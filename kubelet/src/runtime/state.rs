@@ -106,7 +106,8 @@ pub fn now() -> String {
 /// Reads a JSON record.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> std::io::Result<T> {
     let bytes = fs::read(path)?;
-    serde_json::from_slice(&bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Writes a JSON record atomically (write to a temp file, then rename), so a

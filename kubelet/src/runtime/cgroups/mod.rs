@@ -115,9 +115,8 @@ impl Resources {
         let cpu_shares = request_milli
             .or(limit_milli)
             .map(|m| (m * 1024 / 1000).max(2));
-        let cpu_quota_us = limit_milli.map(|m| {
-            ((m * DEFAULT_CPU_PERIOD_US / 1000) as i64).max(1000)
-        });
+        let cpu_quota_us =
+            limit_milli.map(|m| ((m * DEFAULT_CPU_PERIOD_US / 1000) as i64).max(1000));
         Resources {
             cpu_shares,
             cpu_quota_us,
@@ -151,6 +150,20 @@ pub struct Stats {
     pub pids: u64,
     /// How many times the OOM killer killed a process in this cgroup.
     pub oom_kills: u64,
+}
+
+/// A cgroup filesystem a container gets below its `/sys/fs/cgroup`, so that
+/// programs inside can read their own limits (`cpu.cfs_quota_us`,
+/// `memory.max`). Mounted by the container's init after it entered its own
+/// cgroup namespace, so the root of what it sees is its own cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FsMount {
+    /// Directory below `/sys/fs/cgroup` (`memory`, or empty for the v2 tree).
+    pub target: String,
+    /// `cgroup` (v1) or `cgroup2`.
+    pub fstype: String,
+    /// Mount data: the v1 controllers of the hierarchy (`cpu`, `cpu,cpuacct`).
+    pub data: String,
 }
 
 /// Kubernetes Quality of Service classes.
@@ -192,6 +205,10 @@ pub trait CgroupManager: Send + Sync + std::fmt::Debug {
     fn pids(&self, path: &str) -> Result<Vec<i32>>;
     /// Kills what is left inside and removes the cgroup and its children.
     fn remove(&self, path: &str) -> Result<()>;
+    /// The cgroup filesystems a container should see at `/sys/fs/cgroup`.
+    fn container_mounts(&self) -> Vec<FsMount> {
+        Vec::new()
+    }
     /// Moves a process in.
     fn add_task(&self, path: &str, pid: i32) -> Result<()> {
         for f in self.procs_files(path) {
@@ -393,7 +410,10 @@ mod tests {
             .join("\n");
         let err = from_mounts(&parse_mountinfo(&text)).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("memory cgroup controller is not available"), "{msg}");
+        assert!(
+            msg.contains("memory cgroup controller is not available"),
+            "{msg}"
+        );
         assert!(msg.contains("cgroup_enable=memory"), "{msg}");
     }
 
@@ -406,7 +426,10 @@ mod tests {
         assert_eq!(r.cpu_shares, Some(256));
         assert_eq!(r.cpu_quota_us, Some(50_000));
         assert_eq!(r.cpu_period_us, Some(100_000));
-        assert_eq!(pod_path("kubepods", Qos::Burstable, "a-b"), "kubepods/burstable/poda_b");
+        assert_eq!(
+            pod_path("kubepods", Qos::Burstable, "a-b"),
+            "kubepods/burstable/poda_b"
+        );
         assert_eq!(pod_path("kubepods", Qos::Guaranteed, "x"), "kubepods/podx");
     }
 }

@@ -146,7 +146,13 @@ fn setup(dir: &Path) -> Result<Command, Error> {
 
     crate::runtime::timing("init cgroup joined");
     namespaces::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP)?;
-    mounts::mnt(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_SLAVE, None)?;
+    mounts::mnt(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None,
+    )?;
 
     let root = rootfs::mount_overlay(&spec)?;
     crate::runtime::timing("init overlay");
@@ -180,7 +186,8 @@ fn setup(dir: &Path) -> Result<Command, Error> {
         return Err(Error::RunsAsRoot);
     }
     if !Path::new(&spec.cwd).exists() {
-        std::fs::create_dir_all(&spec.cwd).map_err(io(format!("creating working dir {}", spec.cwd)))?;
+        std::fs::create_dir_all(&spec.cwd)
+            .map_err(io(format!("creating working dir {}", spec.cwd)))?;
         let _ = std::os::unix::fs::chown(&spec.cwd, Some(id.uid), Some(id.gid));
     }
     process::become_user(&id, &spec.capabilities, spec.no_new_privs)?;

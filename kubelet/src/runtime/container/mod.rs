@@ -55,7 +55,11 @@ pub fn parse_signal(s: &str) -> Option<Signal> {
         return Signal::try_from(n).ok();
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     name.parse().ok()
 }
 
@@ -71,9 +75,10 @@ impl Runtime {
         if sb.state != SandboxState::Ready {
             return Err(Error::State(format!("sandbox {} is not ready", sb.id)));
         }
-        let image = self.images.get(&config.image)?.ok_or_else(|| {
-            Error::Image(super::images::Error::NotPresent(config.image.clone()))
-        })?;
+        let image = self
+            .images
+            .get(&config.image)?
+            .ok_or_else(|| Error::Image(super::images::Error::NotPresent(config.image.clone())))?;
         let id = super::new_id();
         let dir = self.container_dir(&id);
         let result = (|| {
@@ -102,7 +107,8 @@ impl Runtime {
                 PidMode::New
             };
             let cgroup_path = format!("{}/{}", sb.cgroup_path, id);
-            self.cgroups.create(&cgroup_path, &config.resources.to_cgroup())?;
+            self.cgroups
+                .create(&cgroup_path, &config.resources.to_cgroup())?;
             let sec = &config.security;
             let sdir = self.sandbox_dir_path(&sb.id);
             let etc_files = if sb.config.host_network {
@@ -135,6 +141,7 @@ impl Runtime {
                 hostname: sb.hostname.clone(),
                 etc_files,
                 cgroup_procs: self.cgroups.procs_files(&cgroup_path),
+                cgroup_mounts: self.cgroups.container_mounts(),
                 cgroup_path,
                 capabilities: spec::capabilities(sec)?,
                 no_new_privs: sec.allow_privilege_escalation == Some(false) && !sec.privileged,
@@ -147,14 +154,18 @@ impl Runtime {
                 config,
             };
             if spec.config.stdin {
-                nix::unistd::mkfifo(&dir.join("stdin"), nix::sys::stat::Mode::from_bits_truncate(0o600))
-                    .map_err(|e| Error::Io {
-                        path: dir.join("stdin"),
-                        source: e.into(),
-                    })?;
+                nix::unistd::mkfifo(
+                    &dir.join("stdin"),
+                    nix::sys::stat::Mode::from_bits_truncate(0o600),
+                )
+                .map_err(|e| Error::Io {
+                    path: dir.join("stdin"),
+                    source: e.into(),
+                })?;
             }
             write_json(&dir.join("spec.json"), &spec).map_err(io_err(&dir))?;
-            write_json(&dir.join("state.json"), &ContainerState::created()).map_err(io_err(&dir))?;
+            write_json(&dir.join("state.json"), &ContainerState::created())
+                .map_err(io_err(&dir))?;
             let _ = self.images.touch(&image.id);
             Ok(())
         })();
@@ -176,7 +187,10 @@ impl Runtime {
         let info = self.container(id)?;
         let id = info.spec.id.clone();
         if info.state.status != Status::Created {
-            return Err(Error::State(format!("container {id} is {}, not Created", info.state.status)));
+            return Err(Error::State(format!(
+                "container {id} is {}, not Created",
+                info.state.status
+            )));
         }
         let dir = self.container_dir(&id);
         let log = std::fs::OpenOptions::new()
@@ -201,7 +215,10 @@ impl Runtime {
         }
         let line = line.trim().to_string();
         if line.starts_with("ok") {
-            self.children.lock().map(|mut c| c.insert(id.clone(), child)).ok();
+            self.children
+                .lock()
+                .map(|mut c| c.insert(id.clone(), child))
+                .ok();
             return Ok(());
         }
         let _ = child.wait();
@@ -219,7 +236,11 @@ impl Runtime {
     pub fn wait_container(&self, id: &str, timeout: Option<Duration>) -> Result<ContainerState> {
         let info = self.container(id)?;
         if timeout.is_none() {
-            let own = self.children.lock().ok().and_then(|mut c| c.remove(&info.spec.id));
+            let own = self
+                .children
+                .lock()
+                .ok()
+                .and_then(|mut c| c.remove(&info.spec.id));
             if let Some(mut child) = own {
                 // Our own monitor: its exit is the container's exit, recorded.
                 let _ = child.wait();
@@ -230,7 +251,10 @@ impl Runtime {
         loop {
             self.reap();
             let st = self.container(id)?.state;
-            if matches!(st.status, Status::Exited | Status::Unknown | Status::Created) {
+            if matches!(
+                st.status,
+                Status::Exited | Status::Unknown | Status::Created
+            ) {
                 return Ok(st);
             }
             let mut slice = Duration::from_millis(100);
@@ -301,11 +325,13 @@ impl Runtime {
     pub fn container(&self, id: &str) -> Result<ContainerInfo> {
         let id = Self::resolve_id(&self.containers_dir(), "container", id)?;
         let dir = self.container_dir(&id);
-        let spec: ContainerSpec = read_json(&dir.join("spec.json")).map_err(|_| Error::NotFound {
-            kind: "container",
-            id: id.clone(),
-        })?;
-        let mut st: ContainerState = read_json(&dir.join("state.json")).map_err(io_err(dir.join("state.json")))?;
+        let spec: ContainerSpec =
+            read_json(&dir.join("spec.json")).map_err(|_| Error::NotFound {
+                kind: "container",
+                id: id.clone(),
+            })?;
+        let mut st: ContainerState =
+            read_json(&dir.join("state.json")).map_err(io_err(dir.join("state.json")))?;
         if st.status == Status::Running && !state::alive(st.monitor_pid, st.monitor_start) {
             // The monitor may have written the exit just now.
             let again: Option<ContainerState> = read_json(&dir.join("state.json")).ok();
@@ -314,7 +340,8 @@ impl Runtime {
                 _ => {
                     st.status = Status::Unknown;
                     st.reason = "MonitorLost".into();
-                    st.message = "the container's monitor exited without recording an exit code".into();
+                    st.message =
+                        "the container's monitor exited without recording an exit code".into();
                 }
             }
         }
@@ -344,7 +371,10 @@ impl Runtime {
     pub fn stdin_path(&self, id: &str) -> Result<PathBuf> {
         let info = self.container(id)?;
         if !info.spec.config.stdin {
-            return Err(Error::State(format!("container {} was not created with stdin", info.spec.id)));
+            return Err(Error::State(format!(
+                "container {} was not created with stdin",
+                info.spec.id
+            )));
         }
         Ok(self.container_dir(&info.spec.id).join("stdin"))
     }

@@ -78,7 +78,13 @@ pub const DEVICES: [(&str, u64, u64); 6] = [
 ];
 
 /// `mount(2)` with an error that says what was attempted.
-pub fn mnt(src: Option<&str>, target: &Path, fstype: Option<&str>, flags: MsFlags, data: Option<&str>) -> Result<()> {
+pub fn mnt(
+    src: Option<&str>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
     mount(src, target, fstype, flags, data).map_err(|errno| Error::Mount {
         source_name: src.unwrap_or("none").to_string(),
         target: target.to_path_buf(),
@@ -117,10 +123,12 @@ fn ensure_mount_point(target: &Path, is_dir: bool) -> Result<()> {
         if let Some(p) = target.parent() {
             mkdir(p)?;
         }
-        fs::File::create(target).map(|_| ()).map_err(|source| Error::Io {
-            path: target.to_path_buf(),
-            source,
-        })
+        fs::File::create(target)
+            .map(|_| ())
+            .map_err(|source| Error::Io {
+                path: target.to_path_buf(),
+                source,
+            })
     }
 }
 
@@ -132,12 +140,24 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
 
     let proc_dir = rootfs.join("proc");
     mkdir(&proc_dir)?;
-    mnt(Some("proc"), &proc_dir, Some("proc"), nosuid_nodev_noexec, None)?;
+    mnt(
+        Some("proc"),
+        &proc_dir,
+        Some("proc"),
+        nosuid_nodev_noexec,
+        None,
+    )?;
 
     let dev = rootfs.join("dev");
     mkdir(&dev)?;
     if privileged {
-        mnt(Some("/dev"), &dev, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        mnt(
+            Some("/dev"),
+            &dev,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
     } else {
         mnt(
             Some("tmpfs"),
@@ -148,16 +168,23 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
         )?;
         for (name, major, minor) in DEVICES {
             let p = dev.join(name);
-            mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor))
-                .map_err(|e| Error::Io {
-                    path: p.clone(),
-                    source: e.into(),
-                })?;
+            mknod(
+                &p,
+                SFlag::S_IFCHR,
+                Mode::from_bits_truncate(0o666),
+                makedev(major, minor),
+            )
+            .map_err(|e| Error::Io {
+                path: p.clone(),
+                source: e.into(),
+            })?;
             // mknod honours the umask; set the mode explicitly.
             use std::os::unix::fs::PermissionsExt;
-            fs::set_permissions(&p, fs::Permissions::from_mode(0o666)).map_err(|source| Error::Io {
-                path: p.clone(),
-                source,
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o666)).map_err(|source| {
+                Error::Io {
+                    path: p.clone(),
+                    source,
+                }
             })?;
         }
         for (link, target) in [
@@ -169,7 +196,8 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
             ("core", "/proc/kcore"),
         ] {
             let p = dev.join(link);
-            std::os::unix::fs::symlink(target, &p).map_err(|source| Error::Io { path: p, source })?;
+            std::os::unix::fs::symlink(target, &p)
+                .map_err(|source| Error::Io { path: p, source })?;
         }
         let pts = dev.join("pts");
         mkdir(&pts)?;
@@ -182,10 +210,22 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
         )?;
         let shm = dev.join("shm");
         mkdir(&shm)?;
-        mnt(Some("shm"), &shm, Some("tmpfs"), nosuid_nodev_noexec, Some("mode=1777,size=65536k"))?;
+        mnt(
+            Some("shm"),
+            &shm,
+            Some("tmpfs"),
+            nosuid_nodev_noexec,
+            Some("mode=1777,size=65536k"),
+        )?;
         let mq = dev.join("mqueue");
         mkdir(&mq)?;
-        mnt(Some("mqueue"), &mq, Some("mqueue"), nosuid_nodev_noexec, None)?;
+        mnt(
+            Some("mqueue"),
+            &mq,
+            Some("mqueue"),
+            nosuid_nodev_noexec,
+            None,
+        )?;
     }
 
     let sys = rootfs.join("sys");
@@ -198,11 +238,25 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
     if mnt(Some("sysfs"), &sys, Some("sysfs"), sys_flags, None).is_err() {
         // Without our own network namespace (hostNetwork) the kernel may refuse
         // a new sysfs; bind the host's read-only instead.
-        mnt(Some("/sys"), &sys, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        mnt(
+            Some("/sys"),
+            &sys,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
         if !privileged {
-            mnt(None, &sys, None, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None)?;
+            mnt(
+                None,
+                &sys,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None,
+            )?;
         }
     }
+
+    cgroup_fs(spec, &sys.join("fs/cgroup"))?;
 
     for m in &spec.config.mounts {
         let target = inside(rootfs, &m.container_path);
@@ -214,7 +268,13 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
             .is_dir();
         ensure_mount_point(&target, is_dir)?;
         let src = m.host_path.to_string_lossy();
-        mnt(Some(&src), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+        mnt(
+            Some(&src),
+            &target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
         if m.read_only {
             mnt(
                 None,
@@ -241,6 +301,65 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Mounts the container's view of its cgroups on `<rootfs>/sys/fs/cgroup`:
+/// for v1 a small tmpfs with one directory per hierarchy, for v2 the unified
+/// tree itself. The caller is already in its own cgroup namespace, so each
+/// mount's root is the container's cgroup and the host's tree stays hidden.
+fn cgroup_fs(spec: &ContainerSpec, target: &Path) -> Result<()> {
+    if spec.cgroup_mounts.is_empty() || !target.is_dir() {
+        return Ok(());
+    }
+    let privileged = spec.config.security.privileged;
+    let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if !privileged {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    let v1 = spec.cgroup_mounts.iter().any(|m| !m.target.is_empty());
+    if v1 {
+        mnt(
+            Some("tmpfs"),
+            target,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("mode=755,size=64k"),
+        )?;
+    }
+    for m in &spec.cgroup_mounts {
+        let dir = if m.target.is_empty() {
+            target.to_path_buf()
+        } else {
+            target.join(&m.target)
+        };
+        mkdir(&dir)?;
+        let data = (!m.data.is_empty()).then_some(m.data.as_str());
+        mnt(Some(&m.fstype), &dir, Some(&m.fstype), flags, data)?;
+        // `cpu,cpuacct` co-mounted: also reachable as `cpu` and `cpuacct`.
+        if m.target.contains(',') {
+            for name in m.target.split(',') {
+                let link = target.join(name);
+                if !link.exists() {
+                    std::os::unix::fs::symlink(&m.target, &link)
+                        .map_err(|source| Error::Io { path: link, source })?;
+                }
+            }
+        }
+    }
+    if v1 && !privileged {
+        mnt(
+            None,
+            target,
+            None,
+            MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC,
+            Some("mode=755,size=64k"),
+        )?;
+    }
+    Ok(())
+}
+
 /// Masks and read-only paths, and the read-only root (after `pivot_root`).
 pub fn finish(spec: &ContainerSpec) -> Result<()> {
     let sec = &spec.config.security;
@@ -248,13 +367,9 @@ pub fn finish(spec: &ContainerSpec) -> Result<()> {
         for p in MASKED_PATHS {
             let path = Path::new(p);
             match fs::metadata(path) {
-                Ok(m) if m.is_dir() => mnt(
-                    Some("tmpfs"),
-                    path,
-                    Some("tmpfs"),
-                    MsFlags::MS_RDONLY,
-                    None,
-                )?,
+                Ok(m) if m.is_dir() => {
+                    mnt(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, None)?
+                }
                 Ok(_) => mnt(Some("/dev/null"), path, None, MsFlags::MS_BIND, None)?,
                 Err(_) => {}
             }
@@ -262,7 +377,13 @@ pub fn finish(spec: &ContainerSpec) -> Result<()> {
         for p in READONLY_PATHS {
             let path = Path::new(p);
             if path.exists() {
-                mnt(Some(p), path, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+                mnt(
+                    Some(p),
+                    path,
+                    None,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None,
+                )?;
                 mnt(
                     None,
                     path,
@@ -292,7 +413,13 @@ mod tests {
     #[test]
     fn inside_never_leaves_the_root() {
         let r = Path::new("/run/c/rootfs");
-        assert_eq!(inside(r, Path::new("/data")), Path::new("/run/c/rootfs/data"));
-        assert_eq!(inside(r, Path::new("../../etc")), Path::new("/run/c/rootfs/etc"));
+        assert_eq!(
+            inside(r, Path::new("/data")),
+            Path::new("/run/c/rootfs/data")
+        );
+        assert_eq!(
+            inside(r, Path::new("../../etc")),
+            Path::new("/run/c/rootfs/etc")
+        );
     }
 }

@@ -40,7 +40,8 @@ pub fn capability_set(names: &[String]) -> Result<CapabilitySet, Error> {
     let mut set = CapabilitySet::empty();
     for n in names {
         let bare = n.strip_prefix("CAP_").unwrap_or(n);
-        let c = CapabilitySet::from_name(bare).ok_or_else(|| Error::UnknownCapability(n.clone()))?;
+        let c =
+            CapabilitySet::from_name(bare).ok_or_else(|| Error::UnknownCapability(n.clone()))?;
         set |= c;
     }
     Ok(set)
@@ -55,7 +56,11 @@ pub fn become_user(id: &Identity, caps: &[String], no_new_privs: bool) -> Result
                 Ok(()) => {}
                 // Capabilities newer than the running kernel don't exist there.
                 Err(rustix::io::Errno::INVAL) => {}
-                Err(e) => return Err(sys(format!("dropping CAP_{name} from the bounding set"))(e.into())),
+                Err(e) => {
+                    return Err(sys(format!("dropping CAP_{name} from the bounding set"))(
+                        e.into(),
+                    ))
+                }
             }
         }
     }
@@ -80,7 +85,8 @@ pub fn become_user(id: &Identity, caps: &[String], no_new_privs: bool) -> Result
     };
     rustix::thread::set_capabilities(None, sets).map_err(|e| sys("capset")(e.into()))?;
     if no_new_privs {
-        rustix::thread::set_no_new_privs(true).map_err(|e| sys("prctl(PR_SET_NO_NEW_PRIVS)")(e.into()))?;
+        rustix::thread::set_no_new_privs(true)
+            .map_err(|e| sys("prctl(PR_SET_NO_NEW_PRIVS)")(e.into()))?;
     }
     Ok(())
 }

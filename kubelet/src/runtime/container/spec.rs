@@ -187,6 +187,10 @@ pub struct ContainerSpec {
     pub cgroup_path: String,
     /// `cgroup.procs` files init writes itself into.
     pub cgroup_procs: Vec<PathBuf>,
+    /// cgroup filesystems to mount below `/sys/fs/cgroup` (read-only unless
+    /// privileged), showing the container its own cgroup as the root.
+    #[serde(default)]
+    pub cgroup_mounts: Vec<crate::runtime::cgroups::FsMount>,
     /// Effective capability names (`CAP_...`).
     pub capabilities: Vec<String>,
     /// Set `no_new_privs`.
@@ -203,7 +207,9 @@ pub struct ContainerSpec {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Error {
     /// No command at all: neither the pod nor the image says what to run.
-    #[error("no command specified: the image has no ENTRYPOINT/CMD and the container no command/args")]
+    #[error(
+        "no command specified: the image has no ENTRYPOINT/CMD and the container no command/args"
+    )]
     NoCommand,
     /// An unknown capability name.
     #[error("unknown capability {0:?}")]
@@ -235,7 +241,11 @@ pub fn merge_args(
 
 /// Merges environment variables: image first, container overrides by name;
 /// `PATH` gets a default if nobody set it.
-pub fn merge_env(image: &ContainerDefaults, env: &[(String, String)], hostname: &str) -> Vec<String> {
+pub fn merge_env(
+    image: &ContainerDefaults,
+    env: &[(String, String)],
+    hostname: &str,
+) -> Vec<String> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut set = |k: &str, v: &str| {
         if let Some(e) = out.iter_mut().find(|(ek, _)| ek == k) {
@@ -338,14 +348,26 @@ mod tests {
             cmd: Some(v(&["default"])),
             ..Default::default()
         };
-        assert_eq!(merge_args(None, None, &img).unwrap(), v(&["/entry", "default"]));
-        assert_eq!(merge_args(None, Some(&v(&["x"])), &img).unwrap(), v(&["/entry", "x"]));
-        assert_eq!(merge_args(Some(&v(&["/bin/sh"])), None, &img).unwrap(), v(&["/bin/sh"]));
+        assert_eq!(
+            merge_args(None, None, &img).unwrap(),
+            v(&["/entry", "default"])
+        );
+        assert_eq!(
+            merge_args(None, Some(&v(&["x"])), &img).unwrap(),
+            v(&["/entry", "x"])
+        );
+        assert_eq!(
+            merge_args(Some(&v(&["/bin/sh"])), None, &img).unwrap(),
+            v(&["/bin/sh"])
+        );
         assert_eq!(
             merge_args(Some(&v(&["/bin/sh"])), Some(&v(&["-c", "true"])), &img).unwrap(),
             v(&["/bin/sh", "-c", "true"])
         );
-        assert_eq!(merge_args(None, None, &ContainerDefaults::default()), Err(Error::NoCommand));
+        assert_eq!(
+            merge_args(None, None, &ContainerDefaults::default()),
+            Err(Error::NoCommand)
+        );
     }
 
     #[test]
@@ -354,7 +376,11 @@ mod tests {
             env: Some(v(&["PATH=/bin", "A=1", "B=2"])),
             ..Default::default()
         };
-        let env = merge_env(&img, &[("B".into(), "3".into()), ("C".into(), "4".into())], "pod");
+        let env = merge_env(
+            &img,
+            &[("B".into(), "3".into()), ("C".into(), "4".into())],
+            "pod",
+        );
         assert_eq!(env, v(&["PATH=/bin", "HOSTNAME=pod", "A=1", "B=3", "C=4"]));
     }
 
@@ -375,7 +401,10 @@ mod tests {
             capabilities_add: v(&["NET_BIND_SERVICE"]),
             ..Default::default()
         };
-        assert!(capabilities(&drop_all).unwrap().is_empty(), "drop applies after add");
+        assert!(
+            capabilities(&drop_all).unwrap().is_empty(),
+            "drop applies after add"
+        );
         let bad = SecurityContext {
             capabilities_add: v(&["FLY"]),
             ..Default::default()
@@ -385,6 +414,8 @@ mod tests {
             privileged: true,
             ..Default::default()
         };
-        assert!(capabilities(&p).unwrap().contains(&"CAP_SYS_ADMIN".to_string()));
+        assert!(capabilities(&p)
+            .unwrap()
+            .contains(&"CAP_SYS_ADMIN".to_string()));
     }
 }

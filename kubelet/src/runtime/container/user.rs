@@ -64,7 +64,13 @@ pub fn resolve(
         )
     } else if u.is_empty() {
         let e = find_by_uid(0);
-        (0, 0, e.map(|f| f[5].to_string()).unwrap_or_else(|| "/root".into()), Some("root".into()))
+        (
+            0,
+            0,
+            e.map(|f| f[5].to_string())
+                .unwrap_or_else(|| "/root".into()),
+            Some("root".into()),
+        )
     } else if let Ok(uid) = u.parse::<u32>() {
         let e = find_by_uid(uid);
         (
@@ -126,7 +132,12 @@ pub fn resolve(
     if uid == u32::MAX {
         uid = 0;
     }
-    Ok(Identity { uid, gid, groups, home })
+    Ok(Identity {
+        uid,
+        gid,
+        groups,
+        home,
+    })
 }
 
 /// Reads a file of the container's root (empty when absent).
@@ -146,7 +157,10 @@ mod tests {
         let r = |spec, u, g| resolve(spec, PASSWD, GROUP, u, g, &[]);
         assert_eq!(r("", None, None).unwrap().uid, 0);
         let app = r("app", None, None).unwrap();
-        assert_eq!((app.uid, app.gid, app.home.as_str()), (1000, 1000, "/home/app"));
+        assert_eq!(
+            (app.uid, app.gid, app.home.as_str()),
+            (1000, 1000, "/home/app")
+        );
         assert_eq!(app.groups, vec![10]);
         assert_eq!(r("1000:staff", None, None).unwrap().gid, 50);
         assert_eq!(r("4242", None, None).unwrap().uid, 4242);
@@ -154,7 +168,10 @@ mod tests {
         assert_eq!(r("app", Some(65534), Some(3)).unwrap().uid, 65534);
         assert_eq!(r("app", Some(65534), Some(3)).unwrap().gid, 3);
         assert_eq!(r("ghost", None, None), Err(Error::NoUser("ghost".into())));
-        assert_eq!(r("app:ghost", None, None), Err(Error::NoGroup("ghost".into())));
+        assert_eq!(
+            r("app:ghost", None, None),
+            Err(Error::NoGroup("ghost".into()))
+        );
         let s = resolve("app", PASSWD, GROUP, None, None, &[99]).unwrap();
         assert_eq!(s.groups, vec![10, 99]);
     }

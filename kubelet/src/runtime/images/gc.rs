@@ -58,8 +58,16 @@ impl ImageStore {
             .filter(|i| !in_use.contains(&i.id))
             .collect();
         unused.sort_by(|a, b| {
-            let ka = if a.last_used.is_empty() { &a.created } else { &a.last_used };
-            let kb = if b.last_used.is_empty() { &b.created } else { &b.last_used };
+            let ka = if a.last_used.is_empty() {
+                &a.created
+            } else {
+                &a.last_used
+            };
+            let kb = if b.last_used.is_empty() {
+                &b.created
+            } else {
+                &b.last_used
+            };
             ka.cmp(kb)
         });
         if let Some(p) = policy {

@@ -13,7 +13,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn read_blob(layout: &Path, digest: &str) -> Result<Vec<u8>> {
-    let p = layout.join("blobs/sha256").join(super::store::hex_of(digest));
+    let p = layout
+        .join("blobs/sha256")
+        .join(super::store::hex_of(digest));
     let bytes = fs::read(&p).map_err(io_err(&p))?;
     let actual = super::registry::sha256_digest(&bytes);
     if actual != digest {
@@ -30,8 +32,16 @@ fn read_blob(layout: &Path, digest: &str) -> Result<Vec<u8>> {
 fn image_name(annotation: Option<&str>, name: Option<&str>) -> Option<Reference> {
     match (annotation, name) {
         // `--name busybox` plus annotation `1.36` -> busybox:1.36
-        (Some(a), Some(n)) if !a.contains('/') && !a.contains(':') && Reference::parse(n).is_ok_and(|r| r.digest.is_none()) => {
-            let base = n.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map(|(b, _)| b).unwrap_or(n);
+        (Some(a), Some(n))
+            if !a.contains('/')
+                && !a.contains(':')
+                && Reference::parse(n).is_ok_and(|r| r.digest.is_none()) =>
+        {
+            let base = n
+                .rsplit_once(':')
+                .filter(|(_, t)| !t.contains('/'))
+                .map(|(b, _)| b)
+                .unwrap_or(n);
             Reference::parse(&format!("{base}:{a}")).ok()
         }
         (_, Some(n)) => Reference::parse(n).ok(),
@@ -44,7 +54,12 @@ impl ImageStore {
     /// Imports an OCI layout directory or a `.tar`/`.tar.gz` of one. With
     /// `only`, imports just the manifest whose ref name is `only`. `name` names
     /// (or prefixes, for bare-tag ref names) the imported images.
-    pub fn import(&self, path: &Path, only: Option<&str>, name: Option<&str>) -> Result<Vec<ImageRecord>> {
+    pub fn import(
+        &self,
+        path: &Path,
+        only: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Vec<ImageRecord>> {
         if path.is_dir() {
             return self.import_layout(path, only, name);
         }
@@ -68,7 +83,12 @@ impl ImageStore {
         result
     }
 
-    fn import_layout(&self, layout: &Path, only: Option<&str>, name: Option<&str>) -> Result<Vec<ImageRecord>> {
+    fn import_layout(
+        &self,
+        layout: &Path,
+        only: Option<&str>,
+        name: Option<&str>,
+    ) -> Result<Vec<ImageRecord>> {
         let index_path = layout.join("index.json");
         let index_bytes = fs::read(&index_path).map_err(io_err(&index_path))?;
         let index: Document = serde_json::from_slice(&index_bytes).map_err(|e| Error::Invalid {
@@ -94,14 +114,20 @@ impl ImageStore {
         Ok(out)
     }
 
-    fn import_manifest(&self, layout: &Path, digest: &str, reference: Option<&Reference>) -> Result<ImageRecord> {
+    fn import_manifest(
+        &self,
+        layout: &Path,
+        digest: &str,
+        reference: Option<&Reference>,
+    ) -> Result<ImageRecord> {
         let invalid = |reason: String| Error::Invalid {
             what: format!("manifest {digest}"),
             reason,
         };
         let mut manifest_digest = digest.to_string();
         let mut bytes = read_blob(layout, digest)?;
-        let mut doc: Document = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let mut doc: Document =
+            serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
         if doc.is_index("") {
             let list = doc.manifests.clone().unwrap_or_default();
             let chosen = oci::pick_platform(&list)
@@ -116,13 +142,20 @@ impl ImageStore {
         self.put_blob(&manifest_digest, &bytes)?;
         let config_bytes = read_blob(layout, &config_desc.digest)?;
         self.put_blob(&config_desc.digest, &config_bytes)?;
-        let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| invalid(e.to_string()))?;
+        let config: ImageConfig =
+            serde_json::from_slice(&config_bytes).map_err(|e| invalid(e.to_string()))?;
         let mut size = 0;
         for (i, layer) in layers.iter().enumerate() {
             size += layer.size.max(0) as u64;
-            let p: PathBuf = layout.join("blobs/sha256").join(super::store::hex_of(&layer.digest));
+            let p: PathBuf = layout
+                .join("blobs/sha256")
+                .join(super::store::hex_of(&layer.digest));
             let f = fs::File::open(&p).map_err(io_err(&p))?;
-            self.add_layer(&layer.digest, config.rootfs.diff_ids.get(i).map(String::as_str), f)?;
+            self.add_layer(
+                &layer.digest,
+                config.rootfs.diff_ids.get(i).map(String::as_str),
+                f,
+            )?;
         }
         self.record_image(
             reference,
@@ -142,10 +175,22 @@ mod tests {
     #[test]
     fn names_from_annotation_and_flag() {
         let n = |a, b| image_name(a, b).map(|r| r.to_string());
-        assert_eq!(n(Some("busybox"), None).as_deref(), Some("docker.io/library/busybox:latest"));
-        assert_eq!(n(Some("1.36"), Some("busybox")).as_deref(), Some("docker.io/library/busybox:1.36"));
-        assert_eq!(n(Some("x"), Some("127.0.0.1:5000/app:v2")).as_deref(), Some("127.0.0.1:5000/app:x"));
-        assert_eq!(n(None, Some("app:v1")).as_deref(), Some("docker.io/library/app:v1"));
+        assert_eq!(
+            n(Some("busybox"), None).as_deref(),
+            Some("docker.io/library/busybox:latest")
+        );
+        assert_eq!(
+            n(Some("1.36"), Some("busybox")).as_deref(),
+            Some("docker.io/library/busybox:1.36")
+        );
+        assert_eq!(
+            n(Some("x"), Some("127.0.0.1:5000/app:v2")).as_deref(),
+            Some("127.0.0.1:5000/app:x")
+        );
+        assert_eq!(
+            n(None, Some("app:v1")).as_deref(),
+            Some("docker.io/library/app:v1")
+        );
         assert_eq!(n(None, None), None);
     }
 }

@@ -51,7 +51,10 @@ impl RegistryConfig {
             return host.to_string();
         }
         let name = host.split(':').next().unwrap_or(host);
-        let plain = self.insecure_registries.iter().any(|r| r == host || r == name)
+        let plain = self
+            .insecure_registries
+            .iter()
+            .any(|r| r == host || r == name)
             || name == "localhost"
             || name.starts_with("127.")
             || name == "[::1]";
@@ -65,7 +68,12 @@ impl RegistryConfig {
 
 impl ImageStore {
     /// Makes sure the image is present according to the pull policy and returns it.
-    pub fn ensure(&self, reference: &str, policy: Option<PullPolicy>, reg: &RegistryConfig) -> Result<ImageRecord> {
+    pub fn ensure(
+        &self,
+        reference: &str,
+        policy: Option<PullPolicy>,
+        reg: &RegistryConfig,
+    ) -> Result<ImageRecord> {
         let parsed = Reference::parse(reference);
         let policy = match (&parsed, policy) {
             (_, Some(p)) => p,
@@ -113,9 +121,8 @@ impl ImageStore {
             serde_json::from_slice(&fetched.bytes).map_err(|e| invalid(e.to_string()))?;
         if doc.is_index(&fetched.media_type) {
             let list = doc.manifests.clone().unwrap_or_default();
-            let chosen = oci::pick_platform(&list).ok_or_else(|| {
-                invalid(format!("no manifest for linux/{}", oci::host_arch()))
-            })?;
+            let chosen = oci::pick_platform(&list)
+                .ok_or_else(|| invalid(format!("no manifest for linux/{}", oci::host_arch())))?;
             self.put_blob(&fetched.digest, &fetched.bytes)?;
             fetched = client
                 .manifest(ep, &r.repository, &chosen.digest)
@@ -134,10 +141,11 @@ impl ImageStore {
             .blob(ep, &r.repository, &config_desc.digest, &mut config_bytes)
             .map_err(reg_err)?;
         self.put_blob(&config_desc.digest, &config_bytes)?;
-        let config: ImageConfig = serde_json::from_slice(&config_bytes).map_err(|e| Error::Invalid {
-            what: format!("config of {r}"),
-            reason: e.to_string(),
-        })?;
+        let config: ImageConfig =
+            serde_json::from_slice(&config_bytes).map_err(|e| Error::Invalid {
+                what: format!("config of {r}"),
+                reason: e.to_string(),
+            })?;
         let mut size = 0u64;
         for (i, layer) in layers.iter().enumerate() {
             size += layer.size.max(0) as u64;

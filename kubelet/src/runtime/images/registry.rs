@@ -118,7 +118,11 @@ pub fn parse_challenge(header: &str) -> Option<HashMap<String, String>> {
     let mut s = rest.trim();
     while !s.is_empty() {
         let (key, after) = s.split_once('=')?;
-        let key = key.trim().trim_start_matches(',').trim().to_ascii_lowercase();
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
         let (value, remaining) = if let Some(quoted) = after.strip_prefix('"') {
             let end = quoted.find('"')?;
             (&quoted[..end], &quoted[end + 1..])
@@ -148,7 +152,13 @@ impl Client {
         }
     }
 
-    fn get(&mut self, ep: &Endpoint, repo: &str, url: &str, accept: &str) -> Result<ureq::Response> {
+    fn get(
+        &mut self,
+        ep: &Endpoint,
+        repo: &str,
+        url: &str,
+        accept: &str,
+    ) -> Result<ureq::Response> {
         let key = format!("{}|{}", ep.base, repo);
         let mut retried = false;
         loop {
@@ -262,7 +272,13 @@ impl Client {
     }
 
     /// Streams a blob into `out`, verifying its digest; returns its size.
-    pub fn blob(&mut self, ep: &Endpoint, repo: &str, digest: &str, out: &mut dyn Write) -> Result<u64> {
+    pub fn blob(
+        &mut self,
+        ep: &Endpoint,
+        repo: &str,
+        digest: &str,
+        out: &mut dyn Write,
+    ) -> Result<u64> {
         let url = format!("{}/v2/{}/blobs/{}", ep.base, repo, digest);
         let resp = self.get(ep, repo, &url, "")?;
         let mut reader = resp.into_reader();

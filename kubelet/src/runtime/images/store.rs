@@ -144,7 +144,10 @@ impl ImageStore {
         if let Ok(r) = Reference::parse(name) {
             let full = r.to_string();
             if let Some(d) = &r.digest {
-                if let Some(i) = images.iter().find(|i| &i.manifest_digest == d || &i.id == d) {
+                if let Some(i) = images
+                    .iter()
+                    .find(|i| &i.manifest_digest == d || &i.id == d)
+                {
                     return Ok(Some(i.clone()));
                 }
             } else if let Some(i) = images.iter().find(|i| i.repo_tags.contains(&full)) {
@@ -201,7 +204,9 @@ impl ImageStore {
     }
 
     fn record_path(&self, id: &str) -> PathBuf {
-        self.root.join("records").join(format!("{}.json", hex_of(id)))
+        self.root
+            .join("records")
+            .join(format!("{}.json", hex_of(id)))
     }
 
     fn write_record(&self, rec: &ImageRecord) -> Result<()> {
@@ -245,7 +250,12 @@ impl ImageStore {
 
     /// Unpacks a layer from `blob` unless present; verifies the compressed digest
     /// (`digest`) and, when known, the uncompressed one (`diff_id`).
-    pub fn add_layer(&self, digest: &str, diff_id: Option<&str>, blob: impl std::io::Read) -> Result<()> {
+    pub fn add_layer(
+        &self,
+        digest: &str,
+        diff_id: Option<&str>,
+        blob: impl std::io::Read,
+    ) -> Result<()> {
         if self.has_layer(digest) {
             return Ok(());
         }

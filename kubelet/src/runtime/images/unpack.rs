@@ -218,7 +218,9 @@ pub fn unpack_layer(blob: impl Read, dest: &Path) -> Result<Unpacked> {
                     dir_modes.push((target, mode));
                     continue;
                 }
-                tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                tar::EntryType::Regular
+                | tar::EntryType::Continuous
+                | tar::EntryType::GNUSparse => {
                     let mut f = fs::File::create(&target).map_err(create_err(&target))?;
                     io::copy(&mut entry, &mut f).map_err(Error::Archive)?;
                 }
@@ -317,10 +319,16 @@ mod tests {
             return;
         }
         let tar = archive(|b| {
-            b.append(&header("etc/", tar::EntryType::Directory, 0o755, 0), &[][..])
-                .unwrap();
-            b.append(&header("etc/conf", tar::EntryType::Regular, 0o4755, 5), &b"hello"[..])
-                .unwrap();
+            b.append(
+                &header("etc/", tar::EntryType::Directory, 0o755, 0),
+                &[][..],
+            )
+            .unwrap();
+            b.append(
+                &header("etc/conf", tar::EntryType::Regular, 0o4755, 5),
+                &b"hello"[..],
+            )
+            .unwrap();
             let mut l = header("etc/hard", tar::EntryType::Link, 0o644, 0);
             l.set_link_name("etc/conf").unwrap();
             l.set_cksum();
@@ -329,14 +337,23 @@ mod tests {
             s.set_link_name("/etc/conf").unwrap();
             s.set_cksum();
             b.append(&s, &[][..]).unwrap();
-            b.append(&header("etc/.wh.gone", tar::EntryType::Regular, 0o644, 0), &[][..])
-                .unwrap();
-            b.append(&header("var/.wh..wh..opq", tar::EntryType::Regular, 0o644, 0), &[][..])
-                .unwrap();
+            b.append(
+                &header("etc/.wh.gone", tar::EntryType::Regular, 0o644, 0),
+                &[][..],
+            )
+            .unwrap();
+            b.append(
+                &header("var/.wh..wh..opq", tar::EntryType::Regular, 0o644, 0),
+                &[][..],
+            )
+            .unwrap();
             b.append(&header("ro/", tar::EntryType::Directory, 0o555, 0), &[][..])
                 .unwrap();
-            b.append(&header("ro/f", tar::EntryType::Regular, 0o644, 1), &b"x"[..])
-                .unwrap();
+            b.append(
+                &header("ro/f", tar::EntryType::Regular, 0o644, 1),
+                &b"x"[..],
+            )
+            .unwrap();
         });
         let dir = tempfile::tempdir().unwrap();
         // gzip it to exercise detection
@@ -344,7 +361,10 @@ mod tests {
         io::Write::write_all(&mut gz, &tar).unwrap();
         let gz = gz.finish().unwrap();
         let out = unpack_layer(&gz[..], dir.path()).unwrap();
-        assert_eq!(out.diff_id, crate::runtime::images::registry::sha256_digest(&tar));
+        assert_eq!(
+            out.diff_id,
+            crate::runtime::images::registry::sha256_digest(&tar)
+        );
         let conf = dir.path().join("etc/conf");
         assert_eq!(fs::read_to_string(&conf).unwrap(), "hello");
         let m = fs::metadata(&conf).unwrap();
@@ -357,7 +377,11 @@ mod tests {
         );
         let wh = fs::symlink_metadata(dir.path().join("etc/gone")).unwrap();
         assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
-        let opq = rustix::fs::lgetxattr(dir.path().join("var"), "trusted.overlay.opaque", &mut [0u8; 4]);
+        let opq = rustix::fs::lgetxattr(
+            dir.path().join("var"),
+            "trusted.overlay.opaque",
+            &mut [0u8; 4],
+        );
         assert_eq!(opq.ok(), Some(1));
         assert_eq!(
             fs::metadata(dir.path().join("ro")).unwrap().mode() & 0o777,
@@ -373,8 +397,11 @@ mod tests {
             s.set_link_name("/tmp").unwrap();
             s.set_cksum();
             b.append(&s, &[][..]).unwrap();
-            b.append(&header("link/evil", tar::EntryType::Regular, 0o644, 1), &b"x"[..])
-                .unwrap();
+            b.append(
+                &header("link/evil", tar::EntryType::Regular, 0o644, 1),
+                &b"x"[..],
+            )
+            .unwrap();
         });
         let err = unpack_layer(&tar[..], dir.path()).unwrap_err();
         assert!(matches!(err, Error::UnsafePath(_)), "{err}");

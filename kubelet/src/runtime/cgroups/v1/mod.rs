@@ -8,7 +8,7 @@ mod cpuacct;
 mod memory;
 mod pids;
 
-use super::{CgroupManager, CgroupMount, Error, Resources, Result, Stats, Version};
+use super::{CgroupManager, CgroupMount, Error, FsMount, Resources, Result, Stats, Version};
 use std::path::PathBuf;
 
 /// The v1 manager: a mount point per controller.
@@ -18,13 +18,14 @@ pub struct Manager {
     cpuacct: PathBuf,
     memory: PathBuf,
     pids: PathBuf,
+    /// The hierarchies as containers mount them (controllers as mount data).
+    fs: Vec<FsMount>,
 }
 
-fn find(mounts: &[CgroupMount], controller: &'static str) -> Result<PathBuf> {
+fn find_mount<'a>(mounts: &'a [CgroupMount], controller: &'static str) -> Result<&'a CgroupMount> {
     mounts
         .iter()
         .find(|m| m.fstype == "cgroup" && m.options.iter().any(|o| o == controller))
-        .map(|m| m.mount_point.clone())
         .ok_or_else(|| Error::MissingController {
             controller,
             version: "cgroup v1",
@@ -39,11 +40,41 @@ fn find(mounts: &[CgroupMount], controller: &'static str) -> Result<PathBuf> {
 impl Manager {
     /// Finds the hierarchies of cpu, cpuacct, memory and pids.
     pub fn from_mounts(mounts: &[CgroupMount]) -> Result<Self> {
+        let found = [
+            find_mount(mounts, "cpu")?,
+            find_mount(mounts, "cpuacct")?,
+            find_mount(mounts, "memory")?,
+            find_mount(mounts, "pids")?,
+        ];
+        let mut fs: Vec<FsMount> = Vec::new();
+        for m in found {
+            let target = m
+                .mount_point
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let data = m
+                .options
+                .iter()
+                .filter(|o| *o != "rw" && *o != "ro")
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",");
+            if !target.is_empty() && !fs.iter().any(|f| f.target == target) {
+                fs.push(FsMount {
+                    target,
+                    fstype: "cgroup".into(),
+                    data,
+                });
+            }
+        }
+        let [cpu, cpuacct, memory, pids] = found.map(|m| m.mount_point.clone());
         Ok(Manager {
-            cpu: find(mounts, "cpu")?,
-            cpuacct: find(mounts, "cpuacct")?,
-            memory: find(mounts, "memory")?,
-            pids: find(mounts, "pids")?,
+            cpu,
+            cpuacct,
+            memory,
+            pids,
+            fs,
         })
     }
 
@@ -54,6 +85,7 @@ impl Manager {
             cpuacct,
             memory,
             pids,
+            fs: Vec::new(),
         }
     }
 
@@ -86,6 +118,10 @@ impl CgroupManager for Manager {
         cpu::apply(&self.cpu.join(path), res)?;
         memory::apply(&self.memory.join(path), res)?;
         pids::apply(&self.pids.join(path), res)
+    }
+
+    fn container_mounts(&self) -> Vec<FsMount> {
+        self.fs.clone()
     }
 
     fn procs_files(&self, path: &str) -> Vec<PathBuf> {

@@ -9,7 +9,9 @@ mod cpu;
 mod memory;
 mod pids;
 
-use super::{read, write, CgroupManager, Error, Resources, Result, Stats, Version, CONTROLLERS};
+use super::{
+    read, write, CgroupManager, Error, FsMount, Resources, Result, Stats, Version, CONTROLLERS,
+};
 use std::path::{Path, PathBuf};
 
 /// The v2 manager: the unified mount point.
@@ -89,6 +91,14 @@ impl CgroupManager for Manager {
         pids::apply(&d, res)
     }
 
+    fn container_mounts(&self) -> Vec<FsMount> {
+        vec![FsMount {
+            target: String::new(),
+            fstype: "cgroup2".into(),
+            data: String::new(),
+        }]
+    }
+
     fn procs_files(&self, path: &str) -> Vec<PathBuf> {
         vec![self.dir(path).join("cgroup.procs")]
     }
@@ -143,7 +153,12 @@ mod tests {
         };
         m.create("kubepods/burstable/pod1/c1", &res).unwrap();
         let root = tmp.path();
-        for d in ["", "kubepods", "kubepods/burstable", "kubepods/burstable/pod1"] {
+        for d in [
+            "",
+            "kubepods",
+            "kubepods/burstable",
+            "kubepods/burstable/pod1",
+        ] {
             assert_eq!(
                 std::fs::read_to_string(root.join(d).join("cgroup.subtree_control")).unwrap(),
                 "+cpu +memory +pids"
@@ -152,14 +167,21 @@ mod tests {
         let c = root.join("kubepods/burstable/pod1/c1");
         let r = |f: &str| std::fs::read_to_string(c.join(f)).unwrap();
         assert_eq!(r("cpu.max"), "50000 100000");
-        assert_eq!(r("cpu.weight"), crate::runtime::cgroups::shares_to_weight(512).to_string());
+        assert_eq!(
+            r("cpu.weight"),
+            crate::runtime::cgroups::shares_to_weight(512).to_string()
+        );
         assert_eq!(r("memory.max"), (64 << 20).to_string());
         assert_eq!(r("pids.max"), "100");
         assert_eq!(
             m.procs_files("kubepods/burstable/pod1/c1"),
             vec![c.join("cgroup.procs")]
         );
-        std::fs::write(c.join("memory.events"), "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n").unwrap();
+        std::fs::write(
+            c.join("memory.events"),
+            "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n",
+        )
+        .unwrap();
         std::fs::write(c.join("memory.current"), "1000\n").unwrap();
         std::fs::write(c.join("memory.stat"), "anon 10\ninactive_file 300\n").unwrap();
         std::fs::write(c.join("cpu.stat"), "usage_usec 7\nuser_usec 5\n").unwrap();
@@ -175,9 +197,18 @@ mod tests {
     fn write_errors_carry_path_and_value() {
         let m = Manager::unchecked("/nonexistent-cgroup-root".into());
         let err = m
-            .apply("x", &Resources { pids_limit: Some(5), ..Default::default() })
+            .apply(
+                "x",
+                &Resources {
+                    pids_limit: Some(5),
+                    ..Default::default()
+                },
+            )
             .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("/nonexistent-cgroup-root/x/pids.max") && msg.contains("\"5\""), "{msg}");
+        assert!(
+            msg.contains("/nonexistent-cgroup-root/x/pids.max") && msg.contains("\"5\""),
+            "{msg}"
+        );
     }
 }

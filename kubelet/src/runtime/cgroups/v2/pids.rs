@@ -6,7 +6,11 @@ use std::path::Path;
 /// Sets `pids.max`.
 pub fn apply(dir: &Path, res: &Resources) -> Result<()> {
     if let Some(max) = res.pids_limit {
-        let v = if max <= 0 { "max".to_string() } else { max.to_string() };
+        let v = if max <= 0 {
+            "max".to_string()
+        } else {
+            max.to_string()
+        };
         write(&dir.join("pids.max"), &v)?;
     }
     Ok(())

@@ -1,0 +1,699 @@
+//! The built-in runtime against the real kernel: every check looks from
+//! inside the container (its /proc, hostname, mounts, cgroup files, network),
+//! plus real pulls from a local registry. Needs root; skipped otherwise.
+//!
+//! Each test has its own state dir and cgroup root (`kubelet-test-<test>-<pid>`)
+//! and removes them, and everything it started, when it ends (see `support`).
+
+mod support;
+
+use kubelet::runtime::cgroups::Version;
+use kubelet::runtime::images::PullPolicy;
+use kubelet::runtime::sandbox::SandboxConfig;
+use kubelet::runtime::state::{self, Status};
+use std::time::Duration;
+use support::{logs_of, Env};
+
+macro_rules! test_env {
+    ($name:literal) => {
+        match Env::new($name) {
+            Some(e) => e,
+            None => return,
+        }
+    };
+}
+
+fn lines(s: &str) -> Vec<&str> {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect()
+}
+
+#[test]
+fn container_sees_its_own_pid_namespace_hostname_and_mounts() {
+    let env = test_env!("own-world");
+    let sb = env.sandbox("web-0");
+    let script = "cat /proc/1/cmdline | tr '\\0' ' '; echo; \
+                  echo pids: $(ls /proc | grep -c '^[0-9]'); \
+                  echo host: $(hostname); \
+                  cat /proc/mounts; \
+                  echo hosts: $(grep web-0 /etc/hosts); \
+                  ls /dev | tr '\\n' ' '; echo; \
+                  for f in /proc/kcore /proc/keys /proc/timer_list; do [ -e $f ] && echo masked $f $(wc -c < $f); done; \
+                  touch /sys/x 2>/dev/null && echo sys-writable || echo sys-readonly; \
+                  echo cwd: $(pwd)";
+    let (st, out) = env.run(&sb, "look", &["/bin/sh", "-c", script], |_| {});
+    assert_eq!((st.status, st.exit_code), (Status::Exited, 0), "{out}");
+    assert_eq!(st.reason, "Completed");
+    let l = lines(&out);
+    // pid 1 is the container's own command, and it sees only its own processes.
+    assert!(l[0].starts_with("/bin/sh -c cat /proc/1/cmdline"), "{out}");
+    let pids: usize = l[1]
+        .trim_start_matches("pids: ")
+        .parse()
+        .expect("pid count");
+    assert!(pids <= 4, "the container sees foreign processes: {out}");
+    assert!(
+        l.contains(&"host: web-0"),
+        "hostname is the pod name: {out}"
+    );
+    assert!(out.contains("hosts: 127.0.1.1 web-0"), "{out}");
+    // The root is the overlay of the image layers; /proc, /dev, /sys are its own.
+    let mounts: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .filter(|f| f.len() == 6)
+        .collect();
+    let mount = |target: &str| mounts.iter().find(|f| f[1] == target).cloned();
+    let root = mount("/").expect("a mount on /");
+    assert_eq!(root[2], "overlay", "{out}");
+    assert!(
+        root[3].contains("lowerdir=") && root[3].contains("upperdir="),
+        "{out}"
+    );
+    assert_eq!(mount("/proc").expect("/proc")[2], "proc");
+    assert_eq!(mount("/dev").expect("/dev")[2], "tmpfs");
+    assert_eq!(mount("/dev/pts").expect("/dev/pts")[2], "devpts");
+    assert_eq!(mount("/dev/shm").expect("/dev/shm")[2], "tmpfs");
+    let sys = mount("/sys").expect("/sys");
+    assert!(
+        sys[3].split(',').any(|o| o == "ro"),
+        "/sys read-only: {out}"
+    );
+    assert!(out.contains("sys-readonly"), "{out}");
+    assert!(
+        mount("/etc/hosts").is_some(),
+        "the pod's /etc/hosts is bind-mounted: {out}"
+    );
+    // Host paths are unreachable: nothing from the host's mount table.
+    assert!(
+        mount("/sys/fs/cgroup/memory").is_some() || mount("/sys/fs/cgroup").is_some(),
+        "{out}"
+    );
+    assert!(
+        !out.contains(env!("CARGO_MANIFEST_DIR")),
+        "host paths leak into the container: {out}"
+    );
+    // A minimal /dev and a masked /proc/kcore.
+    let devs = out
+        .lines()
+        .find(|l| l.contains("null") && l.contains("urandom"))
+        .expect("ls /dev");
+    for d in [
+        "null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "ptmx",
+    ] {
+        assert!(devs.split(' ').any(|x| x == d), "/dev lacks {d}: {devs}");
+    }
+    assert!(!devs.contains("sda") && !devs.contains("mem "), "{devs}");
+    let masked: Vec<&&str> = l.iter().filter(|x| x.starts_with("masked ")).collect();
+    assert!(!masked.is_empty(), "{out}");
+    assert!(
+        masked.iter().all(|x| x.ends_with(" 0")),
+        "masked /proc files read empty: {masked:?}"
+    );
+    assert!(l.contains(&"cwd: /"), "{out}");
+
+    // Seen from the host, the container is an ordinary process in other namespaces.
+    let info = env.rt.list_containers().expect("list")[0].clone();
+    assert_eq!(info.spec.config.name, "look");
+}
+
+#[test]
+fn host_sees_container_as_a_process_in_other_namespaces() {
+    let env = test_env!("host-view");
+    let sb = env.sandbox("p");
+    let id = env.start(&sb, "sleeper", &["sleep", "300"], |_| {});
+    let c = env.rt.container(&id).expect("container");
+    assert_eq!(c.state.status, Status::Running);
+    assert!(state::alive(c.state.pid, c.state.pid_start));
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", c.state.pid)).expect("cmdline");
+    assert_eq!(String::from_utf8_lossy(&cmdline), "sleep\u{0}300\u{0}");
+    for ns in ["pid", "mnt", "net", "uts", "ipc", "cgroup"] {
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}")).expect("own ns");
+        let theirs =
+            std::fs::read_link(format!("/proc/{}/ns/{ns}", c.state.pid)).expect("container ns");
+        assert_ne!(ours, theirs, "the container shares our {ns} namespace");
+    }
+    // pid 1 of a pid namespace ignores signals it has no handler for, so
+    // `sleep` does not die of SIGTERM: after the grace period comes SIGKILL.
+    let st = env
+        .rt
+        .stop_container(&id, Duration::from_millis(200))
+        .expect("stop");
+    assert_eq!(st.status, Status::Exited);
+    assert_eq!(st.exit_code, 137, "SIGKILL: {st:?}");
+    assert!(!state::alive(c.state.pid, c.state.pid_start));
+}
+
+#[test]
+fn memory_limit_gets_the_process_oom_killed() {
+    let env = test_env!("oom");
+    let sb = env.sandbox("hungry");
+    let (st, out) = env.run(
+        &sb,
+        "eat",
+        // dd allocates one 64 MiB buffer and fills it: twice the limit.
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+        |c| c.resources.memory_limit_bytes = Some(32 << 20),
+    );
+    assert_eq!(st.status, Status::Exited, "{out}");
+    assert_eq!(st.exit_code, 137, "{st:?} {out}");
+    assert_eq!(st.reason, "OOMKilled", "{st:?}");
+    let id = env.rt.list_containers().expect("list")[0].spec.id.clone();
+    assert!(env.rt.container_stats(&id).expect("stats").oom_kills >= 1);
+
+    // The same command fits under a larger limit, which the container sees.
+    let (st, out) = env.run(
+        &sb,
+        "fits",
+        &[
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+             dd if=/dev/zero of=/dev/null bs=16M count=1 2>/dev/null && echo ok",
+        ],
+        |c| c.resources.memory_limit_bytes = Some(64 << 20),
+    );
+    assert_eq!(
+        (st.exit_code, st.reason.as_str()),
+        (0, "Completed"),
+        "{out}"
+    );
+    assert_eq!(
+        lines(&out),
+        vec![(64u64 << 20).to_string().as_str(), "ok"],
+        "{out}"
+    );
+}
+
+#[test]
+fn cpu_quota_is_visible_and_enforced_in_the_cgroup() {
+    let env = test_env!("cpu-quota");
+    let sb = env.sandbox("cpu");
+    let v2 = env.rt.cgroups().version() == Version::V2;
+    let show = if v2 {
+        "cat /sys/fs/cgroup/cpu.max /sys/fs/cgroup/cpu.weight; stat=/sys/fs/cgroup/cpu.stat"
+    } else {
+        "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.shares; \
+         stat=/sys/fs/cgroup/cpu/cpu.stat"
+    };
+    // Burn CPU for half a second, then read the throttling counter.
+    let script = format!(
+        "{show}; cat /proc/self/cgroup | head -1; \
+         (while :; do :; done) & sleep 0.5; kill $!; grep nr_throttled $stat"
+    );
+    let (st, out) = env.run(&sb, "burn", &["sh", "-c", &script], |c| {
+        c.resources.cpu_limit_milli = Some(250);
+        c.resources.cpu_request_milli = Some(100);
+    });
+    assert_eq!(st.exit_code, 0, "{out}");
+    let l = lines(&out);
+    if v2 {
+        assert_eq!(l[0], "25000 100000", "{out}");
+        assert_eq!(
+            l[1],
+            kubelet::runtime::cgroups::shares_to_weight(102).to_string(),
+            "{out}"
+        );
+    } else {
+        assert_eq!(&l[..3], ["25000", "100000", "102"], "{out}");
+    }
+    // The cgroup namespace makes the container's cgroup its root.
+    assert!(l.iter().any(|x| x.ends_with(":/")), "{out}");
+    let throttled: u64 = l
+        .iter()
+        .find_map(|x| x.strip_prefix("nr_throttled "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no nr_throttled in {out}"));
+    assert!(
+        throttled > 0,
+        "a busy loop under a quarter CPU was never throttled: {out}"
+    );
+
+    // The host-side layout is kubepods-like: <root>/besteffort/pod<uid>/<container>.
+    let c = &env.rt.list_containers().expect("list")[0];
+    let path = &c.spec.cgroup_path;
+    assert!(
+        path.starts_with(&format!("{}/besteffort/pod", env.name)),
+        "{path}"
+    );
+    assert!(path.ends_with(&c.spec.id), "{path}");
+}
+
+#[test]
+fn containers_of_a_pod_share_localhost_but_not_pids() {
+    let env = test_env!("pod-share");
+    let sb = env.sandbox("duo");
+    let server = env.start(
+        &sb,
+        "server",
+        &[
+            "sh",
+            "-c",
+            "for n in net pid uts; do readlink /proc/self/ns/$n; done; echo ready; \
+             while :; do echo pong | nc -l -p 7777; done",
+        ],
+        |_| {},
+    );
+    let srv_log = env.wait_log(&server, "ready");
+    let (st, out) = env.run(
+        &sb,
+        "client",
+        &[
+            "sh",
+            "-c",
+            "for n in net pid uts; do readlink /proc/self/ns/$n; done; \
+             echo procs: $(ls /proc | grep -c '^[0-9]'); hostname; \
+             for i in $(seq 50); do r=$(nc 127.0.0.1 7777 </dev/null) && [ -n \"$r\" ] && echo got $r && exit 0; sleep 0.1; done; exit 1",
+        ],
+        |_| {},
+    );
+    assert_eq!(
+        st.exit_code, 0,
+        "client could not reach the server over localhost: {out}"
+    );
+    assert!(out.contains("got pong"), "{out}");
+    assert!(out.contains("duo\n"), "both see the pod's hostname: {out}");
+    let srv = lines(&srv_log);
+    let cli = lines(&out);
+    assert_eq!(srv[0], cli[0], "same network namespace");
+    assert_ne!(srv[1], cli[1], "different pid namespaces");
+    assert_eq!(srv[2], cli[2], "same uts namespace");
+    let procs: usize = cli[3].trim_start_matches("procs: ").parse().expect("count");
+    assert!(procs <= 4, "the client sees the server's processes: {out}");
+
+    // With shareProcessNamespace both containers see each other's processes.
+    let shared = env.sandbox_with(SandboxConfig {
+        name: "shared".into(),
+        namespace: "test".into(),
+        uid: kubelet::runtime::new_id(),
+        share_process_namespace: true,
+        ..Default::default()
+    });
+    let _sleeper = env.start(&shared, "sleeper", &["sleep", "300"], |_| {});
+    let (st, out) = env.run(&shared, "looker", &["sh", "-c", "ps -o pid,args"], |_| {});
+    assert_eq!(st.exit_code, 0, "{out}");
+    assert!(out.contains("sleep 300"), "{out}");
+}
+
+#[test]
+fn exec_runs_inside_the_running_container() {
+    let env = test_env!("exec");
+    let sb = env.sandbox("target");
+    let id = env.start(
+        &sb,
+        "main",
+        &[
+            "sh",
+            "-c",
+            "echo $$ > /tmp/main.pid; echo ready; exec sleep 300",
+        ],
+        |c| {
+            c.env.push(("GREETING".into(), "hello".into()));
+        },
+    );
+    env.wait_log(&id, "ready");
+    let (code, out) = env.exec(
+        &id,
+        &["sh", "-c", "while ! grep -q sleep /proc/1/cmdline; do sleep 0.01; done; cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; cat /tmp/main.pid; echo $GREETING; cat /proc/self/cgroup | head -1; exit 3"],
+    );
+    assert_eq!(code, 3, "exit code of the exec'd command: {out}");
+    let l = lines(&out);
+    assert_eq!(l[0], "sleep 300", "{out}");
+    assert_eq!(l[1], "target", "{out}");
+    assert_eq!(l[2], "1", "the file the container wrote is visible: {out}");
+    assert_eq!(l[3], "hello", "the container's environment: {out}");
+    assert!(l[4].ends_with(":/"), "inside the container's cgroup: {out}");
+    let (code, out) = env.exec(&id, &["/no/such/binary"]);
+    assert_eq!(code, 127, "{out}");
+    // The exec'd process is gone, the container still runs.
+    assert_eq!(
+        env.rt.container(&id).expect("container").state.status,
+        Status::Running
+    );
+    let st = env
+        .rt
+        .stop_container(&id, Duration::from_millis(100))
+        .expect("stop");
+    assert_eq!(st.status, Status::Exited);
+    assert!(
+        env.rt.exec_command(&id, &["true".into()], false).is_err(),
+        "exec into an exited container"
+    );
+}
+
+#[test]
+fn logs_survive_a_runtime_restart_and_a_container_restart() {
+    let env = test_env!("logs");
+    let sb = env.sandbox("chatty");
+    let id = env.start(
+        &sb,
+        "talker",
+        &["sh", "-c", "i=0; while [ $i -lt 1000 ]; do echo line $i; echo err $i >&2; i=$((i+1)); sleep 0.01; done"],
+        |_| {},
+    );
+    env.wait_log(&id, "line 5\n");
+    {
+        // A new runtime (a restarted kubelet) reads the same log, still growing.
+        let rt2 = env.reopen();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !logs_of(&rt2, &id, false).contains("line 20\n") {
+            assert!(std::time::Instant::now() < deadline, "log stopped growing");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(logs_of(&rt2, &id, false).contains("err 3\n"));
+    }
+    env.rt
+        .stop_container(&id, Duration::from_secs(5))
+        .expect("stop");
+    let first = env.logs(&id);
+    assert!(
+        first.contains("line 0\nerr 0\n") || first.contains("err 0\nline 0\n"),
+        "{first:.200}"
+    );
+
+    // The restart: attempt 1 of the same container name gets a new monitor
+    // and a new file; attempt 0's log stays readable as "previous".
+    let id2 = env.start(&sb, "talker", &["echo", "second life"], |c| c.attempt = 1);
+    env.wait_exit(&id2, Duration::from_secs(10));
+    assert_eq!(env.logs(&id2), "second life\n");
+    let prev = logs_of(&env.rt, &id2, true);
+    assert_eq!(prev, first, "previous attempt's log");
+    let info = env.rt.container(&id2).expect("container");
+    let dir = info.spec.log_path.parent().expect("log dir").to_path_buf();
+    assert!(
+        dir.join("0.log").is_file() && dir.join("1.log").is_file(),
+        "{}",
+        dir.display()
+    );
+    assert!(dir.starts_with(env.dir.join("logs")), "{}", dir.display());
+    let pod_dir = dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .expect("pod dir")
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        pod_dir.starts_with("test_chatty_"),
+        "<ns>_<pod>_<uid>: {pod_dir}"
+    );
+    let raw = std::fs::read_to_string(dir.join("1.log")).expect("raw log");
+    let rec = kubelet::runtime::logs::parse_line(raw.trim_end().as_bytes()).expect("a CRI record");
+    assert!(rec.full && rec.content == b"second life", "{raw}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&rec.time).is_ok(),
+        "{raw}"
+    );
+
+    // Tail and follow through the runtime API.
+    let mut tail = String::new();
+    env.rt
+        .container_logs(
+            &id,
+            false,
+            &kubelet::runtime::logs::Options {
+                tail: Some(2),
+                ..Default::default()
+            },
+            &mut |_, b| tail.push_str(&String::from_utf8_lossy(b)),
+        )
+        .expect("tail");
+    assert_eq!(tail.lines().count(), 2, "{tail}");
+}
+
+#[test]
+fn container_outlives_a_killed_kubelet_and_is_found_again() {
+    let env = test_env!("survive");
+    // `kubelet ctl run` (a kubelet process) starts the container and follows
+    // its output; then it is SIGKILLed.
+    let mut ctl = env
+        .ctl()
+        .args([
+            "run",
+            "--name",
+            "survivor",
+            "busybox:1.36",
+            "--",
+            "sh",
+            "-c",
+            "echo started; exec sleep 300",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .expect("kubelet ctl run");
+    let mut first = String::new();
+    {
+        use std::io::BufRead;
+        let out = ctl.stdout.take().expect("stdout");
+        std::io::BufReader::new(out)
+            .read_line(&mut first)
+            .expect("reading ctl output");
+    }
+    assert_eq!(first, "started\n");
+    ctl.kill().expect("killing kubelet ctl");
+    let _ = ctl.wait();
+
+    // A new runtime finds the container running, with its process intact.
+    let rt = env.reopen();
+    let list = rt.list_containers().expect("list");
+    assert_eq!(list.len(), 1);
+    let c = &list[0];
+    assert_eq!(c.spec.config.name, "survivor");
+    assert_eq!(c.state.status, Status::Running, "{:?}", c.state);
+    assert!(state::alive(c.state.pid, c.state.pid_start));
+    assert!(state::alive(c.state.monitor_pid, c.state.monitor_start));
+    let sbs = rt.list_sandboxes().expect("sandboxes");
+    assert_eq!(sbs.len(), 1);
+    assert_eq!(sbs[0].state, kubelet::runtime::sandbox::SandboxState::Ready);
+    // It can still be entered, stopped, and its exit is recorded by its monitor.
+    let (code, out) = env.exec(&c.spec.id, &["hostname"]);
+    assert_eq!((code, out.as_str()), (0, "survivor\n"));
+    let st = rt
+        .stop_container(&c.spec.id, Duration::from_millis(100))
+        .expect("stop");
+    assert_eq!((st.status, st.exit_code), (Status::Exited, 137), "{st:?}");
+    assert!(
+        !state::alive(c.state.monitor_pid, c.state.monitor_start),
+        "monitor exits with its container"
+    );
+    assert_eq!(logs_of(&rt, &c.spec.id, false), "started\n");
+
+    // `kubelet ctl rm` removes it and the pod `run` made for it.
+    let o = env.ctl().args(["rm", "survivor"]).output().expect("ctl rm");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(rt.list_containers().expect("list").is_empty());
+    assert!(rt.list_sandboxes().expect("list").is_empty());
+}
+
+#[test]
+fn stop_escalates_to_sigkill_and_remove_cleans_up() {
+    let env = test_env!("stop-rm");
+    let sb = env.sandbox("stubborn");
+    let id = env.start(
+        &sb,
+        "ignore-term",
+        &[
+            "sh",
+            "-c",
+            "trap '' TERM; echo armed; while :; do sleep 1; done",
+        ],
+        |_| {},
+    );
+    env.wait_log(&id, "armed");
+    let t = std::time::Instant::now();
+    let st = env
+        .rt
+        .stop_container(&id, Duration::from_millis(300))
+        .expect("stop");
+    assert_eq!((st.status, st.exit_code), (Status::Exited, 137), "{st:?}");
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "the grace period was honoured"
+    );
+    assert!(t.elapsed() < Duration::from_secs(5));
+
+    let info = env.rt.container(&id).expect("container");
+    let sandbox = env.rt.sandbox(&sb).expect("sandbox");
+    let holder = (sandbox.holder_pid, sandbox.holder_start);
+    env.rt.remove_sandbox(&sb).expect("remove sandbox");
+    assert!(!state::alive(holder.0, holder.1), "holder gone");
+    assert!(!info.spec.dir.exists(), "container dir removed");
+    let mgr = env.rt.cgroups();
+    assert!(mgr.pids(&sandbox.cgroup_path).expect("pids").is_empty());
+    let pod_cgroup_dirs: Vec<_> = [
+        "/sys/fs/cgroup",
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/pids",
+    ]
+    .iter()
+    .map(|r| std::path::Path::new(r).join(&sandbox.cgroup_path))
+    .filter(|p| p.exists())
+    .collect();
+    assert!(pod_cgroup_dirs.is_empty(), "{pod_cgroup_dirs:?}");
+}
+
+#[test]
+fn security_context_user_capabilities_and_read_only_root() {
+    let env = test_env!("security");
+    let sb = env.sandbox("sec");
+    let (st, out) = env.run(
+        &sb,
+        "app",
+        &["sh", "-c", "id; grep -E '^Cap(Eff|Bnd)' /proc/self/status; grep NoNewPrivs /proc/self/status; touch /x && echo rw || echo ro; touch /tmp/y && echo tmp-ok"],
+        |c| {
+            c.security.run_as_user = Some(1000);
+            c.security.allow_privilege_escalation = Some(false);
+        },
+    );
+    assert_eq!(st.exit_code, 0, "{out}");
+    assert!(out.starts_with("uid=1000(app) gid=1000(app)"), "{out}");
+    assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+    assert!(
+        out.contains("\nro\n"),
+        "a non-root user can't write /: {out}"
+    );
+
+    let (st, out) = env.run(
+        &sb,
+        "root-ro",
+        &[
+            "sh",
+            "-c",
+            "touch /x 2>/dev/null && echo rw || echo ro; grep CapBnd /proc/self/status",
+        ],
+        |c| {
+            c.security.read_only_root_filesystem = true;
+            c.security.capabilities_drop = vec!["ALL".into()];
+            c.security.capabilities_add = vec![];
+        },
+    );
+    assert_eq!(st.exit_code, 0, "{out}");
+    assert!(out.contains("ro\n"), "{out}");
+    assert!(out.contains("CapBnd:\t0000000000000000"), "{out}");
+
+    let mut cfg = support::container("nonroot", &["true"]);
+    cfg.security.run_as_non_root = true;
+    let id = env.rt.create_container(&sb, cfg).expect("create");
+    let err = env
+        .rt
+        .start_container(&id)
+        .expect_err("runAsNonRoot with a root image must not start");
+    assert!(err.to_string().contains("runAsNonRoot"), "{err}");
+    let st = env.rt.container(&id).expect("container").state;
+    assert_eq!(
+        (st.status, st.reason.as_str()),
+        (Status::Exited, "StartError"),
+        "{st:?}"
+    );
+}
+
+#[test]
+fn pulls_through_the_docker_io_mirror_schema2_and_oci() {
+    let Some(env) = Env::with_registry("pull") else {
+        return;
+    };
+    // Never with an empty store fails without contacting anyone.
+    assert!(env
+        .rt
+        .ensure_image("busybox:1.36", Some(PullPolicy::Never))
+        .is_err());
+    let oci = env
+        .rt
+        .ensure_image("busybox:1.36", None)
+        .expect("pull busybox:1.36 via the mirror");
+    assert_eq!(oci.repo_tags, vec!["docker.io/library/busybox:1.36"]);
+    assert_eq!(oci.layers.len(), 1);
+    let schema2 = env
+        .rt
+        .ensure_image("docker.io/library/busybox:1.36-docker", None)
+        .expect("pull schema2");
+    let manifest = std::fs::read(env.rt.images().blob_path(&schema2.manifest_digest))
+        .expect("stored manifest");
+    let m: serde_json::Value = serde_json::from_slice(&manifest).expect("manifest json");
+    assert_eq!(
+        m["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(schema2.layers, oci.layers, "same layer blob, stored once");
+    let layer_dirs = std::fs::read_dir(env.rt.images().layers_dir())
+        .expect("layers")
+        .count();
+    assert_eq!(layer_dirs, 1);
+    // IfNotPresent finds it without a pull; a container runs from it.
+    let again = env
+        .rt
+        .ensure_image("busybox:1.36", Some(PullPolicy::IfNotPresent))
+        .expect("present");
+    assert_eq!(again.id, oci.id);
+    let sb = env.sandbox("pulled");
+    let (st, out) = env.run(&sb, "hi", &["echo", "hi"], |c| {
+        c.image = "busybox:1.36-docker".into()
+    });
+    assert_eq!((st.exit_code, out.as_str()), (0, "hi\n"));
+
+    // The `kubelet ctl` way, with the same config file.
+    let o = env
+        .ctl()
+        .args(["run", "--rm", "busybox:1.36", "--", "/bin/echo", "hi"])
+        .output()
+        .expect("ctl run");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
+}
+
+#[test]
+fn pulls_layers_with_whiteouts_and_resolves_manifest_lists() {
+    let Some(env) = Env::with_registry("pull-layers") else {
+        return;
+    };
+    let layered = env
+        .rt
+        .ensure_image("layered:1", None)
+        .expect("pull layered:1");
+    assert_eq!(layered.layers.len(), 3, "{layered:?}");
+    let sb = env.sandbox("layers");
+    let (st, out) = env.run(
+        &sb,
+        "look",
+        &["sh", "-c", "ls /data | tr '\\n' ' '; echo; cat /data/keep /data/new; test -e /data/gone && echo gone-exists; test -e /data/olddir && echo olddir-exists; echo done"],
+        |c| c.image = "layered:1".into(),
+    );
+    assert_eq!(st.exit_code, 0, "{out}");
+    assert_eq!(
+        lines(&out),
+        vec!["keep new", "keep", "new", "done"],
+        "{out}"
+    );
+
+    // The index lists linux/amd64 -> busybox and linux/arm64 -> layered.
+    let multi = env
+        .rt
+        .ensure_image("multiarch:1", None)
+        .expect("pull multiarch:1");
+    let index = std::fs::read_dir(env.rt.images().root().join("blobs/sha256"))
+        .expect("blobs")
+        .count();
+    assert!(index >= 5, "index, manifests and configs are stored");
+    if kubelet::runtime::images::oci::host_arch() == "amd64" {
+        assert_eq!(
+            multi.layers.len(),
+            1,
+            "the amd64 entry (busybox) was chosen: {multi:?}"
+        );
+        assert_eq!(
+            multi.layers[0], layered.layers[0],
+            "its layer was already present"
+        );
+        let (st, out) = env.run(
+            &sb,
+            "multi",
+            &["sh", "-c", "test -d /data && echo wrong || echo right"],
+            |c| c.image = "multiarch:1".into(),
+        );
+        assert_eq!((st.exit_code, out.as_str()), (0, "right\n"));
+    }
+    let unpacked = std::fs::read_dir(env.rt.images().layers_dir())
+        .expect("layers")
+        .count();
+    assert_eq!(unpacked, 3, "each layer unpacked once");
+}
