@@ -1,16 +1,32 @@
 #!/usr/bin/env bash
-# The local lab: a whole cluster on this machine.
+# The local lab: a whole multi-node cluster on this machine.
 #
-#   hack/local-up-cluster.sh [--name NAME] [--nodes N] [up|down|status]
+#   hack/local-up-cluster.sh [--name NAME] [--nodes N] [--no-demo] [up|down|status]
+#   hack/local-up-cluster.sh [--name NAME] stop-kubelet I | start-kubelet I
 #
-# `up` (the default) installs what is missing, builds release binaries, starts
-# etcd, the apiserver, the scheduler and the controller-manager, writes an
-# admin kubeconfig, applies manifests/examples/ and prints `export
-# KUBECONFIG=...` last. Nodes (kubelets in network namespaces) join once the
-# kubelet's node agent exists; until then pods stay Pending, which the script
-# says. `down` stops every process of the lab and removes its directory;
-# `status` shows what runs. Several labs with different names run side by
-# side: each picks its own free ports and keeps its state in its own directory.
+# `up` (the default) installs what is missing, builds release binaries, and
+# starts, all for this lab only:
+#   - a private network: a bridge inside a "switch" network namespace, one
+#     network namespace per node plugged into it (10.200.X.11, .12, ...), and
+#     one veth into the host (10.200.X.1) where the control plane listens;
+#   - etcd (loopback), the apiserver, scheduler and controller-manager;
+#   - a local registry on 10.200.X.1 holding the busybox-based test images,
+#     which every kubelet uses as its docker.io mirror (so manifests say
+#     `image: busybox:1.36`);
+#   - one kubelet per node, inside that node's network namespace;
+# then applies manifests/examples/ and prints `export KUBECONFIG=...` last.
+# `down` stops every process, container, mount, cgroup and namespace of the
+# lab and removes its directory; `status` shows what runs. Labs with
+# different names run side by side. Logs: $LAB_DIR/logs/.
+#
+# Environment: LAB_DIR (default /var/tmp/minik8s-NAME), LAB_BIN (use these
+# binaries and skip the release build; the tests pass target/debug),
+# LAB_CONTROLLER_MANAGER_FLAGS (extra flags, e.g. a shorter
+# --node-monitor-grace-period).
+#
+# Nothing is routed or NATed by the host: the host only talks to addresses on
+# its own veth into the lab, and forwarding is enabled only inside the node
+# namespaces (so pods reach pods on other nodes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -19,23 +35,37 @@ source hack/lib/deps.sh
 NAME=lab
 NODES=2
 ACTION=up
+DEMO=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --name) NAME=$2; shift 2 ;;
         --name=*) NAME=${1#--name=}; shift ;;
         --nodes) NODES=$2; shift 2 ;;
         --nodes=*) NODES=${1#--nodes=}; shift ;;
+        --no-demo) DEMO=0; shift ;;
         up|down|status) ACTION=$1; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        start-kubelet|stop-kubelet) ACTION=$1; NODE_ARG=${2:?$1 needs a node number}; shift 2 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
 case "$NAME" in
     *[!a-z0-9-]*|"") echo "--name must be lower-case letters, digits and dashes" >&2; exit 2 ;;
 esac
+case "$NODES" in
+    ''|*[!0-9]*) echo "--nodes must be a number" >&2; exit 2 ;;
+esac
+if [ "$NODES" -lt 1 ] || [ "$NODES" -gt 50 ]; then
+    echo "--nodes must be between 1 and 50" >&2; exit 2
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "the lab needs root (network namespaces, cgroups, mounts)" >&2; exit 1
+fi
 
 LAB_DIR=${LAB_DIR:-/var/tmp/minik8s-$NAME}
-BIN=$ROOT/target/release
+BIN=${LAB_BIN:-$ROOT/target/release}
+NS_PREFIX="mk-$NAME"
+KUBECTL=(kubectl --cache-dir "$LAB_DIR/kube-cache")
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -55,14 +85,67 @@ stop() {
     rm -f "$pidfile"
 }
 
+# kill_cgroup DIR: kills every process in a cgroup tree, then removes it.
+kill_cgroup() {
+    local dir=$1
+    [ -d "$dir" ] || return 0
+    local procs
+    for _ in 1 2 3 4 5; do
+        procs=$(find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
+        [ -z "$procs" ] && break
+        # shellcheck disable=SC2086
+        kill -9 $procs 2>/dev/null || true
+        sleep 0.2
+    done
+    find "$dir" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+}
+
 down() {
     if [ ! -d "$LAB_DIR" ]; then
         echo "lab $NAME is not running"
         return 0
     fi
+    # Kubelets first, so nothing restarts containers while we remove them.
+    for pidfile in "$LAB_DIR"/pids/kubelet-*.pid; do
+        [ -e "$pidfile" ] && stop "$pidfile"
+    done
+    # Containers outlive their kubelet by design: remove every pod sandbox
+    # through the runtime, then kill whatever is left by cgroup and by the
+    # lab directory on the command line (monitors, sandbox holders).
+    local node
+    for node in "$LAB_DIR"/nodes/*/; do
+        [ -f "$node/kubelet.yaml" ] || continue
+        local ids
+        ids=$("$BIN/kubelet" ctl --root-dir "$node/root" --config "$node/kubelet.yaml" pods -q 2>/dev/null || true)
+        if [ -n "$ids" ]; then
+            # shellcheck disable=SC2086
+            "$BIN/kubelet" ctl --root-dir "$node/root" --config "$node/kubelet.yaml" rmp $ids >/dev/null 2>&1 || true
+        fi
+    done
+    local cg
+    for cg in /sys/fs/cgroup/*/"$NS_PREFIX"-* /sys/fs/cgroup/"$NS_PREFIX"-*; do
+        [ -d "$cg" ] && kill_cgroup "$cg"
+    done
+    local pid
+    for pid in $(pgrep -f -- "$LAB_DIR/" || true); do
+        [ "$pid" = $$ ] || kill -9 "$pid" 2>/dev/null || true
+    done
     for pidfile in "$LAB_DIR"/pids/*.pid; do
         [ -e "$pidfile" ] && stop "$pidfile"
     done
+    # Mounts under the lab directory, deepest first.
+    local m
+    for m in $(awk -v d="$LAB_DIR/" 'index($5, d) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+        umount -l "$m" 2>/dev/null || true
+    done
+    local ns
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$NS_PREFIX-(sw|n[0-9]+)$" || true); do
+        ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    if [ -f "$LAB_DIR/subnet" ]; then
+        ip link del "mk$(cat "$LAB_DIR/subnet")" 2>/dev/null || true
+    fi
     rm -rf "$LAB_DIR"
     echo "lab $NAME is down"
 }
@@ -79,19 +162,20 @@ status() {
         pid=$(cat "$pidfile")
         if kill -0 "$pid" 2>/dev/null; then echo "$comp: running (pid $pid)"; else echo "$comp: dead"; fi
     done
+    KUBECONFIG=$LAB_DIR/kubeconfig "${KUBECTL[@]}" get nodes -o wide 2>/dev/null || true
     echo "export KUBECONFIG=$LAB_DIR/kubeconfig"
 }
 
 # start NAME CMD...: runs a component in the background, logs to logs/NAME.log.
 start() {
     local comp=$1; shift
-    "$@" >"$LAB_DIR/logs/$comp.log" 2>&1 &
+    "$@" >>"$LAB_DIR/logs/$comp.log" 2>&1 &
     echo $! >"$LAB_DIR/pids/$comp.pid"
 }
 
 wait_for() {
     local what=$1; shift
-    for _ in $(seq 100); do
+    for _ in $(seq 150); do
         if "$@" >/dev/null 2>&1; then return 0; fi
         sleep 0.2
     done
@@ -99,18 +183,83 @@ wait_for() {
     return 1
 }
 
+# A /24 in 10.200.0.0/16 no other lab (or anything else) on this host uses.
+pick_subnet() {
+    local x
+    for x in $(seq 1 250); do
+        if ! ip -4 addr show 2>/dev/null | grep -q "inet 10\.200\.$x\."; then
+            if ! ip link show "mk$x" >/dev/null 2>&1; then
+                echo "$x"
+                return 0
+            fi
+        fi
+    done
+    echo "no free 10.200.X.0/24 for the lab network" >&2
+    return 1
+}
+
+network_up() {
+    local x=$1
+    local sw="$NS_PREFIX-sw"
+    ip netns add "$sw"
+    ip -n "$sw" link set lo up
+    ip -n "$sw" link add br0 type bridge
+    ip -n "$sw" link set br0 up
+    # The host's leg: the control plane and the registry listen on it.
+    ip link add "mk$x" type veth peer name host netns "$sw"
+    ip addr add "10.200.$x.1/24" dev "mk$x"
+    ip link set "mk$x" up
+    ip -n "$sw" link set host master br0 up
+    local i
+    for i in $(seq 1 "$NODES"); do
+        local ns="$NS_PREFIX-n$i"
+        ip netns add "$ns"
+        ip -n "$ns" link set lo up
+        ip -n "$sw" link add "n$i" type veth peer name eth0 netns "$ns"
+        ip -n "$sw" link set "n$i" master br0 up
+        ip -n "$ns" addr add "10.200.$x.$((10 + i))/24" dev eth0
+        ip -n "$ns" link set eth0 up
+    done
+}
+
+# start_kubelet I: starts node I's kubelet inside the node's network
+# namespace (the host's mount namespace: the kubelet's mounts are visible to
+# `down` and to a restarted kubelet).
+start_kubelet() {
+    local i=$1 x
+    x=$(cat "$LAB_DIR/subnet")
+    local dir="$LAB_DIR/nodes/node-$i"
+    start "kubelet-node-$i" nsenter --net="/run/netns/$NS_PREFIX-n$i" \
+        "$BIN/kubelet" --kubeconfig "$LAB_DIR/kubeconfig" --hostname-override "node-$i" \
+        --node-ip "10.200.$x.$((10 + i))" --root-dir "$dir/root" --config "$dir/kubelet.yaml"
+}
+
 up() {
     if [ -d "$LAB_DIR" ]; then
         echo ">>> cleaning up an earlier lab $NAME"
         down >/dev/null
     fi
+    # Leftovers of a lab whose directory was removed by hand.
+    local ns
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^$NS_PREFIX-(sw|n[0-9]+)$" || true); do
+        ip netns del "$ns" 2>/dev/null || true
+    done
     ensure_packages "${PROJECT_PACKAGES[@]}"
-    echo ">>> building release binaries"
-    cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p kubectl
+    if [ -z "${LAB_BIN:-}" ]; then
+        echo ">>> building release binaries"
+        cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p kubectl
+    fi
 
-    mkdir -p "$LAB_DIR"/{logs,pids,etcd}
-    local etcd_port peer_port api_port
-    etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port)
+    mkdir -p "$LAB_DIR"/{logs,pids,etcd,nodes,registry}
+    local x
+    x=$(pick_subnet)
+    echo "$x" >"$LAB_DIR/subnet"
+    local host_ip="10.200.$x.1"
+    echo ">>> network 10.200.$x.0/24: host $host_ip, $NODES node namespace(s) $NS_PREFIX-n1..n$NODES"
+    network_up "$x"
+
+    local etcd_port peer_port api_port reg_port
+    etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port); reg_port=$(free_port)
     echo ">>> etcd on 127.0.0.1:$etcd_port"
     start etcd etcd --name "minik8s-$NAME" --data-dir "$LAB_DIR/etcd" \
         --listen-client-urls "http://127.0.0.1:$etcd_port" \
@@ -120,10 +269,10 @@ up() {
         --initial-cluster "minik8s-$NAME=http://127.0.0.1:$peer_port"
     wait_for etcd etcdctl --endpoints "http://127.0.0.1:$etcd_port" endpoint health
 
-    echo ">>> apiserver on http://127.0.0.1:$api_port"
+    echo ">>> apiserver on http://$host_ip:$api_port"
     start apiserver "$BIN/apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
-        --bind-address 127.0.0.1 --port "$api_port"
-    wait_for apiserver curl -fsS "http://127.0.0.1:$api_port/readyz"
+        --bind-address "$host_ip" --port "$api_port"
+    wait_for apiserver curl -fsS "http://$host_ip:$api_port/readyz"
 
     cat >"$LAB_DIR/kubeconfig" <<KUBECONFIG
 apiVersion: v1
@@ -131,7 +280,7 @@ kind: Config
 clusters:
 - name: $NAME
   cluster:
-    server: http://127.0.0.1:$api_port
+    server: http://$host_ip:$api_port
 users:
 - name: admin
   user: {}
@@ -144,26 +293,57 @@ current-context: $NAME
 KUBECONFIG
     export KUBECONFIG=$LAB_DIR/kubeconfig
 
-    if "$BIN/scheduler" --help 2>/dev/null | grep -q -- --kubeconfig; then
-        echo ">>> scheduler"
-        start scheduler "$BIN/scheduler" --kubeconfig "$KUBECONFIG" --leader-elect=true \
-            --port "$(free_port)"
-    else
-        echo ">>> scheduler: not built yet, skipped"
-    fi
-    if "$BIN/controller-manager" --help 2>/dev/null | grep -q -- --kubeconfig; then
-        echo ">>> controller-manager"
-        start controller-manager "$BIN/controller-manager" --kubeconfig "$KUBECONFIG" \
-            --leader-elect=true --cluster-cidr 10.244.0.0/16 --node-cidr-mask-size 24 \
-            --port "$(free_port)"
-    else
-        echo ">>> controller-manager: not built yet, skipped"
-    fi
-    echo ">>> nodes: the kubelet's node agent is not built yet; $NODES node(s) will join once it is"
+    echo ">>> scheduler, controller-manager"
+    start scheduler "$BIN/scheduler" --kubeconfig "$KUBECONFIG" --leader-elect=true \
+        --port "$(free_port)"
+    start controller-manager "$BIN/controller-manager" --kubeconfig "$KUBECONFIG" \
+        --leader-elect=true --cluster-cidr 10.244.0.0/16 --node-cidr-mask-size 24 \
+        --port "$(free_port)" ${LAB_CONTROLLER_MANAGER_FLAGS:-}
 
-    echo ">>> applying manifests/examples/"
-    kubectl --cache-dir "$LAB_DIR/kube-cache" apply -f manifests/examples/
-    kubectl --cache-dir "$LAB_DIR/kube-cache" get all
+    echo ">>> registry on $host_ip:$reg_port (docker.io mirror with the test images)"
+    cat >"$LAB_DIR/registry/config.yml" <<REGISTRY
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $LAB_DIR/registry/data
+http:
+  addr: $host_ip:$reg_port
+REGISTRY
+    start registry docker-registry serve "$LAB_DIR/registry/config.yml"
+    wait_for registry curl -fsS "http://$host_ip:$reg_port/v2/"
+    bash hack/lib/test-images.sh build "$ROOT/target/test-images" >"$LAB_DIR/logs/test-images.log" 2>&1
+    bash hack/lib/test-images.sh push "$ROOT/target/test-images" "$host_ip:$reg_port" >>"$LAB_DIR/logs/test-images.log" 2>&1
+
+    local i
+    for i in $(seq 1 "$NODES"); do
+        local dir="$LAB_DIR/nodes/node-$i"
+        mkdir -p "$dir/root" "$dir/pod-logs"
+        cat >"$dir/kubelet.yaml" <<KUBELET
+maxPods: 110
+cgroupDriver: cgroupfs
+cgroupRoot: $NS_PREFIX-node-$i
+podLogsDir: $dir/pod-logs
+clusterDomain: cluster.local
+nodeStatusUpdateFrequency: 10s
+cniConfDir: $dir/root/cni/net.d
+registryMirrors:
+  docker.io: ["http://$host_ip:$reg_port"]
+insecureRegistries: ["$host_ip:$reg_port"]
+KUBELET
+        echo ">>> kubelet node-$i on 10.200.$x.$((10 + i))"
+        start_kubelet "$i"
+    done
+    echo ">>> waiting for $NODES node(s) to be Ready"
+    wait_for "$NODES Ready node(s)" bash -c "[ \"\$(${KUBECTL[*]} get nodes --no-headers 2>/dev/null | grep -cw Ready)\" = $NODES ]"
+
+    if [ "$DEMO" = 1 ]; then
+        echo ">>> applying manifests/examples/"
+        "${KUBECTL[@]}" apply -f manifests/examples/
+        "${KUBECTL[@]}" rollout status deployment/web --timeout=120s
+        "${KUBECTL[@]}" get pods -o wide
+    fi
 
     echo
     echo "Lab $NAME is up. Logs: $LAB_DIR/logs/. Stop it with: hack/local-up-cluster.sh --name $NAME down"
@@ -171,6 +351,8 @@ KUBECONFIG
 }
 
 case "$ACTION" in
+    start-kubelet) start_kubelet "$NODE_ARG" ;;
+    stop-kubelet) stop "$LAB_DIR/pids/kubelet-node-$NODE_ARG.pid" ;;
     up) up ;;
     down) down ;;
     status) status ;;

@@ -1,4 +1,13 @@
-//! The kubelet library: the built-in container runtime ([`runtime`]) and the
+//! The kubelet library: the node agent ([`agent`]: [`node`], [`pod`],
+//! [`volumes`], [`network`], the API [`server`]), the built-in container
+//! runtime ([`runtime`]) and the
 //! `kubelet ctl` debug command on top of it ([`ctl`]).
+pub mod agent;
+pub mod config;
 pub mod ctl;
+pub mod node;
+pub mod network;
+pub mod pod;
 pub mod runtime;
+pub mod server;
+pub mod volumes;

@@ -2,7 +2,7 @@
 //!
 //! One binary plays several roles, picked by the first argument:
 //!
-//! * no subcommand: the node agent (flags below; not built yet);
+//! * no subcommand: the node agent ([`kubelet::agent`], flags below);
 //! * `kubelet ctl ...`: the node debugging command ([`kubelet::ctl`]);
 //! * hidden helpers the runtime starts by re-executing this binary, so that no
 //!   `unsafe` `fork` is ever needed: `__monitor <dir>`, `__init <dir>`,
@@ -93,9 +93,21 @@ fn main() {
         }
         None => {
             init_logging("info");
-            let _ = (flags.kubeconfig, flags.hostname_override, flags.node_ip, flags.port);
-            eprintln!("kubelet: the node agent is not built yet; use `kubelet ctl` to run containers");
-            2
+            let opts = kubelet::agent::Options {
+                kubeconfig: flags.kubeconfig,
+                hostname_override: flags.hostname_override,
+                node_ip: flags.node_ip,
+                root_dir: flags.root_dir,
+                config: flags.config,
+                port: flags.port,
+            };
+            match kubelet::agent::main(opts) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("kubelet: {e:#}");
+                    1
+                }
+            }
         }
     };
     std::process::exit(code);

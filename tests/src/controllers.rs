@@ -210,3 +210,55 @@ impl ControlPlane {
         ns
     }
 }
+
+/// Creates a Node named `name` with `labels` and `taints` (JSON arrays of
+/// core/v1 Taints), Ready, as a kubelet would register it; panics on
+/// failure.
+pub async fn create_node(
+    client: &kube::Client,
+    name: &str,
+    labels: serde_json::Value,
+    taints: serde_json::Value,
+) {
+    let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(client.clone());
+    let node = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"taints": taints},
+    }))
+    .expect("node");
+    if let Err(e) = nodes.create(&Default::default(), &node).await {
+        panic!("creating node {name}: {e}");
+    }
+    let status = serde_json::json!({"status": {"conditions": [
+        {"type": "Ready", "status": "True", "reason": "KubeletReady",
+         "lastHeartbeatTime": k8s_openapi::jiff::Timestamp::now()}]}});
+    let _ = nodes
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await;
+}
+
+/// Writes a pod's phase and Ready condition through the status
+/// subresource, as the kubelet does; `Err` with the apiserver's message.
+pub async fn set_pod_status(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &str,
+    phase: &str,
+    ready: bool,
+) -> Result<(), String> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let r = if ready { "True" } else { "False" };
+    let status = serde_json::json!({"status": {
+        "phase": phase,
+        "startTime": now,
+        "conditions": [
+            {"type": "Ready", "status": r, "lastTransitionTime": now},
+            {"type": "ContainersReady", "status": r, "lastTransitionTime": now},
+        ],
+    }});
+    api.patch_status(pod, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}

@@ -4,3 +4,4 @@
 
 pub mod controllers;
 pub mod harness;
+pub mod lab;

@@ -8,6 +8,7 @@
 
 mod create;
 mod delete;
+pub mod pod_proxy;
 mod read;
 mod subresources;
 mod watch;
@@ -153,6 +154,16 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         Some(s) => format!("{}/{}", info.resource.plural, s.name()),
         None => info.resource.plural.to_string(),
     };
+    // Log, exec, attach and port-forward go to the pod's kubelet; exec and
+    // friends need the untouched request (its upgrade), so they branch off
+    // before the body is read.
+    if pod_proxy::handles(&info) {
+        let resp = match pod_proxy::serve(&server, &info, Request::from_parts(parts, body)).await {
+            Ok(r) => r,
+            Err(e) => e.into_response(),
+        };
+        return finish(start, verb, &resource_label, resp);
+    }
     let body = if matches!(parts.method, Method::GET | Method::HEAD) {
         Bytes::new()
     } else {

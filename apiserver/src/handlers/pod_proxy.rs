@@ -1,0 +1,373 @@
+//! The pod subresources served by the node's kubelet: `pods/log`,
+//! `pods/exec`, `pods/attach` and `pods/portforward`.
+//!
+//! The apiserver holds no container: it checks the request against the pod
+//! (scheduled? container named and part of the pod? not finished?), finds the
+//! kubelet of the pod's node (the Node's `InternalIP` and
+//! `status.daemonEndpoints.kubeletEndpoint.Port`, 10250 by default) and
+//! proxies:
+//!
+//! - `log`: an ordinary GET to `/containerLogs/{ns}/{pod}/{container}`, whose
+//!   body is streamed through as it comes (that is `kubectl logs -f`);
+//! - `exec`, `attach`, `portforward`: the same request (a WebSocket or SPDY
+//!   upgrade) to `/exec/...`, `/attach/...`, `/portForward/...`; once the
+//!   kubelet answers `101 Switching Protocols`, both upgraded connections are
+//!   joined and bytes are copied both ways. The apiserver does not look
+//!   inside, so any subprotocol the kubelet speaks works end to end.
+//!
+//! The kubelet is reached over plain HTTP: the lab runs on one host's private
+//! network and has no node certificates yet (upstream uses HTTPS with the
+//! kubelet's serving certificate).
+
+use std::time::Duration;
+
+use apimachinery::resources::{self, Subresource};
+use axum::body::Body;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::StatusCode;
+use http_body_util::Empty;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use crate::errors::{ApiError, Result, Target};
+use crate::request::RequestInfo;
+use crate::ApiServer;
+
+/// The kubelet port when the Node does not say.
+pub const DEFAULT_KUBELET_PORT: i64 = 10250;
+
+/// Whether this request is one of ours.
+pub fn handles(info: &RequestInfo) -> bool {
+    info.resource.plural == "pods"
+        && info.resource.group.is_empty()
+        && matches!(
+            info.subresource,
+            Some(
+                Subresource::Log
+                    | Subresource::Exec
+                    | Subresource::Attach
+                    | Subresource::PortForward
+            )
+        )
+}
+
+/// Serves a `pods/{log,exec,attach,portforward}` request.
+pub async fn serve(server: &ApiServer, info: &RequestInfo, req: Request) -> Result<Response> {
+    let sub = info.subresource.unwrap_or(Subresource::Log);
+    let allowed = match sub {
+        Subresource::Log => req.method() == http::Method::GET,
+        _ => matches!(*req.method(), http::Method::GET | http::Method::POST),
+    };
+    if !allowed {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "{} is not supported on pods/{}",
+            req.method(),
+            sub.name()
+        )));
+    }
+    let ns = info.namespace.clone().unwrap_or_default();
+    let name = info.name.clone().unwrap_or_default();
+    let key = server
+        .store
+        .key(info.resource.storage_name(), Some(&ns), &name);
+    let target = Target::new(info.resource, name.clone());
+    let pod = match server.store.get(&key).await {
+        Ok(Some(p)) => p.object,
+        Ok(None) => return Err(ApiError::NotFound(target)),
+        Err(e) => return Err(ApiError::from_storage(e, target)),
+    };
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+    let container_param = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "container")
+        .map(|(_, v)| v.clone())
+        .filter(|c| !c.is_empty());
+    let node = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if sub != Subresource::PortForward {
+        // Container first: it is a client mistake even before scheduling.
+        let container = pick_container(&pod, &name, container_param.as_deref())?;
+        if node.is_empty() {
+            return Err(ApiError::BadRequest(format!(
+                "pod {name} does not have a host assigned"
+            )));
+        }
+        if sub != Subresource::Log {
+            check_not_finished(&pod)?;
+        }
+        let addr = kubelet_address(server, &node).await?;
+        let rest: Vec<(String, String)> = pairs
+            .into_iter()
+            .filter(|(k, _)| k != "container")
+            .collect();
+        let path = match sub {
+            Subresource::Log => format!("/containerLogs/{ns}/{name}/{container}"),
+            Subresource::Exec => format!("/exec/{ns}/{name}/{container}"),
+            _ => format!("/attach/{ns}/{name}/{container}"),
+        };
+        let wanted: &[&str] = if sub == Subresource::Log {
+            &[
+                "follow",
+                "previous",
+                "timestamps",
+                "tailLines",
+                "sinceSeconds",
+                "sinceTime",
+                "limitBytes",
+            ]
+        } else {
+            &["command", "stdin", "stdout", "stderr", "tty"]
+        };
+        let query = encode(rest.iter().filter(|(k, _)| wanted.contains(&k.as_str())));
+        return proxy(req, &addr, &with_query(path, &query)).await;
+    }
+    if node.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "pod {name} does not have a host assigned"
+        )));
+    }
+    check_not_finished(&pod)?;
+    let addr = kubelet_address(server, &node).await?;
+    let query = encode(pairs.iter().filter(|(k, _)| k == "port"));
+    proxy(
+        req,
+        &addr,
+        &with_query(format!("/portForward/{ns}/{name}"), &query),
+    )
+    .await
+}
+
+fn with_query(path: String, query: &str) -> String {
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+fn encode<'a>(pairs: impl Iterator<Item = &'a (String, String)>) -> String {
+    let mut s = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        s.append_pair(k, v);
+    }
+    s.finish()
+}
+
+fn names(pod: &Value, field: &str) -> Vec<String> {
+    pod.pointer(&format!("/spec/{field}"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.get("name").and_then(Value::as_str).map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The container a request is for, with upstream's messages when unclear.
+fn pick_container(pod: &Value, pod_name: &str, asked: Option<&str>) -> Result<String> {
+    let main = names(pod, "containers");
+    let init = names(pod, "initContainers");
+    let ephemeral = names(pod, "ephemeralContainers");
+    match asked {
+        Some(c) if main.iter().chain(&init).chain(&ephemeral).any(|n| n == c) => Ok(c.to_string()),
+        Some(c) => Err(ApiError::BadRequest(format!(
+            "container {c} is not valid for pod {pod_name}"
+        ))),
+        None if main.len() == 1 => Ok(main[0].clone()),
+        None => {
+            let mut msg = format!(
+                "a container name must be specified for pod {pod_name}, choose one of: [{}]",
+                main.join(" ")
+            );
+            if !init.is_empty() {
+                msg.push_str(&format!(
+                    " or one of the init containers: [{}]",
+                    init.join(" ")
+                ));
+            }
+            if !ephemeral.is_empty() {
+                msg.push_str(&format!(
+                    " or one of the ephemeral containers: [{}]",
+                    ephemeral.join(" ")
+                ));
+            }
+            Err(ApiError::BadRequest(msg))
+        }
+    }
+}
+
+fn check_not_finished(pod: &Value) -> Result<()> {
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if phase == "Succeeded" || phase == "Failed" {
+        return Err(ApiError::BadRequest(format!(
+            "cannot exec into or attach to a container in a completed pod; current phase is {phase}"
+        )));
+    }
+    Ok(())
+}
+
+/// `host:port` of a node's kubelet.
+async fn kubelet_address(server: &ApiServer, node: &str) -> Result<String> {
+    let nodes = resources::find("", "v1", "nodes")
+        .ok_or_else(|| ApiError::Internal("the nodes resource is not served".into()))?;
+    let key = server.store.key(nodes.storage_name(), None, node);
+    let obj = match server.store.get(&key).await {
+        Ok(Some(n)) => n.object,
+        Ok(None) => return Err(ApiError::NotFound(Target::new(nodes, node))),
+        Err(e) => return Err(ApiError::from_storage(e, Target::new(nodes, node))),
+    };
+    kubelet_address_of(&obj).ok_or_else(|| {
+        ApiError::BadRequest(format!("node {node} has no address to reach its kubelet"))
+    })
+}
+
+/// The kubelet's `host:port` from a Node object: `InternalIP` first, then any
+/// address.
+pub fn kubelet_address_of(node: &Value) -> Option<String> {
+    let addresses = node
+        .pointer("/status/addresses")
+        .and_then(Value::as_array)?;
+    let of_type = |t: &str| {
+        addresses
+            .iter()
+            .find(|a| a.get("type").and_then(Value::as_str) == Some(t))
+            .and_then(|a| a.get("address").and_then(Value::as_str))
+    };
+    let host = of_type("InternalIP")
+        .or_else(|| of_type("ExternalIP"))
+        .or_else(|| of_type("Hostname"))?;
+    let port = node
+        .pointer("/status/daemonEndpoints/kubeletEndpoint/Port")
+        .and_then(Value::as_i64)
+        .filter(|p| *p > 0)
+        .unwrap_or(DEFAULT_KUBELET_PORT);
+    Some(if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    })
+}
+
+fn unreachable(addr: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::Internal(format!("error dialing the kubelet at {addr}: {e}"))
+}
+
+/// Sends the request to the kubelet; on `101` joins the two upgraded
+/// connections, otherwise streams the kubelet's answer back.
+async fn proxy(mut req: Request, addr: &str, path_and_query: &str) -> Result<Response> {
+    let stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    .map_err(|_| unreachable(addr, "timed out"))?
+    .map_err(|e| unreachable(addr, e))?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| unreachable(addr, e))?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    let mut out = http::Request::builder()
+        .method(req.method().clone())
+        .uri(path_and_query);
+    for (k, v) in req.headers() {
+        // The kubelet sees its own address as Host; credentials stay here.
+        if k == http::header::HOST
+            || k == http::header::AUTHORIZATION
+            || k == http::header::CONTENT_LENGTH
+        {
+            continue;
+        }
+        out = out.header(k, v);
+    }
+    let out = out
+        .header(http::header::HOST, addr)
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| ApiError::Internal(format!("building the kubelet request: {e}")))?;
+    let mut resp = sender
+        .send_request(out)
+        .await
+        .map_err(|e| unreachable(addr, e))?;
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let client = hyper::upgrade::on(&mut req);
+        let kubelet = hyper::upgrade::on(&mut resp);
+        tokio::spawn(async move {
+            let (Ok(client), Ok(kubelet)) = tokio::join!(client, kubelet) else {
+                return;
+            };
+            let mut client = TokioIo::new(client);
+            let mut kubelet = TokioIo::new(kubelet);
+            let _ = tokio::io::copy_bidirectional(&mut client, &mut kubelet).await;
+        });
+        let mut answer = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
+        for (k, v) in resp.headers() {
+            answer = answer.header(k, v);
+        }
+        return Ok(answer
+            .body(Body::empty())
+            .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()));
+    }
+    let (parts, body) = resp.into_parts();
+    let mut answer = Response::builder().status(parts.status);
+    for (k, v) in &parts.headers {
+        if k == http::header::CONNECTION || k == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        answer = answer.header(k, v);
+    }
+    Ok(answer
+        .body(Body::new(body))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn container_choice_follows_upstream() {
+        let pod = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}], "initContainers": [{"name": "i"}]}});
+        let err = pick_container(&pod, "p", None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "a container name must be specified for pod p, choose one of: [a b] or one of the init containers: [i]"
+        );
+        assert_eq!(pick_container(&pod, "p", Some("i")).unwrap(), "i");
+        assert_eq!(
+            pick_container(&pod, "p", Some("x"))
+                .unwrap_err()
+                .to_string(),
+            "container x is not valid for pod p"
+        );
+        let one = json!({"spec": {"containers": [{"name": "only"}]}});
+        assert_eq!(pick_container(&one, "p", None).unwrap(), "only");
+    }
+
+    #[test]
+    fn kubelet_address_from_node() {
+        let node = json!({"status": {
+            "addresses": [{"type": "Hostname", "address": "n1"}, {"type": "InternalIP", "address": "10.0.0.5"}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10251}},
+        }});
+        assert_eq!(kubelet_address_of(&node).unwrap(), "10.0.0.5:10251");
+        let node = json!({"status": {"addresses": [{"type": "InternalIP", "address": "fd00::1"}]}});
+        assert_eq!(kubelet_address_of(&node).unwrap(), "[fd00::1]:10250");
+        assert!(kubelet_address_of(&json!({})).is_none());
+    }
+}

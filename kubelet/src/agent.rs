@@ -1,0 +1,245 @@
+//! The node agent: what `kubelet --kubeconfig=...` runs.
+//!
+//! ```text
+//! open the runtime (state dir, cgroups, images)
+//! register the Node ──▶ node::run      (status, Lease heartbeat, re-register)
+//! wait for spec.podCIDR ──▶ CNI config  (from the node IPAM controller)
+//! routes::run                           (host-gw routes to other nodes' podCIDRs)
+//! server::serve :10250                  (logs, exec, attach, port-forward, stats)
+//! pod::run                              (a worker per pod bound to this node)
+//! ```
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
+use kube::runtime::watcher::{self, watcher};
+use kube::runtime::WatchStreamExt;
+
+use crate::config::{Config, FileConfig};
+use crate::network::{Network, NetworkConfig};
+use crate::runtime::Runtime;
+
+/// The node agent's command-line settings (upstream flag names).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--hostname-override`.
+    pub hostname_override: Option<String>,
+    /// `--node-ip`.
+    pub node_ip: Option<IpAddr>,
+    /// `--root-dir` (overrides the file's `rootDir`).
+    pub root_dir: Option<PathBuf>,
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--port`.
+    pub port: u16,
+}
+
+/// Builds the settings, the runtime and the client from the flags, then runs
+/// the node agent on a tokio runtime until the process is stopped.
+pub fn main(opts: Options) -> anyhow::Result<()> {
+    let file = match &opts.config {
+        Some(p) => FileConfig::load(p)?,
+        None => FileConfig::default(),
+    };
+    let mut rt_cfg = match &opts.config {
+        Some(p) => crate::runtime::Config::load(p)?,
+        None => crate::runtime::Config::default(),
+    };
+    if let Some(dir) = &opts.root_dir {
+        rt_cfg.root_dir = dir.clone();
+    }
+    let node_name = match &opts.hostname_override {
+        Some(n) => n.trim().to_lowercase(),
+        None => nix::unistd::gethostname()
+            .context("reading the hostname")?
+            .to_string_lossy()
+            .trim()
+            .to_lowercase(),
+    };
+    if node_name.is_empty() {
+        anyhow::bail!("the node name is empty: pass --hostname-override");
+    }
+    let apiserver = match &opts.kubeconfig {
+        Some(p) => kube::config::Kubeconfig::read_from(p)
+            .ok()
+            .and_then(|kc| kc.clusters.into_iter().next())
+            .and_then(|c| c.cluster)
+            .and_then(|c| c.server)
+            .and_then(|s| s.parse::<http::Uri>().ok())
+            .and_then(|u| Some(format!("{}:{}", u.host()?, u.port_u16().unwrap_or(443)))),
+        None => None,
+    };
+    let cfg = Config {
+        node_name,
+        node_ip: opts.node_ip,
+        root_dir: rt_cfg.root_dir.clone(),
+        port: opts.port,
+        file,
+        config_path: opts.config.clone(),
+        apiserver,
+    };
+    std::fs::create_dir_all(&cfg.root_dir).with_context(|| format!("creating {}", cfg.root_dir.display()))?;
+    let runtime = Runtime::new(rt_cfg).context("opening the container runtime")?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting tokio")?;
+    rt.block_on(async move {
+        let client = component_base::client::client(opts.kubeconfig.as_deref(), None).await?;
+        run(client, cfg, runtime).await
+    })
+}
+
+/// Runs the kubelet until the process is stopped.
+pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow::Result<()> {
+    let cfg = Arc::new(cfg);
+    let runtime = Arc::new(runtime);
+    let node = crate::node::register(&client, &cfg, &runtime).await?;
+    let node_ip = node
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
+        .map(|a| a.address.clone())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    tokio::spawn(crate::node::run(client.clone(), cfg.clone(), runtime.clone()));
+
+    let network = Arc::new(Network::new(NetworkConfig {
+        cni_bin_dirs: cfg
+            .file
+            .cni_bin_dir
+            .clone()
+            .map(|d| vec![d])
+            .unwrap_or_else(|| vec!["/usr/lib/cni".into(), "/opt/cni/bin".into()]),
+        cni_conf_dir: cfg
+            .file
+            .cni_conf_dir
+            .clone()
+            .unwrap_or_else(|| cfg.root_dir.join("cni").join("net.d")),
+        state_dir: cfg.root_dir.join("cni").join("state"),
+        ..NetworkConfig::default()
+    }));
+    let pod_cidr = wait_for_pod_cidr(&client, &cfg.node_name).await;
+    network.ensure_config(&pod_cidr)?;
+    match crate::network::enable_forwarding_outside_root_netns() {
+        Ok(true) => tracing::info!("IP forwarding enabled in the node's network namespace"),
+        Ok(false) => tracing::info!("running in the host's network namespace: forwarding left as the host has it"),
+        Err(e) => tracing::warn!(error = %e, "could not enable forwarding"),
+    }
+    tokio::spawn(routes(client.clone(), cfg.node_name.clone(), network.clone()));
+
+    let recorder = component_base::events::Recorder::with_host(client.clone(), "kubelet", cfg.node_name.clone());
+    let ctx = Arc::new(crate::pod::Context {
+        client: client.clone(),
+        runtime: runtime.clone(),
+        config: cfg.clone(),
+        node_ip,
+        network,
+        recorder,
+        pods: Default::default(),
+    });
+    let addr = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), cfg.port);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!(%addr, "serving the kubelet API");
+    let server = crate::server::serve(listener, runtime.clone(), ctx.clone());
+    tokio::spawn(async move {
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "the kubelet API stopped");
+        }
+    });
+    let reaper = runtime.clone();
+    tokio::spawn(async move {
+        loop {
+            reaper.reap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    });
+    crate::pod::run(ctx).await;
+    Ok(())
+}
+
+/// Waits until the node IPAM controller gave us a podCIDR.
+async fn wait_for_pod_cidr(client: &kube::Client, node: &str) -> String {
+    let api: Api<Node> = Api::all(client.clone());
+    let mut logged = false;
+    loop {
+        if let Ok(Some(n)) = api.get_opt(node).await {
+            if let Some(c) = n.spec.and_then(|s| s.pod_cidr).filter(|c| !c.is_empty()) {
+                tracing::info!(pod_cidr = %c, "podCIDR assigned");
+                return c;
+            }
+        }
+        if !logged {
+            tracing::info!("waiting for a podCIDR (the controller-manager's nodeipam assigns it)");
+            logged = true;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Keeps host-gw routes to every other node's podCIDR via its InternalIP.
+async fn routes(client: kube::Client, me: String, network: Arc<Network>) {
+    let api: Api<Node> = Api::all(client);
+    let mut stream = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut nodes: std::collections::BTreeMap<String, (IpAddr, String)> = Default::default();
+    while let Some(ev) = stream.next().await {
+        let changed = match ev {
+            Ok(watcher::Event::Apply(n)) | Ok(watcher::Event::InitApply(n)) => {
+                let name = n.metadata.name.clone().unwrap_or_default();
+                let entry = node_route(&n);
+                match (name != me, entry) {
+                    (true, Some(e)) => nodes.insert(name, e.clone()) != Some(e),
+                    _ => nodes.remove(&name).is_some(),
+                }
+            }
+            Ok(watcher::Event::Delete(n)) => nodes.remove(n.metadata.name.as_deref().unwrap_or("")).is_some(),
+            Ok(watcher::Event::InitDone) => true,
+            Ok(watcher::Event::Init) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "watching nodes failed; retrying");
+                false
+            }
+        };
+        if changed {
+            let routes: Vec<(IpAddr, String)> = nodes.values().cloned().collect();
+            let net = network.clone();
+            match tokio::task::spawn_blocking(move || net.sync_routes(&routes)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "syncing routes to other nodes failed"),
+                Err(e) => tracing::warn!(error = %e, "route sync task failed"),
+            }
+        }
+    }
+}
+
+fn node_route(n: &Node) -> Option<(IpAddr, String)> {
+    let cidr = n.spec.as_ref()?.pod_cidr.clone().filter(|c| !c.is_empty())?;
+    let ip = n
+        .status
+        .as_ref()?
+        .addresses
+        .as_ref()?
+        .iter()
+        .find(|a| a.type_ == "InternalIP")?
+        .address
+        .parse()
+        .ok()?;
+    Some((ip, cidr))
+}
+
+impl crate::server::PodSource for crate::pod::Context {
+    fn pods(&self) -> Vec<k8s_openapi::api::core::v1::Pod> {
+        self.known_pods()
+    }
+}

@@ -1,0 +1,168 @@
+//! The kubelet's settings: flags (upstream names) plus a
+//! KubeletConfiguration-like YAML file (`--config`).
+//!
+//! ```yaml
+//! maxPods: 110
+//! cgroupDriver: cgroupfs            # the built-in runtime writes cgroupfs paths
+//! clusterDNS: ["10.96.0.10"]
+//! clusterDomain: cluster.local
+//! cniBinDir: /usr/lib/cni
+//! cniConfDir: /var/lib/kubelet/cni/net.d
+//! nodeStatusUpdateFrequency: 10s
+//! evictionHard: {memory.available: 100Mi, nodefs.available: 10%, pid.available: 5%}
+//! registryMirrors: {docker.io: ["http://10.200.0.1:5000"]}
+//! insecureRegistries: ["10.200.0.1:5000"]
+//! ```
+//! Everything the runtime needs (mirrors, log sizes) is read by the runtime's
+//! own [`crate::runtime::Config`] from the same file.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The file could not be read.
+    #[error("reading {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The YAML file's fields (camelCase as upstream's KubeletConfiguration).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FileConfig {
+    /// Most pods on this node.
+    pub max_pods: u32,
+    /// `cgroupfs` (the only driver of the built-in runtime; `systemd` is
+    /// refused with a clear message).
+    pub cgroup_driver: String,
+    /// Cluster DNS server IPs written into pods' resolv.conf.
+    #[serde(rename = "clusterDNS")]
+    pub cluster_dns: Vec<String>,
+    /// The cluster domain.
+    pub cluster_domain: String,
+    /// Where the CNI plugins are.
+    pub cni_bin_dir: Option<PathBuf>,
+    /// Where the kubelet writes its CNI conflist.
+    pub cni_conf_dir: Option<PathBuf>,
+    /// How often node status is computed (posted when it changed).
+    #[serde(with = "go_duration")]
+    pub node_status_update_frequency: Duration,
+    /// Hard eviction thresholds (`memory.available`, `nodefs.available`,
+    /// `pid.available`) that set the pressure conditions.
+    pub eviction_hard: BTreeMap<String, String>,
+}
+
+impl Default for FileConfig {
+    fn default() -> Self {
+        FileConfig {
+            max_pods: 110,
+            cgroup_driver: "cgroupfs".into(),
+            cluster_dns: Vec::new(),
+            cluster_domain: "cluster.local".into(),
+            cni_bin_dir: None,
+            cni_conf_dir: None,
+            node_status_update_frequency: Duration::from_secs(10),
+            eviction_hard: [
+                ("memory.available".to_string(), "100Mi".to_string()),
+                ("nodefs.available".to_string(), "10%".to_string()),
+                ("pid.available".to_string(), "5%".to_string()),
+            ]
+            .into(),
+        }
+    }
+}
+
+mod go_duration {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        match v {
+            serde_json::Value::Number(n) => Ok(Duration::from_secs(n.as_u64().unwrap_or(0))),
+            serde_json::Value::String(s) => component_base::duration::parse(&s).map_err(serde::de::Error::custom),
+            _ => Err(serde::de::Error::custom("a duration like 10s")),
+        }
+    }
+}
+
+/// Everything the node agent runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The Node's name.
+    pub node_name: String,
+    /// The InternalIP to report (else found from the route to the apiserver).
+    pub node_ip: Option<IpAddr>,
+    /// State, pods' volumes, images.
+    pub root_dir: PathBuf,
+    /// The streaming/health API port.
+    pub port: u16,
+    /// The file settings.
+    pub file: FileConfig,
+    /// The `--config` file, if any (the runtime reads its part too).
+    pub config_path: Option<PathBuf>,
+    /// The apiserver's `host:port`, to find our InternalIP by route.
+    pub apiserver: Option<String>,
+}
+
+impl FileConfig {
+    /// Reads the YAML file.
+    pub fn load(path: &Path) -> Result<FileConfig, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let c: FileConfig = serde_yaml::from_str(&text).map_err(|e| Error::Invalid {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        if c.cgroup_driver != "cgroupfs" {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "cgroupDriver {:?} is not supported: the built-in runtime manages cgroupfs paths itself",
+                    c.cgroup_driver
+                ),
+            });
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_defaults_and_durations() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k.yaml");
+        std::fs::write(&p, "maxPods: 20\nclusterDNS: [10.96.0.10]\nnodeStatusUpdateFrequency: 2s\nregistryMirrors: {}\n").unwrap();
+        let c = FileConfig::load(&p).unwrap();
+        assert_eq!(c.max_pods, 20);
+        assert_eq!(c.cluster_dns, vec!["10.96.0.10"]);
+        assert_eq!(c.node_status_update_frequency, Duration::from_secs(2));
+        assert_eq!(c.cluster_domain, "cluster.local");
+        std::fs::write(&p, "cgroupDriver: systemd\n").unwrap();
+        assert!(matches!(FileConfig::load(&p), Err(Error::Invalid { .. })));
+    }
+}

@@ -1,0 +1,322 @@
+//! A pod's status, computed from what the runtime shows (sandbox,
+//! containers, exit codes) and what the worker knows (waiting reasons,
+//! back-off, probe results), shaped as upstream's kubelet writes it so
+//! `kubectl get pods` (STATUS, READY, RESTARTS) and `kubectl describe pod`
+//! read the same.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
+    PodCondition, PodIP, PodStatus, HostIP,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::runtime::container::ContainerInfo;
+use crate::runtime::state::Status;
+
+/// Why a container is not running, as the worker last saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// `ContainerCreating`, `ErrImagePull`, `ImagePullBackOff`,
+    /// `CrashLoopBackOff`, `CreateContainerConfigError`, `PodInitializing`...
+    pub reason: String,
+    /// Detail.
+    pub message: Option<String>,
+}
+
+/// One container as status needs it.
+#[derive(Debug, Clone)]
+pub struct ContainerView {
+    /// Its name in the pod spec.
+    pub name: String,
+    /// The image as the spec names it.
+    pub image: String,
+    /// The current attempt, if any was created.
+    pub current: Option<ContainerInfo>,
+    /// The attempt before it (for `lastState`).
+    pub previous: Option<ContainerInfo>,
+    /// Set when the worker decided it is not (re)started now.
+    pub waiting: Option<Waiting>,
+    /// Readiness (probe result, or running when there is no probe).
+    pub ready: bool,
+    /// Startup probe passed (or none).
+    pub started: bool,
+    /// `repo@sha256:...` of its image.
+    pub image_id: String,
+}
+
+fn time(rfc3339: &str) -> Option<Time> {
+    rfc3339.parse::<k8s_openapi::jiff::Timestamp>().ok().map(Time)
+}
+
+fn terminated(info: &ContainerInfo) -> ContainerStateTerminated {
+    let s = &info.state;
+    let reason = if !s.reason.is_empty() {
+        s.reason.clone()
+    } else if s.exit_code == 0 {
+        "Completed".into()
+    } else {
+        "Error".into()
+    };
+    ContainerStateTerminated {
+        exit_code: s.exit_code,
+        reason: Some(reason),
+        message: (!s.message.is_empty()).then(|| s.message.clone()),
+        started_at: time(&s.started_at),
+        finished_at: time(&s.finished_at),
+        container_id: Some(container_id(&info.spec.id)),
+        signal: None,
+    }
+}
+
+/// The `containerID` as status shows it.
+pub fn container_id(id: &str) -> String {
+    format!("minik8s://{id}")
+}
+
+/// A container's status entry.
+pub fn container_status(v: &ContainerView) -> ContainerStatus {
+    let restart_count = v.current.as_ref().map(|c| c.spec.config.attempt as i32).unwrap_or(0);
+    let state = match (&v.current, &v.waiting) {
+        (_, Some(w)) => ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some(w.reason.clone()),
+                message: w.message.clone(),
+            }),
+            ..Default::default()
+        },
+        (Some(c), None) => match c.state.status {
+            Status::Running => ContainerState {
+                running: Some(ContainerStateRunning {
+                    started_at: time(&c.state.started_at),
+                }),
+                ..Default::default()
+            },
+            Status::Exited | Status::Unknown => ContainerState {
+                terminated: Some(terminated(c)),
+                ..Default::default()
+            },
+            Status::Created => ContainerState {
+                waiting: Some(ContainerStateWaiting {
+                    reason: Some("ContainerCreating".into()),
+                    message: None,
+                }),
+                ..Default::default()
+            },
+        },
+        (None, None) => ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some("ContainerCreating".into()),
+                message: None,
+            }),
+            ..Default::default()
+        },
+    };
+    // lastState: the previous attempt, or the current one when it is no
+    // longer shown (waiting for its restart).
+    let last = match (&v.current, &v.waiting) {
+        (Some(c), Some(_)) if matches!(c.state.status, Status::Exited | Status::Unknown) => Some(terminated(c)),
+        _ => v
+            .previous
+            .as_ref()
+            .filter(|p| matches!(p.state.status, Status::Exited | Status::Unknown))
+            .map(terminated),
+    };
+    let running = state.running.is_some();
+    ContainerStatus {
+        name: v.name.clone(),
+        image: v.image.clone(),
+        image_id: v.image_id.clone(),
+        container_id: v.current.as_ref().map(|c| container_id(&c.spec.id)),
+        ready: running && v.ready,
+        started: Some(running && v.started),
+        restart_count,
+        state: Some(state),
+        last_state: last.map(|t| ContainerState {
+            terminated: Some(t),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Everything [`compute`] combines.
+pub struct Inputs<'a> {
+    /// The status as stored (for transition times and startTime).
+    pub old: Option<&'a PodStatus>,
+    /// Init containers, in order.
+    pub init: &'a [ContainerView],
+    /// App containers.
+    pub app: &'a [ContainerView],
+    /// `spec.restartPolicy`.
+    pub restart_policy: &'a str,
+    /// Pod IP, once the network is set up.
+    pub pod_ip: Option<String>,
+    /// The node's IP.
+    pub host_ip: Option<String>,
+    /// Whether the sandbox (and network) is ready.
+    pub sandbox_ready: bool,
+    /// `Some((reason, message))` when the pod failed as a whole
+    /// (DeadlineExceeded, an init container failed with Never).
+    pub failed: Option<(String, String)>,
+    /// QoS class.
+    pub qos: &'a str,
+}
+
+fn finished(v: &ContainerView) -> Option<i32> {
+    if v.waiting.is_some() {
+        return None;
+    }
+    let c = v.current.as_ref()?;
+    matches!(c.state.status, Status::Exited | Status::Unknown).then_some(c.state.exit_code)
+}
+
+/// The phase (upstream `getPhase`).
+pub fn phase(inp: &Inputs<'_>) -> &'static str {
+    if inp.failed.is_some() {
+        return "Failed";
+    }
+    let init_done = inp.init.iter().all(|v| finished(v) == Some(0));
+    if !init_done {
+        return "Pending";
+    }
+    let running = inp
+        .app
+        .iter()
+        .filter(|v| v.current.as_ref().is_some_and(|c| c.state.status == Status::Running))
+        .count();
+    let exits: Vec<Option<i32>> = inp.app.iter().map(finished).collect();
+    let all_finished = exits.iter().all(Option::is_some);
+    let restarting = inp.app.iter().any(|v| v.waiting.as_ref().is_some_and(|w| w.reason == "CrashLoopBackOff"));
+    if running > 0 || restarting {
+        return "Running";
+    }
+    if all_finished && !inp.app.is_empty() {
+        let ok = exits.iter().all(|e| *e == Some(0));
+        return match (inp.restart_policy, ok) {
+            ("Always", _) => "Running",
+            (_, true) => "Succeeded",
+            ("OnFailure", false) => "Running",
+            _ => "Failed",
+        };
+    }
+    if exits.iter().any(Option::is_some) {
+        return "Running";
+    }
+    "Pending"
+}
+
+fn condition(old: Option<&PodStatus>, type_: &str, ok: bool, reason: Option<&str>, message: Option<String>) -> PodCondition {
+    let status = if ok { "True" } else { "False" };
+    let prev = old.and_then(|s| s.conditions.as_ref()).and_then(|c| c.iter().find(|c| c.type_ == type_));
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    PodCondition {
+        type_: type_.into(),
+        status: status.into(),
+        reason: reason.map(String::from),
+        message,
+        last_probe_time: None,
+        last_transition_time: Some(match prev {
+            Some(p) if p.status == status => p.last_transition_time.clone().unwrap_or(now),
+            _ => now,
+        }),
+        observed_generation: None,
+    }
+}
+
+/// The pod status to write.
+pub fn compute(inp: &Inputs<'_>) -> PodStatus {
+    let phase = phase(inp);
+    let init_statuses: Vec<ContainerStatus> = inp.init.iter().map(container_status).collect();
+    let statuses: Vec<ContainerStatus> = inp.app.iter().map(container_status).collect();
+    let initialized = inp.init.iter().all(|v| finished(v) == Some(0));
+    let not_ready: Vec<&str> = statuses.iter().filter(|s| !s.ready).map(|s| s.name.as_str()).collect();
+    let containers_ready = not_ready.is_empty() && phase != "Succeeded" && phase != "Failed";
+    let unready_msg = (!not_ready.is_empty()).then(|| format!("containers with unready status: [{}]", not_ready.join(" ")));
+    let pending_init: Vec<&str> = inp
+        .init
+        .iter()
+        .filter(|v| finished(v) != Some(0))
+        .map(|v| v.name.as_str())
+        .collect();
+    let mut conditions = vec![
+        condition(inp.old, "PodReadyToStartContainers", inp.sandbox_ready, None, None),
+        condition(
+            inp.old,
+            "Initialized",
+            initialized,
+            (!initialized).then_some("ContainersNotInitialized"),
+            (!initialized).then(|| format!("containers with incomplete status: [{}]", pending_init.join(" "))),
+        ),
+        condition(
+            inp.old,
+            "Ready",
+            containers_ready,
+            (!containers_ready).then_some(if phase == "Succeeded" || phase == "Failed" {
+                "PodCompleted"
+            } else {
+                "ContainersNotReady"
+            }),
+            if containers_ready { None } else { unready_msg.clone() },
+        ),
+        condition(
+            inp.old,
+            "ContainersReady",
+            containers_ready,
+            (!containers_ready).then_some(if phase == "Succeeded" || phase == "Failed" {
+                "PodCompleted"
+            } else {
+                "ContainersNotReady"
+            }),
+            if containers_ready { None } else { unready_msg },
+        ),
+    ];
+    // PodScheduled (and anything else others wrote) stays as it was.
+    for c in inp.old.and_then(|s| s.conditions.clone()).unwrap_or_default() {
+        if !conditions.iter().any(|x| x.type_ == c.type_) {
+            conditions.push(c);
+        }
+    }
+    let order: BTreeMap<&str, usize> = [
+        ("PodReadyToStartContainers", 0),
+        ("Initialized", 1),
+        ("Ready", 2),
+        ("ContainersReady", 3),
+        ("PodScheduled", 4),
+    ]
+    .into();
+    conditions.sort_by_key(|c| order.get(c.type_.as_str()).copied().unwrap_or(9));
+    let start_time = inp
+        .old
+        .and_then(|s| s.start_time.clone())
+        .or_else(|| Some(Time(k8s_openapi::jiff::Timestamp::now())));
+    PodStatus {
+        phase: Some(phase.into()),
+        conditions: Some(conditions),
+        host_ip: inp.host_ip.clone(),
+        host_ips: inp.host_ip.clone().map(|ip| vec![HostIP { ip }]),
+        pod_ip: inp.pod_ip.clone(),
+        pod_ips: inp.pod_ip.clone().map(|ip| vec![PodIP { ip }]),
+        start_time,
+        init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
+        container_statuses: Some(statuses),
+        qos_class: Some(inp.qos.into()),
+        reason: inp.failed.as_ref().map(|f| f.0.clone()),
+        message: inp.failed.as_ref().map(|f| f.1.clone()),
+        ..Default::default()
+    }
+}
+
+/// Whether two statuses differ only in condition timestamps we refresh.
+pub fn same(a: &PodStatus, b: &PodStatus) -> bool {
+    let norm = |s: &PodStatus| {
+        let mut s = s.clone();
+        for c in s.conditions.iter_mut().flatten() {
+            c.last_transition_time = None;
+            c.last_probe_time = None;
+        }
+        serde_json::to_value(&s).unwrap_or_default()
+    };
+    norm(a) == norm(b)
+}

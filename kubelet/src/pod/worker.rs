@@ -1,0 +1,906 @@
+//! One pod's worker: a level-triggered sync loop, run on every change of
+//! the pod object and every [`RESYNC`] (to notice exits and run probes).
+//!
+//! sync(pod):
+//! 1. being deleted -> stop the containers (preStop, SIGTERM, grace, then
+//!    SIGKILL), tear down sandbox, network and volumes, then delete the pod
+//!    object for good (grace 0): the worker ends;
+//! 2. past `activeDeadlineSeconds` -> kill everything, phase Failed;
+//! 3. volumes set up (configMaps/secrets refreshed), sandbox and network
+//!    ensured (a restarted kubelet finds both again and keeps them);
+//! 4. init containers one at a time in order, each to a successful exit;
+//! 5. app containers started; exited ones restarted per `restartPolicy`
+//!    with CrashLoopBackOff; liveness failures restart, readiness sets
+//!    `ready`;
+//! 6. status written when it changed.
+//!
+//! All runtime calls block (they fork, mount, read files), so they run on
+//! tokio's blocking pool.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use super::backoff::Backoff;
+use super::probes::{self, ProbeKind, Prober};
+use super::status::{self, ContainerView, Inputs, Waiting};
+use super::{env, Context};
+use crate::runtime::container::spec::{ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext};
+use crate::runtime::container::ContainerInfo;
+use crate::runtime::sandbox::{SandboxConfig, SandboxRecord, SandboxState};
+use crate::runtime::state::Status;
+use crate::runtime::cgroups::Qos;
+
+/// How often a worker looks at its pod without news.
+pub const RESYNC: Duration = Duration::from_secs(1);
+
+/// Labels the runtime keeps on each container (as CRI runtimes do), so
+/// `kubelet ctl ps`, the streaming server and a restarted kubelet can map
+/// containers back to pods.
+pub const LABEL_NAMESPACE: &str = "io.kubernetes.pod.namespace";
+/// Pod name label.
+pub const LABEL_POD: &str = "io.kubernetes.pod.name";
+/// Pod uid label.
+pub const LABEL_UID: &str = "io.kubernetes.pod.uid";
+/// Container name label.
+pub const LABEL_CONTAINER: &str = "io.kubernetes.container.name";
+
+/// What one sync concluded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Keep going.
+    Continue,
+    /// The pod is gone for good; the worker ends.
+    Finished,
+}
+
+/// The worker's memory between syncs.
+pub struct Worker {
+    ctx: Arc<Context>,
+    uid: String,
+    backoff: Backoff,
+    waiting: HashMap<String, Waiting>,
+    prober: Prober,
+    last_status: Option<PodStatus>,
+    failed: Option<(String, String)>,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+fn key(pod: &Pod) -> String {
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or(""),
+        pod.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+/// The QoS class of a pod (upstream `GetPodQOS`).
+pub fn qos(pod: &Pod) -> Qos {
+    let containers: Vec<&Container> = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.iter().chain(s.init_containers.iter().flatten()))
+        .collect();
+    let mut any = false;
+    let mut guaranteed = true;
+    for c in &containers {
+        let r = c.resources.clone().unwrap_or_default();
+        let req = r.requests.unwrap_or_default();
+        let lim = r.limits.unwrap_or_default();
+        if !req.is_empty() || !lim.is_empty() {
+            any = true;
+        }
+        for res in ["cpu", "memory"] {
+            let l = lim.get(res).map(|q| q.0.clone());
+            let q = req.get(res).map(|q| q.0.clone()).or_else(|| l.clone());
+            if l.is_none() || q != l {
+                guaranteed = false;
+            }
+        }
+    }
+    match (any, guaranteed) {
+        (false, _) => Qos::BestEffort,
+        (true, true) => Qos::Guaranteed,
+        (true, false) => Qos::Burstable,
+    }
+}
+
+fn qos_name(q: Qos) -> &'static str {
+    match q {
+        Qos::Guaranteed => "Guaranteed",
+        Qos::Burstable => "Burstable",
+        Qos::BestEffort => "BestEffort",
+    }
+}
+
+/// The resources of a container for the runtime.
+fn resources(c: &Container) -> ResourceRequirements {
+    let r = c.resources.clone().unwrap_or_default();
+    let req = r.requests.unwrap_or_default();
+    let lim = r.limits.unwrap_or_default();
+    let cpu = |m: &std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>| {
+        m.get("cpu").and_then(|q| apimachinery::quantity::millicores(&q.0))
+    };
+    let mem = |m: &std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>| {
+        m.get("memory").and_then(|q| apimachinery::quantity::bytes(&q.0))
+    };
+    ResourceRequirements {
+        cpu_request_milli: cpu(&req).or_else(|| cpu(&lim)),
+        cpu_limit_milli: cpu(&lim),
+        memory_request_bytes: mem(&req).or_else(|| mem(&lim)),
+        memory_limit_bytes: mem(&lim),
+        pids_limit: None,
+    }
+}
+
+fn security(pod: &Pod, c: &Container) -> SecurityContext {
+    let psc = pod.spec.as_ref().and_then(|s| s.security_context.clone()).unwrap_or_default();
+    let sc = c.security_context.clone().unwrap_or_default();
+    let caps = sc.capabilities.clone().unwrap_or_default();
+    SecurityContext {
+        run_as_user: sc.run_as_user.or(psc.run_as_user).and_then(|u| u32::try_from(u).ok()),
+        run_as_group: sc.run_as_group.or(psc.run_as_group).and_then(|g| u32::try_from(g).ok()),
+        run_as_non_root: sc.run_as_non_root.or(psc.run_as_non_root).unwrap_or(false),
+        supplemental_groups: psc
+            .supplemental_groups
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|g| u32::try_from(g).ok())
+            .collect(),
+        privileged: sc.privileged.unwrap_or(false),
+        read_only_root_filesystem: sc.read_only_root_filesystem.unwrap_or(false),
+        allow_privilege_escalation: sc.allow_privilege_escalation,
+        capabilities_add: caps.add.unwrap_or_default(),
+        capabilities_drop: caps.drop.unwrap_or_default(),
+    }
+}
+
+impl Worker {
+    /// A worker for the pod `uid`.
+    pub fn new(ctx: Arc<Context>, uid: String) -> Worker {
+        Worker {
+            ctx,
+            uid,
+            backoff: Backoff::default(),
+            waiting: HashMap::new(),
+            prober: Prober::default(),
+            last_status: None,
+            failed: None,
+        }
+    }
+
+    /// Runs until the pod is gone: syncs on every new version of the pod
+    /// and every [`RESYNC`].
+    pub async fn run(mut self, mut rx: watch::Receiver<Option<Arc<Pod>>>) {
+        loop {
+            let pod = rx.borrow_and_update().clone();
+            let outcome = match pod {
+                Some(pod) => {
+                    let span = tracing::info_span!("pod", pod = %key(&pod));
+                    match self.sync(&pod).instrument(span).await {
+                        Ok(o) => o,
+                        Err(e) => {
+                            tracing::warn!(pod = %key(&pod), error = %e, "sync failed; retrying");
+                            Outcome::Continue
+                        }
+                    }
+                }
+                // The object vanished from the apiserver (force delete):
+                // clean up what is left on the node.
+                None => {
+                    self.teardown(None, Duration::from_secs(2)).await;
+                    Outcome::Finished
+                }
+            };
+            if outcome == Outcome::Finished {
+                return;
+            }
+            tokio::select! {
+                changed = rx.changed() => if changed.is_err() {
+                    self.teardown(None, Duration::from_secs(2)).await;
+                    return;
+                },
+                _ = tokio::time::sleep(RESYNC) => {}
+            }
+        }
+    }
+
+    fn sandbox_of(&self) -> Option<SandboxRecord> {
+        let mut list: Vec<SandboxRecord> = self
+            .ctx
+            .runtime
+            .list_sandboxes()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| s.config.uid == self.uid)
+            .collect();
+        list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        list.pop()
+    }
+
+    fn containers_of(&self) -> Vec<ContainerInfo> {
+        self.ctx
+            .runtime
+            .list_containers()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c.spec.config.labels.get(LABEL_UID) == Some(&self.uid))
+            .collect()
+    }
+
+    /// (current, previous) attempts of container `name`.
+    fn attempts(all: &[ContainerInfo], name: &str) -> (Option<ContainerInfo>, Option<ContainerInfo>) {
+        let mut v: Vec<&ContainerInfo> = all.iter().filter(|c| c.spec.config.name == name).collect();
+        v.sort_by_key(|c| c.spec.config.attempt);
+        let cur = v.pop().cloned();
+        let prev = v.pop().cloned();
+        (cur, prev)
+    }
+
+    /// One sync of the pod.
+    pub async fn sync(&mut self, pod: &Pod) -> Result<Outcome, super::Error> {
+        let spec = pod.spec.clone().unwrap_or_default();
+        if pod.metadata.deletion_timestamp.is_some() {
+            let grace = pod
+                .metadata
+                .deletion_grace_period_seconds
+                .or(spec.termination_grace_period_seconds)
+                .unwrap_or(30)
+                .max(0) as u64;
+            self.teardown(Some(pod), Duration::from_secs(grace)).await;
+            self.final_delete(pod).await?;
+            return Ok(Outcome::Finished);
+        }
+        let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+        if phase == "Succeeded" || phase == "Failed" {
+            // Finished pods keep their record; their processes are gone.
+            self.stop_all(pod, Duration::from_secs(0)).await;
+            return Ok(Outcome::Continue);
+        }
+        if let (Some(deadline), Some(start)) = (
+            spec.active_deadline_seconds,
+            pod.status.as_ref().and_then(|s| s.start_time.as_ref()),
+        ) {
+            let elapsed = k8s_openapi::jiff::Timestamp::now().as_second() - start.0.as_second();
+            if elapsed >= deadline && self.failed.is_none() {
+                self.ctx.event(pod, "Normal", "DeadlineExceeded", "Pod was active on the node longer than the specified deadline".into());
+                self.failed = Some(("DeadlineExceeded".into(), format!("Pod was active on the node longer than the specified deadline")));
+                self.stop_all(pod, Duration::from_secs(spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64))
+                    .await;
+            }
+        }
+        if self.failed.is_some() {
+            self.write_status(pod, None, false).await?;
+            return Ok(Outcome::Continue);
+        }
+
+        // Sandbox and network.
+        let (sandbox, pod_ip) = match self.ensure_sandbox(pod).await {
+            Ok(v) => v,
+            Err(e) => {
+                self.ctx.event(pod, "Warning", "FailedCreatePodSandBox", format!("Failed to create pod sandbox: {e}"));
+                self.write_status(pod, None, false).await?;
+                return Err(e);
+            }
+        };
+        // Volumes (refreshed on every sync: configMap/secret updates).
+        let host_ip = self.ctx.node_ip.clone();
+        let volumes = match crate::volumes::prepare(&self.ctx.client, &self.ctx.config.root_dir, pod, &pod_ip, &host_ip).await {
+            Ok(v) => v,
+            Err(e) => {
+                self.ctx.event(pod, "Warning", "FailedMount", e.to_string());
+                self.write_status(pod, Some(pod_ip), true).await?;
+                return Ok(Outcome::Continue);
+            }
+        };
+
+        let all = {
+            let me = self.ctx.clone();
+            let uid = self.uid.clone();
+            blocking(move || {
+                me.runtime
+                    .list_containers()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c| c.spec.config.labels.get(LABEL_UID) == Some(&uid))
+                    .collect::<Vec<_>>()
+            })
+            .await
+        };
+        let restart_policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+
+        // Init containers, one at a time.
+        let mut init_done = true;
+        for c in spec.init_containers.iter().flatten() {
+            let (cur, _) = Self::attempts(&all, &c.name);
+            match cur.as_ref().map(|c| (c.state.status, c.state.exit_code)) {
+                Some((Status::Exited, 0)) => continue,
+                Some((Status::Running, _)) | Some((Status::Created, _)) => {
+                    init_done = false;
+                    break;
+                }
+                Some((_, _)) if restart_policy == "Never" => {
+                    self.failed = Some(("Failed".into(), format!("Init container {} failed", c.name)));
+                    init_done = false;
+                    break;
+                }
+                _ => {
+                    init_done = false;
+                    self.start_or_back_off(pod, c, cur.as_ref(), &sandbox, &pod_ip, &volumes).await;
+                    break;
+                }
+            }
+        }
+
+        // App containers.
+        if init_done {
+            for c in &spec.containers {
+                let (cur, _) = Self::attempts(&all, &c.name);
+                match cur.as_ref().map(|x| x.state.status) {
+                    Some(Status::Running) => {
+                        self.waiting.remove(&c.name);
+                        if let Some(info) = cur.as_ref() {
+                            self.probe(pod, c, info, &pod_ip).await;
+                        }
+                    }
+                    Some(Status::Created) => {}
+                    Some(Status::Exited) | Some(Status::Unknown) => {
+                        let code = cur.as_ref().map(|x| x.state.exit_code).unwrap_or(0);
+                        let restart = match restart_policy.as_str() {
+                            "Never" => false,
+                            "OnFailure" => code != 0,
+                            _ => true,
+                        };
+                        if restart {
+                            self.start_or_back_off(pod, c, cur.as_ref(), &sandbox, &pod_ip, &volumes).await;
+                        } else {
+                            self.waiting.remove(&c.name);
+                        }
+                    }
+                    // Never started (or its config/image failed before):
+                    // start_or_back_off applies the back-off either way.
+                    None => self.start_or_back_off(pod, c, None, &sandbox, &pod_ip, &volumes).await,
+                }
+            }
+        } else {
+            for c in &spec.containers {
+                self.waiting.insert(
+                    c.name.clone(),
+                    Waiting {
+                        reason: "PodInitializing".into(),
+                        message: None,
+                    },
+                );
+            }
+        }
+        self.write_status(pod, Some(pod_ip), true).await?;
+        Ok(Outcome::Continue)
+    }
+
+    /// The sandbox (new or found again) and the pod IP.
+    async fn ensure_sandbox(&mut self, pod: &Pod) -> Result<(SandboxRecord, String), super::Error> {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let host_network = spec.host_network.unwrap_or(false);
+        let existing = {
+            let me = self.ctx.clone();
+            let uid = self.uid.clone();
+            blocking(move || {
+                let mut list: Vec<SandboxRecord> = me
+                    .runtime
+                    .list_sandboxes()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|s| s.config.uid == uid)
+                    .collect();
+                list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+                list
+            })
+            .await
+        };
+        if let Some(sb) = existing.iter().rev().find(|s| s.state == SandboxState::Ready) {
+            let ip = if host_network {
+                Some(self.ctx.node_ip.clone())
+            } else {
+                self.ctx.network_ip(&sb.id)
+            };
+            if let Some(ip) = ip {
+                return Ok((sb.clone(), ip));
+            }
+        }
+        // A dead sandbox (holder gone, e.g. after a reboot) is replaced,
+        // and with it every container: they shared its namespaces.
+        for old in existing {
+            self.ctx.event(pod, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.".into());
+            let me = self.ctx.clone();
+            let uid = self.uid.clone();
+            let id = old.id.clone();
+            me.teardown_sandbox(&uid, &id, pod).await;
+        }
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let hostname = spec.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| name.clone());
+        let cfg = SandboxConfig {
+            name,
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            uid: self.uid.clone(),
+            hostname: Some(if host_network { self.ctx.config.node_name.clone() } else { hostname }),
+            host_network,
+            host_pid: spec.host_pid.unwrap_or(false),
+            host_ipc: spec.host_ipc.unwrap_or(false),
+            share_process_namespace: spec.share_process_namespace.unwrap_or(false),
+            qos: Some(qos(pod)),
+            labels: pod.metadata.labels.clone().unwrap_or_default(),
+        };
+        let rt = self.ctx.runtime.clone();
+        let id = blocking(move || rt.run_sandbox(cfg)).await?;
+        let rt = self.ctx.runtime.clone();
+        let sid = id.clone();
+        let sb = blocking(move || rt.sandbox(&sid)).await?;
+        let ip = if host_network {
+            self.ctx.node_ip.clone()
+        } else {
+            match self.ctx.setup_network(pod, &sb).await {
+                Ok(ip) => ip,
+                Err(e) => {
+                    let rt = self.ctx.runtime.clone();
+                    let _ = blocking(move || {
+                        let _ = rt.stop_sandbox(&id, Duration::from_secs(0));
+                        rt.remove_sandbox(&id)
+                    })
+                    .await;
+                    return Err(e);
+                }
+            }
+        };
+        self.ctx.write_pod_files(pod, &sb, &ip)?;
+        Ok((sb, ip))
+    }
+
+    /// Starts container `c` unless it must wait (back-off, pull back-off).
+    async fn start_or_back_off(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        cur: Option<&ContainerInfo>,
+        sandbox: &SandboxRecord,
+        pod_ip: &str,
+        volumes: &std::collections::BTreeMap<String, PathBuf>,
+    ) {
+        let now = k8s_openapi::jiff::Timestamp::now().as_millisecond();
+        if let Some(prev) = cur.filter(|p| matches!(p.state.status, Status::Exited | Status::Unknown)) {
+            let ts = |s: &str| s.parse::<k8s_openapi::jiff::Timestamp>().map(|t| t.as_millisecond()).unwrap_or(0);
+            let finished = ts(&prev.state.finished_at);
+            let ran = Duration::from_millis((finished - ts(&prev.state.started_at)).max(0) as u64);
+            if let Some(left) = self.backoff.remaining(&c.name, finished, ran, now) {
+                let delay = self.backoff.current(&c.name);
+                let msg = format!(
+                    "back-off {}s restarting failed container={} pod={}_{}({})",
+                    delay.as_secs(),
+                    c.name,
+                    pod.metadata.name.as_deref().unwrap_or(""),
+                    pod.metadata.namespace.as_deref().unwrap_or(""),
+                    self.uid
+                );
+                if self.waiting.get(&c.name).map(|w| w.reason.as_str()) != Some("CrashLoopBackOff") {
+                    self.ctx.event(
+                        pod,
+                        "Warning",
+                        "BackOff",
+                        format!("Back-off restarting failed container {} in pod {}", c.name, key(pod)),
+                    );
+                }
+                let _ = left;
+                self.waiting.insert(
+                    c.name.clone(),
+                    Waiting {
+                        reason: "CrashLoopBackOff".into(),
+                        message: Some(msg),
+                    },
+                );
+                return;
+            }
+        }
+        let attempt = cur.map(|p| p.spec.config.attempt + 1).unwrap_or(0);
+        match self.start(pod, c, attempt, sandbox, pod_ip, volumes).await {
+            Ok(()) => {
+                if cur.is_some() {
+                    self.backoff.restarted(&c.name);
+                }
+                self.waiting.remove(&c.name);
+                self.prober.reset(&c.name);
+                // Keep one finished attempt for `logs --previous`.
+                let me = self.ctx.clone();
+                let uid = self.uid.clone();
+                let name = c.name.clone();
+                blocking(move || {
+                    let mut olds: Vec<ContainerInfo> = me
+                        .runtime
+                        .list_containers()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|x| x.spec.config.labels.get(LABEL_UID) == Some(&uid) && x.spec.config.name == name)
+                        .collect();
+                    olds.sort_by_key(|x| x.spec.config.attempt);
+                    olds.pop();
+                    olds.pop();
+                    for o in olds {
+                        let _ = me.runtime.remove_container(&o.spec.id);
+                    }
+                })
+                .await;
+            }
+            Err(w) => {
+                self.waiting.insert(c.name.clone(), w);
+            }
+        }
+    }
+
+    async fn start(
+        &mut self,
+        pod: &Pod,
+        c: &Container,
+        attempt: u32,
+        sandbox: &SandboxRecord,
+        pod_ip: &str,
+        volumes: &std::collections::BTreeMap<String, PathBuf>,
+    ) -> Result<(), Waiting> {
+        let image = c.image.clone().unwrap_or_default();
+        // Image.
+        let policy = match c.image_pull_policy.as_deref() {
+            Some("Always") => crate::runtime::images::PullPolicy::Always,
+            Some("Never") => crate::runtime::images::PullPolicy::Never,
+            _ => crate::runtime::images::PullPolicy::IfNotPresent,
+        };
+        let present = {
+            let rt = self.ctx.runtime.clone();
+            let img = image.clone();
+            blocking(move || rt.images().get(&img).ok().flatten().is_some()).await
+        };
+        if present && policy != crate::runtime::images::PullPolicy::Always {
+            self.ctx.event(pod, "Normal", "Pulled", format!("Container image \"{image}\" already present on machine"));
+        } else {
+            self.ctx.event(pod, "Normal", "Pulling", format!("Pulling image \"{image}\""));
+            let t = Instant::now();
+            let rt = self.ctx.runtime.clone();
+            let img = image.clone();
+            match blocking(move || rt.ensure_image(&img, Some(policy))).await {
+                Ok(rec) => self.ctx.event(
+                    pod,
+                    "Normal",
+                    "Pulled",
+                    format!(
+                        "Successfully pulled image \"{image}\" in {:.3}s. Image size: {} bytes.",
+                        t.elapsed().as_secs_f64(),
+                        rec.size
+                    ),
+                ),
+                Err(e) => {
+                    let back_off = self.waiting.get(&c.name).is_some_and(|w| w.reason == "ErrImagePull" || w.reason == "ImagePullBackOff");
+                    self.ctx.event(pod, "Warning", "Failed", format!("Failed to pull image \"{image}\": {e}"));
+                    return Err(Waiting {
+                        reason: if back_off { "ImagePullBackOff" } else { "ErrImagePull" }.into(),
+                        message: Some(if back_off { format!("Back-off pulling image \"{image}\"") } else { e.to_string() }),
+                    });
+                }
+            }
+        }
+        // Environment, command and args.
+        let ectx = env::Context {
+            client: &self.ctx.client,
+            pod,
+            pod_ip,
+            host_ip: &self.ctx.node_ip,
+            node_cpu: crate::node::machine::cpus() as f64,
+            node_memory: crate::node::machine::memory_total() as f64,
+        };
+        let envs = match env::build(&ectx, c).await {
+            Ok(e) => e,
+            Err(e) => {
+                self.ctx.event(pod, "Warning", "Failed", format!("Error: {e}"));
+                return Err(Waiting {
+                    reason: "CreateContainerConfigError".into(),
+                    message: Some(e.to_string()),
+                });
+            }
+        };
+        let vars: HashMap<String, String> = envs.iter().cloned().collect();
+        let expand = |v: &Option<Vec<String>>| v.as_ref().map(|a| a.iter().map(|s| env::expand(s, &vars)).collect());
+        // Volume mounts.
+        let mut mounts = Vec::new();
+        for m in c.volume_mounts.iter().flatten() {
+            let Some(src) = volumes.get(&m.name) else {
+                return Err(Waiting {
+                    reason: "CreateContainerConfigError".into(),
+                    message: Some(format!("volume {:?} not found", m.name)),
+                });
+            };
+            let mut host = src.clone();
+            if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
+                if sub.split('/').any(|p| p == "..") {
+                    return Err(Waiting {
+                        reason: "CreateContainerConfigError".into(),
+                        message: Some(format!("subPath {sub:?} must not contain '..'")),
+                    });
+                }
+                host = host.join(sub);
+                if !host.exists() {
+                    let _ = std::fs::create_dir_all(&host);
+                }
+            }
+            mounts.push(Mount {
+                host_path: host,
+                container_path: PathBuf::from(&m.mount_path),
+                read_only: m.read_only.unwrap_or(false),
+                propagation: match m.mount_propagation.as_deref() {
+                    Some("HostToContainer") => Propagation::HostToContainer,
+                    Some("Bidirectional") => Propagation::Bidirectional,
+                    _ => Propagation::Private,
+                },
+            });
+        }
+        let mut labels = std::collections::BTreeMap::new();
+        labels.insert(LABEL_NAMESPACE.to_string(), pod.metadata.namespace.clone().unwrap_or_default());
+        labels.insert(LABEL_POD.to_string(), pod.metadata.name.clone().unwrap_or_default());
+        labels.insert(LABEL_UID.to_string(), self.uid.clone());
+        labels.insert(LABEL_CONTAINER.to_string(), c.name.clone());
+        let config = ContainerConfig {
+            name: c.name.clone(),
+            image: image.clone(),
+            command: expand(&c.command),
+            args: expand(&c.args),
+            env: envs,
+            working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
+            mounts,
+            resources: resources(c),
+            security: security(pod, c),
+            stdin: c.stdin.unwrap_or(false),
+            tty: c.tty.unwrap_or(false),
+            attempt,
+            labels,
+        };
+        let rt = self.ctx.runtime.clone();
+        let sid = sandbox.id.clone();
+        let created = blocking(move || rt.create_container(&sid, config)).await;
+        let id = match created {
+            Ok(id) => id,
+            Err(e) => {
+                self.ctx.event(pod, "Warning", "Failed", format!("Error: {e}"));
+                return Err(Waiting {
+                    reason: "CreateContainerError".into(),
+                    message: Some(e.to_string()),
+                });
+            }
+        };
+        self.ctx.event(pod, "Normal", "Created", format!("Created container: {}", c.name));
+        let rt = self.ctx.runtime.clone();
+        let cid = id.clone();
+        if let Err(e) = blocking(move || rt.start_container(&cid)).await {
+            self.ctx.event(pod, "Warning", "Failed", format!("Error: {e}"));
+            return Err(Waiting {
+                reason: "RunContainerError".into(),
+                message: Some(e.to_string()),
+            });
+        }
+        self.ctx.event(pod, "Normal", "Started", format!("Started container {}", c.name));
+        if let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
+            if let Err(msg) = probes::run_handler(&self.ctx, &id, h, pod_ip).await {
+                self.ctx.event(pod, "Warning", "FailedPostStartHook", msg.clone());
+                let rt = self.ctx.runtime.clone();
+                let _ = blocking(move || rt.stop_container(&id, Duration::from_secs(2))).await;
+                return Err(Waiting {
+                    reason: "PostStartHookError".into(),
+                    message: Some(msg),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the container's probes that are due; a failed liveness or
+    /// startup probe kills the container (the next sync restarts it).
+    async fn probe(&mut self, pod: &Pod, c: &Container, info: &ContainerInfo, pod_ip: &str) {
+        let started_at = info
+            .state
+            .started_at
+            .parse::<k8s_openapi::jiff::Timestamp>()
+            .map(|t| t.as_millisecond())
+            .unwrap_or(0);
+        let results = self.prober.run_due(&self.ctx, c, &info.spec.id, started_at, pod_ip).await;
+        for (kind, failure) in results {
+            let what = match kind {
+                ProbeKind::Liveness => "Liveness",
+                ProbeKind::Readiness => "Readiness",
+                ProbeKind::Startup => "Startup",
+            };
+            if let Some(msg) = &failure.message {
+                self.ctx.event(pod, "Warning", "Unhealthy", format!("{what} probe failed: {msg}"));
+            }
+            if failure.kill {
+                self.ctx.event(
+                    pod,
+                    "Normal",
+                    "Killing",
+                    format!("Container {} failed {} probe, will be restarted", c.name, what.to_lowercase()),
+                );
+                let grace = pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+                    .unwrap_or(30)
+                    .max(0) as u64;
+                let rt = self.ctx.runtime.clone();
+                let id = info.spec.id.clone();
+                let _ = blocking(move || rt.stop_container(&id, Duration::from_secs(grace))).await;
+            }
+        }
+    }
+
+    async fn write_status(
+        &mut self,
+        pod: &Pod,
+        pod_ip: Option<String>,
+        sandbox_ready: bool,
+    ) -> Result<(), super::Error> {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let all = {
+            let me = self.ctx.clone();
+            let uid = self.uid.clone();
+            blocking(move || {
+                me.runtime
+                    .list_containers()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|c| c.spec.config.labels.get(LABEL_UID) == Some(&uid))
+                    .collect::<Vec<_>>()
+            })
+            .await
+        };
+        let view = |c: &Container, is_init: bool| -> ContainerView {
+            let (cur, prev) = Self::attempts(&all, &c.name);
+            let running = cur.as_ref().is_some_and(|x| x.state.status == Status::Running);
+            let image_id = cur
+                .as_ref()
+                .map(|x| x.spec.image_id.clone())
+                .unwrap_or_default();
+            let waiting = self.waiting.get(&c.name).cloned().filter(|_| !running);
+            ContainerView {
+                name: c.name.clone(),
+                image: c.image.clone().unwrap_or_default(),
+                current: cur,
+                previous: prev,
+                waiting,
+                ready: !is_init && running && self.prober.ready(c),
+                started: running && self.prober.started(c),
+                image_id,
+            }
+        };
+        let init: Vec<ContainerView> = spec.init_containers.iter().flatten().map(|c| view(c, true)).collect();
+        let app: Vec<ContainerView> = spec.containers.iter().map(|c| view(c, false)).collect();
+        let inputs = Inputs {
+            old: pod.status.as_ref(),
+            init: &init,
+            app: &app,
+            restart_policy: spec.restart_policy.as_deref().unwrap_or("Always"),
+            pod_ip,
+            host_ip: Some(self.ctx.node_ip.clone()),
+            sandbox_ready,
+            failed: self.failed.clone(),
+            qos: qos_name(qos(pod)),
+        };
+        let new = status::compute(&inputs);
+        let unchanged = self.last_status.as_ref().is_some_and(|s| status::same(s, &new))
+            || pod.status.as_ref().is_some_and(|s| status::same(s, &new));
+        if unchanged {
+            return Ok(());
+        }
+        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), pod.metadata.namespace.as_deref().unwrap_or(""));
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let patch = serde_json::json!({"status": new});
+        match api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            Ok(_) => {
+                self.last_status = Some(new);
+                Ok(())
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(super::Error::Api {
+                what: format!("writing status of {}", key(pod)),
+                source: e,
+            }),
+        }
+    }
+
+    /// Stops every container of the pod (preStop hooks, then the signal
+    /// and the grace period).
+    async fn stop_all(&mut self, pod: &Pod, grace: Duration) {
+        let all = self.containers_of();
+        let mut tasks = Vec::new();
+        for c in all.into_iter().filter(|c| c.state.status == Status::Running) {
+            let name = c.spec.config.name.clone();
+            self.ctx.event(pod, "Normal", "Killing", format!("Stopping container {name}"));
+            let hook = pod
+                .spec
+                .as_ref()
+                .and_then(|s| s.containers.iter().find(|x| x.name == name))
+                .and_then(|x| x.lifecycle.as_ref())
+                .and_then(|l| l.pre_stop.clone());
+            let ctx = self.ctx.clone();
+            let ip = ctx.network_ip(&c.spec.sandbox_id).unwrap_or_default();
+            tasks.push(tokio::spawn(async move {
+                let start = Instant::now();
+                if let Some(h) = hook {
+                    let _ = tokio::time::timeout(grace, probes::run_handler(&ctx, &c.spec.id, &h, &ip)).await;
+                }
+                let left = grace.saturating_sub(start.elapsed()).max(Duration::from_secs(if grace.is_zero() { 0 } else { 2 }));
+                let rt = ctx.runtime.clone();
+                let id = c.spec.id.clone();
+                let _ = blocking(move || rt.stop_container(&id, left)).await;
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    /// Stops and removes everything of the pod on this node.
+    async fn teardown(&mut self, pod: Option<&Pod>, grace: Duration) {
+        if let Some(pod) = pod {
+            self.stop_all(pod, grace).await;
+        }
+        let sandboxes: Vec<String> = {
+            let me = self.ctx.clone();
+            let uid = self.uid.clone();
+            blocking(move || {
+                me.runtime
+                    .list_sandboxes()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|s| s.config.uid == uid)
+                    .map(|s| s.id)
+                    .collect()
+            })
+            .await
+        };
+        let empty = Pod::default();
+        for id in sandboxes {
+            self.ctx.teardown_sandbox(&self.uid, &id, pod.unwrap_or(&empty)).await;
+        }
+        let root = self.ctx.config.root_dir.clone();
+        let uid = self.uid.clone();
+        if let Err(e) = blocking(move || crate::volumes::teardown(&root, &uid)).await {
+            tracing::warn!(uid = %self.uid, error = %e, "removing pod volumes failed");
+        }
+        let _ = self.sandbox_of();
+    }
+
+    async fn final_delete(&self, pod: &Pod) -> Result<(), super::Error> {
+        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), pod.metadata.namespace.as_deref().unwrap_or(""));
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let dp = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: Some(self.uid.clone()),
+                resource_version: None,
+            }),
+            ..Default::default()
+        };
+        match api.delete(&name, &dp).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(e) => Err(super::Error::Api {
+                what: format!("deleting {}", key(pod)),
+                source: e,
+            }),
+        }
+    }
+}

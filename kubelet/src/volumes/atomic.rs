@@ -1,0 +1,119 @@
+//! Atomic updates of a volume's files, as upstream's `AtomicWriter`: a
+//! consumer must never see half of an update.
+//!
+//! ```text
+//! <dir>/..2026_11_22_16_50_01.123/  the files of one version
+//! <dir>/..data -> ..2026_...         swapped with one rename(2)
+//! <dir>/<key>  -> ..data/<key>       stable names the container reads
+//! ```
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path};
+
+/// Writes `files` (relative path -> (content, mode)) into `dir`, replacing
+/// the previous version at once. Nothing is rewritten when equal.
+pub fn write(dir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> io::Result<()> {
+    for rel in files.keys() {
+        let p = Path::new(rel);
+        let safe = !rel.is_empty()
+            && p.components().all(|c| matches!(c, Component::Normal(_)))
+            && !rel.starts_with("..");
+        if !safe {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("invalid path {rel:?}")));
+        }
+    }
+    let data = dir.join("..data");
+    if let Ok(current) = std::fs::read_link(&data) {
+        if same(&dir.join(&current), files) {
+            return Ok(());
+        }
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let version = format!("..{now}");
+    let vdir = dir.join(&version);
+    std::fs::create_dir_all(&vdir)?;
+    for (rel, (content, mode)) in files {
+        let p = vdir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&p, content)?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode & 0o777))?;
+    }
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&version, &tmp)?;
+    let old = std::fs::read_link(&data).ok();
+    std::fs::rename(&tmp, &data)?;
+    // Top-level names point through ..data, so they follow the swap.
+    for rel in files.keys() {
+        let top = rel.split('/').next().unwrap_or(rel);
+        let link = dir.join(top);
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(Path::new("..data").join(top), &link)?;
+        }
+    }
+    // Names that are gone from the new version.
+    for e in std::fs::read_dir(dir)?.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("..") && !files.keys().any(|k| k.split('/').next() == Some(name.as_str())) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    if let Some(old) = old {
+        let _ = std::fs::remove_dir_all(dir.join(old));
+    }
+    Ok(())
+}
+
+fn same(vdir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> bool {
+    let count = walk_count(vdir);
+    count == files.len()
+        && files.iter().all(|(rel, (content, mode))| {
+            let p = vdir.join(rel);
+            std::fs::read(&p).is_ok_and(|c| &c == content)
+                && std::fs::metadata(&p).is_ok_and(|m| m.permissions().mode() & 0o777 == mode & 0o777)
+        })
+}
+
+fn walk_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| if e.path().is_dir() { walk_count(&e.path()) } else { 1 })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swaps_versions_and_drops_removed_keys() {
+        let d = tempfile::tempdir().unwrap();
+        let mut f = BTreeMap::new();
+        f.insert("a".to_string(), (b"1".to_vec(), 0o644));
+        f.insert("sub/b".to_string(), (b"2".to_vec(), 0o600));
+        write(d.path(), &f).unwrap();
+        assert_eq!(std::fs::read(d.path().join("a")).unwrap(), b"1");
+        assert_eq!(std::fs::read(d.path().join("sub/b")).unwrap(), b"2");
+        let first = std::fs::read_link(d.path().join("..data")).unwrap();
+        write(d.path(), &f).unwrap();
+        assert_eq!(std::fs::read_link(d.path().join("..data")).unwrap(), first, "unchanged: no new version");
+        f.remove("sub/b");
+        f.insert("a".to_string(), (b"3".to_vec(), 0o644));
+        write(d.path(), &f).unwrap();
+        assert_eq!(std::fs::read(d.path().join("a")).unwrap(), b"3");
+        assert!(!d.path().join("sub").exists());
+        assert!(!d.path().join(&first).exists(), "old version removed");
+        f.insert("../x".to_string(), (vec![], 0o644));
+        assert!(write(d.path(), &f).is_err());
+    }
+}

@@ -1,0 +1,290 @@
+//! A whole cluster for end-to-end tests: `hack/local-up-cluster.sh` with a
+//! unique name, the debug binaries cargo built, and no demo app. The lab is
+//! taken down (every process, container, mount, cgroup and namespace) when
+//! the [`Lab`] is dropped, also when the test fails.
+//!
+//! The lab needs root and the packages `hack/test.sh` installs; [`Lab::up`]
+//! returns `None` (and the test says it was skipped) when it cannot run here.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running lab.
+pub struct Lab {
+    name: String,
+    dir: PathBuf,
+    repo: PathBuf,
+    bin: PathBuf,
+    /// Number of nodes (`node-1` ... `node-N`).
+    pub nodes: usize,
+}
+
+fn repo_root() -> PathBuf {
+    // tests/ is one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Why a lab cannot run on this machine, if it cannot.
+pub fn unavailable() -> Option<String> {
+    if !nix_is_root() {
+        return Some("the lab needs root".into());
+    }
+    if crate::harness::binary("kubelet").is_none() {
+        return Some("the kubelet binary is not built".into());
+    }
+    None
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+impl Lab {
+    /// Starts a lab of `nodes` nodes named after `test` (plus the pid, so
+    /// concurrent runs never collide). Panics if it does not come up.
+    pub fn up(test: &str, nodes: usize) -> Option<Lab> {
+        if let Some(why) = unavailable() {
+            eprintln!("skipped: {why}");
+            return None;
+        }
+        let bin = crate::harness::binary("kubelet")
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .expect("the kubelet binary is built (cargo build --workspace --bins)");
+        let name = format!("{}-{}", test, std::process::id() % 100_000);
+        let dir = PathBuf::from(format!("/var/tmp/minik8s-{name}"));
+        let lab = Lab {
+            name,
+            dir,
+            repo: repo_root(),
+            bin,
+            nodes,
+        };
+        let out = lab
+            .script(&["--nodes", &nodes.to_string(), "--no-demo", "up"])
+            .expect("hack/local-up-cluster.sh runs");
+        if !out.status.success() {
+            lab.dump_logs();
+            panic!(
+                "the lab did not come up:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Some(lab)
+    }
+
+    fn script(&self, args: &[&str]) -> std::io::Result<Output> {
+        Command::new("bash")
+            .arg(self.repo.join("hack/local-up-cluster.sh"))
+            .arg("--name")
+            .arg(&self.name)
+            .args(args)
+            .env("LAB_BIN", &self.bin)
+            .env("LAB_DIR", &self.dir)
+            .env("LAB_CONTROLLER_MANAGER_FLAGS", "--node-monitor-grace-period=12s")
+            .current_dir(&self.repo)
+            .stdin(Stdio::null())
+            .output()
+    }
+
+    /// The lab's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The admin kubeconfig.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    /// A kubectl command for this lab (the real `/usr/bin/kubectl`).
+    pub fn kubectl_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("kubectl");
+        c.env("KUBECONFIG", self.kubeconfig())
+            .arg("--cache-dir")
+            .arg(self.dir.join("kube-cache"))
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs kubectl; returns (exit code, stdout, stderr).
+    pub fn kubectl(&self, args: &[&str]) -> (i32, String, String) {
+        let out = self.kubectl_cmd(args).output().expect("kubectl runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// kubectl that must succeed; returns stdout.
+    pub fn kubectl_ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.kubectl(args);
+        assert_eq!(code, 0, "kubectl {args:?} failed:\n{out}\n{err}");
+        out
+    }
+
+    /// `kubectl get -o json` parsed.
+    pub fn get_json(&self, args: &[&str]) -> Value {
+        let mut a = vec!["get"];
+        a.extend_from_slice(args);
+        a.extend_from_slice(&["-o", "json"]);
+        serde_json::from_str(&self.kubectl_ok(&a)).expect("kubectl prints JSON")
+    }
+
+    /// `kubectl apply -f -` of a YAML text.
+    pub fn apply(&self, yaml: &str) {
+        use std::io::Write;
+        let mut child = self
+            .kubectl_cmd(&["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(yaml.as_bytes()).expect("writing the manifest");
+        }
+        let out = child.wait_with_output().expect("kubectl finishes");
+        assert!(
+            out.status.success(),
+            "kubectl apply failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts a long-running kubectl (logs -f, port-forward).
+    pub fn kubectl_spawn(&self, args: &[&str]) -> Child {
+        self.kubectl_cmd(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl runs")
+    }
+
+    /// The network namespace of node `i` (1-based).
+    pub fn node_netns(&self, i: usize) -> String {
+        format!("mk-{}-n{i}", self.name)
+    }
+
+    /// The kubelet state directory of node `i`.
+    pub fn node_root(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("nodes/node-{i}/root"))
+    }
+
+    /// The cgroup root name the kubelet of node `i` uses.
+    pub fn node_cgroup_root(&self, i: usize) -> String {
+        format!("mk-{}-node-{i}", self.name)
+    }
+
+    /// The pid of node `i`'s kubelet.
+    pub fn kubelet_pid(&self, i: usize) -> Option<i32> {
+        std::fs::read_to_string(self.dir.join(format!("pids/kubelet-node-{i}.pid")))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// `kill -9` of node `i`'s kubelet (its containers keep running).
+    pub fn kill_kubelet(&self, i: usize) {
+        if let Some(pid) = self.kubelet_pid(i) {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// Starts node `i`'s kubelet again.
+    pub fn start_kubelet(&self, i: usize) {
+        let out = self
+            .script(&["start-kubelet", &i.to_string()])
+            .expect("the lab script runs");
+        assert!(out.status.success(), "start-kubelet failed");
+    }
+
+    /// `kubelet ctl` against node `i`'s state.
+    pub fn ctl(&self, i: usize, args: &[&str]) -> (i32, String) {
+        let node = self.dir.join(format!("nodes/node-{i}"));
+        let out = Command::new(self.bin.join("kubelet"))
+            .arg("ctl")
+            .arg("--root-dir")
+            .arg(node.join("root"))
+            .arg("--config")
+            .arg(node.join("kubelet.yaml"))
+            .args(args)
+            .output()
+            .expect("kubelet ctl runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// Runs a command inside node `i`'s network namespace.
+    pub fn in_node(&self, i: usize, cmd: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.node_netns(i)])
+            .args(cmd)
+            .output()
+            .expect("ip netns exec runs")
+    }
+
+    /// Prints the component logs (for a failing test).
+    pub fn dump_logs(&self) {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("logs")) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            eprintln!("==== {} (last lines)", e.path().display());
+            for l in tail.into_iter().rev() {
+                eprintln!("{l}");
+            }
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.dump_logs();
+        }
+        match self.script(&["down"]) {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => eprintln!("lab down failed: {}", String::from_utf8_lossy(&o.stderr)),
+            Err(e) => eprintln!("lab down failed: {e}"),
+        }
+    }
+}
+
+/// Polls `f` every 250 ms until it returns `Some` or `timeout` passes.
+pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}

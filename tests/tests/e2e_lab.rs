@@ -1,0 +1,377 @@
+//! End to end on a real lab (`hack/local-up-cluster.sh`): control plane,
+//! kubelets in their own network namespaces, real containers, driven by the
+//! real `/usr/bin/kubectl` exactly as a user would.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tests::lab::{wait_until, Lab};
+
+const WEB: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 4
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: busybox:1.36
+        command: ["sh", "-c", "echo \"hello from $(hostname)\" > /www/index.html && echo started && httpd -f -p 8080 -h /www"]
+        ports:
+        - {containerPort: 8080, name: http}
+        readinessProbe:
+          httpGet: {path: /, port: http}
+          periodSeconds: 1
+        volumeMounts:
+        - {name: www, mountPath: /www}
+      volumes:
+      - name: www
+        emptyDir: {}
+"#;
+
+fn pods(lab: &Lab, selector: &str) -> Vec<Value> {
+    lab.get_json(&["pods", "-l", selector])["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn name(p: &Value) -> String {
+    p["metadata"]["name"].as_str().unwrap_or_default().to_string()
+}
+
+fn ready(p: &Value) -> bool {
+    p["status"]["conditions"]
+        .as_array()
+        .map(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        .unwrap_or(false)
+}
+
+fn restart_count(lab: &Lab, pod: &str) -> i64 {
+    lab.get_json(&["pod", pod])["status"]["containerStatuses"][0]["restartCount"]
+        .as_i64()
+        .unwrap_or(0)
+}
+
+/// What is left of pods on a node: sandboxes, pod cgroups, overlay mounts.
+fn leftovers(lab: &Lab, node: usize) -> Vec<String> {
+    let mut left = Vec::new();
+    let (_, sandboxes) = lab.ctl(node, &["pods", "-q"]);
+    left.extend(sandboxes.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("sandbox {l}")));
+    let root = lab.node_root(node);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    left.extend(
+        mounts
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(4))
+            .filter(|m| m.starts_with(root.to_str().unwrap_or("/nonexistent")))
+            .map(|m| format!("mount {m}")),
+    );
+    let cg = lab.node_cgroup_root(node);
+    for base in ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"] {
+        let dir = std::path::Path::new(base).join(&cg);
+        if !dir.is_dir() {
+            continue;
+        }
+        if let Ok(out) = std::process::Command::new("find").arg(&dir).args(["-type", "d", "-name", "pod*"]).output() {
+            left.extend(String::from_utf8_lossy(&out.stdout).lines().map(|l| format!("cgroup {l}")));
+        }
+    }
+    left
+}
+
+#[test]
+fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
+    let Some(lab) = Lab::up("e2e-web", 2) else { return };
+    lab.apply(WEB);
+    let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/web", "--timeout=120s"]);
+    assert_eq!(code, 0, "rollout status: {out}\n{err}");
+    assert!(out.contains("successfully rolled out"), "{out}");
+
+    let web = pods(&lab, "app=web");
+    assert_eq!(web.len(), 4);
+    let nodes: BTreeSet<String> = web
+        .iter()
+        .map(|p| p["spec"]["nodeName"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(nodes.len() > 1, "pods on one node only: {nodes:?}");
+    for p in &web {
+        assert_eq!(p["status"]["phase"], "Running");
+        assert!(p["status"]["podIP"].as_str().is_some_and(|ip| ip.starts_with("10.244.")));
+        assert!(ready(p));
+    }
+    let wide = lab.kubectl_ok(&["get", "pods", "-o", "wide"]);
+    assert!(wide.contains("Running") && wide.contains("node-"), "{wide}");
+
+    // Logs.
+    let first = name(&web[0]);
+    let logs = lab.kubectl_ok(&["logs", &first]);
+    assert!(logs.contains("started"), "logs: {logs:?}");
+
+    // Exec: output and exit code pass through.
+    let hostname = lab.kubectl_ok(&["exec", &first, "--", "cat", "/etc/hostname"]);
+    assert_eq!(hostname.trim(), first);
+    let (code, _, _) = lab.kubectl(&["exec", &first, "--", "sh", "-c", "exit 3"]);
+    assert_eq!(code, 3, "kubectl exec passes the exit code");
+
+    // Pod to pod across nodes, by IP.
+    let a = &web[0];
+    let b = web
+        .iter()
+        .find(|p| p["spec"]["nodeName"] != a["spec"]["nodeName"])
+        .expect("a pod on another node");
+    let url = format!("http://{}:8080/", b["status"]["podIP"].as_str().unwrap_or_default());
+    let page = lab.kubectl_ok(&["exec", &name(a), "--", "wget", "-qO-", "-T", "5", &url]);
+    assert_eq!(page.trim(), format!("hello from {}", name(b)));
+
+    // logs -f streams new lines.
+    lab.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: counter}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: ["sh", "-c", "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.3; done"]
+"#,
+    );
+    wait_until(Duration::from_secs(60), || {
+        (lab.get_json(&["pod", "counter"])["status"]["phase"] == "Running").then_some(())
+    })
+    .expect("counter runs");
+    let mut follow = lab.kubectl_spawn(&["logs", "-f", "counter"]);
+    let stdout = follow.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    let start = Instant::now();
+    while seen.len() < 8 && start.elapsed() < Duration::from_secs(20) {
+        match lines.next() {
+            Some(Ok(l)) => seen.push(l),
+            _ => break,
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(seen.len() >= 8, "logs -f streamed {seen:?}");
+
+    // port-forward to a pod.
+    let mut pf = lab.kubectl_spawn(&["port-forward", &format!("pod/{first}"), ":8080"]);
+    let mut pf_out = BufReader::new(pf.stdout.take().expect("piped stdout"));
+    let mut line = String::new();
+    let _ = pf_out.read_line(&mut line);
+    let port: u16 = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| {
+            let mut err = String::new();
+            let _ = pf.stderr.take().map(|mut e| e.read_to_string(&mut err));
+            panic!("port-forward printed {line:?} {err}")
+        });
+    let body = http_get(port);
+    let _ = pf.kill();
+    let _ = pf.wait();
+    assert!(body.contains(&format!("hello from {first}")), "{body}");
+
+    // Scale to zero and back.
+    lab.kubectl_ok(&["scale", "deployment/web", "--replicas=0"]);
+    wait_until(Duration::from_secs(60), || pods(&lab, "app=web").is_empty().then_some(()))
+        .expect("all web pods gone after scaling to 0");
+    lab.kubectl_ok(&["scale", "deployment/web", "--replicas=2"]);
+    let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    // Delete everything: nothing of a pod is left on the nodes.
+    lab.kubectl_ok(&["delete", "deployment/web", "pod/counter", "--wait=true", "--timeout=60s"]);
+    wait_until(Duration::from_secs(60), || {
+        lab.get_json(&["pods"])["items"].as_array().is_some_and(|a| a.is_empty()).then_some(())
+    })
+    .expect("every pod deleted");
+    for node in 1..=lab.nodes {
+        let left = wait_until(Duration::from_secs(30), || {
+            let l = leftovers(&lab, node);
+            l.is_empty().then_some(())
+        });
+        assert!(left.is_some(), "node-{node} keeps {:?}", leftovers(&lab, node));
+    }
+}
+
+fn http_get(port: u16) -> String {
+    use std::io::Write;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let _ = s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n");
+            let mut body = String::new();
+            let _ = s.read_to_string(&mut body);
+            if !body.is_empty() || Instant::now() > deadline {
+                return body;
+            }
+        }
+        if Instant::now() > deadline {
+            return String::new();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn crashloop_probes_oom_kubelet_restart_and_node_loss() {
+    let Some(lab) = Lab::up("e2e-life", 2) else { return };
+    lab.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: crasher}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: ["sh", "-c", "echo bye; exit 1"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: unhealthy}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: ["sh", "-c", "touch /tmp/ok; sleep 3; rm /tmp/ok; sleep 3600"]
+    livenessProbe:
+      exec: {command: ["cat", "/tmp/ok"]}
+      periodSeconds: 1
+      failureThreshold: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=200M count=1"]
+    resources:
+      limits: {memory: 32Mi}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: steady}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: steady}}
+  template:
+    metadata: {labels: {app: steady}}
+    spec:
+      containers:
+      - name: c
+        image: busybox:1.36
+        command: ["sleep", "3600"]
+"#,
+    );
+
+    // OOMKilled.
+    let oom = wait_until(Duration::from_secs(60), || {
+        let p = lab.get_json(&["pod", "hog"]);
+        let t = &p["status"]["containerStatuses"][0]["state"]["terminated"];
+        t.is_object().then(|| t["reason"].as_str().unwrap_or_default().to_string())
+    })
+    .expect("the memory hog terminates");
+    assert_eq!(oom, "OOMKilled");
+    assert_eq!(lab.get_json(&["pod", "hog"])["status"]["phase"], "Failed");
+
+    // Liveness restarts the container, with an Unhealthy event.
+    wait_until(Duration::from_secs(60), || (restart_count(&lab, "unhealthy") >= 1).then_some(()))
+        .expect("the failing liveness probe restarts the container");
+    let describe = lab.kubectl_ok(&["describe", "pod", "unhealthy"]);
+    assert!(describe.contains("Unhealthy") && describe.contains("Liveness probe failed"), "{describe}");
+
+    // CrashLoopBackOff with growing delays.
+    let mut restarts_at = Vec::new();
+    let start = Instant::now();
+    let mut last = restart_count(&lab, "crasher");
+    let mut saw_backoff = false;
+    while restarts_at.len() < 3 && start.elapsed() < Duration::from_secs(100) {
+        let p = lab.get_json(&["pod", "crasher"]);
+        let cs = &p["status"]["containerStatuses"][0];
+        if cs["state"]["waiting"]["reason"] == "CrashLoopBackOff" {
+            saw_backoff = true;
+        }
+        let n = cs["restartCount"].as_i64().unwrap_or(0);
+        if n > last {
+            restarts_at.push(start.elapsed());
+            last = n;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(saw_backoff, "the crashing pod shows CrashLoopBackOff");
+    assert!(restarts_at.len() >= 3, "restarts seen at {restarts_at:?}");
+    let gap1 = restarts_at[1] - restarts_at[0];
+    let gap2 = restarts_at[2] - restarts_at[1];
+    assert!(gap2 > gap1 + Duration::from_secs(3), "back-off grows: {gap1:?} then {gap2:?}");
+    let get = lab.kubectl_ok(&["get", "pod", "crasher"]);
+    assert!(get.contains("CrashLoopBackOff") || get.contains("Error"), "{get}");
+
+    // kill -9 a kubelet and start it again: no container restarts.
+    let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/steady", "--timeout=60s"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let before: Vec<(String, String, i64)> = pods(&lab, "app=steady")
+        .iter()
+        .map(|p| {
+            let cs = &p["status"]["containerStatuses"][0];
+            (name(p), cs["containerID"].as_str().unwrap_or_default().to_string(), cs["restartCount"].as_i64().unwrap_or(0))
+        })
+        .collect();
+    for node in 1..=lab.nodes {
+        lab.kill_kubelet(node);
+        lab.start_kubelet(node);
+    }
+    std::thread::sleep(Duration::from_secs(8));
+    let after: Vec<(String, String, i64)> = pods(&lab, "app=steady")
+        .iter()
+        .map(|p| {
+            let cs = &p["status"]["containerStatuses"][0];
+            (name(p), cs["containerID"].as_str().unwrap_or_default().to_string(), cs["restartCount"].as_i64().unwrap_or(0))
+        })
+        .collect();
+    assert_eq!(before, after, "a kubelet restart restarts no container");
+
+    // Stop one node's kubelet: it goes NotReady and its pods come back on the other node.
+    let victim_pods: Vec<String> = pods(&lab, "app=steady")
+        .iter()
+        .filter(|p| p["spec"]["nodeName"] == "node-2")
+        .map(name)
+        .collect();
+    lab.kill_kubelet(2);
+    wait_until(Duration::from_secs(60), || {
+        let n = lab.get_json(&["node", "node-2"]);
+        n["status"]["conditions"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready").cloned())
+            .filter(|c| c["status"] != "True")
+            .map(|_| ())
+    })
+    .expect("node-2 goes NotReady");
+    let replaced = wait_until(Duration::from_secs(90), || {
+        let ps = pods(&lab, "app=steady");
+        let on_1 = ps
+            .iter()
+            .filter(|p| p["spec"]["nodeName"] == "node-1" && p["status"]["phase"] == "Running")
+            .count();
+        (on_1 == 2 && victim_pods.iter().all(|v| ps.iter().all(|p| &name(p) != v) || ps.len() > 2)).then_some(())
+    });
+    assert!(replaced.is_some(), "pods of the lost node are recreated on node-1: {:?}", pods(&lab, "app=steady").iter().map(|p| (name(p), p["spec"]["nodeName"].clone())).collect::<Vec<_>>());
+}
