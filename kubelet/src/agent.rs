@@ -87,7 +87,8 @@ pub fn main(opts: Options) -> anyhow::Result<()> {
         config_path: opts.config.clone(),
         apiserver,
     };
-    std::fs::create_dir_all(&cfg.root_dir).with_context(|| format!("creating {}", cfg.root_dir.display()))?;
+    std::fs::create_dir_all(&cfg.root_dir)
+        .with_context(|| format!("creating {}", cfg.root_dir.display()))?;
     let runtime = Runtime::new(rt_cfg).context("opening the container runtime")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -111,7 +112,11 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
         .map(|a| a.address.clone())
         .unwrap_or_else(|| "127.0.0.1".into());
-    tokio::spawn(crate::node::run(client.clone(), cfg.clone(), runtime.clone()));
+    tokio::spawn(crate::node::run(
+        client.clone(),
+        cfg.clone(),
+        runtime.clone(),
+    ));
 
     let network = Arc::new(Network::new(NetworkConfig {
         cni_bin_dirs: cfg
@@ -132,12 +137,22 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
     network.ensure_config(&pod_cidr)?;
     match crate::network::enable_forwarding_outside_root_netns() {
         Ok(true) => tracing::info!("IP forwarding enabled in the node's network namespace"),
-        Ok(false) => tracing::info!("running in the host's network namespace: forwarding left as the host has it"),
+        Ok(false) => tracing::info!(
+            "running in the host's network namespace: forwarding left as the host has it"
+        ),
         Err(e) => tracing::warn!(error = %e, "could not enable forwarding"),
     }
-    tokio::spawn(routes(client.clone(), cfg.node_name.clone(), network.clone()));
+    tokio::spawn(routes(
+        client.clone(),
+        cfg.node_name.clone(),
+        network.clone(),
+    ));
 
-    let recorder = component_base::events::Recorder::with_host(client.clone(), "kubelet", cfg.node_name.clone());
+    let recorder = component_base::events::Recorder::with_host(
+        client.clone(),
+        "kubelet",
+        cfg.node_name.clone(),
+    );
     let ctx = Arc::new(crate::pod::Context {
         client: client.clone(),
         runtime: runtime.clone(),
@@ -203,7 +218,9 @@ async fn routes(client: kube::Client, me: String, network: Arc<Network>) {
                     _ => nodes.remove(&name).is_some(),
                 }
             }
-            Ok(watcher::Event::Delete(n)) => nodes.remove(n.metadata.name.as_deref().unwrap_or("")).is_some(),
+            Ok(watcher::Event::Delete(n)) => nodes
+                .remove(n.metadata.name.as_deref().unwrap_or(""))
+                .is_some(),
             Ok(watcher::Event::InitDone) => true,
             Ok(watcher::Event::Init) => false,
             Err(e) => {
@@ -224,7 +241,12 @@ async fn routes(client: kube::Client, me: String, network: Arc<Network>) {
 }
 
 fn node_route(n: &Node) -> Option<(IpAddr, String)> {
-    let cidr = n.spec.as_ref()?.pod_cidr.clone().filter(|c| !c.is_empty())?;
+    let cidr = n
+        .spec
+        .as_ref()?
+        .pod_cidr
+        .clone()
+        .filter(|c| !c.is_empty())?;
     let ip = n
         .status
         .as_ref()?

@@ -99,7 +99,9 @@ mod go_duration {
         let v = serde_json::Value::deserialize(d)?;
         match v {
             serde_json::Value::Number(n) => Ok(Duration::from_secs(n.as_u64().unwrap_or(0))),
-            serde_json::Value::String(s) => component_base::duration::parse(&s).map_err(serde::de::Error::custom),
+            serde_json::Value::String(s) => {
+                component_base::duration::parse(&s).map_err(serde::de::Error::custom)
+            }
             _ => Err(serde::de::Error::custom("a duration like 10s")),
         }
     }

@@ -5,8 +5,8 @@
 pub mod agent;
 pub mod config;
 pub mod ctl;
-pub mod node;
 pub mod network;
+pub mod node;
 pub mod pod;
 pub mod runtime;
 pub mod server;

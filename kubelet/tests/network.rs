@@ -50,13 +50,26 @@ fn missing_prerequisite() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("not root".into());
     }
-    for bin in ["/usr/lib/cni/bridge", "/usr/lib/cni/host-local", "/usr/lib/cni/loopback", "/usr/lib/cni/portmap"] {
+    for bin in [
+        "/usr/lib/cni/bridge",
+        "/usr/lib/cni/host-local",
+        "/usr/lib/cni/loopback",
+        "/usr/lib/cni/portmap",
+    ] {
         if !Path::new(bin).exists() {
-            return Some(format!("{bin} is missing (Debian package containernetworking-plugins)"));
+            return Some(format!(
+                "{bin} is missing (Debian package containernetworking-plugins)"
+            ));
         }
     }
-    for (bin, pkg) in [("ip", "iproute2"), ("iptables", "iptables"), ("busybox", "busybox-static")] {
-        if Command::new(bin).arg("--version").output().is_err() && Command::new(bin).arg("--help").output().is_err() {
+    for (bin, pkg) in [
+        ("ip", "iproute2"),
+        ("iptables", "iptables"),
+        ("busybox", "busybox-static"),
+    ] {
+        if Command::new(bin).arg("--version").output().is_err()
+            && Command::new(bin).arg("--help").output().is_err()
+        {
             return Some(format!("{bin} is missing (Debian package {pkg})"));
         }
     }
@@ -103,7 +116,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
     }
 }
 
@@ -124,7 +139,9 @@ fn remove_leftovers() {
             return false;
         };
         let pid = rest.split('-').next().unwrap_or("");
-        !pid.is_empty() && pid.chars().all(|c| c.is_ascii_digit()) && !Path::new("/proc").join(pid).exists()
+        !pid.is_empty()
+            && pid.chars().all(|c| c.is_ascii_digit())
+            && !Path::new("/proc").join(pid).exists()
     };
     if let Ok(entries) = std::fs::read_dir("/run/netns") {
         for e in entries.flatten() {
@@ -191,15 +208,30 @@ fn pods_on_two_nodes() {
     let pid = std::process::id();
     let x = 100 + pid % 150;
     let name = |s: &str| format!("{PREFIX}{pid}-{s}");
-    let dir = tempfile::Builder::new().prefix(&format!("{PREFIX}{pid}-")).tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{PREFIX}{pid}-"))
+        .tempdir()
+        .unwrap();
 
     // Two nodes on one link.
     let n1 = Netns::add(name("n1"));
     let n2 = Netns::add(name("n2"));
     let (node1_ip, node2_ip) = (format!("10.{x}.0.1"), format!("10.{x}.0.2"));
-    must(&["ip", "-n", &n1.name, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1", "netns", &n2.name]);
+    must(&[
+        "ip", "-n", &n1.name, "link", "add", "eth1", "type", "veth", "peer", "name", "eth1",
+        "netns", &n2.name,
+    ]);
     for (n, ip) in [(&n1, &node1_ip), (&n2, &node2_ip)] {
-        must(&["ip", "-n", &n.name, "addr", "add", &format!("{ip}/24"), "dev", "eth1"]);
+        must(&[
+            "ip",
+            "-n",
+            &n.name,
+            "addr",
+            "add",
+            &format!("{ip}/24"),
+            "dev",
+            "eth1",
+        ]);
         must(&["ip", "-n", &n.name, "link", "set", "eth1", "up"]);
     }
     let (cidr1, cidr2) = (format!("10.{x}.1.0/24"), format!("10.{x}.2.0/24"));
@@ -224,53 +256,98 @@ fn pods_on_two_nodes() {
     let ip1 = n1.enter(|| {
         net1.ensure_config(&cidr1).unwrap();
         net1.ensure_config(&cidr1).unwrap();
-        assert!(network::enable_forwarding_outside_root_netns().unwrap(), "a node netns is not the root one");
-        net1.setup_pod(&p1.path(), &pod("web-1"), "sb1", std::slice::from_ref(&host_port))
-            .unwrap()
+        assert!(
+            network::enable_forwarding_outside_root_netns().unwrap(),
+            "a node netns is not the root one"
+        );
+        net1.setup_pod(
+            &p1.path(),
+            &pod("web-1"),
+            "sb1",
+            std::slice::from_ref(&host_port),
+        )
+        .unwrap()
     });
     let ip2 = n2.enter(|| {
         net2.ensure_config(&cidr2).unwrap();
         assert!(network::enable_forwarding_outside_root_netns().unwrap());
-        net2.setup_pod(&p2.path(), &pod("web-2"), "sb2", &[]).unwrap()
+        net2.setup_pod(&p2.path(), &pod("web-2"), "sb2", &[])
+            .unwrap()
     });
-    assert_eq!(ip_forward(), root_forward, "forwarding of the root netns must not change");
-    assert_eq!(String::from_utf8_lossy(&n1.exec(&["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout).trim(), "1");
+    assert_eq!(
+        ip_forward(),
+        root_forward,
+        "forwarding of the root netns must not change"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&n1.exec(&["cat", "/proc/sys/net/ipv4/ip_forward"]).stdout).trim(),
+        "1"
+    );
     let (ip1, ip2) = (ip1.ip, ip2.ip);
-    assert!(cidr1.starts_with(&format!("10.{x}.1.")) && ip1.to_string().starts_with(&format!("10.{x}.1.")), "{ip1}");
+    assert!(
+        cidr1.starts_with(&format!("10.{x}.1."))
+            && ip1.to_string().starts_with(&format!("10.{x}.1.")),
+        "{ip1}"
+    );
     assert!(ip2.to_string().starts_with(&format!("10.{x}.2.")), "{ip2}");
-    assert!(net1.ipam_dir().join(ip1.to_string()).exists(), "host-local records the allocation");
+    assert!(
+        net1.ipam_dir().join(ip1.to_string()).exists(),
+        "host-local records the allocation"
+    );
     assert_eq!(net1.pod_ip("sb1"), Some(ip1));
     let eth0 = must(&["ip", "-n", &p1.name, "-4", "addr", "show", "eth0"]);
     assert!(eth0.contains(&ip1.to_string()), "{eth0}");
 
     // Setup again for the same sandbox: same address (CHECK passes).
-    let again = n1.enter(|| net1.setup_pod(&p1.path(), &pod("web-1"), "sb1", std::slice::from_ref(&host_port)));
+    let again = n1.enter(|| {
+        net1.setup_pod(
+            &p1.path(),
+            &pod("web-1"),
+            "sb1",
+            std::slice::from_ref(&host_port),
+        )
+    });
     assert_eq!(again.unwrap().ip, ip1);
 
     // Routes: each node to the other's podCIDR; a route we did not add
     // survives every sync.
     let foreign = format!("10.{x}.9.0/24");
-    must(&["ip", "-n", &n1.name, "route", "add", &foreign, "via", &node2_ip]);
+    must(&[
+        "ip", "-n", &n1.name, "route", "add", &foreign, "via", &node2_ip,
+    ]);
     let node2: IpAddr = node2_ip.parse().unwrap();
     let node1: IpAddr = node1_ip.parse().unwrap();
-    n1.enter(|| net1.sync_routes(&[(node2, cidr2.clone())])).unwrap();
-    n1.enter(|| net1.sync_routes(&[(node2, cidr2.clone())])).unwrap();
-    n2.enter(|| net2.sync_routes(&[(node1, cidr1.clone())])).unwrap();
+    n1.enter(|| net1.sync_routes(&[(node2, cidr2.clone())]))
+        .unwrap();
+    n1.enter(|| net1.sync_routes(&[(node2, cidr2.clone())]))
+        .unwrap();
+    n2.enter(|| net2.sync_routes(&[(node1, cidr1.clone())]))
+        .unwrap();
     let ours = must(&["ip", "-n", &n1.name, "route", "show", "proto", "77"]);
     assert!(ours.contains(&format!("{cidr2} via {node2_ip}")), "{ours}");
 
     // Pod to pod across nodes, both ways.
     let ping = eventually(&p1, &["busybox", "ping", "-c1", "-W1", &ip2.to_string()]);
-    assert!(ping.status.success(), "pod1 -> pod2: {}", String::from_utf8_lossy(&ping.stdout));
+    assert!(
+        ping.status.success(),
+        "pod1 -> pod2: {}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
     let ping = eventually(&p2, &["busybox", "ping", "-c1", "-W1", &ip1.to_string()]);
-    assert!(ping.status.success(), "pod2 -> pod1: {}", String::from_utf8_lossy(&ping.stdout));
+    assert!(
+        ping.status.success(),
+        "pod2 -> pod1: {}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
 
     // hostPort: node1:18080 -> pod1:8080, from the pod on node2.
     let www = dir.path().join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("index.html"), "hello from pod1\n").unwrap();
     let _httpd = Bg(Command::new("ip")
-        .args(["netns", "exec", &p1.name, "busybox", "httpd", "-f", "-p", "8080", "-h"])
+        .args([
+            "netns", "exec", &p1.name, "busybox", "httpd", "-f", "-p", "8080", "-h",
+        ])
         .arg(&www)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -303,33 +380,59 @@ fn pods_on_two_nodes() {
             .unwrap_or_default()
     };
     let before = allocated(&net1);
-    let err = n1.enter(|| net1.setup_pod(&p3.path(), &pod("bad"), "sb3", &[bad])).unwrap_err();
-    assert!(matches!(err, Error::Plugin { .. } | Error::PluginFailed { .. }), "{err}");
-    assert_eq!(allocated(&net1), before, "a failed setup leaked an address: {err}");
-    assert!(!run(&["ip", "-n", &p3.name, "link", "show", "eth0"]).status.success());
+    let err = n1
+        .enter(|| net1.setup_pod(&p3.path(), &pod("bad"), "sb3", &[bad]))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Plugin { .. } | Error::PluginFailed { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        allocated(&net1),
+        before,
+        "a failed setup leaked an address: {err}"
+    );
+    assert!(!run(&["ip", "-n", &p3.name, "link", "show", "eth0"])
+        .status
+        .success());
     assert_eq!(net1.pod_ip("sb3"), None);
 
     // Routes to a node that left are removed; the foreign one stays.
     n1.enter(|| net1.sync_routes(&[])).unwrap();
-    assert_eq!(must(&["ip", "-n", &n1.name, "route", "show", "proto", "77"]).trim(), "");
+    assert_eq!(
+        must(&["ip", "-n", &n1.name, "route", "show", "proto", "77"]).trim(),
+        ""
+    );
     assert!(must(&["ip", "-n", &n1.name, "route", "show"]).contains(&foreign));
 
     // Teardown with the namespace present: address, rules and record gone.
     let pref = pod("web-1");
-    n1.enter(|| net1.teardown_pod(Some(&p1.path()), &pref, "sb1", std::slice::from_ref(&host_port)))
-        .unwrap();
+    n1.enter(|| {
+        net1.teardown_pod(
+            Some(&p1.path()),
+            &pref,
+            "sb1",
+            std::slice::from_ref(&host_port),
+        )
+    })
+    .unwrap();
     assert!(!net1.ipam_dir().join(ip1.to_string()).exists());
-    assert!(!run(&["ip", "-n", &p1.name, "link", "show", "eth0"]).status.success());
-    let nat = String::from_utf8_lossy(&n1.exec(&["iptables", "-t", "nat", "-S"]).stdout).into_owned();
+    assert!(!run(&["ip", "-n", &p1.name, "link", "show", "eth0"])
+        .status
+        .success());
+    let nat =
+        String::from_utf8_lossy(&n1.exec(&["iptables", "-t", "nat", "-S"]).stdout).into_owned();
     assert!(!nat.contains("CNI-DN-"), "portmap rules left: {nat}");
     assert_eq!(net1.pod_ip("sb1"), None);
 
     // Teardown after the namespace is gone, then again (idempotent).
     let p2_path = p2.path();
     drop(p2);
-    n2.enter(|| net2.teardown_pod(Some(&p2_path), &pod("web-2"), "sb2", &[])).unwrap();
+    n2.enter(|| net2.teardown_pod(Some(&p2_path), &pod("web-2"), "sb2", &[]))
+        .unwrap();
     assert!(!net2.ipam_dir().join(ip2.to_string()).exists());
-    n2.enter(|| net2.teardown_pod(None, &pod("web-2"), "sb2", &[])).unwrap();
+    n2.enter(|| net2.teardown_pod(None, &pod("web-2"), "sb2", &[]))
+        .unwrap();
 
     assert_eq!(ip_forward(), root_forward);
     eprintln!("network test took {:?}", started.elapsed());

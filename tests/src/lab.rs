@@ -94,7 +94,10 @@ impl Lab {
             .args(args)
             .env("LAB_BIN", &self.bin)
             .env("LAB_DIR", &self.dir)
-            .env("LAB_CONTROLLER_MANAGER_FLAGS", "--node-monitor-grace-period=12s")
+            .env(
+                "LAB_CONTROLLER_MANAGER_FLAGS",
+                "--node-monitor-grace-period=12s",
+            )
             .current_dir(&self.repo)
             .stdin(Stdio::null())
             .output()
@@ -157,7 +160,9 @@ impl Lab {
             .spawn()
             .expect("kubectl runs");
         if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(yaml.as_bytes()).expect("writing the manifest");
+            stdin
+                .write_all(yaml.as_bytes())
+                .expect("writing the manifest");
         }
         let out = child.wait_with_output().expect("kubectl finishes");
         assert!(

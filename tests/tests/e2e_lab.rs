@@ -46,13 +46,19 @@ fn pods(lab: &Lab, selector: &str) -> Vec<Value> {
 }
 
 fn name(p: &Value) -> String {
-    p["metadata"]["name"].as_str().unwrap_or_default().to_string()
+    p["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn ready(p: &Value) -> bool {
     p["status"]["conditions"]
         .as_array()
-        .map(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        .map(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
         .unwrap_or(false)
 }
 
@@ -66,7 +72,12 @@ fn restart_count(lab: &Lab, pod: &str) -> i64 {
 fn leftovers(lab: &Lab, node: usize) -> Vec<String> {
     let mut left = Vec::new();
     let (_, sandboxes) = lab.ctl(node, &["pods", "-q"]);
-    left.extend(sandboxes.lines().filter(|l| !l.trim().is_empty()).map(|l| format!("sandbox {l}")));
+    left.extend(
+        sandboxes
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| format!("sandbox {l}")),
+    );
     let root = lab.node_root(node);
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     left.extend(
@@ -77,13 +88,26 @@ fn leftovers(lab: &Lab, node: usize) -> Vec<String> {
             .map(|m| format!("mount {m}")),
     );
     let cg = lab.node_cgroup_root(node);
-    for base in ["/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/pids", "/sys/fs/cgroup"] {
+    for base in [
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/cpu",
+        "/sys/fs/cgroup/pids",
+        "/sys/fs/cgroup",
+    ] {
         let dir = std::path::Path::new(base).join(&cg);
         if !dir.is_dir() {
             continue;
         }
-        if let Ok(out) = std::process::Command::new("find").arg(&dir).args(["-type", "d", "-name", "pod*"]).output() {
-            left.extend(String::from_utf8_lossy(&out.stdout).lines().map(|l| format!("cgroup {l}")));
+        if let Ok(out) = std::process::Command::new("find")
+            .arg(&dir)
+            .args(["-type", "d", "-name", "pod*"])
+            .output()
+        {
+            left.extend(
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(|l| format!("cgroup {l}")),
+            );
         }
     }
     left
@@ -91,7 +115,9 @@ fn leftovers(lab: &Lab, node: usize) -> Vec<String> {
 
 #[test]
 fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
-    let Some(lab) = Lab::up("e2e-web", 2) else { return };
+    let Some(lab) = Lab::up("e2e-web", 2) else {
+        return;
+    };
     lab.apply(WEB);
     let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/web", "--timeout=120s"]);
     assert_eq!(code, 0, "rollout status: {out}\n{err}");
@@ -101,12 +127,19 @@ fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
     assert_eq!(web.len(), 4);
     let nodes: BTreeSet<String> = web
         .iter()
-        .map(|p| p["spec"]["nodeName"].as_str().unwrap_or_default().to_string())
+        .map(|p| {
+            p["spec"]["nodeName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     assert!(nodes.len() > 1, "pods on one node only: {nodes:?}");
     for p in &web {
         assert_eq!(p["status"]["phase"], "Running");
-        assert!(p["status"]["podIP"].as_str().is_some_and(|ip| ip.starts_with("10.244.")));
+        assert!(p["status"]["podIP"]
+            .as_str()
+            .is_some_and(|ip| ip.starts_with("10.244.")));
         assert!(ready(p));
     }
     let wide = lab.kubectl_ok(&["get", "pods", "-o", "wide"]);
@@ -129,7 +162,10 @@ fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
         .iter()
         .find(|p| p["spec"]["nodeName"] != a["spec"]["nodeName"])
         .expect("a pod on another node");
-    let url = format!("http://{}:8080/", b["status"]["podIP"].as_str().unwrap_or_default());
+    let url = format!(
+        "http://{}:8080/",
+        b["status"]["podIP"].as_str().unwrap_or_default()
+    );
     let page = lab.kubectl_ok(&["exec", &name(a), "--", "wget", "-qO-", "-T", "5", &url]);
     assert_eq!(page.trim(), format!("hello from {}", name(b)));
 
@@ -187,16 +223,27 @@ spec:
 
     // Scale to zero and back.
     lab.kubectl_ok(&["scale", "deployment/web", "--replicas=0"]);
-    wait_until(Duration::from_secs(60), || pods(&lab, "app=web").is_empty().then_some(()))
-        .expect("all web pods gone after scaling to 0");
+    wait_until(Duration::from_secs(60), || {
+        pods(&lab, "app=web").is_empty().then_some(())
+    })
+    .expect("all web pods gone after scaling to 0");
     lab.kubectl_ok(&["scale", "deployment/web", "--replicas=2"]);
     let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"]);
     assert_eq!(code, 0, "{out}{err}");
 
     // Delete everything: nothing of a pod is left on the nodes.
-    lab.kubectl_ok(&["delete", "deployment/web", "pod/counter", "--wait=true", "--timeout=60s"]);
+    lab.kubectl_ok(&[
+        "delete",
+        "deployment/web",
+        "pod/counter",
+        "--wait=true",
+        "--timeout=60s",
+    ]);
     wait_until(Duration::from_secs(60), || {
-        lab.get_json(&["pods"])["items"].as_array().is_some_and(|a| a.is_empty()).then_some(())
+        lab.get_json(&["pods"])["items"]
+            .as_array()
+            .is_some_and(|a| a.is_empty())
+            .then_some(())
     })
     .expect("every pod deleted");
     for node in 1..=lab.nodes {
@@ -204,7 +251,11 @@ spec:
             let l = leftovers(&lab, node);
             l.is_empty().then_some(())
         });
-        assert!(left.is_some(), "node-{node} keeps {:?}", leftovers(&lab, node));
+        assert!(
+            left.is_some(),
+            "node-{node} keeps {:?}",
+            leftovers(&lab, node)
+        );
     }
 }
 
@@ -230,7 +281,9 @@ fn http_get(port: u16) -> String {
 
 #[test]
 fn crashloop_probes_oom_kubelet_restart_and_node_loss() {
-    let Some(lab) = Lab::up("e2e-life", 2) else { return };
+    let Some(lab) = Lab::up("e2e-life", 2) else {
+        return;
+    };
     lab.apply(
         r#"
 apiVersion: v1
@@ -287,17 +340,23 @@ spec:
     let oom = wait_until(Duration::from_secs(60), || {
         let p = lab.get_json(&["pod", "hog"]);
         let t = &p["status"]["containerStatuses"][0]["state"]["terminated"];
-        t.is_object().then(|| t["reason"].as_str().unwrap_or_default().to_string())
+        t.is_object()
+            .then(|| t["reason"].as_str().unwrap_or_default().to_string())
     })
     .expect("the memory hog terminates");
     assert_eq!(oom, "OOMKilled");
     assert_eq!(lab.get_json(&["pod", "hog"])["status"]["phase"], "Failed");
 
     // Liveness restarts the container, with an Unhealthy event.
-    wait_until(Duration::from_secs(60), || (restart_count(&lab, "unhealthy") >= 1).then_some(()))
-        .expect("the failing liveness probe restarts the container");
+    wait_until(Duration::from_secs(60), || {
+        (restart_count(&lab, "unhealthy") >= 1).then_some(())
+    })
+    .expect("the failing liveness probe restarts the container");
     let describe = lab.kubectl_ok(&["describe", "pod", "unhealthy"]);
-    assert!(describe.contains("Unhealthy") && describe.contains("Liveness probe failed"), "{describe}");
+    assert!(
+        describe.contains("Unhealthy") && describe.contains("Liveness probe failed"),
+        "{describe}"
+    );
 
     // CrashLoopBackOff with growing delays.
     let mut restarts_at = Vec::new();
@@ -321,18 +380,29 @@ spec:
     assert!(restarts_at.len() >= 3, "restarts seen at {restarts_at:?}");
     let gap1 = restarts_at[1] - restarts_at[0];
     let gap2 = restarts_at[2] - restarts_at[1];
-    assert!(gap2 > gap1 + Duration::from_secs(3), "back-off grows: {gap1:?} then {gap2:?}");
+    assert!(
+        gap2 > gap1 + Duration::from_secs(3),
+        "back-off grows: {gap1:?} then {gap2:?}"
+    );
     let get = lab.kubectl_ok(&["get", "pod", "crasher"]);
-    assert!(get.contains("CrashLoopBackOff") || get.contains("Error"), "{get}");
+    assert!(
+        get.contains("CrashLoopBackOff") || get.contains("Error"),
+        "{get}"
+    );
 
     // kill -9 a kubelet and start it again: no container restarts.
-    let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/steady", "--timeout=60s"]);
+    let (code, out, err) =
+        lab.kubectl(&["rollout", "status", "deployment/steady", "--timeout=60s"]);
     assert_eq!(code, 0, "{out}{err}");
     let before: Vec<(String, String, i64)> = pods(&lab, "app=steady")
         .iter()
         .map(|p| {
             let cs = &p["status"]["containerStatuses"][0];
-            (name(p), cs["containerID"].as_str().unwrap_or_default().to_string(), cs["restartCount"].as_i64().unwrap_or(0))
+            (
+                name(p),
+                cs["containerID"].as_str().unwrap_or_default().to_string(),
+                cs["restartCount"].as_i64().unwrap_or(0),
+            )
         })
         .collect();
     for node in 1..=lab.nodes {
@@ -344,7 +414,11 @@ spec:
         .iter()
         .map(|p| {
             let cs = &p["status"]["containerStatuses"][0];
-            (name(p), cs["containerID"].as_str().unwrap_or_default().to_string(), cs["restartCount"].as_i64().unwrap_or(0))
+            (
+                name(p),
+                cs["containerID"].as_str().unwrap_or_default().to_string(),
+                cs["restartCount"].as_i64().unwrap_or(0),
+            )
         })
         .collect();
     assert_eq!(before, after, "a kubelet restart restarts no container");
@@ -371,7 +445,18 @@ spec:
             .iter()
             .filter(|p| p["spec"]["nodeName"] == "node-1" && p["status"]["phase"] == "Running")
             .count();
-        (on_1 == 2 && victim_pods.iter().all(|v| ps.iter().all(|p| &name(p) != v) || ps.len() > 2)).then_some(())
+        (on_1 == 2
+            && victim_pods
+                .iter()
+                .all(|v| ps.iter().all(|p| &name(p) != v) || ps.len() > 2))
+        .then_some(())
     });
-    assert!(replaced.is_some(), "pods of the lost node are recreated on node-1: {:?}", pods(&lab, "app=steady").iter().map(|p| (name(p), p["spec"]["nodeName"].clone())).collect::<Vec<_>>());
+    assert!(
+        replaced.is_some(),
+        "pods of the lost node are recreated on node-1: {:?}",
+        pods(&lab, "app=steady")
+            .iter()
+            .map(|p| (name(p), p["spec"]["nodeName"].clone()))
+            .collect::<Vec<_>>()
+    );
 }

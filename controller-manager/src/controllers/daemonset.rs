@@ -417,7 +417,7 @@ impl Reconciler for DaemonSetController {
         }
         for pod in self.pods.list_namespace(ns) {
             if pod.metadata.deletion_timestamp.is_some()
-                || !util::controller_of(&pod.metadata).is_some_and(|r| r.uid == uid)
+                || util::controller_of(&pod.metadata).is_none_or(|r| r.uid != uid)
             {
                 continue;
             }

@@ -199,7 +199,7 @@ impl Reconciler for StatefulSetController {
         let mut slots: BTreeMap<i32, Arc<Pod>> = BTreeMap::new();
         let mut all: Vec<Arc<Pod>> = Vec::new();
         for pod in self.pods.list_namespace(ns) {
-            if !util::controller_of(&pod.metadata).is_some_and(|r| r.uid == uid) {
+            if util::controller_of(&pod.metadata).is_none_or(|r| r.uid != uid) {
                 continue;
             }
             if let Some(i) = pod.metadata.name.as_deref().and_then(|n| ordinal(name, n)) {

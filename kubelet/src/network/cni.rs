@@ -141,7 +141,10 @@ impl Exec {
         // portmap runs iptables and bridge may run other tools through PATH:
         // a kubelet started with an empty environment must still find them.
         if std::env::var_os("PATH").is_none() {
-            cmd.env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+            cmd.env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            );
         }
         let child = spawn(&mut cmd).map_err(|source| Error::Exec {
             path: path.clone(),
@@ -169,10 +172,12 @@ impl Exec {
         if text.trim().is_empty() {
             return Ok(None);
         }
-        serde_json::from_str(&text).map(Some).map_err(|e| Error::BadResult {
-            plugin: path.display().to_string(),
-            reason: format!("stdout is not JSON ({e}): {}", truncate(&text, 300)),
-        })
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| Error::BadResult {
+                plugin: path.display().to_string(),
+                reason: format!("stdout is not JSON ({e}): {}", truncate(&text, 300)),
+            })
     }
 
     /// Runs a configuration list. `ADD` returns the final result; `DEL` and
@@ -186,7 +191,11 @@ impl Exec {
         prev_result: Option<&Value>,
         inv: &Invocation<'_>,
     ) -> Result<Option<Value>, Error> {
-        let plugins = list.get("plugins").and_then(Value::as_array).cloned().unwrap_or_default();
+        let plugins = list
+            .get("plugins")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let ordered: Vec<&Value> = match op {
             Op::Del => plugins.iter().rev().collect(),
             Op::Add | Op::Check => plugins.iter().collect(),
@@ -333,8 +342,18 @@ fn collect(mut child: Child, input: &[u8], timeout: Duration) -> Result<Output, 
             buf
         })
     };
-    let out = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
     let start = Instant::now();
     let mut nap = Duration::from_millis(1);
     let status = loop {
@@ -375,7 +394,11 @@ fn plugin_failure(path: &Path, op: Op, out: &Output) -> Error {
             op: op.as_str(),
             status: out.status.to_string(),
             output: truncate(
-                &format!("{} {}", stdout.trim(), String::from_utf8_lossy(&out.stderr).trim()),
+                &format!(
+                    "{} {}",
+                    stdout.trim(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
                 500,
             ),
         },
@@ -437,13 +460,22 @@ mod tests {
             "plugins": [{"type": "bridge"}, {"type": "portmap", "capabilities": {"portMappings": true, "bandwidth": false}}],
         });
         let mut rc = Map::new();
-        rc.insert("portMappings".into(), json!([{"hostPort": 80, "containerPort": 8080, "protocol": "tcp"}]));
+        rc.insert(
+            "portMappings".into(),
+            json!([{"hostPort": 80, "containerPort": 8080, "protocol": "tcp"}]),
+        );
         rc.insert("bandwidth".into(), json!({}));
         let first = plugin_conf(&list, &list["plugins"][0], &rc, None);
-        assert_eq!(first, json!({"type": "bridge", "name": "net", "cniVersion": "1.0.0"}));
+        assert_eq!(
+            first,
+            json!({"type": "bridge", "name": "net", "cniVersion": "1.0.0"})
+        );
         let prev = json!({"cniVersion": "1.0.0", "ips": []});
         let second = plugin_conf(&list, &list["plugins"][1], &rc, Some(&prev));
-        assert_eq!(second["runtimeConfig"], json!({"portMappings": rc["portMappings"]}));
+        assert_eq!(
+            second["runtimeConfig"],
+            json!({"portMappings": rc["portMappings"]})
+        );
         assert_eq!(second["prevResult"], prev);
         assert_eq!(second["name"], "net");
     }
@@ -458,7 +490,10 @@ mod tests {
         };
         assert_eq!(e.find("fake").unwrap(), dir.path().join("fake"));
         for bad in ["", "../fake", "/bin/sh", "missing"] {
-            assert!(matches!(e.find(bad), Err(Error::PluginNotFound { .. })), "{bad}");
+            assert!(
+                matches!(e.find(bad), Err(Error::PluginNotFound { .. })),
+                "{bad}"
+            );
         }
     }
 
@@ -501,16 +536,27 @@ fi
             args: &args,
         };
         let list = json!({"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "fake"}, {"type": "fake"}]});
-        let r = e.run_list(Op::Add, &list, &Map::new(), None, &inv).unwrap().unwrap();
+        let r = e
+            .run_list(Op::Add, &list, &Map::new(), None, &inv)
+            .unwrap()
+            .unwrap();
         let view: ResultView = serde_json::from_value(r.clone()).unwrap();
         assert_eq!(view.ips[0].address, "10.1.2.3/24");
         assert_eq!(view.interfaces[0].sandbox, "/run/netns/x");
         assert!(r["args"].as_str().unwrap().contains("K8S_POD_NAME=pod"));
         assert_eq!(r["path"], dir.path().to_str().unwrap());
-        assert!(e.run_list(Op::Del, &list, &Map::new(), Some(&r), &inv).unwrap().is_none());
+        assert!(e
+            .run_list(Op::Del, &list, &Map::new(), Some(&r), &inv)
+            .unwrap()
+            .is_none());
 
         match e.run(Op::Add, &inv, &json!({"type": "fake", "fail": true})) {
-            Err(Error::Plugin { code: 11, msg, details, .. }) => {
+            Err(Error::Plugin {
+                code: 11,
+                msg,
+                details,
+                ..
+            }) => {
                 assert_eq!(msg, "busy");
                 assert_eq!(details, "try later");
             }
@@ -540,7 +586,10 @@ fi
             args: &[],
         };
         let t = Instant::now();
-        assert!(matches!(e.run(Op::Del, &inv, &json!({"type": "slow"})), Err(Error::Timeout { .. })));
+        assert!(matches!(
+            e.run(Op::Del, &inv, &json!({"type": "slow"})),
+            Err(Error::Timeout { .. })
+        ));
         assert!(t.elapsed() < Duration::from_secs(5));
     }
 }

@@ -62,11 +62,15 @@ impl Cidr {
     pub fn contains(&self, ip: &IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(*ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(*ip) & mask
             }
             _ => false,
@@ -92,7 +96,9 @@ impl FromStr for Cidr {
         let addr: IpAddr = addr.parse().map_err(|_| bad("not an IP address"))?;
         let max = Cidr::max_prefix(&addr);
         let prefix = match prefix {
-            Some(p) => p.parse::<u8>().map_err(|_| bad("the prefix length is not a number"))?,
+            Some(p) => p
+                .parse::<u8>()
+                .map_err(|_| bad("the prefix length is not a number"))?,
             None => max,
         };
         if prefix > max {
@@ -193,7 +199,11 @@ pub fn validate_list(list: &Value) -> Result<(), String> {
         .filter(|p| !p.is_empty())
         .ok_or("no \"plugins\"")?;
     for (i, p) in plugins.iter().enumerate() {
-        if p.get("type").and_then(Value::as_str).filter(|t| !t.is_empty()).is_none() {
+        if p.get("type")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .is_none()
+        {
             return Err(format!("plugin {i} has no \"type\""));
         }
     }
@@ -213,10 +223,16 @@ mod tests {
         assert!(!c.contains(&"10.244.2.1".parse().unwrap()));
         assert_eq!("10.0.0.5".parse::<Cidr>().unwrap().prefix, 32);
         assert_eq!("0.0.0.0/0".parse::<Cidr>().unwrap().prefix, 0);
-        assert!("0.0.0.0/0".parse::<Cidr>().unwrap().contains(&"1.2.3.4".parse().unwrap()));
+        assert!("0.0.0.0/0"
+            .parse::<Cidr>()
+            .unwrap()
+            .contains(&"1.2.3.4".parse().unwrap()));
         assert_eq!("fd00:1::/64".parse::<Cidr>().unwrap().prefix, 64);
         for bad in ["10.244.1.1/24", "10.0.0.0/33", "nope/8", "10.0.0.0/x", ""] {
-            assert!(matches!(bad.parse::<Cidr>(), Err(Error::BadCidr { .. })), "{bad}");
+            assert!(
+                matches!(bad.parse::<Cidr>(), Err(Error::BadCidr { .. })),
+                "{bad}"
+            );
         }
     }
 
@@ -253,8 +269,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_lists() {
-        assert!(validate_list(&json!({"cniVersion": "1.0.0", "plugins": [{"type": "x"}]})).is_err());
-        assert!(validate_list(&json!({"name": "n", "cniVersion": "1.0.0", "plugins": []})).is_err());
-        assert!(validate_list(&json!({"name": "n", "cniVersion": "1.0.0", "plugins": [{}]})).is_err());
+        assert!(
+            validate_list(&json!({"cniVersion": "1.0.0", "plugins": [{"type": "x"}]})).is_err()
+        );
+        assert!(
+            validate_list(&json!({"name": "n", "cniVersion": "1.0.0", "plugins": []})).is_err()
+        );
+        assert!(
+            validate_list(&json!({"name": "n", "cniVersion": "1.0.0", "plugins": [{}]})).is_err()
+        );
     }
 }

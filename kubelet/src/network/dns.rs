@@ -112,7 +112,12 @@ pub fn resolv_conf(pod: &Pod, cluster_dns: &[String], cluster_domain: &str) -> S
 }
 
 /// [`resolv_conf`] with the node's resolver configuration given as text.
-pub fn resolv_conf_with_host(pod: &Pod, cluster_dns: &[String], cluster_domain: &str, host_resolv: &str) -> String {
+pub fn resolv_conf_with_host(
+    pod: &Pod,
+    cluster_dns: &[String],
+    cluster_domain: &str,
+    host_resolv: &str,
+) -> String {
     let spec = pod.spec.clone().unwrap_or_default();
     let host_network = spec.host_network.unwrap_or(false);
     let host = DnsConfig::parse(host_resolv);
@@ -206,7 +211,8 @@ impl DnsConfig {
         self.nameservers
             .extend(extra.nameservers.iter().flatten().cloned());
         self.nameservers = dedup(std::mem::take(&mut self.nameservers));
-        self.searches.extend(extra.searches.iter().flatten().cloned());
+        self.searches
+            .extend(extra.searches.iter().flatten().cloned());
         self.searches = dedup(std::mem::take(&mut self.searches));
         for o in extra.options.iter().flatten() {
             let Some(name) = o.name.as_deref().filter(|n| !n.is_empty()) else {
@@ -256,7 +262,10 @@ fn option_name(o: &str) -> &str {
 /// Replaces an option of the same name in place (keeping the order stable,
 /// so the file does not change between syncs), or appends it.
 fn set_option(options: &mut Vec<String>, opt: String) {
-    match options.iter_mut().find(|o| option_name(o) == option_name(&opt)) {
+    match options
+        .iter_mut()
+        .find(|o| option_name(o) == option_name(&opt))
+    {
         Some(existing) => *existing = opt,
         None => options.push(opt),
     }
@@ -290,7 +299,10 @@ mod tests {
     #[test]
     fn hosts_plain() {
         let p = pod("web-1", PodSpec::default());
-        assert_eq!(hosts_file(&p, "10.244.1.5", "cluster.local"), format!("{HEADER}10.244.1.5\tweb-1\n"));
+        assert_eq!(
+            hosts_file(&p, "10.244.1.5", "cluster.local"),
+            format!("{HEADER}10.244.1.5\tweb-1\n")
+        );
     }
 
     #[test]
@@ -354,7 +366,10 @@ mod tests {
     fn cluster_first_without_cluster_dns_and_on_host_network_is_default() {
         let host_default = "search example.com lab.example.com\nnameserver 192.0.2.53\nnameserver 192.0.2.54\noptions timeout:2 edns0\n";
         let p = pod("web", PodSpec::default());
-        assert_eq!(resolv_conf_with_host(&p, &[], "cluster.local", HOST), host_default);
+        assert_eq!(
+            resolv_conf_with_host(&p, &[], "cluster.local", HOST),
+            host_default
+        );
         let p = pod(
             "web",
             PodSpec {
@@ -363,7 +378,10 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(resolv_conf_with_host(&p, &["10.96.0.10".into()], "cluster.local", HOST), host_default);
+        assert_eq!(
+            resolv_conf_with_host(&p, &["10.96.0.10".into()], "cluster.local", HOST),
+            host_default
+        );
         let p = pod(
             "web",
             PodSpec {
@@ -372,7 +390,10 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert!(resolv_conf_with_host(&p, &["10.96.0.10".into()], "cluster.local", HOST).contains("nameserver 10.96.0.10\n"));
+        assert!(
+            resolv_conf_with_host(&p, &["10.96.0.10".into()], "cluster.local", HOST)
+                .contains("nameserver 10.96.0.10\n")
+        );
         let p = pod(
             "web",
             PodSpec {
@@ -380,7 +401,10 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(resolv_conf_with_host(&p, &["10.96.0.10".into()], "cluster.local", HOST), host_default);
+        assert_eq!(
+            resolv_conf_with_host(&p, &["10.96.0.10".into()], "cluster.local", HOST),
+            host_default
+        );
     }
 
     #[test]
@@ -391,7 +415,10 @@ mod tests {
                 dns_policy: Some("None".into()),
                 dns_config: Some(PodDNSConfig {
                     nameservers: Some(vec!["1.2.3.4".into()]),
-                    searches: Some(vec!["ns1.svc.cluster-domain.example".into(), "my.dns.search.suffix".into()]),
+                    searches: Some(vec![
+                        "ns1.svc.cluster-domain.example".into(),
+                        "my.dns.search.suffix".into(),
+                    ]),
                     options: Some(vec![
                         PodDNSConfigOption {
                             name: Some("ndots".into()),
@@ -418,7 +445,12 @@ mod tests {
             "web",
             PodSpec {
                 dns_config: Some(PodDNSConfig {
-                    nameservers: Some(vec!["10.96.0.10".into(), "1.1.1.1".into(), "8.8.8.8".into(), "9.9.9.9".into()]),
+                    nameservers: Some(vec![
+                        "10.96.0.10".into(),
+                        "1.1.1.1".into(),
+                        "8.8.8.8".into(),
+                        "9.9.9.9".into(),
+                    ]),
                     searches: Some(vec!["cluster.local".into(), "extra.example".into()]),
                     options: Some(vec![PodDNSConfigOption {
                         name: Some("ndots".into()),

@@ -31,7 +31,11 @@ pub fn ns_identity(path: &Path) -> Result<(u64, u64), Error> {
 /// Whether the calling thread is in the root network namespace (pid 1's).
 pub fn in_root_netns() -> Result<bool, Error> {
     let own = Path::new("/proc/thread-self/ns/net");
-    let own = if own.exists() { own } else { Path::new("/proc/self/ns/net") };
+    let own = if own.exists() {
+        own
+    } else {
+        Path::new("/proc/self/ns/net")
+    };
     Ok(ns_identity(own)? == ns_identity(Path::new("/proc/1/ns/net"))?)
 }
 

@@ -85,7 +85,9 @@ pub enum Error {
         output: String,
     },
     /// No executable for a plugin type in the binary directories.
-    #[error("CNI plugin {plugin:?} not found in {dirs:?} (is containernetworking-plugins installed?)")]
+    #[error(
+        "CNI plugin {plugin:?} not found in {dirs:?} (is containernetworking-plugins installed?)"
+    )]
     PluginNotFound {
         /// The `type` asked for.
         plugin: String,
@@ -353,7 +355,9 @@ impl Network {
         let path = self.conflist_path();
         let text = match std::fs::read(&path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NoConfig { path }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NoConfig { path })
+            }
             Err(source) => return Err(Error::Io { path, source }),
         };
         let list: Value = serde_json::from_slice(&text).map_err(|e| Error::BadConfig {
@@ -372,16 +376,28 @@ impl Network {
     /// other earlier state (a half-done ADD, a CHECK that fails) is deleted
     /// first. If ADD fails, DEL runs before the error is returned, so a
     /// failure never leaks an address.
-    pub fn setup_pod(&self, netns: &Path, pod: &PodRef, sandbox_id: &str, ports: &[PortMapping]) -> Result<PodNetwork, Error> {
+    pub fn setup_pod(
+        &self,
+        netns: &Path,
+        pod: &PodRef,
+        sandbox_id: &str,
+        ports: &[PortMapping],
+    ) -> Result<PodNetwork, Error> {
         state::check_id(sandbox_id)?;
-        let netns_s = netns.to_str().ok_or_else(|| Error::BadNetns(netns.to_path_buf()))?;
+        let netns_s = netns
+            .to_str()
+            .ok_or_else(|| Error::BadNetns(netns.to_path_buf()))?;
         let netns_id = forwarding::ns_identity(netns)?;
         if let Some(old) = self.store.load(sandbox_id)? {
-            let same = old.netns == netns_s && old.netns_id == Some(netns_id) && old.port_mappings == ports;
+            let same = old.netns == netns_s
+                && old.netns_id == Some(netns_id)
+                && old.port_mappings == ports;
             if let (true, Some(result)) = (same, &old.result) {
                 match self.check(&old).and_then(|()| pod_network(result)) {
                     Ok(net) => return Ok(net),
-                    Err(e) => tracing::warn!(sandbox = sandbox_id, error = %e, "CNI CHECK failed; attaching again"),
+                    Err(e) => {
+                        tracing::warn!(sandbox = sandbox_id, error = %e, "CNI CHECK failed; attaching again")
+                    }
                 }
             }
             self.del(&old)?;
@@ -418,7 +434,9 @@ impl Network {
                     }
                     // The record stays, so teardown_pod (or the next
                     // setup_pod) retries the DEL.
-                    Err(del) => tracing::warn!(sandbox = sandbox_id, error = %del, "cleaning up a failed CNI ADD"),
+                    Err(del) => {
+                        tracing::warn!(sandbox = sandbox_id, error = %del, "cleaning up a failed CNI ADD")
+                    }
                 }
                 Err(e)
             }
@@ -429,7 +447,13 @@ impl Network {
     /// gone (`None`, a missing path, or a path now naming another namespace):
     /// the plugins then get an empty `CNI_NETNS`, as the spec allows for DEL,
     /// and still release the address and the port rules. Idempotent.
-    pub fn teardown_pod(&self, netns: Option<&Path>, pod: &PodRef, sandbox_id: &str, ports: &[PortMapping]) -> Result<(), Error> {
+    pub fn teardown_pod(
+        &self,
+        netns: Option<&Path>,
+        pod: &PodRef,
+        sandbox_id: &str,
+        ports: &[PortMapping],
+    ) -> Result<(), Error> {
         state::check_id(sandbox_id)?;
         let mut att = match self.store.load(sandbox_id)? {
             Some(a) => a,
@@ -458,7 +482,9 @@ impl Network {
         };
         // The caller's path is used if it names the namespace we attached.
         if let Some(given) = netns.and_then(Path::to_str) {
-            if att.netns_id.is_some() && forwarding::ns_identity(Path::new(given)).ok() == att.netns_id {
+            if att.netns_id.is_some()
+                && forwarding::ns_identity(Path::new(given)).ok() == att.netns_id
+            {
                 att.netns = given.to_string();
             }
         }
@@ -497,11 +523,25 @@ impl Network {
             ifname: &a.ifname,
             args: &args,
         };
-        let lo_inv = Invocation { ifname: "lo", ..inv.clone() };
+        let lo_inv = Invocation {
+            ifname: "lo",
+            ..inv.clone()
+        };
         self.exec.run(Op::Add, &lo_inv, &config::loopback())?;
-        let name = a.list.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = a
+            .list
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         self.exec
-            .run_list(Op::Add, &a.list, &runtime_config(&a.port_mappings), None, &inv)?
+            .run_list(
+                Op::Add,
+                &a.list,
+                &runtime_config(&a.port_mappings),
+                None,
+                &inv,
+            )?
             .ok_or(Error::BadResult {
                 plugin: name,
                 reason: "ADD printed no result".into(),
@@ -519,8 +559,13 @@ impl Network {
             ifname: &a.ifname,
             args: &args,
         };
-        self.exec
-            .run_list(Op::Check, &a.list, &runtime_config(&a.port_mappings), a.result.as_ref(), &inv)?;
+        self.exec.run_list(
+            Op::Check,
+            &a.list,
+            &runtime_config(&a.port_mappings),
+            a.result.as_ref(),
+            &inv,
+        )?;
         Ok(())
     }
 
@@ -539,13 +584,21 @@ impl Network {
             ifname: &a.ifname,
             args: &args,
         };
-        self.exec
-            .run_list(Op::Del, &a.list, &runtime_config(&a.port_mappings), a.result.as_ref(), &inv)?;
+        self.exec.run_list(
+            Op::Del,
+            &a.list,
+            &runtime_config(&a.port_mappings),
+            a.result.as_ref(),
+            &inv,
+        )?;
         if alive {
             // `lo` dies with the namespace; this only matters if the
             // namespace outlives the pod, so a failure is not worth failing
             // the teardown.
-            let lo_inv = Invocation { ifname: "lo", ..inv };
+            let lo_inv = Invocation {
+                ifname: "lo",
+                ..inv
+            };
             if let Err(e) = self.exec.run(Op::Del, &lo_inv, &config::loopback()) {
                 tracing::debug!(error = %e, "loopback DEL");
             }
@@ -583,9 +636,13 @@ fn pod_network(result: &Value) -> Result<PodNetwork, Error> {
         plugin: "result".into(),
         reason,
     };
-    let view: ResultView = serde_json::from_value(result.clone()).map_err(|e| bad(e.to_string()))?;
+    let view: ResultView =
+        serde_json::from_value(result.clone()).map_err(|e| bad(e.to_string()))?;
     let in_sandbox = |i: Option<usize>| match i {
-        Some(i) => view.interfaces.get(i).is_some_and(|itf| !itf.sandbox.is_empty()),
+        Some(i) => view
+            .interfaces
+            .get(i)
+            .is_some_and(|itf| !itf.sandbox.is_empty()),
         // Without an interface index we cannot tell; an address is still
         // better than none.
         None => true,
@@ -670,21 +727,33 @@ mod tests {
             ..NetworkConfig::default()
         });
         assert!(matches!(net.load_list(), Err(Error::NoConfig { .. })));
-        assert!(matches!(net.ensure_config("10.1.1.1/24"), Err(Error::BadCidr { .. })));
+        assert!(matches!(
+            net.ensure_config("10.1.1.1/24"),
+            Err(Error::BadCidr { .. })
+        ));
         net.ensure_config("10.1.1.0/24").unwrap();
         let path = net.conflist_path();
         let before = std::fs::metadata(&path).unwrap().modified().unwrap();
         std::thread::sleep(Duration::from_millis(20));
         net.ensure_config("10.1.1.0/24").unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), before);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            before
+        );
         let list = net.load_list().unwrap();
-        assert_eq!(list["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], "10.1.1.0/24");
+        assert_eq!(
+            list["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
+            "10.1.1.0/24"
+        );
         assert_eq!(
             list["plugins"][0]["ipam"]["dataDir"],
             dir.path().join("state/ipam").to_str().unwrap()
         );
         net.ensure_config("10.1.2.0/24").unwrap();
-        assert_eq!(net.load_list().unwrap()["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], "10.1.2.0/24");
+        assert_eq!(
+            net.load_list().unwrap()["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
+            "10.1.2.0/24"
+        );
         assert!(dir.path().join("state/results").is_dir());
     }
 
@@ -696,7 +765,10 @@ mod tests {
             state_dir: dir.path().join("state"),
             ..NetworkConfig::default()
         });
-        net.teardown_pod(None, &PodRef::default(), "abc", &[]).unwrap();
-        assert!(net.teardown_pod(None, &PodRef::default(), "../x", &[]).is_err());
+        net.teardown_pod(None, &PodRef::default(), "abc", &[])
+            .unwrap();
+        assert!(net
+            .teardown_pod(None, &PodRef::default(), "../x", &[])
+            .is_err());
     }
 }

@@ -80,7 +80,9 @@ pub fn list(proto: u8) -> Result<BTreeMap<Cidr, Option<IpAddr>>, Error> {
     let proto = proto.to_string();
     let mut routes = BTreeMap::new();
     for family in ["-4", "-6"] {
-        let text = ip(&["-json", family, "route", "show", "table", "main", "proto", &proto])?;
+        let text = ip(&[
+            "-json", family, "route", "show", "table", "main", "proto", &proto,
+        ])?;
         if text.trim().is_empty() {
             continue;
         }
@@ -136,7 +138,9 @@ pub fn sync(proto: u8, desired: &[(IpAddr, String)]) -> Result<(), Error> {
             None => "add",
         };
         tracing::info!(dst = %dst_s, via = %via_s, "route to another node's pods");
-        if let Err(e) = ip(&["route", verb, &dst_s, "via", &via_s, "table", "main", "proto", &proto_s]) {
+        if let Err(e) = ip(&[
+            "route", verb, &dst_s, "via", &via_s, "table", "main", "proto", &proto_s,
+        ]) {
             failures.push(e);
         }
     }

@@ -55,14 +55,24 @@ fn apiserver_route(cfg: &Config) -> Option<std::net::IpAddr> {
 }
 
 /// Creates the Node, or takes over an existing one with our name.
-pub async fn register(client: &kube::Client, cfg: &Config, runtime: &Runtime) -> Result<Node, Error> {
+pub async fn register(
+    client: &kube::Client,
+    cfg: &Config,
+    runtime: &Runtime,
+) -> Result<Node, Error> {
     let api: Api<Node> = Api::all(client.clone());
     let labels = [
         ("kubernetes.io/hostname".to_string(), cfg.node_name.clone()),
         ("kubernetes.io/os".to_string(), "linux".to_string()),
-        ("kubernetes.io/arch".to_string(), machine::arch().to_string()),
+        (
+            "kubernetes.io/arch".to_string(),
+            machine::arch().to_string(),
+        ),
         ("beta.kubernetes.io/os".to_string(), "linux".to_string()),
-        ("beta.kubernetes.io/arch".to_string(), machine::arch().to_string()),
+        (
+            "beta.kubernetes.io/arch".to_string(),
+            machine::arch().to_string(),
+        ),
     ];
     let node = Node {
         metadata: ObjectMeta {
@@ -80,7 +90,9 @@ pub async fn register(client: &kube::Client, cfg: &Config, runtime: &Runtime) ->
         }
         Err(kube::Error::Api(s)) if s.code == 409 => {
             tracing::info!(node = %cfg.node_name, "node already registered; taking it over");
-            api.get(&cfg.node_name).await.map_err(api_err("reading our node"))?
+            api.get(&cfg.node_name)
+                .await
+                .map_err(api_err("reading our node"))?
         }
         Err(e) => return Err(api_err("registering the node")(e)),
     };
@@ -124,7 +136,8 @@ pub async fn run(client: kube::Client, cfg: Arc<Config>, runtime: Arc<Runtime>) 
             }
         };
         if let Some(node) = current {
-            let status = status::compute(&cfg, &runtime, node.status.as_ref(), apiserver_route(&cfg));
+            let status =
+                status::compute(&cfg, &runtime, node.status.as_ref(), apiserver_route(&cfg));
             let due = last_posted.as_ref().is_none_or(|(s, at)| {
                 !status::same_ignoring_heartbeats(s, &status) || at.elapsed() >= REPORT_FREQUENCY
             });

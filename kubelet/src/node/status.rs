@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ContainerImage, DaemonEndpoint, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus, NodeSystemInfo,
+    ContainerImage, DaemonEndpoint, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus,
+    NodeSystemInfo,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -26,7 +27,11 @@ pub const KUBELET_VERSION: &str = "v1.33.0-minik8s";
 fn threshold(spec: Option<&String>, total: u64) -> u64 {
     let Some(s) = spec else { return 0 };
     if let Some(p) = s.strip_suffix('%') {
-        return p.trim().parse::<f64>().map(|p| (total as f64 * p / 100.0) as u64).unwrap_or(0);
+        return p
+            .trim()
+            .parse::<f64>()
+            .map(|p| (total as f64 * p / 100.0) as u64)
+            .unwrap_or(0);
     }
     crate::runtime::parse_bytes(s).unwrap_or(0)
 }
@@ -40,7 +45,11 @@ fn condition(
     now: &Time,
 ) -> NodeCondition {
     let status = if pressure { "True" } else { "False" };
-    let (reason, message) = if pressure { (reasons.1, messages.1) } else { (reasons.0, messages.0) };
+    let (reason, message) = if pressure {
+        (reasons.1, messages.1)
+    } else {
+        (reasons.0, messages.0)
+    };
     let prev = old
         .and_then(|s| s.conditions.as_ref())
         .and_then(|c| c.iter().find(|c| c.type_ == type_));
@@ -51,22 +60,36 @@ fn condition(
         message: Some(message.into()),
         last_heartbeat_time: Some(now.clone()),
         last_transition_time: Some(match prev {
-            Some(p) if p.status == status => p.last_transition_time.clone().unwrap_or_else(|| now.clone()),
+            Some(p) if p.status == status => p
+                .last_transition_time
+                .clone()
+                .unwrap_or_else(|| now.clone()),
             _ => now.clone(),
         }),
     }
 }
 
 /// Computes the status to report.
-pub fn compute(cfg: &Config, runtime: &Runtime, old: Option<&NodeStatus>, apiserver_route: Option<std::net::IpAddr>) -> NodeStatus {
+pub fn compute(
+    cfg: &Config,
+    runtime: &Runtime,
+    old: Option<&NodeStatus>,
+    apiserver_route: Option<std::net::IpAddr>,
+) -> NodeStatus {
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let mem_total = machine::memory_total();
     let (disk_total, disk_avail) = machine::disk(&cfg.root_dir);
     let (pid_max, pid_used) = machine::pids();
     let mut capacity = BTreeMap::new();
     capacity.insert("cpu".to_string(), Quantity(machine::cpus().to_string()));
-    capacity.insert("memory".to_string(), Quantity(format!("{}Ki", mem_total / 1024)));
-    capacity.insert("ephemeral-storage".to_string(), Quantity(format!("{}Ki", disk_total / 1024)));
+    capacity.insert(
+        "memory".to_string(),
+        Quantity(format!("{}Ki", mem_total / 1024)),
+    );
+    capacity.insert(
+        "ephemeral-storage".to_string(),
+        Quantity(format!("{}Ki", disk_total / 1024)),
+    );
     capacity.insert("pods".to_string(), Quantity(cfg.file.max_pods.to_string()));
     // Allocatable holds back the hard eviction thresholds, as upstream.
     let ev = &cfg.file.eviction_hard;
@@ -75,11 +98,17 @@ pub fn compute(cfg: &Config, runtime: &Runtime, old: Option<&NodeStatus>, apiser
     let mut allocatable = capacity.clone();
     allocatable.insert(
         "memory".to_string(),
-        Quantity(format!("{}Ki", mem_total.saturating_sub(mem_reserved) / 1024)),
+        Quantity(format!(
+            "{}Ki",
+            mem_total.saturating_sub(mem_reserved) / 1024
+        )),
     );
     allocatable.insert(
         "ephemeral-storage".to_string(),
-        Quantity(format!("{}Ki", disk_total.saturating_sub(disk_reserved) / 1024)),
+        Quantity(format!(
+            "{}Ki",
+            disk_total.saturating_sub(disk_reserved) / 1024
+        )),
     );
     let mem_pressure = mem_reserved > 0 && machine::memory_available() < mem_reserved;
     let disk_pressure = disk_reserved > 0 && disk_avail < disk_reserved;
@@ -93,7 +122,10 @@ pub fn compute(cfg: &Config, runtime: &Runtime, old: Option<&NodeStatus>, apiser
             "MemoryPressure",
             mem_pressure,
             ("KubeletHasSufficientMemory", "KubeletHasInsufficientMemory"),
-            ("kubelet has sufficient memory available", "kubelet has insufficient memory available"),
+            (
+                "kubelet has sufficient memory available",
+                "kubelet has insufficient memory available",
+            ),
             &now,
         ),
         condition(
@@ -109,7 +141,10 @@ pub fn compute(cfg: &Config, runtime: &Runtime, old: Option<&NodeStatus>, apiser
             "PIDPressure",
             pid_pressure,
             ("KubeletHasSufficientPID", "KubeletHasInsufficientPID"),
-            ("kubelet has sufficient PID available", "kubelet has insufficient PID available"),
+            (
+                "kubelet has sufficient PID available",
+                "kubelet has insufficient PID available",
+            ),
             &now,
         ),
         // Ready while we can post at all (the runtime opened): a silent
@@ -119,7 +154,10 @@ pub fn compute(cfg: &Config, runtime: &Runtime, old: Option<&NodeStatus>, apiser
             "Ready",
             true,
             ("KubeletNotReady", "KubeletReady"),
-            ("container runtime is down", "kubelet is posting ready status"),
+            (
+                "container runtime is down",
+                "kubelet is posting ready status",
+            ),
             &now,
         ),
     ];
@@ -141,7 +179,13 @@ pub fn compute(cfg: &Config, runtime: &Runtime, old: Option<&NodeStatus>, apiser
         .unwrap_or_default()
         .into_iter()
         .map(|img| ContainerImage {
-            names: Some(img.repo_tags.iter().chain(img.repo_digests.iter()).cloned().collect()),
+            names: Some(
+                img.repo_tags
+                    .iter()
+                    .chain(img.repo_digests.iter())
+                    .cloned()
+                    .collect(),
+            ),
             size_bytes: Some(img.size as i64),
         })
         .collect::<Vec<_>>();
@@ -151,7 +195,9 @@ pub fn compute(cfg: &Config, runtime: &Runtime, old: Option<&NodeStatus>, apiser
         conditions: Some(conditions),
         addresses: Some(addresses),
         daemon_endpoints: Some(NodeDaemonEndpoints {
-            kubelet_endpoint: Some(DaemonEndpoint { port: i32::from(cfg.port) }),
+            kubelet_endpoint: Some(DaemonEndpoint {
+                port: i32::from(cfg.port),
+            }),
         }),
         node_info: Some(NodeSystemInfo {
             architecture: machine::arch().into(),

@@ -21,7 +21,13 @@ pub struct Backoff {
 impl Backoff {
     /// How much longer `container`, finished at `finished_ms` after running
     /// for `ran`, must wait; `None` to restart now.
-    pub fn remaining(&mut self, container: &str, finished_ms: i64, ran: Duration, now_ms: i64) -> Option<Duration> {
+    pub fn remaining(
+        &mut self,
+        container: &str,
+        finished_ms: i64,
+        ran: Duration,
+        now_ms: i64,
+    ) -> Option<Duration> {
         if ran >= RESET_AFTER {
             self.delays.remove(container);
         }
@@ -53,9 +59,16 @@ mod tests {
     fn doubles_caps_and_resets() {
         let mut b = Backoff::default();
         let short = Duration::from_secs(1);
-        assert_eq!(b.remaining("c", 0, short, 0), None, "first restart is immediate");
+        assert_eq!(
+            b.remaining("c", 0, short, 0),
+            None,
+            "first restart is immediate"
+        );
         b.restarted("c");
-        assert_eq!(b.remaining("c", 1000, short, 2000), Some(Duration::from_secs(9)));
+        assert_eq!(
+            b.remaining("c", 1000, short, 2000),
+            Some(Duration::from_secs(9))
+        );
         assert_eq!(b.remaining("c", 1000, short, 11_000), None);
         b.restarted("c");
         assert_eq!(b.current("c"), Duration::from_secs(20));
@@ -63,7 +76,11 @@ mod tests {
             b.restarted("c");
         }
         assert_eq!(b.current("c"), MAX);
-        assert_eq!(b.remaining("c", 0, RESET_AFTER, 1), None, "a long run resets");
+        assert_eq!(
+            b.remaining("c", 0, RESET_AFTER, 1),
+            None,
+            "a long run resets"
+        );
         assert_eq!(b.current("c"), INITIAL);
     }
 }

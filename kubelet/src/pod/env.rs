@@ -81,7 +81,8 @@ impl Sources<'_> {
                 what: format!("configmap {name}"),
                 source,
             })?;
-            self.config_maps.insert(name.to_string(), cm.map(|c| c.data.unwrap_or_default()));
+            self.config_maps
+                .insert(name.to_string(), cm.map(|c| c.data.unwrap_or_default()));
         }
         Ok(self.config_maps.get(name).and_then(Option::as_ref))
     }
@@ -114,7 +115,10 @@ pub fn field_value(pod: &Pod, path: &str, pod_ip: &str, host_ip: &str) -> Result
     let m = &pod.metadata;
     let spec = pod.spec.as_ref();
     let pick = |map: &Option<BTreeMap<String, String>>, key: &str| {
-        map.as_ref().and_then(|l| l.get(key)).cloned().unwrap_or_default()
+        map.as_ref()
+            .and_then(|l| l.get(key))
+            .cloned()
+            .unwrap_or_default()
     };
     let quoted = |s: &str| s.trim_matches(|c| c == '\'' || c == '"').to_string();
     Ok(match path {
@@ -122,15 +126,23 @@ pub fn field_value(pod: &Pod, path: &str, pod_ip: &str, host_ip: &str) -> Result
         "metadata.namespace" => m.namespace.clone().unwrap_or_default(),
         "metadata.uid" => m.uid.clone().unwrap_or_default(),
         "spec.nodeName" => spec.and_then(|s| s.node_name.clone()).unwrap_or_default(),
-        "spec.serviceAccountName" => spec.and_then(|s| s.service_account_name.clone()).unwrap_or_default(),
+        "spec.serviceAccountName" => spec
+            .and_then(|s| s.service_account_name.clone())
+            .unwrap_or_default(),
         "status.podIP" | "status.podIPs" => pod_ip.to_string(),
         "status.hostIP" | "status.hostIPs" => host_ip.to_string(),
         "metadata.labels" => format_map(m.labels.as_ref()),
         "metadata.annotations" => format_map(m.annotations.as_ref()),
         p => {
-            if let Some(k) = p.strip_prefix("metadata.labels[").and_then(|r| r.strip_suffix(']')) {
+            if let Some(k) = p
+                .strip_prefix("metadata.labels[")
+                .and_then(|r| r.strip_suffix(']'))
+            {
                 pick(&m.labels, &quoted(k))
-            } else if let Some(k) = p.strip_prefix("metadata.annotations[").and_then(|r| r.strip_suffix(']')) {
+            } else if let Some(k) = p
+                .strip_prefix("metadata.annotations[")
+                .and_then(|r| r.strip_suffix(']'))
+            {
                 pick(&m.annotations, &quoted(k))
             } else {
                 return Err(Error::Unsupported(format!("unsupported fieldRef {p:?}")));
@@ -161,7 +173,11 @@ pub fn resource_value(
 ) -> Result<String, Error> {
     let res = container.resources.as_ref();
     let get = |limits: bool, name: &str| -> Option<f64> {
-        let m = if limits { res?.limits.as_ref()? } else { res?.requests.as_ref()? };
+        let m = if limits {
+            res?.limits.as_ref()?
+        } else {
+            res?.requests.as_ref()?
+        };
         apimachinery::quantity::parse(&m.get(name)?.0)
     };
     let v = match resource {
@@ -171,9 +187,16 @@ pub fn resource_value(
         "requests.memory" => get(false, "memory").unwrap_or(0.0),
         "limits.ephemeral-storage" => get(true, "ephemeral-storage").unwrap_or(0.0),
         "requests.ephemeral-storage" => get(false, "ephemeral-storage").unwrap_or(0.0),
-        other => return Err(Error::Unsupported(format!("unsupported resourceFieldRef {other:?}"))),
+        other => {
+            return Err(Error::Unsupported(format!(
+                "unsupported resourceFieldRef {other:?}"
+            )))
+        }
     };
-    let d = divisor.and_then(apimachinery::quantity::parse).filter(|d| *d > 0.0).unwrap_or(1.0);
+    let d = divisor
+        .and_then(apimachinery::quantity::parse)
+        .filter(|d| *d > 0.0)
+        .unwrap_or(1.0);
     Ok(format!("{}", (v / d).ceil() as i64))
 }
 
@@ -194,7 +217,10 @@ pub struct Context<'a> {
 }
 
 /// The container's environment, in order.
-pub async fn build(ctx: &Context<'_>, container: &Container) -> Result<Vec<(String, String)>, Error> {
+pub async fn build(
+    ctx: &Context<'_>,
+    container: &Container,
+) -> Result<Vec<(String, String)>, Error> {
     let ns = ctx.pod.metadata.namespace.as_deref().unwrap_or("default");
     let mut sources = Sources {
         client: ctx.client,
@@ -204,12 +230,13 @@ pub async fn build(ctx: &Context<'_>, container: &Container) -> Result<Vec<(Stri
     };
     let mut order: Vec<String> = Vec::new();
     let mut vars: HashMap<String, String> = HashMap::new();
-    let set = |order: &mut Vec<String>, vars: &mut HashMap<String, String>, k: String, v: String| {
-        if !vars.contains_key(&k) {
-            order.push(k.clone());
-        }
-        vars.insert(k, v);
-    };
+    let set =
+        |order: &mut Vec<String>, vars: &mut HashMap<String, String>, k: String, v: String| {
+            if !vars.contains_key(&k) {
+                order.push(k.clone());
+            }
+            vars.insert(k, v);
+        };
     for from in container.env_from.iter().flatten() {
         let prefix = from.prefix.clone().unwrap_or_default();
         if let Some(r) = &from.config_map_ref {
@@ -220,7 +247,12 @@ pub async fn build(ctx: &Context<'_>, container: &Container) -> Result<Vec<(Stri
                     }
                 }
                 None if r.optional == Some(true) => {}
-                None => return Err(Error::Missing(format!("configmap \"{}\" not found", r.name))),
+                None => {
+                    return Err(Error::Missing(format!(
+                        "configmap \"{}\" not found",
+                        r.name
+                    )))
+                }
             }
         }
         if let Some(r) = &from.secret_ref {
@@ -273,7 +305,8 @@ async fn value_from(
             None => container,
         };
         let divisor = r.divisor.as_ref().map(|d| d.0.as_str());
-        return resource_value(target, &r.resource, divisor, ctx.node_cpu, ctx.node_memory).map(Some);
+        return resource_value(target, &r.resource, divisor, ctx.node_cpu, ctx.node_memory)
+            .map(Some);
     }
     if let Some(k) = &src.config_map_key_ref {
         let optional = k.optional == Some(true);
@@ -287,7 +320,10 @@ async fn value_from(
                 ))),
             },
             None if optional => Ok(None),
-            None => Err(Error::Missing(format!("configmap \"{}\" not found", k.name))),
+            None => Err(Error::Missing(format!(
+                "configmap \"{}\" not found",
+                k.name
+            ))),
         };
     }
     if let Some(k) = &src.secret_key_ref {
@@ -326,16 +362,33 @@ mod tests {
     fn downward_fields() {
         let pod: Pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "p", "namespace": "ns", "labels": {"app": "web"}},
-            "spec": {"nodeName": "n1", "containers": []}})).unwrap();
+            "spec": {"nodeName": "n1", "containers": []}}))
+        .unwrap();
         assert_eq!(field_value(&pod, "metadata.name", "", "").unwrap(), "p");
         assert_eq!(field_value(&pod, "spec.nodeName", "", "").unwrap(), "n1");
-        assert_eq!(field_value(&pod, "metadata.labels['app']", "", "").unwrap(), "web");
-        assert_eq!(field_value(&pod, "status.podIP", "10.0.0.1", "").unwrap(), "10.0.0.1");
+        assert_eq!(
+            field_value(&pod, "metadata.labels['app']", "", "").unwrap(),
+            "web"
+        );
+        assert_eq!(
+            field_value(&pod, "status.podIP", "10.0.0.1", "").unwrap(),
+            "10.0.0.1"
+        );
         assert!(field_value(&pod, "spec.bogus", "", "").is_err());
         let c: Container = serde_json::from_value(serde_json::json!({"name": "c",
-            "resources": {"limits": {"memory": "64Mi", "cpu": "250m"}}})).unwrap();
-        assert_eq!(resource_value(&c, "limits.memory", Some("1Mi"), 2.0, 1e9).unwrap(), "64");
-        assert_eq!(resource_value(&c, "limits.cpu", None, 2.0, 1e9).unwrap(), "1");
-        assert_eq!(resource_value(&c, "limits.cpu", Some("1m"), 2.0, 1e9).unwrap(), "250");
+            "resources": {"limits": {"memory": "64Mi", "cpu": "250m"}}}))
+        .unwrap();
+        assert_eq!(
+            resource_value(&c, "limits.memory", Some("1Mi"), 2.0, 1e9).unwrap(),
+            "64"
+        );
+        assert_eq!(
+            resource_value(&c, "limits.cpu", None, 2.0, 1e9).unwrap(),
+            "1"
+        );
+        assert_eq!(
+            resource_value(&c, "limits.cpu", Some("1m"), 2.0, 1e9).unwrap(),
+            "250"
+        );
     }
 }

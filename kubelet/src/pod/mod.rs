@@ -105,7 +105,11 @@ fn port_mappings(pod: &Pod) -> Vec<crate::network::PortMapping> {
             Some(crate::network::PortMapping {
                 container_port: p.container_port as u16,
                 host_port: host_port as u16,
-                protocol: p.protocol.clone().unwrap_or_else(|| "TCP".into()).to_lowercase(),
+                protocol: p
+                    .protocol
+                    .clone()
+                    .unwrap_or_else(|| "TCP".into())
+                    .to_lowercase(),
                 host_ip: p.host_ip.clone().unwrap_or_default(),
             })
         })
@@ -170,7 +174,11 @@ impl Context {
         let dir = self.sandbox_dir(&sb.id);
         let spec = pod.spec.clone().unwrap_or_default();
         let hosts = crate::network::hosts_file(pod, ip, &self.config.file.cluster_domain);
-        let resolv = crate::network::resolv_conf(pod, &self.config.file.cluster_dns, &self.config.file.cluster_domain);
+        let resolv = crate::network::resolv_conf(
+            pod,
+            &self.config.file.cluster_dns,
+            &self.config.file.cluster_domain,
+        );
         let write = |name: &str, text: &str| {
             let path = dir.join(name);
             std::fs::write(&path, text).map_err(|source| Error::Io { path, source })
@@ -272,7 +280,12 @@ pub async fn run(ctx: Arc<Context>) {
     }
 }
 
-fn deliver(ctx: &Arc<Context>, workers: &mut HashMap<String, watch::Sender<Option<Arc<Pod>>>>, uid: String, pod: Pod) {
+fn deliver(
+    ctx: &Arc<Context>,
+    workers: &mut HashMap<String, watch::Sender<Option<Arc<Pod>>>>,
+    uid: String,
+    pod: Pod,
+) {
     let pod = Arc::new(pod);
     ctx.remember(&uid, Some(pod.clone()));
     if let Some(tx) = workers.get(&uid) {
@@ -314,7 +327,8 @@ async fn cleanup_orphans(ctx: &Arc<Context>, known: &[String]) {
             ctx.teardown_sandbox(&sb.config.uid, &sb.id, &pod).await;
             let root = ctx.config.root_dir.clone();
             let uid = sb.config.uid.clone();
-            let _ = tokio::task::spawn_blocking(move || crate::volumes::teardown(&root, &uid)).await;
+            let _ =
+                tokio::task::spawn_blocking(move || crate::volumes::teardown(&root, &uid)).await;
         }
     }
 }

@@ -10,7 +10,9 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Container, ExecAction, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction};
+use k8s_openapi::api::core::v1::{
+    Container, ExecAction, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction,
+};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -88,7 +90,10 @@ impl Prober {
     pub fn started(&self, c: &Container) -> bool {
         match &c.startup_probe {
             None => true,
-            Some(_) => self.states.get(&(c.name.clone(), ProbeKind::Startup)).is_some_and(|s| s.ok),
+            Some(_) => self
+                .states
+                .get(&(c.name.clone(), ProbeKind::Startup))
+                .is_some_and(|s| s.ok),
         }
     }
 
@@ -105,8 +110,14 @@ impl Prober {
         let started = self.started(c);
         let probes = [
             (ProbeKind::Startup, c.startup_probe.as_ref()),
-            (ProbeKind::Liveness, c.liveness_probe.as_ref().filter(|_| started)),
-            (ProbeKind::Readiness, c.readiness_probe.as_ref().filter(|_| started)),
+            (
+                ProbeKind::Liveness,
+                c.liveness_probe.as_ref().filter(|_| started),
+            ),
+            (
+                ProbeKind::Readiness,
+                c.readiness_probe.as_ref().filter(|_| started),
+            ),
         ];
         let now_ms = k8s_openapi::jiff::Timestamp::now().as_millisecond();
         for (kind, probe) in probes {
@@ -183,13 +194,19 @@ async fn run_probe(
     };
     match tokio::time::timeout(timeout, fut).await {
         Ok(r) => r,
-        Err(_) => Err(format!("timeout: probe did not answer within {}s", timeout.as_secs())),
+        Err(_) => Err(format!(
+            "timeout: probe did not answer within {}s",
+            timeout.as_secs()
+        )),
     }
 }
 
 async fn exec(ctx: &Context, container_id: &str, e: &ExecAction) -> Result<(), String> {
     let cmd = e.command.clone().unwrap_or_default();
-    let mut command = ctx.runtime.exec_command(container_id, &cmd, false).map_err(|e| e.to_string())?;
+    let mut command = ctx
+        .runtime
+        .exec_command(container_id, &cmd, false)
+        .map_err(|e| e.to_string())?;
     command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
@@ -208,7 +225,10 @@ async fn exec(ctx: &Context, container_id: &str, e: &ExecAction) -> Result<(), S
     } else {
         let text = String::from_utf8_lossy(&out).trim().to_string();
         Err(if text.is_empty() {
-            format!("command {cmd:?} exited with {}", status.code().unwrap_or(-1))
+            format!(
+                "command {cmd:?} exited with {}",
+                status.code().unwrap_or(-1)
+            )
         } else {
             text
         })
@@ -217,7 +237,11 @@ async fn exec(ctx: &Context, container_id: &str, e: &ExecAction) -> Result<(), S
 
 async fn http_get(c: &Container, h: &HTTPGetAction, pod_ip: &str) -> Result<(), String> {
     let port = port_of(&h.port, c).ok_or_else(|| format!("invalid port {:?}", h.port))?;
-    let host = h.host.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| pod_ip.to_string());
+    let host = h
+        .host
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| pod_ip.to_string());
     let path = h.path.clone().unwrap_or_else(|| "/".into());
     if h.scheme.as_deref() == Some("HTTPS") {
         return Err("HTTPS probes are not supported".into());
@@ -230,7 +254,9 @@ async fn http_get(c: &Container, h: &HTTPGetAction, pod_ip: &str) -> Result<(), 
         req.push_str(&format!("{}: {}\r\n", hh.name, hh.value));
     }
     req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 1024];
     let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
     let head = String::from_utf8_lossy(&buf[..n]);
@@ -248,7 +274,11 @@ async fn http_get(c: &Container, h: &HTTPGetAction, pod_ip: &str) -> Result<(), 
 
 async fn tcp(c: &Container, t: &TCPSocketAction, pod_ip: &str) -> Result<(), String> {
     let port = port_of(&t.port, c).ok_or_else(|| format!("invalid port {:?}", t.port))?;
-    let host = t.host.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| pod_ip.to_string());
+    let host = t
+        .host
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| pod_ip.to_string());
     tokio::net::TcpStream::connect((host.as_str(), port))
         .await
         .map(|_| ())
@@ -256,7 +286,12 @@ async fn tcp(c: &Container, t: &TCPSocketAction, pod_ip: &str) -> Result<(), Str
 }
 
 /// Runs a postStart/preStop handler.
-pub async fn run_handler(ctx: &Context, container_id: &str, h: &LifecycleHandler, pod_ip: &str) -> Result<(), String> {
+pub async fn run_handler(
+    ctx: &Context,
+    container_id: &str,
+    h: &LifecycleHandler,
+    pod_ip: &str,
+) -> Result<(), String> {
     if let Some(e) = &h.exec {
         return exec(ctx, container_id, e).await;
     }

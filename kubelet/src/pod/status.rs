@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
-    PodCondition, PodIP, PodStatus, HostIP,
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    ContainerStatus, HostIP, PodCondition, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -47,7 +47,10 @@ pub struct ContainerView {
 }
 
 fn time(rfc3339: &str) -> Option<Time> {
-    rfc3339.parse::<k8s_openapi::jiff::Timestamp>().ok().map(Time)
+    rfc3339
+        .parse::<k8s_openapi::jiff::Timestamp>()
+        .ok()
+        .map(Time)
 }
 
 fn terminated(info: &ContainerInfo) -> ContainerStateTerminated {
@@ -77,7 +80,11 @@ pub fn container_id(id: &str) -> String {
 
 /// A container's status entry.
 pub fn container_status(v: &ContainerView) -> ContainerStatus {
-    let restart_count = v.current.as_ref().map(|c| c.spec.config.attempt as i32).unwrap_or(0);
+    let restart_count = v
+        .current
+        .as_ref()
+        .map(|c| c.spec.config.attempt as i32)
+        .unwrap_or(0);
     let state = match (&v.current, &v.waiting) {
         (_, Some(w)) => ContainerState {
             waiting: Some(ContainerStateWaiting {
@@ -116,7 +123,9 @@ pub fn container_status(v: &ContainerView) -> ContainerStatus {
     // lastState: the previous attempt, or the current one when it is no
     // longer shown (waiting for its restart).
     let last = match (&v.current, &v.waiting) {
-        (Some(c), Some(_)) if matches!(c.state.status, Status::Exited | Status::Unknown) => Some(terminated(c)),
+        (Some(c), Some(_)) if matches!(c.state.status, Status::Exited | Status::Unknown) => {
+            Some(terminated(c))
+        }
         _ => v
             .previous
             .as_ref()
@@ -184,11 +193,19 @@ pub fn phase(inp: &Inputs<'_>) -> &'static str {
     let running = inp
         .app
         .iter()
-        .filter(|v| v.current.as_ref().is_some_and(|c| c.state.status == Status::Running))
+        .filter(|v| {
+            v.current
+                .as_ref()
+                .is_some_and(|c| c.state.status == Status::Running)
+        })
         .count();
     let exits: Vec<Option<i32>> = inp.app.iter().map(finished).collect();
     let all_finished = exits.iter().all(Option::is_some);
-    let restarting = inp.app.iter().any(|v| v.waiting.as_ref().is_some_and(|w| w.reason == "CrashLoopBackOff"));
+    let restarting = inp.app.iter().any(|v| {
+        v.waiting
+            .as_ref()
+            .is_some_and(|w| w.reason == "CrashLoopBackOff")
+    });
     if running > 0 || restarting {
         return "Running";
     }
@@ -207,9 +224,17 @@ pub fn phase(inp: &Inputs<'_>) -> &'static str {
     "Pending"
 }
 
-fn condition(old: Option<&PodStatus>, type_: &str, ok: bool, reason: Option<&str>, message: Option<String>) -> PodCondition {
+fn condition(
+    old: Option<&PodStatus>,
+    type_: &str,
+    ok: bool,
+    reason: Option<&str>,
+    message: Option<String>,
+) -> PodCondition {
     let status = if ok { "True" } else { "False" };
-    let prev = old.and_then(|s| s.conditions.as_ref()).and_then(|c| c.iter().find(|c| c.type_ == type_));
+    let prev = old
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == type_));
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     PodCondition {
         type_: type_.into(),
@@ -231,9 +256,14 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
     let init_statuses: Vec<ContainerStatus> = inp.init.iter().map(container_status).collect();
     let statuses: Vec<ContainerStatus> = inp.app.iter().map(container_status).collect();
     let initialized = inp.init.iter().all(|v| finished(v) == Some(0));
-    let not_ready: Vec<&str> = statuses.iter().filter(|s| !s.ready).map(|s| s.name.as_str()).collect();
+    let not_ready: Vec<&str> = statuses
+        .iter()
+        .filter(|s| !s.ready)
+        .map(|s| s.name.as_str())
+        .collect();
     let containers_ready = not_ready.is_empty() && phase != "Succeeded" && phase != "Failed";
-    let unready_msg = (!not_ready.is_empty()).then(|| format!("containers with unready status: [{}]", not_ready.join(" ")));
+    let unready_msg = (!not_ready.is_empty())
+        .then(|| format!("containers with unready status: [{}]", not_ready.join(" ")));
     let pending_init: Vec<&str> = inp
         .init
         .iter()
@@ -241,13 +271,24 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
         .map(|v| v.name.as_str())
         .collect();
     let mut conditions = vec![
-        condition(inp.old, "PodReadyToStartContainers", inp.sandbox_ready, None, None),
+        condition(
+            inp.old,
+            "PodReadyToStartContainers",
+            inp.sandbox_ready,
+            None,
+            None,
+        ),
         condition(
             inp.old,
             "Initialized",
             initialized,
             (!initialized).then_some("ContainersNotInitialized"),
-            (!initialized).then(|| format!("containers with incomplete status: [{}]", pending_init.join(" "))),
+            (!initialized).then(|| {
+                format!(
+                    "containers with incomplete status: [{}]",
+                    pending_init.join(" ")
+                )
+            }),
         ),
         condition(
             inp.old,
@@ -258,7 +299,11 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
             } else {
                 "ContainersNotReady"
             }),
-            if containers_ready { None } else { unready_msg.clone() },
+            if containers_ready {
+                None
+            } else {
+                unready_msg.clone()
+            },
         ),
         condition(
             inp.old,
@@ -273,7 +318,11 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
         ),
     ];
     // PodScheduled (and anything else others wrote) stays as it was.
-    for c in inp.old.and_then(|s| s.conditions.clone()).unwrap_or_default() {
+    for c in inp
+        .old
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default()
+    {
         if !conditions.iter().any(|x| x.type_ == c.type_) {
             conditions.push(c);
         }

@@ -31,11 +31,13 @@ use super::backoff::Backoff;
 use super::probes::{self, ProbeKind, Prober};
 use super::status::{self, ContainerView, Inputs, Waiting};
 use super::{env, Context};
-use crate::runtime::container::spec::{ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext};
+use crate::runtime::cgroups::Qos;
+use crate::runtime::container::spec::{
+    ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext,
+};
 use crate::runtime::container::ContainerInfo;
 use crate::runtime::sandbox::{SandboxConfig, SandboxRecord, SandboxState};
 use crate::runtime::state::Status;
-use crate::runtime::cgroups::Qos;
 
 /// How often a worker looks at its pod without news.
 pub const RESYNC: Duration = Duration::from_secs(1);
@@ -91,7 +93,11 @@ pub fn qos(pod: &Pod) -> Qos {
     let containers: Vec<&Container> = pod
         .spec
         .iter()
-        .flat_map(|s| s.containers.iter().chain(s.init_containers.iter().flatten()))
+        .flat_map(|s| {
+            s.containers
+                .iter()
+                .chain(s.init_containers.iter().flatten())
+        })
         .collect();
     let mut any = false;
     let mut guaranteed = true;
@@ -130,11 +136,19 @@ fn resources(c: &Container) -> ResourceRequirements {
     let r = c.resources.clone().unwrap_or_default();
     let req = r.requests.unwrap_or_default();
     let lim = r.limits.unwrap_or_default();
-    let cpu = |m: &std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>| {
-        m.get("cpu").and_then(|q| apimachinery::quantity::millicores(&q.0))
+    let cpu = |m: &std::collections::BTreeMap<
+        String,
+        k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+    >| {
+        m.get("cpu")
+            .and_then(|q| apimachinery::quantity::millicores(&q.0))
     };
-    let mem = |m: &std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>| {
-        m.get("memory").and_then(|q| apimachinery::quantity::bytes(&q.0))
+    let mem = |m: &std::collections::BTreeMap<
+        String,
+        k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+    >| {
+        m.get("memory")
+            .and_then(|q| apimachinery::quantity::bytes(&q.0))
     };
     ResourceRequirements {
         cpu_request_milli: cpu(&req).or_else(|| cpu(&lim)),
@@ -146,12 +160,22 @@ fn resources(c: &Container) -> ResourceRequirements {
 }
 
 fn security(pod: &Pod, c: &Container) -> SecurityContext {
-    let psc = pod.spec.as_ref().and_then(|s| s.security_context.clone()).unwrap_or_default();
+    let psc = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.security_context.clone())
+        .unwrap_or_default();
     let sc = c.security_context.clone().unwrap_or_default();
     let caps = sc.capabilities.clone().unwrap_or_default();
     SecurityContext {
-        run_as_user: sc.run_as_user.or(psc.run_as_user).and_then(|u| u32::try_from(u).ok()),
-        run_as_group: sc.run_as_group.or(psc.run_as_group).and_then(|g| u32::try_from(g).ok()),
+        run_as_user: sc
+            .run_as_user
+            .or(psc.run_as_user)
+            .and_then(|u| u32::try_from(u).ok()),
+        run_as_group: sc
+            .run_as_group
+            .or(psc.run_as_group)
+            .and_then(|g| u32::try_from(g).ok()),
         run_as_non_root: sc.run_as_non_root.or(psc.run_as_non_root).unwrap_or(false),
         supplemental_groups: psc
             .supplemental_groups
@@ -241,8 +265,12 @@ impl Worker {
     }
 
     /// (current, previous) attempts of container `name`.
-    fn attempts(all: &[ContainerInfo], name: &str) -> (Option<ContainerInfo>, Option<ContainerInfo>) {
-        let mut v: Vec<&ContainerInfo> = all.iter().filter(|c| c.spec.config.name == name).collect();
+    fn attempts(
+        all: &[ContainerInfo],
+        name: &str,
+    ) -> (Option<ContainerInfo>, Option<ContainerInfo>) {
+        let mut v: Vec<&ContainerInfo> =
+            all.iter().filter(|c| c.spec.config.name == name).collect();
         v.sort_by_key(|c| c.spec.config.attempt);
         let cur = v.pop().cloned();
         let prev = v.pop().cloned();
@@ -263,7 +291,11 @@ impl Worker {
             self.final_delete(pod).await?;
             return Ok(Outcome::Finished);
         }
-        let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+        let phase = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.phase.clone())
+            .unwrap_or_default();
         if phase == "Succeeded" || phase == "Failed" {
             // Finished pods keep their record; their processes are gone.
             self.stop_all(pod, Duration::from_secs(0)).await;
@@ -275,10 +307,23 @@ impl Worker {
         ) {
             let elapsed = k8s_openapi::jiff::Timestamp::now().as_second() - start.0.as_second();
             if elapsed >= deadline && self.failed.is_none() {
-                self.ctx.event(pod, "Normal", "DeadlineExceeded", "Pod was active on the node longer than the specified deadline".into());
-                self.failed = Some(("DeadlineExceeded".into(), format!("Pod was active on the node longer than the specified deadline")));
-                self.stop_all(pod, Duration::from_secs(spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64))
-                    .await;
+                self.ctx.event(
+                    pod,
+                    "Normal",
+                    "DeadlineExceeded",
+                    "Pod was active on the node longer than the specified deadline".into(),
+                );
+                self.failed = Some((
+                    "DeadlineExceeded".into(),
+                    "Pod was active on the node longer than the specified deadline".to_string(),
+                ));
+                self.stop_all(
+                    pod,
+                    Duration::from_secs(
+                        spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64
+                    ),
+                )
+                .await;
             }
         }
         if self.failed.is_some() {
@@ -290,14 +335,27 @@ impl Worker {
         let (sandbox, pod_ip) = match self.ensure_sandbox(pod).await {
             Ok(v) => v,
             Err(e) => {
-                self.ctx.event(pod, "Warning", "FailedCreatePodSandBox", format!("Failed to create pod sandbox: {e}"));
+                self.ctx.event(
+                    pod,
+                    "Warning",
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {e}"),
+                );
                 self.write_status(pod, None, false).await?;
                 return Err(e);
             }
         };
         // Volumes (refreshed on every sync: configMap/secret updates).
         let host_ip = self.ctx.node_ip.clone();
-        let volumes = match crate::volumes::prepare(&self.ctx.client, &self.ctx.config.root_dir, pod, &pod_ip, &host_ip).await {
+        let volumes = match crate::volumes::prepare(
+            &self.ctx.client,
+            &self.ctx.config.root_dir,
+            pod,
+            &pod_ip,
+            &host_ip,
+        )
+        .await
+        {
             Ok(v) => v,
             Err(e) => {
                 self.ctx.event(pod, "Warning", "FailedMount", e.to_string());
@@ -319,7 +377,10 @@ impl Worker {
             })
             .await
         };
-        let restart_policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+        let restart_policy = spec
+            .restart_policy
+            .clone()
+            .unwrap_or_else(|| "Always".into());
 
         // Init containers, one at a time.
         let mut init_done = true;
@@ -332,13 +393,15 @@ impl Worker {
                     break;
                 }
                 Some((_, _)) if restart_policy == "Never" => {
-                    self.failed = Some(("Failed".into(), format!("Init container {} failed", c.name)));
+                    self.failed =
+                        Some(("Failed".into(), format!("Init container {} failed", c.name)));
                     init_done = false;
                     break;
                 }
                 _ => {
                     init_done = false;
-                    self.start_or_back_off(pod, c, cur.as_ref(), &sandbox, &pod_ip, &volumes).await;
+                    self.start_or_back_off(pod, c, cur.as_ref(), &sandbox, &pod_ip, &volumes)
+                        .await;
                     break;
                 }
             }
@@ -364,14 +427,25 @@ impl Worker {
                             _ => true,
                         };
                         if restart {
-                            self.start_or_back_off(pod, c, cur.as_ref(), &sandbox, &pod_ip, &volumes).await;
+                            self.start_or_back_off(
+                                pod,
+                                c,
+                                cur.as_ref(),
+                                &sandbox,
+                                &pod_ip,
+                                &volumes,
+                            )
+                            .await;
                         } else {
                             self.waiting.remove(&c.name);
                         }
                     }
                     // Never started (or its config/image failed before):
                     // start_or_back_off applies the back-off either way.
-                    None => self.start_or_back_off(pod, c, None, &sandbox, &pod_ip, &volumes).await,
+                    None => {
+                        self.start_or_back_off(pod, c, None, &sandbox, &pod_ip, &volumes)
+                            .await
+                    }
                 }
             }
         } else {
@@ -409,7 +483,11 @@ impl Worker {
             })
             .await
         };
-        if let Some(sb) = existing.iter().rev().find(|s| s.state == SandboxState::Ready) {
+        if let Some(sb) = existing
+            .iter()
+            .rev()
+            .find(|s| s.state == SandboxState::Ready)
+        {
             let ip = if host_network {
                 Some(self.ctx.node_ip.clone())
             } else {
@@ -422,19 +500,32 @@ impl Worker {
         // A dead sandbox (holder gone, e.g. after a reboot) is replaced,
         // and with it every container: they shared its namespaces.
         for old in existing {
-            self.ctx.event(pod, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.".into());
+            self.ctx.event(
+                pod,
+                "Normal",
+                "SandboxChanged",
+                "Pod sandbox changed, it will be killed and re-created.".into(),
+            );
             let me = self.ctx.clone();
             let uid = self.uid.clone();
             let id = old.id.clone();
             me.teardown_sandbox(&uid, &id, pod).await;
         }
         let name = pod.metadata.name.clone().unwrap_or_default();
-        let hostname = spec.hostname.clone().filter(|h| !h.is_empty()).unwrap_or_else(|| name.clone());
+        let hostname = spec
+            .hostname
+            .clone()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| name.clone());
         let cfg = SandboxConfig {
             name,
             namespace: pod.metadata.namespace.clone().unwrap_or_default(),
             uid: self.uid.clone(),
-            hostname: Some(if host_network { self.ctx.config.node_name.clone() } else { hostname }),
+            hostname: Some(if host_network {
+                self.ctx.config.node_name.clone()
+            } else {
+                hostname
+            }),
             host_network,
             host_pid: spec.host_pid.unwrap_or(false),
             host_ipc: spec.host_ipc.unwrap_or(false),
@@ -478,8 +569,14 @@ impl Worker {
         volumes: &std::collections::BTreeMap<String, PathBuf>,
     ) {
         let now = k8s_openapi::jiff::Timestamp::now().as_millisecond();
-        if let Some(prev) = cur.filter(|p| matches!(p.state.status, Status::Exited | Status::Unknown)) {
-            let ts = |s: &str| s.parse::<k8s_openapi::jiff::Timestamp>().map(|t| t.as_millisecond()).unwrap_or(0);
+        if let Some(prev) =
+            cur.filter(|p| matches!(p.state.status, Status::Exited | Status::Unknown))
+        {
+            let ts = |s: &str| {
+                s.parse::<k8s_openapi::jiff::Timestamp>()
+                    .map(|t| t.as_millisecond())
+                    .unwrap_or(0)
+            };
             let finished = ts(&prev.state.finished_at);
             let ran = Duration::from_millis((finished - ts(&prev.state.started_at)).max(0) as u64);
             if let Some(left) = self.backoff.remaining(&c.name, finished, ran, now) {
@@ -492,12 +589,17 @@ impl Worker {
                     pod.metadata.namespace.as_deref().unwrap_or(""),
                     self.uid
                 );
-                if self.waiting.get(&c.name).map(|w| w.reason.as_str()) != Some("CrashLoopBackOff") {
+                if self.waiting.get(&c.name).map(|w| w.reason.as_str()) != Some("CrashLoopBackOff")
+                {
                     self.ctx.event(
                         pod,
                         "Warning",
                         "BackOff",
-                        format!("Back-off restarting failed container {} in pod {}", c.name, key(pod)),
+                        format!(
+                            "Back-off restarting failed container {} in pod {}",
+                            c.name,
+                            key(pod)
+                        ),
                     );
                 }
                 let _ = left;
@@ -529,7 +631,10 @@ impl Worker {
                         .list_containers()
                         .unwrap_or_default()
                         .into_iter()
-                        .filter(|x| x.spec.config.labels.get(LABEL_UID) == Some(&uid) && x.spec.config.name == name)
+                        .filter(|x| {
+                            x.spec.config.labels.get(LABEL_UID) == Some(&uid)
+                                && x.spec.config.name == name
+                        })
                         .collect();
                     olds.sort_by_key(|x| x.spec.config.attempt);
                     olds.pop();
@@ -568,9 +673,19 @@ impl Worker {
             blocking(move || rt.images().get(&img).ok().flatten().is_some()).await
         };
         if present && policy != crate::runtime::images::PullPolicy::Always {
-            self.ctx.event(pod, "Normal", "Pulled", format!("Container image \"{image}\" already present on machine"));
+            self.ctx.event(
+                pod,
+                "Normal",
+                "Pulled",
+                format!("Container image \"{image}\" already present on machine"),
+            );
         } else {
-            self.ctx.event(pod, "Normal", "Pulling", format!("Pulling image \"{image}\""));
+            self.ctx.event(
+                pod,
+                "Normal",
+                "Pulling",
+                format!("Pulling image \"{image}\""),
+            );
             let t = Instant::now();
             let rt = self.ctx.runtime.clone();
             let img = image.clone();
@@ -586,11 +701,27 @@ impl Worker {
                     ),
                 ),
                 Err(e) => {
-                    let back_off = self.waiting.get(&c.name).is_some_and(|w| w.reason == "ErrImagePull" || w.reason == "ImagePullBackOff");
-                    self.ctx.event(pod, "Warning", "Failed", format!("Failed to pull image \"{image}\": {e}"));
+                    let back_off = self.waiting.get(&c.name).is_some_and(|w| {
+                        w.reason == "ErrImagePull" || w.reason == "ImagePullBackOff"
+                    });
+                    self.ctx.event(
+                        pod,
+                        "Warning",
+                        "Failed",
+                        format!("Failed to pull image \"{image}\": {e}"),
+                    );
                     return Err(Waiting {
-                        reason: if back_off { "ImagePullBackOff" } else { "ErrImagePull" }.into(),
-                        message: Some(if back_off { format!("Back-off pulling image \"{image}\"") } else { e.to_string() }),
+                        reason: if back_off {
+                            "ImagePullBackOff"
+                        } else {
+                            "ErrImagePull"
+                        }
+                        .into(),
+                        message: Some(if back_off {
+                            format!("Back-off pulling image \"{image}\"")
+                        } else {
+                            e.to_string()
+                        }),
                     });
                 }
             }
@@ -607,7 +738,8 @@ impl Worker {
         let envs = match env::build(&ectx, c).await {
             Ok(e) => e,
             Err(e) => {
-                self.ctx.event(pod, "Warning", "Failed", format!("Error: {e}"));
+                self.ctx
+                    .event(pod, "Warning", "Failed", format!("Error: {e}"));
                 return Err(Waiting {
                     reason: "CreateContainerConfigError".into(),
                     message: Some(e.to_string()),
@@ -615,7 +747,10 @@ impl Worker {
             }
         };
         let vars: HashMap<String, String> = envs.iter().cloned().collect();
-        let expand = |v: &Option<Vec<String>>| v.as_ref().map(|a| a.iter().map(|s| env::expand(s, &vars)).collect());
+        let expand = |v: &Option<Vec<String>>| {
+            v.as_ref()
+                .map(|a| a.iter().map(|s| env::expand(s, &vars)).collect())
+        };
         // Volume mounts.
         let mut mounts = Vec::new();
         for m in c.volume_mounts.iter().flatten() {
@@ -650,8 +785,14 @@ impl Worker {
             });
         }
         let mut labels = std::collections::BTreeMap::new();
-        labels.insert(LABEL_NAMESPACE.to_string(), pod.metadata.namespace.clone().unwrap_or_default());
-        labels.insert(LABEL_POD.to_string(), pod.metadata.name.clone().unwrap_or_default());
+        labels.insert(
+            LABEL_NAMESPACE.to_string(),
+            pod.metadata.namespace.clone().unwrap_or_default(),
+        );
+        labels.insert(
+            LABEL_POD.to_string(),
+            pod.metadata.name.clone().unwrap_or_default(),
+        );
         labels.insert(LABEL_UID.to_string(), self.uid.clone());
         labels.insert(LABEL_CONTAINER.to_string(), c.name.clone());
         let config = ContainerConfig {
@@ -675,27 +816,40 @@ impl Worker {
         let id = match created {
             Ok(id) => id,
             Err(e) => {
-                self.ctx.event(pod, "Warning", "Failed", format!("Error: {e}"));
+                self.ctx
+                    .event(pod, "Warning", "Failed", format!("Error: {e}"));
                 return Err(Waiting {
                     reason: "CreateContainerError".into(),
                     message: Some(e.to_string()),
                 });
             }
         };
-        self.ctx.event(pod, "Normal", "Created", format!("Created container: {}", c.name));
+        self.ctx.event(
+            pod,
+            "Normal",
+            "Created",
+            format!("Created container: {}", c.name),
+        );
         let rt = self.ctx.runtime.clone();
         let cid = id.clone();
         if let Err(e) = blocking(move || rt.start_container(&cid)).await {
-            self.ctx.event(pod, "Warning", "Failed", format!("Error: {e}"));
+            self.ctx
+                .event(pod, "Warning", "Failed", format!("Error: {e}"));
             return Err(Waiting {
                 reason: "RunContainerError".into(),
                 message: Some(e.to_string()),
             });
         }
-        self.ctx.event(pod, "Normal", "Started", format!("Started container {}", c.name));
+        self.ctx.event(
+            pod,
+            "Normal",
+            "Started",
+            format!("Started container {}", c.name),
+        );
         if let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
             if let Err(msg) = probes::run_handler(&self.ctx, &id, h, pod_ip).await {
-                self.ctx.event(pod, "Warning", "FailedPostStartHook", msg.clone());
+                self.ctx
+                    .event(pod, "Warning", "FailedPostStartHook", msg.clone());
                 let rt = self.ctx.runtime.clone();
                 let _ = blocking(move || rt.stop_container(&id, Duration::from_secs(2))).await;
                 return Err(Waiting {
@@ -716,7 +870,10 @@ impl Worker {
             .parse::<k8s_openapi::jiff::Timestamp>()
             .map(|t| t.as_millisecond())
             .unwrap_or(0);
-        let results = self.prober.run_due(&self.ctx, c, &info.spec.id, started_at, pod_ip).await;
+        let results = self
+            .prober
+            .run_due(&self.ctx, c, &info.spec.id, started_at, pod_ip)
+            .await;
         for (kind, failure) in results {
             let what = match kind {
                 ProbeKind::Liveness => "Liveness",
@@ -724,14 +881,23 @@ impl Worker {
                 ProbeKind::Startup => "Startup",
             };
             if let Some(msg) = &failure.message {
-                self.ctx.event(pod, "Warning", "Unhealthy", format!("{what} probe failed: {msg}"));
+                self.ctx.event(
+                    pod,
+                    "Warning",
+                    "Unhealthy",
+                    format!("{what} probe failed: {msg}"),
+                );
             }
             if failure.kill {
                 self.ctx.event(
                     pod,
                     "Normal",
                     "Killing",
-                    format!("Container {} failed {} probe, will be restarted", c.name, what.to_lowercase()),
+                    format!(
+                        "Container {} failed {} probe, will be restarted",
+                        c.name,
+                        what.to_lowercase()
+                    ),
                 );
                 let grace = pod
                     .spec
@@ -768,7 +934,9 @@ impl Worker {
         };
         let view = |c: &Container, is_init: bool| -> ContainerView {
             let (cur, prev) = Self::attempts(&all, &c.name);
-            let running = cur.as_ref().is_some_and(|x| x.state.status == Status::Running);
+            let running = cur
+                .as_ref()
+                .is_some_and(|x| x.state.status == Status::Running);
             let image_id = cur
                 .as_ref()
                 .map(|x| x.spec.image_id.clone())
@@ -785,7 +953,12 @@ impl Worker {
                 image_id,
             }
         };
-        let init: Vec<ContainerView> = spec.init_containers.iter().flatten().map(|c| view(c, true)).collect();
+        let init: Vec<ContainerView> = spec
+            .init_containers
+            .iter()
+            .flatten()
+            .map(|c| view(c, true))
+            .collect();
         let app: Vec<ContainerView> = spec.containers.iter().map(|c| view(c, false)).collect();
         let inputs = Inputs {
             old: pod.status.as_ref(),
@@ -799,15 +972,24 @@ impl Worker {
             qos: qos_name(qos(pod)),
         };
         let new = status::compute(&inputs);
-        let unchanged = self.last_status.as_ref().is_some_and(|s| status::same(s, &new))
+        let unchanged = self
+            .last_status
+            .as_ref()
+            .is_some_and(|s| status::same(s, &new))
             || pod.status.as_ref().is_some_and(|s| status::same(s, &new));
         if unchanged {
             return Ok(());
         }
-        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), pod.metadata.namespace.as_deref().unwrap_or(""));
+        let api: Api<Pod> = Api::namespaced(
+            self.ctx.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or(""),
+        );
         let name = pod.metadata.name.clone().unwrap_or_default();
         let patch = serde_json::json!({"status": new});
-        match api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        match api
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
             Ok(_) => {
                 self.last_status = Some(new);
                 Ok(())
@@ -825,9 +1007,17 @@ impl Worker {
     async fn stop_all(&mut self, pod: &Pod, grace: Duration) {
         let all = self.containers_of();
         let mut tasks = Vec::new();
-        for c in all.into_iter().filter(|c| c.state.status == Status::Running) {
+        for c in all
+            .into_iter()
+            .filter(|c| c.state.status == Status::Running)
+        {
             let name = c.spec.config.name.clone();
-            self.ctx.event(pod, "Normal", "Killing", format!("Stopping container {name}"));
+            self.ctx.event(
+                pod,
+                "Normal",
+                "Killing",
+                format!("Stopping container {name}"),
+            );
             let hook = pod
                 .spec
                 .as_ref()
@@ -839,9 +1029,13 @@ impl Worker {
             tasks.push(tokio::spawn(async move {
                 let start = Instant::now();
                 if let Some(h) = hook {
-                    let _ = tokio::time::timeout(grace, probes::run_handler(&ctx, &c.spec.id, &h, &ip)).await;
+                    let _ =
+                        tokio::time::timeout(grace, probes::run_handler(&ctx, &c.spec.id, &h, &ip))
+                            .await;
                 }
-                let left = grace.saturating_sub(start.elapsed()).max(Duration::from_secs(if grace.is_zero() { 0 } else { 2 }));
+                let left = grace
+                    .saturating_sub(start.elapsed())
+                    .max(Duration::from_secs(if grace.is_zero() { 0 } else { 2 }));
                 let rt = ctx.runtime.clone();
                 let id = c.spec.id.clone();
                 let _ = blocking(move || rt.stop_container(&id, left)).await;
@@ -873,7 +1067,9 @@ impl Worker {
         };
         let empty = Pod::default();
         for id in sandboxes {
-            self.ctx.teardown_sandbox(&self.uid, &id, pod.unwrap_or(&empty)).await;
+            self.ctx
+                .teardown_sandbox(&self.uid, &id, pod.unwrap_or(&empty))
+                .await;
         }
         let root = self.ctx.config.root_dir.clone();
         let uid = self.uid.clone();
@@ -884,7 +1080,10 @@ impl Worker {
     }
 
     async fn final_delete(&self, pod: &Pod) -> Result<(), super::Error> {
-        let api: Api<Pod> = Api::namespaced(self.ctx.client.clone(), pod.metadata.namespace.as_deref().unwrap_or(""));
+        let api: Api<Pod> = Api::namespaced(
+            self.ctx.client.clone(),
+            pod.metadata.namespace.as_deref().unwrap_or(""),
+        );
         let name = pod.metadata.name.clone().unwrap_or_default();
         let dp = DeleteParams {
             grace_period_seconds: Some(0),

@@ -182,6 +182,11 @@ impl Session {
     }
 }
 
+/// The client of a stream is gone (its socket closed).
+#[derive(Debug, thiserror::Error)]
+#[error("the stream's client is gone")]
+pub struct ClientGone;
+
 /// Writes framed messages on one channel.
 #[derive(Clone)]
 pub struct ChannelWriter {
@@ -190,25 +195,26 @@ pub struct ChannelWriter {
 }
 
 impl ChannelWriter {
-    /// Sends `data` on the channel; `Err` when the client is gone.
-    pub async fn send(&self, data: &[u8]) -> Result<(), ()> {
+    fn frame(&self, data: &[u8]) -> Message {
         let mut framed = Vec::with_capacity(data.len() + 1);
         framed.push(self.channel);
         framed.extend_from_slice(data);
+        Message::Binary(Bytes::from(framed))
+    }
+
+    /// Sends `data` on the channel.
+    pub async fn send(&self, data: &[u8]) -> Result<(), ClientGone> {
         self.out
-            .send(Message::Binary(Bytes::from(framed)))
+            .send(self.frame(data))
             .await
-            .map_err(|_| ())
+            .map_err(|_| ClientGone)
     }
 
     /// Blocking variant for threads.
-    pub fn blocking_send(&self, data: &[u8]) -> Result<(), ()> {
-        let mut framed = Vec::with_capacity(data.len() + 1);
-        framed.push(self.channel);
-        framed.extend_from_slice(data);
+    pub fn blocking_send(&self, data: &[u8]) -> Result<(), ClientGone> {
         self.out
-            .blocking_send(Message::Binary(Bytes::from(framed)))
-            .map_err(|_| ())
+            .blocking_send(self.frame(data))
+            .map_err(|_| ClientGone)
     }
 }
 

@@ -21,7 +21,10 @@ pub fn write(dir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> io::Result
             && p.components().all(|c| matches!(c, Component::Normal(_)))
             && !rel.starts_with("..");
         if !safe {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("invalid path {rel:?}")));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid path {rel:?}"),
+            ));
         }
     }
     let data = dir.join("..data");
@@ -61,7 +64,11 @@ pub fn write(dir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> io::Result
     // Names that are gone from the new version.
     for e in std::fs::read_dir(dir)?.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with("..") && !files.keys().any(|k| k.split('/').next() == Some(name.as_str())) {
+        if !name.starts_with("..")
+            && !files
+                .keys()
+                .any(|k| k.split('/').next() == Some(name.as_str()))
+        {
             let _ = std::fs::remove_file(e.path());
         }
     }
@@ -77,7 +84,8 @@ fn same(vdir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> bool {
         && files.iter().all(|(rel, (content, mode))| {
             let p = vdir.join(rel);
             std::fs::read(&p).is_ok_and(|c| &c == content)
-                && std::fs::metadata(&p).is_ok_and(|m| m.permissions().mode() & 0o777 == mode & 0o777)
+                && std::fs::metadata(&p)
+                    .is_ok_and(|m| m.permissions().mode() & 0o777 == mode & 0o777)
         })
 }
 
@@ -85,7 +93,13 @@ fn walk_count(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
-                .map(|e| if e.path().is_dir() { walk_count(&e.path()) } else { 1 })
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk_count(&e.path())
+                    } else {
+                        1
+                    }
+                })
                 .sum()
         })
         .unwrap_or(0)
@@ -106,7 +120,11 @@ mod tests {
         assert_eq!(std::fs::read(d.path().join("sub/b")).unwrap(), b"2");
         let first = std::fs::read_link(d.path().join("..data")).unwrap();
         write(d.path(), &f).unwrap();
-        assert_eq!(std::fs::read_link(d.path().join("..data")).unwrap(), first, "unchanged: no new version");
+        assert_eq!(
+            std::fs::read_link(d.path().join("..data")).unwrap(),
+            first,
+            "unchanged: no new version"
+        );
         f.remove("sub/b");
         f.insert("a".to_string(), (b"3".to_vec(), 0o644));
         write(d.path(), &f).unwrap();

@@ -58,7 +58,11 @@ pub enum Error {
 
 fn io(volume: &str, path: &Path) -> impl FnOnce(std::io::Error) -> Error {
     let (volume, path) = (volume.to_string(), path.to_path_buf());
-    move |source| Error::Io { volume, path, source }
+    move |source| Error::Io {
+        volume,
+        path,
+        source,
+    }
 }
 
 /// The directory holding a pod's volumes.
@@ -67,9 +71,13 @@ pub fn pod_dir(root: &Path, uid: &str) -> PathBuf {
 }
 
 fn is_mount_point(path: &Path) -> bool {
-    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else { return false };
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return false;
+    };
     let p = path.to_string_lossy();
-    mounts.lines().any(|l| l.split_whitespace().nth(1) == Some(&*p))
+    mounts
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(&*p))
 }
 
 fn mount_tmpfs(volume: &str, dir: &Path, size: Option<i64>) -> Result<(), Error> {
@@ -80,22 +88,38 @@ fn mount_tmpfs(volume: &str, dir: &Path, size: Option<i64>) -> Result<(), Error>
         Some(s) if s > 0 => format!("mode=0755,size={s}"),
         _ => "mode=0755".to_string(),
     };
-    mount(Some("tmpfs"), dir, Some("tmpfs"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV, Some(opts.as_str())).map_err(
-        |e| Error::SetUp {
-            volume: volume.to_string(),
-            message: format!("mounting tmpfs on {}: {e}", dir.display()),
-        },
+    mount(
+        Some("tmpfs"),
+        dir,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some(opts.as_str()),
     )
+    .map_err(|e| Error::SetUp {
+        volume: volume.to_string(),
+        message: format!("mounting tmpfs on {}: {e}", dir.display()),
+    })
 }
 
 /// Sets up (or refreshes) every volume of `pod`; returns volume name ->
 /// host path.
-pub async fn prepare(client: &kube::Client, root: &Path, pod: &Pod, pod_ip: &str, host_ip: &str) -> Result<BTreeMap<String, PathBuf>, Error> {
+pub async fn prepare(
+    client: &kube::Client,
+    root: &Path,
+    pod: &Pod,
+    pod_ip: &str,
+    host_ip: &str,
+) -> Result<BTreeMap<String, PathBuf>, Error> {
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let base = pod_dir(root, &uid).join("volumes");
     let mut out = BTreeMap::new();
-    for v in pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default() {
+    for v in pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .unwrap_or_default()
+    {
         let path = prepare_one(client, &base, &ns, pod, &v, pod_ip, host_ip).await?;
         out.insert(v.name.clone(), path);
     }
@@ -120,7 +144,10 @@ async fn prepare_one(
         let dir = dir_for("kubernetes.io~empty-dir");
         std::fs::create_dir_all(&dir).map_err(io(name, &dir))?;
         if e.medium.as_deref() == Some("Memory") {
-            let size = e.size_limit.as_ref().and_then(|q| apimachinery::quantity::bytes(&q.0));
+            let size = e
+                .size_limit
+                .as_ref()
+                .and_then(|q| apimachinery::quantity::bytes(&q.0));
             mount_tmpfs(name, &dir, size)?;
         }
         return Ok(dir);
@@ -128,17 +155,35 @@ async fn prepare_one(
     let mut files: BTreeMap<String, (Vec<u8>, u32)> = BTreeMap::new();
     let (plugin, tmpfs) = if let Some(c) = &v.config_map {
         let data = config_map(client, ns, name, &c.name, c.optional == Some(true)).await?;
-        add_items(name, &mut files, &data, c.items.as_deref(), c.default_mode.unwrap_or(0o644))?;
+        add_items(
+            name,
+            &mut files,
+            &data,
+            c.items.as_deref(),
+            c.default_mode.unwrap_or(0o644),
+        )?;
         ("kubernetes.io~configmap", false)
     } else if let Some(s) = &v.secret {
         let sname = s.secret_name.clone().unwrap_or_default();
         let data = secret(client, ns, name, &sname, s.optional == Some(true)).await?;
-        add_items(name, &mut files, &data, s.items.as_deref(), s.default_mode.unwrap_or(0o644))?;
+        add_items(
+            name,
+            &mut files,
+            &data,
+            s.items.as_deref(),
+            s.default_mode.unwrap_or(0o644),
+        )?;
         ("kubernetes.io~secret", true)
     } else if let Some(d) = &v.downward_api {
         for f in d.items.iter().flatten() {
             let mode = f.mode.or(d.default_mode).unwrap_or(0o644) as u32;
-            files.insert(f.path.clone(), (downward_value(name, pod, f, pod_ip, host_ip)?.into_bytes(), mode));
+            files.insert(
+                f.path.clone(),
+                (
+                    downward_value(name, pod, f, pod_ip, host_ip)?.into_bytes(),
+                    mode,
+                ),
+            );
         }
         ("kubernetes.io~downward-api", false)
     } else if let Some(p) = &v.projected {
@@ -155,7 +200,13 @@ async fn prepare_one(
             if let Some(d) = &src.downward_api {
                 for f in d.items.iter().flatten() {
                     let mode = f.mode.unwrap_or(default) as u32;
-                    files.insert(f.path.clone(), (downward_value(name, pod, f, pod_ip, host_ip)?.into_bytes(), mode));
+                    files.insert(
+                        f.path.clone(),
+                        (
+                            downward_value(name, pod, f, pod_ip, host_ip)?.into_bytes(),
+                            mode,
+                        ),
+                    );
                 }
             }
         }
@@ -184,9 +235,11 @@ fn downward_value(
     host_ip: &str,
 ) -> Result<String, Error> {
     if let Some(r) = &f.field_ref {
-        return crate::pod::env::field_value(pod, &r.field_path, pod_ip, host_ip).map_err(|e| Error::SetUp {
-            volume: volume.to_string(),
-            message: e.to_string(),
+        return crate::pod::env::field_value(pod, &r.field_path, pod_ip, host_ip).map_err(|e| {
+            Error::SetUp {
+                volume: volume.to_string(),
+                message: e.to_string(),
+            }
         });
     }
     if let Some(r) = &f.resource_field_ref {
@@ -232,10 +285,16 @@ fn add_items(
                 let Some(v) = data.get(&it.key) else {
                     return Err(Error::SetUp {
                         volume: volume.to_string(),
-                        message: format!("configmap or secret references non-existent key {}", it.key),
+                        message: format!(
+                            "configmap or secret references non-existent key {}",
+                            it.key
+                        ),
                     });
                 };
-                files.insert(it.path.clone(), (v.clone(), it.mode.unwrap_or(default_mode) as u32));
+                files.insert(
+                    it.path.clone(),
+                    (v.clone(), it.mode.unwrap_or(default_mode) as u32),
+                );
             }
         }
     }
@@ -255,9 +314,18 @@ async fn config_map(
         source,
     })? {
         Some(cm) => {
-            let mut m: BTreeMap<String, Vec<u8>> =
-                cm.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())).collect();
-            m.extend(cm.binary_data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)));
+            let mut m: BTreeMap<String, Vec<u8>> = cm
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.into_bytes()))
+                .collect();
+            m.extend(
+                cm.binary_data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0)),
+            );
             Ok(m)
         }
         None if optional => Ok(BTreeMap::new()),
@@ -281,8 +349,18 @@ async fn secret(
         source,
     })? {
         Some(s) => {
-            let mut m: BTreeMap<String, Vec<u8>> = s.data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.0)).collect();
-            m.extend(s.string_data.unwrap_or_default().into_iter().map(|(k, v)| (k, v.into_bytes())));
+            let mut m: BTreeMap<String, Vec<u8>> = s
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.0))
+                .collect();
+            m.extend(
+                s.string_data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_bytes())),
+            );
             Ok(m)
         }
         None if optional => Ok(BTreeMap::new()),
@@ -317,12 +395,18 @@ fn host_path(volume: &str, path: &Path, type_: &str) -> Result<PathBuf, Error> {
         }
         "Directory" => {
             if !meta.as_ref().is_ok_and(|m| m.is_dir()) {
-                return Err(fail(format!("hostPath type check failed: {} is not a directory", path.display())));
+                return Err(fail(format!(
+                    "hostPath type check failed: {} is not a directory",
+                    path.display()
+                )));
             }
         }
         "File" => {
             if !meta.as_ref().is_ok_and(|m| m.is_file()) {
-                return Err(fail(format!("hostPath type check failed: {} is not a file", path.display())));
+                return Err(fail(format!(
+                    "hostPath type check failed: {} is not a file",
+                    path.display()
+                )));
             }
         }
         "Socket" | "CharDevice" | "BlockDevice" => {
