@@ -298,7 +298,7 @@ fn pods_on_two_nodes() {
     let eth0 = must(&["ip", "-n", &p1.name, "-4", "addr", "show", "eth0"]);
     assert!(eth0.contains(&ip1.to_string()), "{eth0}");
 
-    // Setup again for the same sandbox: same address (CHECK passes).
+    // Setup again for the same sandbox: same address.
     let again = n1.enter(|| {
         net1.setup_pod(
             &p1.path(),
@@ -354,7 +354,10 @@ fn pods_on_two_nodes() {
         .spawn()
         .unwrap());
     let url = format!("http://{node1_ip}:18080/index.html");
-    let got = eventually(&p2, &["busybox", "wget", "-q", "-T", "2", "-O", "-", &url]);
+    let got = eventually(
+        &p2,
+        &["timeout", "5", "busybox", "wget", "-q", "-O", "-", &url],
+    );
     assert_eq!(
         String::from_utf8_lossy(&got.stdout),
         "hello from pod1\n",

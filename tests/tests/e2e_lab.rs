@@ -166,7 +166,19 @@ fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
         "http://{}:8080/",
         b["status"]["podIP"].as_str().unwrap_or_default()
     );
-    let page = lab.kubectl_ok(&["exec", &name(a), "--", "wget", "-qO-", "-T", "5", &url]);
+    let page = lab.kubectl_ok(&[
+        "exec",
+        &name(a),
+        "--",
+        // busybox 1.35's `wget -T` crashes (SIGSEGV); timeout bounds it instead.
+        "timeout",
+        "10",
+        "wget",
+        "-q",
+        "-O",
+        "-",
+        &url,
+    ]);
     assert_eq!(page.trim(), format!("hello from {}", name(b)));
 
     // logs -f streams new lines.
@@ -336,34 +348,13 @@ spec:
 "#,
     );
 
-    // OOMKilled.
-    let oom = wait_until(Duration::from_secs(60), || {
-        let p = lab.get_json(&["pod", "hog"]);
-        let t = &p["status"]["containerStatuses"][0]["state"]["terminated"];
-        t.is_object()
-            .then(|| t["reason"].as_str().unwrap_or_default().to_string())
-    })
-    .expect("the memory hog terminates");
-    assert_eq!(oom, "OOMKilled");
-    assert_eq!(lab.get_json(&["pod", "hog"])["status"]["phase"], "Failed");
-
-    // Liveness restarts the container, with an Unhealthy event.
-    wait_until(Duration::from_secs(60), || {
-        (restart_count(&lab, "unhealthy") >= 1).then_some(())
-    })
-    .expect("the failing liveness probe restarts the container");
-    let describe = lab.kubectl_ok(&["describe", "pod", "unhealthy"]);
-    assert!(
-        describe.contains("Unhealthy") && describe.contains("Liveness probe failed"),
-        "{describe}"
-    );
-
-    // CrashLoopBackOff with growing delays.
+    // CrashLoopBackOff with growing delays (10 s, 20 s, 40 s: watched from
+    // the start, so the three restarts come within about 75 s).
     let mut restarts_at = Vec::new();
     let start = Instant::now();
     let mut last = restart_count(&lab, "crasher");
     let mut saw_backoff = false;
-    while restarts_at.len() < 3 && start.elapsed() < Duration::from_secs(100) {
+    while restarts_at.len() < 3 && start.elapsed() < Duration::from_secs(150) {
         let p = lab.get_json(&["pod", "crasher"]);
         let cs = &p["status"]["containerStatuses"][0];
         if cs["state"]["waiting"]["reason"] == "CrashLoopBackOff" {
@@ -388,6 +379,28 @@ spec:
     assert!(
         get.contains("CrashLoopBackOff") || get.contains("Error"),
         "{get}"
+    );
+
+    // OOMKilled.
+    let oom = wait_until(Duration::from_secs(60), || {
+        let p = lab.get_json(&["pod", "hog"]);
+        let t = &p["status"]["containerStatuses"][0]["state"]["terminated"];
+        t.is_object()
+            .then(|| t["reason"].as_str().unwrap_or_default().to_string())
+    })
+    .expect("the memory hog terminates");
+    assert_eq!(oom, "OOMKilled");
+    assert_eq!(lab.get_json(&["pod", "hog"])["status"]["phase"], "Failed");
+
+    // Liveness restarts the container, with an Unhealthy event.
+    wait_until(Duration::from_secs(60), || {
+        (restart_count(&lab, "unhealthy") >= 1).then_some(())
+    })
+    .expect("the failing liveness probe restarts the container");
+    let describe = lab.kubectl_ok(&["describe", "pod", "unhealthy"]);
+    assert!(
+        describe.contains("Unhealthy") && describe.contains("Liveness probe failed"),
+        "{describe}"
     );
 
     // kill -9 a kubelet and start it again: no container restarts.

@@ -204,9 +204,21 @@ impl Exec {
             Op::Add => None,
             Op::Del | Op::Check => prev_result.cloned(),
         };
+        let mut first_del_error = None;
         for plugin in ordered {
             let conf = plugin_conf(list, plugin, runtime_config, prev.as_ref());
-            let out = self.run(op, inv, &conf)?;
+            let out = match self.run(op, inv, &conf) {
+                Ok(out) => out,
+                // DEL goes on past a failing plugin: one that refuses its
+                // configuration must not keep the others (the IPAM above
+                // all) from releasing what they hold. The first error is
+                // still reported, so the caller keeps the record and retries.
+                Err(e) if op == Op::Del => {
+                    first_del_error.get_or_insert(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             if op == Op::Add {
                 // A plugin may pass the previous result through, amend it or
                 // (rarely) print nothing; in the last case the previous one
@@ -215,6 +227,9 @@ impl Exec {
                     prev = Some(r);
                 }
             }
+        }
+        if let Some(e) = first_del_error {
+            return Err(e);
         }
         Ok(if op == Op::Add { prev } else { None })
     }

@@ -11,6 +11,9 @@
 //! (`/proc/thread-self/ns/net`: a thread can `setns` on its own, as tests
 //! do) with that of pid 1. `/proc/sys/net/...` is likewise resolved in the
 //! opener's current namespace, so the write lands where the check looked.
+//! Some hosts (microVM inits, hardened kernels) refuse to show pid 1's
+//! namespaces even to root; there the kernel's own `kthreadd` (pid 2 outside
+//! a PID namespace), which always lives in the initial namespaces, answers.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -36,7 +39,23 @@ pub fn in_root_netns() -> Result<bool, Error> {
     } else {
         Path::new("/proc/self/ns/net")
     };
-    Ok(ns_identity(own)? == ns_identity(Path::new("/proc/1/ns/net"))?)
+    Ok(ns_identity(own)? == root_netns_identity()?)
+}
+
+/// The identity of the initial network namespace: pid 1's, or kthreadd's
+/// when pid 1's cannot be read.
+fn root_netns_identity() -> Result<(u64, u64), Error> {
+    let init = ns_identity(Path::new("/proc/1/ns/net"));
+    if init.is_ok() {
+        return init;
+    }
+    let kthreadd = std::fs::read_to_string("/proc/2/comm").unwrap_or_default();
+    if kthreadd.trim() == "kthreadd" {
+        if let Ok(id) = ns_identity(Path::new("/proc/2/ns/net")) {
+            return Ok(id);
+        }
+    }
+    init
 }
 
 /// Sets `net.ipv4.ip_forward=1` if, and only if, the calling thread is not in

@@ -372,9 +372,9 @@ impl Network {
     /// ADD. Returns the pod's addresses.
     ///
     /// Idempotent per sandbox: if this sandbox is already attached in this
-    /// namespace (and CHECK agrees), the recorded result is returned; any
-    /// other earlier state (a half-done ADD, a CHECK that fails) is deleted
-    /// first. If ADD fails, DEL runs before the error is returned, so a
+    /// namespace, CHECK runs and the recorded result is returned; any other
+    /// earlier state (a half-done ADD, another namespace, other ports) is
+    /// deleted first. If ADD fails, DEL runs before the error is returned, so a
     /// failure never leaks an address.
     pub fn setup_pod(
         &self,
@@ -393,12 +393,15 @@ impl Network {
                 && old.netns_id == Some(netns_id)
                 && old.port_mappings == ports;
             if let (true, Some(result)) = (same, &old.result) {
-                match self.check(&old).and_then(|()| pod_network(result)) {
-                    Ok(net) => return Ok(net),
-                    Err(e) => {
-                        tracing::warn!(sandbox = sandbox_id, error = %e, "CNI CHECK failed; attaching again")
-                    }
+                // The pod already announced this IP (status, endpoints, its
+                // /etc/hosts): while its namespace lives it keeps it. A
+                // failing CHECK is reported, not repaired by a new ADD;
+                // Debian's portmap 1.1 even fails CHECK on every IPv4-only
+                // pod ("could not check ipv6 dnat").
+                if let Err(e) = self.check(&old) {
+                    tracing::warn!(sandbox = sandbox_id, error = %e, "CNI CHECK failed; keeping the pod's address");
                 }
+                return pod_network(result);
             }
             self.del(&old)?;
             self.store.remove(sandbox_id)?;
