@@ -1,0 +1,198 @@
+//! The workload controllers end to end on a real lab: Jobs, a CronJob, a
+//! DaemonSet and a StatefulSet whose pods really run (and finish) on the
+//! lab's kubelets, checked with the real `/usr/bin/kubectl`.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use tests::lab::{wait_until, Lab};
+
+const WORKLOADS: &str = r#"
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: tick}
+spec:
+  schedule: "* * * * *"
+  successfulJobsHistoryLimit: 1
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers:
+          - {name: c, image: busybox:1.36, command: ["echo", "tick"]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: three}
+spec:
+  completions: 3
+  parallelism: 2
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: c, image: busybox:1.36, command: ["sh", "-c", "echo done; sleep 1"]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: doomed}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - {name: c, image: busybox:1.36, command: ["sh", "-c", "exit 7"]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - {name: c, image: busybox:1.36, command: ["sleep", "3600"]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: busybox:1.36
+        command: ["sh", "-c", "hostname > /tmp/me; sleep 3600"]
+        readinessProbe:
+          exec: {command: ["cat", "/tmp/me"]}
+          periodSeconds: 1
+"#;
+
+fn items(v: &Value) -> Vec<Value> {
+    v["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn condition(obj: &Value, kind: &str) -> Option<Value> {
+    obj["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind && c["status"] == "True")
+        .cloned()
+}
+
+#[test]
+fn jobs_cronjob_daemonset_and_statefulset_run_real_pods() {
+    let Some(lab) = Lab::up("e2e-work", 2) else {
+        return;
+    };
+    lab.apply(WORKLOADS);
+
+    // A Job of 3 completions, 2 at a time: Complete, with 3 Succeeded pods.
+    let (code, out, err) = lab.kubectl(&[
+        "wait",
+        "--for=condition=complete",
+        "job/three",
+        "--timeout=90s",
+    ]);
+    assert_eq!(code, 0, "job/three: {out}{err}");
+    let job = lab.get_json(&["job", "three"]);
+    assert_eq!(job["status"]["succeeded"], 3, "{}", job["status"]);
+    let succeeded = items(&lab.get_json(&["pods", "-l", "job-name=three"]))
+        .iter()
+        .filter(|p| p["status"]["phase"] == "Succeeded")
+        .count();
+    assert_eq!(succeeded, 3);
+    let logs = lab.kubectl_ok(&["logs", "job/three"]);
+    assert!(logs.contains("done"), "{logs:?}");
+
+    // A Job whose pods exit 7, backoffLimit 1: two pods fail, then the Job.
+    let failed = wait_until(Duration::from_secs(90), || {
+        condition(&lab.get_json(&["job", "doomed"]), "Failed")
+    })
+    .expect("job/doomed fails");
+    assert_eq!(failed["reason"], "BackoffLimitExceeded", "{failed}");
+    let pods = items(&lab.get_json(&["pods", "-l", "job-name=doomed"]));
+    assert_eq!(pods.len(), 2, "backoffLimit 1 means two tries");
+    for p in &pods {
+        assert_eq!(p["status"]["phase"], "Failed");
+        assert_eq!(
+            p["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"],
+            7
+        );
+    }
+
+    // A DaemonSet: one Running pod on each node.
+    let (code, out, err) = lab.kubectl(&["rollout", "status", "daemonset/agent", "--timeout=60s"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut nodes: Vec<String> = items(&lab.get_json(&["pods", "-l", "app=agent"]))
+        .iter()
+        .map(|p| {
+            p["spec"]["nodeName"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    nodes.sort();
+    assert_eq!(nodes, ["node-1", "node-2"]);
+
+    // A StatefulSet: stable names, db-1 started only once db-0 was Ready,
+    // and each pod's hostname is its name.
+    let (code, out, err) = lab.kubectl(&["rollout", "status", "statefulset/db", "--timeout=90s"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let db0 = lab.get_json(&["pod", "db-0"]);
+    let db1 = lab.get_json(&["pod", "db-1"]);
+    let ready0 = condition(&db0, "Ready").expect("db-0 Ready")["lastTransitionTime"].clone();
+    let created1 = db1["metadata"]["creationTimestamp"].clone();
+    assert!(
+        created1.as_str() >= ready0.as_str(),
+        "db-1 created at {created1} before db-0 was Ready at {ready0}"
+    );
+    let host = lab.kubectl_ok(&["exec", "db-1", "--", "cat", "/tmp/me"]);
+    assert_eq!(host.trim(), "db-1");
+    // Scaling down removes the highest ordinal first.
+    lab.kubectl_ok(&["scale", "statefulset/db", "--replicas=1"]);
+    wait_until(Duration::from_secs(60), || {
+        let names: Vec<String> = items(&lab.get_json(&["pods", "-l", "app=db"]))
+            .iter()
+            .map(|p| {
+                p["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        (names == ["db-0"]).then_some(())
+    })
+    .expect("db-1 goes, db-0 stays");
+
+    // The CronJob fires within its first minute and its Job completes.
+    let fired = wait_until(Duration::from_secs(90), || {
+        let jobs = items(&lab.get_json(&["jobs"]));
+        jobs.iter()
+            .find(|j| {
+                j["metadata"]["ownerReferences"][0]["name"] == "tick"
+                    && condition(j, "Complete").is_some()
+            })
+            .cloned()
+    })
+    .expect("the CronJob's Job completes");
+    let job = fired["metadata"]["name"].as_str().unwrap_or_default();
+    let logs = lab.kubectl_ok(&["logs", &format!("job/{job}")]);
+    assert_eq!(logs.trim(), "tick");
+    let cj = lab.get_json(&["cronjob", "tick"]);
+    assert!(
+        cj["status"]["lastScheduleTime"].is_string(),
+        "{}",
+        cj["status"]
+    );
+}
