@@ -332,6 +332,13 @@ spec:
     resources:
       limits: {memory: 32Mi}
 ---
+apiVersion: v1
+kind: Pod
+metadata: {name: badimage}
+spec:
+  containers:
+  - {name: c, image: "busybox:no-such-tag"}
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: steady}
@@ -402,6 +409,22 @@ spec:
         describe.contains("Unhealthy") && describe.contains("Liveness probe failed"),
         "{describe}"
     );
+
+    // An image that does not exist: ErrImagePull, then ImagePullBackOff.
+    let waiting = wait_until(Duration::from_secs(30), || {
+        let p = lab.get_json(&["pod", "badimage"]);
+        let w = &p["status"]["containerStatuses"][0]["state"]["waiting"];
+        (w["reason"] == "ImagePullBackOff").then(|| w.clone())
+    })
+    .expect("a missing image backs off");
+    assert!(
+        waiting["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Back-off pulling image")),
+        "{waiting}"
+    );
+    let describe = lab.kubectl_ok(&["describe", "pod", "badimage"]);
+    assert!(describe.contains("Error: ErrImagePull"), "{describe}");
 
     // kill -9 a kubelet and start it again: no container restarts.
     let (code, out, err) =

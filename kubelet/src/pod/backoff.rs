@@ -1,9 +1,12 @@
 //! CrashLoopBackOff: how long a failed container waits before its next
 //! start. The first restart is immediate; then 10 s, doubling up to 5
 //! minutes; a container that ran for 10 minutes starts over at zero.
+//!
+//! ImagePullBackOff: after a failed pull of an image the next try waits
+//! 10 s, doubling up to 5 minutes; a pull that works forgets the image.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The first delay.
 pub const INITIAL: Duration = Duration::from_secs(10);
@@ -51,6 +54,35 @@ impl Backoff {
     }
 }
 
+/// Pull delays per image (one pod's worker owns one).
+#[derive(Debug, Default)]
+pub struct PullBackoff {
+    images: HashMap<String, (Instant, Duration)>,
+}
+
+impl PullBackoff {
+    /// Whether a pull of `image` must wait until later.
+    pub fn waiting(&self, image: &str, now: Instant) -> bool {
+        self.images
+            .get(image)
+            .is_some_and(|(until, _)| now < *until)
+    }
+
+    /// Records a failed pull: the next one waits longer.
+    pub fn failed(&mut self, image: &str, now: Instant) {
+        let delay = match self.images.get(image) {
+            None => INITIAL,
+            Some((_, d)) => (*d * 2).min(MAX),
+        };
+        self.images.insert(image.to_string(), (now + delay, delay));
+    }
+
+    /// Records a pull that worked.
+    pub fn succeeded(&mut self, image: &str) {
+        self.images.remove(image);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +114,25 @@ mod tests {
             "a long run resets"
         );
         assert_eq!(b.current("c"), INITIAL);
+    }
+
+    #[test]
+    fn pull_backoff_doubles_caps_and_forgets() {
+        let mut b = PullBackoff::default();
+        let t = Instant::now();
+        assert!(!b.waiting("img", t), "the first pull is not delayed");
+        b.failed("img", t);
+        assert!(b.waiting("img", t + Duration::from_secs(9)));
+        assert!(!b.waiting("img", t + INITIAL));
+        b.failed("img", t);
+        assert!(b.waiting("img", t + Duration::from_secs(19)));
+        assert!(!b.waiting("img", t + Duration::from_secs(20)));
+        for _ in 0..10 {
+            b.failed("img", t);
+        }
+        assert!(b.waiting("img", t + MAX - Duration::from_secs(1)));
+        assert!(!b.waiting("other", t));
+        b.succeeded("img");
+        assert!(!b.waiting("img", t));
     }
 }

@@ -27,7 +27,7 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use super::backoff::Backoff;
+use super::backoff::{Backoff, PullBackoff};
 use super::probes::{self, ProbeKind, Prober};
 use super::status::{self, ContainerView, Inputs, Waiting};
 use super::{env, Context};
@@ -67,6 +67,7 @@ pub struct Worker {
     ctx: Arc<Context>,
     uid: String,
     backoff: Backoff,
+    pull_backoff: PullBackoff,
     waiting: HashMap<String, Waiting>,
     prober: Prober,
     last_status: Option<PodStatus>,
@@ -198,6 +199,7 @@ impl Worker {
             ctx,
             uid,
             backoff: Backoff::default(),
+            pull_backoff: PullBackoff::default(),
             waiting: HashMap::new(),
             prober: Prober::default(),
             last_status: None,
@@ -679,6 +681,28 @@ impl Worker {
                 "Pulled",
                 format!("Container image \"{image}\" already present on machine"),
             );
+        } else if policy == crate::runtime::images::PullPolicy::Never {
+            let message =
+                format!("Container image \"{image}\" is not present with pull policy of Never");
+            if self.waiting.get(&c.name).map(|w| w.reason.as_str()) != Some("ErrImageNeverPull") {
+                self.ctx
+                    .event(pod, "Warning", "ErrImageNeverPull", message.clone());
+            }
+            return Err(Waiting {
+                reason: "ErrImageNeverPull".into(),
+                message: Some(message),
+            });
+        } else if self.pull_backoff.waiting(&image, Instant::now()) {
+            let message = format!("Back-off pulling image \"{image}\"");
+            if self.waiting.get(&c.name).map(|w| w.reason.as_str()) != Some("ImagePullBackOff") {
+                self.ctx.event(pod, "Normal", "BackOff", message.clone());
+                self.ctx
+                    .event(pod, "Warning", "Failed", "Error: ImagePullBackOff".into());
+            }
+            return Err(Waiting {
+                reason: "ImagePullBackOff".into(),
+                message: Some(message),
+            });
         } else {
             self.ctx.event(
                 pod,
@@ -690,38 +714,32 @@ impl Worker {
             let rt = self.ctx.runtime.clone();
             let img = image.clone();
             match blocking(move || rt.ensure_image(&img, Some(policy))).await {
-                Ok(rec) => self.ctx.event(
-                    pod,
-                    "Normal",
-                    "Pulled",
-                    format!(
-                        "Successfully pulled image \"{image}\" in {:.3}s. Image size: {} bytes.",
-                        t.elapsed().as_secs_f64(),
-                        rec.size
-                    ),
-                ),
+                Ok(rec) => {
+                    self.pull_backoff.succeeded(&image);
+                    self.ctx.event(
+                        pod,
+                        "Normal",
+                        "Pulled",
+                        format!(
+                            "Successfully pulled image \"{image}\" in {:.3}s. Image size: {} bytes.",
+                            t.elapsed().as_secs_f64(),
+                            rec.size
+                        ),
+                    )
+                }
                 Err(e) => {
-                    let back_off = self.waiting.get(&c.name).is_some_and(|w| {
-                        w.reason == "ErrImagePull" || w.reason == "ImagePullBackOff"
-                    });
+                    self.pull_backoff.failed(&image, Instant::now());
                     self.ctx.event(
                         pod,
                         "Warning",
                         "Failed",
                         format!("Failed to pull image \"{image}\": {e}"),
                     );
+                    self.ctx
+                        .event(pod, "Warning", "Failed", "Error: ErrImagePull".into());
                     return Err(Waiting {
-                        reason: if back_off {
-                            "ImagePullBackOff"
-                        } else {
-                            "ErrImagePull"
-                        }
-                        .into(),
-                        message: Some(if back_off {
-                            format!("Back-off pulling image \"{image}\"")
-                        } else {
-                            e.to_string()
-                        }),
+                        reason: "ErrImagePull".into(),
+                        message: Some(e.to_string()),
                     });
                 }
             }
