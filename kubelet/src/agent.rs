@@ -5,6 +5,7 @@
 //! register the Node ──▶ node::run      (status, Lease heartbeat, re-register)
 //! wait for spec.podCIDR ──▶ CNI config  (from the node IPAM controller)
 //! routes::run                           (host-gw routes to other nodes' podCIDRs)
+//! proxy::run                            (iptables NAT for Services' ClusterIPs)
 //! server::serve :10250                  (logs, exec, attach, port-forward, stats)
 //! pod::run                              (a worker per pod bound to this node)
 //! ```
@@ -146,6 +147,14 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         client.clone(),
         cfg.node_name.clone(),
         network.clone(),
+    ));
+    tokio::spawn(crate::proxy::run(
+        client.clone(),
+        crate::proxy::ProxyConfig {
+            enabled: cfg.file.service_proxy,
+            allow_root_netns: cfg.file.service_proxy_in_root_netns,
+            pod_cidr: pod_cidr.parse().ok(),
+        },
     ));
 
     let recorder = component_base::events::Recorder::with_host(

@@ -12,6 +12,8 @@
 //! evictionHard: {memory.available: 100Mi, nodefs.available: 10%, pid.available: 5%}
 //! registryMirrors: {docker.io: ["http://10.200.0.1:5000"]}
 //! insecureRegistries: ["10.200.0.1:5000"]
+//! serviceProxy: true                # iptables rules for ClusterIPs (crate::proxy)
+//! serviceProxyInRootNetns: false    # ... even in the host's own network namespace
 //! ```
 //! Everything the runtime needs (mirrors, log sizes) is read by the runtime's
 //! own [`crate::runtime::Config`] from the same file.
@@ -69,6 +71,13 @@ pub struct FileConfig {
     /// Hard eviction thresholds (`memory.available`, `nodefs.available`,
     /// `pid.available`) that set the pressure conditions.
     pub eviction_hard: BTreeMap<String, String>,
+    /// Run the service proxy ([`crate::proxy`]).
+    pub service_proxy: bool,
+    /// Let the service proxy program iptables when the kubelet runs in the
+    /// host's root network namespace (a real node install). Off: the proxy
+    /// refuses there, so a kubelet started on a developer's machine never
+    /// NATs its traffic.
+    pub service_proxy_in_root_netns: bool,
 }
 
 impl Default for FileConfig {
@@ -87,6 +96,8 @@ impl Default for FileConfig {
                 ("pid.available".to_string(), "5%".to_string()),
             ]
             .into(),
+            service_proxy: true,
+            service_proxy_in_root_netns: false,
         }
     }
 }
@@ -164,6 +175,10 @@ mod tests {
         assert_eq!(c.cluster_dns, vec!["10.96.0.10"]);
         assert_eq!(c.node_status_update_frequency, Duration::from_secs(2));
         assert_eq!(c.cluster_domain, "cluster.local");
+        assert!(c.service_proxy && !c.service_proxy_in_root_netns);
+        std::fs::write(&p, "serviceProxy: false\nserviceProxyInRootNetns: true\n").unwrap();
+        let c = FileConfig::load(&p).unwrap();
+        assert!(!c.service_proxy && c.service_proxy_in_root_netns);
         std::fs::write(&p, "cgroupDriver: systemd\n").unwrap();
         assert!(matches!(FileConfig::load(&p), Err(Error::Invalid { .. })));
     }

@@ -1,5 +1,5 @@
 //! The kubelet library: the node agent ([`agent`]: [`node`], [`pod`],
-//! [`volumes`], [`network`], the API [`server`]), the built-in container
+//! [`volumes`], [`network`], the service [`proxy`], the API [`server`]), the built-in container
 //! runtime ([`runtime`]) and the
 //! `kubelet ctl` debug command on top of it ([`ctl`]).
 pub mod agent;
@@ -8,6 +8,7 @@ pub mod ctl;
 pub mod network;
 pub mod node;
 pub mod pod;
+pub mod proxy;
 pub mod runtime;
 pub mod server;
 pub mod volumes;

@@ -1,0 +1,512 @@
+//! The service proxy: what makes `wget http://<clusterIP>:<port>/` from a
+//! pod reach one of the Service's ready pods, as kube-proxy's iptables mode
+//! does.
+//!
+//! A ClusterIP is on no interface anywhere. A pod's packet to it leaves the
+//! pod by its default route, the bridge address of its node (the ClusterIP is
+//! not on-link), so it is *routed* in the node's network namespace and passes
+//! the nat table's `PREROUTING` there. That is where the proxy's rules pick
+//! an endpoint and rewrite the destination (DNAT); conntrack remembers the
+//! choice, so the rest of the connection and its replies follow without the
+//! rules, and the reply's source is turned back into the ClusterIP. The pod
+//! may be on another node: after the DNAT the packet is an ordinary
+//! pod-to-pod packet, routed over the host-gw routes ([`crate::network`]).
+//! Processes of the node itself go through the nat `OUTPUT` chain the same
+//! way (when the node has a route covering the ClusterIPs).
+//!
+//! Where it sits: the agent starts [`run`] once the node has its podCIDR,
+//! next to the route keeper. It watches Services and EndpointSlices (the
+//! controller-manager keeps the slices: one endpoint per pod, `ready` from the
+//! pod's readiness), and on every change (debounced by [`DEBOUNCE`]) and every
+//! [`RESYNC`] recomputes *all* the rules ([`rules`], pure and unit-tested) and
+//! writes them with one `iptables-restore --noflush`: only our chains are
+//! replaced, atomically, and everything else in the tables (the CNI portmap
+//! plugin's `hostPort` chains, the admin's rules) is left alone. Level
+//! triggered: a sync does not depend on what the previous one did, so a
+//! flushed table or a missed event is repaired by the next one. Chains of
+//! Services or endpoints that went away are deleted in the same commit.
+//!
+//! A Service port without a ready endpoint is rejected in the filter table
+//! (`REJECT`, ICMP port unreachable), so clients fail at once instead of
+//! timing out; in the lab the node has no route for ClusterIPs at all, and
+//! the kernel answers "unreachable" before the filter table is reached,
+//! which the client sees the same way.
+//!
+//! The host's own network namespace: the rules would make the machine a NAT
+//! router for ClusterIPs, which the project never does on a host it does not
+//! own (the lab and tests run every kubelet in a node namespace). The proxy
+//! refuses to start there ([`crate::network::forwarding::in_root_netns`])
+//! unless the config says `serviceProxyInRootNetns: true`, as a real node
+//! install would.
+
+pub mod rules;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, watcher};
+use kube::runtime::WatchStreamExt;
+use tokio::sync::mpsc;
+
+use crate::network::config::Cidr;
+use rules::{Options, ServicePort};
+
+/// How long the proxy waits after a change for more changes before syncing
+/// (a rollout changes a slice several times in a row).
+pub const DEBOUNCE: Duration = Duration::from_millis(200);
+/// Every how long the rules are rewritten even without a change.
+pub const RESYNC: Duration = Duration::from_secs(30);
+/// How long to wait before retrying a failed sync.
+pub const RETRY: Duration = Duration::from_secs(5);
+/// Where the kernel says whether bridged frames pass iptables.
+pub const BRIDGE_NF_CALL_IPTABLES: &str = "/proc/sys/net/bridge/bridge-nf-call-iptables";
+
+/// Errors of the service proxy.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An iptables command could not be started.
+    #[error("running {cmd}: {source}")]
+    Spawn {
+        /// The command.
+        cmd: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An iptables command failed.
+    #[error("{cmd} failed ({status}): {stderr}")]
+    Failed {
+        /// The command.
+        cmd: String,
+        /// Its exit status.
+        status: String,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+    /// The network namespaces could not be compared.
+    #[error("checking the network namespace: {0}")]
+    Netns(#[source] crate::network::Error),
+    /// The kubelet runs in the host's network namespace and the config does
+    /// not allow the proxy there.
+    #[error("the kubelet runs in the host's root network namespace; the service proxy programs iptables only there with serviceProxyInRootNetns: true")]
+    RootNetns,
+}
+
+/// Results of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The proxy's settings.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyConfig {
+    /// `serviceProxy` of the kubelet config.
+    pub enabled: bool,
+    /// `serviceProxyInRootNetns`: program iptables even in the host's
+    /// root network namespace.
+    pub allow_root_netns: bool,
+    /// This node's podCIDR (for the masquerade of same-bridge clients when
+    /// bridged traffic skips iptables).
+    pub pod_cidr: Option<Cidr>,
+}
+
+/// The boundary with the kernel's packet filter, so the sync logic is
+/// tested with a recording fake.
+pub trait Iptables: Send + Sync {
+    /// `iptables-save -t <table>`.
+    fn save(&self, table: &str) -> Result<String>;
+    /// `iptables-restore --noflush` of `input`.
+    fn restore(&self, input: &str) -> Result<()>;
+    /// Inserts `rule` first in `table`/`chain` unless it is there already;
+    /// `true` when it was inserted.
+    fn ensure_first(&self, table: &str, chain: &str, rule: &[&str]) -> Result<bool>;
+}
+
+/// The real thing: the `iptables` commands of `$PATH`, acting in the
+/// calling thread's network namespace (the node's).
+#[derive(Debug, Default, Clone)]
+pub struct SystemIptables;
+
+/// `-w 5`: wait for the xtables lock (held by the CNI portmap plugin at
+/// times) instead of failing.
+const WAIT: [&str; 2] = ["-w", "5"];
+
+fn run_cmd(cmd: &mut Command, input: Option<&str>) -> Result<std::process::Output> {
+    use std::io::Write as _;
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| Error::Spawn {
+            cmd: shown.clone(),
+            source,
+        })?;
+    if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin
+            .write_all(text.as_bytes())
+            .map_err(|source| Error::Spawn {
+                cmd: shown.clone(),
+                source,
+            })?;
+    }
+    child
+        .wait_with_output()
+        .map_err(|source| Error::Spawn { cmd: shown, source })
+}
+
+fn failed(cmd: &str, out: &std::process::Output) -> Error {
+    Error::Failed {
+        cmd: cmd.to_string(),
+        status: out.status.to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+    }
+}
+
+impl Iptables for SystemIptables {
+    fn save(&self, table: &str) -> Result<String> {
+        let out = run_cmd(Command::new("iptables-save").args(["-t", table]), None)?;
+        if !out.status.success() {
+            return Err(failed("iptables-save", &out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn restore(&self, input: &str) -> Result<()> {
+        let out = run_cmd(
+            Command::new("iptables-restore").arg("--noflush").args(WAIT),
+            Some(input),
+        )?;
+        if !out.status.success() {
+            return Err(failed("iptables-restore --noflush", &out));
+        }
+        Ok(())
+    }
+
+    fn ensure_first(&self, table: &str, chain: &str, rule: &[&str]) -> Result<bool> {
+        let check = run_cmd(
+            Command::new("iptables")
+                .args(WAIT)
+                .args(["-t", table, "-C", chain])
+                .args(rule),
+            None,
+        )?;
+        if check.status.success() {
+            return Ok(false);
+        }
+        let insert = run_cmd(
+            Command::new("iptables")
+                .args(WAIT)
+                .args(["-t", table, "-I", chain, "1"])
+                .args(rule),
+            None,
+        )?;
+        if !insert.status.success() {
+            return Err(failed(&format!("iptables -t {table} -I {chain}"), &insert));
+        }
+        Ok(true)
+    }
+}
+
+/// Writes the rules for a set of service ports: one sync.
+pub struct Syncer<I> {
+    iptables: I,
+    opts: Options,
+}
+
+impl<I: Iptables> Syncer<I> {
+    /// A syncer writing through `iptables` with `opts`.
+    pub fn new(iptables: I, opts: Options) -> Self {
+        Syncer { iptables, opts }
+    }
+
+    /// Replaces our chains with the rules for `ports`, deletes the chains
+    /// no longer needed, and makes sure the built-in chains jump to ours.
+    /// Returns the number of stale chains removed.
+    pub fn sync(&self, ports: &[ServicePort]) -> Result<usize> {
+        let nat = self.iptables.save("nat")?;
+        let stale = rules::stale_chains(&nat, &rules::chains_of(ports));
+        let text = rules::render(ports, &stale, &self.opts);
+        self.iptables.restore(&text)?;
+        for (table, chain, rule) in rules::jumps() {
+            if self.iptables.ensure_first(table, chain, &rule)? {
+                tracing::info!(
+                    table,
+                    chain,
+                    "inserted the jump into the service proxy's chains"
+                );
+            }
+        }
+        Ok(stale.len())
+    }
+}
+
+/// Whether this namespace's bridges hand their frames to iptables
+/// (`br_netfilter` loaded and `bridge-nf-call-iptables=1`).
+pub fn bridged_traffic_hits_iptables() -> bool {
+    std::fs::read_to_string(BRIDGE_NF_CALL_IPTABLES)
+        .map(|s| s.trim() == "1")
+        .unwrap_or(false)
+}
+
+/// Checks that the proxy may program this network namespace.
+pub fn check_netns(allow_root_netns: bool) -> Result<()> {
+    let root = crate::network::forwarding::in_root_netns().map_err(Error::Netns)?;
+    if root && !allow_root_netns {
+        return Err(Error::RootNetns);
+    }
+    Ok(())
+}
+
+/// Drains a reflector stream, sending a tick for every change.
+async fn feed<S, T>(stream: S, what: &'static str, tx: mpsc::UnboundedSender<()>)
+where
+    S: Stream<Item = Result<watcher::Event<T>, watcher::Error>>,
+{
+    let mut stream = std::pin::pin!(stream);
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(watcher::Event::Init) | Ok(watcher::Event::InitApply(_)) => {}
+            Ok(_) => {
+                if tx.send(()).is_err() {
+                    return;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, what, "watch failed; retrying"),
+        }
+    }
+}
+
+/// The service ports the stores describe now.
+fn current(services: &Store<Service>, slices: &Store<EndpointSlice>) -> Vec<ServicePort> {
+    let svcs = services.state();
+    let eps = slices.state();
+    let svc_refs: Vec<&Service> = svcs.iter().map(Arc::as_ref).collect();
+    let ep_refs: Vec<&EndpointSlice> = eps.iter().map(Arc::as_ref).collect();
+    rules::service_ports(&svc_refs, &ep_refs)
+}
+
+/// Runs the service proxy until the process ends. Returns at once (after
+/// saying why in the log) when it is disabled or may not touch this
+/// network namespace.
+pub async fn run(client: kube::Client, cfg: ProxyConfig) {
+    if !cfg.enabled {
+        tracing::info!("service proxy disabled (serviceProxy: false)");
+        return;
+    }
+    let allow = cfg.allow_root_netns;
+    match tokio::task::spawn_blocking(move || check_netns(allow)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "service proxy not started: ClusterIPs will not answer on this node");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "service proxy not started");
+            return;
+        }
+    }
+    let opts = Options {
+        masquerade_pod_cidr: if bridged_traffic_hits_iptables() {
+            None
+        } else {
+            tracing::info!(
+                "bridged traffic bypasses iptables here (no br_netfilter): same-node clients of a Service are masqueraded"
+            );
+            cfg.pod_cidr
+        },
+    };
+    let syncer = Arc::new(Syncer::new(SystemIptables, opts));
+
+    let (svc_store, svc_writer) = reflector::store::<Service>();
+    let (eps_store, eps_writer) = reflector::store::<EndpointSlice>();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let services = reflector::reflector(
+        svc_writer,
+        watcher(
+            Api::<Service>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+    );
+    let slices = reflector::reflector(
+        eps_writer,
+        watcher(
+            Api::<EndpointSlice>::all(client),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+    );
+    tokio::spawn(feed(services, "services", tx.clone()));
+    tokio::spawn(feed(slices, "endpointslices", tx));
+    // Never write rules from a half-listed cluster: that would drop every
+    // Service the list had not reached yet.
+    if svc_store.wait_until_ready().await.is_err() || eps_store.wait_until_ready().await.is_err() {
+        tracing::warn!("service proxy: the watches ended before their first list");
+        return;
+    }
+    tracing::info!("service proxy: Services and EndpointSlices listed; syncing iptables");
+
+    let mut last: Option<Vec<ServicePort>> = None;
+    loop {
+        let ports = current(&svc_store, &eps_store);
+        let changed = last.as_ref() != Some(&ports);
+        let s = syncer.clone();
+        let p = ports.clone();
+        let wait = match tokio::task::spawn_blocking(move || s.sync(&p)).await {
+            Ok(Ok(stale)) => {
+                if changed {
+                    let with_eps = ports.iter().filter(|p| !p.endpoints.is_empty()).count();
+                    let endpoints: usize = ports.iter().map(|p| p.endpoints.len()).sum();
+                    tracing::info!(
+                        service_ports = ports.len(),
+                        with_endpoints = with_eps,
+                        endpoints,
+                        stale_chains_removed = stale,
+                        "service proxy rules synced"
+                    );
+                }
+                last = Some(ports);
+                RESYNC
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "service proxy sync failed; retrying");
+                last = None;
+                RETRY
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "service proxy sync task failed; retrying");
+                last = None;
+                RETRY
+            }
+        };
+        match tokio::time::timeout(wait, rx.recv()).await {
+            Ok(None) => {
+                tracing::warn!("service proxy: the watches ended");
+                return;
+            }
+            Ok(Some(())) => {
+                tokio::time::sleep(DEBOUNCE).await;
+                while rx.try_recv().is_ok() {}
+            }
+            Err(_) => {} // periodic resync
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Records every call; `save` returns what the last restore declared.
+    #[derive(Default)]
+    struct Fake {
+        calls: Mutex<Vec<String>>,
+        nat: Mutex<String>,
+        present: Mutex<Vec<String>>,
+    }
+
+    impl Iptables for &Fake {
+        fn save(&self, table: &str) -> Result<String> {
+            self.calls.lock().unwrap().push(format!("save {table}"));
+            Ok(self.nat.lock().unwrap().clone())
+        }
+        fn restore(&self, input: &str) -> Result<()> {
+            self.calls.lock().unwrap().push("restore".into());
+            // What iptables-save would show next: our declared chains minus
+            // the deleted ones.
+            let deleted: Vec<&str> = input
+                .lines()
+                .filter_map(|l| l.strip_prefix("-X "))
+                .collect();
+            let nat: String = input
+                .split("COMMIT")
+                .next()
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with(':'))
+                .filter(|l| !deleted.iter().any(|d| l.starts_with(&format!(":{d} "))))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            *self.nat.lock().unwrap() = nat;
+            Ok(())
+        }
+        fn ensure_first(&self, table: &str, chain: &str, rule: &[&str]) -> Result<bool> {
+            let key = format!("{table} {chain} {}", rule.join(" "));
+            let mut present = self.present.lock().unwrap();
+            if present.contains(&key) {
+                return Ok(false);
+            }
+            present.push(key.clone());
+            self.calls.lock().unwrap().push(format!("insert {key}"));
+            Ok(true)
+        }
+    }
+
+    fn port(eps: &[&str]) -> ServicePort {
+        ServicePort {
+            namespace: "default".into(),
+            name: "web".into(),
+            port_name: "http".into(),
+            protocol: rules::Protocol::Tcp,
+            cluster_ip: "10.96.0.20".parse().unwrap(),
+            port: 80,
+            node_port: None,
+            affinity_seconds: None,
+            endpoints: eps.iter().map(|e| e.parse().unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn sync_restores_inserts_jumps_once_and_removes_stale_chains() {
+        let fake = Fake::default();
+        let syncer = Syncer::new(&fake, Options::default());
+        let two = [port(&["10.244.1.5:8080", "10.244.2.7:8080"])];
+        assert_eq!(syncer.sync(&two).unwrap(), 0);
+        let calls = fake.calls.lock().unwrap().clone();
+        assert_eq!(calls[0], "save nat");
+        assert_eq!(calls[1], "restore");
+        assert_eq!(calls.iter().filter(|c| c.starts_with("insert")).count(), 5);
+        assert!(calls.contains(
+            &"insert nat PREROUTING -m comment --comment kubernetes service portals -j KUBE-SERVICES".to_string()
+        ));
+        fake.calls.lock().unwrap().clear();
+
+        // One endpoint gone: its chain is removed, the jumps are not re-inserted.
+        let one = [port(&["10.244.2.7:8080"])];
+        assert_eq!(syncer.sync(&one).unwrap(), 1);
+        let calls = fake.calls.lock().unwrap().clone();
+        assert_eq!(calls, ["save nat", "restore"]);
+        let gone = two[0].sep_chain(&"10.244.1.5:8080".parse().unwrap());
+        assert!(!fake.nat.lock().unwrap().contains(&gone));
+
+        // No endpoints: the service chain goes too; a resync then removes nothing.
+        assert_eq!(syncer.sync(&[port(&[])]).unwrap(), 2);
+        assert_eq!(syncer.sync(&[port(&[])]).unwrap(), 0);
+        let nat = fake.nat.lock().unwrap().clone();
+        assert!(
+            !nat.contains("KUBE-SVC-") && !nat.contains("KUBE-SEP-"),
+            "{nat}"
+        );
+        assert!(nat.contains(":KUBE-SERVICES "));
+    }
+
+    #[test]
+    fn refuses_the_root_netns_unless_allowed() {
+        // Whichever namespace the test runs in, allowing it always passes,
+        // and refusing it passes exactly when this is not the root netns.
+        assert!(check_netns(true).is_ok());
+        let root = crate::network::forwarding::in_root_netns().unwrap();
+        assert_eq!(matches!(check_netns(false), Err(Error::RootNetns)), root);
+    }
+}

@@ -1,0 +1,819 @@
+//! The pure half of the service proxy: Services + EndpointSlices in, the
+//! text for `iptables-restore --noflush` out. Nothing here runs a process or
+//! needs root, so every rule the node gets is unit-tested below.
+//!
+//! The chains (the names are upstream kube-proxy's, so `iptables-save` reads
+//! the same on our nodes as on any cluster):
+//!
+//! ```text
+//! nat PREROUTING, OUTPUT ─▶ KUBE-SERVICES
+//!     -d <clusterIP> -p tcp --dport <port>        ─▶ KUBE-SVC-<hash>     one per service port
+//!     -m addrtype --dst-type LOCAL (last rule)     ─▶ KUBE-NODEPORTS
+//!         -p tcp --dport <nodePort>                ─▶ KUBE-MARK-MASQ, KUBE-SVC-<hash>
+//! KUBE-SVC-<hash>   -m statistic --probability 1/n ─▶ KUBE-SEP-<hash>   one per ready endpoint
+//!                   -m statistic --probability 1/(n-1) ...  (the last rule takes what is left)
+//! KUBE-SEP-<hash>   -s <endpoint IP> ─▶ KUBE-MARK-MASQ                   (hairpin)
+//!                   -p tcp -j DNAT --to-destination <endpoint IP>:<port>
+//! KUBE-MARK-MASQ    -j MARK --or-mark 0x4000
+//! nat POSTROUTING ─▶ KUBE-POSTROUTING
+//!     not marked: RETURN; else clear the mark and MASQUERADE
+//! filter FORWARD, OUTPUT (NEW connections) ─▶ KUBE-SERVICES
+//!     -d <clusterIP> -p tcp --dport <port> -j REJECT   for a service port without ready endpoints
+//! ```
+//!
+//! Picking an endpoint: rule `i` of `n` matches with probability `1/(n-i)`,
+//! so each of the `n` endpoints gets `1/n` of the new connections; the DNAT
+//! is recorded in conntrack, and every later packet of the connection (and
+//! the replies, un-NATed) follows it without seeing these rules again.
+//!
+//! Masquerade only what we marked. A pod that reaches itself through its
+//! Service (hairpin) would see a packet from its own address and answer it
+//! over `lo`, past the node's conntrack; its source is rewritten to the
+//! bridge address instead. The same holds for any pod of this node's bridge
+//! when bridged frames skip iptables (no `br_netfilter`, or
+//! `bridge-nf-call-iptables=0`): the backend's reply would go straight over
+//! the bridge to the client and never be un-DNATed, so then every client of
+//! the local podCIDR is marked for a local endpoint ([`Options::masquerade_pod_cidr`]).
+//! NodePort traffic is always marked, since its reply must come back here.
+//!
+//! Chain names are stable: `KUBE-SVC-` / `KUBE-SEP-` plus 16 hex digits of
+//! a SHA-256 of `namespace/name:port/protocol` (and the endpoint for a SEP),
+//! so a resync that changes nothing writes the same text, and
+//! `iptables-save` can be diffed between syncs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use sha2::{Digest, Sha256};
+
+use crate::network::config::Cidr;
+
+/// The label that ties an EndpointSlice to its Service.
+pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+/// The top chain of Service matching, in both nat and filter.
+pub const SERVICES_CHAIN: &str = "KUBE-SERVICES";
+/// NodePort matching, the last stop of `KUBE-SERVICES` for local addresses.
+pub const NODEPORTS_CHAIN: &str = "KUBE-NODEPORTS";
+/// Marks a packet for masquerade.
+pub const MARK_MASQ_CHAIN: &str = "KUBE-MARK-MASQ";
+/// Masquerades the marked packets.
+pub const POSTROUTING_CHAIN: &str = "KUBE-POSTROUTING";
+/// Prefix of the per-service-port chains.
+pub const SVC_PREFIX: &str = "KUBE-SVC-";
+/// Prefix of the per-endpoint chains.
+pub const SEP_PREFIX: &str = "KUBE-SEP-";
+/// The mark bit of "masquerade this" (upstream's default; portmap uses 0x2000).
+pub const MASQ_MARK: &str = "0x4000";
+/// `sessionAffinity: ClientIP` without a timeout: 3 hours, as upstream.
+pub const DEFAULT_AFFINITY_SECONDS: u32 = 10_800;
+
+/// A transport protocol the proxy handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+impl Protocol {
+    /// From the API's `protocol` (default TCP); `None` for SCTP and unknowns.
+    pub fn parse(p: Option<&str>) -> Option<Protocol> {
+        match p.unwrap_or("TCP") {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            _ => None,
+        }
+    }
+
+    /// The name `iptables -p` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+        }
+    }
+}
+
+/// One port of one Service with the endpoints that serve it: the unit the
+/// rules are made of (upstream's `ServicePortName` plus its endpoints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePort {
+    /// The Service's namespace.
+    pub namespace: String,
+    /// The Service's name.
+    pub name: String,
+    /// The port's name (`""` for a single unnamed port).
+    pub port_name: String,
+    /// TCP or UDP.
+    pub protocol: Protocol,
+    /// The ClusterIP.
+    pub cluster_ip: Ipv4Addr,
+    /// The Service port.
+    pub port: u16,
+    /// The node port (type NodePort or LoadBalancer), if any.
+    pub node_port: Option<u16>,
+    /// `sessionAffinity: ClientIP`: how long a client sticks to its endpoint.
+    pub affinity_seconds: Option<u32>,
+    /// The ready endpoints (`conditions.ready`), sorted, without duplicates.
+    pub endpoints: Vec<SocketAddrV4>,
+}
+
+impl ServicePort {
+    /// `namespace/name:port`, upstream's way of naming a service port in
+    /// comments and logs (`namespace/name` for an unnamed port).
+    pub fn display_name(&self) -> String {
+        if self.port_name.is_empty() {
+            format!("{}/{}", self.namespace, self.name)
+        } else {
+            format!("{}/{}:{}", self.namespace, self.name, self.port_name)
+        }
+    }
+
+    fn key(&self) -> String {
+        format!(
+            "{}/{}:{}/{}",
+            self.namespace,
+            self.name,
+            self.port_name,
+            self.protocol.as_str()
+        )
+    }
+
+    /// The `KUBE-SVC-*` chain of this service port.
+    pub fn svc_chain(&self) -> String {
+        format!("{SVC_PREFIX}{}", hash16(&self.key()))
+    }
+
+    /// The `KUBE-SEP-*` chain of one of its endpoints.
+    pub fn sep_chain(&self, ep: &SocketAddrV4) -> String {
+        format!("{SEP_PREFIX}{}", hash16(&format!("{}/{ep}", self.key())))
+    }
+}
+
+/// 16 upper-case hex digits of the SHA-256 of `s` (64 bits: chain names stay
+/// under iptables' 28 characters, and collisions are out of reach).
+fn hash16(s: &str) -> String {
+    let digest = Sha256::digest(s.as_bytes());
+    digest[..8]
+        .iter()
+        .fold(String::with_capacity(16), |mut out, b| {
+            let _ = write!(out, "{b:02X}");
+            out
+        })
+}
+
+/// What the rules depend on besides the objects.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Masquerade every client of this podCIDR that reaches an endpoint in
+    /// it: needed when bridged traffic bypasses iptables (see the module
+    /// doc). `None`: only hairpin traffic is masqueraded, as upstream.
+    pub masquerade_pod_cidr: Option<Cidr>,
+}
+
+/// The service ports of `services`, with their ready endpoints from
+/// `slices`. Skipped: headless and ExternalName Services, ClusterIPs that
+/// are not IPv4, SCTP ports, IPv6 and FQDN slices, endpoints not ready.
+/// The result is sorted, so equal inputs give equal rules.
+pub fn service_ports(services: &[&Service], slices: &[&EndpointSlice]) -> Vec<ServicePort> {
+    // (namespace, service) -> its slices.
+    let mut by_service: BTreeMap<(&str, &str), Vec<&EndpointSlice>> = BTreeMap::new();
+    for s in slices {
+        let Some(svc) = s
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(SERVICE_NAME_LABEL))
+        else {
+            continue;
+        };
+        if s.address_type != "IPv4" {
+            continue;
+        }
+        let ns = s.metadata.namespace.as_deref().unwrap_or("default");
+        by_service.entry((ns, svc.as_str())).or_default().push(s);
+    }
+    let mut out = Vec::new();
+    for svc in services {
+        let (Some(name), Some(spec)) = (svc.metadata.name.as_deref(), svc.spec.as_ref()) else {
+            continue;
+        };
+        let namespace = svc.metadata.namespace.as_deref().unwrap_or("default");
+        if spec.type_.as_deref() == Some("ExternalName") {
+            continue;
+        }
+        let Some(cluster_ip) = spec
+            .cluster_ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<Ipv4Addr>().ok())
+        else {
+            continue; // headless ("None"), not allocated yet, or IPv6
+        };
+        let affinity_seconds = (spec.session_affinity.as_deref() == Some("ClientIP")).then(|| {
+            spec.session_affinity_config
+                .as_ref()
+                .and_then(|c| c.client_ip.as_ref())
+                .and_then(|c| c.timeout_seconds)
+                .and_then(|t| u32::try_from(t).ok())
+                .filter(|t| *t > 0)
+                .unwrap_or(DEFAULT_AFFINITY_SECONDS)
+        });
+        let svc_slices = by_service
+            .get(&(namespace, name))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for sp in spec.ports.iter().flatten() {
+            let Some(protocol) = Protocol::parse(sp.protocol.as_deref()) else {
+                continue;
+            };
+            let Ok(port) = u16::try_from(sp.port) else {
+                continue;
+            };
+            if port == 0 {
+                continue;
+            }
+            let port_name = sp.name.clone().unwrap_or_default();
+            let node_port = sp
+                .node_port
+                .and_then(|p| u16::try_from(p).ok())
+                .filter(|p| *p != 0);
+            let endpoints = ready_endpoints(svc_slices, &port_name, protocol);
+            out.push(ServicePort {
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                port_name,
+                protocol,
+                cluster_ip,
+                port,
+                node_port,
+                affinity_seconds,
+                endpoints,
+            });
+        }
+    }
+    out.sort_by_key(ServicePort::key);
+    out
+}
+
+/// The ready endpoints of the slices for one port, matched by port name and
+/// protocol (each slice says which number the name has on its pods).
+fn ready_endpoints(
+    slices: &[&EndpointSlice],
+    port_name: &str,
+    protocol: Protocol,
+) -> Vec<SocketAddrV4> {
+    let mut eps = BTreeSet::new();
+    for s in slices {
+        let Some(target) = s.ports.iter().flatten().find_map(|p| {
+            let same_name = p.name.as_deref().unwrap_or("") == port_name;
+            let same_proto = Protocol::parse(p.protocol.as_deref()) == Some(protocol);
+            (same_name && same_proto)
+                .then_some(p.port)
+                .flatten()
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|n| *n != 0)
+        }) else {
+            continue;
+        };
+        for ep in &s.endpoints {
+            // An unset `ready` means "unknown", which consumers treat as ready.
+            let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+            if !ready {
+                continue;
+            }
+            // Upstream uses the first address only: the others are the same pod.
+            if let Some(ip) = ep
+                .addresses
+                .first()
+                .and_then(|a| a.parse::<Ipv4Addr>().ok())
+            {
+                eps.insert(SocketAddrV4::new(ip, target));
+            }
+        }
+    }
+    eps.into_iter().collect()
+}
+
+/// The chains of ours that the restore text declares (and so flushes) and
+/// fills; the per-service ones are what [`stale_chains`] compares against.
+pub fn chains_of(ports: &[ServicePort]) -> BTreeSet<String> {
+    let mut chains = BTreeSet::new();
+    for sp in ports.iter().filter(|sp| !sp.endpoints.is_empty()) {
+        chains.insert(sp.svc_chain());
+        for ep in &sp.endpoints {
+            chains.insert(sp.sep_chain(ep));
+        }
+    }
+    chains
+}
+
+/// The `KUBE-SVC-*` / `KUBE-SEP-*` chains of the nat table (as
+/// `iptables-save -t nat` prints it) that the new rules no longer have.
+/// Nothing else is ever called stale: portmap's `CNI-*` chains and anyone
+/// else's are not ours.
+pub fn stale_chains(nat_save: &str, wanted: &BTreeSet<String>) -> Vec<String> {
+    nat_save
+        .lines()
+        .filter_map(|l| l.strip_prefix(':'))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| c.starts_with(SVC_PREFIX) || c.starts_with(SEP_PREFIX))
+        .filter(|c| !wanted.contains(*c))
+        .map(str::to_string)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// A comment safe inside double quotes on an `iptables-restore` line
+/// (object names are DNS labels already; this is belt and braces).
+fn comment(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "./:-_> ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The whole input of `iptables-restore --noflush`: the nat and filter
+/// tables, our chains only. Declaring a chain (`:NAME - [0:0]`) flushes it
+/// under `--noflush`, so every chain we own is rewritten whole; `stale`
+/// chains are declared (flushed) and then deleted, after `KUBE-SERVICES`
+/// stopped jumping to them, in the same atomic commit.
+pub fn render(ports: &[ServicePort], stale: &[String], opts: &Options) -> String {
+    let mut nat_chains = vec![
+        SERVICES_CHAIN.to_string(),
+        NODEPORTS_CHAIN.to_string(),
+        MARK_MASQ_CHAIN.to_string(),
+        POSTROUTING_CHAIN.to_string(),
+    ];
+    nat_chains.extend(chains_of(ports));
+    nat_chains.extend(stale.iter().cloned());
+
+    let mut nat = String::new();
+    let mut services = String::new();
+    let mut nodeports = String::new();
+    let mut filter = String::new();
+    let mut per_service = String::new();
+
+    let _ = writeln!(nat, "-A {MARK_MASQ_CHAIN} -j MARK --or-mark {MASQ_MARK}");
+    let _ = writeln!(
+        nat,
+        "-A {POSTROUTING_CHAIN} -m mark ! --mark {MASQ_MARK}/{MASQ_MARK} -j RETURN"
+    );
+    // Clear the mark so a packet that is routed again is not masqueraded twice.
+    let _ = writeln!(nat, "-A {POSTROUTING_CHAIN} -j MARK --xor-mark {MASQ_MARK}");
+    let _ = writeln!(
+        nat,
+        "-A {POSTROUTING_CHAIN} -m comment --comment \"service traffic requiring SNAT\" -j MASQUERADE"
+    );
+
+    for sp in ports {
+        let name = comment(&sp.display_name());
+        let proto = sp.protocol.as_str();
+        if sp.endpoints.is_empty() {
+            let _ = writeln!(
+                filter,
+                "-A {SERVICES_CHAIN} -d {}/32 -p {proto} -m comment --comment \"{name} has no endpoints\" -m {proto} --dport {} -j REJECT",
+                sp.cluster_ip, sp.port
+            );
+            continue;
+        }
+        let svc = sp.svc_chain();
+        let _ = writeln!(
+            services,
+            "-A {SERVICES_CHAIN} -d {}/32 -p {proto} -m comment --comment \"{name} cluster IP\" -m {proto} --dport {} -j {svc}",
+            sp.cluster_ip, sp.port
+        );
+        if let Some(np) = sp.node_port {
+            let _ = writeln!(
+                nodeports,
+                "-A {NODEPORTS_CHAIN} -p {proto} -m comment --comment \"{name} node port\" -m {proto} --dport {np} -j {MARK_MASQ_CHAIN}"
+            );
+            let _ = writeln!(
+                nodeports,
+                "-A {NODEPORTS_CHAIN} -p {proto} -m comment --comment \"{name} node port\" -m {proto} --dport {np} -j {svc}"
+            );
+        }
+        // Session affinity first: a client seen recently goes back to its endpoint.
+        if let Some(secs) = sp.affinity_seconds {
+            for ep in &sp.endpoints {
+                let sep = sp.sep_chain(ep);
+                let _ = writeln!(
+                    per_service,
+                    "-A {svc} -m comment --comment \"{name} -> {ep}\" -m recent --name {sep} --rcheck --seconds {secs} --reap -j {sep}"
+                );
+            }
+        }
+        let n = sp.endpoints.len();
+        for (i, ep) in sp.endpoints.iter().enumerate() {
+            let sep = sp.sep_chain(ep);
+            let left = n - i;
+            if left > 1 {
+                let _ = writeln!(
+                    per_service,
+                    "-A {svc} -m comment --comment \"{name} -> {ep}\" -m statistic --mode random --probability {:.10} -j {sep}",
+                    1.0 / left as f64
+                );
+            } else {
+                let _ = writeln!(
+                    per_service,
+                    "-A {svc} -m comment --comment \"{name} -> {ep}\" -j {sep}"
+                );
+            }
+        }
+        for ep in &sp.endpoints {
+            let sep = sp.sep_chain(ep);
+            let local = opts
+                .masquerade_pod_cidr
+                .filter(|c| c.contains(&std::net::IpAddr::V4(*ep.ip())));
+            match local {
+                Some(cidr) => {
+                    let _ = writeln!(
+                        per_service,
+                        "-A {sep} -s {cidr} -m comment --comment \"{name}\" -j {MARK_MASQ_CHAIN}"
+                    );
+                }
+                None => {
+                    let _ = writeln!(
+                        per_service,
+                        "-A {sep} -s {}/32 -m comment --comment \"{name}\" -j {MARK_MASQ_CHAIN}",
+                        ep.ip()
+                    );
+                }
+            }
+            let recent = if sp.affinity_seconds.is_some() {
+                format!(" -m recent --name {sep} --set")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                per_service,
+                "-A {sep} -p {proto} -m comment --comment \"{name}\"{recent} -m {proto} -j DNAT --to-destination {ep}"
+            );
+        }
+    }
+    // NodePorts last: only what no ClusterIP rule took, addressed to this node.
+    let _ = writeln!(
+        services,
+        "-A {SERVICES_CHAIN} -m comment --comment \"node ports; must be the last rule\" -m addrtype --dst-type LOCAL -j {NODEPORTS_CHAIN}"
+    );
+
+    let mut out = String::from("*nat\n");
+    for c in &nat_chains {
+        let _ = writeln!(out, ":{c} - [0:0]");
+    }
+    out.push_str(&nat);
+    out.push_str(&services);
+    out.push_str(&nodeports);
+    out.push_str(&per_service);
+    for c in stale {
+        let _ = writeln!(out, "-X {c}");
+    }
+    out.push_str("COMMIT\n*filter\n");
+    let _ = writeln!(out, ":{SERVICES_CHAIN} - [0:0]");
+    out.push_str(&filter);
+    out.push_str("COMMIT\n");
+    out
+}
+
+/// A rule in a built-in chain that sends packets into ours: `(table, chain,
+/// rule arguments)`. These are the only rules outside our chains; they are
+/// inserted first in their chain once (checked with `iptables -C`).
+pub type Jump = (&'static str, &'static str, Vec<&'static str>);
+
+/// The jumps from the built-in chains into ours.
+pub fn jumps() -> Vec<Jump> {
+    let portals = vec![
+        "-m",
+        "comment",
+        "--comment",
+        "kubernetes service portals",
+        "-j",
+        SERVICES_CHAIN,
+    ];
+    let filter_portals = vec![
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "NEW",
+        "-m",
+        "comment",
+        "--comment",
+        "kubernetes service portals",
+        "-j",
+        SERVICES_CHAIN,
+    ];
+    vec![
+        ("nat", "PREROUTING", portals.clone()),
+        ("nat", "OUTPUT", portals),
+        (
+            "nat",
+            "POSTROUTING",
+            vec![
+                "-m",
+                "comment",
+                "--comment",
+                "kubernetes postrouting rules",
+                "-j",
+                POSTROUTING_CHAIN,
+            ],
+        ),
+        ("filter", "FORWARD", filter_portals.clone()),
+        ("filter", "OUTPUT", filter_portals),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn svc(v: serde_json::Value) -> Service {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn slice(v: serde_json::Value) -> EndpointSlice {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn web() -> Service {
+        svc(json!({
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"clusterIP": "10.96.0.20", "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}
+        }))
+    }
+
+    fn web_slice(eps: serde_json::Value) -> EndpointSlice {
+        slice(json!({
+            "metadata": {"name": "web-abc", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 8080, "protocol": "TCP"}],
+            "endpoints": eps
+        }))
+    }
+
+    fn ep(ip: &str, ready: bool) -> serde_json::Value {
+        json!({"addresses": [ip], "conditions": {"ready": ready}})
+    }
+
+    #[test]
+    fn ready_endpoints_by_port_name() {
+        let s = web();
+        let sl = web_slice(json!([
+            ep("10.244.2.7", true),
+            ep("10.244.1.5", true),
+            ep("10.244.1.9", false),
+            {"addresses": ["10.244.3.3"]}
+        ]));
+        let other = slice(json!({
+            "metadata": {"name": "x", "namespace": "other", "labels": {"kubernetes.io/service-name": "web"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "http", "port": 9, "protocol": "TCP"}],
+            "endpoints": [ep("10.244.9.9", true)]
+        }));
+        let ports = service_ports(&[&s], &[&sl, &other]);
+        assert_eq!(ports.len(), 1);
+        let p = &ports[0];
+        assert_eq!(p.display_name(), "default/web:http");
+        assert_eq!(p.protocol, Protocol::Tcp);
+        assert_eq!(p.cluster_ip, Ipv4Addr::new(10, 96, 0, 20));
+        assert_eq!(p.port, 80);
+        let eps: Vec<String> = p.endpoints.iter().map(|e| e.to_string()).collect();
+        // not ready left out, unknown readiness counted, sorted
+        assert_eq!(
+            eps,
+            ["10.244.1.5:8080", "10.244.2.7:8080", "10.244.3.3:8080"]
+        );
+    }
+
+    #[test]
+    fn unnamed_and_udp_ports_and_skipped_services() {
+        let dns = svc(json!({
+            "metadata": {"name": "dns", "namespace": "kube-system"},
+            "spec": {"clusterIP": "10.96.0.10", "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+                {"name": "sctp", "port": 99, "protocol": "SCTP"}
+            ]}
+        }));
+        let headless = svc(json!({
+            "metadata": {"name": "h", "namespace": "default"},
+            "spec": {"clusterIP": "None", "ports": [{"port": 80}]}
+        }));
+        let external = svc(json!({
+            "metadata": {"name": "e", "namespace": "default"},
+            "spec": {"type": "ExternalName", "externalName": "example.com"}
+        }));
+        let plain = svc(json!({
+            "metadata": {"name": "plain", "namespace": "default"},
+            "spec": {"clusterIP": "10.96.0.30", "ports": [{"port": 8080}]}
+        }));
+        let dns_slice = slice(json!({
+            "metadata": {"name": "dns-1", "namespace": "kube-system", "labels": {"kubernetes.io/service-name": "dns"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "dns", "port": 5353, "protocol": "UDP"}, {"name": "dns-tcp", "port": 5353, "protocol": "TCP"}],
+            "endpoints": [ep("10.244.1.2", true)]
+        }));
+        let plain_slice = slice(json!({
+            "metadata": {"name": "plain-1", "namespace": "default", "labels": {"kubernetes.io/service-name": "plain"}},
+            "addressType": "IPv4",
+            "ports": [{"name": "", "port": 8080, "protocol": "TCP"}],
+            "endpoints": [ep("10.244.1.3", true)]
+        }));
+        let ports = service_ports(
+            &[&dns, &headless, &external, &plain],
+            &[&dns_slice, &plain_slice],
+        );
+        let names: Vec<String> = ports
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} {:?}",
+                    p.display_name(),
+                    p.protocol.as_str(),
+                    p.endpoints
+                )
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "default/plain tcp [10.244.1.3:8080]",
+                "kube-system/dns:dns-tcp tcp [10.244.1.2:5353]",
+                "kube-system/dns:dns udp [10.244.1.2:5353]",
+            ]
+        );
+    }
+
+    #[test]
+    fn chain_names_are_stable_and_short() {
+        let ports = service_ports(&[&web()], &[&web_slice(json!([ep("10.244.1.5", true)]))]);
+        let p = &ports[0];
+        let a = p.svc_chain();
+        assert_eq!(a, ports[0].clone().svc_chain());
+        assert!(a.starts_with("KUBE-SVC-") && a.len() == 25, "{a}");
+        assert!(a.len() <= 28);
+        let e = p.sep_chain(&p.endpoints[0]);
+        assert!(e.starts_with("KUBE-SEP-") && e.len() == 25, "{e}");
+        let mut other = p.clone();
+        other.port_name = "https".into();
+        assert_ne!(other.svc_chain(), a);
+        let mut udp = p.clone();
+        udp.protocol = Protocol::Udp;
+        assert_ne!(udp.svc_chain(), a);
+    }
+
+    #[test]
+    fn renders_load_balancing_dnat_and_hairpin() {
+        let ports = service_ports(
+            &[&web()],
+            &[&web_slice(json!([
+                ep("10.244.1.5", true),
+                ep("10.244.2.7", true),
+                ep("10.244.2.8", true)
+            ]))],
+        );
+        let p = &ports[0];
+        let svc = p.svc_chain();
+        let seps: Vec<String> = p.endpoints.iter().map(|e| p.sep_chain(e)).collect();
+        let text = render(&ports, &[], &Options::default());
+        let want = format!(
+            "*nat
+:KUBE-SERVICES - [0:0]
+:KUBE-NODEPORTS - [0:0]
+:KUBE-MARK-MASQ - [0:0]
+:KUBE-POSTROUTING - [0:0]
+{chains}-A KUBE-MARK-MASQ -j MARK --or-mark 0x4000
+-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN
+-A KUBE-POSTROUTING -j MARK --xor-mark 0x4000
+-A KUBE-POSTROUTING -m comment --comment \"service traffic requiring SNAT\" -j MASQUERADE
+-A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment \"default/web:http cluster IP\" -m tcp --dport 80 -j {svc}
+-A KUBE-SERVICES -m comment --comment \"node ports; must be the last rule\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS
+-A {svc} -m comment --comment \"default/web:http -> 10.244.1.5:8080\" -m statistic --mode random --probability 0.3333333333 -j {s0}
+-A {svc} -m comment --comment \"default/web:http -> 10.244.2.7:8080\" -m statistic --mode random --probability 0.5000000000 -j {s1}
+-A {svc} -m comment --comment \"default/web:http -> 10.244.2.8:8080\" -j {s2}
+-A {s0} -s 10.244.1.5/32 -m comment --comment \"default/web:http\" -j KUBE-MARK-MASQ
+-A {s0} -p tcp -m comment --comment \"default/web:http\" -m tcp -j DNAT --to-destination 10.244.1.5:8080
+-A {s1} -s 10.244.2.7/32 -m comment --comment \"default/web:http\" -j KUBE-MARK-MASQ
+-A {s1} -p tcp -m comment --comment \"default/web:http\" -m tcp -j DNAT --to-destination 10.244.2.7:8080
+-A {s2} -s 10.244.2.8/32 -m comment --comment \"default/web:http\" -j KUBE-MARK-MASQ
+-A {s2} -p tcp -m comment --comment \"default/web:http\" -m tcp -j DNAT --to-destination 10.244.2.8:8080
+COMMIT
+*filter
+:KUBE-SERVICES - [0:0]
+COMMIT
+",
+            chains = chains_of(&ports)
+                .iter()
+                .map(|c| format!(":{c} - [0:0]\n"))
+                .collect::<String>(),
+            s0 = seps[0],
+            s1 = seps[1],
+            s2 = seps[2],
+        );
+        assert_eq!(text, want);
+    }
+
+    #[test]
+    fn no_endpoints_rejects_in_filter_and_stale_chains_go() {
+        let ports = service_ports(&[&web()], &[&web_slice(json!([ep("10.244.1.5", false)]))]);
+        assert!(ports[0].endpoints.is_empty());
+        let old = ServicePort {
+            endpoints: vec!["10.244.1.5:8080".parse().unwrap()],
+            ..ports[0].clone()
+        };
+        let save = format!(
+            "*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n:CNI-HOSTPORT-DNAT - [0:0]\n:{} - [0:0]\n:{} - [0:0]\nCOMMIT\n",
+            old.svc_chain(),
+            old.sep_chain(&old.endpoints[0])
+        );
+        let stale = stale_chains(&save, &chains_of(&ports));
+        let mut want = vec![old.svc_chain(), old.sep_chain(&old.endpoints[0])];
+        want.sort();
+        assert_eq!(stale, want);
+        let text = render(&ports, &stale, &Options::default());
+        assert!(!text.contains("-j KUBE-SVC-"), "{text}");
+        for c in &stale {
+            assert!(text.contains(&format!(":{c} - [0:0]\n")), "{text}");
+            assert!(text.contains(&format!("-X {c}\n")), "{text}");
+        }
+        // -X only after the chain was flushed, and before COMMIT of nat
+        let x = text.find("-X ").unwrap();
+        assert!(x < text.find("COMMIT").unwrap());
+        assert!(text.ends_with(
+            "*filter\n:KUBE-SERVICES - [0:0]\n-A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment \"default/web:http has no endpoints\" -m tcp --dport 80 -j REJECT\nCOMMIT\n"
+        ), "{text}");
+        // only our prefixes are ever stale
+        assert!(stale_chains(&save, &BTreeSet::new())
+            .iter()
+            .all(|c| c.starts_with("KUBE-SVC-") || c.starts_with("KUBE-SEP-")));
+    }
+
+    #[test]
+    fn affinity_node_port_and_bridge_masquerade() {
+        let s = svc(json!({
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"type": "NodePort", "clusterIP": "10.96.0.20", "sessionAffinity": "ClientIP",
+                     "ports": [{"name": "http", "port": 80, "nodePort": 30080, "protocol": "TCP"}]}
+        }));
+        let ports = service_ports(
+            &[&s],
+            &[&web_slice(json!([
+                ep("10.244.1.5", true),
+                ep("10.244.2.7", true)
+            ]))],
+        );
+        let p = &ports[0];
+        assert_eq!(p.affinity_seconds, Some(DEFAULT_AFFINITY_SECONDS));
+        assert_eq!(p.node_port, Some(30080));
+        let (local, remote) = (p.sep_chain(&p.endpoints[0]), p.sep_chain(&p.endpoints[1]));
+        let opts = Options {
+            masquerade_pod_cidr: Some("10.244.1.0/24".parse().unwrap()),
+        };
+        let text = render(&ports, &[], &opts);
+        let svc = p.svc_chain();
+        for line in [
+            "-A KUBE-NODEPORTS -p tcp -m comment --comment \"default/web:http node port\" -m tcp --dport 30080 -j KUBE-MARK-MASQ".to_string(),
+            format!("-A KUBE-NODEPORTS -p tcp -m comment --comment \"default/web:http node port\" -m tcp --dport 30080 -j {svc}"),
+            format!("-A {svc} -m comment --comment \"default/web:http -> 10.244.1.5:8080\" -m recent --name {local} --rcheck --seconds 10800 --reap -j {local}"),
+            format!("-A {local} -s 10.244.1.0/24 -m comment --comment \"default/web:http\" -j KUBE-MARK-MASQ"),
+            format!("-A {remote} -s 10.244.2.7/32 -m comment --comment \"default/web:http\" -j KUBE-MARK-MASQ"),
+            format!("-A {local} -p tcp -m comment --comment \"default/web:http\" -m recent --name {local} --set -m tcp -j DNAT --to-destination 10.244.1.5:8080"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\nin\n{text}");
+        }
+        // affinity checks come before the random pick
+        let check = text.find("--rcheck").unwrap();
+        let pick = text.find("-m statistic").unwrap();
+        assert!(check < pick);
+    }
+
+    #[test]
+    fn comments_cannot_break_the_line() {
+        assert_eq!(comment("a\"b\nc"), "a_b_c");
+        assert_eq!(
+            comment("default/web:http -> 10.0.0.1:80"),
+            "default/web:http -> 10.0.0.1:80"
+        );
+    }
+
+    #[test]
+    fn jumps_target_our_chains() {
+        let j = jumps();
+        assert_eq!(j.len(), 5);
+        assert!(j.iter().all(|(t, _, args)| {
+            let target = args.last().copied().unwrap_or_default();
+            (*t == "nat" || *t == "filter")
+                && (target == SERVICES_CHAIN || target == POSTROUTING_CHAIN)
+        }));
+    }
+}

@@ -1,0 +1,224 @@
+//! Services end to end on a real lab: the kubelets' service proxy
+//! (`kubelet/src/proxy/`) turns a ClusterIP into iptables NAT rules in each
+//! node's network namespace, so a pod's `wget http://<clusterIP>/` reaches
+//! the Service's ready pods, on its own node and on the other one, a pod
+//! reaches itself through a Service (hairpin), and a Service without
+//! endpoints stops answering until it has some again.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tests::lab::{wait_until, Lab};
+
+/// Two web pods, one per node (spread by hostname), each serving its name;
+/// a Service in front of them; a `self` Service for the pod labelled
+/// `hairpin=yes` only; a client pod.
+const APP: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      topologySpreadConstraints:
+      - maxSkew: 1
+        topologyKey: kubernetes.io/hostname
+        whenUnsatisfiable: DoNotSchedule
+        labelSelector:
+          matchLabels: {app: web}
+      containers:
+      - name: web
+        image: busybox:1.36
+        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www"]
+        ports:
+        - {containerPort: 8080, name: http}
+        readinessProbe:
+          httpGet: {path: /, port: http}
+          periodSeconds: 1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: self
+spec:
+  selector: {app: web, hairpin: "yes"}
+  ports:
+  - {port: 8081, targetPort: 8080}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: client
+spec:
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: ["sleep", "3600"]
+"#;
+
+fn cluster_ip(lab: &Lab, svc: &str) -> String {
+    let ip = lab.get_json(&["service", svc])["spec"]["clusterIP"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(ip.starts_with("10."), "service {svc} has clusterIP {ip:?}");
+    ip
+}
+
+/// `wget -q -O - url` from inside `pod`; the page, or `None` when it fails.
+/// busybox 1.35's `wget -T` crashes (SIGSEGV); `timeout` bounds it instead.
+fn wget(lab: &Lab, pod: &str, url: &str, secs: u32) -> Option<String> {
+    let secs = secs.to_string();
+    let (code, out, _) = lab.kubectl(&[
+        "exec", pod, "--", "timeout", &secs, "wget", "-q", "-O", "-", url,
+    ]);
+    (code == 0).then(|| out.trim().to_string())
+}
+
+fn web_pods(lab: &Lab) -> Vec<Value> {
+    lab.get_json(&["pods", "-l", "app=web"])["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    path.iter()
+        .fold(v, |v, k| &v[*k])
+        .as_str()
+        .unwrap_or_default()
+}
+
+fn node_nat(lab: &Lab, node: usize) -> String {
+    let out = lab.in_node(node, &["iptables-save", "-t", "nat"]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
+    let Some(lab) = Lab::up("e2e-svc", 2) else {
+        return;
+    };
+    let start = Instant::now();
+    lab.apply(APP);
+    let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"]);
+    assert_eq!(code, 0, "rollout status: {out}\n{err}");
+    lab.kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/client",
+        "--timeout=60s",
+    ]);
+    let web = web_pods(&lab);
+    assert_eq!(web.len(), 2);
+    let names: BTreeSet<String> = web
+        .iter()
+        .map(|p| str_at(p, &["metadata", "name"]).to_string())
+        .collect();
+    let nodes: BTreeSet<&str> = web
+        .iter()
+        .map(|p| str_at(p, &["spec", "nodeName"]))
+        .collect();
+    assert_eq!(nodes.len(), 2, "one web pod per node: {nodes:?}");
+    let ip = cluster_ip(&lab, "web");
+    let url = format!("http://{ip}/");
+
+    // Both backends answer through the ClusterIP: one on the client's own
+    // node (the reply crosses only the bridge), one on the other node.
+    let mut seen = BTreeSet::new();
+    for _ in 0..30 {
+        if let Some(page) = wget(&lab, "client", &url, 10) {
+            seen.insert(page);
+        }
+        if seen == names {
+            break;
+        }
+    }
+    assert_eq!(seen, names, "pages seen through {url}");
+    let nat = node_nat(&lab, 1);
+    assert!(
+        nat.contains("default/web:http cluster IP") && nat.contains("-j KUBE-SVC-"),
+        "node-1's nat table:\n{nat}"
+    );
+
+    // Hairpin: a pod reaches itself through a Service that has only it.
+    let me = names.iter().next().cloned().unwrap_or_default();
+    lab.kubectl_ok(&["label", "pod", &me, "hairpin=yes"]);
+    let self_url = format!("http://{}:8081/", cluster_ip(&lab, "self"));
+    let page = wait_until(Duration::from_secs(20), || wget(&lab, &me, &self_url, 5));
+    assert_eq!(
+        page.as_deref(),
+        Some(me.as_str()),
+        "hairpin through {self_url}"
+    );
+
+    // No endpoints: the ClusterIP stops answering (fast: rejected, not
+    // timed out), and the rules of the gone endpoints are removed.
+    lab.kubectl_ok(&["scale", "deployment/web", "--replicas=0"]);
+    wait_until(Duration::from_secs(60), || {
+        web_pods(&lab).is_empty().then_some(())
+    })
+    .expect("web pods gone after scaling to 0");
+    let down = wait_until(Duration::from_secs(10), || {
+        let t = Instant::now();
+        wget(&lab, "client", &url, 10)
+            .is_none()
+            .then(|| t.elapsed())
+    })
+    .expect("the ClusterIP stops answering without endpoints");
+    assert!(down < Duration::from_secs(5), "failing took {down:?}");
+    for node in 1..=lab.nodes {
+        let gone = wait_until(Duration::from_secs(10), || {
+            (!node_nat(&lab, node).contains(":KUBE-SEP-")).then_some(())
+        });
+        assert!(
+            gone.is_some(),
+            "node-{node} keeps endpoint chains:\n{}",
+            node_nat(&lab, node)
+        );
+    }
+
+    // Back to 2: reachable again within seconds of the pods being Ready.
+    lab.kubectl_ok(&["scale", "deployment/web", "--replicas=2"]);
+    let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let ready_at = Instant::now();
+    let page = wait_until(Duration::from_secs(10), || wget(&lab, "client", &url, 5));
+    assert!(
+        page.is_some_and(|p| p.starts_with("web-")),
+        "the ClusterIP answers again"
+    );
+    eprintln!(
+        "reachable {:?} after the rollout finished; test body {:?}",
+        ready_at.elapsed(),
+        start.elapsed()
+    );
+
+    // The host's own tables were never touched (the lab runs every kubelet
+    // in its node's network namespace).
+    let host = std::process::Command::new("iptables-save")
+        .args(["-t", "nat"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        !host.contains("KUBE-SVC-") && !host.contains("KUBE-SERVICES"),
+        "the host's nat table has service proxy rules:\n{host}"
+    );
+}
