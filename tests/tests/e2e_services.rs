@@ -2,7 +2,8 @@
 //! (`kubelet/src/proxy/`) turns a ClusterIP into iptables NAT rules in each
 //! node's network namespace, so a pod's `wget http://<clusterIP>/` reaches
 //! the Service's ready pods, on its own node and on the other one, a pod
-//! reaches itself through a Service (hairpin), and a Service without
+//! reaches itself through a Service (hairpin), same-node clients still
+//! work where bridged traffic skips iptables, and a Service without
 //! endpoints stops answering until it has some again.
 
 use std::collections::BTreeSet;
@@ -157,8 +158,14 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
         "node-1's nat table:\n{nat}"
     );
 
-    // Hairpin: a pod reaches itself through a Service that has only it.
-    let me = names.iter().next().cloned().unwrap_or_default();
+    // Hairpin: a pod reaches itself through a Service that has only it
+    // (the web pod on the client's node).
+    let client_node = str_at(&lab.get_json(&["pod", "client"]), &["spec", "nodeName"]).to_string();
+    let me = web
+        .iter()
+        .find(|p| str_at(p, &["spec", "nodeName"]) == client_node)
+        .map(|p| str_at(p, &["metadata", "name"]).to_string())
+        .expect("a web pod on the client's node");
     lab.kubectl_ok(&["label", "pod", &me, "hairpin=yes"]);
     let self_url = format!("http://{}:8081/", cluster_ip(&lab, "self"));
     let page = wait_until(Duration::from_secs(20), || wget(&lab, &me, &self_url, 5));
@@ -166,6 +173,42 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
         page.as_deref(),
         Some(me.as_str()),
         "hairpin through {self_url}"
+    );
+
+    // A node whose bridge does not hand frames to iptables (no
+    // br_netfilter): the same-node backend's reply would skip conntrack and
+    // never be un-DNATed. The restarted kubelet sees it and masquerades
+    // same-bridge clients, and the client reaches its node's pod again.
+    let n: usize = client_node
+        .trim_start_matches("node-")
+        .parse()
+        .expect("lab nodes are node-<i>");
+    let off = lab.in_node(
+        n,
+        &[
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/net/bridge/bridge-nf-call-iptables",
+        ],
+    );
+    assert!(
+        off.status.success(),
+        "setting bridge-nf-call-iptables=0 in node-{n}"
+    );
+    assert_eq!(
+        wget(&lab, "client", &self_url, 3),
+        None,
+        "without br_netfilter and without masquerade a same-node reply is lost"
+    );
+    lab.kill_kubelet(n);
+    lab.start_kubelet(n);
+    let page = wait_until(Duration::from_secs(30), || {
+        wget(&lab, "client", &self_url, 3)
+    });
+    assert_eq!(
+        page.as_deref(),
+        Some(me.as_str()),
+        "same-node client through {self_url} with bridge-nf-call-iptables=0"
     );
 
     // No endpoints: the ClusterIP stops answering (fast: rejected, not

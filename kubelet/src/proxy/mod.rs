@@ -320,7 +320,7 @@ pub async fn run(client: kube::Client, cfg: ProxyConfig) {
             None
         } else {
             tracing::info!(
-                "bridged traffic bypasses iptables here (no br_netfilter): same-node clients of a Service are masqueraded"
+                "bridged traffic bypasses iptables here (no br_netfilter, or bridge-nf-call-iptables=0): same-node clients of a Service are masqueraded"
             );
             cfg.pod_cidr
         },
