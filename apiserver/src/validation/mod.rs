@@ -859,6 +859,26 @@ pub fn validate_update(resource: &ResourceInfo, new: &Value, old: &Value) -> Vec
                 ));
             }
         }
+        "Node" => {
+            // As upstream: a podCIDR is handed out once; pods' addresses
+            // and other nodes' routes depend on it.
+            for (pointer, field) in [
+                ("/spec/podCIDR", "spec.podCIDR"),
+                ("/spec/podCIDRs", "spec.podCIDRs"),
+            ] {
+                let was_set = match old.pointer(pointer) {
+                    Some(Value::String(s)) => !s.is_empty(),
+                    Some(Value::Array(a)) => !a.is_empty(),
+                    _ => false,
+                };
+                if was_set && !same(pointer) {
+                    errs.push(forbidden(
+                        field,
+                        &format!("node updates may not change {field} except from \"\" to valid"),
+                    ));
+                }
+            }
+        }
         "ConfigMap" | "Secret" => {
             if old.get("immutable").and_then(Value::as_bool) == Some(true) {
                 if !same("/data") || !same("/binaryData") {
@@ -1001,6 +1021,21 @@ mod tests {
             fields(&validate_update(res("", "configmaps"), &changed, &frozen)),
             vec!["data"]
         );
+    }
+
+    #[test]
+    fn node_pod_cidr_is_set_once() {
+        let nodes = res("", "nodes");
+        let empty = json!({"metadata": {"name": "n"}, "spec": {}});
+        let a = json!({"metadata": {"name": "n"}, "spec": {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]}});
+        let b = json!({"metadata": {"name": "n"}, "spec": {"podCIDR": "10.244.2.0/24", "podCIDRs": ["10.244.2.0/24"]}});
+        assert!(validate_update(nodes, &a, &empty).is_empty());
+        assert!(validate_update(nodes, &a, &a).is_empty());
+        assert_eq!(
+            fields(&validate_update(nodes, &b, &a)),
+            ["spec.podCIDR", "spec.podCIDRs"]
+        );
+        assert_eq!(fields(&validate_update(nodes, &empty, &a)).len(), 2);
     }
 
     #[test]

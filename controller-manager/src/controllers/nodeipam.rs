@@ -167,7 +167,13 @@ impl Reconciler for NodeIpamController {
             )));
         };
         let api: Api<Node> = Api::all(self.client.clone());
-        let patch = serde_json::json!({"spec": {"podCIDR": cidr.to_string(), "podCIDRs": [cidr.to_string()]}});
+        // Conditional on the version we decided on: a cache that lags our
+        // own earlier write must not hand the node a second subnet (the
+        // apiserver refuses a change anyway; the 409 makes us look again).
+        let patch = serde_json::json!({
+            "metadata": {"resourceVersion": node.metadata.resource_version},
+            "spec": {"podCIDR": cidr.to_string(), "podCIDRs": [cidr.to_string()]},
+        });
         match api
             .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
