@@ -252,11 +252,18 @@ up() {
 
     mkdir -p "$LAB_DIR"/{logs,pids,etcd,nodes,registry}
     local x
+    # Labs starting side by side (the tests do) must not pick the same
+    # subnet: choosing it and creating its host link is one step under a
+    # host-wide lock. The lock's fd is closed again so no component keeps it.
+    exec 8>/run/minik8s-lab-network.lock
+    flock 8
     x=$(pick_subnet)
     echo "$x" >"$LAB_DIR/subnet"
     local host_ip="10.200.$x.1"
     echo ">>> network 10.200.$x.0/24: host $host_ip, $NODES node namespace(s) $NS_PREFIX-n1..n$NODES"
     network_up "$x"
+    flock -u 8
+    exec 8>&-
 
     local etcd_port peer_port api_port reg_port
     etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port); reg_port=$(free_port)
