@@ -459,37 +459,54 @@ spec:
         .collect();
     assert_eq!(before, after, "a kubelet restart restarts no container");
 
-    // Stop one node's kubelet: it goes NotReady and its pods come back on the other node.
-    let victim_pods: Vec<String> = pods(&lab, "app=steady")
+    // Stop the kubelet of a node that runs a steady pod: the node goes
+    // NotReady, its pods are evicted and come back on the other node.
+    let steady = pods(&lab, "app=steady");
+    let node_of = |p: &Value| {
+        p["spec"]["nodeName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let lost = node_of(&steady[0]);
+    let (lost_i, survivor) = if lost == "node-1" {
+        (1, "node-2")
+    } else {
+        (2, "node-1")
+    };
+    let victims: Vec<String> = steady
         .iter()
-        .filter(|p| p["spec"]["nodeName"] == "node-2")
+        .filter(|p| node_of(p) == lost)
         .map(name)
         .collect();
-    lab.kill_kubelet(2);
+    lab.kill_kubelet(lost_i);
     wait_until(Duration::from_secs(60), || {
-        let n = lab.get_json(&["node", "node-2"]);
+        let n = lab.get_json(&["node", &lost]);
         n["status"]["conditions"]
             .as_array()
             .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready").cloned())
             .filter(|c| c["status"] != "True")
             .map(|_| ())
     })
-    .expect("node-2 goes NotReady");
+    .expect("the node goes NotReady");
     let replaced = wait_until(Duration::from_secs(90), || {
         let ps = pods(&lab, "app=steady");
-        let on_1 = ps
+        let running_on_survivor = ps
             .iter()
-            .filter(|p| p["spec"]["nodeName"] == "node-1" && p["status"]["phase"] == "Running")
+            .filter(|p| node_of(p) == survivor && p["status"]["phase"] == "Running")
             .count();
-        (on_1 == 2
-            && victim_pods
-                .iter()
-                .all(|v| ps.iter().all(|p| &name(p) != v) || ps.len() > 2))
-        .then_some(())
+        // The evicted pods stay Terminating (their kubelet cannot confirm)
+        // but are no longer counted by their ReplicaSet.
+        let victims_deleted = victims.iter().all(|v| {
+            ps.iter()
+                .filter(|p| &name(p) == v)
+                .all(|p| p["metadata"]["deletionTimestamp"].is_string())
+        });
+        (running_on_survivor == 2 && victims_deleted).then_some(())
     });
     assert!(
         replaced.is_some(),
-        "pods of the lost node are recreated on node-1: {:?}",
+        "pods of the lost {lost} are recreated on {survivor}: {:?}",
         pods(&lab, "app=steady")
             .iter()
             .map(|p| (name(p), p["spec"]["nodeName"].clone()))

@@ -405,6 +405,7 @@ impl NodeLifecycleController {
                 Err(e) => return Err(e).context(|| format!("evicting pod {ns}/{pname}")),
             }
         }
+        tracing::debug!(node = %name, next_ms = ?next, "eviction pass");
         Ok(next)
     }
 }
