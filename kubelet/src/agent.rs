@@ -187,8 +187,37 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
     });
+    tokio::spawn(image_gc(runtime.clone(), &cfg.file));
     crate::pod::run(ctx).await;
     Ok(())
+}
+
+/// Upstream's image GC: every 5 minutes, if the image store's disk is fuller
+/// than the high threshold, unused images go, least recently used first.
+fn image_gc(runtime: Arc<Runtime>, file: &FileConfig) -> impl std::future::Future<Output = ()> {
+    let policy = crate::runtime::images::gc::GcPolicy {
+        high_threshold_percent: file.image_gc_high_threshold_percent,
+        low_threshold_percent: file.image_gc_low_threshold_percent,
+    };
+    async move {
+        if policy.high_threshold_percent >= 100 {
+            return;
+        }
+        let mut every = tokio::time::interval(Duration::from_secs(300));
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let rt = runtime.clone();
+            match tokio::task::spawn_blocking(move || rt.gc_images(Some(policy))).await {
+                Ok(Ok(r)) if !r.images.is_empty() => {
+                    tracing::info!(images = ?r.images, layers = r.layers.len(), "image GC removed unused images")
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "image GC failed"),
+                Err(e) => tracing::warn!(error = %e, "image GC task failed"),
+            }
+        }
+    }
 }
 
 /// Waits until the node IPAM controller gave us a podCIDR.

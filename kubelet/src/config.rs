@@ -14,6 +14,8 @@
 //! insecureRegistries: ["10.200.0.1:5000"]
 //! serviceProxy: true                # iptables rules for ClusterIPs (crate::proxy)
 //! serviceProxyInRootNetns: false    # ... even in the host's own network namespace
+//! imageGCHighThresholdPercent: 85    # image GC above this disk usage ...
+//! imageGCLowThresholdPercent: 80     # ... down to this
 //! ```
 //! Everything the runtime needs (mirrors, log sizes) is read by the runtime's
 //! own [`crate::runtime::Config`] from the same file.
@@ -78,6 +80,14 @@ pub struct FileConfig {
     /// refuses there, so a kubelet started on a developer's machine never
     /// NATs its traffic.
     pub service_proxy_in_root_netns: bool,
+    /// Image GC starts when the image store's disk is fuller than this
+    /// (percent; 100 turns it off).
+    #[serde(rename = "imageGCHighThresholdPercent")]
+    pub image_gc_high_threshold_percent: u8,
+    /// ... and removes unused images, least recently used first, until
+    /// usage is below this.
+    #[serde(rename = "imageGCLowThresholdPercent")]
+    pub image_gc_low_threshold_percent: u8,
 }
 
 impl Default for FileConfig {
@@ -98,6 +108,8 @@ impl Default for FileConfig {
             .into(),
             service_proxy: true,
             service_proxy_in_root_netns: false,
+            image_gc_high_threshold_percent: 85,
+            image_gc_low_threshold_percent: 80,
         }
     }
 }
