@@ -217,6 +217,20 @@ impl Drop for Etcd {
     }
 }
 
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS`, `VmHWM`, ...), for the
+/// benchmarks' memory figures; 0 when the process or field is gone.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.split(':').next() == Some(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// The path of a binary built by cargo next to the test executable.
 pub fn binary(name: &str) -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;

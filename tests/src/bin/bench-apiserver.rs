@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::{json, Value};
-use tests::harness::{ApiServer, Etcd, Http};
+use tests::harness::{proc_status_kib, ApiServer, Etcd, Http};
 use tokio::sync::Semaphore;
 
 const N: usize = 2000;
@@ -33,17 +33,6 @@ fn pod(i: usize) -> Value {
             "ports": [{"containerPort": 8080, "name": "http"}],
             "resources": {"requests": {"cpu": "50m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
             "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]}})
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -88,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
     let pid = api.pid().context("apiserver pid")?;
     let http = api.http();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let idle_rss = rss_kib(pid).unwrap_or(0);
+    let idle_rss = proc_status_kib(pid, "VmRSS");
 
     // The reference: raw etcd puts of the same JSON a create stores.
     let client = etcd.client().await?;
@@ -232,7 +221,7 @@ async fn main() -> anyhow::Result<()> {
         latencies.extend(r.await?);
     }
     latencies.sort();
-    let loaded_rss = rss_kib(pid).unwrap_or(0);
+    let loaded_rss = proc_status_kib(pid, "VmRSS");
 
     let ratio = create_rate / etcd_rate;
     let p50 = percentile(&latencies, 0.50);

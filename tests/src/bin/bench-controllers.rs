@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use tests::harness::{binary, free_port, ApiServer, Etcd, Http};
+use tests::harness::{binary, free_port, proc_status_kib, ApiServer, Etcd, Http};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -98,18 +98,6 @@ fn complete(d: &Value, n: usize) -> bool {
         && s["replicas"].as_u64() == Some(n)
         && s["observedGeneration"].as_i64()
             >= d.pointer("/metadata/generation").and_then(Value::as_i64)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 struct Killed(Child);
@@ -229,7 +217,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let rollout = t.elapsed();
-    let rss = rss_kib(cm.0.id());
+    let rss = proc_status_kib(cm.0.id(), "VmRSS");
 
     let ref_rate = n as f64 / reference.as_secs_f64();
     let cm_rate = n as f64 / created.as_secs_f64();

@@ -25,6 +25,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::watcher::{self, watcher, Event};
+use tests::harness::proc_status_kib;
 use tests::lab::Lab;
 
 #[derive(Debug, Parser)]
@@ -77,17 +78,6 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
     }
     let i = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i]
-}
-
-fn rss_kib(pid: i32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 /// One container through the runtime alone, `runs` times: the mean.
@@ -201,7 +191,9 @@ async fn main() -> anyhow::Result<()> {
         p50.as_secs_f64() / per_container.as_secs_f64().max(1e-9)
     );
     for node in 1..=args.nodes {
-        let rss = lab.kubelet_pid(node).and_then(rss_kib).unwrap_or(0);
+        let rss = lab
+            .kubelet_pid(node)
+            .map_or(0, |pid| proc_status_kib(pid as u32, "VmRSS"));
         let pods = lab.get_json(&[
             "pods",
             "-l",

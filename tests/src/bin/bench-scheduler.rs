@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use futures::StreamExt;
 use serde_json::{json, Value};
-use tests::harness::{binary, eventually, free_port, ApiServer, Etcd, Http};
+use tests::harness::{binary, eventually, free_port, proc_status_kib, ApiServer, Etcd, Http};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -99,19 +99,6 @@ fn pod(i: usize, mode: &str, group_size: usize) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": format!("pod-{i}"), "namespace": "default", "labels": {"group": group}},
         "spec": spec})
-}
-
-fn rss_kib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
 }
 
 fn metric(text: &str, name: &str) -> f64 {
@@ -244,7 +231,10 @@ async fn scenario(nodes: usize, pods: usize, mode: &str, concurrency: usize) {
         );
         let algo = metric(&text, "scheduler_scheduling_algorithm_duration_seconds_sum");
         let cycle = metric(&text, "scheduler_scheduling_cycle_duration_seconds_sum");
-        let (rss, hwm) = rss_kib(s.0.id());
+        let (rss, hwm) = (
+            proc_status_kib(s.0.id(), "VmRSS"),
+            proc_status_kib(s.0.id(), "VmHWM"),
+        );
         line.push_str(&format!(
             "  sched/pod: algorithm {:.0} µs, cycle {:.0} µs ({} attempts)  RSS {} MiB (peak {} MiB)",
             algo / runs.max(1.0) * 1e6,

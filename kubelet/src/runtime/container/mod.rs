@@ -290,6 +290,7 @@ impl Runtime {
             let _ = kill(pid, sig);
             let st = self.wait_container(&info.spec.id, Some(grace))?;
             if st.status != Status::Running {
+                monitor_gone(&info.state);
                 return Ok(st);
             }
         }
@@ -297,6 +298,7 @@ impl Runtime {
             let _ = kill(pid, Signal::SIGKILL);
         }
         let st = self.wait_container(&info.spec.id, Some(Duration::from_secs(10)))?;
+        monitor_gone(&info.state);
         Ok(st)
     }
 
@@ -410,5 +412,15 @@ impl Runtime {
         let mut done_prev = || true;
         let done_fn: &mut dyn FnMut() -> bool = if previous { &mut done_prev } else { &mut done };
         super::logs::read(&path, opts, done_fn, out).map_err(io_err(&path))
+    }
+}
+
+/// Waits (briefly) for a stopped container's monitor to exit: it records the
+/// exit and then closes the log, so a caller that goes on to remove the
+/// container does not pull its files away while it still writes them.
+fn monitor_gone(st: &ContainerState) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while state::alive(st.monitor_pid, st.monitor_start) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
