@@ -333,6 +333,7 @@ cgroupDriver: cgroupfs
 cgroupRoot: $NS_PREFIX-node-$i
 podLogsDir: $dir/pod-logs
 clusterDomain: cluster.local
+clusterDNS: ["10.96.0.10"]
 nodeStatusUpdateFrequency: 10s
 cniConfDir: $dir/root/cni/net.d
 registryMirrors:

@@ -6,6 +6,7 @@
 //! wait for spec.podCIDR ──▶ CNI config  (from the node IPAM controller)
 //! routes::run                           (host-gw routes to other nodes' podCIDRs)
 //! proxy::run                            (iptables NAT for Services' ClusterIPs)
+//! dns::run                              (cluster DNS on the clusterDNS IP)
 //! server::serve :10250                  (logs, exec, attach, port-forward, stats)
 //! pod::run                              (a worker per pod bound to this node)
 //! ```
@@ -148,14 +149,17 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         cfg.node_name.clone(),
         network.clone(),
     ));
+    let dns = crate::dns::DnsConfig::from_file(&cfg.file);
     tokio::spawn(crate::proxy::run(
         client.clone(),
         crate::proxy::ProxyConfig {
             enabled: cfg.file.service_proxy,
             allow_root_netns: cfg.file.service_proxy_in_root_netns,
             pod_cidr: pod_cidr.parse().ok(),
+            node_local_ips: dns.served_ip().into_iter().collect(),
         },
     ));
+    tokio::spawn(crate::dns::run(client.clone(), dns));
 
     let recorder = component_base::events::Recorder::with_host(
         client.clone(),

@@ -14,6 +14,8 @@
 //! insecureRegistries: ["10.200.0.1:5000"]
 //! serviceProxy: true                # iptables rules for ClusterIPs (crate::proxy)
 //! serviceProxyInRootNetns: false    # ... even in the host's own network namespace
+//! clusterDNSServer: true            # answer DNS on the clusterDNS IP (crate::dns)
+//! clusterDNSServerInRootNetns: false # ... even in the host's own network namespace
 //! imageGCHighThresholdPercent: 85    # image GC above this disk usage ...
 //! imageGCLowThresholdPercent: 80     # ... down to this
 //! ```
@@ -80,6 +82,14 @@ pub struct FileConfig {
     /// refuses there, so a kubelet started on a developer's machine never
     /// NATs its traffic.
     pub service_proxy_in_root_netns: bool,
+    /// Serve cluster DNS ([`crate::dns`]) on the first `clusterDNS` address,
+    /// on this node (it has no effect without `clusterDNS`).
+    #[serde(rename = "clusterDNSServer")]
+    pub cluster_dns_server: bool,
+    /// Let the DNS server add its address and listen when the kubelet runs
+    /// in the host's root network namespace. Off: it refuses there.
+    #[serde(rename = "clusterDNSServerInRootNetns")]
+    pub cluster_dns_server_in_root_netns: bool,
     /// Image GC starts when the image store's disk is fuller than this
     /// (percent; 100 turns it off).
     #[serde(rename = "imageGCHighThresholdPercent")]
@@ -108,6 +118,8 @@ impl Default for FileConfig {
             .into(),
             service_proxy: true,
             service_proxy_in_root_netns: false,
+            cluster_dns_server: true,
+            cluster_dns_server_in_root_netns: false,
             image_gc_high_threshold_percent: 85,
             image_gc_low_threshold_percent: 80,
         }
@@ -188,9 +200,11 @@ mod tests {
         assert_eq!(c.node_status_update_frequency, Duration::from_secs(2));
         assert_eq!(c.cluster_domain, "cluster.local");
         assert!(c.service_proxy && !c.service_proxy_in_root_netns);
-        std::fs::write(&p, "serviceProxy: false\nserviceProxyInRootNetns: true\n").unwrap();
+        assert!(c.cluster_dns_server && !c.cluster_dns_server_in_root_netns);
+        std::fs::write(&p, "serviceProxy: false\nserviceProxyInRootNetns: true\nclusterDNSServer: false\nclusterDNSServerInRootNetns: true\n").unwrap();
         let c = FileConfig::load(&p).unwrap();
         assert!(!c.service_proxy && c.service_proxy_in_root_netns);
+        assert!(!c.cluster_dns_server && c.cluster_dns_server_in_root_netns);
         std::fs::write(&p, "cgroupDriver: systemd\n").unwrap();
         assert!(matches!(FileConfig::load(&p), Err(Error::Invalid { .. })));
     }

@@ -1,10 +1,11 @@
 //! The kubelet library: the node agent ([`agent`]: [`node`], [`pod`],
-//! [`volumes`], [`network`], the service [`proxy`], the API [`server`]), the built-in container
+//! [`volumes`], [`network`], the service [`proxy`], cluster [`dns`], the API [`server`]), the built-in container
 //! runtime ([`runtime`]) and the
 //! `kubelet ctl` debug command on top of it ([`ctl`]).
 pub mod agent;
 pub mod config;
 pub mod ctl;
+pub mod dns;
 pub mod network;
 pub mod node;
 pub mod pod;

@@ -112,6 +112,10 @@ pub struct ProxyConfig {
     /// This node's podCIDR (for the masquerade of same-bridge clients when
     /// bridged traffic skips iptables).
     pub pod_cidr: Option<Cidr>,
+    /// Addresses this node answers on itself (the cluster DNS server's,
+    /// [`crate::dns`]): a Service with one of them as its ClusterIP is left
+    /// out of the rules, so neither a DNAT nor a REJECT takes its traffic.
+    pub node_local_ips: Vec<std::net::Ipv4Addr>,
 }
 
 /// The boundary with the kernel's packet filter, so the sync logic is
@@ -286,13 +290,27 @@ where
     }
 }
 
-/// The service ports the stores describe now.
-fn current(services: &Store<Service>, slices: &Store<EndpointSlice>) -> Vec<ServicePort> {
+/// The service ports the stores describe now, minus those on a
+/// node-local address.
+fn current(
+    services: &Store<Service>,
+    slices: &Store<EndpointSlice>,
+    node_local: &[std::net::Ipv4Addr],
+) -> Vec<ServicePort> {
     let svcs = services.state();
     let eps = slices.state();
     let svc_refs: Vec<&Service> = svcs.iter().map(Arc::as_ref).collect();
     let ep_refs: Vec<&EndpointSlice> = eps.iter().map(Arc::as_ref).collect();
-    rules::service_ports(&svc_refs, &ep_refs)
+    without_node_local(rules::service_ports(&svc_refs, &ep_refs), node_local)
+}
+
+/// `ports` minus those whose ClusterIP this node serves itself.
+fn without_node_local(
+    mut ports: Vec<ServicePort>,
+    node_local: &[std::net::Ipv4Addr],
+) -> Vec<ServicePort> {
+    ports.retain(|p| !node_local.contains(&p.cluster_ip));
+    ports
 }
 
 /// Runs the service proxy until the process ends. Returns at once (after
@@ -358,7 +376,7 @@ pub async fn run(client: kube::Client, cfg: ProxyConfig) {
 
     let mut last: Option<Vec<ServicePort>> = None;
     loop {
-        let ports = current(&svc_store, &eps_store);
+        let ports = current(&svc_store, &eps_store, &cfg.node_local_ips);
         let changed = last.as_ref() != Some(&ports);
         let s = syncer.clone();
         let p = ports.clone();
@@ -499,6 +517,21 @@ mod tests {
             "{nat}"
         );
         assert!(nat.contains(":KUBE-SERVICES "));
+    }
+
+    #[test]
+    fn node_local_addresses_get_no_rules() {
+        // A Service on the cluster DNS address, without endpoints, would
+        // otherwise be REJECTed in the filter table.
+        let mut dns = port(&[]);
+        dns.name = "kube-dns".into();
+        dns.cluster_ip = "10.96.0.10".parse().unwrap();
+        let ports = vec![port(&["10.244.1.5:8080"]), dns];
+        let kept = without_node_local(ports.clone(), &["10.96.0.10".parse().unwrap()]);
+        assert_eq!(kept, ports[..1]);
+        assert_eq!(without_node_local(ports.clone(), &[]), ports);
+        let text = rules::render(&kept, &[], &Options::default());
+        assert!(!text.contains("10.96.0.10"), "{text}");
     }
 
     #[test]

@@ -1,0 +1,569 @@
+//! The names the cluster DNS server answers for, computed from Services and
+//! EndpointSlices: pure, rebuilt whole after every change and swapped in.
+//!
+//! ```text
+//! <svc>.<ns>.svc.<domain>                A     the ClusterIP, or (headless) every ready endpoint IP
+//! <host>.<svc>.<ns>.svc.<domain>         A     one headless endpoint: its `hostname`, else its IP with dashes
+//! _<port>._<proto>.<svc>.<ns>.svc.<d>    SRV   a named port: ClusterIP -> <svc>...:port;
+//!                                              headless -> one per endpoint, <host>.<svc>...:targetPort
+//! <svc>.<ns>.svc.<domain>                SRV   all the named ports' SRV records together
+//! ```
+//!
+//! Every proper suffix of those names down to the domain (`<ns>.svc.<d>`,
+//! `svc.<d>`, `<d>`) exists without records: NOERROR with no answers, as
+//! for a known name asked with another type (AAAA: the cluster is IPv4
+//! only). Any other name inside the domain does not exist (NXDOMAIN);
+//! names outside it are not ours ([`Lookup::NotOurs`]: the server forwards
+//! them). ExternalName Services and pod names (`<a-b-c-d>.<ns>.pod`) are not
+//! served.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::Ipv4Addr;
+
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+
+use super::message::{Name, Record, TYPE_A, TYPE_ANY, TYPE_SRV};
+use crate::proxy::rules::SERVICE_NAME_LABEL;
+
+/// The TTL of every answer: short, since Services and endpoints change
+/// (CoreDNS' kubernetes plugin uses the same 5 s).
+pub const TTL: u32 = 5;
+
+/// What one name has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Entry {
+    a: BTreeSet<Ipv4Addr>,
+    /// (port, target name): priority 0, weights equal.
+    srv: BTreeSet<(u16, String)>,
+}
+
+/// The answer to one question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The records (answer section) and the A records of SRV targets
+    /// (additional section).
+    Found {
+        /// Answers, owned by the name as asked.
+        answers: Vec<Record>,
+        /// Glue for SRV targets.
+        additionals: Vec<Record>,
+    },
+    /// The name exists but has no record of that type.
+    NoData,
+    /// The name is inside the cluster domain and does not exist.
+    NxDomain,
+    /// The name is outside the cluster domain.
+    NotOurs,
+}
+
+/// All the names of the cluster domain.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    domain: String,
+    entries: HashMap<String, Entry>,
+    /// Every name with records and every suffix of one inside the domain.
+    names: HashSet<String>,
+}
+
+fn proto(p: Option<&str>) -> Option<&'static str> {
+    match p.unwrap_or("TCP") {
+        "TCP" => Some("tcp"),
+        "UDP" => Some("udp"),
+        "SCTP" => Some("sctp"),
+        _ => None,
+    }
+}
+
+/// A ready endpoint of a headless Service.
+struct Endpoint {
+    ip: Ipv4Addr,
+    host: String,
+    /// (port name, protocol) -> the port on the pod.
+    ports: BTreeMap<(String, &'static str), u16>,
+}
+
+fn ready_endpoints(slices: &[&EndpointSlice]) -> Vec<Endpoint> {
+    let mut out: Vec<Endpoint> = Vec::new();
+    for s in slices {
+        if s.address_type != "IPv4" {
+            continue;
+        }
+        let ports: BTreeMap<(String, &'static str), u16> = s
+            .ports
+            .iter()
+            .flatten()
+            .filter_map(|p| {
+                let n = u16::try_from(p.port?).ok().filter(|n| *n != 0)?;
+                Some((
+                    (
+                        p.name.clone().unwrap_or_default(),
+                        proto(p.protocol.as_deref())?,
+                    ),
+                    n,
+                ))
+            })
+            .collect();
+        for ep in &s.endpoints {
+            // An unset `ready` means "unknown", which consumers treat as ready.
+            if !ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true) {
+                continue;
+            }
+            let Some(ip) = ep
+                .addresses
+                .first()
+                .and_then(|a| a.parse::<Ipv4Addr>().ok())
+            else {
+                continue;
+            };
+            let host = ep
+                .hostname
+                .clone()
+                .filter(|h| is_label(h))
+                .unwrap_or_else(|| ip.to_string().replace('.', "-"));
+            match out.iter_mut().find(|e| e.ip == ip) {
+                Some(e) => e.ports.extend(ports.clone()),
+                None => out.push(Endpoint {
+                    ip,
+                    host,
+                    ports: ports.clone(),
+                }),
+            }
+        }
+    }
+    out.sort_by_key(|e| e.ip);
+    out
+}
+
+/// A name Kubernetes would accept as one DNS label.
+fn is_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+impl Table {
+    /// The table for `domain` (`cluster.local`) from the objects.
+    pub fn build(domain: &str, services: &[&Service], slices: &[&EndpointSlice]) -> Table {
+        let domain = domain.trim_matches('.').to_ascii_lowercase();
+        let mut by_service: BTreeMap<(&str, &str), Vec<&EndpointSlice>> = BTreeMap::new();
+        for s in slices {
+            if let Some(svc) = s
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(SERVICE_NAME_LABEL))
+            {
+                let ns = s.metadata.namespace.as_deref().unwrap_or("default");
+                by_service.entry((ns, svc.as_str())).or_default().push(s);
+            }
+        }
+        let mut t = Table {
+            domain,
+            ..Table::default()
+        };
+        for svc in services {
+            let (Some(name), Some(spec)) = (svc.metadata.name.as_deref(), svc.spec.as_ref()) else {
+                continue;
+            };
+            let ns = svc.metadata.namespace.as_deref().unwrap_or("default");
+            if spec.type_.as_deref() == Some("ExternalName") || !is_label(name) || !is_label(ns) {
+                continue;
+            }
+            let fqdn = format!("{name}.{ns}.svc.{}", t.domain);
+            let named_ports: Vec<(String, &'static str, u16)> = spec
+                .ports
+                .iter()
+                .flatten()
+                .filter_map(|p| {
+                    let pname = p.name.clone().filter(|n| is_label(n))?;
+                    let port = u16::try_from(p.port).ok()?;
+                    Some((pname, proto(p.protocol.as_deref())?, port))
+                })
+                .collect();
+            match spec.cluster_ip.as_deref() {
+                Some("None") => {
+                    let slices = by_service
+                        .get(&(ns, name))
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    let eps = ready_endpoints(slices);
+                    t.entry(&fqdn); // exists even with no ready endpoint
+                    for ep in &eps {
+                        let host = format!("{}.{fqdn}", ep.host);
+                        t.entry(&fqdn).a.insert(ep.ip);
+                        t.entry(&host).a.insert(ep.ip);
+                        for (pname, p, _) in &named_ports {
+                            if let Some(target) = ep.ports.get(&(pname.clone(), *p)) {
+                                let srv = format!("_{pname}._{p}.{fqdn}");
+                                t.entry(&srv).srv.insert((*target, host.clone()));
+                                t.entry(&fqdn).srv.insert((*target, host.clone()));
+                            }
+                        }
+                    }
+                }
+                Some(ip) => {
+                    let Ok(ip) = ip.parse::<Ipv4Addr>() else {
+                        continue; // not allocated yet, or IPv6
+                    };
+                    t.entry(&fqdn).a.insert(ip);
+                    for (pname, p, port) in &named_ports {
+                        let srv = format!("_{pname}._{p}.{fqdn}");
+                        t.entry(&srv).srv.insert((*port, fqdn.clone()));
+                        t.entry(&fqdn).srv.insert((*port, fqdn.clone()));
+                    }
+                }
+                None => continue,
+            }
+        }
+        let names: Vec<String> = t.entries.keys().cloned().collect();
+        for n in names {
+            let mut rest = n.as_str();
+            loop {
+                t.names.insert(rest.to_string());
+                if rest == t.domain {
+                    break;
+                }
+                match rest.split_once('.') {
+                    Some((_, r)) => rest = r,
+                    None => break,
+                }
+            }
+        }
+        t.names.insert(t.domain.clone());
+        t
+    }
+
+    fn entry(&mut self, name: &str) -> &mut Entry {
+        self.entries.entry(name.to_string()).or_default()
+    }
+
+    /// The cluster domain, lower-cased.
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+
+    /// Whether `name` is the cluster domain or below it.
+    pub fn in_domain(&self, name: &Name) -> bool {
+        in_domain(&self.domain, name)
+    }
+
+    /// The answer for `name` and `qtype`.
+    pub fn lookup(&self, name: &Name, qtype: u16) -> Lookup {
+        if !self.in_domain(name) {
+            return Lookup::NotOurs;
+        }
+        let key = name.to_lowercase();
+        let Some(entry) = self.entries.get(&key) else {
+            return if self.names.contains(&key) {
+                Lookup::NoData
+            } else {
+                Lookup::NxDomain
+            };
+        };
+        let mut answers = Vec::new();
+        let mut additionals = Vec::new();
+        if qtype == TYPE_A || qtype == TYPE_ANY {
+            answers.extend(entry.a.iter().map(|ip| Record::a(name.clone(), TTL, *ip)));
+        }
+        if qtype == TYPE_SRV || qtype == TYPE_ANY {
+            let weight = u16::try_from(100 / entry.srv.len().max(1))
+                .unwrap_or(1)
+                .max(1);
+            let mut glue = BTreeSet::new();
+            for (port, target) in &entry.srv {
+                let Ok(t) = Name::parse(target) else { continue };
+                answers.push(Record::srv(name.clone(), TTL, 0, weight, *port, t.clone()));
+                if glue.insert(target.clone()) {
+                    if let Some(e) = self.entries.get(target) {
+                        additionals.extend(e.a.iter().map(|ip| Record::a(t.clone(), TTL, *ip)));
+                    }
+                }
+            }
+        }
+        if answers.is_empty() {
+            return Lookup::NoData;
+        }
+        Lookup::Found {
+            answers,
+            additionals,
+        }
+    }
+
+    /// How many names have records (for the log).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no name has records.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Whether `name` is `domain` or below it (`domain` lower-cased, no dots
+/// around it).
+pub fn in_domain(domain: &str, name: &Name) -> bool {
+    let key = name.to_lowercase();
+    key == domain
+        || key
+            .strip_suffix(domain)
+            .is_some_and(|head| head.ends_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::message::{Rdata, TYPE_AAAA};
+    use super::*;
+    use serde_json::json;
+
+    fn svc(ns: &str, name: &str, ip: &str, ports: serde_json::Value) -> Service {
+        serde_json::from_value(json!({
+            "metadata": {"namespace": ns, "name": name},
+            "spec": {"clusterIP": ip, "ports": ports}
+        }))
+        .unwrap()
+    }
+
+    fn slice(
+        ns: &str,
+        svc: &str,
+        eps: serde_json::Value,
+        ports: serde_json::Value,
+    ) -> EndpointSlice {
+        serde_json::from_value(json!({
+            "metadata": {"namespace": ns, "name": format!("{svc}-abc"),
+                         "labels": {"kubernetes.io/service-name": svc}},
+            "addressType": "IPv4",
+            "endpoints": eps,
+            "ports": ports
+        }))
+        .unwrap()
+    }
+
+    fn table() -> Table {
+        let services = [
+            svc(
+                "default",
+                "web",
+                "10.96.0.20",
+                json!([{"name": "http", "port": 80}]),
+            ),
+            svc(
+                "default",
+                "kubernetes",
+                "10.96.0.1",
+                json!([{"name": "https", "port": 443}]),
+            ),
+            svc(
+                "default",
+                "db",
+                "None",
+                json!([{"name": "pg", "port": 5432}]),
+            ),
+            svc("default", "empty", "None", json!([{"port": 1}])),
+            svc(
+                "other",
+                "web",
+                "10.96.0.30",
+                json!([{"port": 80, "protocol": "UDP", "name": "dns"}]),
+            ),
+        ];
+        let ext: Service = serde_json::from_value(json!({
+            "metadata": {"namespace": "default", "name": "ext"},
+            "spec": {"type": "ExternalName", "externalName": "example.com"}
+        }))
+        .unwrap();
+        let slices = [slice(
+            "default",
+            "db",
+            json!([
+                {"addresses": ["10.244.1.5"], "conditions": {"ready": true}, "hostname": "db-0"},
+                {"addresses": ["10.244.2.7"]},
+                {"addresses": ["10.244.2.9"], "conditions": {"ready": false}}
+            ]),
+            json!([{"name": "pg", "port": 15432, "protocol": "TCP"}]),
+        )];
+        let mut refs: Vec<&Service> = services.iter().collect();
+        refs.push(&ext);
+        Table::build("cluster.local.", &refs, &slices.iter().collect::<Vec<_>>())
+    }
+
+    fn n(s: &str) -> Name {
+        Name::parse(s).unwrap()
+    }
+
+    fn a_of(l: &Lookup) -> Vec<String> {
+        match l {
+            Lookup::Found { answers, .. } => answers
+                .iter()
+                .filter_map(|r| match &r.data {
+                    Rdata::A(ip) => Some(ip.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            other => panic!("no answers: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cluster_ip_services_resolve_to_their_cluster_ip() {
+        let t = table();
+        assert_eq!(
+            a_of(&t.lookup(&n("web.default.svc.cluster.local"), TYPE_A)),
+            ["10.96.0.20"]
+        );
+        assert_eq!(
+            a_of(&t.lookup(&n("WEB.Default.SVC.cluster.local."), TYPE_A)),
+            ["10.96.0.20"]
+        );
+        assert_eq!(
+            a_of(&t.lookup(&n("web.other.svc.cluster.local"), TYPE_A)),
+            ["10.96.0.30"]
+        );
+        assert_eq!(
+            a_of(&t.lookup(&n("kubernetes.default.svc.cluster.local"), TYPE_A)),
+            ["10.96.0.1"]
+        );
+        // The owner is the name as asked.
+        let Lookup::Found { answers, .. } = t.lookup(&n("WEB.default.svc.cluster.local"), TYPE_A)
+        else {
+            panic!()
+        };
+        assert_eq!(answers[0].name.labels()[0], b"WEB");
+        assert_eq!(answers[0].ttl, TTL);
+    }
+
+    #[test]
+    fn headless_services_resolve_to_ready_endpoints() {
+        let t = table();
+        assert_eq!(
+            a_of(&t.lookup(&n("db.default.svc.cluster.local"), TYPE_A)),
+            ["10.244.1.5", "10.244.2.7"]
+        );
+        assert_eq!(
+            a_of(&t.lookup(&n("db-0.db.default.svc.cluster.local"), TYPE_A)),
+            ["10.244.1.5"]
+        );
+        assert_eq!(
+            a_of(&t.lookup(&n("10-244-2-7.db.default.svc.cluster.local"), TYPE_A)),
+            ["10.244.2.7"]
+        );
+        assert_eq!(
+            t.lookup(&n("10-244-2-9.db.default.svc.cluster.local"), TYPE_A),
+            Lookup::NxDomain
+        );
+        // A headless Service without ready endpoints exists, with no address.
+        assert_eq!(
+            t.lookup(&n("empty.default.svc.cluster.local"), TYPE_A),
+            Lookup::NoData
+        );
+    }
+
+    #[test]
+    fn srv_for_named_ports() {
+        let t = table();
+        let Lookup::Found {
+            answers,
+            additionals,
+        } = t.lookup(&n("_http._tcp.web.default.svc.cluster.local"), TYPE_SRV)
+        else {
+            panic!()
+        };
+        assert_eq!(answers.len(), 1);
+        assert_eq!(
+            answers[0].data,
+            Rdata::Srv {
+                priority: 0,
+                weight: 100,
+                port: 80,
+                target: n("web.default.svc.cluster.local")
+            }
+        );
+        assert_eq!(
+            additionals,
+            [Record::a(
+                n("web.default.svc.cluster.local"),
+                TTL,
+                "10.96.0.20".parse().unwrap()
+            )]
+        );
+        let Lookup::Found {
+            answers,
+            additionals,
+        } = t.lookup(&n("_pg._tcp.db.default.svc.cluster.local"), TYPE_SRV)
+        else {
+            panic!()
+        };
+        let ports: Vec<_> = answers
+            .iter()
+            .map(|r| match &r.data {
+                Rdata::Srv {
+                    port,
+                    target,
+                    weight,
+                    ..
+                } => (*port, target.to_string(), *weight),
+                _ => panic!(),
+            })
+            .collect();
+        assert_eq!(
+            ports,
+            [
+                (
+                    15432,
+                    "10-244-2-7.db.default.svc.cluster.local".to_string(),
+                    50
+                ),
+                (15432, "db-0.db.default.svc.cluster.local".to_string(), 50)
+            ]
+        );
+        assert_eq!(additionals.len(), 2);
+        assert!(matches!(
+            t.lookup(&n("_dns._udp.web.other.svc.cluster.local"), TYPE_ANY),
+            Lookup::Found { .. }
+        ));
+        assert_eq!(
+            t.lookup(&n("_dns._tcp.web.other.svc.cluster.local"), TYPE_SRV),
+            Lookup::NxDomain
+        );
+        // A, SRV of the service name itself.
+        assert!(matches!(
+            t.lookup(&n("web.default.svc.cluster.local"), TYPE_SRV),
+            Lookup::Found { .. }
+        ));
+    }
+
+    #[test]
+    fn nodata_nxdomain_and_foreign_names() {
+        let t = table();
+        assert_eq!(
+            t.lookup(&n("web.default.svc.cluster.local"), TYPE_AAAA),
+            Lookup::NoData
+        );
+        for existing in [
+            "default.svc.cluster.local",
+            "svc.cluster.local",
+            "cluster.local",
+            "_tcp.web.default.svc.cluster.local",
+        ] {
+            assert_eq!(t.lookup(&n(existing), TYPE_A), Lookup::NoData, "{existing}");
+        }
+        for missing in [
+            "nosuch.default.svc.cluster.local",
+            "web.nosuch.svc.cluster.local",
+            "web.default.svc.cluster.local.default.svc.cluster.local",
+            "ext.default.svc.cluster.local",
+            "x.cluster.local",
+        ] {
+            assert_eq!(t.lookup(&n(missing), TYPE_A), Lookup::NxDomain, "{missing}");
+        }
+        for foreign in ["example.com", "local", "notcluster.local", "web"] {
+            assert_eq!(t.lookup(&n(foreign), TYPE_A), Lookup::NotOurs, "{foreign}");
+        }
+        assert!(Table::default().is_empty() && !t.is_empty());
+    }
+}
