@@ -299,6 +299,8 @@ contexts:
 current-context: $NAME
 KUBECONFIG
     export KUBECONFIG=$LAB_DIR/kubeconfig
+    # Bootstrap objects (the cluster DNS Service holds the clusterDNS address).
+    "${KUBECTL[@]}" apply -f manifests/cluster/ >/dev/null
 
     echo ">>> scheduler, controller-manager"
     start scheduler "$BIN/scheduler" --kubeconfig "$KUBECONFIG" --leader-elect=true \
