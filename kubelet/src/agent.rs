@@ -150,8 +150,9 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         network.clone(),
     ));
     let dns = crate::dns::DnsConfig::from_file(&cfg.file);
+    let services = crate::services::ServiceView::start(client.clone());
     tokio::spawn(crate::proxy::run(
-        client.clone(),
+        services.clone(),
         crate::proxy::ProxyConfig {
             enabled: cfg.file.service_proxy,
             allow_root_netns: cfg.file.service_proxy_in_root_netns,
@@ -159,7 +160,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
             node_local_ips: dns.served_ip().into_iter().collect(),
         },
     ));
-    tokio::spawn(crate::dns::run(client.clone(), dns));
+    tokio::spawn(crate::dns::run(services, dns));
 
     let recorder = component_base::events::Recorder::with_host(
         client.clone(),

@@ -46,17 +46,13 @@ use std::process::Command;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, watcher};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
 
+use crate::services::ServiceView;
 use message::{Message, Rcode, Record, CLASS_IN, TYPE_ANY, UDP_LIMIT};
 use table::{Lookup, Table};
 
@@ -425,25 +421,6 @@ async fn tcp_conn(mut conn: TcpStream, server: Arc<Server>) {
     }
 }
 
-/// Drains a reflector stream, sending a tick for every change.
-async fn feed<S, T>(stream: S, what: &'static str, tx: mpsc::UnboundedSender<()>)
-where
-    S: Stream<Item = Result<watcher::Event<T>, watcher::Error>>,
-{
-    let mut stream = std::pin::pin!(stream);
-    while let Some(ev) = stream.next().await {
-        match ev {
-            Ok(watcher::Event::Init) | Ok(watcher::Event::InitApply(_)) => {}
-            Ok(_) => {
-                if tx.send(()).is_err() {
-                    return;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, what, "cluster DNS: watch failed; retrying"),
-        }
-    }
-}
-
 fn build(domain: &str, services: &Store<Service>, slices: &Store<EndpointSlice>) -> Table {
     let svcs = services.state();
     let eps = slices.state();
@@ -479,7 +456,7 @@ async fn bind(addr: SocketAddr) -> (UdpSocket, TcpListener) {
 /// Runs the cluster DNS server until the process ends. Returns at once
 /// (after saying why in the log) when it is disabled, has no address, or may
 /// not touch this network namespace.
-pub async fn run(client: kube::Client, cfg: DnsConfig) {
+pub async fn run(view: Arc<ServiceView>, cfg: DnsConfig) {
     if !cfg.enabled {
         tracing::info!("cluster DNS server disabled (clusterDNSServer: false)");
         return;
@@ -519,43 +496,23 @@ pub async fn run(client: kube::Client, cfg: DnsConfig) {
     tokio::spawn(serve_udp(Arc::new(udp), server.clone()));
     tokio::spawn(serve_tcp(tcp, server.clone()));
 
-    let (svc_store, svc_writer) = reflector::store::<Service>();
-    let (eps_store, eps_writer) = reflector::store::<EndpointSlice>();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let services = reflector::reflector(
-        svc_writer,
-        watcher(
-            Api::<Service>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .default_backoff(),
-    );
-    let slices = reflector::reflector(
-        eps_writer,
-        watcher(
-            Api::<EndpointSlice>::all(client),
-            watcher::Config::default(),
-        )
-        .default_backoff(),
-    );
-    tokio::spawn(feed(services, "services", tx.clone()));
-    tokio::spawn(feed(slices, "endpointslices", tx));
+    let mut changes = view.changes();
     // Until both lists are in, names of the cluster get SERVFAIL, never a
     // wrong NXDOMAIN.
-    if svc_store.wait_until_ready().await.is_err() || eps_store.wait_until_ready().await.is_err() {
+    if !view.ready().await {
         tracing::warn!("cluster DNS: the watches ended before their first list");
         return;
     }
-    let t = build(&cfg.domain, &svc_store, &eps_store);
+    let t = build(&cfg.domain, &view.services, &view.slices);
     tracing::info!(
         names = t.len(),
         "cluster DNS: Services and EndpointSlices listed"
     );
     server.set_table(t);
-    while rx.recv().await.is_some() {
+    while changes.changed().await.is_ok() {
         tokio::time::sleep(DEBOUNCE).await;
-        while rx.try_recv().is_ok() {}
-        server.set_table(build(&cfg.domain, &svc_store, &eps_store));
+        changes.borrow_and_update();
+        server.set_table(build(&cfg.domain, &view.services, &view.slices));
     }
     tracing::warn!("cluster DNS: the watches ended; answering from the last table");
 }

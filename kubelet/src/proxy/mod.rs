@@ -45,16 +45,12 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, watcher};
-use kube::runtime::WatchStreamExt;
-use tokio::sync::mpsc;
+use kube::runtime::reflector::Store;
 
 use crate::network::config::Cidr;
+use crate::services::ServiceView;
 use rules::{Options, ServicePort};
 
 /// How long the proxy waits after a change for more changes before syncing
@@ -271,25 +267,6 @@ pub fn check_netns(allow_root_netns: bool) -> Result<()> {
     Ok(())
 }
 
-/// Drains a reflector stream, sending a tick for every change.
-async fn feed<S, T>(stream: S, what: &'static str, tx: mpsc::UnboundedSender<()>)
-where
-    S: Stream<Item = Result<watcher::Event<T>, watcher::Error>>,
-{
-    let mut stream = std::pin::pin!(stream);
-    while let Some(ev) = stream.next().await {
-        match ev {
-            Ok(watcher::Event::Init) | Ok(watcher::Event::InitApply(_)) => {}
-            Ok(_) => {
-                if tx.send(()).is_err() {
-                    return;
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, what, "watch failed; retrying"),
-        }
-    }
-}
-
 /// The service ports the stores describe now, minus those on a
 /// node-local address.
 fn current(
@@ -316,7 +293,7 @@ fn without_node_local(
 /// Runs the service proxy until the process ends. Returns at once (after
 /// saying why in the log) when it is disabled or may not touch this
 /// network namespace.
-pub async fn run(client: kube::Client, cfg: ProxyConfig) {
+pub async fn run(view: Arc<ServiceView>, cfg: ProxyConfig) {
     if !cfg.enabled {
         tracing::info!("service proxy disabled (serviceProxy: false)");
         return;
@@ -345,30 +322,10 @@ pub async fn run(client: kube::Client, cfg: ProxyConfig) {
     };
     let syncer = Arc::new(Syncer::new(SystemIptables, opts));
 
-    let (svc_store, svc_writer) = reflector::store::<Service>();
-    let (eps_store, eps_writer) = reflector::store::<EndpointSlice>();
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let services = reflector::reflector(
-        svc_writer,
-        watcher(
-            Api::<Service>::all(client.clone()),
-            watcher::Config::default(),
-        )
-        .default_backoff(),
-    );
-    let slices = reflector::reflector(
-        eps_writer,
-        watcher(
-            Api::<EndpointSlice>::all(client),
-            watcher::Config::default(),
-        )
-        .default_backoff(),
-    );
-    tokio::spawn(feed(services, "services", tx.clone()));
-    tokio::spawn(feed(slices, "endpointslices", tx));
+    let mut changes = view.changes();
     // Never write rules from a half-listed cluster: that would drop every
     // Service the list had not reached yet.
-    if svc_store.wait_until_ready().await.is_err() || eps_store.wait_until_ready().await.is_err() {
+    if !view.ready().await {
         tracing::warn!("service proxy: the watches ended before their first list");
         return;
     }
@@ -376,7 +333,7 @@ pub async fn run(client: kube::Client, cfg: ProxyConfig) {
 
     let mut last: Option<Vec<ServicePort>> = None;
     loop {
-        let ports = current(&svc_store, &eps_store, &cfg.node_local_ips);
+        let ports = current(&view.services, &view.slices, &cfg.node_local_ips);
         let changed = last.as_ref() != Some(&ports);
         let s = syncer.clone();
         let p = ports.clone();
@@ -407,14 +364,14 @@ pub async fn run(client: kube::Client, cfg: ProxyConfig) {
                 RETRY
             }
         };
-        match tokio::time::timeout(wait, rx.recv()).await {
-            Ok(None) => {
+        match tokio::time::timeout(wait, changes.changed()).await {
+            Ok(Err(_)) => {
                 tracing::warn!("service proxy: the watches ended");
                 return;
             }
-            Ok(Some(())) => {
+            Ok(Ok(())) => {
                 tokio::time::sleep(DEBOUNCE).await;
-                while rx.try_recv().is_ok() {}
+                changes.borrow_and_update();
             }
             Err(_) => {} // periodic resync
         }
