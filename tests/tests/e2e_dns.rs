@@ -8,50 +8,13 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use tests::lab::{wait_until, Lab};
+use tests::lab::{wait_until, Lab, SPREAD_WEB};
 
 const DNS_IP: &str = "10.96.0.10";
 
-/// Two web pods (one per node) serving their names, a ClusterIP Service and
-/// a headless one in front of them, and one client pod pinned to each node.
+/// Beside [`SPREAD_WEB`]: a headless Service in front of the same pods, and
+/// one client pod pinned to each node.
 const APP: &str = r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      topologySpreadConstraints:
-      - maxSkew: 1
-        topologyKey: kubernetes.io/hostname
-        whenUnsatisfiable: DoNotSchedule
-        labelSelector:
-          matchLabels: {app: web}
-      containers:
-      - name: web
-        image: busybox:1.36
-        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www"]
-        ports:
-        - {containerPort: 8080, name: http}
-        readinessProbe:
-          httpGet: {path: /, port: http}
-          periodSeconds: 1
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: {app: web}
-  ports:
-  - {name: http, port: 80, targetPort: http}
----
 apiVersion: v1
 kind: Service
 metadata:
@@ -123,6 +86,7 @@ fn pods_resolve_services_by_name() {
         "the host got {DNS_IP}:\n{host}"
     );
 
+    lab.apply(SPREAD_WEB);
     lab.apply(APP);
     let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"]);
     assert_eq!(code, 0, "rollout status: {out}\n{err}");

@@ -10,49 +10,12 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tests::lab::{wait_until, Lab};
+use tests::lab::{wait_until, Lab, SPREAD_WEB};
 
-/// Two web pods, one per node (spread by hostname), each serving its name;
-/// a Service in front of them; a `self` Service for the pod labelled
-/// `hairpin=yes` only; a client pod.
+/// Beside [`SPREAD_WEB`] (two web pods, one per node, and the Service
+/// `web`): a `self` Service for the pod labelled `hairpin=yes` only, and a
+/// client pod.
 const APP: &str = r#"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      topologySpreadConstraints:
-      - maxSkew: 1
-        topologyKey: kubernetes.io/hostname
-        whenUnsatisfiable: DoNotSchedule
-        labelSelector:
-          matchLabels: {app: web}
-      containers:
-      - name: web
-        image: busybox:1.36
-        command: ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www"]
-        ports:
-        - {containerPort: 8080, name: http}
-        readinessProbe:
-          httpGet: {path: /, port: http}
-          periodSeconds: 1
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: web
-spec:
-  selector: {app: web}
-  ports:
-  - {name: http, port: 80, targetPort: http}
----
 apiVersion: v1
 kind: Service
 metadata:
@@ -117,6 +80,7 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
         return;
     };
     let start = Instant::now();
+    lab.apply(SPREAD_WEB);
     lab.apply(APP);
     let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/web", "--timeout=90s"]);
     assert_eq!(code, 0, "rollout status: {out}\n{err}");
