@@ -555,15 +555,21 @@ impl Network {
         if a.list.get("disableCheck").and_then(Value::as_bool) == Some(true) {
             return Ok(());
         }
+        self.run_recorded(Op::Check, a, &a.netns)
+    }
+
+    /// CHECK or DEL of an attachment's list, with its recorded ADD result,
+    /// `netns` standing for its namespace.
+    fn run_recorded(&self, op: Op, a: &Attachment, netns: &str) -> Result<(), Error> {
         let args = self.args(a);
         let inv = Invocation {
             container_id: &a.container_id,
-            netns: &a.netns,
+            netns,
             ifname: &a.ifname,
             args: &args,
         };
         self.exec.run_list(
-            Op::Check,
+            op,
             &a.list,
             &runtime_config(&a.port_mappings),
             a.result.as_ref(),
@@ -580,27 +586,17 @@ impl Network {
             && a.netns_id.is_some()
             && forwarding::ns_identity(Path::new(&a.netns)).ok() == a.netns_id;
         let netns = if alive { a.netns.as_str() } else { "" };
-        let args = self.args(a);
-        let inv = Invocation {
-            container_id: &a.container_id,
-            netns,
-            ifname: &a.ifname,
-            args: &args,
-        };
-        self.exec.run_list(
-            Op::Del,
-            &a.list,
-            &runtime_config(&a.port_mappings),
-            a.result.as_ref(),
-            &inv,
-        )?;
+        self.run_recorded(Op::Del, a, netns)?;
         if alive {
             // `lo` dies with the namespace; this only matters if the
             // namespace outlives the pod, so a failure is not worth failing
             // the teardown.
+            let args = self.args(a);
             let lo_inv = Invocation {
+                container_id: &a.container_id,
+                netns,
                 ifname: "lo",
-                ..inv
+                args: &args,
             };
             if let Err(e) = self.exec.run(Op::Del, &lo_inv, &config::loopback()) {
                 tracing::debug!(error = %e, "loopback DEL");
