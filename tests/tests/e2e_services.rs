@@ -166,7 +166,10 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
     );
     lab.kill_kubelet(n);
     lab.start_kubelet(n);
-    let page = wait_until(Duration::from_secs(30), || {
+    // The restarted kubelet lists nodes, pods, Services and EndpointSlices
+    // again before its proxy writes the masquerade; with every lab of the
+    // suite on 2 cores that took over 30 s once.
+    let page = wait_until(Duration::from_secs(60), || {
         wget(&lab, "client", &self_url, 3)
     });
     assert_eq!(
