@@ -430,33 +430,27 @@ spec:
     let (code, out, err) =
         lab.kubectl(&["rollout", "status", "deployment/steady", "--timeout=60s"]);
     assert_eq!(code, 0, "{out}{err}");
-    let before: Vec<(String, String, i64)> = pods(&lab, "app=steady")
-        .iter()
-        .map(|p| {
-            let cs = &p["status"]["containerStatuses"][0];
-            (
-                name(p),
-                cs["containerID"].as_str().unwrap_or_default().to_string(),
-                cs["restartCount"].as_i64().unwrap_or(0),
-            )
-        })
-        .collect();
+    // (pod, containerID, restartCount) of every steady pod.
+    let containers = || -> Vec<(String, String, i64)> {
+        pods(&lab, "app=steady")
+            .iter()
+            .map(|p| {
+                let cs = &p["status"]["containerStatuses"][0];
+                (
+                    name(p),
+                    cs["containerID"].as_str().unwrap_or_default().to_string(),
+                    cs["restartCount"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect()
+    };
+    let before = containers();
     for node in 1..=lab.nodes {
         lab.kill_kubelet(node);
         lab.start_kubelet(node);
     }
     std::thread::sleep(Duration::from_secs(8));
-    let after: Vec<(String, String, i64)> = pods(&lab, "app=steady")
-        .iter()
-        .map(|p| {
-            let cs = &p["status"]["containerStatuses"][0];
-            (
-                name(p),
-                cs["containerID"].as_str().unwrap_or_default().to_string(),
-                cs["restartCount"].as_i64().unwrap_or(0),
-            )
-        })
-        .collect();
+    let after = containers();
     assert_eq!(before, after, "a kubelet restart restarts no container");
 
     // Stop the kubelet of a node that runs a steady pod: the node goes
