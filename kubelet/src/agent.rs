@@ -26,7 +26,7 @@ use kube::runtime::WatchStreamExt;
 
 use crate::config::{Config, FileConfig};
 use crate::network::{Network, NetworkConfig};
-use crate::runtime::Runtime;
+use container_runtime::Runtime;
 
 /// The node agent's command-line settings (upstream flag names).
 #[derive(Debug, Clone, Default)]
@@ -53,8 +53,8 @@ pub fn main(opts: Options) -> anyhow::Result<()> {
         None => FileConfig::default(),
     };
     let mut rt_cfg = match &opts.config {
-        Some(p) => crate::runtime::Config::load(p)?,
-        None => crate::runtime::Config::default(),
+        Some(p) => container_runtime::Config::load(p)?,
+        None => container_runtime::Config::default(),
     };
     if let Some(dir) = &opts.root_dir {
         rt_cfg.root_dir = dir.clone();
@@ -200,7 +200,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
 /// Upstream's image GC: every 5 minutes, if the image store's disk is fuller
 /// than the high threshold, unused images go, least recently used first.
 fn image_gc(runtime: Arc<Runtime>, file: &FileConfig) -> impl std::future::Future<Output = ()> {
-    let policy = crate::runtime::images::gc::GcPolicy {
+    let policy = container_runtime::images::gc::GcPolicy {
         high_threshold_percent: file.image_gc_high_threshold_percent,
         low_threshold_percent: file.image_gc_low_threshold_percent,
     };

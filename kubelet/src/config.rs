@@ -20,7 +20,7 @@
 //! imageGCLowThresholdPercent: 80     # ... down to this
 //! ```
 //! Everything the runtime needs (mirrors, log sizes) is read by the runtime's
-//! own [`crate::runtime::Config`] from the same file.
+//! own [`container_runtime::Config`] from the same file.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -1,8 +1,9 @@
 //! The kubelet library: the node agent ([`agent`]: [`node`], [`pod`],
 //! [`volumes`], [`network`], the service [`proxy`] and cluster [`dns`] over
-//! one view of the cluster's [`services`], the API [`server`]), the built-in
-//! container runtime ([`runtime`]) and the `kubelet ctl` debug command on top
-//! of it ([`ctl`]).
+//! one view of the cluster's [`services`], the API [`server`]) and the
+//! `kubelet ctl` debug command ([`ctl`]), both on top of the built-in
+//! container runtime, which is its own crate ([`container_runtime`]) so that
+//! it cannot reach the Kubernetes API.
 pub mod agent;
 pub mod config;
 pub mod ctl;
@@ -11,7 +12,6 @@ pub mod network;
 pub mod node;
 pub mod pod;
 pub mod proxy;
-pub mod runtime;
 pub mod server;
 pub mod services;
 pub mod volumes;

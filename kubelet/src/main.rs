@@ -7,10 +7,10 @@
 //! * hidden helpers the runtime starts by re-executing this binary, so that no
 //!   `unsafe` `fork` is ever needed: `__monitor <dir>`, `__init <dir>`,
 //!   `__sandbox <dir>`, `__pause`, `__exec <dir> [--tty] -- CMD...` and
-//!   `__exec-child <json>` (see [`kubelet::runtime`]).
+//!   `__exec-child <json>` (see [`container_runtime`]).
 
 use clap::{Parser, Subcommand};
-use kubelet::runtime::{container, exec, monitor, sandbox};
+use container_runtime::{container, exec, monitor, sandbox};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -75,7 +75,7 @@ enum Command {
 
 fn main() {
     let flags = Flags::parse();
-    kubelet::runtime::timing("main");
+    container_runtime::timing("main");
     let code = match flags.command {
         Some(Command::Monitor { dir }) => monitor::main(&dir),
         Some(Command::Init { dir }) => container::init::main(&dir),

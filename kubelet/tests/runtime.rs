@@ -7,10 +7,10 @@
 
 mod support;
 
-use kubelet::runtime::cgroups::Version;
-use kubelet::runtime::images::PullPolicy;
-use kubelet::runtime::sandbox::SandboxConfig;
-use kubelet::runtime::state::{self, Status};
+use container_runtime::cgroups::Version;
+use container_runtime::images::PullPolicy;
+use container_runtime::sandbox::PodSandboxConfig;
+use container_runtime::state::{self, Status};
 use std::time::Duration;
 use support::{logs_of, Env};
 
@@ -210,7 +210,7 @@ fn cpu_quota_is_visible_and_enforced_in_the_cgroup() {
         assert_eq!(l[0], "25000 100000", "{out}");
         assert_eq!(
             l[1],
-            kubelet::runtime::cgroups::shares_to_weight(102).to_string(),
+            container_runtime::cgroups::shares_to_weight(102).to_string(),
             "{out}"
         );
     } else {
@@ -281,10 +281,10 @@ fn containers_of_a_pod_share_localhost_but_not_pids() {
     assert!(procs <= 4, "the client sees the server's processes: {out}");
 
     // With shareProcessNamespace both containers see each other's processes.
-    let shared = env.sandbox_with(SandboxConfig {
+    let shared = env.sandbox_with(PodSandboxConfig {
         name: "shared".into(),
         namespace: "test".into(),
-        uid: kubelet::runtime::new_id(),
+        uid: container_runtime::new_id(),
         share_process_namespace: true,
         ..Default::default()
     });
@@ -396,7 +396,7 @@ fn logs_survive_a_runtime_restart_and_a_container_restart() {
         "<ns>_<pod>_<uid>: {pod_dir}"
     );
     let raw = std::fs::read_to_string(dir.join("1.log")).expect("raw log");
-    let rec = kubelet::runtime::logs::parse_line(raw.trim_end().as_bytes()).expect("a CRI record");
+    let rec = container_runtime::logs::parse_line(raw.trim_end().as_bytes()).expect("a CRI record");
     assert!(rec.full && rec.content == b"second life", "{raw}");
     assert!(
         chrono::DateTime::parse_from_rfc3339(&rec.time).is_ok(),
@@ -409,7 +409,7 @@ fn logs_survive_a_runtime_restart_and_a_container_restart() {
         .container_logs(
             &id,
             false,
-            &kubelet::runtime::logs::Options {
+            &container_runtime::logs::Options {
                 tail: Some(2),
                 ..Default::default()
             },
@@ -463,7 +463,7 @@ fn container_outlives_a_killed_kubelet_and_is_found_again() {
     assert!(state::alive(c.state.monitor_pid, c.state.monitor_start));
     let sbs = rt.list_sandboxes().expect("sandboxes");
     assert_eq!(sbs.len(), 1);
-    assert_eq!(sbs[0].state, kubelet::runtime::sandbox::SandboxState::Ready);
+    assert_eq!(sbs[0].state, container_runtime::sandbox::PodSandboxState::Ready);
     // It can still be entered, stopped, and its exit is recorded by its monitor.
     let (code, out) = env.exec(&c.spec.id, &["hostname"]);
     assert_eq!((code, out.as_str()), (0, "survivor\n"));
@@ -674,7 +674,7 @@ fn pulls_layers_with_whiteouts_and_resolves_manifest_lists() {
         .expect("blobs")
         .count();
     assert!(index >= 5, "index, manifests and configs are stored");
-    if kubelet::runtime::images::oci::host_arch() == "amd64" {
+    if container_runtime::images::oci::host_arch() == "amd64" {
         assert_eq!(
             multi.layers.len(),
             1,

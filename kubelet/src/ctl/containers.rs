@@ -1,15 +1,15 @@
 //! `kubelet ctl ps | pods | run | exec | logs | stop | rm | rmp | inspect`.
 
 use super::{table, CTL_POD_LABEL};
-use crate::runtime::cgroups::Qos;
-use crate::runtime::container::spec::{
+use container_runtime::cgroups::Qos;
+use container_runtime::container::spec::{
     ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext,
 };
-use crate::runtime::images::PullPolicy;
-use crate::runtime::logs::{self, Stream};
-use crate::runtime::sandbox::SandboxConfig;
-use crate::runtime::state::{self, Status};
-use crate::runtime::{parse_bytes, Error, Runtime};
+use container_runtime::images::PullPolicy;
+use container_runtime::logs::{self, Stream};
+use container_runtime::sandbox::PodSandboxConfig;
+use container_runtime::state::{self, Status};
+use container_runtime::{parse_bytes, Error, Runtime};
 use anyhow::{anyhow, bail, Context};
 use std::collections::HashMap;
 use std::io::Write;
@@ -415,10 +415,10 @@ pub(super) fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
     let name = a
         .name
         .clone()
-        .unwrap_or_else(|| format!("run-{}", &crate::runtime::new_id()[..8]));
+        .unwrap_or_else(|| format!("run-{}", &container_runtime::new_id()[..8]));
     let config = container_config(a, &name)?;
     rt.ensure_image(&a.image, policy)?;
-    crate::runtime::timing("image ensured");
+    container_runtime::timing("image ensured");
     let (sandbox_id, own_pod) = match &a.pod {
         Some(p) => (rt.sandbox(p)?.id, false),
         None => {
@@ -426,7 +426,7 @@ pub(super) fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
             let limited = r.cpu_limit_milli.is_some()
                 || r.memory_limit_bytes.is_some()
                 || r.cpu_request_milli.is_some();
-            let sb = SandboxConfig {
+            let sb = PodSandboxConfig {
                 name: name.clone(),
                 namespace: "default".into(),
                 uid: uuid::Uuid::new_v4().to_string(),
@@ -445,7 +445,7 @@ pub(super) fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
             (rt.run_sandbox(sb)?, true)
         }
     };
-    crate::runtime::timing("sandbox ready");
+    container_runtime::timing("sandbox ready");
     let result = run_in_pod(rt, a, &sandbox_id, config);
     let remove_pod = own_pod && (a.rm || result.is_err());
     if remove_pod {
@@ -453,7 +453,7 @@ pub(super) fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
             eprintln!("kubelet ctl: removing pod {sandbox_id}: {e}");
         }
     }
-    crate::runtime::timing("pod removed");
+    container_runtime::timing("pod removed");
     result
 }
 
@@ -464,14 +464,14 @@ fn run_in_pod(
     config: ContainerConfig,
 ) -> anyhow::Result<i32> {
     let id = rt.create_container(sandbox_id, config)?;
-    crate::runtime::timing("container created");
+    container_runtime::timing("container created");
     if let Err(e) = rt.start_container(&id) {
         if a.rm {
             let _ = rt.remove_container(&id);
         }
         return Err(e.into());
     }
-    crate::runtime::timing("container started");
+    container_runtime::timing("container started");
     if a.detach {
         println!("{id}");
         return Ok(0);
@@ -488,14 +488,14 @@ fn run_in_pod(
     };
     print_stream(&path, &opts, &mut done)?;
     let st = rt.wait_container(&id, None)?;
-    crate::runtime::timing("container exited");
+    container_runtime::timing("container exited");
     if st.reason == "StartError" || st.reason == "MonitorLost" {
         eprintln!("kubelet ctl: container {id}: {}: {}", st.reason, st.message);
     }
     if a.rm {
         rt.remove_container(&id)?;
     }
-    crate::runtime::timing("container removed");
+    container_runtime::timing("container removed");
     Ok(match st.status {
         Status::Exited => st.exit_code,
         _ => 255,

@@ -1,8 +1,8 @@
 //! `kubelet ctl images | pull | import | rmi`.
 
 use super::table;
-use crate::runtime::images::{PullPolicy, Reference};
-use crate::runtime::Runtime;
+use container_runtime::images::{PullPolicy, Reference};
+use container_runtime::Runtime;
 use std::path::PathBuf;
 
 /// `images` flags.

@@ -21,7 +21,7 @@ mod containers;
 mod images;
 mod table;
 
-use crate::runtime::{Config, Runtime};
+use container_runtime::{Config, Runtime};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -115,7 +115,7 @@ pub fn main(global: &Global, args: Args) -> i32 {
 fn run(global: &Global, args: Args) -> anyhow::Result<i32> {
     let cfg = config(global, &args)?;
     let rt = Runtime::new(cfg)?;
-    crate::runtime::timing("runtime open");
+    container_runtime::timing("runtime open");
     let code = match args.command {
         Cmd::Images(a) => images::images(&rt, &a)?,
         Cmd::Pull(a) => images::pull(&rt, &a)?,

@@ -23,7 +23,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 
 use crate::config::Config;
-use crate::runtime::Runtime;
+use container_runtime::Runtime;
 
 /// Failures talking to the apiserver about our Node.
 #[derive(Debug, thiserror::Error)]

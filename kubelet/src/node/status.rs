@@ -18,7 +18,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::machine;
 use crate::config::Config;
-use crate::runtime::Runtime;
+use container_runtime::Runtime;
 
 /// The version reported as `kubeletVersion` (the API level we follow).
 pub const KUBELET_VERSION: &str = "v1.33.0-minik8s";
@@ -33,7 +33,7 @@ fn threshold(spec: Option<&String>, total: u64) -> u64 {
             .map(|p| (total as f64 * p / 100.0) as u64)
             .unwrap_or(0);
     }
-    crate::runtime::parse_bytes(s).unwrap_or(0)
+    container_runtime::parse_bytes(s).unwrap_or(0)
 }
 
 fn condition(

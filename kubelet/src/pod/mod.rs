@@ -35,15 +35,15 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::network::{Network, PodRef};
-use crate::runtime::sandbox::SandboxRecord;
-use crate::runtime::Runtime;
+use container_runtime::sandbox::PodSandbox;
+use container_runtime::Runtime;
 
 /// Failures of a pod sync.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The runtime failed.
     #[error(transparent)]
-    Runtime(#[from] crate::runtime::Error),
+    Runtime(#[from] container_runtime::Error),
     /// The network could not be set up.
     #[error("network: {0}")]
     Network(String),
@@ -152,7 +152,7 @@ impl Context {
     }
 
     /// CNI ADD for a new sandbox; records the IP next to it.
-    pub async fn setup_network(&self, pod: &Pod, sb: &SandboxRecord) -> Result<String, Error> {
+    pub async fn setup_network(&self, pod: &Pod, sb: &PodSandbox) -> Result<String, Error> {
         let netns = sb
             .ns("net")
             .ok_or_else(|| Error::Network("the sandbox has no network namespace".into()))?;
@@ -170,7 +170,7 @@ impl Context {
 
     /// Writes the pod's /etc/hosts and /etc/resolv.conf into the sandbox
     /// directory, from which the runtime binds them into every container.
-    pub fn write_pod_files(&self, pod: &Pod, sb: &SandboxRecord, ip: &str) -> Result<(), Error> {
+    pub fn write_pod_files(&self, pod: &Pod, sb: &PodSandbox, ip: &str) -> Result<(), Error> {
         let dir = self.sandbox_dir(&sb.id);
         let spec = pod.spec.clone().unwrap_or_default();
         let hosts = crate::network::hosts_file(pod, ip, &self.config.file.cluster_domain);

@@ -31,13 +31,13 @@ use super::backoff::{Backoff, PullBackoff};
 use super::probes::{self, ProbeKind, Prober};
 use super::status::{self, ContainerView, Inputs, Waiting};
 use super::{env, Context};
-use crate::runtime::cgroups::Qos;
-use crate::runtime::container::spec::{
+use container_runtime::cgroups::Qos;
+use container_runtime::container::spec::{
     ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext,
 };
-use crate::runtime::container::ContainerInfo;
-use crate::runtime::sandbox::{SandboxConfig, SandboxRecord, SandboxState};
-use crate::runtime::state::Status;
+use container_runtime::container::ContainerInfo;
+use container_runtime::sandbox::{PodSandboxConfig, PodSandbox, PodSandboxState};
+use container_runtime::state::Status;
 
 /// How often a worker looks at its pod without news.
 pub const RESYNC: Duration = Duration::from_secs(1);
@@ -243,8 +243,8 @@ impl Worker {
         }
     }
 
-    fn sandbox_of(&self) -> Option<SandboxRecord> {
-        let mut list: Vec<SandboxRecord> = self
+    fn sandbox_of(&self) -> Option<PodSandbox> {
+        let mut list: Vec<PodSandbox> = self
             .ctx
             .runtime
             .list_sandboxes()
@@ -466,14 +466,14 @@ impl Worker {
     }
 
     /// The sandbox (new or found again) and the pod IP.
-    async fn ensure_sandbox(&mut self, pod: &Pod) -> Result<(SandboxRecord, String), super::Error> {
+    async fn ensure_sandbox(&mut self, pod: &Pod) -> Result<(PodSandbox, String), super::Error> {
         let spec = pod.spec.clone().unwrap_or_default();
         let host_network = spec.host_network.unwrap_or(false);
         let existing = {
             let me = self.ctx.clone();
             let uid = self.uid.clone();
             blocking(move || {
-                let mut list: Vec<SandboxRecord> = me
+                let mut list: Vec<PodSandbox> = me
                     .runtime
                     .list_sandboxes()
                     .unwrap_or_default()
@@ -488,7 +488,7 @@ impl Worker {
         if let Some(sb) = existing
             .iter()
             .rev()
-            .find(|s| s.state == SandboxState::Ready)
+            .find(|s| s.state == PodSandboxState::Ready)
         {
             let ip = if host_network {
                 Some(self.ctx.node_ip.clone())
@@ -519,7 +519,7 @@ impl Worker {
             .clone()
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| name.clone());
-        let cfg = SandboxConfig {
+        let cfg = PodSandboxConfig {
             name,
             namespace: pod.metadata.namespace.clone().unwrap_or_default(),
             uid: self.uid.clone(),
@@ -566,7 +566,7 @@ impl Worker {
         pod: &Pod,
         c: &Container,
         cur: Option<&ContainerInfo>,
-        sandbox: &SandboxRecord,
+        sandbox: &PodSandbox,
         pod_ip: &str,
         volumes: &std::collections::BTreeMap<String, PathBuf>,
     ) {
@@ -658,30 +658,30 @@ impl Worker {
         pod: &Pod,
         c: &Container,
         attempt: u32,
-        sandbox: &SandboxRecord,
+        sandbox: &PodSandbox,
         pod_ip: &str,
         volumes: &std::collections::BTreeMap<String, PathBuf>,
     ) -> Result<(), Waiting> {
         let image = c.image.clone().unwrap_or_default();
         // Image.
         let policy = match c.image_pull_policy.as_deref() {
-            Some("Always") => crate::runtime::images::PullPolicy::Always,
-            Some("Never") => crate::runtime::images::PullPolicy::Never,
-            _ => crate::runtime::images::PullPolicy::IfNotPresent,
+            Some("Always") => container_runtime::images::PullPolicy::Always,
+            Some("Never") => container_runtime::images::PullPolicy::Never,
+            _ => container_runtime::images::PullPolicy::IfNotPresent,
         };
         let present = {
             let rt = self.ctx.runtime.clone();
             let img = image.clone();
             blocking(move || rt.images().get(&img).ok().flatten().is_some()).await
         };
-        if present && policy != crate::runtime::images::PullPolicy::Always {
+        if present && policy != container_runtime::images::PullPolicy::Always {
             self.ctx.event(
                 pod,
                 "Normal",
                 "Pulled",
                 format!("Container image \"{image}\" already present on machine"),
             );
-        } else if policy == crate::runtime::images::PullPolicy::Never {
+        } else if policy == container_runtime::images::PullPolicy::Never {
             let message =
                 format!("Container image \"{image}\" is not present with pull policy of Never");
             if self.waiting.get(&c.name).map(|w| w.reason.as_str()) != Some("ErrImageNeverPull") {

@@ -2,7 +2,7 @@
 //!
 //! **exec** runs a new process: the runtime gives us a command for its
 //! `__exec` helper (which joins the container's cgroup and namespaces, see
-//! [`crate::runtime::exec`]); we spawn it with pipes, or with a pseudo
+//! [`container_runtime::exec`]); we spawn it with pipes, or with a pseudo
 //! terminal for `tty=true`, and copy its stdin/stdout/stderr to and from the
 //! [`channel`](super::channel) streams. When it exits, its exit code goes
 //! into the error channel, so `kubectl exec ... -- sh -c 'exit 3'` exits 3.
@@ -28,7 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::channel::{self, ChannelWriter, Session, STDERR, STDOUT};
 use super::{find_container, find_sandbox, query_flag, query_pairs, Error};
-use crate::runtime::state::Status;
+use container_runtime::state::Status;
 
 /// Which streams the client wants.
 #[derive(Debug, Clone, Copy, Default)]
@@ -366,7 +366,7 @@ async fn attach_to(
         let err = session.writer(if streams.tty { STDOUT } else { STDERR });
         let gone = session.gone.clone();
         let follower = tokio::task::spawn_blocking(move || {
-            let opts = crate::runtime::logs::Options {
+            let opts = container_runtime::logs::Options {
                 tail: Some(0),
                 follow: true,
                 ..Default::default()
@@ -380,18 +380,18 @@ async fn attach_to(
             };
             let mut emit = |stream, data: &[u8]| {
                 let w = match stream {
-                    crate::runtime::logs::Stream::Stdout => &out,
-                    crate::runtime::logs::Stream::Stderr => &err,
+                    container_runtime::logs::Stream::Stdout => &out,
+                    container_runtime::logs::Stream::Stderr => &err,
                 };
                 let wanted = match stream {
-                    crate::runtime::logs::Stream::Stdout => streams.stdout,
-                    crate::runtime::logs::Stream::Stderr => streams.stderr || streams.tty,
+                    container_runtime::logs::Stream::Stdout => streams.stdout,
+                    container_runtime::logs::Stream::Stderr => streams.stderr || streams.tty,
                 };
                 if wanted {
                     let _ = w.blocking_send(data);
                 }
             };
-            let _ = crate::runtime::logs::read(&log_path, &opts, &mut done, &mut emit);
+            let _ = container_runtime::logs::read(&log_path, &opts, &mut done, &mut emit);
         });
         let _ = follower.await;
         session.finish(channel::exit_status(0)).await;

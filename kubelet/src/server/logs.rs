@@ -3,7 +3,7 @@
 //!
 //! The runtime's monitor writes every line the container prints into a CRI
 //! log file (`/var/log/pods/<ns>_<pod>_<uid>/<container>/<attempt>.log`);
-//! this handler reads it back through [`crate::runtime::logs::read`] with the
+//! this handler reads it back through [`container_runtime::logs::read`] with the
 //! query's options (`tailLines`, `sinceSeconds`/`sinceTime`, `timestamps`,
 //! `limitBytes`) and, with `follow=true`, keeps the response open and streams
 //! new lines until the container exits or the client goes away.
@@ -21,9 +21,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::{find_container, find_sandbox, query_flag, query_get, query_pairs, Error};
-use crate::runtime::logs::Options;
-use crate::runtime::state::Status;
-use crate::runtime::Runtime;
+use container_runtime::logs::Options;
+use container_runtime::state::Status;
+use container_runtime::Runtime;
 
 /// What `kubectl logs` asked for.
 #[derive(Debug, Clone, Default)]
@@ -185,7 +185,7 @@ pub fn stream_log(
         // next quiet moment through `done`.
         let _ = tx.blocking_send(Ok(Bytes::copy_from_slice(&data[..n])));
     };
-    if let Err(e) = crate::runtime::logs::read(path, &opts, &mut done, &mut out) {
+    if let Err(e) = container_runtime::logs::read(path, &opts, &mut done, &mut out) {
         let _ = tx.blocking_send(Err(e));
     }
 }

@@ -41,9 +41,9 @@ use axum::Router;
 use http::StatusCode;
 use k8s_openapi::api::core::v1::Pod;
 
-use crate::runtime::container::ContainerInfo;
-use crate::runtime::sandbox::{SandboxRecord, SandboxState};
-use crate::runtime::Runtime;
+use container_runtime::container::ContainerInfo;
+use container_runtime::sandbox::{PodSandbox, PodSandboxState};
+use container_runtime::Runtime;
 
 /// What the server needs from the pod manager beyond the runtime.
 pub trait PodSource: Send + Sync + 'static {
@@ -62,7 +62,7 @@ pub enum Error {
     BadRequest(String),
     /// The runtime failed.
     #[error(transparent)]
-    Runtime(#[from] crate::runtime::Error),
+    Runtime(#[from] container_runtime::Error),
     /// Serving failed (binding or accepting).
     #[error("serving the kubelet API: {0}")]
     Serve(#[source] std::io::Error),
@@ -71,10 +71,10 @@ pub enum Error {
 impl Error {
     fn code(&self) -> StatusCode {
         match self {
-            Error::NotFound(_) | Error::Runtime(crate::runtime::Error::NotFound { .. }) => {
+            Error::NotFound(_) | Error::Runtime(container_runtime::Error::NotFound { .. }) => {
                 StatusCode::NOT_FOUND
             }
-            Error::BadRequest(_) | Error::Runtime(crate::runtime::Error::State(_)) => {
+            Error::BadRequest(_) | Error::Runtime(container_runtime::Error::State(_)) => {
                 StatusCode::BAD_REQUEST
             }
             _ => StatusCode::INTERNAL_SERVER_ERROR,
@@ -216,8 +216,8 @@ pub fn find_sandbox(
     namespace: &str,
     pod: &str,
     uid: Option<&str>,
-) -> Result<SandboxRecord, Error> {
-    let mut matching: Vec<SandboxRecord> = runtime
+) -> Result<PodSandbox, Error> {
+    let mut matching: Vec<PodSandbox> = runtime
         .list_sandboxes()?
         .into_iter()
         .filter(|s| s.config.namespace == namespace && s.config.name == pod)
@@ -226,7 +226,7 @@ pub fn find_sandbox(
     matching.sort_by(|a, b| a.created_at.cmp(&b.created_at));
     let ready = matching
         .iter()
-        .rposition(|s| s.state == SandboxState::Ready);
+        .rposition(|s| s.state == PodSandboxState::Ready);
     match ready {
         Some(i) => Ok(matching.swap_remove(i)),
         None => matching.pop().ok_or_else(|| {
@@ -239,7 +239,7 @@ pub fn find_sandbox(
 /// `previous` the one before it.
 pub fn find_container(
     runtime: &Runtime,
-    sandbox: &SandboxRecord,
+    sandbox: &PodSandbox,
     name: &str,
     previous: bool,
 ) -> Result<ContainerInfo, Error> {

@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 
 use super::spdy::{self, Codec, Frame, FLAG_FIN};
 use super::{find_sandbox, Error};
-use crate::runtime::sandbox::SandboxState;
+use container_runtime::sandbox::PodSandboxState;
 
 /// The WebSocket subprotocol of SPDY tunnelled in WebSocket.
 pub const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
@@ -72,7 +72,7 @@ async fn forward_in(
     req: Request,
 ) -> Result<Response, Error> {
     let sandbox = find_sandbox(&st.runtime, &ns, &pod, uid.as_deref())?;
-    if sandbox.state != SandboxState::Ready {
+    if sandbox.state != PodSandboxState::Ready {
         return Err(Error::BadRequest(format!("pod {ns}/{pod} is not running")));
     }
     let netns = sandbox.ns("net");

@@ -12,9 +12,9 @@ use axum::extract::State;
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::runtime::cgroups::Stats;
-use crate::runtime::sandbox::SandboxState;
-use crate::runtime::state::Status;
+use container_runtime::cgroups::Stats;
+use container_runtime::sandbox::PodSandboxState;
+use container_runtime::state::Status;
 
 fn cpu(time: &str, s: &Stats) -> Value {
     json!({"time": time, "usageCoreNanoSeconds": s.cpu_usage_ns})
@@ -72,7 +72,7 @@ pub async fn summary(State(st): State<super::State>) -> Json<Value> {
     Json(v)
 }
 
-fn build(runtime: &crate::runtime::Runtime, pods: &[k8s_openapi::api::core::v1::Pod]) -> Value {
+fn build(runtime: &container_runtime::Runtime, pods: &[k8s_openapi::api::core::v1::Pod]) -> Value {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let node_name = pods
         .iter()
@@ -99,7 +99,7 @@ fn build(runtime: &crate::runtime::Runtime, pods: &[k8s_openapi::api::core::v1::
     let containers = runtime.list_containers().unwrap_or_default();
     let mut out = Vec::new();
     for sb in runtime.list_sandboxes().unwrap_or_default() {
-        if sb.state != SandboxState::Ready {
+        if sb.state != PodSandboxState::Ready {
             continue;
         }
         let mut cs = Vec::new();

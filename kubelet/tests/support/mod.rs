@@ -12,11 +12,11 @@
 
 #![allow(dead_code)]
 
-use kubelet::runtime::container::spec::ContainerConfig;
-use kubelet::runtime::logs::Options;
-use kubelet::runtime::sandbox::SandboxConfig;
-use kubelet::runtime::state::{ContainerState, Status};
-use kubelet::runtime::{cgroups, Config, Runtime};
+use container_runtime::container::spec::ContainerConfig;
+use container_runtime::logs::Options;
+use container_runtime::sandbox::PodSandboxConfig;
+use container_runtime::state::{ContainerState, Status};
+use container_runtime::{cgroups, Config, Runtime};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -319,16 +319,16 @@ impl Env {
 
     /// Starts a pod sandbox named `pod`.
     pub fn sandbox(&self, pod: &str) -> String {
-        self.sandbox_with(SandboxConfig {
+        self.sandbox_with(PodSandboxConfig {
             name: pod.into(),
             namespace: "test".into(),
-            uid: kubelet::runtime::new_id(),
+            uid: container_runtime::new_id(),
             ..Default::default()
         })
     }
 
     /// Starts a pod sandbox.
-    pub fn sandbox_with(&self, cfg: SandboxConfig) -> String {
+    pub fn sandbox_with(&self, cfg: PodSandboxConfig) -> String {
         self.rt.run_sandbox(cfg).expect("run_sandbox")
     }
 

@@ -5,7 +5,7 @@
 //! The store keeps every layer unpacked exactly once, in a directory named by its
 //! digest, so ten containers of the same image share the same read-only lower
 //! directories and differ only in their own overlayfs upper directory
-//! (see [`crate::runtime::rootfs`]).
+//! (see [`crate::rootfs`]).
 //!
 //! On disk, below `<root-dir>/images/`:
 //!

@@ -1,4 +1,9 @@
-//! The kubelet's built-in container runtime.
+//! The kubelet's built-in container runtime, as a crate of its own.
+//!
+//! It depends on no Kubernetes API crate: the kubelet translates a Pod into
+//! the runtime's plain CRI-like types ([`cri`]) and drives it through the
+//! [`cri::RuntimeService`] and [`cri::ImageService`] traits, as upstream's
+//! kubelet drives containerd or CRI-O over gRPC.
 //!
 //! "A container is just a process": a process started in new namespaces (what
 //! it can see, [`namespaces`]), inside a cgroup (what it can use, [`cgroups`]),
@@ -23,6 +28,7 @@
 
 pub mod cgroups;
 pub mod container;
+pub mod cri;
 pub mod exec;
 pub mod images;
 pub mod logs;
@@ -81,6 +87,14 @@ pub enum Error {
         what: String,
         /// Why.
         reason: String,
+    },
+    /// An exec'd command did not finish in time (it was killed).
+    #[error("timeout: command in container {id} did not finish within {timeout:?}")]
+    ExecTimeout {
+        /// Container id.
+        id: String,
+        /// The time it had.
+        timeout: std::time::Duration,
     },
     /// The container failed to start (its init reported an error).
     #[error("container {id} failed to start: {message}")]

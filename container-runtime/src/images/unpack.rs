@@ -363,7 +363,7 @@ mod tests {
         let out = unpack_layer(&gz[..], dir.path()).unwrap();
         assert_eq!(
             out.diff_id,
-            crate::runtime::images::registry::sha256_digest(&tar)
+            crate::images::registry::sha256_digest(&tar)
         );
         let conf = dir.path().join("etc/conf");
         assert_eq!(fs::read_to_string(&conf).unwrap(), "hello");

@@ -31,6 +31,8 @@ use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// What the exec child needs (passed as one JSON argument, since the child
 /// can no longer see the host's files).
@@ -72,6 +74,93 @@ impl Runtime {
         c.arg("--").args(cmd);
         Ok(c)
     }
+
+    /// Runs `cmd` in the container to its end and returns its output and
+    /// exit code (CRI's `ExecSync`, what exec probes and lifecycle hooks
+    /// use). Past `timeout` the exec helper is killed and the call fails
+    /// with [`Error::ExecTimeout`].
+    pub fn exec_sync(
+        &self,
+        id: &str,
+        cmd: &[String],
+        timeout: Option<Duration>,
+    ) -> Result<ExecSyncResponse> {
+        let mut command = self.exec_command(id, cmd, false)?;
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().map_err(|e| Error::Spawn {
+            what: format!("exec helper {}", self.cfg.binary.display()),
+            reason: e.to_string(),
+        })?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let timed_out = |child: &mut std::process::Child| {
+            let _ = child.kill();
+            let _ = child.wait();
+            Error::ExecTimeout {
+                id: id.to_string(),
+                timeout: timeout.unwrap_or_default(),
+            }
+        };
+        // Both pipes are drained on threads (a full stderr pipe must not
+        // block a command that is still writing stdout), and collected
+        // with the deadline: a process the command left behind may keep
+        // them open after the command itself exited.
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            let (tx, rx) = mpsc::channel();
+            if let Some(mut pipe) = pipe {
+                std::thread::spawn(move || {
+                    let mut buf = Vec::new();
+                    let _ = pipe.read_to_end(&mut buf);
+                    let _ = tx.send(buf);
+                });
+            } else {
+                let _ = tx.send(Vec::new());
+            }
+            rx
+        };
+        let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let collect = |rx: mpsc::Receiver<Vec<u8>>| match deadline {
+            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())).ok(),
+            None => rx.recv().ok(),
+        };
+        let (Some(stdout), Some(stderr)) = (collect(out), collect(err)) else {
+            return Err(timed_out(&mut child));
+        };
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if deadline.is_some_and(|d| Instant::now() >= d) => {
+                    return Err(timed_out(&mut child));
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+                Err(e) => {
+                    return Err(Error::Spawn {
+                        what: "exec helper".into(),
+                        reason: e.to_string(),
+                    })
+                }
+            }
+        };
+        Ok(ExecSyncResponse {
+            stdout,
+            stderr,
+            exit_code: status.code().unwrap_or(-1),
+        })
+    }
+}
+
+/// The result of [`Runtime::exec_sync`] (CRI's `ExecSyncResponse`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecSyncResponse {
+    /// Everything the command wrote to stdout.
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to stderr.
+    pub stderr: Vec<u8>,
+    /// Its exit code (-1 when the exec helper was killed by a signal).
+    pub exit_code: i32,
 }
 
 /// Entry point of `kubelet __exec <dir> [--tty] -- CMD...`.

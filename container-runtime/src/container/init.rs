@@ -21,7 +21,7 @@
 
 use super::spec::ContainerSpec;
 use super::{mounts, process, user};
-use crate::runtime::{namespaces, rootfs, state};
+use crate::{namespaces, rootfs, state};
 use nix::mount::{umount2, MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use std::fs::OpenOptions;
@@ -117,7 +117,7 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
 }
 
 fn setup(dir: &Path) -> Result<Command, Error> {
-    crate::runtime::timing("init start");
+    crate::timing("init start");
     let spec_path = dir.join("spec.json");
     let spec: ContainerSpec = state::read_json(&spec_path).map_err(|source| Error::Spec {
         path: spec_path.display().to_string(),
@@ -144,7 +144,7 @@ fn setup(dir: &Path) -> Result<Command, Error> {
         })?;
     }
 
-    crate::runtime::timing("init cgroup joined");
+    crate::timing("init cgroup joined");
     namespaces::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP)?;
     mounts::mnt(
         None,
@@ -155,10 +155,10 @@ fn setup(dir: &Path) -> Result<Command, Error> {
     )?;
 
     let root = rootfs::mount_overlay(&spec)?;
-    crate::runtime::timing("init overlay");
+    crate::timing("init overlay");
     mounts::setup(&spec, &root)?;
 
-    crate::runtime::timing("init mounts");
+    crate::timing("init mounts");
     std::env::set_current_dir(&root).map_err(io(format!("chdir {}", root.display())))?;
     nix::unistd::pivot_root(".", ".").map_err(|source| Error::PivotRoot {
         path: root.display().to_string(),
@@ -168,9 +168,9 @@ fn setup(dir: &Path) -> Result<Command, Error> {
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| io("detaching the old root")(e.into()))?;
     std::env::set_current_dir("/").map_err(io("chdir /"))?;
 
-    crate::runtime::timing("init pivoted");
+    crate::timing("init pivoted");
     mounts::finish(&spec)?;
-    crate::runtime::timing("init masked");
+    crate::timing("init masked");
 
     let sec = &spec.config.security;
     let root_path = Path::new("/");
@@ -192,7 +192,7 @@ fn setup(dir: &Path) -> Result<Command, Error> {
     }
     process::become_user(&id, &spec.capabilities, spec.no_new_privs)?;
 
-    crate::runtime::timing("init user");
+    crate::timing("init user");
     let mut cmd = Command::new(&spec.args[0]);
     cmd.args(&spec.args[1..]).env_clear().current_dir(&spec.cwd);
     let mut has_home = false;

@@ -24,7 +24,7 @@ use std::process::{Command, Stdio};
 /// A pod as the runtime needs to know it (CRI's `PodSandboxConfig`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SandboxConfig {
+pub struct PodSandboxConfig {
     /// Pod name.
     pub name: String,
     /// Pod namespace.
@@ -54,7 +54,7 @@ pub struct SandboxConfig {
 
 /// Sandbox lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SandboxState {
+pub enum PodSandboxState {
     /// Namespaces held.
     Ready,
     /// Holder gone or stopped.
@@ -64,17 +64,17 @@ pub enum SandboxState {
 /// `sandbox.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SandboxRecord {
+pub struct PodSandbox {
     /// Sandbox id.
     pub id: String,
     /// The pod.
-    pub config: SandboxConfig,
+    pub config: PodSandboxConfig,
     /// Host pid of the holder (0 when stopped).
     pub holder_pid: i32,
     /// Its start time.
     pub holder_start: u64,
     /// Recorded state (refreshed against the holder when read).
-    pub state: SandboxState,
+    pub state: PodSandboxState,
     /// RFC 3339 creation time.
     pub created_at: String,
     /// The pod's cgroup (relative path).
@@ -85,7 +85,7 @@ pub struct SandboxRecord {
     pub hostname: String,
 }
 
-impl SandboxRecord {
+impl PodSandbox {
     /// The namespace handle of the holder, when the pod has its own.
     pub fn ns(&self, kind: &str) -> Option<PathBuf> {
         let own = match kind {
@@ -106,12 +106,12 @@ pub fn hosts_file(hostname: &str) -> String {
 }
 
 impl Runtime {
-    fn sandbox_dir(&self, id: &str) -> PathBuf {
+    pub(crate) fn sandbox_dir(&self, id: &str) -> PathBuf {
         self.sandboxes_dir().join(id)
     }
 
     /// Creates a pod sandbox and starts its holder; returns the sandbox id.
-    pub fn run_sandbox(&self, config: SandboxConfig) -> Result<String> {
+    pub fn run_sandbox(&self, config: PodSandboxConfig) -> Result<String> {
         let id = super::new_id();
         let dir = self.sandbox_dir(&id);
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
@@ -131,12 +131,12 @@ impl Runtime {
             .cfg
             .pod_logs_dir
             .join(format!("{}_{}_{}", config.namespace, config.name, uid));
-        let mut rec = SandboxRecord {
+        let mut rec = PodSandbox {
             id: id.clone(),
             config,
             holder_pid: 0,
             holder_start: 0,
-            state: SandboxState::NotReady,
+            state: PodSandboxState::NotReady,
             created_at: state::now(),
             cgroup_path,
             log_dir,
@@ -190,7 +190,7 @@ impl Runtime {
             }
             rec.holder_pid = pid;
             rec.holder_start = state::proc_start_time(pid).unwrap_or(0);
-            rec.state = SandboxState::Ready;
+            rec.state = PodSandboxState::Ready;
             write_json(&dir.join("sandbox.json"), &rec).map_err(io_err(&dir))?;
             Ok(())
         })();
@@ -203,21 +203,21 @@ impl Runtime {
     }
 
     /// Reads a sandbox record (by id or unique prefix), refreshing its state.
-    pub fn sandbox(&self, id: &str) -> Result<SandboxRecord> {
+    pub fn sandbox(&self, id: &str) -> Result<PodSandbox> {
         let id = Self::resolve_id(&self.sandboxes_dir(), "sandbox", id)?;
         let path = self.sandbox_dir(&id).join("sandbox.json");
-        let mut rec: SandboxRecord = read_json(&path).map_err(|_| Error::NotFound {
+        let mut rec: PodSandbox = read_json(&path).map_err(|_| Error::NotFound {
             kind: "sandbox",
             id: id.clone(),
         })?;
-        if rec.state == SandboxState::Ready && !state::alive(rec.holder_pid, rec.holder_start) {
-            rec.state = SandboxState::NotReady;
+        if rec.state == PodSandboxState::Ready && !state::alive(rec.holder_pid, rec.holder_start) {
+            rec.state = PodSandboxState::NotReady;
         }
         Ok(rec)
     }
 
     /// Every sandbox.
-    pub fn list_sandboxes(&self) -> Result<Vec<SandboxRecord>> {
+    pub fn list_sandboxes(&self) -> Result<Vec<PodSandbox>> {
         let dir = self.sandboxes_dir();
         let mut out = Vec::new();
         for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
@@ -248,7 +248,7 @@ impl Runtime {
                 let _ = c.wait();
             }
         }
-        rec.state = SandboxState::NotReady;
+        rec.state = PodSandboxState::NotReady;
         let path = self.sandbox_dir(&rec.id).join("sandbox.json");
         write_json(&path, &rec).map_err(io_err(&path))
     }
@@ -314,7 +314,7 @@ enum HolderRole {
 }
 
 fn holder_setup(dir: &Path) -> Result<HolderRole, String> {
-    let rec: SandboxRecord =
+    let rec: PodSandbox =
         read_json(&dir.join("sandbox.json")).map_err(|e| format!("reading sandbox.json: {e}"))?;
     super::timing("holder start");
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;

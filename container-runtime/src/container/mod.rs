@@ -9,7 +9,7 @@ pub mod spec;
 pub mod user;
 
 use super::cgroups::Stats;
-use super::sandbox::SandboxState;
+use super::sandbox::PodSandboxState;
 use super::state::{self, read_json, write_json, ContainerState, Status};
 use super::{io_err, rootfs, Error, Result, Runtime};
 use nix::sys::signal::{kill, Signal};
@@ -72,7 +72,7 @@ impl Runtime {
     /// [`Runtime::ensure_image`]).
     pub fn create_container(&self, sandbox_id: &str, config: ContainerConfig) -> Result<String> {
         let sb = self.sandbox(sandbox_id)?;
-        if sb.state != SandboxState::Ready {
+        if sb.state != PodSandboxState::Ready {
             return Err(Error::State(format!("sandbox {} is not ready", sb.id)));
         }
         let image = self

@@ -1,6 +1,6 @@
 //! v2 `pids` controller: `pids.max` and `pids.current`, as in v1.
 
-use crate::runtime::cgroups::{read_u64, write, Resources, Result};
+use crate::cgroups::{read_u64, write, Resources, Result};
 use std::path::Path;
 
 /// Sets `pids.max`.

@@ -2,7 +2,7 @@
 //! from the request) and CFS bandwidth `cpu.cfs_quota_us` / `cpu.cfs_period_us`
 //! (a hard cap, from the limit: quota 50000 per 100000 period = half a CPU).
 
-use crate::runtime::cgroups::{write, Resources, Result};
+use crate::cgroups::{write, Resources, Result};
 use std::path::Path;
 
 /// Writes shares, period and quota (period first: the kernel checks quota

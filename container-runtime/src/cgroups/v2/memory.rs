@@ -2,7 +2,7 @@
 //! counts `oom_kill`s; `memory.swap.max = 0` keeps the group from swapping past
 //! its limit (Kubernetes' default "no swap" behaviour).
 
-use crate::runtime::cgroups::{read_key, read_u64, write, Resources, Result, Stats};
+use crate::cgroups::{read_key, read_u64, write, Resources, Result, Stats};
 use std::path::Path;
 
 /// Sets `memory.max` (and `memory.swap.max` when swap accounting exists).

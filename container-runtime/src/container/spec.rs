@@ -7,8 +7,8 @@
 //! environment variables of the container override the image's by name; the
 //! working dir and user fall back to the image's.
 
-use crate::runtime::cgroups::Resources;
-use crate::runtime::images::oci::ContainerDefaults;
+use crate::cgroups::Resources;
+use crate::images::oci::ContainerDefaults;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -190,7 +190,7 @@ pub struct ContainerSpec {
     /// cgroup filesystems to mount below `/sys/fs/cgroup` (read-only unless
     /// privileged), showing the container its own cgroup as the root.
     #[serde(default)]
-    pub cgroup_mounts: Vec<crate::runtime::cgroups::FsMount>,
+    pub cgroup_mounts: Vec<crate::cgroups::FsMount>,
     /// Effective capability names (`CAP_...`).
     pub capabilities: Vec<String>,
     /// Set `no_new_privs`.

@@ -2,7 +2,7 @@
 //! group cannot reclaim enough below it the kernel's OOM killer kills a process
 //! inside the group and counts it in `memory.oom_control` (`oom_kill N`).
 
-use crate::runtime::cgroups::{read_key, read_u64, write, Resources, Result, Stats};
+use crate::cgroups::{read_key, read_u64, write, Resources, Result, Stats};
 use std::path::Path;
 
 /// Sets the memory limit (and the memory+swap limit, so the group can't swap

@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(r("cpu.max"), "50000 100000");
         assert_eq!(
             r("cpu.weight"),
-            crate::runtime::cgroups::shares_to_weight(512).to_string()
+            crate::cgroups::shares_to_weight(512).to_string()
         );
         assert_eq!(r("memory.max"), (64 << 20).to_string());
         assert_eq!(r("pids.max"), "100");

@@ -1,7 +1,7 @@
 //! v1 `pids` controller: `pids.max` caps the number of tasks (fork bombs stop
 //! here with EAGAIN); `pids.current` counts them.
 
-use crate::runtime::cgroups::{read_u64, write, Resources, Result};
+use crate::cgroups::{read_u64, write, Resources, Result};
 use std::path::Path;
 
 /// Sets `pids.max`.

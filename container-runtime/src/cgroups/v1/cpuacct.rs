@@ -1,6 +1,6 @@
 //! v1 `cpuacct` controller: CPU time accounting (`cpuacct.usage`, nanoseconds).
 
-use crate::runtime::cgroups::{read_u64, Result};
+use crate::cgroups::{read_u64, Result};
 use std::path::Path;
 
 /// Total CPU time of the cgroup in nanoseconds.
