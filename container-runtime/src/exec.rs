@@ -120,10 +120,22 @@ impl Runtime {
             }
             rx
         };
-        let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-        let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let out = drain(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let err = drain(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
         let collect = |rx: mpsc::Receiver<Vec<u8>>| match deadline {
-            Some(d) => rx.recv_timeout(d.saturating_duration_since(Instant::now())).ok(),
+            Some(d) => rx
+                .recv_timeout(d.saturating_duration_since(Instant::now()))
+                .ok(),
             None => rx.recv().ok(),
         };
         let (Some(stdout), Some(stderr)) = (collect(out), collect(err)) else {

@@ -170,6 +170,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
     let ctx = Arc::new(crate::pod::Context {
         client: client.clone(),
         runtime: runtime.clone(),
+        images: runtime.clone(),
         config: cfg.clone(),
         node_ip,
         network,

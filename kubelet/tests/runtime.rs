@@ -463,7 +463,10 @@ fn container_outlives_a_killed_kubelet_and_is_found_again() {
     assert!(state::alive(c.state.monitor_pid, c.state.monitor_start));
     let sbs = rt.list_sandboxes().expect("sandboxes");
     assert_eq!(sbs.len(), 1);
-    assert_eq!(sbs[0].state, container_runtime::sandbox::PodSandboxState::Ready);
+    assert_eq!(
+        sbs[0].state,
+        container_runtime::sandbox::PodSandboxState::Ready
+    );
     // It can still be entered, stopped, and its exit is recorded by its monitor.
     let (code, out) = env.exec(&c.spec.id, &["hostname"]);
     assert_eq!((code, out.as_str()), (0, "survivor\n"));

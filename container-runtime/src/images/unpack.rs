@@ -361,10 +361,7 @@ mod tests {
         io::Write::write_all(&mut gz, &tar).unwrap();
         let gz = gz.finish().unwrap();
         let out = unpack_layer(&gz[..], dir.path()).unwrap();
-        assert_eq!(
-            out.diff_id,
-            crate::images::registry::sha256_digest(&tar)
-        );
+        assert_eq!(out.diff_id, crate::images::registry::sha256_digest(&tar));
         let conf = dir.path().join("etc/conf");
         assert_eq!(fs::read_to_string(&conf).unwrap(), "hello");
         let m = fs::metadata(&conf).unwrap();

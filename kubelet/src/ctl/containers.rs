@@ -1,6 +1,7 @@
 //! `kubelet ctl ps | pods | run | exec | logs | stop | rm | rmp | inspect`.
 
 use super::{table, CTL_POD_LABEL};
+use anyhow::{anyhow, bail, Context};
 use container_runtime::cgroups::Qos;
 use container_runtime::container::spec::{
     ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext,
@@ -10,7 +11,6 @@ use container_runtime::logs::{self, Stream};
 use container_runtime::sandbox::PodSandboxConfig;
 use container_runtime::state::{self, Status};
 use container_runtime::{parse_bytes, Error, Runtime};
-use anyhow::{anyhow, bail, Context};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;

@@ -21,8 +21,8 @@ mod containers;
 mod images;
 mod table;
 
-use container_runtime::{Config, Runtime};
 use clap::Subcommand;
+use container_runtime::{Config, Runtime};
 use std::path::PathBuf;
 
 /// Label marking a sandbox `kubelet ctl run` created for one container; `rm`

@@ -7,6 +7,14 @@
 //!                                             no longer exist are torn down
 //! ```
 //!
+//! A worker's sync is split as upstream's kuberuntime manager is: the state
+//! machine ([`worker`]), image pulls with their policy, back-off and events
+//! ([`images`]), and the pure translation of a Pod's container into the
+//! runtime's `ContainerConfig` ([`container_config`]). Workers reach the
+//! runtime only through its CRI-like traits
+//! ([`container_runtime::cri::RuntimeService`] and
+//! [`container_runtime::cri::ImageService`]), never the concrete runtime.
+//!
 //! The manager hands each worker the newest version of its pod through a
 //! `watch` channel (a worker never queues stale versions: it only ever
 //! looks at the latest) and closes the channel when the pod object is gone.
@@ -15,7 +23,9 @@
 //! restarted.
 
 pub mod backoff;
+pub mod container_config;
 pub mod env;
+pub mod images;
 pub mod probes;
 pub mod status;
 pub mod worker;
@@ -35,8 +45,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::network::{Network, PodRef};
-use container_runtime::sandbox::PodSandbox;
-use container_runtime::Runtime;
+use container_runtime::cri::{ImageService, PodSandbox, RuntimeService};
 
 /// Failures of a pod sync.
 #[derive(Debug, thiserror::Error)]
@@ -71,8 +80,10 @@ pub enum Error {
 pub struct Context {
     /// The apiserver.
     pub client: kube::Client,
-    /// The container runtime.
-    pub runtime: Arc<Runtime>,
+    /// The container runtime's sandboxes and containers.
+    pub runtime: Arc<dyn RuntimeService>,
+    /// The container runtime's images.
+    pub images: Arc<dyn ImageService>,
     /// Settings.
     pub config: Arc<Config>,
     /// The node's IP (hostIP of its pods).
@@ -84,6 +95,15 @@ pub struct Context {
     /// The newest version of every pod bound here, by uid (for the kubelet
     /// API's `/pods`).
     pub pods: std::sync::RwLock<HashMap<String, Arc<Pod>>>,
+}
+
+/// Runs a blocking runtime call on tokio's blocking pool (the runtime
+/// forks, mounts and reads files); a panic in it resumes here.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
 }
 
 fn pod_ref(pod: &Pod) -> PodRef {
@@ -140,7 +160,7 @@ impl Context {
     }
 
     fn sandbox_dir(&self, id: &str) -> PathBuf {
-        self.runtime.config().root_dir.join("sandboxes").join(id)
+        self.runtime.pod_sandbox_dir(id)
     }
 
     /// The pod IP recorded for a sandbox.
@@ -209,15 +229,18 @@ impl Context {
                     }
                 }
             }
-            let netns = rt.sandbox(&id).ok().and_then(|s| s.ns("net"));
-            let host_network = rt.sandbox(&id).map(|s| s.config.host_network).unwrap_or(false);
+            let netns = rt.pod_sandbox_status(&id).ok().and_then(|s| s.ns("net"));
+            let host_network = rt
+                .pod_sandbox_status(&id)
+                .map(|s| s.config.host_network)
+                .unwrap_or(false);
             if !host_network {
                 if let Err(e) = net.teardown_pod(netns.as_deref(), &pref, &id, &ports) {
                     tracing::warn!(sandbox = %id, error = %e, "network teardown failed");
                 }
             }
-            let _ = rt.stop_sandbox(&id, Duration::from_secs(0));
-            if let Err(e) = rt.remove_sandbox(&id) {
+            let _ = rt.stop_pod_sandbox(&id, Duration::from_secs(0));
+            if let Err(e) = rt.remove_pod_sandbox(&id) {
                 tracing::warn!(sandbox = %id, error = %e, "removing the sandbox failed");
             }
         })
@@ -309,9 +332,10 @@ fn deliver(
 /// kubelet was down, or force-deleted).
 async fn cleanup_orphans(ctx: &Arc<Context>, known: &[String]) {
     let rt = ctx.runtime.clone();
-    let sandboxes = tokio::task::spawn_blocking(move || rt.list_sandboxes().unwrap_or_default())
-        .await
-        .unwrap_or_default();
+    let sandboxes =
+        tokio::task::spawn_blocking(move || rt.list_pod_sandboxes().unwrap_or_default())
+            .await
+            .unwrap_or_default();
     for sb in sandboxes {
         if !known.contains(&sb.config.uid) {
             tracing::info!(pod = %format!("{}/{}", sb.config.namespace, sb.config.name), "removing the sandbox of a pod that no longer exists");

@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::Context;
+use super::{blocking, Context};
 
 /// Which probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -182,7 +182,7 @@ async fn run_probe(
 ) -> Result<(), String> {
     let fut = async {
         if let Some(e) = &p.exec {
-            return exec(ctx, container_id, e).await;
+            return exec(ctx, container_id, e, Some(timeout)).await;
         }
         if let Some(h) = &p.http_get {
             return http_get(c, h, pod_ip).await;
@@ -201,34 +201,28 @@ async fn run_probe(
     }
 }
 
-async fn exec(ctx: &Context, container_id: &str, e: &ExecAction) -> Result<(), String> {
+/// Runs an exec action through the runtime's `ExecSync`; exit 0 is
+/// success, otherwise the command's stdout (or its exit code) is the
+/// failure message. Past `timeout` the runtime kills it.
+async fn exec(
+    ctx: &Context,
+    container_id: &str,
+    e: &ExecAction,
+    timeout: Option<Duration>,
+) -> Result<(), String> {
     let cmd = e.command.clone().unwrap_or_default();
-    let mut command = ctx
-        .runtime
-        .exec_command(container_id, &cmd, false)
+    let rt = ctx.runtime.clone();
+    let id = container_id.to_string();
+    let argv = cmd.clone();
+    let res = blocking(move || rt.exec_sync(&id, &argv, timeout))
+        .await
         .map_err(|e| e.to_string())?;
-    command
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = tokio::process::Command::from(command)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_end(&mut out).await;
-    }
-    let status = child.wait().await.map_err(|e| e.to_string())?;
-    if status.success() {
+    if res.exit_code == 0 {
         Ok(())
     } else {
-        let text = String::from_utf8_lossy(&out).trim().to_string();
+        let text = String::from_utf8_lossy(&res.stdout).trim().to_string();
         Err(if text.is_empty() {
-            format!(
-                "command {cmd:?} exited with {}",
-                status.code().unwrap_or(-1)
-            )
+            format!("command {cmd:?} exited with {}", res.exit_code)
         } else {
             text
         })
@@ -285,15 +279,17 @@ async fn tcp(c: &Container, t: &TCPSocketAction, pod_ip: &str) -> Result<(), Str
         .map_err(|e| format!("dial tcp {host}:{port}: {e}"))
 }
 
-/// Runs a postStart/preStop handler.
+/// Runs a postStart/preStop handler; an exec handler is killed past
+/// `timeout` (preStop has the grace period, postStart no limit).
 pub async fn run_handler(
     ctx: &Context,
     container_id: &str,
     h: &LifecycleHandler,
     pod_ip: &str,
+    timeout: Option<Duration>,
 ) -> Result<(), String> {
     if let Some(e) = &h.exec {
-        return exec(ctx, container_id, e).await;
+        return exec(ctx, container_id, e, timeout).await;
     }
     if let Some(s) = &h.sleep {
         tokio::time::sleep(Duration::from_secs(s.seconds.max(0) as u64)).await;

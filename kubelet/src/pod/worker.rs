@@ -14,8 +14,13 @@
 //!    `ready`;
 //! 6. status written when it changed.
 //!
-//! All runtime calls block (they fork, mount, read files), so they run on
-//! tokio's blocking pool.
+//! Starting one container is three steps, each in its own module: make its
+//! image present ([`super::images`]), build its environment ([`super::env`])
+//! and translate it into the runtime's config ([`super::container_config`]),
+//! then create and start it here. The runtime is reached only through its
+//! CRI-like [`RuntimeService`](container_runtime::cri::RuntimeService) and
+//! [`ImageService`](container_runtime::cri::ImageService) traits; all their calls block (they fork, mount, read files), so they run
+//! on tokio's blocking pool.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -27,31 +32,16 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use tokio::sync::watch;
 use tracing::Instrument;
 
-use super::backoff::{Backoff, PullBackoff};
+use super::backoff::Backoff;
+use super::container_config::{self, LABEL_UID};
+use super::images::ImageManager;
 use super::probes::{self, ProbeKind, Prober};
 use super::status::{self, ContainerView, Inputs, Waiting};
-use super::{env, Context};
-use container_runtime::cgroups::Qos;
-use container_runtime::container::spec::{
-    ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext,
-};
-use container_runtime::container::ContainerInfo;
-use container_runtime::sandbox::{PodSandboxConfig, PodSandbox, PodSandboxState};
-use container_runtime::state::Status;
+use super::{blocking, env, Context};
+use container_runtime::cri::{ContainerInfo, PodSandbox, PodSandboxState, Status};
 
 /// How often a worker looks at its pod without news.
 pub const RESYNC: Duration = Duration::from_secs(1);
-
-/// Labels the runtime keeps on each container (as CRI runtimes do), so
-/// `kubelet ctl ps`, the streaming server and a restarted kubelet can map
-/// containers back to pods.
-pub const LABEL_NAMESPACE: &str = "io.kubernetes.pod.namespace";
-/// Pod name label.
-pub const LABEL_POD: &str = "io.kubernetes.pod.name";
-/// Pod uid label.
-pub const LABEL_UID: &str = "io.kubernetes.pod.uid";
-/// Container name label.
-pub const LABEL_CONTAINER: &str = "io.kubernetes.container.name";
 
 /// What one sync concluded.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,18 +57,11 @@ pub struct Worker {
     ctx: Arc<Context>,
     uid: String,
     backoff: Backoff,
-    pull_backoff: PullBackoff,
+    images: ImageManager,
     waiting: HashMap<String, Waiting>,
     prober: Prober,
     last_status: Option<PodStatus>,
     failed: Option<(String, String)>,
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
 }
 
 fn key(pod: &Pod) -> String {
@@ -89,109 +72,6 @@ fn key(pod: &Pod) -> String {
     )
 }
 
-/// The QoS class of a pod (upstream `GetPodQOS`).
-pub fn qos(pod: &Pod) -> Qos {
-    let containers: Vec<&Container> = pod
-        .spec
-        .iter()
-        .flat_map(|s| {
-            s.containers
-                .iter()
-                .chain(s.init_containers.iter().flatten())
-        })
-        .collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in &containers {
-        let r = c.resources.clone().unwrap_or_default();
-        let req = r.requests.unwrap_or_default();
-        let lim = r.limits.unwrap_or_default();
-        if !req.is_empty() || !lim.is_empty() {
-            any = true;
-        }
-        for res in ["cpu", "memory"] {
-            let l = lim.get(res).map(|q| q.0.clone());
-            let q = req.get(res).map(|q| q.0.clone()).or_else(|| l.clone());
-            if l.is_none() || q != l {
-                guaranteed = false;
-            }
-        }
-    }
-    match (any, guaranteed) {
-        (false, _) => Qos::BestEffort,
-        (true, true) => Qos::Guaranteed,
-        (true, false) => Qos::Burstable,
-    }
-}
-
-fn qos_name(q: Qos) -> &'static str {
-    match q {
-        Qos::Guaranteed => "Guaranteed",
-        Qos::Burstable => "Burstable",
-        Qos::BestEffort => "BestEffort",
-    }
-}
-
-/// The resources of a container for the runtime.
-fn resources(c: &Container) -> ResourceRequirements {
-    let r = c.resources.clone().unwrap_or_default();
-    let req = r.requests.unwrap_or_default();
-    let lim = r.limits.unwrap_or_default();
-    let cpu = |m: &std::collections::BTreeMap<
-        String,
-        k8s_openapi::apimachinery::pkg::api::resource::Quantity,
-    >| {
-        m.get("cpu")
-            .and_then(|q| apimachinery::quantity::millicores(&q.0))
-    };
-    let mem = |m: &std::collections::BTreeMap<
-        String,
-        k8s_openapi::apimachinery::pkg::api::resource::Quantity,
-    >| {
-        m.get("memory")
-            .and_then(|q| apimachinery::quantity::bytes(&q.0))
-    };
-    ResourceRequirements {
-        cpu_request_milli: cpu(&req).or_else(|| cpu(&lim)),
-        cpu_limit_milli: cpu(&lim),
-        memory_request_bytes: mem(&req).or_else(|| mem(&lim)),
-        memory_limit_bytes: mem(&lim),
-        pids_limit: None,
-    }
-}
-
-fn security(pod: &Pod, c: &Container) -> SecurityContext {
-    let psc = pod
-        .spec
-        .as_ref()
-        .and_then(|s| s.security_context.clone())
-        .unwrap_or_default();
-    let sc = c.security_context.clone().unwrap_or_default();
-    let caps = sc.capabilities.clone().unwrap_or_default();
-    SecurityContext {
-        run_as_user: sc
-            .run_as_user
-            .or(psc.run_as_user)
-            .and_then(|u| u32::try_from(u).ok()),
-        run_as_group: sc
-            .run_as_group
-            .or(psc.run_as_group)
-            .and_then(|g| u32::try_from(g).ok()),
-        run_as_non_root: sc.run_as_non_root.or(psc.run_as_non_root).unwrap_or(false),
-        supplemental_groups: psc
-            .supplemental_groups
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|g| u32::try_from(g).ok())
-            .collect(),
-        privileged: sc.privileged.unwrap_or(false),
-        read_only_root_filesystem: sc.read_only_root_filesystem.unwrap_or(false),
-        allow_privilege_escalation: sc.allow_privilege_escalation,
-        capabilities_add: caps.add.unwrap_or_default(),
-        capabilities_drop: caps.drop.unwrap_or_default(),
-    }
-}
-
 impl Worker {
     /// A worker for the pod `uid`.
     pub fn new(ctx: Arc<Context>, uid: String) -> Worker {
@@ -199,7 +79,7 @@ impl Worker {
             ctx,
             uid,
             backoff: Backoff::default(),
-            pull_backoff: PullBackoff::default(),
+            images: ImageManager::default(),
             waiting: HashMap::new(),
             prober: Prober::default(),
             last_status: None,
@@ -247,7 +127,7 @@ impl Worker {
         let mut list: Vec<PodSandbox> = self
             .ctx
             .runtime
-            .list_sandboxes()
+            .list_pod_sandboxes()
             .unwrap_or_default()
             .into_iter()
             .filter(|s| s.config.uid == self.uid)
@@ -475,7 +355,7 @@ impl Worker {
             blocking(move || {
                 let mut list: Vec<PodSandbox> = me
                     .runtime
-                    .list_sandboxes()
+                    .list_pod_sandboxes()
                     .unwrap_or_default()
                     .into_iter()
                     .filter(|s| s.config.uid == uid)
@@ -513,33 +393,12 @@ impl Worker {
             let id = old.id.clone();
             me.teardown_sandbox(&uid, &id, pod).await;
         }
-        let name = pod.metadata.name.clone().unwrap_or_default();
-        let hostname = spec
-            .hostname
-            .clone()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| name.clone());
-        let cfg = PodSandboxConfig {
-            name,
-            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
-            uid: self.uid.clone(),
-            hostname: Some(if host_network {
-                self.ctx.config.node_name.clone()
-            } else {
-                hostname
-            }),
-            host_network,
-            host_pid: spec.host_pid.unwrap_or(false),
-            host_ipc: spec.host_ipc.unwrap_or(false),
-            share_process_namespace: spec.share_process_namespace.unwrap_or(false),
-            qos: Some(qos(pod)),
-            labels: pod.metadata.labels.clone().unwrap_or_default(),
-        };
+        let cfg = container_config::pod_sandbox_config(pod, &self.uid, &self.ctx.config.node_name);
         let rt = self.ctx.runtime.clone();
-        let id = blocking(move || rt.run_sandbox(cfg)).await?;
+        let id = blocking(move || rt.run_pod_sandbox(cfg)).await?;
         let rt = self.ctx.runtime.clone();
         let sid = id.clone();
-        let sb = blocking(move || rt.sandbox(&sid)).await?;
+        let sb = blocking(move || rt.pod_sandbox_status(&sid)).await?;
         let ip = if host_network {
             self.ctx.node_ip.clone()
         } else {
@@ -548,8 +407,8 @@ impl Worker {
                 Err(e) => {
                     let rt = self.ctx.runtime.clone();
                     let _ = blocking(move || {
-                        let _ = rt.stop_sandbox(&id, Duration::from_secs(0));
-                        rt.remove_sandbox(&id)
+                        let _ = rt.stop_pod_sandbox(&id, Duration::from_secs(0));
+                        rt.remove_pod_sandbox(&id)
                     })
                     .await;
                     return Err(e);
@@ -662,88 +521,10 @@ impl Worker {
         pod_ip: &str,
         volumes: &std::collections::BTreeMap<String, PathBuf>,
     ) -> Result<(), Waiting> {
-        let image = c.image.clone().unwrap_or_default();
-        // Image.
-        let policy = match c.image_pull_policy.as_deref() {
-            Some("Always") => container_runtime::images::PullPolicy::Always,
-            Some("Never") => container_runtime::images::PullPolicy::Never,
-            _ => container_runtime::images::PullPolicy::IfNotPresent,
-        };
-        let present = {
-            let rt = self.ctx.runtime.clone();
-            let img = image.clone();
-            blocking(move || rt.images().get(&img).ok().flatten().is_some()).await
-        };
-        if present && policy != container_runtime::images::PullPolicy::Always {
-            self.ctx.event(
-                pod,
-                "Normal",
-                "Pulled",
-                format!("Container image \"{image}\" already present on machine"),
-            );
-        } else if policy == container_runtime::images::PullPolicy::Never {
-            let message =
-                format!("Container image \"{image}\" is not present with pull policy of Never");
-            if self.waiting.get(&c.name).map(|w| w.reason.as_str()) != Some("ErrImageNeverPull") {
-                self.ctx
-                    .event(pod, "Warning", "ErrImageNeverPull", message.clone());
-            }
-            return Err(Waiting {
-                reason: "ErrImageNeverPull".into(),
-                message: Some(message),
-            });
-        } else if self.pull_backoff.waiting(&image, Instant::now()) {
-            let message = format!("Back-off pulling image \"{image}\"");
-            if self.waiting.get(&c.name).map(|w| w.reason.as_str()) != Some("ImagePullBackOff") {
-                self.ctx.event(pod, "Normal", "BackOff", message.clone());
-                self.ctx
-                    .event(pod, "Warning", "Failed", "Error: ImagePullBackOff".into());
-            }
-            return Err(Waiting {
-                reason: "ImagePullBackOff".into(),
-                message: Some(message),
-            });
-        } else {
-            self.ctx.event(
-                pod,
-                "Normal",
-                "Pulling",
-                format!("Pulling image \"{image}\""),
-            );
-            let t = Instant::now();
-            let rt = self.ctx.runtime.clone();
-            let img = image.clone();
-            match blocking(move || rt.ensure_image(&img, Some(policy))).await {
-                Ok(rec) => {
-                    self.pull_backoff.succeeded(&image);
-                    self.ctx.event(
-                        pod,
-                        "Normal",
-                        "Pulled",
-                        format!(
-                            "Successfully pulled image \"{image}\" in {:.3}s. Image size: {} bytes.",
-                            t.elapsed().as_secs_f64(),
-                            rec.size
-                        ),
-                    )
-                }
-                Err(e) => {
-                    self.pull_backoff.failed(&image, Instant::now());
-                    self.ctx.event(
-                        pod,
-                        "Warning",
-                        "Failed",
-                        format!("Failed to pull image \"{image}\": {e}"),
-                    );
-                    self.ctx
-                        .event(pod, "Warning", "Failed", "Error: ErrImagePull".into());
-                    return Err(Waiting {
-                        reason: "ErrImagePull".into(),
-                        message: Some(e.to_string()),
-                    });
-                }
-            }
-        }
+        let last = self.waiting.get(&c.name).map(|w| w.reason.clone());
+        self.images
+            .ensure_image_exists(&self.ctx, pod, c, last.as_deref())
+            .await?;
         // Environment, command and args.
         let ectx = env::Context {
             client: &self.ctx.client,
@@ -764,70 +545,23 @@ impl Worker {
                 });
             }
         };
-        let vars: HashMap<String, String> = envs.iter().cloned().collect();
-        let expand = |v: &Option<Vec<String>>| {
-            v.as_ref()
-                .map(|a| a.iter().map(|s| env::expand(s, &vars)).collect())
-        };
-        // Volume mounts.
-        let mut mounts = Vec::new();
-        for m in c.volume_mounts.iter().flatten() {
-            let Some(src) = volumes.get(&m.name) else {
+        // The runtime's config: pure translation of the spec.
+        let generated = match container_config::generate(pod, &self.uid, c, attempt, envs, volumes)
+        {
+            Ok(g) => g,
+            Err(e) => {
                 return Err(Waiting {
                     reason: "CreateContainerConfigError".into(),
-                    message: Some(format!("volume {:?} not found", m.name)),
-                });
-            };
-            let mut host = src.clone();
-            if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
-                if sub.split('/').any(|p| p == "..") {
-                    return Err(Waiting {
-                        reason: "CreateContainerConfigError".into(),
-                        message: Some(format!("subPath {sub:?} must not contain '..'")),
-                    });
-                }
-                host = host.join(sub);
-                if !host.exists() {
-                    let _ = std::fs::create_dir_all(&host);
-                }
+                    message: Some(e.to_string()),
+                })
             }
-            mounts.push(Mount {
-                host_path: host,
-                container_path: PathBuf::from(&m.mount_path),
-                read_only: m.read_only.unwrap_or(false),
-                propagation: match m.mount_propagation.as_deref() {
-                    Some("HostToContainer") => Propagation::HostToContainer,
-                    Some("Bidirectional") => Propagation::Bidirectional,
-                    _ => Propagation::Private,
-                },
-            });
-        }
-        let mut labels = std::collections::BTreeMap::new();
-        labels.insert(
-            LABEL_NAMESPACE.to_string(),
-            pod.metadata.namespace.clone().unwrap_or_default(),
-        );
-        labels.insert(
-            LABEL_POD.to_string(),
-            pod.metadata.name.clone().unwrap_or_default(),
-        );
-        labels.insert(LABEL_UID.to_string(), self.uid.clone());
-        labels.insert(LABEL_CONTAINER.to_string(), c.name.clone());
-        let config = ContainerConfig {
-            name: c.name.clone(),
-            image: image.clone(),
-            command: expand(&c.command),
-            args: expand(&c.args),
-            env: envs,
-            working_dir: c.working_dir.clone().filter(|w| !w.is_empty()),
-            mounts,
-            resources: resources(c),
-            security: security(pod, c),
-            stdin: c.stdin.unwrap_or(false),
-            tty: c.tty.unwrap_or(false),
-            attempt,
-            labels,
         };
+        for dir in &generated.sub_paths {
+            if !dir.exists() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+        }
+        let config = generated.config;
         let rt = self.ctx.runtime.clone();
         let sid = sandbox.id.clone();
         let created = blocking(move || rt.create_container(&sid, config)).await;
@@ -865,7 +599,7 @@ impl Worker {
             format!("Started container {}", c.name),
         );
         if let Some(h) = c.lifecycle.as_ref().and_then(|l| l.post_start.as_ref()) {
-            if let Err(msg) = probes::run_handler(&self.ctx, &id, h, pod_ip).await {
+            if let Err(msg) = probes::run_handler(&self.ctx, &id, h, pod_ip, None).await {
                 self.ctx
                     .event(pod, "Warning", "FailedPostStartHook", msg.clone());
                 let rt = self.ctx.runtime.clone();
@@ -987,7 +721,7 @@ impl Worker {
             host_ip: Some(self.ctx.node_ip.clone()),
             sandbox_ready,
             failed: self.failed.clone(),
-            qos: qos_name(qos(pod)),
+            qos: container_config::qos_name(container_config::qos(pod)),
         };
         let new = status::compute(&inputs);
         let unchanged = self
@@ -1047,9 +781,11 @@ impl Worker {
             tasks.push(tokio::spawn(async move {
                 let start = Instant::now();
                 if let Some(h) = hook {
-                    let _ =
-                        tokio::time::timeout(grace, probes::run_handler(&ctx, &c.spec.id, &h, &ip))
-                            .await;
+                    let _ = tokio::time::timeout(
+                        grace,
+                        probes::run_handler(&ctx, &c.spec.id, &h, &ip, Some(grace)),
+                    )
+                    .await;
                 }
                 let left = grace
                     .saturating_sub(start.elapsed())
@@ -1074,7 +810,7 @@ impl Worker {
             let uid = self.uid.clone();
             blocking(move || {
                 me.runtime
-                    .list_sandboxes()
+                    .list_pod_sandboxes()
                     .unwrap_or_default()
                     .into_iter()
                     .filter(|s| s.config.uid == uid)

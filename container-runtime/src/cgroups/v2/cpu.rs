@@ -1,9 +1,7 @@
 //! v2 `cpu` controller: `cpu.weight` (1..10000, converted from v1 shares) and
 //! `cpu.max` (`"<quota> <period>"` or `"max <period>"`); usage in `cpu.stat`.
 
-use crate::cgroups::{
-    read_key, shares_to_weight, write, Resources, Result, DEFAULT_CPU_PERIOD_US,
-};
+use crate::cgroups::{read_key, shares_to_weight, write, Resources, Result, DEFAULT_CPU_PERIOD_US};
 use std::path::Path;
 
 /// Writes weight and bandwidth.
