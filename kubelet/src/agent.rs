@@ -6,7 +6,7 @@
 //! wait for spec.podCIDR ──▶ CNI config  (from the node IPAM controller)
 //! routes::run                           (host-gw routes to other nodes' podCIDRs)
 //! proxy::run                            (iptables NAT for Services' ClusterIPs)
-//! dns::run                              (cluster DNS on the clusterDNS IP)
+//! cluster_dns::run                      (cluster DNS on the clusterDNS IP)
 //! server::serve :10250                  (logs, exec, attach, port-forward, stats)
 //! pod::run                              (a worker per pod bound to this node)
 //! ```
@@ -149,7 +149,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         cfg.node_name.clone(),
         network.clone(),
     ));
-    let dns = crate::dns::DnsConfig::from_file(&cfg.file);
+    let dns = crate::cluster_dns::DnsConfig::from_file(&cfg.file);
     let services = crate::services::ServiceView::start(client.clone());
     tokio::spawn(crate::proxy::run(
         services.clone(),
@@ -160,7 +160,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
             node_local_ips: dns.served_ip().into_iter().collect(),
         },
     ));
-    tokio::spawn(crate::dns::run(services, dns));
+    tokio::spawn(crate::cluster_dns::run(services, dns));
 
     let recorder = component_base::events::Recorder::with_host(
         client.clone(),

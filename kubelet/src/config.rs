@@ -14,7 +14,7 @@
 //! insecureRegistries: ["10.200.0.1:5000"]
 //! serviceProxy: true                # iptables rules for ClusterIPs (crate::proxy)
 //! serviceProxyInRootNetns: false    # ... even in the host's own network namespace
-//! clusterDNSServer: true            # answer DNS on the clusterDNS IP (crate::dns)
+//! clusterDNSServer: true            # answer DNS on the clusterDNS IP (crate::cluster_dns)
 //! clusterDNSServerInRootNetns: false # ... even in the host's own network namespace
 //! imageGCHighThresholdPercent: 85    # image GC above this disk usage ...
 //! imageGCLowThresholdPercent: 80     # ... down to this
@@ -82,7 +82,7 @@ pub struct FileConfig {
     /// refuses there, so a kubelet started on a developer's machine never
     /// NATs its traffic.
     pub service_proxy_in_root_netns: bool,
-    /// Serve cluster DNS ([`crate::dns`]) on the first `clusterDNS` address,
+    /// Serve cluster DNS ([`crate::cluster_dns`]) on the first `clusterDNS` address,
     /// on this node (it has no effect without `clusterDNS`).
     #[serde(rename = "clusterDNSServer")]
     pub cluster_dns_server: bool,

@@ -1,13 +1,13 @@
 //! The kubelet library: the node agent ([`agent`]: [`node`], [`pod`],
-//! [`volumes`], [`network`], the service [`proxy`] and cluster [`dns`] over
-//! one view of the cluster's [`services`], the API [`server`]) and the
-//! `kubelet ctl` debug command ([`ctl`]), both on top of the built-in
-//! container runtime, which is its own crate ([`container_runtime`]) so that
-//! it cannot reach the Kubernetes API.
+//! [`volumes`], [`network`], the service [`proxy`] and the cluster DNS
+//! server [`cluster_dns`] over one view of the cluster's [`services`], the
+//! API [`server`]) and the `kubelet ctl` debug command ([`ctl`]), both on top
+//! of the built-in container runtime, which is its own crate
+//! ([`container_runtime`]) so that it cannot reach the Kubernetes API.
 pub mod agent;
 pub mod config;
+pub mod cluster_dns;
 pub mod ctl;
-pub mod dns;
 pub mod network;
 pub mod node;
 pub mod pod;

@@ -1,6 +1,6 @@
 //! The node's view of Services and their EndpointSlices: one pair of
 //! kube-runtime reflectors that both the service proxy ([`crate::proxy`])
-//! and the cluster DNS ([`crate::dns`]) read, so a node keeps two watches on
+//! and the cluster DNS ([`crate::cluster_dns`]) read, so a node keeps two watches on
 //! the apiserver, not one pair per consumer.
 //!
 //! ```text

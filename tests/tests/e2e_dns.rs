@@ -1,6 +1,6 @@
 //! Cluster DNS end to end on a real lab: every kubelet serves DNS on the
 //! lab's `clusterDNS` address (10.96.0.10, on `lo` of its node's network
-//! namespace, `kubelet/src/dns/`), so a pod on either node reaches a
+//! namespace, `kubelet/src/cluster_dns/`), so a pod on either node reaches a
 //! Service by its short name and by its FQDN, a headless Service's name
 //! gives its pods' IPs, an unknown name fails quickly, and the pods'
 //! resolv.conf points at it.

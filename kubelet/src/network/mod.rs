@@ -35,8 +35,8 @@
 
 pub mod cni;
 pub mod config;
-pub mod dns;
 pub mod forwarding;
+pub mod resolv_conf;
 pub mod routes;
 pub mod state;
 
@@ -52,7 +52,7 @@ use cni::{Exec, Invocation, Op, ResultView};
 use config::{Cidr, ListParams, CONFLIST_FILE};
 use state::{Attachment, Store};
 
-pub use dns::{hosts_file, resolv_conf};
+pub use resolv_conf::{hosts_file, resolv_conf};
 pub use forwarding::enable_forwarding_outside_root_netns;
 
 /// Errors of pod networking.

@@ -109,7 +109,7 @@ pub struct ProxyConfig {
     /// bridged traffic skips iptables).
     pub pod_cidr: Option<Cidr>,
     /// Addresses this node answers on itself (the cluster DNS server's,
-    /// [`crate::dns`]): a Service with one of them as its ClusterIP is left
+    /// [`crate::cluster_dns`]): a Service with one of them as its ClusterIP is left
     /// out of the rules, so neither a DNAT nor a REJECT takes its traffic.
     pub node_local_ips: Vec<std::net::Ipv4Addr>,
 }

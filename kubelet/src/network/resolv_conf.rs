@@ -1,5 +1,8 @@
-//! A pod's `/etc/hosts` and `/etc/resolv.conf`, written the way the upstream
-//! kubelet (and the CRI runtime that formats its DNS config) writes them.
+//! A pod's `/etc/resolv.conf` (and its sibling `/etc/hosts`), written the
+//! way the upstream kubelet (and the CRI runtime that formats its DNS
+//! config) writes them. This only writes the files that point a pod's
+//! resolver somewhere; the DNS server they name for `ClusterFirst` is
+//! [`crate::cluster_dns`].
 //!
 //! The kubelet writes both files into the sandbox directory once the pod IP
 //! is known; the runtime bind-mounts them into every container of the pod,

@@ -2,7 +2,7 @@
 //! questions about Services, so `wget http://web/` works in a pod.
 //!
 //! Where it sits: a `ClusterFirst` pod's `/etc/resolv.conf`
-//! ([`crate::network::dns`]) names the `clusterDNS` IP (the lab's is
+//! ([`crate::network::resolv_conf`]) names the `clusterDNS` IP (the lab's is
 //! 10.96.0.10, inside the apiserver's service range) with the search path
 //! `<ns>.svc.<domain> svc.<domain> <domain>` and `ndots:5`. The agent starts
 //! [`run`] once the node has its podCIDR, next to the service proxy. It puts
