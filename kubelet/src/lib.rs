@@ -5,8 +5,8 @@
 //! of the built-in container runtime, which is its own crate
 //! ([`container_runtime`]) so that it cannot reach the Kubernetes API.
 pub mod agent;
-pub mod config;
 pub mod cluster_dns;
+pub mod config;
 pub mod ctl;
 pub mod network;
 pub mod node;

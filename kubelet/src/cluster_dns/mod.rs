@@ -1,11 +1,12 @@
 //! Cluster DNS: a small DNS server inside the kubelet that answers pods'
 //! questions about Services, so `wget http://web/` works in a pod.
 //!
-//! Where it sits: a `ClusterFirst` pod's `/etc/resolv.conf`
-//! ([`crate::network::resolv_conf`]) names the `clusterDNS` IP (the lab's is
-//! 10.96.0.10, inside the apiserver's service range) with the search path
-//! `<ns>.svc.<domain> svc.<domain> <domain>` and `ndots:5`. The agent starts
-//! [`run`] once the node has its podCIDR, next to the service proxy. It puts
+//! Where it sits: a `ClusterFirst` pod's `/etc/resolv.conf` (written by
+//! [`network::resolv_conf`](mod@crate::network::resolv_conf)) names the
+//! `clusterDNS` IP (the lab's is 10.96.0.10, inside the apiserver's service
+//! range) with the search path `<ns>.svc.<domain> svc.<domain> <domain>`
+//! and `ndots:5`. The agent starts [`run`] once the node has its podCIDR,
+//! next to the service proxy. It puts
 //! that IP on the node namespace's `lo` (`ip addr replace 10.96.0.10/32 dev
 //! lo`) and binds UDP and TCP port 53 on it. No Service stands behind the IP:
 //! every node answers on it by itself (node-local), and the service proxy

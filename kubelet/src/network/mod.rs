@@ -7,7 +7,7 @@
 //! the other nodes ([`Network::sync_routes`]). When a pod's sandbox (its
 //! network namespace, held by the runtime) exists, [`Network::setup_pod`]
 //! attaches it and returns its IP, which goes into `status.podIP` and the
-//! pod's `/etc/hosts` ([`hosts_file`], [`resolv_conf`]); when the sandbox is
+//! pod's `/etc/hosts` ([`hosts_file`], [`resolv_conf`](fn@resolv_conf)); when the sandbox is
 //! removed, [`Network::teardown_pod`] detaches it and frees the IP.
 //!
 //! The work is done by the standard CNI plugins (Debian's
@@ -52,8 +52,8 @@ use cni::{Exec, Invocation, Op, ResultView};
 use config::{Cidr, ListParams, CONFLIST_FILE};
 use state::{Attachment, Store};
 
-pub use resolv_conf::{hosts_file, resolv_conf};
 pub use forwarding::enable_forwarding_outside_root_netns;
+pub use resolv_conf::{hosts_file, resolv_conf};
 
 /// Errors of pod networking.
 #[derive(Debug, thiserror::Error)]
