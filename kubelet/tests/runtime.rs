@@ -700,3 +700,111 @@ fn pulls_layers_with_whiteouts_and_resolves_manifest_lists() {
         .count();
     assert_eq!(unpacked, 3, "each layer unpacked once");
 }
+
+/// What the kubelet's pod workers do, through the CRI-like traits only (as
+/// trait objects, so nothing but the traits is reachable): a sandbox, a
+/// container in it, `ExecSync` with output, exit code and a timeout, then
+/// stop and removal.
+#[test]
+fn cri_services_drive_a_pod_with_exec_sync() {
+    use container_runtime::cri::{ImageService, PodSandboxConfig, PodSandboxState, RuntimeService};
+    let env = test_env!("cri");
+    let rt: &dyn RuntimeService = &env.rt;
+    let images: &dyn ImageService = &env.rt;
+    let busybox = images
+        .image_status("busybox:1.36")
+        .expect("image status")
+        .expect("busybox is imported");
+    assert!(images
+        .list_images()
+        .expect("list images")
+        .iter()
+        .any(|i| i.id == busybox.id));
+    assert_eq!(images.image_status("nope:1").expect("image status"), None);
+
+    let sb = rt
+        .run_pod_sandbox(PodSandboxConfig {
+            name: "cri-0".into(),
+            namespace: "test".into(),
+            uid: container_runtime::new_id(),
+            ..Default::default()
+        })
+        .expect("run_pod_sandbox");
+    assert_eq!(
+        rt.pod_sandbox_status(&sb).expect("sandbox status").state,
+        PodSandboxState::Ready
+    );
+    assert!(rt.pod_sandbox_dir(&sb).join("resolv.conf").is_file());
+    let id = rt
+        .create_container(
+            &sb,
+            support::container("main", &["sh", "-c", "echo ready; exec sleep 300"]),
+        )
+        .expect("create_container");
+    rt.start_container(&id).expect("start_container");
+    env.wait_log(&id, "ready");
+    let listed = rt.list_containers().expect("list_containers");
+    assert!(listed
+        .iter()
+        .any(|c| c.spec.id == id && c.spec.sandbox_id == sb));
+    assert_eq!(
+        rt.container_status(&id).expect("status").state.status,
+        Status::Running
+    );
+    // The image is in use now: removing it is refused.
+    assert!(images.remove_image("busybox:1.36").is_err());
+
+    let cmd = |s: &str| vec!["sh".to_string(), "-c".to_string(), s.to_string()];
+    let r = rt
+        .exec_sync(&id, &cmd("echo out; echo err >&2; hostname; exit 7"), None)
+        .expect("exec_sync");
+    assert_eq!(r.exit_code, 7);
+    assert_eq!(String::from_utf8_lossy(&r.stdout), "out\ncri-0\n");
+    assert_eq!(String::from_utf8_lossy(&r.stderr), "err\n");
+    let started = std::time::Instant::now();
+    let err = rt
+        .exec_sync(&id, &cmd("sleep 30"), Some(Duration::from_millis(300)))
+        .expect_err("a command past its timeout");
+    assert!(
+        matches!(err, container_runtime::Error::ExecTimeout { .. }),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the timeout did not cut the command short: {:?}",
+        started.elapsed()
+    );
+
+    rt.stop_container(&id, Duration::from_millis(100))
+        .expect("stop_container");
+    assert_eq!(
+        rt.container_status(&id).expect("status").state.status,
+        Status::Exited
+    );
+    assert!(
+        rt.exec_sync(&id, &cmd("true"), None).is_err(),
+        "exec into an exited container"
+    );
+    rt.remove_container(&id).expect("remove_container");
+    assert!(rt.container_status(&id).is_err());
+    rt.stop_pod_sandbox(&sb, Duration::from_secs(0))
+        .expect("stop_pod_sandbox");
+    rt.remove_pod_sandbox(&sb).expect("remove_pod_sandbox");
+    assert!(rt
+        .list_pod_sandboxes()
+        .expect("list sandboxes")
+        .iter()
+        .all(|s| s.id != sb));
+    // Unused now: the image can go.
+    assert_eq!(
+        images
+            .remove_image("busybox:1.36")
+            .expect("remove_image")
+            .id,
+        busybox.id
+    );
+    assert_eq!(
+        images.image_status("busybox:1.36").expect("image status"),
+        None
+    );
+}

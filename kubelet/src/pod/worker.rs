@@ -545,17 +545,12 @@ impl Worker {
                 });
             }
         };
-        // The runtime's config: pure translation of the spec.
-        let generated = match container_config::generate(pod, &self.uid, c, attempt, envs, volumes)
-        {
-            Ok(g) => g,
-            Err(e) => {
-                return Err(Waiting {
-                    reason: "CreateContainerConfigError".into(),
-                    message: Some(e.to_string()),
-                })
-            }
-        };
+        // The runtime's config: a pure translation of the spec.
+        let generated = container_config::generate(pod, &self.uid, c, attempt, envs, volumes)
+            .map_err(|e| Waiting {
+                reason: "CreateContainerConfigError".into(),
+                message: Some(e.to_string()),
+            })?;
         for dir in &generated.sub_paths {
             if !dir.exists() {
                 let _ = std::fs::create_dir_all(dir);
