@@ -30,6 +30,7 @@ pub mod cgroups;
 pub mod container;
 pub mod cri;
 pub mod exec;
+pub mod helper;
 pub mod images;
 pub mod logs;
 pub mod monitor;
@@ -149,7 +150,9 @@ pub struct Config {
     pub container_log_max_size: u64,
     /// Keep at most this many log files per container.
     pub container_log_max_files: usize,
-    /// The kubelet binary started as monitor, holder and exec helper.
+    /// The binary started as monitor, holder and exec helper: one whose
+    /// `main` hands its arguments to [`helper::dispatch`] (the kubelet, or
+    /// this crate's `container-runtime`).
     #[serde(skip)]
     pub binary: PathBuf,
 }

@@ -7,10 +7,10 @@
 //! * hidden helpers the runtime starts by re-executing this binary, so that no
 //!   `unsafe` `fork` is ever needed: `__monitor <dir>`, `__init <dir>`,
 //!   `__sandbox <dir>`, `__pause`, `__exec <dir> [--tty] -- CMD...` and
-//!   `__exec-child <json>` (see [`container_runtime`]).
+//!   `__exec-child <json>`, handed to the runtime crate before any flag is
+//!   parsed (see [`container_runtime::helper`]).
 
 use clap::{Parser, Subcommand};
-use container_runtime::{container, exec, monitor, sandbox};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -44,45 +44,16 @@ struct Flags {
 enum Command {
     /// Inspect and drive the node's containers and images.
     Ctl(kubelet::ctl::Args),
-    /// Owns one container (started by the runtime).
-    #[command(name = "__monitor", hide = true)]
-    Monitor { dir: PathBuf },
-    /// Becomes the container's process (started by the monitor).
-    #[command(name = "__init", hide = true)]
-    Init { dir: PathBuf },
-    /// Holds a pod's namespaces.
-    #[command(name = "__sandbox", hide = true)]
-    Sandbox { dir: PathBuf },
-    /// pid 1 of a shared pid namespace.
-    #[command(name = "__pause", hide = true)]
-    Pause,
-    /// Enters a running container and runs a command.
-    #[command(name = "__exec", hide = true)]
-    Exec {
-        dir: PathBuf,
-        #[arg(long)]
-        tty: bool,
-        #[arg(last = true, required = true)]
-        cmd: Vec<String>,
-    },
-    /// The exec'd process, already inside the namespaces.
-    #[command(name = "__exec-child", hide = true)]
-    ExecChild {
-        #[arg(allow_hyphen_values = true)]
-        spec: String,
-    },
 }
 
 fn main() {
-    let flags = Flags::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     container_runtime::timing("main");
+    if let Some(code) = container_runtime::helper::dispatch(&args) {
+        std::process::exit(code);
+    }
+    let flags = Flags::parse();
     let code = match flags.command {
-        Some(Command::Monitor { dir }) => monitor::main(&dir),
-        Some(Command::Init { dir }) => container::init::main(&dir),
-        Some(Command::Sandbox { dir }) => sandbox::holder_main(&dir),
-        Some(Command::Pause) => sandbox::pause_main(),
-        Some(Command::Exec { dir, tty, cmd }) => exec::helper_main(&dir, tty, cmd),
-        Some(Command::ExecChild { spec }) => exec::child_main(&spec),
         Some(Command::Ctl(args)) => {
             init_logging("warn");
             let global = kubelet::ctl::Global {

@@ -1,4 +1,5 @@
-//! Harness for the runtime tests: a private runtime per test (own state dir,
+//! Harness for the runtime tests (and the kubelet's `kubelet ctl` tests,
+//! which include this file): a private runtime per test (own state dir,
 //! log dir and cgroup root), test images built from busybox-static, and a
 //! local registry (Debian's `docker-registry`) on 127.0.0.1.
 //!
@@ -25,9 +26,14 @@ use std::time::{Duration, Instant};
 /// Prefix of every state dir and cgroup root the tests create.
 pub const PREFIX: &str = "kubelet-test-";
 
-/// The kubelet binary (monitor, holder, exec helper, `kubelet ctl`).
-pub fn kubelet_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_kubelet"))
+/// The binary the runtime starts as monitor, holder and exec helper: in the
+/// runtime's own tests its `container-runtime` binary, in the kubelet's the
+/// kubelet (which plays the same helpers and also has `kubelet ctl`).
+pub fn helper_bin() -> PathBuf {
+    let bin = option_env!("CARGO_BIN_EXE_kubelet")
+        .or(option_env!("CARGO_BIN_EXE_container-runtime"))
+        .expect("built as a test of the kubelet or of the container-runtime crate");
+    PathBuf::from(bin)
 }
 
 fn scratch() -> PathBuf {
@@ -275,7 +281,7 @@ impl Env {
             root_dir: dir.join("root"),
             pod_logs_dir: dir.join("logs"),
             cgroup_root: name.clone(),
-            binary: kubelet_bin(),
+            binary: helper_bin(),
             ..Config::default()
         };
         if let Some(r) = &registry {
@@ -308,13 +314,6 @@ impl Env {
     /// A second runtime on the same state (what a restarted kubelet opens).
     pub fn reopen(&self) -> Runtime {
         Runtime::new(self.config()).expect("reopening the runtime")
-    }
-
-    /// A `kubelet ctl` command on this env's state.
-    pub fn ctl(&self) -> Command {
-        let mut c = Command::new(kubelet_bin());
-        c.arg("--config").arg(self.config_file()).arg("ctl");
-        c
     }
 
     /// Starts a pod sandbox named `pod`.

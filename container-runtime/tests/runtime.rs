@@ -420,74 +420,6 @@ fn logs_survive_a_runtime_restart_and_a_container_restart() {
 }
 
 #[test]
-fn container_outlives_a_killed_kubelet_and_is_found_again() {
-    let env = test_env!("survive");
-    // `kubelet ctl run` (a kubelet process) starts the container and follows
-    // its output; then it is SIGKILLed.
-    let mut ctl = env
-        .ctl()
-        .args([
-            "run",
-            "--name",
-            "survivor",
-            "busybox:1.36",
-            "--",
-            "sh",
-            "-c",
-            "echo started; exec sleep 300",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .expect("kubelet ctl run");
-    let mut first = String::new();
-    {
-        use std::io::BufRead;
-        let out = ctl.stdout.take().expect("stdout");
-        std::io::BufReader::new(out)
-            .read_line(&mut first)
-            .expect("reading ctl output");
-    }
-    assert_eq!(first, "started\n");
-    ctl.kill().expect("killing kubelet ctl");
-    let _ = ctl.wait();
-
-    // A new runtime finds the container running, with its process intact.
-    let rt = env.reopen();
-    let list = rt.list_containers().expect("list");
-    assert_eq!(list.len(), 1);
-    let c = &list[0];
-    assert_eq!(c.spec.config.name, "survivor");
-    assert_eq!(c.state.status, Status::Running, "{:?}", c.state);
-    assert!(state::alive(c.state.pid, c.state.pid_start));
-    assert!(state::alive(c.state.monitor_pid, c.state.monitor_start));
-    let sbs = rt.list_sandboxes().expect("sandboxes");
-    assert_eq!(sbs.len(), 1);
-    assert_eq!(
-        sbs[0].state,
-        container_runtime::sandbox::PodSandboxState::Ready
-    );
-    // It can still be entered, stopped, and its exit is recorded by its monitor.
-    let (code, out) = env.exec(&c.spec.id, &["hostname"]);
-    assert_eq!((code, out.as_str()), (0, "survivor\n"));
-    let st = rt
-        .stop_container(&c.spec.id, Duration::from_millis(100))
-        .expect("stop");
-    assert_eq!((st.status, st.exit_code), (Status::Exited, 137), "{st:?}");
-    assert!(
-        !state::alive(c.state.monitor_pid, c.state.monitor_start),
-        "monitor exits with its container"
-    );
-    assert_eq!(logs_of(&rt, &c.spec.id, false), "started\n");
-
-    // `kubelet ctl rm` removes it and the pod `run` made for it.
-    let o = env.ctl().args(["rm", "survivor"]).output().expect("ctl rm");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(rt.list_containers().expect("list").is_empty());
-    assert!(rt.list_sandboxes().expect("list").is_empty());
-}
-
-#[test]
 fn stop_escalates_to_sigkill_and_remove_cleans_up() {
     let env = test_env!("stop-rm");
     let sb = env.sandbox("stubborn");
@@ -633,15 +565,6 @@ fn pulls_through_the_docker_io_mirror_schema2_and_oci() {
         c.image = "busybox:1.36-docker".into()
     });
     assert_eq!((st.exit_code, out.as_str()), (0, "hi\n"));
-
-    // The `kubelet ctl` way, with the same config file.
-    let o = env
-        .ctl()
-        .args(["run", "--rm", "busybox:1.36", "--", "/bin/echo", "hi"])
-        .output()
-        .expect("ctl run");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
 }
 
 #[test]

@@ -1,0 +1,140 @@
+//! The runtime's helper processes, and how a binary becomes one.
+//!
+//! The runtime never forks (that would need `unsafe`): it starts a binary,
+//! [`Config::binary`](crate::Config::binary), with a hidden first argument
+//! naming the helper to become, and the helpers start the next ones the same
+//! way through `/proc/self/exe`:
+//!
+//! ```text
+//! __sandbox <dir>                  the pod's namespace holder (sandbox::holder_main)
+//! __pause                          pid 1 of a shared pid namespace (sandbox::pause_main)
+//! __monitor <dir>                  owns one container (monitor::main)
+//! __init <dir>                     becomes the container's process (container::init::main)
+//! __exec <dir> [--tty] -- CMD...   enters a running container (exec::helper_main)
+//! __exec-child <json>              the exec'd process, inside the namespaces (exec::child_main)
+//! ```
+//!
+//! Any binary that hands its arguments to [`dispatch`] first can play them:
+//! the kubelet does, and so does this crate's own `container-runtime`
+//! binary, which is nothing but the helpers (the runtime's tests run it).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// Runs the helper `args` (without the program name) ask for and returns
+/// its exit code; `None` when the first argument names no helper.
+pub fn dispatch(args: &[OsString]) -> Option<i32> {
+    let (first, rest) = args.split_first()?;
+    let code = match first.to_str()? {
+        "__monitor" => one_dir(first, rest).map(|d| crate::monitor::main(&d)),
+        "__init" => one_dir(first, rest).map(|d| crate::container::init::main(&d)),
+        "__sandbox" => one_dir(first, rest).map(|d| crate::sandbox::holder_main(&d)),
+        "__pause" => match rest {
+            [] => Ok(crate::sandbox::pause_main()),
+            _ => Err("__pause takes no arguments".to_string()),
+        },
+        "__exec" => exec_args(rest).map(|(dir, tty, cmd)| crate::exec::helper_main(&dir, tty, cmd)),
+        "__exec-child" => match rest {
+            [spec] => spec
+                .to_str()
+                .map(crate::exec::child_main)
+                .ok_or_else(|| "__exec-child: the spec is not UTF-8".to_string()),
+            _ => Err("usage: __exec-child <json>".to_string()),
+        },
+        _ => return None,
+    };
+    Some(code.unwrap_or_else(|e| {
+        eprintln!("{e}");
+        2
+    }))
+}
+
+fn one_dir(name: &OsString, rest: &[OsString]) -> Result<PathBuf, String> {
+    match rest {
+        [dir] => Ok(PathBuf::from(dir)),
+        _ => Err(format!("usage: {} <dir>", name.to_string_lossy())),
+    }
+}
+
+/// `<dir> [--tty] -- CMD...` (`--tty` also before `<dir>`).
+fn exec_args(rest: &[OsString]) -> Result<(PathBuf, bool, Vec<String>), String> {
+    let usage = || "usage: __exec <dir> [--tty] -- CMD...".to_string();
+    let sep = rest.iter().position(|a| a == "--").ok_or_else(usage)?;
+    let (opts, cmd) = (&rest[..sep], &rest[sep + 1..]);
+    let mut dir = None;
+    let mut tty = false;
+    for a in opts {
+        if a == "--tty" {
+            tty = true;
+        } else if dir.is_none() {
+            dir = Some(PathBuf::from(a));
+        } else {
+            return Err(usage());
+        }
+    }
+    let dir = dir.ok_or_else(usage)?;
+    if cmd.is_empty() {
+        return Err(usage());
+    }
+    let cmd = cmd
+        .iter()
+        .map(|a| {
+            a.to_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("__exec: argument {a:?} is not UTF-8"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((dir, tty, cmd))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        a.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn exec_arguments() {
+        assert_eq!(
+            exec_args(&args(&["/c/1", "--tty", "--", "sh", "-c", "echo --"])),
+            Ok((
+                PathBuf::from("/c/1"),
+                true,
+                vec!["sh".into(), "-c".into(), "echo --".into()]
+            ))
+        );
+        assert_eq!(
+            exec_args(&args(&["--tty", "/c/1", "--", "ls", "--tty"])),
+            Ok((
+                PathBuf::from("/c/1"),
+                true,
+                vec!["ls".into(), "--tty".into()]
+            ))
+        );
+        assert_eq!(
+            exec_args(&args(&["/c/1", "--", "true"])),
+            Ok((PathBuf::from("/c/1"), false, vec!["true".into()]))
+        );
+        for bad in [
+            &["/c/1", "true"][..],
+            &["/c/1", "--"],
+            &["--", "true"],
+            &["/a", "/b", "--", "x"],
+        ] {
+            assert!(exec_args(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_helper_names_are_dispatched() {
+        assert_eq!(dispatch(&args(&["ctl", "ps"])), None);
+        assert_eq!(dispatch(&args(&[])), None);
+        assert_eq!(dispatch(&args(&["__nothing"])), None);
+        // Known helpers with wrong arguments fail with usage, exit code 2.
+        assert_eq!(dispatch(&args(&["__monitor"])), Some(2));
+        assert_eq!(dispatch(&args(&["__pause", "x"])), Some(2));
+        assert_eq!(dispatch(&args(&["__exec", "/c/1"])), Some(2));
+    }
+}
