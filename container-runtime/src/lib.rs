@@ -25,6 +25,10 @@
 //!  └─ kubelet __monitor <dir>              setsid; joins the pod's namespaces; unshare(pid)
 //!      └─ kubelet __init <dir>  ==execve==> the container's command (pid 1 inside)
 //! ```
+//!
+//! The helpers are the binary [`Config::binary`] re-executed with a hidden
+//! first argument ([`helper`]): the kubelet in a node, this crate's own
+//! `container-runtime` binary in its tests.
 
 pub mod cgroups;
 pub mod container;
