@@ -15,6 +15,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::cgroups::Qos;
 pub use crate::container::spec::{
     ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext,
 };

@@ -13,9 +13,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use container_runtime::cgroups::Qos;
 use container_runtime::cri::{
-    ContainerConfig, Mount, PodSandboxConfig, Propagation, ResourceRequirements, SecurityContext,
+    ContainerConfig, Mount, PodSandboxConfig, Propagation, Qos, ResourceRequirements,
+    SecurityContext,
 };
 use k8s_openapi::api::core::v1::{Container, Pod, ResourceRequirements as K8sResources};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;

@@ -12,8 +12,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use container_runtime::container::ContainerInfo;
-use container_runtime::state::Status;
+use container_runtime::cri::{ContainerInfo, Status};
 
 /// Why a container is not running, as the worker last saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
