@@ -19,8 +19,9 @@
 //! and translate it into the runtime's config ([`super::container_config`]),
 //! then create and start it here. The runtime is reached only through its
 //! CRI-like [`RuntimeService`](container_runtime::cri::RuntimeService) and
-//! [`ImageService`](container_runtime::cri::ImageService) traits; all their calls block (they fork, mount, read files), so they run
-//! on tokio's blocking pool.
+//! [`ImageService`](container_runtime::cri::ImageService) traits; all their
+//! calls block (they fork, mount, read files), so they run on tokio's
+//! blocking pool.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
