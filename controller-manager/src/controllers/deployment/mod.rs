@@ -19,7 +19,6 @@
 //! old ReplicaSet's template back into the Deployment, which makes that
 //! ReplicaSet the new one again, with the next revision number.
 
-pub mod hash;
 pub mod progress;
 pub mod rollout;
 pub mod sync;
@@ -32,12 +31,12 @@ use kube::api::{Api, Patch, PatchParams};
 
 use super::{Context, Started};
 use crate::events::{Recorder, WARNING};
-use crate::runtime::controller::{
+use crate::machinery::controller::{
     is_conflict, is_not_found, Action, Context as _, Reconciler, Result,
 };
-use crate::runtime::informer::{key_of, Store};
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::machinery::informer::{key_of, Store};
+use crate::machinery::queue::Queue;
+use crate::machinery::{controller_ref, meta};
 
 /// Annotation: the revision of a ReplicaSet, and of the Deployment (its
 /// newest ReplicaSet's).
@@ -74,14 +73,14 @@ pub fn start(ctx: &Context) -> Started {
     sets.add_handler(move |old, new| {
         for rs in [old, new].into_iter().flatten() {
             let ns = rs.metadata.namespace.as_deref().unwrap_or("");
-            match util::controller_of(&rs.metadata) {
+            match controller_ref::controller_of(&rs.metadata) {
                 Some(r) if r.kind == "Deployment" => q.add(format!("{ns}/{}", r.name)),
                 Some(_) => {}
                 None => {
                     // An orphan: any Deployment that selects it may adopt it.
-                    let labels = util::labels(&rs.metadata);
+                    let labels = meta::labels(&rs.metadata);
                     for d in dstore.list_namespace(ns) {
-                        if util::selector(d.spec.as_ref().map(|s| &s.selector))
+                        if meta::selector(d.spec.as_ref().map(|s| &s.selector))
                             .is_ok_and(|s| !s.is_empty() && s.matches(&labels))
                         {
                             q.add(key_of(&*d));
@@ -99,11 +98,11 @@ pub fn start(ctx: &Context) -> Started {
             return;
         };
         let ns = pod.metadata.namespace.as_deref().unwrap_or("");
-        let Some(r) = util::controller_of(&pod.metadata) else {
+        let Some(r) = controller_ref::controller_of(&pod.metadata) else {
             return;
         };
         if let Some(rs) = sstore.get(&format!("{ns}/{}", r.name)) {
-            if let Some(owner) = util::controller_of(&rs.metadata) {
+            if let Some(owner) = controller_ref::controller_of(&rs.metadata) {
                 q.add(format!("{ns}/{}", owner.name));
             }
         }
@@ -131,7 +130,7 @@ impl Reconciler for DeploymentController {
         };
         let d = (*d).clone();
         let spec = d.spec.clone().unwrap_or_default();
-        let selector = util::selector(Some(&spec.selector))?;
+        let selector = meta::selector(Some(&spec.selector))?;
         if selector.is_empty() {
             self.recorder.event(
                 &d,
@@ -157,10 +156,12 @@ impl Reconciler for DeploymentController {
             ctx.rollout_rolling(sets).await
         };
         match result {
-            Err(crate::runtime::controller::Error::Api { source, .. }) if is_not_found(&source) => {
+            Err(crate::machinery::controller::Error::Api { source, .. })
+                if is_not_found(&source) =>
+            {
                 Ok(Action::Done)
             }
-            Err(crate::runtime::controller::Error::Api { source, context })
+            Err(crate::machinery::controller::Error::Api { source, context })
                 if is_conflict(&source) =>
             {
                 tracing::debug!(%context, "conflict; the cache catches up and we look again");
@@ -184,9 +185,9 @@ impl DeploymentController {
         let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), ns);
         let mut owned = Vec::new();
         for rs in self.sets.list_namespace(ns) {
-            let matches = selector.matches(&util::labels(&rs.metadata));
+            let matches = selector.matches(&meta::labels(&rs.metadata));
             let name = rs.metadata.name.clone().unwrap_or_default();
-            match util::controller_of(&rs.metadata) {
+            match controller_ref::controller_of(&rs.metadata) {
                 Some(r) if r.uid == uid => {
                     if matches {
                         owned.push((*rs).clone());
@@ -217,7 +218,7 @@ impl DeploymentController {
                     && rs.metadata.deletion_timestamp.is_none() =>
                 {
                     let mut refs = rs.metadata.owner_references.clone().unwrap_or_default();
-                    refs.push(util::controller_ref(d));
+                    refs.push(controller_ref::controller_ref(d));
                     let patch = serde_json::json!({"metadata": {
                         "ownerReferences": refs, "uid": rs.metadata.uid,
                         "resourceVersion": rs.metadata.resource_version}});
