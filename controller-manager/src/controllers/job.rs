@@ -699,6 +699,117 @@ fn job_pod(job: &Job, index: Option<i32>) -> Pod {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machinery::owner_client::FakeOwnerClient;
+    use crate::machinery::pod_control::FakePodClient;
+    use serde_json::json;
+
+    const SELECTOR_LABEL: &str = "batch.kubernetes.io/controller-uid";
+
+    /// A Job as the apiserver defaults it: selector and template labels on
+    /// its uid.
+    fn job(parallelism: i32, completions: i32) -> Job {
+        serde_json::from_value(json!({
+            "metadata": {"name": "pi", "namespace": "ns", "uid": "job-uid"},
+            "spec": {
+                "parallelism": parallelism,
+                "completions": completions,
+                "selector": {"matchLabels": {SELECTOR_LABEL: "job-uid"}},
+                "template": {
+                    "metadata": {"labels": {SELECTOR_LABEL: "job-uid"}},
+                    "spec": {"restartPolicy": "Never",
+                             "containers": [{"name": "c", "image": "busybox"}]}
+                }
+            }
+        }))
+        .expect("job")
+    }
+
+    fn running_pod(name: &str, labels: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("{name}-uid"),
+                         "resourceVersion": "3", "labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            "status": {"phase": "Running"}
+        }))
+        .expect("pod")
+    }
+
+    fn fixture(
+        j: Job,
+        pods: Vec<Pod>,
+    ) -> (JobController, Arc<FakePodClient>, Arc<FakeOwnerClient<Job>>) {
+        let (pod_store, jobs) = (Store::default(), Store::default());
+        for p in pods {
+            pod_store.insert(p);
+        }
+        jobs.insert(j.clone());
+        let fake = FakePodClient::new();
+        let owners = Arc::new(FakeOwnerClient::default());
+        owners.set(j);
+        let jc = JobController::new(
+            pod_store,
+            jobs,
+            PodControl::new(fake.clone(), Recorder::disabled()),
+            owners.clone(),
+            Recorder::disabled(),
+        );
+        (jc, fake, owners)
+    }
+
+    #[tokio::test]
+    async fn creates_up_to_parallelism_tracked_pods() {
+        let (jc, fake, owners) = fixture(job(2, 5), vec![]);
+        jc.reconcile("ns/pi").await.expect("reconcile");
+        let created = fake.creates();
+        assert_eq!(created.len(), 2);
+        for p in &created {
+            assert!(has_finalizer(p));
+            let r = controller_ref::controller_of(&p.metadata).expect("controller");
+            assert_eq!((r.kind.as_str(), r.uid.as_str()), ("Job", "job-uid"));
+        }
+        let status = owners.statuses().last().cloned().expect("status");
+        assert_eq!(status["active"], 0);
+        assert!(status["startTime"].is_string());
+    }
+
+    #[tokio::test]
+    async fn an_orphan_with_the_jobs_labels_is_adopted() {
+        let (jc, fake, owners) = fixture(
+            job(2, 5),
+            vec![
+                running_pod("orphan", json!({SELECTOR_LABEL: "job-uid"})),
+                running_pod("unrelated", json!({"app": "x"})),
+            ],
+        );
+        jc.reconcile("ns/pi").await.expect("reconcile");
+        let patches = fake.patches();
+        assert_eq!(patches.len(), 1, "{patches:?}");
+        assert_eq!(patches[0].0, "ns/orphan");
+        let refs = &patches[0].1["metadata"]["ownerReferences"];
+        assert_eq!(refs[0]["kind"], "Job");
+        assert_eq!(refs[0]["uid"], "job-uid");
+        assert_eq!(fake.creates().len(), 1, "the orphan runs as one of two");
+        assert_eq!(owners.statuses().last().expect("status")["active"], 1);
+    }
+
+    #[tokio::test]
+    async fn a_finished_job_adopts_nothing() {
+        let mut j = job(2, 2);
+        j.status = Some(JobStatus {
+            conditions: Some(vec![JobCondition {
+                type_: "Complete".into(),
+                status: "True".into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        let (jc, fake, _) = fixture(
+            j,
+            vec![running_pod("orphan", json!({SELECTOR_LABEL: "job-uid"}))],
+        );
+        jc.reconcile("ns/pi").await.expect("reconcile");
+        assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+    }
 
     #[test]
     fn completed_indexes_round_trip() {

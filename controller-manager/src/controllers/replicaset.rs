@@ -243,3 +243,209 @@ impl ReplicaSetController {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Recorder;
+    use crate::machinery::owner_client::FakeOwnerClient;
+    use crate::machinery::pod_control::FakePodClient;
+    use serde_json::json;
+
+    fn replica_set(replicas: i32) -> ReplicaSet {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "ns", "uid": "rs-uid", "generation": 1},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+                }
+            }
+        }))
+        .expect("replicaset")
+    }
+
+    /// A pod labelled `app=<app>`, controlled by `owner` if given; `node`
+    /// None leaves it unscheduled and Pending, else Running and Ready.
+    fn pod(name: &str, app: &str, owner: Option<&str>, node: Option<&str>) -> Pod {
+        let refs = owner.map(|uid| {
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "owner",
+                    "uid": uid, "controller": true}])
+        });
+        let (phase, ready) = if node.is_some() {
+            ("Running", "True")
+        } else {
+            ("Pending", "False")
+        };
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("{name}-uid"),
+                         "resourceVersion": "7", "labels": {"app": app},
+                         "ownerReferences": refs},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
+            "status": {"phase": phase,
+                       "conditions": [{"type": "Ready", "status": ready}]}
+        }))
+        .expect("pod")
+    }
+
+    struct Fixture {
+        pods: Store<Pod>,
+        fake: Arc<FakePodClient>,
+        owners: Arc<FakeOwnerClient<ReplicaSet>>,
+        rc: ReplicaSetController,
+    }
+
+    /// The controller over caches holding `rs` and `pods`, with fakes for
+    /// the apiserver (which has `rs` too).
+    fn fixture(rs: ReplicaSet, pods: Vec<Pod>) -> Fixture {
+        let (pod_store, sets) = (Store::default(), Store::default());
+        for p in pods {
+            pod_store.insert(p);
+        }
+        sets.insert(rs.clone());
+        let fake = FakePodClient::new();
+        let owners = Arc::new(FakeOwnerClient::default());
+        owners.set(rs);
+        let rc = ReplicaSetController::new(
+            pod_store.clone(),
+            sets,
+            PodControl::new(fake.clone(), Recorder::disabled()),
+            owners.clone(),
+        );
+        Fixture {
+            pods: pod_store,
+            fake,
+            owners,
+            rc,
+        }
+    }
+
+    fn controller_uids(p: &Pod) -> Vec<String> {
+        p.metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .filter(|r| r.controller == Some(true))
+            .map(|r| r.uid.clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn scale_up_creates_the_missing_pods_once() {
+        let f = fixture(
+            replica_set(3),
+            vec![pod("web-a", "web", Some("rs-uid"), Some("n1"))],
+        );
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        let created = f.fake.creates();
+        assert_eq!(created.len(), 2);
+        for p in &created {
+            assert_eq!(p.metadata.generate_name.as_deref(), Some("web-"));
+            assert_eq!(controller_uids(p), ["rs-uid"]);
+            assert_eq!(
+                meta::labels(&p.metadata).get("app").map(String::as_str),
+                Some("web")
+            );
+        }
+        assert_eq!(f.owners.statuses().last().expect("status")["replicas"], 1);
+
+        // The informer has not shown the new pods yet: the expectations
+        // keep the next reconcile from creating them again.
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        assert_eq!(f.fake.creates().len(), 2);
+        for p in &created {
+            let mut p = p.clone();
+            p.metadata.name = Some(format!("web-{}", f.pods.len()));
+            f.pods.insert(p);
+            f.rc.expectations.creation_observed("ns/web");
+        }
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        assert_eq!(f.fake.creates().len(), 2, "three pods exist now");
+    }
+
+    #[tokio::test]
+    async fn scale_down_deletes_the_least_valuable_pods() {
+        let f = fixture(
+            replica_set(1),
+            vec![
+                pod("running", "web", Some("rs-uid"), Some("n1")),
+                pod("unscheduled", "web", Some("rs-uid"), None),
+                pod("running-2", "web", Some("rs-uid"), Some("n2")),
+            ],
+        );
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        let deleted = f.fake.deletes();
+        assert_eq!(deleted.len(), 2);
+        assert!(deleted.contains(&"ns/unscheduled".to_string()));
+        assert!(f.fake.creates().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_orphan_that_matches_is_adopted_instead_of_created() {
+        let f = fixture(
+            replica_set(2),
+            vec![
+                pod("orphan", "web", None, Some("n1")),
+                pod("stranger", "other", None, Some("n1")),
+                pod("someone-elses", "web", Some("other-uid"), Some("n1")),
+            ],
+        );
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        let patches = f.fake.patches();
+        assert_eq!(patches.len(), 1, "{patches:?}");
+        let (key, patch) = &patches[0];
+        assert_eq!(key, "ns/orphan");
+        let m = &patch["metadata"];
+        assert_eq!(m["uid"], "orphan-uid");
+        assert_eq!(m["resourceVersion"], "7");
+        assert_eq!(m["ownerReferences"][0]["uid"], "rs-uid");
+        assert_eq!(m["ownerReferences"][0]["controller"], true);
+        assert_eq!(
+            f.fake.creates().len(),
+            1,
+            "the orphan counts as one replica"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_adoption_when_the_apiserver_says_the_owner_is_being_deleted() {
+        let f = fixture(replica_set(2), vec![pod("orphan", "web", None, Some("n1"))]);
+        let mut deleting = replica_set(2);
+        deleting.metadata.deletion_timestamp = Some(meta::now());
+        f.owners.set(deleting);
+        assert!(f.rc.reconcile("ns/web").await.is_err());
+        assert!(f.fake.patches().is_empty());
+        assert!(f.fake.creates().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_pod_that_stopped_matching_is_released_and_replaced() {
+        let f = fixture(
+            replica_set(1),
+            vec![pod("relabelled", "other", Some("rs-uid"), Some("n1"))],
+        );
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        let patches = f.fake.patches();
+        assert_eq!(patches.len(), 1);
+        assert_eq!(patches[0].0, "ns/relabelled");
+        assert_eq!(patches[0].1["metadata"]["ownerReferences"], json!([]));
+        assert_eq!(patches[0].1["metadata"]["uid"], "relabelled-uid");
+        assert_eq!(f.fake.creates().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_is_reported_in_the_status() {
+        let f = fixture(replica_set(4), vec![]);
+        f.fake.fail_creates_after(1);
+        assert!(f.rc.reconcile("ns/web").await.is_err());
+        // Slow start: the batch of one succeeds, the batch of two fails,
+        // the last one is never tried.
+        assert_eq!(f.fake.creates().len(), 1);
+        assert!(!f.rc.expectations.satisfied("ns/web"));
+        let status = f.owners.statuses().last().cloned().expect("status");
+        assert_eq!(status["conditions"][0]["type"], "ReplicaFailure");
+        assert_eq!(status["conditions"][0]["reason"], "FailedCreate");
+    }
+}

@@ -492,6 +492,7 @@ where
 mod tests {
     use super::*;
 
+    #[tokio::test]
     async fn slow_start_stops_at_the_first_failing_batch() {
         let calls = std::sync::atomic::AtomicUsize::new(0);
         let (ok, err) = slow_start_batch(10, 1, || {
