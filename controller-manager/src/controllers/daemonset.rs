@@ -695,7 +695,124 @@ impl DaemonSetController {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machinery::owner_client::FakeOwnerClient;
+    use crate::machinery::pod_control::FakePodClient;
     use serde_json::json;
+
+    fn daemon_set() -> DaemonSet {
+        serde_json::from_value(json!({
+            "metadata": {"name": "agent", "namespace": "ns", "uid": "ds-uid", "generation": 1},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "agent"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+                }
+            }
+        }))
+        .expect("daemonset")
+    }
+
+    /// A running pod labelled `app=agent`, pinned to `node` the way the
+    /// controller pins its own, controlled by `owner` if given.
+    fn daemon_pod(name: &str, node: &str, owner: Option<&str>) -> Pod {
+        let refs = owner.map(|uid| {
+            json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent",
+                    "uid": uid, "controller": true}])
+        });
+        let mut p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("{name}-uid"),
+                         "resourceVersion": "5", "labels": {"app": "agent"},
+                         "ownerReferences": refs},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            "status": {"phase": "Running"}
+        }))
+        .expect("pod");
+        if let Some(s) = p.spec.as_mut() {
+            s.affinity = Some(pin_to_node(None, node));
+        }
+        p
+    }
+
+    fn fixture(nodes: Vec<Node>, pods: Vec<Pod>) -> (DaemonSetController, Arc<FakePodClient>) {
+        let (pod_store, sets, node_store) = (Store::default(), Store::default(), Store::default());
+        for p in pods {
+            pod_store.insert(p);
+        }
+        for n in nodes {
+            node_store.insert(n);
+        }
+        sets.insert(daemon_set());
+        let fake = FakePodClient::new();
+        let owners = Arc::new(FakeOwnerClient::default());
+        owners.set(daemon_set());
+        let dc = DaemonSetController::new(
+            pod_store,
+            sets,
+            node_store,
+            PodControl::new(fake.clone(), Recorder::disabled()),
+            owners,
+            Recorder::disabled(),
+        );
+        (dc, fake)
+    }
+
+    fn eligible_and_tainted() -> Vec<Node> {
+        vec![
+            node("n1", json!({}), json!([])),
+            node("n2", json!({}), json!([])),
+            node(
+                "tainted",
+                json!({}),
+                json!([{"key": "dedicated", "effect": "NoSchedule"}]),
+            ),
+        ]
+    }
+
+    #[tokio::test]
+    async fn one_pod_per_eligible_node() {
+        let (dc, fake) = fixture(eligible_and_tainted(), vec![]);
+        dc.reconcile("ns/agent").await.expect("reconcile");
+        let mut targets: Vec<String> = fake.creates().iter().filter_map(target_node).collect();
+        targets.sort();
+        assert_eq!(targets, ["n1", "n2"]);
+        for p in fake.creates() {
+            let r = controller_ref::controller_of(&p.metadata).expect("controller");
+            assert_eq!((r.kind.as_str(), r.uid.as_str()), ("DaemonSet", "ds-uid"));
+            assert!(revision(&p).is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn an_orphan_on_a_node_is_adopted_and_that_node_gets_no_new_pod() {
+        let (dc, fake) = fixture(
+            eligible_and_tainted(),
+            vec![daemon_pod("orphan", "n1", None)],
+        );
+        dc.reconcile("ns/agent").await.expect("reconcile");
+        let patches = fake.patches();
+        assert_eq!(patches.len(), 1, "{patches:?}");
+        assert_eq!(patches[0].0, "ns/orphan");
+        assert_eq!(
+            patches[0].1["metadata"]["ownerReferences"][0]["uid"],
+            "ds-uid"
+        );
+        let targets: Vec<String> = fake.creates().iter().filter_map(target_node).collect();
+        assert_eq!(targets, ["n2"]);
+    }
+
+    #[tokio::test]
+    async fn a_pod_on_a_node_that_evicts_it_is_deleted() {
+        let nodes = vec![node(
+            "n1",
+            json!({}),
+            json!([{"key": "k", "effect": "NoExecute"}]),
+        )];
+        let (dc, fake) = fixture(nodes, vec![daemon_pod("old", "n1", Some("ds-uid"))]);
+        dc.reconcile("ns/agent").await.expect("reconcile");
+        assert_eq!(fake.deletes(), ["ns/old"]);
+        assert!(fake.creates().is_empty());
+    }
 
     fn node(name: &str, labels: serde_json::Value, taints: serde_json::Value) -> Node {
         serde_json::from_value(json!({

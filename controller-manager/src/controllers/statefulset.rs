@@ -362,6 +362,68 @@ impl StatefulSetController {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Recorder;
+    use crate::machinery::owner_client::FakeOwnerClient;
+    use crate::machinery::pod_control::FakePodClient;
+    use serde_json::json;
+
+    fn web() -> StatefulSet {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "ns", "uid": "sts-uid"},
+            "spec": {"replicas": 3, "serviceName": "web",
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]}}}
+        }))
+        .expect("set")
+    }
+
+    fn fixture(pods: Vec<Pod>) -> (StatefulSetController, Arc<FakePodClient>) {
+        let (pod_store, sets) = (Store::default(), Store::default());
+        for p in pods {
+            pod_store.insert(p);
+        }
+        sets.insert(web());
+        let fake = FakePodClient::new();
+        let owners = Arc::new(FakeOwnerClient::default());
+        owners.set(web());
+        let sc = StatefulSetController {
+            pods: pod_store,
+            sets,
+            pod_control: PodControl::new(fake.clone(), Recorder::disabled()),
+            owners,
+        };
+        (sc, fake)
+    }
+
+    #[tokio::test]
+    async fn ordered_ready_starts_with_ordinal_zero_only() {
+        let (sc, fake) = fixture(vec![]);
+        sc.reconcile("ns/web").await.expect("reconcile");
+        let names: Vec<_> = fake
+            .creates()
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        assert_eq!(names, ["web-0"]);
+    }
+
+    #[tokio::test]
+    async fn an_orphan_with_an_ordinal_name_is_adopted_not_recreated() {
+        let orphan: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web-0", "namespace": "ns", "uid": "p0",
+                         "resourceVersion": "1", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": "Pending"}
+        }))
+        .expect("pod");
+        let (sc, fake) = fixture(vec![orphan]);
+        sc.reconcile("ns/web").await.expect("reconcile");
+        assert_eq!(fake.patches().len(), 1);
+        assert_eq!(fake.patches()[0].0, "ns/web-0");
+        // web-0 is not Ready yet: OrderedReady waits before web-1.
+        assert!(fake.creates().is_empty());
+    }
 
     #[test]
     fn ordinals_parse_only_our_names() {

@@ -375,3 +375,60 @@ impl<O: Resource + Send + Sync + 'static> PodEvents<O> {
         pods.add_handler(move |old, new| self.handle(old.map(|p| &**p), new.map(|p| &**p)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+    use serde_json::json;
+
+    fn pod(labels: serde_json::Value, owner: Option<&str>) -> Pod {
+        let refs = owner.map(|name| {
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name,
+                    "uid": "u", "controller": true}])
+        });
+        serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "ns",
+            "labels": labels, "ownerReferences": refs}}))
+        .expect("pod")
+    }
+
+    fn events() -> PodEvents<ReplicaSet> {
+        let owners = Store::default();
+        for (name, app) in [("a", "x"), ("b", "y")] {
+            owners.insert(
+                serde_json::from_value(json!({
+                    "metadata": {"name": name, "namespace": "ns"},
+                    "spec": {"selector": {"matchLabels": {"app": app}},
+                             "template": {}}
+                }))
+                .expect("rs"),
+            );
+        }
+        PodEvents {
+            kind: "ReplicaSet",
+            queue: Queue::new("test"),
+            expectations: Some(Arc::new(Expectations::new())),
+            owners,
+            selector_of: |rs: &ReplicaSet| rs.spec.as_ref().map(|s| &s.selector),
+            min_ready_seconds_of: |_: &ReplicaSet| None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pod_event_goes_to_its_controller_or_to_the_owners_selecting_an_orphan() {
+        let h = events();
+        let exp = h.expectations.clone().expect("expectations");
+        exp.expect_creations("ns/a", 1);
+        h.handle(None, Some(&pod(json!({"app": "x"}), Some("a"))));
+        assert!(exp.satisfied("ns/a"), "the creation was observed");
+        assert_eq!(h.queue.get().await.as_deref(), Some("ns/a"));
+
+        // An orphan relabelled to app=y: owner b may adopt it.
+        h.handle(
+            Some(&pod(json!({"app": "z"}), None)),
+            Some(&pod(json!({"app": "y"}), None)),
+        );
+        assert_eq!(h.queue.get().await.as_deref(), Some("ns/b"));
+        assert_eq!(h.queue.len(), 0);
+    }
+}

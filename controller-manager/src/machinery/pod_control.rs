@@ -117,7 +117,7 @@ impl PodClient for ApiPodClient {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PodCall {
     /// A create, with the pod as sent.
-    Create(Pod),
+    Create(Box<Pod>),
     /// A delete of `namespace/name`.
     Delete(String),
     /// A merge patch of `namespace/name`.
@@ -159,7 +159,7 @@ impl FakePodClient {
         self.calls()
             .into_iter()
             .filter_map(|c| match c {
-                PodCall::Create(p) => Some(p),
+                PodCall::Create(p) => Some(*p),
                 _ => None,
             })
             .collect()
@@ -211,7 +211,7 @@ impl PodClient for FakePodClient {
                 ));
             }
             self.created.fetch_add(1, Ordering::SeqCst);
-            self.record(PodCall::Create(pod.clone()));
+            self.record(PodCall::Create(Box::new(pod.clone())));
             let mut made = pod.clone();
             if made.metadata.name.is_none() {
                 made.metadata.name = Some(format!(
