@@ -140,6 +140,12 @@ async fn replicaset_job_and_daemonset_adopt_orphans_and_release_strays() {
         .expect("create job");
     let job_uid = job.metadata.uid.clone().unwrap_or_default();
     wait_adopted(&pods, "app=batch", 2, "batch-orphan", "Job", &job_uid).await;
+    // Tracked like the Job's own pods, so its end is counted.
+    let adopted = pods.get("batch-orphan").await.expect("orphan");
+    assert_eq!(
+        adopted.metadata.finalizers,
+        Some(vec!["batch.kubernetes.io/job-tracking".to_string()])
+    );
 
     // DaemonSet: the orphan pinned to n1 is n1's daemon pod; n2 gets one.
     // (OnDelete: a RollingUpdate would go on to replace the adopted pod,

@@ -212,6 +212,7 @@ impl Reconciler for JobController {
         } else {
             let selector = meta::selector(job.spec.as_ref().and_then(|s| s.selector.as_ref()))?;
             ControllerRefManager::new(&*cached, &selector)
+                .with_finalizers(&[TRACKING_FINALIZER])
                 .claim_pods(in_namespace, &*self.owners, &self.pod_control)
                 .await?
         };
@@ -788,6 +789,11 @@ mod tests {
         let refs = &patches[0].1["metadata"]["ownerReferences"];
         assert_eq!(refs[0]["kind"], "Job");
         assert_eq!(refs[0]["uid"], "job-uid");
+        // Adopted pods are tracked like created ones.
+        assert_eq!(
+            patches[0].1["metadata"]["finalizers"],
+            json!([TRACKING_FINALIZER])
+        );
         assert_eq!(fake.creates().len(), 1, "the orphan runs as one of two");
         assert_eq!(owners.statuses().last().expect("status")["active"], 1);
     }

@@ -89,12 +89,25 @@ pub fn recheck_owner<K: Resource>(owner: &K, fresh: Option<&K>) -> Result<()> {
 pub struct ControllerRefManager<'a, O> {
     owner: &'a O,
     selector: &'a Selector,
+    finalizers: &'a [&'a str],
 }
 
 impl<'a, O: Resource<DynamicType = ()>> ControllerRefManager<'a, O> {
     /// A manager for `owner`, whose `spec.selector` is `selector`.
     pub fn new(owner: &'a O, selector: &'a Selector) -> Self {
-        ControllerRefManager { owner, selector }
+        ControllerRefManager {
+            owner,
+            selector,
+            finalizers: &[],
+        }
+    }
+
+    /// Also adds these finalizers on adoption and removes them on release
+    /// (the Job's tracking finalizer: a pod it adopts must not vanish
+    /// before it is counted either).
+    pub fn with_finalizers(mut self, finalizers: &'a [&'a str]) -> Self {
+        self.finalizers = finalizers;
+        self
     }
 
     fn owner_uid(&self) -> &str {
@@ -215,11 +228,22 @@ impl<'a, O: Resource<DynamicType = ()>> ControllerRefManager<'a, O> {
     fn adopt_patch(&self, child: &ObjectMeta) -> serde_json::Value {
         let mut refs = child.owner_references.clone().unwrap_or_default();
         refs.push(controller_ref(self.owner));
-        serde_json::json!({"metadata": {
+        let mut patch = serde_json::json!({"metadata": {
             "ownerReferences": refs,
             "uid": child.uid,
             "resourceVersion": child.resource_version,
-        }})
+        }});
+        let mut finalizers = child.finalizers.clone().unwrap_or_default();
+        let before = finalizers.len();
+        for f in self.finalizers {
+            if !finalizers.iter().any(|x| x == f) {
+                finalizers.push(f.to_string());
+            }
+        }
+        if finalizers.len() != before {
+            patch["metadata"]["finalizers"] = serde_json::json!(finalizers);
+        }
+        patch
     }
 
     /// Removes our reference, with the child's uid (and resourceVersion,
@@ -233,11 +257,20 @@ impl<'a, O: Resource<DynamicType = ()>> ControllerRefManager<'a, O> {
             .into_iter()
             .filter(|r| r.uid != uid)
             .collect();
-        serde_json::json!({"metadata": {
+        let mut patch = serde_json::json!({"metadata": {
             "ownerReferences": refs,
             "uid": child.uid,
             "resourceVersion": child.resource_version,
-        }})
+        }});
+        let finalizers = child.finalizers.clone().unwrap_or_default();
+        let kept: Vec<&String> = finalizers
+            .iter()
+            .filter(|f| !self.finalizers.contains(&f.as_str()))
+            .collect();
+        if kept.len() != finalizers.len() {
+            patch["metadata"]["finalizers"] = serde_json::json!(kept);
+        }
+        patch
     }
 }
 

@@ -290,17 +290,9 @@ impl PodControl {
         }
         let namespace = owner.meta().namespace.clone().unwrap_or_default();
         expectations.expect_creations(key, n);
-        let next = AtomicUsize::new(0);
-        let (created, err) = slow_start_batch(n, 1, || {
-            let i = next.fetch_add(1, Ordering::SeqCst);
-            let (client, namespace, pod) = (&self.client, &namespace, pods.get(i));
-            async move {
-                match pod {
-                    Some(pod) => client.create(namespace, pod).await,
-                    // slow_start_batch calls exactly n times.
-                    None => Err(kube::Error::LinesCodecMaxLineLengthExceeded),
-                }
-            }
+        let (created, err) = slow_start_batch(pods, 1, |pod| {
+            let (client, namespace) = (&self.client, &namespace);
+            async move { client.create(namespace, &pod).await }
         })
         .await;
         for p in &created {
@@ -455,23 +447,25 @@ pub fn pod_from_template(
     }
 }
 
-/// Runs `n` calls of `f` in batches of 1, 2, 4, ... (upstream
+/// Calls `f` on each item in batches of 1, 2, 4, ... (upstream
 /// `slowStartBatch`): a quota or admission failure costs one request, not
 /// five hundred. Returns what was created and the first error.
-pub async fn slow_start_batch<T, F, Fut>(
-    n: usize,
+pub async fn slow_start_batch<I, T, F, Fut>(
+    items: Vec<I>,
     initial: usize,
     f: F,
 ) -> (Vec<T>, Option<kube::Error>)
 where
-    F: Fn() -> Fut,
+    F: Fn(I) -> Fut,
     Fut: std::future::Future<Output = Result<T, kube::Error>>,
 {
+    let n = items.len();
+    let mut items = items.into_iter();
     let mut done = Vec::with_capacity(n);
     let mut batch = initial.max(1).min(n);
     let mut remaining = n;
     while remaining > 0 {
-        let results = futures::future::join_all((0..batch).map(|_| f())).await;
+        let results = futures::future::join_all(items.by_ref().take(batch).map(&f)).await;
         let mut err = None;
         for r in results {
             match r {
@@ -495,7 +489,7 @@ mod tests {
     #[tokio::test]
     async fn slow_start_stops_at_the_first_failing_batch() {
         let calls = std::sync::atomic::AtomicUsize::new(0);
-        let (ok, err) = slow_start_batch(10, 1, || {
+        let (ok, err) = slow_start_batch((0..10).collect(), 1, |_: i32| {
             let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async move {
                 if n >= 3 {
