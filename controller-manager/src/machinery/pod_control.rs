@@ -276,7 +276,8 @@ impl PodControl {
     /// batches (1, 2, 4, ...; a failing batch stops the rest). Before the
     /// first request it expects all of them; each one that was never
     /// created is marked observed at once, since no watch event will come
-    /// for it. One Event per pod; the first error is returned.
+    /// for it. A `SuccessfulCreate` Event per pod made, a `FailedCreate`
+    /// for the failure, which is returned.
     pub async fn create_pods<K: Resource<DynamicType = ()>>(
         &self,
         expectations: &Expectations,
