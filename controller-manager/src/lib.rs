@@ -2,14 +2,16 @@
 //! real. Each controller watches some resources, compares what is desired
 //! with what exists, and acts, again and again.
 //!
-//! - [`runtime`]: informers, the work queue, expectations and the worker
-//!   loop: the one shape every controller has.
+//! - [`machinery`]: informers, the work queue, expectations and the worker
+//!   loop (the one shape every controller has), and what the workload
+//!   controllers share: pod control, controller references and adoption,
+//!   status writes.
 //! - [`controllers`]: one module per controller (replicaset, deployment,
 //!   endpoints, endpointslice, garbagecollector, namespace, nodeipam,
 //!   nodelifecycle, podgc, job, cronjob, daemonset, statefulset).
 //! - [`events`]: the Event recorder; [`leader_election`] (from
 //!   `component-base`): the Lease;
-//!   [`server`]: `/healthz` and `/metrics`.
+//!   [`health_server`]: `/healthz` and `/metrics`.
 //!
 //! `main.rs` only parses flags and calls [`run`], so tests run the whole
 //! controller-manager in-process against a real apiserver.
@@ -18,9 +20,8 @@ pub mod config;
 pub mod controllers;
 pub use component_base::events;
 pub use component_base::leader_election;
-pub mod runtime;
-pub mod server;
-pub mod util;
+pub mod health_server;
+pub mod machinery;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -30,9 +31,9 @@ pub use config::Config;
 /// Runs the controller-manager until leadership is lost (an error) or
 /// forever.
 pub async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
-    let metrics = Arc::new(server::Metrics::default());
+    let metrics = Arc::new(health_server::Metrics::default());
     if let Some(addr) = config.metrics_addr {
-        let bound = server::start(addr, Arc::clone(&metrics)).await?;
+        let bound = health_server::start(addr, Arc::clone(&metrics)).await?;
         tracing::info!(%bound, "serving /healthz and /metrics");
     }
     match config.leader_election.clone() {

@@ -43,17 +43,18 @@ use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
     Taint, Toleration,
 };
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
-use super::deployment::hash;
-use super::replicaset::{api_message, pod_from_template};
 use super::{Context, Started};
-use crate::events::{Recorder, NORMAL, WARNING};
-use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
-use crate::runtime::expectations::Expectations;
-use crate::runtime::informer::{key_of, split_key, Store};
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::events::{Recorder, WARNING};
+use crate::machinery::controller::{Action, Reconciler, Result};
+use crate::machinery::controller_ref::{ControllerRefManager, PodEvents};
+use crate::machinery::expectations::Expectations;
+use crate::machinery::informer::{key_of, split_key, Store};
+use crate::machinery::owner_client::{update_status, ApiOwnerClient, OwnerClient};
+use crate::machinery::pod_control::{pod_from_template, PodControl};
+use crate::machinery::queue::Queue;
+use crate::machinery::template_hash as hash;
+use crate::machinery::{controller_ref, meta, pods};
 
 /// The label with the pod template's revision hash.
 pub const REVISION_LABEL: &str = "controller-revision-hash";
@@ -64,14 +65,14 @@ pub fn start(ctx: &Context) -> Started {
     let sets = ctx.factory.informer::<DaemonSet>();
     let nodes = ctx.factory.informer::<Node>();
     let queue = Queue::new("daemonset");
-    let dc = Arc::new(DaemonSetController {
-        client: ctx.client.clone(),
-        pods: pods.store(),
-        sets: sets.store(),
-        nodes: nodes.store(),
-        expectations: Arc::new(Expectations::new()),
-        recorder: ctx.recorder("daemonset-controller"),
-    });
+    let dc = Arc::new(DaemonSetController::new(
+        pods.store(),
+        sets.store(),
+        nodes.store(),
+        ctx.pod_control("daemonset-controller"),
+        Arc::new(ApiOwnerClient::new(ctx.client.clone())),
+        ctx.recorder("daemonset-controller"),
+    ));
 
     let (q, exp) = (Arc::clone(&queue), Arc::clone(&dc.expectations));
     sets.add_handler(move |old, new| match (old, new) {
@@ -83,57 +84,15 @@ pub fn start(ctx: &Context) -> Started {
         (None, None) => {}
     });
 
-    let (q, exp, set_store) = (
-        Arc::clone(&queue),
-        Arc::clone(&dc.expectations),
-        sets.store(),
-    );
-    pods.add_handler(move |old, new| {
-        let owner = |p: &Pod| {
-            let r = util::controller_of(&p.metadata)?;
-            (r.kind == "DaemonSet").then(|| {
-                format!(
-                    "{}/{}",
-                    p.metadata.namespace.as_deref().unwrap_or(""),
-                    r.name
-                )
-            })
-        };
-        match (old, new) {
-            (None, Some(p)) => {
-                if let Some(k) = owner(p) {
-                    exp.creation_observed(&k);
-                    q.add(k);
-                }
-            }
-            (Some(o), Some(p)) => {
-                if let Some(k) = owner(p) {
-                    if p.metadata.deletion_timestamp.is_some()
-                        && o.metadata.deletion_timestamp.is_none()
-                    {
-                        exp.deletion_observed(&k, &key_of(&**p));
-                    }
-                    // Available only minReadySeconds after Ready.
-                    if !util::pod_ready(o) && util::pod_ready(p) {
-                        if let Some(ds) = set_store.get(&k) {
-                            let min = ds.spec.as_ref().and_then(|s| s.min_ready_seconds);
-                            if let Some(min) = min.filter(|m| *m > 0) {
-                                q.add_after(k.clone(), Duration::from_secs(min as u64 + 1));
-                            }
-                        }
-                    }
-                    q.add(k);
-                }
-            }
-            (Some(p), None) => {
-                if let Some(k) = owner(p) {
-                    exp.deletion_observed(&k, &key_of(&**p));
-                    q.add(k);
-                }
-            }
-            (None, None) => {}
-        }
-    });
+    PodEvents {
+        kind: "DaemonSet",
+        queue: Arc::clone(&queue),
+        expectations: Some(Arc::clone(&dc.expectations)),
+        owners: sets.store(),
+        selector_of: |ds: &DaemonSet| ds.spec.as_ref().map(|s| &s.selector),
+        min_ready_seconds_of: |ds: &DaemonSet| ds.spec.as_ref().and_then(|s| s.min_ready_seconds),
+    }
+    .register(&pods);
 
     // A node appearing or changing labels, taints or conditions may change
     // where every DaemonSet should run.
@@ -158,11 +117,12 @@ pub fn start(ctx: &Context) -> Started {
 
 /// The controller's state.
 pub struct DaemonSetController {
-    client: kube::Client,
     pods: Store<Pod>,
     sets: Store<DaemonSet>,
     nodes: Store<Node>,
     expectations: Arc<Expectations>,
+    pod_control: PodControl,
+    owners: Arc<dyn OwnerClient<DaemonSet>>,
     recorder: Recorder,
 }
 
@@ -247,7 +207,7 @@ pub fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
     if exprs.is_empty() && fields.is_empty() {
         return false;
     }
-    let labels = util::labels(&node.metadata);
+    let labels = meta::labels(&node.metadata);
     exprs
         .iter()
         .all(|r| requirement_matches(r, labels.get(&r.key).map(String::as_str)))
@@ -269,7 +229,7 @@ pub fn node_should_run(pod: &Pod, node: &Node) -> (bool, bool) {
     {
         return (false, false);
     }
-    let labels = util::labels(&node.metadata);
+    let labels = meta::labels(&node.metadata);
     let selector_ok = spec
         .node_selector
         .as_ref()
@@ -363,7 +323,7 @@ fn created(pod: &Pod) -> i64 {
     pod.metadata
         .creation_timestamp
         .as_ref()
-        .map(util::millis)
+        .map(meta::millis)
         .unwrap_or(0)
 }
 
@@ -388,7 +348,6 @@ impl Reconciler for DaemonSetController {
         let (ns, _) = split_key(key);
         let ns = ns.unwrap_or_default();
         let spec = ds.spec.clone().unwrap_or_default();
-        let uid = ds.metadata.uid.clone().unwrap_or_default();
         let rev = hash::compute(
             &spec.template,
             ds.status.as_ref().and_then(|s| s.collision_count),
@@ -398,9 +357,8 @@ impl Reconciler for DaemonSetController {
             spec: spec.template.spec.clone(),
             status: None,
         };
-        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         let min_ready = spec.min_ready_seconds.unwrap_or(0);
-        let now = util::now_millis();
+        let now = meta::now_millis();
 
         // 1. Pods by node.
         let mut plan: BTreeMap<String, NodePlan> = BTreeMap::new();
@@ -415,12 +373,17 @@ impl Reconciler for DaemonSetController {
                 },
             );
         }
-        for pod in self.pods.list_namespace(ns) {
-            if pod.metadata.deletion_timestamp.is_some()
-                || util::controller_of(&pod.metadata).is_none_or(|r| r.uid != uid)
-            {
-                continue;
-            }
+        let selector = meta::selector(Some(&spec.selector))?;
+        let live: Vec<Arc<Pod>> = self
+            .pods
+            .list_namespace(ns)
+            .into_iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_none())
+            .collect();
+        let owned = ControllerRefManager::new(&*ds, &selector)
+            .claim_pods(live, &*self.owners, &self.pod_control)
+            .await?;
+        for pod in owned {
             if let Some(n) = target_node(&pod) {
                 // Pods of vanished nodes are left to the pod GC, as upstream.
                 if let Some(p) = plan.get_mut(&n) {
@@ -445,11 +408,11 @@ impl Reconciler for DaemonSetController {
                 .as_ref()
                 .and_then(|s| s.rolling_update.as_ref());
             let max_surge = if rolling {
-                util::scaled_value(ru.and_then(|r| r.max_surge.as_ref()), desired, true, 0)?
+                meta::scaled_value(ru.and_then(|r| r.max_surge.as_ref()), desired, true, 0)?
             } else {
                 0
             };
-            let mut max_unavailable = util::scaled_value(
+            let mut max_unavailable = meta::scaled_value(
                 ru.and_then(|r| r.max_unavailable.as_ref()),
                 desired,
                 true,
@@ -468,7 +431,7 @@ impl Reconciler for DaemonSetController {
                 min_ready,
                 now,
             );
-            self.sync_nodes(key, &ds, &pod_api, &template_pod, &rev, create, delete)
+            self.sync_nodes(key, &ds, &template_pod, &rev, create, delete)
                 .await?;
         }
 
@@ -478,7 +441,7 @@ impl Reconciler for DaemonSetController {
             && plan
                 .values()
                 .flat_map(|p| p.pods.iter())
-                .any(|p| util::pod_ready(p) && !util::pod_available(p, min_ready, now))
+                .any(|p| pods::pod_ready(p) && !pods::pod_available(p, min_ready, now))
         {
             return Ok(Action::RequeueAfter(Duration::from_secs(min_ready as u64)));
         }
@@ -502,7 +465,7 @@ impl DaemonSetController {
     ) -> (Vec<String>, Vec<Arc<Pod>>) {
         let mut create = Vec::new();
         let mut delete: Vec<Arc<Pod>> = Vec::new();
-        let available = |p: &Pod| util::pod_available(p, min_ready, now);
+        let available = |p: &Pod| pods::pod_available(p, min_ready, now);
         let is_new = |p: &Pod| revision(p) == Some(rev);
         // Manage.
         for (node, p) in plan {
@@ -516,7 +479,7 @@ impl DaemonSetController {
                 .pods
                 .iter()
                 .cloned()
-                .partition(|x| util::pod_phase(x) == "Failed");
+                .partition(|x| pods::pod_phase(x) == "Failed");
             for f in failed {
                 self.recorder.event(
                     ds,
@@ -561,7 +524,7 @@ impl DaemonSetController {
                 .pods
                 .iter()
                 .filter(|x| {
-                    util::pod_phase(x) != "Failed" && !delete.iter().any(|d| Arc::ptr_eq(d, x))
+                    pods::pod_phase(x) != "Failed" && !delete.iter().any(|d| Arc::ptr_eq(d, x))
                 })
                 .collect();
             let new = live.iter().find(|x| is_new(x));
@@ -614,99 +577,72 @@ impl DaemonSetController {
         (create, delete)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A controller over these caches, writing through `pod_control` and
+    /// `owners` (the apiserver, or fakes in tests).
+    pub fn new(
+        pods: Store<Pod>,
+        sets: Store<DaemonSet>,
+        nodes: Store<Node>,
+        pod_control: PodControl,
+        owners: Arc<dyn OwnerClient<DaemonSet>>,
+        recorder: Recorder,
+    ) -> DaemonSetController {
+        DaemonSetController {
+            pods,
+            sets,
+            nodes,
+            expectations: Arc::new(Expectations::new()),
+            pod_control,
+            owners,
+            recorder,
+        }
+    }
+
     async fn sync_nodes(
         &self,
         key: &str,
         ds: &DaemonSet,
-        api: &Api<Pod>,
         template_pod: &Pod,
         rev: &str,
         create: Vec<String>,
         delete: Vec<Arc<Pod>>,
     ) -> Result<()> {
         let mut seen = HashSet::new();
-        let delete: Vec<Arc<Pod>> = delete
-            .into_iter()
-            .filter(|p| seen.insert(key_of(&**p)))
+        let delete: Vec<&Arc<Pod>> = delete
+            .iter()
+            .filter(|p| seen.insert(key_of(&***p)))
             .collect();
-        if !delete.is_empty() {
-            self.expectations
-                .expect_deletions(key, delete.iter().map(|p| key_of(&**p)));
-        }
-        for pod in &delete {
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => self.recorder.event(
-                    ds,
-                    NORMAL,
-                    "SuccessfulDelete",
-                    format!("Deleted pod: {name}"),
-                ),
-                Err(e) if is_not_found(&e) => {
-                    self.expectations.deletion_observed(key, &key_of(&**pod))
-                }
-                Err(e) => {
-                    self.expectations.deletion_observed(key, &key_of(&**pod));
-                    self.recorder.event(
-                        ds,
-                        WARNING,
-                        "FailedDelete",
-                        format!("Error deleting: {}", api_message(&e)),
-                    );
-                    return Err(e).context(|| format!("deleting pod {name}"));
-                }
-            }
-        }
-        if create.is_empty() {
-            return Ok(());
-        }
+        self.pod_control
+            .delete_pods(&self.expectations, key, ds, &delete)
+            .await?;
         let spec = ds.spec.clone().unwrap_or_default();
-        self.expectations.expect_creations(key, create.len());
-        let mut failure = None;
-        let mut made = 0;
-        for node in &create {
-            let mut pod = pod_from_template(&spec.template, &ds.metadata, util::controller_ref(ds));
-            pod.metadata
-                .labels
-                .get_or_insert_with(Default::default)
-                .insert(REVISION_LABEL.into(), rev.to_string());
-            if let Some(s) = pod.spec.as_mut() {
-                s.affinity = Some(pin_to_node(s.affinity.take(), node));
-                s.tolerations = Some(daemon_tolerations(
-                    s.tolerations.take().unwrap_or_default(),
-                    template_pod.spec.as_ref().and_then(|t| t.host_network) == Some(true),
-                ));
-            }
-            match api.create(&PostParams::default(), &pod).await {
-                Ok(p) => {
-                    made += 1;
-                    self.recorder.event(
-                        ds,
-                        NORMAL,
-                        "SuccessfulCreate",
-                        format!("Created pod: {}", p.metadata.name.as_deref().unwrap_or("")),
-                    );
+        let host_network = template_pod.spec.as_ref().and_then(|t| t.host_network) == Some(true);
+        let pods: Vec<Pod> = create
+            .iter()
+            .map(|node| {
+                let mut pod = pod_from_template(
+                    &spec.template,
+                    &ds.metadata,
+                    controller_ref::controller_ref(ds),
+                );
+                pod.metadata
+                    .labels
+                    .get_or_insert_with(Default::default)
+                    .insert(REVISION_LABEL.into(), rev.to_string());
+                if let Some(s) = pod.spec.as_mut() {
+                    s.affinity = Some(pin_to_node(s.affinity.take(), node));
+                    s.tolerations = Some(daemon_tolerations(
+                        s.tolerations.take().unwrap_or_default(),
+                        host_network,
+                    ));
                 }
-                Err(e) => {
-                    self.recorder.event(
-                        ds,
-                        WARNING,
-                        "FailedCreate",
-                        format!("Error creating: {}", api_message(&e)),
-                    );
-                    failure = Some(e);
-                    break;
-                }
-            }
-        }
-        for _ in made..create.len() {
-            self.expectations.creation_observed(key);
-        }
-        match failure {
-            Some(e) => Err(e).context(|| format!("creating daemon pods for {key}")),
-            None => Ok(()),
-        }
+                pod
+            })
+            .collect();
+        self.pod_control
+            .create_pods(&self.expectations, key, ds, pods)
+            .await
+            .map(|_| ())
     }
 
     async fn update_status(
@@ -727,16 +663,16 @@ impl DaemonSetController {
             let live: Vec<&Arc<Pod>> = p
                 .pods
                 .iter()
-                .filter(|x| util::pod_phase(x) != "Failed")
+                .filter(|x| pods::pod_phase(x) != "Failed")
                 .collect();
             if p.should_run {
                 st.desired_number_scheduled += 1;
                 if let Some(first) = live.first() {
                     st.current_number_scheduled += 1;
-                    if util::pod_ready(first) {
+                    if pods::pod_ready(first) {
                         st.number_ready += 1;
                     }
-                    if util::pod_available(first, min_ready, now) {
+                    if pods::pod_available(first, min_ready, now) {
                         *st.number_available.get_or_insert(0) += 1;
                     }
                 }
@@ -751,37 +687,132 @@ impl DaemonSetController {
         let unavailable = st.desired_number_scheduled - st.number_available.unwrap_or(0);
         st.number_unavailable = (unavailable > 0).then_some(unavailable);
         let old = ds.status.clone().unwrap_or_default();
-        if normalized(&st) == normalized(&old) {
-            return Ok(());
-        }
-        let ns = ds.metadata.namespace.as_deref().unwrap_or_default();
-        let name = ds.metadata.name.clone().unwrap_or_default();
-        let api: Api<DaemonSet> = Api::namespaced(self.client.clone(), ns);
-        let patch = serde_json::json!({ "status": st });
-        match api
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e).context(|| format!("updating status of daemonset {ns}/{name}")),
-        }
+        update_status(&*self.owners, ds, &old, &st).await?;
+        Ok(())
     }
-}
-
-/// A status with absent counts written as zero, for comparison.
-fn normalized(s: &DaemonSetStatus) -> serde_json::Value {
-    let mut v = serde_json::to_value(s).unwrap_or_default();
-    if let Some(m) = v.as_object_mut() {
-        m.retain(|_, v| !(v.is_null() || v == &serde_json::json!(0)));
-    }
-    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machinery::owner_client::FakeOwnerClient;
+    use crate::machinery::pod_control::FakePodClient;
     use serde_json::json;
+
+    fn daemon_set() -> DaemonSet {
+        serde_json::from_value(json!({
+            "metadata": {"name": "agent", "namespace": "ns", "uid": "ds-uid", "generation": 1},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {
+                    "metadata": {"labels": {"app": "agent"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+                }
+            }
+        }))
+        .expect("daemonset")
+    }
+
+    /// A running pod labelled `app=agent`, pinned to `node` the way the
+    /// controller pins its own, controlled by `owner` if given.
+    fn daemon_pod(name: &str, node: &str, owner: Option<&str>) -> Pod {
+        let refs = owner.map(|uid| {
+            json!([{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent",
+                    "uid": uid, "controller": true}])
+        });
+        let mut p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("{name}-uid"),
+                         "resourceVersion": "5", "labels": {"app": "agent"},
+                         "ownerReferences": refs},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            "status": {"phase": "Running"}
+        }))
+        .expect("pod");
+        if let Some(s) = p.spec.as_mut() {
+            s.affinity = Some(pin_to_node(None, node));
+        }
+        p
+    }
+
+    fn fixture(nodes: Vec<Node>, pods: Vec<Pod>) -> (DaemonSetController, Arc<FakePodClient>) {
+        let (pod_store, sets, node_store) = (Store::default(), Store::default(), Store::default());
+        for p in pods {
+            pod_store.insert(p);
+        }
+        for n in nodes {
+            node_store.insert(n);
+        }
+        sets.insert(daemon_set());
+        let fake = FakePodClient::new();
+        let owners = Arc::new(FakeOwnerClient::default());
+        owners.set(daemon_set());
+        let dc = DaemonSetController::new(
+            pod_store,
+            sets,
+            node_store,
+            PodControl::new(fake.clone(), Recorder::disabled()),
+            owners,
+            Recorder::disabled(),
+        );
+        (dc, fake)
+    }
+
+    fn eligible_and_tainted() -> Vec<Node> {
+        vec![
+            node("n1", json!({}), json!([])),
+            node("n2", json!({}), json!([])),
+            node(
+                "tainted",
+                json!({}),
+                json!([{"key": "dedicated", "effect": "NoSchedule"}]),
+            ),
+        ]
+    }
+
+    #[tokio::test]
+    async fn one_pod_per_eligible_node() {
+        let (dc, fake) = fixture(eligible_and_tainted(), vec![]);
+        dc.reconcile("ns/agent").await.expect("reconcile");
+        let mut targets: Vec<String> = fake.creates().iter().filter_map(target_node).collect();
+        targets.sort();
+        assert_eq!(targets, ["n1", "n2"]);
+        for p in fake.creates() {
+            let r = controller_ref::controller_of(&p.metadata).expect("controller");
+            assert_eq!((r.kind.as_str(), r.uid.as_str()), ("DaemonSet", "ds-uid"));
+            assert!(revision(&p).is_some());
+        }
+    }
+
+    #[tokio::test]
+    async fn an_orphan_on_a_node_is_adopted_and_that_node_gets_no_new_pod() {
+        let (dc, fake) = fixture(
+            eligible_and_tainted(),
+            vec![daemon_pod("orphan", "n1", None)],
+        );
+        dc.reconcile("ns/agent").await.expect("reconcile");
+        let patches = fake.patches();
+        assert_eq!(patches.len(), 1, "{patches:?}");
+        assert_eq!(patches[0].0, "ns/orphan");
+        assert_eq!(
+            patches[0].1["metadata"]["ownerReferences"][0]["uid"],
+            "ds-uid"
+        );
+        let targets: Vec<String> = fake.creates().iter().filter_map(target_node).collect();
+        assert_eq!(targets, ["n2"]);
+    }
+
+    #[tokio::test]
+    async fn a_pod_on_a_node_that_evicts_it_is_deleted() {
+        let nodes = vec![node(
+            "n1",
+            json!({}),
+            json!([{"key": "k", "effect": "NoExecute"}]),
+        )];
+        let (dc, fake) = fixture(nodes, vec![daemon_pod("old", "n1", Some("ds-uid"))]);
+        dc.reconcile("ns/agent").await.expect("reconcile");
+        assert_eq!(fake.deletes(), ["ns/old"]);
+        assert!(fake.creates().is_empty());
+    }
 
     fn node(name: &str, labels: serde_json::Value, taints: serde_json::Value) -> Node {
         serde_json::from_value(json!({

@@ -6,129 +6,29 @@
 //! `targetPort` against the pod's containers (a named port may be a
 //! different number in each pod), group addresses with equal port sets into
 //! subsets, and write the object if it differs. A Service without a
-//! selector is left alone: its Endpoints are the user's. The helpers here
-//! ([`service_pods`], [`resolve_port`]) are shared with the EndpointSlice
-//! controller.
+//! selector is left alone: its Endpoints are the user's. Selecting the
+//! pods and resolving their ports is shared with the EndpointSlice
+//! controller in [`crate::machinery::service_endpoints`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use apimachinery::labels::Selector;
 use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
-    ServicePort,
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, PostParams};
 
 use super::{Context, Started};
-use crate::runtime::controller::{
+use crate::machinery::controller::{
     is_conflict, is_not_found, Action, Context as _, Reconciler, Result,
 };
-use crate::runtime::informer::{key_of, Store};
-use crate::runtime::queue::Queue;
-use crate::util;
-
-/// Enqueues the Services of a pod's namespace that select it (before or
-/// after the change).
-pub fn enqueue_services_of(
-    q: &Queue,
-    services: &Store<Service>,
-    old: Option<&Pod>,
-    new: Option<&Pod>,
-) {
-    let Some(ns) = new.or(old).and_then(|p| p.metadata.namespace.clone()) else {
-        return;
-    };
-    let labels: Vec<_> = [old, new]
-        .into_iter()
-        .flatten()
-        .map(|p| util::labels(&p.metadata))
-        .collect();
-    for svc in services.list_namespace(&ns) {
-        let Some(sel) = selector_of(&svc) else {
-            continue;
-        };
-        if labels.iter().any(|l| sel.matches(l)) {
-            q.add(key_of(&*svc));
-        }
-    }
-}
-
-/// The Service's pod selector; `None` when it has none (manual endpoints).
-pub fn selector_of(svc: &Service) -> Option<Selector> {
-    let sel = svc.spec.as_ref()?.selector.as_ref()?;
-    (!sel.is_empty()).then(|| Selector::from_set(sel))
-}
-
-/// The pods a Service selects that can serve: with an IP, not finished.
-pub fn service_pods(pods: &Store<Pod>, svc: &Service, sel: &Selector) -> Vec<Arc<Pod>> {
-    let ns = svc.metadata.namespace.as_deref().unwrap_or("");
-    let mut v: Vec<Arc<Pod>> = pods
-        .list_namespace(ns)
-        .into_iter()
-        .filter(|p| sel.matches(&util::labels(&p.metadata)))
-        .filter(|p| !util::pod_terminal(p))
-        .filter(|p| pod_ip(p).is_some())
-        .collect();
-    v.sort_by_key(|p| pod_ip(p));
-    v
-}
-
-/// The pod's IP, if it has one.
-pub fn pod_ip(p: &Pod) -> Option<String> {
-    p.status
-        .as_ref()?
-        .pod_ip
-        .clone()
-        .filter(|ip| !ip.is_empty())
-}
-
-/// The port number a Service port reaches on `pod`: `targetPort` as a
-/// number, or the named container port, or `port` when unset.
-pub fn resolve_port(pod: &Pod, sp: &ServicePort) -> Option<i32> {
-    match &sp.target_port {
-        None => Some(sp.port),
-        Some(IntOrString::Int(n)) => Some(*n),
-        Some(IntOrString::String(name)) => {
-            if let Ok(n) = name.parse::<i32>() {
-                return Some(n);
-            }
-            let proto = sp.protocol.as_deref().unwrap_or("TCP");
-            pod.spec
-                .as_ref()?
-                .containers
-                .iter()
-                .flat_map(|c| c.ports.iter().flatten())
-                .find(|p| {
-                    p.name.as_deref() == Some(name.as_str())
-                        && p.protocol.as_deref().unwrap_or("TCP") == proto
-                })
-                .map(|p| p.container_port)
-        }
-    }
-}
-
-/// A reference to the pod, as endpoints carry it.
-pub fn pod_ref(pod: &Pod) -> ObjectReference {
-    ObjectReference {
-        kind: Some("Pod".into()),
-        namespace: pod.metadata.namespace.clone(),
-        name: pod.metadata.name.clone(),
-        uid: pod.metadata.uid.clone(),
-        ..Default::default()
-    }
-}
-
-/// The pod's DNS hostname in the Service when its subdomain is the
-/// Service's name (StatefulSet pods behind a headless Service).
-pub fn hostname_in(pod: &Pod, svc: &Service) -> Option<String> {
-    let spec = pod.spec.as_ref()?;
-    (spec.subdomain.is_some() && spec.subdomain == svc.metadata.name)
-        .then(|| spec.hostname.clone())
-        .flatten()
-}
+use crate::machinery::informer::{key_of, Store};
+use crate::machinery::pods;
+use crate::machinery::queue::Queue;
+use crate::machinery::service_endpoints::{
+    enqueue_services_of, hostname_in, pod_ip, pod_ref, resolve_port, selector_of, service_pods,
+};
 
 /// Registers handlers and returns the workers.
 pub fn start(ctx: &Context) -> Started {
@@ -169,7 +69,7 @@ impl Reconciler for EndpointsController {
     }
 
     async fn reconcile(&self, key: &str) -> Result<Action> {
-        let (ns, name) = crate::runtime::informer::split_key(key);
+        let (ns, name) = crate::machinery::informer::split_key(key);
         let ns = ns.unwrap_or_default();
         let api: Api<Endpoints> = Api::namespaced(self.client.clone(), ns);
         let Some(svc) = self.services.get(key) else {
@@ -223,7 +123,7 @@ impl Reconciler for EndpointsController {
             let entry = subsets
                 .entry(key)
                 .or_insert_with(|| (ports, Vec::new(), Vec::new()));
-            if publish_not_ready || util::pod_ready(&pod) {
+            if publish_not_ready || pods::pod_ready(&pod) {
                 entry.1.push(addr);
             } else {
                 entry.2.push(addr);

@@ -18,16 +18,16 @@ use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, PostParams};
 
-use super::endpoints::{
-    enqueue_services_of, hostname_in, pod_ip, pod_ref, resolve_port, selector_of, service_pods,
-};
 use super::{Context, Started};
-use crate::runtime::controller::{
+use crate::machinery::controller::{
     is_conflict, is_not_found, Action, Context as _, Reconciler, Result,
 };
-use crate::runtime::informer::{key_of, split_key, Store};
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::machinery::informer::{key_of, split_key, Store};
+use crate::machinery::queue::Queue;
+use crate::machinery::service_endpoints::{
+    enqueue_services_of, hostname_in, pod_ip, pod_ref, resolve_port, selector_of, service_pods,
+};
+use crate::machinery::{controller_ref, meta, pods};
 
 /// Label naming the Service of a slice.
 pub const SERVICE_NAME: &str = "kubernetes.io/service-name";
@@ -58,7 +58,7 @@ pub fn start(ctx: &Context) -> Started {
     let q = Arc::clone(&queue);
     slices.add_handler(move |old, new| {
         if let Some(s) = new.or(old) {
-            let labels = util::labels(&s.metadata);
+            let labels = meta::labels(&s.metadata);
             if labels.get(MANAGED_BY).map(String::as_str) == Some(CONTROLLER_NAME) {
                 if let (Some(ns), Some(svc)) =
                     (s.metadata.namespace.as_deref(), labels.get(SERVICE_NAME))
@@ -95,7 +95,7 @@ impl Reconciler for EndpointSliceController {
         let ns = ns.unwrap_or_default();
         let api: Api<EndpointSlice> = Api::namespaced(self.client.clone(), ns);
         let mut existing: Vec<Arc<EndpointSlice>> = self.slices.filter(|s| {
-            let l = util::labels(&s.metadata);
+            let l = meta::labels(&s.metadata);
             s.metadata.namespace.as_deref() == Some(ns)
                 && l.get(SERVICE_NAME).map(String::as_str) == Some(name)
                 && l.get(MANAGED_BY).map(String::as_str) == Some(CONTROLLER_NAME)
@@ -141,7 +141,7 @@ impl Reconciler for EndpointSliceController {
                                 ]
                                 .into(),
                             ),
-                            owner_references: Some(vec![util::controller_ref(&**svc)]),
+                            owner_references: Some(vec![controller_ref::controller_ref(&**svc)]),
                             ..Default::default()
                         },
                         address_type: "IPv4".into(),
@@ -191,7 +191,7 @@ impl EndpointSliceController {
                 })
                 .collect();
             let terminating = pod.metadata.deletion_timestamp.is_some();
-            let serving = util::pod_ready(&pod);
+            let serving = pods::pod_ready(&pod);
             let ep = Endpoint {
                 addresses: vec![ip],
                 conditions: Some(EndpointConditions {

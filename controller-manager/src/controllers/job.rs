@@ -34,18 +34,19 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
-use kube::api::{
-    Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
-};
 
-use super::replicaset::{api_message, pod_from_template, pods_to_delete, slow_start_batch};
 use super::{Context, Started};
 use crate::events::{Recorder, NORMAL, WARNING};
-use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
-use crate::runtime::expectations::Expectations;
-use crate::runtime::informer::{key_of, Store};
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::machinery::controller::{is_not_found, Action, Context as _, Reconciler, Result};
+use crate::machinery::controller_ref::{ControllerRefManager, PodEvents};
+use crate::machinery::expectations::Expectations;
+use crate::machinery::informer::{key_of, Store};
+use crate::machinery::job_status::{condition, condition_true, finished};
+use crate::machinery::owner_client::{ApiOwnerClient, OwnerClient};
+use crate::machinery::pod_control::{pod_from_template, PodControl};
+use crate::machinery::pods::pods_to_delete;
+use crate::machinery::queue::Queue;
+use crate::machinery::{controller_ref, meta, pods};
 
 /// The finalizer that keeps a Job's pod until the Job counted it.
 pub const TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
@@ -59,14 +60,13 @@ pub fn start(ctx: &Context) -> Started {
     let pods = ctx.factory.informer::<Pod>();
     let jobs = ctx.factory.informer::<Job>();
     let queue = Queue::new("job");
-    let jc = Arc::new(JobController {
-        client: ctx.client.clone(),
-        pods: pods.store(),
-        jobs: jobs.store(),
-        expectations: Arc::new(Expectations::new()),
-        finalizers_removed: Mutex::default(),
-        recorder: ctx.recorder("job-controller"),
-    });
+    let jc = Arc::new(JobController::new(
+        pods.store(),
+        jobs.store(),
+        ctx.pod_control("job-controller"),
+        Arc::new(ApiOwnerClient::new(ctx.client.clone())),
+        ctx.recorder("job-controller"),
+    ));
 
     let (q, exp) = (Arc::clone(&queue), Arc::clone(&jc.expectations));
     jobs.add_handler(move |old, new| match (old, new) {
@@ -78,83 +78,37 @@ pub fn start(ctx: &Context) -> Started {
         (None, None) => {}
     });
 
-    let (q, exp) = (Arc::clone(&queue), Arc::clone(&jc.expectations));
-    pods.add_handler(move |old, new| {
-        let owner = |p: &Pod| {
-            let r = util::controller_of(&p.metadata)?;
-            (r.kind == "Job").then(|| {
-                format!(
-                    "{}/{}",
-                    p.metadata.namespace.as_deref().unwrap_or(""),
-                    r.name
-                )
-            })
-        };
-        match (old, new) {
-            (None, Some(p)) => {
-                if let Some(k) = owner(p) {
-                    exp.creation_observed(&k);
-                    q.add(k);
-                }
-            }
-            (Some(o), Some(p)) => {
-                if let Some(k) = owner(p) {
-                    if p.metadata.deletion_timestamp.is_some()
-                        && o.metadata.deletion_timestamp.is_none()
-                    {
-                        exp.deletion_observed(&k, &key_of(&**p));
-                    }
-                    q.add(k);
-                }
-            }
-            (Some(p), None) => {
-                if let Some(k) = owner(p) {
-                    exp.deletion_observed(&k, &key_of(&**p));
-                    q.add(k);
-                }
-            }
-            (None, None) => {}
-        }
-    });
+    PodEvents {
+        kind: "Job",
+        queue: Arc::clone(&queue),
+        expectations: Some(Arc::clone(&jc.expectations)),
+        owners: jobs.store(),
+        selector_of: |j: &Job| j.spec.as_ref().and_then(|s| s.selector.as_ref()),
+        // A Job does not wait for pods to be available.
+        min_ready_seconds_of: |_: &Job| None,
+    }
+    .register(&pods);
     ctx.workers(jc, queue)
 }
 
 /// The controller's state.
 pub struct JobController {
-    client: kube::Client,
     pods: Store<Pod>,
     jobs: Store<Job>,
     expectations: Arc<Expectations>,
     /// Pod uids (per Job key) whose finalizer we removed and whose update
     /// the cache has not shown yet: counting them again would count twice.
     finalizers_removed: Mutex<HashMap<String, HashSet<String>>>,
+    pod_control: PodControl,
+    owners: Arc<dyn OwnerClient<Job>>,
     recorder: Recorder,
-}
-
-/// A condition type's status on the Job (`None` when absent).
-fn condition<'a>(job: &'a Job, type_: &str) -> Option<&'a JobCondition> {
-    job.status
-        .as_ref()?
-        .conditions
-        .as_ref()?
-        .iter()
-        .find(|c| c.type_ == type_)
-}
-
-fn condition_true(job: &Job, type_: &str) -> bool {
-    condition(job, type_).is_some_and(|c| c.status == "True")
-}
-
-/// Whether the Job finished (`Complete` or `Failed` is True).
-pub fn finished(job: &Job) -> bool {
-    condition_true(job, "Complete") || condition_true(job, "Failed")
 }
 
 /// Sets (or replaces) a condition, keeping its transition time when the
 /// status does not change.
 fn set_condition(status: &mut JobStatus, type_: &str, cstatus: &str, reason: &str, message: &str) {
     let conds = status.conditions.get_or_insert_with(Vec::new);
-    let now = util::now();
+    let now = meta::now();
     if let Some(c) = conds.iter_mut().find(|c| c.type_ == type_) {
         if c.status != cstatus {
             c.last_transition_time = Some(now.clone());
@@ -245,19 +199,29 @@ impl Reconciler for JobController {
         let mut job = (*cached).clone();
         let ns = job.metadata.namespace.clone().unwrap_or_default();
         let uid = job.metadata.uid.clone().unwrap_or_default();
-        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
-        let pods: Vec<Arc<Pod>> = self
-            .pods
-            .list_namespace(&ns)
-            .into_iter()
-            .filter(|p| util::controller_of(&p.metadata).is_some_and(|r| r.uid == uid))
-            .collect();
+        let done = finished(&job) || job.metadata.deletion_timestamp.is_some();
+        let in_namespace = self.pods.list_namespace(&ns);
+        let pods: Vec<Arc<Pod>> = if done {
+            // A finished Job adopts nothing more; it only lets its pods go.
+            in_namespace
+                .into_iter()
+                .filter(|p| {
+                    controller_ref::controller_of(&p.metadata).is_some_and(|r| r.uid == uid)
+                })
+                .collect()
+        } else {
+            let selector = meta::selector(job.spec.as_ref().and_then(|s| s.selector.as_ref()))?;
+            ControllerRefManager::new(&*cached, &selector)
+                .with_finalizers(&[TRACKING_FINALIZER])
+                .claim_pods(in_namespace, &*self.owners, &self.pod_control)
+                .await?
+        };
         self.prune_removed(key, &pods);
 
-        if finished(&job) || job.metadata.deletion_timestamp.is_some() {
+        if done {
             // Nothing left to count: let every pod go.
             let holding: Vec<&Arc<Pod>> = pods.iter().filter(|p| has_finalizer(p)).collect();
-            self.remove_finalizers(key, &pod_api, &holding).await?;
+            self.remove_finalizers(key, &holding).await?;
             if job.metadata.deletion_timestamp.is_some() {
                 return Ok(Action::Done);
             }
@@ -282,7 +246,7 @@ impl Reconciler for JobController {
             {
                 continue;
             }
-            match util::pod_phase(pod) {
+            match pods::pod_phase(pod) {
                 "Succeeded" => {
                     unc_s.insert(puid);
                     newly = true;
@@ -311,7 +275,7 @@ impl Reconciler for JobController {
                 has_finalizer(p) && (unc_s.contains(&u) || unc_f.contains(&u))
             })
             .collect();
-        self.remove_finalizers(key, &pod_api, &to_release).await?;
+        self.remove_finalizers(key, &to_release).await?;
 
         let mut st = job.status.clone().unwrap_or_default();
         let mut completed = parse_indexes(st.completed_indexes.as_deref().unwrap_or(""));
@@ -338,10 +302,10 @@ impl Reconciler for JobController {
         st.uncounted_terminated_pods = Some(UncountedTerminatedPods::default());
 
         // 2. Decide.
-        let now = util::now_millis();
+        let now = meta::now_millis();
         let active: Vec<Arc<Pod>> = pods
             .iter()
-            .filter(|p| util::pod_active(p))
+            .filter(|p| pods::pod_active(p))
             .cloned()
             .collect();
         let succeeded = st.succeeded.unwrap_or(0);
@@ -349,7 +313,7 @@ impl Reconciler for JobController {
         let suspended = spec.suspend == Some(true);
         let mut requeue = None;
         if !suspended && st.start_time.is_none() {
-            st.start_time = Some(util::now());
+            st.start_time = Some(meta::now());
         }
         let target = [("FailureTarget"), ("SuccessCriteriaMet")]
             .into_iter()
@@ -370,14 +334,14 @@ impl Reconciler for JobController {
                     .and_then(|s| s.restart_policy.as_deref())
                     == Some("OnFailure")
                 {
-                    active.iter().map(|p| util::restarts(p)).sum()
+                    active.iter().map(|p| pods::restarts(p)).sum()
                 } else {
                     0
                 };
                 let deadline = spec
                     .active_deadline_seconds
                     .zip(st.start_time.as_ref())
-                    .map(|(s, t)| util::millis(t) + s * 1000);
+                    .map(|(s, t)| meta::millis(t) + s * 1000);
                 let complete = match completions {
                     Some(c) => succeeded >= c,
                     None => succeeded > 0 && active.is_empty(),
@@ -412,13 +376,13 @@ impl Reconciler for JobController {
         match &target {
             Some((t, reason, message)) => {
                 set_condition(&mut st, t, "True", reason, message);
-                self.delete_pods(key, &job, &pod_api, &active.iter().collect::<Vec<_>>())
+                self.delete_pods(key, &job, &active.iter().collect::<Vec<_>>())
                     .await?;
                 // The terminal condition waits until no pod runs or is held.
                 let settled = pods.iter().all(|p| {
                     let released = !has_finalizer(p)
                         || removed.contains(p.metadata.uid.as_deref().unwrap_or_default());
-                    util::pod_terminal(p) && released
+                    pods::pod_terminal(p) && released
                 });
                 if settled {
                     if t == "FailureTarget" {
@@ -426,14 +390,14 @@ impl Reconciler for JobController {
                         self.recorder.event(&job, WARNING, reason, message.clone());
                     } else {
                         set_condition(&mut st, "Complete", "True", reason, message);
-                        st.completion_time = Some(util::now());
+                        st.completion_time = Some(meta::now());
                         self.recorder
                             .event(&job, NORMAL, "Completed", "Job completed".into());
                     }
                 }
             }
             None if suspended => {
-                self.delete_pods(key, &job, &pod_api, &active.iter().collect::<Vec<_>>())
+                self.delete_pods(key, &job, &active.iter().collect::<Vec<_>>())
                     .await?;
                 if !condition_true(&job, "Suspended") {
                     set_condition(
@@ -458,7 +422,7 @@ impl Reconciler for JobController {
                 if self.expectations.satisfied(key) {
                     let parallelism = spec.parallelism.unwrap_or(1).max(0);
                     if indexed {
-                        self.manage_indexed(key, &job, &pod_api, &active, &completed, parallelism)
+                        self.manage_indexed(key, &job, &active, &completed, parallelism)
                             .await?;
                     } else {
                         let want = match completions {
@@ -466,7 +430,7 @@ impl Reconciler for JobController {
                             None if succeeded > 0 => active.len() as i32,
                             None => parallelism,
                         } as usize;
-                        self.manage(key, &job, &pod_api, &active, want).await?;
+                        self.manage(key, &job, &active, want).await?;
                     }
                 }
             }
@@ -474,10 +438,10 @@ impl Reconciler for JobController {
 
         // 4. Status.
         st.active = Some(active.len() as i32);
-        st.ready = Some(active.iter().filter(|p| util::pod_ready(p)).count() as i32);
+        st.ready = Some(active.iter().filter(|p| pods::pod_ready(p)).count() as i32);
         st.terminating = Some(
             pods.iter()
-                .filter(|p| p.metadata.deletion_timestamp.is_some() && !util::pod_terminal(p))
+                .filter(|p| p.metadata.deletion_timestamp.is_some() && !pods::pod_terminal(p))
                 .count() as i32,
         );
         st.succeeded = Some(succeeded);
@@ -499,6 +463,26 @@ fn uncounted(s: &BTreeSet<String>, f: &BTreeSet<String>) -> UncountedTerminatedP
 }
 
 impl JobController {
+    /// A controller over these caches, writing through `pod_control` and
+    /// `owners` (the apiserver, or fakes in tests).
+    pub fn new(
+        pods: Store<Pod>,
+        jobs: Store<Job>,
+        pod_control: PodControl,
+        owners: Arc<dyn OwnerClient<Job>>,
+        recorder: Recorder,
+    ) -> JobController {
+        JobController {
+            pods,
+            jobs,
+            expectations: Arc::new(Expectations::new()),
+            finalizers_removed: Mutex::default(),
+            pod_control,
+            owners,
+            recorder,
+        }
+    }
+
     fn lock_removed(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<String>>> {
         self.finalizers_removed
             .lock()
@@ -528,18 +512,17 @@ impl JobController {
     /// Writes the status with the Job's resourceVersion (409 on a stale
     /// cache) and returns the stored Job.
     async fn write_status(&self, job: &Job, status: JobStatus) -> Result<Job> {
-        let ns = job.metadata.namespace.as_deref().unwrap_or_default();
-        let name = job.metadata.name.clone().unwrap_or_default();
-        let api: Api<Job> = Api::namespaced(self.client.clone(), ns);
         let mut j = job.clone();
         j.status = Some(status);
-        api.replace_status(&name, &PostParams::default(), &j)
+        self.owners
+            .replace_status(&j)
             .await
-            .context(|| format!("updating status of job {ns}/{name}"))
+            .context(|| format!("updating status of job {}", key_of(job)))
     }
 
-    async fn remove_finalizers(&self, key: &str, api: &Api<Pod>, pods: &[&Arc<Pod>]) -> Result<()> {
+    async fn remove_finalizers(&self, key: &str, pods: &[&Arc<Pod>]) -> Result<()> {
         for pod in pods {
+            let ns = pod.metadata.namespace.clone().unwrap_or_default();
             let name = pod.metadata.name.clone().unwrap_or_default();
             let rest: Vec<String> = pod
                 .metadata
@@ -550,11 +533,8 @@ impl JobController {
                 .filter(|f| f != TRACKING_FINALIZER)
                 .collect();
             let patch = serde_json::json!({"metadata": {"finalizers": rest}});
-            match api
-                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-            {
-                Ok(_) => {}
+            match self.pod_control.client().patch(&ns, &name, &patch).await {
+                Ok(()) => {}
                 Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(e).context(|| format!("removing finalizer of pod {name}")),
             }
@@ -568,61 +548,21 @@ impl JobController {
         Ok(())
     }
 
-    async fn delete_pods(
-        &self,
-        key: &str,
-        job: &Job,
-        api: &Api<Pod>,
-        pods: &[&Arc<Pod>],
-    ) -> Result<()> {
-        if pods.is_empty() {
-            return Ok(());
-        }
-        self.expectations
-            .expect_deletions(key, pods.iter().map(|p| key_of(&***p)));
-        for pod in pods {
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            match api.delete(&name, &DeleteParams::default()).await {
-                Ok(_) => self.recorder.event(
-                    job,
-                    NORMAL,
-                    "SuccessfulDelete",
-                    format!("Deleted pod: {name}"),
-                ),
-                Err(e) if is_not_found(&e) => {
-                    self.expectations.deletion_observed(key, &key_of(&***pod))
-                }
-                Err(e) => {
-                    self.expectations.deletion_observed(key, &key_of(&***pod));
-                    self.recorder.event(
-                        job,
-                        WARNING,
-                        "FailedDelete",
-                        format!("Error deleting: {}", api_message(&e)),
-                    );
-                    return Err(e).context(|| format!("deleting pod {name}"));
-                }
-            }
-        }
-        Ok(())
+    async fn delete_pods(&self, key: &str, job: &Job, pods: &[&Arc<Pod>]) -> Result<()> {
+        self.pod_control
+            .delete_pods(&self.expectations, key, job, pods)
+            .await
     }
 
     /// NonIndexed: `want` running pods.
-    async fn manage(
-        &self,
-        key: &str,
-        job: &Job,
-        api: &Api<Pod>,
-        active: &[Arc<Pod>],
-        want: usize,
-    ) -> Result<()> {
+    async fn manage(&self, key: &str, job: &Job, active: &[Arc<Pod>], want: usize) -> Result<()> {
         if active.len() > want {
             let victims = pods_to_delete(active, active.len() - want);
-            return self.delete_pods(key, job, api, &victims).await;
+            return self.delete_pods(key, job, &victims).await;
         }
         let n = (want - active.len()).min(BURST);
         let pods: Vec<Pod> = (0..n).map(|_| job_pod(job, None)).collect();
-        self.create_pods(key, job, api, pods).await
+        self.create_pods(key, job, pods).await
     }
 
     /// Indexed: one pod per missing index, lowest first, `parallelism` at
@@ -631,7 +571,6 @@ impl JobController {
         &self,
         key: &str,
         job: &Job,
-        api: &Api<Pod>,
         active: &[Arc<Pod>],
         completed: &BTreeSet<i32>,
         parallelism: i32,
@@ -656,7 +595,7 @@ impl JobController {
             extra.extend(by_index.into_iter().take(keep - parallelism as usize));
         }
         if !extra.is_empty() {
-            return self.delete_pods(key, job, api, &extra).await;
+            return self.delete_pods(key, job, &extra).await;
         }
         let room = (parallelism as usize).saturating_sub(keep).min(BURST);
         let pods: Vec<Pod> = (0..completions)
@@ -664,49 +603,14 @@ impl JobController {
             .take(room)
             .map(|i| job_pod(job, Some(i)))
             .collect();
-        self.create_pods(key, job, api, pods).await
+        self.create_pods(key, job, pods).await
     }
 
-    async fn create_pods(
-        &self,
-        key: &str,
-        job: &Job,
-        api: &Api<Pod>,
-        pods: Vec<Pod>,
-    ) -> Result<()> {
-        let n = pods.len();
-        if n == 0 {
-            return Ok(());
-        }
-        self.expectations.expect_creations(key, n);
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let (created, err) = slow_start_batch(n, 1, || {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let pod = pods.get(i).cloned().unwrap_or_else(|| job_pod(job, None));
-            async move { api.create(&PostParams::default(), &pod).await }
-        })
-        .await;
-        for p in &created {
-            self.recorder.event(
-                job,
-                NORMAL,
-                "SuccessfulCreate",
-                format!("Created pod: {}", p.metadata.name.as_deref().unwrap_or("")),
-            );
-        }
-        for _ in created.len()..n {
-            self.expectations.creation_observed(key);
-        }
-        if let Some(e) = err {
-            self.recorder.event(
-                job,
-                WARNING,
-                "FailedCreate",
-                format!("Error creating: {}", api_message(&e)),
-            );
-            return Err(e).context(|| format!("creating pods for job {key}"));
-        }
-        Ok(())
+    async fn create_pods(&self, key: &str, job: &Job, pods: Vec<Pod>) -> Result<()> {
+        self.pod_control
+            .create_pods(&self.expectations, key, job, pods)
+            .await
+            .map(|_| ())
     }
 
     /// Deletes a finished Job once `ttlSecondsAfterFinished` passed
@@ -720,31 +624,21 @@ impl JobController {
             .completion_time
             .as_ref()
             .or_else(|| condition(job, "Failed").and_then(|c| c.last_transition_time.as_ref()))
-            .map(util::millis)
-            .unwrap_or_else(util::now_millis);
+            .map(meta::millis)
+            .unwrap_or_else(meta::now_millis);
         let expires = finished_at + i64::from(ttl) * 1000;
-        let now = util::now_millis();
+        let now = meta::now_millis();
         if expires > now {
             return Ok(Action::RequeueAfter(Duration::from_millis(
                 (expires - now) as u64 + 10,
             )));
         }
-        let ns = job.metadata.namespace.as_deref().unwrap_or_default();
         let name = job.metadata.name.clone().unwrap_or_default();
-        let api: Api<Job> = Api::namespaced(self.client.clone(), ns);
-        let dp = DeleteParams {
-            propagation_policy: Some(PropagationPolicy::Foreground),
-            preconditions: Some(Preconditions {
-                uid: job.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..Default::default()
-        };
         tracing::info!(job = %name, "deleting job after ttlSecondsAfterFinished");
-        match api.delete(&name, &dp).await {
-            Ok(_) => Ok(Action::Done),
+        match self.owners.delete(job).await {
+            Ok(()) => Ok(Action::Done),
             Err(e) if is_not_found(&e) => Ok(Action::Done),
-            Err(e) => Err(e).context(|| format!("deleting finished job {ns}/{name}")),
+            Err(e) => Err(e).context(|| format!("deleting finished job {}", key_of(job))),
         }
     }
 }
@@ -757,7 +651,11 @@ fn job_pod(job: &Job, index: Option<i32>) -> Pod {
         .as_ref()
         .map(|s| s.template.clone())
         .unwrap_or_default();
-    let mut pod = pod_from_template(&template, &job.metadata, util::controller_ref(job));
+    let mut pod = pod_from_template(
+        &template,
+        &job.metadata,
+        controller_ref::controller_ref(job),
+    );
     pod.metadata
         .finalizers
         .get_or_insert_with(Vec::new)
@@ -802,6 +700,122 @@ fn job_pod(job: &Job, index: Option<i32>) -> Pod {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machinery::owner_client::FakeOwnerClient;
+    use crate::machinery::pod_control::FakePodClient;
+    use serde_json::json;
+
+    const SELECTOR_LABEL: &str = "batch.kubernetes.io/controller-uid";
+
+    /// A Job as the apiserver defaults it: selector and template labels on
+    /// its uid.
+    fn job(parallelism: i32, completions: i32) -> Job {
+        serde_json::from_value(json!({
+            "metadata": {"name": "pi", "namespace": "ns", "uid": "job-uid"},
+            "spec": {
+                "parallelism": parallelism,
+                "completions": completions,
+                "selector": {"matchLabels": {SELECTOR_LABEL: "job-uid"}},
+                "template": {
+                    "metadata": {"labels": {SELECTOR_LABEL: "job-uid"}},
+                    "spec": {"restartPolicy": "Never",
+                             "containers": [{"name": "c", "image": "busybox"}]}
+                }
+            }
+        }))
+        .expect("job")
+    }
+
+    fn running_pod(name: &str, labels: serde_json::Value) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("{name}-uid"),
+                         "resourceVersion": "3", "labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+            "status": {"phase": "Running"}
+        }))
+        .expect("pod")
+    }
+
+    fn fixture(
+        j: Job,
+        pods: Vec<Pod>,
+    ) -> (JobController, Arc<FakePodClient>, Arc<FakeOwnerClient<Job>>) {
+        let (pod_store, jobs) = (Store::default(), Store::default());
+        for p in pods {
+            pod_store.insert(p);
+        }
+        jobs.insert(j.clone());
+        let fake = FakePodClient::new();
+        let owners = Arc::new(FakeOwnerClient::default());
+        owners.set(j);
+        let jc = JobController::new(
+            pod_store,
+            jobs,
+            PodControl::new(fake.clone(), Recorder::disabled()),
+            owners.clone(),
+            Recorder::disabled(),
+        );
+        (jc, fake, owners)
+    }
+
+    #[tokio::test]
+    async fn creates_up_to_parallelism_tracked_pods() {
+        let (jc, fake, owners) = fixture(job(2, 5), vec![]);
+        jc.reconcile("ns/pi").await.expect("reconcile");
+        let created = fake.creates();
+        assert_eq!(created.len(), 2);
+        for p in &created {
+            assert!(has_finalizer(p));
+            let r = controller_ref::controller_of(&p.metadata).expect("controller");
+            assert_eq!((r.kind.as_str(), r.uid.as_str()), ("Job", "job-uid"));
+        }
+        let status = owners.statuses().last().cloned().expect("status");
+        assert_eq!(status["active"], 0);
+        assert!(status["startTime"].is_string());
+    }
+
+    #[tokio::test]
+    async fn an_orphan_with_the_jobs_labels_is_adopted() {
+        let (jc, fake, owners) = fixture(
+            job(2, 5),
+            vec![
+                running_pod("orphan", json!({SELECTOR_LABEL: "job-uid"})),
+                running_pod("unrelated", json!({"app": "x"})),
+            ],
+        );
+        jc.reconcile("ns/pi").await.expect("reconcile");
+        let patches = fake.patches();
+        assert_eq!(patches.len(), 1, "{patches:?}");
+        assert_eq!(patches[0].0, "ns/orphan");
+        let refs = &patches[0].1["metadata"]["ownerReferences"];
+        assert_eq!(refs[0]["kind"], "Job");
+        assert_eq!(refs[0]["uid"], "job-uid");
+        // Adopted pods are tracked like created ones.
+        assert_eq!(
+            patches[0].1["metadata"]["finalizers"],
+            json!([TRACKING_FINALIZER])
+        );
+        assert_eq!(fake.creates().len(), 1, "the orphan runs as one of two");
+        assert_eq!(owners.statuses().last().expect("status")["active"], 1);
+    }
+
+    #[tokio::test]
+    async fn a_finished_job_adopts_nothing() {
+        let mut j = job(2, 2);
+        j.status = Some(JobStatus {
+            conditions: Some(vec![JobCondition {
+                type_: "Complete".into(),
+                status: "True".into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        });
+        let (jc, fake, _) = fixture(
+            j,
+            vec![running_pod("orphan", json!({SELECTOR_LABEL: "job-uid"}))],
+        );
+        jc.reconcile("ns/pi").await.expect("reconcile");
+        assert!(fake.calls().is_empty(), "{:?}", fake.calls());
+    }
 
     #[test]
     fn completed_indexes_round_trip() {

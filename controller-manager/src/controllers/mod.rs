@@ -9,6 +9,9 @@
 //! future that runs the workers; [`run_all`] starts the informers, waits for
 //! their first list (a controller acting on a half-filled cache would
 //! re-create everything) and only then polls the workers.
+//!
+//! No controller imports another: what two of them share lives in
+//! [`crate::machinery`].
 
 pub mod cronjob;
 pub mod daemonset;
@@ -30,10 +33,11 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::events::Recorder;
-use crate::runtime::controller::{self, Reconciler, Stats};
-use crate::runtime::informer::Factory;
-use crate::runtime::queue::Queue;
-use crate::server::Metrics;
+use crate::health_server::Metrics;
+use crate::machinery::controller::{self, Reconciler, Stats};
+use crate::machinery::informer::Factory;
+use crate::machinery::pod_control::{ApiPodClient, PodControl};
+use crate::machinery::queue::Queue;
 
 /// The workers of a started controller.
 pub type Started = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -68,6 +72,15 @@ impl Context {
         } else {
             Recorder::disabled()
         }
+    }
+
+    /// Pod control for `component`: pod writes through the apiserver,
+    /// Events by `component`.
+    pub fn pod_control(&self, component: &str) -> PodControl {
+        PodControl::new(
+            Arc::new(ApiPodClient::new(self.client.clone())),
+            self.recorder(component),
+        )
     }
 
     /// The workers of reconciler `r` over `queue`, registered for metrics.

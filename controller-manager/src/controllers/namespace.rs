@@ -22,10 +22,10 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams
 
 use super::garbagecollector::api_resource;
 use super::{Context, Started};
-use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
-use crate::runtime::informer::Store;
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::machinery::controller::{is_not_found, Action, Context as _, Reconciler, Result};
+use crate::machinery::informer::Store;
+use crate::machinery::meta;
+use crate::machinery::queue::Queue;
 
 /// The finalizer this controller owns.
 pub const FINALIZER: &str = "kubernetes";
@@ -151,7 +151,7 @@ impl NamespaceController {
                 status: status.into(),
                 reason: Some(reason.into()),
                 message: Some(message),
-                last_transition_time: Some(util::now()),
+                last_transition_time: Some(meta::now()),
             }
         };
         let content = (!remaining.is_empty()).then(|| {

@@ -16,9 +16,9 @@ use kube::api::{Api, Patch, PatchParams};
 
 use super::{Context, Started};
 use crate::events::{Recorder, WARNING};
-use crate::runtime::controller::{is_not_found, Action, Context as _, Error, Reconciler, Result};
-use crate::runtime::informer::Store;
-use crate::runtime::queue::Queue;
+use crate::machinery::controller::{is_not_found, Action, Context as _, Error, Reconciler, Result};
+use crate::machinery::informer::Store;
+use crate::machinery::queue::Queue;
 
 /// An IPv4 network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,10 +30,10 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
 use super::{Context, Started};
 use crate::events::{Recorder, NORMAL};
-use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
-use crate::runtime::informer::Store;
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::machinery::controller::{is_not_found, Action, Context as _, Reconciler, Result};
+use crate::machinery::informer::Store;
+use crate::machinery::queue::Queue;
+use crate::machinery::{meta, pods};
 
 /// Taint of a node whose Ready condition is Unknown.
 pub const UNREACHABLE: &str = "node.kubernetes.io/unreachable";
@@ -140,8 +140,8 @@ pub fn eviction_time(pod: &Pod, taints: &[Taint], default_seconds: i64) -> Optio
         let added = taint
             .time_added
             .as_ref()
-            .map(util::millis)
-            .unwrap_or_else(util::now_millis);
+            .map(meta::millis)
+            .unwrap_or_else(meta::now_millis);
         let matching: Vec<&Toleration> =
             tolerations.iter().filter(|t| tolerates(t, taint)).collect();
         let seconds = if matching.is_empty() {
@@ -245,7 +245,7 @@ impl Reconciler for NodeLifecycleController {
 impl NodeLifecycleController {
     async fn mark_unknown(&self, node: &Node, ever_ready: bool) -> Result<Node> {
         let name = node.metadata.name.clone().unwrap_or_default();
-        let now = util::now();
+        let now = meta::now();
         let mut conds = node
             .status
             .as_ref()
@@ -293,7 +293,7 @@ impl NodeLifecycleController {
         tracing::warn!(node = %name, "kubelet stopped posting status; node marked Unknown");
         // Its pods can no longer be trusted to serve.
         for pod in self.pods_on(&name) {
-            if !util::pod_ready(&pod) {
+            if !pods::pod_ready(&pod) {
                 continue;
             }
             let mut pconds = pod
@@ -347,7 +347,7 @@ impl NodeLifecycleController {
                     key: key.into(),
                     effect: effect.into(),
                     value: None,
-                    time_added: (effect == "NoExecute").then(util::now),
+                    time_added: (effect == "NoExecute").then(meta::now),
                 }));
             }
         }
@@ -377,11 +377,11 @@ impl NodeLifecycleController {
             return Ok(None);
         }
         let name = node.metadata.name.clone().unwrap_or_default();
-        let now = util::now_millis();
+        let now = meta::now_millis();
         let default = self.eviction_timeout.as_secs() as i64;
         let mut next: Option<i64> = None;
         for pod in self.pods_on(&name) {
-            if pod.metadata.deletion_timestamp.is_some() || util::pod_terminal(&pod) {
+            if pod.metadata.deletion_timestamp.is_some() || pods::pod_terminal(&pod) {
                 continue;
             }
             let Some(when) = eviction_time(&pod, &taints, default) else {

@@ -17,10 +17,10 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::{Api, DeleteParams};
 
 use super::{Context, Started};
-use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
-use crate::runtime::informer::Store;
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::machinery::controller::{is_not_found, Action, Context as _, Reconciler, Result};
+use crate::machinery::informer::Store;
+use crate::machinery::queue::Queue;
+use crate::machinery::{meta, pods};
 
 /// How often the collector looks (upstream `gcCheckPeriod`).
 pub const CHECK_PERIOD: Duration = Duration::from_secs(20);
@@ -93,21 +93,21 @@ impl Reconciler for PodGcController {
                 },
             };
             if force {
-                tracing::info!(pod = %crate::runtime::informer::key_of(&**pod), node = ?node, "force-deleting orphaned pod");
+                tracing::info!(pod = %crate::machinery::informer::key_of(&**pod), node = ?node, "force-deleting orphaned pod");
                 self.delete(pod, Some(0)).await?;
             }
         }
         // Finished pods above the threshold, oldest first.
         let mut done: Vec<&Arc<Pod>> = pods
             .iter()
-            .filter(|p| util::pod_terminal(p) && p.metadata.deletion_timestamp.is_none())
+            .filter(|p| pods::pod_terminal(p) && p.metadata.deletion_timestamp.is_none())
             .collect();
         if self.threshold > 0 && done.len() > self.threshold {
             done.sort_by_key(|p| {
                 p.metadata
                     .creation_timestamp
                     .as_ref()
-                    .map(util::millis)
+                    .map(meta::millis)
                     .unwrap_or(0)
             });
             let n = done.len() - self.threshold;

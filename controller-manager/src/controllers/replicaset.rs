@@ -11,23 +11,21 @@
 //! 3. write `status` (replicas, fullyLabeled, ready, available after
 //!    minReadySeconds, observedGeneration, the ReplicaFailure condition).
 
-use std::cmp::Ordering;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
-use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use k8s_openapi::api::core::v1::Pod;
 
 use super::{Context, Started};
-use crate::events::{Recorder, NORMAL, WARNING};
-use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
-use crate::runtime::expectations::Expectations;
-use crate::runtime::informer::{key_of, split_key, Store};
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::machinery::controller::{Action, Reconciler, Result};
+use crate::machinery::controller_ref::{ControllerRefManager, PodEvents};
+use crate::machinery::expectations::Expectations;
+use crate::machinery::informer::{key_of, split_key, Store};
+use crate::machinery::owner_client::{update_status, ApiOwnerClient, OwnerClient};
+use crate::machinery::pod_control::{pod_from_template, PodControl};
+use crate::machinery::queue::Queue;
+use crate::machinery::{controller_ref, meta, pods};
 
 /// Most pods created or deleted in one reconcile (upstream `burstReplicas`).
 pub const BURST_REPLICAS: usize = 500;
@@ -37,13 +35,12 @@ pub fn start(ctx: &Context) -> Started {
     let pods = ctx.factory.informer::<Pod>();
     let sets = ctx.factory.informer::<ReplicaSet>();
     let queue = Queue::new("replicaset");
-    let rc = Arc::new(ReplicaSetController {
-        client: ctx.client.clone(),
-        pods: pods.store(),
-        sets: sets.store(),
-        expectations: Arc::new(Expectations::new()),
-        recorder: ctx.recorder("replicaset-controller"),
-    });
+    let rc = Arc::new(ReplicaSetController::new(
+        pods.store(),
+        sets.store(),
+        ctx.pod_control("replicaset-controller"),
+        Arc::new(ApiOwnerClient::new(ctx.client.clone())),
+    ));
 
     let (q, exp) = (Arc::clone(&queue), Arc::clone(&rc.expectations));
     sets.add_handler(move |old, new| match (old, new) {
@@ -55,119 +52,26 @@ pub fn start(ctx: &Context) -> Started {
         (None, None) => {}
     });
 
-    let (q, exp, set_store) = (
-        Arc::clone(&queue),
-        Arc::clone(&rc.expectations),
-        sets.store(),
-    );
-    pods.add_handler(move |old, new| {
-        pod_event(&q, &exp, &set_store, old.map(|p| &**p), new.map(|p| &**p));
-    });
+    PodEvents {
+        kind: "ReplicaSet",
+        queue: Arc::clone(&queue),
+        expectations: Some(Arc::clone(&rc.expectations)),
+        owners: sets.store(),
+        selector_of: |rs: &ReplicaSet| rs.spec.as_ref().map(|s| &s.selector),
+        min_ready_seconds_of: |rs: &ReplicaSet| rs.spec.as_ref().and_then(|s| s.min_ready_seconds),
+    }
+    .register(&pods);
     ctx.workers(rc, queue)
 }
 
-/// Maps a pod event to the ReplicaSets to look at, and records what the
-/// expectations wait for.
-fn pod_event(
-    q: &Arc<Queue>,
-    exp: &Expectations,
-    sets: &Store<ReplicaSet>,
-    old: Option<&Pod>,
-    new: Option<&Pod>,
-) {
-    let owner_key = |p: &Pod| -> Option<String> {
-        let r = util::controller_of(&p.metadata)?;
-        (r.kind == "ReplicaSet").then(|| {
-            format!(
-                "{}/{}",
-                p.metadata.namespace.as_deref().unwrap_or(""),
-                r.name
-            )
-        })
-    };
-    match (old, new) {
-        (None, Some(pod)) => {
-            if let Some(k) = owner_key(pod) {
-                if pod.metadata.deletion_timestamp.is_some() {
-                    exp.deletion_observed(&k, &key_of(pod));
-                } else {
-                    exp.creation_observed(&k);
-                }
-                q.add(k);
-            } else {
-                enqueue_matching(q, sets, pod);
-            }
-        }
-        (Some(old), Some(pod)) => {
-            let (ok, nk) = (owner_key(old), owner_key(pod));
-            if pod.metadata.deletion_timestamp.is_some()
-                && old.metadata.deletion_timestamp.is_none()
-            {
-                if let Some(k) = &nk {
-                    exp.deletion_observed(k, &key_of(pod));
-                }
-            }
-            if ok != nk {
-                if let Some(k) = ok {
-                    q.add(k);
-                }
-            }
-            match nk {
-                Some(k) => {
-                    // A pod turning ready counts as available only after
-                    // minReadySeconds: look again then.
-                    if !util::pod_ready(old) && util::pod_ready(pod) {
-                        if let Some(rs) = sets.get(&k) {
-                            let min = rs
-                                .spec
-                                .as_ref()
-                                .and_then(|s| s.min_ready_seconds)
-                                .unwrap_or(0);
-                            if min > 0 {
-                                q.add_after(k.clone(), Duration::from_secs(min as u64 + 1));
-                            }
-                        }
-                    }
-                    q.add(k)
-                }
-                None if old.metadata.labels != pod.metadata.labels => {
-                    enqueue_matching(q, sets, pod)
-                }
-                None => {}
-            }
-        }
-        (Some(pod), None) => {
-            if let Some(k) = owner_key(pod) {
-                exp.deletion_observed(&k, &key_of(pod));
-                q.add(k);
-            }
-        }
-        (None, None) => {}
-    }
-}
-
-/// An orphan pod: every ReplicaSet in its namespace whose selector matches
-/// may adopt it.
-fn enqueue_matching(q: &Queue, sets: &Store<ReplicaSet>, pod: &Pod) {
-    let ns = pod.metadata.namespace.as_deref().unwrap_or("");
-    let labels = util::labels(&pod.metadata);
-    for rs in sets.list_namespace(ns) {
-        let sel = rs.spec.as_ref().map(|s| &s.selector);
-        if let Ok(sel) = util::selector(sel) {
-            if !sel.is_empty() && sel.matches(&labels) {
-                q.add(key_of(&*rs));
-            }
-        }
-    }
-}
-
-/// The controller's state: caches, expectations, the apiserver.
+/// The controller's state: caches, expectations, pod control, the owner's
+/// reads and status writes.
 pub struct ReplicaSetController {
-    client: kube::Client,
     pods: Store<Pod>,
     sets: Store<ReplicaSet>,
     expectations: Arc<Expectations>,
-    recorder: Recorder,
+    pod_control: PodControl,
+    owners: Arc<dyn OwnerClient<ReplicaSet>>,
 }
 
 impl Reconciler for ReplicaSetController {
@@ -180,46 +84,27 @@ impl Reconciler for ReplicaSetController {
             self.expectations.delete(key);
             return Ok(Action::Done);
         };
-        let (ns, name) = split_key(key);
+        let (ns, _) = split_key(key);
         let ns = ns.unwrap_or_default();
         let spec = rs.spec.clone().unwrap_or_default();
-        let selector = util::selector(Some(&spec.selector))?;
-        let uid = rs.metadata.uid.clone().unwrap_or_default();
-        let pod_api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        let selector = meta::selector(Some(&spec.selector))?;
 
         // 1. Claim: the pods we control, after adopting and releasing.
-        let mut owned = Vec::new();
-        for pod in self.pods.list_namespace(ns) {
-            if !util::pod_active(&pod) {
-                continue;
-            }
-            let matches = selector.matches(&util::labels(&pod.metadata));
-            match util::controller_of(&pod.metadata) {
-                Some(r) if r.uid == uid => {
-                    if matches {
-                        owned.push(pod);
-                    } else if rs.metadata.deletion_timestamp.is_none() {
-                        release(&pod_api, &pod, &uid).await?;
-                    }
-                }
-                Some(_) => {}
-                None if matches
-                    && !selector.is_empty()
-                    && rs.metadata.deletion_timestamp.is_none() =>
-                {
-                    if adopt(&pod_api, &pod, &rs).await? {
-                        owned.push(pod);
-                    }
-                }
-                None => {}
-            }
-        }
+        let active: Vec<Arc<Pod>> = self
+            .pods
+            .list_namespace(ns)
+            .into_iter()
+            .filter(|p| pods::pod_active(p))
+            .collect();
+        let owned = ControllerRefManager::new(&*rs, &selector)
+            .claim_pods(active, &*self.owners, &self.pod_control)
+            .await?;
 
         // 2. Manage replicas, but only on a cache that has seen our last acts.
         let mut failure = None;
         if self.expectations.satisfied(key) && rs.metadata.deletion_timestamp.is_none() {
             let want = spec.replicas.unwrap_or(1).max(0) as usize;
-            if let Err(e) = self.manage(key, &rs, &owned, want, &pod_api).await {
+            if let Err(e) = self.manage(key, &rs, &owned, want).await {
                 failure = Some(e.to_string());
                 self.update_status(&rs, &owned, failure.as_deref()).await?;
                 return Err(e);
@@ -229,94 +114,64 @@ impl Reconciler for ReplicaSetController {
         // 3. Status.
         self.update_status(&rs, &owned, failure.as_deref()).await?;
         let min_ready = spec.min_ready_seconds.unwrap_or(0);
-        if min_ready > 0 && owned.iter().any(|p| util::pod_ready(p)) {
-            let now = util::now_millis();
+        if min_ready > 0 && owned.iter().any(|p| pods::pod_ready(p)) {
+            let now = meta::now_millis();
             if owned
                 .iter()
-                .any(|p| util::pod_ready(p) && !util::pod_available(p, min_ready, now))
+                .any(|p| pods::pod_ready(p) && !pods::pod_available(p, min_ready, now))
             {
                 return Ok(Action::RequeueAfter(Duration::from_secs(min_ready as u64)));
             }
         }
-        let _ = name;
         Ok(Action::Done)
     }
 }
 
 impl ReplicaSetController {
+    /// A controller over these caches, writing through `pod_control`
+    /// and `owners` (the apiserver, or fakes in tests).
+    pub fn new(
+        pods: Store<Pod>,
+        sets: Store<ReplicaSet>,
+        pod_control: PodControl,
+        owners: Arc<dyn OwnerClient<ReplicaSet>>,
+    ) -> ReplicaSetController {
+        ReplicaSetController {
+            pods,
+            sets,
+            expectations: Arc::new(Expectations::new()),
+            pod_control,
+            owners,
+        }
+    }
+
+    /// Creates or deletes the difference between `owned` and `want`.
     async fn manage(
         &self,
         key: &str,
         rs: &ReplicaSet,
         owned: &[Arc<Pod>],
         want: usize,
-        api: &Api<Pod>,
     ) -> Result<()> {
         let have = owned.len();
         if have < want {
             let n = (want - have).min(BURST_REPLICAS);
-            self.expectations.expect_creations(key, n);
             let template = rs
                 .spec
                 .as_ref()
                 .and_then(|s| s.template.clone())
                 .unwrap_or_default();
-            let pod = pod_from_template(&template, &rs.metadata, util::controller_ref(rs));
-            let (created, err) = slow_start_batch(n, 1, || {
-                let pod = pod.clone();
-                async move { api.create(&PostParams::default(), &pod).await }
-            })
-            .await;
-            for p in &created {
-                self.recorder.event(
-                    rs,
-                    NORMAL,
-                    "SuccessfulCreate",
-                    format!("Created pod: {}", p.metadata.name.as_deref().unwrap_or("")),
-                );
-            }
-            // Creations that never happened will never be observed.
-            for _ in created.len()..n {
-                self.expectations.creation_observed(key);
-            }
-            if let Some(e) = err {
-                self.recorder.event(
-                    rs,
-                    WARNING,
-                    "FailedCreate",
-                    format!("Error creating: {}", api_message(&e)),
-                );
-                return Err(e).context(|| format!("creating pods for {key}"));
-            }
+            let pod =
+                pod_from_template(&template, &rs.metadata, controller_ref::controller_ref(rs));
+            self.pod_control
+                .create_pods(&self.expectations, key, rs, vec![pod; n])
+                .await?;
         } else if have > want {
             let n = (have - want).min(BURST_REPLICAS);
-            let victims = pods_to_delete(owned, n);
-            self.expectations
-                .expect_deletions(key, victims.iter().map(|p| key_of(&***p)));
-            for pod in victims {
-                let pname = pod.metadata.name.clone().unwrap_or_default();
-                match api.delete(&pname, &DeleteParams::default()).await {
-                    Ok(_) => self.recorder.event(
-                        rs,
-                        NORMAL,
-                        "SuccessfulDelete",
-                        format!("Deleted pod: {pname}"),
-                    ),
-                    Err(e) if is_not_found(&e) => {
-                        self.expectations.deletion_observed(key, &key_of(&**pod))
-                    }
-                    Err(e) => {
-                        self.expectations.deletion_observed(key, &key_of(&**pod));
-                        self.recorder.event(
-                            rs,
-                            WARNING,
-                            "FailedDelete",
-                            format!("Error deleting: {}", api_message(&e)),
-                        );
-                        return Err(e).context(|| format!("deleting pod {pname}"));
-                    }
-                }
-            }
+            let victims = pods::pods_to_delete(owned, n);
+            self.pod_control
+                .delete_pods(&self.expectations, key, rs, &victims)
+                .await?;
         }
         Ok(())
     }
@@ -332,9 +187,9 @@ impl ReplicaSetController {
             .template
             .as_ref()
             .and_then(|t| t.metadata.as_ref())
-            .map(util::labels)
+            .map(meta::labels)
             .unwrap_or_default();
-        let now = util::now_millis();
+        let now = meta::now_millis();
         let min_ready = spec.min_ready_seconds.unwrap_or(0);
         let old = rs.status.clone().unwrap_or_default();
         let mut conditions: Vec<ReplicaSetCondition> = old
@@ -350,7 +205,7 @@ impl ReplicaSetController {
                 status: "True".into(),
                 reason: Some("FailedCreate".into()),
                 message: Some(msg.to_string()),
-                last_transition_time: Some(util::now()),
+                last_transition_time: Some(meta::now()),
             });
         } else if let Some(c) = old
             .conditions
@@ -368,292 +223,229 @@ impl ReplicaSetController {
                 owned
                     .iter()
                     .filter(|p| {
-                        let l = util::labels(&p.metadata);
+                        let l = meta::labels(&p.metadata);
                         template_labels.iter().all(|(k, v)| l.get(k) == Some(v))
                     })
                     .count() as i32,
             ),
-            ready_replicas: Some(owned.iter().filter(|p| util::pod_ready(p)).count() as i32),
+            ready_replicas: Some(owned.iter().filter(|p| pods::pod_ready(p)).count() as i32),
             available_replicas: Some(
                 owned
                     .iter()
-                    .filter(|p| util::pod_available(p, min_ready, now))
+                    .filter(|p| pods::pod_available(p, min_ready, now))
                     .count() as i32,
             ),
             observed_generation: rs.metadata.generation,
             conditions: (!conditions.is_empty()).then_some(conditions),
             terminating_replicas: None,
         };
-        if normalized(&status) == normalized(&old) {
-            return Ok(());
-        }
-        let api: Api<ReplicaSet> = Api::namespaced(
-            self.client.clone(),
-            rs.metadata.namespace.as_deref().unwrap_or(""),
-        );
-        let name = rs.metadata.name.clone().unwrap_or_default();
-        let patch = serde_json::json!({"status": status});
-        match api
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e).context(|| format!("updating status of replicaset {name}")),
-        }
+        update_status(&*self.owners, rs, &old, &status).await?;
+        Ok(())
     }
-}
-
-/// A status with zero counts written as absent, as the apiserver returns it.
-fn normalized(s: &ReplicaSetStatus) -> serde_json::Value {
-    let mut v = serde_json::to_value(s).unwrap_or_default();
-    if let Some(m) = v.as_object_mut() {
-        m.retain(|k, v| !(v.is_null() || (v == &serde_json::json!(0) && k != "replicas")));
-    }
-    v
-}
-
-/// The message of an apiserver error, for Events.
-pub fn api_message(e: &kube::Error) -> String {
-    match e {
-        kube::Error::Api(s) => s.message.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A new pod from a template (upstream `GetPodFromTemplate`): the template's
-/// labels, annotations, finalizers and spec, named `<owner>-<random>`.
-pub fn pod_from_template(
-    template: &PodTemplateSpec,
-    owner: &ObjectMeta,
-    controller: OwnerReference,
-) -> Pod {
-    let tm = template.metadata.clone().unwrap_or_default();
-    Pod {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{}-", owner.name.as_deref().unwrap_or(""))),
-            namespace: owner.namespace.clone(),
-            labels: tm.labels,
-            annotations: tm.annotations,
-            finalizers: tm.finalizers,
-            owner_references: Some(vec![controller]),
-            ..Default::default()
-        },
-        spec: template.spec.clone(),
-        status: None,
-    }
-}
-
-/// Runs `n` calls of `f` in batches of 1, 2, 4, ... (upstream
-/// `slowStartBatch`): a quota or admission failure costs one request, not
-/// five hundred. Returns what was created and the first error.
-pub async fn slow_start_batch<T, F, Fut>(
-    n: usize,
-    initial: usize,
-    f: F,
-) -> (Vec<T>, Option<kube::Error>)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Result<T, kube::Error>>,
-{
-    let mut done = Vec::with_capacity(n);
-    let mut batch = initial.max(1).min(n);
-    let mut remaining = n;
-    while remaining > 0 {
-        let results = futures::future::join_all((0..batch).map(|_| f())).await;
-        let mut err = None;
-        for r in results {
-            match r {
-                Ok(v) => done.push(v),
-                Err(e) => err = Some(e),
-            }
-        }
-        if err.is_some() {
-            return (done, err);
-        }
-        remaining -= batch;
-        batch = (batch * 2).min(remaining);
-    }
-    (done, None)
-}
-
-/// The `n` pods to delete, least valuable first (upstream
-/// `ActivePodsWithRanks`): unscheduled before scheduled, Pending before
-/// Unknown before Running, not ready before ready, ready for less time
-/// first, more restarts first, newer first.
-pub fn pods_to_delete(pods: &[Arc<Pod>], n: usize) -> Vec<&Arc<Pod>> {
-    let mut v: Vec<&Arc<Pod>> = pods.iter().collect();
-    v.sort_by(|a, b| delete_order(a, b));
-    v.truncate(n);
-    v
-}
-
-fn delete_order(a: &Pod, b: &Pod) -> Ordering {
-    let assigned = |p: &Pod| {
-        p.spec
-            .as_ref()
-            .and_then(|s| s.node_name.as_deref())
-            .is_some_and(|n| !n.is_empty())
-    };
-    let phase_rank = |p: &Pod| match util::pod_phase(p) {
-        "Pending" => 0,
-        "Unknown" => 1,
-        "Running" => 2,
-        _ => 3,
-    };
-    let created = |p: &Pod| {
-        p.metadata
-            .creation_timestamp
-            .as_ref()
-            .map(util::millis)
-            .unwrap_or(0)
-    };
-    assigned(a)
-        .cmp(&assigned(b))
-        .then(phase_rank(a).cmp(&phase_rank(b)))
-        .then(util::pod_ready(a).cmp(&util::pod_ready(b)))
-        // Both ready: the more recently ready goes first.
-        .then_with(|| {
-            match (
-                util::ready_condition_since(a),
-                util::ready_condition_since(b),
-            ) {
-                (Some(x), Some(y)) => y.cmp(&x),
-                _ => Ordering::Equal,
-            }
-        })
-        .then(util::restarts(b).cmp(&util::restarts(a)))
-        .then(created(b).cmp(&created(a)))
-}
-
-/// Makes `owner` the controller of an orphan pod; `false` if the pod changed
-/// under us (it was adopted by someone else or deleted).
-async fn adopt(api: &Api<Pod>, pod: &Pod, owner: &ReplicaSet) -> Result<bool> {
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let mut refs = pod.metadata.owner_references.clone().unwrap_or_default();
-    refs.push(util::controller_ref(owner));
-    // The uid and resourceVersion guard against adopting a pod that was
-    // replaced or changed since our cache saw it.
-    let patch = serde_json::json!({
-        "metadata": {
-            "ownerReferences": refs,
-            "uid": pod.metadata.uid,
-            "resourceVersion": pod.metadata.resource_version,
-        }
-    });
-    match api
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(e) if is_not_found(&e) || crate::runtime::controller::is_conflict(&e) => Ok(false),
-        Err(e) => Err(e).context(|| format!("adopting pod {name}")),
-    }
-}
-
-/// Drops our controller reference from a pod that no longer matches.
-async fn release(api: &Api<Pod>, pod: &Pod, uid: &str) -> Result<()> {
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let refs: Vec<OwnerReference> = pod
-        .metadata
-        .owner_references
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.uid != uid)
-        .collect();
-    let patch = serde_json::json!({
-        "metadata": {"ownerReferences": refs, "uid": pod.metadata.uid, "resourceVersion": pod.metadata.resource_version}
-    });
-    match api
-        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) || crate::runtime::controller::is_conflict(&e) => Ok(()),
-        Err(e) => Err(e).context(|| format!("releasing pod {name}")),
-    }
-}
-
-/// Pods per ReplicaSet in one namespace, for the Deployment controller.
-pub fn pods_by_owner(pods: &Store<Pod>, ns: &str) -> BTreeMap<String, Vec<Arc<Pod>>> {
-    let mut m: BTreeMap<String, Vec<Arc<Pod>>> = BTreeMap::new();
-    for p in pods.list_namespace(ns) {
-        if let Some(r) = util::controller_of(&p.metadata) {
-            m.entry(r.uid.clone()).or_default().push(p);
-        }
-    }
-    m
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{PodCondition, PodSpec, PodStatus};
+    use crate::events::Recorder;
+    use crate::machinery::owner_client::FakeOwnerClient;
+    use crate::machinery::pod_control::FakePodClient;
+    use serde_json::json;
 
-    fn pod(name: &str, node: Option<&str>, phase: &str, ready: bool, restarts: i32) -> Arc<Pod> {
-        let _ = restarts;
-        Arc::new(Pod {
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                ..Default::default()
-            },
-            spec: Some(PodSpec {
-                node_name: node.map(String::from),
-                ..Default::default()
-            }),
-            status: Some(PodStatus {
-                phase: Some(phase.into()),
-                conditions: Some(vec![PodCondition {
-                    type_: "Ready".into(),
-                    status: if ready { "True" } else { "False" }.into(),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            }),
-        })
+    fn replica_set(replicas: i32) -> ReplicaSet {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "ns", "uid": "rs-uid", "generation": 1},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}
+                }
+            }
+        }))
+        .expect("replicaset")
     }
 
-    #[test]
-    fn least_valuable_pods_go_first() {
-        let pods = vec![
-            pod("running-ready", Some("n1"), "Running", true, 0),
-            pod("unscheduled", None, "Pending", false, 0),
-            pod("running-not-ready", Some("n1"), "Running", false, 0),
-            pod("pending", Some("n1"), "Pending", false, 0),
-        ];
-        let order: Vec<_> = pods_to_delete(&pods, 4)
+    /// A pod labelled `app=<app>`, controlled by `owner` if given; `node`
+    /// None leaves it unscheduled and Pending, else Running and Ready.
+    fn pod(name: &str, app: &str, owner: Option<&str>, node: Option<&str>) -> Pod {
+        let refs = owner.map(|uid| {
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "owner",
+                    "uid": uid, "controller": true}])
+        });
+        let (phase, ready) = if node.is_some() {
+            ("Running", "True")
+        } else {
+            ("Pending", "False")
+        };
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns", "uid": format!("{name}-uid"),
+                         "resourceVersion": "7", "labels": {"app": app},
+                         "ownerReferences": refs},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
+            "status": {"phase": phase,
+                       "conditions": [{"type": "Ready", "status": ready}]}
+        }))
+        .expect("pod")
+    }
+
+    struct Fixture {
+        pods: Store<Pod>,
+        fake: Arc<FakePodClient>,
+        owners: Arc<FakeOwnerClient<ReplicaSet>>,
+        rc: ReplicaSetController,
+    }
+
+    /// The controller over caches holding `rs` and `pods`, with fakes for
+    /// the apiserver (which has `rs` too).
+    fn fixture(rs: ReplicaSet, pods: Vec<Pod>) -> Fixture {
+        let (pod_store, sets) = (Store::default(), Store::default());
+        for p in pods {
+            pod_store.insert(p);
+        }
+        sets.insert(rs.clone());
+        let fake = FakePodClient::new();
+        let owners = Arc::new(FakeOwnerClient::default());
+        owners.set(rs);
+        let rc = ReplicaSetController::new(
+            pod_store.clone(),
+            sets,
+            PodControl::new(fake.clone(), Recorder::disabled()),
+            owners.clone(),
+        );
+        Fixture {
+            pods: pod_store,
+            fake,
+            owners,
+            rc,
+        }
+    }
+
+    fn controller_uids(p: &Pod) -> Vec<String> {
+        p.metadata
+            .owner_references
             .iter()
-            .map(|p| p.metadata.name.clone().unwrap())
-            .collect();
+            .flatten()
+            .filter(|r| r.controller == Some(true))
+            .map(|r| r.uid.clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn scale_up_creates_the_missing_pods_once() {
+        let f = fixture(
+            replica_set(3),
+            vec![pod("web-a", "web", Some("rs-uid"), Some("n1"))],
+        );
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        let created = f.fake.creates();
+        assert_eq!(created.len(), 2);
+        for p in &created {
+            assert_eq!(p.metadata.generate_name.as_deref(), Some("web-"));
+            assert_eq!(controller_uids(p), ["rs-uid"]);
+            assert_eq!(
+                meta::labels(&p.metadata).get("app").map(String::as_str),
+                Some("web")
+            );
+        }
+        assert_eq!(f.owners.statuses().last().expect("status")["replicas"], 1);
+
+        // The informer has not shown the new pods yet: the expectations
+        // keep the next reconcile from creating them again.
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        assert_eq!(f.fake.creates().len(), 2);
+        for p in &created {
+            let mut p = p.clone();
+            p.metadata.name = Some(format!("web-{}", f.pods.len()));
+            f.pods.insert(p);
+            f.rc.expectations.creation_observed("ns/web");
+        }
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        assert_eq!(f.fake.creates().len(), 2, "three pods exist now");
+    }
+
+    #[tokio::test]
+    async fn scale_down_deletes_the_least_valuable_pods() {
+        let f = fixture(
+            replica_set(1),
+            vec![
+                pod("running", "web", Some("rs-uid"), Some("n1")),
+                pod("unscheduled", "web", Some("rs-uid"), None),
+                pod("running-2", "web", Some("rs-uid"), Some("n2")),
+            ],
+        );
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        let deleted = f.fake.deletes();
+        assert_eq!(deleted.len(), 2);
+        assert!(deleted.contains(&"ns/unscheduled".to_string()));
+        assert!(f.fake.creates().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_orphan_that_matches_is_adopted_instead_of_created() {
+        let f = fixture(
+            replica_set(2),
+            vec![
+                pod("orphan", "web", None, Some("n1")),
+                pod("stranger", "other", None, Some("n1")),
+                pod("someone-elses", "web", Some("other-uid"), Some("n1")),
+            ],
+        );
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        let patches = f.fake.patches();
+        assert_eq!(patches.len(), 1, "{patches:?}");
+        let (key, patch) = &patches[0];
+        assert_eq!(key, "ns/orphan");
+        let m = &patch["metadata"];
+        assert_eq!(m["uid"], "orphan-uid");
+        assert_eq!(m["resourceVersion"], "7");
+        assert_eq!(m["ownerReferences"][0]["uid"], "rs-uid");
+        assert_eq!(m["ownerReferences"][0]["controller"], true);
         assert_eq!(
-            order,
-            [
-                "unscheduled",
-                "pending",
-                "running-not-ready",
-                "running-ready"
-            ]
+            f.fake.creates().len(),
+            1,
+            "the orphan counts as one replica"
         );
     }
 
     #[tokio::test]
-    async fn slow_start_stops_at_the_first_failing_batch() {
-        let calls = std::sync::atomic::AtomicUsize::new(0);
-        let (ok, err) = slow_start_batch(10, 1, || {
-            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async move {
-                if n >= 3 {
-                    Err(kube::Error::LinesCodecMaxLineLengthExceeded)
-                } else {
-                    Ok(n)
-                }
-            }
-        })
-        .await;
-        // Batches 1 and 2 succeed (3 calls); the batch of 4 fails as a whole.
-        assert_eq!(ok.len(), 3);
-        assert!(err.is_some());
-        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 7);
+    async fn no_adoption_when_the_apiserver_says_the_owner_is_being_deleted() {
+        let f = fixture(replica_set(2), vec![pod("orphan", "web", None, Some("n1"))]);
+        let mut deleting = replica_set(2);
+        deleting.metadata.deletion_timestamp = Some(meta::now());
+        f.owners.set(deleting);
+        assert!(f.rc.reconcile("ns/web").await.is_err());
+        assert!(f.fake.patches().is_empty());
+        assert!(f.fake.creates().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_pod_that_stopped_matching_is_released_and_replaced() {
+        let f = fixture(
+            replica_set(1),
+            vec![pod("relabelled", "other", Some("rs-uid"), Some("n1"))],
+        );
+        f.rc.reconcile("ns/web").await.expect("reconcile");
+        let patches = f.fake.patches();
+        assert_eq!(patches.len(), 1);
+        assert_eq!(patches[0].0, "ns/relabelled");
+        assert_eq!(patches[0].1["metadata"]["ownerReferences"], json!([]));
+        assert_eq!(patches[0].1["metadata"]["uid"], "relabelled-uid");
+        assert_eq!(f.fake.creates().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_create_is_reported_in_the_status() {
+        let f = fixture(replica_set(4), vec![]);
+        f.fake.fail_creates_after(1);
+        assert!(f.rc.reconcile("ns/web").await.is_err());
+        // Slow start: the batch of one succeeds, the batch of two fails,
+        // the last one is never tried.
+        assert_eq!(f.fake.creates().len(), 1);
+        assert!(!f.rc.expectations.satisfied("ns/web"));
+        let status = f.owners.statuses().last().cloned().expect("status");
+        assert_eq!(status["conditions"][0]["type"], "ReplicaFailure");
+        assert_eq!(status["conditions"][0]["reason"], "FailedCreate");
     }
 }

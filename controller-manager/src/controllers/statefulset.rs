@@ -37,16 +37,16 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
-use super::deployment::hash;
-use super::replicaset::api_message;
 use super::{Context, Started};
-use crate::events::{Recorder, NORMAL, WARNING};
-use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
-use crate::runtime::informer::{key_of, split_key, Store};
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::machinery::controller::{Action, Reconciler, Result};
+use crate::machinery::controller_ref::{ControllerRefManager, PodEvents};
+use crate::machinery::informer::{key_of, split_key, Store};
+use crate::machinery::owner_client::{update_status, ApiOwnerClient, OwnerClient};
+use crate::machinery::pod_control::PodControl;
+use crate::machinery::queue::Queue;
+use crate::machinery::template_hash as hash;
+use crate::machinery::{controller_ref, meta, pods};
 
 /// The label with the pod's revision (`<name>-<hash>`).
 pub const REVISION_LABEL: &str = "controller-revision-hash";
@@ -61,10 +61,10 @@ pub fn start(ctx: &Context) -> Started {
     let sets = ctx.factory.informer::<StatefulSet>();
     let queue = Queue::new("statefulset");
     let sc = Arc::new(StatefulSetController {
-        client: ctx.client.clone(),
         pods: pods.store(),
         sets: sets.store(),
-        recorder: ctx.recorder("statefulset-controller"),
+        pod_control: ctx.pod_control("statefulset-controller"),
+        owners: Arc::new(ApiOwnerClient::new(ctx.client.clone())),
     });
     let q = Arc::clone(&queue);
     sets.add_handler(move |old, new| {
@@ -72,39 +72,25 @@ pub fn start(ctx: &Context) -> Started {
             q.add(key_of(&**s));
         }
     });
-    let (q, set_store) = (Arc::clone(&queue), sets.store());
-    pods.add_handler(move |old, new| {
-        let Some(p) = new.or(old) else { return };
-        let Some(r) = util::controller_of(&p.metadata).filter(|r| r.kind == "StatefulSet") else {
-            return;
-        };
-        let k = format!(
-            "{}/{}",
-            p.metadata.namespace.as_deref().unwrap_or(""),
-            r.name
-        );
-        if let (Some(o), Some(n)) = (old, new) {
-            if !util::pod_ready(o) && util::pod_ready(n) {
-                if let Some(min) = set_store
-                    .get(&k)
-                    .and_then(|s| s.spec.as_ref().and_then(|s| s.min_ready_seconds))
-                    .filter(|m| *m > 0)
-                {
-                    q.add_after(k.clone(), Duration::from_secs(min as u64 + 1));
-                }
-            }
-        }
-        q.add(k);
-    });
+    // Pods are known by name, not counted: no expectations.
+    PodEvents {
+        kind: "StatefulSet",
+        queue: Arc::clone(&queue),
+        expectations: None,
+        owners: sets.store(),
+        selector_of: |s: &StatefulSet| s.spec.as_ref().map(|s| &s.selector),
+        min_ready_seconds_of: |s: &StatefulSet| s.spec.as_ref().and_then(|s| s.min_ready_seconds),
+    }
+    .register(&pods);
     ctx.workers(sc, queue)
 }
 
 /// The controller's state.
 pub struct StatefulSetController {
-    client: kube::Client,
     pods: Store<Pod>,
     sets: Store<StatefulSet>,
-    recorder: Recorder,
+    pod_control: PodControl,
+    owners: Arc<dyn OwnerClient<StatefulSet>>,
 }
 
 /// The ordinal of a pod named `<set>-<n>`.
@@ -131,7 +117,7 @@ fn terminating(pod: &Pod) -> bool {
 }
 
 fn running_and_ready(pod: &Pod) -> bool {
-    util::pod_phase(pod) == "Running" && util::pod_ready(pod)
+    pods::pod_phase(pod) == "Running" && pods::pod_ready(pod)
 }
 
 /// The pod for ordinal `i` (upstream `newVersionedStatefulSetPod`).
@@ -156,7 +142,7 @@ pub fn new_pod(set: &StatefulSet, i: i32, revision: &str) -> Pod {
             labels: Some(labels),
             annotations: tm.annotations,
             finalizers: tm.finalizers,
-            owner_references: Some(vec![util::controller_ref(set)]),
+            owner_references: Some(vec![controller_ref::controller_ref(set)]),
             ..Default::default()
         },
         spec: Some(pod_spec),
@@ -176,7 +162,6 @@ impl Reconciler for StatefulSetController {
         let (ns, name) = split_key(key);
         let ns = ns.unwrap_or_default();
         let spec = set.spec.clone().unwrap_or_default();
-        let uid = set.metadata.uid.clone().unwrap_or_default();
         let status = set.status.clone().unwrap_or_default();
         let update_rev = format!(
             "{name}-{}",
@@ -189,36 +174,32 @@ impl Reconciler for StatefulSetController {
             .unwrap_or_else(|| update_rev.clone());
         let replicas = spec.replicas.unwrap_or(1).max(0);
         let min_ready = spec.min_ready_seconds.unwrap_or(0);
-        let now = util::now_millis();
+        let now = meta::now_millis();
         let healthy = |p: &Pod| {
-            running_and_ready(p) && !terminating(p) && util::pod_available(p, min_ready, now)
+            running_and_ready(p) && !terminating(p) && pods::pod_available(p, min_ready, now)
         };
         let monotonic = spec.pod_management_policy.as_deref() != Some("Parallel");
 
         // 1. Ordinals.
         let mut slots: BTreeMap<i32, Arc<Pod>> = BTreeMap::new();
         let mut all: Vec<Arc<Pod>> = Vec::new();
-        for pod in self.pods.list_namespace(ns) {
-            if util::controller_of(&pod.metadata).is_none_or(|r| r.uid != uid) {
-                continue;
-            }
+        let selector = meta::selector(Some(&spec.selector))?;
+        let owned = ControllerRefManager::new(&*set, &selector)
+            .claim_pods(
+                self.pods.list_namespace(ns),
+                &*self.owners,
+                &self.pod_control,
+            )
+            .await?;
+        for pod in owned {
             if let Some(i) = pod.metadata.name.as_deref().and_then(|n| ordinal(name, n)) {
                 slots.insert(i, Arc::clone(&pod));
             }
             all.push(pod);
         }
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), ns);
         if set.metadata.deletion_timestamp.is_none() {
-            self.act(
-                &set,
-                &api,
-                &slots,
-                replicas,
-                &update_rev,
-                monotonic,
-                &healthy,
-            )
-            .await?;
+            self.act(&set, &slots, replicas, &update_rev, monotonic, &healthy)
+                .await?;
         }
 
         // 5. Status.
@@ -235,7 +216,7 @@ impl Reconciler for StatefulSetController {
             st.replicas += 1;
             if running_and_ready(p) {
                 ready += 1;
-                if util::pod_available(p, min_ready, now) {
+                if pods::pod_available(p, min_ready, now) {
                     available += 1;
                 }
             }
@@ -261,7 +242,7 @@ impl Reconciler for StatefulSetController {
         if min_ready > 0
             && all
                 .iter()
-                .any(|p| running_and_ready(p) && !util::pod_available(p, min_ready, now))
+                .any(|p| running_and_ready(p) && !pods::pod_available(p, min_ready, now))
         {
             return Ok(Action::RequeueAfter(Duration::from_secs(min_ready as u64)));
         }
@@ -275,7 +256,6 @@ impl StatefulSetController {
     async fn act(
         &self,
         set: &StatefulSet,
-        api: &Api<Pod>,
         slots: &BTreeMap<i32, Arc<Pod>>,
         replicas: i32,
         update_rev: &str,
@@ -288,17 +268,17 @@ impl StatefulSetController {
         for i in 0..replicas {
             match slots.get(&i) {
                 None => {
-                    self.create(set, api, i, update_rev).await?;
+                    self.create(set, i, update_rev).await?;
                     if monotonic {
                         return Ok(());
                     }
                     first_unhealthy.get_or_insert(i);
                 }
                 Some(p)
-                    if matches!(util::pod_phase(p), "Failed" | "Succeeded") && !terminating(p) =>
+                    if matches!(pods::pod_phase(p), "Failed" | "Succeeded") && !terminating(p) =>
                 {
                     // A finished pod is deleted and recreated under its name.
-                    self.delete(set, api, p).await?;
+                    self.delete(set, p).await?;
                     if monotonic {
                         return Ok(());
                     }
@@ -325,7 +305,7 @@ impl StatefulSetController {
             if monotonic && first_unhealthy.is_some_and(|u| u != i) {
                 return Ok(());
             }
-            self.delete(set, api, p).await?;
+            self.delete(set, p).await?;
             if monotonic {
                 return Ok(());
             }
@@ -345,7 +325,7 @@ impl StatefulSetController {
                 return Ok(());
             };
             if revision(p) != update_rev && !terminating(p) {
-                self.delete(set, api, p).await?;
+                self.delete(set, p).await?;
                 return Ok(());
             }
             if !healthy(p) {
@@ -355,107 +335,95 @@ impl StatefulSetController {
         Ok(())
     }
 
-    async fn create(&self, set: &StatefulSet, api: &Api<Pod>, i: i32, rev: &str) -> Result<()> {
-        let pod = new_pod(set, i, rev);
-        let pname = pod.metadata.name.clone().unwrap_or_default();
-        let sname = set.metadata.name.as_deref().unwrap_or_default();
-        match api.create(&PostParams::default(), &pod).await {
-            Ok(_) => {
-                self.recorder.event(
-                    set,
-                    NORMAL,
-                    "SuccessfulCreate",
-                    format!("create Pod {pname} in StatefulSet {sname} successful"),
-                );
-                Ok(())
-            }
-            // Our cache is behind: it exists.
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-            Err(e) => {
-                self.recorder.event(
-                    set,
-                    WARNING,
-                    "FailedCreate",
-                    format!(
-                        "create Pod {pname} in StatefulSet {sname} failed error: {}",
-                        api_message(&e)
-                    ),
-                );
-                Err(e).context(|| format!("creating pod {pname}"))
-            }
-        }
+    async fn create(&self, set: &StatefulSet, i: i32, rev: &str) -> Result<()> {
+        // Already there (a lagging cache) is fine: the name is the identity.
+        self.pod_control
+            .create_pod(set, &new_pod(set, i, rev))
+            .await
+            .map(|_| ())
     }
 
-    async fn delete(&self, set: &StatefulSet, api: &Api<Pod>, pod: &Pod) -> Result<()> {
-        let pname = pod.metadata.name.clone().unwrap_or_default();
-        let sname = set.metadata.name.as_deref().unwrap_or_default();
+    async fn delete(&self, set: &StatefulSet, pod: &Pod) -> Result<()> {
         // The uid precondition keeps a lagging cache from deleting the
         // pod's successor of the same name.
-        let dp = DeleteParams {
-            preconditions: Some(kube::api::Preconditions {
-                uid: pod.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..Default::default()
-        };
-        match api.delete(&pname, &dp).await {
-            Ok(_) => {
-                self.recorder.event(
-                    set,
-                    NORMAL,
-                    "SuccessfulDelete",
-                    format!("delete Pod {pname} in StatefulSet {sname} successful"),
-                );
-                Ok(())
-            }
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
-            Err(e) => {
-                self.recorder.event(
-                    set,
-                    WARNING,
-                    "FailedDelete",
-                    format!(
-                        "delete Pod {pname} in StatefulSet {sname} failed error: {}",
-                        api_message(&e)
-                    ),
-                );
-                Err(e).context(|| format!("deleting pod {pname}"))
-            }
-        }
+        self.pod_control
+            .delete_pod(set, pod, pod.metadata.uid.as_deref())
+            .await
+            .map(|_| ())
     }
 
     async fn write_status(&self, set: &StatefulSet, st: StatefulSetStatus) -> Result<()> {
         let old = set.status.clone().unwrap_or_default();
-        if normalized(&st) == normalized(&old) {
-            return Ok(());
-        }
-        let ns = set.metadata.namespace.as_deref().unwrap_or_default();
-        let name = set.metadata.name.clone().unwrap_or_default();
-        let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), ns);
-        let patch = serde_json::json!({ "status": st });
-        match api
-            .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            Err(e) => Err(e).context(|| format!("updating status of statefulset {ns}/{name}")),
-        }
+        update_status(&*self.owners, set, &old, &st).await?;
+        Ok(())
     }
-}
-
-fn normalized(s: &StatefulSetStatus) -> serde_json::Value {
-    let mut v = serde_json::to_value(s).unwrap_or_default();
-    if let Some(m) = v.as_object_mut() {
-        m.retain(|_, v| !(v.is_null() || v == &serde_json::json!(0)));
-    }
-    v
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Recorder;
+    use crate::machinery::owner_client::FakeOwnerClient;
+    use crate::machinery::pod_control::FakePodClient;
+    use serde_json::json;
+
+    fn web() -> StatefulSet {
+        serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "ns", "uid": "sts-uid"},
+            "spec": {"replicas": 3, "serviceName": "web",
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]}}}
+        }))
+        .expect("set")
+    }
+
+    fn fixture(pods: Vec<Pod>) -> (StatefulSetController, Arc<FakePodClient>) {
+        let (pod_store, sets) = (Store::default(), Store::default());
+        for p in pods {
+            pod_store.insert(p);
+        }
+        sets.insert(web());
+        let fake = FakePodClient::new();
+        let owners = Arc::new(FakeOwnerClient::default());
+        owners.set(web());
+        let sc = StatefulSetController {
+            pods: pod_store,
+            sets,
+            pod_control: PodControl::new(fake.clone(), Recorder::disabled()),
+            owners,
+        };
+        (sc, fake)
+    }
+
+    #[tokio::test]
+    async fn ordered_ready_starts_with_ordinal_zero_only() {
+        let (sc, fake) = fixture(vec![]);
+        sc.reconcile("ns/web").await.expect("reconcile");
+        let names: Vec<_> = fake
+            .creates()
+            .iter()
+            .filter_map(|p| p.metadata.name.clone())
+            .collect();
+        assert_eq!(names, ["web-0"]);
+    }
+
+    #[tokio::test]
+    async fn an_orphan_with_an_ordinal_name_is_adopted_not_recreated() {
+        let orphan: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "web-0", "namespace": "ns", "uid": "p0",
+                         "resourceVersion": "1", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": "Pending"}
+        }))
+        .expect("pod");
+        let (sc, fake) = fixture(vec![orphan]);
+        sc.reconcile("ns/web").await.expect("reconcile");
+        assert_eq!(fake.patches().len(), 1);
+        assert_eq!(fake.patches()[0].0, "ns/web-0");
+        // web-0 is not Ready yet: OrderedReady waits before web-1.
+        assert!(fake.creates().is_empty());
+    }
 
     #[test]
     fn ordinals_parse_only_our_names() {

@@ -38,14 +38,14 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, PostParams, PropagationPolicy};
 
 use self::schedule::Schedule;
-use super::job::finished;
-use super::replicaset::api_message;
 use super::{Context, Started};
 use crate::events::{Recorder, NORMAL, WARNING};
-use crate::runtime::controller::{is_not_found, Action, Context as _, Reconciler, Result};
-use crate::runtime::informer::{key_of, split_key, Store};
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::machinery::controller::{is_not_found, Action, Context as _, Reconciler, Result};
+use crate::machinery::informer::{key_of, split_key, Store};
+use crate::machinery::job_status::finished;
+use crate::machinery::pod_control::api_message;
+use crate::machinery::queue::Queue;
+use crate::machinery::{controller_ref, meta};
 
 /// The annotation with the time a Job was scheduled for (RFC 3339).
 pub const SCHEDULED_TIMESTAMP: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
@@ -75,7 +75,7 @@ impl Default for Clock {
 impl Clock {
     /// Now, in milliseconds since the epoch.
     pub fn now_millis(&self) -> i64 {
-        util::now_millis() + self.offset_ms.load(Ordering::SeqCst)
+        meta::now_millis() + self.offset_ms.load(Ordering::SeqCst)
     }
 
     /// Moves time forward by `d` and has every CronJob looked at again.
@@ -116,7 +116,9 @@ pub fn start(ctx: &Context) -> Started {
     let q = Arc::clone(&queue);
     jobs.add_handler(move |old, new| {
         if let Some(j) = new.or(old) {
-            if let Some(r) = util::controller_of(&j.metadata).filter(|r| r.kind == "CronJob") {
+            if let Some(r) =
+                controller_ref::controller_of(&j.metadata).filter(|r| r.kind == "CronJob")
+            {
                 q.add(format!(
                     "{}/{}",
                     j.metadata.namespace.as_deref().unwrap_or(""),
@@ -217,7 +219,7 @@ impl Reconciler for CronJobController {
             .jobs
             .list_namespace(ns)
             .into_iter()
-            .filter(|j| util::controller_of(&j.metadata).is_some_and(|r| r.uid == uid))
+            .filter(|j| controller_ref::controller_of(&j.metadata).is_some_and(|r| r.uid == uid))
             .collect();
         let job_api: Api<Job> = Api::namespaced(self.client.clone(), ns);
         let old_status = cj.status.clone().unwrap_or_default();
@@ -244,7 +246,7 @@ impl Reconciler for CronJobController {
                 if succeeded(j) {
                     let done = j.status.as_ref().and_then(|s| s.completion_time.clone());
                     let later = match (&done, &status.last_successful_time) {
-                        (Some(d), Some(l)) => util::millis(d) > util::millis(l),
+                        (Some(d), Some(l)) => meta::millis(d) > meta::millis(l),
                         (Some(_), None) => true,
                         _ => false,
                     };
@@ -340,7 +342,7 @@ impl Reconciler for CronJobController {
             .last_schedule_time
             .as_ref()
             .or(cj.metadata.creation_timestamp.as_ref())
-            .map(|t| util::millis(t).div_euclid(1000))
+            .map(|t| meta::millis(t).div_euclid(1000))
             .unwrap_or(now);
         if let Some(sds) = spec.starting_deadline_seconds {
             earliest = earliest.max(now - sds);
@@ -488,7 +490,7 @@ impl CronJobController {
                 .as_ref()
                 .and_then(|s| s.start_time.as_ref())
                 .or(j.metadata.creation_timestamp.as_ref())
-                .map(util::millis)
+                .map(meta::millis)
                 .unwrap_or(0)
         };
         for (ok, limit) in [
@@ -549,7 +551,7 @@ fn job_from_template(cj: &CronJob, name: &str, scheduled: i64) -> Job {
             namespace: cj.metadata.namespace.clone(),
             labels: tm.labels,
             annotations: Some(annotations),
-            owner_references: Some(vec![util::controller_ref(cj)]),
+            owner_references: Some(vec![controller_ref::controller_ref(cj)]),
             ..Default::default()
         },
         spec: tmpl.spec,

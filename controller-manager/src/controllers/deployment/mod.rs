@@ -19,7 +19,6 @@
 //! old ReplicaSet's template back into the Deployment, which makes that
 //! ReplicaSet the new one again, with the next revision number.
 
-pub mod hash;
 pub mod progress;
 pub mod rollout;
 pub mod sync;
@@ -28,16 +27,19 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, Patch, PatchParams};
 
 use super::{Context, Started};
 use crate::events::{Recorder, WARNING};
-use crate::runtime::controller::{
+use crate::machinery::controller::{
     is_conflict, is_not_found, Action, Context as _, Reconciler, Result,
 };
-use crate::runtime::informer::{key_of, Store};
-use crate::runtime::queue::Queue;
-use crate::util;
+use crate::machinery::controller_ref::{owners_selecting, recheck_owner, ControllerRefManager};
+use crate::machinery::informer::{key_of, Store};
+use crate::machinery::owner_client::{ApiOwnerClient, OwnerClient};
+use crate::machinery::queue::Queue;
+use crate::machinery::{controller_ref, meta};
 
 /// Annotation: the revision of a ReplicaSet, and of the Deployment (its
 /// newest ReplicaSet's).
@@ -74,18 +76,14 @@ pub fn start(ctx: &Context) -> Started {
     sets.add_handler(move |old, new| {
         for rs in [old, new].into_iter().flatten() {
             let ns = rs.metadata.namespace.as_deref().unwrap_or("");
-            match util::controller_of(&rs.metadata) {
+            match controller_ref::controller_of(&rs.metadata) {
                 Some(r) if r.kind == "Deployment" => q.add(format!("{ns}/{}", r.name)),
                 Some(_) => {}
                 None => {
                     // An orphan: any Deployment that selects it may adopt it.
-                    let labels = util::labels(&rs.metadata);
-                    for d in dstore.list_namespace(ns) {
-                        if util::selector(d.spec.as_ref().map(|s| &s.selector))
-                            .is_ok_and(|s| !s.is_empty() && s.matches(&labels))
-                        {
-                            q.add(key_of(&*d));
-                        }
+                    let labels = meta::labels(&rs.metadata);
+                    for k in owners_selecting(&dstore, ns, &labels, deployment_selector) {
+                        q.add(k);
                     }
                 }
             }
@@ -99,16 +97,20 @@ pub fn start(ctx: &Context) -> Started {
             return;
         };
         let ns = pod.metadata.namespace.as_deref().unwrap_or("");
-        let Some(r) = util::controller_of(&pod.metadata) else {
+        let Some(r) = controller_ref::controller_of(&pod.metadata) else {
             return;
         };
         if let Some(rs) = sstore.get(&format!("{ns}/{}", r.name)) {
-            if let Some(owner) = util::controller_of(&rs.metadata) {
+            if let Some(owner) = controller_ref::controller_of(&rs.metadata) {
                 q.add(format!("{ns}/{}", owner.name));
             }
         }
     });
     ctx.workers(dc, queue)
+}
+
+fn deployment_selector(d: &Deployment) -> Option<&LabelSelector> {
+    d.spec.as_ref().map(|s| &s.selector)
 }
 
 /// The controller's state.
@@ -131,7 +133,7 @@ impl Reconciler for DeploymentController {
         };
         let d = (*d).clone();
         let spec = d.spec.clone().unwrap_or_default();
-        let selector = util::selector(Some(&spec.selector))?;
+        let selector = meta::selector(Some(&spec.selector))?;
         if selector.is_empty() {
             self.recorder.event(
                 &d,
@@ -157,10 +159,12 @@ impl Reconciler for DeploymentController {
             ctx.rollout_rolling(sets).await
         };
         match result {
-            Err(crate::runtime::controller::Error::Api { source, .. }) if is_not_found(&source) => {
+            Err(crate::machinery::controller::Error::Api { source, .. })
+                if is_not_found(&source) =>
+            {
                 Ok(Action::Done)
             }
-            Err(crate::runtime::controller::Error::Api { source, context })
+            Err(crate::machinery::controller::Error::Api { source, context })
                 if is_conflict(&source) =>
             {
                 tracing::debug!(%context, "conflict; the cache catches up and we look again");
@@ -180,60 +184,29 @@ impl DeploymentController {
         selector: &apimachinery::labels::Selector,
     ) -> Result<Vec<ReplicaSet>> {
         let ns = d.metadata.namespace.as_deref().unwrap_or("");
-        let uid = d.metadata.uid.clone().unwrap_or_default();
+        let name = d.metadata.name.as_deref().unwrap_or("");
         let api: Api<ReplicaSet> = Api::namespaced(self.client.clone(), ns);
-        let mut owned = Vec::new();
-        for rs in self.sets.list_namespace(ns) {
-            let matches = selector.matches(&util::labels(&rs.metadata));
-            let name = rs.metadata.name.clone().unwrap_or_default();
-            match util::controller_of(&rs.metadata) {
-                Some(r) if r.uid == uid => {
-                    if matches {
-                        owned.push((*rs).clone());
-                    } else if d.metadata.deletion_timestamp.is_none() {
-                        let refs: Vec<_> = rs
-                            .metadata
-                            .owner_references
-                            .clone()
-                            .unwrap_or_default()
-                            .into_iter()
-                            .filter(|r| r.uid != uid)
-                            .collect();
-                        let patch = serde_json::json!({"metadata": {"ownerReferences": refs, "uid": rs.metadata.uid}});
-                        match api
-                            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                            .await
-                        {
-                            Ok(_) => {}
-                            Err(e) if is_not_found(&e) => {}
-                            Err(e) => {
-                                return Err(e).context(|| format!("releasing replicaset {name}"))
-                            }
-                        }
-                    }
-                }
-                None if matches
-                    && d.metadata.deletion_timestamp.is_none()
-                    && rs.metadata.deletion_timestamp.is_none() =>
-                {
-                    let mut refs = rs.metadata.owner_references.clone().unwrap_or_default();
-                    refs.push(util::controller_ref(d));
-                    let patch = serde_json::json!({"metadata": {
-                        "ownerReferences": refs, "uid": rs.metadata.uid,
-                        "resourceVersion": rs.metadata.resource_version}});
-                    match api
-                        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                        .await
-                    {
-                        Ok(rs) => owned.push(rs),
-                        Err(e) if is_not_found(&e) || is_conflict(&e) => {}
-                        Err(e) => return Err(e).context(|| format!("adopting replicaset {name}")),
-                    }
-                }
-                _ => {}
+        let owners = ApiOwnerClient::<Deployment>::new(self.client.clone());
+        let recheck = || async {
+            let fresh = owners
+                .get(ns, name)
+                .await
+                .context(|| format!("reading deployment {ns}/{name} before adopting"))?;
+            recheck_owner(d, fresh.as_ref())
+        };
+        let patch = |rs: Arc<ReplicaSet>, p: serde_json::Value| {
+            let api = api.clone();
+            async move {
+                let name = rs.metadata.name.clone().unwrap_or_default();
+                api.patch(&name, &PatchParams::default(), &Patch::Merge(&p))
+                    .await
+                    .map(|stored| Some(Arc::new(stored)))
             }
-        }
-        Ok(owned)
+        };
+        let owned = ControllerRefManager::new(d, selector)
+            .claim(self.sets.list_namespace(ns), recheck, patch)
+            .await?;
+        Ok(owned.into_iter().map(|rs| (*rs).clone()).collect())
     }
 
     async fn sync_status_only(&self, d: &Deployment, sets: Vec<ReplicaSet>) -> Result<Action> {

@@ -14,8 +14,8 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet};
 
 use super::sync::{replicas, Rollout};
-use crate::runtime::controller::{Action, Result};
-use crate::util;
+use crate::machinery::controller::{Action, Result};
+use crate::machinery::meta;
 
 /// The condition of `type_`, if present.
 pub fn condition<'d>(d: &'d Deployment, type_: &str) -> Option<&'d DeploymentCondition> {
@@ -39,8 +39,8 @@ pub fn new_condition(
         status: status.into(),
         reason: Some(reason.into()),
         message: Some(message),
-        last_update_time: Some(util::now()),
-        last_transition_time: Some(util::now()),
+        last_update_time: Some(meta::now()),
+        last_transition_time: Some(meta::now()),
     }
 }
 
@@ -143,10 +143,10 @@ fn deadline_left(d: &Deployment, status: &DeploymentStatus) -> Option<Duration> 
     {
         return None;
     }
-    let from = c.last_update_time.as_ref().map(util::millis)?;
+    let from = c.last_update_time.as_ref().map(meta::millis)?;
     let end = from + i64::from(secs) * 1000;
     Some(Duration::from_millis(
-        (end - util::now_millis()).max(0) as u64
+        (end - meta::now_millis()).max(0) as u64
     ))
 }
 

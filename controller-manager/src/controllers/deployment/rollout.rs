@@ -11,8 +11,8 @@
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 
 use super::sync::{available, replicas, sort_oldest_first, Rollout};
-use crate::runtime::controller::{Action, Result};
-use crate::util;
+use crate::machinery::controller::{Action, Result};
+use crate::machinery::{controller_ref, pods};
 
 /// Whether the strategy is Recreate.
 pub fn is_recreate(d: &Deployment) -> bool {
@@ -154,8 +154,9 @@ impl Rollout<'_> {
             .filter_map(|rs| rs.metadata.uid.as_deref())
             .collect();
         self.dc.pods.list_namespace(&self.ns()).iter().any(|p| {
-            util::controller_of(&p.metadata).is_some_and(|r| uids.contains(&r.uid.as_str()))
-                && !util::pod_terminal(p)
+            controller_ref::controller_of(&p.metadata)
+                .is_some_and(|r| uids.contains(&r.uid.as_str()))
+                && !pods::pod_terminal(p)
         })
     }
 

@@ -10,12 +10,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 
 use super::{
-    hash, progress, DeploymentController, DESIRED_REPLICAS, MAX_REPLICAS, REVISION,
-    REVISION_HISTORY,
+    progress, DeploymentController, DESIRED_REPLICAS, MAX_REPLICAS, REVISION, REVISION_HISTORY,
 };
 use crate::events::NORMAL;
-use crate::runtime::controller::{is_conflict, Action, Context as _, Error, Result};
-use crate::util;
+use crate::machinery::controller::{is_conflict, Action, Context as _, Error, Result};
+use crate::machinery::template_hash::{self as hash, semantic};
+use crate::machinery::{controller_ref, meta};
 
 /// Deployment annotations that are not copied to its ReplicaSets.
 const NOT_COPIED: &[&str] = &[
@@ -67,7 +67,7 @@ fn created(rs: &ReplicaSet) -> i64 {
     rs.metadata
         .creation_timestamp
         .as_ref()
-        .map(util::millis)
+        .map(meta::millis)
         .unwrap_or(0)
 }
 
@@ -99,31 +99,6 @@ pub fn same_template(rs: &ReplicaSet, d: &DeploymentSpec) -> bool {
         }
     }
     semantic(&t) == semantic(&dt)
-}
-
-/// A template as JSON without empty objects, arrays and nulls: kubectl and
-/// Go clients write `resources: {}` where others omit it, and upstream's
-/// semantic equality treats both alike.
-pub fn semantic<T: serde::Serialize>(v: &T) -> serde_json::Value {
-    fn prune(v: &mut serde_json::Value) -> bool {
-        match v {
-            serde_json::Value::Null => true,
-            serde_json::Value::Object(m) => {
-                m.retain(|_, x| !prune(x));
-                m.is_empty()
-            }
-            serde_json::Value::Array(a) => {
-                for x in a.iter_mut() {
-                    prune(x);
-                }
-                a.is_empty()
-            }
-            _ => false,
-        }
-    }
-    let mut v = serde_json::to_value(v).unwrap_or_default();
-    prune(&mut v);
-    v
 }
 
 impl<'a> Rollout<'a> {
@@ -161,13 +136,13 @@ impl<'a> Rollout<'a> {
             .and_then(|s| s.rolling_update.clone())
             .unwrap_or_default();
         let pct25 = k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("25%".into());
-        let surge = util::scaled_value(
+        let surge = meta::scaled_value(
             Some(ru.max_surge.as_ref().unwrap_or(&pct25)),
             self.replicas(),
             true,
             0,
         )?;
-        let mut unavailable = util::scaled_value(
+        let mut unavailable = meta::scaled_value(
             Some(ru.max_unavailable.as_ref().unwrap_or(&pct25)),
             self.replicas(),
             false,
@@ -363,7 +338,7 @@ impl<'a> Rollout<'a> {
                 namespace: Some(self.ns()),
                 labels: template.metadata.as_ref().and_then(|m| m.labels.clone()),
                 annotations: Some(annotations),
-                owner_references: Some(vec![util::controller_ref(&self.d)]),
+                owner_references: Some(vec![controller_ref::controller_ref(&self.d)]),
                 ..Default::default()
             },
             spec: Some(ReplicaSetSpec {
@@ -412,7 +387,7 @@ impl<'a> Rollout<'a> {
                     .get(&name)
                     .await
                     .context(|| format!("reading replicaset {name}"))?;
-                let ours = util::controller_of(&existing.metadata)
+                let ours = controller_ref::controller_of(&existing.metadata)
                     .is_some_and(|r| Some(&r.uid) == self.d.metadata.uid.as_ref());
                 if ours && same_template(&existing, &self.spec) {
                     return Ok(existing);
@@ -656,7 +631,7 @@ impl<'a> Rollout<'a> {
             let name = rs.metadata.name.clone().unwrap_or_default();
             match self.rs_api.delete(&name, &DeleteParams::default()).await {
                 Ok(_) => deleted.push(name),
-                Err(e) if crate::runtime::controller::is_not_found(&e) => deleted.push(name),
+                Err(e) if crate::machinery::controller::is_not_found(&e) => deleted.push(name),
                 Err(e) => return Err(e).context(|| format!("deleting old replicaset {name}")),
             }
         }

@@ -31,11 +31,11 @@ use kube::runtime::watcher;
 
 use self::graph::{Graph, Node};
 use super::{Context, Started};
-use crate::runtime::controller::{
+use crate::machinery::controller::{
     is_conflict, is_not_found, Action, Context as _, Reconciler, Result,
 };
-use crate::runtime::informer::Informer;
-use crate::runtime::queue::Queue;
+use crate::machinery::informer::Informer;
+use crate::machinery::queue::Queue;
 
 /// The finalizer of foreground deletion.
 pub const FOREGROUND: &str = "foregroundDeletion";

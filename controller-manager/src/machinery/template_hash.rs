@@ -27,7 +27,7 @@ fn fnv1a32(bytes: &[u8]) -> u32 {
 pub fn compute(template: &PodTemplateSpec, collision_count: Option<i32>) -> String {
     // serde_json writes object keys sorted, and empty values are pruned as
     // for the template comparison, so equal templates give equal bytes.
-    let mut bytes = serde_json::to_vec(&super::sync::semantic(template)).unwrap_or_default();
+    let mut bytes = serde_json::to_vec(&semantic(template)).unwrap_or_default();
     if let Some(c) = collision_count {
         bytes.extend_from_slice(&c.to_le_bytes());
     }
@@ -40,6 +40,31 @@ fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| ALPHABET[usize::from(b) % ALPHABET.len()] as char)
         .collect()
+}
+
+/// A template as JSON without empty objects, arrays and nulls: kubectl and
+/// Go clients write `resources: {}` where others omit it, and upstream's
+/// semantic equality treats both alike.
+pub fn semantic<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    fn prune(v: &mut serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Null => true,
+            serde_json::Value::Object(m) => {
+                m.retain(|_, x| !prune(x));
+                m.is_empty()
+            }
+            serde_json::Value::Array(a) => {
+                for x in a.iter_mut() {
+                    prune(x);
+                }
+                a.is_empty()
+            }
+            _ => false,
+        }
+    }
+    let mut v = serde_json::to_value(v).unwrap_or_default();
+    prune(&mut v);
+    v
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::runtime::controller::Stats;
-use crate::runtime::queue::Queue;
+use crate::machinery::controller::Stats;
+use crate::machinery::queue::Queue;
 
 /// A controller's name, counters and queue.
 type Registered = (&'static str, Arc<Stats>, Arc<Queue>);
