@@ -3,8 +3,9 @@
 //! [`dispatch`] is the single entry point for `/api/...` and `/apis/...`
 //! resource paths. It resolves the [`RequestInfo`], opens a tracing span with
 //! the object's namespace/name, calls the verb's handler and records metrics.
-//! The handlers know nothing about particular kinds: they call into
-//! [`crate::registry`], [`crate::defaults`] and [`crate::validation`] for that.
+//! The handlers know nothing about particular kinds: what differs per kind
+//! comes from the kind's strategy, through [`crate::registry`] (the steps
+//! every write goes through) and [`crate::registry::strategy_for`] (hooks).
 
 mod create;
 mod delete;
@@ -28,6 +29,7 @@ use tracing::Instrument;
 
 use crate::errors::{ApiError, Result};
 use crate::request::{self, Query, RequestInfo, Verb};
+pub use crate::response::json;
 use crate::ApiServer;
 
 /// Everything a verb handler gets.
@@ -99,17 +101,6 @@ impl Ctx {
         }
         Ok(v)
     }
-}
-
-/// A JSON answer.
-pub fn json(code: StatusCode, value: &Value) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    (
-        code,
-        [(http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
 }
 
 /// The entry point for every resource request.

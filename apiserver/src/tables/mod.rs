@@ -8,7 +8,9 @@
 //!
 //! and prints the columns it gets back. So the columns of `kubectl get pods`
 //! (NAME, READY, STATUS, RESTARTS, AGE, and with `-o wide` IP, NODE, ...) are
-//! defined here, one printer per kind in [`printers`], the same as upstream's.
+//! defined by each kind's strategy ([`crate::registry::Strategy::columns`]
+//! and [`crate::registry::Strategy::cells`], built from [`crate::printers`]),
+//! the same as upstream's; this module wraps them into a Table.
 //! A Table looks like:
 //!
 //! ```text
@@ -31,7 +33,10 @@
 //! object is a one-row Table, with the column definitions on the first event
 //! only ([`table_event_object`]).
 
-pub mod printers;
+#[cfg(test)]
+mod printer_tests;
+
+pub use crate::printers::Column;
 
 use apimachinery::resources::ResourceInfo;
 use http::HeaderMap;
@@ -118,19 +123,19 @@ pub fn wants_table(headers: &HeaderMap) -> bool {
         .any(|v| parse_accept(v).is_some())
 }
 
-/// One column of a printer.
-#[derive(Debug, Clone, Copy)]
-pub struct Column {
-    /// Header, e.g. `Ready` (kubectl upper-cases it).
-    pub name: &'static str,
-    /// `string`, `integer`, `boolean`...
-    pub kind: &'static str,
-    /// `name` for the name column, else empty.
-    pub format: &'static str,
-    /// 0: always shown; 1: with `-o wide`.
-    pub priority: u8,
-    /// What the column shows.
-    pub description: &'static str,
+/// The columns of a kind.
+pub fn columns(resource: &ResourceInfo) -> &'static [Column] {
+    crate::registry::strategy_for(resource).columns()
+}
+
+/// The cells of one object, one per column of [`columns`].
+pub fn cells(resource: &ResourceInfo, obj: &Value) -> Vec<Value> {
+    crate::registry::strategy_for(resource).cells(obj)
+}
+
+/// The row conditions of one object (finished pods are `Completed`).
+pub fn row_conditions(resource: &ResourceInfo, obj: &Value) -> Option<Value> {
+    crate::registry::strategy_for(resource).row_conditions(obj)
 }
 
 fn column_definitions(columns: &[Column]) -> Value {
@@ -146,8 +151,8 @@ fn column_definitions(columns: &[Column]) -> Value {
 }
 
 fn row(resource: &ResourceInfo, obj: &Value, include: IncludeObject) -> Value {
-    let mut row = json!({"cells": printers::cells(resource, obj)});
-    if let Some(conditions) = printers::row_conditions(resource, obj) {
+    let mut row = json!({"cells": cells(resource, obj)});
+    if let Some(conditions) = row_conditions(resource, obj) {
         row["conditions"] = conditions;
     }
     match include {
@@ -177,7 +182,7 @@ pub fn table_for_list(
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_metadata,
-        "columnDefinitions": column_definitions(printers::columns(resource)),
+        "columnDefinitions": column_definitions(columns(resource)),
         "rows": items.iter().map(|o| row(resource, o, include)).collect::<Vec<_>>(),
     })
 }
@@ -196,7 +201,7 @@ pub fn table_for_object(
         .cloned()
         .unwrap_or(Value::Null);
     let columns = if with_columns {
-        column_definitions(printers::columns(resource))
+        column_definitions(columns(resource))
     } else {
         json!([])
     };
