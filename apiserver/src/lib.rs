@@ -18,6 +18,7 @@
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
 
 pub mod admission;
+pub mod bootstrap;
 pub mod defaults;
 pub mod discovery;
 pub mod errors;
@@ -207,7 +208,7 @@ pub async fn start(
     // Bootstrap objects (the four system namespaces) are ensured in the
     // background: the server must come up and report not-ready while etcd is
     // down, then finish bootstrapping when etcd appears.
-    tokio::spawn(admission::ensure_system_namespaces(Arc::clone(&state)));
+    tokio::spawn(bootstrap::ensure_system_namespaces(Arc::clone(&state)));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
