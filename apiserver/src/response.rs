@@ -15,3 +15,11 @@ pub fn json(code: StatusCode, value: &Value) -> Response {
     )
         .into_response()
 }
+
+/// A `Status` of success (what subresource creates such as a binding answer).
+pub fn success(code: StatusCode) -> Response {
+    json(
+        code,
+        &serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code.as_u16()}),
+    )
+}

@@ -47,6 +47,7 @@ pub mod batch;
 pub mod coordination;
 pub mod core;
 pub mod discovery;
+pub mod scale;
 pub mod scheduling;
 pub mod strategy;
 

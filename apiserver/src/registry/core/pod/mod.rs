@@ -10,6 +10,9 @@
 //! delete of grace period 0. The printer is upstream's `kubectl get pods`
 //! (READY, STATUS, RESTARTS, ...).
 
+pub mod binding;
+pub mod eviction;
+
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
