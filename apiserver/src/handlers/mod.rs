@@ -244,7 +244,9 @@ fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Respons
     resp
 }
 
-async fn route(ctx: Ctx) -> Result<Response> {
+/// Runs the verb's handler for a parsed request (what [`dispatch`] does once
+/// the URL is resolved).
+pub(crate) async fn route(ctx: Ctx) -> Result<Response> {
     use Subresource as S;
     use Verb as V;
     match (ctx.info.verb, ctx.info.subresource) {

@@ -334,3 +334,159 @@ mod validation {
         }
     }
 }
+
+/// A kind that exists only in this test: one row (its `ResourceInfo`) and one
+/// strategy are all it takes for the generic handlers to create, default,
+/// validate and print it.
+mod test_only_kind {
+    use std::sync::Arc;
+
+    use apimachinery::resources::{ResourceInfo, Subresource};
+    use axum::body::to_bytes;
+    use http::{HeaderMap, StatusCode};
+    use serde_json::{json, Value};
+
+    use crate::handlers::{route, Ctx};
+    use crate::printers::{age, col, s, Column, AGE, NAME};
+    use crate::registry::{self, Strategy};
+    use crate::request::{Query, RequestInfo, Verb};
+    use crate::validation::{invalid, FieldError};
+    use crate::{ApiServer, Config};
+
+    /// The row.
+    static WIDGETS: ResourceInfo = ResourceInfo {
+        group: "test.minik8s.io",
+        version: "v1",
+        kind: "Widget",
+        plural: "widgets",
+        singular: "widget",
+        namespaced: false,
+        short_names: &[],
+        categories: &[],
+        subresources: &[Subresource::Status],
+    };
+
+    /// The strategy: a default size, a rule on it, an initial status and a
+    /// column.
+    struct WidgetStrategy;
+
+    const COLUMNS: &[Column] = &[NAME, col("Size", "integer", 0, "How big."), AGE];
+
+    impl Strategy for WidgetStrategy {
+        fn default(&self, obj: &mut Value) {
+            crate::defaults::set_default(obj, &["spec", "size"], json!(3));
+        }
+
+        fn validate(&self, obj: &Value) -> Vec<FieldError> {
+            match obj.pointer("/spec/size").and_then(Value::as_i64) {
+                Some(n) if n > 0 => Vec::new(),
+                _ => vec![invalid(
+                    "spec.size",
+                    obj.pointer("/spec/size").unwrap_or(&Value::Null),
+                    "must be positive",
+                )],
+            }
+        }
+
+        fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
+            obj["status"] = json!({"phase": "New"});
+        }
+
+        fn columns(&self) -> &'static [Column] {
+            COLUMNS
+        }
+
+        fn cells(&self, obj: &Value) -> Vec<Value> {
+            vec![
+                json!(s(obj, "/metadata/name")),
+                json!(obj
+                    .pointer("/spec/size")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)),
+                json!(age(obj)),
+            ]
+        }
+    }
+
+    /// A dry-run create of `body` through the handlers (dry run: the request
+    /// runs every step but the etcd write, so no etcd is needed).
+    async fn create(server: &Arc<ApiServer>, body: Value) -> (StatusCode, Value) {
+        let ctx = Ctx {
+            server: Arc::clone(server),
+            info: RequestInfo {
+                resource: &WIDGETS,
+                namespace: None,
+                name: None,
+                subresource: None,
+                verb: Verb::Create,
+            },
+            query: Query {
+                dry_run: true,
+                ..Query::default()
+            },
+            headers: HeaderMap::new(),
+            body: serde_json::to_vec(&body).expect("encodes").into(),
+            warnings: Arc::default(),
+        };
+        let resp = match route(ctx).await {
+            Ok(r) => r,
+            Err(e) => axum::response::IntoResponse::into_response(e),
+        };
+        let code = resp.status();
+        let bytes = to_bytes(resp.into_body(), 1 << 20).await.expect("body");
+        (code, serde_json::from_slice(&bytes).expect("JSON"))
+    }
+
+    #[tokio::test]
+    async fn one_row_and_one_strategy_make_a_kind() {
+        assert!(
+            registry::register("test.minik8s.io", "Widget", Arc::new(WidgetStrategy)).is_none()
+        );
+        let server = ApiServer::new(Config {
+            // Never contacted: every request here is a dry run.
+            etcd_servers: vec!["http://127.0.0.1:9".into()],
+            ..Config::default()
+        })
+        .await
+        .expect("server state");
+
+        let (code, created) = create(&server, json!({"metadata": {"name": "w1"}})).await;
+        assert_eq!(code, StatusCode::CREATED, "{created}");
+        assert_eq!(created["kind"], "Widget");
+        assert_eq!(created["apiVersion"], "test.minik8s.io/v1");
+        assert_eq!(created["spec"]["size"], 3, "defaulted by the strategy");
+        assert_eq!(created["status"]["phase"], "New", "set by the strategy");
+        assert!(
+            created["metadata"]["uid"].is_string(),
+            "set by the registry"
+        );
+
+        let (code, status) = create(
+            &server,
+            json!({"metadata": {"name": "w2"}, "spec": {"size": 0}}),
+        )
+        .await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+        assert_eq!(status["details"]["causes"][0]["field"], "spec.size");
+        assert_eq!(status["details"]["kind"], "Widget");
+
+        let (code, status) = create(&server, json!({"metadata": {"name": "Bad_Name"}})).await;
+        assert_eq!(code, StatusCode::UNPROCESSABLE_ENTITY, "{status}");
+        assert_eq!(status["details"]["causes"][0]["field"], "metadata.name");
+
+        let table = crate::tables::table_for_list(
+            &WIDGETS,
+            &[created],
+            &json!({}),
+            crate::tables::IncludeObject::None,
+        );
+        let names: Vec<&str> = table["columnDefinitions"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(names, ["Name", "Size", "Age"]);
+        assert_eq!(table["rows"][0]["cells"][1], 3);
+    }
+}
