@@ -1,6 +1,22 @@
 //! Tests of the registry's steps for the built-in kinds (the same steps the
 //! handlers run), and of adding a kind with one row and one strategy.
 
+/// Every served built-in resource has its row in the strategy table (a
+/// kind without one would silently get the do-nothing strategy), and no row
+/// names a kind that is not served.
+#[test]
+fn every_builtin_kind_has_one_strategy() {
+    let rows = crate::registry::builtin_strategies();
+    for r in apimachinery::resources::RESOURCES {
+        let n = rows
+            .iter()
+            .filter(|(g, k, _)| *g == r.group && *k == r.kind)
+            .count();
+        assert_eq!(n, 1, "{}/{}", r.group, r.kind);
+    }
+    assert_eq!(rows.len(), apimachinery::resources::RESOURCES.len());
+}
+
 mod prepare {
     use crate::errors::ApiError;
     use crate::registry::*;

@@ -6,14 +6,13 @@
 //! ([`crate::validation::pod_template`]). A new Deployment has an empty
 //! status for the controller to fill.
 
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
+use crate::defaults::{set_default, template};
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::apps::v1::Deployment;
-
-use crate::defaults::{set_default, template};
 use crate::validation::pod_template::{
     int_or_percent_zero, non_negative, validate_selector_unchanged, validate_workload,
 };

@@ -2,14 +2,13 @@
 //! replica by default; the pod-template workload rules
 //! ([`crate::validation::pod_template`]); an immutable selector.
 
+use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
+use crate::defaults::{set_default, template};
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::apps::v1::ReplicaSet;
-
-use crate::defaults::{set_default, template};
 use crate::validation::pod_template::{validate_selector_unchanged, validate_workload};
 use crate::validation::FieldError;
 

@@ -2,14 +2,13 @@
 //! Upstream's defaults (OrderedReady, RollingUpdate with partition 0, PVCs
 //! retained); the pod-template workload rules; an immutable selector.
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
+use crate::defaults::{set_default, template};
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::apps::v1::StatefulSet;
-
-use crate::defaults::{set_default, template};
 use crate::validation::pod_template::{validate_selector_unchanged, validate_workload};
 use crate::validation::FieldError;
 

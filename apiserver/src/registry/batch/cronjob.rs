@@ -2,15 +2,14 @@
 //! fields or an `@` macro), the concurrency policy is one of three, and the
 //! job template follows the Job rules ([`super::job`]).
 
+use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
-use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::batch::v1::CronJob;
-
 use super::job::{job_spec_defaults, validate_job_spec};
 use crate::defaults::{set_default, template};
+use crate::printers::*;
+use crate::registry::strategy::{normalize, schema, Strategy};
 use crate::validation::{invalid, not_supported, required, FieldError};
 
 /// The CronJob strategy.

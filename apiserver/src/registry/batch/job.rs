@@ -7,16 +7,15 @@
 //! confused with another Job's. CronJobs share the JobSpec rules
 //! ([`job_spec_defaults`], [`validate_job_spec`]).
 
-use k8s_openapi::schemars::generate::SchemaGenerator;
-use serde_json::{json, Value};
-
-use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
 use chrono::Utc;
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::Map;
+use serde_json::{json, Value};
 
 use crate::defaults::{set_default, template};
+use crate::printers::*;
+use crate::registry::strategy::{normalize, schema, Strategy};
 use crate::validation::pod_template::validate_selector_unchanged;
 use crate::validation::{
     immutable, invalid, not_supported, required, validate_pod_spec, FieldError,

@@ -1,12 +1,12 @@
 //! Leases (`coordination.k8s.io/v1`): node heartbeats and leader election.
 //! Nothing special but the printer (the holder).
 
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::coordination::v1::Lease;
 
 /// The Lease strategy.
 pub struct LeaseStrategy;

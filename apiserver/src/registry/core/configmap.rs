@@ -3,13 +3,12 @@
 //! keeps its data for good (the same rules as Secrets, which use
 //! [`validate_data_keys`] and [`validate_immutable_data`] too).
 
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::core::v1::ConfigMap;
-
 use crate::validation::{forbidden, invalid, FieldError};
 
 /// The ConfigMap strategy.

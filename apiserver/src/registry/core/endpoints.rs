@@ -2,12 +2,12 @@
 //! endpoints controller. Nothing special but the printer (the first three
 //! `ip:port`, then `+ N more...`).
 
+use k8s_openapi::api::core::v1::Endpoints;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::core::v1::Endpoints;
 
 /// The Endpoints strategy.
 pub struct EndpointsStrategy;

@@ -2,13 +2,12 @@
 //! and `kubectl get events`. An Event must say what it is about
 //! (`involvedObject`).
 
+use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::core::v1::Event;
-
 use crate::validation::{required, FieldError};
 
 /// The Event strategy.

@@ -8,14 +8,13 @@
 //! write refreshes the namespace lifecycle admission's view
 //! ([`crate::admission::NamespaceLifecycle`]).
 
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
+use crate::defaults::set_default;
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::core::v1::Namespace;
-
-use crate::defaults::set_default;
 use crate::validation::NameRule;
 use crate::ApiServer;
 

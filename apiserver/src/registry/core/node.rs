@@ -5,13 +5,12 @@
 //! change it. The printer shows STATUS (Ready, SchedulingDisabled), ROLES,
 //! VERSION and, wide, the addresses and OS details.
 
+use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::core::v1::Node;
-
 use crate::validation::{forbidden, FieldError};
 
 /// The Node strategy.

@@ -1,15 +1,14 @@
 //! Secrets (`core/v1`): like ConfigMaps (the same key and `immutable` rules,
 //! see [`super::configmap`]), with a `type` that defaults to `Opaque`.
 
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
-use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::core::v1::Secret;
-
 use super::configmap::{validate_data_keys, validate_immutable_data};
 use crate::defaults::set_default;
+use crate::printers::*;
+use crate::registry::strategy::{normalize, schema, Strategy};
 use crate::validation::FieldError;
 
 /// The Secret strategy.

@@ -8,17 +8,16 @@
 //! the service range ([`crate::admission::service_ip`]); the IP is given back
 //! when the create fails or the Service is removed.
 
-use k8s_openapi::schemars::generate::SchemaGenerator;
-use serde_json::{json, Value};
-
-use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::schemars::generate::SchemaGenerator;
+use serde_json::{json, Value};
 
 use crate::admission::service_ip;
 use crate::defaults::set_default;
 use crate::errors::ApiError;
+use crate::printers::*;
+use crate::registry::strategy::{normalize, schema, Strategy};
 use crate::validation::{
     immutable, invalid, not_supported, required, FieldError, FieldErrorKind, NameRule,
 };

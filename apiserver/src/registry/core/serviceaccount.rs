@@ -1,12 +1,12 @@
 //! ServiceAccounts (`core/v1`): identities for pods. Nothing special but
 //! the printer (the number of secrets).
 
+use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::core::v1::ServiceAccount;
 
 /// The ServiceAccount strategy.
 pub struct ServiceAccountStrategy;

@@ -1,13 +1,12 @@
 //! EndpointSlices (`discovery.k8s.io/v1`): the scalable form of Endpoints
 //! that the service proxy reads. The address type must be one of three.
 
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::discovery::v1::EndpointSlice;
-
 use crate::validation::{not_supported, FieldError};
 
 /// The EndpointSlice strategy.

@@ -2,14 +2,13 @@
 //! into pods by priority admission ([`crate::admission::priority`]). A class
 //! must have a value; it preempts lower priorities unless told otherwise.
 
+use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
+use crate::defaults::set_default;
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use k8s_openapi::api::scheduling::v1::PriorityClass;
-
-use crate::defaults::set_default;
 use crate::validation::{required, FieldError};
 
 /// The PriorityClass strategy.

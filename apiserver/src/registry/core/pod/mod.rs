@@ -13,16 +13,15 @@
 pub mod binding;
 pub mod eviction;
 
-use k8s_openapi::schemars::generate::SchemaGenerator;
-use serde_json::{json, Value};
-
-use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::schemars::generate::SchemaGenerator;
+use serde_json::{json, Value};
 
 use crate::errors::ApiError;
+use crate::printers::*;
+use crate::registry::strategy::{normalize, schema, Strategy};
 use crate::validation::{forbidden, required, validate_pod_spec, FieldError};
 use crate::ApiServer;
 
@@ -213,7 +212,7 @@ const COLUMNS: &[Column] = &[
 ];
 
 // ---------------------------------------------------------------------------
-// Pods.
+// The printer.
 
 /// Upstream's pod STATUS column: the phase, overridden by the most telling
 /// reason of the init containers (`Init:1/2`, `Init:CrashLoopBackOff`), then
