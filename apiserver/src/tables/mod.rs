@@ -37,6 +37,7 @@
 mod printer_tests;
 
 pub use crate::printers::Column;
+use crate::registry::Strategy;
 
 use apimachinery::resources::ResourceInfo;
 use http::HeaderMap;
@@ -150,9 +151,9 @@ fn column_definitions(columns: &[Column]) -> Value {
     )
 }
 
-fn row(resource: &ResourceInfo, obj: &Value, include: IncludeObject) -> Value {
-    let mut row = json!({"cells": cells(resource, obj)});
-    if let Some(conditions) = row_conditions(resource, obj) {
+fn row(strategy: &dyn Strategy, obj: &Value, include: IncludeObject) -> Value {
+    let mut row = json!({"cells": strategy.cells(obj)});
+    if let Some(conditions) = strategy.row_conditions(obj) {
         row["conditions"] = conditions;
     }
     match include {
@@ -178,12 +179,13 @@ pub fn table_for_list(
     list_metadata: &Value,
     include: IncludeObject,
 ) -> Value {
+    let strategy = crate::registry::strategy_for(resource);
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_metadata,
-        "columnDefinitions": column_definitions(columns(resource)),
-        "rows": items.iter().map(|o| row(resource, o, include)).collect::<Vec<_>>(),
+        "columnDefinitions": column_definitions(strategy.columns()),
+        "rows": items.iter().map(|o| row(strategy.as_ref(), o, include)).collect::<Vec<_>>(),
     })
 }
 
@@ -196,12 +198,13 @@ pub fn table_for_object(
     include: IncludeObject,
     with_columns: bool,
 ) -> Value {
+    let strategy = crate::registry::strategy_for(resource);
     let rv = obj
         .pointer("/metadata/resourceVersion")
         .cloned()
         .unwrap_or(Value::Null);
     let columns = if with_columns {
-        column_definitions(columns(resource))
+        column_definitions(strategy.columns())
     } else {
         json!([])
     };
@@ -210,7 +213,7 @@ pub fn table_for_object(
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": rv},
         "columnDefinitions": columns,
-        "rows": [row(resource, obj, include)],
+        "rows": [row(strategy.as_ref(), obj, include)],
     })
 }
 
