@@ -9,7 +9,6 @@
 
 mod create;
 mod delete;
-pub mod pod_proxy;
 mod read;
 mod subresources;
 mod watch;
@@ -145,11 +144,13 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         Some(s) => format!("{}/{}", info.resource.plural, s.name()),
         None => info.resource.plural.to_string(),
     };
-    // Log, exec, attach and port-forward go to the pod's kubelet; exec and
-    // friends need the untouched request (its upgrade), so they branch off
-    // before the body is read.
-    if pod_proxy::handles(&info) {
-        let resp = match pod_proxy::serve(&server, &info, Request::from_parts(parts, body)).await {
+    // Connect subresources (a pod's log, exec, attach and port-forward go to
+    // its kubelet) need the untouched request (its upgrade), so they branch
+    // off before the body is read.
+    let strategy = crate::registry::strategy_for(info.resource);
+    if info.subresource.is_some_and(|s| strategy.connects(s)) {
+        let req = Request::from_parts(parts, body);
+        let resp = match strategy.connect(&server, &info, req).await {
             Ok(r) => r,
             Err(e) => e.into_response(),
         };

@@ -7,6 +7,9 @@
 //! and is deleted gracefully. The handlers call these methods in a fixed order
 //! (see [`crate::registry`] for the order and the parts common to all kinds).
 
+use apimachinery::resources::Subresource;
+use axum::extract::Request;
+use axum::response::Response;
 use futures::future::BoxFuture;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use k8s_openapi::schemars::JsonSchema;
@@ -14,6 +17,7 @@ use serde_json::Value;
 
 use crate::errors::ApiError;
 use crate::printers::{self, Column};
+use crate::request::RequestInfo;
 use crate::validation::{FieldError, NameRule};
 use crate::ApiServer;
 
@@ -128,6 +132,31 @@ pub trait Strategy: Send + Sync {
     /// becomes `Terminating`).
     fn prepare_for_delete(&self, obj: &mut Value) {
         let _ = obj;
+    }
+
+    /// Whether the kind serves `sub` as a connect subresource: one that is
+    /// proxied somewhere else as a stream or an upgraded connection (a Pod's
+    /// `log`, `exec`, `attach`, `portforward` go to its kubelet).
+    fn connects(&self, sub: Subresource) -> bool {
+        let _ = sub;
+        false
+    }
+
+    /// Serves a connect subresource (see [`Strategy::connects`]) with the
+    /// untouched request.
+    fn connect<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        info: &'a RequestInfo,
+        req: Request,
+    ) -> BoxFuture<'a, Result<Response, ApiError>> {
+        let _ = (server, req);
+        Box::pin(async move {
+            Err(ApiError::MethodNotAllowed(format!(
+                "{} does not support connecting",
+                info.resource.plural
+            )))
+        })
     }
 
     /// The `kubectl get` columns.

@@ -12,7 +12,11 @@
 
 pub mod binding;
 pub mod eviction;
+pub mod proxy;
 
+use apimachinery::resources::Subresource;
+use axum::extract::Request;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use k8s_openapi::api::core::v1::Pod;
@@ -22,6 +26,7 @@ use serde_json::{json, Value};
 use crate::errors::ApiError;
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
+use crate::request::RequestInfo;
 use crate::validation::{forbidden, required, validate_pod_spec, FieldError};
 use crate::ApiServer;
 
@@ -97,6 +102,19 @@ impl Strategy for PodStrategy {
         obj: &'a mut Value,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(crate::admission::priority::admit_pod(server, obj))
+    }
+
+    fn connects(&self, sub: Subresource) -> bool {
+        proxy::handles(sub)
+    }
+
+    fn connect<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        info: &'a RequestInfo,
+        req: Request,
+    ) -> BoxFuture<'a, Result<Response, ApiError>> {
+        Box::pin(proxy::serve(server, info, req))
     }
 
     /// A bound pod that has not finished runs on its node until the kubelet
