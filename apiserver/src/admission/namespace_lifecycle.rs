@@ -40,6 +40,12 @@ impl NamespaceLifecycle {
         }
     }
 
+    /// The storage key of `namespace`: a create in it requires this key in
+    /// the same etcd transaction.
+    pub fn key(server: &ApiServer, namespace: &str) -> String {
+        server.store.key("namespaces", None, namespace)
+    }
+
     /// Checks that `namespace` may receive new objects.
     pub async fn admit_create(&self, server: &ApiServer, namespace: &str) -> Result<(), ApiError> {
         let cached = self
@@ -74,22 +80,23 @@ impl NamespaceLifecycle {
             }
         };
         match terminating {
-            None => Err(ApiError::NotFound(Target {
-                group: String::new(),
-                resource: "namespaces".into(),
-                name: namespace.into(),
-            })),
+            None => Err(ApiError::NotFound(namespace_target(namespace))),
             Some(true) => Err(ApiError::Forbidden(
-                Target {
-                    group: String::new(),
-                    resource: "namespaces".into(),
-                    name: namespace.into(),
-                },
+                namespace_target(namespace),
                 format!(
                     "unable to create new content in namespace {namespace} because it is being terminated"
                 ),
             )),
             Some(false) => Ok(()),
         }
+    }
+}
+
+/// Names a namespace in errors (404 when missing, 403 when terminating).
+pub fn namespace_target(namespace: &str) -> Target {
+    Target {
+        group: String::new(),
+        resource: "namespaces".into(),
+        name: namespace.into(),
     }
 }

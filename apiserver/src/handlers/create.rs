@@ -12,6 +12,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use super::{check_type_meta, json, Ctx};
+use crate::admission::namespace_lifecycle::{namespace_target, NamespaceLifecycle};
 use crate::errors::{ApiError, Result, Target};
 use crate::registry::{self, meta_mut, meta_str};
 use crate::storage::StorageError;
@@ -193,7 +194,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
             .key(resource.storage_name(), namespace.as_deref(), &name);
         let ns_key = namespace
             .as_deref()
-            .map(|ns| ctx.server.store.key("namespaces", None, ns));
+            .map(|ns| NamespaceLifecycle::key(&ctx.server, ns));
         let result = ctx
             .server
             .store
@@ -217,11 +218,9 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
                 ctx.server
                     .namespaces
                     .invalidate(namespace.as_deref().unwrap_or(""));
-                return Err(ApiError::NotFound(Target {
-                    group: String::new(),
-                    resource: "namespaces".into(),
-                    name: namespace.unwrap_or_default(),
-                }));
+                return Err(ApiError::NotFound(namespace_target(
+                    namespace.as_deref().unwrap_or_default(),
+                )));
             }
             Err(e) => return Err(ApiError::from_storage(e, Target::new(resource, name))),
         }
