@@ -1,6 +1,6 @@
 //! Pods (`core/v1`): the unit everything else exists to run.
 //!
-//! Defaults fill in the PodSpec ([`crate::defaults::pod_spec`]); validation
+//! Defaults fill in the PodSpec ([`crate::defaults::pod_spec()`]); validation
 //! checks it ([`crate::validation::pod_spec`]) and allows an update to change
 //! only images, tolerations, the active deadline and the grace period. A new
 //! pod starts `Pending` with its QoS class (which decides its cgroup on the
