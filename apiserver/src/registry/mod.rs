@@ -24,6 +24,10 @@
 //!   ([`Strategy::admit_create`]), resources held outside the object's key
 //!   ([`Strategy::before_create`], [`Strategy::release`]), graceful deletion
 //!   and deletion blockers, caches to refresh ([`Strategy::after_write`]).
+//! - connect subresources proxied elsewhere ([`Strategy::connect`]: a Pod's
+//!   `log`, `exec`, `attach`, `portforward`), and the shapes of the
+//!   subresources with their own object ([`scale`], a Pod's `binding` and
+//!   `eviction`).
 //! - printing: [`Strategy::columns`] and [`Strategy::cells`], turned into a
 //!   Table by [`crate::tables`].
 //!
@@ -52,83 +56,34 @@ pub mod scheduling;
 pub mod strategy;
 
 pub use self::core::namespace::prepare_for_finalize;
-pub use self::core::pod::{is_bound, is_terminal, qos_class};
 pub use crate::meta::{finalizers, meta_mut, meta_str, now, now_plus};
 pub use strategy::Strategy;
 
 /// The built-in kinds and their strategies: one row per kind.
+#[rustfmt::skip]
 pub fn builtin_strategies() -> Vec<(&'static str, &'static str, Arc<dyn Strategy>)> {
+    use self::core::{configmap, endpoints, event, namespace, node, pod, secret, service, serviceaccount};
+    use apps::{daemonset, deployment, replicaset, statefulset};
+    use batch::{cronjob, job};
     vec![
-        (
-            "",
-            "Namespace",
-            Arc::new(self::core::namespace::NamespaceStrategy),
-        ),
-        ("", "Pod", Arc::new(self::core::pod::PodStrategy)),
-        ("", "Node", Arc::new(self::core::node::NodeStrategy)),
-        (
-            "",
-            "Service",
-            Arc::new(self::core::service::ServiceStrategy),
-        ),
-        (
-            "",
-            "Endpoints",
-            Arc::new(self::core::endpoints::EndpointsStrategy),
-        ),
-        (
-            "",
-            "ConfigMap",
-            Arc::new(self::core::configmap::ConfigMapStrategy),
-        ),
-        ("", "Secret", Arc::new(self::core::secret::SecretStrategy)),
-        ("", "Event", Arc::new(self::core::event::EventStrategy)),
-        (
-            "",
-            "ServiceAccount",
-            Arc::new(self::core::serviceaccount::ServiceAccountStrategy),
-        ),
-        (
-            "apps",
-            "Deployment",
-            Arc::new(apps::deployment::DeploymentStrategy),
-        ),
-        (
-            "apps",
-            "ReplicaSet",
-            Arc::new(apps::replicaset::ReplicaSetStrategy),
-        ),
-        (
-            "apps",
-            "DaemonSet",
-            Arc::new(apps::daemonset::DaemonSetStrategy),
-        ),
-        (
-            "apps",
-            "StatefulSet",
-            Arc::new(apps::statefulset::StatefulSetStrategy),
-        ),
-        ("batch", "Job", Arc::new(batch::job::JobStrategy)),
-        (
-            "batch",
-            "CronJob",
-            Arc::new(batch::cronjob::CronJobStrategy),
-        ),
-        (
-            "coordination.k8s.io",
-            "Lease",
-            Arc::new(coordination::lease::LeaseStrategy),
-        ),
-        (
-            "discovery.k8s.io",
-            "EndpointSlice",
-            Arc::new(discovery::endpointslice::EndpointSliceStrategy),
-        ),
-        (
-            "scheduling.k8s.io",
-            "PriorityClass",
-            Arc::new(scheduling::priorityclass::PriorityClassStrategy),
-        ),
+        ("", "Namespace", Arc::new(namespace::NamespaceStrategy)),
+        ("", "Pod", Arc::new(pod::PodStrategy)),
+        ("", "Node", Arc::new(node::NodeStrategy)),
+        ("", "Service", Arc::new(service::ServiceStrategy)),
+        ("", "Endpoints", Arc::new(endpoints::EndpointsStrategy)),
+        ("", "ConfigMap", Arc::new(configmap::ConfigMapStrategy)),
+        ("", "Secret", Arc::new(secret::SecretStrategy)),
+        ("", "Event", Arc::new(event::EventStrategy)),
+        ("", "ServiceAccount", Arc::new(serviceaccount::ServiceAccountStrategy)),
+        ("apps", "Deployment", Arc::new(deployment::DeploymentStrategy)),
+        ("apps", "ReplicaSet", Arc::new(replicaset::ReplicaSetStrategy)),
+        ("apps", "DaemonSet", Arc::new(daemonset::DaemonSetStrategy)),
+        ("apps", "StatefulSet", Arc::new(statefulset::StatefulSetStrategy)),
+        ("batch", "Job", Arc::new(job::JobStrategy)),
+        ("batch", "CronJob", Arc::new(cronjob::CronJobStrategy)),
+        ("coordination.k8s.io", "Lease", Arc::new(coordination::lease::LeaseStrategy)),
+        ("discovery.k8s.io", "EndpointSlice", Arc::new(discovery::endpointslice::EndpointSliceStrategy)),
+        ("scheduling.k8s.io", "PriorityClass", Arc::new(scheduling::priorityclass::PriorityClassStrategy)),
     ]
 }
 
