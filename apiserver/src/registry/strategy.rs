@@ -23,9 +23,10 @@ use crate::ApiServer;
 
 /// How one kind is created, updated, validated, printed and deleted.
 ///
-/// Implementations are stateless: they are shared by every request (and
-/// registered as `Arc<dyn Strategy>`, so a kind defined at runtime, such as
-/// a CustomResourceDefinition's, fits the same slot as the built-in ones).
+/// One value serves every request of its kind, so it holds no per-request
+/// state; it is registered as an `Arc<dyn Strategy>`, so a kind defined at
+/// runtime (a CustomResourceDefinition's, holding its schema) fits the same
+/// slot as the built-in ones.
 pub trait Strategy: Send + Sync {
     /// Decodes the object into the kind's type and encodes it back: a field of
     /// the wrong JSON type is an error (the message of a 400), a field the kind
