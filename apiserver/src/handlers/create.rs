@@ -3,7 +3,9 @@
 //! decode body -> check kind and namespace -> name from `generateName` ->
 //! namespace admission -> the kind's admission -> server-owned fields ->
 //! defaults -> validation -> the kind's `before_create` (e.g. a Service's
-//! cluster IP) -> one etcd transaction ("key absent and namespace present") -> 201.
+//! cluster IP) -> one etcd transaction ("key absent and namespace present")
+//! -> 201. What is particular to a kind comes from its strategy
+//! ([`crate::registry::Strategy`]).
 
 use apimachinery::resources::ResourceInfo;
 use axum::response::Response;

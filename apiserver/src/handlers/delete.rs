@@ -4,9 +4,9 @@
 //! nothing needs to see it go:
 //!
 //! - with finalizers (`metadata.finalizers`, or what the kind's strategy says
-//!   blocks removal, such as a namespace's `spec.finalizers`), it only gets a `deletionTimestamp`; whoever owns a
-//!   finalizer cleans up and removes it, and the last removal deletes the object
-//!   (see `guaranteed_update`);
+//!   blocks removal, such as a namespace's `spec.finalizers`), it only gets a
+//!   `deletionTimestamp`; whoever owns a finalizer cleans up and removes it,
+//!   and the last removal deletes the object (see `guaranteed_update`);
 //! - `propagationPolicy: Foreground` adds the `foregroundDeletion` finalizer
 //!   (the garbage collector deletes the dependents first), `Orphan` adds
 //!   `orphan` (the garbage collector releases them);
