@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::handlers::json;
+use crate::response::json;
 use crate::ApiServer;
 
 /// The Kubernetes version we speak (kubectl warns beyond one minor of skew).

@@ -7,24 +7,31 @@
 //! 1. [`request`]: the URL becomes a resource, namespace, name, subresource and verb;
 //! 2. [`handlers`]: the verb's generic logic (create, get, list, watch, update,
 //!    patch, delete) on JSON objects;
-//! 3. [`registry`], [`defaults`], [`validation`]: what differs per kind;
+//! 3. [`registry`]: what differs per kind, one [`registry::Strategy`] per kind
+//!    (defaults, validation, status/spec split, printer columns, hooks), built
+//!    from the shared [`defaults`], [`validation`] and [`printers`] helpers;
 //! 4. [`admission`]: cluster-wide policy (no objects in missing or terminating namespaces);
 //! 5. [`storage`]: etcd transactions, and the watch cache that fans changes out.
 //!
-//! Errors anywhere become a `Status` ([`errors`]). [`discovery`] tells clients
+//! Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
+//! `metadata` for every layer, [`response`] writes JSON answers. [`discovery`] tells clients
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
 
 pub mod admission;
+pub mod bootstrap;
 pub mod defaults;
 pub mod discovery;
 pub mod errors;
 pub mod fieldmanager;
 pub mod handlers;
 pub mod health;
+pub mod meta;
 pub mod metrics;
 pub mod openapi;
+pub mod printers;
 pub mod registry;
 pub mod request;
+pub mod response;
 pub mod storage;
 pub mod tables;
 pub mod validation;
@@ -201,7 +208,7 @@ pub async fn start(
     // Bootstrap objects (the four system namespaces) are ensured in the
     // background: the server must come up and report not-ready while etcd is
     // down, then finish bootstrapping when etcd appears.
-    tokio::spawn(admission::ensure_system_namespaces(Arc::clone(&state)));
+    tokio::spawn(bootstrap::ensure_system_namespaces(Arc::clone(&state)));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;

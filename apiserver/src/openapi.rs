@@ -17,7 +17,6 @@ use std::sync::OnceLock;
 
 use apimachinery::resources::{self, ResourceInfo};
 use k8s_openapi::schemars::generate::{SchemaGenerator, SchemaSettings};
-use k8s_openapi::schemars::JsonSchema;
 use serde_json::{json, Map, Value};
 
 fn gv_path(group: &str, version: &str) -> String {
@@ -71,34 +70,10 @@ fn operation(r: &ResourceInfo, verb: &str, action: &str, write: bool) -> Value {
 }
 
 /// Adds the schema of a served kind (and everything it references) to the
-/// generator; returns the kind's schema name.
+/// generator; returns the kind's schema name (`None`: the kind's strategy has
+/// no typed schema, a generic object schema is published).
 fn add_kind_schema(gen: &mut SchemaGenerator, r: &ResourceInfo) -> Option<String> {
-    use k8s_openapi::api::{apps, batch, coordination, core, discovery, scheduling};
-    fn add<T: JsonSchema>(gen: &mut SchemaGenerator) -> Option<String> {
-        gen.subschema_for::<T>();
-        Some(T::schema_name().into_owned())
-    }
-    match (r.group, r.kind) {
-        ("", "Namespace") => add::<core::v1::Namespace>(gen),
-        ("", "Pod") => add::<core::v1::Pod>(gen),
-        ("", "Node") => add::<core::v1::Node>(gen),
-        ("", "Service") => add::<core::v1::Service>(gen),
-        ("", "Endpoints") => add::<core::v1::Endpoints>(gen),
-        ("", "ConfigMap") => add::<core::v1::ConfigMap>(gen),
-        ("", "Secret") => add::<core::v1::Secret>(gen),
-        ("", "Event") => add::<core::v1::Event>(gen),
-        ("", "ServiceAccount") => add::<core::v1::ServiceAccount>(gen),
-        ("apps", "Deployment") => add::<apps::v1::Deployment>(gen),
-        ("apps", "ReplicaSet") => add::<apps::v1::ReplicaSet>(gen),
-        ("apps", "DaemonSet") => add::<apps::v1::DaemonSet>(gen),
-        ("apps", "StatefulSet") => add::<apps::v1::StatefulSet>(gen),
-        ("batch", "Job") => add::<batch::v1::Job>(gen),
-        ("batch", "CronJob") => add::<batch::v1::CronJob>(gen),
-        ("coordination.k8s.io", "Lease") => add::<coordination::v1::Lease>(gen),
-        ("discovery.k8s.io", "EndpointSlice") => add::<discovery::v1::EndpointSlice>(gen),
-        ("scheduling.k8s.io", "PriorityClass") => add::<scheduling::v1::PriorityClass>(gen),
-        _ => None,
-    }
+    crate::registry::strategy_for(r).schema(gen)
 }
 
 fn document(group: &str, version: &str) -> Option<Value> {

@@ -1,8 +1,9 @@
 //! Admission: cluster-wide rules applied to writes after decoding and before
-//! storage, each a plug-in upstream enables by default:
+//! storage, each a plug-in upstream enables by default. The create handler
+//! applies namespace lifecycle to every namespaced object; the kinds'
+//! strategies ([`crate::registry`]) call the ones that concern one kind:
 //!
-//! - [`namespace_lifecycle`]: no objects in missing or terminating namespaces,
-//!   and the system namespaces exist;
+//! - [`namespace_lifecycle`]: no objects in missing or terminating namespaces;
 //! - [`priority`]: a pod's `priorityClassName` resolves to `spec.priority`;
 //! - [`service_ip`]: a Service gets a cluster IP from the service range.
 
@@ -10,4 +11,4 @@ pub mod namespace_lifecycle;
 pub mod priority;
 pub mod service_ip;
 
-pub use namespace_lifecycle::{ensure_system_namespaces, NamespaceLifecycle, SYSTEM_NAMESPACES};
+pub use namespace_lifecycle::{NamespaceLifecycle, SYSTEM_NAMESPACES};

@@ -1,9 +1,8 @@
 //! Namespace lifecycle: objects live in namespaces that exist and are not
 //! being deleted.
 //!
-//! - The four system namespaces (`default`, `kube-system`, `kube-public`,
-//!   `kube-node-lease`) are created at start-up (and again if etcd was empty
-//!   when the server came up).
+//! - The four system namespaces ([`SYSTEM_NAMESPACES`]) always exist: they are
+//!   created at start-up by [`crate::bootstrap`].
 //! - Creating an object in a namespace that does not exist is refused: the
 //!   etcd transaction of the create itself requires the namespace key, so this
 //!   holds even against a racing namespace deletion.
@@ -14,13 +13,10 @@
 //!   should not double etcd's load.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-
 use crate::errors::{ApiError, Target};
-use crate::storage::StorageError;
 use crate::ApiServer;
 
 /// The namespaces every cluster has.
@@ -42,6 +38,12 @@ impl NamespaceLifecycle {
         if let Ok(mut p) = self.phases.lock() {
             p.remove(namespace);
         }
+    }
+
+    /// The storage key of `namespace`: a create in it requires this key in
+    /// the same etcd transaction.
+    pub fn key(server: &ApiServer, namespace: &str) -> String {
+        server.store.key("namespaces", None, namespace)
     }
 
     /// Checks that `namespace` may receive new objects.
@@ -78,17 +80,9 @@ impl NamespaceLifecycle {
             }
         };
         match terminating {
-            None => Err(ApiError::NotFound(Target {
-                group: String::new(),
-                resource: "namespaces".into(),
-                name: namespace.into(),
-            })),
+            None => Err(ApiError::NotFound(namespace_target(namespace))),
             Some(true) => Err(ApiError::Forbidden(
-                Target {
-                    group: String::new(),
-                    resource: "namespaces".into(),
-                    name: namespace.into(),
-                },
+                namespace_target(namespace),
                 format!(
                     "unable to create new content in namespace {namespace} because it is being terminated"
                 ),
@@ -98,69 +92,11 @@ impl NamespaceLifecycle {
     }
 }
 
-/// Creates the system namespaces if missing; retries until etcd answers.
-pub async fn ensure_system_namespaces(server: Arc<ApiServer>) {
-    let Some(ns_res) = apimachinery::resources::find("", "v1", "namespaces") else {
-        return;
-    };
-    let mut delay = Duration::from_millis(100);
-    loop {
-        let mut all_ok = true;
-        for name in SYSTEM_NAMESPACES {
-            let mut obj = json!({
-                "apiVersion": "v1",
-                "kind": "Namespace",
-                "metadata": {"name": name},
-                "spec": {"finalizers": ["kubernetes"]},
-            });
-            crate::registry::prepare_for_create(
-                ns_res,
-                &mut obj,
-                &uuid::Uuid::new_v4().to_string(),
-            );
-            let key = server.store.key(ns_res.storage_name(), None, name);
-            match server.store.create(&key, &obj, None).await {
-                Ok(_) => tracing::info!(namespace = name, "created system namespace"),
-                Err(StorageError::AlreadyExists) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e, "waiting for etcd to create system namespaces");
-                    all_ok = false;
-                    break;
-                }
-            }
-        }
-        if all_ok {
-            all_ok = ensure_priority_classes(&server).await;
-        }
-        if all_ok {
-            return;
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
+/// Names a namespace in errors (404 when missing, 403 when terminating).
+pub fn namespace_target(namespace: &str) -> Target {
+    Target {
+        group: String::new(),
+        resource: "namespaces".into(),
+        name: namespace.into(),
     }
-}
-
-/// Creates the system PriorityClasses if missing; false while etcd is away.
-async fn ensure_priority_classes(server: &ApiServer) -> bool {
-    let Some(res) = apimachinery::resources::find("scheduling.k8s.io", "v1", "priorityclasses")
-    else {
-        return true;
-    };
-    for (name, value) in super::priority::SYSTEM_PRIORITY_CLASSES {
-        let mut obj = json!({
-            "apiVersion": "scheduling.k8s.io/v1",
-            "kind": "PriorityClass",
-            "metadata": {"name": name},
-            "value": value,
-            "preemptionPolicy": "PreemptLowerPriority",
-            "description": "Used for system critical pods that must run in the cluster.",
-        });
-        crate::registry::prepare_for_create(res, &mut obj, &uuid::Uuid::new_v4().to_string());
-        let key = server.store.key(res.storage_name(), None, name);
-        match server.store.create(&key, &obj, None).await {
-            Ok(_) | Err(StorageError::AlreadyExists) => {}
-            Err(_) => return false,
-        }
-    }
-    true
 }

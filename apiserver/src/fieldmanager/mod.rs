@@ -102,7 +102,7 @@ pub fn entries_of(obj: &Value) -> Vec<Entry> {
 }
 
 fn write_entries(obj: &mut Value, entries: &[Entry]) {
-    let meta = crate::registry::meta_mut(obj);
+    let meta = crate::meta::meta_mut(obj);
     let list: Vec<Value> = entries
         .iter()
         .filter(|e| !e.fields.is_empty())
@@ -187,7 +187,7 @@ pub fn record_update(
             manager: manager.to_string(),
             operation: "Update".into(),
             api_version: api_version.to_string(),
-            time: crate::registry::now(),
+            time: crate::meta::now(),
             subresource: subresource.map(str::to_string),
             fields: new_set,
         };
@@ -213,7 +213,7 @@ pub fn record_update(
             }
         }
     }
-    let now = crate::registry::now();
+    let now = crate::meta::now();
     let idx = entries.iter().position(|e| {
         e.manager == manager && e.operation == "Update" && e.subresource.as_deref() == subresource
     });
@@ -302,7 +302,7 @@ pub fn apply(
             remove_at(&mut merged, &leaf);
         }
     }
-    let now = crate::registry::now();
+    let now = crate::meta::now();
     entries
         .retain(|e| !(e.manager == manager && e.operation == "Apply" && e.subresource.is_none()));
     entries.push(Entry {

@@ -1,8 +1,11 @@
 //! `create`: POST to a collection.
 //!
 //! decode body -> check kind and namespace -> name from `generateName` ->
-//! server-owned fields -> defaults -> validation -> namespace admission ->
-//! one etcd transaction ("key absent and namespace present") -> 201.
+//! namespace admission -> the kind's admission -> server-owned fields ->
+//! defaults -> validation -> the kind's `before_create` (e.g. a Service's
+//! cluster IP) -> one etcd transaction ("key absent and namespace present")
+//! -> 201. What is particular to a kind comes from its strategy
+//! ([`crate::registry::Strategy`]).
 
 use apimachinery::resources::ResourceInfo;
 use axum::response::Response;
@@ -11,6 +14,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use super::{check_type_meta, json, Ctx};
+use crate::admission::namespace_lifecycle::{namespace_target, NamespaceLifecycle};
 use crate::errors::{ApiError, Result, Target};
 use crate::registry::{self, meta_mut, meta_str};
 use crate::storage::StorageError;
@@ -50,7 +54,7 @@ pub(crate) fn admit(
     let mode = ctx.query.field_validation.as_deref().unwrap_or("Warn");
     let strict = mode == "Strict";
     let sent = (mode != "Ignore").then(|| obj.clone());
-    crate::defaults::apply_defaults(resource, obj).map_err(|e| {
+    registry::apply_defaults(resource, obj).map_err(|e| {
         ApiError::BadRequest(format!(
             "the body of the request does not decode as a {}: {e}",
             resource.kind
@@ -81,8 +85,8 @@ pub(crate) fn admit(
         }
     }
     let causes = match old {
-        None => crate::validation::validate_create(resource, obj),
-        Some(old) => crate::validation::validate_update(resource, obj, old),
+        None => registry::validate_create(resource, obj),
+        Some(old) => registry::validate_update(resource, obj, old),
     };
     if causes.is_empty() {
         Ok(())
@@ -148,9 +152,8 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
     if let Some(ns) = &namespace {
         ctx.server.namespaces.admit_create(&ctx.server, ns).await?;
     }
-    if resource.kind == "Pod" {
-        crate::admission::priority::admit_pod(&ctx.server, &mut obj).await?;
-    }
+    let strategy = registry::strategy_for(resource);
+    strategy.admit_create(&ctx.server, &mut obj).await?;
 
     let uid = uuid::Uuid::new_v4().to_string();
     // A generated name can collide; upstream then returns AlreadyExists and the
@@ -186,32 +189,26 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         if ctx.query.dry_run {
             return Ok(candidate);
         }
-        let reserved_ip = if resource.kind == "Service" {
-            crate::admission::service_ip::allocate(&ctx.server, &mut candidate).await?
-        } else {
-            None
-        };
+        strategy.before_create(&ctx.server, &mut candidate).await?;
         let key = ctx
             .server
             .store
             .key(resource.storage_name(), namespace.as_deref(), &name);
         let ns_key = namespace
             .as_deref()
-            .map(|ns| ctx.server.store.key("namespaces", None, ns));
+            .map(|ns| NamespaceLifecycle::key(&ctx.server, ns));
         let result = ctx
             .server
             .store
             .create(&key, &candidate, ns_key.as_deref())
             .await;
-        if let (Err(_), Some(ip)) = (&result, &reserved_ip) {
-            crate::admission::service_ip::release(&ctx.server, ip).await;
+        if result.is_err() {
+            strategy.release(&ctx.server, &candidate).await;
         }
         match result {
             Ok(rev) => {
                 crate::storage::etcd::set_resource_version(&mut candidate, rev);
-                if resource.kind == "Namespace" {
-                    ctx.server.namespaces.invalidate(&name);
-                }
+                strategy.after_write(&ctx.server, &candidate);
                 tracing::debug!(name = %name, rev, "created");
                 return Ok(candidate);
             }
@@ -223,11 +220,9 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
                 ctx.server
                     .namespaces
                     .invalidate(namespace.as_deref().unwrap_or(""));
-                return Err(ApiError::NotFound(Target {
-                    group: String::new(),
-                    resource: "namespaces".into(),
-                    name: namespace.unwrap_or_default(),
-                }));
+                return Err(ApiError::NotFound(namespace_target(
+                    namespace.as_deref().unwrap_or_default(),
+                )));
             }
             Err(e) => return Err(ApiError::from_storage(e, Target::new(resource, name))),
         }

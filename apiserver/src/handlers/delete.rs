@@ -3,17 +3,18 @@
 //! Deleting is not always removing. An object goes away at once only when
 //! nothing needs to see it go:
 //!
-//! - with finalizers (`metadata.finalizers`, or a namespace's
-//!   `spec.finalizers`), it only gets a `deletionTimestamp`; whoever owns a
-//!   finalizer cleans up and removes it, and the last removal deletes the object
-//!   (see `guaranteed_update`);
+//! - with finalizers (`metadata.finalizers`, or what the kind's strategy says
+//!   blocks removal, such as a namespace's `spec.finalizers`), it only gets a
+//!   `deletionTimestamp`; whoever owns a finalizer cleans up and removes it,
+//!   and the last removal deletes the object (see `guaranteed_update`);
 //! - `propagationPolicy: Foreground` adds the `foregroundDeletion` finalizer
 //!   (the garbage collector deletes the dependents first), `Orphan` adds
 //!   `orphan` (the garbage collector releases them);
-//! - a pod bound to a node is deleted gracefully: it gets a
-//!   `deletionTimestamp` and `deletionGracePeriodSeconds`, its kubelet stops the
-//!   containers within the grace period and then deletes it with grace 0, which
-//!   removes it. Unbound and finished pods have nothing to stop and go at once.
+//! - an object the kind's strategy deletes gracefully (a pod bound to a node)
+//!   gets a `deletionTimestamp` and `deletionGracePeriodSeconds`; whoever runs
+//!   it (the pod's kubelet) stops it within the grace period and then deletes
+//!   it with grace 0, which removes it. Unbound and finished pods have nothing
+//!   to stop and go at once.
 
 use axum::response::Response;
 use http::StatusCode;
@@ -110,7 +111,7 @@ pub(super) async fn delete(ctx: Ctx) -> Result<Response> {
 /// whether it is gone.
 async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value, bool)> {
     let store = &ctx.server.store;
-    let resource = ctx.info.resource;
+    let strategy = registry::strategy_for(ctx.info.resource);
     for _ in 0..16 {
         let current = match store.get(key).await {
             Ok(Some(c)) => c,
@@ -139,19 +140,8 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
             }
         }
 
-        let is_pod = resource.kind == "Pod";
-        let graceful_pod = is_pod && registry::is_bound(obj) && !registry::is_terminal(obj);
-        let grace = if graceful_pod {
-            opts.grace_period_seconds
-                .or_else(|| {
-                    obj.pointer("/spec/terminationGracePeriodSeconds")
-                        .and_then(Value::as_i64)
-                })
-                .unwrap_or(30)
-                .max(0)
-        } else {
-            0
-        };
+        let graceful = strategy.graceful_deletion(obj, opts.grace_period_seconds);
+        let grace = graceful.unwrap_or(0);
         let mut new_finalizers = finalizers(obj);
         let already_deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
         if !already_deleting {
@@ -166,29 +156,17 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
                 }
             }
         }
-        let namespace_pending = resource.kind == "Namespace"
-            && obj
-                .pointer("/spec/finalizers")
-                .and_then(Value::as_array)
-                .is_some_and(|f| !f.is_empty());
+        let blocked = strategy.removal_blocked(obj);
 
-        let remove_now = new_finalizers.is_empty() && !namespace_pending && grace == 0;
+        let remove_now = new_finalizers.is_empty() && !blocked && grace == 0;
         if remove_now {
             if opts.dry_run {
                 return Ok((current.object, true));
             }
             match store.delete(key, current.mod_revision).await {
                 Ok(_) => {
-                    if resource.kind == "Service" {
-                        if let Some(ip) = crate::admission::service_ip::held_ip(obj) {
-                            crate::admission::service_ip::release(&ctx.server, &ip).await;
-                        }
-                    }
-                    if resource.kind == "Namespace" {
-                        ctx.server
-                            .namespaces
-                            .invalidate(registry::meta_str(obj, "name").unwrap_or(""));
-                    }
+                    strategy.release(&ctx.server, obj).await;
+                    strategy.after_write(&ctx.server, obj);
                     return Ok((current.object, true));
                 }
                 Err(StorageError::Conflict) => continue,
@@ -207,7 +185,7 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
                 None => true,
                 Some(g) => grace < g,
             };
-            if !already_deleting || (graceful_pod && shorten) {
+            if !already_deleting || (graceful.is_some() && shorten) {
                 meta.insert("deletionTimestamp".into(), json!(registry::now_plus(grace)));
                 meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
             }
@@ -217,13 +195,7 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
                 meta.insert("finalizers".into(), json!(new_finalizers));
             }
         }
-        if resource.kind == "Namespace" {
-            if let Some(status) = updated.get_mut("status").and_then(Value::as_object_mut) {
-                status.insert("phase".into(), json!("Terminating"));
-            } else if let Some(map) = updated.as_object_mut() {
-                map.insert("status".into(), json!({"phase": "Terminating"}));
-            }
-        }
+        strategy.prepare_for_delete(&mut updated);
         if updated == current.object {
             return Ok((current.object, false));
         }
@@ -233,11 +205,7 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
         match store.update(key, &updated, current.mod_revision).await {
             Ok(rev) => {
                 crate::storage::etcd::set_resource_version(&mut updated, rev);
-                if resource.kind == "Namespace" {
-                    ctx.server
-                        .namespaces
-                        .invalidate(registry::meta_str(obj, "name").unwrap_or(""));
-                }
+                strategy.after_write(&ctx.server, obj);
                 return Ok((updated, false));
             }
             Err(StorageError::Conflict) => continue,

@@ -3,12 +3,12 @@
 //! [`dispatch`] is the single entry point for `/api/...` and `/apis/...`
 //! resource paths. It resolves the [`RequestInfo`], opens a tracing span with
 //! the object's namespace/name, calls the verb's handler and records metrics.
-//! The handlers know nothing about particular kinds: they call into
-//! [`crate::registry`], [`crate::defaults`] and [`crate::validation`] for that.
+//! The handlers know nothing about particular kinds: what differs per kind
+//! comes from the kind's strategy, through [`crate::registry`] (the steps
+//! every write goes through) and [`crate::registry::strategy_for`] (hooks).
 
 mod create;
 mod delete;
-pub mod pod_proxy;
 mod read;
 mod subresources;
 mod watch;
@@ -28,6 +28,7 @@ use tracing::Instrument;
 
 use crate::errors::{ApiError, Result};
 use crate::request::{self, Query, RequestInfo, Verb};
+pub use crate::response::json;
 use crate::ApiServer;
 
 /// Everything a verb handler gets.
@@ -101,17 +102,6 @@ impl Ctx {
     }
 }
 
-/// A JSON answer.
-pub fn json(code: StatusCode, value: &Value) -> Response {
-    let body = serde_json::to_vec(value).unwrap_or_default();
-    (
-        code,
-        [(http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
-}
-
 /// The entry point for every resource request.
 pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Response {
     let start = Instant::now();
@@ -154,11 +144,13 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         Some(s) => format!("{}/{}", info.resource.plural, s.name()),
         None => info.resource.plural.to_string(),
     };
-    // Log, exec, attach and port-forward go to the pod's kubelet; exec and
-    // friends need the untouched request (its upgrade), so they branch off
-    // before the body is read.
-    if pod_proxy::handles(&info) {
-        let resp = match pod_proxy::serve(&server, &info, Request::from_parts(parts, body)).await {
+    // Connect subresources (a pod's log, exec, attach and port-forward go to
+    // its kubelet) need the untouched request (its upgrade), so they branch
+    // off before the body is read.
+    let strategy = crate::registry::strategy_for(info.resource);
+    if info.subresource.is_some_and(|s| strategy.connects(s)) {
+        let req = Request::from_parts(parts, body);
+        let resp = match strategy.connect(&server, &info, req).await {
             Ok(r) => r,
             Err(e) => e.into_response(),
         };
@@ -253,7 +245,9 @@ fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Respons
     resp
 }
 
-async fn route(ctx: Ctx) -> Result<Response> {
+/// Runs the verb's handler for a parsed request (what [`dispatch`] does once
+/// the URL is resolved).
+pub(crate) async fn route(ctx: Ctx) -> Result<Response> {
     use Subresource as S;
     use Verb as V;
     match (ctx.info.verb, ctx.info.subresource) {

@@ -62,10 +62,11 @@ where
             return Ok(object);
         }
         // The last finalizer of an object being deleted is gone: delete it.
+        let strategy = registry::strategy_for(ctx.info.resource);
         let finished = object.pointer("/metadata/deletionTimestamp").is_some()
             && finalizers(&object).is_empty()
-            && !namespace_finalizers_pending(&object)
-            && !graceful_pod_pending(&object);
+            && !strategy.removal_blocked(&object)
+            && !graceful_deletion_pending(&object);
         let result = if finished {
             store.delete(&key, current.mod_revision).await
         } else {
@@ -74,11 +75,7 @@ where
         match result {
             Ok(rev) => {
                 crate::storage::etcd::set_resource_version(&mut object, rev);
-                if ctx.info.resource.kind == "Namespace" {
-                    ctx.server
-                        .namespaces
-                        .invalidate(ctx.info.name.as_deref().unwrap_or(""));
-                }
+                strategy.after_write(&ctx.server, &object);
                 return Ok(object);
             }
             Err(StorageError::Conflict) if precondition.is_none() => continue,
@@ -88,23 +85,13 @@ where
     Err(ApiError::from_storage(StorageError::Conflict, ctx.target()))
 }
 
-/// A namespace is only removed once `spec.finalizers` is empty too.
-fn namespace_finalizers_pending(obj: &Value) -> bool {
-    obj.get("kind").and_then(Value::as_str) == Some("Namespace")
-        && obj
-            .pointer("/spec/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty())
-}
-
-/// A bound pod being deleted gracefully stays until its kubelet confirms with
-/// a delete of grace period 0 (see `delete`).
-fn graceful_pod_pending(obj: &Value) -> bool {
-    obj.get("kind").and_then(Value::as_str) == Some("Pod")
-        && obj
-            .pointer("/metadata/deletionGracePeriodSeconds")
-            .and_then(Value::as_i64)
-            .is_some_and(|g| g > 0)
+/// An object in a graceful deletion (a bound pod, see `delete`) stays until
+/// whoever runs it confirms with a delete of grace period 0. Only kinds whose
+/// strategy deletes gracefully ever get a grace period above 0.
+fn graceful_deletion_pending(obj: &Value) -> bool {
+    obj.pointer("/metadata/deletionGracePeriodSeconds")
+        .and_then(Value::as_i64)
+        .is_some_and(|g| g > 0)
 }
 
 /// Turns the requested new object into the one to store, per subresource.

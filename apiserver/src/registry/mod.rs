@@ -1,70 +1,142 @@
-//! Per-kind behaviour around the generic handlers (upstream calls these
-//! "strategies", one per resource under `pkg/registry/`).
+//! Per-kind behaviour around the generic handlers: one [`Strategy`] per kind
+//! (upstream's `pkg/registry/<group>/<kind>/strategy.go`), found through the
+//! resource table with [`strategy_for`].
 //!
-//! The handlers treat every object as JSON; this module is where kinds differ:
+//! The handlers treat every object as JSON and never name a kind; the
+//! functions here are the steps they run, each the part common to all kinds
+//! followed by the kind's strategy:
 //!
 //! - [`prepare_for_create`]: the server owns `uid`, `creationTimestamp`,
-//!   `generation` and the initial `status` (a new Pod is `Pending`, a new
-//!   Deployment has no status yet, a new Namespace is `Active`).
+//!   `generation`, `apiVersion`/`kind`; the strategy adds the initial `status`
+//!   (a new Pod is `Pending`, a new Namespace is `Active`).
 //! - [`prepare_for_update`]: what a client may not change on the main resource
-//!   (identity, `status` when a `/status` subresource exists) is copied back
-//!   from the stored object, and `generation` goes up when the desired state
-//!   (`spec`) changed, so controllers can report `observedGeneration`.
+//!   (identity, `status` when a `/status` subresource exists, and what the
+//!   strategy keeps) is copied back from the stored object, and `generation`
+//!   goes up when the desired state (`spec`) changed, so controllers can
+//!   report `observedGeneration`.
 //! - [`prepare_for_status_update`]: the mirror image for `/status`: only
 //!   `status` comes from the request.
-//! - then the kind's defaults and validation ([`crate::defaults`],
-//!   [`crate::validation`]) run on the result.
+//! - [`apply_defaults`]: the strategy decodes the object into its type (a 400
+//!   when it does not fit) and fills in defaults.
+//! - [`validate_create`] / [`validate_update`]: `metadata` rules
+//!   ([`crate::validation::object_meta`]), then the kind's rules.
+//! - hooks around storage: admission that needs the cluster's state
+//!   ([`Strategy::admit_create`]), resources held outside the object's key
+//!   ([`Strategy::before_create`], [`Strategy::release`]), graceful deletion
+//!   and deletion blockers, caches to refresh ([`Strategy::after_write`]).
+//! - connect subresources proxied elsewhere ([`Strategy::connect`]: a Pod's
+//!   `log`, `exec`, `attach`, `portforward`), and the shapes of the
+//!   subresources with their own object ([`scale`], a Pod's `binding` and
+//!   `eviction`).
+//! - printing: [`Strategy::columns`] and [`Strategy::cells`], turned into a
+//!   Table by [`crate::tables`].
+//!
+//! The kinds live in one file each, in a folder per API group:
+//! [`core`] (Pod, Service, Namespace, Node, ...), [`apps`], [`batch`],
+//! [`coordination`], [`discovery`], [`scheduling`]. Adding a kind is one file
+//! and one row in [`builtin_strategies`]; a kind defined at runtime (a
+//! CustomResourceDefinition's) calls [`register`] with its own strategy.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use apimachinery::resources::{ResourceInfo, Subresource};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::errors::ApiError;
-use crate::validation::{FieldError, FieldErrorKind};
+use crate::validation::{self, FieldError, FieldErrorKind};
 
-mod pods;
+pub mod apps;
+pub mod batch;
+pub mod coordination;
+pub mod core;
+pub mod discovery;
+pub mod scale;
+pub mod scheduling;
+pub mod strategy;
 
-pub use pods::{is_bound, is_terminal, qos_class};
+pub use self::core::namespace::prepare_for_finalize;
+pub use crate::meta::{finalizers, meta_mut, meta_str, now, now_plus};
+pub use strategy::Strategy;
 
-/// The current time as Kubernetes writes timestamps (RFC 3339, seconds, UTC).
-pub fn now() -> String {
-    now_plus(0)
+/// The built-in kinds and their strategies: one row per kind.
+#[rustfmt::skip]
+pub fn builtin_strategies() -> Vec<(&'static str, &'static str, Arc<dyn Strategy>)> {
+    use self::core::{configmap, endpoints, event, namespace, node, pod, secret, service, serviceaccount};
+    use apps::{daemonset, deployment, replicaset, statefulset};
+    use batch::{cronjob, job};
+    vec![
+        ("", "Namespace", Arc::new(namespace::NamespaceStrategy)),
+        ("", "Pod", Arc::new(pod::PodStrategy)),
+        ("", "Node", Arc::new(node::NodeStrategy)),
+        ("", "Service", Arc::new(service::ServiceStrategy)),
+        ("", "Endpoints", Arc::new(endpoints::EndpointsStrategy)),
+        ("", "ConfigMap", Arc::new(configmap::ConfigMapStrategy)),
+        ("", "Secret", Arc::new(secret::SecretStrategy)),
+        ("", "Event", Arc::new(event::EventStrategy)),
+        ("", "ServiceAccount", Arc::new(serviceaccount::ServiceAccountStrategy)),
+        ("apps", "Deployment", Arc::new(deployment::DeploymentStrategy)),
+        ("apps", "ReplicaSet", Arc::new(replicaset::ReplicaSetStrategy)),
+        ("apps", "DaemonSet", Arc::new(daemonset::DaemonSetStrategy)),
+        ("apps", "StatefulSet", Arc::new(statefulset::StatefulSetStrategy)),
+        ("batch", "Job", Arc::new(job::JobStrategy)),
+        ("batch", "CronJob", Arc::new(cronjob::CronJobStrategy)),
+        ("coordination.k8s.io", "Lease", Arc::new(coordination::lease::LeaseStrategy)),
+        ("discovery.k8s.io", "EndpointSlice", Arc::new(discovery::endpointslice::EndpointSliceStrategy)),
+        ("scheduling.k8s.io", "PriorityClass", Arc::new(scheduling::priorityclass::PriorityClassStrategy)),
+    ]
 }
 
-/// A timestamp `secs` seconds from now.
-pub fn now_plus(secs: i64) -> String {
-    let t = chrono::Utc::now() + chrono::Duration::seconds(secs);
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
+/// Strategies by group, then kind.
+type Table = HashMap<String, HashMap<String, Arc<dyn Strategy>>>;
 
-/// `metadata` of an object as a mutable map, created if missing.
-pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
-    if !obj.get("metadata").is_some_and(Value::is_object) {
-        if !obj.is_object() {
-            *obj = Value::Object(Map::new());
+fn table() -> &'static RwLock<Table> {
+    static TABLE: OnceLock<RwLock<Table>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Table::new();
+        for (group, kind, strategy) in builtin_strategies() {
+            t.entry(group.to_string())
+                .or_default()
+                .insert(kind.to_string(), strategy);
         }
-        obj["metadata"] = Value::Object(Map::new());
-    }
-    match obj.get_mut("metadata") {
-        Some(Value::Object(m)) => m,
-        _ => unreachable!("metadata was just made an object"),
-    }
+        RwLock::new(t)
+    })
 }
 
-/// A string field of `metadata`.
-pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
-    obj.get("metadata")?.get(field)?.as_str()
+/// The strategy of a kind with no strategy of its own: every hook does
+/// nothing, objects are kept as sent and printed with Name and Age.
+struct Unstructured;
+
+impl Strategy for Unstructured {}
+
+/// The strategy of a served resource (a do-nothing one for a kind nobody
+/// registered).
+pub fn strategy_for(resource: &ResourceInfo) -> Arc<dyn Strategy> {
+    let found = {
+        let t = match table().read() {
+            Ok(t) => t,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        t.get(resource.group)
+            .and_then(|kinds| kinds.get(resource.kind))
+            .cloned()
+    };
+    found.unwrap_or_else(|| {
+        static UNSTRUCTURED: OnceLock<Arc<dyn Strategy>> = OnceLock::new();
+        Arc::clone(UNSTRUCTURED.get_or_init(|| Arc::new(Unstructured)))
+    })
 }
 
-/// `metadata.finalizers` as strings.
-pub fn finalizers(obj: &Value) -> Vec<String> {
-    obj.pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+/// Registers (or replaces) the strategy of a kind at runtime; returns the one
+/// it replaced.
+pub fn register(group: &str, kind: &str, strategy: Arc<dyn Strategy>) -> Option<Arc<dyn Strategy>> {
+    let mut t = match table().write() {
+        Ok(t) => t,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    t.entry(group.to_string())
+        .or_default()
+        .insert(kind.to_string(), strategy)
 }
 
 /// Whether a kind keeps its desired state outside `spec` (ConfigMaps, Secrets,
@@ -106,30 +178,7 @@ pub fn prepare_for_create(resource: &ResourceInfo, obj: &mut Value, uid: &str) {
     };
     map.insert("apiVersion".into(), Value::String(resource.api_version()));
     map.insert("kind".into(), Value::String(resource.kind.into()));
-    match resource.kind {
-        "Pod" => {
-            let qos = qos_class(obj);
-            if let Some(map) = obj.as_object_mut() {
-                map.insert(
-                    "status".into(),
-                    json!({"phase": "Pending", "qosClass": qos}),
-                );
-            }
-        }
-        "Namespace" => {
-            map.insert("status".into(), json!({"phase": "Active"}));
-        }
-        "Service" => {
-            map.insert("status".into(), json!({"loadBalancer": {}}));
-        }
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "Job" | "CronJob" => {
-            map.insert("status".into(), json!({}));
-            if resource.kind == "Job" {
-                crate::defaults::job_selector_and_labels(obj, uid);
-            }
-        }
-        _ => {}
-    }
+    strategy_for(resource).prepare_for_create(obj, uid);
 }
 
 /// Carries over from `old` what a client cannot change through the main
@@ -169,26 +218,7 @@ pub fn prepare_for_update(resource: &ResourceInfo, new: &mut Value, old: &Value)
             }
         }
     }
-    if resource.kind == "Namespace" {
-        // spec.finalizers only change through /finalize.
-        match old.pointer("/spec/finalizers") {
-            Some(f) => {
-                if let Some(spec) = new
-                    .as_object_mut()
-                    .map(|m| m.entry("spec").or_insert_with(|| json!({})))
-                {
-                    if let Some(spec) = spec.as_object_mut() {
-                        spec.insert("finalizers".into(), f.clone());
-                    }
-                }
-            }
-            None => {
-                if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
-                    spec.remove("finalizers");
-                }
-            }
-        }
-    }
+    strategy_for(resource).prepare_for_update(new, old);
     if desired_state(new) != desired_state(old) {
         let generation = old_meta
             .get("generation")
@@ -215,20 +245,40 @@ pub fn prepare_for_status_update(new: &Value, old: &Value) -> Value {
     merged
 }
 
-/// For `/finalize` writes on namespaces: only `spec.finalizers` changes.
-pub fn prepare_for_finalize(new: &Value, old: &Value) -> Value {
-    let mut merged = old.clone();
-    let finalizers = new
-        .pointer("/spec/finalizers")
-        .cloned()
-        .unwrap_or_else(|| json!([]));
-    if let Some(map) = merged.as_object_mut() {
-        let spec = map.entry("spec").or_insert_with(|| json!({}));
-        if let Some(spec) = spec.as_object_mut() {
-            spec.insert("finalizers".into(), finalizers);
-        }
+/// Decodes the object as its kind and applies the kind's defaults, in place.
+/// `Err` is a message for a 400: the body does not decode as that kind.
+pub fn apply_defaults(resource: &ResourceInfo, obj: &mut Value) -> Result<(), String> {
+    let strategy = strategy_for(resource);
+    strategy.normalize(obj)?;
+    strategy.default(obj);
+    Ok(())
+}
+
+/// Object name rules per resource: namespaces and services are DNS labels
+/// (they become DNS names), most others DNS subdomains. Returns the problems.
+pub fn validate_name(resource: &ResourceInfo, name: &str) -> Vec<String> {
+    validation::name_problems(strategy_for(resource).name_rule(), name)
+}
+
+/// Validates a new object: `metadata`, then the kind's rules.
+pub fn validate_create(resource: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    if !obj.is_object() {
+        errs.push(validation::invalid("", obj, "must be an object"));
+        return errs;
     }
-    merged
+    let strategy = strategy_for(resource);
+    validation::object_meta::validate_object_meta(obj, strategy.name_rule(), &mut errs);
+    errs.extend(strategy.validate(obj));
+    errs
+}
+
+/// Validates an update of `old` into `new`: the rules of a new object, then
+/// the kind's rules for changes.
+pub fn validate_update(resource: &ResourceInfo, new: &Value, old: &Value) -> Vec<FieldError> {
+    let mut errs = validate_create(resource, new);
+    errs.extend(strategy_for(resource).validate_update(new, old));
+    errs
 }
 
 /// Checks the parts of an update that are the same for every kind: name,
@@ -273,69 +323,4 @@ pub fn validate_identity(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use apimachinery::resources::find;
-
-    #[test]
-    fn create_sets_server_fields() {
-        let pods = find("", "v1", "pods").expect("pods");
-        let mut pod = json!({"metadata": {"name": "p", "resourceVersion": "3", "creationTimestamp": null},
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
-            "status": {"phase": "Running"}});
-        prepare_for_create(pods, &mut pod, "u-1");
-        assert_eq!(pod["metadata"]["uid"], "u-1");
-        assert_eq!(pod["metadata"]["generation"], 1);
-        assert!(pod["metadata"].get("resourceVersion").is_none());
-        assert!(pod["metadata"]["creationTimestamp"].is_string());
-        assert_eq!(pod["status"]["phase"], "Pending");
-        assert_eq!(pod["status"]["qosClass"], "BestEffort");
-        assert_eq!(pod["kind"], "Pod");
-    }
-
-    #[test]
-    fn generation_moves_with_spec_only() {
-        let deps = find("apps", "v1", "deployments").expect("deployments");
-        let old = json!({"metadata": {"name": "d", "generation": 3, "uid": "u"},
-            "spec": {"replicas": 1}, "status": {"replicas": 1}});
-        let mut same = json!({"metadata": {"name": "d", "labels": {"a": "b"}},
-            "spec": {"replicas": 1}, "status": {"replicas": 7}});
-        prepare_for_update(deps, &mut same, &old);
-        assert_eq!(same["metadata"]["generation"], 3);
-        assert_eq!(same["status"]["replicas"], 1, "status kept from storage");
-        assert_eq!(same["metadata"]["uid"], "u");
-        let mut changed = json!({"metadata": {"name": "d"}, "spec": {"replicas": 2}});
-        prepare_for_update(deps, &mut changed, &old);
-        assert_eq!(changed["metadata"]["generation"], 4);
-
-        let cms = find("", "v1", "configmaps").expect("configmaps");
-        let old = json!({"metadata": {"name": "c", "generation": 1}, "data": {"a": "1"}});
-        let mut new = json!({"metadata": {"name": "c"}, "data": {"a": "2"}});
-        prepare_for_update(cms, &mut new, &old);
-        assert_eq!(new["metadata"]["generation"], 2);
-    }
-
-    #[test]
-    fn status_update_takes_only_status() {
-        let old =
-            json!({"metadata": {"name": "p"}, "spec": {"a": 1}, "status": {"phase": "Pending"}});
-        let new = json!({"metadata": {"name": "p", "labels": {"x": "y"}}, "spec": {"a": 2}, "status": {"phase": "Running"}});
-        let merged = prepare_for_status_update(&new, &old);
-        assert_eq!(merged["spec"]["a"], 1);
-        assert_eq!(merged["status"]["phase"], "Running");
-        assert!(merged["metadata"].get("labels").is_none());
-    }
-
-    #[test]
-    fn identity_is_immutable() {
-        let cms = find("", "v1", "configmaps").expect("configmaps");
-        let old = json!({"metadata": {"name": "c", "namespace": "a", "uid": "1"}});
-        let new = json!({"metadata": {"name": "d", "namespace": "a"}});
-        assert!(matches!(
-            validate_identity(cms, &new, &old),
-            Err(ApiError::Invalid { .. })
-        ));
-        let ok = json!({"metadata": {"name": "c", "namespace": "a", "uid": "1"}});
-        assert!(validate_identity(cms, &ok, &old).is_ok());
-    }
-}
+mod tests;

@@ -8,7 +8,9 @@
 //!
 //! and prints the columns it gets back. So the columns of `kubectl get pods`
 //! (NAME, READY, STATUS, RESTARTS, AGE, and with `-o wide` IP, NODE, ...) are
-//! defined here, one printer per kind in [`printers`], the same as upstream's.
+//! defined by each kind's strategy ([`crate::registry::Strategy::columns`]
+//! and [`crate::registry::Strategy::cells`], built from [`crate::printers`]),
+//! the same as upstream's; this module wraps them into a Table.
 //! A Table looks like:
 //!
 //! ```text
@@ -31,7 +33,11 @@
 //! object is a one-row Table, with the column definitions on the first event
 //! only ([`table_event_object`]).
 
-pub mod printers;
+#[cfg(test)]
+mod printer_tests;
+
+pub use crate::printers::Column;
+use crate::registry::Strategy;
 
 use apimachinery::resources::ResourceInfo;
 use http::HeaderMap;
@@ -118,19 +124,19 @@ pub fn wants_table(headers: &HeaderMap) -> bool {
         .any(|v| parse_accept(v).is_some())
 }
 
-/// One column of a printer.
-#[derive(Debug, Clone, Copy)]
-pub struct Column {
-    /// Header, e.g. `Ready` (kubectl upper-cases it).
-    pub name: &'static str,
-    /// `string`, `integer`, `boolean`...
-    pub kind: &'static str,
-    /// `name` for the name column, else empty.
-    pub format: &'static str,
-    /// 0: always shown; 1: with `-o wide`.
-    pub priority: u8,
-    /// What the column shows.
-    pub description: &'static str,
+/// The columns of a kind.
+pub fn columns(resource: &ResourceInfo) -> &'static [Column] {
+    crate::registry::strategy_for(resource).columns()
+}
+
+/// The cells of one object, one per column of [`columns`].
+pub fn cells(resource: &ResourceInfo, obj: &Value) -> Vec<Value> {
+    crate::registry::strategy_for(resource).cells(obj)
+}
+
+/// The row conditions of one object (finished pods are `Completed`).
+pub fn row_conditions(resource: &ResourceInfo, obj: &Value) -> Option<Value> {
+    crate::registry::strategy_for(resource).row_conditions(obj)
 }
 
 fn column_definitions(columns: &[Column]) -> Value {
@@ -145,9 +151,9 @@ fn column_definitions(columns: &[Column]) -> Value {
     )
 }
 
-fn row(resource: &ResourceInfo, obj: &Value, include: IncludeObject) -> Value {
-    let mut row = json!({"cells": printers::cells(resource, obj)});
-    if let Some(conditions) = printers::row_conditions(resource, obj) {
+fn row(strategy: &dyn Strategy, obj: &Value, include: IncludeObject) -> Value {
+    let mut row = json!({"cells": strategy.cells(obj)});
+    if let Some(conditions) = strategy.row_conditions(obj) {
         row["conditions"] = conditions;
     }
     match include {
@@ -173,12 +179,13 @@ pub fn table_for_list(
     list_metadata: &Value,
     include: IncludeObject,
 ) -> Value {
+    let strategy = crate::registry::strategy_for(resource);
     json!({
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_metadata,
-        "columnDefinitions": column_definitions(printers::columns(resource)),
-        "rows": items.iter().map(|o| row(resource, o, include)).collect::<Vec<_>>(),
+        "columnDefinitions": column_definitions(strategy.columns()),
+        "rows": items.iter().map(|o| row(strategy.as_ref(), o, include)).collect::<Vec<_>>(),
     })
 }
 
@@ -191,12 +198,13 @@ pub fn table_for_object(
     include: IncludeObject,
     with_columns: bool,
 ) -> Value {
+    let strategy = crate::registry::strategy_for(resource);
     let rv = obj
         .pointer("/metadata/resourceVersion")
         .cloned()
         .unwrap_or(Value::Null);
     let columns = if with_columns {
-        column_definitions(printers::columns(resource))
+        column_definitions(strategy.columns())
     } else {
         json!([])
     };
@@ -205,7 +213,7 @@ pub fn table_for_object(
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {"resourceVersion": rv},
         "columnDefinitions": columns,
-        "rows": [row(resource, obj, include)],
+        "rows": [row(strategy.as_ref(), obj, include)],
     })
 }
 

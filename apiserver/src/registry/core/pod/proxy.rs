@@ -5,7 +5,8 @@
 //! (scheduled? container named and part of the pod? not finished?), finds the
 //! kubelet of the pod's node (the Node's `InternalIP` and
 //! `status.daemonEndpoints.kubeletEndpoint.Port`, 10250 by default) and
-//! proxies:
+//! proxies (the Pod strategy's `connect`, which the generic dispatcher calls
+//! before it reads the body, since an upgrade needs the untouched request):
 //!
 //! - `log`: an ordinary GET to `/containerLogs/{ns}/{pod}/{container}`, whose
 //!   body is streamed through as it comes (that is `kubectl logs -f`);
@@ -38,19 +39,12 @@ use crate::ApiServer;
 /// The kubelet port when the Node does not say.
 pub const DEFAULT_KUBELET_PORT: i64 = 10250;
 
-/// Whether this request is one of ours.
-pub fn handles(info: &RequestInfo) -> bool {
-    info.resource.plural == "pods"
-        && info.resource.group.is_empty()
-        && matches!(
-            info.subresource,
-            Some(
-                Subresource::Log
-                    | Subresource::Exec
-                    | Subresource::Attach
-                    | Subresource::PortForward
-            )
-        )
+/// Whether a pod subresource is one of ours.
+pub fn handles(sub: Subresource) -> bool {
+    matches!(
+        sub,
+        Subresource::Log | Subresource::Exec | Subresource::Attach | Subresource::PortForward
+    )
 }
 
 /// Serves a `pods/{log,exec,attach,portforward}` request.

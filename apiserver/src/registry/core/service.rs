@@ -1,0 +1,241 @@
+//! Services (`core/v1`): a stable virtual IP and DNS name in front of a set
+//! of pods.
+//!
+//! Names are DNS labels (they become `<name>.<namespace>.svc`). Defaults give
+//! `type: ClusterIP`, TCP ports and `targetPort = port`; validation checks
+//! the type, ports and `externalName`, and keeps an assigned `clusterIP`
+//! immutable. Just before a new Service is stored it gets its cluster IP from
+//! the service range ([`crate::admission::service_ip`]); the IP is given back
+//! when the create fails or the Service is removed.
+
+use futures::future::BoxFuture;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::schemars::generate::SchemaGenerator;
+use serde_json::{json, Value};
+
+use crate::admission::service_ip;
+use crate::defaults::set_default;
+use crate::errors::ApiError;
+use crate::printers::*;
+use crate::registry::strategy::{normalize, schema, Strategy};
+use crate::validation::{
+    immutable, invalid, not_supported, required, FieldError, FieldErrorKind, NameRule,
+};
+use crate::ApiServer;
+
+/// The Service strategy.
+pub struct ServiceStrategy;
+
+impl Strategy for ServiceStrategy {
+    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
+        normalize::<Service>(obj)
+    }
+
+    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
+        schema::<Service>(gen)
+    }
+
+    fn default(&self, obj: &mut Value) {
+        defaults(obj);
+    }
+
+    fn name_rule(&self) -> NameRule {
+        NameRule::Dns1123Label
+    }
+
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        validate_service(obj, &mut errs);
+        errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let mut errs = Vec::new();
+        let old_ip = old
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !old_ip.is_empty() && new.pointer("/spec/clusterIP") != old.pointer("/spec/clusterIP") {
+            errs.push(immutable(
+                "spec.clusterIP",
+                new.pointer("/spec/clusterIP").unwrap_or(&Value::Null),
+            ));
+        }
+        errs
+    }
+
+    fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
+        if let Some(map) = obj.as_object_mut() {
+            map.insert("status".into(), json!({"loadBalancer": {}}));
+        }
+    }
+
+    fn before_create<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        obj: &'a mut Value,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move { service_ip::allocate(server, obj).await.map(|_| ()) })
+    }
+
+    fn release<'a>(&'a self, server: &'a ApiServer, obj: &'a Value) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(ip) = service_ip::held_ip(obj) {
+                service_ip::release(server, &ip).await;
+            }
+        })
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
+    }
+
+    fn cells(&self, obj: &Value) -> Vec<Value> {
+        cells(obj)
+    }
+}
+
+fn defaults(obj: &mut Value) {
+    set_default(obj, &["spec", "type"], json!("ClusterIP"));
+    let external_name = obj.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName");
+    set_default(obj, &["spec", "sessionAffinity"], json!("None"));
+    if !external_name {
+        set_default(obj, &["spec", "ipFamilyPolicy"], json!("SingleStack"));
+        set_default(obj, &["spec", "ipFamilies"], json!(["IPv4"]));
+        set_default(obj, &["spec", "internalTrafficPolicy"], json!("Cluster"));
+    }
+    if let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+        for p in ports {
+            set_default(p, &["protocol"], json!("TCP"));
+            if let Some(port) = p.get("port").cloned() {
+                set_default(p, &["targetPort"], port);
+            }
+        }
+    }
+}
+
+fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
+    let ty = obj.pointer("/spec/type").cloned().unwrap_or(Value::Null);
+    if !matches!(
+        ty.as_str(),
+        Some("ClusterIP" | "NodePort" | "LoadBalancer" | "ExternalName")
+    ) {
+        errs.push(not_supported(
+            "spec.type",
+            &ty,
+            &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"],
+        ));
+    }
+    let headless = obj.pointer("/spec/clusterIP").and_then(Value::as_str) == Some("None");
+    let ports = obj.pointer("/spec/ports").and_then(Value::as_array);
+    if ty.as_str() != Some("ExternalName") && !headless && ports.is_none_or(|p| p.is_empty()) {
+        errs.push(required("spec.ports"));
+    }
+    if ty.as_str() == Some("ExternalName")
+        && obj
+            .pointer("/spec/externalName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+    {
+        errs.push(required("spec.externalName"));
+    }
+    let ports = ports.cloned().unwrap_or_default();
+    let mut names = Vec::new();
+    for (i, p) in ports.iter().enumerate() {
+        let pp = format!("spec.ports[{i}]");
+        match p.get("port").and_then(Value::as_i64) {
+            Some(n) if (1..=65535).contains(&n) => {}
+            Some(n) => errs.push(invalid(
+                format!("{pp}.port"),
+                &Value::from(n),
+                "must be between 1 and 65535, inclusive",
+            )),
+            None => errs.push(required(format!("{pp}.port"))),
+        }
+        let name = p.get("name").and_then(Value::as_str).unwrap_or("");
+        if ports.len() > 1 && name.is_empty() {
+            errs.push(required(format!("{pp}.name")));
+        }
+        if !name.is_empty() {
+            if names.contains(&name) {
+                errs.push(FieldError {
+                    kind: FieldErrorKind::Duplicate,
+                    field: format!("{pp}.name"),
+                    message: format!("Duplicate value: \"{name}\""),
+                });
+            }
+            names.push(name);
+        }
+        if let Some(proto) = p.get("protocol") {
+            if !matches!(proto.as_str(), Some("TCP" | "UDP" | "SCTP")) {
+                errs.push(not_supported(
+                    format!("{pp}.protocol"),
+                    proto,
+                    &["SCTP", "TCP", "UDP"],
+                ));
+            }
+        }
+    }
+}
+
+#[rustfmt::skip]
+const COLUMNS: &[Column] = &[
+    NAME,
+    col("Type", "string", 0, "type determines how the Service is exposed."),
+    col("Cluster-IP", "string", 0, "clusterIP is the IP address of the service and is usually assigned randomly."),
+    col("External-IP", "string", 0, "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service."),
+    col("Port(s)", "string", 0, "The list of ports that are exposed by this service."),
+    AGE,
+    col("Selector", "string", 1, "Route service traffic to pods with label keys and values matching this selector."),
+];
+
+fn cells(obj: &Value) -> Vec<Value> {
+    let ty = s(obj, "/spec/type");
+    let cluster_ip = arr(obj, "/spec/clusterIPs")
+        .first()
+        .and_then(Value::as_str)
+        .unwrap_or("<none>");
+    let external_ips: Vec<&str> = arr(obj, "/spec/externalIPs")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let external = match ty {
+        "ClusterIP" | "NodePort" if !external_ips.is_empty() => external_ips.join(","),
+        "ClusterIP" | "NodePort" => "<none>".into(),
+        "LoadBalancer" => {
+            // Sorted and deduplicated, as upstream's string set.
+            let mut lb: Vec<&str> = arr(obj, "/status/loadBalancer/ingress")
+                .iter()
+                .map(|i| or(s(i, "/ip"), s(i, "/hostname")))
+                .filter(|a| !a.is_empty())
+                .collect();
+            lb.sort_unstable();
+            lb.dedup();
+            lb.extend(external_ips.iter().copied());
+            if lb.is_empty() {
+                "<pending>".into()
+            } else {
+                lb.join(",")
+            }
+        }
+        "ExternalName" => s(obj, "/spec/externalName").to_string(),
+        _ => "<unknown>".into(),
+    };
+    let ports: Vec<String> = arr(obj, "/spec/ports")
+        .iter()
+        .map(|p| match n(p, "/nodePort") {
+            np if np > 0 => format!("{}:{np}/{}", n(p, "/port"), s(p, "/protocol")),
+            _ => format!("{}/{}", n(p, "/port"), s(p, "/protocol")),
+        })
+        .collect();
+    vec![
+        json!(s(obj, "/metadata/name")),
+        json!(ty),
+        json!(cluster_ip),
+        json!(external),
+        json!(or(&ports.join(","), "<none>")),
+        json!(age(obj)),
+        json!(format_labels(obj.pointer("/spec/selector"))),
+    ]
+}

@@ -1,0 +1,196 @@
+//! The [`Strategy`] trait: everything the generic handlers need to know about
+//! one kind, behind one interface.
+//!
+//! Each method has a default that means "nothing special", so a kind
+//! implements only what sets it apart: a ConfigMap checks its data keys, a Pod
+//! fills in a dozen defaults, starts `Pending`, prints upstream's STATUS column
+//! and is deleted gracefully. The handlers call these methods in a fixed order
+//! (see [`crate::registry`] for the order and the parts common to all kinds).
+
+use apimachinery::resources::Subresource;
+use axum::extract::Request;
+use axum::response::Response;
+use futures::future::BoxFuture;
+use k8s_openapi::schemars::generate::SchemaGenerator;
+use k8s_openapi::schemars::JsonSchema;
+use serde_json::Value;
+
+use crate::errors::ApiError;
+use crate::printers::{self, Column};
+use crate::request::RequestInfo;
+use crate::validation::{FieldError, NameRule};
+use crate::ApiServer;
+
+/// How one kind is created, updated, validated, printed and deleted.
+///
+/// One value serves every request of its kind, so it holds no per-request
+/// state; it is registered as an `Arc<dyn Strategy>`, so a kind defined at
+/// runtime (a CustomResourceDefinition's, holding its schema) fits the same
+/// slot as the built-in ones.
+pub trait Strategy: Send + Sync {
+    /// Decodes the object into the kind's type and encodes it back: a field of
+    /// the wrong JSON type is an error (the message of a 400), a field the kind
+    /// does not have is dropped. The default keeps the object as sent.
+    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
+        let _ = obj;
+        Ok(())
+    }
+
+    /// Adds the kind's OpenAPI schema to `gen` and returns its name; `None`
+    /// publishes a generic object schema.
+    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
+        let _ = gen;
+        None
+    }
+
+    /// Fills in the values a client left out (upstream's defaulters).
+    fn default(&self, obj: &mut Value) {
+        let _ = obj;
+    }
+
+    /// Which rule `metadata.name` follows.
+    fn name_rule(&self) -> NameRule {
+        NameRule::Dns1123Subdomain
+    }
+
+    /// The kind's rules for a new (or updated) object, beyond `metadata`.
+    fn validate(&self, obj: &Value) -> Vec<FieldError> {
+        let _ = obj;
+        Vec::new()
+    }
+
+    /// The kind's rules for an update, on top of [`Strategy::validate`]:
+    /// usually the fields that may never change.
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        let _ = (new, old);
+        Vec::new()
+    }
+
+    /// The server-owned state of a new object (its initial `status`), once
+    /// its `uid` is known.
+    fn prepare_for_create(&self, obj: &mut Value, uid: &str) {
+        let _ = (obj, uid);
+    }
+
+    /// What an update of the main resource may not change beyond `status`
+    /// (which the registry already carries over when the kind has a `/status`
+    /// subresource): copied back from `old`.
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        let _ = (new, old);
+    }
+
+    /// Admission of a new object that needs the cluster's state (a Pod's
+    /// priority from its PriorityClass); runs once per create.
+    fn admit_create<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        obj: &'a mut Value,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        let _ = (server, obj);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Takes what a new object holds outside its own key (a Service's cluster
+    /// IP), just before it is stored.
+    fn before_create<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        obj: &'a mut Value,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        let _ = (server, obj);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Gives back what [`Strategy::before_create`] took: called when the
+    /// create fails after it, and when the object is removed.
+    fn release<'a>(&'a self, server: &'a ApiServer, obj: &'a Value) -> BoxFuture<'a, ()> {
+        let _ = (server, obj);
+        Box::pin(async {})
+    }
+
+    /// Called after every successful write of the object (create, update,
+    /// delete), for caches of this kind kept in the server.
+    fn after_write(&self, server: &ApiServer, obj: &Value) {
+        let _ = (server, obj);
+    }
+
+    /// The grace period of a deletion when the object must be stopped
+    /// somewhere before it goes (a running Pod on its node); `requested` is
+    /// the client's `gracePeriodSeconds`. `None`: removed without grace.
+    fn graceful_deletion(&self, obj: &Value, requested: Option<i64>) -> Option<i64> {
+        let _ = (obj, requested);
+        None
+    }
+
+    /// Whether a deleted object must stay for a reason of its kind besides
+    /// `metadata.finalizers` (a Namespace's `spec.finalizers`).
+    fn removal_blocked(&self, obj: &Value) -> bool {
+        let _ = obj;
+        false
+    }
+
+    /// Changes an object undergoes when its deletion starts (a Namespace
+    /// becomes `Terminating`).
+    fn prepare_for_delete(&self, obj: &mut Value) {
+        let _ = obj;
+    }
+
+    /// Whether the kind serves `sub` as a connect subresource: one that is
+    /// proxied somewhere else as a stream or an upgraded connection (a Pod's
+    /// `log`, `exec`, `attach`, `portforward` go to its kubelet).
+    fn connects(&self, sub: Subresource) -> bool {
+        let _ = sub;
+        false
+    }
+
+    /// Serves a connect subresource (see [`Strategy::connects`]) with the
+    /// untouched request.
+    fn connect<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        info: &'a RequestInfo,
+        req: Request,
+    ) -> BoxFuture<'a, Result<Response, ApiError>> {
+        let _ = (server, req);
+        Box::pin(async move {
+            Err(ApiError::MethodNotAllowed(format!(
+                "{} does not support connecting",
+                info.resource.plural
+            )))
+        })
+    }
+
+    /// The `kubectl get` columns.
+    fn columns(&self) -> &'static [Column] {
+        printers::DEFAULT
+    }
+
+    /// One row of cells, one per column of [`Strategy::columns`]; must not
+    /// fail on any input.
+    fn cells(&self, obj: &Value) -> Vec<Value> {
+        printers::default_cells(obj)
+    }
+
+    /// Row conditions (upstream marks finished pods `Completed`).
+    fn row_conditions(&self, obj: &Value) -> Option<Value> {
+        let _ = obj;
+        None
+    }
+}
+
+/// Decodes `obj` as a `T` and encodes it back (see [`Strategy::normalize`]).
+pub fn normalize<T>(obj: &mut Value) -> Result<(), String>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize,
+{
+    let typed = T::deserialize(&*obj).map_err(|e| e.to_string())?;
+    *obj = serde_json::to_value(typed).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Adds `T`'s schema (and what it references) to `gen` (see
+/// [`Strategy::schema`]).
+pub fn schema<T: JsonSchema>(gen: &mut SchemaGenerator) -> Option<String> {
+    gen.subschema_for::<T>();
+    Some(T::schema_name().into_owned())
+}
