@@ -1,6 +1,7 @@
 //! Health endpoints: `/healthz` and `/livez` say the process is serving,
-//! `/readyz` says it can do useful work, which means etcd answers. A load
-//! balancer or the lab script waits on `/readyz`.
+//! `/readyz` says it can do useful work, which means etcd answers and the
+//! watch caches know where they start. A load balancer or the lab script
+//! waits on `/readyz`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,11 @@ pub async fn healthz() -> Response {
 /// failing check otherwise (upstream's format).
 pub async fn readyz(State(server): State<Arc<ApiServer>>) -> Response {
     match server.store.healthy(Duration::from_secs(2)).await {
+        Ok(()) if !server.caches_ready() => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "[+]ping ok\n[+]etcd ok\n[-]watch-cache failed: not started yet\nreadyz check failed\n",
+        )
+            .into_response(),
         Ok(()) => (
             StatusCode::OK,
             "[+]ping ok\n[+]etcd ok\nreadyz check passed\n",

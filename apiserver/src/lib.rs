@@ -144,6 +144,15 @@ impl ApiServer {
         }))
     }
 
+    /// Whether every watch cache started so far knows its starting revision.
+    pub fn caches_ready(&self) -> bool {
+        let caches = match self.caches.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        caches.values().all(|c| c.is_ready())
+    }
+
     /// The watch cache of a resource, started on first use.
     pub fn cache(&self, resource: &'static ResourceInfo) -> Arc<WatchCache> {
         let mut caches = match self.caches.lock() {
@@ -205,6 +214,12 @@ pub async fn start(
 ) -> Result<Server, ServeError> {
     let addr = SocketAddr::new(config.bind_address, config.port);
     let state = ApiServer::new(config).await?;
+    // Every built-in resource's watch cache starts now, as upstream's cacher
+    // does: a resourceVersion a client lists at after `/readyz` is then
+    // always inside the cache's window, and watches never need etcd's history.
+    for resource in apimachinery::resources::RESOURCES {
+        state.cache(resource);
+    }
     // Bootstrap objects (the four system namespaces) are ensured in the
     // background: the server must come up and report not-ready while etcd is
     // down, then finish bootstrapping when etcd appears.

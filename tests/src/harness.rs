@@ -297,7 +297,11 @@ impl ApiServer {
             .args(["--etcd-servers", &self.etcd_url])
             .args(["--bind-address", "127.0.0.1"])
             .args(["--port", &self.port.to_string()])
-            .env("RUST_LOG", "info")
+            // APISERVER_LOG raises the level when a test needs the detail.
+            .env(
+                "RUST_LOG",
+                std::env::var("APISERVER_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -165,25 +165,21 @@ async fn etcd_outage_fails_fast_and_recovers_without_restart() {
     }
 }
 
-/// A watch whose resourceVersion is older than the watch cache (the cache
-/// started after it, as after an apiserver restart) reads etcd's history
-/// first; an etcd restart must not turn that watch into an `ERROR` either.
+/// A watch whose resourceVersion is older than the watch cache (listed from
+/// the apiserver process before this one) reads etcd's history first; an
+/// etcd restart must not turn that watch into an `ERROR` either.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_older_than_the_cache_survives_an_etcd_restart() {
     let mut etcd = Etcd::start().await.expect("etcd");
-    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let mut api = ApiServer::start(&etcd).await.expect("apiserver");
     let http = api.http();
     let base = "/api/v1/namespaces/default/configmaps";
     let old = list_rv(&http, base).await;
     let r = http.post(base, &configmap("before")).await.expect("create");
     assert_eq!(r.status, 201, "{}", r.body);
-    // The first watch starts the cache after "before": its window begins
-    // later than `old`, so the next watch must be served from etcd's history.
-    let fresh = list_rv(&http, base).await;
-    let _cache_user = http
-        .watch(&format!("{base}?watch=1&resourceVersion={fresh}"))
-        .await
-        .expect("watch");
+    // A new apiserver process starts its caches after "before": a watch
+    // from `old` must be served from etcd's history.
+    api.restart().await.expect("apiserver restarted");
     let mut w = http
         .watch(&format!(
             "{base}?watch=1&resourceVersion={old}&allowWatchBookmarks=true"
@@ -198,7 +194,14 @@ async fn watch_older_than_the_cache_survives_an_etcd_restart() {
     wait_ready(&http).await;
     let r = http.post(base, &configmap("after")).await.expect("create");
     assert_eq!(r.status, 201, "{}", r.body);
-    let ev = next_change(&mut w).await.expect("the watch goes on");
+    let ev = next_change(&mut w).await;
+    if ev.is_none() {
+        eprintln!(
+            "{}",
+            std::fs::read_to_string(api.log_path()).unwrap_or_default()
+        );
+    }
+    let ev = ev.expect("the watch goes on");
     assert_eq!(ev["type"], "ADDED", "{ev}");
     assert_eq!(ev["object"]["metadata"]["name"], "after");
 }
@@ -209,14 +212,22 @@ async fn watch_older_than_the_cache_survives_an_etcd_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_watches_see_every_write_exactly_once_across_an_etcd_restart() {
     let mut etcd = Etcd::start().await.expect("etcd");
-    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let mut api = ApiServer::start(&etcd).await.expect("apiserver");
     let http = api.http();
     let base = "/api/v1/namespaces/default/configmaps";
+    // `start` predates the caches of the restarted apiserver, so watches
+    // from it follow etcd's history; watches from `fresh` follow the cache.
     let start = list_rv(&http, base).await;
-    let mut watches = vec![http
-        .watch(&format!("{base}?watch=1&resourceVersion={start}"))
-        .await
-        .expect("watch")];
+    api.restart().await.expect("apiserver restarted");
+    let fresh = list_rv(&http, base).await;
+    let mut watches = Vec::new();
+    for rv in [&start, &fresh] {
+        watches.push(
+            http.watch(&format!("{base}?watch=1&resourceVersion={rv}"))
+                .await
+                .expect("watch"),
+        );
+    }
 
     // acked: (name, resourceVersion) answered 201; maybe: failed requests,
     // which may or may not have reached etcd before it died.
@@ -266,14 +277,14 @@ async fn open_watches_see_every_write_exactly_once_across_an_etcd_restart() {
         })
     };
     wait_for(40).await.expect("writes before the outage");
-    // A second watcher from the start: its resourceVersion is older than
-    // what the cache holds now only if the cache began late; either way it
-    // must see the same history.
-    watches.push(
-        http.watch(&format!("{base}?watch=1&resourceVersion={start}"))
-            .await
-            .expect("watch"),
-    );
+    // Watchers opened in the middle of the writes see the same history.
+    for rv in [&start, &fresh] {
+        watches.push(
+            http.watch(&format!("{base}?watch=1&resourceVersion={rv}"))
+                .await
+                .expect("watch"),
+        );
+    }
     etcd.stop();
     tokio::time::sleep(Duration::from_secs(1)).await;
     etcd.restart().await.expect("etcd restarted");
@@ -281,12 +292,14 @@ async fn open_watches_see_every_write_exactly_once_across_an_etcd_restart() {
     wait_for(after_restart + 40)
         .await
         .expect("writes after the outage");
-    // A third watcher opened after the outage, from before it.
-    watches.push(
-        http.watch(&format!("{base}?watch=1&resourceVersion={start}"))
-            .await
-            .expect("watch"),
-    );
+    // And so do watchers opened after the outage, from before it.
+    for rv in [&start, &fresh] {
+        watches.push(
+            http.watch(&format!("{base}?watch=1&resourceVersion={rv}"))
+                .await
+                .expect("watch"),
+        );
+    }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for w in writers {
         let _ = w.await;
@@ -356,10 +369,13 @@ async fn wait_ready(http: &tests::harness::Http) {
     .expect("ready again");
 }
 
-/// The next event that is not a bookmark.
+/// The next event that is not a bookmark, within 15 seconds.
 async fn next_change(w: &mut tests::harness::Watch) -> Option<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let ev = w.next(Duration::from_secs(15)).await?;
+        let ev = w
+            .next(deadline.saturating_duration_since(Instant::now()))
+            .await?;
         if ev["type"] != "BOOKMARK" {
             return Some(ev);
         }

@@ -13,19 +13,28 @@
 //! The window holds every event with a revision in `(start_rev, current_rev]`.
 //! A watch from revision `n >= start_rev` replays the window's events after `n`
 //! and then follows the broadcast, atomically (both happen under one lock, so
-//! no event is lost or doubled in between). A watch from an older revision is
-//! served by a private etcd watch ([`history`]) while etcd still keeps that
-//! history; once etcd has compacted it, the watcher gets an `ERROR` event with
-//! a 410 `Expired` Status and re-lists, exactly as informers expect.
+//! no event is lost or doubled in between). The apiserver starts the cache of
+//! every built-in resource before it reports ready, so a resourceVersion a
+//! client listed at is inside the window; a watch from an older revision (one
+//! listed from an earlier apiserver process) is served by a private etcd watch
+//! ([`history`]) while etcd still keeps that history; once etcd has compacted
+//! it, the watcher gets an `ERROR` event with a 410 `Expired` Status and
+//! re-lists, exactly as informers expect.
 //!
-//! The feeder asks etcd for progress notifications every second, so
-//! `current_rev` advances even when nothing of this resource changes; that is
-//! the revision sent in `BOOKMARK` events.
+//! Where etcd answers progress requests correctly ([`Store::watch_progress_reliable`]),
+//! the feeder asks for a progress notification every second, so `current_rev`
+//! advances even when nothing of this resource changes (the revision sent in
+//! `BOOKMARK` events), and a history reader learns when it has caught up and
+//! moves over to the cache. With an older etcd both go without: bookmarks
+//! carry the revision of the last event, and a history reader stays on its
+//! private watch until the watch ends.
 //!
-//! If the etcd watch breaks (etcd restarted), the feeder re-watches from
-//! `current_rev + 1` and no watcher notices anything. If that history is gone
-//! (compacted while etcd was unreachable), the cache resets: every open watcher
-//! is ended cleanly and re-lists.
+//! Both the feeder and history readers follow etcd the same way ([`follow`]):
+//! when the etcd watch breaks (etcd restarted, the connection dropped), they
+//! watch again from the revision after the last one delivered, so no watcher
+//! notices anything. Only if that history is gone (compacted while etcd was
+//! unreachable) does the cache reset: every open watcher gets its 410 and
+//! re-lists.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -193,6 +202,11 @@ impl WatchCache {
     /// The newest revision the cache is known to be complete up to.
     pub fn current_rev(&self) -> i64 {
         self.current_rev.load(Ordering::Acquire)
+    }
+
+    /// Whether the cache has its starting revision.
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
     }
 
     /// Waits until the cache has its starting revision (etcd answered once).
@@ -387,6 +401,9 @@ async fn watch_session(
     sink: &mut impl Sink,
 ) -> SessionEnd {
     let requested = *next;
+    // Without trustworthy progress answers the session only reports events;
+    // BOOKMARKs then carry the last event's revision.
+    let ask_progress = store.watch_progress_reliable().await;
     let mut client = store.client();
     let opts = WatchOptions::new()
         .with_range(prefix_end(prefix))
@@ -409,7 +426,7 @@ async fn watch_session(
     let mut progress = tokio::time::interval(Duration::from_secs(1));
     loop {
         let msg = tokio::select! {
-            _ = progress.tick() => {
+            _ = progress.tick(), if ask_progress => {
                 if sender.request_progress().await.is_err() {
                     return SessionEnd::Broken(StorageError::Unavailable("watch request stream closed".into()));
                 }
@@ -476,7 +493,10 @@ struct ChannelSink(mpsc::Sender<Result<HistoryItem>>);
 
 impl Sink for ChannelSink {
     async fn event(&mut self, ev: CacheEvent) -> bool {
-        self.0.send(Ok(HistoryItem::Event(Arc::new(ev)))).await.is_ok()
+        self.0
+            .send(Ok(HistoryItem::Event(Arc::new(ev))))
+            .await
+            .is_ok()
     }
 
     async fn progress(&mut self, rev: i64) -> bool {
