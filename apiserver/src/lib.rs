@@ -32,6 +32,7 @@ pub mod printers;
 pub mod registry;
 pub mod request;
 pub mod response;
+pub mod serve;
 pub mod storage;
 pub mod tables;
 pub mod validation;
@@ -63,6 +64,12 @@ pub struct Config {
     pub etcd_timeout: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request body.
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request's head.
+    pub header_read_timeout: Duration,
+    /// Open watches one client may hold (0: no limit).
+    pub max_watches_per_client: usize,
     /// Where Services' cluster IPs come from.
     pub service_cluster_ip_range: admission::service_ip::Ipv4Range,
 }
@@ -76,6 +83,9 @@ impl Default for Config {
             port: 8080,
             etcd_timeout: Duration::from_secs(4),
             max_body_bytes: 3 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(32),
+            max_watches_per_client: 1000,
             service_cluster_ip_range: admission::service_ip::Ipv4Range::parse("10.96.0.0/12")
                 .unwrap_or_else(|| unreachable!("the default range parses")),
         }
@@ -115,6 +125,8 @@ pub struct ApiServer {
     pub priority_classes: admission::priority::PriorityCache,
     /// Flips to true when the server is shutting down, so watches end.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Open watches per client.
+    pub watch_limiter: Arc<serve::WatchLimiter>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -135,6 +147,7 @@ impl ApiServer {
         )
         .await?;
         Ok(Arc::new(ApiServer {
+            watch_limiter: serve::WatchLimiter::new(config.max_watches_per_client),
             config,
             store,
             caches: Mutex::new(HashMap::new()),
@@ -232,16 +245,15 @@ pub async fn start(
         .map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!(%addr, "apiserver listening");
     let app = router(Arc::clone(&state));
+    let header_read_timeout = state.config.header_read_timeout;
     let stopping = async move {
         shutdown.await;
         tracing::info!("shutting down: ending watches");
         state.stopping.send_replace(true);
     };
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopping)
-            .await
-            .map_err(ServeError::Serve)
+        serve::serve(listener, app, header_read_timeout, stopping).await;
+        Ok(())
     });
     Ok(Server { addr, task })
 }

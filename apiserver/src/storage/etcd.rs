@@ -70,7 +70,9 @@ fn map_err(err: etcd_client::Error) -> StorageError {
     match &err {
         etcd_client::Error::GRpcStatus(status) => {
             let msg = status.message();
-            if msg.contains("required revision has been compacted") {
+            if msg.contains("request is too large") {
+                StorageError::TooLarge
+            } else if msg.contains("required revision has been compacted") {
                 // The caller fills in the real numbers when it knows them.
                 StorageError::Compacted {
                     requested: 0,
