@@ -72,6 +72,8 @@ pub struct Config {
     pub max_watches_per_client: usize,
     /// Where Services' cluster IPs come from.
     pub service_cluster_ip_range: admission::service_ip::Ipv4Range,
+    /// Where NodePort Services' ports come from.
+    pub service_node_port_range: admission::service_node_port::PortRange,
 }
 
 impl Default for Config {
@@ -88,6 +90,8 @@ impl Default for Config {
             max_watches_per_client: 1000,
             service_cluster_ip_range: admission::service_ip::Ipv4Range::parse("10.96.0.0/12")
                 .unwrap_or_else(|| unreachable!("the default range parses")),
+            service_node_port_range: admission::service_node_port::PortRange::parse("30000-32767")
+                .unwrap_or_else(|| unreachable!("the default port range parses")),
         }
     }
 }

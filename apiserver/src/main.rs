@@ -50,6 +50,9 @@ struct Flags {
     /// CIDR range Services' cluster IPs are allocated from.
     #[arg(long = "service-cluster-ip-range", default_value = "10.96.0.0/12")]
     service_cluster_ip_range: String,
+    /// Ports NodePort Services are given on every node.
+    #[arg(long = "service-node-port-range", default_value = "30000-32767")]
+    service_node_port_range: String,
     /// Log filter (RUST_LOG syntax), e.g. `info,apiserver=debug`.
     #[arg(long = "v-filter", env = "RUST_LOG", default_value = "info")]
     log_filter: String,
@@ -72,6 +75,15 @@ async fn main() -> anyhow::Result<()> {
         request_timeout: flags.request_timeout,
         max_watches_per_client: flags.max_watches_per_client,
         header_read_timeout: flags.request_header_timeout,
+        service_node_port_range: apiserver::admission::service_node_port::PortRange::parse(
+            &flags.service_node_port_range,
+        )
+        .with_context(|| {
+            format!(
+                "--service-node-port-range={} is not a port range like 30000-32767",
+                flags.service_node_port_range
+            )
+        })?,
         service_cluster_ip_range: apiserver::admission::service_ip::Ipv4Range::parse(
             &flags.service_cluster_ip_range,
         )

@@ -294,9 +294,12 @@ enum BodyError {
 }
 
 /// Reads a request body of at most `limit` bytes. A body announced larger
-/// (`Content-Length`) is refused before reading any of it, and a streamed
-/// one as soon as it passes the limit: a client cannot make the server
-/// read (or buffer) more than `limit` bytes.
+/// (`Content-Length`) is refused before any of it is read, and a streamed
+/// one as soon as it passes the limit, so the server never buffers more
+/// than `limit` bytes. The 413 goes out at once; the rest of the body is
+/// then read and thrown away in the background (up to [`DRAIN_LIMIT`]), so
+/// a client still sending receives the answer rather than a reset
+/// connection, as Go's server does.
 async fn read_body(
     headers: &HeaderMap,
     body: Body,
@@ -308,6 +311,9 @@ async fn read_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > limit as u64) {
+        if announced.is_some_and(|n| n <= DRAIN_LIMIT) {
+            tokio::spawn(drain(body));
+        }
         return Err(BodyError::TooLarge);
     }
     let mut body = body;
@@ -318,12 +324,34 @@ async fn read_body(
         };
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > limit {
+                tokio::spawn(drain(body));
                 return Err(BodyError::TooLarge);
             }
             buf.extend_from_slice(&data);
         }
     }
     Ok(buf.freeze())
+}
+
+/// How much of a refused body is read and thrown away.
+const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Reads and drops the rest of a refused body, up to [`DRAIN_LIMIT`] bytes
+/// and for at most a minute.
+async fn drain(mut body: Body) {
+    use http_body_util::BodyExt;
+    let reading = async {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                seen += data.len() as u64;
+                if seen > DRAIN_LIMIT {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), reading).await;
 }
 
 fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Response {
