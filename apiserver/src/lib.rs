@@ -18,6 +18,8 @@
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
 
 pub mod admission;
+pub mod authentication;
+pub mod authorization;
 pub mod bootstrap;
 pub mod defaults;
 pub mod discovery;

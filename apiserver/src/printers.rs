@@ -81,6 +81,53 @@ pub fn default_cells(obj: &Value) -> Vec<Value> {
     vec![json!(s(obj, "/metadata/name")), json!(age(obj))]
 }
 
+/// The columns of upstream's default table convertor, which prints kinds
+/// that have no printer there (Roles, LimitRanges, CRDs): the name and the
+/// creation time as a timestamp rather than an age.
+pub const CREATED_AT: &[Column] = &[
+    NAME,
+    Column {
+        name: "Created At",
+        kind: "date",
+        format: "",
+        priority: 0,
+        description: AGE_DOC,
+    },
+];
+
+/// The cells of [`CREATED_AT`].
+pub fn created_at_cells(obj: &Value) -> Vec<Value> {
+    vec![
+        json!(s(obj, "/metadata/name")),
+        json!(s(obj, "/metadata/creationTimestamp")),
+    ]
+}
+
+/// A Name and Age row with one cell between them: the shape of many small
+/// printers (a RuntimeClass's handler, a NetworkPolicy's selector).
+pub fn name_age_around(obj: &Value, middle: Value) -> Vec<Value> {
+    vec![json!(s(obj, "/metadata/name")), middle, json!(age(obj))]
+}
+
+/// Upstream's `listOrNone`-style join: the strings, or `fallback` when there
+/// are none.
+pub fn join_or(items: &[String], sep: &str, fallback: &str) -> String {
+    if items.is_empty() {
+        fallback.to_string()
+    } else {
+        items.join(sep)
+    }
+}
+
+/// An `IntOrString` as Go prints it (`2` or `50%`), `fallback` when unset.
+pub fn int_or_string(v: Option<&Value>, fallback: &str) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => fallback.to_string(),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Small readers over JSON: absent or mistyped fields read as zero values,
 // so no input can make a printer fail.
