@@ -149,6 +149,12 @@ pub const CREATE_ONLY: &[&str] = &["create"];
 /// The verbs of a kind computed on read (ComponentStatus).
 pub const READ_ONLY: &[&str] = &["get", "list"];
 
+/// Namespaces: deleting a namespace deletes everything in it, so upstream
+/// serves no `deletecollection` of them.
+const NAMESPACE_VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
+
 impl ResourceInfo {
     /// A row with the usual settings: version `v1`, every verb of a stored
     /// kind, no short names, categories or subresources; the builders below
@@ -209,10 +215,11 @@ impl ResourceInfo {
         self.verbs.contains(&verb)
     }
 
-    /// Whether objects of the kind are kept in storage (a review is only
-    /// answered, a ComponentStatus computed).
+    /// Whether objects of the kind are kept in storage, which is what makes
+    /// them watchable (a review is only answered, a ComponentStatus
+    /// computed).
     pub fn is_stored(&self) -> bool {
-        self.verbs == VERBS
+        self.serves("watch")
     }
 
     /// `apiVersion` as written in objects: `v1` or `apps/v1`.
@@ -259,7 +266,7 @@ const CLUSTER: bool = false;
 #[rustfmt::skip]
 pub static RESOURCES: &[ResourceInfo] = &[
     // core/v1
-    ResourceInfo::new("", "Namespace", "namespaces", "namespace", CLUSTER).short(&["ns"]).with(&[Status, Finalize]),
+    ResourceInfo::new("", "Namespace", "namespaces", "namespace", CLUSTER).short(&["ns"]).with(&[Status, Finalize]).only(NAMESPACE_VERBS),
     ResourceInfo::new("", "Pod", "pods", "pod", NS).short(&["po"]).in_categories(ALL)
         .with(&[Status, Binding, Eviction, Log, Exec, Attach, PortForward, Proxy]),
     ResourceInfo::new("", "Node", "nodes", "node", CLUSTER).short(&["no"]).with(&[Status, Proxy]),
@@ -406,6 +413,36 @@ mod tests {
         let mut names: Vec<_> = groups.iter().map(|(g, _)| *g).collect();
         names.dedup();
         assert_eq!(names.len(), groups.len());
+    }
+
+    #[test]
+    fn names_and_short_names_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for r in RESOURCES {
+            assert!(
+                seen.insert((r.group, r.version, r.plural)),
+                "{} twice",
+                r.plural
+            );
+            for short in r.short_names {
+                let clash = RESOURCES
+                    .iter()
+                    .filter(|o| o.short_names.contains(short) && o.kind != r.kind)
+                    .count();
+                assert_eq!(clash, 0, "short name {short} of {} is taken", r.plural);
+            }
+            assert!(!r.verbs.is_empty(), "{} serves no verb", r.plural);
+        }
+    }
+
+    #[test]
+    fn only_watchable_kinds_are_stored() {
+        let reviews = find("authorization.k8s.io", "v1", "subjectaccessreviews");
+        assert_eq!(reviews.map(|r| r.is_stored()), Some(false));
+        let cs = find("", "v1", "componentstatuses");
+        assert_eq!(cs.map(|r| r.is_stored()), Some(false));
+        let ns = find("", "v1", "namespaces").expect("namespaces");
+        assert!(ns.is_stored() && !ns.serves("deletecollection"));
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! field numbers are fixed forever, so a decoder must know them); the table
 //! covers every message reachable from the kinds the apiserver serves, plus
 //! the envelope (`runtime.Unknown`), `DeleteOptions`, `Binding`, `Eviction`
-//! and `Scale`. Messages are named `<group>.<version>.<Kind>` (`core.v1.Pod`,
+//! and `Scale`, and the reviews kubectl posts as protobuf (`kubectl auth
+//! can-i` and `whoami`). The kinds added for the whole v1.36 API (storage,
+//! RBAC, ...) are not in it yet: clients send those as JSON (kubectl
+//! does) or get a 400 asking for JSON. Messages are named `<group>.<version>.<Kind>` (`core.v1.Pod`,
 //! `meta.v1.ObjectMeta`); the table is sorted by name.
 
 /// A field's type, as the decoder turns it into JSON.
@@ -316,6 +319,241 @@ pub static MESSAGES: &[(&str, &[F])] = &[
                 "rollingUpdate",
                 T::Msg("apps.v1.RollingUpdateStatefulSetStrategy"),
             ),
+        ],
+    ),
+    (
+        "authentication.v1.SelfSubjectReview",
+        &[
+            F(1, "metadata", T::Msg("meta.v1.ObjectMeta")),
+            F(
+                2,
+                "status",
+                T::Msg("authentication.v1.SelfSubjectReviewStatus"),
+            ),
+        ],
+    ),
+    (
+        "authentication.v1.SelfSubjectReviewStatus",
+        &[F(1, "userInfo", T::Msg("authentication.v1.UserInfo"))],
+    ),
+    (
+        "authentication.v1.TokenReview",
+        &[
+            F(1, "metadata", T::Msg("meta.v1.ObjectMeta")),
+            F(2, "spec", T::Msg("authentication.v1.TokenReviewSpec")),
+            F(3, "status", T::Msg("authentication.v1.TokenReviewStatus")),
+        ],
+    ),
+    (
+        "authentication.v1.TokenReviewSpec",
+        &[F(1, "token", T::Str), F(2, "audiences", T::List(&T::Str))],
+    ),
+    (
+        "authentication.v1.TokenReviewStatus",
+        &[
+            F(1, "authenticated", T::Bool),
+            F(2, "user", T::Msg("authentication.v1.UserInfo")),
+            F(3, "error", T::Str),
+            F(4, "audiences", T::List(&T::Str)),
+        ],
+    ),
+    (
+        "authentication.v1.UserInfo",
+        &[
+            F(1, "username", T::Str),
+            F(2, "uid", T::Str),
+            F(3, "groups", T::List(&T::Str)),
+        ],
+    ),
+    (
+        "authorization.v1.FieldSelectorAttributes",
+        &[
+            F(1, "rawSelector", T::Str),
+            F(
+                2,
+                "requirements",
+                T::List(&T::Msg("meta.v1.FieldSelectorRequirement")),
+            ),
+        ],
+    ),
+    (
+        "authorization.v1.LabelSelectorAttributes",
+        &[
+            F(1, "rawSelector", T::Str),
+            F(
+                2,
+                "requirements",
+                T::List(&T::Msg("meta.v1.LabelSelectorRequirement")),
+            ),
+        ],
+    ),
+    (
+        "authorization.v1.LocalSubjectAccessReview",
+        &[
+            F(1, "metadata", T::Msg("meta.v1.ObjectMeta")),
+            F(
+                2,
+                "spec",
+                T::Msg("authorization.v1.SubjectAccessReviewSpec"),
+            ),
+            F(
+                3,
+                "status",
+                T::Msg("authorization.v1.SubjectAccessReviewStatus"),
+            ),
+        ],
+    ),
+    (
+        "authorization.v1.NonResourceAttributes",
+        &[F(1, "path", T::Str), F(2, "verb", T::Str)],
+    ),
+    (
+        "authorization.v1.NonResourceRule",
+        &[
+            F(1, "verbs", T::List(&T::Str)),
+            F(2, "nonResourceURLs", T::List(&T::Str)),
+        ],
+    ),
+    (
+        "authorization.v1.ResourceAttributes",
+        &[
+            F(1, "namespace", T::Str),
+            F(2, "verb", T::Str),
+            F(3, "group", T::Str),
+            F(4, "version", T::Str),
+            F(5, "resource", T::Str),
+            F(6, "subresource", T::Str),
+            F(7, "name", T::Str),
+            F(
+                8,
+                "fieldSelector",
+                T::Msg("authorization.v1.FieldSelectorAttributes"),
+            ),
+            F(
+                9,
+                "labelSelector",
+                T::Msg("authorization.v1.LabelSelectorAttributes"),
+            ),
+        ],
+    ),
+    (
+        "authorization.v1.ResourceRule",
+        &[
+            F(1, "verbs", T::List(&T::Str)),
+            F(2, "apiGroups", T::List(&T::Str)),
+            F(3, "resources", T::List(&T::Str)),
+            F(4, "resourceNames", T::List(&T::Str)),
+        ],
+    ),
+    (
+        "authorization.v1.SelfSubjectAccessReview",
+        &[
+            F(1, "metadata", T::Msg("meta.v1.ObjectMeta")),
+            F(
+                2,
+                "spec",
+                T::Msg("authorization.v1.SelfSubjectAccessReviewSpec"),
+            ),
+            F(
+                3,
+                "status",
+                T::Msg("authorization.v1.SubjectAccessReviewStatus"),
+            ),
+        ],
+    ),
+    (
+        "authorization.v1.SelfSubjectAccessReviewSpec",
+        &[
+            F(
+                1,
+                "resourceAttributes",
+                T::Msg("authorization.v1.ResourceAttributes"),
+            ),
+            F(
+                2,
+                "nonResourceAttributes",
+                T::Msg("authorization.v1.NonResourceAttributes"),
+            ),
+        ],
+    ),
+    (
+        "authorization.v1.SelfSubjectRulesReview",
+        &[
+            F(1, "metadata", T::Msg("meta.v1.ObjectMeta")),
+            F(
+                2,
+                "spec",
+                T::Msg("authorization.v1.SelfSubjectRulesReviewSpec"),
+            ),
+            F(
+                3,
+                "status",
+                T::Msg("authorization.v1.SubjectRulesReviewStatus"),
+            ),
+        ],
+    ),
+    (
+        "authorization.v1.SelfSubjectRulesReviewSpec",
+        &[F(1, "namespace", T::Str)],
+    ),
+    (
+        "authorization.v1.SubjectAccessReview",
+        &[
+            F(1, "metadata", T::Msg("meta.v1.ObjectMeta")),
+            F(
+                2,
+                "spec",
+                T::Msg("authorization.v1.SubjectAccessReviewSpec"),
+            ),
+            F(
+                3,
+                "status",
+                T::Msg("authorization.v1.SubjectAccessReviewStatus"),
+            ),
+        ],
+    ),
+    (
+        "authorization.v1.SubjectAccessReviewSpec",
+        &[
+            F(
+                1,
+                "resourceAttributes",
+                T::Msg("authorization.v1.ResourceAttributes"),
+            ),
+            F(
+                2,
+                "nonResourceAttributes",
+                T::Msg("authorization.v1.NonResourceAttributes"),
+            ),
+            F(3, "user", T::Str),
+            F(4, "groups", T::List(&T::Str)),
+            F(6, "uid", T::Str),
+        ],
+    ),
+    (
+        "authorization.v1.SubjectAccessReviewStatus",
+        &[
+            F(1, "allowed", T::Bool),
+            F(2, "reason", T::Str),
+            F(3, "evaluationError", T::Str),
+            F(4, "denied", T::Bool),
+        ],
+    ),
+    (
+        "authorization.v1.SubjectRulesReviewStatus",
+        &[
+            F(
+                1,
+                "resourceRules",
+                T::List(&T::Msg("authorization.v1.ResourceRule")),
+            ),
+            F(
+                2,
+                "nonResourceRules",
+                T::List(&T::Msg("authorization.v1.NonResourceRule")),
+            ),
+            F(3, "incomplete", T::Bool),
+            F(4, "evaluationError", T::Str),
         ],
     ),
     (
@@ -2434,6 +2672,14 @@ pub static MESSAGES: &[(&str, &[F])] = &[
                 "matchExpressions",
                 T::List(&T::Msg("meta.v1.LabelSelectorRequirement")),
             ),
+        ],
+    ),
+    (
+        "meta.v1.FieldSelectorRequirement",
+        &[
+            F(1, "key", T::Str),
+            F(2, "operator", T::Str),
+            F(3, "values", T::List(&T::Str)),
         ],
     ),
     (
