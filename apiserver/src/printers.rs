@@ -103,10 +103,13 @@ pub fn created_at_cells(obj: &Value) -> Vec<Value> {
     ]
 }
 
-/// A Name and Age row with one cell between them: the shape of many small
-/// printers (a RuntimeClass's handler, a NetworkPolicy's selector).
-pub fn name_age_around(obj: &Value, middle: Value) -> Vec<Value> {
-    vec![json!(s(obj, "/metadata/name")), middle, json!(age(obj))]
+/// The usual row: the name, the kind's own cells, the age.
+pub fn row(obj: &Value, middle: Vec<Value>) -> Vec<Value> {
+    let mut cells = Vec::with_capacity(middle.len() + 2);
+    cells.push(json!(s(obj, "/metadata/name")));
+    cells.extend(middle);
+    cells.push(json!(age(obj)));
+    cells
 }
 
 /// Upstream's `listOrNone`-style join: the strings, or `fallback` when there

@@ -148,6 +148,7 @@ async fn builtin_kinds_through_kubectl() {
     }
 
     reviews(&k, &http).await;
+    status_and_approval(&k, dir.path());
 
     let out = ok(k(&["get", "componentstatuses"]), "get cs");
     let header: Vec<&str> = out
@@ -203,10 +204,11 @@ where
         &format!("apply {resource}"),
     );
 
-    // Upstream's columns, the -o wide ones hidden.
+    // The list as a table: upstream's columns (the -o wide ones hidden) and
+    // a row for the object.
     let out = ok(
-        k(&["get", resource, name, "-n", "kinds"]),
-        &format!("get {resource}"),
+        k(&["get", resource, "-n", "kinds"]),
+        &format!("list {resource}"),
     );
     let mut lines = out.lines();
     let header = lines
@@ -222,42 +224,27 @@ where
         .filter_map(Value::as_str)
         .collect();
     assert_eq!(header, want.join(" "), "{resource} columns");
-    let row = lines.next().unwrap_or("");
-    assert!(row.starts_with(name), "{resource}: row {row:?}");
-
-    let list = ok(
-        k(&["get", resource, "-n", "kinds", "-o", "json"]),
-        &format!("list {resource}"),
+    assert!(
+        lines.any(|row| row.split_whitespace().next() == Some(name)),
+        "{resource}: no row for {name} in\n{out}"
     );
-    let list: Value = serde_json::from_str(&list).expect("list json");
-    let names: Vec<&str> = list["items"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|i| i["metadata"]["name"].as_str())
-                .collect()
-        })
-        .unwrap_or_default();
-    assert!(names.contains(&name), "{resource}: {names:?}");
 
     let patch = r#"{"metadata":{"labels":{"patched":"yes"}}}"#;
-    ok(
-        k(&[
-            "patch", resource, name, "-n", "kinds", "--type", "merge", "-p", patch,
-        ]),
-        &format!("patch {resource}"),
-    );
     let label = ok(
         k(&[
-            "get",
+            "patch",
             resource,
             name,
             "-n",
             "kinds",
+            "--type",
+            "merge",
+            "-p",
+            patch,
             "-o",
             "jsonpath={.metadata.labels.patched}",
         ]),
-        &format!("get patched {resource}"),
+        &format!("patch {resource}"),
     );
     assert_eq!(label, "yes", "{resource}");
 
@@ -296,6 +283,107 @@ where
         !gone.success && gone.stderr.contains("NotFound"),
         "{resource}: {}",
         gone.stderr
+    );
+}
+
+/// The spec/status split of a stored kind, and a CSR's `/approval`
+/// through `kubectl certificate approve` (a protobuf PUT).
+fn status_and_approval<F>(k: &F, dir: &Path)
+where
+    F: Fn(&[&str]) -> KubectlOutput,
+{
+    let claim = dir.join("claim.yaml");
+    std::fs::write(
+        &claim,
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: kinds}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n",
+    )
+    .expect("write");
+    ok(
+        k(&["apply", "-f", &claim.display().to_string()]),
+        "apply pvc",
+    );
+    let phase = |k: &F| {
+        ok(
+            k(&[
+                "get",
+                "pvc",
+                "data",
+                "-n",
+                "kinds",
+                "-o",
+                "jsonpath={.status.phase}",
+            ]),
+            "phase",
+        )
+    };
+    assert_eq!(phase(k), "Pending", "a new claim is Pending");
+    let bound = r#"{"status":{"phase":"Bound"}}"#;
+    ok(
+        k(&[
+            "patch", "pvc", "data", "-n", "kinds", "--type", "merge", "-p", bound,
+        ]),
+        "patch main",
+    );
+    assert_eq!(
+        phase(k),
+        "Pending",
+        "the main resource does not write status"
+    );
+    ok(
+        k(&[
+            "patch",
+            "pvc",
+            "data",
+            "-n",
+            "kinds",
+            "--subresource",
+            "status",
+            "--type",
+            "merge",
+            "-p",
+            bound,
+        ]),
+        "patch status",
+    );
+    assert_eq!(phase(k), "Bound", "/status writes status");
+    let grow = r#"{"spec":{"storageClassName":"other"}}"#;
+    let out = k(&[
+        "patch", "pvc", "data", "-n", "kinds", "--type", "merge", "-p", grow,
+    ]);
+    assert!(
+        !out.success && out.stderr.contains("spec"),
+        "{}",
+        out.stderr
+    );
+
+    let csr = dir.join("csr.yaml");
+    std::fs::write(
+        &csr,
+        "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: approve-me}\nspec: {request: TFMwdExTMUNSVWRKVGlCRFJWSlVTVVpKUTBGVVJTQlNSVkZWUlZOVUxTMHRMUzBL, signerName: example.com/signer, usages: [client auth], username: mallory}\n",
+    )
+    .expect("write");
+    ok(k(&["apply", "-f", &csr.display().to_string()]), "apply csr");
+    let requester = ok(
+        k(&[
+            "get",
+            "csr",
+            "approve-me",
+            "-o",
+            "jsonpath={.spec.username}",
+        ]),
+        "requester",
+    );
+    assert_eq!(
+        requester, "system:anonymous",
+        "the server records the requester"
+    );
+    ok(k(&["certificate", "approve", "approve-me"]), "approve");
+    let out = ok(k(&["get", "csr", "approve-me"]), "get csr");
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|l| l.trim_end().ends_with("Approved")),
+        "{out}"
     );
 }
 

@@ -3,12 +3,14 @@
 //!
 //! These are the wire facts of the Kubernetes API's protobuf encoding (the
 //! field numbers are fixed forever, so a decoder must know them); the table
-//! covers every message reachable from the kinds the apiserver serves, plus
-//! the envelope (`runtime.Unknown`), `DeleteOptions`, `Binding`, `Eviction`
-//! and `Scale`, and the reviews kubectl posts as protobuf (`kubectl auth
-//! can-i` and `whoami`). The kinds added for the whole v1.36 API (storage,
-//! RBAC, ...) are not in it yet: clients send those as JSON (kubectl
-//! does) or get a 400 asking for JSON. Messages are named `<group>.<version>.<Kind>` (`core.v1.Pod`,
+//! covers every message reachable from the original kinds the apiserver
+//! serves (core, apps, batch, coordination, discovery, scheduling), the
+//! envelope (`runtime.Unknown`), `DeleteOptions`, `Binding`, `Eviction` and
+//! `Scale`, and the reviews and CSRs kubectl sends as protobuf (`kubectl auth
+//! can-i`, `auth whoami`, `certificate approve`). The other kinds of the
+//! v1.36 API (storage, RBAC, ...) are not in it yet: clients send those as
+//! JSON (kubectl's generic commands do) or get a 400 asking for JSON.
+//! Messages are named `<group>.<version>.<Kind>` (`core.v1.Pod`,
 //! `meta.v1.ObjectMeta`); the table is sorted by name.
 
 /// A field's type, as the decoder turns it into JSON.
@@ -727,6 +729,58 @@ pub static MESSAGES: &[(&str, &[F])] = &[
         &[
             F(1, "succeeded", T::List(&T::Str)),
             F(2, "failed", T::List(&T::Str)),
+        ],
+    ),
+    (
+        "certificates.v1.CertificateSigningRequest",
+        &[
+            F(1, "metadata", T::Msg("meta.v1.ObjectMeta")),
+            F(
+                2,
+                "spec",
+                T::Msg("certificates.v1.CertificateSigningRequestSpec"),
+            ),
+            F(
+                3,
+                "status",
+                T::Msg("certificates.v1.CertificateSigningRequestStatus"),
+            ),
+        ],
+    ),
+    (
+        "certificates.v1.CertificateSigningRequestCondition",
+        &[
+            F(1, "type", T::Str),
+            F(2, "reason", T::Str),
+            F(3, "message", T::Str),
+            F(4, "lastUpdateTime", T::Time),
+            F(5, "lastTransitionTime", T::Time),
+            F(6, "status", T::Str),
+        ],
+    ),
+    (
+        "certificates.v1.CertificateSigningRequestSpec",
+        &[
+            F(1, "request", T::Bytes),
+            F(2, "username", T::Str),
+            F(3, "uid", T::Str),
+            F(4, "groups", T::List(&T::Str)),
+            F(5, "usages", T::List(&T::Str)),
+            F(7, "signerName", T::Str),
+            F(8, "expirationSeconds", T::Int),
+        ],
+    ),
+    (
+        "certificates.v1.CertificateSigningRequestStatus",
+        &[
+            F(
+                1,
+                "conditions",
+                T::List(&T::Msg(
+                    "certificates.v1.CertificateSigningRequestCondition",
+                )),
+            ),
+            F(2, "certificate", T::Bytes),
         ],
     ),
     (

@@ -1,4 +1,4 @@
-//! [`Stored`]: the one strategy of the kinds that are stored with no
+//! [`Typed`]: the one strategy of the kinds that are stored with no
 //! behaviour of their own in the apiserver (StorageClasses, Roles,
 //! PodDisruptionBudgets, FlowSchemas, CRDs, ...): decode into the kind's
 //! `k8s-openapi` type `T`, publish `T`'s OpenAPI schema, fill in upstream's
@@ -7,28 +7,35 @@
 //!
 //! Each such kind is one small file under its group's folder that says only
 //! what differs: its printer, its defaults and its rules, handed to the
-//! builder as plain functions (`Stored::new(COLUMNS, cells).rules(validate)`),
+//! builder as plain functions (`Typed::new(COLUMNS, cells).rules(validate)`),
 //! and one row in [`crate::registry::builtin_strategies`].
 
 use std::marker::PhantomData;
 
+use futures::future::BoxFuture;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use k8s_openapi::schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::authentication::UserInfo;
+use crate::authorization::Authorizer;
+use crate::errors::ApiError;
 use crate::printers::Column;
 use crate::registry::strategy::{normalize, schema, Strategy};
 use crate::validation::{FieldError, NameRule};
+use crate::ApiServer;
 
 /// Checks a new (or updated) object, adding what is wrong to the list.
 pub type Rules = fn(&Value, &mut Vec<FieldError>);
 /// Checks an update of the second object into the first.
 pub type UpdateRules = fn(&Value, &Value, &mut Vec<FieldError>);
+/// Fills in the answer of a review posted by the user.
+pub type Answer = fn(&Authorizer, &UserInfo, &mut Value);
 
 /// A stored kind of type `T` (see the module docs).
-pub struct Stored<T> {
+pub struct Typed<T> {
     columns: &'static [Column],
     cells: fn(&Value) -> Vec<Value>,
     default: fn(&mut Value),
@@ -38,6 +45,7 @@ pub struct Stored<T> {
     on_create: fn(&mut Value),
     with_status: bool,
     name_rule: NameRule,
+    answer: Option<Answer>,
     kind: PhantomData<fn() -> T>,
 }
 
@@ -45,10 +53,10 @@ fn no_defaults(_: &mut Value) {}
 fn no_rules(_: &Value, _: &mut Vec<FieldError>) {}
 fn no_update_rules(_: &Value, _: &Value, _: &mut Vec<FieldError>) {}
 
-impl<T> Stored<T> {
+impl<T> Typed<T> {
     /// A kind printed with `columns` and `cells`, with no defaults or rules.
     pub const fn new(columns: &'static [Column], cells: fn(&Value) -> Vec<Value>) -> Self {
-        Stored {
+        Typed {
             columns,
             cells,
             default: no_defaults,
@@ -58,6 +66,7 @@ impl<T> Stored<T> {
             on_create: no_defaults,
             with_status: false,
             name_rule: NameRule::Dns1123Subdomain,
+            answer: None,
             kind: PhantomData,
         }
     }
@@ -102,6 +111,12 @@ impl<T> Stored<T> {
         self
     }
 
+    /// A review: posted objects are answered by `answer`, never stored.
+    pub const fn answers(mut self, answer: Answer) -> Self {
+        self.answer = Some(answer);
+        self
+    }
+
     /// Names follow `rule` rather than being DNS subdomains.
     pub const fn names(mut self, rule: NameRule) -> Self {
         self.name_rule = rule;
@@ -109,7 +124,7 @@ impl<T> Stored<T> {
     }
 }
 
-impl<T> Strategy for Stored<T>
+impl<T> Strategy for Typed<T>
 where
     T: DeserializeOwned + Serialize + JsonSchema,
 {
@@ -164,6 +179,25 @@ where
                 }
             }
         }
+    }
+
+    fn review<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        user: &'a UserInfo,
+        obj: &'a mut Value,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        let _ = server;
+        let answered = match self.answer {
+            Some(answer) => {
+                answer(&Authorizer::configured(), user, obj);
+                Ok(())
+            }
+            None => Err(ApiError::MethodNotAllowed(
+                "objects of this kind are stored, not answered".into(),
+            )),
+        };
+        Box::pin(async move { answered })
     }
 
     fn columns(&self) -> &'static [Column] {

@@ -39,8 +39,8 @@
 //! [`apiextensions`], [`apiregistration`], [`resource`], and the reviews in
 //! [`authentication`] and [`authorization`]. A kind with behaviour of its
 //! own implements [`Strategy`]; a kind that is only stored with upstream's
-//! defaults, rules and printer is a [`generic::Stored`] built from plain
-//! functions, a review a [`review::Review`]. Adding a kind is one file and
+//! defaults, rules and printer is a [`generic::Typed`] built from plain
+//! functions (a review adds its answer). Adding a kind is one file and
 //! one row in [`builtin_strategies`]; a kind defined at runtime (a
 //! CustomResourceDefinition's) calls [`register`] with its own strategy.
 
@@ -72,7 +72,6 @@ pub mod node;
 pub mod policy;
 pub mod rbac;
 pub mod resource;
-pub mod review;
 pub mod scale;
 pub mod scheduling;
 pub mod storage;

@@ -11,18 +11,18 @@ use serde_json::{json, Value};
 
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{items, one_of, require, require_nonempty};
 use crate::validation::{required, FieldError};
 
 /// The ValidatingAdmissionPolicy strategy.
-pub const VALIDATING: Stored<ValidatingAdmissionPolicy> =
-    Stored::new(VALIDATING_COLUMNS, validating_cells)
+pub const VALIDATING: Typed<ValidatingAdmissionPolicy> =
+    Typed::new(VALIDATING_COLUMNS, validating_cells)
         .defaults(defaults)
         .rules(validating_rules)
         .with_status();
 /// The MutatingAdmissionPolicy strategy.
-pub const MUTATING: Stored<MutatingAdmissionPolicy> = Stored::new(MUTATING_COLUMNS, mutating_cells)
+pub const MUTATING: Typed<MutatingAdmissionPolicy> = Typed::new(MUTATING_COLUMNS, mutating_cells)
     .defaults(mutating_defaults)
     .rules(mutating_rules);
 
@@ -134,12 +134,7 @@ fn policy_cells(obj: &Value, list: &str) -> Vec<Value> {
         Some(p) => format!("{}/{}", s(p, "/apiVersion"), s(p, "/kind")),
         None => "<unset>".into(),
     };
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(arr(obj, list).len()),
-        json!(param),
-        json!(age(obj)),
-    ]
+    row(obj, vec![json!(arr(obj, list).len()), json!(param)])
 }
 
 fn validating_cells(obj: &Value) -> Vec<Value> {

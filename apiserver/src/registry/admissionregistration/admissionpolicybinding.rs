@@ -9,16 +9,15 @@ use k8s_openapi::api::admissionregistration::v1::{
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{items, one_of, require_nonempty};
 use crate::validation::{invalid, FieldError};
 
 /// The ValidatingAdmissionPolicyBinding strategy.
-pub const VALIDATING: Stored<ValidatingAdmissionPolicyBinding> =
-    Stored::new(COLUMNS, cells).rules(validating_rules);
+pub const VALIDATING: Typed<ValidatingAdmissionPolicyBinding> =
+    Typed::new(COLUMNS, cells).rules(validating_rules);
 /// The MutatingAdmissionPolicyBinding strategy.
-pub const MUTATING: Stored<MutatingAdmissionPolicyBinding> =
-    Stored::new(COLUMNS, cells).rules(rules);
+pub const MUTATING: Typed<MutatingAdmissionPolicyBinding> = Typed::new(COLUMNS, cells).rules(rules);
 
 fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     require_nonempty(obj, "/spec/policyName", errs);
@@ -65,10 +64,5 @@ fn cells(obj: &Value) -> Vec<Value> {
         }
         Some(r) => format_label_selector(r.get("selector")),
     };
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(s(obj, "/spec/policyName")),
-        json!(param),
-        json!(age(obj)),
-    ]
+    row(obj, vec![json!(s(obj, "/spec/policyName")), json!(param)])
 }

@@ -12,17 +12,17 @@ use serde_json::{json, Value};
 
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{at_least, field_path, items, one_of, require_nonempty};
 use crate::validation::{invalid, FieldError, FieldErrorKind};
 
 /// The MutatingWebhookConfiguration strategy.
-pub const MUTATING: Stored<MutatingWebhookConfiguration> = Stored::new(COLUMNS, cells)
+pub const MUTATING: Typed<MutatingWebhookConfiguration> = Typed::new(COLUMNS, cells)
     .defaults(mutating_defaults)
     .rules(rules);
 /// The ValidatingWebhookConfiguration strategy.
-pub const VALIDATING: Stored<ValidatingWebhookConfiguration> =
-    Stored::new(COLUMNS, cells).defaults(defaults).rules(rules);
+pub const VALIDATING: Typed<ValidatingWebhookConfiguration> =
+    Typed::new(COLUMNS, cells).defaults(defaults).rules(rules);
 
 fn each_webhook(obj: &mut Value, f: impl Fn(&mut Value)) {
     for hook in obj
@@ -164,5 +164,5 @@ const COLUMNS: &[Column] = &[
 ];
 
 fn cells(obj: &Value) -> Vec<Value> {
-    name_age_around(obj, json!(arr(obj, "/webhooks").len()))
+    row(obj, vec![json!(arr(obj, "/webhooks").len())])
 }

@@ -8,12 +8,12 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{items, one_of, require_nonempty, unchanged};
 use crate::validation::{invalid, FieldError};
 
 /// The CustomResourceDefinition strategy.
-pub const STRATEGY: Stored<CustomResourceDefinition> = Stored::new(CREATED_AT, created_at_cells)
+pub const STRATEGY: Typed<CustomResourceDefinition> = Typed::new(CREATED_AT, created_at_cells)
     .rules(rules)
     .update_rules(update_rules)
     .with_status();

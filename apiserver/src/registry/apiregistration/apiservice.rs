@@ -7,12 +7,12 @@ use serde_json::{json, Value};
 
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{at_least, require_nonempty};
 use crate::validation::{invalid, FieldError};
 
 /// The APIService strategy.
-pub const STRATEGY: Stored<APIService> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<APIService> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
     .with_status();
@@ -72,10 +72,5 @@ fn cells(obj: &Value) -> Vec<Value> {
         }
         Some(c) => s(c, "/status").to_string(),
     };
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(service),
-        json!(available),
-        json!(age(obj)),
-    ]
+    row(obj, vec![json!(service), json!(available)])
 }

@@ -6,12 +6,12 @@ use k8s_openapi::api::apps::v1::ControllerRevision;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{at_least, require, unchanged};
 use crate::validation::FieldError;
 
 /// The ControllerRevision strategy.
-pub const STRATEGY: Stored<ControllerRevision> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<ControllerRevision> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .update_rules(update_rules);
 
@@ -50,10 +50,5 @@ fn cells(obj: &Value) -> Vec<Value> {
             format!("{kind}/{}", s(o, "/name"))
         }
     };
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(controller),
-        json!(n(obj, "/revision")),
-        json!(age(obj)),
-    ]
+    row(obj, vec![json!(controller), json!(n(obj, "/revision"))])
 }

@@ -6,11 +6,14 @@ use serde_json::{json, Value};
 
 use crate::authentication::UserInfo;
 use crate::authorization::Authorizer;
-use crate::registry::review::Review;
+use crate::printers::{default_cells, DEFAULT};
+use crate::registry::generic::Typed;
 use crate::validation::FieldError;
 
 /// The SelfSubjectReview strategy.
-pub const STRATEGY: Review<SelfSubjectReview> = Review::new(rules, answer);
+pub const STRATEGY: Typed<SelfSubjectReview> = Typed::new(DEFAULT, default_cells)
+    .rules(rules)
+    .answers(answer);
 
 fn rules(_: &Value, _: &mut Vec<FieldError>) {}
 

@@ -9,12 +9,15 @@ use serde_json::{json, Value};
 
 use crate::authentication::UserInfo;
 use crate::authorization::Authorizer;
-use crate::registry::review::Review;
+use crate::printers::{default_cells, DEFAULT};
+use crate::registry::generic::Typed;
 use crate::validation::rules::require_nonempty;
 use crate::validation::FieldError;
 
 /// The TokenReview strategy.
-pub const STRATEGY: Review<TokenReview> = Review::new(rules, answer);
+pub const STRATEGY: Typed<TokenReview> = Typed::new(DEFAULT, default_cells)
+    .rules(rules)
+    .answers(answer);
 
 fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     require_nonempty(obj, "/spec/token", errs);

@@ -7,12 +7,15 @@ use serde_json::Value;
 
 use crate::authentication::UserInfo;
 use crate::authorization::Authorizer;
-use crate::registry::review::Review;
+use crate::printers::{default_cells, DEFAULT};
+use crate::registry::generic::Typed;
 use crate::validation::rules::require_nonempty;
 use crate::validation::FieldError;
 
 /// The SelfSubjectRulesReview strategy.
-pub const STRATEGY: Review<SelfSubjectRulesReview> = Review::new(rules, answer);
+pub const STRATEGY: Typed<SelfSubjectRulesReview> = Typed::new(DEFAULT, default_cells)
+    .rules(rules)
+    .answers(answer);
 
 fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     require_nonempty(obj, "/spec/namespace", errs);

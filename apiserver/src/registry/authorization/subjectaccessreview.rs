@@ -11,15 +11,23 @@ use serde_json::{json, Value};
 
 use crate::authentication::UserInfo;
 use crate::authorization::Authorizer;
-use crate::registry::review::Review;
+use crate::printers::{arr, s};
+use crate::printers::{default_cells, DEFAULT};
+use crate::registry::generic::Typed;
 use crate::validation::{invalid, required, FieldError};
 
 /// The SubjectAccessReview strategy.
-pub const SUBJECT: Review<SubjectAccessReview> = Review::new(subject_rules, answer_for_subject);
+pub const SUBJECT: Typed<SubjectAccessReview> = Typed::new(DEFAULT, default_cells)
+    .rules(subject_rules)
+    .answers(answer_for_subject);
 /// The LocalSubjectAccessReview strategy.
-pub const LOCAL: Review<LocalSubjectAccessReview> = Review::new(local_rules, answer_for_subject);
+pub const LOCAL: Typed<LocalSubjectAccessReview> = Typed::new(DEFAULT, default_cells)
+    .rules(local_rules)
+    .answers(answer_for_subject);
 /// The SelfSubjectAccessReview strategy.
-pub const SELF: Review<SelfSubjectAccessReview> = Review::new(attribute_rules, answer_for_self);
+pub const SELF: Typed<SelfSubjectAccessReview> = Typed::new(DEFAULT, default_cells)
+    .rules(attribute_rules)
+    .answers(answer_for_self);
 
 fn present(obj: &Value, pointer: &str) -> bool {
     obj.pointer(pointer).is_some_and(|v| !v.is_null())
@@ -43,15 +51,8 @@ fn attribute_rules(obj: &Value, errs: &mut Vec<FieldError>) {
 
 fn subject_rules(obj: &Value, errs: &mut Vec<FieldError>) {
     attribute_rules(obj, errs);
-    let user = obj
-        .pointer("/spec/user")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let groups = obj
-        .pointer("/spec/groups")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    if user.is_empty() && groups == 0 {
+    let user = s(obj, "/spec/user");
+    if user.is_empty() && arr(obj, "/spec/groups").is_empty() {
         errs.push(invalid(
             "spec.user",
             &json!(user),

@@ -9,12 +9,12 @@ use serde_json::{json, Value};
 
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{at_least, items, one_of, require_nonempty};
 use crate::validation::{invalid, FieldError};
 
 /// The HorizontalPodAutoscaler strategy.
-pub const STRATEGY: Stored<HorizontalPodAutoscaler> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<HorizontalPodAutoscaler> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
     .with_status();
@@ -79,19 +79,20 @@ fn cells(obj: &Value) -> Vec<Value> {
         Some(m) => m.to_string(),
         None => "<unset>".into(),
     };
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(format!(
-            "{}/{}",
-            s(obj, "/spec/scaleTargetRef/kind"),
-            s(obj, "/spec/scaleTargetRef/name")
-        )),
-        json!(targets(obj)),
-        json!(min),
-        json!(n(obj, "/spec/maxReplicas")),
-        json!(n(obj, "/status/currentReplicas")),
-        json!(age(obj)),
-    ]
+    row(
+        obj,
+        vec![
+            json!(format!(
+                "{}/{}",
+                s(obj, "/spec/scaleTargetRef/kind"),
+                s(obj, "/spec/scaleTargetRef/name")
+            )),
+            json!(targets(obj)),
+            json!(min),
+            json!(n(obj, "/spec/maxReplicas")),
+            json!(n(obj, "/status/currentReplicas")),
+        ],
+    )
 }
 
 /// Upstream's `formatHPAMetrics`: `current/target` per metric, two at most.

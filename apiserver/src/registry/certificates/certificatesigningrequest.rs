@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 
 use crate::authentication::UserInfo;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{at_least, items, one_of, require_nonempty};
 use crate::validation::{invalid, FieldError};
 
 /// The CertificateSigningRequest strategy.
-pub const STRATEGY: Stored<CertificateSigningRequest> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<CertificateSigningRequest> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .keep_on_update(&["spec"])
     .on_create(record_requester)

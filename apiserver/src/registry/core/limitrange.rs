@@ -8,13 +8,13 @@ use serde_json::Value;
 
 use super::resourcequota::non_negative_quantities;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{items, one_of, require_nonempty};
 use crate::validation::FieldError;
 
 /// The LimitRange strategy (printed like upstream's default table: name
 /// and creation time).
-pub const STRATEGY: Stored<LimitRange> = Stored::new(CREATED_AT, created_at_cells)
+pub const STRATEGY: Typed<LimitRange> = Typed::new(CREATED_AT, created_at_cells)
     .defaults(defaults)
     .rules(rules);
 

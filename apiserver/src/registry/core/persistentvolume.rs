@@ -8,12 +8,12 @@ use serde_json::{json, Value};
 
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{one_of, require, require_nonempty, unchanged};
 use crate::validation::{invalid, FieldError};
 
 /// The PersistentVolume strategy.
-pub const STRATEGY: Stored<PersistentVolume> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<PersistentVolume> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
     .update_rules(update_rules)

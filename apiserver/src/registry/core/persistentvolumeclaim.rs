@@ -9,12 +9,12 @@ use serde_json::{json, Value};
 use super::persistentvolume::{access_modes, access_modes_string, phase, storage_class};
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{one_of, require, require_nonempty};
 use crate::validation::{forbidden, FieldError};
 
 /// The PersistentVolumeClaim strategy.
-pub const STRATEGY: Stored<PersistentVolumeClaim> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<PersistentVolumeClaim> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
     .update_rules(update_rules)

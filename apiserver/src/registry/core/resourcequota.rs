@@ -6,12 +6,12 @@ use k8s_openapi::api::core::v1::ResourceQuota;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{items, one_of};
 use crate::validation::{invalid, parse_quantity, FieldError};
 
 /// The ResourceQuota strategy.
-pub const STRATEGY: Stored<ResourceQuota> = Stored::new(COLUMNS, cells).rules(rules).with_status();
+pub const STRATEGY: Typed<ResourceQuota> = Typed::new(COLUMNS, cells).rules(rules).with_status();
 
 const SCOPES: &[&str] = &[
     "Terminating",
@@ -77,10 +77,8 @@ fn cells(obj: &Value) -> Vec<Value> {
             }
         }
     }
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(requests.join(", ")),
-        json!(limits.join(", ")),
-        json!(age(obj)),
-    ]
+    row(
+        obj,
+        vec![json!(requests.join(", ")), json!(limits.join(", "))],
+    )
 }

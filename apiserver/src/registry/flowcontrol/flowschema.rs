@@ -8,12 +8,12 @@ use serde_json::{json, Value};
 
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{at_least, items, one_of, require_nonempty};
 use crate::validation::{invalid, FieldError};
 
 /// The FlowSchema strategy.
-pub const STRATEGY: Stored<FlowSchema> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<FlowSchema> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
     .with_status();

@@ -9,12 +9,12 @@ use serde_json::{json, Value};
 
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{at_least, one_of, require, require_nonempty};
 use crate::validation::{forbidden, FieldError};
 
 /// The PriorityLevelConfiguration strategy.
-pub const STRATEGY: Stored<PriorityLevelConfiguration> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<PriorityLevelConfiguration> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
     .with_status();
@@ -121,17 +121,18 @@ fn cells(obj: &Value) -> Vec<Value> {
             none.clone()
         }
     };
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(s(obj, "/spec/type")),
-        if limited {
-            read("/spec/limited/nominalConcurrencyShares")
-        } else {
-            none.clone()
-        },
-        q("queues"),
-        q("handSize"),
-        q("queueLengthLimit"),
-        json!(age(obj)),
-    ]
+    row(
+        obj,
+        vec![
+            json!(s(obj, "/spec/type")),
+            if limited {
+                read("/spec/limited/nominalConcurrencyShares")
+            } else {
+                none.clone()
+            },
+            q("queues"),
+            q("handSize"),
+            q("queueLengthLimit"),
+        ],
+    )
 }

@@ -7,12 +7,12 @@ use k8s_openapi::api::networking::v1::Ingress;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{field_path, items, one_of, require, require_nonempty};
 use crate::validation::{invalid, FieldError};
 
 /// The Ingress strategy.
-pub const STRATEGY: Stored<Ingress> = Stored::new(COLUMNS, cells).rules(rules).with_status();
+pub const STRATEGY: Typed<Ingress> = Typed::new(COLUMNS, cells).rules(rules).with_status();
 
 fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     let rules = items(obj, "/spec/rules");
@@ -70,15 +70,9 @@ fn backend(obj: &Value, pointer: &str, errs: &mut Vec<FieldError>) {
     }
     if service {
         require_nonempty(obj, &format!("{pointer}/service/name"), errs);
-        let name = b
-            .pointer("/service/port/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let number = b
-            .pointer("/service/port/number")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        if name.is_empty() == (number == 0) {
+        let named = !s(b, "/service/port/name").is_empty();
+        let numbered = n(b, "/service/port/number") != 0;
+        if named == numbered {
             errs.push(invalid(
                 field_path(&format!("{pointer}/service/port")),
                 &b["service"]["port"],
@@ -126,12 +120,13 @@ fn cells(obj: &Value) -> Vec<Value> {
     } else {
         "80, 443"
     };
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(or(s(obj, "/spec/ingressClassName"), "<none>")),
-        json!(hosts),
-        json!(addresses.join(",")),
-        json!(ports),
-        json!(age(obj)),
-    ]
+    row(
+        obj,
+        vec![
+            json!(or(s(obj, "/spec/ingressClassName"), "<none>")),
+            json!(hosts),
+            json!(addresses.join(",")),
+            json!(ports),
+        ],
+    )
 }

@@ -6,12 +6,12 @@ use k8s_openapi::api::networking::v1::IPAddress;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{require, require_nonempty, unchanged};
 use crate::validation::{invalid, FieldError, NameRule::PathSegment};
 
 /// The IPAddress strategy.
-pub const STRATEGY: Stored<IPAddress> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<IPAddress> = Typed::new(COLUMNS, cells)
     .names(PathSegment)
     .rules(rules)
     .update_rules(update_rules);

@@ -7,13 +7,13 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{items, one_of, require_nonempty};
 use crate::validation::FieldError;
 
 /// The NetworkPolicy strategy.
-pub const STRATEGY: Stored<NetworkPolicy> =
-    Stored::new(COLUMNS, cells).defaults(defaults).rules(rules);
+pub const STRATEGY: Typed<NetworkPolicy> =
+    Typed::new(COLUMNS, cells).defaults(defaults).rules(rules);
 
 const DIRECTIONS: &[(&str, &str)] = &[("ingress", "from"), ("egress", "to")];
 
@@ -87,8 +87,6 @@ const COLUMNS: &[Column] = &[
 ];
 
 fn cells(obj: &Value) -> Vec<Value> {
-    name_age_around(
-        obj,
-        json!(format_label_selector(obj.pointer("/spec/podSelector"))),
-    )
+    let selector = format_label_selector(obj.pointer("/spec/podSelector"));
+    row(obj, vec![json!(selector)])
 }

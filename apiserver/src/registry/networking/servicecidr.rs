@@ -6,12 +6,12 @@ use k8s_openapi::api::networking::v1::ServiceCIDR;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{field_path, items, require_nonempty};
 use crate::validation::{immutable, invalid, FieldError};
 
 /// The ServiceCIDR strategy.
-pub const STRATEGY: Stored<ServiceCIDR> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<ServiceCIDR> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .update_rules(update_rules)
     .with_status();
@@ -70,5 +70,5 @@ fn cells(obj: &Value) -> Vec<Value> {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    name_age_around(obj, json!(cidrs.join(",")))
+    row(obj, vec![json!(cidrs.join(","))])
 }

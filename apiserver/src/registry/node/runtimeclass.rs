@@ -6,13 +6,13 @@ use k8s_openapi::api::node::v1::RuntimeClass;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::object_meta::DNS1123_LABEL_MSG;
 use crate::validation::rules::{require_nonempty, unchanged};
 use crate::validation::{invalid, is_dns1123_label, FieldError};
 
 /// The RuntimeClass strategy.
-pub const STRATEGY: Stored<RuntimeClass> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<RuntimeClass> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .update_rules(update_rules);
 
@@ -36,5 +36,5 @@ const COLUMNS: &[Column] = &[
 ];
 
 fn cells(obj: &Value) -> Vec<Value> {
-    name_age_around(obj, json!(s(obj, "/handler")))
+    row(obj, vec![json!(s(obj, "/handler"))])
 }

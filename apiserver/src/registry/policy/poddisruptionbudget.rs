@@ -7,13 +7,13 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::one_of;
 use crate::validation::{invalid, FieldError};
 
 /// The PodDisruptionBudget strategy.
-pub const STRATEGY: Stored<PodDisruptionBudget> =
-    Stored::new(COLUMNS, cells).rules(rules).with_status();
+pub const STRATEGY: Typed<PodDisruptionBudget> =
+    Typed::new(COLUMNS, cells).rules(rules).with_status();
 
 fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     let set = |f: &str| {
@@ -65,11 +65,12 @@ const COLUMNS: &[Column] = &[
 ];
 
 fn cells(obj: &Value) -> Vec<Value> {
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(int_or_string(obj.pointer("/spec/minAvailable"), "N/A")),
-        json!(int_or_string(obj.pointer("/spec/maxUnavailable"), "N/A")),
-        json!(n(obj, "/status/disruptionsAllowed")),
-        json!(age(obj)),
-    ]
+    row(
+        obj,
+        vec![
+            json!(int_or_string(obj.pointer("/spec/minAvailable"), "N/A")),
+            json!(int_or_string(obj.pointer("/spec/maxUnavailable"), "N/A")),
+            json!(n(obj, "/status/disruptionsAllowed")),
+        ],
+    )
 }

@@ -7,16 +7,16 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, Role};
 use serde_json::Value;
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{field_path, items, require_nonempty};
 use crate::validation::{invalid, required, FieldError, NameRule::PathSegment};
 
 /// The Role strategy.
-pub const ROLE: Stored<Role> = Stored::new(CREATED_AT, created_at_cells)
+pub const ROLE: Typed<Role> = Typed::new(CREATED_AT, created_at_cells)
     .names(PathSegment)
     .rules(role_rules);
 /// The ClusterRole strategy.
-pub const CLUSTER_ROLE: Stored<ClusterRole> = Stored::new(CREATED_AT, created_at_cells)
+pub const CLUSTER_ROLE: Typed<ClusterRole> = Typed::new(CREATED_AT, created_at_cells)
     .names(PathSegment)
     .rules(cluster_role_rules);
 

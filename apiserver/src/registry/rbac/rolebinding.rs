@@ -8,7 +8,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleBinding};
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{field_path, items, one_of, require_nonempty, unchanged};
 use crate::validation::{forbidden, not_supported, FieldError, NameRule::PathSegment};
 
@@ -16,13 +16,13 @@ use crate::validation::{forbidden, not_supported, FieldError, NameRule::PathSegm
 pub const GROUP: &str = "rbac.authorization.k8s.io";
 
 /// The RoleBinding strategy.
-pub const ROLE_BINDING: Stored<RoleBinding> = Stored::new(COLUMNS, cells)
+pub const ROLE_BINDING: Typed<RoleBinding> = Typed::new(COLUMNS, cells)
     .names(PathSegment)
     .defaults(defaults)
     .rules(role_binding_rules)
     .update_rules(update_rules);
 /// The ClusterRoleBinding strategy.
-pub const CLUSTER_ROLE_BINDING: Stored<ClusterRoleBinding> = Stored::new(COLUMNS, cells)
+pub const CLUSTER_ROLE_BINDING: Typed<ClusterRoleBinding> = Typed::new(COLUMNS, cells)
     .names(PathSegment)
     .defaults(defaults)
     .rules(cluster_role_binding_rules)

@@ -7,12 +7,12 @@ use k8s_openapi::api::resource::v1::ResourceClaim;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{field_path, items, one_of, require_nonempty, unchanged};
 use crate::validation::{invalid, FieldError};
 
 /// The ResourceClaim strategy.
-pub const STRATEGY: Stored<ResourceClaim> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<ResourceClaim> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .update_rules(update_rules)
     .with_status();
@@ -88,5 +88,5 @@ fn cells(obj: &Value) -> Vec<Value> {
     } else if !deleted {
         states.push("pending");
     }
-    name_age_around(obj, json!(states.join(",")))
+    row(obj, vec![json!(states.join(","))])
 }

@@ -5,12 +5,12 @@ use k8s_openapi::api::resource::v1::ResourceClaimTemplate;
 use serde_json::Value;
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::unchanged;
 use crate::validation::FieldError;
 
 /// The ResourceClaimTemplate strategy.
-pub const STRATEGY: Stored<ResourceClaimTemplate> = Stored::new(DEFAULT, default_cells)
+pub const STRATEGY: Typed<ResourceClaimTemplate> = Typed::new(DEFAULT, default_cells)
     .rules(rules)
     .update_rules(update_rules);
 

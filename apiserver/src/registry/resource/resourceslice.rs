@@ -8,12 +8,12 @@ use k8s_openapi::api::resource::v1::ResourceSlice;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{at_least, items, require, require_nonempty, unchanged};
 use crate::validation::{invalid, FieldError};
 
 /// The ResourceSlice strategy.
-pub const STRATEGY: Stored<ResourceSlice> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<ResourceSlice> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .update_rules(update_rules);
 
@@ -60,11 +60,12 @@ const COLUMNS: &[Column] = &[
 ];
 
 fn cells(obj: &Value) -> Vec<Value> {
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(s(obj, "/spec/nodeName")),
-        json!(s(obj, "/spec/driver")),
-        json!(s(obj, "/spec/pool/name")),
-        json!(age(obj)),
-    ]
+    row(
+        obj,
+        vec![
+            json!(s(obj, "/spec/nodeName")),
+            json!(s(obj, "/spec/driver")),
+            json!(s(obj, "/spec/pool/name")),
+        ],
+    )
 }

@@ -7,12 +7,12 @@ use serde_json::{json, Value};
 
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{items, one_of, require, unchanged};
 use crate::validation::FieldError;
 
 /// The CSIDriver strategy.
-pub const STRATEGY: Stored<CSIDriver> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<CSIDriver> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
     .update_rules(update_rules);
@@ -88,17 +88,18 @@ fn cells(obj: &Value) -> Vec<Value> {
             .collect::<Vec<_>>()
             .join(","),
     };
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(obj
-            .pointer("/spec/attachRequired")
-            .and_then(Value::as_bool)
-            .unwrap_or(true)),
-        json!(b(obj, "/spec/podInfoOnMount")),
-        json!(b(obj, "/spec/storageCapacity")),
-        json!(tokens),
-        json!(b(obj, "/spec/requiresRepublish")),
-        json!(join_or(&modes, ",", "<none>")),
-        json!(age(obj)),
-    ]
+    row(
+        obj,
+        vec![
+            json!(obj
+                .pointer("/spec/attachRequired")
+                .and_then(Value::as_bool)
+                .unwrap_or(true)),
+            json!(b(obj, "/spec/podInfoOnMount")),
+            json!(b(obj, "/spec/storageCapacity")),
+            json!(tokens),
+            json!(b(obj, "/spec/requiresRepublish")),
+            json!(join_or(&modes, ",", "<none>")),
+        ],
+    )
 }

@@ -5,12 +5,12 @@ use k8s_openapi::api::storage::v1::CSINode;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{items, require, require_nonempty};
 use crate::validation::{immutable, FieldError};
 
 /// The CSINode strategy.
-pub const STRATEGY: Stored<CSINode> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<CSINode> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .update_rules(update_rules);
 
@@ -46,5 +46,5 @@ const COLUMNS: &[Column] = &[
 ];
 
 fn cells(obj: &Value) -> Vec<Value> {
-    name_age_around(obj, json!(arr(obj, "/spec/drivers").len()))
+    row(obj, vec![json!(arr(obj, "/spec/drivers").len())])
 }

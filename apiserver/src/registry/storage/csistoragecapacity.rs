@@ -6,12 +6,12 @@ use k8s_openapi::api::storage::v1::CSIStorageCapacity;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{require_nonempty, unchanged};
 use crate::validation::{invalid, parse_quantity, FieldError};
 
 /// The CSIStorageCapacity strategy.
-pub const STRATEGY: Stored<CSIStorageCapacity> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<CSIStorageCapacity> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .update_rules(update_rules);
 

@@ -7,12 +7,12 @@ use serde_json::{json, Value};
 
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{one_of, require_nonempty, unchanged};
 use crate::validation::FieldError;
 
 /// The StorageClass strategy.
-pub const STRATEGY: Stored<StorageClass> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<StorageClass> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
     .update_rules(update_rules);

@@ -5,12 +5,12 @@ use k8s_openapi::api::storage::v1::VolumeAttachment;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{require_nonempty, unchanged};
 use crate::validation::{invalid, FieldError};
 
 /// The VolumeAttachment strategy.
-pub const STRATEGY: Stored<VolumeAttachment> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<VolumeAttachment> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .update_rules(update_rules)
     .with_status();
@@ -49,12 +49,13 @@ const COLUMNS: &[Column] = &[
 ];
 
 fn cells(obj: &Value) -> Vec<Value> {
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(s(obj, "/spec/attacher")),
-        json!(s(obj, "/spec/source/persistentVolumeName")),
-        json!(s(obj, "/spec/nodeName")),
-        json!(b(obj, "/status/attached")),
-        json!(age(obj)),
-    ]
+    row(
+        obj,
+        vec![
+            json!(s(obj, "/spec/attacher")),
+            json!(s(obj, "/spec/source/persistentVolumeName")),
+            json!(s(obj, "/spec/nodeName")),
+            json!(b(obj, "/status/attached")),
+        ],
+    )
 }

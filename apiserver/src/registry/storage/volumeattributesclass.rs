@@ -5,12 +5,12 @@ use k8s_openapi::api::storage::v1::VolumeAttributesClass;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::generic::Stored;
+use crate::registry::generic::Typed;
 use crate::validation::rules::{require_nonempty, unchanged};
 use crate::validation::FieldError;
 
 /// The VolumeAttributesClass strategy.
-pub const STRATEGY: Stored<VolumeAttributesClass> = Stored::new(COLUMNS, cells)
+pub const STRATEGY: Typed<VolumeAttributesClass> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .update_rules(update_rules);
 
@@ -30,5 +30,5 @@ const COLUMNS: &[Column] = &[
 ];
 
 fn cells(obj: &Value) -> Vec<Value> {
-    name_age_around(obj, json!(s(obj, "/driverName")))
+    row(obj, vec![json!(s(obj, "/driverName"))])
 }
