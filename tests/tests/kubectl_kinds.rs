@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use tests::harness::{kubectl_cached, ApiServer, Etcd, Http, KubectlOutput};
@@ -149,6 +150,7 @@ async fn builtin_kinds_through_kubectl() {
 
     reviews(&k, &http).await;
     status_and_approval(&k, dir.path());
+    openapi_and_apply(&k, dir.path());
 
     let out = ok(k(&["get", "componentstatuses"]), "get cs");
     let header: Vec<&str> = out
@@ -385,6 +387,81 @@ where
             .is_some_and(|l| l.trim_end().ends_with("Approved")),
         "{out}"
     );
+}
+
+/// The new kinds' OpenAPI schemas, through `kubectl explain` and strict
+/// field validation, and server-side apply of one of them.
+fn openapi_and_apply<F>(k: &F, dir: &Path)
+where
+    F: Fn(&[&str]) -> KubectlOutput,
+{
+    for (field, kind, doc) in [
+        ("pv.spec.accessModes", "PersistentVolume", "accessModes"),
+        ("sc.provisioner", "StorageClass", "provisioner"),
+        ("rolebindings.roleRef", "RoleBinding", "RoleRef"),
+        ("ingresses.spec.rules", "Ingress", "IngressRule"),
+        (
+            "resourceclaims.spec.devices",
+            "ResourceClaim",
+            "DeviceClaim",
+        ),
+        (
+            "mutatingadmissionpolicies.spec.mutations",
+            "MutatingAdmissionPolicy",
+            "Mutation",
+        ),
+        ("crd.spec.names", "CustomResourceDefinition", "plural"),
+    ] {
+        let out = ok(k(&["explain", field]), &format!("explain {field}"));
+        assert!(
+            out.contains(kind) && out.contains(doc),
+            "explain {field}:\n{out}"
+        );
+    }
+    let typo = dir.join("typo.yaml");
+    std::fs::write(
+        &typo,
+        "apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: typo}\nhandler: runc\nhandlr: runsc\n",
+    )
+    .expect("write");
+    let typo = typo.display().to_string();
+    let out = k(&["apply", "-f", &typo, "--validate=strict"]);
+    assert!(
+        !out.success && out.stderr.contains("unknown field \"handlr\""),
+        "{}",
+        out.stderr
+    );
+
+    let ssa = dir.join("ssa.yaml");
+    std::fs::write(
+        &ssa,
+        "apiVersion: node.k8s.io/v1\nkind: RuntimeClass\nmetadata: {name: kata}\nhandler: kata\n",
+    )
+    .expect("write");
+    let ssa = ssa.display().to_string();
+    ok(
+        k(&[
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "tester",
+            "-f",
+            &ssa,
+        ]),
+        "server-side apply",
+    );
+    let managers = ok(
+        k(&[
+            "get",
+            "runtimeclass",
+            "kata",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ]),
+        "managers",
+    );
+    assert!(managers.contains("tester"), "{managers}");
 }
 
 async fn reviews<F>(k: &F, http: &Http)
