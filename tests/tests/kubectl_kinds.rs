@@ -4,9 +4,11 @@
 //!   (`tests/data/api-resources-v1.36.txt`): every resource we serve is
 //!   upstream's to the verb, short name and category, and the upstream ones
 //!   we lack are exactly the documented ones;
-//! - every kind of `tests/data/builtin_kinds.yaml` through apply, get (with
-//!   upstream's columns), list, patch and delete, and an invalid object
-//!   refused with a 422 naming the field;
+//! - every kind of `tests/data/builtin_kinds.yaml` through apply (seen by a
+//!   watch), list (with upstream's columns), patch, delete and get, and an
+//!   invalid object refused with a 422 naming the field; the spec/status
+//!   split, CSR approval, `kubectl explain`, strict field validation and
+//!   server-side apply on some of them;
 //! - the reviews (create-only, answered from the AlwaysAllow authorizer:
 //!   `kubectl auth can-i`, `kubectl auth whoami`), other verbs on them a 405;
 //!   ComponentStatus computed on read (`kubectl get cs`).
@@ -201,9 +203,18 @@ where
     std::fs::write(&file, valid.to_string()).expect("write");
     let file = file.display().to_string();
 
+    let watch_path = format!("{}?watch=true", collection(valid));
+    let mut watch = http.watch(&watch_path).await.expect("watch");
+    assert_eq!(watch.status, 200, "watch {resource}");
     ok(
         k(&["apply", "-f", &file, "-n", "kinds"]),
         &format!("apply {resource}"),
+    );
+    let event = watch.next(Duration::from_secs(10)).await.expect("an event");
+    assert_eq!(
+        (&event["type"], &event["object"]["metadata"]["name"]),
+        (&json!("ADDED"), &json!(name)),
+        "{resource}: {event}"
     );
 
     // The list as a table: upstream's columns (the -o wide ones hidden) and
