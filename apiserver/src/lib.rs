@@ -13,11 +13,15 @@
 //! 4. [`admission`]: cluster-wide policy (no objects in missing or terminating namespaces);
 //! 5. [`storage`]: etcd transactions, and the watch cache that fans changes out.
 //!
-//! Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
+//! Who a request comes from and what it may do are [`authentication`] and
+//! [`authorization`] (anonymous and AlwaysAllow for now; the access reviews
+//! answer from them). Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
 //! `metadata` for every layer, [`response`] writes JSON answers. [`discovery`] tells clients
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
 
 pub mod admission;
+pub mod authentication;
+pub mod authorization;
 pub mod bootstrap;
 pub mod defaults;
 pub mod discovery;

@@ -75,7 +75,11 @@ impl Reconciler for NamespaceController {
         let mut failures = Vec::new();
         let mut remaining: BTreeMap<&str, usize> = BTreeMap::new();
         let mut pending_finalizers: BTreeMap<String, usize> = BTreeMap::new();
-        for r in RESOURCES.iter().filter(|r| r.namespaced) {
+        // Only what is stored can be left behind (a review is never stored).
+        for r in RESOURCES
+            .iter()
+            .filter(|r| r.namespaced && r.serves("deletecollection"))
+        {
             let api: Api<DynamicObject> =
                 Api::namespaced_with(self.client.clone(), name, &api_resource(r));
             if let Err(e) = api

@@ -61,7 +61,11 @@ pub fn start(ctx: &Context) -> Started {
     let graph = Arc::new(Graph::default());
     let queue = Queue::new("garbagecollector");
     let mut informers = Vec::new();
-    for r in RESOURCES.iter().filter(|r| !IGNORED.contains(&r.plural)) {
+    // Only stored kinds can be watched and own or be owned.
+    for r in RESOURCES
+        .iter()
+        .filter(|r| r.is_stored() && !IGNORED.contains(&r.plural))
+    {
         let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &api_resource(r));
         let inf = Informer::new(api, watcher::Config::default().page_size(500));
         let (g, q) = (Arc::clone(&graph), Arc::clone(&queue));
