@@ -77,8 +77,10 @@ pub fn container_id(id: &str) -> String {
     format!("minik8s://{id}")
 }
 
-/// A container's status entry.
-pub fn container_status(v: &ContainerView) -> ContainerStatus {
+/// A container's status entry. `default_waiting` is the reason shown
+/// before the container exists: `ContainerCreating`, or `PodInitializing`
+/// in a pod with init containers (as upstream's kubelet).
+pub fn container_status(v: &ContainerView, default_waiting: &str) -> ContainerStatus {
     let restart_count = v
         .current
         .as_ref()
@@ -105,7 +107,7 @@ pub fn container_status(v: &ContainerView) -> ContainerStatus {
             },
             Status::Created => ContainerState {
                 waiting: Some(ContainerStateWaiting {
-                    reason: Some("ContainerCreating".into()),
+                    reason: Some(default_waiting.into()),
                     message: None,
                 }),
                 ..Default::default()
@@ -113,7 +115,7 @@ pub fn container_status(v: &ContainerView) -> ContainerStatus {
         },
         (None, None) => ContainerState {
             waiting: Some(ContainerStateWaiting {
-                reason: Some("ContainerCreating".into()),
+                reason: Some(default_waiting.into()),
                 message: None,
             }),
             ..Default::default()
@@ -254,15 +256,24 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
     let phase = phase(inp);
     // An init container is Ready once it has completed (upstream's prober
     // manager marks a terminated, exit 0, init container ready).
+    let default_waiting = if inp.init.is_empty() {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    };
     let init_statuses: Vec<ContainerStatus> = inp
         .init
         .iter()
         .map(|v| ContainerStatus {
             ready: finished(v) == Some(0),
-            ..container_status(v)
+            ..container_status(v, default_waiting)
         })
         .collect();
-    let statuses: Vec<ContainerStatus> = inp.app.iter().map(container_status).collect();
+    let statuses: Vec<ContainerStatus> = inp
+        .app
+        .iter()
+        .map(|v| container_status(v, default_waiting))
+        .collect();
     let initialized = inp.init.iter().all(|v| finished(v) == Some(0));
     let not_ready: Vec<&str> = statuses
         .iter()
@@ -434,6 +445,7 @@ mod tests {
         });
         let ready: Vec<(String, bool)> = st
             .init_container_statuses
+            .clone()
             .unwrap_or_default()
             .into_iter()
             .map(|s| (s.name, s.ready))
@@ -448,5 +460,45 @@ mod tests {
         );
         let app_ready = st.container_statuses.unwrap_or_default()[0].ready;
         assert!(app_ready, "a running app container with no probe is ready");
+    }
+
+    #[test]
+    fn containers_not_created_yet_wait_for_the_pod_to_initialize() {
+        let not_created = |name: &str| ContainerView {
+            current: None,
+            ..view(name, Status::Running, 0)
+        };
+        let reasons = |init: &[ContainerView], app: &[ContainerView]| -> Vec<String> {
+            let st = compute(&Inputs {
+                old: None,
+                init,
+                app,
+                restart_policy: "Always",
+                pod_ip: None,
+                host_ip: None,
+                sandbox_ready: true,
+                failed: None,
+                qos: "BestEffort",
+            });
+            st.init_container_statuses
+                .unwrap_or_default()
+                .into_iter()
+                .chain(st.container_statuses.unwrap_or_default())
+                .map(|s| {
+                    s.state
+                        .and_then(|s| s.waiting)
+                        .and_then(|w| w.reason)
+                        .unwrap_or_else(|| "-".into())
+                })
+                .collect()
+        };
+        assert_eq!(
+            reasons(
+                &[view("init1", Status::Running, 0), not_created("init2")],
+                &[not_created("run1")]
+            ),
+            ["-", "PodInitializing", "PodInitializing"]
+        );
+        assert_eq!(reasons(&[], &[not_created("run1")]), ["ContainerCreating"]);
     }
 }
