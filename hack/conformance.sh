@@ -21,6 +21,7 @@
 # --no-serial skip the second phase ([Serial] specs, one at a time)
 # --keep      leave the lab running afterwards
 # --kubeconfig/--registry  use a running cluster instead of starting a lab
+# CONFORMANCE_NOTE (environment) is recorded in the summary as is.
 #
 # Phase 1 runs the non-serial specs in parallel, phase 2 the serial ones
 # alone. The junit files go to docs/conformance/, the summary (pass count,
@@ -99,7 +100,7 @@ fi
 RESULTS=$(mktemp -d /var/tmp/conformance-results.XXXXXX)
 run_phase() {
     local phase=$1 labels=$2 procs=$3
-    local args=(--procs="$procs" --label-filter="$labels" --timeout=8h --keep-going
+    local args=(--procs="$procs" --label-filter="$labels" --timeout=8h --keep-going --no-color --silence-skips
         --junit-report="$RESULTS/junit_$phase.xml" --output-dir="$RESULTS")
     [ -z "$FOCUS" ] || args+=(--focus="$FOCUS")
     echo ">>> phase $phase: $labels${FOCUS:+, focus $FOCUS}"
@@ -117,6 +118,6 @@ mkdir -p docs/conformance
 rm -f docs/conformance/junit_*.xml
 cp "$RESULTS"/junit_*.xml docs/conformance/
 python3 hack/lib/conformance-report.py --out docs/conformance.md --started "$STARTED" \
-    --command "$COMMAND" --focus "$FOCUS" --version "$("$KIT/bin/kubectl" version --client 2>/dev/null | head -1)" \
+    --command "$COMMAND" --focus "$FOCUS" --note "${CONFORMANCE_NOTE:-}" --version "$("$KIT/bin/kubectl" version --client 2>/dev/null | head -1)" \
     docs/conformance/junit_*.xml
 echo ">>> results: docs/conformance.md (logs in $RESULTS)"
