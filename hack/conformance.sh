@@ -24,7 +24,8 @@
 # CONFORMANCE_NOTE (environment) is recorded in the summary as is.
 #
 # Phase 1 runs the non-serial specs in parallel, phase 2 the serial ones
-# alone. The junit files go to docs/conformance/, the summary (pass count,
+# alone. The junit files (cut down to the conformance specs) go to
+# docs/conformance/junit_<phase>.xml, the summary (pass count,
 # date, command, one line per failing spec with its first failure message)
 # to docs/conformance.md.
 set -euo pipefail
@@ -100,24 +101,26 @@ fi
 RESULTS=$(mktemp -d /var/tmp/conformance-results.XXXXXX)
 run_phase() {
     local phase=$1 labels=$2 procs=$3
+    mkdir -p "$RESULTS/$phase"
     local args=(--procs="$procs" --label-filter="$labels" --timeout=8h --keep-going --no-color --silence-skips
-        --junit-report="$RESULTS/junit_$phase.xml" --output-dir="$RESULTS")
+        --junit-report=junit.xml --output-dir="$RESULTS/$phase")
     [ -z "$FOCUS" ] || args+=(--focus="$FOCUS")
     echo ">>> phase $phase: $labels${FOCUS:+, focus $FOCUS}"
     # A failing spec makes ginkgo exit non-zero; the report says which.
     "$KIT/bin/ginkgo" "${args[@]}" "$KIT/bin/e2e.test" -- \
         --kubeconfig="$KCFG" --provider=skeleton --kubectl-path="$KIT/bin/kubectl" \
-        --report-dir="$RESULTS" 2>&1 | tee "$RESULTS/$phase.log" || true
+        2>&1 | tee "$RESULTS/$phase/ginkgo.log" || true
 }
 STARTED=$(date -u +%Y-%m-%dT%H:%MZ)
 run_phase parallel 'Conformance && !Serial && !Disruptive' "$PROCS"
 [ "$SERIAL" = 0 ] || run_phase serial 'Conformance && Serial' 1
 
-# 5. The record.
+# 5. The record: the summary, and each phase's junit cut down to the
+# [Conformance] specs (ginkgo lists all ~7,900 specs of e2e.test).
 mkdir -p docs/conformance
 rm -f docs/conformance/junit_*.xml
-cp "$RESULTS"/junit_*.xml docs/conformance/
 python3 hack/lib/conformance-report.py --out docs/conformance.md --started "$STARTED" \
-    --command "$COMMAND" --focus "$FOCUS" --note "${CONFORMANCE_NOTE:-}" --version "$("$KIT/bin/kubectl" version --client 2>/dev/null | head -1)" \
-    docs/conformance/junit_*.xml
+    --command "$COMMAND" --focus "$FOCUS" --note "${CONFORMANCE_NOTE:-}" \
+    --version "$("$KIT/bin/kubectl" version --client 2>/dev/null | head -1)" \
+    --keep-dir docs/conformance "$RESULTS"/*/junit.xml
 echo ">>> results: docs/conformance.md (logs in $RESULTS)"

@@ -8,8 +8,23 @@ its junit as skipped; they count towards the total the suite holds, not
 towards the specs that ran.
 """
 import argparse
+import os
 import re
 import xml.etree.ElementTree as ET
+
+
+def keep_conformance(path, dest):
+    """A copy of the junit at `path` holding only the [Conformance] specs."""
+    tree = ET.parse(path)
+    for suite in tree.getroot().iter("testsuite"):
+        for case in list(suite.findall("testcase")):
+            if "[Conformance]" not in case.get("name", ""):
+                suite.remove(case)
+        cases = suite.findall("testcase")
+        suite.set("tests", str(len(cases)))
+        suite.set("skipped", str(sum(1 for c in cases if c.get("status") == "skipped")))
+        suite.set("failures", str(sum(1 for c in cases if c.get("status") == "failed")))
+    tree.write(dest, encoding="utf-8", xml_declaration=True)
 
 
 def specs(paths):
@@ -54,9 +69,20 @@ def main():
     ap.add_argument("--focus", default="")
     ap.add_argument("--version", default="")
     ap.add_argument("--note", default="")
+    ap.add_argument("--keep-dir", default="",
+                    help="write junit_<phase>.xml (conformance specs only) here; "
+                         "<phase> is the directory each junit file is in")
     ap.add_argument("junit", nargs="+")
     a = ap.parse_args()
     all_specs = specs(a.junit)
+    kept = a.junit
+    if a.keep_dir:
+        kept = []
+        for path in a.junit:
+            phase = os.path.basename(os.path.dirname(os.path.abspath(path)))
+            dest = os.path.join(a.keep_dir, f"junit_{phase}.xml")
+            keep_conformance(path, dest)
+            kept.append(dest)
     ran = {n: s for n, s in all_specs.items() if s[0] != "skipped"}
     passed = sorted(n for n, s in ran.items() if s[0] == "passed")
     failed = sorted(n for n, s in ran.items() if s[0] == "failed")
@@ -65,7 +91,7 @@ def main():
     lines = ["# Upstream conformance results", ""]
     lines.append(f"- Run: {a.started}" + (f", suite built as {a.version}" if a.version else ""))
     lines.append(f"- Command: `{a.command}`")
-    lines.append("- Junit: " + ", ".join(f"`{p}`" for p in a.junit))
+    lines.append("- Junit: " + ", ".join(f"`{p}`" for p in kept))
     if a.note:
         lines.append(f"- Note: {a.note}")
     lines.append("")
