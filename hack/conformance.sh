@@ -31,7 +31,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-COMMAND="hack/conformance.sh $*"
+COMMAND="hack/conformance.sh$(printf ' %q' "$@")"
 
 KIT=""
 TREE=""
