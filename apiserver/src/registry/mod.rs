@@ -35,7 +35,10 @@
 //! [`core`] (Pod, Service, Namespace, Node, ...), [`apps`], [`batch`],
 //! [`coordination`], [`discovery`], [`scheduling`]. Adding a kind is one file
 //! and one row in [`builtin_strategies`]; a kind defined at runtime (a
-//! CustomResourceDefinition's) calls [`register`] with its own strategy.
+//! CustomResourceDefinition's) calls [`register`] with its own strategy. The
+//! workload kinds (in [`apps`] and [`batch`]) implement [`workload::Workload`]
+//! instead, which writes their common strategy once (typed decoding, schema,
+//! empty initial status, immutable selector, printing).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -54,6 +57,7 @@ pub mod discovery;
 pub mod scale;
 pub mod scheduling;
 pub mod strategy;
+pub mod workload;
 
 pub use self::core::namespace::prepare_for_finalize;
 pub use crate::meta::{finalizers, meta_mut, meta_str, now, now_plus};
