@@ -5,6 +5,8 @@
 //! - [`duration`]: Go-style durations (`15s`, `2m0s`) for flags and config
 //!   files, parsed exactly;
 //! - [`events`]: the core/v1 Event recorder (`kubectl describe` shows them);
+//! - [`health_server`]: `/healthz`, `/livez`, `/readyz` and `/metrics`
+//!   (Prometheus, through `prometheus-client`);
 //! - [`leader_election`]: act only while holding a `coordination.k8s.io`
 //!   Lease, so several replicas of the scheduler or controller-manager can
 //!   run with one active; its `--leader-elect*` flags ([`leader_election::Flags`]).
@@ -12,4 +14,5 @@
 pub mod client;
 pub mod duration;
 pub mod events;
+pub mod health_server;
 pub mod leader_election;
