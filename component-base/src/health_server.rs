@@ -150,6 +150,21 @@ pub fn gauge_family<S: EncodeLabelSet>(
     Ok(())
 }
 
+/// `leader_election_master_status{name="<lease>"}`: 1 while this replica
+/// leads (or runs without election), as upstream reports it.
+pub fn leader_gauge(
+    enc: &mut DescriptorEncoder,
+    lease: &str,
+    leading: bool,
+) -> Result<(), FmtError> {
+    gauge_family(
+        enc,
+        "leader_election_master_status",
+        "1 when this replica leads.",
+        &[([("name", lease)], i64::from(leading))],
+    )
+}
+
 /// Time spent in `count` operations, as a histogram with only the `+Inf`
 /// bucket: `<name>_sum` seconds and `<name>_count` (enough for a mean; the
 /// components keep sums, not distributions).
@@ -185,7 +200,7 @@ mod tests {
                 "Attempts by result.",
                 &[([("result", "ok")], 5u64), ([("result", "error")], 1)],
             )?;
-            gauge_family(&mut enc, "leader", "Leading.", &[([("name", "x")], 1)])?;
+            leader_gauge(&mut enc, "x", true)?;
             seconds_histogram(&mut enc, "work_seconds", "Work.", 1_500_000, 3)
         }
     }
@@ -238,7 +253,7 @@ mod tests {
             "depth 2",
             "attempts_total{result=\"ok\"} 5",
             "attempts_total{result=\"error\"} 1",
-            "leader{name=\"x\"} 1",
+            "leader_election_master_status{name=\"x\"} 1",
             "# TYPE work_seconds histogram",
             "work_seconds_sum 1.5",
             "work_seconds_count 3",

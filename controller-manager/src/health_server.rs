@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use component_base::health_server::{
-    self, counter_family, gauge_family, Collector, DescriptorEncoder, Endpoints,
+    self, counter_family, gauge_family, leader_gauge, Collector, DescriptorEncoder, Endpoints,
 };
 
 use crate::machinery::controller::Stats;
@@ -93,14 +93,10 @@ impl Collector for Collected {
             "Keys waiting per controller queue.",
             &depth,
         )?;
-        gauge_family(
+        leader_gauge(
             &mut enc,
-            "leader_election_master_status",
-            "1 when this replica leads.",
-            &[(
-                [("name", "kube-controller-manager")],
-                i64::from(self.0.leader.load(Ordering::Relaxed)),
-            )],
+            "kube-controller-manager",
+            self.0.leader.load(Ordering::Relaxed),
         )
     }
 }

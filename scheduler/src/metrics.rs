@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use component_base::health_server::{
-    counter, counter_family, gauge_family, seconds_histogram, Collector, DescriptorEncoder,
-    Endpoints,
+    counter, counter_family, gauge_family, leader_gauge, seconds_histogram, Collector,
+    DescriptorEncoder, Endpoints,
 };
 
 use crate::queue::SchedulingQueue;
@@ -150,15 +150,7 @@ impl Collector for Collected {
                 ],
             )?;
         }
-        gauge_family(
-            &mut enc,
-            "leader_election_master_status",
-            "1 when this replica leads.",
-            &[(
-                [("name", "kube-scheduler")],
-                i64::from(m.leader.load(Ordering::Relaxed)),
-            )],
-        )
+        leader_gauge(&mut enc, "kube-scheduler", m.leader.load(Ordering::Relaxed))
     }
 }
 

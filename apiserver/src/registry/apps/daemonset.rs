@@ -5,7 +5,7 @@
 use k8s_openapi::api::apps::v1::DaemonSet;
 use serde_json::{json, Value};
 
-use crate::defaults::{set_default, template};
+use crate::defaults::{rolling_update, set_default, template};
 use crate::printers::*;
 use crate::registry::workload::Workload;
 
@@ -17,27 +17,11 @@ impl Workload for DaemonSetStrategy {
     const COLUMNS: &'static [Column] = COLUMNS;
 
     fn defaults(obj: &mut Value) {
-        set_default(
+        rolling_update(
             obj,
-            &["spec", "updateStrategy", "type"],
-            json!("RollingUpdate"),
+            "updateStrategy",
+            &[("maxUnavailable", json!(1)), ("maxSurge", json!(0))],
         );
-        if obj
-            .pointer("/spec/updateStrategy/type")
-            .and_then(Value::as_str)
-            == Some("RollingUpdate")
-        {
-            set_default(
-                obj,
-                &["spec", "updateStrategy", "rollingUpdate", "maxUnavailable"],
-                json!(1),
-            );
-            set_default(
-                obj,
-                &["spec", "updateStrategy", "rollingUpdate", "maxSurge"],
-                json!(0),
-            );
-        }
         set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
         template(obj, &["spec", "template", "spec"]);
     }

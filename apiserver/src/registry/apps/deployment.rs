@@ -9,7 +9,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use serde_json::{json, Value};
 
-use crate::defaults::{set_default, template};
+use crate::defaults::{rolling_update, set_default, template};
 use crate::printers::*;
 use crate::registry::workload::Workload;
 use crate::validation::pod_template::{int_or_percent_zero, non_negative, validate_workload};
@@ -24,19 +24,11 @@ impl Workload for DeploymentStrategy {
 
     fn defaults(obj: &mut Value) {
         set_default(obj, &["spec", "replicas"], json!(1));
-        set_default(obj, &["spec", "strategy", "type"], json!("RollingUpdate"));
-        if obj.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("RollingUpdate") {
-            set_default(
-                obj,
-                &["spec", "strategy", "rollingUpdate", "maxUnavailable"],
-                json!("25%"),
-            );
-            set_default(
-                obj,
-                &["spec", "strategy", "rollingUpdate", "maxSurge"],
-                json!("25%"),
-            );
-        }
+        rolling_update(
+            obj,
+            "strategy",
+            &[("maxUnavailable", json!("25%")), ("maxSurge", json!("25%"))],
+        );
         set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
         set_default(obj, &["spec", "progressDeadlineSeconds"], json!(600));
         template(obj, &["spec", "template", "spec"]);

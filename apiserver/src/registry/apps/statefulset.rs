@@ -5,7 +5,7 @@
 use k8s_openapi::api::apps::v1::StatefulSet;
 use serde_json::{json, Value};
 
-use crate::defaults::{set_default, template};
+use crate::defaults::{rolling_update, set_default, template};
 use crate::printers::*;
 use crate::registry::workload::Workload;
 
@@ -19,22 +19,7 @@ impl Workload for StatefulSetStrategy {
     fn defaults(obj: &mut Value) {
         set_default(obj, &["spec", "replicas"], json!(1));
         set_default(obj, &["spec", "podManagementPolicy"], json!("OrderedReady"));
-        set_default(
-            obj,
-            &["spec", "updateStrategy", "type"],
-            json!("RollingUpdate"),
-        );
-        if obj
-            .pointer("/spec/updateStrategy/type")
-            .and_then(Value::as_str)
-            == Some("RollingUpdate")
-        {
-            set_default(
-                obj,
-                &["spec", "updateStrategy", "rollingUpdate", "partition"],
-                json!(0),
-            );
-        }
+        rolling_update(obj, "updateStrategy", &[("partition", json!(0))]);
         set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
         set_default(
             obj,
