@@ -9,11 +9,14 @@
 //! - [`patch`]: JSON patch, merge patch and strategic merge patch.
 //! - [`protobuf`]: decoding the Kubernetes protobuf encoding kubectl's typed
 //!   clients send.
-//! - [`quantity`]: resource quantities (`250m`, `64Mi`) as numbers.
+//! - [`quantity`]: resource quantities (`250m`, `64Mi`, `1e3`), parsed exactly
+//!   with integers, and written back in canonical form.
+//! - [`qos`]: a pod's QoS class (Guaranteed, Burstable, BestEffort).
 
 pub mod fields;
 pub mod labels;
 pub mod patch;
 pub mod protobuf;
+pub mod qos;
 pub mod quantity;
 pub mod resources;

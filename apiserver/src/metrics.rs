@@ -1,69 +1,120 @@
-//! `/metrics` in the Prometheus text format.
+//! `/metrics`: the Prometheus exposition, written by `prometheus-client`.
 //!
 //! A few counters and histograms, kept in one process-wide registry:
 //! requests by verb, resource and code, request latency by verb, open watches
 //! by resource, etcd latency and errors by operation, and the process's
-//! resident memory. Small on purpose: no metrics crate, just what an operator
-//! of this server looks at first.
+//! resident memory. Small on purpose: what an operator of this server looks
+//! at first.
 
-use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Histogram bucket upper bounds, in seconds.
 const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-#[derive(Default, Clone)]
-struct Histogram {
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
+/// Makes the latency histograms with [`BUCKETS`].
+#[derive(Clone)]
+struct Latency;
 
-impl Histogram {
-    fn observe(&mut self, secs: f64) {
-        if self.counts.is_empty() {
-            self.counts = vec![0; BUCKETS.len()];
-        }
-        for (i, b) in BUCKETS.iter().enumerate() {
-            if secs <= *b {
-                self.counts[i] += 1;
-            }
-        }
-        self.sum += secs;
-        self.count += 1;
-    }
-
-    fn render(&self, out: &mut String, name: &str, labels: &str) {
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let c = self.counts.get(i).copied().unwrap_or(0);
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {c}");
-        }
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
-        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+impl MetricConstructor<Histogram> for Latency {
+    fn new_metric(&self) -> Histogram {
+        Histogram::new(BUCKETS.iter().copied())
     }
 }
 
-#[derive(Default)]
-struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<String, Histogram>,
-    watches: BTreeMap<String, i64>,
-    etcd_latency: BTreeMap<String, Histogram>,
-    etcd_errors: BTreeMap<String, u64>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    verb: String,
+    resource: String,
+    code: u16,
 }
 
-/// The registry.
-#[derive(Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VerbLabel {
+    verb: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResourceLabel {
+    resource: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabel {
+    operation: String,
+}
+
+/// The registry and the metrics in it.
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<VerbLabel, Histogram, Latency>,
+    watches: Family<ResourceLabel, Gauge>,
+    etcd_latency: Family<OperationLabel, Histogram, Latency>,
+    etcd_errors: Family<OperationLabel, Counter>,
+    resident_memory: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::new_with_constructor(Latency);
+        let watches = Family::<ResourceLabel, Gauge>::default();
+        let etcd_latency = Family::new_with_constructor(Latency);
+        let etcd_errors = Family::<OperationLabel, Counter>::default();
+        let resident_memory = Gauge::default();
+        registry.register(
+            "apiserver_request",
+            "Requests answered, by verb, resource and HTTP code.",
+            requests.clone(),
+        );
+        registry.register(
+            "apiserver_request_duration_seconds",
+            "Time to answer (to the first byte for watches).",
+            latency.clone(),
+        );
+        registry.register(
+            "apiserver_registered_watchers",
+            "Open watches, by resource.",
+            watches.clone(),
+        );
+        registry.register(
+            "etcd_request_duration_seconds",
+            "etcd call latency, by operation.",
+            etcd_latency.clone(),
+        );
+        registry.register(
+            "etcd_request_errors",
+            "Failed etcd calls, by operation.",
+            etcd_errors.clone(),
+        );
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory size in bytes.",
+            resident_memory.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            latency,
+            watches,
+            etcd_latency,
+            etcd_errors,
+            resident_memory,
+        }
+    }
 }
 
 static GLOBAL: OnceLock<Metrics> = OnceLock::new();
@@ -74,81 +125,61 @@ pub fn global() -> &'static Metrics {
 }
 
 impl Metrics {
-    fn with<F: FnOnce(&mut Inner)>(&self, f: F) {
-        let mut guard = match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        f(&mut guard);
-    }
-
     /// Records one answered request.
     pub fn observe_request(&self, verb: &str, resource: &str, code: u16, took: Duration) {
-        self.with(|m| {
-            *m.requests
-                .entry((verb.to_string(), resource.to_string(), code))
-                .or_default() += 1;
-            m.latency
-                .entry(verb.to_string())
-                .or_default()
-                .observe(took.as_secs_f64());
-        });
+        self.requests
+            .get_or_create(&RequestLabels {
+                verb: verb.to_string(),
+                resource: resource.to_string(),
+                code,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&VerbLabel {
+                verb: verb.to_string(),
+            })
+            .observe(took.as_secs_f64());
     }
 
     /// Records one etcd call.
     pub fn observe_etcd(&self, op: &str, took: Duration, ok: bool) {
-        self.with(|m| {
-            m.etcd_latency
-                .entry(op.to_string())
-                .or_default()
-                .observe(took.as_secs_f64());
-            if !ok {
-                *m.etcd_errors.entry(op.to_string()).or_default() += 1;
-            }
-        });
+        let label = OperationLabel {
+            operation: op.to_string(),
+        };
+        self.etcd_latency
+            .get_or_create(&label)
+            .observe(took.as_secs_f64());
+        if !ok {
+            self.etcd_errors.get_or_create(&label).inc();
+        }
+    }
+
+    fn watches_of(&self, resource: &str) -> Gauge {
+        self.watches
+            .get_or_create(&ResourceLabel {
+                resource: resource.to_string(),
+            })
+            .clone()
     }
 
     /// A watch was opened.
     pub fn watch_opened(&self, resource: &str) {
-        self.with(|m| *m.watches.entry(resource.to_string()).or_default() += 1);
+        self.watches_of(resource).inc();
     }
 
     fn watch_closed(&self, resource: &str) {
-        self.with(|m| *m.watches.entry(resource.to_string()).or_default() -= 1);
+        self.watches_of(resource).dec();
     }
 
-    /// The text exposition.
+    /// The exposition (OpenMetrics text), with the resident memory as of now.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        self.with(|m| {
-            out.push_str("# HELP apiserver_request_total Requests answered, by verb, resource and HTTP code.\n# TYPE apiserver_request_total counter\n");
-            for ((verb, res, code), n) in &m.requests {
-                let _ = writeln!(
-                    out,
-                    "apiserver_request_total{{verb=\"{verb}\",resource=\"{res}\",code=\"{code}\"}} {n}"
-                );
-            }
-            out.push_str("# HELP apiserver_request_duration_seconds Time to answer (to the first byte for watches).\n# TYPE apiserver_request_duration_seconds histogram\n");
-            for (verb, h) in &m.latency {
-                h.render(&mut out, "apiserver_request_duration_seconds", &format!("verb=\"{verb}\""));
-            }
-            out.push_str("# HELP apiserver_registered_watchers Open watches, by resource.\n# TYPE apiserver_registered_watchers gauge\n");
-            for (res, n) in &m.watches {
-                let _ = writeln!(out, "apiserver_registered_watchers{{resource=\"{res}\"}} {n}");
-            }
-            out.push_str("# HELP etcd_request_duration_seconds etcd call latency, by operation.\n# TYPE etcd_request_duration_seconds histogram\n");
-            for (op, h) in &m.etcd_latency {
-                h.render(&mut out, "etcd_request_duration_seconds", &format!("operation=\"{op}\""));
-            }
-            out.push_str("# HELP etcd_request_errors_total Failed etcd calls, by operation.\n# TYPE etcd_request_errors_total counter\n");
-            for (op, n) in &m.etcd_errors {
-                let _ = writeln!(out, "etcd_request_errors_total{{operation=\"{op}\"}} {n}");
-            }
-        });
         if let Some(rss) = resident_memory_bytes() {
-            out.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n");
-            let _ = writeln!(out, "process_resident_memory_bytes {rss}");
+            self.resident_memory
+                .set(i64::try_from(rss).unwrap_or(i64::MAX));
         }
+        let mut out = String::new();
+        // Writing to a String does not fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
 }
@@ -174,7 +205,10 @@ pub fn resident_memory_bytes() -> Option<u64> {
 pub async fn serve() -> Response {
     (
         StatusCode::OK,
-        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         global().render(),
     )
         .into_response()
@@ -194,8 +228,11 @@ mod tests {
         assert!(
             text.contains("apiserver_request_total{verb=\"get\",resource=\"pods\",code=\"200\"} 1")
         );
+        // prometheus-client writes `le` before the family's labels (the
+        // order of labels carries no meaning in the exposition).
         assert!(
-            text.contains("apiserver_request_duration_seconds_bucket{verb=\"get\",le=\"0.005\"} 1")
+            text.contains("apiserver_request_duration_seconds_bucket{le=\"0.005\",verb=\"get\"} 1"),
+            "{text}"
         );
         assert!(text.contains("etcd_request_errors_total{operation=\"get\"} 1"));
         assert!(text.contains("apiserver_registered_watchers{resource=\"pods\"} 1"));

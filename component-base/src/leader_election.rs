@@ -50,6 +50,50 @@ impl Config {
     }
 }
 
+/// The `--leader-elect*` flags, the same in every component that elects
+/// (`#[command(flatten)]`), durations as upstream writes them (`15s`,
+/// `2m0s`; plain seconds are accepted too).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Flags {
+    /// Run only while holding the component's Lease.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    /// How long a lease not renewed stays valid.
+    #[arg(long, default_value = "15s", value_parser = crate::duration::parse)]
+    pub leader_elect_lease_duration: Duration,
+    /// How long the leader keeps trying to renew before it stops leading.
+    #[arg(long, default_value = "10s", value_parser = crate::duration::parse)]
+    pub leader_elect_renew_deadline: Duration,
+    /// Pause between attempts to acquire or renew.
+    #[arg(long, default_value = "2s", value_parser = crate::duration::parse)]
+    pub leader_elect_retry_period: Duration,
+    /// Lease name (default: the component's, `kube-scheduler`...).
+    #[arg(long)]
+    pub leader_elect_resource_name: Option<String>,
+    /// Lease namespace.
+    #[arg(long, default_value = "kube-system")]
+    pub leader_elect_resource_namespace: String,
+}
+
+impl Flags {
+    /// The election settings when `--leader-elect` is on: the Lease
+    /// `<namespace>/<name>` (`lease` unless the flags name another) held as
+    /// `identity`.
+    pub fn config(&self, lease: &str, identity: impl Into<String>) -> Option<Config> {
+        self.leader_elect.then(|| Config {
+            namespace: self.leader_elect_resource_namespace.clone(),
+            name: self
+                .leader_elect_resource_name
+                .clone()
+                .unwrap_or_else(|| lease.to_string()),
+            identity: identity.into(),
+            lease_duration: self.leader_elect_lease_duration,
+            renew_deadline: self.leader_elect_renew_deadline,
+            retry_period: self.leader_elect_retry_period,
+        })
+    }
+}
+
 /// Election failures.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -203,5 +247,63 @@ impl Elector {
                 return Error::Lost(self.cfg.renew_deadline);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        leader_election: Flags,
+    }
+
+    #[test]
+    fn flags_take_upstream_durations() {
+        let off = Cli::parse_from(["c"]).leader_election;
+        assert!(off.config("kube-scheduler", "me").is_none());
+        let on = Cli::parse_from(["c", "--leader-elect"]).leader_election;
+        let cfg = on.config("kube-scheduler", "me").expect("enabled");
+        assert_eq!(
+            (
+                cfg.namespace.as_str(),
+                cfg.name.as_str(),
+                cfg.identity.as_str()
+            ),
+            ("kube-system", "kube-scheduler", "me")
+        );
+        assert_eq!(
+            (cfg.lease_duration, cfg.renew_deadline, cfg.retry_period),
+            (
+                Duration::from_secs(15),
+                Duration::from_secs(10),
+                Duration::from_secs(2)
+            )
+        );
+        let set = Cli::parse_from([
+            "c",
+            "--leader-elect=true",
+            "--leader-elect-lease-duration=2m0s",
+            "--leader-elect-renew-deadline=1m30s",
+            "--leader-elect-retry-period=5",
+            "--leader-elect-resource-name=other",
+        ])
+        .leader_election;
+        let cfg = set.config("kube-scheduler", "me").expect("enabled");
+        assert_eq!(cfg.name, "other");
+        assert_eq!(
+            (cfg.lease_duration, cfg.renew_deadline, cfg.retry_period),
+            (
+                Duration::from_secs(120),
+                Duration::from_secs(90),
+                Duration::from_secs(5)
+            )
+        );
+        assert!(Cli::try_parse_from(["c", "--leader-elect-lease-duration=15x"]).is_err());
+        assert!(Cli::try_parse_from(["c", "--leader-elect=false"])
+            .is_ok_and(|c| !c.leader_election.leader_elect));
     }
 }

@@ -2,13 +2,17 @@
 //! `k8s.io/component-base` and client-go's `leaderelection`:
 //!
 //! - [`client`]: an apiserver client from `--kubeconfig` and/or `--master`;
-//! - [`duration`]: Go-style durations for flags and config files;
+//! - [`duration`]: Go-style durations (`15s`, `2m0s`) for flags and config
+//!   files, parsed exactly;
 //! - [`events`]: the core/v1 Event recorder (`kubectl describe` shows them);
+//! - [`health_server`]: `/healthz`, `/livez`, `/readyz` and `/metrics`
+//!   (Prometheus, through `prometheus-client`);
 //! - [`leader_election`]: act only while holding a `coordination.k8s.io`
 //!   Lease, so several replicas of the scheduler or controller-manager can
-//!   run with one active.
+//!   run with one active; its `--leader-elect*` flags ([`leader_election::Flags`]).
 
 pub mod client;
 pub mod duration;
 pub mod events;
+pub mod health_server;
 pub mod leader_election;

@@ -118,14 +118,6 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The configuration file is invalid.
-    #[error("config {path}: {reason}")]
-    Config {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
 }
 
 /// Result with the runtime error.
@@ -136,7 +128,8 @@ pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) ->
     move |source| Error::Io { path, source }
 }
 
-/// Runtime settings (the runtime part of the kubelet config file).
+/// Runtime settings (the runtime part of the kubelet config file, which the
+/// kubelet reads: `kubelet::config::load_runtime_config`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Config {
@@ -149,8 +142,8 @@ pub struct Config {
     /// Mirrors and plain-HTTP registries.
     #[serde(flatten)]
     pub registry: RegistryConfig,
-    /// Rotate a container log above this many bytes (`10Mi` in the file).
-    #[serde(deserialize_with = "de_quantity", serialize_with = "ser_quantity")]
+    /// Rotate a container log above this many bytes (a plain number: the
+    /// kubelet turns its file's `10Mi` into bytes before the runtime sees it).
     pub container_log_max_size: u64,
     /// Keep at most this many log files per container.
     pub container_log_max_files: usize,
@@ -180,59 +173,6 @@ fn default_binary() -> PathBuf {
         .map(PathBuf::from)
         .or_else(|| std::env::current_exe().ok())
         .unwrap_or_else(|| "/proc/self/exe".into())
-}
-
-/// Parses `10Mi`, `512Ki`, `1G`, `1048576` into bytes.
-pub fn parse_bytes(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let idx = s
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(idx);
-    let n: f64 = num.parse().ok()?;
-    let mult: f64 = match unit {
-        "" => 1.0,
-        "k" | "K" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        "Gi" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    Some((n * mult) as u64)
-}
-
-fn de_quantity<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u64, D::Error> {
-    let v = serde_json::Value::deserialize(d)?;
-    match v {
-        serde_json::Value::Number(n) => n
-            .as_u64()
-            .ok_or_else(|| serde::de::Error::custom("negative size")),
-        serde_json::Value::String(s) => {
-            parse_bytes(&s).ok_or_else(|| serde::de::Error::custom(format!("invalid size {s:?}")))
-        }
-        _ => Err(serde::de::Error::custom(
-            "size must be a number or a quantity string",
-        )),
-    }
-}
-
-fn ser_quantity<S: serde::Serializer>(v: &u64, s: S) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_u64(*v)
-}
-
-impl Config {
-    /// Reads a kubelet config file (YAML or JSON), missing fields defaulted.
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(io_err(path))?;
-        let mut c: Config = serde_yaml::from_str(&text).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-        c.binary = default_binary();
-        Ok(c)
-    }
 }
 
 /// The runtime: image store, cgroup manager and the state directory.
@@ -399,39 +339,5 @@ pub fn timing(what: &str) {
             use std::io::Write;
             let _ = writeln!(f, "{us} {} {what}", std::process::id());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn config_file_with_mirrors_and_quantities() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("kubelet.yaml");
-        std::fs::write(
-            &p,
-            "rootDir: /tmp/x\nregistryMirrors:\n  docker.io: [\"http://127.0.0.1:5000\"]\ncontainerLogMaxSize: 1Mi\n",
-        )
-        .unwrap();
-        let c = Config::load(&p).unwrap();
-        assert_eq!(c.root_dir, Path::new("/tmp/x"));
-        assert_eq!(c.pod_logs_dir, Path::new("/var/log/pods"));
-        assert_eq!(c.container_log_max_size, 1 << 20);
-        assert_eq!(
-            c.registry.registry_mirrors["docker.io"],
-            vec!["http://127.0.0.1:5000"]
-        );
-        std::fs::write(&p, "rootDir: [").unwrap();
-        assert!(matches!(Config::load(&p), Err(Error::Config { .. })));
-    }
-
-    #[test]
-    fn byte_quantities() {
-        assert_eq!(parse_bytes("64Mi"), Some(64 << 20));
-        assert_eq!(parse_bytes("1G"), Some(1_000_000_000));
-        assert_eq!(parse_bytes("100"), Some(100));
-        assert_eq!(parse_bytes("1X"), None);
     }
 }

@@ -1,6 +1,6 @@
 //! The built-in runtime against the real kernel: every check looks from
 //! inside the container (its /proc, hostname, mounts, cgroup files, network),
-//! plus real pulls from a local registry. Needs root; skipped otherwise.
+//! plus real pulls from a local registry. Needs root; skipped otherwise, a failure under `hack/test.sh`.
 //!
 //! Each test has its own state dir and cgroup root (`kubelet-test-<test>-<pid>`)
 //! and removes them, and everything it started, when it ends (see `support`).

@@ -1,14 +1,15 @@
-//! `/healthz`, `/readyz`, `/livez` and `/metrics` (Prometheus text) on a
-//! plain TCP listener: a tiny HTTP/1.1 responder, enough for probes and
-//! scrapers.
+//! What the controller-manager reports on `/metrics`: per controller its
+//! reconciles, failures, time and queue depth, and whether this replica
+//! leads. Served by the shared [`component_base::health_server`] (also
+//! `/healthz`, `/livez`, `/readyz`), encoded by `prometheus-client`.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use component_base::health_server::{
+    self, counter_family, gauge_family, leader_gauge, Collector, DescriptorEncoder, Endpoints,
+};
 
 use crate::machinery::controller::Stats;
 use crate::machinery::queue::Queue;
@@ -33,108 +34,108 @@ impl Metrics {
             .push((name, stats, queue));
     }
 
-    /// The Prometheus text.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let list = self.controllers.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writeln!(
-            out,
-            "# HELP controller_reconcile_total Reconciles run per controller."
-        );
-        let _ = writeln!(out, "# TYPE controller_reconcile_total counter");
-        for (n, s, _) in list.iter() {
-            let _ = writeln!(
-                out,
-                "controller_reconcile_total{{controller=\"{n}\"}} {}",
-                s.reconciles.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP controller_reconcile_errors_total Failed reconciles per controller."
-        );
-        let _ = writeln!(out, "# TYPE controller_reconcile_errors_total counter");
-        for (n, s, _) in list.iter() {
-            let _ = writeln!(
-                out,
-                "controller_reconcile_errors_total{{controller=\"{n}\"}} {}",
-                s.errors.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP controller_reconcile_seconds_total Time spent reconciling."
-        );
-        let _ = writeln!(out, "# TYPE controller_reconcile_seconds_total counter");
-        for (n, s, _) in list.iter() {
-            let _ = writeln!(
-                out,
-                "controller_reconcile_seconds_total{{controller=\"{n}\"}} {:.6}",
-                s.micros.load(Ordering::Relaxed) as f64 / 1e6
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP workqueue_depth Keys waiting per controller queue."
-        );
-        let _ = writeln!(out, "# TYPE workqueue_depth gauge");
-        for (n, _, q) in list.iter() {
-            let _ = writeln!(out, "workqueue_depth{{name=\"{n}\"}} {}", q.len());
-        }
-        let _ = writeln!(
-            out,
-            "# HELP leader_election_master_status 1 when this replica leads."
-        );
-        let _ = writeln!(out, "# TYPE leader_election_master_status gauge");
-        let _ = writeln!(
-            out,
-            "leader_election_master_status{{name=\"kube-controller-manager\"}} {}",
-            u8::from(self.leader.load(Ordering::Relaxed))
-        );
-        out
+    /// The endpoints serving these metrics.
+    pub fn endpoints(self: &Arc<Self>) -> Endpoints {
+        Endpoints::new(Collected(Arc::clone(self)), always_ready())
     }
 }
 
-/// Serves until the listener fails.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            continue;
-        };
-        let metrics = Arc::clone(&metrics);
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 4096];
-            let mut n = 0;
-            while n < buf.len() {
-                match sock.read(&mut buf[n..]).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(m) => n += m,
-                }
-                if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                    break;
-                }
-            }
-            let head = String::from_utf8_lossy(&buf[..n]);
-            let path = head.split_whitespace().nth(1).unwrap_or("/");
-            let path = path.split('?').next().unwrap_or("/");
-            let (status, ctype, body) = match path {
-                "/healthz" | "/livez" | "/readyz" => ("200 OK", "text/plain", "ok".to_string()),
-                "/metrics" => ("200 OK", "text/plain; version=0.0.4", metrics.render()),
-                _ => ("404 Not Found", "text/plain", "not found".to_string()),
-            };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = sock.write_all(resp.as_bytes()).await;
-        });
+/// The metrics as a `prometheus-client` collector: reads the counters at
+/// scrape time.
+struct Collected(Arc<Metrics>);
+
+impl std::fmt::Debug for Collected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("controller-manager metrics")
     }
+}
+
+impl Collector for Collected {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let list = self.0.controllers.lock().unwrap_or_else(|p| p.into_inner());
+        let per = |f: &dyn Fn(&Stats) -> u64| -> Vec<([(&str, &str); 1], u64)> {
+            list.iter()
+                .map(|(n, s, _)| ([("controller", *n)], f(s)))
+                .collect()
+        };
+        counter_family(
+            &mut enc,
+            "controller_reconcile",
+            "Reconciles run per controller.",
+            &per(&|s| s.reconciles.load(Ordering::Relaxed)),
+        )?;
+        counter_family(
+            &mut enc,
+            "controller_reconcile_errors",
+            "Failed reconciles per controller.",
+            &per(&|s| s.errors.load(Ordering::Relaxed)),
+        )?;
+        let seconds: Vec<_> = list
+            .iter()
+            .map(|(n, s, _)| {
+                let micros = s.micros.load(Ordering::Relaxed);
+                ([("controller", *n)], micros as f64 / 1e6)
+            })
+            .collect();
+        counter_family(
+            &mut enc,
+            "controller_reconcile_seconds",
+            "Time spent reconciling.",
+            &seconds,
+        )?;
+        let depth: Vec<_> = list
+            .iter()
+            .map(|(n, _, q)| ([("name", *n)], q.len() as i64))
+            .collect();
+        gauge_family(
+            &mut enc,
+            "workqueue_depth",
+            "Keys waiting per controller queue.",
+            &depth,
+        )?;
+        leader_gauge(
+            &mut enc,
+            "kube-controller-manager",
+            self.0.leader.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The controller-manager is ready as soon as it serves (a standby too).
+fn always_ready() -> health_server::Readiness {
+    Arc::new(|| Ok(()))
 }
 
 /// Binds `addr` and serves in the background; returns the bound address.
 pub async fn start(addr: SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    tokio::spawn(serve(listener, metrics));
-    Ok(local)
+    health_server::start(addr, Arc::new(metrics.endpoints())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_each_controller_and_leadership() {
+        let metrics = Arc::new(Metrics::default());
+        let stats = Arc::new(Stats::default());
+        stats.reconciles.store(4, Ordering::Relaxed);
+        stats.errors.store(1, Ordering::Relaxed);
+        stats.micros.store(2_500_000, Ordering::Relaxed);
+        metrics.register("replicaset", stats, Queue::new("replicaset"));
+        metrics.leader.store(true, Ordering::Relaxed);
+        let text = metrics.endpoints().render();
+        for line in [
+            "controller_reconcile_total{controller=\"replicaset\"} 4",
+            "controller_reconcile_errors_total{controller=\"replicaset\"} 1",
+            "controller_reconcile_seconds_total{controller=\"replicaset\"} 2.5",
+            "workqueue_depth{name=\"replicaset\"} 0",
+            "leader_election_master_status{name=\"kube-controller-manager\"} 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing from:\n{text}"
+            );
+        }
+    }
 }

@@ -20,24 +20,10 @@ struct Flags {
     /// Controllers to run: `*` for all, `name` to enable, `-name` to disable.
     #[arg(long, value_delimiter = ',', default_value = "*")]
     controllers: Vec<String>,
-    /// Run only while holding the kube-system/kube-controller-manager Lease.
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
-    leader_elect: bool,
-    /// Lease duration.
-    #[arg(long, default_value = "15s", value_parser = parse_duration)]
-    leader_elect_lease_duration: Duration,
-    /// Renew deadline.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    leader_elect_renew_deadline: Duration,
-    /// Retry period.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    leader_elect_retry_period: Duration,
-    /// Lease name.
-    #[arg(long, default_value = "kube-controller-manager")]
-    leader_elect_resource_name: String,
-    /// Lease namespace.
-    #[arg(long, default_value = "kube-system")]
-    leader_elect_resource_namespace: String,
+    /// `--leader-elect` and its settings (the Lease
+    /// `kube-system/kube-controller-manager`).
+    #[command(flatten)]
+    leader_election: component_base::leader_election::Flags,
     /// Give nodes a spec.podCIDR from --cluster-cidr.
     #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     allocate_node_cidrs: bool,
@@ -112,20 +98,14 @@ async fn main() -> anyhow::Result<()> {
             );
         }
     }
-    if f.leader_elect {
+    if f.leader_election.leader_elect {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "controller-manager".into());
-        let mut le = controller_manager::leader_election::Config::new(
-            "kube-controller-manager",
-            format!("{host}_{:08x}", rand::random::<u32>()),
-        );
-        le.name = f.leader_elect_resource_name;
-        le.namespace = f.leader_elect_resource_namespace;
-        le.lease_duration = f.leader_elect_lease_duration;
-        le.renew_deadline = f.leader_elect_renew_deadline;
-        le.retry_period = f.leader_elect_retry_period;
-        config.leader_election = Some(le);
+        let identity = format!("{host}_{:08x}", rand::random::<u32>());
+        config.leader_election = f
+            .leader_election
+            .config("kube-controller-manager", identity);
     }
     controller_manager::run(client, config).await
 }

@@ -53,7 +53,7 @@ pub fn main(opts: Options) -> anyhow::Result<()> {
         None => FileConfig::default(),
     };
     let mut rt_cfg = match &opts.config {
-        Some(p) => container_runtime::Config::load(p)?,
+        Some(p) => crate::config::load_runtime_config(p)?,
         None => container_runtime::Config::default(),
     };
     if let Some(dir) = &opts.root_dir {

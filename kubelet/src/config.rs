@@ -19,8 +19,10 @@
 //! imageGCHighThresholdPercent: 85    # image GC above this disk usage ...
 //! imageGCLowThresholdPercent: 80     # ... down to this
 //! ```
-//! Everything the runtime needs (mirrors, log sizes) is read by the runtime's
-//! own [`container_runtime::Config`] from the same file.
+//! Everything the runtime needs (mirrors, log sizes) comes from the same
+//! file into the runtime's own [`container_runtime::Config`]
+//! ([`load_runtime_config`]); the runtime takes plain numbers, so its
+//! quantities (`containerLogMaxSize: 10Mi`) are parsed here.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -185,6 +187,36 @@ impl FileConfig {
     }
 }
 
+/// Fields of the runtime's part of the file written as quantities of bytes.
+const RUNTIME_BYTE_QUANTITIES: &[&str] = &["containerLogMaxSize"];
+
+/// Reads the runtime's part of the config file: the same YAML, with the
+/// byte quantities ([`RUNTIME_BYTE_QUANTITIES`]) turned into numbers.
+pub fn load_runtime_config(path: &Path) -> Result<container_runtime::Config, Error> {
+    let invalid = |reason: String| Error::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut doc: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    if let Some(map) = doc.as_mapping_mut() {
+        for key in RUNTIME_BYTE_QUANTITIES {
+            let Some(v) = map.get_mut(*key) else { continue };
+            let Some(text) = v.as_str() else { continue };
+            let bytes = apimachinery::quantity::value(text)
+                .ok()
+                .and_then(|b| u64::try_from(b).ok())
+                .ok_or_else(|| invalid(format!("{key}: {text:?} is not a quantity of bytes")))?;
+            *v = serde_yaml::Value::from(bytes);
+        }
+    }
+    serde_yaml::from_value(doc).map_err(|e| invalid(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +239,42 @@ mod tests {
         assert!(!c.cluster_dns_server && c.cluster_dns_server_in_root_netns);
         std::fs::write(&p, "cgroupDriver: systemd\n").unwrap();
         assert!(matches!(FileConfig::load(&p), Err(Error::Invalid { .. })));
+    }
+
+    #[test]
+    fn runtime_part_with_mirrors_and_quantities() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("kubelet.yaml");
+        std::fs::write(
+            &p,
+            "rootDir: /tmp/x\nregistryMirrors:\n  docker.io: [\"http://127.0.0.1:5000\"]\ncontainerLogMaxSize: 1Mi\n",
+        )
+        .unwrap();
+        let c = load_runtime_config(&p).unwrap();
+        assert_eq!(c.root_dir, Path::new("/tmp/x"));
+        assert_eq!(c.pod_logs_dir, Path::new("/var/log/pods"));
+        assert_eq!(c.container_log_max_size, 1 << 20);
+        assert_eq!(
+            c.registry.registry_mirrors["docker.io"],
+            vec!["http://127.0.0.1:5000"]
+        );
+        assert_eq!(c.binary, container_runtime::Config::default().binary);
+        // A number is bytes already.
+        std::fs::write(&p, "containerLogMaxSize: 4096\n").unwrap();
+        assert_eq!(
+            load_runtime_config(&p).unwrap().container_log_max_size,
+            4096
+        );
+        for bad in [
+            "rootDir: [",
+            "containerLogMaxSize: 1X\n",
+            "containerLogMaxSize: -1Mi\n",
+        ] {
+            std::fs::write(&p, bad).unwrap();
+            assert!(
+                matches!(load_runtime_config(&p), Err(Error::Invalid { .. })),
+                "{bad}"
+            );
+        }
     }
 }

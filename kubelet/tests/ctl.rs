@@ -2,7 +2,7 @@
 //! runtime as a short-lived process, and what it started outlives it. The
 //! harness is the runtime tests' own
 //! (`container-runtime/tests/support`), here with the kubelet binary as
-//! the runtime's helper. Needs root; skipped otherwise.
+//! the runtime's helper. Needs root; skipped otherwise, a failure under `hack/test.sh`.
 
 #[path = "../../container-runtime/tests/support/mod.rs"]
 mod support;

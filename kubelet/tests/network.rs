@@ -16,7 +16,8 @@
 //! `ktnet<pid>-...`; guards delete them, and leftovers of a killed run (whose
 //! pid is gone) are deleted at the start. Needs root and the Debian packages
 //! containernetworking-plugins, iproute2, iptables and busybox-static;
-//! without them the test says so and passes.
+//! without them the test says so and passes (fails under `hack/test.sh`,
+//! which sets `MINIK8S_REQUIRE_ALL`).
 
 use std::fs::File;
 use std::net::IpAddr;
@@ -47,7 +48,7 @@ fn must(cmd: &[&str]) -> String {
 }
 
 fn missing_prerequisite() -> Option<String> {
-    if !nix::unistd::geteuid().is_root() {
+    if !prerequisites::is_root() {
         return Some("not root".into());
     }
     for bin in [
@@ -187,7 +188,7 @@ fn eventually(ns: &Netns, cmd: &[&str]) -> Output {
 #[test]
 fn forwarding_is_never_enabled_in_the_root_netns() {
     if let Some(why) = missing_prerequisite() {
-        eprintln!("skipping: {why}");
+        prerequisites::missing("forwarding_is_never_enabled_in_the_root_netns", &why);
         return;
     }
     let before = ip_forward();
@@ -199,7 +200,7 @@ fn forwarding_is_never_enabled_in_the_root_netns() {
 #[test]
 fn pods_on_two_nodes() {
     if let Some(why) = missing_prerequisite() {
-        eprintln!("skipping: {why}");
+        prerequisites::missing("pods_on_two_nodes", &why);
         return;
     }
     let started = Instant::now();

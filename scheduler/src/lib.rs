@@ -78,14 +78,12 @@ pub async fn run_with_metrics(
         Arc::clone(&metrics),
     ));
     if let Some(addr) = config.metrics_addr {
-        let listener_check = std::net::TcpListener::bind(addr);
-        if let Err(source) = listener_check {
-            return Err(Error::Metrics { addr, source });
-        }
-        drop(listener_check);
-        let (m, q) = (Arc::clone(&metrics), sched.queue.clone());
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Metrics { addr, source })?;
+        let endpoints = Arc::new(metrics.endpoints(Some(sched.queue.clone())));
         tasks.spawn(async move {
-            if let Err(e) = metrics::serve(addr, m, q).await {
+            if let Err(e) = component_base::health_server::serve(listener, endpoints).await {
                 tracing::error!(error = %e, "metrics server");
             }
         });

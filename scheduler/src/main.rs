@@ -2,7 +2,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Parser;
 
@@ -16,24 +15,9 @@ struct Flags {
     /// The apiserver URL (overrides the kubeconfig's server).
     #[arg(long)]
     master: Option<String>,
-    /// Run only while holding the kube-system/kube-scheduler Lease.
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
-    leader_elect: bool,
-    /// Lease duration in seconds.
-    #[arg(long, default_value_t = 15)]
-    leader_elect_lease_duration: u64,
-    /// Renew deadline in seconds.
-    #[arg(long, default_value_t = 10)]
-    leader_elect_renew_deadline: u64,
-    /// Retry period in seconds.
-    #[arg(long, default_value_t = 2)]
-    leader_elect_retry_period: u64,
-    /// Lease name.
-    #[arg(long, default_value = "kube-scheduler")]
-    leader_elect_resource_name: String,
-    /// Lease namespace.
-    #[arg(long, default_value = "kube-system")]
-    leader_elect_resource_namespace: String,
+    /// `--leader-elect` and its settings (the Lease `kube-system/kube-scheduler`).
+    #[command(flatten)]
+    leader_election: component_base::leader_election::Flags,
     /// Only pods with this spec.schedulerName are scheduled.
     #[arg(long, default_value = scheduler::config::DEFAULT_SCHEDULER_NAME)]
     scheduler_name: String,
@@ -68,20 +52,12 @@ async fn main() -> anyhow::Result<()> {
         emit_events: !f.no_events,
         ..Default::default()
     };
-    if f.leader_elect {
+    if f.leader_election.leader_elect {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "scheduler".into());
-        let mut le = scheduler::leader_election::Config::new(
-            "kube-scheduler",
-            format!("{host}_{:08x}", rand::random::<u32>()),
-        );
-        le.name = f.leader_elect_resource_name;
-        le.namespace = f.leader_elect_resource_namespace;
-        le.lease_duration = Duration::from_secs(f.leader_elect_lease_duration);
-        le.renew_deadline = Duration::from_secs(f.leader_elect_renew_deadline);
-        le.retry_period = Duration::from_secs(f.leader_elect_retry_period);
-        config.leader_election = Some(le);
+        let identity = format!("{host}_{:08x}", rand::random::<u32>());
+        config.leader_election = f.leader_election.config("kube-scheduler", identity);
     }
     scheduler::run(client, config).await?;
     Ok(())

@@ -1,14 +1,15 @@
-//! Prometheus metrics and health endpoints (`/metrics`, `/healthz`,
-//! `/readyz`, `/livez`), with upstream metric names where they exist.
+//! The scheduler's Prometheus metrics, with upstream metric names where they
+//! exist, and its readiness (informers synced); served with `/healthz` and
+//! `/livez` by the shared [`component_base::health_server`].
 
-use std::fmt::Write;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::routing::get;
-use axum::Router;
+use component_base::health_server::{
+    counter, counter_family, gauge_family, leader_gauge, seconds_histogram, Collector,
+    DescriptorEncoder, Endpoints,
+};
 
 use crate::queue::SchedulingQueue;
 
@@ -49,143 +50,131 @@ pub fn add_micros(counter: &AtomicU64, d: Duration) {
 }
 
 impl Metrics {
-    /// The Prometheus text exposition.
-    pub fn render(&self, queue: Option<&SchedulingQueue>) -> String {
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let secs = |c: &AtomicU64| g(c) as f64 / 1e6;
-        let mut s = String::new();
-        let _ = writeln!(s, "# HELP scheduler_schedule_attempts_total Number of attempts to schedule pods, by result.");
-        let _ = writeln!(s, "# TYPE scheduler_schedule_attempts_total counter");
-        for (r, c) in [
-            ("scheduled", &self.scheduled),
-            ("unschedulable", &self.unschedulable),
-            ("error", &self.errors),
-        ] {
-            let _ = writeln!(s, "scheduler_schedule_attempts_total{{profile=\"default-scheduler\",result=\"{r}\"}} {}", g(c));
-        }
-        let _ = writeln!(s, "# HELP scheduler_scheduling_algorithm_duration_seconds Scheduling algorithm latency (filter and score).");
-        let _ = writeln!(
-            s,
-            "# TYPE scheduler_scheduling_algorithm_duration_seconds summary"
-        );
-        let _ = writeln!(
-            s,
-            "scheduler_scheduling_algorithm_duration_seconds_sum {}",
-            secs(&self.algorithm_micros)
-        );
-        let _ = writeln!(
-            s,
-            "scheduler_scheduling_algorithm_duration_seconds_count {}",
-            g(&self.algorithm_runs)
-        );
-        let _ = writeln!(s, "# HELP scheduler_scheduling_cycle_duration_seconds Whole scheduling cycles (snapshot, algorithm, assume).");
-        let _ = writeln!(
-            s,
-            "# TYPE scheduler_scheduling_cycle_duration_seconds summary"
-        );
-        let _ = writeln!(
-            s,
-            "scheduler_scheduling_cycle_duration_seconds_sum {}",
-            secs(&self.cycle_micros)
-        );
-        let _ = writeln!(
-            s,
-            "scheduler_scheduling_cycle_duration_seconds_count {}",
-            g(&self.algorithm_runs)
-        );
-        let _ = writeln!(
-            s,
-            "# HELP scheduler_binding_duration_seconds Binding round trips."
-        );
-        let _ = writeln!(s, "# TYPE scheduler_binding_duration_seconds summary");
-        let _ = writeln!(
-            s,
-            "scheduler_binding_duration_seconds_sum {}",
-            secs(&self.binding_micros)
-        );
-        let _ = writeln!(
-            s,
-            "scheduler_binding_duration_seconds_count {}",
-            g(&self.bindings)
-        );
-        let _ = writeln!(s, "# TYPE scheduler_binding_errors_total counter");
-        let _ = writeln!(
-            s,
-            "scheduler_binding_errors_total {}",
-            g(&self.binding_errors)
-        );
-        let _ = writeln!(s, "# TYPE scheduler_preemption_attempts_total counter");
-        let _ = writeln!(
-            s,
-            "scheduler_preemption_attempts_total {}",
-            g(&self.preemption_attempts)
-        );
-        let _ = writeln!(s, "# TYPE scheduler_preemption_victims_total counter");
-        let _ = writeln!(
-            s,
-            "scheduler_preemption_victims_total {}",
-            g(&self.preemption_victims)
-        );
-        if let Some(q) = queue {
-            let p = q.pending();
-            let _ = writeln!(
-                s,
-                "# HELP scheduler_pending_pods Number of pending pods, by the queue type."
-            );
-            let _ = writeln!(s, "# TYPE scheduler_pending_pods gauge");
-            for (name, n) in [
-                ("active", p.active),
-                ("backoff", p.backoff),
-                ("unschedulable", p.unschedulable),
-            ] {
-                let _ = writeln!(s, "scheduler_pending_pods{{queue=\"{name}\"}} {n}");
-            }
-        }
-        let _ = writeln!(s, "# TYPE leader_election_master_status gauge");
-        let _ = writeln!(
-            s,
-            "leader_election_master_status{{name=\"kube-scheduler\"}} {}",
-            u8::from(self.leader.load(Ordering::Relaxed))
-        );
-        s
+    /// The endpoints serving these metrics and the queue's depth; ready once
+    /// the informers have synced.
+    pub fn endpoints(self: &Arc<Self>, queue: Option<SchedulingQueue>) -> Endpoints {
+        let ready = Arc::clone(self);
+        Endpoints::new(
+            Collected {
+                metrics: Arc::clone(self),
+                queue,
+            },
+            Arc::new(move || {
+                if ready.synced.load(Ordering::Relaxed) {
+                    Ok(())
+                } else {
+                    Err("informers not synced".into())
+                }
+            }),
+        )
     }
 }
 
-/// Serves metrics and health until the future is dropped.
-pub async fn serve(
-    addr: SocketAddr,
+/// The metrics as a `prometheus-client` collector: reads the counters (and
+/// the queue) at scrape time.
+struct Collected {
     metrics: Arc<Metrics>,
-    queue: SchedulingQueue,
-) -> std::io::Result<()> {
-    let m = Arc::clone(&metrics);
-    let ready = Arc::clone(&metrics);
-    let app = Router::new()
-        .route(
-            "/metrics",
-            get(move || {
-                let m = Arc::clone(&m);
-                let q = queue.clone();
-                async move { m.render(Some(&q)) }
-            }),
-        )
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/livez", get(|| async { "ok" }))
-        .route(
-            "/readyz",
-            get(move || {
-                let ok = ready.synced.load(Ordering::Relaxed);
-                async move {
-                    if ok {
-                        (http::StatusCode::OK, "ok")
-                    } else {
-                        (
-                            http::StatusCode::SERVICE_UNAVAILABLE,
-                            "informers not synced",
-                        )
-                    }
-                }
-            }),
-        );
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(listener, app).await
+    queue: Option<SchedulingQueue>,
+}
+
+impl std::fmt::Debug for Collected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("scheduler metrics")
+    }
+}
+
+impl Collector for Collected {
+    fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let m = &self.metrics;
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let profile = ("profile", "default-scheduler");
+        counter_family(
+            &mut enc,
+            "scheduler_schedule_attempts",
+            "Number of attempts to schedule pods, by result.",
+            &[
+                ([profile, ("result", "scheduled")], g(&m.scheduled)),
+                ([profile, ("result", "unschedulable")], g(&m.unschedulable)),
+                ([profile, ("result", "error")], g(&m.errors)),
+            ],
+        )?;
+        seconds_histogram(
+            &mut enc,
+            "scheduler_scheduling_algorithm_duration_seconds",
+            "Scheduling algorithm latency (filter and score).",
+            g(&m.algorithm_micros),
+            g(&m.algorithm_runs),
+        )?;
+        seconds_histogram(
+            &mut enc,
+            "scheduler_scheduling_cycle_duration_seconds",
+            "Whole scheduling cycles (snapshot, algorithm, assume).",
+            g(&m.cycle_micros),
+            g(&m.algorithm_runs),
+        )?;
+        seconds_histogram(
+            &mut enc,
+            "scheduler_binding_duration_seconds",
+            "Binding round trips.",
+            g(&m.binding_micros),
+            g(&m.bindings),
+        )?;
+        counter(
+            &mut enc,
+            "scheduler_binding_errors",
+            "Failed bindings.",
+            g(&m.binding_errors),
+        )?;
+        counter(
+            &mut enc,
+            "scheduler_preemption_attempts",
+            "Preemption attempts.",
+            g(&m.preemption_attempts),
+        )?;
+        counter(
+            &mut enc,
+            "scheduler_preemption_victims",
+            "Pods evicted by preemption.",
+            g(&m.preemption_victims),
+        )?;
+        if let Some(q) = &self.queue {
+            let p = q.pending();
+            gauge_family(
+                &mut enc,
+                "scheduler_pending_pods",
+                "Number of pending pods, by the queue type.",
+                &[
+                    ([("queue", "active")], p.active as i64),
+                    ([("queue", "backoff")], p.backoff as i64),
+                    ([("queue", "unschedulable")], p.unschedulable as i64),
+                ],
+            )?;
+        }
+        leader_gauge(&mut enc, "kube-scheduler", m.leader.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_names_and_readiness() {
+        let m = Arc::new(Metrics::default());
+        m.scheduled.store(3, Ordering::Relaxed);
+        add_micros(&m.algorithm_micros, Duration::from_millis(1500));
+        m.algorithm_runs.store(3, Ordering::Relaxed);
+        m.leader.store(true, Ordering::Relaxed);
+        let endpoints = m.endpoints(None);
+        let text = endpoints.render();
+        for line in [
+            "scheduler_schedule_attempts_total{profile=\"default-scheduler\",result=\"scheduled\"} 3",
+            "scheduler_scheduling_algorithm_duration_seconds_sum 1.5",
+            "scheduler_scheduling_algorithm_duration_seconds_count 3",
+            "scheduler_binding_errors_total 0",
+            "leader_election_master_status{name=\"kube-scheduler\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line:?} missing from:\n{text}");
+        }
+    }
 }

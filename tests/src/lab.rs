@@ -4,7 +4,9 @@
 //! the [`Lab`] is dropped, also when the test fails.
 //!
 //! The lab needs root and the packages `hack/test.sh` installs; [`Lab::up`]
-//! returns `None` (and the test says it was skipped) when it cannot run here.
+//! returns `None` (and the test says it was skipped) when it cannot run here,
+//! and panics instead under `hack/test.sh` (`MINIK8S_REQUIRE_ALL`, see the
+//! `prerequisites` crate), so a green run there means the lab tests ran.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -74,7 +76,7 @@ fn repo_root() -> PathBuf {
 
 /// Why a lab cannot run on this machine, if it cannot.
 pub fn unavailable() -> Option<String> {
-    if !nix_is_root() {
+    if !prerequisites::is_root() {
         return Some("the lab needs root".into());
     }
     if crate::harness::binary("kubelet").is_none() {
@@ -83,23 +85,12 @@ pub fn unavailable() -> Option<String> {
     None
 }
 
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
 impl Lab {
     /// Starts a lab of `nodes` nodes named after `test` (plus the pid, so
     /// concurrent runs never collide). Panics if it does not come up.
     pub fn up(test: &str, nodes: usize) -> Option<Lab> {
         if let Some(why) = unavailable() {
-            eprintln!("skipped: {why}");
+            prerequisites::missing(test, &why);
             return None;
         }
         let bin = crate::harness::binary("kubelet")

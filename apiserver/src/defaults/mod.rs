@@ -50,6 +50,22 @@ pub fn set_default(obj: &mut Value, path: &[&str], value: Value) {
     }
 }
 
+/// A workload's update strategy (`spec.<field>`): the type defaults to
+/// `RollingUpdate`, and a rolling update gets `rolling` (upstream's
+/// per-kind defaults) under `rollingUpdate`.
+pub fn rolling_update(obj: &mut Value, field: &str, rolling: &[(&str, Value)]) {
+    set_default(obj, &["spec", field, "type"], Value::from("RollingUpdate"));
+    let ty = obj
+        .get("spec")
+        .and_then(|s| s.get(field))
+        .and_then(|s| s.get("type"));
+    if ty.and_then(Value::as_str) == Some("RollingUpdate") {
+        for (name, value) in rolling {
+            set_default(obj, &["spec", field, "rollingUpdate", name], value.clone());
+        }
+    }
+}
+
 /// Defaults of the PodSpec found at `path` (a workload's pod template).
 pub fn template(obj: &mut Value, path: &[&str]) {
     let mut cur = obj;

@@ -42,7 +42,10 @@
 //! defaults, rules and printer is a [`generic::Typed`] built from plain
 //! functions (a review adds its answer). Adding a kind is one file and
 //! one row in [`builtin_strategies`]; a kind defined at runtime (a
-//! CustomResourceDefinition's) calls [`register`] with its own strategy.
+//! CustomResourceDefinition's) calls [`register`] with its own strategy. The
+//! workload kinds (in [`apps`] and [`batch`]) implement [`workload::Workload`]
+//! instead, which writes their common strategy once (typed decoding, schema,
+//! empty initial status, immutable selector, printing).
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -76,6 +79,7 @@ pub mod scale;
 pub mod scheduling;
 pub mod storage;
 pub mod strategy;
+pub mod workload;
 
 pub use self::core::namespace::prepare_for_finalize;
 pub use crate::meta::{finalizers, meta_mut, meta_str, now, now_plus};

@@ -332,10 +332,10 @@ mod validation {
 
     #[test]
     fn quantities() {
-        assert_eq!(parse_quantity("100m"), Some(0.1));
-        assert_eq!(parse_quantity("1Gi"), Some(1073741824.0));
-        assert_eq!(parse_quantity("2e3"), Some(2000.0));
-        assert_eq!(parse_quantity("abc"), None);
+        assert_eq!(parse_quantity("100m").map(|q| q.milli_value()), Ok(100));
+        assert_eq!(parse_quantity("1Gi").map(|q| q.value()), Ok(1073741824));
+        assert_eq!(parse_quantity("2e3").map(|q| q.value()), Ok(2000));
+        assert!(parse_quantity("abc").is_err());
     }
 
     #[test]

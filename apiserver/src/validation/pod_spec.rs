@@ -8,12 +8,18 @@ use serde_json::Value;
 use super::object_meta::{is_dns1123_label, DNS1123_LABEL_MSG};
 use super::{invalid, not_supported, required, FieldError, FieldErrorKind};
 
-pub use apimachinery::quantity::parse as parse_quantity;
+use apimachinery::quantity::{self, Quantity};
 
-fn quantity_value(v: &Value) -> Option<f64> {
+/// Parses a quantity's text exactly (`100m`, `1Gi`, `2e3`).
+pub fn parse_quantity(s: &str) -> Result<Quantity, quantity::Error> {
+    Quantity::parse(s)
+}
+
+/// A quantity field: its text, or a JSON number read as the same text.
+fn quantity_value(v: &Value) -> Option<Quantity> {
     match v {
-        Value::String(s) => parse_quantity(s),
-        Value::Number(n) => n.as_f64(),
+        Value::String(s) => parse_quantity(s).ok(),
+        Value::Number(n) => parse_quantity(&n.to_string()).ok(),
         _ => None,
     }
 }
@@ -123,7 +129,7 @@ fn validate_container(c: &Value, path: &str, volumes: &[String], errs: &mut Vec<
     let limits = c.pointer("/resources/limits").and_then(Value::as_object);
     for (kind, map) in [("requests", requests), ("limits", limits)] {
         for (res, q) in map.into_iter().flatten() {
-            if quantity_value(q).is_none_or(|v| v < 0.0) {
+            if quantity_value(q).is_none_or(|v| v.signum() < 0) {
                 errs.push(invalid(
                     format!("{path}.resources.{kind}[{res}]"),
                     q,

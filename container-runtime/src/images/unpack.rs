@@ -308,14 +308,13 @@ mod tests {
         b.into_inner().unwrap()
     }
 
-    fn root() -> bool {
-        nix::unistd::geteuid().is_root()
-    }
-
     #[test]
     fn files_links_whiteouts_and_opaque_dirs() {
-        if !root() {
-            eprintln!("skipped: needs root for mknod/chown");
+        if !prerequisites::is_root() {
+            prerequisites::missing(
+                "files_links_whiteouts_and_opaque_dirs",
+                "needs root for mknod/chown",
+            );
             return;
         }
         let tar = archive(|b| {

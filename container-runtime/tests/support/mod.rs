@@ -44,12 +44,16 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Whether the tests can run; prints why not otherwise.
+/// Whether the tests can run; says why not otherwise (a failure under
+/// `hack/test.sh`, see the `prerequisites` crate).
 pub fn is_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
+    if prerequisites::is_root() {
         return true;
     }
-    eprintln!("SKIPPED {test}: the kubelet runtime tests need root (namespaces, cgroups, mounts)");
+    prerequisites::missing(
+        test,
+        "the kubelet runtime tests need root (namespaces, cgroups, mounts)",
+    );
     false
 }
 

@@ -2,6 +2,7 @@
 
 use super::{table, CTL_POD_LABEL};
 use anyhow::{anyhow, bail, Context};
+use apimachinery::quantity;
 use container_runtime::cgroups::Qos;
 use container_runtime::container::spec::{
     ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext,
@@ -10,7 +11,7 @@ use container_runtime::images::PullPolicy;
 use container_runtime::logs::{self, Stream};
 use container_runtime::sandbox::PodSandboxConfig;
 use container_runtime::state::{self, Status};
-use container_runtime::{parse_bytes, Error, Runtime};
+use container_runtime::{Error, Runtime};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -68,12 +69,12 @@ pub struct RunArgs {
     /// Memory limit (`64Mi`, `100M`, bytes).
     #[arg(short, long)]
     pub memory: Option<String>,
-    /// CPU limit in CPUs (`0.5`).
-    #[arg(long)]
-    pub cpus: Option<f64>,
-    /// CPU request in CPUs (cpu shares).
-    #[arg(long)]
-    pub cpu_request: Option<f64>,
+    /// CPU limit in CPUs (`0.5`, `500m`), kept as millicores.
+    #[arg(long, value_parser = milli_cpus)]
+    pub cpus: Option<u64>,
+    /// CPU request in CPUs (cpu shares), kept as millicores.
+    #[arg(long, value_parser = milli_cpus)]
+    pub cpu_request: Option<u64>,
     /// Maximum number of processes.
     #[arg(long)]
     pub pids_limit: Option<i64>,
@@ -345,6 +346,14 @@ fn parse_user(u: &str) -> anyhow::Result<(u32, Option<u32>)> {
     Ok((uid, gid))
 }
 
+/// A `--cpus` value (`0.5`, `500m`) in millicores, at least 1.
+fn milli_cpus(s: &str) -> Result<u64, String> {
+    let m = quantity::milli_value(s).map_err(|e| e.to_string())?;
+    u64::try_from(m)
+        .map(|m| m.max(1))
+        .map_err(|_| format!("{s:?} is negative"))
+}
+
 fn container_config(a: &RunArgs, name: &str) -> anyhow::Result<ContainerConfig> {
     let env = a
         .env
@@ -358,12 +367,12 @@ fn container_config(a: &RunArgs, name: &str) -> anyhow::Result<ContainerConfig> 
         .memory
         .as_deref()
         .map(|m| {
-            parse_bytes(m)
-                .map(|b| b as i64)
+            quantity::value(m)
+                .ok()
+                .filter(|b| *b >= 0)
                 .ok_or_else(|| anyhow!("--memory {m:?} is not a quantity"))
         })
         .transpose()?;
-    let milli = |c: f64| (c * 1000.0).round().max(1.0) as u64;
     let (run_as_user, run_as_group) = match a.user.as_deref().map(parse_user).transpose()? {
         Some((u, g)) => (Some(u), g),
         None => (None, None),
@@ -381,8 +390,8 @@ fn container_config(a: &RunArgs, name: &str) -> anyhow::Result<ContainerConfig> 
             .map(|v| parse_volume(v))
             .collect::<anyhow::Result<_>>()?,
         resources: ResourceRequirements {
-            cpu_request_milli: a.cpu_request.map(milli),
-            cpu_limit_milli: a.cpus.map(milli),
+            cpu_request_milli: a.cpu_request,
+            cpu_limit_milli: a.cpus,
             memory_request_bytes: None,
             memory_limit_bytes,
             pids_limit: a.pids_limit,

@@ -86,7 +86,7 @@ pub enum Cmd {
 /// Builds the runtime configuration from the config file and flags.
 pub fn config(global: &Global, args: &Args) -> anyhow::Result<Config> {
     let mut cfg = match &global.config {
-        Some(p) => Config::load(p)?,
+        Some(p) => crate::config::load_runtime_config(p)?,
         None => Config::default(),
     };
     if let Some(r) = &global.root_dir {

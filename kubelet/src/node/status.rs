@@ -33,7 +33,10 @@ fn threshold(spec: Option<&String>, total: u64) -> u64 {
             .map(|p| (total as f64 * p / 100.0) as u64)
             .unwrap_or(0);
     }
-    container_runtime::parse_bytes(s).unwrap_or(0)
+    apimachinery::quantity::value(s)
+        .ok()
+        .and_then(|b| u64::try_from(b).ok())
+        .unwrap_or(0)
 }
 
 fn condition(

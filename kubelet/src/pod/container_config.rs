@@ -20,6 +20,9 @@ use container_runtime::cri::{
 use k8s_openapi::api::core::v1::{Container, Pod, ResourceRequirements as K8sResources};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use apimachinery::qos::{self, QosClass};
+use apimachinery::quantity;
+
 use super::env;
 
 /// Labels the runtime keeps on each container (as CRI runtimes do), so
@@ -55,48 +58,43 @@ pub struct Generated {
     pub sub_paths: Vec<PathBuf>,
 }
 
-/// The QoS class of a pod (upstream `GetPodQOS`).
+fn quantity_pairs(list: Option<&BTreeMap<String, Quantity>>) -> Vec<(&str, &str)> {
+    list.into_iter()
+        .flatten()
+        .map(|(name, q)| (name.as_str(), q.0.as_str()))
+        .collect()
+}
+
+/// The QoS class of a pod, by the cluster's one definition
+/// ([`apimachinery::qos`]), as the runtime's cgroup parent.
 pub fn qos(pod: &Pod) -> Qos {
-    let containers: Vec<&Container> = pod
-        .spec
-        .iter()
-        .flat_map(|s| {
-            s.containers
-                .iter()
-                .chain(s.init_containers.iter().flatten())
-        })
-        .collect();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in &containers {
-        let r = c.resources.clone().unwrap_or_default();
-        let req = r.requests.unwrap_or_default();
-        let lim = r.limits.unwrap_or_default();
-        if !req.is_empty() || !lim.is_empty() {
-            any = true;
+    let containers = pod.spec.iter().flat_map(|s| {
+        s.containers
+            .iter()
+            .chain(s.init_containers.iter().flatten())
+    });
+    let class = qos::pod_qos_class(containers.map(|c| {
+        let r = c.resources.as_ref();
+        qos::ContainerResources {
+            requests: quantity_pairs(r.and_then(|r| r.requests.as_ref())),
+            limits: quantity_pairs(r.and_then(|r| r.limits.as_ref())),
         }
-        for res in ["cpu", "memory"] {
-            let l = lim.get(res).map(|q| q.0.clone());
-            let q = req.get(res).map(|q| q.0.clone()).or_else(|| l.clone());
-            if l.is_none() || q != l {
-                guaranteed = false;
-            }
-        }
-    }
-    match (any, guaranteed) {
-        (false, _) => Qos::BestEffort,
-        (true, true) => Qos::Guaranteed,
-        (true, false) => Qos::Burstable,
+    }));
+    match class {
+        QosClass::Guaranteed => Qos::Guaranteed,
+        QosClass::Burstable => Qos::Burstable,
+        QosClass::BestEffort => Qos::BestEffort,
     }
 }
 
 /// The QoS class as `status.qosClass` spells it.
 pub fn qos_name(q: Qos) -> &'static str {
     match q {
-        Qos::Guaranteed => "Guaranteed",
-        Qos::Burstable => "Burstable",
-        Qos::BestEffort => "BestEffort",
+        Qos::Guaranteed => QosClass::Guaranteed,
+        Qos::Burstable => QosClass::Burstable,
+        Qos::BestEffort => QosClass::BestEffort,
     }
+    .as_str()
 }
 
 /// The pod's sandbox: names, namespaces to share with the host, hostname
@@ -136,11 +134,13 @@ pub fn resources(c: &Container) -> ResourceRequirements {
     let lim = r.limits.unwrap_or_default();
     let cpu = |m: &BTreeMap<String, Quantity>| {
         m.get("cpu")
-            .and_then(|q| apimachinery::quantity::millicores(&q.0))
+            .and_then(|q| quantity::milli_value(&q.0).ok())
+            .and_then(|v| u64::try_from(v).ok())
     };
     let mem = |m: &BTreeMap<String, Quantity>| {
         m.get("memory")
-            .and_then(|q| apimachinery::quantity::bytes(&q.0))
+            .and_then(|q| quantity::value(&q.0).ok())
+            .filter(|v| *v >= 0)
     };
     ResourceRequirements {
         cpu_request_milli: cpu(&req).or_else(|| cpu(&lim)),

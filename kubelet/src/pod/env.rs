@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use apimachinery::quantity::{Format, Quantity};
 use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVarSource, Pod, Secret};
 use kube::api::Api;
 
@@ -161,32 +162,37 @@ pub fn format_map(m: Option<&BTreeMap<String, String>>) -> String {
         .join("\n")
 }
 
-/// A `resourceFieldRef` value (`limits.cpu` in cores rounded up to the
-/// divisor, `limits.memory` in bytes...); a missing limit is the node's
-/// allocatable, as upstream.
+/// A `resourceFieldRef` value, rounded up to the divisor as upstream does:
+/// CPU compares millicores (`limits.cpu` of `250m` is `1` core, or `250`
+/// with divisor `1m`), memory and storage compare bytes. A missing limit is
+/// the node's allocatable, as upstream.
 pub fn resource_value(
     container: &Container,
     resource: &str,
     divisor: Option<&str>,
-    node_cpu: f64,
-    node_memory: f64,
+    node_milli_cpu: i64,
+    node_memory: i64,
 ) -> Result<String, Error> {
     let res = container.resources.as_ref();
-    let get = |limits: bool, name: &str| -> Option<f64> {
+    let get = |limits: bool, name: &str| -> Option<Quantity> {
         let m = if limits {
             res?.limits.as_ref()?
         } else {
             res?.requests.as_ref()?
         };
-        apimachinery::quantity::parse(&m.get(name)?.0)
+        Quantity::parse(&m.get(name)?.0).ok()
     };
-    let v = match resource {
-        "limits.cpu" => get(true, "cpu").unwrap_or(node_cpu),
-        "requests.cpu" => get(false, "cpu").unwrap_or(0.0),
-        "limits.memory" => get(true, "memory").unwrap_or(node_memory),
-        "requests.memory" => get(false, "memory").unwrap_or(0.0),
-        "limits.ephemeral-storage" => get(true, "ephemeral-storage").unwrap_or(0.0),
-        "requests.ephemeral-storage" => get(false, "ephemeral-storage").unwrap_or(0.0),
+    let cpu = |q: Option<Quantity>, default: i64| q.map_or(default, |q| q.milli_value());
+    let bytes = |q: Option<Quantity>, default: i64| q.map_or(default, |q| q.value());
+    let (v, scaled): (i64, fn(&Quantity) -> i64) = match resource {
+        "limits.cpu" => (cpu(get(true, "cpu"), node_milli_cpu), Quantity::milli_value),
+        "requests.cpu" => (cpu(get(false, "cpu"), 0), Quantity::milli_value),
+        "limits.memory" => (bytes(get(true, "memory"), node_memory), Quantity::value),
+        "requests.memory" => (bytes(get(false, "memory"), 0), Quantity::value),
+        "limits.ephemeral-storage" => (bytes(get(true, "ephemeral-storage"), 0), Quantity::value),
+        "requests.ephemeral-storage" => {
+            (bytes(get(false, "ephemeral-storage"), 0), Quantity::value)
+        }
         other => {
             return Err(Error::Unsupported(format!(
                 "unsupported resourceFieldRef {other:?}"
@@ -194,10 +200,21 @@ pub fn resource_value(
         }
     };
     let d = divisor
-        .and_then(apimachinery::quantity::parse)
-        .filter(|d| *d > 0.0)
-        .unwrap_or(1.0);
-    Ok(format!("{}", (v / d).ceil() as i64))
+        .and_then(|d| Quantity::parse(d).ok())
+        .map(|d| scaled(&d))
+        .filter(|d| *d > 0)
+        .unwrap_or_else(|| scaled(&Quantity::new(1, 0, Format::DecimalSI)));
+    Ok(format!("{}", div_ceil(v, d)))
+}
+
+/// `v / d` rounded up (`d > 0`).
+fn div_ceil(v: i64, d: i64) -> i64 {
+    let q = v / d;
+    if v % d > 0 {
+        q + 1
+    } else {
+        q
+    }
 }
 
 /// Everything [`build`] needs to know about where the pod runs.
@@ -210,10 +227,10 @@ pub struct Context<'a> {
     pub pod_ip: &'a str,
     /// The node's IP.
     pub host_ip: &'a str,
-    /// Node CPUs (for limits left unset).
-    pub node_cpu: f64,
+    /// Node CPU in millicores (for limits left unset).
+    pub node_milli_cpu: i64,
     /// Node memory bytes.
-    pub node_memory: f64,
+    pub node_memory: i64,
 }
 
 /// The container's environment, in order.
@@ -305,8 +322,14 @@ async fn value_from(
             None => container,
         };
         let divisor = r.divisor.as_ref().map(|d| d.0.as_str());
-        return resource_value(target, &r.resource, divisor, ctx.node_cpu, ctx.node_memory)
-            .map(Some);
+        return resource_value(
+            target,
+            &r.resource,
+            divisor,
+            ctx.node_milli_cpu,
+            ctx.node_memory,
+        )
+        .map(Some);
     }
     if let Some(k) = &src.config_map_key_ref {
         let optional = k.optional == Some(true);
@@ -379,15 +402,15 @@ mod tests {
             "resources": {"limits": {"memory": "64Mi", "cpu": "250m"}}}))
         .unwrap();
         assert_eq!(
-            resource_value(&c, "limits.memory", Some("1Mi"), 2.0, 1e9).unwrap(),
+            resource_value(&c, "limits.memory", Some("1Mi"), 2000, 1_000_000_000).unwrap(),
             "64"
         );
         assert_eq!(
-            resource_value(&c, "limits.cpu", None, 2.0, 1e9).unwrap(),
+            resource_value(&c, "limits.cpu", None, 2000, 1_000_000_000).unwrap(),
             "1"
         );
         assert_eq!(
-            resource_value(&c, "limits.cpu", Some("1m"), 2.0, 1e9).unwrap(),
+            resource_value(&c, "limits.cpu", Some("1m"), 2000, 1_000_000_000).unwrap(),
             "250"
         );
     }

@@ -532,8 +532,8 @@ impl Worker {
             pod,
             pod_ip,
             host_ip: &self.ctx.node_ip,
-            node_cpu: crate::node::machine::cpus() as f64,
-            node_memory: crate::node::machine::memory_total() as f64,
+            node_milli_cpu: crate::node::machine::cpus() as i64 * 1000,
+            node_memory: crate::node::machine::memory_total() as i64,
         };
         let envs = match env::build(&ectx, c).await {
             Ok(e) => e,

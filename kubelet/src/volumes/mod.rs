@@ -181,7 +181,8 @@ async fn prepare_one(
             let size = e
                 .size_limit
                 .as_ref()
-                .and_then(|q| apimachinery::quantity::bytes(&q.0));
+                .and_then(|q| apimachinery::quantity::value(&q.0).ok())
+                .filter(|b| *b >= 0);
             mount_tmpfs(name, &dir, size, 0o1777)?
         } else {
             created
@@ -322,8 +323,8 @@ fn downward_value(
                 c,
                 &r.resource,
                 divisor,
-                crate::node::machine::cpus() as f64,
-                crate::node::machine::memory_total() as f64,
+                crate::node::machine::cpus() as i64 * 1000,
+                crate::node::machine::memory_total() as i64,
             )
             .map_err(|e| Error::SetUp {
                 volume: volume.to_string(),

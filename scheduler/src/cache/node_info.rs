@@ -7,7 +7,7 @@ use std::sync::Arc;
 use k8s_openapi::api::core::v1::{Node, Taint};
 
 use super::pod_info::{HostPort, PodInfo};
-use super::resources::{parse_value, Resource};
+use super::resources::Resource;
 
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
@@ -147,7 +147,7 @@ impl NodeInfo {
         if self.allocatable.pods > 0 {
             self.allocatable.pods
         } else {
-            parse_value("110").unwrap_or(110)
+            110
         }
     }
 }

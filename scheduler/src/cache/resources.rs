@@ -3,13 +3,15 @@
 //! Kubernetes writes amounts as `Quantity` strings (`250m`, `1.5`, `512Mi`,
 //! `1G`, `1e3`). The scheduler turns them into integers once, when a pod or
 //! node enters the cache: CPU in millicores, everything else in base units
-//! (bytes, pods). A pod's request is computed as upstream does
+//! (bytes, pods), exactly and rounded up by [`apimachinery::quantity`]. A
+//! pod's request is computed as upstream does
 //! (`resource.PodRequests`): the sum of its containers (plus restartable
 //! "sidecar" init containers), or the largest single init container if that
 //! is bigger, plus the RuntimeClass `overhead`.
 
 use std::collections::BTreeMap;
 
+use apimachinery::quantity;
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
@@ -186,69 +188,14 @@ pub fn pod_non_zero_requests(pod: &Pod) -> (i64, i64) {
     (r.milli_cpu, r.memory)
 }
 
-/// Splits a quantity into its number and suffix.
-fn split(s: &str) -> (&str, &str) {
-    let s = s.trim();
-    let end = s
-        .char_indices()
-        .find(|(i, c)| {
-            !(c.is_ascii_digit() || *c == '.' || ((*c == '+' || *c == '-') && (*i == 0)))
-        })
-        .map(|(i, _)| i)
-        .unwrap_or(s.len());
-    (&s[..end], &s[end..])
-}
-
-/// The multiplier of a suffix, as a (numerator, exponent of ten) pair, or the
-/// binary multiplier.
-fn suffix_scale(suffix: &str) -> Option<f64> {
-    Some(match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        "Gi" => 1024.0 * 1024.0 * 1024.0,
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        s if s.starts_with('e') || s.starts_with('E') => 10f64.powi(s[1..].parse::<i32>().ok()?),
-        _ => return None,
-    })
-}
-
-/// Parses a quantity to its value in `1/scale` units, rounded up (as
-/// upstream's `MilliValue`/`Value` do).
-fn parse_scaled(s: &str, scale: f64) -> Option<i64> {
-    let (num, suffix) = split(s);
-    let n: f64 = num.parse().ok()?;
-    let mul = suffix_scale(suffix)?;
-    let v = n * mul * scale;
-    // Guard against floating noise: 0.1*1000 = 100.00000000000001.
-    let rounded = v.round();
-    let v = if (v - rounded).abs() < 1e-6 {
-        rounded
-    } else {
-        v.ceil()
-    };
-    Some(v as i64)
-}
-
-/// A quantity in thousandths (`250m` -> 250, `2` -> 2000).
-pub fn parse_milli(s: &str) -> Option<i64> {
-    parse_scaled(s, 1000.0)
+/// A quantity in thousandths (`250m` -> 250, `2` -> 2000), rounded up.
+fn parse_milli(s: &str) -> Option<i64> {
+    quantity::milli_value(s).ok()
 }
 
 /// A quantity in base units, rounded up (`1Ki` -> 1024, `1.5` -> 2).
-pub fn parse_value(s: &str) -> Option<i64> {
-    parse_scaled(s, 1.0)
+fn parse_value(s: &str) -> Option<i64> {
+    quantity::value(s).ok()
 }
 
 #[cfg(test)]
@@ -262,12 +209,30 @@ mod tests {
         assert_eq!(parse_milli("1"), Some(1000));
         assert_eq!(parse_milli("0.1"), Some(100));
         assert_eq!(parse_milli("1.5"), Some(1500));
+        assert_eq!(parse_milli("4.03"), Some(4030));
         assert_eq!(parse_value("1Ki"), Some(1024));
         assert_eq!(parse_value("512Mi"), Some(512 * 1024 * 1024));
         assert_eq!(parse_value("1G"), Some(1_000_000_000));
         assert_eq!(parse_value("1e3"), Some(1000));
         assert_eq!(parse_value("110"), Some(110));
         assert_eq!(parse_value("bogus"), None);
+        // CPU is kept in millicores, everything else in base units.
+        let list: BTreeMap<String, Quantity> = [
+            ("cpu", "4.03"),
+            ("memory", "1.5Gi"),
+            ("ephemeral-storage", "1E"),
+            ("pods", "110"),
+            ("nvidia.com/gpu", "2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Quantity(v.to_string())))
+        .collect();
+        let r = Resource::from_list(Some(&list));
+        assert_eq!(r.milli_cpu, 4030);
+        assert_eq!(r.memory, 1536 * 1024 * 1024);
+        assert_eq!(r.ephemeral_storage, 1_000_000_000_000_000_000);
+        assert_eq!(r.pods, 110);
+        assert_eq!(r.scalar["nvidia.com/gpu"], 2);
     }
 
     fn pod(spec: serde_json::Value) -> Pod {

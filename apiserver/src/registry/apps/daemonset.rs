@@ -3,80 +3,41 @@
 //! an immutable selector.
 
 use k8s_openapi::api::apps::v1::DaemonSet;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
-use crate::defaults::{set_default, template};
+use crate::defaults::{rolling_update, set_default, template};
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
-use crate::validation::pod_template::{validate_selector_unchanged, validate_workload};
-use crate::validation::FieldError;
+use crate::registry::workload::Workload;
 
 /// The DaemonSet strategy.
 pub struct DaemonSetStrategy;
 
-impl Strategy for DaemonSetStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<DaemonSet>(obj)
-    }
+impl Workload for DaemonSetStrategy {
+    type Object = DaemonSet;
+    const COLUMNS: &'static [Column] = COLUMNS;
 
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<DaemonSet>(gen)
-    }
-
-    fn default(&self, obj: &mut Value) {
-        defaults(obj);
-    }
-
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = Vec::new();
-        validate_workload(obj, &mut errs);
-        errs
-    }
-
-    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        validate_selector_unchanged(new, old)
-    }
-
-    fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
-        if let Some(map) = obj.as_object_mut() {
-            map.insert("status".into(), json!({}));
-        }
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
-    }
-
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
-    }
-}
-
-fn defaults(obj: &mut Value) {
-    set_default(
-        obj,
-        &["spec", "updateStrategy", "type"],
-        json!("RollingUpdate"),
-    );
-    if obj
-        .pointer("/spec/updateStrategy/type")
-        .and_then(Value::as_str)
-        == Some("RollingUpdate")
-    {
-        set_default(
+    fn defaults(obj: &mut Value) {
+        rolling_update(
             obj,
-            &["spec", "updateStrategy", "rollingUpdate", "maxUnavailable"],
-            json!(1),
+            "updateStrategy",
+            &[("maxUnavailable", json!(1)), ("maxSurge", json!(0))],
         );
-        set_default(
-            obj,
-            &["spec", "updateStrategy", "rollingUpdate", "maxSurge"],
-            json!(0),
-        );
+        set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
+        template(obj, &["spec", "template", "spec"]);
     }
-    set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
-    template(obj, &["spec", "template", "spec"]);
+
+    fn status_cells(obj: &Value) -> Vec<Value> {
+        vec![
+            json!(n(obj, "/status/desiredNumberScheduled")),
+            json!(n(obj, "/status/currentNumberScheduled")),
+            json!(n(obj, "/status/numberReady")),
+            json!(n(obj, "/status/updatedNumberScheduled")),
+            json!(n(obj, "/status/numberAvailable")),
+            json!(format_labels(
+                obj.pointer("/spec/template/spec/nodeSelector")
+            )),
+        ]
+    }
 }
 
 #[rustfmt::skip]
@@ -93,23 +54,3 @@ const COLUMNS: &[Column] = &[
     IMAGES,
     SELECTOR,
 ];
-
-fn cells(obj: &Value) -> Vec<Value> {
-    let name = json!(s(obj, "/metadata/name"));
-    let (c, i) = container_cells(obj, "/spec/template");
-    vec![
-        name,
-        json!(n(obj, "/status/desiredNumberScheduled")),
-        json!(n(obj, "/status/currentNumberScheduled")),
-        json!(n(obj, "/status/numberReady")),
-        json!(n(obj, "/status/updatedNumberScheduled")),
-        json!(n(obj, "/status/numberAvailable")),
-        json!(format_labels(
-            obj.pointer("/spec/template/spec/nodeSelector")
-        )),
-        json!(age(obj)),
-        json!(c),
-        json!(i),
-        json!(format_label_selector(obj.pointer("/spec/selector"))),
-    ]
-}

@@ -7,76 +7,55 @@
 //! status for the controller to fill.
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
-use crate::defaults::{set_default, template};
+use crate::defaults::{rolling_update, set_default, template};
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
-use crate::validation::pod_template::{
-    int_or_percent_zero, non_negative, validate_selector_unchanged, validate_workload,
-};
+use crate::registry::workload::Workload;
+use crate::validation::pod_template::{int_or_percent_zero, non_negative, validate_workload};
 use crate::validation::{forbidden, invalid, not_supported, FieldError};
 
 /// The Deployment strategy.
 pub struct DeploymentStrategy;
 
-impl Strategy for DeploymentStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<Deployment>(obj)
-    }
+impl Workload for DeploymentStrategy {
+    type Object = Deployment;
+    const COLUMNS: &'static [Column] = COLUMNS;
 
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<Deployment>(gen)
-    }
-
-    fn default(&self, obj: &mut Value) {
-        defaults(obj);
-    }
-
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = Vec::new();
-        validate_deployment(obj, &mut errs);
-        errs
-    }
-
-    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        validate_selector_unchanged(new, old)
-    }
-
-    fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
-        if let Some(map) = obj.as_object_mut() {
-            map.insert("status".into(), json!({}));
-        }
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
-    }
-
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
-    }
-}
-
-fn defaults(obj: &mut Value) {
-    set_default(obj, &["spec", "replicas"], json!(1));
-    set_default(obj, &["spec", "strategy", "type"], json!("RollingUpdate"));
-    if obj.pointer("/spec/strategy/type").and_then(Value::as_str) == Some("RollingUpdate") {
-        set_default(
+    fn defaults(obj: &mut Value) {
+        set_default(obj, &["spec", "replicas"], json!(1));
+        rolling_update(
             obj,
-            &["spec", "strategy", "rollingUpdate", "maxUnavailable"],
-            json!("25%"),
+            "strategy",
+            &[("maxUnavailable", json!("25%")), ("maxSurge", json!("25%"))],
         );
-        set_default(
-            obj,
-            &["spec", "strategy", "rollingUpdate", "maxSurge"],
-            json!("25%"),
-        );
+        set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
+        set_default(obj, &["spec", "progressDeadlineSeconds"], json!(600));
+        template(obj, &["spec", "template", "spec"]);
     }
-    set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
-    set_default(obj, &["spec", "progressDeadlineSeconds"], json!(600));
-    template(obj, &["spec", "template", "spec"]);
+
+    fn validate(obj: &Value, errs: &mut Vec<FieldError>) {
+        validate_deployment(obj, errs);
+    }
+
+    fn status_cells(obj: &Value) -> Vec<Value> {
+        vec![
+            json!(format!(
+                "{}/{}",
+                n(obj, "/status/readyReplicas"),
+                n(obj, "/spec/replicas")
+            )),
+            json!(n(obj, "/status/updatedReplicas")),
+            json!(n(obj, "/status/availableReplicas")),
+        ]
+    }
+
+    fn selector_cell(obj: &Value) -> Option<Value> {
+        // Upstream prints the selector as is here (empty: nothing).
+        Some(json!(
+            label_selector(obj.pointer("/spec/selector")).unwrap_or_default()
+        ))
+    }
 }
 
 fn validate_deployment(obj: &Value, errs: &mut Vec<FieldError>) {
@@ -131,23 +110,3 @@ const COLUMNS: &[Column] = &[
     IMAGES,
     SELECTOR,
 ];
-
-fn cells(obj: &Value) -> Vec<Value> {
-    let name = json!(s(obj, "/metadata/name"));
-    let (c, i) = container_cells(obj, "/spec/template");
-    vec![
-        name,
-        json!(format!(
-            "{}/{}",
-            n(obj, "/status/readyReplicas"),
-            n(obj, "/spec/replicas")
-        )),
-        json!(n(obj, "/status/updatedReplicas")),
-        json!(n(obj, "/status/availableReplicas")),
-        json!(age(obj)),
-        json!(c),
-        json!(i),
-        // Upstream prints the selector as is here (empty: nothing).
-        json!(label_selector(obj.pointer("/spec/selector")).unwrap_or_default()),
-    ]
-}

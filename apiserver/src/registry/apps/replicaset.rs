@@ -3,54 +3,30 @@
 //! ([`crate::validation::pod_template`]); an immutable selector.
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::defaults::{set_default, template};
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
-use crate::validation::pod_template::{validate_selector_unchanged, validate_workload};
-use crate::validation::FieldError;
+use crate::registry::workload::Workload;
 
 /// The ReplicaSet strategy.
 pub struct ReplicaSetStrategy;
 
-impl Strategy for ReplicaSetStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<ReplicaSet>(obj)
-    }
+impl Workload for ReplicaSetStrategy {
+    type Object = ReplicaSet;
+    const COLUMNS: &'static [Column] = COLUMNS;
 
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<ReplicaSet>(gen)
-    }
-
-    fn default(&self, obj: &mut Value) {
+    fn defaults(obj: &mut Value) {
         set_default(obj, &["spec", "replicas"], json!(1));
         template(obj, &["spec", "template", "spec"]);
     }
 
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = Vec::new();
-        validate_workload(obj, &mut errs);
-        errs
-    }
-
-    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        validate_selector_unchanged(new, old)
-    }
-
-    fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
-        if let Some(map) = obj.as_object_mut() {
-            map.insert("status".into(), json!({}));
-        }
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
-    }
-
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
+    fn status_cells(obj: &Value) -> Vec<Value> {
+        vec![
+            json!(n(obj, "/spec/replicas")),
+            json!(n(obj, "/status/replicas")),
+            json!(n(obj, "/status/readyReplicas")),
+        ]
     }
 }
 
@@ -65,18 +41,3 @@ const COLUMNS: &[Column] = &[
     IMAGES,
     SELECTOR,
 ];
-
-fn cells(obj: &Value) -> Vec<Value> {
-    let name = json!(s(obj, "/metadata/name"));
-    let (c, i) = container_cells(obj, "/spec/template");
-    vec![
-        name,
-        json!(n(obj, "/spec/replicas")),
-        json!(n(obj, "/status/replicas")),
-        json!(n(obj, "/status/readyReplicas")),
-        json!(age(obj)),
-        json!(c),
-        json!(i),
-        json!(format_label_selector(obj.pointer("/spec/selector"))),
-    ]
-}

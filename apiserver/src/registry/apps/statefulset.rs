@@ -3,82 +3,44 @@
 //! retained); the pod-template workload rules; an immutable selector.
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
-use crate::defaults::{set_default, template};
+use crate::defaults::{rolling_update, set_default, template};
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
-use crate::validation::pod_template::{validate_selector_unchanged, validate_workload};
-use crate::validation::FieldError;
+use crate::registry::workload::Workload;
 
 /// The StatefulSet strategy.
 pub struct StatefulSetStrategy;
 
-impl Strategy for StatefulSetStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<StatefulSet>(obj)
-    }
+impl Workload for StatefulSetStrategy {
+    type Object = StatefulSet;
+    const COLUMNS: &'static [Column] = COLUMNS;
 
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<StatefulSet>(gen)
-    }
-
-    fn default(&self, obj: &mut Value) {
-        defaults(obj);
-    }
-
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = Vec::new();
-        validate_workload(obj, &mut errs);
-        errs
-    }
-
-    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        validate_selector_unchanged(new, old)
-    }
-
-    fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
-        if let Some(map) = obj.as_object_mut() {
-            map.insert("status".into(), json!({}));
-        }
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
-    }
-
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
-    }
-}
-
-fn defaults(obj: &mut Value) {
-    set_default(obj, &["spec", "replicas"], json!(1));
-    set_default(obj, &["spec", "podManagementPolicy"], json!("OrderedReady"));
-    set_default(
-        obj,
-        &["spec", "updateStrategy", "type"],
-        json!("RollingUpdate"),
-    );
-    if obj
-        .pointer("/spec/updateStrategy/type")
-        .and_then(Value::as_str)
-        == Some("RollingUpdate")
-    {
+    fn defaults(obj: &mut Value) {
+        set_default(obj, &["spec", "replicas"], json!(1));
+        set_default(obj, &["spec", "podManagementPolicy"], json!("OrderedReady"));
+        rolling_update(obj, "updateStrategy", &[("partition", json!(0))]);
+        set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
         set_default(
             obj,
-            &["spec", "updateStrategy", "rollingUpdate", "partition"],
-            json!(0),
+            &["spec", "persistentVolumeClaimRetentionPolicy"],
+            json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
         );
+        template(obj, &["spec", "template", "spec"]);
     }
-    set_default(obj, &["spec", "revisionHistoryLimit"], json!(10));
-    set_default(
-        obj,
-        &["spec", "persistentVolumeClaimRetentionPolicy"],
-        json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
-    );
-    template(obj, &["spec", "template", "spec"]);
+
+    fn status_cells(obj: &Value) -> Vec<Value> {
+        vec![json!(format!(
+            "{}/{}",
+            n(obj, "/status/readyReplicas"),
+            n(obj, "/spec/replicas")
+        ))]
+    }
+
+    /// Upstream's StatefulSet table has no SELECTOR column.
+    fn selector_cell(_obj: &Value) -> Option<Value> {
+        None
+    }
 }
 
 #[rustfmt::skip]
@@ -89,19 +51,3 @@ const COLUMNS: &[Column] = &[
     CONTAINERS,
     IMAGES,
 ];
-
-fn cells(obj: &Value) -> Vec<Value> {
-    let name = json!(s(obj, "/metadata/name"));
-    let (c, i) = container_cells(obj, "/spec/template");
-    vec![
-        name,
-        json!(format!(
-            "{}/{}",
-            n(obj, "/status/readyReplicas"),
-            n(obj, "/spec/replicas")
-        )),
-        json!(age(obj)),
-        json!(c),
-        json!(i),
-    ]
-}

@@ -3,33 +3,32 @@
 //! job template follows the Job rules ([`super::job`]).
 
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use super::job::{job_spec_defaults, validate_job_spec};
 use crate::defaults::{set_default, template};
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
+use crate::registry::workload::Workload;
 use crate::validation::{invalid, not_supported, required, FieldError};
 
 /// The CronJob strategy.
 pub struct CronJobStrategy;
 
-impl Strategy for CronJobStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<CronJob>(obj)
+impl Workload for CronJobStrategy {
+    type Object = CronJob;
+    const COLUMNS: &'static [Column] = COLUMNS;
+    const TEMPLATE: &'static str = "/spec/jobTemplate/spec/template";
+
+    fn defaults(obj: &mut Value) {
+        set_default(obj, &["spec", "concurrencyPolicy"], json!("Allow"));
+        set_default(obj, &["spec", "suspend"], json!(false));
+        set_default(obj, &["spec", "successfulJobsHistoryLimit"], json!(3));
+        set_default(obj, &["spec", "failedJobsHistoryLimit"], json!(1));
+        job_spec_defaults(obj.pointer_mut("/spec/jobTemplate/spec"));
+        template(obj, &["spec", "jobTemplate", "spec", "template", "spec"]);
     }
 
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<CronJob>(gen)
-    }
-
-    fn default(&self, obj: &mut Value) {
-        defaults(obj);
-    }
-
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = Vec::new();
+    fn validate(obj: &Value, errs: &mut Vec<FieldError>) {
         let sched = obj
             .pointer("/spec/schedule")
             .and_then(Value::as_str)
@@ -53,34 +52,40 @@ impl Strategy for CronJobStrategy {
             }
         }
         match obj.pointer("/spec/jobTemplate/spec") {
-            Some(spec) => validate_job_spec(spec, "spec.jobTemplate.spec", &mut errs),
+            Some(spec) => validate_job_spec(spec, "spec.jobTemplate.spec", errs),
             None => errs.push(required("spec.jobTemplate")),
         }
-        errs
     }
 
-    fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
-        if let Some(map) = obj.as_object_mut() {
-            map.insert("status".into(), json!({}));
-        }
+    /// A CronJob has no selector of its own: nothing is fixed.
+    fn validate_update(_new: &Value, _old: &Value) -> Vec<FieldError> {
+        Vec::new()
     }
 
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
+    fn status_cells(obj: &Value) -> Vec<Value> {
+        let last = match obj.pointer("/status/lastScheduleTime") {
+            Some(t) if !t.is_null() => since(t.as_str().unwrap_or("")),
+            _ => "<none>".into(),
+        };
+        let suspend = match obj.pointer("/spec/suspend").and_then(Value::as_bool) {
+            Some(true) => "True",
+            Some(false) => "False",
+            None => "<unset>",
+        };
+        vec![
+            json!(s(obj, "/spec/schedule")),
+            json!(or(s(obj, "/spec/timeZone"), "<none>")),
+            json!(suspend),
+            json!(len_of(obj, "/status/active")),
+            json!(last),
+        ]
     }
 
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
+    fn selector_cell(obj: &Value) -> Option<Value> {
+        Some(json!(format_label_selector(
+            obj.pointer("/spec/jobTemplate/spec/selector")
+        )))
     }
-}
-
-fn defaults(obj: &mut Value) {
-    set_default(obj, &["spec", "concurrencyPolicy"], json!("Allow"));
-    set_default(obj, &["spec", "suspend"], json!(false));
-    set_default(obj, &["spec", "successfulJobsHistoryLimit"], json!(3));
-    set_default(obj, &["spec", "failedJobsHistoryLimit"], json!(1));
-    job_spec_defaults(obj.pointer_mut("/spec/jobTemplate/spec"));
-    template(obj, &["spec", "jobTemplate", "spec", "template", "spec"]);
 }
 
 /// A cron schedule: five fields, or one of the `@` macros.
@@ -143,31 +148,3 @@ const COLUMNS: &[Column] = &[
     IMAGES,
     SELECTOR,
 ];
-
-fn cells(obj: &Value) -> Vec<Value> {
-    let name = json!(s(obj, "/metadata/name"));
-    let (c, i) = container_cells(obj, "/spec/jobTemplate/spec/template");
-    let last = match obj.pointer("/status/lastScheduleTime") {
-        Some(t) if !t.is_null() => since(t.as_str().unwrap_or("")),
-        _ => "<none>".into(),
-    };
-    let suspend = match obj.pointer("/spec/suspend").and_then(Value::as_bool) {
-        Some(true) => "True",
-        Some(false) => "False",
-        None => "<unset>",
-    };
-    vec![
-        name,
-        json!(s(obj, "/spec/schedule")),
-        json!(or(s(obj, "/spec/timeZone"), "<none>")),
-        json!(suspend),
-        json!(len_of(obj, "/status/active")),
-        json!(last),
-        json!(age(obj)),
-        json!(c),
-        json!(i),
-        json!(format_label_selector(
-            obj.pointer("/spec/jobTemplate/spec/selector")
-        )),
-    ]
-}

@@ -9,13 +9,12 @@
 
 use chrono::Utc;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::Map;
 use serde_json::{json, Value};
 
 use crate::defaults::{set_default, template};
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
+use crate::registry::workload::Workload;
 use crate::validation::pod_template::validate_selector_unchanged;
 use crate::validation::{
     immutable, invalid, not_supported, required, validate_pod_spec, FieldError,
@@ -24,30 +23,24 @@ use crate::validation::{
 /// The Job strategy.
 pub struct JobStrategy;
 
-impl Strategy for JobStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<Job>(obj)
-    }
+impl Workload for JobStrategy {
+    type Object = Job;
+    const COLUMNS: &'static [Column] = COLUMNS;
 
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<Job>(gen)
-    }
-
-    fn default(&self, obj: &mut Value) {
+    fn defaults(obj: &mut Value) {
         job_spec_defaults(obj.get_mut("spec"));
         template(obj, &["spec", "template", "spec"]);
     }
 
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = Vec::new();
+    fn validate(obj: &Value, errs: &mut Vec<FieldError>) {
         match obj.get("spec") {
-            Some(spec) => validate_job_spec(spec, "spec", &mut errs),
+            Some(spec) => validate_job_spec(spec, "spec", errs),
             None => errs.push(required("spec")),
         }
-        errs
     }
 
-    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+    /// The pod template never changes either.
+    fn validate_update(new: &Value, old: &Value) -> Vec<FieldError> {
         let mut errs = validate_selector_unchanged(new, old);
         if new.pointer("/spec/template") != old.pointer("/spec/template") {
             errs.push(immutable(
@@ -58,19 +51,50 @@ impl Strategy for JobStrategy {
         errs
     }
 
-    fn prepare_for_create(&self, obj: &mut Value, uid: &str) {
-        if let Some(map) = obj.as_object_mut() {
-            map.insert("status".into(), json!({}));
-        }
+    fn prepare_for_create(obj: &mut Value, uid: &str) {
         job_selector_and_labels(obj, uid);
     }
 
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
-    }
-
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
+    fn status_cells(obj: &Value) -> Vec<Value> {
+        let succeeded = n(obj, "/status/succeeded");
+        let completions = match obj.pointer("/spec/completions").and_then(Value::as_i64) {
+            Some(want) => format!("{succeeded}/{want}"),
+            None => match n(obj, "/spec/parallelism") {
+                p if p > 1 => format!("{succeeded}/1 of {p}"),
+                _ => format!("{succeeded}/1"),
+            },
+        };
+        let start = parse_time(s(obj, "/status/startTime"));
+        let end = parse_time(s(obj, "/status/completionTime"));
+        let duration = match (start, end) {
+            (None, _) => String::new(),
+            (Some(start), None) => human_duration((Utc::now() - start).num_seconds()),
+            (Some(start), Some(end)) => human_duration((end - start).num_seconds()),
+        };
+        // Upstream looks at the first condition of each type only.
+        let condition = |ty: &str| {
+            arr(obj, "/status/conditions")
+                .iter()
+                .find(|c| s(c, "/type") == ty)
+                .is_some_and(|c| s(c, "/status") == "True")
+        };
+        let status = if condition("Complete") {
+            "Complete"
+        } else if condition("Failed") {
+            "Failed"
+        } else if obj
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|d| !d.is_null())
+        {
+            "Terminating"
+        } else if condition("Suspended") {
+            "Suspended"
+        } else if condition("FailureTarget") {
+            "FailureTarget"
+        } else {
+            "Running"
+        };
+        vec![json!(status), json!(completions), json!(duration)]
     }
 }
 
@@ -167,55 +191,3 @@ const COLUMNS: &[Column] = &[
     IMAGES,
     SELECTOR,
 ];
-
-fn cells(obj: &Value) -> Vec<Value> {
-    let (c, i) = container_cells(obj, "/spec/template");
-    let succeeded = n(obj, "/status/succeeded");
-    let completions = match obj.pointer("/spec/completions").and_then(Value::as_i64) {
-        Some(want) => format!("{succeeded}/{want}"),
-        None => match n(obj, "/spec/parallelism") {
-            p if p > 1 => format!("{succeeded}/1 of {p}"),
-            _ => format!("{succeeded}/1"),
-        },
-    };
-    let start = parse_time(s(obj, "/status/startTime"));
-    let end = parse_time(s(obj, "/status/completionTime"));
-    let duration = match (start, end) {
-        (None, _) => String::new(),
-        (Some(start), None) => human_duration((Utc::now() - start).num_seconds()),
-        (Some(start), Some(end)) => human_duration((end - start).num_seconds()),
-    };
-    // Upstream looks at the first condition of each type only.
-    let condition = |ty: &str| {
-        arr(obj, "/status/conditions")
-            .iter()
-            .find(|c| s(c, "/type") == ty)
-            .is_some_and(|c| s(c, "/status") == "True")
-    };
-    let status = if condition("Complete") {
-        "Complete"
-    } else if condition("Failed") {
-        "Failed"
-    } else if obj
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(|d| !d.is_null())
-    {
-        "Terminating"
-    } else if condition("Suspended") {
-        "Suspended"
-    } else if condition("FailureTarget") {
-        "FailureTarget"
-    } else {
-        "Running"
-    };
-    vec![
-        json!(s(obj, "/metadata/name")),
-        json!(status),
-        json!(completions),
-        json!(duration),
-        json!(age(obj)),
-        json!(c),
-        json!(i),
-        json!(format_label_selector(obj.pointer("/spec/selector"))),
-    ]
-}

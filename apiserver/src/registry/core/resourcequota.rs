@@ -37,8 +37,8 @@ pub fn non_negative_quantities(obj: &Value, pointer: &str, errs: &mut Vec<FieldE
     };
     let path = crate::validation::rules::field_path(pointer);
     for (name, q) in map {
-        let value = q.as_str().and_then(parse_quantity);
-        if value.is_none_or(|v| v < 0.0) {
+        let value = q.as_str().and_then(|q| parse_quantity(q).ok());
+        if value.is_none_or(|v| v.signum() < 0) {
             errs.push(invalid(
                 format!("{path}[{name}]"),
                 q,

@@ -19,7 +19,7 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     require_nonempty(obj, "/storageClassName", errs);
     for field in ["capacity", "maximumVolumeSize"] {
         if let Some(q) = obj.get(field).and_then(Value::as_str) {
-            if parse_quantity(q).is_none_or(|v| v < 0.0) {
+            if parse_quantity(q).map_or(true, |v| v.signum() < 0) {
                 errs.push(invalid(field, &json!(q), "must be a non-negative quantity"));
             }
         }

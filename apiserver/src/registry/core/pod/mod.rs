@@ -14,6 +14,7 @@ pub mod binding;
 pub mod eviction;
 pub mod proxy;
 
+use apimachinery::qos;
 use apimachinery::resources::Subresource;
 use axum::extract::Request;
 use axum::response::Response;
@@ -173,47 +174,39 @@ pub fn is_terminal(pod: &Value) -> bool {
     )
 }
 
-/// The QoS class upstream computes from requests and limits:
-/// `Guaranteed` when every container limits cpu and memory with requests equal
-/// to the limits, `BestEffort` when nothing is requested or limited at all,
-/// `Burstable` otherwise.
+fn borrowed(list: &[(String, String)]) -> Vec<(&str, &str)> {
+    list.iter().map(|(n, q)| (n.as_str(), q.as_str())).collect()
+}
+
+/// The pod's QoS class for `status.qosClass`, by the one definition the
+/// kubelet uses too ([`apimachinery::qos`]).
 pub fn qos_class(pod: &Value) -> &'static str {
-    let containers = ["containers", "initContainers"]
+    let pairs = |c: &'_ Value, field: &str| -> Vec<(String, String)> {
+        c.pointer(&format!("/resources/{field}"))
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(name, q)| {
+                let text = match q {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    _ => return None,
+                };
+                Some((name.clone(), text))
+            })
+            .collect()
+    };
+    let containers: Vec<_> = ["containers", "initContainers"]
         .iter()
         .filter_map(|f| pod.pointer(&format!("/spec/{f}")).and_then(Value::as_array))
-        .flatten();
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in containers {
-        let requests = c.pointer("/resources/requests").and_then(Value::as_object);
-        let limits = c.pointer("/resources/limits").and_then(Value::as_object);
-        let has = |m: Option<&serde_json::Map<String, Value>>, k: &str| {
-            m.and_then(|m| m.get(k)).is_some()
-        };
-        for res in ["cpu", "memory"] {
-            if has(requests, res) || has(limits, res) {
-                any = true;
-            }
-            if !has(limits, res) {
-                guaranteed = false;
-            }
-            if let (Some(r), Some(l)) = (
-                requests.and_then(|m| m.get(res)),
-                limits.and_then(|m| m.get(res)),
-            ) {
-                if r != l {
-                    guaranteed = false;
-                }
-            }
-        }
-    }
-    if !any {
-        "BestEffort"
-    } else if guaranteed {
-        "Guaranteed"
-    } else {
-        "Burstable"
-    }
+        .flatten()
+        .map(|c| (pairs(c, "requests"), pairs(c, "limits")))
+        .collect();
+    qos::pod_qos_class(containers.iter().map(|(r, l)| qos::ContainerResources {
+        requests: borrowed(r),
+        limits: borrowed(l),
+    }))
+    .as_str()
 }
 
 #[rustfmt::skip]

@@ -1,0 +1,268 @@
+//! The one small HTTP server every client component runs beside its work:
+//! `/healthz` and `/livez` (the process answers), `/readyz` (the component's
+//! own readiness, e.g. informers synced) and `/metrics` (the Prometheus
+//! exposition, OpenMetrics text written by the `prometheus-client` crate).
+//!
+//! A component keeps its counters where its hot paths update them (atomics)
+//! and implements [`Collector`] to report them at scrape time with the
+//! helpers below ([`counter`], [`gauge`], [`counter_family`],
+//! [`seconds_histogram`]); no component writes exposition text by hand.
+
+use std::fmt::Error as FmtError;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+pub use prometheus_client::collector::Collector;
+pub use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::encoding::{EncodeCounterValue, EncodeLabelSet, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+
+/// Whether the component is ready (`/readyz`), and why not.
+pub type Readiness = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// What the server exposes: a registry of collectors and a readiness check.
+pub struct Endpoints {
+    registry: Registry,
+    ready: Readiness,
+}
+
+impl Endpoints {
+    /// Endpoints with one collector of the component's metrics.
+    pub fn new(collector: impl Collector, ready: Readiness) -> Endpoints {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(collector));
+        Endpoints { registry, ready }
+    }
+
+    /// The OpenMetrics text of every registered metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String does not fail; a collector's error leaves
+        // what was written so far.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// The routes, for tests to call without a socket.
+pub fn router(endpoints: Arc<Endpoints>) -> Router {
+    let metrics = Arc::clone(&endpoints);
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/livez", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || async move {
+                match (endpoints.ready)() {
+                    Ok(()) => (StatusCode::OK, "ok".to_string()),
+                    Err(why) => (StatusCode::SERVICE_UNAVAILABLE, why),
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    metrics.render(),
+                )
+                    .into_response()
+            }),
+        )
+}
+
+/// Serves on `listener` until the future is dropped or the listener fails.
+pub async fn serve(listener: TcpListener, endpoints: Arc<Endpoints>) -> std::io::Result<()> {
+    axum::serve(listener, router(endpoints)).await
+}
+
+/// Binds `addr` and serves in the background for the life of the process;
+/// returns the bound address (port 0 picks a free one).
+pub async fn start(addr: SocketAddr, endpoints: Arc<Endpoints>) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(e) = serve(listener, endpoints).await {
+            tracing::error!(error = %e, "health server stopped");
+        }
+    });
+    Ok(local)
+}
+
+/// A counter (`<name>_total` in the exposition).
+pub fn counter(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: u64,
+) -> Result<(), FmtError> {
+    enc.encode_descriptor(name, help, None, MetricType::Counter)?
+        .encode_counter::<NoLabelSet, _, u64>(&value, None)
+}
+
+/// A gauge.
+pub fn gauge(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: i64,
+) -> Result<(), FmtError> {
+    enc.encode_descriptor(name, help, None, MetricType::Gauge)?
+        .encode_gauge(&value)
+}
+
+/// A counter with one series per label set.
+pub fn counter_family<S: EncodeLabelSet, V: EncodeCounterValue>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: &[(S, V)],
+) -> Result<(), FmtError> {
+    let mut family = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, value) in series {
+        family
+            .encode_family(labels)?
+            .encode_counter::<NoLabelSet, _, u64>(value, None)?;
+    }
+    Ok(())
+}
+
+/// A gauge with one series per label set.
+pub fn gauge_family<S: EncodeLabelSet>(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    series: &[(S, i64)],
+) -> Result<(), FmtError> {
+    let mut family = enc.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (labels, value) in series {
+        family.encode_family(labels)?.encode_gauge(value)?;
+    }
+    Ok(())
+}
+
+/// `leader_election_master_status{name="<lease>"}`: 1 while this replica
+/// leads (or runs without election), as upstream reports it.
+pub fn leader_gauge(
+    enc: &mut DescriptorEncoder,
+    lease: &str,
+    leading: bool,
+) -> Result<(), FmtError> {
+    gauge_family(
+        enc,
+        "leader_election_master_status",
+        "1 when this replica leads.",
+        &[([("name", lease)], i64::from(leading))],
+    )
+}
+
+/// Time spent in `count` operations, as a histogram with only the `+Inf`
+/// bucket: `<name>_sum` seconds and `<name>_count` (enough for a mean; the
+/// components keep sums, not distributions).
+pub fn seconds_histogram(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    micros: u64,
+    count: u64,
+) -> Result<(), FmtError> {
+    enc.encode_descriptor(name, help, None, MetricType::Histogram)?
+        .encode_histogram::<NoLabelSet>(micros as f64 / 1e6, count, &[(f64::INFINITY, count)], None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tower::ServiceExt;
+
+    #[derive(Debug)]
+    struct Sample;
+
+    impl Collector for Sample {
+        fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), FmtError> {
+            counter(&mut enc, "things", "Things done.", 3)?;
+            gauge(&mut enc, "depth", "Queue depth.", 2)?;
+            counter_family(
+                &mut enc,
+                "attempts",
+                "Attempts by result.",
+                &[([("result", "ok")], 5u64), ([("result", "error")], 1)],
+            )?;
+            leader_gauge(&mut enc, "x", true)?;
+            seconds_histogram(&mut enc, "work_seconds", "Work.", 1_500_000, 3)
+        }
+    }
+
+    async fn get_text(app: Router, path: &str) -> (StatusCode, String) {
+        let resp = app
+            .oneshot(Request::get(path).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn serves_health_readiness_and_metrics() {
+        let ready = Arc::new(AtomicBool::new(false));
+        let r = Arc::clone(&ready);
+        let endpoints = Arc::new(Endpoints::new(
+            Sample,
+            Arc::new(move || {
+                if r.load(Ordering::Relaxed) {
+                    Ok(())
+                } else {
+                    Err("informers not synced".into())
+                }
+            }),
+        ));
+        let app = router(endpoints);
+        assert_eq!(
+            get_text(app.clone(), "/healthz").await,
+            (StatusCode::OK, "ok".into())
+        );
+        assert_eq!(
+            get_text(app.clone(), "/readyz").await,
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "informers not synced".into()
+            )
+        );
+        ready.store(true, Ordering::Relaxed);
+        assert_eq!(get_text(app.clone(), "/readyz").await.0, StatusCode::OK);
+        let (code, text) = get_text(app, "/metrics").await;
+        assert_eq!(code, StatusCode::OK);
+        for line in [
+            "# TYPE things counter",
+            "things_total 3",
+            "depth 2",
+            "attempts_total{result=\"ok\"} 5",
+            "attempts_total{result=\"error\"} 1",
+            "leader_election_master_status{name=\"x\"} 1",
+            "# TYPE work_seconds histogram",
+            "work_seconds_sum 1.5",
+            "work_seconds_count 3",
+            "# EOF",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line:?} missing from:\n{text}"
+            );
+        }
+    }
+}
