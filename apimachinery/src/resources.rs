@@ -131,6 +131,10 @@ pub const VERBS: &[&str] = &[
     "watch",
 ];
 
+/// Resources that only accept `create`: writing one acts on another object
+/// and nothing is stored under its own name (a Binding binds a pod).
+pub const CREATE_ONLY: &[&str] = &["bindings"];
+
 impl ResourceInfo {
     /// `apiVersion` as written in objects: `v1` or `apps/v1`.
     pub fn api_version(&self) -> String {
@@ -153,6 +157,16 @@ impl ResourceInfo {
     /// Whether the resource serves the given subresource.
     pub fn has_subresource(&self, sub: Subresource) -> bool {
         self.subresources.contains(&sub)
+    }
+
+    /// The verbs served on the main resource: [`VERBS`], or only `create`
+    /// for the resources in [`CREATE_ONLY`].
+    pub fn verbs(&self) -> &'static [&'static str] {
+        if CREATE_ONLY.contains(&self.plural) {
+            &["create"]
+        } else {
+            VERBS
+        }
     }
 
     /// The storage resource name used in etcd keys. Upstream keeps a few
@@ -378,6 +392,40 @@ pub static RESOURCES: &[ResourceInfo] = &[
         kind: "EndpointSlice",
         plural: "endpointslices",
         singular: "endpointslice",
+        namespaced: true,
+        short_names: &[],
+        categories: NONE,
+        subresources: &[],
+    },
+    // core/v1 (continued)
+    ResourceInfo {
+        group: "",
+        version: "v1",
+        kind: "ReplicationController",
+        plural: "replicationcontrollers",
+        singular: "replicationcontroller",
+        namespaced: true,
+        short_names: &["rc"],
+        categories: ALL,
+        subresources: &[Status, Scale],
+    },
+    ResourceInfo {
+        group: "",
+        version: "v1",
+        kind: "PodTemplate",
+        plural: "podtemplates",
+        singular: "podtemplate",
+        namespaced: true,
+        short_names: &[],
+        categories: NONE,
+        subresources: &[],
+    },
+    ResourceInfo {
+        group: "",
+        version: "v1",
+        kind: "Binding",
+        plural: "bindings",
+        singular: "binding",
         namespaced: true,
         short_names: &[],
         categories: NONE,

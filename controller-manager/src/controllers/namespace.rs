@@ -75,7 +75,10 @@ impl Reconciler for NamespaceController {
         let mut failures = Vec::new();
         let mut remaining: BTreeMap<&str, usize> = BTreeMap::new();
         let mut pending_finalizers: BTreeMap<String, usize> = BTreeMap::new();
-        for r in RESOURCES.iter().filter(|r| r.namespaced) {
+        let stored = RESOURCES
+            .iter()
+            .filter(|r| r.namespaced && r.verbs().contains(&"deletecollection"));
+        for r in stored {
             let api: Api<DynamicObject> =
                 Api::namespaced_with(self.client.clone(), name, &api_resource(r));
             if let Err(e) = api
