@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use apimachinery::resources::{self, VERBS};
+use apimachinery::resources;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
@@ -86,7 +86,7 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": VERBS,
+            "verbs": r.verbs(),
         });
         if !r.short_names.is_empty() {
             entry["shortNames"] = json!(r.short_names);

@@ -16,6 +16,9 @@
 //! Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
 //! `metadata` for every layer, [`response`] writes JSON answers. [`discovery`] tells clients
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
+//! Besides serving, the apiserver keeps a few objects of its own: the system
+//! namespaces ([`bootstrap`]) and the `kubernetes` Service with its
+//! endpoints ([`kubernetes_service`]).
 
 pub mod admission;
 pub mod bootstrap;
@@ -25,6 +28,7 @@ pub mod errors;
 pub mod fieldmanager;
 pub mod handlers;
 pub mod health;
+pub mod kubernetes_service;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
@@ -65,6 +69,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Where Services' cluster IPs come from.
     pub service_cluster_ip_range: admission::service_ip::Ipv4Range,
+    /// The address other members of the cluster reach this apiserver at,
+    /// published as the `kubernetes` Service's endpoint; `None`: see
+    /// [`kubernetes_service::default_advertise_address`].
+    pub advertise_address: Option<IpAddr>,
 }
 
 impl Default for Config {
@@ -78,6 +86,7 @@ impl Default for Config {
             max_body_bytes: 3 * 1024 * 1024,
             service_cluster_ip_range: admission::service_ip::Ipv4Range::parse("10.96.0.0/12")
                 .unwrap_or_else(|| unreachable!("the default range parses")),
+            advertise_address: None,
         }
     }
 }
@@ -216,6 +225,14 @@ pub async fn start(
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!(%addr, "apiserver listening");
+    let advertise = state
+        .config
+        .advertise_address
+        .unwrap_or_else(|| kubernetes_service::default_advertise_address(addr.ip()));
+    tokio::spawn(kubernetes_service::run(
+        Arc::clone(&state),
+        SocketAddr::new(advertise, addr.port()),
+    ));
     let app = router(Arc::clone(&state));
     let stopping = async move {
         shutdown.await;

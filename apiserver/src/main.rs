@@ -41,6 +41,11 @@ struct Flags {
     /// CIDR range Services' cluster IPs are allocated from.
     #[arg(long = "service-cluster-ip-range", default_value = "10.96.0.0/12")]
     service_cluster_ip_range: String,
+    /// The address the cluster reaches this apiserver at, published as the
+    /// endpoint of the `kubernetes` Service (default: --bind-address, or the
+    /// default route's interface address when that is 0.0.0.0).
+    #[arg(long = "advertise-address")]
+    advertise_address: Option<IpAddr>,
     /// Log filter (RUST_LOG syntax), e.g. `info,apiserver=debug`.
     #[arg(long = "v-filter", env = "RUST_LOG", default_value = "info")]
     log_filter: String,
@@ -69,6 +74,7 @@ async fn main() -> anyhow::Result<()> {
                 flags.service_cluster_ip_range
             )
         })?,
+        advertise_address: flags.advertise_address,
     };
     let shutdown = async {
         let mut term =

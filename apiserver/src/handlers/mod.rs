@@ -250,6 +250,16 @@ fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Respons
 pub(crate) async fn route(ctx: Ctx) -> Result<Response> {
     use Subresource as S;
     use Verb as V;
+    if ctx.info.subresource.is_none()
+        && !ctx.info.resource.verbs().contains(&ctx.info.verb.as_str())
+    {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "{} on {} is not supported: it only accepts {}",
+            ctx.info.verb.as_str(),
+            ctx.info.resource.plural,
+            ctx.info.resource.verbs().join(", ")
+        )));
+    }
     match (ctx.info.verb, ctx.info.subresource) {
         (V::Get, None) => read::get(ctx).await,
         (V::List, None) => read::list(ctx).await,

@@ -1,5 +1,5 @@
 //! Rules of workloads that stamp out pods from a template (Deployment,
-//! ReplicaSet, StatefulSet, DaemonSet): a selector that matches the
+//! ReplicaSet, StatefulSet, DaemonSet, ReplicationController): a selector that matches the
 //! template's labels, non-negative counts, and a template that restarts
 //! `Always`.
 
@@ -72,6 +72,11 @@ pub fn validate_workload(obj: &Value, errs: &mut Vec<FieldError>) {
         "spec.revisionHistoryLimit",
         errs,
     );
+    validate_template(obj, errs);
+}
+
+/// `spec.template`: a valid PodSpec that restarts `Always`.
+pub fn validate_template(obj: &Value, errs: &mut Vec<FieldError>) {
     if let Some(spec) = obj.pointer("/spec/template/spec") {
         validate_pod_spec(spec, "spec.template.spec", errs);
         if let Some(rp) = spec.get("restartPolicy") {

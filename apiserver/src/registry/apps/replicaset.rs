@@ -50,12 +50,13 @@ impl Strategy for ReplicaSetStrategy {
     }
 
     fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
+        replica_cells(obj, format_label_selector(obj.pointer("/spec/selector")))
     }
 }
 
+/// `kubectl get rs` columns; ReplicationControllers print the same.
 #[rustfmt::skip]
-const COLUMNS: &[Column] = &[
+pub const COLUMNS: &[Column] = &[
     NAME,
     col("Desired", "integer", 0, "Replicas is the number of desired replicas."),
     col("Current", "integer", 0, "Replicas is the most recently observed number of replicas."),
@@ -66,7 +67,9 @@ const COLUMNS: &[Column] = &[
     SELECTOR,
 ];
 
-fn cells(obj: &Value) -> Vec<Value> {
+/// The cells of [`COLUMNS`], with the selector already formatted (a
+/// ReplicaSet's is a LabelSelector, a ReplicationController's a label map).
+pub fn replica_cells(obj: &Value, selector: String) -> Vec<Value> {
     let name = json!(s(obj, "/metadata/name"));
     let (c, i) = container_cells(obj, "/spec/template");
     vec![
@@ -77,6 +80,6 @@ fn cells(obj: &Value) -> Vec<Value> {
         json!(age(obj)),
         json!(c),
         json!(i),
-        json!(format_label_selector(obj.pointer("/spec/selector"))),
+        json!(selector),
     ]
 }

@@ -6,6 +6,8 @@ pub mod event;
 pub mod namespace;
 pub mod node;
 pub mod pod;
+pub mod podtemplate;
+pub mod replicationcontroller;
 pub mod secret;
 pub mod service;
 pub mod serviceaccount;
