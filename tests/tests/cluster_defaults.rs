@@ -148,14 +148,16 @@ async fn every_namespace_gets_its_service_account_and_root_ca_and_the_apiserver_
     // Deleted or changed, they are repaired (the apiserver looks every 10 s;
     // the endpoint controllers, running, leave the selector-less Service
     // alone).
-    services
-        .delete("kubernetes", &DeleteParams::default())
-        .await
-        .expect("delete svc");
+    // (The Endpoints go first: once the Service is gone the endpoints
+    // controller deletes them too, as upstream's.)
     endpoints
         .delete("kubernetes", &DeleteParams::default())
         .await
         .expect("delete ep");
+    services
+        .delete("kubernetes", &DeleteParams::default())
+        .await
+        .expect("delete svc");
     slices
         .patch(
             "kubernetes",
