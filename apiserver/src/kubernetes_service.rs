@@ -205,7 +205,8 @@ pub fn repaired(actual: &Value, want: &Value) -> Option<Value> {
     changed.then_some(fixed)
 }
 
-/// Keeps the objects for `endpoint` until the server stops.
+/// Keeps the objects for `endpoint` until the server stops; marks the
+/// server bootstrapped after the first pass that put them in place.
 pub async fn run(server: Arc<ApiServer>, endpoint: SocketAddr) {
     let cluster_ip = IpAddr::V4(server.config.service_cluster_ip_range.nth(1));
     let objects = desired(endpoint, cluster_ip);
@@ -219,6 +220,9 @@ pub async fn run(server: Arc<ApiServer>, endpoint: SocketAddr) {
             Ok(()) => {
                 if !settled {
                     tracing::info!(%endpoint, %cluster_ip, "the kubernetes Service is in place");
+                    server
+                        .bootstrapped
+                        .store(true, std::sync::atomic::Ordering::Release);
                 }
                 settled = true;
             }

@@ -124,6 +124,11 @@ pub struct ApiServer {
     pub priority_classes: admission::priority::PriorityCache,
     /// Flips to true when the server is shutting down, so watches end.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Whether the cluster's own objects are in place (the system
+    /// namespaces and PriorityClasses, the `kubernetes` Service): `/readyz`
+    /// waits for it, as upstream's waits for its post-start hooks, so
+    /// clients never race the server's own first writes.
+    pub bootstrapped: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -150,6 +155,7 @@ impl ApiServer {
             namespaces: admission::NamespaceLifecycle::default(),
             priority_classes: Default::default(),
             stopping: tokio::sync::watch::channel(false).0,
+            bootstrapped: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -216,8 +222,8 @@ pub async fn start(
     let state = ApiServer::new(config).await?;
     // Bootstrap objects (the four system namespaces) are ensured in the
     // background: the server must come up and report not-ready while etcd is
-    // down, then finish bootstrapping when etcd appears.
-    tokio::spawn(bootstrap::ensure_system_namespaces(Arc::clone(&state)));
+    // down, then finish bootstrapping when etcd appears. The `kubernetes`
+    // Service goes into `default` once that exists.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
@@ -229,10 +235,12 @@ pub async fn start(
         .config
         .advertise_address
         .unwrap_or_else(|| kubernetes_service::default_advertise_address(addr.ip()));
-    tokio::spawn(kubernetes_service::run(
-        Arc::clone(&state),
-        SocketAddr::new(advertise, addr.port()),
-    ));
+    let endpoint = SocketAddr::new(advertise, addr.port());
+    let own = Arc::clone(&state);
+    tokio::spawn(async move {
+        bootstrap::ensure_system_namespaces(Arc::clone(&own)).await;
+        kubernetes_service::run(own, endpoint).await;
+    });
     let app = router(Arc::clone(&state));
     let stopping = async move {
         shutdown.await;
