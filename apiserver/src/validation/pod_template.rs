@@ -26,16 +26,19 @@ pub fn validate_selector_and_template(obj: &Value, errs: &mut Vec<FieldError>) {
     let Some(selector) = selector else { return };
     match Selector::from_label_selector_json(selector) {
         Err(e) => errs.push(invalid("spec.selector", selector, &e.to_string())),
-        Ok(sel) => {
-            let labels = obj.pointer("/spec/template/metadata/labels");
-            if !sel.matches_json(labels) {
-                errs.push(invalid(
-                    "spec.template.metadata.labels",
-                    labels.unwrap_or(&Value::Null),
-                    "`selector` does not match template `labels`",
-                ));
-            }
-        }
+        Ok(sel) => validate_template_labels(&sel, obj, errs),
+    }
+}
+
+/// The template's labels must be selected by the workload's selector.
+pub fn validate_template_labels(sel: &Selector, obj: &Value, errs: &mut Vec<FieldError>) {
+    let labels = obj.pointer("/spec/template/metadata/labels");
+    if !sel.matches_json(labels) {
+        errs.push(invalid(
+            "spec.template.metadata.labels",
+            labels.unwrap_or(&Value::Null),
+            "`selector` does not match template `labels`",
+        ));
     }
 }
 

@@ -18,7 +18,6 @@
 //! the ReplicaSet controller's code.
 
 use std::borrow::Cow;
-use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,16 +26,13 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use k8s_openapi::NamespaceResourceScope;
-use kube::Resource;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use super::{Context, Started};
 use crate::machinery::controller::{Action, Reconciler, Result};
 use crate::machinery::controller_ref::{ControllerRefManager, PodEvents};
 use crate::machinery::expectations::Expectations;
 use crate::machinery::informer::{key_of, split_key, Store};
+use crate::machinery::meta::NamespacedKind;
 use crate::machinery::owner_client::{update_status, ApiOwnerClient, OwnerClient};
 use crate::machinery::pod_control::{pod_from_template, PodControl};
 use crate::machinery::queue::Queue;
@@ -49,17 +45,7 @@ pub const BURST_REPLICAS: usize = 500;
 /// it: the spec and status of a ReplicaSet. Pods, Events and status writes
 /// still name the kind itself (their owner references say
 /// `ReplicationController` for a ReplicationController's pods).
-pub trait ReplicaSetKind:
-    k8s_openapi::Resource<Scope = NamespaceResourceScope>
-    + Resource<DynamicType = (), Scope = NamespaceResourceScope>
-    + Clone
-    + Debug
-    + Serialize
-    + DeserializeOwned
-    + Send
-    + Sync
-    + 'static
-{
+pub trait ReplicaSetKind: k8s_openapi::Resource + NamespacedKind {
     /// The controller's name (queue, metrics, `--controllers`).
     const CONTROLLER: &'static str;
     /// The component its Events come from.

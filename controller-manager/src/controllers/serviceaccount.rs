@@ -17,7 +17,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use super::{Context, Started};
 use crate::machinery::controller::{is_conflict, Action, Context as _, Reconciler, Result};
 use crate::machinery::informer::Store;
-use crate::machinery::per_namespace::{self, ApiObjectWriter, ObjectWriter};
+use crate::machinery::owner_client::ApiOwnerClient;
+use crate::machinery::per_namespace::{self, ObjectWriter};
 use crate::machinery::queue::Queue;
 
 /// The ServiceAccount every namespace gets.
@@ -32,7 +33,7 @@ pub fn start(ctx: &Context) -> Started {
     let c = Arc::new(ServiceAccountsController {
         namespaces: namespaces.store(),
         accounts: accounts.store(),
-        writer: Arc::new(ApiObjectWriter::new(ctx.client.clone())),
+        writer: Arc::new(ApiOwnerClient::new(ctx.client.clone())),
     });
     ctx.workers(c, queue)
 }

@@ -7,23 +7,22 @@
 //! by its `name`) is changed or deleted in it, so a deleted or edited copy
 //! is put back at once. The reconcile then compares the cached object with
 //! the wanted one and writes through an [`ObjectWriter`]: the apiserver
-//! ([`ApiObjectWriter`]) or, in unit tests, a [`FakeObjectWriter`] that
+//! ([`ApiOwnerClient`]) or, in unit tests, a [`FakeObjectWriter`] that
 //! records what it was asked to write.
 
 use std::fmt::Debug;
-use std::marker::PhantomData;
 use std::sync::{Arc, Mutex};
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, PostParams};
 use kube::Resource;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 use super::informer::{Informer, Store};
+use super::meta::NamespacedKind;
+use super::owner_client::ApiOwnerClient;
 use super::queue::Queue;
 
 /// Whether objects may be created in the namespace: it exists and is not
@@ -71,36 +70,12 @@ pub trait ObjectWriter<K>: Send + Sync {
     fn replace<'a>(&'a self, namespace: &'a str, obj: &'a K) -> BoxFuture<'a, kube::Result<()>>;
 }
 
-/// [`ObjectWriter`] over the apiserver.
-pub struct ApiObjectWriter<K> {
-    client: kube::Client,
-    kind: PhantomData<fn() -> K>,
-}
-
-impl<K> ApiObjectWriter<K> {
-    /// Writes through `client`.
-    pub fn new(client: kube::Client) -> ApiObjectWriter<K> {
-        ApiObjectWriter {
-            client,
-            kind: PhantomData,
-        }
-    }
-}
-
-impl<K> ObjectWriter<K> for ApiObjectWriter<K>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
+/// The apiserver's side: the same handle on one kind's API that reads
+/// and writes owners.
+impl<K: NamespacedKind> ObjectWriter<K> for ApiOwnerClient<K> {
     fn create<'a>(&'a self, namespace: &'a str, obj: &'a K) -> BoxFuture<'a, kube::Result<()>> {
         async move {
-            Api::<K>::namespaced(self.client.clone(), namespace)
+            Api::<K>::namespaced(self.client().clone(), namespace)
                 .create(&PostParams::default(), obj)
                 .await
                 .map(|_| ())
@@ -111,7 +86,7 @@ where
     fn replace<'a>(&'a self, namespace: &'a str, obj: &'a K) -> BoxFuture<'a, kube::Result<()>> {
         async move {
             let name = obj.meta().name.clone().unwrap_or_default();
-            Api::<K>::namespaced(self.client.clone(), namespace)
+            Api::<K>::namespaced(self.client().clone(), namespace)
                 .replace(&name, &PostParams::default(), obj)
                 .await
                 .map(|_| ())

@@ -19,7 +19,7 @@ use crate::defaults::{set_default, template};
 use crate::printers::*;
 use crate::registry::apps::replicaset::{replica_cells, COLUMNS};
 use crate::registry::strategy::{normalize, schema, Strategy};
-use crate::validation::pod_template::{non_negative, validate_template};
+use crate::validation::pod_template::{non_negative, validate_template, validate_template_labels};
 use crate::validation::{invalid, required, FieldError};
 
 /// The ReplicationController strategy.
@@ -110,18 +110,11 @@ fn validate_spec(obj: &Value, errs: &mut Vec<FieldError>) {
             return;
         }
     };
-    let Some(tmpl) = obj.pointer("/spec/template") else {
+    if obj.pointer("/spec/template").is_none() {
         errs.push(required("spec.template"));
         return;
-    };
-    let labels = tmpl.pointer("/metadata/labels");
-    if !sel.matches_json(labels) {
-        errs.push(invalid(
-            "spec.template.metadata.labels",
-            labels.unwrap_or(&Value::Null),
-            "`selector` does not match template `labels`",
-        ));
     }
+    validate_template_labels(&sel, obj, errs);
     validate_template(obj, errs);
 }
 
