@@ -220,10 +220,6 @@ pub async fn start(
 ) -> Result<Server, ServeError> {
     let addr = SocketAddr::new(config.bind_address, config.port);
     let state = ApiServer::new(config).await?;
-    // Bootstrap objects (the four system namespaces) are ensured in the
-    // background: the server must come up and report not-ready while etcd is
-    // down, then finish bootstrapping when etcd appears. The `kubernetes`
-    // Service goes into `default` once that exists.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
@@ -236,6 +232,10 @@ pub async fn start(
         .advertise_address
         .unwrap_or_else(|| kubernetes_service::default_advertise_address(addr.ip()));
     let endpoint = SocketAddr::new(advertise, addr.port());
+    // Bootstrap objects (the four system namespaces) are ensured in the
+    // background: the server must come up and report not-ready while etcd is
+    // down, then finish bootstrapping when etcd appears. The `kubernetes`
+    // Service goes into `default` once that exists; `/readyz` waits for both.
     let own = Arc::clone(&state);
     tokio::spawn(async move {
         bootstrap::ensure_system_namespaces(Arc::clone(&own)).await;
