@@ -292,7 +292,8 @@ up() {
         --advertise-client-urls "http://127.0.0.1:$etcd_port" \
         --listen-peer-urls "http://127.0.0.1:$peer_port" \
         --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
-        --initial-cluster "minik8s-$NAME=http://127.0.0.1:$peer_port"
+        --initial-cluster "minik8s-$NAME=http://127.0.0.1:$peer_port" \
+        --max-request-bytes 2097152
     wait_for etcd etcdctl --endpoints "http://127.0.0.1:$etcd_port" endpoint health
 
     echo ">>> apiserver on http://$host_ip:$api_port"

@@ -658,9 +658,11 @@ fn is_qualified_name_part(s: &str) -> bool {
     }
 }
 
-/// Whether `s` is a lowercase RFC 1123 subdomain (dot-separated labels of
-/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`).
-fn is_dns1123_subdomain(s: &str) -> bool {
+/// Whether `s` matches the pattern of a lowercase RFC 1123 subdomain:
+/// dot-separated parts of `[a-z0-9]([-a-z0-9]*[a-z0-9])?`. Like upstream's
+/// `IsDNS1123Subdomain`, only the whole is limited in length (253, checked
+/// by callers), not each part: a 100-character name with no dot is valid.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty()
         && s.split('.').all(|label| {
             let b = label.as_bytes();

@@ -237,6 +237,7 @@ impl ApiError {
                     "field": c.field,
                 })).collect::<Vec<_>>(),
             })),
+            ApiError::TooManyRequests(_) => Some(json!({"retryAfterSeconds": RETRY_AFTER_SECONDS})),
             _ => None,
         };
         if let Some(d) = details {
@@ -260,6 +261,9 @@ impl ApiError {
             StorageError::Unavailable(msg) => {
                 ApiError::ServiceUnavailable(format!("storage is unavailable: {msg}"))
             }
+            StorageError::TooLarge => ApiError::TooLarge(
+                "the object is larger than the storage accepts (etcd's --max-request-bytes)".into(),
+            ),
             StorageError::Timeout => ApiError::Timeout(
                 "the storage did not answer in time; the request may or may not have been applied"
                     .into(),
@@ -277,15 +281,25 @@ impl From<StorageError> for ApiError {
     }
 }
 
+/// How long a client told 429 should wait before trying again.
+const RETRY_AFTER_SECONDS: u64 = 1;
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = self.status().to_string();
-        (
+        let mut resp = (
             self.code(),
             [(http::header::CONTENT_TYPE, "application/json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if matches!(self, ApiError::TooManyRequests(_)) {
+            resp.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from(RETRY_AFTER_SECONDS),
+            );
+        }
+        resp
     }
 }
 

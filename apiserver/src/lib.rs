@@ -36,6 +36,7 @@ pub mod printers;
 pub mod registry;
 pub mod request;
 pub mod response;
+pub mod serve;
 pub mod storage;
 pub mod tables;
 pub mod validation;
@@ -67,12 +68,20 @@ pub struct Config {
     pub etcd_timeout: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request body.
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request's head.
+    pub header_read_timeout: Duration,
+    /// Open watches one client may hold (0: no limit).
+    pub max_watches_per_client: usize,
     /// Where Services' cluster IPs come from.
     pub service_cluster_ip_range: admission::service_ip::Ipv4Range,
     /// The address other members of the cluster reach this apiserver at,
     /// published as the `kubernetes` Service's endpoint; `None`: see
     /// [`kubernetes_service::default_advertise_address`].
     pub advertise_address: Option<IpAddr>,
+    /// Where NodePort Services' ports come from.
+    pub service_node_port_range: admission::service_node_port::PortRange,
 }
 
 impl Default for Config {
@@ -84,9 +93,14 @@ impl Default for Config {
             port: 8080,
             etcd_timeout: Duration::from_secs(4),
             max_body_bytes: 3 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(32),
+            max_watches_per_client: 1000,
             service_cluster_ip_range: admission::service_ip::Ipv4Range::parse("10.96.0.0/12")
                 .unwrap_or_else(|| unreachable!("the default range parses")),
             advertise_address: None,
+            service_node_port_range: admission::service_node_port::PortRange::parse("30000-32767")
+                .unwrap_or_else(|| unreachable!("the default port range parses")),
         }
     }
 }
@@ -129,6 +143,8 @@ pub struct ApiServer {
     /// waits for it, as upstream's waits for its post-start hooks, so
     /// clients never race the server's own first writes.
     pub bootstrapped: std::sync::atomic::AtomicBool,
+    /// Open watches per client.
+    pub watch_limiter: Arc<serve::WatchLimiter>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -149,6 +165,7 @@ impl ApiServer {
         )
         .await?;
         Ok(Arc::new(ApiServer {
+            watch_limiter: serve::WatchLimiter::new(config.max_watches_per_client),
             config,
             store,
             caches: Mutex::new(HashMap::new()),
@@ -157,6 +174,15 @@ impl ApiServer {
             stopping: tokio::sync::watch::channel(false).0,
             bootstrapped: std::sync::atomic::AtomicBool::new(false),
         }))
+    }
+
+    /// Whether every watch cache started so far knows its starting revision.
+    pub fn caches_ready(&self) -> bool {
+        let caches = match self.caches.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        caches.values().all(|c| c.is_ready())
     }
 
     /// The watch cache of a resource, started on first use.
@@ -220,6 +246,16 @@ pub async fn start(
 ) -> Result<Server, ServeError> {
     let addr = SocketAddr::new(config.bind_address, config.port);
     let state = ApiServer::new(config).await?;
+    // Every built-in resource's watch cache starts now, as upstream's cacher
+    // does: a resourceVersion a client lists at after `/readyz` is then
+    // always inside the cache's window, and watches never need etcd's history.
+    // (Resources that store nothing, `bindings`, have no cache.)
+    for resource in apimachinery::resources::RESOURCES
+        .iter()
+        .filter(|r| r.verbs().contains(&"watch"))
+    {
+        state.cache(resource);
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
@@ -242,16 +278,15 @@ pub async fn start(
         kubernetes_service::run(own, endpoint).await;
     });
     let app = router(Arc::clone(&state));
+    let header_read_timeout = state.config.header_read_timeout;
     let stopping = async move {
         shutdown.await;
         tracing::info!("shutting down: ending watches");
         state.stopping.send_replace(true);
     };
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(stopping)
-            .await
-            .map_err(ServeError::Serve)
+        serve::serve(listener, app, header_read_timeout, stopping).await;
+        Ok(())
     });
     Ok(Server { addr, task })
 }

@@ -38,6 +38,15 @@ struct Flags {
     /// Largest accepted request body in bytes.
     #[arg(long = "max-request-bytes", default_value_t = 3 * 1024 * 1024)]
     max_request_bytes: usize,
+    /// How long a client may take to send a request body (`60s`, `1m0s`).
+    #[arg(long = "request-timeout", default_value = "1m0s", value_parser = parse_duration)]
+    request_timeout: Duration,
+    /// How long a client may take to send a request's head (`32s`).
+    #[arg(long = "request-header-timeout", default_value = "32s", value_parser = parse_duration)]
+    request_header_timeout: Duration,
+    /// Open watches one client (address and User-Agent) may hold; 0: no limit.
+    #[arg(long = "max-watches-per-client", default_value_t = 1000)]
+    max_watches_per_client: usize,
     /// CIDR range Services' cluster IPs are allocated from.
     #[arg(long = "service-cluster-ip-range", default_value = "10.96.0.0/12")]
     service_cluster_ip_range: String,
@@ -46,6 +55,9 @@ struct Flags {
     /// default route's interface address when that is 0.0.0.0).
     #[arg(long = "advertise-address")]
     advertise_address: Option<IpAddr>,
+    /// Ports NodePort Services are given on every node.
+    #[arg(long = "service-node-port-range", default_value = "30000-32767")]
+    service_node_port_range: String,
     /// Log filter (RUST_LOG syntax), e.g. `info,apiserver=debug`.
     #[arg(long = "v-filter", env = "RUST_LOG", default_value = "info")]
     log_filter: String,
@@ -65,6 +77,18 @@ async fn main() -> anyhow::Result<()> {
         port: flags.port,
         etcd_timeout: Duration::from_secs(flags.etcd_request_timeout),
         max_body_bytes: flags.max_request_bytes,
+        request_timeout: flags.request_timeout,
+        max_watches_per_client: flags.max_watches_per_client,
+        header_read_timeout: flags.request_header_timeout,
+        service_node_port_range: apiserver::admission::service_node_port::PortRange::parse(
+            &flags.service_node_port_range,
+        )
+        .with_context(|| {
+            format!(
+                "--service-node-port-range={} is not a port range like 30000-32767",
+                flags.service_node_port_range
+            )
+        })?,
         service_cluster_ip_range: apiserver::admission::service_ip::Ipv4Range::parse(
             &flags.service_cluster_ip_range,
         )
@@ -96,4 +120,37 @@ async fn main() -> anyhow::Result<()> {
     println!("apiserver serving on http://{}", server.local_addr());
     server.wait().await.context("serving")?;
     Ok(())
+}
+
+/// A Go-style duration: `90s`, `1m0s`, `1h30m`, `250ms` (a bare number is
+/// seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .ok_or_else(|| format!("{text:?}: missing a unit (s, m, h, ms)"))?;
+        let (number, tail) = rest.split_at(digits);
+        let value: f64 = number
+            .parse()
+            .map_err(|_| format!("{text:?}: {number:?} is not a number"))?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        let (unit, next) = tail.split_at(unit_len);
+        let scale = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            other => return Err(format!("{text:?}: unknown unit {other:?}")),
+        };
+        total += Duration::from_secs_f64(value * scale);
+        rest = next;
+    }
+    Ok(total)
 }

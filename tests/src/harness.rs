@@ -130,6 +130,9 @@ impl Etcd {
             .args(["--initial-advertise-peer-urls", &self.peer_url])
             .arg("--initial-cluster")
             .arg(format!("{}={}", self.name, self.peer_url))
+            // Room for a 1.5 MiB object plus its transaction (etcd's
+            // default, 1.5 MiB, fits only smaller objects).
+            .args(["--max-request-bytes", "2097152"])
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -248,6 +251,7 @@ pub struct ApiServer {
     pub url: String,
     port: u16,
     etcd_url: String,
+    extra_args: Vec<String>,
     bin: PathBuf,
     log: PathBuf,
     _dir: tempfile::TempDir,
@@ -256,6 +260,11 @@ pub struct ApiServer {
 impl ApiServer {
     /// Starts the apiserver against `etcd` and waits for `/readyz`.
     pub async fn start(etcd: &Etcd) -> Result<ApiServer> {
+        ApiServer::start_with(etcd, &[]).await
+    }
+
+    /// Starts the apiserver with extra flags (limits a test wants small).
+    pub async fn start_with(etcd: &Etcd, extra_args: &[&str]) -> Result<ApiServer> {
         let bin = binary("apiserver").ok_or_else(|| Error::Spawn {
             what: "apiserver".into(),
             source: std::io::Error::new(
@@ -276,6 +285,7 @@ impl ApiServer {
             url: format!("http://127.0.0.1:{port}"),
             port,
             etcd_url: etcd.url.clone(),
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             bin,
             log: dir.path().join("apiserver.log"),
             _dir: dir,
@@ -297,7 +307,12 @@ impl ApiServer {
             .args(["--etcd-servers", &self.etcd_url])
             .args(["--bind-address", "127.0.0.1"])
             .args(["--port", &self.port.to_string()])
-            .env("RUST_LOG", "info")
+            .args(&self.extra_args)
+            // APISERVER_LOG raises the level when a test needs the detail.
+            .env(
+                "RUST_LOG",
+                std::env::var("APISERVER_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

@@ -184,7 +184,7 @@ async fn bookmarks_and_timeouts() {
 
 #[tokio::test]
 async fn too_old_resource_version_is_a_410_error_event() {
-    let (etcd, _api, http) = cluster().await;
+    let (etcd, mut api, http) = cluster().await;
     let base = "/api/v1/namespaces/default/configmaps";
     http.post(base, &cm("a", "x")).await.expect("create");
     let old = http.get(base).await.expect("list").body["metadata"]["resourceVersion"]
@@ -201,8 +201,9 @@ async fn too_old_resource_version_is_a_410_error_event() {
         .expect("patch");
     }
     etcd.compact().await.expect("compact");
-    // A fresh resource's cache starts after the compaction: the old revision
-    // is served from etcd's history, which is gone.
+    // A new apiserver process's caches start after the compaction: the old
+    // revision could only come from etcd's history, which is gone.
+    api.restart().await.expect("apiserver restarted");
     let mut w = http
         .watch(&format!("{base}?watch=1&resourceVersion={old}"))
         .await

@@ -10,7 +10,8 @@
 //! ```
 //!
 //! [`decode_to_json`] unwraps the envelope and decodes `raw` with the field
-//! table in [`schema`] into the same JSON the object would have had, so the
+//! table in [`schema`] (generated from the upstream API by
+//! `hack/gen-protobuf-schema.py`) into the same JSON the object would have had, so the
 //! rest of the apiserver only ever sees JSON. (Answers stay JSON: kubectl's
 //! typed clients send `Accept: application/vnd.kubernetes.protobuf,application/json`
 //! and take the JSON.)
@@ -30,13 +31,55 @@
 
 pub mod schema;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use schema::{F, T};
+/// A field's type, as the decoder turns it into JSON.
+#[derive(Debug)]
+pub enum T {
+    /// A string.
+    Str,
+    /// An integer (int32/int64, varint encoded).
+    Int,
+    /// A boolean.
+    Bool,
+    /// Bytes, written in JSON as base64 (Secret data).
+    Bytes,
+    /// A floating point number.
+    Float,
+    /// `meta.v1.Time`: RFC 3339 in whole seconds (`2024-01-02T03:04:05Z`).
+    Time,
+    /// `meta.v1.MicroTime`: RFC 3339 with microseconds
+    /// (`2024-01-02T03:04:05.123456Z`).
+    MicroTime,
+    /// `resource.Quantity`: its string form.
+    Quantity,
+    /// `intstr.IntOrString`: a number or a string.
+    IntOrString,
+    /// `runtime.RawExtension`: embedded JSON.
+    Raw,
+    /// `meta.v1.Duration`: a Go duration string.
+    Duration,
+    /// `meta.v1.FieldsV1`: embedded JSON.
+    FieldsV1,
+    /// Another message.
+    Msg(&'static str),
+    /// A message embedded in Go with `json:",inline"`: its fields belong to
+    /// the enclosing JSON object (`EphemeralContainer` embeds
+    /// `EphemeralContainerCommon`).
+    Inline(&'static str),
+    /// A repeated field.
+    List(&'static T),
+    /// A map from string keys.
+    Map(&'static T),
+}
+
+/// One field: number, JSON name, type.
+#[derive(Debug)]
+pub struct F(pub u32, pub &'static str, pub T);
 
 /// Why a protobuf body could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -64,88 +107,31 @@ pub enum Error {
 
 const MAGIC: &[u8] = b"k8s\0";
 
-/// Integer and boolean fields whose zero Go's JSON encoder writes: mostly
-/// pointers in the Go types, where an explicit 0 or false means something
-/// (`replicas: 0` is not "unset"), and a few plain values without
-/// `omitempty` (`PriorityClass.value`). Every other zero number or false is
-/// left out, as Go's `omitempty` does (the protobuf encoder writes plain
-/// fields even when zero, so presence alone says nothing).
-const MEANINGFUL_ZERO: &[&str] = &[
-    "replicas",
-    "parallelism",
-    "completions",
-    "backoffLimit",
-    "backoffLimitPerIndex",
-    "maxFailedIndexes",
-    "terminationGracePeriodSeconds",
-    "activeDeadlineSeconds",
-    "revisionHistoryLimit",
-    "progressDeadlineSeconds",
-    "suspend",
-    "automountServiceAccountToken",
-    "enableServiceLinks",
-    "immutable",
-    "readOnlyRootFilesystem",
-    "runAsNonRoot",
-    "privileged",
-    "allowPrivilegeEscalation",
-    "runAsUser",
-    "runAsGroup",
-    "fsGroup",
-    "successfulJobsHistoryLimit",
-    "failedJobsHistoryLimit",
-    "startingDeadlineSeconds",
-    "ttlSecondsAfterFinished",
-    "optional",
-    "defaultMode",
-    "mode",
-    "value",
-    "globalDefault",
-    "priority",
-    "partition",
-    "ready",
-    "serving",
-    "terminating",
-    "manualSelector",
-    "setHostnameAsFQDN",
-    "shareProcessNamespace",
-    "hostUsers",
-    "gracePeriodSeconds",
-    "orphanDependents",
-    "expirationSeconds",
-    "tolerationSeconds",
-    "leaseDurationSeconds",
-    "leaseTransitions",
-    "allocateLoadBalancerNodePorts",
-    "minDomains",
-    "ignoreStoreReadErrorWithClusterBreakingPotential",
-];
-
-/// Exceptions to [`MEANINGFUL_ZERO`]: fields with one of its names that are
-/// plain `omitempty` values in their message (`message.field`), so a zero is
-/// left out as Go's JSON encoder does.
-const OMITTED_ZERO: &[&str] = &[
-    "apps.v1.DeploymentStatus.replicas",
-    "autoscaling.v1.ScaleSpec.replicas",
-    "core.v1.AWSElasticBlockStoreVolumeSource.partition",
-    "core.v1.GCEPersistentDiskVolumeSource.partition",
-    "scheduling.v1.PriorityClass.globalDefault",
-];
-
-/// Whether a zero number or `false` in this field is written in JSON.
+/// Whether a zero number or `false` in this field is written in JSON: Go
+/// pointers (an explicit `replicas: 0` is not "unset") and fields without
+/// `omitempty`. Every other zero is left out, as Go's `omitempty` does (the
+/// protobuf encoder writes plain fields even when zero, so presence alone
+/// says nothing).
 fn keeps_zero(message: &str, field: &str) -> bool {
-    MEANINGFUL_ZERO.contains(&field)
-        && !OMITTED_ZERO.iter().any(|q| {
-            q.strip_prefix(message)
-                .and_then(|rest| rest.strip_prefix('.'))
-                == Some(field)
-        })
+    static SET: OnceLock<HashSet<String>> = OnceLock::new();
+    SET.get_or_init(|| schema::KEEP_ZERO.iter().map(|q| q.to_string()).collect())
+        .contains(&format!("{message}.{field}"))
 }
 
 fn messages() -> &'static HashMap<&'static str, &'static [F]> {
     static TABLE: OnceLock<HashMap<&'static str, &'static [F]>> = OnceLock::new();
     TABLE.get_or_init(|| schema::MESSAGES.iter().map(|(n, f)| (*n, *f)).collect())
 }
+
+/// Kinds that are meta/v1's whatever group version names them.
+const META_OPTIONS: &[&str] = &[
+    "DeleteOptions",
+    "CreateOptions",
+    "UpdateOptions",
+    "PatchOptions",
+    "GetOptions",
+    "ListOptions",
+];
 
 /// The message name of an apiVersion/kind: `apps/v1` `Deployment` ->
 /// `apps.v1.Deployment`.
@@ -155,7 +141,10 @@ pub fn message_name(api_version: &str, kind: &str) -> String {
         None => ("", api_version),
     };
     let group = match group {
-        "" if kind == "DeleteOptions" => "meta",
+        // The option kinds are registered in every group version (client-go
+        // sends an `apps/v1` DeleteOptions when it deletes a Deployment) and
+        // are all meta/v1's.
+        _ if META_OPTIONS.contains(&kind) => "meta",
         "" => "core",
         g => g.split('.').next().unwrap_or(g),
     };
@@ -510,12 +499,12 @@ pub fn decode_to_json(body: &[u8]) -> Result<Value, Error> {
     let envelope = body.strip_prefix(MAGIC).ok_or(Error::NoMagic)?;
     let unknown = decode_message(envelope, "runtime.Unknown", 0)?;
     let api_version = unknown
-        .pointer("/typeMeta/apiVersion")
+        .get("apiVersion")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
     let kind = unknown
-        .pointer("/typeMeta/kind")
+        .get("kind")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
@@ -568,6 +557,126 @@ mod tests {
     fn field_varint(n: u32, v: u64, out: &mut Vec<u8>) {
         varint(u64::from(n) << 3, out);
         varint(v, out);
+    }
+
+    /// The number of a field, from the generated table.
+    fn num(message: &str, json_name: &str) -> u32 {
+        messages()
+            .get(message)
+            .and_then(|fields| fields.iter().find(|f| f.1 == json_name))
+            .map(|f| f.0)
+            .unwrap_or_else(|| panic!("{message}.{json_name} is not in the schema"))
+    }
+
+    /// Go embeds some structs with `json:",inline"`: their fields belong to
+    /// the enclosing JSON object (a volume's `configMap`, a probe's `exec`, a
+    /// key selector's `name`), not to a nested one.
+    #[test]
+    fn inlined_structs_land_in_their_parent() {
+        let mut reference = Vec::new();
+        field_bytes(
+            num("core.v1.LocalObjectReference", "name"),
+            b"cfg",
+            &mut reference,
+        );
+        let mut config_map = Vec::new();
+        field_bytes(
+            num("core.v1.ConfigMapVolumeSource", "localObjectReference"),
+            &reference,
+            &mut config_map,
+        );
+        field_varint(
+            num("core.v1.ConfigMapVolumeSource", "defaultMode"),
+            0o644,
+            &mut config_map,
+        );
+        let mut source = Vec::new();
+        field_bytes(
+            num("core.v1.VolumeSource", "configMap"),
+            &config_map,
+            &mut source,
+        );
+        let mut volume = Vec::new();
+        field_bytes(num("core.v1.Volume", "name"), b"v", &mut volume);
+        field_bytes(num("core.v1.Volume", "volumeSource"), &source, &mut volume);
+
+        let mut exec = Vec::new();
+        field_bytes(num("core.v1.ExecAction", "command"), b"true", &mut exec);
+        let mut handler = Vec::new();
+        field_bytes(num("core.v1.ProbeHandler", "exec"), &exec, &mut handler);
+        let mut probe = Vec::new();
+        field_bytes(num("core.v1.Probe", "handler"), &handler, &mut probe);
+        field_varint(num("core.v1.Probe", "periodSeconds"), 1, &mut probe);
+        let mut key_ref = Vec::new();
+        field_bytes(
+            num("core.v1.ConfigMapKeySelector", "localObjectReference"),
+            &reference,
+            &mut key_ref,
+        );
+        field_bytes(
+            num("core.v1.ConfigMapKeySelector", "key"),
+            b"k",
+            &mut key_ref,
+        );
+        let mut value_from = Vec::new();
+        field_bytes(
+            num("core.v1.EnvVarSource", "configMapKeyRef"),
+            &key_ref,
+            &mut value_from,
+        );
+        let mut env = Vec::new();
+        field_bytes(num("core.v1.EnvVar", "name"), b"E", &mut env);
+        field_bytes(num("core.v1.EnvVar", "valueFrom"), &value_from, &mut env);
+        let mut container = Vec::new();
+        field_bytes(num("core.v1.Container", "name"), b"c", &mut container);
+        field_bytes(
+            num("core.v1.Container", "livenessProbe"),
+            &probe,
+            &mut container,
+        );
+        field_bytes(num("core.v1.Container", "env"), &env, &mut container);
+        let mut spec = Vec::new();
+        field_bytes(num("core.v1.PodSpec", "volumes"), &volume, &mut spec);
+        field_bytes(num("core.v1.PodSpec", "containers"), &container, &mut spec);
+        let mut pod = Vec::new();
+        field_bytes(num("core.v1.Pod", "spec"), &spec, &mut pod);
+
+        let got = decode_to_json(&envelope("v1", "Pod", &pod)).expect("decodes");
+        assert_eq!(
+            got["spec"]["volumes"][0],
+            serde_json::json!({"name": "v", "configMap": {"name": "cfg", "defaultMode": 420}})
+        );
+        let c = &got["spec"]["containers"][0];
+        assert_eq!(
+            c["livenessProbe"],
+            serde_json::json!({"exec": {"command": ["true"]}, "periodSeconds": 1})
+        );
+        assert_eq!(
+            c["env"][0]["valueFrom"],
+            serde_json::json!({"configMapKeyRef": {"name": "cfg", "key": "k"}})
+        );
+    }
+
+    /// client-go sends the DeleteOptions of a Deployment as `apps/v1`.
+    #[test]
+    fn delete_options_in_any_group_version() {
+        let mut opts = Vec::new();
+        field_varint(
+            num("meta.v1.DeleteOptions", "gracePeriodSeconds"),
+            0,
+            &mut opts,
+        );
+        field_bytes(
+            num("meta.v1.DeleteOptions", "propagationPolicy"),
+            b"Foreground",
+            &mut opts,
+        );
+        for api_version in ["v1", "apps/v1", "batch/v1", "meta.k8s.io/v1"] {
+            let got =
+                decode_to_json(&envelope(api_version, "DeleteOptions", &opts)).expect("decodes");
+            assert_eq!(got["gracePeriodSeconds"], 0, "{api_version}");
+            assert_eq!(got["propagationPolicy"], "Foreground", "{api_version}");
+        }
     }
 
     fn envelope(api_version: &str, kind: &str, raw: &[u8]) -> Vec<u8> {

@@ -65,7 +65,8 @@ fn reservation_key(server: &ApiServer, ip: &str) -> String {
     )
 }
 
-fn wants_ip(svc: &Value) -> bool {
+/// Whether a Service needs a cluster IP (not ExternalName, not headless).
+pub fn wants_ip(svc: &Value) -> bool {
     svc.pointer("/spec/type").and_then(Value::as_str) != Some("ExternalName")
         && svc.pointer("/spec/clusterIP").and_then(Value::as_str) != Some("None")
 }

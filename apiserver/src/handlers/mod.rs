@@ -159,16 +159,48 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
     let body = if matches!(parts.method, Method::GET | Method::HEAD) {
         Bytes::new()
     } else {
-        match read_body(Body::new(body), server.config.max_body_bytes).await {
-            Ok(b) => b,
-            Err(()) => {
+        let limit = server.config.max_body_bytes;
+        let read = tokio::time::timeout(
+            server.config.request_timeout,
+            read_body(&parts.headers, Body::new(body), limit),
+        );
+        match read.await {
+            Ok(Ok(b)) => b,
+            Ok(Err(BodyError::TooLarge)) => {
                 let e = ApiError::TooLarge(format!(
-                    "the request body is larger than the limit of {} bytes",
-                    server.config.max_body_bytes
+                    "the request body is larger than the limit of {limit} bytes"
+                ));
+                return finish(start, verb, &resource_label, e.into_response());
+            }
+            Ok(Err(BodyError::Broken)) => {
+                let e = ApiError::BadRequest("the request body could not be read".into());
+                return finish(start, verb, &resource_label, e.into_response());
+            }
+            Err(_) => {
+                let e = ApiError::Timeout(format!(
+                    "the request body did not arrive within {:?}",
+                    server.config.request_timeout
                 ));
                 return finish(start, verb, &resource_label, e.into_response());
             }
         }
+    };
+    // One client may hold only so many watches; the slot goes back when the
+    // stream's body is dropped (the watch ended or the client went away).
+    let watch_slot = if info.verb == Verb::Watch {
+        let client = client_identity(&parts);
+        match server.watch_limiter.acquire(&client) {
+            Ok(slot) => Some(slot),
+            Err(open) => {
+                let e = ApiError::TooManyRequests(format!(
+                    "too many open watches for this client ({open}, the limit is {}); close some or retry later",
+                    server.watch_limiter.max()
+                ));
+                return finish(start, verb, &resource_label, e.into_response());
+            }
+        }
+    } else {
+        None
     };
     // Debug level: a span per request costs a formatted string per request
     // when enabled; turn it on with RUST_LOG=apiserver=debug.
@@ -204,35 +236,122 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
             resp.headers_mut().append(http::header::WARNING, v);
         }
     }
+    if let Some(slot) = watch_slot {
+        resp = resp.map(|body| Body::new(Guarded { body, _guard: slot }));
+    }
     finish(start, verb, &resource_label, resp)
 }
 
-/// Reads a request body of at most `limit` bytes. A larger body is read on
-/// (and thrown away, up to a bound) before answering 413, so the client is
-/// done sending and actually receives the answer instead of a reset
-/// connection.
-async fn read_body(body: Body, limit: usize) -> std::result::Result<Bytes, ()> {
+/// Who a request comes from, for per-client limits: the peer's IP and its
+/// User-Agent (several components share 127.0.0.1 in a lab) until requests
+/// are authenticated.
+fn client_identity(parts: &http::request::Parts) -> String {
+    let ip = parts
+        .extensions
+        .get::<crate::serve::ClientAddr>()
+        .map(|a| a.0.ip().to_string())
+        .unwrap_or_default();
+    let agent = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    format!("{ip} {agent}")
+}
+
+/// A response body that holds something (a watch slot) until it is dropped.
+struct Guarded<G> {
+    body: Body,
+    _guard: G,
+}
+
+impl<G: Unpin> hyper::body::Body for Guarded<G> {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<std::result::Result<hyper::body::Frame<Bytes>, axum::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Why a request body was not taken.
+enum BodyError {
+    /// Larger than the limit.
+    TooLarge,
+    /// The connection failed while reading it.
+    Broken,
+}
+
+/// Reads a request body of at most `limit` bytes. A body announced larger
+/// (`Content-Length`) is refused before any of it is read, and a streamed
+/// one as soon as it passes the limit, so the server never buffers more
+/// than `limit` bytes. The 413 goes out at once; the rest of the body is
+/// then read and thrown away in the background (up to [`DRAIN_LIMIT`]), so
+/// a client still sending receives the answer rather than a reset
+/// connection, as Go's server does.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> std::result::Result<Bytes, BodyError> {
     use http_body_util::BodyExt;
-    const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+    let announced = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        if announced.is_some_and(|n| n <= DRAIN_LIMIT) {
+            tokio::spawn(drain(body));
+        }
+        return Err(BodyError::TooLarge);
+    }
     let mut body = body;
     let mut buf = bytes::BytesMut::new();
-    let mut total = 0usize;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { return Err(()) };
+        let Ok(frame) = frame else {
+            return Err(BodyError::Broken);
+        };
         if let Ok(data) = frame.into_data() {
-            total += data.len();
-            if total <= limit {
-                buf.extend_from_slice(&data);
-            } else if total > DRAIN_LIMIT {
-                return Err(());
+            if buf.len() + data.len() > limit {
+                tokio::spawn(drain(body));
+                return Err(BodyError::TooLarge);
             }
+            buf.extend_from_slice(&data);
         }
     }
-    if total > limit {
-        Err(())
-    } else {
-        Ok(buf.freeze())
-    }
+    Ok(buf.freeze())
+}
+
+/// How much of a refused body is read and thrown away.
+const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Reads and drops the rest of a refused body, up to [`DRAIN_LIMIT`] bytes
+/// and for at most a minute.
+async fn drain(mut body: Body) {
+    use http_body_util::BodyExt;
+    let reading = async {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                seen += data.len() as u64;
+                if seen > DRAIN_LIMIT {
+                    return;
+                }
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(60), reading).await;
 }
 
 fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Response {

@@ -32,7 +32,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::read::{list_objects, Filter};
 use super::Ctx;
 use crate::errors::{ApiError, Result};
-use crate::storage::watch_cache::{self, CacheEvent, EventType};
+use crate::storage::watch_cache::{self, CacheEvent, EventType, HistoryItem, Subscription};
 use crate::storage::StorageError;
 
 /// How long a watch lasts when the client sets no `timeoutSeconds`
@@ -131,6 +131,15 @@ impl Watcher {
             .await
             .is_ok()
     }
+}
+
+/// Where a watcher's events come from.
+enum Source {
+    /// The shared watch cache (the usual case).
+    Cache(Subscription),
+    /// A private read of etcd's history, for a resourceVersion older than the
+    /// cache's window; it hands over to the cache once caught up.
+    History(mpsc::Receiver<crate::storage::Result<HistoryItem>>),
 }
 
 pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
@@ -245,64 +254,79 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
         }
         let mut ticker = tokio::time::interval(BOOKMARK_EVERY);
         ticker.tick().await;
-        match subscription {
-            Ok(mut sub) => {
-                for ev in std::mem::take(&mut sub.backlog) {
-                    if !watcher.deliver(&ev).await {
-                        return;
+        let mut source = match subscription {
+            Ok(sub) => Source::Cache(sub),
+            // Older than the cache's window: read etcd's history until it
+            // has caught up with the cache.
+            Err(watch_cache::TooOld) => {
+                Source::History(watch_cache::history(&server.store, prefix, from))
+            }
+        };
+        loop {
+            let step = match &mut source {
+                Source::Cache(sub) => {
+                    for ev in std::mem::take(&mut sub.backlog) {
+                        if !watcher.deliver(&ev).await {
+                            return;
+                        }
                     }
-                }
-                loop {
                     tokio::select! {
                         _ = &mut deadline => return,
                         _ = stopping.changed() => return,
                         _ = sub.reset.changed() => {
-                            // The cache lost etcd's history: end the watch so the
-                            // client re-lists.
+                            // The cache lost etcd's history (compacted while
+                            // etcd was away), and with it this watcher's place:
+                            // a 410 makes the client re-list.
                             let e = ApiError::Expired("the watch cache was reset; please re-list".into());
                             let _ = watcher.tx.send(error_line(&e)).await;
                             return;
                         }
                         _ = ticker.tick(), if bookmarks => {
-                            if !watcher.bookmark(cache.current_rev(), false).await { return; }
+                            watcher.bookmark(cache.current_rev(), false).await
                         }
                         ev = sub.live.recv() => match ev {
-                            Ok(ev) => if !watcher.deliver(&ev).await { return },
-                            Err(broadcast::error::RecvError::Lagged(_)) => {
-                                // Too slow to keep up: end the stream; the client
-                                // resumes from its last resourceVersion.
-                                return;
-                            }
+                            Ok(ev) => watcher.deliver(&ev).await,
+                            // Too slow to keep up: end the stream; the client
+                            // resumes from its last resourceVersion.
+                            Err(broadcast::error::RecvError::Lagged(_)) => return,
                             Err(broadcast::error::RecvError::Closed) => return,
                         },
                     }
                 }
-            }
-            Err(watch_cache::TooOld) => {
-                // Older than the cache's window: read etcd's history.
-                let mut history = watch_cache::history(&server.store, prefix, from);
-                loop {
-                    tokio::select! {
-                        _ = &mut deadline => return,
-                        _ = stopping.changed() => return,
-                        item = history.recv() => match item {
-                            Some(Ok(ev)) => if !watcher.deliver(&ev).await { return },
-                            Some(Err(StorageError::Compacted { compacted, .. })) => {
-                                let e = ApiError::Expired(format!(
-                                    "too old resource version: {from} ({compacted})"
-                                ));
-                                let _ = watcher.tx.send(error_line(&e)).await;
-                                return;
+                Source::History(history) => tokio::select! {
+                    _ = &mut deadline => return,
+                    _ = stopping.changed() => return,
+                    _ = ticker.tick(), if bookmarks => watcher.bookmark(watcher.last_rev, false).await,
+                    item = history.recv() => match item {
+                        Some(Ok(HistoryItem::Event(ev))) => watcher.deliver(&ev).await,
+                        Some(Ok(HistoryItem::Progress(rev))) => {
+                            // Everything up to `rev` is delivered: from there
+                            // on the shared cache serves this watcher, if its
+                            // window reaches back that far.
+                            if let Ok(sub) = cache.subscribe(rev.max(watcher.last_rev)) {
+                                watcher.last_rev = rev.max(watcher.last_rev);
+                                source = Source::Cache(sub);
                             }
-                            Some(Err(e)) => {
-                                let e = ApiError::from_storage(e, crate::errors::Target::default());
-                                let _ = watcher.tx.send(error_line(&e)).await;
-                                return;
-                            }
-                            None => return,
-                        },
-                    }
-                }
+                            true
+                        }
+                        Some(Err(StorageError::Compacted { compacted, .. })) => {
+                            let e = ApiError::Expired(format!(
+                                "too old resource version: {from} ({compacted})"
+                            ));
+                            let _ = watcher.tx.send(error_line(&e)).await;
+                            return;
+                        }
+                        Some(Err(e)) => {
+                            let e = ApiError::from_storage(e, crate::errors::Target::default());
+                            let _ = watcher.tx.send(error_line(&e)).await;
+                            return;
+                        }
+                        None => return,
+                    },
+                },
+            };
+            if !step {
+                return;
             }
         }
     });

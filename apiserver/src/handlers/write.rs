@@ -70,16 +70,35 @@ where
         let result = if finished {
             store.delete(&key, current.mod_revision).await
         } else {
+            strategy
+                .before_update(&ctx.server, &mut object, &current.object)
+                .await?;
             store.update(&key, &object, current.mod_revision).await
         };
         match result {
             Ok(rev) => {
+                if finished {
+                    strategy.release(&ctx.server, &current.object).await;
+                } else {
+                    strategy
+                        .release_unneeded(&ctx.server, &current.object, &object)
+                        .await;
+                }
                 crate::storage::etcd::set_resource_version(&mut object, rev);
                 strategy.after_write(&ctx.server, &object);
                 return Ok(object);
             }
-            Err(StorageError::Conflict) if precondition.is_none() => continue,
-            Err(e) => return Err(ApiError::from_storage(e, ctx.target())),
+            Err(e) => {
+                if !finished {
+                    strategy
+                        .release_unneeded(&ctx.server, &object, &current.object)
+                        .await;
+                }
+                match e {
+                    StorageError::Conflict if precondition.is_none() => continue,
+                    e => return Err(ApiError::from_storage(e, ctx.target())),
+                }
+            }
         }
     }
     Err(ApiError::from_storage(StorageError::Conflict, ctx.target()))

@@ -108,6 +108,33 @@ pub trait Strategy: Send + Sync {
         Box::pin(async {})
     }
 
+    /// Takes what an updated object newly holds outside its own key (a
+    /// Service that becomes `NodePort` gets its node ports), just before it
+    /// is stored.
+    fn before_update<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        new: &'a mut Value,
+        old: &'a Value,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        let _ = (server, new, old);
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Gives back what `holder` holds outside its own key and `keep` does
+    /// not: after an update, what the old object held and the new one no
+    /// longer needs; when the write failed, what [`Strategy::before_update`]
+    /// took for the new one.
+    fn release_unneeded<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        holder: &'a Value,
+        keep: &'a Value,
+    ) -> BoxFuture<'a, ()> {
+        let _ = (server, holder, keep);
+        Box::pin(async {})
+    }
+
     /// Called after every successful write of the object (create, update,
     /// delete), for caches of this kind kept in the server.
     fn after_write(&self, server: &ApiServer, obj: &Value) {

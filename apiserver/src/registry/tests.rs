@@ -222,6 +222,10 @@ mod validation {
         assert!(!is_dns1123_label("-a"));
         assert!(is_dns1123_subdomain("a.b-c"));
         assert!(!is_dns1123_subdomain("a..b"));
+        // Only the whole name is limited, to 253: a long part is fine.
+        assert!(is_dns1123_subdomain(&"a".repeat(100)));
+        assert!(is_dns1123_subdomain(&format!("{}.b", "a".repeat(200))));
+        assert!(!is_dns1123_subdomain(&"a".repeat(254)));
         assert!(validate_name(res("", "namespaces"), "a.b").len() == 1);
         assert!(validate_name(res("", "configmaps"), "a.b").is_empty());
     }

@@ -15,6 +15,7 @@
 //! so nothing is ever half written and concurrent writers are serialised by etcd.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{
@@ -53,6 +54,8 @@ pub struct Store {
     client: Client,
     prefix: String,
     timeout: Duration,
+    /// Whether this etcd answers progress requests correctly; asked once.
+    progress_reliable: Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -67,7 +70,9 @@ fn map_err(err: etcd_client::Error) -> StorageError {
     match &err {
         etcd_client::Error::GRpcStatus(status) => {
             let msg = status.message();
-            if msg.contains("required revision has been compacted") {
+            if msg.contains("request is too large") {
+                StorageError::TooLarge
+            } else if msg.contains("required revision has been compacted") {
                 // The caller fills in the real numbers when it knows them.
                 StorageError::Compacted {
                     requested: 0,
@@ -113,6 +118,7 @@ impl Store {
             client,
             prefix: prefix.trim_end_matches('/').to_string(),
             timeout,
+            progress_reliable: Arc::default(),
         })
     }
 
@@ -324,12 +330,54 @@ impl Store {
         Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
     }
 
+    /// Whether a watch progress request can be trusted: its revision says
+    /// that every change up to it has been sent on the stream. etcd before
+    /// 3.4.31 and 3.5.13 may answer with the store's revision while a watch
+    /// that started in the past is still catching up (etcd issue 15220), so
+    /// there the watch cache goes without progress notifications (as
+    /// upstream's apiserver checks the same versions). Asked once; false
+    /// while etcd cannot be reached.
+    pub async fn watch_progress_reliable(&self) -> bool {
+        if let Some(known) = self.progress_reliable.get() {
+            return *known;
+        }
+        let mut client = self.client.clone();
+        let status = tokio::time::timeout(self.timeout, client.status()).await;
+        match status {
+            Ok(Ok(status)) => {
+                let reliable = progress_fixed_in(status.version());
+                let _ = self.progress_reliable.set(reliable);
+                reliable
+            }
+            _ => false,
+        }
+    }
+
     /// Whether etcd answers within `timeout` (for `/readyz`).
     pub async fn healthy(&self, timeout: Duration) -> Result<()> {
         match tokio::time::timeout(timeout, self.current_revision()).await {
             Ok(r) => r.map(|_| ()),
             Err(_) => Err(StorageError::Timeout),
         }
+    }
+}
+
+/// Whether etcd `version` has the fix for progress notifications sent ahead
+/// of a catching-up watch: 3.4.31+, 3.5.13+ and every later minor version.
+fn progress_fixed_in(version: &str) -> bool {
+    let mut parts = version
+        .split(['.', '-', '+'])
+        .map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor, patch) = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
+    match (major, minor) {
+        (3, 4) => patch >= 31,
+        (3, 5) => patch >= 13,
+        (3, m) => m > 5,
+        (m, _) => m > 3,
     }
 }
 
@@ -348,6 +396,24 @@ pub fn set_resource_version(object: &mut Value, rev: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_is_trusted_from_the_fixed_releases_on() {
+        for (version, fixed) in [
+            ("3.4.23", false),
+            ("3.4.30", false),
+            ("3.4.31", true),
+            ("3.5.12", false),
+            ("3.5.13", true),
+            ("3.6.0", true),
+            ("3.6.0-rc.1", true),
+            ("4.0.0", true),
+            ("3.3.27", false),
+            ("", false),
+        ] {
+            assert_eq!(progress_fixed_in(version), fixed, "{version}");
+        }
+    }
 
     #[test]
     fn prefix_end_increments_last_byte() {

@@ -35,6 +35,9 @@ pub enum StorageError {
     /// etcd is not reachable or refused the request.
     #[error("etcd unavailable: {0}")]
     Unavailable(String),
+    /// etcd refused a write larger than its `--max-request-bytes`.
+    #[error("etcd refused the write: request is too large")]
+    TooLarge,
     /// etcd did not answer within the request timeout.
     #[error("etcd request timed out")]
     Timeout,

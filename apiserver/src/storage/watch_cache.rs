@@ -13,19 +13,28 @@
 //! The window holds every event with a revision in `(start_rev, current_rev]`.
 //! A watch from revision `n >= start_rev` replays the window's events after `n`
 //! and then follows the broadcast, atomically (both happen under one lock, so
-//! no event is lost or doubled in between). A watch from an older revision is
-//! served by a private etcd watch ([`history`]) while etcd still keeps that
-//! history; once etcd has compacted it, the watcher gets an `ERROR` event with
-//! a 410 `Expired` Status and re-lists, exactly as informers expect.
+//! no event is lost or doubled in between). The apiserver starts the cache of
+//! every built-in resource before it reports ready, so a resourceVersion a
+//! client listed at is inside the window; a watch from an older revision (one
+//! listed from an earlier apiserver process) is served by a private etcd watch
+//! ([`history`]) while etcd still keeps that history; once etcd has compacted
+//! it, the watcher gets an `ERROR` event with a 410 `Expired` Status and
+//! re-lists, exactly as informers expect.
 //!
-//! The feeder asks etcd for progress notifications every second, so
-//! `current_rev` advances even when nothing of this resource changes; that is
-//! the revision sent in `BOOKMARK` events.
+//! Where etcd answers progress requests correctly ([`Store::watch_progress_reliable`]),
+//! the feeder asks for a progress notification every second, so `current_rev`
+//! advances even when nothing of this resource changes (the revision sent in
+//! `BOOKMARK` events), and a history reader learns when it has caught up and
+//! moves over to the cache. With an older etcd both go without: bookmarks
+//! carry the revision of the last event, and a history reader stays on its
+//! private watch until the watch ends.
 //!
-//! If the etcd watch breaks (etcd restarted), the feeder re-watches from
-//! `current_rev + 1` and no watcher notices anything. If that history is gone
-//! (compacted while etcd was unreachable), the cache resets: every open watcher
-//! is ended cleanly and re-lists.
+//! Both the feeder and history readers follow etcd the same way ([`follow`]):
+//! when the etcd watch breaks (etcd restarted, the connection dropped), they
+//! watch again from the revision after the last one delivered, so no watcher
+//! notices anything. Only if that history is gone (compacted while etcd was
+//! unreachable) does the cache reset: every open watcher gets its 410 and
+//! re-lists.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -195,6 +204,11 @@ impl WatchCache {
         self.current_rev.load(Ordering::Acquire)
     }
 
+    /// Whether the cache has its starting revision.
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
     /// Waits until the cache has its starting revision (etcd answered once).
     pub async fn wait_ready(&self, timeout: Duration) -> Result<()> {
         let mut rx = self.ready.subscribe();
@@ -258,164 +272,254 @@ impl WatchCache {
         self.ready.send_replace(true);
     }
 
-    /// The feeder: keeps one etcd watch open, forever.
+    /// The feeder: follows etcd from the cache's revision, forever.
     async fn feed(self: Arc<Self>) {
-        let mut backoff = Duration::from_millis(100);
-        let mut started = false;
+        let mut rev = self.revision_now().await;
+        self.restart_window(rev, false);
+        tracing::debug!(cache = %self.name, rev, "watch cache started");
         loop {
-            if !started {
-                match self.store.current_revision().await {
-                    Ok(rev) => {
-                        self.restart_window(rev, false);
-                        started = true;
-                        tracing::debug!(cache = %self.name, rev, "watch cache started");
-                    }
-                    Err(e) => {
-                        tracing::debug!(cache = %self.name, error = %e, "watch cache waiting for etcd");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(2));
-                        continue;
-                    }
+            let mut sink = FeederSink(&self);
+            match follow(&self.store, &self.prefix, &self.name, rev + 1, &mut sink).await {
+                Ok(()) => return,
+                Err(compacted) => {
+                    // Changes were compacted away while etcd was unreachable:
+                    // nobody can tell what they were, so every watcher (whose
+                    // resourceVersion is now compacted too) gets its 410.
+                    tracing::warn!(cache = %self.name, error = %compacted, "watch history compacted; resetting watchers");
+                    rev = self.revision_now().await;
+                    self.restart_window(rev, true);
                 }
             }
-            match self.watch_once().await {
-                Ok(()) => {}
-                Err(StorageError::Compacted { .. }) => {
-                    tracing::warn!(cache = %self.name, "watch history compacted; resetting watchers");
-                    match self.store.current_revision().await {
-                        Ok(rev) => self.restart_window(rev, true),
-                        Err(_) => started = false,
-                    }
-                }
-                Err(e) => {
-                    tracing::debug!(cache = %self.name, error = %e, "etcd watch broke; re-watching");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(2));
-                    continue;
-                }
-            }
-            backoff = Duration::from_millis(100);
         }
     }
 
-    /// One etcd watch from `current_rev + 1` until it breaks.
-    async fn watch_once(&self) -> Result<()> {
-        let from = self.current_rev() + 1;
-        let mut client = self.store.client();
-        let opts = WatchOptions::new()
-            .with_range(prefix_end(&self.prefix))
-            .with_start_revision(from)
-            .with_prev_key()
-            .with_progress_notify();
-        let stream = tokio::time::timeout(
-            Duration::from_secs(5),
-            client.watch(self.prefix.clone(), Some(opts)),
-        )
-        .await
-        .map_err(|_| StorageError::Timeout)?
-        .map_err(|e| StorageError::Unavailable(e.to_string()))?;
-        let (mut sender, mut responses) = stream.split();
-        let mut progress = tokio::time::interval(Duration::from_secs(1));
+    /// etcd's current revision, waiting for etcd as long as it takes.
+    async fn revision_now(&self) -> i64 {
+        let mut backoff = Backoff::new();
         loop {
-            tokio::select! {
-                _ = progress.tick() => {
-                    if sender.request_progress().await.is_err() {
-                        return Err(StorageError::Unavailable("watch request stream closed".into()));
-                    }
-                }
-                msg = responses.message() => {
-                    let resp = match msg {
-                        Ok(Some(resp)) => resp,
-                        Ok(None) => return Err(StorageError::Unavailable("watch ended".into())),
-                        Err(e) => return Err(StorageError::Unavailable(e.to_string())),
-                    };
-                    if resp.compact_revision() > 0 {
-                        return Err(StorageError::Compacted { requested: from, compacted: resp.compact_revision() });
-                    }
-                    if resp.canceled() {
-                        return Err(StorageError::Unavailable(format!("watch canceled: {}", resp.cancel_reason())));
-                    }
-                    for ev in resp.events() {
-                        if let Some(ev) = CacheEvent::from_etcd(ev) {
-                            self.push(ev);
-                        }
-                    }
-                    // A response without events is a progress notification:
-                    // everything up to its header revision has been delivered.
-                    if resp.events().is_empty() && !resp.created() {
-                        if let Some(h) = resp.header() {
-                            self.current_rev.fetch_max(h.revision(), Ordering::AcqRel);
-                        }
-                    }
+            match self.store.current_revision().await {
+                Ok(rev) => return rev,
+                Err(e) => {
+                    tracing::debug!(cache = %self.name, error = %e, "watch cache waiting for etcd");
+                    backoff.wait().await;
                 }
             }
         }
     }
 }
 
-/// A private etcd watch over `prefix` from revision `from + 1`, for watchers
-/// whose resourceVersion is older than the cache's window. Events arrive on
-/// the returned channel; a `Compacted` error means the history is gone (410).
-pub fn history(
+/// Where [`follow`] delivers what etcd reports.
+trait Sink {
+    /// One change; false when the consumer is gone.
+    async fn event(&mut self, ev: CacheEvent) -> bool;
+    /// Every change up to `rev` has been delivered; false when the consumer is gone.
+    async fn progress(&mut self, rev: i64) -> bool;
+    /// Resolves when the consumer is gone.
+    async fn closed(&self);
+}
+
+/// The feeder's sink: the cache's window and broadcast.
+struct FeederSink<'a>(&'a WatchCache);
+
+impl Sink for FeederSink<'_> {
+    async fn event(&mut self, ev: CacheEvent) -> bool {
+        self.0.push(ev);
+        true
+    }
+
+    async fn progress(&mut self, rev: i64) -> bool {
+        self.0.current_rev.fetch_max(rev, Ordering::AcqRel);
+        true
+    }
+
+    async fn closed(&self) {
+        std::future::pending::<()>().await
+    }
+}
+
+/// Doubling waits between attempts to reach etcd: 100 ms up to 2 s.
+struct Backoff(Duration);
+
+impl Backoff {
+    fn new() -> Backoff {
+        Backoff(Duration::from_millis(100))
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Why one etcd watch session ended.
+enum SessionEnd {
+    /// The consumer went away.
+    Closed,
+    /// etcd no longer has the history asked for.
+    Compacted(StorageError),
+    /// etcd went away or refused; watching again from `next` is safe.
+    Broken(StorageError),
+}
+
+/// Follows every change under `prefix` from revision `from` on, as one etcd
+/// watch that is opened again after every failure (an etcd restart, a lost
+/// connection) from the revision after the last one delivered, so the sink
+/// sees each change exactly once and in order. Ends with `Ok` when the sink's
+/// consumer is gone, and with `Compacted` only when etcd really no longer
+/// has the changes that are still to deliver.
+async fn follow(
     store: &Store,
-    prefix: String,
+    prefix: &str,
+    name: &str,
     from: i64,
-) -> mpsc::Receiver<Result<Arc<CacheEvent>>> {
-    let (tx, rx) = mpsc::channel(256);
-    let mut client = store.client();
-    tokio::spawn(async move {
-        let opts = WatchOptions::new()
-            .with_range(prefix_end(&prefix))
-            .with_start_revision(from + 1)
-            .with_prev_key();
-        let stream = match tokio::time::timeout(
-            Duration::from_secs(5),
-            client.watch(prefix.clone(), Some(opts)),
-        )
-        .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                let _ = tx.send(Err(StorageError::Unavailable(e.to_string()))).await;
-                return;
-            }
-            Err(_) => {
-                let _ = tx.send(Err(StorageError::Timeout)).await;
-                return;
-            }
-        };
-        let (_sender, mut responses) = stream.split();
-        loop {
-            let resp = tokio::select! {
-                _ = tx.closed() => return,
-                msg = responses.message() => match msg {
-                    Ok(Some(resp)) => resp,
-                    Ok(None) => return,
-                    Err(e) => {
-                        let _ = tx.send(Err(StorageError::Unavailable(e.to_string()))).await;
-                        return;
-                    }
-                },
-            };
-            if resp.compact_revision() > 0 {
-                let _ = tx
-                    .send(Err(StorageError::Compacted {
-                        requested: from,
-                        compacted: resp.compact_revision(),
-                    }))
-                    .await;
-                return;
-            }
-            if resp.canceled() {
-                return;
-            }
-            for ev in resp.events() {
-                if let Some(ev) = CacheEvent::from_etcd(ev) {
-                    if tx.send(Ok(Arc::new(ev))).await.is_err() {
-                        return;
-                    }
+    sink: &mut impl Sink,
+) -> Result<()> {
+    let mut next = from;
+    let mut backoff = Backoff::new();
+    loop {
+        match watch_session(store, prefix, &mut next, &mut backoff, sink).await {
+            SessionEnd::Closed => return Ok(()),
+            SessionEnd::Compacted(e) => return Err(e),
+            SessionEnd::Broken(e) => {
+                tracing::debug!(cache = %name, next, error = %e, "etcd watch broke; watching again");
+                tokio::select! {
+                    _ = backoff.wait() => {}
+                    _ = sink.closed() => return Ok(()),
                 }
             }
+        }
+    }
+}
+
+/// One etcd watch from `*next` until it breaks; advances `*next` past every
+/// change delivered and every progress notification.
+async fn watch_session(
+    store: &Store,
+    prefix: &str,
+    next: &mut i64,
+    backoff: &mut Backoff,
+    sink: &mut impl Sink,
+) -> SessionEnd {
+    let requested = *next;
+    // Without trustworthy progress answers the session only reports events;
+    // BOOKMARKs then carry the last event's revision.
+    let ask_progress = store.watch_progress_reliable().await;
+    let mut client = store.client();
+    let opts = WatchOptions::new()
+        .with_range(prefix_end(prefix))
+        .with_start_revision(requested)
+        .with_prev_key()
+        .with_progress_notify();
+    let opened = tokio::select! {
+        r = tokio::time::timeout(Duration::from_secs(5), client.watch(prefix.to_string(), Some(opts))) => r,
+        _ = sink.closed() => return SessionEnd::Closed,
+    };
+    let stream = match opened {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => return SessionEnd::Broken(StorageError::Unavailable(e.to_string())),
+        Err(_) => return SessionEnd::Broken(StorageError::Timeout),
+    };
+    let (mut sender, mut responses) = stream.split();
+    // Progress notifications move `current_rev` on while nothing of this
+    // resource changes (the revision of BOOKMARKs) and tell a history reader
+    // when it has caught up.
+    let mut progress = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let msg = tokio::select! {
+            _ = progress.tick(), if ask_progress => {
+                if sender.request_progress().await.is_err() {
+                    return SessionEnd::Broken(StorageError::Unavailable("watch request stream closed".into()));
+                }
+                continue;
+            }
+            _ = sink.closed() => return SessionEnd::Closed,
+            msg = responses.message() => msg,
+        };
+        let resp = match msg {
+            Ok(Some(resp)) => resp,
+            Ok(None) => return SessionEnd::Broken(StorageError::Unavailable("watch ended".into())),
+            Err(e) => return SessionEnd::Broken(StorageError::Unavailable(e.to_string())),
+        };
+        if resp.compact_revision() > 0 {
+            return SessionEnd::Compacted(StorageError::Compacted {
+                requested,
+                compacted: resp.compact_revision(),
+            });
+        }
+        if resp.canceled() {
+            return SessionEnd::Broken(StorageError::Unavailable(format!(
+                "watch canceled: {}",
+                resp.cancel_reason()
+            )));
+        }
+        if resp.created() {
+            // etcd answers again: the next failure starts a fresh backoff.
+            *backoff = Backoff::new();
+            continue;
+        }
+        for ev in resp.events() {
+            let rev = ev.kv().map(|kv| kv.mod_revision()).unwrap_or(*next);
+            *next = (*next).max(rev + 1);
+            if let Some(ev) = CacheEvent::from_etcd(ev) {
+                if !sink.event(ev).await {
+                    return SessionEnd::Closed;
+                }
+            }
+        }
+        // A response without events is a progress notification: everything
+        // up to its header revision has been delivered.
+        if resp.events().is_empty() {
+            if let Some(h) = resp.header() {
+                *next = (*next).max(h.revision() + 1);
+                if !sink.progress(h.revision()).await {
+                    return SessionEnd::Closed;
+                }
+            }
+        }
+    }
+}
+
+/// What a history reader receives.
+#[derive(Debug)]
+pub enum HistoryItem {
+    /// One change, in revision order.
+    Event(Arc<CacheEvent>),
+    /// Every change up to this revision has been sent.
+    Progress(i64),
+}
+
+/// The history reader's sink: a channel to one HTTP watcher.
+struct ChannelSink(mpsc::Sender<Result<HistoryItem>>);
+
+impl Sink for ChannelSink {
+    async fn event(&mut self, ev: CacheEvent) -> bool {
+        self.0
+            .send(Ok(HistoryItem::Event(Arc::new(ev))))
+            .await
+            .is_ok()
+    }
+
+    async fn progress(&mut self, rev: i64) -> bool {
+        self.0.send(Ok(HistoryItem::Progress(rev))).await.is_ok()
+    }
+
+    async fn closed(&self) {
+        self.0.closed().await
+    }
+}
+
+/// A private etcd watch over `prefix` from revision `from + 1`, for watchers
+/// whose resourceVersion is older than the cache's window. It survives etcd
+/// restarts as the cache's own watch does; the only error it sends is
+/// `Compacted`, when that history is gone (the watcher's 410). `Progress`
+/// items let the watcher move over to the cache once it has caught up.
+pub fn history(store: &Store, prefix: String, from: i64) -> mpsc::Receiver<Result<HistoryItem>> {
+    let (tx, rx) = mpsc::channel(256);
+    let store = store.clone();
+    tokio::spawn(async move {
+        let mut sink = ChannelSink(tx);
+        if let Err(e) = follow(&store, &prefix, "history", from + 1, &mut sink).await {
+            let _ = sink.0.send(Err(e)).await;
         }
     });
     rx

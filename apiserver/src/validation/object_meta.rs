@@ -32,9 +32,10 @@ pub fn is_dns1123_label(s: &str) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
-/// DNS-1123 labels joined by dots, at most 253 characters.
+/// Parts of `[a-z0-9]([-a-z0-9]*[a-z0-9])?` joined by dots, at most 253
+/// characters in all (no part is limited to 63, as upstream).
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+    s.len() <= 253 && apimachinery::labels::is_dns1123_subdomain(s)
 }
 
 /// The problems of `name` under `rule` (empty: valid).

@@ -13,13 +13,13 @@ use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
-use crate::admission::service_ip;
+use crate::admission::{service_ip, service_node_port};
 use crate::defaults::set_default;
 use crate::errors::ApiError;
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
 use crate::validation::{
-    immutable, invalid, not_supported, required, FieldError, FieldErrorKind, NameRule,
+    forbidden, immutable, invalid, not_supported, required, FieldError, FieldErrorKind, NameRule,
 };
 use crate::ApiServer;
 
@@ -55,13 +55,25 @@ impl Strategy for ServiceStrategy {
             .pointer("/spec/clusterIP")
             .and_then(Value::as_str)
             .unwrap_or("");
-        if !old_ip.is_empty() && new.pointer("/spec/clusterIP") != old.pointer("/spec/clusterIP") {
+        // The IP goes or comes with a change to or from ExternalName.
+        let external =
+            |v: &Value| v.pointer("/spec/type").and_then(Value::as_str) == Some("ExternalName");
+        if !old_ip.is_empty()
+            && !external(new)
+            && !external(old)
+            && new.pointer("/spec/clusterIP") != old.pointer("/spec/clusterIP")
+        {
             errs.push(immutable(
                 "spec.clusterIP",
                 new.pointer("/spec/clusterIP").unwrap_or(&Value::Null),
             ));
         }
         errs
+    }
+
+    fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        keep_allocations(new, old);
+        drop_type_dependent_fields(new, old);
     }
 
     fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
@@ -75,7 +87,16 @@ impl Strategy for ServiceStrategy {
         server: &'a ApiServer,
         obj: &'a mut Value,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
-        Box::pin(async move { service_ip::allocate(server, obj).await.map(|_| ()) })
+        Box::pin(async move {
+            let ip = service_ip::allocate(server, obj).await?;
+            if let Err(e) = service_node_port::allocate(server, obj, &[]).await {
+                if let Some(ip) = ip {
+                    service_ip::release(server, &ip).await;
+                }
+                return Err(e);
+            }
+            Ok(())
+        })
     }
 
     fn release<'a>(&'a self, server: &'a ApiServer, obj: &'a Value) -> BoxFuture<'a, ()> {
@@ -83,6 +104,53 @@ impl Strategy for ServiceStrategy {
             if let Some(ip) = service_ip::held_ip(obj) {
                 service_ip::release(server, &ip).await;
             }
+            service_node_port::release(server, &service_node_port::held(obj)).await;
+        })
+    }
+
+    fn before_update<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        new: &'a mut Value,
+        old: &'a Value,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            // A Service that starts to need a cluster IP (it was ExternalName).
+            let old_ip = service_ip::held_ip(old);
+            let mut taken_ip = None;
+            let new_ip = service_ip::held_ip(new);
+            if service_ip::wants_ip(new) && (new_ip.is_none() || new_ip != old_ip) {
+                taken_ip = service_ip::allocate(server, new).await?;
+            }
+            let old_ports = service_node_port::held(old);
+            if let Err(e) = service_node_port::allocate(server, new, &old_ports).await {
+                if let Some(ip) = taken_ip {
+                    service_ip::release(server, &ip).await;
+                }
+                return Err(e);
+            }
+            Ok(())
+        })
+    }
+
+    fn release_unneeded<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        holder: &'a Value,
+        keep: &'a Value,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Some(ip) = service_ip::held_ip(holder) {
+                if service_ip::held_ip(keep).as_deref() != Some(ip.as_str()) {
+                    service_ip::release(server, &ip).await;
+                }
+            }
+            let kept = service_node_port::held(keep);
+            let unneeded: Vec<i64> = service_node_port::held(holder)
+                .into_iter()
+                .filter(|p| !kept.contains(p))
+                .collect();
+            service_node_port::release(server, &unneeded).await;
         })
     }
 
@@ -114,6 +182,98 @@ fn defaults(obj: &mut Value) {
     }
 }
 
+/// An update that leaves out what the server assigned (`kubectl replace`
+/// of a manifest without `clusterIP` or `nodePort`) keeps it, as long as the
+/// Service still needs it.
+fn keep_allocations(new: &mut Value, old: &Value) {
+    let unset = |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v.as_str() == Some(""));
+    if service_ip::wants_ip(new) && unset(new.pointer("/spec/clusterIP")) {
+        if let Some(ip) = service_ip::held_ip(old) {
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.insert("clusterIP".into(), json!(ip));
+                spec.insert("clusterIPs".into(), json!([ip]));
+            }
+        }
+    }
+    if service_node_port::wants_node_ports(new) {
+        let old_ports = old
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+            for p in ports {
+                if p.get("nodePort").and_then(Value::as_i64).unwrap_or(0) > 0 {
+                    continue;
+                }
+                let same = old_ports.iter().find(|o| {
+                    o.get("port") == p.get("port")
+                        && o.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                            == p.get("protocol").and_then(Value::as_str).unwrap_or("TCP")
+                });
+                if let Some(n) = same
+                    .and_then(|o| o.get("nodePort"))
+                    .filter(|n| n.as_i64().unwrap_or(0) > 0)
+                {
+                    p["nodePort"] = n.clone();
+                }
+            }
+        }
+    }
+}
+
+/// When the type changes, the fields of the old type that the client did
+/// not touch go (upstream's `dropTypeDependentFields`): an ExternalName
+/// Service has no cluster IP, a ClusterIP one no node ports.
+fn drop_type_dependent_fields(new: &mut Value, old: &Value) {
+    let ty = |v: &Value| {
+        v.pointer("/spec/type")
+            .and_then(Value::as_str)
+            .unwrap_or("ClusterIP")
+            .to_string()
+    };
+    if ty(new) == ty(old) {
+        return;
+    }
+    let unchanged = |new: &Value, field: &str| new.pointer(field) == old.pointer(field);
+    if ty(new) == "ExternalName" {
+        for field in [
+            "clusterIP",
+            "clusterIPs",
+            "ipFamilies",
+            "ipFamilyPolicy",
+            "internalTrafficPolicy",
+        ] {
+            if unchanged(new, &format!("/spec/{field}")) {
+                if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.remove(field);
+                }
+            }
+        }
+    }
+    if !service_node_port::wants_node_ports(new) {
+        let old_ports = service_node_port::held(old);
+        if let Some(ports) = new.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
+            for p in ports {
+                let held = p
+                    .get("nodePort")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|n| old_ports.contains(&n));
+                if held {
+                    if let Some(m) = p.as_object_mut() {
+                        m.remove("nodePort");
+                    }
+                }
+            }
+        }
+        if unchanged(new, "/spec/healthCheckNodePort") {
+            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.remove("healthCheckNodePort");
+            }
+        }
+    }
+}
+
 fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
     let ty = obj.pointer("/spec/type").cloned().unwrap_or(Value::Null);
     if !matches!(
@@ -140,6 +300,19 @@ fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
     {
         errs.push(required("spec.externalName"));
     }
+    if ty.as_str() == Some("ExternalName") {
+        let ip = obj
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if !ip.is_empty() {
+            errs.push(forbidden(
+                "spec.clusterIPs",
+                "may not be set for ExternalName services",
+            ));
+        }
+    }
+    let node_ports_allowed = service_node_port::wants_node_ports(obj);
     let ports = ports.cloned().unwrap_or_default();
     let mut names = Vec::new();
     for (i, p) in ports.iter().enumerate() {
@@ -152,6 +325,16 @@ fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
                 "must be between 1 and 65535, inclusive",
             )),
             None => errs.push(required(format!("{pp}.port"))),
+        }
+        let node_port = p.get("nodePort").and_then(Value::as_i64).unwrap_or(0);
+        if node_port != 0 && !node_ports_allowed {
+            errs.push(forbidden(
+                format!("{pp}.nodePort"),
+                &format!(
+                    "may not be used when `type` is '{}'",
+                    ty.as_str().unwrap_or("ClusterIP")
+                ),
+            ));
         }
         let name = p.get("name").and_then(Value::as_str).unwrap_or("");
         if ports.len() > 1 && name.is_empty() {

@@ -1,0 +1,270 @@
+//! Service node ports: every port of a `NodePort` or `LoadBalancer` Service
+//! gets a port from `--service-node-port-range` (30000-32767 by default) on
+//! which every node's service proxy forwards to the Service's endpoints.
+//!
+//! As with cluster IPs ([`super::service_ip`]), a port is taken by creating
+//! the key `<prefix>/ranges/servicenodeports/<port>` in etcd, so two Services
+//! can never share one, and given back when the Service no longer uses it: it
+//! is deleted, a port is removed, or its type becomes `ClusterIP`.
+
+use rand::Rng;
+use serde_json::{json, Value};
+
+use crate::errors::ApiError;
+use crate::storage::StorageError;
+use crate::validation::{FieldError, FieldErrorKind};
+use crate::ApiServer;
+
+/// An inclusive range of ports, `30000-32767`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    first: u16,
+    last: u16,
+}
+
+impl PortRange {
+    /// Parses `30000-32767` (or a single port).
+    pub fn parse(s: &str) -> Option<PortRange> {
+        let (first, last) = match s.split_once('-') {
+            Some((a, b)) => (a.trim().parse().ok()?, b.trim().parse().ok()?),
+            None => {
+                let p = s.trim().parse().ok()?;
+                (p, p)
+            }
+        };
+        (first > 0 && first <= last).then_some(PortRange { first, last })
+    }
+
+    /// Whether `port` is in the range.
+    pub fn contains(&self, port: i64) -> bool {
+        (i64::from(self.first)..=i64::from(self.last)).contains(&port)
+    }
+
+    fn size(&self) -> u32 {
+        u32::from(self.last - self.first) + 1
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+/// Whether the Service's ports are exposed on every node.
+pub fn wants_node_ports(svc: &Value) -> bool {
+    match svc.pointer("/spec/type").and_then(Value::as_str) {
+        Some("NodePort") => true,
+        Some("LoadBalancer") => {
+            svc.pointer("/spec/allocateLoadBalancerNodePorts")
+                .and_then(Value::as_bool)
+                != Some(false)
+        }
+        _ => false,
+    }
+}
+
+/// The node ports a Service holds (each once; a TCP and a UDP port may
+/// share one).
+pub fn held(svc: &Value) -> Vec<i64> {
+    if !wants_node_ports(svc) {
+        return Vec::new();
+    }
+    let mut ports: Vec<i64> = svc
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map(|ports| {
+            ports
+                .iter()
+                .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+                .filter(|n| *n > 0)
+                .collect()
+        })
+        .unwrap_or_default();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
+fn reservation_key(server: &ApiServer, port: i64) -> String {
+    format!(
+        "{}/ranges/servicenodeports/{port}",
+        server.config.etcd_prefix.trim_end_matches('/')
+    )
+}
+
+fn invalid(svc: &Value, field: String, message: String) -> ApiError {
+    ApiError::Invalid {
+        kind: "Service".into(),
+        group: String::new(),
+        name: svc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .into(),
+        causes: vec![FieldError {
+            kind: FieldErrorKind::Invalid,
+            field,
+            message,
+        }],
+    }
+}
+
+/// Reserves one port; false when another Service has it.
+async fn reserve(server: &ApiServer, port: i64, owner: &str) -> Result<bool, ApiError> {
+    let key = reservation_key(server, port);
+    match server
+        .store
+        .create(&key, &json!({"service": owner}), None)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(StorageError::AlreadyExists) => Ok(false),
+        Err(e) => Err(ApiError::from_storage(e, Default::default())),
+    }
+}
+
+/// Gives every port of a Service that needs one a node port: the ports asked
+/// for are reserved (unless `already_held`, by the stored version of the same
+/// Service), the others are picked at random. Returns the ports newly taken;
+/// on failure nothing stays taken.
+pub async fn allocate(
+    server: &ApiServer,
+    svc: &mut Value,
+    already_held: &[i64],
+) -> Result<Vec<i64>, ApiError> {
+    if !wants_node_ports(svc) {
+        return Ok(Vec::new());
+    }
+    let range = server.config.service_node_port_range;
+    let owner = format!(
+        "{}/{}",
+        svc.pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+        svc.pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    );
+    let count = svc
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    let mut taken: Vec<i64> = Vec::new();
+    let outcome = async {
+        for i in 0..count {
+            let asked = svc
+                .pointer(&format!("/spec/ports/{i}/nodePort"))
+                .and_then(Value::as_i64)
+                .filter(|n| *n > 0);
+            let port = match asked {
+                Some(port) if already_held.contains(&port) || taken.contains(&port) => continue,
+                Some(port) => {
+                    let field = format!("spec.ports[{i}].nodePort");
+                    if !range.contains(port) {
+                        return Err(invalid(
+                            svc,
+                            field,
+                            format!("Invalid value: {port}: provided port is not in the valid range. The range of valid ports is {range}"),
+                        ));
+                    }
+                    if !reserve(server, port, &owner).await? {
+                        return Err(invalid(
+                            svc,
+                            field,
+                            format!("Invalid value: {port}: provided port is already allocated"),
+                        ));
+                    }
+                    port
+                }
+                None => {
+                    let mut found = None;
+                    // Random picks first (cheap while the range is mostly
+                    // free), then every port in order.
+                    let random: Vec<i64> = {
+                        let mut rng = rand::thread_rng();
+                        (0..32)
+                            .map(|_| i64::from(range.first) + i64::from(rng.gen_range(0..range.size())))
+                            .collect()
+                    };
+                    let all = i64::from(range.first)..=i64::from(range.last);
+                    for candidate in random.into_iter().chain(all) {
+                        if already_held.contains(&candidate) || taken.contains(&candidate) {
+                            continue;
+                        }
+                        if reserve(server, candidate, &owner).await? {
+                            found = Some(candidate);
+                            break;
+                        }
+                    }
+                    let Some(port) = found else {
+                        return Err(ApiError::Internal(format!(
+                            "no free node port left in the range {range}"
+                        )));
+                    };
+                    if let Some(p) = svc
+                        .pointer_mut(&format!("/spec/ports/{i}"))
+                        .and_then(Value::as_object_mut)
+                    {
+                        p.insert("nodePort".into(), json!(port));
+                    }
+                    port
+                }
+            };
+            taken.push(port);
+        }
+        Ok(())
+    }
+    .await;
+    match outcome {
+        Ok(()) => Ok(taken),
+        Err(e) => {
+            release(server, &taken).await;
+            Err(e)
+        }
+    }
+}
+
+/// Gives node ports back (best effort: a leaked reservation only wastes a
+/// port).
+pub async fn release(server: &ApiServer, ports: &[i64]) {
+    for port in ports {
+        let key = reservation_key(server, *port);
+        if let Err(e) = server.store.delete_unconditionally(&key).await {
+            tracing::warn!(port, error = %e, "could not release a node port");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let r = PortRange::parse("30000-32767").expect("range");
+        assert!(r.contains(30000) && r.contains(32767) && !r.contains(32768));
+        assert_eq!(r.size(), 2768);
+        assert_eq!(r.to_string(), "30000-32767");
+        assert!(PortRange::parse("32767-30000").is_none());
+        assert!(PortRange::parse("x").is_none());
+        assert_eq!(PortRange::parse("31000").map(|r| r.size()), Some(1));
+    }
+
+    #[test]
+    fn which_services_hold_node_ports() {
+        let svc = |ty: &str| {
+            json!({"spec": {"type": ty, "ports": [
+            {"port": 53, "protocol": "TCP", "nodePort": 30053},
+            {"port": 53, "protocol": "UDP", "nodePort": 30053},
+            {"port": 80, "nodePort": 30080}]}})
+        };
+        assert!(wants_node_ports(&svc("NodePort")));
+        assert!(wants_node_ports(&svc("LoadBalancer")));
+        assert!(!wants_node_ports(&svc("ClusterIP")));
+        assert_eq!(held(&svc("NodePort")), vec![30053, 30080]);
+        let mut lb = svc("LoadBalancer");
+        lb["spec"]["allocateLoadBalancerNodePorts"] = json!(false);
+        assert!(!wants_node_ports(&lb));
+    }
+}

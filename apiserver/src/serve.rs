@@ -1,0 +1,171 @@
+//! The HTTP server under the router: accepting connections, the limits on
+//! what one client may hold, and draining on shutdown.
+//!
+//! ```text
+//! TcpListener --accept--> one task per connection (HTTP/1.1 or h2c, upgrades
+//!                          for exec/attach/port-forward) --> router (lib.rs)
+//! ```
+//!
+//! - A client must send its request head within `header_read_timeout`; a
+//!   connection that dribbles bytes (or sends nothing) is closed, so idle or
+//!   slow clients cannot hold sockets forever. Bodies are bounded in time and
+//!   size by the handlers ([`crate::handlers`]).
+//! - Each request carries the peer address ([`ClientAddr`]), the client's
+//!   identity for per-client limits such as [`WatchLimiter`] until requests
+//!   are authenticated.
+//! - On shutdown the listener closes, open watches end (the `stopping`
+//!   signal in [`crate::ApiServer`]) and the server waits for in-flight
+//!   requests to finish.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+/// The address a request came from, as a request extension.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+/// Serves `app` on `listener` until `shutdown` resolves, then waits for the
+/// open connections to finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+    shutdown: impl Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset before
+                    // accept: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ClientAddr(peer));
+                tower::ServiceExt::oneshot(app.clone(), req)
+            });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// Counts each client's open watches and refuses more than `max` at once:
+/// one misbehaving client (a controller that leaks watches) cannot take the
+/// memory every other client needs.
+#[derive(Debug)]
+pub struct WatchLimiter {
+    max: usize,
+    open: Mutex<HashMap<String, usize>>,
+}
+
+/// One open watch, counted until it is dropped.
+#[derive(Debug)]
+pub struct WatchSlot {
+    limiter: Arc<WatchLimiter>,
+    client: String,
+}
+
+impl WatchLimiter {
+    /// A limiter allowing `max` open watches per client (0: no limit).
+    pub fn new(max: usize) -> Arc<WatchLimiter> {
+        Arc::new(WatchLimiter {
+            max,
+            open: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Takes a slot for `client`, or says how many it already holds.
+    pub fn acquire(self: &Arc<Self>, client: &str) -> Result<WatchSlot, usize> {
+        let mut open = match self.open.lock() {
+            Ok(o) => o,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let count = open.entry(client.to_string()).or_insert(0);
+        if self.max > 0 && *count >= self.max {
+            return Err(*count);
+        }
+        *count += 1;
+        Ok(WatchSlot {
+            limiter: Arc::clone(self),
+            client: client.to_string(),
+        })
+    }
+
+    /// The per-client limit.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+}
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        let mut open = match self.limiter.open.lock() {
+            Ok(o) => o,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(count) = open.get_mut(&self.client) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_slots_are_counted_per_client_and_given_back() {
+        let limiter = WatchLimiter::new(2);
+        let a1 = limiter.acquire("a").expect("first");
+        let _a2 = limiter.acquire("a").expect("second");
+        assert_eq!(limiter.acquire("a").err(), Some(2));
+        let _b = limiter.acquire("b").expect("another client");
+        drop(a1);
+        assert!(
+            limiter.acquire("a").is_ok(),
+            "a slot comes back when a watch ends"
+        );
+    }
+
+    #[test]
+    fn zero_means_unlimited() {
+        let limiter = WatchLimiter::new(0);
+        let slots: Vec<_> = (0..100).map(|_| limiter.acquire("a")).collect();
+        assert!(slots.iter().all(Result::is_ok));
+    }
+}

@@ -1,0 +1,181 @@
+//! Services through their life: cluster IPs and node ports are taken,
+//! kept across updates that leave them out, and given back when the type
+//! changes or the Service goes, as upstream's allocators do.
+
+use serde_json::{json, Value};
+
+use tests::harness::{ApiServer, Etcd, Http};
+
+const BASE: &str = "/api/v1/namespaces/default/services";
+
+fn service(name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec})
+}
+
+async fn merge(http: &Http, name: &str, patch: Value) -> tests::harness::Reply {
+    http.patch(
+        &format!("{BASE}/{name}"),
+        "application/merge-patch+json",
+        &patch,
+    )
+    .await
+    .expect("patch")
+}
+
+fn node_port(svc: &Value) -> Option<i64> {
+    svc["spec"]["ports"][0]["nodePort"].as_i64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_ports_and_cluster_ips_follow_the_service_type() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start_with(&etcd, &["--service-node-port-range", "30100-30102"])
+        .await
+        .expect("apiserver");
+    let http = api.http();
+    let ports = json!([{"port": 80, "targetPort": 8080}]);
+
+    // A NodePort Service without a nodePort gets one from the range.
+    let r = http
+        .post(
+            BASE,
+            &service(
+                "web",
+                json!({"type": "NodePort", "selector": {"app": "web"}, "ports": ports}),
+            ),
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let web_port = node_port(&r.body).expect("a node port");
+    assert!((30100..=30102).contains(&web_port), "{web_port}");
+
+    // Asking for a taken port, or one outside the range, is a 422 naming it.
+    let taken = json!([{"port": 80, "nodePort": web_port}]);
+    let r = http
+        .post(
+            BASE,
+            &service("copy", json!({"type": "NodePort", "ports": taken})),
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        r.body["details"]["causes"][0]["field"],
+        "spec.ports[0].nodePort"
+    );
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("already allocated"),
+        "{}",
+        r.body
+    );
+    let r = http
+        .post(
+            BASE,
+            &service(
+                "far",
+                json!({"type": "NodePort", "ports": [{"port": 80, "nodePort": 31000}]}),
+            ),
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, 422, "{}", r.body);
+
+    // A replace that leaves out the cluster IP and node port keeps both.
+    let current = http.get(&format!("{BASE}/web")).await.expect("get").body;
+    let ip = current["spec"]["clusterIP"]
+        .as_str()
+        .expect("cluster IP")
+        .to_string();
+    let mut replaced = service(
+        "web",
+        json!({"type": "NodePort", "selector": {"app": "web"}, "ports": ports}),
+    );
+    replaced["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
+    let r = http
+        .put(&format!("{BASE}/web"), &replaced)
+        .await
+        .expect("replace");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["spec"]["clusterIP"], ip.as_str());
+    assert_eq!(node_port(&r.body), Some(web_port));
+
+    // NodePort -> ClusterIP: the node port goes back to the range.
+    let r = merge(&http, "web", json!({"spec": {"type": "ClusterIP"}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(node_port(&r.body), None, "{}", r.body);
+    let r = http
+        .post(
+            BASE,
+            &service("reuse", json!({"type": "NodePort", "ports": taken})),
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "the released port is free again: {}", r.body);
+
+    // ClusterIP -> ExternalName: no cluster IP, and the IP is free again.
+    let r = merge(
+        &http,
+        "web",
+        json!({"spec": {"type": "ExternalName", "externalName": "example.com"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["spec"].get("clusterIP"), None, "{}", r.body);
+    let r = http
+        .post(
+            BASE,
+            &service("same-ip", json!({"clusterIP": ip, "ports": [{"port": 80}]})),
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "the released IP is free again: {}", r.body);
+
+    // ExternalName -> ClusterIP: a new cluster IP.
+    let r = merge(
+        &http,
+        "web",
+        json!({"spec": {"type": "ClusterIP", "externalName": null}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body["spec"]["clusterIP"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()),
+        "{}",
+        r.body
+    );
+
+    // Deleting a NodePort Service frees its port: the range has 3 ports.
+    let r = http
+        .delete(&format!("{BASE}/reuse"), None)
+        .await
+        .expect("delete");
+    assert_eq!(r.status, 200, "{}", r.body);
+    for name in ["a", "b", "c"] {
+        let r = http
+            .post(
+                BASE,
+                &service(name, json!({"type": "NodePort", "ports": [{"port": 80}]})),
+            )
+            .await
+            .expect("create");
+        assert_eq!(r.status, 201, "{name}: {}", r.body);
+    }
+    let r = http
+        .post(
+            BASE,
+            &service("d", json!({"type": "NodePort", "ports": [{"port": 80}]})),
+        )
+        .await
+        .expect("create");
+    assert_ne!(
+        r.status, 201,
+        "a fourth port from a range of three: {}",
+        r.body
+    );
+}
