@@ -29,6 +29,9 @@ pub enum Subresource {
     Proxy,
     /// `namespaces/finalize`.
     Finalize,
+    /// `certificatesigningrequests/approval`: the conditions that approve
+    /// or deny a CSR.
+    Approval,
 }
 
 impl Subresource {
@@ -45,6 +48,7 @@ impl Subresource {
             Subresource::PortForward => "portforward",
             Subresource::Proxy => "proxy",
             Subresource::Finalize => "finalize",
+            Subresource::Approval => "approval",
         }
     }
 
@@ -61,6 +65,7 @@ impl Subresource {
             "portforward" => Subresource::PortForward,
             "proxy" => Subresource::Proxy,
             "finalize" => Subresource::Finalize,
+            "approval" => Subresource::Approval,
             _ => return None,
         })
     }
@@ -77,14 +82,16 @@ impl Subresource {
             | Subresource::Attach
             | Subresource::PortForward
             | Subresource::Proxy => Some(("", "v1", "Pod")),
-            Subresource::Status | Subresource::Finalize => None,
+            Subresource::Status | Subresource::Finalize | Subresource::Approval => None,
         }
     }
 
     /// Verbs shown in discovery for this subresource.
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Status | Subresource::Scale => &["get", "patch", "update"],
+            Subresource::Status | Subresource::Scale | Subresource::Approval => {
+                &["get", "patch", "update"]
+            }
             Subresource::Binding | Subresource::Eviction => &["create"],
             Subresource::Log => &["get"],
             Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
@@ -117,9 +124,13 @@ pub struct ResourceInfo {
     pub categories: &'static [&'static str],
     /// Subresources served under each object.
     pub subresources: &'static [Subresource],
+    /// The verbs served on the main resource ([`VERBS`] for a stored kind,
+    /// `create` alone for the reviews, `get` and `list` for ComponentStatus);
+    /// any other verb is a 405.
+    pub verbs: &'static [&'static str],
 }
 
-/// Verbs served on every main resource.
+/// Verbs served on every main resource that is kept in storage.
 pub const VERBS: &[&str] = &[
     "create",
     "delete",
@@ -131,11 +142,86 @@ pub const VERBS: &[&str] = &[
     "watch",
 ];
 
-/// Resources that only accept `create`: writing one acts on another object
-/// and nothing is stored under its own name (a Binding binds a pod).
-pub const CREATE_ONLY: &[&str] = &["bindings"];
+/// The verbs of a kind that is posted and answered but never stored (a
+/// TokenReview, a SubjectAccessReview, ...).
+pub const CREATE_ONLY: &[&str] = &["create"];
+
+/// The verbs of a kind computed on read (ComponentStatus).
+pub const READ_ONLY: &[&str] = &["get", "list"];
+
+/// Namespaces: deleting a namespace deletes everything in it, so upstream
+/// serves no `deletecollection` of them.
+const NAMESPACE_VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 
 impl ResourceInfo {
+    /// A row with the usual settings: version `v1`, every verb of a stored
+    /// kind, no short names, categories or subresources; the builders below
+    /// change what a kind does differently.
+    pub const fn new(
+        group: &'static str,
+        kind: &'static str,
+        plural: &'static str,
+        singular: &'static str,
+        namespaced: bool,
+    ) -> ResourceInfo {
+        ResourceInfo {
+            group,
+            version: "v1",
+            kind,
+            plural,
+            singular,
+            namespaced,
+            short_names: &[],
+            categories: &[],
+            subresources: &[],
+            verbs: VERBS,
+        }
+    }
+
+    /// Served at another version than `v1`.
+    pub const fn at(mut self, version: &'static str) -> ResourceInfo {
+        self.version = version;
+        self
+    }
+
+    /// With short names.
+    pub const fn short(mut self, names: &'static [&'static str]) -> ResourceInfo {
+        self.short_names = names;
+        self
+    }
+
+    /// In discovery categories.
+    pub const fn in_categories(mut self, categories: &'static [&'static str]) -> ResourceInfo {
+        self.categories = categories;
+        self
+    }
+
+    /// With subresources.
+    pub const fn with(mut self, subresources: &'static [Subresource]) -> ResourceInfo {
+        self.subresources = subresources;
+        self
+    }
+
+    /// Serving only these verbs.
+    pub const fn only(mut self, verbs: &'static [&'static str]) -> ResourceInfo {
+        self.verbs = verbs;
+        self
+    }
+
+    /// Whether the main resource serves `verb` (`get`, `list`, ...).
+    pub fn serves(&self, verb: &str) -> bool {
+        self.verbs.contains(&verb)
+    }
+
+    /// Whether objects of the kind are kept in storage, which is what makes
+    /// them watchable (a review is only answered, a ComponentStatus
+    /// computed).
+    pub fn is_stored(&self) -> bool {
+        self.serves("watch")
+    }
+
     /// `apiVersion` as written in objects: `v1` or `apps/v1`.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {
@@ -159,16 +245,6 @@ impl ResourceInfo {
         self.subresources.contains(&sub)
     }
 
-    /// The verbs served on the main resource: [`VERBS`], or only `create`
-    /// for the resources in [`CREATE_ONLY`].
-    pub fn verbs(&self) -> &'static [&'static str] {
-        if CREATE_ONLY.contains(&self.plural) {
-            &["create"]
-        } else {
-            VERBS
-        }
-    }
-
     /// The storage resource name used in etcd keys. Upstream keeps a few
     /// historical names (`services/specs`, `minions`); we use the plural, which
     /// is what a learner looking at `etcdctl get --prefix /registry` expects.
@@ -180,257 +256,105 @@ impl ResourceInfo {
 use Subresource::*;
 
 const ALL: &[&str] = &["all"];
-const NONE: &[&str] = &[];
+/// Upstream's category of the kinds that extend the API (webhooks, admission
+/// policies, CRDs, APIServices).
+const API_EXTENSIONS: &[&str] = &["api-extensions"];
+const NS: bool = true;
+const CLUSTER: bool = false;
 
 /// Every resource this cluster serves, in discovery order.
+#[rustfmt::skip]
 pub static RESOURCES: &[ResourceInfo] = &[
     // core/v1
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "Namespace",
-        plural: "namespaces",
-        singular: "namespace",
-        namespaced: false,
-        short_names: &["ns"],
-        categories: NONE,
-        subresources: &[Status, Finalize],
-    },
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "Pod",
-        plural: "pods",
-        singular: "pod",
-        namespaced: true,
-        short_names: &["po"],
-        categories: ALL,
-        subresources: &[
-            Status,
-            Binding,
-            Eviction,
-            Log,
-            Exec,
-            Attach,
-            PortForward,
-            Proxy,
-        ],
-    },
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "Node",
-        plural: "nodes",
-        singular: "node",
-        namespaced: false,
-        short_names: &["no"],
-        categories: NONE,
-        subresources: &[Status, Proxy],
-    },
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "Service",
-        plural: "services",
-        singular: "service",
-        namespaced: true,
-        short_names: &["svc"],
-        categories: ALL,
-        subresources: &[Status, Proxy],
-    },
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "Endpoints",
-        plural: "endpoints",
-        singular: "endpoints",
-        namespaced: true,
-        short_names: &["ep"],
-        categories: NONE,
-        subresources: &[],
-    },
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "ConfigMap",
-        plural: "configmaps",
-        singular: "configmap",
-        namespaced: true,
-        short_names: &["cm"],
-        categories: NONE,
-        subresources: &[],
-    },
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "Secret",
-        plural: "secrets",
-        singular: "secret",
-        namespaced: true,
-        short_names: &[],
-        categories: NONE,
-        subresources: &[],
-    },
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "Event",
-        plural: "events",
-        singular: "event",
-        namespaced: true,
-        short_names: &["ev"],
-        categories: NONE,
-        subresources: &[],
-    },
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "ServiceAccount",
-        plural: "serviceaccounts",
-        singular: "serviceaccount",
-        namespaced: true,
-        short_names: &["sa"],
-        categories: NONE,
-        subresources: &[],
-    },
+    ResourceInfo::new("", "Namespace", "namespaces", "namespace", CLUSTER).short(&["ns"]).with(&[Status, Finalize]).only(NAMESPACE_VERBS),
+    ResourceInfo::new("", "Pod", "pods", "pod", NS).short(&["po"]).in_categories(ALL)
+        .with(&[Status, Binding, Eviction, Log, Exec, Attach, PortForward, Proxy]),
+    ResourceInfo::new("", "Node", "nodes", "node", CLUSTER).short(&["no"]).with(&[Status, Proxy]),
+    ResourceInfo::new("", "Service", "services", "service", NS).short(&["svc"]).in_categories(ALL).with(&[Status, Proxy]),
+    ResourceInfo::new("", "Endpoints", "endpoints", "endpoints", NS).short(&["ep"]),
+    ResourceInfo::new("", "ConfigMap", "configmaps", "configmap", NS).short(&["cm"]),
+    ResourceInfo::new("", "Secret", "secrets", "secret", NS),
+    ResourceInfo::new("", "Event", "events", "event", NS).short(&["ev"]),
+    ResourceInfo::new("", "ServiceAccount", "serviceaccounts", "serviceaccount", NS).short(&["sa"]),
+    ResourceInfo::new("", "PersistentVolume", "persistentvolumes", "persistentvolume", CLUSTER).short(&["pv"]).with(&[Status]),
+    ResourceInfo::new("", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", NS).short(&["pvc"]).with(&[Status]),
+    ResourceInfo::new("", "ResourceQuota", "resourcequotas", "resourcequota", NS).short(&["quota"]).with(&[Status]),
+    ResourceInfo::new("", "LimitRange", "limitranges", "limitrange", NS).short(&["limits"]),
+    ResourceInfo::new("", "ComponentStatus", "componentstatuses", "componentstatus", CLUSTER).short(&["cs"]).only(READ_ONLY),
+    ResourceInfo::new("", "ReplicationController", "replicationcontrollers", "replicationcontroller", NS).short(&["rc"]).in_categories(ALL)
+        .with(&[Status, Scale]),
+    ResourceInfo::new("", "PodTemplate", "podtemplates", "podtemplate", NS),
+    // A Binding binds the pod it names (as pods/binding); nothing is stored.
+    ResourceInfo::new("", "Binding", "bindings", "binding", NS).only(CREATE_ONLY),
     // apps/v1
-    ResourceInfo {
-        group: "apps",
-        version: "v1",
-        kind: "Deployment",
-        plural: "deployments",
-        singular: "deployment",
-        namespaced: true,
-        short_names: &["deploy"],
-        categories: ALL,
-        subresources: &[Status, Scale],
-    },
-    ResourceInfo {
-        group: "apps",
-        version: "v1",
-        kind: "ReplicaSet",
-        plural: "replicasets",
-        singular: "replicaset",
-        namespaced: true,
-        short_names: &["rs"],
-        categories: ALL,
-        subresources: &[Status, Scale],
-    },
-    ResourceInfo {
-        group: "apps",
-        version: "v1",
-        kind: "DaemonSet",
-        plural: "daemonsets",
-        singular: "daemonset",
-        namespaced: true,
-        short_names: &["ds"],
-        categories: ALL,
-        subresources: &[Status],
-    },
-    ResourceInfo {
-        group: "apps",
-        version: "v1",
-        kind: "StatefulSet",
-        plural: "statefulsets",
-        singular: "statefulset",
-        namespaced: true,
-        short_names: &["sts"],
-        categories: ALL,
-        subresources: &[Status, Scale],
-    },
+    ResourceInfo::new("apps", "Deployment", "deployments", "deployment", NS).short(&["deploy"]).in_categories(ALL).with(&[Status, Scale]),
+    ResourceInfo::new("apps", "ReplicaSet", "replicasets", "replicaset", NS).short(&["rs"]).in_categories(ALL).with(&[Status, Scale]),
+    ResourceInfo::new("apps", "DaemonSet", "daemonsets", "daemonset", NS).short(&["ds"]).in_categories(ALL).with(&[Status]),
+    ResourceInfo::new("apps", "StatefulSet", "statefulsets", "statefulset", NS).short(&["sts"]).in_categories(ALL).with(&[Status, Scale]),
+    ResourceInfo::new("apps", "ControllerRevision", "controllerrevisions", "controllerrevision", NS),
     // batch/v1
-    ResourceInfo {
-        group: "batch",
-        version: "v1",
-        kind: "Job",
-        plural: "jobs",
-        singular: "job",
-        namespaced: true,
-        short_names: &[],
-        categories: ALL,
-        subresources: &[Status],
-    },
-    ResourceInfo {
-        group: "batch",
-        version: "v1",
-        kind: "CronJob",
-        plural: "cronjobs",
-        singular: "cronjob",
-        namespaced: true,
-        short_names: &["cj"],
-        categories: ALL,
-        subresources: &[Status],
-    },
+    ResourceInfo::new("batch", "Job", "jobs", "job", NS).in_categories(ALL).with(&[Status]),
+    ResourceInfo::new("batch", "CronJob", "cronjobs", "cronjob", NS).short(&["cj"]).in_categories(ALL).with(&[Status]),
+    // autoscaling/v2
+    ResourceInfo::new("autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", NS)
+        .at("v2").short(&["hpa"]).in_categories(ALL).with(&[Status]),
+    // policy/v1
+    ResourceInfo::new("policy", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", NS).short(&["pdb"]).with(&[Status]),
     // coordination.k8s.io/v1
-    ResourceInfo {
-        group: "coordination.k8s.io",
-        version: "v1",
-        kind: "Lease",
-        plural: "leases",
-        singular: "lease",
-        namespaced: true,
-        short_names: &[],
-        categories: NONE,
-        subresources: &[],
-    },
+    ResourceInfo::new("coordination.k8s.io", "Lease", "leases", "lease", NS),
     // scheduling.k8s.io/v1
-    ResourceInfo {
-        group: "scheduling.k8s.io",
-        version: "v1",
-        kind: "PriorityClass",
-        plural: "priorityclasses",
-        singular: "priorityclass",
-        namespaced: false,
-        short_names: &["pc"],
-        categories: NONE,
-        subresources: &[],
-    },
+    ResourceInfo::new("scheduling.k8s.io", "PriorityClass", "priorityclasses", "priorityclass", CLUSTER).short(&["pc"]),
     // discovery.k8s.io/v1
-    ResourceInfo {
-        group: "discovery.k8s.io",
-        version: "v1",
-        kind: "EndpointSlice",
-        plural: "endpointslices",
-        singular: "endpointslice",
-        namespaced: true,
-        short_names: &[],
-        categories: NONE,
-        subresources: &[],
-    },
-    // core/v1 (continued)
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "ReplicationController",
-        plural: "replicationcontrollers",
-        singular: "replicationcontroller",
-        namespaced: true,
-        short_names: &["rc"],
-        categories: ALL,
-        subresources: &[Status, Scale],
-    },
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "PodTemplate",
-        plural: "podtemplates",
-        singular: "podtemplate",
-        namespaced: true,
-        short_names: &[],
-        categories: NONE,
-        subresources: &[],
-    },
-    ResourceInfo {
-        group: "",
-        version: "v1",
-        kind: "Binding",
-        plural: "bindings",
-        singular: "binding",
-        namespaced: true,
-        short_names: &[],
-        categories: NONE,
-        subresources: &[],
-    },
+    ResourceInfo::new("discovery.k8s.io", "EndpointSlice", "endpointslices", "endpointslice", NS),
+    // networking.k8s.io/v1
+    ResourceInfo::new("networking.k8s.io", "Ingress", "ingresses", "ingress", NS).short(&["ing"]).with(&[Status]),
+    ResourceInfo::new("networking.k8s.io", "IngressClass", "ingressclasses", "ingressclass", CLUSTER),
+    ResourceInfo::new("networking.k8s.io", "NetworkPolicy", "networkpolicies", "networkpolicy", NS).short(&["netpol"]),
+    ResourceInfo::new("networking.k8s.io", "ServiceCIDR", "servicecidrs", "servicecidr", CLUSTER).with(&[Status]),
+    ResourceInfo::new("networking.k8s.io", "IPAddress", "ipaddresses", "ipaddress", CLUSTER).short(&["ip"]),
+    // node.k8s.io/v1
+    ResourceInfo::new("node.k8s.io", "RuntimeClass", "runtimeclasses", "runtimeclass", CLUSTER),
+    // storage.k8s.io/v1
+    ResourceInfo::new("storage.k8s.io", "StorageClass", "storageclasses", "storageclass", CLUSTER).short(&["sc"]),
+    ResourceInfo::new("storage.k8s.io", "CSIDriver", "csidrivers", "csidriver", CLUSTER),
+    ResourceInfo::new("storage.k8s.io", "CSINode", "csinodes", "csinode", CLUSTER),
+    ResourceInfo::new("storage.k8s.io", "CSIStorageCapacity", "csistoragecapacities", "csistoragecapacity", NS),
+    ResourceInfo::new("storage.k8s.io", "VolumeAttachment", "volumeattachments", "volumeattachment", CLUSTER).with(&[Status]),
+    ResourceInfo::new("storage.k8s.io", "VolumeAttributesClass", "volumeattributesclasses", "volumeattributesclass", CLUSTER).short(&["vac"]),
+    // rbac.authorization.k8s.io/v1
+    ResourceInfo::new("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", "clusterrole", CLUSTER),
+    ResourceInfo::new("rbac.authorization.k8s.io", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", CLUSTER),
+    ResourceInfo::new("rbac.authorization.k8s.io", "Role", "roles", "role", NS),
+    ResourceInfo::new("rbac.authorization.k8s.io", "RoleBinding", "rolebindings", "rolebinding", NS),
+    // authentication.k8s.io/v1 and authorization.k8s.io/v1: answered, not stored
+    ResourceInfo::new("authentication.k8s.io", "SelfSubjectReview", "selfsubjectreviews", "selfsubjectreview", CLUSTER).only(CREATE_ONLY),
+    ResourceInfo::new("authentication.k8s.io", "TokenReview", "tokenreviews", "tokenreview", CLUSTER).only(CREATE_ONLY),
+    ResourceInfo::new("authorization.k8s.io", "LocalSubjectAccessReview", "localsubjectaccessreviews", "localsubjectaccessreview", NS).only(CREATE_ONLY),
+    ResourceInfo::new("authorization.k8s.io", "SelfSubjectAccessReview", "selfsubjectaccessreviews", "selfsubjectaccessreview", CLUSTER).only(CREATE_ONLY),
+    ResourceInfo::new("authorization.k8s.io", "SelfSubjectRulesReview", "selfsubjectrulesreviews", "selfsubjectrulesreview", CLUSTER).only(CREATE_ONLY),
+    ResourceInfo::new("authorization.k8s.io", "SubjectAccessReview", "subjectaccessreviews", "subjectaccessreview", CLUSTER).only(CREATE_ONLY),
+    // certificates.k8s.io/v1
+    ResourceInfo::new("certificates.k8s.io", "CertificateSigningRequest", "certificatesigningrequests", "certificatesigningrequest", CLUSTER)
+        .short(&["csr"]).with(&[Status, Approval]),
+    // flowcontrol.apiserver.k8s.io/v1
+    ResourceInfo::new("flowcontrol.apiserver.k8s.io", "FlowSchema", "flowschemas", "flowschema", CLUSTER).with(&[Status]),
+    ResourceInfo::new("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration", "prioritylevelconfigurations", "prioritylevelconfiguration", CLUSTER).with(&[Status]),
+    // admissionregistration.k8s.io/v1
+    ResourceInfo::new("admissionregistration.k8s.io", "MutatingAdmissionPolicy", "mutatingadmissionpolicies", "mutatingadmissionpolicy", CLUSTER).in_categories(API_EXTENSIONS),
+    ResourceInfo::new("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding", "mutatingadmissionpolicybindings", "mutatingadmissionpolicybinding", CLUSTER).in_categories(API_EXTENSIONS),
+    ResourceInfo::new("admissionregistration.k8s.io", "MutatingWebhookConfiguration", "mutatingwebhookconfigurations", "mutatingwebhookconfiguration", CLUSTER).in_categories(API_EXTENSIONS),
+    ResourceInfo::new("admissionregistration.k8s.io", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", "validatingadmissionpolicy", CLUSTER).in_categories(API_EXTENSIONS).with(&[Status]),
+    ResourceInfo::new("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings", "validatingadmissionpolicybinding", CLUSTER).in_categories(API_EXTENSIONS),
+    ResourceInfo::new("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", "validatingwebhookconfiguration", CLUSTER).in_categories(API_EXTENSIONS),
+    // apiextensions.k8s.io/v1 and apiregistration.k8s.io/v1
+    ResourceInfo::new("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", "customresourcedefinition", CLUSTER)
+        .short(&["crd", "crds"]).in_categories(API_EXTENSIONS).with(&[Status]),
+    ResourceInfo::new("apiregistration.k8s.io", "APIService", "apiservices", "apiservice", CLUSTER).in_categories(API_EXTENSIONS).with(&[Status]),
+    // resource.k8s.io/v1 (dynamic resource allocation)
+    ResourceInfo::new("resource.k8s.io", "DeviceClass", "deviceclasses", "deviceclass", CLUSTER),
+    ResourceInfo::new("resource.k8s.io", "ResourceClaim", "resourceclaims", "resourceclaim", NS).with(&[Status]),
+    ResourceInfo::new("resource.k8s.io", "ResourceClaimTemplate", "resourceclaimtemplates", "resourceclaimtemplate", NS),
+    ResourceInfo::new("resource.k8s.io", "ResourceSlice", "resourceslices", "resourceslice", CLUSTER),
 ];
 
 /// Looks a resource up by group, version and plural name, as found in a URL.
@@ -494,6 +418,36 @@ mod tests {
         let mut names: Vec<_> = groups.iter().map(|(g, _)| *g).collect();
         names.dedup();
         assert_eq!(names.len(), groups.len());
+    }
+
+    #[test]
+    fn names_and_short_names_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for r in RESOURCES {
+            assert!(
+                seen.insert((r.group, r.version, r.plural)),
+                "{} twice",
+                r.plural
+            );
+            for short in r.short_names {
+                let clash = RESOURCES
+                    .iter()
+                    .filter(|o| o.short_names.contains(short) && o.kind != r.kind)
+                    .count();
+                assert_eq!(clash, 0, "short name {short} of {} is taken", r.plural);
+            }
+            assert!(!r.verbs.is_empty(), "{} serves no verb", r.plural);
+        }
+    }
+
+    #[test]
+    fn only_watchable_kinds_are_stored() {
+        let reviews = find("authorization.k8s.io", "v1", "subjectaccessreviews");
+        assert_eq!(reviews.map(|r| r.is_stored()), Some(false));
+        let cs = find("", "v1", "componentstatuses");
+        assert_eq!(cs.map(|r| r.is_stored()), Some(false));
+        let ns = find("", "v1", "namespaces").expect("namespaces");
+        assert!(ns.is_stored() && !ns.serves("deletecollection"));
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! 4. [`admission`]: cluster-wide policy (no objects in missing or terminating namespaces);
 //! 5. [`storage`]: etcd transactions, and the watch cache that fans changes out.
 //!
-//! Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
+//! Who a request comes from and what it may do are [`authentication`] and
+//! [`authorization`] (anonymous and AlwaysAllow for now; the access reviews
+//! answer from them). Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
 //! `metadata` for every layer, [`response`] writes JSON answers. [`discovery`] tells clients
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
 //! Besides serving, the apiserver keeps a few objects of its own: the system
@@ -21,6 +23,8 @@
 //! endpoints ([`kubernetes_service`]).
 
 pub mod admission;
+pub mod authentication;
+pub mod authorization;
 pub mod bootstrap;
 pub mod defaults;
 pub mod discovery;
@@ -249,10 +253,11 @@ pub async fn start(
     // Every built-in resource's watch cache starts now, as upstream's cacher
     // does: a resourceVersion a client lists at after `/readyz` is then
     // always inside the cache's window, and watches never need etcd's history.
-    // (Resources that store nothing, `bindings`, have no cache.)
+    // (Resources that store nothing, such as `bindings` and the reviews,
+    // have no cache.)
     for resource in apimachinery::resources::RESOURCES
         .iter()
-        .filter(|r| r.verbs().contains(&"watch"))
+        .filter(|r| r.is_stored())
     {
         state.cache(resource);
     }

@@ -96,23 +96,42 @@ fn document(group: &str, version: &str) -> Option<Value> {
                 format!("{prefix}/{}/{{name}}", r.plural),
             )
         };
-        paths.insert(
-            collection,
-            json!({
-                "get": operation(r, "list", "list", false),
-                "post": operation(r, "create", "post", true),
-                "delete": operation(r, "deletecollection", "deletecollection", false),
-            }),
-        );
-        paths.insert(
-            item,
-            json!({
-                "get": operation(r, "read", "get", false),
-                "put": operation(r, "replace", "put", true),
-                "patch": operation(r, "patch", "patch", true),
-                "delete": operation(r, "delete", "delete", false),
-            }),
-        );
+        // Only the verbs the resource serves (a review is only posted, a
+        // ComponentStatus only read).
+        let mut collection_ops = Map::new();
+        let mut item_ops = Map::new();
+        for (verb, method, op, action, write, on_item) in [
+            ("list", "get", "list", "list", false, false),
+            ("create", "post", "create", "post", true, false),
+            (
+                "deletecollection",
+                "delete",
+                "deletecollection",
+                "deletecollection",
+                false,
+                false,
+            ),
+            ("get", "get", "read", "get", false, true),
+            ("update", "put", "replace", "put", true, true),
+            ("patch", "patch", "patch", "patch", true, true),
+            ("delete", "delete", "delete", "delete", false, true),
+        ] {
+            if !r.serves(verb) {
+                continue;
+            }
+            let ops = if on_item {
+                &mut item_ops
+            } else {
+                &mut collection_ops
+            };
+            ops.insert(method.into(), operation(r, op, action, write));
+        }
+        if !collection_ops.is_empty() {
+            paths.insert(collection, Value::Object(collection_ops));
+        }
+        if !item_ops.is_empty() {
+            paths.insert(item, Value::Object(item_ops));
+        }
         if let Some(name) = add_kind_schema(&mut gen, r) {
             kind_schemas.push((name, r));
             continue;
@@ -341,6 +360,25 @@ mod tests {
             .is_some_and(|p| p.iter().any(|p| p["name"] == "fieldValidation")));
         assert!(v3_document("apis/nope/v1").is_none());
         assert!(v3_document("api/v1").is_some());
+    }
+
+    #[test]
+    fn operations_follow_the_served_verbs() {
+        let doc = v3_document("apis/authorization.k8s.io/v1")
+            .cloned()
+            .unwrap_or_default();
+        let reviews = &doc["paths"]["/apis/authorization.k8s.io/v1/subjectaccessreviews"];
+        assert!(reviews["post"].is_object(), "{reviews}");
+        assert!(reviews["get"].is_null() && reviews["delete"].is_null());
+        assert!(
+            doc["paths"]["/apis/authorization.k8s.io/v1/subjectaccessreviews/{name}"].is_null()
+        );
+        assert!(doc["components"]["schemas"]
+            .as_object()
+            .is_some_and(|s| s.keys().any(|k| k.contains("SubjectAccessReview"))));
+        let core = v3_document("api/v1").cloned().unwrap_or_default();
+        let cs = &core["paths"]["/api/v1/componentstatuses/{name}"];
+        assert!(cs["get"].is_object() && cs["put"].is_null(), "{cs}");
     }
 
     #[test]

@@ -81,6 +81,56 @@ pub fn default_cells(obj: &Value) -> Vec<Value> {
     vec![json!(s(obj, "/metadata/name")), json!(age(obj))]
 }
 
+/// The columns of upstream's default table convertor, which prints kinds
+/// that have no printer there (Roles, LimitRanges, CRDs): the name and the
+/// creation time as a timestamp rather than an age.
+pub const CREATED_AT: &[Column] = &[
+    NAME,
+    Column {
+        name: "Created At",
+        kind: "date",
+        format: "",
+        priority: 0,
+        description: AGE_DOC,
+    },
+];
+
+/// The cells of [`CREATED_AT`].
+pub fn created_at_cells(obj: &Value) -> Vec<Value> {
+    vec![
+        json!(s(obj, "/metadata/name")),
+        json!(s(obj, "/metadata/creationTimestamp")),
+    ]
+}
+
+/// The usual row: the name, the kind's own cells, the age.
+pub fn row(obj: &Value, middle: Vec<Value>) -> Vec<Value> {
+    let mut cells = Vec::with_capacity(middle.len() + 2);
+    cells.push(json!(s(obj, "/metadata/name")));
+    cells.extend(middle);
+    cells.push(json!(age(obj)));
+    cells
+}
+
+/// Upstream's `listOrNone`-style join: the strings, or `fallback` when there
+/// are none.
+pub fn join_or(items: &[String], sep: &str, fallback: &str) -> String {
+    if items.is_empty() {
+        fallback.to_string()
+    } else {
+        items.join(sep)
+    }
+}
+
+/// An `IntOrString` as Go prints it (`2` or `50%`), `fallback` when unset.
+pub fn int_or_string(v: Option<&Value>, fallback: &str) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => fallback.to_string(),
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Small readers over JSON: absent or mistyped fields read as zero values,
 // so no input can make a printer fail.

@@ -34,9 +34,11 @@ impl Priorities {
     fn set(&self, pc: &PriorityClass) {
         if let Ok(mut g) = self.classes.write() {
             let name = pc.metadata.name.clone().unwrap_or_default();
-            g.0.insert(name, pc.value);
+            // The apiserver requires a value; the type leaves it optional.
+            let value = pc.value.unwrap_or_default();
+            g.0.insert(name, value);
             if pc.global_default == Some(true) {
-                g.1 = Some(pc.value);
+                g.1 = Some(value);
             }
         }
     }

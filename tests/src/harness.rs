@@ -584,11 +584,18 @@ pub fn kubectl(server: &str, args: &[&str]) -> Result<KubectlOutput> {
         what: "a temp dir".into(),
         source,
     })?;
+    kubectl_cached(server, cache.path(), args)
+}
+
+/// Runs the real kubectl against `server` keeping its discovery cache in
+/// `cache`, so a test that runs it many times against one server reads
+/// discovery once.
+pub fn kubectl_cached(server: &str, cache: &Path, args: &[&str]) -> Result<KubectlOutput> {
     let out = Command::new("/usr/bin/kubectl")
         .arg("--server")
         .arg(server)
         .arg("--cache-dir")
-        .arg(cache.path())
+        .arg(cache)
         .args(args)
         .env("KUBECONFIG", "/dev/null")
         .output()

@@ -129,7 +129,7 @@ async fn every_namespace_gets_its_service_account_and_root_ca_and_the_apiserver_
             subset.addresses?.first()?.ip == "127.0.0.1" && subset.ports?.first()?.port == port;
         let slice = exists(&slices, "kubernetes").await?;
         let slice_ok = slice.metadata.labels?.get("kubernetes.io/service-name")? == "kubernetes"
-            && slice.endpoints.first()?.addresses == ["127.0.0.1"]
+            && slice.endpoints.as_ref()?.first()?.addresses == ["127.0.0.1"]
             && slice.ports?.first()?.port == Some(port);
         (svc_ok && ep_ok && slice_ok).then_some(())
     };

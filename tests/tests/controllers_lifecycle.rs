@@ -321,8 +321,9 @@ async fn endpoints_and_slices_follow_pod_readiness() {
             .await
             .ok()?;
         let s = l.items.into_iter().next()?;
-        (s.endpoints.len() == 2
-            && s.endpoints
+        let endpoints = s.endpoints.as_deref().unwrap_or_default();
+        (endpoints.len() == 2
+            && endpoints
                 .iter()
                 .all(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true)))
         .then_some(s)

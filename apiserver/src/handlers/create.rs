@@ -135,6 +135,47 @@ async fn create_as(
     super::route(ctx).await
 }
 
+/// `create` of a kind that is answered, not stored (a TokenReview, a
+/// SubjectAccessReview, ...): decode, default and validate the posted
+/// object as any other, let the kind's strategy fill in the answer, and send
+/// it back; nothing is written.
+pub(super) async fn review(ctx: Ctx) -> Result<Response> {
+    let resource = ctx.info.resource;
+    let mut obj = ctx.object_body()?;
+    check_type_meta(&mut obj, &resource.api_version(), resource.kind)?;
+    if let Some(url_ns) = &ctx.info.namespace {
+        match meta_str(&obj, "namespace") {
+            Some(ns) if !ns.is_empty() && ns != url_ns => {
+                return Err(ApiError::BadRequest(format!(
+                    "the namespace of the provided object ({ns}) does not match the namespace sent on the request ({url_ns})"
+                )))
+            }
+            _ => {
+                meta_mut(&mut obj).insert("namespace".into(), Value::String(url_ns.clone()));
+            }
+        }
+    }
+    registry::apply_defaults(resource, &mut obj).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "the body of the request does not decode as a {}: {e}",
+            resource.kind
+        ))
+    })?;
+    let strategy = registry::strategy_for(resource);
+    let causes = strategy.validate(&obj);
+    if !causes.is_empty() {
+        return Err(ApiError::Invalid {
+            kind: resource.kind.into(),
+            group: resource.group.into(),
+            name: meta_str(&obj, "name").unwrap_or("").into(),
+            causes,
+        });
+    }
+    let user = crate::authentication::user_of(&ctx.headers);
+    strategy.review(&ctx.server, &user, &mut obj).await?;
+    Ok(json(StatusCode::CREATED, &obj))
+}
+
 /// The create pipeline, shared with server-side apply's create-on-missing.
 pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
     let resource = ctx.info.resource;

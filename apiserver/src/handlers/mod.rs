@@ -369,15 +369,31 @@ fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Respons
 pub(crate) async fn route(ctx: Ctx) -> Result<Response> {
     use Subresource as S;
     use Verb as V;
-    if ctx.info.subresource.is_none()
-        && !ctx.info.resource.verbs().contains(&ctx.info.verb.as_str())
-    {
+    let resource = ctx.info.resource;
+    if ctx.info.subresource.is_none() && !resource.serves(ctx.info.verb.as_str()) {
         return Err(ApiError::MethodNotAllowed(format!(
-            "{} on {} is not supported: it only accepts {}",
+            "{} does not support {}: it serves {}",
+            resource.plural,
             ctx.info.verb.as_str(),
-            ctx.info.resource.plural,
-            ctx.info.resource.verbs().join(", ")
+            resource.verbs.join(", ")
         )));
+    }
+    if !resource.is_stored() {
+        // Reviews are answered, ComponentStatuses computed: nothing in etcd.
+        return match ctx.info.verb {
+            // A create-only kind served as another object's subresource
+            // (a Binding binds a pod): `create` sends it there.
+            V::Create
+                if crate::registry::strategy_for(resource)
+                    .creates_as()
+                    .is_some() =>
+            {
+                create::create(ctx).await
+            }
+            V::Create => create::review(ctx).await,
+            V::Get => read::get_computed(ctx).await,
+            _ => read::list_computed(ctx).await,
+        };
     }
     match (ctx.info.verb, ctx.info.subresource) {
         (V::Get, None) => read::get(ctx).await,
@@ -397,6 +413,9 @@ pub(crate) async fn route(ctx: Ctx) -> Result<Response> {
         (V::Create, Some(S::Binding)) => subresources::bind(ctx).await,
         (V::Create, Some(S::Eviction)) => subresources::evict(ctx).await,
         (V::Update, Some(S::Finalize)) => write::update(ctx).await,
+        (V::Get, Some(S::Approval)) => read::get(ctx).await,
+        (V::Update, Some(S::Approval)) => write::update(ctx).await,
+        (V::Patch, Some(S::Approval)) => write::patch(ctx).await,
         (verb, Some(sub)) => Err(ApiError::MethodNotAllowed(format!(
             "{} on {}/{} is not supported by this server yet",
             verb.as_str(),

@@ -34,6 +34,66 @@ pub(super) async fn get(ctx: Ctx) -> Result<Response> {
     }
 }
 
+/// Every object of a computed kind (ComponentStatus): the strategy makes
+/// them on each read.
+async fn computed(ctx: &Ctx) -> Result<Vec<Value>> {
+    let strategy = crate::registry::strategy_for(ctx.info.resource);
+    let objects = match strategy.computed(&ctx.server) {
+        Some(objects) => objects.await,
+        None => {
+            return Err(ApiError::Internal(format!(
+                "{} is neither stored nor computed",
+                ctx.info.resource.plural
+            )))
+        }
+    };
+    Ok(objects)
+}
+
+/// `get` of a computed kind.
+pub(super) async fn get_computed(ctx: Ctx) -> Result<Response> {
+    let name = ctx.info.name.clone().unwrap_or_default();
+    let found = computed(&ctx)
+        .await?
+        .into_iter()
+        .find(|o| crate::registry::meta_str(o, "name") == Some(name.as_str()));
+    let Some(object) = found else {
+        return Err(ApiError::NotFound(ctx.target()));
+    };
+    Ok(match ctx.table() {
+        Some(include) => json(
+            StatusCode::OK,
+            &crate::tables::table_for_object(ctx.info.resource, &object, include, true),
+        ),
+        None => json(StatusCode::OK, &object),
+    })
+}
+
+/// `list` of a computed kind, filtered by the selectors.
+pub(super) async fn list_computed(ctx: Ctx) -> Result<Response> {
+    let filter = Filter::from_ctx(&ctx)?;
+    let items: Vec<Value> = computed(&ctx)
+        .await?
+        .into_iter()
+        .filter(|o| filter.matches(o))
+        .collect();
+    let resource = ctx.info.resource;
+    let meta = json!({"resourceVersion": ""});
+    if let Some(include) = ctx.table() {
+        let table = crate::tables::table_for_list(resource, &items, &meta, include);
+        return Ok(json(StatusCode::OK, &table));
+    }
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "kind": format!("{}List", resource.kind),
+            "apiVersion": resource.api_version(),
+            "metadata": meta,
+            "items": items,
+        }),
+    ))
+}
+
 /// What a `continue` token holds.
 #[derive(Serialize, Deserialize)]
 struct ContinueToken {

@@ -132,6 +132,18 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
             );
             Ok(merged)
         }
+        Some(Subresource::Approval) => {
+            let mut merged = registry::prepare_for_approval_update(&new, current);
+            admit(ctx, resource, &mut merged, Some(current))?;
+            crate::fieldmanager::record_update(
+                &manager,
+                Some("approval"),
+                &api_version,
+                Some(current),
+                &mut merged,
+            );
+            Ok(merged)
+        }
         Some(Subresource::Finalize) => {
             let mut merged = registry::prepare_for_finalize(&new, current);
             admit(ctx, resource, &mut merged, Some(current))?;

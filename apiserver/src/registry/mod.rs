@@ -33,9 +33,16 @@
 //!   Table by [`crate::tables`].
 //!
 //! The kinds live in one file each, in a folder per API group:
-//! [`core`] (Pod, Service, Namespace, Node, ...), [`apps`], [`batch`],
-//! [`coordination`], [`discovery`], [`scheduling`]. Adding a kind is one file
-//! and one row in [`builtin_strategies`]; a kind defined at runtime (a
+//! [`core`] (Pod, Service, Namespace, Node, PersistentVolume, ...),
+//! [`apps`], [`batch`], [`autoscaling`], [`policy`], [`coordination`],
+//! [`discovery`], [`scheduling`], [`networking`], [`node`], [`storage`],
+//! [`rbac`], [`certificates`], [`flowcontrol`], [`admissionregistration`],
+//! [`apiextensions`], [`apiregistration`], [`resource`], and the reviews in
+//! [`authentication`] and [`authorization`]. A kind with behaviour of its
+//! own implements [`Strategy`]; a kind that is only stored with upstream's
+//! defaults, rules and printer is a [`generic::Typed`] built from plain
+//! functions (a review adds its answer). Adding a kind is one file and
+//! one row in [`builtin_strategies`]; a kind defined at runtime (a
 //! CustomResourceDefinition's) calls [`register`] with its own strategy.
 
 use std::collections::HashMap;
@@ -47,13 +54,28 @@ use serde_json::{json, Value};
 use crate::errors::ApiError;
 use crate::validation::{self, FieldError, FieldErrorKind};
 
+pub mod admissionregistration;
+pub mod apiextensions;
+pub mod apiregistration;
 pub mod apps;
+pub mod authentication;
+pub mod authorization;
+pub mod autoscaling;
 pub mod batch;
+pub mod certificates;
 pub mod coordination;
 pub mod core;
 pub mod discovery;
+pub mod flowcontrol;
+pub mod generic;
+pub mod networking;
+pub mod node;
+pub mod policy;
+pub mod rbac;
+pub mod resource;
 pub mod scale;
 pub mod scheduling;
+pub mod storage;
 pub mod strategy;
 
 pub use self::core::namespace::prepare_for_finalize;
@@ -63,28 +85,86 @@ pub use strategy::Strategy;
 /// The built-in kinds and their strategies: one row per kind.
 #[rustfmt::skip]
 pub fn builtin_strategies() -> Vec<(&'static str, &'static str, Arc<dyn Strategy>)> {
-    use self::core::{configmap, endpoints, event, namespace, node, pod, secret, service, serviceaccount};
-    use apps::{daemonset, deployment, replicaset, statefulset};
+    use self::core::{componentstatus, configmap, endpoints, event, limitrange, namespace, node as core_node, persistentvolume, persistentvolumeclaim, pod, resourcequota, secret, service, serviceaccount};
+    use admissionregistration::{admissionpolicy, admissionpolicybinding, webhookconfiguration};
+    use apps::{controllerrevision, daemonset, deployment, replicaset, statefulset};
+    use authorization::{selfsubjectrulesreview, subjectaccessreview};
     use batch::{cronjob, job};
+    use flowcontrol::{flowschema, prioritylevelconfiguration};
+    use networking::{ingress, ingressclass, ipaddress, networkpolicy, servicecidr};
+    use rbac::{role, rolebinding};
+    use resource::{deviceclass, resourceclaim, resourceclaimtemplate, resourceslice};
+    use storage::{csidriver, csinode, csistoragecapacity, storageclass, volumeattachment, volumeattributesclass};
+    const ADMISSION: &str = "admissionregistration.k8s.io";
+    const FLOWCONTROL: &str = "flowcontrol.apiserver.k8s.io";
+    const NETWORKING: &str = "networking.k8s.io";
+    const RBAC: &str = "rbac.authorization.k8s.io";
+    const RESOURCE: &str = "resource.k8s.io";
+    const STORAGE: &str = "storage.k8s.io";
     vec![
         ("", "Namespace", Arc::new(namespace::NamespaceStrategy)),
         ("", "Pod", Arc::new(pod::PodStrategy)),
-        ("", "Node", Arc::new(node::NodeStrategy)),
+        ("", "Node", Arc::new(core_node::NodeStrategy)),
         ("", "Service", Arc::new(service::ServiceStrategy)),
         ("", "Endpoints", Arc::new(endpoints::EndpointsStrategy)),
         ("", "ConfigMap", Arc::new(configmap::ConfigMapStrategy)),
         ("", "Secret", Arc::new(secret::SecretStrategy)),
         ("", "Event", Arc::new(event::EventStrategy)),
         ("", "ServiceAccount", Arc::new(serviceaccount::ServiceAccountStrategy)),
+        ("", "PersistentVolume", Arc::new(persistentvolume::STRATEGY)),
+        ("", "PersistentVolumeClaim", Arc::new(persistentvolumeclaim::STRATEGY)),
+        ("", "ResourceQuota", Arc::new(resourcequota::STRATEGY)),
+        ("", "LimitRange", Arc::new(limitrange::STRATEGY)),
+        ("", "ComponentStatus", Arc::new(componentstatus::ComponentStatusStrategy)),
         ("apps", "Deployment", Arc::new(deployment::DeploymentStrategy)),
         ("apps", "ReplicaSet", Arc::new(replicaset::ReplicaSetStrategy)),
         ("apps", "DaemonSet", Arc::new(daemonset::DaemonSetStrategy)),
         ("apps", "StatefulSet", Arc::new(statefulset::StatefulSetStrategy)),
+        ("apps", "ControllerRevision", Arc::new(controllerrevision::STRATEGY)),
         ("batch", "Job", Arc::new(job::JobStrategy)),
         ("batch", "CronJob", Arc::new(cronjob::CronJobStrategy)),
+        ("autoscaling", "HorizontalPodAutoscaler", Arc::new(autoscaling::horizontalpodautoscaler::STRATEGY)),
+        ("policy", "PodDisruptionBudget", Arc::new(policy::poddisruptionbudget::STRATEGY)),
         ("coordination.k8s.io", "Lease", Arc::new(coordination::lease::LeaseStrategy)),
         ("discovery.k8s.io", "EndpointSlice", Arc::new(discovery::endpointslice::EndpointSliceStrategy)),
         ("scheduling.k8s.io", "PriorityClass", Arc::new(scheduling::priorityclass::PriorityClassStrategy)),
+        (NETWORKING, "Ingress", Arc::new(ingress::STRATEGY)),
+        (NETWORKING, "IngressClass", Arc::new(ingressclass::STRATEGY)),
+        (NETWORKING, "NetworkPolicy", Arc::new(networkpolicy::STRATEGY)),
+        (NETWORKING, "ServiceCIDR", Arc::new(servicecidr::STRATEGY)),
+        (NETWORKING, "IPAddress", Arc::new(ipaddress::STRATEGY)),
+        ("node.k8s.io", "RuntimeClass", Arc::new(self::node::runtimeclass::STRATEGY)),
+        (STORAGE, "StorageClass", Arc::new(storageclass::STRATEGY)),
+        (STORAGE, "CSIDriver", Arc::new(csidriver::STRATEGY)),
+        (STORAGE, "CSINode", Arc::new(csinode::STRATEGY)),
+        (STORAGE, "CSIStorageCapacity", Arc::new(csistoragecapacity::STRATEGY)),
+        (STORAGE, "VolumeAttachment", Arc::new(volumeattachment::STRATEGY)),
+        (STORAGE, "VolumeAttributesClass", Arc::new(volumeattributesclass::STRATEGY)),
+        (RBAC, "Role", Arc::new(role::ROLE)),
+        (RBAC, "ClusterRole", Arc::new(role::CLUSTER_ROLE)),
+        (RBAC, "RoleBinding", Arc::new(rolebinding::ROLE_BINDING)),
+        (RBAC, "ClusterRoleBinding", Arc::new(rolebinding::CLUSTER_ROLE_BINDING)),
+        ("authentication.k8s.io", "TokenReview", Arc::new(authentication::tokenreview::STRATEGY)),
+        ("authentication.k8s.io", "SelfSubjectReview", Arc::new(authentication::selfsubjectreview::STRATEGY)),
+        ("authorization.k8s.io", "SubjectAccessReview", Arc::new(subjectaccessreview::SUBJECT)),
+        ("authorization.k8s.io", "LocalSubjectAccessReview", Arc::new(subjectaccessreview::LOCAL)),
+        ("authorization.k8s.io", "SelfSubjectAccessReview", Arc::new(subjectaccessreview::SELF)),
+        ("authorization.k8s.io", "SelfSubjectRulesReview", Arc::new(selfsubjectrulesreview::STRATEGY)),
+        ("certificates.k8s.io", "CertificateSigningRequest", Arc::new(certificates::certificatesigningrequest::STRATEGY)),
+        (FLOWCONTROL, "FlowSchema", Arc::new(flowschema::STRATEGY)),
+        (FLOWCONTROL, "PriorityLevelConfiguration", Arc::new(prioritylevelconfiguration::STRATEGY)),
+        (ADMISSION, "MutatingWebhookConfiguration", Arc::new(webhookconfiguration::MUTATING)),
+        (ADMISSION, "ValidatingWebhookConfiguration", Arc::new(webhookconfiguration::VALIDATING)),
+        (ADMISSION, "ValidatingAdmissionPolicy", Arc::new(admissionpolicy::VALIDATING)),
+        (ADMISSION, "ValidatingAdmissionPolicyBinding", Arc::new(admissionpolicybinding::VALIDATING)),
+        (ADMISSION, "MutatingAdmissionPolicy", Arc::new(admissionpolicy::MUTATING)),
+        (ADMISSION, "MutatingAdmissionPolicyBinding", Arc::new(admissionpolicybinding::MUTATING)),
+        ("apiextensions.k8s.io", "CustomResourceDefinition", Arc::new(apiextensions::customresourcedefinition::STRATEGY)),
+        ("apiregistration.k8s.io", "APIService", Arc::new(apiregistration::apiservice::STRATEGY)),
+        (RESOURCE, "DeviceClass", Arc::new(deviceclass::STRATEGY)),
+        (RESOURCE, "ResourceClaim", Arc::new(resourceclaim::STRATEGY)),
+        (RESOURCE, "ResourceClaimTemplate", Arc::new(resourceclaimtemplate::STRATEGY)),
+        (RESOURCE, "ResourceSlice", Arc::new(resourceslice::STRATEGY)),
         ("", "ReplicationController", Arc::new(self::core::replicationcontroller::ReplicationControllerStrategy)),
         ("", "PodTemplate", Arc::new(self::core::podtemplate::PodTemplateStrategy)),
         ("", "Binding", Arc::new(self::core::pod::binding::BindingStrategy)),
@@ -243,6 +323,31 @@ pub fn prepare_for_status_update(new: &Value, old: &Value) -> Value {
             }
             None => {
                 map.remove("status");
+            }
+        }
+    }
+    merged
+}
+
+/// For `/approval` writes (a CertificateSigningRequest's): the stored object
+/// with only `status.conditions`, the approval or denial, taken from the
+/// request.
+pub fn prepare_for_approval_update(new: &Value, old: &Value) -> Value {
+    let mut merged = old.clone();
+    let conditions = new
+        .pointer("/status/conditions")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if let Some(map) = merged.as_object_mut() {
+        let status = map.entry("status").or_insert_with(|| json!({}));
+        if !status.is_object() {
+            *status = json!({});
+        }
+        if let Some(status) = status.as_object_mut() {
+            if conditions.is_null() {
+                status.remove("conditions");
+            } else {
+                status.insert("conditions".into(), conditions);
             }
         }
     }

@@ -18,17 +18,7 @@ pub const KIND: &str = "Scale";
 
 /// A Scale as a resource, for patching one (a strategic merge patch needs
 /// the kind's type).
-pub const RESOURCE: ResourceInfo = ResourceInfo {
-    group: "autoscaling",
-    version: "v1",
-    kind: KIND,
-    plural: "scale",
-    singular: "scale",
-    namespaced: true,
-    short_names: &[],
-    categories: &[],
-    subresources: &[],
-};
+pub const RESOURCE: ResourceInfo = ResourceInfo::new("autoscaling", KIND, "scale", "scale", true);
 
 /// The Scale view of a workload.
 pub fn scale_of(obj: &Value) -> Value {

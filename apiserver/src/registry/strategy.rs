@@ -15,6 +15,7 @@ use k8s_openapi::schemars::generate::SchemaGenerator;
 use k8s_openapi::schemars::JsonSchema;
 use serde_json::Value;
 
+use crate::authentication::UserInfo;
 use crate::errors::ApiError;
 use crate::printers::{self, Column};
 use crate::request::RequestInfo;
@@ -193,6 +194,32 @@ pub trait Strategy: Send + Sync {
     /// `metadata.name`. `None`: objects of the kind are stored.
     fn creates_as(&self) -> Option<(&'static ResourceInfo, Subresource)> {
         None
+    }
+
+    /// For a kind computed on read instead of stored (ComponentStatus, whose
+    /// resource serves only `get` and `list`): every object of the kind as of
+    /// now. `None` (the default): the kind is stored.
+    fn computed<'a>(&'a self, server: &'a ApiServer) -> Option<BoxFuture<'a, Vec<Value>>> {
+        let _ = server;
+        None
+    }
+
+    /// For a kind that is answered instead of stored (the access reviews,
+    /// whose resource serves only `create`): fills in the answer, usually
+    /// `status`, of a posted object that was already defaulted and
+    /// validated; `user` is the identity the request came with.
+    fn review<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        user: &'a UserInfo,
+        obj: &'a mut Value,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        let _ = (server, user, obj);
+        Box::pin(async {
+            Err(ApiError::MethodNotAllowed(
+                "this kind is not a review".into(),
+            ))
+        })
     }
 
     /// The `kubectl get` columns.

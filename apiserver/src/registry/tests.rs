@@ -384,6 +384,7 @@ mod test_only_kind {
         short_names: &[],
         categories: &[],
         subresources: &[Subresource::Status],
+        verbs: apimachinery::resources::VERBS,
     };
 
     /// The strategy: a default size, a rule on it, an initial status and a

@@ -14,6 +14,10 @@ pub enum NameRule {
     Dns1123Label,
     /// DNS labels joined by dots, at most 253 characters: most kinds.
     Dns1123Subdomain,
+    /// Anything that is one URL path segment: not `.` or `..`, no `/` or
+    /// `%` (RBAC objects, whose names read like `system:controller:x`; an
+    /// IPAddress, named after an IPv6 address, checks its own form).
+    PathSegment,
 }
 
 /// What is wrong with a name that is not a DNS-1123 label.
@@ -40,6 +44,9 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
 
 /// The problems of `name` under `rule` (empty: valid).
 pub fn name_problems(rule: NameRule, name: &str) -> Vec<String> {
+    if rule == NameRule::PathSegment {
+        return path_segment_problems(name);
+    }
     let label = rule == NameRule::Dns1123Label;
     if label {
         if is_dns1123_label(name) {
@@ -77,6 +84,18 @@ pub fn validate_labels(labels: Option<&Value>, field: &str, errs: &mut Vec<Field
             None => errs.push(invalid(format!("{field}.{k}"), v, "must be a string")),
         }
     }
+}
+
+/// Upstream's `IsValidPathSegmentName`.
+fn path_segment_problems(name: &str) -> Vec<String> {
+    if name == "." || name == ".." {
+        return vec![format!("may not be '{name}'")];
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|bad| name.contains(*bad))
+        .map(|bad| format!("may not contain '{bad}'"))
+        .collect()
 }
 
 /// Checks `metadata` of `obj` (names per `rule`).

@@ -115,11 +115,11 @@ impl Reconciler for EndpointSliceController {
         for (ports, endpoints) in desired {
             let Some(svc) = svc.as_ref() else { break };
             match existing.next() {
-                Some(cur) if cur.ports == ports && cur.endpoints == endpoints => {}
+                Some(cur) if cur.ports == ports && cur.endpoints.as_ref() == Some(&endpoints) => {}
                 Some(cur) => {
                     let mut next = (*cur).clone();
                     next.ports = ports;
-                    next.endpoints = endpoints;
+                    next.endpoints = Some(endpoints);
                     let n = next.metadata.name.clone().unwrap_or_default();
                     match api.replace(&n, &PostParams::default(), &next).await {
                         Ok(_) => {}
@@ -145,7 +145,7 @@ impl Reconciler for EndpointSliceController {
                             ..Default::default()
                         },
                         address_type: "IPv4".into(),
-                        endpoints,
+                        endpoints: Some(endpoints),
                         ports,
                     };
                     api.create(&PostParams::default(), &slice)

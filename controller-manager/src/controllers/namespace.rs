@@ -75,10 +75,11 @@ impl Reconciler for NamespaceController {
         let mut failures = Vec::new();
         let mut remaining: BTreeMap<&str, usize> = BTreeMap::new();
         let mut pending_finalizers: BTreeMap<String, usize> = BTreeMap::new();
-        let stored = RESOURCES
+        // Only what is stored can be left behind (a review is never stored).
+        for r in RESOURCES
             .iter()
-            .filter(|r| r.namespaced && r.verbs().contains(&"deletecollection"));
-        for r in stored {
+            .filter(|r| r.namespaced && r.serves("deletecollection"))
+        {
             let api: Api<DynamicObject> =
                 Api::namespaced_with(self.client.clone(), name, &api_resource(r));
             if let Err(e) = api

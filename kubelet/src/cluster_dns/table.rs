@@ -104,7 +104,7 @@ fn ready_endpoints(slices: &[&EndpointSlice]) -> Vec<Endpoint> {
                 ))
             })
             .collect();
-        for ep in &s.endpoints {
+        for ep in s.endpoints.iter().flatten() {
             // An unset `ready` means "unknown", which consumers treat as ready.
             if !ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true) {
                 continue;

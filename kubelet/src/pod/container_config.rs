@@ -152,7 +152,7 @@ pub fn resources(c: &Container) -> ResourceRequirements {
 }
 
 /// The container's security context over the pod's (the container's
-/// fields win; supplemental groups exist only at pod level).
+/// fields win; supplemental groups and the fsGroup exist only at pod level).
 pub fn security(pod: &Pod, c: &Container) -> SecurityContext {
     let psc = pod
         .spec
@@ -171,12 +171,22 @@ pub fn security(pod: &Pod, c: &Container) -> SecurityContext {
             .or(psc.run_as_group)
             .and_then(|g| u32::try_from(g).ok()),
         run_as_non_root: sc.run_as_non_root.or(psc.run_as_non_root).unwrap_or(false),
-        supplemental_groups: psc
-            .supplemental_groups
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|g| u32::try_from(g).ok())
-            .collect(),
+        // The fsGroup first (it owns the pod's volumes), then the listed
+        // groups, as upstream's kubelet hands them to the runtime.
+        supplemental_groups: {
+            let mut groups: Vec<u32> = Vec::new();
+            for g in psc
+                .fs_group
+                .into_iter()
+                .chain(psc.supplemental_groups.unwrap_or_default())
+                .filter_map(|g| u32::try_from(g).ok())
+            {
+                if !groups.contains(&g) {
+                    groups.push(g);
+                }
+            }
+            groups
+        },
         privileged: sc.privileged.unwrap_or(false),
         read_only_root_filesystem: sc.read_only_root_filesystem.unwrap_or(false),
         allow_privilege_escalation: sc.allow_privilege_escalation,
@@ -459,6 +469,15 @@ mod tests {
         assert!(s.run_as_non_root);
         // A negative group cannot be a gid: dropped.
         assert_eq!(s.supplemental_groups, vec![3000]);
+        let with_fs_group = pod(json!({
+            "securityContext": {"fsGroup": 1001, "supplementalGroups": [3000, 1001]},
+            "containers": [{"name": "app", "image": "busybox"}],
+        }));
+        assert_eq!(
+            security(&with_fs_group, &first(&with_fs_group)).supplemental_groups,
+            vec![1001, 3000],
+            "the fsGroup is a supplementary group, once"
+        );
         assert!(s.read_only_root_filesystem);
         assert!(!s.privileged);
         assert_eq!(s.allow_privilege_escalation, Some(false));

@@ -1,6 +1,7 @@
 //! Probes and lifecycle hooks: exec (a command in the container, exit 0 is
 //! success), httpGet (a 2xx/3xx answer from the pod IP), tcpSocket (a
-//! connection is accepted).
+//! connection is accepted), grpc (the standard `grpc.health.v1.Health/Check`
+//! answers `SERVING`).
 //!
 //! Per container, the [`Prober`] keeps each probe's consecutive results and
 //! when it last ran, honouring `initialDelaySeconds`, `periodSeconds`,
@@ -11,7 +12,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{
-    Container, ExecAction, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction,
+    Container, ExecAction, GRPCAction, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,6 +37,9 @@ pub struct Failure {
     pub message: Option<String>,
     /// Whether the container must be killed (threshold reached).
     pub kill: bool,
+    /// The probe's own `terminationGracePeriodSeconds`, which replaces the
+    /// pod's for this kill.
+    pub grace_seconds: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -163,6 +167,7 @@ impl Prober {
                         Failure {
                             message: Some(msg),
                             kill,
+                            grace_seconds: p.termination_grace_period_seconds,
                         },
                     ));
                 }
@@ -189,6 +194,9 @@ async fn run_probe(
         }
         if let Some(t) = &p.tcp_socket {
             return tcp(c, t, pod_ip).await;
+        }
+        if let Some(g) = &p.grpc {
+            return grpc(g, pod_ip).await;
         }
         Err("probe has no handler".to_string())
     };
@@ -279,6 +287,127 @@ async fn tcp(c: &Container, t: &TCPSocketAction, pod_ip: &str) -> Result<(), Str
         .map_err(|e| format!("dial tcp {host}:{port}: {e}"))
 }
 
+/// The serialized `grpc.health.v1.HealthCheckRequest` for `service`, in
+/// gRPC's length-prefixed framing (no compression).
+fn health_check_request(service: &str) -> Vec<u8> {
+    let mut msg = Vec::new();
+    if !service.is_empty() {
+        msg.push(0x0a); // field 1 (service), length-delimited
+        let mut n = service.len();
+        loop {
+            let b = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                msg.push(b);
+                break;
+            }
+            msg.push(b | 0x80);
+        }
+        msg.extend_from_slice(service.as_bytes());
+    }
+    let mut out = vec![0u8];
+    out.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    out.extend(msg);
+    out
+}
+
+/// The `status` of a framed `grpc.health.v1.HealthCheckResponse`
+/// (0 UNKNOWN, 1 SERVING, 2 NOT_SERVING, 3 SERVICE_UNKNOWN).
+fn health_check_status(framed: &[u8]) -> Result<u64, String> {
+    let msg = framed
+        .get(5..)
+        .ok_or_else(|| "malformed gRPC response".to_string())?;
+    let mut i = 0;
+    let mut status = 0;
+    while i < msg.len() {
+        let key = msg[i];
+        i += 1;
+        let mut v: u64 = 0;
+        let mut shift = 0;
+        let wire = key & 7;
+        if wire == 0 {
+            loop {
+                let b = *msg.get(i).ok_or("malformed gRPC response")?;
+                i += 1;
+                v |= u64::from(b & 0x7f) << shift;
+                shift += 7;
+                if b & 0x80 == 0 || shift > 63 {
+                    break;
+                }
+            }
+            if key >> 3 == 1 {
+                status = v;
+            }
+        } else {
+            return Err("malformed gRPC response".into());
+        }
+    }
+    Ok(status)
+}
+
+/// A gRPC health check on the pod IP over HTTP/2 without TLS, as
+/// upstream's prober does it.
+async fn grpc(g: &GRPCAction, pod_ip: &str) -> Result<(), String> {
+    use http_body_util::BodyExt;
+    let service = g.service.clone().unwrap_or_default();
+    let addr = format!("{pod_ip}:{}", g.port);
+    let stream = tokio::net::TcpStream::connect(addr.as_str())
+        .await
+        .map_err(|e| format!("failed to connect service {addr:?}: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .map_err(|e| format!("failed to connect service {addr:?}: {e}"))?;
+    tokio::spawn(conn);
+    let req = http::Request::post(format!("http://{addr}/grpc.health.v1.Health/Check"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(http_body_util::Full::new(bytes::Bytes::from(
+            health_check_request(&service),
+        )))
+        .map_err(|e| e.to_string())?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("health rpc did not complete: {e}"))?;
+    let (parts, body) = resp.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| format!("health rpc did not complete: {e}"))?;
+    // A "trailers-only" answer carries grpc-status in its headers.
+    let trailers = body.trailers().cloned().unwrap_or_default();
+    let code = trailers
+        .get("grpc-status")
+        .or_else(|| parts.headers.get("grpc-status"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("0")
+        .to_string();
+    if code != "0" {
+        let desc = trailers
+            .get("grpc-message")
+            .or_else(|| parts.headers.get("grpc-message"))
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        return Err(format!("rpc error: code = {code} desc = {desc}"));
+    }
+    match health_check_status(&body.to_bytes())? {
+        1 => Ok(()),
+        s => {
+            let name = match s {
+                0 => "UNKNOWN",
+                2 => "NOT_SERVING",
+                3 => "SERVICE_UNKNOWN",
+                _ => "unrecognized",
+            };
+            Err(format!("service unhealthy (responded with {name:?})"))
+        }
+    }
+}
+
 /// Runs a postStart/preStop handler; an exec handler is killed past
 /// `timeout` (preStop has the grace period, postStart no limit).
 pub async fn run_handler(
@@ -303,4 +432,82 @@ pub async fn run_handler(
         return tcp(&c, t, pod_ip).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A gRPC health server answering every Check with `status`.
+    async fn health_server(status: u8) -> std::net::SocketAddr {
+        use http_body_util::StreamBody;
+        use hyper::body::Frame;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = listener.accept().await {
+                let svc = hyper::service::service_fn(
+                    move |req: http::Request<hyper::body::Incoming>| async move {
+                        assert_eq!(req.uri().path(), "/grpc.health.v1.Health/Check");
+                        let mut trailers = http::HeaderMap::new();
+                        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+                        let frames: Vec<Result<Frame<bytes::Bytes>, std::convert::Infallible>> = vec![
+                            Ok(Frame::data(bytes::Bytes::from(vec![
+                                0, 0, 0, 0, 2, 0x08, status,
+                            ]))),
+                            Ok(Frame::trailers(trailers)),
+                        ];
+                        let body = StreamBody::new(futures::stream::iter(frames));
+                        Ok::<_, std::convert::Infallible>(
+                            http::Response::builder()
+                                .header("content-type", "application/grpc")
+                                .body(body)
+                                .unwrap(),
+                        )
+                    },
+                );
+                tokio::spawn(
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(s), svc),
+                );
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn health_check_messages() {
+        assert_eq!(health_check_request(""), vec![0, 0, 0, 0, 0]);
+        assert_eq!(
+            health_check_request("liveness"),
+            [&[0, 0, 0, 0, 10, 0x0a, 8][..], b"liveness"].concat()
+        );
+        assert_eq!(health_check_status(&[0, 0, 0, 0, 2, 0x08, 1]), Ok(1));
+        assert_eq!(
+            health_check_status(&[0, 0, 0, 0, 0]),
+            Ok(0),
+            "UNKNOWN is the default"
+        );
+        assert!(health_check_status(&[0, 0]).is_err());
+    }
+
+    #[tokio::test]
+    async fn grpc_probe_needs_serving() {
+        let serving = health_server(1).await;
+        let action = |port: u16| GRPCAction {
+            port: i32::from(port),
+            service: None,
+        };
+        assert_eq!(grpc(&action(serving.port()), "127.0.0.1").await, Ok(()));
+        let not_serving = health_server(2).await;
+        assert_eq!(
+            grpc(&action(not_serving.port()), "127.0.0.1").await,
+            Err("service unhealthy (responded with \"NOT_SERVING\")".to_string())
+        );
+        // Nothing listens on the port the liveness spec uses to fail.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        assert!(grpc(&action(port), "127.0.0.1").await.is_err());
+    }
 }

@@ -77,8 +77,10 @@ pub fn container_id(id: &str) -> String {
     format!("minik8s://{id}")
 }
 
-/// A container's status entry.
-pub fn container_status(v: &ContainerView) -> ContainerStatus {
+/// A container's status entry. `default_waiting` is the reason shown
+/// before the container exists: `ContainerCreating`, or `PodInitializing`
+/// in a pod with init containers (as upstream's kubelet).
+pub fn container_status(v: &ContainerView, default_waiting: &str) -> ContainerStatus {
     let restart_count = v
         .current
         .as_ref()
@@ -105,7 +107,7 @@ pub fn container_status(v: &ContainerView) -> ContainerStatus {
             },
             Status::Created => ContainerState {
                 waiting: Some(ContainerStateWaiting {
-                    reason: Some("ContainerCreating".into()),
+                    reason: Some(default_waiting.into()),
                     message: None,
                 }),
                 ..Default::default()
@@ -113,7 +115,7 @@ pub fn container_status(v: &ContainerView) -> ContainerStatus {
         },
         (None, None) => ContainerState {
             waiting: Some(ContainerStateWaiting {
-                reason: Some("ContainerCreating".into()),
+                reason: Some(default_waiting.into()),
                 message: None,
             }),
             ..Default::default()
@@ -252,8 +254,26 @@ fn condition(
 /// The pod status to write.
 pub fn compute(inp: &Inputs<'_>) -> PodStatus {
     let phase = phase(inp);
-    let init_statuses: Vec<ContainerStatus> = inp.init.iter().map(container_status).collect();
-    let statuses: Vec<ContainerStatus> = inp.app.iter().map(container_status).collect();
+    // An init container is Ready once it has completed (upstream's prober
+    // manager marks a terminated, exit 0, init container ready).
+    let default_waiting = if inp.init.is_empty() {
+        "ContainerCreating"
+    } else {
+        "PodInitializing"
+    };
+    let init_statuses: Vec<ContainerStatus> = inp
+        .init
+        .iter()
+        .map(|v| ContainerStatus {
+            ready: finished(v) == Some(0),
+            ..container_status(v, default_waiting)
+        })
+        .collect();
+    let statuses: Vec<ContainerStatus> = inp
+        .app
+        .iter()
+        .map(|v| container_status(v, default_waiting))
+        .collect();
     let initialized = inp.init.iter().all(|v| finished(v) == Some(0));
     let not_ready: Vec<&str> = statuses
         .iter()
@@ -367,4 +387,118 @@ pub fn same(a: &PodStatus, b: &PodStatus) -> bool {
         serde_json::to_value(&s).unwrap_or_default()
     };
     norm(a) == norm(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(name: &str, status: Status, exit_code: i32) -> ContainerView {
+        let config = container_runtime::cri::ContainerConfig {
+            name: name.to_string(),
+            ..Default::default()
+        };
+        let spec = serde_json::json!({
+            "id": format!("{name}-id"), "sandboxId": "sb", "config": config, "imageId": "",
+            "args": [], "env": [], "cwd": "/", "user": "", "lower": [], "layersDir": "/l",
+            "dir": "/d", "joinNamespaces": [], "pidMode": "New", "hostname": "h",
+            "etcFiles": [], "cgroupPath": "", "cgroupProcs": [], "capabilities": [],
+            "noNewPrivs": false, "logPath": "/log", "logMaxSize": 0, "logMaxFiles": 0,
+        });
+        let state = serde_json::json!({
+            "status": status, "createdAt": "2026-01-01T00:00:00Z",
+            "startedAt": "2026-01-01T00:00:01Z", "exitCode": exit_code,
+        });
+        ContainerView {
+            name: name.to_string(),
+            image: "busybox".into(),
+            current: Some(ContainerInfo {
+                spec: serde_json::from_value(spec).expect("spec"),
+                state: serde_json::from_value(state).expect("state"),
+            }),
+            previous: None,
+            waiting: None,
+            ready: true,
+            started: true,
+            image_id: String::new(),
+        }
+    }
+
+    #[test]
+    fn completed_init_containers_are_ready_and_failed_ones_are_not() {
+        let init = [
+            view("init-1", Status::Exited, 0),
+            view("init-2", Status::Exited, 1),
+            view("init-3", Status::Running, 0),
+        ];
+        let app = [view("run-1", Status::Running, 0)];
+        let st = compute(&Inputs {
+            old: None,
+            init: &init,
+            app: &app,
+            restart_policy: "Always",
+            pod_ip: None,
+            host_ip: None,
+            sandbox_ready: true,
+            failed: None,
+            qos: "BestEffort",
+        });
+        let ready: Vec<(String, bool)> = st
+            .init_container_statuses
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| (s.name, s.ready))
+            .collect();
+        assert_eq!(
+            ready,
+            [
+                ("init-1".to_string(), true),
+                ("init-2".to_string(), false),
+                ("init-3".to_string(), false)
+            ]
+        );
+        let app_ready = st.container_statuses.unwrap_or_default()[0].ready;
+        assert!(app_ready, "a running app container with no probe is ready");
+    }
+
+    #[test]
+    fn containers_not_created_yet_wait_for_the_pod_to_initialize() {
+        let not_created = |name: &str| ContainerView {
+            current: None,
+            ..view(name, Status::Running, 0)
+        };
+        let reasons = |init: &[ContainerView], app: &[ContainerView]| -> Vec<String> {
+            let st = compute(&Inputs {
+                old: None,
+                init,
+                app,
+                restart_policy: "Always",
+                pod_ip: None,
+                host_ip: None,
+                sandbox_ready: true,
+                failed: None,
+                qos: "BestEffort",
+            });
+            st.init_container_statuses
+                .unwrap_or_default()
+                .into_iter()
+                .chain(st.container_statuses.unwrap_or_default())
+                .map(|s| {
+                    s.state
+                        .and_then(|s| s.waiting)
+                        .and_then(|w| w.reason)
+                        .unwrap_or_else(|| "-".into())
+                })
+                .collect()
+        };
+        assert_eq!(
+            reasons(
+                &[view("init1", Status::Running, 0), not_created("init2")],
+                &[not_created("run1")]
+            ),
+            ["-", "PodInitializing", "PodInitializing"]
+        );
+        assert_eq!(reasons(&[], &[not_created("run1")]), ["ContainerCreating"]);
+    }
 }

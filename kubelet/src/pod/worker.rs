@@ -647,10 +647,13 @@ impl Worker {
                         what.to_lowercase()
                     ),
                 );
-                let grace = pod
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.termination_grace_period_seconds)
+                let grace = failure
+                    .grace_seconds
+                    .or_else(|| {
+                        pod.spec
+                            .as_ref()
+                            .and_then(|s| s.termination_grace_period_seconds)
+                    })
                     .unwrap_or(30)
                     .max(0) as u64;
                 let rt = self.ctx.runtime.clone();

@@ -279,7 +279,7 @@ fn ready_endpoints(
         }) else {
             continue;
         };
-        for ep in &s.endpoints {
+        for ep in s.endpoints.iter().flatten() {
             // An unset `ready` means "unknown", which consumers treat as ready.
             let ready = ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
             if !ready {

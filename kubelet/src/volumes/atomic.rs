@@ -14,7 +14,16 @@ use std::path::{Component, Path};
 
 /// Writes `files` (relative path -> (content, mode)) into `dir`, replacing
 /// the previous version at once. Nothing is rewritten when equal.
-pub fn write(dir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> io::Result<()> {
+///
+/// With `group` (the pod's `fsGroup`), everything written belongs to that
+/// group and directories carry the setgid bit, as upstream's
+/// `SetVolumeOwnership` leaves a read-only volume; the caller has already
+/// added the group's read bits to the modes.
+pub fn write(
+    dir: &Path,
+    files: &BTreeMap<String, (Vec<u8>, u32)>,
+    group: Option<u32>,
+) -> io::Result<()> {
     for rel in files.keys() {
         let p = Path::new(rel);
         let safe = !rel.is_empty()
@@ -29,7 +38,7 @@ pub fn write(dir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> io::Result
     }
     let data = dir.join("..data");
     if let Ok(current) = std::fs::read_link(&data) {
-        if same(&dir.join(&current), files) {
+        if same(&dir.join(&current), files, group) {
             return Ok(());
         }
     }
@@ -40,17 +49,34 @@ pub fn write(dir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> io::Result
     let version = format!("..{now}");
     let vdir = dir.join(&version);
     std::fs::create_dir_all(&vdir)?;
+    own_dir(&vdir, group)?;
     for (rel, (content, mode)) in files {
         let p = vdir.join(rel);
         if let Some(parent) = p.parent() {
+            let mut missing = Vec::new();
+            let mut d = parent;
+            while d != vdir && !d.exists() {
+                missing.push(d.to_path_buf());
+                d = d.parent().unwrap_or(&vdir);
+            }
             std::fs::create_dir_all(parent)?;
+            for d in missing {
+                own_dir(&d, group)?;
+            }
         }
         std::fs::write(&p, content)?;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode & 0o777))?;
+        if group.is_some() {
+            std::os::unix::fs::chown(&p, None, group)?;
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode & 0o7777))?;
     }
+    own_dir(dir, group)?;
     let tmp = dir.join("..data_tmp");
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(&version, &tmp)?;
+    if group.is_some() {
+        std::os::unix::fs::lchown(&tmp, None, group)?;
+    }
     let old = std::fs::read_link(&data).ok();
     std::fs::rename(&tmp, &data)?;
     // Top-level names point through ..data, so they follow the swap.
@@ -59,6 +85,9 @@ pub fn write(dir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> io::Result
         let link = dir.join(top);
         if std::fs::symlink_metadata(&link).is_err() {
             std::os::unix::fs::symlink(Path::new("..data").join(top), &link)?;
+            if group.is_some() {
+                std::os::unix::fs::lchown(&link, None, group)?;
+            }
         }
     }
     // Names that are gone from the new version.
@@ -78,14 +107,28 @@ pub fn write(dir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> io::Result
     Ok(())
 }
 
-fn same(vdir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>) -> bool {
+/// A directory of the volume under `group`: owned by it, setgid, and
+/// readable and searchable by it.
+fn own_dir(d: &Path, group: Option<u32>) -> io::Result<()> {
+    if group.is_none() {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(d, None, group)?;
+    let mode = std::fs::metadata(d)?.permissions().mode() & 0o7777;
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode | 0o2550))
+}
+
+fn same(vdir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>, group: Option<u32>) -> bool {
+    use std::os::unix::fs::MetadataExt;
     let count = walk_count(vdir);
     count == files.len()
         && files.iter().all(|(rel, (content, mode))| {
             let p = vdir.join(rel);
             std::fs::read(&p).is_ok_and(|c| &c == content)
-                && std::fs::metadata(&p)
-                    .is_ok_and(|m| m.permissions().mode() & 0o777 == mode & 0o777)
+                && std::fs::metadata(&p).is_ok_and(|m| {
+                    m.permissions().mode() & 0o7777 == mode & 0o7777
+                        && group.is_none_or(|g| m.gid() == g)
+                })
         })
 }
 
@@ -115,11 +158,11 @@ mod tests {
         let mut f = BTreeMap::new();
         f.insert("a".to_string(), (b"1".to_vec(), 0o644));
         f.insert("sub/b".to_string(), (b"2".to_vec(), 0o600));
-        write(d.path(), &f).unwrap();
+        write(d.path(), &f, None).unwrap();
         assert_eq!(std::fs::read(d.path().join("a")).unwrap(), b"1");
         assert_eq!(std::fs::read(d.path().join("sub/b")).unwrap(), b"2");
         let first = std::fs::read_link(d.path().join("..data")).unwrap();
-        write(d.path(), &f).unwrap();
+        write(d.path(), &f, None).unwrap();
         assert_eq!(
             std::fs::read_link(d.path().join("..data")).unwrap(),
             first,
@@ -127,11 +170,42 @@ mod tests {
         );
         f.remove("sub/b");
         f.insert("a".to_string(), (b"3".to_vec(), 0o644));
-        write(d.path(), &f).unwrap();
+        write(d.path(), &f, None).unwrap();
         assert_eq!(std::fs::read(d.path().join("a")).unwrap(), b"3");
         assert!(!d.path().join("sub").exists());
         assert!(!d.path().join(&first).exists(), "old version removed");
         f.insert("../x".to_string(), (vec![], 0o644));
-        assert!(write(d.path(), &f).is_err());
+        assert!(write(d.path(), &f, None).is_err());
+    }
+
+    #[test]
+    fn an_fs_group_owns_files_and_directories() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let mut f = BTreeMap::new();
+        f.insert("data-1".to_string(), (b"value-1".to_vec(), 0o440));
+        f.insert("sub/data-2".to_string(), (b"value-2".to_vec(), 0o640));
+        write(d.path(), &f, Some(1001)).unwrap();
+        for rel in ["data-1", "sub/data-2"] {
+            let m = std::fs::metadata(d.path().join(rel)).unwrap();
+            assert_eq!(m.gid(), 1001, "{rel}");
+        }
+        let m = std::fs::metadata(d.path().join("data-1")).unwrap();
+        assert_eq!(m.permissions().mode() & 0o7777, 0o440);
+        let sub = std::fs::metadata(d.path().join("sub")).unwrap();
+        assert_eq!(sub.gid(), 1001);
+        assert_eq!(
+            sub.permissions().mode() & 0o2550,
+            0o2550,
+            "setgid, r-x for the group"
+        );
+        let first = std::fs::read_link(d.path().join("..data")).unwrap();
+        write(d.path(), &f, Some(1001)).unwrap();
+        assert_eq!(std::fs::read_link(d.path().join("..data")).unwrap(), first);
+        // A new fsGroup is a change: a new version owned by it.
+        write(d.path(), &f, Some(1002)).unwrap();
+        assert_ne!(std::fs::read_link(d.path().join("..data")).unwrap(), first);
+        let m = std::fs::metadata(d.path().join("data-1")).unwrap();
+        assert_eq!(m.gid(), 1002);
     }
 }

@@ -4,9 +4,13 @@
 //!
 //! | volume | on the node |
 //! | --- | --- |
-//! | `emptyDir` | a directory; `medium: Memory` is a tmpfs (`sizeLimit` as its size) |
+//! | `emptyDir` | a directory anyone may write (0777); `medium: Memory` is a tmpfs (root 1777, `sizeLimit` as its size) |
 //! | `hostPath` | the host path itself, checked or created per `type` |
 //! | `configMap`, `secret`, `downwardAPI`, `projected` | files written by [`atomic`]; secrets on a tmpfs so they never touch the disk |
+//!
+//! With a pod `fsGroup`, a new emptyDir and every file of the other
+//! volumes belong to that group (directories setgid, files readable by the
+//! group), and the containers run with the group as a supplementary one.
 //!
 //! [`prepare`] is idempotent and also refreshes the files of configMap,
 //! secret, downwardAPI and projected volumes, so calling it on every pod
@@ -80,13 +84,15 @@ fn is_mount_point(path: &Path) -> bool {
         .any(|l| l.split_whitespace().nth(1) == Some(&*p))
 }
 
-fn mount_tmpfs(volume: &str, dir: &Path, size: Option<i64>) -> Result<(), Error> {
+/// Mounts a tmpfs with root directory `mode` on `dir` unless one is there;
+/// returns whether it mounted one now.
+fn mount_tmpfs(volume: &str, dir: &Path, size: Option<i64>, mode: u32) -> Result<bool, Error> {
     if is_mount_point(dir) {
-        return Ok(());
+        return Ok(false);
     }
     let opts = match size {
-        Some(s) if s > 0 => format!("mode=0755,size={s}"),
-        _ => "mode=0755".to_string(),
+        Some(s) if s > 0 => format!("mode={mode:o},size={s}"),
+        _ => format!("mode={mode:o}"),
     };
     mount(
         Some("tmpfs"),
@@ -98,7 +104,32 @@ fn mount_tmpfs(volume: &str, dir: &Path, size: Option<i64>) -> Result<(), Error>
     .map_err(|e| Error::SetUp {
         volume: volume.to_string(),
         message: format!("mounting tmpfs on {}: {e}", dir.display()),
-    })
+    })?;
+    Ok(true)
+}
+
+/// The pod's `fsGroup`, which owns its writable and projected volumes.
+fn fs_group(pod: &Pod) -> Option<u32> {
+    pod.spec
+        .as_ref()?
+        .security_context
+        .as_ref()?
+        .fs_group
+        .and_then(|g| u32::try_from(g).ok())
+}
+
+/// A new emptyDir: writable by everyone (0777 on disk; a tmpfs keeps its
+/// sticky 1777 root), and with an `fsGroup`, owned by that group with the
+/// setgid bit so files created in it inherit the group (upstream's
+/// `SetVolumeOwnership` for a writable volume).
+fn empty_dir_ownership(dir: &Path, tmpfs: bool, group: Option<u32>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut mode = if tmpfs { 0o1777 } else { 0o777 };
+    if let Some(g) = group {
+        std::os::unix::fs::chown(dir, None, Some(g))?;
+        mode |= 0o2000;
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
 }
 
 /// Sets up (or refreshes) every volume of `pod`; returns volume name ->
@@ -140,38 +171,51 @@ async fn prepare_one(
     if let Some(h) = &v.host_path {
         return host_path(name, Path::new(&h.path), h.type_.as_deref().unwrap_or(""));
     }
+    let group = fs_group(pod);
     if let Some(e) = &v.empty_dir {
         let dir = dir_for("kubernetes.io~empty-dir");
+        let created = !dir.exists();
         std::fs::create_dir_all(&dir).map_err(io(name, &dir))?;
-        if e.medium.as_deref() == Some("Memory") {
+        let memory = e.medium.as_deref() == Some("Memory");
+        let fresh = if memory {
             let size = e
                 .size_limit
                 .as_ref()
                 .and_then(|q| apimachinery::quantity::bytes(&q.0));
-            mount_tmpfs(name, &dir, size)?;
+            mount_tmpfs(name, &dir, size, 0o1777)?
+        } else {
+            created
+        };
+        // Only when new: the pod may change its volume's mode afterwards.
+        if fresh {
+            empty_dir_ownership(&dir, memory, group).map_err(io(name, &dir))?;
         }
         return Ok(dir);
     }
     let mut files: BTreeMap<String, (Vec<u8>, u32)> = BTreeMap::new();
     let (plugin, tmpfs) = if let Some(c) = &v.config_map {
-        let data = config_map(client, ns, name, &c.name, c.optional == Some(true)).await?;
+        let optional = c.optional == Some(true);
+        let data = config_map(client, ns, name, &c.name, optional).await?;
         add_items(
             name,
             &mut files,
             &data,
             c.items.as_deref(),
             c.default_mode.unwrap_or(0o644),
+            optional,
         )?;
         ("kubernetes.io~configmap", false)
     } else if let Some(s) = &v.secret {
         let sname = s.secret_name.clone().unwrap_or_default();
-        let data = secret(client, ns, name, &sname, s.optional == Some(true)).await?;
+        let optional = s.optional == Some(true);
+        let data = secret(client, ns, name, &sname, optional).await?;
         add_items(
             name,
             &mut files,
             &data,
             s.items.as_deref(),
             s.default_mode.unwrap_or(0o644),
+            optional,
         )?;
         ("kubernetes.io~secret", true)
     } else if let Some(d) = &v.downward_api {
@@ -190,12 +234,28 @@ async fn prepare_one(
         let default = p.default_mode.unwrap_or(0o644);
         for src in p.sources.iter().flatten() {
             if let Some(c) = &src.config_map {
-                let data = config_map(client, ns, name, &c.name, c.optional == Some(true)).await?;
-                add_items(name, &mut files, &data, c.items.as_deref(), default)?;
+                let optional = c.optional == Some(true);
+                let data = config_map(client, ns, name, &c.name, optional).await?;
+                add_items(
+                    name,
+                    &mut files,
+                    &data,
+                    c.items.as_deref(),
+                    default,
+                    optional,
+                )?;
             }
             if let Some(s) = &src.secret {
-                let data = secret(client, ns, name, &s.name, s.optional == Some(true)).await?;
-                add_items(name, &mut files, &data, s.items.as_deref(), default)?;
+                let optional = s.optional == Some(true);
+                let data = secret(client, ns, name, &s.name, optional).await?;
+                add_items(
+                    name,
+                    &mut files,
+                    &data,
+                    s.items.as_deref(),
+                    default,
+                    optional,
+                )?;
             }
             if let Some(d) = &src.downward_api {
                 for f in d.items.iter().flatten() {
@@ -221,9 +281,16 @@ async fn prepare_one(
     let dir = dir_for(plugin);
     std::fs::create_dir_all(&dir).map_err(io(name, &dir))?;
     if tmpfs {
-        mount_tmpfs(name, &dir, None)?;
+        mount_tmpfs(name, &dir, None, 0o755)?;
     }
-    atomic::write(&dir, &files).map_err(io(name, &dir))?;
+    // These volumes are read-only to the pod: with an fsGroup, the group
+    // may read every file (upstream's read-only ownership mask).
+    if group.is_some() {
+        for (_, mode) in files.values_mut() {
+            *mode |= 0o440;
+        }
+    }
+    atomic::write(&dir, &files, group).map_err(io(name, &dir))?;
     Ok(dir)
 }
 
@@ -273,6 +340,7 @@ fn add_items(
     data: &BTreeMap<String, Vec<u8>>,
     items: Option<&[KeyToPath]>,
     default_mode: i32,
+    optional: bool,
 ) -> Result<(), Error> {
     match items {
         None => {
@@ -283,6 +351,11 @@ fn add_items(
         Some(items) => {
             for it in items {
                 let Some(v) = data.get(&it.key) else {
+                    // An optional source may lack the key (or be missing
+                    // altogether): the file is simply absent.
+                    if optional {
+                        continue;
+                    }
                     return Err(Error::SetUp {
                         volume: volume.to_string(),
                         message: format!(
@@ -453,4 +526,89 @@ pub fn teardown(root: &Path, uid: &str) -> Result<(), std::io::Error> {
         }
     }
     std::fs::remove_dir_all(&dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    fn pod(spec: serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "ns", "uid": "uid-1"},
+            "spec": spec,
+        }))
+        .expect("pod")
+    }
+
+    /// A client that is never called: emptyDir needs no apiserver.
+    fn client() -> kube::Client {
+        let cfg = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
+        kube::Client::try_from(cfg).expect("client")
+    }
+
+    #[tokio::test]
+    async fn empty_dirs_are_world_writable_and_memory_ones_are_tmpfs() {
+        let root = tempfile::tempdir().unwrap();
+        let p = pod(serde_json::json!({
+            "securityContext": {"fsGroup": 123},
+            "containers": [{"name": "c", "image": "busybox"}],
+            "volumes": [
+                {"name": "disk", "emptyDir": {}},
+                {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
+            ],
+        }));
+        let got = prepare(&client(), root.path(), &p, "10.0.0.2", "10.0.0.1")
+            .await
+            .expect("prepare");
+        let disk = std::fs::metadata(&got["disk"]).unwrap();
+        assert_eq!(disk.permissions().mode() & 0o7777, 0o2777);
+        assert_eq!(disk.gid(), 123);
+        let mem = &got["mem"];
+        let mode = std::fs::metadata(mem).map(|m| m.permissions().mode() & 0o7777);
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+        let line = mounts
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(&*mem.to_string_lossy()))
+            .map(String::from);
+        teardown(root.path(), "uid-1").expect("teardown");
+        let line = line.expect("the Memory emptyDir is a mount");
+        assert!(line.starts_with("tmpfs "), "{line}");
+        assert!(line.contains("size=8192k"), "{line}");
+        let mode = mode.expect("mode");
+        assert_eq!(
+            mode, 0o3777,
+            "a tmpfs root keeps its sticky bit, plus setgid"
+        );
+        assert!(!pod_dir(root.path(), "uid-1").exists());
+    }
+
+    #[test]
+    fn optional_sources_may_lack_keys_and_modes_follow_items() {
+        let mut data = BTreeMap::new();
+        data.insert("data-1".to_string(), b"value-1".to_vec());
+        data.insert("data-2".to_string(), b"value-2".to_vec());
+        let mut files = BTreeMap::new();
+        add_items("v", &mut files, &data, None, 0o400, false).unwrap();
+        assert_eq!(files.len(), 2, "no items: every key");
+        assert_eq!(files["data-1"], (b"value-1".to_vec(), 0o400));
+        let items: Vec<KeyToPath> = serde_json::from_value(serde_json::json!([
+            {"key": "data-2", "path": "path/to/data-2", "mode": 0o600},
+            {"key": "missing", "path": "m"},
+        ]))
+        .unwrap();
+        let mut files = BTreeMap::new();
+        add_items("v", &mut files, &data, Some(&items), 0o644, true).unwrap();
+        assert_eq!(
+            files.into_iter().collect::<Vec<_>>(),
+            [("path/to/data-2".to_string(), (b"value-2".to_vec(), 0o600))]
+        );
+        let mut files = BTreeMap::new();
+        let err = add_items("v", &mut files, &data, Some(&items), 0o644, false)
+            .expect_err("a required key is missing");
+        assert!(
+            err.to_string().contains("non-existent key missing"),
+            "{err}"
+        );
+    }
 }

@@ -285,7 +285,7 @@ impl Reconciler for CronJobController {
         // 5 (first, as upstream: it only looks at finished Jobs).
         self.clean_history(&cj, &jobs, &job_api).await?;
 
-        let spec = cj.spec.clone().unwrap_or_default();
+        let spec = cj.spec.clone();
         if let Some(tz) = spec.time_zone.as_deref() {
             if !matches!(
                 tz,
@@ -484,7 +484,7 @@ impl CronJobController {
 
     /// Deletes the oldest finished Jobs beyond the history limits.
     async fn clean_history(&self, cj: &CronJob, jobs: &[Arc<Job>], api: &Api<Job>) -> Result<()> {
-        let spec = cj.spec.clone().unwrap_or_default();
+        let spec = cj.spec.clone();
         let started = |j: &Job| {
             j.status
                 .as_ref()
@@ -534,11 +534,7 @@ impl CronJobController {
 /// A Job for the time `scheduled` (unix seconds): the template's labels,
 /// annotations and spec, our controller reference and the scheduled time.
 fn job_from_template(cj: &CronJob, name: &str, scheduled: i64) -> Job {
-    let tmpl = cj
-        .spec
-        .as_ref()
-        .map(|s| s.job_template.clone())
-        .unwrap_or_default();
+    let tmpl = cj.spec.job_template.clone();
     let tm = tmpl.metadata.unwrap_or_default();
     let mut annotations = tm.annotations.unwrap_or_default();
     annotations.insert(

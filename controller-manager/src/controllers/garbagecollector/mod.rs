@@ -61,11 +61,11 @@ pub fn start(ctx: &Context) -> Started {
     let graph = Arc::new(Graph::default());
     let queue = Queue::new("garbagecollector");
     let mut informers = Vec::new();
-    // Create-only resources (bindings) store nothing: nothing to watch.
-    let watched = RESOURCES
+    // Only stored kinds can be watched and own or be owned.
+    for r in RESOURCES
         .iter()
-        .filter(|r| !IGNORED.contains(&r.plural) && r.verbs().contains(&"watch"));
-    for r in watched {
+        .filter(|r| r.is_stored() && !IGNORED.contains(&r.plural))
+    {
         let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &api_resource(r));
         let inf = Informer::new(api, watcher::Config::default().page_size(500));
         let (g, q) = (Arc::clone(&graph), Arc::clone(&queue));
