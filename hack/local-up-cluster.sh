@@ -9,6 +9,9 @@
 #   - a private network: a bridge inside a "switch" network namespace, one
 #     network namespace per node plugged into it (10.200.X.11, .12, ...), and
 #     one veth into the host (10.200.X.1) where the control plane listens;
+#   - a cluster CA (a self-signed certificate and its key in $LAB_DIR/pki/),
+#     published in every namespace as the ConfigMap kube-root-ca.crt by the
+#     controller-manager (--root-ca-file); TLS serving comes later;
 #   - etcd (loopback), the apiserver, scheduler and controller-manager;
 #   - a local registry on 10.200.X.1 holding the busybox-based test images,
 #     which every kubelet uses as its docker.io mirror (so manifests say
@@ -45,7 +48,7 @@ while [ $# -gt 0 ]; do
         --no-demo) DEMO=0; shift ;;
         up|down|status) ACTION=$1; shift ;;
         start-kubelet|stop-kubelet) ACTION=$1; NODE_ARG=${2:?$1 needs a node number}; shift 2 ;;
-        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -167,6 +170,21 @@ status() {
 }
 
 # start NAME CMD...: runs a component in the background, logs to logs/NAME.log.
+# The cluster CA: a self-signed EC P-256 certificate valid for ten years,
+# kept with its key in $1 (ca.crt, ca.key). Kubeadm-style installs will sign
+# the components' certificates with it; today the lab only publishes it.
+make_ca() {
+    local dir=$1
+    if [ -s "$dir/ca.crt" ] && [ -s "$dir/ca.key" ]; then
+        return
+    fi
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$dir/ca.key" -out "$dir/ca.crt" -days 3650 -subj "/CN=minik8s-$NAME-ca" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
+    chmod 600 "$dir/ca.key"
+}
+
 start() {
     local comp=$1; shift
     "$@" >>"$LAB_DIR/logs/$comp.log" 2>&1 &
@@ -250,7 +268,8 @@ up() {
         cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p kubectl
     fi
 
-    mkdir -p "$LAB_DIR"/{logs,pids,etcd,nodes,registry}
+    mkdir -p "$LAB_DIR"/{logs,pids,etcd,nodes,registry,pki}
+    make_ca "$LAB_DIR/pki"
     local x
     # Labs starting side by side (the tests do) must not pick the same
     # subnet: choosing it and creating its host link is one step under a
@@ -308,6 +327,7 @@ KUBECONFIG
         --port "$(free_port)"
     start controller-manager "$BIN/controller-manager" --kubeconfig "$KUBECONFIG" \
         --leader-elect=true --cluster-cidr 10.244.0.0/16 --node-cidr-mask-size 24 \
+        --root-ca-file "$LAB_DIR/pki/ca.crt" \
         --port "$(free_port)" ${LAB_CONTROLLER_MANAGER_FLAGS:-}
 
     echo ">>> registry on $host_ip:$reg_port (docker.io mirror with the test images)"

@@ -281,6 +281,11 @@ pub static RESOURCES: &[ResourceInfo] = &[
     ResourceInfo::new("", "ResourceQuota", "resourcequotas", "resourcequota", NS).short(&["quota"]).with(&[Status]),
     ResourceInfo::new("", "LimitRange", "limitranges", "limitrange", NS).short(&["limits"]),
     ResourceInfo::new("", "ComponentStatus", "componentstatuses", "componentstatus", CLUSTER).short(&["cs"]).only(READ_ONLY),
+    ResourceInfo::new("", "ReplicationController", "replicationcontrollers", "replicationcontroller", NS).short(&["rc"]).in_categories(ALL)
+        .with(&[Status, Scale]),
+    ResourceInfo::new("", "PodTemplate", "podtemplates", "podtemplate", NS),
+    // A Binding binds the pod it names (as pods/binding); nothing is stored.
+    ResourceInfo::new("", "Binding", "bindings", "binding", NS).only(CREATE_ONLY),
     // apps/v1
     ResourceInfo::new("apps", "Deployment", "deployments", "deployment", NS).short(&["deploy"]).in_categories(ALL).with(&[Status, Scale]),
     ResourceInfo::new("apps", "ReplicaSet", "replicasets", "replicaset", NS).short(&["rs"]).in_categories(ALL).with(&[Status, Scale]),

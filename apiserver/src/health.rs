@@ -1,8 +1,10 @@
 //! Health endpoints: `/healthz` and `/livez` say the process is serving,
-//! `/readyz` says it can do useful work, which means etcd answers and the
-//! watch caches know where they start. A load balancer or the lab script
-//! waits on `/readyz`.
+//! `/readyz` says it can do useful work, which means etcd answers, the
+//! watch caches know where they start and the server's own objects are in
+//! place ([`crate::ApiServer::bootstrapped`]). A load balancer or the lab
+//! script waits on `/readyz`.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +26,11 @@ pub async fn readyz(State(server): State<Arc<ApiServer>>) -> Response {
         Ok(()) if !server.caches_ready() => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "[+]ping ok\n[+]etcd ok\n[-]watch-cache failed: not started yet\nreadyz check failed\n",
+        )
+            .into_response(),
+        Ok(()) if !server.bootstrapped.load(Ordering::Acquire) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "[+]ping ok\n[+]etcd ok\n[-]poststarthook/bootstrap-controller failed: not finished\nreadyz check failed\n",
         )
             .into_response(),
         Ok(()) => (

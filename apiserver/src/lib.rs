@@ -18,6 +18,9 @@
 //! answer from them). Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
 //! `metadata` for every layer, [`response`] writes JSON answers. [`discovery`] tells clients
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
+//! Besides serving, the apiserver keeps a few objects of its own: the system
+//! namespaces ([`bootstrap`]) and the `kubernetes` Service with its
+//! endpoints ([`kubernetes_service`]).
 
 pub mod admission;
 pub mod authentication;
@@ -29,6 +32,7 @@ pub mod errors;
 pub mod fieldmanager;
 pub mod handlers;
 pub mod health;
+pub mod kubernetes_service;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
@@ -76,6 +80,10 @@ pub struct Config {
     pub max_watches_per_client: usize,
     /// Where Services' cluster IPs come from.
     pub service_cluster_ip_range: admission::service_ip::Ipv4Range,
+    /// The address other members of the cluster reach this apiserver at,
+    /// published as the `kubernetes` Service's endpoint; `None`: see
+    /// [`kubernetes_service::default_advertise_address`].
+    pub advertise_address: Option<IpAddr>,
     /// Where NodePort Services' ports come from.
     pub service_node_port_range: admission::service_node_port::PortRange,
 }
@@ -94,6 +102,7 @@ impl Default for Config {
             max_watches_per_client: 1000,
             service_cluster_ip_range: admission::service_ip::Ipv4Range::parse("10.96.0.0/12")
                 .unwrap_or_else(|| unreachable!("the default range parses")),
+            advertise_address: None,
             service_node_port_range: admission::service_node_port::PortRange::parse("30000-32767")
                 .unwrap_or_else(|| unreachable!("the default port range parses")),
         }
@@ -133,6 +142,11 @@ pub struct ApiServer {
     pub priority_classes: admission::priority::PriorityCache,
     /// Flips to true when the server is shutting down, so watches end.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// Whether the cluster's own objects are in place (the system
+    /// namespaces and PriorityClasses, the `kubernetes` Service): `/readyz`
+    /// waits for it, as upstream's waits for its post-start hooks, so
+    /// clients never race the server's own first writes.
+    pub bootstrapped: std::sync::atomic::AtomicBool,
     /// Open watches per client.
     pub watch_limiter: Arc<serve::WatchLimiter>,
 }
@@ -162,6 +176,7 @@ impl ApiServer {
             namespaces: admission::NamespaceLifecycle::default(),
             priority_classes: Default::default(),
             stopping: tokio::sync::watch::channel(false).0,
+            bootstrapped: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -238,13 +253,14 @@ pub async fn start(
     // Every built-in resource's watch cache starts now, as upstream's cacher
     // does: a resourceVersion a client lists at after `/readyz` is then
     // always inside the cache's window, and watches never need etcd's history.
-    for resource in apimachinery::resources::RESOURCES {
+    // (Resources that store nothing, such as `bindings` and the reviews,
+    // have no cache.)
+    for resource in apimachinery::resources::RESOURCES
+        .iter()
+        .filter(|r| r.is_stored())
+    {
         state.cache(resource);
     }
-    // Bootstrap objects (the four system namespaces) are ensured in the
-    // background: the server must come up and report not-ready while etcd is
-    // down, then finish bootstrapping when etcd appears.
-    tokio::spawn(bootstrap::ensure_system_namespaces(Arc::clone(&state)));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
@@ -252,6 +268,20 @@ pub async fn start(
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     tracing::info!(%addr, "apiserver listening");
+    let advertise = state
+        .config
+        .advertise_address
+        .unwrap_or_else(|| kubernetes_service::default_advertise_address(addr.ip()));
+    let endpoint = SocketAddr::new(advertise, addr.port());
+    // Bootstrap objects (the four system namespaces) are ensured in the
+    // background: the server must come up and report not-ready while etcd is
+    // down, then finish bootstrapping when etcd appears. The `kubernetes`
+    // Service goes into `default` once that exists; `/readyz` waits for both.
+    let own = Arc::clone(&state);
+    tokio::spawn(async move {
+        bootstrap::ensure_system_namespaces(Arc::clone(&own)).await;
+        kubernetes_service::run(own, endpoint).await;
+    });
     let app = router(Arc::clone(&state));
     let header_read_timeout = state.config.header_read_timeout;
     let stopping = async move {

@@ -50,6 +50,11 @@ struct Flags {
     /// CIDR range Services' cluster IPs are allocated from.
     #[arg(long = "service-cluster-ip-range", default_value = "10.96.0.0/12")]
     service_cluster_ip_range: String,
+    /// The address the cluster reaches this apiserver at, published as the
+    /// endpoint of the `kubernetes` Service (default: --bind-address, or the
+    /// default route's interface address when that is 0.0.0.0).
+    #[arg(long = "advertise-address")]
+    advertise_address: Option<IpAddr>,
     /// Ports NodePort Services are given on every node.
     #[arg(long = "service-node-port-range", default_value = "30000-32767")]
     service_node_port_range: String,
@@ -93,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
                 flags.service_cluster_ip_range
             )
         })?,
+        advertise_address: flags.advertise_address,
     };
     let shutdown = async {
         let mut term =

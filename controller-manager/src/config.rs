@@ -3,6 +3,7 @@
 //! the apiserver (`--kubeconfig` or `--master`).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Every controller, by its upstream name.
@@ -20,6 +21,9 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "cronjob",
     "daemonset",
     "statefulset",
+    "serviceaccount",
+    "root-ca-cert-publisher",
+    "replicationcontroller",
 ];
 
 /// Controller-manager settings.
@@ -53,6 +57,9 @@ pub struct Config {
     pub metrics_addr: Option<SocketAddr>,
     /// Whether to write Events.
     pub emit_events: bool,
+    /// `--root-ca-file`: the cluster CA certificate (PEM) the root CA
+    /// publisher puts in every namespace; `None` turns it off.
+    pub root_ca_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -71,6 +78,7 @@ impl Default for Config {
             leader_election: None,
             metrics_addr: None,
             emit_events: true,
+            root_ca_file: None,
         }
     }
 }

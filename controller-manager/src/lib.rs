@@ -8,7 +8,8 @@
 //!   status writes.
 //! - [`controllers`]: one module per controller (replicaset, deployment,
 //!   endpoints, endpointslice, garbagecollector, namespace, nodeipam,
-//!   nodelifecycle, podgc, job, cronjob, daemonset, statefulset).
+//!   nodelifecycle, podgc, job, cronjob, daemonset, statefulset,
+//!   serviceaccount, root-ca-cert-publisher, replicationcontroller).
 //! - [`events`]: the Event recorder; [`leader_election`] (from
 //!   `component-base`): the Lease;
 //!   [`health_server`]: `/healthz` and `/metrics`.

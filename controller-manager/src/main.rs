@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use clap::Parser;
 use component_base::duration::parse as parse_duration;
 
@@ -61,6 +62,10 @@ struct Flags {
     /// Do not write Events.
     #[arg(long, default_value_t = false)]
     no_events: bool,
+    /// The cluster CA certificate (PEM), published in every namespace as
+    /// the ConfigMap kube-root-ca.crt.
+    #[arg(long)]
+    root_ca_file: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -88,7 +93,18 @@ async fn main() -> anyhow::Result<()> {
         metrics_addr: (f.port != 0).then(|| SocketAddr::new(f.bind_address, f.port)),
         emit_events: !f.no_events,
         leader_election: None,
+        root_ca_file: f.root_ca_file,
     };
+    if let Some(path) = &config.root_ca_file {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("--root-ca-file: cannot read {}", path.display()))?;
+        if !pem.contains("-----BEGIN CERTIFICATE-----") {
+            anyhow::bail!(
+                "--root-ca-file: {} holds no PEM certificate",
+                path.display()
+            );
+        }
+    }
     for c in &config.controllers {
         let name = c.trim().trim_start_matches('-');
         if name != "*" && !controller_manager::config::ALL_CONTROLLERS.contains(&name) {

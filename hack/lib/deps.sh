@@ -36,6 +36,7 @@ PROJECT_PACKAGES=(
     containernetworking-plugins  # pod networking (CNI)
     busybox-static umoci skopeo jq  # test images (hack/lib/test-images.sh)
     docker-registry              # local OCI registry for the lab and tests
+    openssl                      # the lab's cluster CA (hack/local-up-cluster.sh)
     runc                         # the reference the runtime benchmark compares against
     python3-pip python3-venv     # the official Python client tests
 )

@@ -143,6 +143,12 @@ impl Lab {
         &self.dir
     }
 
+    /// The cluster CA certificate the lab made (`$LAB_DIR/pki/ca.crt`),
+    /// which the controller-manager publishes as `kube-root-ca.crt`.
+    pub fn ca_cert(&self) -> PathBuf {
+        self.dir.join("pki").join("ca.crt")
+    }
+
     /// The admin kubeconfig.
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")

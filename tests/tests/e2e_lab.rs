@@ -123,6 +123,15 @@ fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
     assert_eq!(code, 0, "rollout status: {out}\n{err}");
     assert!(out.contains("successfully rolled out"), "{out}");
 
+    // The lab's cluster CA is published in the namespaces, and the
+    // apiserver keeps the `kubernetes` Service.
+    let ca = std::fs::read_to_string(lab.ca_cert()).expect("the lab made a CA");
+    assert!(ca.contains("BEGIN CERTIFICATE"), "{ca}");
+    let cm = lab.get_json(&["configmap", "kube-root-ca.crt", "-n", "default"]);
+    assert_eq!(cm["data"]["ca.crt"], ca.as_str());
+    let svc = lab.get_json(&["service", "kubernetes", "-n", "default"]);
+    assert_eq!(svc["spec"]["ports"][0]["port"], 443);
+
     let web = pods(&lab, "app=web");
     assert_eq!(web.len(), 4);
     let nodes: BTreeSet<String> = web

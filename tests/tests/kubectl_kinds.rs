@@ -21,26 +21,11 @@ use serde_json::{json, Value};
 use tests::harness::{kubectl_cached, ApiServer, Etcd, Http, KubectlOutput};
 
 /// Upstream resources we do not serve, each with why (also in
-/// docs/apiserver.md). Served by the ReplicationController/PodTemplate/
-/// Binding change that lands beside this one; events.k8s.io is not served yet.
-const NOT_SERVED_HERE: &[(&str, &str)] = &[
-    (
-        "v1/bindings",
-        "the bindings resource comes with the ReplicationController work",
-    ),
-    (
-        "v1/podtemplates",
-        "PodTemplates come with the ReplicationController work",
-    ),
-    (
-        "v1/replicationcontrollers",
-        "ReplicationControllers are another change",
-    ),
-    (
-        "events.k8s.io/v1/events",
-        "the second view of core Events is not served yet",
-    ),
-];
+/// docs/apiserver.md).
+const NOT_SERVED_HERE: &[(&str, &str)] = &[(
+    "events.k8s.io/v1/events",
+    "the second view of core Events is not served yet",
+)];
 
 /// One `kubectl api-resources -o wide` row, normalized: name, short names,
 /// apiVersion, namespaced, kind, verbs, categories.

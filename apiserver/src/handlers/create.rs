@@ -7,7 +7,7 @@
 //! -> 201. What is particular to a kind comes from its strategy
 //! ([`crate::registry::Strategy`]).
 
-use apimachinery::resources::ResourceInfo;
+use apimachinery::resources::{ResourceInfo, Subresource};
 use axum::response::Response;
 use http::StatusCode;
 use rand::Rng;
@@ -104,8 +104,35 @@ pub(super) async fn create(ctx: Ctx) -> Result<Response> {
     let resource = ctx.info.resource;
     let mut obj = ctx.object_body()?;
     check_type_meta(&mut obj, &resource.api_version(), resource.kind)?;
+    if let Some((target, sub)) = registry::strategy_for(resource).creates_as() {
+        return Box::pin(create_as(ctx, &obj, target, sub)).await;
+    }
     let object = create_object(&ctx, obj).await?;
     Ok(json(StatusCode::CREATED, &object))
+}
+
+/// A create of a kind that is served as `sub` of the `target` object the
+/// body names (see [`registry::Strategy::creates_as`]): the request goes on
+/// as that subresource's, with the same body.
+async fn create_as(
+    mut ctx: Ctx,
+    obj: &Value,
+    target: &'static ResourceInfo,
+    sub: Subresource,
+) -> Result<Response> {
+    let name = meta_str(obj, "name").unwrap_or_default().to_string();
+    if name.is_empty() {
+        return Err(ApiError::Invalid {
+            kind: ctx.info.resource.kind.into(),
+            group: ctx.info.resource.group.into(),
+            name,
+            causes: vec![crate::validation::required("metadata.name")],
+        });
+    }
+    ctx.info.resource = target;
+    ctx.info.name = Some(name);
+    ctx.info.subresource = Some(sub);
+    super::route(ctx).await
 }
 
 /// `create` of a kind that is answered, not stored (a TokenReview, a

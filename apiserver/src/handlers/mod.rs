@@ -381,6 +381,15 @@ pub(crate) async fn route(ctx: Ctx) -> Result<Response> {
     if !resource.is_stored() {
         // Reviews are answered, ComponentStatuses computed: nothing in etcd.
         return match ctx.info.verb {
+            // A create-only kind served as another object's subresource
+            // (a Binding binds a pod): `create` sends it there.
+            V::Create
+                if crate::registry::strategy_for(resource)
+                    .creates_as()
+                    .is_some() =>
+            {
+                create::create(ctx).await
+            }
             V::Create => create::review(ctx).await,
             V::Get => read::get_computed(ctx).await,
             _ => read::list_computed(ctx).await,

@@ -25,9 +25,10 @@
 //!   ([`Strategy::before_create`], [`Strategy::release`]), graceful deletion
 //!   and deletion blockers, caches to refresh ([`Strategy::after_write`]).
 //! - connect subresources proxied elsewhere ([`Strategy::connect`]: a Pod's
-//!   `log`, `exec`, `attach`, `portforward`), and the shapes of the
+//!   `log`, `exec`, `attach`, `portforward`), the shapes of the
 //!   subresources with their own object ([`scale`], a Pod's `binding` and
-//!   `eviction`).
+//!   `eviction`), and create-only kinds served as one of them
+//!   ([`Strategy::creates_as`]: a POST to `bindings` is a pod's `binding`).
 //! - printing: [`Strategy::columns`] and [`Strategy::cells`], turned into a
 //!   Table by [`crate::tables`].
 //!
@@ -168,6 +169,9 @@ pub fn builtin_strategies() -> Vec<(&'static str, &'static str, Arc<dyn Strategy
         (RESOURCE, "ResourceClaim", Arc::new(resourceclaim::STRATEGY)),
         (RESOURCE, "ResourceClaimTemplate", Arc::new(resourceclaimtemplate::STRATEGY)),
         (RESOURCE, "ResourceSlice", Arc::new(resourceslice::STRATEGY)),
+        ("", "ReplicationController", Arc::new(self::core::replicationcontroller::ReplicationControllerStrategy)),
+        ("", "PodTemplate", Arc::new(self::core::podtemplate::PodTemplateStrategy)),
+        ("", "Binding", Arc::new(self::core::pod::binding::BindingStrategy)),
     ]
 }
 

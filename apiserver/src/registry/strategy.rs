@@ -7,7 +7,7 @@
 //! and is deleted gracefully. The handlers call these methods in a fixed order
 //! (see [`crate::registry`] for the order and the parts common to all kinds).
 
-use apimachinery::resources::Subresource;
+use apimachinery::resources::{ResourceInfo, Subresource};
 use axum::extract::Request;
 use axum::response::Response;
 use futures::future::BoxFuture;
@@ -186,6 +186,14 @@ pub trait Strategy: Send + Sync {
                 info.resource.plural
             )))
         })
+    }
+
+    /// For a create-only kind whose object is an act on another object (a
+    /// Binding binds the pod it names): the resource and subresource a
+    /// create is served as, on the object named by the body's
+    /// `metadata.name`. `None`: objects of the kind are stored.
+    fn creates_as(&self) -> Option<(&'static ResourceInfo, Subresource)> {
+        None
     }
 
     /// For a kind computed on read instead of stored (ComponentStatus, whose

@@ -65,6 +65,27 @@ pub fn name_problems(rule: NameRule, name: &str) -> Vec<String> {
     }
 }
 
+/// Checks the label map at `field` (`metadata.labels`, or a template's):
+/// qualified-name keys and label values.
+pub fn validate_labels(labels: Option<&Value>, field: &str, errs: &mut Vec<FieldError>) {
+    let Some(labels) = labels.and_then(Value::as_object) else {
+        return;
+    };
+    for (k, v) in labels {
+        if let Err(e) = validate_label_key(k) {
+            errs.push(invalid(field, &Value::String(k.clone()), &e));
+        }
+        match v.as_str() {
+            Some(s) => {
+                if let Err(e) = validate_label_value(s) {
+                    errs.push(invalid(format!("{field}.{k}"), v, &e));
+                }
+            }
+            None => errs.push(invalid(format!("{field}.{k}"), v, "must be a string")),
+        }
+    }
+}
+
 /// Upstream's `IsValidPathSegmentName`.
 fn path_segment_problems(name: &str) -> Vec<String> {
     if name == "." || name == ".." {
@@ -95,28 +116,7 @@ pub fn validate_object_meta(obj: &Value, rule: NameRule, errs: &mut Vec<FieldErr
             ));
         }
     }
-    if let Some(labels) = meta
-        .and_then(|m| m.get("labels"))
-        .and_then(Value::as_object)
-    {
-        for (k, v) in labels {
-            if let Err(e) = validate_label_key(k) {
-                errs.push(invalid("metadata.labels", &Value::String(k.clone()), &e));
-            }
-            match v.as_str() {
-                Some(s) => {
-                    if let Err(e) = validate_label_value(s) {
-                        errs.push(invalid(format!("metadata.labels.{k}"), v, &e));
-                    }
-                }
-                None => errs.push(invalid(
-                    format!("metadata.labels.{k}"),
-                    v,
-                    "must be a string",
-                )),
-            }
-        }
-    }
+    validate_labels(meta.and_then(|m| m.get("labels")), "metadata.labels", errs);
     if let Some(ann) = meta
         .and_then(|m| m.get("annotations"))
         .and_then(Value::as_object)

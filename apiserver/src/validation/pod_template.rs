@@ -1,5 +1,5 @@
 //! Rules of workloads that stamp out pods from a template (Deployment,
-//! ReplicaSet, StatefulSet, DaemonSet): a selector that matches the
+//! ReplicaSet, StatefulSet, DaemonSet, ReplicationController): a selector that matches the
 //! template's labels, non-negative counts, and a template that restarts
 //! `Always`.
 
@@ -26,16 +26,19 @@ pub fn validate_selector_and_template(obj: &Value, errs: &mut Vec<FieldError>) {
     let Some(selector) = selector else { return };
     match Selector::from_label_selector_json(selector) {
         Err(e) => errs.push(invalid("spec.selector", selector, &e.to_string())),
-        Ok(sel) => {
-            let labels = obj.pointer("/spec/template/metadata/labels");
-            if !sel.matches_json(labels) {
-                errs.push(invalid(
-                    "spec.template.metadata.labels",
-                    labels.unwrap_or(&Value::Null),
-                    "`selector` does not match template `labels`",
-                ));
-            }
-        }
+        Ok(sel) => validate_template_labels(&sel, obj, errs),
+    }
+}
+
+/// The template's labels must be selected by the workload's selector.
+pub fn validate_template_labels(sel: &Selector, obj: &Value, errs: &mut Vec<FieldError>) {
+    let labels = obj.pointer("/spec/template/metadata/labels");
+    if !sel.matches_json(labels) {
+        errs.push(invalid(
+            "spec.template.metadata.labels",
+            labels.unwrap_or(&Value::Null),
+            "`selector` does not match template `labels`",
+        ));
     }
 }
 
@@ -72,6 +75,11 @@ pub fn validate_workload(obj: &Value, errs: &mut Vec<FieldError>) {
         "spec.revisionHistoryLimit",
         errs,
     );
+    validate_template(obj, errs);
+}
+
+/// `spec.template`: a valid PodSpec that restarts `Always`.
+pub fn validate_template(obj: &Value, errs: &mut Vec<FieldError>) {
     if let Some(spec) = obj.pointer("/spec/template/spec") {
         validate_pod_spec(spec, "spec.template.spec", errs);
         if let Some(rp) = spec.get("restartPolicy") {

@@ -34,6 +34,7 @@
 //! `pod-template-hash`); `kubectl rollout history/undo ds` need the
 //! ControllerRevisions and do not work.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,7 +90,7 @@ pub fn start(ctx: &Context) -> Started {
         queue: Arc::clone(&queue),
         expectations: Some(Arc::clone(&dc.expectations)),
         owners: sets.store(),
-        selector_of: |ds: &DaemonSet| ds.spec.as_ref().map(|s| &s.selector),
+        selector_of: |ds: &DaemonSet| ds.spec.as_ref().map(|s| Cow::Borrowed(&s.selector)),
         min_ready_seconds_of: |ds: &DaemonSet| ds.spec.as_ref().and_then(|s| s.min_ready_seconds),
     }
     .register(&pods);

@@ -28,6 +28,7 @@
 //! Simplification: a failed pod is replaced at once, without upstream's
 //! 10 s exponential back-off between failures.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -83,7 +84,12 @@ pub fn start(ctx: &Context) -> Started {
         queue: Arc::clone(&queue),
         expectations: Some(Arc::clone(&jc.expectations)),
         owners: jobs.store(),
-        selector_of: |j: &Job| j.spec.as_ref().and_then(|s| s.selector.as_ref()),
+        selector_of: |j: &Job| {
+            j.spec
+                .as_ref()
+                .and_then(|s| s.selector.as_ref())
+                .map(Cow::Borrowed)
+        },
         // A Job does not wait for pods to be available.
         min_ready_seconds_of: |_: &Job| None,
     }

@@ -11,7 +11,9 @@
 //! re-create everything) and only then polls the workers.
 //!
 //! No controller imports another: what two of them share lives in
-//! [`crate::machinery`].
+//! [`crate::machinery`]. The one exception is upstream's too: the
+//! [`replicationcontroller`] is the [`replicaset`] controller run over a
+//! converted kind.
 
 pub mod cronjob;
 pub mod daemonset;
@@ -25,6 +27,9 @@ pub mod nodeipam;
 pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
+pub mod replicationcontroller;
+pub mod rootcacertpublisher;
+pub mod serviceaccount;
 pub mod statefulset;
 
 use std::future::Future;
@@ -110,6 +115,9 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("cronjob", cronjob::start),
     ("daemonset", daemonset::start),
     ("statefulset", statefulset::start),
+    ("serviceaccount", serviceaccount::start),
+    ("root-ca-cert-publisher", rootcacertpublisher::start),
+    ("replicationcontroller", replicationcontroller::start),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.

@@ -10,18 +10,29 @@
 //!    delete the least valuable pods first;
 //! 3. write `status` (replicas, fullyLabeled, ready, available after
 //!    minReadySeconds, observedGeneration, the ReplicaFailure condition).
+//!
+//! The reconciler is generic over [`ReplicaSetKind`]: the kind it keeps
+//! replicas for, seen as a ReplicaSet. `ReplicaSet` is one; the
+//! ReplicationController (`super::replicationcontroller`) is the other,
+//! converted field by field, as upstream runs its replication manager on
+//! the ReplicaSet controller's code.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetCondition, ReplicaSetStatus};
+use k8s_openapi::api::apps::v1::{
+    ReplicaSet, ReplicaSetCondition, ReplicaSetSpec, ReplicaSetStatus,
+};
 use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::{Context, Started};
 use crate::machinery::controller::{Action, Reconciler, Result};
 use crate::machinery::controller_ref::{ControllerRefManager, PodEvents};
 use crate::machinery::expectations::Expectations;
 use crate::machinery::informer::{key_of, split_key, Store};
+use crate::machinery::meta::NamespacedKind;
 use crate::machinery::owner_client::{update_status, ApiOwnerClient, OwnerClient};
 use crate::machinery::pod_control::{pod_from_template, PodControl};
 use crate::machinery::queue::Queue;
@@ -30,15 +41,55 @@ use crate::machinery::{controller_ref, meta, pods};
 /// Most pods created or deleted in one reconcile (upstream `burstReplicas`).
 pub const BURST_REPLICAS: usize = 500;
 
+/// A kind whose objects keep `replicas` pods alive, as the reconciler sees
+/// it: the spec and status of a ReplicaSet. Pods, Events and status writes
+/// still name the kind itself (their owner references say
+/// `ReplicationController` for a ReplicationController's pods).
+pub trait ReplicaSetKind: k8s_openapi::Resource + NamespacedKind {
+    /// The controller's name (queue, metrics, `--controllers`).
+    const CONTROLLER: &'static str;
+    /// The component its Events come from.
+    const COMPONENT: &'static str;
+    /// The spec, as a ReplicaSet's (the selector aside: [`Self::selector`]).
+    fn replica_set_spec(&self) -> ReplicaSetSpec;
+    /// The status, as a ReplicaSet's.
+    fn replica_set_status(&self) -> ReplicaSetStatus;
+    /// The pod selector; `None` selects nothing.
+    fn selector(&self) -> Option<Cow<'_, LabelSelector>>;
+}
+
+impl ReplicaSetKind for ReplicaSet {
+    const CONTROLLER: &'static str = "replicaset";
+    const COMPONENT: &'static str = "replicaset-controller";
+
+    fn replica_set_spec(&self) -> ReplicaSetSpec {
+        self.spec.clone().unwrap_or_default()
+    }
+
+    fn replica_set_status(&self) -> ReplicaSetStatus {
+        self.status.clone().unwrap_or_default()
+    }
+
+    fn selector(&self) -> Option<Cow<'_, LabelSelector>> {
+        self.spec.as_ref().map(|s| Cow::Borrowed(&s.selector))
+    }
+}
+
 /// Registers handlers and returns the workers.
 pub fn start(ctx: &Context) -> Started {
+    start_for::<ReplicaSet>(ctx)
+}
+
+/// Registers the handlers of the controller of kind `K` and returns its
+/// workers.
+pub fn start_for<K: ReplicaSetKind>(ctx: &Context) -> Started {
     let pods = ctx.factory.informer::<Pod>();
-    let sets = ctx.factory.informer::<ReplicaSet>();
-    let queue = Queue::new("replicaset");
-    let rc = Arc::new(ReplicaSetController::new(
+    let sets = ctx.factory.informer::<K>();
+    let queue = Queue::new(K::CONTROLLER);
+    let rc = Arc::new(ReplicaSetController::<K>::new(
         pods.store(),
         sets.store(),
-        ctx.pod_control("replicaset-controller"),
+        ctx.pod_control(K::COMPONENT),
         Arc::new(ApiOwnerClient::new(ctx.client.clone())),
     ));
 
@@ -53,12 +104,12 @@ pub fn start(ctx: &Context) -> Started {
     });
 
     PodEvents {
-        kind: "ReplicaSet",
+        kind: <K as k8s_openapi::Resource>::KIND,
         queue: Arc::clone(&queue),
         expectations: Some(Arc::clone(&rc.expectations)),
         owners: sets.store(),
-        selector_of: |rs: &ReplicaSet| rs.spec.as_ref().map(|s| &s.selector),
-        min_ready_seconds_of: |rs: &ReplicaSet| rs.spec.as_ref().and_then(|s| s.min_ready_seconds),
+        selector_of: K::selector,
+        min_ready_seconds_of: |rs: &K| rs.replica_set_spec().min_ready_seconds,
     }
     .register(&pods);
     ctx.workers(rc, queue)
@@ -66,17 +117,17 @@ pub fn start(ctx: &Context) -> Started {
 
 /// The controller's state: caches, expectations, pod control, the owner's
 /// reads and status writes.
-pub struct ReplicaSetController {
+pub struct ReplicaSetController<K> {
     pods: Store<Pod>,
-    sets: Store<ReplicaSet>,
+    sets: Store<K>,
     expectations: Arc<Expectations>,
     pod_control: PodControl,
-    owners: Arc<dyn OwnerClient<ReplicaSet>>,
+    owners: Arc<dyn OwnerClient<K>>,
 }
 
-impl Reconciler for ReplicaSetController {
+impl<K: ReplicaSetKind> Reconciler for ReplicaSetController<K> {
     fn name(&self) -> &'static str {
-        "replicaset"
+        K::CONTROLLER
     }
 
     async fn reconcile(&self, key: &str) -> Result<Action> {
@@ -86,8 +137,8 @@ impl Reconciler for ReplicaSetController {
         };
         let (ns, _) = split_key(key);
         let ns = ns.unwrap_or_default();
-        let spec = rs.spec.clone().unwrap_or_default();
-        let selector = meta::selector(Some(&spec.selector))?;
+        let spec = rs.replica_set_spec();
+        let selector = meta::selector(rs.selector().as_deref())?;
 
         // 1. Claim: the pods we control, after adopting and releasing.
         let active: Vec<Arc<Pod>> = self
@@ -102,17 +153,19 @@ impl Reconciler for ReplicaSetController {
 
         // 2. Manage replicas, but only on a cache that has seen our last acts.
         let mut failure = None;
-        if self.expectations.satisfied(key) && rs.metadata.deletion_timestamp.is_none() {
+        if self.expectations.satisfied(key) && rs.meta().deletion_timestamp.is_none() {
             let want = spec.replicas.unwrap_or(1).max(0) as usize;
-            if let Err(e) = self.manage(key, &rs, &owned, want).await {
+            if let Err(e) = self.manage(key, &rs, &spec, &owned, want).await {
                 failure = Some(e.to_string());
-                self.update_status(&rs, &owned, failure.as_deref()).await?;
+                self.update_status(&rs, &spec, &owned, failure.as_deref())
+                    .await?;
                 return Err(e);
             }
         }
 
         // 3. Status.
-        self.update_status(&rs, &owned, failure.as_deref()).await?;
+        self.update_status(&rs, &spec, &owned, failure.as_deref())
+            .await?;
         let min_ready = spec.min_ready_seconds.unwrap_or(0);
         if min_ready > 0 && owned.iter().any(|p| pods::pod_ready(p)) {
             let now = meta::now_millis();
@@ -127,15 +180,15 @@ impl Reconciler for ReplicaSetController {
     }
 }
 
-impl ReplicaSetController {
+impl<K: ReplicaSetKind> ReplicaSetController<K> {
     /// A controller over these caches, writing through `pod_control`
     /// and `owners` (the apiserver, or fakes in tests).
     pub fn new(
         pods: Store<Pod>,
-        sets: Store<ReplicaSet>,
+        sets: Store<K>,
         pod_control: PodControl,
-        owners: Arc<dyn OwnerClient<ReplicaSet>>,
-    ) -> ReplicaSetController {
+        owners: Arc<dyn OwnerClient<K>>,
+    ) -> ReplicaSetController<K> {
         ReplicaSetController {
             pods,
             sets,
@@ -149,20 +202,16 @@ impl ReplicaSetController {
     async fn manage(
         &self,
         key: &str,
-        rs: &ReplicaSet,
+        rs: &K,
+        spec: &ReplicaSetSpec,
         owned: &[Arc<Pod>],
         want: usize,
     ) -> Result<()> {
         let have = owned.len();
         if have < want {
             let n = (want - have).min(BURST_REPLICAS);
-            let template = rs
-                .spec
-                .as_ref()
-                .and_then(|s| s.template.clone())
-                .unwrap_or_default();
-            let pod =
-                pod_from_template(&template, &rs.metadata, controller_ref::controller_ref(rs));
+            let template = spec.template.clone().unwrap_or_default();
+            let pod = pod_from_template(&template, rs.meta(), controller_ref::controller_ref(rs));
             self.pod_control
                 .create_pods(&self.expectations, key, rs, vec![pod; n])
                 .await?;
@@ -178,11 +227,11 @@ impl ReplicaSetController {
 
     async fn update_status(
         &self,
-        rs: &ReplicaSet,
+        rs: &K,
+        spec: &ReplicaSetSpec,
         owned: &[Arc<Pod>],
         failure: Option<&str>,
     ) -> Result<()> {
-        let spec = rs.spec.clone().unwrap_or_default();
         let template_labels = spec
             .template
             .as_ref()
@@ -191,7 +240,7 @@ impl ReplicaSetController {
             .unwrap_or_default();
         let now = meta::now_millis();
         let min_ready = spec.min_ready_seconds.unwrap_or(0);
-        let old = rs.status.clone().unwrap_or_default();
+        let old = rs.replica_set_status();
         let mut conditions: Vec<ReplicaSetCondition> = old
             .conditions
             .clone()
@@ -235,7 +284,7 @@ impl ReplicaSetController {
                     .filter(|p| pods::pod_available(p, min_ready, now))
                     .count() as i32,
             ),
-            observed_generation: rs.metadata.generation,
+            observed_generation: rs.meta().generation,
             conditions: (!conditions.is_empty()).then_some(conditions),
             terminating_replicas: None,
         };
@@ -294,7 +343,7 @@ mod tests {
         pods: Store<Pod>,
         fake: Arc<FakePodClient>,
         owners: Arc<FakeOwnerClient<ReplicaSet>>,
-        rc: ReplicaSetController,
+        rc: ReplicaSetController<ReplicaSet>,
     }
 
     /// The controller over caches holding `rs` and `pods`, with fakes for

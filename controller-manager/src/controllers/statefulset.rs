@@ -30,6 +30,7 @@
 //! `kubectl rollout undo/history sts` do not work) and
 //! `persistentvolumeclaims` (volumeClaimTemplates are ignored).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -78,7 +79,7 @@ pub fn start(ctx: &Context) -> Started {
         queue: Arc::clone(&queue),
         expectations: None,
         owners: sets.store(),
-        selector_of: |s: &StatefulSet| s.spec.as_ref().map(|s| &s.selector),
+        selector_of: |s: &StatefulSet| s.spec.as_ref().map(|s| Cow::Borrowed(&s.selector)),
         min_ready_seconds_of: |s: &StatefulSet| s.spec.as_ref().and_then(|s| s.min_ready_seconds),
     }
     .register(&pods);

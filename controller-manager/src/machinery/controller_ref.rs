@@ -22,6 +22,7 @@
 //! for an orphan, of every owner whose selector matches it, any of which may
 //! adopt it) and tells the expectations what the informer saw.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -280,17 +281,22 @@ pub fn owners_selecting<O: Resource>(
     owners: &Store<O>,
     namespace: &str,
     object_labels: &std::collections::BTreeMap<String, String>,
-    selector_of: fn(&O) -> Option<&LabelSelector>,
+    selector_of: SelectorOf<O>,
 ) -> Vec<String> {
     owners
         .list_namespace(namespace)
         .into_iter()
         .filter(|o| {
-            selector(selector_of(o)).is_ok_and(|s| !s.is_empty() && s.matches(object_labels))
+            selector(selector_of(o).as_deref())
+                .is_ok_and(|s| !s.is_empty() && s.matches(object_labels))
         })
         .map(|o| key_of(&*o))
         .collect()
 }
+
+/// How to read an owner's `spec.selector`: borrowed from the owner, or
+/// built from it (a ReplicationController's plain label map).
+pub type SelectorOf<O> = for<'o> fn(&'o O) -> Option<Cow<'o, LabelSelector>>;
 
 /// The pod event handler of a workload controller whose owners are `O`
 /// (upstream's `addPod`/`updatePod`/`deletePod`, once for all of them).
@@ -304,7 +310,7 @@ pub struct PodEvents<O> {
     /// The owners, for orphans and minReadySeconds.
     pub owners: Store<O>,
     /// The owner's `spec.selector`.
-    pub selector_of: fn(&O) -> Option<&LabelSelector>,
+    pub selector_of: SelectorOf<O>,
     /// The owner's `spec.minReadySeconds`.
     pub min_ready_seconds_of: fn(&O) -> Option<i32>,
 }
@@ -442,7 +448,7 @@ mod tests {
             queue: Queue::new("test"),
             expectations: Some(Arc::new(Expectations::new())),
             owners,
-            selector_of: |rs: &ReplicaSet| rs.spec.as_ref().map(|s| &s.selector),
+            selector_of: |rs: &ReplicaSet| rs.spec.as_ref().map(|s| Cow::Borrowed(&s.selector)),
             min_ready_seconds_of: |_: &ReplicaSet| None,
         }
     }

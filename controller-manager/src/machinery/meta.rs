@@ -2,13 +2,44 @@
 //! reads: times, labels, label selectors and int-or-percent values.
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 
 use apimachinery::labels::Selector;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::NamespaceResourceScope;
+use kube::Resource;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::controller::{Error, Result};
+
+/// A namespaced built-in kind the controllers read and write through
+/// `kube::Api` (every bound that takes, once).
+pub trait NamespacedKind:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> NamespacedKind for K where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Debug
+        + Serialize
+        + DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// Now, as an API time.
 pub fn now() -> Time {

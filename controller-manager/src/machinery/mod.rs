@@ -28,9 +28,11 @@
 //! - [`template_hash`]: the `pod-template-hash` / revision of a template;
 //! - [`job_status`]: a Job's conditions (Job and CronJob).
 //!
-//! And for the rest: [`meta`] (times, labels, selectors, int-or-percent)
-//! and [`service_endpoints`] (a Service's pods and ports, for the
-//! Endpoints and EndpointSlice controllers).
+//! And for the rest: [`meta`] (times, labels, selectors, int-or-percent),
+//! [`service_endpoints`] (a Service's pods and ports, for the Endpoints and
+//! EndpointSlice controllers) and [`per_namespace`] (an object kept in
+//! every namespace, for the ServiceAccounts controller and the root CA
+//! publisher).
 
 pub mod controller;
 pub mod controller_ref;
@@ -39,6 +41,7 @@ pub mod informer;
 pub mod job_status;
 pub mod meta;
 pub mod owner_client;
+pub mod per_namespace;
 pub mod pod_control;
 pub mod pods;
 pub mod queue;

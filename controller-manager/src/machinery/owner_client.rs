@@ -9,22 +9,20 @@
 //! [`update_status`] is the one status write the controllers share: a
 //! merge patch of `status`, skipped when nothing changed.
 
-use std::fmt::Debug;
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use k8s_openapi::NamespaceResourceScope;
 use kube::api::{
     Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy,
 };
 use kube::Resource;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::controller::{is_not_found, Context as _, Result};
 use super::informer::key_of;
+use super::meta::NamespacedKind;
 
 /// Reads and status writes of one owner kind `K`.
 pub trait OwnerClient<K>: Send + Sync {
@@ -63,19 +61,14 @@ impl<K> ApiOwnerClient<K> {
             kind: PhantomData,
         }
     }
+
+    /// The client it goes through.
+    pub fn client(&self) -> &kube::Client {
+        &self.client
+    }
 }
 
-impl<K> OwnerClient<K> for ApiOwnerClient<K>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + Debug
-        + Serialize
-        + DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
+impl<K: NamespacedKind> OwnerClient<K> for ApiOwnerClient<K> {
     fn get<'a>(
         &'a self,
         namespace: &'a str,

@@ -30,8 +30,9 @@ impl Workload for ReplicaSetStrategy {
     }
 }
 
+/// The ReplicaSet columns, which ReplicationControllers print too.
 #[rustfmt::skip]
-const COLUMNS: &[Column] = &[
+pub const COLUMNS: &[Column] = &[
     NAME,
     col("Desired", "integer", 0, "Replicas is the number of desired replicas."),
     col("Current", "integer", 0, "Replicas is the most recently observed number of replicas."),
@@ -41,3 +42,18 @@ const COLUMNS: &[Column] = &[
     IMAGES,
     SELECTOR,
 ];
+
+/// A row of [`COLUMNS`] with the selector already formatted (a ReplicaSet's
+/// is a LabelSelector, a ReplicationController's a label map).
+pub fn replica_cells(obj: &Value, selector: String) -> Vec<Value> {
+    let (containers, images) = container_cells(obj, "/spec/template");
+    let mut row = vec![json!(s(obj, "/metadata/name"))];
+    row.extend(ReplicaSetStrategy::status_cells(obj));
+    row.extend([
+        json!(age(obj)),
+        json!(containers),
+        json!(images),
+        json!(selector),
+    ]);
+    row
+}

@@ -23,6 +23,7 @@ pub mod progress;
 pub mod rollout;
 pub mod sync;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
@@ -109,8 +110,8 @@ pub fn start(ctx: &Context) -> Started {
     ctx.workers(dc, queue)
 }
 
-fn deployment_selector(d: &Deployment) -> Option<&LabelSelector> {
-    d.spec.as_ref().map(|s| &s.selector)
+fn deployment_selector(d: &Deployment) -> Option<Cow<'_, LabelSelector>> {
+    d.spec.as_ref().map(|s| Cow::Borrowed(&s.selector))
 }
 
 /// The controller's state.

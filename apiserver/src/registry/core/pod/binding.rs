@@ -2,8 +2,18 @@
 //! `spec.nodeName` exactly once (409 when the pod is already bound or being
 //! deleted), adds the Binding's annotations and the `PodScheduled`
 //! condition.
+//!
+//! The same Binding can be POSTed to the namespaced `bindings` resource
+//! (the older way, kept by upstream), naming the pod in `metadata.name`:
+//! [`BindingStrategy`] makes that create a `pods/<name>/binding` of the
+//! pod, so both paths are this one. Nothing is stored under `bindings`.
 
+use apimachinery::resources::{ResourceInfo, Subresource};
+use k8s_openapi::api::core::v1::Binding as BindingObject;
+use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
+
+use crate::registry::strategy::{normalize, schema, Strategy};
 
 use crate::errors::{ApiError, Target};
 use crate::meta::{meta_mut, meta_str, now};
@@ -110,5 +120,23 @@ fn set_condition(pod: &mut Value, kind: &str, status: &str) {
     {
         Some(c) => *c = new,
         None => conds.push(new),
+    }
+}
+
+/// The strategy of the `bindings` resource: create-only, served as the
+/// named pod's `binding` subresource.
+pub struct BindingStrategy;
+
+impl Strategy for BindingStrategy {
+    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
+        normalize::<BindingObject>(obj)
+    }
+
+    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
+        schema::<BindingObject>(gen)
+    }
+
+    fn creates_as(&self) -> Option<(&'static ResourceInfo, Subresource)> {
+        apimachinery::resources::find("", "v1", "pods").map(|pods| (pods, Subresource::Binding))
     }
 }
