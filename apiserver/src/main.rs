@@ -39,10 +39,10 @@ struct Flags {
     #[arg(long = "max-request-bytes", default_value_t = 3 * 1024 * 1024)]
     max_request_bytes: usize,
     /// How long a client may take to send a request body (`60s`, `1m0s`).
-    #[arg(long = "request-timeout", default_value = "1m0s", value_parser = parse_duration)]
+    #[arg(long = "request-timeout", default_value = "1m0s", value_parser = component_base::duration::parse)]
     request_timeout: Duration,
     /// How long a client may take to send a request's head (`32s`).
-    #[arg(long = "request-header-timeout", default_value = "32s", value_parser = parse_duration)]
+    #[arg(long = "request-header-timeout", default_value = "32s", value_parser = component_base::duration::parse)]
     request_header_timeout: Duration,
     /// Open watches one client (address and User-Agent) may hold; 0: no limit.
     #[arg(long = "max-watches-per-client", default_value_t = 1000)]
@@ -122,35 +122,12 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A Go-style duration: `90s`, `1m0s`, `1h30m`, `250ms` (a bare number is
-/// seconds).
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    if let Ok(secs) = text.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+#[cfg(test)]
+mod tests {
+    /// clap checks a flag definition only when it parses (a name or group
+    /// used twice panics at start-up): check it in the tests instead.
+    #[test]
+    fn flags_are_well_formed() {
+        <super::Flags as clap::CommandFactory>::command().debug_assert();
     }
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .ok_or_else(|| format!("{text:?}: missing a unit (s, m, h, ms)"))?;
-        let (number, tail) = rest.split_at(digits);
-        let value: f64 = number
-            .parse()
-            .map_err(|_| format!("{text:?}: {number:?} is not a number"))?;
-        let unit_len = tail
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_len);
-        let scale = match unit {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            other => return Err(format!("{text:?}: unknown unit {other:?}")),
-        };
-        total += Duration::from_secs_f64(value * scale);
-        rest = next;
-    }
-    Ok(total)
 }

@@ -54,6 +54,9 @@ impl Config {
 /// (`#[command(flatten)]`), durations as upstream writes them (`15s`,
 /// `2m0s`; plain seconds are accepted too).
 #[derive(Debug, Clone, clap::Args)]
+// Its own argument group id: clap names a group after the struct, and every
+// component's own flags struct is called `Flags` too.
+#[group(id = "leader_election_flags")]
 pub struct Flags {
     /// Run only while holding the component's Lease.
     #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]

@@ -125,3 +125,13 @@ async fn main() -> anyhow::Result<()> {
     }
     controller_manager::run(client, config).await
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks a flag definition only when it parses (a name or group
+    /// used twice panics at start-up): check it in the tests instead.
+    #[test]
+    fn flags_are_well_formed() {
+        <super::Flags as clap::CommandFactory>::command().debug_assert();
+    }
+}

@@ -93,3 +93,13 @@ fn init_logging(default: &str) {
         )
         .init();
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap checks a flag definition only when it parses (a name or group
+    /// used twice panics at start-up): check it in the tests instead.
+    #[test]
+    fn flags_are_well_formed() {
+        <super::Flags as clap::CommandFactory>::command().debug_assert();
+    }
+}
