@@ -54,18 +54,27 @@ class Cluster:
             stderr=subprocess.STDOUT,
         )
         wait_http(f"{self.etcd_url}/health")
-        binary = os.environ.get("APISERVER_BIN", os.path.join(ROOT, "target", "debug", "apiserver"))
-        if not os.path.exists(binary):
-            raise RuntimeError(f"{binary} is missing: run `cargo build -p apiserver` first")
+        self.binary = os.environ.get("APISERVER_BIN", os.path.join(ROOT, "target", "debug", "apiserver"))
+        if not os.path.exists(self.binary):
+            raise RuntimeError(f"{self.binary} is missing: run `cargo build -p apiserver` first")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self._start_apiserver()
+
+    def _start_apiserver(self):
         self.apiserver = subprocess.Popen(
-            [binary, "--etcd-servers", self.etcd_url, "--bind-address", "127.0.0.1",
+            [self.binary, "--etcd-servers", self.etcd_url, "--bind-address", "127.0.0.1",
              "--port", str(self.port)],
-            stdout=open(os.path.join(self.dir, "apiserver.log"), "w"),
+            stdout=open(os.path.join(self.dir, "apiserver.log"), "a"),
             stderr=subprocess.STDOUT,
         )
         wait_http(f"{self.url}/readyz")
+
+    def restart_apiserver(self):
+        """Kills the apiserver and starts a new process on the same port."""
+        self.apiserver.kill()
+        self.apiserver.wait()
+        self._start_apiserver()
 
     def compact(self):
         """Compacts etcd's history up to now (old resourceVersions expire)."""
