@@ -6,10 +6,12 @@
 //! - [`namespace_lifecycle`]: no objects in missing or terminating namespaces;
 //! - [`priority`]: a pod's `priorityClassName` resolves to `spec.priority`;
 //! - [`service_ip`]: a Service gets a cluster IP from the service range;
-//! - [`service_node_port`]: a NodePort Service gets its ports on every node.
+//! - [`service_node_port`]: a NodePort Service gets its ports on every node
+//!   (both through the etcd-key [`reservation`]s).
 
 pub mod namespace_lifecycle;
 pub mod priority;
+pub mod reservation;
 pub mod service_ip;
 pub mod service_node_port;
 

@@ -14,9 +14,8 @@ use std::net::Ipv4Addr;
 use rand::Rng;
 use serde_json::{json, Value};
 
+use super::reservation;
 use crate::errors::ApiError;
-use crate::storage::StorageError;
-use crate::validation::{FieldError, FieldErrorKind};
 use crate::ApiServer;
 
 /// An IPv4 CIDR range.
@@ -58,12 +57,8 @@ impl Ipv4Range {
     }
 }
 
-fn reservation_key(server: &ApiServer, ip: &str) -> String {
-    format!(
-        "{}/ranges/serviceips/{ip}",
-        server.config.etcd_prefix.trim_end_matches('/')
-    )
-}
+/// The range name of cluster IP reservations.
+const RANGE: &str = "serviceips";
 
 /// Whether a Service needs a cluster IP (not ExternalName, not headless).
 pub fn wants_ip(svc: &Value) -> bool {
@@ -78,30 +73,13 @@ pub async fn allocate(server: &ApiServer, svc: &mut Value) -> Result<Option<Stri
         return Ok(None);
     }
     let range = server.config.service_cluster_ip_range;
-    let owner = format!(
-        "{}/{}",
-        svc.pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-        svc.pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    );
+    let owner = reservation::owner(svc);
     let requested = svc
         .pointer("/spec/clusterIP")
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
         .map(str::to_string);
-    let invalid = |msg: String| ApiError::Invalid {
-        kind: "Service".into(),
-        group: String::new(),
-        name: owner.rsplit('/').next().unwrap_or("").into(),
-        causes: vec![FieldError {
-            kind: FieldErrorKind::Invalid,
-            field: "spec.clusterIPs".into(),
-            message: msg,
-        }],
-    };
+    let invalid = |msg: String| reservation::invalid(svc, "spec.clusterIPs", msg);
     let candidates: Vec<String> = match &requested {
         Some(ip) => {
             let parsed: Ipv4Addr = ip.parse().map_err(|_| {
@@ -123,22 +101,17 @@ pub async fn allocate(server: &ApiServer, svc: &mut Value) -> Result<Option<Stri
         }
     };
     for ip in candidates {
-        let key = reservation_key(server, &ip);
-        match server.store.create(&key, &json!({"service": owner}), None).await {
-            Ok(_) => {
-                if let Some(spec) = svc.get_mut("spec").and_then(Value::as_object_mut) {
-                    spec.insert("clusterIP".into(), json!(ip));
-                    spec.insert("clusterIPs".into(), json!([ip]));
-                }
-                return Ok(Some(ip));
+        if reservation::reserve(server, RANGE, &ip, &owner).await? {
+            if let Some(spec) = svc.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.insert("clusterIP".into(), json!(ip));
+                spec.insert("clusterIPs".into(), json!([ip]));
             }
-            Err(StorageError::AlreadyExists) if requested.is_some() => {
-                return Err(invalid(format!(
-                    "Invalid value: {ip:?}: failed to allocate IP {ip}: provided IP is already allocated"
-                )))
-            }
-            Err(StorageError::AlreadyExists) => continue,
-            Err(e) => return Err(ApiError::from_storage(e, Default::default())),
+            return Ok(Some(ip));
+        }
+        if requested.is_some() {
+            return Err(invalid(format!(
+                "Invalid value: {ip:?}: failed to allocate IP {ip}: provided IP is already allocated"
+            )));
         }
     }
     Err(ApiError::Internal(
@@ -148,10 +121,7 @@ pub async fn allocate(server: &ApiServer, svc: &mut Value) -> Result<Option<Stri
 
 /// Gives a cluster IP back (best effort: a leaked reservation only wastes an IP).
 pub async fn release(server: &ApiServer, ip: &str) {
-    let key = reservation_key(server, ip);
-    if let Err(e) = server.store.delete_unconditionally(&key).await {
-        tracing::warn!(ip, error = %e, "could not release a service IP");
-    }
+    reservation::release(server, RANGE, ip).await;
 }
 
 /// The cluster IP a stored Service holds.

@@ -10,9 +10,8 @@
 use rand::Rng;
 use serde_json::{json, Value};
 
+use super::reservation;
 use crate::errors::ApiError;
-use crate::storage::StorageError;
-use crate::validation::{FieldError, FieldErrorKind};
 use crate::ApiServer;
 
 /// An inclusive range of ports, `30000-32767`.
@@ -86,42 +85,12 @@ pub fn held(svc: &Value) -> Vec<i64> {
     ports
 }
 
-fn reservation_key(server: &ApiServer, port: i64) -> String {
-    format!(
-        "{}/ranges/servicenodeports/{port}",
-        server.config.etcd_prefix.trim_end_matches('/')
-    )
-}
-
-fn invalid(svc: &Value, field: String, message: String) -> ApiError {
-    ApiError::Invalid {
-        kind: "Service".into(),
-        group: String::new(),
-        name: svc
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .into(),
-        causes: vec![FieldError {
-            kind: FieldErrorKind::Invalid,
-            field,
-            message,
-        }],
-    }
-}
+/// The range name of node port reservations.
+const RANGE: &str = "servicenodeports";
 
 /// Reserves one port; false when another Service has it.
 async fn reserve(server: &ApiServer, port: i64, owner: &str) -> Result<bool, ApiError> {
-    let key = reservation_key(server, port);
-    match server
-        .store
-        .create(&key, &json!({"service": owner}), None)
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(StorageError::AlreadyExists) => Ok(false),
-        Err(e) => Err(ApiError::from_storage(e, Default::default())),
-    }
+    reservation::reserve(server, RANGE, &port.to_string(), owner).await
 }
 
 /// Gives every port of a Service that needs one a node port: the ports asked
@@ -137,15 +106,7 @@ pub async fn allocate(
         return Ok(Vec::new());
     }
     let range = server.config.service_node_port_range;
-    let owner = format!(
-        "{}/{}",
-        svc.pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or(""),
-        svc.pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    );
+    let owner = reservation::owner(svc);
     let count = svc
         .pointer("/spec/ports")
         .and_then(Value::as_array)
@@ -162,16 +123,16 @@ pub async fn allocate(
                 Some(port) => {
                     let field = format!("spec.ports[{i}].nodePort");
                     if !range.contains(port) {
-                        return Err(invalid(
+                        return Err(reservation::invalid(
                             svc,
-                            field,
+                            &field,
                             format!("Invalid value: {port}: provided port is not in the valid range. The range of valid ports is {range}"),
                         ));
                     }
                     if !reserve(server, port, &owner).await? {
-                        return Err(invalid(
+                        return Err(reservation::invalid(
                             svc,
-                            field,
+                            &field,
                             format!("Invalid value: {port}: provided port is already allocated"),
                         ));
                     }
@@ -229,10 +190,7 @@ pub async fn allocate(
 /// port).
 pub async fn release(server: &ApiServer, ports: &[i64]) {
     for port in ports {
-        let key = reservation_key(server, *port);
-        if let Err(e) = server.store.delete_unconditionally(&key).await {
-            tracing::warn!(port, error = %e, "could not release a node port");
-        }
+        reservation::release(server, RANGE, &port.to_string()).await;
     }
 }
 

@@ -2,32 +2,13 @@
 //! Nothing special but the printer (the holder).
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
+use crate::registry::generic::Typed;
 
 /// The Lease strategy.
-pub struct LeaseStrategy;
-
-impl Strategy for LeaseStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<Lease>(obj)
-    }
-
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<Lease>(gen)
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
-    }
-
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
-    }
-}
+pub const STRATEGY: Typed<Lease> = Typed::new(COLUMNS, cells);
 
 #[rustfmt::skip]
 const COLUMNS: &[Column] = &[

@@ -3,32 +3,13 @@
 //! `ip:port`, then `+ N more...`).
 
 use k8s_openapi::api::core::v1::Endpoints;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
+use crate::registry::generic::Typed;
 
 /// The Endpoints strategy.
-pub struct EndpointsStrategy;
-
-impl Strategy for EndpointsStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<Endpoints>(obj)
-    }
-
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<Endpoints>(gen)
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
-    }
-
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
-    }
-}
+pub const STRATEGY: Typed<Endpoints> = Typed::new(COLUMNS, cells);
 
 #[rustfmt::skip]
 const COLUMNS: &[Column] = &[

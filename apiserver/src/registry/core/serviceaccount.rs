@@ -2,32 +2,13 @@
 //! the printer (the number of secrets).
 
 use k8s_openapi::api::core::v1::ServiceAccount;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
+use crate::registry::generic::Typed;
 
 /// The ServiceAccount strategy.
-pub struct ServiceAccountStrategy;
-
-impl Strategy for ServiceAccountStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<ServiceAccount>(obj)
-    }
-
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<ServiceAccount>(gen)
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
-    }
-
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
-    }
-}
+pub const STRATEGY: Typed<ServiceAccount> = Typed::new(COLUMNS, cells);
 
 #[rustfmt::skip]
 const COLUMNS: &[Column] = &[
