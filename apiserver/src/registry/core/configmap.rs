@@ -4,43 +4,16 @@
 //! [`validate_data_keys`] and [`validate_immutable_data`] too).
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
+use crate::registry::generic::Typed;
 use crate::validation::{forbidden, invalid, FieldError};
 
 /// The ConfigMap strategy.
-pub struct ConfigMapStrategy;
-
-impl Strategy for ConfigMapStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<ConfigMap>(obj)
-    }
-
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<ConfigMap>(gen)
-    }
-
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = Vec::new();
-        validate_data_keys(obj, &mut errs);
-        errs
-    }
-
-    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        validate_immutable_data(new, old)
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
-    }
-
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
-    }
-}
+pub const STRATEGY: Typed<ConfigMap> = Typed::new(COLUMNS, cells)
+    .rules(validate_data_keys)
+    .update_rules(validate_immutable_data);
 
 #[rustfmt::skip]
 const COLUMNS: &[Column] = &[
@@ -80,8 +53,7 @@ pub fn validate_data_keys(obj: &Value, errs: &mut Vec<FieldError>) {
 }
 
 /// Once `immutable` is set, neither the data nor the flag may change.
-pub fn validate_immutable_data(new: &Value, old: &Value) -> Vec<FieldError> {
-    let mut errs = Vec::new();
+pub fn validate_immutable_data(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
     let same = |p: &str| new.pointer(p) == old.pointer(p);
     if old.get("immutable").and_then(Value::as_bool) == Some(true) {
         if !same("/data") || !same("/binaryData") {
@@ -97,5 +69,4 @@ pub fn validate_immutable_data(new: &Value, old: &Value) -> Vec<FieldError> {
             ));
         }
     }
-    errs
 }

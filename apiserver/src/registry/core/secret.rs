@@ -2,48 +2,21 @@
 //! see [`super::configmap`]), with a `type` that defaults to `Opaque`.
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use super::configmap::{validate_data_keys, validate_immutable_data};
 use crate::defaults::set_default;
 use crate::printers::*;
-use crate::registry::strategy::{normalize, schema, Strategy};
-use crate::validation::FieldError;
+use crate::registry::generic::Typed;
 
 /// The Secret strategy.
-pub struct SecretStrategy;
+pub const STRATEGY: Typed<Secret> = Typed::new(COLUMNS, cells)
+    .defaults(defaults)
+    .rules(validate_data_keys)
+    .update_rules(validate_immutable_data);
 
-impl Strategy for SecretStrategy {
-    fn normalize(&self, obj: &mut Value) -> Result<(), String> {
-        normalize::<Secret>(obj)
-    }
-
-    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
-        schema::<Secret>(gen)
-    }
-
-    fn default(&self, obj: &mut Value) {
-        set_default(obj, &["type"], json!("Opaque"));
-    }
-
-    fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = Vec::new();
-        validate_data_keys(obj, &mut errs);
-        errs
-    }
-
-    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
-        validate_immutable_data(new, old)
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
-    }
-
-    fn cells(&self, obj: &Value) -> Vec<Value> {
-        cells(obj)
-    }
+fn defaults(obj: &mut Value) {
+    set_default(obj, &["type"], json!("Opaque"));
 }
 
 #[rustfmt::skip]

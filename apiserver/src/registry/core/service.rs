@@ -291,21 +291,12 @@ fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
     if ty.as_str() != Some("ExternalName") && !headless && ports.is_none_or(|p| p.is_empty()) {
         errs.push(required("spec.ports"));
     }
-    if ty.as_str() == Some("ExternalName")
-        && obj
-            .pointer("/spec/externalName")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .is_empty()
-    {
-        errs.push(required("spec.externalName"));
-    }
     if ty.as_str() == Some("ExternalName") {
-        let ip = obj
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if !ip.is_empty() {
+        let text = |p: &str| obj.pointer(p).and_then(Value::as_str).unwrap_or("");
+        if text("/spec/externalName").is_empty() {
+            errs.push(required("spec.externalName"));
+        }
+        if !text("/spec/clusterIP").is_empty() {
             errs.push(forbidden(
                 "spec.clusterIPs",
                 "may not be set for ExternalName services",
