@@ -3,6 +3,7 @@
 #
 #   hack/local-up-cluster.sh [--name NAME] [--nodes N] [--no-demo] [up|down|status]
 #   hack/local-up-cluster.sh [--name NAME] stop-kubelet I | start-kubelet I
+#   hack/local-up-cluster.sh [--name NAME] kill COMPONENT | restart COMPONENT
 #
 # `up` (the default) installs what is missing, builds release binaries, and
 # starts, all for this lab only:
@@ -19,7 +20,10 @@
 #   - one kubelet per node, inside that node's network namespace;
 # then applies manifests/examples/ and prints `export KUBECONFIG=...` last.
 # `down` stops every process, container, mount, cgroup and namespace of the
-# lab and removes its directory; `status` shows what runs. Labs with
+# lab and removes its directory; `status` shows what runs. `kill` sends
+# SIGKILL to one component (etcd, apiserver, scheduler, controller-manager,
+# kubelet-node-I, registry) and `restart` starts it again with the command
+# line it was first started with (hack/chaos.sh uses both). Labs with
 # different names run side by side. Logs: $LAB_DIR/logs/.
 #
 # Environment: LAB_DIR (default /var/tmp/minik8s-NAME), LAB_BIN (use these
@@ -48,7 +52,8 @@ while [ $# -gt 0 ]; do
         --no-demo) DEMO=0; shift ;;
         up|down|status) ACTION=$1; shift ;;
         start-kubelet|stop-kubelet) ACTION=$1; NODE_ARG=${2:?$1 needs a node number}; shift 2 ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        kill|restart) ACTION=$1; COMP_ARG=${2:?$1 needs a component}; shift 2 ;;
+        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -185,10 +190,47 @@ make_ca() {
     chmod 600 "$dir/ca.key"
 }
 
+# start COMP CMD...: runs CMD in the background, logging to logs/COMP.log;
+# the command line is kept in cmds/COMP for `restart`.
 start() {
     local comp=$1; shift
+    mkdir -p "$LAB_DIR/cmds"
+    printf '%q ' "$@" >"$LAB_DIR/cmds/$comp"
     "$@" >>"$LAB_DIR/logs/$comp.log" 2>&1 &
     echo $! >"$LAB_DIR/pids/$comp.pid"
+}
+
+component_file() {
+    case "$1" in
+        *[!a-z0-9-]*|"") echo "bad component name: $1" >&2; exit 2 ;;
+    esac
+    if [ ! -e "$LAB_DIR/$2/$1${3:-}" ]; then
+        echo "lab $NAME has no component $1" >&2; exit 1
+    fi
+    echo "$LAB_DIR/$2/$1${3:-}"
+}
+
+# kill_component COMP: SIGKILL, and wait until the process is gone.
+kill_component() {
+    local pidfile pid
+    pidfile=$(component_file "$1" pids .pid)
+    pid=$(cat "$pidfile")
+    kill -9 "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
+    echo "$1 (pid $pid) did not die" >&2; return 1
+}
+
+# restart_component COMP: starts COMP again with its first command line.
+restart_component() {
+    local cmdfile pidfile
+    cmdfile=$(component_file "$1" cmds)
+    pidfile="$LAB_DIR/pids/$1.pid"
+    if [ -e "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        echo "$1 is still running" >&2; return 1
+    fi
+    local -a cmd
+    eval "cmd=($(cat "$cmdfile"))"
+    start "$1" "${cmd[@]}"
 }
 
 wait_for() {
@@ -384,6 +426,8 @@ KUBELET
 case "$ACTION" in
     start-kubelet) start_kubelet "$NODE_ARG" ;;
     stop-kubelet) stop "$LAB_DIR/pids/kubelet-node-$NODE_ARG.pid" ;;
+    kill) kill_component "$COMP_ARG" ;;
+    restart) restart_component "$COMP_ARG" ;;
     up) up ;;
     down) down ;;
     status) status ;;

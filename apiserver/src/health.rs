@@ -8,7 +8,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
@@ -19,29 +21,52 @@ pub async fn healthz() -> Response {
     (StatusCode::OK, "ok").into_response()
 }
 
-/// `GET /readyz`: 200 `ok` when etcd answers within two seconds, 500 with the
-/// failing check otherwise (upstream's format).
-pub async fn readyz(State(server): State<Arc<ApiServer>>) -> Response {
-    match server.store.healthy(Duration::from_secs(2)).await {
-        Ok(()) if !server.caches_ready() => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "[+]ping ok\n[+]etcd ok\n[-]watch-cache failed: not started yet\nreadyz check failed\n",
-        )
-            .into_response(),
-        Ok(()) if !server.bootstrapped.load(Ordering::Acquire) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "[+]ping ok\n[+]etcd ok\n[-]poststarthook/bootstrap-controller failed: not finished\nreadyz check failed\n",
-        )
-            .into_response(),
-        Ok(()) => (
-            StatusCode::OK,
-            "[+]ping ok\n[+]etcd ok\nreadyz check passed\n",
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("[+]ping ok\n[-]etcd failed: {e}\nreadyz check failed\n"),
-        )
-            .into_response(),
+/// `GET /readyz[?verbose]`: 200 `ok` when etcd answers within two seconds,
+/// the watch caches have started and the bootstrap objects exist; otherwise
+/// 500 with one line per check, as upstream answers (and the same list on
+/// success when `verbose` is asked for).
+pub async fn readyz(
+    State(server): State<Arc<ApiServer>>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let etcd = server.store.healthy(Duration::from_secs(2)).await;
+    let checks: [(&str, Result<(), String>); 4] = [
+        ("ping", Ok(())),
+        ("etcd", etcd.map_err(|e| e.to_string())),
+        (
+            "watch-cache",
+            if server.caches_ready() {
+                Ok(())
+            } else {
+                Err("not started yet".into())
+            },
+        ),
+        (
+            "poststarthook/bootstrap-controller",
+            if server.bootstrapped.load(Ordering::Acquire) {
+                Ok(())
+            } else {
+                Err("not finished".into())
+            },
+        ),
+    ];
+    let ready = checks.iter().all(|(_, r)| r.is_ok());
+    if ready && !query.contains_key("verbose") {
+        return (StatusCode::OK, "ok").into_response();
     }
+    let mut body = String::new();
+    for (name, result) in &checks {
+        match result {
+            Ok(()) => body.push_str(&format!("[+]{name} ok\n")),
+            Err(why) => body.push_str(&format!("[-]{name} failed: {why}\n")),
+        }
+    }
+    let status = if ready {
+        body.push_str("readyz check passed\n");
+        StatusCode::OK
+    } else {
+        body.push_str("readyz check failed\n");
+        StatusCode::INTERNAL_SERVER_ERROR
+    };
+    (status, body).into_response()
 }

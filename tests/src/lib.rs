@@ -2,6 +2,7 @@
 //! processes, the real kubectl. The [`harness`] starts and stops what a test
 //! needs ([`pki`]: a cluster CA); the tests themselves live in `tests/tests/`.
 
+pub mod chaos;
 pub mod controllers;
 pub mod harness;
 pub mod lab;
