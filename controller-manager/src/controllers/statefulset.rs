@@ -264,8 +264,18 @@ impl StatefulSetController {
         healthy: &(dyn Fn(&Pod) -> bool + Sync),
     ) -> Result<()> {
         let spec = set.spec.clone().unwrap_or_default();
+        // The first unhealthy pod by ordinal, over the replicas (a missing one
+        // counts) and then the condemned: under OrderedReady it is the only
+        // unhealthy pod a scale-down may remove.
+        let first_unhealthy: Option<i32> = (0..replicas)
+            .find(|i| slots.get(i).is_none_or(|p| !healthy(p)))
+            .or_else(|| {
+                slots
+                    .range(replicas..)
+                    .find(|(_, p)| !healthy(p))
+                    .map(|(i, _)| *i)
+            });
         // 2. Replicas, upwards.
-        let mut first_unhealthy: Option<i32> = None;
         for i in 0..replicas {
             match slots.get(&i) {
                 None => {
@@ -273,7 +283,6 @@ impl StatefulSetController {
                     if monotonic {
                         return Ok(());
                     }
-                    first_unhealthy.get_or_insert(i);
                 }
                 Some(p)
                     if matches!(pods::pod_phase(p), "Failed" | "Succeeded") && !terminating(p) =>
@@ -283,13 +292,11 @@ impl StatefulSetController {
                     if monotonic {
                         return Ok(());
                     }
-                    first_unhealthy.get_or_insert(i);
                 }
                 Some(p) if !healthy(p) => {
                     if monotonic {
                         return Ok(());
                     }
-                    first_unhealthy.get_or_insert(i);
                 }
                 Some(_) => {}
             }
@@ -302,8 +309,9 @@ impl StatefulSetController {
                 }
                 continue;
             }
-            // Only the first unhealthy pod may go while others are unhealthy.
-            if monotonic && first_unhealthy.is_some_and(|u| u != i) {
+            // An unhealthy pod may go only if it is the first unhealthy one:
+            // a scale-down halts while a lower pod is broken.
+            if monotonic && !healthy(p) && first_unhealthy != Some(i) {
                 return Ok(());
             }
             self.delete(set, p).await?;
@@ -380,14 +388,21 @@ mod tests {
     }
 
     fn fixture(pods: Vec<Pod>) -> (StatefulSetController, Arc<FakePodClient>) {
+        fixture_with(web(), pods)
+    }
+
+    fn fixture_with(
+        set: StatefulSet,
+        pods: Vec<Pod>,
+    ) -> (StatefulSetController, Arc<FakePodClient>) {
         let (pod_store, sets) = (Store::default(), Store::default());
         for p in pods {
             pod_store.insert(p);
         }
-        sets.insert(web());
+        sets.insert(set.clone());
         let fake = FakePodClient::new();
         let owners = Arc::new(FakeOwnerClient::default());
-        owners.set(web());
+        owners.set(set);
         let sc = StatefulSetController {
             pods: pod_store,
             sets,
@@ -395,6 +410,45 @@ mod tests {
             owners,
         };
         (sc, fake)
+    }
+
+    /// A Running pod of `web`, Ready or not.
+    fn member(i: i32, ready: bool) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("web-{i}"), "namespace": "ns", "uid": format!("p{i}"),
+                "resourceVersion": "1", "labels": {"app": "web"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "StatefulSet",
+                    "name": "web", "uid": "sts-uid", "controller": true}]},
+            "spec": {"containers": [{"name": "c", "image": "i"}]},
+            "status": {"phase": "Running", "conditions": [
+                {"type": "Ready", "status": if ready { "True" } else { "False" }}]}
+        }))
+        .expect("pod")
+    }
+
+    fn scaled_to_zero() -> StatefulSet {
+        let mut set = web();
+        if let Some(spec) = set.spec.as_mut() {
+            spec.replicas = Some(0);
+        }
+        set
+    }
+
+    #[tokio::test]
+    async fn ordered_ready_scale_down_halts_while_a_lower_pod_is_unhealthy() {
+        let pods = vec![member(0, false), member(1, false), member(2, false)];
+        let (sc, fake) = fixture_with(scaled_to_zero(), pods);
+        sc.reconcile("ns/web").await.expect("reconcile");
+        assert!(fake.deletes().is_empty(), "deleted {:?}", fake.deletes());
+    }
+
+    #[tokio::test]
+    async fn ordered_ready_scale_down_removes_the_highest_pod_first() {
+        // web-2 is the only unhealthy pod, so it is also the first one.
+        let pods = vec![member(0, true), member(1, true), member(2, false)];
+        let (sc, fake) = fixture_with(scaled_to_zero(), pods);
+        sc.reconcile("ns/web").await.expect("reconcile");
+        assert_eq!(fake.deletes(), ["ns/web-2"]);
     }
 
     #[tokio::test]
