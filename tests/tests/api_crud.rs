@@ -458,6 +458,23 @@ async fn status_scale_binding_and_generation() {
     assert_eq!(r.body["status"]["replicas"], 1);
     assert_eq!(r.body["metadata"]["generation"], 1, "metadata-only change");
 
+    // A status patch may carry labels and annotations (upstream's status
+    // strategies reset spec only), never the system's fields.
+    let r = http
+        .patch(
+            &format!("{base}/web/status"),
+            "application/merge-patch+json",
+            &json!({"metadata": {"annotations": {"patchedstatus": "true"}, "generation": 7},
+                "status": {"replicas": 2}}),
+        )
+        .await
+        .expect("status patch");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["metadata"]["annotations"]["patchedstatus"], "true");
+    assert_eq!(r.body["metadata"]["labels"]["x"], "y");
+    assert_eq!(r.body["metadata"]["generation"], 1);
+    assert_eq!(r.body["status"]["replicas"], 2);
+
     // Scale.
     let s = http.get(&format!("{base}/web/scale")).await.expect("scale");
     assert_eq!(s.body["kind"], "Scale");
@@ -507,6 +524,26 @@ async fn status_scale_binding_and_generation() {
     let p = http.get(&format!("{pods}/b")).await.expect("get");
     assert_eq!(p.body["spec"]["nodeName"], "n1");
     assert_eq!(p.body["status"]["conditions"][0]["type"], "PodScheduled");
+
+    // pods/status never changes owner references (old kubelets broke them).
+    let r = http
+        .patch(
+            &format!("{pods}/b/status"),
+            "application/merge-patch+json",
+            &json!({"metadata": {"labels": {"seen": "yes"}, "ownerReferences": [{"apiVersion": "v1",
+                "kind": "ReplicationController", "name": "x", "uid": "u1"}]},
+                "status": {"message": "hi"}}),
+        )
+        .await
+        .expect("pod status patch");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["metadata"]["labels"]["seen"], "yes");
+    assert!(
+        r.body["metadata"].get("ownerReferences").is_none(),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["status"]["message"], "hi");
 }
 
 #[tokio::test]

@@ -121,7 +121,7 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
     let api_version = resource.api_version();
     match ctx.info.subresource {
         Some(Subresource::Status) => {
-            let mut merged = registry::prepare_for_status_update(&new, current);
+            let mut merged = registry::prepare_for_status_write(resource, &new, current);
             admit(ctx, resource, &mut merged, Some(current))?;
             crate::fieldmanager::record_update(
                 &manager,
@@ -325,7 +325,7 @@ async fn apply(ctx: Ctx, config: Value) -> Result<Response> {
         if ctx.info.subresource.is_none() {
             registry::prepare_for_update(resource, &mut new, &current.object);
         } else {
-            new = registry::prepare_for_status_update(&new, &current.object);
+            new = registry::prepare_for_status_write(resource, &new, &current.object);
         }
         admit(&ctx, resource, &mut new, Some(&current.object))?;
         Ok(Mutation {

@@ -44,6 +44,7 @@ pub struct Typed<T> {
     keep_on_update: &'static [&'static str],
     on_create: fn(&mut Value),
     with_status: bool,
+    status_keeps_metadata: bool,
     name_rule: NameRule,
     answer: Option<Answer>,
     kind: PhantomData<fn() -> T>,
@@ -65,6 +66,7 @@ impl<T> Typed<T> {
             keep_on_update: &[],
             on_create: no_defaults,
             with_status: false,
+            status_keeps_metadata: false,
             name_rule: NameRule::Dns1123Subdomain,
             answer: None,
             kind: PhantomData,
@@ -101,6 +103,13 @@ impl<T> Typed<T> {
     /// requester).
     pub const fn on_create(mut self, prepare: fn(&mut Value)) -> Self {
         self.on_create = prepare;
+        self
+    }
+
+    /// A `/status` write keeps all of the stored metadata (upstream's newer
+    /// kinds, see [`Strategy::status_keeps_metadata`]).
+    pub const fn status_keeps_metadata(mut self) -> Self {
+        self.status_keeps_metadata = true;
         self
     }
 
@@ -163,6 +172,10 @@ where
             }
         }
         (self.on_create)(obj);
+    }
+
+    fn status_keeps_metadata(&self) -> bool {
+        self.status_keeps_metadata
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {

@@ -316,8 +316,9 @@ pub fn prepare_for_update(resource: &ResourceInfo, new: &mut Value, old: &Value)
     }
 }
 
-/// For `/status` writes: the stored object with only `status` taken from the
-/// request (plus `metadata` that status writers may set: none).
+/// For `/status` writes that change nothing but `status` (custom resources,
+/// and the kinds whose strategy keeps the stored metadata): the stored
+/// object with only `status` taken from the request.
 pub fn prepare_for_status_update(new: &Value, old: &Value) -> Value {
     let mut merged = old.clone();
     if let Some(map) = merged.as_object_mut() {
@@ -330,6 +331,33 @@ pub fn prepare_for_status_update(new: &Value, old: &Value) -> Value {
             }
         }
     }
+    merged
+}
+
+/// For `/status` writes of a built-in kind: `status` from the request and,
+/// unless the kind keeps its stored metadata, the request's labels,
+/// annotations, finalizers and owner references (what upstream's status
+/// strategies let through: they reset `spec` only). The fields the system
+/// owns stay as stored.
+pub fn prepare_for_status_write(resource: &ResourceInfo, new: &Value, old: &Value) -> Value {
+    let mut merged = prepare_for_status_update(new, old);
+    let strategy = strategy_for(resource);
+    if !strategy.status_keeps_metadata() {
+        if let Some(new_meta) = new.get("metadata").and_then(Value::as_object) {
+            let meta = meta_mut(&mut merged);
+            for field in ["labels", "annotations", "finalizers", "ownerReferences"] {
+                match new_meta.get(field) {
+                    Some(v) => {
+                        meta.insert(field.into(), v.clone());
+                    }
+                    None => {
+                        meta.remove(field);
+                    }
+                }
+            }
+        }
+    }
+    strategy.prepare_for_status_update(&mut merged, old);
     merged
 }
 

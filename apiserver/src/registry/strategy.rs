@@ -80,6 +80,21 @@ pub trait Strategy: Send + Sync {
         let _ = (new, old);
     }
 
+    /// Whether a `/status` write keeps all of the stored metadata. Upstream's
+    /// older kinds take labels, annotations, finalizers and owner references
+    /// from the request (their status strategies only reset `spec`); the
+    /// newer ones (ServiceCIDR, VolumeAttachment, ResourceClaim, ...) reset
+    /// the metadata too (`ResetObjectMetaForStatus`).
+    fn status_keeps_metadata(&self) -> bool {
+        false
+    }
+
+    /// What a `/status` write may not change beyond the above (a Pod's
+    /// owner references): copied back from `old`.
+    fn prepare_for_status_update(&self, new: &mut Value, old: &Value) {
+        let _ = (new, old);
+    }
+
     /// Admission of a new object that needs the cluster's state (a Pod's
     /// priority from its PriorityClass); runs once per create.
     fn admit_create<'a>(

@@ -18,6 +18,7 @@ use crate::validation::{required, FieldError};
 /// The ValidatingAdmissionPolicy strategy.
 pub const VALIDATING: Typed<ValidatingAdmissionPolicy> =
     Typed::new(VALIDATING_COLUMNS, validating_cells)
+        .status_keeps_metadata()
         .defaults(defaults)
         .rules(validating_rules)
         .with_status();

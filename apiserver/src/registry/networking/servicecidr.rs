@@ -12,6 +12,7 @@ use crate::validation::{immutable, invalid, FieldError};
 
 /// The ServiceCIDR strategy.
 pub const STRATEGY: Typed<ServiceCIDR> = Typed::new(COLUMNS, cells)
+    .status_keeps_metadata()
     .rules(rules)
     .update_rules(update_rules)
     .with_status();

@@ -13,6 +13,7 @@ use crate::validation::{invalid, FieldError};
 
 /// The ResourceClaim strategy.
 pub const STRATEGY: Typed<ResourceClaim> = Typed::new(COLUMNS, cells)
+    .status_keeps_metadata()
     .rules(rules)
     .update_rules(update_rules)
     .with_status();

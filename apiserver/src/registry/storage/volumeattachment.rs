@@ -11,6 +11,7 @@ use crate::validation::{invalid, FieldError};
 
 /// The VolumeAttachment strategy.
 pub const STRATEGY: Typed<VolumeAttachment> = Typed::new(COLUMNS, cells)
+    .status_keeps_metadata()
     .rules(rules)
     .update_rules(update_rules)
     .with_status();

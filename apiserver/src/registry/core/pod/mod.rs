@@ -39,6 +39,27 @@ impl Strategy for PodStrategy {
         normalize::<Pod>(obj)
     }
 
+    fn prepare_for_status_update(&self, new: &mut Value, old: &Value) {
+        // Old kubelets corrupted owner references through pods/status, so
+        // upstream never lets a status write change them; the QoS class is
+        // fixed at creation and backfilled when a writer dropped it.
+        let meta = crate::registry::meta_mut(new);
+        match old.pointer("/metadata/ownerReferences") {
+            Some(refs) => {
+                meta.insert("ownerReferences".into(), refs.clone());
+            }
+            None => {
+                meta.remove("ownerReferences");
+            }
+        }
+        let qos = old.pointer("/status/qosClass").cloned();
+        if let (Some(qos), Some(status)) =
+            (qos, new.get_mut("status").and_then(Value::as_object_mut))
+        {
+            status.entry("qosClass").or_insert(qos);
+        }
+    }
+
     fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
         schema::<Pod>(gen)
     }
