@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use serde_json::{json, Value};
 use tests::harness::{ApiServer, Etcd, Http, Watch};
 
@@ -215,4 +216,87 @@ async fn too_old_resource_version_is_a_410_error_event() {
     assert_eq!(ev["object"]["code"], 410);
     assert_eq!(ev["object"]["reason"], "Expired");
     assert!(w.ended(T).await);
+}
+
+/// A bookmark tells the client "everything up to here was delivered": it
+/// must never overtake events still queued for a slow watcher, or a client
+/// that resumes from the bookmark (every informer does) silently loses them.
+#[tokio::test]
+async fn a_bookmark_never_overtakes_events_queued_for_a_slow_watcher() {
+    use http_body_util::BodyExt;
+    let (_etcd, api, http) = cluster().await;
+    let base = "/api/v1/namespaces/default/configmaps";
+    let rv = http.get(base).await.expect("list").body["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
+    // A watch whose body is not read for a while: the socket buffers fill,
+    // and the server's events for it queue up behind them.
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let req = http::Request::get(format!(
+        "{}{base}?watch=1&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=60",
+        api.url
+    ))
+    .body(http_body_util::Full::new(bytes::Bytes::new()))
+    .expect("request");
+    let resp = client.request(req).await.expect("watch");
+    assert_eq!(resp.status(), 200);
+    let mut body = resp.into_body();
+
+    // 1,000 ConfigMaps of 16 KiB: far more than the socket buffers hold,
+    // fewer than the cache's per-watcher queue.
+    let big = "x".repeat(16 * 1024);
+    let writes = futures::stream::iter(0..1000)
+        .map(|i| {
+            let http = http.clone();
+            let big = big.clone();
+            async move {
+                let obj = json!({"apiVersion": "v1", "kind": "ConfigMap",
+                    "metadata": {"name": format!("big-{i}")}, "data": {"v": big}});
+                http.post(base, &obj).await.expect("create").status
+            }
+        })
+        .buffer_unordered(8);
+    let statuses: Vec<u16> = futures::StreamExt::collect(writes).await;
+    assert!(statuses.iter().all(|s| *s == 201));
+    // Past the bookmark interval (5 s) with events still queued.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+
+    let mut buf: Vec<u8> = Vec::new();
+    let mut bookmark = 0i64;
+    let mut events = 0;
+    let mut overtaken = Vec::new();
+    while events < 1000 {
+        let frame = tokio::time::timeout(T, body.frame())
+            .await
+            .expect("the stream goes on")
+            .expect("a frame")
+            .expect("no body error");
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        buf.extend_from_slice(&data);
+        while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            let ev: Value = serde_json::from_slice(&line).expect("a JSON event");
+            let rv: i64 = ev["object"]["metadata"]["resourceVersion"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .expect("an rv");
+            if ev["type"] == "BOOKMARK" {
+                bookmark = bookmark.max(rv);
+            } else {
+                events += 1;
+                if rv <= bookmark {
+                    overtaken.push((rv, bookmark));
+                }
+            }
+        }
+    }
+    assert!(
+        overtaken.is_empty(),
+        "events delivered after a bookmark at or past them (rv, bookmark): {:?}",
+        &overtaken[..overtaken.len().min(5)]
+    );
 }

@@ -282,7 +282,19 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
                             return;
                         }
                         _ = ticker.tick(), if bookmarks => {
-                            watcher.bookmark(cache.current_rev(), false).await
+                            // A bookmark promises that everything up to its
+                            // revision was delivered, and a client resumes
+                            // from it. The cache's revision qualifies only
+                            // when none of its events wait in this watcher's
+                            // queue (the cache sends before it moves its
+                            // revision, so read the revision first).
+                            let current = cache.current_rev();
+                            let rev = if sub.live.is_empty() {
+                                current
+                            } else {
+                                watcher.last_rev
+                            };
+                            watcher.bookmark(rev, false).await
                         }
                         ev = sub.live.recv() => match ev {
                             Ok(ev) => watcher.deliver(&ev).await,
