@@ -96,6 +96,15 @@ pub(super) async fn evict(ctx: Ctx) -> Result<Response> {
     let mut body = ctx.object_body()?;
     check_type_meta(&mut body, eviction::API_VERSION, eviction::KIND)?;
     let grace = eviction::grace_period(&body);
+    let now = crate::meta::now();
+    guaranteed_update(&ctx, |current| {
+        Ok(Mutation {
+            object: eviction::with_disruption_target(&current.object, &now)
+                .unwrap_or_else(|| current.object.clone()),
+            precondition: None,
+        })
+    })
+    .await?;
     let mut ctx = ctx;
     ctx.query.grace_period_seconds = grace.or(ctx.query.grace_period_seconds);
     ctx.body = bytes::Bytes::new();

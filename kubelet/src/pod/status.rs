@@ -170,6 +170,9 @@ pub struct Inputs<'a> {
     /// `Some((reason, message))` when the pod failed as a whole
     /// (DeadlineExceeded, an init container failed with Never).
     pub failed: Option<(String, String)>,
+    /// The pod was deleted and its containers are stopped: it will never run
+    /// again, so the phase is terminal (upstream's `podIsTerminal`).
+    pub terminal: bool,
     /// QoS class.
     pub qos: &'a str,
 }
@@ -186,6 +189,11 @@ fn finished(v: &ContainerView) -> Option<i32> {
 pub fn phase(inp: &Inputs<'_>) -> &'static str {
     if inp.failed.is_some() {
         return "Failed";
+    }
+    if inp.terminal {
+        // Stopped for good: it succeeded only if every app container did.
+        let ok = !inp.app.is_empty() && inp.app.iter().all(|v| finished(v) == Some(0));
+        return if ok { "Succeeded" } else { "Failed" };
     }
     let init_done = inp.init.iter().all(|v| finished(v) == Some(0));
     if !init_done {
@@ -441,6 +449,7 @@ mod tests {
             host_ip: None,
             sandbox_ready: true,
             failed: None,
+            terminal: false,
             qos: "BestEffort",
         });
         let ready: Vec<(String, bool)> = st
@@ -463,6 +472,27 @@ mod tests {
     }
 
     #[test]
+    fn a_deleted_pod_ends_failed_unless_every_container_succeeded() {
+        let phase_of = |app: &[ContainerView]| {
+            phase(&Inputs {
+                old: None,
+                init: &[],
+                app,
+                restart_policy: "Always",
+                pod_ip: None,
+                host_ip: None,
+                sandbox_ready: false,
+                failed: None,
+                terminal: true,
+                qos: "BestEffort",
+            })
+        };
+        // Killed by the deletion (137): Failed, even with restartPolicy Always.
+        assert_eq!(phase_of(&[view("c", Status::Exited, 137)]), "Failed");
+        assert_eq!(phase_of(&[view("c", Status::Exited, 0)]), "Succeeded");
+    }
+
+    #[test]
     fn containers_not_created_yet_wait_for_the_pod_to_initialize() {
         let not_created = |name: &str| ContainerView {
             current: None,
@@ -478,6 +508,7 @@ mod tests {
                 host_ip: None,
                 sandbox_ready: true,
                 failed: None,
+                terminal: false,
                 qos: "BestEffort",
             });
             st.init_container_statuses

@@ -63,6 +63,8 @@ pub struct Worker {
     prober: Prober,
     last_status: Option<PodStatus>,
     failed: Option<(String, String)>,
+    /// Deleted and stopped: the next status written is terminal.
+    terminal: bool,
 }
 
 fn key(pod: &Pod) -> String {
@@ -85,6 +87,7 @@ impl Worker {
             prober: Prober::default(),
             last_status: None,
             failed: None,
+            terminal: false,
         }
     }
 
@@ -170,6 +173,23 @@ impl Worker {
                 .or(spec.termination_grace_period_seconds)
                 .unwrap_or(30)
                 .max(0) as u64;
+            // A finalizer (a Job's tracking one) keeps the object after our
+            // delete: its owner then reads the final phase, Failed or
+            // Succeeded, as upstream's kubelet writes it. Without finalizers
+            // the object goes at once and the extra write is skipped.
+            let held = pod
+                .metadata
+                .finalizers
+                .as_ref()
+                .is_some_and(|f| !f.is_empty());
+            let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+            if held && !matches!(phase, Some("Succeeded" | "Failed")) {
+                self.stop_all(pod, Duration::from_secs(grace)).await;
+                self.terminal = true;
+                if let Err(e) = self.write_status(pod, None, false).await {
+                    tracing::warn!(pod = %key(pod), error = %e, "writing the final status failed");
+                }
+            }
             self.teardown(Some(pod), Duration::from_secs(grace)).await;
             self.final_delete(pod).await?;
             return Ok(Outcome::Finished);
@@ -720,6 +740,7 @@ impl Worker {
             host_ip: Some(self.ctx.node_ip.clone()),
             sandbox_ready,
             failed: self.failed.clone(),
+            terminal: self.terminal,
             qos: container_config::qos_name(container_config::qos(pod)),
         };
         let new = status::compute(&inputs);

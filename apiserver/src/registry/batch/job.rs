@@ -109,7 +109,12 @@ pub fn job_spec_defaults(spec: Option<&mut Value>) {
         set_default(spec, &["completions"], json!(1));
     }
     set_default(spec, &["parallelism"], json!(1));
-    set_default(spec, &["backoffLimit"], json!(6));
+    // With a per-index limit the Job-wide one no longer applies.
+    let per_index = spec
+        .get("backoffLimitPerIndex")
+        .is_some_and(|v| !v.is_null());
+    let backoff = if per_index { i64::from(i32::MAX) } else { 6 };
+    set_default(spec, &["backoffLimit"], json!(backoff));
     set_default(spec, &["completionMode"], json!("NonIndexed"));
     set_default(spec, &["suspend"], json!(false));
 }

@@ -25,8 +25,20 @@
 //!    completedIndexes, startTime, completionTime, conditions) with the
 //!    Job's resourceVersion, so a stale cache can never overwrite counts.
 //!
+//! A failed pod counts against `backoffLimit` unless `podFailurePolicy`
+//! says otherwise ([`pod_failure_policy`]: ignore it, fail the Job, fail its
+//! index). An Indexed Job may instead limit failures per index
+//! (`backoffLimitPerIndex`: the failures so far ride on each replacement pod
+//! in the `batch.kubernetes.io/job-index-failure-count` annotation; an index
+//! over its limit lands in `status.failedIndexes` and is not retried, and
+//! more than `maxFailedIndexes` of them fail the Job), and succeed early
+//! through `successPolicy` ([`success_policy`]).
+//!
 //! Simplification: a failed pod is replaced at once, without upstream's
 //! 10 s exponential back-off between failures.
+
+pub mod pod_failure_policy;
+pub mod success_policy;
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -36,6 +48,7 @@ use std::time::Duration;
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
 
+use self::pod_failure_policy::Verdict;
 use super::{Context, Started};
 use crate::events::{Recorder, NORMAL, WARNING};
 use crate::machinery::controller::{is_not_found, Action, Context as _, Reconciler, Result};
@@ -53,6 +66,8 @@ use crate::machinery::{controller_ref, meta, pods};
 pub const TRACKING_FINALIZER: &str = "batch.kubernetes.io/job-tracking";
 /// Annotation and label with an Indexed Job pod's index.
 pub const COMPLETION_INDEX: &str = "batch.kubernetes.io/job-completion-index";
+/// Annotation with the failures of an index before this pod.
+pub const INDEX_FAILURE_COUNT: &str = "batch.kubernetes.io/job-index-failure-count";
 /// Most pods created or deleted in one reconcile.
 const BURST: usize = 500;
 
@@ -241,6 +256,9 @@ impl Reconciler for JobController {
         let unc = status.uncounted_terminated_pods.clone().unwrap_or_default();
         let mut unc_s: BTreeSet<String> = unc.succeeded.unwrap_or_default().into_iter().collect();
         let mut unc_f: BTreeSet<String> = unc.failed.unwrap_or_default().into_iter().collect();
+        let only_failed_count = spec.pod_failure_policy.is_some()
+            || spec.pod_replacement_policy.as_deref() == Some("Failed");
+        let per_index_limit = spec.backoff_limit_per_index.filter(|_| indexed);
         let removed = self.removed_for(key);
         let mut newly = false;
         for pod in &pods {
@@ -262,7 +280,9 @@ impl Reconciler for JobController {
                     unc_f.insert(puid);
                     newly = true;
                 }
-                _ if pod.metadata.deletion_timestamp.is_some() => {
+                // Unless only a Failed phase counts (a pod failure policy
+                // needs the pod's final state).
+                _ if pod.metadata.deletion_timestamp.is_some() && !only_failed_count => {
                     unc_f.insert(puid);
                     newly = true;
                 }
@@ -285,6 +305,8 @@ impl Reconciler for JobController {
 
         let mut st = job.status.clone().unwrap_or_default();
         let mut completed = parse_indexes(st.completed_indexes.as_deref().unwrap_or(""));
+        let mut failed_indexes = parse_indexes(st.failed_indexes.as_deref().unwrap_or(""));
+        let mut policy_failure: Option<String> = None;
         let completions = spec.completions;
         if !unc_s.is_empty() || !unc_f.is_empty() {
             if indexed {
@@ -303,7 +325,41 @@ impl Reconciler for JobController {
             } else {
                 st.succeeded = Some(st.succeeded.unwrap_or(0) + unc_s.len() as i32);
             }
-            st.failed = Some(st.failed.unwrap_or(0) + unc_f.len() as i32);
+            // What each failure means: the pod failure policy decides, and
+            // an index over its own limit fails for good.
+            let mut counted = 0;
+            for puid in &unc_f {
+                let pod = pods
+                    .iter()
+                    .find(|p| p.metadata.uid.as_deref() == Some(puid));
+                let verdict = pod.map_or(Verdict::Count, |p| {
+                    pod_failure_policy::evaluate(spec.pod_failure_policy.as_ref(), p)
+                });
+                let index = pod.and_then(|p| pod_index(p));
+                match verdict {
+                    Verdict::Ignore => continue,
+                    Verdict::FailJob(msg) => {
+                        policy_failure.get_or_insert(msg);
+                    }
+                    Verdict::FailIndex => {
+                        if let (Some(i), Some(_)) = (index, per_index_limit) {
+                            failed_indexes.insert(i);
+                        }
+                    }
+                    Verdict::Count => {
+                        if let (Some(i), Some(limit), Some(p)) = (index, per_index_limit, pod) {
+                            if index_failure_count(p) >= limit {
+                                failed_indexes.insert(i);
+                            }
+                        }
+                    }
+                }
+                counted += 1;
+            }
+            st.failed = Some(st.failed.unwrap_or(0) + counted);
+            if per_index_limit.is_some() {
+                st.failed_indexes = Some(format_indexes(&failed_indexes));
+            }
         }
         st.uncounted_terminated_pods = Some(UncountedTerminatedPods::default());
 
@@ -332,6 +388,21 @@ impl Reconciler for JobController {
                     c.message.clone().unwrap_or_default(),
                 )
             }),
+            None if policy_failure.is_some() => Some((
+                "FailureTarget".into(),
+                "PodFailurePolicy".into(),
+                policy_failure.clone().unwrap_or_default(),
+            )),
+            None if spec
+                .max_failed_indexes
+                .is_some_and(|m| failed_indexes.len() > m.max(0) as usize) =>
+            {
+                Some((
+                    "FailureTarget".into(),
+                    "MaxFailedIndexesExceeded".into(),
+                    "Job has exceeded the specified maximal number of failed indexes".into(),
+                ))
+            }
             None => {
                 let restarts: i32 = if spec
                     .template
@@ -357,6 +428,25 @@ impl Reconciler for JobController {
                         "FailureTarget".into(),
                         "BackoffLimitExceeded".into(),
                         "Job has reached the specified backoff limit".into(),
+                    ))
+                } else if !failed_indexes.is_empty()
+                    && completions.is_some_and(|c| {
+                        (0..c).all(|i| completed.contains(&i) || failed_indexes.contains(&i))
+                    })
+                {
+                    Some((
+                        "FailureTarget".into(),
+                        "FailedIndexes".into(),
+                        "Job has failed indexes".into(),
+                    ))
+                } else if let Some(rule) = indexed
+                    .then(|| success_policy::matched_rule(spec.success_policy.as_ref(), &completed))
+                    .flatten()
+                {
+                    Some((
+                        "SuccessCriteriaMet".into(),
+                        "SuccessPolicy".into(),
+                        format!("Matched rules at index {rule}"),
                     ))
                 } else if complete {
                     Some((
@@ -428,7 +518,11 @@ impl Reconciler for JobController {
                 if self.expectations.satisfied(key) {
                     let parallelism = spec.parallelism.unwrap_or(1).max(0);
                     if indexed {
-                        self.manage_indexed(key, &job, &active, &completed, parallelism)
+                        let skip: BTreeSet<i32> =
+                            completed.union(&failed_indexes).copied().collect();
+                        let failures = per_index_limit
+                            .map(|_| failures_per_index(&pods, spec.pod_failure_policy.as_ref()));
+                        self.manage_indexed(key, &job, &active, &skip, failures, parallelism)
                             .await?;
                     } else {
                         let want = match completions {
@@ -579,6 +673,7 @@ impl JobController {
         job: &Job,
         active: &[Arc<Pod>],
         completed: &BTreeSet<i32>,
+        failures: Option<HashMap<i32, i32>>,
         parallelism: i32,
     ) -> Result<()> {
         let completions = job.spec.as_ref().and_then(|s| s.completions).unwrap_or(0);
@@ -607,7 +702,19 @@ impl JobController {
         let pods: Vec<Pod> = (0..completions)
             .filter(|i| !completed.contains(i) && !running.contains(i))
             .take(room)
-            .map(|i| job_pod(job, Some(i)))
+            .map(|i| {
+                let mut pod = job_pod(job, Some(i));
+                if let Some(f) = &failures {
+                    pod.metadata
+                        .annotations
+                        .get_or_insert_with(Default::default)
+                        .insert(
+                            INDEX_FAILURE_COUNT.into(),
+                            f.get(&i).copied().unwrap_or(0).to_string(),
+                        );
+                }
+                pod
+            })
             .collect();
         self.create_pods(key, job, pods).await
     }
@@ -651,6 +758,36 @@ impl JobController {
 
 /// A pod for `job` (upstream: the template, the tracking finalizer, the
 /// controller reference; in Indexed mode the index and hostname).
+/// The failures of this pod's index before it (its annotation).
+fn index_failure_count(pod: &Pod) -> i32 {
+    pod.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(INDEX_FAILURE_COUNT))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Counted failures per index so far: the newest failed pod of an index
+/// carries the count before it, plus itself unless the policy ignores it.
+fn failures_per_index(
+    pods: &[Arc<Pod>],
+    policy: Option<&k8s_openapi::api::batch::v1::PodFailurePolicy>,
+) -> HashMap<i32, i32> {
+    let mut out: HashMap<i32, i32> = HashMap::new();
+    for p in pods.iter().filter(|p| pods::pod_phase(p) == "Failed") {
+        let Some(i) = pod_index(p) else { continue };
+        let own = match pod_failure_policy::evaluate(policy, p) {
+            Verdict::Ignore => 0,
+            _ => 1,
+        };
+        let n = index_failure_count(p) + own;
+        let e = out.entry(i).or_insert(0);
+        *e = (*e).max(n);
+    }
+    out
+}
+
 fn job_pod(job: &Job, index: Option<i32>) -> Pod {
     let template = job
         .spec
