@@ -197,8 +197,11 @@ pub fn format_indexes(set: &BTreeSet<i32>) -> String {
             end += 1;
             it.next();
         }
+        // Upstream writes a run of two as "a,b" and only longer runs as "a-b".
         parts.push(if start == end {
             start.to_string()
+        } else if end == start + 1 {
+            format!("{start},{end}")
         } else {
             format!("{start}-{end}")
         })
@@ -966,6 +969,7 @@ mod tests {
         assert_eq!(s.iter().copied().collect::<Vec<_>>(), [0, 2, 3, 4, 7]);
         assert_eq!(format_indexes(&s), "0,2-4,7");
         assert_eq!(format_indexes(&BTreeSet::new()), "");
+        assert_eq!(format_indexes(&parse_indexes("1-2,5,6,7")), "1,2,5-7");
         assert!(parse_indexes("x,1-").is_empty());
     }
 
