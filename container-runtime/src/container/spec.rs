@@ -305,9 +305,28 @@ pub fn all_capabilities() -> Vec<String> {
         .collect()
 }
 
-/// Default set, then `add`, then `drop` (`ALL` works in both); privileged gets all.
+/// The capabilities a container can be given: every one the kernel headers
+/// define that this process holds itself. A privileged container (or `add:
+/// [ALL]`) gets these, as containerd grants "all current capabilities": a
+/// host that withholds one from the runtime (this development machine keeps
+/// `CAP_SYS_RESOURCE` out of our bounding set) would otherwise fail every
+/// privileged container with EPERM from `capset`.
+pub fn grantable_capabilities() -> Vec<String> {
+    let all = rustix::thread::CapabilitySet::all();
+    let held = rustix::thread::capabilities(None)
+        .map(|s| s.permitted)
+        .unwrap_or(all);
+    (all & held)
+        .iter_names()
+        .map(|(n, _)| format!("CAP_{n}"))
+        .collect()
+}
+
+/// Default set, then `add`, then `drop` (`ALL` works in both); privileged gets
+/// every grantable one.
 pub fn capabilities(sec: &SecurityContext) -> Result<Vec<String>, Error> {
-    let all = all_capabilities();
+    let all = grantable_capabilities();
+    let known = all_capabilities();
     if sec.privileged {
         return Ok(all);
     }
@@ -316,7 +335,7 @@ pub fn capabilities(sec: &SecurityContext) -> Result<Vec<String>, Error> {
         let a = normalize_cap(a);
         if a == "ALL" {
             caps = all.clone();
-        } else if !all.contains(&a) {
+        } else if !known.contains(&a) {
             return Err(Error::Capability(a));
         } else if !caps.contains(&a) {
             caps.push(a);
