@@ -431,7 +431,7 @@ fn merge_list(
                         .collect(),
                 ));
             }
-            let mut out = current;
+            let mut out = current.clone();
             for item in patch_items {
                 if !item.is_object() {
                     return Err(Error::InvalidPatch(format!(
@@ -453,13 +453,55 @@ fn merge_list(
                     (_, None) => out.push(merge_map(&Value::Null, item, path, known)?),
                 }
             }
-            out
+            server_order(&current, out, patch_items, keys)
         }
     };
     if let Some(order) = order.and_then(Value::as_array) {
         result = reorder(result, order, &strategy);
     }
     Ok(Value::Array(result))
+}
+
+/// Upstream's order for a merged keyed list: the patch's items in the
+/// patch's order, with the items only the server had slotted back in where
+/// they stood. An item only the server had goes before a patch item only
+/// when both were in the list before and it came first; so a new item the
+/// patch adds ahead of the others stays ahead of them (a patch naming one
+/// new container puts it first, as upstream's `normalizeElementOrder`).
+fn server_order(
+    before: &[Value],
+    merged: Vec<Value>,
+    patch_items: &[Value],
+    keys: &[&str],
+) -> Vec<Value> {
+    let mut from_patch: Vec<Value> = Vec::new();
+    let mut rest = merged;
+    for item in patch_items {
+        if item.get("$patch").and_then(Value::as_str) == Some("delete") {
+            continue;
+        }
+        if let Some(i) = rest.iter().position(|e| key_matches(e, item, keys)) {
+            from_patch.push(rest.remove(i));
+        }
+    }
+    let server_only = rest;
+    let index = |e: &Value| before.iter().position(|o| key_matches(o, e, keys));
+    let mut out = Vec::with_capacity(server_only.len() + from_patch.len());
+    let (mut left, mut right) = (
+        server_only.into_iter().peekable(),
+        from_patch.into_iter().peekable(),
+    );
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(l), Some(r)) => matches!((index(l), index(r)), (Some(li), Some(ri)) if li < ri),
+        };
+        let next = if take_left { left.next() } else { right.next() };
+        out.extend(next);
+    }
+    out
 }
 
 /// Puts the elements named in `order` first, in that order, keeping the
@@ -568,6 +610,35 @@ mod tests {
         assert_eq!(c[0]["image"], "nginx:1");
         assert_eq!(out["metadata"]["labels"], json!({"app": "web"}));
         assert!(!out.to_string().contains('$'));
+    }
+
+    #[test]
+    fn keyed_lists_keep_upstreams_order() {
+        let doc = json!({"spec": {"containers": [{"name": "webserver", "image": "a"}]}});
+        let patch = json!({"spec": {"containers": [{"name": "test-ss", "image": "p"}]}});
+        let out = apply_strategic_merge_patch(&doc, &patch, "v1", "Pod").expect("patch");
+        let names: Vec<&str> = out["spec"]["containers"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["test-ss", "webserver"],
+            "a new item the patch names comes first"
+        );
+
+        let doc = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}});
+        let patch = json!({"spec": {"containers": [{"name": "c", "image": "x"}, {"name": "d"}]}});
+        let out = apply_strategic_merge_patch(&doc, &patch, "v1", "Pod").expect("patch");
+        let names: Vec<&str> = out["spec"]["containers"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter_map(|c| c["name"].as_str())
+            .collect();
+        assert_eq!(names, ["a", "b", "c", "d"]);
     }
 
     #[test]
