@@ -24,6 +24,7 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "serviceaccount",
     "root-ca-cert-publisher",
     "replicationcontroller",
+    "disruption",
 ];
 
 /// Controller-manager settings.

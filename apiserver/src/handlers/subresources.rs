@@ -97,6 +97,19 @@ pub(super) async fn evict(ctx: Ctx) -> Result<Response> {
     check_type_meta(&mut body, eviction::API_VERSION, eviction::KIND)?;
     let grace = eviction::grace_period(&body);
     let now = crate::meta::now();
+    let key = ctx.server.store.key(
+        ctx.info.resource.storage_name(),
+        ctx.info.namespace.as_deref(),
+        ctx.info.name.as_deref().unwrap_or_default(),
+    );
+    let pod = ctx
+        .server
+        .store
+        .get(&key)
+        .await
+        .map_err(|e| ApiError::from_storage(e, ctx.target()))?
+        .ok_or_else(|| ApiError::NotFound(ctx.target()))?;
+    eviction::check_disruption_budget(&ctx.server, &pod.object, &now).await?;
     guaranteed_update(&ctx, |current| {
         Ok(Mutation {
             object: eviction::with_disruption_target(&current.object, &now)

@@ -18,6 +18,7 @@
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;
@@ -118,6 +119,7 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("serviceaccount", serviceaccount::start),
     ("root-ca-cert-publisher", rootcacertpublisher::start),
     ("replicationcontroller", replicationcontroller::start),
+    ("disruption", disruption::start),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.
