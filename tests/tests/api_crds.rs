@@ -670,3 +670,84 @@ async fn kubectl_uses_a_crd() {
     let out = k(&["api-resources", "--api-group=crd.test"]);
     assert!(!out.stdout.contains("widgets"), "{}", out.stdout);
 }
+
+#[tokio::test]
+async fn several_versions_share_one_storage() {
+    let (etcd, _api, http) = cluster().await;
+    let mut crd = widget_crd();
+    let v1 = crd["spec"]["versions"][0].clone();
+    let mut beta = v1.clone();
+    beta["name"] = json!("v1beta1");
+    beta["storage"] = json!(false);
+    let mut alpha = v1.clone();
+    alpha["name"] = json!("v1alpha1");
+    alpha["storage"] = json!(false);
+    alpha["served"] = json!(false);
+    crd["spec"]["versions"] = json!([beta, v1, alpha]);
+    crd["spec"]["conversion"] = json!({"strategy": "None"});
+    let beta_widgets = "/apis/crd.test/v1beta1/namespaces/default/widgets";
+    establish(&http, &crd, beta_widgets).await;
+
+    let group = http.get("/apis/crd.test").await.expect("group").body;
+    assert_eq!(group["preferredVersion"]["version"], "v1");
+    let versions: Vec<&str> = group["versions"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|v| v["version"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(versions, vec!["v1", "v1beta1"]);
+    let alpha = http
+        .get("/apis/crd.test/v1alpha1/namespaces/default/widgets")
+        .await
+        .expect("alpha");
+    assert_eq!(alpha.status, 404);
+
+    let rv = http.get(beta_widgets).await.expect("list").body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
+    let mut w = http
+        .watch(&format!("{beta_widgets}?watch=true&resourceVersion={rv}"))
+        .await
+        .expect("watch");
+    let mut obj = widget("m", "red");
+    obj["apiVersion"] = json!("crd.test/v1beta1");
+    let created = http.post(beta_widgets, &obj).await.expect("create");
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body["apiVersion"], "crd.test/v1beta1");
+    // Stored in the storage version.
+    let (stored, _) = etcd
+        .get_raw("/registry/crd.test/widgets/default/m")
+        .await
+        .expect("etcd")
+        .expect("stored");
+    assert_eq!(stored["apiVersion"], "crd.test/v1");
+    // Read in either version.
+    let as_v1 = http.get(&format!("{WIDGETS}/m")).await.expect("v1").body;
+    assert_eq!(as_v1["apiVersion"], "crd.test/v1");
+    let as_beta = http
+        .get(&format!("{beta_widgets}/m"))
+        .await
+        .expect("beta")
+        .body;
+    assert_eq!(as_beta["apiVersion"], "crd.test/v1beta1");
+    let list = http.get(beta_widgets).await.expect("list").body;
+    assert_eq!(list["apiVersion"], "crd.test/v1beta1");
+    assert_eq!(list["items"][0]["apiVersion"], "crd.test/v1beta1");
+    let ev = w.next(Duration::from_secs(5)).await.expect("event");
+    assert_eq!(ev["type"], "ADDED");
+    assert_eq!(ev["object"]["apiVersion"], "crd.test/v1beta1");
+    // An update through v1 is seen by the v1beta1 watcher in v1beta1.
+    let patched = http
+        .patch(
+            &format!("{WIDGETS}/m"),
+            "application/merge-patch+json",
+            &json!({"spec": {"replicas": 7}}),
+        )
+        .await
+        .expect("patch");
+    assert_eq!(patched.body["apiVersion"], "crd.test/v1");
+    let ev = w.next(Duration::from_secs(5)).await.expect("event");
+    assert_eq!(ev["type"], "MODIFIED");
+    assert_eq!(ev["object"]["apiVersion"], "crd.test/v1beta1");
+    assert_eq!(ev["object"]["spec"]["replicas"], 7);
+}

@@ -400,6 +400,7 @@ fn install_crd(server: &ApiServer, name: &str, crd: &Value, terminating: bool) {
         .map(|vs| vs.iter().filter(|v| v["served"] == true).collect())
         .unwrap_or_default();
     versions.sort_by(|a, b| version_priority(s(a, "/name"), s(b, "/name")));
+    let multi_version = versions.len() > 1;
     let mut rows = Vec::new();
     for v in versions {
         let subresources: &'static [Subresource] = match (
@@ -419,8 +420,9 @@ fn install_crd(server: &ApiServer, name: &str, crd: &Value, terminating: bool) {
             .only(VERBS)
             .stored_as(storage);
         let resource = intern_resource(row);
-        let mut strategy = CustomResourceStrategy::new(v, &storage_version);
+        let mut strategy = CustomResourceStrategy::new(group, v, &storage_version);
         strategy.terminating = terminating;
+        strategy.multi_version = multi_version;
         rows.push(Served {
             crd: name.to_string(),
             resource,

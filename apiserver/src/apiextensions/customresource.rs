@@ -44,6 +44,11 @@ struct PrinterColumn {
 
 /// The strategy of one served version of a custom resource.
 pub struct CustomResourceStrategy {
+    /// The API group.
+    pub group: String,
+    /// Whether the CRD serves more than one version (answers may then need
+    /// [`super::conversion`]).
+    pub multi_version: bool,
     /// The version this strategy serves.
     pub version: String,
     /// The version objects are kept in (all versions share the storage).
@@ -83,7 +88,7 @@ fn column(name: &str, kind: &str, format: &str, priority: u8, description: &str)
 
 impl CustomResourceStrategy {
     /// The strategy of `version` (one entry of the CRD's `spec.versions`).
-    pub fn new(version: &Value, storage_version: &str) -> CustomResourceStrategy {
+    pub fn new(group: &str, version: &Value, storage_version: &str) -> CustomResourceStrategy {
         let name = version.get("name").and_then(Value::as_str).unwrap_or("");
         let schema = version.pointer("/schema/openAPIV3Schema").cloned();
         let has_status = version.pointer("/subresources/status").is_some();
@@ -141,6 +146,8 @@ impl CustomResourceStrategy {
             });
         }
         CustomResourceStrategy {
+            group: group.to_string(),
+            multi_version: false,
             version: name.to_string(),
             storage_version: storage_version.to_string(),
             schema,
@@ -150,6 +157,19 @@ impl CustomResourceStrategy {
             columns: Box::leak(columns.into_boxed_slice()),
             printer,
             terminating: false,
+        }
+    }
+
+    /// Objects are stored in the storage version (`conversion: None`: only
+    /// `apiVersion` differs between versions).
+    fn to_storage_version(&self, obj: &mut Value) {
+        if self.version != self.storage_version {
+            if let Some(map) = obj.as_object_mut() {
+                map.insert(
+                    "apiVersion".into(),
+                    json!(format!("{}/{}", self.group, self.storage_version)),
+                );
+            }
         }
     }
 
@@ -222,6 +242,27 @@ impl Strategy for CustomResourceStrategy {
             }
             Ok(())
         })
+    }
+
+    fn before_create<'a>(
+        &'a self,
+        server: &'a crate::ApiServer,
+        obj: &'a mut Value,
+    ) -> futures::future::BoxFuture<'a, Result<(), ApiError>> {
+        let _ = server;
+        self.to_storage_version(obj);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn before_update<'a>(
+        &'a self,
+        server: &'a crate::ApiServer,
+        new: &'a mut Value,
+        old: &'a Value,
+    ) -> futures::future::BoxFuture<'a, Result<(), ApiError>> {
+        let _ = (server, old);
+        self.to_storage_version(new);
+        Box::pin(async { Ok(()) })
     }
 
     fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
@@ -360,7 +401,7 @@ mod tests {
 
     #[test]
     fn prunes_defaults_prints_and_scales() {
-        let s = CustomResourceStrategy::new(&version(), "v1");
+        let s = CustomResourceStrategy::new("x.test", &version(), "v1");
         let mut obj = json!({"apiVersion": "x.test/v1", "kind": "W",
             "metadata": {"name": "a", "bogus": 1}, "spec": {"color": "red", "extra": 1}});
         assert!(s.normalize(&mut obj).is_ok());

@@ -20,7 +20,9 @@
 //! What a custom object must look like comes from the version's structural
 //! schema: [`schema`] validates it with upstream's messages, [`pruning`]
 //! drops fields the schema does not know, [`defaulting`] fills in `default`s,
-//! and [`jsonpath`] reads the printer columns' values.
+//! and [`jsonpath`] reads the printer columns' values. A CRD with several
+//! versions (`conversion: None`) keeps its objects in the storage version
+//! and answers in the version asked for ([`conversion`]).
 //!
 //! Rows are `&'static ResourceInfo` like the built-in ones, so the handlers
 //! need no second code path: their strings are interned (each distinct
@@ -28,6 +30,7 @@
 //! alters it, a bounded cost for a table that changes at human speed.
 
 pub mod controller;
+pub mod conversion;
 pub mod customresource;
 pub mod defaulting;
 pub mod jsonpath;
