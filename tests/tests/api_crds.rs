@@ -751,3 +751,113 @@ async fn several_versions_share_one_storage() {
     assert_eq!(ev["object"]["apiVersion"], "crd.test/v1beta1");
     assert_eq!(ev["object"]["spec"]["replicas"], 7);
 }
+
+/// The kube-rs side: a kind written as a Rust struct.
+mod gizmo {
+    use kube::CustomResource;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    /// A Gizmo's desired state.
+    #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, JsonSchema)]
+    #[kube(
+        group = "kube.test",
+        version = "v1",
+        kind = "Gizmo",
+        namespaced,
+        status = "GizmoStatus",
+        shortname = "gz",
+        printcolumn = r#"{"name":"Size","type":"integer","jsonPath":".spec.size"}"#
+    )]
+    pub struct GizmoSpec {
+        /// How big.
+        pub size: i32,
+        /// An optional label.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub label: Option<String>,
+    }
+
+    /// A Gizmo's observed state.
+    #[derive(Deserialize, Serialize, Clone, Debug, Default, JsonSchema)]
+    pub struct GizmoStatus {
+        /// Whether it is ready.
+        pub ready: bool,
+    }
+}
+
+#[tokio::test]
+async fn kube_rs_derives_a_crd_and_uses_its_kind() {
+    use futures::StreamExt;
+    use gizmo::{Gizmo, GizmoSpec};
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+    use kube::runtime::{wait, watcher, WatchStreamExt};
+    use kube::CustomResourceExt;
+
+    let (_etcd, api, _http) = cluster().await;
+    let config = kube::Config::new(api.url.parse().expect("a valid URL"));
+    let client = kube::Client::try_from(config).expect("client");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(&PostParams::default(), &Gizmo::crd())
+        .await
+        .expect("create the CRD");
+    let established = wait::await_condition(
+        crds.clone(),
+        "gizmos.kube.test",
+        wait::conditions::is_crd_established(),
+    );
+    tokio::time::timeout(Duration::from_secs(5), established)
+        .await
+        .expect("established in time")
+        .expect("watching the CRD");
+
+    let gizmos: Api<Gizmo> = Api::namespaced(client, "default");
+    let mut events = watcher(gizmos.clone(), watcher::Config::default())
+        .applied_objects()
+        .boxed();
+    let created = gizmos
+        .create(
+            &PostParams::default(),
+            &Gizmo::new(
+                "g1",
+                GizmoSpec {
+                    size: 3,
+                    label: None,
+                },
+            ),
+        )
+        .await
+        .expect("create");
+    assert_eq!(created.spec.size, 3);
+    assert!(created.status.is_none());
+    let seen = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("an event in time")
+        .expect("an event")
+        .expect("no watch error");
+    assert_eq!(seen.metadata.name.as_deref(), Some("g1"));
+
+    let list = gizmos.list(&ListParams::default()).await.expect("list");
+    assert_eq!(list.items.len(), 1);
+
+    let status = serde_json::json!({"status": {"ready": true}});
+    let patched = gizmos
+        .patch_status("g1", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("patch status");
+    assert!(patched.status.as_ref().is_some_and(|s| s.ready));
+    let seen = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("an event in time")
+        .expect("an event")
+        .expect("no watch error");
+    assert!(seen.status.is_some_and(|s| s.ready));
+    // The main resource leaves status alone.
+    let spec = serde_json::json!({"spec": {"size": 5}, "status": {"ready": false}});
+    let patched = gizmos
+        .patch("g1", &PatchParams::default(), &Patch::Merge(&spec))
+        .await
+        .expect("patch spec");
+    assert_eq!(patched.spec.size, 5);
+    assert!(patched.status.is_some_and(|s| s.ready));
+}
