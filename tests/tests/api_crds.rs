@@ -861,3 +861,28 @@ async fn kube_rs_derives_a_crd_and_uses_its_kind() {
     assert_eq!(patched.spec.size, 5);
     assert!(patched.status.is_some_and(|s| s.ready));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_namespace_deletes_its_custom_resources() {
+    use tests::controllers::{ControlPlane, ControllerManager};
+    let c = ControlPlane::start().await;
+    let _cm = ControllerManager::start(&c.url, &["namespace"], |_| {}).await;
+    let http = c.api.http();
+    establish(&http, &widget_crd(), WIDGETS).await;
+    let ns = c.namespace("crs");
+    let in_ns = format!("/apis/crd.test/v1/namespaces/{ns}/widgets");
+    let r = http
+        .post(&in_ns, &widget("n1", "red"))
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let out = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+    assert!(out.success, "{}", out.stderr);
+    let gone = eventually(Duration::from_secs(20), || async {
+        let w = http.get(&format!("{in_ns}/n1")).await.ok()?;
+        let n = http.get(&format!("/api/v1/namespaces/{ns}")).await.ok()?;
+        (w.status == 404 && n.status == 404).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the widget and then the namespace go");
+}
