@@ -665,6 +665,27 @@ async fn kubectl_uses_a_crd() {
         out.stderr
     );
 
+    // kubectl explain reads the CR's schema from the OpenAPI v3 document.
+    let out = k(&["explain", "widgets.spec"]);
+    assert!(out.success, "{}", out.stderr);
+    assert!(out.stdout.contains("KIND:       Widget"), "{}", out.stdout);
+    assert!(out.stdout.contains("color\t<string>"), "{}", out.stdout);
+    assert!(out.stdout.contains("replicas\t<integer>"), "{}", out.stdout);
+    // Strict validation (kubectl's default) refuses a misspelt field.
+    std::fs::write(
+        &cr_file,
+        "apiVersion: crd.test/v1\nkind: Widget\nmetadata:\n  name: k3\n  namespace: default\nspec:\n  color: red\n  colour: red\n",
+    )
+    .expect("write");
+    let out = k(&["apply", "-f", cr_file.to_str().unwrap_or_default()]);
+    assert!(!out.success);
+    assert!(
+        out.stderr
+            .contains("strict decoding error: unknown field \"spec.colour\""),
+        "{}",
+        out.stderr
+    );
+
     let out = k(&["delete", "crd", "widgets.crd.test", "--timeout=20s"]);
     assert!(out.success, "{}", out.stderr);
     let out = k(&["api-resources", "--api-group=crd.test"]);

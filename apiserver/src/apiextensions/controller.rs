@@ -420,7 +420,7 @@ fn install_crd(server: &ApiServer, name: &str, crd: &Value, terminating: bool) {
             .only(VERBS)
             .stored_as(storage);
         let resource = intern_resource(row);
-        let mut strategy = CustomResourceStrategy::new(group, v, &storage_version);
+        let mut strategy = CustomResourceStrategy::new(group, kind, v, &storage_version);
         strategy.terminating = terminating;
         strategy.multi_version = multi_version;
         rows.push(Served {

@@ -15,6 +15,7 @@
 //!   CRD lists none).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use super::jsonpath::JsonPath;
@@ -51,6 +52,8 @@ pub struct CustomResourceStrategy {
     pub multi_version: bool,
     /// The version this strategy serves.
     pub version: String,
+    /// The kind (the CRD's accepted kind).
+    pub kind: String,
     /// The version objects are kept in (all versions share the storage).
     pub storage_version: String,
     /// The version's `openAPIV3Schema`.
@@ -88,7 +91,12 @@ fn column(name: &str, kind: &str, format: &str, priority: u8, description: &str)
 
 impl CustomResourceStrategy {
     /// The strategy of `version` (one entry of the CRD's `spec.versions`).
-    pub fn new(group: &str, version: &Value, storage_version: &str) -> CustomResourceStrategy {
+    pub fn new(
+        group: &str,
+        kind: &str,
+        version: &Value,
+        storage_version: &str,
+    ) -> CustomResourceStrategy {
         let name = version.get("name").and_then(Value::as_str).unwrap_or("");
         let schema = version.pointer("/schema/openAPIV3Schema").cloned();
         let has_status = version.pointer("/subresources/status").is_some();
@@ -149,6 +157,7 @@ impl CustomResourceStrategy {
             group: group.to_string(),
             multi_version: false,
             version: name.to_string(),
+            kind: kind.to_string(),
             storage_version: storage_version.to_string(),
             schema,
             has_status,
@@ -196,6 +205,33 @@ impl Strategy for CustomResourceStrategy {
             pruning::prune(s, obj);
         }
         Ok(())
+    }
+
+    /// The version's schema, named as upstream names it
+    /// (`com.example.stable.v1.CronTab` for group `stable.example.com`),
+    /// with `metadata` as the ObjectMeta it is.
+    fn schema(&self, gen: &mut SchemaGenerator) -> Option<String> {
+        let reversed: Vec<&str> = self.group.split('.').rev().collect();
+        let name = format!("{}.{}.{}", reversed.join("."), self.version, self.kind);
+        let meta = gen.subschema_for::<ObjectMeta>().to_value();
+        let mut schema = self.schema.clone().unwrap_or_else(
+            || json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+        );
+        if let Some(map) = schema.as_object_mut() {
+            let props = map.entry("properties").or_insert_with(|| json!({}));
+            if let Some(props) = props.as_object_mut() {
+                props.insert("apiVersion".into(), json!({"type": "string",
+                    "description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values."}));
+                props.insert("kind".into(), json!({"type": "string",
+                    "description": "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to."}));
+                props.insert(
+                    "metadata".into(),
+                    json!({"allOf": [meta], "description": "Standard object's metadata."}),
+                );
+            }
+        }
+        gen.definitions_mut().insert(name.clone(), schema);
+        Some(name)
     }
 
     fn default(&self, obj: &mut Value) {
@@ -401,7 +437,7 @@ mod tests {
 
     #[test]
     fn prunes_defaults_prints_and_scales() {
-        let s = CustomResourceStrategy::new("x.test", &version(), "v1");
+        let s = CustomResourceStrategy::new("x.test", "W", &version(), "v1");
         let mut obj = json!({"apiVersion": "x.test/v1", "kind": "W",
             "metadata": {"name": "a", "bogus": 1}, "spec": {"color": "red", "extra": 1}});
         assert!(s.normalize(&mut obj).is_ok());

@@ -115,10 +115,10 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         let doc = if rest.trim_matches('/').is_empty() {
             Some(crate::openapi::v3_index())
         } else {
-            crate::openapi::v3_document(rest)
+            crate::openapi::v3_served_document(rest)
         };
         return match doc {
-            Some(d) => finish(start, "get", "openapi", json(StatusCode::OK, d)),
+            Some(d) => finish(start, "get", "openapi", json(StatusCode::OK, &d)),
             None => ApiError::NotFoundPath(format!(
                 "the server could not find the requested resource ({path})"
             ))
