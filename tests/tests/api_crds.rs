@@ -907,3 +907,61 @@ async fn deleting_a_namespace_deletes_its_custom_resources() {
     .await;
     assert!(gone.is_some(), "the widget and then the namespace go");
 }
+
+#[tokio::test]
+async fn cel_rules_validate_custom_resources() {
+    let (_etcd, _api, http) = cluster().await;
+    let mut crd = widget_crd();
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        ["x-kubernetes-validations"] = json!([
+        {"rule": "self.replicas <= 10 || self.size == 'large'",
+         "message": "more than 10 replicas need size large"},
+        {"rule": "self.color == oldSelf.color", "message": "color is immutable"}
+    ]);
+    // A rule that does not compile refuses the CRD.
+    let mut broken = crd.clone();
+    broken["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        ["x-kubernetes-validations"] = json!([{"rule": "self.replicas <="}]);
+    let refused = http.post(CRDS, &broken).await.expect("broken");
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body["message"].as_str().unwrap_or("").contains(
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].rule"
+    ));
+
+    establish(&http, &crd, WIDGETS).await;
+    let mut big = widget("big", "red");
+    big["spec"]["replicas"] = json!(11);
+    let r = http.post(WIDGETS, &big).await.expect("big");
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["details"]["causes"][0]["field"], "spec");
+    assert_eq!(
+        r.body["details"]["causes"][0]["message"],
+        "Invalid value: \"object\": more than 10 replicas need size large"
+    );
+    big["spec"]["size"] = json!("large");
+    let r = http.post(WIDGETS, &big).await.expect("big large");
+    assert_eq!(r.status, 201, "{}", r.body);
+    // The transition rule: color may not change, other fields may.
+    let r = http
+        .patch(
+            &format!("{WIDGETS}/big"),
+            "application/merge-patch+json",
+            &json!({"spec": {"color": "blue"}}),
+        )
+        .await
+        .expect("recolor");
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body["message"]
+        .as_str()
+        .unwrap_or("")
+        .contains("spec: Invalid value: \"object\": color is immutable"));
+    let r = http
+        .patch(
+            &format!("{WIDGETS}/big"),
+            "application/merge-patch+json",
+            &json!({"spec": {"replicas": 12}}),
+        )
+        .await
+        .expect("rescale");
+    assert_eq!(r.status, 200, "{}", r.body);
+}

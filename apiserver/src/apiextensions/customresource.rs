@@ -5,7 +5,8 @@
 //! - decoding: `metadata` is decoded as an ObjectMeta, then the object is
 //!   [pruned](super::pruning) to its structural schema;
 //! - defaults from the schema ([`super::defaulting`]);
-//! - validation against the schema ([`super::schema`]);
+//! - validation against the schema ([`super::schema`]) and its CEL rules
+//!   ([`super::cel`], transition rules on updates);
 //! - with a `status` subresource, a new object starts without `status` and
 //!   the main resource cannot change it (the registry's common rule);
 //! - the `scale` subresource reads and writes the paths the CRD names
@@ -19,7 +20,7 @@ use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
 use super::jsonpath::JsonPath;
-use super::{defaulting, intern, pruning, schema};
+use super::{cel, defaulting, intern, pruning, schema};
 use crate::errors::ApiError;
 use crate::printers::{self, Column};
 use crate::registry::{scale, Strategy};
@@ -246,6 +247,12 @@ impl Strategy for CustomResourceStrategy {
             Some(s) => schema::validate(s, obj),
             None => Vec::new(),
         };
+        // CEL rules only on values of the right shape, as upstream.
+        if errs.is_empty() {
+            if let Some(s) = &self.schema {
+                errs.extend(cel::validate(s, obj, None, cel::Rules::Plain));
+            }
+        }
         if let Some(paths) = &self.scale {
             if let Some(r) = obj.pointer(&paths.spec_replicas) {
                 if r.as_i64().is_none_or(|n| n < 0 || n > i64::from(i32::MAX)) {
@@ -261,6 +268,15 @@ impl Strategy for CustomResourceStrategy {
             }
         }
         errs
+    }
+
+    fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
+        match &self.schema {
+            Some(s) if schema::validate(s, new).is_empty() => {
+                cel::validate(s, new, Some(old), cel::Rules::Transition)
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn admit_create<'a>(

@@ -20,6 +20,7 @@
 //! What a custom object must look like comes from the version's structural
 //! schema: [`schema`] validates it with upstream's messages, [`pruning`]
 //! drops fields the schema does not know, [`defaulting`] fills in `default`s,
+//! [`cel`] evaluates the `x-kubernetes-validations` rules,
 //! and [`jsonpath`] reads the printer columns' values. A CRD with several
 //! versions (`conversion: None`) keeps its objects in the storage version
 //! and answers in the version asked for ([`conversion`]).
@@ -29,6 +30,7 @@
 //! string is leaked once), and a row is leaked once per CRD change that
 //! alters it, a bounded cost for a table that changes at human speed.
 
+pub mod cel;
 pub mod controller;
 pub mod conversion;
 pub mod customresource;

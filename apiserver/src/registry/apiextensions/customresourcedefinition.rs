@@ -129,6 +129,23 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     for (p, _) in &versions {
         require_nonempty(obj, &format!("{p}/name"), errs);
     }
+    // CEL rules must compile (upstream refuses the CRD otherwise).
+    for (i, (_, v)) in versions.iter().enumerate() {
+        if let Some(schema) = v.pointer("/schema/openAPIV3Schema") {
+            let mut rules = Vec::new();
+            let base = format!("spec.versions[{i}].schema.openAPIV3Schema");
+            crate::apiextensions::cel::rules_of(schema, &base, &mut rules);
+            for (path, rule) in rules {
+                if let Some(e) = crate::apiextensions::cel::compile_error(&rule) {
+                    errs.push(invalid(
+                        &path,
+                        &json!(rule),
+                        &format!("compilation failed: {e}"),
+                    ));
+                }
+            }
+        }
+    }
     let storage = versions.iter().filter(|(_, v)| b(v, "/storage")).count();
     if !versions.is_empty() && storage != 1 {
         errs.push(invalid(
