@@ -965,3 +965,55 @@ async fn cel_rules_validate_custom_resources() {
         .expect("rescale");
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_garbage_collector_knows_custom_owners() {
+    use tests::controllers::{ControlPlane, ControllerManager};
+    let c = ControlPlane::start().await;
+    let _cm = ControllerManager::start(&c.url, &["garbagecollector"], |_| {}).await;
+    let http = c.api.http();
+    establish(&http, &widget_crd(), WIDGETS).await;
+    let owner = http
+        .post(WIDGETS, &widget("owner", "red"))
+        .await
+        .expect("owner");
+    assert_eq!(owner.status, 201, "{}", owner.body);
+    let uid = owner.body["metadata"]["uid"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let owned_by = |name: &str, uid: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "ownerReferences": [{
+                   "apiVersion": "crd.test/v1", "kind": "Widget", "name": name, "uid": uid}]}})
+    };
+    let mut alive = owned_by("owner", &uid);
+    alive["metadata"]["name"] = json!("of-owner");
+    let r = http
+        .post("/api/v1/namespaces/default/configmaps", &alive)
+        .await
+        .expect("alive");
+    assert_eq!(r.status, 201, "{}", r.body);
+    // A dependent of a widget that does not exist is collected ...
+    let orphan = owned_by("ghost", "00000000-0000-0000-0000-000000000000");
+    let r = http
+        .post("/api/v1/namespaces/default/configmaps", &orphan)
+        .await
+        .expect("orphan");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let collected = eventually(Duration::from_secs(20), || async {
+        let r = http
+            .get("/api/v1/namespaces/default/configmaps/ghost")
+            .await
+            .ok()?;
+        (r.status == 404).then_some(())
+    })
+    .await;
+    assert!(collected.is_some(), "the dangling dependent is collected");
+    // ... while the dependent of a live widget stays.
+    let r = http
+        .get("/api/v1/namespaces/default/configmaps/of-owner")
+        .await
+        .expect("of-owner");
+    assert_eq!(r.status, 200, "a live custom owner keeps its dependent");
+}

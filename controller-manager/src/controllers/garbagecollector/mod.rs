@@ -234,12 +234,18 @@ impl GarbageCollector {
             }
             return Ok(OwnerState::Solid);
         }
-        let Some(r) = apimachinery::resources::find_by_kind(&o.api_version, &o.kind) else {
-            // A kind we do not serve can never exist.
-            return Ok(OwnerState::Dangling);
+        let (ar, namespaced) = match apimachinery::resources::find_by_kind(&o.api_version, &o.kind)
+        {
+            Some(r) => (api_resource(r), r.namespaced),
+            // Not built in: maybe the kind of a CRD (an operator's object
+            // owning a Deployment), which discovery knows.
+            None => match self.served_kind(o).await? {
+                Some(found) => found,
+                // A kind nobody serves can never exist.
+                None => return Ok(OwnerState::Dangling),
+            },
         };
-        let ar = api_resource(r);
-        let api: Api<DynamicObject> = if r.namespaced {
+        let api: Api<DynamicObject> = if namespaced {
             Api::namespaced_with(self.client.clone(), &node.namespace, &ar)
         } else {
             Api::all_with(self.client.clone(), &ar)
@@ -250,6 +256,34 @@ impl GarbageCollector {
             Err(e) if is_not_found(&e) => Ok(OwnerState::Dangling),
             Err(e) => Err(e).context(|| format!("looking up owner {} {}", o.kind, o.name)),
         }
+    }
+
+    /// The resource serving an owner's kind, from discovery (the kinds of
+    /// CustomResourceDefinitions), with whether it is namespaced; `None`
+    /// when no served resource has that kind.
+    async fn served_kind(&self, o: &OwnerReference) -> Result<Option<(ApiResource, bool)>> {
+        let Some((group, version)) = o.api_version.split_once('/') else {
+            return Ok(None);
+        };
+        let list = match self.client.list_api_group_resources(&o.api_version).await {
+            Ok(l) => l,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(e).context(|| format!("discovering {}", o.api_version)),
+        };
+        Ok(list
+            .resources
+            .into_iter()
+            .find(|r| r.kind == o.kind && !r.name.contains('/'))
+            .map(|r| {
+                let ar = ApiResource {
+                    group: group.into(),
+                    version: version.into(),
+                    api_version: o.api_version.clone(),
+                    kind: o.kind.clone(),
+                    plural: r.name,
+                };
+                (ar, r.namespaced)
+            }))
     }
 
     async fn delete(&self, uid: &str, node: &Node, policy: PropagationPolicy) -> Result<()> {
