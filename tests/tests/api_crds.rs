@@ -1016,4 +1016,54 @@ async fn the_garbage_collector_knows_custom_owners() {
         .await
         .expect("of-owner");
     assert_eq!(r.status, 200, "a live custom owner keeps its dependent");
+
+    // Deleting the widget cascades to its dependent, and a widget owned by
+    // a ConfigMap goes with the ConfigMap.
+    let r = http
+        .delete(&format!("{WIDGETS}/owner"), None)
+        .await
+        .expect("delete owner");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cfg = http
+        .post(
+            "/api/v1/namespaces/default/configmaps",
+            &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "parent"}}),
+        )
+        .await
+        .expect("parent");
+    let cfg_uid = cfg.body["metadata"]["uid"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let mut child = widget("child", "blue");
+    child["metadata"]["ownerReferences"] = json!([{
+        "apiVersion": "v1", "kind": "ConfigMap", "name": "parent", "uid": cfg_uid}]);
+    let r = http.post(WIDGETS, &child).await.expect("child");
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Give the collector time to see the child before its owner goes.
+    let seen_alive = eventually(Duration::from_secs(5), || async {
+        let r = http.get(&format!("{WIDGETS}/child")).await.ok()?;
+        (r.status == 200).then_some(())
+    })
+    .await;
+    assert!(seen_alive.is_some());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = http
+        .delete("/api/v1/namespaces/default/configmaps/parent", None)
+        .await
+        .expect("delete parent");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cascaded = eventually(Duration::from_secs(20), || async {
+        let dep = http
+            .get("/api/v1/namespaces/default/configmaps/of-owner")
+            .await
+            .ok()?;
+        let child = http.get(&format!("{WIDGETS}/child")).await.ok()?;
+        (dep.status == 404 && child.status == 404).then_some(())
+    })
+    .await;
+    assert!(
+        cascaded.is_some(),
+        "dependents of deleted owners are collected"
+    );
 }

@@ -72,6 +72,7 @@ pub fn start(ctx: &Context) -> Started {
         inf.add_handler(move |old, new| observe(&g, &q, r, old.map(|o| &**o), new.map(|o| &**o)));
         informers.push(inf);
     }
+    let custom = watch_custom_kinds(ctx.client.clone(), Arc::clone(&graph), Arc::clone(&queue));
     let gc = Arc::new(GarbageCollector {
         client: ctx.client.clone(),
         graph,
@@ -85,8 +86,67 @@ pub fn start(ctx: &Context) -> Started {
             inf.wait_synced().await;
         }
         tracing::info!("garbage collector: graph synced");
+        tokio::spawn(custom);
         workers.await
     })
+}
+
+/// How often the collector looks for new CustomResourceDefinitions.
+const CRD_RESYNC: Duration = Duration::from_secs(2);
+
+/// Adds the kinds of established CustomResourceDefinitions to the graph as
+/// they appear (upstream's collector follows discovery the same way): one
+/// informer per kind, so custom resources own and are owned like built-in
+/// objects. A kind's row is leaked once: CRDs come at human speed.
+async fn watch_custom_kinds(client: kube::Client, graph: Arc<Graph>, queue: Arc<Queue>) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut started = std::collections::HashSet::new();
+    loop {
+        if let Ok(list) = crds.list(&kube::api::ListParams::default()).await {
+            for crd in list.items {
+                let established = crd
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    });
+                let mut served: Vec<_> = crd.spec.versions.iter().filter(|v| v.served).collect();
+                served.sort_by_key(|v| !v.storage);
+                let Some(version) = served.first() else {
+                    continue;
+                };
+                let names = &crd.spec.names;
+                let key = (crd.spec.group.clone(), names.plural.clone());
+                if !established || started.contains(&key) {
+                    continue;
+                }
+                let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+                let row: &'static ResourceInfo = Box::leak(Box::new(
+                    ResourceInfo::new(
+                        leak(&crd.spec.group),
+                        leak(&names.kind),
+                        leak(&names.plural),
+                        leak(names.singular.as_deref().unwrap_or("")),
+                        crd.spec.scope == "Namespaced",
+                    )
+                    .at(leak(&version.name)),
+                ));
+                let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource(row));
+                let inf = Informer::new(api, watcher::Config::default().page_size(500));
+                let (g, q) = (Arc::clone(&graph), Arc::clone(&queue));
+                inf.add_handler(move |old, new| {
+                    observe(&g, &q, row, old.map(|o| &**o), new.map(|o| &**o))
+                });
+                tokio::spawn(inf.run());
+                tracing::info!(kind = %names.kind, group = %crd.spec.group, "garbage collector: watching a custom kind");
+                started.insert(key);
+            }
+        }
+        tokio::time::sleep(CRD_RESYNC).await;
+    }
 }
 
 /// Updates the graph from an informer event and queues what to look at.
