@@ -771,6 +771,19 @@ async fn several_versions_share_one_storage() {
     assert_eq!(ev["type"], "MODIFIED");
     assert_eq!(ev["object"]["apiVersion"], "crd.test/v1beta1");
     assert_eq!(ev["object"]["spec"]["replicas"], 7);
+    // A patch through v1beta1 that changes nothing writes nothing.
+    let rv = ev["object"]["metadata"]["resourceVersion"].clone();
+    let same = http
+        .patch(
+            &format!("{beta_widgets}/m"),
+            "application/merge-patch+json",
+            &json!({"spec": {"replicas": 7}}),
+        )
+        .await
+        .expect("no-op patch");
+    assert_eq!(same.status, 200, "{}", same.body);
+    assert_eq!(same.body["apiVersion"], "crd.test/v1beta1");
+    assert_eq!(same.body["metadata"]["resourceVersion"], rv);
 }
 
 /// The kube-rs side: a kind written as a Rust struct.

@@ -4,8 +4,11 @@
 //! the `None` strategy the versions differ only in `apiVersion`, so
 //! converting is rewriting that one field, as upstream's nop converter does.
 //!
-//! Writes: the custom resource strategy's `before_create`/`before_update`
-//! set the storage version just before the object is stored. Reads: the
+//! Writes: an update or patch changes the stored object in the version the
+//! request speaks ([`to_request`]) and stores it back in the storage
+//! version ([`to_storage`], so an update that changes nothing writes
+//! nothing); a new object is put into the storage version by the custom
+//! resource strategy's `before_create`. Reads: the
 //! generic handlers pass every answer of a custom resource with several
 //! versions through [`convert_response`] (objects, lists, Tables), and the
 //! watch handler passes each event's object through [`in_version`].
@@ -31,6 +34,30 @@ pub fn in_version(obj: &Value, api_version: &str) -> Option<Value> {
 /// than the one asked for (a custom resource with several versions).
 pub fn needed(resource: &ResourceInfo) -> bool {
     super::custom_strategy(resource).is_some_and(|s| s.multi_version)
+}
+
+/// A stored object of `resource` as the resource's version sees it, when
+/// that is another version (a write then changes the object in the
+/// version the request speaks).
+pub fn to_request(resource: &ResourceInfo, obj: &Value) -> Option<Value> {
+    if !needed(resource) || obj.get("kind").and_then(Value::as_str) != Some(resource.kind) {
+        return None;
+    }
+    in_version(obj, &resource.api_version())
+}
+
+/// Puts an object of `resource` about to be stored into the storage
+/// version (nothing for a kind with one version).
+pub fn to_storage(resource: &ResourceInfo, obj: &mut Value) {
+    let Some(s) = super::custom_strategy(resource).filter(|s| s.multi_version) else {
+        return;
+    };
+    if let Some(map) = obj.as_object_mut() {
+        map.insert(
+            "apiVersion".into(),
+            Value::String(format!("{}/{}", s.group, s.storage_version)),
+        );
+    }
 }
 
 fn convert_in_place(v: &mut Value, resource: &ResourceInfo, api_version: &str) {
