@@ -128,6 +128,10 @@ pub struct ResourceInfo {
     /// `create` alone for the reviews, `get` and `list` for ComponentStatus);
     /// any other verb is a 405.
     pub verbs: &'static [&'static str],
+    /// The resource name in etcd keys: the plural for built-in kinds,
+    /// `<group>/<plural>` for custom resources (as upstream), so a custom
+    /// resource can never share keys with a built-in one of the same plural.
+    pub storage: &'static str,
 }
 
 /// Verbs served on every main resource that is kept in storage.
@@ -177,7 +181,14 @@ impl ResourceInfo {
             categories: &[],
             subresources: &[],
             verbs: VERBS,
+            storage: plural,
         }
+    }
+
+    /// Kept in etcd under another resource name than the plural.
+    pub const fn stored_as(mut self, storage: &'static str) -> ResourceInfo {
+        self.storage = storage;
+        self
     }
 
     /// Served at another version than `v1`.
@@ -247,9 +258,10 @@ impl ResourceInfo {
 
     /// The storage resource name used in etcd keys. Upstream keeps a few
     /// historical names (`services/specs`, `minions`); we use the plural, which
-    /// is what a learner looking at `etcdctl get --prefix /registry` expects.
+    /// is what a learner looking at `etcdctl get --prefix /registry` expects
+    /// (custom resources: `<group>/<plural>`, see [`ResourceInfo::stored_as`]).
     pub fn storage_name(&self) -> &'static str {
-        self.plural
+        self.storage
     }
 }
 

@@ -4,11 +4,12 @@
 //! and versions exist) and then `/api/v1` and `/apis/<group>/<version>` (the
 //! resources in each: names, kinds, verbs, short names like `deploy`, and
 //! categories like `all` for `kubectl get all`). All of it is generated from
-//! the resource table in `apimachinery::resources`.
+//! the resource table in `apimachinery::resources`, plus the kinds of the
+//! established CustomResourceDefinitions ([`crate::apiextensions`]), so
+//! discovery changes as CRDs come and go.
 
 use std::sync::Arc;
 
-use apimachinery::resources;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode};
@@ -66,7 +67,7 @@ fn group_doc(name: &str, versions: &[&str]) -> Value {
 
 /// `GET /apis`.
 pub async fn group_list(State(_s): State<Arc<ApiServer>>) -> Response {
-    let groups: Vec<Value> = resources::groups()
+    let groups: Vec<Value> = crate::apiextensions::groups()
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
         .map(|(g, vs)| group_doc(g, &vs))
@@ -80,7 +81,7 @@ pub async fn group_list(State(_s): State<Arc<ApiServer>>) -> Response {
 /// The APIResourceList of one group/version.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     let mut out = Vec::new();
-    for r in resources::in_group_version(group, version) {
+    for r in crate::apiextensions::in_group_version(group, version) {
         let mut entry = json!({
             "name": r.plural,
             "singularName": r.singular,
@@ -142,7 +143,9 @@ pub fn serve_path(method: &Method, path: &str) -> Option<Response> {
             None => not_found(path),
         }),
         ["apis", group] => {
-            let found = resources::groups().into_iter().find(|(g, _)| g == group);
+            let found = crate::apiextensions::groups()
+                .into_iter()
+                .find(|(g, _)| g == group);
             Some(match found {
                 Some((g, vs)) => {
                     let mut doc = group_doc(g, &vs);

@@ -18,11 +18,14 @@
 //! answer from them). Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
 //! `metadata` for every layer, [`response`] writes JSON answers. [`discovery`] tells clients
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
+//! The kinds that CustomResourceDefinitions define are served through the
+//! same path: [`apiextensions`] adds their rows and strategies at runtime.
 //! Besides serving, the apiserver keeps a few objects of its own: the system
 //! namespaces ([`bootstrap`]) and the `kubernetes` Service with its
 //! endpoints ([`kubernetes_service`]).
 
 pub mod admission;
+pub mod apiextensions;
 pub mod authentication;
 pub mod authorization;
 pub mod bootstrap;
@@ -196,7 +199,7 @@ impl ApiServer {
             Err(poisoned) => poisoned.into_inner(),
         };
         caches
-            .entry(resource.plural)
+            .entry(resource.storage_name())
             .or_insert_with(|| {
                 let prefix = self.store.collection_prefix(resource.storage_name(), None);
                 WatchCache::start(resource.plural, self.store.clone(), prefix)
@@ -277,6 +280,7 @@ pub async fn start(
     // background: the server must come up and report not-ready while etcd is
     // down, then finish bootstrapping when etcd appears. The `kubernetes`
     // Service goes into `default` once that exists; `/readyz` waits for both.
+    tokio::spawn(apiextensions::controller::run(Arc::clone(&state)));
     let own = Arc::clone(&state);
     tokio::spawn(async move {
         bootstrap::ensure_system_namespaces(Arc::clone(&own)).await;

@@ -11,8 +11,11 @@
 //! The documents list, for every served resource, its paths and operations
 //! with the `x-kubernetes-group-version-kind` extension, and the schemas of
 //! every type they use, with the field descriptions `kubectl explain` prints.
-//! The schemas come from the `k8s-openapi` types (their `schemars` feature).
+//! The schemas come from the `k8s-openapi` types (their `schemars` feature);
+//! those of custom resources from their CRD's `openAPIV3Schema`, in
+//! documents built on demand for the group versions CRDs serve.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use apimachinery::resources::{self, ResourceInfo};
@@ -76,13 +79,13 @@ fn add_kind_schema(gen: &mut SchemaGenerator, r: &ResourceInfo) -> Option<String
     crate::registry::strategy_for(r).schema(gen)
 }
 
-fn document(group: &str, version: &str) -> Option<Value> {
+fn document(group: &str, version: &str, rows: &[&'static ResourceInfo]) -> Option<Value> {
     let mut paths = Map::new();
     let mut schemas = Map::new();
     let mut gen = SchemaSettings::openapi3().into_generator();
     let mut kind_schemas = Vec::new();
     let mut any = false;
-    for r in resources::in_group_version(group, version) {
+    for r in rows.iter().copied() {
         any = true;
         let prefix = format!("/{}", gv_path(group, version));
         let (collection, item) = if r.namespaced {
@@ -190,7 +193,8 @@ fn docs() -> &'static Docs {
         let mut index = Map::new();
         for (group, versions) in resources::groups() {
             for version in versions {
-                if let Some(doc) = document(group, version) {
+                let rows: Vec<_> = resources::in_group_version(group, version).collect();
+                if let Some(doc) = document(group, version, &rows) {
                     let path = gv_path(group, version);
                     let hash = stable_hash(&doc.to_string());
                     index.insert(
@@ -208,15 +212,64 @@ fn docs() -> &'static Docs {
     })
 }
 
-/// `GET /openapi/v3`.
-pub fn v3_index() -> &'static Value {
-    &docs().index
+/// The documents of the group versions only CustomResourceDefinitions
+/// serve, built on demand (they change as CRDs do).
+fn custom_documents() -> Vec<(String, Value)> {
+    let builtin = resources::groups();
+    let mut out = Vec::new();
+    for (group, versions) in crate::apiextensions::groups() {
+        for version in versions {
+            let known = builtin
+                .iter()
+                .any(|(g, vs)| *g == group && vs.contains(&version));
+            if known {
+                continue;
+            }
+            let rows = crate::apiextensions::in_group_version(group, version);
+            if let Some(doc) = document(group, version, &rows) {
+                out.push((gv_path(group, version), doc));
+            }
+        }
+    }
+    out
 }
 
-/// `GET /openapi/v3/<path>` (`api/v1`, `apis/apps/v1`, ...).
+/// `GET /openapi/v3`.
+pub fn v3_index() -> Cow<'static, Value> {
+    let custom = custom_documents();
+    if custom.is_empty() {
+        return Cow::Borrowed(&docs().index);
+    }
+    let mut index = docs().index.clone();
+    if let Some(paths) = index.get_mut("paths").and_then(Value::as_object_mut) {
+        for (path, doc) in custom {
+            let hash = stable_hash(&doc.to_string());
+            paths.insert(
+                path.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}),
+            );
+        }
+    }
+    Cow::Owned(index)
+}
+
+/// The document of a built-in group version (`api/v1`, `apis/apps/v1`, ...).
 pub fn v3_document(path: &str) -> Option<&'static Value> {
     let path = path.trim_matches('/');
     docs().docs.iter().find(|(p, _)| p == path).map(|(_, d)| d)
+}
+
+/// `GET /openapi/v3/<path>`: a built-in group version's document, or the
+/// one of a group version CRDs serve.
+pub fn v3_served_document(path: &str) -> Option<Cow<'static, Value>> {
+    if let Some(d) = v3_document(path) {
+        return Some(Cow::Borrowed(d));
+    }
+    let path = path.trim_matches('/');
+    custom_documents()
+        .into_iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, d)| Cow::Owned(d))
 }
 
 /// Fields present (and not null) in what the client sent but absent from the

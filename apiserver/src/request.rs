@@ -16,7 +16,7 @@
 //! `deletecollection`). This module also decodes bodies (JSON or YAML, with a
 //! size limit) and the common query parameters.
 
-use apimachinery::resources::{self, ResourceInfo, Subresource};
+use apimachinery::resources::{ResourceInfo, Subresource};
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use serde_json::Value;
@@ -111,7 +111,8 @@ pub fn parse(method: &Method, path: &str, query_watch: bool) -> Result<RequestIn
         [plural, name, sub, ..] if *sub == "proxy" => (*plural, Some(*name), Some(*sub)),
         _ => return Err(not_found_path(path)),
     };
-    let resource = resources::find(group, version, plural).ok_or_else(|| not_found_path(path))?;
+    let resource =
+        crate::apiextensions::find(group, version, plural).ok_or_else(|| not_found_path(path))?;
     if !resource.namespaced && namespace.is_some() {
         return Err(not_found_path(path));
     }

@@ -115,10 +115,10 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         let doc = if rest.trim_matches('/').is_empty() {
             Some(crate::openapi::v3_index())
         } else {
-            crate::openapi::v3_document(rest)
+            crate::openapi::v3_served_document(rest)
         };
         return match doc {
-            Some(d) => finish(start, "get", "openapi", json(StatusCode::OK, d)),
+            Some(d) => finish(start, "get", "openapi", json(StatusCode::OK, &d)),
             None => ApiError::NotFoundPath(format!(
                 "the server could not find the requested resource ({path})"
             ))
@@ -367,6 +367,17 @@ fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Respons
 /// Runs the verb's handler for a parsed request (what [`dispatch`] does once
 /// the URL is resolved).
 pub(crate) async fn route(ctx: Ctx) -> Result<Response> {
+    // A custom resource with several versions answers in the version asked
+    // for, whatever version its objects are stored in.
+    let resource = ctx.info.resource;
+    if ctx.info.verb != Verb::Watch && crate::apiextensions::conversion::needed(resource) {
+        let resp = route_verb(ctx).await?;
+        return Ok(crate::apiextensions::conversion::convert_response(resp, resource).await);
+    }
+    route_verb(ctx).await
+}
+
+async fn route_verb(ctx: Ctx) -> Result<Response> {
     use Subresource as S;
     use Verb as V;
     let resource = ctx.info.resource;

@@ -126,6 +126,9 @@ pub(crate) struct Filter {
     labels: Selector,
     fields: FieldSelector,
     plural: &'static str,
+    /// The kind's strategy when it decides its selectable fields itself
+    /// (a custom resource's `selectableFields`).
+    custom_fields: Option<std::sync::Arc<dyn crate::registry::Strategy>>,
 }
 
 impl Filter {
@@ -134,13 +137,33 @@ impl Filter {
             .map_err(|e| ApiError::BadRequest(format!("invalid label selector: {e}")))?;
         let fields = FieldSelector::parse(ctx.query.field_selector.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::BadRequest(format!("invalid field selector: {e}")))?;
-        fields
-            .validate_for(ctx.info.resource.plural)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let strategy = crate::registry::strategy_for(ctx.info.resource);
+        let custom_fields = match strategy.selectable_fields() {
+            Some(allowed) => {
+                if let Some(r) = fields
+                    .requirements()
+                    .iter()
+                    .find(|r| !allowed.contains(&r.field))
+                {
+                    return Err(ApiError::BadRequest(format!(
+                        "field label not supported: {}",
+                        r.field
+                    )));
+                }
+                Some(strategy)
+            }
+            None => {
+                fields
+                    .validate_for(ctx.info.resource.plural)
+                    .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+                None
+            }
+        };
         Ok(Filter {
             labels,
             fields,
             plural: ctx.info.resource.plural,
+            custom_fields,
         })
     }
 
@@ -149,8 +172,17 @@ impl Filter {
     }
 
     pub(crate) fn matches(&self, obj: &Value) -> bool {
-        self.labels.matches_json(obj.pointer("/metadata/labels"))
-            && self.fields.matches(self.plural, obj)
+        if !self.labels.matches_json(obj.pointer("/metadata/labels")) {
+            return false;
+        }
+        match &self.custom_fields {
+            Some(strategy) => self
+                .fields
+                .requirements()
+                .iter()
+                .all(|r| r.matches_value(&strategy.field_value(obj, &r.field))),
+            None => self.fields.matches(self.plural, obj),
+        }
     }
 }
 

@@ -26,7 +26,10 @@ use crate::response::success;
 
 pub(super) async fn get_scale(ctx: Ctx) -> Result<Response> {
     match ctx.server.store.get(&ctx.key()).await {
-        Ok(Some(stored)) => Ok(json(StatusCode::OK, &scale::scale_of(&stored.object))),
+        Ok(Some(stored)) => Ok(json(
+            StatusCode::OK,
+            &registry::strategy_for(ctx.info.resource).scale(&stored.object),
+        )),
         Ok(None) => Err(ApiError::NotFound(ctx.target())),
         Err(e) => Err(ApiError::from_storage(e, ctx.target())),
     }
@@ -39,10 +42,11 @@ where
 {
     let resource = ctx.info.resource;
     let name = ctx.info.name.clone().unwrap_or_default();
+    let strategy = registry::strategy_for(resource);
     let object = guaranteed_update(ctx, |current| {
-        let scale = new_scale(&scale::scale_of(&current.object))?;
+        let scale = new_scale(&strategy.scale(&current.object))?;
         let precondition = body_resource_version(&scale)?;
-        let mut updated = scale::apply_scale(&current.object, &scale, &name)?;
+        let mut updated = strategy.apply_scale(&current.object, &scale, &name)?;
         registry::prepare_for_update(resource, &mut updated, &current.object);
         super::create::admit(ctx, resource, &mut updated, Some(&current.object))?;
         Ok(Mutation {
@@ -51,7 +55,7 @@ where
         })
     })
     .await?;
-    Ok(json(StatusCode::OK, &scale::scale_of(&object)))
+    Ok(json(StatusCode::OK, &strategy.scale(&object)))
 }
 
 pub(super) async fn update_scale(ctx: Ctx) -> Result<Response> {

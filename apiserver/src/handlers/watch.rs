@@ -105,6 +105,18 @@ impl Watcher {
 
     /// Sends one event, as the object itself or as a Table of it.
     async fn send(&mut self, kind: &str, object: &Value, object_json: &[u8]) -> bool {
+        // A custom resource stored in another of its versions leaves in the
+        // version watched.
+        let converted = crate::apiextensions::conversion::in_version(object, &self.api_version)
+            .filter(|_| object.get("kind").and_then(Value::as_str) == Some(self.kind));
+        let converted_json;
+        let (object, object_json) = match &converted {
+            Some(c) => {
+                converted_json = serde_json::to_vec(c).unwrap_or_default();
+                (c, converted_json.as_slice())
+            }
+            None => (object, object_json),
+        };
         match self.table {
             Some((resource, include)) => {
                 let table =

@@ -44,10 +44,20 @@ where
             Ok(None) => return Err(ApiError::NotFound(ctx.target())),
             Err(e) => return Err(ApiError::from_storage(e, ctx.target())),
         };
+        // A custom resource is changed in the version the request speaks
+        // and stored in its storage version.
+        let resource = ctx.info.resource;
         let Mutation {
             mut object,
             precondition,
-        } = mutate(&current)?;
+        } = match crate::apiextensions::conversion::to_request(resource, &current.object) {
+            Some(view) => mutate(&StoredObject {
+                object: view,
+                mod_revision: current.mod_revision,
+            })?,
+            None => mutate(&current)?,
+        };
+        crate::apiextensions::conversion::to_storage(resource, &mut object);
         if let Some(rv) = precondition {
             if rv != current.mod_revision {
                 return Err(ApiError::from_storage(StorageError::Conflict, ctx.target()));

@@ -209,10 +209,12 @@ pub fn strategy_for(resource: &ResourceInfo) -> Arc<dyn Strategy> {
             .and_then(|kinds| kinds.get(resource.kind))
             .cloned()
     };
-    found.unwrap_or_else(|| {
-        static UNSTRUCTURED: OnceLock<Arc<dyn Strategy>> = OnceLock::new();
-        Arc::clone(UNSTRUCTURED.get_or_init(|| Arc::new(Unstructured)))
-    })
+    found
+        .or_else(|| crate::apiextensions::strategy_for(resource))
+        .unwrap_or_else(|| {
+            static UNSTRUCTURED: OnceLock<Arc<dyn Strategy>> = OnceLock::new();
+            Arc::clone(UNSTRUCTURED.get_or_init(|| Arc::new(Unstructured)))
+        })
 }
 
 /// Registers (or replaces) the strategy of a kind at runtime; returns the one

@@ -237,6 +237,30 @@ pub trait Strategy: Send + Sync {
         })
     }
 
+    /// The `/scale` view of an object: an `autoscaling/v1` Scale of
+    /// `spec.replicas` (a custom resource reads the paths its CRD names).
+    fn scale(&self, obj: &Value) -> Value {
+        crate::registry::scale::scale_of(obj)
+    }
+
+    /// `obj` with the replicas a Scale asks for (see [`Strategy::scale`]).
+    fn apply_scale(&self, obj: &Value, scale: &Value, name: &str) -> Result<Value, ApiError> {
+        crate::registry::scale::apply_scale(obj, scale, name)
+    }
+
+    /// The fields a field selector may use, when the kind decides them
+    /// itself (a custom resource's `selectableFields`); `None` (the
+    /// default): the built-in table in `apimachinery::fields`.
+    fn selectable_fields(&self) -> Option<Vec<String>> {
+        None
+    }
+
+    /// The value of a selectable field (see [`Strategy::selectable_fields`]).
+    fn field_value(&self, obj: &Value, field: &str) -> String {
+        let _ = (obj, field);
+        String::new()
+    }
+
     /// The `kubectl get` columns.
     fn columns(&self) -> &'static [Column] {
         printers::DEFAULT

@@ -385,6 +385,7 @@ mod test_only_kind {
         categories: &[],
         subresources: &[Subresource::Status],
         verbs: apimachinery::resources::VERBS,
+        storage: "widgets",
     };
 
     /// The strategy: a default size, a rule on it, an initial status and a

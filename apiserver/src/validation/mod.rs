@@ -32,6 +32,9 @@ pub enum FieldErrorKind {
     Required,
     /// The value is not allowed.
     Invalid,
+    /// The value has the wrong JSON type (a custom resource's schema says
+    /// otherwise).
+    TypeInvalid,
     /// The value appears twice where it must be unique.
     Duplicate,
     /// The value is not one of the supported ones.
@@ -52,6 +55,7 @@ impl FieldErrorKind {
         match self {
             FieldErrorKind::Required => "FieldValueRequired",
             FieldErrorKind::Invalid => "FieldValueInvalid",
+            FieldErrorKind::TypeInvalid => "FieldValueTypeInvalid",
             FieldErrorKind::Duplicate => "FieldValueDuplicate",
             FieldErrorKind::NotSupported => "FieldValueNotSupported",
             FieldErrorKind::Forbidden => "FieldValueForbidden",

@@ -5,7 +5,8 @@
 //! `spec.finalizers` holds `kubernetes`, which is this controller's promise
 //! to delete the contents first. reconcile(name):
 //! 1. delete every object of every namespaced resource in it (a
-//!    deletecollection per resource; pods terminate gracefully);
+//!    deletecollection per resource, built-in kinds and those of the
+//!    established CustomResourceDefinitions; pods terminate gracefully);
 //! 2. count what is left and write the status conditions `kubectl describe
 //!    namespace` shows (NamespaceContentRemaining, NamespaceFinalizersRemaining
 //!    and the three failure conditions);
@@ -18,7 +19,10 @@ use std::time::Duration;
 
 use apimachinery::resources::RESOURCES;
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition};
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
 
 use super::garbagecollector::api_resource;
 use super::{Context, Started};
@@ -73,15 +77,21 @@ impl Reconciler for NamespaceController {
             return Ok(Action::Done);
         }
         let mut failures = Vec::new();
-        let mut remaining: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut remaining: BTreeMap<String, usize> = BTreeMap::new();
         let mut pending_finalizers: BTreeMap<String, usize> = BTreeMap::new();
-        // Only what is stored can be left behind (a review is never stored).
-        for r in RESOURCES
+        // Only what is stored can be left behind (a review is never stored);
+        // the kinds of CRDs are emptied like built-in ones.
+        let mut kinds: Vec<ApiResource> = RESOURCES
             .iter()
             .filter(|r| r.namespaced && r.serves("deletecollection"))
-        {
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(self.client.clone(), name, &api_resource(r));
+            .map(api_resource)
+            .collect();
+        match self.custom_kinds().await {
+            Ok(custom) => kinds.extend(custom),
+            Err(e) => failures.push(format!("customresourcedefinitions: {e}")),
+        }
+        for r in &kinds {
+            let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), name, r);
             if let Err(e) = api
                 .delete_collection(&DeleteParams::background(), &ListParams::default())
                 .await
@@ -93,7 +103,7 @@ impl Reconciler for NamespaceController {
             }
             match api.list(&ListParams::default()).await {
                 Ok(list) if !list.items.is_empty() => {
-                    remaining.insert(r.plural, list.items.len());
+                    remaining.insert(r.plural.clone(), list.items.len());
                     for obj in &list.items {
                         for f in obj.metadata.finalizers.iter().flatten() {
                             *pending_finalizers.entry(f.clone()).or_default() += 1;
@@ -134,11 +144,45 @@ impl Reconciler for NamespaceController {
 }
 
 impl NamespaceController {
+    /// The namespaced kinds of the established CRDs, each at a served
+    /// version (the storage version when it is served).
+    async fn custom_kinds(&self) -> std::result::Result<Vec<ApiResource>, kube::Error> {
+        let crds: Api<CustomResourceDefinition> = Api::all(self.client.clone());
+        let mut out = Vec::new();
+        for crd in crds.list(&ListParams::default()).await?.items {
+            let established = crd
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
+            if !established || crd.spec.scope != "Namespaced" {
+                continue;
+            }
+            let mut served: Vec<_> = crd.spec.versions.iter().filter(|v| v.served).collect();
+            served.sort_by_key(|v| !v.storage);
+            let Some(version) = served.first() else {
+                continue;
+            };
+            let group = crd.spec.group.clone();
+            out.push(ApiResource {
+                api_version: format!("{group}/{}", version.name),
+                group,
+                version: version.name.clone(),
+                kind: crd.spec.names.kind.clone(),
+                plural: crd.spec.names.plural.clone(),
+            });
+        }
+        Ok(out)
+    }
+
     async fn write_conditions(
         &self,
         ns: &Namespace,
         failures: &[String],
-        remaining: &BTreeMap<&str, usize>,
+        remaining: &BTreeMap<String, usize>,
         finalizers: &BTreeMap<String, usize>,
     ) -> Result<()> {
         let cond = |type_: &str, ok_reason: &str, bad_reason: &str, bad: Option<String>| {

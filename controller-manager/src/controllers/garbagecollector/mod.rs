@@ -72,6 +72,7 @@ pub fn start(ctx: &Context) -> Started {
         inf.add_handler(move |old, new| observe(&g, &q, r, old.map(|o| &**o), new.map(|o| &**o)));
         informers.push(inf);
     }
+    let custom = watch_custom_kinds(ctx.client.clone(), Arc::clone(&graph), Arc::clone(&queue));
     let gc = Arc::new(GarbageCollector {
         client: ctx.client.clone(),
         graph,
@@ -85,8 +86,67 @@ pub fn start(ctx: &Context) -> Started {
             inf.wait_synced().await;
         }
         tracing::info!("garbage collector: graph synced");
+        tokio::spawn(custom);
         workers.await
     })
+}
+
+/// How often the collector looks for new CustomResourceDefinitions.
+const CRD_RESYNC: Duration = Duration::from_secs(2);
+
+/// Adds the kinds of established CustomResourceDefinitions to the graph as
+/// they appear (upstream's collector follows discovery the same way): one
+/// informer per kind, so custom resources own and are owned like built-in
+/// objects. A kind's row is leaked once: CRDs come at human speed.
+async fn watch_custom_kinds(client: kube::Client, graph: Arc<Graph>, queue: Arc<Queue>) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut started = std::collections::HashSet::new();
+    loop {
+        if let Ok(list) = crds.list(&kube::api::ListParams::default()).await {
+            for crd in list.items {
+                let established = crd
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Established" && c.status == "True")
+                    });
+                let mut served: Vec<_> = crd.spec.versions.iter().filter(|v| v.served).collect();
+                served.sort_by_key(|v| !v.storage);
+                let Some(version) = served.first() else {
+                    continue;
+                };
+                let names = &crd.spec.names;
+                let key = (crd.spec.group.clone(), names.plural.clone());
+                if !established || started.contains(&key) {
+                    continue;
+                }
+                let leak = |s: &str| -> &'static str { Box::leak(s.to_string().into_boxed_str()) };
+                let row: &'static ResourceInfo = Box::leak(Box::new(
+                    ResourceInfo::new(
+                        leak(&crd.spec.group),
+                        leak(&names.kind),
+                        leak(&names.plural),
+                        leak(names.singular.as_deref().unwrap_or("")),
+                        crd.spec.scope == "Namespaced",
+                    )
+                    .at(leak(&version.name)),
+                ));
+                let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource(row));
+                let inf = Informer::new(api, watcher::Config::default().page_size(500));
+                let (g, q) = (Arc::clone(&graph), Arc::clone(&queue));
+                inf.add_handler(move |old, new| {
+                    observe(&g, &q, row, old.map(|o| &**o), new.map(|o| &**o))
+                });
+                tokio::spawn(inf.run());
+                tracing::info!(kind = %names.kind, group = %crd.spec.group, "garbage collector: watching a custom kind");
+                started.insert(key);
+            }
+        }
+        tokio::time::sleep(CRD_RESYNC).await;
+    }
 }
 
 /// Updates the graph from an informer event and queues what to look at.
@@ -234,12 +294,18 @@ impl GarbageCollector {
             }
             return Ok(OwnerState::Solid);
         }
-        let Some(r) = apimachinery::resources::find_by_kind(&o.api_version, &o.kind) else {
-            // A kind we do not serve can never exist.
-            return Ok(OwnerState::Dangling);
+        let (ar, namespaced) = match apimachinery::resources::find_by_kind(&o.api_version, &o.kind)
+        {
+            Some(r) => (api_resource(r), r.namespaced),
+            // Not built in: maybe the kind of a CRD (an operator's object
+            // owning a Deployment), which discovery knows.
+            None => match self.served_kind(o).await? {
+                Some(found) => found,
+                // A kind nobody serves can never exist.
+                None => return Ok(OwnerState::Dangling),
+            },
         };
-        let ar = api_resource(r);
-        let api: Api<DynamicObject> = if r.namespaced {
+        let api: Api<DynamicObject> = if namespaced {
             Api::namespaced_with(self.client.clone(), &node.namespace, &ar)
         } else {
             Api::all_with(self.client.clone(), &ar)
@@ -250,6 +316,34 @@ impl GarbageCollector {
             Err(e) if is_not_found(&e) => Ok(OwnerState::Dangling),
             Err(e) => Err(e).context(|| format!("looking up owner {} {}", o.kind, o.name)),
         }
+    }
+
+    /// The resource serving an owner's kind, from discovery (the kinds of
+    /// CustomResourceDefinitions), with whether it is namespaced; `None`
+    /// when no served resource has that kind.
+    async fn served_kind(&self, o: &OwnerReference) -> Result<Option<(ApiResource, bool)>> {
+        let Some((group, version)) = o.api_version.split_once('/') else {
+            return Ok(None);
+        };
+        let list = match self.client.list_api_group_resources(&o.api_version).await {
+            Ok(l) => l,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => return Err(e).context(|| format!("discovering {}", o.api_version)),
+        };
+        Ok(list
+            .resources
+            .into_iter()
+            .find(|r| r.kind == o.kind && !r.name.contains('/'))
+            .map(|r| {
+                let ar = ApiResource {
+                    group: group.into(),
+                    version: version.into(),
+                    api_version: o.api_version.clone(),
+                    kind: o.kind.clone(),
+                    plural: r.name,
+                };
+                (ar, r.namespaced)
+            }))
     }
 
     async fn delete(&self, uid: &str, node: &Node, policy: PropagationPolicy) -> Result<()> {
