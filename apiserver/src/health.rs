@@ -1,7 +1,8 @@
 //! Health endpoints: `/healthz` and `/livez` say the process is serving,
 //! `/readyz` says it can do useful work, which means etcd answers, the
 //! watch caches know where they start and the server's own objects are in
-//! place ([`crate::ApiServer::bootstrapped`]). A load balancer or the lab
+//! place ([`crate::ApiServer::bootstrapped`], and with RBAC the bootstrap
+//! policy, [`crate::authorization::bootstrap_policy`]). A load balancer or the lab
 //! script waits on `/readyz`.
 
 use std::sync::atomic::Ordering;
@@ -31,6 +32,11 @@ pub async fn readyz(State(server): State<Arc<ApiServer>>) -> Response {
         Ok(()) if !server.bootstrapped.load(Ordering::Acquire) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "[+]ping ok\n[+]etcd ok\n[-]poststarthook/bootstrap-controller failed: not finished\nreadyz check failed\n",
+        )
+            .into_response(),
+        Ok(()) if !server.authorizer.rbac.is_ready() => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "[+]ping ok\n[+]etcd ok\n[-]poststarthook/rbac/bootstrap-roles failed: not finished\nreadyz check failed\n",
         )
             .into_response(),
         Ok(()) => (

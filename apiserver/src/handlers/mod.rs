@@ -46,6 +46,8 @@ pub struct Ctx {
     /// Warnings for the client, sent as `Warning` headers (unknown fields
     /// under `fieldValidation=Warn`).
     pub warnings: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Who the request comes from ([`crate::filters`]).
+    pub user: crate::authentication::UserInfo,
 }
 
 impl Ctx {
@@ -216,6 +218,7 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         server,
         info,
         query,
+        user: crate::authentication::user_of(&parts.extensions),
         headers: parts.headers,
         body,
         warnings: Arc::clone(&warnings),

@@ -48,6 +48,13 @@ where
             mut object,
             precondition,
         } = mutate(&current)?;
+        crate::authorization::escalation::admit(
+            &ctx.server.authorizer,
+            &ctx.user,
+            ctx.info.resource,
+            ctx.info.namespace.as_deref().unwrap_or(""),
+            &object,
+        )?;
         if let Some(rv) = precondition {
             if rv != current.mod_revision {
                 return Err(ApiError::from_storage(StorageError::Conflict, ctx.target()));

@@ -20,7 +20,6 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::authentication::UserInfo;
-use crate::authorization::Authorizer;
 use crate::errors::ApiError;
 use crate::printers::Column;
 use crate::registry::strategy::{normalize, schema, Strategy};
@@ -31,8 +30,9 @@ use crate::ApiServer;
 pub type Rules = fn(&Value, &mut Vec<FieldError>);
 /// Checks an update of the second object into the first.
 pub type UpdateRules = fn(&Value, &Value, &mut Vec<FieldError>);
-/// Fills in the answer of a review posted by the user.
-pub type Answer = fn(&Authorizer, &UserInfo, &mut Value);
+/// Fills in the answer of a review posted by the user (asking the
+/// server's authenticator or authorizer).
+pub type Answer = for<'a> fn(&'a ApiServer, &'a UserInfo, &'a mut Value) -> BoxFuture<'a, ()>;
 
 /// A stored kind of type `T` (see the module docs).
 pub struct Typed<T> {
@@ -187,17 +187,17 @@ where
         user: &'a UserInfo,
         obj: &'a mut Value,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
-        let _ = server;
-        let answered = match self.answer {
-            Some(answer) => {
-                answer(&Authorizer::configured(), user, obj);
-                Ok(())
+        Box::pin(async move {
+            match self.answer {
+                Some(answer) => {
+                    answer(server, user, obj).await;
+                    Ok(())
+                }
+                None => Err(ApiError::MethodNotAllowed(
+                    "objects of this kind are stored, not answered".into(),
+                )),
             }
-            None => Err(ApiError::MethodNotAllowed(
-                "objects of this kind are stored, not answered".into(),
-            )),
-        };
-        Box::pin(async move { answered })
+        })
     }
 
     fn columns(&self) -> &'static [Column] {
