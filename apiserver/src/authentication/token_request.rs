@@ -30,9 +30,21 @@ pub const MAX_EXPIRATION_SECONDS: i64 = 1 << 32;
 pub async fn create(
     State(server): State<Arc<ApiServer>>,
     Path((namespace, name)): Path<(String, String)>,
+    headers: http::HeaderMap,
     body: Bytes,
 ) -> Response {
-    match issue(&server, &namespace, &name, &body).await {
+    // kubectl sends protobuf, other clients JSON or YAML.
+    let req = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        Ok(json!({}))
+    } else {
+        crate::request::object_body_format(&headers)
+            .and_then(|format| crate::request::decode_body(&body, format))
+    };
+    let answer = match req {
+        Ok(req) => issue(&server, &namespace, &name, req).await,
+        Err(e) => Err(e),
+    };
+    match answer {
         Ok(obj) => crate::response::json(StatusCode::CREATED, &obj),
         Err(e) => e.into_response(),
     }
@@ -66,7 +78,7 @@ async fn issue(
     server: &ApiServer,
     namespace: &str,
     name: &str,
-    body: &[u8],
+    mut req: Value,
 ) -> Result<Value, ApiError> {
     let accounts = &server.authenticator.service_accounts;
     if !accounts.can_issue() {
@@ -75,12 +87,6 @@ async fn issue(
                 .into(),
         ));
     }
-    let mut req: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(body)
-            .map_err(|e| ApiError::BadRequest(format!("the body is not a TokenRequest: {e}")))?
-    };
     if !req.is_object() {
         return Err(ApiError::BadRequest(
             "the body is not a TokenRequest object".into(),

@@ -177,10 +177,12 @@ pub fn admit(
         return Ok(());
     }
     let lines: Vec<String> = missing.iter().map(describe).collect();
+    // Go's `%q` of a list: `["a" "b"]`, as upstream prints the groups.
+    let groups: Vec<String> = user.groups.iter().map(|g| format!("{g:?}")).collect();
     Err(forbidden(format!(
-        "user {:?} (groups={:?}) is attempting to grant RBAC permissions not currently held:\n{}",
+        "user {:?} (groups=[{}]) is attempting to grant RBAC permissions not currently held:\n{}",
         user.username,
-        user.groups,
+        groups.join(" "),
         lines.join("\n")
     )))
 }
