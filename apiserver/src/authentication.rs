@@ -16,8 +16,8 @@
 //! are allowed: a client that sent credentials wants to be told they are
 //! wrong, not be served as somebody else. Every authenticated user is also
 //! in `system:authenticated`. Requests on the plain port (only when asked
-//! for) are not authenticated: they act as [`UserInfo::unsecured`], as
-//! upstream's old insecure port did.
+//! for) are not authenticated: they act as [`UserInfo::unsecured`], an
+//! anonymous administrator, as upstream's old insecure port did.
 
 pub mod bootstrap_token;
 pub mod impersonation;
@@ -66,13 +66,15 @@ impl UserInfo {
         }
     }
 
-    /// The identity of a request on the plain-HTTP port: trusted as the
-    /// cluster's administrator, which is why that port is off unless asked
-    /// for and should listen on loopback only.
+    /// The identity of a request on the plain-HTTP port: nobody
+    /// authenticated it, so it stays `system:anonymous`, but the port is
+    /// trusted as the cluster's administrator (in `system:masters`), as
+    /// upstream's old insecure port was. That is why the port is off unless
+    /// asked for and should listen on loopback only.
     pub fn unsecured() -> UserInfo {
         UserInfo {
-            username: "system:unsecured".into(),
-            groups: vec![MASTERS.into(), AUTHENTICATED.into()],
+            username: ANONYMOUS.into(),
+            groups: vec![UNAUTHENTICATED.into(), MASTERS.into()],
             ..Default::default()
         }
     }

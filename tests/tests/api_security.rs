@@ -209,6 +209,34 @@ async fn tls_is_trusted_only_with_the_right_ca() {
     assert!(out.success, "{}", out.stderr);
     assert!(out.stdout.contains("gitVersion"), "{}", out.stdout);
 
+    // The server records the authenticated requester of a CSR, whatever
+    // the client wrote.
+    let csr = s.dir.path().join("csr.yaml");
+    std::fs::write(
+        &csr,
+        "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata: {name: mine}\n\
+         spec: {request: TFMwdExTMUNSVWRKVGlCRFJWSlVTVVpKUTBGVVJTQlNSVkZWUlZOVUxTMHRMUzBL, signerName: example.com/signer, usages: [client auth], username: mallory}\n",
+    )
+    .expect("write");
+    let out = kubectl(&admin, &["create", "-f", csr.to_str().expect("utf-8")]);
+    assert!(out.success, "{}", out.stderr);
+    let out = kubectl(
+        &admin,
+        &[
+            "get",
+            "csr",
+            "mine",
+            "-o",
+            "jsonpath={.spec.username} {.spec.groups}",
+        ],
+    );
+    assert_eq!(
+        out.stdout.trim(),
+        r#"kubernetes-admin ["system:masters","system:authenticated"]"#,
+        "{}",
+        out.stderr
+    );
+
     // A CA that did not sign the serving certificate.
     let other = s.dir.path().join("other-ca");
     std::fs::create_dir_all(&other).expect("dir");

@@ -246,6 +246,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         let mut candidate = obj.clone();
         meta_mut(&mut candidate).insert("name".into(), Value::String(name.clone()));
         registry::prepare_for_create(resource, &mut candidate, &uid);
+        strategy.record_creator(&ctx.user, &mut candidate);
         admit(ctx, resource, &mut candidate, None)?;
         let has_managed_fields = candidate
             .pointer("/metadata/managedFields")

@@ -43,6 +43,7 @@ pub struct Typed<T> {
     update_rules: UpdateRules,
     keep_on_update: &'static [&'static str],
     on_create: fn(&mut Value),
+    creator: fn(&UserInfo, &mut Value),
     with_status: bool,
     name_rule: NameRule,
     answer: Option<Answer>,
@@ -50,6 +51,7 @@ pub struct Typed<T> {
 }
 
 fn no_defaults(_: &mut Value) {}
+fn no_creator(_: &UserInfo, _: &mut Value) {}
 fn no_rules(_: &Value, _: &mut Vec<FieldError>) {}
 fn no_update_rules(_: &Value, _: &Value, _: &mut Vec<FieldError>) {}
 
@@ -64,6 +66,7 @@ impl<T> Typed<T> {
             update_rules: no_update_rules,
             keep_on_update: &[],
             on_create: no_defaults,
+            creator: no_creator,
             with_status: false,
             name_rule: NameRule::Dns1123Subdomain,
             answer: None,
@@ -101,6 +104,13 @@ impl<T> Typed<T> {
     /// requester).
     pub const fn on_create(mut self, prepare: fn(&mut Value)) -> Self {
         self.on_create = prepare;
+        self
+    }
+
+    /// What the server records of the user creating an object (a CSR's
+    /// requester).
+    pub const fn records_creator(mut self, record: fn(&UserInfo, &mut Value)) -> Self {
+        self.creator = record;
         self
     }
 
@@ -163,6 +173,10 @@ where
             }
         }
         (self.on_create)(obj);
+    }
+
+    fn record_creator(&self, user: &UserInfo, obj: &mut Value) {
+        (self.creator)(user, obj);
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
