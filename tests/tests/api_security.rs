@@ -209,6 +209,25 @@ async fn tls_is_trusted_only_with_the_right_ca() {
     assert!(out.success, "{}", out.stderr);
     assert!(out.stdout.contains("gitVersion"), "{}", out.stdout);
 
+    // ALPN offers HTTP/2 and HTTP/1.1.
+    for (flag, want) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        let out = Command::new("curl")
+            .args([
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_version}",
+                flag,
+                "--cacert",
+            ])
+            .arg(&s.serving_ca)
+            .arg(format!("{}/healthz", s.url))
+            .output()
+            .expect("curl runs");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{flag}");
+    }
+
     // The server records the authenticated requester of a CSR, whatever
     // the client wrote.
     let csr = s.dir.path().join("csr.yaml");
