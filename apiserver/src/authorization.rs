@@ -8,7 +8,8 @@
 //! allows wins, as upstream's union authorizer:
 //!
 //! - `AlwaysAllow`: every request (the default, as upstream's flag);
-//! - `Node`: a kubelet's requests about its own node and pods ([`node`]);
+//! - `Node`: a kubelet's requests about its own node, its pods and what
+//!   they reference ([`node`], which also does NodeRestriction's checks);
 //! - `RBAC`: Roles, ClusterRoles and their bindings ([`rbac`]), with the
 //!   bootstrap policy created at start ([`bootstrap_policy`]), aggregated
 //!   ClusterRoles kept filled ([`clusterrole_aggregation`]) and writes of
@@ -22,6 +23,7 @@ pub mod attributes;
 pub mod bootstrap_policy;
 pub mod clusterrole_aggregation;
 pub mod escalation;
+pub mod informer;
 pub mod node;
 pub mod rbac;
 
@@ -109,6 +111,8 @@ pub struct Authorizer {
     modes: Vec<Mode>,
     /// The RBAC objects, kept current from etcd.
     pub rbac: Arc<rbac::Rbac>,
+    /// Which pods are on which node, for the Node authorizer.
+    pub nodes: Arc<node::NodeGraph>,
 }
 
 impl Default for Authorizer {
@@ -123,12 +127,19 @@ impl Authorizer {
         Authorizer {
             modes,
             rbac: Arc::new(rbac::Rbac::default()),
+            nodes: Arc::new(node::NodeGraph::default()),
         }
     }
 
     /// Whether a mode is on.
     pub fn has(&self, mode: Mode) -> bool {
         self.modes.contains(&mode)
+    }
+
+    /// Whether the authorizers' views of etcd are loaded (RBAC objects and
+    /// its bootstrap policy, the node graph).
+    pub fn is_ready(&self) -> bool {
+        self.rbac.is_ready() && self.nodes.is_ready()
     }
 
     /// Decides on one request.
@@ -142,7 +153,7 @@ impl Authorizer {
             let decision = match mode {
                 Mode::AlwaysAllow => return Decision::allow(""),
                 Mode::AlwaysDeny => Decision::deny("Everything is forbidden."),
-                Mode::Node => match node::authorize(&self.rbac, attrs) {
+                Mode::Node => match node::authorize(&self.nodes, attrs) {
                     Some(d) => d,
                     None => continue,
                 },

@@ -18,11 +18,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::authentication::{impersonation, unauthorized_response, UserInfo};
-use crate::authorization::{forbidden, Attributes, Mode};
+use crate::authorization::{forbidden, Attributes};
 use crate::serve::Transport;
 use crate::ApiServer;
 
-/// How long a request waits for the RBAC state to load at start-up before
+/// How long a request waits for the authorizers' state to load at start-up before
 /// it is decided on what is known.
 const RBAC_WARMUP: Duration = Duration::from_secs(10);
 
@@ -64,9 +64,9 @@ pub async fn authenticate_and_authorize(
         parts.uri.path(),
         wants_watch(parts.uri.query()),
     );
-    if server.authorizer.has(Mode::Rbac) && !server.authorizer.rbac.is_ready() {
+    if !server.authorizer.is_ready() {
         let deadline = tokio::time::Instant::now() + RBAC_WARMUP;
-        while !server.authorizer.rbac.is_ready() && tokio::time::Instant::now() < deadline {
+        while !server.authorizer.is_ready() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -34,7 +34,7 @@ pub async fn readyz(State(server): State<Arc<ApiServer>>) -> Response {
             "[+]ping ok\n[+]etcd ok\n[-]poststarthook/bootstrap-controller failed: not finished\nreadyz check failed\n",
         )
             .into_response(),
-        Ok(()) if !server.authorizer.rbac.is_ready() => (
+        Ok(()) if !server.authorizer.is_ready() => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "[+]ping ok\n[+]etcd ok\n[-]poststarthook/rbac/bootstrap-roles failed: not finished\nreadyz check failed\n",
         )

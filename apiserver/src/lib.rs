@@ -386,6 +386,11 @@ pub async fn start(
     } else {
         state.authorizer.rbac.mark_unused();
     }
+    if state.authorizer.has(authorization::Mode::Node) {
+        authorization::node::start(&state);
+    } else {
+        state.authorizer.nodes.mark_unused();
+    }
     let advertise = state
         .config
         .advertise_address

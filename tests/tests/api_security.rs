@@ -770,3 +770,53 @@ fn rfc3339(secs: i64) -> String {
         .expect("date runs");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kubelet_reads_only_its_pods_secrets_and_changes_only_its_node() {
+    let s = Secured::start(&[]).await;
+    let admin = s.admin();
+    let objects = s.dir.path().join("nodes.yaml");
+    std::fs::write(
+        &objects,
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: dev}\n---\n\
+         apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\n\
+         apiVersion: v1\nkind: Node\nmetadata: {name: n2}\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata: {name: s1, namespace: dev}\nstringData: {a: b}\n---\n\
+         apiVersion: v1\nkind: Secret\nmetadata: {name: s2, namespace: dev}\nstringData: {a: b}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: dev}\n\
+         spec: {nodeName: n1, containers: [{name: c, image: busybox:1.36}], volumes: [{name: s, secret: {secretName: s1}}]}\n---\n\
+         apiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: dev}\n\
+         spec: {nodeName: n2, containers: [{name: c, image: busybox:1.36}], volumes: [{name: s, secret: {secretName: s2}}]}\n",
+    )
+    .expect("write");
+    let out = kubectl(&admin, &["create", "-f", objects.to_str().expect("utf-8")]);
+    assert!(out.success, "{}", out.stderr);
+    let (crt, key) = s.cert("n1", "system:node:n1", &["system:nodes"]);
+    let n1 = s.kubeconfig("n1", &s.serving_ca, Creds::Cert(&crt, &key));
+
+    until_ok(&n1, &["get", "secret", "s1", "-n", "dev", "-o", "name"]).await;
+    let out = kubectl(&n1, &["get", "secret", "s2", "-n", "dev"]);
+    assert_eq!(
+        out.stderr.trim(),
+        r#"Error from server (Forbidden): secrets "s2" is forbidden: User "system:node:n1" cannot get resource "secrets" in API group "" in the namespace "dev": no relationship found between node 'n1' and this object"#
+    );
+    let out = kubectl(&n1, &["get", "secrets", "-n", "dev"]);
+    assert!(!out.success, "a node may not list secrets");
+
+    let patch = r#"{"metadata":{"labels":{"touched":"yes"}}}"#;
+    let out = kubectl(&n1, &["patch", "node", "n1", "-p", patch]);
+    assert!(out.success, "its own node: {}", out.stderr);
+    let out = kubectl(&n1, &["patch", "node", "n2", "-p", patch]);
+    assert!(
+        out.stderr.contains(r#"nodes "n2" is forbidden: User "system:node:n1" cannot patch resource "nodes" in API group "" at the cluster scope: node 'n1' cannot modify node 'n2'"#),
+        "{}",
+        out.stderr
+    );
+    let out = kubectl(&n1, &["delete", "pod", "db", "-n", "dev"]);
+    assert!(
+        out.stderr
+            .contains("node 'n1' can only change pods bound to it"),
+        "{}",
+        out.stderr
+    );
+}

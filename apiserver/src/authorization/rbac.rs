@@ -19,7 +19,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use k8s_openapi::api::rbac::v1::{
     ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
@@ -426,61 +425,17 @@ pub fn start(server: &Arc<ApiServer>) {
     }
 }
 
-/// List, then follow the watch cache; relist when it resets or we lag.
 async fn follow(server: Arc<ApiServer>, kind: Kind) {
-    let Some(resource) = apimachinery::resources::find(GROUP, "v1", kind.plural()) else {
-        tracing::error!(
-            kind = kind.plural(),
-            "RBAC resource missing from the resource table"
-        );
-        return;
-    };
     let rbac = Arc::clone(&server.authorizer.rbac);
-    let mut stopping = server.stopping.subscribe();
-    let retry = Duration::from_millis(200);
-    loop {
-        if *stopping.borrow() {
-            return;
-        }
-        let cache = server.cache(resource);
-        if cache.wait_ready(Duration::from_secs(5)).await.is_err() {
-            tokio::time::sleep(retry).await;
-            continue;
-        }
-        let prefix = server
-            .store
-            .collection_prefix(resource.storage_name(), None);
-        let page = match server.store.list(&prefix, None, 0, 0).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::debug!(kind = kind.plural(), error = %e, "RBAC list failed; retrying");
-                tokio::time::sleep(retry).await;
-                continue;
-            }
-        };
-        let Ok(sub) = cache.subscribe(page.revision) else {
-            tokio::time::sleep(retry).await;
-            continue;
-        };
-        let objects: Vec<Value> = page.items.into_iter().map(|(_, o)| o.object).collect();
-        rbac.replace(kind, &objects);
-        for ev in &sub.backlog {
-            rbac.apply(kind, ev.kind, &ev.object);
-        }
-        let (mut live, mut reset) = (sub.live, sub.reset);
-        loop {
-            tokio::select! {
-                ev = live.recv() => match ev {
-                    Ok(ev) if ev.rev > page.revision => rbac.apply(kind, ev.kind, &ev.object),
-                    Ok(_) => {}
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-                },
-                _ = reset.changed() => break,
-                _ = stopping.changed() => return,
-            }
-        }
-    }
+    let (on_list, on_event) = (Arc::clone(&rbac), rbac);
+    super::informer::follow(
+        server,
+        GROUP,
+        kind.plural(),
+        move |objects| on_list.replace(kind, objects),
+        move |event, obj| on_event.apply(kind, event, obj),
+    )
+    .await;
 }
 
 #[cfg(test)]
