@@ -15,9 +15,10 @@
 //!   connection that dribbles bytes (or sends nothing) is closed, so idle or
 //!   slow clients cannot hold sockets forever. Bodies are bounded in time and
 //!   size by the handlers ([`crate::handlers`]).
-//! - Each request carries the peer address ([`ClientAddr`]), the client's
-//!   identity for per-client limits such as [`WatchLimiter`] until requests
-//!   are authenticated.
+//! - Each request carries the peer address ([`ClientAddr`]), which port it
+//!   came in on ([`Transport`]) and the client certificates TLS verified
+//!   ([`tls::PeerCertificates`]); per-client limits such as [`WatchLimiter`]
+//!   key on the authenticated user, or the address for anonymous clients.
 //! - On shutdown the listener closes, open watches end (the `stopping`
 //!   signal in [`crate::ApiServer`]) and the server waits for in-flight
 //!   requests to finish.
