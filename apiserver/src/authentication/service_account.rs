@@ -432,3 +432,127 @@ fn load_verifying(path: &Path) -> Result<Vec<VerifyingKey>, Error> {
     }
     Ok(vec![verifying_from_public(path, &text)?])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(dir: &Path, name: &str) -> PathBuf {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let path = dir.join(name);
+        std::fs::write(&path, key.serialize_pem()).expect("write");
+        path
+    }
+
+    fn accounts(signing: &Path, verifying: &[PathBuf]) -> ServiceAccounts {
+        ServiceAccounts::new(&Options {
+            signing_key_file: Some(signing.to_path_buf()),
+            key_files: verifying.to_vec(),
+            ..Options::default()
+        })
+        .expect("keys load")
+    }
+
+    fn robot() -> ObjectRef {
+        ObjectRef {
+            name: "robot".into(),
+            uid: "u-1".into(),
+        }
+    }
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    #[test]
+    fn issued_tokens_verify_for_their_audience() {
+        let dir = tempfile::tempdir().expect("dir");
+        let sa = accounts(&keys(dir.path(), "sa.key"), &[]);
+        let aud = sa.api_audiences().to_vec();
+        let token = sa
+            .issue("dev", robot(), None, aud.clone(), now(), now() + 600)
+            .expect("issued");
+        let (claims, good_for) = sa.verify(&token, &aud).expect("valid");
+        assert_eq!(claims.sub, "system:serviceaccount:dev:robot");
+        assert_eq!(claims.kubernetes.serviceaccount, robot());
+        assert_eq!(good_for, aud);
+        // Another audience's verifier refuses it.
+        assert!(sa.verify(&token, &["vault".to_string()]).is_err());
+    }
+
+    #[test]
+    fn expired_foreign_garbled_and_unsigned_tokens_are_refused() {
+        let dir = tempfile::tempdir().expect("dir");
+        let sa = accounts(&keys(dir.path(), "sa.key"), &[]);
+        let aud = sa.api_audiences().to_vec();
+        let expired = sa
+            .issue(
+                "dev",
+                robot(),
+                None,
+                aud.clone(),
+                now() - 7200,
+                now() - 3600,
+            )
+            .expect("issued");
+        assert!(sa.verify(&expired, &aud).unwrap_err().contains("Expired"));
+        // Signed by a key the server does not know.
+        let other = accounts(&keys(dir.path(), "other.key"), &[]);
+        let foreign = other
+            .issue("dev", robot(), None, aud.clone(), now(), now() + 600)
+            .expect("issued");
+        assert!(sa.verify(&foreign, &aud).is_err());
+        // The same claims with `alg: none` and no signature.
+        let payload = foreign.split('.').nth(1).expect("payload");
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(r#"{"alg":"none","typ":"JWT"}"#);
+        assert!(sa.verify(&format!("{header}.{payload}."), &aud).is_err());
+        // A tampered payload breaks the signature.
+        let parts: Vec<&str> = foreign.split('.').collect();
+        let mine_token = sa
+            .issue("dev", robot(), None, aud.clone(), now(), now() + 600)
+            .expect("issued");
+        let mine: Vec<&str> = mine_token.split('.').collect();
+        assert!(sa
+            .verify(&format!("{}.{}.{}", mine[0], parts[1], mine[2]), &aud)
+            .is_err());
+        for garbage in ["a.b.c", "..", "x", "ey.ey.ey"] {
+            assert!(sa.verify(garbage, &aud).is_err(), "{garbage}");
+        }
+    }
+
+    #[test]
+    fn a_key_file_may_hold_the_public_or_the_private_half() {
+        let dir = tempfile::tempdir().expect("dir");
+        let signing = keys(dir.path(), "sa.key");
+        let public = dir.path().join("sa.pub");
+        let pair = rcgen::KeyPair::from_pem(&std::fs::read_to_string(&signing).expect("read"))
+            .expect("parse");
+        std::fs::write(&public, pair.public_key_pem()).expect("write");
+        let issuer = accounts(&signing, &[]);
+        let aud = issuer.api_audiences().to_vec();
+        let token = issuer
+            .issue("dev", robot(), None, aud.clone(), now(), now() + 600)
+            .expect("issued");
+        for file in [public, signing] {
+            let checker = ServiceAccounts::new(&Options {
+                key_files: vec![file],
+                ..Options::default()
+            })
+            .expect("keys load");
+            assert!(!checker.can_issue());
+            assert!(checker.verify(&token, &aud).is_ok());
+        }
+        let bad = dir.path().join("bad.pem");
+        std::fs::write(
+            &bad,
+            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+        )
+        .expect("write");
+        assert!(ServiceAccounts::new(&Options {
+            key_files: vec![bad],
+            ..Options::default()
+        })
+        .is_err());
+    }
+}
