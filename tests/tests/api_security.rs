@@ -21,7 +21,7 @@ const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 /// A secured apiserver and what it takes to talk to it.
 struct Secured {
     _etcd: Etcd,
-    _api: ApiServer,
+    api: ApiServer,
     dir: tempfile::TempDir,
     /// `https://127.0.0.1:<secure port>`.
     url: String,
@@ -83,7 +83,7 @@ impl Secured {
             .expect("apiserver");
         Secured {
             _etcd: etcd,
-            _api: api,
+            api,
             url: format!("https://127.0.0.1:{port}"),
             serving_ca: cert_dir.join("apiserver.crt"),
             ca_dir,
@@ -819,4 +819,50 @@ async fn a_kubelet_reads_only_its_pods_secrets_and_changes_only_its_node() {
         "{}",
         out.stderr
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bootstrap_policy_is_restored_unless_autoupdate_is_false() {
+    let mut s = Secured::start(&[]).await;
+    let admin = s.admin();
+    let rules = |role: &str| {
+        kubectl(
+            &admin,
+            &[
+                "get",
+                "clusterrole",
+                role,
+                "-o",
+                "jsonpath={.rules[*].verbs}",
+            ],
+        )
+        .stdout
+        .trim()
+        .to_string()
+    };
+    assert_eq!(rules("system:basic-user"), r#"["create"] ["create"]"#);
+    let empty = r#"[{"op":"replace","path":"/rules","value":[]}]"#;
+    for role in ["system:discovery", "system:basic-user"] {
+        let out = kubectl(
+            &admin,
+            &["patch", "clusterrole", role, "--type=json", "-p", empty],
+        );
+        assert!(out.success, "{}", out.stderr);
+    }
+    let out = kubectl(
+        &admin,
+        &[
+            "annotate",
+            "--overwrite",
+            "clusterrole",
+            "system:basic-user",
+            "rbac.authorization.kubernetes.io/autoupdate=false",
+        ],
+    );
+    assert!(out.success, "{}", out.stderr);
+    s.api.restart().await.expect("restart");
+    // Restored at start (readyz waits for it) ...
+    assert_eq!(rules("system:discovery"), r#"["get"]"#);
+    // ... except where the user said not to.
+    assert_eq!(rules("system:basic-user"), "");
 }
