@@ -487,6 +487,44 @@ async fn a_certificate_user_needs_rbac_and_gets_upstreams_messages() {
         out.stderr
     );
 
+    // A role holding more than jane does (made by the admin) may still be
+    // labelled by her: that grants nothing. Changing its rules would.
+    let out = kubectl(
+        &admin,
+        &[
+            "create",
+            "role",
+            "big",
+            "--verb=*",
+            "--resource=nodes",
+            "-n",
+            "dev",
+        ],
+    );
+    assert!(out.success, "{}", out.stderr);
+    let out = kubectl(&jane, &["label", "role", "big", "team=dev", "-n", "dev"]);
+    assert!(out.success, "a label grants nothing: {}", out.stderr);
+    let more = r#"[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["get"]}}]"#;
+    let out = kubectl(
+        &jane,
+        &[
+            "patch",
+            "role",
+            "big",
+            "-n",
+            "dev",
+            "--type=json",
+            "-p",
+            more,
+        ],
+    );
+    assert!(
+        out.stderr
+            .contains("is attempting to grant RBAC permissions not currently held"),
+        "{}",
+        out.stderr
+    );
+
     // Taking the bindings away takes the access away.
     for b in ["jane-view", "jane-admin"] {
         let out = kubectl(&admin, &["delete", "rolebinding", b, "-n", "dev"]);

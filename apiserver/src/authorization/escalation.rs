@@ -94,17 +94,29 @@ fn describe(rule: &PolicyRule) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
+/// The fields whose change can grant something: a role's rules, a
+/// binding's role and subjects.
+const GRANTING: &[&str] = &["rules", "aggregationRule", "roleRef", "subjects"];
+
 /// Checks a Role, ClusterRole, RoleBinding or ClusterRoleBinding about to
-/// be written by `user`; `Ok` for anything else or when RBAC is off.
+/// be written by `user` (`old`: the stored object of an update); `Ok` for
+/// anything else, when RBAC is off, or for an update that grants nothing
+/// new (labels, finalizers the garbage collector removes, ...).
 pub fn admit(
     authorizer: &Authorizer,
     user: &UserInfo,
     resource: &ResourceInfo,
     namespace: &str,
     obj: &Value,
+    old: Option<&Value>,
 ) -> Result<(), ApiError> {
     if resource.group != GROUP || !authorizer.has(Mode::Rbac) {
         return Ok(());
+    }
+    if let Some(old) = old {
+        if GRANTING.iter().all(|f| obj.get(*f) == old.get(*f)) {
+            return Ok(());
+        }
     }
     let name = obj
         .pointer("/metadata/name")

@@ -227,6 +227,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         resource,
         namespace.as_deref().unwrap_or(""),
         &obj,
+        None,
     )?;
 
     let uid = uuid::Uuid::new_v4().to_string();

@@ -54,6 +54,7 @@ where
             ctx.info.resource,
             ctx.info.namespace.as_deref().unwrap_or(""),
             &object,
+            Some(&current.object),
         )?;
         if let Some(rv) = precondition {
             if rv != current.mod_revision {
