@@ -340,7 +340,7 @@ up() {
 
     echo ">>> apiserver on http://$host_ip:$api_port"
     start apiserver "$BIN/apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
-        --bind-address "$host_ip" --port "$api_port"
+        --bind-address "$host_ip" --port "$api_port" --secure-port 0
     wait_for apiserver curl -fsS "http://$host_ip:$api_port/readyz"
 
     cat >"$LAB_DIR/kubeconfig" <<KUBECONFIG

@@ -1,7 +1,8 @@
 //! Health endpoints: `/healthz` and `/livez` say the process is serving,
 //! `/readyz` says it can do useful work, which means etcd answers, the
 //! watch caches know where they start and the server's own objects are in
-//! place ([`crate::ApiServer::bootstrapped`]). A load balancer or the lab
+//! place ([`crate::ApiServer::bootstrapped`], and with RBAC the bootstrap
+//! policy, [`crate::authorization::bootstrap_policy`]). A load balancer or the lab
 //! script waits on `/readyz`.
 
 use std::sync::atomic::Ordering;
@@ -30,7 +31,7 @@ pub async fn readyz(
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
     let etcd = server.store.healthy(Duration::from_secs(2)).await;
-    let checks: [(&str, Result<(), String>); 4] = [
+    let checks: [(&str, Result<(), String>); 5] = [
         ("ping", Ok(())),
         ("etcd", etcd.map_err(|e| e.to_string())),
         (
@@ -39,6 +40,14 @@ pub async fn readyz(
                 Ok(())
             } else {
                 Err("not started yet".into())
+            },
+        ),
+        (
+            "poststarthook/rbac/bootstrap-roles",
+            if server.authorizer.is_ready() {
+                Ok(())
+            } else {
+                Err("not finished".into())
             },
         ),
         (

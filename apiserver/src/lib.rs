@@ -13,9 +13,11 @@
 //! 4. [`admission`]: cluster-wide policy (no objects in missing or terminating namespaces);
 //! 5. [`storage`]: etcd transactions, and the watch cache that fans changes out.
 //!
-//! Who a request comes from and what it may do are [`authentication`] and
-//! [`authorization`] (anonymous and AlwaysAllow for now; the access reviews
-//! answer from them). Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
+//! Before any of that, [`filters`] find who a request comes from
+//! ([`authentication`]: client certificates, tokens, ServiceAccount JWTs)
+//! and whether they may do it ([`authorization`]: RBAC, Node); the access
+//! reviews answer from the same two. [`serve`] accepts connections, over
+//! TLS on the secure port. Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
 //! `metadata` for every layer, [`response`] writes JSON answers. [`discovery`] tells clients
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
 //! The kinds that CustomResourceDefinitions define are served through the
@@ -33,6 +35,7 @@ pub mod defaults;
 pub mod discovery;
 pub mod errors;
 pub mod fieldmanager;
+pub mod filters;
 pub mod handlers;
 pub mod health;
 pub mod kubernetes_service;
@@ -69,8 +72,17 @@ pub struct Config {
     pub etcd_prefix: String,
     /// Address to listen on.
     pub bind_address: IpAddr,
-    /// Port to listen on (0 picks a free one; see [`Server::local_addr`]).
-    pub port: u16,
+    /// Plain-HTTP port, served only when given (0 picks a free one; see
+    /// [`Server::local_addr`]). Its requests are not authenticated.
+    pub port: Option<u16>,
+    /// Secure (TLS) port (0 picks a free one); `None`: no secure port.
+    pub secure_port: Option<u16>,
+    /// The secure port's certificates.
+    pub tls: serve::tls::TlsOptions,
+    /// How requests are authenticated.
+    pub authentication: authentication::Options,
+    /// `--authorization-mode`.
+    pub authorization_modes: Vec<authorization::Mode>,
     /// How long one etcd request may take before the API answers 504.
     pub etcd_timeout: Duration,
     /// Largest accepted request body.
@@ -97,7 +109,14 @@ impl Default for Config {
             etcd_servers: vec!["http://127.0.0.1:2379".into()],
             etcd_prefix: "/registry".into(),
             bind_address: IpAddr::from([127, 0, 0, 1]),
-            port: 8080,
+            port: None,
+            secure_port: Some(6443),
+            tls: serve::tls::TlsOptions {
+                cert_dir: "/var/run/kubernetes".into(),
+                ..Default::default()
+            },
+            authentication: authentication::Options::default(),
+            authorization_modes: vec![authorization::Mode::AlwaysAllow],
             etcd_timeout: Duration::from_secs(4),
             max_body_bytes: 3 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
@@ -127,6 +146,15 @@ pub enum ServeError {
     /// The etcd client could not be created (bad endpoint URL).
     #[error("cannot set up the etcd client: {0}")]
     Etcd(#[from] storage::StorageError),
+    /// The secure port's TLS set-up failed.
+    #[error("TLS: {0}")]
+    Tls(#[from] serve::tls::TlsError),
+    /// The authenticators could not be set up (token file, keys).
+    #[error("authentication: {0}")]
+    Authentication(#[from] authentication::Error),
+    /// Neither a plain nor a secure port is configured.
+    #[error("nothing to serve: give --secure-port or --port")]
+    NoPort,
     /// The HTTP server failed.
     #[error("serving HTTP failed: {0}")]
     Serve(#[source] std::io::Error),
@@ -152,6 +180,10 @@ pub struct ApiServer {
     pub bootstrapped: std::sync::atomic::AtomicBool,
     /// Open watches per client.
     pub watch_limiter: Arc<serve::WatchLimiter>,
+    /// Who requests come from.
+    pub authenticator: authentication::Authenticator,
+    /// What they may do.
+    pub authorizer: authorization::Authorizer,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -171,8 +203,12 @@ impl ApiServer {
             config.etcd_timeout,
         )
         .await?;
+        let authenticator = authentication::Authenticator::new(&config.authentication)?;
+        let authorizer = authorization::Authorizer::new(config.authorization_modes.clone());
         Ok(Arc::new(ApiServer {
             watch_limiter: serve::WatchLimiter::new(config.max_watches_per_client),
+            authenticator,
+            authorizer,
             config,
             store,
             caches: Mutex::new(HashMap::new()),
@@ -220,29 +256,63 @@ pub fn router(state: Arc<ApiServer>) -> Router {
         .route("/livez", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::serve))
+        .route(
+            "/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+            axum::routing::post(authentication::token_request::create),
+        )
         .fallback(handlers::dispatch)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            filters::authenticate_and_authorize,
+        ))
         .with_state(state)
 }
 
 /// A running server.
 pub struct Server {
-    addr: SocketAddr,
-    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+    plain: Option<SocketAddr>,
+    secure: Option<SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
-    /// The address actually bound (useful with port 0).
+    /// The address actually bound (useful with port 0): the plain port's
+    /// when there is one, else the secure port's.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.plain
+            .or(self.secure)
+            .unwrap_or_else(|| unreachable!("start refuses to serve no port"))
+    }
+
+    /// The plain-HTTP port's address, if served.
+    pub fn plain_addr(&self) -> Option<SocketAddr> {
+        self.plain
+    }
+
+    /// The secure port's address, if served.
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure
     }
 
     /// Waits for the server to stop.
     pub async fn wait(self) -> Result<(), ServeError> {
-        match self.task.await {
-            Ok(r) => r,
-            Err(e) => Err(ServeError::Serve(std::io::Error::other(e))),
+        for task in self.tasks {
+            task.await
+                .map_err(|e| ServeError::Serve(std::io::Error::other(e)))?;
         }
+        Ok(())
     }
+}
+
+async fn bind(ip: IpAddr, port: u16) -> Result<(tokio::net::TcpListener, SocketAddr), ServeError> {
+    let addr = SocketAddr::new(ip, port);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    Ok((listener, addr))
 }
 
 /// Starts the apiserver; it stops (letting open watches end) when `shutdown`
@@ -251,7 +321,32 @@ pub async fn start(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Server, ServeError> {
-    let addr = SocketAddr::new(config.bind_address, config.port);
+    if config.port.is_none() && config.secure_port.is_none() {
+        return Err(ServeError::NoPort);
+    }
+    let tls = match config.secure_port {
+        Some(_) => {
+            let mut opts = config.tls.clone();
+            opts.alternate_names.push(config.bind_address.to_string());
+            if let Some(a) = config.advertise_address {
+                opts.alternate_names.push(a.to_string());
+            }
+            for name in [
+                "kubernetes",
+                "kubernetes.default",
+                "kubernetes.default.svc",
+                "kubernetes.default.svc.cluster.local",
+            ] {
+                opts.alternate_names.push(name.into());
+            }
+            opts.alternate_names
+                .push(config.service_cluster_ip_range.nth(1).to_string());
+            Some(tokio_rustls::TlsAcceptor::from(serve::tls::server_config(
+                &opts,
+            )?))
+        }
+        None => None,
+    };
     let state = ApiServer::new(config).await?;
     // Every built-in resource's watch cache starts now, as upstream's cacher
     // does: a resourceVersion a client lists at after `/readyz` is then
@@ -264,13 +359,41 @@ pub async fn start(
     {
         state.cache(resource);
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Bind { addr, source })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| ServeError::Bind { addr, source })?;
-    tracing::info!(%addr, "apiserver listening");
+    let ip = state.config.bind_address;
+    let secure = match state.config.secure_port {
+        Some(port) => Some(bind(ip, port).await?),
+        None => None,
+    };
+    let plain = match state.config.port {
+        Some(port) => Some(bind(ip, port).await?),
+        None => None,
+    };
+    if let Some((_, addr)) = &secure {
+        tracing::info!(%addr, "apiserver serving securely (TLS)");
+    }
+    if let Some((_, addr)) = &plain {
+        tracing::info!(%addr, "apiserver serving plain HTTP (unauthenticated: keep it on loopback)");
+    }
+    // The `kubernetes` Service points at the secure port when there is one.
+    let Some(addr) = secure.as_ref().or(plain.as_ref()).map(|(_, a)| *a) else {
+        return Err(ServeError::NoPort);
+    };
+    if state.authorizer.has(authorization::Mode::Rbac) {
+        authorization::rbac::start(&state);
+        tokio::spawn(authorization::bootstrap_policy::reconcile(Arc::clone(
+            &state,
+        )));
+        tokio::spawn(authorization::clusterrole_aggregation::run(Arc::clone(
+            &state,
+        )));
+    } else {
+        state.authorizer.rbac.mark_unused();
+    }
+    if state.authorizer.has(authorization::Mode::Node) {
+        authorization::node::start(&state);
+    } else {
+        state.authorizer.nodes.mark_unused();
+    }
     let advertise = state
         .config
         .advertise_address
@@ -288,14 +411,41 @@ pub async fn start(
     });
     let app = router(Arc::clone(&state));
     let header_read_timeout = state.config.header_read_timeout;
-    let stopping = async move {
+    // Both listeners stop together: the first shutdown signal ends the
+    // watches and closes both.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopping_state = Arc::clone(&state);
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: ending watches");
-        state.stopping.send_replace(true);
-    };
-    let task = tokio::spawn(async move {
-        serve::serve(listener, app, header_read_timeout, stopping).await;
-        Ok(())
+        stopping_state.stopping.send_replace(true);
+        stop_tx.send_replace(true);
     });
-    Ok(Server { addr, task })
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let mut tasks = Vec::new();
+    let (mut plain_addr, mut secure_addr) = (None, None);
+    if let Some((listener, a)) = secure {
+        secure_addr = Some(a);
+        let (app, stop) = (app.clone(), stopped());
+        tasks.push(tokio::spawn(async move {
+            serve::serve(listener, tls, app, header_read_timeout, stop).await;
+        }));
+    }
+    if let Some((listener, a)) = plain {
+        plain_addr = Some(a);
+        let stop = stopped();
+        tasks.push(tokio::spawn(async move {
+            serve::serve(listener, None, app, header_read_timeout, stop).await;
+        }));
+    }
+    Ok(Server {
+        plain: plain_addr,
+        secure: secure_addr,
+        tasks,
+    })
 }

@@ -1,10 +1,11 @@
 //! `apiserver`: parses flags and runs the library.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{ArgAction, Parser};
 
 // The apiserver allocates and frees many small JSON values per request;
 // mimalloc handles that pattern markedly better than glibc's malloc
@@ -29,9 +30,54 @@ struct Flags {
     /// Address to serve on.
     #[arg(long = "bind-address", default_value = "127.0.0.1")]
     bind_address: IpAddr,
-    /// Port to serve plain HTTP on (0: pick a free port and log it).
-    #[arg(long = "port", alias = "insecure-port", default_value_t = 8080)]
-    port: u16,
+    /// Port to serve plain, unauthenticated HTTP on (0: pick a free port
+    /// and log it); off unless given. Its requests act as a cluster
+    /// administrator: keep it on loopback.
+    #[arg(long = "port", alias = "insecure-port")]
+    port: Option<u16>,
+    /// Port to serve HTTPS on, authenticated and authorized (0: off).
+    #[arg(long = "secure-port", default_value_t = 6443)]
+    secure_port: u16,
+    /// The serving certificate (with its chain), PEM.
+    #[arg(long = "tls-cert-file")]
+    tls_cert_file: Option<PathBuf>,
+    /// The serving certificate's private key, PEM.
+    #[arg(long = "tls-private-key-file")]
+    tls_private_key_file: Option<PathBuf>,
+    /// Where a self-signed serving pair is made when no --tls-cert-file is
+    /// given (`apiserver.crt`, `apiserver.key`).
+    #[arg(long = "cert-dir", default_value = "/var/run/kubernetes")]
+    cert_dir: PathBuf,
+    /// Client certificates signed by this CA authenticate as their
+    /// CommonName, in the groups of their Organizations.
+    #[arg(long = "client-ca-file")]
+    client_ca_file: Option<PathBuf>,
+    /// Requests without credentials are `system:anonymous` (else 401).
+    #[arg(long = "anonymous-auth", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    anonymous_auth: bool,
+    /// Static bearer tokens, CSV `token,user,uid,"group1,group2"`.
+    #[arg(long = "token-auth-file")]
+    token_auth_file: Option<PathBuf>,
+    /// Accept bootstrap tokens (Secrets of type bootstrap.kubernetes.io/token
+    /// in kube-system).
+    #[arg(long = "enable-bootstrap-token-auth", default_value_t = false, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    enable_bootstrap_token_auth: bool,
+    /// The private key ServiceAccount tokens are signed with (TokenRequest).
+    #[arg(long = "service-account-signing-key-file")]
+    service_account_signing_key_file: Option<PathBuf>,
+    /// Keys ServiceAccount tokens are checked with (repeatable).
+    #[arg(long = "service-account-key-file")]
+    service_account_key_file: Vec<PathBuf>,
+    /// The issuer of ServiceAccount tokens (repeatable; the first is
+    /// written into new tokens).
+    #[arg(long = "service-account-issuer")]
+    service_account_issuer: Vec<String>,
+    /// What a token must be meant for to authenticate (default: the issuer).
+    #[arg(long = "api-audiences", value_delimiter = ',')]
+    api_audiences: Vec<String>,
+    /// Authorizers tried in order: AlwaysAllow, AlwaysDeny, Node, RBAC.
+    #[arg(long = "authorization-mode", default_value = "AlwaysAllow")]
+    authorization_mode: String,
     /// Seconds an etcd request may take before the API answers 504.
     #[arg(long = "etcd-request-timeout", default_value_t = 4)]
     etcd_request_timeout: u64,
@@ -75,6 +121,27 @@ async fn main() -> anyhow::Result<()> {
         etcd_prefix: flags.etcd_prefix,
         bind_address: flags.bind_address,
         port: flags.port,
+        secure_port: (flags.secure_port != 0).then_some(flags.secure_port),
+        tls: apiserver::serve::tls::TlsOptions {
+            cert_file: flags.tls_cert_file,
+            key_file: flags.tls_private_key_file,
+            cert_dir: flags.cert_dir,
+            client_ca_file: flags.client_ca_file,
+            alternate_names: Vec::new(),
+        },
+        authentication: apiserver::authentication::Options {
+            anonymous: flags.anonymous_auth,
+            token_auth_file: flags.token_auth_file,
+            bootstrap_tokens: flags.enable_bootstrap_token_auth,
+            service_accounts: apiserver::authentication::service_account::Options {
+                signing_key_file: flags.service_account_signing_key_file,
+                key_files: flags.service_account_key_file,
+                issuers: flags.service_account_issuer,
+                api_audiences: flags.api_audiences,
+            },
+        },
+        authorization_modes: apiserver::authorization::Mode::parse_list(&flags.authorization_mode)
+            .map_err(|e| anyhow::anyhow!("--authorization-mode: {e}"))?,
         etcd_timeout: Duration::from_secs(flags.etcd_request_timeout),
         max_body_bytes: flags.max_request_bytes,
         request_timeout: flags.request_timeout,
@@ -117,7 +184,12 @@ async fn main() -> anyhow::Result<()> {
     let server = apiserver::start(config, shutdown)
         .await
         .context("starting the apiserver")?;
-    println!("apiserver serving on http://{}", server.local_addr());
+    if let Some(addr) = server.secure_addr() {
+        println!("apiserver serving on https://{addr}");
+    }
+    if let Some(addr) = server.plain_addr() {
+        println!("apiserver serving on http://{addr}");
+    }
     server.wait().await.context("serving")?;
     Ok(())
 }

@@ -2,20 +2,28 @@
 //! what one client may hold, and draining on shutdown.
 //!
 //! ```text
-//! TcpListener --accept--> one task per connection (HTTP/1.1 or h2c, upgrades
-//!                          for exec/attach/port-forward) --> router (lib.rs)
+//! TcpListener --accept--> one task per connection: [TLS handshake (secure
+//!                          port, [`tls`])] then HTTP/1.1 or h2, upgrades
+//!                          for exec/attach/port-forward --> router (lib.rs)
 //! ```
+//!
+//! The same loop serves the secure port and, when asked for, the plain one;
+//! the limits below hold on both (the TLS handshake itself must also finish
+//! within `header_read_timeout`).
 //!
 //! - A client must send its request head within `header_read_timeout`; a
 //!   connection that dribbles bytes (or sends nothing) is closed, so idle or
 //!   slow clients cannot hold sockets forever. Bodies are bounded in time and
 //!   size by the handlers ([`crate::handlers`]).
-//! - Each request carries the peer address ([`ClientAddr`]), the client's
-//!   identity for per-client limits such as [`WatchLimiter`] until requests
-//!   are authenticated.
+//! - Each request carries the peer address ([`ClientAddr`]), which port it
+//!   came in on ([`Transport`]) and the client certificates TLS verified
+//!   ([`tls::PeerCertificates`]); per-client limits such as [`WatchLimiter`]
+//!   key on the authenticated user, or the address for anonymous clients.
 //! - On shutdown the listener closes, open watches end (the `stopping`
 //!   signal in [`crate::ApiServer`]) and the server waits for in-flight
 //!   requests to finish.
+
+pub mod tls;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,16 +35,29 @@ use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 /// The address a request came from, as a request extension.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddr(pub SocketAddr);
 
-/// Serves `app` on `listener` until `shutdown` resolves, then waits for the
-/// open connections to finish.
+/// Which port a request came in on, as a request extension: requests on
+/// the plain port are not authenticated ([`crate::filters`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The plain-HTTP port.
+    Plain,
+    /// The secure port.
+    Tls,
+}
+
+/// Serves `app` on `listener` (over TLS when `tls` is given) until
+/// `shutdown` resolves, then waits for the open connections to finish.
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     app: Router,
     header_read_timeout: Duration,
     shutdown: impl Future<Output = ()>,
@@ -64,21 +85,69 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service =
-            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ClientAddr(peer));
-                tower::ServiceExt::oneshot(app.clone(), req)
-            });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn.into_owned());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            let Some(tls) = tls else {
+                return serve_connection(
+                    builder,
+                    watcher,
+                    stream,
+                    peer,
+                    None,
+                    Transport::Plain,
+                    app,
+                )
+                .await;
+            };
+            // A client that opens a socket and never finishes the handshake
+            // holds it no longer than one that never sends a request head.
+            match tokio::time::timeout(header_read_timeout, tls.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let certs = stream.get_ref().1.peer_certificates().map(|c| {
+                        tls::PeerCertificates(Arc::new(
+                            c.iter().map(|c| c.clone().into_owned()).collect(),
+                        ))
+                    });
+                    serve_connection(builder, watcher, stream, peer, certs, Transport::Tls, app)
+                        .await
+                }
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
             }
         });
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Serves HTTP on one accepted (and, on the secure port, decrypted)
+/// connection; every request carries the peer's address and certificates.
+async fn serve_connection<S>(
+    builder: auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    stream: S,
+    peer: SocketAddr,
+    certs: Option<tls::PeerCertificates>,
+    transport: Transport,
+    app: Router,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ClientAddr(peer));
+            req.extensions_mut().insert(transport);
+            if let Some(certs) = &certs {
+                req.extensions_mut().insert(certs.clone());
+            }
+            tower::ServiceExt::oneshot(app.clone(), req)
+        });
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    if let Err(e) = watcher.watch(conn.into_owned()).await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
 }
 
 /// Counts each client's open watches and refuses more than `max` at once:

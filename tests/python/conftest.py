@@ -64,7 +64,7 @@ class Cluster:
     def _start_apiserver(self):
         self.apiserver = subprocess.Popen(
             [self.binary, "--etcd-servers", self.etcd_url, "--bind-address", "127.0.0.1",
-             "--port", str(self.port)],
+             "--port", str(self.port), "--secure-port", "0"],
             stdout=open(os.path.join(self.dir, "apiserver.log"), "a"),
             stderr=subprocess.STDOUT,
         )

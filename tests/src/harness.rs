@@ -307,6 +307,18 @@ impl ApiServer {
             .args(["--etcd-servers", &self.etcd_url])
             .args(["--bind-address", "127.0.0.1"])
             .args(["--port", &self.port.to_string()])
+            // The secure port is on by default (6443); tests that do not ask
+            // for it serve the plain port only, so parallel servers never
+            // share a port. (Tests of TLS pass their own --secure-port.)
+            .args(
+                (!self
+                    .extra_args
+                    .iter()
+                    .any(|a| a.starts_with("--secure-port")))
+                .then_some(["--secure-port", "0"])
+                .into_iter()
+                .flatten(),
+            )
             .args(&self.extra_args)
             // APISERVER_LOG raises the level when a test needs the detail.
             .env(

@@ -1,7 +1,8 @@
 //! A cluster CA for tests that run components in-process: a real
 //! self-signed certificate made by `openssl` (the same kind
 //! `hack/local-up-cluster.sh` makes for the lab in `$LAB_DIR/pki/`), for
-//! the controller-manager's `--root-ca-file`.
+//! the controller-manager's `--root-ca-file`; client certificates it signs
+//! and private keys, for the tests of authentication.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,4 +27,101 @@ pub fn self_signed_ca(dir: &Path) -> PathBuf {
         Ok(o) => panic!("openssl: {}", String::from_utf8_lossy(&o.stderr)),
         Err(e) => panic!("running openssl: {e}"),
     }
+}
+
+fn openssl(args: &[&str], what: &str) {
+    match Command::new("openssl").args(args).output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => panic!("openssl ({what}): {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => panic!("running openssl ({what}): {e}"),
+    }
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+/// A client certificate for `common_name` in the groups `organizations`,
+/// signed by the CA [`self_signed_ca`] wrote into `ca_dir`: writes
+/// `<name>.crt` and `<name>.key` into `dir` and returns their paths.
+pub fn client_cert(
+    dir: &Path,
+    ca_dir: &Path,
+    name: &str,
+    common_name: &str,
+    organizations: &[&str],
+) -> (PathBuf, PathBuf) {
+    let (crt, key, csr, ext) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.csr")),
+        dir.join(format!("{name}.ext")),
+    );
+    let mut subject = format!("/CN={common_name}");
+    for o in organizations {
+        subject.push_str(&format!("/O={o}"));
+    }
+    std::fs::write(
+        &ext,
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
+    )
+    .expect("write the extensions file");
+    openssl(
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            path_str(&key),
+            "-out",
+            path_str(&csr),
+            "-subj",
+            &subject,
+        ],
+        "client key and request",
+    );
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            path_str(&csr),
+            "-CA",
+            path_str(&ca_dir.join("ca.crt")),
+            "-CAkey",
+            path_str(&ca_dir.join("ca.key")),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            path_str(&ext),
+            "-out",
+            path_str(&crt),
+        ],
+        "signing the client certificate",
+    );
+    (crt, key)
+}
+
+/// An ECDSA P-256 private key (PKCS#8 PEM), e.g. for
+/// `--service-account-signing-key-file`; returns its path.
+pub fn ec_private_key(dir: &Path, name: &str) -> PathBuf {
+    let key = dir.join(name);
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            path_str(&key),
+        ],
+        "service account key",
+    );
+    key
 }

@@ -103,7 +103,8 @@ struct Server {
 async fn start_apiserver(etcd: &Etcd, port: u16) -> Server {
     let config = apiserver::Config {
         etcd_servers: vec![etcd.url.clone()],
-        port,
+        port: Some(port),
+        secure_port: None,
         ..apiserver::Config::default()
     };
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -171,8 +171,7 @@ pub(super) async fn review(ctx: Ctx) -> Result<Response> {
             causes,
         });
     }
-    let user = crate::authentication::user_of(&ctx.headers);
-    strategy.review(&ctx.server, &user, &mut obj).await?;
+    strategy.review(&ctx.server, &ctx.user, &mut obj).await?;
     Ok(json(StatusCode::CREATED, &obj))
 }
 
@@ -222,6 +221,14 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
     }
     let strategy = registry::strategy_for(resource);
     strategy.admit_create(&ctx.server, &mut obj).await?;
+    crate::authorization::escalation::admit(
+        &ctx.server.authorizer,
+        &ctx.user,
+        resource,
+        namespace.as_deref().unwrap_or(""),
+        &obj,
+        None,
+    )?;
 
     let uid = uuid::Uuid::new_v4().to_string();
     // A generated name can collide; upstream then returns AlreadyExists and the
@@ -240,6 +247,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         let mut candidate = obj.clone();
         meta_mut(&mut candidate).insert("name".into(), Value::String(name.clone()));
         registry::prepare_for_create(resource, &mut candidate, &uid);
+        strategy.record_creator(&ctx.user, &mut candidate);
         admit(ctx, resource, &mut candidate, None)?;
         let has_managed_fields = candidate
             .pointer("/metadata/managedFields")

@@ -46,6 +46,8 @@ pub struct Ctx {
     /// Warnings for the client, sent as `Warning` headers (unknown fields
     /// under `fieldValidation=Warn`).
     pub warnings: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Who the request comes from ([`crate::filters`]).
+    pub user: crate::authentication::UserInfo,
 }
 
 impl Ctx {
@@ -216,6 +218,7 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         server,
         info,
         query,
+        user: crate::authentication::user_of(&parts.extensions),
         headers: parts.headers,
         body,
         warnings: Arc::clone(&warnings),
@@ -242,20 +245,29 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
     finish(start, verb, &resource_label, resp)
 }
 
-/// Who a request comes from, for per-client limits: the peer's IP and its
-/// User-Agent (several components share 127.0.0.1 in a lab) until requests
-/// are authenticated.
+/// Who a request comes from, for per-client limits: the authenticated user
+/// on the secure port, else the peer's IP and its User-Agent (several
+/// components share 127.0.0.1 in a lab).
 fn client_identity(parts: &http::request::Parts) -> String {
-    let ip = parts
-        .extensions
-        .get::<crate::serve::ClientAddr>()
-        .map(|a| a.0.ip().to_string())
-        .unwrap_or_default();
     let agent = parts
         .headers
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    // On the secure port an authenticated user is its own client, wherever
+    // it connects from; anonymous requests are still told apart by address.
+    let secure =
+        parts.extensions.get::<crate::serve::Transport>() == Some(&crate::serve::Transport::Tls);
+    if let Some(user) = parts.extensions.get::<crate::authentication::UserInfo>() {
+        if secure && user.username != crate::authentication::ANONYMOUS {
+            return format!("user:{} {agent}", user.username);
+        }
+    }
+    let ip = parts
+        .extensions
+        .get::<crate::serve::ClientAddr>()
+        .map(|a| a.0.ip().to_string())
+        .unwrap_or_default();
     format!("{ip} {agent}")
 }
 

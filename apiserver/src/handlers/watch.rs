@@ -183,6 +183,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
             headers: ctx.headers.clone(),
             body: Bytes::new(),
             warnings: Arc::clone(&ctx.warnings),
+            user: ctx.user.clone(),
         };
         filter = Filter::from_ctx(&c2)?;
     }
@@ -213,6 +214,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
             headers: ctx.headers.clone(),
             body: Bytes::new(),
             warnings: Arc::clone(&ctx.warnings),
+            user: ctx.user.clone(),
         };
         let (items, meta) = list_objects(&list_ctx).await?;
         let rev = meta["resourceVersion"]

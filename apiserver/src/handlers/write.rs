@@ -58,6 +58,14 @@ where
             None => mutate(&current)?,
         };
         crate::apiextensions::conversion::to_storage(resource, &mut object);
+        crate::authorization::escalation::admit(
+            &ctx.server.authorizer,
+            &ctx.user,
+            ctx.info.resource,
+            ctx.info.namespace.as_deref().unwrap_or(""),
+            &object,
+            Some(&current.object),
+        )?;
         if let Some(rv) = precondition {
             if rv != current.mod_revision {
                 return Err(ApiError::from_storage(StorageError::Conflict, ctx.target()));

@@ -20,7 +20,6 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::authentication::UserInfo;
-use crate::authorization::Authorizer;
 use crate::errors::ApiError;
 use crate::printers::Column;
 use crate::registry::strategy::{normalize, schema, Strategy};
@@ -31,8 +30,9 @@ use crate::ApiServer;
 pub type Rules = fn(&Value, &mut Vec<FieldError>);
 /// Checks an update of the second object into the first.
 pub type UpdateRules = fn(&Value, &Value, &mut Vec<FieldError>);
-/// Fills in the answer of a review posted by the user.
-pub type Answer = fn(&Authorizer, &UserInfo, &mut Value);
+/// Fills in the answer of a review posted by the user (asking the
+/// server's authenticator or authorizer).
+pub type Answer = for<'a> fn(&'a ApiServer, &'a UserInfo, &'a mut Value) -> BoxFuture<'a, ()>;
 
 /// A stored kind of type `T` (see the module docs).
 pub struct Typed<T> {
@@ -43,6 +43,7 @@ pub struct Typed<T> {
     update_rules: UpdateRules,
     keep_on_update: &'static [&'static str],
     on_create: fn(&mut Value),
+    creator: fn(&UserInfo, &mut Value),
     with_status: bool,
     status_keeps_metadata: bool,
     name_rule: NameRule,
@@ -51,6 +52,7 @@ pub struct Typed<T> {
 }
 
 fn no_defaults(_: &mut Value) {}
+fn no_creator(_: &UserInfo, _: &mut Value) {}
 fn no_rules(_: &Value, _: &mut Vec<FieldError>) {}
 fn no_update_rules(_: &Value, _: &Value, _: &mut Vec<FieldError>) {}
 
@@ -65,6 +67,7 @@ impl<T> Typed<T> {
             update_rules: no_update_rules,
             keep_on_update: &[],
             on_create: no_defaults,
+            creator: no_creator,
             with_status: false,
             status_keeps_metadata: false,
             name_rule: NameRule::Dns1123Subdomain,
@@ -110,6 +113,13 @@ impl<T> Typed<T> {
     /// kinds, see [`Strategy::status_keeps_metadata`]).
     pub const fn status_keeps_metadata(mut self) -> Self {
         self.status_keeps_metadata = true;
+        self
+    }
+
+    /// What the server records of the user creating an object (a CSR's
+    /// requester).
+    pub const fn records_creator(mut self, record: fn(&UserInfo, &mut Value)) -> Self {
+        self.creator = record;
         self
     }
 
@@ -178,6 +188,10 @@ where
         self.status_keeps_metadata
     }
 
+    fn record_creator(&self, user: &UserInfo, obj: &mut Value) {
+        (self.creator)(user, obj);
+    }
+
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         let Some(map) = new.as_object_mut() else {
             return;
@@ -200,17 +214,17 @@ where
         user: &'a UserInfo,
         obj: &'a mut Value,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
-        let _ = server;
-        let answered = match self.answer {
-            Some(answer) => {
-                answer(&Authorizer::configured(), user, obj);
-                Ok(())
+        Box::pin(async move {
+            match self.answer {
+                Some(answer) => {
+                    answer(server, user, obj).await;
+                    Ok(())
+                }
+                None => Err(ApiError::MethodNotAllowed(
+                    "objects of this kind are stored, not answered".into(),
+                )),
             }
-            None => Err(ApiError::MethodNotAllowed(
-                "objects of this kind are stored, not answered".into(),
-            )),
-        };
-        Box::pin(async move { answered })
+        })
     }
 
     fn columns(&self) -> &'static [Column] {

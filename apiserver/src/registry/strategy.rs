@@ -95,6 +95,12 @@ pub trait Strategy: Send + Sync {
         let _ = (new, old);
     }
 
+    /// Records who creates a new object (a CSR's requester), after
+    /// [`Strategy::prepare_for_create`].
+    fn record_creator(&self, user: &UserInfo, obj: &mut Value) {
+        let _ = (user, obj);
+    }
+
     /// Admission of a new object that needs the cluster's state (a Pod's
     /// priority from its PriorityClass); runs once per create.
     fn admit_create<'a>(

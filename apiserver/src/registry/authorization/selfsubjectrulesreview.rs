@@ -5,12 +5,14 @@
 use k8s_openapi::api::authorization::v1::SelfSubjectRulesReview;
 use serde_json::Value;
 
+use futures::future::BoxFuture;
+
 use crate::authentication::UserInfo;
-use crate::authorization::Authorizer;
 use crate::printers::{default_cells, DEFAULT};
 use crate::registry::generic::Typed;
 use crate::validation::rules::require_nonempty;
 use crate::validation::FieldError;
+use crate::ApiServer;
 
 /// The SelfSubjectRulesReview strategy.
 pub const STRATEGY: Typed<SelfSubjectRulesReview> = Typed::new(DEFAULT, default_cells)
@@ -21,11 +23,12 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     require_nonempty(obj, "/spec/namespace", errs);
 }
 
-fn answer(authorizer: &Authorizer, user: &UserInfo, obj: &mut Value) {
+fn answer<'a>(server: &'a ApiServer, user: &'a UserInfo, obj: &'a mut Value) -> BoxFuture<'a, ()> {
     let namespace = obj
         .pointer("/spec/namespace")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    obj["status"] = authorizer.rules_for(user, &namespace);
+    obj["status"] = server.authorizer.rules_for(user, &namespace);
+    Box::pin(async {})
 }

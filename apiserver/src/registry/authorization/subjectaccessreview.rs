@@ -10,11 +10,12 @@ use k8s_openapi::api::authorization::v1::{
 use serde_json::{json, Value};
 
 use crate::authentication::UserInfo;
-use crate::authorization::Authorizer;
 use crate::printers::{arr, s};
 use crate::printers::{default_cells, DEFAULT};
 use crate::registry::generic::Typed;
 use crate::validation::{invalid, required, FieldError};
+use crate::ApiServer;
+use futures::future::BoxFuture;
 
 /// The SubjectAccessReview strategy.
 pub const SUBJECT: Typed<SubjectAccessReview> = Typed::new(DEFAULT, default_cells)
@@ -86,9 +87,9 @@ fn local_rules(obj: &Value, errs: &mut Vec<FieldError>) {
     }
 }
 
-fn decide(authorizer: &Authorizer, user: &UserInfo, obj: &mut Value) {
+fn decide(server: &ApiServer, user: &UserInfo, obj: &mut Value) {
     let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
-    let decision = authorizer.authorize(user, &spec);
+    let decision = server.authorizer.authorize_spec(user, &spec);
     let mut status = json!({"allowed": decision.allowed});
     if !decision.reason.is_empty() {
         status["reason"] = json!(decision.reason);
@@ -97,7 +98,11 @@ fn decide(authorizer: &Authorizer, user: &UserInfo, obj: &mut Value) {
 }
 
 /// Answers for the user the spec names.
-fn answer_for_subject(authorizer: &Authorizer, _: &UserInfo, obj: &mut Value) {
+fn answer_for_subject<'a>(
+    server: &'a ApiServer,
+    _: &'a UserInfo,
+    obj: &'a mut Value,
+) -> BoxFuture<'a, ()> {
     let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
     let subject = UserInfo {
         username: spec
@@ -115,11 +120,21 @@ fn answer_for_subject(authorizer: &Authorizer, _: &UserInfo, obj: &mut Value) {
                     .collect()
             })
             .unwrap_or_default(),
+        extra: spec
+            .get("extra")
+            .and_then(|e| serde_json::from_value(e.clone()).ok())
+            .unwrap_or_default(),
     };
-    decide(authorizer, &subject, obj);
+    decide(server, &subject, obj);
+    Box::pin(async {})
 }
 
 /// Answers for the requester.
-fn answer_for_self(authorizer: &Authorizer, user: &UserInfo, obj: &mut Value) {
-    decide(authorizer, user, obj);
+fn answer_for_self<'a>(
+    server: &'a ApiServer,
+    user: &'a UserInfo,
+    obj: &'a mut Value,
+) -> BoxFuture<'a, ()> {
+    decide(server, user, obj);
+    Box::pin(async {})
 }

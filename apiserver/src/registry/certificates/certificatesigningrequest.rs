@@ -18,7 +18,7 @@ use crate::validation::{invalid, FieldError};
 pub const STRATEGY: Typed<CertificateSigningRequest> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .keep_on_update(&["spec"])
-    .on_create(record_requester)
+    .records_creator(record_requester)
     .with_status();
 
 const USAGES: &[&str] = &[
@@ -47,16 +47,23 @@ const USAGES: &[&str] = &[
     "netscape sgc",
 ];
 
-/// Upstream fills `spec.username`, `uid`, `groups` and `extra` from the
-/// request's identity; every request is anonymous until the apiserver
-/// authenticates (see [`crate::authentication`]).
-fn record_requester(obj: &mut Value) {
-    let user = UserInfo::anonymous();
+/// As upstream, `spec.username`, `uid`, `groups` and `extra` are the
+/// authenticated requester's (see [`crate::authentication`]), whatever the
+/// client wrote.
+fn record_requester(user: &UserInfo, obj: &mut Value) {
     if let Some(spec) = obj.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("username".into(), json!(user.username));
         spec.insert("groups".into(), json!(user.groups));
-        spec.remove("uid");
-        spec.remove("extra");
+        if user.uid.is_empty() {
+            spec.remove("uid");
+        } else {
+            spec.insert("uid".into(), json!(user.uid));
+        }
+        if user.extra.is_empty() {
+            spec.remove("extra");
+        } else {
+            spec.insert("extra".into(), json!(user.extra));
+        }
     }
 }
 

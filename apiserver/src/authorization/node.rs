@@ -1,0 +1,513 @@
+//! The Node authorizer and NodeRestriction: what a kubelet, authenticated
+//! as `system:node:<name>` in `system:nodes`, may do. It has an opinion
+//! only on such users (everyone else goes on to the next mode):
+//!
+//! - Secrets, ConfigMaps and PersistentVolumeClaims: `get` of those a pod
+//!   bound to the node references (volumes, env, envFrom, image pull
+//!   secrets); a ServiceAccount token only for an account such a pod runs
+//!   as. Everything else of that kind is refused: "no relationship found".
+//! - its own Node (and `nodes/status`) and its own Lease in
+//!   `kube-node-lease` may be changed, other nodes only read;
+//! - pods' status, deletion and eviction only for pods bound to it (what
+//!   upstream's NodeRestriction admission adds to the authorizer);
+//! - everything else a kubelet does is what `system:node` lists
+//!   ([`super::bootstrap_policy::node_rules`]).
+//!
+//! Which pod is on which node and what it references is the [`NodeGraph`],
+//! kept from the pods' watch cache like any informer ([`super::informer`]).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use k8s_openapi::api::rbac::v1::PolicyRule;
+use serde_json::Value;
+
+use super::rbac::rule_allows;
+use super::{Attributes, Decision};
+use crate::storage::watch_cache::EventType;
+use crate::ApiServer;
+
+/// The group every node is in.
+pub const NODES_GROUP: &str = "system:nodes";
+/// The prefix of every node's user name.
+pub const NODE_USER_PREFIX: &str = "system:node:";
+
+/// What one pod ties to its node.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodRefs {
+    /// `spec.nodeName` (empty: not scheduled).
+    pub node: String,
+    /// Secrets it references.
+    pub secrets: BTreeSet<String>,
+    /// ConfigMaps it references.
+    pub configmaps: BTreeSet<String>,
+    /// PersistentVolumeClaims it mounts.
+    pub claims: BTreeSet<String>,
+    /// Its ServiceAccount.
+    pub service_account: String,
+}
+
+/// What a pod references, from its spec.
+pub fn refs_of(pod: &Value) -> PodRefs {
+    let s = |v: &Value, p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let items = |v: &Value, p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let mut refs = PodRefs {
+        node: s(pod, "/spec/nodeName"),
+        service_account: match s(pod, "/spec/serviceAccountName") {
+            sa if sa.is_empty() => "default".into(),
+            sa => sa,
+        },
+        ..Default::default()
+    };
+    let add = |set: &mut BTreeSet<String>, name: String| {
+        if !name.is_empty() {
+            set.insert(name);
+        }
+    };
+    for ips in items(pod, "/spec/imagePullSecrets") {
+        add(&mut refs.secrets, s(&ips, "/name"));
+    }
+    for vol in items(pod, "/spec/volumes") {
+        add(&mut refs.secrets, s(&vol, "/secret/secretName"));
+        add(&mut refs.configmaps, s(&vol, "/configMap/name"));
+        add(
+            &mut refs.claims,
+            s(&vol, "/persistentVolumeClaim/claimName"),
+        );
+        for src in items(&vol, "/projected/sources") {
+            add(&mut refs.secrets, s(&src, "/secret/name"));
+            add(&mut refs.configmaps, s(&src, "/configMap/name"));
+        }
+    }
+    for list in [
+        "/spec/containers",
+        "/spec/initContainers",
+        "/spec/ephemeralContainers",
+    ] {
+        for c in items(pod, list) {
+            for env in items(&c, "/env") {
+                add(&mut refs.secrets, s(&env, "/valueFrom/secretKeyRef/name"));
+                add(
+                    &mut refs.configmaps,
+                    s(&env, "/valueFrom/configMapKeyRef/name"),
+                );
+            }
+            for from in items(&c, "/envFrom") {
+                add(&mut refs.secrets, s(&from, "/secretRef/name"));
+                add(&mut refs.configmaps, s(&from, "/configMapRef/name"));
+            }
+        }
+    }
+    refs
+}
+
+/// Pods by `(namespace, name)`, with what they tie to their node.
+#[derive(Debug, Default)]
+pub struct NodeGraph {
+    pods: RwLock<HashMap<(String, String), PodRefs>>,
+    synced: AtomicBool,
+}
+
+impl NodeGraph {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), PodRefs>> {
+        match self.pods.write() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), PodRefs>> {
+        match self.pods.read() {
+            Ok(p) => p,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// Adds, replaces or removes one pod.
+    pub fn apply(&self, event: EventType, pod: &Value) {
+        let meta = |k: &str| {
+            pod.pointer(&format!("/metadata/{k}"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let key = (meta("namespace"), meta("name"));
+        let mut pods = self.write();
+        if event == EventType::Deleted {
+            pods.remove(&key);
+        } else {
+            pods.insert(key, refs_of(pod));
+        }
+    }
+
+    /// Replaces every pod (after a list).
+    pub fn replace(&self, pods: &[Value]) {
+        self.write().clear();
+        for pod in pods {
+            self.apply(EventType::Added, pod);
+        }
+        self.synced.store(true, Ordering::Release);
+    }
+
+    /// Whether the pods were listed (or the graph is not used).
+    pub fn is_ready(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    /// Marks the graph ready without following pods (Node mode is off).
+    pub fn mark_unused(&self) {
+        self.synced.store(true, Ordering::Release);
+    }
+
+    /// The node a pod is bound to.
+    pub fn node_of(&self, namespace: &str, pod: &str) -> Option<String> {
+        self.read()
+            .get(&(namespace.to_string(), pod.to_string()))
+            .map(|p| p.node.clone())
+    }
+
+    /// Whether a pod bound to `node` in `namespace` has what `what` looks
+    /// for.
+    fn related(&self, node: &str, namespace: &str, what: impl Fn(&PodRefs) -> bool) -> bool {
+        self.read()
+            .iter()
+            .any(|((ns, _), refs)| ns == namespace && refs.node == node && what(refs))
+    }
+}
+
+/// Starts following pods into `server`'s node graph.
+pub fn start(server: &Arc<ApiServer>) {
+    let graph = Arc::clone(&server.authorizer.nodes);
+    let (on_list, on_event) = (Arc::clone(&graph), graph);
+    let server = Arc::clone(server);
+    tokio::spawn(async move {
+        super::informer::follow(
+            server,
+            "",
+            "pods",
+            move |pods| on_list.replace(pods),
+            move |event, pod| on_event.apply(event, pod),
+        )
+        .await;
+    });
+}
+
+/// The node name of a kubelet identity.
+pub fn node_name(user: &crate::authentication::UserInfo) -> Option<&str> {
+    let name = user.username.strip_prefix(NODE_USER_PREFIX)?;
+    (!name.is_empty() && user.groups.iter().any(|g| g == NODES_GROUP)).then_some(name)
+}
+
+fn node_rules() -> Vec<PolicyRule> {
+    super::bootstrap_policy::node_rules()
+        .into_iter()
+        .filter_map(|r| serde_json::from_value(r).ok())
+        .collect()
+}
+
+fn no_relationship(node: &str) -> Decision {
+    Decision::deny(format!(
+        "no relationship found between node '{node}' and this object"
+    ))
+}
+
+/// The decision on a node's request; `None` for other users.
+pub fn authorize(graph: &NodeGraph, a: &Attributes) -> Option<Decision> {
+    let node = node_name(&a.user)?;
+    let core = a.resource_request && a.api_group.is_empty();
+    if core {
+        let (ns, name) = (a.namespace.as_str(), a.name.as_str());
+        let referenced = |pick: fn(&PodRefs) -> &BTreeSet<String>| {
+            a.verb == "get"
+                && !name.is_empty()
+                && graph.related(node, ns, |r| pick(r).contains(name))
+        };
+        let verdict = match (a.resource.as_str(), a.subresource.as_str()) {
+            ("secrets", "") => Some(referenced(|r| &r.secrets)),
+            ("configmaps", "") => Some(referenced(|r| &r.configmaps)),
+            ("persistentvolumeclaims", "") => Some(referenced(|r| &r.claims)),
+            ("persistentvolumes", _) => Some(false),
+            ("serviceaccounts", "token") => {
+                Some(a.verb == "create" && graph.related(node, ns, |r| r.service_account == name))
+            }
+            _ => None,
+        };
+        match verdict {
+            Some(true) => return Some(Decision::allow("")),
+            Some(false) => return Some(no_relationship(node)),
+            None => {}
+        }
+        if a.resource == "nodes"
+            && matches!(a.verb.as_str(), "update" | "patch" | "delete")
+            && a.name != node
+        {
+            return Some(Decision::deny(format!(
+                "node '{node}' cannot modify node '{}'",
+                a.name
+            )));
+        }
+        let changes_pod = matches!(
+            (a.subresource.as_str(), a.verb.as_str()),
+            ("status", "update" | "patch") | ("", "delete") | ("eviction", "create")
+        );
+        if a.resource == "pods" && changes_pod {
+            let bound = graph.node_of(ns, name);
+            if bound.as_deref() != Some(node) {
+                return Some(Decision::deny(format!(
+                    "node '{node}' can only change pods bound to it"
+                )));
+            }
+        }
+    }
+    if a.resource_request
+        && a.api_group == "coordination.k8s.io"
+        && a.resource == "leases"
+        && !matches!(a.verb.as_str(), "get" | "list" | "watch")
+        && (a.namespace != "kube-node-lease" || (!a.name.is_empty() && a.name != node))
+    {
+        return Some(Decision::deny(format!(
+            "node '{node}' can only change its own Lease"
+        )));
+    }
+    if node_rules().iter().any(|r| rule_allows(r, a)) {
+        return Some(Decision::allow(""));
+    }
+    Some(Decision::deny(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authentication::UserInfo;
+    use http::Method;
+    use serde_json::json;
+
+    fn kubelet(name: &str) -> UserInfo {
+        UserInfo::authenticated(format!("system:node:{name}"), vec![NODES_GROUP.into()])
+    }
+
+    fn graph() -> NodeGraph {
+        let g = NodeGraph::default();
+        g.replace(&[
+            json!({"metadata": {"name": "web", "namespace": "dev"}, "spec": {
+                "nodeName": "n1", "serviceAccountName": "robot",
+                "imagePullSecrets": [{"name": "pull"}],
+                "volumes": [{"name": "a", "secret": {"secretName": "s1"}},
+                            {"name": "b", "projected": {"sources": [{"configMap": {"name": "cm1"}}]}},
+                            {"name": "c", "persistentVolumeClaim": {"claimName": "data"}}],
+                "containers": [{"name": "c", "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "s-env", "key": "k"}}}],
+                                "envFrom": [{"configMapRef": {"name": "cm-env"}}]}]}}),
+            json!({"metadata": {"name": "db", "namespace": "dev"}, "spec": {
+                "nodeName": "n2", "volumes": [{"name": "a", "secret": {"secretName": "s2"}}], "containers": []}}),
+        ]);
+        g
+    }
+
+    fn ask(g: &NodeGraph, user: UserInfo, method: Method, path: &str) -> Option<bool> {
+        authorize(g, &Attributes::from_request(user, &method, path, false)).map(|d| d.allowed)
+    }
+
+    #[test]
+    fn a_node_reads_only_what_its_pods_reference() {
+        let g = graph();
+        for path in [
+            "secrets/s1",
+            "secrets/pull",
+            "secrets/s-env",
+            "configmaps/cm1",
+            "configmaps/cm-env",
+            "persistentvolumeclaims/data",
+        ] {
+            assert_eq!(
+                ask(
+                    &g,
+                    kubelet("n1"),
+                    Method::GET,
+                    &format!("/api/v1/namespaces/dev/{path}")
+                ),
+                Some(true),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::GET,
+                "/api/v1/namespaces/dev/secrets/s2"
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n2"),
+                Method::GET,
+                "/api/v1/namespaces/dev/secrets/s2"
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::GET,
+                "/api/v1/namespaces/other/secrets/s1"
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::GET,
+                "/api/v1/namespaces/dev/secrets"
+            ),
+            Some(false),
+            "no lists"
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::POST,
+                "/api/v1/namespaces/dev/serviceaccounts/robot/token"
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n2"),
+                Method::POST,
+                "/api/v1/namespaces/dev/serviceaccounts/robot/token"
+            ),
+            Some(false)
+        );
+        let d = authorize(
+            &g,
+            &Attributes::from_request(
+                kubelet("n1"),
+                &Method::GET,
+                "/api/v1/namespaces/dev/secrets/s2",
+                false,
+            ),
+        );
+        assert_eq!(
+            d.map(|d| d.reason),
+            Some("no relationship found between node 'n1' and this object".into())
+        );
+    }
+
+    #[test]
+    fn a_node_changes_only_itself_and_its_pods() {
+        let g = graph();
+        assert_eq!(
+            ask(&g, kubelet("n1"), Method::PATCH, "/api/v1/nodes/n1/status"),
+            Some(true)
+        );
+        assert_eq!(
+            ask(&g, kubelet("n1"), Method::PATCH, "/api/v1/nodes/n2/status"),
+            Some(false)
+        );
+        assert_eq!(
+            ask(&g, kubelet("n1"), Method::GET, "/api/v1/nodes/n2"),
+            Some(true)
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::PUT,
+                "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1"
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::PUT,
+                "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n2"
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::PATCH,
+                "/api/v1/namespaces/dev/pods/web/status"
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::PATCH,
+                "/api/v1/namespaces/dev/pods/db/status"
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::DELETE,
+                "/api/v1/namespaces/dev/pods/db"
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::DELETE,
+                "/api/v1/namespaces/dev/services/s"
+            ),
+            Some(false)
+        );
+        g.apply(
+            EventType::Deleted,
+            &json!({"metadata": {"name": "web", "namespace": "dev"}}),
+        );
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n1"),
+                Method::GET,
+                "/api/v1/namespaces/dev/secrets/s1"
+            ),
+            Some(false),
+            "the pod is gone"
+        );
+    }
+
+    #[test]
+    fn other_users_get_no_opinion() {
+        let g = graph();
+        assert_eq!(
+            ask(
+                &g,
+                UserInfo::authenticated("jane", vec![]),
+                Method::GET,
+                "/api/v1/nodes"
+            ),
+            None
+        );
+        let not_in_group = UserInfo::authenticated("system:node:n1", vec![]);
+        assert_eq!(ask(&g, not_in_group, Method::GET, "/api/v1/nodes"), None);
+    }
+}

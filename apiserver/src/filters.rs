@@ -1,0 +1,93 @@
+//! The filters every request passes before its handler, in upstream's
+//! order:
+//!
+//! ```text
+//! authentication (401) -> impersonation -> authorization (403) -> handler
+//! ```
+//!
+//! The identity found is attached to the request ([`UserInfo`] extension)
+//! for the handlers: admission, the reviews and `user_of` read it there.
+//! Requests that came in on the plain-HTTP port (only served when asked for)
+//! skip authentication and act as [`UserInfo::unsecured`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::authentication::{impersonation, unauthorized_response, UserInfo};
+use crate::authorization::{forbidden, Attributes};
+use crate::serve::Transport;
+use crate::ApiServer;
+
+/// How long a request waits for the authorizers' state to load at start-up before
+/// it is decided on what is known.
+const RBAC_WARMUP: Duration = Duration::from_secs(10);
+
+fn wants_watch(query: Option<&str>) -> bool {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .any(|(k, v)| k == "watch" && (v == "true" || v == "1"))
+}
+
+/// The middleware: authenticate, impersonate, authorize.
+pub async fn authenticate_and_authorize(
+    State(server): State<Arc<ApiServer>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let secure = matches!(parts.extensions.get::<Transport>(), Some(Transport::Tls));
+    let user = if secure {
+        match server
+            .authenticator
+            .authenticate(&server, &parts.headers, &parts.extensions)
+            .await
+        {
+            Ok(user) => user,
+            Err(why) => {
+                tracing::info!(path = parts.uri.path(), reason = %why, "unauthorized");
+                return unauthorized_response();
+            }
+        }
+    } else {
+        UserInfo::unsecured()
+    };
+    let user = match impersonation::impersonate(&server.authorizer, user, &parts.headers) {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    let attrs = Attributes::from_request(
+        user.clone(),
+        &parts.method,
+        parts.uri.path(),
+        wants_watch(parts.uri.query()),
+    );
+    if !server.authorizer.is_ready() {
+        let deadline = tokio::time::Instant::now() + RBAC_WARMUP;
+        while !server.authorizer.is_ready() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let decision = server.authorizer.authorize(&attrs);
+    if !decision.allowed {
+        tracing::debug!(user = %user.username, verb = %attrs.verb, path = parts.uri.path(), "forbidden");
+        return forbidden(&attrs, &decision.reason).into_response();
+    }
+    parts.extensions.insert(user);
+    next.run(Request::from_parts(parts, body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watch_is_read_from_the_query() {
+        assert!(wants_watch(Some("watch=true&resourceVersion=1")));
+        assert!(wants_watch(Some("watch=1")));
+        assert!(!wants_watch(Some("watch=false")));
+        assert!(!wants_watch(None));
+    }
+}
