@@ -18,7 +18,9 @@ pub async fn run(rest: &Rest, a: ApiResourcesArgs) -> Result<i32> {
         .filter(|r| a.verbs.iter().all(|v| r.can(v)))
         .collect();
     // Upstream sorts by group, then by name.
-    list.sort_by(|x, y| (x.group.as_str(), x.plural.as_str()).cmp(&(y.group.as_str(), y.plural.as_str())));
+    list.sort_by(|x, y| {
+        (x.group.as_str(), x.plural.as_str()).cmp(&(y.group.as_str(), y.plural.as_str()))
+    });
     if a.output.as_deref() == Some("name") {
         for r in list {
             println!("{}", r.group_resource());
@@ -28,7 +30,9 @@ pub async fn run(rest: &Rest, a: ApiResourcesArgs) -> Result<i32> {
     let wide = a.output.as_deref() == Some("wide");
     let mut rows = Vec::new();
     if !a.no_headers {
-        let mut h: Vec<String> = ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"].map(String::from).to_vec();
+        let mut h: Vec<String> = ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"]
+            .map(String::from)
+            .to_vec();
         if wide {
             h.push("VERBS".into());
             h.push("CATEGORIES".into());

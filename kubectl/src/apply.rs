@@ -101,7 +101,9 @@ pub fn go_json(v: &Value) -> String {
     let s = serde_json::to_string(v).unwrap_or_default();
     format!(
         "{}\n",
-        s.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+        s.replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
     )
 }
 
@@ -202,11 +204,7 @@ pub async fn run(rest: &Rest, a: ApplyArgs) -> Result<i32> {
             Err(e) => errors.push(e),
         }
     }
-    let code = if errors.is_empty() { 0 } else { 1 };
-    for e in errors {
-        eprintln!("{}", e.render());
-    }
-    Ok(code)
+    Ok(crate::error::report(errors))
 }
 
 async fn client_side(
@@ -234,15 +232,27 @@ async fn client_side(
             let url = format!(
                 "{}{}",
                 r.path(ns),
-                join_query(&[dry.query().map(String::from), Some("fieldManager=kubectl-client-side-apply".into()), validation])
+                join_query(&[
+                    dry.query().map(String::from),
+                    Some("fieldManager=kubectl-client-side-apply".into()),
+                    validation
+                ])
             );
             let obj = rest
-                .call(Method::POST, &url, Some("application/json"), Some(serde_json::to_vec(&modified)?))
+                .call(
+                    Method::POST,
+                    &url,
+                    Some("application/json"),
+                    Some(serde_json::to_vec(&modified)?),
+                )
                 .await
                 .map_err(|e| e.with_context(ctx("creating")))?;
             Ok(("created", obj))
         }
         Some(current) => {
+            if current["metadata"]["annotations"][LAST_APPLIED].is_null() {
+                eprintln!("Warning: resource {}/{} is missing the {LAST_APPLIED} annotation which is required by kubectl apply. kubectl apply should only be used on resources created declaratively by either kubectl create --save-config or kubectl apply. The missing annotation will be patched automatically.", r.group_resource(), doc.name);
+            }
             let original: Value = current["metadata"]["annotations"][LAST_APPLIED]
                 .as_str()
                 .and_then(|s| serde_json::from_str(s).ok())
@@ -256,7 +266,11 @@ async fn client_side(
             }
             let url = format!(
                 "{path}{}",
-                join_query(&[dry.query().map(String::from), Some("fieldManager=kubectl-client-side-apply".into()), validation])
+                join_query(&[
+                    dry.query().map(String::from),
+                    Some("fieldManager=kubectl-client-side-apply".into()),
+                    validation
+                ])
             );
             let obj = rest
                 .call(
@@ -306,9 +320,37 @@ async fn server_side(
             Some("application/apply-patch+yaml"),
             Some(serde_json::to_vec(&doc.object)?),
         )
-        .await?;
+        .await
+        .map_err(conflict_advice)?;
     Ok(("serverside-applied", obj))
 }
+
+/// A server-side apply conflict printed with upstream's advice on resolving it.
+fn conflict_advice(e: Error) -> Error {
+    match &e {
+        Error::Api {
+            code: 409, status, ..
+        } => {
+            let msg = status["message"].as_str().unwrap_or("");
+            Error::Raw(format!("{msg}\n{SSA_CONFLICT_ADVICE}"))
+        }
+        _ => e,
+    }
+}
+
+/// The advice upstream appends to an apply conflict (users and scripts match on it).
+const SSA_CONFLICT_ADVICE: &str =
+    "Please review the fields above--they currently have other managers. Here
+are the ways you can resolve this warning:
+* If you intend to manage all of these fields, please re-run the apply
+  command with the `--force-conflicts` flag.
+* If you do not intend to manage all of the fields, please edit your
+  manifest to remove references to the fields that should keep their
+  current managers.
+* You may co-own fields by updating your manifest to match the existing
+  value; in this case, you'll become the manager if the other manager(s)
+  stop managing the field (remove it from their configuration).
+See https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts";
 
 /// Runs `kubectl replace -f`.
 pub async fn replace(rest: &Rest, a: FileArgs) -> Result<i32> {
@@ -333,11 +375,19 @@ pub async fn replace(rest: &Rest, a: FileArgs) -> Result<i32> {
             let url = format!(
                 "{}{}",
                 r.object_path(ns.as_deref(), &doc.name),
-                join_query(&[dry.query().map(String::from), Some(format!("fieldValidation={validate}"))])
+                join_query(&[
+                    dry.query().map(String::from),
+                    Some(format!("fieldValidation={validate}"))
+                ])
             );
-            rest.call(Method::PUT, &url, Some("application/json"), Some(serde_json::to_vec(&doc.object)?))
-                .await
-                .map_err(|e| e.with_context(format!("error when replacing \"{}\"", doc.source)))
+            rest.call(
+                Method::PUT,
+                &url,
+                Some("application/json"),
+                Some(serde_json::to_vec(&doc.object)?),
+            )
+            .await
+            .map_err(|e| e.with_context(format!("error when replacing \"{}\"", doc.source)))
         };
         match res {
             Ok(obj) => match &output {
@@ -347,11 +397,7 @@ pub async fn replace(rest: &Rest, a: FileArgs) -> Result<i32> {
             Err(e) => errors.push(e),
         }
     }
-    let code = if errors.is_empty() { 0 } else { 1 };
-    for e in errors {
-        eprintln!("{}", e.render());
-    }
-    Ok(code)
+    Ok(crate::error::report(errors))
 }
 
 #[cfg(test)]

@@ -58,6 +58,9 @@ pub struct Global {
     /// Log level (accepted for compatibility).
     #[arg(short = 'v', long = "v", global = true)]
     pub verbosity: Option<u32>,
+    /// Default cache directory (discovery is cached under `<dir>/discovery`).
+    #[arg(long, global = true)]
+    pub cache_dir: Option<PathBuf>,
     /// Request timeout (accepted for compatibility).
     #[arg(long, global = true)]
     pub request_timeout: Option<String>,
@@ -77,6 +80,7 @@ impl Global {
             insecure_skip_tls_verify: self.insecure_skip_tls_verify,
             as_user: self.as_user.clone(),
             as_group: self.as_group.clone(),
+            cache_dir: self.cache_dir.clone(),
         }
     }
 }
@@ -157,18 +161,10 @@ pub enum ConfigCommand {
     SetContext {
         /// The context (or `--current`).
         name: Option<String>,
-        /// Modify the current context.
+        /// Modify the current context. `--namespace`, `--cluster` and
+        /// `--user` (the global flags) give the new values.
         #[arg(long)]
         current: bool,
-        /// Namespace for the context entry.
-        #[arg(long)]
-        namespace: Option<String>,
-        /// Cluster for the context entry.
-        #[arg(long = "cluster")]
-        set_cluster: Option<String>,
-        /// User for the context entry.
-        #[arg(long = "user")]
-        set_user: Option<String>,
     },
 }
 
@@ -531,4 +527,3 @@ pub struct VersionArgs {
     #[arg(short = 'o', long)]
     pub output: Option<String>,
 }
-

@@ -25,6 +25,8 @@ pub struct Rest {
     pub namespace_explicit: bool,
     /// `scheme://host:port` of the server.
     pub server: String,
+    /// Where discovery is cached (`--cache-dir`, default `~/.kube/cache`).
+    pub cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Rest {
@@ -32,13 +34,17 @@ impl Rest {
     pub async fn connect(flags: &Flags) -> Result<Rest> {
         let resolved = kubeconfig::resolve(flags).await?;
         let server = resolved.config.cluster_url.to_string();
-        let client = kube::Client::try_from(resolved.config)
-            .map_err(|e| Error::usage(format!("{e}")))?;
+        let client =
+            kube::Client::try_from(resolved.config).map_err(|e| Error::usage(format!("{e}")))?;
         Ok(Rest {
             client,
             namespace: resolved.namespace,
             namespace_explicit: resolved.namespace_explicit,
             server: server.trim_end_matches('/').to_string(),
+            cache_dir: flags
+                .cache_dir
+                .clone()
+                .or_else(|| kubeconfig::home_kube_dir().map(|d| d.join("cache"))),
         })
     }
 

@@ -16,7 +16,11 @@ use crate::printers::{json as pjson, yaml};
 /// Runs a `kubectl config` subcommand.
 pub fn run(flags: &Flags, cmd: ConfigCommand) -> Result<i32> {
     match cmd {
-        ConfigCommand::View { minify, raw, output } => view(flags, minify, raw, output.as_deref()),
+        ConfigCommand::View {
+            minify,
+            raw,
+            output,
+        } => view(flags, minify, raw, output.as_deref()),
         ConfigCommand::GetContexts {
             names,
             output,
@@ -33,13 +37,14 @@ pub fn run(flags: &Flags, cmd: ConfigCommand) -> Result<i32> {
             }
         }
         ConfigCommand::UseContext { name } => use_context(flags, &name),
-        ConfigCommand::SetContext {
+        ConfigCommand::SetContext { name, current } => set_context(
+            flags,
             name,
             current,
-            namespace,
-            set_cluster,
-            set_user,
-        } => set_context(flags, name, current, namespace, set_cluster, set_user),
+            flags.namespace.clone(),
+            flags.cluster.clone(),
+            flags.user.clone(),
+        ),
     }
 }
 
@@ -53,11 +58,13 @@ fn view(flags: &Flags, minify: bool, raw: bool, output: Option<&str>) -> Result<
             .or_else(|| merged["current-context"].as_str().map(str::to_string))
             .unwrap_or_default();
         if ctx.is_empty() {
-            return Err(Error::usage("current-context must exist in order to minify"));
+            return Err(Error::usage(
+                "current-context must exist in order to minify",
+            ));
         }
-        let c = entry(&merged, "contexts", &ctx).cloned().ok_or_else(|| {
-            Error::usage(format!("cannot locate context {ctx}"))
-        })?;
+        let c = entry(&merged, "contexts", &ctx)
+            .cloned()
+            .ok_or_else(|| Error::usage(format!("cannot locate context {ctx}")))?;
         let cluster = c["context"]["cluster"].as_str().unwrap_or("").to_string();
         let user = c["context"]["user"].as_str().unwrap_or("").to_string();
         let keep = |section: &str, name: &str| -> Value {
@@ -75,11 +82,93 @@ fn view(flags: &Flags, minify: bool, raw: bool, output: Option<&str>) -> Result<
     }
     normalize(&mut merged, raw);
     match output.unwrap_or("yaml") {
-        "json" => print!("{}", pjson::to_string(&merged)),
+        "json" => print!("{}", ordered_json(&merged, 0)),
         "yaml" => print!("{}", yaml::to_string(&merged)),
         other => return Err(Error::usage(format!("unable to match a printer suitable for the output format \"{other}\", allowed formats are: json,yaml"))),
     }
     Ok(0)
+}
+
+/// Field order of upstream's typed kubeconfig structs (JSON output keeps it,
+/// unlike YAML output, whose keys are sorted).
+fn field_rank(key: &str) -> usize {
+    const ORDER: &[&[&str]] = &[
+        &["name", "kind", "server", "client-certificate"],
+        &[
+            "apiVersion",
+            "cluster",
+            "context",
+            "tls-server-name",
+            "client-certificate-data",
+        ],
+        &[
+            "preferences",
+            "user",
+            "insecure-skip-tls-verify",
+            "client-key",
+        ],
+        &[
+            "clusters",
+            "namespace",
+            "certificate-authority",
+            "client-key-data",
+        ],
+        &["users", "certificate-authority-data", "token"],
+        &["contexts", "proxy-url", "tokenFile"],
+        &["current-context", "disable-compression", "as"],
+        &["as-uid"],
+        &["as-groups"],
+        &["as-user-extra"],
+        &["username"],
+        &["password"],
+        &["auth-provider"],
+        &["exec"],
+    ];
+    ORDER
+        .iter()
+        .position(|keys| keys.contains(&key))
+        .unwrap_or(100)
+}
+
+/// Pretty JSON (four spaces, Go's escaping) with keys in [`field_rank`] order.
+fn ordered_json(v: &Value, indent: usize) -> String {
+    let pad = |n: usize| " ".repeat(n * 4);
+    let mut out = match v {
+        Value::Object(m) if !m.is_empty() => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_by_key(|k| (field_rank(k), k.as_str()));
+            let body: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    format!(
+                        "{}{}: {}",
+                        pad(indent + 1),
+                        pjson::to_string(&json!(k)).trim_end(),
+                        ordered_json(&m[k.as_str()], indent + 1).trim_end()
+                    )
+                })
+                .collect();
+            format!("{{\n{}\n{}}}", body.join(",\n"), pad(indent))
+        }
+        Value::Array(a) if !a.is_empty() => {
+            let body: Vec<String> = a
+                .iter()
+                .map(|x| {
+                    format!(
+                        "{}{}",
+                        pad(indent + 1),
+                        ordered_json(x, indent + 1).trim_end()
+                    )
+                })
+                .collect();
+            format!("[\n{}\n{}]", body.join(",\n"), pad(indent))
+        }
+        other => pjson::to_string(other).trim_end().to_string(),
+    };
+    if indent == 0 {
+        out.push('\n');
+    }
+    out
 }
 
 /// The shape upstream's Config type serializes to, secrets redacted.
@@ -134,15 +223,27 @@ fn normalize(doc: &mut Value, raw: bool) {
     }
 }
 
-fn get_contexts(flags: &Flags, names: &[String], output: Option<&str>, no_headers: bool) -> Result<i32> {
+fn get_contexts(
+    flags: &Flags,
+    names: &[String],
+    output: Option<&str>,
+    no_headers: bool,
+) -> Result<i32> {
     let merged = kubeconfig::merge(&kubeconfig::read_files(flags)?);
     let current = merged["current-context"].as_str().unwrap_or("").to_string();
-    let mut contexts: Vec<&Value> = merged["contexts"].as_array().into_iter().flatten().collect();
+    let mut contexts: Vec<&Value> = merged["contexts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
     contexts.sort_by_key(|c| c["name"].as_str().unwrap_or("").to_string());
     let mut missing = Vec::new();
     if !names.is_empty() {
         for n in names {
-            if !contexts.iter().any(|c| c["name"].as_str() == Some(n.as_str())) {
+            if !contexts
+                .iter()
+                .any(|c| c["name"].as_str() == Some(n.as_str()))
+            {
                 missing.push(n.clone());
             }
         }
@@ -155,13 +256,21 @@ fn get_contexts(flags: &Flags, names: &[String], output: Option<&str>, no_header
     } else {
         let mut rows = Vec::new();
         if !no_headers {
-            rows.push(["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"].map(String::from).to_vec());
+            rows.push(
+                ["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"]
+                    .map(String::from)
+                    .to_vec(),
+            );
         }
         for c in &contexts {
             let name = c["name"].as_str().unwrap_or("");
             let s = |k: &str| c["context"][k].as_str().unwrap_or("").to_string();
             rows.push(vec![
-                if name == current { "*".into() } else { String::new() },
+                if name == current {
+                    "*".into()
+                } else {
+                    String::new()
+                },
                 name.to_string(),
                 s("cluster"),
                 s("user"),
@@ -171,7 +280,10 @@ fn get_contexts(flags: &Flags, names: &[String], output: Option<&str>, no_header
         print!("{}", align(&rows));
     }
     if !missing.is_empty() {
-        return Err(Error::usage(format!("context {} not found", missing.join(", "))));
+        return Err(Error::usage(format!(
+            "context {} not found",
+            missing.join(", ")
+        )));
     }
     Ok(0)
 }
@@ -182,8 +294,12 @@ fn raw_files(flags: &Flags) -> Result<Vec<(PathBuf, Value)>> {
     for path in kubeconfig::paths(flags) {
         let doc = match std::fs::read_to_string(&path) {
             Ok(t) if t.trim().is_empty() => json!({}),
-            Ok(t) => serde_yaml::from_str(&t)
-                .map_err(|e| Error::usage(format!("error loading config file \"{}\": {e}", path.display())))?,
+            Ok(t) => serde_yaml::from_str(&t).map_err(|e| {
+                Error::usage(format!(
+                    "error loading config file \"{}\": {e}",
+                    path.display()
+                ))
+            })?,
             Err(_) => continue,
         };
         out.push((path, doc));
@@ -200,20 +316,33 @@ fn write(path: &PathBuf, doc: &Value) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(path, yaml::to_string(doc))?;
+    // Upstream writes its typed Config, which always has preferences.
+    let mut doc = doc.clone();
+    if doc.get("preferences").is_none_or(Value::is_null) {
+        doc["preferences"] = json!({});
+    }
+    std::fs::write(path, yaml::to_string(&doc))?;
     Ok(())
 }
 
 fn use_context(flags: &Flags, name: &str) -> Result<i32> {
     let mut files = raw_files(flags)?;
-    let exists = files.iter().any(|(_, d)| entry(d, "contexts", name).is_some());
+    let exists = files
+        .iter()
+        .any(|(_, d)| entry(d, "contexts", name).is_some());
     if !exists {
-        return Err(Error::usage(format!("no context exists with the name: \"{name}\"")));
+        return Err(Error::usage(format!(
+            "no context exists with the name: \"{name}\""
+        )));
     }
     // The file that already holds current-context, else the first one.
     let idx = files
         .iter()
-        .position(|(_, d)| d.get("current-context").and_then(Value::as_str).is_some_and(|s| !s.is_empty()))
+        .position(|(_, d)| {
+            d.get("current-context")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+        })
         .unwrap_or(0);
     let (path, doc) = &mut files[idx];
     doc["current-context"] = json!(name);
@@ -231,14 +360,25 @@ fn set_context(
     user: Option<String>,
 ) -> Result<i32> {
     let mut files = raw_files(flags)?;
-    let merged_current = files
-        .iter()
-        .find_map(|(_, d)| d.get("current-context").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string));
+    let merged_current = files.iter().find_map(|(_, d)| {
+        d.get("current-context")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    });
     let name = match (name, current) {
-        (Some(_), true) => return Err(Error::usage("you cannot specify both a context name and --current")),
+        (Some(_), true) => {
+            return Err(Error::usage(
+                "you cannot specify both a context name and --current",
+            ))
+        }
         (Some(n), false) => n,
         (None, true) => merged_current.ok_or_else(|| Error::usage("no current context is set"))?,
-        (None, false) => return Err(Error::usage("you must specify a non-empty context name or --current")),
+        (None, false) => {
+            return Err(Error::usage(
+                "you must specify a non-empty context name or --current",
+            ))
+        }
     };
     let idx = files
         .iter()
@@ -249,8 +389,13 @@ fn set_context(
     if !doc["contexts"].is_array() {
         doc["contexts"] = json!([]);
     }
-    let list = doc["contexts"].as_array_mut().ok_or_else(|| Error::usage("contexts is not a list"))?;
-    let pos = match list.iter().position(|c| c["name"].as_str() == Some(name.as_str())) {
+    let list = doc["contexts"]
+        .as_array_mut()
+        .ok_or_else(|| Error::usage("contexts is not a list"))?;
+    let pos = match list
+        .iter()
+        .position(|c| c["name"].as_str() == Some(name.as_str()))
+    {
         Some(p) => p,
         None => {
             list.push(json!({"name": name, "context": {}}));
@@ -271,6 +416,9 @@ fn set_context(
         ctx["user"] = json!(u);
     }
     write(path, doc)?;
-    println!("Context \"{name}\" {}.", if created { "created" } else { "modified" });
+    println!(
+        "Context \"{name}\" {}.",
+        if created { "created" } else { "modified" }
+    );
     Ok(0)
 }

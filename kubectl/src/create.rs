@@ -17,11 +17,22 @@ use crate::manifest::{self, Doc};
 pub async fn run(rest: &Rest, a: CreateArgs) -> Result<i32> {
     match a.what {
         None => from_files(rest, a.files).await,
-        Some(CreateWhat::Namespace { name, output, dry_run }) => {
-            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "spec": {}, "status": {}});
+        Some(CreateWhat::Namespace {
+            name,
+            output,
+            dry_run,
+        }) => {
+            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"creationTimestamp": null, "name": name}, "spec": {}, "status": {}});
             generated(rest, obj, output, dry_run).await
         }
-        Some(CreateWhat::Deployment { name, image, replicas, port, output, dry_run }) => {
+        Some(CreateWhat::Deployment {
+            name,
+            image,
+            replicas,
+            port,
+            output,
+            dry_run,
+        }) => {
             let containers: Vec<Value> = image
                 .iter()
                 .map(|i| {
@@ -34,21 +45,37 @@ pub async fn run(rest: &Rest, a: CreateArgs) -> Result<i32> {
                 .collect();
             let obj = json!({
                 "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"labels": {"app": name}, "name": name},
+                "metadata": {"creationTimestamp": null, "labels": {"app": name}, "name": name},
                 "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "strategy": {},
-                         "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": containers}}},
+                         "template": {"metadata": {"creationTimestamp": null, "labels": {"app": name}}, "spec": {"containers": containers}}},
                 "status": {}
             });
             generated(rest, obj, output, dry_run).await
         }
-        Some(CreateWhat::Configmap { name, from_literal, from_file, output, dry_run }) => {
+        Some(CreateWhat::Configmap {
+            name,
+            from_literal,
+            from_file,
+            output,
+            dry_run,
+        }) => {
             let data = key_values(&from_literal, &from_file, false)?;
-            let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data});
+            let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"creationTimestamp": null, "name": name}, "data": data});
             generated(rest, obj, output, dry_run).await
         }
-        Some(CreateWhat::Secret { kind: SecretKind::Generic { name, from_literal, from_file, secret_type, output, dry_run } }) => {
+        Some(CreateWhat::Secret {
+            kind:
+                SecretKind::Generic {
+                    name,
+                    from_literal,
+                    from_file,
+                    secret_type,
+                    output,
+                    dry_run,
+                },
+        }) => {
             let data = key_values(&from_literal, &from_file, true)?;
-            let mut obj = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "data": data});
+            let mut obj = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"creationTimestamp": null, "name": name}, "data": data});
             if let Some(t) = secret_type {
                 obj["type"] = json!(t);
             }
@@ -74,26 +101,36 @@ fn key_values(literals: &[String], files: &[String], b64: bool) -> Result<Map<St
         }
     };
     for l in literals {
-        let (k, v) = l
-            .split_once('=')
-            .ok_or_else(|| Error::usage(format!("invalid literal source {l}, expected key=value")))?;
+        let (k, v) = l.split_once('=').ok_or_else(|| {
+            Error::usage(format!("invalid literal source {l}, expected key=value"))
+        })?;
         data.insert(k.to_string(), enc(v.as_bytes()));
     }
     for f in files {
         let (k, p) = match f.split_once('=') {
             Some((k, p)) => (k.to_string(), p.to_string()),
             None => (
-                std::path::Path::new(f).file_name().and_then(|n| n.to_str()).unwrap_or(f).to_string(),
+                std::path::Path::new(f)
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or(f)
+                    .to_string(),
                 f.clone(),
             ),
         };
-        let bytes = std::fs::read(&p).map_err(|e| Error::usage(format!("error reading {p}: {e}")))?;
+        let bytes =
+            std::fs::read(&p).map_err(|e| Error::usage(format!("error reading {p}: {e}")))?;
         data.insert(k, enc(&bytes));
     }
     Ok(data)
 }
 
-async fn generated(rest: &Rest, obj: Value, output: Option<String>, dry_run: Option<String>) -> Result<i32> {
+async fn generated(
+    rest: &Rest,
+    obj: Value,
+    output: Option<String>,
+    dry_run: Option<String>,
+) -> Result<i32> {
     let dry = DryRun::parse(dry_run.as_deref())?;
     let output = match output.as_deref() {
         None => None,
@@ -114,15 +151,11 @@ async fn generated(rest: &Rest, obj: Value, output: Option<String>, dry_run: Opt
     let ns = place(rest, &r, &mut doc)?;
     let created = if dry == DryRun::Client {
         let mut o = doc.object.clone();
-        o["metadata"]["creationTimestamp"] = Value::Null;
         if r.namespaced {
             // Upstream prints a client-side dry run without the namespace.
             if let Some(m) = o["metadata"].as_object_mut() {
                 m.remove("namespace");
             }
-        }
-        if o["spec"]["template"]["metadata"].is_object() {
-            o["spec"]["template"]["metadata"]["creationTimestamp"] = Value::Null;
         }
         o
     } else {
@@ -130,9 +163,24 @@ async fn generated(rest: &Rest, obj: Value, output: Option<String>, dry_run: Opt
             Some(d) => format!("?{d}&fieldManager=kubectl-create&fieldValidation=Strict"),
             None => "?fieldManager=kubectl-create&fieldValidation=Strict".into(),
         };
-        rest.call(Method::POST, &format!("{}{q}", r.path(ns.as_deref())), Some("application/json"), Some(serde_json::to_vec(&doc.object)?))
-            .await?
+        rest.call(
+            Method::POST,
+            &format!("{}{q}", r.path(ns.as_deref())),
+            Some("application/json"),
+            Some(serde_json::to_vec(&doc.object)?),
+        )
+        .await?
     };
+    // Upstream prints the typed object, whose pod template always carries
+    // a (null) creationTimestamp.
+    let mut created = created;
+    if created["spec"]["template"]["metadata"].is_object()
+        && created["spec"]["template"]["metadata"]
+            .get("creationTimestamp")
+            .is_none()
+    {
+        created["spec"]["template"]["metadata"]["creationTimestamp"] = Value::Null;
+    }
     match output {
         Some(o) => print!("{}", print_object(&o, &r, &created)),
         None => println!("{}/{} created{}", r.kind_prefix(), doc.name, dry.suffix()),
@@ -163,9 +211,14 @@ async fn from_files(rest: &Rest, a: crate::cli::FileArgs) -> Result<i32> {
             if let Some(d) = dry.query() {
                 q = format!("?{d}&{}", &q[1..]);
             }
-            rest.call(Method::POST, &format!("{}{q}", r.path(ns.as_deref())), Some("application/json"), Some(serde_json::to_vec(&doc.object)?))
-                .await
-                .map_err(|e| e.with_context(format!("error when creating \"{}\"", doc.source)))
+            rest.call(
+                Method::POST,
+                &format!("{}{q}", r.path(ns.as_deref())),
+                Some("application/json"),
+                Some(serde_json::to_vec(&doc.object)?),
+            )
+            .await
+            .map_err(|e| e.with_context(format!("error when creating \"{}\"", doc.source)))
         };
         match res {
             Ok(obj) => match &output {
@@ -175,11 +228,7 @@ async fn from_files(rest: &Rest, a: crate::cli::FileArgs) -> Result<i32> {
             Err(e) => errors.push(e),
         }
     }
-    let code = if errors.is_empty() { 0 } else { 1 };
-    for e in errors {
-        eprintln!("{}", e.render());
-    }
-    Ok(code)
+    Ok(crate::error::report(errors))
 }
 
 #[cfg(test)]

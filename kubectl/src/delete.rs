@@ -41,7 +41,9 @@ pub async fn run(rest: &Rest, a: DeleteArgs) -> Result<i32> {
             };
             if t.names.is_empty() {
                 if a.selector.is_none() && a.field_selector.is_none() && !a.all {
-                    return Err(Error::usage("resource(s) were provided, but no name was specified"));
+                    return Err(Error::usage(
+                        "resource(s) were provided, but no name was specified",
+                    ));
                 }
                 let mut qs = Vec::new();
                 if let Some(l) = &a.selector {
@@ -64,7 +66,8 @@ pub async fn run(rest: &Rest, a: DeleteArgs) -> Result<i32> {
             }
         }
         if victims.is_empty() {
-            eprintln!("No resources found");
+            // Upstream says this on stdout for delete.
+            println!("No resources found");
             return Ok(0);
         }
     }
@@ -105,7 +108,15 @@ pub async fn run(rest: &Rest, a: DeleteArgs) -> Result<i32> {
             println!("{} \"{name}\" deleted{}", r.kind_prefix(), dry.suffix());
             continue;
         }
-        match rest.call(Method::DELETE, &path, Some("application/json"), Some(body.clone())).await {
+        match rest
+            .call(
+                Method::DELETE,
+                &path,
+                Some("application/json"),
+                Some(body.clone()),
+            )
+            .await
+        {
             Ok(obj) => {
                 if a.output.as_deref() == Some("name") {
                     println!("{}/{name}", r.kind_prefix());
@@ -131,7 +142,9 @@ pub async fn run(rest: &Rest, a: DeleteArgs) -> Result<i32> {
             loop {
                 match rest.get(&path).await {
                     Err(e) if e.is_not_found() => break,
-                    Ok(o) if uid.is_some() && o["metadata"]["uid"].as_str() != uid.as_deref() => break,
+                    Ok(o) if uid.is_some() && o["metadata"]["uid"].as_str() != uid.as_deref() => {
+                        break
+                    }
                     Ok(_) => {}
                     Err(e) => {
                         errors.push(e);
@@ -139,24 +152,25 @@ pub async fn run(rest: &Rest, a: DeleteArgs) -> Result<i32> {
                     }
                 }
                 if start.elapsed() > timeout {
-                    errors.push(Error::usage(format!("timed out waiting for the condition on {path}")));
+                    errors.push(Error::usage(format!(
+                        "timed out waiting for the condition on {path}"
+                    )));
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     }
-    let code = if errors.is_empty() { 0 } else { 1 };
-    for e in errors {
-        eprintln!("{}", e.render());
-    }
-    Ok(code)
+    Ok(crate::error::report(errors))
 }
 
 /// Parses `30s`, `2m`, `1h`, `500ms` (a bare number is seconds).
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
     let n: f64 = num.parse().ok()?;
     let secs = match unit {
         "" | "s" => n,

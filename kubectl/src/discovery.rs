@@ -108,15 +108,21 @@ pub struct Discovery {
 }
 
 fn cache_dir(rest: &Rest) -> Option<PathBuf> {
-    let home = crate::kubeconfig::home_kube_dir()?;
+    let cache = rest.cache_dir.clone()?;
     let host: String = rest
         .server
         .trim_start_matches("https://")
         .trim_start_matches("http://")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    Some(home.join("cache").join("discovery").join(host))
+    Some(cache.join("discovery").join(host))
 }
 
 fn read_fresh(path: &PathBuf) -> Option<Value> {
@@ -181,7 +187,10 @@ impl Discovery {
         let mut gvs = Vec::new();
         for g in groups["groups"].as_array().into_iter().flatten() {
             let name = g["name"].as_str().unwrap_or("").to_string();
-            let preferred = g["preferredVersion"]["version"].as_str().unwrap_or("").to_string();
+            let preferred = g["preferredVersion"]["version"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
             for v in g["versions"].as_array().into_iter().flatten() {
                 let version = v["version"].as_str().unwrap_or("").to_string();
                 let is_pref = version == preferred;
@@ -409,9 +418,18 @@ mod tests {
             group_versions: vec![],
         };
         for typed in ["pods", "pod", "po", "Pod", "pods.v1"] {
-            assert_eq!(d.resolve(typed).map(|r| r.plural.as_str()), Some("pods"), "{typed}");
+            assert_eq!(
+                d.resolve(typed).map(|r| r.plural.as_str()),
+                Some("pods"),
+                "{typed}"
+            );
         }
-        for typed in ["deploy", "deployments.apps", "deployment.v1.apps", "Deployment"] {
+        for typed in [
+            "deploy",
+            "deployments.apps",
+            "deployment.v1.apps",
+            "Deployment",
+        ] {
             assert_eq!(
                 d.resolve(typed).map(|r| r.plural.as_str()),
                 Some("deployments"),
@@ -419,6 +437,9 @@ mod tests {
             );
         }
         assert!(d.resolve("deployments.batch").is_none());
-        assert_eq!(d.resolve("deploy").map(|r| r.kind_prefix()), Some("deployment.apps".into()));
+        assert_eq!(
+            d.resolve("deploy").map(|r| r.kind_prefix()),
+            Some("deployment.apps".into())
+        );
     }
 }

@@ -22,7 +22,9 @@ pub enum Error {
         context: Option<String>,
     },
     /// The server could not be reached.
-    #[error("The connection to the server {host} was refused - did you specify the right host or port?")]
+    #[error(
+        "The connection to the server {host} was refused - did you specify the right host or port?"
+    )]
     Connection {
         /// `host:port` as upstream prints it.
         host: String,
@@ -80,6 +82,50 @@ impl Error {
     /// The text upstream prints on stderr (without the trailing newline).
     pub fn render(&self) -> String {
         self.to_string()
+    }
+
+    /// The form an error takes among several (upstream's aggregate): an
+    /// invalid object prints as any other `Status`, without its causes list.
+    pub fn render_standard(&self) -> String {
+        match self {
+            Error::Api {
+                status, context, ..
+            } => {
+                let mut s = status.clone();
+                if s["reason"] == "Invalid" {
+                    if let Some(m) = s.as_object_mut() {
+                        m.remove("details");
+                    }
+                    let reason = "Invalid";
+                    let msg = s["message"].as_str().unwrap_or("");
+                    return match context {
+                        Some(c) => format!("Error from server ({reason}): {c}: {msg}"),
+                        None => format!("Error from server ({reason}): {msg}"),
+                    };
+                }
+                self.to_string()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+/// Prints the errors a command collected, as upstream does (one error
+/// alone in its full form, several each in the standard form); returns the
+/// exit code.
+pub fn report(errors: Vec<Error>) -> i32 {
+    match errors.len() {
+        0 => 0,
+        1 => {
+            eprintln!("{}", errors[0].render());
+            1
+        }
+        _ => {
+            for e in errors {
+                eprintln!("{}", e.render_standard());
+            }
+            1
+        }
     }
 }
 
@@ -180,6 +226,9 @@ mod tests {
             status: one,
             context: None,
         };
-        assert_eq!(e.render(), "The Pod \"p\" is invalid: spec.a: Required value");
+        assert_eq!(
+            e.render(),
+            "The Pod \"p\" is invalid: spec.a: Required value"
+        );
     }
 }

@@ -89,7 +89,11 @@ pub fn print_object(out: &Output, r: &Resource, obj: &Value) -> String {
         Output::Json => pjson::to_string(obj),
         Output::JsonPath(t) => t.render(obj),
         Output::Custom(c) => c.render(std::slice::from_ref(obj), true),
-        _ => format!("{}/{}\n", r.kind_prefix(), obj["metadata"]["name"].as_str().unwrap_or("")),
+        _ => format!(
+            "{}/{}\n",
+            r.kind_prefix(),
+            obj["metadata"]["name"].as_str().unwrap_or("")
+        ),
     }
 }
 
@@ -131,7 +135,10 @@ async fn list_all(rest: &Rest, path: &str, query: &str, table: bool) -> Result<V
         } else {
             rest.get(&p).await?
         };
-        cont = page["metadata"]["continue"].as_str().unwrap_or("").to_string();
+        cont = page["metadata"]["continue"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let key = if table { "rows" } else { "items" };
         match merged.as_mut() {
             None => merged = Some(page),
@@ -211,9 +218,17 @@ pub async fn run(rest: &Rest, a: GetArgs) -> Result<i32> {
     for t in &parsed.targets {
         let r = &t.resource;
         let tns = if r.namespaced { ns } else { None };
-        let include = if a.sort_by.is_some() { "includeObject=Object" } else { "" };
+        let include = if a.sort_by.is_some() {
+            "includeObject=Object"
+        } else {
+            ""
+        };
         let mut tbl = if t.names.is_empty() {
-            let extra: Vec<String> = [include].iter().filter(|s| !s.is_empty()).map(|s| s.to_string()).collect();
+            let extra: Vec<String> = [include]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| s.to_string())
+                .collect();
             match list_all(rest, &r.path(tns), &list_query(&a, &extra), true).await {
                 Ok(t) => t,
                 Err(e) => {
@@ -224,7 +239,10 @@ pub async fn run(rest: &Rest, a: GetArgs) -> Result<i32> {
         } else {
             let mut merged: Option<Value> = None;
             for name in &t.names {
-                match rest.get_table(&with_query(&r.object_path(tns, name), include)).await {
+                match rest
+                    .get_table(&with_query(&r.object_path(tns, name), include))
+                    .await
+                {
                     Ok(one) => match merged.as_mut() {
                         None => merged = Some(one),
                         Some(m) => {
@@ -275,7 +293,8 @@ pub async fn run(rest: &Rest, a: GetArgs) -> Result<i32> {
         }
     }
     let code = report(errors);
-    if !any && code == 0 && !(a.watch || a.watch_only) {
+    let listed = parsed.targets.iter().all(|t| t.names.is_empty());
+    if !any && code == 0 && listed && !(a.watch || a.watch_only) {
         let namespaced = parsed.targets.iter().any(|t| t.resource.namespaced);
         no_resources(rest, &a, namespaced);
     }
@@ -296,14 +315,7 @@ fn no_resources(rest: &Rest, a: &GetArgs, namespaced: bool) {
     }
 }
 
-/// Prints collected errors; the exit code is 1 when there were any.
-fn report(errors: Vec<Error>) -> i32 {
-    let code = if errors.is_empty() { 0 } else { 1 };
-    for e in errors {
-        eprintln!("{}", e.render());
-    }
-    code
-}
+use crate::error::report;
 
 #[allow(clippy::too_many_arguments)]
 async fn watch(
@@ -316,7 +328,10 @@ async fn watch(
     opts: Options,
     header_printed: bool,
 ) -> Result<i32> {
-    let rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let mut extra = vec!["watch=1".to_string()];
     if !rv.is_empty() && !a.watch_only {
         extra.push(format!("resourceVersion={}", q(&rv)));
@@ -333,11 +348,15 @@ async fn watch(
     use std::io::Write;
     while let Some(frame) = body.next().await {
         let frame = frame.map_err(|e| rest.transport(e))?;
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         buf.extend_from_slice(&data);
         while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=nl).collect();
-            let Ok(ev) = serde_json::from_slice::<Value>(&line) else { continue };
+            let Ok(ev) = serde_json::from_slice::<Value>(&line) else {
+                continue;
+            };
             if ev["type"] == "ERROR" {
                 return Err(Error::Api {
                     code: ev["object"]["code"].as_u64().unwrap_or(500) as u16,
@@ -349,7 +368,11 @@ async fn watch(
                 continue;
             }
             let mut t = ev["object"].clone();
-            if t["columnDefinitions"].as_array().map(|c| c.is_empty()).unwrap_or(true) {
+            if t["columnDefinitions"]
+                .as_array()
+                .map(|c| c.is_empty())
+                .unwrap_or(true)
+            {
                 t["columnDefinitions"] = columns.clone();
             }
             let mut rows = Vec::new();
@@ -381,7 +404,11 @@ async fn print_objects(
         if t.names.is_empty() {
             match list_all(rest, &r.path(tns), &list_query(a, &[]), false).await {
                 Ok(list) => {
-                    let kind = list["kind"].as_str().unwrap_or("").trim_end_matches("List").to_string();
+                    let kind = list["kind"]
+                        .as_str()
+                        .unwrap_or("")
+                        .trim_end_matches("List")
+                        .to_string();
                     let api_version = list["apiVersion"].clone();
                     for mut item in list["items"].as_array().cloned().unwrap_or_default() {
                         item["apiVersion"] = api_version.clone();
@@ -432,12 +459,20 @@ async fn print_objects(
         }
         _ => items
             .iter()
-            .map(|(r, o)| format!("{}/{}\n", r.kind_prefix(), o["metadata"]["name"].as_str().unwrap_or("")))
+            .map(|(r, o)| {
+                format!(
+                    "{}/{}\n",
+                    r.kind_prefix(),
+                    o["metadata"]["name"].as_str().unwrap_or("")
+                )
+            })
             .collect(),
     };
     print!("{out}");
     let code = report(errors);
-    if items.is_empty() && code == 0 && matches!(output, Output::Name | Output::Custom(_)) {
+    let listed = parsed.targets.iter().all(|t| t.names.is_empty());
+    if items.is_empty() && code == 0 && listed && matches!(output, Output::Name | Output::Custom(_))
+    {
         let namespaced = parsed.targets.iter().any(|t| t.resource.namespaced);
         no_resources(rest, a, namespaced);
     }

@@ -38,6 +38,8 @@ pub struct Flags {
     pub as_user: Option<String>,
     /// `--as-group`.
     pub as_group: Vec<String>,
+    /// `--cache-dir` (default `~/.kube/cache`).
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// One kubeconfig file as read from disk.
@@ -84,7 +86,10 @@ pub fn read_files(flags: &Flags) -> Result<Vec<File>> {
                     json!({})
                 } else {
                     serde_yaml::from_str(&text).map_err(|e| {
-                        Error::usage(format!("error loading config file \"{}\": {e}", path.display()))
+                        Error::usage(format!(
+                            "error loading config file \"{}\": {e}",
+                            path.display()
+                        ))
                     })?
                 };
                 let doc = absolutize(doc, path.parent().unwrap_or(Path::new(".")));
@@ -171,10 +176,7 @@ pub fn merge(files: &[File]) -> Value {
     }
     merged.insert("apiVersion".into(), json!("v1"));
     merged.insert("kind".into(), json!("Config"));
-    merged.insert(
-        "current-context".into(),
-        json!(current.unwrap_or_default()),
-    );
+    merged.insert("current-context".into(), json!(current.unwrap_or_default()));
     merged.insert(
         "preferences".into(),
         preferences.filter(|p| !p.is_null()).unwrap_or(json!({})),
@@ -216,8 +218,8 @@ pub async fn resolve(flags: &Flags) -> Result<Resolved> {
         match entry(&merged, "contexts", &context_name) {
             Some(c) => Some(c.get("context").cloned().unwrap_or(json!({}))),
             None if flags.context.is_some() => {
-                return Err(Error::usage(format!(
-                    "context was not found for specified context: {context_name}"
+                return Err(Error::Raw(format!(
+                    "Error in configuration: context was not found for specified context: {context_name}"
                 )))
             }
             None => None,
@@ -235,9 +237,7 @@ pub async fn resolve(flags: &Flags) -> Result<Resolved> {
     let user_name = flags.user.clone().or_else(|| ctx_str("user"));
     if let Some(c) = &flags.cluster {
         if entry(&merged, "clusters", c).is_none() {
-            return Err(Error::usage(format!(
-                "cluster \"{c}\" does not exist"
-            )));
+            return Err(Error::usage(format!("no server found for cluster \"{c}\"")));
         }
     }
     if let Some(u) = &flags.user {
@@ -264,7 +264,12 @@ pub async fn resolve(flags: &Flags) -> Result<Resolved> {
     if let Some(s) = &flags.server {
         cluster["server"] = json!(s);
     }
-    if cluster.get("server").and_then(Value::as_str).unwrap_or("").is_empty() {
+    if cluster
+        .get("server")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty()
+    {
         cluster["server"] = json!("http://localhost:8080");
     }
     if flags.insecure_skip_tls_verify {
@@ -305,7 +310,10 @@ pub async fn resolve(flags: &Flags) -> Result<Resolved> {
     config.default_retry = false;
     let (namespace, explicit) = match &flags.namespace {
         Some(n) => (n.clone(), true),
-        None => (ctx_str("namespace").unwrap_or_else(|| "default".into()), false),
+        None => (
+            ctx_str("namespace").unwrap_or_else(|| "default".into()),
+            false,
+        ),
     };
     Ok(Resolved {
         config,
@@ -336,12 +344,19 @@ mod tests {
 
     #[test]
     fn first_file_wins() {
-        let a = file(json!({"current-context": "a", "clusters": [{"name": "c", "cluster": {"server": "http://a"}}]}));
-        let b = file(json!({"current-context": "b", "clusters": [{"name": "c", "cluster": {"server": "http://b"}}, {"name": "d", "cluster": {"server": "http://d"}}]}));
+        let a = file(
+            json!({"current-context": "a", "clusters": [{"name": "c", "cluster": {"server": "http://a"}}]}),
+        );
+        let b = file(
+            json!({"current-context": "b", "clusters": [{"name": "c", "cluster": {"server": "http://b"}}, {"name": "d", "cluster": {"server": "http://d"}}]}),
+        );
         let m = merge(&[a, b]);
         assert_eq!(m["current-context"], "a");
         assert_eq!(m["clusters"].as_array().map(Vec::len), Some(2));
-        assert_eq!(entry(&m, "clusters", "c").unwrap()["cluster"]["server"], "http://a");
+        assert_eq!(
+            entry(&m, "clusters", "c").unwrap()["cluster"]["server"],
+            "http://a"
+        );
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub async fn run(rest: &Rest, a: LogsArgs) -> Result<i32> {
             }
         }
     };
-    let pod = rest.get(&format!("/api/v1/namespaces/{ns}/pods/{pod_name}")).await?;
+    let pod = rest
+        .get(&format!("/api/v1/namespaces/{ns}/pods/{pod_name}"))
+        .await?;
     let names: Vec<String> = pod["spec"]["containers"]
         .as_array()
         .into_iter()
@@ -46,7 +48,10 @@ pub async fn run(rest: &Rest, a: LogsArgs) -> Result<i32> {
                 None => {
                     let first = names.first().cloned().unwrap_or_default();
                     if names.len() > 1 {
-                        eprintln!("Defaulted container \"{first}\" out of: {}", names.join(", "));
+                        eprintln!(
+                            "Defaulted container \"{first}\" out of: {}",
+                            names.join(", ")
+                        );
                     }
                     first
                 }
@@ -67,11 +72,18 @@ pub async fn run(rest: &Rest, a: LogsArgs) -> Result<i32> {
         qs.push("timestamps=true".into());
     }
     if let Some(s) = &a.since {
-        let d = crate::delete::parse_duration(s).ok_or_else(|| Error::usage(format!("invalid argument \"{s}\" for \"--since\" flag")))?;
+        let d = crate::delete::parse_duration(s).ok_or_else(|| {
+            Error::usage(format!("invalid argument \"{s}\" for \"--since\" flag"))
+        })?;
         qs.push(format!("sinceSeconds={}", d.as_secs().max(1)));
     }
-    let path = format!("/api/v1/namespaces/{ns}/pods/{pod_name}/log?{}", qs.join("&"));
-    let resp = rest.send(Method::GET, &path, &[("accept", "*/*")], None).await?;
+    let path = format!(
+        "/api/v1/namespaces/{ns}/pods/{pod_name}/log?{}",
+        qs.join("&")
+    );
+    let resp = rest
+        .send(Method::GET, &path, &[("accept", "*/*")], None)
+        .await?;
     let mut body = http_body_util::BodyStream::new(resp.into_body());
     let mut out = std::io::stdout();
     while let Some(frame) = body.next().await {
@@ -95,7 +107,10 @@ async fn first_pod(rest: &Rest, ns: &str, obj: &Value) -> Result<String> {
         .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
         .collect();
     let list = rest
-        .get(&format!("/api/v1/namespaces/{ns}/pods?labelSelector={}", q(&s.join(","))))
+        .get(&format!(
+            "/api/v1/namespaces/{ns}/pods?labelSelector={}",
+            q(&s.join(","))
+        ))
         .await?;
     let mut names: Vec<String> = list["items"]
         .as_array()

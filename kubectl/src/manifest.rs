@@ -57,7 +57,10 @@ pub fn read(filenames: &[String], recursive: bool) -> Result<Vec<Doc>> {
 }
 
 fn read_dir(dir: &Path, recursive: bool, out: &mut Vec<Doc>) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -79,7 +82,9 @@ fn read_dir(dir: &Path, recursive: bool, out: &mut Vec<Doc>) -> Result<()> {
 pub fn parse_into(text: &str, source: &str, out: &mut Vec<Doc>) -> Result<()> {
     for de in serde_yaml::Deserializer::from_str(text) {
         let v = Value::deserialize(de).map_err(|e| {
-            Error::usage(format!("error parsing {source}: error converting YAML to JSON: {e}"))
+            Error::usage(format!(
+                "error parsing {source}: error converting YAML to JSON: {e}"
+            ))
         })?;
         push(v, source, out)?;
     }
@@ -93,7 +98,11 @@ fn push(v: Value, source: &str, out: &mut Vec<Doc>) -> Result<()> {
     let kind = v["kind"].as_str().unwrap_or("").to_string();
     let api_version = v["apiVersion"].as_str().unwrap_or("").to_string();
     if kind.is_empty() || api_version.is_empty() {
-        let what = if kind.is_empty() { "kind" } else { "apiVersion" };
+        let what = if kind.is_empty() {
+            "kind"
+        } else {
+            "apiVersion"
+        };
         return Err(Error::usage(format!(
             "error validating \"{source}\": error validating data: {what} not set; if you choose to ignore these errors, turn validation off with --validate=false"
         )));

@@ -27,7 +27,11 @@ pub async fn run(rest: &Rest, a: PatchArgs) -> Result<i32> {
     let patch_text = match (&a.patch, &a.patch_file) {
         (Some(p), _) => p.clone(),
         (None, Some(f)) => std::fs::read_to_string(f)?,
-        (None, None) => return Err(Error::usage("must specify --patch or --patch-file containing the contents of the patch")),
+        (None, None) => {
+            return Err(Error::usage(
+                "must specify --patch or --patch-file containing the contents of the patch",
+            ))
+        }
     };
     // YAML is accepted like upstream; it is sent as JSON.
     let patch: Value = serde_yaml::from_str(&patch_text)
@@ -43,7 +47,9 @@ pub async fn run(rest: &Rest, a: PatchArgs) -> Result<i32> {
         let r = t.resource;
         let ns = r.namespaced.then(|| rest.namespace.clone());
         if t.names.is_empty() {
-            return Err(Error::usage("resource(s) were provided, but no name was specified"));
+            return Err(Error::usage(
+                "resource(s) were provided, but no name was specified",
+            ));
         }
         for name in t.names {
             let mut path = r.object_path(ns.as_deref(), &name);
@@ -65,7 +71,15 @@ pub async fn run(rest: &Rest, a: PatchArgs) -> Result<i32> {
             if let Some(d) = dry.query() {
                 url = format!("{url}&{d}");
             }
-            match rest.call(Method::PATCH, &url, Some(content_type), Some(serde_json::to_vec(&patch)?)).await {
+            match rest
+                .call(
+                    Method::PATCH,
+                    &url,
+                    Some(content_type),
+                    Some(serde_json::to_vec(&patch)?),
+                )
+                .await
+            {
                 Ok(after) => match &output {
                     Some(o) => print!("{}", print_object(o, &r, &after)),
                     None => {
@@ -77,9 +91,5 @@ pub async fn run(rest: &Rest, a: PatchArgs) -> Result<i32> {
             }
         }
     }
-    let code = if errors.is_empty() { 0 } else { 1 };
-    for e in errors {
-        eprintln!("{}", e.render());
-    }
-    Ok(code)
+    Ok(crate::error::report(errors))
 }

@@ -31,10 +31,19 @@ pub async fn run(flags: &Flags, a: VersionArgs) -> Result<i32> {
             if let Some(Ok(s)) = &server {
                 doc["serverVersion"] = s.clone();
             }
-            print!("{}", if o == "json" { pjson::to_string(&doc) } else { yaml::to_string(&doc) });
+            print!(
+                "{}",
+                if o == "json" {
+                    pjson::to_string(&doc)
+                } else {
+                    yaml::to_string(&doc)
+                }
+            );
         }
         Some(other) => {
-            return Err(Error::usage(format!("--output must be 'yaml' or 'json', got {other:?}")));
+            return Err(Error::usage(format!(
+                "--output must be 'yaml' or 'json', got {other:?}"
+            )));
         }
         None => {
             println!("Client Version: {CLIENT_VERSION}");

@@ -57,7 +57,9 @@ impl Template {
                         stack.push((parse_expr(e.trim())?, std::mem::take(&mut nodes)));
                     } else if action == "end" {
                         let (steps, outer) = stack.pop().ok_or_else(|| {
-                            Error::usage(format!("error parsing jsonpath {src}, not in range, nothing to end"))
+                            Error::usage(format!(
+                                "error parsing jsonpath {src}, not in range, nothing to end"
+                            ))
                         })?;
                         let body = std::mem::replace(&mut nodes, outer);
                         nodes.push(Node::Range(steps, body));
@@ -70,7 +72,9 @@ impl Template {
             }
         }
         if !stack.is_empty() {
-            return Err(Error::usage(format!("error parsing jsonpath {src}, unclosed range")));
+            return Err(Error::usage(format!(
+                "error parsing jsonpath {src}, unclosed range"
+            )));
         }
         Ok(Template { nodes })
     }
@@ -147,7 +151,11 @@ fn unquote(s: &str) -> String {
 }
 
 fn parse_expr(src: &str) -> Result<Vec<Step>> {
-    let bad = || Error::usage(format!("error parsing jsonpath {{{src}}}: unrecognized expression"));
+    let bad = || {
+        Error::usage(format!(
+            "error parsing jsonpath {{{src}}}: unrecognized expression"
+        ))
+    };
     let s = src.strip_prefix('$').unwrap_or(src);
     let s = s.strip_prefix('@').unwrap_or(s);
     let chars: Vec<char> = s.chars().collect();
@@ -215,7 +223,9 @@ fn parse_bracket(inner: &str) -> Option<Step> {
     if inner == "*" {
         return Some(Step::Wildcard);
     }
-    if (inner.starts_with('\'') && inner.ends_with('\'')) || (inner.starts_with('"') && inner.ends_with('"')) {
+    if (inner.starts_with('\'') && inner.ends_with('\''))
+        || (inner.starts_with('"') && inner.ends_with('"'))
+    {
         return Some(Step::Field(inner[1..inner.len() - 1].to_string()));
     }
     if let Some(f) = inner.strip_prefix("?(").and_then(|f| f.strip_suffix(')')) {
@@ -384,10 +394,9 @@ mod tests {
         assert_eq!(t.render(&v), "a b");
         let t = Template::parse("{range .items[*]}{.metadata.name}{\"\\n\"}{end}").unwrap();
         assert_eq!(t.render(&v), "a\nb\n");
-        let t = Template::parse(
-            "{.items[?(@.status.conditions[0].status==\"True\")].metadata.name}",
-        )
-        .unwrap();
+        let t =
+            Template::parse("{.items[?(@.status.conditions[0].status==\"True\")].metadata.name}")
+                .unwrap();
         assert_eq!(t.render(&v), "a");
         let t = Template::parse("x={.items[-1].metadata['name']}").unwrap();
         assert_eq!(t.render(&v), "x=b");

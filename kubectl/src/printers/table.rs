@@ -87,7 +87,12 @@ fn row(r: &Value, cols: &[(String, i64)], o: &Options) -> Vec<String> {
         row.push(s);
     }
     for l in &o.label_columns {
-        row.push(meta["labels"][l.as_str()].as_str().unwrap_or("").to_string());
+        row.push(
+            meta["labels"][l.as_str()]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
+        );
     }
     if o.show_labels {
         row.push(labels_text(&meta["labels"]));

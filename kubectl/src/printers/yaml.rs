@@ -193,11 +193,7 @@ impl Emitter {
         let mut prev_space = false;
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
-                if allow_breaks
-                    && !prev_space
-                    && col > BEST_WIDTH
-                    && i != 0
-                    && i != chars.len() - 1
+                if allow_breaks && !prev_space && col > BEST_WIDTH && i != 0 && i != chars.len() - 1
                 {
                     self.out.push('\n');
                     self.indent(indent);
@@ -279,9 +275,9 @@ enum Style {
 
 fn literal_allowed(s: &str) -> bool {
     // Trailing spaces on a line or special characters force double quotes.
-    !s.chars().any(|c| {
-        (c as u32) < 0x20 && c != '\n' && c != '\t' || c == '\u{7f}' || c == '\u{feff}'
-    }) && !s.split('\n').any(|l| l.ends_with(' '))
+    !s.chars()
+        .any(|c| (c as u32) < 0x20 && c != '\n' && c != '\t' || c == '\u{7f}' || c == '\u{feff}')
+        && !s.split('\n').any(|l| l.ends_with(' '))
 }
 
 /// go-yaml's scalar analysis: can it be plain, or must it be quoted?
@@ -367,7 +363,10 @@ fn is_float(s: &str) -> bool {
     if body.is_empty() {
         return false;
     }
-    if body.chars().all(|c| c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
+    if body
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-')
+    {
         return t.parse::<f64>().is_ok();
     }
     false
@@ -405,13 +404,19 @@ fn is_base60(s: &str) -> bool {
     let (main, _frac) = t.split_once('.').unwrap_or((t, ""));
     let mut parts = main.split(':');
     let head = parts.next().unwrap_or("");
-    if head.is_empty() || !head.starts_with(|c: char| c.is_ascii_digit()) || !head.chars().all(|c| c.is_ascii_digit() || c == '_') {
+    if head.is_empty()
+        || !head.starts_with(|c: char| c.is_ascii_digit())
+        || !head.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
         return false;
     }
     let rest: Vec<&str> = parts.collect();
     !rest.is_empty()
         && rest.iter().all(|p| {
-            !p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit()) && (p.len() < 2 || p.as_bytes()[0] <= b'5')
+            !p.is_empty()
+                && p.len() <= 2
+                && p.chars().all(|c| c.is_ascii_digit())
+                && (p.len() < 2 || p.as_bytes()[0] <= b'5')
         })
 }
 
@@ -492,7 +497,9 @@ spec:
     #[test]
     fn numbers_and_strings_that_look_like_them() {
         assert_eq!(
-            to_string(&json!({"a": 1, "b": "1.5", "c": "0x1F", "d": "1:20", "e": "v1.2.3", "f": "-", "g": "- x"})),
+            to_string(
+                &json!({"a": 1, "b": "1.5", "c": "0x1F", "d": "1:20", "e": "v1.2.3", "f": "-", "g": "- x"})
+            ),
             "a: 1\nb: \"1.5\"\nc: \"0x1F\"\nd: \"1:20\"\ne: v1.2.3\nf: '-'\ng: '- x'\n"
         );
     }
