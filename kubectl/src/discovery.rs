@@ -280,7 +280,7 @@ impl Discovery {
                 && (r.plural == typed_l
                     || r.singular == typed_l
                     || r.kind.to_lowercase() == typed_l
-                    || r.short_names.iter().any(|s| *s == typed_l))
+                    || r.short_names.contains(&typed_l))
         };
         if let Some(r) = self.resources.iter().filter(|r| r.preferred).find(whole) {
             return Some(r);

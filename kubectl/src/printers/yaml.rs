@@ -246,7 +246,7 @@ impl Emitter {
     fn literal(&mut self, s: &str, indent: usize) {
         self.out.push('|');
         if s.starts_with(' ') || s.starts_with('\n') {
-            self.out.push_str("2");
+            self.out.push('2');
         }
         let trailing = s.len() - s.trim_end_matches('\n').len();
         match trailing {
