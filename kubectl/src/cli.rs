@@ -114,6 +114,34 @@ pub enum Command {
     Scale(ScaleArgs),
     /// Print the logs for a container in a pod.
     Logs(LogsArgs),
+    /// Show details of a specific resource or group of resources.
+    Describe(DescribeArgs),
+    /// Execute a command in a container.
+    Exec(ExecArgs),
+    /// Manage the rollout of a resource.
+    Rollout {
+        /// The rollout subcommand.
+        #[command(subcommand)]
+        command: RolloutCommand,
+    },
+    /// Set specific features on objects.
+    Set {
+        /// The set subcommand.
+        #[command(subcommand)]
+        command: SetCommand,
+    },
+    /// Mark node as unschedulable.
+    Cordon(NodeArgs),
+    /// Mark node as schedulable.
+    Uncordon(NodeArgs),
+    /// Drain node in preparation for maintenance.
+    Drain(DrainArgs),
+    /// Experimental: Wait for a specific condition on one or many resources.
+    Wait(WaitArgs),
+    /// Run a particular image on the cluster.
+    Run(RunArgs),
+    /// Take a replication controller, service, deployment or pod and expose it as a new Kubernetes service.
+    Expose(ExposeArgs),
     /// Print the supported API resources on the server.
     ApiResources(ApiResourcesArgs),
     /// Print the supported API versions on the server, in the form of "group/version".
@@ -526,4 +554,206 @@ pub struct VersionArgs {
     /// Output (yaml, json).
     #[arg(short = 'o', long)]
     pub output: Option<String>,
+}
+
+/// `kubectl describe`.
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// TYPE [NAME_PREFIX] or TYPE/NAME.
+    pub args: Vec<String>,
+    /// Selector.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// All namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Show events.
+    #[arg(long, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
+    pub show_events: String,
+}
+
+/// `kubectl exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// POD or TYPE/NAME.
+    pub target: String,
+    /// Container name.
+    #[arg(short = 'c', long)]
+    pub container: Option<String>,
+    /// Pass stdin to the container.
+    #[arg(short = 'i', long)]
+    pub stdin: bool,
+    /// Stdin is a TTY.
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// The command (after `--`).
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// `kubectl rollout ...`.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Show the status of the rollout.
+    Status {
+        /// TYPE NAME or TYPE/NAME.
+        args: Vec<String>,
+        /// Watch the status until it's done.
+        #[arg(short = 'w', long, default_value = "true", num_args = 0..=1, default_missing_value = "true")]
+        watch: String,
+        /// Give up after this long (e.g. 60s).
+        #[arg(long)]
+        timeout: Option<String>,
+    },
+    /// View rollout history.
+    History {
+        /// TYPE NAME or TYPE/NAME.
+        args: Vec<String>,
+        /// Details of one revision.
+        #[arg(long)]
+        revision: Option<i64>,
+    },
+    /// Undo a previous rollout.
+    Undo {
+        /// TYPE NAME or TYPE/NAME.
+        args: Vec<String>,
+        /// The revision to roll back to (0: the previous one).
+        #[arg(long, default_value_t = 0)]
+        to_revision: i64,
+    },
+    /// Restart a resource.
+    Restart {
+        /// TYPE NAME or TYPE/NAME.
+        args: Vec<String>,
+    },
+    /// Mark the provided resource as paused.
+    Pause {
+        /// TYPE NAME or TYPE/NAME.
+        args: Vec<String>,
+    },
+    /// Resume a paused resource.
+    Resume {
+        /// TYPE NAME or TYPE/NAME.
+        args: Vec<String>,
+    },
+}
+
+/// `kubectl set ...`.
+#[derive(Debug, Subcommand)]
+pub enum SetCommand {
+    /// Update the image of a pod template.
+    Image {
+        /// TYPE NAME or TYPE/NAME, then CONTAINER=IMAGE...
+        args: Vec<String>,
+    },
+}
+
+/// `kubectl cordon|uncordon NODE`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// Node name.
+    pub node: String,
+}
+
+/// `kubectl drain`.
+#[derive(Debug, Args)]
+pub struct DrainArgs {
+    /// Node name.
+    pub node: String,
+    /// Ignore DaemonSet-managed pods.
+    #[arg(long)]
+    pub ignore_daemonsets: bool,
+    /// Continue even if there are pods using emptyDir.
+    #[arg(long)]
+    pub delete_emptydir_data: bool,
+    /// Continue even if there are pods not managed by a controller.
+    #[arg(long)]
+    pub force: bool,
+    /// Grace period for evicted pods (-1: their own).
+    #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
+    pub grace_period: i64,
+    /// Give up after this long.
+    #[arg(long)]
+    pub timeout: Option<String>,
+}
+
+/// `kubectl wait`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// TYPE NAME or TYPE/NAME...
+    pub args: Vec<String>,
+    /// condition=NAME[=VALUE], delete, or jsonpath=...
+    #[arg(long = "for")]
+    pub for_: String,
+    /// How long to wait (e.g. 30s).
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+    /// Selector.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Every resource of the type.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `kubectl run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pod name.
+    pub name: String,
+    /// Image.
+    #[arg(long)]
+    pub image: String,
+    /// Labels (k=v,...).
+    #[arg(short = 'l', long)]
+    pub labels: Option<String>,
+    /// Port the container exposes.
+    #[arg(long)]
+    pub port: Option<i64>,
+    /// Environment (k=v).
+    #[arg(long)]
+    pub env: Vec<String>,
+    /// Restart policy.
+    #[arg(long, default_value = "Always")]
+    pub restart: String,
+    /// Treat the arguments as the command.
+    #[arg(long)]
+    pub command: bool,
+    /// Output.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// Dry run.
+    #[arg(long, num_args = 0..=1, default_missing_value = "client")]
+    pub dry_run: Option<String>,
+    /// Arguments (after `--`).
+    #[arg(last = true)]
+    pub args: Vec<String>,
+}
+
+/// `kubectl expose`.
+#[derive(Debug, Args)]
+pub struct ExposeArgs {
+    /// TYPE NAME or TYPE/NAME.
+    pub args: Vec<String>,
+    /// The port the service serves on.
+    #[arg(long)]
+    pub port: Option<i64>,
+    /// The port on the pods.
+    #[arg(long)]
+    pub target_port: Option<String>,
+    /// Service name (default: the object's).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// ClusterIP, NodePort, LoadBalancer.
+    #[arg(long = "type")]
+    pub service_type: Option<String>,
+    /// TCP or UDP.
+    #[arg(long, default_value = "TCP")]
+    pub protocol: String,
+    /// Output.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// Dry run.
+    #[arg(long, num_args = 0..=1, default_missing_value = "client")]
+    pub dry_run: Option<String>,
 }

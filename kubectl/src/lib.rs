@@ -17,10 +17,15 @@ pub mod cli;
 pub mod client;
 pub mod cluster_info;
 pub mod config;
+pub mod cordon;
 pub mod create;
 pub mod delete;
+pub mod describe;
 pub mod discovery;
+pub mod drain;
 pub mod error;
+pub mod exec;
+pub mod expose;
 pub mod get;
 pub mod kubeconfig;
 pub mod label;
@@ -28,9 +33,13 @@ pub mod logs;
 pub mod manifest;
 pub mod patch;
 pub mod printers;
+pub mod rollout;
+pub mod run;
 pub mod scale;
+pub mod set;
 pub mod target;
 pub mod version;
+pub mod wait;
 
 use cli::{Cli, Command};
 use client::Rest;
@@ -68,6 +77,18 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::ApiResources(a) => api_resources::run(&rest, a).await,
                 Command::ApiVersions => api_resources::versions(&rest).await,
                 Command::ClusterInfo => cluster_info::run(&rest).await,
+                Command::Describe(a) => describe::run(&rest, a).await,
+                Command::Exec(a) => exec::run(&rest, a).await,
+                Command::Rollout { command } => rollout::run(&rest, command).await,
+                Command::Set {
+                    command: cli::SetCommand::Image { args },
+                } => set::image(&rest, &args).await,
+                Command::Cordon(a) => cordon::set(&rest, &a.node, true).await,
+                Command::Uncordon(a) => cordon::set(&rest, &a.node, false).await,
+                Command::Drain(a) => drain::run(&rest, a).await,
+                Command::Wait(a) => wait::run(&rest, a).await,
+                Command::Run(a) => run::run(&rest, a).await,
+                Command::Expose(a) => expose::run(&rest, a).await,
                 Command::Config { .. } | Command::Version(_) => Ok(0),
             }
         }

@@ -28,9 +28,19 @@ pub async fn run(rest: &Rest, a: LogsArgs) -> Result<i32> {
             }
         }
     };
-    let pod = rest
+    let pod = match rest
         .get(&format!("/api/v1/namespaces/{ns}/pods/{pod_name}"))
-        .await?;
+        .await
+    {
+        Ok(p) => p,
+        // Upstream words a missing pod its own way here.
+        Err(e) if e.is_not_found() => {
+            return Err(Error::usage(format!(
+                "error from server (NotFound): pods \"{pod_name}\" not found in namespace \"{ns}\""
+            )))
+        }
+        Err(e) => return Err(e),
+    };
     let names: Vec<String> = pod["spec"]["containers"]
         .as_array()
         .into_iter()

@@ -49,7 +49,9 @@ pub async fn parse(resolver: &mut Resolver<'_>, args: &[String]) -> Result<Targe
                 ));
             };
             if name.is_empty() {
-                return Err(Error::usage("arguments in resource/name form must have a single resource and name"));
+                return Err(Error::usage(
+                    "arguments in resource/name form must have a single resource and name",
+                ));
             }
             let r = resolver.resolve(ty).await?;
             match targets.iter_mut().find(|t| t.resource == r) {

@@ -301,6 +301,75 @@ async fn ours_prints_what_upstream_prints() {
         b.same(args);
     }
 
+    // Workloads and nodes (no controllers run here, so rollouts stay put).
+    let node = b.manifest(
+        "node-@.yaml",
+        "apiVersion: v1\nkind: Node\nmetadata: {name: node-@, labels: {kubernetes.io/hostname: node-@}}\n",
+    );
+    for args in [
+        &["create", "-f", node.as_str()][..],
+        &["cordon", "node-@"],
+        &["cordon", "node-@"],
+        &["uncordon", "node-@"],
+        &["uncordon", "node-@"],
+        &["cordon", "nope-@"],
+        &["create", "deployment", "r-@", "--image=busybox:1.36"],
+        &["rollout", "history", "deploy/r-@"],
+        &["rollout", "undo", "deploy/r-@"],
+        &["rollout", "status", "deploy/r-@", "--watch=false"],
+        &["rollout", "pause", "deploy/r-@"],
+        &["rollout", "pause", "deploy/r-@"],
+        &["rollout", "resume", "deploy/r-@"],
+        &["rollout", "resume", "deploy/r-@"],
+        &["rollout", "restart", "deploy/r-@"],
+        &["set", "image", "deploy/r-@", "busybox=busybox:1.37"],
+        &["set", "image", "deploy/r-@", "nope=busybox:1.37"],
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deploy/r-@",
+            "--timeout=1s",
+        ],
+        &["wait", "--for=delete", "cm/nope-@", "--timeout=1s"],
+        &[
+            "run",
+            "p-@",
+            "--image=nginx",
+            "--port=80",
+            "--env=A=b",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+            "--",
+            "sleep",
+            "10",
+        ],
+        &["run", "p-@", "--image=nginx"],
+        &[
+            "expose",
+            "deploy",
+            "r-@",
+            "--port=8080",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ],
+        &[
+            "expose",
+            "deploy",
+            "r-@",
+            "--port=8080",
+            "--target-port=http",
+            "--type=NodePort",
+        ],
+        &["exec", "nope-@", "--", "ls"],
+        &["logs", "nope-@"],
+        &["describe", "cm", "nope-@"],
+        &["delete", "node", "node-@"],
+    ] {
+        b.same(args);
+    }
+
     // Kubeconfig: several files merged, contexts, redaction, switching.
     let first = b.path("first");
     let second = b.path("second");

@@ -1,0 +1,724 @@
+//! `kubectl describe`: a readable summary of an object plus its Events.
+//!
+//! Pods, Deployments, ReplicaSets, Services and Nodes get the sections
+//! upstream shows for them (containers and their states, replica counts,
+//! endpoints, conditions, capacity); every other kind falls back to its
+//! fields with Title Case keys. Events are found like upstream finds them
+//! (field selector on the involved object). The layout follows upstream's
+//! (aligned `Key:  value` lines, indented sections) but is not byte-identical:
+//! upstream aligns through a tabwriter whose column blocks depend on every
+//! line written, which we do not reproduce.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::cli::DescribeArgs;
+use crate::client::{q, Rest};
+use crate::discovery::{Resolver, Resource};
+use crate::error::{Error, Result};
+use crate::printers::tabwriter::align;
+use crate::target;
+
+/// Lines being built: `(indent level, key, value)`; an empty key is a plain line.
+#[derive(Default)]
+struct Out {
+    lines: Vec<(usize, String, String)>,
+}
+
+impl Out {
+    fn kv(&mut self, level: usize, k: &str, v: impl Into<String>) {
+        self.lines.push((level, format!("{k}:"), v.into()));
+    }
+    fn head(&mut self, level: usize, k: &str) {
+        self.lines.push((level, format!("{k}:"), String::new()));
+    }
+    fn map(&mut self, level: usize, k: &str, m: &Value, sep: &str) {
+        match m.as_object() {
+            Some(m) if !m.is_empty() => {
+                for (i, (key, v)) in m.iter().enumerate() {
+                    let text = format!(
+                        "{key}{sep}{}",
+                        v.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| v.to_string())
+                    );
+                    if i == 0 {
+                        self.kv(level, k, text);
+                    } else {
+                        self.lines.push((level, String::new(), text));
+                    }
+                }
+            }
+            _ => self.kv(level, k, "<none>"),
+        }
+    }
+    fn render(&self) -> String {
+        // Keys at one level align on the widest key of that level.
+        let mut width = [0usize; 8];
+        for (l, k, _) in &self.lines {
+            let l = (*l).min(7);
+            width[l] = width[l].max(k.len());
+        }
+        let mut s = String::new();
+        for (l, k, v) in &self.lines {
+            let pad = "  ".repeat(*l);
+            if v.is_empty() {
+                s.push_str(&format!("{pad}{k}\n"));
+            } else {
+                s.push_str(&format!("{pad}{k:<w$}  {v}\n", w = width[(*l).min(7)]));
+            }
+        }
+        s
+    }
+}
+
+fn age(ts: &str) -> String {
+    let Ok(t) = ts.parse::<DateTime<Utc>>() else {
+        return "<unknown>".into();
+    };
+    let secs = (Utc::now() - t).num_seconds().max(0);
+    match secs {
+        s if s < 120 => format!("{s}s"),
+        s if s < 600 => format!("{}m{}s", s / 60, s % 60),
+        s if s < 3 * 3600 => format!("{}m", s / 60),
+        s if s < 8 * 3600 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
+        s if s < 2 * 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = v;
+    for p in path {
+        cur = &cur[*p];
+    }
+    cur.as_str().unwrap_or("")
+}
+
+fn title(key: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in key.chars().enumerate() {
+        if i == 0 {
+            out.extend(c.to_uppercase());
+        } else if c.is_uppercase() {
+            out.push(' ');
+            out.push(c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn generic(out: &mut Out, level: usize, v: &Value) {
+    if let Some(m) = v.as_object() {
+        for (k, val) in m {
+            match val {
+                Value::Object(o) if !o.is_empty() => {
+                    out.head(level, &title(k));
+                    generic(out, level + 1, val);
+                }
+                Value::Array(a) if !a.is_empty() => {
+                    out.head(level, &title(k));
+                    for item in a {
+                        if item.is_object() {
+                            generic(out, level + 1, item);
+                        } else {
+                            out.lines.push((
+                                level + 1,
+                                String::new(),
+                                item.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| item.to_string()),
+                            ));
+                        }
+                    }
+                }
+                Value::String(st) => out.kv(level, &title(k), st.clone()),
+                other => out.kv(level, &title(k), other.to_string()),
+            }
+        }
+    }
+}
+
+/// The "Pod Template" section (also used by `rollout history --revision`).
+pub fn template_text(tpl: &Value) -> String {
+    let mut out = Out::default();
+    template(&mut out, 0, tpl);
+    out.render()
+}
+
+fn template(out: &mut Out, level: usize, tpl: &Value) {
+    out.head(level, "Pod Template");
+    out.map(level + 1, "Labels", &tpl["metadata"]["labels"], "=");
+    if tpl["metadata"]["annotations"].is_object() {
+        out.map(
+            level + 1,
+            "Annotations",
+            &tpl["metadata"]["annotations"],
+            ": ",
+        );
+    }
+    containers(out, level + 1, &tpl["spec"], &Value::Null);
+}
+
+fn containers(out: &mut Out, level: usize, spec: &Value, status: &Value) {
+    out.head(level, "Containers");
+    for c in spec["containers"].as_array().into_iter().flatten() {
+        let name = s(c, &["name"]);
+        out.head(level + 1, name);
+        out.kv(level + 2, "Image", s(c, &["image"]));
+        let ports: Vec<String> = c["ports"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p["containerPort"],
+                    p["protocol"].as_str().unwrap_or("TCP")
+                )
+            })
+            .collect();
+        out.kv(
+            level + 2,
+            "Port",
+            if ports.is_empty() {
+                "<none>".into()
+            } else {
+                ports.join(", ")
+            },
+        );
+        if let Some(cmd) = c["command"].as_array() {
+            out.head(level + 2, "Command");
+            for a in cmd {
+                out.lines.push((
+                    level + 3,
+                    String::new(),
+                    a.as_str().unwrap_or("").to_string(),
+                ));
+            }
+        }
+        if let Some(st) = status["containerStatuses"]
+            .as_array()
+            .and_then(|l| l.iter().find(|x| x["name"] == name))
+        {
+            if let Some((state, detail)) = st["state"].as_object().and_then(|m| m.iter().next()) {
+                out.kv(level + 2, "State", title(state));
+                if let Some(r) = detail["reason"].as_str() {
+                    out.kv(level + 3, "Reason", r);
+                }
+                if let Some(t) = detail["startedAt"].as_str() {
+                    out.kv(level + 3, "Started", t);
+                }
+            }
+            out.kv(
+                level + 2,
+                "Ready",
+                if st["ready"] == true { "True" } else { "False" },
+            );
+            out.kv(level + 2, "Restart Count", st["restartCount"].to_string());
+        }
+        let env: Vec<String> = c["env"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    s(e, &["name"]),
+                    e["value"].as_str().unwrap_or("<set from a reference>")
+                )
+            })
+            .collect();
+        if env.is_empty() {
+            out.kv(level + 2, "Environment", "<none>");
+        } else {
+            out.head(level + 2, "Environment");
+            for e in env {
+                out.lines.push((level + 3, String::new(), e));
+            }
+        }
+    }
+}
+
+fn conditions(out: &mut Out, st: &Value, cols: &[&str]) {
+    let Some(list) = st["conditions"].as_array() else {
+        return;
+    };
+    out.head(0, "Conditions");
+    let mut rows = vec![cols.iter().map(|c| c.to_string()).collect::<Vec<_>>()];
+    rows.push(cols.iter().map(|c| "-".repeat(c.len())).collect());
+    for c in list {
+        rows.push(
+            cols.iter()
+                .map(|col| {
+                    s(
+                        c,
+                        &[match *col {
+                            "Type" => "type",
+                            "Status" => "status",
+                            "Reason" => "reason",
+                            _ => "message",
+                        }],
+                    )
+                    .to_string()
+                })
+                .collect(),
+        );
+    }
+    for line in align(&rows).lines() {
+        out.lines.push((1, String::new(), line.to_string()));
+    }
+}
+
+async fn events(rest: &Rest, out: &mut Out, obj: &Value) -> Result<()> {
+    let m = &obj["metadata"];
+    let mut sel = vec![format!("involvedObject.name={}", s(m, &["name"]))];
+    let ns = m["namespace"].as_str();
+    if let Some(n) = ns {
+        sel.push(format!("involvedObject.namespace={n}"));
+    }
+    if let Some(u) = m["uid"].as_str() {
+        sel.push(format!("involvedObject.uid={u}"));
+    }
+    let path = match ns {
+        Some(n) => format!(
+            "/api/v1/namespaces/{n}/events?fieldSelector={}",
+            q(&sel.join(","))
+        ),
+        None => format!("/api/v1/events?fieldSelector={}", q(&sel.join(","))),
+    };
+    let list = rest.get(&path).await?;
+    let mut items: Vec<&Value> = list["items"].as_array().into_iter().flatten().collect();
+    if items.is_empty() {
+        out.kv(0, "Events", "<none>");
+        return Ok(());
+    }
+    let when = |e: &Value| -> String {
+        ["lastTimestamp", "eventTime", "firstTimestamp"]
+            .iter()
+            .find_map(|k| e[*k].as_str().map(str::to_string))
+            .or_else(|| {
+                e["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .unwrap_or_default()
+    };
+    items.sort_by_key(|e| when(e));
+    out.head(0, "Events");
+    let mut rows = vec![
+        ["Type", "Reason", "Age", "From", "Message"]
+            .map(String::from)
+            .to_vec(),
+        ["----", "------", "----", "----", "-------"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for e in items {
+        let from = e["source"]["component"]
+            .as_str()
+            .filter(|c| !c.is_empty())
+            .or_else(|| e["reportingComponent"].as_str())
+            .unwrap_or("");
+        let count = e["count"].as_i64().unwrap_or(1);
+        let age_text = if count > 1 {
+            format!(
+                "{} (x{count} over {})",
+                age(&when(e)),
+                age(s(e, &["firstTimestamp"]))
+            )
+        } else {
+            age(&when(e))
+        };
+        rows.push(vec![
+            s(e, &["type"]).into(),
+            s(e, &["reason"]).into(),
+            age_text,
+            from.into(),
+            s(e, &["message"]).trim().into(),
+        ]);
+    }
+    for line in align(&rows).lines() {
+        out.lines.push((1, String::new(), line.to_string()));
+    }
+    Ok(())
+}
+
+async fn describe_one(rest: &Rest, r: &Resource, obj: &Value, show_events: bool) -> Result<String> {
+    let mut out = Out::default();
+    let m = &obj["metadata"];
+    out.kv(0, "Name", s(m, &["name"]));
+    if r.namespaced {
+        out.kv(0, "Namespace", s(m, &["namespace"]));
+    }
+    let spec = &obj["spec"];
+    let st = &obj["status"];
+    match r.kind.as_str() {
+        "Pod" => {
+            out.kv(
+                0,
+                "Priority",
+                spec["priority"].as_i64().unwrap_or(0).to_string(),
+            );
+            out.kv(0, "Service Account", s(spec, &["serviceAccountName"]));
+            let node = s(spec, &["nodeName"]);
+            let host_ip = s(st, &["hostIP"]);
+            out.kv(
+                0,
+                "Node",
+                if node.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    format!("{node}/{host_ip}")
+                },
+            );
+            if let Some(t) = st["startTime"].as_str() {
+                out.kv(0, "Start Time", t);
+            }
+            out.map(0, "Labels", &m["labels"], "=");
+            out.map(0, "Annotations", &m["annotations"], ": ");
+            out.kv(
+                0,
+                "Status",
+                if m["deletionTimestamp"].is_string() {
+                    "Terminating"
+                } else {
+                    s(st, &["phase"])
+                },
+            );
+            out.kv(0, "IP", s(st, &["podIP"]));
+            if let Some(o) = m["ownerReferences"]
+                .as_array()
+                .and_then(|l| l.iter().find(|o| o["controller"] == true))
+            {
+                out.kv(
+                    0,
+                    "Controlled By",
+                    format!("{}/{}", s(o, &["kind"]), s(o, &["name"])),
+                );
+            }
+            containers(&mut out, 0, spec, st);
+            conditions(&mut out, st, &["Type", "Status"]);
+            out.kv(0, "QoS Class", s(st, &["qosClass"]));
+            out.map(0, "Node-Selectors", &spec["nodeSelector"], "=");
+        }
+        "Deployment" => {
+            out.kv(0, "CreationTimestamp", s(m, &["creationTimestamp"]));
+            out.map(0, "Labels", &m["labels"], "=");
+            out.map(0, "Annotations", &m["annotations"], ": ");
+            out.kv(0, "Selector", selector_text(&spec["selector"]));
+            let n = |k: &str| st[k].as_i64().unwrap_or(0);
+            out.kv(
+                0,
+                "Replicas",
+                format!(
+                    "{} desired | {} updated | {} total | {} available | {} unavailable",
+                    spec["replicas"].as_i64().unwrap_or(1),
+                    n("updatedReplicas"),
+                    n("replicas"),
+                    n("availableReplicas"),
+                    n("unavailableReplicas")
+                ),
+            );
+            out.kv(0, "StrategyType", s(spec, &["strategy", "type"]));
+            out.kv(
+                0,
+                "MinReadySeconds",
+                spec["minReadySeconds"].as_i64().unwrap_or(0).to_string(),
+            );
+            if let Some(ru) = spec["strategy"]["rollingUpdate"].as_object() {
+                let f = |k: &str| {
+                    ru.get(k)
+                        .map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string())
+                        })
+                        .unwrap_or_default()
+                };
+                out.kv(
+                    0,
+                    "RollingUpdateStrategy",
+                    format!(
+                        "{} max unavailable, {} max surge",
+                        f("maxUnavailable"),
+                        f("maxSurge")
+                    ),
+                );
+            }
+            template(&mut out, 0, &spec["template"]);
+            conditions(&mut out, st, &["Type", "Status", "Reason"]);
+        }
+        "ReplicaSet" => {
+            out.kv(0, "Selector", selector_text(&spec["selector"]));
+            out.map(0, "Labels", &m["labels"], "=");
+            out.map(0, "Annotations", &m["annotations"], ": ");
+            if let Some(o) = m["ownerReferences"]
+                .as_array()
+                .and_then(|l| l.iter().find(|o| o["controller"] == true))
+            {
+                out.kv(
+                    0,
+                    "Controlled By",
+                    format!("{}/{}", s(o, &["kind"]), s(o, &["name"])),
+                );
+            }
+            out.kv(
+                0,
+                "Replicas",
+                format!(
+                    "{} current / {} desired",
+                    st["replicas"].as_i64().unwrap_or(0),
+                    spec["replicas"].as_i64().unwrap_or(0)
+                ),
+            );
+            template(&mut out, 0, &spec["template"]);
+        }
+        "Service" => {
+            out.map(0, "Labels", &m["labels"], "=");
+            out.map(0, "Annotations", &m["annotations"], ": ");
+            let sel: Vec<String> = spec["selector"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                .collect();
+            out.kv(
+                0,
+                "Selector",
+                if sel.is_empty() {
+                    "<none>".into()
+                } else {
+                    sel.join(",")
+                },
+            );
+            out.kv(0, "Type", s(spec, &["type"]));
+            out.kv(0, "IP", s(spec, &["clusterIP"]));
+            for p in spec["ports"].as_array().into_iter().flatten() {
+                let name = p["name"]
+                    .as_str()
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or("<unset>");
+                out.kv(
+                    0,
+                    "Port",
+                    format!(
+                        "{name}  {}/{}",
+                        p["port"],
+                        p["protocol"].as_str().unwrap_or("TCP")
+                    ),
+                );
+                let tp = p["targetPort"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| p["targetPort"].to_string());
+                out.kv(
+                    0,
+                    "TargetPort",
+                    format!("{tp}/{}", p["protocol"].as_str().unwrap_or("TCP")),
+                );
+            }
+            let ep = rest
+                .get(&format!(
+                    "/api/v1/namespaces/{}/endpoints/{}",
+                    s(m, &["namespace"]),
+                    s(m, &["name"])
+                ))
+                .await
+                .unwrap_or(Value::Null);
+            let addrs: Vec<String> = ep["subsets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|ss| {
+                    let ports: Vec<i64> = ss["ports"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| p["port"].as_i64())
+                        .collect();
+                    ss["addresses"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(move |a| {
+                            let ip = a["ip"].as_str().unwrap_or("").to_string();
+                            ports.clone().into_iter().map(move |p| format!("{ip}:{p}"))
+                        })
+                })
+                .collect();
+            out.kv(
+                0,
+                "Endpoints",
+                if addrs.is_empty() {
+                    "<none>".into()
+                } else {
+                    addrs.join(",")
+                },
+            );
+            out.kv(0, "Session Affinity", s(spec, &["sessionAffinity"]));
+        }
+        "Node" => {
+            let roles: Vec<String> = m["labels"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, _)| {
+                    k.strip_prefix("node-role.kubernetes.io/")
+                        .map(str::to_string)
+                })
+                .collect();
+            out.kv(
+                0,
+                "Roles",
+                if roles.is_empty() {
+                    "<none>".into()
+                } else {
+                    roles.join(",")
+                },
+            );
+            out.map(0, "Labels", &m["labels"], "=");
+            out.map(0, "Annotations", &m["annotations"], ": ");
+            out.kv(0, "CreationTimestamp", s(m, &["creationTimestamp"]));
+            let taints: Vec<String> = spec["taints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    let v = t["value"]
+                        .as_str()
+                        .map(|v| format!("={v}"))
+                        .unwrap_or_default();
+                    format!("{}{v}:{}", s(t, &["key"]), s(t, &["effect"]))
+                })
+                .collect();
+            out.kv(
+                0,
+                "Taints",
+                if taints.is_empty() {
+                    "<none>".into()
+                } else {
+                    taints.join(", ")
+                },
+            );
+            out.kv(
+                0,
+                "Unschedulable",
+                spec["unschedulable"].as_bool().unwrap_or(false).to_string(),
+            );
+            conditions(&mut out, st, &["Type", "Status", "Reason", "Message"]);
+            out.head(0, "Addresses");
+            for a in st["addresses"].as_array().into_iter().flatten() {
+                out.kv(1, s(a, &["type"]), s(a, &["address"]));
+            }
+            for (k, title_) in [("capacity", "Capacity"), ("allocatable", "Allocatable")] {
+                out.head(0, title_);
+                for (rk, rv) in st[k].as_object().into_iter().flatten() {
+                    out.kv(1, rk, rv.as_str().unwrap_or(""));
+                }
+            }
+            out.kv(0, "PodCIDR", s(spec, &["podCIDR"]));
+        }
+        _ => {
+            out.map(0, "Labels", &m["labels"], "=");
+            out.map(0, "Annotations", &m["annotations"], ": ");
+            out.kv(0, "API Version", s(obj, &["apiVersion"]));
+            out.kv(0, "Kind", s(obj, &["kind"]));
+            let mut rest_of = obj.clone();
+            if let Some(o) = rest_of.as_object_mut() {
+                o.remove("apiVersion");
+                o.remove("kind");
+                o.remove("metadata");
+            }
+            generic(&mut out, 0, &rest_of);
+        }
+    }
+    if show_events {
+        events(rest, &mut out, obj).await?;
+    }
+    Ok(out.render())
+}
+
+fn selector_text(sel: &Value) -> String {
+    let mut parts: Vec<String> = sel["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect();
+    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
+        let vals: Vec<&str> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        parts.push(format!(
+            "{} {} ({})",
+            s(e, &["key"]),
+            s(e, &["operator"]).to_lowercase(),
+            vals.join(",")
+        ));
+    }
+    if parts.is_empty() {
+        "<none>".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+/// Runs `kubectl describe`.
+pub async fn run(rest: &Rest, a: DescribeArgs) -> Result<i32> {
+    let mut resolver = Resolver::new(rest).await?;
+    let parsed = target::parse(&mut resolver, &a.args).await?;
+    if parsed.targets.is_empty() {
+        return Err(Error::usage("Required resource not specified."));
+    }
+    let show_events = a.show_events != "false";
+    let mut docs = Vec::new();
+    let mut errors = Vec::new();
+    for t in parsed.targets {
+        let r = t.resource;
+        let ns = (r.namespaced && !a.all_namespaces).then_some(rest.namespace.as_str());
+        if t.names.is_empty() {
+            let mut path = r.path(ns);
+            if let Some(l) = &a.selector {
+                path = format!("{path}?labelSelector={}", q(l));
+            }
+            let list = rest.get(&path).await?;
+            for o in list["items"].as_array().into_iter().flatten() {
+                docs.push(describe_one(rest, &r, o, show_events).await?);
+            }
+        } else {
+            for name in &t.names {
+                match rest.get(&r.object_path(ns, name)).await {
+                    Ok(o) => docs.push(describe_one(rest, &r, &o, show_events).await?),
+                    Err(e) if e.is_not_found() => {
+                        // Upstream falls back to objects whose name starts with the argument.
+                        let list = rest.get(&r.path(ns)).await?;
+                        let matches: Vec<&Value> = list["items"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter(|o| s(o, &["metadata", "name"]).starts_with(name.as_str()))
+                            .collect();
+                        if matches.is_empty() {
+                            errors.push(e);
+                        }
+                        for o in matches {
+                            docs.push(describe_one(rest, &r, o, show_events).await?);
+                        }
+                    }
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+    }
+    print!("{}", docs.join("\n\n"));
+    if docs.is_empty() && errors.is_empty() {
+        eprintln!("No resources found in {} namespace.", rest.namespace);
+    }
+    Ok(crate::error::report(errors))
+}
