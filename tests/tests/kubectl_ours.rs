@@ -154,6 +154,38 @@ async fn ours_prints_what_upstream_prints() {
         out.stderr
     );
 
+    // A second apply that drops a key and changes fields: ours patches
+    // three-way, and the real kubectl then has nothing left to do.
+    let changed = APP
+        .replace("replicas: 2", "replicas: 1")
+        .replace("greeting: hello, ", "");
+    write(&b.path("app.yaml"), &changed);
+    let out = b.run(true, &["apply".into(), "-f".into(), app.clone()]);
+    assert_eq!(
+        out.stdout,
+        "deployment.apps/web configured\nconfigmap/settings configured\nservice/web unchanged\n",
+        "{}",
+        out.stderr
+    );
+    let out = b.run(false, &["apply".into(), "-f".into(), app.clone()]);
+    assert_eq!(
+        out.stdout,
+        "deployment.apps/web unchanged\nconfigmap/settings unchanged\nservice/web unchanged\n",
+        "{}",
+        out.stderr
+    );
+    let out = b.run(
+        true,
+        &[
+            "get".into(),
+            "cm".into(),
+            "settings".into(),
+            "-o".into(),
+            "jsonpath={.data}".into(),
+        ],
+    );
+    assert!(!out.stdout.contains("greeting"), "{}", out.stdout);
+
     // get: tables from the server, every printer, selectors, errors.
     for args in [
         &["get", "deploy"][..],
@@ -290,6 +322,17 @@ async fn ours_prints_what_upstream_prints() {
             "name",
         ],
         &["apply", "-f", cm.as_str(), "--dry-run=server"],
+        &["apply", "-f", cm.as_str(), "--server-side"],
+        &[
+            "apply",
+            "-f",
+            cm.as_str(),
+            "--server-side",
+            "--force-conflicts",
+            "-o",
+            "name",
+        ],
+        &["replace", "-f", cm.as_str()],
         &["delete", "cm", "cm-@"],
         &["delete", "cm", "cm-@"],
         &["delete", "deploy", "d-@", "--wait=false"],
