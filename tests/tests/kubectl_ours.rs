@@ -474,6 +474,55 @@ async fn ours_prints_what_upstream_prints() {
     let parse = |s: &str| serde_yaml::from_str::<serde_json::Value>(s).expect("yaml");
     assert_eq!(parse(&ours), parse(&real), "edited kubeconfig");
 
+    // A watch prints the list, then one row per event, aligned with the
+    // first table's widths.
+    let spawn = |bin: PathBuf, cache: &Path| {
+        std::process::Command::new(bin)
+            .args(["--server", &b.url, "--cache-dir"])
+            .arg(cache)
+            .args(["get", "cm", "-w"])
+            .env("KUBECONFIG", "/dev/null")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl -w")
+    };
+    let ours = spawn(
+        tests::harness::binary("kubectl").expect("our kubectl"),
+        b.cache_ours.path(),
+    );
+    let real = spawn(PathBuf::from("/usr/bin/kubectl"), b.cache_real.path());
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for args in [
+        &[
+            "create",
+            "configmap",
+            "a-much-longer-name-than-before",
+            "--from-literal=k=v",
+        ][..],
+        &[
+            "label",
+            "configmap",
+            "a-much-longer-name-than-before",
+            "x=y",
+        ],
+        &["delete", "configmap", "a-much-longer-name-than-before"],
+    ] {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        assert!(b.run(true, &args).success);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let finish = |mut child: std::process::Child| {
+        // Our own child: a watch never ends by itself.
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("watch output");
+        mask_ages(&String::from_utf8_lossy(&out.stdout))
+    };
+    let (o, r) = (finish(ours), finish(real));
+    assert_eq!(o, r, "get -w");
+    assert!(o.contains("a-much-longer-name-than-before"), "{o}");
+    b.compared += 1;
+
     assert!(b.compared >= 60, "only {} comparisons", b.compared);
 }
 
