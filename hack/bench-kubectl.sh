@@ -94,7 +94,9 @@ fi
 
 echo "| command | binary | mean ms | median ms | min ms |"
 echo "|---|---|---|---|---|"
-for case in "get pods (1,000), cold cache|cold|-n $NS get pods" \
+for case in "version --client (start-up only)|warm|version --client" \
+            "get pods (empty namespace), warm cache|warm|-n kube-public get pods" \
+            "get pods (1,000), cold cache|cold|-n $NS get pods" \
             "get pods (1,000), warm cache|warm|-n $NS get pods" \
             "apply -f (50 objects, unchanged), warm cache|warm|-n $NS apply -f $WORK/fifty.yaml"; do
     IFS='|' read -r title mode args <<<"$case"
@@ -103,5 +105,9 @@ for case in "get pods (1,000), cold cache|cold|-n $NS get pods" \
     # shellcheck disable=SC2086
     echo "| $title | upstream | $(bench real "$REAL" "$mode" $args) |"
 done
+# Reference: the server's own share, the same Table request made by curl.
+ACCEPT='application/json;as=Table;v=v1;g=meta.k8s.io,application/json'
+curl_table() { curl -sf -H "Accept: $ACCEPT" "$SERVER/api/v1/namespaces/$NS/pods" -o /dev/null; }
+echo "| get pods (1,000): the server's Table (one unpaged request) fetched by curl, reference | curl | $(for _ in $(seq "$RUNS"); do time_ms curl_table; done | stats) |"
 echo
 echo "runs per cell: $RUNS; ours: $OURS ($(du -h "$OURS" | cut -f1)); upstream: $("$REAL" version --client 2>/dev/null | head -1)"
