@@ -140,7 +140,12 @@ impl Rest {
                 host: self.host_port(),
             }
         } else {
-            Error::Transport(format!("{e}"))
+            // Upstream names the root cause (a TLS failure, a DNS error).
+            let mut cause: &dyn std::error::Error = &e;
+            while let Some(next) = cause.source() {
+                cause = next;
+            }
+            Error::Raw(format!("Unable to connect to the server: {cause}"))
         }
     }
 }

@@ -29,9 +29,6 @@ pub enum Error {
         /// `host:port` as upstream prints it.
         host: String,
     },
-    /// A transport failure other than a refused connection.
-    #[error("error: {0}")]
-    Transport(String),
     /// Wrong usage or a local failure (printed with `error: `).
     #[error("error: {0}")]
     Usage(String),
