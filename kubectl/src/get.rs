@@ -214,7 +214,7 @@ pub async fn run(rest: &Rest, a: GetArgs) -> Result<i32> {
     let wide = matches!(output, Output::Table { wide: true });
     let mut first = true;
     let mut any = false;
-    let mut watch_state: Option<(Resource, Value, TabWriter, Options)> = None;
+    let mut watch_state: Option<(Resource, Vec<String>, Value, TabWriter, Options)> = None;
     for t in &parsed.targets {
         let r = &t.resource;
         let tns = if r.namespaced { ns } else { None };
@@ -289,7 +289,7 @@ pub async fn run(rest: &Rest, a: GetArgs) -> Result<i32> {
             print!("{}", tw.render(&all_rows));
         }
         if (a.watch || a.watch_only) && watch_state.is_none() {
-            watch_state = Some((r.clone(), tbl, tw, opts));
+            watch_state = Some((r.clone(), t.names.clone(), tbl, tw, opts));
         }
     }
     let code = report(errors);
@@ -298,11 +298,8 @@ pub async fn run(rest: &Rest, a: GetArgs) -> Result<i32> {
         let namespaced = parsed.targets.iter().any(|t| t.resource.namespaced);
         no_resources(rest, &a, namespaced);
     }
-    if let Some((r, tbl, tw, opts)) = watch_state {
-        if !any && !a.no_headers {
-            // Nothing printed yet: the header still comes first.
-        }
-        return watch(rest, &a, &r, ns, tbl, tw, opts, any).await;
+    if let Some((r, names, tbl, tw, opts)) = watch_state {
+        return watch(rest, &a, &r, &names, ns, tbl, tw, opts, any).await;
     }
     Ok(code)
 }
@@ -317,35 +314,39 @@ fn no_resources(rest: &Rest, a: &GetArgs, namespaced: bool) {
 
 use crate::error::report;
 
-#[allow(clippy::too_many_arguments)]
-async fn watch(
-    rest: &Rest,
-    a: &GetArgs,
-    r: &Resource,
-    ns: Option<&str>,
-    list: Value,
-    mut tw: TabWriter,
-    opts: Options,
-    header_printed: bool,
-) -> Result<i32> {
-    let rv = list["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
-    let mut extra = vec!["watch=1".to_string()];
+/// The watch URL for a target: the collection (one named object through a
+/// `metadata.name` field selector), from `rv` unless `--watch-only`.
+fn watch_path(a: &GetArgs, r: &Resource, ns: Option<&str>, names: &[String], rv: &str) -> String {
+    let mut qs = vec!["watch=1".to_string()];
     if !rv.is_empty() && !a.watch_only {
-        extra.push(format!("resourceVersion={}", q(&rv)));
+        qs.push(format!("resourceVersion={}", q(rv)));
+    }
+    if let Some(l) = &a.selector {
+        qs.push(format!("labelSelector={}", q(l)));
+    }
+    let mut fields: Vec<String> = a.field_selector.iter().cloned().collect();
+    if let [one] = names {
+        fields.push(format!("metadata.name={one}"));
+    }
+    if !fields.is_empty() {
+        qs.push(format!("fieldSelector={}", q(&fields.join(","))));
     }
     let tns = if r.namespaced { ns } else { None };
-    let path = with_query(&r.path(tns), &list_query(a, &extra));
+    with_query(&r.path(tns), &qs.join("&"))
+}
+
+/// Reads a watch stream, handing each event (`{type, object}`) to `f`.
+async fn read_events(
+    rest: &Rest,
+    path: &str,
+    accept: &str,
+    mut f: impl FnMut(&Value),
+) -> Result<()> {
     let resp = rest
-        .send(Method::GET, &path, &[("accept", TABLE_ACCEPT)], None)
+        .send(Method::GET, path, &[("accept", accept)], None)
         .await?;
-    let mut header_done = header_printed || a.no_headers;
-    let columns = list["columnDefinitions"].clone();
     let mut body = http_body_util::BodyStream::new(resp.into_body());
     let mut buf: Vec<u8> = Vec::new();
-    use std::io::Write;
     while let Some(frame) = body.next().await {
         let frame = frame.map_err(|e| rest.transport(e))?;
         let Ok(data) = frame.into_data() else {
@@ -367,24 +368,57 @@ async fn watch(
             if ev["type"] == "BOOKMARK" {
                 continue;
             }
-            let mut t = ev["object"].clone();
-            if t["columnDefinitions"]
-                .as_array()
-                .map(|c| c.is_empty())
-                .unwrap_or(true)
-            {
-                t["columnDefinitions"] = columns.clone();
-            }
-            let mut rows = Vec::new();
-            if !header_done {
-                rows.push(table::header(&t, &opts));
-                header_done = true;
-            }
-            rows.extend(table::rows(&t, &opts));
-            print!("{}", tw.render(&rows));
-            let _ = std::io::stdout().flush();
+            f(&ev);
         }
     }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn watch(
+    rest: &Rest,
+    a: &GetArgs,
+    r: &Resource,
+    names: &[String],
+    ns: Option<&str>,
+    list: Value,
+    mut tw: TabWriter,
+    opts: Options,
+    header_printed: bool,
+) -> Result<i32> {
+    let mut rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    if rv.is_empty() {
+        // A Table of one object carries the version in its row's object.
+        rv = list["rows"][0]["object"]["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+    }
+    let path = watch_path(a, r, ns, names, &rv);
+    let mut header_done = header_printed || a.no_headers;
+    let columns = list["columnDefinitions"].clone();
+    read_events(rest, &path, TABLE_ACCEPT, |ev| {
+        let mut t = ev["object"].clone();
+        if t["columnDefinitions"]
+            .as_array()
+            .map(|c| c.is_empty())
+            .unwrap_or(true)
+        {
+            t["columnDefinitions"] = columns.clone();
+        }
+        let mut rows = Vec::new();
+        if !header_done {
+            rows.push(table::header(&t, &opts));
+            header_done = true;
+        }
+        rows.extend(table::rows(&t, &opts));
+        print!("{}", tw.render(&rows));
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    })
+    .await?;
     Ok(0)
 }
 
@@ -398,12 +432,17 @@ async fn print_objects(
     mut errors: Vec<Error>,
 ) -> Result<i32> {
     let mut items: Vec<(Resource, Value)> = Vec::new();
+    let mut list_rv = String::new();
     for t in &parsed.targets {
         let r = &t.resource;
         let tns = if r.namespaced { ns } else { None };
         if t.names.is_empty() {
             match list_all(rest, &r.path(tns), &list_query(a, &[]), false).await {
                 Ok(list) => {
+                    list_rv = list["metadata"]["resourceVersion"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
                     let kind = list["kind"]
                         .as_str()
                         .unwrap_or("")
@@ -468,8 +507,52 @@ async fn print_objects(
             })
             .collect(),
     };
-    print!("{out}");
+    if a.watch || a.watch_only {
+        // A watch prints each object on its own (YAML documents separated),
+        // never a List.
+        for (i, (r, o)) in items.iter().enumerate() {
+            if matches!(output, Output::Yaml) && i > 0 {
+                println!("---");
+            }
+            let mut o = o.clone();
+            if !a.show_managed_fields {
+                strip_managed_fields(&mut o);
+            }
+            print!("{}", print_object(output, r, &o));
+        }
+    } else {
+        print!("{out}");
+    }
     let code = report(errors);
+    if (a.watch || a.watch_only) && code == 0 {
+        if let Some(t) = parsed.targets.first() {
+            let rv = if single {
+                doc["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            } else {
+                list_rv.clone()
+            };
+            let path = watch_path(a, &t.resource, ns, &t.names, &rv);
+            let r = t.resource.clone();
+            let mut first = items.is_empty();
+            read_events(rest, &path, "application/json", |ev| {
+                let mut obj = ev["object"].clone();
+                if !a.show_managed_fields {
+                    strip_managed_fields(&mut obj);
+                }
+                // Upstream separates YAML documents; other printers just follow.
+                if matches!(output, Output::Yaml) && !first {
+                    println!("---");
+                }
+                first = false;
+                print!("{}", print_object(output, &r, &obj));
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+            })
+            .await?;
+        }
+    }
     let listed = parsed.targets.iter().all(|t| t.names.is_empty());
     if items.is_empty() && code == 0 && listed && matches!(output, Output::Name | Output::Custom(_))
     {

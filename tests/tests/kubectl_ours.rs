@@ -388,6 +388,9 @@ async fn ours_prints_what_upstream_prints() {
             "10",
         ],
         &["run", "p-@", "--image=nginx"],
+        &["get", "pod", "p-@", "-o", "wide"],
+        &["get", "pod/p-@", "deploy/r-@", "--show-labels"],
+        &["get", "pods,deploy", "-l", "run=p-@", "-o", "name"],
         &[
             "expose",
             "deploy",
