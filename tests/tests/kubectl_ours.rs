@@ -479,22 +479,31 @@ async fn ours_prints_what_upstream_prints() {
 
     // A watch prints the list, then one row per event, aligned with the
     // first table's widths.
-    let spawn = |bin: PathBuf, cache: &Path| {
+    let spawn = |bin: PathBuf, cache: &Path, args: &[&str]| {
         std::process::Command::new(bin)
             .args(["--server", &b.url, "--cache-dir"])
             .arg(cache)
-            .args(["get", "cm", "-w"])
+            .args(args)
             .env("KUBECONFIG", "/dev/null")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("kubectl -w")
     };
-    let ours = spawn(
-        tests::harness::binary("kubectl").expect("our kubectl"),
-        b.cache_ours.path(),
-    );
-    let real = spawn(PathBuf::from("/usr/bin/kubectl"), b.cache_real.path());
+    let watches: Vec<(std::process::Child, std::process::Child)> =
+        [&["get", "cm", "-w"][..], &["get", "cm", "-o", "yaml", "-w"]]
+            .iter()
+            .map(|args| {
+                (
+                    spawn(
+                        tests::harness::binary("kubectl").expect("our kubectl"),
+                        b.cache_ours.path(),
+                        args,
+                    ),
+                    spawn(PathBuf::from("/usr/bin/kubectl"), b.cache_real.path(), args),
+                )
+            })
+            .collect();
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     for args in [
         &[
@@ -521,10 +530,12 @@ async fn ours_prints_what_upstream_prints() {
         let out = child.wait_with_output().expect("watch output");
         mask_ages(&String::from_utf8_lossy(&out.stdout))
     };
-    let (o, r) = (finish(ours), finish(real));
-    assert_eq!(o, r, "get -w");
-    assert!(o.contains("a-much-longer-name-than-before"), "{o}");
-    b.compared += 1;
+    for (ours, real) in watches {
+        let (o, r) = (finish(ours), finish(real));
+        assert_eq!(o, r, "get -w");
+        assert!(o.contains("a-much-longer-name-than-before"), "{o}");
+        b.compared += 1;
+    }
 
     assert!(b.compared >= 60, "only {} comparisons", b.compared);
 }
