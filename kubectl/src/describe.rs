@@ -4,10 +4,10 @@
 //! upstream shows for them (containers and their states, replica counts,
 //! endpoints, conditions, capacity); every other kind falls back to its
 //! fields with Title Case keys. Events are found like upstream finds them
-//! (field selector on the involved object). The layout follows upstream's
-//! (aligned `Key:  value` lines, indented sections) but is not byte-identical:
-//! upstream aligns through a tabwriter whose column blocks depend on every
-//! line written, which we do not reproduce.
+//! (field selector on the involved object). Alignment is upstream's: a
+//! tabwriter over `indent + key` cells, in blocks of consecutive `Key: value`
+//! lines, padded by two spaces; Services, Deployments, ConfigMaps, Secrets
+//! and Namespaces print byte-identically.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -18,6 +18,9 @@ use crate::discovery::{Resolver, Resource};
 use crate::error::{Error, Result};
 use crate::printers::tabwriter::align;
 use crate::target;
+
+/// The key marking a raw line.
+const RAW: &str = "\u{0}raw";
 
 /// Lines being built: `(indent level, key, value)`; an empty key is a plain line.
 #[derive(Default)]
@@ -33,7 +36,12 @@ impl Out {
         self.lines.push((level, format!("{k}:"), String::new()));
     }
     fn map(&mut self, level: usize, k: &str, m: &Value, sep: &str) {
-        match m.as_object() {
+        // Upstream never shows the last-applied configuration.
+        let mut m = m.as_object().cloned();
+        if let Some(map) = m.as_mut() {
+            map.remove(crate::apply::LAST_APPLIED);
+        }
+        match m.as_ref() {
             Some(m) if !m.is_empty() => {
                 for (i, (key, v)) in m.iter().enumerate() {
                     let text = format!(
@@ -52,20 +60,48 @@ impl Out {
             _ => self.kv(level, k, "<none>"),
         }
     }
+    /// A line printed as is (indented), which also ends an alignment block.
+    fn raw(&mut self, level: usize, text: impl Into<String>) {
+        self.lines.push((level, RAW.to_string(), text.into()));
+    }
     fn render(&self) -> String {
-        // Keys at one level align on the widest key of that level.
-        let mut width = [0usize; 8];
-        for (l, k, _) in &self.lines {
-            let l = (*l).min(7);
-            width[l] = width[l].max(k.len());
+        // Like upstream's tabwriter: consecutive `Key: value` lines of one
+        // level form a block aligned on its widest key; headings and raw
+        // lines end a block.
+        let is_kv = |i: usize| {
+            let (_, k, v) = &self.lines[i];
+            k != RAW && !v.is_empty()
+        };
+        // The indentation is part of the first cell, so a block spans levels.
+        let n = self.lines.len();
+        let cell = |i: usize| {
+            let (l, k, _) = &self.lines[i];
+            format!("{}{k}", "  ".repeat(*l))
+        };
+        let mut width = vec![0usize; n];
+        let mut i = 0;
+        while i < n {
+            if !is_kv(i) {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            while j < n && is_kv(j) {
+                j += 1;
+            }
+            let w = (i..j).map(|x| cell(x).len()).max().unwrap_or(0);
+            width[i..j].iter_mut().for_each(|x| *x = w);
+            i = j;
         }
         let mut s = String::new();
-        for (l, k, v) in &self.lines {
+        for (idx, (l, k, v)) in self.lines.iter().enumerate() {
             let pad = "  ".repeat(*l);
-            if v.is_empty() {
+            if k == RAW {
+                s.push_str(&format!("{pad}{v}\n"));
+            } else if v.is_empty() {
                 s.push_str(&format!("{pad}{k}\n"));
             } else {
-                s.push_str(&format!("{pad}{k:<w$}  {v}\n", w = width[(*l).min(7)]));
+                s.push_str(&format!("{:<w$}  {v}\n", cell(idx), w = width[idx]));
             }
         }
         s
@@ -160,43 +196,85 @@ fn template(out: &mut Out, level: usize, tpl: &Value) {
         );
     }
     containers(out, level + 1, &tpl["spec"], &Value::Null);
+    let vols: Vec<&str> = tpl["spec"]["volumes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| s(v, &["name"]))
+        .collect();
+    out.kv(
+        level + 1,
+        "Volumes",
+        if vols.is_empty() {
+            "<none>".to_string()
+        } else {
+            vols.join(", ")
+        },
+    );
+    out.map(
+        level + 1,
+        "Node-Selectors",
+        &tpl["spec"]["nodeSelector"],
+        "=",
+    );
+    let tols: Vec<String> = tpl["spec"]["tolerations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| format!("{}:{}", s(t, &["key"]), s(t, &["effect"])))
+        .collect();
+    out.kv(
+        level + 1,
+        "Tolerations",
+        if tols.is_empty() {
+            "<none>".to_string()
+        } else {
+            tols.join(", ")
+        },
+    );
+}
+
+/// Upstream's timestamp format in describe (`Thu, 03 Dec 2026 09:46:10 +0000`).
+fn rfc1123z(ts: &str) -> String {
+    ts.parse::<DateTime<Utc>>()
+        .map(|t| t.format("%a, %d %b %Y %H:%M:%S %z").to_string())
+        .unwrap_or_else(|_| ts.to_string())
 }
 
 fn containers(out: &mut Out, level: usize, spec: &Value, status: &Value) {
     out.head(level, "Containers");
+    let f = level + 1;
     for c in spec["containers"].as_array().into_iter().flatten() {
         let name = s(c, &["name"]);
-        out.head(level + 1, name);
-        out.kv(level + 2, "Image", s(c, &["image"]));
-        let ports: Vec<String> = c["ports"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| {
-                format!(
-                    "{}/{}",
-                    p["containerPort"],
-                    p["protocol"].as_str().unwrap_or("TCP")
-                )
-            })
-            .collect();
-        out.kv(
-            level + 2,
-            "Port",
-            if ports.is_empty() {
-                "<none>".into()
+        // Upstream indents a container's name one space past its section.
+        out.raw(level, format!(" {name}:"));
+        out.kv(f, "Image", s(c, &["image"]));
+        let ports: Vec<&Value> = c["ports"].as_array().into_iter().flatten().collect();
+        let proto = |p: &Value| p["protocol"].as_str().unwrap_or("TCP").to_string();
+        if ports.is_empty() {
+            out.kv(f, "Port", "<none>");
+            out.kv(f, "Host Port", "<none>");
+        } else {
+            let (pk, hk) = if ports.len() > 1 {
+                ("Ports", "Host Ports")
             } else {
-                ports.join(", ")
-            },
-        );
+                ("Port", "Host Port")
+            };
+            let list = |key: &str| -> String {
+                ports
+                    .iter()
+                    .map(|p| format!("{}/{}", p[key].as_i64().unwrap_or(0), proto(p)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            out.kv(f, pk, list("containerPort"));
+            out.kv(f, hk, list("hostPort"));
+        }
         if let Some(cmd) = c["command"].as_array() {
-            out.head(level + 2, "Command");
+            out.head(f, "Command");
             for a in cmd {
-                out.lines.push((
-                    level + 3,
-                    String::new(),
-                    a.as_str().unwrap_or("").to_string(),
-                ));
+                out.lines
+                    .push((f + 1, String::new(), a.as_str().unwrap_or("").to_string()));
             }
         }
         if let Some(st) = status["containerStatuses"]
@@ -204,20 +282,20 @@ fn containers(out: &mut Out, level: usize, spec: &Value, status: &Value) {
             .and_then(|l| l.iter().find(|x| x["name"] == name))
         {
             if let Some((state, detail)) = st["state"].as_object().and_then(|m| m.iter().next()) {
-                out.kv(level + 2, "State", title(state));
+                out.kv(f, "State", title(state));
                 if let Some(r) = detail["reason"].as_str() {
-                    out.kv(level + 3, "Reason", r);
+                    out.kv(f + 1, "Reason", r);
                 }
                 if let Some(t) = detail["startedAt"].as_str() {
-                    out.kv(level + 3, "Started", t);
+                    out.kv(f + 1, "Started", rfc1123z(t));
                 }
             }
             out.kv(
-                level + 2,
+                f,
                 "Ready",
                 if st["ready"] == true { "True" } else { "False" },
             );
-            out.kv(level + 2, "Restart Count", st["restartCount"].to_string());
+            out.kv(f, "Restart Count", st["restartCount"].to_string());
         }
         let env: Vec<String> = c["env"]
             .as_array()
@@ -225,18 +303,39 @@ fn containers(out: &mut Out, level: usize, spec: &Value, status: &Value) {
             .flatten()
             .map(|e| {
                 format!(
-                    "{}: {}",
+                    "{}:  {}",
                     s(e, &["name"]),
                     e["value"].as_str().unwrap_or("<set from a reference>")
                 )
             })
             .collect();
         if env.is_empty() {
-            out.kv(level + 2, "Environment", "<none>");
+            out.kv(f, "Environment", "<none>");
         } else {
-            out.head(level + 2, "Environment");
+            out.head(f, "Environment");
             for e in env {
-                out.lines.push((level + 3, String::new(), e));
+                out.raw(f + 1, e);
+            }
+        }
+        let mounts: Vec<String> = c["volumeMounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                format!(
+                    "{} from {} ({})",
+                    s(m, &["mountPath"]),
+                    s(m, &["name"]),
+                    if m["readOnly"] == true { "ro" } else { "rw" }
+                )
+            })
+            .collect();
+        if mounts.is_empty() {
+            out.kv(f, "Mounts", "<none>");
+        } else {
+            out.head(f, "Mounts");
+            for m in mounts {
+                out.raw(f + 1, m);
             }
         }
     }
@@ -268,7 +367,7 @@ fn conditions(out: &mut Out, st: &Value, cols: &[&str]) {
         );
     }
     for line in align(&rows).lines() {
-        out.lines.push((1, String::new(), line.to_string()));
+        out.raw(1, line);
     }
 }
 
@@ -341,7 +440,7 @@ async fn events(rest: &Rest, out: &mut Out, obj: &Value) -> Result<()> {
         ]);
     }
     for line in align(&rows).lines() {
-        out.lines.push((1, String::new(), line.to_string()));
+        out.raw(1, line);
     }
     Ok(())
 }
@@ -405,7 +504,11 @@ async fn describe_one(rest: &Rest, r: &Resource, obj: &Value, show_events: bool)
             out.map(0, "Node-Selectors", &spec["nodeSelector"], "=");
         }
         "Deployment" => {
-            out.kv(0, "CreationTimestamp", s(m, &["creationTimestamp"]));
+            out.kv(
+                0,
+                "CreationTimestamp",
+                rfc1123z(s(m, &["creationTimestamp"])),
+            );
             out.map(0, "Labels", &m["labels"], "=");
             out.map(0, "Annotations", &m["annotations"], ": ");
             out.kv(0, "Selector", selector_text(&spec["selector"]));
@@ -495,7 +598,28 @@ async fn describe_one(rest: &Rest, r: &Resource, obj: &Value, show_events: bool)
                 },
             );
             out.kv(0, "Type", s(spec, &["type"]));
+            if let Some(p) = spec["ipFamilyPolicy"].as_str() {
+                out.kv(0, "IP Family Policy", p);
+            }
+            let fams: Vec<&str> = spec["ipFamilies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if !fams.is_empty() {
+                out.kv(0, "IP Families", fams.join(","));
+            }
             out.kv(0, "IP", s(spec, &["clusterIP"]));
+            let ips: Vec<&str> = spec["clusterIPs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            if !ips.is_empty() {
+                out.kv(0, "IPs", ips.join(","));
+            }
             for p in spec["ports"].as_array().into_iter().flatten() {
                 let name = p["name"]
                     .as_str()
@@ -559,6 +683,96 @@ async fn describe_one(rest: &Rest, r: &Resource, obj: &Value, show_events: bool)
                 },
             );
             out.kv(0, "Session Affinity", s(spec, &["sessionAffinity"]));
+            if let Some(p) = spec["internalTrafficPolicy"].as_str() {
+                out.kv(0, "Internal Traffic Policy", p);
+            }
+        }
+        "ConfigMap" => {
+            out.map(0, "Labels", &m["labels"], "=");
+            out.map(0, "Annotations", &m["annotations"], ": ");
+            out.raw(0, "");
+            out.raw(0, "Data");
+            out.raw(0, "====");
+            for (k, v) in obj["data"].as_object().into_iter().flatten() {
+                out.raw(0, format!("{k}:"));
+                out.raw(0, "----");
+                out.raw(0, v.as_str().unwrap_or(""));
+                out.raw(0, "");
+            }
+            out.raw(0, "");
+            out.raw(0, "BinaryData");
+            out.raw(0, "====");
+            for (k, v) in obj["binaryData"].as_object().into_iter().flatten() {
+                let len = v.as_str().map(|b| b.len() / 4 * 3).unwrap_or(0);
+                out.kv(0, k, format!("{len} bytes"));
+            }
+            out.raw(0, "");
+        }
+        "Secret" => {
+            out.map(0, "Labels", &m["labels"], "=");
+            out.map(0, "Annotations", &m["annotations"], ": ");
+            out.raw(0, "");
+            out.kv(0, "Type", s(obj, &["type"]));
+            out.raw(0, "");
+            out.raw(0, "Data");
+            out.raw(0, "====");
+            for (k, v) in obj["data"].as_object().into_iter().flatten() {
+                let len = v
+                    .as_str()
+                    .and_then(|b| {
+                        use base64::Engine;
+                        base64::engine::general_purpose::STANDARD.decode(b).ok()
+                    })
+                    .map(|b| b.len())
+                    .unwrap_or(0);
+                out.kv(0, k, format!("{len} bytes"));
+            }
+            // Upstream shows no events for Secrets.
+            return Ok(out.render());
+        }
+        "Namespace" => {
+            out.map(0, "Labels", &m["labels"], "=");
+            out.map(0, "Annotations", &m["annotations"], ": ");
+            out.kv(0, "Status", s(st, &["phase"]));
+            let name = s(m, &["name"]);
+            let quotas = rest
+                .get(&format!("/api/v1/namespaces/{name}/resourcequotas"))
+                .await?;
+            let limits = rest
+                .get(&format!("/api/v1/namespaces/{name}/limitranges"))
+                .await?;
+            out.raw(0, "");
+            let q: Vec<&str> = quotas["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| s(x, &["metadata", "name"]))
+                .collect();
+            out.raw(
+                0,
+                if q.is_empty() {
+                    "No resource quota.".to_string()
+                } else {
+                    format!("Resource Quotas: {}", q.join(", "))
+                },
+            );
+            out.raw(0, "");
+            let l: Vec<&str> = limits["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| s(x, &["metadata", "name"]))
+                .collect();
+            out.raw(
+                0,
+                if l.is_empty() {
+                    "No LimitRange resource.".to_string()
+                } else {
+                    format!("Resource Limits: {}", l.join(", "))
+                },
+            );
+            // Upstream shows no events for Namespaces.
+            return Ok(out.render());
         }
         "Node" => {
             let roles: Vec<String> = m["labels"]
@@ -581,7 +795,11 @@ async fn describe_one(rest: &Rest, r: &Resource, obj: &Value, show_events: bool)
             );
             out.map(0, "Labels", &m["labels"], "=");
             out.map(0, "Annotations", &m["annotations"], ": ");
-            out.kv(0, "CreationTimestamp", s(m, &["creationTimestamp"]));
+            out.kv(
+                0,
+                "CreationTimestamp",
+                rfc1123z(s(m, &["creationTimestamp"])),
+            );
             let taints: Vec<String> = spec["taints"]
                 .as_array()
                 .into_iter()

@@ -241,6 +241,11 @@ async fn ours_prints_what_upstream_prints() {
         &["api-resources", "--namespaced=false"],
         &["api-resources", "-o", "name"],
         &["api-versions"],
+        &["describe", "svc", "web"],
+        &["describe", "deploy", "web"],
+        &["describe", "deployments.apps/web"],
+        &["describe", "ns", "default"],
+        &["describe", "ns", "kube-system", "--show-events=false"],
     ] {
         b.same(args);
     }
