@@ -6,8 +6,8 @@
 //! fields with Title Case keys. Events are found like upstream finds them
 //! (field selector on the involved object). Alignment is upstream's: a
 //! tabwriter over `indent + key` cells, in blocks of consecutive `Key: value`
-//! lines, padded by two spaces; Services, Deployments, ConfigMaps, Secrets
-//! and Namespaces print byte-identically.
+//! lines, padded by two spaces; Services, Deployments, ConfigMaps, Secrets,
+//! Namespaces and pending Pods print byte-identically.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -18,6 +18,9 @@ use crate::discovery::{Resolver, Resource};
 use crate::error::{Error, Result};
 use crate::printers::tabwriter::align;
 use crate::target;
+
+/// A value printed as empty on a `Key:` line (an empty value marks a heading).
+const EMPTY: &str = "\u{1}";
 
 /// The key marking a raw line.
 const RAW: &str = "\u{0}raw";
@@ -101,6 +104,7 @@ impl Out {
             } else if v.is_empty() {
                 s.push_str(&format!("{pad}{k}\n"));
             } else {
+                let v = if v == EMPTY { "" } else { v.as_str() };
                 s.push_str(&format!("{:<w$}  {v}\n", cell(idx), w = width[idx]));
             }
         }
@@ -195,7 +199,7 @@ fn template(out: &mut Out, level: usize, tpl: &Value) {
             ": ",
         );
     }
-    containers(out, level + 1, &tpl["spec"], &Value::Null);
+    containers(out, level + 1, &tpl["spec"], &Value::Null, true);
     let vols: Vec<&str> = tpl["spec"]["volumes"]
         .as_array()
         .into_iter()
@@ -241,13 +245,18 @@ fn rfc1123z(ts: &str) -> String {
         .unwrap_or_else(|_| ts.to_string())
 }
 
-fn containers(out: &mut Out, level: usize, spec: &Value, status: &Value) {
+fn containers(out: &mut Out, level: usize, spec: &Value, status: &Value, in_template: bool) {
     out.head(level, "Containers");
-    let f = level + 1;
+    // A pod's containers sit one level deeper than a template's.
+    let f = if in_template { level + 1 } else { level + 2 };
     for c in spec["containers"].as_array().into_iter().flatten() {
         let name = s(c, &["name"]);
         // Upstream indents a container's name one space past its section.
-        out.raw(level, format!(" {name}:"));
+        if in_template {
+            out.raw(level, format!(" {name}:"));
+        } else {
+            out.raw(level + 1, format!("{name}:"));
+        }
         out.kv(f, "Image", s(c, &["image"]));
         let ports: Vec<&Value> = c["ports"].as_array().into_iter().flatten().collect();
         let proto = |p: &Value| p["protocol"].as_str().unwrap_or("TCP").to_string();
@@ -461,7 +470,9 @@ async fn describe_one(rest: &Rest, r: &Resource, obj: &Value, show_events: bool)
                 "Priority",
                 spec["priority"].as_i64().unwrap_or(0).to_string(),
             );
-            out.kv(0, "Service Account", s(spec, &["serviceAccountName"]));
+            if !s(spec, &["serviceAccountName"]).is_empty() {
+                out.kv(0, "Service Account", s(spec, &["serviceAccountName"]));
+            }
             let node = s(spec, &["nodeName"]);
             let host_ip = s(st, &["hostIP"]);
             out.kv(
@@ -487,7 +498,22 @@ async fn describe_one(rest: &Rest, r: &Resource, obj: &Value, show_events: bool)
                     s(st, &["phase"])
                 },
             );
-            out.kv(0, "IP", s(st, &["podIP"]));
+            let ip = s(st, &["podIP"]);
+            out.kv(0, "IP", if ip.is_empty() { EMPTY } else { ip });
+            let ips: Vec<&str> = st["podIPs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| s(x, &["ip"]))
+                .collect();
+            if ips.is_empty() {
+                out.kv(0, "IPs", "<none>");
+            } else {
+                out.head(0, "IPs");
+                for ip in ips {
+                    out.kv(1, "IP", ip);
+                }
+            }
             if let Some(o) = m["ownerReferences"]
                 .as_array()
                 .and_then(|l| l.iter().find(|o| o["controller"] == true))
@@ -498,10 +524,57 @@ async fn describe_one(rest: &Rest, r: &Resource, obj: &Value, show_events: bool)
                     format!("{}/{}", s(o, &["kind"]), s(o, &["name"])),
                 );
             }
-            containers(&mut out, 0, spec, st);
+            containers(&mut out, 0, spec, st, false);
             conditions(&mut out, st, &["Type", "Status"]);
+            let vols: Vec<&str> = spec["volumes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| s(v, &["name"]))
+                .collect();
+            out.kv(
+                0,
+                "Volumes",
+                if vols.is_empty() {
+                    "<none>".to_string()
+                } else {
+                    vols.join(", ")
+                },
+            );
             out.kv(0, "QoS Class", s(st, &["qosClass"]));
             out.map(0, "Node-Selectors", &spec["nodeSelector"], "=");
+            let tols: Vec<String> = spec["tolerations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|t| {
+                    let mut x = s(t, &["key"]).to_string();
+                    if let Some(v) = t["value"].as_str() {
+                        x = format!("{x}={v}");
+                    }
+                    if let Some(e) = t["effect"].as_str() {
+                        x = format!("{x}:{e}");
+                    }
+                    if t["operator"] == "Exists" && t["key"].is_null() {
+                        x = "op=Exists".into();
+                    }
+                    if let Some(secs) = t["tolerationSeconds"].as_i64() {
+                        x = format!("{x} for {secs}s");
+                    }
+                    x
+                })
+                .collect();
+            if tols.is_empty() {
+                out.kv(0, "Tolerations", "<none>");
+            } else {
+                for (i, t) in tols.into_iter().enumerate() {
+                    if i == 0 {
+                        out.kv(0, "Tolerations", t);
+                    } else {
+                        out.lines.push((0, String::new(), t));
+                    }
+                }
+            }
         }
         "Deployment" => {
             out.kv(

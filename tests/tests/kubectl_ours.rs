@@ -394,6 +394,8 @@ async fn ours_prints_what_upstream_prints() {
         ],
         &["run", "p-@", "--image=nginx"],
         &["get", "pod", "p-@", "-o", "wide"],
+        &["describe", "pod", "p-@"],
+        &["describe", "pods", "-l", "run=p-@"],
         &["get", "pod/p-@", "deploy/r-@", "--show-labels"],
         &["get", "pods,deploy", "-l", "run=p-@", "-o", "name"],
         &[
