@@ -361,6 +361,8 @@ async fn ours_prints_what_upstream_prints() {
         &["uncordon", "node-@"],
         &["uncordon", "node-@"],
         &["cordon", "nope-@"],
+        &["drain", "node-@"],
+        &["uncordon", "node-@"],
         &["create", "deployment", "r-@", "--image=busybox:1.36"],
         &["rollout", "history", "deploy/r-@"],
         &["rollout", "undo", "deploy/r-@"],
