@@ -136,6 +136,11 @@ pub enum Command {
     Uncordon(NodeArgs),
     /// Drain node in preparation for maintenance.
     Drain(DrainArgs),
+    /// Edit a resource on the server.
+    Edit {
+        /// TYPE NAME or TYPE/NAME.
+        args: Vec<String>,
+    },
     /// Experimental: Wait for a specific condition on one or many resources.
     Wait(WaitArgs),
     /// Run a particular image on the cluster.

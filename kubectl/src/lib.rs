@@ -23,6 +23,7 @@ pub mod delete;
 pub mod describe;
 pub mod discovery;
 pub mod drain;
+pub mod edit;
 pub mod error;
 pub mod exec;
 pub mod expose;
@@ -86,6 +87,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Cordon(a) => cordon::set(&rest, &a.node, true).await,
                 Command::Uncordon(a) => cordon::set(&rest, &a.node, false).await,
                 Command::Drain(a) => drain::run(&rest, a).await,
+                Command::Edit { args } => edit::run(&rest, &args).await,
                 Command::Wait(a) => wait::run(&rest, a).await,
                 Command::Run(a) => run::run(&rest, a).await,
                 Command::Expose(a) => expose::run(&rest, a).await,

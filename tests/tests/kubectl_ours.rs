@@ -349,6 +349,18 @@ async fn ours_prints_what_upstream_prints() {
         b.same(args);
     }
 
+    // edit: the editor is a command that changes the file (or not).
+    b.same(&["create", "configmap", "ed-@", "--from-literal=k=before"]);
+    // The child processes inherit the editor; nothing else in this test
+    // reads these variables.
+    std::env::set_var("KUBE_EDITOR", "sed -i -e s/before/after/");
+    b.same(&["edit", "cm", "ed-@"]);
+    b.same(&["get", "cm", "ed-@", "-o", "jsonpath={.data.k}"]);
+    b.same(&["edit", "cm/ed-@"]);
+    std::env::set_var("KUBE_EDITOR", "true");
+    b.same(&["edit", "cm", "nope-@"]);
+    std::env::remove_var("KUBE_EDITOR");
+
     // Workloads and nodes (no controllers run here, so rollouts stay put).
     let node = b.manifest(
         "node-@.yaml",
