@@ -622,6 +622,32 @@ pub fn kubectl_cached(server: &str, cache: &Path, args: &[&str]) -> Result<Kubec
     })
 }
 
+/// Runs our kubectl (the workspace's `kubectl` binary) exactly as
+/// [`kubectl_cached`] runs the real one, so their outputs can be compared.
+pub fn our_kubectl_cached(server: &str, cache: &Path, args: &[&str]) -> Result<KubectlOutput> {
+    let bin = binary("kubectl").ok_or_else(|| Error::Spawn {
+        what: "our kubectl (cargo build -p kubectl)".into(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "target/<profile>/kubectl"),
+    })?;
+    let out = Command::new(bin)
+        .arg("--server")
+        .arg(server)
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(args)
+        .env("KUBECONFIG", "/dev/null")
+        .output()
+        .map_err(|source| Error::Spawn {
+            what: "our kubectl".into(),
+            source,
+        })?;
+    Ok(KubectlOutput {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
 /// A unique name for test objects.
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

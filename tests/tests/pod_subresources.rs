@@ -142,8 +142,28 @@ async fn start_fake_kubelet(seen: Seen) -> u16 {
 
 /// Runs the real kubectl; returns (exit code, stdout, stderr).
 fn kubectl(server: &str, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    run_kubectl(
+        std::path::Path::new("/usr/bin/kubectl"),
+        server,
+        args,
+        stdin,
+    )
+}
+
+/// Our kubectl (the workspace binary), run exactly like the real one.
+fn our_kubectl(server: &str, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
+    let bin = tests::harness::binary("kubectl").expect("our kubectl is built");
+    run_kubectl(&bin, server, args, stdin)
+}
+
+fn run_kubectl(
+    bin: &std::path::Path,
+    server: &str,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> (i32, String, String) {
     let cache = tempfile::tempdir().expect("cache dir");
-    let mut child = Command::new("/usr/bin/kubectl")
+    let mut child = Command::new(bin)
         .arg("--server")
         .arg(server)
         .arg("--cache-dir")
@@ -446,4 +466,31 @@ async fn logs_exec_and_port_forward_go_through_the_kubelet() {
     );
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains(&format!("Forwarding from 127.0.0.1:{local}")));
+
+    // Our kubectl's logs and exec print and exit exactly like the real one's.
+    for (args, stdin) in [
+        (vec!["logs", "one", "--tail=5", "--timestamps"], None),
+        (vec!["logs", "two", "-c", "b"], None),
+        (vec!["logs", "two"], None),
+        (vec!["exec", "one", "--", "echo", "hello", "world"], None),
+        (vec!["exec", "one", "--", "exit", "3"], None),
+        (
+            vec!["exec", "-i", "one", "--", "cat"],
+            Some(&b"piped\nthrough\n"[..]),
+        ),
+        (vec!["exec", "two", "-c", "nope", "--", "true"], None),
+        (vec!["exec", "nope", "--", "true"], None),
+    ] {
+        let server = api.url.clone();
+        let a = args.clone();
+        let real = tokio::task::spawn_blocking(move || kubectl(&server, &a, stdin))
+            .await
+            .expect("join");
+        let server = api.url.clone();
+        let a = args.clone();
+        let ours = tokio::task::spawn_blocking(move || our_kubectl(&server, &a, stdin))
+            .await
+            .expect("join");
+        assert_eq!(ours, real, "{args:?}");
+    }
 }

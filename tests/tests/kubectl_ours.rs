@@ -1,0 +1,601 @@
+//! Our kubectl against the real one: every invocation here runs with both
+//! binaries against the same apiserver and must print the same stdout and
+//! stderr and exit with the same code (ages masked, since the two runs
+//! happen a moment apart).
+//!
+//! Read-only commands run as they are. Commands that change the cluster run
+//! once per binary on objects of their own: an `@` in the arguments (and in
+//! manifests) becomes `ours` or `real`, and is put back in the outputs
+//! before they are compared. Client-side apply is checked across binaries:
+//! the real kubectl re-applying what ours applied must find it `unchanged`,
+//! which holds only if our last-applied annotation is byte-identical.
+
+use std::path::{Path, PathBuf};
+
+use tests::harness::{kubectl_cached, our_kubectl_cached, ApiServer, Etcd, KubectlOutput};
+
+/// Runs both binaries and compares.
+struct Both {
+    url: String,
+    dir: tempfile::TempDir,
+    cache_ours: tempfile::TempDir,
+    cache_real: tempfile::TempDir,
+    compared: usize,
+}
+
+/// Ages in tables (`5s`, `2m3s`, `10d`) differ between two runs.
+fn mask_ages(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            l.split_inclusive(' ')
+                .map(|w| {
+                    let t = w.trim_end();
+                    let is_age = !t.is_empty()
+                        && t.chars().next().is_some_and(|c| c.is_ascii_digit())
+                        && t.chars().all(|c| c.is_ascii_digit() || "smhdy".contains(c))
+                        && t.chars().last().is_some_and(|c| "smhdy".contains(c));
+                    if is_age {
+                        format!("AGE{}", &w[t.len()..])
+                    } else {
+                        w.to_string()
+                    }
+                })
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn normalize(out: &KubectlOutput, who: &str) -> (String, String, bool) {
+    let put_back = |s: &str| mask_ages(&s.replace(who, "@"));
+    (put_back(&out.stdout), put_back(&out.stderr), out.success)
+}
+
+impl Both {
+    fn run(&self, ours: bool, args: &[String]) -> KubectlOutput {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        if ours {
+            our_kubectl_cached(&self.url, self.cache_ours.path(), &args).expect("our kubectl runs")
+        } else {
+            kubectl_cached(&self.url, self.cache_real.path(), &args).expect("kubectl runs")
+        }
+    }
+
+    fn expand(args: &[&str], who: &str) -> Vec<String> {
+        args.iter().map(|a| a.replace('@', who)).collect()
+    }
+
+    /// Same command (with `@` names expanded per binary): same output.
+    fn same(&mut self, args: &[&str]) -> String {
+        let ours = self.run(true, &Both::expand(args, "ours"));
+        let real = self.run(false, &Both::expand(args, "real"));
+        let (o, r) = (normalize(&ours, "ours"), normalize(&real, "real"));
+        assert_eq!(
+            o.2, r.2,
+            "exit status of {args:?}\nours: {o:?}\nreal: {r:?}"
+        );
+        assert_eq!(o.0, r.0, "stdout of {args:?}");
+        assert_eq!(o.1, r.1, "stderr of {args:?}");
+        self.compared += 1;
+        o.0
+    }
+
+    /// Writes a manifest per binary (`@` expanded); returns its path with `@`.
+    fn manifest(&self, name: &str, text: &str) -> String {
+        for who in ["ours", "real"] {
+            let path = self.dir.path().join(name.replace('@', who));
+            std::fs::write(&path, text.replace('@', who)).expect("write manifest");
+        }
+        self.dir.path().join(name).display().to_string()
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+const APP: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: 'busybox:1.36', ports: [{containerPort: 80}]}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, annotations: {note: 'a: colon', long: 'a long value with spaces that goes past the eighty column mark so go-yaml folds it somewhere'}}
+data: {greeting: hello, port: \"80\", empty: \"\", flag: \"true\", multi: \"line one\\nline two\\n\"}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 80}]
+";
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("write");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ours_prints_what_upstream_prints() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let mut b = Both {
+        url: api.url.clone(),
+        dir: tempfile::tempdir().expect("dir"),
+        cache_ours: tempfile::tempdir().expect("cache"),
+        cache_real: tempfile::tempdir().expect("cache"),
+        compared: 0,
+    };
+
+    // Client-side apply by ours; the real kubectl must see nothing to change.
+    let app = b.path("app.yaml");
+    write(&app, APP);
+    let app = app.display().to_string();
+    let out = b.run(true, &["apply".into(), "-f".into(), app.clone()]);
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "deployment.apps/web created\nconfigmap/settings created\nservice/web created\n"
+    );
+    let out = b.run(false, &["apply".into(), "-f".into(), app.clone()]);
+    assert_eq!(
+        out.stdout,
+        "deployment.apps/web unchanged\nconfigmap/settings unchanged\nservice/web unchanged\n",
+        "{}",
+        out.stderr
+    );
+
+    // A second apply that drops a key and changes fields: ours patches
+    // three-way, and the real kubectl then has nothing left to do.
+    let changed = APP
+        .replace("replicas: 2", "replicas: 1")
+        .replace("greeting: hello, ", "");
+    write(&b.path("app.yaml"), &changed);
+    let out = b.run(true, &["apply".into(), "-f".into(), app.clone()]);
+    assert_eq!(
+        out.stdout,
+        "deployment.apps/web configured\nconfigmap/settings configured\nservice/web unchanged\n",
+        "{}",
+        out.stderr
+    );
+    let out = b.run(false, &["apply".into(), "-f".into(), app.clone()]);
+    assert_eq!(
+        out.stdout,
+        "deployment.apps/web unchanged\nconfigmap/settings unchanged\nservice/web unchanged\n",
+        "{}",
+        out.stderr
+    );
+    let out = b.run(
+        true,
+        &[
+            "get".into(),
+            "cm".into(),
+            "settings".into(),
+            "-o".into(),
+            "jsonpath={.data}".into(),
+        ],
+    );
+    assert!(!out.stdout.contains("greeting"), "{}", out.stdout);
+
+    // get: tables from the server, every printer, selectors, errors.
+    for args in [
+        &["get", "deploy"][..],
+        &["get", "deployments.apps", "web"],
+        &["get", "deployment.v1.apps", "web", "-o", "wide"],
+        &["get", "svc"],
+        &["get", "cm", "--show-labels"],
+        &["get", "all"],
+        &["get", "all", "-A"],
+        &["get", "deploy,svc,cm"],
+        &["get", "deploy/web", "svc/web"],
+        &["get", "pods"],
+        &["get", "po", "-A"],
+        &["get", "nodes"],
+        &["get", "ns", "--show-labels"],
+        &["get", "ns", "--sort-by=.metadata.name"],
+        &["get", "cm", "-A", "--sort-by=.metadata.name"],
+        &["get", "cm", "-n", "kube-system"],
+        &["get", "cm", "-l", "app=none"],
+        &["get", "cm", "--field-selector", "metadata.name=settings"],
+        &["get", "cm", "settings", "-o", "yaml"],
+        &["get", "deploy", "web", "-o", "yaml"],
+        &["get", "svc", "web", "-o", "json"],
+        &["get", "svc,cm", "-o", "yaml"],
+        &["get", "cm", "-o", "name"],
+        &["get", "deploy,svc", "-o", "name"],
+        &[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[*].name}",
+        ],
+        &[
+            "get",
+            "cm",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name}{\"\\n\"}{end}",
+        ],
+        &[
+            "get",
+            "svc",
+            "-o",
+            "custom-columns=NAME:.metadata.name,PORT:.spec.ports[0].port,X:.nope",
+        ],
+        &["get", "pod", "nope"],
+        &["get", "deploy", "web", "nope"],
+        &["get", "foo"],
+        &["get"],
+        &["get", "cm", "-o", "yamlx"],
+        &["get", "pod", "nope", "--ignore-not-found"],
+        &["api-resources"],
+        &["api-resources", "--namespaced=false"],
+        &["api-resources", "-o", "name"],
+        &["api-versions"],
+        &["describe", "svc", "web"],
+        &["describe", "deploy", "web"],
+        &["describe", "deployments.apps/web"],
+        &["describe", "ns", "default"],
+        &["describe", "ns", "kube-system", "--show-events=false"],
+    ] {
+        b.same(args);
+    }
+
+    // Changes, each binary on its own objects.
+    let cm = b.manifest(
+        "cm-@.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-@}\ndata: {a: \"1\"}\n",
+    );
+    let bad = b.manifest(
+        "bad-@.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: bad-@}\nspec: {containers: [{name: c}]}\n",
+    );
+    for args in [
+        &["create", "-f", cm.as_str()][..],
+        &["create", "-f", cm.as_str()],
+        &["apply", "-f", bad.as_str()],
+        &["create", "-f", bad.as_str()],
+        &["label", "cm", "cm-@", "team=a"],
+        &["label", "cm", "cm-@", "team=b"],
+        &["label", "cm", "cm-@", "team=b", "--overwrite"],
+        &["label", "cm", "cm-@", "team=b", "--overwrite"],
+        &["label", "cm", "cm-@", "gone-"],
+        &["label", "cm", "cm-@", "team-"],
+        &["annotate", "cm", "cm-@", "note=x"],
+        &["annotate", "cm", "cm-@", "note-"],
+        &["label", "cm", "nope-@", "a=b"],
+        &["patch", "cm", "cm-@", "-p", "{\"data\":{\"b\":\"2\"}}"],
+        &["patch", "cm", "cm-@", "-p", "{\"data\":{\"b\":\"2\"}}"],
+        &[
+            "patch",
+            "cm",
+            "cm-@",
+            "--type",
+            "merge",
+            "-p",
+            "{\"data\":{\"b\":null}}",
+        ],
+        &[
+            "patch",
+            "cm",
+            "cm-@",
+            "--type",
+            "json",
+            "-p",
+            "[{\"op\":\"test\",\"path\":\"/data/a\",\"value\":\"9\"}]",
+        ],
+        &["patch", "cm", "nope-@", "-p", "{}"],
+        &["create", "deployment", "d-@", "--image=nginx:1.25"],
+        &[
+            "create",
+            "deployment",
+            "d-@",
+            "--image=nginx:1.25",
+            "--replicas=2",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ],
+        &["scale", "deploy", "d-@", "--replicas=3"],
+        &["scale", "deploy", "nope-@", "--replicas=3"],
+        &["create", "namespace", "ns-@"],
+        &[
+            "create",
+            "configmap",
+            "lit-@",
+            "--from-literal=k=v",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ],
+        &[
+            "create",
+            "secret",
+            "generic",
+            "s-@",
+            "--from-literal=k=v",
+            "-o",
+            "name",
+        ],
+        &["apply", "-f", cm.as_str(), "--dry-run=server"],
+        &["apply", "-f", cm.as_str(), "--server-side"],
+        &[
+            "apply",
+            "-f",
+            cm.as_str(),
+            "--server-side",
+            "--force-conflicts",
+            "-o",
+            "name",
+        ],
+        &["replace", "-f", cm.as_str()],
+        &["delete", "cm", "cm-@"],
+        &["delete", "cm", "cm-@"],
+        &["delete", "deploy", "d-@", "--wait=false"],
+        &["delete", "cm"],
+        &["delete", "cm", "-l", "nothing=here"],
+        &["delete", "ns", "ns-@", "--wait=false"],
+        &["delete", "secret/s-@"],
+    ] {
+        b.same(args);
+    }
+
+    // edit: the editor is a command that changes the file (or not).
+    b.same(&["create", "configmap", "ed-@", "--from-literal=k=before"]);
+    // The child processes inherit the editor; nothing else in this test
+    // reads these variables.
+    std::env::set_var("KUBE_EDITOR", "sed -i -e s/before/after/");
+    b.same(&["edit", "cm", "ed-@"]);
+    b.same(&["get", "cm", "ed-@", "-o", "jsonpath={.data.k}"]);
+    b.same(&["edit", "cm/ed-@"]);
+    std::env::set_var("KUBE_EDITOR", "true");
+    b.same(&["edit", "cm", "nope-@"]);
+    std::env::remove_var("KUBE_EDITOR");
+
+    // Workloads and nodes (no controllers run here, so rollouts stay put).
+    let node = b.manifest(
+        "node-@.yaml",
+        "apiVersion: v1\nkind: Node\nmetadata: {name: node-@, labels: {kubernetes.io/hostname: node-@}}\n",
+    );
+    for args in [
+        &["create", "-f", node.as_str()][..],
+        &["cordon", "node-@"],
+        &["cordon", "node-@"],
+        &["uncordon", "node-@"],
+        &["uncordon", "node-@"],
+        &["cordon", "nope-@"],
+        &["drain", "node-@"],
+        &["uncordon", "node-@"],
+        &["create", "deployment", "r-@", "--image=busybox:1.36"],
+        &["rollout", "history", "deploy/r-@"],
+        &["rollout", "undo", "deploy/r-@"],
+        &["rollout", "status", "deploy/r-@", "--watch=false"],
+        &["rollout", "pause", "deploy/r-@"],
+        &["rollout", "pause", "deploy/r-@"],
+        &["rollout", "resume", "deploy/r-@"],
+        &["rollout", "resume", "deploy/r-@"],
+        &["rollout", "restart", "deploy/r-@"],
+        &["set", "image", "deploy/r-@", "busybox=busybox:1.37"],
+        &["set", "image", "deploy/r-@", "nope=busybox:1.37"],
+        &[
+            "wait",
+            "--for=condition=Available",
+            "deploy/r-@",
+            "--timeout=1s",
+        ],
+        &["wait", "--for=delete", "cm/nope-@", "--timeout=1s"],
+        &[
+            "run",
+            "p-@",
+            "--image=nginx",
+            "--port=80",
+            "--env=A=b",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+            "--",
+            "sleep",
+            "10",
+        ],
+        &["run", "p-@", "--image=nginx"],
+        &["get", "pod", "p-@", "-o", "wide"],
+        &["describe", "pod", "p-@"],
+        &["describe", "pods", "-l", "run=p-@"],
+        &["get", "pod/p-@", "deploy/r-@", "--show-labels"],
+        &["get", "pods,deploy", "-l", "run=p-@", "-o", "name"],
+        &[
+            "expose",
+            "deploy",
+            "r-@",
+            "--port=8080",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+        ],
+        &[
+            "expose",
+            "deploy",
+            "r-@",
+            "--port=8080",
+            "--target-port=http",
+            "--type=NodePort",
+        ],
+        &["exec", "nope-@", "--", "ls"],
+        &["logs", "nope-@"],
+        &["describe", "cm", "nope-@"],
+        &["delete", "node", "node-@"],
+    ] {
+        b.same(args);
+    }
+
+    // Kubeconfig: several files merged, contexts, redaction, switching.
+    let first = b.path("first");
+    let second = b.path("second");
+    write(
+        &first,
+        &format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: main\nclusters:\n- name: lab\n  cluster: {{server: \"{}\", certificate-authority-data: Zm9v}}\ncontexts:\n- name: main\n  context: {{cluster: lab, user: admin}}\nusers:\n- name: admin\n  user: {{token: secret}}\n",
+            api.url
+        ),
+    );
+    write(
+        &second,
+        "apiVersion: v1\nkind: Config\ncurrent-context: other\ncontexts:\n- name: other\n  context: {cluster: lab, namespace: kube-system, user: admin}\n- name: main\n  context: {cluster: ignored}\n",
+    );
+    let chain = format!("{}:{}", first.display(), second.display());
+    for (env, args) in [
+        (chain.as_str(), &["config", "view"][..]),
+        (chain.as_str(), &["config", "view", "--minify"]),
+        (chain.as_str(), &["config", "view", "--raw", "-o", "json"]),
+        (chain.as_str(), &["config", "get-contexts"]),
+        (chain.as_str(), &["config", "current-context"]),
+        (chain.as_str(), &["--context", "other", "get", "cm"]),
+        (chain.as_str(), &["--context", "nope", "get", "cm"]),
+        (chain.as_str(), &["get", "cm", "settings"]),
+        (chain.as_str(), &["--user", "nope", "get", "cm"]),
+        (chain.as_str(), &["--cluster", "nope", "get", "cm"]),
+    ] {
+        b.same_env(env, args);
+    }
+    // use-context writes the file holding current-context; both binaries
+    // edit their own copies of the chain and must leave the same bytes.
+    for who in ["ours", "real"] {
+        for f in ["first", "second"] {
+            std::fs::copy(b.path(f), b.path(&format!("{f}-{who}"))).expect("copy");
+        }
+    }
+    let chain_at = format!(
+        "{}:{}",
+        b.path("first-@").display(),
+        b.path("second-@").display()
+    );
+    for args in [
+        &["config", "use-context", "other"][..],
+        &["config", "use-context", "nope"],
+        &[
+            "config",
+            "set-context",
+            "--current",
+            "--namespace",
+            "default",
+        ],
+        &["config", "get-contexts"],
+    ] {
+        b.same_env(&chain_at, args);
+    }
+    let ours = std::fs::read_to_string(b.path("first-ours")).expect("read");
+    let real = std::fs::read_to_string(b.path("first-real")).expect("read");
+    assert!(ours.contains("current-context: other"), "{ours}");
+    let parse = |s: &str| serde_yaml::from_str::<serde_json::Value>(s).expect("yaml");
+    assert_eq!(parse(&ours), parse(&real), "edited kubeconfig");
+
+    // A watch prints the list, then one row per event, aligned with the
+    // first table's widths.
+    let spawn = |bin: PathBuf, cache: &Path, args: &[&str]| {
+        std::process::Command::new(bin)
+            .args(["--server", &b.url, "--cache-dir"])
+            .arg(cache)
+            .args(args)
+            .env("KUBECONFIG", "/dev/null")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl -w")
+    };
+    let watches: Vec<(std::process::Child, std::process::Child)> =
+        [&["get", "cm", "-w"][..], &["get", "cm", "-o", "yaml", "-w"]]
+            .iter()
+            .map(|args| {
+                (
+                    spawn(
+                        tests::harness::binary("kubectl").expect("our kubectl"),
+                        b.cache_ours.path(),
+                        args,
+                    ),
+                    spawn(PathBuf::from("/usr/bin/kubectl"), b.cache_real.path(), args),
+                )
+            })
+            .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    for args in [
+        &[
+            "create",
+            "configmap",
+            "a-much-longer-name-than-before",
+            "--from-literal=k=v",
+        ][..],
+        &[
+            "label",
+            "configmap",
+            "a-much-longer-name-than-before",
+            "x=y",
+        ],
+        &["delete", "configmap", "a-much-longer-name-than-before"],
+    ] {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        assert!(b.run(true, &args).success);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let finish = |mut child: std::process::Child| {
+        // Our own child: a watch never ends by itself.
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("watch output");
+        mask_ages(&String::from_utf8_lossy(&out.stdout))
+    };
+    for (ours, real) in watches {
+        let (o, r) = (finish(ours), finish(real));
+        assert_eq!(o, r, "get -w");
+        assert!(o.contains("a-much-longer-name-than-before"), "{o}");
+        b.compared += 1;
+    }
+
+    assert!(b.compared >= 60, "only {} comparisons", b.compared);
+}
+
+impl Both {
+    /// Like [`Both::same`] with `KUBECONFIG` set (and no `--server`).
+    fn same_env(&mut self, kubeconfig: &str, args: &[&str]) {
+        let run = |ours: bool, who: &str| -> KubectlOutput {
+            let bin = if ours {
+                tests::harness::binary("kubectl").expect("our kubectl is built")
+            } else {
+                PathBuf::from("/usr/bin/kubectl")
+            };
+            let cache = if ours {
+                self.cache_ours.path()
+            } else {
+                self.cache_real.path()
+            };
+            let out = std::process::Command::new(bin)
+                .arg("--cache-dir")
+                .arg(cache)
+                .args(Both::expand(args, who))
+                .env("KUBECONFIG", kubeconfig.replace('@', who))
+                .output()
+                .expect("kubectl runs");
+            KubectlOutput {
+                success: out.status.success(),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        };
+        let (o, r) = (run(true, "ours"), run(false, "real"));
+        let (o, r) = (normalize(&o, "ours"), normalize(&r, "real"));
+        assert_eq!(
+            o.2, r.2,
+            "exit status of {args:?}\nours: {o:?}\nreal: {r:?}"
+        );
+        assert_eq!(o.0, r.0, "stdout of {args:?}");
+        assert_eq!(o.1, r.1, "stderr of {args:?}");
+        self.compared += 1;
+    }
+}
