@@ -4,7 +4,8 @@
 //! the Service's ready pods, on its own node and on the other one, a pod
 //! reaches itself through a Service (hairpin), same-node clients still
 //! work where bridged traffic skips iptables, and a Service without
-//! endpoints stops answering until it has some again.
+//! endpoints stops answering until it has some again; and the apiserver's
+//! `pods/proxy`, `services/proxy` and `nodes/proxy` reach the same pods.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -116,6 +117,36 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
         }
     }
     assert_eq!(seen, names, "pages seen through {url}");
+
+    // The apiserver's proxy subresources reach the same pages from outside
+    // the cluster (through each pod's kubelet): a pod by name and port, the
+    // Service by its port name, and a node's kubelet API.
+    for name in &names {
+        let page = lab.kubectl_ok(&[
+            "get",
+            "--raw",
+            &format!("/api/v1/namespaces/default/pods/{name}:8080/proxy/"),
+        ]);
+        assert_eq!(page.trim(), name, "pods/{name}:8080/proxy/");
+    }
+    let page = lab.kubectl_ok(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/services/web:http/proxy/index.html",
+    ]);
+    assert!(
+        names.contains(page.trim()),
+        "services/web:http/proxy/: {page}"
+    );
+    let healthz = lab.kubectl_ok(&["get", "--raw", "/api/v1/nodes/node-1/proxy/healthz"]);
+    assert_eq!(healthz.trim(), "ok");
+    let (code, _, err) = lab.kubectl(&[
+        "get",
+        "--raw",
+        "/api/v1/namespaces/default/services/web:nosuchport/proxy/",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("no service port"), "{err}");
     let nat = node_nat(&lab, 1);
     assert!(
         nat.contains("default/web:http cluster IP") && nat.contains("-j KUBE-SVC-"),

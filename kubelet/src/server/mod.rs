@@ -21,6 +21,7 @@
 //! | `GET /containerLogs/{ns}/{pod}/{container}` | [`logs`] |
 //! | `GET /exec/{ns}/{pod}/{container}`, `GET /attach/...` | [`exec`] over [`channel`] |
 //! | `GET /portForward/{ns}/{pod}` | [`portforward`] over [`spdy`] |
+//! | `* /podProxy/{ns}/{pod}/{scheme}/{port}/{path}` | [`proxy`] (ours: the apiserver's `pods/proxy`) |
 //!
 //! Pods and containers are resolved from the runtime's own state (the
 //! sandboxes and containers on disk), not from the apiserver: what is
@@ -30,13 +31,14 @@ pub mod channel;
 pub mod exec;
 pub mod logs;
 pub mod portforward;
+pub mod proxy;
 pub mod spdy;
 pub mod stats;
 
 use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 use axum::Router;
 use http::StatusCode;
 use k8s_openapi::api::core::v1::Pod;
@@ -152,6 +154,12 @@ pub fn router(runtime: Arc<Runtime>, pods: Arc<dyn PodSource>) -> Router {
         .route(
             "/portForward/{ns}/{pod}",
             get(portforward::port_forward).post(portforward::port_forward),
+        )
+        .route("/podProxy/{ns}/{pod}/{scheme}/{port}", any(proxy::root))
+        .route("/podProxy/{ns}/{pod}/{scheme}/{port}/", any(proxy::root))
+        .route(
+            "/podProxy/{ns}/{pod}/{scheme}/{port}/{*rest}",
+            any(proxy::path),
         )
         .route(
             "/portForward/{ns}/{pod}/{uid}",

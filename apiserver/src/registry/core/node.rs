@@ -17,6 +17,22 @@ use crate::validation::{forbidden, FieldError};
 pub struct NodeStrategy;
 
 impl Strategy for NodeStrategy {
+    fn connects(&self, sub: apimachinery::resources::Subresource) -> bool {
+        sub == apimachinery::resources::Subresource::Proxy
+    }
+
+    fn connect<'a>(
+        &'a self,
+        server: &'a crate::ApiServer,
+        info: &'a crate::request::RequestInfo,
+        req: axum::extract::Request,
+    ) -> futures::future::BoxFuture<'a, Result<axum::response::Response, crate::errors::ApiError>>
+    {
+        Box::pin(crate::registry::core::pod::proxy::node_proxy(
+            server, info, req,
+        ))
+    }
+
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         normalize::<Node>(obj)
     }

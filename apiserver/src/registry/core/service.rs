@@ -27,6 +27,22 @@ use crate::ApiServer;
 pub struct ServiceStrategy;
 
 impl Strategy for ServiceStrategy {
+    fn connects(&self, sub: apimachinery::resources::Subresource) -> bool {
+        sub == apimachinery::resources::Subresource::Proxy
+    }
+
+    fn connect<'a>(
+        &'a self,
+        server: &'a crate::ApiServer,
+        info: &'a crate::request::RequestInfo,
+        req: axum::extract::Request,
+    ) -> futures::future::BoxFuture<'a, Result<axum::response::Response, crate::errors::ApiError>>
+    {
+        Box::pin(crate::registry::core::pod::proxy::service_proxy(
+            server, info, req,
+        ))
+    }
+
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         normalize::<Service>(obj)
     }

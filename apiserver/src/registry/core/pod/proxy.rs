@@ -16,6 +16,13 @@
 //!   joined and bytes are copied both ways. The apiserver does not look
 //!   inside, so any subprotocol the kubelet speaks works end to end.
 //!
+//! - `proxy` (`pods/[scheme:]name[:port]/proxy/path`, and `services/.../proxy`
+//!   and `nodes/.../proxy` through [`node_proxy`] and [`service_proxy`]): any
+//!   method with its body, to the kubelet's `/podProxy/...`, which reaches the
+//!   pod's IP from the pod's node. Upstream's apiserver dials pod IPs itself;
+//!   going through the kubelet works where the control plane cannot route to
+//!   pods (our lab, or VMs without a pod network on the control plane).
+//!
 //! The kubelet is reached over plain HTTP: the lab runs on one host's private
 //! network and has no node certificates yet (upstream uses HTTPS with the
 //! kubelet's serving certificate).
@@ -43,13 +50,20 @@ pub const DEFAULT_KUBELET_PORT: i64 = 10250;
 pub fn handles(sub: Subresource) -> bool {
     matches!(
         sub,
-        Subresource::Log | Subresource::Exec | Subresource::Attach | Subresource::PortForward
+        Subresource::Log
+            | Subresource::Exec
+            | Subresource::Attach
+            | Subresource::PortForward
+            | Subresource::Proxy
     )
 }
 
 /// Serves a `pods/{log,exec,attach,portforward}` request.
 pub async fn serve(server: &ApiServer, info: &RequestInfo, req: Request) -> Result<Response> {
     let sub = info.subresource.unwrap_or(Subresource::Log);
+    if sub == Subresource::Proxy {
+        return pod_proxy(server, info, req).await;
+    }
     let allowed = match sub {
         Subresource::Log => req.method() == http::Method::GET,
         _ => matches!(*req.method(), http::Method::GET | http::Method::POST),
@@ -364,4 +378,260 @@ mod tests {
         assert_eq!(kubelet_address_of(&node).unwrap(), "[fd00::1]:10250");
         assert!(kubelet_address_of(&json!({})).is_none());
     }
+}
+
+/// `[scheme:]name[:port]`, the id of a proxy request (upstream's
+/// `SplitSchemeNamePort`).
+pub fn split_scheme_name_port(id: &str) -> Result<(&str, &str, &str)> {
+    let parts: Vec<&str> = id.split(':').collect();
+    let bad = || ApiError::BadRequest(format!("invalid request {id}"));
+    match parts.as_slice() {
+        [name] if !name.is_empty() => Ok(("", name, "")),
+        [name, port] if !name.is_empty() => Ok(("", name, port)),
+        [scheme, name, port] if !name.is_empty() && matches!(*scheme, "http" | "https") => {
+            Ok((scheme, name, port))
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// The path after `/{id}/proxy` and the query, as the target should see them.
+fn sub_path(req: &Request, id: &str) -> String {
+    let path = req.uri().path();
+    let marker = format!("/{id}/proxy");
+    let rest = path
+        .find(&marker)
+        .map(|i| &path[i + marker.len()..])
+        .unwrap_or("");
+    let rest = rest.trim_start_matches('/');
+    match req.uri().query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_string(),
+    }
+}
+
+async fn get_object(
+    server: &ApiServer,
+    plural: &str,
+    ns: Option<&str>,
+    name: &str,
+) -> Result<Value> {
+    let resource = resources::find("", "v1", plural)
+        .ok_or_else(|| ApiError::Internal(format!("{plural} are not served")))?;
+    let key = server.store.key(resource.storage_name(), ns, name);
+    let target = Target::new(resource, name);
+    match server.store.get(&key).await {
+        Ok(Some(o)) => Ok(o.object),
+        Ok(None) => Err(ApiError::NotFound(target)),
+        Err(e) => Err(ApiError::from_storage(e, target)),
+    }
+}
+
+/// Sends `req` with its body to the pod through its node's kubelet.
+async fn to_pod(
+    server: &ApiServer,
+    pod: &Value,
+    scheme: &str,
+    port: &str,
+    rest: &str,
+    req: Request,
+) -> Result<Response> {
+    let ns = pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let name = pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let node = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if node.is_empty() {
+        return Err(ApiError::ServiceUnavailable(format!(
+            "pod {name} does not have a host assigned"
+        )));
+    }
+    let addr = kubelet_address(server, node).await?;
+    let scheme = if scheme.is_empty() { "http" } else { scheme };
+    forward(
+        req,
+        &addr,
+        &format!("/podProxy/{ns}/{name}/{scheme}/{port}/{rest}"),
+    )
+    .await
+}
+
+/// `pods/[scheme:]name[:port]/proxy/...`: the port given, else the first
+/// container port, else 80.
+async fn pod_proxy(server: &ApiServer, info: &RequestInfo, req: Request) -> Result<Response> {
+    let id = info.name.clone().unwrap_or_default();
+    let (scheme, name, port) = split_scheme_name_port(&id)?;
+    let pod = get_object(server, "pods", info.namespace.as_deref(), name).await?;
+    let port = if port.is_empty() {
+        pod.pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .and_then(|cs| {
+                cs.iter()
+                    .find_map(|c| c.pointer("/ports/0/containerPort").and_then(Value::as_i64))
+            })
+            .unwrap_or(80)
+            .to_string()
+    } else {
+        port.to_string()
+    };
+    let rest = sub_path(&req, &id);
+    to_pod(server, &pod, scheme, &port, &rest, req).await
+}
+
+/// `nodes/name[:port]/proxy/...`: the node's kubelet API (`/pods`,
+/// `/healthz`, `/stats/summary`, logs ...).
+pub async fn node_proxy(server: &ApiServer, info: &RequestInfo, req: Request) -> Result<Response> {
+    let id = info.name.clone().unwrap_or_default();
+    let (_, name, port) = split_scheme_name_port(&id)?;
+    let node = get_object(server, "nodes", None, name).await?;
+    let mut addr = kubelet_address_of(&node).ok_or_else(|| {
+        ApiError::BadRequest(format!("node {name} has no address to reach its kubelet"))
+    })?;
+    if !port.is_empty() {
+        if let Some((host, _)) = addr.rsplit_once(':') {
+            addr = format!("{host}:{port}");
+        }
+    }
+    let rest = sub_path(&req, &id);
+    forward(req, &addr, &format!("/{rest}")).await
+}
+
+/// `services/[scheme:]name[:port]/proxy/...`: one ready endpoint of the
+/// Service port named (by name or number; the first when none is), reached
+/// through its pod's kubelet.
+pub async fn service_proxy(
+    server: &ApiServer,
+    info: &RequestInfo,
+    req: Request,
+) -> Result<Response> {
+    let id = info.name.clone().unwrap_or_default();
+    let (scheme, name, port) = split_scheme_name_port(&id)?;
+    let ns = info.namespace.clone().unwrap_or_default();
+    let svc = get_object(server, "services", Some(&ns), name).await?;
+    let ports = svc
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let svc_port = ports
+        .iter()
+        .find(|p| {
+            port.is_empty()
+                || p.get("name").and_then(Value::as_str) == Some(port)
+                || p.get("port")
+                    .and_then(Value::as_i64)
+                    .map(|n| n.to_string())
+                    .as_deref()
+                    == Some(port)
+        })
+        .ok_or_else(|| {
+            ApiError::ServiceUnavailable(format!(
+                "no service port {port:?} found for service {name:?}"
+            ))
+        })?;
+    let port_name = svc_port.get("name").and_then(Value::as_str).unwrap_or("");
+    let endpoints = get_object(server, "endpoints", Some(&ns), name)
+        .await
+        .map_err(|_| {
+            ApiError::ServiceUnavailable(format!("no endpoints available for service {name:?}"))
+        })?;
+    let mut chosen: Option<(String, i64)> = None;
+    for subset in endpoints
+        .get("subsets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(p) = subset
+            .get("ports")
+            .and_then(Value::as_array)
+            .and_then(|ps| {
+                ps.iter()
+                    .find(|p| p.get("name").and_then(Value::as_str).unwrap_or("") == port_name)
+            })
+            .and_then(|p| p.get("port").and_then(Value::as_i64))
+        else {
+            continue;
+        };
+        let pod = subset
+            .get("addresses")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .find_map(|a| {
+                (a.pointer("/targetRef/kind").and_then(Value::as_str) == Some("Pod"))
+                    .then(|| a.pointer("/targetRef/name").and_then(Value::as_str))
+                    .flatten()
+            });
+        if let Some(pod) = pod {
+            chosen = Some((pod.to_string(), p));
+            break;
+        }
+    }
+    let (pod_name, target_port) = chosen.ok_or_else(|| {
+        ApiError::ServiceUnavailable(format!("no endpoints available for service {name:?}"))
+    })?;
+    let pod = get_object(server, "pods", Some(&ns), &pod_name).await?;
+    let rest = sub_path(&req, &id);
+    to_pod(server, &pod, scheme, &target_port.to_string(), &rest, req).await
+}
+
+/// Sends the request with its body to `addr` and streams the answer back
+/// (no upgrades: those go through [`proxy`]).
+async fn forward(req: Request, addr: &str, path_and_query: &str) -> Result<Response> {
+    let stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    .map_err(|_| unreachable(addr, "timed out"))?
+    .map_err(|e| unreachable(addr, e))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(stream))
+        .await
+        .map_err(|e| unreachable(addr, e))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let (parts, body) = req.into_parts();
+    let mut out = http::Request::builder()
+        .method(parts.method)
+        .uri(path_and_query);
+    for (k, v) in &parts.headers {
+        // Credentials and impersonation stay with the apiserver.
+        let name = k.as_str();
+        if k == http::header::HOST
+            || k == http::header::AUTHORIZATION
+            || k == http::header::CONNECTION
+            || name.starts_with("impersonate-")
+        {
+            continue;
+        }
+        out = out.header(k, v);
+    }
+    let out = out
+        .header(http::header::HOST, addr)
+        .body(body)
+        .map_err(|e| ApiError::Internal(format!("building the proxied request: {e}")))?;
+    let resp = sender
+        .send_request(out)
+        .await
+        .map_err(|e| unreachable(addr, e))?;
+    let (parts, body) = resp.into_parts();
+    let mut answer = Response::builder().status(parts.status);
+    for (k, v) in &parts.headers {
+        if k == http::header::CONNECTION || k == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        answer = answer.header(k, v);
+    }
+    Ok(answer
+        .body(Body::new(body))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
 }
