@@ -343,43 +343,6 @@ async fn proxy(mut req: Request, addr: &str, path_and_query: &str) -> Result<Res
         .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn container_choice_follows_upstream() {
-        let pod = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}], "initContainers": [{"name": "i"}]}});
-        let err = pick_container(&pod, "p", None).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "a container name must be specified for pod p, choose one of: [a b] or one of the init containers: [i]"
-        );
-        assert_eq!(pick_container(&pod, "p", Some("i")).unwrap(), "i");
-        assert_eq!(
-            pick_container(&pod, "p", Some("x"))
-                .unwrap_err()
-                .to_string(),
-            "container x is not valid for pod p"
-        );
-        let one = json!({"spec": {"containers": [{"name": "only"}]}});
-        assert_eq!(pick_container(&one, "p", None).unwrap(), "only");
-    }
-
-    #[test]
-    fn kubelet_address_from_node() {
-        let node = json!({"status": {
-            "addresses": [{"type": "Hostname", "address": "n1"}, {"type": "InternalIP", "address": "10.0.0.5"}],
-            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10251}},
-        }});
-        assert_eq!(kubelet_address_of(&node).unwrap(), "10.0.0.5:10251");
-        let node = json!({"status": {"addresses": [{"type": "InternalIP", "address": "fd00::1"}]}});
-        assert_eq!(kubelet_address_of(&node).unwrap(), "[fd00::1]:10250");
-        assert!(kubelet_address_of(&json!({})).is_none());
-    }
-}
-
 /// `[scheme:]name[:port]`, the id of a proxy request (upstream's
 /// `SplitSchemeNamePort`).
 pub fn split_scheme_name_port(id: &str) -> Result<(&str, &str, &str)> {
@@ -634,4 +597,56 @@ async fn forward(req: Request, addr: &str, path_and_query: &str) -> Result<Respo
     Ok(answer
         .body(Body::new(body))
         .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn container_choice_follows_upstream() {
+        let pod = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}], "initContainers": [{"name": "i"}]}});
+        let err = pick_container(&pod, "p", None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "a container name must be specified for pod p, choose one of: [a b] or one of the init containers: [i]"
+        );
+        assert_eq!(pick_container(&pod, "p", Some("i")).unwrap(), "i");
+        assert_eq!(
+            pick_container(&pod, "p", Some("x"))
+                .unwrap_err()
+                .to_string(),
+            "container x is not valid for pod p"
+        );
+        let one = json!({"spec": {"containers": [{"name": "only"}]}});
+        assert_eq!(pick_container(&one, "p", None).unwrap(), "only");
+    }
+
+    #[test]
+    fn kubelet_address_from_node() {
+        let node = json!({"status": {
+            "addresses": [{"type": "Hostname", "address": "n1"}, {"type": "InternalIP", "address": "10.0.0.5"}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10251}},
+        }});
+        assert_eq!(kubelet_address_of(&node).unwrap(), "10.0.0.5:10251");
+        let node = json!({"status": {"addresses": [{"type": "InternalIP", "address": "fd00::1"}]}});
+        assert_eq!(kubelet_address_of(&node).unwrap(), "[fd00::1]:10250");
+        assert!(kubelet_address_of(&json!({})).is_none());
+    }
+
+    #[test]
+    fn proxy_ids_split_like_upstream() {
+        assert_eq!(split_scheme_name_port("web").ok(), Some(("", "web", "")));
+        assert_eq!(
+            split_scheme_name_port("web:8080").ok(),
+            Some(("", "web", "8080"))
+        );
+        assert_eq!(
+            split_scheme_name_port("https:web:443").ok(),
+            Some(("https", "web", "443"))
+        );
+        assert!(split_scheme_name_port("ftp:web:21").is_err());
+        assert!(split_scheme_name_port(":80").is_err());
+    }
 }
