@@ -195,4 +195,30 @@ fn jobs_cronjob_daemonset_and_statefulset_run_real_pods() {
         "{}",
         cj["status"]
     );
+
+    // Node admission: a second pod put straight onto node-1 (no scheduler)
+    // wanting a host port another pod there holds is rejected for good.
+    let holder = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  nodeName: node-1\n  \
+             containers:\n  - name: c\n    image: busybox:1.36\n    command: [sleep, \"3600\"]\n    \
+             ports: [{{containerPort: 8080, hostPort: 30555}}]\n"
+        )
+    };
+    lab.apply(&holder("port-holder"));
+    lab.kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/port-holder",
+        "--timeout=60s",
+    ]);
+    lab.apply(&holder("port-latecomer"));
+    let rejected = wait_until(Duration::from_secs(30), || {
+        let p = lab.get_json(&["pod", "port-latecomer"]);
+        (p["status"]["phase"] == "Failed").then_some(p)
+    })
+    .expect("the latecomer is rejected");
+    assert_eq!(rejected["status"]["reason"], "NodePorts");
+    let holder_pod = lab.get_json(&["pod", "port-holder"]);
+    assert_eq!(holder_pod["status"]["phase"], "Running");
 }

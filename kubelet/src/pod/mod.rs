@@ -22,6 +22,7 @@
 //! worker finds its sandbox and containers again in the runtime: nothing is
 //! restarted.
 
+pub mod admission;
 pub mod backoff;
 pub mod container_config;
 pub mod env;

@@ -65,6 +65,8 @@ pub struct Worker {
     failed: Option<(String, String)>,
     /// Deleted and stopped: the next status written is terminal.
     terminal: bool,
+    /// Passed the node's admission (checked once, before the sandbox).
+    admitted: bool,
 }
 
 fn key(pod: &Pod) -> String {
@@ -88,6 +90,7 @@ impl Worker {
             last_status: None,
             failed: None,
             terminal: false,
+            admitted: false,
         }
     }
 
@@ -227,6 +230,42 @@ impl Worker {
                     ),
                 )
                 .await;
+            }
+        }
+        if !self.admitted && self.failed.is_none() {
+            // Only a pod that has not started yet can be turned away: after
+            // a kubelet restart the running ones keep their ports.
+            let me = self.ctx.clone();
+            let uid = self.uid.clone();
+            let has_sandbox = blocking(move || {
+                me.runtime
+                    .list_pod_sandboxes()
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|s| s.config.uid == uid)
+            })
+            .await;
+            let unstarted = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.start_time.as_ref())
+                .is_none();
+            if !has_sandbox
+                && unstarted
+                && super::admission::host_port_conflict(pod, &self.ctx.known_pods())
+            {
+                self.ctx.event(
+                    pod,
+                    "Warning",
+                    super::admission::REASON,
+                    super::admission::MESSAGE.into(),
+                );
+                self.failed = Some((
+                    super::admission::REASON.into(),
+                    super::admission::MESSAGE.into(),
+                ));
+            } else {
+                self.admitted = true;
             }
         }
         if self.failed.is_some() {
