@@ -151,6 +151,12 @@ pub enum Command {
     ApiResources(ApiResourcesArgs),
     /// Print the supported API versions on the server, in the form of "group/version".
     ApiVersions,
+    /// Inspect authorization.
+    Auth {
+        /// The auth subcommand.
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
     /// Print the client and server version information.
     Version(VersionArgs),
     /// Display cluster information.
@@ -548,6 +554,41 @@ pub struct ApiResourcesArgs {
     /// Don't print headers.
     #[arg(long)]
     pub no_headers: bool,
+}
+
+/// `kubectl auth ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Check whether an action is allowed.
+    #[command(name = "can-i")]
+    CanI(CanIArgs),
+    /// Experimental: Check self subject attributes.
+    Whoami {
+        /// Output (yaml, json).
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+    },
+}
+
+/// `kubectl auth can-i VERB [TYPE | TYPE/NAME | NONRESOURCEURL]`.
+#[derive(Debug, Args)]
+pub struct CanIArgs {
+    /// The verb (get, list, create, ...).
+    pub verb: String,
+    /// TYPE, TYPE/NAME or a non-resource URL (`/logs`).
+    pub target: String,
+    /// A third argument, which upstream refuses (TYPE/NAME is the form).
+    #[arg(hide = true)]
+    pub name: Option<String>,
+    /// Check across all namespaces.
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
+    /// A subresource, e.g. pod/log.
+    #[arg(long)]
+    pub subresource: Option<String>,
+    /// Print nothing; the exit code says yes (0) or no (1).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 /// `kubectl version`.

@@ -13,6 +13,7 @@
 
 pub mod api_resources;
 pub mod apply;
+pub mod auth;
 pub mod cli;
 pub mod client;
 pub mod cluster_info;
@@ -91,6 +92,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Wait(a) => wait::run(&rest, a).await,
                 Command::Run(a) => run::run(&rest, a).await,
                 Command::Expose(a) => expose::run(&rest, a).await,
+                Command::Auth { command } => auth::run(&rest, command).await,
                 Command::Config { .. } | Command::Version(_) => Ok(0),
             }
         }
