@@ -110,6 +110,11 @@ pub enum ApiError {
     /// 429: try again later (e.g. an eviction blocked by a disruption budget).
     #[error("{0}")]
     TooManyRequests(String),
+    /// 429 that the client should not simply retry at once, with the causes
+    /// (`reason`, `message`) that say why: an eviction a disruption budget
+    /// does not allow.
+    #[error("{0}")]
+    TooManyRequestsBecause(String, Vec<(String, String)>),
     /// 503: storage is not reachable.
     #[error("{0}")]
     ServiceUnavailable(String),
@@ -166,7 +171,9 @@ impl ApiError {
             ApiError::Expired(_) => StatusCode::GONE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests(_) | ApiError::TooManyRequestsBecause(..) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -187,7 +194,9 @@ impl ApiError {
             ApiError::Expired(_) => "Expired",
             ApiError::TooLarge(_) => "RequestEntityTooLarge",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
-            ApiError::TooManyRequests(_) => "TooManyRequests",
+            ApiError::TooManyRequests(_) | ApiError::TooManyRequestsBecause(..) => {
+                "TooManyRequests"
+            }
             ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
             ApiError::Timeout(_) => "Timeout",
             ApiError::Internal(_) => "InternalError",
@@ -238,6 +247,12 @@ impl ApiError {
                 })).collect::<Vec<_>>(),
             })),
             ApiError::TooManyRequests(_) => Some(json!({"retryAfterSeconds": RETRY_AFTER_SECONDS})),
+            ApiError::TooManyRequestsBecause(_, causes) => Some(json!({
+                "causes": causes.iter().map(|(reason, message)| json!({
+                    "reason": reason,
+                    "message": message,
+                })).collect::<Vec<_>>(),
+            })),
             _ => None,
         };
         if let Some(d) = details {

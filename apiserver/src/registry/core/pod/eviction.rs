@@ -147,9 +147,22 @@ pub async fn check_disruption_budget(
         ));
     }
     let pdb = stored.object;
-    let refuse = || {
-        ApiError::TooManyRequests(
+    let pdb_name = pdb
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let refuse = |why: String| {
+        ApiError::TooManyRequestsBecause(
             "Cannot evict pod as it would violate the pod's disruption budget.".into(),
+            vec![("DisruptionBudget".into(), why)],
+        )
+    };
+    let short = || {
+        format!(
+            "The disruption budget {pdb_name} needs {} healthy pods and has {} currently",
+            int(&pdb, "/status/desiredHealthy"),
+            int(&pdb, "/status/currentHealthy")
         )
     };
     if !is_ready(pod) {
@@ -161,17 +174,19 @@ pub async fn check_disruption_budget(
         if policy == Some("AlwaysAllow") || healthy_budget {
             return Ok(());
         }
-        return Err(refuse());
+        return Err(refuse(short()));
     }
     if int(&pdb, "/status/observedGeneration") < int(&pdb, "/metadata/generation") {
-        return Err(refuse());
+        return Err(refuse(format!(
+            "The disruption budget {pdb_name} is still being processed by the server."
+        )));
     }
     if int(&pdb, "/status/disruptionsAllowed") <= 0 {
-        return Err(refuse());
+        return Err(refuse(short()));
     }
     let mut charged = pdb.clone();
     let Some(status) = charged.get_mut("status").and_then(Value::as_object_mut) else {
-        return Err(refuse());
+        return Err(refuse(short()));
     };
     let allowed = status
         .get("disruptionsAllowed")
