@@ -177,3 +177,53 @@ async fn a_success_policy_ends_the_job_early() {
     let (reason, _) = wait_condition(&jobs, "leader", "Complete").await;
     assert_eq!(reason, "SuccessPolicy");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_job_lets_go_of_its_pods() {
+    let c = ControlPlane::start().await;
+    let _cm = ControllerManager::start(&c.url, &["job"], |_| {}).await;
+    let ns = c.namespace("jobs");
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), &ns);
+    let jobs: Api<Job> = Api::namespaced(c.client.clone(), &ns);
+    let j: Job = serde_json::from_value(json!({"metadata": {"name": "gone"},
+        "spec": {"parallelism": 2, "completions": 4, "template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:1.36"}]}}}}))
+    .expect("job");
+    jobs.create(&PostParams::default(), &j).await.expect("job");
+    let selector = "job-name=gone";
+    eventually(T, || async {
+        let l = pods
+            .list(&ListParams::default().labels(selector))
+            .await
+            .ok()?;
+        (l.items.len() == 2).then_some(())
+    })
+    .await
+    .expect("two pods");
+    jobs.delete("gone", &kube::api::DeleteParams::background())
+        .await
+        .expect("delete");
+    // Without the Job, its tracking finalizer must come off every pod, or
+    // the garbage collector's delete of them would never finish.
+    let released = eventually(T, || async {
+        let l = pods
+            .list(&ListParams::default().labels(selector))
+            .await
+            .ok()?;
+        l.items
+            .iter()
+            .all(|p| {
+                !p.metadata
+                    .finalizers
+                    .iter()
+                    .flatten()
+                    .any(|f| f == "batch.kubernetes.io/job-tracking")
+            })
+            .then_some(())
+    })
+    .await;
+    assert!(
+        released.is_some(),
+        "the pods kept the job-tracking finalizer"
+    );
+}

@@ -216,7 +216,23 @@ impl Reconciler for JobController {
 
     async fn reconcile(&self, key: &str) -> Result<Action> {
         let Some(cached) = self.jobs.get(key) else {
+            // The Job is gone without waiting for its pods (a background
+            // delete): none of them may keep our finalizer, or the garbage
+            // collector's delete could never finish.
             self.expectations.delete(key);
+            let (ns, name) = crate::machinery::informer::split_key(key);
+            let orphans: Vec<Arc<Pod>> = self
+                .pods
+                .list_namespace(ns.unwrap_or_default())
+                .into_iter()
+                .filter(|p| {
+                    has_finalizer(p)
+                        && controller_ref::controller_of(&p.metadata)
+                            .is_some_and(|r| r.kind == "Job" && r.name == name)
+                })
+                .collect();
+            let held: Vec<&Arc<Pod>> = orphans.iter().collect();
+            self.remove_finalizers(key, &held).await?;
             self.lock_removed().remove(key);
             return Ok(Action::Done);
         };
