@@ -224,7 +224,9 @@ impl Quantity {
         };
         let format = match suffix {
             Suffix::Decimal(e, format) => {
-                exponent += e;
+                // `1e9223372036854775807` with trailing zeros would overflow
+                // (found by the quantity fuzz target).
+                exponent = exponent.checked_add(e).ok_or(Error::Numeric)?;
                 format
             }
             Suffix::Binary(k) => {
@@ -587,6 +589,9 @@ mod tests {
         }
         let too_long = format!("1{}1", "0".repeat(40));
         assert_eq!(Quantity::parse(&too_long).unwrap_err(), Error::Numeric);
+        // A fuzzer find: trailing zeros plus the largest exponent overflowed.
+        let huge = format!("2{}E{}", "0".repeat(40), i64::MAX);
+        assert_eq!(Quantity::parse(&huge).unwrap_err(), Error::Numeric);
         // Zeros never count as significant digits.
         assert_eq!(
             q(&format!("1{}", "0".repeat(40))).to_string(),
