@@ -391,10 +391,17 @@ spec:
         gap2 > gap1 + Duration::from_secs(3),
         "back-off grows: {gap1:?} then {gap2:?}"
     );
-    let get = lab.kubectl_ok(&["get", "pod", "crasher"]);
+    // Right after a restart the container runs for a moment (until its
+    // `exit 1`), so `Running` is a true answer then; the crash-loop state
+    // shows as soon as it exits again.
+    let get = wait_until(Duration::from_secs(30), || {
+        let get = lab.kubectl_ok(&["get", "pod", "crasher"]);
+        (get.contains("CrashLoopBackOff") || get.contains("Error")).then_some(get)
+    });
     assert!(
-        get.contains("CrashLoopBackOff") || get.contains("Error"),
-        "{get}"
+        get.is_some(),
+        "{}",
+        lab.kubectl_ok(&["get", "pod", "crasher"])
     );
 
     // OOMKilled.
