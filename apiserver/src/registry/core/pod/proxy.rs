@@ -276,14 +276,7 @@ fn unreachable(addr: &str, e: impl std::fmt::Display) -> ApiError {
 /// Sends the request to the kubelet; on `101` joins the two upgraded
 /// connections, otherwise streams the kubelet's answer back.
 async fn proxy(mut req: Request, addr: &str, path_and_query: &str) -> Result<Response> {
-    let stream = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::net::TcpStream::connect(addr),
-    )
-    .await
-    .map_err(|_| unreachable(addr, "timed out"))?
-    .map_err(|e| unreachable(addr, e))?;
-    let _ = stream.set_nodelay(true);
+    let stream = dial(addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| unreachable(addr, e))?;
@@ -330,17 +323,7 @@ async fn proxy(mut req: Request, addr: &str, path_and_query: &str) -> Result<Res
             .body(Body::empty())
             .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()));
     }
-    let (parts, body) = resp.into_parts();
-    let mut answer = Response::builder().status(parts.status);
-    for (k, v) in &parts.headers {
-        if k == http::header::CONNECTION || k == http::header::TRANSFER_ENCODING {
-            continue;
-        }
-        answer = answer.header(k, v);
-    }
-    Ok(answer
-        .body(Body::new(body))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
+    Ok(stream_back(resp))
 }
 
 /// `[scheme:]name[:port]`, the id of a proxy request (upstream's
@@ -549,13 +532,7 @@ pub async fn service_proxy(
 /// Sends the request with its body to `addr` and streams the answer back
 /// (no upgrades: those go through [`proxy`]).
 async fn forward(req: Request, addr: &str, path_and_query: &str) -> Result<Response> {
-    let stream = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::net::TcpStream::connect(addr),
-    )
-    .await
-    .map_err(|_| unreachable(addr, "timed out"))?
-    .map_err(|e| unreachable(addr, e))?;
+    let stream = dial(addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(stream))
         .await
         .map_err(|e| unreachable(addr, e))?;
@@ -586,6 +563,25 @@ async fn forward(req: Request, addr: &str, path_and_query: &str) -> Result<Respo
         .send_request(out)
         .await
         .map_err(|e| unreachable(addr, e))?;
+    Ok(stream_back(resp))
+}
+
+/// A TCP connection to `addr` (a kubelet), given up after 10 s.
+async fn dial(addr: &str) -> Result<tokio::net::TcpStream> {
+    let stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    .map_err(|_| unreachable(addr, "timed out"))?
+    .map_err(|e| unreachable(addr, e))?;
+    let _ = stream.set_nodelay(true);
+    Ok(stream)
+}
+
+/// The kubelet's answer as ours: status, headers (less the per-connection
+/// ones) and the body streamed through as it comes.
+fn stream_back(resp: http::Response<hyper::body::Incoming>) -> Response {
     let (parts, body) = resp.into_parts();
     let mut answer = Response::builder().status(parts.status);
     for (k, v) in &parts.headers {
@@ -594,9 +590,9 @@ async fn forward(req: Request, addr: &str, path_and_query: &str) -> Result<Respo
         }
         answer = answer.header(k, v);
     }
-    Ok(answer
+    answer
         .body(Body::new(body))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
 }
 
 #[cfg(test)]
