@@ -8,6 +8,13 @@
 //! | `hostPath` | the host path itself, checked or created per `type` |
 //! | `configMap`, `secret`, `downwardAPI`, `projected` | files written by [`atomic`]; secrets on a tmpfs so they never touch the disk |
 //!
+//! A `projected` volume gathers configMap, secret, downwardAPI and
+//! `serviceAccountToken` sources into one directory. The last is a
+//! TokenRequest token bound to the pod, kept fresh by the
+//! [`service_account_token`] manager: this is how every pod gets the
+//! `kube-api-access-*` volume ServiceAccount admission adds (`token`,
+//! `ca.crt`, `namespace` at `/var/run/secrets/kubernetes.io/serviceaccount`).
+//!
 //! With a pod `fsGroup`, a new emptyDir and every file of the other
 //! volumes belong to that group (directories setgid, files readable by the
 //! group), and the containers run with the group as a supplementary one.
@@ -15,10 +22,12 @@
 //! [`prepare`] is idempotent and also refreshes the files of configMap,
 //! secret, downwardAPI and projected volumes, so calling it on every pod
 //! sync propagates updates into running containers (the runtime mounts the
-//! directory, and [`atomic`] swaps the files in with one rename).
+//! directory, and [`atomic`] swaps the files in with one rename); a token
+//! past 80% of its life is replaced the same way.
 //! [`teardown`] unmounts and removes everything of a pod.
 
 pub mod atomic;
+pub mod service_account_token;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +35,8 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::core::v1::{ConfigMap, KeyToPath, Pod, Secret, Volume};
 use kube::api::Api;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+use service_account_token::{TokenKey, TokenManager};
 
 /// Why a volume could not be set up (reported as a FailedMount Event).
 #[derive(Debug, thiserror::Error)]
@@ -133,9 +144,10 @@ fn empty_dir_ownership(dir: &Path, tmpfs: bool, group: Option<u32>) -> std::io::
 }
 
 /// Sets up (or refreshes) every volume of `pod`; returns volume name ->
-/// host path.
+/// host path. Tokens come from (and are cached in) `tokens`.
 pub async fn prepare(
     client: &kube::Client,
+    tokens: &TokenManager,
     root: &Path,
     pod: &Pod,
     pod_ip: &str,
@@ -151,14 +163,16 @@ pub async fn prepare(
         .and_then(|s| s.volumes.clone())
         .unwrap_or_default()
     {
-        let path = prepare_one(client, &base, &ns, pod, &v, pod_ip, host_ip).await?;
+        let path = prepare_one(client, tokens, &base, &ns, pod, &v, pod_ip, host_ip).await?;
         out.insert(v.name.clone(), path);
     }
     Ok(out)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn prepare_one(
     client: &kube::Client,
+    tokens: &TokenManager,
     base: &Path,
     ns: &str,
     pod: &Pod,
@@ -258,6 +272,17 @@ async fn prepare_one(
                     optional,
                 )?;
             }
+            if let Some(t) = &src.service_account_token {
+                // With an fsGroup the token is 0600 and the group gets
+                // read access below (0640): never readable by others.
+                let mode = if group.is_some() {
+                    0o600
+                } else {
+                    default as u32
+                };
+                let token = service_account_token(tokens, pod, name, t).await?;
+                files.insert(t.path.clone(), (token.into_bytes(), mode));
+            }
             if let Some(d) = &src.downward_api {
                 for f in d.items.iter().flatten() {
                     let mode = f.mode.unwrap_or(default) as u32;
@@ -293,6 +318,40 @@ async fn prepare_one(
     }
     atomic::write(&dir, &files, group).map_err(io(name, &dir))?;
     Ok(dir)
+}
+
+/// The token of a `serviceAccountToken` source: for the pod's account,
+/// bound to the pod, for the source's audience (none: the apiserver's).
+async fn service_account_token(
+    tokens: &TokenManager,
+    pod: &Pod,
+    volume: &str,
+    source: &k8s_openapi::api::core::v1::ServiceAccountTokenProjection,
+) -> Result<String, Error> {
+    let fail = |message: String| Error::SetUp {
+        volume: volume.to_string(),
+        message,
+    };
+    let account = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| fail("the pod names no service account for its token".into()))?;
+    let key = TokenKey {
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        service_account: account,
+        audiences: source
+            .audience
+            .iter()
+            .filter(|a| !a.is_empty())
+            .cloned()
+            .collect(),
+        expiration_seconds: source.expiration_seconds,
+        pod_name: pod.metadata.name.clone().unwrap_or_default(),
+        pod_uid: pod.metadata.uid.clone().unwrap_or_default(),
+    };
+    tokens.token(&key).await.map_err(|e| fail(e.to_string()))
 }
 
 fn downward_value(
@@ -559,7 +618,8 @@ mod tests {
                 {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
             ],
         }));
-        let got = prepare(&client(), root.path(), &p, "10.0.0.2", "10.0.0.1")
+        let tokens = TokenManager::new(client());
+        let got = prepare(&client(), &tokens, root.path(), &p, "10.0.0.2", "10.0.0.1")
             .await
             .expect("prepare");
         let disk = std::fs::metadata(&got["disk"]).unwrap();
