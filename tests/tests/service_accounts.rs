@@ -336,7 +336,7 @@ async fn the_kubelet_fills_the_token_volume_and_refreshes_the_token() {
     // test moves.
     let client =
         kube::Client::try_from(kube::Config::new(api.url.parse().expect("url"))).expect("client");
-    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let clock = Arc::new(ManualClock::starting_now());
     let tokens = TokenManager::with(Arc::new(client.clone()), clock.clone());
     let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), "apps");
     let web = pods.get("web").await.expect("the pod");
@@ -380,7 +380,7 @@ async fn the_kubelet_fills_the_token_volume_and_refreshes_the_token() {
         assert_eq!(tokens.len(), 1);
 
         // 81% of its 3607 s later (the kubelet's clock): a new token, swapped in.
-        clock.advance(chrono::Duration::seconds(3607 * 81 / 100));
+        clock.advance(std::time::Duration::from_secs(3607 * 81 / 100));
         kubelet::volumes::prepare(&client, &tokens, root.path(), &web, "10.0.0.2", "10.0.0.1")
             .await
             .expect("refresh");

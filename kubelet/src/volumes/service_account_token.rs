@@ -118,7 +118,10 @@ impl TokenRequester for kube::Client {
                 })?;
             let incomplete = || RequestFailed("the TokenRequest came back without a token".into());
             let status = answer.status.ok_or_else(incomplete)?;
-            let token = status.token.filter(|t| !t.is_empty()).ok_or_else(incomplete)?;
+            let token = status
+                .token
+                .filter(|t| !t.is_empty())
+                .ok_or_else(incomplete)?;
             let expires = status
                 .expiration_timestamp
                 .and_then(|t| DateTime::<Utc>::from_timestamp(t.0.as_second(), 0))
@@ -283,13 +286,14 @@ impl TokenManager {
 pub struct ManualClock(Mutex<DateTime<Utc>>);
 
 impl ManualClock {
-    /// Starts at `now`.
-    pub fn new(now: DateTime<Utc>) -> ManualClock {
-        ManualClock(Mutex::new(now))
+    /// Starts at the system's now.
+    pub fn starting_now() -> ManualClock {
+        ManualClock(Mutex::new(Utc::now()))
     }
 
     /// Moves the clock forward.
-    pub fn advance(&self, by: Duration) {
+    pub fn advance(&self, by: std::time::Duration) {
+        let by = Duration::from_std(by).unwrap_or(Duration::MAX);
         if let Ok(mut t) = self.0.lock() {
             *t += by;
         }
@@ -340,8 +344,12 @@ mod tests {
         }
     }
 
+    fn secs(n: u64) -> std::time::Duration {
+        std::time::Duration::from_secs(n)
+    }
+
     fn setup() -> (Arc<Fake>, Arc<ManualClock>, TokenManager) {
-        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let clock = Arc::new(ManualClock::starting_now());
         let fake = Arc::new(Fake {
             clock: clock.clone(),
             calls: AtomicUsize::new(0),
@@ -367,11 +375,11 @@ mod tests {
         let (fake, clock, m) = setup();
         let k = key("u1", Some(1000));
         assert_eq!(m.token(&k).await.unwrap(), "token-1");
-        clock.advance(Duration::seconds(700));
+        clock.advance(secs(700));
         assert_eq!(m.token(&k).await.unwrap(), "token-1", "70%: still fresh");
         assert_eq!(fake.calls.load(Ordering::SeqCst), 1);
         // Past 80% (and past any jitter).
-        clock.advance(Duration::seconds(111));
+        clock.advance(secs(111));
         assert_eq!(m.token(&k).await.unwrap(), "token-2");
         assert_eq!(m.token(&k).await.unwrap(), "token-2");
         assert_eq!(fake.calls.load(Ordering::SeqCst), 2);
@@ -382,9 +390,9 @@ mod tests {
         let (_, clock, m) = setup();
         let k = key("u1", Some(7 * 24 * 3600));
         assert_eq!(m.token(&k).await.unwrap(), "token-1");
-        clock.advance(Duration::hours(23));
+        clock.advance(secs(23 * 3600));
         assert_eq!(m.token(&k).await.unwrap(), "token-1");
-        clock.advance(Duration::hours(1) + Duration::seconds(1));
+        clock.advance(secs(3601));
         assert_eq!(m.token(&k).await.unwrap(), "token-2");
     }
 
@@ -413,9 +421,9 @@ mod tests {
         fake.fail.store(false, Ordering::SeqCst);
         assert_eq!(m.token(&k).await.unwrap(), "token-1");
         fake.fail.store(true, Ordering::SeqCst);
-        clock.advance(Duration::seconds(900));
+        clock.advance(secs(900));
         assert_eq!(m.token(&k).await.unwrap(), "token-1", "still valid");
-        clock.advance(Duration::seconds(101));
+        clock.advance(secs(101));
         let err = m.token(&k).await.expect_err("expired");
         assert!(
             err.to_string().contains("expired and refresh failed"),
