@@ -156,6 +156,14 @@ pub async fn prepare(
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let base = pod_dir(root, &uid).join("volumes");
+    let inputs = Inputs {
+        client,
+        tokens,
+        ns: &ns,
+        pod,
+        pod_ip,
+        host_ip,
+    };
     let mut out = BTreeMap::new();
     for v in pod
         .spec
@@ -163,23 +171,32 @@ pub async fn prepare(
         .and_then(|s| s.volumes.clone())
         .unwrap_or_default()
     {
-        let path = prepare_one(client, tokens, &base, &ns, pod, &v, pod_ip, host_ip).await?;
+        let path = prepare_one(&inputs, &base, &v).await?;
         out.insert(v.name.clone(), path);
     }
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn prepare_one(
-    client: &kube::Client,
-    tokens: &TokenManager,
-    base: &Path,
-    ns: &str,
-    pod: &Pod,
-    v: &Volume,
-    pod_ip: &str,
-    host_ip: &str,
-) -> Result<PathBuf, Error> {
+/// What every volume of one pod is made from.
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
+    client: &'a kube::Client,
+    tokens: &'a TokenManager,
+    ns: &'a str,
+    pod: &'a Pod,
+    pod_ip: &'a str,
+    host_ip: &'a str,
+}
+
+async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<PathBuf, Error> {
+    let Inputs {
+        client,
+        tokens,
+        ns,
+        pod,
+        pod_ip,
+        host_ip,
+    } = *inputs;
     let name = v.name.as_str();
     let dir_for = |plugin: &str| base.join(plugin).join(name);
     if let Some(h) = &v.host_path {
