@@ -5,7 +5,7 @@
 //! - admission: the `default` account, refusal of a missing account with
 //!   upstream's 403, the `kube-api-access-*` volume and its mounts,
 //!   `automountServiceAccountToken` of the pod and of the account, the
-//!   account's imagePullSecrets, mirror pods, no account change on update,
+//!   account's imagePullSecrets, enforced mountable secrets, mirror pods, no account change on update,
 //!   and no token volume from an apiserver that cannot issue tokens;
 //! - the volume: [`kubelet::volumes::prepare`] writes `token` (a JWT the
 //!   apiserver's TokenReview accepts as the pod's account), `ca.crt` and
@@ -241,6 +241,33 @@ async fn admission_defaults_the_account_and_mounts_its_token() {
     assert_eq!(
         r.body["message"],
         "pods \"ghost\" is forbidden: error looking up service account apps/ghost: serviceaccount \"ghost\" not found"
+    );
+
+    // An account that enforces its mountable secrets.
+    create(
+        &http,
+        "/api/v1/namespaces/apps/serviceaccounts",
+        json!({"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "strict", "annotations": {"kubernetes.io/enforce-mountable-secrets": "true"}},
+               "secrets": [{"name": "allowed"}]}),
+    )
+    .await;
+    let with_secret = |name: &str, secret: &str| {
+        pod(
+            name,
+            json!({"serviceAccountName": "strict",
+                   "volumes": [{"name": "s", "secret": {"secretName": secret}}]}),
+        )
+    };
+    create(&http, pods, with_secret("strict-ok", "allowed")).await;
+    let r = http
+        .post(pods, &with_secret("strict-no", "other"))
+        .await
+        .expect("POST");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(
+        r.body["message"],
+        "pods \"strict-no\" is forbidden: volume with secret.secretName=\"other\" is not allowed because service account strict does not reference that secret"
     );
 
     // Mirror pods are left alone but may not name an account.

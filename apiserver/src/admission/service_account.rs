@@ -202,7 +202,8 @@ pub async fn admit_pod(server: &ApiServer, pod: &mut Value) -> Result<(), ApiErr
         .pointer("/metadata/annotations")
         .and_then(|a| a.get(ENFORCE_MOUNTABLE_SECRETS_ANNOTATION))
         .and_then(Value::as_str)
-        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+        // Go's strconv.ParseBool, as upstream reads it.
+        .is_some_and(|v| matches!(v, "1" | "t" | "T" | "true" | "TRUE" | "True"))
     {
         if let Some(why) = unlisted_secret(&account, pod) {
             return Err(forbidden(pod, why));
