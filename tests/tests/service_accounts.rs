@@ -5,13 +5,15 @@
 //! - admission: the `default` account, refusal of a missing account with
 //!   upstream's 403, the `kube-api-access-*` volume and its mounts,
 //!   `automountServiceAccountToken` of the pod and of the account, the
-//!   account's imagePullSecrets, enforced mountable secrets, mirror pods, no account change on update,
-//!   and no token volume from an apiserver that cannot issue tokens;
+//!   account's imagePullSecrets, enforced mountable secrets, mirror pods,
+//!   no account change on update, and no token volume from an apiserver
+//!   that cannot issue tokens;
 //! - the volume: [`kubelet::volumes::prepare`] writes `token` (a JWT the
 //!   apiserver's TokenReview accepts as the pod's account), `ca.crt` and
 //!   `namespace`; a resync reuses the token, a later one (the kubelet's
 //!   clock moved past 80% of the token's life) swaps a new one in, and the
-//!   token dies with its pod. A TokenRequest failure is upstream's
+//!   token dies with its pod; a pod whose containers all run as one user
+//!   gets the token as that user's, mode 0600. A TokenRequest failure is upstream's
 //!   `MountVolume.SetUp failed for volume ...`.
 //!
 //! No controller-manager runs: the tests make the `default` accounts and
@@ -430,6 +432,42 @@ async fn the_kubelet_fills_the_token_volume_and_refreshes_the_token() {
         assert!(!review(&http, &fresh).await.0, "bound to a deleted pod");
         tokens.forget_pod(&uid);
         assert!(tokens.is_empty());
+
+        // Every container runs as user 1000: the token is that user's
+        // alone (0600), the other files stay 0644.
+        create(
+            &http,
+            "/api/v1/namespaces/apps/pods",
+            pod("runner", json!({"securityContext": {"runAsUser": 1000}})),
+        )
+        .await;
+        let runner = pods.get("runner").await.expect("the pod");
+        let runner_uid = runner.metadata.uid.clone().expect("uid");
+        let _unmount_runner = Unmount(root.path(), runner_uid);
+        let volumes = kubelet::volumes::prepare(
+            &client,
+            &tokens,
+            root.path(),
+            &runner,
+            "10.0.0.3",
+            "10.0.0.1",
+        )
+        .await
+        .expect("the runner's volumes");
+        let (_, rdir) = volumes
+            .iter()
+            .find(|(n, _)| n.starts_with("kube-api-access-"))
+            .expect("the token volume");
+        let meta = |f: &str| std::fs::metadata(rdir.join(f)).expect("a file");
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            (
+                meta("token").uid(),
+                meta("token").permissions().mode() & 0o777
+            ),
+            (1000, 0o600)
+        );
+        assert_eq!(meta("ca.crt").permissions().mode() & 0o777, 0o644);
 
         // A token that cannot be had: upstream's mount failure.
         let mut orphan = web.clone();

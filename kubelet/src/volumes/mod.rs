@@ -129,6 +129,38 @@ fn fs_group(pod: &Pod) -> Option<u32> {
         .and_then(|g| u32::try_from(g).ok())
 }
 
+/// The one user every container of the pod runs as (its `runAsUser`, or
+/// the pod's), if there is one: `None` when a container leaves its user
+/// to the image or two containers differ.
+fn fs_user(pod: &Pod) -> Option<u32> {
+    let spec = pod.spec.as_ref()?;
+    let pod_user = spec.security_context.as_ref().and_then(|s| s.run_as_user);
+    let own = |sc: Option<&k8s_openapi::api::core::v1::SecurityContext>| {
+        sc.and_then(|s| s.run_as_user).or(pod_user)
+    };
+    let users = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+        .map(|c| own(c.security_context.as_ref()))
+        .chain(
+            spec.ephemeral_containers
+                .iter()
+                .flatten()
+                .map(|c| own(c.security_context.as_ref())),
+        );
+    let mut one: Option<i64> = None;
+    for u in users {
+        let u = u?;
+        match one {
+            Some(prev) if prev != u => return None,
+            _ => one = Some(u),
+        }
+    }
+    one.and_then(|u| u32::try_from(u).ok())
+}
+
 /// A new emptyDir: writable by everyone (0777 on disk; a tmpfs keeps its
 /// sticky 1777 root), and with an `fsGroup`, owned by that group with the
 /// setgid bit so files created in it inherit the group (upstream's
@@ -225,6 +257,7 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
         return Ok(dir);
     }
     let mut files: BTreeMap<String, (Vec<u8>, u32)> = BTreeMap::new();
+    let mut owners: BTreeMap<String, u32> = BTreeMap::new();
     let (plugin, tmpfs) = if let Some(c) = &v.config_map {
         let optional = c.optional == Some(true);
         let data = config_map(client, ns, name, &c.name, optional).await?;
@@ -291,14 +324,20 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
             }
             if let Some(t) = &src.service_account_token {
                 // With an fsGroup the token is 0600 and the group gets
-                // read access below (0640): never readable by others.
-                let mode = if group.is_some() {
+                // read access below (0640); when every container runs as
+                // one user, it is that user's, 0600: never readable by
+                // others (upstream's rule).
+                let user = fs_user(pod);
+                let mode = if group.is_some() || user.is_some() {
                     0o600
                 } else {
                     default as u32
                 };
                 let token = service_account_token(tokens, pod, name, t).await?;
                 files.insert(t.path.clone(), (token.into_bytes(), mode));
+                if let Some(u) = user {
+                    owners.insert(t.path.clone(), u);
+                }
             }
             if let Some(d) = &src.downward_api {
                 for f in d.items.iter().flatten() {
@@ -333,7 +372,7 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
             *mode |= 0o440;
         }
     }
-    atomic::write(&dir, &files, group).map_err(io(name, &dir))?;
+    atomic::write(&dir, &files, group, &owners).map_err(io(name, &dir))?;
     Ok(dir)
 }
 
@@ -659,6 +698,34 @@ mod tests {
             "a tmpfs root keeps its sticky bit, plus setgid"
         );
         assert!(!pod_dir(root.path(), "uid-1").exists());
+    }
+
+    #[test]
+    fn the_token_belongs_to_the_one_user_all_containers_run_as() {
+        let with = |pod_user: Option<i64>, users: &[Option<i64>]| {
+            let containers: Vec<_> = users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| match u {
+                    Some(u) => serde_json::json!({"name": format!("c{i}"), "securityContext": {"runAsUser": u}}),
+                    None => serde_json::json!({"name": format!("c{i}")}),
+                })
+                .collect();
+            let mut spec = serde_json::json!({"containers": containers});
+            if let Some(u) = pod_user {
+                spec["securityContext"] = serde_json::json!({"runAsUser": u});
+            }
+            fs_user(&pod(spec))
+        };
+        assert_eq!(with(None, &[Some(1000), Some(1000)]), Some(1000));
+        assert_eq!(with(Some(1000), &[None, Some(1000)]), Some(1000));
+        assert_eq!(
+            with(None, &[Some(1000), None]),
+            None,
+            "one is the image's user"
+        );
+        assert_eq!(with(None, &[Some(1000), Some(1001)]), None, "two users");
+        assert_eq!(with(Some(0), &[None]), Some(0));
     }
 
     #[test]
