@@ -84,22 +84,24 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
-/// Upstream's `pods "<name>" is forbidden: <why>` (`pods is forbidden:`
-/// for a pod whose name is still to be generated).
+/// Upstream's `pods "<name>" is forbidden: <why>`; a pod whose name is
+/// still to be generated goes by its `generateName` (`pods "web-7d9f-"`),
+/// one with neither by `Unknown`, as upstream's admission errors.
 fn forbidden(pod: &Value, why: String) -> ApiError {
-    let name = str_at(pod, "/metadata/name");
-    let message = if name.is_empty() {
-        format!("pods is forbidden: {why}")
-    } else {
-        format!("pods \"{name}\" is forbidden: {why}")
-    };
+    let name = [
+        str_at(pod, "/metadata/name"),
+        str_at(pod, "/metadata/generateName"),
+    ]
+    .into_iter()
+    .find(|n| !n.is_empty())
+    .unwrap_or("Unknown");
     ApiError::Forbidden(
         Target {
             group: String::new(),
             resource: "pods".into(),
             name: name.into(),
         },
-        message,
+        format!("pods \"{name}\" is forbidden: {why}"),
     )
 }
 
@@ -448,6 +450,24 @@ mod tests {
         let before = p.clone();
         mount_token(&mut p);
         assert_eq!(p, before);
+    }
+
+    #[test]
+    fn refusals_name_the_pod_or_its_generate_name() {
+        let why = || "no".to_string();
+        assert_eq!(
+            forbidden(&pod(json!({})), why()).to_string(),
+            "pods \"p\" is forbidden: no"
+        );
+        let generated = json!({"metadata": {"generateName": "web-7d9f-"}});
+        assert_eq!(
+            forbidden(&generated, why()).to_string(),
+            "pods \"web-7d9f-\" is forbidden: no"
+        );
+        assert_eq!(
+            forbidden(&json!({}), why()).to_string(),
+            "pods \"Unknown\" is forbidden: no"
+        );
     }
 
     #[test]
