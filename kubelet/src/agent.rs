@@ -160,7 +160,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
             node_local_ips: dns.served_ip().into_iter().collect(),
         },
     ));
-    tokio::spawn(crate::cluster_dns::run(services, dns));
+    tokio::spawn(crate::cluster_dns::run(services.clone(), dns));
 
     let recorder = component_base::events::Recorder::with_host(
         client.clone(),
@@ -177,6 +177,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         recorder,
         pods: Default::default(),
         tokens: crate::volumes::service_account_token::TokenManager::new(client.clone()),
+        services,
     });
     let addr = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), cfg.port);
     let listener = tokio::net::TcpListener::bind(addr).await?;
