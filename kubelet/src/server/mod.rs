@@ -30,6 +30,7 @@
 pub mod channel;
 pub mod exec;
 pub mod logs;
+pub mod metrics;
 pub mod portforward;
 pub mod proxy;
 pub mod spdy;
@@ -130,6 +131,7 @@ pub fn router(runtime: Arc<Runtime>, pods: Arc<dyn PodSource>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/pods", get(pod_list))
+        .route("/metrics", get(metrics::metrics))
         .route("/stats/summary", get(stats::summary))
         .route(
             "/containerLogs/{ns}/{pod}/{container}",
