@@ -465,6 +465,9 @@ pub fn cluster_roles() -> Vec<Value> {
                 rule(&["patch", "update"], &[""], &["pods/status"]),
                 rule(READ, &["apps"], &["replicasets", "statefulsets"]),
                 rule(READ, &["policy"], &["poddisruptionbudgets"]),
+                // Ours: the scheduler caches PriorityClasses for preemption
+                // (upstream's reads only the pods' spec.priority).
+                rule(READ, &["scheduling.k8s.io"], &["priorityclasses"]),
                 rule(
                     READ,
                     &["storage.k8s.io"],
