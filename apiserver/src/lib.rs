@@ -155,7 +155,7 @@ pub enum ServeError {
     Tls(#[from] serve::tls::TlsError),
     /// The `--kubelet-*` certificates could not be read.
     #[error("kubelet client: {0}")]
-    KubeletClient(#[from] component_base::tls::TlsError),
+    KubeletClient(#[source] component_base::tls::TlsError),
     /// The authenticators could not be set up (token file, keys).
     #[error("authentication: {0}")]
     Authentication(#[from] authentication::Error),
@@ -214,7 +214,8 @@ impl ApiServer {
         .await?;
         let authenticator = authentication::Authenticator::new(&config.authentication)?;
         let authorizer = authorization::Authorizer::new(config.authorization_modes.clone());
-        let kubelet = kubelet_client::KubeletClient::new(&config.kubelet)?;
+        let kubelet = kubelet_client::KubeletClient::new(&config.kubelet)
+            .map_err(ServeError::KubeletClient)?;
         Ok(Arc::new(ApiServer {
             kubelet,
             watch_limiter: serve::WatchLimiter::new(config.max_watches_per_client),

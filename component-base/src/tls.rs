@@ -87,7 +87,7 @@ pub enum TlsError {
         message: String,
     },
     /// Only one of a certificate and its key was given.
-    #[error("a certificate and its key go together (got only one)")]
+    #[error("a certificate file and its key file go together: give both or neither")]
     HalfPair,
     /// The self-signed pair could not be made.
     #[error("making a self-signed certificate: {0}")]
