@@ -13,7 +13,9 @@
 //! - `kubectl logs` through the apiserver, which dials that kubelet over TLS
 //!   as `--kubelet-client-certificate`: refused by the kubelet until that
 //!   user is bound to `system:kubelet-api-admin`
-//!   (`manifests/cluster/kubelet-api-admin.yaml`), then served.
+//!   (`manifests/cluster/kubelet-api-admin.yaml`), then served;
+//! - a kubelet whose serving certificate `--kubelet-certificate-authority`
+//!   did not sign is not dialed at all.
 //!
 //! The harness's plain port serves only its readiness check and the test's
 //! own set-up writes (it acts as an administrator).
@@ -471,5 +473,73 @@ async fn the_kubelet_api_is_locked_and_the_apiserver_gets_in_with_its_certificat
     assert_eq!(
         String::from_utf8_lossy(&served.stdout),
         "log of default/p/c\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apiserver_refuses_a_kubelet_its_ca_did_not_sign() {
+    // --kubelet-certificate-authority names a CA that signed nothing here.
+    let (dir, ca_dir) = Secured::pki();
+    let other = dir.path().join("other-ca");
+    std::fs::create_dir_all(&other).expect("dir");
+    let other_ca = pki::self_signed_ca(&other);
+    let flags = [
+        "--kubelet-certificate-authority".to_string(),
+        other_ca.to_str().expect("utf-8").to_string(),
+    ];
+    let c = Secured::start(dir, ca_dir, &flags).await;
+    // A kubelet with a certificate of the cluster CA that lets anyone in.
+    let (crt, key) = pki::serving_cert(c.dir.path(), &c.ca_dir, "kubelet", "n1", "IP:127.0.0.1");
+    let tls = component_base::tls::server_config(&component_base::tls::ServingOptions {
+        cert_file: Some(crt),
+        key_file: Some(key),
+        ..Default::default()
+    })
+    .expect("kubelet TLS");
+    let open = kubelet::server::auth::AuthOptions {
+        anonymous: true,
+        webhook: false,
+        mode: kubelet::server::auth::AuthorizationMode::AlwaysAllow,
+    };
+    let app = kubelet_routes().layer(axum::middleware::from_fn_with_state(
+        Arc::new(kubelet::server::auth::Guard::new(open, "n1", None)),
+        kubelet::server::auth::guard,
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(component_base::tls::serve(
+        listener,
+        tls,
+        app,
+        std::future::pending(),
+    ));
+    // The kubelet itself answers anyone (AlwaysAllow, anonymous on).
+    assert_eq!(
+        curl(&c.ca(), port, "/healthz", None, None),
+        (200, "ok".into())
+    );
+
+    let http = c.admin_http();
+    create_node(&http, "n1", port).await;
+    let r = http
+        .post(
+            "/api/v1/namespaces/default/pods",
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "busybox"}]}}),
+        )
+        .await
+        .expect("create pod");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = http
+        .get("/api/v1/namespaces/default/pods/p/log")
+        .await
+        .expect("logs");
+    assert_eq!(r.status, 500, "{}", r.body);
+    let message = r.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with(&format!("error dialing the kubelet at 127.0.0.1:{port}")),
+        "{message}"
     );
 }
