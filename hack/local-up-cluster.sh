@@ -58,7 +58,7 @@ while [ $# -gt 0 ]; do
         up|down|status) ACTION=$1; shift ;;
         start-kubelet|stop-kubelet) ACTION=$1; NODE_ARG=${2:?$1 needs a node number}; shift 2 ;;
         kill|restart) ACTION=$1; COMP_ARG=${2:?$1 needs a component}; shift 2 ;;
-        -h|--help) sed -n '2,39p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done

@@ -128,6 +128,9 @@ pub fn main(opts: Options) -> anyhow::Result<()> {
         mode: mode
             .parse()
             .map_err(|e| anyhow::anyhow!("--authorization-mode: {e}"))?,
+        token_ttl: file.authentication.webhook.cache_ttl,
+        allowed_ttl: file.authorization.webhook.cache_authorized_ttl,
+        denied_ttl: file.authorization.webhook.cache_unauthorized_ttl,
     };
     let cfg = Config {
         tls,

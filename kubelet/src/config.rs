@@ -22,9 +22,11 @@
 //! tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key # self-signed in <root>/pki)
 //! authentication:                   # who may call :10250 (crate::server::auth)
 //!   x509: {clientCAFile: /etc/kubernetes/pki/ca.crt}
-//!   webhook: {enabled: true}        # bearer tokens by TokenReview
+//!   webhook: {enabled: true, cacheTTL: 2m}  # bearer tokens by TokenReview
 //!   anonymous: {enabled: false}     # no credentials: 401
-//! authorization: {mode: Webhook}    # SubjectAccessReview (or AlwaysAllow)
+//! authorization:                    # SubjectAccessReview (or AlwaysAllow)
+//!   mode: Webhook
+//!   webhook: {cacheAuthorizedTTL: 5m, cacheUnauthorizedTTL: 30s}
 //! ```
 //! Everything the runtime needs (mirrors, log sizes) comes from the same
 //! file into the runtime's own [`container_runtime::Config`]
@@ -125,7 +127,7 @@ pub struct Authentication {
     /// Client certificates.
     pub x509: X509Authentication,
     /// Bearer tokens by TokenReview.
-    pub webhook: Enabled,
+    pub webhook: AuthenticationWebhook,
     /// Callers without credentials.
     pub anonymous: Enabled,
 }
@@ -134,7 +136,7 @@ impl Default for Authentication {
     fn default() -> Self {
         Authentication {
             x509: X509Authentication::default(),
-            webhook: Enabled { enabled: true },
+            webhook: AuthenticationWebhook::default(),
             anonymous: Enabled { enabled: false },
         }
     }
@@ -148,6 +150,26 @@ pub struct X509Authentication {
     /// CommonName in the groups of their Organizations.
     #[serde(rename = "clientCAFile")]
     pub client_ca_file: Option<PathBuf>,
+}
+
+/// `authentication.webhook`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthenticationWebhook {
+    /// Whether bearer tokens are checked by TokenReview.
+    pub enabled: bool,
+    /// How long a token's answer is remembered (upstream: 2m).
+    #[serde(rename = "cacheTTL", with = "go_duration")]
+    pub cache_ttl: Duration,
+}
+
+impl Default for AuthenticationWebhook {
+    fn default() -> Self {
+        AuthenticationWebhook {
+            enabled: true,
+            cache_ttl: Duration::from_secs(120),
+        }
+    }
 }
 
 /// An `{enabled: bool}` switch.
@@ -164,12 +186,36 @@ pub struct Enabled {
 pub struct Authorization {
     /// `Webhook` (SubjectAccessReview) or `AlwaysAllow`.
     pub mode: String,
+    /// How long answers are remembered.
+    pub webhook: AuthorizationWebhook,
 }
 
 impl Default for Authorization {
     fn default() -> Self {
         Authorization {
             mode: "Webhook".into(),
+            webhook: AuthorizationWebhook::default(),
+        }
+    }
+}
+
+/// `authorization.webhook`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthorizationWebhook {
+    /// How long an allowed access is remembered (upstream: 5m).
+    #[serde(rename = "cacheAuthorizedTTL", with = "go_duration")]
+    pub cache_authorized_ttl: Duration,
+    /// How long a denied access is remembered (upstream: 30s).
+    #[serde(rename = "cacheUnauthorizedTTL", with = "go_duration")]
+    pub cache_unauthorized_ttl: Duration,
+}
+
+impl Default for AuthorizationWebhook {
+    fn default() -> Self {
+        AuthorizationWebhook {
+            cache_authorized_ttl: Duration::from_secs(300),
+            cache_unauthorized_ttl: Duration::from_secs(30),
         }
     }
 }
@@ -343,6 +389,21 @@ mod tests {
         assert!(c.authentication.anonymous.enabled && c.authentication.webhook.enabled);
         assert_eq!(c.authorization.mode, "AlwaysAllow");
         assert_eq!(c.tls_cert_file.as_deref(), Some(Path::new("/k.crt")));
+        assert_eq!(
+            c.authorization.webhook.cache_unauthorized_ttl,
+            Duration::from_secs(30)
+        );
+        std::fs::write(
+            &p,
+            "authorization: {webhook: {cacheUnauthorizedTTL: 0s}}\nauthentication: {webhook: {cacheTTL: 1m}}\n",
+        )
+        .unwrap();
+        let c = FileConfig::load(&p).unwrap();
+        assert_eq!(
+            c.authorization.webhook.cache_unauthorized_ttl,
+            Duration::ZERO
+        );
+        assert_eq!(c.authentication.webhook.cache_ttl, Duration::from_secs(60));
         std::fs::write(&p, "authorization: {mode: RBAC}\n").unwrap();
         assert!(matches!(FileConfig::load(&p), Err(Error::Invalid { .. })));
         std::fs::write(&p, "cgroupDriver: systemd\n").unwrap();

@@ -378,11 +378,13 @@ async fn the_kubelet_api_is_locked_and_the_apiserver_gets_in_with_its_certificat
     let node_client = c
         .client("kubelet-n1", "system:node:n1", &["system:nodes"])
         .await;
-    let guard = kubelet::server::auth::Guard::new(
-        kubelet::server::auth::AuthOptions::default(),
-        "n1",
-        Some(node_client),
-    );
+    // Upstream's defaults, except that a refusal is not remembered: the
+    // test grants access below and wants it used at once.
+    let options = kubelet::server::auth::AuthOptions {
+        denied_ttl: Duration::ZERO,
+        ..Default::default()
+    };
+    let guard = kubelet::server::auth::Guard::new(options, "n1", Some(node_client));
     let app = kubelet_routes().layer(axum::middleware::from_fn_with_state(
         Arc::new(guard),
         kubelet::server::auth::guard,
@@ -500,6 +502,7 @@ async fn the_apiserver_refuses_a_kubelet_its_ca_did_not_sign() {
         anonymous: true,
         webhook: false,
         mode: kubelet::server::auth::AuthorizationMode::AlwaysAllow,
+        ..Default::default()
     };
     let app = kubelet_routes().layer(axum::middleware::from_fn_with_state(
         Arc::new(kubelet::server::auth::Guard::new(open, "n1", None)),

@@ -21,8 +21,15 @@
 //! also allowed by `nodes/pods` and `nodes/healthz` (upstream's fine-grained
 //! kubelet authorization). The apiserver itself calls as
 //! `--kubelet-client-certificate`, bound to `system:kubelet-api-admin`.
+//!
+//! Answers are remembered for a while, as upstream's kubelet caches its
+//! webhooks (by default a token's user 2 minutes, an allowed access 5
+//! minutes, a denied one 30 seconds), so a busy `kubectl logs -f` or port-forward
+//! does not cost a review per request.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -47,16 +54,29 @@ pub struct AuthOptions {
     pub webhook: bool,
     /// `authorization.mode` (`--authorization-mode`).
     pub mode: AuthorizationMode,
+    /// How long a token's user is remembered
+    /// (`authentication.webhook.cacheTTL`).
+    pub token_ttl: Duration,
+    /// How long an allowed access is remembered
+    /// (`authorization.webhook.cacheAuthorizedTTL`).
+    pub allowed_ttl: Duration,
+    /// How long a denied access is remembered
+    /// (`authorization.webhook.cacheUnauthorizedTTL`).
+    pub denied_ttl: Duration,
 }
 
 impl Default for AuthOptions {
     /// Upstream's KubeletConfiguration defaults: no anonymous access,
-    /// tokens by webhook, authorization by webhook.
+    /// tokens by webhook, authorization by webhook, answers remembered 2
+    /// minutes (tokens), 5 minutes (allowed), 30 seconds (denied).
     fn default() -> Self {
         AuthOptions {
             anonymous: false,
             webhook: true,
             mode: AuthorizationMode::Webhook,
+            token_ttl: Duration::from_secs(120),
+            allowed_ttl: Duration::from_secs(300),
+            denied_ttl: Duration::from_secs(30),
         }
     }
 }
@@ -108,13 +128,52 @@ impl User {
     }
 }
 
+/// Entries kept at most; a full cache starts over (a crude bound that
+/// keeps a flood of distinct tokens from growing the kubelet).
+const CACHE_ENTRIES: usize = 4096;
+
+/// Answers of the apiserver, each until its expiry.
+struct Cache<K, V> {
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Cache<K, V> {
+    fn new() -> Self {
+        Cache {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|(expiry, _)| Instant::now() < *expiry)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, key: K, value: V, ttl: Duration) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (Instant::now() + ttl, value));
+    }
+}
+
+/// What an access review is about: user, groups, verb, subresource.
+type AccessKey = (String, Vec<String>, String, String);
+
 /// The guard in front of the kubelet API: the options, this node's name
-/// (the `name` of every review) and the client that asks the apiserver.
+/// (the `name` of every review), the client that asks the apiserver and
+/// the answers it gave.
 #[derive(Clone)]
 pub struct Guard {
     options: AuthOptions,
     node_name: String,
     client: Option<kube::Client>,
+    tokens: Arc<Cache<String, Option<User>>>,
+    access: Arc<Cache<AccessKey, bool>>,
 }
 
 impl Guard {
@@ -126,6 +185,8 @@ impl Guard {
             options,
             node_name: node_name.to_string(),
             client,
+            tokens: Arc::new(Cache::new()),
+            access: Arc::new(Cache::new()),
         }
     }
 
@@ -154,10 +215,18 @@ impl Guard {
             .filter(|t| !t.is_empty());
         if let Some(token) = token {
             // A token we cannot check is a failed login, not anonymous.
-            return match (&self.client, self.options.webhook) {
-                (Some(client), true) => review_token(client, token).await,
-                _ => None,
+            let (Some(client), true) = (&self.client, self.options.webhook) else {
+                return None;
             };
+            if let Some(known) = self.tokens.get(&token.to_string()) {
+                return known;
+            }
+            let user = review_token(client, token).await?;
+            // Only answers are remembered: an apiserver that could not be
+            // asked is asked again next time.
+            self.tokens
+                .put(token.to_string(), user.clone(), self.options.token_ttl);
+            return user;
         }
         self.options.anonymous.then(User::anonymous)
     }
@@ -171,7 +240,30 @@ impl Guard {
             return false;
         };
         for sub in subresources {
-            if review_access(client, user, verb, &self.node_name, sub).await {
+            let key = (
+                user.name.clone(),
+                user.groups.clone(),
+                verb.to_string(),
+                sub.to_string(),
+            );
+            let allowed = match self.access.get(&key) {
+                Some(allowed) => allowed,
+                None => {
+                    let Some(allowed) =
+                        review_access(client, user, verb, &self.node_name, sub).await
+                    else {
+                        continue;
+                    };
+                    let ttl = if allowed {
+                        self.options.allowed_ttl
+                    } else {
+                        self.options.denied_ttl
+                    };
+                    self.access.put(key, allowed, ttl);
+                    allowed
+                }
+            };
+            if allowed {
                 return true;
             }
         }
@@ -251,9 +343,9 @@ pub fn subresources_of(path: &str) -> Vec<&'static str> {
     subs
 }
 
-/// The user a bearer token names, by TokenReview; `None` when the
-/// apiserver does not know it (or cannot be asked).
-async fn review_token(client: &kube::Client, token: &str) -> Option<User> {
+/// The user a bearer token names, by TokenReview: `Some(None)` when the
+/// apiserver does not know it, `None` when it cannot be asked.
+async fn review_token(client: &kube::Client, token: &str) -> Option<Option<User>> {
     let review = TokenReview {
         spec: TokenReviewSpec {
             token: token.to_string(),
@@ -269,27 +361,30 @@ async fn review_token(client: &kube::Client, token: &str) -> Option<User> {
             return None;
         }
     };
-    let status = answer.status?;
-    if status.authenticated != Some(true) {
-        return None;
-    }
-    let user = status.user?;
-    Some(User {
-        name: user.username?,
-        uid: user.uid,
-        groups: user.groups.unwrap_or_default(),
-        extra: user.extra.unwrap_or_default().into_iter().collect(),
-    })
+    let user = answer
+        .status
+        .filter(|s| s.authenticated == Some(true))
+        .and_then(|s| s.user)
+        .and_then(|u| {
+            Some(User {
+                name: u.username?,
+                uid: u.uid,
+                groups: u.groups.unwrap_or_default(),
+                extra: u.extra.unwrap_or_default().into_iter().collect(),
+            })
+        });
+    Some(user)
 }
 
-/// Whether the apiserver allows `user` to `verb` `nodes/<sub>` of `node`.
+/// Whether the apiserver allows `user` to `verb` `nodes/<sub>` of `node`;
+/// `None` when it cannot be asked.
 async fn review_access(
     client: &kube::Client,
     user: &User,
     verb: &str,
     node: &str,
     sub: &str,
-) -> bool {
+) -> Option<bool> {
     let review = SubjectAccessReview {
         spec: SubjectAccessReviewSpec {
             user: Some(user.name.clone()),
@@ -311,10 +406,10 @@ async fn review_access(
     };
     let api: Api<SubjectAccessReview> = Api::all(client.clone());
     match api.create(&PostParams::default(), &review).await {
-        Ok(a) => a.status.is_some_and(|s| s.allowed),
+        Ok(a) => Some(a.status.is_some_and(|s| s.allowed)),
         Err(e) => {
             tracing::warn!(error = %e, "SubjectAccessReview failed");
-            false
+            None
         }
     }
 }
@@ -342,6 +437,23 @@ mod tests {
         ] {
             assert_eq!(subresources_of(p), ["proxy"], "{p}");
         }
+    }
+
+    #[test]
+    fn answers_are_remembered_until_they_expire() {
+        let cache: Cache<String, bool> = Cache::new();
+        cache.put("a".into(), true, Duration::from_secs(60));
+        cache.put("b".into(), false, Duration::ZERO);
+        assert_eq!(cache.get(&"a".to_string()), Some(true));
+        assert_eq!(cache.get(&"b".to_string()), None, "expired");
+        assert_eq!(cache.get(&"c".to_string()), None);
+        for i in 0..CACHE_ENTRIES {
+            cache.put(i.to_string(), true, Duration::from_secs(60));
+        }
+        assert!(
+            cache.entries.lock().expect("lock").len() <= CACHE_ENTRIES,
+            "bounded"
+        );
     }
 
     #[test]
@@ -386,6 +498,7 @@ mod tests {
             anonymous: true,
             webhook: false,
             mode: AuthorizationMode::AlwaysAllow,
+            ..AuthOptions::default()
         };
         let (status, body) = call(Guard::new(open, "n1", None), get("/pods")).await;
         assert_eq!((status, body.as_str()), (StatusCode::OK, "pods"));
@@ -409,6 +522,7 @@ mod tests {
             anonymous: true,
             webhook: false,
             mode: AuthorizationMode::AlwaysAllow,
+            ..AuthOptions::default()
         };
         let req = http::Request::get("/pods")
             .header("authorization", "Bearer abc")
