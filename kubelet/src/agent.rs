@@ -7,7 +7,7 @@
 //! routes::run                           (host-gw routes to other nodes' podCIDRs)
 //! proxy::run                            (iptables NAT for Services' ClusterIPs)
 //! cluster_dns::run                      (cluster DNS on the clusterDNS IP)
-//! server::serve :10250                  (logs, exec, attach, port-forward, stats)
+//! server::serve :10250                  (over TLS, callers checked: logs, exec, attach, ...)
 //! pod::run                              (a worker per pod bound to this node)
 //! ```
 
@@ -244,11 +244,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
     };
     tracing::info!(%addr, auth = ?cfg.auth, "serving the kubelet API over TLS");
     let server = crate::server::serve(listener, runtime.clone(), ctx.clone(), serving);
-    tokio::spawn(async move {
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "the kubelet API stopped");
-        }
-    });
+    tokio::spawn(server);
     let reaper = runtime.clone();
     tokio::spawn(async move {
         loop {

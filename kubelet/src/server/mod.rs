@@ -70,9 +70,6 @@ pub enum Error {
     /// The runtime failed.
     #[error(transparent)]
     Runtime(#[from] container_runtime::Error),
-    /// Serving failed (binding or accepting).
-    #[error("serving the kubelet API: {0}")]
-    Serve(#[source] std::io::Error),
 }
 
 impl Error {
@@ -183,19 +180,19 @@ pub struct Serving {
 }
 
 /// Serves the kubelet API over TLS on `listener`, each request
-/// authenticated and authorized by `serving.guard`, until the process ends.
+/// authenticated and authorized by `serving.guard`, until the process ends
+/// (a failed accept is logged and retried).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     runtime: Arc<Runtime>,
     pods: Arc<dyn PodSource>,
     serving: Serving,
-) -> Result<(), Error> {
+) {
     let app = router(runtime, pods).layer(axum::middleware::from_fn_with_state(
         Arc::new(serving.guard),
         auth::guard,
     ));
     component_base::tls::serve(listener, serving.tls, app, std::future::pending()).await;
-    Ok(())
 }
 
 async fn pod_list(axum::extract::State(st): axum::extract::State<State>) -> Response {
