@@ -1,8 +1,9 @@
 //! A cluster CA for tests that run components in-process: a real
 //! self-signed certificate made by `openssl` (the same kind
 //! `hack/local-up-cluster.sh` makes for the lab in `$LAB_DIR/pki/`), for
-//! the controller-manager's `--root-ca-file`; client certificates it signs
-//! and private keys, for the tests of authentication.
+//! the controller-manager's `--root-ca-file`; client and serving
+//! certificates it signs and private keys, for the tests of authentication
+//! and of TLS between components.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -124,4 +125,69 @@ pub fn ec_private_key(dir: &Path, name: &str) -> PathBuf {
         "service account key",
     );
     key
+}
+
+/// A serving certificate for `common_name`, valid for `sans` (openssl's
+/// `subjectAltName` syntax, e.g. `IP:127.0.0.1,DNS:node-1`), signed by the
+/// CA [`self_signed_ca`] wrote into `ca_dir`: writes `<name>.crt` and
+/// `<name>.key` into `dir` and returns their paths.
+pub fn serving_cert(
+    dir: &Path,
+    ca_dir: &Path,
+    name: &str,
+    common_name: &str,
+    sans: &str,
+) -> (PathBuf, PathBuf) {
+    let (crt, key, csr, ext) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.csr")),
+        dir.join(format!("{name}.ext")),
+    );
+    std::fs::write(
+        &ext,
+        format!(
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName={sans}\n"
+        ),
+    )
+    .expect("write the extensions file");
+    openssl(
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            path_str(&key),
+            "-out",
+            path_str(&csr),
+            "-subj",
+            &format!("/CN={common_name}"),
+        ],
+        "serving key and request",
+    );
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            path_str(&csr),
+            "-CA",
+            path_str(&ca_dir.join("ca.crt")),
+            "-CAkey",
+            path_str(&ca_dir.join("ca.key")),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            path_str(&ext),
+            "-out",
+            path_str(&crt),
+        ],
+        "signing the serving certificate",
+    );
+    (crt, key)
 }
