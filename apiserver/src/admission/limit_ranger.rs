@@ -429,9 +429,10 @@ mod tests {
         );
         assert_eq!(
             validate_pod(&lr, &pod(json!({}))),
+            // min before max, as upstream checks them.
             [
-                "maximum cpu usage per Container is 500m.  No limit is specified",
-                "minimum memory usage per Container is 10Mi.  No request is specified"
+                "minimum memory usage per Container is 10Mi.  No request is specified",
+                "maximum cpu usage per Container is 500m.  No limit is specified"
             ]
         );
         assert!(validate_pod(
