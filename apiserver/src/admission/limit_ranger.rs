@@ -382,7 +382,7 @@ pub async fn admit_create(
             validate_claim(range, obj)
         };
         if !errs.is_empty() {
-            return Err(ApiError::Forbidden(target, aggregate(&errs)));
+            return Err(target.admission_forbidden(aggregate(&errs)));
         }
     }
     Ok(())

@@ -66,7 +66,7 @@ fn judge(
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let forbidden = |msg: String| ApiError::Forbidden(target.clone(), msg);
+    let forbidden = |msg: String| target.admission_forbidden(msg);
     let restricted = quota::restricted(quota, group, plural);
     if group.is_empty() && plural == "pods" {
         quota::pod_constraints(&restricted, obj)
@@ -219,9 +219,13 @@ mod tests {
         judge(q, pods(), p, &usage, &Target::new(pods(), "p3"))
     }
 
+    /// The reason of a refusal, after `pods "p3" is forbidden: `.
     fn message(e: ApiError) -> String {
         match e {
-            ApiError::Forbidden(_, m) => m,
+            ApiError::Forbidden(_, m) => m
+                .strip_prefix("pods \"p3\" is forbidden: ")
+                .unwrap_or(&m)
+                .to_string(),
             other => panic!("not forbidden: {other:?}"),
         }
     }

@@ -11,8 +11,9 @@
 //! 1. `status.hard` = `spec.hard`;
 //! 2. for each kind the hard limits charge (pods, services, claims,
 //!    configmaps, secrets, replication controllers, quotas, and any
-//!    `count/<resource>.<group>`), list the namespace's objects (pods and
-//!    services from the informer caches, the rest from the apiserver), keep
+//!    `count/<resource>.<group>`), list the namespace's objects from the
+//!    apiserver (the quota read first, then fresh lists rather than caches
+//!    that may lag behind a charge admission just made), keep
 //!    those the quota applies to (its scopes) and sum their usage with the
 //!    rules admission uses ([`apimachinery::quota`]); every hard resource
 //!    gets a value, zero when nothing uses it;
@@ -38,8 +39,8 @@ use serde_json::Value;
 use super::{Context, Started};
 use crate::machinery::controller::{Action, Context as _, Reconciler, Result};
 use crate::machinery::informer::{key_of, split_key, Store};
-use crate::machinery::queue::Queue;
 use crate::machinery::meta;
+use crate::machinery::queue::Queue;
 
 /// How often every quota is recomputed even without events (upstream's
 /// `--resource-quota-sync-period` is 5 minutes; kinds listed from the
@@ -74,8 +75,6 @@ pub fn start(ctx: &Context) -> Started {
     let rc = Arc::new(ResourceQuotaController {
         client: ctx.client.clone(),
         quotas: quotas.store(),
-        pods: pods.store(),
-        services: services.store(),
     });
     ctx.workers(rc, queue)
 }
@@ -90,8 +89,6 @@ fn enqueue_namespace(q: &Queue, quotas: &Store<ResourceQuota>, ns: Option<&str>)
 pub struct ResourceQuotaController {
     client: kube::Client,
     quotas: Store<ResourceQuota>,
-    pods: Store<Pod>,
-    services: Store<Service>,
 }
 
 /// The namespaced resources whose objects `hard` charges, from the table
@@ -131,44 +128,26 @@ pub fn add_usage(
 }
 
 impl ResourceQuotaController {
-    /// The namespace's objects of `resource`, as JSON.
+    /// The namespace's objects of `resource`, as JSON, read from the
+    /// apiserver (not a cache: see the module docs).
     async fn objects(&self, ns: &str, resource: &ResourceInfo) -> Result<Vec<Value>> {
-        let cached = |list: Vec<Value>| Ok(list);
-        match (resource.group, resource.plural) {
-            ("", "pods") => cached(
-                self.pods
-                    .list_namespace(ns)
-                    .iter()
-                    .filter_map(|p| serde_json::to_value(&**p).ok())
-                    .collect(),
-            ),
-            ("", "services") => cached(
-                self.services
-                    .list_namespace(ns)
-                    .iter()
-                    .filter_map(|s| serde_json::to_value(&**s).ok())
-                    .collect(),
-            ),
-            _ => {
-                let ar = ApiResource {
-                    group: resource.group.into(),
-                    version: resource.version.into(),
-                    api_version: resource.api_version(),
-                    kind: resource.kind.into(),
-                    plural: resource.plural.into(),
-                };
-                let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &ar);
-                let list = api
-                    .list(&ListParams::default())
-                    .await
-                    .context(|| format!("listing {} in {ns}", resource.plural))?;
-                Ok(list
-                    .items
-                    .iter()
-                    .filter_map(|o| serde_json::to_value(o).ok())
-                    .collect())
-            }
-        }
+        let ar = ApiResource {
+            group: resource.group.into(),
+            version: resource.version.into(),
+            api_version: resource.api_version(),
+            kind: resource.kind.into(),
+            plural: resource.plural.into(),
+        };
+        let api: Api<DynamicObject> = Api::namespaced_with(self.client.clone(), ns, &ar);
+        let list = api
+            .list(&ListParams::default())
+            .await
+            .context(|| format!("listing {} in {ns}", resource.plural))?;
+        Ok(list
+            .items
+            .iter()
+            .filter_map(|o| serde_json::to_value(o).ok())
+            .collect())
     }
 }
 
@@ -178,13 +157,28 @@ impl Reconciler for ResourceQuotaController {
     }
 
     async fn reconcile(&self, key: &str) -> Result<Action> {
-        let Some(rq) = self.quotas.get(key) else {
+        if self.quotas.get(key).is_none() {
+            return Ok(Action::Done);
+        }
+        let (ns, name) = split_key(key);
+        let ns = ns.unwrap_or_default();
+        // Read the quota before the objects: a charge admission makes after
+        // this read moves its resourceVersion, and our write then fails
+        // instead of dropping the charge.
+        let api: Api<ResourceQuota> = Api::namespaced(self.client.clone(), ns);
+        let Some(rq) = api
+            .get_opt(name)
+            .await
+            .context(|| format!("reading quota {key}"))?
+        else {
             return Ok(Action::Done);
         };
-        let (ns, _) = split_key(key);
-        let ns = ns.unwrap_or_default();
-        let hard = rq.spec.as_ref().and_then(|s| s.hard.clone()).unwrap_or_default();
-        let mut quota_obj = serde_json::to_value(&*rq).unwrap_or_default();
+        let hard = rq
+            .spec
+            .as_ref()
+            .and_then(|s| s.hard.clone())
+            .unwrap_or_default();
+        let mut quota_obj = serde_json::to_value(&rq).unwrap_or_default();
         quota_obj["status"] = serde_json::json!({ "hard": hard });
         let names: Vec<String> = hard.keys().cloned().collect();
         let mut used: ResourceList = names
@@ -206,9 +200,8 @@ impl Reconciler for ResourceQuotaController {
         };
         let current = rq.status.clone().unwrap_or_default();
         if !same(&current, &status) {
-            let mut updated = (*rq).clone();
+            let mut updated = rq.clone();
             updated.status = Some(status);
-            let api: Api<ResourceQuota> = Api::namespaced(self.client.clone(), ns);
             api.replace_status(
                 rq.metadata.name.as_deref().unwrap_or_default(),
                 &PostParams::default(),

@@ -551,7 +551,19 @@ mod tests {
         set: StatefulSet,
         pods: Vec<Pod>,
     ) -> (StatefulSetController, Arc<FakePodClient>) {
+        fixture_with_history(set, pods, Vec::new())
+    }
+
+    fn fixture_with_history(
+        set: StatefulSet,
+        pods: Vec<Pod>,
+        revisions: Vec<ControllerRevision>,
+    ) -> (StatefulSetController, Arc<FakePodClient>) {
         let (pod_store, sets) = (Store::default(), Store::default());
+        let revision_store = Store::default();
+        for r in revisions {
+            revision_store.insert(r);
+        }
         for p in pods {
             pod_store.insert(p);
         }
@@ -564,7 +576,7 @@ mod tests {
             sets,
             pod_control: PodControl::new(fake.clone(), Recorder::disabled()),
             owners,
-            history: History::new(Store::default(), FakeRevisionClient::new()),
+            history: History::new(revision_store, FakeRevisionClient::new()),
         };
         (sc, fake)
     }
@@ -635,6 +647,74 @@ mod tests {
         assert_eq!(fake.patches()[0].0, "ns/web-0");
         // web-0 is not Ready yet: OrderedReady waits before web-1.
         assert!(fake.creates().is_empty());
+    }
+
+    /// `web` with image `image`, a rolling update partitioned at
+    /// `partition`, and `current` as its current revision.
+    fn web_at(image: &str, partition: i32, current: &str) -> StatefulSet {
+        let mut set = web();
+        if let Some(spec) = set.spec.as_mut() {
+            if let Some(c) = spec
+                .template
+                .spec
+                .as_mut()
+                .and_then(|s| s.containers.first_mut())
+            {
+                c.image = Some(image.into());
+            }
+            spec.update_strategy = serde_json::from_value(json!(
+                {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}))
+            .ok();
+        }
+        set.status = Some(StatefulSetStatus {
+            current_revision: Some(current.into()),
+            current_replicas: Some(3),
+            ..Default::default()
+        });
+        set
+    }
+
+    #[tokio::test]
+    async fn below_the_partition_a_deleted_pod_comes_back_at_the_current_revision() {
+        // Revision 1 holds image "old"; the template now says "new".
+        let old_set = web_at("old", 2, "");
+        let mut old_rev =
+            history::new_revision(&old_set, &old_set.spec.clone().expect("spec").template, 1);
+        old_rev.metadata.name = Some("web-old".into());
+        old_rev.metadata.uid = Some("rev-uid".into());
+        let set = web_at("new", 2, "web-old");
+        // web-0 is gone; web-1 runs the old revision, web-2 the new one.
+        let mut p1 = member(1, true);
+        let mut p2 = member(2, true);
+        let label = |p: &mut Pod, r: &str| {
+            p.metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert(REVISION_LABEL.into(), r.into());
+        };
+        label(&mut p1, "web-old");
+        let (sc, fake) =
+            fixture_with_history(set.clone(), vec![p1.clone(), p2.clone()], vec![old_rev]);
+        // The update revision is created first; label web-2 with its name.
+        let update_name = {
+            let h = history::hash(
+                &history::template_patch(&set.spec.clone().expect("spec").template),
+                Some(0),
+            );
+            history::revision_name("web", &h)
+        };
+        label(&mut p2, &update_name);
+        sc.pods.insert(p2);
+        sc.reconcile("ns/web").await.expect("reconcile");
+        let created = fake.creates();
+        assert_eq!(created.len(), 1, "{created:?}");
+        let p0 = &created[0];
+        assert_eq!(p0.metadata.name.as_deref(), Some("web-0"));
+        assert_eq!(revision(p0), "web-old");
+        let image = p0.spec.as_ref().and_then(|s| s.containers[0].image.clone());
+        assert_eq!(image.as_deref(), Some("old"));
+        // web-1 is below the partition: not replaced.
+        assert!(fake.deletes().is_empty(), "{:?}", fake.deletes());
     }
 
     #[test]
