@@ -315,8 +315,11 @@ fn scope_selectors(quota: &Value) -> Vec<(String, String, Vec<String>)> {
     out
 }
 
+/// A resource list as (name, quantity text) pairs.
+type Pairs = Vec<(String, String)>;
+
 fn pod_qos(pod: &Value) -> QosClass {
-    let list = |c: &Value, which: &str| -> Vec<(String, String)> {
+    let list = |c: &Value, which: &str| -> Pairs {
         c.pointer(&format!("/resources/{which}"))
             .and_then(Value::as_object)
             .map(|m| {
@@ -326,7 +329,7 @@ fn pod_qos(pod: &Value) -> QosClass {
             })
             .unwrap_or_default()
     };
-    let all: Vec<(Vec<(String, String)>, Vec<(String, String)>)> = containers(pod, "containers")
+    let all: Vec<(Pairs, Pairs)> = containers(pod, "containers")
         .into_iter()
         .chain(containers(pod, "initContainers"))
         .map(|c| (list(c, "requests"), list(c, "limits")))

@@ -333,13 +333,16 @@ impl RevisionClient for FakeRevisionClient {
     ) -> BoxFuture<'a, kube::Result<ControllerRevision>> {
         self.record("create", rev);
         let mut objects = self.objects.lock().unwrap_or_else(|p| p.into_inner());
-        let result = if objects.contains_key(&key_of(rev)) {
-            Err(api_error(409, "AlreadyExists"))
-        } else {
-            let mut stored = rev.clone();
-            stored.metadata.uid = Some(format!("uid-{}", key_of(rev)));
-            objects.insert(key_of(rev), stored.clone());
-            Ok(stored)
+        let result = match objects.entry(key_of(rev)) {
+            std::collections::btree_map::Entry::Occupied(_) => {
+                Err(api_error(409, "AlreadyExists"))
+            }
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                let mut stored = rev.clone();
+                stored.metadata.uid = Some(format!("uid-{}", key_of(rev)));
+                slot.insert(stored.clone());
+                Ok(stored)
+            }
         };
         async move { result }.boxed()
     }
