@@ -334,9 +334,7 @@ impl RevisionClient for FakeRevisionClient {
         self.record("create", rev);
         let mut objects = self.objects.lock().unwrap_or_else(|p| p.into_inner());
         let result = match objects.entry(key_of(rev)) {
-            std::collections::btree_map::Entry::Occupied(_) => {
-                Err(api_error(409, "AlreadyExists"))
-            }
+            std::collections::btree_map::Entry::Occupied(_) => Err(api_error(409, "AlreadyExists")),
             std::collections::btree_map::Entry::Vacant(slot) => {
                 let mut stored = rev.clone();
                 stored.metadata.uid = Some(format!("uid-{}", key_of(rev)));
