@@ -10,9 +10,21 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 use tests::controllers::{create_node, ControlPlane, ControllerManager, FakeKubelet};
-use tests::harness::eventually;
+use tests::harness::{eventually, kubectl_cached, our_kubectl_cached};
 
 const T: Duration = Duration::from_secs(60);
+
+/// Runs `args` with the real kubectl and ours; both must succeed with the
+/// same stdout, which is returned.
+fn both_kubectls(c: &ControlPlane, args: &[&str]) -> String {
+    let cache = tempfile::tempdir().expect("tmp");
+    let theirs = kubectl_cached(&c.url, cache.path(), args).expect("kubectl");
+    let ours = our_kubectl_cached(&c.url, cache.path(), args).expect("our kubectl");
+    assert!(theirs.success, "{args:?}: {}", theirs.stderr);
+    assert!(ours.success, "{args:?} (ours): {}", ours.stderr);
+    assert_eq!(ours.stdout, theirs.stdout, "{args:?}");
+    theirs.stdout
+}
 
 fn image(p: &Pod) -> String {
     p.spec
@@ -159,6 +171,23 @@ async fn statefulset_canary_phased_rollout_and_undo() {
     .await
     .expect("the rollout never completed");
 
+    let status = both_kubectls(
+        &c,
+        &[
+            "rollout",
+            "status",
+            "statefulset/web",
+            "-n",
+            &ns,
+            "--watch=false",
+        ],
+    );
+    assert_eq!(
+        status,
+        "partitioned roll out complete: 3 new pods have been updated...\n"
+    );
+    both_kubectls(&c, &["rollout", "history", "statefulset/web", "-n", &ns]);
+
     let revs: Api<ControllerRevision> = Api::namespaced(c.client.clone(), &ns);
     let mut numbers: Vec<(String, i64)> = revs
         .list(&ListParams::default())
@@ -193,6 +222,24 @@ async fn statefulset_canary_phased_rollout_and_undo() {
     .expect("undo never brought nginx:1 back");
     let back = revs.get(&first).await.expect("first revision");
     assert_eq!(back.revision, 3);
+    // Ours undoes too: back to revision 2's nginx:2.
+    let cache = tempfile::tempdir().expect("tmp");
+    let out = our_kubectl_cached(
+        &c.url,
+        cache.path(),
+        &["rollout", "undo", "statefulset/web", "-n", &ns],
+    )
+    .expect("our kubectl");
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(out.stdout, "statefulset.apps/web rolled back\n");
+    eventually(T, || async {
+        let m = members(&pods, "web", 3).await?;
+        m.iter()
+            .all(|(i, r)| i == "nginx:2" && *r == update)
+            .then_some(())
+    })
+    .await
+    .expect("our undo never brought nginx:2 back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,9 +310,20 @@ async fn kubectl_rollout_undo_daemonset_restores_the_old_image() {
         ]
     );
 
-    let out = c.kubectl(&["rollout", "history", "daemonset/agent", "-n", &ns]);
-    assert!(out.success, "{}", out.stderr);
-    assert!(out.stdout.contains("REVISION"), "{}", out.stdout);
+    let history = both_kubectls(&c, &["rollout", "history", "daemonset/agent", "-n", &ns]);
+    assert!(history.contains("REVISION"), "{history}");
+    let status = both_kubectls(
+        &c,
+        &[
+            "rollout",
+            "status",
+            "daemonset/agent",
+            "-n",
+            &ns,
+            "--watch=false",
+        ],
+    );
+    assert_eq!(status, "daemon set \"agent\" successfully rolled out\n");
     let out = c.kubectl(&["rollout", "undo", "daemonset/agent", "-n", &ns]);
     assert!(out.success, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("rolled back"), "{}", out.stdout);
@@ -280,4 +338,24 @@ async fn kubectl_rollout_undo_daemonset_restores_the_old_image() {
         .await
         .expect("first revision");
     assert_eq!(back.revision, 3);
+    // Ours: a revision that is already the template is skipped.
+    let cache = tempfile::tempdir().expect("tmp");
+    let out = our_kubectl_cached(
+        &c.url,
+        cache.path(),
+        &[
+            "rollout",
+            "undo",
+            "daemonset/agent",
+            "--to-revision=3",
+            "-n",
+            &ns,
+        ],
+    )
+    .expect("our kubectl");
+    assert!(out.success, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "daemonset.apps/agent skipped rollback (current template already matches revision 3)\n"
+    );
 }
