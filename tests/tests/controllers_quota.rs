@@ -209,3 +209,70 @@ async fn a_limit_range_defaults_and_bounds_container_resources() {
     assert!(out.success, "{}", out.stderr);
     assert_eq!(out.stdout, "500m");
 }
+
+/// Upstream's conformance spec "ReplicationController should surface a
+/// failure condition on a common issue like exceeded quota": the quota's
+/// status is synced, the refused creates show as `ReplicaFailure`, and the
+/// condition goes once the controller fits the quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replication_controller_over_quota_reports_replica_failure() {
+    let c = ControlPlane::start().await;
+    let _cm =
+        ControllerManager::start(&c.url, &["resourcequota", "replicationcontroller"], |_| {}).await;
+    let ns = c.namespace("rc-quota");
+    let http = c.api.http();
+    let quotas: Api<ResourceQuota> = Api::namespaced(c.client.clone(), &ns);
+    let q = json!({"metadata": {"name": "condition-test"}, "spec": {"hard": {"pods": "2"}}});
+    let r = http
+        .post(&format!("/api/v1/namespaces/{ns}/resourcequotas"), &q)
+        .await
+        .expect("post");
+    assert_eq!(r.status, 201, "{}", r.body);
+    wait_used(&quotas, "condition-test", "pods", "0").await;
+
+    let rcs_url = format!("/api/v1/namespaces/{ns}/replicationcontrollers");
+    let rc = json!({"metadata": {"name": "condition-test"}, "spec": {"replicas": 3,
+        "selector": {"name": "condition-test"},
+        "template": {"metadata": {"labels": {"name": "condition-test"}},
+            "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}}});
+    let r = http.post(&rcs_url, &rc).await.expect("post");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let condition = |body: &Value| {
+        body["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "ReplicaFailure")
+            .cloned()
+    };
+    let rc_url = format!("{rcs_url}/condition-test");
+    let failure = eventually(T, || async {
+        let r = http.get(&rc_url).await.ok()?;
+        condition(&r.body)
+    })
+    .await
+    .expect("no ReplicaFailure condition");
+    assert_eq!(failure["reason"], "FailedCreate");
+    let message = failure["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains("exceeded quota: condition-test"),
+        "{message}"
+    );
+
+    let r = http
+        .patch(
+            &rc_url,
+            "application/merge-patch+json",
+            &json!({"spec": {"replicas": 2}}),
+        )
+        .await
+        .expect("scale");
+    assert_eq!(r.status, 200, "{}", r.body);
+    eventually(T, || async {
+        let r = http.get(&rc_url).await.ok()?;
+        let observed = r.body["status"]["observedGeneration"] == r.body["metadata"]["generation"];
+        (observed && condition(&r.body).is_none()).then_some(())
+    })
+    .await
+    .expect("the ReplicaFailure condition stayed");
+}
