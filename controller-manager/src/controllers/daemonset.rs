@@ -389,8 +389,15 @@ impl Reconciler for DaemonSetController {
         let ns = ns.unwrap_or_default();
         let spec = ds.spec.clone().unwrap_or_default();
         let selector = meta::selector(Some(&spec.selector))?;
-        let (cur, old_revisions) = self.construct_history(&ds, &selector).await?;
-        let rev = revision_hash(&cur);
+        // A DaemonSet being deleted gets no new history (upstream returns
+        // before `constructHistory`); its pods are only counted.
+        let (rev, old_revisions) = if ds.metadata.deletion_timestamp.is_some() {
+            let collision_count = ds.status.as_ref().and_then(|s| s.collision_count);
+            (hash::compute(&spec.template, collision_count), Vec::new())
+        } else {
+            let (cur, old) = self.construct_history(&ds, &selector).await?;
+            (revision_hash(&cur), old)
+        };
         let template_pod = Pod {
             metadata: spec.template.metadata.clone().unwrap_or_default(),
             spec: spec.template.spec.clone(),
