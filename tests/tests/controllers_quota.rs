@@ -78,6 +78,11 @@ async fn a_quota_of_two_pods_refuses_the_third_and_frees_on_delete() {
         Some("2")
     );
     let r = http
+        .post(&format!("{pods_url}?dryRun=All"), &pod("p3", json!({})))
+        .await
+        .expect("post");
+    assert_eq!(r.status, 403, "a dry run is refused too: {}", r.body);
+    let r = http
         .post(&pods_url, &pod("p3", json!({})))
         .await
         .expect("post");
@@ -94,6 +99,21 @@ async fn a_quota_of_two_pods_refuses_the_third_and_frees_on_delete() {
         .await
         .expect("delete");
     wait_used(&quotas, "q", "pods", "1").await;
+    // A dry run is judged but charges nothing.
+    let dry = format!("{pods_url}?dryRun=All");
+    let r = http.post(&dry, &pod("dry", json!({}))).await.expect("post");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let used = quotas
+        .get("q")
+        .await
+        .expect("quota")
+        .status
+        .and_then(|s| s.used);
+    assert_eq!(
+        used.and_then(|u| u.get("pods").map(|q| q.0.clone()))
+            .as_deref(),
+        Some("1")
+    );
     let r = http
         .post(&pods_url, &pod("p3", json!({})))
         .await

@@ -111,12 +111,14 @@ fn judge(
     Ok(Some(new_used))
 }
 
-/// Checks a new object against its namespace's quotas and charges them
-/// (see the module docs); `obj` is the object about to be stored.
+/// Checks a new object against its namespace's quotas and, with `charge`
+/// (not a dry run), charges them (see the module docs); `obj` is the object
+/// about to be stored.
 pub async fn admit_create(
     server: &ApiServer,
     resource: &ResourceInfo,
     obj: &Value,
+    charge: bool,
 ) -> Result<(), ApiError> {
     if !resource.namespaced || IGNORED.contains(&(resource.group, resource.plural)) {
         return Ok(());
@@ -152,6 +154,9 @@ pub async fn admit_create(
         if let Some(new_used) = judge(&stored.object, resource, obj, &usage, &target)? {
             charges.push((key, stored, new_used));
         }
+    }
+    if !charge {
+        return Ok(());
     }
     for (key, mut stored, mut new_used) in charges {
         let mut attempt = 0;

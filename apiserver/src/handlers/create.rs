@@ -264,10 +264,17 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
                 &mut candidate,
             );
         }
+        // A dry run is judged against the quotas too, but charges nothing.
+        crate::admission::resource_quota::admit_create(
+            &ctx.server,
+            resource,
+            &candidate,
+            !ctx.query.dry_run,
+        )
+        .await?;
         if ctx.query.dry_run {
             return Ok(candidate);
         }
-        crate::admission::resource_quota::admit_create(&ctx.server, resource, &candidate).await?;
         strategy.before_create(&ctx.server, &mut candidate).await?;
         let key = ctx
             .server

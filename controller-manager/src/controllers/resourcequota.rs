@@ -20,6 +20,9 @@
 //! 3. write the status if it changed, guarded by the quota's
 //!    resourceVersion, so a charge admission made meanwhile is not lost
 //!    (the conflict requeues, and the next round counts the new object).
+//!    A count lower than the usage the quota holds is taken again a moment
+//!    later before it is written: admission charges a create before the
+//!    object is stored, so the first count may have missed it.
 //!
 //! A quota is looked at again when it changes, when a pod or service in
 //! its namespace changes (the deletion that frees usage), and every
@@ -46,6 +49,10 @@ use crate::machinery::queue::Queue;
 /// `--resource-quota-sync-period` is 5 minutes; kinds listed from the
 /// apiserver here have no watch, so this is shorter).
 pub const RESYNC: Duration = Duration::from_secs(30);
+
+/// How long after a count that would lower a quota's usage it is counted
+/// again (see `reconcile`).
+const RECOUNT_DELAY: Duration = Duration::from_millis(500);
 
 /// Registers handlers and returns the workers.
 pub fn start(ctx: &Context) -> Started {
@@ -151,6 +158,23 @@ impl ResourceQuotaController {
     }
 }
 
+impl ResourceQuotaController {
+    /// The usage of every resource in `names` (zero when unused) by the
+    /// namespace's objects `quota_obj` applies to.
+    async fn count(&self, ns: &str, quota_obj: &Value, names: &[String]) -> Result<ResourceList> {
+        let mut used: ResourceList = names
+            .iter()
+            .map(|n| (n.clone(), apimachinery::quantity::Quantity::ZERO))
+            .collect();
+        let now = meta::now_millis();
+        for resource in charged_resources(names) {
+            let objects = self.objects(ns, resource).await?;
+            add_usage(&mut used, quota_obj, resource, &objects, now);
+        }
+        Ok(used)
+    }
+}
+
 impl Reconciler for ResourceQuotaController {
     fn name(&self) -> &'static str {
         "resourcequota"
@@ -181,14 +205,19 @@ impl Reconciler for ResourceQuotaController {
         let mut quota_obj = serde_json::to_value(&rq).unwrap_or_default();
         quota_obj["status"] = serde_json::json!({ "hard": hard });
         let names: Vec<String> = hard.keys().cloned().collect();
-        let mut used: ResourceList = names
-            .iter()
-            .map(|n| (n.clone(), apimachinery::quantity::Quantity::ZERO))
-            .collect();
-        let now = meta::now_millis();
-        for resource in charged_resources(&names) {
-            let objects = self.objects(ns, resource).await?;
-            add_usage(&mut used, &quota_obj, resource, &objects, now);
+        let mut used = self.count(ns, &quota_obj, &names).await?;
+        // Admission charges a create before the object is stored: a count
+        // lower than what the quota holds may have missed one in flight.
+        // Count again a moment later, when it is stored; a charge made
+        // after our read of the quota fails the write instead.
+        let held = quota::parse_list(
+            serde_json::to_value(rq.status.as_ref().and_then(|s| s.used.clone()))
+                .ok()
+                .as_ref(),
+        );
+        if used.iter().any(|(k, v)| held.get(k).is_some_and(|h| v < h)) {
+            tokio::time::sleep(RECOUNT_DELAY).await;
+            used = self.count(ns, &quota_obj, &names).await?;
         }
         let status = ResourceQuotaStatus {
             hard: Some(hard),
