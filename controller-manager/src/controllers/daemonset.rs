@@ -934,6 +934,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_template_is_kept_as_a_revision_its_pods_carry() {
+        let revisions = FakeRevisionClient::new();
+        let sets = Store::default();
+        sets.insert(daemon_set());
+        let nodes = Store::default();
+        nodes.insert(node("n1", json!({}), json!([])));
+        let fake = FakePodClient::new();
+        let owners = Arc::new(FakeOwnerClient::default());
+        owners.set(daemon_set());
+        let dc = DaemonSetController::new(
+            Store::default(),
+            sets,
+            nodes,
+            PodControl::new(fake.clone(), Recorder::disabled()),
+            owners,
+            Recorder::disabled(),
+            History::new(Store::default(), revisions.clone()),
+        );
+        dc.reconcile("ns/agent").await.expect("reconcile");
+        let stored = revisions.revisions();
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        let r = &stored[0];
+        assert_eq!(r.revision, 1);
+        let hash = r
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(REVISION_LABEL))
+            .cloned();
+        assert_eq!(r.metadata.name, hash.as_ref().map(|h| format!("agent-{h}")));
+        assert_eq!(
+            history::template_of(r),
+            daemon_set().spec.map(|s| s.template)
+        );
+        let owner = controller_ref::controller_of(&r.metadata).expect("owner");
+        assert_eq!(owner.uid, "ds-uid");
+        // The pod it made carries the revision's hash.
+        let created = fake.creates();
+        assert_eq!(created.len(), 1);
+        assert_eq!(revision(&created[0]).map(str::to_string), hash);
+    }
+
+    #[tokio::test]
     async fn an_orphan_on_a_node_is_adopted_and_that_node_gets_no_new_pod() {
         let (dc, fake) = fixture(
             eligible_and_tainted(),
