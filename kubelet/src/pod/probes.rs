@@ -245,12 +245,26 @@ async fn http_get(c: &Container, h: &HTTPGetAction, pod_ip: &str) -> Result<(), 
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| pod_ip.to_string());
     let path = h.path.clone().unwrap_or_else(|| "/".into());
-    if h.scheme.as_deref() == Some("HTTPS") {
-        return Err("HTTPS probes are not supported".into());
-    }
-    let mut s = tokio::net::TcpStream::connect((host.as_str(), port))
+    // HTTPS probes check that the server answers, not who it is: like
+    // upstream's kubelet, the certificate is not verified (a pod's serving
+    // certificate is rarely issued for its IP).
+    let (scheme, tls) = if h.scheme.as_deref() == Some("HTTPS") {
+        let config = component_base::tls::client_config(None, None)
+            .map_err(|e| format!("TLS client: {e}"))?;
+        ("https", Some(config))
+    } else {
+        ("http", None)
+    };
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    // The caller's timeout bounds the whole probe; this one only has to be
+    // longer.
+    let mut s = component_base::tls::dial(&addr, tls.as_ref(), Duration::from_secs(3600))
         .await
-        .map_err(|e| format!("Get \"http://{host}:{port}{path}\": {e}"))?;
+        .map_err(|e| format!("Get \"{scheme}://{addr}{path}\": {e}"))?;
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: kube-probe/1.33\r\nAccept: */*\r\nConnection: close\r\n");
     for hh in h.http_headers.iter().flatten() {
         req.push_str(&format!("{}: {}\r\n", hh.name, hh.value));
@@ -473,6 +487,51 @@ mod tests {
             }
         });
         addr
+    }
+
+    #[tokio::test]
+    async fn https_probes_talk_tls_without_checking_the_certificate() {
+        use axum::http::StatusCode;
+        use axum::routing::get;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = component_base::tls::server_config(&component_base::tls::ServingOptions {
+            cert_dir: dir.path().to_path_buf(),
+            pair_name: "pod".into(),
+            ..Default::default()
+        })
+        .expect("a self-signed serving pair");
+        let app = axum::Router::new()
+            .route("/readyz", get(|| async { "ok" }))
+            .route("/sick", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(component_base::tls::serve(
+            listener,
+            config,
+            app,
+            std::future::pending(),
+        ));
+        let action = |path: &str, scheme: &str| HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::Int(i32::from(port)),
+            scheme: Some(scheme.into()),
+            ..Default::default()
+        };
+        let c = Container::default();
+        assert_eq!(
+            http_get(&c, &action("/readyz", "HTTPS"), "127.0.0.1").await,
+            Ok(())
+        );
+        assert_eq!(
+            http_get(&c, &action("/sick", "HTTPS"), "127.0.0.1").await,
+            Err("HTTP probe failed with statuscode: 500".to_string())
+        );
+        // Plain HTTP to a TLS port gets no HTTP answer.
+        assert!(http_get(&c, &action("/readyz", "HTTP"), "127.0.0.1")
+            .await
+            .is_err());
     }
 
     #[test]
