@@ -41,6 +41,7 @@ use std::time::Duration;
 use rand::Rng;
 use serde_json::{json, Value};
 
+use super::pod_forbidden as forbidden;
 use crate::errors::{ApiError, Target};
 use crate::ApiServer;
 
@@ -87,24 +88,6 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
 /// Upstream's `pods "<name>" is forbidden: <why>`; a pod whose name is
 /// still to be generated goes by its `generateName` (`pods "web-7d9f-"`),
 /// one with neither by `Unknown`, as upstream's admission errors.
-fn forbidden(pod: &Value, why: String) -> ApiError {
-    let name = [
-        str_at(pod, "/metadata/name"),
-        str_at(pod, "/metadata/generateName"),
-    ]
-    .into_iter()
-    .find(|n| !n.is_empty())
-    .unwrap_or("Unknown");
-    ApiError::Forbidden(
-        Target {
-            group: String::new(),
-            resource: "pods".into(),
-            name: name.into(),
-        },
-        format!("pods \"{name}\" is forbidden: {why}"),
-    )
-}
-
 /// Reads the account, looking a few times for `default` (see the module
 /// docs); `Ok(None)` when it does not exist.
 async fn service_account(

@@ -127,7 +127,8 @@ impl Strategy for PodStrategy {
         Box::pin(async move {
             // Upstream's order: the account before the priority.
             crate::admission::service_account::admit_pod(server, obj).await?;
-            crate::admission::priority::admit_pod(server, obj).await
+            crate::admission::priority::admit_pod(server, obj).await?;
+            crate::admission::runtime_class::admit_pod(server, obj).await
         })
     }
 
