@@ -180,6 +180,8 @@ pub struct ApiServer {
     pub bootstrapped: std::sync::atomic::AtomicBool,
     /// Open watches per client.
     pub watch_limiter: Arc<serve::WatchLimiter>,
+    /// The admission webhook configurations, from the watch cache.
+    pub webhooks: admission::webhook::Configurations,
     /// Who requests come from.
     pub authenticator: authentication::Authenticator,
     /// What they may do.
@@ -214,6 +216,7 @@ impl ApiServer {
             caches: Mutex::new(HashMap::new()),
             namespaces: admission::NamespaceLifecycle::default(),
             priority_classes: Default::default(),
+            webhooks: Default::default(),
             stopping: tokio::sync::watch::channel(false).0,
             bootstrapped: std::sync::atomic::AtomicBool::new(false),
         }))

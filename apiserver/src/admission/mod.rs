@@ -8,11 +8,16 @@
 //! - [`service_ip`]: a Service gets a cluster IP from the service range;
 //! - [`service_node_port`]: a NodePort Service gets its ports on every node
 //!   (both through the etcd-key [`reservation`]s).
+//!
+//! After the built-in plug-ins come the cluster's own admission webhooks
+//! ([`webhook`]): mutating webhooks before the kind's validation,
+//! validating webhooks after it.
 
 pub mod namespace_lifecycle;
 pub mod priority;
 pub mod reservation;
 pub mod service_ip;
 pub mod service_node_port;
+pub mod webhook;
 
 pub use namespace_lifecycle::{NamespaceLifecycle, SYSTEM_NAMESPACES};

@@ -1,8 +1,9 @@
 //! `create`: POST to a collection.
 //!
 //! decode body -> check kind and namespace -> name from `generateName` ->
-//! namespace admission -> the kind's admission -> server-owned fields ->
-//! defaults -> validation -> the kind's `before_create` (e.g. a Service's
+//! namespace admission -> the kind's admission -> mutating webhooks ->
+//! server-owned fields -> defaults -> validation -> validating webhooks ->
+//! the kind's `before_create` (e.g. a Service's
 //! cluster IP) -> one etcd transaction ("key absent and namespace present")
 //! -> 201. What is particular to a kind comes from its strategy
 //! ([`crate::registry::Strategy`]).
@@ -229,6 +230,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         &obj,
         None,
     )?;
+    super::webhooks::mutate_create(ctx, &mut obj).await?;
 
     let uid = uuid::Uuid::new_v4().to_string();
     // A generated name can collide; upstream then returns AlreadyExists and the
@@ -249,6 +251,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         registry::prepare_for_create(resource, &mut candidate, &uid);
         strategy.record_creator(&ctx.user, &mut candidate);
         admit(ctx, resource, &mut candidate, None)?;
+        super::webhooks::validate_create(ctx, &candidate).await?;
         let has_managed_fields = candidate
             .pointer("/metadata/managedFields")
             .and_then(Value::as_array)

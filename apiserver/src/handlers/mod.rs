@@ -12,6 +12,7 @@ mod delete;
 mod read;
 mod subresources;
 mod watch;
+mod webhooks;
 mod write;
 
 use std::sync::Arc;
