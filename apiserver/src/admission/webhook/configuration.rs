@@ -66,7 +66,15 @@ impl Configurations {
 /// The configurations of one kind, as of the last watch event.
 #[derive(Debug)]
 struct Source {
-    objects: RwLock<(BTreeMap<String, Value>, Arc<Vec<Value>>)>,
+    objects: RwLock<Held>,
+}
+
+/// The configurations by name, and the same as the list handed out (built
+/// once per change, shared by every request until the next).
+#[derive(Debug, Default)]
+struct Held {
+    by_name: BTreeMap<String, Value>,
+    list: Arc<Vec<Value>>,
 }
 
 impl Source {
@@ -80,7 +88,7 @@ impl Source {
         let prefix = store.collection_prefix(resource.storage_name(), None);
         let (objects, rev) = list(&store, &prefix).await?;
         let source = Arc::new(Source {
-            objects: RwLock::new((BTreeMap::new(), Arc::new(Vec::new()))),
+            objects: RwLock::new(Held::default()),
         });
         source.replace(objects);
         tokio::spawn(follow(Arc::downgrade(&source), cache, store, prefix, rev));
@@ -89,8 +97,8 @@ impl Source {
 
     fn snapshot(&self) -> Arc<Vec<Value>> {
         match self.objects.read() {
-            Ok(g) => Arc::clone(&g.1),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner().1),
+            Ok(g) => Arc::clone(&g.list),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner().list),
         }
     }
 
@@ -99,8 +107,8 @@ impl Source {
             Ok(g) => g,
             Err(poisoned) => poisoned.into_inner(),
         };
-        f(&mut guard.0);
-        guard.1 = Arc::new(guard.0.values().cloned().collect());
+        f(&mut guard.by_name);
+        guard.list = Arc::new(guard.by_name.values().cloned().collect());
     }
 
     fn replace(&self, objects: BTreeMap<String, Value>) {
