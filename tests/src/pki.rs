@@ -125,3 +125,71 @@ pub fn ec_private_key(dir: &Path, name: &str) -> PathBuf {
     );
     key
 }
+
+/// A serving certificate for the DNS names and IP addresses `sans`, signed
+/// by the CA [`self_signed_ca`] wrote into `ca_dir` (for a TLS server a
+/// test stands up, such as an admission webhook): writes `<name>.crt` and
+/// `<name>.key` into `dir` and returns their paths.
+pub fn serving_cert(dir: &Path, ca_dir: &Path, name: &str, sans: &[&str]) -> (PathBuf, PathBuf) {
+    let (crt, key, csr, ext) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.csr")),
+        dir.join(format!("{name}.ext")),
+    );
+    let alt: Vec<String> = sans
+        .iter()
+        .map(|s| match s.parse::<std::net::IpAddr>() {
+            Ok(_) => format!("IP:{s}"),
+            Err(_) => format!("DNS:{s}"),
+        })
+        .collect();
+    std::fs::write(
+        &ext,
+        format!(
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName={}\n",
+            alt.join(",")
+        ),
+    )
+    .expect("write the extensions file");
+    let subject = format!("/CN={}", sans.first().copied().unwrap_or(name));
+    openssl(
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            path_str(&key),
+            "-out",
+            path_str(&csr),
+            "-subj",
+            &subject,
+        ],
+        "serving key and request",
+    );
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            path_str(&csr),
+            "-CA",
+            path_str(&ca_dir.join("ca.crt")),
+            "-CAkey",
+            path_str(&ca_dir.join("ca.key")),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            path_str(&ext),
+            "-out",
+            path_str(&crt),
+        ],
+        "signing the serving certificate",
+    );
+    (crt, key)
+}
