@@ -812,3 +812,61 @@ async fn configurations_are_validated_and_never_sent_to_webhooks() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_webhook_can_deny_attaching_to_a_pod() {
+    let (_etcd, _api, http, hooks) = cluster().await;
+    let rules = json!([{"operations": ["CONNECT"], "apiGroups": [""], "apiVersions": ["v1"],
+                        "resources": ["pods/attach"]}]);
+    let r = http
+        .post(
+            VALIDATING,
+            &configuration(
+                "Validating",
+                "attach",
+                hook("attach.webhooks.test", hooks.url("/deny-all"), rules),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let denied = eventually(Duration::from_secs(15), || {
+        let http = http.clone();
+        async move {
+            let r = http
+                .raw(
+                    "POST",
+                    "/api/v1/namespaces/default/pods/to-be-attached/attach?container=c&stdin=true&stdout=true",
+                    None,
+                    Vec::new(),
+                )
+                .await
+                .ok()?;
+            (r.status == 403).then_some(r.body)
+        }
+    })
+    .await
+    .expect("the attach is denied");
+    assert_eq!(
+        denied["message"],
+        "admission webhook \"attach.webhooks.test\" denied the request: nothing passes"
+    );
+    let req = &hooks.requests("/deny-all", "to-be-attached")[0];
+    assert_eq!(req["operation"], "CONNECT");
+    assert_eq!(req["subResource"], "attach");
+    assert_eq!(
+        req["object"],
+        json!({"apiVersion": "v1", "kind": "PodAttachOptions", "container": "c", "stdin": true, "stdout": true})
+    );
+    // Other subresources are not covered by the rule.
+    let r = http
+        .raw(
+            "POST",
+            "/api/v1/namespaces/default/pods/to-be-attached/exec?command=ls&container=c",
+            None,
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_ne!(r.status, 403, "{}", r.body);
+}

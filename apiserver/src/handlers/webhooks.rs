@@ -149,3 +149,95 @@ pub(super) async fn admit_delete(ctx: &Ctx, old: &Value, dry_run: bool) -> Resul
     pass_warnings(ctx, warnings);
     out
 }
+
+/// The options object a connect request is admitted with (upstream's
+/// `PodAttachOptions`, `PodExecOptions`, ...), from its query; `None` for a
+/// subresource that is read rather than connected to (`pods/log`).
+fn connect_options(sub: Subresource, plural: &str, query: Option<&str>) -> Option<Value> {
+    let kind = match (plural, sub) {
+        ("pods", Subresource::Attach) => "PodAttachOptions",
+        ("pods", Subresource::Exec) => "PodExecOptions",
+        ("pods", Subresource::PortForward) => "PodPortForwardOptions",
+        ("pods", Subresource::Proxy) => "PodProxyOptions",
+        ("services", Subresource::Proxy) => "ServiceProxyOptions",
+        ("nodes", Subresource::Proxy) => "NodeProxyOptions",
+        _ => return None,
+    };
+    let mut options = serde_json::json!({"apiVersion": "v1", "kind": kind});
+    let mut command = Vec::new();
+    let mut ports = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match k.as_ref() {
+            "stdin" | "stdout" | "stderr" | "tty" => {
+                options[k.as_ref()] = Value::Bool(matches!(v.as_ref(), "true" | "1"));
+            }
+            "container" | "path" => options[k.as_ref()] = Value::String(v.into_owned()),
+            "command" => command.push(Value::String(v.into_owned())),
+            "ports" => {
+                if let Ok(p) = v.parse::<i64>() {
+                    ports.push(Value::from(p));
+                }
+            }
+            _ => {}
+        }
+    }
+    if !command.is_empty() {
+        options["command"] = Value::Array(command);
+    }
+    if !ports.is_empty() {
+        options["ports"] = Value::Array(ports);
+    }
+    Some(options)
+}
+
+/// Both kinds of webhooks on a connect subresource (`pods/attach`,
+/// `pods/exec`, ...), before the connection is made: the object they see is
+/// the request's options.
+pub async fn admit_connect(
+    server: &crate::ApiServer,
+    info: &crate::request::RequestInfo,
+    query: Option<&str>,
+    user: &crate::authentication::UserInfo,
+) -> Result<()> {
+    let Some(sub) = info.subresource else {
+        return Ok(());
+    };
+    let Some(mut options) = connect_options(sub, info.resource.plural, query) else {
+        return Ok(());
+    };
+    let attrs = Attributes::new(
+        info.resource,
+        sub.name(),
+        Operation::Connect,
+        info.namespace.clone().unwrap_or_default(),
+        info.name.clone().unwrap_or_default(),
+        user,
+        false,
+        None,
+    );
+    // Warnings have nowhere to go on an upgraded connection.
+    let mut warnings = Vec::new();
+    webhook::mutate(server, &attrs, Some(&mut options), None, &mut warnings).await?;
+    webhook::validate(server, &attrs, Some(&options), None, &mut warnings).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_options_come_from_the_query() {
+        let o = connect_options(
+            Subresource::Exec,
+            "pods",
+            Some("container=c&command=ls&command=-l&stdin=true&tty=false"),
+        )
+        .unwrap();
+        assert_eq!(
+            o,
+            serde_json::json!({"apiVersion": "v1", "kind": "PodExecOptions", "container": "c",
+                "command": ["ls", "-l"], "stdin": true, "tty": false})
+        );
+        assert!(connect_options(Subresource::Log, "pods", None).is_none());
+    }
+}

@@ -10,7 +10,9 @@
 //!
 //! The handlers call [`mutate`] and [`validate`] with the request's
 //! [`Attributes`] (create, update and patch of an object and of its
-//! `status`, `finalize` and `approval`; delete). For each webhook, in
+//! `status`, `finalize` and `approval`; delete; connect to `pods/attach`,
+//! `exec`, `portforward` and the proxies, with the options object). For each
+//! webhook, in
 //! order, [`predicates`] decides whether it is called (rules, selectors,
 //! `matchConditions`), [`review`] builds the `AdmissionReview` and checks the
 //! answer, [`client`] delivers it over HTTPS. The configurations come from
