@@ -11,13 +11,14 @@
 //!
 //! After the built-in plug-ins come the cluster's own admission webhooks
 //! ([`webhook`]): mutating webhooks before the kind's validation,
-//! validating webhooks after it.
+//! [`validating_admission_policy`] and the validating webhooks after it.
 
 pub mod namespace_lifecycle;
 pub mod priority;
 pub mod reservation;
 pub mod service_ip;
 pub mod service_node_port;
+pub mod validating_admission_policy;
 pub mod webhook;
 
 pub use namespace_lifecycle::{NamespaceLifecycle, SYSTEM_NAMESPACES};

@@ -76,9 +76,22 @@ pub(super) async fn validate_create(ctx: &Ctx, obj: &Value) -> Result<()> {
     let name = meta_str(obj, "name").unwrap_or("").to_string();
     let attrs = attributes(ctx, Operation::Create, &name);
     let mut warnings = Vec::new();
-    let out = webhook::validate(&ctx.server, &attrs, Some(obj), None, &mut warnings).await;
+    let out = validate_both(&ctx.server, &attrs, Some(obj), None, &mut warnings).await;
     pass_warnings(ctx, warnings);
     out
+}
+
+/// The validating phase: admission policies, then validating webhooks.
+async fn validate_both(
+    server: &crate::ApiServer,
+    attrs: &Attributes<'_>,
+    obj: Option<&Value>,
+    old: Option<&Value>,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    crate::admission::validating_admission_policy::validate(server, attrs, obj, old, warnings)
+        .await?;
+    webhook::validate(server, attrs, obj, old, warnings).await
 }
 
 /// Both kinds of webhooks on an update whose new object was already
@@ -99,7 +112,7 @@ pub(super) async fn admit_update(ctx: &Ctx, obj: &mut Value, old: &Value) -> Res
         Err(e) => Err(e),
     };
     let out = match out {
-        Ok(()) => webhook::validate(&ctx.server, &attrs, Some(obj), Some(old), &mut warnings).await,
+        Ok(()) => validate_both(&ctx.server, &attrs, Some(obj), Some(old), &mut warnings).await,
         Err(e) => Err(e),
     };
     pass_warnings(ctx, warnings);
@@ -144,7 +157,7 @@ pub(super) async fn admit_delete(ctx: &Ctx, old: &Value, dry_run: bool) -> Resul
         .await
         .map(|_| ());
     if out.is_ok() {
-        out = webhook::validate(&ctx.server, &attrs, None, Some(old), &mut warnings).await;
+        out = validate_both(&ctx.server, &attrs, None, Some(old), &mut warnings).await;
     }
     pass_warnings(ctx, warnings);
     out
@@ -218,7 +231,7 @@ pub async fn admit_connect(
     // Warnings have nowhere to go on an upgraded connection.
     let mut warnings = Vec::new();
     webhook::mutate(server, &attrs, Some(&mut options), None, &mut warnings).await?;
-    webhook::validate(server, &attrs, Some(&options), None, &mut warnings).await
+    validate_both(server, &attrs, Some(&options), None, &mut warnings).await
 }
 
 #[cfg(test)]

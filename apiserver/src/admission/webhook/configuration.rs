@@ -1,4 +1,5 @@
-//! The webhook configurations in force, kept in memory from the watch cache
+//! The webhook configurations (and admission policies with their bindings)
+//! in force, kept in memory from the watch cache
 //! so that admitting a write reads no configuration from etcd.
 //!
 //! Each of the two kinds gets a [`Source`], started by the first write that
@@ -32,6 +33,11 @@ pub enum Kind {
     Mutating,
     /// `ValidatingWebhookConfiguration`.
     Validating,
+    /// `ValidatingAdmissionPolicy` (see
+    /// [`crate::admission::validating_admission_policy`]).
+    ValidatingPolicy,
+    /// `ValidatingAdmissionPolicyBinding`.
+    ValidatingPolicyBinding,
 }
 
 impl Kind {
@@ -39,15 +45,19 @@ impl Kind {
         match self {
             Kind::Mutating => "mutatingwebhookconfigurations",
             Kind::Validating => "validatingwebhookconfigurations",
+            Kind::ValidatingPolicy => "validatingadmissionpolicies",
+            Kind::ValidatingPolicyBinding => "validatingadmissionpolicybindings",
         }
     }
 }
 
-/// The configurations of both kinds (one per server).
+/// The configurations of every kind (one per server).
 #[derive(Debug, Default)]
 pub struct Configurations {
     mutating: OnceCell<Arc<Source>>,
     validating: OnceCell<Arc<Source>>,
+    policies: OnceCell<Arc<Source>>,
+    policy_bindings: OnceCell<Arc<Source>>,
 }
 
 impl Configurations {
@@ -57,6 +67,8 @@ impl Configurations {
         let cell = match kind {
             Kind::Mutating => &self.mutating,
             Kind::Validating => &self.validating,
+            Kind::ValidatingPolicy => &self.policies,
+            Kind::ValidatingPolicyBinding => &self.policy_bindings,
         };
         let source = cell.get_or_try_init(|| Source::start(server, kind)).await?;
         Ok(source.snapshot())
