@@ -362,6 +362,8 @@ pub async fn start(
     {
         state.cache(resource);
     }
+    // Dynamic admission follows its configurations from now on.
+    state.webhooks.start(&state);
     let ip = state.config.bind_address;
     let secure = match state.config.secure_port {
         Some(port) => Some(bind(ip, port).await?),

@@ -41,6 +41,13 @@ pub enum Kind {
 }
 
 impl Kind {
+    const ALL: [Kind; 4] = [
+        Kind::Mutating,
+        Kind::Validating,
+        Kind::ValidatingPolicy,
+        Kind::ValidatingPolicyBinding,
+    ];
+
     fn plural(self) -> &'static str {
         match self {
             Kind::Mutating => "mutatingwebhookconfigurations",
@@ -52,8 +59,14 @@ impl Kind {
 }
 
 /// The configurations of every kind (one per server).
+///
+/// A server started with [`crate::start`] follows them from its start
+/// ([`Configurations::start`]); a request that comes before a kind's first
+/// list waits for it. Server state that was never started (unit tests that
+/// drive the handlers with an unreachable etcd) has no dynamic admission.
 #[derive(Debug, Default)]
 pub struct Configurations {
+    started: std::sync::atomic::AtomicBool,
     mutating: OnceCell<Arc<Source>>,
     validating: OnceCell<Arc<Source>>,
     policies: OnceCell<Arc<Source>>,
@@ -61,17 +74,47 @@ pub struct Configurations {
 }
 
 impl Configurations {
+    /// Starts following every kind in the background.
+    pub fn start(&self, server: &Arc<ApiServer>) {
+        self.started
+            .store(true, std::sync::atomic::Ordering::Release);
+        let server = Arc::downgrade(server);
+        tokio::spawn(async move {
+            for kind in Kind::ALL {
+                // Retried until etcd answers; requests meanwhile wait (or
+                // start the list themselves).
+                loop {
+                    let Some(s) = server.upgrade() else { return };
+                    match s.webhooks.source(&s, kind).await {
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, ?kind, "starting admission configurations");
+                            drop(s);
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            }
+        });
+    }
+
     /// Every configuration of `kind`, sorted by name (the order upstream
     /// calls them in).
     pub async fn list(&self, server: &ApiServer, kind: Kind) -> Result<Arc<Vec<Value>>, ApiError> {
+        if !self.started.load(std::sync::atomic::Ordering::Acquire) {
+            return Ok(Arc::default());
+        }
+        Ok(self.source(server, kind).await?.snapshot())
+    }
+
+    async fn source(&self, server: &ApiServer, kind: Kind) -> Result<&Arc<Source>, ApiError> {
         let cell = match kind {
             Kind::Mutating => &self.mutating,
             Kind::Validating => &self.validating,
             Kind::ValidatingPolicy => &self.policies,
             Kind::ValidatingPolicyBinding => &self.policy_bindings,
         };
-        let source = cell.get_or_try_init(|| Source::start(server, kind)).await?;
-        Ok(source.snapshot())
+        cell.get_or_try_init(|| Source::start(server, kind)).await
     }
 }
 
