@@ -5,7 +5,8 @@
 //! request ─► built-in admission ─► mutating webhooks ─► defaults + validation ─► validating webhooks ─► etcd
 //!            (namespace lifecycle,   in name order,       (the kind's strategy)     all at once,
 //!             priority, ...)         JSON patches,                                  any denial wins
-//!                                    IfNeeded reruns once
+//!                                    IfNeeded reruns once                           (after the
+//!                                                                                   admission policies)
 //! ```
 //!
 //! The handlers call [`mutate`] and [`validate`] with the request's
