@@ -870,3 +870,37 @@ async fn a_webhook_can_deny_attaching_to_a_pod() {
         .unwrap();
     assert_ne!(r.status, 403, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_webhook_is_trusted_only_with_its_ca_bundle() {
+    let (_etcd, _api, http, hooks) = cluster().await;
+    // Another CA than the one that signed the webhook's certificate.
+    let other = tempfile::tempdir().expect("temp dir");
+    let other_ca = std::fs::read(pki::self_signed_ca(other.path())).expect("CA");
+    let wrong = json!({"url": format!("https://{}/allow", hooks.addr),
+                       "caBundle": base64::engine::general_purpose::STANDARD.encode(other_ca)});
+    let r = http
+        .post(
+            VALIDATING,
+            &configuration(
+                "Validating",
+                "untrusted",
+                hook("untrusted.webhooks.test", wrong, configmap_rules()),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let failed = until_status(&http, CONFIGMAPS, 500, |i| {
+        configmap(&format!("u-{i}"), json!({}))
+    })
+    .await;
+    let message = failed["message"].as_str().unwrap();
+    assert!(
+        message.contains("failed calling webhook \"untrusted.webhooks.test\"")
+            && message.contains("tls: "),
+        "{message}"
+    );
+    let sent = hooks.seen.lock().expect("lock").len();
+    assert_eq!(sent, 0, "nothing reached the webhook");
+}
