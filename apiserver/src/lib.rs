@@ -101,6 +101,8 @@ pub struct Config {
     pub advertise_address: Option<IpAddr>,
     /// Where NodePort Services' ports come from.
     pub service_node_port_range: admission::service_node_port::PortRange,
+    /// Admission plug-ins switched off (`--disable-admission-plugins`).
+    pub admission: admission::Plugins,
 }
 
 impl Default for Config {
@@ -127,6 +129,7 @@ impl Default for Config {
             advertise_address: None,
             service_node_port_range: admission::service_node_port::PortRange::parse("30000-32767")
                 .unwrap_or_else(|| unreachable!("the default port range parses")),
+            admission: admission::Plugins::default(),
         }
     }
 }

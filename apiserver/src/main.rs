@@ -104,6 +104,14 @@ struct Flags {
     /// Ports NodePort Services are given on every node.
     #[arg(long = "service-node-port-range", default_value = "30000-32767")]
     service_node_port_range: String,
+    /// Admission plug-ins to run besides the default ones (those that run
+    /// anyway may be named too).
+    #[arg(long = "enable-admission-plugins", value_delimiter = ',')]
+    enable_admission_plugins: Vec<String>,
+    /// Admission plug-ins on by default to switch off (ServiceAccount: for
+    /// a cluster without a controller-manager to make `default` accounts).
+    #[arg(long = "disable-admission-plugins", value_delimiter = ',')]
+    disable_admission_plugins: Vec<String>,
     /// Log filter (RUST_LOG syntax), e.g. `info,apiserver=debug`.
     #[arg(long = "v-filter", env = "RUST_LOG", default_value = "info")]
     log_filter: String,
@@ -166,6 +174,10 @@ async fn main() -> anyhow::Result<()> {
             )
         })?,
         advertise_address: flags.advertise_address,
+        admission: apiserver::admission::Plugins::from_flags(
+            &flags.enable_admission_plugins,
+            &flags.disable_admission_plugins,
+        )?,
     };
     let shutdown = async {
         let mut term =

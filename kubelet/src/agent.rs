@@ -176,6 +176,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         network,
         recorder,
         pods: Default::default(),
+        tokens: crate::volumes::service_account_token::TokenManager::new(client.clone()),
     });
     let addr = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), cfg.port);
     let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -319,6 +319,19 @@ impl ApiServer {
                 .into_iter()
                 .flatten(),
             )
+            // No controller-manager runs here to make each namespace's
+            // `default` ServiceAccount, so ServiceAccount admission would
+            // refuse every pod: it is off unless a test says otherwise
+            // (upstream's integration harness does the same).
+            .args(
+                (!self
+                    .extra_args
+                    .iter()
+                    .any(|a| a.contains("admission-plugins")))
+                .then_some(["--disable-admission-plugins", "ServiceAccount"])
+                .into_iter()
+                .flatten(),
+            )
             .args(&self.extra_args)
             // APISERVER_LOG raises the level when a test needs the detail.
             .env(

@@ -904,3 +904,60 @@ async fn a_webhook_is_trusted_only_with_its_ca_bundle() {
     let sent = hooks.seen.lock().expect("lock").len();
     assert_eq!(sent, 0, "nothing reached the webhook");
 }
+
+#[tokio::test]
+async fn disabled_plugins_call_no_webhooks() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start_with(
+        &etcd,
+        &["--disable-admission-plugins", "ValidatingAdmissionWebhook"],
+    )
+    .await
+    .expect("apiserver");
+    let http = api.http();
+    let hooks = Webhooks::start().await;
+    let deny = hook(
+        "deny-key.webhooks.test",
+        hooks.url("/deny-key"),
+        configmap_rules(),
+    );
+    let mutate = hook(
+        "mutate.webhooks.test",
+        hooks.url("/mutate"),
+        configmap_rules(),
+    );
+    let r = http
+        .post(VALIDATING, &configuration("Validating", "deny-key", deny))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = http
+        .post(MUTATING, &configuration("Mutating", "mutate", mutate))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    // The mutating webhook runs: both configurations are in force.
+    let created = eventually(Duration::from_secs(15), || {
+        let http = http.clone();
+        async move {
+            let name = tests::harness::unique("unchecked");
+            let r = http
+                .post(
+                    CONFIGMAPS,
+                    &configmap(&name, json!({"webhook-e2e-test": "webhook-disallow"})),
+                )
+                .await
+                .ok()?;
+            (r.body["data"]["mutation-stage-1"] == "yes").then_some(r)
+        }
+    })
+    .await
+    .expect("the mutating webhook runs");
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert!(hooks
+        .seen
+        .lock()
+        .expect("lock")
+        .iter()
+        .all(|(p, _)| p == "/mutate"));
+}

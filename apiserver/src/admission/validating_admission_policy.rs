@@ -27,6 +27,9 @@ use super::webhook::{predicates, Attributes, Kind};
 use crate::errors::{ApiError, Target};
 use crate::ApiServer;
 
+/// The plug-in's name (for `--disable-admission-plugins`).
+pub const PLUGIN_NAME: &str = "ValidatingAdmissionPolicy";
+
 /// One failed validation.
 struct Failure {
     message: String,
@@ -46,7 +49,7 @@ pub async fn validate(
     old: Option<&Value>,
     warnings: &mut Vec<String>,
 ) -> Result<(), ApiError> {
-    if super::webhook::exempt(attrs.resource) {
+    if super::webhook::exempt(attrs.resource) || server.config.admission.disabled(PLUGIN_NAME) {
         return Ok(());
     }
     let bindings = server

@@ -25,7 +25,8 @@ use crate::validation::{FieldError, FieldErrorKind};
 /// look-alikes, so a random suffix never spells a word).
 const SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
-fn random_suffix() -> String {
+/// Five random characters, upstream's suffix of generated names.
+pub(crate) fn random_suffix() -> String {
     let mut rng = rand::thread_rng();
     (0..5)
         .map(|_| SUFFIX_ALPHABET[rng.gen_range(0..SUFFIX_ALPHABET.len())] as char)

@@ -31,6 +31,7 @@ use crate::errors::{ApiError, Result};
 use crate::request::{self, Query, RequestInfo, Verb};
 pub use crate::response::json;
 use crate::ApiServer;
+pub(crate) use create::random_suffix;
 
 /// Everything a verb handler gets.
 pub struct Ctx {

@@ -96,6 +96,8 @@ pub struct Context {
     /// The newest version of every pod bound here, by uid (for the kubelet
     /// API's `/pods`).
     pub pods: std::sync::RwLock<HashMap<String, Arc<Pod>>>,
+    /// The pods' ServiceAccount tokens (projected volumes).
+    pub tokens: crate::volumes::service_account_token::TokenManager,
 }
 
 /// Runs a blocking runtime call on tokio's blocking pool (the runtime

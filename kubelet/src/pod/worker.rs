@@ -291,6 +291,7 @@ impl Worker {
         let host_ip = self.ctx.node_ip.clone();
         let volumes = match crate::volumes::prepare(
             &self.ctx.client,
+            &self.ctx.tokens,
             &self.ctx.config.root_dir,
             pod,
             &pod_ip,
@@ -884,6 +885,7 @@ impl Worker {
                 .teardown_sandbox(&self.uid, &id, pod.unwrap_or(&empty))
                 .await;
         }
+        self.ctx.tokens.forget_pod(&self.uid);
         let root = self.ctx.config.root_dir.clone();
         let uid = self.uid.clone();
         if let Err(e) = blocking(move || crate::volumes::teardown(&root, &uid)).await {

@@ -18,11 +18,14 @@ use std::path::{Component, Path};
 /// With `group` (the pod's `fsGroup`), everything written belongs to that
 /// group and directories carry the setgid bit, as upstream's
 /// `SetVolumeOwnership` leaves a read-only volume; the caller has already
-/// added the group's read bits to the modes.
+/// added the group's read bits to the modes. A file named in `owners`
+/// belongs to that user (a ServiceAccount token readable only by the user
+/// every container of the pod runs as).
 pub fn write(
     dir: &Path,
     files: &BTreeMap<String, (Vec<u8>, u32)>,
     group: Option<u32>,
+    owners: &BTreeMap<String, u32>,
 ) -> io::Result<()> {
     for rel in files.keys() {
         let p = Path::new(rel);
@@ -38,7 +41,7 @@ pub fn write(
     }
     let data = dir.join("..data");
     if let Ok(current) = std::fs::read_link(&data) {
-        if same(&dir.join(&current), files, group) {
+        if same(&dir.join(&current), files, group, owners) {
             return Ok(());
         }
     }
@@ -65,8 +68,9 @@ pub fn write(
             }
         }
         std::fs::write(&p, content)?;
-        if group.is_some() {
-            std::os::unix::fs::chown(&p, None, group)?;
+        let owner = owners.get(rel).copied();
+        if group.is_some() || owner.is_some() {
+            std::os::unix::fs::chown(&p, owner, group)?;
         }
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode & 0o7777))?;
     }
@@ -118,7 +122,12 @@ fn own_dir(d: &Path, group: Option<u32>) -> io::Result<()> {
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode | 0o2550))
 }
 
-fn same(vdir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>, group: Option<u32>) -> bool {
+fn same(
+    vdir: &Path,
+    files: &BTreeMap<String, (Vec<u8>, u32)>,
+    group: Option<u32>,
+    owners: &BTreeMap<String, u32>,
+) -> bool {
     use std::os::unix::fs::MetadataExt;
     let count = walk_count(vdir);
     count == files.len()
@@ -128,6 +137,7 @@ fn same(vdir: &Path, files: &BTreeMap<String, (Vec<u8>, u32)>, group: Option<u32
                 && std::fs::metadata(&p).is_ok_and(|m| {
                     m.permissions().mode() & 0o7777 == mode & 0o7777
                         && group.is_none_or(|g| m.gid() == g)
+                        && owners.get(rel).is_none_or(|u| m.uid() == *u)
                 })
         })
 }
@@ -158,11 +168,11 @@ mod tests {
         let mut f = BTreeMap::new();
         f.insert("a".to_string(), (b"1".to_vec(), 0o644));
         f.insert("sub/b".to_string(), (b"2".to_vec(), 0o600));
-        write(d.path(), &f, None).unwrap();
+        write(d.path(), &f, None, &BTreeMap::new()).unwrap();
         assert_eq!(std::fs::read(d.path().join("a")).unwrap(), b"1");
         assert_eq!(std::fs::read(d.path().join("sub/b")).unwrap(), b"2");
         let first = std::fs::read_link(d.path().join("..data")).unwrap();
-        write(d.path(), &f, None).unwrap();
+        write(d.path(), &f, None, &BTreeMap::new()).unwrap();
         assert_eq!(
             std::fs::read_link(d.path().join("..data")).unwrap(),
             first,
@@ -170,12 +180,12 @@ mod tests {
         );
         f.remove("sub/b");
         f.insert("a".to_string(), (b"3".to_vec(), 0o644));
-        write(d.path(), &f, None).unwrap();
+        write(d.path(), &f, None, &BTreeMap::new()).unwrap();
         assert_eq!(std::fs::read(d.path().join("a")).unwrap(), b"3");
         assert!(!d.path().join("sub").exists());
         assert!(!d.path().join(&first).exists(), "old version removed");
         f.insert("../x".to_string(), (vec![], 0o644));
-        assert!(write(d.path(), &f, None).is_err());
+        assert!(write(d.path(), &f, None, &BTreeMap::new()).is_err());
     }
 
     #[test]
@@ -185,7 +195,7 @@ mod tests {
         let mut f = BTreeMap::new();
         f.insert("data-1".to_string(), (b"value-1".to_vec(), 0o440));
         f.insert("sub/data-2".to_string(), (b"value-2".to_vec(), 0o640));
-        write(d.path(), &f, Some(1001)).unwrap();
+        write(d.path(), &f, Some(1001), &BTreeMap::new()).unwrap();
         for rel in ["data-1", "sub/data-2"] {
             let m = std::fs::metadata(d.path().join(rel)).unwrap();
             assert_eq!(m.gid(), 1001, "{rel}");
@@ -200,12 +210,39 @@ mod tests {
             "setgid, r-x for the group"
         );
         let first = std::fs::read_link(d.path().join("..data")).unwrap();
-        write(d.path(), &f, Some(1001)).unwrap();
+        write(d.path(), &f, Some(1001), &BTreeMap::new()).unwrap();
         assert_eq!(std::fs::read_link(d.path().join("..data")).unwrap(), first);
         // A new fsGroup is a change: a new version owned by it.
-        write(d.path(), &f, Some(1002)).unwrap();
+        write(d.path(), &f, Some(1002), &BTreeMap::new()).unwrap();
         assert_ne!(std::fs::read_link(d.path().join("..data")).unwrap(), first);
         let m = std::fs::metadata(d.path().join("data-1")).unwrap();
         assert_eq!(m.gid(), 1002);
+    }
+
+    #[test]
+    fn an_owner_owns_its_file_only() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let mut f = BTreeMap::new();
+        f.insert("token".to_string(), (b"jwt".to_vec(), 0o600));
+        f.insert("ca.crt".to_string(), (b"pem".to_vec(), 0o644));
+        let owners = BTreeMap::from([("token".to_string(), 1234)]);
+        write(d.path(), &f, None, &owners).unwrap();
+        let token = std::fs::metadata(d.path().join("token")).unwrap();
+        assert_eq!(
+            (token.uid(), token.permissions().mode() & 0o777),
+            (1234, 0o600)
+        );
+        let ca = std::fs::metadata(d.path().join("ca.crt")).unwrap();
+        assert_eq!(ca.uid(), std::fs::metadata(d.path()).unwrap().uid());
+        let first = std::fs::read_link(d.path().join("..data")).unwrap();
+        write(d.path(), &f, None, &owners).unwrap();
+        assert_eq!(std::fs::read_link(d.path().join("..data")).unwrap(), first);
+        // Another owner is a change.
+        let owners = BTreeMap::from([("token".to_string(), 4321)]);
+        write(d.path(), &f, None, &owners).unwrap();
+        assert_ne!(std::fs::read_link(d.path().join("..data")).unwrap(), first);
+        let token = std::fs::metadata(d.path().join("token")).unwrap();
+        assert_eq!(token.uid(), 4321);
     }
 }

@@ -8,6 +8,13 @@
 //! | `hostPath` | the host path itself, checked or created per `type` |
 //! | `configMap`, `secret`, `downwardAPI`, `projected` | files written by [`atomic`]; secrets on a tmpfs so they never touch the disk |
 //!
+//! A `projected` volume gathers configMap, secret, downwardAPI and
+//! `serviceAccountToken` sources into one directory. The last is a
+//! TokenRequest token bound to the pod, kept fresh by the
+//! [`service_account_token`] manager: this is how every pod gets the
+//! `kube-api-access-*` volume ServiceAccount admission adds (`token`,
+//! `ca.crt`, `namespace` at `/var/run/secrets/kubernetes.io/serviceaccount`).
+//!
 //! With a pod `fsGroup`, a new emptyDir and every file of the other
 //! volumes belong to that group (directories setgid, files readable by the
 //! group), and the containers run with the group as a supplementary one.
@@ -15,10 +22,12 @@
 //! [`prepare`] is idempotent and also refreshes the files of configMap,
 //! secret, downwardAPI and projected volumes, so calling it on every pod
 //! sync propagates updates into running containers (the runtime mounts the
-//! directory, and [`atomic`] swaps the files in with one rename).
+//! directory, and [`atomic`] swaps the files in with one rename); a token
+//! past 80% of its life is replaced the same way.
 //! [`teardown`] unmounts and removes everything of a pod.
 
 pub mod atomic;
+pub mod service_account_token;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +35,8 @@ use std::path::{Path, PathBuf};
 use k8s_openapi::api::core::v1::{ConfigMap, KeyToPath, Pod, Secret, Volume};
 use kube::api::Api;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+use service_account_token::{TokenKey, TokenManager};
 
 /// Why a volume could not be set up (reported as a FailedMount Event).
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +129,38 @@ fn fs_group(pod: &Pod) -> Option<u32> {
         .and_then(|g| u32::try_from(g).ok())
 }
 
+/// The one user every container of the pod runs as (its `runAsUser`, or
+/// the pod's), if there is one: `None` when a container leaves its user
+/// to the image or two containers differ.
+fn fs_user(pod: &Pod) -> Option<u32> {
+    let spec = pod.spec.as_ref()?;
+    let pod_user = spec.security_context.as_ref().and_then(|s| s.run_as_user);
+    let own = |sc: Option<&k8s_openapi::api::core::v1::SecurityContext>| {
+        sc.and_then(|s| s.run_as_user).or(pod_user)
+    };
+    let users = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+        .map(|c| own(c.security_context.as_ref()))
+        .chain(
+            spec.ephemeral_containers
+                .iter()
+                .flatten()
+                .map(|c| own(c.security_context.as_ref())),
+        );
+    let mut one: Option<i64> = None;
+    for u in users {
+        let u = u?;
+        match one {
+            Some(prev) if prev != u => return None,
+            _ => one = Some(u),
+        }
+    }
+    one.and_then(|u| u32::try_from(u).ok())
+}
+
 /// A new emptyDir: writable by everyone (0777 on disk; a tmpfs keeps its
 /// sticky 1777 root), and with an `fsGroup`, owned by that group with the
 /// setgid bit so files created in it inherit the group (upstream's
@@ -133,9 +176,10 @@ fn empty_dir_ownership(dir: &Path, tmpfs: bool, group: Option<u32>) -> std::io::
 }
 
 /// Sets up (or refreshes) every volume of `pod`; returns volume name ->
-/// host path.
+/// host path. Tokens come from (and are cached in) `tokens`.
 pub async fn prepare(
     client: &kube::Client,
+    tokens: &TokenManager,
     root: &Path,
     pod: &Pod,
     pod_ip: &str,
@@ -144,6 +188,14 @@ pub async fn prepare(
     let uid = pod.metadata.uid.clone().unwrap_or_default();
     let ns = pod.metadata.namespace.clone().unwrap_or_default();
     let base = pod_dir(root, &uid).join("volumes");
+    let inputs = Inputs {
+        client,
+        tokens,
+        ns: &ns,
+        pod,
+        pod_ip,
+        host_ip,
+    };
     let mut out = BTreeMap::new();
     for v in pod
         .spec
@@ -151,21 +203,32 @@ pub async fn prepare(
         .and_then(|s| s.volumes.clone())
         .unwrap_or_default()
     {
-        let path = prepare_one(client, &base, &ns, pod, &v, pod_ip, host_ip).await?;
+        let path = prepare_one(&inputs, &base, &v).await?;
         out.insert(v.name.clone(), path);
     }
     Ok(out)
 }
 
-async fn prepare_one(
-    client: &kube::Client,
-    base: &Path,
-    ns: &str,
-    pod: &Pod,
-    v: &Volume,
-    pod_ip: &str,
-    host_ip: &str,
-) -> Result<PathBuf, Error> {
+/// What every volume of one pod is made from.
+#[derive(Clone, Copy)]
+struct Inputs<'a> {
+    client: &'a kube::Client,
+    tokens: &'a TokenManager,
+    ns: &'a str,
+    pod: &'a Pod,
+    pod_ip: &'a str,
+    host_ip: &'a str,
+}
+
+async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<PathBuf, Error> {
+    let Inputs {
+        client,
+        tokens,
+        ns,
+        pod,
+        pod_ip,
+        host_ip,
+    } = *inputs;
     let name = v.name.as_str();
     let dir_for = |plugin: &str| base.join(plugin).join(name);
     if let Some(h) = &v.host_path {
@@ -194,6 +257,7 @@ async fn prepare_one(
         return Ok(dir);
     }
     let mut files: BTreeMap<String, (Vec<u8>, u32)> = BTreeMap::new();
+    let mut owners: BTreeMap<String, u32> = BTreeMap::new();
     let (plugin, tmpfs) = if let Some(c) = &v.config_map {
         let optional = c.optional == Some(true);
         let data = config_map(client, ns, name, &c.name, optional).await?;
@@ -258,6 +322,23 @@ async fn prepare_one(
                     optional,
                 )?;
             }
+            if let Some(t) = &src.service_account_token {
+                // With an fsGroup the token is 0600 and the group gets
+                // read access below (0640); when every container runs as
+                // one user, it is that user's, 0600: never readable by
+                // others (upstream's rule).
+                let user = fs_user(pod);
+                let mode = if group.is_some() || user.is_some() {
+                    0o600
+                } else {
+                    default as u32
+                };
+                let token = service_account_token(tokens, pod, name, t).await?;
+                files.insert(t.path.clone(), (token.into_bytes(), mode));
+                if let Some(u) = user {
+                    owners.insert(t.path.clone(), u);
+                }
+            }
             if let Some(d) = &src.downward_api {
                 for f in d.items.iter().flatten() {
                     let mode = f.mode.unwrap_or(default) as u32;
@@ -291,8 +372,42 @@ async fn prepare_one(
             *mode |= 0o440;
         }
     }
-    atomic::write(&dir, &files, group).map_err(io(name, &dir))?;
+    atomic::write(&dir, &files, group, &owners).map_err(io(name, &dir))?;
     Ok(dir)
+}
+
+/// The token of a `serviceAccountToken` source: for the pod's account,
+/// bound to the pod, for the source's audience (none: the apiserver's).
+async fn service_account_token(
+    tokens: &TokenManager,
+    pod: &Pod,
+    volume: &str,
+    source: &k8s_openapi::api::core::v1::ServiceAccountTokenProjection,
+) -> Result<String, Error> {
+    let fail = |message: String| Error::SetUp {
+        volume: volume.to_string(),
+        message,
+    };
+    let account = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.service_account_name.clone())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| fail("the pod names no service account for its token".into()))?;
+    let key = TokenKey {
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        service_account: account,
+        audiences: source
+            .audience
+            .iter()
+            .filter(|a| !a.is_empty())
+            .cloned()
+            .collect(),
+        expiration_seconds: source.expiration_seconds,
+        pod_name: pod.metadata.name.clone().unwrap_or_default(),
+        pod_uid: pod.metadata.uid.clone().unwrap_or_default(),
+    };
+    tokens.token(&key).await.map_err(|e| fail(e.to_string()))
 }
 
 fn downward_value(
@@ -559,7 +674,8 @@ mod tests {
                 {"name": "mem", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
             ],
         }));
-        let got = prepare(&client(), root.path(), &p, "10.0.0.2", "10.0.0.1")
+        let tokens = TokenManager::new(client());
+        let got = prepare(&client(), &tokens, root.path(), &p, "10.0.0.2", "10.0.0.1")
             .await
             .expect("prepare");
         let disk = std::fs::metadata(&got["disk"]).unwrap();
@@ -582,6 +698,34 @@ mod tests {
             "a tmpfs root keeps its sticky bit, plus setgid"
         );
         assert!(!pod_dir(root.path(), "uid-1").exists());
+    }
+
+    #[test]
+    fn the_token_belongs_to_the_one_user_all_containers_run_as() {
+        let with = |pod_user: Option<i64>, users: &[Option<i64>]| {
+            let containers: Vec<_> = users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| match u {
+                    Some(u) => serde_json::json!({"name": format!("c{i}"), "securityContext": {"runAsUser": u}}),
+                    None => serde_json::json!({"name": format!("c{i}")}),
+                })
+                .collect();
+            let mut spec = serde_json::json!({"containers": containers});
+            if let Some(u) = pod_user {
+                spec["securityContext"] = serde_json::json!({"runAsUser": u});
+            }
+            fs_user(&pod(spec))
+        };
+        assert_eq!(with(None, &[Some(1000), Some(1000)]), Some(1000));
+        assert_eq!(with(Some(1000), &[None, Some(1000)]), Some(1000));
+        assert_eq!(
+            with(None, &[Some(1000), None]),
+            None,
+            "one is the image's user"
+        );
+        assert_eq!(with(None, &[Some(1000), Some(1001)]), None, "two users");
+        assert_eq!(with(Some(0), &[None]), Some(0));
     }
 
     #[test]

@@ -52,6 +52,12 @@ use crate::authentication::UserInfo;
 use crate::errors::ApiError;
 use crate::ApiServer;
 
+/// The plug-in name of the mutating webhooks (for
+/// `--disable-admission-plugins`).
+pub const MUTATING_PLUGIN_NAME: &str = "MutatingAdmissionWebhook";
+/// The plug-in name of the validating webhooks.
+pub const VALIDATING_PLUGIN_NAME: &str = "ValidatingAdmissionWebhook";
+
 /// `timeoutSeconds` when a configuration has none (the defaults set it).
 const DEFAULT_TIMEOUT: u64 = 10;
 
@@ -356,7 +362,7 @@ pub async fn mutate(
     old: Option<&Value>,
     warnings: &mut Vec<String>,
 ) -> Result<bool, ApiError> {
-    if exempt(attrs.resource) {
+    if exempt(attrs.resource) || server.config.admission.disabled(MUTATING_PLUGIN_NAME) {
         return Ok(false);
     }
     let configs = server.webhooks.list(server, Kind::Mutating).await?;
@@ -419,7 +425,7 @@ pub async fn validate(
     old: Option<&Value>,
     warnings: &mut Vec<String>,
 ) -> Result<(), ApiError> {
-    if exempt(attrs.resource) {
+    if exempt(attrs.resource) || server.config.admission.disabled(VALIDATING_PLUGIN_NAME) {
         return Ok(());
     }
     let configs = server.webhooks.list(server, Kind::Validating).await?;

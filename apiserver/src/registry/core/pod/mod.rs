@@ -4,7 +4,8 @@
 //! checks it ([`crate::validation::pod_spec`]) and allows an update to change
 //! only images, tolerations, the active deadline and the grace period. A new
 //! pod starts `Pending` with its QoS class (which decides its cgroup on the
-//! node and its eviction order), after priority admission resolved its
+//! node and its eviction order), after ServiceAccount admission gave it
+//! its account and API token volume and priority admission resolved its
 //! `priorityClassName`. A pod bound to a node is deleted gracefully: it keeps
 //! running until its kubelet has stopped the containers and confirms with a
 //! delete of grace period 0. The printer is upstream's `kubectl get pods`
@@ -123,7 +124,11 @@ impl Strategy for PodStrategy {
         server: &'a ApiServer,
         obj: &'a mut Value,
     ) -> BoxFuture<'a, Result<(), ApiError>> {
-        Box::pin(crate::admission::priority::admit_pod(server, obj))
+        Box::pin(async move {
+            // Upstream's order: the account before the priority.
+            crate::admission::service_account::admit_pod(server, obj).await?;
+            crate::admission::priority::admit_pod(server, obj).await
+        })
     }
 
     fn connects(&self, sub: Subresource) -> bool {
