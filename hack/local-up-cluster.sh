@@ -11,13 +11,18 @@
 #     network namespace per node plugged into it (10.200.X.11, .12, ...), and
 #     one veth into the host (10.200.X.1) where the control plane listens;
 #   - a cluster CA (a self-signed certificate and its key in $LAB_DIR/pki/),
-#     published in every namespace as the ConfigMap kube-root-ca.crt by the
-#     controller-manager (--root-ca-file); TLS serving comes later;
-#   - etcd (loopback), the apiserver, scheduler and controller-manager;
+#     which signs a certificate for every component (make_pki: who is who)
+#     and is published in every namespace as the ConfigMap kube-root-ca.crt
+#     by the controller-manager (--root-ca-file); a kubeconfig per identity
+#     in $LAB_DIR/kubeconfigs/ (the admin's is $LAB_DIR/kubeconfig);
+#   - etcd (loopback), the apiserver (HTTPS only: client certificates,
+#     ServiceAccount tokens, Node,RBAC authorization), scheduler and
+#     controller-manager, each with its own identity;
 #   - a local registry on 10.200.X.1 holding the busybox-based test images,
 #     which every kubelet uses as its docker.io mirror (so manifests say
 #     `image: busybox:1.36`);
-#   - one kubelet per node, inside that node's network namespace;
+#   - one kubelet per node, inside that node's network namespace, serving
+#     its API over TLS to callers the apiserver authorizes;
 # then applies manifests/examples/ and prints `export KUBECONFIG=...` last.
 # `down` stops every process, container, mount, cgroup and namespace of the
 # lab and removes its directory; `status` shows what runs. `kill` sends
@@ -53,7 +58,7 @@ while [ $# -gt 0 ]; do
         up|down|status) ACTION=$1; shift ;;
         start-kubelet|stop-kubelet) ACTION=$1; NODE_ARG=${2:?$1 needs a node number}; shift 2 ;;
         kill|restart) ACTION=$1; COMP_ARG=${2:?$1 needs a component}; shift 2 ;;
-        -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -174,10 +179,8 @@ status() {
     echo "export KUBECONFIG=$LAB_DIR/kubeconfig"
 }
 
-# start NAME CMD...: runs a component in the background, logs to logs/NAME.log.
 # The cluster CA: a self-signed EC P-256 certificate valid for ten years,
-# kept with its key in $1 (ca.crt, ca.key). Kubeadm-style installs will sign
-# the components' certificates with it; today the lab only publishes it.
+# kept with its key in $1 (ca.crt, ca.key). It signs every certificate below.
 make_ca() {
     local dir=$1
     if [ -s "$dir/ca.crt" ] && [ -s "$dir/ca.key" ]; then
@@ -188,6 +191,94 @@ make_ca() {
         -addext "basicConstraints=critical,CA:TRUE" \
         -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
     chmod 600 "$dir/ca.key"
+}
+
+# sign NAME SUBJECT EXTENSIONS: a new key pki/NAME.key and a certificate
+# pki/NAME.crt for SUBJECT (e.g. /O=system:nodes/CN=system:node:node-1),
+# signed by the lab CA. Who a client is, for the apiserver and the
+# kubelets, is written in its subject: the CommonName is the user, each
+# Organization a group.
+sign() {
+    local name=$1 subject=$2 ext=$3 dir="$LAB_DIR/pki"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -keyout "$dir/$name.key" -out "$dir/$name.csr" -subj "$subject" 2>/dev/null
+    printf '%s\n' "$ext" >"$dir/$name.ext"
+    openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+        -CAcreateserial -days 365 -extfile "$dir/$name.ext" -out "$dir/$name.crt" 2>/dev/null
+    rm -f "$dir/$name.csr" "$dir/$name.ext"
+    chmod 600 "$dir/$name.key"
+}
+
+# client_cert NAME SUBJECT: a certificate that proves who a client is.
+client_cert() {
+    sign "$1" "$2" "basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+}
+
+# serving_cert NAME SUBJECT SANS: a server's certificate, valid for the
+# names and addresses clients dial (SANS: DNS:x,IP:y,...).
+serving_cert() {
+    sign "$1" "$2" "basicConstraints=critical,CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=serverAuth
+subjectAltName=$3"
+}
+
+# make_pki HOST_IP: every identity of the lab, signed by its CA.
+make_pki() {
+    local host_ip=$1 dir="$LAB_DIR/pki" i
+    # The apiserver's serving certificate: every name it is dialed by, from
+    # the host, from the nodes, and from pods (the `kubernetes` Service's
+    # ClusterIP, the first address of the service range, and its DNS names).
+    serving_cert apiserver "/CN=kube-apiserver" \
+        "IP:$host_ip,IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    # The users of the API. system:masters is bound to cluster-admin.
+    client_cert admin "/O=system:masters/CN=kubernetes-admin"
+    client_cert scheduler "/CN=system:kube-scheduler"
+    client_cert controller-manager "/CN=system:kube-controller-manager"
+    for i in $(seq 1 "$NODES"); do
+        # A kubelet is system:node:<name> in system:nodes: the Node
+        # authorizer lets it touch only its own Node and its pods' objects.
+        client_cert "kubelet-node-$i" "/O=system:nodes/CN=system:node:node-$i"
+        serving_cert "kubelet-node-$i-serving" "/CN=node-$i" \
+            "IP:10.200.$(cat "$LAB_DIR/subnet").$((10 + i)),DNS:node-$i"
+    done
+    # Who the apiserver is when it calls a kubelet (logs, exec, port-forward);
+    # manifests/cluster/kubelet-api-admin.yaml binds it to system:kubelet-api-admin.
+    client_cert apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client"
+    # ServiceAccount tokens: the apiserver signs with the private key and
+    # checks with the public one.
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/sa.key" 2>/dev/null
+    openssl pkey -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
+    chmod 600 "$dir/sa.key"
+}
+
+# kubeconfig FILE CERT SERVER: a kubeconfig for SERVER that trusts the lab CA
+# and authenticates with pki/CERT.crt and pki/CERT.key.
+kubeconfig() {
+    local file=$1 cert=$2 server=$3
+    cat >"$file" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: $NAME
+  cluster:
+    server: $server
+    certificate-authority: $LAB_DIR/pki/ca.crt
+users:
+- name: $cert
+  user:
+    client-certificate: $LAB_DIR/pki/$cert.crt
+    client-key: $LAB_DIR/pki/$cert.key
+contexts:
+- name: $NAME
+  context:
+    cluster: $NAME
+    user: $cert
+current-context: $NAME
+KUBECONFIG
+    chmod 600 "$file"
 }
 
 # start COMP CMD...: runs CMD in the background, logging to logs/COMP.log;
@@ -290,7 +381,8 @@ start_kubelet() {
     x=$(cat "$LAB_DIR/subnet")
     local dir="$LAB_DIR/nodes/node-$i"
     start "kubelet-node-$i" nsenter --net="/run/netns/$NS_PREFIX-n$i" \
-        "$BIN/kubelet" --kubeconfig "$LAB_DIR/kubeconfig" --hostname-override "node-$i" \
+        "$BIN/kubelet" --kubeconfig "$LAB_DIR/kubeconfigs/kubelet-node-$i.kubeconfig" \
+        --hostname-override "node-$i" \
         --node-ip "10.200.$x.$((10 + i))" --root-dir "$dir/root" --config "$dir/kubelet.yaml"
 }
 
@@ -310,7 +402,7 @@ up() {
         cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p kubectl
     fi
 
-    mkdir -p "$LAB_DIR"/{logs,pids,etcd,nodes,registry,pki}
+    mkdir -p "$LAB_DIR"/{logs,pids,etcd,nodes,registry,pki,kubeconfigs,certs}
     make_ca "$LAB_DIR/pki"
     local x
     # Labs starting side by side (the tests do) must not pick the same
@@ -325,6 +417,8 @@ up() {
     network_up "$x"
     flock -u 8
     exec 8>&-
+    echo ">>> certificates and kubeconfigs in $LAB_DIR/pki/ and $LAB_DIR/kubeconfigs/"
+    make_pki "$host_ip"
 
     local etcd_port peer_port api_port reg_port
     etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port); reg_port=$(free_port)
@@ -338,39 +432,45 @@ up() {
         --max-request-bytes 2097152
     wait_for etcd etcdctl --endpoints "http://127.0.0.1:$etcd_port" endpoint health
 
-    echo ">>> apiserver on http://$host_ip:$api_port"
+    echo ">>> apiserver on https://$host_ip:$api_port"
+    # HTTPS only (no --port): every client shows a certificate the lab CA
+    # signed or a ServiceAccount token, and Node,RBAC decides what it may do.
+    local pki="$LAB_DIR/pki"
     start apiserver "$BIN/apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" \
-        --bind-address "$host_ip" --port "$api_port" --secure-port 0
-    wait_for apiserver curl -fsS "http://$host_ip:$api_port/readyz"
+        --bind-address "$host_ip" --secure-port "$api_port" \
+        --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
+        --client-ca-file "$pki/ca.crt" --authorization-mode Node,RBAC \
+        --service-account-key-file "$pki/sa.pub" \
+        --service-account-signing-key-file "$pki/sa.key" \
+        --service-account-issuer https://kubernetes.default.svc.cluster.local \
+        --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
+        --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+        --kubelet-certificate-authority "$pki/ca.crt"
+    # /readyz is open to anonymous callers (system:public-info-viewer).
+    wait_for apiserver curl -fsS --cacert "$pki/ca.crt" "https://$host_ip:$api_port/readyz"
 
-    cat >"$LAB_DIR/kubeconfig" <<KUBECONFIG
-apiVersion: v1
-kind: Config
-clusters:
-- name: $NAME
-  cluster:
-    server: http://$host_ip:$api_port
-users:
-- name: admin
-  user: {}
-contexts:
-- name: $NAME
-  context:
-    cluster: $NAME
-    user: admin
-current-context: $NAME
-KUBECONFIG
+    local server="https://$host_ip:$api_port"
+    kubeconfig "$LAB_DIR/kubeconfig" admin "$server"
+    kubeconfig "$LAB_DIR/kubeconfigs/scheduler.kubeconfig" scheduler "$server"
+    kubeconfig "$LAB_DIR/kubeconfigs/controller-manager.kubeconfig" controller-manager "$server"
+    local i
+    for i in $(seq 1 "$NODES"); do
+        kubeconfig "$LAB_DIR/kubeconfigs/kubelet-node-$i.kubeconfig" "kubelet-node-$i" "$server"
+    done
     export KUBECONFIG=$LAB_DIR/kubeconfig
     # Bootstrap objects (the cluster DNS Service holds the clusterDNS address).
     "${KUBECTL[@]}" apply -f manifests/cluster/ >/dev/null
 
     echo ">>> scheduler, controller-manager"
-    start scheduler "$BIN/scheduler" --kubeconfig "$KUBECONFIG" --leader-elect=true \
-        --port "$(free_port)"
-    start controller-manager "$BIN/controller-manager" --kubeconfig "$KUBECONFIG" \
+    # /healthz and /metrics over TLS on a free port each (labs run side by
+    # side), with a self-signed pair in $LAB_DIR/certs.
+    start scheduler "$BIN/scheduler" --kubeconfig "$LAB_DIR/kubeconfigs/scheduler.kubeconfig" \
+        --leader-elect=true --secure-port "$(free_port)" --cert-dir "$LAB_DIR/certs"
+    start controller-manager "$BIN/controller-manager" \
+        --kubeconfig "$LAB_DIR/kubeconfigs/controller-manager.kubeconfig" \
         --leader-elect=true --cluster-cidr 10.244.0.0/16 --node-cidr-mask-size 24 \
         --root-ca-file "$LAB_DIR/pki/ca.crt" \
-        --port "$(free_port)" ${LAB_CONTROLLER_MANAGER_FLAGS:-}
+        --secure-port "$(free_port)" --cert-dir "$LAB_DIR/certs" ${LAB_CONTROLLER_MANAGER_FLAGS:-}
 
     echo ">>> registry on $host_ip:$reg_port (docker.io mirror with the test images)"
     cat >"$LAB_DIR/registry/config.yml" <<REGISTRY
@@ -388,7 +488,6 @@ REGISTRY
     bash hack/lib/test-images.sh build "$ROOT/target/test-images" >"$LAB_DIR/logs/test-images.log" 2>&1
     bash hack/lib/test-images.sh push "$ROOT/target/test-images" "$host_ip:$reg_port" >>"$LAB_DIR/logs/test-images.log" 2>&1
 
-    local i
     for i in $(seq 1 "$NODES"); do
         local dir="$LAB_DIR/nodes/node-$i"
         mkdir -p "$dir/root" "$dir/pod-logs"
@@ -404,6 +503,16 @@ cniConfDir: $dir/root/cni/net.d
 registryMirrors:
   docker.io: ["http://$host_ip:$reg_port"]
 insecureRegistries: ["$host_ip:$reg_port"]
+# The kubelet API (:10250): the lab CA's certificate for this node, callers
+# with a certificate of the lab CA or a token, each asked about by
+# SubjectAccessReview; no anonymous access.
+tlsCertFile: $LAB_DIR/pki/kubelet-node-$i-serving.crt
+tlsPrivateKeyFile: $LAB_DIR/pki/kubelet-node-$i-serving.key
+authentication:
+  x509: {clientCAFile: $LAB_DIR/pki/ca.crt}
+  webhook: {enabled: true}
+  anonymous: {enabled: false}
+authorization: {mode: Webhook}
 KUBELET
         echo ">>> kubelet node-$i on 10.200.$x.$((10 + i))"
         start_kubelet "$i"

@@ -38,6 +38,7 @@ pub mod fieldmanager;
 pub mod filters;
 pub mod handlers;
 pub mod health;
+pub mod kubelet_client;
 pub mod kubernetes_service;
 pub mod meta;
 pub mod metrics;
@@ -103,6 +104,8 @@ pub struct Config {
     pub service_node_port_range: admission::service_node_port::PortRange,
     /// Admission plug-ins switched off (`--disable-admission-plugins`).
     pub admission: admission::Plugins,
+    /// How kubelets are reached (`--kubelet-*`).
+    pub kubelet: kubelet_client::Options,
 }
 
 impl Default for Config {
@@ -130,6 +133,7 @@ impl Default for Config {
             service_node_port_range: admission::service_node_port::PortRange::parse("30000-32767")
                 .unwrap_or_else(|| unreachable!("the default port range parses")),
             admission: admission::Plugins::default(),
+            kubelet: kubelet_client::Options::default(),
         }
     }
 }
@@ -152,6 +156,9 @@ pub enum ServeError {
     /// The secure port's TLS set-up failed.
     #[error("TLS: {0}")]
     Tls(#[from] serve::tls::TlsError),
+    /// The `--kubelet-*` certificates could not be read.
+    #[error("kubelet client: {0}")]
+    KubeletClient(#[source] component_base::tls::TlsError),
     /// The authenticators could not be set up (token file, keys).
     #[error("authentication: {0}")]
     Authentication(#[from] authentication::Error),
@@ -189,6 +196,8 @@ pub struct ApiServer {
     pub authenticator: authentication::Authenticator,
     /// What they may do.
     pub authorizer: authorization::Authorizer,
+    /// How kubelets are dialed.
+    pub kubelet: kubelet_client::KubeletClient,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -210,7 +219,10 @@ impl ApiServer {
         .await?;
         let authenticator = authentication::Authenticator::new(&config.authentication)?;
         let authorizer = authorization::Authorizer::new(config.authorization_modes.clone());
+        let kubelet = kubelet_client::KubeletClient::new(&config.kubelet)
+            .map_err(ServeError::KubeletClient)?;
         Ok(Arc::new(ApiServer {
+            kubelet,
             watch_limiter: serve::WatchLimiter::new(config.max_watches_per_client),
             authenticator,
             authorizer,

@@ -112,6 +112,20 @@ struct Flags {
     /// a cluster without a controller-manager to make `default` accounts).
     #[arg(long = "disable-admission-plugins", value_delimiter = ',')]
     disable_admission_plugins: Vec<String>,
+    /// Reach kubelets over TLS (off only for tests with a plain-HTTP
+    /// stand-in kubelet).
+    #[arg(long = "kubelet-https", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    kubelet_https: bool,
+    /// The client certificate the apiserver presents to kubelets.
+    #[arg(long = "kubelet-client-certificate")]
+    kubelet_client_certificate: Option<PathBuf>,
+    /// Its key.
+    #[arg(long = "kubelet-client-key")]
+    kubelet_client_key: Option<PathBuf>,
+    /// The CA kubelets' serving certificates must chain to (unchecked
+    /// without it).
+    #[arg(long = "kubelet-certificate-authority")]
+    kubelet_certificate_authority: Option<PathBuf>,
     /// Log filter (RUST_LOG syntax), e.g. `info,apiserver=debug`.
     #[arg(long = "v-filter", env = "RUST_LOG", default_value = "info")]
     log_filter: String,
@@ -178,6 +192,12 @@ async fn main() -> anyhow::Result<()> {
             &flags.enable_admission_plugins,
             &flags.disable_admission_plugins,
         )?,
+        kubelet: apiserver::kubelet_client::Options {
+            https: flags.kubelet_https,
+            client_certificate: flags.kubelet_client_certificate,
+            client_key: flags.kubelet_client_key,
+            certificate_authority: flags.kubelet_certificate_authority,
+        },
     };
     let shutdown = async {
         let mut term =

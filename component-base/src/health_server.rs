@@ -7,6 +7,11 @@
 //! and implements [`Collector`] to report them at scrape time with the
 //! helpers below ([`counter`], [`gauge`], [`counter_family`],
 //! [`seconds_histogram`]); no component writes exposition text by hand.
+//!
+//! The same routes are served on the component's secure port over TLS
+//! ([`SecureServing`], upstream's `--secure-port` 10259/10257 with
+//! `--tls-cert-file` or a self-signed pair) and, when asked for, on a
+//! plain-HTTP `--port` (tests and benchmarks scrape that one).
 
 use std::fmt::Error as FmtError;
 use std::net::SocketAddr;
@@ -96,6 +101,79 @@ pub async fn start(addr: SocketAddr, endpoints: Arc<Endpoints>) -> std::io::Resu
         }
     });
     Ok(local)
+}
+
+/// Where and how the endpoints are served over TLS.
+#[derive(Debug, Clone)]
+pub struct SecureServing {
+    /// The address (port 0 picks a free one).
+    pub addr: SocketAddr,
+    /// The serving certificate ([`crate::tls::server_config`]).
+    pub tls: Arc<rustls::ServerConfig>,
+}
+
+/// Binds `serving.addr` and serves over TLS in the background for the life
+/// of the process; returns the bound address.
+pub async fn start_tls(
+    serving: &SecureServing,
+    endpoints: Arc<Endpoints>,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(serving.addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(crate::tls::serve(
+        listener,
+        Arc::clone(&serving.tls),
+        router(endpoints),
+        std::future::pending(),
+    ));
+    Ok(local)
+}
+
+/// The `--secure-port`, `--tls-cert-file`, `--tls-private-key-file` and
+/// `--cert-dir` flags of a component's health and metrics port.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecureFlags {
+    /// Port for /healthz and /metrics over TLS (0 disables).
+    #[arg(long = "secure-port")]
+    pub secure_port: Option<u16>,
+    /// The serving certificate of the secure port (PEM).
+    #[arg(long = "tls-cert-file")]
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// Its key.
+    #[arg(long = "tls-private-key-file")]
+    pub tls_private_key_file: Option<std::path::PathBuf>,
+    /// Where a self-signed pair is made when no certificate is given.
+    #[arg(long = "cert-dir", default_value = "/var/run/kubernetes")]
+    pub cert_dir: std::path::PathBuf,
+}
+
+impl SecureFlags {
+    /// The secure serving these flags ask for on `bind` (`default_port`
+    /// when `--secure-port` is not given); `None` for port 0. `pair_name`
+    /// names the self-signed pair's files.
+    pub fn serving(
+        &self,
+        bind: std::net::IpAddr,
+        default_port: u16,
+        pair_name: &str,
+    ) -> Result<Option<SecureServing>, crate::tls::TlsError> {
+        let port = self.secure_port.unwrap_or(default_port);
+        if port == 0 {
+            return Ok(None);
+        }
+        let tls = crate::tls::server_config(&crate::tls::ServingOptions {
+            cert_file: self.tls_cert_file.clone(),
+            key_file: self.tls_private_key_file.clone(),
+            cert_dir: self.cert_dir.clone(),
+            pair_name: pair_name.into(),
+            client_ca_file: None,
+            alternate_names: vec![bind.to_string()],
+        })?;
+        Ok(Some(SecureServing {
+            addr: SocketAddr::new(bind, port),
+            tls,
+        }))
+    }
 }
 
 /// A counter (`<name>_total` in the exposition).
@@ -264,5 +342,71 @@ mod tests {
                 "{line:?} missing from:\n{text}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod secure_tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Nothing;
+
+    impl Collector for Nothing {
+        fn encode(&self, _enc: DescriptorEncoder) -> Result<(), FmtError> {
+            Ok(())
+        }
+    }
+
+    /// `--secure-port` serves the endpoints over TLS with a self-signed
+    /// pair that a client trusting the pair's file accepts; port 0 is off.
+    #[tokio::test]
+    async fn the_secure_port_serves_over_tls() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let flags = SecureFlags {
+            secure_port: Some(0),
+            tls_cert_file: None,
+            tls_private_key_file: None,
+            cert_dir: dir.path().to_path_buf(),
+        };
+        let bind = std::net::IpAddr::from([127, 0, 0, 1]);
+        assert!(flags.serving(bind, 10259, "x").expect("ok").is_none());
+        let flags = SecureFlags {
+            secure_port: None,
+            ..flags
+        };
+        // The default port, but bound on a free one for the test.
+        let mut serving = flags
+            .serving(bind, 10259, "kube-scheduler")
+            .expect("self-signed")
+            .expect("on");
+        assert_eq!(serving.addr.port(), 10259);
+        serving.addr.set_port(0);
+        let endpoints = Arc::new(Endpoints::new(Nothing, Arc::new(|| Ok(()))));
+        let addr = start_tls(&serving, endpoints).await.expect("serving");
+        let tls = crate::tls::client_config(Some(&dir.path().join("kube-scheduler.crt")), None)
+            .expect("client");
+        let stream = crate::tls::dial(
+            &addr.to_string(),
+            Some(&tls),
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect("a trusted handshake");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .expect("http");
+        tokio::spawn(conn);
+        let resp = sender
+            .send_request(
+                http::Request::get("/healthz")
+                    .header("host", "x")
+                    .body(String::new())
+                    .expect("request"),
+            )
+            .await
+            .expect("answer");
+        assert_eq!(resp.status(), StatusCode::OK);
     }
 }

@@ -9,10 +9,13 @@
 //!   (Prometheus, through `prometheus-client`);
 //! - [`leader_election`]: act only while holding a `coordination.k8s.io`
 //!   Lease, so several replicas of the scheduler or controller-manager can
-//!   run with one active; its `--leader-elect*` flags ([`leader_election::Flags`]).
+//!   run with one active; its `--leader-elect*` flags ([`leader_election::Flags`]);
+//! - [`tls`]: TLS on a component's own port (a given or self-signed pair, a
+//!   client CA) and on the connections it dials by hand.
 
 pub mod client;
 pub mod duration;
 pub mod events;
 pub mod health_server;
 pub mod leader_election;
+pub mod tls;

@@ -54,8 +54,10 @@ pub struct Config {
     pub workers: usize,
     /// `Some` to act only while holding the Lease.
     pub leader_election: Option<crate::leader_election::Config>,
-    /// Where to serve `/healthz` and `/metrics`.
+    /// Where to serve `/healthz` and `/metrics` over plain HTTP.
     pub metrics_addr: Option<SocketAddr>,
+    /// Where and how to serve them over TLS (`--secure-port`).
+    pub secure_serving: Option<component_base::health_server::SecureServing>,
     /// Whether to write Events.
     pub emit_events: bool,
     /// `--root-ca-file`: the cluster CA certificate (PEM) the root CA
@@ -78,6 +80,7 @@ impl Default for Config {
             workers: 5,
             leader_election: None,
             metrics_addr: None,
+            secure_serving: None,
             emit_events: true,
             root_ca_file: None,
         }

@@ -37,6 +37,12 @@ pub async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
         let bound = health_server::start(addr, Arc::clone(&metrics)).await?;
         tracing::info!(%bound, "serving /healthz and /metrics");
     }
+    if let Some(serving) = &config.secure_serving {
+        let bound =
+            component_base::health_server::start_tls(serving, Arc::new(metrics.endpoints()))
+                .await?;
+        tracing::info!(%bound, "serving /healthz and /metrics over TLS");
+    }
     match config.leader_election.clone() {
         None => {
             metrics.leader.store(true, Ordering::Relaxed);

@@ -56,9 +56,13 @@ struct Flags {
     /// Address for /metrics and /healthz.
     #[arg(long, default_value = "0.0.0.0")]
     bind_address: IpAddr,
-    /// Port for /metrics and /healthz (0 disables).
-    #[arg(long, alias = "secure-port", default_value_t = 10257)]
+    /// Port for /metrics and /healthz over plain HTTP (0, the default,
+    /// disables it; tests and benchmarks scrape it).
+    #[arg(long, default_value_t = 0)]
     port: u16,
+    /// `--secure-port` (default 10257) and its certificate.
+    #[command(flatten)]
+    secure: component_base::health_server::SecureFlags,
     /// Do not write Events.
     #[arg(long, default_value_t = false)]
     no_events: bool,
@@ -91,6 +95,9 @@ async fn main() -> anyhow::Result<()> {
         terminated_pod_gc_threshold: f.terminated_pod_gc_threshold,
         workers: f.concurrent_syncs,
         metrics_addr: (f.port != 0).then(|| SocketAddr::new(f.bind_address, f.port)),
+        secure_serving: f
+            .secure
+            .serving(f.bind_address, 10257, "kube-controller-manager")?,
         emit_events: !f.no_events,
         leader_election: None,
         root_ca_file: f.root_ca_file,

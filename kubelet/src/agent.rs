@@ -7,7 +7,7 @@
 //! routes::run                           (host-gw routes to other nodes' podCIDRs)
 //! proxy::run                            (iptables NAT for Services' ClusterIPs)
 //! cluster_dns::run                      (cluster DNS on the clusterDNS IP)
-//! server::serve :10250                  (logs, exec, attach, port-forward, stats)
+//! server::serve :10250                  (over TLS, callers checked: logs, exec, attach, ...)
 //! pod::run                              (a worker per pod bound to this node)
 //! ```
 
@@ -43,6 +43,18 @@ pub struct Options {
     pub config: Option<PathBuf>,
     /// `--port`.
     pub port: u16,
+    /// `--tls-cert-file`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// `--tls-private-key-file`.
+    pub tls_private_key_file: Option<PathBuf>,
+    /// `--cert-dir`.
+    pub cert_dir: Option<PathBuf>,
+    /// `--client-ca-file`.
+    pub client_ca_file: Option<PathBuf>,
+    /// `--anonymous-auth`.
+    pub anonymous_auth: Option<bool>,
+    /// `--authorization-mode`.
+    pub authorization_mode: Option<String>,
 }
 
 /// Builds the settings, the runtime and the client from the flags, then runs
@@ -80,7 +92,49 @@ pub fn main(opts: Options) -> anyhow::Result<()> {
             .and_then(|u| Some(format!("{}:{}", u.host()?, u.port_u16().unwrap_or(443)))),
         None => None,
     };
+    // Flags win over the file, as upstream's kubelet.
+    let tls = component_base::tls::ServingOptions {
+        cert_file: opts.tls_cert_file.clone().or(file.tls_cert_file.clone()),
+        key_file: opts
+            .tls_private_key_file
+            .clone()
+            .or(file.tls_private_key_file.clone()),
+        cert_dir: opts
+            .cert_dir
+            .clone()
+            .unwrap_or_else(|| rt_cfg.root_dir.join("pki")),
+        pair_name: "kubelet".into(),
+        client_ca_file: opts.client_ca_file.clone().or(file
+            .authentication
+            .x509
+            .client_ca_file
+            .clone()),
+        alternate_names: opts
+            .node_ip
+            .map(|ip| ip.to_string())
+            .into_iter()
+            .chain([node_name.clone()])
+            .collect(),
+    };
+    let mode = opts
+        .authorization_mode
+        .as_deref()
+        .unwrap_or(&file.authorization.mode);
+    let auth = crate::server::auth::AuthOptions {
+        anonymous: opts
+            .anonymous_auth
+            .unwrap_or(file.authentication.anonymous.enabled),
+        webhook: file.authentication.webhook.enabled,
+        mode: mode
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--authorization-mode: {e}"))?,
+        token_ttl: file.authentication.webhook.cache_ttl,
+        allowed_ttl: file.authorization.webhook.cache_authorized_ttl,
+        denied_ttl: file.authorization.webhook.cache_unauthorized_ttl,
+    };
     let cfg = Config {
+        tls,
+        auth,
         node_name,
         node_ip: opts.node_ip,
         root_dir: rt_cfg.root_dir.clone(),
@@ -160,7 +214,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
             node_local_ips: dns.served_ip().into_iter().collect(),
         },
     ));
-    tokio::spawn(crate::cluster_dns::run(services, dns));
+    tokio::spawn(crate::cluster_dns::run(services.clone(), dns));
 
     let recorder = component_base::events::Recorder::with_host(
         client.clone(),
@@ -177,16 +231,22 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         recorder,
         pods: Default::default(),
         tokens: crate::volumes::service_account_token::TokenManager::new(client.clone()),
+        services,
     });
     let addr = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), cfg.port);
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    tracing::info!(%addr, "serving the kubelet API");
-    let server = crate::server::serve(listener, runtime.clone(), ctx.clone());
-    tokio::spawn(async move {
-        if let Err(e) = server.await {
-            tracing::error!(error = %e, "the kubelet API stopped");
-        }
-    });
+    let serving = crate::server::Serving {
+        tls: component_base::tls::server_config(&cfg.tls)
+            .context("the kubelet API's TLS settings")?,
+        guard: crate::server::auth::Guard::new(
+            cfg.auth.clone(),
+            &cfg.node_name,
+            Some(client.clone()),
+        ),
+    };
+    tracing::info!(%addr, auth = ?cfg.auth, "serving the kubelet API over TLS");
+    let server = crate::server::serve(listener, runtime.clone(), ctx.clone(), serving);
+    tokio::spawn(server);
     let reaper = runtime.clone();
     tokio::spawn(async move {
         loop {

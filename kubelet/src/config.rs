@@ -18,6 +18,15 @@
 //! clusterDNSServerInRootNetns: false # ... even in the host's own network namespace
 //! imageGCHighThresholdPercent: 85    # image GC above this disk usage ...
 //! imageGCLowThresholdPercent: 80     # ... down to this
+//! tlsCertFile: /var/lib/kubelet/pki/kubelet.crt   # :10250's pair (default:
+//! tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key # self-signed in <root>/pki)
+//! authentication:                   # who may call :10250 (crate::server::auth)
+//!   x509: {clientCAFile: /etc/kubernetes/pki/ca.crt}
+//!   webhook: {enabled: true, cacheTTL: 2m}  # bearer tokens by TokenReview
+//!   anonymous: {enabled: false}     # no credentials: 401
+//! authorization:                    # SubjectAccessReview (or AlwaysAllow)
+//!   mode: Webhook
+//!   webhook: {cacheAuthorizedTTL: 5m, cacheUnauthorizedTTL: 30s}
 //! ```
 //! Everything the runtime needs (mirrors, log sizes) comes from the same
 //! file into the runtime's own [`container_runtime::Config`]
@@ -100,6 +109,115 @@ pub struct FileConfig {
     /// usage is below this.
     #[serde(rename = "imageGCLowThresholdPercent")]
     pub image_gc_low_threshold_percent: u8,
+    /// The kubelet API's serving certificate (PEM); with the key, else a
+    /// self-signed pair is made in `<root-dir>/pki`.
+    pub tls_cert_file: Option<PathBuf>,
+    /// Its private key.
+    pub tls_private_key_file: Option<PathBuf>,
+    /// How callers of the kubelet API are authenticated.
+    pub authentication: Authentication,
+    /// How they are authorized.
+    pub authorization: Authorization,
+}
+
+/// `authentication` (upstream's KubeletAuthentication).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Authentication {
+    /// Client certificates.
+    pub x509: X509Authentication,
+    /// Bearer tokens by TokenReview.
+    pub webhook: AuthenticationWebhook,
+    /// Callers without credentials.
+    pub anonymous: Enabled,
+}
+
+impl Default for Authentication {
+    fn default() -> Self {
+        Authentication {
+            x509: X509Authentication::default(),
+            webhook: AuthenticationWebhook::default(),
+            anonymous: Enabled { enabled: false },
+        }
+    }
+}
+
+/// `authentication.x509`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct X509Authentication {
+    /// Client certificates signed by this CA authenticate as their
+    /// CommonName in the groups of their Organizations.
+    #[serde(rename = "clientCAFile")]
+    pub client_ca_file: Option<PathBuf>,
+}
+
+/// `authentication.webhook`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthenticationWebhook {
+    /// Whether bearer tokens are checked by TokenReview.
+    pub enabled: bool,
+    /// How long a token's answer is remembered (upstream: 2m).
+    #[serde(rename = "cacheTTL", with = "go_duration")]
+    pub cache_ttl: Duration,
+}
+
+impl Default for AuthenticationWebhook {
+    fn default() -> Self {
+        AuthenticationWebhook {
+            enabled: true,
+            cache_ttl: Duration::from_secs(120),
+        }
+    }
+}
+
+/// An `{enabled: bool}` switch.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Enabled {
+    /// Whether it is on.
+    pub enabled: bool,
+}
+
+/// `authorization` (upstream's KubeletAuthorization).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Authorization {
+    /// `Webhook` (SubjectAccessReview) or `AlwaysAllow`.
+    pub mode: String,
+    /// How long answers are remembered.
+    pub webhook: AuthorizationWebhook,
+}
+
+impl Default for Authorization {
+    fn default() -> Self {
+        Authorization {
+            mode: "Webhook".into(),
+            webhook: AuthorizationWebhook::default(),
+        }
+    }
+}
+
+/// `authorization.webhook`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct AuthorizationWebhook {
+    /// How long an allowed access is remembered (upstream: 5m).
+    #[serde(rename = "cacheAuthorizedTTL", with = "go_duration")]
+    pub cache_authorized_ttl: Duration,
+    /// How long a denied access is remembered (upstream: 30s).
+    #[serde(rename = "cacheUnauthorizedTTL", with = "go_duration")]
+    pub cache_unauthorized_ttl: Duration,
+}
+
+impl Default for AuthorizationWebhook {
+    fn default() -> Self {
+        AuthorizationWebhook {
+            cache_authorized_ttl: Duration::from_secs(300),
+            cache_unauthorized_ttl: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for FileConfig {
@@ -124,6 +242,10 @@ impl Default for FileConfig {
             cluster_dns_server_in_root_netns: false,
             image_gc_high_threshold_percent: 85,
             image_gc_low_threshold_percent: 80,
+            tls_cert_file: None,
+            tls_private_key_file: None,
+            authentication: Authentication::default(),
+            authorization: Authorization::default(),
         }
     }
 }
@@ -161,6 +283,11 @@ pub struct Config {
     pub config_path: Option<PathBuf>,
     /// The apiserver's `host:port`, to find our InternalIP by route.
     pub apiserver: Option<String>,
+    /// How the kubelet API serves TLS (the file's `tlsCertFile`,
+    /// `tlsPrivateKeyFile`, `authentication.x509.clientCAFile`, or flags).
+    pub tls: component_base::tls::ServingOptions,
+    /// Who may use the kubelet API.
+    pub auth: crate::server::auth::AuthOptions,
 }
 
 impl FileConfig {
@@ -181,6 +308,16 @@ impl FileConfig {
                     "cgroupDriver {:?} is not supported: the built-in runtime manages cgroupfs paths itself",
                     c.cgroup_driver
                 ),
+            });
+        }
+        if let Err(reason) = c
+            .authorization
+            .mode
+            .parse::<crate::server::auth::AuthorizationMode>()
+        {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                reason: format!("authorization.mode: {reason}"),
             });
         }
         Ok(c)
@@ -237,6 +374,38 @@ mod tests {
         let c = FileConfig::load(&p).unwrap();
         assert!(!c.service_proxy && c.service_proxy_in_root_netns);
         assert!(!c.cluster_dns_server && c.cluster_dns_server_in_root_netns);
+        assert!(!c.authentication.anonymous.enabled && c.authentication.webhook.enabled);
+        assert_eq!(c.authorization.mode, "Webhook");
+        std::fs::write(
+            &p,
+            "authentication: {x509: {clientCAFile: /ca.crt}, anonymous: {enabled: true}}\nauthorization: {mode: AlwaysAllow}\ntlsCertFile: /k.crt\n",
+        )
+        .unwrap();
+        let c = FileConfig::load(&p).unwrap();
+        assert_eq!(
+            c.authentication.x509.client_ca_file.as_deref(),
+            Some(Path::new("/ca.crt"))
+        );
+        assert!(c.authentication.anonymous.enabled && c.authentication.webhook.enabled);
+        assert_eq!(c.authorization.mode, "AlwaysAllow");
+        assert_eq!(c.tls_cert_file.as_deref(), Some(Path::new("/k.crt")));
+        assert_eq!(
+            c.authorization.webhook.cache_unauthorized_ttl,
+            Duration::from_secs(30)
+        );
+        std::fs::write(
+            &p,
+            "authorization: {webhook: {cacheUnauthorizedTTL: 0s}}\nauthentication: {webhook: {cacheTTL: 1m}}\n",
+        )
+        .unwrap();
+        let c = FileConfig::load(&p).unwrap();
+        assert_eq!(
+            c.authorization.webhook.cache_unauthorized_ttl,
+            Duration::ZERO
+        );
+        assert_eq!(c.authentication.webhook.cache_ttl, Duration::from_secs(60));
+        std::fs::write(&p, "authorization: {mode: RBAC}\n").unwrap();
+        assert!(matches!(FileConfig::load(&p), Err(Error::Invalid { .. })));
         std::fs::write(&p, "cgroupDriver: systemd\n").unwrap();
         assert!(matches!(FileConfig::load(&p), Err(Error::Invalid { .. })));
     }

@@ -30,6 +30,28 @@ struct Flags {
     /// Port of the kubelet API (node agent).
     #[arg(long, default_value_t = 10250)]
     port: u16,
+    /// The kubelet API's serving certificate (overrides `tlsCertFile`).
+    #[arg(long)]
+    tls_cert_file: Option<PathBuf>,
+    /// Its key (overrides `tlsPrivateKeyFile`).
+    #[arg(long)]
+    tls_private_key_file: Option<PathBuf>,
+    /// Where the self-signed pair is made without a certificate (default
+    /// `<root-dir>/pki`).
+    #[arg(long)]
+    cert_dir: Option<PathBuf>,
+    /// Client CA of the kubelet API (overrides
+    /// `authentication.x509.clientCAFile`).
+    #[arg(long)]
+    client_ca_file: Option<PathBuf>,
+    /// Callers without credentials are `system:anonymous` instead of 401
+    /// (overrides `authentication.anonymous.enabled`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    anonymous_auth: Option<bool>,
+    /// `Webhook` (SubjectAccessReview) or `AlwaysAllow` (overrides
+    /// `authorization.mode`).
+    #[arg(long)]
+    authorization_mode: Option<String>,
     /// State directory: sandboxes, containers, images.
     #[arg(long, global = true, env = "KUBELET_ROOT_DIR")]
     root_dir: Option<PathBuf>,
@@ -71,6 +93,12 @@ fn main() {
                 root_dir: flags.root_dir,
                 config: flags.config,
                 port: flags.port,
+                tls_cert_file: flags.tls_cert_file,
+                tls_private_key_file: flags.tls_private_key_file,
+                cert_dir: flags.cert_dir,
+                client_ca_file: flags.client_ca_file,
+                anonymous_auth: flags.anonymous_auth,
+                authorization_mode: flags.authorization_mode,
             };
             match kubelet::agent::main(opts) {
                 Ok(()) => 0,

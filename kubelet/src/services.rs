@@ -85,6 +85,11 @@ impl ServiceView {
         self.ready.clone().wait_for(|r| *r).await.is_ok()
     }
 
+    /// Whether both first lists are in (without waiting).
+    pub fn synced(&self) -> bool {
+        *self.ready.borrow()
+    }
+
     /// A receiver that ticks after every applied or deleted object (not
     /// during a relist's initial burst), and errors once both watches ended.
     pub fn changes(&self) -> watch::Receiver<u64> {

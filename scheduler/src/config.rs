@@ -25,8 +25,11 @@ pub struct Config {
     pub bind_concurrency: usize,
     /// `Some` to run only while holding the Lease.
     pub leader_election: Option<leader_election::Config>,
-    /// Where to serve `/metrics`, `/healthz`, `/readyz` (None: nowhere).
+    /// Where to serve `/metrics`, `/healthz`, `/readyz` over plain HTTP
+    /// (None: nowhere).
     pub metrics_addr: Option<SocketAddr>,
+    /// Where and how to serve them over TLS (`--secure-port`).
+    pub secure_serving: Option<component_base::health_server::SecureServing>,
     /// Whether to write Events (Scheduled, FailedScheduling, Preempted).
     pub emit_events: bool,
 }
@@ -40,6 +43,7 @@ impl Default for Config {
             bind_concurrency: 64,
             leader_election: None,
             metrics_addr: None,
+            secure_serving: None,
             emit_events: true,
         }
     }

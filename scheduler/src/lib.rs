@@ -77,11 +77,20 @@ pub async fn run_with_metrics(
         recorder,
         Arc::clone(&metrics),
     ));
+    let endpoints = Arc::new(metrics.endpoints(Some(sched.queue.clone())));
+    if let Some(serving) = &config.secure_serving {
+        let bound = component_base::health_server::start_tls(serving, Arc::clone(&endpoints))
+            .await
+            .map_err(|source| Error::Metrics {
+                addr: serving.addr,
+                source,
+            })?;
+        tracing::info!(%bound, "serving /healthz and /metrics over TLS");
+    }
     if let Some(addr) = config.metrics_addr {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| Error::Metrics { addr, source })?;
-        let endpoints = Arc::new(metrics.endpoints(Some(sched.queue.clone())));
         tasks.spawn(async move {
             if let Err(e) = component_base::health_server::serve(listener, endpoints).await {
                 tracing::error!(error = %e, "metrics server");

@@ -24,9 +24,13 @@ struct Flags {
     /// Address for /metrics and /healthz.
     #[arg(long, default_value = "0.0.0.0")]
     bind_address: IpAddr,
-    /// Port for /metrics and /healthz (0 disables).
-    #[arg(long, alias = "secure-port", default_value_t = 10259)]
+    /// Port for /metrics and /healthz over plain HTTP (0, the default,
+    /// disables it; tests and benchmarks scrape it).
+    #[arg(long, default_value_t = 0)]
     port: u16,
+    /// `--secure-port` (default 10259) and its certificate.
+    #[command(flatten)]
+    secure: component_base::health_server::SecureFlags,
     /// Percentage of nodes to score (0 = adaptive).
     #[arg(long, default_value_t = 0)]
     percentage_of_nodes_to_score: u32,
@@ -49,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         scheduler_name: f.scheduler_name,
         percentage_of_nodes_to_score: f.percentage_of_nodes_to_score,
         metrics_addr: (f.port != 0).then(|| SocketAddr::new(f.bind_address, f.port)),
+        secure_serving: f.secure.serving(f.bind_address, 10259, "kube-scheduler")?,
         emit_events: !f.no_events,
         ..Default::default()
     };

@@ -1,5 +1,7 @@
 //! A whole cluster for end-to-end tests: `hack/local-up-cluster.sh` with a
 //! unique name, the debug binaries cargo built, and no demo app. The lab is
+//! secure as a user gets it (HTTPS only, client certificates, Node,RBAC);
+//! the tests talk to it with the admin kubeconfig the script writes. The lab is
 //! taken down (every process, container, mount, cgroup and namespace) when
 //! the [`Lab`] is dropped, also when the test fails.
 //!
@@ -143,13 +145,17 @@ impl Lab {
         &self.dir
     }
 
-    /// The cluster CA certificate the lab made (`$LAB_DIR/pki/ca.crt`),
-    /// which the controller-manager publishes as `kube-root-ca.crt`.
+    /// The cluster CA certificate the lab made (`$LAB_DIR/pki/ca.crt`):
+    /// it signed every component's certificate (the apiserver's serving
+    /// certificate too) and the controller-manager publishes it as
+    /// `kube-root-ca.crt`.
     pub fn ca_cert(&self) -> PathBuf {
         self.dir.join("pki").join("ca.crt")
     }
 
-    /// The admin kubeconfig.
+    /// The admin kubeconfig the script prints: the apiserver's https URL,
+    /// the lab CA to trust it by, and a client certificate in
+    /// `system:masters` (`$LAB_DIR/pki/admin.crt`).
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
     }

@@ -1,8 +1,9 @@
 //! A cluster CA for tests that run components in-process: a real
 //! self-signed certificate made by `openssl` (the same kind
 //! `hack/local-up-cluster.sh` makes for the lab in `$LAB_DIR/pki/`), for
-//! the controller-manager's `--root-ca-file`; client certificates it signs
-//! and private keys, for the tests of authentication.
+//! the controller-manager's `--root-ca-file`; client and serving
+//! certificates it signs and private keys, for the tests of authentication
+//! and of TLS between components.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -126,33 +127,30 @@ pub fn ec_private_key(dir: &Path, name: &str) -> PathBuf {
     key
 }
 
-/// A serving certificate for the DNS names and IP addresses `sans`, signed
-/// by the CA [`self_signed_ca`] wrote into `ca_dir` (for a TLS server a
-/// test stands up, such as an admission webhook): writes `<name>.crt` and
+/// A serving certificate for `common_name`, valid for `sans` (openssl's
+/// `subjectAltName` syntax, e.g. `IP:127.0.0.1,DNS:node-1`), signed by the
+/// CA [`self_signed_ca`] wrote into `ca_dir`: writes `<name>.crt` and
 /// `<name>.key` into `dir` and returns their paths.
-pub fn serving_cert(dir: &Path, ca_dir: &Path, name: &str, sans: &[&str]) -> (PathBuf, PathBuf) {
+pub fn serving_cert(
+    dir: &Path,
+    ca_dir: &Path,
+    name: &str,
+    common_name: &str,
+    sans: &str,
+) -> (PathBuf, PathBuf) {
     let (crt, key, csr, ext) = (
         dir.join(format!("{name}.crt")),
         dir.join(format!("{name}.key")),
         dir.join(format!("{name}.csr")),
         dir.join(format!("{name}.ext")),
     );
-    let alt: Vec<String> = sans
-        .iter()
-        .map(|s| match s.parse::<std::net::IpAddr>() {
-            Ok(_) => format!("IP:{s}"),
-            Err(_) => format!("DNS:{s}"),
-        })
-        .collect();
     std::fs::write(
         &ext,
         format!(
-            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName={}\n",
-            alt.join(",")
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName={sans}\n"
         ),
     )
     .expect("write the extensions file");
-    let subject = format!("/CN={}", sans.first().copied().unwrap_or(name));
     openssl(
         &[
             "req",
@@ -167,7 +165,7 @@ pub fn serving_cert(dir: &Path, ca_dir: &Path, name: &str, sans: &[&str]) -> (Pa
             "-out",
             path_str(&csr),
             "-subj",
-            &subject,
+            &format!("/CN={common_name}"),
         ],
         "serving key and request",
     );

@@ -45,7 +45,8 @@ impl Webhooks {
             dir.path(),
             dir.path(),
             "webhook",
-            &["e2e-webhook.hooks.svc", "127.0.0.1"],
+            "e2e-webhook.hooks.svc",
+            "DNS:e2e-webhook.hooks.svc,IP:127.0.0.1",
         );
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&crt)
             .expect("certificate")

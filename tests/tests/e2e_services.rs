@@ -105,6 +105,28 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
     let ip = cluster_ip(&lab, "web");
     let url = format!("http://{ip}/");
 
+    // The client started after `web` existed, so its environment names it,
+    // as it names the apiserver's `kubernetes` Service (how in-cluster
+    // clients find the API).
+    let env = lab.kubectl_ok(&["exec", "client", "--", "env"]);
+    let has = |line: String| env.lines().any(|l| l == line);
+    assert!(has(format!("WEB_SERVICE_HOST={ip}")), "{env}");
+    assert!(has(format!("WEB_PORT=tcp://{ip}:80")), "{env}");
+    let api_ip = lab.kubectl_ok(&[
+        "get",
+        "service",
+        "kubernetes",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
+    assert!(
+        has(format!("KUBERNETES_SERVICE_HOST={}", api_ip.trim())),
+        "{env}"
+    );
+    assert!(has("KUBERNETES_SERVICE_PORT=443".into()), "{env}");
+
     // Both backends answer through the ClusterIP: one on the client's own
     // node (the reply crosses only the bridge), one on the other node.
     let mut seen = BTreeSet::new();

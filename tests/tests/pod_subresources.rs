@@ -193,7 +193,11 @@ fn run_kubectl(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_exec_and_port_forward_go_through_the_kubelet() {
     let etcd = Etcd::start().await.expect("etcd");
-    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    // The stand-in kubelet speaks plain HTTP (tests/secure_components.rs
+    // has the TLS path with client certificates).
+    let api = ApiServer::start_with(&etcd, &["--kubelet-https=false"])
+        .await
+        .expect("apiserver");
     let http = api.http();
     let seen: Seen = Arc::default();
     let kubelet_port = start_fake_kubelet(seen.clone()).await;

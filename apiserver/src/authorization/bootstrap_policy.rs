@@ -3,7 +3,8 @@
 //! every client needs (`system:discovery`, `system:basic-user`,
 //! `system:public-info-viewer`), and the roles of the cluster's own
 //! components (`system:node`, `system:kube-scheduler`,
-//! `system:kube-controller-manager`, `system:node-proxier`, ...), with the
+//! `system:kube-controller-manager`, `system:node-proxier`,
+//! `system:kubelet-api-admin`, ...), with the
 //! bindings that give them out (`system:masters` -> `cluster-admin`).
 //!
 //! [`reconcile`] runs at every start: a missing object is created; an
@@ -386,6 +387,29 @@ pub fn cluster_roles() -> Vec<Value> {
                 ),
             ],
         ),
+        // Full use of the kubelet API (what a kubelet's SubjectAccessReview
+        // asks for: nodes/proxy for exec, logs, port-forward ...); installs
+        // bind it to the apiserver's --kubelet-client-certificate user.
+        role(
+            "system:kubelet-api-admin",
+            vec![
+                rule(&["get", "list", "watch"], &[""], &["nodes"]),
+                rule(&["proxy"], &[""], &["nodes"]),
+                rule(
+                    &["*"],
+                    &[""],
+                    &[
+                        "nodes/proxy",
+                        "nodes/metrics",
+                        "nodes/stats",
+                        "nodes/log",
+                        "nodes/pods",
+                        "nodes/healthz",
+                        "nodes/configz",
+                    ],
+                ),
+            ],
+        ),
         role(
             "system:node-bootstrapper",
             vec![rule(
@@ -441,6 +465,9 @@ pub fn cluster_roles() -> Vec<Value> {
                 rule(&["patch", "update"], &[""], &["pods/status"]),
                 rule(READ, &["apps"], &["replicasets", "statefulsets"]),
                 rule(READ, &["policy"], &["poddisruptionbudgets"]),
+                // Ours: the scheduler caches PriorityClasses for preemption
+                // (upstream's reads only the pods' spec.priority).
+                rule(READ, &["scheduling.k8s.io"], &["priorityclasses"]),
                 rule(
                     READ,
                     &["storage.k8s.io"],

@@ -231,6 +231,9 @@ pub struct Context<'a> {
     pub node_milli_cpu: i64,
     /// Node memory bytes.
     pub node_memory: i64,
+    /// The Service variables ([`super::service_env`]): the container's own
+    /// variables may refer to them and win over them.
+    pub service_env: &'a [(String, String)],
 }
 
 /// The container's environment, in order.
@@ -246,10 +249,13 @@ pub async fn build(
         secrets: HashMap::new(),
     };
     let mut order: Vec<String> = Vec::new();
-    let mut vars: HashMap<String, String> = HashMap::new();
-    let set =
+    // The Service variables are there for `$(VAR)` from the start; the
+    // container's own names are listed (`order`) as they are set.
+    let mut vars: HashMap<String, String> = ctx.service_env.iter().cloned().collect();
+    let mut own: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut set =
         |order: &mut Vec<String>, vars: &mut HashMap<String, String>, k: String, v: String| {
-            if !vars.contains_key(&k) {
+            if own.insert(k.clone()) {
                 order.push(k.clone());
             }
             vars.insert(k, v);
@@ -293,6 +299,13 @@ pub async fn build(
             set(&mut order, &mut vars, e.name.clone(), v);
         }
     }
+    // Then every Service variable the container did not set itself.
+    order.extend(
+        ctx.service_env
+            .iter()
+            .filter(|(k, _)| !own.contains(k))
+            .map(|(k, _)| k.clone()),
+    );
     Ok(order
         .into_iter()
         .map(|k| {

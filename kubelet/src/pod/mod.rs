@@ -28,6 +28,7 @@ pub mod container_config;
 pub mod env;
 pub mod images;
 pub mod probes;
+pub mod service_env;
 pub mod status;
 pub mod worker;
 
@@ -98,6 +99,8 @@ pub struct Context {
     pub pods: std::sync::RwLock<HashMap<String, Arc<Pod>>>,
     /// The pods' ServiceAccount tokens (projected volumes).
     pub tokens: crate::volumes::service_account_token::TokenManager,
+    /// The cluster's Services (for the containers' Service variables).
+    pub services: Arc<crate::services::ServiceView>,
 }
 
 /// Runs a blocking runtime call on tokio's blocking pool (the runtime

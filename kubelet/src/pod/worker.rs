@@ -586,7 +586,28 @@ impl Worker {
         self.images
             .ensure_image_exists(&self.ctx, pod, c, last.as_deref())
             .await?;
-        // Environment, command and args.
+        // Environment, command and args. The Service variables need the
+        // Services listed once (right after the kubelet starts they may not
+        // be yet): wait a little, then fail as upstream does rather than
+        // start a container with some of them missing.
+        let listed = self.ctx.services.synced()
+            || tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                self.ctx.services.ready(),
+            )
+            .await
+            .unwrap_or(false);
+        if !listed {
+            return Err(Waiting {
+                reason: "CreateContainerConfigError".into(),
+                message: Some(
+                    "services have not yet been read at least once, cannot construct envvars"
+                        .into(),
+                ),
+            });
+        }
+        let services = self.ctx.services.services.state();
+        let service_env = super::service_env::for_pod(&services, pod);
         let ectx = env::Context {
             client: &self.ctx.client,
             pod,
@@ -594,6 +615,7 @@ impl Worker {
             host_ip: &self.ctx.node_ip,
             node_milli_cpu: crate::node::machine::cpus() as i64 * 1000,
             node_memory: crate::node::machine::memory_total() as i64,
+            service_env: &service_env,
         };
         let envs = match env::build(&ectx, c).await {
             Ok(e) => e,

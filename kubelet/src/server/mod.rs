@@ -23,13 +23,19 @@
 //! | `GET /portForward/{ns}/{pod}` | [`portforward`] over [`spdy`] |
 //! | `* /podProxy/{ns}/{pod}/{scheme}/{port}/{path}` | [`proxy`] (ours: the apiserver's `pods/proxy`) |
 //!
+//! Every request is served over TLS and passes [`auth`] first: the caller
+//! is authenticated (client certificate, bearer token by TokenReview) and
+//! authorized (SubjectAccessReview on `nodes/proxy`, `nodes/stats`, ...).
+//!
 //! Pods and containers are resolved from the runtime's own state (the
 //! sandboxes and containers on disk), not from the apiserver: what is
 //! running on this node is what the runtime says.
 
+pub mod auth;
 pub mod channel;
 pub mod exec;
 pub mod logs;
+pub mod metrics;
 pub mod portforward;
 pub mod proxy;
 pub mod spdy;
@@ -65,9 +71,6 @@ pub enum Error {
     /// The runtime failed.
     #[error(transparent)]
     Runtime(#[from] container_runtime::Error),
-    /// Serving failed (binding or accepting).
-    #[error("serving the kubelet API: {0}")]
-    Serve(#[source] std::io::Error),
 }
 
 impl Error {
@@ -130,6 +133,7 @@ pub fn router(runtime: Arc<Runtime>, pods: Arc<dyn PodSource>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/pods", get(pod_list))
+        .route("/metrics", get(metrics::metrics))
         .route("/stats/summary", get(stats::summary))
         .route(
             "/containerLogs/{ns}/{pod}/{container}",
@@ -168,15 +172,29 @@ pub fn router(runtime: Arc<Runtime>, pods: Arc<dyn PodSource>) -> Router {
         .with_state(state)
 }
 
-/// Serves the kubelet API on `listener` until the process ends.
+/// How the API is served: its TLS settings and the guard every request
+/// passes.
+pub struct Serving {
+    /// The serving pair and the client CA.
+    pub tls: Arc<rustls::ServerConfig>,
+    /// Authentication and authorization.
+    pub guard: auth::Guard,
+}
+
+/// Serves the kubelet API over TLS on `listener`, each request
+/// authenticated and authorized by `serving.guard`, until the process ends
+/// (a failed accept is logged and retried).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     runtime: Arc<Runtime>,
     pods: Arc<dyn PodSource>,
-) -> Result<(), Error> {
-    axum::serve(listener, router(runtime, pods))
-        .await
-        .map_err(Error::Serve)
+    serving: Serving,
+) {
+    let app = router(runtime, pods).layer(axum::middleware::from_fn_with_state(
+        Arc::new(serving.guard),
+        auth::guard,
+    ));
+    component_base::tls::serve(listener, serving.tls, app, std::future::pending()).await;
 }
 
 async fn pod_list(axum::extract::State(st): axum::extract::State<State>) -> Response {

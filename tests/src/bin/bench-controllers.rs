@@ -149,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
                 "replicaset,deployment",
             ])
             .args(["--port", &free_port().to_string(), "--no-events"])
+            .args(["--secure-port", "0"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())

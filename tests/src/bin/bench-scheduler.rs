@@ -131,6 +131,7 @@ async fn scenario(nodes: usize, pods: usize, mode: &str, concurrency: usize) {
         let child = Command::new(bin)
             .args(["--master", &api.url, "--bind-address", "127.0.0.1"])
             .args(["--port", &metrics_port.to_string()])
+            .args(["--secure-port", "0"])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

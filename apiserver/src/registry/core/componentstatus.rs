@@ -1,7 +1,8 @@
 //! ComponentStatuses (deprecated upstream, still served): the health of the
 //! control plane as the apiserver sees it, computed on every read and never
 //! stored. Like upstream, the apiserver probes the scheduler's and the
-//! controller-manager's `/healthz` on their default local ports and asks
+//! controller-manager's `/healthz` on their default local secure ports
+//! (HTTPS, certificate unchecked) and asks
 //! etcd itself; only `get` and `list` are served.
 
 use std::time::Duration;
@@ -19,7 +20,8 @@ use crate::ApiServer;
 /// How long one probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The components probed over HTTP: name and local port.
+/// The components probed over HTTPS (their secure ports; the certificate
+/// is not checked, as upstream's probe): name and local port.
 const COMPONENTS: &[(&str, u16)] = &[("controller-manager", 10257), ("scheduler", 10259)];
 
 /// The ComponentStatus strategy.
@@ -72,15 +74,17 @@ fn status(name: &str, outcome: Result<String, String>) -> Value {
     })
 }
 
-/// `GET http://127.0.0.1:<port>/healthz`: the body when it answers 200.
+/// `GET https://127.0.0.1:<port>/healthz`: the body when it answers 200.
 async fn probe(port: u16) -> Result<String, String> {
-    let url = format!("http://127.0.0.1:{port}/healthz");
+    let url = format!("https://127.0.0.1:{port}/healthz");
+    let tls = component_base::tls::client_config(None, None).map_err(|e| e.to_string())?;
     let exchange = async {
-        let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let addr = format!("127.0.0.1:{port}");
+        let mut conn = component_base::tls::dial(&addr, Some(&tls), PROBE_TIMEOUT).await?;
         conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             .await?;
         let mut reply = Vec::new();
-        conn.take(64 * 1024).read_to_end(&mut reply).await?;
+        (&mut conn).take(64 * 1024).read_to_end(&mut reply).await?;
         Ok::<_, std::io::Error>(String::from_utf8_lossy(&reply).into_owned())
     };
     let reply = match tokio::time::timeout(PROBE_TIMEOUT, exchange).await {

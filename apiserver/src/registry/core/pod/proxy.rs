@@ -23,11 +23,11 @@
 //!   going through the kubelet works where the control plane cannot route to
 //!   pods (our lab, or VMs without a pod network on the control plane).
 //!
-//! The kubelet is reached over plain HTTP: the lab runs on one host's private
-//! network and has no node certificates yet (upstream uses HTTPS with the
-//! kubelet's serving certificate).
-
-use std::time::Duration;
+//! The kubelet is reached over TLS as `--kubelet-client-certificate`
+//! ([`crate::kubelet_client`]); the kubelet authorizes that identity itself
+//! (a SubjectAccessReview on `nodes/proxy`), so what a user may do here is
+//! checked twice: by us on `pods/exec` etc., by the kubelet on the
+//! apiserver's own identity.
 
 use apimachinery::resources::{self, Subresource};
 use axum::body::Body;
@@ -136,7 +136,7 @@ pub async fn serve(server: &ApiServer, info: &RequestInfo, req: Request) -> Resu
             &["command", "stdin", "stdout", "stderr", "tty"]
         };
         let query = encode(rest.iter().filter(|(k, _)| wanted.contains(&k.as_str())));
-        return proxy(req, &addr, &with_query(path, &query)).await;
+        return proxy(server, req, &addr, &with_query(path, &query)).await;
     }
     if node.is_empty() {
         return Err(ApiError::BadRequest(format!(
@@ -147,6 +147,7 @@ pub async fn serve(server: &ApiServer, info: &RequestInfo, req: Request) -> Resu
     let addr = kubelet_address(server, &node).await?;
     let query = encode(pairs.iter().filter(|(k, _)| k == "port"));
     proxy(
+        server,
         req,
         &addr,
         &with_query(format!("/portForward/{ns}/{name}"), &query),
@@ -275,8 +276,13 @@ fn unreachable(addr: &str, e: impl std::fmt::Display) -> ApiError {
 
 /// Sends the request to the kubelet; on `101` joins the two upgraded
 /// connections, otherwise streams the kubelet's answer back.
-async fn proxy(mut req: Request, addr: &str, path_and_query: &str) -> Result<Response> {
-    let stream = dial(addr).await?;
+async fn proxy(
+    server: &ApiServer,
+    mut req: Request,
+    addr: &str,
+    path_and_query: &str,
+) -> Result<Response> {
+    let stream = dial(server, addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| unreachable(addr, e))?;
@@ -402,6 +408,7 @@ async fn to_pod(
     let addr = kubelet_address(server, node).await?;
     let scheme = if scheme.is_empty() { "http" } else { scheme };
     forward(
+        server,
         req,
         &addr,
         &format!("/podProxy/{ns}/{name}/{scheme}/{port}/{rest}"),
@@ -446,7 +453,7 @@ pub async fn node_proxy(server: &ApiServer, info: &RequestInfo, req: Request) ->
         }
     }
     let rest = sub_path(&req, &id);
-    forward(req, &addr, &format!("/{rest}")).await
+    forward(server, req, &addr, &format!("/{rest}")).await
 }
 
 /// `services/[scheme:]name[:port]/proxy/...`: one ready endpoint of the
@@ -531,8 +538,13 @@ pub async fn service_proxy(
 
 /// Sends the request with its body to `addr` and streams the answer back
 /// (no upgrades: those go through [`proxy`]).
-async fn forward(req: Request, addr: &str, path_and_query: &str) -> Result<Response> {
-    let stream = dial(addr).await?;
+async fn forward(
+    server: &ApiServer,
+    req: Request,
+    addr: &str,
+    path_and_query: &str,
+) -> Result<Response> {
+    let stream = dial(server, addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(stream))
         .await
         .map_err(|e| unreachable(addr, e))?;
@@ -566,17 +578,13 @@ async fn forward(req: Request, addr: &str, path_and_query: &str) -> Result<Respo
     Ok(stream_back(resp))
 }
 
-/// A TCP connection to `addr` (a kubelet), given up after 10 s.
-async fn dial(addr: &str) -> Result<tokio::net::TcpStream> {
-    let stream = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::net::TcpStream::connect(addr),
-    )
-    .await
-    .map_err(|_| unreachable(addr, "timed out"))?
-    .map_err(|e| unreachable(addr, e))?;
-    let _ = stream.set_nodelay(true);
-    Ok(stream)
+/// A connection to the kubelet at `addr` ([`crate::kubelet_client`]).
+async fn dial(server: &ApiServer, addr: &str) -> Result<Box<dyn component_base::tls::Stream>> {
+    server
+        .kubelet
+        .dial(addr)
+        .await
+        .map_err(|e| unreachable(addr, e))
 }
 
 /// The kubelet's answer as ours: status, headers (less the per-connection
