@@ -962,3 +962,66 @@ async fn disabled_plugins_call_no_webhooks() {
         .iter()
         .all(|(p, _)| p == "/mutate"));
 }
+
+#[tokio::test]
+async fn a_webhook_can_refuse_a_deletion() {
+    let (_etcd, _api, http, hooks) = cluster().await;
+    let r = http
+        .post(CONFIGMAPS, &configmap("kept", json!({"a": "b"})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let rules = json!([{"operations": ["DELETE"], "apiGroups": [""], "apiVersions": ["v1"],
+                        "resources": ["configmaps"]}]);
+    let mut h = hook("no-delete.webhooks.test", hooks.url("/deny-all"), rules);
+    h["objectSelector"] =
+        json!({"matchExpressions": [{"key": "deletable", "operator": "DoesNotExist"}]});
+    let r = http
+        .post(VALIDATING, &configuration("Validating", "no-delete", h))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let denied = eventually(Duration::from_secs(15), || {
+        let http = http.clone();
+        async move {
+            let r = http
+                .delete(&format!("{CONFIGMAPS}/kept"), None)
+                .await
+                .ok()?;
+            (r.status == 403).then_some(r.body)
+        }
+    })
+    .await
+    .expect("the deletion is refused");
+    assert_eq!(
+        denied["message"],
+        "admission webhook \"no-delete.webhooks.test\" denied the request: nothing passes"
+    );
+    let req = &hooks.requests("/deny-all", "kept")[0];
+    assert_eq!(req["operation"], "DELETE");
+    assert_eq!(req["object"], Value::Null);
+    assert_eq!(req["oldObject"]["data"], json!({"a": "b"}));
+    assert_eq!(req["options"]["kind"], "DeleteOptions");
+    assert_eq!(
+        http.get(&format!("{CONFIGMAPS}/kept"))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    // The object selector lets labelled objects go.
+    let mut labelled = http.get(&format!("{CONFIGMAPS}/kept")).await.unwrap().body;
+    labelled["metadata"]["labels"] = json!({"deletable": "yes"});
+    assert_eq!(
+        http.put(&format!("{CONFIGMAPS}/kept"), &labelled)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    let r = http
+        .delete(&format!("{CONFIGMAPS}/kept"), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+}
