@@ -1025,3 +1025,60 @@ async fn a_webhook_can_refuse_a_deletion() {
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
 }
+
+#[tokio::test]
+async fn an_eviction_is_admitted_as_its_own_create() {
+    let (_etcd, _api, http, hooks) = cluster().await;
+    let pods = "/api/v1/namespaces/default/pods";
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "evictee"},
+                     "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    assert_eq!(http.post(pods, &pod).await.unwrap().status, 201);
+    let rules = json!([{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                        "resources": ["pods/eviction"]}]);
+    let r = http
+        .post(
+            VALIDATING,
+            &configuration(
+                "Validating",
+                "evictions",
+                hook("evictions.webhooks.test", hooks.url("/deny-all"), rules),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{}", r.body);
+    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction",
+                          "metadata": {"name": "evictee", "namespace": "default"}});
+    let denied = eventually(Duration::from_secs(15), || {
+        let http = http.clone();
+        let eviction = eviction.clone();
+        async move {
+            let r = http
+                .post(&format!("{pods}/evictee/eviction"), &eviction)
+                .await
+                .ok()?;
+            (r.status == 403).then_some(r.body)
+        }
+    })
+    .await
+    .expect("the eviction is refused");
+    assert_eq!(
+        denied["message"],
+        "admission webhook \"evictions.webhooks.test\" denied the request: nothing passes"
+    );
+    let req = &hooks.requests("/deny-all", "evictee")[0];
+    assert_eq!(req["operation"], "CREATE");
+    assert_eq!(req["subResource"], "eviction");
+    assert_eq!(
+        req["kind"],
+        json!({"group": "policy", "version": "v1", "kind": "Eviction"})
+    );
+    assert_eq!(
+        req["resource"],
+        json!({"group": "", "version": "v1", "resource": "pods"})
+    );
+    assert_eq!(
+        http.get(&format!("{pods}/evictee")).await.unwrap().status,
+        200
+    );
+}

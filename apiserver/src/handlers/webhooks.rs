@@ -13,8 +13,9 @@ use crate::registry::{self, meta_str};
 
 /// Whether the request's object is the resource's own (the object itself,
 /// `status`, `finalize`, `approval`): those go to webhooks as an UPDATE of
-/// the object. A `scale`, a binding or an eviction is another kind of object
-/// (upstream sends a Scale, a Binding, an Eviction); they are not sent.
+/// the object. A binding or an eviction is another kind of object, sent as
+/// its own CREATE ([`admit_subresource_create`]); a `scale` (upstream sends
+/// a Scale) is not sent.
 fn sends_object(ctx: &Ctx) -> bool {
     matches!(
         ctx.info.subresource,
@@ -94,6 +95,23 @@ async fn validate_both(
     webhook::validate(server, attrs, obj, old, warnings).await
 }
 
+/// Both kinds of webhooks on the create of a subresource that is an object
+/// of its own (a pod's Binding or Eviction, `body`), named after the pod;
+/// a mutating webhook's patch changes `body`.
+pub(super) async fn admit_subresource_create(ctx: &Ctx, body: &mut Value) -> Result<()> {
+    let name = ctx.info.name.clone().unwrap_or_default();
+    let attrs = attributes(ctx, Operation::Create, &name);
+    let mut warnings = Vec::new();
+    let mut out = webhook::mutate(&ctx.server, &attrs, Some(body), None, &mut warnings)
+        .await
+        .map(|_| ());
+    if out.is_ok() {
+        out = validate_both(&ctx.server, &attrs, Some(body), None, &mut warnings).await;
+    }
+    pass_warnings(ctx, warnings);
+    out
+}
+
 /// Both kinds of webhooks on an update whose new object was already
 /// defaulted and validated: a mutating webhook's change is defaulted and
 /// validated again before the validating webhooks see the result.
@@ -146,6 +164,12 @@ fn revalidate(
 /// (a mutating webhook has nothing to change). `dry_run` also counts the
 /// DeleteOptions body's.
 pub(super) async fn admit_delete(ctx: &Ctx, old: &Value, dry_run: bool) -> Result<()> {
+    // An eviction was admitted as the create of its Eviction; the deletion
+    // it makes is not admitted again (upstream's eviction deletes the pod
+    // without admission).
+    if ctx.info.subresource == Some(Subresource::Eviction) {
+        return Ok(());
+    }
     let name = meta_str(old, "name").unwrap_or("").to_string();
     let mut attrs = attributes(ctx, Operation::Delete, &name);
     if dry_run && !attrs.dry_run {

@@ -11,7 +11,8 @@
 //!
 //! The handlers call [`mutate`] and [`validate`] with the request's
 //! [`Attributes`] (create, update and patch of an object and of its
-//! `status`, `finalize` and `approval`; delete; connect to `pods/attach`,
+//! `status`, `finalize` and `approval`; delete; a pod's `binding` and
+//! `eviction`, created as objects of their own; connect to `pods/attach`,
 //! `exec`, `portforward` and the proxies, with the options object). For each
 //! webhook, in
 //! order, [`predicates`] decides whether it is called (rules, selectors,

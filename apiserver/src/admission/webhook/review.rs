@@ -5,7 +5,7 @@
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
-use super::Attributes;
+use super::{Attributes, Operation};
 
 /// The `AdmissionReview` versions we speak, preferred first.
 const VERSIONS: &[&str] = &["v1", "v1beta1"];
@@ -32,7 +32,21 @@ pub fn request(
     old: Option<&Value>,
 ) -> Value {
     let r = attrs.resource;
-    let kind = json!({"group": r.group, "version": r.version, "kind": r.kind});
+    let mut kind = json!({"group": r.group, "version": r.version, "kind": r.kind});
+    // A subresource created or connected to is an object of its own kind
+    // (an Eviction, a PodAttachOptions).
+    if !attrs.subresource.is_empty()
+        && matches!(attrs.operation, Operation::Create | Operation::Connect)
+    {
+        if let Some(o) = object {
+            let api_version = o.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+            let own = o.get("kind").and_then(Value::as_str).unwrap_or("");
+            if !own.is_empty() {
+                let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+                kind = json!({"group": group, "version": version, "kind": own});
+            }
+        }
+    }
     let resource = json!({"group": r.group, "version": r.version, "resource": r.plural});
     let user = attrs.user;
     let mut user_info = Map::new();
