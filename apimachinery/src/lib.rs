@@ -12,6 +12,8 @@
 //! - [`quantity`]: resource quantities (`250m`, `64Mi`, `1e3`), parsed exactly
 //!   with integers, and written back in canonical form.
 //! - [`qos`]: a pod's QoS class (Guaranteed, Burstable, BestEffort).
+//! - [`quota`]: what an object uses of a ResourceQuota and which quotas
+//!   apply to it (shared by quota admission and the quota controller).
 
 pub mod fields;
 pub mod labels;
@@ -19,4 +21,5 @@ pub mod patch;
 pub mod protobuf;
 pub mod qos;
 pub mod quantity;
+pub mod quota;
 pub mod resources;

@@ -47,6 +47,19 @@ impl Target {
         }
     }
 
+    /// A 403 from an admission plug-in, worded as upstream's
+    /// `admission.NewForbidden`: `pods "p3" is forbidden: <reason>`.
+    pub fn admission_forbidden(&self, reason: impl std::fmt::Display) -> ApiError {
+        ApiError::Forbidden(
+            self.clone(),
+            format!(
+                "{} {:?} is forbidden: {reason}",
+                self.qualified(),
+                self.name
+            ),
+        )
+    }
+
     fn details(&self) -> Value {
         let mut d = json!({ "name": self.name, "kind": self.resource });
         if !self.group.is_empty() {

@@ -25,6 +25,7 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "root-ca-cert-publisher",
     "replicationcontroller",
     "disruption",
+    "resourcequota",
 ];
 
 /// Controller-manager settings.

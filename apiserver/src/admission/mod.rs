@@ -9,7 +9,12 @@
 //! - [`priority`]: a pod's `priorityClassName` resolves to `spec.priority`;
 //! - [`service_ip`]: a Service gets a cluster IP from the service range;
 //! - [`service_node_port`]: a NodePort Service gets its ports on every node
-//!   (both through the etcd-key [`reservation`]s).
+//!   (both through the etcd-key [`reservation`]s);
+//! - [`limit_ranger`]: a pod's containers get the LimitRanges' default
+//!   requests and limits, and pods, containers and claims must stay within
+//!   their min/max/ratio;
+//! - [`resource_quota`]: a new object must fit the namespace's
+//!   ResourceQuotas, and is charged to them before it is stored.
 //!
 //! After the built-in plug-ins come the cluster's own admission webhooks
 //! ([`webhook`]): mutating webhooks before the kind's validation,
@@ -18,9 +23,11 @@
 //! [`Plugins`] says which of the plug-ins that may be switched off
 //! (`--disable-admission-plugins`, upstream's flag) are off.
 
+pub mod limit_ranger;
 pub mod namespace_lifecycle;
 pub mod priority;
 pub mod reservation;
+pub mod resource_quota;
 pub mod service_account;
 pub mod service_ip;
 pub mod service_node_port;

@@ -2,10 +2,11 @@
 //!
 //! decode body -> check kind and namespace -> name from `generateName` ->
 //! namespace admission -> the kind's admission -> mutating webhooks ->
-//! server-owned fields -> defaults -> validation -> validating webhooks ->
-//! the kind's `before_create` (e.g. a Service's
-//! cluster IP) -> one etcd transaction ("key absent and namespace present")
-//! -> 201. What is particular to a kind comes from its strategy
+//! server-owned fields -> defaults -> validation -> LimitRanger (a pod's
+//! default resources, and bounds) -> admission policies and validating
+//! webhooks -> ResourceQuota (checked and charged) -> the kind's
+//! `before_create` (e.g. a Service's cluster IP) -> one etcd transaction
+//! ("key absent and namespace present") -> 201. What is particular to a kind comes from its strategy
 //! ([`crate::registry::Strategy`]).
 
 use apimachinery::resources::{ResourceInfo, Subresource};
@@ -252,6 +253,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         registry::prepare_for_create(resource, &mut candidate, &uid);
         strategy.record_creator(&ctx.user, &mut candidate);
         admit(ctx, resource, &mut candidate, None)?;
+        crate::admission::limit_ranger::admit_create(&ctx.server, resource, &mut candidate).await?;
         super::webhooks::validate_create(ctx, &candidate).await?;
         let has_managed_fields = candidate
             .pointer("/metadata/managedFields")
@@ -266,6 +268,14 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
                 &mut candidate,
             );
         }
+        // A dry run is judged against the quotas too, but charges nothing.
+        crate::admission::resource_quota::admit_create(
+            &ctx.server,
+            resource,
+            &candidate,
+            !ctx.query.dry_run,
+        )
+        .await?;
         if ctx.query.dry_run {
             return Ok(candidate);
         }

@@ -29,17 +29,24 @@
 //!    numbers and observedGeneration, which `kubectl rollout status ds/x`
 //!    waits on.
 //!
-//! Revisions: our apiserver does not serve `controllerrevisions`, so the
-//! revision is only the hash label (computed as the Deployment controller's
-//! `pod-template-hash`); `kubectl rollout history/undo ds` need the
-//! ControllerRevisions and do not work.
+//! Revisions (upstream `constructHistory`, see
+//! [`crate::machinery::history`]): the template is kept as a
+//! ControllerRevision `<name>-<hash>` labelled `controller-revision-hash:
+//! <hash>` (the `pod-template-hash` computation with the DaemonSet's
+//! `collisionCount`), the label its pods carry. The revision equal to the
+//! template is the current one (an old one is renumbered as the newest
+//! after `kubectl rollout undo ds/x`, which patches an old revision's data
+//! back into the set); every other revision is old, and old ones no pod
+//! runs are deleted beyond `revisionHistoryLimit`, oldest first. A name
+//! taken by a revision with other data bumps `status.collisionCount` and
+//! retries.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetStatus};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
     Taint, Toleration,
@@ -47,9 +54,10 @@ use k8s_openapi::api::core::v1::{
 
 use super::{Context, Started};
 use crate::events::{Recorder, WARNING};
-use crate::machinery::controller::{Action, Reconciler, Result};
+use crate::machinery::controller::{Action, Context as _, Error, Reconciler, Result};
 use crate::machinery::controller_ref::{ControllerRefManager, PodEvents};
 use crate::machinery::expectations::Expectations;
+use crate::machinery::history::{self, ApiRevisionClient, History};
 use crate::machinery::informer::{key_of, split_key, Store};
 use crate::machinery::owner_client::{update_status, ApiOwnerClient, OwnerClient};
 use crate::machinery::pod_control::{pod_from_template, PodControl};
@@ -65,6 +73,7 @@ pub fn start(ctx: &Context) -> Started {
     let pods = ctx.factory.informer::<Pod>();
     let sets = ctx.factory.informer::<DaemonSet>();
     let nodes = ctx.factory.informer::<Node>();
+    let revisions = ctx.factory.informer::<ControllerRevision>();
     let queue = Queue::new("daemonset");
     let dc = Arc::new(DaemonSetController::new(
         pods.store(),
@@ -73,7 +82,24 @@ pub fn start(ctx: &Context) -> Started {
         ctx.pod_control("daemonset-controller"),
         Arc::new(ApiOwnerClient::new(ctx.client.clone())),
         ctx.recorder("daemonset-controller"),
+        History::new(
+            revisions.store(),
+            Arc::new(ApiRevisionClient::new(ctx.client.clone())),
+        ),
     ));
+    // A revision changed by someone else (deleted, orphaned) is looked at
+    // again by its DaemonSet (upstream's history event handlers).
+    let q = Arc::clone(&queue);
+    revisions.add_handler(move |old, new| {
+        if let Some(r) = new.or(old) {
+            if let Some(owner) = controller_ref::controller_of(&r.metadata)
+                .filter(|o| o.kind == "DaemonSet" && o.api_version == "apps/v1")
+            {
+                let ns = r.metadata.namespace.as_deref().unwrap_or_default();
+                q.add(format!("{ns}/{}", owner.name));
+            }
+        }
+    });
 
     let (q, exp) = (Arc::clone(&queue), Arc::clone(&dc.expectations));
     sets.add_handler(move |old, new| match (old, new) {
@@ -125,6 +151,7 @@ pub struct DaemonSetController {
     pod_control: PodControl,
     owners: Arc<dyn OwnerClient<DaemonSet>>,
     recorder: Recorder,
+    history: History,
 }
 
 /// The tolerations every daemon pod gets (upstream
@@ -320,6 +347,18 @@ fn revision(pod: &Pod) -> Option<&str> {
         .map(String::as_str)
 }
 
+/// The hash a revision's pods carry: its `controller-revision-hash` label
+/// (upstream falls back to the name for revisions made without it).
+fn revision_hash(rev: &ControllerRevision) -> String {
+    rev.metadata
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(REVISION_LABEL))
+        .or(rev.metadata.name.as_ref())
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn created(pod: &Pod) -> i64 {
     pod.metadata
         .creation_timestamp
@@ -349,10 +388,16 @@ impl Reconciler for DaemonSetController {
         let (ns, _) = split_key(key);
         let ns = ns.unwrap_or_default();
         let spec = ds.spec.clone().unwrap_or_default();
-        let rev = hash::compute(
-            &spec.template,
-            ds.status.as_ref().and_then(|s| s.collision_count),
-        );
+        let selector = meta::selector(Some(&spec.selector))?;
+        // A DaemonSet being deleted gets no new history (upstream returns
+        // before `constructHistory`); its pods are only counted.
+        let (rev, old_revisions) = if ds.metadata.deletion_timestamp.is_some() {
+            let collision_count = ds.status.as_ref().and_then(|s| s.collision_count);
+            (hash::compute(&spec.template, collision_count), Vec::new())
+        } else {
+            let (cur, old) = self.construct_history(&ds, &selector).await?;
+            (revision_hash(&cur), old)
+        };
         let template_pod = Pod {
             metadata: spec.template.metadata.clone().unwrap_or_default(),
             spec: spec.template.spec.clone(),
@@ -374,7 +419,6 @@ impl Reconciler for DaemonSetController {
                 },
             );
         }
-        let selector = meta::selector(Some(&spec.selector))?;
         let live: Vec<Arc<Pod>> = self
             .pods
             .list_namespace(ns)
@@ -434,6 +478,7 @@ impl Reconciler for DaemonSetController {
             );
             self.sync_nodes(key, &ds, &template_pod, &rev, create, delete)
                 .await?;
+            self.cleanup_history(&ds, &plan, &old_revisions).await?;
         }
 
         // 4. Status.
@@ -587,6 +632,7 @@ impl DaemonSetController {
         pod_control: PodControl,
         owners: Arc<dyn OwnerClient<DaemonSet>>,
         recorder: Recorder,
+        history: History,
     ) -> DaemonSetController {
         DaemonSetController {
             pods,
@@ -596,7 +642,108 @@ impl DaemonSetController {
             pod_control,
             owners,
             recorder,
+            history,
         }
+    }
+
+    /// The current revision (the one equal to the template, created or
+    /// renumbered as the newest when needed) and the old ones, oldest
+    /// first (upstream `constructHistory`).
+    async fn construct_history(
+        &self,
+        ds: &DaemonSet,
+        selector: &apimachinery::labels::Selector,
+    ) -> Result<(ControllerRevision, Vec<Arc<ControllerRevision>>)> {
+        let template = ds
+            .spec
+            .as_ref()
+            .map(|s| s.template.clone())
+            .unwrap_or_default();
+        let probe = history::new_revision(ds, &template, 0);
+        let (mut current, mut old): (Vec<_>, Vec<_>) = self
+            .history
+            .claim(ds, selector)
+            .await?
+            .into_iter()
+            .partition(|r| history::equal_data(r, &probe));
+        let next = history::next_revision(&old);
+        // Duplicates of the current template (only the newest is kept as
+        // current) age out with the old ones.
+        let newest = current.pop();
+        old.append(&mut current);
+        history::sort(&mut old);
+        let cur = match newest {
+            None => self.snapshot(ds, &template, next).await?,
+            Some(c) if c.revision < next => self.history.renumber(&c, next).await?,
+            Some(c) => (*c).clone(),
+        };
+        Ok((cur, old))
+    }
+
+    /// Stores the template as revision number `revision` (upstream
+    /// `snapshot`).
+    async fn snapshot(
+        &self,
+        ds: &DaemonSet,
+        template: &k8s_openapi::api::core::v1::PodTemplateSpec,
+        revision: i64,
+    ) -> Result<ControllerRevision> {
+        let collision_count = ds.status.as_ref().and_then(|s| s.collision_count);
+        let h = hash::compute(template, collision_count);
+        let name = history::revision_name(ds.metadata.name.as_deref().unwrap_or_default(), &h);
+        let mut rev = history::new_revision(ds, template, revision);
+        rev.metadata.name = Some(name.clone());
+        rev.metadata
+            .labels
+            .get_or_insert_with(Default::default)
+            .insert(REVISION_LABEL.into(), h);
+        match self.history.create_named(&rev).await {
+            Ok(created) => Ok(created),
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                let ns = ds.metadata.namespace.as_deref().unwrap_or_default();
+                if let Some(existing) = self.history.get(ns, &name).await? {
+                    if history::equal_data(&existing, &rev) {
+                        return Ok(existing);
+                    }
+                }
+                // Another template holds the name: the next hash is taken
+                // with a higher collision count.
+                let bumped = collision_count.unwrap_or(0) + 1;
+                let patch = serde_json::json!({"status": {"collisionCount": bumped}});
+                self.owners
+                    .patch_status(ns, ds.metadata.name.as_deref().unwrap_or_default(), &patch)
+                    .await
+                    .context(|| format!("raising the collision count of {}", key_of(ds)))?;
+                Err(Error::Invalid(format!(
+                    "revision name {ns}/{name} is taken by another template; collision count raised to {bumped}"
+                )))
+            }
+            Err(e) => Err(e).context(|| format!("creating revision {name}")),
+        }
+    }
+
+    /// Deletes old revisions no pod runs, oldest first, beyond
+    /// `revisionHistoryLimit` (upstream `cleanupHistory`).
+    async fn cleanup_history(
+        &self,
+        ds: &DaemonSet,
+        plan: &BTreeMap<String, NodePlan>,
+        old: &[Arc<ControllerRevision>],
+    ) -> Result<()> {
+        let live: HashSet<String> = plan
+            .values()
+            .flat_map(|p| p.pods.iter())
+            .filter_map(|p| revision(p).map(str::to_string))
+            .collect();
+        let limit = ds
+            .spec
+            .as_ref()
+            .and_then(|s| s.revision_history_limit)
+            .unwrap_or(history::DEFAULT_HISTORY_LIMIT);
+        for r in history::surplus(old, &live, revision_hash, limit) {
+            self.history.delete(r).await?;
+        }
+        Ok(())
     }
 
     async fn sync_nodes(
@@ -696,6 +843,7 @@ impl DaemonSetController {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::machinery::history::FakeRevisionClient;
     use crate::machinery::owner_client::FakeOwnerClient;
     use crate::machinery::pod_control::FakePodClient;
     use serde_json::json;
@@ -754,6 +902,7 @@ mod tests {
             PodControl::new(fake.clone(), Recorder::disabled()),
             owners,
             Recorder::disabled(),
+            History::new(Store::default(), FakeRevisionClient::new()),
         );
         (dc, fake)
     }
@@ -782,6 +931,49 @@ mod tests {
             assert_eq!((r.kind.as_str(), r.uid.as_str()), ("DaemonSet", "ds-uid"));
             assert!(revision(&p).is_some());
         }
+    }
+
+    #[tokio::test]
+    async fn the_template_is_kept_as_a_revision_its_pods_carry() {
+        let revisions = FakeRevisionClient::new();
+        let sets = Store::default();
+        sets.insert(daemon_set());
+        let nodes = Store::default();
+        nodes.insert(node("n1", json!({}), json!([])));
+        let fake = FakePodClient::new();
+        let owners = Arc::new(FakeOwnerClient::default());
+        owners.set(daemon_set());
+        let dc = DaemonSetController::new(
+            Store::default(),
+            sets,
+            nodes,
+            PodControl::new(fake.clone(), Recorder::disabled()),
+            owners,
+            Recorder::disabled(),
+            History::new(Store::default(), revisions.clone()),
+        );
+        dc.reconcile("ns/agent").await.expect("reconcile");
+        let stored = revisions.revisions();
+        assert_eq!(stored.len(), 1, "{stored:?}");
+        let r = &stored[0];
+        assert_eq!(r.revision, 1);
+        let hash = r
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(REVISION_LABEL))
+            .cloned();
+        assert_eq!(r.metadata.name, hash.as_ref().map(|h| format!("agent-{h}")));
+        assert_eq!(
+            history::template_of(r),
+            daemon_set().spec.map(|s| s.template)
+        );
+        let owner = controller_ref::controller_of(&r.metadata).expect("owner");
+        assert_eq!(owner.uid, "ds-uid");
+        // The pod it made carries the revision's hash.
+        let created = fake.creates();
+        assert_eq!(created.len(), 1);
+        assert_eq!(revision(&created[0]).map(str::to_string), hash);
     }
 
     #[tokio::test]

@@ -29,6 +29,7 @@ pub mod nodelifecycle;
 pub mod podgc;
 pub mod replicaset;
 pub mod replicationcontroller;
+pub mod resourcequota;
 pub mod rootcacertpublisher;
 pub mod serviceaccount;
 pub mod statefulset;
@@ -120,6 +121,7 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("root-ca-cert-publisher", rootcacertpublisher::start),
     ("replicationcontroller", replicationcontroller::start),
     ("disruption", disruption::start),
+    ("resourcequota", resourcequota::start),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.

@@ -23,30 +23,37 @@
 //!    when every pod runs it), observedGeneration; `kubectl rollout status
 //!    sts/x` waits on these.
 //!
-//! Not here, because our apiserver does not serve the resources:
-//! `controllerrevisions` (a revision is `<name>-<template hash>`, kept only
-//! in the `controller-revision-hash` label and the status, so a pod below
-//! the partition that is deleted comes back at the *update* revision, and
-//! `kubectl rollout undo/history sts` do not work) and
-//! `persistentvolumeclaims` (volumeClaimTemplates are ignored).
+//! Revisions (upstream `getStatefulSetRevisions`, see
+//! [`crate::machinery::history`]): every distinct template is a
+//! ControllerRevision `<name>-<hash>`; the **update revision** is the one
+//! equal to the current template (created, or an old one renumbered as the
+//! newest after `kubectl rollout undo`), the **current revision** the one
+//! `status.currentRevision` names. A pod is made from the update revision,
+//! except below the `partition`, where it is made from the current
+//! revision's template (so a canary's untouched pods come back unchanged
+//! when deleted). Pods carry the revision's name in
+//! `controller-revision-hash`. Revisions no pod uses beyond
+//! `revisionHistoryLimit` are deleted, oldest first.
+//!
+//! Not here: `persistentvolumeclaims` (volumeClaimTemplates are ignored).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetStatus};
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{Context, Started};
 use crate::machinery::controller::{Action, Reconciler, Result};
 use crate::machinery::controller_ref::{ControllerRefManager, PodEvents};
+use crate::machinery::history::{self, ApiRevisionClient, History};
 use crate::machinery::informer::{key_of, split_key, Store};
 use crate::machinery::owner_client::{update_status, ApiOwnerClient, OwnerClient};
 use crate::machinery::pod_control::PodControl;
 use crate::machinery::queue::Queue;
-use crate::machinery::template_hash as hash;
 use crate::machinery::{controller_ref, meta, pods};
 
 /// The label with the pod's revision (`<name>-<hash>`).
@@ -60,12 +67,30 @@ pub const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
 pub fn start(ctx: &Context) -> Started {
     let pods = ctx.factory.informer::<Pod>();
     let sets = ctx.factory.informer::<StatefulSet>();
+    let revisions = ctx.factory.informer::<ControllerRevision>();
     let queue = Queue::new("statefulset");
     let sc = Arc::new(StatefulSetController {
         pods: pods.store(),
         sets: sets.store(),
         pod_control: ctx.pod_control("statefulset-controller"),
         owners: Arc::new(ApiOwnerClient::new(ctx.client.clone())),
+        history: History::new(
+            revisions.store(),
+            Arc::new(ApiRevisionClient::new(ctx.client.clone())),
+        ),
+    });
+    // A revision changed by someone else (deleted, orphaned) is looked at
+    // again by its set.
+    let q = Arc::clone(&queue);
+    revisions.add_handler(move |old, new| {
+        if let Some(r) = new.or(old) {
+            if let Some(owner) = controller_ref::controller_of(&r.metadata)
+                .filter(|o| o.kind == "StatefulSet" && o.api_version == "apps/v1")
+            {
+                let ns = r.metadata.namespace.as_deref().unwrap_or_default();
+                q.add(format!("{ns}/{}", owner.name));
+            }
+        }
     });
     let q = Arc::clone(&queue);
     sets.add_handler(move |old, new| {
@@ -92,6 +117,44 @@ pub struct StatefulSetController {
     sets: Store<StatefulSet>,
     pod_control: PodControl,
     owners: Arc<dyn OwnerClient<StatefulSet>>,
+    history: History,
+}
+
+/// The two revisions a reconcile works with, and the template of each.
+struct Revisions {
+    current: String,
+    current_template: PodTemplateSpec,
+    update: String,
+    update_template: PodTemplateSpec,
+}
+
+impl Revisions {
+    /// The revision (and its template) the pod of ordinal `i` is made from
+    /// (upstream `newVersionedStatefulSetPod`): the current one below the
+    /// partition (or, with a RollingUpdate strategy but no parameters, below
+    /// the count of current replicas), the update one elsewhere.
+    fn for_ordinal(&self, set: &StatefulSet, i: i32) -> (&str, &PodTemplateSpec) {
+        let strategy = set
+            .spec
+            .as_ref()
+            .and_then(|s| s.update_strategy.clone())
+            .unwrap_or_default();
+        let rolling = strategy.type_.as_deref().unwrap_or("RollingUpdate") == "RollingUpdate";
+        let current_replicas = set
+            .status
+            .as_ref()
+            .and_then(|s| s.current_replicas)
+            .unwrap_or(0);
+        let below = match &strategy.rolling_update {
+            None => rolling && i < current_replicas,
+            Some(r) => i < r.partition.unwrap_or(0),
+        };
+        if below {
+            (&self.current, &self.current_template)
+        } else {
+            (&self.update, &self.update_template)
+        }
+    }
 }
 
 /// The ordinal of a pod named `<set>-<n>`.
@@ -121,17 +184,28 @@ fn running_and_ready(pod: &Pod) -> bool {
     pods::pod_phase(pod) == "Running" && pods::pod_ready(pod)
 }
 
-/// The pod for ordinal `i` (upstream `newVersionedStatefulSetPod`).
+/// The pod for ordinal `i` from the set's own template.
 pub fn new_pod(set: &StatefulSet, i: i32, revision: &str) -> Pod {
+    let template = set
+        .spec
+        .as_ref()
+        .map(|s| s.template.clone())
+        .unwrap_or_default();
+    new_pod_from(set, &template, i, revision)
+}
+
+/// The pod for ordinal `i` made from `template` of `revision` (upstream
+/// `newStatefulSetPod` over the set with the revision applied).
+pub fn new_pod_from(set: &StatefulSet, template: &PodTemplateSpec, i: i32, revision: &str) -> Pod {
     let spec = set.spec.clone().unwrap_or_default();
     let name = set.metadata.name.clone().unwrap_or_default();
     let pod_name = format!("{name}-{i}");
-    let tm = spec.template.metadata.clone().unwrap_or_default();
+    let tm = template.metadata.clone().unwrap_or_default();
     let mut labels = tm.labels.unwrap_or_default();
     labels.insert(POD_NAME_LABEL.into(), pod_name.clone());
     labels.insert(POD_INDEX_LABEL.into(), i.to_string());
     labels.insert(REVISION_LABEL.into(), revision.to_string());
-    let mut pod_spec = spec.template.spec.clone().unwrap_or_default();
+    let mut pod_spec = template.spec.clone().unwrap_or_default();
     pod_spec.hostname = Some(pod_name.clone());
     if let Some(svc) = spec.service_name.filter(|s| !s.is_empty()) {
         pod_spec.subdomain = Some(svc);
@@ -164,15 +238,6 @@ impl Reconciler for StatefulSetController {
         let ns = ns.unwrap_or_default();
         let spec = set.spec.clone().unwrap_or_default();
         let status = set.status.clone().unwrap_or_default();
-        let update_rev = format!(
-            "{name}-{}",
-            hash::compute(&spec.template, status.collision_count)
-        );
-        let current_rev = status
-            .current_revision
-            .clone()
-            .filter(|r| !r.is_empty())
-            .unwrap_or_else(|| update_rev.clone());
         let replicas = spec.replicas.unwrap_or(1).max(0);
         let min_ready = spec.min_ready_seconds.unwrap_or(0);
         let now = meta::now_millis();
@@ -185,6 +250,9 @@ impl Reconciler for StatefulSetController {
         let mut slots: BTreeMap<i32, Arc<Pod>> = BTreeMap::new();
         let mut all: Vec<Arc<Pod>> = Vec::new();
         let selector = meta::selector(Some(&spec.selector))?;
+        let history = self.history.claim(&*set, &selector).await?;
+        let (revs, collision_count) = self.revisions(&set, &history).await?;
+        let (current_rev, update_rev) = (revs.current.clone(), revs.update.clone());
         let owned = ControllerRefManager::new(&*set, &selector)
             .claim_pods(
                 self.pods.list_namespace(ns),
@@ -199,14 +267,14 @@ impl Reconciler for StatefulSetController {
             all.push(pod);
         }
         if set.metadata.deletion_timestamp.is_none() {
-            self.act(&set, &slots, replicas, &update_rev, monotonic, &healthy)
+            self.act(&set, &slots, replicas, &revs, monotonic, &healthy)
                 .await?;
         }
 
         // 5. Status.
         let mut st = StatefulSetStatus {
             observed_generation: set.metadata.generation,
-            collision_count: status.collision_count,
+            collision_count: Some(collision_count),
             conditions: status.conditions.clone(),
             update_revision: Some(update_rev.clone()),
             current_revision: Some(current_rev.clone()),
@@ -234,12 +302,22 @@ impl Reconciler for StatefulSetController {
         st.available_replicas = Some(available);
         st.current_replicas = Some(current);
         st.updated_replicas = Some(updated);
-        // The rollout is complete once every pod runs the update revision.
-        if updated == st.replicas && ready == st.replicas && st.replicas == replicas {
+        // A rolling update is complete once every pod runs the update
+        // revision (upstream `completeRollingUpdate`; OnDelete keeps its
+        // current revision).
+        let on_delete = spec
+            .update_strategy
+            .as_ref()
+            .and_then(|s| s.type_.as_deref())
+            == Some("OnDelete");
+        if !on_delete && updated == st.replicas && ready == st.replicas && st.replicas == replicas {
             st.current_revision = Some(update_rev.clone());
             st.current_replicas = Some(updated);
         }
+        let final_current = st.current_revision.clone().unwrap_or_default();
         self.write_status(&set, st).await?;
+        self.truncate_history(&set, &all, &history, &final_current, &update_rev)
+            .await?;
         if min_ready > 0
             && all
                 .iter()
@@ -259,10 +337,11 @@ impl StatefulSetController {
         set: &StatefulSet,
         slots: &BTreeMap<i32, Arc<Pod>>,
         replicas: i32,
-        update_rev: &str,
+        revs: &Revisions,
         monotonic: bool,
         healthy: &(dyn Fn(&Pod) -> bool + Sync),
     ) -> Result<()> {
+        let update_rev = revs.update.as_str();
         let spec = set.spec.clone().unwrap_or_default();
         // The first unhealthy pod by ordinal, over the replicas (a missing one
         // counts) and then the condemned: under OrderedReady it is the only
@@ -279,7 +358,8 @@ impl StatefulSetController {
         for i in 0..replicas {
             match slots.get(&i) {
                 None => {
-                    self.create(set, i, update_rev).await?;
+                    let (rev, template) = revs.for_ordinal(set, i);
+                    self.create(set, template, i, rev).await?;
                     if monotonic {
                         return Ok(());
                     }
@@ -344,10 +424,16 @@ impl StatefulSetController {
         Ok(())
     }
 
-    async fn create(&self, set: &StatefulSet, i: i32, rev: &str) -> Result<()> {
+    async fn create(
+        &self,
+        set: &StatefulSet,
+        template: &PodTemplateSpec,
+        i: i32,
+        rev: &str,
+    ) -> Result<()> {
         // Already there (a lagging cache) is fine: the name is the identity.
         self.pod_control
-            .create_pod(set, &new_pod(set, i, rev))
+            .create_pod(set, &new_pod_from(set, template, i, rev))
             .await
             .map(|_| ())
     }
@@ -361,6 +447,75 @@ impl StatefulSetController {
             .map(|_| ())
     }
 
+    /// The current and update revisions (upstream
+    /// `getStatefulSetRevisions`), creating or renumbering the update
+    /// revision as needed, and the collision count used to name it.
+    async fn revisions(
+        &self,
+        set: &StatefulSet,
+        history: &[Arc<ControllerRevision>],
+    ) -> Result<(Revisions, i32)> {
+        let spec = set.spec.clone().unwrap_or_default();
+        let status = set.status.clone().unwrap_or_default();
+        let mut collision_count = status.collision_count.unwrap_or(0);
+        let candidate = history::new_revision(set, &spec.template, history::next_revision(history));
+        let equal = history
+            .iter()
+            .rev()
+            .find(|r| history::equal_data(r, &candidate));
+        let update = match equal {
+            // The newest revision already holds this template.
+            Some(e) if history.last().is_some_and(|l| Arc::ptr_eq(l, e)) => (**e).clone(),
+            // An older one does (a rollback): it becomes the newest.
+            Some(e) => self.history.renumber(e, candidate.revision).await?,
+            None => {
+                let name = set.metadata.name.as_deref().unwrap_or_default();
+                self.history
+                    .create(name, &candidate, &mut collision_count)
+                    .await?
+            }
+        };
+        let current = history
+            .iter()
+            .find(|r| r.metadata.name.is_some() && r.metadata.name == status.current_revision)
+            .map(|r| (**r).clone())
+            .unwrap_or_else(|| update.clone());
+        let revs = Revisions {
+            current: current.metadata.name.clone().unwrap_or_default(),
+            current_template: history::template_of(&current)
+                .unwrap_or_else(|| spec.template.clone()),
+            update: update.metadata.name.clone().unwrap_or_default(),
+            update_template: spec.template.clone(),
+        };
+        Ok((revs, collision_count))
+    }
+
+    /// Deletes the revisions no pod runs, oldest first, beyond
+    /// `revisionHistoryLimit` (upstream `truncateHistory`).
+    async fn truncate_history(
+        &self,
+        set: &StatefulSet,
+        pods: &[Arc<Pod>],
+        history: &[Arc<ControllerRevision>],
+        current: &str,
+        update: &str,
+    ) -> Result<()> {
+        let mut live: std::collections::HashSet<String> =
+            pods.iter().map(|p| revision(p).to_string()).collect();
+        live.insert(current.to_string());
+        live.insert(update.to_string());
+        let limit = set
+            .spec
+            .as_ref()
+            .and_then(|s| s.revision_history_limit)
+            .unwrap_or(history::DEFAULT_HISTORY_LIMIT);
+        let name = |r: &ControllerRevision| r.metadata.name.clone().unwrap_or_default();
+        for r in history::surplus(history, &live, name, limit) {
+            self.history.delete(r).await?;
+        }
+        Ok(())
+    }
+
     async fn write_status(&self, set: &StatefulSet, st: StatefulSetStatus) -> Result<()> {
         let old = set.status.clone().unwrap_or_default();
         update_status(&*self.owners, set, &old, &st).await?;
@@ -372,6 +527,7 @@ impl StatefulSetController {
 mod tests {
     use super::*;
     use crate::events::Recorder;
+    use crate::machinery::history::FakeRevisionClient;
     use crate::machinery::owner_client::FakeOwnerClient;
     use crate::machinery::pod_control::FakePodClient;
     use serde_json::json;
@@ -395,7 +551,19 @@ mod tests {
         set: StatefulSet,
         pods: Vec<Pod>,
     ) -> (StatefulSetController, Arc<FakePodClient>) {
+        fixture_with_history(set, pods, Vec::new())
+    }
+
+    fn fixture_with_history(
+        set: StatefulSet,
+        pods: Vec<Pod>,
+        revisions: Vec<ControllerRevision>,
+    ) -> (StatefulSetController, Arc<FakePodClient>) {
         let (pod_store, sets) = (Store::default(), Store::default());
+        let revision_store = Store::default();
+        for r in revisions {
+            revision_store.insert(r);
+        }
         for p in pods {
             pod_store.insert(p);
         }
@@ -408,6 +576,7 @@ mod tests {
             sets,
             pod_control: PodControl::new(fake.clone(), Recorder::disabled()),
             owners,
+            history: History::new(revision_store, FakeRevisionClient::new()),
         };
         (sc, fake)
     }
@@ -478,6 +647,74 @@ mod tests {
         assert_eq!(fake.patches()[0].0, "ns/web-0");
         // web-0 is not Ready yet: OrderedReady waits before web-1.
         assert!(fake.creates().is_empty());
+    }
+
+    /// `web` with image `image`, a rolling update partitioned at
+    /// `partition`, and `current` as its current revision.
+    fn web_at(image: &str, partition: i32, current: &str) -> StatefulSet {
+        let mut set = web();
+        if let Some(spec) = set.spec.as_mut() {
+            if let Some(c) = spec
+                .template
+                .spec
+                .as_mut()
+                .and_then(|s| s.containers.first_mut())
+            {
+                c.image = Some(image.into());
+            }
+            spec.update_strategy = serde_json::from_value(json!(
+                {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}))
+            .ok();
+        }
+        set.status = Some(StatefulSetStatus {
+            current_revision: Some(current.into()),
+            current_replicas: Some(3),
+            ..Default::default()
+        });
+        set
+    }
+
+    #[tokio::test]
+    async fn below_the_partition_a_deleted_pod_comes_back_at_the_current_revision() {
+        // Revision 1 holds image "old"; the template now says "new".
+        let old_set = web_at("old", 2, "");
+        let mut old_rev =
+            history::new_revision(&old_set, &old_set.spec.clone().expect("spec").template, 1);
+        old_rev.metadata.name = Some("web-old".into());
+        old_rev.metadata.uid = Some("rev-uid".into());
+        let set = web_at("new", 2, "web-old");
+        // web-0 is gone; web-1 runs the old revision, web-2 the new one.
+        let mut p1 = member(1, true);
+        let mut p2 = member(2, true);
+        let label = |p: &mut Pod, r: &str| {
+            p.metadata
+                .labels
+                .get_or_insert_with(Default::default)
+                .insert(REVISION_LABEL.into(), r.into());
+        };
+        label(&mut p1, "web-old");
+        let (sc, fake) =
+            fixture_with_history(set.clone(), vec![p1.clone(), p2.clone()], vec![old_rev]);
+        // The update revision is created first; label web-2 with its name.
+        let update_name = {
+            let h = history::hash(
+                &history::template_patch(&set.spec.clone().expect("spec").template),
+                Some(0),
+            );
+            history::revision_name("web", &h)
+        };
+        label(&mut p2, &update_name);
+        sc.pods.insert(p2);
+        sc.reconcile("ns/web").await.expect("reconcile");
+        let created = fake.creates();
+        assert_eq!(created.len(), 1, "{created:?}");
+        let p0 = &created[0];
+        assert_eq!(p0.metadata.name.as_deref(), Some("web-0"));
+        assert_eq!(revision(p0), "web-old");
+        let image = p0.spec.as_ref().and_then(|s| s.containers[0].image.clone());
+        assert_eq!(image.as_deref(), Some("old"));
+        // web-1 is below the partition: not replaced.
+        assert!(fake.deletes().is_empty(), "{:?}", fake.deletes());
     }
 
     #[test]

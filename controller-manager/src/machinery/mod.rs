@@ -26,6 +26,8 @@
 //! - [`owner_client`]: a fresh read of the owner and the one status write;
 //! - [`pods`]: pod state (active, ready, available) and deletion ranking;
 //! - [`template_hash`]: the `pod-template-hash` / revision of a template;
+//! - [`history`]: the ControllerRevisions of DaemonSets and StatefulSets
+//!   (their template history, for rolling updates and `rollout undo`);
 //! - [`job_status`]: a Job's conditions (Job and CronJob).
 //!
 //! And for the rest: [`meta`] (times, labels, selectors, int-or-percent),
@@ -37,6 +39,7 @@
 pub mod controller;
 pub mod controller_ref;
 pub mod expectations;
+pub mod history;
 pub mod informer;
 pub mod job_status;
 pub mod meta;

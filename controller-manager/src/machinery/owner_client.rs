@@ -247,7 +247,9 @@ fn normalized<S: Serialize>(s: &S) -> serde_json::Value {
 
 /// Writes `new` as `owner`'s status (a merge patch) unless it equals
 /// `old`; an owner deleted meanwhile is not an error. Returns whether it
-/// wrote.
+/// wrote. A field `old` has and `new` leaves out is removed (a merge patch
+/// that only omitted it would keep it: a `ReplicaFailure` condition would
+/// never go).
 pub async fn update_status<K: Resource, S: Serialize>(
     client: &dyn OwnerClient<K>,
     owner: &K,
@@ -260,7 +262,18 @@ pub async fn update_status<K: Resource, S: Serialize>(
     let m = owner.meta();
     let ns = m.namespace.as_deref().unwrap_or_default();
     let name = m.name.as_deref().unwrap_or_default();
-    let patch = serde_json::json!({ "status": new });
+    let mut status = serde_json::to_value(new).unwrap_or_default();
+    if let (Some(fields), Some(old)) = (
+        status.as_object_mut(),
+        serde_json::to_value(old)
+            .ok()
+            .and_then(|o| o.as_object().cloned()),
+    ) {
+        for key in old.keys() {
+            fields.entry(key.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    let patch = serde_json::json!({ "status": status });
     match client.patch_status(ns, name, &patch).await {
         Ok(()) => Ok(true),
         Err(e) if is_not_found(&e) => Ok(false),
@@ -294,5 +307,25 @@ mod tests {
         };
         assert!(update_status(&fake, &rs, &old, &more).await.unwrap());
         assert_eq!(fake.statuses(), [serde_json::json!({"replicas": 3})]);
+    }
+
+    #[tokio::test]
+    async fn a_field_the_new_status_leaves_out_is_removed() {
+        let fake = FakeOwnerClient::<ReplicaSet>::default();
+        let rs = ReplicaSet::default();
+        let old: ReplicaSetStatus = serde_json::from_value(serde_json::json!({
+            "replicas": 2,
+            "conditions": [{"type": "ReplicaFailure", "status": "True"}]
+        }))
+        .unwrap();
+        let new = ReplicaSetStatus {
+            replicas: 2,
+            ..Default::default()
+        };
+        assert!(update_status(&fake, &rs, &old, &new).await.unwrap());
+        assert_eq!(
+            fake.statuses(),
+            [serde_json::json!({"replicas": 2, "conditions": null})]
+        );
     }
 }

@@ -36,7 +36,7 @@ pub fn compute(template: &PodTemplateSpec, collision_count: Option<i32>) -> Stri
 
 /// Maps each character onto the vowel-free alphabet (upstream
 /// `SafeEncodeString`).
-fn encode(s: &str) -> String {
+pub fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| ALPHABET[usize::from(b) % ALPHABET.len()] as char)
         .collect()

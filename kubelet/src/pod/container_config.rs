@@ -46,6 +46,13 @@ pub enum Error {
     /// A `subPath` tries to climb out of its volume.
     #[error("subPath {0:?} must not contain '..'")]
     SubPathEscapes(String),
+    /// A `subPath` (or what a `subPathExpr` expands to) is absolute.
+    #[error("error SubPath `{0}` must not be an absolute path")]
+    SubPathAbsolute(String),
+    /// A `subPathExpr` refers to variables the container does not have (or
+    /// that are empty): upstream refuses rather than mount the wrong place.
+    #[error("missing value for {0}")]
+    SubPathExprMissing(String),
 }
 
 /// A runtime config and what must exist on the host before it can run.
@@ -103,11 +110,9 @@ pub fn pod_sandbox_config(pod: &Pod, uid: &str, node_name: &str) -> PodSandboxCo
     let spec = pod.spec.clone().unwrap_or_default();
     let host_network = spec.host_network.unwrap_or(false);
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let hostname = spec
-        .hostname
-        .clone()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| name.clone());
+    // The same name /etc/hosts gives the pod: a long pod name is cut to a
+    // 63-character label (the kernel refuses longer hostnames).
+    let (hostname, _) = crate::network::resolv_conf::hostname_and_domain(pod, "");
     PodSandboxConfig {
         name,
         namespace: pod.metadata.namespace.clone().unwrap_or_default(),
@@ -200,6 +205,7 @@ pub fn security(pod: &Pod, c: &Container) -> SecurityContext {
 fn mounts(
     c: &Container,
     volumes: &BTreeMap<String, PathBuf>,
+    vars: &HashMap<String, String>,
 ) -> Result<(Vec<Mount>, Vec<PathBuf>), Error> {
     let mut mounts = Vec::new();
     let mut sub_paths = Vec::new();
@@ -208,7 +214,15 @@ fn mounts(
             return Err(Error::VolumeNotFound(m.name.clone()));
         };
         let mut host = src.clone();
-        if let Some(sub) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
+        let expanded = match m.sub_path_expr.as_deref().filter(|s| !s.is_empty()) {
+            Some(expr) => Some(expand_sub_path(expr, vars)?),
+            None => None,
+        };
+        let sub = expanded.as_deref().or(m.sub_path.as_deref());
+        if let Some(sub) = sub.filter(|s| !s.is_empty()) {
+            if sub.starts_with('/') {
+                return Err(Error::SubPathAbsolute(sub.to_string()));
+            }
             if sub.split('/').any(|p| p == "..") {
                 return Err(Error::SubPathEscapes(sub.to_string()));
             }
@@ -229,6 +243,30 @@ fn mounts(
     Ok((mounts, sub_paths))
 }
 
+/// A `subPathExpr` with the container's variables put in; every variable
+/// it names must exist and be non-empty.
+fn expand_sub_path(expr: &str, vars: &HashMap<String, String>) -> Result<String, Error> {
+    let mut missing = std::collections::BTreeSet::new();
+    let mut rest = expr;
+    while let Some(start) = rest.find("$(") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find(')') else { break };
+        // `$$(X)` is an escaped literal, not a reference.
+        let escaped = rest[..start].ends_with('$');
+        let name = &after[..end];
+        if !escaped && vars.get(name).is_none_or(|v| v.is_empty()) {
+            missing.insert(name.to_string());
+        }
+        rest = &after[end + 1..];
+    }
+    if !missing.is_empty() {
+        return Err(Error::SubPathExprMissing(
+            missing.into_iter().collect::<Vec<_>>().join(", "),
+        ));
+    }
+    Ok(env::expand(expr, vars))
+}
+
 /// Container `c` of `pod` (whose uid is `uid`) as attempt `attempt`, with
 /// its environment `env` already built (in order) and its volumes at
 /// `volumes`.
@@ -245,7 +283,7 @@ pub fn generate(
         v.as_ref()
             .map(|a| a.iter().map(|s| env::expand(s, &vars)).collect())
     };
-    let (mounts, sub_paths) = mounts(c, volumes)?;
+    let (mounts, sub_paths) = mounts(c, volumes, &vars)?;
     let mut labels = BTreeMap::new();
     labels.insert(
         LABEL_NAMESPACE.to_string(),
@@ -392,6 +430,33 @@ mod tests {
         assert_eq!(m[3].propagation, Propagation::Bidirectional);
         // Only the subPath needs creating; the volumes exist already.
         assert_eq!(g.sub_paths, vec![m[1].host_path.clone()]);
+    }
+
+    #[test]
+    fn a_sub_path_expr_uses_the_containers_variables_and_refuses_missing_ones() {
+        let p = pod(json!({"containers": [{
+            "name": "app", "image": "busybox",
+            "volumeMounts": [{"name": "data", "mountPath": "/x", "subPathExpr": "$(DIR)/$(POD_NAME)"}],
+        }]}));
+        let env = |dir: &str| {
+            vec![
+                ("POD_NAME".to_string(), "web-0".to_string()),
+                ("DIR".to_string(), dir.to_string()),
+            ]
+        };
+        let g = generate(&p, "u-1", &first(&p), 0, env("logs"), &volumes()).expect("config");
+        assert_eq!(
+            g.config.mounts[0].host_path,
+            PathBuf::from("/var/lib/kubelet/pods/u-1/volumes/data/logs/web-0")
+        );
+        assert_eq!(g.sub_paths, vec![g.config.mounts[0].host_path.clone()]);
+        // An empty variable would make the path absolute: upstream names it.
+        let e = generate(&p, "u-1", &first(&p), 0, env(""), &volumes()).unwrap_err();
+        assert_eq!(e.to_string(), "missing value for DIR");
+        let e = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes()).unwrap_err();
+        assert_eq!(e.to_string(), "missing value for DIR, POD_NAME");
+        let e = generate(&p, "u-1", &first(&p), 0, env("/etc"), &volumes()).unwrap_err();
+        assert_eq!(e, Error::SubPathAbsolute("/etc/web-0".into()));
     }
 
     #[test]
@@ -544,6 +609,20 @@ mod tests {
         );
         let s = pod_sandbox_config(&p, "u-1", "node-1");
         assert_eq!(s.hostname.as_deref(), Some("node-1"));
+        let long = format!(
+            "termination-message-container{}",
+            "f2ac0ba8-00fe-4fb9-9036-0b1ea7e9efb9"
+        );
+        let p: Pod = serde_json::from_value(json!({
+            "metadata": {"name": long, "namespace": "ns"},
+            "spec": {"containers": [{"name": "a"}]},
+        }))
+        .expect("pod");
+        let h = pod_sandbox_config(&p, "u-1", "node-1")
+            .hostname
+            .unwrap_or_default();
+        assert_eq!(h, long[..63].trim_end_matches('-'));
+        assert!(h.len() <= 63);
         assert!(s.host_network && s.host_pid && s.host_ipc);
     }
 }
