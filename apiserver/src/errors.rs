@@ -137,6 +137,17 @@ pub enum ApiError {
     /// 500: a bug or corrupt stored data.
     #[error("{0}")]
     Internal(String),
+    /// A Status decided by someone else, passed on with its code and reason
+    /// (an admission webhook's denial, see `crate::admission::webhook`).
+    #[error("{message}")]
+    Rejected {
+        /// The HTTP status code (400 or above).
+        code: StatusCode,
+        /// The Status `reason`, possibly empty.
+        reason: String,
+        /// The Status `message`.
+        message: String,
+    },
 }
 
 fn format_conflicts(conflicts: &[crate::fieldmanager::Conflict]) -> String {
@@ -190,6 +201,7 @@ impl ApiError {
             ApiError::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Rejected { code, .. } => *code,
         }
     }
 
@@ -213,6 +225,8 @@ impl ApiError {
             ApiError::ServiceUnavailable(_) => "ServiceUnavailable",
             ApiError::Timeout(_) => "Timeout",
             ApiError::Internal(_) => "InternalError",
+            // The reason is the rejecter's: `status()` writes it.
+            ApiError::Rejected { .. } => "",
         }
     }
 
@@ -270,6 +284,15 @@ impl ApiError {
         };
         if let Some(d) = details {
             status["details"] = d;
+        }
+        if let ApiError::Rejected { reason, .. } = self {
+            if reason.is_empty() {
+                if let Some(o) = status.as_object_mut() {
+                    o.remove("reason");
+                }
+            } else {
+                status["reason"] = json!(reason);
+            }
         }
         status
     }

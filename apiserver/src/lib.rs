@@ -190,6 +190,8 @@ pub struct ApiServer {
     pub bootstrapped: std::sync::atomic::AtomicBool,
     /// Open watches per client.
     pub watch_limiter: Arc<serve::WatchLimiter>,
+    /// The admission webhook configurations, from the watch cache.
+    pub webhooks: admission::webhook::Configurations,
     /// Who requests come from.
     pub authenticator: authentication::Authenticator,
     /// What they may do.
@@ -229,6 +231,7 @@ impl ApiServer {
             caches: Mutex::new(HashMap::new()),
             namespaces: admission::NamespaceLifecycle::default(),
             priority_classes: Default::default(),
+            webhooks: Default::default(),
             stopping: tokio::sync::watch::channel(false).0,
             bootstrapped: std::sync::atomic::AtomicBool::new(false),
         }))
@@ -374,6 +377,8 @@ pub async fn start(
     {
         state.cache(resource);
     }
+    // Dynamic admission follows its configurations from now on.
+    state.webhooks.start(&state);
     let ip = state.config.bind_address;
     let secure = match state.config.secure_port {
         Some(port) => Some(bind(ip, port).await?),

@@ -18,6 +18,10 @@
 //! - [`resource_quota`]: a new object must fit the namespace's
 //!   ResourceQuotas, and is charged to them before it is stored.
 //!
+//! After the built-in plug-ins come the cluster's own admission webhooks
+//! ([`webhook`]): mutating webhooks before the kind's validation,
+//! [`validating_admission_policy`] and the validating webhooks after it.
+//!
 //! [`Plugins`] says which of the plug-ins that may be switched off
 //! (`--disable-admission-plugins`, upstream's flag) are off.
 
@@ -30,13 +34,20 @@ pub mod runtime_class;
 pub mod service_account;
 pub mod service_ip;
 pub mod service_node_port;
+pub mod validating_admission_policy;
+pub mod webhook;
 
 use std::collections::BTreeSet;
 
 pub use namespace_lifecycle::{NamespaceLifecycle, SYSTEM_NAMESPACES};
 
 /// Plug-ins that run unless disabled.
-pub const SWITCHABLE: &[&str] = &[service_account::PLUGIN_NAME];
+pub const SWITCHABLE: &[&str] = &[
+    service_account::PLUGIN_NAME,
+    webhook::MUTATING_PLUGIN_NAME,
+    validating_admission_policy::PLUGIN_NAME,
+    webhook::VALIDATING_PLUGIN_NAME,
+];
 
 /// Plug-ins that always run: the API's own bookkeeping depends on them
 /// (`NodeRestriction` is the Node authorizer's, on with `--authorization-mode=Node`).

@@ -1,9 +1,10 @@
 //! `create`: POST to a collection.
 //!
 //! decode body -> check kind and namespace -> name from `generateName` ->
-//! namespace admission -> the kind's admission -> server-owned fields ->
-//! defaults -> validation -> LimitRanger (a pod's default resources, and
-//! bounds) -> ResourceQuota (checked and charged) -> the kind's
+//! namespace admission -> the kind's admission -> mutating webhooks ->
+//! server-owned fields -> defaults -> validation -> LimitRanger (a pod's
+//! default resources, and bounds) -> admission policies and validating
+//! webhooks -> ResourceQuota (checked and charged) -> the kind's
 //! `before_create` (e.g. a Service's cluster IP) -> one etcd transaction
 //! ("key absent and namespace present") -> 201. What is particular to a kind comes from its strategy
 //! ([`crate::registry::Strategy`]).
@@ -231,6 +232,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         &obj,
         None,
     )?;
+    super::webhooks::mutate_create(ctx, &mut obj).await?;
 
     let uid = uuid::Uuid::new_v4().to_string();
     // A generated name can collide; upstream then returns AlreadyExists and the
@@ -252,6 +254,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         strategy.record_creator(&ctx.user, &mut candidate);
         admit(ctx, resource, &mut candidate, None)?;
         crate::admission::limit_ranger::admit_create(&ctx.server, resource, &mut candidate).await?;
+        super::webhooks::validate_create(ctx, &candidate).await?;
         let has_managed_fields = candidate
             .pointer("/metadata/managedFields")
             .and_then(Value::as_array)

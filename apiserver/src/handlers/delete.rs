@@ -140,6 +140,8 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
             }
         }
 
+        super::webhooks::admit_delete(ctx, obj, opts.dry_run).await?;
+
         let graceful = strategy.graceful_deletion(obj, opts.grace_period_seconds);
         let grace = graceful.unwrap_or(0);
         let mut new_finalizers = finalizers(obj);

@@ -12,6 +12,7 @@ mod delete;
 mod read;
 mod subresources;
 mod watch;
+mod webhooks;
 mod write;
 
 use std::sync::Arc;
@@ -152,6 +153,14 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
     // off before the body is read.
     let strategy = crate::registry::strategy_for(info.resource);
     if info.subresource.is_some_and(|s| strategy.connects(s)) {
+        let user = parts
+            .extensions
+            .get::<crate::authentication::UserInfo>()
+            .cloned()
+            .unwrap_or_else(crate::authentication::UserInfo::anonymous);
+        if let Err(e) = webhooks::admit_connect(&server, &info, parts.uri.query(), &user).await {
+            return finish(start, verb, &resource_label, e.into_response());
+        }
         let req = Request::from_parts(parts, body);
         let resp = match strategy.connect(&server, &info, req).await {
             Ok(r) => r,

@@ -83,6 +83,7 @@ pub(super) async fn patch_scale(ctx: Ctx) -> Result<Response> {
 pub(super) async fn bind(ctx: Ctx) -> Result<Response> {
     let mut body = ctx.object_body()?;
     check_type_meta(&mut body, binding::API_VERSION, binding::KIND)?;
+    super::webhooks::admit_subresource_create(&ctx, &mut body).await?;
     let pod_name = ctx.info.name.clone().unwrap_or_default();
     let binding = binding::Binding::from_body(&body, &pod_name)?;
     let target = ctx.target();
@@ -99,6 +100,7 @@ pub(super) async fn bind(ctx: Ctx) -> Result<Response> {
 pub(super) async fn evict(ctx: Ctx) -> Result<Response> {
     let mut body = ctx.object_body()?;
     check_type_meta(&mut body, eviction::API_VERSION, eviction::KIND)?;
+    super::webhooks::admit_subresource_create(&ctx, &mut body).await?;
     let grace = eviction::grace_period(&body);
     let now = crate::meta::now();
     let key = ctx.server.store.key(

@@ -47,16 +47,20 @@ where
         // A custom resource is changed in the version the request speaks
         // and stored in its storage version.
         let resource = ctx.info.resource;
+        let view = crate::apiextensions::conversion::to_request(resource, &current.object);
         let Mutation {
             mut object,
             precondition,
-        } = match crate::apiextensions::conversion::to_request(resource, &current.object) {
+        } = match &view {
             Some(view) => mutate(&StoredObject {
-                object: view,
+                object: view.clone(),
                 mod_revision: current.mod_revision,
             })?,
             None => mutate(&current)?,
         };
+        // Admission webhooks see both objects in the request's version.
+        super::webhooks::admit_update(ctx, &mut object, view.as_ref().unwrap_or(&current.object))
+            .await?;
         crate::apiextensions::conversion::to_storage(resource, &mut object);
         crate::authorization::escalation::admit(
             &ctx.server.authorizer,

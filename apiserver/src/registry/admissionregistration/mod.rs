@@ -1,7 +1,8 @@
 //! `admissionregistration.k8s.io/v1`: admission webhooks and admission
 //! policies with their bindings. Stored with upstream's defaults and rules;
-//! calling the webhooks and evaluating the policies belongs to the
-//! extensibility work.
+//! the webhooks are called by [`crate::admission::webhook`], the validating
+//! policies evaluated by [`crate::admission::validating_admission_policy`]
+//! (MutatingAdmissionPolicies are stored only).
 
 pub mod admissionpolicy;
 pub mod admissionpolicybinding;

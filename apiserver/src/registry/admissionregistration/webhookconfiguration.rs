@@ -102,6 +102,58 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
         if service {
             require_nonempty(obj, &format!("{p}/clientConfig/service/name"), errs);
             require_nonempty(obj, &format!("{p}/clientConfig/service/namespace"), errs);
+            let path = s(hook, "/clientConfig/service/path");
+            if !path.is_empty() && !path.starts_with('/') {
+                errs.push(invalid(
+                    field_path(&format!("{p}/clientConfig/service/path")),
+                    &json!(path),
+                    "must start with a '/'",
+                ));
+            }
+        }
+        if url {
+            url_rules(hook, &format!("{p}/clientConfig/url"), errs);
+        }
+        let versions = hook
+            .get("admissionReviewVersions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if !versions.is_empty()
+            && !versions
+                .iter()
+                .any(|v| matches!(v.as_str(), Some("v1") | Some("v1beta1")))
+        {
+            errs.push(invalid(
+                field_path(&format!("{p}/admissionReviewVersions")),
+                &json!(versions),
+                "must include at least one of v1, v1beta1",
+            ));
+        }
+        let mut condition_names = Vec::new();
+        for (c, cond) in items(obj, &format!("{p}/matchConditions")) {
+            require_nonempty(obj, &format!("{c}/name"), errs);
+            let cname = s(cond, "/name");
+            if !cname.is_empty() && condition_names.contains(&cname) {
+                errs.push(FieldError {
+                    kind: FieldErrorKind::Duplicate,
+                    field: field_path(&format!("{c}/name")),
+                    message: format!("Duplicate value: {cname:?}"),
+                });
+            }
+            condition_names.push(cname);
+            require_nonempty(obj, &format!("{c}/expression"), errs);
+            let expr = s(cond, "/expression");
+            if let Some(e) = (!expr.is_empty())
+                .then(|| crate::admission::webhook::predicates::compile_error(expr))
+                .flatten()
+            {
+                errs.push(invalid(
+                    field_path(&format!("{c}/expression")),
+                    &json!(expr),
+                    &format!("compilation failed: {e}"),
+                ));
+            }
         }
         require_nonempty(obj, &format!("{p}/sideEffects"), errs);
         one_of(
@@ -153,6 +205,58 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
                 );
             }
         }
+    }
+}
+
+/// A webhook URL: https, with a host, no user, query or fragment.
+fn url_rules(hook: &Value, pointer: &str, errs: &mut Vec<FieldError>) {
+    let raw = s(hook, "/clientConfig/url");
+    let field = field_path(pointer);
+    let parsed = match url::Url::parse(raw) {
+        Ok(u) => u,
+        Err(e) => {
+            errs.push(invalid(
+                field,
+                &json!(raw),
+                &format!("host must be specified: {e}"),
+            ));
+            return;
+        }
+    };
+    if parsed.scheme() != "https" {
+        errs.push(invalid(
+            field.clone(),
+            &json!(parsed.scheme()),
+            "'https' is the only allowed URL scheme",
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        errs.push(invalid(
+            field.clone(),
+            &json!(raw),
+            "host must be specified",
+        ));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        errs.push(invalid(
+            field.clone(),
+            &json!(raw),
+            "user information is not permitted in the URL",
+        ));
+    }
+    if parsed.fragment().is_some() {
+        errs.push(invalid(
+            field.clone(),
+            &json!(raw),
+            "fragments are not permitted in the URL",
+        ));
+    }
+    if parsed.query().is_some() {
+        errs.push(invalid(
+            field,
+            &json!(raw),
+            "query parameters are not permitted in the URL",
+        ));
     }
 }
 
