@@ -415,6 +415,16 @@ up() {
     local host_ip="10.200.$x.1"
     echo ">>> network 10.200.$x.0/24: host $host_ip, $NODES node namespace(s) $NS_PREFIX-n1..n$NODES"
     network_up "$x"
+    # Pod addresses: a /20 of 172.16.0.0/12 that only this lab uses (x is
+    # its network number; 16 nodes of a /24 each), so the host can route it
+    # to this lab without clashing with a lab running beside it. The route
+    # lets the apiserver reach pods (admission webhooks, aggregated APIs,
+    # upstream's --enable-aggregator-routing way): node 1 forwards to the
+    # other nodes over their host-gw routes. Without it that traffic would
+    # follow the host's default route off the machine.
+    local cluster_cidr="172.$((16 + x / 16)).$(((x % 16) * 16)).0/20"
+    echo "$cluster_cidr" >"$LAB_DIR/cluster-cidr"
+    ip route replace "$cluster_cidr" via "10.200.$x.11" dev "mk$x"
     flock -u 8
     exec 8>&-
     echo ">>> certificates and kubeconfigs in $LAB_DIR/pki/ and $LAB_DIR/kubeconfigs/"
@@ -468,7 +478,7 @@ up() {
         --leader-elect=true --secure-port "$(free_port)" --cert-dir "$LAB_DIR/certs"
     start controller-manager "$BIN/controller-manager" \
         --kubeconfig "$LAB_DIR/kubeconfigs/controller-manager.kubeconfig" \
-        --leader-elect=true --cluster-cidr 10.244.0.0/16 --node-cidr-mask-size 24 \
+        --leader-elect=true --cluster-cidr "$cluster_cidr" --node-cidr-mask-size 24 \
         --root-ca-file "$LAB_DIR/pki/ca.crt" \
         --secure-port "$(free_port)" --cert-dir "$LAB_DIR/certs" ${LAB_CONTROLLER_MANAGER_FLAGS:-}
 

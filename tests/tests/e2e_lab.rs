@@ -148,7 +148,7 @@ fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
         assert_eq!(p["status"]["phase"], "Running");
         assert!(p["status"]["podIP"]
             .as_str()
-            .is_some_and(|ip| ip.starts_with("10.244.")));
+            .is_some_and(|ip| ip.starts_with("172.")));
         assert!(ready(p));
     }
     let wide = lab.kubectl_ok(&["get", "pods", "-o", "wide"]);

@@ -1,6 +1,12 @@
 //! Events (`core/v1`): what happened to an object, for `kubectl describe`
-//! and `kubectl get events`. An Event must say what it is about
-//! (`involvedObject`).
+//! and `kubectl get events`.
+//!
+//! Validation is upstream's lenient one for `core/v1` writers: an old-style
+//! Event (no `eventTime`) only needs its `involvedObject.namespace` to agree
+//! with its own namespace (an empty one is allowed in `default`); a new-style
+//! one (with `eventTime`, as `events.k8s.io` clients write) must also name
+//! its reporting controller and instance, action and reason, within
+//! upstream's length limits. Neither needs the object's kind or name.
 
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::schemars::generate::SchemaGenerator;
@@ -8,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
-use crate::validation::{required, FieldError};
+use crate::validation::{invalid, required, FieldError};
 
 /// The Event strategy.
 pub struct EventStrategy;
@@ -23,13 +29,7 @@ impl Strategy for EventStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        let mut errs = Vec::new();
-        if obj.pointer("/involvedObject/kind").is_none()
-            && obj.pointer("/involvedObject/name").is_none()
-        {
-            errs.push(required("involvedObject"));
-        }
-        errs
+        legacy_validation(obj)
     }
 
     fn columns(&self) -> &'static [Column] {
@@ -39,6 +39,60 @@ impl Strategy for EventStrategy {
     fn cells(&self, obj: &Value) -> Vec<Value> {
         cells(obj)
     }
+}
+
+/// Upstream's `legacyValidateEvent` (see the module docs).
+fn legacy_validation(ev: &Value) -> Vec<FieldError> {
+    let text = |p: &str| ev.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let ns = text("/metadata/namespace");
+    let involved_ns = text("/involvedObject/namespace");
+    let mismatch = || {
+        invalid(
+            "involvedObject.namespace",
+            &json!(involved_ns),
+            "does not match event.namespace",
+        )
+    };
+    let mut errs = Vec::new();
+    if text("/eventTime").is_empty() {
+        let agrees = if involved_ns.is_empty() {
+            ns.is_empty() || ns == "default"
+        } else {
+            ns == involved_ns
+        };
+        if !agrees {
+            errs.push(mismatch());
+        }
+        return errs;
+    }
+    if involved_ns.is_empty() && ns != "default" && ns != "kube-system" {
+        errs.push(mismatch());
+    }
+    for (path, field, limit) in [
+        ("/reportingComponent", "reportingComponent", usize::MAX),
+        ("/reportingInstance", "reportingInstance", 128),
+        ("/action", "action", 128),
+        ("/reason", "reason", 128),
+    ] {
+        let v = text(path);
+        if v.is_empty() {
+            errs.push(required(field));
+        } else if v.len() > limit {
+            errs.push(invalid(
+                field,
+                &json!(""),
+                &format!("can have at most {limit} characters"),
+            ));
+        }
+    }
+    if text("/message").len() > 1024 {
+        errs.push(invalid(
+            "message",
+            &json!(""),
+            "can have at most 1024 characters",
+        ));
+    }
+    errs
 }
 
 #[rustfmt::skip]
@@ -104,4 +158,49 @@ fn cells(ev: &Value) -> Vec<Value> {
         json!(count),
         json!(s(ev, "/metadata/name")),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(ev: Value) -> Vec<String> {
+        legacy_validation(&ev)
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn old_style_events_need_only_agreeing_namespaces() {
+        // The conformance suite's events name no kind and no object.
+        let ev = json!({"metadata": {"namespace": "t"}, "involvedObject": {"namespace": "t"},
+                        "reason": "Test", "message": "m"});
+        assert!(fields(ev).is_empty());
+        let ev = json!({"metadata": {"namespace": "default"}, "involvedObject": {}});
+        assert!(fields(ev).is_empty());
+        let ev = json!({"metadata": {"namespace": "a"}, "involvedObject": {"namespace": "b"}});
+        assert_eq!(fields(ev), ["involvedObject.namespace"]);
+        let ev = json!({"metadata": {"namespace": "a"}, "involvedObject": {}});
+        assert_eq!(fields(ev), ["involvedObject.namespace"]);
+    }
+
+    #[test]
+    fn new_style_events_name_their_reporter_action_and_reason() {
+        let ev = json!({"metadata": {"namespace": "t"}, "involvedObject": {"namespace": "t"},
+                        "eventTime": "2026-12-03T10:00:00.000000Z"});
+        assert_eq!(
+            fields(ev),
+            [
+                "reportingComponent",
+                "reportingInstance",
+                "action",
+                "reason"
+            ]
+        );
+        let ev = json!({"metadata": {"namespace": "t"}, "involvedObject": {"namespace": "t"},
+                        "eventTime": "2026-12-03T10:00:00.000000Z", "reportingComponent": "c",
+                        "reportingInstance": "i", "action": "Do", "reason": "Test"});
+        assert!(fields(ev).is_empty());
+    }
 }
