@@ -178,3 +178,36 @@ async fn discovery_health_and_metrics() {
         assert!(metrics.contains(want), "{want} missing from /metrics");
     }
 }
+
+/// Strict field validation names unknown and repeated fields together, also
+/// for a JSON body sent without a content type (conformance: "should detect
+/// unknown and duplicate fields of a typed object").
+#[tokio::test]
+async fn strict_validation_names_unknown_and_duplicate_fields() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let body = br#"{"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "my-dep", "labels": {"app": "nginx"}},
+        "spec": {"unknownField": "foo", "replicas": 2, "replicas": 3,
+          "selector": {"matchLabels": {"app": "nginx"}},
+          "template": {"metadata": {"labels": {"app": "nginx"}},
+            "spec": {"containers": [{"name": "nginx", "image": "nginx"}]}}}}"#;
+    for content_type in [None, Some("application/json")] {
+        let r = api
+            .http()
+            .raw(
+                "POST",
+                "/apis/apps/v1/namespaces/default/deployments?fieldValidation=Strict",
+                content_type,
+                body.to_vec(),
+            )
+            .await
+            .expect("req");
+        assert_eq!(r.status, 400, "{}", r.body);
+        let msg = r.body["message"].as_str().unwrap_or_default();
+        assert!(
+            msg.contains(r#"strict decoding error: unknown field "spec.unknownField", duplicate field "spec.replicas""#),
+            "{content_type:?}: {msg}"
+        );
+    }
+}

@@ -65,7 +65,12 @@ pub(crate) fn admit(
     })?;
     if let Some(sent) = sent {
         let mut unknown = crate::openapi::unknown_fields(&sent, obj);
-        if crate::request::content_type(&ctx.headers).ends_with("json") {
+        // JSON bodies (also those sent with no content type) may repeat a
+        // key, which the decoded object no longer shows.
+        if matches!(
+            crate::request::object_body_format(&ctx.headers),
+            Ok(crate::request::BodyFormat::Json)
+        ) {
             unknown.extend(
                 crate::openapi::duplicate_fields(&ctx.body)
                     .into_iter()
