@@ -21,6 +21,7 @@
 
 pub mod bootstrap_token;
 pub mod impersonation;
+pub mod issuer_discovery;
 pub mod service_account;
 pub mod token_file;
 pub mod token_request;

@@ -198,6 +198,11 @@ pub struct ApiServer {
     pub authorizer: authorization::Authorizer,
     /// How kubelets are dialed.
     pub kubelet: kubelet_client::KubeletClient,
+    /// The advertised address and served port (the secure one when there
+    /// is one), once bound: where clients outside reach this server, as
+    /// the `kubernetes` Service's endpoint and the issuer discovery's key
+    /// URL.
+    pub external_address: std::sync::OnceLock<SocketAddr>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -234,6 +239,7 @@ impl ApiServer {
             webhooks: Default::default(),
             stopping: tokio::sync::watch::channel(false).0,
             bootstrapped: std::sync::atomic::AtomicBool::new(false),
+            external_address: std::sync::OnceLock::new(),
         }))
     }
 
@@ -274,6 +280,14 @@ pub fn router(state: Arc<ApiServer>) -> Router {
         .route("/livez", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::serve))
+        .route(
+            authentication::issuer_discovery::OPENID_CONFIGURATION_PATH,
+            get(authentication::issuer_discovery::serve_configuration),
+        )
+        .route(
+            authentication::issuer_discovery::JWKS_PATH,
+            get(authentication::issuer_discovery::serve_jwks),
+        )
         .route(
             "/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
             axum::routing::post(authentication::token_request::create),
@@ -419,6 +433,7 @@ pub async fn start(
         .advertise_address
         .unwrap_or_else(|| kubernetes_service::default_advertise_address(addr.ip()));
     let endpoint = SocketAddr::new(advertise, addr.port());
+    let _ = state.external_address.set(endpoint);
     // Bootstrap objects (the four system namespaces) are ensured in the
     // background: the server must come up and report not-ready while etcd is
     // down, then finish bootstrapping when etcd appears. The `kubernetes`

@@ -75,6 +75,10 @@ struct Flags {
     /// What a token must be meant for to authenticate (default: the issuer).
     #[arg(long = "api-audiences", value_delimiter = ',')]
     api_audiences: Vec<String>,
+    /// The keys' URL in the issuer discovery document (default: this
+    /// server's /openid/v1/jwks at the advertised address).
+    #[arg(long = "service-account-jwks-uri")]
+    service_account_jwks_uri: Option<String>,
     /// Authorizers tried in order: AlwaysAllow, AlwaysDeny, Node, RBAC.
     #[arg(long = "authorization-mode", default_value = "AlwaysAllow")]
     authorization_mode: String,
@@ -160,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
                 key_files: flags.service_account_key_file,
                 issuers: flags.service_account_issuer,
                 api_audiences: flags.api_audiences,
+                jwks_uri: flags.service_account_jwks_uri,
             },
         },
         authorization_modes: apiserver::authorization::Mode::parse_list(&flags.authorization_mode)

@@ -191,3 +191,34 @@ pub fn serving_cert(
     );
     (crt, key)
 }
+
+/// An RSA public key (SPKI PEM, `<name>.pub`) whose private half
+/// (`<name>.key`) is written next to it; returns the public key's path.
+pub fn rsa_public_key(dir: &Path, name: &str) -> PathBuf {
+    let key = dir.join(format!("{name}.key"));
+    let public = dir.join(format!("{name}.pub"));
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            path_str(&key),
+        ],
+        "RSA key",
+    );
+    openssl(
+        &[
+            "pkey",
+            "-in",
+            path_str(&key),
+            "-pubout",
+            "-out",
+            path_str(&public),
+        ],
+        "RSA public key",
+    );
+    public
+}

@@ -500,3 +500,106 @@ impl Drop for Unmount<'_> {
         let _ = kubelet::volumes::teardown(self.0, &self.1);
     }
 }
+
+/// ServiceAccount issuer discovery: the OIDC document names the issuer and
+/// the key URL, and a relying party that knows nothing but the published
+/// JSON Web Keys can check a token the apiserver issued (the signing EC key
+/// and an extra RSA verifying key are both published, with upstream's
+/// `kid`). An issuer that is not an https URL publishes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_issuer_publishes_its_keys_for_oidc_discovery() {
+    let dir = tempfile::tempdir().expect("dir");
+    let signing = pki::ec_private_key(dir.path(), "sa.key");
+    let rsa = pki::rsa_public_key(dir.path(), "extra");
+    let etcd = Etcd::start().await.expect("etcd");
+    let issuer = "https://kubernetes.default.svc.cluster.local";
+    let api = ApiServer::start_with(
+        &etcd,
+        &[
+            "--service-account-signing-key-file",
+            signing.to_str().expect("utf-8"),
+            "--service-account-key-file",
+            rsa.to_str().expect("utf-8"),
+            "--service-account-issuer",
+            issuer,
+        ],
+    )
+    .await
+    .expect("apiserver");
+    let http = Http::new(&api.url);
+    namespace_with_default_account(&http, "oidc").await;
+
+    let config = http
+        .get("/.well-known/openid-configuration")
+        .await
+        .expect("GET");
+    assert_eq!(config.status, 200, "{}", config.body);
+    assert_eq!(config.body["issuer"], issuer);
+    let jwks_uri = config.body["jwks_uri"].as_str().expect("jwks_uri");
+    assert!(
+        jwks_uri.starts_with("https://127.0.0.1:") && jwks_uri.ends_with("/openid/v1/jwks"),
+        "{jwks_uri}"
+    );
+    assert_eq!(
+        config.body["id_token_signing_alg_values_supported"],
+        json!(["ES256", "RS256"])
+    );
+    assert_eq!(config.body["response_types_supported"], json!(["id_token"]));
+
+    let keys = http.get("/openid/v1/jwks").await.expect("GET");
+    assert_eq!(keys.status, 200, "{}", keys.body);
+    let set: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(keys.body.clone()).expect("a JWK set");
+    assert_eq!(set.keys.len(), 2, "{}", keys.body);
+
+    let token = create(
+        &http,
+        "/api/v1/namespaces/oidc/serviceaccounts/default/token",
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+               "spec": {"audiences": ["oidc-discovery-test"], "expirationSeconds": 600}}),
+    )
+    .await["status"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let header = jsonwebtoken::decode_header(&token).expect("a JWT");
+    let kid = header.kid.expect("the token names its key");
+    let jwk = set.find(&kid).expect("the token's key is published");
+    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("a usable key");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&["oidc-discovery-test"]);
+    let claims = jsonwebtoken::decode::<Value>(&token, &key, &validation)
+        .expect("the published key checks the token")
+        .claims;
+    assert_eq!(claims["sub"], "system:serviceaccount:oidc:default");
+    // The RSA key is there with its modulus and exponent.
+    let rsa_jwk = keys.body["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kty"] == "RSA")
+        .expect("the RSA key")
+        .clone();
+    assert_eq!(rsa_jwk["alg"], "RS256");
+    assert_eq!(rsa_jwk["e"], "AQAB");
+    assert_eq!(rsa_jwk["use"], "sig");
+
+    // Not an https issuer: nothing is published.
+    let plain = ApiServer::start_with(
+        &etcd,
+        &[
+            "--service-account-key-file",
+            rsa.to_str().expect("utf-8"),
+            "--service-account-issuer",
+            "http://issuer.example",
+        ],
+    )
+    .await
+    .expect("apiserver");
+    let plain_http = Http::new(&plain.url);
+    for path in ["/.well-known/openid-configuration", "/openid/v1/jwks"] {
+        let r = plain_http.get(path).await.expect("GET");
+        assert_eq!(r.status, 404, "{path}: {}", r.body);
+    }
+}

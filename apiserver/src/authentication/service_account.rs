@@ -46,6 +46,10 @@ pub struct Options {
     /// `--api-audiences`: what a token must be for to authenticate a request
     /// (default: the issuers).
     pub api_audiences: Vec<String>,
+    /// `--service-account-jwks-uri`: where the issuer discovery document
+    /// says the keys are (default: this server's `/openid/v1/jwks` at its
+    /// advertised address).
+    pub jwks_uri: Option<String>,
 }
 
 /// Why the keys cannot be used.
@@ -119,6 +123,9 @@ pub struct ObjectRef {
 struct VerifyingKey {
     algorithm: Algorithm,
     key: DecodingKey,
+    /// The key as a JSON Web Key, published by
+    /// [`super::issuer_discovery`].
+    jwk: Value,
 }
 
 /// The signing key.
@@ -134,6 +141,7 @@ pub struct ServiceAccounts {
     verifying: Vec<VerifyingKey>,
     issuers: Vec<String>,
     api_audiences: Vec<String>,
+    jwks_uri: Option<String>,
 }
 
 impl std::fmt::Debug for ServiceAccounts {
@@ -176,12 +184,28 @@ impl ServiceAccounts {
             verifying,
             issuers,
             api_audiences,
+            jwks_uri: opts.jwks_uri.clone(),
         })
     }
 
     /// What a token must be for to authenticate a request.
     pub fn api_audiences(&self) -> &[String] {
         &self.api_audiences
+    }
+
+    /// The first `--service-account-issuer`: what new tokens name as `iss`.
+    pub fn issuer(&self) -> &str {
+        &self.issuers[0]
+    }
+
+    /// `--service-account-jwks-uri`, if given.
+    pub fn jwks_uri(&self) -> Option<&str> {
+        self.jwks_uri.as_deref()
+    }
+
+    /// The public keys tokens are checked with, as JSON Web Keys.
+    pub fn public_jwks(&self) -> Vec<Value> {
+        self.verifying.iter().map(|k| k.jwk.clone()).collect()
     }
 
     /// Whether tokens can be issued (a signing key is configured).
@@ -393,12 +417,10 @@ fn load_private(path: &Path) -> Result<(SigningKey, VerifyingKey), Error> {
         _ => EncodingKey::from_ec_pem(text.as_bytes()),
     }
     .map_err(|e| bad(path, e))?;
-    let public = pair.public_key_pem();
-    let verifying = verifying_from_public(path, &public)?;
-    // Upstream's key id: the SHA-256 of the public key's DER, base64url.
     use rcgen::PublicKeyData;
-    let kid = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(sha2::Sha256::digest(pair.subject_public_key_info()));
+    let spki = pair.subject_public_key_info();
+    let verifying = verifying_from_spki(path, &spki)?;
+    let kid = key_id(&spki);
     Ok((
         SigningKey {
             algorithm,
@@ -409,19 +431,75 @@ fn load_private(path: &Path) -> Result<(SigningKey, VerifyingKey), Error> {
     ))
 }
 
-fn verifying_from_public(path: &Path, pem: &str) -> Result<VerifyingKey, Error> {
-    if let Ok(key) = DecodingKey::from_ec_pem(pem.as_bytes()) {
-        return Ok(VerifyingKey {
-            algorithm: Algorithm::ES256,
-            key,
-        });
+/// Upstream's key id: the SHA-256 of the public key's DER, base64url.
+fn key_id(spki: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(spki))
+}
+
+/// A verifying key from the DER of a SubjectPublicKeyInfo: a P-256 or RSA
+/// key, with its JSON Web Key form (RFC 7517/7518).
+fn verifying_from_spki(path: &Path, spki: &[u8]) -> Result<VerifyingKey, Error> {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::public_key::PublicKey;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let (_, info) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki)
+        .map_err(|e| bad(path, format!("not a public key: {e}")))?;
+    let kid = key_id(spki);
+    match info.parsed() {
+        Ok(PublicKey::RSA(rsa)) => {
+            let key = DecodingKey::from_rsa_raw_components(rsa.modulus, rsa.exponent);
+            let trim = |b: &[u8]| b64(&b[b.iter().take_while(|&&x| x == 0).count()..]);
+            Ok(VerifyingKey {
+                algorithm: Algorithm::RS256,
+                key,
+                jwk: serde_json::json!({
+                    "use": "sig", "kty": "RSA", "kid": kid, "alg": "RS256",
+                    "n": trim(rsa.modulus), "e": trim(rsa.exponent),
+                }),
+            })
+        }
+        Ok(PublicKey::EC(point)) => {
+            // Only P-256 (ES256): its uncompressed point is 0x04 || x || y.
+            let data = point.data();
+            if info
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                != Some(x509_parser::oid_registry::OID_EC_P256)
+                || data.len() != 65
+                || data[0] != 4
+            {
+                return Err(bad(path, "only P-256 ECDSA keys are supported"));
+            }
+            let key = DecodingKey::from_ec_components(&b64(&data[1..33]), &b64(&data[33..]))
+                .map_err(|e| bad(path, e))?;
+            Ok(VerifyingKey {
+                algorithm: Algorithm::ES256,
+                key,
+                jwk: serde_json::json!({
+                    "use": "sig", "kty": "EC", "kid": kid, "crv": "P-256", "alg": "ES256",
+                    "x": b64(&data[1..33]), "y": b64(&data[33..]),
+                }),
+            })
+        }
+        _ => Err(bad(path, "not an ECDSA or RSA public key")),
     }
-    DecodingKey::from_rsa_pem(pem.as_bytes())
-        .map(|key| VerifyingKey {
-            algorithm: Algorithm::RS256,
-            key,
-        })
-        .map_err(|e| bad(path, format!("not an ECDSA or RSA public key: {e}")))
+}
+
+/// The public keys of a PEM text (`PUBLIC KEY` blocks).
+fn verifying_from_public(path: &Path, text: &str) -> Result<Vec<VerifyingKey>, Error> {
+    let mut keys = Vec::new();
+    for pem in x509_parser::pem::Pem::iter_from_buffer(text.as_bytes()) {
+        let pem = pem.map_err(|e| bad(path, format!("not PEM: {e}")))?;
+        if pem.label == "PUBLIC KEY" {
+            keys.push(verifying_from_spki(path, &pem.contents)?);
+        }
+    }
+    if keys.is_empty() {
+        return Err(bad(path, "holds no PUBLIC KEY block"));
+    }
+    Ok(keys)
 }
 
 /// A verifying key file: public keys, or private keys (their public half).
@@ -430,7 +508,7 @@ fn load_verifying(path: &Path) -> Result<Vec<VerifyingKey>, Error> {
     if text.contains("PRIVATE KEY") {
         return Ok(vec![load_private(path)?.1]);
     }
-    Ok(vec![verifying_from_public(path, &text)?])
+    verifying_from_public(path, &text)
 }
 
 #[cfg(test)]

@@ -311,6 +311,18 @@ pub fn cluster_roles() -> Vec<Value> {
             )],
         ),
         role(
+            "system:service-account-issuer-discovery",
+            vec![urls(
+                &["get"],
+                &[
+                    "/.well-known/openid-configuration",
+                    "/.well-known/openid-configuration/",
+                    "/openid/v1/jwks",
+                    "/openid/v1/jwks/",
+                ],
+            )],
+        ),
+        role(
             "system:basic-user",
             vec![
                 rule(
@@ -568,6 +580,11 @@ pub fn cluster_role_bindings() -> Vec<Value> {
                 group("system:authenticated"),
                 group("system:unauthenticated")
             ]),
+        ),
+        binding(
+            "system:service-account-issuer-discovery",
+            "system:service-account-issuer-discovery",
+            json!([group("system:serviceaccounts")]),
         ),
         binding(
             "system:node-proxier",
