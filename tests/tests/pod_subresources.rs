@@ -372,6 +372,29 @@ async fn logs_exec_and_port_forward_go_through_the_kubelet() {
         .expect("log of missing pod");
     assert_eq!(s, 404);
 
+    // logs over a WebSocket (upstream's `binary.k8s.io` and
+    // `base64.binary.k8s.io` stream protocols): the messages carry the log,
+    // then the socket closes.
+    for (protocol, base64) in [("binary.k8s.io", false), ("base64.binary.k8s.io", true)] {
+        assert_eq!(
+            websocket_log(
+                &api.url,
+                "/api/v1/namespaces/default/pods/two/log?container=b",
+                protocol
+            )
+            .await,
+            (protocol.to_string(), "log of b\n".to_string(), base64),
+        );
+    }
+    // An error is answered before the upgrade, as plain HTTP.
+    let url = api.url.replace("http://", "ws://") + "/api/v1/namespaces/default/pods/two/log";
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status(), 400)
+        }
+        other => panic!("a log without its container must fail: {other:?}"),
+    }
+
     // exec: output channels and the exit code pass through.
     let (code, out, err) = k(vec!["exec", "one", "--", "echo", "hello", "world"], None)
         .await
@@ -497,4 +520,46 @@ async fn logs_exec_and_port_forward_go_through_the_kubelet() {
             .expect("join");
         assert_eq!(ours, real, "{args:?}");
     }
+}
+
+/// Reads a pod log over a WebSocket with `protocol`: the protocol the
+/// server chose, the log, and whether it came as (base64) text messages.
+async fn websocket_log(base: &str, path: &str, protocol: &str) -> (String, String, bool) {
+    use base64::Engine;
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut req = format!("{}{path}", base.replace("http://", "ws://"))
+        .into_client_request()
+        .expect("a websocket request");
+    req.headers_mut().insert(
+        "Sec-WebSocket-Protocol",
+        protocol.parse().expect("a header value"),
+    );
+    let (mut socket, resp) = tokio_tungstenite::connect_async(req)
+        .await
+        .expect("the upgrade");
+    let chosen = resp
+        .headers()
+        .get("Sec-WebSocket-Protocol")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (mut log, mut text) = (Vec::new(), false);
+    while let Some(msg) = socket.next().await {
+        match msg.expect("a message") {
+            Message::Binary(b) => log.extend_from_slice(&b),
+            Message::Text(t) => {
+                text = true;
+                log.extend(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(t.as_str())
+                        .expect("base64"),
+                );
+            }
+            Message::Close(_) => break,
+            _ => {}
+        }
+    }
+    (chosen, String::from_utf8(log).expect("utf-8"), text)
 }

@@ -36,9 +36,11 @@ fn unavailable(server: &ApiServer) -> Option<String> {
     let issuer = accounts.issuer();
     match url::Url::parse(issuer) {
         Ok(u) if u.scheme() == "https" && u.query().is_none() && u.fragment().is_none() => {}
-        _ => return Some(format!(
+        _ => {
+            return Some(format!(
             "the service account issuer {issuer:?} is not an https URL without query or fragment"
-        )),
+        ))
+        }
     }
     if accounts.public_jwks().is_empty() {
         return Some("no service account keys are configured".into());

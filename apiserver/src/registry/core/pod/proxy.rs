@@ -136,6 +136,9 @@ pub async fn serve(server: &ApiServer, info: &RequestInfo, req: Request) -> Resu
             &["command", "stdin", "stdout", "stderr", "tty"]
         };
         let query = encode(rest.iter().filter(|(k, _)| wanted.contains(&k.as_str())));
+        if sub == Subresource::Log && is_websocket(&req) {
+            return logs_over_websocket(server, req, &addr, &with_query(path, &query)).await;
+        }
         return proxy(server, req, &addr, &with_query(path, &query)).await;
     }
     if node.is_empty() {
@@ -330,6 +333,87 @@ async fn proxy(
             .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()));
     }
     Ok(stream_back(resp))
+}
+
+/// Whether the client asks for a WebSocket upgrade.
+fn is_websocket(req: &Request) -> bool {
+    let has = |name: http::header::HeaderName, token: &str| {
+        req.headers().get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    has(http::header::CONNECTION, "upgrade") && has(http::header::UPGRADE, "websocket")
+}
+
+/// The stream protocols a log read over a WebSocket may ask for, as
+/// upstream's `wsstream` reader: `binary.k8s.io` (and no protocol) sends the
+/// bytes as binary messages, `base64.binary.k8s.io` as base64 text messages.
+const LOG_PROTOCOLS: [&str; 2] = ["binary.k8s.io", "base64.binary.k8s.io"];
+
+/// `pods/log` over a WebSocket (what browsers and some clients use): the
+/// kubelet is asked the ordinary way, and its answer, when it is a 200, is
+/// sent as messages of the protocol the client chose; the socket closes
+/// when the log ends. An error answer comes back as plain HTTP, before any
+/// upgrade.
+async fn logs_over_websocket(
+    server: &ApiServer,
+    req: Request,
+    addr: &str,
+    path_and_query: &str,
+) -> Result<Response> {
+    use axum::extract::ws::{Message, WebSocketUpgrade};
+    use axum::extract::FromRequestParts;
+    use base64::Engine;
+    use http_body_util::BodyExt;
+
+    let (mut parts, _) = req.into_parts();
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("websocket upgrade: {}", e.body_text())))?;
+    let stream = dial(server, addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| unreachable(addr, e))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let out = http::Request::get(path_and_query)
+        .header(http::header::HOST, addr)
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| ApiError::Internal(format!("building the kubelet request: {e}")))?;
+    let resp = sender
+        .send_request(out)
+        .await
+        .map_err(|e| unreachable(addr, e))?;
+    if resp.status() != StatusCode::OK {
+        return Ok(stream_back(resp));
+    }
+    let mut body = resp.into_body();
+    let upgrade = upgrade.protocols(LOG_PROTOCOLS);
+    let base64 =
+        upgrade.selected_protocol().and_then(|p| p.to_str().ok()) == Some("base64.binary.k8s.io");
+    Ok(upgrade.on_upgrade(move |mut socket| async move {
+        while let Some(frame) = body.frame().await {
+            let Ok(frame) = frame else { break };
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let message = if base64 {
+                Message::Text(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(&data)
+                        .into(),
+                )
+            } else {
+                Message::Binary(data)
+            };
+            if socket.send(message).await.is_err() {
+                return;
+            }
+        }
+        let _ = socket.send(Message::Close(None)).await;
+    }))
 }
 
 /// `[scheme:]name[:port]`, the id of a proxy request (upstream's
