@@ -114,6 +114,11 @@ pub enum ApiError {
     /// 410: a resourceVersion or continue token older than what is kept.
     #[error("{0}")]
     Expired(String),
+    /// 410 for a continue token whose snapshot was compacted, carrying (in
+    /// the Status's `metadata.continue`) a token that goes on from the same
+    /// key at the newest revision: the rest of an inconsistent list.
+    #[error("{0}")]
+    ExpiredContinue(String, String),
     /// 413: request body larger than the limit.
     #[error("{0}")]
     TooLarge(String),
@@ -192,7 +197,7 @@ impl ApiError {
             ApiError::Forbidden(..) => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            ApiError::Expired(_) => StatusCode::GONE,
+            ApiError::Expired(_) | ApiError::ExpiredContinue(..) => StatusCode::GONE,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests(_) | ApiError::TooManyRequestsBecause(..) => {
@@ -216,7 +221,7 @@ impl ApiError {
             ApiError::Forbidden(..) => "Forbidden",
             ApiError::MethodNotAllowed(_) => "MethodNotAllowed",
             ApiError::NotAcceptable(_) => "NotAcceptable",
-            ApiError::Expired(_) => "Expired",
+            ApiError::Expired(_) | ApiError::ExpiredContinue(..) => "Expired",
             ApiError::TooLarge(_) => "RequestEntityTooLarge",
             ApiError::UnsupportedMediaType(_) => "UnsupportedMediaType",
             ApiError::TooManyRequests(_) | ApiError::TooManyRequestsBecause(..) => {
@@ -284,6 +289,9 @@ impl ApiError {
         };
         if let Some(d) = details {
             status["details"] = d;
+        }
+        if let ApiError::ExpiredContinue(_, token) = self {
+            status["metadata"] = json!({ "continue": token });
         }
         if let ApiError::Rejected { reason, .. } = self {
             if reason.is_empty() {

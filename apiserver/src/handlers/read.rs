@@ -103,6 +103,10 @@ struct ContinueToken {
     start: String,
 }
 
+/// The `rv` of a continue token that reads on at the newest revision
+/// (upstream's): handed out when the first pages' revision is compacted.
+const INCONSISTENT: i64 = -1;
+
 fn encode_continue(rv: i64, start: String) -> String {
     let raw = serde_json::to_vec(&ContinueToken { rv, start }).unwrap_or_default();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
@@ -115,7 +119,8 @@ fn decode_continue(token: &str, prefix: &str) -> Result<ContinueToken> {
         .map_err(|_| bad())?;
     let t: ContinueToken = serde_json::from_slice(&raw).map_err(|_| bad())?;
     // A token from another collection must not read outside this prefix.
-    if !t.start.starts_with(prefix) || t.rv <= 0 {
+    // (`rv` -1: an inconsistent continuation, read at the newest revision.)
+    if !t.start.starts_with(prefix) || (t.rv <= 0 && t.rv != INCONSISTENT) {
         return Err(bad());
     }
     Ok(t)
@@ -215,7 +220,7 @@ pub(crate) async fn list_objects(ctx: &Ctx) -> Result<(Vec<Value>, Value)> {
     let (mut revision, mut start) = match &ctx.query.continue_token {
         Some(token) => {
             let t = decode_continue(token, &prefix)?;
-            (t.rv, t.start)
+            (t.rv.max(0), t.start)
         }
         None => {
             let rv = ctx.query.resource_version_number()?.unwrap_or(0);
@@ -245,8 +250,9 @@ pub(crate) async fn list_objects(ctx: &Ctx) -> Result<(Vec<Value>, Value)> {
             .await
             .map_err(|e| match e {
                 StorageError::Compacted { .. } if ctx.query.continue_token.is_some() => {
-                    ApiError::Expired(
-                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.".into(),
+                    ApiError::ExpiredContinue(
+                        "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.".into(),
+                        encode_continue(INCONSISTENT, start.clone()),
                     )
                 }
                 StorageError::Compacted { .. } => ApiError::Expired(format!(
