@@ -290,9 +290,55 @@ pub fn normalize<T>(obj: &mut Value) -> Result<(), String>
 where
     T: serde::de::DeserializeOwned + serde::Serialize,
 {
-    let typed = T::deserialize(&*obj).map_err(|e| e.to_string())?;
+    let typed = match T::deserialize(&*obj) {
+        Ok(typed) => typed,
+        // Go's zero values: a metav1.Condition written without its
+        // `lastTransitionTime` (Go clients send `null`) is stored by
+        // upstream as the zero time; the Rust type requires one.
+        Err(e) => {
+            if !zero_condition_times(obj) {
+                return Err(e.to_string());
+            }
+            T::deserialize(&*obj).map_err(|e| e.to_string())?
+        }
+    };
     *obj = serde_json::to_value(typed).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// Go's zero `metav1.Time`, as its JSON form decodes on any client.
+const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+/// Gives every condition (an entry of a `conditions` list with a `type`)
+/// that lacks a `lastTransitionTime`, or has `null`, the zero time; whether
+/// any was changed.
+fn zero_condition_times(value: &mut Value) -> bool {
+    let mut changed = false;
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                if key == "conditions" {
+                    if let Value::Array(items) = child {
+                        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                            let missing = item.get("lastTransitionTime").is_none_or(Value::is_null);
+                            if item.contains_key("type") && missing {
+                                item.insert("lastTransitionTime".into(), ZERO_TIME.into());
+                                changed = true;
+                            }
+                        }
+                    }
+                }
+                changed |= zero_condition_times(child);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                changed |= zero_condition_times(item);
+            }
+        }
+        _ => {}
+    }
+    changed
 }
 
 /// Adds `T`'s schema (and what it references) to `gen` (see

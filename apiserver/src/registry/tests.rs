@@ -513,3 +513,38 @@ mod test_only_kind {
         assert_eq!(table["rows"][0]["cells"][1], 3);
     }
 }
+
+/// A metav1.Condition without its time (Go clients send `null`, YAML
+/// writers leave it out) decodes as Go's zero time, as upstream stores it,
+/// instead of failing the whole write; other bad bodies still fail.
+#[test]
+fn conditions_without_a_time_get_the_zero_time() {
+    use serde_json::json;
+    let services = apimachinery::resources::find("", "v1", "services").expect("services");
+    let mut svc = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "s", "namespace": "default"},
+        "spec": {"ports": [{"port": 80}]},
+        "status": {"conditions": [
+            {"type": "A", "status": "True", "reason": "R", "message": "m", "lastTransitionTime": null},
+            {"type": "B", "status": "True", "reason": "R", "message": "m"},
+            {"type": "C", "status": "True", "reason": "R", "message": "m",
+             "lastTransitionTime": "2026-01-02T03:04:05Z"}]}});
+    crate::registry::apply_defaults(services, &mut svc).expect("decodes");
+    let times: Vec<&str> = svc["status"]["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .map(|c| c["lastTransitionTime"].as_str().expect("a time"))
+        .collect();
+    assert_eq!(
+        times,
+        [
+            "0001-01-01T00:00:00Z",
+            "0001-01-01T00:00:00Z",
+            "2026-01-02T03:04:05Z"
+        ]
+    );
+    let mut bad = json!({"apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "s"}, "spec": {"ports": "eighty"}});
+    assert!(crate::registry::apply_defaults(services, &mut bad).is_err());
+}
