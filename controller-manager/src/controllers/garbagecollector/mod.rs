@@ -218,8 +218,13 @@ pub struct GarbageCollector {
 
 /// How an owner reference stands.
 enum OwnerState {
-    /// The owner exists.
+    /// The owner exists, and the graph has seen it: its deletion will
+    /// requeue this dependent.
     Solid,
+    /// The owner exists, but only the apiserver says so: the graph has not
+    /// seen it yet (its kind's informer may not have started, as for a
+    /// just-established CRD), so no event would tell us it went away.
+    Unobserved,
     /// The owner exists and waits in the foreground for this dependent.
     Waiting,
     /// The owner is gone (or is another object with that name now).
@@ -246,10 +251,12 @@ impl Reconciler for GarbageCollector {
         }
         let mut dangling = Vec::new();
         let mut waiting = 0;
+        let mut unobserved = false;
         for o in &node.owners {
             match self.owner_state(&node, o).await? {
                 OwnerState::Dangling => dangling.push(o.uid.clone()),
                 OwnerState::Waiting if o.block_owner_deletion == Some(true) => waiting += 1,
+                OwnerState::Unobserved => unobserved = true,
                 _ => {}
             }
         }
@@ -271,9 +278,18 @@ impl Reconciler for GarbageCollector {
             self.delete(uid, &node, PropagationPolicy::Foreground)
                 .await?;
         }
+        if unobserved {
+            // Look again until the graph holds the owner (upstream's
+            // virtual owner nodes): should it be deleted before its
+            // informer lists it, only this lookup would notice.
+            return Ok(Action::RequeueAfter(UNOBSERVED_OWNER_RECHECK));
+        }
         Ok(Action::Done)
     }
 }
+
+/// How often a dependent whose owner the graph has not seen is checked.
+const UNOBSERVED_OWNER_RECHECK: Duration = Duration::from_secs(5);
 
 impl GarbageCollector {
     fn api(&self, node: &Node) -> Api<DynamicObject> {
@@ -311,7 +327,9 @@ impl GarbageCollector {
             Api::all_with(self.client.clone(), &ar)
         };
         match api.get(&o.name).await {
-            Ok(obj) if obj.metadata.uid.as_deref() == Some(o.uid.as_str()) => Ok(OwnerState::Solid),
+            Ok(obj) if obj.metadata.uid.as_deref() == Some(o.uid.as_str()) => {
+                Ok(OwnerState::Unobserved)
+            }
             Ok(_) => Ok(OwnerState::Dangling),
             Err(e) if is_not_found(&e) => Ok(OwnerState::Dangling),
             Err(e) => Err(e).context(|| format!("looking up owner {} {}", o.kind, o.name)),
