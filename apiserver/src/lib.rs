@@ -86,6 +86,9 @@ pub struct Config {
     pub authorization_modes: Vec<authorization::Mode>,
     /// How long one etcd request may take before the API answers 504.
     pub etcd_timeout: Duration,
+    /// How often etcd's history is compacted ([`storage::compactor`]);
+    /// zero: never.
+    pub etcd_compaction_interval: Duration,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     /// How long a client may take to send a request body.
@@ -123,6 +126,7 @@ impl Default for Config {
             authentication: authentication::Options::default(),
             authorization_modes: vec![authorization::Mode::AlwaysAllow],
             etcd_timeout: Duration::from_secs(4),
+            etcd_compaction_interval: Duration::from_secs(300),
             max_body_bytes: 3 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(32),
@@ -439,6 +443,12 @@ pub async fn start(
     // down, then finish bootstrapping when etcd appears. The `kubernetes`
     // Service goes into `default` once that exists; `/readyz` waits for both.
     tokio::spawn(apiextensions::controller::run(Arc::clone(&state)));
+    if !state.config.etcd_compaction_interval.is_zero() {
+        tokio::spawn(storage::compactor::run(
+            Arc::clone(&state),
+            state.config.etcd_compaction_interval,
+        ));
+    }
     let own = Arc::clone(&state);
     tokio::spawn(async move {
         bootstrap::ensure_system_namespaces(Arc::clone(&own)).await;

@@ -85,6 +85,9 @@ struct Flags {
     /// Seconds an etcd request may take before the API answers 504.
     #[arg(long = "etcd-request-timeout", default_value_t = 4)]
     etcd_request_timeout: u64,
+    /// How often etcd's history is compacted (`5m0s`); 0: never.
+    #[arg(long = "etcd-compaction-interval", default_value = "5m0s", value_parser = component_base::duration::parse)]
+    etcd_compaction_interval: Duration,
     /// Largest accepted request body in bytes.
     #[arg(long = "max-request-bytes", default_value_t = 3 * 1024 * 1024)]
     max_request_bytes: usize,
@@ -170,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
         authorization_modes: apiserver::authorization::Mode::parse_list(&flags.authorization_mode)
             .map_err(|e| anyhow::anyhow!("--authorization-mode: {e}"))?,
         etcd_timeout: Duration::from_secs(flags.etcd_request_timeout),
+        etcd_compaction_interval: flags.etcd_compaction_interval,
         max_body_bytes: flags.max_request_bytes,
         request_timeout: flags.request_timeout,
         max_watches_per_client: flags.max_watches_per_client,

@@ -315,6 +315,53 @@ impl Store {
         self.call("delete", kv.delete(key, None)).await.map(|_| ())
     }
 
+    /// One step of the shared compaction schedule (see [`super::compactor`]):
+    /// if the version of the `compact_rev_key` bookkeeping key is still
+    /// `seen_version`, this apiserver wins the round: it records the store's
+    /// revision there and compacts etcd up to `previous_revision` (the
+    /// revision the last round saw; 0 compacts nothing). Otherwise another
+    /// apiserver won, and its version is adopted. Returns the key's version
+    /// now and the store's current revision (the next round's target).
+    pub async fn compaction_round(
+        &self,
+        seen_version: i64,
+        previous_revision: i64,
+    ) -> Result<(i64, i64)> {
+        const KEY: &str = "compact_rev_key";
+        let txn = Txn::new()
+            .when(vec![Compare::version(KEY, CompareOp::Equal, seen_version)])
+            .and_then(vec![TxnOp::put(KEY, previous_revision.to_string(), None)])
+            .or_else(vec![TxnOp::get(KEY, None)]);
+        let mut kv = self.kv();
+        let resp = self.call("compact", kv.txn(txn)).await?;
+        let current = resp.header().map(|h| h.revision()).unwrap_or_default();
+        if !resp.succeeded() {
+            let version = resp
+                .op_responses()
+                .into_iter()
+                .find_map(|op| match op {
+                    etcd_client::TxnOpResponse::Get(get) => {
+                        get.kvs().first().map(|kv| kv.version())
+                    }
+                    _ => None,
+                })
+                .unwrap_or(0);
+            return Ok((version, current));
+        }
+        if previous_revision > 0 {
+            let mut kv = self.kv();
+            match self
+                .call("compact", kv.compact(previous_revision, None))
+                .await
+            {
+                // Already compacted further (by hand, or a slow round).
+                Err(StorageError::Compacted { .. }) | Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((seen_version + 1, current))
+    }
+
     /// The current etcd revision (a cheap, linearizable read of one missing key).
     pub async fn current_revision(&self) -> Result<i64> {
         let mut kv = self.kv();

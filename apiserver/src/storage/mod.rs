@@ -6,7 +6,10 @@
 //!   win (the loser gets 409 Conflict).
 //! - [`watch_cache`]: one etcd watch per resource feeding a window of recent
 //!   events that many HTTP watchers share.
+//! - [`compactor`]: forgets etcd's history older than one compaction
+//!   interval, as upstream's apiserver does.
 
+pub mod compactor;
 pub mod etcd;
 pub mod watch_cache;
 
