@@ -3,7 +3,11 @@
 //! kubectl starts every command by reading `/api` and `/apis` (which groups
 //! and versions exist) and then `/api/v1` and `/apis/<group>/<version>` (the
 //! resources in each: names, kinds, verbs, short names like `deploy`, and
-//! categories like `all` for `kubectl get all`). All of it is generated from
+//! categories like `all` for `kubectl get all`). Clients that can (kubectl,
+//! client-go) ask `/api` and `/apis` for the *aggregated* form instead
+//! (`Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`):
+//! every group, version and resource in one answer, so discovery costs two
+//! requests instead of one per group version. All of it is generated from
 //! the resource table in `apimachinery::resources`, plus the kinds of the
 //! established CustomResourceDefinitions ([`crate::apiextensions`]), so
 //! discovery changes as CRDs come and go.
@@ -12,7 +16,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::response::json;
@@ -41,8 +45,125 @@ pub async fn version() -> Response {
     )
 }
 
+/// The media type of aggregated discovery, by version.
+const AGGREGATED: [(&str, &str); 2] = [
+    (
+        "v2",
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+    ),
+    (
+        "v2beta1",
+        "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList",
+    ),
+];
+
+/// The aggregated discovery version the client accepts first (its Accept
+/// header lists media types in its order of preference), if any.
+fn aggregated_version(headers: &HeaderMap) -> Option<(&'static str, &'static str)> {
+    let accept = headers.get(http::header::ACCEPT)?.to_str().ok()?;
+    for media in accept.split(',') {
+        let mut parts = media.split(';').map(str::trim);
+        let base = parts.next().unwrap_or("");
+        if base != "application/json" {
+            continue;
+        }
+        let params: Vec<(&str, &str)> = parts.filter_map(|p| p.split_once('=')).collect();
+        let param = |k: &str| params.iter().find(|(n, _)| *n == k).map(|(_, v)| *v);
+        if param("g") != Some("apidiscovery.k8s.io") || param("as") != Some("APIGroupDiscoveryList")
+        {
+            continue;
+        }
+        if let Some(found) = AGGREGATED.iter().find(|(v, _)| Some(*v) == param("v")) {
+            return Some(*found);
+        }
+    }
+    None
+}
+
+/// One resource in aggregated form (an `APIResourceDiscovery`).
+fn resource_discovery(r: &apimachinery::resources::ResourceInfo) -> Value {
+    let kind = |g: &str, v: &str, k: &str| json!({"group": g, "version": v, "kind": k});
+    let mut entry = json!({
+        "resource": r.plural,
+        "responseKind": kind(r.group, r.version, r.kind),
+        "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+        "singularResource": r.singular,
+        "verbs": r.verbs,
+    });
+    if !r.short_names.is_empty() {
+        entry["shortNames"] = json!(r.short_names);
+    }
+    if !r.categories.is_empty() {
+        entry["categories"] = json!(r.categories);
+    }
+    let subs: Vec<Value> = r
+        .subresources
+        .iter()
+        .map(|sub| {
+            let (g, v, k) = sub.kind().unwrap_or((r.group, r.version, r.kind));
+            json!({"subresource": sub.name(), "responseKind": kind(g, v, k), "verbs": sub.verbs()})
+        })
+        .collect();
+    if !subs.is_empty() {
+        entry["subresources"] = json!(subs);
+    }
+    entry
+}
+
+/// The `APIGroupDiscoveryList` of the core group (`core`) or of the named
+/// groups, with `apiVersion` of the asked version.
+fn aggregated(core: bool, version: &str) -> Value {
+    let items: Vec<Value> = crate::apiextensions::groups()
+        .into_iter()
+        .filter(|(g, _)| g.is_empty() == core)
+        .map(|(g, versions)| {
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = crate::apiextensions::in_group_version(g, v)
+                        .into_iter()
+                        .map(resource_discovery)
+                        .collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            let mut metadata = json!({"creationTimestamp": null});
+            if !g.is_empty() {
+                metadata["name"] = json!(g);
+            }
+            json!({"metadata": metadata, "versions": versions})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": format!("apidiscovery.k8s.io/{version}"),
+        "metadata": {},
+        "items": items,
+    })
+}
+
+/// The aggregated answer, when the client asked for it.
+fn serve_aggregated(headers: &HeaderMap, core: bool) -> Option<Response> {
+    let (version, media_type) = aggregated_version(headers)?;
+    let body = aggregated(core, version).to_string();
+    Some(
+        (
+            StatusCode::OK,
+            [
+                (http::header::CONTENT_TYPE, media_type),
+                (http::header::VARY, "Accept"),
+            ],
+            body,
+        )
+            .into_response(),
+    )
+}
+
 /// `GET /api`.
-pub async fn core_versions(State(_s): State<Arc<ApiServer>>) -> Response {
+pub async fn core_versions(State(_s): State<Arc<ApiServer>>, headers: HeaderMap) -> Response {
+    if let Some(resp) = serve_aggregated(&headers, true) {
+        return resp;
+    }
     json(
         StatusCode::OK,
         &json!({
@@ -66,7 +187,10 @@ fn group_doc(name: &str, versions: &[&str]) -> Value {
 }
 
 /// `GET /apis`.
-pub async fn group_list(State(_s): State<Arc<ApiServer>>) -> Response {
+pub async fn group_list(State(_s): State<Arc<ApiServer>>, headers: HeaderMap) -> Response {
+    if let Some(resp) = serve_aggregated(&headers, false) {
+        return resp;
+    }
     let groups: Vec<Value> = crate::apiextensions::groups()
         .into_iter()
         .filter(|(g, _)| !g.is_empty())

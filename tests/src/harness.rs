@@ -463,6 +463,33 @@ impl Http {
         })
     }
 
+    /// GET with an `Accept` header: the status, the answer's content type
+    /// and the body.
+    pub async fn get_accepting(&self, path: &str, accept: &str) -> Result<(u16, String, Bytes)> {
+        let req = http::Request::get(format!("{}{}", self.base, path))
+            .header(http::header::ACCEPT, accept)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| Error::Http(e.to_string()))?;
+        let resp = tokio::time::timeout(Duration::from_secs(30), self.client.request(req))
+            .await
+            .map_err(|_| Error::Http(format!("GET {path} timed out")))?
+            .map_err(|e| Error::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| Error::Http(e.to_string()))?
+            .to_bytes();
+        Ok((status, content_type, body))
+    }
+
     /// GET as text.
     pub async fn get_text(&self, path: &str) -> Result<(u16, String)> {
         let (s, b) = self.send("GET", path, None, Vec::new()).await?;

@@ -127,6 +127,7 @@ async fn builtin_kinds_through_kubectl() {
     let k = |args: &[&str]| kubectl_cached(&api.url, cache.path(), args).expect("kubectl runs");
 
     api_resources_match_upstream(&ok(k(&["api-resources", "-o", "wide"]), "api-resources"));
+    aggregated_discovery_matches_the_per_group_lists(&http).await;
 
     ok(k(&["create", "namespace", "kinds"]), "namespace");
     let dir = tempfile::tempdir().expect("dir");
@@ -544,4 +545,96 @@ where
         .expect("list sar");
     assert_eq!(r.status, 405, "{}", r.body);
     assert_eq!(r.body["reason"], "MethodNotAllowed", "{}", r.body);
+}
+
+/// Aggregated discovery (what kubectl reads first, so the `api-resources`
+/// check above went through it) holds exactly what the per-group-version
+/// lists hold: every resource with its kind, scope, verbs, short names and
+/// subresources. A client asking only for the legacy form gets that.
+async fn aggregated_discovery_matches_the_per_group_lists(http: &Http) {
+    const V2: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+    let mut seen = 0;
+    for (path, core) in [("/api", true), ("/apis", false)] {
+        let (status, content_type, body) = http
+            .get_accepting(path, &format!("{V2},application/json"))
+            .await
+            .expect("GET");
+        assert_eq!(status, 200);
+        assert_eq!(content_type, V2, "{path}");
+        let doc: Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(doc["kind"], "APIGroupDiscoveryList");
+        for group in doc["items"].as_array().expect("items") {
+            let name = group["metadata"]["name"].as_str().unwrap_or("");
+            assert_eq!(name.is_empty(), core, "{path}: {group}");
+            for version in group["versions"].as_array().expect("versions") {
+                let v = version["version"].as_str().expect("version");
+                let gv = if core {
+                    v.to_string()
+                } else {
+                    format!("{name}/{v}")
+                };
+                let prefix = if core { "/api" } else { "/apis" };
+                let legacy = http
+                    .get(&format!("{prefix}/{gv}"))
+                    .await
+                    .expect("GET group version");
+                let legacy = legacy.body["resources"]
+                    .as_array()
+                    .expect("resources")
+                    .clone();
+                let top: Vec<&Value> = legacy
+                    .iter()
+                    .filter(|r| !r["name"].as_str().unwrap_or("").contains('/'))
+                    .collect();
+                let resources = version["resources"].as_array().expect("resources");
+                assert_eq!(resources.len(), top.len(), "{gv}");
+                for (agg, old) in resources.iter().zip(&top) {
+                    assert_eq!(agg["resource"], old["name"], "{gv}");
+                    assert_eq!(agg["responseKind"]["kind"], old["kind"], "{gv}");
+                    assert_eq!(agg["verbs"], old["verbs"], "{gv}");
+                    assert_eq!(agg["singularResource"], old["singularName"], "{gv}");
+                    let scope = if old["namespaced"] == true {
+                        "Namespaced"
+                    } else {
+                        "Cluster"
+                    };
+                    assert_eq!(agg["scope"], scope, "{gv}");
+                    assert_eq!(agg["shortNames"], old["shortNames"], "{gv}");
+                    let subs: Vec<String> = agg["subresources"]
+                        .as_array()
+                        .map(|s| {
+                            s.iter()
+                                .map(|s| {
+                                    format!(
+                                        "{}/{}",
+                                        agg["resource"].as_str().unwrap_or(""),
+                                        s["subresource"].as_str().unwrap_or("")
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let old_subs: Vec<String> = legacy
+                        .iter()
+                        .filter_map(|r| r["name"].as_str())
+                        .filter(|n| {
+                            n.starts_with(&format!("{}/", agg["resource"].as_str().unwrap_or("")))
+                        })
+                        .map(String::from)
+                        .collect();
+                    assert_eq!(subs, old_subs, "{gv}");
+                    seen += 1;
+                }
+            }
+        }
+    }
+    assert!(seen > 50, "only {seen} resources in aggregated discovery");
+    // Without the aggregated type in Accept: the legacy group list.
+    let (_, content_type, body) = http
+        .get_accepting("/apis", "application/json")
+        .await
+        .expect("GET");
+    assert!(content_type.starts_with("application/json") && !content_type.contains("apidiscovery"));
+    let doc: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(doc["kind"], "APIGroupList");
 }

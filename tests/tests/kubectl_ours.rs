@@ -23,7 +23,9 @@ struct Both {
     compared: usize,
 }
 
-/// Ages in tables (`5s`, `2m3s`, `10d`) differ between two runs.
+/// Ages in tables (`5s`, `2m3s`, `10d`) differ between two runs, and so
+/// does the padding after them (`9s` then `10s` one second later): an age
+/// and the spaces after it become `AGE `.
 fn mask_ages(s: &str) -> String {
     s.lines()
         .map(|l| {
@@ -35,7 +37,8 @@ fn mask_ages(s: &str) -> String {
                         && t.chars().all(|c| c.is_ascii_digit() || "smhdy".contains(c))
                         && t.chars().last().is_some_and(|c| "smhdy".contains(c));
                     if is_age {
-                        format!("AGE{}", &w[t.len()..])
+                        let gap = if w.len() > t.len() { " " } else { "" };
+                        format!("AGE{gap}")
                     } else {
                         w.to_string()
                     }
