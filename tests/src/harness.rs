@@ -466,13 +466,31 @@ impl Http {
     /// GET with an `Accept` header: the status, the answer's content type
     /// and the body.
     pub async fn get_accepting(&self, path: &str, accept: &str) -> Result<(u16, String, Bytes)> {
-        let req = http::Request::get(format!("{}{}", self.base, path))
-            .header(http::header::ACCEPT, accept)
-            .body(Full::new(Bytes::new()))
+        self.request("GET", path, &[("accept", accept)], Vec::new())
+            .await
+    }
+
+    /// Any request with the given headers: the status, the answer's content
+    /// type and the body.
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<(u16, String, Bytes)> {
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{}", self.base, path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body)))
             .map_err(|e| Error::Http(e.to_string()))?;
         let resp = tokio::time::timeout(Duration::from_secs(30), self.client.request(req))
             .await
-            .map_err(|_| Error::Http(format!("GET {path} timed out")))?
+            .map_err(|_| Error::Http(format!("{method} {path} timed out")))?
             .map_err(|e| Error::Http(e.to_string()))?;
         let status = resp.status().as_u16();
         let content_type = resp

@@ -211,3 +211,51 @@ async fn strict_validation_names_unknown_and_duplicate_fields() {
         );
     }
 }
+
+/// A create asked for a Table answers with the new object's row; a review
+/// (an answer, not a stored object) has no Table form: 406, as upstream.
+#[tokio::test]
+async fn tables_on_create_and_406_for_reviews() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let http = api.http();
+    const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "t"},
+        "data": {"a": "1"}});
+    let (status, _, body) = http
+        .request(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            &[("accept", TABLE), ("content-type", "application/json")],
+            cm.to_string().into_bytes(),
+        )
+        .await
+        .expect("POST");
+    assert_eq!(status, 201);
+    let table: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(table["kind"], "Table", "{table}");
+    assert_eq!(table["rows"][0]["cells"][0], "t", "{table}");
+    let sar = json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+        "spec": {"nonResourceAttributes": {"path": "/", "verb": "get"}}});
+    let (status, _, body) = http
+        .request(
+            "POST",
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            &[("accept", TABLE), ("content-type", "application/json")],
+            sar.to_string().into_bytes(),
+        )
+        .await
+        .expect("POST");
+    let status_doc: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(status, 406, "{status_doc}");
+    assert_eq!(status_doc["reason"], "NotAcceptable");
+    // As JSON, the same review is answered.
+    let r = http
+        .post(
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+            &sar,
+        )
+        .await
+        .expect("POST");
+    assert_eq!(r.status, 201, "{}", r.body);
+}

@@ -116,7 +116,12 @@ pub(super) async fn create(ctx: Ctx) -> Result<Response> {
         return Box::pin(create_as(ctx, &obj, target, sub)).await;
     }
     let object = create_object(&ctx, obj).await?;
-    Ok(json(StatusCode::CREATED, &object))
+    // Asked for a Table (as for a get), the new object comes back as one.
+    let body = match ctx.table() {
+        Some(include) => crate::tables::table_for_object(resource, &object, include, true),
+        None => object,
+    };
+    Ok(json(StatusCode::CREATED, &body))
 }
 
 /// A create of a kind that is served as `sub` of the `target` object the
@@ -149,6 +154,13 @@ async fn create_as(
 /// it back; nothing is written.
 pub(super) async fn review(ctx: Ctx) -> Result<Response> {
     let resource = ctx.info.resource;
+    // An answer is no stored object: it has no Table form (upstream's
+    // negotiation refuses it before anything is decoded).
+    if ctx.table().is_some() {
+        return Err(ApiError::NotAcceptable(
+            "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf".into(),
+        ));
+    }
     let mut obj = ctx.object_body()?;
     check_type_meta(&mut obj, &resource.api_version(), resource.kind)?;
     if let Some(url_ns) = &ctx.info.namespace {
