@@ -219,6 +219,132 @@ pub fn decode_body(body: &Bytes, format: BodyFormat) -> Result<Value, ApiError> 
     }
 }
 
+/// The first key repeated within one mapping of a YAML body, worded as
+/// upstream's strict YAML decoder words it (`error converting YAML to JSON:
+/// yaml: line 9: key "foo" already set in map`); `None` when there is none
+/// (or the body is not YAML at all: decoding reports that).
+pub fn yaml_duplicate_key(body: &[u8]) -> Option<String> {
+    use serde::de::{DeserializeSeed, Deserializer, Error as _, MapAccess, SeqAccess, Visitor};
+
+    /// Visits every value; fails, where the YAML parser stands, on the
+    /// first repeated key (the parser adds the position to the error).
+    struct Strict;
+
+    /// Marks our own error among the parser's.
+    const MARK: &str = "minik8s-duplicate-key:";
+
+    impl<'de> DeserializeSeed<'de> for Strict {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Strict {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any YAML value")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Strict)?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<serde_yaml::Value>()? {
+                let name = match &key {
+                    serde_yaml::Value::String(s) => s.clone(),
+                    other => serde_yaml::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
+                };
+                if !seen.insert(key) {
+                    return Err(A::Error::custom(format!("{MARK}{name}")));
+                }
+                map.next_value_seed(Strict)?;
+            }
+            Ok(())
+        }
+    }
+
+    let err = Strict
+        .deserialize(serde_yaml::Deserializer::from_slice(body))
+        .err()?;
+    let text = err.to_string();
+    // (after the path of the mapping, when it is nested: `spec: ...`)
+    let key = &text[text.find(MARK)? + MARK.len()..];
+    // serde_yaml appends " at line L column C" (where the mapping starts)
+    // to a visitor's error.
+    let (key, line) = match (key.rsplit_once(" at line "), err.location()) {
+        (Some((key, _)), Some(at)) => {
+            let line = repeated_key_line(body, at.line(), at.column(), key).unwrap_or(at.line());
+            (key, line)
+        }
+        _ => (key, 0),
+    };
+    Some(format!(
+        "error converting YAML to JSON: yaml: line {line}: key {key:?} already set in map"
+    ))
+}
+
+/// The line (1-based) where `key` appears the second time in the block
+/// mapping that starts at `line`, `column` (1-based); `None` for a flow
+/// mapping (`{...}`) or when the key is not written plainly.
+fn repeated_key_line(body: &[u8], line: usize, column: usize, key: &str) -> Option<usize> {
+    let text = std::str::from_utf8(body).ok()?;
+    let indent = column.checked_sub(1)?;
+    let mut seen = 0;
+    for (i, l) in text.lines().enumerate().skip(line.checked_sub(1)?) {
+        // The first line may hold a `- ` before the mapping's first key.
+        let rest = if i + 1 == line {
+            l.get(indent..)?
+        } else {
+            let trimmed = l.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let depth = l.len() - trimmed.len();
+            if depth < indent {
+                return None;
+            }
+            if depth > indent {
+                continue;
+            }
+            trimmed
+        };
+        let written = [key.to_string(), format!("{key:?}"), format!("'{key}'")];
+        if written.iter().any(|w| {
+            rest.strip_prefix(w.as_str())
+                .is_some_and(|after| after.trim_start().starts_with(':'))
+        }) {
+            seen += 1;
+            if seen == 2 {
+                return Some(i + 1);
+            }
+        }
+    }
+    None
+}
+
 /// Picks the body format from the content type of a create/update request.
 pub fn object_body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     match content_type(headers).as_str() {
@@ -353,6 +479,21 @@ impl Query {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yaml_duplicate_keys_are_found_with_their_line() {
+        let body = b"\napiVersion: v1\nkind: X\nmetadata:\n  name: x\nspec:\n  unknown: uk1\n  foo: foo1\n  foo: foo2\n  ports:\n  - name: x\n";
+        assert_eq!(
+            yaml_duplicate_key(body).as_deref(),
+            Some(r#"error converting YAML to JSON: yaml: line 9: key "foo" already set in map"#)
+        );
+        // The same key in different mappings, or in list items, is fine.
+        let fine = b"a:\n  x: 1\nb:\n  x: 2\nl:\n- x: 1\n- x: 2\n";
+        assert_eq!(yaml_duplicate_key(fine), None);
+        // JSON is YAML too.
+        assert!(yaml_duplicate_key(br#"{"a": {"b": 1, "b": 2}}"#)
+            .is_some_and(|m| m.contains(r#"key "b" already set"#)));
+    }
 
     fn p(method: Method, path: &str) -> RequestInfo {
         parse(&method, path, false).unwrap_or_else(|e| panic!("{path}: {e}"))

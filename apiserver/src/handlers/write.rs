@@ -226,6 +226,19 @@ pub(super) async fn patch(ctx: Ctx) -> Result<Response> {
     };
     let patch_body = crate::request::decode_body(&ctx.body, format)?;
     if matches!(patch_type, PatchType::Apply) {
+        // An applied configuration repeating a key: refused with Strict,
+        // a warning with Warn (the default), as upstream's apply patcher.
+        if let Some(problem) = crate::request::yaml_duplicate_key(&ctx.body) {
+            match ctx.query.field_validation.as_deref().unwrap_or("Warn") {
+                "Strict" => {
+                    return Err(ApiError::BadRequest(format!(
+                        "error strict decoding YAML: {problem}"
+                    )))
+                }
+                "Warn" => ctx.warn(problem),
+                _ => {}
+            }
+        }
         return apply(ctx, patch_body).await;
     }
     let resource = ctx.info.resource;
