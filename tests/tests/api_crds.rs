@@ -1074,3 +1074,56 @@ async fn the_garbage_collector_knows_custom_owners() {
         "dependents of deleted owners are collected"
     );
 }
+
+/// A default added to a schema shows on objects stored before it, on every
+/// read (get, list, watch), as upstream defaults custom objects it reads
+/// from etcd; what is stored is not rewritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_schema_default_shows_on_objects_stored_before() {
+    let (etcd, _api, http) = cluster().await;
+    establish(&http, &widget_crd(), WIDGETS).await;
+    let r = http
+        .post(WIDGETS, &widget("old", "red"))
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body["spec"].get("shape").is_none());
+    let patch = json!([{"op": "add",
+        "path": "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/shape",
+        "value": {"type": "string", "default": "round"}}]);
+    let r = http
+        .patch(
+            &format!("{CRDS}/widgets.crd.test"),
+            "application/json-patch+json",
+            &patch,
+        )
+        .await
+        .expect("patch crd");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let defaulted = eventually(Duration::from_secs(10), || async {
+        let r = http.get(&format!("{WIDGETS}/old")).await.ok()?;
+        (r.body["spec"]["shape"] == "round").then_some(r.body)
+    })
+    .await
+    .expect("the default shows on get");
+    assert_eq!(defaulted["spec"]["color"], "red");
+    let list = http.get(WIDGETS).await.expect("list");
+    assert_eq!(
+        list.body["items"][0]["spec"]["shape"], "round",
+        "{}",
+        list.body
+    );
+    let mut watch = http
+        .watch(&format!("{WIDGETS}?watch=true"))
+        .await
+        .expect("watch");
+    let ev = watch.next(Duration::from_secs(5)).await.expect("an event");
+    assert_eq!(ev["object"]["spec"]["shape"], "round", "{ev}");
+    // etcd still holds the object as it was written.
+    let (stored, _) = etcd
+        .get_raw("/registry/crd.test/widgets/default/old")
+        .await
+        .expect("etcd")
+        .expect("stored");
+    assert!(stored["spec"].get("shape").is_none(), "{stored}");
+}

@@ -30,10 +30,32 @@ pub fn in_version(obj: &Value, api_version: &str) -> Option<Value> {
     Some(copy)
 }
 
-/// Whether answers about `resource` may hold objects in another version
-/// than the one asked for (a custom resource with several versions).
+/// Whether answers about `resource` must be rewritten on the way out: a
+/// custom resource whose objects may be stored in another version than
+/// the one asked for (several versions), or whose schema has defaults
+/// (upstream defaults custom objects when it reads them, so a default
+/// added to a schema shows on objects stored before).
 pub fn needed(resource: &ResourceInfo) -> bool {
-    super::custom_strategy(resource).is_some_and(|s| s.multi_version)
+    super::custom_strategy(resource).is_some_and(|s| s.multi_version || s.has_defaults())
+}
+
+/// `obj` (a stored object of `resource`) as read in `api_version`: in that
+/// version, with the schema's defaults filled in; `None` when that changes
+/// nothing.
+pub fn as_read(resource: &ResourceInfo, obj: &Value, api_version: &str) -> Option<Value> {
+    if obj.get("kind").and_then(Value::as_str) != Some(resource.kind) {
+        return None;
+    }
+    let strategy = super::custom_strategy(resource)?;
+    let mut out = in_version(obj, api_version);
+    if strategy.has_defaults() {
+        let mut defaulted = out.clone().unwrap_or_else(|| obj.clone());
+        strategy.default_on_read(&mut defaulted);
+        if &defaulted != obj {
+            out = Some(defaulted);
+        }
+    }
+    out
 }
 
 /// A stored object of `resource` as the resource's version sees it, when
@@ -61,10 +83,8 @@ pub fn to_storage(resource: &ResourceInfo, obj: &mut Value) {
 }
 
 fn convert_in_place(v: &mut Value, resource: &ResourceInfo, api_version: &str) {
-    if v.get("kind").and_then(Value::as_str) == Some(resource.kind) {
-        if let Some(c) = in_version(v, api_version) {
-            *v = c;
-        }
+    if let Some(c) = as_read(resource, v, api_version) {
+        *v = c;
     }
 }
 

@@ -196,6 +196,27 @@ impl CustomResourceStrategy {
     }
 }
 
+impl CustomResourceStrategy {
+    /// Whether the schema defaults any field.
+    pub fn has_defaults(&self) -> bool {
+        fn any_default(v: &Value) -> bool {
+            match v {
+                Value::Object(m) => m.contains_key("default") || m.values().any(any_default),
+                Value::Array(a) => a.iter().any(any_default),
+                _ => false,
+            }
+        }
+        self.schema.as_ref().is_some_and(any_default)
+    }
+
+    /// Fills the schema's defaults into a stored object being read.
+    pub fn default_on_read(&self, obj: &mut Value) {
+        if let Some(s) = &self.schema {
+            defaulting::apply(s, obj);
+        }
+    }
+}
+
 impl Strategy for CustomResourceStrategy {
     fn normalize(&self, obj: &mut Value) -> Result<(), String> {
         if let Some(meta) = obj.get_mut("metadata") {

@@ -71,6 +71,9 @@ struct Watcher {
     last_rev: i64,
     kind: &'static str,
     api_version: String,
+    /// A custom resource's row: its objects are converted to the version
+    /// watched and defaulted as they leave.
+    custom: Option<&'static apimachinery::resources::ResourceInfo>,
 }
 
 impl Watcher {
@@ -107,8 +110,12 @@ impl Watcher {
     async fn send(&mut self, kind: &str, object: &Value, object_json: &[u8]) -> bool {
         // A custom resource stored in another of its versions leaves in the
         // version watched.
-        let converted = crate::apiextensions::conversion::in_version(object, &self.api_version)
-            .filter(|_| object.get("kind").and_then(Value::as_str) == Some(self.kind));
+        let converted = match self.custom {
+            Some(resource) => {
+                crate::apiextensions::conversion::as_read(resource, object, &self.api_version)
+            }
+            None => None,
+        };
         let converted_json;
         let (object, object_json) = match &converted {
             Some(c) => {
@@ -239,6 +246,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
         namespace_prefix: ctx.info.namespace.clone(),
         tx,
         last_rev: from,
+        custom: crate::apiextensions::conversion::needed(resource).then_some(resource),
         kind: resource.kind,
         api_version: resource.api_version(),
     };
