@@ -84,6 +84,7 @@ pub fn charges(group: &str, resource: &str, name: &str) -> bool {
             POD_RESOURCES.contains(&name)
                 || name.starts_with("requests.hugepages-")
                 || name.starts_with("hugepages-")
+                || name.strip_prefix("requests.").is_some_and(is_extended)
         }
         ("", "services") => matches!(
             name,
@@ -201,8 +202,25 @@ fn compute_usage(requests: &ResourceList, limits: &ResourceList) -> ResourceList
             out.insert(k.clone(), *q);
             out.insert(format!("requests.{k}"), *q);
         }
+        // Extended resources (`example.com/dongle`) are quota'd by request
+        // only (they cannot be overcommitted: limit equals request).
+        if is_extended(k) {
+            out.insert(format!("requests.{k}"), *q);
+        }
     }
     out
+}
+
+/// An extended resource name (upstream `IsExtendedResourceName`): a
+/// domain-prefixed name outside `kubernetes.io`, not itself a
+/// `requests.` quota name.
+fn is_extended(name: &str) -> bool {
+    name.contains('/')
+        && !name.starts_with("requests.")
+        && !name.starts_with("kubernetes.io/")
+        && !name
+            .split_once('/')
+            .is_some_and(|(domain, _)| domain.ends_with(".kubernetes.io"))
 }
 
 /// What `obj` (of `group`/`resource`) uses of a quota; `now_millis` decides
@@ -520,6 +538,19 @@ mod tests {
             usage("", "pods", &done, 0).keys().collect::<Vec<_>>(),
             ["count/pods"]
         );
+    }
+
+    #[test]
+    fn extended_resources_are_charged_by_request() {
+        let p = pod(json!({"requests": {"cpu": "1", "example.com/dongle": "2"},
+                           "limits": {"example.com/dongle": "2"}}));
+        let u = usage("", "pods", &p, 0);
+        assert_eq!(u["requests.example.com/dongle"], q("2"));
+        assert!(!u.contains_key("example.com/dongle"));
+        assert!(!u.contains_key("limits.example.com/dongle"));
+        assert!(charges("", "pods", "requests.example.com/dongle"));
+        assert!(!charges("", "pods", "requests.kubernetes.io/thing"));
+        assert!(!charges("", "configmaps", "requests.example.com/dongle"));
     }
 
     #[test]
