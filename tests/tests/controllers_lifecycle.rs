@@ -142,6 +142,48 @@ async fn cascade_deletion_in_all_three_modes() {
     assert_eq!(count(&pods, "app=fg").await, 0);
 }
 
+/// Three objects owning each other in a circle, every reference blocking:
+/// a foreground deletion of one must not wait forever (upstream's
+/// collector unblocks the circle) and takes all three.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependency_circle_does_not_block_foreground_deletion() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::DeleteParams;
+    let c = ControlPlane::start().await;
+    let _cm = ControllerManager::start(&c.url, &["garbagecollector"], |_| {}).await;
+    let ns = c.namespace("circle");
+    let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), &ns);
+    let mut uids = Vec::new();
+    for name in ["one", "two", "three"] {
+        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name,
+            "labels": {"circle": "yes"}}}))
+        .expect("configmap");
+        let made = cms
+            .create(&PostParams::default(), &cm)
+            .await
+            .expect("create");
+        uids.push(made.metadata.uid.unwrap_or_default());
+    }
+    // one <- three, two <- one, three <- two
+    for (i, name) in ["one", "two", "three"].iter().enumerate() {
+        let owner = (i + 2) % 3;
+        let owner_name = ["one", "two", "three"][owner];
+        let patch = json!({"metadata": {"ownerReferences": [{"apiVersion": "v1",
+            "kind": "ConfigMap", "name": owner_name, "uid": uids[owner],
+            "controller": true, "blockOwnerDeletion": true}]}});
+        cms.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("own");
+    }
+    cms.delete("one", &DeleteParams::foreground())
+        .await
+        .expect("delete");
+    assert!(
+        wait_count(&cms, "circle=yes", 0).await,
+        "the circle was deleted"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_namespace_deletes_its_content_first() {
     let c = ControlPlane::start().await;

@@ -412,6 +412,19 @@ impl GarbageCollector {
     }
 
     /// `--cascade=foreground`: dependents first, then the owner.
+    /// Whether `dep`, itself deleted in the foreground, has a dependent
+    /// deleted in the foreground too (upstream's cheap circle test: it has
+    /// false positives on long chains, never false negatives on circles).
+    fn may_close_a_circle(&self, duid: &str, dep: &Node) -> bool {
+        dep.deleting
+            && dep.has_finalizer(FOREGROUND)
+            && self
+                .graph
+                .dependents(duid)
+                .iter()
+                .any(|(_, d)| d.deleting && d.has_finalizer(FOREGROUND))
+    }
+
     async fn delete_dependents(&self, uid: &str, node: &Node) -> Result<Action> {
         let deps = self.graph.dependents(uid);
         let mut blocking = 0;
@@ -420,6 +433,26 @@ impl GarbageCollector {
                 .owners
                 .iter()
                 .any(|o| o.uid == uid && o.block_owner_deletion == Some(true));
+            if blocks && self.may_close_a_circle(duid, dep) {
+                // Upstream's cycle breaker: a dependent that waits for its
+                // own dependents, one of which waits for its dependents in
+                // turn, may be waiting (round the circle) for us. It stops
+                // blocking its owners, so the circle comes apart; it is
+                // still deleted.
+                tracing::info!(object = %dep.describe(), "unblocking its owners to break a possible dependency circle");
+                let owners: Vec<OwnerReference> = dep
+                    .owners
+                    .iter()
+                    .map(|o| OwnerReference {
+                        block_owner_deletion: Some(false),
+                        ..o.clone()
+                    })
+                    .collect();
+                let patch =
+                    serde_json::json!({"metadata": {"ownerReferences": owners, "uid": duid}});
+                self.patch(dep, &patch).await?;
+                continue;
+            }
             if blocks {
                 blocking += 1;
             }
