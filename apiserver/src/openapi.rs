@@ -272,6 +272,112 @@ pub fn v3_served_document(path: &str) -> Option<Cow<'static, Value>> {
         .map(|(_, d)| Cow::Owned(d))
 }
 
+/// `GET /openapi/v2`: the whole API as one Swagger 2.0 document (what
+/// older clients and `kubectl explain --output=plaintext-openapiv2` read),
+/// made from the OpenAPI v3 documents of every group version, the custom
+/// ones included: their schemas become `definitions`, their operations the
+/// `paths`. Returns the document and its ETag.
+pub fn v2_document() -> (Value, String) {
+    let mut paths = Map::new();
+    let mut definitions = Map::new();
+    let custom = custom_documents();
+    let all = docs()
+        .docs
+        .iter()
+        .map(|(_, d)| d)
+        .chain(custom.iter().map(|(_, d)| d));
+    for doc in all {
+        if let Some(schemas) = doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+        {
+            for (name, schema) in schemas {
+                definitions
+                    .entry(name.clone())
+                    .or_insert_with(|| v3_schema_to_v2(schema));
+            }
+        }
+        if let Some(doc_paths) = doc.get("paths").and_then(Value::as_object) {
+            for (path, ops) in doc_paths {
+                let Some(ops) = ops.as_object() else { continue };
+                let converted: Map<String, Value> = ops
+                    .iter()
+                    .map(|(method, op)| (method.clone(), v3_operation_to_v2(op)))
+                    .collect();
+                paths.insert(path.clone(), Value::Object(converted));
+            }
+        }
+    }
+    let doc = json!({
+        "swagger": "2.0",
+        "info": {"title": "minik8s", "version": format!("v{}.{}", crate::discovery::MAJOR, crate::discovery::MINOR)},
+        "paths": paths,
+        "definitions": definitions,
+    });
+    let etag = stable_hash(&doc.to_string());
+    (doc, etag)
+}
+
+/// A v3 schema as a v2 one: references point into `definitions`, and
+/// `nullable` (v3 only) goes.
+fn v3_schema_to_v2(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| k.as_str() != "nullable")
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), v) {
+                        ("$ref", Value::String(r)) => {
+                            Value::String(r.replace("#/components/schemas/", "#/definitions/"))
+                        }
+                        _ => v3_schema_to_v2(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(v3_schema_to_v2).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A v3 operation as a v2 one: parameter types inline, the response
+/// schema without its media type, and the media types listed.
+fn v3_operation_to_v2(op: &Value) -> Value {
+    let mut out = op.clone();
+    let Some(map) = out.as_object_mut() else {
+        return out;
+    };
+    if let Some(Value::Array(params)) = map.get_mut("parameters") {
+        for p in params.iter_mut().filter_map(Value::as_object_mut) {
+            if let Some(Value::Object(schema)) = p.remove("schema") {
+                for (k, v) in schema {
+                    p.insert(k, v);
+                }
+            }
+        }
+    }
+    if let Some(Value::Object(responses)) = map.get_mut("responses") {
+        for resp in responses.values_mut().filter_map(Value::as_object_mut) {
+            if let Some(content) = resp.remove("content") {
+                if let Some(schema) = content.pointer("/application~1json/schema") {
+                    resp.insert("schema".into(), v3_schema_to_v2(schema));
+                }
+            }
+        }
+    }
+    map.insert(
+        "consumes".into(),
+        json!(["application/json", "application/yaml"]),
+    );
+    map.insert(
+        "produces".into(),
+        json!(["application/json", "application/yaml"]),
+    );
+    map.insert("schemes".into(), json!(["https"]));
+    out
+}
+
 /// Fields present (and not null) in what the client sent but absent from the
 /// object decoded into its kind's type: unknown or misspelled fields, as
 /// `.spec.replicaz`.

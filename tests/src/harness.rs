@@ -466,19 +466,26 @@ impl Http {
     /// GET with an `Accept` header: the status, the answer's content type
     /// and the body.
     pub async fn get_accepting(&self, path: &str, accept: &str) -> Result<(u16, String, Bytes)> {
-        self.request("GET", path, &[("accept", accept)], Vec::new())
-            .await
+        let (status, headers, body) = self
+            .request("GET", path, &[("accept", accept)], Vec::new())
+            .await?;
+        let content_type = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        Ok((status, content_type, body))
     }
 
-    /// Any request with the given headers: the status, the answer's content
-    /// type and the body.
+    /// Any request with the given headers: the status, the answer's
+    /// headers and the body.
     pub async fn request(
         &self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: Vec<u8>,
-    ) -> Result<(u16, String, Bytes)> {
+    ) -> Result<(u16, http::HeaderMap, Bytes)> {
         let mut req = http::Request::builder()
             .method(method)
             .uri(format!("{}{}", self.base, path));
@@ -493,19 +500,14 @@ impl Http {
             .map_err(|_| Error::Http(format!("{method} {path} timed out")))?
             .map_err(|e| Error::Http(e.to_string()))?;
         let status = resp.status().as_u16();
-        let content_type = resp
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let headers = resp.headers().clone();
         let body = resp
             .into_body()
             .collect()
             .await
             .map_err(|e| Error::Http(e.to_string()))?
             .to_bytes();
-        Ok((status, content_type, body))
+        Ok((status, headers, body))
     }
 
     /// GET as text.

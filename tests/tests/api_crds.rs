@@ -1127,3 +1127,65 @@ async fn a_new_schema_default_shows_on_objects_stored_before() {
         .expect("stored");
     assert!(stored["spec"].get("shape").is_none(), "{stored}");
 }
+
+/// `/openapi/v2` (Swagger 2.0) holds every kind's schema, the CRDs' too,
+/// with references into `definitions`, and honours its ETag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_v2_publishes_builtin_and_custom_schemas() {
+    let (_etcd, api, http) = cluster().await;
+    establish(&http, &widget_crd(), WIDGETS).await;
+    let (status, _, body) = http
+        .get_accepting("/openapi/v2", "application/json")
+        .await
+        .expect("GET");
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_slice(&body).expect("JSON");
+    assert_eq!(doc["swagger"], "2.0");
+    let widget = &doc["definitions"]["test.crd.v1.Widget"];
+    assert_eq!(
+        widget["properties"]["spec"]["properties"]["color"]["enum"],
+        json!(["red", "green", "blue"]),
+        "{widget}"
+    );
+    assert_eq!(
+        widget["x-kubernetes-group-version-kind"][0]["kind"],
+        "Widget"
+    );
+    assert!(doc["definitions"]
+        .as_object()
+        .expect("definitions")
+        .keys()
+        .any(|k| k.ends_with(".Deployment")));
+    let text = doc.to_string();
+    assert!(!text.contains("#/components/"), "v3 references left");
+    assert!(doc["paths"]["/apis/crd.test/v1/namespaces/{namespace}/widgets"]["get"].is_object());
+    // The ETag answers a repeated download with 304.
+    let (_, headers, _) = http
+        .request("GET", "/openapi/v2", &[], Vec::new())
+        .await
+        .expect("GET");
+    let etag = headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("an ETag")
+        .to_string();
+    let (status, _, _) = http
+        .request(
+            "GET",
+            "/openapi/v2",
+            &[("if-none-match", etag.as_str())],
+            Vec::new(),
+        )
+        .await
+        .expect("GET");
+    assert_eq!(status, 304);
+    // Only JSON: a client insisting on the protobuf form gets 406.
+    let (status, _, _) = http
+        .get_accepting(
+            "/openapi/v2",
+            "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+        )
+        .await
+        .expect("GET");
+    assert_eq!(status, 406);
+}

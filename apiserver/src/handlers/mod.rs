@@ -129,6 +129,38 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
             .into_response(),
         };
     }
+    if path.trim_end_matches('/') == "/openapi/v2" && parts.method == http::Method::GET {
+        // Only the JSON form is served (not gnostic's protobuf).
+        let accept = parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let json_ok = accept.is_empty() || accept.contains("json") || accept.contains("*/*");
+        if !json_ok {
+            return ApiError::NotAcceptable(
+                "only application/json is served for /openapi/v2".into(),
+            )
+            .into_response();
+        }
+        let (doc, etag) = crate::openapi::v2_document();
+        let quoted = format!("\"{etag}\"");
+        let unchanged = parts
+            .headers
+            .get(http::header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == quoted));
+        let resp = if unchanged {
+            (StatusCode::NOT_MODIFIED, [(http::header::ETAG, quoted)]).into_response()
+        } else {
+            let mut resp = json(StatusCode::OK, &doc);
+            if let Ok(v) = http::HeaderValue::from_str(&quoted) {
+                resp.headers_mut().insert(http::header::ETAG, v);
+            }
+            resp
+        };
+        return finish(start, "get", "openapi", resp);
+    }
     if path.starts_with("/openapi/") {
         return ApiError::NotFoundPath(format!(
             "the server could not find the requested resource ({path})"
