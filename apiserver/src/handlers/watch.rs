@@ -183,6 +183,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
             headers: ctx.headers.clone(),
             body: Bytes::new(),
             warnings: Arc::clone(&ctx.warnings),
+            audit_annotations: Arc::clone(&ctx.audit_annotations),
             user: ctx.user.clone(),
         };
         filter = Filter::from_ctx(&c2)?;
@@ -214,6 +215,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
             headers: ctx.headers.clone(),
             body: Bytes::new(),
             warnings: Arc::clone(&ctx.warnings),
+            audit_annotations: Arc::clone(&ctx.audit_annotations),
             user: ctx.user.clone(),
         };
         let (items, meta) = list_objects(&list_ctx).await?;
