@@ -107,6 +107,8 @@ pub struct Config {
     pub service_node_port_range: admission::service_node_port::PortRange,
     /// Admission plug-ins switched off (`--disable-admission-plugins`).
     pub admission: admission::Plugins,
+    /// PodSecurity's defaults and exemptions (`--admission-control-config-file`).
+    pub pod_security: admission::pod_security::Configuration,
     /// How kubelets are reached (`--kubelet-*`).
     pub kubelet: kubelet_client::Options,
 }
@@ -137,6 +139,7 @@ impl Default for Config {
             service_node_port_range: admission::service_node_port::PortRange::parse("30000-32767")
                 .unwrap_or_else(|| unreachable!("the default port range parses")),
             admission: admission::Plugins::default(),
+            pod_security: admission::pod_security::Configuration::default(),
             kubelet: kubelet_client::Options::default(),
         }
     }

@@ -119,6 +119,10 @@ struct Flags {
     /// a cluster without a controller-manager to make `default` accounts).
     #[arg(long = "disable-admission-plugins", value_delimiter = ',')]
     disable_admission_plugins: Vec<String>,
+    /// The admission plug-ins' configuration (an `AdmissionConfiguration`;
+    /// PodSecurity's defaults and exemptions).
+    #[arg(long = "admission-control-config-file")]
+    admission_control_config_file: Option<PathBuf>,
     /// Reach kubelets over TLS (off only for tests with a plain-HTTP
     /// stand-in kubelet).
     #[arg(long = "kubelet-https", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -201,6 +205,11 @@ async fn main() -> anyhow::Result<()> {
             &flags.enable_admission_plugins,
             &flags.disable_admission_plugins,
         )?,
+        pod_security: match &flags.admission_control_config_file {
+            Some(path) => apiserver::admission::pod_security::Configuration::load(path)
+                .context("--admission-control-config-file")?,
+            None => Default::default(),
+        },
         kubelet: apiserver::kubelet_client::Options {
             https: flags.kubelet_https,
             client_certificate: flags.kubelet_client_certificate,

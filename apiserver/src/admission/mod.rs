@@ -18,6 +18,10 @@
 //! - [`resource_quota`]: a new object must fit the namespace's
 //!   ResourceQuotas, and is charged to them before it is stored.
 //!
+//! The validating phase starts with [`pod_security`] (the Pod Security
+//! Standards per namespace: refuses pods, warns about workloads' templates
+//! and checks namespaces' labels).
+//!
 //! After the built-in plug-ins come the cluster's own admission webhooks
 //! ([`webhook`]): mutating webhooks before the kind's validation,
 //! [`validating_admission_policy`] and the validating webhooks after it.
@@ -27,6 +31,7 @@
 
 pub mod limit_ranger;
 pub mod namespace_lifecycle;
+pub mod pod_security;
 pub mod priority;
 pub mod reservation;
 pub mod resource_quota;
@@ -44,6 +49,7 @@ pub use namespace_lifecycle::{NamespaceLifecycle, SYSTEM_NAMESPACES};
 /// Plug-ins that run unless disabled.
 pub const SWITCHABLE: &[&str] = &[
     service_account::PLUGIN_NAME,
+    pod_security::PLUGIN_NAME,
     webhook::MUTATING_PLUGIN_NAME,
     validating_admission_policy::PLUGIN_NAME,
     webhook::VALIDATING_PLUGIN_NAME,

@@ -48,6 +48,9 @@ pub struct Ctx {
     /// Warnings for the client, sent as `Warning` headers (unknown fields
     /// under `fieldValidation=Warn`).
     pub warnings: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Annotations admission plug-ins attach for the audit log (PodSecurity's
+    /// `pod-security.kubernetes.io/enforce-policy`, ...).
+    pub audit_annotations: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
     /// Who the request comes from ([`crate::filters`]).
     pub user: crate::authentication::UserInfo,
 }
@@ -74,6 +77,13 @@ impl Ctx {
     pub fn warn(&self, message: String) {
         if let Ok(mut w) = self.warnings.lock() {
             w.push(message);
+        }
+    }
+
+    /// Adds an audit annotation to the request.
+    pub fn annotate(&self, key: String, value: String) {
+        if let Ok(mut a) = self.audit_annotations.lock() {
+            a.insert(key, value);
         }
     }
 
@@ -264,6 +274,7 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         headers: parts.headers,
         body,
         warnings: Arc::clone(&warnings),
+        audit_annotations: Arc::default(),
     };
     let resp = route(ctx).instrument(span).await;
     let mut resp = match resp {

@@ -190,6 +190,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
             headers: ctx.headers.clone(),
             body: Bytes::new(),
             warnings: Arc::clone(&ctx.warnings),
+            audit_annotations: Arc::clone(&ctx.audit_annotations),
             user: ctx.user.clone(),
         };
         filter = Filter::from_ctx(&c2)?;
@@ -221,6 +222,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
             headers: ctx.headers.clone(),
             body: Bytes::new(),
             warnings: Arc::clone(&ctx.warnings),
+            audit_annotations: Arc::clone(&ctx.audit_annotations),
             user: ctx.user.clone(),
         };
         let (items, meta) = list_objects(&list_ctx).await?;

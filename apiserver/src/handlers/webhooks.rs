@@ -1,7 +1,9 @@
 //! Where the write handlers call the admission webhooks
 //! ([`crate::admission::webhook`]): the request's attributes from the
 //! [`Ctx`], the webhooks' warnings into the response, and validation again
-//! when a mutating webhook changed the object.
+//! when a mutating webhook changed the object. The validating phase opens
+//! with Pod Security ([`crate::admission::pod_security`]), as upstream's
+//! plug-in order has it.
 
 use apimachinery::resources::Subresource;
 use serde_json::Value;
@@ -69,6 +71,22 @@ pub(super) async fn mutate_create(ctx: &Ctx, obj: &mut Value) -> Result<()> {
     out.map(|_| ())
 }
 
+/// Pod Security on the object the request writes: its warnings and audit
+/// annotations go to the request.
+async fn pod_security(
+    ctx: &Ctx,
+    attrs: &Attributes<'_>,
+    obj: &Value,
+    old: Option<&Value>,
+) -> Result<()> {
+    let outcome = crate::admission::pod_security::validate(&ctx.server, attrs, obj, old).await?;
+    pass_warnings(ctx, outcome.warnings);
+    for (key, value) in outcome.annotations {
+        ctx.annotate(key, value);
+    }
+    Ok(())
+}
+
 /// Validating webhooks on a new object, after its validation.
 pub(super) async fn validate_create(ctx: &Ctx, obj: &Value) -> Result<()> {
     if !sends_object(ctx) {
@@ -76,6 +94,7 @@ pub(super) async fn validate_create(ctx: &Ctx, obj: &Value) -> Result<()> {
     }
     let name = meta_str(obj, "name").unwrap_or("").to_string();
     let attrs = attributes(ctx, Operation::Create, &name);
+    pod_security(ctx, &attrs, obj, None).await?;
     let mut warnings = Vec::new();
     let out = validate_both(&ctx.server, &attrs, Some(obj), None, &mut warnings).await;
     pass_warnings(ctx, warnings);
@@ -127,6 +146,10 @@ pub(super) async fn admit_update(ctx: &Ctx, obj: &mut Value, old: &Value) -> Res
     let out = match mutated {
         Ok(true) => revalidate(resource, obj, old),
         Ok(false) => Ok(()),
+        Err(e) => Err(e),
+    };
+    let out = match out {
+        Ok(()) => pod_security(ctx, &attrs, obj, Some(old)).await,
         Err(e) => Err(e),
     };
     let out = match out {

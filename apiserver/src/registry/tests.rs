@@ -449,6 +449,7 @@ mod test_only_kind {
             headers: HeaderMap::new(),
             body: serde_json::to_vec(&body).expect("encodes").into(),
             warnings: Arc::default(),
+            audit_annotations: Arc::default(),
             user: crate::authentication::UserInfo::anonymous(),
         };
         let resp = match route(ctx).await {
