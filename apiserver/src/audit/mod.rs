@@ -36,6 +36,7 @@ use serde_json::Value;
 
 use crate::authentication::UserInfo;
 use crate::authorization::Attributes;
+use crate::request::{decode_body, object_body_format, BodyFormat};
 use crate::serve::ClientAddr;
 use crate::ApiServer;
 use body::{Captured, Tee};
@@ -120,6 +121,8 @@ struct Draft {
     /// `ResponseStarted` event.
     long_running: bool,
     request_body: Option<Captured>,
+    /// How the request body is encoded (JSON, YAML or protobuf).
+    request_format: BodyFormat,
 }
 
 impl Context {
@@ -206,7 +209,7 @@ impl Context {
                 .request_body
                 .as_ref()
                 .and_then(Captured::bytes)
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .and_then(|b| decode_body(&b.into(), draft.request_format).ok())
                 .filter(Value::is_object);
         }
         if level >= Level::RequestResponse && !draft.long_running {
@@ -312,6 +315,8 @@ pub async fn filter(State(server): State<Arc<ApiServer>>, req: Request, next: Ne
         stage_timestamp: received,
         annotations: BTreeMap::new(),
     };
+    // Patches are JSON too; upstream records the object as decoded.
+    let request_format = object_body_format(req.headers()).unwrap_or(BodyFormat::Json);
     let (mut parts, body) = req.into_parts();
     let has_body = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
     let (body, request_body) = if auditor.keep_bodies && has_body {
@@ -327,6 +332,7 @@ pub async fn filter(State(server): State<Arc<ApiServer>>, req: Request, next: Ne
             decision: Decision::default(),
             long_running: false,
             request_body,
+            request_format,
         })),
     };
     parts.extensions.insert(ctx.clone());

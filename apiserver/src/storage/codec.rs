@@ -57,14 +57,13 @@ impl Codec {
             reason,
         };
         let plain;
-        let value = match self.chain(key) {
+        let (value, stale) = match self.chain(key) {
             Some(chain) => {
-                plain = chain
-                    .from_storage(value, key)
-                    .map_err(|e| corrupt(e.to_string()))?;
-                &plain[..]
+                let stale;
+                (plain, stale) = chain.read(value, key).map_err(|e| corrupt(e.to_string()))?;
+                (&plain[..], stale)
             }
-            None => value,
+            None => (value, false),
         };
         let mut object: Value =
             serde_json::from_slice(value).map_err(|e| corrupt(e.to_string()))?;
@@ -72,6 +71,7 @@ impl Codec {
         Ok(StoredObject {
             object,
             mod_revision,
+            stale,
         })
     }
 

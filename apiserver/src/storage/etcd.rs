@@ -38,6 +38,9 @@ pub struct StoredObject {
     pub object: Value,
     /// The key's `mod_revision`.
     pub mod_revision: i64,
+    /// Read with another encryption provider or key than the one writing
+    /// now: an update re-writes it even when nothing changed.
+    pub stale: bool,
 }
 
 /// One page of a range read.

@@ -199,21 +199,29 @@ impl Chain {
     /// share a prefix while a key is rotated), and the identity gives way
     /// when it meets encrypted data.
     pub fn from_storage(&self, stored: &[u8], key: &[u8]) -> Result<Vec<u8>> {
+        self.read(stored, key).map(|(plain, _)| plain)
+    }
+
+    /// [`Chain::from_storage`], also telling whether the value is stale:
+    /// read by another provider than the one that writes, so an update
+    /// must re-write it even when the object did not change (that is how
+    /// `kubectl replace` moves data to a new key).
+    pub fn read(&self, stored: &[u8], key: &[u8]) -> Result<(Vec<u8>, bool)> {
         let mut errors = Vec::new();
-        for provider in &self.providers {
+        for (i, provider) in self.providers.iter().enumerate() {
             let prefix = provider.prefix();
             let Some(rest) = stored.strip_prefix(prefix) else {
                 continue;
             };
             let result = match provider {
                 Provider::Identity => match identity::from_storage(rest) {
-                    Ok(plain) => return Ok(plain.to_vec()),
+                    Ok(plain) => return Ok((plain.to_vec(), i != 0)),
                     Err(_) => continue,
                 },
                 Provider::Key { cipher, .. } => cipher.decrypt(rest, key),
             };
             match result {
-                Ok(plain) => return Ok(plain),
+                Ok(plain) => return Ok((plain, i != 0)),
                 Err(e) => errors.push(e.to_string()),
             }
         }
@@ -327,9 +335,10 @@ mod tests {
         let old = Chain::new(vec![cbc("key1", 1)]);
         let stored = old.to_storage(b"{}", KEY).unwrap_or_default();
         let rotated = Chain::new(vec![cbc("key2", 2), cbc("key1", 1)]);
-        assert_eq!(rotated.from_storage(&stored, KEY), Ok(b"{}".to_vec()));
+        assert_eq!(rotated.read(&stored, KEY), Ok((b"{}".to_vec(), true)));
         let rewritten = rotated.to_storage(b"{}", KEY).unwrap_or_default();
         assert!(rewritten.starts_with(b"k8s:enc:aescbc:v1:key2:"));
+        assert_eq!(rotated.read(&rewritten, KEY), Ok((b"{}".to_vec(), false)));
         // Without key1 the old value has no matching prefix.
         let only_new = Chain::new(vec![cbc("key2", 2)]);
         assert_eq!(
