@@ -233,24 +233,36 @@ impl Chain {
     }
 }
 
+/// A `(group, resource)` of the configuration, `*` matching any.
+pub type Pattern = (String, String);
+
+/// One `resources` entry of the configuration: what it covers, and how.
+#[derive(Debug)]
+struct Rule {
+    patterns: Vec<Pattern>,
+    chain: Arc<Chain>,
+}
+
 /// The chains of every configured resource, looked up by storage name (the
 /// first segment(s) of the etcd key after the prefix).
 #[derive(Debug, Default)]
 pub struct Transformers {
-    /// `(group, resource)` patterns (`*` for any) and their chain, in
-    /// configuration order: the first match wins.
-    rules: Vec<(Vec<(String, String)>, Arc<Chain>)>,
+    /// In configuration order: the first match wins.
+    rules: Vec<Rule>,
     /// Storage name -> its chain, filled on first use.
     resolved: RwLock<HashMap<String, Option<Arc<Chain>>>>,
 }
 
 impl Transformers {
     /// Transformers from rules of `(group, resource)` patterns and chains.
-    pub fn new(rules: Vec<(Vec<(String, String)>, Chain)>) -> Transformers {
+    pub fn new(rules: Vec<(Vec<Pattern>, Chain)>) -> Transformers {
         Transformers {
             rules: rules
                 .into_iter()
-                .map(|(patterns, chain)| (patterns, Arc::new(chain)))
+                .map(|(patterns, chain)| Rule {
+                    patterns,
+                    chain: Arc::new(chain),
+                })
                 .collect(),
             resolved: RwLock::default(),
         }
@@ -272,12 +284,12 @@ impl Transformers {
         let chain = self
             .rules
             .iter()
-            .find(|(patterns, _)| {
-                patterns
+            .find(|rule| {
+                rule.patterns
                     .iter()
                     .any(|(g, r)| (g == "*" || *g == group) && (r == "*" || *r == resource))
             })
-            .map(|(_, chain)| Arc::clone(chain));
+            .map(|rule| Arc::clone(&rule.chain));
         if let Ok(mut known) = self.resolved.write() {
             known.insert(storage.to_string(), chain.clone());
         }
