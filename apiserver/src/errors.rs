@@ -327,6 +327,9 @@ impl ApiError {
                 "the storage did not answer in time; the request may or may not have been applied"
                     .into(),
             ),
+            StorageError::Transform { key, reason } => {
+                ApiError::Internal(format!("cannot encrypt the object for {key}: {reason}"))
+            }
             StorageError::Corrupt { key, reason } => {
                 ApiError::Internal(format!("stored object at {key} cannot be decoded: {reason}"))
             }

@@ -7,6 +7,8 @@
 //!
 //! The identity found is attached to the request ([`UserInfo`] extension)
 //! for the handlers: admission, the reviews and `user_of` read it there.
+//! When auditing is on, the [`audit::Context`] the outer audit filter put
+//! on the request learns the user and the decision here.
 //! Requests that came in on the plain-HTTP port (only served when asked for)
 //! skip authentication and act as [`UserInfo::unsecured`].
 
@@ -17,6 +19,7 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::audit;
 use crate::authentication::{impersonation, unauthorized_response, UserInfo};
 use crate::authorization::{forbidden, Attributes};
 use crate::serve::Transport;
@@ -48,12 +51,21 @@ pub async fn authenticate_and_authorize(
             Ok(user) => user,
             Err(why) => {
                 tracing::info!(path = parts.uri.path(), reason = %why, "unauthorized");
+                if let Some(audit) = parts.extensions.get::<audit::Context>() {
+                    audit.unauthenticated(&Attributes::from_request(
+                        UserInfo::default(),
+                        &parts.method,
+                        parts.uri.path(),
+                        wants_watch(parts.uri.query()),
+                    ));
+                }
                 return unauthorized_response();
             }
         }
     } else {
         UserInfo::unsecured()
     };
+    let authenticated = user.clone();
     let user = match impersonation::impersonate(&server.authorizer, user, &parts.headers) {
         Ok(u) => u,
         Err(e) => return e.into_response(),
@@ -71,6 +83,16 @@ pub async fn authenticate_and_authorize(
         }
     }
     let decision = server.authorizer.authorize(&attrs);
+    if let Some(audit) = parts.extensions.get::<audit::Context>() {
+        // The policy is about the authenticated user; the event names the
+        // impersonated one besides.
+        let impersonated = (user != authenticated).then_some(&user);
+        let audited = Attributes {
+            user: authenticated,
+            ..attrs.clone()
+        };
+        audit.authorized(&audited, impersonated, decision.allowed, &decision.reason);
+    }
     if !decision.allowed {
         tracing::debug!(user = %user.username, verb = %attrs.verb, path = parts.uri.path(), "forbidden");
         return forbidden(&attrs, &decision.reason).into_response();

@@ -17,7 +17,8 @@
 //! ([`authentication`]: client certificates, tokens, ServiceAccount JWTs)
 //! and whether they may do it ([`authorization`]: RBAC, Node); the access
 //! reviews answer from the same two. [`serve`] accepts connections, over
-//! TLS on the secure port. Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
+//! TLS on the secure port; [`audit`] records who did what when a policy
+//! asks for it. Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
 //! `metadata` for every layer, [`response`] writes JSON answers. [`discovery`] tells clients
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
 //! The kinds that CustomResourceDefinitions define are served through the
@@ -28,6 +29,7 @@
 
 pub mod admission;
 pub mod apiextensions;
+pub mod audit;
 pub mod authentication;
 pub mod authorization;
 pub mod bootstrap;
@@ -111,6 +113,11 @@ pub struct Config {
     pub pod_security: admission::pod_security::Configuration,
     /// How kubelets are reached (`--kubelet-*`).
     pub kubelet: kubelet_client::Options,
+    /// `--encryption-provider-config`: an `EncryptionConfiguration` saying
+    /// which resources are encrypted in etcd, and how.
+    pub encryption_provider_config: Option<std::path::PathBuf>,
+    /// `--audit-policy-file` and `--audit-log-*`.
+    pub audit: audit::Options,
 }
 
 impl Default for Config {
@@ -141,6 +148,8 @@ impl Default for Config {
             admission: admission::Plugins::default(),
             pod_security: admission::pod_security::Configuration::default(),
             kubelet: kubelet_client::Options::default(),
+            encryption_provider_config: None,
+            audit: audit::Options::default(),
         }
     }
 }
@@ -169,6 +178,12 @@ pub enum ServeError {
     /// The authenticators could not be set up (token file, keys).
     #[error("authentication: {0}")]
     Authentication(#[from] authentication::Error),
+    /// The `--encryption-provider-config` file is unusable.
+    #[error("failed to load the encryption provider configuration: {0}")]
+    Encryption(#[from] storage::value::config::Error),
+    /// The audit policy or log is unusable.
+    #[error("audit: {0}")]
+    Audit(#[from] audit::Error),
     /// Neither a plain nor a secure port is configured.
     #[error("nothing to serve: give --secure-port or --port")]
     NoPort,
@@ -210,6 +225,8 @@ pub struct ApiServer {
     /// the `kubernetes` Service's endpoint and the issuer discovery's key
     /// URL.
     pub external_address: std::sync::OnceLock<SocketAddr>,
+    /// Where requests are recorded (`None`: no auditing).
+    pub audit: Option<audit::Auditor>,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -223,13 +240,19 @@ impl std::fmt::Debug for ApiServer {
 impl ApiServer {
     /// Connects to etcd (lazily) and builds the state.
     pub async fn new(config: Config) -> Result<Arc<ApiServer>, ServeError> {
-        let store = Store::connect(
+        let mut store = Store::connect(
             &config.etcd_servers,
             &config.etcd_prefix,
             config.etcd_timeout,
         )
         .await?;
+        if let Some(path) = &config.encryption_provider_config {
+            let transformers = storage::value::config::load(&path.to_string_lossy())?;
+            tracing::info!(path = %path.display(), "encrypting resources at rest as configured");
+            store = store.with_transformers(transformers);
+        }
         let authenticator = authentication::Authenticator::new(&config.authentication)?;
+        let audit = audit::Auditor::new(&config.audit).await?;
         let authorizer = authorization::Authorizer::new(config.authorization_modes.clone());
         let kubelet = kubelet_client::KubeletClient::new(&config.kubelet)
             .map_err(ServeError::KubeletClient)?;
@@ -247,6 +270,7 @@ impl ApiServer {
             stopping: tokio::sync::watch::channel(false).0,
             bootstrapped: std::sync::atomic::AtomicBool::new(false),
             external_address: std::sync::OnceLock::new(),
+            audit,
         }))
     }
 
@@ -303,6 +327,10 @@ pub fn router(state: Arc<ApiServer>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             filters::authenticate_and_authorize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            audit::filter,
         ))
         .with_state(state)
 }

@@ -137,6 +137,26 @@ struct Flags {
     /// without it).
     #[arg(long = "kubelet-certificate-authority")]
     kubelet_certificate_authority: Option<PathBuf>,
+    /// An `EncryptionConfiguration` (apiserver.config.k8s.io/v1): which
+    /// resources are encrypted in etcd and with which keys.
+    #[arg(long = "encryption-provider-config")]
+    encryption_provider_config: Option<PathBuf>,
+    /// The audit policy (audit.k8s.io/v1 Policy); without it nothing is
+    /// audited.
+    #[arg(long = "audit-policy-file")]
+    audit_policy_file: Option<PathBuf>,
+    /// Where audit events go, one JSON line each; `-` is standard output.
+    #[arg(long = "audit-log-path", default_value = "")]
+    audit_log_path: String,
+    /// Megabytes of audit log before it is rotated (0: never).
+    #[arg(long = "audit-log-maxsize", default_value_t = 0)]
+    audit_log_maxsize: u64,
+    /// Rotated audit logs kept (0: all).
+    #[arg(long = "audit-log-maxbackup", default_value_t = 0)]
+    audit_log_maxbackup: usize,
+    /// Days a rotated audit log is kept (0: forever).
+    #[arg(long = "audit-log-maxage", default_value_t = 0)]
+    audit_log_maxage: u64,
     /// Log filter (RUST_LOG syntax), e.g. `info,apiserver=debug`.
     #[arg(long = "v-filter", env = "RUST_LOG", default_value = "info")]
     log_filter: String,
@@ -215,6 +235,16 @@ async fn main() -> anyhow::Result<()> {
             client_certificate: flags.kubelet_client_certificate,
             client_key: flags.kubelet_client_key,
             certificate_authority: flags.kubelet_certificate_authority,
+        },
+        encryption_provider_config: flags.encryption_provider_config,
+        audit: apiserver::audit::Options {
+            policy_file: flags.audit_policy_file,
+            log: apiserver::audit::backend::LogOptions {
+                path: flags.audit_log_path,
+                max_size_mb: flags.audit_log_maxsize,
+                max_backup: flags.audit_log_maxbackup,
+                max_age_days: flags.audit_log_maxage,
+            },
         },
     };
     let shutdown = async {

@@ -266,6 +266,9 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         name = info.name.as_deref().unwrap_or(""),
     );
     let warnings: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let audit_annotations: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>> =
+        Arc::default();
+    let audit = parts.extensions.get::<crate::audit::Context>().cloned();
     let ctx = Ctx {
         server,
         info,
@@ -274,9 +277,15 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         headers: parts.headers,
         body,
         warnings: Arc::clone(&warnings),
-        audit_annotations: Arc::default(),
+        audit_annotations: Arc::clone(&audit_annotations),
     };
     let resp = route(ctx).instrument(span).await;
+    // What admission noted for the audit log (Pod Security's violations).
+    if let (Some(audit), Ok(notes)) = (&audit, audit_annotations.lock()) {
+        for (k, v) in notes.iter() {
+            audit.annotate(k, v);
+        }
+    }
     let mut resp = match resp {
         Ok(r) => r,
         Err(e) => {

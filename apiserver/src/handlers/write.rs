@@ -55,6 +55,7 @@ where
             Some(view) => mutate(&StoredObject {
                 object: view.clone(),
                 mod_revision: current.mod_revision,
+                stale: current.stale,
             })?,
             None => mutate(&current)?,
         };
@@ -76,8 +77,9 @@ where
             }
         }
         crate::storage::etcd::set_resource_version(&mut object, current.mod_revision);
-        if object == current.object {
-            // Nothing changed: no write, no new resourceVersion, no event.
+        if object == current.object && !current.stale {
+            // Nothing changed: no write, no new resourceVersion, no event
+            // (unless the stored value is under an old encryption key).
             return Ok(current.object);
         }
         if ctx.query.dry_run {

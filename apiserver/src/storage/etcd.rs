@@ -13,6 +13,9 @@
 //! - delete: `if mod_revision(key) == expected then delete`
 //!
 //! so nothing is ever half written and concurrent writers are serialised by etcd.
+//!
+//! Values are made and read by the [`Codec`] (JSON, encrypted for the
+//! resources an `EncryptionConfiguration` names).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,6 +26,8 @@ use etcd_client::{
 };
 use serde_json::Value;
 
+use super::codec::Codec;
+use super::value::Transformers;
 use super::{Result, StorageError};
 use crate::metrics;
 
@@ -33,6 +38,9 @@ pub struct StoredObject {
     pub object: Value,
     /// The key's `mod_revision`.
     pub mod_revision: i64,
+    /// Read with another encryption provider or key than the one writing
+    /// now: an update re-writes it even when nothing changed.
+    pub stale: bool,
 }
 
 /// One page of a range read.
@@ -56,6 +64,8 @@ pub struct Store {
     timeout: Duration,
     /// Whether this etcd answers progress requests correctly; asked once.
     progress_reliable: Arc<tokio::sync::OnceCell<bool>>,
+    /// Objects to bytes and back (with encryption at rest).
+    codec: Codec,
 }
 
 impl std::fmt::Debug for Store {
@@ -119,7 +129,14 @@ impl Store {
             prefix: prefix.trim_end_matches('/').to_string(),
             timeout,
             progress_reliable: Arc::default(),
+            codec: Codec::new(prefix.trim_end_matches('/'), Transformers::default()),
         })
+    }
+
+    /// The same store, encrypting values as `transformers` say.
+    pub fn with_transformers(mut self, transformers: Transformers) -> Store {
+        self.codec = Codec::new(&self.prefix, transformers);
+        self
     }
 
     /// The raw client, for the watch cache.
@@ -162,30 +179,15 @@ impl Store {
         out
     }
 
-    /// Decodes a stored value and stamps its resourceVersion.
-    pub fn decode(key: &[u8], value: &[u8], mod_revision: i64) -> Result<StoredObject> {
-        let mut object: Value =
-            serde_json::from_slice(value).map_err(|e| StorageError::Corrupt {
-                key: String::from_utf8_lossy(key).into_owned(),
-                reason: e.to_string(),
-            })?;
-        set_resource_version(&mut object, mod_revision);
-        Ok(StoredObject {
-            object,
-            mod_revision,
-        })
+    /// Decodes (decrypting if need be) a stored value and stamps its
+    /// resourceVersion.
+    pub fn decode(&self, key: &[u8], value: &[u8], mod_revision: i64) -> Result<StoredObject> {
+        self.codec.decode(key, value, mod_revision)
     }
 
-    /// Encodes an object for storage: without `resourceVersion`.
-    pub fn encode(object: &Value) -> Vec<u8> {
-        if object.pointer("/metadata/resourceVersion").is_none() {
-            return serde_json::to_vec(object).unwrap_or_default();
-        }
-        let mut copy = object.clone();
-        if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("resourceVersion");
-        }
-        serde_json::to_vec(&copy).unwrap_or_default()
+    /// Encodes an object for storage at `key` (see [`Codec::encode`]).
+    pub fn encode(&self, key: &str, object: &Value) -> Result<Vec<u8>> {
+        self.codec.encode(key, object)
     }
 
     /// Reads one object.
@@ -193,7 +195,11 @@ impl Store {
         let mut kv = self.kv();
         let resp = self.call("get", kv.get(key, None)).await?;
         match resp.kvs().first() {
-            Some(kv) => Ok(Some(Self::decode(kv.key(), kv.value(), kv.mod_revision())?)),
+            Some(kv) => Ok(Some(self.decode(
+                kv.key(),
+                kv.value(),
+                kv.mod_revision(),
+            )?)),
             None => Ok(None),
         }
     }
@@ -236,7 +242,7 @@ impl Store {
         let mut items = Vec::with_capacity(resp.kvs().len());
         for kv in resp.kvs() {
             let key = String::from_utf8_lossy(kv.key()).into_owned();
-            items.push((key, Self::decode(kv.key(), kv.value(), kv.mod_revision())?));
+            items.push((key, self.decode(kv.key(), kv.value(), kv.mod_revision())?));
         }
         let count = resp.count();
         Ok(ListPage {
@@ -257,7 +263,7 @@ impl Store {
         }
         let txn = Txn::new()
             .when(compares)
-            .and_then(vec![TxnOp::put(key, Self::encode(object), None)])
+            .and_then(vec![TxnOp::put(key, self.encode(key, object)?, None)])
             .or_else(vec![TxnOp::get(
                 key,
                 Some(GetOptions::new().with_keys_only()),
@@ -283,7 +289,7 @@ impl Store {
     pub async fn update(&self, key: &str, object: &Value, expected: i64) -> Result<i64> {
         let txn = Txn::new()
             .when(vec![Compare::mod_revision(key, CompareOp::Equal, expected)])
-            .and_then(vec![TxnOp::put(key, Self::encode(object), None)]);
+            .and_then(vec![TxnOp::put(key, self.encode(key, object)?, None)]);
         let mut kv = self.kv();
         let resp = self.call("update", kv.txn(txn)).await?;
         if resp.succeeded() {
@@ -465,20 +471,5 @@ mod tests {
     #[test]
     fn prefix_end_increments_last_byte() {
         assert_eq!(prefix_end("/registry/pods/"), b"/registry/pods0".to_vec());
-    }
-
-    #[test]
-    fn encode_drops_resource_version() {
-        let obj = serde_json::json!({"metadata": {"name": "a", "resourceVersion": "5"}});
-        let bytes = Store::encode(&obj);
-        let back: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        assert!(back["metadata"].get("resourceVersion").is_none());
-        let stored = Store::decode(b"k", &bytes, 9);
-        assert_eq!(
-            stored
-                .map(|s| s.object["metadata"]["resourceVersion"].clone())
-                .ok(),
-            Some(Value::String("9".into()))
-        );
     }
 }

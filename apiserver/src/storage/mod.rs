@@ -6,11 +6,16 @@
 //!   win (the loser gets 409 Conflict).
 //! - [`watch_cache`]: one etcd watch per resource feeding a window of recent
 //!   events that many HTTP watchers share.
+//! - [`codec`]: objects to stored bytes and back.
+//! - [`value`]: what a value looks like in etcd: plain JSON, or encrypted
+//!   for the resources `--encryption-provider-config` names.
 //! - [`compactor`]: forgets etcd's history older than one compaction
 //!   interval, as upstream's apiserver does.
 
+pub mod codec;
 pub mod compactor;
 pub mod etcd;
+pub mod value;
 pub mod watch_cache;
 
 pub use etcd::{ListPage, Store, StoredObject};
@@ -44,7 +49,15 @@ pub enum StorageError {
     /// etcd did not answer within the request timeout.
     #[error("etcd request timed out")]
     Timeout,
-    /// A stored value is not a JSON object.
+    /// A value could not be encrypted for storage.
+    #[error("cannot transform the value for {key}: {reason}")]
+    Transform {
+        /// The etcd key.
+        key: String,
+        /// What the encryption provider said.
+        reason: String,
+    },
+    /// A stored value is not a JSON object (or does not decrypt).
     #[error("corrupt value at {key}: {reason}")]
     Corrupt {
         /// The etcd key.

@@ -96,11 +96,11 @@ pub struct CacheEvent {
 impl CacheEvent {
     /// Decodes one etcd event. `None` for values that are not JSON objects
     /// (logged: the cache skips what it cannot understand rather than dying).
-    pub fn from_etcd(ev: &etcd_client::Event) -> Option<CacheEvent> {
+    pub fn from_etcd(store: &Store, ev: &etcd_client::Event) -> Option<CacheEvent> {
         let kv = ev.kv()?;
         let prev = ev
             .prev_kv()
-            .and_then(|p| Store::decode(p.key(), p.value(), p.mod_revision()).ok())
+            .and_then(|p| store.decode(p.key(), p.value(), p.mod_revision()).ok())
             .map(|s| s.object);
         let rev = kv.mod_revision();
         let (kind, object) = match ev.event_type() {
@@ -110,7 +110,7 @@ impl CacheEvent {
                 } else {
                     EventType::Modified
                 };
-                match Store::decode(kv.key(), kv.value(), rev) {
+                match store.decode(kv.key(), kv.value(), rev) {
                     Ok(s) => (kind, s.object),
                     Err(e) => {
                         tracing::warn!(error = %e, "skipping undecodable watch event");
@@ -460,7 +460,7 @@ async fn watch_session(
         for ev in resp.events() {
             let rev = ev.kv().map(|kv| kv.mod_revision()).unwrap_or(*next);
             *next = (*next).max(rev + 1);
-            if let Some(ev) = CacheEvent::from_etcd(ev) {
+            if let Some(ev) = CacheEvent::from_etcd(store, ev) {
                 if !sink.event(ev).await {
                     return SessionEnd::Closed;
                 }
