@@ -1132,7 +1132,7 @@ async fn a_new_schema_default_shows_on_objects_stored_before() {
 /// with references into `definitions`, and honours its ETag.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_v2_publishes_builtin_and_custom_schemas() {
-    let (_etcd, api, http) = cluster().await;
+    let (_etcd, _api, http) = cluster().await;
     establish(&http, &widget_crd(), WIDGETS).await;
     let (status, _, body) = http
         .get_accepting("/openapi/v2", "application/json")
