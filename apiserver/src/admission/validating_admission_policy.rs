@@ -211,8 +211,7 @@ async fn evaluate(
     let namespace = namespace_object(server, attrs).await;
     let mut ctx = Context::default();
     let bind = |ctx: &mut Context, name: &str, v: &Value| -> Result<(), String> {
-        let v = cel::to_value(v).map_err(|e| e.to_string())?;
-        ctx.add_variable_from_value(name, v);
+        ctx.add_variable_from_value(name, crate::apiextensions::cel::json_to_cel(v));
         Ok(())
     };
     bind(&mut ctx, "object", &request["object"])?;

@@ -149,12 +149,9 @@ fn check(
         _ => return,
     }
     let mut ctx = Context::default();
-    let Ok(this) = cel::to_value(v) else { return };
-    ctx.add_variable_from_value("self", this);
+    ctx.add_variable_from_value("self", json_to_cel(v));
     if let Some(o) = old {
-        if let Ok(prev) = cel::to_value(o) {
-            ctx.add_variable_from_value("oldSelf", prev);
-        }
+        ctx.add_variable_from_value("oldSelf", json_to_cel(o));
     }
     let message = match program.execute(&ctx) {
         Ok(CelValue::Bool(true)) => return,
@@ -200,9 +197,62 @@ fn failure(rule: &Value, v: &Value, path: &str, message: &str) -> FieldError {
     }
 }
 
+/// A JSON value as CEL sees a Kubernetes object: whole numbers are `int`
+/// (as upstream's typed values are; a generic conversion would make every
+/// non-negative number a `uint`, and `3 % 2` between the two types fails),
+/// other numbers `double`.
+pub fn json_to_cel(v: &Value) -> CelValue {
+    use std::sync::Arc;
+    match v {
+        Value::Null => CelValue::Null,
+        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => CelValue::Int(i),
+            (None, Some(u)) => CelValue::UInt(u),
+            _ => CelValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => CelValue::String(Arc::new(s.clone())),
+        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(json_to_cel).collect())),
+        Value::Object(map) => {
+            let entries: std::collections::HashMap<cel::objects::Key, CelValue> = map
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        cel::objects::Key::String(Arc::new(k.clone())),
+                        json_to_cel(v),
+                    )
+                })
+                .collect();
+            CelValue::Map(cel::objects::Map {
+                map: Arc::new(entries),
+            })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_numbers_are_cel_ints() {
+        let obj = serde_json::json!({"spec": {"replicas": 3, "ratio": 0.5, "name": "x"}});
+        let mut ctx = Context::default();
+        ctx.add_variable_from_value("self", json_to_cel(&obj));
+        for (expr, want) in [
+            ("self.spec.replicas % 2 == 1", true),
+            ("self.spec.replicas > 2", true),
+            ("self.spec.ratio < 1.0", true),
+            ("self.spec.name == 'x'", true),
+        ] {
+            let program = Program::compile(expr).expect("compiles");
+            assert_eq!(
+                program.execute(&ctx).expect("evaluates"),
+                CelValue::Bool(want),
+                "{expr}"
+            );
+        }
+    }
     use serde_json::json;
 
     fn schema() -> Value {

@@ -160,11 +160,9 @@ pub fn conditions_match(hook: &Value, request: &Value) -> Result<bool, Condition
     let mut ctx = Context::default();
     for (var, field) in [("object", "object"), ("oldObject", "oldObject")] {
         let v = request.get(field).cloned().unwrap_or(Value::Null);
-        let cel_v = cel::to_value(&v).map_err(|e| ConditionError(e.to_string()))?;
-        ctx.add_variable_from_value(var, cel_v);
+        ctx.add_variable_from_value(var, crate::apiextensions::cel::json_to_cel(&v));
     }
-    let req = cel::to_value(request).map_err(|e| ConditionError(e.to_string()))?;
-    ctx.add_variable_from_value("request", req);
+    ctx.add_variable_from_value("request", crate::apiextensions::cel::json_to_cel(request));
     let mut first_error = None;
     for c in conditions {
         let name = c.get("name").and_then(Value::as_str).unwrap_or("");
