@@ -85,26 +85,7 @@ pub fn client_cert(
         ],
         "client key and request",
     );
-    openssl(
-        &[
-            "x509",
-            "-req",
-            "-in",
-            path_str(&csr),
-            "-CA",
-            path_str(&ca_dir.join("ca.crt")),
-            "-CAkey",
-            path_str(&ca_dir.join("ca.key")),
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            path_str(&ext),
-            "-out",
-            path_str(&crt),
-        ],
-        "signing the client certificate",
-    );
+    sign_with_ca(ca_dir, &csr, &ext, &crt, "signing the client certificate");
     (crt, key)
 }
 
@@ -169,26 +150,7 @@ pub fn serving_cert(
         ],
         "serving key and request",
     );
-    openssl(
-        &[
-            "x509",
-            "-req",
-            "-in",
-            path_str(&csr),
-            "-CA",
-            path_str(&ca_dir.join("ca.crt")),
-            "-CAkey",
-            path_str(&ca_dir.join("ca.key")),
-            "-CAcreateserial",
-            "-days",
-            "1",
-            "-extfile",
-            path_str(&ext),
-            "-out",
-            path_str(&crt),
-        ],
-        "signing the serving certificate",
-    );
+    sign_with_ca(ca_dir, &csr, &ext, &crt, "signing the serving certificate");
     (crt, key)
 }
 
@@ -221,4 +183,29 @@ pub fn rsa_public_key(dir: &Path, name: &str) -> PathBuf {
         "RSA public key",
     );
     public
+}
+
+/// Signs the request `csr` with the CA in `ca_dir` (one day, the
+/// extensions of `ext`), writing the certificate to `crt`.
+fn sign_with_ca(ca_dir: &Path, csr: &Path, ext: &Path, crt: &Path, what: &str) {
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            path_str(csr),
+            "-CA",
+            path_str(&ca_dir.join("ca.crt")),
+            "-CAkey",
+            path_str(&ca_dir.join("ca.key")),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            path_str(ext),
+            "-out",
+            path_str(crt),
+        ],
+        what,
+    );
 }

@@ -42,7 +42,7 @@ fn unavailable(server: &ApiServer) -> Option<String> {
         ))
         }
     }
-    if accounts.public_jwks().is_empty() {
+    if accounts.public_jwks().next().is_none() {
         return Some("no service account keys are configured".into());
     }
     None
@@ -63,7 +63,6 @@ pub fn openid_configuration(server: &ApiServer) -> Result<Value, String> {
     };
     let mut algs: Vec<String> = accounts
         .public_jwks()
-        .iter()
         .filter_map(|k| k["alg"].as_str().map(String::from))
         .collect();
     algs.sort();
@@ -83,7 +82,12 @@ pub fn jwks(server: &ApiServer) -> Result<Value, String> {
     if let Some(why) = unavailable(server) {
         return Err(why);
     }
-    Ok(json!({ "keys": server.authenticator.service_accounts.public_jwks() }))
+    let keys: Vec<&Value> = server
+        .authenticator
+        .service_accounts
+        .public_jwks()
+        .collect();
+    Ok(json!({ "keys": keys }))
 }
 
 fn respond(doc: Result<Value, String>, content_type: &'static str, path: &str) -> Response {

@@ -204,8 +204,8 @@ impl ServiceAccounts {
     }
 
     /// The public keys tokens are checked with, as JSON Web Keys.
-    pub fn public_jwks(&self) -> Vec<Value> {
-        self.verifying.iter().map(|k| k.jwk.clone()).collect()
+    pub fn public_jwks(&self) -> impl Iterator<Item = &Value> {
+        self.verifying.iter().map(|k| &k.jwk)
     }
 
     /// Whether tokens can be issued (a signing key is configured).
