@@ -403,6 +403,17 @@ async fn deletion_finalizers_graceful_pods_and_collections() {
         .expect("delete");
     assert_eq!(r.status, 200);
     assert_eq!(r.body["metadata"]["deletionGracePeriodSeconds"], 30);
+    // Being deleted bumps the generation (once), as upstream.
+    assert_eq!(
+        r.body["metadata"]["generation"], 2,
+        "{}",
+        r.body["metadata"]
+    );
+    let again = http
+        .delete(&format!("{pods}/bound"), None)
+        .await
+        .expect("delete again");
+    assert_eq!(again.body["metadata"]["generation"], 2);
     assert_eq!(
         http.get(&format!("{pods}/bound"))
             .await

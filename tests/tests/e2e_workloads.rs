@@ -75,6 +75,26 @@ spec:
         readinessProbe:
           exec: {command: ["cat", "/tmp/me"]}
           periodSeconds: 1
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: said}
+spec:
+  restartPolicy: Never
+  securityContext: {runAsUser: 1000}
+  containers:
+  - {name: c, image: busybox:1.36, command: ["sh", "-c", "echo -n DONE > /dev/termination-log; echo logged"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fell}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: ["sh", "-c", "echo first; echo last; exit 3"]
+    terminationMessagePolicy: FallbackToLogsOnError
 "#;
 
 fn items(v: &Value) -> Vec<Value> {
@@ -129,6 +149,19 @@ fn jobs_cronjob_daemonset_and_statefulset_run_real_pods() {
             7
         );
     }
+
+    // Termination messages: the file a (non-root) container wrote, or with
+    // FallbackToLogsOnError and nothing written, the tail of a failed log.
+    let message = |pod: &str| {
+        wait_until(Duration::from_secs(90), || {
+            let p = lab.get_json(&["pod", pod]);
+            let t = &p["status"]["containerStatuses"][0]["state"]["terminated"];
+            t.is_object().then(|| t["message"].clone())
+        })
+        .unwrap_or_else(|| panic!("pod {pod} terminates"))
+    };
+    assert_eq!(message("said"), "DONE");
+    assert_eq!(message("fell"), "first\nlast\n");
 
     // A DaemonSet: one Running pod on each node.
     let (code, out, err) = lab.kubectl(&["rollout", "status", "daemonset/agent", "--timeout=60s"]);

@@ -191,6 +191,17 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
                 meta.insert("deletionTimestamp".into(), json!(registry::now_plus(grace)));
                 meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
             }
+            // Being deleted changes what controllers of the object should
+            // do, so the first mark bumps a set generation (as upstream).
+            if !already_deleting {
+                if let Some(g) = meta
+                    .get("generation")
+                    .and_then(Value::as_i64)
+                    .filter(|g| *g > 0)
+                {
+                    meta.insert("generation".into(), json!(g + 1));
+                }
+            }
             if new_finalizers.is_empty() {
                 meta.remove("finalizers");
             } else {

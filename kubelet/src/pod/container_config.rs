@@ -268,8 +268,9 @@ fn expand_sub_path(expr: &str, vars: &HashMap<String, String>) -> Result<String,
 }
 
 /// Container `c` of `pod` (whose uid is `uid`) as attempt `attempt`, with
-/// its environment `env` already built (in order) and its volumes at
-/// `volumes`.
+/// its environment `env` already built (in order), its volumes at
+/// `volumes`, and `termination_log` the host file mounted at its
+/// `terminationMessagePath` (see [`super::termination_message`]).
 pub fn generate(
     pod: &Pod,
     uid: &str,
@@ -277,13 +278,23 @@ pub fn generate(
     attempt: u32,
     env: Vec<(String, String)>,
     volumes: &BTreeMap<String, PathBuf>,
+    termination_log: Option<PathBuf>,
 ) -> Result<Generated, Error> {
     let vars: HashMap<String, String> = env.iter().cloned().collect();
     let expand = |v: &Option<Vec<String>>| {
         v.as_ref()
             .map(|a| a.iter().map(|s| env::expand(s, &vars)).collect())
     };
-    let (mounts, sub_paths) = mounts(c, volumes, &vars)?;
+    let (mut mounts, sub_paths) = mounts(c, volumes, &vars)?;
+    let message_path = c.termination_message_path.as_deref().unwrap_or_default();
+    if let (Some(host), false) = (termination_log, message_path.is_empty()) {
+        mounts.push(Mount {
+            host_path: host,
+            container_path: PathBuf::from(message_path),
+            read_only: false,
+            propagation: Default::default(),
+        });
+    }
     let mut labels = BTreeMap::new();
     labels.insert(
         LABEL_NAMESPACE.to_string(),
@@ -355,7 +366,7 @@ mod tests {
             ("GREETING".to_string(), "hello".to_string()),
             ("TARGET".to_string(), "world".to_string()),
         ];
-        let g = generate(&p, "u-1", &first(&p), 3, env.clone(), &volumes()).expect("config");
+        let g = generate(&p, "u-1", &first(&p), 3, env.clone(), &volumes(), None).expect("config");
         let c = g.config;
         assert_eq!(
             c.command,
@@ -380,7 +391,7 @@ mod tests {
     fn no_command_or_args_leaves_the_image_defaults() {
         let p =
             pod(json!({"containers": [{"name": "app", "image": "nginx", "workingDir": "/srv"}]}));
-        let c = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes())
+        let c = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes(), None)
             .expect("config")
             .config;
         assert_eq!((c.command, c.args), (None, None));
@@ -390,7 +401,7 @@ mod tests {
     #[test]
     fn labels_map_the_container_back_to_its_pod() {
         let p = pod(json!({"containers": [{"name": "app", "image": "busybox"}]}));
-        let c = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes())
+        let c = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes(), None)
             .expect("config")
             .config;
         assert_eq!(c.labels[LABEL_NAMESPACE], "shop");
@@ -411,7 +422,7 @@ mod tests {
                 {"name": "data", "mountPath": "/both", "mountPropagation": "Bidirectional"},
             ],
         }]}));
-        let g = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes()).expect("config");
+        let g = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes(), None).expect("config");
         let m = &g.config.mounts;
         assert_eq!(m.len(), 4);
         assert_eq!(
@@ -444,18 +455,18 @@ mod tests {
                 ("DIR".to_string(), dir.to_string()),
             ]
         };
-        let g = generate(&p, "u-1", &first(&p), 0, env("logs"), &volumes()).expect("config");
+        let g = generate(&p, "u-1", &first(&p), 0, env("logs"), &volumes(), None).expect("config");
         assert_eq!(
             g.config.mounts[0].host_path,
             PathBuf::from("/var/lib/kubelet/pods/u-1/volumes/data/logs/web-0")
         );
         assert_eq!(g.sub_paths, vec![g.config.mounts[0].host_path.clone()]);
         // An empty variable would make the path absolute: upstream names it.
-        let e = generate(&p, "u-1", &first(&p), 0, env(""), &volumes()).unwrap_err();
+        let e = generate(&p, "u-1", &first(&p), 0, env(""), &volumes(), None).unwrap_err();
         assert_eq!(e.to_string(), "missing value for DIR");
-        let e = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes()).unwrap_err();
+        let e = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes(), None).unwrap_err();
         assert_eq!(e.to_string(), "missing value for DIR, POD_NAME");
-        let e = generate(&p, "u-1", &first(&p), 0, env("/etc"), &volumes()).unwrap_err();
+        let e = generate(&p, "u-1", &first(&p), 0, env("/etc"), &volumes(), None).unwrap_err();
         assert_eq!(e, Error::SubPathAbsolute("/etc/web-0".into()));
     }
 
@@ -466,14 +477,14 @@ mod tests {
             "volumeMounts": [{"name": "nope", "mountPath": "/x"}],
         }]}));
         assert_eq!(
-            generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes()),
+            generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes(), None),
             Err(Error::VolumeNotFound("nope".into()))
         );
         let p = pod(json!({"containers": [{
             "name": "app", "image": "busybox",
             "volumeMounts": [{"name": "data", "mountPath": "/x", "subPath": "a/../../etc"}],
         }]}));
-        let err = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes()).unwrap_err();
+        let err = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes(), None).unwrap_err();
         assert_eq!(err, Error::SubPathEscapes("a/../../etc".into()));
         assert_eq!(
             err.to_string(),
@@ -549,7 +560,7 @@ mod tests {
         assert_eq!(s.capabilities_add, vec!["NET_ADMIN".to_string()]);
         assert_eq!(s.capabilities_drop, vec!["ALL".to_string()]);
         // The generated config carries the same merge.
-        let c = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes())
+        let c = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes(), None)
             .expect("config")
             .config;
         assert_eq!(c.security, s);
@@ -557,7 +568,7 @@ mod tests {
         let p = pod(
             json!({"containers": [{"name": "app", "image": "busybox", "stdin": true, "tty": true}]}),
         );
-        let c = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes())
+        let c = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes(), None)
             .expect("config")
             .config;
         assert_eq!(c.security, SecurityContext::default());

@@ -30,6 +30,7 @@ pub mod images;
 pub mod probes;
 pub mod service_env;
 pub mod status;
+pub mod termination_message;
 pub mod worker;
 
 use std::collections::HashMap;

@@ -175,6 +175,9 @@ pub struct Inputs<'a> {
     pub terminal: bool,
     /// QoS class.
     pub qos: &'a str,
+    /// The pod's `metadata.generation`: the spec this status was made for
+    /// (`status.observedGeneration` and the kubelet's conditions').
+    pub generation: Option<i64>,
 }
 
 fn finished(v: &ContainerView) -> Option<i32> {
@@ -344,6 +347,9 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
             if containers_ready { None } else { unready_msg },
         ),
     ];
+    for c in &mut conditions {
+        c.observed_generation = inp.generation;
+    }
     // PodScheduled (and anything else others wrote) stays as it was.
     for c in inp
         .old
@@ -380,6 +386,7 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
         qos_class: Some(inp.qos.into()),
         reason: inp.failed.as_ref().map(|f| f.0.clone()),
         message: inp.failed.as_ref().map(|f| f.1.clone()),
+        observed_generation: inp.generation,
         ..Default::default()
     }
 }
@@ -451,6 +458,7 @@ mod tests {
             failed: None,
             terminal: false,
             qos: "BestEffort",
+            generation: Some(2),
         });
         let ready: Vec<(String, bool)> = st
             .init_container_statuses
@@ -469,6 +477,12 @@ mod tests {
         );
         let app_ready = st.container_statuses.unwrap_or_default()[0].ready;
         assert!(app_ready, "a running app container with no probe is ready");
+        // The status says which spec it was made for, and so do the
+        // kubelet's conditions.
+        assert_eq!(st.observed_generation, Some(2));
+        let conditions = st.conditions.unwrap_or_default();
+        assert!(!conditions.is_empty());
+        assert!(conditions.iter().all(|c| c.observed_generation == Some(2)));
     }
 
     #[test]
@@ -485,6 +499,7 @@ mod tests {
                 failed: None,
                 terminal: true,
                 qos: "BestEffort",
+                generation: Some(2),
             })
         };
         // Killed by the deletion (137): Failed, even with restartPolicy Always.
@@ -510,6 +525,7 @@ mod tests {
                 failed: None,
                 terminal: false,
                 qos: "BestEffort",
+                generation: Some(2),
             });
             st.init_container_statuses
                 .unwrap_or_default()

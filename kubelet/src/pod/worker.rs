@@ -38,6 +38,7 @@ use super::container_config::{self, LABEL_UID};
 use super::images::ImageManager;
 use super::probes::{self, ProbeKind, Prober};
 use super::status::{self, ContainerView, Inputs, Waiting};
+use super::termination_message;
 use super::{blocking, env, Context};
 use container_runtime::cri::{ContainerInfo, PodSandbox, PodSandboxState, Status};
 
@@ -67,6 +68,8 @@ pub struct Worker {
     terminal: bool,
     /// Passed the node's admission (checked once, before the sandbox).
     admitted: bool,
+    /// Termination messages of exited attempts, read once.
+    messages: termination_message::Messages,
 }
 
 fn key(pod: &Pod) -> String {
@@ -91,6 +94,7 @@ impl Worker {
             failed: None,
             terminal: false,
             admitted: false,
+            messages: Default::default(),
         }
     }
 
@@ -629,11 +633,20 @@ impl Worker {
             }
         };
         // The runtime's config: a pure translation of the spec.
-        let generated = container_config::generate(pod, &self.uid, c, attempt, envs, volumes)
-            .map_err(|e| Waiting {
+        let log =
+            termination_message::host_path(&self.ctx.config.root_dir, &self.uid, &c.name, attempt);
+        if let Err(e) = termination_message::prepare(&log) {
+            return Err(Waiting {
                 reason: "CreateContainerConfigError".into(),
-                message: Some(e.to_string()),
-            })?;
+                message: Some(format!("creating {}: {e}", log.display())),
+            });
+        }
+        let generated =
+            container_config::generate(pod, &self.uid, c, attempt, envs, volumes, Some(log))
+                .map_err(|e| Waiting {
+                    reason: "CreateContainerConfigError".into(),
+                    message: Some(e.to_string()),
+                })?;
         for dir in &generated.sub_paths {
             if !dir.exists() {
                 let _ = std::fs::create_dir_all(dir);
@@ -765,8 +778,13 @@ impl Worker {
             })
             .await
         };
-        let view = |c: &Container, is_init: bool| -> ContainerView {
-            let (cur, prev) = Self::attempts(&all, &c.name);
+        self.messages.retain(&all);
+        let messages = &mut self.messages;
+        let mut view = |c: &Container, is_init: bool| -> ContainerView {
+            let (mut cur, mut prev) = Self::attempts(&all, &c.name);
+            for info in cur.iter_mut().chain(prev.iter_mut()) {
+                messages.enrich(c, info);
+            }
             let running = cur
                 .as_ref()
                 .is_some_and(|x| x.state.status == Status::Running);
@@ -804,6 +822,7 @@ impl Worker {
             failed: self.failed.clone(),
             terminal: self.terminal,
             qos: container_config::qos_name(container_config::qos(pod)),
+            generation: pod.metadata.generation,
         };
         let new = status::compute(&inputs);
         let unchanged = self
