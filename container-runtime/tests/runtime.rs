@@ -114,6 +114,32 @@ fn container_sees_its_own_pid_namespace_hostname_and_mounts() {
     // Seen from the host, the container is an ordinary process in other namespaces.
     let info = env.rt.list_containers().expect("list")[0].clone();
     assert_eq!(info.spec.config.name, "look");
+
+    // A container that mounts its own /etc/hosts keeps it; the pod's
+    // resolv.conf is still there.
+    let own = tempfile::NamedTempFile::new().expect("hosts file");
+    std::fs::write(own.path(), "10.9.9.9 mine\n").expect("write");
+    let (st, out) = env.run(
+        &sb,
+        "own-hosts",
+        &[
+            "/bin/sh",
+            "-c",
+            "cat /etc/hosts; test -s /etc/resolv.conf && echo resolv",
+        ],
+        |c| {
+            c.mounts.push(container_runtime::cri::Mount {
+                host_path: own.path().to_path_buf(),
+                container_path: "/etc/hosts".into(),
+                read_only: true,
+                propagation: Default::default(),
+            })
+        },
+    );
+    assert_eq!(st.exit_code, 0, "{out}");
+    assert!(out.starts_with("10.9.9.9 mine\n"), "{out}");
+    assert!(!out.contains("Kubernetes-managed"), "{out}");
+    assert!(out.contains("resolv"), "{out}");
 }
 
 #[test]

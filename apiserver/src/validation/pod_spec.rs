@@ -1,12 +1,12 @@
 //! PodSpec rules, shared by Pods and every pod template (Deployments,
 //! ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs): containers with
 //! names and images, ports in range, requests within limits, mounts of
-//! declared volumes, and the restart policy.
+//! declared volumes, the restart policy, and sysctl names.
 
 use serde_json::Value;
 
 use super::object_meta::{is_dns1123_label, DNS1123_LABEL_MSG};
-use super::{invalid, not_supported, required, FieldError, FieldErrorKind};
+use super::{forbidden, invalid, not_supported, required, FieldError, FieldErrorKind};
 
 use apimachinery::quantity::{self, Quantity};
 
@@ -225,6 +225,7 @@ pub fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
             ));
         }
     }
+    validate_sysctls(spec, path, errs);
     if let Some(g) = spec
         .get("terminationGracePeriodSeconds")
         .and_then(Value::as_i64)
@@ -236,5 +237,122 @@ pub fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
                 "must be greater than or equal to 0",
             ));
         }
+    }
+}
+
+/// Upstream's sysctl name pattern: dot- or slash-separated segments of
+/// lower case alphanumerics, `-` and `_`, each starting and ending with an
+/// alphanumeric.
+const SYSCTL_PATTERN: &str =
+    "^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$";
+const SYSCTL_MAX_LENGTH: usize = 253;
+
+fn is_sysctl_name(name: &str) -> bool {
+    let segment = |s: &str| {
+        let b = s.as_bytes();
+        let edge = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        match (b.first(), b.last()) {
+            (Some(f), Some(l)) => {
+                edge(f) && edge(l) && b.iter().all(|c| edge(c) || *c == b'-' || *c == b'_')
+            }
+            _ => false,
+        }
+    };
+    name.len() <= SYSCTL_MAX_LENGTH && name.split(['.', '/']).all(segment)
+}
+
+/// Sysctls namespaced with the network (or IPC) namespace cannot be set
+/// in a pod sharing the host's.
+fn host_namespace_conflict(name: &str, spec: &Value) -> Option<&'static str> {
+    let on = |f: &str| spec.get(f).and_then(Value::as_bool).unwrap_or(false);
+    let dotted = name.replace('/', ".");
+    if on("hostNetwork") && dotted.starts_with("net.") {
+        return Some("hostNetwork");
+    }
+    let ipc = ["kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."];
+    if on("hostIPC") && ipc.iter().any(|p| dotted.starts_with(p)) {
+        return Some("hostIPC");
+    }
+    None
+}
+
+fn validate_sysctls(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
+    let sysctls = spec
+        .pointer("/securityContext/sysctls")
+        .and_then(Value::as_array);
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, s) in sysctls.into_iter().flatten().enumerate() {
+        let field = format!("{path}.securityContext.sysctls[{i}].name");
+        let name = s.get("name").and_then(Value::as_str).unwrap_or_default();
+        if name.is_empty() {
+            errs.push(required(field));
+            continue;
+        }
+        if !is_sysctl_name(name) {
+            errs.push(invalid(
+                field.clone(),
+                &Value::from(name),
+                &format!(
+                    "must have at most {SYSCTL_MAX_LENGTH} characters and match regex {SYSCTL_PATTERN}"
+                ),
+            ));
+        } else if seen.contains(&name) {
+            errs.push(FieldError {
+                kind: FieldErrorKind::Duplicate,
+                field: field.clone(),
+                message: format!("Duplicate value: \"{name}\""),
+            });
+        }
+        if let Some(host) = host_namespace_conflict(name, spec) {
+            errs.push(forbidden(
+                field,
+                &format!("may not be specified when '{host}' is true"),
+            ));
+        }
+        seen.push(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sysctl_names_follow_upstreams_pattern() {
+        for ok in [
+            "kernel.shmmax",
+            "safe-and-unsafe",
+            "net/ipv4/ip_forward",
+            "a",
+            "kernel.shm_rmid_forced",
+        ] {
+            assert!(is_sysctl_name(ok), "{ok}");
+        }
+        for bad in ["foo-", "bar..", ".a", "A.b", "a._b", "", "a/"] {
+            assert!(!is_sysctl_name(bad), "{bad}");
+        }
+        let spec = json!({"hostNetwork": true, "containers": [{"name": "c", "image": "i"}],
+            "securityContext": {"sysctls": [
+                {"name": "foo-", "value": "bar"}, {"name": "kernel.shmmax", "value": "1"},
+                {"name": "bar..", "value": "42"}, {"name": "kernel.shmmax", "value": "2"},
+                {"name": "net.core.somaxconn", "value": "1024"}]}});
+        let mut errs = Vec::new();
+        validate_pod_spec(&spec, "spec", &mut errs);
+        let msgs: Vec<String> = errs
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        assert_eq!(msgs.len(), 4, "{msgs:?}");
+        assert!(msgs[0].starts_with("spec.securityContext.sysctls[0].name: Invalid value: \"foo-\": must have at most 253 characters"), "{msgs:?}");
+        assert!(
+            msgs[1].contains("sysctls[2].name: Invalid value: \"bar..\""),
+            "{msgs:?}"
+        );
+        assert_eq!(
+            msgs[2],
+            "spec.securityContext.sysctls[3].name: Duplicate value: \"kernel.shmmax\""
+        );
+        assert_eq!(msgs[3], "spec.securityContext.sysctls[4].name: Forbidden: may not be specified when 'hostNetwork' is true");
     }
 }

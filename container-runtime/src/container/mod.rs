@@ -16,7 +16,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use spec::{ContainerConfig, ContainerSpec, PidMode};
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -111,14 +111,20 @@ impl Runtime {
                 .create(&cgroup_path, &config.resources.to_cgroup())?;
             let sec = &config.security;
             let sdir = self.sandbox_dir_path(&sb.id);
+            // The sandbox's /etc files, unless the pod shares the host's
+            // network (it sees the host's files) or the container mounts
+            // its own file there (as upstream's kubelet, the user's wins).
             let etc_files = if sb.config.host_network {
                 vec![]
             } else {
-                vec![
-                    (sdir.join("hosts"), "hosts".to_string()),
-                    (sdir.join("hostname"), "hostname".to_string()),
-                    (sdir.join("resolv.conf"), "resolv.conf".to_string()),
-                ]
+                ["hosts", "hostname", "resolv.conf"]
+                    .into_iter()
+                    .filter(|name| {
+                        let target = Path::new("/etc").join(name);
+                        !config.mounts.iter().any(|m| m.container_path == target)
+                    })
+                    .map(|name| (sdir.join(name), name.to_string()))
+                    .collect()
             };
             let spec = ContainerSpec {
                 id: id.clone(),

@@ -1,5 +1,6 @@
 //! The WebSocket "channel" protocol of exec and attach
-//! (`v4.channel.k8s.io`, `v5.channel.k8s.io`).
+//! (`v5.channel.k8s.io`, `v4.channel.k8s.io`, and the older `v3`, `v2` and
+//! `channel.k8s.io`).
 //!
 //! One WebSocket carries several byte streams. Every binary message starts
 //! with a channel number and the rest is that stream's data:
@@ -13,9 +14,11 @@
 //! | 4 | resize: `{"Width":W,"Height":H}` for a TTY | client -> server |
 //! | 255 | (v5) close: `[255, channel]` ends that channel, e.g. stdin EOF | both |
 //!
-//! The exit code travels in the error channel: `Success`, or `Failure` with
-//! reason `NonZeroExitCode` and a cause `{reason: ExitCode, message: "<n>"}`,
-//! which is how `kubectl exec` learns the code it exits with.
+//! From v4 on, the exit code travels in the error channel: `Success`, or
+//! `Failure` with reason `NonZeroExitCode` and a cause
+//! `{reason: ExitCode, message: "<n>"}`, which is how `kubectl exec` learns
+//! the code it exits with. The older protocols write nothing there on
+//! success and only the failure's message text otherwise (as upstream).
 //!
 //! [`Session::start`] splits a socket into an outgoing queue and demultiplexed
 //! incoming streams, so the exec and attach handlers only see byte channels.
@@ -41,7 +44,20 @@ pub const RESIZE: u8 = 4;
 pub const CLOSE: u8 = 255;
 
 /// Subprotocols we speak, most preferred first.
-pub const PROTOCOLS: [&str; 2] = ["v5.channel.k8s.io", "v4.channel.k8s.io"];
+pub const PROTOCOLS: [&str; 5] = [
+    "v5.channel.k8s.io",
+    "v4.channel.k8s.io",
+    "v3.channel.k8s.io",
+    "v2.channel.k8s.io",
+    "channel.k8s.io",
+];
+
+/// Whether the negotiated subprotocol sends a Status on the error channel
+/// (v4 and later) rather than only a failure's text. No subprotocol at all
+/// is the oldest protocol.
+fn writes_status(protocol: Option<&str>) -> bool {
+    matches!(protocol, Some("v5.channel.k8s.io" | "v4.channel.k8s.io"))
+}
 
 /// The terminal size a client asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -90,11 +106,14 @@ pub struct Session {
     resize: Mutex<Option<mpsc::Receiver<TerminalSize>>>,
     /// Resolves when the client disconnected.
     pub gone: tokio::sync::watch::Receiver<bool>,
+    /// The final status goes out as a Status JSON (v4+).
+    status_json: bool,
 }
 
 impl Session {
     /// Splits `ws` into a writer task and a reader task.
     pub fn start(ws: WebSocket) -> Session {
+        let status_json = writes_status(ws.protocol().and_then(|p| p.to_str().ok()));
         let (mut sink, mut stream) = ws.split();
         let (out_tx, mut out_rx) = mpsc::channel::<Message>(32);
         let (stdin_tx, stdin_rx) = mpsc::channel::<Bytes>(32);
@@ -147,6 +166,7 @@ impl Session {
             stdin: Mutex::new(Some(stdin_rx)),
             resize: Mutex::new(Some(resize_rx)),
             gone: gone_rx,
+            status_json,
         }
     }
 
@@ -170,8 +190,13 @@ impl Session {
 
     /// Sends the final status and closes the socket.
     pub async fn finish(&self, status: Value) {
-        let body = serde_json::to_vec(&status).unwrap_or_default();
-        let _ = self.writer(ERROR).send(&body).await;
+        if self.status_json {
+            let body = serde_json::to_vec(&status).unwrap_or_default();
+            let _ = self.writer(ERROR).send(&body).await;
+        } else if status["status"] != "Success" {
+            let text = status["message"].as_str().unwrap_or_default();
+            let _ = self.writer(ERROR).send(text.as_bytes()).await;
+        }
         // A normal closure (1000): kubectl reads the error stream to EOF and
         // treats a close without a code as an error.
         let close = CloseFrame {
@@ -221,6 +246,17 @@ impl ChannelWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_v4_and_later_send_a_status_json() {
+        assert!(writes_status(Some("v5.channel.k8s.io")));
+        assert!(writes_status(Some("v4.channel.k8s.io")));
+        for old in ["v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io"] {
+            assert!(PROTOCOLS.contains(&old));
+            assert!(!writes_status(Some(old)));
+        }
+        assert!(!writes_status(None));
+    }
 
     #[test]
     fn exit_code_status_shape() {

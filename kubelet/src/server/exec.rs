@@ -60,9 +60,8 @@ fn require_ws(
 ) -> Result<WebSocketUpgrade, Error> {
     ws.map_err(|e| {
         Error::BadRequest(format!(
-            "this kubelet serves exec and attach over WebSocket ({} or {}) only: {e}",
-            channel::PROTOCOLS[0],
-            channel::PROTOCOLS[1]
+            "this kubelet serves exec and attach over WebSocket ({}) only: {e}",
+            channel::PROTOCOLS.join(", ")
         ))
     })
 }
