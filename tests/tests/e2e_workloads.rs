@@ -95,6 +95,28 @@ spec:
     image: busybox:1.36
     command: ["sh", "-c", "echo first; echo last; exit 3"]
     terminationMessagePolicy: FallbackToLogsOnError
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: sidecar}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: shared, emptyDir: {}}]
+  initContainers:
+  - name: feeder
+    image: busybox:1.36
+    restartPolicy: Always
+    command: ["sh", "-c", "echo fed > /shared/food; sleep 3600"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
+    startupProbe:
+      exec: {command: ["test", "-s", "/shared/food"]}
+      periodSeconds: 1
+  containers:
+  - name: eater
+    image: busybox:1.36
+    command: ["cat", "/shared/food"]
+    volumeMounts: [{name: shared, mountPath: /shared}]
 "#;
 
 fn items(v: &Value) -> Vec<Value> {
@@ -162,6 +184,18 @@ fn jobs_cronjob_daemonset_and_statefulset_run_real_pods() {
     };
     assert_eq!(message("said"), "DONE");
     assert_eq!(message("fell"), "first\nlast\n");
+
+    // A sidecar (init container with restartPolicy Always) starts first and
+    // runs beside the app container; when that one is done the sidecar is
+    // stopped and the pod succeeds.
+    let done = wait_until(Duration::from_secs(90), || {
+        let p = lab.get_json(&["pod", "sidecar"]);
+        (p["status"]["phase"] == "Succeeded").then_some(p)
+    })
+    .expect("the sidecar pod succeeds");
+    assert_eq!(lab.kubectl_ok(&["logs", "sidecar", "-c", "eater"]), "fed\n");
+    let feeder = &done["status"]["initContainerStatuses"][0];
+    assert!(feeder["state"]["terminated"].is_object(), "{feeder}");
 
     // A DaemonSet: one Running pod on each node.
     let (code, out, err) = lab.kubectl(&["rollout", "status", "daemonset/agent", "--timeout=60s"]);

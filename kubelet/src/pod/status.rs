@@ -37,6 +37,9 @@ pub struct ContainerView {
     pub previous: Option<ContainerInfo>,
     /// Set when the worker decided it is not (re)started now.
     pub waiting: Option<Waiting>,
+    /// An init container with `restartPolicy: Always`, running beside the
+    /// app containers: done initializing once started, ready by its probe.
+    pub sidecar: bool,
     /// Readiness (probe result, or running when there is no probe).
     pub ready: bool,
     /// Startup probe passed (or none).
@@ -188,6 +191,24 @@ fn finished(v: &ContainerView) -> Option<i32> {
     matches!(c.state.status, Status::Exited | Status::Unknown).then_some(c.state.exit_code)
 }
 
+/// Whether init container `v` no longer holds the app containers back: it
+/// exited 0, or it is a sidecar that started (or the app containers already
+/// exist, so the pod was initialized before).
+fn init_complete(v: &ContainerView, apps_created: bool) -> bool {
+    if !v.sidecar {
+        return finished(v) == Some(0);
+    }
+    let running = v
+        .current
+        .as_ref()
+        .is_some_and(|c| c.state.status == Status::Running);
+    (running && v.started) || (apps_created && v.current.is_some())
+}
+
+fn apps_created(inp: &Inputs<'_>) -> bool {
+    inp.app.iter().any(|v| v.current.is_some())
+}
+
 /// The phase (upstream `getPhase`).
 pub fn phase(inp: &Inputs<'_>) -> &'static str {
     if inp.failed.is_some() {
@@ -198,7 +219,8 @@ pub fn phase(inp: &Inputs<'_>) -> &'static str {
         let ok = !inp.app.is_empty() && inp.app.iter().all(|v| finished(v) == Some(0));
         return if ok { "Succeeded" } else { "Failed" };
     }
-    let init_done = inp.init.iter().all(|v| finished(v) == Some(0));
+    let created = apps_created(inp);
+    let init_done = inp.init.iter().all(|v| init_complete(v, created));
     if !init_done {
         return "Pending";
     }
@@ -276,7 +298,11 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
         .init
         .iter()
         .map(|v| ContainerStatus {
-            ready: finished(v) == Some(0),
+            ready: if v.sidecar {
+                v.ready
+            } else {
+                finished(v) == Some(0)
+            },
             ..container_status(v, default_waiting)
         })
         .collect();
@@ -285,11 +311,22 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
         .iter()
         .map(|v| container_status(v, default_waiting))
         .collect();
-    let initialized = inp.init.iter().all(|v| finished(v) == Some(0));
-    let not_ready: Vec<&str> = statuses
+    let created = apps_created(inp);
+    let initialized = inp.init.iter().all(|v| init_complete(v, created));
+    // Sidecars count for readiness like app containers (upstream lists
+    // them first).
+    let not_ready: Vec<&str> = inp
+        .init
         .iter()
-        .filter(|s| !s.ready)
-        .map(|s| s.name.as_str())
+        .zip(&init_statuses)
+        .filter(|(v, s)| v.sidecar && !s.ready)
+        .map(|(_, s)| s.name.as_str())
+        .chain(
+            statuses
+                .iter()
+                .filter(|s| !s.ready)
+                .map(|s| s.name.as_str()),
+        )
         .collect();
     let containers_ready = not_ready.is_empty() && phase != "Succeeded" && phase != "Failed";
     let unready_msg = (!not_ready.is_empty())
@@ -297,7 +334,7 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
     let pending_init: Vec<&str> = inp
         .init
         .iter()
-        .filter(|v| finished(v) != Some(0))
+        .filter(|v| !init_complete(v, created))
         .map(|v| v.name.as_str())
         .collect();
     let mut conditions = vec![
@@ -433,6 +470,7 @@ mod tests {
             }),
             previous: None,
             waiting: None,
+            sidecar: false,
             ready: true,
             started: true,
             image_id: String::new(),
@@ -483,6 +521,60 @@ mod tests {
         let conditions = st.conditions.unwrap_or_default();
         assert!(!conditions.is_empty());
         assert!(conditions.iter().all(|c| c.observed_generation == Some(2)));
+    }
+
+    #[test]
+    fn a_started_sidecar_initializes_the_pod_and_counts_for_readiness() {
+        let sidecar = |started: bool, ready: bool| ContainerView {
+            sidecar: true,
+            started,
+            ready,
+            ..view("side", Status::Running, 0)
+        };
+        let not_created = ContainerView {
+            current: None,
+            ..view("app", Status::Running, 0)
+        };
+        let inputs = |init: &[ContainerView], app: &[ContainerView]| {
+            compute(&Inputs {
+                old: None,
+                init,
+                app,
+                restart_policy: "Always",
+                pod_ip: None,
+                host_ip: None,
+                sandbox_ready: true,
+                failed: None,
+                terminal: false,
+                qos: "BestEffort",
+                generation: None,
+            })
+        };
+        let cond = |st: &PodStatus, t: &str| {
+            st.conditions
+                .iter()
+                .flatten()
+                .find(|c| c.type_ == t)
+                .map(|c| (c.status.clone(), c.message.clone()))
+        };
+        // Not started yet: the pod is still initializing.
+        let st = inputs(&[sidecar(false, false)], std::slice::from_ref(&not_created));
+        assert_eq!(st.phase.as_deref(), Some("Pending"));
+        assert_eq!(cond(&st, "Initialized").map(|c| c.0), Some("False".into()));
+        // Started: initialized; while it is unready, so are the containers.
+        let st = inputs(&[sidecar(true, false)], &[view("app", Status::Running, 0)]);
+        assert_eq!(st.phase.as_deref(), Some("Running"));
+        assert_eq!(cond(&st, "Initialized").map(|c| c.0), Some("True".into()));
+        assert_eq!(
+            cond(&st, "ContainersReady"),
+            Some((
+                "False".into(),
+                Some("containers with unready status: [side]".into())
+            ))
+        );
+        let st = inputs(&[sidecar(true, true)], &[view("app", Status::Running, 0)]);
+        assert_eq!(cond(&st, "Ready").map(|c| c.0), Some("True".into()));
+        assert!(st.init_container_statuses.unwrap_or_default()[0].ready);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! 2. past `activeDeadlineSeconds` -> kill everything, phase Failed;
 //! 3. volumes set up (configMaps/secrets refreshed), sandbox and network
 //!    ensured (a restarted kubelet finds both again and keeps them);
-//! 4. init containers one at a time in order, each to a successful exit;
+//! 4. init containers one at a time in order, each to a successful exit
+//!    (a sidecar, `restartPolicy: Always`, only until it has started: it
+//!    keeps running beside the app containers and stops after them);
 //! 5. app containers started; exited ones restarted per `restartPolicy`
 //!    with CrashLoopBackOff; liveness failures restart, readiness sets
 //!    `ready`;
@@ -70,6 +72,11 @@ pub struct Worker {
     admitted: bool,
     /// Termination messages of exited attempts, read once.
     messages: termination_message::Messages,
+}
+
+/// An init container that keeps running beside the app containers.
+pub fn is_sidecar(c: &Container) -> bool {
+    c.restart_policy.as_deref() == Some("Always")
 }
 
 fn key(pod: &Pod) -> String {
@@ -329,10 +336,65 @@ impl Worker {
             .clone()
             .unwrap_or_else(|| "Always".into());
 
-        // Init containers, one at a time.
+        // Init containers, one at a time. A sidecar (an init container with
+        // `restartPolicy: Always`) lets the next one start once it has
+        // started, and keeps running (restarted whenever it exits) beside
+        // the app containers. Once an app container was created the pod is
+        // initialized for good: an exiting sidecar no longer holds it back.
+        let initialized = spec
+            .containers
+            .iter()
+            .any(|c| Self::attempts(&all, &c.name).0.is_some());
+        // Every app container finished for good: the sidecars are stopped
+        // (and not restarted) so the pod can complete.
+        let apps_done = !spec.containers.is_empty()
+            && spec.containers.iter().all(|c| {
+                Self::attempts(&all, &c.name).0.is_some_and(|x| {
+                    matches!(x.state.status, Status::Exited | Status::Unknown)
+                        && match restart_policy.as_str() {
+                            "Never" => true,
+                            "OnFailure" => x.state.exit_code == 0,
+                            _ => false,
+                        }
+                })
+            });
         let mut init_done = true;
         for c in spec.init_containers.iter().flatten() {
             let (cur, _) = Self::attempts(&all, &c.name);
+            if is_sidecar(c) && apps_done {
+                if let Some(x) = cur.filter(|x| x.state.status == Status::Running) {
+                    let grace = spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64;
+                    let rt = self.ctx.runtime.clone();
+                    let id = x.spec.id.clone();
+                    let _ =
+                        blocking(move || rt.stop_container(&id, Duration::from_secs(grace))).await;
+                }
+                self.waiting.remove(&c.name);
+                continue;
+            }
+            if is_sidecar(c) {
+                match cur.as_ref().map(|x| x.state.status) {
+                    Some(Status::Running) => {
+                        self.waiting.remove(&c.name);
+                        if let Some(info) = cur.as_ref() {
+                            self.probe(pod, c, info, &pod_ip).await;
+                        }
+                        if self.prober.started(c) || initialized {
+                            continue;
+                        }
+                    }
+                    Some(Status::Created) => {}
+                    _ => {
+                        self.start_or_back_off(pod, c, cur.as_ref(), &sandbox, &pod_ip, &volumes)
+                            .await;
+                        if initialized {
+                            continue;
+                        }
+                    }
+                }
+                init_done = false;
+                break;
+            }
             match cur.as_ref().map(|c| (c.state.status, c.state.exit_code)) {
                 Some((Status::Exited, 0)) => continue,
                 Some((Status::Running, _)) | Some((Status::Created, _)) => {
@@ -793,13 +855,15 @@ impl Worker {
                 .map(|x| x.spec.image_id.clone())
                 .unwrap_or_default();
             let waiting = self.waiting.get(&c.name).cloned().filter(|_| !running);
+            let sidecar = is_init && is_sidecar(c);
             ContainerView {
                 name: c.name.clone(),
                 image: c.image.clone().unwrap_or_default(),
                 current: cur,
                 previous: prev,
                 waiting,
-                ready: !is_init && running && self.prober.ready(c),
+                sidecar,
+                ready: (!is_init || sidecar) && running && self.prober.ready(c),
                 started: running && self.prober.started(c),
                 image_id,
             }
