@@ -50,6 +50,49 @@ pub struct PodSandboxConfig {
     /// Labels.
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Namespaced kernel parameters (`securityContext.sysctls`), set in
+    /// the pod's network and IPC namespaces when the sandbox starts.
+    #[serde(default)]
+    pub sysctls: std::collections::BTreeMap<String, String>,
+}
+
+/// The `/proc/sys` file of a sysctl: dots separate its segments, unless it
+/// uses slashes (then dots belong to a segment, as in
+/// `net/ipv4/conf/eth0.100/rp_filter`).
+pub fn sysctl_path(name: &str) -> PathBuf {
+    let rel = if name.contains('/') {
+        name.to_string()
+    } else {
+        name.replace('.', "/")
+    };
+    Path::new("/proc/sys").join(rel.trim_start_matches('/'))
+}
+
+/// Writes the pod's sysctls from inside its new namespaces. A parameter of
+/// a namespace the pod shares with the host is refused: it would change the
+/// whole node.
+fn apply_sysctls(c: &PodSandboxConfig) -> Result<(), String> {
+    for (name, value) in &c.sysctls {
+        let dotted = name.replace('/', ".");
+        let ipc = ["kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."];
+        if (c.host_network && dotted.starts_with("net."))
+            || (c.host_ipc && ipc.iter().any(|p| dotted.starts_with(p)))
+        {
+            return Err(format!(
+                "sysctl {name:?} is not allowed in a pod sharing the host's namespace"
+            ));
+        }
+        let path = sysctl_path(name);
+        if path
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err(format!("invalid sysctl name {name:?}"));
+        }
+        std::fs::write(&path, value)
+            .map_err(|e| format!("setting sysctl {name}={value:?}: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Sandbox lifecycle.
@@ -341,6 +384,7 @@ fn holder_setup(dir: &Path) -> Result<HolderRole, String> {
         nix::unistd::sethostname(&rec.hostname)
             .map_err(|e| format!("sethostname {:?}: {e}", rec.hostname))?;
     }
+    apply_sysctls(c)?;
     super::timing("holder lo up");
     if c.share_process_namespace && !c.host_pid {
         namespaces::unshare(CloneFlags::CLONE_NEWPID).map_err(|e| e.to_string())?;

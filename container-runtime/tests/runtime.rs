@@ -318,6 +318,47 @@ fn containers_of_a_pod_share_localhost_but_not_pids() {
     let (st, out) = env.run(&shared, "looker", &["sh", "-c", "ps -o pid,args"], |_| {});
     assert_eq!(st.exit_code, 0, "{out}");
     assert!(out.contains("sleep 300"), "{out}");
+
+    // Sysctls land in the pod's own network and IPC namespaces, not the
+    // host's.
+    let host = |name: &str| {
+        std::fs::read_to_string(container_runtime::sandbox::sysctl_path(name))
+            .expect("host sysctl")
+            .trim()
+            .to_string()
+    };
+    let (port_start, rmid) = (
+        host("net.ipv4.ip_unprivileged_port_start"),
+        host("kernel.shm_rmid_forced"),
+    );
+    let tuned = env.sandbox_with(PodSandboxConfig {
+        name: "tuned".into(),
+        namespace: "test".into(),
+        uid: container_runtime::new_id(),
+        sysctls: [
+            (
+                "net/ipv4/ip_unprivileged_port_start".to_string(),
+                "99".to_string(),
+            ),
+            ("kernel.shm_rmid_forced".to_string(), "1".to_string()),
+        ]
+        .into(),
+        ..Default::default()
+    });
+    let (st, out) = env.run(
+        &tuned,
+        "reader",
+        &[
+            "cat",
+            "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+            "/proc/sys/kernel/shm_rmid_forced",
+        ],
+        |_| {},
+    );
+    assert_eq!(st.exit_code, 0, "{out}");
+    assert_eq!(out, "99\n1\n");
+    assert_eq!(host("net.ipv4.ip_unprivileged_port_start"), port_start);
+    assert_eq!(host("kernel.shm_rmid_forced"), rmid);
 }
 
 #[test]

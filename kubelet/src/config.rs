@@ -3,6 +3,7 @@
 //!
 //! ```yaml
 //! maxPods: 110
+//! allowedUnsafeSysctls: ["kernel.msg*"] # beyond the safe sysctls
 //! cgroupDriver: cgroupfs            # the built-in runtime writes cgroupfs paths
 //! clusterDNS: ["10.96.0.10"]
 //! clusterDomain: cluster.local
@@ -68,6 +69,9 @@ pub enum Error {
 pub struct FileConfig {
     /// Most pods on this node.
     pub max_pods: u32,
+    /// Sysctls (names, or prefixes ending in `*`) pods may set beyond the
+    /// safe ones.
+    pub allowed_unsafe_sysctls: Vec<String>,
     /// `cgroupfs` (the only driver of the built-in runtime; `systemd` is
     /// refused with a clear message).
     pub cgroup_driver: String,
@@ -224,6 +228,7 @@ impl Default for FileConfig {
     fn default() -> Self {
         FileConfig {
             max_pods: 110,
+            allowed_unsafe_sysctls: Vec::new(),
             cgroup_driver: "cgroupfs".into(),
             cluster_dns: Vec::new(),
             cluster_domain: "cluster.local".into(),

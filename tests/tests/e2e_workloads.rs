@@ -81,9 +81,20 @@ kind: Pod
 metadata: {name: said}
 spec:
   restartPolicy: Never
-  securityContext: {runAsUser: 1000}
+  securityContext:
+    runAsUser: 1000
+    sysctls: [{name: kernel.shm_rmid_forced, value: "1"}]
   containers:
-  - {name: c, image: busybox:1.36, command: ["sh", "-c", "echo -n DONE > /dev/termination-log; echo logged"]}
+  - {name: c, image: busybox:1.36, command: ["sh", "-c", "echo -n DONE $(cat /proc/sys/kernel/shm_rmid_forced) > /dev/termination-log"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: greedy}
+spec:
+  securityContext:
+    sysctls: [{name: kernel.msgmax, value: "65536"}]
+  containers:
+  - {name: c, image: busybox:1.36, command: ["sleep", "1"]}
 ---
 apiVersion: v1
 kind: Pod
@@ -182,7 +193,18 @@ fn jobs_cronjob_daemonset_and_statefulset_run_real_pods() {
         })
         .unwrap_or_else(|| panic!("pod {pod} terminates"))
     };
-    assert_eq!(message("said"), "DONE");
+    // ... and it saw its pod's (safe) sysctl; an unsafe one is refused.
+    assert_eq!(message("said"), "DONE 1");
+    let greedy = wait_until(Duration::from_secs(60), || {
+        let p = lab.get_json(&["pod", "greedy"]);
+        (p["status"]["phase"] == "Failed").then_some(p)
+    })
+    .expect("the unsafe sysctl pod is rejected");
+    assert_eq!(greedy["status"]["reason"], "SysctlForbidden");
+    assert_eq!(
+        greedy["status"]["message"],
+        "Pod was rejected: forbidden sysctl: \"kernel.msgmax\" not allowlisted"
+    );
     assert_eq!(message("fell"), "first\nlast\n");
 
     // A sidecar (init container with restartPolicy Always) starts first and

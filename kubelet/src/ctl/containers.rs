@@ -450,6 +450,7 @@ pub(super) fn run(rt: &Runtime, a: &RunArgs) -> anyhow::Result<i32> {
                     Qos::BestEffort
                 }),
                 labels: [(CTL_POD_LABEL.to_string(), "true".to_string())].into(),
+                sysctls: Default::default(),
             };
             (rt.run_sandbox(sb)?, true)
         }

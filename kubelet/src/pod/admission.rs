@@ -4,6 +4,10 @@
 //! (its `NodePorts` predicate): it ends `Failed` with reason `NodePorts`,
 //! and its controller (a StatefulSet, a ReplicaSet) makes a new one, which
 //! the scheduler can place elsewhere or here once the port is free.
+//!
+//! Likewise a pod asking for a sysctl that is neither one of upstream's
+//! safe ones nor allowed by the node's `allowedUnsafeSysctls` (names, or
+//! prefixes ending in `*`) is rejected with reason `SysctlForbidden`.
 
 use k8s_openapi::api::core::v1::Pod;
 
@@ -12,6 +16,77 @@ pub const REASON: &str = "NodePorts";
 /// Its message, as upstream words it.
 pub const MESSAGE: &str =
     "Pod was rejected: Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports";
+
+/// The reason of a pod rejected for its sysctls.
+pub const SYSCTL_REASON: &str = "SysctlForbidden";
+
+/// Sysctls namespaced per pod and isolated from other pods: always allowed
+/// (upstream's list).
+const SAFE_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+];
+
+/// A slash-separated sysctl in the dotted form allowlists use (the dots
+/// inside a segment become slashes).
+fn dotted(name: &str) -> String {
+    if !name.contains('/') {
+        return name.to_string();
+    }
+    name.chars()
+        .map(|c| match c {
+            '/' => '.',
+            '.' => '/',
+            c => c,
+        })
+        .collect()
+}
+
+/// Why `pod`'s sysctls are refused on this node (the pod status message),
+/// if they are.
+pub fn forbidden_sysctl(pod: &Pod, allowed_unsafe: &[String]) -> Option<String> {
+    let spec = pod.spec.as_ref()?;
+    let sysctls = spec.security_context.as_ref()?.sysctls.as_ref()?;
+    let allowed = |name: &str| {
+        SAFE_SYSCTLS.contains(&name)
+            || allowed_unsafe.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => p == name,
+            })
+    };
+    let ipc = ["kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue."];
+    for s in sysctls {
+        let name = dotted(&s.name);
+        let host_ns = if name.starts_with("net.") && spec.host_network == Some(true) {
+            Some("net")
+        } else if ipc.iter().any(|p| name.starts_with(p)) && spec.host_ipc == Some(true) {
+            Some("ipc")
+        } else {
+            None
+        };
+        if let Some(ns) = host_ns {
+            return Some(format!(
+                "Pod was rejected: forbidden sysctl: {name:?} not allowed with host {ns} enabled"
+            ));
+        }
+        if !allowed(&name) {
+            return Some(format!(
+                "Pod was rejected: forbidden sysctl: {name:?} not allowlisted"
+            ));
+        }
+    }
+    None
+}
 
 /// `(protocol, host IP, host port)` of every container port with a host port.
 fn host_ports(pod: &Pod) -> Vec<(String, String, i32)> {
@@ -100,6 +175,28 @@ mod tests {
             "status": status
         }))
         .expect("pod")
+    }
+
+    #[test]
+    fn only_safe_or_allowed_sysctls_are_admitted() {
+        let with = |sysctls: serde_json::Value| -> Pod {
+            serde_json::from_value(json!({"metadata": {"name": "p"},
+                "spec": {"containers": [], "securityContext": {"sysctls": sysctls}}}))
+            .expect("pod")
+        };
+        let safe = with(json!([{"name": "kernel.shm_rmid_forced", "value": "1"},
+            {"name": "net/ipv4/ip_local_port_range", "value": "1024 65535"}]));
+        assert_eq!(forbidden_sysctl(&safe, &[]), None);
+        let unsafe_ = with(json!([{"name": "kernel.msgmax", "value": "1"}]));
+        assert_eq!(
+            forbidden_sysctl(&unsafe_, &[]).as_deref(),
+            Some("Pod was rejected: forbidden sysctl: \"kernel.msgmax\" not allowlisted")
+        );
+        assert_eq!(forbidden_sysctl(&unsafe_, &["kernel.msg*".into()]), None);
+        assert_eq!(forbidden_sysctl(&unsafe_, &["kernel.msgmax".into()]), None);
+        let slashed = with(json!([{"name": "net/ipv4/conf/eth0.100/rp_filter", "value": "1"}]));
+        assert!(forbidden_sysctl(&slashed, &[])
+            .is_some_and(|m| m.contains("\"net.ipv4.conf.eth0/100.rp_filter\"")));
     }
 
     #[test]

@@ -105,7 +105,8 @@ pub fn qos_name(q: Qos) -> &'static str {
 }
 
 /// The pod's sandbox: names, namespaces to share with the host, hostname
-/// (the node's name with `hostNetwork`), QoS class (the cgroup parent).
+/// (the node's name with `hostNetwork`), QoS class (the cgroup parent) and
+/// sysctls.
 pub fn pod_sandbox_config(pod: &Pod, uid: &str, node_name: &str) -> PodSandboxConfig {
     let spec = pod.spec.clone().unwrap_or_default();
     let host_network = spec.host_network.unwrap_or(false);
@@ -128,6 +129,13 @@ pub fn pod_sandbox_config(pod: &Pod, uid: &str, node_name: &str) -> PodSandboxCo
         share_process_namespace: spec.share_process_namespace.unwrap_or(false),
         qos: Some(qos(pod)),
         labels: pod.metadata.labels.clone().unwrap_or_default(),
+        sysctls: spec
+            .security_context
+            .and_then(|s| s.sysctls)
+            .into_iter()
+            .flatten()
+            .map(|s| (s.name, s.value))
+            .collect(),
     }
 }
 

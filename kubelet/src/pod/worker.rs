@@ -261,22 +261,26 @@ impl Worker {
                 .as_ref()
                 .and_then(|s| s.start_time.as_ref())
                 .is_none();
-            if !has_sandbox
-                && unstarted
-                && super::admission::host_port_conflict(pod, &self.ctx.known_pods())
-            {
-                self.ctx.event(
-                    pod,
-                    "Warning",
+            let rejected = if has_sandbox || !unstarted {
+                None
+            } else if super::admission::host_port_conflict(pod, &self.ctx.known_pods()) {
+                Some((
                     super::admission::REASON,
-                    super::admission::MESSAGE.into(),
-                );
-                self.failed = Some((
-                    super::admission::REASON.into(),
-                    super::admission::MESSAGE.into(),
-                ));
+                    super::admission::MESSAGE.to_string(),
+                ))
             } else {
-                self.admitted = true;
+                super::admission::forbidden_sysctl(
+                    pod,
+                    &self.ctx.config.file.allowed_unsafe_sysctls,
+                )
+                .map(|m| (super::admission::SYSCTL_REASON, m))
+            };
+            match rejected {
+                Some((reason, message)) => {
+                    self.ctx.event(pod, "Warning", reason, message.clone());
+                    self.failed = Some((reason.into(), message));
+                }
+                None => self.admitted = true,
             }
         }
         if self.failed.is_some() {
