@@ -32,6 +32,9 @@ pub enum Subresource {
     /// `certificatesigningrequests/approval`: the conditions that approve
     /// or deny a CSR.
     Approval,
+    /// `pods/ephemeralcontainers`: adds ephemeral containers (`kubectl
+    /// debug`) to a running pod.
+    EphemeralContainers,
 }
 
 impl Subresource {
@@ -49,6 +52,7 @@ impl Subresource {
             Subresource::Proxy => "proxy",
             Subresource::Finalize => "finalize",
             Subresource::Approval => "approval",
+            Subresource::EphemeralContainers => "ephemeralcontainers",
         }
     }
 
@@ -66,6 +70,7 @@ impl Subresource {
             "proxy" => Subresource::Proxy,
             "finalize" => Subresource::Finalize,
             "approval" => Subresource::Approval,
+            "ephemeralcontainers" => Subresource::EphemeralContainers,
             _ => return None,
         })
     }
@@ -82,16 +87,20 @@ impl Subresource {
             | Subresource::Attach
             | Subresource::PortForward
             | Subresource::Proxy => Some(("", "v1", "Pod")),
-            Subresource::Status | Subresource::Finalize | Subresource::Approval => None,
+            Subresource::Status
+            | Subresource::Finalize
+            | Subresource::Approval
+            | Subresource::EphemeralContainers => None,
         }
     }
 
     /// Verbs shown in discovery for this subresource.
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Status | Subresource::Scale | Subresource::Approval => {
-                &["get", "patch", "update"]
-            }
+            Subresource::Status
+            | Subresource::Scale
+            | Subresource::Approval
+            | Subresource::EphemeralContainers => &["get", "patch", "update"],
             Subresource::Binding | Subresource::Eviction => &["create"],
             Subresource::Log => &["get"],
             Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
@@ -280,7 +289,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
     // core/v1
     ResourceInfo::new("", "Namespace", "namespaces", "namespace", CLUSTER).short(&["ns"]).with(&[Status, Finalize]).only(NAMESPACE_VERBS),
     ResourceInfo::new("", "Pod", "pods", "pod", NS).short(&["po"]).in_categories(ALL)
-        .with(&[Status, Binding, Eviction, Log, Exec, Attach, PortForward, Proxy]),
+        .with(&[Status, Binding, Eviction, EphemeralContainers, Log, Exec, Attach, PortForward, Proxy]),
     ResourceInfo::new("", "Node", "nodes", "node", CLUSTER).short(&["no"]).with(&[Status, Proxy]),
     ResourceInfo::new("", "Service", "services", "service", NS).short(&["svc"]).in_categories(ALL).with(&[Status, Proxy]),
     ResourceInfo::new("", "Endpoints", "endpoints", "endpoints", NS).short(&["ep"]),

@@ -89,6 +89,14 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: target}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: app, image: busybox:1.36, command: ["sleep", "3600"]}
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: greedy}
 spec:
   securityContext:
@@ -218,6 +226,43 @@ fn jobs_cronjob_daemonset_and_statefulset_run_real_pods() {
     assert_eq!(lab.kubectl_ok(&["logs", "sidecar", "-c", "eater"]), "fed\n");
     let feeder = &done["status"]["initContainerStatuses"][0];
     assert!(feeder["state"]["terminated"].is_object(), "{feeder}");
+
+    // `kubectl debug` adds an ephemeral container aimed at the app
+    // container: it runs in the pod, sees the app's processes, and the
+    // pod's generation went up.
+    let (code, out, err) = lab.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/target",
+        "--timeout=60s",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let out = lab.kubectl_ok(&[
+        "debug",
+        "pod/target",
+        "--image=busybox:1.36",
+        "--target=app",
+        "--",
+        "sh",
+        "-c",
+        "echo debugging; sleep 3600",
+    ]);
+    let debugger = lab.get_json(&["pod", "target"])["spec"]["ephemeralContainers"][0]["name"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no ephemeral container after kubectl debug: {out}"));
+    let running = wait_until(Duration::from_secs(60), || {
+        let p = lab.get_json(&["pod", "target"]);
+        let s = &p["status"]["ephemeralContainerStatuses"][0];
+        s["state"]["running"].is_object().then_some(p)
+    })
+    .expect("the ephemeral container runs");
+    assert_eq!(running["metadata"]["generation"], 2);
+    let ps = lab.kubectl_ok(&["exec", "target", "-c", &debugger, "--", "ps", "-o", "args"]);
+    // Its own sleep (sh execs the last command) and the app's.
+    assert_eq!(ps.matches("sleep 3600\n").count(), 2, "{ps}");
+    let logs = lab.kubectl_ok(&["logs", "target", "-c", &debugger]);
+    assert_eq!(logs, "debugging\n");
 
     // A DaemonSet: one Running pod on each node.
     let (code, out, err) = lab.kubectl(&["rollout", "status", "daemonset/agent", "--timeout=60s"]);

@@ -76,7 +76,7 @@ pub fn pod_spec(spec: &mut Value) {
     set_default(spec, &["schedulerName"], json!("default-scheduler"));
     set_default(spec, &["securityContext"], json!({}));
     set_default(spec, &["enableServiceLinks"], json!(true));
-    for list in ["containers", "initContainers"] {
+    for list in ["containers", "initContainers", "ephemeralContainers"] {
         if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in cs {
                 container(c);

@@ -92,9 +92,11 @@ pub(crate) fn admit(
             )));
         }
     }
-    let causes = match old {
-        None => registry::validate_create(resource, obj),
-        Some(old) => registry::validate_update(resource, obj, old),
+    let causes = match (old, ctx.info.subresource) {
+        (None, _) => registry::validate_create(resource, obj),
+        (Some(old), Some(sub)) => registry::validate_subresource_update(resource, sub, obj, old)
+            .unwrap_or_else(|| registry::validate_update(resource, obj, old)),
+        (Some(old), None) => registry::validate_update(resource, obj, old),
     };
     if causes.is_empty() {
         Ok(())

@@ -168,6 +168,18 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
             );
             Ok(merged)
         }
+        Some(Subresource::EphemeralContainers) => {
+            let mut merged = registry::core::pod::ephemeral_containers::merge(&new, current);
+            admit(ctx, resource, &mut merged, Some(current))?;
+            crate::fieldmanager::record_update(
+                &manager,
+                Some("ephemeralcontainers"),
+                &api_version,
+                Some(current),
+                &mut merged,
+            );
+            Ok(merged)
+        }
         Some(Subresource::Finalize) => {
             let mut merged = registry::prepare_for_finalize(&new, current);
             admit(ctx, resource, &mut merged, Some(current))?;

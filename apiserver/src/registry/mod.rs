@@ -405,6 +405,16 @@ pub fn validate_name(resource: &ResourceInfo, name: &str) -> Vec<String> {
 
 /// Validates a new object: `metadata`, then the kind's rules.
 pub fn validate_create(resource: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
+    let mut errs = validate_object(resource, obj);
+    if obj.is_object() {
+        errs.extend(strategy_for(resource).validate_create(obj));
+    }
+    errs
+}
+
+/// The rules every version of an object follows: `metadata`, then the
+/// kind's [`Strategy::validate`].
+fn validate_object(resource: &ResourceInfo, obj: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
     if !obj.is_object() {
         errs.push(validation::invalid("", obj, "must be an object"));
@@ -416,12 +426,27 @@ pub fn validate_create(resource: &ResourceInfo, obj: &Value) -> Vec<FieldError> 
     errs
 }
 
-/// Validates an update of `old` into `new`: the rules of a new object, then
+/// Validates an update of `old` into `new`: the rules of every object, then
 /// the kind's rules for changes.
 pub fn validate_update(resource: &ResourceInfo, new: &Value, old: &Value) -> Vec<FieldError> {
-    let mut errs = validate_create(resource, new);
+    let mut errs = validate_object(resource, new);
     errs.extend(strategy_for(resource).validate_update(new, old));
     errs
+}
+
+/// Validates a write through subresource `sub` that has rules of its own
+/// (a pod's `ephemeralcontainers`): `None` when it follows the main
+/// resource's.
+pub fn validate_subresource_update(
+    resource: &ResourceInfo,
+    sub: Subresource,
+    new: &Value,
+    old: &Value,
+) -> Option<Vec<FieldError>> {
+    let own = strategy_for(resource).validate_subresource_update(sub, new, old)?;
+    let mut errs = validate_object(resource, new);
+    errs.extend(own);
+    Some(errs)
 }
 
 /// Checks the parts of an update that are the same for every kind: name,

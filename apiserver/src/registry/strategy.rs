@@ -60,11 +60,32 @@ pub trait Strategy: Send + Sync {
         Vec::new()
     }
 
+    /// The kind's rules for a create only, on top of [`Strategy::validate`]
+    /// (fields only a subresource may set later).
+    fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
+        let _ = obj;
+        Vec::new()
+    }
+
     /// The kind's rules for an update, on top of [`Strategy::validate`]:
     /// usually the fields that may never change.
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
         let _ = (new, old);
         Vec::new()
+    }
+
+    /// The rules of an update through subresource `sub`, instead of
+    /// [`Strategy::validate_update`], for a subresource that changes what
+    /// the main resource may not (a pod's `ephemeralcontainers`); `None`
+    /// for the others.
+    fn validate_subresource_update(
+        &self,
+        sub: Subresource,
+        new: &Value,
+        old: &Value,
+    ) -> Option<Vec<FieldError>> {
+        let _ = (sub, new, old);
+        None
     }
 
     /// The server-owned state of a new object (its initial `status`), once

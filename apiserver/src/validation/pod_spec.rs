@@ -204,6 +204,7 @@ pub fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
             }
         }
     }
+    validate_ephemeral_containers(spec, path, &volumes, &mut names, errs);
     if let Some(rp) = spec.get("restartPolicy") {
         if !matches!(rp.as_str(), Some("Always" | "OnFailure" | "Never")) {
             errs.push(not_supported(
@@ -236,6 +237,88 @@ pub fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
                 &Value::from(g),
                 "must be greater than or equal to 0",
             ));
+        }
+    }
+}
+
+/// Fields an ephemeral container may set: it exists to look at a pod, so it
+/// takes no part in the pod's ports, resources, lifecycle or probes.
+const EPHEMERAL_ALLOWED: &[&str] = &[
+    "name",
+    "image",
+    "command",
+    "args",
+    "workingDir",
+    "envFrom",
+    "env",
+    "volumeMounts",
+    "volumeDevices",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "imagePullPolicy",
+    "securityContext",
+    "stdin",
+    "stdinOnce",
+    "tty",
+    "targetContainerName",
+];
+
+fn validate_ephemeral_containers(
+    spec: &Value,
+    path: &str,
+    volumes: &[String],
+    names: &mut Vec<String>,
+    errs: &mut Vec<FieldError>,
+) {
+    let others = names.clone();
+    let list = spec.get("ephemeralContainers").and_then(Value::as_array);
+    for (i, c) in list.into_iter().flatten().enumerate() {
+        let cp = format!("{path}.ephemeralContainers[{i}]");
+        validate_container(c, &cp, volumes, errs);
+        if let Some(n) = c.get("name").and_then(Value::as_str) {
+            if names.iter().any(|x| x == n) {
+                errs.push(FieldError {
+                    kind: FieldErrorKind::Duplicate,
+                    field: format!("{cp}.name"),
+                    message: format!("Duplicate value: \"{n}\""),
+                });
+            } else {
+                names.push(n.to_string());
+            }
+        }
+        if let Some(t) = c.get("targetContainerName").and_then(Value::as_str) {
+            if !t.is_empty() && !others.iter().any(|x| x == t) {
+                errs.push(FieldError {
+                    kind: FieldErrorKind::NotFound,
+                    field: format!("{cp}.targetContainerName"),
+                    message: format!("Not found: \"{t}\""),
+                });
+            }
+        }
+        for (field, value) in c.as_object().into_iter().flatten() {
+            let unset = value.is_null()
+                || value.as_object().is_some_and(|m| m.is_empty())
+                || value.as_array().is_some_and(|a| a.is_empty());
+            if !EPHEMERAL_ALLOWED.contains(&field.as_str()) && !unset {
+                errs.push(forbidden(
+                    format!("{cp}.{field}"),
+                    "cannot be set for an Ephemeral Container",
+                ));
+            }
+        }
+        let mounts = c.get("volumeMounts").and_then(Value::as_array);
+        for (j, m) in mounts.into_iter().flatten().enumerate() {
+            for sub in ["subPath", "subPathExpr"] {
+                if m.get(sub)
+                    .and_then(Value::as_str)
+                    .is_some_and(|s| !s.is_empty())
+                {
+                    errs.push(forbidden(
+                        format!("{cp}.volumeMounts[{j}].{sub}"),
+                        "cannot be set for an Ephemeral Container",
+                    ));
+                }
+            }
         }
     }
 }
@@ -317,6 +400,33 @@ fn validate_sysctls(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn ephemeral_containers_are_unique_aimed_at_a_container_and_minimal() {
+        let spec = json!({"containers": [{"name": "app", "image": "i"}],
+            "volumes": [{"name": "v", "emptyDir": {}}],
+            "ephemeralContainers": [
+                {"name": "dbg", "image": "busybox", "targetContainerName": "app"},
+                {"name": "app", "image": "busybox"},
+                {"name": "x", "image": "busybox", "targetContainerName": "nope",
+                 "ports": [{"containerPort": 80}], "resources": {},
+                 "volumeMounts": [{"name": "v", "mountPath": "/v", "subPath": "a"}]}]});
+        let mut errs = Vec::new();
+        validate_pod_spec(&spec, "spec", &mut errs);
+        let msgs: Vec<String> = errs
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                "spec.ephemeralContainers[1].name: Duplicate value: \"app\"",
+                "spec.ephemeralContainers[2].targetContainerName: Not found: \"nope\"",
+                "spec.ephemeralContainers[2].ports: Forbidden: cannot be set for an Ephemeral Container",
+                "spec.ephemeralContainers[2].volumeMounts[0].subPath: Forbidden: cannot be set for an Ephemeral Container",
+            ]
+        );
+    }
 
     #[test]
     fn sysctl_names_follow_upstreams_pattern() {

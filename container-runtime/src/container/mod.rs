@@ -99,9 +99,22 @@ impl Runtime {
                     join_namespaces.push((kind.to_string(), p));
                 }
             }
+            let target_pid = match &config.target_container_id {
+                Some(target) => {
+                    let t = self.container(target)?;
+                    if t.spec.sandbox_id != sb.id || t.state.status != Status::Running {
+                        return Err(Error::State(format!(
+                            "target container {target} is not running in sandbox {}",
+                            sb.id
+                        )));
+                    }
+                    Some(super::namespaces::ns_path(t.state.pid, "pid"))
+                }
+                None => None,
+            };
             let pid_mode = if sb.config.host_pid {
                 PidMode::Host
-            } else if let Some(p) = sb.ns("pid") {
+            } else if let Some(p) = target_pid.or_else(|| sb.ns("pid")) {
                 PidMode::Join(p)
             } else {
                 PidMode::New

@@ -135,6 +135,10 @@ pub struct ContainerConfig {
     /// Free-form labels.
     #[serde(default)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Share the pid namespace of this (running) container of the same pod,
+    /// as an ephemeral container with `targetContainerName` does.
+    #[serde(default)]
+    pub target_container_id: Option<String>,
 }
 
 /// How the container's pid namespace is obtained.

@@ -328,6 +328,7 @@ pub fn generate(
         tty: c.tty.unwrap_or(false),
         attempt,
         labels,
+        target_container_id: None,
     };
     Ok(Generated { config, sub_paths })
 }

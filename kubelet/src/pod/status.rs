@@ -162,6 +162,8 @@ pub struct Inputs<'a> {
     pub init: &'a [ContainerView],
     /// App containers.
     pub app: &'a [ContainerView],
+    /// Ephemeral containers (never ready, never part of the phase).
+    pub ephemeral: &'a [ContainerView],
     /// `spec.restartPolicy`.
     pub restart_policy: &'a str,
     /// Pod IP, once the network is set up.
@@ -224,9 +226,12 @@ pub fn phase(inp: &Inputs<'_>) -> &'static str {
     if !init_done {
         return "Pending";
     }
+    // A sidecar still running keeps the pod Running (it is stopped once the
+    // app containers are done).
     let running = inp
         .app
         .iter()
+        .chain(inp.init.iter().filter(|v| v.sidecar))
         .filter(|v| {
             v.current
                 .as_ref()
@@ -420,6 +425,12 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
         start_time,
         init_container_statuses: (!init_statuses.is_empty()).then_some(init_statuses),
         container_statuses: Some(statuses),
+        ephemeral_container_statuses: (!inp.ephemeral.is_empty()).then(|| {
+            inp.ephemeral
+                .iter()
+                .map(|v| container_status(v, "ContainerCreating"))
+                .collect()
+        }),
         qos_class: Some(inp.qos.into()),
         reason: inp.failed.as_ref().map(|f| f.0.clone()),
         message: inp.failed.as_ref().map(|f| f.1.clone()),
@@ -489,6 +500,7 @@ mod tests {
             old: None,
             init: &init,
             app: &app,
+            ephemeral: &[],
             restart_policy: "Always",
             pod_ip: None,
             host_ip: None,
@@ -540,6 +552,7 @@ mod tests {
                 old: None,
                 init,
                 app,
+                ephemeral: &[],
                 restart_policy: "Always",
                 pod_ip: None,
                 host_ip: None,
@@ -584,6 +597,7 @@ mod tests {
                 old: None,
                 init: &[],
                 app,
+                ephemeral: &[],
                 restart_policy: "Always",
                 pod_ip: None,
                 host_ip: None,
@@ -610,6 +624,7 @@ mod tests {
                 old: None,
                 init,
                 app,
+                ephemeral: &[],
                 restart_policy: "Always",
                 pod_ip: None,
                 host_ip: None,

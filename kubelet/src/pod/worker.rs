@@ -74,6 +74,22 @@ pub struct Worker {
     messages: termination_message::Messages,
 }
 
+/// The pod's ephemeral containers as containers (the fields they may not
+/// set are absent, and `targetContainerName` is read where it matters).
+pub fn ephemeral_containers(spec: &k8s_openapi::api::core::v1::PodSpec) -> Vec<Container> {
+    spec.ephemeral_containers
+        .iter()
+        .flatten()
+        .filter_map(|e| {
+            let mut v = serde_json::to_value(e).ok()?;
+            if let Some(m) = v.as_object_mut() {
+                m.remove("targetContainerName");
+            }
+            serde_json::from_value(v).ok()
+        })
+        .collect()
+}
+
 /// An init container that keeps running beside the app containers.
 pub fn is_sidecar(c: &Container) -> bool {
     c.restart_policy.as_deref() == Some("Always")
@@ -461,6 +477,14 @@ impl Worker {
                     }
                 }
             }
+            // Ephemeral containers (`kubectl debug`): started once, never
+            // restarted.
+            for c in ephemeral_containers(&spec) {
+                if Self::attempts(&all, &c.name).0.is_none() {
+                    self.start_or_back_off(pod, &c, None, &sandbox, &pod_ip, &volumes)
+                        .await;
+                }
+            }
         } else {
             for c in &spec.containers {
                 self.waiting.insert(
@@ -718,7 +742,32 @@ impl Worker {
                 let _ = std::fs::create_dir_all(dir);
             }
         }
-        let config = generated.config;
+        let mut config = generated.config;
+        // An ephemeral container aimed at another container shares its
+        // process namespace (to debug it).
+        let target = pod
+            .spec
+            .iter()
+            .flat_map(|s| s.ephemeral_containers.iter().flatten())
+            .find(|e| e.name == c.name)
+            .and_then(|e| e.target_container_name.clone());
+        if let Some(target) = target {
+            let me = self.ctx.clone();
+            let uid = self.uid.clone();
+            config.target_container_id = blocking(move || {
+                me.runtime
+                    .list_containers()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|x| {
+                        x.spec.config.labels.get(LABEL_UID) == Some(&uid)
+                            && x.spec.config.name == target
+                            && x.state.status == Status::Running
+                    })
+                    .map(|x| x.spec.id)
+            })
+            .await;
+        }
         let rt = self.ctx.runtime.clone();
         let sid = sandbox.id.clone();
         let created = blocking(move || rt.create_container(&sid, config)).await;
@@ -879,10 +928,18 @@ impl Worker {
             .map(|c| view(c, true))
             .collect();
         let app: Vec<ContainerView> = spec.containers.iter().map(|c| view(c, false)).collect();
+        let ephemeral: Vec<ContainerView> = ephemeral_containers(&spec)
+            .iter()
+            .map(|c| ContainerView {
+                ready: false,
+                ..view(c, false)
+            })
+            .collect();
         let inputs = Inputs {
             old: pod.status.as_ref(),
             init: &init,
             app: &app,
+            ephemeral: &ephemeral,
             restart_policy: spec.restart_policy.as_deref().unwrap_or("Always"),
             pod_ip,
             host_ip: Some(self.ctx.node_ip.clone()),

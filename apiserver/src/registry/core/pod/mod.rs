@@ -12,6 +12,7 @@
 //! (READY, STATUS, RESTARTS, ...).
 
 pub mod binding;
+pub mod ephemeral_containers;
 pub mod eviction;
 pub mod proxy;
 
@@ -78,6 +79,20 @@ impl Strategy for PodStrategy {
             None => errs.push(required("spec")),
         }
         errs
+    }
+
+    fn validate_create(&self, obj: &Value) -> Vec<FieldError> {
+        ephemeral_containers::validate_create(obj)
+    }
+
+    fn validate_subresource_update(
+        &self,
+        sub: Subresource,
+        new: &Value,
+        old: &Value,
+    ) -> Option<Vec<FieldError>> {
+        (sub == Subresource::EphemeralContainers)
+            .then(|| ephemeral_containers::validate_update(new, old))
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
