@@ -218,20 +218,55 @@ async fn deleting_a_namespace_deletes_its_content_first() {
     )
     .await
     .expect("finalizer");
+    // A pod held by a finalizer: until it is gone nothing else is deleted.
+    let held: Pod = serde_json::from_value(json!({"metadata": {"name": "held",
+        "finalizers": ["example.com/pod"]},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    .expect("pod");
+    pods.create(&PostParams::default(), &held)
+        .await
+        .expect("held pod");
+    assert!(
+        c.kubectl(&["create", "configmap", "plain", "-n", &ns])
+            .success
+    );
     let out = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
     assert!(out.success, "{}", out.stderr);
     let nss: Api<Namespace> = Api::all(c.client.clone());
-    let cond = eventually(T, || async {
-        let n = nss.get(&ns).await.ok()?;
-        let st = n.status?;
-        let c = st
-            .conditions?
-            .into_iter()
-            .find(|c| c.type_ == "NamespaceFinalizersRemaining" && c.status == "True")?;
-        (st.phase.as_deref() == Some("Terminating")).then_some(c)
-    })
+    let finalizers_remaining = |want: &'static str| {
+        let (nss, ns) = (nss.clone(), ns.clone());
+        async move {
+            eventually(T, || async {
+                let n = nss.get(&ns).await.ok()?;
+                let st = n.status?;
+                let c = st.conditions?.into_iter().find(|c| {
+                    c.type_ == "NamespaceFinalizersRemaining"
+                        && c.status == "True"
+                        && c.message.as_deref().unwrap_or("").contains(want)
+                })?;
+                (st.phase.as_deref() == Some("Terminating")).then_some(c)
+            })
+            .await
+        }
+    };
+    finalizers_remaining("example.com/pod")
+        .await
+        .expect("Terminating, held by the pod");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        cms.get_opt("plain").await.expect("get").is_some(),
+        "a ConfigMap was deleted while a pod was left"
+    );
+    pods.patch(
+        "held",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"finalizers": []}})),
+    )
     .await
-    .expect("Terminating with NamespaceFinalizersRemaining");
+    .expect("release the pod");
+    let cond = finalizers_remaining("example.com/hold")
+        .await
+        .expect("Terminating with NamespaceFinalizersRemaining");
     assert!(cond
         .message
         .unwrap_or_default()
