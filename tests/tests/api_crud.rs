@@ -112,6 +112,45 @@ async fn create_get_update_and_server_owned_fields() {
 }
 
 #[tokio::test]
+async fn namespaces_carry_their_name_as_a_label() {
+    let (_etcd, _api, http) = cluster().await;
+    let r = http
+        .post(
+            "/api/v1/namespaces",
+            &json!({"metadata": {"generateName": "named-", "labels": {"team": "a"}}}),
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let name = r.body["metadata"]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    assert_eq!(
+        r.body["metadata"]["labels"]["kubernetes.io/metadata.name"],
+        name.as_str()
+    );
+    assert_eq!(r.body["metadata"]["labels"]["team"], "a");
+    // A client cannot take it away or change it.
+    let mut ns = r.body.clone();
+    ns["metadata"]["labels"] = json!({"kubernetes.io/metadata.name": "other"});
+    let r = http
+        .put(&format!("/api/v1/namespaces/{name}"), &ns)
+        .await
+        .expect("update");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["metadata"]["labels"],
+        json!({"kubernetes.io/metadata.name": name})
+    );
+    let r = http
+        .get("/api/v1/namespaces?labelSelector=kubernetes.io/metadata.name=default")
+        .await
+        .expect("list");
+    assert_eq!(names(&r.body), ["default"]);
+}
+
+#[tokio::test]
 async fn lists_selectors_and_pages() {
     let (etcd, _api, http) = cluster().await;
     for ns in ["l1", "l2"] {

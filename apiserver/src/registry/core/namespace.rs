@@ -6,7 +6,9 @@
 //! changes. Deleting one makes it `Terminating` and keeps it until the
 //! namespace controller has emptied it and removed that finalizer. Every
 //! write refreshes the namespace lifecycle admission's view
-//! ([`crate::admission::NamespaceLifecycle`]).
+//! ([`crate::admission::NamespaceLifecycle`]). Every namespace carries the
+//! label `kubernetes.io/metadata.name` with its own name, set by the server
+//! on every write, so selectors can pick namespaces by name.
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::schemars::generate::SchemaGenerator;
@@ -32,6 +34,7 @@ impl Strategy for NamespaceStrategy {
 
     fn default(&self, obj: &mut Value) {
         set_default(obj, &["spec", "finalizers"], json!(["kubernetes"]));
+        name_label(obj);
     }
 
     fn name_rule(&self) -> NameRule {
@@ -39,6 +42,8 @@ impl Strategy for NamespaceStrategy {
     }
 
     fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
+        // The name is final here (after generateName).
+        name_label(obj);
         if let Some(map) = obj.as_object_mut() {
             map.insert("status".into(), json!({"phase": "Active"}));
         }
@@ -46,6 +51,7 @@ impl Strategy for NamespaceStrategy {
 
     /// `spec.finalizers` only change through `/finalize`.
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        name_label(new);
         match old.pointer("/spec/finalizers") {
             Some(f) => {
                 if let Some(spec) = new
@@ -103,6 +109,24 @@ const COLUMNS: &[Column] = &[
     col("Status", "string", 0, "The status of the namespace"),
     AGE,
 ];
+
+/// The label every namespace carries: its own name.
+pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+fn name_label(obj: &mut Value) {
+    let Some(name) = obj.pointer("/metadata/name").and_then(Value::as_str) else {
+        return;
+    };
+    let name = Value::String(name.to_string());
+    let meta = crate::registry::meta_mut(obj);
+    let labels = meta.entry("labels").or_insert_with(|| json!({}));
+    if !labels.is_object() {
+        *labels = json!({});
+    }
+    if let Some(l) = labels.as_object_mut() {
+        l.insert(NAME_LABEL.into(), name);
+    }
+}
 
 fn cells(obj: &Value) -> Vec<Value> {
     let name = json!(s(obj, "/metadata/name"));
