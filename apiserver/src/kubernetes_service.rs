@@ -13,6 +13,10 @@
 //! HTTP routes (a loopback client, as upstream's), so the objects get the
 //! same defaults, validation and cluster-IP allocation as any other.
 //!
+//! The same loop keeps the default ServiceCIDR `kubernetes` (the
+//! `--service-cluster-ip-range`, Ready), as upstream's default ServiceCIDR
+//! controller does.
+//!
 //! The Service has no selector, which is what keeps the controller-manager's
 //! endpoints and endpointslice controllers away from it (they only manage
 //! Services with one); the Endpoints carry upstream's `skip-mirror` label
@@ -127,6 +131,20 @@ pub fn desired(endpoint: SocketAddr, cluster_ip: IpAddr) -> Vec<(String, Value)>
     ]
 }
 
+/// The default ServiceCIDR: the service range, Ready once created.
+pub fn default_service_cidr(range: &str) -> (String, Value) {
+    let cidr = json!({
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "ServiceCIDR",
+        "metadata": {"name": NAME},
+        "spec": {"cidrs": [range]},
+        "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "",
+            "message": "Kubernetes default Service CIDR is ready",
+            "lastTransitionTime": crate::registry::now()}]},
+    });
+    ("/apis/networking.k8s.io/v1/servicecidrs".to_string(), cidr)
+}
+
 /// The parts of each object this controller owns: what it compares and
 /// puts back. Everything else (the cluster IP once set, other labels,
 /// annotations) is left as it is.
@@ -209,7 +227,10 @@ pub fn repaired(actual: &Value, want: &Value) -> Option<Value> {
 /// server bootstrapped after the first pass that put them in place.
 pub async fn run(server: Arc<ApiServer>, endpoint: SocketAddr) {
     let cluster_ip = IpAddr::V4(server.config.service_cluster_ip_range.nth(1));
-    let objects = desired(endpoint, cluster_ip);
+    let mut objects = desired(endpoint, cluster_ip);
+    objects.push(default_service_cidr(
+        &server.config.service_cluster_ip_range.to_string(),
+    ));
     let mut stopping = server.stopping.subscribe();
     // Quick retries until the first full pass (etcd and the `default`
     // namespace may not be there yet), then the steady interval.
@@ -242,17 +263,31 @@ pub async fn run(server: Arc<ApiServer>, endpoint: SocketAddr) {
 pub async fn reconcile(server: &Arc<ApiServer>, objects: &[(String, Value)]) -> Result<(), Error> {
     for (collection, want) in objects {
         let path = format!("{collection}/{NAME}");
-        let (status, current) = call(server, Method::GET, &path, None).await?;
+        let (status, mut current) = call(server, Method::GET, &path, None).await?;
         if status == StatusCode::NOT_FOUND {
             let (status, body) = call(server, Method::POST, collection, Some(want)).await?;
             // Someone else made it in between: looked at next time.
-            if status != StatusCode::CONFLICT {
-                expect_success(Method::POST, collection, status, &body)?;
-                tracing::info!(object = %path, "created");
+            if status == StatusCode::CONFLICT {
+                continue;
             }
-            continue;
+            expect_success(Method::POST, collection, status, &body)?;
+            tracing::info!(object = %path, "created");
+            current = body;
+        } else {
+            expect_success(Method::GET, &path, status, &current)?;
         }
-        expect_success(Method::GET, &path, status, &current)?;
+        // A status this loop owns (the ServiceCIDR's Ready) is written once.
+        if let Some(st) = want.get("status") {
+            if current.pointer("/status/conditions").is_none() {
+                let mut with = current.clone();
+                with["status"] = st.clone();
+                let sub = format!("{path}/status");
+                let (status, body) = call(server, Method::PUT, &sub, Some(&with)).await?;
+                if status != StatusCode::CONFLICT {
+                    expect_success(Method::PUT, &sub, status, &body)?;
+                }
+            }
+        }
         if let Some(fixed) = repaired(&current, want) {
             let (status, body) = call(server, Method::PUT, &path, Some(&fixed)).await?;
             if status != StatusCode::CONFLICT {

@@ -137,6 +137,17 @@ async fn every_namespace_gets_its_service_account_and_root_ca_and_the_apiserver_
         eventually(T, in_place).await.is_some(),
         "the kubernetes Service, Endpoints or EndpointSlice is missing or wrong"
     );
+    // The default ServiceCIDR is the service range, Ready.
+    let cidr = eventually(T, || async {
+        let out = c.kubectl(&["get", "servicecidr", "kubernetes", "-o", "json"]);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).ok()?;
+        v["status"]["conditions"].is_array().then_some(v)
+    })
+    .await
+    .expect("the default ServiceCIDR with its status");
+    assert_eq!(cidr["spec"]["cidrs"], serde_json::json!(["10.96.0.0/12"]));
+    assert_eq!(cidr["status"]["conditions"][0]["type"], "Ready");
+    assert_eq!(cidr["status"]["conditions"][0]["status"], "True");
     let out = c.kubectl(&["get", "service", "kubernetes", "-n", "default"]);
     assert!(
         out.stdout.contains("10.96.0.1"),

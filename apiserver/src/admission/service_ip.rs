@@ -57,6 +57,12 @@ impl Ipv4Range {
     }
 }
 
+impl std::fmt::Display for Ipv4Range {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", Ipv4Addr::from(self.base), self.bits)
+    }
+}
+
 /// The range name of cluster IP reservations.
 const RANGE: &str = "serviceips";
 
