@@ -710,3 +710,72 @@ async fn only_the_leader_acts_and_a_standby_takes_over() {
     assert!(wait_count(&pods, "app=rs", 5).await, "the new leader acts");
     assert!(!cm_b.finished());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_of_a_selectorless_service_are_mirrored_into_slices() {
+    let c = ControlPlane::start().await;
+    let _cm = ControllerManager::start(&c.url, &["endpointslice-mirroring"], |_| {}).await;
+    let ns = c.namespace("mirror");
+    c.apply(
+        &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db", "namespace": ns},
+        "spec": {"ports": [{"name": "sql", "port": 5432}]}}),
+    );
+    c.apply(&json!({"apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "db", "namespace": ns, "labels": {"team": "data"}},
+        "subsets": [{"addresses": [{"ip": "10.9.0.1"}], "notReadyAddresses": [{"ip": "10.9.0.2"}],
+                     "ports": [{"name": "sql", "port": 5432}]}]}));
+    let slices: Api<EndpointSlice> = Api::namespaced(c.client.clone(), &ns);
+    let mirrored = |want: usize| {
+        let slices = slices.clone();
+        async move {
+            eventually(T, || async {
+                let list = slices
+                    .list(&ListParams::default().labels("kubernetes.io/service-name=db"))
+                    .await
+                    .ok()?;
+                let addrs: usize = list
+                    .items
+                    .iter()
+                    .map(|s| s.endpoints.as_ref().map_or(0, Vec::len))
+                    .sum();
+                (addrs == want).then_some(list.items)
+            })
+            .await
+        }
+    };
+    let got = mirrored(2)
+        .await
+        .expect("one mirrored slice with both addresses");
+    let slice = &got[0];
+    let labels = slice.metadata.labels.clone().unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("endpointslice.kubernetes.io/managed-by")
+            .map(String::as_str),
+        Some("endpointslicemirroring-controller.k8s.io")
+    );
+    assert_eq!(labels.get("team").map(String::as_str), Some("data"));
+    let ready: Vec<Option<bool>> = slice
+        .endpoints
+        .iter()
+        .flatten()
+        .map(|e| e.conditions.as_ref().and_then(|c| c.ready))
+        .collect();
+    assert_eq!(ready, [Some(true), Some(false)]);
+    assert_eq!(slice.ports.as_ref().and_then(|p| p[0].port), Some(5432));
+    // Updated with the Endpoints, gone with them.
+    c.apply(&json!({"apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "db", "namespace": ns, "labels": {"team": "data"}},
+        "subsets": [{"addresses": [{"ip": "10.9.0.1"}, {"ip": "10.9.0.3"}, {"ip": "10.9.0.4"}],
+                     "ports": [{"name": "sql", "port": 5432}]}]}));
+    assert!(
+        mirrored(3).await.is_some(),
+        "the slice follows the Endpoints"
+    );
+    let out = c.kubectl(&["delete", "endpoints", "db", "-n", &ns]);
+    assert!(out.success, "{}", out.stderr);
+    assert!(
+        mirrored(0).await.is_some(),
+        "the slice goes with the Endpoints"
+    );
+}

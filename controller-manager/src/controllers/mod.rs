@@ -21,6 +21,7 @@ pub mod deployment;
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod endpointslicemirroring;
 pub mod garbagecollector;
 pub mod job;
 pub mod namespace;
@@ -110,6 +111,7 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("garbagecollector", garbagecollector::start),
     ("endpoint", endpoints::start),
     ("endpointslice", endpointslice::start),
+    ("endpointslice-mirroring", endpointslicemirroring::start),
     ("nodeipam", nodeipam::start),
     ("nodelifecycle", nodelifecycle::start),
     ("podgc", podgc::start),
