@@ -35,6 +35,16 @@ spec:
   - name: c
     image: busybox:1.36
     command: ["sleep", "3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: linker
+spec:
+  containers:
+  - name: c
+    image: busybox:1.36
+    command: ["sh", "-c", "mkdir -p /www && echo '<a href=\"/rewriteme\">test</a>' > /www/index.html && exec httpd -f -p 8090 -h /www"]
 "#;
 
 fn cluster_ip(lab: &Lab, svc: &str) -> String {
@@ -159,6 +169,24 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
     assert!(
         names.contains(page.trim()),
         "services/web:http/proxy/: {page}"
+    );
+    // Links in an HTML page stay behind the proxy.
+    let (code, out, err) = lab.kubectl(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/linker",
+        "--timeout=60s",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let linked = "/api/v1/namespaces/default/pods/linker:8090/proxy";
+    let page = wait_until(Duration::from_secs(30), || {
+        let (code, out, _) = lab.kubectl(&["get", "--raw", &format!("{linked}/index.html")]);
+        (code == 0).then_some(out)
+    })
+    .expect("the linker page through pods/proxy");
+    assert_eq!(
+        page.trim(),
+        format!("<a href=\"{linked}/rewriteme\">test</a>")
     );
     let healthz = lab.kubectl_ok(&["get", "--raw", "/api/v1/nodes/node-1/proxy/healthz"]);
     assert_eq!(healthz.trim(), "ok");

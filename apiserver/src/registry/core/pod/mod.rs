@@ -14,6 +14,7 @@
 pub mod binding;
 pub mod ephemeral_containers;
 pub mod eviction;
+pub mod link_rewrite;
 pub mod proxy;
 
 use apimachinery::qos;

@@ -22,6 +22,9 @@
 //!   pod's IP from the pod's node. Upstream's apiserver dials pod IPs itself;
 //!   going through the kubelet works where the control plane cannot route to
 //!   pods (our lab, or VMs without a pod network on the control plane).
+//!   `https:` reaches a pod over TLS (its certificate unchecked, as
+//!   upstream); links in HTML answers are rewritten to stay behind the
+//!   proxy ([`super::link_rewrite`]).
 //!
 //! The kubelet is reached over TLS as `--kubelet-client-certificate`
 //! ([`crate::kubelet_client`]); the kubelet authorizes that identity itself
@@ -39,6 +42,7 @@ use http_body_util::Empty;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
+use super::link_rewrite;
 use crate::errors::{ApiError, Result, Target};
 use crate::request::RequestInfo;
 use crate::ApiServer;
@@ -471,6 +475,7 @@ async fn to_pod(
     port: &str,
     rest: &str,
     req: Request,
+    prefix: Option<String>,
 ) -> Result<Response> {
     let ns = pod
         .pointer("/metadata/namespace")
@@ -496,6 +501,7 @@ async fn to_pod(
         req,
         &addr,
         &format!("/podProxy/{ns}/{name}/{scheme}/{port}/{rest}"),
+        prefix,
     )
     .await
 }
@@ -519,7 +525,8 @@ async fn pod_proxy(server: &ApiServer, info: &RequestInfo, req: Request) -> Resu
         port.to_string()
     };
     let rest = sub_path(&req, &id);
-    to_pod(server, &pod, scheme, &port, &rest, req).await
+    let prefix = link_rewrite::prefix(req.uri().path(), &id);
+    to_pod(server, &pod, scheme, &port, &rest, req, prefix).await
 }
 
 /// `nodes/name[:port]/proxy/...`: the node's kubelet API (`/pods`,
@@ -537,7 +544,8 @@ pub async fn node_proxy(server: &ApiServer, info: &RequestInfo, req: Request) ->
         }
     }
     let rest = sub_path(&req, &id);
-    forward(server, req, &addr, &format!("/{rest}")).await
+    let prefix = link_rewrite::prefix(req.uri().path(), &id);
+    forward(server, req, &addr, &format!("/{rest}"), prefix).await
 }
 
 /// `services/[scheme:]name[:port]/proxy/...`: one ready endpoint of the
@@ -617,16 +625,29 @@ pub async fn service_proxy(
     })?;
     let pod = get_object(server, "pods", Some(&ns), &pod_name).await?;
     let rest = sub_path(&req, &id);
-    to_pod(server, &pod, scheme, &target_port.to_string(), &rest, req).await
+    let prefix = link_rewrite::prefix(req.uri().path(), &id);
+    to_pod(
+        server,
+        &pod,
+        scheme,
+        &target_port.to_string(),
+        &rest,
+        req,
+        prefix,
+    )
+    .await
 }
 
 /// Sends the request with its body to `addr` and streams the answer back
-/// (no upgrades: those go through [`proxy`]).
+/// (no upgrades: those go through [`proxy`]); with the proxy `prefix`,
+/// links in an HTML answer are rewritten to stay behind it
+/// ([`link_rewrite`]).
 async fn forward(
     server: &ApiServer,
     req: Request,
     addr: &str,
     path_and_query: &str,
+    prefix: Option<String>,
 ) -> Result<Response> {
     let stream = dial(server, addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(stream))
@@ -659,7 +680,61 @@ async fn forward(
         .send_request(out)
         .await
         .map_err(|e| unreachable(addr, e))?;
-    Ok(stream_back(resp))
+    match prefix {
+        Some(p) => rewritten(resp, &p).await,
+        None => Ok(stream_back(resp)),
+    }
+}
+
+/// The largest HTML page whose links are rewritten (larger ones pass as
+/// they are).
+const MAX_REWRITTEN: usize = 16 * 1024 * 1024;
+
+/// The answer with its links kept behind the proxy: a redirect's
+/// `Location`, and an uncompressed HTML body.
+async fn rewritten(resp: http::Response<hyper::body::Incoming>, prefix: &str) -> Result<Response> {
+    let (mut parts, body) = resp.into_parts();
+    if let Some(loc) = parts
+        .headers
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| link_rewrite::rewrite_location(l, prefix))
+        .and_then(|l| http::HeaderValue::from_str(&l).ok())
+    {
+        parts.headers.insert(http::header::LOCATION, loc);
+    }
+    let html = parts
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    let encoded = parts.headers.contains_key(http::header::CONTENT_ENCODING);
+    let small = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_none_or(|n| n <= MAX_REWRITTEN);
+    if !html || encoded || !small {
+        return Ok(stream_back(http::Response::from_parts(parts, body)));
+    }
+    let bytes = axum::body::to_bytes(Body::new(body), MAX_REWRITTEN)
+        .await
+        .map_err(|e| ApiError::ServiceUnavailable(format!("reading the proxied answer: {e}")))?;
+    let page = link_rewrite::rewrite_html(&String::from_utf8_lossy(&bytes), prefix);
+    let mut answer = Response::builder().status(parts.status);
+    for (k, v) in &parts.headers {
+        if k == http::header::CONNECTION
+            || k == http::header::TRANSFER_ENCODING
+            || k == http::header::CONTENT_LENGTH
+        {
+            continue;
+        }
+        answer = answer.header(k, v);
+    }
+    answer
+        .body(Body::from(page))
+        .map_err(|e| ApiError::Internal(format!("building the proxied answer: {e}")))
 }
 
 /// A connection to the kubelet at `addr` ([`crate::kubelet_client`]).
