@@ -22,6 +22,7 @@ pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod garbagecollector;
+pub mod horizontalpodautoscaler;
 pub mod job;
 pub mod namespace;
 pub mod nodeipam;
@@ -122,6 +123,7 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("replicationcontroller", replicationcontroller::start),
     ("disruption", disruption::start),
     ("resourcequota", resourcequota::start),
+    ("horizontalpodautoscaling", horizontalpodautoscaler::start),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.
