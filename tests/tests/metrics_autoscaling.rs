@@ -153,11 +153,11 @@ fn deployment(ns: &str, replicas: i32) -> Value {
     })
 }
 
-/// HPA `web` on Deployment `web`: a cpu utilization target.
-fn cpu_hpa(ns: &str, min: i32, max: i32, utilization: i32) -> Value {
+/// HPA `name` on Deployment `web`: a cpu utilization target.
+fn cpu_hpa(name: &str, ns: &str, min: i32, max: i32, utilization: i32) -> Value {
     json!({
         "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": "web", "namespace": ns},
+        "metadata": {"name": name, "namespace": ns},
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
             "minReplicas": min, "maxReplicas": max,
@@ -309,7 +309,7 @@ async fn hpa_scales_a_deployment_up_under_load_and_down_after_the_window() {
     )
     .await;
     c.apply(&deployment(&ns, 1));
-    c.apply(&cpu_hpa(&ns, 1, 5, 50));
+    c.apply(&cpu_hpa("web", &ns, 1, 5, 50));
     let deployments: Api<Deployment> = Api::namespaced(c.client.clone(), &ns);
     let replicas = |want: i32| {
         let d = deployments.clone();
@@ -378,7 +378,7 @@ async fn hpa_reports_a_target_without_metrics() {
     )
     .await;
     c.apply(&deployment(&ns, 2));
-    c.apply(&cpu_hpa(&ns, 1, 3, 60));
+    c.apply(&cpu_hpa("web", &ns, 1, 3, 60));
     let hpas: Api<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler> =
         Api::namespaced(c.client.clone(), &ns);
     let cond = eventually(T, || async {
@@ -410,4 +410,17 @@ async fn hpa_reports_a_target_without_metrics() {
         "{}",
         out.stdout
     );
+    // A second HPA on the same pods: both stop, as upstream's do.
+    c.apply(&cpu_hpa("web2", &ns, 1, 3, 60));
+    let want =
+        format!("pods by selector app=web are controlled by multiple HPAs: [{ns}/web {ns}/web2]");
+    let cond = eventually(T, || async {
+        let st = hpas.get("web2").await.ok()?.status?;
+        st.conditions?.into_iter().find(|c| {
+            c.type_ == "ScalingActive" && c.reason.as_deref() == Some("AmbiguousSelector")
+        })
+    })
+    .await
+    .expect("AmbiguousSelector");
+    assert_eq!(cond.message.as_deref(), Some(want.as_str()));
 }

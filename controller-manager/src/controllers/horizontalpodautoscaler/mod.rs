@@ -25,6 +25,9 @@
 //! 6. the status (current and desired replicas, current metrics,
 //!    conditions) is written when it changed.
 //!
+//! As upstream, two HPAs whose targets' pods overlap both stop
+//! (ScalingActive=False `AmbiguousSelector`) rather than fight.
+//!
 //! Only `Resource` and `ContainerResource` metrics (cpu, memory; Utilization
 //! or AverageValue) are served: this cluster has no custom or external
 //! metrics API, so `Pods`, `Object` and `External` metrics fail like an
@@ -37,6 +40,7 @@ pub mod replica_calculator;
 use std::sync::Arc;
 use std::time::Duration;
 
+use apimachinery::labels::Selector;
 use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::autoscaling::v2::{
     HorizontalPodAutoscaler, HorizontalPodAutoscalerCondition, HorizontalPodAutoscalerStatus,
@@ -106,6 +110,7 @@ pub fn start(ctx: &Context) -> Started {
         recorder: ctx.recorder("horizontal-pod-autoscaler"),
         settings: ctx.config.hpa.clone(),
         memory: Memory::default(),
+        selectors: Default::default(),
     });
     ctx.workers(c, queue)
 }
@@ -119,6 +124,9 @@ pub struct HorizontalController {
     recorder: Recorder,
     settings: Settings,
     memory: Memory,
+    /// The last selector of each HPA's target, by HPA key: two HPAs may not
+    /// control the same pods.
+    selectors: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 /// Sets a condition (upstream's `setCondition`: the transition time moves
@@ -175,6 +183,32 @@ fn milli_quantity(resource: &str, milli: i64) -> Quantity {
 }
 
 impl HorizontalController {
+    /// Records `selector` as the HPA's and returns the keys of the HPAs
+    /// (this one included) whose selectors select any of the pods this one
+    /// selects, sorted (upstream's `hpasControllingPodsUnderSelector`).
+    fn hpas_controlling(&self, key: &str, ns: &str, selector: &Selector) -> Vec<String> {
+        let mut known = self.selectors.lock().unwrap_or_else(|p| p.into_inner());
+        known.insert(key.to_string(), selector.to_string());
+        let pods: Vec<Arc<Pod>> = self
+            .pods
+            .list_namespace(ns)
+            .into_iter()
+            .filter(|p| selector.matches(&meta::labels(&p.metadata)))
+            .collect();
+        let prefix = format!("{ns}/");
+        known
+            .iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .filter(|(_, sel)| {
+                Selector::parse(sel).is_ok_and(|other| {
+                    pods.iter()
+                        .any(|p| other.matches(&meta::labels(&p.metadata)))
+                })
+            })
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
     /// The target's resource, from the built-in table or discovery.
     async fn target_resource(&self, api_version: &str, kind: &str) -> Result<ApiResource, String> {
         if let Some(r) = apimachinery::resources::find_by_kind(api_version, kind) {
@@ -229,7 +263,7 @@ impl HorizontalController {
             format!("failed to get {resource} {what}: unable to get metrics for resource {resource}: {e}")
         })?;
         let metric = metrics::resource_metric(&items, resource, container);
-        let parsed = apimachinery::labels::Selector::parse(selector).map_err(|e| e.to_string())?;
+        let parsed = Selector::parse(selector).map_err(|e| e.to_string())?;
         let pods: Vec<Arc<Pod>> = self
             .pods
             .list_namespace(&ns)
@@ -420,6 +454,8 @@ impl Reconciler for HorizontalController {
     async fn reconcile(&self, key: &str) -> Result<Action> {
         let Some(hpa) = self.hpas.get(key) else {
             self.memory.forget(key);
+            let mut known = self.selectors.lock().unwrap_or_else(|p| p.into_inner());
+            known.remove(key);
             return Ok(Action::Done);
         };
         let hpa = &*hpa;
@@ -520,6 +556,43 @@ impl Reconciler for HorizontalController {
                 status.current_replicas = Some(current);
                 self.write_status(hpa, status).await?;
                 return Err(Error::Invalid("selector is required".into()));
+            }
+            let parsed = match Selector::parse(&selector) {
+                Ok(p) => p,
+                Err(e) => {
+                    let msg = format!("couldn't convert selector into a corresponding internal selector object: {e}");
+                    self.recorder
+                        .event(hpa, "Warning", "InvalidSelector", msg.clone());
+                    set_condition(
+                        &mut status,
+                        "ScalingActive",
+                        "False",
+                        "InvalidSelector",
+                        msg.clone(),
+                    );
+                    status.current_replicas = Some(current);
+                    self.write_status(hpa, status).await?;
+                    return Err(Error::Invalid(msg));
+                }
+            };
+            let controlling = self.hpas_controlling(key, &ns, &parsed);
+            if controlling.len() > 1 {
+                let msg = format!(
+                    "pods by selector {selector} are controlled by multiple HPAs: [{}]",
+                    controlling.join(" ")
+                );
+                self.recorder
+                    .event(hpa, "Warning", "AmbiguousSelector", msg.clone());
+                set_condition(
+                    &mut status,
+                    "ScalingActive",
+                    "False",
+                    "AmbiguousSelector",
+                    msg.clone(),
+                );
+                status.current_replicas = Some(current);
+                self.write_status(hpa, status).await?;
+                return Err(Error::Invalid(msg));
             }
             let specs = spec.metrics.clone().unwrap_or_default();
             let mut statuses = Vec::new();
