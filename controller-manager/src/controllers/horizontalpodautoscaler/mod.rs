@@ -610,18 +610,10 @@ impl Reconciler for HorizontalController {
                     Err(f) => {
                         self.recorder
                             .event(hpa, "Warning", f.reason, f.error.clone());
-                        statuses.push(MetricStatus {
-                            type_: String::new(),
-                            ..Default::default()
-                        });
                         failures.push(f);
                     }
                 }
             }
-            let statuses: Vec<MetricStatus> = statuses
-                .into_iter()
-                .filter(|s| !s.type_.is_empty())
-                .collect();
             metric_statuses = Some(statuses);
             if let Some(first) = failures.first() {
                 let error = format!(
