@@ -376,6 +376,10 @@ pub static RESOURCES: &[ResourceInfo] = &[
     ResourceInfo::new("resource.k8s.io", "ResourceClaim", "resourceclaims", "resourceclaim", NS).with(&[Status]),
     ResourceInfo::new("resource.k8s.io", "ResourceClaimTemplate", "resourceclaimtemplates", "resourceclaimtemplate", NS),
     ResourceInfo::new("resource.k8s.io", "ResourceSlice", "resourceslices", "resourceslice", CLUSTER),
+    // metrics.k8s.io/v1beta1: computed from the kubelets' samples, never stored
+    // (upstream's metrics-server serves it; here the apiserver does).
+    ResourceInfo::new("metrics.k8s.io", "NodeMetrics", "nodes", "", CLUSTER).at("v1beta1").only(READ_ONLY),
+    ResourceInfo::new("metrics.k8s.io", "PodMetrics", "pods", "", NS).at("v1beta1").only(READ_ONLY),
 ];
 
 /// Looks a resource up by group, version and plural name, as found in a URL.

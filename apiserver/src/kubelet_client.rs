@@ -15,6 +15,10 @@
 //!
 //! `--kubelet-https=false` (upstream's old flag) dials plain HTTP: only for
 //! tests that stand a plain HTTP server in for a kubelet.
+//!
+//! Besides the proxied connections, [`KubeletClient::get`] makes one plain
+//! request and reads the whole answer: the resource metrics scraper's
+//! `GET /stats/summary` ([`crate::resource_metrics`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -72,5 +76,41 @@ impl KubeletClient {
     /// `--kubelet-https=false`; given up after 10 s.
     pub async fn dial(&self, addr: &str) -> std::io::Result<Box<dyn Stream>> {
         tls::dial(addr, self.tls.as_ref(), Duration::from_secs(10)).await
+    }
+
+    /// `GET path` from the kubelet at `addr`: the status and a body of at
+    /// most `limit` bytes.
+    pub async fn get(
+        &self,
+        addr: &str,
+        path: &str,
+        limit: usize,
+    ) -> std::io::Result<(http::StatusCode, bytes::Bytes)> {
+        use http_body_util::{BodyExt, Empty, Limited};
+        let stream = self.dial(addr).await?;
+        let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<bytes::Bytes>>(
+            hyper_util::rt::TokioIo::new(stream),
+        )
+        .await
+        .map_err(std::io::Error::other)?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let req = http::Request::get(path)
+            .header(http::header::HOST, addr)
+            .header(http::header::ACCEPT, "application/json")
+            .body(Empty::new())
+            .map_err(std::io::Error::other)?;
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(std::io::Error::other)?;
+        let status = resp.status();
+        let body = Limited::new(resp.into_body(), limit)
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?
+            .to_bytes();
+        Ok((status, body))
     }
 }

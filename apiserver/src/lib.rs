@@ -18,7 +18,8 @@
 //! and whether they may do it ([`authorization`]: RBAC, Node); the access
 //! reviews answer from the same two. [`serve`] accepts connections, over
 //! TLS on the secure port; [`audit`] records who did what when a policy
-//! asks for it. Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
+//! asks for it. [`resource_metrics`] scrapes the kubelets for
+//! `metrics.k8s.io` (what metrics-server does upstream). Errors anywhere become a `Status` ([`errors`]); [`meta`] reads and writes
 //! `metadata` for every layer, [`response`] writes JSON answers. [`discovery`] tells clients
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
 //! The kinds that CustomResourceDefinitions define are served through the
@@ -48,6 +49,7 @@ pub mod openapi;
 pub mod printers;
 pub mod registry;
 pub mod request;
+pub mod resource_metrics;
 pub mod response;
 pub mod serve;
 pub mod storage;
@@ -118,6 +120,9 @@ pub struct Config {
     pub encryption_provider_config: Option<std::path::PathBuf>,
     /// `--audit-policy-file` and `--audit-log-*`.
     pub audit: audit::Options,
+    /// `--metric-resolution`: how often kubelets are scraped for the
+    /// resource metrics API ([`resource_metrics`]); zero: never.
+    pub metric_resolution: Duration,
 }
 
 impl Default for Config {
@@ -150,6 +155,7 @@ impl Default for Config {
             kubelet: kubelet_client::Options::default(),
             encryption_provider_config: None,
             audit: audit::Options::default(),
+            metric_resolution: Duration::from_secs(15),
         }
     }
 }
@@ -227,6 +233,8 @@ pub struct ApiServer {
     pub external_address: std::sync::OnceLock<SocketAddr>,
     /// Where requests are recorded (`None`: no auditing).
     pub audit: Option<audit::Auditor>,
+    /// The kubelets' last CPU and memory samples, for `metrics.k8s.io`.
+    pub resource_metrics: resource_metrics::Storage,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -271,6 +279,7 @@ impl ApiServer {
             bootstrapped: std::sync::atomic::AtomicBool::new(false),
             external_address: std::sync::OnceLock::new(),
             audit,
+            resource_metrics: resource_metrics::Storage::default(),
         }))
     }
 
@@ -478,6 +487,12 @@ pub async fn start(
         tokio::spawn(storage::compactor::run(
             Arc::clone(&state),
             state.config.etcd_compaction_interval,
+        ));
+    }
+    if !state.config.metric_resolution.is_zero() {
+        tokio::spawn(resource_metrics::scraper::run(
+            Arc::clone(&state),
+            state.config.metric_resolution,
         ));
     }
     let own = Arc::clone(&state);

@@ -157,6 +157,10 @@ struct Flags {
     /// Days a rotated audit log is kept (0: forever).
     #[arg(long = "audit-log-maxage", default_value_t = 0)]
     audit_log_maxage: u64,
+    /// How often kubelets are scraped for the resource metrics API
+    /// (metrics-server's flag, served here by the apiserver itself); 0: never.
+    #[arg(long = "metric-resolution", default_value = "15s", value_parser = component_base::duration::parse)]
+    metric_resolution: Duration,
     /// Log filter (RUST_LOG syntax), e.g. `info,apiserver=debug`.
     #[arg(long = "v-filter", env = "RUST_LOG", default_value = "info")]
     log_filter: String,
@@ -246,6 +250,7 @@ async fn main() -> anyhow::Result<()> {
                 max_age_days: flags.audit_log_maxage,
             },
         },
+        metric_resolution: flags.metric_resolution,
     };
     let shutdown = async {
         let mut term =

@@ -26,6 +26,7 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "replicationcontroller",
     "disruption",
     "resourcequota",
+    "horizontalpodautoscaling",
 ];
 
 /// Controller-manager settings.
@@ -64,6 +65,8 @@ pub struct Config {
     /// `--root-ca-file`: the cluster CA certificate (PEM) the root CA
     /// publisher puts in every namespace; `None` turns it off.
     pub root_ca_file: Option<PathBuf>,
+    /// The HorizontalPodAutoscaler controller's `--horizontal-pod-autoscaler-*`.
+    pub hpa: crate::controllers::horizontalpodautoscaler::Settings,
 }
 
 impl Default for Config {
@@ -84,6 +87,7 @@ impl Default for Config {
             secure_serving: None,
             emit_events: true,
             root_ca_file: None,
+            hpa: Default::default(),
         }
     }
 }

@@ -70,6 +70,23 @@ struct Flags {
     /// the ConfigMap kube-root-ca.crt.
     #[arg(long)]
     root_ca_file: Option<PathBuf>,
+    /// How often each HorizontalPodAutoscaler is looked at.
+    #[arg(long = "horizontal-pod-autoscaler-sync-period", default_value = "15s", value_parser = parse_duration)]
+    hpa_sync_period: Duration,
+    /// How long an HPA waits before scaling down (the highest
+    /// recommendation of this window wins).
+    #[arg(long = "horizontal-pod-autoscaler-downscale-stabilization", default_value = "5m0s", value_parser = parse_duration)]
+    hpa_downscale_stabilization: Duration,
+    /// How far from its target a metric may be before the count changes.
+    #[arg(long = "horizontal-pod-autoscaler-tolerance", default_value_t = 0.1)]
+    hpa_tolerance: f64,
+    /// After a pod starts, how long its CPU samples are only taken once it
+    /// is ready for a whole window.
+    #[arg(long = "horizontal-pod-autoscaler-cpu-initialization-period", default_value = "5m0s", value_parser = parse_duration)]
+    hpa_cpu_initialization_period: Duration,
+    /// After a pod starts, how long a not-ready pod counts as never ready.
+    #[arg(long = "horizontal-pod-autoscaler-initial-readiness-delay", default_value = "30s", value_parser = parse_duration)]
+    hpa_initial_readiness_delay: Duration,
 }
 
 #[tokio::main]
@@ -101,6 +118,13 @@ async fn main() -> anyhow::Result<()> {
         emit_events: !f.no_events,
         leader_election: None,
         root_ca_file: f.root_ca_file,
+        hpa: controller_manager::controllers::horizontalpodautoscaler::Settings {
+            sync_period: f.hpa_sync_period,
+            downscale_stabilization: f.hpa_downscale_stabilization,
+            tolerance: f.hpa_tolerance,
+            cpu_initialization_period: f.hpa_cpu_initialization_period,
+            initial_readiness_delay: f.hpa_initial_readiness_delay,
+        },
     };
     if let Some(path) = &config.root_ca_file {
         let pem = std::fs::read_to_string(path)

@@ -167,12 +167,17 @@ pub struct ControlPlane {
 impl ControlPlane {
     /// Starts etcd and the apiserver.
     pub async fn start() -> ControlPlane {
+        ControlPlane::start_with(&[]).await
+    }
+
+    /// Starts etcd and the apiserver with extra flags.
+    pub async fn start_with(apiserver_args: &[&str]) -> ControlPlane {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
         let etcd = crate::harness::Etcd::start().await.expect("etcd");
-        let api = crate::harness::ApiServer::start(&etcd)
+        let api = crate::harness::ApiServer::start_with(&etcd, apiserver_args)
             .await
             .expect("apiserver");
         let url = api.url.clone();

@@ -355,6 +355,19 @@ async fn a_certificate_user_needs_rbac_and_gets_upstreams_messages() {
     let out = kubectl(&jane, &["get", "nodes"]);
     assert!(out.stderr.contains(r#"nodes is forbidden: User "jane" cannot list resource "nodes" in API group "" at the cluster scope"#), "{}", out.stderr);
 
+    // The resource metrics come with view (system:aggregated-metrics-reader),
+    // in dev only, and are authorized like any resource.
+    let out = until_ok(&jane, &["get", "pods.metrics.k8s.io", "-n", "dev"]).await;
+    assert!(out.stderr.contains("No resources found"), "{}", out.stderr);
+    let out = kubectl(&jane, &["get", "pods.metrics.k8s.io", "-n", "default"]);
+    assert!(
+        out.stderr.contains(
+            r#"pods.metrics.k8s.io is forbidden: User "jane" cannot list resource "pods" in API group "metrics.k8s.io" in the namespace "default""#
+        ),
+        "{}",
+        out.stderr
+    );
+
     // can-i answers what the server enforces.
     let out = kubectl(&jane, &["auth", "can-i", "list", "pods", "-n", "dev"]);
     assert_eq!(out.stdout.trim(), "yes", "{}", out.stderr);

@@ -381,6 +381,18 @@ pub fn cluster_roles() -> Vec<Value> {
         ),
         labelled_role("system:aggregate-to-edit", "edit", edit_rules()),
         labelled_role("system:aggregate-to-view", "view", view_rules()),
+        // metrics-server installs this role with its APIService; the
+        // apiserver serves metrics.k8s.io itself here, so it is a default
+        // (through view, edit and admin may read metrics too).
+        labelled_role(
+            "system:aggregated-metrics-reader",
+            "view",
+            vec![rule(
+                &["get", "list", "watch"],
+                &["metrics.k8s.io"],
+                &["pods", "nodes"],
+            )],
+        ),
         role("system:node", node_rules()),
         role(
             "system:node-proxier",

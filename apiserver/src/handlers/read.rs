@@ -34,11 +34,13 @@ pub(super) async fn get(ctx: Ctx) -> Result<Response> {
     }
 }
 
-/// Every object of a computed kind (ComponentStatus): the strategy makes
-/// them on each read.
+/// Every object of a computed kind (ComponentStatus, the resource
+/// metrics) in the request's namespace (all, for a cluster-wide request):
+/// the strategy makes them on each read.
 async fn computed(ctx: &Ctx) -> Result<Vec<Value>> {
     let strategy = crate::registry::strategy_for(ctx.info.resource);
-    let objects = match strategy.computed(&ctx.server) {
+    let namespace = ctx.info.namespace.as_deref();
+    let objects = match strategy.computed(&ctx.server, namespace) {
         Some(objects) => objects.await,
         None => {
             return Err(ApiError::Internal(format!(
@@ -47,7 +49,12 @@ async fn computed(ctx: &Ctx) -> Result<Vec<Value>> {
             )))
         }
     };
-    Ok(objects)
+    Ok(objects
+        .into_iter()
+        .filter(|o| {
+            namespace.is_none_or(|ns| crate::registry::meta_str(o, "namespace") == Some(ns))
+        })
+        .collect())
 }
 
 /// `get` of a computed kind.

@@ -71,6 +71,7 @@ pub mod core;
 pub mod discovery;
 pub mod flowcontrol;
 pub mod generic;
+pub mod metrics;
 pub mod networking;
 pub mod node;
 pub mod policy;
@@ -172,6 +173,8 @@ pub fn builtin_strategies() -> Vec<(&'static str, &'static str, Arc<dyn Strategy
         ("", "ReplicationController", Arc::new(self::core::replicationcontroller::ReplicationControllerStrategy)),
         ("", "PodTemplate", Arc::new(self::core::podtemplate::PodTemplateStrategy)),
         ("", "Binding", Arc::new(self::core::pod::binding::BindingStrategy)),
+        ("metrics.k8s.io", "NodeMetrics", Arc::new(metrics::NodeMetricsStrategy)),
+        ("metrics.k8s.io", "PodMetrics", Arc::new(metrics::PodMetricsStrategy)),
     ]
 }
 

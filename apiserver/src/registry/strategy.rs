@@ -238,11 +238,17 @@ pub trait Strategy: Send + Sync {
         None
     }
 
-    /// For a kind computed on read instead of stored (ComponentStatus, whose
-    /// resource serves only `get` and `list`): every object of the kind as of
-    /// now. `None` (the default): the kind is stored.
-    fn computed<'a>(&'a self, server: &'a ApiServer) -> Option<BoxFuture<'a, Vec<Value>>> {
-        let _ = server;
+    /// For a kind computed on read instead of stored (ComponentStatus, the
+    /// resource metrics; their resources serve only `get` and `list`): every
+    /// object of the kind as of now, in `namespace` when one is given (the
+    /// handlers filter by namespace again, so a kind may ignore it).
+    /// `None` (the default): the kind is stored.
+    fn computed<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        namespace: Option<&'a str>,
+    ) -> Option<BoxFuture<'a, Vec<Value>>> {
+        let _ = (server, namespace);
         None
     }
 

@@ -23,6 +23,7 @@ pub mod endpoints;
 pub mod endpointslice;
 pub mod endpointslicemirroring;
 pub mod garbagecollector;
+pub mod horizontalpodautoscaler;
 pub mod job;
 pub mod namespace;
 pub mod nodeipam;
@@ -124,6 +125,7 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("replicationcontroller", replicationcontroller::start),
     ("disruption", disruption::start),
     ("resourcequota", resourcequota::start),
+    ("horizontalpodautoscaling", horizontalpodautoscaler::start),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.

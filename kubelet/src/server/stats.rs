@@ -6,7 +6,7 @@
 //! `container_stats` and the pod cgroup of the sandbox); node figures from
 //! `/proc/stat` and `/proc/meminfo`. Only cumulative counters are reported
 //! (`usageCoreNanoSeconds`); a rate needs two samples, which is the
-//! scraper's job.
+//! scraper's job (the apiserver's `resource_metrics`, for `kubectl top`).
 
 use axum::extract::State;
 use axum::Json;
@@ -73,7 +73,12 @@ pub async fn summary(State(st): State<super::State>) -> Json<Value> {
 }
 
 fn build(runtime: &container_runtime::Runtime, pods: &[k8s_openapi::api::core::v1::Pod]) -> Value {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // Milliseconds, where upstream's kubelet writes whole seconds: the
+    // scraper divides by the time between two samples, and a window known
+    // only to the second is off by up to 1 s in 15 (upstream's
+    // `/metrics/resource`, which metrics-server reads today, has
+    // milliseconds too).
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let node_name = pods
         .iter()
         .find_map(|p| p.spec.as_ref().and_then(|s| s.node_name.clone()))

@@ -36,7 +36,11 @@ impl Strategy for ComponentStatusStrategy {
         schema::<ComponentStatus>(gen)
     }
 
-    fn computed<'a>(&'a self, server: &'a ApiServer) -> Option<BoxFuture<'a, Vec<Value>>> {
+    fn computed<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        _namespace: Option<&'a str>,
+    ) -> Option<BoxFuture<'a, Vec<Value>>> {
         Some(Box::pin(async move {
             let mut out = Vec::new();
             for (name, port) in COMPONENTS {
