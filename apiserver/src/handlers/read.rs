@@ -22,13 +22,27 @@ use crate::storage::StorageError;
 pub(super) async fn get(ctx: Ctx) -> Result<Response> {
     let key = ctx.key();
     match ctx.server.store.get(&key).await {
-        Ok(Some(stored)) => match ctx.table() {
-            Some(include) => Ok(json(
-                StatusCode::OK,
-                &crate::tables::table_for_object(ctx.info.resource, &stored.object, include, true),
-            )),
-            None => Ok(json(StatusCode::OK, &stored.object)),
-        },
+        Ok(Some(mut stored)) => {
+            // A custom resource in the version asked for.
+            crate::apiextensions::conversion::read_object(
+                &ctx.server,
+                ctx.info.resource,
+                &mut stored.object,
+            )
+            .await?;
+            match ctx.table() {
+                Some(include) => Ok(json(
+                    StatusCode::OK,
+                    &crate::tables::table_for_object(
+                        ctx.info.resource,
+                        &stored.object,
+                        include,
+                        true,
+                    ),
+                )),
+                None => Ok(json(StatusCode::OK, &stored.object)),
+            }
+        }
         Ok(None) => Err(ApiError::NotFound(ctx.target())),
         Err(e) => Err(ApiError::from_storage(e, ctx.target())),
     }
@@ -192,8 +206,10 @@ impl Filter {
 }
 
 pub(super) async fn list(ctx: Ctx) -> Result<Response> {
-    let (items, meta) = list_objects(&ctx).await?;
+    let (mut items, meta) = list_objects(&ctx).await?;
     let resource = ctx.info.resource;
+    // Custom resources in the version asked for, one conversion for all.
+    crate::apiextensions::conversion::read_list(&ctx.server, resource, &mut items).await?;
     if let Some(include) = ctx.table() {
         let table = crate::tables::table_for_list(resource, &items, &meta, include);
         return Ok(json(StatusCode::OK, &table));
@@ -207,8 +223,9 @@ pub(super) async fn list(ctx: Ctx) -> Result<Response> {
     Ok(json(StatusCode::OK, &body))
 }
 
-/// Reads the collection named by `ctx`: the matching objects and the list
-/// metadata (`resourceVersion`, `continue`, `remainingItemCount`).
+/// Reads the collection named by `ctx`: the matching objects as stored
+/// and the list metadata (`resourceVersion`, `continue`,
+/// `remainingItemCount`).
 pub(crate) async fn list_objects(ctx: &Ctx) -> Result<(Vec<Value>, Value)> {
     let filter = Filter::from_ctx(ctx)?;
     let store = &ctx.server.store;

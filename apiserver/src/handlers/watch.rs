@@ -74,6 +74,8 @@ struct Watcher {
     /// A custom resource's row: its objects are converted to the version
     /// watched and defaulted as they leave.
     custom: Option<&'static apimachinery::resources::ResourceInfo>,
+    /// For conversion webhooks (a Service's endpoints are read from it).
+    server: Arc<crate::ApiServer>,
 }
 
 impl Watcher {
@@ -110,12 +112,22 @@ impl Watcher {
     async fn send(&mut self, kind: &str, object: &Value, object_json: &[u8]) -> bool {
         // A custom resource stored in another of its versions leaves in the
         // version watched.
-        let converted = match self.custom {
-            Some(resource) => {
-                crate::apiextensions::conversion::as_read(resource, object, &self.api_version)
+        // A conversion that fails ends the watch, as upstream's watch
+        // server stops when it cannot encode an event.
+        let mut converted = None;
+        if let Some(resource) = self.custom {
+            let mut copy = object.clone();
+            let read =
+                crate::apiextensions::conversion::read_object(&self.server, resource, &mut copy)
+                    .await;
+            if let Err(e) = read {
+                tracing::warn!(resource = resource.plural, error = %e, "watch ended: conversion failed");
+                return false;
             }
-            None => None,
-        };
+            if &copy != object {
+                converted = Some(copy);
+            }
+        }
         let converted_json;
         let (object, object_json) = match &converted {
             Some(c) => {
@@ -225,7 +237,9 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
             audit_annotations: Arc::clone(&ctx.audit_annotations),
             user: ctx.user.clone(),
         };
-        let (items, meta) = list_objects(&list_ctx).await?;
+        let (mut items, meta) = list_objects(&list_ctx).await?;
+        // The initial objects in the version watched, one conversion for all.
+        crate::apiextensions::conversion::read_list(&ctx.server, resource, &mut items).await?;
         let rev = meta["resourceVersion"]
             .as_str()
             .and_then(|s| s.parse::<i64>().ok())
@@ -249,6 +263,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
         tx,
         last_rev: from,
         custom: crate::apiextensions::conversion::needed(resource).then_some(resource),
+        server: Arc::clone(&ctx.server),
         kind: resource.kind,
         api_version: resource.api_version(),
     };

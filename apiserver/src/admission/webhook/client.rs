@@ -1,6 +1,8 @@
 //! Calling a webhook: where it is (`clientConfig.url`, or a Service), a TLS
 //! connection verified with the configuration's `caBundle`, and one HTTP/1.1
-//! POST of the review.
+//! POST of the review. Admission webhooks and CRD conversion webhooks
+//! (`crate::apiextensions::conversion::webhook`) both call through
+//! [`call`].
 //!
 //! A Service reference is resolved the way upstream's endpoint routing
 //! does: the Service's port named by `clientConfig.service.port` (443 by
@@ -187,6 +189,28 @@ fn tls_config(ca_bundle: Option<&str>) -> Result<rustls::ClientConfig, String> {
             .with_root_certificates(roots)
             .with_no_client_auth(),
     )
+}
+
+/// Resolves `client_config`, POSTs `body` there (verified with its
+/// `caBundle`) and decodes the JSON answer, all within `timeout`; what
+/// admission webhooks and CRD conversion webhooks share. Errors read like
+/// Go's: `Post "<url>": ...`, `... context deadline exceeded` when the time
+/// is up.
+pub async fn call(
+    server: &ApiServer,
+    client_config: &Value,
+    timeout: std::time::Duration,
+    body: Vec<u8>,
+) -> Result<Value, String> {
+    let endpoint = resolve(server, client_config, timeout.as_secs()).await?;
+    let ca_bundle = client_config.get("caBundle").and_then(Value::as_str);
+    match tokio::time::timeout(timeout, post(&endpoint, ca_bundle, body)).await {
+        Ok(answer) => answer,
+        Err(_) => Err(format!(
+            "Post {:?}: context deadline exceeded",
+            endpoint.url
+        )),
+    }
 }
 
 /// POSTs `body` to the webhook and decodes its JSON answer. The caller
