@@ -86,9 +86,10 @@ async fn review(review: Value, seen: Reviews) -> Value {
 }
 
 fn crd(client_config: Value) -> Value {
-    let version = |name: &str, storage: bool, props: Value| {
+    let version = |name: &str, storage: bool, props: Value, fields: Value| {
         json!({"name": name, "served": true, "storage": storage,
-               "schema": {"openAPIV3Schema": {"type": "object", "properties": props}}})
+               "schema": {"openAPIV3Schema": {"type": "object", "properties": props}},
+               "selectableFields": fields})
     };
     json!({
         "apiVersion": "apiextensions.k8s.io/v1",
@@ -99,8 +100,10 @@ fn crd(client_config: Value) -> Value {
             "scope": "Namespaced",
             "names": {"plural": "hostports", "singular": "hostport", "kind": "HostPort"},
             "versions": [
-                version("v1", true, json!({"hostPort": {"type": "string"}})),
-                version("v2", false, json!({"host": {"type": "string"}, "port": {"type": "string"}})),
+                version("v1", true, json!({"hostPort": {"type": "string"}}),
+                        json!([{"jsonPath": ".hostPort"}])),
+                version("v2", false, json!({"host": {"type": "string"}, "port": {"type": "string"}}),
+                        json!([{"jsonPath": ".host"}, {"jsonPath": ".port"}])),
             ],
             "conversion": {"strategy": "Webhook", "webhook": {
                 "clientConfig": client_config,
@@ -218,6 +221,13 @@ async fn a_webhook_converts_custom_resources_everywhere_they_cross_versions() {
         .watch(&format!("{V2}?watch=true&resourceVersion={rv}"))
         .await
         .expect("watch");
+    // And one selecting on a field only v2 has.
+    let mut port_watch = http
+        .watch(&format!(
+            "{V2}?watch=true&resourceVersion={rv}&fieldSelector=port%3D8080"
+        ))
+        .await
+        .expect("watch");
 
     // Created in v1 (the storage version: no conversion to store it).
     let created = http
@@ -237,6 +247,14 @@ async fn a_webhook_converts_custom_resources_everywhere_they_cross_versions() {
     assert_eq!(ev["object"]["host"], "localhost");
     assert_eq!(ev["object"]["port"], "8080");
     assert_eq!(ev["object"]["metadata"]["name"], "cr-instance-1");
+
+    let ev = port_watch
+        .next(Duration::from_secs(5))
+        .await
+        .expect("event");
+    assert_eq!(ev["type"], "ADDED");
+    assert_eq!(ev["object"]["metadata"]["name"], "cr-instance-1");
+    assert_eq!(ev["object"]["port"], "8080");
 
     // Read in v2: converted by the webhook, metadata untouched.
     seen.lock().expect("lock").clear();
@@ -379,7 +397,51 @@ async fn a_webhook_converts_custom_resources_everywhere_they_cross_versions() {
         carrying("cr-instance-1", "stable.example.com/v2"),
         vec![vec!["cr-instance-1".to_string(), "from-v2".to_string()]]
     );
-    // And in v1: the one stored in v2 goes alone.
+    // v2's selectable fields select among objects stored in v1 and v2.
+    let selected = http
+        .get(&format!("{V2}?fieldSelector=host%3Dlocalhost,port%3D8080"))
+        .await
+        .expect("selected list");
+    assert_eq!(selected.status, 200, "{}", selected.body);
+    assert_eq!(
+        names(&selected.body),
+        vec!["cr-instance-1", "cr-instance-2"]
+    );
+    let selected = http
+        .get(&format!("{V1}?fieldSelector=hostPort%3Dexample:81"))
+        .await
+        .expect("selected list");
+    assert_eq!(names(&selected.body), vec!["from-v2"]);
+    // The patch moved from-v2 to port 81: the port watcher never saw it,
+    // and a patch back to 8080 shows it there.
+    let r = http
+        .patch(
+            &format!("{V1}/from-v2"),
+            "application/merge-patch+json",
+            &json!({"hostPort": "example:8080"}),
+        )
+        .await
+        .expect("patch v1");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut seen_by_port: Vec<(String, String)> = Vec::new();
+    while let Some(ev) = port_watch.next(Duration::from_secs(2)).await {
+        let name = ev["object"]["metadata"]["name"].as_str().unwrap_or("");
+        seen_by_port.push((ev["type"].as_str().unwrap_or("").into(), name.into()));
+        if name == "from-v2" {
+            break;
+        }
+    }
+    assert!(
+        seen_by_port.contains(&("ADDED".into(), "from-v2".into())),
+        "{seen_by_port:?}"
+    );
+    assert!(
+        !seen_by_port.iter().any(|(_, n)| n == "probe"),
+        "{seen_by_port:?}"
+    );
+
+    // And in v1: the two now stored in v2 (from-v2 was patched since) go
+    // together.
     seen.lock().expect("lock").clear();
     let list = http.get(V1).await.expect("list v1");
     assert_eq!(list.status, 200, "{}", list.body);
@@ -389,7 +451,7 @@ async fn a_webhook_converts_custom_resources_everywhere_they_cross_versions() {
     }
     assert_eq!(
         carrying("cr-instance-2", "stable.example.com/v1"),
-        vec![vec!["cr-instance-2".to_string()]]
+        vec![vec!["cr-instance-2".to_string(), "from-v2".to_string()]]
     );
     drop(api);
 }

@@ -95,8 +95,25 @@ impl Watcher {
                 return true;
             }
         }
-        let now = self.filter.matches(&ev.object);
-        let before = ev.prev.as_ref().is_some_and(|p| self.filter.matches(p));
+        // A selector on a custom resource's own fields matches the object
+        // (and its previous state) in the version watched.
+        let mut converted = None;
+        if let Some(resource) = self.custom.filter(|_| self.filter.reads_custom_fields()) {
+            let mut object = ev.object.clone();
+            let mut prev = ev.prev.clone();
+            let mut both: Vec<&mut Value> =
+                std::iter::once(&mut object).chain(prev.as_mut()).collect();
+            if !self.convert(resource, &mut both).await {
+                return false;
+            }
+            converted = Some((object, prev));
+        }
+        let (object, prev) = match &converted {
+            Some((o, p)) => (o, p.as_ref()),
+            None => (&ev.object, ev.prev.as_ref()),
+        };
+        let now = self.filter.matches(object);
+        let before = prev.is_some_and(|p| self.filter.matches(p));
         let kind = match ev.kind {
             EventType::Added if now => "ADDED",
             EventType::Modified if now && before => "MODIFIED",
@@ -105,23 +122,41 @@ impl Watcher {
             EventType::Deleted if before || now => "DELETED",
             _ => return true,
         };
-        self.send(kind, &ev.object, &ev.object_json).await
+        match &converted {
+            Some((object, _)) => {
+                let bytes = serde_json::to_vec(object).unwrap_or_default();
+                self.send(kind, object, &bytes).await
+            }
+            None => self.send(kind, &ev.object, &ev.object_json).await,
+        }
+    }
+
+    /// Converts custom objects to the version watched; false (the watch
+    /// ends, as upstream's watch server stops when it cannot encode an
+    /// event) when the conversion fails.
+    async fn convert(
+        &self,
+        resource: &'static apimachinery::resources::ResourceInfo,
+        objects: &mut [&mut Value],
+    ) -> bool {
+        match crate::apiextensions::conversion::read_objects(&self.server, resource, objects).await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(resource = resource.plural, error = %e, "watch ended: conversion failed");
+                false
+            }
+        }
     }
 
     /// Sends one event, as the object itself or as a Table of it.
     async fn send(&mut self, kind: &str, object: &Value, object_json: &[u8]) -> bool {
         // A custom resource stored in another of its versions leaves in the
         // version watched.
-        // A conversion that fails ends the watch, as upstream's watch
-        // server stops when it cannot encode an event.
         let mut converted = None;
         if let Some(resource) = self.custom {
             let mut copy = object.clone();
-            let read =
-                crate::apiextensions::conversion::read_object(&self.server, resource, &mut copy)
-                    .await;
-            if let Err(e) = read {
-                tracing::warn!(resource = resource.plural, error = %e, "watch ended: conversion failed");
+            if !self.convert(resource, &mut [&mut copy]).await {
                 return false;
             }
             if &copy != object {

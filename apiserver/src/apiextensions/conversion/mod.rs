@@ -20,6 +20,10 @@
 //! other answers the object a write returns (convert_response)
 //! ```
 //!
+//! A field selector on a version's `selectableFields` names paths of that
+//! version, so lists and watches that use one convert before they match
+//! ([`read_objects`]).
+//!
 //! Objects stored under an older storage version are converted the same
 //! way when read, so changing the storage version needs no migration of
 //! what is in etcd. A conversion that fails fails the request with
@@ -330,6 +334,18 @@ pub async fn read_list(
     items: &mut [Value],
 ) -> Result<(), ConversionError> {
     read(server, resource, items.iter_mut().collect(), Shape::List).await
+}
+
+/// Stored objects of `resource` gathered from several places (a page of
+/// a list, a watch event's object and its previous state), as read in the
+/// resource's version with one review.
+pub async fn read_objects(
+    server: &ApiServer,
+    resource: &ResourceInfo,
+    objects: &mut [&mut Value],
+) -> Result<(), ConversionError> {
+    let targets = objects.iter_mut().map(|o| &mut **o).collect();
+    read(server, resource, targets, Shape::List).await
 }
 
 /// A stored object of `resource` as the resource's version sees it, when
