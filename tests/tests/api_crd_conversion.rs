@@ -478,7 +478,7 @@ async fn an_unreachable_webhook_fails_the_request_and_stores_nothing() {
     .expect("a 500");
     let message = refused["message"].as_str().unwrap_or("");
     let expected = format!(
-        "conversion webhook for stable.example.com/v2, Kind=HostPort failed: Post \"https://127.0.0.1:{closed}/crdconvert?timeout=30s\": dial tcp 127.0.0.1:{closed}: "
+        "conversion webhook for stable.example.com/v2, Kind=HostPort failed: Post \"https://127.0.0.1:{closed}/crdconvert\": dial tcp 127.0.0.1:{closed}: "
     );
     assert!(message.starts_with(&expected), "{message}");
     assert_eq!(refused["code"], 500);

@@ -296,9 +296,15 @@ async fn deliver(
         .unwrap_or(Value::Null);
     let body = serde_json::to_vec(&review::review(version, request))
         .map_err(|e| CallError(format!("could not create admission objects: {e}")))?;
-    let response = client::call(server, &client_config, Duration::from_secs(timeout), body)
-        .await
-        .map_err(|e| CallError(format!("failed to call webhook: {e}")))?;
+    let response = client::call(
+        server,
+        &client_config,
+        Duration::from_secs(timeout),
+        true,
+        body,
+    )
+    .await
+    .map_err(|e| CallError(format!("failed to call webhook: {e}")))?;
     review::answer(version, uid, &response, mutating)
         .map_err(|e| CallError(format!("received invalid webhook response: {e}")))
 }

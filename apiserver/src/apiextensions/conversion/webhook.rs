@@ -31,8 +31,9 @@ use crate::ApiServer;
 /// The ConversionReview versions this server speaks, in upstream's order.
 pub const REVIEW_VERSIONS: &[&str] = &["v1", "v1beta1"];
 
-/// How long a conversion webhook may take (upstream's webhook client gives
-/// up after 30 s too).
+/// How long a conversion webhook may take. (Upstream sets no deadline on
+/// the call and tells the webhook none; a bound keeps a hung webhook from
+/// holding a request, or a watch, forever.)
 const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A CRD's conversion webhook.
@@ -83,7 +84,7 @@ impl Webhook {
             "request": {"uid": uid, "desiredAPIVersion": desired, "objects": objects},
         });
         let body = serde_json::to_vec(&review).map_err(|e| failed(e.to_string()))?;
-        let answer = client::call(server, &self.client_config, TIMEOUT, body)
+        let answer = client::call(server, &self.client_config, TIMEOUT, false, body)
             .await
             .map_err(failed)?;
         let converted = converted_objects(version, &uid, &answer).map_err(failed)?;
