@@ -515,6 +515,13 @@ async fn an_unreachable_webhook_fails_the_request_and_stores_nothing() {
         .expect("patch");
     assert_eq!(r.status, 500, "{}", r.body);
     assert_eq!(etcd.get_raw(&key("stored")).await.expect("etcd"), before);
+    // Nor is it deleted through v2.
+    let r = http
+        .delete(&format!("{V2}/stored"), None)
+        .await
+        .expect("delete");
+    assert_eq!(r.status, 500, "{}", r.body);
+    assert_eq!(etcd.get_raw(&key("stored")).await.expect("etcd"), before);
 
     // The real kubectl prints upstream's message.
     let url = api.url.clone();

@@ -15,6 +15,7 @@
 //! ```text
 //! create        request version --(before_create: to_storage)--> storage version --> etcd
 //! update/patch  etcd --(to_request)--> request version --mutate, validate--> (to_storage) --> etcd
+//! delete        etcd --(to_request: must succeed)--> deleted
 //! get, list     etcd --(read_object / read_list: one review per list)--> request version
 //! watch         each event's object (read_object), the initial list (read_list)
 //! other answers the object a write returns (convert_response)
