@@ -1,9 +1,11 @@
 //! End-to-end and integration tests of the cluster: real etcd, real
 //! processes, the real kubectl. The [`harness`] starts and stops what a test
-//! needs ([`pki`]: a cluster CA); the tests themselves live in `tests/tests/`.
+//! needs ([`pki`]: a cluster CA; [`webhook_server`]: webhooks over HTTPS);
+//! the tests themselves live in `tests/tests/`.
 
 pub mod chaos;
 pub mod controllers;
 pub mod harness;
 pub mod lab;
 pub mod pki;
+pub mod webhook_server;

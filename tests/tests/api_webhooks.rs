@@ -12,14 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{json, Value};
 use tests::harness::{eventually, free_port, kubectl, ApiServer, Etcd, Http};
 use tests::pki;
+use tests::webhook_server::WebhookServer;
 
 const VALIDATING: &str = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations";
 const MUTATING: &str = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations";
@@ -30,73 +26,32 @@ type Seen = Arc<Mutex<Vec<(String, Value)>>>;
 
 /// The test's webhook server: several webhooks, one per path.
 struct Webhooks {
+    server: WebhookServer,
     addr: SocketAddr,
     /// The CA, base64 as in a configuration's `caBundle`.
     ca_bundle: String,
     seen: Seen,
-    _dir: tempfile::TempDir,
 }
 
 impl Webhooks {
     async fn start() -> Webhooks {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let ca = pki::self_signed_ca(dir.path());
-        let (crt, key) = pki::serving_cert(
-            dir.path(),
-            dir.path(),
-            "webhook",
-            "e2e-webhook.hooks.svc",
-            "DNS:e2e-webhook.hooks.svc,IP:127.0.0.1",
-        );
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&crt)
-            .expect("certificate")
-            .collect::<Result<_, _>>()
-            .expect("certificate");
-        let key = PrivateKeyDer::from_pem_file(&key).expect("key");
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("protocols")
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .expect("server config");
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
         let seen: Seen = Arc::default();
         let seen_in = Arc::clone(&seen);
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let acceptor = acceptor.clone();
-                let seen = Arc::clone(&seen_in);
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(move |req| {
-                        let seen = Arc::clone(&seen);
-                        async move { Ok::<_, std::convert::Infallible>(serve(req, seen).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tls), service)
-                        .await;
-                });
-            }
-        });
-        let ca_pem = std::fs::read(ca).expect("CA");
+        let server = WebhookServer::start(move |path, review| {
+            let seen = Arc::clone(&seen_in);
+            async move { serve(path, review, seen).await }
+        })
+        .await;
         Webhooks {
-            addr,
-            ca_bundle: base64::engine::general_purpose::STANDARD.encode(ca_pem),
+            addr: server.addr,
+            ca_bundle: server.ca_bundle.clone(),
+            server,
             seen,
-            _dir: dir,
         }
     }
 
     fn url(&self, path: &str) -> Value {
-        json!({"url": format!("https://{}{path}", self.addr), "caBundle": self.ca_bundle})
+        self.server.url(path)
     }
 
     /// The requests `path` got for objects named `name`.
@@ -117,18 +72,7 @@ fn patch_response(uid: &Value, patch: Value) -> Value {
 }
 
 /// The webhooks, by path.
-async fn serve(
-    req: http::Request<hyper::body::Incoming>,
-    seen: Seen,
-) -> http::Response<Full<Bytes>> {
-    let path = req.uri().path().to_string();
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let review: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+async fn serve(path: String, review: Value, seen: Seen) -> Value {
     let request = review["request"].clone();
     seen.lock()
         .expect("lock")
@@ -186,11 +130,7 @@ async fn serve(
         }
         _ => json!({"uid": uid, "allowed": false, "status": {"message": "unknown webhook path"}}),
     };
-    let out = json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response});
-    http::Response::builder()
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(out.to_string())))
-        .expect("response")
+    json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response})
 }
 
 async fn cluster() -> (Etcd, ApiServer, Http, Webhooks) {

@@ -33,6 +33,7 @@ use std::time::Duration;
 use apimachinery::resources::{ResourceInfo, Subresource, VERBS};
 use serde_json::{json, Value};
 
+use super::conversion::Converter;
 use super::{
     intern, intern_list, intern_resource, version_priority, CustomResourceStrategy, Served,
     CLEANUP_FINALIZER,
@@ -401,6 +402,7 @@ fn install_crd(server: &ApiServer, name: &str, crd: &Value, terminating: bool) {
         .unwrap_or_default();
     versions.sort_by(|a, b| version_priority(s(a, "/name"), s(b, "/name")));
     let multi_version = versions.len() > 1;
+    let conversion = Arc::new(Converter::for_crd(crd));
     let mut rows = Vec::new();
     for v in versions {
         let subresources: &'static [Subresource] = match (
@@ -423,6 +425,7 @@ fn install_crd(server: &ApiServer, name: &str, crd: &Value, terminating: bool) {
         let mut strategy = CustomResourceStrategy::new(group, kind, v, &storage_version);
         strategy.terminating = terminating;
         strategy.multi_version = multi_version;
+        strategy.conversion = Arc::clone(&conversion);
         rows.push(Served {
             crd: name.to_string(),
             resource,

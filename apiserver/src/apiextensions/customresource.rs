@@ -19,6 +19,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::schemars::generate::SchemaGenerator;
 use serde_json::{json, Value};
 
+use std::sync::Arc;
+
+use super::conversion::{self, ConversionError, Converter};
 use super::jsonpath::JsonPath;
 use super::{cel, defaulting, intern, pruning, schema};
 use crate::errors::ApiError;
@@ -51,6 +54,8 @@ pub struct CustomResourceStrategy {
     /// Whether the CRD serves more than one version (answers may then need
     /// [`super::conversion`]).
     pub multi_version: bool,
+    /// How objects cross the CRD's versions (shared by its versions).
+    pub conversion: Arc<Converter>,
     /// The version this strategy serves.
     pub version: String,
     /// The kind (the CRD's accepted kind).
@@ -157,6 +162,7 @@ impl CustomResourceStrategy {
         CustomResourceStrategy {
             group: group.to_string(),
             multi_version: false,
+            conversion: Arc::new(Converter::single(group, storage_version)),
             version: name.to_string(),
             kind: kind.to_string(),
             storage_version: storage_version.to_string(),
@@ -170,17 +176,24 @@ impl CustomResourceStrategy {
         }
     }
 
-    /// Objects are stored in the storage version (`conversion: None`: only
-    /// `apiVersion` differs between versions).
-    fn to_storage_version(&self, obj: &mut Value) {
-        if self.version != self.storage_version {
-            if let Some(map) = obj.as_object_mut() {
-                map.insert(
-                    "apiVersion".into(),
-                    json!(format!("{}/{}", self.group, self.storage_version)),
-                );
-            }
-        }
+    /// Puts an object about to be stored into the storage version (a
+    /// webhook call with the `Webhook` strategy).
+    pub async fn to_storage_version(
+        &self,
+        server: &crate::ApiServer,
+        obj: &mut Value,
+    ) -> Result<(), ConversionError> {
+        let have = obj.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let label = conversion::gvk(have, &self.kind);
+        self.conversion
+            .convert(
+                server,
+                vec![obj],
+                &self.storage_version,
+                conversion::Shape::Object,
+                &label,
+            )
+            .await
     }
 
     fn cell(&self, c: &PrinterColumn, obj: &Value) -> Value {
@@ -317,25 +330,17 @@ impl Strategy for CustomResourceStrategy {
         })
     }
 
+    /// A new object is stored in the storage version.
     fn before_create<'a>(
         &'a self,
         server: &'a crate::ApiServer,
         obj: &'a mut Value,
     ) -> futures::future::BoxFuture<'a, Result<(), ApiError>> {
-        let _ = server;
-        self.to_storage_version(obj);
-        Box::pin(async { Ok(()) })
-    }
-
-    fn before_update<'a>(
-        &'a self,
-        server: &'a crate::ApiServer,
-        new: &'a mut Value,
-        old: &'a Value,
-    ) -> futures::future::BoxFuture<'a, Result<(), ApiError>> {
-        let _ = (server, old);
-        self.to_storage_version(new);
-        Box::pin(async { Ok(()) })
+        Box::pin(async move {
+            self.to_storage_version(server, obj)
+                .await
+                .map_err(ApiError::from)
+        })
     }
 
     fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {

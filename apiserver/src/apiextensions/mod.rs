@@ -22,8 +22,9 @@
 //! drops fields the schema does not know, [`defaulting`] fills in `default`s,
 //! [`cel`] evaluates the `x-kubernetes-validations` rules,
 //! and [`jsonpath`] reads the printer columns' values. A CRD with several
-//! versions (`conversion: None`) keeps its objects in the storage version
-//! and answers in the version asked for ([`conversion`]).
+//! versions keeps its objects in the storage version and answers in the
+//! version asked for, converting as its `spec.conversion` says (`None`, or
+//! the CRD's conversion webhook: [`conversion`]).
 //!
 //! Rows are `&'static ResourceInfo` like the built-in ones, so the handlers
 //! need no second code path: their strings are interned (each distinct

@@ -442,11 +442,15 @@ fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Respons
 /// the URL is resolved).
 pub(crate) async fn route(ctx: Ctx) -> Result<Response> {
     // A custom resource with several versions answers in the version asked
-    // for, whatever version its objects are stored in.
+    // for, whatever version its objects are stored in: reads convert what
+    // they read (before any Table is made of it), the answers of writes
+    // are converted here.
     let resource = ctx.info.resource;
-    if ctx.info.verb != Verb::Watch && crate::apiextensions::conversion::needed(resource) {
+    let reads = matches!(ctx.info.verb, Verb::Get | Verb::List | Verb::Watch);
+    if !reads && crate::apiextensions::conversion::needed(resource) {
+        let server = Arc::clone(&ctx.server);
         let resp = route_verb(ctx).await?;
-        return Ok(crate::apiextensions::conversion::convert_response(resp, resource).await);
+        return crate::apiextensions::conversion::convert_response(&server, resp, resource).await;
     }
     route_verb(ctx).await
 }

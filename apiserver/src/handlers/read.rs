@@ -20,18 +20,27 @@ use crate::errors::{ApiError, Result};
 use crate::storage::StorageError;
 
 pub(super) async fn get(ctx: Ctx) -> Result<Response> {
-    let key = ctx.key();
-    match ctx.server.store.get(&key).await {
-        Ok(Some(stored)) => match ctx.table() {
-            Some(include) => Ok(json(
-                StatusCode::OK,
-                &crate::tables::table_for_object(ctx.info.resource, &stored.object, include, true),
-            )),
-            None => Ok(json(StatusCode::OK, &stored.object)),
-        },
-        Ok(None) => Err(ApiError::NotFound(ctx.target())),
-        Err(e) => Err(ApiError::from_storage(e, ctx.target())),
-    }
+    let object = read_one(&ctx).await?;
+    Ok(match ctx.table() {
+        Some(include) => json(
+            StatusCode::OK,
+            &crate::tables::table_for_object(ctx.info.resource, &object, include, true),
+        ),
+        None => json(StatusCode::OK, &object),
+    })
+}
+
+/// The object `ctx` names, as read in the version asked for (a custom
+/// resource stored in another version is converted).
+pub(super) async fn read_one(ctx: &Ctx) -> Result<Value> {
+    let mut object = match ctx.server.store.get(&ctx.key()).await {
+        Ok(Some(stored)) => stored.object,
+        Ok(None) => return Err(ApiError::NotFound(ctx.target())),
+        Err(e) => return Err(ApiError::from_storage(e, ctx.target())),
+    };
+    crate::apiextensions::conversion::read_object(&ctx.server, ctx.info.resource, &mut object)
+        .await?;
+    Ok(object)
 }
 
 /// Every object of a computed kind (ComponentStatus, the resource
@@ -183,6 +192,18 @@ impl Filter {
         self.labels.is_empty() && self.fields.is_empty()
     }
 
+    /// Whether the field selector reads a custom resource's own
+    /// `selectableFields`: those are paths of the version asked for, so
+    /// objects stored in another version are converted before matching.
+    pub(crate) fn reads_custom_fields(&self) -> bool {
+        self.custom_fields.is_some()
+            && self
+                .fields
+                .requirements()
+                .iter()
+                .any(|r| r.field != "metadata.name" && r.field != "metadata.namespace")
+    }
+
     pub(crate) fn matches(&self, obj: &Value) -> bool {
         if !self.labels.matches_json(obj.pointer("/metadata/labels")) {
             return false;
@@ -199,8 +220,10 @@ impl Filter {
 }
 
 pub(super) async fn list(ctx: Ctx) -> Result<Response> {
-    let (items, meta) = list_objects(&ctx).await?;
+    let (mut items, meta) = list_objects(&ctx).await?;
     let resource = ctx.info.resource;
+    // Custom resources in the version asked for, one conversion for all.
+    crate::apiextensions::conversion::read_list(&ctx.server, resource, &mut items).await?;
     if let Some(include) = ctx.table() {
         let table = crate::tables::table_for_list(resource, &items, &meta, include);
         return Ok(json(StatusCode::OK, &table));
@@ -214,10 +237,17 @@ pub(super) async fn list(ctx: Ctx) -> Result<Response> {
     Ok(json(StatusCode::OK, &body))
 }
 
-/// Reads the collection named by `ctx`: the matching objects and the list
-/// metadata (`resourceVersion`, `continue`, `remainingItemCount`).
+/// Reads the collection named by `ctx`: the matching objects (as stored,
+/// unless a selector on a custom resource's fields needed them converted)
+/// and the list metadata (`resourceVersion`, `continue`,
+/// `remainingItemCount`).
 pub(crate) async fn list_objects(ctx: &Ctx) -> Result<(Vec<Value>, Value)> {
     let filter = Filter::from_ctx(ctx)?;
+    let resource = ctx.info.resource;
+    // A selector on a custom resource's own fields matches the objects in
+    // the version asked for (one conversion per page read).
+    let convert_first =
+        filter.reads_custom_fields() && crate::apiextensions::conversion::needed(resource);
     let store = &ctx.server.store;
     let prefix = store.collection_prefix(
         ctx.info.resource.storage_name(),
@@ -269,8 +299,15 @@ pub(crate) async fn list_objects(ctx: &Ctx) -> Result<(Vec<Value>, Value)> {
             })?;
         revision = page.revision;
         let page_len = page.items.len();
+        let mut page_items = page.items;
+        if convert_first {
+            let mut objects: Vec<&mut Value> =
+                page_items.iter_mut().map(|(_, s)| &mut s.object).collect();
+            crate::apiextensions::conversion::read_objects(&ctx.server, resource, &mut objects)
+                .await?;
+        }
         let mut last_key = None;
-        for (key, stored) in page.items {
+        for (key, stored) in page_items {
             if limit > 0 && items.len() as i64 >= limit {
                 // Read ahead past the limit: resume at this key next time.
                 continue_token = Some(encode_continue(revision, key));

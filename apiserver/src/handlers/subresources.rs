@@ -25,14 +25,12 @@ use crate::registry::{self, scale};
 use crate::response::success;
 
 pub(super) async fn get_scale(ctx: Ctx) -> Result<Response> {
-    match ctx.server.store.get(&ctx.key()).await {
-        Ok(Some(stored)) => Ok(json(
-            StatusCode::OK,
-            &registry::strategy_for(ctx.info.resource).scale(&stored.object),
-        )),
-        Ok(None) => Err(ApiError::NotFound(ctx.target())),
-        Err(e) => Err(ApiError::from_storage(e, ctx.target())),
-    }
+    // A custom resource's scale paths are those of the version asked for.
+    let object = super::read::read_one(&ctx).await?;
+    Ok(json(
+        StatusCode::OK,
+        &registry::strategy_for(ctx.info.resource).scale(&object),
+    ))
 }
 
 /// Writes a new Scale back into the workload.

@@ -74,6 +74,8 @@ struct Watcher {
     /// A custom resource's row: its objects are converted to the version
     /// watched and defaulted as they leave.
     custom: Option<&'static apimachinery::resources::ResourceInfo>,
+    /// For conversion webhooks (a Service's endpoints are read from it).
+    server: Arc<crate::ApiServer>,
 }
 
 impl Watcher {
@@ -93,8 +95,25 @@ impl Watcher {
                 return true;
             }
         }
-        let now = self.filter.matches(&ev.object);
-        let before = ev.prev.as_ref().is_some_and(|p| self.filter.matches(p));
+        // A selector on a custom resource's own fields matches the object
+        // (and its previous state) in the version watched.
+        let mut converted = None;
+        if let Some(resource) = self.custom.filter(|_| self.filter.reads_custom_fields()) {
+            let mut object = ev.object.clone();
+            let mut prev = ev.prev.clone();
+            let mut both: Vec<&mut Value> =
+                std::iter::once(&mut object).chain(prev.as_mut()).collect();
+            if !self.convert(resource, &mut both).await {
+                return false;
+            }
+            converted = Some((object, prev));
+        }
+        let (object, prev) = match &converted {
+            Some((o, p)) => (o, p.as_ref()),
+            None => (&ev.object, ev.prev.as_ref()),
+        };
+        let now = self.filter.matches(object);
+        let before = prev.is_some_and(|p| self.filter.matches(p));
         let kind = match ev.kind {
             EventType::Added if now => "ADDED",
             EventType::Modified if now && before => "MODIFIED",
@@ -103,19 +122,47 @@ impl Watcher {
             EventType::Deleted if before || now => "DELETED",
             _ => return true,
         };
-        self.send(kind, &ev.object, &ev.object_json).await
+        match &converted {
+            Some((object, _)) => {
+                let bytes = serde_json::to_vec(object).unwrap_or_default();
+                self.send(kind, object, &bytes).await
+            }
+            None => self.send(kind, &ev.object, &ev.object_json).await,
+        }
+    }
+
+    /// Converts custom objects to the version watched; false (the watch
+    /// ends, as upstream's watch server stops when it cannot encode an
+    /// event) when the conversion fails.
+    async fn convert(
+        &self,
+        resource: &'static apimachinery::resources::ResourceInfo,
+        objects: &mut [&mut Value],
+    ) -> bool {
+        match crate::apiextensions::conversion::read_objects(&self.server, resource, objects).await
+        {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(resource = resource.plural, error = %e, "watch ended: conversion failed");
+                false
+            }
+        }
     }
 
     /// Sends one event, as the object itself or as a Table of it.
     async fn send(&mut self, kind: &str, object: &Value, object_json: &[u8]) -> bool {
         // A custom resource stored in another of its versions leaves in the
         // version watched.
-        let converted = match self.custom {
-            Some(resource) => {
-                crate::apiextensions::conversion::as_read(resource, object, &self.api_version)
+        let mut converted = None;
+        if let Some(resource) = self.custom {
+            let mut copy = object.clone();
+            if !self.convert(resource, &mut [&mut copy]).await {
+                return false;
             }
-            None => None,
-        };
+            if &copy != object {
+                converted = Some(copy);
+            }
+        }
         let converted_json;
         let (object, object_json) = match &converted {
             Some(c) => {
@@ -225,7 +272,9 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
             audit_annotations: Arc::clone(&ctx.audit_annotations),
             user: ctx.user.clone(),
         };
-        let (items, meta) = list_objects(&list_ctx).await?;
+        let (mut items, meta) = list_objects(&list_ctx).await?;
+        // The initial objects in the version watched, one conversion for all.
+        crate::apiextensions::conversion::read_list(&ctx.server, resource, &mut items).await?;
         let rev = meta["resourceVersion"]
             .as_str()
             .and_then(|s| s.parse::<i64>().ok())
@@ -249,6 +298,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
         tx,
         last_rev: from,
         custom: crate::apiextensions::conversion::needed(resource).then_some(resource),
+        server: Arc::clone(&ctx.server),
         kind: resource.kind,
         api_version: resource.api_version(),
     };

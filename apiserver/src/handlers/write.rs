@@ -47,7 +47,9 @@ where
         // A custom resource is changed in the version the request speaks
         // and stored in its storage version.
         let resource = ctx.info.resource;
-        let view = crate::apiextensions::conversion::to_request(resource, &current.object);
+        let view =
+            crate::apiextensions::conversion::to_request(&ctx.server, resource, &current.object)
+                .await?;
         let Mutation {
             mut object,
             precondition,
@@ -62,7 +64,7 @@ where
         // Admission webhooks see both objects in the request's version.
         super::webhooks::admit_update(ctx, &mut object, view.as_ref().unwrap_or(&current.object))
             .await?;
-        crate::apiextensions::conversion::to_storage(resource, &mut object);
+        crate::apiextensions::conversion::to_storage(&ctx.server, resource, &mut object).await?;
         crate::authorization::escalation::admit(
             &ctx.server.authorizer,
             &ctx.user,

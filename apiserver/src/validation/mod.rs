@@ -21,6 +21,7 @@ pub mod object_meta;
 pub mod pod_spec;
 pub mod pod_template;
 pub mod rules;
+pub mod webhook;
 
 pub use object_meta::{is_dns1123_label, is_dns1123_subdomain, name_problems, NameRule};
 pub use pod_spec::{parse_quantity, validate_pod_spec};

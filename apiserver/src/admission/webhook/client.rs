@@ -1,6 +1,8 @@
 //! Calling a webhook: where it is (`clientConfig.url`, or a Service), a TLS
 //! connection verified with the configuration's `caBundle`, and one HTTP/1.1
-//! POST of the review.
+//! POST of the review. Admission webhooks and CRD conversion webhooks
+//! (`crate::apiextensions::conversion::webhook`) both call through
+//! [`call`].
 //!
 //! A Service reference is resolved the way upstream's endpoint routing
 //! does: the Service's port named by `clientConfig.service.port` (443 by
@@ -45,12 +47,16 @@ pub struct Endpoint {
 }
 
 /// Resolves `clientConfig`; the error says why there is nowhere to call.
+/// With `timeout_seconds` the webhook is told its deadline in the query
+/// (`?timeout=10s`), as upstream's admission webhook client does.
 pub async fn resolve(
     server: &ApiServer,
     client_config: &Value,
-    timeout_seconds: u64,
+    timeout_seconds: Option<u64>,
 ) -> Result<Endpoint, String> {
-    let query = format!("?timeout={timeout_seconds}s");
+    let query = timeout_seconds
+        .map(|t| format!("?timeout={t}s"))
+        .unwrap_or_default();
     if let Some(raw) = client_config.get("url").and_then(Value::as_str) {
         let url = url::Url::parse(raw).map_err(|e| format!("invalid webhook URL {raw:?}: {e}"))?;
         let host = url
@@ -61,10 +67,10 @@ pub async fn resolve(
             .to_string();
         let port = url.port().unwrap_or(443);
         let mut path = url.path().to_string();
-        if let Some(q) = url.query() {
-            path = format!("{path}?{q}&{}", &query[1..]);
-        } else {
-            path.push_str(&query);
+        match (url.query(), query.strip_prefix('?')) {
+            (Some(q), Some(t)) => path = format!("{path}?{q}&{t}"),
+            (Some(q), None) => path = format!("{path}?{q}"),
+            (None, _) => path.push_str(&query),
         }
         let dial = if host.contains(':') {
             format!("[{host}]:{port}")
@@ -187,6 +193,31 @@ fn tls_config(ca_bundle: Option<&str>) -> Result<rustls::ClientConfig, String> {
             .with_root_certificates(roots)
             .with_no_client_auth(),
     )
+}
+
+/// Resolves `client_config`, POSTs `body` there (verified with its
+/// `caBundle`) and decodes the JSON answer, all within `timeout`; what
+/// admission webhooks and CRD conversion webhooks share. `announce` puts
+/// the timeout in the URL (admission webhooks; upstream's conversion
+/// webhook client does not). Errors read like Go's: `Post "<url>": ...`,
+/// `... context deadline exceeded` when the time is up.
+pub async fn call(
+    server: &ApiServer,
+    client_config: &Value,
+    timeout: std::time::Duration,
+    announce: bool,
+    body: Vec<u8>,
+) -> Result<Value, String> {
+    let announced = announce.then_some(timeout.as_secs());
+    let endpoint = resolve(server, client_config, announced).await?;
+    let ca_bundle = client_config.get("caBundle").and_then(Value::as_str);
+    match tokio::time::timeout(timeout, post(&endpoint, ca_bundle, body)).await {
+        Ok(answer) => answer,
+        Err(_) => Err(format!(
+            "Post {:?}: context deadline exceeded",
+            endpoint.url
+        )),
+    }
 }
 
 /// POSTs `body` to the webhook and decodes its JSON answer. The caller

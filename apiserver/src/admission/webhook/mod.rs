@@ -294,27 +294,17 @@ async fn deliver(
         .get("clientConfig")
         .cloned()
         .unwrap_or(Value::Null);
-    let ca_bundle = client_config.get("caBundle").and_then(Value::as_str);
-    let endpoint = client::resolve(server, &client_config, timeout)
-        .await
-        .map_err(|e| CallError(format!("failed to call webhook: {e}")))?;
     let body = serde_json::to_vec(&review::review(version, request))
         .map_err(|e| CallError(format!("could not create admission objects: {e}")))?;
-    let sent = tokio::time::timeout(
+    let response = client::call(
+        server,
+        &client_config,
         Duration::from_secs(timeout),
-        client::post(&endpoint, ca_bundle, body),
+        true,
+        body,
     )
-    .await;
-    let response = match sent {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => return Err(CallError(format!("failed to call webhook: {e}"))),
-        Err(_) => {
-            return Err(CallError(format!(
-                "failed to call webhook: Post {:?}: context deadline exceeded",
-                endpoint.url
-            )))
-        }
-    };
+    .await
+    .map_err(|e| CallError(format!("failed to call webhook: {e}")))?;
     review::answer(version, uid, &response, mutating)
         .map_err(|e| CallError(format!("received invalid webhook response: {e}")))
 }

@@ -86,34 +86,11 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
             });
         }
         seen.push(name);
-        let url = hook
-            .pointer("/clientConfig/url")
-            .is_some_and(|v| !v.is_null());
-        let service = hook
-            .pointer("/clientConfig/service")
-            .is_some_and(|v| !v.is_null());
-        if url == service {
-            errs.push(invalid(
-                field_path(&format!("{p}/clientConfig")),
-                &hook["clientConfig"],
-                "exactly one of url or service is required",
-            ));
-        }
-        if service {
-            require_nonempty(obj, &format!("{p}/clientConfig/service/name"), errs);
-            require_nonempty(obj, &format!("{p}/clientConfig/service/namespace"), errs);
-            let path = s(hook, "/clientConfig/service/path");
-            if !path.is_empty() && !path.starts_with('/') {
-                errs.push(invalid(
-                    field_path(&format!("{p}/clientConfig/service/path")),
-                    &json!(path),
-                    "must start with a '/'",
-                ));
-            }
-        }
-        if url {
-            url_rules(hook, &format!("{p}/clientConfig/url"), errs);
-        }
+        crate::validation::webhook::validate_client_config(
+            &hook["clientConfig"],
+            &field_path(&format!("{p}/clientConfig")),
+            errs,
+        );
         let versions = hook
             .get("admissionReviewVersions")
             .and_then(Value::as_array)
@@ -205,58 +182,6 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
                 );
             }
         }
-    }
-}
-
-/// A webhook URL: https, with a host, no user, query or fragment.
-fn url_rules(hook: &Value, pointer: &str, errs: &mut Vec<FieldError>) {
-    let raw = s(hook, "/clientConfig/url");
-    let field = field_path(pointer);
-    let parsed = match url::Url::parse(raw) {
-        Ok(u) => u,
-        Err(e) => {
-            errs.push(invalid(
-                field,
-                &json!(raw),
-                &format!("host must be specified: {e}"),
-            ));
-            return;
-        }
-    };
-    if parsed.scheme() != "https" {
-        errs.push(invalid(
-            field.clone(),
-            &json!(parsed.scheme()),
-            "'https' is the only allowed URL scheme",
-        ));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        errs.push(invalid(
-            field.clone(),
-            &json!(raw),
-            "host must be specified",
-        ));
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        errs.push(invalid(
-            field.clone(),
-            &json!(raw),
-            "user information is not permitted in the URL",
-        ));
-    }
-    if parsed.fragment().is_some() {
-        errs.push(invalid(
-            field.clone(),
-            &json!(raw),
-            "fragments are not permitted in the URL",
-        ));
-    }
-    if parsed.query().is_some() {
-        errs.push(invalid(
-            field,
-            &json!(raw),
-            "query parameters are not permitted in the URL",
-        ));
     }
 }
 

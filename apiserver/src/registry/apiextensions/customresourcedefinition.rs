@@ -14,11 +14,12 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use serde_json::{json, Value};
 
 use crate::apiextensions::CLEANUP_FINALIZER;
+use crate::defaults::set_default;
 use crate::printers::*;
 use crate::registry::generic::Typed;
 use crate::registry::Strategy;
 use crate::validation::rules::{items, one_of, require_nonempty, unchanged};
-use crate::validation::{invalid, FieldError};
+use crate::validation::{forbidden, invalid, not_supported, required, FieldError, FieldErrorKind};
 use k8s_openapi::schemars::generate::SchemaGenerator;
 
 /// The CustomResourceDefinition strategy.
@@ -26,6 +27,7 @@ pub const STRATEGY: CrdStrategy = CrdStrategy;
 
 /// The stored-kind part of the strategy (decoding, rules, printing).
 const TYPED: Typed<CustomResourceDefinition> = Typed::new(CREATED_AT, created_at_cells)
+    .defaults(defaults)
     .rules(rules)
     .update_rules(update_rules)
     .with_status();
@@ -109,7 +111,32 @@ impl Strategy for CrdStrategy {
     }
 }
 
+/// Upstream's v1 defaults: conversion `None`, a conversion Service on 443.
+fn defaults(obj: &mut Value) {
+    if obj.pointer("/spec").is_some_and(Value::is_object) {
+        set_default(obj, &["spec", "conversion"], json!({"strategy": "None"}));
+    }
+    if obj
+        .pointer("/spec/conversion/webhook/clientConfig/service")
+        .is_some_and(Value::is_object)
+    {
+        set_default(
+            obj,
+            &[
+                "spec",
+                "conversion",
+                "webhook",
+                "clientConfig",
+                "service",
+                "port",
+            ],
+            json!(443),
+        );
+    }
+}
+
 fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
+    conversion_rules(obj, errs);
     require_nonempty(obj, "/spec/group", errs);
     require_nonempty(obj, "/spec/names/plural", errs);
     require_nonempty(obj, "/spec/names/kind", errs);
@@ -158,4 +185,149 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
 
 fn update_rules(new: &Value, old: &Value, errs: &mut Vec<FieldError>) {
     unchanged(new, old, &["/spec/group", "/spec/scope"], errs);
+}
+
+/// `spec.conversion`, named as upstream names it (its internal field names:
+/// `spec.conversion.webhookClientConfig`): a known strategy; `Webhook`
+/// needs a client config and a ConversionReview version this server
+/// speaks, `None` takes neither.
+fn conversion_rules(obj: &Value, errs: &mut Vec<FieldError>) {
+    const CLIENT: &str = "spec.conversion.webhookClientConfig";
+    const VERSIONS: &str = "spec.conversion.conversionReviewVersions";
+    let Some(conversion) = obj.pointer("/spec/conversion").filter(|c| !c.is_null()) else {
+        return;
+    };
+    let strategy = s(conversion, "/strategy");
+    match strategy {
+        "" => errs.push(required("spec.conversion.strategy")),
+        "None" | "Webhook" => {}
+        other => errs.push(not_supported(
+            "spec.conversion.strategy",
+            &json!(other),
+            &["None", "Webhook"],
+        )),
+    }
+    if strategy != "None" && b(obj, "/spec/preserveUnknownFields") {
+        errs.push(invalid(
+            "spec.conversion.strategy",
+            &json!(strategy),
+            "must be None if spec.preserveUnknownFields is true",
+        ));
+    }
+    let client = conversion
+        .pointer("/webhook/clientConfig")
+        .filter(|c| !c.is_null());
+    let versions: Vec<&str> = conversion
+        .pointer("/webhook/conversionReviewVersions")
+        .and_then(Value::as_array)
+        .map(|vs| vs.iter().map(|v| v.as_str().unwrap_or("")).collect())
+        .unwrap_or_default();
+    if strategy != "Webhook" {
+        let not_webhook = "should not be set when strategy is not set to Webhook";
+        if client.is_some() {
+            errs.push(forbidden(CLIENT, not_webhook));
+        }
+        if !versions.is_empty() {
+            errs.push(forbidden(VERSIONS, not_webhook));
+        }
+        return;
+    }
+    match client {
+        Some(cc) => crate::validation::webhook::validate_client_config(cc, CLIENT, errs),
+        None => errs.push(FieldError {
+            kind: FieldErrorKind::Required,
+            field: CLIENT.into(),
+            message: "Required value: required when strategy is set to Webhook".into(),
+        }),
+    }
+    if versions.is_empty() {
+        errs.push(required(VERSIONS));
+        return;
+    }
+    for (i, v) in versions.iter().enumerate() {
+        let field = format!("{VERSIONS}[{i}]");
+        if versions[..i].contains(v) {
+            errs.push(invalid(field, &json!(v), "duplicate version"));
+            continue;
+        }
+        for problem in dns1035_label_problems(v) {
+            errs.push(invalid(field.clone(), &json!(v), &problem));
+        }
+    }
+    let supported = crate::apiextensions::conversion::webhook::REVIEW_VERSIONS;
+    if !versions.iter().any(|v| supported.contains(v)) {
+        // Go prints the list as a Go value.
+        let listed: Vec<String> = versions.iter().map(|v| format!("{v:?}")).collect();
+        errs.push(FieldError {
+            kind: FieldErrorKind::Invalid,
+            field: VERSIONS.into(),
+            message: format!(
+                "Invalid value: []string{{{}}}: must include at least one of {}",
+                listed.join(", "),
+                supported.join(", ")
+            ),
+        });
+    }
+}
+
+/// Upstream's `IsDNS1035Label`.
+fn dns1035_label_problems(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if v.len() > 63 {
+        out.push("must be no more than 63 characters".into());
+    }
+    let bytes = v.as_bytes();
+    let ok = bytes.first().is_some_and(u8::is_ascii_lowercase)
+        && bytes
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && bytes.last().is_some_and(|c| *c != b'-');
+    if !ok {
+        out.push("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conversion_errors(conversion: Value) -> Vec<String> {
+        let crd = json!({"spec": {"conversion": conversion}});
+        let mut errs = Vec::new();
+        conversion_rules(&crd, &mut errs);
+        errs.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn conversion_is_validated_as_upstream() {
+        assert!(conversion_errors(json!({"strategy": "None"})).is_empty());
+        assert_eq!(
+            conversion_errors(json!({"strategy": "Webhook"})),
+            vec![
+                "spec.conversion.webhookClientConfig: Required value: required when strategy is set to Webhook",
+                "spec.conversion.conversionReviewVersions: Required value",
+            ]
+        );
+        assert_eq!(
+            conversion_errors(json!({"strategy": "Webhook", "webhook": {
+                "clientConfig": {"url": "https://h/c"}, "conversionReviewVersions": ["v3", "v3"]}})),
+            vec![
+                "spec.conversion.conversionReviewVersions[1]: Invalid value: \"v3\": duplicate version",
+                "spec.conversion.conversionReviewVersions: Invalid value: []string{\"v3\", \"v3\"}: must include at least one of v1, v1beta1",
+            ]
+        );
+        assert_eq!(
+            conversion_errors(json!({"strategy": "None", "webhook": {
+                "clientConfig": {"url": "https://h/c"}, "conversionReviewVersions": ["v1"]}})),
+            vec![
+                "spec.conversion.webhookClientConfig: Forbidden: should not be set when strategy is not set to Webhook",
+                "spec.conversion.conversionReviewVersions: Forbidden: should not be set when strategy is not set to Webhook",
+            ]
+        );
+        assert_eq!(
+            conversion_errors(json!({"strategy": "Magic"})),
+            vec!["spec.conversion.strategy: Unsupported value: \"Magic\": supported values: \"None\", \"Webhook\""]
+        );
+    }
 }
