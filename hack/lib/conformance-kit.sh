@@ -185,7 +185,7 @@ images() {
     local kit
     kit="$(cd "$2" && pwd)"
     REGISTRY="$3"
-    ensure_packages gcc busybox-static umoci skopeo curl nginx-light bind9-dnsutils
+    ensure_packages gcc busybox-static umoci skopeo curl nginx-light bind9-dnsutils netcat-openbsd
     WORK="$kit/images"
     LAYOUT="$WORK/layout"
     mkdir -p "$WORK"
@@ -209,7 +209,12 @@ images() {
     ln -s agnhost "$r/agnhost-2"
     cp "$TREE"/test/images/agnhost/porter/localhost.{crt,key} "$r/"
     mkdir -p "$r/uploads" "$r/etc/ssl/certs"
-    with_libs "$r" /usr/bin/curl /bin/bash /usr/bin/dig /usr/bin/host /usr/bin/nslookup /usr/bin/getent
+    with_libs "$r" /usr/bin/curl /bin/bash /usr/bin/dig /usr/bin/host /usr/bin/nslookup /usr/bin/getent \
+        /bin/nc.openbsd
+    # The specs run `nc -v -t -w 2` and `nc -u`: Debian's busybox nc is the
+    # small one without those flags, so the image gets a full nc (upstream's
+    # agnhost has Alpine's).
+    ln -sf nc.openbsd "$r/bin/nc"
     echo 'user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh' >>"$r/etc/passwd"
     printf '%s\n' user-defined-in-image:x:1000:user-defined-in-image \
         group-defined-in-image:x:50000:user-defined-in-image >>"$r/etc/group"
