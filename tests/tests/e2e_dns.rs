@@ -177,6 +177,45 @@ fn pods_resolve_services_by_name() {
         "ping web-headless: {out}{err} (pod IPs {ips:?})"
     );
 
+    // A pod name (`a-b-c-d.<ns>.pod`) is its address; a Service's
+    // ClusterIP resolves back to its name; an ExternalName Service is a
+    // CNAME.
+    let web_ip = lab.get_json(&["service", "web"])["spec"]["clusterIP"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let nslookup = |args: &[&str]| {
+        let mut cmd = vec!["exec", "client-1", "--", "timeout", "10", "nslookup"];
+        cmd.extend_from_slice(args);
+        let (_, out, err) = lab.kubectl(&cmd);
+        format!("{out}{err}")
+    };
+    let reverse = nslookup(&[&web_ip, DNS_IP]);
+    assert!(
+        reverse.contains("web.default.svc.cluster.local"),
+        "nslookup {web_ip}: {reverse}"
+    );
+    let pod_ip = ips.iter().next().cloned().unwrap_or_default();
+    let pod_name = format!("{}.default.pod.cluster.local", pod_ip.replace('.', "-"));
+    let by_pod = nslookup(&[&pod_name, DNS_IP]);
+    assert!(by_pod.contains(&pod_ip), "nslookup {pod_name}: {by_pod}");
+    lab.apply(
+        r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: outside
+spec:
+  type: ExternalName
+  externalName: db.example.org
+"#,
+    );
+    let cname = wait_until(Duration::from_secs(15), || {
+        let out = nslookup(&["-type=cname", "outside.default.svc.cluster.local", DNS_IP]);
+        out.contains("db.example.org").then_some(out)
+    });
+    assert!(cname.is_some(), "outside is a CNAME to db.example.org");
+
     // A name nobody has fails, and quickly (NXDOMAIN in the cluster domain,
     // SERVFAIL from the unreachable upstream for the rest of the search).
     let t = Instant::now();

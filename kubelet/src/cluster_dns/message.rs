@@ -365,6 +365,17 @@ impl Record {
         }
     }
 
+    /// An `IN CNAME` or `IN PTR` record: `name` points at `target`.
+    pub fn pointer(rtype: u16, name: Name, ttl: u32, target: Name) -> Record {
+        Record {
+            name,
+            rtype,
+            class: CLASS_IN,
+            ttl,
+            data: Rdata::Name(target),
+        }
+    }
+
     /// An `IN SRV` record.
     pub fn srv(
         name: Name,

@@ -186,7 +186,9 @@ pub fn respond(table: Option<&Table>, domain: &str, bytes: &[u8]) -> Action {
         return Action::Reply(reply(&query, Rcode::FormErr));
     };
     let domain = domain.trim_matches('.').to_ascii_lowercase();
-    if !table::in_domain(&domain, &q.name) {
+    // Reverse names of Service and endpoint addresses are ours too.
+    let reverse = table.and_then(|t| t.reverse(&q.name, q.qtype));
+    if reverse.is_none() && !table::in_domain(&domain, &q.name) {
         return Action::Forward(query);
     }
     if q.qclass != CLASS_IN && q.qclass != TYPE_ANY {
@@ -195,7 +197,8 @@ pub fn respond(table: Option<&Table>, domain: &str, bytes: &[u8]) -> Action {
     let Some(table) = table else {
         return Action::Reply(reply(&query, Rcode::ServFail));
     };
-    let mut r = match table.lookup(&q.name, q.qtype) {
+    let found = reverse.unwrap_or_else(|| table.lookup(&q.name, q.qtype));
+    let mut r = match found {
         Lookup::Found {
             answers,
             additionals,

@@ -7,6 +7,10 @@
 //! _<port>._<proto>.<svc>.<ns>.svc.<d>    SRV   a named port: ClusterIP -> <svc>...:port;
 //!                                              headless -> one per endpoint, <host>.<svc>...:targetPort
 //! <svc>.<ns>.svc.<domain>                SRV   all the named ports' SRV records together
+//! <svc>.<ns>.svc.<domain>                CNAME an ExternalName Service's externalName
+//! <a-b-c-d>.<ns>.pod.<domain>            A     a.b.c.d (any pod address, as CoreDNS' `pods insecure`)
+//! <d.c.b.a>.in-addr.arpa                 PTR   a ClusterIP -> <svc>.<ns>.svc.<domain>;
+//!                                              a headless endpoint -> <host>.<svc>.<ns>.svc.<domain>
 //! ```
 //!
 //! Every proper suffix of those names down to the domain (`<ns>.svc.<d>`,
@@ -14,8 +18,7 @@
 //! for a known name asked with another type (AAAA: the cluster is IPv4
 //! only). Any other name inside the domain does not exist (NXDOMAIN);
 //! names outside it are not ours ([`Lookup::NotOurs`]: the server forwards
-//! them). ExternalName Services and pod names (`<a-b-c-d>.<ns>.pod`) are not
-//! served.
+//! them), but for the reverse names of the table's addresses.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::Ipv4Addr;
@@ -23,7 +26,7 @@ use std::net::Ipv4Addr;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use super::message::{Name, Record, TYPE_A, TYPE_ANY, TYPE_SRV};
+use super::message::{Name, Record, TYPE_A, TYPE_ANY, TYPE_CNAME, TYPE_PTR, TYPE_SRV};
 use crate::proxy::rules::SERVICE_NAME_LABEL;
 
 /// The TTL of every answer: short, since Services and endpoints change
@@ -36,6 +39,8 @@ struct Entry {
     a: BTreeSet<Ipv4Addr>,
     /// (port, target name): priority 0, weights equal.
     srv: BTreeSet<(u16, String)>,
+    /// An ExternalName Service's target.
+    cname: Option<String>,
 }
 
 /// The answer to one question.
@@ -64,6 +69,24 @@ pub struct Table {
     entries: HashMap<String, Entry>,
     /// Every name with records and every suffix of one inside the domain.
     names: HashSet<String>,
+    /// Reverse names (`4.3.2.1.in-addr.arpa`) of the table's addresses.
+    ptr: HashMap<String, BTreeSet<String>>,
+}
+
+/// The reverse name of an IPv4 address.
+fn reverse_name(ip: Ipv4Addr) -> String {
+    let [a, b, c, d] = ip.octets();
+    format!("{d}.{c}.{b}.{a}.in-addr.arpa")
+}
+
+/// The address of a pod name `a-b-c-d.<ns>.pod.<domain>`.
+fn pod_address(key: &str, domain: &str) -> Option<Ipv4Addr> {
+    let head = key.strip_suffix(domain)?.strip_suffix(".pod.")?;
+    let (ip, ns) = head.split_once('.')?;
+    if ns.contains('.') || !is_label(ns) {
+        return None;
+    }
+    ip.replace('-', ".").parse().ok()
 }
 
 fn proto(p: Option<&str>) -> Option<&'static str> {
@@ -170,10 +193,16 @@ impl Table {
                 continue;
             };
             let ns = svc.metadata.namespace.as_deref().unwrap_or("default");
-            if spec.type_.as_deref() == Some("ExternalName") || !is_label(name) || !is_label(ns) {
+            if !is_label(name) || !is_label(ns) {
                 continue;
             }
             let fqdn = format!("{name}.{ns}.svc.{}", t.domain);
+            if spec.type_.as_deref() == Some("ExternalName") {
+                if let Some(target) = spec.external_name.as_deref().filter(|n| !n.is_empty()) {
+                    t.entry(&fqdn).cname = Some(target.trim_end_matches('.').to_ascii_lowercase());
+                }
+                continue;
+            }
             let named_ports: Vec<(String, &'static str, u16)> = spec
                 .ports
                 .iter()
@@ -196,6 +225,10 @@ impl Table {
                         let host = format!("{}.{fqdn}", ep.host);
                         t.entry(&fqdn).a.insert(ep.ip);
                         t.entry(&host).a.insert(ep.ip);
+                        t.ptr
+                            .entry(reverse_name(ep.ip))
+                            .or_default()
+                            .insert(host.clone());
                         for (pname, p, _) in &named_ports {
                             if let Some(target) = ep.ports.get(&(pname.clone(), *p)) {
                                 let srv = format!("_{pname}._{p}.{fqdn}");
@@ -210,6 +243,10 @@ impl Table {
                         continue; // not allocated yet, or IPv6
                     };
                     t.entry(&fqdn).a.insert(ip);
+                    t.ptr
+                        .entry(reverse_name(ip))
+                        .or_default()
+                        .insert(fqdn.clone());
                     for (pname, p, port) in &named_ports {
                         let srv = format!("_{pname}._{p}.{fqdn}");
                         t.entry(&srv).srv.insert((*port, fqdn.clone()));
@@ -258,6 +295,15 @@ impl Table {
         }
         let key = name.to_lowercase();
         let Some(entry) = self.entries.get(&key) else {
+            if let Some(ip) = pod_address(&key, &self.domain) {
+                if qtype == TYPE_A || qtype == TYPE_ANY {
+                    return Lookup::Found {
+                        answers: vec![Record::a(name.clone(), TTL, ip)],
+                        additionals: Vec::new(),
+                    };
+                }
+                return Lookup::NoData;
+            }
             return if self.names.contains(&key) {
                 Lookup::NoData
             } else {
@@ -266,6 +312,23 @@ impl Table {
         };
         let mut answers = Vec::new();
         let mut additionals = Vec::new();
+        // A CNAME answers every type; its target's records follow when the
+        // target is ours.
+        if let Some(target) = &entry.cname {
+            let Ok(t) = Name::parse(target) else {
+                return Lookup::NoData;
+            };
+            answers.push(Record::pointer(TYPE_CNAME, name.clone(), TTL, t.clone()));
+            if qtype != TYPE_CNAME {
+                if let Lookup::Found { answers: more, .. } = self.lookup(&t, qtype) {
+                    answers.extend(more);
+                }
+            }
+            return Lookup::Found {
+                answers,
+                additionals,
+            };
+        }
         if qtype == TYPE_A || qtype == TYPE_ANY {
             answers.extend(entry.a.iter().map(|ip| Record::a(name.clone(), TTL, *ip)));
         }
@@ -291,6 +354,24 @@ impl Table {
             answers,
             additionals,
         }
+    }
+
+    /// The answer for a reverse name of one of the table's addresses;
+    /// `None` for any other name (not ours to answer).
+    pub fn reverse(&self, name: &Name, qtype: u16) -> Option<Lookup> {
+        let targets = self.ptr.get(&name.to_lowercase())?;
+        if qtype != TYPE_PTR && qtype != TYPE_ANY {
+            return Some(Lookup::NoData);
+        }
+        let answers = targets
+            .iter()
+            .filter_map(|t| Name::parse(t).ok())
+            .map(|t| Record::pointer(TYPE_PTR, name.clone(), TTL, t))
+            .collect();
+        Some(Lookup::Found {
+            answers,
+            additionals: Vec::new(),
+        })
     }
 
     /// How many names have records (for the log).
@@ -556,8 +637,8 @@ mod tests {
             "nosuch.default.svc.cluster.local",
             "web.nosuch.svc.cluster.local",
             "web.default.svc.cluster.local.default.svc.cluster.local",
-            "ext.default.svc.cluster.local",
             "x.cluster.local",
+            "10-244-1-5.a.b.pod.cluster.local",
         ] {
             assert_eq!(t.lookup(&n(missing), TYPE_A), Lookup::NxDomain, "{missing}");
         }
@@ -565,5 +646,51 @@ mod tests {
             assert_eq!(t.lookup(&n(foreign), TYPE_A), Lookup::NotOurs, "{foreign}");
         }
         assert!(Table::default().is_empty() && !t.is_empty());
+    }
+
+    #[test]
+    fn external_names_pods_and_reverse_names() {
+        let t = table();
+        // ExternalName: a CNAME, whatever is asked.
+        for qtype in [TYPE_A, TYPE_CNAME, TYPE_AAAA] {
+            let Lookup::Found { answers, .. } =
+                t.lookup(&n("ext.default.svc.cluster.local"), qtype)
+            else {
+                panic!("ext answers {qtype}")
+            };
+            assert_eq!(answers.len(), 1);
+            assert_eq!(answers[0].rtype, TYPE_CNAME);
+            assert_eq!(answers[0].data, Rdata::Name(n("example.com")));
+        }
+        // Pod names: any address, as CoreDNS' `pods insecure`.
+        assert_eq!(
+            a_of(&t.lookup(&n("10-244-1-5.default.pod.cluster.local"), TYPE_A)),
+            ["10.244.1.5"]
+        );
+        // Reverse names of ClusterIPs and headless endpoints; others are
+        // not ours.
+        let ptr = |name: &str| match t.reverse(&n(name), TYPE_PTR) {
+            Some(Lookup::Found { answers, .. }) => answers
+                .iter()
+                .map(|r| match &r.data {
+                    Rdata::Name(t) => t.to_lowercase(),
+                    other => panic!("{other:?}"),
+                })
+                .collect::<Vec<_>>(),
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(
+            ptr("20.0.96.10.in-addr.arpa"),
+            ["web.default.svc.cluster.local"]
+        );
+        assert_eq!(
+            ptr("5.1.244.10.in-addr.arpa"),
+            ["db-0.db.default.svc.cluster.local"]
+        );
+        assert_eq!(t.reverse(&n("9.9.9.9.in-addr.arpa"), TYPE_PTR), None);
+        assert_eq!(
+            t.reverse(&n("20.0.96.10.in-addr.arpa"), TYPE_A),
+            Some(Lookup::NoData)
+        );
     }
 }
