@@ -32,6 +32,9 @@ pub enum Subresource {
     /// `certificatesigningrequests/approval`: the conditions that approve
     /// or deny a CSR.
     Approval,
+    /// `pods/resize`: get, update and patch of the containers' `resources`
+    /// and `resizePolicy` only (in-place pod resize).
+    Resize,
 }
 
 impl Subresource {
@@ -49,6 +52,7 @@ impl Subresource {
             Subresource::Proxy => "proxy",
             Subresource::Finalize => "finalize",
             Subresource::Approval => "approval",
+            Subresource::Resize => "resize",
         }
     }
 
@@ -66,6 +70,7 @@ impl Subresource {
             "proxy" => Subresource::Proxy,
             "finalize" => Subresource::Finalize,
             "approval" => Subresource::Approval,
+            "resize" => Subresource::Resize,
             _ => return None,
         })
     }
@@ -82,16 +87,20 @@ impl Subresource {
             | Subresource::Attach
             | Subresource::PortForward
             | Subresource::Proxy => Some(("", "v1", "Pod")),
-            Subresource::Status | Subresource::Finalize | Subresource::Approval => None,
+            Subresource::Status
+            | Subresource::Finalize
+            | Subresource::Approval
+            | Subresource::Resize => None,
         }
     }
 
     /// Verbs shown in discovery for this subresource.
     pub fn verbs(self) -> &'static [&'static str] {
         match self {
-            Subresource::Status | Subresource::Scale | Subresource::Approval => {
-                &["get", "patch", "update"]
-            }
+            Subresource::Status
+            | Subresource::Scale
+            | Subresource::Approval
+            | Subresource::Resize => &["get", "patch", "update"],
             Subresource::Binding | Subresource::Eviction => &["create"],
             Subresource::Log => &["get"],
             Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
@@ -280,7 +289,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
     // core/v1
     ResourceInfo::new("", "Namespace", "namespaces", "namespace", CLUSTER).short(&["ns"]).with(&[Status, Finalize]).only(NAMESPACE_VERBS),
     ResourceInfo::new("", "Pod", "pods", "pod", NS).short(&["po"]).in_categories(ALL)
-        .with(&[Status, Binding, Eviction, Log, Exec, Attach, PortForward, Proxy]),
+        .with(&[Status, Binding, Eviction, Log, Exec, Attach, PortForward, Proxy, Resize]),
     ResourceInfo::new("", "Node", "nodes", "node", CLUSTER).short(&["no"]).with(&[Status, Proxy]),
     ResourceInfo::new("", "Service", "services", "service", NS).short(&["svc"]).in_categories(ALL).with(&[Status, Proxy]),
     ResourceInfo::new("", "Endpoints", "endpoints", "endpoints", NS).short(&["ep"]),

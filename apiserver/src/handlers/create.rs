@@ -94,6 +94,13 @@ pub(crate) fn admit(
     }
     let causes = match old {
         None => registry::validate_create(resource, obj),
+        // A resize is checked by its own rules (the main resource's update
+        // refuses any change of resources).
+        Some(old) if ctx.info.subresource == Some(Subresource::Resize) => {
+            let mut causes = registry::validate_create(resource, obj);
+            causes.extend(registry::core::pod::resize::validate(obj, old));
+            causes
+        }
         Some(old) => registry::validate_update(resource, obj, old),
     };
     if causes.is_empty() {

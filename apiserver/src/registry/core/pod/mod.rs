@@ -8,12 +8,14 @@
 //! its account and API token volume and priority admission resolved its
 //! `priorityClassName`. A pod bound to a node is deleted gracefully: it keeps
 //! running until its kubelet has stopped the containers and confirms with a
-//! delete of grace period 0. The printer is upstream's `kubectl get pods`
+//! delete of grace period 0. Resources change only through `pods/resize`
+//! ([`resize`]). The printer is upstream's `kubectl get pods`
 //! (READY, STATUS, RESTARTS, ...).
 
 pub mod binding;
 pub mod eviction;
 pub mod proxy;
+pub mod resize;
 
 use apimachinery::qos;
 use apimachinery::resources::Subresource;
