@@ -4,7 +4,8 @@
 //! containers, as upstream's conformance tests do) without restarting a
 //! container whose `resizePolicy` does not ask for it, restarts the one
 //! whose policy does, reports `resources` and `allocatedResources` in the
-//! status, and marks a resize that can never fit `Infeasible`.
+//! status, marks a resize that can never fit `Infeasible`, and keeps its
+//! allocation across a kubelet restart.
 
 use std::time::Duration;
 
@@ -161,4 +162,51 @@ fn running_containers_are_resized_in_place_or_restarted_per_policy() {
         status_of(&p, "inplace")["allocatedResources"]["cpu"],
         "150m"
     );
+
+    // A restarted kubelet keeps the allocation it recorded: the pending
+    // resize stays pending (a kubelet that forgot would take the spec as
+    // the allocation and report 100 CPUs allocated).
+    let uid = p["metadata"]["uid"].as_str().expect("uid");
+    let record = lab
+        .node_root(1)
+        .join("pods")
+        .join(uid)
+        .join("allocated_resources.json");
+    assert!(record.exists(), "{}", record.display());
+    lab.kill_kubelet(1);
+    lab.start_kubelet(1);
+    std::thread::sleep(Duration::from_secs(10));
+    let p = lab.get_json(&["pod", "grow"]);
+    assert_eq!(
+        status_of(&p, "inplace")["allocatedResources"]["cpu"],
+        "150m",
+        "{p}"
+    );
+    assert_eq!(status_of(&p, "inplace")["restartCount"], 0);
+    assert_eq!(resize_conditions(&p).len(), 1, "{p}");
+    // ... and applies the next resize that fits, in place.
+    lab.kubectl_ok(&[
+        "patch",
+        "pod",
+        "grow",
+        "--subresource",
+        "resize",
+        "--patch",
+        r#"{"spec":{"containers":[{"name":"inplace","resources":{"requests":{"cpu":"250m"},"limits":{"cpu":"400m"}}}]}}"#,
+    ]);
+    let p = wait_until(Duration::from_secs(60), || {
+        let p = lab.get_json(&["pod", "grow"]);
+        (p["status"]["observedGeneration"] == 4
+            && resize_conditions(&p).is_empty()
+            && status_of(&p, "inplace")["resources"]["limits"]["cpu"] == "400m")
+            .then_some(p)
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the last resize is applied: {}",
+            lab.get_json(&["pod", "grow"])
+        )
+    });
+    assert_eq!(status_of(&p, "inplace")["restartCount"], 0);
+    assert_eq!(quota("inplace"), if v2 { "40000 100000" } else { "40000" });
 }

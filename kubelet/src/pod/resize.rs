@@ -55,7 +55,7 @@ const FILE: &str = "allocated_resources.json";
 /// Failures of the allocation record.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Reading or writing the record failed.
+    /// Reading the record failed.
     #[error("{path}: {source}")]
     Io {
         /// The record.
@@ -64,6 +64,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// Writing the record failed.
+    #[error("recording the allocation: {0}")]
+    Write(#[source] crate::network::Error),
     /// The record does not decode.
     #[error("{path}: {source}")]
     Decode {
@@ -84,7 +87,7 @@ pub struct Allocation {
 
 /// Where a pod's allocation is recorded.
 pub fn record_path(root: &Path, uid: &str) -> PathBuf {
-    root.join("pods").join(uid).join(FILE)
+    crate::volumes::pod_dir(root, uid).join(FILE)
 }
 
 /// Reads a pod's recorded allocation, if any.
@@ -100,23 +103,15 @@ pub fn load(root: &Path, uid: &str) -> Result<Option<Allocation>, Error> {
         .map_err(|source| Error::Decode { path, source })
 }
 
-/// Records a pod's allocation (written aside, then renamed over).
+/// Records a pod's allocation (written aside, then renamed over, so a crash
+/// leaves the old record or the new one).
 pub fn save(root: &Path, uid: &str, alloc: &Allocation) -> Result<(), Error> {
     let path = record_path(root, uid);
-    let io = |source| Error::Io {
-        path: path.clone(),
-        source,
-    };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
     let bytes = serde_json::to_vec_pretty(alloc).map_err(|source| Error::Decode {
         path: path.clone(),
         source,
     })?;
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)
+    crate::network::state::write_atomic(&path, &bytes).map_err(Error::Write)
 }
 
 /// Whether a container's resources may change in place: app containers
