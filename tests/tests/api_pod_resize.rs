@@ -155,20 +155,15 @@ async fn resize_changes_only_resources_with_upstreams_rules() {
     }
 
     // A memory limit may go down (NotRequired policy).
-    let server = api.url.clone();
-    let out = kubectl(
-        &server,
-        &[
-            "patch",
-            "pod",
-            "p",
-            "--subresource",
-            "resize",
-            "--patch",
-            r#"{"spec":{"containers":[{"name":"c","resources":{"limits":{"memory":"100Mi"}}}]}}"#,
-        ],
-    )
-    .expect("kubectl");
+    let resize = |extra: &[&str]| {
+        let mut args = vec!["patch", "pod", "p", "--subresource", "resize"];
+        args.extend_from_slice(extra);
+        kubectl(&api.url, &args).expect("kubectl")
+    };
+    let out = resize(&[
+        "--patch",
+        r#"{"spec":{"containers":[{"name":"c","resources":{"limits":{"memory":"100Mi"}}}]}}"#,
+    ]);
     assert!(out.success, "{}", out.stderr);
     assert!(out.stdout.contains("pod/p patched"), "{}", out.stdout);
     let got = http.get(&format!("{base}/p")).await.expect("get");
@@ -179,21 +174,12 @@ async fn resize_changes_only_resources_with_upstreams_rules() {
     assert_eq!(got.body["metadata"]["generation"], 4);
 
     // kubectl shows upstream's refusal.
-    let out = kubectl(
-        &server,
-        &[
-            "patch",
-            "pod",
-            "p",
-            "--subresource",
-            "resize",
-            "--type",
-            "json",
-            "--patch",
-            r#"[{"op":"remove","path":"/spec/containers/0/resources/limits"}]"#,
-        ],
-    )
-    .expect("kubectl");
+    let out = resize(&[
+        "--type",
+        "json",
+        "--patch",
+        r#"[{"op":"remove","path":"/spec/containers/0/resources/limits"}]"#,
+    ]);
     assert!(!out.success);
     assert!(
         out.stderr.contains(

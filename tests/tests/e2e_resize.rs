@@ -67,6 +67,17 @@ fn running_containers_are_resized_in_place_or_restarted_per_policy() {
             .trim()
             .to_string()
     };
+    let resize = |patch: &str| {
+        lab.kubectl_ok(&[
+            "patch",
+            "pod",
+            "grow",
+            "--subresource",
+            "resize",
+            "--patch",
+            patch,
+        ])
+    };
     let v2 =
         lab.kubectl(&[
             "exec",
@@ -95,17 +106,11 @@ fn running_containers_are_resized_in_place_or_restarted_per_policy() {
     assert_eq!(st["resources"]["limits"]["memory"], "64Mi", "{st}");
 
     // Grow both containers' limits through the resize subresource.
-    let out = lab.kubectl_ok(&[
-        "patch",
-        "pod",
-        "grow",
-        "--subresource",
-        "resize",
-        "--patch",
+    let out = resize(
         r#"{"spec":{"containers":[
             {"name":"inplace","resources":{"requests":{"cpu":"150m"},"limits":{"cpu":"300m","memory":"96Mi"}}},
             {"name":"restarts","resources":{"limits":{"memory":"80Mi"}}}]}}"#,
-    ]);
+    );
     assert!(out.contains("pod/grow patched"), "{out}");
     let done = wait_until(Duration::from_secs(60), || {
         let p = lab.get_json(&["pod", "grow"]);
@@ -132,15 +137,9 @@ fn running_containers_are_resized_in_place_or_restarted_per_policy() {
     assert_eq!(memory("restarts"), (80u64 << 20).to_string());
 
     // A request beyond what the node has can never be allocated.
-    lab.kubectl_ok(&[
-        "patch",
-        "pod",
-        "grow",
-        "--subresource",
-        "resize",
-        "--patch",
+    resize(
         r#"{"spec":{"containers":[{"name":"inplace","resources":{"requests":{"cpu":"100"},"limits":{"cpu":"100"}}}]}}"#,
-    ]);
+    );
     let pending = wait_until(Duration::from_secs(60), || {
         let p = lab.get_json(&["pod", "grow"]);
         resize_conditions(&p)
@@ -185,15 +184,9 @@ fn running_containers_are_resized_in_place_or_restarted_per_policy() {
     assert_eq!(status_of(&p, "inplace")["restartCount"], 0);
     assert_eq!(resize_conditions(&p).len(), 1, "{p}");
     // ... and applies the next resize that fits, in place.
-    lab.kubectl_ok(&[
-        "patch",
-        "pod",
-        "grow",
-        "--subresource",
-        "resize",
-        "--patch",
+    resize(
         r#"{"spec":{"containers":[{"name":"inplace","resources":{"requests":{"cpu":"250m"},"limits":{"cpu":"400m"}}}]}}"#,
-    ]);
+    );
     let p = wait_until(Duration::from_secs(60), || {
         let p = lab.get_json(&["pod", "grow"]);
         (p["status"]["observedGeneration"] == 4
