@@ -35,6 +35,9 @@ pub enum Subresource {
     /// `pods/ephemeralcontainers`: adds ephemeral containers (`kubectl
     /// debug`) to a running pod.
     EphemeralContainers,
+    /// `pods/resize`: get, update and patch of the containers' `resources`
+    /// and `resizePolicy` only (in-place pod resize).
+    Resize,
 }
 
 impl Subresource {
@@ -53,6 +56,7 @@ impl Subresource {
             Subresource::Finalize => "finalize",
             Subresource::Approval => "approval",
             Subresource::EphemeralContainers => "ephemeralcontainers",
+            Subresource::Resize => "resize",
         }
     }
 
@@ -71,6 +75,7 @@ impl Subresource {
             "finalize" => Subresource::Finalize,
             "approval" => Subresource::Approval,
             "ephemeralcontainers" => Subresource::EphemeralContainers,
+            "resize" => Subresource::Resize,
             _ => return None,
         })
     }
@@ -90,7 +95,8 @@ impl Subresource {
             Subresource::Status
             | Subresource::Finalize
             | Subresource::Approval
-            | Subresource::EphemeralContainers => None,
+            | Subresource::EphemeralContainers
+            | Subresource::Resize => None,
         }
     }
 
@@ -100,7 +106,8 @@ impl Subresource {
             Subresource::Status
             | Subresource::Scale
             | Subresource::Approval
-            | Subresource::EphemeralContainers => &["get", "patch", "update"],
+            | Subresource::EphemeralContainers
+            | Subresource::Resize => &["get", "patch", "update"],
             Subresource::Binding | Subresource::Eviction => &["create"],
             Subresource::Log => &["get"],
             Subresource::Exec | Subresource::Attach | Subresource::PortForward => {
@@ -289,7 +296,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
     // core/v1
     ResourceInfo::new("", "Namespace", "namespaces", "namespace", CLUSTER).short(&["ns"]).with(&[Status, Finalize]).only(NAMESPACE_VERBS),
     ResourceInfo::new("", "Pod", "pods", "pod", NS).short(&["po"]).in_categories(ALL)
-        .with(&[Status, Binding, Eviction, EphemeralContainers, Log, Exec, Attach, PortForward, Proxy]),
+        .with(&[Status, Binding, Eviction, EphemeralContainers, Log, Exec, Attach, PortForward, Proxy, Resize]),
     ResourceInfo::new("", "Node", "nodes", "node", CLUSTER).short(&["no"]).with(&[Status, Proxy]),
     ResourceInfo::new("", "Service", "services", "service", NS).short(&["svc"]).in_categories(ALL).with(&[Status, Proxy]),
     ResourceInfo::new("", "Endpoints", "endpoints", "endpoints", NS).short(&["ep"]),

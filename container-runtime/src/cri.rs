@@ -55,6 +55,9 @@ pub trait RuntimeService: Send + Sync {
     fn stop_container(&self, id: &str, grace: Duration) -> Result<()>;
     /// Removes a stopped container.
     fn remove_container(&self, id: &str) -> Result<()>;
+    /// Changes the cpu and memory of a running container in place (its
+    /// cgroup), without restarting it; limits left out become unlimited.
+    fn update_container_resources(&self, id: &str, resources: &ResourceRequirements) -> Result<()>;
     /// Every container with its current state.
     fn list_containers(&self) -> Result<Vec<ContainerInfo>>;
     /// One container with its current state.
@@ -121,6 +124,10 @@ impl RuntimeService for Runtime {
 
     fn remove_container(&self, id: &str) -> Result<()> {
         Runtime::remove_container(self, id)
+    }
+
+    fn update_container_resources(&self, id: &str, resources: &ResourceRequirements) -> Result<()> {
+        Runtime::update_container_resources(self, id, resources)
     }
 
     fn list_containers(&self) -> Result<Vec<ContainerInfo>> {

@@ -508,6 +508,9 @@ async fn route_verb(ctx: Ctx) -> Result<Response> {
         (V::Get, Some(S::Approval)) => read::get(ctx).await,
         (V::Update, Some(S::Approval)) => write::update(ctx).await,
         (V::Patch, Some(S::Approval)) => write::patch(ctx).await,
+        (V::Get, Some(S::Resize)) => read::get(ctx).await,
+        (V::Update, Some(S::Resize)) => write::update(ctx).await,
+        (V::Patch, Some(S::Resize)) => write::patch(ctx).await,
         (verb, Some(sub)) => Err(ApiError::MethodNotAllowed(format!(
             "{} on {}/{} is not supported by this server yet",
             verb.as_str(),

@@ -14,7 +14,7 @@ use crate::errors::{ApiError, Result};
 use crate::registry::{self, meta_str};
 
 /// Whether the request's object is the resource's own (the object itself,
-/// `status`, `finalize`, `approval`): those go to webhooks as an UPDATE of
+/// `status`, `finalize`, `approval`, `resize`): those go to webhooks as an UPDATE of
 /// the object. A binding or an eviction is another kind of object, sent as
 /// its own CREATE ([`admit_subresource_create`]); a `scale` (upstream sends
 /// a Scale) is not sent.
@@ -24,6 +24,8 @@ fn sends_object(ctx: &Ctx) -> bool {
         None | Some(Subresource::Status)
             | Some(Subresource::Finalize)
             | Some(Subresource::Approval)
+            | Some(Subresource::Resize)
+            | Some(Subresource::EphemeralContainers)
     )
 }
 

@@ -1,5 +1,5 @@
 //! `update` (PUT) and `patch` (PATCH), on the main resource and on the
-//! `/status` and `/finalize` subresources.
+//! `/status`, `/finalize`, `/approval` and `/resize` subresources.
 //!
 //! Both go through [`guaranteed_update`]: read the stored object, compute the
 //! new one from it, write it with a compare-and-swap on the stored
@@ -185,6 +185,18 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
         Some(Subresource::Finalize) => {
             let mut merged = registry::prepare_for_finalize(&new, current);
             admit(ctx, resource, &mut merged, Some(current))?;
+            Ok(merged)
+        }
+        Some(Subresource::Resize) => {
+            let mut merged = registry::core::pod::resize::prepare(&new, current);
+            admit(ctx, resource, &mut merged, Some(current))?;
+            crate::fieldmanager::record_update(
+                &manager,
+                Some("resize"),
+                &api_version,
+                Some(current),
+                &mut merged,
+            );
             Ok(merged)
         }
         _ => {
@@ -375,6 +387,8 @@ async fn apply(ctx: Ctx, config: Value) -> Result<Response> {
         registry::validate_identity(resource, &new, &current.object)?;
         if ctx.info.subresource.is_none() {
             registry::prepare_for_update(resource, &mut new, &current.object);
+        } else if ctx.info.subresource == Some(Subresource::Resize) {
+            new = registry::core::pod::resize::prepare(&new, &current.object);
         } else {
             new = registry::prepare_for_status_write(resource, &new, &current.object);
         }

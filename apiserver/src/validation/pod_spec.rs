@@ -1,7 +1,7 @@
 //! PodSpec rules, shared by Pods and every pod template (Deployments,
 //! ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs): containers with
 //! names and images, ports in range, requests within limits, mounts of
-//! declared volumes, the restart policy, and sysctl names.
+//! declared volumes, the restart policy, resize policies, and sysctl names.
 
 use serde_json::Value;
 
@@ -154,6 +154,70 @@ fn validate_container(c: &Value, path: &str, volumes: &[String], errs: &mut Vec<
     }
 }
 
+/// A container's `resizePolicy` (upstream's `validateResizePolicy`): one
+/// entry per resource, cpu or memory, `NotRequired` or `RestartContainer`;
+/// `NotRequired` only in a pod that never restarts containers, and never
+/// `RestartContainer` for an init container that is not a sidecar.
+fn validate_resize_policy(
+    c: &Value,
+    path: &str,
+    init: bool,
+    spec: &Value,
+    errs: &mut Vec<FieldError>,
+) {
+    let Some(policies) = c.get("resizePolicy").and_then(Value::as_array) else {
+        return;
+    };
+    let fp = format!("{path}.resizePolicy");
+    let never = spec.get("restartPolicy").and_then(Value::as_str) == Some("Never");
+    let sidecar = c.get("restartPolicy").and_then(Value::as_str) == Some("Always");
+    let mut seen: Vec<&str> = Vec::new();
+    for (j, p) in policies.iter().enumerate() {
+        let resource = p.get("resourceName").and_then(Value::as_str).unwrap_or("");
+        let policy = p.get("restartPolicy").and_then(Value::as_str).unwrap_or("");
+        if seen.contains(&resource) {
+            errs.push(FieldError {
+                kind: FieldErrorKind::Duplicate,
+                field: format!("{fp}[{j}]"),
+                message: format!("Duplicate value: \"{resource}\""),
+            });
+        }
+        seen.push(resource);
+        match resource {
+            "cpu" | "memory" => {}
+            "" => errs.push(required(fp.clone())),
+            other => errs.push(not_supported(
+                fp.clone(),
+                &Value::from(other),
+                &["cpu", "memory"],
+            )),
+        }
+        match policy {
+            "NotRequired" | "RestartContainer" => {}
+            "" => errs.push(required(fp.clone())),
+            other => errs.push(not_supported(
+                fp.clone(),
+                &Value::from(other),
+                &["NotRequired", "RestartContainer"],
+            )),
+        }
+        if never && policy != "NotRequired" {
+            errs.push(invalid(
+                fp.clone(),
+                &Value::from(policy),
+                "must be 'NotRequired' when pod `restartPolicy` is 'Never'",
+            ));
+        }
+        if init && !sidecar && policy == "RestartContainer" {
+            errs.push(invalid(
+                format!("{fp}[{j}].restartPolicy"),
+                &Value::from(policy),
+                "must not be set to 'RestartContainer' for non-sidecar initContainers",
+            ));
+        }
+    }
+}
+
 /// Validates a PodSpec found at `path`.
 pub fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let volumes: Vec<String> = spec
@@ -192,6 +256,7 @@ pub fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
         {
             let cp = format!("{path}.{list}[{i}]");
             validate_container(c, &cp, &volumes, errs);
+            validate_resize_policy(c, &cp, list == "initContainers", spec, errs);
             if let Some(n) = c.get("name").and_then(Value::as_str) {
                 if names.iter().any(|x| x == n) {
                     errs.push(FieldError {
@@ -424,6 +489,32 @@ mod tests {
                 "spec.ephemeralContainers[2].targetContainerName: Not found: \"nope\"",
                 "spec.ephemeralContainers[2].ports: Forbidden: cannot be set for an Ephemeral Container",
                 "spec.ephemeralContainers[2].volumeMounts[0].subPath: Forbidden: cannot be set for an Ephemeral Container",
+            ]
+        );
+    }
+
+    #[test]
+    fn resize_policies_follow_upstreams_rules() {
+        let spec = serde_json::json!({"restartPolicy": "Never", "containers": [{"name": "c", "image": "i",
+        "resizePolicy": [
+            {"resourceName": "cpu", "restartPolicy": "RestartContainer"},
+            {"resourceName": "cpu", "restartPolicy": "NotRequired"},
+            {"resourceName": "gpu", "restartPolicy": "Sometimes"}
+        ]}]});
+        let mut errs = Vec::new();
+        validate_pod_spec(&spec, "spec", &mut errs);
+        let got: Vec<String> = errs
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "spec.containers[0].resizePolicy: Invalid value: \"RestartContainer\": must be 'NotRequired' when pod `restartPolicy` is 'Never'",
+                "spec.containers[0].resizePolicy[1]: Duplicate value: \"cpu\"",
+                "spec.containers[0].resizePolicy: Unsupported value: \"gpu\": supported values: \"cpu\", \"memory\"",
+                "spec.containers[0].resizePolicy: Unsupported value: \"Sometimes\": supported values: \"NotRequired\", \"RestartContainer\"",
+                "spec.containers[0].resizePolicy: Invalid value: \"Sometimes\": must be 'NotRequired' when pod `restartPolicy` is 'Never'",
             ]
         );
     }

@@ -321,6 +321,40 @@ impl Runtime {
         Ok(st)
     }
 
+    /// Changes the cpu and memory of a created or running container in
+    /// place (CRI's `UpdateContainerResources`, what an in-place pod resize
+    /// comes down to): writes the container's cgroup, then records the new
+    /// values in its spec, so [`Runtime::container`] reports what is
+    /// applied. A limit the new values leave out becomes unlimited; the
+    /// pids limit stays.
+    pub fn update_container_resources(
+        &self,
+        id: &str,
+        resources: &spec::ResourceRequirements,
+    ) -> Result<()> {
+        let mut info = self.container(id)?;
+        if matches!(info.state.status, Status::Exited | Status::Unknown) {
+            return Err(Error::State(format!(
+                "container {} is {}, its resources cannot change",
+                info.spec.id, info.state.status
+            )));
+        }
+        let mut res = resources.to_cgroup();
+        res.cpu_quota_us.get_or_insert(-1);
+        res.memory_limit_bytes.get_or_insert(-1);
+        res.pids_limit = None;
+        self.cgroups.apply(&info.spec.cgroup_path, &res)?;
+        let pids_limit = info.spec.config.resources.pids_limit;
+        info.spec.config.resources = spec::ResourceRequirements {
+            pids_limit,
+            ..resources.clone()
+        };
+        let dir = self.container_dir(&info.spec.id);
+        write_json(&dir.join("spec.json"), &info.spec).map_err(io_err(dir.join("spec.json")))?;
+        tracing::info!(container = %info.spec.id, ?resources, "resources updated");
+        Ok(())
+    }
+
     /// Removes a container: stops it if needed, deletes its cgroup, upper
     /// dir and state (its logs stay until the pod goes).
     pub fn remove_container(&self, id: &str) -> Result<()> {

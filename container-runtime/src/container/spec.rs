@@ -88,9 +88,12 @@ pub struct ResourceRequirements {
 }
 
 impl ResourceRequirements {
-    /// Translates to cgroup values.
+    /// Translates to cgroup values. No cpu request and no limit gets the
+    /// fewest shares (2), as the kubelet gives such containers, so a
+    /// container without a request yields to every one with a request.
     pub fn to_cgroup(&self) -> Resources {
-        let mut r = Resources::from_millicpu(self.cpu_request_milli, self.cpu_limit_milli);
+        let request = self.cpu_request_milli.or(self.cpu_limit_milli).or(Some(0));
+        let mut r = Resources::from_millicpu(request, self.cpu_limit_milli);
         r.memory_limit_bytes = self.memory_limit_bytes;
         r.pids_limit = self.pids_limit;
         r

@@ -28,6 +28,7 @@ pub mod container_config;
 pub mod env;
 pub mod images;
 pub mod probes;
+pub mod resize;
 pub mod service_env;
 pub mod status;
 pub mod termination_message;

@@ -11,7 +11,8 @@
 //! 4. init containers one at a time in order, each to a successful exit
 //!    (a sidecar, `restartPolicy: Always`, only until it has started: it
 //!    keeps running beside the app containers and stops after them);
-//! 5. app containers started; exited ones restarted per `restartPolicy`
+//! 5. in-place resizes allocated and applied ([`super::resize`]);
+//!    app containers started; exited ones restarted per `restartPolicy`
 //!    with CrashLoopBackOff; liveness failures restart, readiness sets
 //!    `ready`;
 //! 6. status written when it changed.
@@ -72,6 +73,8 @@ pub struct Worker {
     admitted: bool,
     /// Termination messages of exited attempts, read once.
     messages: termination_message::Messages,
+    /// In-place resize: the allocation and the resize conditions.
+    resize: super::resize::Tracker,
 }
 
 /// The pod's ephemeral containers as containers (the fields they may not
@@ -118,6 +121,7 @@ impl Worker {
             terminal: false,
             admitted: false,
             messages: Default::default(),
+            resize: Default::default(),
         }
     }
 
@@ -338,6 +342,8 @@ impl Worker {
             }
         };
 
+        // In-place resize: containers run with the allocated resources.
+        let spec = self.resize.sync(&self.ctx, pod, &self.uid).await;
         let all = {
             let me = self.ctx.clone();
             let uid = self.uid.clone();
@@ -949,7 +955,8 @@ impl Worker {
             qos: container_config::qos_name(container_config::qos(pod)),
             generation: pod.metadata.generation,
         };
-        let new = status::compute(&inputs);
+        let mut new = status::compute(&inputs);
+        self.resize.decorate(&mut new, &spec, &all);
         let unchanged = self
             .last_status
             .as_ref()

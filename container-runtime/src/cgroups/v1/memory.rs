@@ -5,13 +5,25 @@
 use crate::cgroups::{read_key, read_u64, write, Resources, Result, Stats};
 use std::path::Path;
 
-/// Sets the memory limit (and the memory+swap limit, so the group can't swap
-/// its way around the limit, when the kernel has swap accounting).
+/// Sets the memory limit (-1: none) and the memory+swap limit, so the
+/// group can't swap its way around the limit, when the kernel has swap
+/// accounting. The kernel keeps the memory limit at or below the
+/// memory+swap one, so a raised limit writes memory+swap first and a
+/// lowered one last.
 pub fn apply(dir: &Path, res: &Resources) -> Result<()> {
     if let Some(limit) = res.memory_limit_bytes {
-        write(&dir.join("memory.limit_in_bytes"), &limit.to_string())?;
+        let mem = dir.join("memory.limit_in_bytes");
         let memsw = dir.join("memory.memsw.limit_in_bytes");
-        if memsw.exists() {
+        if !memsw.exists() {
+            return write(&mem, &limit.to_string());
+        }
+        let current = read_u64(&mem).unwrap_or(u64::MAX);
+        let raising = limit < 0 || limit as u64 > current;
+        if raising {
+            write(&memsw, &limit.to_string())?;
+            write(&mem, &limit.to_string())?;
+        } else {
+            write(&mem, &limit.to_string())?;
             write(&memsw, &limit.to_string())?;
         }
     }

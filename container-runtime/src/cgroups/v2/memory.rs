@@ -5,10 +5,16 @@
 use crate::cgroups::{read_key, read_u64, write, Resources, Result, Stats};
 use std::path::Path;
 
-/// Sets `memory.max` (and `memory.swap.max` when swap accounting exists).
+/// Sets `memory.max` (a negative limit: `max`, none) and `memory.swap.max`
+/// when swap accounting exists.
 pub fn apply(dir: &Path, res: &Resources) -> Result<()> {
     if let Some(limit) = res.memory_limit_bytes {
-        write(&dir.join("memory.max"), &limit.to_string())?;
+        let value = if limit < 0 {
+            "max".to_string()
+        } else {
+            limit.to_string()
+        };
+        write(&dir.join("memory.max"), &value)?;
         let swap = dir.join("memory.swap.max");
         if swap.exists() {
             write(&swap, "0")?;

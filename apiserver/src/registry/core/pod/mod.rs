@@ -8,7 +8,8 @@
 //! its account and API token volume and priority admission resolved its
 //! `priorityClassName`. A pod bound to a node is deleted gracefully: it keeps
 //! running until its kubelet has stopped the containers and confirms with a
-//! delete of grace period 0. The printer is upstream's `kubectl get pods`
+//! delete of grace period 0. Resources change only through `pods/resize`
+//! ([`resize`]). The printer is upstream's `kubectl get pods`
 //! (READY, STATUS, RESTARTS, ...).
 
 pub mod binding;
@@ -16,6 +17,7 @@ pub mod ephemeral_containers;
 pub mod eviction;
 pub mod link_rewrite;
 pub mod proxy;
+pub mod resize;
 
 use apimachinery::qos;
 use apimachinery::resources::Subresource;
@@ -92,8 +94,15 @@ impl Strategy for PodStrategy {
         new: &Value,
         old: &Value,
     ) -> Option<Vec<FieldError>> {
-        (sub == Subresource::EphemeralContainers)
-            .then(|| ephemeral_containers::validate_update(new, old))
+        match sub {
+            Subresource::EphemeralContainers => {
+                Some(ephemeral_containers::validate_update(new, old))
+            }
+            // A resize is checked by its own rules (the main resource's
+            // update refuses any change of resources).
+            Subresource::Resize => Some(resize::validate(new, old)),
+            _ => None,
+        }
     }
 
     fn validate_update(&self, new: &Value, old: &Value) -> Vec<FieldError> {
