@@ -26,6 +26,7 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "replicationcontroller",
     "disruption",
     "resourcequota",
+    "persistentvolume-binder",
 ];
 
 /// Controller-manager settings.

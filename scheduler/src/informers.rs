@@ -5,6 +5,9 @@
 //!   frees room. Pods without a node, for this scheduler -> queue.
 //! - Namespaces (labels, for affinity `namespaceSelector`) and
 //!   PriorityClasses (fallback when a pod lacks `spec.priority`).
+//! - PersistentVolumeClaims, PersistentVolumes and StorageClasses -> the
+//!   VolumeBinding plugin's [`Volumes`]; a change may let a pod waiting for
+//!   its storage fit.
 //!
 //! Each uses kube-runtime's `watcher`, which lists, watches, and re-lists
 //! after a 410; a re-list (Init .. InitDone) drops what disappeared.
@@ -13,8 +16,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
@@ -22,6 +26,7 @@ use tokio::sync::watch as signal;
 
 use crate::cache::{pod_key, PodInfo};
 use crate::framework::ClusterEvent;
+use crate::plugins::volume_binding::Volumes;
 use crate::scheduler::Scheduler;
 
 /// PriorityClass name -> value, and the global default.
@@ -118,6 +123,7 @@ fn node_changed_meaningfully(old: &Node, new: &Node) -> bool {
 pub fn start(
     sched: &Arc<Scheduler>,
     priorities: &Arc<Priorities>,
+    volumes: &Arc<Volumes>,
     set: &mut tokio::task::JoinSet<()>,
 ) -> Vec<signal::Receiver<bool>> {
     let mut ready = Vec::new();
@@ -204,6 +210,86 @@ pub fn start(
                 .remove_namespace(ns.metadata.name.as_deref().unwrap_or(""))
         },
         |_| {},
+    ));
+
+    // Claims, volumes and classes.
+    let (tx, rx) = signal::channel(false);
+    ready.push(rx);
+    let (v, v2, v3, s) = (
+        Arc::clone(volumes),
+        Arc::clone(volumes),
+        Arc::clone(volumes),
+        Arc::clone(sched),
+    );
+    set.spawn(run_watch(
+        Api::<PersistentVolumeClaim>::all(client.clone()),
+        tx,
+        move |c: PersistentVolumeClaim| {
+            v.upsert_claim(c);
+            s.queue.move_on_event(ClusterEvent::PvcChange);
+        },
+        move |c: PersistentVolumeClaim| {
+            v2.remove_claim(&format!(
+                "{}/{}",
+                c.metadata.namespace.as_deref().unwrap_or(""),
+                c.metadata.name.as_deref().unwrap_or("")
+            ))
+        },
+        move |seen: HashSet<String>| {
+            for key in v3.keys().0 {
+                if !seen.contains(&key) {
+                    v3.remove_claim(&key);
+                }
+            }
+        },
+    ));
+    let (tx, rx) = signal::channel(false);
+    ready.push(rx);
+    let (v, v2, v3, s) = (
+        Arc::clone(volumes),
+        Arc::clone(volumes),
+        Arc::clone(volumes),
+        Arc::clone(sched),
+    );
+    set.spawn(run_watch(
+        Api::<PersistentVolume>::all(client.clone()),
+        tx,
+        move |pv: PersistentVolume| {
+            v.upsert_volume(pv);
+            s.queue.move_on_event(ClusterEvent::PvChange);
+        },
+        move |pv: PersistentVolume| v2.remove_volume(pv.metadata.name.as_deref().unwrap_or("")),
+        move |seen: HashSet<String>| {
+            for name in v3.keys().1 {
+                if !seen.contains(&format!("/{name}")) {
+                    v3.remove_volume(&name);
+                }
+            }
+        },
+    ));
+    let (tx, rx) = signal::channel(false);
+    ready.push(rx);
+    let (v, v2, v3, s) = (
+        Arc::clone(volumes),
+        Arc::clone(volumes),
+        Arc::clone(volumes),
+        Arc::clone(sched),
+    );
+    set.spawn(run_watch(
+        Api::<StorageClass>::all(client.clone()),
+        tx,
+        move |sc: StorageClass| {
+            v.upsert_class(sc);
+            s.queue.move_on_event(ClusterEvent::StorageClassChange);
+        },
+        move |sc: StorageClass| v2.remove_class(sc.metadata.name.as_deref().unwrap_or("")),
+        move |seen: HashSet<String>| {
+            for name in v3.keys().2 {
+                if !seen.contains(&format!("/{name}")) {
+                    v3.remove_class(&name);
+                }
+            }
+        },
     ));
 
     // PriorityClasses (not needed for readiness).

@@ -26,6 +26,7 @@ pub mod job;
 pub mod namespace;
 pub mod nodeipam;
 pub mod nodelifecycle;
+pub mod persistentvolume;
 pub mod podgc;
 pub mod replicaset;
 pub mod replicationcontroller;
@@ -122,6 +123,7 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("replicationcontroller", replicationcontroller::start),
     ("disruption", disruption::start),
     ("resourcequota", resourcequota::start),
+    ("persistentvolume-binder", persistentvolume::start),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.
