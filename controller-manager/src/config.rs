@@ -27,6 +27,8 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "disruption",
     "resourcequota",
     "persistentvolume-binder",
+    "pvc-protection",
+    "pv-protection",
 ];
 
 /// Controller-manager settings.

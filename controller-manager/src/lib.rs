@@ -10,7 +10,7 @@
 //!   endpoints, endpointslice, garbagecollector, namespace, nodeipam,
 //!   nodelifecycle, podgc, job, cronjob, daemonset, statefulset,
 //!   serviceaccount, root-ca-cert-publisher, replicationcontroller, disruption,
-//!   resourcequota, persistentvolume-binder).
+//!   resourcequota, persistentvolume-binder, pvc-protection, pv-protection).
 //! - [`events`]: the Event recorder; [`leader_election`] (from
 //!   `component-base`): the Lease;
 //!   [`health_server`]: `/healthz` and `/metrics`.

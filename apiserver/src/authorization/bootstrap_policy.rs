@@ -500,6 +500,22 @@ pub fn cluster_roles() -> Vec<Value> {
             ],
         ),
         role(
+            "system:volume-scheduler",
+            vec![
+                rule(
+                    &["get", "list", "patch", "update", "watch"],
+                    &[""],
+                    &["persistentvolumes"],
+                ),
+                rule(READ, &["storage.k8s.io"], &["storageclasses"]),
+                rule(
+                    &["get", "list", "patch", "update", "watch"],
+                    &[""],
+                    &["persistentvolumeclaims"],
+                ),
+            ],
+        ),
+        role(
             "system:kube-controller-manager",
             vec![
                 rule(
@@ -599,6 +615,11 @@ pub fn cluster_role_bindings() -> Vec<Value> {
         binding(
             "system:kube-scheduler",
             "system:kube-scheduler",
+            json!([user("system:kube-scheduler")]),
+        ),
+        binding(
+            "system:volume-scheduler",
+            "system:volume-scheduler",
             json!([user("system:kube-scheduler")]),
         ),
         binding(

@@ -28,6 +28,8 @@ pub mod nodeipam;
 pub mod nodelifecycle;
 pub mod persistentvolume;
 pub mod podgc;
+pub mod pvcprotection;
+pub mod pvprotection;
 pub mod replicaset;
 pub mod replicationcontroller;
 pub mod resourcequota;
@@ -124,6 +126,8 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("disruption", disruption::start),
     ("resourcequota", resourcequota::start),
     ("persistentvolume-binder", persistentvolume::start),
+    ("pvc-protection", pvcprotection::start),
+    ("pv-protection", pvprotection::start),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.

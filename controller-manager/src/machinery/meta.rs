@@ -121,3 +121,20 @@ mod tests {
         assert!(scaled_value(Some(&IntOrString::String("x".into())), 10, true, 0).is_err());
     }
 }
+
+/// A merge patch that adds (`add`) or removes `finalizer` from an object's
+/// finalizers, guarded by its resourceVersion (a stale cache conflicts
+/// instead of dropping a finalizer someone else just added); `None` when
+/// nothing would change.
+pub fn finalizer_patch(meta: &ObjectMeta, finalizer: &str, add: bool) -> Option<serde_json::Value> {
+    let mut list = meta.finalizers.clone().unwrap_or_default();
+    let has = list.iter().any(|f| f == finalizer);
+    match (add, has) {
+        (true, false) => list.push(finalizer.to_string()),
+        (false, true) => list.retain(|f| f != finalizer),
+        _ => return None,
+    }
+    Some(serde_json::json!({
+        "metadata": {"finalizers": list, "resourceVersion": meta.resource_version}
+    }))
+}
