@@ -54,11 +54,17 @@ fn pod_using(name: &str, claim: &str) -> Pod {
 }
 
 fn phase_of_claim(c: &PersistentVolumeClaim) -> &str {
-    c.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
+    c.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
 }
 
 fn phase_of_volume(v: &PersistentVolume) -> &str {
-    v.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or("")
+    v.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
 }
 
 fn annotation<'a>(meta: &'a kube::api::ObjectMeta, key: &str) -> Option<&'a str> {
@@ -79,7 +85,10 @@ async fn wait_claim(
     .await;
     match got {
         Some(c) => c,
-        None => panic!("claim {name} never {what}: {:?}", claims.get(name).await.ok()),
+        None => panic!(
+            "claim {name} never {what}: {:?}",
+            claims.get(name).await.ok()
+        ),
     }
 }
 
@@ -97,7 +106,10 @@ async fn wait_volume(
     .await;
     match got {
         Some(v) => v,
-        None => panic!("volume {name} never {what}: {:?}", volumes.get(name).await.ok()),
+        None => panic!(
+            "volume {name} never {what}: {:?}",
+            volumes.get(name).await.ok()
+        ),
     }
 }
 
@@ -170,7 +182,10 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
     }
     // New volumes become Available and carry the protection finalizer.
     for name in &names {
-        let v = wait_volume(&volumes, name, "Available", |v| phase_of_volume(v) == "Available").await;
+        let v = wait_volume(&volumes, name, "Available", |v| {
+            phase_of_volume(v) == "Available"
+        })
+        .await;
         assert_eq!(
             v.metadata.finalizers.as_deref(),
             Some(&["kubernetes.io/pv-protection".to_string()][..])
@@ -190,34 +205,55 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
         .and_then(|s| s.volume_name.clone())
         .unwrap_or_default();
     assert_eq!(volume, reserved);
-    assert_eq!(annotation(&bound.metadata, "pv.kubernetes.io/bind-completed"), Some("yes"));
-    assert_eq!(annotation(&bound.metadata, "pv.kubernetes.io/bound-by-controller"), Some("yes"));
+    assert_eq!(
+        annotation(&bound.metadata, "pv.kubernetes.io/bind-completed"),
+        Some("yes")
+    );
+    assert_eq!(
+        annotation(&bound.metadata, "pv.kubernetes.io/bound-by-controller"),
+        Some("yes")
+    );
     let status = bound.status.clone().unwrap_or_default();
-    assert_eq!(status.capacity.map(|c| c["storage"].0.clone()).as_deref(), Some("2Gi"));
+    assert_eq!(
+        status.capacity.map(|c| c["storage"].0.clone()).as_deref(),
+        Some("2Gi")
+    );
     assert_eq!(status.access_modes, Some(vec!["ReadWriteOnce".to_string()]));
     assert_eq!(
         bound.metadata.finalizers.as_deref(),
         Some(&["kubernetes.io/pvc-protection".to_string()][..])
     );
-    let pv = wait_volume(&volumes, &reserved, "Bound", |v| phase_of_volume(v) == "Bound").await;
+    let pv = wait_volume(&volumes, &reserved, "Bound", |v| {
+        phase_of_volume(v) == "Bound"
+    })
+    .await;
     let claim_ref = pv.spec.and_then(|s| s.claim_ref).expect("claimRef");
     assert_eq!(claim_ref.name.as_deref(), Some("fits"));
     assert_eq!(claim_ref.uid, bound.metadata.uid);
 
     // A claim naming its volume gets exactly it, though a smaller one fits.
     claims
-        .create(&pp, &claim("named", "1Gi", Some(""), json!({"volumeName": big})))
+        .create(
+            &pp,
+            &claim("named", "1Gi", Some(""), json!({"volumeName": big})),
+        )
         .await
         .expect("claim");
     let named = wait_claim(&claims, "named", "Bound", |c| phase_of_claim(c) == "Bound").await;
-    assert_eq!(named.spec.and_then(|s| s.volume_name).as_deref(), Some(big.as_str()));
+    assert_eq!(
+        named.spec.and_then(|s| s.volume_name).as_deref(),
+        Some(big.as_str())
+    );
     // The class counts: gold claims get the gold volume.
     claims
         .create(&pp, &claim("golden", "1Gi", Some("gold"), json!({})))
         .await
         .expect("claim");
     let golden = wait_claim(&claims, "golden", "Bound", |c| phase_of_claim(c) == "Bound").await;
-    assert_eq!(golden.spec.and_then(|s| s.volume_name).as_deref(), Some(gold.as_str()));
+    assert_eq!(
+        golden.spec.and_then(|s| s.volume_name).as_deref(),
+        Some(gold.as_str())
+    );
 
     // Nothing fits: Pending, with upstream's events.
     claims
@@ -225,7 +261,10 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
         .await
         .expect("claim");
     let msg = wait_event(&c.client, &ns, "huge", "FailedBinding").await;
-    assert_eq!(msg, "no persistent volumes available for this claim and no storage class is set");
+    assert_eq!(
+        msg,
+        "no persistent volumes available for this claim and no storage class is set"
+    );
     claims
         .create(&pp, &claim("classless", "1Gi", Some("nope"), json!({})))
         .await
@@ -240,46 +279,109 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
     // The real kubectl shows upstream's columns.
     let out = c.kubectl(&["get", "pv", &reserved]);
     assert!(out.success, "{}", out.stderr);
-    let header: Vec<&str> = out.stdout.lines().next().unwrap_or("").split_whitespace().collect();
+    let header: Vec<&str> = out
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!(
         header,
-        ["NAME", "CAPACITY", "ACCESS", "MODES", "RECLAIM", "POLICY", "STATUS", "CLAIM",
-         "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "REASON", "AGE"]
+        [
+            "NAME",
+            "CAPACITY",
+            "ACCESS",
+            "MODES",
+            "RECLAIM",
+            "POLICY",
+            "STATUS",
+            "CLAIM",
+            "STORAGECLASS",
+            "VOLUMEATTRIBUTESCLASS",
+            "REASON",
+            "AGE"
+        ]
     );
-    let row: Vec<&str> = out.stdout.lines().nth(1).unwrap_or("").split_whitespace().collect();
-    assert_eq!(&row[..6], [reserved.as_str(), "2Gi", "RWO", "Delete", "Bound", &format!("{ns}/fits")]);
+    let row: Vec<&str> = out
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        &row[..6],
+        [
+            reserved.as_str(),
+            "2Gi",
+            "RWO",
+            "Delete",
+            "Bound",
+            &format!("{ns}/fits")
+        ]
+    );
     let out = c.kubectl(&["get", "pvc", "-n", &ns, "named"]);
     assert!(out.success, "{}", out.stderr);
-    let row: Vec<&str> = out.stdout.lines().nth(1).unwrap_or("").split_whitespace().collect();
+    let row: Vec<&str> = out
+        .stdout
+        .lines()
+        .nth(1)
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
     assert_eq!(&row[..5], ["named", "Bound", big.as_str(), "5Gi", "RWO"]);
 
     // A claim a pod uses stays (Terminating) until the pod is gone.
-    pods.create(&pp, &pod_using("user", "named")).await.expect("pod");
-    claims.delete("named", &DeleteParams::default()).await.expect("delete");
+    pods.create(&pp, &pod_using("user", "named"))
+        .await
+        .expect("pod");
+    claims
+        .delete("named", &DeleteParams::default())
+        .await
+        .expect("delete");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let held = claims.get("named").await.expect("still there");
     assert!(held.metadata.deletion_timestamp.is_some());
     pods.delete("user", &DeleteParams::default().grace_period(0))
         .await
         .expect("delete pod");
-    assert!(gone(&claims, "named").await, "claim stayed after its pod went");
+    assert!(
+        gone(&claims, "named").await,
+        "claim stayed after its pod went"
+    );
     // Retain: the volume is Released and kept, still pointing at the claim.
-    let released = wait_volume(&volumes, &big, "Released", |v| phase_of_volume(v) == "Released").await;
+    let released = wait_volume(&volumes, &big, "Released", |v| {
+        phase_of_volume(v) == "Released"
+    })
+    .await;
     assert!(released.spec.and_then(|s| s.claim_ref).is_some());
 
     // Delete, for a volume no provisioner made: Failed, with the event.
-    claims.delete("fits", &DeleteParams::default()).await.expect("delete");
-    let failed = wait_volume(&volumes, &reserved, "Failed", |v| phase_of_volume(v) == "Failed").await;
+    claims
+        .delete("fits", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let failed = wait_volume(&volumes, &reserved, "Failed", |v| {
+        phase_of_volume(v) == "Failed"
+    })
+    .await;
     assert!(failed
         .status
         .and_then(|s| s.message)
         .is_some_and(|m| m.contains("no deletable volume plugin matched")));
 
     // A released volume can be deleted: pv-protection lets it go.
-    volumes.delete(&big, &DeleteParams::default()).await.expect("delete pv");
+    volumes
+        .delete(&big, &DeleteParams::default())
+        .await
+        .expect("delete pv");
     assert!(gone(&volumes, &big).await, "released volume not removed");
     // A bound one is held.
-    volumes.delete(&gold, &DeleteParams::default()).await.expect("delete pv");
+    volumes
+        .delete(&gold, &DeleteParams::default())
+        .await
+        .expect("delete pv");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let held = volumes.get(&gold).await.expect("bound volume kept");
     assert!(held.metadata.deletion_timestamp.is_some());
@@ -291,14 +393,19 @@ struct Provisioner(tokio::task::JoinHandle<()>);
 
 impl Provisioner {
     fn start(client: &kube::Client, node: &str, root: &Path) -> Provisioner {
-        let recorder =
-            component_base::events::Recorder::with_host(client.clone(), "kubelet", node.to_string());
-        Provisioner(tokio::spawn(kubelet::volumes::local_path::Provisioner::run(
+        let recorder = component_base::events::Recorder::with_host(
             client.clone(),
+            "kubelet",
             node.to_string(),
-            root.to_path_buf(),
-            recorder,
-        )))
+        );
+        Provisioner(tokio::spawn(
+            kubelet::volumes::local_path::Provisioner::run(
+                client.clone(),
+                node.to_string(),
+                root.to_path_buf(),
+                recorder,
+            ),
+        ))
     }
 }
 
@@ -334,7 +441,10 @@ impl Drop for Scheduler {
 }
 
 /// Two Ready nodes with a provisioner each (its own directory).
-async fn two_nodes(c: &ControlPlane, prefix: &str) -> (Vec<String>, tempfile::TempDir, Vec<Provisioner>) {
+async fn two_nodes(
+    c: &ControlPlane,
+    prefix: &str,
+) -> (Vec<String>, tempfile::TempDir, Vec<Provisioner>) {
     let dir = tempfile::tempdir().expect("tmp");
     let http = c.api.http();
     let mut names = Vec::new();
@@ -354,11 +464,19 @@ async fn two_nodes(c: &ControlPlane, prefix: &str) -> (Vec<String>, tempfile::Te
             "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
             "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}});
         let r = http
-            .patch(&format!("/api/v1/nodes/{name}/status"), "application/merge-patch+json", &status)
+            .patch(
+                &format!("/api/v1/nodes/{name}/status"),
+                "application/merge-patch+json",
+                &status,
+            )
             .await
             .expect("status");
         assert_eq!(r.status, 200, "{}", r.body);
-        provisioners.push(Provisioner::start(&c.client, &name, &dir.path().join(&name)));
+        provisioners.push(Provisioner::start(
+            &c.client,
+            &name,
+            &dir.path().join(&name),
+        ));
         names.push(name);
     }
     (names, dir, provisioners)
@@ -373,7 +491,10 @@ fn local_path_class(name: &str, default: bool) -> Value {
 }
 
 fn node_of(p: &Pod) -> String {
-    p.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default()
+    p.spec
+        .as_ref()
+        .and_then(|s| s.node_name.clone())
+        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -400,14 +521,19 @@ async fn a_waiting_claim_binds_on_its_pods_node_and_delete_removes_the_directory
         Some(class.as_str())
     );
     let msg = wait_event(&c.client, &ns, "data", "WaitForFirstConsumer").await;
-    assert_eq!(msg, "waiting for first consumer to be created before binding");
+    assert_eq!(
+        msg,
+        "waiting for first consumer to be created before binding"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     let waiting = claims.get("data").await.expect("claim");
     assert_eq!(phase_of_claim(&waiting), "Pending");
     assert!(annotation(&waiting.metadata, "volume.kubernetes.io/selected-node").is_none());
 
     // A pod uses it: scheduled, the claim gets that node and a volume there.
-    pods.create(&pp, &pod_using("app", "data")).await.expect("pod");
+    pods.create(&pp, &pod_using("app", "data"))
+        .await
+        .expect("pod");
     let scheduled = eventually(T, || async {
         let p = pods.get("app").await.ok()?;
         let n = node_of(&p);
@@ -426,14 +552,25 @@ async fn a_waiting_claim_binds_on_its_pods_node_and_delete_removes_the_directory
         Some("minik8s.io/local-path")
     );
     let pv_name = bound.spec.and_then(|s| s.volume_name).unwrap_or_default();
-    assert_eq!(pv_name, format!("pvc-{}", bound.metadata.uid.unwrap_or_default()));
+    assert_eq!(
+        pv_name,
+        format!("pvc-{}", bound.metadata.uid.unwrap_or_default())
+    );
     let pv = volumes.get(&pv_name).await.expect("pv");
     assert_eq!(
         annotation(&pv.metadata, "pv.kubernetes.io/provisioned-by"),
         Some("minik8s.io/local-path")
     );
-    assert_eq!(component_base::storage::pinned_node(&pv), Some(scheduled.as_str()));
-    let path = PathBuf::from(pv.spec.and_then(|s| s.host_path).map(|h| h.path).unwrap_or_default());
+    assert_eq!(
+        component_base::storage::pinned_node(&pv),
+        Some(scheduled.as_str())
+    );
+    let path = PathBuf::from(
+        pv.spec
+            .and_then(|s| s.host_path)
+            .map(|h| h.path)
+            .unwrap_or_default(),
+    );
     assert!(
         path.starts_with(dir.path().join(&scheduled).join("local-path")),
         "{} is not under {scheduled}'s directory",
@@ -445,7 +582,9 @@ async fn a_waiting_claim_binds_on_its_pods_node_and_delete_removes_the_directory
 
     // A second pod of the claim goes to the same node (the volume's
     // affinity).
-    pods.create(&pp, &pod_using("second", "data")).await.expect("pod");
+    pods.create(&pp, &pod_using("second", "data"))
+        .await
+        .expect("pod");
     let second = eventually(T, || async {
         let n = node_of(&pods.get("second").await.ok()?);
         (!n.is_empty()).then_some(n)
@@ -459,7 +598,9 @@ async fn a_waiting_claim_binds_on_its_pods_node_and_delete_removes_the_directory
         .create(&pp, &claim("now", "1Gi", Some("no-such-class"), json!({})))
         .await
         .expect("claim");
-    pods.create(&pp, &pod_using("stuck", "now")).await.expect("pod");
+    pods.create(&pp, &pod_using("stuck", "now"))
+        .await
+        .expect("pod");
     let msg = wait_event(&c.client, &ns, "stuck", "FailedScheduling").await;
     assert!(
         msg.contains("pod has unbound immediate PersistentVolumeClaims"),
@@ -473,7 +614,10 @@ async fn a_waiting_claim_binds_on_its_pods_node_and_delete_removes_the_directory
             .await
             .expect("delete pod");
     }
-    claims.delete("data", &DeleteParams::default()).await.expect("delete");
+    claims
+        .delete("data", &DeleteParams::default())
+        .await
+        .expect("delete");
     assert!(gone(&claims, "data").await, "claim not removed");
     assert!(gone(&volumes, &pv_name).await, "volume not removed");
     assert!(!path.exists(), "{} still exists", path.display());
@@ -507,7 +651,12 @@ async fn a_statefulsets_claims_outlive_its_pods_and_come_back_on_scale_up() {
         let claim = format!("data-db-{i}");
         let bound = wait_claim(&claims, &claim, "Bound", |c| phase_of_claim(c) == "Bound").await;
         assert_eq!(
-            bound.metadata.labels.as_ref().and_then(|l| l.get("app")).map(String::as_str),
+            bound
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("app"))
+                .map(String::as_str),
             Some("db")
         );
         volume_of.push(bound.spec.and_then(|s| s.volume_name).unwrap_or_default());
@@ -539,7 +688,9 @@ async fn a_statefulsets_claims_outlive_its_pods_and_come_back_on_scale_up() {
         match pods.get_opt("db-1").await {
             Ok(None) => Some(()),
             Ok(Some(p)) if p.metadata.deletion_timestamp.is_some() => {
-                let _ = pods.delete("db-1", &DeleteParams::default().grace_period(0)).await;
+                let _ = pods
+                    .delete("db-1", &DeleteParams::default().grace_period(0))
+                    .await;
                 None
             }
             _ => None,
@@ -547,7 +698,10 @@ async fn a_statefulsets_claims_outlive_its_pods_and_come_back_on_scale_up() {
     })
     .await;
     assert!(gone_pod.is_some(), "db-1 not removed on scale-down");
-    let kept = claims.get("data-db-1").await.expect("claim kept on scale-down");
+    let kept = claims
+        .get("data-db-1")
+        .await
+        .expect("claim kept on scale-down");
     assert_eq!(phase_of_claim(&kept), "Bound");
 
     // Scale up: db-1 comes back with the same claim, on the same node.
@@ -562,7 +716,10 @@ async fn a_statefulsets_claims_outlive_its_pods_and_come_back_on_scale_up() {
     .expect("db-1 back");
     assert_eq!(node_of(&back), node_of_pod[1]);
     let again = claims.get("data-db-1").await.expect("claim");
-    assert_eq!(again.spec.and_then(|s| s.volume_name), Some(volume_of[1].clone()));
+    assert_eq!(
+        again.spec.and_then(|s| s.volume_name),
+        Some(volume_of[1].clone())
+    );
     let all = claims.list(&ListParams::default()).await.expect("list");
     assert_eq!(all.items.len(), 2, "no new claims on scale-up");
 }

@@ -266,6 +266,9 @@ pub fn node_rules() -> Vec<Value> {
         ),
         rule(&["get"], &["storage.k8s.io"], &["volumeattachments"]),
         rule(READ, &["storage.k8s.io"], &["csidrivers"]),
+        // Ours: the kubelet is the node's local-path provisioner, which
+        // reads the classes of the claims it provisions.
+        rule(READ, &["storage.k8s.io"], &["storageclasses"]),
         rule(
             &["create", "delete", "get", "patch", "update"],
             &["storage.k8s.io"],

@@ -219,7 +219,7 @@ pub fn admit_volume(
     let Some(node) = node_name(user) else {
         return Ok(());
     };
-    if resource.group != "" || resource.plural != "persistentvolumes" {
+    if !resource.group.is_empty() || resource.plural != "persistentvolumes" {
         return Ok(());
     }
     let pv: Option<k8s_openapi::api::core::v1::PersistentVolume> =
