@@ -21,7 +21,8 @@ use std::collections::BTreeMap;
 use apimachinery::labels::Selector;
 use apimachinery::quantity::Quantity;
 use k8s_openapi::api::core::v1::{
-    NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeClaim,
+    NodeSelectorRequirement, NodeSelectorTerm, ObjectReference, PersistentVolume,
+    PersistentVolumeClaim, Pod,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
 
@@ -107,6 +108,30 @@ pub fn capacity(volume: &PersistentVolume) -> Option<Quantity> {
     Quantity::parse(&q.0).ok()
 }
 
+/// The `claimRef` that binds a volume to this claim.
+pub fn claim_ref(claim: &PersistentVolumeClaim) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("v1".into()),
+        kind: Some("PersistentVolumeClaim".into()),
+        namespace: claim.metadata.namespace.clone(),
+        name: claim.metadata.name.clone(),
+        uid: claim.metadata.uid.clone(),
+        resource_version: claim.metadata.resource_version.clone(),
+        ..Default::default()
+    }
+}
+
+/// The names of the claims a pod's `persistentVolumeClaim` volumes use.
+pub fn pod_claim_names(pod: &Pod) -> impl Iterator<Item = &str> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.persistent_volume_claim.as_ref())
+        .map(|c| c.claim_name.as_str())
+}
+
 /// Whether the volume's `claimRef` names this claim (and its uid, once the
 /// binding wrote one): upstream's `IsVolumeBoundToClaim`.
 pub fn is_volume_bound_to_claim(volume: &PersistentVolume, claim: &PersistentVolumeClaim) -> bool {
@@ -188,7 +213,8 @@ fn requirement_matches(r: &NodeSelectorRequirement, labels: &BTreeMap<String, St
 }
 
 /// Whether a node selector term holds for a node's name and labels (an
-/// empty term matches nothing, as upstream's `MatchNodeSelectorTerms`).
+/// empty term matches nothing, as upstream's `MatchNodeSelectorTerms`);
+/// the scheduler's node affinity uses it too.
 pub fn term_matches(
     term: &NodeSelectorTerm,
     name: &str,

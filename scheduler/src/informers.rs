@@ -213,83 +213,35 @@ pub fn start(
     ));
 
     // Claims, volumes and classes.
-    let (tx, rx) = signal::channel(false);
-    ready.push(rx);
-    let (v, v2, v3, s) = (
-        Arc::clone(volumes),
-        Arc::clone(volumes),
-        Arc::clone(volumes),
-        Arc::clone(sched),
-    );
-    set.spawn(run_watch(
+    ready.push(watch_volumes(
+        set,
+        sched,
+        volumes,
         Api::<PersistentVolumeClaim>::all(client.clone()),
-        tx,
-        move |c: PersistentVolumeClaim| {
-            v.upsert_claim(c);
-            s.queue.move_on_event(ClusterEvent::PvcChange);
-        },
-        move |c: PersistentVolumeClaim| {
-            v2.remove_claim(&format!(
-                "{}/{}",
-                c.metadata.namespace.as_deref().unwrap_or(""),
-                c.metadata.name.as_deref().unwrap_or("")
-            ))
-        },
-        move |seen: HashSet<String>| {
-            for key in v3.keys().0 {
-                if !seen.contains(&key) {
-                    v3.remove_claim(&key);
-                }
-            }
-        },
+        ClusterEvent::PvcChange,
+        Volumes::upsert_claim,
+        Volumes::remove_claim,
+        |v| v.keys().0,
     ));
-    let (tx, rx) = signal::channel(false);
-    ready.push(rx);
-    let (v, v2, v3, s) = (
-        Arc::clone(volumes),
-        Arc::clone(volumes),
-        Arc::clone(volumes),
-        Arc::clone(sched),
-    );
-    set.spawn(run_watch(
+    ready.push(watch_volumes(
+        set,
+        sched,
+        volumes,
         Api::<PersistentVolume>::all(client.clone()),
-        tx,
-        move |pv: PersistentVolume| {
-            v.upsert_volume(pv);
-            s.queue.move_on_event(ClusterEvent::PvChange);
-        },
-        move |pv: PersistentVolume| v2.remove_volume(pv.metadata.name.as_deref().unwrap_or("")),
-        move |seen: HashSet<String>| {
-            for name in v3.keys().1 {
-                if !seen.contains(&format!("/{name}")) {
-                    v3.remove_volume(&name);
-                }
-            }
-        },
+        ClusterEvent::PvChange,
+        Volumes::upsert_volume,
+        Volumes::remove_volume,
+        |v| v.keys().1,
     ));
-    let (tx, rx) = signal::channel(false);
-    ready.push(rx);
-    let (v, v2, v3, s) = (
-        Arc::clone(volumes),
-        Arc::clone(volumes),
-        Arc::clone(volumes),
-        Arc::clone(sched),
-    );
-    set.spawn(run_watch(
+    ready.push(watch_volumes(
+        set,
+        sched,
+        volumes,
         Api::<StorageClass>::all(client.clone()),
-        tx,
-        move |sc: StorageClass| {
-            v.upsert_class(sc);
-            s.queue.move_on_event(ClusterEvent::StorageClassChange);
-        },
-        move |sc: StorageClass| v2.remove_class(sc.metadata.name.as_deref().unwrap_or("")),
-        move |seen: HashSet<String>| {
-            for name in v3.keys().2 {
-                if !seen.contains(&format!("/{name}")) {
-                    v3.remove_class(&name);
-                }
-            }
-        },
+        ClusterEvent::StorageClassChange,
+        Volumes::upsert_class,
+        Volumes::remove_class,
+        |v| v.keys().2,
     ));
 
     // PriorityClasses (not needed for readiness).
@@ -303,6 +255,59 @@ pub fn start(
         |_| {},
     ));
     ready
+}
+
+/// Feeds one kind of the VolumeBinding plugin's [`Volumes`] (claims by
+/// `ns/name`, volumes and classes by name) from a watch; every change may
+/// let a pod waiting for its storage fit (`event`).
+#[allow(clippy::too_many_arguments)]
+fn watch_volumes<K>(
+    set: &mut tokio::task::JoinSet<()>,
+    sched: &Arc<Scheduler>,
+    volumes: &Arc<Volumes>,
+    api: Api<K>,
+    event: ClusterEvent,
+    upsert: fn(&Volumes, K),
+    remove: fn(&Volumes, &str),
+    known: fn(&Volumes) -> Vec<String>,
+) -> signal::Receiver<bool>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let (tx, rx) = signal::channel(false);
+    let key = |o: &K| match o.meta().namespace.as_deref() {
+        Some(ns) => format!("{ns}/{}", o.meta().name.as_deref().unwrap_or("")),
+        None => o.meta().name.clone().unwrap_or_default(),
+    };
+    let (v, v2, v3, s) = (
+        Arc::clone(volumes),
+        Arc::clone(volumes),
+        Arc::clone(volumes),
+        Arc::clone(sched),
+    );
+    set.spawn(run_watch(
+        api,
+        tx,
+        move |o: K| {
+            upsert(&v, o);
+            s.queue.move_on_event(event);
+        },
+        move |o: K| remove(&v2, &key(&o)),
+        move |seen: HashSet<String>| {
+            for k in known(&v3) {
+                // The seen keys are `ns/name`, `/name` when cluster-scoped.
+                let seen_as = if k.contains('/') {
+                    k.clone()
+                } else {
+                    format!("/{k}")
+                };
+                if !seen.contains(&seen_as) {
+                    remove(&v3, &k);
+                }
+            }
+        },
+    ));
+    rx
 }
 
 fn on_pod(s: &Arc<Scheduler>, prios: &Priorities, pod: Pod) {

@@ -71,45 +71,19 @@ fn annotation<'a>(meta: &'a kube::api::ObjectMeta, key: &str) -> Option<&'a str>
     meta.annotations.as_ref()?.get(key).map(String::as_str)
 }
 
-/// The claim once `pred` holds; panics with its last state otherwise.
-async fn wait_claim(
-    claims: &Api<PersistentVolumeClaim>,
-    name: &str,
-    what: &str,
-    pred: impl Fn(&PersistentVolumeClaim) -> bool,
-) -> PersistentVolumeClaim {
+/// The object once `pred` holds; panics with its last state otherwise.
+async fn wait_for<K>(api: &Api<K>, name: &str, what: &str, pred: impl Fn(&K) -> bool) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     let got = eventually(T, || async {
-        let c = claims.get(name).await.ok()?;
-        pred(&c).then_some(c)
+        let o = api.get(name).await.ok()?;
+        pred(&o).then_some(o)
     })
     .await;
     match got {
-        Some(c) => c,
-        None => panic!(
-            "claim {name} never {what}: {:?}",
-            claims.get(name).await.ok()
-        ),
-    }
-}
-
-/// The volume once `pred` holds; panics with its last state otherwise.
-async fn wait_volume(
-    volumes: &Api<PersistentVolume>,
-    name: &str,
-    what: &str,
-    pred: impl Fn(&PersistentVolume) -> bool,
-) -> PersistentVolume {
-    let got = eventually(T, || async {
-        let v = volumes.get(name).await.ok()?;
-        pred(&v).then_some(v)
-    })
-    .await;
-    match got {
-        Some(v) => v,
-        None => panic!(
-            "volume {name} never {what}: {:?}",
-            volumes.get(name).await.ok()
-        ),
+        Some(o) => o,
+        None => panic!("{name} never {what}: {:?}", api.get(name).await.ok()),
     }
 }
 
@@ -182,7 +156,7 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
     }
     // New volumes become Available and carry the protection finalizer.
     for name in &names {
-        let v = wait_volume(&volumes, name, "Available", |v| {
+        let v = wait_for(&volumes, name, "Available", |v| {
             phase_of_volume(v) == "Available"
         })
         .await;
@@ -198,7 +172,7 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
         .create(&pp, &claim("fits", "2Gi", Some(""), json!({})))
         .await
         .expect("claim");
-    let bound = wait_claim(&claims, "fits", "Bound", |c| phase_of_claim(c) == "Bound").await;
+    let bound = wait_for(&claims, "fits", "Bound", |c| phase_of_claim(c) == "Bound").await;
     let volume = bound
         .spec
         .as_ref()
@@ -223,7 +197,7 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
         bound.metadata.finalizers.as_deref(),
         Some(&["kubernetes.io/pvc-protection".to_string()][..])
     );
-    let pv = wait_volume(&volumes, &reserved, "Bound", |v| {
+    let pv = wait_for(&volumes, &reserved, "Bound", |v| {
         phase_of_volume(v) == "Bound"
     })
     .await;
@@ -239,7 +213,7 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
         )
         .await
         .expect("claim");
-    let named = wait_claim(&claims, "named", "Bound", |c| phase_of_claim(c) == "Bound").await;
+    let named = wait_for(&claims, "named", "Bound", |c| phase_of_claim(c) == "Bound").await;
     assert_eq!(
         named.spec.and_then(|s| s.volume_name).as_deref(),
         Some(big.as_str())
@@ -249,7 +223,7 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
         .create(&pp, &claim("golden", "1Gi", Some("gold"), json!({})))
         .await
         .expect("claim");
-    let golden = wait_claim(&claims, "golden", "Bound", |c| phase_of_claim(c) == "Bound").await;
+    let golden = wait_for(&claims, "golden", "Bound", |c| phase_of_claim(c) == "Bound").await;
     assert_eq!(
         golden.spec.and_then(|s| s.volume_name).as_deref(),
         Some(gold.as_str())
@@ -351,7 +325,7 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
         "claim stayed after its pod went"
     );
     // Retain: the volume is Released and kept, still pointing at the claim.
-    let released = wait_volume(&volumes, &big, "Released", |v| {
+    let released = wait_for(&volumes, &big, "Released", |v| {
         phase_of_volume(v) == "Released"
     })
     .await;
@@ -362,7 +336,7 @@ async fn static_volumes_bind_by_size_class_and_name_and_are_released_by_policy()
         .delete("fits", &DeleteParams::default())
         .await
         .expect("delete");
-    let failed = wait_volume(&volumes, &reserved, "Failed", |v| {
+    let failed = wait_for(&volumes, &reserved, "Failed", |v| {
         phase_of_volume(v) == "Failed"
     })
     .await;
@@ -542,7 +516,7 @@ async fn a_waiting_claim_binds_on_its_pods_node_and_delete_removes_the_directory
     .await
     .expect("the pod was never scheduled");
     assert!(nodes.contains(&scheduled));
-    let bound = wait_claim(&claims, "data", "Bound", |c| phase_of_claim(c) == "Bound").await;
+    let bound = wait_for(&claims, "data", "Bound", |c| phase_of_claim(c) == "Bound").await;
     assert_eq!(
         annotation(&bound.metadata, "volume.kubernetes.io/selected-node"),
         Some(scheduled.as_str())
@@ -649,7 +623,7 @@ async fn a_statefulsets_claims_outlive_its_pods_and_come_back_on_scale_up() {
     let mut node_of_pod = Vec::new();
     for i in 0..2 {
         let claim = format!("data-db-{i}");
-        let bound = wait_claim(&claims, &claim, "Bound", |c| phase_of_claim(c) == "Bound").await;
+        let bound = wait_for(&claims, &claim, "Bound", |c| phase_of_claim(c) == "Bound").await;
         assert_eq!(
             bound
                 .metadata

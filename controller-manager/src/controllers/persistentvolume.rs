@@ -281,18 +281,12 @@ impl PersistentVolumeController {
             .list_namespace(ns)
             .iter()
             .filter(|p| {
-                let spec = p.spec.as_ref();
-                spec.and_then(|s| s.node_name.as_deref())
-                    .is_none_or(str::is_empty)
-                    && spec
-                        .and_then(|s| s.volumes.as_ref())
-                        .into_iter()
-                        .flatten()
-                        .any(|v| {
-                            v.persistent_volume_claim
-                                .as_ref()
-                                .is_some_and(|c| c.claim_name == name)
-                        })
+                let unscheduled = p
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.node_name.as_deref())
+                    .is_none_or(str::is_empty);
+                unscheduled && storage::pod_claim_names(p).any(|c| c == name)
             })
             .map(|p| key_of(&**p))
             .collect();
@@ -534,15 +528,7 @@ impl PersistentVolumeController {
         let claim_key = key_of(claim);
         // 1. The volume points to the claim.
         let mut v = volume.clone();
-        let want = ObjectReference {
-            api_version: Some("v1".into()),
-            kind: Some("PersistentVolumeClaim".into()),
-            namespace: claim.metadata.namespace.clone(),
-            name: claim.metadata.name.clone(),
-            uid: claim.metadata.uid.clone(),
-            resource_version: claim.metadata.resource_version.clone(),
-            ..Default::default()
-        };
+        let want = storage::claim_ref(claim);
         let spec = v.spec.get_or_insert_with(Default::default);
         let same = spec.claim_ref.as_ref().is_some_and(|r| {
             r.name == want.name && r.namespace == want.namespace && r.uid == want.uid

@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use component_base::storage::PVC_PROTECTION_FINALIZER;
+use component_base::storage::{pod_claim_names, PVC_PROTECTION_FINALIZER};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 
@@ -40,7 +40,7 @@ pub fn start(ctx: &Context) -> Started {
     pod_informer.add_handler(move |old, new| {
         for p in [old, new].into_iter().flatten() {
             let ns = p.metadata.namespace.as_deref().unwrap_or_default();
-            for claim in claims_of(p) {
+            for claim in pod_claim_names(p) {
                 q.add(format!("{ns}/{claim}"));
             }
         }
@@ -53,20 +53,9 @@ pub fn start(ctx: &Context) -> Started {
     ctx.workers(c, queue)
 }
 
-/// The claims a pod's volumes name.
-pub fn claims_of(pod: &Pod) -> impl Iterator<Item = &str> {
-    pod.spec
-        .as_ref()
-        .and_then(|s| s.volumes.as_ref())
-        .into_iter()
-        .flatten()
-        .filter_map(|v| v.persistent_volume_claim.as_ref())
-        .map(|c| c.claim_name.as_str())
-}
-
 /// Whether a pod that has not finished mounts the claim.
 pub fn uses(pod: &Pod, claim: &str) -> bool {
-    !pods::pod_terminal(pod) && claims_of(pod).any(|c| c == claim)
+    !pods::pod_terminal(pod) && pod_claim_names(pod).any(|c| c == claim)
 }
 
 /// The controller's state.

@@ -34,11 +34,11 @@ use std::time::Duration;
 
 use component_base::events::Recorder;
 use component_base::storage::{
-    claim_class, pinned_node, selected_node, ANN_PROVISIONED_BY, ANN_STORAGE_PROVISIONER,
-    LOCAL_PATH_PROVISIONER,
+    claim_class, claim_ref, pinned_node, selected_node, ANN_PROVISIONED_BY,
+    ANN_STORAGE_PROVISIONER, LOCAL_PATH_PROVISIONER,
 };
 use k8s_openapi::api::core::v1::{
-    HostPathVolumeSource, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, ObjectReference,
+    HostPathVolumeSource, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
     PersistentVolume, PersistentVolumeClaim, PersistentVolumeSpec, VolumeNodeAffinity,
 };
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -175,15 +175,7 @@ pub fn volume_for(
         spec: Some(PersistentVolumeSpec {
             access_modes: spec.access_modes.clone(),
             capacity,
-            claim_ref: Some(ObjectReference {
-                api_version: Some("v1".into()),
-                kind: Some("PersistentVolumeClaim".into()),
-                namespace: claim.metadata.namespace.clone(),
-                name: claim.metadata.name.clone(),
-                uid: claim.metadata.uid.clone(),
-                resource_version: claim.metadata.resource_version.clone(),
-                ..Default::default()
-            }),
+            claim_ref: Some(claim_ref(claim)),
             host_path: Some(HostPathVolumeSource {
                 path: dir.to_string_lossy().into_owned(),
                 type_: Some("DirectoryOrCreate".into()),

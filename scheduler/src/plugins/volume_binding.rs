@@ -33,7 +33,7 @@ use component_base::storage::{
     NO_PROVISIONER,
 };
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::{Api, Patch, PatchParams};
 
@@ -173,22 +173,10 @@ impl VolumeBinding {
         }
     }
 
-    /// The names of the claims the pod's volumes use.
-    fn claim_names(pod: &Pod) -> Vec<String> {
-        pod.spec
-            .as_ref()
-            .and_then(|s| s.volumes.as_ref())
-            .into_iter()
-            .flatten()
-            .filter_map(|v| v.persistent_volume_claim.as_ref())
-            .map(|c| c.claim_name.clone())
-            .collect()
-    }
-
     /// Sorts the pod's claims (PreFilter's work), or says why it cannot
     /// be scheduled.
     fn pod_claims(&self, pod: &PodInfo) -> Result<Option<PodClaims>, Status> {
-        let names = Self::claim_names(&pod.pod);
+        let names: Vec<&str> = storage::pod_claim_names(&pod.pod).collect();
         if names.is_empty() {
             return Ok(None);
         }
@@ -328,18 +316,9 @@ impl VolumeBinding {
                     // Reserve the volume for the claim; the PV controller
                     // completes the binding.
                     let api: Api<PersistentVolume> = Api::all(client.clone());
-                    let claim_ref = ObjectReference {
-                        api_version: Some("v1".into()),
-                        kind: Some("PersistentVolumeClaim".into()),
-                        namespace: claim.metadata.namespace.clone(),
-                        name: Some(name.clone()),
-                        uid: claim.metadata.uid.clone(),
-                        resource_version: claim.metadata.resource_version.clone(),
-                        ..Default::default()
-                    };
                     let patch = serde_json::json!({
                         "metadata": {"annotations": {ANN_BOUND_BY_CONTROLLER: "yes"}},
-                        "spec": {"claimRef": claim_ref}
+                        "spec": {"claimRef": storage::claim_ref(claim)}
                     });
                     api.patch(volume, &PatchParams::default(), &Patch::Merge(&patch))
                         .await
