@@ -10,6 +10,8 @@
 //! - [`leader_election`]: act only while holding a `coordination.k8s.io`
 //!   Lease, so several replicas of the scheduler or controller-manager can
 //!   run with one active; its `--leader-elect*` flags ([`leader_election::Flags`]);
+//! - [`storage`]: the persistent-volume annotations and matching rules
+//!   the scheduler, the PV controller and the kubelet share;
 //! - [`tls`]: TLS on a component's own port (a given or self-signed pair, a
 //!   client CA) and on the connections it dials by hand.
 
@@ -18,4 +20,5 @@ pub mod duration;
 pub mod events;
 pub mod health_server;
 pub mod leader_election;
+pub mod storage;
 pub mod tls;

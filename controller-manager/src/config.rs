@@ -27,6 +27,9 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "disruption",
     "resourcequota",
     "horizontalpodautoscaling",
+    "persistentvolume-binder",
+    "pvc-protection",
+    "pv-protection",
 ];
 
 /// Controller-manager settings.

@@ -9,7 +9,8 @@
 //! - [`controllers`]: one module per controller (replicaset, deployment,
 //!   endpoints, endpointslice, garbagecollector, namespace, nodeipam,
 //!   nodelifecycle, podgc, job, cronjob, daemonset, statefulset,
-//!   serviceaccount, root-ca-cert-publisher, replicationcontroller).
+//!   serviceaccount, root-ca-cert-publisher, replicationcontroller, disruption,
+//!   resourcequota, persistentvolume-binder, pvc-protection, pv-protection).
 //! - [`events`]: the Event recorder; [`leader_election`] (from
 //!   `component-base`): the Lease;
 //!   [`health_server`]: `/healthz` and `/metrics`.

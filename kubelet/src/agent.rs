@@ -221,6 +221,12 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         "kubelet",
         cfg.node_name.clone(),
     );
+    tokio::spawn(crate::volumes::local_path::Provisioner::run(
+        client.clone(),
+        cfg.node_name.clone(),
+        cfg.root_dir.clone(),
+        recorder.clone(),
+    ));
     let ctx = Arc::new(crate::pod::Context {
         client: client.clone(),
         runtime: runtime.clone(),

@@ -97,7 +97,9 @@ impl ServiceView {
     }
 }
 
-async fn feed<S, T>(stream: S, what: &'static str, tx: Arc<watch::Sender<u64>>)
+/// Drives a reflector's stream, ticking `tx` after every applied or
+/// deleted object (shared by the other node-side views).
+pub(crate) async fn feed<S, T>(stream: S, what: &'static str, tx: Arc<watch::Sender<u64>>)
 where
     S: Stream<Item = Result<watcher::Event<T>, watcher::Error>>,
 {

@@ -5,6 +5,9 @@
 //!   frees room. Pods without a node, for this scheduler -> queue.
 //! - Namespaces (labels, for affinity `namespaceSelector`) and
 //!   PriorityClasses (fallback when a pod lacks `spec.priority`).
+//! - PersistentVolumeClaims, PersistentVolumes and StorageClasses -> the
+//!   VolumeBinding plugin's [`Volumes`]; a change may let a pod waiting for
+//!   its storage fit.
 //!
 //! Each uses kube-runtime's `watcher`, which lists, watches, and re-lists
 //! after a 410; a re-list (Init .. InitDone) drops what disappeared.
@@ -13,8 +16,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::Api;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
@@ -22,6 +26,7 @@ use tokio::sync::watch as signal;
 
 use crate::cache::{pod_key, PodInfo};
 use crate::framework::ClusterEvent;
+use crate::plugins::volume_binding::Volumes;
 use crate::scheduler::Scheduler;
 
 /// PriorityClass name -> value, and the global default.
@@ -118,6 +123,7 @@ fn node_changed_meaningfully(old: &Node, new: &Node) -> bool {
 pub fn start(
     sched: &Arc<Scheduler>,
     priorities: &Arc<Priorities>,
+    volumes: &Arc<Volumes>,
     set: &mut tokio::task::JoinSet<()>,
 ) -> Vec<signal::Receiver<bool>> {
     let mut ready = Vec::new();
@@ -206,6 +212,38 @@ pub fn start(
         |_| {},
     ));
 
+    // Claims, volumes and classes.
+    ready.push(watch_volumes(
+        set,
+        sched,
+        volumes,
+        Api::<PersistentVolumeClaim>::all(client.clone()),
+        ClusterEvent::PvcChange,
+        Volumes::upsert_claim,
+        Volumes::remove_claim,
+        |v| v.keys().0,
+    ));
+    ready.push(watch_volumes(
+        set,
+        sched,
+        volumes,
+        Api::<PersistentVolume>::all(client.clone()),
+        ClusterEvent::PvChange,
+        Volumes::upsert_volume,
+        Volumes::remove_volume,
+        |v| v.keys().1,
+    ));
+    ready.push(watch_volumes(
+        set,
+        sched,
+        volumes,
+        Api::<StorageClass>::all(client.clone()),
+        ClusterEvent::StorageClassChange,
+        Volumes::upsert_class,
+        Volumes::remove_class,
+        |v| v.keys().2,
+    ));
+
     // PriorityClasses (not needed for readiness).
     let (tx, _rx) = signal::channel(false);
     let p = Arc::clone(priorities);
@@ -217,6 +255,59 @@ pub fn start(
         |_| {},
     ));
     ready
+}
+
+/// Feeds one kind of the VolumeBinding plugin's [`Volumes`] (claims by
+/// `ns/name`, volumes and classes by name) from a watch; every change may
+/// let a pod waiting for its storage fit (`event`).
+#[allow(clippy::too_many_arguments)]
+fn watch_volumes<K>(
+    set: &mut tokio::task::JoinSet<()>,
+    sched: &Arc<Scheduler>,
+    volumes: &Arc<Volumes>,
+    api: Api<K>,
+    event: ClusterEvent,
+    upsert: fn(&Volumes, K),
+    remove: fn(&Volumes, &str),
+    known: fn(&Volumes) -> Vec<String>,
+) -> signal::Receiver<bool>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let (tx, rx) = signal::channel(false);
+    let key = |o: &K| match o.meta().namespace.as_deref() {
+        Some(ns) => format!("{ns}/{}", o.meta().name.as_deref().unwrap_or("")),
+        None => o.meta().name.clone().unwrap_or_default(),
+    };
+    let (v, v2, v3, s) = (
+        Arc::clone(volumes),
+        Arc::clone(volumes),
+        Arc::clone(volumes),
+        Arc::clone(sched),
+    );
+    set.spawn(run_watch(
+        api,
+        tx,
+        move |o: K| {
+            upsert(&v, o);
+            s.queue.move_on_event(event);
+        },
+        move |o: K| remove(&v2, &key(&o)),
+        move |seen: HashSet<String>| {
+            for k in known(&v3) {
+                // The seen keys are `ns/name`, `/name` when cluster-scoped.
+                let seen_as = if k.contains('/') {
+                    k.clone()
+                } else {
+                    format!("/{k}")
+                };
+                if !seen.contains(&seen_as) {
+                    remove(&v3, &k);
+                }
+            }
+        },
+    ));
+    rx
 }
 
 fn on_pod(s: &Arc<Scheduler>, prios: &Priorities, pod: Pod) {

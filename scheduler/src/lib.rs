@@ -70,10 +70,11 @@ pub async fn run_with_metrics(
     } else {
         events::Recorder::disabled()
     };
+    let volumes = Arc::new(plugins::volume_binding::Volumes::default());
     let sched = Arc::new(Scheduler::new(
         client.clone(),
         config.clone(),
-        framework::registry::default_framework(),
+        framework::registry::default_framework_with(Arc::clone(&volumes)),
         recorder,
         Arc::clone(&metrics),
     ));
@@ -98,7 +99,7 @@ pub async fn run_with_metrics(
         });
     }
     let priorities = Arc::new(informers::Priorities::default());
-    let ready = informers::start(&sched, &priorities, &mut tasks);
+    let ready = informers::start(&sched, &priorities, &volumes, &mut tasks);
     for mut r in ready {
         let _ = r.wait_for(|v| *v).await;
     }

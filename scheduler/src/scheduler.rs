@@ -331,8 +331,30 @@ impl Scheduler {
     /// The binding cycle: POST `pods/binding`, then confirm or forget.
     async fn bind(self: Arc<Self>, qp: QueuedPod, node: String) {
         let pod = Arc::clone(&qp.info);
-        let _permit = self.binds.acquire().await;
         let start = Instant::now();
+        // PreBind (the pod's volumes, which may wait for a provisioner:
+        // outside the binding permits), then Bind.
+        if !self.framework.pre_bind.is_empty() {
+            let status = match self.cache.node(&node) {
+                Some(info) => self.framework.run_pre_bind(&self.client, &pod, &info).await,
+                None => Status::error(format!("node {node} is gone")),
+            };
+            if !status.is_success() {
+                self.metrics.binding_errors.fetch_add(1, Ordering::Relaxed);
+                self.cache.forget(&pod.key);
+                let message = format!(
+                    "running PreBind plugin {:?}: {}",
+                    status.plugin,
+                    status.reasons.join(", ")
+                );
+                warn!(pod = %pod.key, node = %node, error = %message, "pre-bind failed");
+                self.recorder
+                    .pod_event(&pod.pod, "Warning", "FailedScheduling", message);
+                self.queue.add_after_failure(qp);
+                return;
+            }
+        }
+        let _permit = self.binds.acquire().await;
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &pod.namespace);
         let binding = Binding {
             metadata: ObjectMeta {

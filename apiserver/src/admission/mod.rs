@@ -16,7 +16,10 @@
 //! - [`runtime_class`]: a pod's RuntimeClass exists and gives it its
 //!   `overhead`, node selector and tolerations;
 //! - [`resource_quota`]: a new object must fit the namespace's
-//!   ResourceQuotas, and is charged to them before it is stored.
+//!   ResourceQuotas, and is charged to them before it is stored;
+//! - [`storage`]: a new claim gets the default StorageClass
+//!   (DefaultStorageClass), claims and volumes their protection finalizers
+//!   (StorageObjectInUseProtection).
 //!
 //! The validating phase starts with [`pod_security`] (the Pod Security
 //! Standards per namespace: refuses pods, warns about workloads' templates
@@ -39,6 +42,7 @@ pub mod runtime_class;
 pub mod service_account;
 pub mod service_ip;
 pub mod service_node_port;
+pub mod storage;
 pub mod validating_admission_policy;
 pub mod webhook;
 
@@ -53,6 +57,8 @@ pub const SWITCHABLE: &[&str] = &[
     webhook::MUTATING_PLUGIN_NAME,
     validating_admission_policy::PLUGIN_NAME,
     webhook::VALIDATING_PLUGIN_NAME,
+    storage::DEFAULT_STORAGE_CLASS,
+    storage::IN_USE_PROTECTION,
 ];
 
 /// Plug-ins that always run: the API's own bookkeeping depends on them

@@ -266,6 +266,9 @@ pub fn node_rules() -> Vec<Value> {
         ),
         rule(&["get"], &["storage.k8s.io"], &["volumeattachments"]),
         rule(READ, &["storage.k8s.io"], &["csidrivers"]),
+        // Ours: the kubelet is the node's local-path provisioner, which
+        // reads the classes of the claims it provisions.
+        rule(READ, &["storage.k8s.io"], &["storageclasses"]),
         rule(
             &["create", "delete", "get", "patch", "update"],
             &["storage.k8s.io"],
@@ -512,6 +515,22 @@ pub fn cluster_roles() -> Vec<Value> {
             ],
         ),
         role(
+            "system:volume-scheduler",
+            vec![
+                rule(
+                    &["get", "list", "patch", "update", "watch"],
+                    &[""],
+                    &["persistentvolumes"],
+                ),
+                rule(READ, &["storage.k8s.io"], &["storageclasses"]),
+                rule(
+                    &["get", "list", "patch", "update", "watch"],
+                    &[""],
+                    &["persistentvolumeclaims"],
+                ),
+            ],
+        ),
+        role(
             "system:kube-controller-manager",
             vec![
                 rule(
@@ -611,6 +630,11 @@ pub fn cluster_role_bindings() -> Vec<Value> {
         binding(
             "system:kube-scheduler",
             "system:kube-scheduler",
+            json!([user("system:kube-scheduler")]),
+        ),
+        binding(
+            "system:volume-scheduler",
+            "system:volume-scheduler",
             json!([user("system:kube-scheduler")]),
         ),
         binding(

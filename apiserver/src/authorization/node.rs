@@ -2,10 +2,15 @@
 //! as `system:node:<name>` in `system:nodes`, may do. It has an opinion
 //! only on such users (everyone else goes on to the next mode):
 //!
-//! - Secrets, ConfigMaps and PersistentVolumeClaims: `get` of those a pod
-//!   bound to the node references (volumes, env, envFrom, image pull
-//!   secrets); a ServiceAccount token only for an account such a pod runs
-//!   as. Everything else of that kind is refused: "no relationship found".
+//! - Secrets and ConfigMaps: `get` of those a pod bound to the node
+//!   references (volumes, env, envFrom, image pull secrets); a
+//!   ServiceAccount token only for an account such a pod runs as.
+//!   Everything else of that kind is refused: "no relationship found".
+//! - PersistentVolumeClaims and PersistentVolumes: read (unlike upstream,
+//!   whose nodes get only their pods' claims and volumes: here the kubelet
+//!   is also the node's local-path provisioner, which watches them);
+//!   volumes may be created and deleted, but only local-path volumes
+//!   pinned to the node itself ([`admit_volume`], NodeRestriction's part).
 //! - its own Node (and `nodes/status`) and its own Lease in
 //!   `kube-node-lease` may be changed, other nodes only read;
 //! - pods' status, deletion and eviction only for pods bound to it (what
@@ -203,6 +208,52 @@ pub fn start(server: &Arc<ApiServer>) {
     });
 }
 
+/// NodeRestriction for PersistentVolumes: a node creates or deletes only
+/// volumes of the local-path provisioner pinned to itself by their node
+/// affinity. Other users and kinds pass.
+pub fn admit_volume(
+    user: &crate::authentication::UserInfo,
+    resource: &apimachinery::resources::ResourceInfo,
+    volume: &Value,
+) -> Result<(), crate::errors::ApiError> {
+    let Some(node) = node_name(user) else {
+        return Ok(());
+    };
+    if !resource.group.is_empty() || resource.plural != "persistentvolumes" {
+        return Ok(());
+    }
+    let pv: Option<k8s_openapi::api::core::v1::PersistentVolume> =
+        serde_json::from_value(volume.clone()).ok();
+    let ok = pv.as_ref().is_some_and(|pv| {
+        component_base::storage::pinned_node(pv) == Some(node)
+            && pv
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(component_base::storage::ANN_PROVISIONED_BY))
+                .map(String::as_str)
+                == Some(component_base::storage::LOCAL_PATH_PROVISIONER)
+    });
+    if ok {
+        return Ok(());
+    }
+    let name = volume
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    Err(crate::errors::ApiError::Forbidden(
+        crate::errors::Target {
+            group: String::new(),
+            resource: "persistentvolumes".into(),
+            name: name.into(),
+        },
+        format!(
+            "persistentvolumes \"{name}\" is forbidden: node \"{node}\" may only create or delete {} volumes pinned to itself",
+            component_base::storage::LOCAL_PATH_PROVISIONER
+        ),
+    ))
+}
+
 /// The node name of a kubelet identity.
 pub fn node_name(user: &crate::authentication::UserInfo) -> Option<&str> {
     let name = user.username.strip_prefix(NODE_USER_PREFIX)?;
@@ -236,7 +287,15 @@ pub fn authorize(graph: &NodeGraph, a: &Attributes) -> Option<Decision> {
         let verdict = match (a.resource.as_str(), a.subresource.as_str()) {
             ("secrets", "") => Some(referenced(|r| &r.secrets)),
             ("configmaps", "") => Some(referenced(|r| &r.configmaps)),
-            ("persistentvolumeclaims", "") => Some(referenced(|r| &r.claims)),
+            // The node's local-path provisioner watches claims and
+            // volumes, and creates and deletes its own volumes
+            // ([`admit_volume`] checks which).
+            ("persistentvolumeclaims", "") | ("persistentvolumes", "")
+                if matches!(a.verb.as_str(), "get" | "list" | "watch") =>
+            {
+                Some(true)
+            }
+            ("persistentvolumes", "") => Some(matches!(a.verb.as_str(), "create" | "delete")),
             ("persistentvolumes", _) => Some(false),
             ("serviceaccounts", "token") => {
                 Some(a.verb == "create" && graph.related(node, ns, |r| r.service_account == name))

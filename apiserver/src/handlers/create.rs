@@ -251,6 +251,7 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         &obj,
         None,
     )?;
+    crate::authorization::node::admit_volume(&ctx.user, resource, &obj)?;
     super::webhooks::mutate_create(ctx, &mut obj).await?;
 
     let uid = uuid::Uuid::new_v4().to_string();

@@ -143,6 +143,7 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
             }
         }
 
+        crate::authorization::node::admit_volume(&ctx.user, ctx.info.resource, obj)?;
         super::webhooks::admit_delete(ctx, obj, opts.dry_run).await?;
 
         let graceful = strategy.graceful_deletion(obj, opts.grace_period_seconds);

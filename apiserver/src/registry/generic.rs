@@ -34,6 +34,10 @@ pub type UpdateRules = fn(&Value, &Value, &mut Vec<FieldError>);
 /// server's authenticator or authorizer).
 pub type Answer = for<'a> fn(&'a ApiServer, &'a UserInfo, &'a mut Value) -> BoxFuture<'a, ()>;
 
+/// Admission of a new object that needs the cluster's state (a claim's
+/// default StorageClass).
+pub type Admit = for<'a> fn(&'a ApiServer, &'a mut Value) -> BoxFuture<'a, Result<(), ApiError>>;
+
 /// A stored kind of type `T` (see the module docs).
 pub struct Typed<T> {
     columns: &'static [Column],
@@ -48,6 +52,7 @@ pub struct Typed<T> {
     status_keeps_metadata: bool,
     name_rule: NameRule,
     answer: Option<Answer>,
+    admit: Option<Admit>,
     kind: PhantomData<fn() -> T>,
 }
 
@@ -72,6 +77,7 @@ impl<T> Typed<T> {
             status_keeps_metadata: false,
             name_rule: NameRule::Dns1123Subdomain,
             answer: None,
+            admit: None,
             kind: PhantomData,
         }
     }
@@ -127,6 +133,12 @@ impl<T> Typed<T> {
     /// empty status whatever the client sent (upstream's PrepareForCreate).
     pub const fn with_status(mut self) -> Self {
         self.with_status = true;
+        self
+    }
+
+    /// Admission plug-ins that apply to every new object of the kind.
+    pub const fn admits(mut self, admit: Admit) -> Self {
+        self.admit = Some(admit);
         self
     }
 
@@ -205,6 +217,17 @@ where
                     map.remove(*field);
                 }
             }
+        }
+    }
+
+    fn admit_create<'a>(
+        &'a self,
+        server: &'a ApiServer,
+        obj: &'a mut Value,
+    ) -> BoxFuture<'a, Result<(), ApiError>> {
+        match self.admit {
+            Some(admit) => admit(server, obj),
+            None => Box::pin(async { Ok(()) }),
         }
     }
 

@@ -78,10 +78,35 @@ pub fn validate_workload(obj: &Value, errs: &mut Vec<FieldError>) {
     validate_template(obj, errs);
 }
 
-/// `spec.template`: a valid PodSpec that restarts `Always`.
+/// `spec.template`: a valid PodSpec that restarts `Always`. A
+/// StatefulSet's `volumeClaimTemplates` count as the pod's volumes (each
+/// pod gets a claim of that name), so containers may mount them.
 pub fn validate_template(obj: &Value, errs: &mut Vec<FieldError>) {
     if let Some(spec) = obj.pointer("/spec/template/spec") {
-        validate_pod_spec(spec, "spec.template.spec", errs);
+        let claim_volumes: Vec<Value> = obj
+            .pointer("/spec/volumeClaimTemplates")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.pointer("/metadata/name").and_then(Value::as_str))
+            .filter(|name| {
+                !spec
+                    .get("volumes")
+                    .and_then(Value::as_array)
+                    .is_some_and(|v| v.iter().any(|v| v.get("name").and_then(Value::as_str) == Some(name)))
+            })
+            .map(|name| serde_json::json!({"name": name, "persistentVolumeClaim": {"claimName": name}}))
+            .collect();
+        if claim_volumes.is_empty() {
+            validate_pod_spec(spec, "spec.template.spec", errs);
+        } else {
+            let mut with_claims = spec.clone();
+            match with_claims.get_mut("volumes").and_then(Value::as_array_mut) {
+                Some(v) => v.extend(claim_volumes),
+                None => with_claims["volumes"] = Value::Array(claim_volumes),
+            }
+            validate_pod_spec(&with_claims, "spec.template.spec", errs);
+        }
         if let Some(rp) = spec.get("restartPolicy") {
             if rp.as_str() != Some("Always") {
                 errs.push(not_supported(

@@ -28,7 +28,10 @@ pub mod job;
 pub mod namespace;
 pub mod nodeipam;
 pub mod nodelifecycle;
+pub mod persistentvolume;
 pub mod podgc;
+pub mod pvcprotection;
+pub mod pvprotection;
 pub mod replicaset;
 pub mod replicationcontroller;
 pub mod resourcequota;
@@ -126,6 +129,9 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("disruption", disruption::start),
     ("resourcequota", resourcequota::start),
     ("horizontalpodautoscaling", horizontalpodautoscaler::start),
+    ("persistentvolume-binder", persistentvolume::start),
+    ("pvc-protection", pvcprotection::start),
+    ("pv-protection", pvprotection::start),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.

@@ -104,6 +104,23 @@ pub fn scaled_value(
     }
 }
 
+/// A merge patch that adds (`add`) or removes `finalizer` from an object's
+/// finalizers, guarded by its resourceVersion (a stale cache conflicts
+/// instead of dropping a finalizer someone else just added); `None` when
+/// nothing would change.
+pub fn finalizer_patch(meta: &ObjectMeta, finalizer: &str, add: bool) -> Option<serde_json::Value> {
+    let mut list = meta.finalizers.clone().unwrap_or_default();
+    let has = list.iter().any(|f| f == finalizer);
+    match (add, has) {
+        (true, false) => list.push(finalizer.to_string()),
+        (false, true) => list.retain(|f| f != finalizer),
+        _ => return None,
+    }
+    Some(serde_json::json!({
+        "metadata": {"finalizers": list, "resourceVersion": meta.resource_version}
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +136,21 @@ mod tests {
         );
         assert_eq!(scaled_value(None, 10, true, 7).unwrap(), 7);
         assert!(scaled_value(Some(&IntOrString::String("x".into())), 10, true, 0).is_err());
+    }
+
+    #[test]
+    fn finalizer_patches_change_only_what_is_needed() {
+        let meta = ObjectMeta {
+            finalizers: Some(vec!["a".into()]),
+            resource_version: Some("7".into()),
+            ..Default::default()
+        };
+        let add = super::finalizer_patch(&meta, "b", true).expect("adds");
+        assert_eq!(add["metadata"]["finalizers"], serde_json::json!(["a", "b"]));
+        assert_eq!(add["metadata"]["resourceVersion"], "7");
+        assert!(super::finalizer_patch(&meta, "a", true).is_none());
+        let rm = super::finalizer_patch(&meta, "a", false).expect("removes");
+        assert_eq!(rm["metadata"]["finalizers"], serde_json::json!([]));
+        assert!(super::finalizer_patch(&meta, "b", false).is_none());
     }
 }

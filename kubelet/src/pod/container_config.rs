@@ -251,6 +251,30 @@ fn mounts(
     Ok((mounts, sub_paths))
 }
 
+/// A claim the pod mounts `readOnly` (the volume's, not the mount's, flag)
+/// is read-only at every mount point of the container (upstream's
+/// `persistentVolumeClaim.readOnly`).
+fn read_only_claims(pod: &Pod, c: &Container, mounts: &mut [Mount]) {
+    let read_only: Vec<&str> = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|v| {
+            v.persistent_volume_claim
+                .as_ref()
+                .is_some_and(|p| p.read_only == Some(true))
+        })
+        .map(|v| v.name.as_str())
+        .collect();
+    for (mount, m) in mounts.iter_mut().zip(c.volume_mounts.iter().flatten()) {
+        if read_only.contains(&m.name.as_str()) {
+            mount.read_only = true;
+        }
+    }
+}
+
 /// A `subPathExpr` with the container's variables put in; every variable
 /// it names must exist and be non-empty.
 fn expand_sub_path(expr: &str, vars: &HashMap<String, String>) -> Result<String, Error> {
@@ -294,6 +318,7 @@ pub fn generate(
             .map(|a| a.iter().map(|s| env::expand(s, &vars)).collect())
     };
     let (mut mounts, sub_paths) = mounts(c, volumes, &vars)?;
+    read_only_claims(pod, c, &mut mounts);
     let message_path = c.termination_message_path.as_deref().unwrap_or_default();
     if let (Some(host), false) = (termination_log, message_path.is_empty()) {
         mounts.push(Mount {

@@ -6,6 +6,7 @@
 //! | --- | --- |
 //! | `emptyDir` | a directory anyone may write (0777); `medium: Memory` is a tmpfs (root 1777, `sizeLimit` as its size) |
 //! | `hostPath` | the host path itself, checked or created per `type` |
+//! | `persistentVolumeClaim` | the path of the claim's volume (`hostPath` or `local`) once the claim is Bound; until then the pod waits (FailedMount) |
 //! | `configMap`, `secret`, `downwardAPI`, `projected` | files written by [`atomic`]; secrets on a tmpfs so they never touch the disk |
 //!
 //! A `projected` volume gathers configMap, secret, downwardAPI and
@@ -25,8 +26,12 @@
 //! directory, and [`atomic`] swaps the files in with one rename); a token
 //! past 80% of its life is replaced the same way.
 //! [`teardown`] unmounts and removes everything of a pod.
+//!
+//! The node's [`local_path`] provisioner makes (and deletes) the
+//! directories behind dynamically provisioned node-local volumes.
 
 pub mod atomic;
+pub mod local_path;
 pub mod service_account_token;
 
 use std::collections::BTreeMap;
@@ -57,6 +62,17 @@ pub enum Error {
     SetUp {
         /// The volume.
         volume: String,
+        /// Why.
+        message: String,
+    },
+    /// A `persistentVolumeClaim` volume whose claim cannot be used yet
+    /// (missing, not bound, being deleted): the pod waits.
+    #[error("Unable to attach or mount volumes: unmounted volumes=[{volume}], unattached volumes=[], failed to process volumes=[{volume}]: error processing PVC {claim}: {message}")]
+    Claim {
+        /// The volume.
+        volume: String,
+        /// The claim, `namespace/name`.
+        claim: String,
         /// Why.
         message: String,
     },
@@ -234,6 +250,9 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
     if let Some(h) = &v.host_path {
         return host_path(name, Path::new(&h.path), h.type_.as_deref().unwrap_or(""));
     }
+    if let Some(c) = &v.persistent_volume_claim {
+        return claim_path(client, ns, name, &c.claim_name).await;
+    }
     let group = fs_group(pod);
     if let Some(e) = &v.empty_dir {
         let dir = dir_for("kubernetes.io~empty-dir");
@@ -356,7 +375,7 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
     } else {
         return Err(Error::SetUp {
             volume: name.to_string(),
-            message: "unsupported volume type (supported: emptyDir, hostPath, configMap, secret, downwardAPI, projected)"
+            message: "unsupported volume type (supported: emptyDir, hostPath, persistentVolumeClaim, configMap, secret, downwardAPI, projected)"
                 .into(),
         });
     };
@@ -561,6 +580,76 @@ async fn secret(
 }
 
 /// A hostPath volume: checked or created according to its `type`.
+/// The node path of a `persistentVolumeClaim` volume: the claim must be
+/// Bound, and its volume a `hostPath` or `local` one (the node-local kinds
+/// this kubelet mounts; the local-path provisioner makes `hostPath` ones).
+async fn claim_path(
+    client: &kube::Client,
+    ns: &str,
+    volume: &str,
+    claim_name: &str,
+) -> Result<PathBuf, Error> {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let fail = |message: String| Error::Claim {
+        volume: volume.to_string(),
+        claim: format!("{ns}/{claim_name}"),
+        message,
+    };
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), ns);
+    let claim = match api.get_opt(claim_name).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return Err(fail(format!(
+                "persistentvolumeclaims \"{claim_name}\" not found"
+            )))
+        }
+        Err(source) => {
+            return Err(Error::Api {
+                volume: volume.to_string(),
+                source,
+            })
+        }
+    };
+    if claim.metadata.deletion_timestamp.is_some() {
+        return Err(fail("PVC is being deleted".into()));
+    }
+    let bound = claim.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Bound");
+    let pv_name = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.clone())
+        .filter(|n| !n.is_empty());
+    let Some(pv_name) = pv_name.filter(|_| bound) else {
+        return Err(fail("PVC is not bound".into()));
+    };
+    let pvs: Api<PersistentVolume> = Api::all(client.clone());
+    let pv = match pvs.get_opt(&pv_name).await {
+        Ok(Some(pv)) => pv,
+        Ok(None) => return Err(fail(format!("persistentvolumes \"{pv_name}\" not found"))),
+        Err(source) => {
+            return Err(Error::Api {
+                volume: volume.to_string(),
+                source,
+            })
+        }
+    };
+    let spec = pv.spec.unwrap_or_default();
+    if let Some(h) = &spec.host_path {
+        return host_path(volume, Path::new(&h.path), h.type_.as_deref().unwrap_or(""));
+    }
+    if let Some(l) = &spec.local {
+        // A local volume is a disk or directory someone prepared: it must
+        // be there.
+        return host_path(volume, Path::new(&l.path), "Directory");
+    }
+    Err(Error::SetUp {
+        volume: volume.to_string(),
+        message: format!(
+            "persistent volume {pv_name} is of a type this kubelet cannot mount (supported: hostPath, local)"
+        ),
+    })
+}
+
 fn host_path(volume: &str, path: &Path, type_: &str) -> Result<PathBuf, Error> {
     let fail = |message: String| Error::SetUp {
         volume: volume.to_string(),

@@ -147,6 +147,12 @@ impl Cache {
         }
     }
 
+    /// One node, as it is now.
+    pub fn node(&self, name: &str) -> Option<Arc<NodeInfo>> {
+        let g = self.lock();
+        g.index.get(name).map(|&i| Arc::clone(&g.nodes[i]))
+    }
+
     /// Number of nodes.
     pub fn node_count(&self) -> usize {
         self.lock().nodes.len()

@@ -11,8 +11,9 @@
 //!    "0/N nodes are available" message.
 //! 3. **PreScore** once, **Score** per feasible node, **NormalizeScore** once
 //!    per plugin (to 0..=100), then the weighted sum picks the node.
-//! 4. **Reserve** (the cache assumes the pod) and **Bind** (`pods/binding`),
-//!    the latter off the scheduling thread.
+//! 4. **Reserve** (the cache assumes the pod), then off the scheduling
+//!    thread **PreBind** (e.g. the pod's volumes are bound) and **Bind**
+//!    (`pods/binding`).
 //!
 //! Plugins live in `crate::plugins`, one file each; [`registry`] wires the
 //! default set with upstream's weights; [`runtime`] runs the extension points.
@@ -158,6 +159,12 @@ pub enum ClusterEvent {
     AssignedPodUpdate,
     /// A namespace's labels changed.
     NamespaceUpdate,
+    /// A PersistentVolumeClaim was added or changed (bound, node selected).
+    PvcChange,
+    /// A PersistentVolume was added or changed.
+    PvChange,
+    /// A StorageClass was added or changed.
+    StorageClassChange,
 }
 
 /// Every plugin has a name and says which events may make a pod it rejected
@@ -181,6 +188,19 @@ pub trait PreFilterPlugin: Plugin {
 pub trait FilterPlugin: Plugin {
     /// The verdict for one node.
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status;
+}
+
+/// PreBind: once the node is chosen, before `pods/binding`, in the binding
+/// cycle (so it may wait on the apiserver): a failure sends the pod back to
+/// the queue instead of binding it.
+pub trait PreBindPlugin: Plugin {
+    /// Prepares the pod's binding to `node`.
+    fn pre_bind<'a>(
+        &'a self,
+        client: &'a kube::Client,
+        pod: &'a PodInfo,
+        node: &'a NodeInfo,
+    ) -> futures::future::BoxFuture<'a, Status>;
 }
 
 /// Score: how good is this (feasible) node? Higher is better.

@@ -3,7 +3,10 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::{ClusterEvent, Code, CycleState, FilterPlugin, PreFilterPlugin, ScorePlugin, Status};
+use super::{
+    ClusterEvent, Code, CycleState, FilterPlugin, PreBindPlugin, PreFilterPlugin, ScorePlugin,
+    Status,
+};
 use crate::cache::{NodeInfo, PodInfo, Snapshot};
 
 /// A profile: the plugins enabled at each extension point.
@@ -15,6 +18,8 @@ pub struct Framework {
     pub filter: Vec<Arc<dyn FilterPlugin>>,
     /// Score plugins with their weights.
     pub score: Vec<(Arc<dyn ScorePlugin>, i64)>,
+    /// PreBind plugins, in order.
+    pub pre_bind: Vec<Arc<dyn PreBindPlugin>>,
 }
 
 impl Framework {
@@ -70,6 +75,22 @@ impl Framework {
             }
         }
         total
+    }
+
+    /// Runs every PreBind for the chosen node; the first failure wins.
+    pub async fn run_pre_bind(
+        &self,
+        client: &kube::Client,
+        pod: &PodInfo,
+        node: &NodeInfo,
+    ) -> Status {
+        for p in &self.pre_bind {
+            let s = p.pre_bind(client, pod, node).await;
+            if !s.is_success() {
+                return s.with_plugin(p.name());
+            }
+        }
+        Status::success()
     }
 
     /// Which plugins care about which events (for the queue).

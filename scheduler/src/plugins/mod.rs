@@ -14,12 +14,9 @@ pub mod node_resources_fit;
 pub mod node_unschedulable;
 pub mod pod_topology_spread;
 pub mod taint_toleration;
+pub mod volume_binding;
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::{
-    NodeSelectorRequirement, NodeSelectorTerm, Pod, Taint, Toleration,
-};
+use k8s_openapi::api::core::v1::{NodeSelectorTerm, Pod, Taint, Toleration};
 
 use crate::cache::NodeInfo;
 
@@ -58,52 +55,12 @@ pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
     tolerations.iter().any(|t| tolerates(t, taint))
 }
 
-/// Whether a node-selector requirement holds for these labels.
-fn requirement_matches(r: &NodeSelectorRequirement, labels: &BTreeMap<String, String>) -> bool {
-    let values = r.values.as_deref().unwrap_or(&[]);
-    let v = labels.get(&r.key);
-    match r.operator.as_str() {
-        "In" => v.is_some_and(|v| values.contains(v)),
-        "NotIn" => v.is_none_or(|v| !values.contains(v)),
-        "Exists" => v.is_some(),
-        "DoesNotExist" => v.is_none(),
-        "Gt" | "Lt" => {
-            let (Some(v), Some(bound)) = (
-                v.and_then(|v| v.parse::<i64>().ok()),
-                values.first().and_then(|b| b.parse::<i64>().ok()),
-            ) else {
-                return false;
-            };
-            if r.operator == "Gt" {
-                v > bound
-            } else {
-                v < bound
-            }
-        }
-        _ => false,
-    }
-}
-
 /// Whether a node-selector term (all of its expressions and fields) holds.
-/// An empty term matches nothing, as upstream.
+/// An empty term matches nothing, as upstream. The rule is the one the
+/// volume binder uses for a volume's node affinity
+/// ([`component_base::storage::term_matches`]).
 pub fn term_matches(term: &NodeSelectorTerm, node: &NodeInfo) -> bool {
-    let exprs = term.match_expressions.as_deref().unwrap_or(&[]);
-    let fields = term.match_fields.as_deref().unwrap_or(&[]);
-    if exprs.is_empty() && fields.is_empty() {
-        return false;
-    }
-    let labels = node.labels();
-    if !exprs.iter().all(|r| requirement_matches(r, labels)) {
-        return false;
-    }
-    fields.iter().all(|r| {
-        if r.key != "metadata.name" {
-            return false;
-        }
-        let mut m = BTreeMap::new();
-        m.insert(r.key.clone(), node.name.clone());
-        requirement_matches(r, &m)
-    })
+    component_base::storage::term_matches(term, &node.name, node.labels())
 }
 
 /// Whether a node passes the pod's `nodeSelector` and required node

@@ -17,6 +17,7 @@ pub const STRATEGY: Typed<PersistentVolume> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
     .update_rules(update_rules)
+    .admits(crate::admission::storage::admit_volume)
     .with_status();
 
 /// The access modes a volume or claim may ask for.

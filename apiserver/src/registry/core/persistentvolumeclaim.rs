@@ -1,7 +1,9 @@
 //! PersistentVolumeClaims: a request for storage that the binder matches
 //! with a volume. Access modes and a storage request are required; once
 //! created only the requested size (expansion), the volume name (binding)
-//! and the attributes class may change. A new claim is `Pending`.
+//! and the attributes class may change. A new claim is `Pending`; on
+//! create it gets the default StorageClass and its protection finalizer
+//! ([`crate::admission::storage`]).
 
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use serde_json::{json, Value};
@@ -18,6 +20,7 @@ pub const STRATEGY: Typed<PersistentVolumeClaim> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
     .update_rules(update_rules)
+    .admits(crate::admission::storage::admit_claim)
     .with_status();
 
 fn defaults(obj: &mut Value) {

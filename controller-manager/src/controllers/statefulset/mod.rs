@@ -35,7 +35,15 @@
 //! `controller-revision-hash`. Revisions no pod uses beyond
 //! `revisionHistoryLimit` are deleted, oldest first.
 //!
-//! Not here: `persistentvolumeclaims` (volumeClaimTemplates are ignored).
+//! Storage ([`claims`]): before a pod is created, its claims from
+//! `volumeClaimTemplates` (`<template>-<set>-<ordinal>`) are created if
+//! missing (`SuccessfulCreate` / `FailedCreate` events, as upstream); a
+//! claim being deleted holds the pod back. Claims are never deleted with
+//! their pod, so a scale-down keeps them and a scale-up (or a recreated
+//! set) reuses them; `persistentVolumeClaimRetentionPolicy.whenDeleted:
+//! Delete` lets the garbage collector remove them with the set.
+
+pub mod claims;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -46,8 +54,11 @@ use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet, StatefulSetSta
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
+use claims::{ApiClaimClient, ClaimClient};
+
 use super::{Context, Started};
-use crate::machinery::controller::{Action, Reconciler, Result};
+use crate::events::Recorder;
+use crate::machinery::controller::{Action, Context as _, Error, Reconciler, Result};
 use crate::machinery::controller_ref::{ControllerRefManager, PodEvents};
 use crate::machinery::history::{self, ApiRevisionClient, History};
 use crate::machinery::informer::{key_of, split_key, Store};
@@ -73,6 +84,8 @@ pub fn start(ctx: &Context) -> Started {
         pods: pods.store(),
         sets: sets.store(),
         pod_control: ctx.pod_control("statefulset-controller"),
+        claims: Arc::new(ApiClaimClient::new(ctx.client.clone())),
+        recorder: ctx.recorder("statefulset-controller"),
         owners: Arc::new(ApiOwnerClient::new(ctx.client.clone())),
         history: History::new(
             revisions.store(),
@@ -116,6 +129,8 @@ pub struct StatefulSetController {
     pods: Store<Pod>,
     sets: Store<StatefulSet>,
     pod_control: PodControl,
+    claims: Arc<dyn ClaimClient>,
+    recorder: Recorder,
     owners: Arc<dyn OwnerClient<StatefulSet>>,
     history: History,
 }
@@ -206,6 +221,7 @@ pub fn new_pod_from(set: &StatefulSet, template: &PodTemplateSpec, i: i32, revis
     labels.insert(POD_INDEX_LABEL.into(), i.to_string());
     labels.insert(REVISION_LABEL.into(), revision.to_string());
     let mut pod_spec = template.spec.clone().unwrap_or_default();
+    claims::update_storage(set, &mut pod_spec, i);
     pod_spec.hostname = Some(pod_name.clone());
     if let Some(svc) = spec.service_name.filter(|s| !s.is_empty()) {
         pod_spec.subdomain = Some(svc);
@@ -431,11 +447,56 @@ impl StatefulSetController {
         i: i32,
         rev: &str,
     ) -> Result<()> {
+        self.create_claims(set, i).await?;
         // Already there (a lagging cache) is fine: the name is the identity.
         self.pod_control
             .create_pod(set, &new_pod_from(set, template, i, rev))
             .await
             .map(|_| ())
+    }
+
+    /// Creates ordinal `i`'s missing claims (upstream
+    /// `createPersistentVolumeClaims`); an existing one is reused, one being
+    /// deleted fails the pod's creation until it is gone.
+    async fn create_claims(&self, set: &StatefulSet, i: i32) -> Result<()> {
+        let set_name = set.metadata.name.clone().unwrap_or_default();
+        let pod_name = format!("{set_name}-{i}");
+        for claim in claims::claims_for(set, i) {
+            let ns = claim.metadata.namespace.clone().unwrap_or_default();
+            let name = claim.metadata.name.clone().unwrap_or_default();
+            let found = self
+                .claims
+                .get(&ns, &name)
+                .await
+                .context(|| format!("reading claim {ns}/{name}"))?;
+            match found {
+                Some(c) if c.metadata.deletion_timestamp.is_some() => {
+                    return Err(Error::Invalid(format!("pvc {name} is being deleted")));
+                }
+                Some(_) => {}
+                None => match self.claims.create(&claim).await {
+                    Ok(()) => self.recorder.event(
+                        set,
+                        "Normal",
+                        "SuccessfulCreate",
+                        format!(
+                            "create Claim {name} Pod {pod_name} in StatefulSet {set_name} success"
+                        ),
+                    ),
+                    Err(kube::Error::Api(s)) if s.code == 409 => {}
+                    Err(e) => {
+                        self.recorder.event(
+                            set,
+                            "Warning",
+                            "FailedCreate",
+                            format!("create Claim {name} for Pod {pod_name} in StatefulSet {set_name} failed error: {e}"),
+                        );
+                        return Err(e).context(|| format!("creating claim {ns}/{name}"));
+                    }
+                },
+            }
+        }
+        Ok(())
     }
 
     async fn delete(&self, set: &StatefulSet, pod: &Pod) -> Result<()> {
@@ -526,7 +587,6 @@ impl StatefulSetController {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::Recorder;
     use crate::machinery::history::FakeRevisionClient;
     use crate::machinery::owner_client::FakeOwnerClient;
     use crate::machinery::pod_control::FakePodClient;
@@ -575,6 +635,8 @@ mod tests {
             pods: pod_store,
             sets,
             pod_control: PodControl::new(fake.clone(), Recorder::disabled()),
+            claims: Arc::new(claims::FakeClaimClient::default()),
+            recorder: Recorder::disabled(),
             owners,
             history: History::new(revision_store, FakeRevisionClient::new()),
         };
