@@ -14,6 +14,7 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "garbagecollector",
     "endpoint",
     "endpointslice",
+    "endpointslice-mirroring",
     "nodeipam",
     "nodelifecycle",
     "podgc",
