@@ -309,10 +309,29 @@ where
         "{resource}: {field} not in {causes:?}"
     );
 
+    // Claims and volumes get protection finalizers at admission, which the
+    // controller-manager (not running here) removes: delete without
+    // waiting, then take the finalizers off as an operator would.
     ok(
-        k(&["delete", resource, name, "-n", "kinds"]),
+        k(&["delete", resource, name, "-n", "kinds", "--wait=false"]),
         &format!("delete {resource}"),
     );
+    let left = k(&["get", resource, name, "-n", "kinds", "-o", "json"]);
+    if left.success {
+        let obj: serde_json::Value = serde_json::from_str(&left.stdout).expect("json");
+        assert!(
+            obj["metadata"]["deletionTimestamp"].is_string(),
+            "{resource}: still there and not being deleted: {}",
+            left.stdout
+        );
+        ok(
+            k(&[
+                "patch", resource, name, "-n", "kinds", "--type=merge", "-p",
+                r#"{"metadata":{"finalizers":null}}"#,
+            ]),
+            &format!("remove the finalizers of {resource}"),
+        );
+    }
     let gone = k(&["get", resource, name, "-n", "kinds"]);
     assert!(
         !gone.success && gone.stderr.contains("NotFound"),
