@@ -255,15 +255,15 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
     tokio::task::spawn_blocking(f).await.ok()
 }
 
-/// Runs the eviction manager until the kubelet stops.
+/// Runs the eviction manager until the kubelet stops: a cycle, then a
+/// full period of rest (also after an eviction, so the signals settle
+/// before the next pod is chosen).
 pub async fn run(mut manager: Manager, deps: Deps) {
-    let mut every = tokio::time::interval(deps.period);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        every.tick().await;
         cycle(&mut manager, &deps)
             .instrument(tracing::debug_span!("eviction"))
             .await;
+        tokio::time::sleep(deps.period).await;
     }
 }
 
