@@ -109,7 +109,13 @@ fn memory_pressure_evicts_best_effort_first_and_refuses_new_best_effort_pods() {
     let threshold = free.available + MARGIN;
     lab.kill_kubelet(1);
     let config = lab.dir().join("nodes/node-1/kubelet.yaml");
-    let mut text = std::fs::read_to_string(&config).expect("the lab's kubelet config");
+    let lab_config = std::fs::read_to_string(&config).expect("the lab's kubelet config");
+    // Our evictionHard replaces the lab's (a YAML key may appear once).
+    let mut text: String = lab_config
+        .lines()
+        .filter(|l| !l.starts_with("evictionHard:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     text.push_str(&format!(
         "evictionHard: {{memory.available: \"{threshold}\"}}\n\
          evictionPressureTransitionPeriod: 5s\n\
