@@ -109,8 +109,8 @@ fn tolerates_memory_pressure(pod: &Pod) -> bool {
                 None | Some("") => t.operator.as_deref() == Some("Exists"),
                 Some(k) => k == MEMORY_PRESSURE_TAINT,
             };
-            let value_ok =
-                t.operator.as_deref() == Some("Exists") || t.value.as_deref().unwrap_or("") == "";
+            let value_ok = t.operator.as_deref() == Some("Exists")
+                || t.value.as_deref().unwrap_or("").is_empty();
             let effect_ok = matches!(t.effect.as_deref(), None | Some("") | Some("NoSchedule"));
             key_ok && value_ok && effect_ok
         })
