@@ -118,3 +118,40 @@ impl Shared {
         self.requests.lock().ok()?.remove(uid)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conditions_wake_the_status_loop_and_requests_are_taken_once() {
+        let shared = Shared::default();
+        shared.set_conditions(BTreeSet::from(["MemoryPressure"]));
+        // The change left a permit: the status loop, busy at that moment,
+        // still wakes.
+        tokio::time::timeout(Duration::from_secs(1), shared.changed())
+            .await
+            .expect("woken by the change");
+        assert_eq!(shared.conditions(), BTreeSet::from(["MemoryPressure"]));
+        // The same conditions again are no change.
+        shared.set_conditions(BTreeSet::from(["MemoryPressure"]));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), shared.changed())
+                .await
+                .is_err()
+        );
+
+        let req = Request {
+            message: "m".into(),
+            grace: Duration::ZERO,
+        };
+        shared.request("a", req.clone());
+        shared.request("gone", req.clone());
+        assert!(shared.pending("a"));
+        shared.forget_missing(&["a"]);
+        assert!(!shared.pending("gone"));
+        assert_eq!(shared.take("a"), Some(req));
+        assert_eq!(shared.take("a"), None);
+        assert!(!shared.pending("a"));
+    }
+}
