@@ -12,7 +12,10 @@
 //!   `node.kubernetes.io/memory-pressure:NoSchedule`;
 //! - a new BestEffort pod bound to the node is refused by kubelet
 //!   admission ("The node had condition: [MemoryPressure]. ");
-//! - the pressure persisting, the Burstable pod goes next.
+//! - the pressure persisting, the Burstable pod goes next;
+//! - the BestEffort pod's ReplicaSet makes a replacement, which the taint
+//!   keeps Pending until the kubelet runs without the threshold again: the
+//!   condition turns False, the taint goes and the replacement runs.
 
 use std::time::Duration;
 
@@ -20,13 +23,20 @@ use serde_json::Value;
 use tests::lab::{wait_until, Lab};
 
 const PODS: &str = r#"
-apiVersion: v1
-kind: Pod
+apiVersion: apps/v1
+kind: ReplicaSet
 metadata: {name: besteffort}
 spec:
-  terminationGracePeriodSeconds: 30
-  containers:
-  - {name: sleeper, image: "busybox:1.36", command: ["sleep", "3600"]}
+  replicas: 1
+  selector:
+    matchLabels: {app: besteffort}
+  template:
+    metadata:
+      labels: {app: besteffort}
+    spec:
+      terminationGracePeriodSeconds: 30
+      containers:
+      - {name: sleeper, image: "busybox:1.36", command: ["sleep", "3600"]}
 ---
 apiVersion: v1
 kind: Pod
@@ -56,11 +66,28 @@ spec:
 /// pressure.
 const MARGIN: u64 = 4 << 30;
 
+/// The pod called `name`, or the first one whose name starts with
+/// `name-` (the ReplicaSet's).
 fn pod<'a>(list: &'a Value, name: &str) -> &'a Value {
+    let prefix = format!("{name}-");
     list["items"]
         .as_array()
-        .and_then(|i| i.iter().find(|p| p["metadata"]["name"] == name))
+        .and_then(|i| {
+            i.iter().find(|p| {
+                let n = p["metadata"]["name"].as_str().unwrap_or_default();
+                n == name || n.starts_with(&prefix)
+            })
+        })
         .unwrap_or(&Value::Null)
+}
+
+fn memory_pressure_taint(lab: &Lab) -> bool {
+    let node = lab.get_json(&["node", "node-1"]);
+    node["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| t["key"] == "node.kubernetes.io/memory-pressure" && t["effect"] == "NoSchedule")
 }
 
 fn failed(p: &Value) -> bool {
@@ -96,11 +123,15 @@ fn memory_pressure_evicts_best_effort_first_and_refuses_new_best_effort_pods() {
     let (code, out, err) = lab.kubectl(&[
         "wait",
         "--for=condition=Ready",
-        "pod/besteffort",
-        "pod/burstable",
+        "pod",
+        "--all",
         "--timeout=90s",
     ]);
     assert_eq!(code, 0, "{out}{err}");
+    let be_name = pod(&lab.get_json(&["pods"]), "besteffort")["metadata"]["name"]
+        .as_str()
+        .expect("the ReplicaSet's pod")
+        .to_string();
     assert!(node_condition(&lab, "MemoryPressure")["status"] == "False");
 
     // Restart the kubelet (its pods keep running) with a threshold the node
@@ -160,19 +191,11 @@ fn memory_pressure_evicts_best_effort_first_and_refuses_new_best_effort_pods() {
     });
     assert!(pressure.is_some(), "MemoryPressure=True on the node");
     let tainted = wait_until(Duration::from_secs(30), || {
-        let node = lab.get_json(&["node", "node-1"]);
-        node["spec"]["taints"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|t| {
-                t["key"] == "node.kubernetes.io/memory-pressure" && t["effect"] == "NoSchedule"
-            })
-            .then_some(())
+        memory_pressure_taint(&lab).then_some(())
     });
     assert!(tainted.is_some(), "the memory-pressure taint is added");
     let evicted = wait_until(Duration::from_secs(20), || {
-        let e = events(&lab, "Evicted", "besteffort");
+        let e = events(&lab, "Evicted", &be_name);
         (!e.is_empty()).then_some(e)
     })
     .expect("an Evicted event on the pod");
@@ -206,5 +229,49 @@ fn memory_pressure_evicts_best_effort_first_and_refuses_new_best_effort_pods() {
     assert!(
         msg.starts_with("The node was low on resource: memory. ") && !msg.contains("Container"),
         "within its requests, no container is named: {msg}"
+    );
+
+    // The ReplicaSet counts its Failed pod as gone and makes another, which
+    // the taint keeps off the node.
+    let replacement = |list: &Value| -> Option<Value> {
+        list["items"]
+            .as_array()?
+            .iter()
+            .find(|p| {
+                let n = p["metadata"]["name"].as_str().unwrap_or_default();
+                n.starts_with("besteffort-") && n != be_name && !failed(p)
+            })
+            .cloned()
+    };
+    let pending = wait_until(Duration::from_secs(30), || {
+        replacement(&lab.get_json(&["pods"]))
+    })
+    .expect("the ReplicaSet replaces its evicted pod");
+    assert!(
+        pending["spec"]["nodeName"].is_null(),
+        "not scheduled onto the tainted node: {pending}"
+    );
+
+    // Relief: the kubelet without the threshold. The condition and the
+    // taint go, and the replacement runs.
+    lab.kill_kubelet(1);
+    std::fs::write(&config, &lab_config).expect("restoring the kubelet config");
+    lab.start_kubelet(1);
+    let relieved = wait_until(Duration::from_secs(60), || {
+        (node_condition(&lab, "MemoryPressure")["status"] == "False"
+            && !memory_pressure_taint(&lab))
+        .then_some(())
+    });
+    assert!(
+        relieved.is_some(),
+        "MemoryPressure=False and no taint once relieved"
+    );
+    let running = wait_until(Duration::from_secs(60), || {
+        let list = lab.get_json(&["pods"]);
+        replacement(&list).filter(|p| p["status"]["phase"] == "Running")
+    });
+    assert!(
+        running.is_some(),
+        "the replacement runs once the taint is gone"
     );
 }
