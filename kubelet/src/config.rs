@@ -460,6 +460,43 @@ mod tests {
     }
 
     #[test]
+    fn eviction_settings_are_read_and_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k.yaml");
+        let c = FileConfig::load(&p).err();
+        assert!(c.is_some(), "a missing file is an error");
+        std::fs::write(&p, "{}\n").unwrap();
+        let c = FileConfig::load(&p).unwrap();
+        assert_eq!(
+            c.eviction_pressure_transition_period,
+            Duration::from_secs(300)
+        );
+        assert_eq!(c.eviction_monitoring_period, Duration::from_secs(10));
+        assert_eq!(
+            c.eviction_hard.get("memory.available").map(String::as_str),
+            Some("100Mi")
+        );
+        std::fs::write(
+            &p,
+            "evictionSoft: {memory.available: 1Gi}\nevictionSoftGracePeriod: {memory.available: 30s}\n\
+             evictionPressureTransitionPeriod: 5s\nevictionMonitoringPeriod: 1s\nevictionMaxPodGracePeriod: 20\n",
+        )
+        .unwrap();
+        let c = FileConfig::load(&p).unwrap();
+        assert_eq!(
+            c.eviction_pressure_transition_period,
+            Duration::from_secs(5)
+        );
+        assert_eq!(c.eviction_monitoring_period, Duration::from_secs(1));
+        assert_eq!(c.eviction_max_pod_grace_period, 20);
+        std::fs::write(&p, "evictionSoft: {memory.available: 1Gi}\n").unwrap();
+        let e = FileConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("no evictionSoftGracePeriod"), "{e}");
+        std::fs::write(&p, "evictionMonitoringPeriod: 0s\n").unwrap();
+        assert!(FileConfig::load(&p).is_err());
+    }
+
+    #[test]
     fn runtime_part_with_mirrors_and_quantities() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("kubelet.yaml");
