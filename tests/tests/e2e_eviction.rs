@@ -150,7 +150,7 @@ fn memory_pressure_evicts_best_effort_first_and_refuses_new_best_effort_pods() {
     text.push_str(&format!(
         "evictionHard: {{memory.available: \"{threshold}\"}}\n\
          evictionPressureTransitionPeriod: 5s\n\
-         evictionMonitoringPeriod: 3s\n"
+         evictionMonitoringPeriod: 4s\n"
     ));
     std::fs::write(&config, text).expect("writing the kubelet config");
     lab.start_kubelet(1);
@@ -158,10 +158,10 @@ fn memory_pressure_evicts_best_effort_first_and_refuses_new_best_effort_pods() {
     // The BestEffort pod goes first; the Burstable one still runs then.
     let first = wait_until(Duration::from_secs(90), || {
         let list = lab.get_json(&["pods"]);
-        (failed(pod(&list, "besteffort")) || failed(pod(&list, "burstable"))).then_some(list)
+        (failed(pod(&list, &be_name)) || failed(pod(&list, "burstable"))).then_some(list)
     })
     .expect("a pod is evicted under memory pressure");
-    let be = pod(&first, "besteffort");
+    let be = pod(&first, &be_name);
     assert!(failed(be), "the BestEffort pod goes first: {first}");
     assert!(
         !failed(pod(&first, "burstable")),
