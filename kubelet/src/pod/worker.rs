@@ -5,7 +5,10 @@
 //! 1. being deleted -> stop the containers (preStop, SIGTERM, grace, then
 //!    SIGKILL), tear down sandbox, network and volumes, then delete the pod
 //!    object for good (grace 0): the worker ends;
-//! 2. past `activeDeadlineSeconds` -> kill everything, phase Failed;
+//! 2. evicted by the eviction manager ([`crate::eviction`]) -> kill
+//!    everything with the grace it gives, phase Failed, reason Evicted,
+//!    `DisruptionTarget`; past `activeDeadlineSeconds` -> kill everything,
+//!    phase Failed;
 //! 3. volumes set up (configMaps/secrets refreshed), sandbox and network
 //!    ensured (a restarted kubelet finds both again and keeps them);
 //! 4. init containers one at a time in order, each to a successful exit
