@@ -561,6 +561,11 @@ podLogsDir: $dir/pod-logs
 clusterDomain: cluster.local
 clusterDNS: ["10.96.0.10"]
 nodeStatusUpdateFrequency: 10s
+# Every lab node shares the host's disk: a developer machine with less than
+# 10% free would put every node under DiskPressure and evict every pod, so
+# the disk signals are off (as kind does); memory and pids keep upstream's
+# defaults.
+evictionHard: {memory.available: 100Mi, nodefs.available: "0%", imagefs.available: "0%", pid.available: 5%}
 cniConfDir: $dir/root/cni/net.d
 registryMirrors:
   docker.io: ["http://$host_ip:$reg_port"]

@@ -8,6 +8,7 @@
 //! proxy::run                            (iptables NAT for Services' ClusterIPs)
 //! cluster_dns::run                      (cluster DNS on the clusterDNS IP)
 //! server::serve :10250                  (over TLS, callers checked: logs, exec, attach, ...)
+//! eviction::manager::run                (node pressure: conditions, evict one pod a cycle)
 //! pod::run                              (a worker per pod bound to this node)
 //! ```
 
@@ -160,7 +161,9 @@ pub fn main(opts: Options) -> anyhow::Result<()> {
 pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
     let runtime = Arc::new(runtime);
-    let node = crate::node::register(&client, &cfg, &runtime).await?;
+    let thresholds = crate::eviction::thresholds::parse(&cfg.file)?;
+    let eviction = Arc::new(crate::eviction::Shared::default());
+    let node = crate::node::register(&client, &cfg, &runtime, &eviction).await?;
     let node_ip = node
         .status
         .as_ref()
@@ -172,6 +175,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         client.clone(),
         cfg.clone(),
         runtime.clone(),
+        eviction.clone(),
     ));
 
     let network = Arc::new(Network::new(NetworkConfig {
@@ -238,7 +242,27 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         pods: Default::default(),
         tokens: crate::volumes::service_account_token::TokenManager::new(client.clone()),
         services,
+        eviction: eviction.clone(),
     });
+    let pods_ctx = ctx.clone();
+    tokio::spawn(crate::eviction::manager::run(
+        crate::eviction::manager::Manager::new(
+            thresholds,
+            cfg.file.eviction_pressure_transition_period,
+        ),
+        crate::eviction::manager::Deps {
+            shared: eviction,
+            machine: Arc::new(crate::eviction::signals::NodeMachine::new(
+                runtime.clone(),
+                cfg.root_dir.clone(),
+            )),
+            pods: Arc::new(move || pods_ctx.known_pods()),
+            recorder: ctx.recorder.clone(),
+            node_name: cfg.node_name.clone(),
+            period: cfg.file.eviction_monitoring_period,
+            max_pod_grace: cfg.file.eviction_max_pod_grace_period,
+        },
+    ));
     let addr = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), cfg.port);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let serving = crate::server::Serving {

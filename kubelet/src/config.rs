@@ -11,6 +11,12 @@
 //! cniConfDir: /var/lib/kubelet/cni/net.d
 //! nodeStatusUpdateFrequency: 10s
 //! evictionHard: {memory.available: 100Mi, nodefs.available: 10%, pid.available: 5%}
+//! evictionSoft: {memory.available: 1Gi}          # evict only after ...
+//! evictionSoftGracePeriod: {memory.available: 1m} # ... this long below it
+//! evictionMaxPodGracePeriod: 30                   # soft evictions' grace cap (s)
+//! evictionMinimumReclaim: {memory.available: 0Mi} # reclaim this much beyond
+//! evictionPressureTransitionPeriod: 5m            # conditions stay this long
+//! evictionMonitoringPeriod: 10s     # how often signals are read (crate::eviction)
 //! registryMirrors: {docker.io: ["http://10.200.0.1:5000"]}
 //! insecureRegistries: ["10.200.0.1:5000"]
 //! serviceProxy: true                # iptables rules for ClusterIPs (crate::proxy)
@@ -88,8 +94,28 @@ pub struct FileConfig {
     #[serde(with = "go_duration")]
     pub node_status_update_frequency: Duration,
     /// Hard eviction thresholds (`memory.available`, `nodefs.available`,
-    /// `pid.available`) that set the pressure conditions.
+    /// `imagefs.available`, `pid.available`: a quantity or a percentage of
+    /// the capacity); see [`crate::eviction`].
     pub eviction_hard: BTreeMap<String, String>,
+    /// Soft eviction thresholds: met for longer than their
+    /// `evictionSoftGracePeriod` before the kubelet evicts.
+    pub eviction_soft: BTreeMap<String, String>,
+    /// How long each soft threshold must be met (Go durations).
+    pub eviction_soft_grace_period: BTreeMap<String, String>,
+    /// The longest grace period (seconds) a pod evicted for a soft
+    /// threshold gets; 0 leaves the pod's own.
+    pub eviction_max_pod_grace_period: i64,
+    /// How much beyond a threshold must be free again before its pressure
+    /// counts as relieved.
+    pub eviction_minimum_reclaim: BTreeMap<String, String>,
+    /// How long a pressure condition stays True after its signal cleared
+    /// (upstream: 5m), so the node does not flap.
+    #[serde(with = "go_duration")]
+    pub eviction_pressure_transition_period: Duration,
+    /// How often the eviction manager reads the signals (upstream's
+    /// housekeeping interval, 10 s; not an upstream field: tests shorten it).
+    #[serde(with = "go_duration")]
+    pub eviction_monitoring_period: Duration,
     /// Run the service proxy ([`crate::proxy`]).
     pub service_proxy: bool,
     /// Let the service proxy program iptables when the kubelet runs in the
@@ -241,6 +267,12 @@ impl Default for FileConfig {
                 ("pid.available".to_string(), "5%".to_string()),
             ]
             .into(),
+            eviction_soft: BTreeMap::new(),
+            eviction_soft_grace_period: BTreeMap::new(),
+            eviction_max_pod_grace_period: 0,
+            eviction_minimum_reclaim: BTreeMap::new(),
+            eviction_pressure_transition_period: Duration::from_secs(300),
+            eviction_monitoring_period: Duration::from_secs(10),
             service_proxy: true,
             service_proxy_in_root_netns: false,
             cluster_dns_server: true,
@@ -313,6 +345,18 @@ impl FileConfig {
                     "cgroupDriver {:?} is not supported: the built-in runtime manages cgroupfs paths itself",
                     c.cgroup_driver
                 ),
+            });
+        }
+        if let Err(e) = crate::eviction::thresholds::parse(&c) {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            });
+        }
+        if c.eviction_monitoring_period.is_zero() {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                reason: "evictionMonitoringPeriod must be positive".into(),
             });
         }
         if let Err(reason) = c
@@ -413,6 +457,43 @@ mod tests {
         assert!(matches!(FileConfig::load(&p), Err(Error::Invalid { .. })));
         std::fs::write(&p, "cgroupDriver: systemd\n").unwrap();
         assert!(matches!(FileConfig::load(&p), Err(Error::Invalid { .. })));
+    }
+
+    #[test]
+    fn eviction_settings_are_read_and_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k.yaml");
+        let c = FileConfig::load(&p).err();
+        assert!(c.is_some(), "a missing file is an error");
+        std::fs::write(&p, "{}\n").unwrap();
+        let c = FileConfig::load(&p).unwrap();
+        assert_eq!(
+            c.eviction_pressure_transition_period,
+            Duration::from_secs(300)
+        );
+        assert_eq!(c.eviction_monitoring_period, Duration::from_secs(10));
+        assert_eq!(
+            c.eviction_hard.get("memory.available").map(String::as_str),
+            Some("100Mi")
+        );
+        std::fs::write(
+            &p,
+            "evictionSoft: {memory.available: 1Gi}\nevictionSoftGracePeriod: {memory.available: 30s}\n\
+             evictionPressureTransitionPeriod: 5s\nevictionMonitoringPeriod: 1s\nevictionMaxPodGracePeriod: 20\n",
+        )
+        .unwrap();
+        let c = FileConfig::load(&p).unwrap();
+        assert_eq!(
+            c.eviction_pressure_transition_period,
+            Duration::from_secs(5)
+        );
+        assert_eq!(c.eviction_monitoring_period, Duration::from_secs(1));
+        assert_eq!(c.eviction_max_pod_grace_period, 20);
+        std::fs::write(&p, "evictionSoft: {memory.available: 1Gi}\n").unwrap();
+        let e = FileConfig::load(&p).unwrap_err().to_string();
+        assert!(e.contains("no evictionSoftGracePeriod"), "{e}");
+        std::fs::write(&p, "evictionMonitoringPeriod: 0s\n").unwrap();
+        assert!(FileConfig::load(&p).is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! The kubelet library: the node agent ([`agent`]: [`node`], [`pod`],
+//! node-pressure [`eviction`],
 //! [`volumes`], [`network`], the service [`proxy`] and the cluster DNS
 //! server [`cluster_dns`] over one view of the cluster's [`services`], the
 //! API [`server`]) and the `kubelet ctl` debug command ([`ctl`]), both on top
@@ -8,6 +9,7 @@ pub mod agent;
 pub mod cluster_dns;
 pub mod config;
 pub mod ctl;
+pub mod eviction;
 pub mod network;
 pub mod node;
 pub mod pod;

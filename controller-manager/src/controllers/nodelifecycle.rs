@@ -13,7 +13,11 @@
 //!    NodeNotReady Event is written;
 //! 2. **taints**: Ready=Unknown -> `node.kubernetes.io/unreachable`,
 //!    Ready=False -> `node.kubernetes.io/not-ready`, both NoSchedule and
-//!    NoExecute; removed when Ready again;
+//!    NoExecute; removed when Ready again. And, as upstream's
+//!    TaintNodesByCondition, MemoryPressure / DiskPressure / PIDPressure
+//!    True -> `node.kubernetes.io/{memory,disk,pid}-pressure:NoSchedule`
+//!    (the kubelet's eviction manager sets those conditions), removed when
+//!    the condition is no longer True;
 //! 3. **eviction**: each pod on a node with NoExecute taints is deleted when
 //!    its toleration runs out (`tolerationSeconds` from the taint's
 //!    timeAdded; no toleration at all: at once; pods without their own
@@ -42,6 +46,12 @@ pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
 /// The namespace of node heartbeat Leases.
 pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 const CONDITIONS: &[&str] = &["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
+/// NoSchedule taints that mirror a pressure condition being True.
+pub const PRESSURE_TAINTS: &[(&str, &str)] = &[
+    ("MemoryPressure", "node.kubernetes.io/memory-pressure"),
+    ("DiskPressure", "node.kubernetes.io/disk-pressure"),
+    ("PIDPressure", "node.kubernetes.io/pid-pressure"),
+];
 
 /// Registers handlers and returns the workers.
 pub fn start(ctx: &Context) -> Started {
@@ -105,6 +115,47 @@ fn condition<'a>(node: &'a Node, type_: &str) -> Option<&'a NodeCondition> {
         .as_ref()?
         .iter()
         .find(|c| c.type_ == type_)
+}
+
+/// The node's taints as its conditions want them: the taints others set
+/// are kept, ours (not-ready, unreachable, the pressure ones) follow the
+/// conditions; a taint already there keeps its `timeAdded`.
+pub fn desired_taints(node: &Node) -> Vec<Taint> {
+    let taints = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default();
+    let ours = |t: &Taint| {
+        t.key == UNREACHABLE
+            || t.key == NOT_READY
+            || PRESSURE_TAINTS.iter().any(|(_, k)| t.key == *k)
+    };
+    let mut want: Vec<(&str, &str)> = Vec::new();
+    match condition(node, "Ready").map(|c| c.status.as_str()) {
+        Some("Unknown") => want.extend([(UNREACHABLE, "NoSchedule"), (UNREACHABLE, "NoExecute")]),
+        Some("False") => want.extend([(NOT_READY, "NoSchedule"), (NOT_READY, "NoExecute")]),
+        _ => {}
+    }
+    for (cond, key) in PRESSURE_TAINTS {
+        if condition(node, cond).is_some_and(|c| c.status == "True") {
+            want.push((key, "NoSchedule"));
+        }
+    }
+    let mut next: Vec<Taint> = taints.iter().filter(|t| !ours(t)).cloned().collect();
+    for (key, effect) in want {
+        let existing = taints
+            .iter()
+            .find(|t| t.key == key && t.effect == effect)
+            .cloned();
+        next.push(existing.unwrap_or_else(|| Taint {
+            key: key.into(),
+            effect: effect.into(),
+            value: None,
+            time_added: (effect == "NoExecute").then(meta::now),
+        }));
+    }
+    next
 }
 
 /// Whether `t` tolerates `taint` (upstream `ToleratesTaint`).
@@ -225,13 +276,7 @@ impl Reconciler for NodeLifecycleController {
             node = self.mark_unknown(&node, ever_ready).await?;
         }
         // 2. Taints.
-        let ready = condition(&node, "Ready").map(|c| c.status.clone());
-        let want_key = match ready.as_deref() {
-            Some("Unknown") => Some(UNREACHABLE),
-            Some("False") => Some(NOT_READY),
-            _ => None,
-        };
-        node = self.sync_taints(&node, want_key).await?;
+        node = self.sync_taints(&node).await?;
         // 3. Eviction.
         let next = self.evict(&node).await?;
         let mut wait = self.period;
@@ -328,36 +373,21 @@ impl NodeLifecycleController {
             .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
     }
 
-    async fn sync_taints(&self, node: &Node, want_key: Option<&str>) -> Result<Node> {
+    async fn sync_taints(&self, node: &Node) -> Result<Node> {
         let taints = node
             .spec
             .as_ref()
             .and_then(|s| s.taints.clone())
             .unwrap_or_default();
-        let ours = |t: &Taint| t.key == UNREACHABLE || t.key == NOT_READY;
-        let mut next: Vec<Taint> = taints.iter().filter(|t| !ours(t)).cloned().collect();
-        if let Some(key) = want_key {
-            for effect in ["NoSchedule", "NoExecute"] {
-                // Keep the existing taint (and its timeAdded) when present.
-                let existing = taints
-                    .iter()
-                    .find(|t| t.key == key && t.effect == effect)
-                    .cloned();
-                next.push(existing.unwrap_or_else(|| Taint {
-                    key: key.into(),
-                    effect: effect.into(),
-                    value: None,
-                    time_added: (effect == "NoExecute").then(meta::now),
-                }));
-            }
-        }
+        let next = desired_taints(node);
         if next == taints {
             return Ok(node.clone());
         }
         let name = node.metadata.name.clone().unwrap_or_default();
         let api: Api<Node> = Api::all(self.client.clone());
         let patch = serde_json::json!({"spec": {"taints": next}, "metadata": {"resourceVersion": node.metadata.resource_version}});
-        tracing::info!(node = %name, taint = ?want_key, "updating node taints");
+        let keys: Vec<&str> = next.iter().map(|t| t.key.as_str()).collect();
+        tracing::info!(node = %name, taints = ?keys, "updating node taints");
         api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
             .context(|| format!("updating taints of node {name}"))
@@ -463,6 +493,96 @@ mod tests {
         assert_eq!(
             eviction_time(&pod(vec![]), &[taint("example.com/x")], 300),
             Some(1_000_000)
+        );
+    }
+
+    fn node(conditions: &[(&str, &str)], taints: Vec<Taint>) -> Node {
+        let conditions = conditions
+            .iter()
+            .map(|(t, s)| serde_json::json!({"type": t, "status": s}))
+            .collect::<Vec<_>>();
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n"},
+            "spec": {"taints": taints},
+            "status": {"conditions": conditions}
+        }))
+        .expect("node")
+    }
+
+    fn keys(taints: &[Taint]) -> Vec<(String, String)> {
+        taints
+            .iter()
+            .map(|t| (t.key.clone(), t.effect.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn pressure_conditions_become_no_schedule_taints_and_go_again() {
+        let other = Taint {
+            key: "example.com/dedicated".into(),
+            effect: "NoSchedule".into(),
+            value: Some("x".into()),
+            time_added: None,
+        };
+        let pressed = node(
+            &[
+                ("Ready", "True"),
+                ("MemoryPressure", "True"),
+                ("DiskPressure", "False"),
+                ("PIDPressure", "True"),
+            ],
+            vec![other.clone()],
+        );
+        let want = desired_taints(&pressed);
+        assert_eq!(
+            keys(&want),
+            [
+                (
+                    "example.com/dedicated".to_string(),
+                    "NoSchedule".to_string()
+                ),
+                (
+                    "node.kubernetes.io/memory-pressure".to_string(),
+                    "NoSchedule".to_string()
+                ),
+                (
+                    "node.kubernetes.io/pid-pressure".to_string(),
+                    "NoSchedule".to_string()
+                ),
+            ]
+        );
+        assert!(want.iter().all(|t| t.time_added.is_none()));
+        // Relieved (or Unknown, as a silent node's are): the pressure taints go,
+        // the not-ready/unreachable logic is unchanged.
+        let relieved = node(
+            &[
+                ("Ready", "True"),
+                ("MemoryPressure", "False"),
+                ("PIDPressure", "Unknown"),
+            ],
+            want.clone(),
+        );
+        assert_eq!(desired_taints(&relieved), vec![other.clone()]);
+        let silent = node(&[("Ready", "Unknown"), ("MemoryPressure", "Unknown")], want);
+        assert_eq!(
+            keys(&desired_taints(&silent)),
+            [
+                (
+                    "example.com/dedicated".to_string(),
+                    "NoSchedule".to_string()
+                ),
+                (UNREACHABLE.to_string(), "NoSchedule".to_string()),
+                (UNREACHABLE.to_string(), "NoExecute".to_string()),
+            ]
+        );
+        // Unchanged conditions, unchanged taints: no write.
+        let again = node(
+            &[("Ready", "True"), ("MemoryPressure", "True")],
+            desired_taints(&node(&[("MemoryPressure", "True")], vec![])),
+        );
+        assert_eq!(
+            desired_taints(&again),
+            again.spec.and_then(|s| s.taints).unwrap_or_default()
         );
     }
 

@@ -34,11 +34,6 @@ pub fn memory_total() -> u64 {
     meminfo("MemTotal:").unwrap_or(0)
 }
 
-/// Available memory in bytes (what eviction compares against).
-pub fn memory_available() -> u64 {
-    meminfo("MemAvailable:").unwrap_or(0)
-}
-
 /// (total, available) bytes of the filesystem holding `path`.
 pub fn disk(path: &Path) -> (u64, u64) {
     match nix::sys::statvfs::statvfs(path) {

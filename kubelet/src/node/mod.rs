@@ -2,8 +2,9 @@
 //!
 //! - [`register`]: create the Node (labels, capacity, addresses, nodeInfo,
 //!   kubelet port) or adopt an existing one;
-//! - [`status`]: capacity/allocatable from the machine, the Ready and
-//!   pressure conditions from eviction thresholds, the images present;
+//! - [`status`]: capacity/allocatable from the machine, the Ready
+//!   condition, the pressure conditions the eviction manager
+//!   ([`crate::eviction`]) publishes, the images present;
 //! - [`lease`]: the `kube-node-lease/<node>` Lease renewed every 10 s, the
 //!   cheap heartbeat the node lifecycle controller watches.
 //!
@@ -59,6 +60,7 @@ pub async fn register(
     client: &kube::Client,
     cfg: &Config,
     runtime: &Runtime,
+    eviction: &crate::eviction::Shared,
 ) -> Result<Node, Error> {
     let api: Api<Node> = Api::all(client.clone());
     let labels = [
@@ -96,7 +98,13 @@ pub async fn register(
         }
         Err(e) => return Err(api_err("registering the node")(e)),
     };
-    let status = status::compute(cfg, runtime, node.status.as_ref(), apiserver_route(cfg));
+    let status = status::compute(
+        cfg,
+        runtime,
+        node.status.as_ref(),
+        apiserver_route(cfg),
+        &eviction.conditions(),
+    );
     post_status(client, &cfg.node_name, &status).await
 }
 
@@ -113,7 +121,13 @@ async fn post_status(
 }
 
 /// Keeps the Node registered, its status current and its Lease renewed.
-pub async fn run(client: kube::Client, cfg: Arc<Config>, runtime: Arc<Runtime>) {
+/// A change of the pressure conditions is posted at once.
+pub async fn run(
+    client: kube::Client,
+    cfg: Arc<Config>,
+    runtime: Arc<Runtime>,
+    eviction: Arc<crate::eviction::Shared>,
+) {
     let lease_task = tokio::spawn(lease::run(client.clone(), cfg.node_name.clone()));
     let mut last_posted: Option<(k8s_openapi::api::core::v1::NodeStatus, Instant)> = None;
     let api: Api<Node> = Api::all(client.clone());
@@ -122,7 +136,7 @@ pub async fn run(client: kube::Client, cfg: Arc<Config>, runtime: Arc<Runtime>) 
             Ok(Some(n)) => Some(n),
             Ok(None) => {
                 // Deleted under us: register again, as upstream's kubelet.
-                match register(&client, &cfg, &runtime).await {
+                match register(&client, &cfg, &runtime, &eviction).await {
                     Ok(n) => Some(n),
                     Err(e) => {
                         tracing::warn!(error = %e, "re-registering the node failed");
@@ -136,8 +150,13 @@ pub async fn run(client: kube::Client, cfg: Arc<Config>, runtime: Arc<Runtime>) 
             }
         };
         if let Some(node) = current {
-            let status =
-                status::compute(&cfg, &runtime, node.status.as_ref(), apiserver_route(&cfg));
+            let status = status::compute(
+                &cfg,
+                &runtime,
+                node.status.as_ref(),
+                apiserver_route(&cfg),
+                &eviction.conditions(),
+            );
             let due = last_posted.as_ref().is_none_or(|(s, at)| {
                 !status::same_ignoring_heartbeats(s, &status) || at.elapsed() >= REPORT_FREQUENCY
             });
@@ -151,6 +170,9 @@ pub async fn run(client: kube::Client, cfg: Arc<Config>, runtime: Arc<Runtime>) 
         if lease_task.is_finished() {
             tracing::error!("lease renewal stopped");
         }
-        tokio::time::sleep(cfg.file.node_status_update_frequency).await;
+        tokio::select! {
+            _ = tokio::time::sleep(cfg.file.node_status_update_frequency) => {}
+            _ = eviction.changed() => {}
+        }
     }
 }

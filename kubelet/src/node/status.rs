@@ -2,12 +2,12 @@
 //! conditions (Ready, MemoryPressure, DiskPressure, PIDPressure), addresses,
 //! nodeInfo, the kubelet endpoint, and the images present.
 //!
-//! Pressure conditions compare the machine with the `evictionHard`
-//! thresholds of the config file (`memory.available<100Mi`,
-//! `nodefs.available<10%`, `pid.available<5%` by default). A condition
+//! Pressure conditions are the eviction manager's ([`crate::eviction`]):
+//! True while a threshold is met and for `evictionPressureTransitionPeriod`
+//! after. Allocatable holds back the `evictionHard` thresholds. A condition
 //! keeps its lastTransitionTime while its status does not change.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::{
     ContainerImage, DaemonEndpoint, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeStatus,
@@ -18,26 +18,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::machine;
 use crate::config::Config;
+use crate::eviction::thresholds::{hard_reserve, Signal};
 use container_runtime::Runtime;
 
 /// The version reported as `kubeletVersion` (the API level we follow).
 pub const KUBELET_VERSION: &str = "v1.33.0-minik8s";
-
-/// A threshold: bytes/count, or a percentage of the total.
-fn threshold(spec: Option<&String>, total: u64) -> u64 {
-    let Some(s) = spec else { return 0 };
-    if let Some(p) = s.strip_suffix('%') {
-        return p
-            .trim()
-            .parse::<f64>()
-            .map(|p| (total as f64 * p / 100.0) as u64)
-            .unwrap_or(0);
-    }
-    apimachinery::quantity::value(s)
-        .ok()
-        .and_then(|b| u64::try_from(b).ok())
-        .unwrap_or(0)
-}
 
 fn condition(
     old: Option<&NodeStatus>,
@@ -72,17 +57,18 @@ fn condition(
     }
 }
 
-/// Computes the status to report.
+/// Computes the status to report; `pressure` holds the pressure
+/// conditions that are True.
 pub fn compute(
     cfg: &Config,
     runtime: &Runtime,
     old: Option<&NodeStatus>,
     apiserver_route: Option<std::net::IpAddr>,
+    pressure: &BTreeSet<&'static str>,
 ) -> NodeStatus {
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let mem_total = machine::memory_total();
-    let (disk_total, disk_avail) = machine::disk(&cfg.root_dir);
-    let (pid_max, pid_used) = machine::pids();
+    let (disk_total, _) = machine::disk(&cfg.root_dir);
     let mut capacity = BTreeMap::new();
     capacity.insert("cpu".to_string(), Quantity(machine::cpus().to_string()));
     capacity.insert(
@@ -95,9 +81,8 @@ pub fn compute(
     );
     capacity.insert("pods".to_string(), Quantity(cfg.file.max_pods.to_string()));
     // Allocatable holds back the hard eviction thresholds, as upstream.
-    let ev = &cfg.file.eviction_hard;
-    let mem_reserved = threshold(ev.get("memory.available"), mem_total);
-    let disk_reserved = threshold(ev.get("nodefs.available"), disk_total);
+    let mem_reserved = hard_reserve(&cfg.file, Signal::MemoryAvailable, mem_total);
+    let disk_reserved = hard_reserve(&cfg.file, Signal::NodeFsAvailable, disk_total);
     let mut allocatable = capacity.clone();
     allocatable.insert(
         "memory".to_string(),
@@ -113,12 +98,9 @@ pub fn compute(
             disk_total.saturating_sub(disk_reserved) / 1024
         )),
     );
-    let mem_pressure = mem_reserved > 0 && machine::memory_available() < mem_reserved;
-    let disk_pressure = disk_reserved > 0 && disk_avail < disk_reserved;
-    let pid_pressure = {
-        let reserve = threshold(ev.get("pid.available"), pid_max);
-        reserve > 0 && pid_max.saturating_sub(pid_used) < reserve
-    };
+    let mem_pressure = pressure.contains("MemoryPressure");
+    let disk_pressure = pressure.contains("DiskPressure");
+    let pid_pressure = pressure.contains("PIDPressure");
     let conditions = vec![
         condition(
             old,

@@ -8,6 +8,13 @@
 //! Likewise a pod asking for a sysctl that is neither one of upstream's
 //! safe ones nor allowed by the node's `allowedUnsafeSysctls` (names, or
 //! prefixes ending in `*`) is rejected with reason `SysctlForbidden`.
+//!
+//! Under node pressure ([`crate::eviction`]) new pods would only be evicted
+//! again, so, as upstream's eviction admit handler: under MemoryPressure
+//! alone BestEffort pods are refused (unless they tolerate the
+//! `node.kubernetes.io/memory-pressure` taint), under DiskPressure or
+//! PIDPressure every pod; critical pods always get in. The reason is
+//! `Evicted`.
 
 use k8s_openapi::api::core::v1::Pod;
 
@@ -86,6 +93,51 @@ pub fn forbidden_sysctl(pod: &Pod, allowed_unsafe: &[String]) -> Option<String> 
         }
     }
     None
+}
+
+/// The taint the node lifecycle controller puts on a node under
+/// MemoryPressure.
+const MEMORY_PRESSURE_TAINT: &str = "node.kubernetes.io/memory-pressure";
+
+/// Whether `pod` tolerates the memory-pressure taint (NoSchedule).
+fn tolerates_memory_pressure(pod: &Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.tolerations.iter().flatten())
+        .any(|t| {
+            let key_ok = match t.key.as_deref() {
+                None | Some("") => t.operator.as_deref() == Some("Exists"),
+                Some(k) => k == MEMORY_PRESSURE_TAINT,
+            };
+            let value_ok = t.operator.as_deref() == Some("Exists")
+                || t.value.as_deref().unwrap_or("").is_empty();
+            let effect_ok = matches!(t.effect.as_deref(), None | Some("") | Some("NoSchedule"));
+            key_ok && value_ok && effect_ok
+        })
+}
+
+/// Why `pod` may not start on a node with these pressure `conditions`
+/// (the pod status message, reason [`crate::eviction::REASON`]), if so.
+pub fn node_pressure(
+    pod: &Pod,
+    conditions: &std::collections::BTreeSet<&'static str>,
+) -> Option<String> {
+    if conditions.is_empty() || crate::eviction::ranking::is_critical(pod) {
+        return None;
+    }
+    let only_memory = conditions.len() == 1 && conditions.contains("MemoryPressure");
+    if only_memory {
+        let best_effort =
+            super::container_config::qos(pod) == container_runtime::cgroups::Qos::BestEffort;
+        if !best_effort || tolerates_memory_pressure(pod) {
+            return None;
+        }
+    }
+    let listed: Vec<&str> = crate::eviction::CONDITIONS
+        .into_iter()
+        .filter(|c| conditions.contains(c))
+        .collect();
+    Some(format!("The node had condition: [{}]. ", listed.join(" ")))
 }
 
 /// `(protocol, host IP, host port)` of every container port with a host port.
@@ -197,6 +249,40 @@ mod tests {
         let slashed = with(json!([{"name": "net/ipv4/conf/eth0.100/rp_filter", "value": "1"}]));
         assert!(forbidden_sysctl(&slashed, &[])
             .is_some_and(|m| m.contains("\"net.ipv4.conf.eth0/100.rp_filter\"")));
+    }
+
+    #[test]
+    fn pressure_turns_away_best_effort_pods_or_all_pods() {
+        let with = |resources: serde_json::Value, tolerations: serde_json::Value| -> Pod {
+            serde_json::from_value(json!({"metadata": {"name": "p"},
+                "spec": {"tolerations": tolerations,
+                    "containers": [{"name": "c", "image": "i", "resources": resources}]}}))
+            .expect("pod")
+        };
+        let be = with(json!({}), json!([]));
+        let burstable = with(json!({"requests": {"memory": "10Mi"}}), json!([]));
+        let memory = std::collections::BTreeSet::from(["MemoryPressure"]);
+        let disk = std::collections::BTreeSet::from(["DiskPressure", "MemoryPressure"]);
+        assert_eq!(node_pressure(&be, &Default::default()), None);
+        assert_eq!(
+            node_pressure(&be, &memory).as_deref(),
+            Some("The node had condition: [MemoryPressure]. ")
+        );
+        assert_eq!(node_pressure(&burstable, &memory), None);
+        assert_eq!(
+            node_pressure(&burstable, &disk).as_deref(),
+            Some("The node had condition: [MemoryPressure DiskPressure]. ")
+        );
+        let tolerant = with(
+            json!({}),
+            json!([{"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"}]),
+        );
+        assert_eq!(node_pressure(&tolerant, &memory), None);
+        let mut critical = be.clone();
+        if let Some(s) = critical.spec.as_mut() {
+            s.priority = Some(crate::eviction::ranking::SYSTEM_CRITICAL_PRIORITY);
+        }
+        assert_eq!(node_pressure(&critical, &disk), None);
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub struct Context {
     pub tokens: crate::volumes::service_account_token::TokenManager,
     /// The cluster's Services (for the containers' Service variables).
     pub services: Arc<crate::services::ServiceView>,
+    /// Node pressure and the pods the eviction manager wants gone.
+    pub eviction: Arc<crate::eviction::Shared>,
 }
 
 /// Runs a blocking runtime call on tokio's blocking pool (the runtime

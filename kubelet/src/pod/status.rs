@@ -439,6 +439,38 @@ pub fn compute(inp: &Inputs<'_>) -> PodStatus {
     }
 }
 
+/// Adds (or keeps) the `DisruptionTarget` condition: the kubelet is
+/// terminating the pod for `reason` (upstream's `TerminationByKubelet` for a
+/// node-pressure eviction), which a Job's `podFailurePolicy` can match.
+pub fn set_disruption_target(
+    status: &mut PodStatus,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+) {
+    let conditions = status.conditions.get_or_insert_with(Vec::new);
+    let keep = conditions
+        .iter()
+        .find(|c| {
+            c.type_ == "DisruptionTarget"
+                && c.status == "True"
+                && c.reason.as_deref() == Some(reason)
+        })
+        .and_then(|c| c.last_transition_time.clone());
+    conditions.retain(|c| c.type_ != "DisruptionTarget");
+    conditions.push(PodCondition {
+        type_: "DisruptionTarget".into(),
+        status: "True".into(),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        last_probe_time: None,
+        last_transition_time: Some(
+            keep.unwrap_or_else(|| Time(k8s_openapi::jiff::Timestamp::now())),
+        ),
+        observed_generation: generation,
+    });
+}
+
 /// Whether two statuses differ only in condition timestamps we refresh.
 pub fn same(a: &PodStatus, b: &PodStatus) -> bool {
     let norm = |s: &PodStatus| {

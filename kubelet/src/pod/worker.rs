@@ -5,7 +5,10 @@
 //! 1. being deleted -> stop the containers (preStop, SIGTERM, grace, then
 //!    SIGKILL), tear down sandbox, network and volumes, then delete the pod
 //!    object for good (grace 0): the worker ends;
-//! 2. past `activeDeadlineSeconds` -> kill everything, phase Failed;
+//! 2. evicted by the eviction manager ([`crate::eviction`]) -> kill
+//!    everything with the grace it gives, phase Failed, reason Evicted,
+//!    `DisruptionTarget`; past `activeDeadlineSeconds` -> kill everything,
+//!    phase Failed;
 //! 3. volumes set up (configMaps/secrets refreshed), sandbox and network
 //!    ensured (a restarted kubelet finds both again and keeps them);
 //! 4. init containers one at a time in order, each to a successful exit
@@ -75,6 +78,8 @@ pub struct Worker {
     messages: termination_message::Messages,
     /// In-place resize: the allocation and the resize conditions.
     resize: super::resize::Tracker,
+    /// Evicted for node pressure: the `DisruptionTarget` message.
+    evicted: Option<String>,
 }
 
 /// The pod's ephemeral containers as containers (the fields they may not
@@ -122,6 +127,7 @@ impl Worker {
             admitted: false,
             messages: Default::default(),
             resize: Default::default(),
+            evicted: None,
         }
     }
 
@@ -238,6 +244,16 @@ impl Worker {
             self.stop_all(pod, Duration::from_secs(0)).await;
             return Ok(Outcome::Continue);
         }
+        if self.failed.is_none() {
+            if let Some(ev) = self.ctx.eviction.take(&self.uid) {
+                // Node pressure (crate::eviction): stop everything now (a
+                // hard threshold gives no grace) and fail the pod for good.
+                tracing::warn!(grace = ?ev.grace, message = %ev.message, "evicting the pod");
+                self.failed = Some((crate::eviction::REASON.into(), ev.message.clone()));
+                self.evicted = Some(ev.message);
+                self.stop_all(pod, ev.grace).await;
+            }
+        }
         if let (Some(deadline), Some(start)) = (
             spec.active_deadline_seconds,
             pod.status.as_ref().and_then(|s| s.start_time.as_ref()),
@@ -283,6 +299,10 @@ impl Worker {
                 .is_none();
             let rejected = if has_sandbox || !unstarted {
                 None
+            } else if let Some(m) =
+                super::admission::node_pressure(pod, &self.ctx.eviction.conditions())
+            {
+                Some((crate::eviction::REASON, m))
             } else if super::admission::host_port_conflict(pod, &self.ctx.known_pods()) {
                 Some((
                     super::admission::REASON,
@@ -957,6 +977,14 @@ impl Worker {
         };
         let mut new = status::compute(&inputs);
         self.resize.decorate(&mut new, &spec, &all);
+        if let Some(message) = &self.evicted {
+            status::set_disruption_target(
+                &mut new,
+                crate::eviction::DISRUPTION_REASON,
+                message,
+                pod.metadata.generation,
+            );
+        }
         let unchanged = self
             .last_status
             .as_ref()
