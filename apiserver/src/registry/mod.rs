@@ -81,11 +81,13 @@ pub mod scale;
 pub mod scheduling;
 pub mod storage;
 pub mod strategy;
+pub mod versions;
 pub mod workload;
 
 pub use self::core::namespace::prepare_for_finalize;
 pub use crate::meta::{finalizers, meta_mut, meta_str, now, now_plus};
 pub use strategy::Strategy;
+use versions::Version;
 
 /// The built-in kinds and their strategies: one row per kind.
 #[rustfmt::skip]
@@ -194,6 +196,39 @@ fn table() -> &'static RwLock<Table> {
     })
 }
 
+/// The other served versions of the built-in kinds, by (group, version,
+/// kind), each with the strategy [`strategy_for`] answers for its rows.
+type VersionTable = HashMap<(&'static str, &'static str, &'static str), (Version, Arc<dyn Strategy>)>;
+
+fn version_table() -> &'static VersionTable {
+    static VERSIONS: OnceLock<VersionTable> = OnceLock::new();
+    VERSIONS.get_or_init(|| {
+        let mut t = VersionTable::new();
+        for (group, kind, storage) in builtin_strategies() {
+            for version in storage.versions() {
+                let strategy: Arc<dyn Strategy> = Arc::new(versions::VersionStrategy {
+                    own: Arc::clone(&version.strategy),
+                    storage: Arc::clone(&storage),
+                });
+                t.insert((group, version.version, kind), (version, strategy));
+            }
+        }
+        t
+    })
+}
+
+/// How objects of a built-in row served at another version than its
+/// storage version are converted (`None` for every other row, custom
+/// resources included).
+pub fn version_of(resource: &ResourceInfo) -> Option<&'static Version> {
+    if resource.is_storage_version() {
+        return None;
+    }
+    version_table()
+        .get(&(resource.group, resource.version, resource.kind))
+        .map(|(v, _)| v)
+}
+
 /// The strategy of a kind with no strategy of its own: every hook does
 /// nothing, objects are kept as sent and printed with Name and Age.
 struct Unstructured;
@@ -203,6 +238,13 @@ impl Strategy for Unstructured {}
 /// The strategy of a served resource (a do-nothing one for a kind nobody
 /// registered).
 pub fn strategy_for(resource: &ResourceInfo) -> Arc<dyn Strategy> {
+    if !resource.is_storage_version() {
+        if let Some((_, strategy)) =
+            version_table().get(&(resource.group, resource.version, resource.kind))
+        {
+            return Arc::clone(strategy);
+        }
+    }
     let found = {
         let t = match table().read() {
             Ok(t) => t,

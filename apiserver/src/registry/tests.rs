@@ -386,6 +386,7 @@ mod test_only_kind {
         subresources: &[Subresource::Status],
         verbs: apimachinery::resources::VERBS,
         storage: "widgets",
+        storage_version: "v1",
     };
 
     /// The strategy: a default size, a rule on it, an initial status and a
