@@ -45,7 +45,10 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
         .filter_map(|v| v["version"].as_str())
         .collect();
     assert_eq!(versions, vec!["v2", "v1"]);
-    let v1_list = http.get("/apis/autoscaling/v1").await.expect("v1 resources");
+    let v1_list = http
+        .get("/apis/autoscaling/v1")
+        .await
+        .expect("v1 resources");
     let hpa = v1_list.body["resources"]
         .as_array()
         .into_iter()
@@ -56,8 +59,14 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
     assert_eq!(hpa["kind"], "HorizontalPodAutoscaler");
     assert!(hpa["shortNames"].to_string().contains("hpa"), "{hpa}");
     let api_versions = k(&["api-versions"]);
-    assert!(api_versions.stdout.contains("autoscaling/v1"), "{api_versions:?}");
-    assert!(api_versions.stdout.contains("autoscaling/v2"), "{api_versions:?}");
+    assert!(
+        api_versions.stdout.contains("autoscaling/v1"),
+        "{api_versions:?}"
+    );
+    assert!(
+        api_versions.stdout.contains("autoscaling/v2"),
+        "{api_versions:?}"
+    );
     let resources = k(&["api-resources", "--api-group=autoscaling"]);
     assert!(
         resources.success && resources.stdout.contains("autoscaling/v2"),
@@ -66,7 +75,10 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
 
     // `kubectl autoscale` posts autoscaling/v1.
     let r = http
-        .post("/apis/apps/v1/namespaces/default/deployments", &deployment("web"))
+        .post(
+            "/apis/apps/v1/namespaces/default/deployments",
+            &deployment("web"),
+        )
         .await
         .expect("deployment");
     assert_eq!(r.status, 201, "{}", r.body);
@@ -89,8 +101,16 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
     // `kubectl get -o yaml` reads the preferred v2: a cpu metric.
     let yaml = k(&["get", "hpa", "web", "-o", "yaml"]);
     assert!(yaml.success, "{yaml:?}");
-    assert!(yaml.stdout.contains("apiVersion: autoscaling/v2"), "{}", yaml.stdout);
-    assert!(yaml.stdout.contains("averageUtilization: 50"), "{}", yaml.stdout);
+    assert!(
+        yaml.stdout.contains("apiVersion: autoscaling/v2"),
+        "{}",
+        yaml.stdout
+    );
+    assert!(
+        yaml.stdout.contains("averageUtilization: 50"),
+        "{}",
+        yaml.stdout
+    );
     assert!(yaml.stdout.contains("name: cpu"), "{}", yaml.stdout);
     // The v1 view.
     let v1 = http.get(&format!("{V1}/web")).await.expect("get v1");
@@ -134,12 +154,13 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
         .await
         .expect("create v2");
     assert_eq!(created.status, 201, "{}", created.body);
-    let event = watch
-        .next(Duration::from_secs(10))
-        .expect("an event at v1");
+    let event = watch.next(Duration::from_secs(10)).expect("an event at v1");
     assert_eq!(event["type"], "ADDED", "{event}");
     assert_eq!(event["object"]["apiVersion"], "autoscaling/v1", "{event}");
-    assert_eq!(event["object"]["spec"]["targetCPUUtilizationPercentage"], 70);
+    assert_eq!(
+        event["object"]["spec"]["targetCPUUtilizationPercentage"],
+        70
+    );
     // Read at v1: the memory metric is in the annotation.
     let mut v1 = http.get(&format!("{V1}/mem")).await.expect("get v1").body;
     let annotation = v1["metadata"]["annotations"][METRICS]
@@ -162,10 +183,15 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
         "{v2}"
     );
     assert!(v2["metadata"]["annotations"].get(METRICS).is_none(), "{v2}");
-    let event = watch.next(Duration::from_secs(10)).expect("a MODIFIED at v1");
+    let event = watch
+        .next(Duration::from_secs(10))
+        .expect("a MODIFIED at v1");
     assert_eq!(event["type"], "MODIFIED", "{event}");
     assert_eq!(event["object"]["apiVersion"], "autoscaling/v1");
-    assert_eq!(event["object"]["spec"]["targetCPUUtilizationPercentage"], 60);
+    assert_eq!(
+        event["object"]["spec"]["targetCPUUtilizationPercentage"],
+        60
+    );
 
     // Patches apply to the v1 object: merge, json and strategic.
     for (content_type, patch, want) in [
@@ -222,7 +248,11 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
         .expect("apply v1");
     assert_eq!(applied.status, 201, "{}", applied.body);
     assert_eq!(applied.body["apiVersion"], "autoscaling/v1");
-    let v2 = http.get(&format!("{V2}/applied")).await.expect("get v2").body;
+    let v2 = http
+        .get(&format!("{V2}/applied"))
+        .await
+        .expect("get v2")
+        .body;
     assert_eq!(
         v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
         40
@@ -242,8 +272,7 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
     assert_eq!(bad.body["kind"], "Status");
     assert_eq!(bad.body["reason"], "Invalid");
     assert_eq!(
-        bad.body["details"]["causes"][0]["field"],
-        "spec.maxReplicas",
+        bad.body["details"]["causes"][0]["field"], "spec.maxReplicas",
         "{}",
         bad.body
     );
@@ -260,7 +289,11 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
         .await
         .expect("delete v1");
     assert_eq!(deleted.status, 200, "{}", deleted.body);
-    assert_eq!(deleted.body["apiVersion"], "autoscaling/v1", "{}", deleted.body);
+    assert_eq!(
+        deleted.body["apiVersion"], "autoscaling/v1",
+        "{}",
+        deleted.body
+    );
     let event = watch.next(Duration::from_secs(10));
     // The delete may follow the MODIFIED events of the patches.
     let mut last = event;
@@ -280,11 +313,7 @@ async fn kubectl_explains_and_validates_autoscaling_v1() {
     let etcd = Etcd::start().await.expect("etcd");
     let api = ApiServer::start(&etcd).await.expect("apiserver");
     let k = |args: &[&str]| kubectl(&api.url, args).expect("kubectl runs");
-    let explain = k(&[
-        "explain",
-        "hpa.spec",
-        "--api-version=autoscaling/v1",
-    ]);
+    let explain = k(&["explain", "hpa.spec", "--api-version=autoscaling/v1"]);
     assert!(explain.success, "{explain:?}");
     assert!(
         explain.stdout.contains("targetCPUUtilizationPercentage"),
@@ -314,5 +343,8 @@ async fn kubectl_explains_and_validates_autoscaling_v1() {
     let applied = k(&["apply", "-f", &file]);
     assert!(applied.success, "{applied:?}");
     let again = k(&["apply", "-f", &file]);
-    assert!(again.success && again.stdout.contains("unchanged"), "{again:?}");
+    assert!(
+        again.success && again.stdout.contains("unchanged"),
+        "{again:?}"
+    );
 }

@@ -139,8 +139,7 @@ impl Watcher {
         resource: &'static apimachinery::resources::ResourceInfo,
         objects: &mut [&mut Value],
     ) -> bool {
-        match crate::conversion::read_objects(&self.server, resource, objects).await
-        {
+        match crate::conversion::read_objects(&self.server, resource, objects).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(resource = resource.plural, error = %e, "watch ended: conversion failed");

@@ -48,9 +48,7 @@ where
         // (patched, defaulted, validated) in the version the request speaks
         // and stored in its storage version.
         let resource = ctx.info.resource;
-        let view =
-            crate::conversion::to_request(&ctx.server, resource, &current.object)
-                .await?;
+        let view = crate::conversion::to_request(&ctx.server, resource, &current.object).await?;
         let Mutation {
             mut object,
             precondition,

@@ -198,7 +198,8 @@ fn table() -> &'static RwLock<Table> {
 
 /// The other served versions of the built-in kinds, by (group, version,
 /// kind), each with the strategy [`strategy_for`] answers for its rows.
-type VersionTable = HashMap<(&'static str, &'static str, &'static str), (Version, Arc<dyn Strategy>)>;
+type VersionTable =
+    HashMap<(&'static str, &'static str, &'static str), (Version, Arc<dyn Strategy>)>;
 
 fn version_table() -> &'static VersionTable {
     static VERSIONS: OnceLock<VersionTable> = OnceLock::new();

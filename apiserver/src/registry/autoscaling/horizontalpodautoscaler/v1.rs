@@ -284,9 +284,7 @@ pub fn to_v2(v1: &Value) -> Result<Value, ConversionError> {
         });
         // The annotation has more than the percentage: it wins.
         if let Some(Value::Array(list)) = annotation(v1, CURRENT_METRICS) {
-            current = Some(Value::Array(
-                list.iter().map(metric_status_to_v2).collect(),
-            ));
+            current = Some(Value::Array(list.iter().map(metric_status_to_v2).collect()));
         }
         let conditions = match annotation(v1, CONDITIONS) {
             Some(Value::Array(list)) => Some(Value::Array(list)),
@@ -529,10 +527,7 @@ fn metric_status_to_v2(m: &Value) -> Value {
             ("metric", Some(&metric_identifier(&s, "selector"))),
             (
                 "current",
-                Some(&object([(
-                    "averageValue",
-                    get(&s, "currentAverageValue"),
-                )])),
+                Some(&object([("averageValue", get(&s, "currentAverageValue"))])),
             ),
         ]),
         Some("resource") | Some("containerResource") => object([

@@ -53,7 +53,8 @@ fn a_cpu_target_is_the_v1_percentage_and_nothing_else_is_annotated() {
     assert!(!a.contains_key(METRICS) && !a.contains_key(BEHAVIOR));
     // The raw value of the current metric is kept (upstream saves it even
     // when it maps to the percentage).
-    let current: Value = serde_json::from_str(a[CURRENT_METRICS].as_str().unwrap_or("")).unwrap_or_default();
+    let current: Value =
+        serde_json::from_str(a[CURRENT_METRICS].as_str().unwrap_or("")).unwrap_or_default();
     assert_eq!(
         current,
         json!([{"type": "Resource", "resource": {"name": "cpu",
@@ -79,9 +80,12 @@ fn what_v1_cannot_say_travels_in_annotations_and_comes_back() {
     );
     let v1 = convert(to_v1, &obj);
     assert_eq!(v1["spec"]["targetCPUUtilizationPercentage"], 70);
-    assert!(v1["status"].get("currentCPUUtilizationPercentage").is_none());
+    assert!(v1["status"]
+        .get("currentCPUUtilizationPercentage")
+        .is_none());
     let a = annotations(&v1);
-    let metrics: Value = serde_json::from_str(a[METRICS].as_str().unwrap_or("")).unwrap_or_default();
+    let metrics: Value =
+        serde_json::from_str(a[METRICS].as_str().unwrap_or("")).unwrap_or_default();
     assert_eq!(
         metrics,
         json!([{"type": "Resource", "resource": {"name": "memory", "targetAverageValue": "100Mi"}},
@@ -189,19 +193,29 @@ fn the_v1_strategy_defaults_validates_and_prints_as_v2() {
             "targetCPUUtilizationPercentage": 0}});
     STRATEGY.default(&mut obj);
     assert_eq!(obj["spec"]["minReplicas"], 1);
-    let errs: Vec<String> = STRATEGY.validate(&obj).iter().map(|e| e.to_string()).collect();
+    let errs: Vec<String> = STRATEGY
+        .validate(&obj)
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
     assert!(
-        errs.contains(&"spec.maxReplicas: Required value: must be set and greater than 0".to_string()),
+        errs.contains(
+            &"spec.maxReplicas: Required value: must be set and greater than 0".to_string()
+        ),
         "{errs:?}"
     );
     assert!(
-        errs.iter().any(|e| e.starts_with("spec.metrics[0].resource.target.averageUtilization: Invalid value: 0")),
+        errs.iter().any(|e| e
+            .starts_with("spec.metrics[0].resource.target.averageUtilization: Invalid value: 0")),
         "{errs:?}"
     );
     obj["spec"]["maxReplicas"] = json!(3);
     obj["spec"]["targetCPUUtilizationPercentage"] = json!(50);
     assert!(STRATEGY.validate(&obj).is_empty());
-    assert!(std::ptr::eq(STRATEGY.columns(), super::super::STRATEGY.columns()));
+    assert!(std::ptr::eq(
+        STRATEGY.columns(),
+        super::super::STRATEGY.columns()
+    ));
     let cells = STRATEGY.cells(&obj);
     assert_eq!(cells[1], "Deployment/web");
     assert_eq!(cells[2], "cpu: <unknown>/50%");
