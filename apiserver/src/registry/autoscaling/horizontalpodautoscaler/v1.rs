@@ -102,7 +102,7 @@ fn at<'a>(obj: &'a Value, path: &[&str]) -> Option<&'a Value> {
 }
 
 /// Builds an object of the fields that have a value.
-fn object<const N: usize>(fields: [(&str, Option<&Value>); N]) -> Value {
+fn object<'a, K: Into<String>>(fields: impl IntoIterator<Item = (K, Option<&'a Value>)>) -> Value {
     let mut map = Map::new();
     for (key, value) in fields {
         if let Some(v) = value {
@@ -195,7 +195,7 @@ pub fn to_v1(v2: &Value) -> Result<Value, ConversionError> {
     let others: Vec<Value> = metrics
         .iter()
         .filter(|m| !is_cpu_utilization(m))
-        .map(metric_spec_to_v1)
+        .map(|m| metric_to_v1(m, Half::Target))
         .collect();
     if !others.is_empty() {
         annotate(&mut out, METRICS, &Value::Array(others));
@@ -226,7 +226,10 @@ pub fn to_v1(v2: &Value) -> Result<Value, ConversionError> {
             .filter_map(|m| at(m, &["resource", "current", "averageUtilization"]))
             .next_back();
         if !current.is_empty() {
-            let v1: Vec<Value> = current.iter().map(metric_status_to_v1).collect();
+            let v1: Vec<Value> = current
+                .iter()
+                .map(|m| metric_to_v1(m, Half::Current))
+                .collect();
             annotate(&mut out, CURRENT_METRICS, &Value::Array(v1));
         }
         if let Some(conditions) = get(status, "conditions")
@@ -254,7 +257,7 @@ pub fn to_v2(v1: &Value) -> Result<Value, ConversionError> {
     let mut out = base(v1, V2)?;
     let spec = get(v1, "spec").cloned().unwrap_or_else(|| json!({}));
     let mut metrics: Vec<Value> = match annotation(v1, METRICS) {
-        Some(Value::Array(list)) => list.iter().map(metric_spec_to_v2).collect(),
+        Some(Value::Array(list)) => list.iter().map(|m| metric_to_v2(m, Half::Target)).collect(),
         _ => Vec::new(),
     };
     if let Some(cpu) = get(&spec, "targetCPUUtilizationPercentage") {
@@ -284,7 +287,11 @@ pub fn to_v2(v1: &Value) -> Result<Value, ConversionError> {
         });
         // The annotation has more than the percentage: it wins.
         if let Some(Value::Array(list)) = annotation(v1, CURRENT_METRICS) {
-            current = Some(Value::Array(list.iter().map(metric_status_to_v2).collect()));
+            current = Some(Value::Array(
+                list.iter()
+                    .map(|m| metric_to_v2(m, Half::Current))
+                    .collect(),
+            ));
         }
         let conditions = match annotation(v1, CONDITIONS) {
             Some(Value::Array(list)) => Some(Value::Array(list)),
@@ -340,123 +347,159 @@ fn metric(ty: Value, source: Option<&str>, body: Value) -> Value {
     Value::Object(map)
 }
 
-/// A v2 `MetricSpec` in v1's shape (targets flattened into the source).
-fn metric_spec_to_v1(m: &Value) -> Value {
+/// Which half of a metric is converted: a `MetricSpec`'s target or a
+/// `MetricStatus`'s current value. v2 nests it (`target: {value, ...}`,
+/// `current: {value, ...}`); v1 flattens it into the source with a prefix
+/// (`targetValue`, `currentValue`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Half {
+    Target,
+    Current,
+}
+
+impl Half {
+    /// v2's field, and v1's prefix.
+    fn name(self) -> &'static str {
+        match self {
+            Half::Target => "target",
+            Half::Current => "current",
+        }
+    }
+
+    /// The v1 fields of `source` that are required quantities in Go (not
+    /// pointers): written as zero when v2 has no value.
+    fn required(self, source: &str) -> &'static [&'static str] {
+        match (self, source) {
+            (Half::Target, "object") => &["targetValue"],
+            (Half::Target, "pods") => &["targetAverageValue"],
+            (Half::Current, "object") => &["currentValue"],
+            (Half::Current, "pods" | "resource" | "containerResource") => &["currentAverageValue"],
+            (Half::Current, "external") => &["currentValue"],
+            _ => &[],
+        }
+    }
+}
+
+/// A v2 `MetricSpec` or `MetricStatus` in v1's shape (the half flattened
+/// into the source).
+fn metric_to_v1(m: &Value, half: Half) -> Value {
     let (ty, source, s) = typed_source(m);
-    let target = get(&s, "target").cloned().unwrap_or_else(|| json!({}));
-    let value = get(&target, "value");
-    let average = get(&target, "averageValue");
-    let utilization = get(&target, "averageUtilization");
+    let nested = get(&s, half.name()).cloned().unwrap_or_else(|| json!({}));
+    let p = half.name();
+    let value = get(&nested, "value");
+    let average = get(&nested, "averageValue");
     let name = at(&s, &["metric", "name"]);
     let selector = at(&s, &["metric", "selector"]);
-    let body = match source {
-        Some("object") => object([
-            ("target", get(&s, "describedObject")),
-            ("metricName", name),
-            ("targetValue", Some(value.unwrap_or(&zero()))),
-            ("selector", selector),
-            ("averageValue", average),
-        ]),
-        Some("pods") => object([
-            ("metricName", name),
-            ("targetAverageValue", Some(average.unwrap_or(&zero()))),
-            ("selector", selector),
-        ]),
-        Some("resource") | Some("containerResource") => object([
-            ("name", get(&s, "name")),
-            ("targetAverageUtilization", utilization),
-            ("targetAverageValue", average),
-            ("container", get(&s, "container")),
-        ]),
-        Some(_) => object([
-            ("metricName", name),
-            ("metricSelector", selector),
-            ("targetValue", value),
-            ("targetAverageValue", average),
-        ]),
-        None => json!({}),
+    let fields: Vec<(String, Option<&Value>)> = match source {
+        Some("object") => vec![
+            ("target".into(), get(&s, "describedObject")),
+            ("metricName".into(), name),
+            (format!("{p}Value"), value),
+            ("selector".into(), selector),
+            ("averageValue".into(), average),
+        ],
+        Some("pods") => vec![
+            ("metricName".into(), name),
+            (format!("{p}AverageValue"), average),
+            ("selector".into(), selector),
+        ],
+        Some("resource" | "containerResource") => vec![
+            ("name".into(), get(&s, "name")),
+            (
+                format!("{p}AverageUtilization"),
+                get(&nested, "averageUtilization"),
+            ),
+            (format!("{p}AverageValue"), average),
+            ("container".into(), get(&s, "container")),
+        ],
+        Some(_) => vec![
+            ("metricName".into(), name),
+            ("metricSelector".into(), selector),
+            (format!("{p}Value"), value),
+            (format!("{p}AverageValue"), average),
+        ],
+        None => Vec::new(),
     };
+    let mut body = object(fields);
+    if let (Some(source), Some(map)) = (source, body.as_object_mut()) {
+        for field in half.required(source) {
+            map.entry(*field).or_insert_with(zero);
+        }
+    }
     metric(ty, source, body)
 }
 
-/// A v1 `MetricSpec` (from the annotation) in v2's shape.
-fn metric_spec_to_v2(m: &Value) -> Value {
+/// A v1 `MetricSpec` or `MetricStatus` (from an annotation) in v2's shape.
+fn metric_to_v2(m: &Value, half: Half) -> Value {
     let (ty, source, s) = typed_source(m);
-    let body = match source {
+    let p = half.name();
+    let value = get(&s, &format!("{p}Value"));
+    let average = get(&s, &format!("{p}AverageValue"));
+    let utilization = get(&s, &format!("{p}AverageUtilization"));
+    // A target says its type; a zero targetValue of an object's
+    // averageValue target is v1's unset required field, not a target.
+    let (kind, nested) = match source {
         Some("object") => {
             let average = get(&s, "averageValue");
-            let value = get(&s, "targetValue");
-            let (kind, value) = match average {
-                None => ("Value", value),
-                // A zero targetValue of an averageValue metric is v1's
-                // unset required field, not a target.
-                Some(_) => ("AverageValue", value.filter(|v| !is_zero(v))),
-            };
-            object([
-                ("describedObject", get(&s, "target")),
-                ("metric", Some(&metric_identifier(&s, "selector"))),
-                (
-                    "target",
-                    Some(&object([
-                        ("type", Some(&json!(kind))),
-                        ("value", value),
+            match (half, average) {
+                (Half::Target, Some(_)) => (
+                    "AverageValue",
+                    vec![
+                        ("value", value.filter(|v| !is_zero(v))),
                         ("averageValue", average),
-                    ])),
+                    ],
                 ),
-            ])
+                _ => ("Value", vec![("value", value), ("averageValue", average)]),
+            }
         }
-        Some("pods") => object([
-            ("metric", Some(&metric_identifier(&s, "selector"))),
-            (
-                "target",
-                Some(&object([
-                    ("type", Some(&json!("AverageValue"))),
-                    ("averageValue", get(&s, "targetAverageValue")),
-                ])),
-            ),
-        ]),
-        Some("resource") | Some("containerResource") => {
-            let utilization = get(&s, "targetAverageUtilization");
-            let kind = if utilization.is_some() {
+        Some("pods") => ("AverageValue", vec![("averageValue", average)]),
+        Some("resource" | "containerResource") => (
+            if utilization.is_some() {
                 "Utilization"
             } else {
                 "AverageValue"
-            };
-            object([
-                ("name", get(&s, "name")),
-                ("container", get(&s, "container")),
-                (
-                    "target",
-                    Some(&object([
-                        ("type", Some(&json!(kind))),
-                        ("averageUtilization", utilization),
-                        ("averageValue", get(&s, "targetAverageValue")),
-                    ])),
-                ),
-            ])
-        }
-        Some(_) => {
-            let value = get(&s, "targetValue");
-            let kind = if value.is_some() {
+            },
+            vec![
+                ("averageUtilization", utilization),
+                ("averageValue", average),
+            ],
+        ),
+        _ => (
+            if value.is_some() {
                 "Value"
             } else {
                 "AverageValue"
-            };
-            object([
-                ("metric", Some(&metric_identifier(&s, "metricSelector"))),
-                (
-                    "target",
-                    Some(&object([
-                        ("type", Some(&json!(kind))),
-                        ("value", value),
-                        ("averageValue", get(&s, "targetAverageValue")),
-                    ])),
-                ),
-            ])
-        }
-        None => json!({}),
+            },
+            vec![("value", value), ("averageValue", average)],
+        ),
     };
-    metric(ty, source, body)
+    let kind = json!(kind);
+    let mut nested: Vec<(&str, Option<&Value>)> = nested;
+    if half == Half::Target {
+        nested.insert(0, ("type", Some(&kind)));
+    }
+    let nested = object(nested);
+    let selector = match source {
+        Some("external") => "metricSelector",
+        _ => "selector",
+    };
+    let identifier = metric_identifier(&s, selector);
+    let fields: Vec<(&str, Option<&Value>)> = match source {
+        Some("object") => vec![
+            ("describedObject", get(&s, "target")),
+            ("metric", Some(&identifier)),
+            (p, Some(&nested)),
+        ],
+        Some("pods") => vec![("metric", Some(&identifier)), (p, Some(&nested))],
+        Some("resource" | "containerResource") => vec![
+            ("name", get(&s, "name")),
+            ("container", get(&s, "container")),
+            (p, Some(&nested)),
+        ],
+        Some(_) => vec![("metric", Some(&identifier)), (p, Some(&nested))],
+        None => Vec::new(),
+    };
+    metric(ty, source, object(fields))
 }
 
 /// v2's `metric: {name, selector}` from v1's `metricName` and selector.
@@ -465,95 +508,6 @@ fn metric_identifier(v1: &Value, selector: &str) -> Value {
         ("name", get(v1, "metricName")),
         ("selector", get(v1, selector)),
     ])
-}
-
-/// A v2 `MetricStatus` in v1's shape.
-fn metric_status_to_v1(m: &Value) -> Value {
-    let (ty, source, s) = typed_source(m);
-    let current = get(&s, "current").cloned().unwrap_or_else(|| json!({}));
-    let value = get(&current, "value");
-    let average = get(&current, "averageValue");
-    let name = at(&s, &["metric", "name"]);
-    let selector = at(&s, &["metric", "selector"]);
-    let body = match source {
-        Some("object") => object([
-            ("target", get(&s, "describedObject")),
-            ("metricName", name),
-            ("currentValue", Some(value.unwrap_or(&zero()))),
-            ("selector", selector),
-            ("averageValue", average),
-        ]),
-        Some("pods") => object([
-            ("metricName", name),
-            ("currentAverageValue", Some(average.unwrap_or(&zero()))),
-            ("selector", selector),
-        ]),
-        Some("resource") | Some("containerResource") => object([
-            ("name", get(&s, "name")),
-            (
-                "currentAverageUtilization",
-                get(&current, "averageUtilization"),
-            ),
-            ("currentAverageValue", Some(average.unwrap_or(&zero()))),
-            ("container", get(&s, "container")),
-        ]),
-        Some(_) => object([
-            ("metricName", name),
-            ("metricSelector", selector),
-            ("currentValue", Some(value.unwrap_or(&zero()))),
-            ("currentAverageValue", average),
-        ]),
-        None => json!({}),
-    };
-    metric(ty, source, body)
-}
-
-/// A v1 `MetricStatus` (from the annotation) in v2's shape.
-fn metric_status_to_v2(m: &Value) -> Value {
-    let (ty, source, s) = typed_source(m);
-    let body = match source {
-        Some("object") => object([
-            ("describedObject", get(&s, "target")),
-            ("metric", Some(&metric_identifier(&s, "selector"))),
-            (
-                "current",
-                Some(&object([
-                    ("value", get(&s, "currentValue")),
-                    ("averageValue", get(&s, "averageValue")),
-                ])),
-            ),
-        ]),
-        Some("pods") => object([
-            ("metric", Some(&metric_identifier(&s, "selector"))),
-            (
-                "current",
-                Some(&object([("averageValue", get(&s, "currentAverageValue"))])),
-            ),
-        ]),
-        Some("resource") | Some("containerResource") => object([
-            ("name", get(&s, "name")),
-            ("container", get(&s, "container")),
-            (
-                "current",
-                Some(&object([
-                    ("averageValue", get(&s, "currentAverageValue")),
-                    ("averageUtilization", get(&s, "currentAverageUtilization")),
-                ])),
-            ),
-        ]),
-        Some(_) => object([
-            ("metric", Some(&metric_identifier(&s, "metricSelector"))),
-            (
-                "current",
-                Some(&object([
-                    ("value", get(&s, "currentValue")),
-                    ("averageValue", get(&s, "currentAverageValue")),
-                ])),
-            ),
-        ]),
-        None => json!({}),
-    };
-    metric(ty, source, body)
 }
 
 /// The scaling rules' fields: v2's name and the Go field name upstream's
