@@ -154,7 +154,10 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
         .await
         .expect("create v2");
     assert_eq!(created.status, 201, "{}", created.body);
-    let event = watch.next(Duration::from_secs(10)).expect("an event at v1");
+    let event = watch
+        .next(Duration::from_secs(10))
+        .await
+        .expect("an event at v1");
     assert_eq!(event["type"], "ADDED", "{event}");
     assert_eq!(event["object"]["apiVersion"], "autoscaling/v1", "{event}");
     assert_eq!(
@@ -185,6 +188,7 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
     assert!(v2["metadata"]["annotations"].get(METRICS).is_none(), "{v2}");
     let event = watch
         .next(Duration::from_secs(10))
+        .await
         .expect("a MODIFIED at v1");
     assert_eq!(event["type"], "MODIFIED", "{event}");
     assert_eq!(event["object"]["apiVersion"], "autoscaling/v1");
@@ -294,7 +298,7 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
         "{}",
         deleted.body
     );
-    let event = watch.next(Duration::from_secs(10));
+    let event = watch.next(Duration::from_secs(10)).await;
     // The delete may follow the MODIFIED events of the patches.
     let mut last = event;
     while let Some(e) = &last {
@@ -302,7 +306,7 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
             break;
         }
         assert_eq!(e["object"]["apiVersion"], "autoscaling/v1", "{e}");
-        last = watch.next(Duration::from_secs(10));
+        last = watch.next(Duration::from_secs(10)).await;
     }
     let e = last.expect("a DELETED at v1");
     assert_eq!(e["object"]["apiVersion"], "autoscaling/v1", "{e}");
