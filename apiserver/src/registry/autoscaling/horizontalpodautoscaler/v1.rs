@@ -112,6 +112,20 @@ fn object<'a, K: Into<String>>(fields: impl IntoIterator<Item = (K, Option<&'a V
     Value::Object(map)
 }
 
+/// The fields both versions have alike in `spec` and in `status`.
+const SAME_SPEC: &[&str] = &["scaleTargetRef", "minReplicas", "maxReplicas"];
+const SAME_STATUS: &[&str] = &[
+    "observedGeneration",
+    "lastScaleTime",
+    "currentReplicas",
+    "desiredReplicas",
+];
+
+/// `from`'s fields named in `same`, then `own` (the version's own fields).
+fn part<'a>(from: &'a Value, same: &[&'a str], own: Vec<(&'a str, Option<&'a Value>)>) -> Value {
+    object(same.iter().map(|f| (*f, get(from, f))).chain(own))
+}
+
 /// Go's zero Quantity, as v1's required quantities carry it when unset.
 fn zero() -> Value {
     json!("0")
@@ -205,12 +219,11 @@ pub fn to_v1(v2: &Value) -> Result<Value, ConversionError> {
     }
     out.insert(
         "spec".into(),
-        object([
-            ("scaleTargetRef", get(&spec, "scaleTargetRef")),
-            ("minReplicas", get(&spec, "minReplicas")),
-            ("maxReplicas", get(&spec, "maxReplicas")),
-            ("targetCPUUtilizationPercentage", cpu),
-        ]),
+        part(
+            &spec,
+            SAME_SPEC,
+            vec![("targetCPUUtilizationPercentage", cpu)],
+        ),
     );
     if let Some(status) = get(v2, "status") {
         let current: &[Value] = get(status, "currentMetrics")
@@ -240,13 +253,11 @@ pub fn to_v1(v2: &Value) -> Result<Value, ConversionError> {
         }
         out.insert(
             "status".into(),
-            object([
-                ("observedGeneration", get(status, "observedGeneration")),
-                ("lastScaleTime", get(status, "lastScaleTime")),
-                ("currentReplicas", get(status, "currentReplicas")),
-                ("desiredReplicas", get(status, "desiredReplicas")),
-                ("currentCPUUtilizationPercentage", cpu_now),
-            ]),
+            part(
+                status,
+                SAME_STATUS,
+                vec![("currentCPUUtilizationPercentage", cpu_now)],
+            ),
         );
     }
     Ok(Value::Object(out))
@@ -272,13 +283,11 @@ pub fn to_v2(v1: &Value) -> Result<Value, ConversionError> {
     let metrics = Value::Array(metrics);
     out.insert(
         "spec".into(),
-        object([
-            ("scaleTargetRef", get(&spec, "scaleTargetRef")),
-            ("minReplicas", get(&spec, "minReplicas")),
-            ("maxReplicas", get(&spec, "maxReplicas")),
-            ("metrics", Some(&metrics)),
-            ("behavior", behavior.as_ref()),
-        ]),
+        part(
+            &spec,
+            SAME_SPEC,
+            vec![("metrics", Some(&metrics)), ("behavior", behavior.as_ref())],
+        ),
     );
     if let Some(status) = get(v1, "status") {
         let mut current = get(status, "currentCPUUtilizationPercentage").map(|cpu| {
@@ -299,14 +308,14 @@ pub fn to_v2(v1: &Value) -> Result<Value, ConversionError> {
         };
         out.insert(
             "status".into(),
-            object([
-                ("observedGeneration", get(status, "observedGeneration")),
-                ("lastScaleTime", get(status, "lastScaleTime")),
-                ("currentReplicas", get(status, "currentReplicas")),
-                ("desiredReplicas", get(status, "desiredReplicas")),
-                ("currentMetrics", current.as_ref()),
-                ("conditions", conditions.as_ref()),
-            ]),
+            part(
+                status,
+                SAME_STATUS,
+                vec![
+                    ("currentMetrics", current.as_ref()),
+                    ("conditions", conditions.as_ref()),
+                ],
+            ),
         );
     }
     Ok(Value::Object(out))
