@@ -2,9 +2,10 @@
 //! `autoscaling/v1` (converted), against a real etcd and apiserver, with
 //! the real kubectl: `kubectl autoscale` (which posts v1) creates one that
 //! v2 reads with a cpu metric; a memory metric set in v2 travels through
-//! v1 in its annotation and survives a v1 update and a v1 patch; a watch
-//! at v1 sees v1 objects; discovery lists both versions with v2 preferred;
-//! a bad v1 object is a 422 Status.
+//! v1 in its annotation and survives a v1 update and v1 patches; server-side
+//! apply and `/status` work at v1; a watch at v1 sees v1 objects; discovery
+//! lists both versions with v2 preferred; a bad v1 object is a 422 Status;
+//! `kubectl explain` and validation read v1's own schema.
 
 use std::time::Duration;
 
@@ -260,6 +261,32 @@ async fn autoscaling_v1_and_v2_serve_the_same_objects() {
     assert_eq!(
         v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
         40
+    );
+
+    // A status written at v1 (as an old controller would): v2 reads the
+    // percentage as the cpu metric's current utilization.
+    let mut v1 = http
+        .get(&format!("{V1}/applied"))
+        .await
+        .expect("get v1")
+        .body;
+    v1["status"] = json!({"currentReplicas": 1, "desiredReplicas": 2,
+        "currentCPUUtilizationPercentage": 33});
+    let r = http
+        .put(&format!("{V1}/applied/status"), &v1)
+        .await
+        .expect("put status v1");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"]["currentCPUUtilizationPercentage"], 33);
+    let v2 = http
+        .get(&format!("{V2}/applied"))
+        .await
+        .expect("get v2")
+        .body;
+    assert_eq!(v2["status"]["desiredReplicas"], 2, "{v2}");
+    assert_eq!(
+        v2["status"]["currentMetrics"][0]["resource"]["current"]["averageUtilization"], 33,
+        "{v2}"
     );
 
     // A bad v1 object: 422 with the field named.

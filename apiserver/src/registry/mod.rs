@@ -43,7 +43,12 @@
 //! defaults, rules and printer is a [`generic::Typed`] built from plain
 //! functions (a review adds its answer). Adding a kind is one file and
 //! one row in [`builtin_strategies`]; a kind defined at runtime (a
-//! CustomResourceDefinition's) calls [`register`] with its own strategy. The
+//! CustomResourceDefinition's) calls [`register`] with its own strategy. A
+//! built-in kind served at several versions (HorizontalPodAutoscalers at
+//! `autoscaling/v2` and `v1`) registers its storage version's strategy,
+//! which lists the other versions with their own strategies and
+//! conversions ([`versions`]); [`strategy_for`] answers each row with its
+//! version's. The
 //! workload kinds (in [`apps`] and [`batch`]) implement [`workload::Workload`]
 //! instead, which writes their common strategy once (typed decoding, schema,
 //! empty initial status, immutable selector, printing).
