@@ -148,6 +148,11 @@ pub struct ResourceInfo {
     /// `<group>/<plural>` for custom resources (as upstream), so a custom
     /// resource can never share keys with a built-in one of the same plural.
     pub storage: &'static str,
+    /// The version objects are kept in etcd in. A kind served at several
+    /// versions (HorizontalPodAutoscalers at `autoscaling/v2` and
+    /// `autoscaling/v1`) has one row per version, all with the same storage
+    /// version; the apiserver converts between a row's version and this one.
+    pub storage_version: &'static str,
 }
 
 /// Verbs served on every main resource that is kept in storage.
@@ -198,6 +203,7 @@ impl ResourceInfo {
             subresources: &[],
             verbs: VERBS,
             storage: plural,
+            storage_version: "v1",
         }
     }
 
@@ -207,10 +213,25 @@ impl ResourceInfo {
         self
     }
 
-    /// Served at another version than `v1`.
+    /// Served (and stored) at another version than `v1`.
     pub const fn at(mut self, version: &'static str) -> ResourceInfo {
         self.version = version;
+        self.storage_version = version;
         self
+    }
+
+    /// Stored at `version` while served at this row's version: the row of
+    /// an older version of a kind whose objects are kept in a newer one.
+    pub const fn stored_at(mut self, version: &'static str) -> ResourceInfo {
+        self.storage_version = version;
+        self
+    }
+
+    /// Whether objects of this row's version are the ones kept in etcd.
+    /// Clients that visit every kind once (the garbage collector, namespace
+    /// deletion) take only these rows.
+    pub fn is_storage_version(&self) -> bool {
+        self.version == self.storage_version
     }
 
     /// With short names.
@@ -326,6 +347,10 @@ pub static RESOURCES: &[ResourceInfo] = &[
     // autoscaling/v2
     ResourceInfo::new("autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", NS)
         .at("v2").short(&["hpa"]).in_categories(ALL).with(&[Status]),
+    // autoscaling/v1: the same objects, converted from and to v2 (upstream
+    // serves both; v2, listed first, is preferred)
+    ResourceInfo::new("autoscaling", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", NS)
+        .stored_at("v2").short(&["hpa"]).in_categories(ALL).with(&[Status]),
     // policy/v1
     ResourceInfo::new("policy", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", NS).short(&["pdb"]).with(&[Status]),
     // coordination.k8s.io/v1
@@ -480,6 +505,22 @@ mod tests {
         assert_eq!(cs.map(|r| r.is_stored()), Some(false));
         let ns = find("", "v1", "namespaces").expect("namespaces");
         assert!(ns.is_stored() && !ns.serves("deletecollection"));
+    }
+
+    #[test]
+    fn a_kind_served_at_two_versions_is_stored_at_one() {
+        let v2 = find("autoscaling", "v2", "horizontalpodautoscalers").expect("v2");
+        let v1 = find("autoscaling", "v1", "horizontalpodautoscalers").expect("v1");
+        assert!(v2.is_storage_version() && !v1.is_storage_version());
+        assert_eq!(v1.storage_version, "v2");
+        assert_eq!(v1.storage_name(), v2.storage_name());
+        let autoscaling = groups().into_iter().find(|(g, _)| *g == "autoscaling");
+        assert_eq!(autoscaling, Some(("autoscaling", vec!["v2", "v1"])));
+        let stored: Vec<_> = RESOURCES
+            .iter()
+            .filter(|r| r.is_storage_version() && r.kind == "HorizontalPodAutoscaler")
+            .collect();
+        assert_eq!(stored, vec![v2]);
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub mod audit;
 pub mod authentication;
 pub mod authorization;
 pub mod bootstrap;
+pub mod conversion;
 pub mod defaults;
 pub mod discovery;
 pub mod errors;

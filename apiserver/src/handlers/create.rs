@@ -5,7 +5,7 @@
 //! server-owned fields -> defaults -> validation -> LimitRanger (a pod's
 //! default resources, and bounds) -> admission policies and validating
 //! webhooks -> ResourceQuota (checked and charged) -> the kind's
-//! `before_create` (e.g. a Service's cluster IP) -> one etcd transaction
+//! version conversion -> `before_create` (e.g. a Service's cluster IP) -> one etcd transaction
 //! ("key absent and namespace present") -> 201. What is particular to a kind comes from its strategy
 //! ([`crate::registry::Strategy`]).
 
@@ -299,6 +299,9 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         if ctx.query.dry_run {
             return Ok(candidate);
         }
+        // Stored in the kind's storage version (the answer is converted
+        // back to the request's, see `route`).
+        crate::conversion::to_storage(&ctx.server, resource, &mut candidate).await?;
         strategy.before_create(&ctx.server, &mut candidate).await?;
         let key = ctx
             .server

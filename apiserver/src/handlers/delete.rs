@@ -121,7 +121,7 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
         let obj = &current.object;
         // A custom resource that cannot be read in the version asked for
         // is not deleted (upstream reads it through its converter first).
-        crate::apiextensions::conversion::to_request(&ctx.server, ctx.info.resource, obj).await?;
+        crate::conversion::to_request(&ctx.server, ctx.info.resource, obj).await?;
         if let Some(uid) = &opts.precondition_uid {
             let have = registry::meta_str(obj, "uid").unwrap_or("");
             if uid != have {

@@ -441,16 +441,17 @@ fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Respons
 /// Runs the verb's handler for a parsed request (what [`dispatch`] does once
 /// the URL is resolved).
 pub(crate) async fn route(ctx: Ctx) -> Result<Response> {
-    // A custom resource with several versions answers in the version asked
-    // for, whatever version its objects are stored in: reads convert what
+    // A kind served at several versions (a built-in one such as
+    // HorizontalPodAutoscalers, or a custom resource) answers in the version
+    // asked for, whatever version its objects are stored in: reads convert what
     // they read (before any Table is made of it), the answers of writes
     // are converted here.
     let resource = ctx.info.resource;
     let reads = matches!(ctx.info.verb, Verb::Get | Verb::List | Verb::Watch);
-    if !reads && crate::apiextensions::conversion::needed(resource) {
+    if !reads && crate::conversion::needed(resource) {
         let server = Arc::clone(&ctx.server);
         let resp = route_verb(ctx).await?;
-        return crate::apiextensions::conversion::convert_response(&server, resp, resource).await;
+        return crate::conversion::convert_response(&server, resp, resource).await;
     }
     route_verb(ctx).await
 }

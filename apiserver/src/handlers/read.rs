@@ -38,8 +38,7 @@ pub(super) async fn read_one(ctx: &Ctx) -> Result<Value> {
         Ok(None) => return Err(ApiError::NotFound(ctx.target())),
         Err(e) => return Err(ApiError::from_storage(e, ctx.target())),
     };
-    crate::apiextensions::conversion::read_object(&ctx.server, ctx.info.resource, &mut object)
-        .await?;
+    crate::conversion::read_object(&ctx.server, ctx.info.resource, &mut object).await?;
     Ok(object)
 }
 
@@ -223,7 +222,7 @@ pub(super) async fn list(ctx: Ctx) -> Result<Response> {
     let (mut items, meta) = list_objects(&ctx).await?;
     let resource = ctx.info.resource;
     // Custom resources in the version asked for, one conversion for all.
-    crate::apiextensions::conversion::read_list(&ctx.server, resource, &mut items).await?;
+    crate::conversion::read_list(&ctx.server, resource, &mut items).await?;
     if let Some(include) = ctx.table() {
         let table = crate::tables::table_for_list(resource, &items, &meta, include);
         return Ok(json(StatusCode::OK, &table));
@@ -246,8 +245,7 @@ pub(crate) async fn list_objects(ctx: &Ctx) -> Result<(Vec<Value>, Value)> {
     let resource = ctx.info.resource;
     // A selector on a custom resource's own fields matches the objects in
     // the version asked for (one conversion per page read).
-    let convert_first =
-        filter.reads_custom_fields() && crate::apiextensions::conversion::needed(resource);
+    let convert_first = filter.reads_custom_fields() && crate::conversion::needed(resource);
     let store = &ctx.server.store;
     let prefix = store.collection_prefix(
         ctx.info.resource.storage_name(),
@@ -303,8 +301,7 @@ pub(crate) async fn list_objects(ctx: &Ctx) -> Result<(Vec<Value>, Value)> {
         if convert_first {
             let mut objects: Vec<&mut Value> =
                 page_items.iter_mut().map(|(_, s)| &mut s.object).collect();
-            crate::apiextensions::conversion::read_objects(&ctx.server, resource, &mut objects)
-                .await?;
+            crate::conversion::read_objects(&ctx.server, resource, &mut objects).await?;
         }
         let mut last_key = None;
         for (key, stored) in page_items {

@@ -139,8 +139,7 @@ impl Watcher {
         resource: &'static apimachinery::resources::ResourceInfo,
         objects: &mut [&mut Value],
     ) -> bool {
-        match crate::apiextensions::conversion::read_objects(&self.server, resource, objects).await
-        {
+        match crate::conversion::read_objects(&self.server, resource, objects).await {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!(resource = resource.plural, error = %e, "watch ended: conversion failed");
@@ -274,7 +273,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
         };
         let (mut items, meta) = list_objects(&list_ctx).await?;
         // The initial objects in the version watched, one conversion for all.
-        crate::apiextensions::conversion::read_list(&ctx.server, resource, &mut items).await?;
+        crate::conversion::read_list(&ctx.server, resource, &mut items).await?;
         let rev = meta["resourceVersion"]
             .as_str()
             .and_then(|s| s.parse::<i64>().ok())
@@ -297,7 +296,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
         namespace_prefix: ctx.info.namespace.clone(),
         tx,
         last_rev: from,
-        custom: crate::apiextensions::conversion::needed(resource).then_some(resource),
+        custom: crate::conversion::needed(resource).then_some(resource),
         server: Arc::clone(&ctx.server),
         kind: resource.kind,
         api_version: resource.api_version(),

@@ -44,12 +44,11 @@ where
             Ok(None) => return Err(ApiError::NotFound(ctx.target())),
             Err(e) => return Err(ApiError::from_storage(e, ctx.target())),
         };
-        // A custom resource is changed in the version the request speaks
+        // An object of a kind served at several versions is changed
+        // (patched, defaulted, validated) in the version the request speaks
         // and stored in its storage version.
         let resource = ctx.info.resource;
-        let view =
-            crate::apiextensions::conversion::to_request(&ctx.server, resource, &current.object)
-                .await?;
+        let view = crate::conversion::to_request(&ctx.server, resource, &current.object).await?;
         let Mutation {
             mut object,
             precondition,
@@ -64,7 +63,7 @@ where
         // Admission webhooks see both objects in the request's version.
         super::webhooks::admit_update(ctx, &mut object, view.as_ref().unwrap_or(&current.object))
             .await?;
-        crate::apiextensions::conversion::to_storage(&ctx.server, resource, &mut object).await?;
+        crate::conversion::to_storage(&ctx.server, resource, &mut object).await?;
         crate::authorization::escalation::admit(
             &ctx.server.authorizer,
             &ctx.user,

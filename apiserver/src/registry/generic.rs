@@ -23,6 +23,7 @@ use crate::authentication::UserInfo;
 use crate::errors::ApiError;
 use crate::printers::Column;
 use crate::registry::strategy::{normalize, schema, Strategy};
+use crate::registry::versions::Version;
 use crate::validation::{FieldError, NameRule};
 use crate::ApiServer;
 
@@ -53,6 +54,7 @@ pub struct Typed<T> {
     name_rule: NameRule,
     answer: Option<Answer>,
     admit: Option<Admit>,
+    versions: fn() -> Vec<Version>,
     kind: PhantomData<fn() -> T>,
 }
 
@@ -60,6 +62,9 @@ fn no_defaults(_: &mut Value) {}
 fn no_creator(_: &UserInfo, _: &mut Value) {}
 fn no_rules(_: &Value, _: &mut Vec<FieldError>) {}
 fn no_update_rules(_: &Value, _: &Value, _: &mut Vec<FieldError>) {}
+fn no_versions() -> Vec<Version> {
+    Vec::new()
+}
 
 impl<T> Typed<T> {
     /// A kind printed with `columns` and `cells`, with no defaults or rules.
@@ -78,6 +83,7 @@ impl<T> Typed<T> {
             name_rule: NameRule::Dns1123Subdomain,
             answer: None,
             admit: None,
+            versions: no_versions,
             kind: PhantomData,
         }
     }
@@ -145,6 +151,13 @@ impl<T> Typed<T> {
     /// A review: posted objects are answered by `answer`, never stored.
     pub const fn answers(mut self, answer: Answer) -> Self {
         self.answer = Some(answer);
+        self
+    }
+
+    /// Served at other versions besides this one, the storage version
+    /// (see [`crate::registry::versions`]).
+    pub const fn served_also_at(mut self, versions: fn() -> Vec<Version>) -> Self {
+        self.versions = versions;
         self
     }
 
@@ -256,5 +269,9 @@ where
 
     fn cells(&self, obj: &Value) -> Vec<Value> {
         (self.cells)(obj)
+    }
+
+    fn versions(&self) -> Vec<Version> {
+        (self.versions)()
     }
 }

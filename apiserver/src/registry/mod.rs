@@ -43,7 +43,12 @@
 //! defaults, rules and printer is a [`generic::Typed`] built from plain
 //! functions (a review adds its answer). Adding a kind is one file and
 //! one row in [`builtin_strategies`]; a kind defined at runtime (a
-//! CustomResourceDefinition's) calls [`register`] with its own strategy. The
+//! CustomResourceDefinition's) calls [`register`] with its own strategy. A
+//! built-in kind served at several versions (HorizontalPodAutoscalers at
+//! `autoscaling/v2` and `v1`) registers its storage version's strategy,
+//! which lists the other versions with their own strategies and
+//! conversions ([`versions`]); [`strategy_for`] answers each row with its
+//! version's. The
 //! workload kinds (in [`apps`] and [`batch`]) implement [`workload::Workload`]
 //! instead, which writes their common strategy once (typed decoding, schema,
 //! empty initial status, immutable selector, printing).
@@ -81,11 +86,13 @@ pub mod scale;
 pub mod scheduling;
 pub mod storage;
 pub mod strategy;
+pub mod versions;
 pub mod workload;
 
 pub use self::core::namespace::prepare_for_finalize;
 pub use crate::meta::{finalizers, meta_mut, meta_str, now, now_plus};
 pub use strategy::Strategy;
+use versions::Version;
 
 /// The built-in kinds and their strategies: one row per kind.
 #[rustfmt::skip]
@@ -194,6 +201,40 @@ fn table() -> &'static RwLock<Table> {
     })
 }
 
+/// The other served versions of the built-in kinds, by (group, version,
+/// kind), each with the strategy [`strategy_for`] answers for its rows.
+type VersionTable =
+    HashMap<(&'static str, &'static str, &'static str), (Version, Arc<dyn Strategy>)>;
+
+fn version_table() -> &'static VersionTable {
+    static VERSIONS: OnceLock<VersionTable> = OnceLock::new();
+    VERSIONS.get_or_init(|| {
+        let mut t = VersionTable::new();
+        for (group, kind, storage) in builtin_strategies() {
+            for version in storage.versions() {
+                let strategy: Arc<dyn Strategy> = Arc::new(versions::VersionStrategy {
+                    own: Arc::clone(&version.strategy),
+                    storage: Arc::clone(&storage),
+                });
+                t.insert((group, version.version, kind), (version, strategy));
+            }
+        }
+        t
+    })
+}
+
+/// How objects of a built-in row served at another version than its
+/// storage version are converted (`None` for every other row, custom
+/// resources included).
+pub fn version_of(resource: &ResourceInfo) -> Option<&'static Version> {
+    if resource.is_storage_version() {
+        return None;
+    }
+    version_table()
+        .get(&(resource.group, resource.version, resource.kind))
+        .map(|(v, _)| v)
+}
+
 /// The strategy of a kind with no strategy of its own: every hook does
 /// nothing, objects are kept as sent and printed with Name and Age.
 struct Unstructured;
@@ -203,6 +244,13 @@ impl Strategy for Unstructured {}
 /// The strategy of a served resource (a do-nothing one for a kind nobody
 /// registered).
 pub fn strategy_for(resource: &ResourceInfo) -> Arc<dyn Strategy> {
+    if !resource.is_storage_version() {
+        if let Some((_, strategy)) =
+            version_table().get(&(resource.group, resource.version, resource.kind))
+        {
+            return Arc::clone(strategy);
+        }
+    }
     let found = {
         let t = match table().read() {
             Ok(t) => t,

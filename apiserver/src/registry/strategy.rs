@@ -18,6 +18,7 @@ use serde_json::Value;
 use crate::authentication::UserInfo;
 use crate::errors::ApiError;
 use crate::printers::{self, Column};
+use crate::registry::versions::Version;
 use crate::request::RequestInfo;
 use crate::validation::{FieldError, NameRule};
 use crate::ApiServer;
@@ -309,6 +310,14 @@ pub trait Strategy: Send + Sync {
     fn row_conditions(&self, obj: &Value) -> Option<Value> {
         let _ = obj;
         None
+    }
+
+    /// For the storage version of a kind served at several versions: the
+    /// other versions, each with its own strategy and its conversions from
+    /// and to this one ([`crate::registry::versions`]). Asked once, when
+    /// the strategy table is built.
+    fn versions(&self) -> Vec<Version> {
+        Vec::new()
     }
 }
 

@@ -14,7 +14,27 @@ fn every_builtin_kind_has_one_strategy() {
             .count();
         assert_eq!(n, 1, "{}/{}", r.group, r.kind);
     }
-    assert_eq!(rows.len(), apimachinery::resources::RESOURCES.len());
+    let stored = apimachinery::resources::RESOURCES
+        .iter()
+        .filter(|r| r.is_storage_version());
+    assert_eq!(rows.len(), stored.count());
+}
+
+/// A row served at another version than its storage version has that
+/// version's strategy and conversions (else its objects would be stored
+/// and served in the wrong shape), and the storage row it converts to.
+#[test]
+fn every_other_version_has_its_conversions() {
+    for r in apimachinery::resources::RESOURCES {
+        if r.is_storage_version() {
+            assert!(crate::registry::version_of(r).is_none());
+            continue;
+        }
+        let version = crate::registry::version_of(r)
+            .unwrap_or_else(|| panic!("{}/{} {}: no conversions", r.group, r.version, r.kind));
+        assert_eq!(version.version, r.version);
+        assert!(apimachinery::resources::find(r.group, r.storage_version, r.plural).is_some());
+    }
 }
 
 mod prepare {
@@ -386,6 +406,7 @@ mod test_only_kind {
         subresources: &[Subresource::Status],
         verbs: apimachinery::resources::VERBS,
         storage: "widgets",
+        storage_version: "v1",
     };
 
     /// The strategy: a default size, a rule on it, an initial status and a

@@ -83,7 +83,7 @@ impl Reconciler for NamespaceController {
         // the kinds of CRDs are emptied like built-in ones.
         let mut kinds: Vec<ApiResource> = RESOURCES
             .iter()
-            .filter(|r| r.namespaced && r.serves("deletecollection"))
+            .filter(|r| r.namespaced && r.serves("deletecollection") && r.is_storage_version())
             .map(api_resource)
             .collect();
         match self.custom_kinds().await {

@@ -64,7 +64,7 @@ pub fn start(ctx: &Context) -> Started {
     // Only stored kinds can be watched and own or be owned.
     for r in RESOURCES
         .iter()
-        .filter(|r| r.is_stored() && !IGNORED.contains(&r.plural))
+        .filter(|r| r.is_stored() && r.is_storage_version() && !IGNORED.contains(&r.plural))
     {
         let api: Api<DynamicObject> = Api::all_with(ctx.client.clone(), &api_resource(r));
         let inf = Informer::new(api, watcher::Config::default().page_size(500));

@@ -1,8 +1,12 @@
-//! HorizontalPodAutoscalers (`autoscaling/v2`): scale a workload between a
-//! minimum and a maximum by metrics. Upstream's defaults: at least one
-//! replica, and 80% average CPU utilisation when no metric is given. The
-//! target reference needs a kind and a name; the bounds must be ordered.
-//! Scaling itself belongs to the HPA controller.
+//! HorizontalPodAutoscalers, stored as `autoscaling/v2` and served at
+//! `autoscaling/v2` and `autoscaling/v1` ([`v1`]: its conversion and its
+//! strategy): scale a workload between a minimum and a maximum by
+//! metrics. Upstream's defaults: at least one replica, and 80% average CPU
+//! utilisation when no metric is given. The target reference needs a kind
+//! and a name; the bounds must be ordered. Scaling itself belongs to the
+//! HPA controller.
+
+use std::sync::Arc;
 
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use serde_json::{json, Value};
@@ -10,14 +14,29 @@ use serde_json::{json, Value};
 use crate::defaults::set_default;
 use crate::printers::*;
 use crate::registry::generic::Typed;
+use crate::registry::versions::Version;
 use crate::validation::rules::{at_least, items, one_of, require_nonempty};
-use crate::validation::{invalid, FieldError};
+use crate::validation::{invalid, FieldError, FieldErrorKind};
 
-/// The HorizontalPodAutoscaler strategy.
+pub mod v1;
+
+/// The HorizontalPodAutoscaler strategy (`autoscaling/v2`, the storage
+/// version).
 pub const STRATEGY: Typed<HorizontalPodAutoscaler> = Typed::new(COLUMNS, cells)
     .defaults(defaults)
     .rules(rules)
-    .with_status();
+    .with_status()
+    .served_also_at(versions);
+
+/// `autoscaling/v1`, converted from and to v2.
+fn versions() -> Vec<Version> {
+    vec![Version {
+        version: "v1",
+        strategy: Arc::new(v1::STRATEGY),
+        to_storage: v1::to_v2,
+        from_storage: v1::to_v1,
+    }]
+}
 
 const METRIC_TYPES: &[&str] = &[
     "Object",
@@ -47,9 +66,21 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     require_nonempty(obj, "/spec/scaleTargetRef/kind", errs);
     require_nonempty(obj, "/spec/scaleTargetRef/name", errs);
     at_least(obj, "/spec/minReplicas", 1, errs);
-    at_least(obj, "/spec/maxReplicas", 1, errs);
     let min = n(obj, "/spec/minReplicas");
     let max = n(obj, "/spec/maxReplicas");
+    if max == 0 {
+        errs.push(FieldError {
+            kind: FieldErrorKind::Required,
+            field: "spec.maxReplicas".into(),
+            message: "Required value: must be set and greater than 0".into(),
+        });
+    } else if max < 0 {
+        errs.push(invalid(
+            "spec.maxReplicas",
+            &json!(max),
+            "must be greater than or equal to 1",
+        ));
+    }
     if max < min {
         errs.push(invalid(
             "spec.maxReplicas",
@@ -60,6 +91,18 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     for (p, _) in items(obj, "/spec/metrics") {
         require_nonempty(obj, &format!("{p}/type"), errs);
         one_of(obj, &format!("{p}/type"), METRIC_TYPES, errs);
+        for source in ["resource", "containerResource"] {
+            let pointer = format!("{p}/{source}/target/averageUtilization");
+            if let Some(u) = obj.pointer(&pointer).and_then(Value::as_i64) {
+                if u < 1 {
+                    errs.push(invalid(
+                        crate::validation::rules::field_path(&pointer),
+                        &json!(u),
+                        "must be greater than 0",
+                    ));
+                }
+            }
+        }
     }
 }
 
