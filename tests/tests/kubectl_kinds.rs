@@ -326,7 +326,13 @@ where
         );
         ok(
             k(&[
-                "patch", resource, name, "-n", "kinds", "--type=merge", "-p",
+                "patch",
+                resource,
+                name,
+                "-n",
+                "kinds",
+                "--type=merge",
+                "-p",
                 r#"{"metadata":{"finalizers":null}}"#,
             ]),
             &format!("remove the finalizers of {resource}"),
