@@ -206,7 +206,7 @@ pub fn decode_body(body: &Bytes, format: BodyFormat) -> Result<Value, ApiError> 
             ApiError::BadRequest(format!("the body of the request was not valid JSON: {e}"))
         }),
         BodyFormat::Yaml => {
-            let v: Value = serde_yaml::from_slice(body).map_err(|e| {
+            let v: Value = serde_yaml_ng::from_slice(body).map_err(|e| {
                 ApiError::BadRequest(format!("the body of the request was not valid YAML: {e}"))
             })?;
             Ok(v)
@@ -269,10 +269,10 @@ pub fn yaml_duplicate_key(body: &[u8]) -> Option<String> {
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
             let mut seen = std::collections::HashSet::new();
-            while let Some(key) = map.next_key::<serde_yaml::Value>()? {
+            while let Some(key) = map.next_key::<serde_yaml_ng::Value>()? {
                 let name = match &key {
-                    serde_yaml::Value::String(s) => s.clone(),
-                    other => serde_yaml::to_string(other)
+                    serde_yaml_ng::Value::String(s) => s.clone(),
+                    other => serde_yaml_ng::to_string(other)
                         .unwrap_or_default()
                         .trim()
                         .to_string(),
@@ -287,12 +287,12 @@ pub fn yaml_duplicate_key(body: &[u8]) -> Option<String> {
     }
 
     let err = Strict
-        .deserialize(serde_yaml::Deserializer::from_slice(body))
+        .deserialize(serde_yaml_ng::Deserializer::from_slice(body))
         .err()?;
     let text = err.to_string();
     // (after the path of the mapping, when it is nested: `spec: ...`)
     let key = &text[text.find(MARK)? + MARK.len()..];
-    // serde_yaml appends " at line L column C" (where the mapping starts)
+    // serde_yaml_ng appends " at line L column C" (where the mapping starts)
     // to a visitor's error.
     let (key, line) = match (key.rsplit_once(" at line "), err.location()) {
         (Some((key, _)), Some(at)) => {

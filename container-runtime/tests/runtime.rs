@@ -667,7 +667,7 @@ fn pulls_layers_with_whiteouts_and_resolves_manifest_lists() {
         .expect("blobs")
         .count();
     assert!(index >= 5, "index, manifests and configs are stored");
-    if container_runtime::images::oci::host_arch() == "amd64" {
+    if container_runtime::images::oci::host_arch() == oci_spec::image::Arch::Amd64 {
         assert_eq!(
             multi.layers.len(),
             1,

@@ -294,7 +294,7 @@ fn raw_files(flags: &Flags) -> Result<Vec<(PathBuf, Value)>> {
     for path in kubeconfig::paths(flags) {
         let doc = match std::fs::read_to_string(&path) {
             Ok(t) if t.trim().is_empty() => json!({}),
-            Ok(t) => serde_yaml::from_str(&t).map_err(|e| {
+            Ok(t) => serde_yaml_ng::from_str(&t).map_err(|e| {
                 Error::usage(format!(
                     "error loading config file \"{}\": {e}",
                     path.display()

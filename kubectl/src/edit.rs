@@ -65,7 +65,7 @@ pub async fn run(rest: &Rest, args: &[String]) -> Result<i32> {
                 eprintln!("Edit cancelled, saved file was empty.");
                 continue;
             }
-            let edited: Value = serde_yaml::from_str(&body)
+            let edited: Value = serde_yaml_ng::from_str(&body)
                 .map_err(|e| Error::usage(format!("error parsing edited object: {e}")))?;
             let patch = three_way(&original, &edited, &original);
             if patch.is_empty() {

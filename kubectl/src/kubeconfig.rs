@@ -85,7 +85,7 @@ pub fn read_files(flags: &Flags) -> Result<Vec<File>> {
                 let doc: Value = if text.trim().is_empty() {
                     json!({})
                 } else {
-                    serde_yaml::from_str(&text).map_err(|e| {
+                    serde_yaml_ng::from_str(&text).map_err(|e| {
                         Error::usage(format!(
                             "error loading config file \"{}\": {e}",
                             path.display()

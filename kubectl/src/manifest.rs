@@ -80,7 +80,7 @@ fn read_dir(dir: &Path, recursive: bool, out: &mut Vec<Doc>) -> Result<()> {
 
 /// Parses a YAML or JSON stream into objects.
 pub fn parse_into(text: &str, source: &str, out: &mut Vec<Doc>) -> Result<()> {
-    for de in serde_yaml::Deserializer::from_str(text) {
+    for de in serde_yaml_ng::Deserializer::from_str(text) {
         let v = Value::deserialize(de).map_err(|e| {
             Error::usage(format!(
                 "error parsing {source}: error converting YAML to JSON: {e}"

@@ -34,7 +34,7 @@ pub async fn run(rest: &Rest, a: PatchArgs) -> Result<i32> {
         }
     };
     // YAML is accepted like upstream; it is sent as JSON.
-    let patch: Value = serde_yaml::from_str(&patch_text)
+    let patch: Value = serde_yaml_ng::from_str(&patch_text)
         .map_err(|e| Error::usage(format!("unable to parse \"{patch_text}\": {e}")))?;
     let output = match a.output.as_deref() {
         None => None,

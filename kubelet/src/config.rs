@@ -334,7 +334,7 @@ impl FileConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let c: FileConfig = serde_yaml::from_str(&text).map_err(|e| Error::Invalid {
+        let c: FileConfig = serde_yaml_ng::from_str(&text).map_err(|e| Error::Invalid {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
@@ -387,8 +387,8 @@ pub fn load_runtime_config(path: &Path) -> Result<container_runtime::Config, Err
         path: path.to_path_buf(),
         source,
     })?;
-    let mut doc: serde_yaml::Value =
-        serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+    let mut doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(&text).map_err(|e| invalid(e.to_string()))?;
     if let Some(map) = doc.as_mapping_mut() {
         for key in RUNTIME_BYTE_QUANTITIES {
             let Some(v) = map.get_mut(*key) else { continue };
@@ -397,10 +397,10 @@ pub fn load_runtime_config(path: &Path) -> Result<container_runtime::Config, Err
                 .ok()
                 .and_then(|b| u64::try_from(b).ok())
                 .ok_or_else(|| invalid(format!("{key}: {text:?} is not a quantity of bytes")))?;
-            *v = serde_yaml::Value::from(bytes);
+            *v = serde_yaml_ng::Value::from(bytes);
         }
     }
-    serde_yaml::from_value(doc).map_err(|e| invalid(e.to_string()))
+    serde_yaml_ng::from_value(doc).map_err(|e| invalid(e.to_string()))
 }
 
 #[cfg(test)]

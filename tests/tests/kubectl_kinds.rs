@@ -156,7 +156,7 @@ async fn builtin_kinds_through_kubectl() {
 
     ok(k(&["create", "namespace", "kinds"]), "namespace");
     let dir = tempfile::tempdir().expect("dir");
-    let cases: Vec<Value> = serde_yaml::from_str(&data("builtin_kinds.yaml")).expect("cases");
+    let cases: Vec<Value> = serde_yaml_ng::from_str(&data("builtin_kinds.yaml")).expect("cases");
     for case in &cases {
         stored_kind(&k, &http, dir.path(), case).await;
     }

@@ -506,7 +506,7 @@ async fn ours_prints_what_upstream_prints() {
     let ours = std::fs::read_to_string(b.path("first-ours")).expect("read");
     let real = std::fs::read_to_string(b.path("first-real")).expect("read");
     assert!(ours.contains("current-context: other"), "{ours}");
-    let parse = |s: &str| serde_yaml::from_str::<serde_json::Value>(s).expect("yaml");
+    let parse = |s: &str| serde_yaml_ng::from_str::<serde_json::Value>(s).expect("yaml");
     assert_eq!(parse(&ours), parse(&real), "edited kubeconfig");
 
     // A watch prints the list, then one row per event, aligned with the

@@ -190,7 +190,7 @@ impl Policy {
 
     /// Parses a policy's text.
     pub fn parse(text: &str) -> Result<Policy, String> {
-        let policy: Policy = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        let policy: Policy = serde_yaml_ng::from_str(text).map_err(|e| e.to_string())?;
         if policy.kind != "Policy" || policy.api_version != "audit.k8s.io/v1" {
             return Err(format!(
                 "no kind \"{}\" is registered for version \"{}\"",

@@ -91,7 +91,7 @@ impl Runtime {
                 .working_dir
                 .clone()
                 .filter(|w| !w.is_empty())
-                .or_else(|| img.working_dir.clone().filter(|w| !w.is_empty()))
+                .or_else(|| img.working_dir().clone().filter(|w| !w.is_empty()))
                 .unwrap_or_else(|| "/".into());
             let mut join_namespaces = Vec::new();
             for kind in ["ipc", "uts", "net"] {
@@ -146,7 +146,7 @@ impl Runtime {
                 args,
                 env,
                 cwd,
-                user: img.user.clone().unwrap_or_default(),
+                user: img.user().clone().unwrap_or_default(),
                 lower: image
                     .layers
                     .iter()
@@ -301,7 +301,7 @@ impl Runtime {
             .get(&info.spec.image_id)
             .ok()
             .flatten()
-            .and_then(|i| i.config.stop_signal)
+            .and_then(|i| i.config.stop_signal().clone())
             .and_then(|s| parse_signal(&s));
         let sig = image_signal.unwrap_or(Signal::SIGTERM);
         if !grace.is_zero() && state::alive(info.state.pid, info.state.pid_start) {

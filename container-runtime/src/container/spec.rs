@@ -8,7 +8,7 @@
 //! working dir and user fall back to the image's.
 
 use crate::cgroups::Resources;
-use crate::images::oci::ContainerDefaults;
+use oci_spec::image::Config;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -227,17 +227,17 @@ pub enum Error {
 pub fn merge_args(
     command: Option<&[String]>,
     args: Option<&[String]>,
-    image: &ContainerDefaults,
+    image: &Config,
 ) -> Result<Vec<String>, Error> {
     let entry: Vec<String> = match command {
         Some(c) if !c.is_empty() => c.to_vec(),
-        _ => image.entrypoint.clone().unwrap_or_default(),
+        _ => image.entrypoint().clone().unwrap_or_default(),
     };
     let cmd_overridden = command.is_some_and(|c| !c.is_empty());
     let rest: Vec<String> = match args {
         Some(a) if !a.is_empty() => a.to_vec(),
         _ if cmd_overridden => Vec::new(),
-        _ => image.cmd.clone().unwrap_or_default(),
+        _ => image.cmd().clone().unwrap_or_default(),
     };
     let all: Vec<String> = entry.into_iter().chain(rest).collect();
     if all.is_empty() {
@@ -248,11 +248,7 @@ pub fn merge_args(
 
 /// Merges environment variables: image first, container overrides by name;
 /// `PATH` gets a default if nobody set it.
-pub fn merge_env(
-    image: &ContainerDefaults,
-    env: &[(String, String)],
-    hostname: &str,
-) -> Vec<String> {
+pub fn merge_env(image: &Config, env: &[(String, String)], hostname: &str) -> Vec<String> {
     let mut out: Vec<(String, String)> = Vec::new();
     let mut set = |k: &str, v: &str| {
         if let Some(e) = out.iter_mut().find(|(ek, _)| ek == k) {
@@ -266,7 +262,7 @@ pub fn merge_env(
         "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     );
     set("HOSTNAME", hostname);
-    for kv in image.env.iter().flatten() {
+    for kv in image.env().iter().flatten() {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         set(k, v);
     }
@@ -362,6 +358,7 @@ pub fn capabilities(sec: &SecurityContext) -> Result<Vec<String>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oci_spec::image::ConfigBuilder;
 
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
@@ -369,11 +366,11 @@ mod tests {
 
     #[test]
     fn argv_merge_follows_kubernetes() {
-        let img = ContainerDefaults {
-            entrypoint: Some(v(&["/entry"])),
-            cmd: Some(v(&["default"])),
-            ..Default::default()
-        };
+        let img = ConfigBuilder::default()
+            .entrypoint(v(&["/entry"]))
+            .cmd(v(&["default"]))
+            .build()
+            .unwrap();
         assert_eq!(
             merge_args(None, None, &img).unwrap(),
             v(&["/entry", "default"])
@@ -391,17 +388,17 @@ mod tests {
             v(&["/bin/sh", "-c", "true"])
         );
         assert_eq!(
-            merge_args(None, None, &ContainerDefaults::default()),
+            merge_args(None, None, &Config::default()),
             Err(Error::NoCommand)
         );
     }
 
     #[test]
     fn env_merge_overrides_by_name() {
-        let img = ContainerDefaults {
-            env: Some(v(&["PATH=/bin", "A=1", "B=2"])),
-            ..Default::default()
-        };
+        let img = ConfigBuilder::default()
+            .env(v(&["PATH=/bin", "A=1", "B=2"]))
+            .build()
+            .unwrap();
         let env = merge_env(
             &img,
             &[("B".into(), "3".into()), ("C".into(), "4".into())],

@@ -7,8 +7,9 @@
 //! `org.opencontainers.image.ref.name` annotation (`busybox:1.36`, or a bare tag
 //! like `latest` which is then combined with the name given on the command line).
 
-use super::oci::{self, Document, ImageConfig, REF_NAME};
+use super::oci::{self, Document};
 use super::{io_err, Error, ImageRecord, ImageStore, Reference, Result};
+use oci_spec::image::{ImageConfiguration, ImageIndex, ANNOTATION_REF_NAME};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -91,18 +92,23 @@ impl ImageStore {
     ) -> Result<Vec<ImageRecord>> {
         let index_path = layout.join("index.json");
         let index_bytes = fs::read(&index_path).map_err(io_err(&index_path))?;
-        let index: Document = serde_json::from_slice(&index_bytes).map_err(|e| Error::Invalid {
-            what: index_path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let index: ImageIndex =
+            serde_json::from_slice(&index_bytes).map_err(|e| Error::Invalid {
+                what: index_path.display().to_string(),
+                reason: e.to_string(),
+            })?;
         let mut out = Vec::new();
-        for desc in index.manifests.unwrap_or_default() {
-            let ref_name = desc.annotations.get(REF_NAME).map(String::as_str);
+        for desc in index.manifests() {
+            let ref_name = desc
+                .annotations()
+                .as_ref()
+                .and_then(|a| a.get(ANNOTATION_REF_NAME))
+                .map(String::as_str);
             if only.is_some() && only != ref_name {
                 continue;
             }
             let reference = image_name(ref_name, name);
-            out.push(self.import_manifest(layout, &desc.digest, reference.as_ref())?);
+            out.push(self.import_manifest(layout, desc.digest().as_ref(), reference.as_ref())?);
         }
         if out.is_empty() {
             return Err(Error::NotPresent(format!(
@@ -126,43 +132,46 @@ impl ImageStore {
         };
         let mut manifest_digest = digest.to_string();
         let mut bytes = read_blob(layout, digest)?;
-        let mut doc: Document =
-            serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
-        if doc.is_index("") {
-            let list = doc.manifests.clone().unwrap_or_default();
-            let chosen = oci::pick_platform(&list)
+        let parse = |bytes: &[u8]| Document::parse(bytes, "").map_err(|e| invalid(e.to_string()));
+        let mut doc = parse(&bytes)?;
+        if let Document::Index(index) = &doc {
+            let chosen = oci::pick_platform(index.manifests())
                 .ok_or_else(|| invalid(format!("no manifest for linux/{}", oci::host_arch())))?;
-            manifest_digest = chosen.digest.clone();
+            manifest_digest = chosen.digest().to_string();
             bytes = read_blob(layout, &manifest_digest)?;
-            doc = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+            doc = parse(&bytes)?;
         }
-        let (Some(config_desc), Some(layers)) = (doc.config, doc.layers) else {
+        let Document::Manifest(manifest) = doc else {
             return Err(invalid("not an image manifest".into()));
         };
         self.put_blob(&manifest_digest, &bytes)?;
-        let config_bytes = read_blob(layout, &config_desc.digest)?;
-        self.put_blob(&config_desc.digest, &config_bytes)?;
-        let config: ImageConfig =
+        let config_digest = manifest.config().digest().to_string();
+        let config_bytes = read_blob(layout, &config_digest)?;
+        self.put_blob(&config_digest, &config_bytes)?;
+        let config: ImageConfiguration =
             serde_json::from_slice(&config_bytes).map_err(|e| invalid(e.to_string()))?;
         let mut size = 0;
-        for (i, layer) in layers.iter().enumerate() {
-            size += layer.size.max(0) as u64;
+        let mut layers = Vec::new();
+        for (i, layer) in manifest.layers().iter().enumerate() {
+            size += layer.size();
+            let digest = layer.digest().to_string();
             let p: PathBuf = layout
                 .join("blobs/sha256")
-                .join(super::store::hex_of(&layer.digest));
+                .join(super::store::hex_of(&digest));
             let f = fs::File::open(&p).map_err(io_err(&p))?;
             self.add_layer(
-                &layer.digest,
-                config.rootfs.diff_ids.get(i).map(String::as_str),
+                &digest,
+                config.rootfs().diff_ids().get(i).map(String::as_str),
                 f,
             )?;
+            layers.push(digest);
         }
         self.record_image(
             reference,
             &manifest_digest,
-            &config_desc.digest,
+            &config_digest,
             &config,
-            layers.into_iter().map(|l| l.digest).collect(),
+            layers,
             size,
         )
     }

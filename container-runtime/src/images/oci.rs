@@ -1,94 +1,77 @@
-//! The JSON documents of an image (OCI image spec, and Docker's schema2 which has
-//! the same shape with other media types).
+//! The JSON documents of an image, as the `oci-spec` crate types them (its
+//! `image` module: [`ImageIndex`], [`ImageManifest`], [`Descriptor`],
+//! `ImageConfiguration`, `Config`):
 //!
 //! * an **index** (Docker: *manifest list*) maps platforms to manifests;
 //! * a **manifest** names one config blob and an ordered list of layer blobs;
 //! * the **config** holds what the image author set with `ENTRYPOINT`, `CMD`,
 //!   `ENV`, `WORKDIR`, `USER`, plus the `diff_ids`: digests of the *uncompressed*
 //!   layers, which we check while unpacking.
+//!
+//! Docker's schema2 manifest and manifest list have the same shape as OCI's
+//! with other media types; `oci-spec` keeps an unknown media type as
+//! `MediaType::Other`, so the same types read both. What is ours: telling an
+//! index from a manifest ([`Document::parse`]) and choosing this machine's
+//! platform from an index ([`pick_platform`]).
 
-use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use oci_spec::image::{Arch, Descriptor, ImageIndex, ImageManifest, MediaType, Os};
+use serde_json::Value;
 
-/// OCI index media type.
-pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// Docker manifest list media type.
 pub const DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
-/// OCI manifest media type.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Docker schema2 manifest media type.
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-/// The OCI annotation that names a manifest inside an OCI layout.
-pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
 
-/// A content descriptor: what a blob is, its digest and size.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct Descriptor {
-    /// Media type of the target.
-    #[serde(default)]
-    pub media_type: String,
-    /// `sha256:<hex>`.
-    pub digest: String,
-    /// Size in bytes.
-    #[serde(default)]
-    pub size: i64,
-    /// Platform (only in indexes).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub platform: Option<Platform>,
-    /// Annotations (ref names in OCI layouts).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
+/// Why bytes are not an image index or manifest we can use.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentError {
+    /// Not JSON, or a required field (`schemaVersion`, a descriptor's
+    /// `mediaType`, `digest`, `size`) missing or malformed.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// Neither an index nor a manifest with a config and layers (Docker's
+    /// schema1, for one).
+    #[error("unsupported manifest type {0:?} (schema1 is not supported)")]
+    Unsupported(String),
 }
 
-/// The platform of one manifest in an index.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct Platform {
-    /// CPU architecture, Go names (`amd64`, `arm64`).
-    #[serde(default)]
-    pub architecture: String,
-    /// Operating system (`linux`).
-    #[serde(default)]
-    pub os: String,
-    /// Architecture variant (`v8`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-}
-
-/// Either kind of top-level document, told apart by `mediaType` or by shape.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct Document {
-    /// Declared media type (optional in OCI).
-    #[serde(default)]
-    pub media_type: Option<String>,
-    /// Index entries.
-    #[serde(default)]
-    pub manifests: Option<Vec<Descriptor>>,
-    /// Manifest config.
-    #[serde(default)]
-    pub config: Option<Descriptor>,
-    /// Manifest layers.
-    #[serde(default)]
-    pub layers: Option<Vec<Descriptor>>,
+/// Either kind of top-level document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Document {
+    /// An OCI index or a Docker manifest list.
+    Index(Box<ImageIndex>),
+    /// An OCI or Docker schema2 image manifest.
+    Manifest(Box<ImageManifest>),
 }
 
 impl Document {
-    /// Whether this is an index/manifest list (given the HTTP content type too).
-    pub fn is_index(&self, content_type: &str) -> bool {
-        let mt = self.media_type.as_deref().unwrap_or(content_type);
-        mt == OCI_INDEX || mt == DOCKER_LIST || (self.manifests.is_some() && self.layers.is_none())
+    /// Reads a document, told apart by its `mediaType`, else by the HTTP
+    /// `content_type` (empty when there is none), else by its shape (a
+    /// `manifests` list and no `layers` is an index).
+    pub fn parse(bytes: &[u8], content_type: &str) -> Result<Document, DocumentError> {
+        let v: Value = serde_json::from_slice(bytes)?;
+        let declared = v
+            .get("mediaType")
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+            .unwrap_or(content_type);
+        let has = |field: &str| v.get(field).is_some_and(|f| !f.is_null());
+        let index = MediaType::from(declared) == MediaType::ImageIndex
+            || declared == DOCKER_LIST
+            || (has("manifests") && !has("layers"));
+        if index {
+            return Ok(Document::Index(Box::new(serde_json::from_value(v)?)));
+        }
+        if has("config") && has("layers") {
+            return Ok(Document::Manifest(Box::new(serde_json::from_value(v)?)));
+        }
+        Err(DocumentError::Unsupported(declared.to_string()))
     }
 }
 
-/// Go's name for the architecture we run on.
-pub fn host_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        other => other,
-    }
+/// Go's name for the architecture we run on (`amd64`, `arm64`).
+pub fn host_arch() -> Arch {
+    Arch::default()
 }
 
 /// Picks the manifest for linux on this machine's architecture from an index.
@@ -97,13 +80,13 @@ pub fn pick_platform(manifests: &[Descriptor]) -> Option<&Descriptor> {
     manifests
         .iter()
         .find(|d| {
-            d.platform
+            d.platform()
                 .as_ref()
-                .is_some_and(|p| p.os == "linux" && p.architecture == arch)
+                .is_some_and(|p| *p.os() == Os::Linux && *p.architecture() == arch)
         })
         .or_else(|| {
             // Indexes inside OCI layouts often carry no platform at all.
-            if manifests.iter().all(|d| d.platform.is_none()) {
+            if manifests.iter().all(|d| d.platform().is_none()) {
                 manifests.first()
             } else {
                 None
@@ -111,83 +94,81 @@ pub fn pick_platform(manifests: &[Descriptor]) -> Option<&Descriptor> {
         })
 }
 
-/// The `config` object of an image config: defaults for the container.
-#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
-#[serde(rename_all = "PascalCase")]
-pub struct ContainerDefaults {
-    /// `USER` as written: `uid`, `uid:gid`, `name` or `name:group`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    /// `ENV` as `KEY=value`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<Vec<String>>,
-    /// `ENTRYPOINT`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entrypoint: Option<Vec<String>>,
-    /// `CMD`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cmd: Option<Vec<String>>,
-    /// `WORKDIR`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
-    /// `STOPSIGNAL`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_signal: Option<String>,
-}
-
-/// The `rootfs` object of an image config.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct RootFs {
-    /// Digests of the uncompressed layers, in order.
-    #[serde(default)]
-    pub diff_ids: Vec<String>,
-}
-
-/// An image config blob (only the fields the runtime uses).
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-pub struct ImageConfig {
-    /// Architecture.
-    #[serde(default)]
-    pub architecture: String,
-    /// OS.
-    #[serde(default)]
-    pub os: String,
-    /// Container defaults.
-    #[serde(default)]
-    pub config: Option<ContainerDefaults>,
-    /// Layer diff ids.
-    #[serde(default)]
-    pub rootfs: RootFs,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oci_spec::image::ImageConfiguration;
+
+    fn digest(c: char) -> String {
+        format!("sha256:{}", c.to_string().repeat(64))
+    }
 
     #[test]
-    fn picks_linux_amd64_from_a_list() {
-        let doc: Document = serde_json::from_str(&format!(
-            r#"{{"mediaType":"{DOCKER_LIST}","manifests":[
-              {{"digest":"sha256:a","platform":{{"os":"linux","architecture":"arm64"}}}},
-              {{"digest":"sha256:b","platform":{{"os":"linux","architecture":"{}"}}}}]}}"#,
+    fn picks_linux_on_this_arch_from_a_docker_list() {
+        let bytes = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{DOCKER_LIST}","manifests":[
+              {{"mediaType":"{DOCKER_MANIFEST}","digest":"{}","size":1,"platform":{{"os":"linux","architecture":"s390x"}}}},
+              {{"mediaType":"{DOCKER_MANIFEST}","digest":"{}","size":2,"platform":{{"os":"linux","architecture":"{}"}}}}]}}"#,
+            digest('a'),
+            digest('b'),
             host_arch()
-        ))
-        .unwrap();
-        assert!(doc.is_index(""));
-        let chosen = pick_platform(doc.manifests.as_deref().unwrap()).unwrap();
-        assert_eq!(chosen.digest, "sha256:b");
+        );
+        let Ok(Document::Index(index)) = Document::parse(bytes.as_bytes(), "") else {
+            panic!("not an index")
+        };
+        let chosen = pick_platform(index.manifests()).unwrap();
+        assert_eq!(chosen.digest().to_string(), digest('b'));
+        // Without any platform (an OCI layout's index): the first.
+        let bytes = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":3}}]}}"#,
+            digest('c')
+        );
+        let Ok(Document::Index(index)) = Document::parse(bytes.as_bytes(), "") else {
+            panic!("an index by its shape")
+        };
+        assert_eq!(pick_platform(index.manifests()).unwrap().size(), 3);
+    }
+
+    #[test]
+    fn reads_docker_schema2_and_oci_manifests() {
+        for (declared, content_type) in [
+            (format!(r#""mediaType":"{DOCKER_MANIFEST}","#), ""),
+            (String::new(), "application/vnd.oci.image.manifest.v1+json"),
+        ] {
+            let bytes = format!(
+                r#"{{"schemaVersion":2,{declared}
+                  "config":{{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"{}","size":10}},
+                  "layers":[{{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","digest":"{}","size":20}}]}}"#,
+                digest('a'),
+                digest('b')
+            );
+            let Ok(Document::Manifest(m)) = Document::parse(bytes.as_bytes(), content_type) else {
+                panic!("not a manifest: {bytes}")
+            };
+            assert_eq!(m.config().digest().to_string(), digest('a'));
+            assert_eq!(m.layers()[0].size(), 20);
+        }
+        // Docker's schema1: refused with its media type.
+        let schema1 = br#"{"schemaVersion":1,"name":"x","fsLayers":[]}"#;
+        let err = Document::parse(
+            schema1,
+            "application/vnd.docker.distribution.manifest.v1+prettyjws",
+        )
+        .unwrap_err();
+        assert!(matches!(err, DocumentError::Unsupported(_)), "{err}");
+        assert!(Document::parse(b"not json", "").is_err());
     }
 
     #[test]
     fn parses_config_defaults() {
-        let c: ImageConfig = serde_json::from_str(
+        let c: ImageConfiguration = serde_json::from_str(
             r#"{"architecture":"amd64","os":"linux","config":{"Env":["PATH=/bin"],"Cmd":["sh"],"User":"1000"},
                 "rootfs":{"type":"layers","diff_ids":["sha256:x"]}}"#,
         )
         .unwrap();
-        let d = c.config.unwrap();
-        assert_eq!(d.cmd, Some(vec!["sh".to_string()]));
-        assert_eq!(d.user.as_deref(), Some("1000"));
-        assert_eq!(c.rootfs.diff_ids, vec!["sha256:x"]);
+        let d = c.config().clone().unwrap();
+        assert_eq!(d.cmd(), &Some(vec!["sh".to_string()]));
+        assert_eq!(d.user().as_deref(), Some("1000"));
+        assert_eq!(c.rootfs().diff_ids(), &vec!["sha256:x".to_string()]);
     }
 }

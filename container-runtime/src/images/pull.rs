@@ -5,9 +5,10 @@
 //! manifest may be an index: we follow the linux/<our arch> entry. Then the config
 //! blob and each missing layer are fetched, verified and unpacked.
 
-use super::oci::{self, Document, ImageConfig};
-use super::registry::{Client, Endpoint};
+use super::oci::{self, Document};
+use super::registry::{Client, Endpoint, Fetched};
 use super::{io_err, Error, ImageRecord, ImageStore, PullPolicy, Reference, Result};
+use oci_spec::image::ImageConfiguration;
 use std::collections::BTreeMap;
 use std::fs;
 
@@ -117,61 +118,62 @@ impl ImageStore {
         let mut fetched = client
             .manifest(ep, &r.repository, r.manifest_ref())
             .map_err(reg_err)?;
-        let mut doc: Document =
-            serde_json::from_slice(&fetched.bytes).map_err(|e| invalid(e.to_string()))?;
-        if doc.is_index(&fetched.media_type) {
-            let list = doc.manifests.clone().unwrap_or_default();
-            let chosen = oci::pick_platform(&list)
+        let parse = |fetched: &Fetched| {
+            Document::parse(&fetched.bytes, &fetched.media_type).map_err(|e| invalid(e.to_string()))
+        };
+        let mut doc = parse(&fetched)?;
+        if let Document::Index(index) = &doc {
+            let chosen = oci::pick_platform(index.manifests())
                 .ok_or_else(|| invalid(format!("no manifest for linux/{}", oci::host_arch())))?;
             self.put_blob(&fetched.digest, &fetched.bytes)?;
             fetched = client
-                .manifest(ep, &r.repository, &chosen.digest)
+                .manifest(ep, &r.repository, chosen.digest().as_ref())
                 .map_err(reg_err)?;
-            doc = serde_json::from_slice(&fetched.bytes).map_err(|e| invalid(e.to_string()))?;
+            doc = parse(&fetched)?;
         }
-        let (Some(config_desc), Some(layers)) = (doc.config.clone(), doc.layers.clone()) else {
-            return Err(invalid(format!(
-                "unsupported manifest type {:?} (schema1 is not supported)",
-                doc.media_type.as_deref().unwrap_or(&fetched.media_type)
-            )));
+        let Document::Manifest(manifest) = doc else {
+            return Err(invalid("an index names another index".into()));
         };
         self.put_blob(&fetched.digest, &fetched.bytes)?;
+        let config_digest = manifest.config().digest().to_string();
         let mut config_bytes = Vec::new();
         client
-            .blob(ep, &r.repository, &config_desc.digest, &mut config_bytes)
+            .blob(ep, &r.repository, &config_digest, &mut config_bytes)
             .map_err(reg_err)?;
-        self.put_blob(&config_desc.digest, &config_bytes)?;
-        let config: ImageConfig =
+        self.put_blob(&config_digest, &config_bytes)?;
+        let config: ImageConfiguration =
             serde_json::from_slice(&config_bytes).map_err(|e| Error::Invalid {
                 what: format!("config of {r}"),
                 reason: e.to_string(),
             })?;
         let mut size = 0u64;
-        for (i, layer) in layers.iter().enumerate() {
-            size += layer.size.max(0) as u64;
-            if self.has_layer(&layer.digest) {
-                continue;
+        let mut layers = Vec::new();
+        for (i, layer) in manifest.layers().iter().enumerate() {
+            size += layer.size();
+            let digest = layer.digest().to_string();
+            if !self.has_layer(&digest) {
+                let tmp = self.tmp_path("blob");
+                let result = (|| {
+                    let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
+                    client
+                        .blob(ep, &r.repository, &digest, &mut f)
+                        .map_err(reg_err)?;
+                    let f = fs::File::open(&tmp).map_err(io_err(&tmp))?;
+                    let diff_id = config.rootfs().diff_ids().get(i).map(String::as_str);
+                    self.add_layer(&digest, diff_id, f)
+                })();
+                let _ = fs::remove_file(&tmp);
+                result?;
             }
-            let tmp = self.tmp_path("blob");
-            let result = (|| {
-                let mut f = fs::File::create(&tmp).map_err(io_err(&tmp))?;
-                client
-                    .blob(ep, &r.repository, &layer.digest, &mut f)
-                    .map_err(reg_err)?;
-                let f = fs::File::open(&tmp).map_err(io_err(&tmp))?;
-                let diff_id = config.rootfs.diff_ids.get(i).map(String::as_str);
-                self.add_layer(&layer.digest, diff_id, f)
-            })();
-            let _ = fs::remove_file(&tmp);
-            result?;
+            layers.push(digest);
         }
         tracing::info!(image = %r, digest = %fetched.digest, "pulled");
         self.record_image(
             Some(r),
             &fetched.digest,
-            &config_desc.digest,
+            &config_digest,
             &config,
-            layers.into_iter().map(|l| l.digest).collect(),
+            layers,
             size,
         )
     }

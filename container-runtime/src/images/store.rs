@@ -3,9 +3,9 @@
 //! Writers take an exclusive `flock` on `images/.lock` while they change records,
 //! so a running kubelet and a `kubelet ctl pull` can work on the same node.
 
-use super::oci::{ContainerDefaults, ImageConfig};
 use super::{io_err, Error, Reference, Result};
 use nix::fcntl::{Flock, FlockArg};
+use oci_spec::image::{Config, ImageConfiguration};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,8 +24,8 @@ pub struct ImageRecord {
     pub manifest_digest: String,
     /// Layer blob digests, lowest first.
     pub layers: Vec<String>,
-    /// Container defaults from the config.
-    pub config: ContainerDefaults,
+    /// Container defaults from the image config (its `config` object).
+    pub config: Config,
     /// Sum of the layer blob sizes.
     pub size: u64,
     /// When it was pulled or imported (RFC 3339).
@@ -313,7 +313,7 @@ impl ImageStore {
         name: Option<&Reference>,
         manifest_digest: &str,
         config_digest: &str,
-        config: &ImageConfig,
+        config: &ImageConfiguration,
         layers: Vec<String>,
         size: u64,
     ) -> Result<ImageRecord> {
@@ -323,7 +323,7 @@ impl ImageStore {
             repo_digests: Vec::new(),
             manifest_digest: manifest_digest.to_string(),
             layers,
-            config: config.config.clone().unwrap_or_default(),
+            config: config.config().clone().unwrap_or_default(),
             size,
             created: chrono::Utc::now().to_rfc3339(),
             last_used: String::new(),

@@ -294,7 +294,7 @@ impl Env {
                 .insert("docker.io".into(), vec![format!("http://{}", r.host())]);
         }
         // The same settings as a kubelet config file, for `kubelet ctl` runs.
-        let yaml = serde_yaml::to_string(&cfg).expect("config to yaml");
+        let yaml = serde_yaml_ng::to_string(&cfg).expect("config to yaml");
         fs::write(dir.join("kubelet.yaml"), yaml).expect("writing kubelet.yaml");
         let rt = Runtime::new(cfg).expect("opening the runtime");
         Some(Env {

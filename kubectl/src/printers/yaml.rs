@@ -1,7 +1,7 @@
 //! YAML output byte-for-byte like upstream kubectl's.
 //!
 //! Upstream turns an object into JSON and then into YAML with go-yaml v2, so
-//! its output has a particular shape that `serde_yaml` does not reproduce:
+//! its output has a particular shape that `serde_yaml_ng` does not reproduce:
 //! keys sorted, sequences not indented under their key, strings that would
 //! read back as something else (`"80"`, `"true"`, timestamps, `""`)
 //! double-quoted, strings starting with an indicator single-quoted, strings

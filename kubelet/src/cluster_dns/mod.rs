@@ -18,21 +18,23 @@
 //! ```text
 //! pod: wget http://web/  ->  resolver: "web.default.svc.cluster.local" A?  (search path, ndots:5)
 //!   -> UDP to 10.96.0.10:53 -> the pod's gateway, the node's bridge -> local delivery (the IP is on lo)
-//! kubelet: message::Message::parse        malformed: FORMERR (or dropped without a header)
+//! kubelet: hickory-proto's Message::from_vec   malformed: FORMERR (or dropped without a header)
 //!   -> respond(table, query)
 //!        not a standard query: NOTIMP; not exactly one question: FORMERR
 //!        inside the cluster domain: table::Table::lookup -> A / SRV, NOERROR without
 //!          answers (AAAA, empty non-terminals), NXDOMAIN; SERVFAIL until the first list
 //!        outside it: forward the query as it came to the node's nameservers
 //!          (/etc/resolv.conf, 2 s each); none answers: SERVFAIL
-//!   -> to_bytes(limit): 512 bytes over UDP (or the client's EDNS size, at most 1232),
+//!   -> message::to_bytes(limit): 512 bytes over UDP (or the client's EDNS size, at most 1232),
 //!      truncated with TC set so the client retries over TCP
 //! ```
 //!
 //! The table ([`table`]) is rebuilt from kube-runtime reflectors of Services
 //! and EndpointSlices after every change (debounced) and swapped in whole,
-//! so a query sees one consistent state. Messages are read and written by
-//! [`message`], which is pure and never panics on input.
+//! so a query sees one consistent state. The wire format is `hickory-proto`'s
+//! (a maintained DNS protocol crate that reports malformed packets as
+//! errors); [`message`] adds what is ours: the shape of a reply, the table's
+//! name keys and the UDP size rule.
 //!
 //! The host's own network namespace: adding an address there and listening
 //! on port 53 would change the machine's networking, so, like the proxy,
@@ -53,8 +55,12 @@ use kube::runtime::reflector::Store;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
+use hickory_proto::op::{Header, Message, MessageType, OpCode, ResponseCode};
+use hickory_proto::rr::DNSClass;
+use hickory_proto::serialize::binary::BinDecodable;
+
 use crate::services::ServiceView;
-use message::{Message, Rcode, Record, CLASS_IN, TYPE_ANY, UDP_LIMIT};
+use message::{edns_udp_size, response_to, UDP_LIMIT};
 use table::{Lookup, Table};
 
 /// The DNS port.
@@ -158,79 +164,79 @@ pub enum Action {
 /// Decides the answer to `bytes` from `table` (`None`: not listed yet) in
 /// `domain`. Pure: the server's whole policy, unit-tested.
 pub fn respond(table: Option<&Table>, domain: &str, bytes: &[u8]) -> Action {
-    let query = match Message::parse(bytes) {
+    let query = match Message::from_vec(bytes) {
         Ok(m) => m,
         Err(_) => {
-            return match message::Header::peek(bytes) {
-                Ok(h) if !h.response => {
-                    let shell = Message {
-                        header: h,
-                        questions: Vec::new(),
-                        answers: Vec::new(),
-                        authorities: Vec::new(),
-                        additionals: Vec::new(),
-                    };
-                    Action::Reply(Message::response_to(&shell, Rcode::FormErr))
+            // Answer FORMERR when at least the header is there.
+            return match Header::from_bytes(bytes) {
+                Ok(h) if h.metadata.message_type == MessageType::Query => {
+                    let mut shell = Message::new(h.metadata.id, MessageType::Query, OpCode::Query);
+                    shell.metadata = h.metadata;
+                    Action::Reply(response_to(&shell, ResponseCode::FormErr, EDNS_LIMIT))
                 }
                 _ => Action::Drop,
-            }
+            };
         }
     };
-    if query.header.response {
+    if query.metadata.message_type == MessageType::Response {
         return Action::Drop;
     }
-    if query.header.opcode != 0 {
-        return Action::Reply(reply(&query, Rcode::NotImp));
+    if query.metadata.op_code != OpCode::Query {
+        return Action::Reply(reply(&query, ResponseCode::NotImp));
     }
-    let [q] = query.questions.as_slice() else {
-        return Action::Reply(reply(&query, Rcode::FormErr));
+    let [q] = query.queries.as_slice() else {
+        return Action::Reply(reply(&query, ResponseCode::FormErr));
     };
     let domain = domain.trim_matches('.').to_ascii_lowercase();
     // Reverse names of Service and endpoint addresses are ours too.
-    let reverse = table.and_then(|t| t.reverse(&q.name, q.qtype));
-    if reverse.is_none() && !table::in_domain(&domain, &q.name) {
+    let reverse = table.and_then(|t| t.reverse(q.name(), q.query_type()));
+    if reverse.is_none() && !table::in_domain(&domain, q.name()) {
         return Action::Forward(query);
     }
-    if q.qclass != CLASS_IN && q.qclass != TYPE_ANY {
-        return Action::Reply(reply(&query, Rcode::Refused));
+    if q.query_class() != DNSClass::IN && q.query_class() != DNSClass::ANY {
+        return Action::Reply(reply(&query, ResponseCode::Refused));
     }
     let Some(table) = table else {
-        return Action::Reply(reply(&query, Rcode::ServFail));
+        return Action::Reply(reply(&query, ResponseCode::ServFail));
     };
-    let found = reverse.unwrap_or_else(|| table.lookup(&q.name, q.qtype));
+    let found = reverse.unwrap_or_else(|| table.lookup(q.name(), q.query_type()));
     let mut r = match found {
         Lookup::Found {
             answers,
             additionals,
         } => {
-            let mut r = reply(&query, Rcode::NoError);
+            let mut r = reply(&query, ResponseCode::NoError);
             r.answers = answers;
-            r.additionals.splice(0..0, additionals);
+            r.additionals = additionals;
             r
         }
-        Lookup::NoData | Lookup::NotOurs => reply(&query, Rcode::NoError),
-        Lookup::NxDomain => reply(&query, Rcode::NxDomain),
+        Lookup::NoData | Lookup::NotOurs => reply(&query, ResponseCode::NoError),
+        Lookup::NxDomain => reply(&query, ResponseCode::NXDomain),
     };
-    r.header.authoritative = true;
+    r.metadata.authoritative = true;
     Action::Reply(r)
 }
 
-/// A response to `query` with `rcode`, echoing EDNS when the query had it.
-fn reply(query: &Message, rcode: Rcode) -> Message {
-    let mut r = Message::response_to(query, rcode);
-    if query.edns_udp_size().is_some() {
-        r.additionals.push(Record::opt(EDNS_LIMIT));
-    }
-    r
+/// A response to `query` with `rcode`, answering EDNS with ours when the
+/// query had it.
+fn reply(query: &Message, rcode: ResponseCode) -> Message {
+    response_to(query, rcode, EDNS_LIMIT)
 }
 
 /// The largest UDP answer for `query`.
 fn udp_limit(query: &Message) -> usize {
-    query
-        .edns_udp_size()
+    edns_udp_size(query)
         .map(|s| usize::from(s.min(EDNS_LIMIT)))
         .unwrap_or(UDP_LIMIT)
         .max(UDP_LIMIT)
+}
+
+/// The bytes of `r`, cut to `limit`; a message that cannot be written at
+/// all (never one of ours in practice) is logged and not sent.
+fn encode(r: &Message, limit: usize) -> Option<Vec<u8>> {
+    message::to_bytes(r, limit)
+        .inspect_err(|e| tracing::warn!(error = %e, "cluster DNS: cannot write the answer"))
+        .ok()
 }
 
 /// The nameservers of a resolv.conf text, port 53, minus `own` (forwarding
@@ -279,14 +285,14 @@ impl Server {
             Action::Drop => None,
             Action::Reply(r) => {
                 let limit = if tcp { 65_535 } else { udp_limit(&r) };
-                Some(r.to_bytes(limit))
+                encode(&r, limit)
             }
-            Action::Forward(q) => match forward(&self.upstreams, bytes, q.header.id).await {
+            Action::Forward(q) => match forward(&self.upstreams, bytes, q.metadata.id).await {
                 Some(answer) => Some(answer),
                 None => {
-                    let r = reply(&q, Rcode::ServFail);
+                    let r = reply(&q, ResponseCode::ServFail);
                     let limit = if tcp { 65_535 } else { udp_limit(&q) };
-                    Some(r.to_bytes(limit))
+                    encode(&r, limit)
                 }
             },
         }
@@ -523,8 +529,11 @@ pub async fn run(view: Arc<ServiceView>, cfg: DnsConfig) {
 
 #[cfg(test)]
 mod tests {
-    use super::message::{Header, Name, Rdata, TYPE_A, TYPE_AAAA};
+    use super::message::{name, query, to_bytes};
     use super::*;
+    use hickory_proto::op::Edns;
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{RData, RecordType};
     use serde_json::json;
 
     fn table() -> Table {
@@ -536,14 +545,18 @@ mod tests {
         Table::build("cluster.local", &[&web], &[])
     }
 
-    fn ask(table: Option<&Table>, name: &str, qtype: u16) -> Action {
-        let q = Message::query(7, Name::parse(name).unwrap(), qtype);
-        respond(table, "cluster.local", &q.to_bytes(UDP_LIMIT))
+    fn bytes(m: &Message) -> Vec<u8> {
+        to_bytes(m, UDP_LIMIT).unwrap()
     }
 
-    fn rcode(a: &Action) -> Rcode {
+    fn ask(table: Option<&Table>, n: &str, qtype: RecordType) -> Action {
+        let q = query(7, name(n).unwrap(), qtype);
+        respond(table, "cluster.local", &bytes(&q))
+    }
+
+    fn rcode(a: &Action) -> ResponseCode {
         match a {
-            Action::Reply(r) => r.header.rcode,
+            Action::Reply(r) => r.metadata.response_code,
             other => panic!("not a reply: {other:?}"),
         }
     }
@@ -551,47 +564,69 @@ mod tests {
     #[test]
     fn answers_cluster_names_authoritatively() {
         let t = table();
-        let Action::Reply(r) = ask(Some(&t), "web.default.svc.cluster.local", TYPE_A) else {
+        let Action::Reply(r) = ask(Some(&t), "web.default.svc.cluster.local", RecordType::A) else {
             panic!()
         };
-        assert!(r.header.response && r.header.authoritative && r.header.recursion_desired);
-        assert_eq!(r.header.id, 7);
-        assert_eq!(r.header.rcode, Rcode::NoError);
-        assert_eq!(r.answers[0].data, Rdata::A("10.96.0.20".parse().unwrap()));
-        // What goes on the wire parses back the same.
-        assert_eq!(Message::parse(&r.to_bytes(UDP_LIMIT)).unwrap(), r);
+        let m = &r.metadata;
+        assert!(m.message_type == MessageType::Response && m.authoritative && m.recursion_desired);
+        assert_eq!(m.id, 7);
+        assert_eq!(m.response_code, ResponseCode::NoError);
+        assert_eq!(
+            r.answers[0].data,
+            RData::A(A("10.96.0.20".parse().unwrap()))
+        );
+        assert_eq!(r.answers[0].ttl, table::TTL);
+        assert_eq!(
+            r.queries[0].name(),
+            &name("web.default.svc.cluster.local").unwrap()
+        );
+        // What goes on the wire reads back the same.
+        assert_eq!(Message::from_vec(&bytes(&r)).unwrap(), r);
 
-        let aaaa = ask(Some(&t), "web.default.svc.cluster.local", TYPE_AAAA);
-        assert_eq!(rcode(&aaaa), Rcode::NoError);
+        let aaaa = ask(Some(&t), "web.default.svc.cluster.local", RecordType::AAAA);
+        assert_eq!(rcode(&aaaa), ResponseCode::NoError);
         assert!(matches!(&aaaa, Action::Reply(r) if r.answers.is_empty()));
         assert_eq!(
-            rcode(&ask(Some(&t), "nosuch.default.svc.cluster.local", TYPE_A)),
-            Rcode::NxDomain
+            rcode(&ask(
+                Some(&t),
+                "nosuch.default.svc.cluster.local",
+                RecordType::A
+            )),
+            ResponseCode::NXDomain
         );
         assert_eq!(
             rcode(&ask(
                 Some(&t),
                 "web.default.svc.cluster.local.default.svc.cluster.local",
-                TYPE_A
+                RecordType::A
             )),
-            Rcode::NxDomain
+            ResponseCode::NXDomain
         );
         // Before the first list: SERVFAIL, not a wrong NXDOMAIN.
         assert_eq!(
-            rcode(&ask(None, "web.default.svc.cluster.local", TYPE_A)),
-            Rcode::ServFail
+            rcode(&ask(None, "web.default.svc.cluster.local", RecordType::A)),
+            ResponseCode::ServFail
         );
+        // Reverse names of ClusterIPs.
+        let Action::Reply(r) = ask(Some(&t), "20.0.96.10.in-addr.arpa", RecordType::PTR) else {
+            panic!()
+        };
+        assert_eq!(r.answers.len(), 1);
+        assert!(r.metadata.authoritative);
     }
 
     #[test]
     fn forwards_other_names() {
         let t = table();
         assert!(
-            matches!(ask(Some(&t), "example.com", TYPE_A), Action::Forward(q) if q.header.id == 7)
+            matches!(ask(Some(&t), "example.com", RecordType::A), Action::Forward(q) if q.metadata.id == 7)
         );
-        assert!(matches!(ask(Some(&t), "web", TYPE_A), Action::Forward(_)));
         assert!(matches!(
-            ask(None, "example.com", TYPE_A),
+            ask(Some(&t), "web", RecordType::A),
+            Action::Forward(_)
+        ));
+        assert!(matches!(
+            ask(None, "example.com", RecordType::A),
             Action::Forward(_)
         ));
     }
@@ -599,56 +634,101 @@ mod tests {
     #[test]
     fn odd_queries() {
         let t = table();
+        let web = || name("web.default.svc.cluster.local").unwrap();
         // Garbage with a header: FORMERR with its id; without: nothing.
         let mut junk = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0];
         let a = respond(Some(&t), "cluster.local", &junk);
         assert!(
-            matches!(&a, Action::Reply(r) if r.header.id == 0x1234 && r.header.rcode == Rcode::FormErr)
+            matches!(&a, Action::Reply(r) if r.metadata.id == 0x1234 && r.metadata.response_code == ResponseCode::FormErr && r.queries.is_empty())
         );
         junk.truncate(5);
         assert_eq!(respond(Some(&t), "cluster.local", &junk), Action::Drop);
         // A response is never answered (no loops between servers).
-        let mut q = Message::query(
-            1,
-            Name::parse("web.default.svc.cluster.local").unwrap(),
-            TYPE_A,
-        );
-        q.header.response = true;
+        let mut q = query(1, web(), RecordType::A);
+        q.metadata.message_type = MessageType::Response;
+        assert_eq!(respond(Some(&t), "cluster.local", &bytes(&q)), Action::Drop);
+        // Other opcodes, other question counts, other classes.
+        let mut q = query(1, web(), RecordType::A);
+        q.metadata.op_code = OpCode::Status;
         assert_eq!(
-            respond(Some(&t), "cluster.local", &q.to_bytes(512)),
-            Action::Drop
+            rcode(&respond(Some(&t), "cluster.local", &bytes(&q))),
+            ResponseCode::NotImp
         );
-        // Other opcodes, other question counts.
-        let mut q = Message::query(
-            1,
-            Name::parse("web.default.svc.cluster.local").unwrap(),
-            TYPE_A,
-        );
-        q.header.opcode = 2;
+        let mut q = query(1, web(), RecordType::A);
+        q.queries.clear();
         assert_eq!(
-            rcode(&respond(Some(&t), "cluster.local", &q.to_bytes(512))),
-            Rcode::NotImp
+            rcode(&respond(Some(&t), "cluster.local", &bytes(&q))),
+            ResponseCode::FormErr
         );
-        let mut q = Message::query(1, Name::root(), TYPE_A);
-        q.questions.clear();
+        let mut q = query(1, web(), RecordType::A);
+        q.queries.push(q.queries[0].clone());
         assert_eq!(
-            rcode(&respond(Some(&t), "cluster.local", &q.to_bytes(512))),
-            Rcode::FormErr
+            rcode(&respond(Some(&t), "cluster.local", &bytes(&q))),
+            ResponseCode::FormErr
         );
-        // EDNS is echoed; the header peek agrees with the parse.
-        let mut q = Message::query(
-            9,
-            Name::parse("web.default.svc.cluster.local").unwrap(),
-            TYPE_A,
+        let mut q = query(1, web(), RecordType::A);
+        q.queries[0].set_query_class(DNSClass::CH);
+        assert_eq!(
+            rcode(&respond(Some(&t), "cluster.local", &bytes(&q))),
+            ResponseCode::Refused
         );
-        q.additionals.push(Record::opt(4096));
-        let bytes = q.to_bytes(512);
-        assert_eq!(Header::peek(&bytes).unwrap(), q.header);
-        let Action::Reply(r) = respond(Some(&t), "cluster.local", &bytes) else {
+        // EDNS is answered with ours, and sets the UDP limit.
+        let mut q = query(9, web(), RecordType::A);
+        let mut edns = Edns::new();
+        edns.set_max_payload(4096);
+        q.set_edns(edns);
+        assert_eq!(udp_limit(&q), usize::from(EDNS_LIMIT));
+        let Action::Reply(r) = respond(Some(&t), "cluster.local", &bytes(&q)) else {
             panic!()
         };
-        assert_eq!(r.edns_udp_size(), Some(EDNS_LIMIT));
+        assert_eq!(edns_udp_size(&r), Some(EDNS_LIMIT));
         assert_eq!(udp_limit(&r), usize::from(EDNS_LIMIT));
+        let plain = query(9, web(), RecordType::A);
+        assert_eq!(udp_limit(&plain), UDP_LIMIT);
+    }
+
+    #[test]
+    fn never_panics_on_mutations() {
+        // Every single-byte change and every truncation of a query with
+        // EDNS, and of a response with compression, must come back as an
+        // action (the server's whole policy runs on it), and every reply
+        // must be writable.
+        let t = table();
+        let mut q = query(
+            3,
+            name("web.default.svc.cluster.local").unwrap(),
+            RecordType::SRV,
+        );
+        q.set_edns(Edns::new());
+        let Action::Reply(r) = respond(Some(&t), "cluster.local", &bytes(&q)) else {
+            panic!()
+        };
+        let check = |b: &[u8]| {
+            if let Action::Reply(r) = respond(Some(&t), "cluster.local", b) {
+                assert!(to_bytes(&r, UDP_LIMIT).is_ok());
+            }
+        };
+        for base in [bytes(&q), bytes(&r)] {
+            for i in 0..base.len() {
+                for v in [0u8, 1, 0x3f, 0x40, 0x80, 0xc0, 0xff] {
+                    let mut b = base.clone();
+                    b[i] = v;
+                    check(&b);
+                    check(&b[..i]);
+                }
+            }
+        }
+        // And some pseudo-random junk behind a query header.
+        let mut x: u32 = 12345;
+        for _ in 0..2000 {
+            let len = (x % 80) as usize;
+            let mut junk = vec![0, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0, 1];
+            junk.extend((0..len).map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (x >> 16) as u8
+            }));
+            check(&junk);
+        }
     }
 
     #[test]
@@ -683,28 +763,27 @@ mod tests {
         let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         client.connect(addr).await.unwrap();
         let mut buf = vec![0u8; 4096];
-        for (name, want) in [
-            ("web.default.svc.cluster.local", Rcode::NoError),
-            ("nosuch.default.svc.cluster.local", Rcode::NxDomain),
-            ("example.com", Rcode::ServFail),
+        for (n, want) in [
+            ("web.default.svc.cluster.local", ResponseCode::NoError),
+            ("nosuch.default.svc.cluster.local", ResponseCode::NXDomain),
+            ("example.com", ResponseCode::ServFail),
         ] {
-            let q = Message::query(42, Name::parse(name).unwrap(), TYPE_A);
-            client.send(&q.to_bytes(512)).await.unwrap();
-            let n = tokio::time::timeout(Duration::from_secs(3), client.recv(&mut buf))
+            let q = query(42, name(n).unwrap(), RecordType::A);
+            client.send(&bytes(&q)).await.unwrap();
+            let len = tokio::time::timeout(Duration::from_secs(3), client.recv(&mut buf))
                 .await
                 .expect("an answer in time")
                 .unwrap();
-            let r = Message::parse(&buf[..n]).unwrap();
-            assert_eq!((r.header.id, r.header.rcode), (42, want), "{name}");
+            let r = Message::from_vec(&buf[..len]).unwrap();
+            assert_eq!((r.metadata.id, r.metadata.response_code), (42, want), "{n}");
         }
 
         let mut conn = TcpStream::connect(taddr).await.unwrap();
-        let q = Message::query(
+        let q = bytes(&query(
             43,
-            Name::parse("web.default.svc.cluster.local").unwrap(),
-            TYPE_A,
-        )
-        .to_bytes(512);
+            name("web.default.svc.cluster.local").unwrap(),
+            RecordType::A,
+        ));
         let mut out = u16::try_from(q.len()).unwrap().to_be_bytes().to_vec();
         out.extend_from_slice(&q);
         conn.write_all(&out).await.unwrap();
@@ -712,8 +791,8 @@ mod tests {
         conn.read_exact(&mut len).await.unwrap();
         let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
         conn.read_exact(&mut answer).await.unwrap();
-        let r = Message::parse(&answer).unwrap();
-        assert_eq!(r.header.id, 43);
+        let r = Message::from_vec(&answer).unwrap();
+        assert_eq!(r.metadata.id, 43);
         assert_eq!(r.answers.len(), 1);
     }
 

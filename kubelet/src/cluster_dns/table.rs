@@ -26,7 +26,10 @@ use std::net::Ipv4Addr;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use super::message::{Name, Record, TYPE_A, TYPE_ANY, TYPE_CNAME, TYPE_PTR, TYPE_SRV};
+use hickory_proto::rr::rdata::{A, CNAME, PTR, SRV};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+use super::message::{self, key};
 use crate::proxy::rules::SERVICE_NAME_LABEL;
 
 /// The TTL of every answer: short, since Services and endpoints change
@@ -289,16 +292,16 @@ impl Table {
     }
 
     /// The answer for `name` and `qtype`.
-    pub fn lookup(&self, name: &Name, qtype: u16) -> Lookup {
+    pub fn lookup(&self, name: &Name, qtype: RecordType) -> Lookup {
         if !self.in_domain(name) {
             return Lookup::NotOurs;
         }
-        let key = name.to_lowercase();
+        let key = key(name);
         let Some(entry) = self.entries.get(&key) else {
             if let Some(ip) = pod_address(&key, &self.domain) {
-                if qtype == TYPE_A || qtype == TYPE_ANY {
+                if qtype == RecordType::A || qtype == RecordType::ANY {
                     return Lookup::Found {
-                        answers: vec![Record::a(name.clone(), TTL, ip)],
+                        answers: vec![a_record(name, ip)],
                         additionals: Vec::new(),
                     };
                 }
@@ -315,11 +318,15 @@ impl Table {
         // A CNAME answers every type; its target's records follow when the
         // target is ours.
         if let Some(target) = &entry.cname {
-            let Ok(t) = Name::parse(target) else {
+            let Ok(t) = message::name(target) else {
                 return Lookup::NoData;
             };
-            answers.push(Record::pointer(TYPE_CNAME, name.clone(), TTL, t.clone()));
-            if qtype != TYPE_CNAME {
+            answers.push(Record::from_rdata(
+                name.clone(),
+                TTL,
+                RData::CNAME(CNAME(t.clone())),
+            ));
+            if qtype != RecordType::CNAME {
                 if let Lookup::Found { answers: more, .. } = self.lookup(&t, qtype) {
                     answers.extend(more);
                 }
@@ -329,20 +336,26 @@ impl Table {
                 additionals,
             };
         }
-        if qtype == TYPE_A || qtype == TYPE_ANY {
-            answers.extend(entry.a.iter().map(|ip| Record::a(name.clone(), TTL, *ip)));
+        if qtype == RecordType::A || qtype == RecordType::ANY {
+            answers.extend(entry.a.iter().map(|ip| a_record(name, *ip)));
         }
-        if qtype == TYPE_SRV || qtype == TYPE_ANY {
+        if qtype == RecordType::SRV || qtype == RecordType::ANY {
             let weight = u16::try_from(100 / entry.srv.len().max(1))
                 .unwrap_or(1)
                 .max(1);
             let mut glue = BTreeSet::new();
             for (port, target) in &entry.srv {
-                let Ok(t) = Name::parse(target) else { continue };
-                answers.push(Record::srv(name.clone(), TTL, 0, weight, *port, t.clone()));
+                let Ok(t) = message::name(target) else {
+                    continue;
+                };
+                answers.push(Record::from_rdata(
+                    name.clone(),
+                    TTL,
+                    RData::SRV(SRV::new(0, weight, *port, t.clone())),
+                ));
                 if glue.insert(target.clone()) {
                     if let Some(e) = self.entries.get(target) {
-                        additionals.extend(e.a.iter().map(|ip| Record::a(t.clone(), TTL, *ip)));
+                        additionals.extend(e.a.iter().map(|ip| a_record(&t, *ip)));
                     }
                 }
             }
@@ -358,15 +371,15 @@ impl Table {
 
     /// The answer for a reverse name of one of the table's addresses;
     /// `None` for any other name (not ours to answer).
-    pub fn reverse(&self, name: &Name, qtype: u16) -> Option<Lookup> {
-        let targets = self.ptr.get(&name.to_lowercase())?;
-        if qtype != TYPE_PTR && qtype != TYPE_ANY {
+    pub fn reverse(&self, name: &Name, qtype: RecordType) -> Option<Lookup> {
+        let targets = self.ptr.get(&key(name))?;
+        if qtype != RecordType::PTR && qtype != RecordType::ANY {
             return Some(Lookup::NoData);
         }
         let answers = targets
             .iter()
-            .filter_map(|t| Name::parse(t).ok())
-            .map(|t| Record::pointer(TYPE_PTR, name.clone(), TTL, t))
+            .filter_map(|t| message::name(t).ok())
+            .map(|t| Record::from_rdata(name.clone(), TTL, RData::PTR(PTR(t))))
             .collect();
         Some(Lookup::Found {
             answers,
@@ -385,10 +398,15 @@ impl Table {
     }
 }
 
+/// An `IN A` record of `name` with our TTL.
+fn a_record(name: &Name, ip: Ipv4Addr) -> Record {
+    Record::from_rdata(name.clone(), TTL, RData::A(A(ip)))
+}
+
 /// Whether `name` is `domain` or below it (`domain` lower-cased, no dots
 /// around it).
 pub fn in_domain(domain: &str, name: &Name) -> bool {
-    let key = name.to_lowercase();
+    let key = key(name);
     key == domain
         || key
             .strip_suffix(domain)
@@ -397,7 +415,6 @@ pub fn in_domain(domain: &str, name: &Name) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::message::{Rdata, TYPE_AAAA};
     use super::*;
     use serde_json::json;
 
@@ -474,7 +491,7 @@ mod tests {
     }
 
     fn n(s: &str) -> Name {
-        Name::parse(s).unwrap()
+        message::name(s).unwrap()
     }
 
     fn a_of(l: &Lookup) -> Vec<String> {
@@ -482,7 +499,7 @@ mod tests {
             Lookup::Found { answers, .. } => answers
                 .iter()
                 .filter_map(|r| match &r.data {
-                    Rdata::A(ip) => Some(ip.to_string()),
+                    RData::A(A(ip)) => Some(ip.to_string()),
                     _ => None,
                 })
                 .collect(),
@@ -494,27 +511,28 @@ mod tests {
     fn cluster_ip_services_resolve_to_their_cluster_ip() {
         let t = table();
         assert_eq!(
-            a_of(&t.lookup(&n("web.default.svc.cluster.local"), TYPE_A)),
+            a_of(&t.lookup(&n("web.default.svc.cluster.local"), RecordType::A)),
             ["10.96.0.20"]
         );
         assert_eq!(
-            a_of(&t.lookup(&n("WEB.Default.SVC.cluster.local."), TYPE_A)),
+            a_of(&t.lookup(&n("WEB.Default.SVC.cluster.local."), RecordType::A)),
             ["10.96.0.20"]
         );
         assert_eq!(
-            a_of(&t.lookup(&n("web.other.svc.cluster.local"), TYPE_A)),
+            a_of(&t.lookup(&n("web.other.svc.cluster.local"), RecordType::A)),
             ["10.96.0.30"]
         );
         assert_eq!(
-            a_of(&t.lookup(&n("kubernetes.default.svc.cluster.local"), TYPE_A)),
+            a_of(&t.lookup(&n("kubernetes.default.svc.cluster.local"), RecordType::A)),
             ["10.96.0.1"]
         );
         // The owner is the name as asked.
-        let Lookup::Found { answers, .. } = t.lookup(&n("WEB.default.svc.cluster.local"), TYPE_A)
+        let Lookup::Found { answers, .. } =
+            t.lookup(&n("WEB.default.svc.cluster.local"), RecordType::A)
         else {
             panic!()
         };
-        assert_eq!(answers[0].name.labels()[0], b"WEB");
+        assert_eq!(answers[0].name.iter().next(), Some(&b"WEB"[..]));
         assert_eq!(answers[0].ttl, TTL);
     }
 
@@ -522,24 +540,24 @@ mod tests {
     fn headless_services_resolve_to_ready_endpoints() {
         let t = table();
         assert_eq!(
-            a_of(&t.lookup(&n("db.default.svc.cluster.local"), TYPE_A)),
+            a_of(&t.lookup(&n("db.default.svc.cluster.local"), RecordType::A)),
             ["10.244.1.5", "10.244.2.7"]
         );
         assert_eq!(
-            a_of(&t.lookup(&n("db-0.db.default.svc.cluster.local"), TYPE_A)),
+            a_of(&t.lookup(&n("db-0.db.default.svc.cluster.local"), RecordType::A)),
             ["10.244.1.5"]
         );
         assert_eq!(
-            a_of(&t.lookup(&n("10-244-2-7.db.default.svc.cluster.local"), TYPE_A)),
+            a_of(&t.lookup(&n("10-244-2-7.db.default.svc.cluster.local"), RecordType::A)),
             ["10.244.2.7"]
         );
         assert_eq!(
-            t.lookup(&n("10-244-2-9.db.default.svc.cluster.local"), TYPE_A),
+            t.lookup(&n("10-244-2-9.db.default.svc.cluster.local"), RecordType::A),
             Lookup::NxDomain
         );
         // A headless Service without ready endpoints exists, with no address.
         assert_eq!(
-            t.lookup(&n("empty.default.svc.cluster.local"), TYPE_A),
+            t.lookup(&n("empty.default.svc.cluster.local"), RecordType::A),
             Lookup::NoData
         );
     }
@@ -550,44 +568,37 @@ mod tests {
         let Lookup::Found {
             answers,
             additionals,
-        } = t.lookup(&n("_http._tcp.web.default.svc.cluster.local"), TYPE_SRV)
+        } = t.lookup(
+            &n("_http._tcp.web.default.svc.cluster.local"),
+            RecordType::SRV,
+        )
         else {
             panic!()
         };
         assert_eq!(answers.len(), 1);
         assert_eq!(
             answers[0].data,
-            Rdata::Srv {
-                priority: 0,
-                weight: 100,
-                port: 80,
-                target: n("web.default.svc.cluster.local")
-            }
+            RData::SRV(SRV::new(0, 100, 80, n("web.default.svc.cluster.local")))
         );
         assert_eq!(
             additionals,
-            [Record::a(
-                n("web.default.svc.cluster.local"),
-                TTL,
+            [a_record(
+                &n("web.default.svc.cluster.local"),
                 "10.96.0.20".parse().unwrap()
             )]
         );
+        assert_eq!(additionals[0].ttl, TTL);
         let Lookup::Found {
             answers,
             additionals,
-        } = t.lookup(&n("_pg._tcp.db.default.svc.cluster.local"), TYPE_SRV)
+        } = t.lookup(&n("_pg._tcp.db.default.svc.cluster.local"), RecordType::SRV)
         else {
             panic!()
         };
         let ports: Vec<_> = answers
             .iter()
             .map(|r| match &r.data {
-                Rdata::Srv {
-                    port,
-                    target,
-                    weight,
-                    ..
-                } => (*port, target.to_string(), *weight),
+                RData::SRV(s) => (s.port, key(&s.target), s.weight),
                 _ => panic!(),
             })
             .collect();
@@ -604,16 +615,16 @@ mod tests {
         );
         assert_eq!(additionals.len(), 2);
         assert!(matches!(
-            t.lookup(&n("_dns._udp.web.other.svc.cluster.local"), TYPE_ANY),
+            t.lookup(&n("_dns._udp.web.other.svc.cluster.local"), RecordType::ANY),
             Lookup::Found { .. }
         ));
         assert_eq!(
-            t.lookup(&n("_dns._tcp.web.other.svc.cluster.local"), TYPE_SRV),
+            t.lookup(&n("_dns._tcp.web.other.svc.cluster.local"), RecordType::SRV),
             Lookup::NxDomain
         );
         // A, SRV of the service name itself.
         assert!(matches!(
-            t.lookup(&n("web.default.svc.cluster.local"), TYPE_SRV),
+            t.lookup(&n("web.default.svc.cluster.local"), RecordType::SRV),
             Lookup::Found { .. }
         ));
     }
@@ -622,7 +633,7 @@ mod tests {
     fn nodata_nxdomain_and_foreign_names() {
         let t = table();
         assert_eq!(
-            t.lookup(&n("web.default.svc.cluster.local"), TYPE_AAAA),
+            t.lookup(&n("web.default.svc.cluster.local"), RecordType::AAAA),
             Lookup::NoData
         );
         for existing in [
@@ -631,7 +642,11 @@ mod tests {
             "cluster.local",
             "_tcp.web.default.svc.cluster.local",
         ] {
-            assert_eq!(t.lookup(&n(existing), TYPE_A), Lookup::NoData, "{existing}");
+            assert_eq!(
+                t.lookup(&n(existing), RecordType::A),
+                Lookup::NoData,
+                "{existing}"
+            );
         }
         for missing in [
             "nosuch.default.svc.cluster.local",
@@ -640,10 +655,18 @@ mod tests {
             "x.cluster.local",
             "10-244-1-5.a.b.pod.cluster.local",
         ] {
-            assert_eq!(t.lookup(&n(missing), TYPE_A), Lookup::NxDomain, "{missing}");
+            assert_eq!(
+                t.lookup(&n(missing), RecordType::A),
+                Lookup::NxDomain,
+                "{missing}"
+            );
         }
         for foreign in ["example.com", "local", "notcluster.local", "web"] {
-            assert_eq!(t.lookup(&n(foreign), TYPE_A), Lookup::NotOurs, "{foreign}");
+            assert_eq!(
+                t.lookup(&n(foreign), RecordType::A),
+                Lookup::NotOurs,
+                "{foreign}"
+            );
         }
         assert!(Table::default().is_empty() && !t.is_empty());
     }
@@ -652,28 +675,28 @@ mod tests {
     fn external_names_pods_and_reverse_names() {
         let t = table();
         // ExternalName: a CNAME, whatever is asked.
-        for qtype in [TYPE_A, TYPE_CNAME, TYPE_AAAA] {
+        for qtype in [RecordType::A, RecordType::CNAME, RecordType::AAAA] {
             let Lookup::Found { answers, .. } =
                 t.lookup(&n("ext.default.svc.cluster.local"), qtype)
             else {
                 panic!("ext answers {qtype}")
             };
             assert_eq!(answers.len(), 1);
-            assert_eq!(answers[0].rtype, TYPE_CNAME);
-            assert_eq!(answers[0].data, Rdata::Name(n("example.com")));
+            assert_eq!(answers[0].record_type(), RecordType::CNAME);
+            assert_eq!(answers[0].data, RData::CNAME(CNAME(n("example.com"))));
         }
         // Pod names: any address, as CoreDNS' `pods insecure`.
         assert_eq!(
-            a_of(&t.lookup(&n("10-244-1-5.default.pod.cluster.local"), TYPE_A)),
+            a_of(&t.lookup(&n("10-244-1-5.default.pod.cluster.local"), RecordType::A)),
             ["10.244.1.5"]
         );
         // Reverse names of ClusterIPs and headless endpoints; others are
         // not ours.
-        let ptr = |name: &str| match t.reverse(&n(name), TYPE_PTR) {
+        let ptr = |name: &str| match t.reverse(&n(name), RecordType::PTR) {
             Some(Lookup::Found { answers, .. }) => answers
                 .iter()
                 .map(|r| match &r.data {
-                    Rdata::Name(t) => t.to_lowercase(),
+                    RData::PTR(PTR(t)) => key(t),
                     other => panic!("{other:?}"),
                 })
                 .collect::<Vec<_>>(),
@@ -687,9 +710,9 @@ mod tests {
             ptr("5.1.244.10.in-addr.arpa"),
             ["db-0.db.default.svc.cluster.local"]
         );
-        assert_eq!(t.reverse(&n("9.9.9.9.in-addr.arpa"), TYPE_PTR), None);
+        assert_eq!(t.reverse(&n("9.9.9.9.in-addr.arpa"), RecordType::PTR), None);
         assert_eq!(
-            t.reverse(&n("20.0.96.10.in-addr.arpa"), TYPE_A),
+            t.reverse(&n("20.0.96.10.in-addr.arpa"), RecordType::A),
             Some(Lookup::NoData)
         );
     }

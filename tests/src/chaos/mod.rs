@@ -66,7 +66,8 @@ pub fn client(opts: &Options) -> anyhow::Result<kube::Client> {
     let path = opts.lab_dir.join("kubeconfig");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let cfg: serde_json::Value = serde_yaml::from_str(&text).context("parsing the kubeconfig")?;
+    let cfg: serde_json::Value =
+        serde_yaml_ng::from_str(&text).context("parsing the kubeconfig")?;
     let server = cfg["clusters"][0]["cluster"]["server"]
         .as_str()
         .context("the kubeconfig names no server")?;

@@ -60,7 +60,7 @@ pub enum ConfigError {
         path: PathBuf,
         /// Why.
         #[source]
-        source: serde_yaml::Error,
+        source: serde_yaml_ng::Error,
     },
     /// An `apiVersion`/`kind` we do not read.
     #[error("{path}: unsupported {what} {api_version:?} (kind {kind:?})")]
@@ -163,7 +163,7 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(path: &Path, text: &str) -> Result<T, ConfigError> {
-    serde_yaml::from_str(text).map_err(|source| ConfigError::Decode {
+    serde_yaml_ng::from_str(text).map_err(|source| ConfigError::Decode {
         path: path.to_path_buf(),
         source,
     })

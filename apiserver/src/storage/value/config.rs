@@ -133,7 +133,7 @@ pub fn load(path: &str) -> Result<Transformers, Error> {
 /// Checks a configuration's text and builds its transformers.
 pub fn parse(text: &str) -> Result<Transformers, Error> {
     let config: EncryptionConfiguration =
-        serde_yaml::from_str(text).map_err(|e| Error::Decode {
+        serde_yaml_ng::from_str(text).map_err(|e| Error::Decode {
             path: String::new(),
             reason: e.to_string(),
         })?;
