@@ -25,15 +25,12 @@ use crate::machinery::controller::{
 use crate::machinery::informer::{key_of, split_key, Store};
 use crate::machinery::queue::Queue;
 use crate::machinery::service_endpoints::{
-    enqueue_services_of, hostname_in, pod_ip, pod_ref, resolve_port, selector_of, service_pods,
+    enqueue_services_of, hostname_in, managed_slices, pod_ip, pod_ref, resolve_port, selector_of,
+    service_key_of_slice, service_pods, MANAGED_BY, SERVICE_NAME,
 };
-use crate::machinery::{controller_ref, meta, pods};
+use crate::machinery::{controller_ref, pods};
 
-/// Label naming the Service of a slice.
-pub const SERVICE_NAME: &str = "kubernetes.io/service-name";
-/// Label naming the slice's manager.
-pub const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
-/// Our value of [`MANAGED_BY`].
+/// Our value of the slices' [`MANAGED_BY`] label.
 pub const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
 /// Endpoints per slice (upstream `--max-endpoints-per-slice` default).
 pub const MAX_ENDPOINTS: usize = 100;
@@ -57,15 +54,11 @@ pub fn start(ctx: &Context) -> Started {
     // A slice changed or deleted by someone else is put back.
     let q = Arc::clone(&queue);
     slices.add_handler(move |old, new| {
-        if let Some(s) = new.or(old) {
-            let labels = meta::labels(&s.metadata);
-            if labels.get(MANAGED_BY).map(String::as_str) == Some(CONTROLLER_NAME) {
-                if let (Some(ns), Some(svc)) =
-                    (s.metadata.namespace.as_deref(), labels.get(SERVICE_NAME))
-                {
-                    q.add(format!("{ns}/{svc}"));
-                }
-            }
+        if let Some(key) = new
+            .or(old)
+            .and_then(|s| service_key_of_slice(s, CONTROLLER_NAME))
+        {
+            q.add(key);
         }
     });
     let c = Arc::new(EndpointSliceController {
@@ -94,13 +87,7 @@ impl Reconciler for EndpointSliceController {
         let (ns, name) = split_key(key);
         let ns = ns.unwrap_or_default();
         let api: Api<EndpointSlice> = Api::namespaced(self.client.clone(), ns);
-        let mut existing: Vec<Arc<EndpointSlice>> = self.slices.filter(|s| {
-            let l = meta::labels(&s.metadata);
-            s.metadata.namespace.as_deref() == Some(ns)
-                && l.get(SERVICE_NAME).map(String::as_str) == Some(name)
-                && l.get(MANAGED_BY).map(String::as_str) == Some(CONTROLLER_NAME)
-        });
-        existing.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        let existing = managed_slices(&self.slices, ns, name, CONTROLLER_NAME);
         let desired = match self.services.get(key) {
             // Deleted Services' slices go with the garbage collector too;
             // deleting here makes it immediate.

@@ -26,13 +26,15 @@ use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, PostParams};
 
-use super::endpointslice::{MANAGED_BY, SERVICE_NAME};
 use super::{Context, Started};
 use crate::machinery::controller::{
     is_conflict, is_not_found, Action, Context as _, Reconciler, Result,
 };
 use crate::machinery::informer::{key_of, split_key, Store};
 use crate::machinery::queue::Queue;
+use crate::machinery::service_endpoints::{
+    managed_slices, service_key_of_slice, MANAGED_BY, SERVICE_NAME,
+};
 use crate::machinery::{controller_ref, meta};
 
 /// Our value of [`MANAGED_BY`].
@@ -70,15 +72,11 @@ pub fn start(ctx: &Context) -> Started {
     // A mirrored slice changed or deleted by someone else is put back.
     let q = Arc::clone(&queue);
     slices.add_handler(move |old, new| {
-        if let Some(s) = new.or(old) {
-            let labels = meta::labels(&s.metadata);
-            if labels.get(MANAGED_BY).map(String::as_str) == Some(CONTROLLER_NAME) {
-                if let (Some(ns), Some(svc)) =
-                    (s.metadata.namespace.as_deref(), labels.get(SERVICE_NAME))
-                {
-                    q.add(format!("{ns}/{svc}"));
-                }
-            }
+        if let Some(key) = new
+            .or(old)
+            .and_then(|s| service_key_of_slice(s, CONTROLLER_NAME))
+        {
+            q.add(key);
         }
     });
     let c = Arc::new(MirroringController {
@@ -110,13 +108,7 @@ impl Reconciler for MirroringController {
         let (ns, name) = split_key(key);
         let ns = ns.unwrap_or_default();
         let api: Api<EndpointSlice> = Api::namespaced(self.client.clone(), ns);
-        let mut existing: Vec<Arc<EndpointSlice>> = self.slices.filter(|s| {
-            let l = meta::labels(&s.metadata);
-            s.metadata.namespace.as_deref() == Some(ns)
-                && l.get(SERVICE_NAME).map(String::as_str) == Some(name)
-                && l.get(MANAGED_BY).map(String::as_str) == Some(CONTROLLER_NAME)
-        });
-        existing.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        let existing = managed_slices(&self.slices, ns, name, CONTROLLER_NAME);
         let eps = self
             .endpoints
             .get(key)

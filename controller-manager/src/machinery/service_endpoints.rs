@@ -3,17 +3,53 @@
 //! `pkg/controller/util/endpoint`): the Service's selector, its serving
 //! pods, a pod's IP, the port a Service port reaches on a pod (named
 //! `targetPort`s resolve per pod), the pod reference and DNS hostname an
-//! endpoint carries.
+//! endpoint carries; and the labels by which the EndpointSlice and
+//! EndpointSlice mirroring controllers find the slices each manages.
 
 use std::sync::Arc;
 
 use apimachinery::labels::Selector;
 use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service, ServicePort};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::informer::{key_of, Store};
 use super::queue::Queue;
 use super::{meta, pods};
+
+/// Label naming the Service of an EndpointSlice.
+pub const SERVICE_NAME: &str = "kubernetes.io/service-name";
+/// Label naming the controller that manages an EndpointSlice.
+pub const MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
+
+/// The `namespace/name` key of the Service a slice belongs to, when
+/// `manager` manages the slice: a slice changed or deleted by someone else
+/// sends its Service back to the queue of its manager.
+pub fn service_key_of_slice(slice: &EndpointSlice, manager: &str) -> Option<String> {
+    let labels = meta::labels(&slice.metadata);
+    if labels.get(MANAGED_BY).map(String::as_str) != Some(manager) {
+        return None;
+    }
+    let ns = slice.metadata.namespace.as_deref()?;
+    labels.get(SERVICE_NAME).map(|svc| format!("{ns}/{svc}"))
+}
+
+/// The slices `manager` keeps for the Service `name` in `ns`, by name.
+pub fn managed_slices(
+    slices: &Store<EndpointSlice>,
+    ns: &str,
+    name: &str,
+    manager: &str,
+) -> Vec<Arc<EndpointSlice>> {
+    let mut found = slices.filter(|s| {
+        let l = meta::labels(&s.metadata);
+        s.metadata.namespace.as_deref() == Some(ns)
+            && l.get(SERVICE_NAME).map(String::as_str) == Some(name)
+            && l.get(MANAGED_BY).map(String::as_str) == Some(manager)
+    });
+    found.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    found
+}
 
 /// Enqueues the Services of a pod's namespace that select it (before or
 /// after the change).
