@@ -98,6 +98,15 @@ pub fn required(field: impl Into<String>) -> FieldError {
     }
 }
 
+/// A value given twice where each must be unique (a name in a list).
+pub fn duplicate(field: impl Into<String>, value: &str) -> FieldError {
+    FieldError {
+        kind: FieldErrorKind::Duplicate,
+        field: field.into(),
+        message: format!("Duplicate value: \"{value}\""),
+    }
+}
+
 /// A value that breaks a rule (`detail` says which).
 pub fn invalid(field: impl Into<String>, value: &Value, detail: &str) -> FieldError {
     FieldError {

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::object_meta::{is_dns1123_label, DNS1123_LABEL_MSG};
-use super::{forbidden, invalid, not_supported, required, FieldError, FieldErrorKind};
+use super::{duplicate, forbidden, invalid, not_supported, required, FieldError, FieldErrorKind};
 
 use apimachinery::quantity::{self, Quantity};
 
@@ -76,11 +76,7 @@ fn validate_container(c: &Value, path: &str, volumes: &[String], errs: &mut Vec<
             }
             if let Some(n) = p.get("name").and_then(Value::as_str) {
                 if names.contains(&n) {
-                    errs.push(FieldError {
-                        kind: FieldErrorKind::Duplicate,
-                        field: format!("{pp}.name"),
-                        message: format!("Duplicate value: \"{n}\""),
-                    });
+                    errs.push(duplicate(format!("{pp}.name"), n));
                 }
                 names.push(n);
             }
@@ -176,11 +172,7 @@ fn validate_resize_policy(
         let resource = p.get("resourceName").and_then(Value::as_str).unwrap_or("");
         let policy = p.get("restartPolicy").and_then(Value::as_str).unwrap_or("");
         if seen.contains(&resource) {
-            errs.push(FieldError {
-                kind: FieldErrorKind::Duplicate,
-                field: format!("{fp}[{j}]"),
-                message: format!("Duplicate value: \"{resource}\""),
-            });
+            errs.push(duplicate(format!("{fp}[{j}]"), resource));
         }
         seen.push(resource);
         match resource {
@@ -232,11 +224,7 @@ pub fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
     let mut seen = Vec::new();
     for (i, v) in volumes.iter().enumerate() {
         if seen.contains(v) {
-            errs.push(FieldError {
-                kind: FieldErrorKind::Duplicate,
-                field: format!("{path}.volumes[{i}].name"),
-                message: format!("Duplicate value: \"{v}\""),
-            });
+            errs.push(duplicate(format!("{path}.volumes[{i}].name"), v));
         }
         seen.push(v.clone());
     }
@@ -259,11 +247,7 @@ pub fn validate_pod_spec(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
             validate_resize_policy(c, &cp, list == "initContainers", spec, errs);
             if let Some(n) = c.get("name").and_then(Value::as_str) {
                 if names.iter().any(|x| x == n) {
-                    errs.push(FieldError {
-                        kind: FieldErrorKind::Duplicate,
-                        field: format!("{cp}.name"),
-                        message: format!("Duplicate value: \"{n}\""),
-                    });
+                    errs.push(duplicate(format!("{cp}.name"), n));
                 }
                 names.push(n.to_string());
             }
@@ -342,11 +326,7 @@ fn validate_ephemeral_containers(
         validate_container(c, &cp, volumes, errs);
         if let Some(n) = c.get("name").and_then(Value::as_str) {
             if names.iter().any(|x| x == n) {
-                errs.push(FieldError {
-                    kind: FieldErrorKind::Duplicate,
-                    field: format!("{cp}.name"),
-                    message: format!("Duplicate value: \"{n}\""),
-                });
+                errs.push(duplicate(format!("{cp}.name"), n));
             } else {
                 names.push(n.to_string());
             }
@@ -445,11 +425,7 @@ fn validate_sysctls(spec: &Value, path: &str, errs: &mut Vec<FieldError>) {
                 ),
             ));
         } else if seen.contains(&name) {
-            errs.push(FieldError {
-                kind: FieldErrorKind::Duplicate,
-                field: field.clone(),
-                message: format!("Duplicate value: \"{name}\""),
-            });
+            errs.push(duplicate(field.clone(), name));
         }
         if let Some(host) = host_namespace_conflict(name, spec) {
             errs.push(forbidden(

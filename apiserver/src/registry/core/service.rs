@@ -19,7 +19,7 @@ use crate::errors::ApiError;
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
 use crate::validation::{
-    forbidden, immutable, invalid, not_supported, required, FieldError, FieldErrorKind, NameRule,
+    duplicate, forbidden, immutable, invalid, not_supported, required, FieldError, NameRule,
 };
 use crate::ApiServer;
 
@@ -349,11 +349,7 @@ fn validate_service(obj: &Value, errs: &mut Vec<FieldError>) {
         }
         if !name.is_empty() {
             if names.contains(&name) {
-                errs.push(FieldError {
-                    kind: FieldErrorKind::Duplicate,
-                    field: format!("{pp}.name"),
-                    message: format!("Duplicate value: \"{name}\""),
-                });
+                errs.push(duplicate(format!("{pp}.name"), name));
             }
             names.push(name);
         }
