@@ -276,7 +276,7 @@ mod tests {
     use super::*;
 
     fn file(yaml: &str) -> FileConfig {
-        serde_yaml::from_str(yaml).expect("config")
+        serde_yaml_ng::from_str(yaml).expect("config")
     }
 
     #[test]
