@@ -232,7 +232,15 @@ where
         k(&["apply", "-f", &file, "-n", "kinds"]),
         &format!("apply {resource}"),
     );
-    let event = watch.next(Duration::from_secs(10)).await.expect("an event");
+    // A watch without a resourceVersion first lists what exists as ADDED
+    // events (the apiserver's own objects, such as the default ServiceCIDR):
+    // the one applied here is among the events that follow.
+    let event = loop {
+        let event = watch.next(Duration::from_secs(10)).await.expect("an event");
+        if event["type"] != "ADDED" || event["object"]["metadata"]["name"] == name {
+            break event;
+        }
+    };
     assert_eq!(
         (&event["type"], &event["object"]["metadata"]["name"]),
         (&json!("ADDED"), &json!(name)),
