@@ -23,7 +23,6 @@ pub mod attributes;
 pub mod bootstrap_policy;
 pub mod clusterrole_aggregation;
 pub mod escalation;
-pub mod informer;
 pub mod node;
 pub mod rbac;
 

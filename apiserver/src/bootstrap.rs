@@ -39,12 +39,7 @@ pub async fn ensure_system_namespaces(server: Arc<ApiServer>) {
             );
             let key = server.store.key(ns_res.storage_name(), None, name);
             match server.store.create(&key, &obj, None).await {
-                Ok(_) => {
-                    // A create that looked before this one may have
-                    // remembered the namespace as missing.
-                    server.namespaces.invalidate(name);
-                    tracing::info!(namespace = name, "created system namespace")
-                }
+                Ok(_) => tracing::info!(namespace = name, "created system namespace"),
                 Err(StorageError::AlreadyExists) => {}
                 Err(e) => {
                     tracing::debug!(error = %e, "waiting for etcd to create system namespaces");

@@ -206,10 +206,9 @@ pub struct ApiServer {
     /// etcd.
     pub store: Store,
     caches: Mutex<HashMap<&'static str, Arc<WatchCache>>>,
+    informers: Mutex<HashMap<&'static str, Arc<storage::informer::Informer>>>,
     /// Namespace lifecycle admission.
     pub namespaces: admission::NamespaceLifecycle,
-    /// Priority admission's view of the PriorityClasses.
-    pub priority_classes: admission::priority::PriorityCache,
     /// Flips to true when the server is shutting down, so watches end.
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// Whether the cluster's own objects are in place (the system
@@ -273,8 +272,8 @@ impl ApiServer {
             config,
             store,
             caches: Mutex::new(HashMap::new()),
-            namespaces: admission::NamespaceLifecycle::default(),
-            priority_classes: Default::default(),
+            informers: Mutex::new(HashMap::new()),
+            namespaces: admission::NamespaceLifecycle,
             webhooks: Default::default(),
             stopping: tokio::sync::watch::channel(false).0,
             bootstrapped: std::sync::atomic::AtomicBool::new(false),
@@ -291,6 +290,57 @@ impl ApiServer {
             Err(poisoned) => poisoned.into_inner(),
         };
         caches.values().all(|c| c.is_ready())
+    }
+
+    /// The in-memory view of a resource for reads on the request path
+    /// (admission), started on first use. See [`storage::informer`].
+    pub fn informer(&self, resource: &'static ResourceInfo) -> Arc<storage::informer::Informer> {
+        let mut informers = match self.informers.lock() {
+            Ok(i) => i,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(i) = informers.get(resource.storage_name()) {
+            return Arc::clone(i);
+        }
+        let informer = storage::informer::Informer::start(
+            self.store.clone(),
+            self.cache(resource),
+            self.stopping.subscribe(),
+            resource,
+        );
+        informers.insert(resource.storage_name(), Arc::clone(&informer));
+        informer
+    }
+
+    /// One object of a built-in `group/v1` resource (`namespace` empty when
+    /// cluster-scoped), read through its informer.
+    pub async fn lookup(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<storage::informer::Cached>, storage::StorageError> {
+        match apimachinery::resources::find(group, "v1", plural) {
+            // Boxed: admission runs deep inside the request's future, and
+            // debug builds put every nested future on the worker's stack.
+            Some(r) => Box::pin(self.informer(r).get(namespace, name)).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The objects of a built-in `group/v1` resource in `namespace` (all
+    /// of them when `None`), read through its informer.
+    pub async fn list_cached(
+        &self,
+        group: &str,
+        plural: &str,
+        namespace: Option<&str>,
+    ) -> Result<Vec<storage::informer::Cached>, storage::StorageError> {
+        match apimachinery::resources::find(group, "v1", plural) {
+            Some(r) => Box::pin(self.informer(r).list(namespace)).await,
+            None => Ok(Vec::new()),
+        }
     }
 
     /// The watch cache of a resource, started on first use.

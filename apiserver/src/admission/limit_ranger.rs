@@ -352,23 +352,18 @@ pub async fn admit_create(
     else {
         return Ok(());
     };
-    let Some(lr) = apimachinery::resources::find("", "v1", "limitranges") else {
-        return Ok(());
-    };
     let target = Target::new(
         resource,
         obj.pointer("/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or(""),
     );
-    let prefix = server.store.collection_prefix(lr.storage_name(), Some(&ns));
-    let page = server
-        .store
-        .list(&prefix, None, 0, 0)
+    let ranges = server
+        .list_cached("", "limitranges", Some(&ns))
         .await
         .map_err(|e| ApiError::from_storage(e, target.clone()))?;
-    for (_, stored) in &page.items {
-        let range = &stored.object;
+    for cached in &ranges {
+        let range = &*cached.object;
         let errs = if is_pod {
             default_pod(range, obj);
             // New requests and limits can change the pod's QoS class,

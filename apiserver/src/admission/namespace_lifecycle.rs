@@ -8,13 +8,9 @@
 //!   holds even against a racing namespace deletion.
 //! - Creating an object in a namespace that is `Terminating` is refused with
 //!   403 Forbidden, as upstream does, so the namespace controller can empty it.
-//!   The phase is read through a short-lived lookaside cache (one etcd read
-//!   per namespace per second at most), since a create burst in one namespace
+//!   The phase is read through the namespaces' informer
+//!   ([`crate::storage::informer`]), since a create burst in one namespace
 //!   should not double etcd's load.
-
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use crate::errors::{ApiError, Target};
 use crate::ApiServer;
@@ -23,23 +19,11 @@ use crate::ApiServer;
 pub const SYSTEM_NAMESPACES: &[&str] =
     &["default", "kube-system", "kube-public", "kube-node-lease"];
 
-/// How long a namespace's phase is trusted without re-reading it.
-const TTL: Duration = Duration::from_secs(1);
-
 /// The namespace lifecycle admission plug-in.
 #[derive(Debug, Default)]
-pub struct NamespaceLifecycle {
-    phases: Mutex<HashMap<String, (Instant, Option<bool>)>>,
-}
+pub struct NamespaceLifecycle;
 
 impl NamespaceLifecycle {
-    /// Forgets what is known about a namespace (after it was written here).
-    pub fn invalidate(&self, namespace: &str) {
-        if let Ok(mut p) = self.phases.lock() {
-            p.remove(namespace);
-        }
-    }
-
     /// The storage key of `namespace`: a create in it requires this key in
     /// the same etcd transaction.
     pub fn key(server: &ApiServer, namespace: &str) -> String {
@@ -48,37 +32,15 @@ impl NamespaceLifecycle {
 
     /// Checks that `namespace` may receive new objects.
     pub async fn admit_create(&self, server: &ApiServer, namespace: &str) -> Result<(), ApiError> {
-        let cached = self
-            .phases
-            .lock()
-            .ok()
-            .and_then(|p| p.get(namespace).copied())
-            .filter(|(at, _)| at.elapsed() < TTL)
-            .map(|(_, t)| t);
-        let terminating = match cached {
-            Some(t) => t,
-            None => {
-                let ns_res = apimachinery::resources::find("", "v1", "namespaces")
-                    .ok_or_else(|| ApiError::Internal("namespaces are not served".into()))?;
-                let key = server.store.key(ns_res.storage_name(), None, namespace);
-                let t = match server.store.get(&key).await {
-                    Ok(Some(ns)) => Some(
-                        ns.object.pointer("/metadata/deletionTimestamp").is_some()
-                            || ns.object.pointer("/status/phase").and_then(|p| p.as_str())
-                                == Some("Terminating"),
-                    ),
-                    Ok(None) => None,
-                    Err(e) => return Err(ApiError::from_storage(e, Target::default())),
-                };
-                if let Ok(mut p) = self.phases.lock() {
-                    if p.len() > 10_000 {
-                        p.clear();
-                    }
-                    p.insert(namespace.to_string(), (Instant::now(), t));
-                }
-                t
-            }
-        };
+        let terminating = server
+            .lookup("", "namespaces", "", namespace)
+            .await
+            .map_err(|e| ApiError::from_storage(e, Target::default()))?
+            .map(|ns| {
+                ns.object.pointer("/metadata/deletionTimestamp").is_some()
+                    || ns.object.pointer("/status/phase").and_then(|p| p.as_str())
+                        == Some("Terminating")
+            });
         match terminating {
             None => Err(ApiError::NotFound(namespace_target(namespace))),
             Some(true) => Err(ApiError::Forbidden(

@@ -2,13 +2,11 @@
 //!
 //! The scheduler orders its queue and chooses preemption victims by
 //! `spec.priority`, a number. Users write a name (`priorityClassName`); this
-//! plug-in looks the PriorityClass up at creation and copies its `value` (and
+//! plug-in looks the PriorityClass up at creation (in the PriorityClasses'
+//! informer) and copies its `value` (and
 //! `preemptionPolicy`) into the pod. A pod without a class gets the value of
 //! the class marked `globalDefault`, or 0. Naming a class that does not exist
 //! is refused (403), as upstream does.
-
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
@@ -20,48 +18,6 @@ pub const SYSTEM_PRIORITY_CLASSES: &[(&str, i64)] = &[
     ("system-node-critical", 2_000_001_000),
     ("system-cluster-critical", 2_000_000_000),
 ];
-
-/// The PriorityClasses, re-read at most once a second: every pod create
-/// needs them, and they change rarely.
-#[derive(Debug, Default)]
-pub struct PriorityCache {
-    classes: Mutex<Option<(Instant, Arc<Vec<Value>>)>>,
-}
-
-impl PriorityCache {
-    async fn classes(&self, server: &ApiServer, fresh: bool) -> Result<Arc<Vec<Value>>, ApiError> {
-        if !fresh {
-            if let Ok(guard) = self.classes.lock() {
-                if let Some((at, classes)) = guard.as_ref() {
-                    if at.elapsed() < Duration::from_secs(1) {
-                        return Ok(Arc::clone(classes));
-                    }
-                }
-            }
-        }
-        let Some(pc_res) =
-            apimachinery::resources::find("scheduling.k8s.io", "v1", "priorityclasses")
-        else {
-            return Ok(Arc::new(Vec::new()));
-        };
-        let prefix = server.store.collection_prefix(pc_res.storage_name(), None);
-        let page = server
-            .store
-            .list(&prefix, None, 0, 0)
-            .await
-            .map_err(|e| ApiError::from_storage(e, Target::default()))?;
-        let classes = Arc::new(
-            page.items
-                .into_iter()
-                .map(|(_, s)| s.object)
-                .collect::<Vec<_>>(),
-        );
-        if let Ok(mut guard) = self.classes.lock() {
-            *guard = Some((Instant::now(), Arc::clone(&classes)));
-        }
-        Ok(classes)
-    }
-}
 
 fn class_named<'a>(classes: &'a [Value], name: &str) -> Option<&'a Value> {
     classes
@@ -76,18 +32,21 @@ pub async fn admit_pod(server: &ApiServer, pod: &mut Value) -> Result<(), ApiErr
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let cache = &server.priority_classes;
-    let mut classes = cache.classes(server, false).await?;
+    // From the informer, which has applied every class written through this
+    // apiserver: a class created a moment ago is there.
+    let classes: Vec<Value> = server
+        .list_cached("scheduling.k8s.io", "priorityclasses", None)
+        .await
+        .map_err(|e| ApiError::from_storage(e, Target::default()))?
+        .into_iter()
+        .map(|c| (*c.object).clone())
+        .collect();
     let class = if name.is_empty() {
         classes
             .iter()
             .find(|pc| pc.get("globalDefault").and_then(Value::as_bool) == Some(true))
             .cloned()
     } else {
-        if class_named(&classes, &name).is_none() {
-            // Maybe created a moment ago: look again before refusing.
-            classes = cache.classes(server, true).await?;
-        }
         match class_named(&classes, &name) {
             Some(c) => Some(c.clone()),
             None => {

@@ -135,13 +135,13 @@ pub async fn admit_create(
             .and_then(Value::as_str)
             .unwrap_or(""),
     );
-    let prefix = server.store.collection_prefix(rq.storage_name(), Some(ns));
-    let page = server
-        .store
-        .list(&prefix, None, 0, 0)
+    // The quotas come from the informer (which has applied every write this
+    // apiserver made to them, the charges included); a charge that meets a
+    // newer quota re-reads it from etcd below.
+    let quotas = Box::pin(server.informer(rq).list(Some(ns)))
         .await
         .map_err(|e| ApiError::from_storage(e, target.clone()))?;
-    if page.items.is_empty() {
+    if quotas.is_empty() {
         return Ok(());
     }
     let usage: ResourceList = quota::usage(resource.group, resource.plural, obj, now_millis())
@@ -150,9 +150,15 @@ pub async fn admit_create(
         .collect();
     // Judge every quota before charging any, so a refusal charges nothing.
     let mut charges = Vec::new();
-    for (key, stored) in page.items {
-        if let Some(new_used) = judge(&stored.object, resource, obj, &usage, &target)? {
-            charges.push((key, stored, new_used));
+    for cached in quotas {
+        if let Some(new_used) = judge(&cached.object, resource, obj, &usage, &target)? {
+            let name = cached
+                .object
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let key = server.store.key(rq.storage_name(), Some(ns), name);
+            charges.push((key, cached.to_stored(), new_used));
         }
     }
     if !charge {

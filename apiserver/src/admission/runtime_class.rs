@@ -25,9 +25,11 @@ pub async fn admit_pod(server: &ApiServer, pod: &mut Value) -> Result<(), ApiErr
         .and_then(Value::as_str)
     {
         Some(name) if !name.is_empty() => {
-            let key = server.store.key("runtimeclasses", None, name);
-            match server.store.get(&key).await {
-                Ok(Some(found)) => Some(found.object),
+            match server
+                .lookup("node.k8s.io", "runtimeclasses", "", name)
+                .await
+            {
+                Ok(Some(found)) => Some((*found.object).clone()),
                 Ok(None) => {
                     return Err(forbidden(
                         pod,

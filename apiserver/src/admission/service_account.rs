@@ -100,7 +100,6 @@ async fn service_account(
     } else {
         1
     };
-    let key = server.store.key("serviceaccounts", Some(namespace), name);
     // One pause for all attempts, 100-200 ms, so that pods waiting for the
     // same account do not all look at once.
     let pause = Duration::from_millis(rand::thread_rng().gen_range(100..200));
@@ -108,8 +107,8 @@ async fn service_account(
         if attempt > 0 {
             tokio::time::sleep(pause).await;
         }
-        match server.store.get(&key).await {
-            Ok(Some(found)) => return Ok(Some(found.object)),
+        match server.lookup("", "serviceaccounts", namespace, name).await {
+            Ok(Some(found)) => return Ok(Some((*found.object).clone())),
             Ok(None) => {}
             Err(e) => return Err(ApiError::from_storage(e, Target::default())),
         }

@@ -79,19 +79,12 @@ fn names_no_class(claim: &Value) -> bool {
 
 /// The name of the cluster's default class, if it has one.
 async fn default_class(server: &ApiServer) -> Result<Option<String>, ApiError> {
-    let Some(info) = apimachinery::resources::find("storage.k8s.io", "v1", "storageclasses") else {
-        return Ok(None);
-    };
-    let prefix = server.store.collection_prefix(info.storage_name(), None);
-    let page = server
-        .store
-        .list(&prefix, None, 0, 0)
+    let classes: Vec<StorageClass> = server
+        .list_cached("storage.k8s.io", "storageclasses", None)
         .await
-        .map_err(|e| ApiError::from_storage(e, Target::default()))?;
-    let classes: Vec<StorageClass> = page
-        .items
+        .map_err(|e| ApiError::from_storage(e, Target::default()))?
         .into_iter()
-        .filter_map(|(_, stored)| serde_json::from_value(stored.object).ok())
+        .filter_map(|c| serde_json::from_value((*c.object).clone()).ok())
         .collect();
     Ok(component_base::storage::default_class(&classes).and_then(|c| c.metadata.name.clone()))
 }

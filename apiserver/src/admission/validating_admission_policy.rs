@@ -285,9 +285,8 @@ async fn namespace_object(server: &ApiServer, attrs: &Attributes<'_>) -> Value {
     if attrs.namespace.is_empty() || is_namespace {
         return Value::Null;
     }
-    let key = server.store.key("namespaces", None, &attrs.namespace);
-    match server.store.get(&key).await {
-        Ok(Some(ns)) => ns.object,
+    match server.lookup("", "namespaces", "", &attrs.namespace).await {
+        Ok(Some(ns)) => (*ns.object).clone(),
         _ => Value::Null,
     }
 }

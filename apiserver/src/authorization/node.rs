@@ -19,7 +19,7 @@
 //!   ([`super::bootstrap_policy::node_rules`]).
 //!
 //! Which pod is on which node and what it references is the [`NodeGraph`],
-//! kept from the pods' watch cache like any informer ([`super::informer`]).
+//! kept from the pods' watch cache like any informer ([`crate::storage::informer`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -195,17 +195,18 @@ impl NodeGraph {
 pub fn start(server: &Arc<ApiServer>) {
     let graph = Arc::clone(&server.authorizer.nodes);
     let (on_list, on_event) = (Arc::clone(&graph), graph);
-    let server = Arc::clone(server);
-    tokio::spawn(async move {
-        super::informer::follow(
-            server,
-            "",
-            "pods",
-            move |pods| on_list.replace(pods),
-            move |event, pod| on_event.apply(event, pod),
-        )
-        .await;
-    });
+    let Some(resource) = apimachinery::resources::find("", "v1", "pods") else {
+        tracing::error!("pods are missing from the resource table");
+        return;
+    };
+    tokio::spawn(crate::storage::informer::follow(
+        server.store.clone(),
+        server.cache(resource),
+        server.stopping.subscribe(),
+        resource,
+        move |pods, _| on_list.replace(pods),
+        move |event, pod, _| on_event.apply(event, pod),
+    ));
 }
 
 /// NodeRestriction for PersistentVolumes: a node creates or deletes only

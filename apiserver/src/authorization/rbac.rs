@@ -428,12 +428,20 @@ pub fn start(server: &Arc<ApiServer>) {
 async fn follow(server: Arc<ApiServer>, kind: Kind) {
     let rbac = Arc::clone(&server.authorizer.rbac);
     let (on_list, on_event) = (Arc::clone(&rbac), rbac);
-    super::informer::follow(
-        server,
-        GROUP,
-        kind.plural(),
-        move |objects| on_list.replace(kind, objects),
-        move |event, obj| on_event.apply(kind, event, obj),
+    let Some(resource) = apimachinery::resources::find(GROUP, "v1", kind.plural()) else {
+        tracing::error!(
+            plural = kind.plural(),
+            "resource missing from the resource table"
+        );
+        return;
+    };
+    crate::storage::informer::follow(
+        server.store.clone(),
+        server.cache(resource),
+        server.stopping.subscribe(),
+        resource,
+        move |objects, _| on_list.replace(kind, objects),
+        move |event, obj, _| on_event.apply(kind, event, obj),
     )
     .await;
 }

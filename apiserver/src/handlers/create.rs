@@ -330,9 +330,6 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
             }
             Err(StorageError::NotFound) => {
                 // The namespace compare failed: it vanished under us.
-                ctx.server
-                    .namespaces
-                    .invalidate(namespace.as_deref().unwrap_or(""));
                 return Err(ApiError::NotFound(namespace_target(
                     namespace.as_deref().unwrap_or_default(),
                 )));

@@ -66,7 +66,15 @@ pub struct Store {
     progress_reliable: Arc<tokio::sync::OnceCell<bool>>,
     /// Objects to bytes and back (with encryption at rest).
     codec: Codec,
+    /// The newest revision this apiserver wrote under each registered
+    /// prefix (see [`Store::write_mark`]).
+    marks: WriteMarks,
 }
+
+/// Collection prefixes whose writes are remembered, with the revision of
+/// the newest one: what an [`Informer`](super::informer::Informer) must have
+/// applied before its reads count as this apiserver's own writes included.
+type WriteMarks = Arc<std::sync::RwLock<Vec<(String, Arc<std::sync::atomic::AtomicI64>)>>>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,6 +138,7 @@ impl Store {
             timeout,
             progress_reliable: Arc::default(),
             codec: Codec::new(prefix.trim_end_matches('/'), Transformers::default()),
+            marks: WriteMarks::default(),
         })
     }
 
@@ -137,6 +146,34 @@ impl Store {
     pub fn with_transformers(mut self, transformers: Transformers) -> Store {
         self.codec = Codec::new(&self.prefix, transformers);
         self
+    }
+
+    /// The revision of this apiserver's newest write under `prefix` (0
+    /// until one), kept current from now on.
+    pub fn write_mark(&self, prefix: &str) -> Arc<std::sync::atomic::AtomicI64> {
+        let mut marks = match self.marks.write() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some((_, mark)) = marks.iter().find(|(p, _)| p == prefix) {
+            return Arc::clone(mark);
+        }
+        let mark = Arc::new(std::sync::atomic::AtomicI64::new(0));
+        marks.push((prefix.to_string(), Arc::clone(&mark)));
+        mark
+    }
+
+    /// Records a successful write of `key` at `rev`.
+    fn wrote(&self, key: &str, rev: i64) {
+        let marks = match self.marks.read() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for (prefix, mark) in marks.iter() {
+            if key.starts_with(prefix.as_str()) {
+                mark.fetch_max(rev, std::sync::atomic::Ordering::AcqRel);
+            }
+        }
     }
 
     /// The raw client, for the watch cache.
@@ -271,7 +308,9 @@ impl Store {
         let mut kv = self.kv();
         let resp = self.call("create", kv.txn(txn)).await?;
         if resp.succeeded() {
-            return Ok(resp.header().map(|h| h.revision()).unwrap_or_default());
+            let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
+            self.wrote(key, rev);
+            return Ok(rev);
         }
         // Which compare failed? The else branch read the key itself.
         let exists = resp.op_responses().into_iter().any(|r| match r {
@@ -293,7 +332,9 @@ impl Store {
         let mut kv = self.kv();
         let resp = self.call("update", kv.txn(txn)).await?;
         if resp.succeeded() {
-            Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
+            let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
+            self.wrote(key, rev);
+            Ok(rev)
         } else {
             Err(StorageError::Conflict)
         }
@@ -308,7 +349,9 @@ impl Store {
         let mut kv = self.kv();
         let resp = self.call("delete", kv.txn(txn)).await?;
         if resp.succeeded() {
-            Ok(resp.header().map(|h| h.revision()).unwrap_or_default())
+            let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
+            self.wrote(key, rev);
+            Ok(rev)
         } else {
             Err(StorageError::Conflict)
         }
@@ -432,6 +475,14 @@ fn progress_fixed_in(version: &str) -> bool {
         (3, m) => m > 5,
         (m, _) => m > 3,
     }
+}
+
+/// The revision in `metadata.resourceVersion`, if it is one.
+pub fn resource_version_of(object: &Value) -> Option<i64> {
+    object
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .and_then(|v| v.parse().ok())
 }
 
 /// Writes `metadata.resourceVersion` as the string form of `rev`.

@@ -6,6 +6,8 @@
 //!   win (the loser gets 409 Conflict).
 //! - [`watch_cache`]: one etcd watch per resource feeding a window of recent
 //!   events that many HTTP watchers share.
+//! - [`informer`]: in-memory views of one resource fed by its watch cache,
+//!   for the authorizers and for admission's reads on the request path.
 //! - [`codec`]: objects to stored bytes and back.
 //! - [`value`]: what a value looks like in etcd: plain JSON, or encrypted
 //!   for the resources `--encryption-provider-config` names.
@@ -15,6 +17,7 @@
 pub mod codec;
 pub mod compactor;
 pub mod etcd;
+pub mod informer;
 pub mod value;
 pub mod watch_cache;
 

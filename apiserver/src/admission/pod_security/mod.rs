@@ -114,8 +114,7 @@ pub async fn validate(
 
 /// The labels of the namespace `name`.
 async fn namespace_labels(server: &ApiServer, name: &str) -> Result<Map<String, Value>, String> {
-    let key = server.store.key("namespaces", None, name);
-    match server.store.get(&key).await {
+    match server.lookup("", "namespaces", "", name).await {
         Ok(Some(ns)) => Ok(labels_of(&ns.object)),
         Ok(None) => Err(format!("namespaces \"{name}\" not found")),
         Err(e) => Err(e.to_string()),

@@ -117,9 +117,8 @@ pub async fn namespace_matches(
         labels_of(object)
     } else {
         let ns = crate::admission::namespace_lifecycle::namespace_target(&attrs.namespace);
-        let key = server.store.key("namespaces", None, &attrs.namespace);
-        match server.store.get(&key).await {
-            Ok(Some(stored)) => labels_of(Some(&stored.object)),
+        match server.lookup("", "namespaces", "", &attrs.namespace).await {
+            Ok(Some(stored)) => labels_of(Some(&*stored.object)),
             Ok(None) => return Err(ApiError::NotFound(ns)),
             Err(e) => return Err(ApiError::from_storage(e, ns)),
         }

@@ -18,7 +18,6 @@ use crate::defaults::set_default;
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
 use crate::validation::NameRule;
-use crate::ApiServer;
 
 /// The Namespace strategy.
 pub struct NamespaceStrategy;
@@ -69,14 +68,6 @@ impl Strategy for NamespaceStrategy {
                 }
             }
         }
-    }
-
-    fn after_write(&self, server: &ApiServer, obj: &Value) {
-        server.namespaces.invalidate(
-            obj.pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or(""),
-        );
     }
 
     /// A namespace is only removed once `spec.finalizers` is empty too.
