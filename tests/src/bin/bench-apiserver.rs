@@ -8,6 +8,9 @@
 //! - apiserver creates/s, gets/s of 2,000 pods at concurrency 16;
 //! - latency of listing the 2,000 pods;
 //! - watch delivery latency (p50/p99) to 100 concurrent watchers;
+//! - watch delivery under a steady pace (300 pod creates/s, 10 watchers),
+//!   from the create's send and from its response, against etcd's own
+//!   put -> watch delivery at the same pace;
 //! - the apiserver's resident memory at idle and after the load.
 //!
 //! It only reports: a slow machine gives smaller numbers, never a failure.
@@ -16,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use futures::StreamExt;
 use serde_json::{json, Value};
 use tests::harness::{proc_status_kib, ApiServer, Etcd, Http};
 use tokio::sync::Semaphore;
@@ -78,6 +82,11 @@ async fn main() -> anyhow::Result<()> {
     let http = api.http();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = proc_status_kib(pid, "VmRSS");
+
+    // Delivery under a steady pace, against etcd's own put -> watch path
+    // (first, on a fresh server, as apiload measured upstream).
+    let paced_ours = paced_apiserver(&api.url).await?;
+    let paced_floor = paced_etcd(&etcd).await?;
 
     // The reference: raw etcd puts of the same JSON a create stores.
     let client = etcd.client().await?;
@@ -223,6 +232,7 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort();
     let loaded_rss = proc_status_kib(pid, "VmRSS");
 
+
     let ratio = create_rate / etcd_rate;
     let p50 = percentile(&latencies, 0.50);
     let p99 = percentile(&latencies, 0.99);
@@ -262,6 +272,15 @@ async fn main() -> anyhow::Result<()> {
         p99.as_secs_f64() * 1e3
     );
     println!(
+        "{}",
+        paced_ours.row(
+            &format!(
+                "paced watch ({PACED_RATE:.0} pod creates/s, {PACED_IN_FLIGHT} in flight, {PACED_WATCHERS} watchers)"
+            ),
+            &paced_floor
+        )
+    );
+    println!(
         "| apiserver RSS idle | {:.1} MiB | target < 30 MiB |",
         idle_rss as f64 / 1024.0
     );
@@ -271,6 +290,268 @@ async fn main() -> anyhow::Result<()> {
         loaded_rss as f64 / idle_rss.max(1) as f64
     );
     Ok(())
+}
+
+/// The paced watch measurement: `PACED_COUNT` pods created at `PACED_RATE`
+/// per second with up to `PACED_IN_FLIGHT` requests open, while
+/// `PACED_WATCHERS` watchers follow the namespace (the shape of
+/// `apiload.py --rate 300 --concurrency 64 --count 1500 --watchers 10`, which
+/// measured upstream v1.36 here at p50 2.6 ms, p99 10 ms after the send and
+/// 0.24 ms p50 after the response).
+const PACED_RATE: f64 = 300.0;
+const PACED_COUNT: usize = 1500;
+const PACED_IN_FLIGHT: usize = 64;
+const PACED_WATCHERS: usize = 10;
+
+/// When each watcher received each index.
+type Arrivals = Vec<(usize, Instant)>;
+
+/// When each write was sent and answered, by index.
+type Timeline = Arc<std::sync::Mutex<Vec<(Option<Instant>, Option<Instant>)>>>;
+
+/// Delivery delays of one paced run, sorted.
+struct Delivery {
+    after_send: Vec<Duration>,
+    after_response: Vec<Duration>,
+    received: usize,
+}
+
+impl Delivery {
+    fn from(timeline: &Timeline, arrivals: Vec<(usize, Instant)>) -> Delivery {
+        let times = timeline.lock().map(|t| t.clone()).unwrap_or_default();
+        let mut after_send = Vec::new();
+        let mut after_response = Vec::new();
+        let received = arrivals.len();
+        for (i, at) in arrivals {
+            if let Some((Some(sent), answered)) = times.get(i) {
+                after_send.push(at.saturating_duration_since(*sent));
+                // Negative when the event beat the response: counted as 0.
+                if let Some(answered) = answered {
+                    after_response.push(at.saturating_duration_since(*answered));
+                }
+            }
+        }
+        after_send.sort();
+        after_response.sort();
+        Delivery {
+            after_send,
+            after_response,
+            received,
+        }
+    }
+
+    fn row(&self, what: &str, reference: &Delivery) -> String {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        format!(
+            "| {what}: p50 / p99 after the send | {:.2} / {:.2} ms | raw etcd put -> etcd watch: {:.2} / {:.2} ms; upstream v1.36 here (apiload): 2.6 / 10 ms |\n\
+             | {what}: p50 / p99 after the response | {:.2} / {:.2} ms | raw etcd: {:.2} / {:.2} ms; upstream v1.36: 0.24 ms p50 |\n\
+             | {what}: events received | {} of {} | |",
+            ms(percentile(&self.after_send, 0.5)),
+            ms(percentile(&self.after_send, 0.99)),
+            ms(percentile(&reference.after_send, 0.5)),
+            ms(percentile(&reference.after_send, 0.99)),
+            ms(percentile(&self.after_response, 0.5)),
+            ms(percentile(&self.after_response, 0.99)),
+            ms(percentile(&reference.after_response, 0.5)),
+            ms(percentile(&reference.after_response, 0.99)),
+            self.received,
+            PACED_COUNT * PACED_WATCHERS,
+        )
+    }
+}
+
+/// Runs `write(i)` for every index at `PACED_RATE`, at most
+/// `PACED_IN_FLIGHT` at once, recording when each was sent and answered.
+async fn paced<F, Fut>(write: F) -> anyhow::Result<Timeline>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let timeline: Timeline = Arc::new(std::sync::Mutex::new(vec![(None, None); PACED_COUNT]));
+    let write = Arc::new(write);
+    let sem = Arc::new(Semaphore::new(PACED_IN_FLIGHT));
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(PACED_COUNT);
+    for i in 0..PACED_COUNT {
+        tokio::time::sleep_until(start + Duration::from_secs_f64(i as f64 / PACED_RATE)).await;
+        let permit = Arc::clone(&sem).acquire_owned().await?;
+        let write = Arc::clone(&write);
+        let timeline = Arc::clone(&timeline);
+        tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
+            let r = write(i).await;
+            let answered = Instant::now();
+            if let Ok(mut t) = timeline.lock() {
+                t[i] = (Some(sent), Some(answered));
+            }
+            drop(permit);
+            r
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(timeline)
+}
+
+/// Starts `PACED_WATCHERS` receivers on a thread of their own (as apiload
+/// runs its watchers in a separate process, so their timestamps do not wait
+/// for the writer), each collecting `(index, arrival)` for `PACED_COUNT`
+/// events; returns once all are listening.
+fn receivers<S, Fut>(
+    subscribe: S,
+) -> anyhow::Result<std::thread::JoinHandle<anyhow::Result<Arrivals>>>
+where
+    S: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<futures::stream::BoxStream<'static, usize>>>,
+{
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<()>>();
+    let handle = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async move {
+            let mut streams = Vec::new();
+            for _ in 0..PACED_WATCHERS {
+                match subscribe().await {
+                    Ok(s) => streams.push(s),
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(anyhow::anyhow!("{e}")));
+                        return Err(e);
+                    }
+                }
+            }
+            let _ = ready_tx.send(Ok(()));
+            let collect = streams.into_iter().map(|mut s| async move {
+                let mut got = Vec::with_capacity(PACED_COUNT);
+                while got.len() < PACED_COUNT {
+                    match tokio::time::timeout(Duration::from_secs(30), s.next()).await {
+                        Ok(Some(i)) => got.push((i, Instant::now())),
+                        _ => break,
+                    }
+                }
+                got
+            });
+            Ok(futures::future::join_all(collect)
+                .await
+                .into_iter()
+                .flatten()
+                .collect())
+        })
+    });
+    ready_rx.recv()??;
+    Ok(handle)
+}
+
+/// The index in a name `p-<i>`.
+fn index_of(name: &str) -> Option<usize> {
+    name.strip_prefix("p-")?.parse().ok()
+}
+
+/// Paced creates through the apiserver, watched through the apiserver.
+async fn paced_apiserver(url: &str) -> anyhow::Result<Delivery> {
+    let http = Http::new(url);
+    let ns = "bench-paced";
+    http.post("/api/v1/namespaces", &json!({"metadata": {"name": ns}}))
+        .await?;
+    let pods = format!("/api/v1/namespaces/{ns}/pods");
+    let rv = http.get(&pods).await?.body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
+    let watch_url = url.to_string();
+    let watch_path = format!("{pods}?watch=1&resourceVersion={rv}");
+    let handle = receivers(move || {
+        let http = Http::new(&watch_url);
+        let path = watch_path.clone();
+        async move {
+            let w = http.watch(&path).await?;
+            let stream = futures::stream::unfold(w, |mut w| async move {
+                loop {
+                    let ev = w.next(Duration::from_secs(30)).await?;
+                    if ev["type"] != "ADDED" {
+                        continue;
+                    }
+                    if let Some(i) = ev["object"]["metadata"]["name"].as_str().and_then(index_of) {
+                        return Some((i, w));
+                    }
+                }
+            });
+            Ok(stream.boxed())
+        }
+    })?;
+    let writer = http.clone();
+    let timeline = paced(move |i| {
+        let http = writer.clone();
+        let pods = pods.clone();
+        async move {
+            let mut body = pod(i);
+            body["metadata"]["name"] = json!(format!("p-{i}"));
+            let (status, _) = http
+                .send(
+                    "POST",
+                    &pods,
+                    Some("application/json"),
+                    serde_json::to_vec(&body)?,
+                )
+                .await?;
+            anyhow::ensure!(status == 201, "paced create {i}: {status}");
+            Ok(())
+        }
+    })
+    .await?;
+    let arrivals = handle
+        .join()
+        .map_err(|_| anyhow::anyhow!("the watch thread panicked"))??;
+    Ok(Delivery::from(&timeline, arrivals))
+}
+
+/// The floor: the same puts straight to etcd, watched straight from etcd.
+async fn paced_etcd(etcd: &Etcd) -> anyhow::Result<Delivery> {
+    let client = etcd.client().await?;
+    let url = etcd.url.clone();
+    let handle = receivers(move || {
+        let url = url.clone();
+        async move {
+            let mut client = etcd_client::Client::connect([url.as_str()], None).await?;
+            let stream = client
+                .watch(
+                    "/bench-paced/",
+                    Some(etcd_client::WatchOptions::new().with_prefix()),
+                )
+                .await?;
+            let events = stream
+                .filter_map(|r| async move { r.ok() })
+                .flat_map(|resp| {
+                    let found: Vec<usize> = resp
+                        .events()
+                        .iter()
+                        .filter_map(|e| {
+                            e.kv()?
+                                .key_str()
+                                .ok()?
+                                .strip_prefix("/bench-paced/")
+                                .and_then(index_of)
+                        })
+                        .collect();
+                    futures::stream::iter(found)
+                });
+            Ok(events.boxed())
+        }
+    })?;
+    let timeline = paced(move |i| {
+        let mut kv = client.kv_client();
+        async move {
+            let value = serde_json::to_vec(&pod(i))?;
+            kv.put(format!("/bench-paced/p-{i}"), value, None).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let arrivals = handle
+        .join()
+        .map_err(|_| anyhow::anyhow!("the watch thread panicked"))??;
+    Ok(Delivery::from(&timeline, arrivals))
 }
 
 fn num_cpus() -> usize {
