@@ -232,7 +232,6 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort();
     let loaded_rss = proc_status_kib(pid, "VmRSS");
 
-
     let ratio = create_rate / etcd_rate;
     let p50 = percentile(&latencies, 0.50);
     let p99 = percentile(&latencies, 0.99);
