@@ -56,7 +56,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 
 use hickory_proto::op::{Header, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::DNSClass;
+use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_proto::serialize::binary::BinDecodable;
 
 use crate::services::ServiceView;
@@ -190,6 +190,7 @@ pub fn respond(table: Option<&Table>, domain: &str, bytes: &[u8]) -> Action {
     let domain = domain.trim_matches('.').to_ascii_lowercase();
     // Reverse names of Service and endpoint addresses are ours too.
     let reverse = table.and_then(|t| t.reverse(q.name(), q.query_type()));
+    let is_reverse = reverse.is_some();
     if reverse.is_none() && !table::in_domain(&domain, q.name()) {
         return Action::Forward(query);
     }
@@ -199,7 +200,16 @@ pub fn respond(table: Option<&Table>, domain: &str, bytes: &[u8]) -> Action {
     let Some(table) = table else {
         return Action::Reply(reply(&query, ResponseCode::ServFail));
     };
+    if !is_reverse && q.query_type() == RecordType::SOA && table.is_apex(q.name()) {
+        let mut r = reply(&query, ResponseCode::NoError);
+        r.answers.extend(table.soa());
+        r.metadata.authoritative = true;
+        return Action::Reply(r);
+    }
     let found = reverse.unwrap_or_else(|| table.lookup(q.name(), q.query_type()));
+    // Negative answers inside the zone carry its SOA (RFC 2308), which
+    // resolvers need to cache them; reverse names are not in our zone.
+    let negative = !is_reverse && matches!(found, Lookup::NoData | Lookup::NxDomain);
     let mut r = match found {
         Lookup::Found {
             answers,
@@ -213,6 +223,9 @@ pub fn respond(table: Option<&Table>, domain: &str, bytes: &[u8]) -> Action {
         Lookup::NoData | Lookup::NotOurs => reply(&query, ResponseCode::NoError),
         Lookup::NxDomain => reply(&query, ResponseCode::NXDomain),
     };
+    if negative {
+        r.authorities.extend(table.soa());
+    }
     r.metadata.authoritative = true;
     Action::Reply(r)
 }
@@ -533,7 +546,7 @@ mod tests {
     use super::*;
     use hickory_proto::op::Edns;
     use hickory_proto::rr::rdata::A;
-    use hickory_proto::rr::{RData, RecordType};
+    use hickory_proto::rr::RData;
     use serde_json::json;
 
     fn table() -> Table {
@@ -586,6 +599,22 @@ mod tests {
         let aaaa = ask(Some(&t), "web.default.svc.cluster.local", RecordType::AAAA);
         assert_eq!(rcode(&aaaa), ResponseCode::NoError);
         assert!(matches!(&aaaa, Action::Reply(r) if r.answers.is_empty()));
+        // Negative answers carry the zone's SOA for negative caching.
+        let soa_of = |a: &Action| match a {
+            Action::Reply(r) => r.authorities.iter().find_map(|rec| match &rec.data {
+                RData::SOA(soa) => Some((rec.name.to_ascii(), soa.minimum)),
+                _ => None,
+            }),
+            _ => None,
+        };
+        assert_eq!(soa_of(&aaaa), Some(("cluster.local.".to_string(), 5)));
+        let missing = ask(Some(&t), "nosuch.default.svc.cluster.local", RecordType::A);
+        assert_eq!(soa_of(&missing), Some(("cluster.local.".to_string(), 5)));
+        let apex = ask(Some(&t), "cluster.local", RecordType::SOA);
+        assert!(
+            matches!(&apex, Action::Reply(r) if matches!(r.answers.first().map(|a| &a.data), Some(RData::SOA(_)))),
+            "{apex:?}"
+        );
         assert_eq!(
             rcode(&ask(
                 Some(&t),

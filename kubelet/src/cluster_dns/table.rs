@@ -26,7 +26,7 @@ use std::net::Ipv4Addr;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use hickory_proto::rr::rdata::{A, CNAME, PTR, SRV};
+use hickory_proto::rr::rdata::{A, CNAME, PTR, SOA, SRV};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 use super::message::{self, key};
@@ -74,6 +74,32 @@ pub struct Table {
     names: HashSet<String>,
     /// Reverse names (`4.3.2.1.in-addr.arpa`) of the table's addresses.
     ptr: HashMap<String, BTreeSet<String>>,
+    /// The zone's serial: when the table was built (Unix seconds), so a
+    /// resolver can tell that the zone changed, as CoreDNS does.
+    serial: u32,
+}
+
+impl Table {
+    /// The SOA record of the cluster domain, with CoreDNS's values: `ns.dns`
+    /// and `hostmaster` in the zone, refresh 7200, retry 1800, expire 86400,
+    /// and the record TTL as the negative-caching time, so a resolver keeps
+    /// an NXDOMAIN no longer than a positive answer. It goes in the
+    /// authority section of NXDOMAIN and NODATA answers (RFC 2308) and
+    /// answers an SOA query for the zone apex.
+    pub fn soa(&self) -> Option<Record> {
+        let zone = Name::from_ascii(format!("{}.", self.domain)).ok()?;
+        let mname = Name::from_ascii(format!("ns.dns.{}.", self.domain)).ok()?;
+        let rname = Name::from_ascii(format!("hostmaster.{}.", self.domain)).ok()?;
+        let soa = SOA::new(mname, rname, self.serial, 7200, 1800, 86400, TTL);
+        Some(Record::from_rdata(zone, TTL, RData::SOA(soa)))
+    }
+
+    /// Whether `name` is the zone apex (`cluster.local.`).
+    pub fn is_apex(&self, name: &Name) -> bool {
+        name.to_ascii()
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(&self.domain)
+    }
 }
 
 /// The reverse name of an IPv4 address.
@@ -187,8 +213,12 @@ impl Table {
                 by_service.entry((ns, svc.as_str())).or_default().push(s);
             }
         }
+        let serial = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX));
         let mut t = Table {
             domain,
+            serial,
             ..Table::default()
         };
         for svc in services {
