@@ -3,6 +3,7 @@
 //! needs ([`pki`]: a cluster CA; [`webhook_server`]: webhooks over HTTPS);
 //! the tests themselves live in `tests/tests/`.
 
+pub mod bench;
 pub mod chaos;
 pub mod controllers;
 pub mod harness;

@@ -138,7 +138,8 @@ pub async fn admit_create(
     // The quotas come from the informer (which has applied every write this
     // apiserver made to them, the charges included); a charge that meets a
     // newer quota re-reads it from etcd below.
-    let quotas = Box::pin(server.informer(rq).list(Some(ns)))
+    let quotas = server
+        .list_cached("", "resourcequotas", Some(ns))
         .await
         .map_err(|e| ApiError::from_storage(e, target.clone()))?;
     if quotas.is_empty() {

@@ -113,6 +113,15 @@ pub struct Cached {
     pub mod_revision: i64,
 }
 
+impl From<StoredObject> for Cached {
+    fn from(s: StoredObject) -> Cached {
+        Cached {
+            mod_revision: s.mod_revision,
+            object: Arc::new(s.object),
+        }
+    }
+}
+
 impl Cached {
     /// A copy in the shape of an etcd read.
     pub fn to_stored(&self) -> StoredObject {
@@ -250,10 +259,7 @@ impl Informer {
         }
         let ns = (!namespace.is_empty()).then_some(namespace);
         let key = self.store.key(self.resource.storage_name(), ns, name);
-        Ok(self.store.get(&key).await?.map(|s| Cached {
-            mod_revision: s.mod_revision,
-            object: Arc::new(s.object),
-        }))
+        Ok(self.store.get(&key).await?.map(Cached::from))
     }
 
     /// Every object in `namespace` (all of them when `None`), in key order.
@@ -274,14 +280,7 @@ impl Informer {
             .store
             .collection_prefix(self.resource.storage_name(), namespace);
         let page = self.store.list(&prefix, None, 0, 0).await?;
-        Ok(page
-            .items
-            .into_iter()
-            .map(|(_, s)| Cached {
-                mod_revision: s.mod_revision,
-                object: Arc::new(s.object),
-            })
-            .collect())
+        Ok(page.items.into_iter().map(|(_, s)| s.into()).collect())
     }
 }
 

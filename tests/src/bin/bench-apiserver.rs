@@ -177,14 +177,7 @@ async fn main() -> anyhow::Result<()> {
     lists.sort();
 
     // Watch delivery: 100 watchers, events timed from the create request.
-    let ns = "bench-watch";
-    http.post("/api/v1/namespaces", &json!({"metadata": {"name": ns}}))
-        .await?;
-    let cms = format!("/api/v1/namespaces/{ns}/configmaps");
-    let rv = http.get(&cms).await?.body["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap_or("0")
-        .to_string();
+    let (cms, rv) = fresh_collection(&http, "bench-watch", "configmaps").await?;
     let mut watchers = Vec::new();
     for _ in 0..WATCHERS {
         watchers.push(
@@ -442,6 +435,19 @@ where
     Ok(handle)
 }
 
+/// Creates namespace `ns`; returns the path of its collection `plural` and
+/// the resourceVersion to watch it from.
+async fn fresh_collection(http: &Http, ns: &str, plural: &str) -> anyhow::Result<(String, String)> {
+    http.post("/api/v1/namespaces", &json!({"metadata": {"name": ns}}))
+        .await?;
+    let path = format!("/api/v1/namespaces/{ns}/{plural}");
+    let rv = http.get(&path).await?.body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
+    Ok((path, rv))
+}
+
 /// The index in a name `p-<i>`.
 fn index_of(name: &str) -> Option<usize> {
     name.strip_prefix("p-")?.parse().ok()
@@ -450,14 +456,7 @@ fn index_of(name: &str) -> Option<usize> {
 /// Paced creates through the apiserver, watched through the apiserver.
 async fn paced_apiserver(url: &str) -> anyhow::Result<Delivery> {
     let http = Http::new(url);
-    let ns = "bench-paced";
-    http.post("/api/v1/namespaces", &json!({"metadata": {"name": ns}}))
-        .await?;
-    let pods = format!("/api/v1/namespaces/{ns}/pods");
-    let rv = http.get(&pods).await?.body["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap_or("0")
-        .to_string();
+    let (pods, rv) = fresh_collection(&http, "bench-paced", "pods").await?;
     let watch_url = url.to_string();
     let watch_path = format!("{pods}?watch=1&resourceVersion={rv}");
     let handle = receivers(move || {

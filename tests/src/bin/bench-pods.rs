@@ -22,9 +22,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use clap::Parser;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::Api;
-use kube::runtime::watcher::{self, watcher, Event};
+use kube::runtime::watcher::Event;
+use tests::bench::{lab_client, pod_ready, pod_watch, pre_pull};
 use tests::harness::proc_status_kib;
 use tests::lab::Lab;
 
@@ -63,13 +62,6 @@ spec:
           requests: {{cpu: 10m, memory: 8Mi}}
 "#
     )
-}
-
-fn is_ready(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
@@ -112,25 +104,11 @@ fn reference(lab: &Lab, runs: usize) -> anyhow::Result<Duration> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let lab = Lab::up("bench-pods", args.nodes).context("the lab cannot run here")?;
-    for node in 1..=args.nodes {
-        let (code, out) = lab.ctl(node, &["pull", "busybox:1.36"]);
-        if code != 0 {
-            bail!("pre-pulling on node-{node}: {out}");
-        }
-    }
+    pre_pull(&lab, args.nodes, "busybox:1.36")?;
     let per_container = reference(&lab, args.reference_runs)?;
 
-    let kubeconfig = kube::config::Kubeconfig::read_from(lab.kubeconfig())?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    let client = kube::Client::try_from(config)?;
-    let api: Api<Pod> = Api::namespaced(client, "default");
-    let mut events = watcher(api, watcher::Config::default().labels("app=bench")).boxed();
-    // The watch is established (its initial list is done) before the apply.
-    while let Some(ev) = events.next().await {
-        if matches!(ev?, Event::InitDone) {
-            break;
-        }
-    }
+    let client = lab_client(&lab).await?;
+    let mut events = pod_watch(&client, "app=bench").await?;
 
     let applied = Instant::now();
     lab.apply(&manifest(args.replicas));
@@ -153,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
         };
         let name = pod.metadata.name.clone().unwrap_or_default();
         let first = *seen.entry(name.clone()).or_insert_with(Instant::now);
-        if is_ready(&pod) && !latency.contains_key(&name) {
+        if pod_ready(&pod) && !latency.contains_key(&name) {
             latency.insert(name, first.elapsed());
         }
     }

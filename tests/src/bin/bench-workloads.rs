@@ -28,10 +28,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::Api;
-use kube::runtime::watcher::{self, watcher, Event};
+use kube::runtime::watcher::Event;
+use tests::bench::{lab_client, pod_ready, pod_watch, pre_pull};
 use tests::lab::{wait_until, Lab};
 
 #[derive(Debug, Parser)]
@@ -136,28 +136,6 @@ fn phase(p: &Pod) -> &str {
         .as_ref()
         .and_then(|s| s.phase.as_deref())
         .unwrap_or("")
-}
-
-fn is_ready(p: &Pod) -> bool {
-    p.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-}
-
-/// A pod watch on one label selector, already past its initial list.
-async fn pod_watch(
-    client: &kube::Client,
-    selector: &str,
-) -> anyhow::Result<impl Stream<Item = Result<Event<Pod>, watcher::Error>>> {
-    let api: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let mut events = watcher(api, watcher::Config::default().labels(selector)).boxed();
-    while let Some(ev) = events.next().await {
-        if matches!(ev?, Event::InitDone) {
-            break;
-        }
-    }
-    Ok(events)
 }
 
 /// Times for one pod: first seen on the watch -> Running, and apply -> Running.
@@ -327,7 +305,7 @@ async fn autoscaling(lab: &Lab, client: &kube::Client) -> anyhow::Result<()> {
         if scaled_up.is_none() && burning.len() >= 3 {
             scaled_up = Some(load_start.elapsed());
         }
-        if is_ready(&pod) {
+        if pod_ready(&pod) {
             let name = pod.metadata.name.clone().unwrap_or_default();
             ready.entry(name).or_insert_with(|| load_start.elapsed());
             burning_ready.get_or_insert_with(|| load_start.elapsed());
@@ -364,15 +342,8 @@ async fn autoscaling(lab: &Lab, client: &kube::Client) -> anyhow::Result<()> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let lab = Lab::up("bench-workloads", 2).context("the lab cannot run here")?;
-    for node in 1..=2 {
-        let (code, out) = lab.ctl(node, &["pull", "busybox:1.36"]);
-        if code != 0 {
-            bail!("pre-pulling on node-{node}: {out}");
-        }
-    }
-    let kubeconfig = kube::config::Kubeconfig::read_from(lab.kubeconfig())?;
-    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-    let client = kube::Client::try_from(config)?;
+    pre_pull(&lab, 2, "busybox:1.36")?;
+    let client = lab_client(&lab).await?;
     storage(&lab, &client, args.rounds).await?;
     if !args.skip_hpa {
         autoscaling(&lab, &client).await?;
