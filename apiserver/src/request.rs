@@ -42,6 +42,9 @@ pub enum Verb {
     Delete,
     /// DELETE of a collection.
     DeleteCollection,
+    /// OPTIONS, which only a proxy subresource passes on (to the pod, the
+    /// service's endpoint or the node).
+    Options,
 }
 
 impl Verb {
@@ -56,6 +59,7 @@ impl Verb {
             Verb::Patch => "patch",
             Verb::Delete => "delete",
             Verb::DeleteCollection => "deletecollection",
+            Verb::Options => "options",
         }
     }
 }
@@ -128,15 +132,18 @@ pub fn parse(method: &Method, path: &str, query_watch: bool) -> Result<RequestIn
             return Err(not_found_path(path));
         }
     }
+    // HEAD reads like GET (upstream's request info does the same); what is
+    // served for it is the GET answer without its body.
     let verb = match (method.as_str(), name.is_some()) {
-        ("GET", true) => {
+        ("OPTIONS", true) if subresource == Some(Subresource::Proxy) => Verb::Options,
+        ("GET" | "HEAD", true) => {
             if watch {
                 Verb::Watch
             } else {
                 Verb::Get
             }
         }
-        ("GET", false) => {
+        ("GET" | "HEAD", false) => {
             if watch {
                 Verb::Watch
             } else {

@@ -128,6 +128,13 @@ base_root() {
     for applet in $(/bin/busybox --list); do
         [ "$applet" = busybox ] || [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
     done
+    # /bin/sh is bash, not Debian's busybox ash: busybox-static's ash runs
+    # its own applets ahead of PATH (so the image's full `nc` is never
+    # reached) and, being 1.35, drops variables whose names are not shell
+    # identifiers (`data-1`) from the environment of what it runs; upstream's
+    # images (Alpine's ash, busybox 1.37) do neither.
+    with_libs "$root" /bin/bash
+    ln -sf bash "$root/bin/sh"
     printf '%s\n' root:x:0:0:root:/root:/bin/sh daemon:x:1:1:daemon:/usr/sbin:/bin/false \
         www-data:x:33:33:www-data:/var/www:/bin/false nobody:x:65534:65534:nobody:/home:/bin/false \
         >"$root/etc/passwd"

@@ -188,6 +188,49 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
         page.trim(),
         format!("<a href=\"{linked}/rewriteme\">test</a>")
     );
+    // Every method reaches the pod: HEAD and OPTIONS too (busybox httpd
+    // answers OPTIONS with its own 501, where the apiserver would say 405),
+    // and the proxy root without its slash moves to it, query and all.
+    let server = lab.kubectl_ok(&[
+        "config",
+        "view",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ]);
+    let raw = |method: &str, path: &str| {
+        let pki = lab.dir().join("pki");
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code} %{redirect_url}",
+            ])
+            .arg("--cacert")
+            .arg(lab.ca_cert())
+            .arg("--cert")
+            .arg(pki.join("admin.crt"))
+            .arg("--key")
+            .arg(pki.join("admin.key"))
+            // `-X HEAD` would wait for the body the headers announce.
+            .args(if method == "HEAD" {
+                vec!["-I"]
+            } else {
+                vec!["-X", method]
+            })
+            .arg(format!("{}{path}", server.trim()))
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(raw("HEAD", &format!("{linked}/index.html")), "200");
+    assert_eq!(raw("OPTIONS", &format!("{linked}/index.html")), "501");
+    assert_eq!(
+        raw("GET", &format!("{linked}?a=b")),
+        format!("301 {}{linked}/?a=b", server.trim())
+    );
     let healthz = lab.kubectl_ok(&["get", "--raw", "/api/v1/nodes/node-1/proxy/healthz"]);
     assert_eq!(healthz.trim(), "ok");
     let (code, _, err) = lab.kubectl(&[

@@ -141,13 +141,21 @@ async fn start_fake_kubelet(seen: Seen) -> u16 {
 }
 
 /// Runs the real kubectl; returns (exit code, stdout, stderr).
+///
+/// kubectl v1.32's WebSocket client starts reading before it has made its
+/// streams, so output that arrives at once is sometimes dropped with
+/// "Unknown stream id" (client-go waits for its streams since v1.33). Such
+/// a run says nothing about the server and is made again.
 fn kubectl(server: &str, args: &[&str], stdin: Option<&[u8]>) -> (i32, String, String) {
-    run_kubectl(
-        std::path::Path::new("/usr/bin/kubectl"),
-        server,
-        args,
-        stdin,
-    )
+    let bin = std::path::Path::new("/usr/bin/kubectl");
+    let mut out = run_kubectl(bin, server, args, stdin);
+    for _ in 0..4 {
+        if !out.2.contains("Unknown stream id") {
+            break;
+        }
+        out = run_kubectl(bin, server, args, stdin);
+    }
+    out
 }
 
 /// Our kubectl (the workspace binary), run exactly like the real one.

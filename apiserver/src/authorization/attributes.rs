@@ -125,7 +125,9 @@ impl Attributes {
             Method::PATCH => "patch",
             Method::DELETE if name.is_empty() => "deletecollection",
             Method::DELETE => "delete",
-            _ => return plain(user),
+            // Anything else (OPTIONS through a proxy) is its own verb, as
+            // upstream: the method in lower case.
+            _ => path_verb.as_str(),
         };
         Attributes {
             subresource: subresource.into(),

@@ -512,6 +512,12 @@ async fn route_verb(ctx: Ctx) -> Result<Response> {
         (V::Get, Some(S::Resize)) => read::get(ctx).await,
         (V::Update, Some(S::Resize)) => write::update(ctx).await,
         (V::Patch, Some(S::Resize)) => write::patch(ctx).await,
+        // The request parser gives OPTIONS only to proxy subresources,
+        // which connect before this dispatch.
+        (V::Options, None) => Err(ApiError::MethodNotAllowed(format!(
+            "OPTIONS is not supported on {}",
+            ctx.info.resource.plural
+        ))),
         (verb, Some(sub)) => Err(ApiError::MethodNotAllowed(format!(
             "{} on {}/{} is not supported by this server yet",
             verb.as_str(),

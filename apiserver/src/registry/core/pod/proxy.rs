@@ -649,6 +649,9 @@ async fn forward(
     path_and_query: &str,
     prefix: Option<String>,
 ) -> Result<Response> {
+    if let Some(moved) = root_redirect(&req) {
+        return Ok(moved);
+    }
     let stream = dial(server, addr).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Body>(TokioIo::new(stream))
         .await
@@ -684,6 +687,28 @@ async fn forward(
         Some(p) => rewritten(resp, &p).await,
         None => Ok(stream_back(resp)),
     }
+}
+
+/// A GET or HEAD of the proxy's root without its slash (`.../proxy`) is
+/// sent to `.../proxy/` with a 301, as upstream's proxy does: relative links
+/// in the page then resolve below the proxy rather than beside it.
+fn root_redirect(req: &Request) -> Option<Response> {
+    let path = req.uri().path();
+    if !path.ends_with("/proxy") || !matches!(*req.method(), http::Method::GET | http::Method::HEAD)
+    {
+        return None;
+    }
+    let location = match req.uri().query() {
+        Some(q) if !q.is_empty() => format!("{path}/?{q}"),
+        _ => format!("{path}/"),
+    };
+    Some(
+        (
+            StatusCode::MOVED_PERMANENTLY,
+            [(http::header::LOCATION, location)],
+        )
+            .into_response(),
+    )
 }
 
 /// The largest HTML page whose links are rewritten (larger ones pass as
