@@ -649,7 +649,7 @@ async fn forward(
     path_and_query: &str,
     prefix: Option<String>,
 ) -> Result<Response> {
-    if let Some(moved) = root_redirect(&req) {
+    if let Some(moved) = root_redirect(&req, prefix.as_deref()) {
         return Ok(moved);
     }
     let stream = dial(server, addr).await?;
@@ -689,13 +689,14 @@ async fn forward(
     }
 }
 
-/// A GET or HEAD of the proxy's root without its slash (`.../proxy`) is
-/// sent to `.../proxy/` with a 301, as upstream's proxy does: relative links
-/// in the page then resolve below the proxy rather than beside it.
-fn root_redirect(req: &Request) -> Option<Response> {
+/// A GET or HEAD of the proxy's root without its slash (the request path is
+/// the proxy `prefix` itself) is sent to `.../proxy/` with a 301, as
+/// upstream's proxy does: relative links in the page then resolve below the
+/// proxy rather than beside it. A target path that merely ends in `/proxy`
+/// is passed on.
+fn root_redirect(req: &Request, prefix: Option<&str>) -> Option<Response> {
     let path = req.uri().path();
-    if !path.ends_with("/proxy") || !matches!(*req.method(), http::Method::GET | http::Method::HEAD)
-    {
+    if prefix != Some(path) || !matches!(*req.method(), http::Method::GET | http::Method::HEAD) {
         return None;
     }
     let location = match req.uri().query() {
@@ -791,6 +792,37 @@ fn stream_back(resp: http::Response<hyper::body::Incoming>) -> Response {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_the_bare_proxy_root_is_redirected() {
+        let req = |method: &str, uri: &str| {
+            Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(Body::empty())
+                .expect("a request")
+        };
+        let root = "/api/v1/namespaces/ns/pods/web:80/proxy";
+        let prefix = link_rewrite::prefix(root, "web:80");
+        let moved = root_redirect(&req("GET", &format!("{root}?a=b")), prefix.as_deref())
+            .expect("the bare root moves");
+        assert_eq!(moved.status(), StatusCode::MOVED_PERMANENTLY);
+        assert_eq!(
+            moved.headers()[http::header::LOCATION],
+            format!("{root}/?a=b").as_str()
+        );
+        assert!(root_redirect(&req("HEAD", root), prefix.as_deref()).is_some());
+        // Other methods, the root with its slash, and a target path that
+        // happens to end in `/proxy` go to the target.
+        assert!(root_redirect(&req("POST", root), prefix.as_deref()).is_none());
+        for path in [format!("{root}/"), format!("{root}/api/proxy")] {
+            let prefix = link_rewrite::prefix(&path, "web:80");
+            assert!(
+                root_redirect(&req("GET", &path), prefix.as_deref()).is_none(),
+                "{path}"
+            );
+        }
+    }
 
     #[test]
     fn container_choice_follows_upstream() {
