@@ -161,6 +161,8 @@ pub enum Command {
     Version(VersionArgs),
     /// Display cluster information.
     ClusterInfo,
+    /// Show how a pod's start went on its node, step by step (ours, not upstream's).
+    Trace(TraceArgs),
 }
 
 /// `kubectl config ...`.
@@ -774,6 +776,17 @@ pub struct RunArgs {
     /// Arguments (after `--`).
     #[arg(last = true)]
     pub args: Vec<String>,
+}
+
+/// `kubectl trace`.
+#[derive(Debug, Args)]
+pub struct TraceArgs {
+    /// POD, pod/POD, or node NAME.
+    #[arg(required = true, num_args = 1..=2)]
+    pub args: Vec<String>,
+    /// Output format: json.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
 }
 
 /// `kubectl expose`.

@@ -40,6 +40,7 @@ pub mod run;
 pub mod scale;
 pub mod set;
 pub mod target;
+pub mod trace;
 pub mod version;
 pub mod wait;
 
@@ -79,6 +80,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::ApiResources(a) => api_resources::run(&rest, a).await,
                 Command::ApiVersions => api_resources::versions(&rest).await,
                 Command::ClusterInfo => cluster_info::run(&rest).await,
+                Command::Trace(a) => trace::run(&rest, a).await,
                 Command::Describe(a) => describe::run(&rest, a).await,
                 Command::Exec(a) => exec::run(&rest, a).await,
                 Command::Rollout { command } => rollout::run(&rest, command).await,

@@ -243,6 +243,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         tokens: crate::volumes::service_account_token::TokenManager::new(client.clone()),
         services,
         eviction: eviction.clone(),
+        startup: Default::default(),
     });
     let pods_ctx = ctx.clone();
     tokio::spawn(crate::eviction::manager::run(
@@ -398,5 +399,9 @@ fn node_route(n: &Node) -> Option<(IpAddr, String)> {
 impl crate::server::PodSource for crate::pod::Context {
     fn pods(&self) -> Vec<k8s_openapi::api::core::v1::Pod> {
         self.known_pods()
+    }
+
+    fn startup_traces(&self) -> Vec<crate::pod::startup_trace::Trace> {
+        self.startup.list()
     }
 }

@@ -30,6 +30,7 @@ pub mod images;
 pub mod probes;
 pub mod resize;
 pub mod service_env;
+pub mod startup_trace;
 pub mod status;
 pub mod termination_message;
 pub mod worker;
@@ -105,6 +106,8 @@ pub struct Context {
     pub services: Arc<crate::services::ServiceView>,
     /// Node pressure and the pods the eviction manager wants gone.
     pub eviction: Arc<crate::eviction::Shared>,
+    /// When each step of every pod's start happened ([`startup_trace`]).
+    pub startup: startup_trace::Traces,
 }
 
 /// Runs a blocking runtime call on tokio's blocking pool (the runtime
@@ -319,6 +322,7 @@ fn deliver(
     uid: String,
     pod: Pod,
 ) {
+    ctx.startup.watched(&pod);
     let pod = Arc::new(pod);
     ctx.remember(&uid, Some(pod.clone()));
     if let Some(tx) = workers.get(&uid) {

@@ -43,6 +43,7 @@ use super::backoff::Backoff;
 use super::container_config::{self, LABEL_UID};
 use super::images::ImageManager;
 use super::probes::{self, ProbeKind, Prober};
+use super::startup_trace::Step;
 use super::status::{self, ContainerView, Inputs, Waiting};
 use super::termination_message;
 use super::{blocking, env, Context};
@@ -167,6 +168,27 @@ impl Worker {
         }
     }
 
+    /// Records a step of the pod's startup trace.
+    fn trace(&self, step: Step, container: Option<&str>) {
+        self.ctx.startup.record(&self.uid, step, container);
+    }
+
+    /// Records Running and Ready in the startup trace once the apiserver
+    /// holds a status that says so.
+    fn trace_status(&self, status: &PodStatus) {
+        if status.phase.as_deref() == Some("Running") {
+            self.trace(Step::Running, None);
+        }
+        let ready = status
+            .conditions
+            .iter()
+            .flatten()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        if ready {
+            self.trace(Step::Ready, None);
+        }
+    }
+
     fn sandbox_of(&self) -> Option<PodSandbox> {
         let mut list: Vec<PodSandbox> = self
             .ctx
@@ -234,6 +256,7 @@ impl Worker {
             self.final_delete(pod).await?;
             return Ok(Outcome::Finished);
         }
+        self.trace(Step::Sync, None);
         let phase = pod
             .status
             .as_ref()
@@ -320,7 +343,10 @@ impl Worker {
                     self.ctx.event(pod, "Warning", reason, message.clone());
                     self.failed = Some((reason.into(), message));
                 }
-                None => self.admitted = true,
+                None => {
+                    self.admitted = true;
+                    self.trace(Step::Admitted, None);
+                }
             }
         }
         if self.failed.is_some() {
@@ -354,7 +380,10 @@ impl Worker {
         )
         .await
         {
-            Ok(v) => v,
+            Ok(v) => {
+                self.trace(Step::Volumes, None);
+                v
+            }
             Err(e) => {
                 self.ctx.event(pod, "Warning", "FailedMount", e.to_string());
                 self.write_status(pod, Some(pod_ip), true).await?;
@@ -580,6 +609,7 @@ impl Worker {
         let rt = self.ctx.runtime.clone();
         let sid = id.clone();
         let sb = blocking(move || rt.pod_sandbox_status(&sid)).await?;
+        self.trace(Step::Sandbox, None);
         let ip = if host_network {
             self.ctx.node_ip.clone()
         } else {
@@ -596,6 +626,7 @@ impl Worker {
                 }
             }
         };
+        self.trace(Step::Network, None);
         self.ctx.write_pod_files(pod, &sb, &ip)?;
         Ok((sb, ip))
     }
@@ -706,6 +737,7 @@ impl Worker {
         self.images
             .ensure_image_exists(&self.ctx, pod, c, last.as_deref())
             .await?;
+        self.trace(Step::Image, Some(&c.name));
         // Environment, command and args. The Service variables need the
         // Services listed once (right after the kubelet starts they may not
         // be yet): wait a little, then fail as upstream does rather than
@@ -808,6 +840,7 @@ impl Worker {
                 });
             }
         };
+        self.trace(Step::Created, Some(&c.name));
         self.ctx.event(
             pod,
             "Normal",
@@ -824,6 +857,7 @@ impl Worker {
                 message: Some(e.to_string()),
             });
         }
+        self.trace(Step::Started, Some(&c.name));
         self.ctx.event(
             pod,
             "Normal",
@@ -991,6 +1025,7 @@ impl Worker {
             .is_some_and(|s| status::same(s, &new))
             || pod.status.as_ref().is_some_and(|s| status::same(s, &new));
         if unchanged {
+            self.trace_status(&new);
             return Ok(());
         }
         let api: Api<Pod> = Api::namespaced(
@@ -1004,6 +1039,7 @@ impl Worker {
             .await
         {
             Ok(_) => {
+                self.trace_status(&new);
                 self.last_status = Some(new);
                 Ok(())
             }

@@ -90,6 +90,10 @@ mod tests {
         fn pods(&self) -> Vec<Pod> {
             self.0.clone()
         }
+
+        fn startup_traces(&self) -> Vec<crate::pod::startup_trace::Trace> {
+            Vec::new()
+        }
     }
 
     fn pod(phase: &str, states: &[&str]) -> Pod {

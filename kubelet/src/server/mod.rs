@@ -18,6 +18,7 @@
 //! |---|---|
 //! | `GET /healthz`, `GET /pods` | here |
 //! | `GET /stats/summary` | [`stats`] |
+//! | `GET /startup`, `GET /startup/{ns}/{pod}` | [`startup`] (ours: pod startup traces) |
 //! | `GET /containerLogs/{ns}/{pod}/{container}` | [`logs`] |
 //! | `GET /exec/{ns}/{pod}/{container}`, `GET /attach/...` | [`exec`] over [`channel`] |
 //! | `GET /portForward/{ns}/{pod}` | [`portforward`] over [`spdy`] |
@@ -39,6 +40,7 @@ pub mod metrics;
 pub mod portforward;
 pub mod proxy;
 pub mod spdy;
+pub mod startup;
 pub mod stats;
 
 use std::sync::Arc;
@@ -57,6 +59,8 @@ use container_runtime::Runtime;
 pub trait PodSource: Send + Sync + 'static {
     /// The pods bound to this node, as the kubelet currently knows them.
     fn pods(&self) -> Vec<Pod>;
+    /// The pods' startup traces, newest first ([`crate::pod::startup_trace`]).
+    fn startup_traces(&self) -> Vec<crate::pod::startup_trace::Trace>;
 }
 
 /// Errors of the kubelet API, each answered as a `metav1.Status`.
@@ -135,6 +139,8 @@ pub fn router(runtime: Arc<Runtime>, pods: Arc<dyn PodSource>) -> Router {
         .route("/pods", get(pod_list))
         .route("/metrics", get(metrics::metrics))
         .route("/stats/summary", get(stats::summary))
+        .route("/startup", get(startup::list))
+        .route("/startup/{ns}/{pod}", get(startup::one))
         .route(
             "/containerLogs/{ns}/{pod}/{container}",
             get(logs::container_logs),
