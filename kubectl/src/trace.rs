@@ -43,7 +43,10 @@ pub async fn run(rest: &Rest, a: TraceArgs) -> Result<i32> {
                 .get(&format!("/api/v1/nodes/{node}/proxy/startup/{ns}/{name}"))
                 .await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&trace).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&trace).unwrap_or_default()
+                );
             } else {
                 print!("{}", render_pod(&trace, node));
             }
@@ -150,7 +153,13 @@ fn render_node(list: &Value) -> String {
             .map_or("-".to_string(), |e| format!("{:.1}", ms(&e["atMs"])))
     };
     let mut rows = vec![[
-        "NAMESPACE", "POD", "SANDBOX", "NETWORK", "STARTED", "RUNNING", "READY",
+        "NAMESPACE",
+        "POD",
+        "SANDBOX",
+        "NETWORK",
+        "STARTED",
+        "RUNNING",
+        "READY",
     ]
     .map(str::to_string)];
     for t in &items {
@@ -206,7 +215,10 @@ mod tests {
     fn targets() {
         assert_eq!(target(&s(&["web"])).unwrap(), (Kind::Pod, "web".into()));
         assert_eq!(target(&s(&["pod/web"])).unwrap(), (Kind::Pod, "web".into()));
-        assert_eq!(target(&s(&["node", "n1"])).unwrap(), (Kind::Node, "n1".into()));
+        assert_eq!(
+            target(&s(&["node", "n1"])).unwrap(),
+            (Kind::Node, "n1".into())
+        );
         assert_eq!(target(&s(&["no/n1"])).unwrap(), (Kind::Node, "n1".into()));
         assert!(target(&s(&["svc/x"])).is_err());
         assert!(target(&s(&["pod/"])).is_err());
@@ -242,13 +254,18 @@ mod tests {
             }
             json!({"namespace": "ns", "name": name, "events": ev})
         };
-        let out = render_node(&json!({"items": [t("fast", Some(10.0)), t("slow", Some(90.0)), t("stuck", None)]}));
+        let out = render_node(
+            &json!({"items": [t("fast", Some(10.0)), t("slow", Some(90.0)), t("stuck", None)]}),
+        );
         let names: Vec<&str> = out
             .lines()
             .skip(1)
             .filter_map(|l| l.split_whitespace().nth(1))
             .collect();
         assert_eq!(names[..3], ["stuck", "slow", "fast"]);
-        assert_eq!(render_node(&json!({"items": []})), "No pod startups traced on this node.\n");
+        assert_eq!(
+            render_node(&json!({"items": []})),
+            "No pod startups traced on this node.\n"
+        );
     }
 }

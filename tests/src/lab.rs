@@ -181,6 +181,26 @@ impl Lab {
         )
     }
 
+    /// Runs our kubectl (the workspace's binary) against the lab; returns
+    /// (exit code, stdout, stderr).
+    pub fn our_kubectl(&self, args: &[&str]) -> (i32, String, String) {
+        let bin = crate::harness::binary("kubectl")
+            .expect("our kubectl is built (cargo build -p kubectl)");
+        let out = Command::new(bin)
+            .env("KUBECONFIG", self.kubeconfig())
+            .arg("--cache-dir")
+            .arg(self.dir.join("kube-cache-ours"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("our kubectl runs");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
     /// kubectl that must succeed; returns stdout.
     pub fn kubectl_ok(&self, args: &[&str]) -> String {
         let (code, out, err) = self.kubectl(args);

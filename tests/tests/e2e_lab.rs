@@ -154,8 +154,54 @@ fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
     let wide = lab.kubectl_ok(&["get", "pods", "-o", "wide"]);
     assert!(wide.contains("Running") && wide.contains("node-"), "{wide}");
 
-    // Logs.
+    // The kubelet's startup trace of a pod: every step once, in order,
+    // through the apiserver's node proxy (the real kubectl) and our
+    // `kubectl trace`.
     let first = name(&web[0]);
+    let node = web[0]["spec"]["nodeName"].as_str().unwrap_or_default();
+    let raw = lab.kubectl_ok(&[
+        "get",
+        "--raw",
+        &format!("/api/v1/nodes/{node}/proxy/startup/default/{first}"),
+    ]);
+    let trace: Value = serde_json::from_str(&raw).expect("the trace is JSON");
+    assert_eq!(trace["complete"], true, "{trace}");
+    let steps: Vec<&str> = trace["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["step"].as_str())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "watch", "sync", "admitted", "sandbox", "network", "volumes", "image", "created",
+            "started", "running", "ready"
+        ],
+        "{trace}"
+    );
+    let at: Vec<f64> = trace["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["atMs"].as_f64())
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] <= w[1]), "{trace}");
+    let (code, out, err) = lab.our_kubectl(&["trace", "pod", &first]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with(&format!("Pod default/{first} on {node}")),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.starts_with("ready ")), "{out}");
+    let (code, out, err) = lab.our_kubectl(&["trace", "node", node]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&first), "{out}");
+    let (code, _, err) = lab.our_kubectl(&["trace", "pod", "no-such-pod"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not found"), "{err}");
+
+    // Logs.
     let logs = lab.kubectl_ok(&["logs", &first]);
     assert!(logs.contains("started"), "logs: {logs:?}");
 

@@ -220,9 +220,8 @@ mod tests {
         }))
         .unwrap();
         if started {
-            p.status = Some(
-                serde_json::from_value(json!({"startTime": "2026-12-04T00:00:00Z"})).unwrap(),
-            );
+            p.status =
+                Some(serde_json::from_value(json!({"startTime": "2026-12-04T00:00:00Z"})).unwrap());
         }
         p
     }
