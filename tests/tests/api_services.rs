@@ -179,3 +179,24 @@ async fn node_ports_and_cluster_ips_follow_the_service_type() {
         r.body
     );
 }
+
+/// client-go sends a Service port's unset fields as their zero values
+/// (`targetPort: 0`, `protocol: ""`); the apiserver defaults them as unset,
+/// or every EndpointSlice, proxy rule and SRV record would point at port 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_value_ports_from_go_clients_are_defaulted() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let http = api.http();
+    let ports = json!([{"name": "http", "port": 80, "targetPort": 0, "protocol": ""}]);
+    for (name, cluster_ip) in [("plain", None), ("headless", Some("None"))] {
+        let mut spec = json!({"selector": {"app": "x"}, "ports": ports});
+        if let Some(ip) = cluster_ip {
+            spec["clusterIP"] = json!(ip);
+        }
+        let r = http.post(BASE, &service(name, spec)).await.expect("create");
+        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.body["spec"]["ports"][0]["targetPort"], 80, "{}", r.body);
+        assert_eq!(r.body["spec"]["ports"][0]["protocol"], "TCP", "{}", r.body);
+    }
+}

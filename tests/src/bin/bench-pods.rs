@@ -7,6 +7,13 @@
 //! Ready, which is how upstream's density test measures its SLO of p99
 //! under 5 s) as p50/p90/p99; and each kubelet's RSS with the pods running.
 //!
+//! Where the time goes: each kubelet's startup traces (`/startup` on its
+//! API, through the apiserver's node proxy) give every pod's steps, from
+//! the kubelet's watch event to its Ready status write; the bench adds the
+//! time before (pod first on the bench's watch -> the kubelet's watch
+//! event: scheduling, binding, delivery) and after (Ready written -> Ready
+//! on the bench's watch). Printed as mean / p50 / p99 per stage.
+//!
 //! The reference, measured in the same run on node 1 of the same lab: one
 //! container started straight through the runtime (`kubelet ctl run -d`),
 //! so the ratio says what the control plane and the kubelet's sync add to
@@ -16,8 +23,8 @@
 //! hack/bench-pods.sh [--replicas 30] [--nodes 3]
 //! ```
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
@@ -113,6 +120,7 @@ async fn main() -> anyhow::Result<()> {
     let applied = Instant::now();
     lab.apply(&manifest(args.replicas));
     let mut seen: HashMap<String, Instant> = HashMap::new();
+    let mut seen_wall: HashMap<String, SystemTime> = HashMap::new();
     let mut latency: HashMap<String, Duration> = HashMap::new();
     let deadline = applied + Duration::from_secs(300);
     while latency.len() < args.replicas {
@@ -130,6 +138,9 @@ async fn main() -> anyhow::Result<()> {
             },
         };
         let name = pod.metadata.name.clone().unwrap_or_default();
+        seen_wall
+            .entry(name.clone())
+            .or_insert_with(SystemTime::now);
         let first = *seen.entry(name.clone()).or_insert_with(Instant::now);
         if pod_ready(&pod) && !latency.contains_key(&name) {
             latency.insert(name, first.elapsed());
@@ -137,6 +148,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let all_ready = applied.elapsed();
 
+    let stages = breakdown(&lab, args.nodes, &seen_wall, &latency);
     let mut lat: Vec<Duration> = latency.into_values().collect();
     lat.sort();
     let (p50, p90, p99) = (
@@ -168,6 +180,23 @@ async fn main() -> anyhow::Result<()> {
         "p50 / runtime reference: {:.1}x",
         p50.as_secs_f64() / per_container.as_secs_f64().max(1e-9)
     );
+    println!("\nwhere a pod's startup goes (ms; kubelet steps from its startup traces)");
+    println!("{:<44} {:>8} {:>8} {:>8}", "stage", "mean", "p50", "p99");
+    for (stage, mut v) in stages {
+        v.sort_by(f64::total_cmp);
+        let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let pick = |q: f64| {
+            let i = ((v.len() as f64 * q).ceil() as usize).clamp(1, v.len().max(1)) - 1;
+            v.get(i).copied().unwrap_or(0.0)
+        };
+        println!(
+            "{:<44} {:>8.1} {:>8.1} {:>8.1}",
+            stage,
+            mean,
+            pick(0.5),
+            pick(0.99)
+        );
+    }
     for node in 1..=args.nodes {
         let rss = lab
             .kubelet_pid(node)
@@ -187,4 +216,66 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The stages of every bench pod's startup, in order: before the kubelet,
+/// the gaps between the kubelet's trace steps, and after its Ready write.
+fn breakdown(
+    lab: &Lab,
+    nodes: usize,
+    seen: &HashMap<String, SystemTime>,
+    latency: &HashMap<String, Duration>,
+) -> Vec<(String, Vec<f64>)> {
+    let mut stages: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut add = |name: String, v: f64| match stages.iter_mut().find(|(n, _)| *n == name) {
+        Some((_, all)) => all.push(v),
+        None => stages.push((name, vec![v])),
+    };
+    for node in 1..=nodes {
+        let raw = lab.kubectl_ok(&[
+            "get",
+            "--raw",
+            &format!("/api/v1/nodes/node-{node}/proxy/startup"),
+        ]);
+        let list: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+        for t in list["items"].as_array().into_iter().flatten() {
+            let name = t["name"].as_str().unwrap_or_default();
+            let (Some(first), Some(total)) = (seen.get(name), latency.get(name)) else {
+                continue;
+            };
+            let watched = t["watchedAt"]
+                .as_str()
+                .and_then(|w| w.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                .and_then(|w| SystemTime::try_from(w).ok());
+            let Some(before) = watched.and_then(|w| w.duration_since(*first).ok()) else {
+                continue;
+            };
+            let before = before.as_secs_f64() * 1000.0;
+            add("first on the watch -> kubelet watch event".into(), before);
+            let mut steps: BTreeMap<usize, (String, f64)> = BTreeMap::new();
+            for (i, e) in t["events"].as_array().into_iter().flatten().enumerate() {
+                let step = e["step"].as_str().unwrap_or_default().to_string();
+                steps.insert(i, (step, e["atMs"].as_f64().unwrap_or(0.0)));
+            }
+            let mut prev: Option<&(String, f64)> = None;
+            for s in steps.values() {
+                if let Some(p) = prev {
+                    add(format!("kubelet {} -> {}", p.0, s.0), s.1 - p.1);
+                }
+                prev = Some(s);
+            }
+            if let Some(ready) = steps.values().find(|s| s.0 == "ready") {
+                add("kubelet watch -> Ready written".into(), ready.1);
+                add(
+                    "Ready written -> Ready on the watch".into(),
+                    total.as_secs_f64() * 1000.0 - before - ready.1,
+                );
+            }
+            add(
+                "total (first on the watch -> Ready)".into(),
+                total.as_secs_f64() * 1000.0,
+            );
+        }
+    }
+    stages
 }

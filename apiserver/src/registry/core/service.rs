@@ -190,9 +190,21 @@ fn defaults(obj: &mut Value) {
     }
     if let Some(ports) = obj.pointer_mut("/spec/ports").and_then(Value::as_array_mut) {
         for p in ports {
+            // Go clients send the zero values: `protocol: ""` and, since an
+            // IntOrString is a struct, `targetPort: 0`. Upstream's defaulting
+            // treats both (and an empty name) as unset.
+            if p.get("protocol").and_then(Value::as_str) == Some("") {
+                p["protocol"] = Value::Null;
+            }
             set_default(p, &["protocol"], json!("TCP"));
-            if let Some(port) = p.get("port").cloned() {
-                set_default(p, &["targetPort"], port);
+            let unset_target = match p.get("targetPort") {
+                None | Some(Value::Null) => true,
+                Some(Value::Number(n)) => n.as_i64() == Some(0),
+                Some(Value::String(s)) => s.is_empty(),
+                Some(_) => false,
+            };
+            if let Some(port) = p.get("port").cloned().filter(|_| unset_target) {
+                p["targetPort"] = port;
             }
         }
     }
@@ -424,4 +436,38 @@ fn cells(obj: &Value) -> Vec<Value> {
         json!(age(obj)),
         json!(format_labels(obj.pointer("/spec/selector"))),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_zero_values_of_a_port_are_defaulted_as_unset() {
+        let mut svc = json!({"spec": {"ports": [
+            {"port": 80, "targetPort": 0, "protocol": ""},
+            {"port": 81, "targetPort": ""},
+            {"port": 82},
+            {"port": 83, "targetPort": "http", "protocol": "UDP"},
+            {"port": 84, "targetPort": 8084}
+        ]}});
+        defaults(&mut svc);
+        let ports = &svc["spec"]["ports"];
+        let got: Vec<(Value, Value)> = ports
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["targetPort"].clone(), p["protocol"].clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (json!(80), json!("TCP")),
+                (json!(81), json!("TCP")),
+                (json!(82), json!("TCP")),
+                (json!("http"), json!("UDP")),
+                (json!(8084), json!("TCP")),
+            ]
+        );
+    }
 }
