@@ -246,7 +246,7 @@ fn breakdown(
             let watched = t["watchedAt"]
                 .as_str()
                 .and_then(|w| w.parse::<k8s_openapi::jiff::Timestamp>().ok())
-                .and_then(|w| SystemTime::try_from(w).ok());
+                .map(SystemTime::from);
             let Some(before) = watched.and_then(|w| w.duration_since(*first).ok()) else {
                 continue;
             };
