@@ -123,18 +123,18 @@ base_root() {
     local root="$1"
     mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,home,proc,sys,dev,var/run}
     chmod 1777 "$root/tmp"
-    cp /bin/busybox "$root/bin/busybox"
+    # Upstream's busybox 1.37 (built by upstream_busybox), as in upstream's
+    # busybox image: the specs compare its ash's messages ("can't create
+    # /file: Read-only file system") and expect `sh -c env` to keep names
+    # like data-1. Debian's busybox-static does neither (its ash drops such
+    # names) and runs its own applets ahead of PATH (so the agnhost image's
+    # full nc would never be reached).
+    cp "$BUSYBOX" "$root/bin/busybox"
+    copy_libs "$root" "$BUSYBOX"
     local applet
-    for applet in $(/bin/busybox --list); do
+    for applet in $("$root/bin/busybox" --list); do
         [ "$applet" = busybox ] || [ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
     done
-    # /bin/sh is bash, not Debian's busybox ash: busybox-static's ash runs
-    # its own applets ahead of PATH (so the image's full `nc` is never
-    # reached) and, being 1.35, drops variables whose names are not shell
-    # identifiers (`data-1`) from the environment of what it runs; upstream's
-    # images (Alpine's ash, busybox 1.37) do neither.
-    with_libs "$root" /bin/bash
-    ln -sf bash "$root/bin/sh"
     printf '%s\n' root:x:0:0:root:/root:/bin/sh daemon:x:1:1:daemon:/usr/sbin:/bin/false \
         www-data:x:33:33:www-data:/var/www:/bin/false nobody:x:65534:65534:nobody:/home:/bin/false \
         >"$root/etc/passwd"
@@ -143,18 +143,63 @@ base_root() {
     echo 'hosts: files dns' >"$root/etc/nsswitch.conf"
 }
 
+# upstream_busybox KIT: KIT/bin/busybox, busybox 1.37.0 built from its
+# release source with busybox's defconfig (what upstream's busybox:1.37.0
+# image holds). The source is Debian trixie's orig tarball of the release,
+# fetched and verified by apt with a private state directory (the host's apt
+# setup is not touched). tc is left out: it does not build against current
+# kernel headers.
+upstream_busybox() {
+    local kit="$1" version=1.37.0
+    BUSYBOX="$kit/bin/busybox"
+    if [ -x "$BUSYBOX" ] && "$BUSYBOX" | head -1 | grep -q "v$version"; then
+        return
+    fi
+    ensure_packages gcc make bzip2
+    local d="$kit/busybox-src"
+    rm -rf "$d"
+    mkdir -p "$d"/{lists/partial,cache/archives/partial,src}
+    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+        >"$d/sources.list"
+    local opts=(-o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+        -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o Debug::NoLocking=1
+        -o APT::Sandbox::User=root)
+    apt-get "${opts[@]}" -qq update
+    (cd "$d/src" && apt-get "${opts[@]}" -qq source --download-only "busybox")
+    tar -C "$d/src" -xjf "$d/src/busybox_$version.orig.tar.bz2"
+    (
+        cd "$d/src/busybox-$version"
+        make -s defconfig >/dev/null
+        sed -i 's/^CONFIG_TC=y/# CONFIG_TC is not set/' .config
+        if ! nice make -s -j"$(nproc)" busybox >build.log 2>&1; then
+            tail -30 build.log >&2
+            exit 1
+        fi
+        install -m 0755 busybox "$BUSYBOX"
+    )
+    rm -rf "$d"
+}
+
 # with_libs ROOT BINARY...: the binaries and the shared libraries they load.
 with_libs() {
-    local root="$1" bin lib
+    local root="$1" bin
     shift
     for bin in "$@"; do
         mkdir -p "$root$(dirname "$bin")"
         cp -L "$bin" "$root$bin"
-        for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*'); do
-            mkdir -p "$root$(dirname "$lib")"
-            cp -Ln "$lib" "$root$lib" 2>/dev/null || true
-        done
+        copy_libs "$root" "$bin"
     done
+}
+
+# copy_libs ROOT BINARY: the shared libraries BINARY loads, and the NSS
+# modules and resolver glibc loads at run time.
+copy_libs() {
+    local root="$1" lib
+    for lib in $(ldd "$2" 2>/dev/null | grep -o '/[^ ]*'); do
+        mkdir -p "$root$(dirname "$lib")"
+        cp -Ln "$lib" "$root$lib" 2>/dev/null || true
+    done
+    mkdir -p "$root/lib/x86_64-linux-gnu"
     cp -a /lib/x86_64-linux-gnu/libnss_dns* /lib/x86_64-linux-gnu/libnss_files* \
         /lib/x86_64-linux-gnu/libresolv* "$root/lib/x86_64-linux-gnu/" 2>/dev/null || true
 }
@@ -192,7 +237,8 @@ images() {
     local kit
     kit="$(cd "$2" && pwd)"
     REGISTRY="$3"
-    ensure_packages gcc busybox-static umoci skopeo curl nginx-light bind9-dnsutils netcat-openbsd
+    ensure_packages gcc umoci skopeo curl nginx-light bind9-dnsutils netcat-openbsd
+    upstream_busybox "$kit"
     WORK="$kit/images"
     LAYOUT="$WORK/layout"
     mkdir -p "$WORK"
@@ -218,9 +264,9 @@ images() {
     mkdir -p "$r/uploads" "$r/etc/ssl/certs"
     with_libs "$r" /usr/bin/curl /bin/bash /usr/bin/dig /usr/bin/host /usr/bin/nslookup /usr/bin/getent \
         /bin/nc.openbsd
-    # The specs run `nc -v -t -w 2` and `nc -u`: Debian's busybox nc is the
-    # small one without those flags, so the image gets a full nc (upstream's
-    # agnhost has Alpine's).
+    # The specs run `nc -v -t -w 2` and `nc -u`: busybox's nc lacks some of
+    # those flags, so the image gets a full nc (upstream's agnhost has
+    # Alpine's).
     ln -sf nc.openbsd "$r/bin/nc"
     echo 'user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh' >>"$r/etc/passwd"
     printf '%s\n' user-defined-in-image:x:1000:user-defined-in-image \
