@@ -141,6 +141,25 @@ impl PodSandbox {
     }
 }
 
+/// The header of a host-network pod's `/etc/hosts`, as upstream's kubelet
+/// writes it (the e2e specs tell a managed file by the header without
+/// "(host network)").
+pub const HOST_NETWORK_HOSTS_HEADER: &str = "# Kubernetes-managed hosts file (host network).\n";
+
+/// `/etc/hosts` of a pod on the host's network: the node's own file (a node
+/// without one gives an empty file) after upstream's header, then `extra`
+/// (the kubelet's HostAliases entries).
+pub fn host_network_hosts_file(extra: &str) -> String {
+    let node = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let mut out = String::from(HOST_NETWORK_HOSTS_HEADER);
+    out.push_str(&node);
+    if !node.is_empty() && !node.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(extra);
+    out
+}
+
 /// `/etc/hosts` of a pod.
 pub fn hosts_file(hostname: &str) -> String {
     format!(
@@ -186,7 +205,12 @@ impl Runtime {
             hostname,
         };
         let result = (|| {
-            std::fs::write(dir.join("hosts"), hosts_file(&rec.hostname)).map_err(io_err(&dir))?;
+            let hosts = if rec.config.host_network {
+                host_network_hosts_file("")
+            } else {
+                hosts_file(&rec.hostname)
+            };
+            std::fs::write(dir.join("hosts"), hosts).map_err(io_err(&dir))?;
             std::fs::write(dir.join("hostname"), format!("{}\n", rec.hostname))
                 .map_err(io_err(&dir))?;
             let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();

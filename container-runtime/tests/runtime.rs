@@ -359,6 +359,33 @@ fn containers_of_a_pod_share_localhost_but_not_pids() {
     assert_eq!(out, "99\n1\n");
     assert_eq!(host("net.ipv4.ip_unprivileged_port_start"), port_start);
     assert_eq!(host("kernel.shm_rmid_forced"), rmid);
+
+    // A pod on the host's network sees the node's network namespace and
+    // its hosts file under upstream's host-network header (no traffic).
+    let on_host = env.sandbox_with(PodSandboxConfig {
+        name: "on-host".into(),
+        namespace: "test".into(),
+        uid: container_runtime::new_id(),
+        host_network: true,
+        ..Default::default()
+    });
+    let (st, out) = env.run(
+        &on_host,
+        "reader",
+        &["sh", "-c", "readlink /proc/self/ns/net; cat /etc/hosts"],
+        |_| {},
+    );
+    assert_eq!(st.exit_code, 0, "{out}");
+    let host_net = std::fs::read_link("/proc/self/ns/net").expect("our net namespace");
+    let node_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    assert_eq!(
+        out,
+        format!(
+            "{}\n{}{node_hosts}",
+            host_net.display(),
+            container_runtime::sandbox::HOST_NETWORK_HOSTS_HEADER
+        )
+    );
 }
 
 #[test]

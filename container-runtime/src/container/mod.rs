@@ -124,21 +124,23 @@ impl Runtime {
                 .create(&cgroup_path, &config.resources.to_cgroup())?;
             let sec = &config.security;
             let sdir = self.sandbox_dir_path(&sb.id);
-            // The sandbox's /etc files, unless the pod shares the host's
-            // network (it sees the host's files) or the container mounts
-            // its own file there (as upstream's kubelet, the user's wins).
-            let etc_files = if sb.config.host_network {
-                vec![]
+            // The sandbox's /etc files, unless the container mounts its own
+            // file there (as upstream's kubelet, the user's wins). A pod on
+            // the host's network keeps the image's /etc/hostname (it shares
+            // the node's UTS namespace) and gets the node's hosts file.
+            let etc_names: &[&str] = if sb.config.host_network {
+                &["hosts", "resolv.conf"]
             } else {
-                ["hosts", "hostname", "resolv.conf"]
-                    .into_iter()
-                    .filter(|name| {
-                        let target = Path::new("/etc").join(name);
-                        !config.mounts.iter().any(|m| m.container_path == target)
-                    })
-                    .map(|name| (sdir.join(name), name.to_string()))
-                    .collect()
+                &["hosts", "hostname", "resolv.conf"]
             };
+            let etc_files = etc_names
+                .iter()
+                .filter(|name| {
+                    let target = Path::new("/etc").join(name);
+                    !config.mounts.iter().any(|m| m.container_path == target)
+                })
+                .map(|name| (sdir.join(name), name.to_string()))
+                .collect();
             let spec = ContainerSpec {
                 id: id.clone(),
                 sandbox_id: sb.id.clone(),

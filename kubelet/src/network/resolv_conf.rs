@@ -44,6 +44,9 @@ const MAX_HOSTNAME: usize = 63;
 /// The pod's `/etc/hosts`.
 pub fn hosts_file(pod: &Pod, ip: &str, cluster_domain: &str) -> String {
     let spec = pod.spec.clone().unwrap_or_default();
+    if spec.host_network.unwrap_or(false) {
+        return container_runtime::sandbox::host_network_hosts_file(&host_aliases(&spec));
+    }
     let (hostname, domain) = hostname_and_domain(pod, cluster_domain);
     let mut out = String::from("# Kubernetes-managed hosts file.\n");
     out.push_str("127.0.0.1\tlocalhost\n");
@@ -58,7 +61,14 @@ pub fn hosts_file(pod: &Pod, ip: &str, cluster_domain: &str) -> String {
             None => out.push_str(&format!("{ip}\t{hostname}\n")),
         }
     }
-    let aliases = spec.host_aliases.unwrap_or_default();
+    out.push_str(&host_aliases(&spec));
+    out
+}
+
+/// The HostAliases section of a pod's hosts file (empty without aliases).
+fn host_aliases(spec: &k8s_openapi::api::core::v1::PodSpec) -> String {
+    let mut out = String::new();
+    let aliases = spec.host_aliases.clone().unwrap_or_default();
     if !aliases.is_empty() {
         out.push_str("\n# Entries added by HostAliases.\n");
         for a in aliases {
@@ -343,6 +353,34 @@ mod tests {
             },
         );
         assert!(hosts_file(&p, "10.244.1.5", "cluster.local").ends_with("\n10.244.1.5\tdb-0\n"));
+    }
+
+    #[test]
+    fn a_host_network_pod_gets_the_nodes_hosts_file_and_its_aliases() {
+        let p = pod(
+            "web-1",
+            PodSpec {
+                host_network: Some(true),
+                host_aliases: Some(vec![HostAlias {
+                    ip: "10.1.2.3".into(),
+                    hostnames: Some(vec!["foo.local".into()]),
+                }]),
+                ..Default::default()
+            },
+        );
+        let node = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let got = hosts_file(&p, "10.0.0.1", "cluster.local");
+        let rest = got
+            .strip_prefix("# Kubernetes-managed hosts file (host network).\n")
+            .expect("upstream's host-network header");
+        assert!(rest.starts_with(&node), "{got}");
+        assert!(
+            got.ends_with("\n# Entries added by HostAliases.\n10.1.2.3\tfoo.local\n"),
+            "{got}"
+        );
+        // Not the pod-network file: no pod IP line, no managed header.
+        assert!(!got.contains("10.0.0.1\tweb-1"), "{got}");
+        assert!(!got.starts_with("# Kubernetes-managed hosts file.\n"));
     }
 
     #[test]

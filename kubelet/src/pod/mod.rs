@@ -205,7 +205,6 @@ impl Context {
     /// directory, from which the runtime binds them into every container.
     pub fn write_pod_files(&self, pod: &Pod, sb: &PodSandbox, ip: &str) -> Result<(), Error> {
         let dir = self.sandbox_dir(&sb.id);
-        let spec = pod.spec.clone().unwrap_or_default();
         let hosts = crate::network::hosts_file(pod, ip, &self.config.file.cluster_domain);
         let resolv = crate::network::resolv_conf(
             pod,
@@ -216,9 +215,7 @@ impl Context {
             let path = dir.join(name);
             std::fs::write(&path, text).map_err(|source| Error::Io { path, source })
         };
-        if !spec.host_network.unwrap_or(false) {
-            write("hosts", &hosts)?;
-        }
+        write("hosts", &hosts)?;
         write("resolv.conf", &resolv)
     }
 
