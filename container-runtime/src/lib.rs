@@ -235,12 +235,15 @@ impl Runtime {
         Ok(self.images.ensure(reference, policy, &self.cfg.registry)?)
     }
 
-    /// Ids of images used by any container.
+    /// Ids of images used by any container, as its image or an image volume.
     pub fn images_in_use(&self) -> Result<std::collections::HashSet<String>> {
         Ok(self
             .list_containers()?
             .into_iter()
-            .map(|c| c.spec.image_id)
+            .flat_map(|c| {
+                let volumes = c.spec.image_mounts.into_iter().map(|m| m.image_id);
+                std::iter::once(c.spec.image_id).chain(volumes)
+            })
             .collect())
     }
 
@@ -250,11 +253,9 @@ impl Runtime {
             kind: "image",
             id: name.to_string(),
         })?;
-        if let Some(c) = self
-            .list_containers()?
-            .into_iter()
-            .find(|c| c.spec.image_id == img.id)
-        {
+        if let Some(c) = self.list_containers()?.into_iter().find(|c| {
+            c.spec.image_id == img.id || c.spec.image_mounts.iter().any(|m| m.image_id == img.id)
+        }) {
             return Err(images::Error::InUse {
                 image: name.to_string(),
                 container: c.spec.id,

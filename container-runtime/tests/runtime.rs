@@ -133,6 +133,7 @@ fn container_sees_its_own_pid_namespace_hostname_and_mounts() {
                 container_path: "/etc/hosts".into(),
                 read_only: true,
                 propagation: Default::default(),
+                image: None,
             })
         },
     );
@@ -684,6 +685,45 @@ fn pulls_layers_with_whiteouts_and_resolves_manifest_lists() {
         vec!["keep new", "keep", "new", "done"],
         "{out}"
     );
+
+    // Image volumes: the three-layer image (an overlay without an upper
+    // dir, whiteouts applied) and the one-layer busybox (a bind), both
+    // read-only inside a busybox container.
+    env.rt
+        .ensure_image("busybox:1.36", None)
+        .expect("pull busybox:1.36");
+    let image_mount = |image: &str, at: &str| container_runtime::cri::Mount {
+        host_path: Default::default(),
+        container_path: at.into(),
+        read_only: true,
+        propagation: Default::default(),
+        image: Some(image.into()),
+    };
+    let (st, out) = env.run(
+        &sb,
+        "volumes",
+        &["sh", "-c", "ls /vol/data | tr '\\n' ' '; echo; cat /vol/data/new; test -x /one/bin/busybox && echo one; touch /vol/x /one/x 2>&1 | grep -c 'Read-only'"],
+        |c| {
+            c.image = "busybox:1.36".into();
+            c.mounts.push(image_mount("layered:1", "/vol"));
+            c.mounts.push(image_mount("busybox:1.36", "/one"));
+        },
+    );
+    assert_eq!(st.exit_code, 0, "{out}");
+    assert_eq!(lines(&out), vec!["keep new", "new", "one", "2"], "{out}");
+    // An image volume of an image the store does not have is refused at
+    // create, with the image named.
+    let missing = env.rt.create_container(
+        &sb,
+        container_runtime::cri::ContainerConfig {
+            name: "missing".into(),
+            image: "busybox:1.36".into(),
+            mounts: vec![image_mount("nothere:1", "/x")],
+            ..Default::default()
+        },
+    );
+    let err = missing.expect_err("no such image").to_string();
+    assert!(err.contains("nothere:1"), "{err}");
 
     // The index lists linux/amd64 -> busybox and linux/arm64 -> layered.
     let multi = env

@@ -268,6 +268,10 @@ images() {
     # those flags, so the image gets a full nc (upstream's agnhost has
     # Alpine's).
     ln -sf nc.openbsd "$r/bin/nc"
+    # Upstream's agnhost (and kitten, built on it) is an Alpine image; the
+    # ImageVolume spec reads the kitten image's /etc/os-release for that.
+    printf '%s\n' 'NAME="Alpine Linux"' 'ID=alpine' 'PRETTY_NAME="Alpine Linux (conformance kit stand-in)"' \
+        >"$r/etc/os-release"
     echo 'user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh' >>"$r/etc/passwd"
     printf '%s\n' user-defined-in-image:x:1000:user-defined-in-image \
         group-defined-in-image:x:50000:user-defined-in-image >>"$r/etc/group"

@@ -141,6 +141,23 @@ impl Runtime {
                 })
                 .map(|name| (sdir.join(name), name.to_string()))
                 .collect();
+            let mut image_mounts = Vec::new();
+            for m in &config.mounts {
+                let Some(reference) = &m.image else { continue };
+                let img = self.images.get(reference)?.ok_or_else(|| {
+                    Error::Image(super::images::Error::NotPresent(reference.clone()))
+                })?;
+                image_mounts.push(spec::ImageMount {
+                    container_path: m.container_path.clone(),
+                    image_id: img.id.clone(),
+                    lower: img
+                        .layers
+                        .iter()
+                        .rev()
+                        .map(|l| super::images::store::hex_of(l).to_string())
+                        .collect(),
+                });
+            }
             let spec = ContainerSpec {
                 id: id.clone(),
                 sandbox_id: sb.id.clone(),
@@ -161,6 +178,7 @@ impl Runtime {
                 pid_mode,
                 hostname: sb.hostname.clone(),
                 etc_files,
+                image_mounts,
                 cgroup_procs: self.cgroups.procs_files(&cgroup_path),
                 cgroup_mounts: self.cgroups.container_mounts(),
                 cgroup_path,

@@ -258,7 +258,7 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
 
     cgroup_fs(spec, &sys.join("fs/cgroup"))?;
 
-    for m in &spec.config.mounts {
+    for m in spec.config.mounts.iter().filter(|m| m.image.is_none()) {
         let target = inside(rootfs, &m.container_path);
         let is_dir = fs::metadata(&m.host_path)
             .map_err(|source| Error::Io {
@@ -292,6 +292,12 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
         mnt(None, &target, None, prop | MsFlags::MS_REC, None)?;
     }
 
+    for im in &spec.image_mounts {
+        let target = inside(rootfs, &im.container_path);
+        ensure_mount_point(&target, true)?;
+        image(&spec.layers_dir, &im.lower, &target)?;
+    }
+
     for (src, name) in &spec.etc_files {
         let target = rootfs.join("etc").join(name);
         ensure_mount_point(&target, false)?;
@@ -299,6 +305,46 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
         mnt(Some(&s), &target, None, MsFlags::MS_BIND, None)?;
     }
     Ok(())
+}
+
+/// Mounts an image's layers read-only on `target` (an image volume): an
+/// overlay of the layers without an upper dir, or a read-only bind of the
+/// only layer (overlayfs needs two lower dirs when it has no upper one).
+/// Runs in the container's mount namespace, which takes the mount away
+/// with it.
+fn image(layers_dir: &Path, lower: &[String], target: &Path) -> Result<()> {
+    let ro = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+    if let [only] = lower {
+        let src = layers_dir.join(only);
+        let src = src.to_string_lossy();
+        mnt(
+            Some(&src),
+            target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        return mnt(
+            None,
+            target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | ro,
+            None,
+        );
+    }
+    // Relative layer paths, as for the root filesystem, so that many layers
+    // fit in the one page of mount options.
+    let options = format!("lowerdir={}", lower.join(":"));
+    let cwd = std::env::current_dir().ok();
+    std::env::set_current_dir(layers_dir).map_err(|source| Error::Io {
+        path: layers_dir.to_path_buf(),
+        source,
+    })?;
+    let res = mnt(Some("overlay"), target, Some("overlay"), ro, Some(&options));
+    if let Some(c) = cwd {
+        let _ = std::env::set_current_dir(c);
+    }
+    res
 }
 
 /// Mounts the container's view of its cgroups on `<rootfs>/sys/fs/cgroup`:

@@ -24,7 +24,8 @@ pub enum Propagation {
     Bidirectional,
 }
 
-/// A bind mount of a host path (a volume) into the container.
+/// A bind mount of a host path (a volume) into the container, or, with
+/// `image` set, an image's filesystem mounted read-only (an image volume).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Mount {
@@ -38,6 +39,24 @@ pub struct Mount {
     /// Propagation mode.
     #[serde(default)]
     pub propagation: Propagation,
+    /// An image in the store (reference or id) whose filesystem is mounted
+    /// here read-only instead of `host_path` (Kubernetes' image volumes,
+    /// CRI's `Mount.image`); the caller pulls it first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// An image volume resolved at create time: where it goes and the image's
+/// layers (as [`ContainerSpec::lower`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageMount {
+    /// Target inside the container.
+    pub container_path: PathBuf,
+    /// The image's id (kept from garbage collection while mounted).
+    pub image_id: String,
+    /// Layer directory names (relative to `layers_dir`), top-most first.
+    pub lower: Vec<String>,
 }
 
 /// The security knobs of a container (`securityContext`).
@@ -190,6 +209,9 @@ pub struct ContainerSpec {
     pub hostname: String,
     /// Files to bind into `/etc` (hosts, hostname, resolv.conf) from the sandbox.
     pub etc_files: Vec<(PathBuf, String)>,
+    /// The image volumes, resolved from the `image` mounts of the config.
+    #[serde(default)]
+    pub image_mounts: Vec<ImageMount>,
     /// cgroup path relative to the hierarchy root.
     pub cgroup_path: String,
     /// `cgroup.procs` files init writes itself into.

@@ -326,6 +326,7 @@ fn parse_volume(v: &str) -> anyhow::Result<Mount> {
         container_path: PathBuf::from(ctr),
         read_only: ro,
         propagation: Propagation::Private,
+        image: None,
     })
 }
 

@@ -53,6 +53,21 @@ pub enum Error {
     /// that are empty): upstream refuses rather than mount the wrong place.
     #[error("missing value for {0}")]
     SubPathExprMissing(String),
+    /// A `subPath` into an image volume (not supported here).
+    #[error("volume {0:?} is an image volume: subPath is not supported on it")]
+    ImageVolumeSubPath(String),
+}
+
+/// The pod's image volumes: volume name -> image reference.
+pub fn image_volumes(pod: &Pod) -> BTreeMap<String, String> {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|v| {
+            let image = v.image.as_ref()?.reference.clone()?;
+            Some((v.name.clone(), image))
+        })
+        .collect()
 }
 
 /// A runtime config and what must exist on the host before it can run.
@@ -209,15 +224,32 @@ pub fn security(pod: &Pod, c: &Container) -> SecurityContext {
 }
 
 /// The container's `volumeMounts` on the host directories of the pod's
-/// volumes (`volumes`: volume name -> host path).
+/// volumes (`volumes`: volume name -> host path), and its image volumes
+/// (`images`: volume name -> image reference), which the runtime mounts
+/// read-only from the image store.
 fn mounts(
     c: &Container,
     volumes: &BTreeMap<String, PathBuf>,
+    images: &BTreeMap<String, String>,
     vars: &HashMap<String, String>,
 ) -> Result<(Vec<Mount>, Vec<PathBuf>), Error> {
     let mut mounts = Vec::new();
     let mut sub_paths = Vec::new();
     for m in c.volume_mounts.iter().flatten() {
+        if let Some(image) = images.get(&m.name) {
+            let sub = m.sub_path.as_deref().or(m.sub_path_expr.as_deref());
+            if sub.is_some_and(|s| !s.is_empty()) {
+                return Err(Error::ImageVolumeSubPath(m.name.clone()));
+            }
+            mounts.push(Mount {
+                host_path: PathBuf::new(),
+                container_path: PathBuf::from(&m.mount_path),
+                read_only: true,
+                propagation: Propagation::Private,
+                image: Some(image.clone()),
+            });
+            continue;
+        }
         let Some(src) = volumes.get(&m.name) else {
             return Err(Error::VolumeNotFound(m.name.clone()));
         };
@@ -246,6 +278,7 @@ fn mounts(
                 Some("Bidirectional") => Propagation::Bidirectional,
                 _ => Propagation::Private,
             },
+            image: None,
         });
     }
     Ok((mounts, sub_paths))
@@ -317,7 +350,7 @@ pub fn generate(
         v.as_ref()
             .map(|a| a.iter().map(|s| env::expand(s, &vars)).collect())
     };
-    let (mut mounts, sub_paths) = mounts(c, volumes, &vars)?;
+    let (mut mounts, sub_paths) = mounts(c, volumes, &image_volumes(pod), &vars)?;
     read_only_claims(pod, c, &mut mounts);
     let message_path = c.termination_message_path.as_deref().unwrap_or_default();
     if let (Some(host), false) = (termination_log, message_path.is_empty()) {
@@ -326,6 +359,7 @@ pub fn generate(
             container_path: PathBuf::from(message_path),
             read_only: false,
             propagation: Default::default(),
+            image: None,
         });
     }
     let mut labels = BTreeMap::new();
@@ -475,6 +509,32 @@ mod tests {
         assert_eq!(m[3].propagation, Propagation::Bidirectional);
         // Only the subPath needs creating; the volumes exist already.
         assert_eq!(g.sub_paths, vec![m[1].host_path.clone()]);
+    }
+
+    #[test]
+    fn image_volumes_are_read_only_image_mounts() {
+        let p = pod(json!({
+        "volumes": [{"name": "kitten", "image": {"reference": "kitten:1.0", "pullPolicy": "Always"}}],
+        "containers": [{
+            "name": "app", "image": "busybox",
+            "volumeMounts": [{"name": "kitten", "mountPath": "/volume"}, {"name": "data", "mountPath": "/data"}],
+        }]}));
+        let g = generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes(), None).expect("config");
+        let m = &g.config.mounts[0];
+        assert_eq!(m.image.as_deref(), Some("kitten:1.0"));
+        assert_eq!(m.container_path, PathBuf::from("/volume"));
+        assert!(m.read_only);
+        assert_eq!(g.config.mounts[1].image, None);
+        let p = pod(json!({
+        "volumes": [{"name": "kitten", "image": {"reference": "kitten:1.0"}}],
+        "containers": [{
+            "name": "app", "image": "busybox",
+            "volumeMounts": [{"name": "kitten", "mountPath": "/volume", "subPath": "etc"}],
+        }]}));
+        assert_eq!(
+            generate(&p, "u-1", &first(&p), 0, Vec::new(), &volumes(), None),
+            Err(Error::ImageVolumeSubPath("kitten".into()))
+        );
     }
 
     #[test]

@@ -104,6 +104,31 @@ pub fn is_sidecar(c: &Container) -> bool {
     c.restart_policy.as_deref() == Some("Always")
 }
 
+/// The image volumes container `c` mounts, as containers of their image
+/// and pull policy (what the image manager pulls by).
+fn image_volumes_of(pod: &Pod, c: &Container) -> Vec<Container> {
+    let mounted: Vec<&str> = c
+        .volume_mounts
+        .iter()
+        .flatten()
+        .map(|m| m.name.as_str())
+        .collect();
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter(|v| mounted.contains(&v.name.as_str()))
+        .filter_map(|v| {
+            let image = v.image.as_ref()?;
+            Some(Container {
+                name: c.name.clone(),
+                image: image.reference.clone(),
+                image_pull_policy: image.pull_policy.clone(),
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
 fn key(pod: &Pod) -> String {
     format!(
         "{}/{}",
@@ -737,6 +762,13 @@ impl Worker {
         self.images
             .ensure_image_exists(&self.ctx, pod, c, last.as_deref())
             .await?;
+        // The images of the image volumes it mounts, each by its volume's
+        // pull policy, with the same events and back-off.
+        for v in image_volumes_of(pod, c) {
+            self.images
+                .ensure_image_exists(&self.ctx, pod, &v, last.as_deref())
+                .await?;
+        }
         self.trace(Step::Image, Some(&c.name));
         // Environment, command and args. The Service variables need the
         // Services listed once (right after the kubelet starts they may not

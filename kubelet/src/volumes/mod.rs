@@ -219,6 +219,11 @@ pub async fn prepare(
         .and_then(|s| s.volumes.clone())
         .unwrap_or_default()
     {
+        if v.image.is_some() {
+            // Image volumes live in the image store; the runtime mounts
+            // them (container_config::image_volumes).
+            continue;
+        }
         let path = prepare_one(&inputs, &base, &v).await?;
         out.insert(v.name.clone(), path);
     }
@@ -375,7 +380,7 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
     } else {
         return Err(Error::SetUp {
             volume: name.to_string(),
-            message: "unsupported volume type (supported: emptyDir, hostPath, persistentVolumeClaim, configMap, secret, downwardAPI, projected)"
+            message: "unsupported volume type (supported: emptyDir, hostPath, persistentVolumeClaim, configMap, secret, downwardAPI, projected, image)"
                 .into(),
         });
     };
