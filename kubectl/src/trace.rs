@@ -1,9 +1,17 @@
-//! `kubectl trace`: a pod's startup as its kubelet saw it. Ours only (no
-//! upstream kubectl has it): the kubelet keeps a trace of every pod it
-//! starts (watch event, sandbox, network, volumes, each container's image,
-//! create and start, the Running and Ready status writes) and serves it at
-//! `/startup/{ns}/{pod}`; this command reads it through the apiserver's
-//! `nodes/<node>/proxy`, as `kubectl get --raw` would.
+//! `kubectl trace`: the life of a pod as one story, from what the cluster
+//! already records. Ours only (no upstream kubectl has it):
+//!
+//! - the create: when, by which manager (`managedFields`), for which owner;
+//! - the scheduler's decision (its `Scheduled` or `FailedScheduling` event);
+//! - the kubelet's steps: the kubelet keeps a trace of every pod it starts
+//!   (watch event, sandbox, network, volumes, each container's image,
+//!   create and start, the Running and Ready status writes) and serves it
+//!   at `/startup/{ns}/{pod}`, read through the apiserver's
+//!   `nodes/<node>/proxy` as `kubectl get --raw` would;
+//! - warnings among the pod's events, and its conditions' transitions.
+//!
+//! The API's timestamps have whole seconds; the kubelet's steps are in
+//! milliseconds since its watch event.
 //!
 //! ```text
 //! kubectl trace pod web-7d4b9-x2x8q     one pod, step by step
@@ -34,21 +42,38 @@ pub async fn run(rest: &Rest, a: TraceArgs) -> Result<i32> {
             let pod = rest
                 .get(&format!("/api/v1/namespaces/{ns}/pods/{name}"))
                 .await?;
-            let Some(node) = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) else {
-                return Err(Error::usage(format!(
-                    "pod {ns}/{name} is not bound to a node yet: nothing has started it"
-                )));
+            let node = pod["spec"]["nodeName"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .map(str::to_string);
+            // A pod not bound yet, or started before its kubelet did, has no
+            // kubelet trace: the rest of the story is still worth telling.
+            let trace = match &node {
+                Some(node) => match rest
+                    .get(&format!("/api/v1/nodes/{node}/proxy/startup/{ns}/{name}"))
+                    .await
+                {
+                    Ok(t) => Some(t),
+                    Err(e) if e.is_not_found() => None,
+                    Err(e) => return Err(e),
+                },
+                None => None,
             };
-            let trace = rest
-                .get(&format!("/api/v1/nodes/{node}/proxy/startup/{ns}/{name}"))
+            let events = rest
+                .get(&format!(
+                    "/api/v1/namespaces/{ns}/events?fieldSelector={}",
+                    crate::client::q(&format!(
+                        "involvedObject.name={name},involvedObject.uid={}",
+                        pod["metadata"]["uid"].as_str().unwrap_or_default()
+                    ))
+                ))
                 .await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&trace).unwrap_or_default()
-                );
+                let all =
+                    serde_json::json!({"pod": pod, "kubelet": trace, "events": events["items"]});
+                println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
             } else {
-                print!("{}", render_pod(&trace, node));
+                print!("{}", render_story(&pod, trace.as_ref(), &events));
             }
         }
         Kind::Node => {
@@ -97,13 +122,107 @@ fn ms(v: &Value) -> f64 {
     v.as_f64().unwrap_or(0.0)
 }
 
-/// One pod: every step, its time since the watch event and since the step
-/// before (the gaps are where a start waits).
-fn render_pod(t: &Value, node: &str) -> String {
+/// The whole story of a pod: create, scheduling, the kubelet's steps,
+/// warnings and conditions.
+fn render_story(pod: &Value, trace: Option<&Value>, events: &Value) -> String {
+    let meta = &pod["metadata"];
+    let ns = meta["namespace"].as_str().unwrap_or("");
+    let name = meta["name"].as_str().unwrap_or("");
+    let mut out = format!("Pod {ns}/{name}\n");
+    let manager = meta["managedFields"]
+        .as_array()
+        .and_then(|m| m.first())
+        .and_then(|m| m["manager"].as_str())
+        .unwrap_or("unknown");
+    let owner = meta["ownerReferences"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["controller"] == true))
+        .map(|o| {
+            format!(
+                ", owned by {}/{}",
+                o["kind"].as_str().unwrap_or(""),
+                o["name"].as_str().unwrap_or("")
+            )
+        })
+        .unwrap_or_default();
+    out.push_str(&format!(
+        "  created    {}  by {manager}{owner}\n",
+        meta["creationTimestamp"].as_str().unwrap_or("")
+    ));
+    let items = events["items"].as_array().cloned().unwrap_or_default();
+    let when = |e: &Value| {
+        e["eventTime"]
+            .as_str()
+            .or(e["firstTimestamp"].as_str())
+            .or(e["lastTimestamp"].as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut scheduled = false;
+    for e in items
+        .iter()
+        .filter(|e| matches!(e["reason"].as_str(), Some("Scheduled" | "FailedScheduling")))
+    {
+        scheduled = true;
+        out.push_str(&format!(
+            "  {:<10} {}  {}: {}\n",
+            e["reason"].as_str().unwrap_or("").to_lowercase(),
+            when(e),
+            e["source"]["component"]
+                .as_str()
+                .or(e["reportingComponent"].as_str())
+                .unwrap_or(""),
+            e["message"].as_str().unwrap_or("")
+        ));
+    }
+    let node = pod["spec"]["nodeName"].as_str().filter(|n| !n.is_empty());
+    match node {
+        Some(node) if !scheduled => out.push_str(&format!("  bound to   {node}\n")),
+        Some(_) => {}
+        None => out.push_str("  not bound to a node yet\n"),
+    }
+    match trace {
+        Some(t) => out.push_str(&render_kubelet(t)),
+        None if node.is_some() => out.push_str(
+            "\nNo kubelet trace (the pod started before its kubelet did, or the kubelet has forgotten it).\n",
+        ),
+        None => {}
+    }
+    let warnings: Vec<&Value> = items.iter().filter(|e| e["type"] == "Warning").collect();
+    if !warnings.is_empty() {
+        out.push_str("\nWarnings:\n");
+        for e in warnings {
+            out.push_str(&format!(
+                "  {}  {}: {}\n",
+                when(e),
+                e["reason"].as_str().unwrap_or(""),
+                e["message"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    let conditions = pod["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if !conditions.is_empty() {
+        out.push_str("\nConditions (last transition):\n");
+        for c in &conditions {
+            out.push_str(&format!(
+                "  {:<26} {:<5}  {}\n",
+                c["type"].as_str().unwrap_or(""),
+                c["status"].as_str().unwrap_or(""),
+                c["lastTransitionTime"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    out
+}
+
+/// The kubelet's steps: each with its time since the watch event and since
+/// the step before (the gaps are where a start waits).
+fn render_kubelet(t: &Value) -> String {
     let mut out = format!(
-        "Pod {}/{} on {node}, watch event at {}{}\n",
-        t["namespace"].as_str().unwrap_or(""),
-        t["name"].as_str().unwrap_or(""),
+        "\nKubelet, watch event at {}{}:\n",
         t["watchedAt"].as_str().unwrap_or(""),
         if t["complete"].as_bool() == Some(true) {
             ""
@@ -196,6 +315,7 @@ fn columns<const N: usize>(rows: &[[String; N]]) -> String {
             .zip(width)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
+        out.push_str("  ");
         out.push_str(line.join("   ").trim_end());
         out.push('\n');
     }
@@ -226,23 +346,57 @@ mod tests {
     }
 
     #[test]
-    fn a_pod_prints_each_step_with_its_gap() {
-        let t = json!({"namespace": "default", "name": "web", "watchedAt": "2026-12-04T07:00:00.000Z",
+    fn a_pod_tells_create_schedule_kubelet_steps_warnings_and_conditions() {
+        let pod = json!({
+            "metadata": {"namespace": "default", "name": "web", "uid": "u1",
+                "creationTimestamp": "2026-12-04T07:00:00Z",
+                "managedFields": [{"manager": "kube-controller-manager"}],
+                "ownerReferences": [{"kind": "ReplicaSet", "name": "web-1", "controller": true}]},
+            "spec": {"nodeName": "node-1"},
+            "status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-12-04T07:00:01Z"}]}});
+        let t = json!({"namespace": "default", "name": "web", "watchedAt": "2026-12-04T07:00:00.100Z",
             "complete": true, "events": [
                 {"step": "watch", "atMs": 0.0},
                 {"step": "sandbox", "atMs": 12.5},
                 {"step": "started", "container": "c", "atMs": 30.0},
                 {"step": "ready", "atMs": 41.25}]});
-        let out = render_pod(&t, "node-1");
+        let events = json!({"items": [
+            {"reason": "Scheduled", "type": "Normal", "firstTimestamp": "2026-12-04T07:00:00Z",
+             "source": {"component": "default-scheduler"}, "message": "Successfully assigned default/web to node-1"},
+            {"reason": "BackOff", "type": "Warning", "firstTimestamp": "2026-12-04T07:00:05Z",
+             "source": {"component": "kubelet"}, "message": "Back-off restarting failed container"}]});
+        let out = render_story(&pod, Some(&t), &events);
         let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "Pod default/web");
         assert_eq!(
-            lines[0],
-            "Pod default/web on node-1, watch event at 2026-12-04T07:00:00.000Z"
+            lines[1],
+            "  created    2026-12-04T07:00:00Z  by kube-controller-manager, owned by ReplicaSet/web-1"
         );
-        assert_eq!(lines[1], "STEP      CONTAINER   AT       SINCE PREVIOUS");
-        assert_eq!(lines[3], "sandbox               12.5ms   +12.5ms");
-        assert_eq!(lines[4], "started   c           30.0ms   +17.5ms");
-        assert_eq!(lines[5], "ready                 41.2ms   +11.2ms");
+        assert_eq!(
+            lines[2],
+            "  scheduled  2026-12-04T07:00:00Z  default-scheduler: Successfully assigned default/web to node-1"
+        );
+        assert_eq!(
+            lines[4],
+            "Kubelet, watch event at 2026-12-04T07:00:00.100Z:"
+        );
+        assert_eq!(lines[5], "  STEP      CONTAINER   AT       SINCE PREVIOUS");
+        assert_eq!(lines[7], "  sandbox               12.5ms   +12.5ms");
+        assert_eq!(lines[8], "  started   c           30.0ms   +17.5ms");
+        assert_eq!(lines[9], "  ready                 41.2ms   +11.2ms");
+        assert!(
+            out.contains("\nWarnings:\n  2026-12-04T07:00:05Z  BackOff: Back-off restarting failed container\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("Conditions (last transition):\n  Ready                      True   2026-12-04T07:00:01Z\n"),
+            "{out}"
+        );
+        // Not bound yet: no kubelet part, said so.
+        let pending = json!({"metadata": {"namespace": "default", "name": "p"}, "spec": {}});
+        let out = render_story(&pending, None, &json!({"items": []}));
+        assert!(out.contains("not bound to a node yet"), "{out}");
+        assert!(!out.contains("Kubelet"), "{out}");
     }
 
     #[test]

@@ -189,11 +189,17 @@ fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
     assert!(at.windows(2).all(|w| w[0] <= w[1]), "{trace}");
     let (code, out, err) = lab.our_kubectl(&["trace", "pod", &first]);
     assert_eq!(code, 0, "{out}{err}");
+    // The story: the ReplicaSet's create, the scheduler's decision, the
+    // kubelet's steps through Ready, the conditions.
+    assert!(out.starts_with(&format!("Pod default/{first}\n")), "{out}");
+    assert!(out.contains(", owned by ReplicaSet/web-"), "{out}");
     assert!(
-        out.starts_with(&format!("Pod default/{first} on {node}")),
+        out.contains("  scheduled ") && out.contains(&format!(" to {node}")),
         "{out}"
     );
-    assert!(out.lines().any(|l| l.starts_with("ready ")), "{out}");
+    assert!(out.contains("Kubelet, watch event at "), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("  ready ")), "{out}");
+    assert!(out.contains("Conditions (last transition):"), "{out}");
     let (code, out, err) = lab.our_kubectl(&["trace", "node", node]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&first), "{out}");
