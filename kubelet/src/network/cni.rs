@@ -303,6 +303,44 @@ pub struct ResultIp {
     pub interface: Option<usize>,
 }
 
+/// Waits up to `timeout` for `child` to exit; `None` when it is still
+/// running. Sleeps on a pidfd (readable once the process exits) rather than
+/// polling, so a plugin's exit is seen at once: a pod's network setup runs
+/// three or four plugins in a row.
+fn wait_timeout(
+    child: &mut Child,
+    timeout: Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + timeout;
+    let pidfd = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .and_then(|p| {
+            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
+        });
+    loop {
+        if let Some(s) = child.try_wait()? {
+            return Ok(Some(s));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        match &pidfd {
+            Some(fd) => {
+                let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX).max(1);
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+                // EINTR or a wake-up without an exit: try_wait decides.
+                let _ = poll(&mut fds, PollTimeout::from(ms));
+            }
+            // No pidfd (an old kernel): short naps.
+            None => std::thread::sleep(left.min(Duration::from_millis(2))),
+        }
+    }
+}
+
 /// Spawns, retrying briefly on ETXTBSY: a plugin binary that was just
 /// installed (or a fork elsewhere in this process that still holds its write
 /// descriptor for a moment) makes exec fail although nothing is wrong.
@@ -369,23 +407,15 @@ fn collect(mut child: Child, input: &[u8], timeout: Duration) -> Result<Output, 
             .take()
             .map(|p| Box::new(p) as Box<dyn Read + Send>),
     );
-    let start = Instant::now();
-    let mut nap = Duration::from_millis(1);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if start.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                // The reader threads end when the pipes close.
-                return Err(Collect::Timeout);
-            }
-            Ok(None) => {
-                std::thread::sleep(nap);
-                nap = (nap * 2).min(Duration::from_millis(20));
-            }
-            Err(e) => return Err(Collect::Io(e)),
+    let status = match wait_timeout(&mut child, timeout) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            // The reader threads end when the pipes close.
+            return Err(Collect::Timeout);
         }
+        Err(e) => return Err(Collect::Io(e)),
     };
     Ok(Output {
         status,
