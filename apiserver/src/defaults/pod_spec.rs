@@ -94,6 +94,40 @@ pub fn pod_spec(spec: &mut Value) {
                     set_default(s, &["defaultMode"], json!(420));
                 }
             }
+            // An image volume pulls as a container image would by default.
+            if let Some(img) = m.get_mut("image").filter(|s| s.is_object()) {
+                let reference = img
+                    .get("reference")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                set_default(img, &["pullPolicy"], json!(pull_policy(&reference)));
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_volumes_get_a_pull_policy_like_container_images() {
+        let mut spec = json!({"volumes": [
+            {"name": "a", "image": {"reference": "kitten:1.0"}},
+            {"name": "b", "image": {"reference": "kitten"}},
+            {"name": "c", "image": {"reference": "kitten:latest", "pullPolicy": "Never"}},
+        ]});
+        pod_spec(&mut spec);
+        let policies: Vec<&Value> = spec["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| &v["image"]["pullPolicy"])
+            .collect();
+        assert_eq!(
+            policies,
+            [&json!("IfNotPresent"), &json!("Always"), &json!("Never")]
+        );
     }
 }

@@ -317,9 +317,7 @@ fn wait_timeout(
     let pidfd = i32::try_from(child.id())
         .ok()
         .and_then(rustix::process::Pid::from_raw)
-        .and_then(|p| {
-            rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok()
-        });
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
     loop {
         if let Some(s) = child.try_wait()? {
             return Ok(Some(s));
