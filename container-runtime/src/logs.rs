@@ -89,12 +89,15 @@ impl Writer {
         Ok(())
     }
 
-    /// Writes out any incomplete last lines (at container exit).
+    /// Writes out any incomplete last lines (at container exit) as partial
+    /// records, as containerd does: output that did not end in a newline
+    /// reads back without one (`echo -n DONE` is `DONE`, which is what a
+    /// FallbackToLogsOnError termination message must say).
     pub fn flush(&mut self) -> io::Result<()> {
         for stream in [Stream::Stdout, Stream::Stderr] {
             let rest = std::mem::take(&mut self.partial[stream as usize]);
             if !rest.is_empty() {
-                self.record(stream, b'F', &rest)?;
+                self.record(stream, b'P', &rest)?;
             }
         }
         Ok(())
@@ -275,9 +278,11 @@ pub fn read(
     }
     let records: Vec<Record> = records.into_iter().filter(|r| wanted(r, opts)).collect();
     let start = match opts.tail {
+        Some(0) => records.len(),
         Some(n) => {
-            // Count complete lines from the end.
-            let mut full = 0;
+            // Count complete lines from the end; output that ended without
+            // a newline (a partial last record) is a line of its own.
+            let mut full = usize::from(records.last().is_some_and(|r| !r.full));
             let mut idx = records.len();
             while idx > 0 {
                 if records[idx - 1].full {
@@ -380,15 +385,21 @@ mod tests {
         assert!(lines[1].ends_with(" stderr F oops"));
         assert!(lines[2].ends_with(" stdout F world"));
         assert!(chrono::DateTime::parse_from_rfc3339(lines[0].split(' ').next().unwrap()).is_ok());
-        assert_eq!(
-            collect(&p, &Options::default()),
-            "hello\noops\nworld\nend\n"
-        );
+        // The unterminated last output is a partial record and reads back
+        // without a newline.
+        assert!(lines[3].ends_with(" stdout P end"), "{}", lines[3]);
+        assert_eq!(collect(&p, &Options::default()), "hello\noops\nworld\nend");
         let tail = Options {
             tail: Some(2),
             ..Default::default()
         };
-        assert_eq!(collect(&p, &tail), "world\nend\n");
+        assert_eq!(collect(&p, &tail), "world\nend");
+        let last = |n| Options {
+            tail: Some(n),
+            ..Default::default()
+        };
+        assert_eq!(collect(&p, &last(1)), "end");
+        assert_eq!(collect(&p, &last(0)), "");
     }
 
     #[test]
