@@ -30,15 +30,15 @@ use crate::Runtime;
 
 /// Pod sandboxes and their containers (CRI's `RuntimeService`).
 pub trait RuntimeService: Send + Sync {
-    /// Creates a pod sandbox (namespaces held by a holder process, the pod
-    /// cgroup) and returns its id.
+    /// Creates a pod sandbox (pinned namespaces, the pod cgroup) and returns
+    /// its id.
     fn run_pod_sandbox(&self, config: PodSandboxConfig) -> Result<String>;
     /// Stops every container of the sandbox (`grace` before SIGKILL) and
-    /// its holder.
+    /// releases its namespaces.
     fn stop_pod_sandbox(&self, id: &str, grace: Duration) -> Result<()>;
     /// Removes a stopped sandbox with its containers and state.
     fn remove_pod_sandbox(&self, id: &str) -> Result<()>;
-    /// One sandbox, its state checked against the holder process.
+    /// One sandbox, its state checked against its pinned namespaces.
     fn pod_sandbox_status(&self, id: &str) -> Result<PodSandbox>;
     /// Every sandbox, oldest first.
     fn list_pod_sandboxes(&self) -> Result<Vec<PodSandbox>>;

@@ -6,7 +6,7 @@
 //! way through `/proc/self/exe`:
 //!
 //! ```text
-//! __sandbox <dir>                  the pod's namespace holder (sandbox::holder_main)
+//! __sandbox <dir>                  starts pid 1 of a shared pid namespace (sandbox::holder_main)
 //! __pause                          pid 1 of a shared pid namespace (sandbox::pause_main)
 //! __monitor <dir>                  owns one container (monitor::main)
 //! __init <dir>                     becomes the container's process (container::init::main)

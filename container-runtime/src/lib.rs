@@ -8,8 +8,8 @@
 //! "A container is just a process": a process started in new namespaces (what
 //! it can see, [`namespaces`]), inside a cgroup (what it can use, [`cgroups`]),
 //! with an overlayfs of image layers as its root ([`images`], [`rootfs`]). A pod
-//! is a group of such processes sharing network, IPC and UTS namespaces, held
-//! open by a tiny *sandbox* holder process ([`sandbox`]).
+//! is a group of such processes sharing network, IPC and UTS namespaces, kept
+//! by bind mounts in the pod's *sandbox* directory ([`sandbox`]).
 //!
 //! Each container is owned by a small *monitor* process ([`monitor`]), not by the
 //! kubelet: the monitor starts the container's init ([`container::init`]), copies
@@ -93,6 +93,9 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// Creating or pinning a pod's namespaces failed.
+    #[error("pod namespaces: {0}")]
+    Namespaces(String),
     /// An exec'd command did not finish in time (it was killed).
     #[error("timeout: command in container {id} did not finish within {timeout:?}")]
     ExecTimeout {

@@ -161,7 +161,7 @@ pub fn main(dir: &Path) -> i32 {
 }
 
 fn enter_namespaces(spec: &ContainerSpec) -> Result<(), namespaces::Error> {
-    // Open every handle first, then join (holder paths are host paths).
+    // Open every handle first, then join (the pod's handles are host paths).
     let mut handles = Vec::new();
     for (kind, path) in &spec.join_namespaces {
         if !namespaces::is_current(path, kind) {

@@ -13,7 +13,7 @@
 //!   only its future children).
 //!
 //! A pod is a set of containers sharing net, ipc and uts namespaces, held by the
-//! sandbox's holder process; each container adds its own pid and mnt namespaces.
+//! sandbox's pinned handles; each container adds its own pid and mnt namespaces.
 
 use nix::sched::{setns, CloneFlags};
 use std::fs::File;
@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 /// Errors entering or creating namespaces.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Opening a namespace handle failed (the holder process is gone?).
+    /// Opening a namespace handle failed (the sandbox was stopped?).
     #[error("opening namespace {path}: {source}")]
     Open {
         /// The `/proc/<pid>/ns/<type>` path.

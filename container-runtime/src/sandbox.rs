@@ -2,15 +2,25 @@
 //!
 //! Kubernetes keeps a pod's network, IPC and UTS namespaces alive with a
 //! "pause" container, so that containers can come and go (crash, restart)
-//! without the pod losing its IP address or hostname. Ours is the same idea
-//! without an image: a *holder* process (`kubelet __sandbox`) that
-//! `unshare`s the namespaces, brings up `lo`, sets the hostname to the pod
-//! name, and then only sleeps and reaps orphans. Containers join its
-//! namespaces through `/proc/<holder>/ns/{net,ipc,uts}`.
+//! without the pod losing its IP address or hostname. Ours needs no process
+//! at all: a namespace lives as long as something refers to it, and a bind
+//! mount of its `/proc/.../ns/<kind>` handle onto a file is such a reference
+//! (what `ip netns add` and CRI-O's `pinns` do). A short-lived thread of the
+//! runtime `unshare`s the pod's namespaces, brings up `lo`, sets the
+//! hostname and the pod's sysctls, bind-mounts its own handles onto
+//! `<sandbox dir>/ns/{net,uts,ipc}` and ends; containers join the pinned
+//! files, CNI gets `ns/net` as the pod's netns path, and stopping the sandbox
+//! unmounts them. A pod then costs no process, no exec and no cgroup
+//! migration, and the pins survive a kubelet restart (they live in the host's
+//! mount namespace; a kubelet started in a private mount namespace, as by
+//! `ip netns exec`, would not see them again after a restart).
 //!
 //! `hostNetwork` (host net and uts), `hostIPC` and `hostPID` skip the
-//! corresponding namespaces; with `shareProcessNamespace` the holder also
-//! creates a pid namespace in which it is pid 1, and every container joins it.
+//! corresponding namespaces. A pid namespace cannot be pinned (it dies with
+//! its pid 1), so with `shareProcessNamespace` a *holder* process
+//! (`kubelet __sandbox`) joins the pinned namespaces, creates a pid
+//! namespace and starts `kubelet __pause` as its pid 1, which only reaps
+//! orphans; every container joins that pid namespace.
 
 use super::cgroups::{self, Qos};
 use super::state::{self, read_json, write_json};
@@ -112,11 +122,17 @@ pub struct PodSandbox {
     pub id: String,
     /// The pod.
     pub config: PodSandboxConfig,
-    /// Host pid of the holder (0 when stopped).
+    /// The directory holding the pinned namespaces (`<sandbox dir>/ns`);
+    /// `None` in a record written before namespaces were pinned, whose
+    /// containers join the holder's `/proc/<pid>/ns/*` instead.
+    #[serde(default)]
+    pub pins: Option<PathBuf>,
+    /// Host pid of the holder: the pid-1 process of a shared pid namespace
+    /// (0 when the pod has none, or when stopped).
     pub holder_pid: i32,
     /// Its start time.
     pub holder_start: u64,
-    /// Recorded state (refreshed against the holder when read).
+    /// Recorded state (refreshed against the pins and the holder when read).
     pub state: PodSandboxState,
     /// RFC 3339 creation time.
     pub created_at: String,
@@ -129,15 +145,137 @@ pub struct PodSandbox {
 }
 
 impl PodSandbox {
-    /// The namespace handle of the holder, when the pod has its own.
+    /// The handle of the pod's own namespace of `kind` (a pinned file, or
+    /// the holder's `/proc/<pid>/ns/<kind>`), when the pod has its own.
     pub fn ns(&self, kind: &str) -> Option<PathBuf> {
-        let own = match kind {
+        if !self.owns(kind) {
+            return None;
+        }
+        match (&self.pins, kind) {
+            (Some(dir), "net" | "uts" | "ipc") => Some(dir.join(kind)),
+            _ if self.holder_pid > 0 => Some(namespaces::ns_path(self.holder_pid, kind)),
+            _ => None,
+        }
+    }
+
+    /// Whether the pod has its own namespace of `kind` (not the host's).
+    fn owns(&self, kind: &str) -> bool {
+        match kind {
             "net" | "uts" => !self.config.host_network,
             "ipc" => !self.config.host_ipc,
             "pid" => self.config.share_process_namespace && !self.config.host_pid,
             _ => false,
+        }
+    }
+
+    /// The namespaces of this pod that are pinned (net, uts, ipc it owns).
+    fn pinned_kinds(&self) -> Vec<&'static str> {
+        PINNED.into_iter().filter(|k| self.owns(k)).collect()
+    }
+
+    /// Whether everything that keeps the pod's namespaces is still there:
+    /// each pin is a mounted namespace handle, and the holder (when the pod
+    /// has one) runs.
+    fn alive(&self) -> bool {
+        let pins_ok = match &self.pins {
+            Some(dir) => self.pinned_kinds().iter().all(|k| is_pinned(&dir.join(k))),
+            None => true,
         };
-        (own && self.holder_pid > 0).then(|| namespaces::ns_path(self.holder_pid, kind))
+        let needs_holder = self.pins.is_none() || self.owns("pid");
+        pins_ok && (!needs_holder || state::alive(self.holder_pid, self.holder_start))
+    }
+}
+
+/// The namespaces a sandbox pins (the pid namespace needs a process).
+const PINNED: [&str; 3] = ["net", "uts", "ipc"];
+
+/// `NSFS_MAGIC`: the filesystem type of a namespace handle.
+const NSFS_MAGIC: u64 = 0x6e73_6673;
+
+/// Whether `path` is a bind-mounted namespace handle (an unmounted pin is
+/// the empty file it was mounted on).
+fn is_pinned(path: &Path) -> bool {
+    nix::sys::statfs::statfs(path)
+        .map(|st| st.filesystem_type().0 as u64 == NSFS_MAGIC)
+        .unwrap_or(false)
+}
+
+/// Creates the pod's namespaces in a thread of its own and pins them under
+/// `pins`. Namespaces of net, uts and ipc belong to a thread, not to the
+/// whole process, so the thread's `unshare` leaves the rest of the runtime
+/// where it was; the bind mounts land in the process' (shared) mount
+/// namespace and keep the namespaces after the thread ends.
+fn pin_namespaces(rec: &PodSandbox, pins: &Path) -> Result<(), String> {
+    let kinds = rec.pinned_kinds();
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(pins).map_err(|e| format!("creating {}: {e}", pins.display()))?;
+    let (config, hostname, pins) = (rec.config.clone(), rec.hostname.clone(), pins.to_path_buf());
+    std::thread::Builder::new()
+        .name("sandbox-ns".into())
+        .spawn(move || {
+            let mut flags = CloneFlags::empty();
+            for k in &kinds {
+                flags |= namespaces::flag(k).unwrap_or(CloneFlags::empty());
+            }
+            namespaces::unshare(flags).map_err(|e| e.to_string())?;
+            if !config.host_network {
+                namespaces::loopback_up().map_err(|e| e.to_string())?;
+                nix::unistd::sethostname(&hostname)
+                    .map_err(|e| format!("sethostname {hostname:?}: {e}"))?;
+            }
+            apply_sysctls(&config)?;
+            for k in kinds {
+                let pin = pins.join(k);
+                std::fs::File::create(&pin)
+                    .map_err(|e| format!("creating {}: {e}", pin.display()))?;
+                let handle = format!("/proc/thread-self/ns/{k}");
+                nix::mount::mount(
+                    Some(handle.as_str()),
+                    &pin,
+                    None::<&str>,
+                    nix::mount::MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .map_err(|e| format!("pinning {handle} on {}: {e}", pin.display()))?;
+            }
+            Ok(())
+        })
+        .map_err(|e| format!("starting the namespace thread: {e}"))?
+        .join()
+        .map_err(|_| "the namespace thread panicked".to_string())?
+}
+
+/// Unmounts every pin under `pins` (a missing or unmounted one is fine),
+/// which lets the namespaces go once no process is left in them.
+fn unpin_namespaces(pins: &Path) {
+    for k in PINNED {
+        let pin = pins.join(k);
+        if is_pinned(&pin) {
+            if let Err(e) = nix::mount::umount2(&pin, nix::mount::MntFlags::MNT_DETACH) {
+                tracing::warn!(pin = %pin.display(), error = %e, "unpinning a namespace failed");
+            }
+        }
+    }
+}
+
+/// Unmounts every mount below `dir` (pinned namespaces of sandboxes whose
+/// records are gone, e.g. the state of a killed run), deepest first, so the
+/// directory can be removed.
+pub fn unmount_below(dir: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut points: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .filter(|p| p.starts_with(dir) && p != dir)
+        .collect();
+    points.sort_by(|a, b| b.cmp(a));
+    for p in points {
+        let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
     }
 }
 
@@ -196,6 +334,7 @@ impl Runtime {
         let mut rec = PodSandbox {
             id: id.clone(),
             config,
+            pins: Some(dir.join("ns")),
             holder_pid: 0,
             holder_start: 0,
             state: PodSandboxState::NotReady,
@@ -215,46 +354,22 @@ impl Runtime {
                 .map_err(io_err(&dir))?;
             let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
             std::fs::write(dir.join("resolv.conf"), resolv).map_err(io_err(&dir))?;
+            // Recorded first, so a failure below is undone by remove_sandbox.
+            write_json(&dir.join("sandbox.json"), &rec).map_err(io_err(&dir))?;
+            pin_namespaces(&rec, &dir.join("ns")).map_err(Error::Namespaces)?;
+            if !rec.owns("pid") {
+                // Containers make their cgroups below the pod's.
+                self.cgroups
+                    .create(&rec.cgroup_path, &cgroups::Resources::default())?;
+                rec.state = PodSandboxState::Ready;
+                return write_json(&dir.join("sandbox.json"), &rec).map_err(io_err(&dir));
+            }
             self.cgroups.create(
                 &format!("{}/sandbox", rec.cgroup_path),
                 &cgroups::Resources::default(),
             )?;
             write_json(&dir.join("sandbox.json"), &rec).map_err(io_err(&dir))?;
-            let mut child = Command::new(&self.cfg.binary)
-                .arg("__sandbox")
-                .arg(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| Error::Spawn {
-                    what: format!("sandbox holder {}", self.cfg.binary.display()),
-                    reason: e.to_string(),
-                })?;
-            let mut line = String::new();
-            if let Some(out) = child.stdout.take() {
-                let _ = BufReader::new(out).read_line(&mut line);
-            }
-            let pid: i32 = match line.trim().strip_prefix("ok ") {
-                Some(p) => p.parse().unwrap_or(0),
-                None => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(Error::Spawn {
-                        what: "sandbox holder".into(),
-                        reason: line.trim().trim_start_matches("error: ").to_string(),
-                    });
-                }
-            };
-            if pid as u32 == child.id() {
-                self.children
-                    .lock()
-                    .map(|mut c| c.insert(format!("sandbox-{id}"), child))
-                    .ok();
-            } else {
-                // The setup process exits after starting the pid-1 holder.
-                let _ = child.wait();
-            }
+            let pid = self.start_holder(&dir)?;
             rec.holder_pid = pid;
             rec.holder_start = state::proc_start_time(pid).unwrap_or(0);
             rec.state = PodSandboxState::Ready;
@@ -269,6 +384,39 @@ impl Runtime {
         Ok(id)
     }
 
+    /// Starts the holder of a shared pid namespace (`__sandbox`), which
+    /// answers with the pid of its pid-1 process.
+    fn start_holder(&self, dir: &Path) -> Result<i32> {
+        let mut child = Command::new(&self.cfg.binary)
+            .arg("__sandbox")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| Error::Spawn {
+                what: format!("sandbox holder {}", self.cfg.binary.display()),
+                reason: e.to_string(),
+            })?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        // The setup process exits once it has started the pid-1 process.
+        let answer = line.trim().strip_prefix("ok ").map(str::parse::<i32>);
+        if answer.is_none() {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        match answer {
+            Some(Ok(pid)) => Ok(pid),
+            _ => Err(Error::Spawn {
+                what: "sandbox holder".into(),
+                reason: line.trim().trim_start_matches("error: ").to_string(),
+            }),
+        }
+    }
+
     /// Reads a sandbox record (by id or unique prefix), refreshing its state.
     pub fn sandbox(&self, id: &str) -> Result<PodSandbox> {
         let id = Self::resolve_id(&self.sandboxes_dir(), "sandbox", id)?;
@@ -277,7 +425,7 @@ impl Runtime {
             kind: "sandbox",
             id: id.clone(),
         })?;
-        if rec.state == PodSandboxState::Ready && !state::alive(rec.holder_pid, rec.holder_start) {
+        if rec.state == PodSandboxState::Ready && !rec.alive() {
             rec.state = PodSandboxState::NotReady;
         }
         Ok(rec)
@@ -296,7 +444,8 @@ impl Runtime {
         Ok(out)
     }
 
-    /// Stops every container of the sandbox and its holder.
+    /// Stops every container of the sandbox and its holder, and unpins its
+    /// namespaces (CNI DEL, which needs the network namespace, comes first).
     pub fn stop_sandbox(&self, id: &str, grace: std::time::Duration) -> Result<()> {
         let mut rec = self.sandbox(id)?;
         for c in self.list_containers()? {
@@ -315,6 +464,9 @@ impl Runtime {
                 let _ = c.wait();
             }
         }
+        if let Some(pins) = &rec.pins {
+            unpin_namespaces(pins);
+        }
         rec.state = PodSandboxState::NotReady;
         let path = self.sandbox_dir(&rec.id).join("sandbox.json");
         write_json(&path, &rec).map_err(io_err(&path))
@@ -328,6 +480,7 @@ impl Runtime {
                 // A half-created sandbox: just remove its directory.
                 let dir = self.sandbox_dir(id);
                 if dir.is_dir() {
+                    unmount_below(&dir);
                     std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
                 }
                 return Ok(());
@@ -350,16 +503,12 @@ impl Runtime {
     }
 }
 
-/// Entry point of `kubelet __sandbox <dir>`: become the holder.
+/// Entry point of `kubelet __sandbox <dir>`: start the pid-1 process of the
+/// pod's shared pid namespace, answer `ok <its pid>` and exit.
 pub fn holder_main(dir: &Path) -> i32 {
     let mut out = std::io::stdout();
     match holder_setup(dir) {
-        Ok(HolderRole::Hold) => {
-            let _ = writeln!(out, "ok {}", std::process::id());
-            let _ = out.flush();
-            hold()
-        }
-        Ok(HolderRole::Started(pid)) => {
+        Ok(pid) => {
             let _ = writeln!(out, "ok {pid}");
             0
         }
@@ -375,12 +524,10 @@ pub fn pause_main() -> i32 {
     hold()
 }
 
-enum HolderRole {
-    Hold,
-    Started(u32),
-}
-
-fn holder_setup(dir: &Path) -> Result<HolderRole, String> {
+/// Joins the pod's cgroup and pinned namespaces (so that what the
+/// containers see of their pid 1, like `/proc/1/net`, is the pod's), then
+/// makes the pid namespace whose first process is `__pause`.
+fn holder_setup(dir: &Path) -> Result<u32, String> {
     let rec: PodSandbox =
         read_json(&dir.join("sandbox.json")).map_err(|e| format!("reading sandbox.json: {e}"))?;
     super::timing("holder start");
@@ -392,36 +539,22 @@ fn holder_setup(dir: &Path) -> Result<HolderRole, String> {
         )
         .map_err(|e| e.to_string())?;
     }
-    let c = &rec.config;
-    let mut flags = CloneFlags::empty();
-    if !c.host_network {
-        flags |= CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWUTS;
+    for kind in PINNED {
+        if let Some(path) = rec.ns(kind) {
+            namespaces::open(&path, kind)
+                .and_then(|h| h.join())
+                .map_err(|e| e.to_string())?;
+        }
     }
-    if !c.host_ipc {
-        flags |= CloneFlags::CLONE_NEWIPC;
-    }
-    super::timing("holder cgroup joined");
-    namespaces::unshare(flags).map_err(|e| e.to_string())?;
-    super::timing("holder unshared");
-    if !c.host_network {
-        namespaces::loopback_up().map_err(|e| e.to_string())?;
-        nix::unistd::sethostname(&rec.hostname)
-            .map_err(|e| format!("sethostname {:?}: {e}", rec.hostname))?;
-    }
-    apply_sysctls(c)?;
-    super::timing("holder lo up");
-    if c.share_process_namespace && !c.host_pid {
-        namespaces::unshare(CloneFlags::CLONE_NEWPID).map_err(|e| e.to_string())?;
-        let child = Command::new("/proc/self/exe")
-            .arg("__pause")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("starting pause: {e}"))?;
-        return Ok(HolderRole::Started(child.id()));
-    }
-    Ok(HolderRole::Hold)
+    namespaces::unshare(CloneFlags::CLONE_NEWPID).map_err(|e| e.to_string())?;
+    let child = Command::new("/proc/self/exe")
+        .arg("__pause")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting pause: {e}"))?;
+    Ok(child.id())
 }
 
 /// Sleeps forever, reaping any process that gets re-parented to us.

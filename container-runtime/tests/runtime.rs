@@ -543,9 +543,18 @@ fn stop_escalates_to_sigkill_and_remove_cleans_up() {
 
     let info = env.rt.container(&id).expect("container");
     let sandbox = env.rt.sandbox(&sb).expect("sandbox");
-    let holder = (sandbox.holder_pid, sandbox.holder_start);
+    // The pod's namespaces are pinned files, not a process.
+    assert_eq!(sandbox.holder_pid, 0, "{sandbox:?}");
+    let net = sandbox.ns("net").expect("the pod's own network namespace");
+    let pinned = |p: &std::path::Path| {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .expect("mountinfo")
+            .lines()
+            .any(|l| l.split(' ').nth(4) == p.to_str())
+    };
+    assert!(pinned(&net), "{} is not a mount", net.display());
     env.rt.remove_sandbox(&sb).expect("remove sandbox");
-    assert!(!state::alive(holder.0, holder.1), "holder gone");
+    assert!(!pinned(&net), "the pin of {} is left", net.display());
     assert!(!info.spec.dir.exists(), "container dir removed");
     let mgr = env.rt.cgroups();
     assert!(mgr.pids(&sandbox.cgroup_path).expect("pids").is_empty());

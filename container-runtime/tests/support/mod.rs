@@ -236,6 +236,7 @@ fn clean_leftovers(mgr: &dyn cgroups::CgroupManager) {
         if let Err(e) = mgr.remove(&name) {
             eprintln!("  cgroup {name}: {e}");
         }
+        container_runtime::sandbox::unmount_below(&states.join(&name));
         let _ = fs::remove_dir_all(states.join(&name));
     }
 }
@@ -456,6 +457,7 @@ impl Drop for Env {
         }
         rt.reap();
         self.registry = None;
+        container_runtime::sandbox::unmount_below(&self.dir);
         if let Err(e) = fs::remove_dir_all(&self.dir) {
             eprintln!("cleanup: {}: {e}", self.dir.display());
         }

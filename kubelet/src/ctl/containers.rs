@@ -291,7 +291,12 @@ pub(super) fn pods(rt: &Runtime, a: &PodsArgs) -> anyhow::Result<i32> {
                 format!("{:?}", s.state),
                 s.config.name.clone(),
                 s.config.namespace.clone(),
-                s.holder_pid.to_string(),
+                match (s.holder_pid, &s.pins) {
+                    (0, Some(_)) => "pinned".to_string(),
+                    (0, None) => "-".to_string(),
+                    (pid, Some(_)) => format!("pinned, pid 1: {pid}"),
+                    (pid, None) => format!("holder {pid}"),
+                },
             ]
         })
         .collect();
@@ -304,7 +309,7 @@ pub(super) fn pods(rt: &Runtime, a: &PodsArgs) -> anyhow::Result<i32> {
                 "STATE",
                 "NAME",
                 "NAMESPACE",
-                "HOLDER PID"
+                "NAMESPACES"
             ],
             &rows
         )

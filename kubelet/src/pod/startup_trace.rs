@@ -41,7 +41,7 @@ pub enum Step {
     Sync,
     /// The kubelet admitted the pod (ports, pressure, sysctls).
     Admitted,
-    /// The runtime made the pod sandbox (namespaces, cgroup, holder).
+    /// The runtime made the pod sandbox (pinned namespaces, cgroup).
     Sandbox,
     /// CNI ADD returned the pod's IP.
     Network,

@@ -614,7 +614,7 @@ impl Worker {
                 return Ok((sb.clone(), ip));
             }
         }
-        // A dead sandbox (holder gone, e.g. after a reboot) is replaced,
+        // A dead sandbox (its namespaces gone after a reboot) is replaced,
         // and with it every container: they shared its namespaces.
         for old in existing {
             self.ctx.event(
