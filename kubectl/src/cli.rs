@@ -163,6 +163,8 @@ pub enum Command {
     ClusterInfo,
     /// Show how a pod's start went on its node, step by step (ours, not upstream's).
     Trace(TraceArgs),
+    /// Show an object and everything it owns, as a tree (ours, not upstream's).
+    Tree(TreeArgs),
 }
 
 /// `kubectl config ...`.
@@ -787,6 +789,14 @@ pub struct TraceArgs {
     /// Output format: json.
     #[arg(short = 'o', long)]
     pub output: Option<String>,
+}
+
+/// `kubectl tree`.
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    /// KIND NAME or KIND/NAME.
+    #[arg(required = true, num_args = 1..=2)]
+    pub args: Vec<String>,
 }
 
 /// `kubectl expose`.

@@ -112,7 +112,8 @@ impl Out {
     }
 }
 
-fn age(ts: &str) -> String {
+/// A timestamp's age as upstream's printers show it (`5m`, `3h12m`, `4d`).
+pub(crate) fn age(ts: &str) -> String {
     let Ok(t) = ts.parse::<DateTime<Utc>>() else {
         return "<unknown>".into();
     };

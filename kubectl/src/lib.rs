@@ -41,6 +41,7 @@ pub mod scale;
 pub mod set;
 pub mod target;
 pub mod trace;
+pub mod tree;
 pub mod version;
 pub mod wait;
 
@@ -81,6 +82,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::ApiVersions => api_resources::versions(&rest).await,
                 Command::ClusterInfo => cluster_info::run(&rest).await,
                 Command::Trace(a) => trace::run(&rest, a).await,
+                Command::Tree(a) => tree::run(&rest, a).await,
                 Command::Describe(a) => describe::run(&rest, a).await,
                 Command::Exec(a) => exec::run(&rest, a).await,
                 Command::Rollout { command } => rollout::run(&rest, command).await,

@@ -610,3 +610,96 @@ impl Both {
         self.compared += 1;
     }
 }
+
+/// `kubectl tree` (ours only): owners found through `ownerReferences` of
+/// every listable kind, nested, and a Service's EndpointSlice showing the
+/// Pod its endpoint points at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tree_follows_owner_references_and_endpoints() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let http = api.http();
+    let cache = tempfile::tempdir().expect("cache");
+    let post = |path: &'static str, body: serde_json::Value| {
+        let http = http.clone();
+        async move {
+            let r = http.post(path, &body).await.expect("post");
+            assert!(r.status < 300, "{path}: {}", r.body);
+            r.body["metadata"]["uid"].as_str().expect("uid").to_string()
+        }
+    };
+    let owned = |kind: &str, name: &str, uid: &str| {
+        serde_json::json!([{"apiVersion": if kind == "Deployment" {"apps/v1"} else {"v1"},
+                            "kind": kind, "name": name, "uid": uid}])
+    };
+    let app = post(
+        "/api/v1/namespaces/default/configmaps",
+        serde_json::json!({"metadata": {"name": "app"}}),
+    )
+    .await;
+    let part = post(
+        "/api/v1/namespaces/default/secrets",
+        serde_json::json!({"metadata": {"name": "part", "ownerReferences": owned("ConfigMap", "app", &app)}}),
+    )
+    .await;
+    post(
+        "/api/v1/namespaces/default/configmaps",
+        serde_json::json!({"metadata": {"name": "leaf", "ownerReferences": owned("Secret", "part", &part)}}),
+    )
+    .await;
+    post(
+        "/api/v1/namespaces/default/configmaps",
+        serde_json::json!({"metadata": {"name": "unrelated"}}),
+    )
+    .await;
+    let svc = post(
+        "/api/v1/namespaces/default/services",
+        serde_json::json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}}),
+    )
+    .await;
+    let pod = post(
+        "/api/v1/namespaces/default/pods",
+        serde_json::json!({"metadata": {"name": "web-1"},
+                           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}),
+    )
+    .await;
+    post(
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+        serde_json::json!({"metadata": {"name": "web-x", "ownerReferences": owned("Service", "web", &svc)},
+                           "addressType": "IPv4",
+                           "endpoints": [{"addresses": ["10.0.0.9"],
+                                          "targetRef": {"kind": "Pod", "name": "web-1", "uid": pod}}]}),
+    )
+    .await;
+    let tree = |args: &[&str]| {
+        let out = our_kubectl_cached(&api.url, cache.path(), args).expect("our kubectl runs");
+        assert!(out.success, "{args:?}: {}", out.stderr);
+        // The NAME column (between the NAME and READY headers, in
+        // characters: the tree drawing is multi-byte), drawing kept.
+        let mut lines = out.stdout.lines();
+        let header = lines.next().unwrap_or_default();
+        let col = |h: &str| header.find(h).map(|b| header[..b].chars().count()).unwrap_or(0);
+        let (from, to) = (col("NAME  "), col("READY"));
+        lines
+            .map(|l| {
+                let cell: String = l.chars().skip(from).take(to - from).collect();
+                cell.trim_end().to_string()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        tree(&["tree", "configmap", "app"]),
+        ["ConfigMap/app", "└─Secret/part", "  └─ConfigMap/leaf"]
+    );
+    assert_eq!(
+        tree(&["tree", "svc/web"]),
+        ["Service/web", "└─EndpointSlice/web-x", "  └─Pod/web-1 (endpoint)"]
+    );
+    let out = our_kubectl_cached(&api.url, cache.path(), &["tree", "configmap", "nope"])
+        .expect("our kubectl runs");
+    assert!(!out.success);
+    assert_eq!(
+        out.stderr.trim(),
+        "Error from server (NotFound): configmaps \"nope\" not found"
+    );
+}

@@ -10,7 +10,7 @@
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 
-use super::sync::{available, replicas, sort_oldest_first, Rollout};
+use super::sync::{available, available_within_spec, replicas, sort_oldest_first, Rollout};
 use crate::machinery::controller::{Action, Result};
 use crate::machinery::{controller_ref, pods};
 
@@ -90,8 +90,13 @@ impl Rollout<'_> {
             *rs = self.scale_rs(rs, to).await?.1;
             cleaned += down;
         }
-        // Then healthy ones, keeping minAvailable.
-        let available_total: i32 = old.iter().map(available).sum::<i32>() + available(new_rs);
+        // Then healthy ones, keeping minAvailable. An old ReplicaSet just
+        // scaled down may still report the pods it is about to delete as
+        // available (its controller has not synced yet); counting them would
+        // scale down again on the same pods and dip below minAvailable, so
+        // no set counts more available pods than it is asked to keep.
+        let available_total: i32 = old.iter().map(available_within_spec).sum::<i32>()
+            + available_within_spec(new_rs);
         let mut scaled = 0;
         if available_total > min_available {
             let total_down = available_total - min_available;

@@ -49,6 +49,13 @@ pub fn available(rs: &ReplicaSet) -> i32 {
         .unwrap_or(0)
 }
 
+/// The available replicas a ReplicaSet will still have once it reaches its
+/// spec: its status, capped by `spec.replicas` (the status of a set that was
+/// just scaled down lags behind and still counts the pods it deletes).
+pub fn available_within_spec(rs: &ReplicaSet) -> i32 {
+    available(rs).min(replicas(rs))
+}
+
 fn annotation_i32(rs: &ReplicaSet, key: &str) -> Option<i32> {
     rs.metadata.annotations.as_ref()?.get(key)?.parse().ok()
 }
@@ -653,5 +660,34 @@ impl<'a> Rollout<'a> {
         self.d.status = d.status;
         self.d.metadata.resource_version = d.metadata.resource_version;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::{ReplicaSetSpec, ReplicaSetStatus};
+
+    fn rs(spec: i32, available: i32) -> ReplicaSet {
+        ReplicaSet {
+            spec: Some(ReplicaSetSpec {
+                replicas: Some(spec),
+                ..Default::default()
+            }),
+            status: Some(ReplicaSetStatus {
+                available_replicas: Some(available),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_set_scaled_down_counts_only_the_pods_it_keeps() {
+        // Scaled 4 -> 3, status not synced yet: 3 will be left, not 4.
+        assert_eq!(available_within_spec(&rs(3, 4)), 3);
+        assert_eq!(available(&rs(3, 4)), 4);
+        // Scaling up: only what is available already counts.
+        assert_eq!(available_within_spec(&rs(5, 2)), 2);
     }
 }
