@@ -47,33 +47,31 @@ struct Node {
 
 /// Runs `kubectl tree`.
 pub async fn run(rest: &Rest, a: TreeArgs) -> Result<i32> {
-    let (typed, name) = match a.args.as_slice() {
-        [one] => match one.split_once('/') {
-            Some((k, n)) if !k.is_empty() && !n.is_empty() => (k.to_string(), n.to_string()),
+    let (typed, name) =
+        match a.args.as_slice() {
+            [one] => match one.split_once('/') {
+                Some((k, n)) if !k.is_empty() && !n.is_empty() => (k.to_string(), n.to_string()),
+                _ => return Err(Error::usage(
+                    "you must specify a resource and a name: kubectl tree KIND NAME (or KIND/NAME)",
+                )),
+            },
+            [k, n] => (k.clone(), n.clone()),
             _ => {
                 return Err(Error::usage(
                     "you must specify a resource and a name: kubectl tree KIND NAME (or KIND/NAME)",
                 ))
             }
-        },
-        [k, n] => (k.clone(), n.clone()),
-        _ => {
-            return Err(Error::usage(
-                "you must specify a resource and a name: kubectl tree KIND NAME (or KIND/NAME)",
-            ))
-        }
-    };
+        };
     let mut resolver = Resolver::new(rest).await?;
     let root_res = resolver.resolve(&typed).await?;
     let ns = rest.namespace.clone();
-    let root = rest
-        .get(&root_res.object_path(Some(&ns), &name))
-        .await?;
+    let root = rest.get(&root_res.object_path(Some(&ns), &name)).await?;
     // A cluster-scoped owner (a Node, a ClusterRole) can own objects in any
     // namespace; a namespaced one only in its own.
     let scope = root_res.namespaced.then_some(ns.as_str());
     let kinds: Vec<&Resource> = preferred_listable(&resolver.discovery.resources);
-    let lists = join_all(kinds.iter().map(|r| rest.get(&r.path(scope)))).await;
+    let paths: Vec<String> = kinds.iter().map(|r| r.path(scope)).collect();
+    let lists = join_all(paths.iter().map(|p| rest.get(p))).await;
     let mut all = Vec::new();
     for (r, list) in kinds.iter().zip(lists) {
         // A kind we may not list (RBAC) or that fails is left out, not fatal:
@@ -110,7 +108,9 @@ fn node(kind: &str, obj: &Value) -> Node {
         label: format!("{kind}/{}", text(&meta["name"])),
         namespace: text(&meta["namespace"]),
         uid: text(&meta["uid"]),
-        ready: ready.map(|c| text(&c["status"])).unwrap_or_else(|| "-".into()),
+        ready: ready
+            .map(|c| text(&c["status"]))
+            .unwrap_or_else(|| "-".into()),
         reason: ready.map(|c| text(&c["reason"])).unwrap_or_default(),
         created: text(&meta["creationTimestamp"]),
         endpoint: false,
@@ -126,7 +126,11 @@ fn render(root_kind: &str, root: &Value, all: &[(String, Value)]) -> String {
         if kind == "Pod" {
             pods_by_uid.insert(n.uid.clone(), n.clone());
         }
-        for owner in obj["metadata"]["ownerReferences"].as_array().into_iter().flatten() {
+        for owner in obj["metadata"]["ownerReferences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             if let Some(uid) = owner["uid"].as_str() {
                 children.entry(uid.to_string()).or_default().push(n.clone());
             }
@@ -146,10 +150,7 @@ fn render(root_kind: &str, root: &Value, all: &[(String, Value)]) -> String {
             if let Some(pod) = target["uid"].as_str().and_then(|u| pods_by_uid.get(u)) {
                 let mut pod = pod.clone();
                 pod.endpoint = true;
-                children
-                    .entry(slice_uid.to_string())
-                    .or_default()
-                    .push(pod);
+                children.entry(slice_uid.to_string()).or_default().push(pod);
             }
         }
     }
@@ -221,7 +222,11 @@ fn walk(
         _ => format!("{lead}  "),
     };
     for (i, k) in kids.iter().enumerate() {
-        let b = if i + 1 == kids.len() { "└─" } else { "├─" };
+        let b = if i + 1 == kids.len() {
+            "└─"
+        } else {
+            "├─"
+        };
         walk(k, &next_lead, b, children, seen, rows);
     }
 }
@@ -231,7 +236,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(kind: &str, name: &str, uid: &str, owner: Option<&str>, ready: Option<&str>) -> (String, Value) {
+    fn obj(
+        kind: &str,
+        name: &str,
+        uid: &str,
+        owner: Option<&str>,
+        ready: Option<&str>,
+    ) -> (String, Value) {
         let mut o = json!({
             "metadata": {"name": name, "namespace": "default", "uid": uid,
                          "creationTimestamp": "2020-01-01T00:00:00Z"},
@@ -286,13 +297,26 @@ mod tests {
             ],
             "{out}"
         );
-        assert!(out.lines().nth(5).is_some_and(|l| l.contains("False") && l.contains("ContainersNotReady")), "{out}");
-        assert!(out.contains("    └─Pod/web-1-b"), "nested under the second ReplicaSet: {out}");
+        assert!(
+            out.lines()
+                .nth(5)
+                .is_some_and(|l| l.contains("False") && l.contains("ContainersNotReady")),
+            "{out}"
+        );
+        assert!(
+            out.contains("    └─Pod/web-1-b"),
+            "nested under the second ReplicaSet: {out}"
+        );
 
         let out = render("Service", &all[6].1, &all);
         assert_eq!(
             names(&out),
-            ["NAME", "Service/web", "└─EndpointSlice/web-abc", "└─Pod/web-1-a (endpoint)"],
+            [
+                "NAME",
+                "Service/web",
+                "└─EndpointSlice/web-abc",
+                "└─Pod/web-1-a (endpoint)"
+            ],
             "{out}"
         );
     }

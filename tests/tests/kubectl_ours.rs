@@ -678,7 +678,12 @@ async fn tree_follows_owner_references_and_endpoints() {
         // characters: the tree drawing is multi-byte), drawing kept.
         let mut lines = out.stdout.lines();
         let header = lines.next().unwrap_or_default();
-        let col = |h: &str| header.find(h).map(|b| header[..b].chars().count()).unwrap_or(0);
+        let col = |h: &str| {
+            header
+                .find(h)
+                .map(|b| header[..b].chars().count())
+                .unwrap_or(0)
+        };
         let (from, to) = (col("NAME  "), col("READY"));
         lines
             .map(|l| {
@@ -693,7 +698,11 @@ async fn tree_follows_owner_references_and_endpoints() {
     );
     assert_eq!(
         tree(&["tree", "svc/web"]),
-        ["Service/web", "└─EndpointSlice/web-x", "  └─Pod/web-1 (endpoint)"]
+        [
+            "Service/web",
+            "└─EndpointSlice/web-x",
+            "  └─Pod/web-1 (endpoint)"
+        ]
     );
     let out = our_kubectl_cached(&api.url, cache.path(), &["tree", "configmap", "nope"])
         .expect("our kubectl runs");

@@ -95,8 +95,8 @@ impl Rollout<'_> {
         // available (its controller has not synced yet); counting them would
         // scale down again on the same pods and dip below minAvailable, so
         // no set counts more available pods than it is asked to keep.
-        let available_total: i32 = old.iter().map(available_within_spec).sum::<i32>()
-            + available_within_spec(new_rs);
+        let available_total: i32 =
+            old.iter().map(available_within_spec).sum::<i32>() + available_within_spec(new_rs);
         let mut scaled = 0;
         if available_total > min_available {
             let total_down = available_total - min_available;
