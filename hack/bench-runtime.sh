@@ -155,8 +155,9 @@ time_runs
 read -r o_mean o_p50 o_p90 o_min <<<"$(stats "$tmp/ours.us")"
 read -r r_mean r_p50 r_p90 r_min <<<"$(stats "$tmp/runc.us")"
 
-# Memory of a running container's helpers: the monitor (one per container)
-# and the sandbox holder (one per pod; `ctl run` makes a pod per container).
+# Memory of a running container's helper: the monitor (one per container).
+# A pod has no process of its own (its namespaces are pinned by bind mounts;
+# only a pod sharing its pid namespace gets a pid-1 holder).
 echo ">>> $RSS_N detached containers (sleep 3600)"
 ids=()
 for ((i = 0; i < RSS_N; i++)); do
@@ -166,21 +167,16 @@ kib() { awk -v k="$2:" '$1 == k {print $2; exit}' "$1"; }
 # private FILE: Private_Clean + Private_Dirty of an smaps_rollup (what only
 # this process holds, the memory its exit would give back).
 private() { awk '$1 ~ /^Private_(Clean|Dirty):$/ {s += $2} END {print s}' "$1"; }
-mon_rss=0 mon_pss=0 mon_priv=0 hold_rss=0 hold_pss=0 hold_priv=0
+mon_rss=0 mon_pss=0 mon_priv=0
 for id in "${ids[@]}"; do
     mon="$(jq -r .monitorPid "$root/containers/$id/state.json")"
     if ! tr '\0' ' ' <"/proc/$mon/cmdline" | grep -q " __monitor "; then
         echo "bench-runtime: pid $mon of container $id is not a monitor" >&2
         exit 1
     fi
-    sb="$(jq -r .sandboxId "$root/containers/$id/spec.json")"
-    holder="$(jq -r .holderPid "$root/sandboxes/$sb/sandbox.json")"
     mon_rss=$((mon_rss + $(kib "/proc/$mon/status" VmRSS)))
     mon_pss=$((mon_pss + $(kib "/proc/$mon/smaps_rollup" Pss)))
     mon_priv=$((mon_priv + $(private "/proc/$mon/smaps_rollup")))
-    hold_rss=$((hold_rss + $(kib "/proc/$holder/status" VmRSS)))
-    hold_pss=$((hold_pss + $(kib "/proc/$holder/smaps_rollup" Pss)))
-    hold_priv=$((hold_priv + $(private "/proc/$holder/smaps_rollup")))
 done
 # shellcheck disable=SC2046
 "${ctl[@]}" rmp $("${ctl[@]}" pods -q) >/dev/null
@@ -202,5 +198,5 @@ $(nproc) cores, $(uname -r), $(runc --version | head -1), kubelet $kubelet
 | per running container ($RSS_N running) | VmRSS | Pss | Private |
 | --- | --- | --- | --- |
 | monitor (__monitor) | $(mib $mon_rss) | $(mib $mon_pss) | $(mib $mon_priv) |
-| sandbox holder (__sandbox, one per pod) | $(mib $hold_rss) | $(mib $hold_pss) | $(mib $hold_priv) |
+| pod sandbox | no process | | |
 EOF

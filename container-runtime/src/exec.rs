@@ -194,9 +194,8 @@ fn helper(dir: &Path, tty: bool, cmd: Vec<String>) -> Result<i32, String> {
     if st.status != Status::Running || !state::alive(st.pid, st.pid_start) {
         return Err(format!("container {} is not running", spec.id));
     }
-    for f in &spec.cgroup_procs {
-        std::fs::write(f, "0").map_err(|e| format!("joining cgroup {}: {e}", f.display()))?;
-    }
+    crate::cgroups::join_self(&spec.cgroup_procs)
+        .map_err(|e| format!("joining the cgroup: {e}"))?;
     let pty = if tty {
         let size = rustix::termios::tcgetwinsize(std::io::stdin()).ok();
         let p = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;

@@ -218,6 +218,37 @@ pub trait CgroupManager: Send + Sync + std::fmt::Debug {
     }
 }
 
+/// Moves the calling process into the cgroups whose `cgroup.procs` files
+/// are given.
+///
+/// Writing a pid to `cgroup.procs` takes the kernel's global
+/// `cgroup_threadgroup_rwsem` for writing, and when nothing took it
+/// recently, that waits for an RCU grace period: several milliseconds, the
+/// largest single cost of starting a container on a cgroup v1 host. Writing
+/// `0` to a v1 hierarchy's `tasks` file moves only the calling thread and
+/// skips that lock (the kernel needs no thread-group stability to move
+/// `current` alone); for a single-threaded process, such as a helper right
+/// after its exec, moving its one thread moves the process. So that is done
+/// where it can be (v1, one thread), and `cgroup.procs` everywhere else
+/// (v2 has no `tasks` file and moves threads only within one domain).
+pub fn join_self(procs_files: &[PathBuf]) -> Result<()> {
+    let single_threaded = fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.split_whitespace().eq(["Threads:", "1"]))
+        })
+        .unwrap_or(false);
+    for procs in procs_files {
+        let tasks = procs.with_file_name("tasks");
+        if single_threaded && tasks.exists() {
+            write(&tasks, "0")?;
+        } else {
+            write(procs, "0")?;
+        }
+    }
+    Ok(())
+}
+
 /// Writes a value into a cgroup file.
 pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
     fs::write(path, value).map_err(|source| Error::Write {

@@ -4,7 +4,7 @@
 //! namespace already arranged (so this process is pid 1 there) and the pod's
 //! net/ipc/uts namespaces joined. Init then, in this order:
 //!
-//! 1. joins its cgroup (writes its pid into `cgroup.procs`), so everything it
+//! 1. joins its cgroup ([`crate::cgroups::join_self`]), so everything it
 //!    becomes is limited and accounted from the first instruction;
 //! 2. `unshare(CLONE_NEWNS | CLONE_NEWCGROUP)`: its own mount table and cgroup
 //!    view; marks `/` recursively *slave* so no mount made here ever propagates
@@ -43,14 +43,8 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Joining the cgroup failed.
-    #[error("joining cgroup via {path}: {source}")]
-    Cgroup {
-        /// cgroup.procs path.
-        path: String,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("joining the container's cgroup: {0}")]
+    Cgroup(#[from] crate::cgroups::Error),
     /// Namespace setup failed.
     #[error(transparent)]
     Namespace(#[from] namespaces::Error),
@@ -137,12 +131,7 @@ fn setup(dir: &Path) -> Result<Command, Error> {
     nix::unistd::dup2_stdin(&stdin).map_err(|e| io("dup2 stdin")(e.into()))?;
     drop(stdin);
 
-    for f in &spec.cgroup_procs {
-        std::fs::write(f, "0").map_err(|source| Error::Cgroup {
-            path: f.display().to_string(),
-            source,
-        })?;
-    }
+    crate::cgroups::join_self(&spec.cgroup_procs)?;
 
     crate::timing("init cgroup joined");
     namespaces::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP)?;
