@@ -165,6 +165,8 @@ pub enum Command {
     Trace(TraceArgs),
     /// Show an object and everything it owns, as a tree (ours, not upstream's).
     Tree(TreeArgs),
+    /// Show an object's etcd key and the writes etcd still keeps (ours, not upstream's).
+    EtcdPath(EtcdPathArgs),
 }
 
 /// `kubectl config ...`.
@@ -794,6 +796,14 @@ pub struct TraceArgs {
 /// `kubectl tree`.
 #[derive(Debug, Args)]
 pub struct TreeArgs {
+    /// KIND NAME or KIND/NAME.
+    #[arg(required = true, num_args = 1..=2)]
+    pub args: Vec<String>,
+}
+
+/// `kubectl etcd-path`.
+#[derive(Debug, Args)]
+pub struct EtcdPathArgs {
     /// KIND NAME or KIND/NAME.
     #[arg(required = true, num_args = 1..=2)]
     pub args: Vec<String>,

@@ -335,12 +335,13 @@ fn watch_path(a: &GetArgs, r: &Resource, ns: Option<&str>, names: &[String], rv:
     with_query(&r.path(tns), &qs.join("&"))
 }
 
-/// Reads a watch stream, handing each event (`{type, object}`) to `f`.
-async fn read_events(
+/// Reads a watch stream, handing each event (`{type, object}`) to `f`
+/// until the stream ends or `f` answers `false`.
+pub(crate) async fn read_events(
     rest: &Rest,
     path: &str,
     accept: &str,
-    mut f: impl FnMut(&Value),
+    mut f: impl FnMut(&Value) -> bool,
 ) -> Result<()> {
     let resp = rest
         .send(Method::GET, path, &[("accept", accept)], None)
@@ -368,7 +369,9 @@ async fn read_events(
             if ev["type"] == "BOOKMARK" {
                 continue;
             }
-            f(&ev);
+            if !f(&ev) {
+                return Ok(());
+            }
         }
     }
     Ok(())
@@ -417,6 +420,7 @@ async fn watch(
         rows.extend(table::rows(&t, &opts));
         print!("{}", tw.render(&rows));
         let _ = std::io::Write::flush(&mut std::io::stdout());
+        true
     })
     .await?;
     Ok(0)
@@ -549,6 +553,7 @@ async fn print_objects(
                 first = false;
                 print!("{}", print_object(output, &r, &obj));
                 let _ = std::io::Write::flush(&mut std::io::stdout());
+                true
             })
             .await?;
         }

@@ -26,6 +26,7 @@ pub mod discovery;
 pub mod drain;
 pub mod edit;
 pub mod error;
+pub mod etcd_path;
 pub mod exec;
 pub mod expose;
 pub mod get;
@@ -83,6 +84,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::ClusterInfo => cluster_info::run(&rest).await,
                 Command::Trace(a) => trace::run(&rest, a).await,
                 Command::Tree(a) => tree::run(&rest, a).await,
+                Command::EtcdPath(a) => etcd_path::run(&rest, a).await,
                 Command::Describe(a) => describe::run(&rest, a).await,
                 Command::Exec(a) => exec::run(&rest, a).await,
                 Command::Rollout { command } => rollout::run(&rest, command).await,

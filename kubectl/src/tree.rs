@@ -47,21 +47,7 @@ struct Node {
 
 /// Runs `kubectl tree`.
 pub async fn run(rest: &Rest, a: TreeArgs) -> Result<i32> {
-    let (typed, name) =
-        match a.args.as_slice() {
-            [one] => match one.split_once('/') {
-                Some((k, n)) if !k.is_empty() && !n.is_empty() => (k.to_string(), n.to_string()),
-                _ => return Err(Error::usage(
-                    "you must specify a resource and a name: kubectl tree KIND NAME (or KIND/NAME)",
-                )),
-            },
-            [k, n] => (k.clone(), n.clone()),
-            _ => {
-                return Err(Error::usage(
-                    "you must specify a resource and a name: kubectl tree KIND NAME (or KIND/NAME)",
-                ))
-            }
-        };
+    let (typed, name) = kind_and_name(&a.args, "tree")?;
     let mut resolver = Resolver::new(rest).await?;
     let root_res = resolver.resolve(&typed).await?;
     let ns = rest.namespace.clone();
@@ -83,6 +69,23 @@ pub async fn run(rest: &Rest, a: TreeArgs) -> Result<i32> {
     }
     print!("{}", render(&root_res.kind, &root, &all));
     Ok(0)
+}
+
+/// `KIND NAME` or `KIND/NAME`, for the commands that take one object.
+pub(crate) fn kind_and_name(args: &[String], command: &str) -> Result<(String, String)> {
+    let usage = || {
+        Error::usage(format!(
+            "you must specify a resource and a name: kubectl {command} KIND NAME (or KIND/NAME)"
+        ))
+    };
+    match args {
+        [one] => match one.split_once('/') {
+            Some((k, n)) if !k.is_empty() && !n.is_empty() => Ok((k.to_string(), n.to_string())),
+            _ => Err(usage()),
+        },
+        [k, n] => Ok((k.clone(), n.clone())),
+        _ => Err(usage()),
+    }
 }
 
 /// The preferred version of every kind that can be listed, once per kind

@@ -712,3 +712,95 @@ async fn tree_follows_owner_references_and_endpoints() {
         "Error from server (NotFound): configmaps \"nope\" not found"
     );
 }
+
+/// `kubectl etcd-path` (ours only): the key is the one etcd really holds,
+/// and each write the object had is listed with its manager and the fields
+/// it changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_path_names_the_key_and_replays_the_writes() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let http = api.http();
+    let cache = tempfile::tempdir().expect("cache");
+    let cm = "/api/v1/namespaces/default/configmaps";
+    let r = http
+        .post(
+            &format!("{cm}?fieldManager=maker"),
+            &serde_json::json!({"metadata": {"name": "settings"}, "data": {"a": "1"}}),
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = http
+        .patch(
+            &format!("{cm}/settings?fieldManager=labeller"),
+            "application/merge-patch+json",
+            &serde_json::json!({"metadata": {"labels": {"tier": "web"}}}),
+        )
+        .await
+        .expect("patch");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http
+        .patch(
+            &format!("{cm}/settings?fieldManager=editor"),
+            "application/merge-patch+json",
+            &serde_json::json!({"data": {"a": "2"}}),
+        )
+        .await
+        .expect("patch");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let rv = r.body["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_string();
+
+    let out = our_kubectl_cached(&api.url, cache.path(), &["etcd-path", "cm/settings"])
+        .expect("our kubectl runs");
+    assert!(out.success, "{}", out.stderr);
+    let key = "/registry/configmaps/default/settings";
+    assert!(
+        out.stdout.starts_with(&format!("Key:       {key} ")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!("Revision:  {rv} ")),
+        "{}",
+        out.stdout
+    );
+    let rows: Vec<&str> = out.stdout.lines().skip(4).collect();
+    assert_eq!(rows.len(), 4, "{}", out.stdout);
+    assert!(
+        rows[1].contains("ADDED")
+            && rows[1].contains("maker (Update)")
+            && rows[1].ends_with("(created)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        rows[2].contains("labeller (Update)") && rows[2].ends_with("metadata.labels"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        rows[3].starts_with(rv.as_str())
+            && rows[3].contains("editor (Update)")
+            && rows[3].contains("data.a"),
+        "{}",
+        out.stdout
+    );
+
+    // etcd itself has that key, at that revision.
+    let got = std::process::Command::new("etcdctl")
+        .args(["--endpoints", &etcd.url, "get", key, "-w", "json"])
+        .output()
+        .expect("etcdctl runs");
+    let got: serde_json::Value = serde_json::from_slice(&got.stdout).expect("etcdctl json");
+    assert_eq!(
+        got["kvs"][0]["mod_revision"]
+            .as_u64()
+            .map(|r| r.to_string()),
+        Some(rv),
+        "{got}"
+    );
+}
