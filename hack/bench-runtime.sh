@@ -35,7 +35,9 @@ WARMUP=5
 if [ -n "${KUBELET_BIN:-}" ]; then
     kubelet="$(realpath "$KUBELET_BIN")"
 else
-    cargo build --release --quiet -p kubelet
+    # With the small container-runtime binary beside it, the kubelet execs
+    # its helpers from that (when it is the same build), else from itself.
+    cargo build --release --quiet -p kubelet -p container-runtime
     kubelet="$PWD/target/release/kubelet"
 fi
 
@@ -167,13 +169,14 @@ kib() { awk -v k="$2:" '$1 == k {print $2; exit}' "$1"; }
 # private FILE: Private_Clean + Private_Dirty of an smaps_rollup (what only
 # this process holds, the memory its exit would give back).
 private() { awk '$1 ~ /^Private_(Clean|Dirty):$/ {s += $2} END {print s}' "$1"; }
-mon_rss=0 mon_pss=0 mon_priv=0
+mon_rss=0 mon_pss=0 mon_priv=0 mon_exe=""
 for id in "${ids[@]}"; do
     mon="$(jq -r .monitorPid "$root/containers/$id/state.json")"
     if ! tr '\0' ' ' <"/proc/$mon/cmdline" | grep -q " __monitor "; then
         echo "bench-runtime: pid $mon of container $id is not a monitor" >&2
         exit 1
     fi
+    mon_exe="$(basename "$(readlink "/proc/$mon/exe")")"
     mon_rss=$((mon_rss + $(kib "/proc/$mon/status" VmRSS)))
     mon_pss=$((mon_pss + $(kib "/proc/$mon/smaps_rollup" Pss)))
     mon_priv=$((mon_priv + $(private "/proc/$mon/smaps_rollup")))
@@ -197,6 +200,6 @@ $(nproc) cores, $(uname -r), $(runc --version | head -1), kubelet $kubelet
 
 | per running container ($RSS_N running) | VmRSS | Pss | Private |
 | --- | --- | --- | --- |
-| monitor (__monitor) | $(mib $mon_rss) | $(mib $mon_pss) | $(mib $mon_priv) |
+| monitor ($mon_exe __monitor) | $(mib $mon_rss) | $(mib $mon_pss) | $(mib $mon_priv) |
 | pod sandbox | no process | | |
 EOF

@@ -10,6 +10,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/deps.sh
 ensure_packages "${PROJECT_PACKAGES[@]}"
-cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p tests \
+cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p container-runtime -p tests \
     --bin apiserver --bin scheduler --bin controller-manager --bin kubelet --bin bench-workloads
 exec target/release/bench-workloads "$@"

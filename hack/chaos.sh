@@ -31,9 +31,9 @@ done
 ensure_packages "${PROJECT_PACKAGES[@]}"
 echo ">>> building ($PROFILE)"
 if [ "$PROFILE" = release ]; then
-    cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet
+    cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p container-runtime
 else
-    cargo build --quiet -p apiserver -p scheduler -p controller-manager -p kubelet
+    cargo build --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p container-runtime
 fi
 cargo build --quiet -p tests --bin chaos
 

@@ -443,7 +443,9 @@ up() {
     ensure_packages "${PROJECT_PACKAGES[@]}"
     if [ -z "${LAB_BIN:-}" ]; then
         echo ">>> building release binaries"
-        cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p kubectl
+        # container-runtime: the small binary the kubelet execs for its
+        # per-container monitors (it falls back to itself without it).
+        cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p container-runtime -p kubectl
     fi
 
     mkdir -p "$LAB_DIR"/{logs,pids,etcd,nodes,registry,pki,kubeconfigs,certs}

@@ -12,6 +12,7 @@
 //! __init <dir>                     becomes the container's process (container::init::main)
 //! __exec <dir> [--tty] -- CMD...   enters a running container (exec::helper_main)
 //! __exec-child <json>              the exec'd process, inside the namespaces (exec::child_main)
+//! __build-id                       prints the runtime's build id (crate::BUILD_ID)
 //! ```
 //!
 //! Any binary that hands its arguments to [`dispatch`] first can play them:
@@ -29,6 +30,10 @@ pub fn dispatch(args: &[OsString]) -> Option<i32> {
         "__monitor" => one_dir(first, rest).map(|d| crate::monitor::main(&d)),
         "__init" => one_dir(first, rest).map(|d| crate::container::init::main(&d)),
         "__sandbox" => one_dir(first, rest).map(|d| crate::sandbox::holder_main(&d)),
+        "__build-id" => {
+            println!("{}", crate::BUILD_ID);
+            Ok(0)
+        }
         "__pause" => match rest {
             [] => Ok(crate::sandbox::pause_main()),
             _ => Err("__pause takes no arguments".to_string()),

@@ -171,11 +171,49 @@ impl Default for Config {
     }
 }
 
+/// This build of the runtime (a hash of its sources, see `build.rs`).
+pub const BUILD_ID: &str = env!("RUNTIME_BUILD_ID");
+
+/// The name of the small helper binary (this crate's own `main`).
+pub const HELPER_BINARY: &str = "container-runtime";
+
+/// The binary the helpers are exec'd from: `$KUBELET_BINARY` if set; else
+/// the `container-runtime` helper binary beside the running one, if it is
+/// the same build ([`helper_of_same_build`]); else the running binary.
+///
+/// Each running container keeps one monitor, so what it costs matters: the
+/// 1.5 MB helper starts faster than the 30 MB kubelet and keeps a quarter of
+/// its private memory (0.22 against 0.92 MiB).
+/// Decided once per process (asking the helper costs an exec).
 fn default_binary() -> PathBuf {
-    std::env::var_os("KUBELET_BINARY")
-        .map(PathBuf::from)
-        .or_else(|| std::env::current_exe().ok())
-        .unwrap_or_else(|| "/proc/self/exe".into())
+    static CHOSEN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CHOSEN
+        .get_or_init(|| {
+            if let Some(b) = std::env::var_os("KUBELET_BINARY") {
+                return PathBuf::from(b);
+            }
+            let exe = std::env::current_exe().ok();
+            exe.as_deref()
+                .and_then(|e| e.parent())
+                .map(|dir| dir.join(HELPER_BINARY))
+                .filter(|h| helper_of_same_build(h))
+                .or(exe)
+                .unwrap_or_else(|| "/proc/self/exe".into())
+        })
+        .clone()
+}
+
+/// Whether `path` is a helper binary built from the same runtime sources
+/// (it answers `__build-id` with our [`BUILD_ID`]): helpers of another build
+/// could read the state files differently.
+pub fn helper_of_same_build(path: &Path) -> bool {
+    path.is_file()
+        && std::process::Command::new(path)
+            .arg("__build-id")
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success() && o.stdout.trim_ascii() == BUILD_ID.as_bytes())
 }
 
 /// The runtime: image store, cgroup manager and the state directory.

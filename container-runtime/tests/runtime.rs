@@ -874,3 +874,23 @@ fn cri_services_drive_a_pod_with_exec_sync() {
         None
     );
 }
+
+#[test]
+fn only_a_helper_of_the_same_build_is_used() {
+    let ours = std::path::Path::new(env!("CARGO_BIN_EXE_container-runtime"));
+    assert!(container_runtime::helper_of_same_build(ours));
+    // Another build (a stale binary beside a rebuilt kubelet), or something
+    // that is no helper at all, is not.
+    let dir = tempfile::tempdir().expect("dir");
+    let stale = dir.path().join("container-runtime");
+    std::fs::write(&stale, "#!/bin/sh\necho 0123456789abcdef\n").expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert!(!container_runtime::helper_of_same_build(&stale));
+    assert!(!container_runtime::helper_of_same_build(
+        std::path::Path::new("/bin/true")
+    ));
+    assert!(!container_runtime::helper_of_same_build(
+        &dir.path().join("missing")
+    ));
+}

@@ -147,6 +147,7 @@ pub fn main(opts: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cfg.root_dir)
         .with_context(|| format!("creating {}", cfg.root_dir.display()))?;
     let runtime = Runtime::new(rt_cfg).context("opening the container runtime")?;
+    tracing::info!(helpers = %runtime.config().binary.display(), "container runtime helpers");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
