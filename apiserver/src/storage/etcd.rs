@@ -31,6 +31,11 @@ use super::value::Transformers;
 use super::{Result, StorageError};
 use crate::metrics;
 
+/// The largest etcd response the apiserver decodes. gRPC's default of 4 MiB
+/// made a list of every Event in a busy cluster fail ("decoded message
+/// length too large"); upstream's apiserver lifts it to `math.MaxInt32` too.
+const MAX_RESPONSE_BYTES: usize = i32::MAX as usize;
+
 /// An object read from etcd, with its revision.
 #[derive(Debug, Clone)]
 pub struct StoredObject {
@@ -176,13 +181,22 @@ impl Store {
         }
     }
 
+    /// A watch client that takes responses of any size, as the KV client.
+    pub fn watch_client(&self) -> etcd_client::WatchClient {
+        self.client
+            .watch_client()
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
+    }
+
     /// The raw client, for the watch cache.
     pub fn client(&self) -> Client {
         self.client.clone()
     }
 
     fn kv(&self) -> KvClient {
-        self.client.kv_client()
+        self.client
+            .kv_client()
+            .max_decoding_message_size(MAX_RESPONSE_BYTES)
     }
 
     /// The storage key of an object.

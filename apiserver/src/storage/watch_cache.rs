@@ -404,7 +404,7 @@ async fn watch_session(
     // Without trustworthy progress answers the session only reports events;
     // BOOKMARKs then carry the last event's revision.
     let ask_progress = store.watch_progress_reliable().await;
-    let mut client = store.client();
+    let mut client = store.watch_client();
     let opts = WatchOptions::new()
         .with_range(prefix_end(prefix))
         .with_start_revision(requested)
