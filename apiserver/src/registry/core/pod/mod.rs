@@ -125,10 +125,18 @@ impl Strategy for PodStrategy {
             spec
         };
         let mut errs = Vec::new();
-        if strip(new) != strip(old) {
+        let (new_spec, old_spec) = (strip(new), strip(old));
+        if new_spec != old_spec {
+            // Upstream appends a diff of the two specs; the paths that
+            // differ tell the user (and us) what the update changed.
+            let mut changed = Vec::new();
+            differing_paths(&old_spec, &new_spec, "spec", &mut changed);
             errs.push(forbidden(
                 "spec",
-                "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)",
+                &format!(
+                    "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)\n  changed: {}",
+                    changed.join(", ")
+                ),
             ));
         }
         errs
@@ -205,6 +213,28 @@ impl Strategy for PodStrategy {
 }
 
 /// Fields of a pod's spec an update may change (upstream's list).
+/// The paths (`spec.containers[0].ports`) where two values differ, down to
+/// the first level that differs.
+fn differing_paths(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        _ if a == b => {}
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for k in keys {
+                let null = Value::Null;
+                let (l, r) = (x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null));
+                differing_paths(l, r, &format!("{path}.{k}"), out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (l, r)) in x.iter().zip(y).enumerate() {
+                differing_paths(l, r, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => out.push(path.to_string()),
+    }
+}
+
 const POD_MUTABLE: &[&str] = &[
     "activeDeadlineSeconds",
     "tolerations",
@@ -467,6 +497,28 @@ fn cells(pod: &Value) -> Vec<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_refused_spec_change_names_the_fields() {
+        let old = json!({"spec": {"containers": [{"name": "c", "image": "a", "ports": [{"containerPort": 80}]}],
+                                  "terminationGracePeriodSeconds": 0}});
+        let mut new = old.clone();
+        new["spec"]["containers"][0]["image"] = json!("b");
+        assert!(
+            PodStrategy.validate_update(&new, &old).is_empty(),
+            "an image may change"
+        );
+        new["spec"]["containers"][0]["ports"][0]["hostPort"] = json!(0);
+        new["spec"]["hostname"] = json!("");
+        let errs = PodStrategy.validate_update(&new, &old);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0]
+                .message
+                .ends_with("\n  changed: spec.containers[0].ports[0].hostPort, spec.hostname"),
+            "{errs:?}"
+        );
+    }
 
     #[test]
     fn qos() {
