@@ -445,6 +445,27 @@ where
         requester, "system:anonymous",
         "the server records the requester"
     );
+    // A patch through /approval applies its metadata and its conditions,
+    // not a spec or the rest of the status.
+    let approval = r#"{"metadata":{"annotations":{"patchedapproval":"true"}},"spec":{"signerName":"x.io/y"},"status":{"certificate":"Zm9v","conditions":[{"type":"ApprovalPatch","status":"True","reason":"e2e"}]}}"#;
+    ok(
+        k(&[
+            "patch", "csr", "approve-me", "--subresource", "approval", "--type", "merge", "-p",
+            approval,
+        ]),
+        "patch approval",
+    );
+    let got = ok(
+        k(&[
+            "get",
+            "csr",
+            "approve-me",
+            "-o",
+            "jsonpath={.metadata.annotations.patchedapproval} {.status.conditions[0].type} {.spec.signerName} [{.status.certificate}]",
+        ]),
+        "get patched csr",
+    );
+    assert_eq!(got, "true ApprovalPatch example.com/signer []");
     ok(k(&["certificate", "approve", "approve-me"]), "approve");
     let out = ok(k(&["get", "csr", "approve-me"]), "get csr");
     assert!(

@@ -585,6 +585,44 @@ async fn the_issuer_publishes_its_keys_for_oidc_discovery() {
     assert_eq!(rsa_jwk["e"], "AQAB");
     assert_eq!(rsa_jwk["use"], "sig");
 
+    // A token bound to a pod names the pod and the node it runs on, and a
+    // TokenReview reports both as extra (upstream's pod node info).
+    let node = create(
+        &http,
+        "/api/v1/nodes",
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-7"}}),
+    )
+    .await;
+    let bound_pod = create(
+        &http,
+        "/api/v1/namespaces/oidc/pods",
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+               "spec": {"nodeName": "node-7", "automountServiceAccountToken": false,
+                        "containers": [{"name": "c", "image": "busybox"}]}}),
+    )
+    .await;
+    let token = create(
+        &http,
+        "/api/v1/namespaces/oidc/serviceaccounts/default/token",
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+               "spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": "web"}}}),
+    )
+    .await["status"]["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let reviewed = create(
+        &http,
+        "/apis/authentication.k8s.io/v1/tokenreviews",
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": {"token": token}}),
+    )
+    .await;
+    let extra = &reviewed["status"]["user"]["extra"];
+    assert_eq!(extra["authentication.kubernetes.io/pod-name"], json!(["web"]), "{reviewed}");
+    assert_eq!(extra["authentication.kubernetes.io/pod-uid"], json!([bound_pod["metadata"]["uid"]]));
+    assert_eq!(extra["authentication.kubernetes.io/node-name"], json!(["node-7"]), "{reviewed}");
+    assert_eq!(extra["authentication.kubernetes.io/node-uid"], json!([node["metadata"]["uid"]]));
+
     // Not an https issuer: nothing is published.
     let plain = ApiServer::start_with(
         &etcd,

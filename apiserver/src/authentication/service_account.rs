@@ -108,6 +108,20 @@ pub struct KubernetesClaims {
     /// The Pod the token is bound to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pod: Option<ObjectRef>,
+    /// The Node that Pod ran on when the token was issued (upstream's
+    /// `ServiceAccountTokenPodNodeInfo`): lets a relying party tell which
+    /// node a workload's token came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<ObjectRef>,
+}
+
+/// What a token is bound to: a Pod, and the Node it is on (if scheduled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoundPod {
+    /// The Pod.
+    pub pod: ObjectRef,
+    /// Its Node.
+    pub node: Option<ObjectRef>,
 }
 
 /// A name and uid.
@@ -219,7 +233,7 @@ impl ServiceAccounts {
         &self,
         namespace: &str,
         account: ObjectRef,
-        pod: Option<ObjectRef>,
+        bound: Option<BoundPod>,
         audiences: Vec<String>,
         now: i64,
         expires: i64,
@@ -239,7 +253,8 @@ impl ServiceAccounts {
             kubernetes: KubernetesClaims {
                 namespace: namespace.into(),
                 serviceaccount: account,
-                pod,
+                node: bound.as_ref().and_then(|b| b.node.clone()),
+                pod: bound.map(|b| b.pod),
             },
         };
         let mut header = Header::new(signing.algorithm);
@@ -349,6 +364,16 @@ impl ServiceAccounts {
             user.extra.insert(
                 "authentication.kubernetes.io/pod-uid".into(),
                 vec![pod.uid.clone()],
+            );
+        }
+        if let Some(node) = &k.node {
+            user.extra.insert(
+                "authentication.kubernetes.io/node-name".into(),
+                vec![node.name.clone()],
+            );
+            user.extra.insert(
+                "authentication.kubernetes.io/node-uid".into(),
+                vec![node.uid.clone()],
             );
         }
         if !claims.jti.is_empty() {

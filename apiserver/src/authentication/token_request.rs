@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::{json, Value};
 
-use super::service_account::ObjectRef;
+use super::service_account::{BoundPod, ObjectRef};
 use crate::errors::{ApiError, Target};
 use crate::ApiServer;
 
@@ -59,7 +59,9 @@ fn target(resource: &str, group: &str, name: &str) -> Target {
 }
 
 async fn get(server: &ApiServer, resource: &str, ns: &str, name: &str) -> Result<Value, ApiError> {
-    let key = server.store.key(resource, Some(ns), name);
+    let key = server
+        .store
+        .key(resource, Some(ns).filter(|n| !n.is_empty()), name);
     match server.store.get(&key).await {
         Ok(Some(found)) => Ok(found.object),
         Ok(None) => Err(ApiError::NotFound(target(resource, "", name))),
@@ -166,9 +168,28 @@ async fn issue(
                     ));
                 }
             }
-            Some(ObjectRef {
-                name: bound_name.into(),
-                uid,
+            // The node it runs on goes into the token too; a node that
+            // is gone by now is simply not named.
+            let node_name = pod
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty());
+            let node = match node_name {
+                Some(n) => match get(server, "nodes", "", n).await {
+                    Ok(node) => Some(ObjectRef {
+                        name: n.into(),
+                        uid: uid_of(&node),
+                    }),
+                    Err(_) => None,
+                },
+                None => None,
+            };
+            Some(BoundPod {
+                pod: ObjectRef {
+                    name: bound_name.into(),
+                    uid,
+                },
+                node,
             })
         }
     };
@@ -193,8 +214,8 @@ async fn issue(
     });
     req["spec"]["audiences"] = json!(audiences);
     req["spec"]["expirationSeconds"] = json!(expiration);
-    if let Some(pod) = pod {
-        req["spec"]["boundObjectRef"]["uid"] = json!(pod.uid);
+    if let Some(bound) = pod {
+        req["spec"]["boundObjectRef"]["uid"] = json!(bound.pod.uid);
         req["spec"]["boundObjectRef"]["apiVersion"] = json!("v1");
     }
     req["status"] = json!({

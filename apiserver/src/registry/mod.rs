@@ -396,29 +396,39 @@ pub fn prepare_for_status_write(resource: &ResourceInfo, new: &Value, old: &Valu
     let mut merged = prepare_for_status_update(new, old);
     let strategy = strategy_for(resource);
     if !strategy.status_keeps_metadata() {
-        if let Some(new_meta) = new.get("metadata").and_then(Value::as_object) {
-            let meta = meta_mut(&mut merged);
-            for field in ["labels", "annotations", "finalizers", "ownerReferences"] {
-                match new_meta.get(field) {
-                    Some(v) => {
-                        meta.insert(field.into(), v.clone());
-                    }
-                    None => {
-                        meta.remove(field);
-                    }
-                }
-            }
-        }
+        take_request_metadata(&mut merged, new);
     }
     strategy.prepare_for_status_update(&mut merged, old);
     merged
 }
 
+/// The metadata a subresource write takes from the request as upstream's
+/// older status strategies do: labels, annotations, finalizers and owner
+/// references.
+fn take_request_metadata(merged: &mut Value, new: &Value) {
+    let Some(new_meta) = new.get("metadata").and_then(Value::as_object) else {
+        return;
+    };
+    let meta = meta_mut(merged);
+    for field in ["labels", "annotations", "finalizers", "ownerReferences"] {
+        match new_meta.get(field) {
+            Some(v) => {
+                meta.insert(field.into(), v.clone());
+            }
+            None => {
+                meta.remove(field);
+            }
+        }
+    }
+}
+
 /// For `/approval` writes (a CertificateSigningRequest's): the stored object
-/// with only `status.conditions`, the approval or denial, taken from the
-/// request.
+/// with `status.conditions`, the approval or denial, taken from the request,
+/// and its labels, annotations, finalizers and owner references (upstream's
+/// approval strategy resets only the spec and the rest of the status).
 pub fn prepare_for_approval_update(new: &Value, old: &Value) -> Value {
     let mut merged = old.clone();
+    take_request_metadata(&mut merged, new);
     let conditions = new
         .pointer("/status/conditions")
         .cloned()
