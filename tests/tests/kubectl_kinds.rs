@@ -450,7 +450,14 @@ where
     let approval = r#"{"metadata":{"annotations":{"patchedapproval":"true"}},"spec":{"signerName":"x.io/y"},"status":{"certificate":"Zm9v","conditions":[{"type":"ApprovalPatch","status":"True","reason":"e2e"}]}}"#;
     ok(
         k(&[
-            "patch", "csr", "approve-me", "--subresource", "approval", "--type", "merge", "-p",
+            "patch",
+            "csr",
+            "approve-me",
+            "--subresource",
+            "approval",
+            "--type",
+            "merge",
+            "-p",
             approval,
         ]),
         "patch approval",

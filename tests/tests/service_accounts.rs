@@ -618,10 +618,24 @@ async fn the_issuer_publishes_its_keys_for_oidc_discovery() {
     )
     .await;
     let extra = &reviewed["status"]["user"]["extra"];
-    assert_eq!(extra["authentication.kubernetes.io/pod-name"], json!(["web"]), "{reviewed}");
-    assert_eq!(extra["authentication.kubernetes.io/pod-uid"], json!([bound_pod["metadata"]["uid"]]));
-    assert_eq!(extra["authentication.kubernetes.io/node-name"], json!(["node-7"]), "{reviewed}");
-    assert_eq!(extra["authentication.kubernetes.io/node-uid"], json!([node["metadata"]["uid"]]));
+    assert_eq!(
+        extra["authentication.kubernetes.io/pod-name"],
+        json!(["web"]),
+        "{reviewed}"
+    );
+    assert_eq!(
+        extra["authentication.kubernetes.io/pod-uid"],
+        json!([bound_pod["metadata"]["uid"]])
+    );
+    assert_eq!(
+        extra["authentication.kubernetes.io/node-name"],
+        json!(["node-7"]),
+        "{reviewed}"
+    );
+    assert_eq!(
+        extra["authentication.kubernetes.io/node-uid"],
+        json!([node["metadata"]["uid"]])
+    );
 
     // Not an https issuer: nothing is published.
     let plain = ApiServer::start_with(

@@ -88,11 +88,13 @@ pub fn usage(prev: &Sample, last: &Sample) -> Result<Usage, RateError> {
         .ok()
         .filter(|w| !w.is_zero())
         .ok_or(RateError::NoWindow)?;
+    // Rounded, not truncated: a window that is a nanosecond off in floating
+    // point must not turn 250m into 249999999n.
     let nanocores = (last.cpu_ns - prev.cpu_ns) as f64 / window.as_secs_f64();
     Ok(Usage {
         timestamp: last.timestamp,
         window,
-        nanocores: nanocores as u64,
+        nanocores: nanocores.round() as u64,
         memory_bytes: last.memory_bytes,
     })
 }
@@ -369,6 +371,9 @@ mod tests {
         assert_eq!(u.window, Duration::from_secs(15));
         assert_eq!(u.timestamp, at(15));
         assert_eq!(cpu_quantity(u.nanocores), "500m");
+        // 2 ns of CPU in 3 s is 0.67 nanocores: rounded, not cut to 0.
+        let u = usage(&sample(0, 0, 0), &sample(3, 2, 0)).unwrap();
+        assert_eq!(u.nanocores, 1);
         assert_eq!(
             usage(&sample(0, 5, 0), &sample(15, 4, 0)),
             Err(RateError::CounterDecreased)
