@@ -242,22 +242,9 @@ fn render(key: &str, rv: &str, from: u64, events: &[Value]) -> String {
         ]);
         before = if kind == "DELETED" { None } else { Some(obj) };
     }
-    let mut width = [0usize; 4];
-    for r in &rows {
-        for (w, c) in width.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
     out.push('\n');
-    for r in &rows {
-        let cells: Vec<String> = r
-            .iter()
-            .zip(width)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(cells.join("   ").trim_end());
-        out.push('\n');
-    }
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    out.push_str(&crate::printers::tabwriter::align(&rows));
     out
 }
 

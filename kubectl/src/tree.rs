@@ -14,11 +14,11 @@
 //! `(endpoint)`.
 //!
 //! ```text
-//! NAMESPACE  NAME                              READY  REASON  AGE
-//! default    Deployment/web                    -              5m
-//! default    └─ReplicaSet/web-7d4b9            -              5m
-//! default      ├─Pod/web-7d4b9-x2x8q           True           5m
-//! default      └─Pod/web-7d4b9-z9k2d           True           5m
+//! NAMESPACE   NAME                          READY   REASON   AGE
+//! default     Deployment/web                -                5m
+//! default     └─ReplicaSet/web-7d4b9        -                5m
+//! default       ├─Pod/web-7d4b9-x2x8q       True             5m
+//! default       └─Pod/web-7d4b9-z9k2d       True             5m
 //! ```
 
 use std::collections::{BTreeMap, HashSet};
@@ -170,23 +170,8 @@ fn render(root_kind: &str, root: &Value, all: &[(String, Value)]) -> String {
     let top = node(root_kind, root);
     let mut seen = HashSet::new();
     walk(&top, "", "", &children, &mut seen, &mut rows);
-    let mut width = [0usize; 5];
-    for r in &rows {
-        for (w, c) in width.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for r in &rows {
-        let cells: Vec<String> = r
-            .iter()
-            .zip(width)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    crate::printers::tabwriter::align(&rows)
 }
 
 /// Depth first; `seen` stops an ownership cycle (which the API allows).
