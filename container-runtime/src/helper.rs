@@ -20,7 +20,42 @@
 //! binary, which is nothing but the helpers (the runtime's tests run it).
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::{Error, Result, Runtime};
+
+impl Runtime {
+    /// Starts helper `name` (`__monitor`, `__sandbox`) on `dir` from
+    /// [`Config::binary`](crate::Config::binary) and reads the one line it
+    /// answers on its stdout (`ok ...` or `error: ...`, trimmed; empty when it
+    /// exited without one). `what` names it in errors.
+    pub(crate) fn spawn_helper(
+        &self,
+        name: &str,
+        what: &str,
+        dir: &Path,
+        stderr: Stdio,
+    ) -> Result<(Child, String)> {
+        let mut child = Command::new(&self.cfg.binary)
+            .arg(name)
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| Error::Spawn {
+                what: format!("{what} {}", self.cfg.binary.display()),
+                reason: e.to_string(),
+            })?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        Ok((child, line.trim().to_string()))
+    }
+}
 
 /// Runs the helper `args` (without the program name) ask for and returns
 /// its exit code; `None` when the first argument names no helper.

@@ -27,7 +27,7 @@ use super::state::{self, read_json, write_json};
 use super::{io_err, namespaces, Error, Result, Runtime};
 use nix::sched::CloneFlags;
 use serde::{Deserialize, Serialize};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -368,7 +368,7 @@ impl Runtime {
                 &format!("{}/sandbox", rec.cgroup_path),
                 &cgroups::Resources::default(),
             )?;
-            write_json(&dir.join("sandbox.json"), &rec).map_err(io_err(&dir))?;
+            // The holder reads the record written above (pins included).
             let pid = self.start_holder(&dir)?;
             rec.holder_pid = pid;
             rec.holder_start = state::proc_start_time(pid).unwrap_or(0);
@@ -387,23 +387,10 @@ impl Runtime {
     /// Starts the holder of a shared pid namespace (`__sandbox`), which
     /// answers with the pid of its pid-1 process.
     fn start_holder(&self, dir: &Path) -> Result<i32> {
-        let mut child = Command::new(&self.cfg.binary)
-            .arg("__sandbox")
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| Error::Spawn {
-                what: format!("sandbox holder {}", self.cfg.binary.display()),
-                reason: e.to_string(),
-            })?;
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
-        }
+        let (mut child, line) =
+            self.spawn_helper("__sandbox", "sandbox holder", dir, Stdio::null())?;
         // The setup process exits once it has started the pid-1 process.
-        let answer = line.trim().strip_prefix("ok ").map(str::parse::<i32>);
+        let answer = line.strip_prefix("ok ").map(str::parse::<i32>);
         if answer.is_none() {
             let _ = child.kill();
         }
@@ -412,7 +399,7 @@ impl Runtime {
             Some(Ok(pid)) => Ok(pid),
             _ => Err(Error::Spawn {
                 what: "sandbox holder".into(),
-                reason: line.trim().trim_start_matches("error: ").to_string(),
+                reason: line.trim_start_matches("error: ").to_string(),
             }),
         }
     }

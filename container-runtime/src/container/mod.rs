@@ -15,9 +15,9 @@ use super::{io_err, rootfs, Error, Result, Runtime};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use spec::{ContainerConfig, ContainerSpec, PidMode};
-use std::io::{BufRead, BufReader};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// A container as listed: its spec and its current state.
@@ -237,22 +237,8 @@ impl Runtime {
             .append(true)
             .open(dir.join("monitor.log"))
             .map_err(io_err(dir.join("monitor.log")))?;
-        let mut child = Command::new(&self.cfg.binary)
-            .arg("__monitor")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .map_err(|e| Error::Spawn {
-                what: format!("monitor {}", self.cfg.binary.display()),
-                reason: e.to_string(),
-            })?;
-        let mut line = String::new();
-        if let Some(out) = child.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
-        }
-        let line = line.trim().to_string();
+        let (mut child, line) =
+            self.spawn_helper("__monitor", "monitor", &dir, Stdio::from(log))?;
         if line.starts_with("ok") {
             self.children
                 .lock()
