@@ -153,6 +153,10 @@ pub struct ResourceInfo {
     /// `autoscaling/v1`) has one row per version, all with the same storage
     /// version; the apiserver converts between a row's version and this one.
     pub storage_version: &'static str,
+    /// The API group of the kind objects are kept as: the row's own group,
+    /// except for a kind served in a second group over another group's
+    /// objects (`events.k8s.io/v1` Events are `core/v1` Events in etcd).
+    pub storage_group: &'static str,
 }
 
 /// Verbs served on every main resource that is kept in storage.
@@ -204,6 +208,7 @@ impl ResourceInfo {
             verbs: VERBS,
             storage: plural,
             storage_version: "v1",
+            storage_group: group,
         }
     }
 
@@ -227,11 +232,20 @@ impl ResourceInfo {
         self
     }
 
-    /// Whether objects of this row's version are the ones kept in etcd.
-    /// Clients that visit every kind once (the garbage collector, namespace
-    /// deletion) take only these rows.
+    /// Kept as another group's kind at `version`: the row of a kind served
+    /// in a second group over the objects of the first (upstream serves
+    /// `events.k8s.io/v1` Events from the `core/v1` Event storage).
+    pub const fn stored_in(mut self, group: &'static str, version: &'static str) -> ResourceInfo {
+        self.storage_group = group;
+        self.storage_version = version;
+        self
+    }
+
+    /// Whether objects of this row's group and version are the ones kept in
+    /// etcd. Clients that visit every kind once (the garbage collector,
+    /// namespace deletion) take only these rows.
     pub fn is_storage_version(&self) -> bool {
-        self.version == self.storage_version
+        self.version == self.storage_version && self.group == self.storage_group
     }
 
     /// With short names.
@@ -399,6 +413,9 @@ pub static RESOURCES: &[ResourceInfo] = &[
     ResourceInfo::new("admissionregistration.k8s.io", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", "validatingadmissionpolicy", CLUSTER).in_categories(API_EXTENSIONS).with(&[Status]),
     ResourceInfo::new("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings", "validatingadmissionpolicybinding", CLUSTER).in_categories(API_EXTENSIONS),
     ResourceInfo::new("admissionregistration.k8s.io", "ValidatingWebhookConfiguration", "validatingwebhookconfigurations", "validatingwebhookconfiguration", CLUSTER).in_categories(API_EXTENSIONS),
+    // events.k8s.io/v1: the core/v1 Events, converted from and to core/v1
+    // (upstream serves both groups from one storage)
+    ResourceInfo::new("events.k8s.io", "Event", "events", "event", NS).short(&["ev"]).stored_in("", "v1"),
     // apiextensions.k8s.io/v1 and apiregistration.k8s.io/v1
     ResourceInfo::new("apiextensions.k8s.io", "CustomResourceDefinition", "customresourcedefinitions", "customresourcedefinition", CLUSTER)
         .short(&["crd", "crds"]).in_categories(API_EXTENSIONS).with(&[Status]),
@@ -521,6 +538,16 @@ mod tests {
             .filter(|r| r.is_storage_version() && r.kind == "HorizontalPodAutoscaler")
             .collect();
         assert_eq!(stored, vec![v2]);
+    }
+
+    #[test]
+    fn a_kind_served_in_two_groups_is_stored_in_one() {
+        let core = find("", "v1", "events").expect("core/v1 events");
+        let events = find("events.k8s.io", "v1", "events").expect("events.k8s.io/v1 events");
+        assert!(core.is_storage_version() && !events.is_storage_version());
+        assert_eq!(events.storage_group, "");
+        assert_eq!(events.storage_name(), core.storage_name());
+        assert_eq!(find_by_kind("v1", "Event"), Some(core));
     }
 
     #[test]

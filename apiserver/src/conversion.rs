@@ -144,7 +144,7 @@ pub async fn to_storage(
         if api_version(obj) == resource.api_version() {
             let mut stored = (version.to_storage)(obj)?;
             let storage_row = apimachinery::resources::find(
-                resource.group,
+                resource.storage_group,
                 resource.storage_version,
                 resource.plural,
             );

@@ -158,6 +158,20 @@ impl Filter {
         let fields = FieldSelector::parse(ctx.query.field_selector.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::BadRequest(format!("invalid field selector: {e}")))?;
         let strategy = crate::registry::strategy_for(ctx.info.resource);
+        // The request names fields in its version's shape; the objects
+        // are matched in the stored one.
+        let fields = FieldSelector::from_requirements(
+            fields
+                .requirements()
+                .iter()
+                .map(|r| {
+                    let field = strategy
+                        .field_label(&r.field)
+                        .map_err(ApiError::BadRequest)?;
+                    Ok(apimachinery::fields::Requirement { field, ..r.clone() })
+                })
+                .collect::<Result<Vec<_>>>()?,
+        );
         let custom_fields = match strategy.selectable_fields() {
             Some(allowed) => {
                 if let Some(r) = fields

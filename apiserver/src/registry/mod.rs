@@ -35,7 +35,7 @@
 //! The kinds live in one file each, in a folder per API group:
 //! [`core`] (Pod, Service, Namespace, Node, PersistentVolume, ...),
 //! [`apps`], [`batch`], [`autoscaling`], [`policy`], [`coordination`],
-//! [`discovery`], [`scheduling`], [`networking`], [`node`], [`storage`],
+//! [`discovery`], [`events`], [`scheduling`], [`networking`], [`node`], [`storage`],
 //! [`rbac`], [`certificates`], [`flowcontrol`], [`admissionregistration`],
 //! [`apiextensions`], [`apiregistration`], [`resource`], and the reviews in
 //! [`authentication`] and [`authorization`]. A kind with behaviour of its
@@ -74,6 +74,7 @@ pub mod certificates;
 pub mod coordination;
 pub mod core;
 pub mod discovery;
+pub mod events;
 pub mod flowcontrol;
 pub mod generic;
 pub mod metrics;
@@ -216,7 +217,8 @@ fn version_table() -> &'static VersionTable {
                     own: Arc::clone(&version.strategy),
                     storage: Arc::clone(&storage),
                 });
-                t.insert((group, version.version, kind), (version, strategy));
+                let served_group = version.group.unwrap_or(group);
+                t.insert((served_group, version.version, kind), (version, strategy));
             }
         }
         t
@@ -298,13 +300,57 @@ fn desired_state(obj: &Value) -> Value {
     }
 }
 
+/// The built-in kinds whose objects carry a `metadata.generation`, by
+/// storage group and kind: those whose upstream strategies set it (the
+/// kinds a controller or the kubelet reports an `observedGeneration` for,
+/// and the admission configuration). Every custom resource carries one too.
+/// Other objects (ConfigMaps, Services, Events, ...) have none, as upstream:
+/// a client comparing such an object before and after an update sees only
+/// what it changed and the `resourceVersion`.
+#[rustfmt::skip]
+const GENERATION_KINDS: &[(&str, &str)] = &[
+    ("", "Pod"), ("", "PodTemplate"), ("", "ReplicationController"),
+    ("apps", "Deployment"), ("apps", "ReplicaSet"), ("apps", "DaemonSet"), ("apps", "StatefulSet"),
+    ("batch", "Job"), ("batch", "CronJob"),
+    ("policy", "PodDisruptionBudget"),
+    ("discovery.k8s.io", "EndpointSlice"),
+    ("scheduling.k8s.io", "PriorityClass"),
+    ("networking.k8s.io", "Ingress"), ("networking.k8s.io", "IngressClass"), ("networking.k8s.io", "NetworkPolicy"),
+    ("flowcontrol.apiserver.k8s.io", "FlowSchema"), ("flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration"),
+    ("resource.k8s.io", "DeviceClass"), ("resource.k8s.io", "DeviceTaintRule"), ("resource.k8s.io", "ResourceSlice"),
+    ("admissionregistration.k8s.io", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "ValidatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "ValidatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io", "MutatingAdmissionPolicyBinding"),
+    ("apiextensions.k8s.io", "CustomResourceDefinition"),
+];
+
+/// Whether objects of `resource` carry a `metadata.generation` that goes
+/// up with each change of their desired state (see [`GENERATION_KINDS`]).
+pub fn tracks_generation(resource: &ResourceInfo) -> bool {
+    let builtin = apimachinery::resources::RESOURCES
+        .iter()
+        .any(|r| r.group == resource.group && r.kind == resource.kind);
+    !builtin
+        || GENERATION_KINDS
+            .iter()
+            .any(|(g, k)| *g == resource.storage_group && *k == resource.kind)
+}
+
 /// Sets what the server owns on a new object and its initial status.
 pub fn prepare_for_create(resource: &ResourceInfo, obj: &mut Value, uid: &str) {
     let now = now();
+    let tracks_generation = tracks_generation(resource);
     let meta = meta_mut(obj);
     meta.insert("uid".into(), json!(uid));
     meta.insert("creationTimestamp".into(), json!(now));
-    meta.insert("generation".into(), json!(1));
+    if tracks_generation {
+        meta.insert("generation".into(), json!(1));
+    } else {
+        meta.remove("generation");
+    }
     meta.remove("resourceVersion");
     meta.remove("deletionTimestamp");
     meta.remove("deletionGracePeriodSeconds");
@@ -360,7 +406,7 @@ pub fn prepare_for_update(resource: &ResourceInfo, new: &mut Value, old: &Value)
         }
     }
     strategy_for(resource).prepare_for_update(new, old);
-    if desired_state(new) != desired_state(old) {
+    if tracks_generation(resource) && desired_state(new) != desired_state(old) {
         let generation = old_meta
             .get("generation")
             .and_then(Value::as_i64)

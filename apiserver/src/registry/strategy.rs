@@ -289,6 +289,15 @@ pub trait Strategy: Send + Sync {
         None
     }
 
+    /// The stored field a field selector's `label` reads, for a version
+    /// whose fields are named otherwise than the stored objects'
+    /// (`events.k8s.io/v1`'s `regarding.kind` is `involvedObject.kind`);
+    /// an error (upstream's message) for a label the version does not
+    /// have. The default keeps every label as it is.
+    fn field_label(&self, label: &str) -> Result<String, String> {
+        Ok(label.to_string())
+    }
+
     /// The value of a selectable field (see [`Strategy::selectable_fields`]).
     fn field_value(&self, obj: &Value, field: &str) -> String {
         let _ = (obj, field);

@@ -10,7 +10,7 @@ fn every_builtin_kind_has_one_strategy() {
     for r in apimachinery::resources::RESOURCES {
         let n = rows
             .iter()
-            .filter(|(g, k, _)| *g == r.group && *k == r.kind)
+            .filter(|(g, k, _)| *g == r.storage_group && *k == r.kind)
             .count();
         assert_eq!(n, 1, "{}/{}", r.group, r.kind);
     }
@@ -33,7 +33,10 @@ fn every_other_version_has_its_conversions() {
         let version = crate::registry::version_of(r)
             .unwrap_or_else(|| panic!("{}/{} {}: no conversions", r.group, r.version, r.kind));
         assert_eq!(version.version, r.version);
-        assert!(apimachinery::resources::find(r.group, r.storage_version, r.plural).is_some());
+        assert_eq!(version.group.unwrap_or(r.storage_group), r.group);
+        let storage_row =
+            apimachinery::resources::find(r.storage_group, r.storage_version, r.plural);
+        assert!(storage_row.is_some_and(|s| s.is_storage_version()));
     }
 }
 
@@ -79,7 +82,10 @@ mod prepare {
         let old = json!({"metadata": {"name": "c", "generation": 1}, "data": {"a": "1"}});
         let mut new = json!({"metadata": {"name": "c"}, "data": {"a": "2"}});
         prepare_for_update(cms, &mut new, &old);
-        assert_eq!(new["metadata"]["generation"], 2);
+        assert_eq!(new["metadata"]["generation"], 1, "kept, never bumped");
+        let mut fresh = json!({"metadata": {"name": "c", "generation": 4}, "data": {}});
+        prepare_for_create(cms, &mut fresh, "u");
+        assert!(fresh["metadata"].get("generation").is_none(), "{fresh}");
     }
 
     #[test]
@@ -407,6 +413,7 @@ mod test_only_kind {
         verbs: apimachinery::resources::VERBS,
         storage: "widgets",
         storage_version: "v1",
+        storage_group: "test.minik8s.io",
     };
 
     /// The strategy: a default size, a rule on it, an initial status and a

@@ -84,6 +84,10 @@ pub type Convert = fn(&Value) -> Result<Value, ConversionError>;
 /// A version a built-in kind is served at besides its storage version.
 #[derive(Clone)]
 pub struct Version {
+    /// The group of the version when it is another group than the storage
+    /// version's (`events.k8s.io` for the Events kept as `core/v1`); `None`
+    /// for another version of the same group.
+    pub group: Option<&'static str>,
     /// The version, e.g. `v1`.
     pub version: &'static str,
     /// How objects in this version's shape are decoded, defaulted,
@@ -220,6 +224,9 @@ impl Strategy for VersionStrategy {
     fn selectable_fields(&self) -> Option<Vec<String>> {
         self.storage.selectable_fields()
     }
+    fn field_label(&self, label: &str) -> Result<String, String> {
+        self.own.field_label(label)
+    }
     fn field_value(&self, obj: &Value, field: &str) -> String {
         self.storage.field_value(obj, field)
     }
@@ -241,9 +248,9 @@ pub fn api_version(obj: &Value) -> &str {
 
 /// `resource`'s `apiVersion` at its storage version.
 pub fn storage_api_version(resource: &ResourceInfo) -> String {
-    if resource.group.is_empty() {
+    if resource.storage_group.is_empty() {
         resource.storage_version.to_string()
     } else {
-        format!("{}/{}", resource.group, resource.storage_version)
+        format!("{}/{}", resource.storage_group, resource.storage_version)
     }
 }

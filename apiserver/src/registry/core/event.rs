@@ -5,8 +5,15 @@
 //! Event (no `eventTime`) only needs its `involvedObject.namespace` to agree
 //! with its own namespace (an empty one is allowed in `default`); a new-style
 //! one (with `eventTime`, as `events.k8s.io` clients write) must also name
-//! its reporting controller and instance, action and reason, within
-//! upstream's length limits. Neither needs the object's kind or name.
+//! its reporting controller (a qualified name) and instance, action and
+//! reason, within upstream's length limits. Neither needs the object's kind
+//! or name.
+//!
+//! The same objects are served as `events.k8s.io/v1` Events
+//! ([`crate::registry::events::event`]: the conversion and that version's
+//! stricter rules).
+
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::schemars::generate::SchemaGenerator;
@@ -14,6 +21,7 @@ use serde_json::{json, Value};
 
 use crate::printers::*;
 use crate::registry::strategy::{normalize, schema, Strategy};
+use crate::registry::versions::Version;
 use crate::validation::{invalid, required, FieldError};
 
 /// The Event strategy.
@@ -29,7 +37,17 @@ impl Strategy for EventStrategy {
     }
 
     fn validate(&self, obj: &Value) -> Vec<FieldError> {
-        legacy_validation(obj)
+        legacy_validation(obj, "reportingComponent")
+    }
+
+    fn versions(&self) -> Vec<Version> {
+        vec![Version {
+            group: Some("events.k8s.io"),
+            version: "v1",
+            strategy: Arc::new(crate::registry::events::event::EventStrategy),
+            to_storage: crate::registry::events::event::to_core,
+            from_storage: crate::registry::events::event::from_core,
+        }]
     }
 
     fn columns(&self) -> &'static [Column] {
@@ -41,8 +59,11 @@ impl Strategy for EventStrategy {
     }
 }
 
-/// Upstream's `legacyValidateEvent` (see the module docs).
-fn legacy_validation(ev: &Value) -> Vec<FieldError> {
+/// Upstream's `legacyValidateEvent` (see the module docs), on an Event in
+/// the `core/v1` shape; `reporting_field` names the reporting controller
+/// in errors as the request's version calls it (`reportingComponent` in
+/// `core/v1`, `reportingController` in `events.k8s.io/v1`).
+pub(crate) fn legacy_validation(ev: &Value, reporting_field: &str) -> Vec<FieldError> {
     let text = |p: &str| ev.pointer(p).and_then(Value::as_str).unwrap_or("");
     let ns = text("/metadata/namespace");
     let involved_ns = text("/involvedObject/namespace");
@@ -68,8 +89,17 @@ fn legacy_validation(ev: &Value) -> Vec<FieldError> {
     if involved_ns.is_empty() && ns != "default" && ns != "kube-system" {
         errs.push(mismatch());
     }
+    if let Err(problem) = apimachinery::labels::validate_label_key(text("/reportingComponent")) {
+        if !text("/reportingComponent").is_empty() {
+            errs.push(invalid(
+                reporting_field,
+                &json!(text("/reportingComponent")),
+                &problem,
+            ));
+        }
+    }
     for (path, field, limit) in [
-        ("/reportingComponent", "reportingComponent", usize::MAX),
+        ("/reportingComponent", reporting_field, usize::MAX),
         ("/reportingInstance", "reportingInstance", 128),
         ("/action", "action", 128),
         ("/reason", "reason", 128),
@@ -96,7 +126,7 @@ fn legacy_validation(ev: &Value) -> Vec<FieldError> {
 }
 
 #[rustfmt::skip]
-const COLUMNS: &[Column] = &[
+pub(crate) const COLUMNS: &[Column] = &[
     col("Last Seen", "string", 0, "The time at which the most recent occurrence of this event was recorded."),
     col("Type", "string", 0, "Type of this event (Normal, Warning), new types could be added in the future"),
     col("Reason", "string", 0, "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
@@ -115,7 +145,8 @@ const COLUMNS: &[Column] = &[
     },
 ];
 
-fn cells(ev: &Value) -> Vec<Value> {
+/// The `kubectl get events` columns, for an Event in the `core/v1` shape.
+pub(crate) fn cells(ev: &Value) -> Vec<Value> {
     let first = if parse_time(s(ev, "/firstTimestamp")).is_some() {
         since(s(ev, "/firstTimestamp"))
     } else {
@@ -165,7 +196,7 @@ mod tests {
     use super::*;
 
     fn fields(ev: Value) -> Vec<String> {
-        legacy_validation(&ev)
+        legacy_validation(&ev, "reportingComponent")
             .into_iter()
             .map(|e| e.field)
             .collect()

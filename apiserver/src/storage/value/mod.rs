@@ -305,7 +305,7 @@ fn group_resource(storage: &str) -> (String, String) {
     let group = apimachinery::resources::RESOURCES
         .iter()
         .find(|r| r.storage_name() == storage)
-        .map(|r| r.group)
+        .map(|r| r.storage_group)
         .unwrap_or("");
     (group.to_string(), storage.to_string())
 }

@@ -98,7 +98,8 @@ pub fn start(ctx: &Context) -> Started {
     // comes back every sync period (its own status writes do not requeue it).
     hpas.add_handler(move |old, new| match (old, new) {
         (None, Some(h)) => q.add(key_of(&**h)),
-        (Some(o), Some(h)) if o.metadata.generation != h.metadata.generation => q.add(key_of(&**h)),
+        // HorizontalPodAutoscalers carry no generation: compare the specs.
+        (Some(o), Some(h)) if o.spec != h.spec => q.add(key_of(&**h)),
         (Some(o), None) => q.add(key_of(&**o)),
         _ => {}
     });

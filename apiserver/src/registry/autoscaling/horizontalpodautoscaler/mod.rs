@@ -31,6 +31,7 @@ pub const STRATEGY: Typed<HorizontalPodAutoscaler> = Typed::new(COLUMNS, cells)
 /// `autoscaling/v1`, converted from and to v2.
 fn versions() -> Vec<Version> {
     vec![Version {
+        group: None,
         version: "v1",
         strategy: Arc::new(v1::STRATEGY),
         to_storage: v1::to_v2,
