@@ -284,17 +284,23 @@ pub fn v2_document() -> (Value, String) {
     let all = docs()
         .docs
         .iter()
-        .map(|(_, d)| d)
-        .chain(custom.iter().map(|(_, d)| d));
-    for doc in all {
+        .map(|(_, d)| (d, false))
+        .chain(custom.iter().map(|(_, d)| (d, true)));
+    for (doc, of_crds) in all {
         if let Some(schemas) = doc
             .pointer("/components/schemas")
             .and_then(Value::as_object)
         {
             for (name, schema) in schemas {
-                definitions
-                    .entry(name.clone())
-                    .or_insert_with(|| v3_schema_to_v2(schema));
+                definitions.entry(name.clone()).or_insert_with(|| {
+                    if of_crds {
+                        let mut kind = schema.clone();
+                        custom_kind_to_v2(&mut kind);
+                        v3_schema_to_v2(&kind)
+                    } else {
+                        v3_schema_to_v2(schema)
+                    }
+                });
             }
         }
         if let Some(doc_paths) = doc.get("paths").and_then(Value::as_object) {
@@ -316,6 +322,130 @@ pub fn v2_document() -> (Value, String) {
     });
     let etag = stable_hash(&doc.to_string());
     (doc, etag)
+}
+
+/// The v2 definition of a custom resource's kind, from its v3 one
+/// (upstream's CRD OpenAPI builder for v2): a kind that keeps unknown
+/// fields at its root is published as a bare `type: object` (an older
+/// kubectl would refuse every field it does not list); any other has the
+/// schema of its fields (not `metadata`, `apiVersion` and `kind`, which
+/// the server adds) reduced to what Swagger 2.0 can say
+/// ([`structural_to_v2`]).
+fn custom_kind_to_v2(def: &mut Value) {
+    let Some(map) = def.as_object_mut() else {
+        return;
+    };
+    if !map.contains_key("x-kubernetes-group-version-kind") {
+        return;
+    }
+    if map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) {
+        let gvk = map.remove("x-kubernetes-group-version-kind");
+        map.clear();
+        map.insert("type".into(), json!("object"));
+        if let Some(gvk) = gvk {
+            map.insert("x-kubernetes-group-version-kind".into(), gvk);
+        }
+        return;
+    }
+    let server_fields = ["metadata", "apiVersion", "kind"];
+    let mut root = map.clone();
+    if let Some(props) = root.get_mut("properties").and_then(Value::as_object_mut) {
+        props.retain(|name, _| !server_fields.contains(&name.as_str()));
+    }
+    structural_to_v2(&mut root);
+    let added: Vec<(String, Value)> = map
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| {
+            p.iter()
+                .filter(|(name, _)| server_fields.contains(&name.as_str()))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !added.is_empty() {
+        let props = root
+            .entry("properties")
+            .or_insert_with(|| json!({}))
+            .as_object_mut();
+        if let Some(props) = props {
+            props.extend(added);
+        }
+    }
+    *map = root;
+}
+
+/// Upstream's `ToStructuralOpenAPIV2`, on one node of a structural schema
+/// and below: the junctors (`allOf`, `oneOf`, `anyOf`, `not`) go; a
+/// `nullable` node and one that keeps unknown fields lose their `items`
+/// and `properties` (kubectl cannot validate them), a nullable one its
+/// type too, as does an array left without items and an object keeping
+/// unknown fields; a nullable property is not `required` (nor is any,
+/// under nullable `additionalProperties`).
+fn structural_to_v2(node: &mut Map<String, Value>) {
+    for junctor in ["allOf", "oneOf", "anyOf", "not"] {
+        node.remove(junctor);
+    }
+    let is_true = |v: Option<&Value>| v == Some(&Value::Bool(true));
+    let nullable = is_true(node.remove("nullable").as_ref());
+    let preserve = is_true(node.get("x-kubernetes-preserve-unknown-fields"));
+    if nullable {
+        node.remove("type");
+    }
+    if nullable || preserve {
+        node.remove("items");
+        node.remove("properties");
+    }
+    let type_is = |node: &Map<String, Value>, t: &str| node.get("type") == Some(&json!(t));
+    if !node.contains_key("items") && type_is(node, "array") {
+        node.remove("type");
+    }
+    if preserve && type_is(node, "object") {
+        node.remove("type");
+    }
+    let nullable_props: Vec<String> = node
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| {
+            p.iter()
+                .filter(|(_, s)| is_true(s.get("nullable")))
+                .map(|(n, _)| n.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    let nullable_values = node
+        .get("additionalProperties")
+        .is_some_and(|a| is_true(a.get("nullable")));
+    if nullable_values {
+        node.remove("required");
+    } else if !nullable_props.is_empty() {
+        if let Some(Value::Array(required)) = node.get_mut("required") {
+            required.retain(|r| {
+                !r.as_str()
+                    .is_some_and(|r| nullable_props.iter().any(|n| n == r))
+            });
+            if required.is_empty() {
+                node.remove("required");
+            }
+        }
+    }
+    if let Some(Value::Object(props)) = node.get_mut("properties") {
+        for prop in props.values_mut().filter_map(Value::as_object_mut) {
+            structural_to_v2(prop);
+        }
+    }
+    match node.get_mut("items") {
+        Some(Value::Object(items)) => structural_to_v2(items),
+        Some(Value::Array(items)) => {
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                structural_to_v2(item);
+            }
+        }
+        _ => {}
+    }
+    if let Some(Value::Object(values)) = node.get_mut("additionalProperties") {
+        structural_to_v2(values);
+    }
 }
 
 /// A v3 schema as a v2 one: references point into `definitions`, and
@@ -549,6 +679,46 @@ mod tests {
         );
         assert!(duplicate_fields(b"{\"a\": 1}").is_empty());
         assert!(duplicate_fields(b"garbage").is_empty());
+    }
+
+    #[test]
+    fn custom_kinds_are_published_in_v2_as_upstream_does() {
+        let gvk = json!([{"group": "g", "version": "v1", "kind": "K"}]);
+        let meta = json!({"allOf": [{"$ref": "#/components/schemas/meta"}]});
+        // Unknown fields kept at the root: a bare object.
+        let mut open = json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true,
+            "properties": {"metadata": meta, "spec": {"type": "object"}},
+            "x-kubernetes-group-version-kind": gvk});
+        custom_kind_to_v2(&mut open);
+        assert_eq!(
+            open,
+            json!({"type": "object", "x-kubernetes-group-version-kind": gvk})
+        );
+        // Otherwise the fields are reduced to what v2 can say; the server's
+        // own fields stay as they are.
+        let mut kind = json!({"type": "object", "x-kubernetes-group-version-kind": gvk,
+            "properties": {"metadata": meta,
+                "spec": {"type": "object", "required": ["a", "b"], "properties": {
+                    "a": {"type": "string", "nullable": true},
+                    "b": {"type": "array", "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": true, "properties": {"x": {}}}},
+                    "c": {"type": "array", "x-kubernetes-preserve-unknown-fields": true, "items": {"type": "string"}},
+                    "d": {"anyOf": [{"type": "integer"}, {"type": "string"}], "x-kubernetes-int-or-string": true}}}}});
+        custom_kind_to_v2(&mut kind);
+        assert_eq!(
+            kind,
+            json!({"type": "object", "x-kubernetes-group-version-kind": gvk,
+                "properties": {"metadata": meta,
+                    "spec": {"type": "object", "required": ["b"], "properties": {
+                        "a": {},
+                        "b": {"type": "array", "items": {"x-kubernetes-preserve-unknown-fields": true}},
+                        "c": {"x-kubernetes-preserve-unknown-fields": true},
+                        "d": {"x-kubernetes-int-or-string": true}}}}})
+        );
+        // Lists and other schemas without a kind are left alone.
+        let mut list = json!({"type": "object", "properties": {"items": {"type": "array"}}});
+        let before = list.clone();
+        custom_kind_to_v2(&mut list);
+        assert_eq!(list, before);
     }
 
     #[test]

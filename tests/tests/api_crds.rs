@@ -1156,6 +1156,35 @@ async fn openapi_v2_publishes_builtin_and_custom_schemas() {
         .expect("definitions")
         .keys()
         .any(|k| k.ends_with(".Deployment")));
+    // As upstream, a kind keeping unknown fields at its root is a bare
+    // object in v2 (else an older kubectl would refuse every field).
+    let mut open = widget_crd();
+    open["metadata"]["name"] = json!("gadgets.crd.test");
+    open["spec"]["names"] = json!({"plural": "gadgets", "singular": "gadget", "kind": "Gadget"});
+    open["spec"]["versions"][0]["schema"]["openAPIV3Schema"] =
+        json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
+    open["spec"]["versions"][0]
+        .as_object_mut()
+        .map(|v| v.remove("selectableFields"));
+    establish(&http, &open, "/apis/crd.test/v1/namespaces/default/gadgets").await;
+    let doc = eventually(Duration::from_secs(5), || async {
+        let (_, _, body) = http
+            .get_accepting("/openapi/v2", "application/json")
+            .await
+            .ok()?;
+        let doc: Value = serde_json::from_slice(&body).ok()?;
+        doc["definitions"]
+            .get("test.crd.v1.Gadget")
+            .is_some()
+            .then_some(doc)
+    })
+    .await
+    .expect("the Gadget definition");
+    assert_eq!(
+        doc["definitions"]["test.crd.v1.Gadget"],
+        json!({"type": "object", "x-kubernetes-group-version-kind":
+            [{"group": "crd.test", "version": "v1", "kind": "Gadget"}]})
+    );
     let text = doc.to_string();
     assert!(!text.contains("#/components/"), "v3 references left");
     assert!(doc["paths"]["/apis/crd.test/v1/namespaces/{namespace}/widgets"]["get"].is_object());

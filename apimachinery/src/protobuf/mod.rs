@@ -490,7 +490,37 @@ fn decode_message(buf: &[u8], name: &str, depth: usize) -> Result<Value, Error> 
             }
         }
     }
-    Ok(Value::Object(out))
+    Ok(json_form(name, out))
+}
+
+/// The JSON of a message: its fields as an object, except for the messages
+/// whose Go types write themselves as one of their fields (a custom
+/// `MarshalJSON`): the schema unions of CustomResourceDefinitions. A CRD's
+/// `items` is a schema (or a list of schemas), never `{"schema": ...}`;
+/// `additionalProperties` a schema or a bool; a `dependencies` entry a
+/// schema or a list of property names.
+fn json_form(name: &str, mut fields: Map<String, Value>) -> Value {
+    let non_empty_list =
+        |v: Option<Value>| v.filter(|l| l.as_array().is_some_and(|a| !a.is_empty()));
+    match name {
+        "apiextensions.v1.JSONSchemaPropsOrArray" => non_empty_list(fields.remove("jSONSchemas"))
+            .or_else(|| fields.remove("schema"))
+            .unwrap_or(Value::Null),
+        "apiextensions.v1.JSONSchemaPropsOrBool" => fields.remove("schema").unwrap_or_else(|| {
+            Value::Bool(
+                fields
+                    .get("allows")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            )
+        }),
+        "apiextensions.v1.JSONSchemaPropsOrStringArray" => {
+            non_empty_list(fields.remove("property"))
+                .or_else(|| fields.remove("schema"))
+                .unwrap_or(Value::Null)
+        }
+        _ => Value::Object(fields),
+    }
 }
 
 /// Decodes a `application/vnd.kubernetes.protobuf` body into JSON (see the
@@ -566,6 +596,53 @@ mod tests {
             .and_then(|fields| fields.iter().find(|f| f.1 == json_name))
             .map(|f| f.0)
             .unwrap_or_else(|| panic!("{message}.{json_name} is not in the schema"))
+    }
+
+    /// A CRD schema's unions read as Go writes them: `items` is the item
+    /// schema itself, `additionalProperties` a schema or a bool, a
+    /// `dependencies` entry a list of names.
+    #[test]
+    fn schema_unions_are_written_as_their_one_field() {
+        const PROPS: &str = "apiextensions.v1.JSONSchemaProps";
+        let mut item = Vec::new();
+        field_bytes(num(PROPS, "type"), b"object", &mut item);
+        field_bytes(num(PROPS, "required"), b"name", &mut item);
+        let mut items = Vec::new();
+        field_bytes(
+            num("apiextensions.v1.JSONSchemaPropsOrArray", "schema"),
+            &item,
+            &mut items,
+        );
+        let mut allows = Vec::new();
+        field_varint(
+            num("apiextensions.v1.JSONSchemaPropsOrBool", "allows"),
+            1,
+            &mut allows,
+        );
+        let mut names = Vec::new();
+        field_bytes(
+            num("apiextensions.v1.JSONSchemaPropsOrStringArray", "property"),
+            b"a",
+            &mut names,
+        );
+        let mut entry = Vec::new();
+        field_bytes(1, b"x", &mut entry);
+        field_bytes(2, &names, &mut entry);
+        let mut schema = Vec::new();
+        field_bytes(num(PROPS, "type"), b"array", &mut schema);
+        field_bytes(num(PROPS, "items"), &items, &mut schema);
+        field_bytes(num(PROPS, "additionalProperties"), &allows, &mut schema);
+        field_bytes(num(PROPS, "dependencies"), &entry, &mut schema);
+        let json = decode_message(&schema, PROPS, 0).expect("decodes");
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "array",
+                "items": {"type": "object", "required": ["name"]},
+                "additionalProperties": true,
+                "dependencies": {"x": ["a"]}})
+        );
+        let refused = decode_message(&[], "apiextensions.v1.JSONSchemaPropsOrBool", 0);
+        assert_eq!(refused.expect("decodes"), Value::Bool(false));
     }
 
     /// Go embeds some structs with `json:",inline"`: their fields belong to
