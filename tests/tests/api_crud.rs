@@ -477,6 +477,56 @@ async fn deletion_finalizers_graceful_pods_and_collections() {
             .status,
         404
     );
+    // A finished pod that a finalizer keeps (a Job's tracking finalizer):
+    // the kubelet's confirming delete (grace 0) shortens the deletion, so
+    // the pod goes when the finalizer does.
+    let mut held = pod("held");
+    held["metadata"]["finalizers"] = json!(["batch.kubernetes.io/job-tracking"]);
+    http.post(pods, &held).await.expect("pod");
+    let bind = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "held"},
+        "target": {"kind": "Node", "name": "n1"}});
+    http.post(&format!("{pods}/held/binding"), &bind)
+        .await
+        .expect("bind");
+    let r = http
+        .delete(&format!("{pods}/held"), None)
+        .await
+        .expect("delete");
+    assert_eq!(r.body["metadata"]["deletionGracePeriodSeconds"], 30);
+    let mut failed = r.body.clone();
+    failed["status"]["phase"] = json!("Failed");
+    let r = http
+        .put(&format!("{pods}/held/status"), &failed)
+        .await
+        .expect("status");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http
+        .delete(
+            &format!("{pods}/held"),
+            Some(&json!({"gracePeriodSeconds": 0})),
+        )
+        .await
+        .expect("confirming delete");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["metadata"]["deletionGracePeriodSeconds"], 0,
+        "{}",
+        r.body
+    );
+    let r = http
+        .patch(
+            &format!("{pods}/held"),
+            "application/merge-patch+json",
+            &json!({"metadata": {"finalizers": null}}),
+        )
+        .await
+        .expect("drop the finalizer");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        http.get(&format!("{pods}/held")).await.expect("get").status,
+        404
+    );
+
     // An unbound pod goes at once.
     http.post(pods, &pod("unbound")).await.expect("pod");
     http.delete(&format!("{pods}/unbound"), None)

@@ -146,8 +146,9 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
         crate::authorization::node::admit_volume(&ctx.user, ctx.info.resource, obj)?;
         super::webhooks::admit_delete(ctx, obj, opts.dry_run).await?;
 
-        let graceful = strategy.graceful_deletion(obj, opts.grace_period_seconds);
-        let grace = graceful.unwrap_or(0);
+        let grace = strategy
+            .graceful_deletion(obj, opts.grace_period_seconds)
+            .unwrap_or(0);
         let mut new_finalizers = finalizers(obj);
         let already_deleting = obj.pointer("/metadata/deletionTimestamp").is_some();
         if !already_deleting {
@@ -187,11 +188,12 @@ async fn delete_key(ctx: &Ctx, key: &str, opts: &DeleteOptions) -> Result<(Value
             let current_grace = meta
                 .get("deletionGracePeriodSeconds")
                 .and_then(Value::as_i64);
-            let shorten = match current_grace {
-                None => true,
-                Some(g) => grace < g,
-            };
-            if !already_deleting || (graceful.is_some() && shorten) {
+            // A deletion under way may only be shortened (as upstream's
+            // BeforeDelete): the kubelet's confirming delete of a pod that
+            // has finished is grace 0, even while finalizers keep the pod,
+            // so that removing the last finalizer removes the pod.
+            let shorten = current_grace.is_some_and(|g| g > 0 && grace < g);
+            if !already_deleting || shorten {
                 meta.insert("deletionTimestamp".into(), json!(registry::now_plus(grace)));
                 meta.insert("deletionGracePeriodSeconds".into(), json!(grace));
             }
