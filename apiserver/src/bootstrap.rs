@@ -1,6 +1,7 @@
 //! Objects every cluster has, created when the server starts: the system
-//! namespaces ([`crate::admission::SYSTEM_NAMESPACES`]) and the system
-//! PriorityClasses ([`crate::admission::priority::SYSTEM_PRIORITY_CLASSES`]).
+//! namespaces ([`crate::admission::SYSTEM_NAMESPACES`]), the system
+//! PriorityClasses ([`crate::admission::priority::SYSTEM_PRIORITY_CLASSES`])
+//! and the record of when legacy ServiceAccount token tracking began.
 //!
 //! They go through the same [`crate::registry::prepare_for_create`] as any
 //! created object, straight into etcd (no admission: they are the cluster's
@@ -52,6 +53,9 @@ pub async fn ensure_system_namespaces(server: Arc<ApiServer>) {
             all_ok = ensure_priority_classes(&server).await;
         }
         if all_ok {
+            all_ok = ensure_legacy_token_tracking(&server).await;
+        }
+        if all_ok {
             return;
         }
         tokio::time::sleep(delay).await;
@@ -82,4 +86,32 @@ async fn ensure_priority_classes(server: &ApiServer) -> bool {
         }
     }
     true
+}
+
+/// The ConfigMap upstream's apiserver writes once, saying since when it
+/// records the use of legacy (Secret-based) ServiceAccount tokens:
+/// `kube-system/kube-apiserver-legacy-service-account-token-tracking` with
+/// `since: YYYY-MM-DD`. The controller-manager's legacy token cleaner reads
+/// it (a token unused for a year after that date may be removed) and logs
+/// an error while it is missing. False while etcd is away.
+async fn ensure_legacy_token_tracking(server: &ApiServer) -> bool {
+    const NAME: &str = "kube-apiserver-legacy-service-account-token-tracking";
+    let Some(res) = apimachinery::resources::find("", "v1", "configmaps") else {
+        return true;
+    };
+    let today: String = crate::registry::now().chars().take(10).collect();
+    let mut obj = json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": NAME, "namespace": "kube-system"},
+        "data": {"since": today},
+    });
+    crate::registry::prepare_for_create(res, &mut obj, &uuid::Uuid::new_v4().to_string());
+    let key = server
+        .store
+        .key(res.storage_name(), Some("kube-system"), NAME);
+    match server.store.create(&key, &obj, None).await {
+        Ok(_) | Err(StorageError::AlreadyExists) => true,
+        Err(_) => false,
+    }
 }

@@ -166,8 +166,19 @@ struct Flags {
     log_filter: String,
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// Worker threads get 8 MiB of stack: a request's chain of futures
+/// (handlers, admission, storage) is deep, and far larger in a debug build.
+const WORKER_STACK: usize = 8 << 20;
+
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(WORKER_STACK)
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let flags = Flags::parse();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&flags.log_filter))

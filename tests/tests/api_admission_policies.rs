@@ -2,6 +2,10 @@
 //! bound with `Deny` refuses what its CEL validation rejects (only where
 //! the binding's selectors say), `Warn` lets it through with a warning the
 //! real kubectl prints, and parameters and variables feed the expressions.
+//! MutatingAdmissionPolicies change what the real kubectl creates: an apply
+//! configuration (typed `Object{...}` literals) and a JSON patch, only in
+//! the namespaces their binding selects, and a failing expression refuses
+//! the request unless the policy says `Ignore`.
 
 use std::time::Duration;
 
@@ -262,4 +266,121 @@ async fn parameters_and_variables_feed_the_expressions() {
             .ends_with("denied request: no params found for policy binding with `Deny` parameterNotFoundAction"),
         "{denied}"
     );
+}
+
+const MUTATING_POLICIES: &str = "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicies";
+const MUTATING_BINDINGS: &str =
+    "/apis/admissionregistration.k8s.io/v1/mutatingadmissionpolicybindings";
+
+#[tokio::test]
+async fn mutating_policies_change_what_kubectl_creates() {
+    let (_etcd, api, http) = cluster().await;
+    let deployments = json!({"resourceRules": [{"operations": ["CREATE", "UPDATE"],
+        "apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments"]}]});
+    let policy = json!({"apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingAdmissionPolicy", "metadata": {"name": "scale-and-mark"},
+        "spec": {"matchConstraints": deployments, "reinvocationPolicy": "Never",
+            "variables": [{"name": "owner", "expression": "'team-' + object.metadata.name"}],
+            "mutations": [
+                {"patchType": "ApplyConfiguration", "applyConfiguration": {"expression":
+                    "Object{spec: Object.spec{replicas: 3}, metadata: Object.metadata{annotations: {'owner': variables.owner}}}"}},
+                {"patchType": "JSONPatch", "jsonPatch": {"expression":
+                    "[JSONPatch{op: 'add', path: '/metadata/labels/' + jsonpatch.escapeKey('example.com/mutated'), value: 'yes'}]"}}]}});
+    let r = http.post(MUTATING_POLICIES, &policy).await.expect("policy");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let binding = json!({"apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "MutatingAdmissionPolicyBinding", "metadata": {"name": "scale-and-mark"},
+        "spec": {"policyName": "scale-and-mark",
+            "matchResources": {"namespaceSelector": {"matchLabels": {"policy": "on"}}}}});
+    let r = http
+        .post(MUTATING_BINDINGS, &binding)
+        .await
+        .expect("binding");
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // The real kubectl's create (protobuf) comes back mutated, once the
+    // policy and binding are seen.
+    let k = |args: &[&str]| kubectl(&api.url, args).expect("kubectl runs");
+    let created = eventually(Duration::from_secs(10), || async {
+        let name = format!("web{}", rand_suffix());
+        let out = k(&[
+            "-n",
+            "checked",
+            "create",
+            "deployment",
+            &name,
+            "--image=busybox",
+            "-o",
+            "json",
+        ]);
+        let d: Value = serde_json::from_str(&out.stdout).ok()?;
+        (d["spec"]["replicas"] == 3).then_some(d)
+    })
+    .await
+    .expect("a mutated Deployment");
+    let name = created["metadata"]["name"].as_str().unwrap_or_default();
+    assert_eq!(
+        created["metadata"]["annotations"]["owner"],
+        format!("team-{name}")
+    );
+    assert_eq!(created["metadata"]["labels"]["example.com/mutated"], "yes");
+    assert_eq!(
+        created["metadata"]["labels"]["app"], name,
+        "kept: {created}"
+    );
+    // Not in a namespace the binding does not select.
+    let free = k(&[
+        "-n",
+        "free",
+        "create",
+        "deployment",
+        "web",
+        "--image=busybox",
+        "-o",
+        "json",
+    ]);
+    let d: Value = serde_json::from_str(&free.stdout).expect("json");
+    assert_eq!(d["spec"]["replicas"], 1, "{d}");
+
+    // A mutation that fails refuses the request (failurePolicy Fail).
+    let mut broken = policy.clone();
+    broken["metadata"]["name"] = json!("broken");
+    broken["spec"]["mutations"] = json!([{"patchType": "JSONPatch", "jsonPatch":
+        {"expression": "[JSONPatch{op: 'replace', path: '/spec/nothing/here', value: 1}]"}}]);
+    let r = http.post(MUTATING_POLICIES, &broken).await.expect("policy");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut b = binding.clone();
+    b["metadata"]["name"] = json!("broken");
+    b["spec"]["policyName"] = json!("broken");
+    let r = http.post(MUTATING_BINDINGS, &b).await.expect("binding");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let refused = eventually(Duration::from_secs(10), || async {
+        let out = k(&[
+            "-n",
+            "checked",
+            "create",
+            "deployment",
+            &format!("x{}", rand_suffix()),
+            "--image=busybox",
+        ]);
+        (!out.success).then_some(out)
+    })
+    .await
+    .expect("refused");
+    assert!(
+        refused
+            .stderr
+            .contains("policy 'broken' with binding 'broken' denied request"),
+        "{refused:?}"
+    );
+}
+
+fn rand_suffix() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    )
 }

@@ -685,6 +685,22 @@ async fn kubectl_uses_a_crd() {
         "{}",
         out.stderr
     );
+    // Server-side apply reads the patch through the schema first and fails
+    // as upstream's structured merge does.
+    let out = k(&[
+        "apply",
+        "--server-side",
+        "-f",
+        cr_file.to_str().unwrap_or_default(),
+    ]);
+    assert!(!out.success);
+    assert!(
+        out.stderr.contains(
+            "failed to create typed patch object (default/k3; crd.test/v1, Kind=Widget): .spec.colour: field not declared in schema"
+        ),
+        "{}",
+        out.stderr
+    );
 
     let out = k(&["delete", "crd", "widgets.crd.test", "--timeout=20s"]);
     assert!(out.success, "{}", out.stderr);

@@ -2,7 +2,8 @@
 //! and etcd with the controllers in-process: the `default` ServiceAccount
 //! and the `kube-root-ca.crt` ConfigMap in every namespace (put back when
 //! deleted or changed), the `kubernetes` Service with its Endpoints and
-//! EndpointSlice (kept by the apiserver itself); and the core/v1 kinds of
+//! EndpointSlice and the legacy token tracking ConfigMap (kept by the
+//! apiserver itself); and the core/v1 kinds of
 //! the same issue driven by the real kubectl: ReplicationControllers
 //! (scale, cascading delete), PodTemplates and `bindings`.
 
@@ -57,6 +58,20 @@ async fn every_namespace_gets_its_service_account_and_root_ca_and_the_apiserver_
     let published = eventually(Duration::from_secs(5), || exists(&cms, "kube-root-ca.crt"))
         .await
         .expect("kube-root-ca.crt published");
+    // The apiserver's own record of when legacy token tracking began, which
+    // upstream's legacy token cleaner reads.
+    let system: Api<ConfigMap> = Api::namespaced(c.client.clone(), "kube-system");
+    let tracking = exists(
+        &system,
+        "kube-apiserver-legacy-service-account-token-tracking",
+    )
+    .await
+    .expect("the legacy token tracking ConfigMap");
+    let since = tracking
+        .data
+        .and_then(|d| d.get("since").cloned())
+        .unwrap_or_default();
+    assert_eq!(since.len(), 10, "since: YYYY-MM-DD, got {since:?}");
     eprintln!(
         "default ServiceAccount and root CA after {:?}",
         start.elapsed()

@@ -32,7 +32,9 @@
 //! [`Plugins`] says which of the plug-ins that may be switched off
 //! (`--disable-admission-plugins`, upstream's flag) are off.
 
+pub mod admission_policy;
 pub mod limit_ranger;
+pub mod mutating_admission_policy;
 pub mod namespace_lifecycle;
 pub mod pod_security;
 pub mod priority;
@@ -54,6 +56,7 @@ pub use namespace_lifecycle::{NamespaceLifecycle, SYSTEM_NAMESPACES};
 pub const SWITCHABLE: &[&str] = &[
     service_account::PLUGIN_NAME,
     pod_security::PLUGIN_NAME,
+    mutating_admission_policy::PLUGIN_NAME,
     webhook::MUTATING_PLUGIN_NAME,
     validating_admission_policy::PLUGIN_NAME,
     webhook::VALIDATING_PLUGIN_NAME,

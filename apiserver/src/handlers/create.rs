@@ -43,6 +43,14 @@ fn field_problem(f: &str) -> String {
     }
 }
 
+/// Whether the request is a server-side apply.
+fn is_apply(ctx: &Ctx) -> bool {
+    ctx.headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/apply-patch"))
+}
+
 /// Defaults and validates an object; on update `old` is the stored object.
 /// With `?fieldValidation=Strict`, fields the kind does not have are a 400
 /// instead of being dropped.
@@ -81,6 +89,31 @@ pub(crate) fn admit(
             for f in &unknown {
                 ctx.warn(field_problem(f));
             }
+        }
+        if !unknown.is_empty() && strict && is_apply(ctx) {
+            // Server-side apply reads the patch through the kind's schema
+            // first, and fails as upstream's structured merge does.
+            let paths: Vec<String> = unknown
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}: field not declared in schema",
+                        f.trim_end_matches(" (duplicate)")
+                    )
+                })
+                .collect();
+            let errors = match paths.as_slice() {
+                [one] => one.clone(),
+                many => format!("errors:\n  {}", many.join("\n  ")),
+            };
+            return Err(ApiError::BadRequest(format!(
+                "failed to create typed patch object ({}/{}; {}/{}, Kind={}): {errors}",
+                meta_str(obj, "namespace").unwrap_or(""),
+                meta_str(obj, "name").unwrap_or(""),
+                resource.group,
+                resource.version,
+                resource.kind,
+            )));
         }
         if !unknown.is_empty() && strict {
             let list: Vec<String> = unknown.iter().map(|f| field_problem(f)).collect();

@@ -68,9 +68,31 @@ pub(super) async fn mutate_create(ctx: &Ctx, obj: &mut Value) -> Result<()> {
     let name = meta_str(obj, "name").unwrap_or("").to_string();
     let attrs = attributes(ctx, Operation::Create, &name);
     let mut warnings = Vec::new();
-    let out = webhook::mutate(&ctx.server, &attrs, Some(obj), None, &mut warnings).await;
+    let out = mutate_both(&ctx.server, &attrs, Some(obj), None, &mut warnings).await;
     pass_warnings(ctx, warnings);
     out.map(|_| ())
+}
+
+/// The mutating phase: admission policies, then mutating webhooks.
+/// Returns whether the object changed.
+async fn mutate_both(
+    server: &crate::ApiServer,
+    attrs: &Attributes<'_>,
+    mut obj: Option<&mut Value>,
+    old: Option<&Value>,
+    warnings: &mut Vec<String>,
+) -> Result<bool> {
+    // Boxed: the admission futures are large, and a request's whole chain
+    // of them would otherwise sit on one worker thread's stack.
+    let by_policies = Box::pin(crate::admission::mutating_admission_policy::mutate(
+        server,
+        attrs,
+        obj.as_deref_mut(),
+        old,
+    ))
+    .await?;
+    let by_webhooks = Box::pin(webhook::mutate(server, attrs, obj, old, warnings)).await?;
+    Ok(by_policies || by_webhooks)
 }
 
 /// Pod Security on the object the request writes: its warnings and audit
@@ -111,9 +133,11 @@ async fn validate_both(
     old: Option<&Value>,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    crate::admission::validating_admission_policy::validate(server, attrs, obj, old, warnings)
-        .await?;
-    webhook::validate(server, attrs, obj, old, warnings).await
+    Box::pin(crate::admission::validating_admission_policy::validate(
+        server, attrs, obj, old, warnings,
+    ))
+    .await?;
+    Box::pin(webhook::validate(server, attrs, obj, old, warnings)).await
 }
 
 /// Both kinds of webhooks on the create of a subresource that is an object
@@ -123,7 +147,7 @@ pub(super) async fn admit_subresource_create(ctx: &Ctx, body: &mut Value) -> Res
     let name = ctx.info.name.clone().unwrap_or_default();
     let attrs = attributes(ctx, Operation::Create, &name);
     let mut warnings = Vec::new();
-    let mut out = webhook::mutate(&ctx.server, &attrs, Some(body), None, &mut warnings)
+    let mut out = mutate_both(&ctx.server, &attrs, Some(body), None, &mut warnings)
         .await
         .map(|_| ());
     if out.is_ok() {
@@ -144,7 +168,7 @@ pub(super) async fn admit_update(ctx: &Ctx, obj: &mut Value, old: &Value) -> Res
     let name = ctx.info.name.clone().unwrap_or_default();
     let attrs = attributes(ctx, Operation::Update, &name);
     let mut warnings = Vec::new();
-    let mutated = webhook::mutate(&ctx.server, &attrs, Some(obj), Some(old), &mut warnings).await;
+    let mutated = mutate_both(&ctx.server, &attrs, Some(obj), Some(old), &mut warnings).await;
     let out = match mutated {
         Ok(true) => revalidate(resource, obj, old),
         Ok(false) => Ok(()),

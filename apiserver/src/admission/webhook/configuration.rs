@@ -38,14 +38,21 @@ pub enum Kind {
     ValidatingPolicy,
     /// `ValidatingAdmissionPolicyBinding`.
     ValidatingPolicyBinding,
+    /// `MutatingAdmissionPolicy` (see
+    /// [`crate::admission::mutating_admission_policy`]).
+    MutatingPolicy,
+    /// `MutatingAdmissionPolicyBinding`.
+    MutatingPolicyBinding,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [
+    const ALL: [Kind; 6] = [
         Kind::Mutating,
         Kind::Validating,
         Kind::ValidatingPolicy,
         Kind::ValidatingPolicyBinding,
+        Kind::MutatingPolicy,
+        Kind::MutatingPolicyBinding,
     ];
 
     fn plural(self) -> &'static str {
@@ -54,6 +61,8 @@ impl Kind {
             Kind::Validating => "validatingwebhookconfigurations",
             Kind::ValidatingPolicy => "validatingadmissionpolicies",
             Kind::ValidatingPolicyBinding => "validatingadmissionpolicybindings",
+            Kind::MutatingPolicy => "mutatingadmissionpolicies",
+            Kind::MutatingPolicyBinding => "mutatingadmissionpolicybindings",
         }
     }
 }
@@ -71,6 +80,8 @@ pub struct Configurations {
     validating: OnceCell<Arc<Source>>,
     policies: OnceCell<Arc<Source>>,
     policy_bindings: OnceCell<Arc<Source>>,
+    mutating_policies: OnceCell<Arc<Source>>,
+    mutating_policy_bindings: OnceCell<Arc<Source>>,
 }
 
 impl Configurations {
@@ -113,6 +124,8 @@ impl Configurations {
             Kind::Validating => &self.validating,
             Kind::ValidatingPolicy => &self.policies,
             Kind::ValidatingPolicyBinding => &self.policy_bindings,
+            Kind::MutatingPolicy => &self.mutating_policies,
+            Kind::MutatingPolicyBinding => &self.mutating_policy_bindings,
         };
         cell.get_or_try_init(|| Source::start(server, kind)).await
     }
