@@ -161,6 +161,12 @@ pub enum Command {
     Version(VersionArgs),
     /// Display cluster information.
     ClusterInfo,
+    /// Display resource (CPU/memory) usage.
+    Top {
+        /// What to show the usage of.
+        #[command(subcommand)]
+        command: TopCommand,
+    },
     /// Show how a pod's start went on its node, step by step (ours, not upstream's).
     Trace(TraceArgs),
     /// Show an object and everything it owns, as a tree (ours, not upstream's).
@@ -791,6 +797,64 @@ pub struct TraceArgs {
     /// Output format: json.
     #[arg(short = 'o', long)]
     pub output: Option<String>,
+}
+
+/// `kubectl top ...`.
+#[derive(Debug, Subcommand)]
+pub enum TopCommand {
+    /// Display resource (CPU/memory) usage of nodes.
+    #[command(visible_alias = "nodes", visible_alias = "no")]
+    Node(TopNodeArgs),
+    /// Display resource (CPU/memory) usage of pods.
+    #[command(visible_alias = "pods", visible_alias = "po")]
+    Pod(TopPodArgs),
+}
+
+/// `kubectl top node`.
+#[derive(Debug, Args)]
+pub struct TopNodeArgs {
+    /// One node's name.
+    pub name: Option<String>,
+    /// Selector (label query) to filter on.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// If present, print output without headers.
+    #[arg(long)]
+    pub no_headers: bool,
+    /// If non-empty, sort nodes list using specified field: cpu or memory.
+    #[arg(long)]
+    pub sort_by: Option<String>,
+    /// Print node resources based on Capacity instead of Allocatable(default) of the nodes.
+    #[arg(long)]
+    pub show_capacity: bool,
+}
+
+/// `kubectl top pod`.
+#[derive(Debug, Args)]
+pub struct TopPodArgs {
+    /// One pod's name.
+    pub name: Option<String>,
+    /// Selector (label query) to filter on.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Selector (field query) to filter on.
+    #[arg(long)]
+    pub field_selector: Option<String>,
+    /// List across all namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// If present, print usage of containers within a pod.
+    #[arg(long)]
+    pub containers: bool,
+    /// If present, print output without headers.
+    #[arg(long)]
+    pub no_headers: bool,
+    /// If non-empty, sort pods list using specified field: cpu or memory.
+    #[arg(long)]
+    pub sort_by: Option<String>,
+    /// Print the sum of the resource usage.
+    #[arg(long)]
+    pub sum: bool,
 }
 
 /// `kubectl tree`.

@@ -41,6 +41,7 @@ pub mod run;
 pub mod scale;
 pub mod set;
 pub mod target;
+pub mod top;
 pub mod trace;
 pub mod tree;
 pub mod version;
@@ -82,6 +83,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::ApiResources(a) => api_resources::run(&rest, a).await,
                 Command::ApiVersions => api_resources::versions(&rest).await,
                 Command::ClusterInfo => cluster_info::run(&rest).await,
+                Command::Top { command } => top::run(&rest, command).await,
                 Command::Trace(a) => trace::run(&rest, a).await,
                 Command::Tree(a) => tree::run(&rest, a).await,
                 Command::EtcdPath(a) => etcd_path::run(&rest, a).await,

@@ -1,8 +1,8 @@
 //! Resource metrics and autoscaling on a real lab: real containers burn
 //! CPU inside their cgroups, the kubelet reports the counters, the
 //! apiserver scrapes them (every 15 s) and serves `metrics.k8s.io`; checked
-//! with the real `/usr/bin/kubectl top` and an HPA scaling a Deployment on
-//! that CPU.
+//! with the real `/usr/bin/kubectl top` (and ours, which must print the
+//! same) and an HPA scaling a Deployment on that CPU.
 
 use std::time::Duration;
 
@@ -107,6 +107,26 @@ fn kubectl_top_and_an_hpa_on_real_cpu() {
         node_cpu >= cpu,
         "the node ({node_cpu}m) carries the pod ({cpu}m): {nodes}"
     );
+    // Our kubectl prints what the real one prints, from the same scrape
+    // (the metrics change every 15 s: compared until two runs agree).
+    for args in [
+        &["top", "nodes"][..],
+        &["top", "pod"],
+        &["top", "pod", "busy", "--containers"],
+        &["top", "pods", "-A", "--sort-by=cpu", "--sum"],
+    ] {
+        let same = wait_until(Duration::from_secs(40), || {
+            let (code, theirs, _) = lab.kubectl(args);
+            let (ours_code, ours, err) = lab.our_kubectl(args);
+            assert_eq!(ours_code, code, "{args:?}: {err}");
+            (ours == theirs).then_some(())
+        });
+        if same.is_none() {
+            let (_, theirs, _) = lab.kubectl(args);
+            let (_, ours, _) = lab.our_kubectl(args);
+            panic!("kubectl {args:?} differs:\n--- upstream\n{theirs}--- ours\n{ours}");
+        }
+    }
     lab.kubectl_ok(&["delete", "pod", "busy", "--wait=false"]);
 
     // 200m of 100m requested is 400 % of a 50 % target: up to the max of 3.
