@@ -161,6 +161,8 @@ pub enum Command {
     Version(VersionArgs),
     /// Display cluster information.
     ClusterInfo,
+    /// List events.
+    Events(EventsArgs),
     /// Display resource (CPU/memory) usage.
     Top {
         /// What to show the usage of.
@@ -795,6 +797,29 @@ pub struct TraceArgs {
     #[arg(required = true, num_args = 1..=2)]
     pub args: Vec<String>,
     /// Output format: json.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+}
+
+/// `kubectl events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Filter events to only those pertaining to the specified resource.
+    #[arg(long = "for")]
+    pub for_object: Option<String>,
+    /// Output only events of given types.
+    #[arg(long, value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// List across all namespaces.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// After listing the requested events, watch for more events.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+    /// When using the default output format, don't print headers.
+    #[arg(long)]
+    pub no_headers: bool,
+    /// Output format: json or yaml (the default is the events table).
     #[arg(short = 'o', long)]
     pub output: Option<String>,
 }

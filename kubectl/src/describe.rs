@@ -112,20 +112,9 @@ impl Out {
     }
 }
 
-/// A timestamp's age as upstream's printers show it (`5m`, `3h12m`, `4d`).
+/// A timestamp's age as upstream's describe shows it (`HumanDuration`).
 pub(crate) fn age(ts: &str) -> String {
-    let Ok(t) = ts.parse::<DateTime<Utc>>() else {
-        return "<unknown>".into();
-    };
-    let secs = (Utc::now() - t).num_seconds().max(0);
-    match secs {
-        s if s < 120 => format!("{s}s"),
-        s if s < 600 => format!("{}m{}s", s / 60, s % 60),
-        s if s < 3 * 3600 => format!("{}m", s / 60),
-        s if s < 8 * 3600 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        s if s < 2 * 86400 => format!("{}h", s / 3600),
-        s => format!("{}d", s / 86400),
-    }
+    crate::printers::duration::since(ts)
 }
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {

@@ -27,6 +27,7 @@ pub mod drain;
 pub mod edit;
 pub mod error;
 pub mod etcd_path;
+pub mod events;
 pub mod exec;
 pub mod expose;
 pub mod get;
@@ -83,6 +84,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::ApiResources(a) => api_resources::run(&rest, a).await,
                 Command::ApiVersions => api_resources::versions(&rest).await,
                 Command::ClusterInfo => cluster_info::run(&rest).await,
+                Command::Events(a) => events::run(&rest, a).await,
                 Command::Top { command } => top::run(&rest, command).await,
                 Command::Trace(a) => trace::run(&rest, a).await,
                 Command::Tree(a) => tree::run(&rest, a).await,

@@ -804,3 +804,110 @@ async fn etcd_path_names_the_key_and_replays_the_writes() {
         "{got}"
     );
 }
+
+/// `kubectl events`, ours against the real one: old-style Events (a count,
+/// first and last timestamps) and new-style ones (an `eventTime` and a
+/// series), in two namespaces, with `-A`, `--for`, `--types`,
+/// `--no-headers`, `-o yaml`, an empty namespace and the usage errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_print_what_upstream_prints() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let http = api.http();
+    let mut b = Both {
+        url: api.url.clone(),
+        dir: tempfile::tempdir().expect("dir"),
+        cache_ours: tempfile::tempdir().expect("cache"),
+        cache_real: tempfile::tempdir().expect("cache"),
+        compared: 0,
+    };
+    let ago = |secs: i64| {
+        (chrono::Utc::now() - chrono::Duration::seconds(secs))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let micro_ago = |secs: i64| {
+        (chrono::Utc::now() - chrono::Duration::seconds(secs))
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    };
+    for ns in ["other", "quiet"] {
+        let r = http
+            .post(
+                "/api/v1/namespaces",
+                &serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+            )
+            .await
+            .expect("namespace");
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let core = [
+        (
+            "default", "pulled", "Normal", "Pulled", "Pod", "web-0", 1, 7200, 7200,
+        ),
+        (
+            "default", "backoff", "Warning", "BackOff", "Pod", "web-0", 5, 3000, 40,
+        ),
+        (
+            "default",
+            "scaled",
+            "Normal",
+            "ScalingReplicaSet",
+            "Deployment",
+            "web",
+            1,
+            400,
+            400,
+        ),
+        (
+            "other",
+            "sched",
+            "Normal",
+            "Scheduled",
+            "Pod",
+            "db-0",
+            1,
+            90,
+            90,
+        ),
+    ];
+    for (ns, name, kind, reason, obj_kind, obj, count, first, last) in core {
+        let ev = serde_json::json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": {"apiVersion": if obj_kind == "Pod" { "v1" } else { "apps/v1" },
+                               "kind": obj_kind, "name": obj, "namespace": ns},
+            "type": kind, "reason": reason, "message": format!("{reason} happened to {obj} "),
+            "source": {"component": "kubelet"}, "count": count,
+            "firstTimestamp": ago(first), "lastTimestamp": ago(last)});
+        let r = http
+            .post(&format!("/api/v1/namespaces/{ns}/events"), &ev)
+            .await
+            .expect("event");
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let new_style = serde_json::json!({"apiVersion": "events.k8s.io/v1", "kind": "Event",
+        "metadata": {"name": "probe"},
+        "regarding": {"apiVersion": "v1", "kind": "Pod", "name": "web-0", "namespace": "default"},
+        "eventTime": micro_ago(900), "series": {"count": 12, "lastObservedTime": micro_ago(20)},
+        "type": "Warning", "reason": "Unhealthy", "action": "Probe", "note": "Readiness probe failed",
+        "reportingController": "kubelet", "reportingInstance": "node-1"});
+    let r = http
+        .post(
+            "/apis/events.k8s.io/v1/namespaces/default/events",
+            &new_style,
+        )
+        .await
+        .expect("new-style event");
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    let table = b.same(&["events"]);
+    assert!(table.contains("(x12 over 15m)"), "{table}");
+    b.same(&["events", "-A"]);
+    b.same(&["events", "--for", "pod/web-0"]);
+    b.same(&["events", "--for", "deployment/web"]);
+    b.same(&["events", "--types", "Warning"]);
+    b.same(&["events", "--types=normal,Warning", "-A", "--no-headers"]);
+    b.same(&["events", "-n", "quiet"]);
+    b.same(&["events", "--types", "Odd"]);
+    b.same(&["events", "--for", "web-0"]);
+    b.same(&["events", "-n", "other", "-o", "yaml"]);
+    assert_eq!(b.compared, 10);
+}
