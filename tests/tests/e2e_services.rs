@@ -361,3 +361,91 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
         "the host's nat table has service proxy rules:\n{host}"
     );
 }
+
+/// `GET /` of `ip:port` from the test's own network namespace, which sits
+/// outside the lab's nodes (its veth into the lab's switch): the page, or
+/// `None`.
+fn http_get(ip: &str, port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().ok()?;
+    let mut conn = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
+    conn.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
+    conn.write_all(format!("GET / HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.").then(|| body.trim().to_string())
+}
+
+/// A Service of type LoadBalancer on a 2-node lab: the built-in service
+/// load balancer gives it both nodes' addresses, each node answers the
+/// Service's port on its own address to a client outside the cluster (the
+/// test itself, reaching the nodes through the lab's switch), and the
+/// real kubectl shows the addresses as EXTERNAL-IP instead of `<pending>`.
+#[test]
+fn a_load_balancer_service_is_answered_on_every_nodes_address() {
+    let Some(lab) = Lab::up("e2e-lb", 2) else {
+        return;
+    };
+    lab.apply(SPREAD_WEB);
+    lab.apply(
+        r#"
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-lb
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports:
+  - {port: 8099, targetPort: 8080}
+"#,
+    );
+    let ips = wait_until(Duration::from_secs(60), || {
+        let svc = lab.get_json(&["service", "web-lb"]);
+        let ips: Vec<String> = svc["status"]["loadBalancer"]["ingress"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["ip"].as_str().map(String::from))
+            .collect();
+        (ips.len() == 2).then_some(ips)
+    })
+    .expect("the Service gets both nodes' addresses");
+    let nodes = lab.get_json(&["nodes"]);
+    let node_ips: BTreeSet<String> = nodes["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|n| {
+            n["status"]["addresses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|a| a["type"] == "InternalIP")
+        .filter_map(|a| a["address"].as_str().map(String::from))
+        .collect();
+    assert_eq!(ips.iter().cloned().collect::<BTreeSet<_>>(), node_ips);
+    let table = lab.kubectl_ok(&["get", "service", "web-lb"]);
+    assert!(table.contains(&ips.join(",")), "{table}");
+    let pods: BTreeSet<String> = web_pods(&lab)
+        .iter()
+        .filter_map(|p| p["metadata"]["name"].as_str().map(String::from))
+        .collect();
+    // Each node's address, from outside: a web pod answers.
+    for ip in &ips {
+        let page = wait_until(Duration::from_secs(60), || {
+            http_get(ip, 8099).filter(|page| pods.contains(page))
+        });
+        assert!(page.is_some(), "http://{ip}:8099/ from outside the nodes");
+    }
+    let events = lab.kubectl_ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=web-lb",
+    ]);
+    assert!(events.contains("EnsuredLoadBalancer"), "{events}");
+}

@@ -37,6 +37,7 @@ pub mod replicationcontroller;
 pub mod resourcequota;
 pub mod rootcacertpublisher;
 pub mod serviceaccount;
+pub mod servicelb;
 pub mod statefulset;
 
 use std::future::Future;
@@ -124,6 +125,7 @@ const CONTROLLERS: &[(&str, StartFn)] = &[
     ("daemonset", daemonset::start),
     ("statefulset", statefulset::start),
     ("serviceaccount", serviceaccount::start),
+    ("service-lb", servicelb::start),
     ("root-ca-cert-publisher", rootcacertpublisher::start),
     ("replicationcontroller", replicationcontroller::start),
     ("disruption", disruption::start),

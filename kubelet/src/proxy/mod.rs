@@ -437,6 +437,7 @@ mod tests {
             cluster_ip: "10.96.0.20".parse().unwrap(),
             port: 80,
             node_port: None,
+            load_balancer_ips: Vec::new(),
             affinity_seconds: None,
             endpoints: eps.iter().map(|e| e.parse().unwrap()).collect(),
         }

@@ -116,6 +116,9 @@ pub struct ServicePort {
     pub port: u16,
     /// The node port (type NodePort or LoadBalancer), if any.
     pub node_port: Option<u16>,
+    /// The load balancer's addresses (`status.loadBalancer.ingress`), on
+    /// which the Service's port is answered too.
+    pub load_balancer_ips: Vec<Ipv4Addr>,
     /// `sessionAffinity: ClientIP`: how long a client sticks to its endpoint.
     pub affinity_seconds: Option<u32>,
     /// The ready endpoints (`conditions.ready`), sorted, without duplicates.
@@ -242,6 +245,18 @@ pub fn service_ports(services: &[&Service], slices: &[&EndpointSlice]) -> Vec<Se
                 .and_then(|p| u16::try_from(p).ok())
                 .filter(|p| *p != 0);
             let endpoints = ready_endpoints(svc_slices, &port_name, protocol);
+            let load_balancer_ips = if spec.type_.as_deref() == Some("LoadBalancer") {
+                svc.status
+                    .as_ref()
+                    .and_then(|s| s.load_balancer.as_ref())
+                    .and_then(|lb| lb.ingress.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|i| i.ip.as_deref()?.parse::<Ipv4Addr>().ok())
+                    .collect()
+            } else {
+                Vec::new()
+            };
             out.push(ServicePort {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
@@ -250,6 +265,7 @@ pub fn service_ports(services: &[&Service], slices: &[&EndpointSlice]) -> Vec<Se
                 cluster_ip,
                 port,
                 node_port,
+                load_balancer_ips,
                 affinity_seconds,
                 endpoints,
             });
@@ -379,11 +395,13 @@ pub fn render(ports: &[ServicePort], stale: &[String], opts: &Options) -> String
         let name = comment(&sp.display_name());
         let proto = sp.protocol.as_str();
         if sp.endpoints.is_empty() {
-            let _ = writeln!(
-                filter,
-                "-A {SERVICES_CHAIN} -d {}/32 -p {proto} -m comment --comment \"{name} has no endpoints\" -m {proto} --dport {} -j REJECT",
-                sp.cluster_ip, sp.port
-            );
+            for ip in std::iter::once(&sp.cluster_ip).chain(&sp.load_balancer_ips) {
+                let _ = writeln!(
+                    filter,
+                    "-A {SERVICES_CHAIN} -d {ip}/32 -p {proto} -m comment --comment \"{name} has no endpoints\" -m {proto} --dport {} -j REJECT",
+                    sp.port
+                );
+            }
             continue;
         }
         let svc = sp.svc_chain();
@@ -392,6 +410,18 @@ pub fn render(ports: &[ServicePort], stale: &[String], opts: &Options) -> String
             "-A {SERVICES_CHAIN} -d {}/32 -p {proto} -m comment --comment \"{name} cluster IP\" -m {proto} --dport {} -j {svc}",
             sp.cluster_ip, sp.port
         );
+        // The load balancer's addresses (the nodes' own, from the built-in
+        // service load balancer): answered like a node port, masqueraded
+        // so the reply comes back through this node.
+        for ip in &sp.load_balancer_ips {
+            for target in [MARK_MASQ_CHAIN, svc.as_str()] {
+                let _ = writeln!(
+                    services,
+                    "-A {SERVICES_CHAIN} -d {ip}/32 -p {proto} -m comment --comment \"{name} loadbalancer IP\" -m {proto} --dport {} -j {target}",
+                    sp.port
+                );
+            }
+        }
         if let Some(np) = sp.node_port {
             let _ = writeln!(
                 nodeports,
@@ -756,6 +786,34 @@ COMMIT
         assert!(stale_chains(&save, &BTreeSet::new())
             .iter()
             .all(|c| c.starts_with("KUBE-SVC-") || c.starts_with("KUBE-SEP-")));
+    }
+
+    #[test]
+    fn load_balancer_addresses_are_answered_like_node_ports() {
+        let s = svc(json!({
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.20",
+                     "ports": [{"name": "http", "port": 80, "nodePort": 30080, "protocol": "TCP"}]},
+            "status": {"loadBalancer": {"ingress": [{"ip": "10.200.0.11"}, {"hostname": "lb.example"}]}}
+        }));
+        let ports = service_ports(&[&s], &[&web_slice(json!([ep("10.244.1.5", true)]))]);
+        let p = &ports[0];
+        assert_eq!(
+            p.load_balancer_ips,
+            ["10.200.0.11".parse::<Ipv4Addr>().unwrap()]
+        );
+        let text = render(&ports, &[], &Options::default());
+        let svc = p.svc_chain();
+        for line in [
+            "-A KUBE-SERVICES -d 10.200.0.11/32 -p tcp -m comment --comment \"default/web:http loadbalancer IP\" -m tcp --dport 80 -j KUBE-MARK-MASQ".to_string(),
+            format!("-A KUBE-SERVICES -d 10.200.0.11/32 -p tcp -m comment --comment \"default/web:http loadbalancer IP\" -m tcp --dport 80 -j {svc}"),
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line}\nin\n{text}");
+        }
+        // Without endpoints the address refuses, as the cluster IP does.
+        let ports = service_ports(&[&s], &[]);
+        let text = render(&ports, &[], &Options::default());
+        assert!(text.contains("-A KUBE-SERVICES -d 10.200.0.11/32 -p tcp -m comment --comment \"default/web:http has no endpoints\" -m tcp --dport 80 -j REJECT"), "{text}");
     }
 
     #[test]
