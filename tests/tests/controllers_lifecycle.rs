@@ -184,6 +184,61 @@ async fn a_dependency_circle_does_not_block_foreground_deletion() {
     );
 }
 
+/// A dependent that another, living owner keeps survives the foreground
+/// deletion of its first owner and only loses the reference to it (the
+/// conformance spec "should not delete dependents that have both valid
+/// owner and owner that's waiting for dependents to be deleted").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dependent_with_another_owner_outlives_a_foreground_deletion() {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::DeleteParams;
+    let c = ControlPlane::start().await;
+    let _cm = ControllerManager::start(&c.url, &["garbagecollector"], |_| {}).await;
+    let ns = c.namespace("two-owners");
+    let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), &ns);
+    let mut uids = Vec::new();
+    for name in ["going", "staying", "shared", "only"] {
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": name}})).expect("configmap");
+        let made = cms
+            .create(&PostParams::default(), &cm)
+            .await
+            .expect("create");
+        uids.push(made.metadata.uid.unwrap_or_default());
+    }
+    let owner = |name: &str, uid: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "name": name, "uid": uid,
+               "blockOwnerDeletion": true})
+    };
+    let both = json!({"metadata": {"ownerReferences": [owner("going", &uids[0]), owner("staying", &uids[1])]}});
+    cms.patch("shared", &PatchParams::default(), &Patch::Merge(&both))
+        .await
+        .expect("two owners");
+    let one = json!({"metadata": {"ownerReferences": [owner("going", &uids[0])]}});
+    cms.patch("only", &PatchParams::default(), &Patch::Merge(&one))
+        .await
+        .expect("one owner");
+    cms.delete("going", &DeleteParams::foreground())
+        .await
+        .expect("delete");
+    let gone = tests::harness::eventually(std::time::Duration::from_secs(20), || async {
+        let going = cms.get_opt("going").await.ok()?;
+        let only = cms.get_opt("only").await.ok()?;
+        (going.is_none() && only.is_none()).then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the owner and its only dependent went");
+    let shared = cms.get("shared").await.expect("kept by its other owner");
+    let owners: Vec<String> = shared
+        .metadata
+        .owner_references
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| o.name)
+        .collect();
+    assert_eq!(owners, ["staying"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_namespace_deletes_its_content_first() {
     let c = ControlPlane::start().await;

@@ -12,9 +12,13 @@
 //!   finalizer so the apiserver removes the object;
 //! - the object has owners: those gone (checked against the apiserver when
 //!   the graph has not seen them: it may just be behind) are dangling.
-//!   All dangling: delete the object (**background** cascade). Some
-//!   dangling: drop those references. An owner in foreground deletion
-//!   whose reference blocks: delete the object in the foreground too.
+//!   An owner that still exists (a "solid" one) keeps the object: the
+//!   references to owners that are gone or being deleted in the foreground
+//!   are dropped. Otherwise an owner in foreground deletion: delete the
+//!   object too (in the foreground when it has dependents); all owners
+//!   gone: delete it (**background** cascade). A dependent of an owner in
+//!   foreground deletion that another owner keeps loses only its
+//!   reference to the owner being deleted.
 
 pub mod graph;
 
@@ -250,32 +254,46 @@ impl Reconciler for GarbageCollector {
             return Ok(Action::Done);
         }
         let mut dangling = Vec::new();
-        let mut waiting = 0;
+        let mut waiting = Vec::new();
+        let mut solid = false;
         let mut unobserved = false;
         for o in &node.owners {
             match self.owner_state(&node, o).await? {
                 OwnerState::Dangling => dangling.push(o.uid.clone()),
-                OwnerState::Waiting if o.block_owner_deletion == Some(true) => waiting += 1,
-                OwnerState::Unobserved => unobserved = true,
-                _ => {}
+                OwnerState::Waiting => waiting.push(o.uid.clone()),
+                OwnerState::Solid => solid = true,
+                OwnerState::Unobserved => {
+                    solid = true;
+                    unobserved = true;
+                }
             }
         }
-        if dangling.len() == node.owners.len() {
+        if solid {
+            // An owner that still exists keeps the object (upstream's
+            // "solid" owner): only the references to owners that are gone
+            // or being deleted in the foreground go, so those owners are
+            // not kept waiting on it.
+            if !dangling.is_empty() || !waiting.is_empty() {
+                let keep: Vec<&OwnerReference> = node
+                    .owners
+                    .iter()
+                    .filter(|o| !dangling.contains(&o.uid) && !waiting.contains(&o.uid))
+                    .collect();
+                tracing::info!(object = %node.describe(), "dropping references to deleted owners; another owner keeps it");
+                let patch = serde_json::json!({"metadata": {"ownerReferences": keep, "uid": uid}});
+                self.patch(&node, &patch).await?;
+            }
+        } else if !waiting.is_empty() {
+            tracing::info!(object = %node.describe(), "owner is deleted in the foreground; deleting");
+            let policy = if self.graph.dependents(uid).is_empty() {
+                PropagationPolicy::Background
+            } else {
+                PropagationPolicy::Foreground
+            };
+            self.delete(uid, &node, policy).await?;
+        } else if !dangling.is_empty() {
             tracing::info!(object = %node.describe(), "all owners are gone; deleting");
             self.delete(uid, &node, PropagationPolicy::Background)
-                .await?;
-        } else if !dangling.is_empty() {
-            let keep: Vec<&OwnerReference> = node
-                .owners
-                .iter()
-                .filter(|o| !dangling.contains(&o.uid))
-                .collect();
-            tracing::info!(object = %node.describe(), "dropping references to deleted owners");
-            let patch = serde_json::json!({"metadata": {"ownerReferences": keep, "uid": uid}});
-            self.patch(&node, &patch).await?;
-        } else if waiting > 0 {
-            tracing::info!(object = %node.describe(), "owner is deleted in the foreground; deleting");
-            self.delete(uid, &node, PropagationPolicy::Foreground)
                 .await?;
         }
         if unobserved {
@@ -334,6 +352,20 @@ impl GarbageCollector {
             Err(e) if is_not_found(&e) => Ok(OwnerState::Dangling),
             Err(e) => Err(e).context(|| format!("looking up owner {} {}", o.kind, o.name)),
         }
+    }
+
+    /// Whether `dep` has an owner other than `owner` that exists and is not
+    /// itself being deleted in the foreground.
+    async fn has_other_solid_owner(&self, dep: &Node, owner: &str) -> Result<bool> {
+        for o in dep.owners.iter().filter(|o| o.uid != owner) {
+            if matches!(
+                self.owner_state(dep, o).await?,
+                OwnerState::Solid | OwnerState::Unobserved
+            ) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The resource serving an owner's kind, from discovery (the kinds of
@@ -448,6 +480,17 @@ impl GarbageCollector {
                         ..o.clone()
                     })
                     .collect();
+                let patch =
+                    serde_json::json!({"metadata": {"ownerReferences": owners, "uid": duid}});
+                self.patch(dep, &patch).await?;
+                continue;
+            }
+            if !dep.deleting && self.has_other_solid_owner(dep, uid).await? {
+                // Another owner still keeps it: it loses only its reference
+                // to us (upstream's attemptToDeleteItem with a solid owner).
+                tracing::info!(object = %dep.describe(), "kept by another owner; dropping its reference to the owner being deleted");
+                let owners: Vec<&OwnerReference> =
+                    dep.owners.iter().filter(|o| o.uid != uid).collect();
                 let patch =
                     serde_json::json!({"metadata": {"ownerReferences": owners, "uid": duid}});
                 self.patch(dep, &patch).await?;
