@@ -107,8 +107,9 @@ pub fn go_json(v: &Value) -> String {
     )
 }
 
-/// The manifest with its last-applied annotation set, as upstream builds it.
-pub fn with_last_applied(obj: &Value) -> Value {
+/// The manifest with an `annotations` map and no last-applied annotation
+/// (upstream's modified configuration before it records it).
+pub fn without_last_applied(obj: &Value) -> Value {
     let mut bare = obj.clone();
     let annotations = bare["metadata"]
         .as_object_mut()
@@ -121,6 +122,12 @@ pub fn with_last_applied(obj: &Value) -> Value {
             m.remove(LAST_APPLIED);
         }
     }
+    bare
+}
+
+/// The manifest with its last-applied annotation set, as upstream builds it.
+pub fn with_last_applied(obj: &Value) -> Value {
+    let bare = without_last_applied(obj);
     let text = go_json(&bare);
     let mut out = bare;
     out["metadata"]["annotations"][LAST_APPLIED] = json!(text);
@@ -194,7 +201,7 @@ pub async fn run(rest: &Rest, a: ApplyArgs) -> Result<i32> {
         let res = if a.server_side {
             server_side(rest, &r, &doc, ns.as_deref(), dry, &a, validate).await
         } else {
-            client_side(rest, &r, &doc, ns.as_deref(), dry, validate).await
+            client_side(rest, &r, &doc, ns.as_deref(), dry, validate, true).await
         };
         match res {
             Ok((action, obj)) => match &output {
@@ -207,15 +214,25 @@ pub async fn run(rest: &Rest, a: ApplyArgs) -> Result<i32> {
     Ok(crate::error::report(errors))
 }
 
-async fn client_side(
+/// Client-side apply of one object: created, or patched with the
+/// three-way merge of its last-applied configuration, the manifest and the
+/// live object. `annotate`: record the manifest as the new last-applied
+/// configuration (`kubectl diff` does not, so its view of the result keeps
+/// the old one, as upstream's).
+pub(crate) async fn client_side(
     rest: &Rest,
     r: &Resource,
     doc: &Doc,
     ns: Option<&str>,
     dry: DryRun,
     validate: &str,
+    annotate: bool,
 ) -> Result<(&'static str, Value)> {
-    let modified = with_last_applied(&doc.object);
+    let modified = if annotate {
+        with_last_applied(&doc.object)
+    } else {
+        without_last_applied(&doc.object)
+    };
     let path = r.object_path(ns, &doc.name);
     let ctx = |verb: &str| format!("error when {verb} \"{}\"", doc.source);
     let current = match rest.get(&path).await {
@@ -286,7 +303,7 @@ async fn client_side(
     }
 }
 
-async fn server_side(
+pub(crate) async fn server_side(
     rest: &Rest,
     r: &Resource,
     doc: &Doc,

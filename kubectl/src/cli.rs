@@ -161,6 +161,8 @@ pub enum Command {
     Version(VersionArgs),
     /// Display cluster information.
     ClusterInfo,
+    /// Diff the live version against a would-be applied version.
+    Diff(ApplyArgs),
     /// List events.
     Events(EventsArgs),
     /// Display resource (CPU/memory) usage.

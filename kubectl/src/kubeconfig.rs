@@ -272,6 +272,22 @@ pub async fn resolve(flags: &Flags) -> Result<Resolved> {
     {
         cluster["server"] = json!("http://localhost:8080");
     }
+    // A server without a scheme (`-s localhost:8080`): HTTPS when the
+    // cluster has TLS settings, else plain HTTP (client-go's
+    // DefaultServerURL).
+    let server = cluster["server"].as_str().unwrap_or("").to_string();
+    if !server.contains("://") {
+        let tls = [
+            "certificate-authority",
+            "certificate-authority-data",
+            "insecure-skip-tls-verify",
+        ]
+        .iter()
+        .any(|k| cluster.get(*k).is_some_and(|v| !v.is_null()))
+            || flags.insecure_skip_tls_verify;
+        let scheme = if tls { "https" } else { "http" };
+        cluster["server"] = json!(format!("{scheme}://{server}"));
+    }
     if flags.insecure_skip_tls_verify {
         cluster["insecure-skip-tls-verify"] = json!(true);
         if let Some(m) = cluster.as_object_mut() {

@@ -22,6 +22,7 @@ pub mod cordon;
 pub mod create;
 pub mod delete;
 pub mod describe;
+pub mod diff;
 pub mod discovery;
 pub mod drain;
 pub mod edit;
@@ -84,6 +85,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::ApiResources(a) => api_resources::run(&rest, a).await,
                 Command::ApiVersions => api_resources::versions(&rest).await,
                 Command::ClusterInfo => cluster_info::run(&rest).await,
+                Command::Diff(a) => diff::run(&rest, a).await,
                 Command::Events(a) => events::run(&rest, a).await,
                 Command::Top { command } => top::run(&rest, command).await,
                 Command::Trace(a) => trace::run(&rest, a).await,

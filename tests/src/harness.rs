@@ -644,6 +644,8 @@ impl Watch {
 pub struct KubectlOutput {
     /// Whether it exited 0.
     pub success: bool,
+    /// The exit code (`None` when killed by a signal).
+    pub code: Option<i32>,
     /// Standard output.
     pub stdout: String,
     /// Standard error.
@@ -677,6 +679,7 @@ pub fn kubectl_cached(server: &str, cache: &Path, args: &[&str]) -> Result<Kubec
         })?;
     Ok(KubectlOutput {
         success: out.status.success(),
+        code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })
@@ -703,6 +706,7 @@ pub fn our_kubectl_cached(server: &str, cache: &Path, args: &[&str]) -> Result<K
         })?;
     Ok(KubectlOutput {
         success: out.status.success(),
+        code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     })

@@ -169,6 +169,7 @@ fn kubectl(kubeconfig: &Path, args: &[&str]) -> KubectlOutput {
         .expect("kubectl runs");
     KubectlOutput {
         success: out.status.success(),
+        code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }

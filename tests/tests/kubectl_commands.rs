@@ -326,6 +326,7 @@ fn kubectl_with_editor(server: &str, editor: &str, args: &[&str]) -> KubectlOutp
         .expect("kubectl runs");
     KubectlOutput {
         success: out.status.success(),
+        code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }

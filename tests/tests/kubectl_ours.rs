@@ -595,6 +595,7 @@ impl Both {
                 .expect("kubectl runs");
             KubectlOutput {
                 success: out.status.success(),
+                code: out.status.code(),
                 stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
                 stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
             }
@@ -910,4 +911,125 @@ async fn events_print_what_upstream_prints() {
     b.same(&["events", "--for", "web-0"]);
     b.same(&["events", "-n", "other", "-o", "yaml"]);
     assert_eq!(b.compared, 10);
+}
+
+/// A diff's output with what differs between two runs put aside: the
+/// temporary directories' random suffixes and the files' times in the
+/// `---`/`+++` headers.
+fn normalize_diff(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            let mut l = l.to_string();
+            for dir in ["LIVE-", "MERGED-"] {
+                while let Some(i) = l.find(dir) {
+                    let start = i + dir.len();
+                    let end = l[start..]
+                        .find(|c: char| !c.is_ascii_digit())
+                        .map_or(l.len(), |e| start + e);
+                    if end == start {
+                        break;
+                    }
+                    l.replace_range(i..end, &dir.to_lowercase().replace('-', "_"));
+                }
+            }
+            if l.starts_with("--- ") || l.starts_with("+++ ") {
+                if let Some(tab) = l.find('\t') {
+                    l.truncate(tab);
+                }
+            }
+            l
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `kubectl diff`, ours against the real one: nothing to change (exit 0),
+/// a changed Deployment and ConfigMap and a new Service (exit 1, the same
+/// unified diff), server-side, and a Secret whose values are masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_prints_what_upstream_prints() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let dir = tempfile::tempdir().expect("dir");
+    let cache_ours = tempfile::tempdir().expect("cache");
+    let cache_real = tempfile::tempdir().expect("cache");
+    let app = dir.path().join("app.yaml");
+    write(&app, APP);
+    let app = app.display().to_string();
+    let applied =
+        kubectl_cached(&api.url, cache_real.path(), &["apply", "-f", &app]).expect("apply");
+    assert!(applied.success, "{}", applied.stderr);
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {user: admin, pass: one}\n";
+    let secret_file = dir.path().join("secret.yaml");
+    write(&secret_file, secret);
+    let secret_file = secret_file.display().to_string();
+    let applied =
+        kubectl_cached(&api.url, cache_real.path(), &["apply", "-f", &secret_file]).expect("apply");
+    assert!(applied.success, "{}", applied.stderr);
+
+    let changed = dir.path().join("changed.yaml");
+    write(
+        &changed,
+        &APP.replace("replicas: 2", "replicas: 3")
+            .replace("greeting: hello", "greeting: bonjour")
+            .replace(
+                "name: web\nspec:\n  selector",
+                "name: web2\nspec:\n  selector",
+            ),
+    );
+    let changed = changed.display().to_string();
+    let secret_changed = dir.path().join("secret2.yaml");
+    write(&secret_changed, &secret.replace("pass: one", "pass: two"));
+    let secret_changed = secret_changed.display().to_string();
+
+    for (args, code) in [
+        (vec!["diff", "-f", &app], 0),
+        (vec!["diff", "-f", &changed], 1),
+        // Fields the client-side apply owns: a conflict, an error (2).
+        (vec!["diff", "-f", &changed, "--server-side"], 2),
+        (
+            vec!["diff", "-f", &changed, "--server-side", "--force-conflicts"],
+            1,
+        ),
+        (vec!["diff", "-f", &secret_changed], 1),
+    ] {
+        let ours = our_kubectl_cached(&api.url, cache_ours.path(), &args).expect("ours");
+        let real = kubectl_cached(&api.url, cache_real.path(), &args).expect("real");
+        assert_eq!(real.code, Some(code), "{args:?}: {}", real.stderr);
+        assert_eq!(ours.code, real.code, "{args:?}: {}", ours.stderr);
+        assert_eq!(
+            normalize_diff(&ours.stdout),
+            normalize_diff(&real.stdout),
+            "stdout of {args:?}"
+        );
+        // Upstream's retries log through klog (`W1204 13:14:09.016 ...`).
+        let no_klog = |s: &str| {
+            s.lines()
+                .filter(|l| {
+                    !(l.len() > 5
+                        && l.starts_with(['I', 'W', 'E'])
+                        && l[1..5].chars().all(|c| c.is_ascii_digit()))
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            no_klog(&ours.stderr),
+            no_klog(&real.stderr),
+            "stderr of {args:?}"
+        );
+    }
+    // A server named without a scheme is plain HTTP when there is no TLS
+    // setting (it used to make our kubectl panic).
+    let bare = api.url.trim_start_matches("http://");
+    let args = ["get", "namespaces", "-o", "name"];
+    let ours = our_kubectl_cached(bare, cache_ours.path(), &args).expect("ours");
+    let real = kubectl_cached(bare, cache_real.path(), &args).expect("real");
+    assert!(
+        real.success && ours.success,
+        "{}\n{}",
+        real.stderr,
+        ours.stderr
+    );
+    assert_eq!(ours.stdout, real.stdout);
 }

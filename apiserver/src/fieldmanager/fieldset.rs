@@ -212,8 +212,17 @@ fn walk(v: &Value, names: &mut Vec<String>, out: &mut FieldSet) {
 pub fn item_key(item: &Value, keys: &[&str]) -> Option<String> {
     let mut parts = BTreeMap::new();
     for k in keys {
-        if let Some(v) = item.get(*k) {
-            parts.insert((*k).to_string(), v.clone());
+        match item.get(*k) {
+            Some(v) => {
+                parts.insert((*k).to_string(), v.clone());
+            }
+            // A key field with a default counts with it (upstream's schema
+            // defaults the ports' `protocol`), so an applied port without a
+            // protocol is the stored TCP one, not a second port.
+            None if *k == "protocol" => {
+                parts.insert((*k).to_string(), Value::from("TCP"));
+            }
+            None => {}
         }
     }
     if parts.is_empty() {
