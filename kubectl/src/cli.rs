@@ -161,6 +161,8 @@ pub enum Command {
     Version(VersionArgs),
     /// Display cluster information.
     ClusterInfo,
+    /// Copy files and directories to and from containers.
+    Cp(CpArgs),
     /// Diff the live version against a would-be applied version.
     Diff(ApplyArgs),
     /// List events.
@@ -801,6 +803,16 @@ pub struct TraceArgs {
     /// Output format: json.
     #[arg(short = 'o', long)]
     pub output: Option<String>,
+}
+
+/// `kubectl cp`.
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// SRC DEST: a local path and `[[namespace/]pod:]path`, either way round.
+    pub args: Vec<String>,
+    /// Container name. If omitted, the first container in the pod is chosen.
+    #[arg(short = 'c', long)]
+    pub container: Option<String>,
 }
 
 /// `kubectl events`.

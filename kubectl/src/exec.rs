@@ -205,30 +205,11 @@ pub async fn run(rest: &Rest, a: ExecArgs) -> Result<i32> {
                 stderr.flush()?;
             }
             3 => {
-                let status: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-                if status["status"] == "Failure" {
-                    let exit = status["details"]["causes"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .find(|c| c["reason"] == "ExitCode")
-                        .and_then(|c| c["message"].as_str())
-                        .and_then(|m| m.parse::<i32>().ok());
-                    match exit {
-                        Some(n) if status["reason"] == "NonZeroExitCode" => {
-                            drop(_raw);
-                            eprintln!("command terminated with exit code {n}");
-                            code = n;
-                        }
-                        _ => {
-                            return Err(Error::usage(
-                                status["message"]
-                                    .as_str()
-                                    .unwrap_or("exec failed")
-                                    .to_string(),
-                            ))
-                        }
-                    }
+                let n = exit_code(body)?;
+                if n != 0 {
+                    drop(_raw);
+                    eprintln!("command terminated with exit code {n}");
+                    code = n;
                 }
                 break;
             }
@@ -239,4 +220,122 @@ pub async fn run(rest: &Rest, a: ExecArgs) -> Result<i32> {
         t.abort();
     }
     Ok(code)
+}
+
+/// The remote command's exit code from the `Status` of channel 3: 0 for
+/// `Success`, N for a `NonZeroExitCode` failure; any other failure (the
+/// command could not start) is an error with the server's message.
+fn exit_code(status: &[u8]) -> Result<i32> {
+    let status: Value = serde_json::from_slice(status).unwrap_or(Value::Null);
+    if status["status"] != "Failure" {
+        return Ok(0);
+    }
+    let exit = status["details"]["causes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["reason"] == "ExitCode")
+        .and_then(|c| c["message"].as_str())
+        .and_then(|m| m.parse::<i32>().ok());
+    match exit {
+        Some(n) if status["reason"] == "NonZeroExitCode" => Ok(n),
+        _ => Err(Error::usage(
+            status["message"]
+                .as_str()
+                .unwrap_or("exec failed")
+                .to_string(),
+        )),
+    }
+}
+
+/// What a command run in a container (without a terminal) wrote, and how
+/// it exited.
+pub(crate) struct Ran {
+    /// Its standard output.
+    pub stdout: Vec<u8>,
+    /// Its standard error.
+    pub stderr: Vec<u8>,
+    /// Its exit code.
+    pub code: i32,
+}
+
+/// Runs `command` in `container` of pod `namespace/pod` with `input` as its
+/// whole standard input (closed after it), collecting what it writes: the
+/// exec stream as [`run`] uses it, for commands built on exec (`cp`).
+pub(crate) async fn run_collect(
+    rest: &Rest,
+    namespace: &str,
+    pod: &str,
+    container: Option<&str>,
+    command: &[&str],
+    input: Option<Vec<u8>>,
+) -> Result<Ran> {
+    let mut qs = vec!["stdout=true".to_string(), "stderr=true".to_string()];
+    if let Some(c) = container {
+        qs.push(format!("container={}", q(c)));
+    }
+    if input.is_some() {
+        qs.push("stdin=true".into());
+    }
+    for c in command {
+        qs.push(format!("command={}", q(c)));
+    }
+    let path = format!(
+        "/api/v1/namespaces/{}/pods/{}/exec?{}",
+        q(namespace),
+        q(pod),
+        qs.join("&")
+    );
+    let req = Request::builder()
+        .method("GET")
+        .uri(path)
+        .body(Vec::new())
+        .map_err(|e| Error::usage(e.to_string()))?;
+    let conn = rest
+        .client
+        .connect(req)
+        .await
+        .map_err(|e| kube_err(rest, e))?;
+    let (mut tx, mut rx) = conn.into_stream().split();
+    let feeder = input.map(|data| {
+        tokio::spawn(async move {
+            for chunk in data.chunks(32 * 1024) {
+                let mut m = Vec::with_capacity(chunk.len() + 1);
+                m.push(0);
+                m.extend_from_slice(chunk);
+                if tx.send(Message::binary(m)).await.is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Message::binary(vec![255, 0])).await;
+        })
+    });
+    let mut ran = Ran {
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        code: 0,
+    };
+    while let Some(Ok(msg)) = rx.next().await {
+        let data: Vec<u8> = match msg {
+            Message::Binary(b) => b.to_vec(),
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        let Some((&chan, body)) = data.split_first() else {
+            continue;
+        };
+        match chan {
+            1 => ran.stdout.extend_from_slice(body),
+            2 => ran.stderr.extend_from_slice(body),
+            3 => {
+                ran.code = exit_code(body)?;
+                break;
+            }
+            _ => {}
+        }
+    }
+    if let Some(f) = feeder {
+        f.abort();
+    }
+    Ok(ran)
 }

@@ -19,6 +19,7 @@ pub mod client;
 pub mod cluster_info;
 pub mod config;
 pub mod cordon;
+pub mod cp;
 pub mod create;
 pub mod delete;
 pub mod describe;
@@ -85,6 +86,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::ApiResources(a) => api_resources::run(&rest, a).await,
                 Command::ApiVersions => api_resources::versions(&rest).await,
                 Command::ClusterInfo => cluster_info::run(&rest).await,
+                Command::Cp(a) => cp::run(&rest, a).await,
                 Command::Diff(a) => diff::run(&rest, a).await,
                 Command::Events(a) => events::run(&rest, a).await,
                 Command::Top { command } => top::run(&rest, command).await,

@@ -217,6 +217,64 @@ fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
     let (code, _, _) = lab.kubectl(&["exec", &first, "--", "sh", "-c", "exit 3"]);
     assert_eq!(code, 3, "kubectl exec passes the exit code");
 
+    // cp, ours and the real one: a directory into the pod and back, a
+    // file out of it; both leave the same files.
+    let work = tempfile::tempdir().expect("dir");
+    let local = work.path().join("site");
+    std::fs::create_dir_all(local.join("sub")).expect("dirs");
+    std::fs::write(local.join("index.html"), "<h1>copied</h1>\n").expect("file");
+    std::fs::write(local.join("sub/data.txt"), "one\ntwo\n").expect("file");
+    for (who, run) in [
+        (
+            "ours",
+            &(|a: &[&str]| lab.our_kubectl(a)) as &dyn Fn(&[&str]) -> (i32, String, String),
+        ),
+        ("real", &|a: &[&str]| lab.kubectl(a)),
+    ] {
+        let remote = format!("{first}:/tmp/{who}");
+        let (code, _, err) = run(&["cp", local.to_str().unwrap_or_default(), &remote]);
+        assert_eq!(code, 0, "{who} cp to the pod: {err}");
+        let listing = lab.kubectl_ok(&[
+            "exec",
+            &first,
+            "--",
+            "cat",
+            &format!("/tmp/{who}/sub/data.txt"),
+        ]);
+        assert_eq!(listing, "one\ntwo\n", "{who}");
+        let back = work.path().join(format!("back-{who}"));
+        let (code, _, err) = run(&["cp", &remote, back.to_str().unwrap_or_default()]);
+        assert_eq!(code, 0, "{who} cp from the pod: {err}");
+        assert_eq!(
+            std::fs::read_to_string(back.join("sub/data.txt")).unwrap_or_default(),
+            "one\ntwo\n",
+            "{who}"
+        );
+        let one = work.path().join(format!("hostname-{who}"));
+        let (code, out, err) = run(&[
+            "cp",
+            &format!("{first}:/etc/hostname"),
+            one.to_str().unwrap_or_default(),
+        ]);
+        assert_eq!(code, 0, "{who}: {err}");
+        assert_eq!(
+            out, "tar: removing leading '/' from member names\n",
+            "{who}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&one).unwrap_or_default().trim(),
+            first
+        );
+    }
+    let (code, _, err) = lab.our_kubectl(&["cp", "/no/such/path", &format!("{first}:/tmp")]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "error: /no/such/path doesn't exist in local filesystem\n"
+        )
+    );
+
     // Pod to pod across nodes, by IP.
     let a = &web[0];
     let b = web
