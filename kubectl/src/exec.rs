@@ -67,6 +67,20 @@ fn kube_err(rest: &Rest, e: kube::Error) -> Error {
     }
 }
 
+/// Opens the exec WebSocket at `path` (the `exec` subresource with its
+/// query).
+async fn connect(rest: &Rest, path: String) -> Result<kube::client::Connection> {
+    let req = Request::builder()
+        .method("GET")
+        .uri(path)
+        .body(Vec::new())
+        .map_err(|e| Error::usage(e.to_string()))?;
+    rest.client
+        .connect(req)
+        .await
+        .map_err(|e| kube_err(rest, e))
+}
+
 /// Runs `kubectl exec`; returns the remote command's exit code.
 pub async fn run(rest: &Rest, a: ExecArgs) -> Result<i32> {
     if a.command.is_empty() {
@@ -134,17 +148,7 @@ pub async fn run(rest: &Rest, a: ExecArgs) -> Result<i32> {
         "/api/v1/namespaces/{ns}/pods/{pod_name}/exec?{}",
         qs.join("&")
     );
-    let req = Request::builder()
-        .method("GET")
-        .uri(path)
-        .body(Vec::new())
-        .map_err(|e| Error::usage(e.to_string()))?;
-    let conn = rest
-        .client
-        .connect(req)
-        .await
-        .map_err(|e| kube_err(rest, e))?;
-    let (mut tx, mut rx) = conn.into_stream().split();
+    let (mut tx, mut rx) = connect(rest, path).await?.into_stream().split();
     let _raw = (a.tty && a.stdin).then(RawMode::enter);
 
     // stdin pump: channel 0, then a close of channel 0 (v5) at EOF.
@@ -286,17 +290,7 @@ pub(crate) async fn run_collect(
         q(pod),
         qs.join("&")
     );
-    let req = Request::builder()
-        .method("GET")
-        .uri(path)
-        .body(Vec::new())
-        .map_err(|e| Error::usage(e.to_string()))?;
-    let conn = rest
-        .client
-        .connect(req)
-        .await
-        .map_err(|e| kube_err(rest, e))?;
-    let (mut tx, mut rx) = conn.into_stream().split();
+    let (mut tx, mut rx) = connect(rest, path).await?.into_stream().split();
     let feeder = input.map(|data| {
         tokio::spawn(async move {
             for chunk in data.chunks(32 * 1024) {

@@ -454,8 +454,17 @@ impl Scheduler {
         }
     }
 
-    /// Deletes the victims of a preemption.
+    /// Deletes the victims of a preemption, each first marked with upstream's
+    /// `DisruptionTarget` condition (reason `PreemptionByScheduler`), which
+    /// a Job's pod failure policy or a user reading the pod's status can
+    /// tell from other failures.
     async fn evict(self: Arc<Self>, preemptor: Arc<PodInfo>, c: preemption::Candidate) {
+        let scheduler = preemptor
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.scheduler_name.clone())
+            .unwrap_or_else(|| "default-scheduler".into());
         for v in &c.victims {
             self.metrics
                 .preemption_victims
@@ -468,6 +477,23 @@ impl Scheduler {
                 format!("Preempted by pod {} on node {}", preemptor.key, c.node),
             );
             let api: Api<Pod> = Api::namespaced(self.client.clone(), &v.namespace);
+            let condition = json!({"status": {"conditions": [{
+                "type": "DisruptionTarget",
+                "status": "True",
+                "reason": "PreemptionByScheduler",
+                "message": format!("{scheduler}: preempting to accommodate a higher priority pod"),
+                "lastTransitionTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            }]}});
+            if let Err(e) = api
+                .patch_status(
+                    &v.name,
+                    &PatchParams::default(),
+                    &Patch::Strategic(&condition),
+                )
+                .await
+            {
+                warn!(victim = %v.key, error = %e, "marking preemption victim");
+            }
             let dp = DeleteParams {
                 preconditions: Some(Preconditions {
                     uid: Some(v.uid.clone()),

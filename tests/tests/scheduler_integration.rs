@@ -346,13 +346,19 @@ async fn scheduler_preempts_lower_priority_pods() {
         .await
         .expect("low-b bound");
 
-    // A stand-in for the kubelet: pods marked for deletion go away.
+    // A stand-in for the kubelet: pods marked for deletion go away (their
+    // conditions noted first).
     let kubelet_http = http.clone();
+    let confirmed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = confirmed.clone();
     let fake_kubelet = tokio::spawn(async move {
         loop {
             if let Ok(r) = kubelet_http.get("/api/v1/namespaces/default/pods").await {
                 for p in r.body["items"].as_array().cloned().unwrap_or_default() {
                     if p["metadata"]["deletionTimestamp"].is_string() {
+                        if let Ok(mut v) = seen.lock() {
+                            v.push(p["status"]["conditions"].clone());
+                        }
                         let name = p["metadata"]["name"].as_str().unwrap_or("");
                         let _ = kubelet_http
                             .delete(
@@ -385,6 +391,19 @@ async fn scheduler_preempts_lower_priority_pods() {
     };
     // The fewest victims: exactly one of the two low pods was evicted.
     assert!(gone("low-a").await ^ gone("low-b").await);
+    // Marked as a disruption before it was deleted, as upstream.
+    let conditions = confirmed.lock().map(|v| v.clone()).unwrap_or_default();
+    let marked = conditions
+        .iter()
+        .flat_map(|c| c.as_array().cloned().unwrap_or_default())
+        .any(|c| {
+            c["type"] == "DisruptionTarget"
+                && c["status"] == "True"
+                && c["reason"] == "PreemptionByScheduler"
+                && c["message"]
+                    == "default-scheduler: preempting to accommodate a higher priority pod"
+        });
+    assert!(marked, "{conditions:?}");
     let preempted = eventually(Duration::from_secs(10), || async {
         let r = http.get("/api/v1/namespaces/default/events").await.ok()?;
         r.body["items"]
