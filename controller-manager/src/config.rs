@@ -23,6 +23,7 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "daemonset",
     "statefulset",
     "serviceaccount",
+    "service-lb",
     "root-ca-cert-publisher",
     "replicationcontroller",
     "disruption",

@@ -163,6 +163,8 @@ pub enum Command {
     ClusterInfo,
     /// Copy files and directories to and from containers.
     Cp(CpArgs),
+    /// Forward one or more local ports to a pod.
+    PortForward(PortForwardArgs),
     /// Diff the live version against a would-be applied version.
     Diff(ApplyArgs),
     /// List events.
@@ -803,6 +805,16 @@ pub struct TraceArgs {
     /// Output format: json.
     #[arg(short = 'o', long)]
     pub output: Option<String>,
+}
+
+/// `kubectl port-forward`.
+#[derive(Debug, Args)]
+pub struct PortForwardArgs {
+    /// TYPE/NAME (or a pod's NAME), then [LOCAL_PORT:]REMOTE_PORT ...
+    pub args: Vec<String>,
+    /// Addresses to listen on (comma separated): IP addresses or localhost.
+    #[arg(long, default_value = "localhost")]
+    pub address: String,
 }
 
 /// `kubectl cp`.

@@ -38,6 +38,7 @@ pub mod label;
 pub mod logs;
 pub mod manifest;
 pub mod patch;
+pub mod port_forward;
 pub mod printers;
 pub mod rollout;
 pub mod run;
@@ -87,6 +88,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::ApiVersions => api_resources::versions(&rest).await,
                 Command::ClusterInfo => cluster_info::run(&rest).await,
                 Command::Cp(a) => cp::run(&rest, a).await,
+                Command::PortForward(a) => port_forward::run(&rest, a).await,
                 Command::Diff(a) => diff::run(&rest, a).await,
                 Command::Events(a) => events::run(&rest, a).await,
                 Command::Top { command } => top::run(&rest, command).await,

@@ -248,6 +248,22 @@ impl Lab {
             .expect("kubectl runs")
     }
 
+    /// Starts our long-running kubectl (port-forward).
+    pub fn our_kubectl_spawn(&self, args: &[&str]) -> Child {
+        let bin = crate::harness::binary("kubectl")
+            .expect("our kubectl is built (cargo build -p kubectl)");
+        Command::new(bin)
+            .env("KUBECONFIG", self.kubeconfig())
+            .arg("--cache-dir")
+            .arg(self.dir.join("kube-cache-ours"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("our kubectl runs")
+    }
+
     /// The network namespace of node `i` (1-based).
     pub fn node_netns(&self, i: usize) -> String {
         format!("mk-{}-n{i}", self.name)

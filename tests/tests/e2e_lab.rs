@@ -332,25 +332,58 @@ spec:
     let _ = follow.wait();
     assert!(seen.len() >= 8, "logs -f streamed {seen:?}");
 
-    // port-forward to a pod.
-    let mut pf = lab.kubectl_spawn(&["port-forward", &format!("pod/{first}"), ":8080"]);
-    let mut pf_out = BufReader::new(pf.stdout.take().expect("piped stdout"));
-    let mut line = String::new();
-    let _ = pf_out.read_line(&mut line);
-    let port: u16 = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| {
-            let mut err = String::new();
-            let _ = pf.stderr.take().map(|mut e| e.read_to_string(&mut err));
-            panic!("port-forward printed {line:?} {err}")
-        });
-    let body = http_get(port);
-    let _ = pf.kill();
-    let _ = pf.wait();
-    assert!(body.contains(&format!("hello from {first}")), "{body}");
+    // port-forward to a pod, with the real kubectl and ours (to the pod,
+    // and through its Deployment): the same lines, the same page.
+    for (who, target, port) in [
+        ("real", format!("pod/{first}"), ":8080"),
+        ("ours", format!("pod/{first}"), ":8080"),
+        ("ours", "deployment/web".to_string(), ":8080"),
+    ] {
+        let args = ["port-forward", target.as_str(), port];
+        let mut pf = if who == "real" {
+            lab.kubectl_spawn(&args)
+        } else {
+            lab.our_kubectl_spawn(&args)
+        };
+        let mut pf_out = BufReader::new(pf.stdout.take().expect("piped stdout"));
+        let mut line = String::new();
+        let _ = pf_out.read_line(&mut line);
+        let port: u16 = line
+            .strip_prefix("Forwarding from 127.0.0.1:")
+            .and_then(|r| r.strip_suffix(" -> 8080\n"))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| {
+                let mut err = String::new();
+                let _ = pf.stderr.take().map(|mut e| e.read_to_string(&mut err));
+                panic!("{who} port-forward printed {line:?} {err}")
+            });
+        let mut second = String::new();
+        let _ = pf_out.read_line(&mut second);
+        assert_eq!(
+            second,
+            format!("Forwarding from [::1]:{port} -> 8080\n"),
+            "{who}"
+        );
+        let body = http_get(port);
+        let mut handled = String::new();
+        let _ = pf_out.read_line(&mut handled);
+        let _ = pf.kill();
+        let _ = pf.wait();
+        let mut err = String::new();
+        let _ = pf.stderr.take().map(|mut e| e.read_to_string(&mut err));
+        assert!(body.contains("hello from "), "{who} {target}: {body} {err}");
+        if target.starts_with("pod/") {
+            assert!(
+                body.contains(&format!("hello from {first}")),
+                "{who}: {body}"
+            );
+        }
+        assert_eq!(
+            handled,
+            format!("Handling connection for {port}\n"),
+            "{who}"
+        );
+    }
 
     // Scale to zero and back.
     lab.kubectl_ok(&["scale", "deployment/web", "--replicas=0"]);

@@ -402,9 +402,12 @@ mod tests {
         let leaves: Vec<String> = set.leaves().iter().map(|p| display_path(p)).collect();
         assert!(leaves.contains(&".spec.replicas".to_string()));
         assert!(leaves.contains(&".spec.template.spec.containers[name=\"web\"].image".to_string()));
-        assert!(leaves
-            .iter()
-            .any(|l| l.ends_with("ports[containerPort=80]")));
+        assert!(
+            leaves
+                .iter()
+                .any(|l| l.ends_with("ports[containerPort=80,protocol=\"TCP\"]")),
+            "{leaves:?}"
+        );
         let v1 = set.to_fields_v1();
         assert!(v1["f:spec"]["f:template"]["f:spec"]["f:containers"]
             .get("k:{\"name\":\"web\"}")

@@ -6,7 +6,10 @@
 //! binary WebSocket messages. If that upgrade fails it falls back to plain
 //! SPDY (`Upgrade: SPDY/3.1`, `X-Stream-Protocol-Version:
 //! portforward.k8s.io`). Both are served here; after the upgrade they are
-//! the same byte stream, fed to [`session`].
+//! the same byte stream, fed to [`session`]. A WebSocket client asking for
+//! `v4.channel.k8s.io` (kube-rs, our kubectl) gets upstream's websocket
+//! channel protocol instead ([`channel_session`]): the ports in the query,
+//! a data and an error channel per port.
 //!
 //! For every local connection kubectl opens two SPDY streams that share a
 //! `requestID` header: an `error` stream (kubectl reads a message from it if
@@ -42,6 +45,127 @@ use container_runtime::sandbox::PodSandboxState;
 pub const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
 /// The stream protocol negotiated on a plain SPDY upgrade.
 pub const PORT_FORWARD_PROTOCOL: &str = "portforward.k8s.io";
+/// The WebSocket channel protocol (upstream's websocket port-forward, what
+/// kube-rs and our kubectl speak): the ports come in the query, port `i`
+/// has data channel `2i` and error channel `2i+1`, and each channel's
+/// first message is its port number (2 bytes, little-endian).
+pub const CHANNEL_PROTOCOL: &str = "v4.channel.k8s.io";
+
+/// The `ports` of the request's query (`?ports=80,8080` or repeated).
+fn requested_ports(req: &Request) -> Result<Vec<u16>, Error> {
+    let query = req.uri().query().unwrap_or("");
+    let mut ports = Vec::new();
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k != "ports" && k != "port" {
+            continue;
+        }
+        for p in v.split(',').filter(|p| !p.is_empty()) {
+            let port = p
+                .trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| Error::BadRequest(format!("invalid port {p:?}")))?;
+            ports.push(port);
+        }
+    }
+    if ports.is_empty() {
+        return Err(Error::BadRequest("port-forward needs ?ports=".into()));
+    }
+    Ok(ports)
+}
+
+/// Serves the channel protocol on an upgraded WebSocket: one connection
+/// into the pod per requested port, for as long as the client keeps the
+/// WebSocket open.
+async fn channel_session(socket: axum::extract::ws::WebSocket, ports: Vec<u16>, target: Target) {
+    let (mut sink, mut stream) = socket.split();
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(m) = out_rx.recv().await {
+            if sink.send(Message::Binary(Bytes::from(m))).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let mut to_pod: Vec<Option<mpsc::Sender<Bytes>>> = Vec::new();
+    for (i, port) in ports.iter().enumerate() {
+        let (data, error) = ((2 * i) as u8, (2 * i + 1) as u8);
+        let [lo, hi] = port.to_le_bytes();
+        let _ = out_tx.send(vec![data, lo, hi]).await;
+        let _ = out_tx.send(vec![error, lo, hi]).await;
+        let (tx, mut rx) = mpsc::channel::<Bytes>(32);
+        to_pod.push(Some(tx));
+        let out = out_tx.clone();
+        let target = target.clone();
+        let port = *port;
+        tokio::spawn(async move {
+            let sock = match connect(target.netns.clone(), port).await {
+                Ok(s) => s,
+                Err(e) => {
+                    let msg = format!(
+                        "error forwarding port {port} to pod {}, uid {}: {e}",
+                        target.pod, target.uid
+                    );
+                    let mut m = vec![error];
+                    m.extend_from_slice(msg.as_bytes());
+                    let _ = out.send(m).await;
+                    return;
+                }
+            };
+            let (mut r, mut w) = sock.into_split();
+            let up = async move {
+                while let Some(b) = rx.recv().await {
+                    if w.write_all(&b).await.is_err() {
+                        break;
+                    }
+                }
+                let _ = w.shutdown().await;
+            };
+            let down = async move {
+                let mut buf = vec![0u8; 32 * 1024];
+                while let Ok(n) = r.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut m = Vec::with_capacity(n + 1);
+                    m.push(data);
+                    m.extend_from_slice(&buf[..n]);
+                    if out.send(m).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            tokio::pin!(up);
+            tokio::pin!(down);
+            tokio::select! {
+                _ = &mut down => {}
+                _ = &mut up => down.await,
+            }
+        });
+    }
+    drop(out_tx);
+    while let Some(Ok(m)) = stream.next().await {
+        let data = match m {
+            Message::Binary(b) => b,
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        let Some((&ch, body)) = data.split_first() else {
+            continue;
+        };
+        // Even channels carry data to port ch/2; v5's close (255) and the
+        // error channels carry nothing for the pod.
+        if ch % 2 == 0 {
+            if let Some(Some(tx)) = to_pod.get((ch / 2) as usize) {
+                let _ = tx.send(Bytes::copy_from_slice(body)).await;
+            }
+        }
+    }
+    to_pod.clear();
+    let _ = writer.await;
+}
 
 /// `/portForward/{ns}/{pod}`.
 pub async fn port_forward(
@@ -94,6 +218,13 @@ pub fn upgrade(
     target: Target,
 ) -> Result<Response, Error> {
     if let Ok(ws) = ws {
+        let channels = ws.requested_protocols().any(|p| p == CHANNEL_PROTOCOL);
+        if channels {
+            let ports = requested_ports(&req)?;
+            return Ok(ws
+                .protocols([CHANNEL_PROTOCOL])
+                .on_upgrade(move |socket| channel_session(socket, ports, target)));
+        }
         if !ws.requested_protocols().any(|p| p == TUNNEL_PROTOCOL) {
             return Err(Error::BadRequest(format!(
                 "port-forward over WebSocket needs the subprotocol {TUNNEL_PROTOCOL}"

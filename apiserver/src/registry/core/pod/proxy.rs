@@ -152,7 +152,9 @@ pub async fn serve(server: &ApiServer, info: &RequestInfo, req: Request) -> Resu
     }
     check_not_finished(&pod)?;
     let addr = kubelet_address(server, &node).await?;
-    let query = encode(pairs.iter().filter(|(k, _)| k == "port"));
+    // Upstream's PodPortForwardOptions: `ports` (the WebSocket channel
+    // protocol names its ports there; SPDY clients name them per stream).
+    let query = encode(pairs.iter().filter(|(k, _)| k == "port" || k == "ports"));
     proxy(
         server,
         req,
