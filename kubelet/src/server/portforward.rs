@@ -95,7 +95,7 @@ async fn channel_session(socket: axum::extract::ws::WebSocket, ports: Vec<u16>, 
         let [lo, hi] = port.to_le_bytes();
         let _ = out_tx.send(vec![data, lo, hi]).await;
         let _ = out_tx.send(vec![error, lo, hi]).await;
-        let (tx, mut rx) = mpsc::channel::<Bytes>(32);
+        let (tx, rx) = mpsc::channel::<Bytes>(32);
         to_pod.push(Some(tx));
         let out = out_tx.clone();
         let target = target.clone();
@@ -114,35 +114,13 @@ async fn channel_session(socket: axum::extract::ws::WebSocket, ports: Vec<u16>, 
                     return;
                 }
             };
-            let (mut r, mut w) = sock.into_split();
-            let up = async move {
-                while let Some(b) = rx.recv().await {
-                    if w.write_all(&b).await.is_err() {
-                        break;
-                    }
-                }
-                let _ = w.shutdown().await;
-            };
-            let down = async move {
-                let mut buf = vec![0u8; 32 * 1024];
-                while let Ok(n) = r.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                    let mut m = Vec::with_capacity(n + 1);
-                    m.push(data);
-                    m.extend_from_slice(&buf[..n]);
-                    if out.send(m).await.is_err() {
-                        break;
-                    }
-                }
-            };
-            tokio::pin!(up);
-            tokio::pin!(down);
-            tokio::select! {
-                _ = &mut down => {}
-                _ = &mut up => down.await,
-            }
+            pump(sock, rx, out, move |bytes| {
+                let mut m = Vec::with_capacity(bytes.len() + 1);
+                m.push(data);
+                m.extend_from_slice(bytes);
+                m
+            })
+            .await;
         });
     }
     drop(out_tx);
@@ -418,7 +396,7 @@ async fn forward(
     error_stream: u32,
     data_stream: u32,
     out: mpsc::Sender<Vec<u8>>,
-    mut from_client: mpsc::Receiver<Bytes>,
+    from_client: mpsc::Receiver<Bytes>,
 ) {
     let result = match port.parse::<u16>() {
         Ok(p) if p > 0 => connect(target.netns.clone(), p).await,
@@ -441,6 +419,24 @@ async fn forward(
             return;
         }
     };
+    pump(sock, from_client, out.clone(), move |bytes| {
+        spdy::data(data_stream, 0, bytes)
+    })
+    .await;
+    let _ = out.send(spdy::data(data_stream, FLAG_FIN, &[])).await;
+    let _ = out.send(spdy::data(error_stream, FLAG_FIN, &[])).await;
+}
+
+/// Copies bytes both ways between a connection into the pod and the
+/// client until either side ends: the client's bytes arrive on
+/// `from_client`; the pod's are framed for the client's protocol by
+/// `frame` and queued on `out`.
+async fn pump(
+    sock: tokio::net::TcpStream,
+    mut from_client: mpsc::Receiver<Bytes>,
+    out: mpsc::Sender<Vec<u8>>,
+    frame: impl Fn(&[u8]) -> Vec<u8>,
+) {
     let (mut r, mut w) = sock.into_split();
     let up = async move {
         while let Some(b) = from_client.recv().await {
@@ -450,16 +446,10 @@ async fn forward(
         }
         let _ = w.shutdown().await;
     };
-    let down_out = out.clone();
     let down = async move {
         let mut buf = vec![0u8; 32 * 1024];
         while let Ok(n) = r.read(&mut buf).await {
-            if n == 0
-                || down_out
-                    .send(spdy::data(data_stream, 0, &buf[..n]))
-                    .await
-                    .is_err()
-            {
+            if n == 0 || out.send(frame(&buf[..n])).await.is_err() {
                 break;
             }
         }
@@ -470,8 +460,6 @@ async fn forward(
         _ = &mut down => {}
         _ = &mut up => down.await,
     }
-    let _ = out.send(spdy::data(data_stream, FLAG_FIN, &[])).await;
-    let _ = out.send(spdy::data(error_stream, FLAG_FIN, &[])).await;
 }
 
 /// Connects to `127.0.0.1:port` in the network namespace `netns` (the
