@@ -370,6 +370,26 @@ pub enum CreateWhat {
         #[arg(long, num_args = 0..=1, default_missing_value = "client")]
         dry_run: Option<String>,
     },
+    /// Create a job with the specified name.
+    Job {
+        /// Name.
+        name: String,
+        /// Image name to run.
+        #[arg(long)]
+        image: Option<String>,
+        /// The name of the resource to create a Job from (only cronjob is supported).
+        #[arg(long)]
+        from: Option<String>,
+        /// Output.
+        #[arg(short = 'o', long)]
+        output: Option<String>,
+        /// Dry run.
+        #[arg(long, num_args = 0..=1, default_missing_value = "client")]
+        dry_run: Option<String>,
+        /// The command to run (after `--`).
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
     /// Create a config map from a local file, directory or literal value.
     Configmap {
         /// Name.

@@ -52,6 +52,35 @@ pub async fn run(rest: &Rest, a: CreateArgs) -> Result<i32> {
             });
             generated(rest, obj, output, dry_run).await
         }
+        Some(CreateWhat::Job {
+            name,
+            image,
+            from,
+            output,
+            dry_run,
+            command,
+        }) => {
+            let obj = match (image, from) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(Error::usage("either --image or --from must be specified"))
+                }
+                (Some(image), None) => {
+                    let mut container = json!({"image": image, "name": name, "resources": {}});
+                    if !command.is_empty() {
+                        container["command"] = json!(command);
+                    }
+                    json!({
+                        "apiVersion": "batch/v1", "kind": "Job",
+                        "metadata": {"creationTimestamp": null, "name": name},
+                        "spec": {"template": {"metadata": {"creationTimestamp": null},
+                            "spec": {"containers": [container], "restartPolicy": "Never"}}},
+                        "status": {}
+                    })
+                }
+                (None, Some(from)) => job_from_cronjob(rest, &name, &from).await?,
+            };
+            generated(rest, obj, output, dry_run).await
+        }
         Some(CreateWhat::Configmap {
             name,
             from_literal,
@@ -123,6 +152,70 @@ fn key_values(literals: &[String], files: &[String], b64: bool) -> Result<Map<St
         data.insert(k, enc(&bytes));
     }
     Ok(data)
+}
+
+/// `kubectl create job NAME --from=cronjob/CJ`: the CronJob's job template
+/// as a Job it owns, annotated `cronjob.kubernetes.io/instantiate: manual`
+/// (upstream's manual run of a CronJob).
+async fn job_from_cronjob(rest: &Rest, name: &str, from: &str) -> Result<Value> {
+    let (kind, cj_name) = from.split_once('/').ok_or_else(|| {
+        Error::usage(format!(
+            "from must be of the form <resource>/<name>, got {from:?}"
+        ))
+    })?;
+    let r = Resolver::new(rest).await?.resolve(kind).await?;
+    let cj = rest
+        .get(&r.object_path(Some(&rest.namespace), cj_name))
+        .await?;
+    if r.kind != "CronJob" {
+        // Upstream names the Go type it decoded (`*v1.Deployment`).
+        return Err(Error::usage(format!(
+            "unknown object type *{}.{}",
+            r.version, r.kind
+        )));
+    }
+    let template = &cj["spec"]["jobTemplate"];
+    let mut annotations = serde_json::Map::new();
+    annotations.insert("cronjob.kubernetes.io/instantiate".into(), json!("manual"));
+    if let Some(a) = template["metadata"]["annotations"].as_object() {
+        annotations.extend(a.clone());
+    }
+    let mut metadata = json!({
+        "annotations": annotations,
+        "creationTimestamp": null,
+        "name": name,
+        "ownerReferences": [{"apiVersion": "batch/v1", "controller": true, "kind": "CronJob",
+                             "name": cj_name, "uid": cj["metadata"]["uid"]}]
+    });
+    if let Some(labels) = template["metadata"]["labels"].as_object() {
+        metadata["labels"] = json!(labels);
+    }
+    // As upstream re-encodes the template it decoded: the pod template's
+    // metadata with its zero creationTimestamp, every container with its
+    // (struct, never omitted) resources.
+    let mut spec = template["spec"].clone();
+    if let Some(t) = spec.get_mut("template").and_then(Value::as_object_mut) {
+        let meta = t.entry("metadata").or_insert_with(|| json!({}));
+        if let Some(m) = meta.as_object_mut() {
+            m.entry("creationTimestamp").or_insert(Value::Null);
+        }
+        if let Some(pod) = t.get_mut("spec").and_then(Value::as_object_mut) {
+            for list in ["initContainers", "containers"] {
+                for c in pod
+                    .get_mut(list)
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_object_mut)
+                {
+                    c.entry("resources").or_insert_with(|| json!({}));
+                }
+            }
+        }
+    }
+    Ok(
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": spec, "status": {}}),
+    )
 }
 
 async fn generated(

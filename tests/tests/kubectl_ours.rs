@@ -316,6 +316,29 @@ async fn ours_prints_what_upstream_prints() {
             "-o",
             "yaml",
         ],
+        &[
+            "create",
+            "job",
+            "j-@",
+            "--image=busybox:1.36",
+            "--",
+            "echo",
+            "hi",
+        ],
+        &[
+            "create",
+            "job",
+            "j-@",
+            "--image=busybox:1.36",
+            "--dry-run=client",
+            "-o",
+            "yaml",
+            "--",
+            "sh",
+            "-c",
+            "true",
+        ],
+        &["create", "job", "j2-@"],
         &["scale", "deploy", "d-@", "--replicas=3"],
         &["scale", "deploy", "nope-@", "--replicas=3"],
         &["create", "namespace", "ns-@"],
@@ -570,6 +593,26 @@ async fn ours_prints_what_upstream_prints() {
     }
 
     assert!(b.compared >= 60, "only {} comparisons", b.compared);
+    // A Job from a CronJob's template (upstream's manual run).
+    let cronjob = b.manifest(
+        "cj-@.yaml",
+        "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: cj-@, labels: {team: a}}\nspec:\n  schedule: '*/5 * * * *'\n  jobTemplate:\n    metadata: {labels: {from: cron}, annotations: {note: kept}}\n    spec:\n      template:\n        spec:\n          restartPolicy: OnFailure\n          containers: [{name: c, image: 'busybox:1.36', command: [date]}]\n",
+    );
+    b.same(&["apply", "-f", &cronjob]);
+    b.same(&["create", "job", "from-@", "--from=cronjob/cj-@"]);
+    // (Not the whole YAML: the two CronJobs' uids differ.)
+    b.same(&[
+        "create",
+        "job",
+        "from2-@",
+        "--from=cronjob/cj-@",
+        "--dry-run=client",
+        "-o",
+        "jsonpath={.metadata.annotations} {.metadata.labels} {.metadata.ownerReferences[0].kind} {.spec.template.metadata} {.spec.template.spec.containers[0].resources}",
+    ]);
+    b.same(&["create", "job", "from3-@", "--from=deployment/d-@"]);
+    b.same(&["create", "deployment", "dj-@", "--image=busybox:1.36"]);
+    b.same(&["create", "job", "from4-@", "--from=deployment/dj-@"]);
 }
 
 impl Both {
