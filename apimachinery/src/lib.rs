@@ -15,6 +15,7 @@
 //! - [`quota`]: what an object uses of a ResourceQuota and which quotas
 //!   apply to it (shared by quota admission and the quota controller).
 
+pub mod duration;
 pub mod fields;
 pub mod labels;
 pub mod patch;

@@ -187,56 +187,9 @@ pub fn parse_time(ts: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// Upstream's `duration.HumanDuration` of a number of seconds: `45s`,
-/// `3m20s`, `25m`, `5h2m`, `30h`, `3d2h`, `100d`, `2y10d`... A time more than
-/// a second in the future is `<invalid>` (clock skew up to a second is "now").
-pub fn human_duration(secs: i64) -> String {
-    if secs < -1 {
-        return "<invalid>".into();
-    }
-    if secs < 0 {
-        return "0s".into();
-    }
-    if secs < 120 {
-        return format!("{secs}s");
-    }
-    let minutes = secs / 60;
-    if minutes < 10 {
-        return match secs % 60 {
-            0 => format!("{minutes}m"),
-            rest => format!("{minutes}m{rest}s"),
-        };
-    }
-    if minutes < 60 * 3 {
-        return format!("{minutes}m");
-    }
-    let hours = secs / 3600;
-    if hours < 8 {
-        return match minutes % 60 {
-            0 => format!("{hours}h"),
-            rest => format!("{hours}h{rest}m"),
-        };
-    }
-    if hours < 48 {
-        return format!("{hours}h");
-    }
-    if hours < 24 * 8 {
-        return match hours % 24 {
-            0 => format!("{}d", hours / 24),
-            rest => format!("{}d{rest}h", hours / 24),
-        };
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{}d", hours / 24);
-    }
-    if hours < 24 * 365 * 8 {
-        return match (hours / 24) % 365 {
-            0 => format!("{}y", hours / 24 / 365),
-            rest => format!("{}y{rest}d", hours / 24 / 365),
-        };
-    }
-    format!("{}y", hours / 24 / 365)
-}
+/// Upstream's `duration.HumanDuration` of a number of seconds
+/// ([`apimachinery::duration::human`]).
+pub use apimachinery::duration::human as human_duration;
 
 /// Upstream's `translateTimestampSince`: the age of a timestamp, or
 /// `<unknown>` when there is none.

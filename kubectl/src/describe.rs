@@ -114,7 +114,7 @@ impl Out {
 
 /// A timestamp's age as upstream's describe shows it (`HumanDuration`).
 pub(crate) fn age(ts: &str) -> String {
-    crate::printers::duration::since(ts)
+    apimachinery::duration::since(ts)
 }
 
 fn s<'a>(v: &'a Value, path: &[&str]) -> &'a str {

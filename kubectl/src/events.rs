@@ -10,9 +10,9 @@ use crate::cli::EventsArgs;
 use crate::client::{q, Rest};
 use crate::discovery::Resolver;
 use crate::error::{Error, Result};
-use crate::printers::duration::since;
 use crate::printers::tabwriter::TabWriter;
 use crate::printers::{json as pjson, yaml};
+use apimachinery::duration::since;
 
 /// Runs `kubectl events`.
 pub async fn run(rest: &Rest, a: EventsArgs) -> Result<i32> {

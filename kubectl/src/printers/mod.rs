@@ -2,7 +2,6 @@
 //! templates and custom columns, each matching upstream's bytes.
 
 pub mod custom_columns;
-pub mod duration;
 pub mod json;
 pub mod jsonpath;
 pub mod table;

@@ -1,6 +1,6 @@
 //! Ages and intervals as upstream prints them (`duration.HumanDuration`:
-//! `45s`, `5m`, `5m30s`, `3h12m`, `2d4h`, `1y30d`), in `describe`'s event
-//! lists and `kubectl events`.
+//! `45s`, `5m`, `5m30s`, `3h12m`, `2d4h`, `1y30d`): the apiserver's table
+//! cells and our kubectl's `describe` and `events`.
 
 use chrono::{DateTime, Utc};
 
