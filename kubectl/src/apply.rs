@@ -199,7 +199,9 @@ pub async fn run(rest: &Rest, a: ApplyArgs) -> Result<i32> {
         let r = resolver.for_kind(&doc.api_version, &doc.kind).await?;
         let ns = place(rest, &r, &mut doc)?;
         let res = if a.server_side {
-            server_side(rest, &r, &doc, ns.as_deref(), dry, &a, validate).await
+            server_side(rest, &r, &doc, ns.as_deref(), dry, &a, validate)
+                .await
+                .map_err(conflict_advice)
         } else {
             client_side(rest, &r, &doc, ns.as_deref(), dry, validate, true).await
         };
@@ -337,8 +339,7 @@ pub(crate) async fn server_side(
             Some("application/apply-patch+yaml"),
             Some(serde_json::to_vec(&doc.object)?),
         )
-        .await
-        .map_err(conflict_advice)?;
+        .await?;
     Ok(("serverside-applied", obj))
 }
 

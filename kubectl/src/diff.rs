@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::apply::{client_side, place, DryRun};
+use crate::apply::{client_side, place, server_side, DryRun};
 use crate::cli::ApplyArgs;
 use crate::client::Rest;
 use crate::discovery::Resolver;
@@ -55,27 +55,8 @@ async fn diff_objects(rest: &Rest, a: ApplyArgs) -> Result<i32> {
             Err(e) => return Err(e),
         };
         let (_, after) = if a.server_side {
-            // The apply request itself: a conflict is the server's error,
-            // without `apply`'s advice.
-            let manager = if a.files.field_manager == "kubectl-client-side-apply" {
-                "kubectl".to_string()
-            } else {
-                a.files.field_manager.clone()
-            };
-            let force = if a.force_conflicts { "&force=true" } else { "" };
-            let url = format!(
-                "{path}?dryRun=All&fieldManager={}{force}&fieldValidation=Strict",
-                crate::client::q(&manager)
-            );
-            let obj = rest
-                .call(
-                    http::Method::PATCH,
-                    &url,
-                    Some("application/apply-patch+yaml"),
-                    Some(serde_json::to_vec(&doc.object)?),
-                )
-                .await?;
-            ("serverside-applied", obj)
+            // The server's own error on a conflict, without `apply`'s advice.
+            server_side(rest, &r, &doc, ns.as_deref(), DryRun::Server, &a, "Strict").await?
         } else {
             client_side(
                 rest,
