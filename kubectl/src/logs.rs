@@ -108,24 +108,11 @@ pub async fn run(rest: &Rest, a: LogsArgs) -> Result<i32> {
 
 /// The first pod matching a workload's selector (by name, like upstream's pick is stable).
 async fn first_pod(rest: &Rest, ns: &str, obj: &Value) -> Result<String> {
-    let sel = obj["spec"]["selector"]["matchLabels"]
-        .as_object()
-        .or_else(|| obj["spec"]["selector"].as_object())
+    let sel = crate::target::pod_selector(obj)
         .ok_or_else(|| Error::usage("cannot find the pods of this object: it has no selector"))?;
-    let s: Vec<String> = sel
+    let mut names: Vec<String> = crate::target::selected_pods(rest, ns, sel)
+        .await?
         .iter()
-        .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
-        .collect();
-    let list = rest
-        .get(&format!(
-            "/api/v1/namespaces/{ns}/pods?labelSelector={}",
-            q(&s.join(","))
-        ))
-        .await?;
-    let mut names: Vec<String> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
         .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
         .collect();
     names.sort();

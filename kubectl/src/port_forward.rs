@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::cli::PortForwardArgs;
-use crate::client::{q, Rest};
+use crate::client::Rest;
 use crate::discovery::Resolver;
 use crate::error::{Error, Result};
 
@@ -195,28 +195,13 @@ async fn resolve_target(rest: &Rest, ns: &str, target: &str) -> Result<(Value, O
     if r.kind == "Pod" {
         return Ok((obj, None));
     }
-    let selector = match r.kind.as_str() {
-        "Service" => obj["spec"]["selector"].clone(),
-        _ => obj["spec"]["selector"]["matchLabels"].clone(),
-    };
-    let Some(labels) = selector.as_object().filter(|l| !l.is_empty()) else {
+    let Some(labels) = crate::target::pod_selector(&obj).filter(|l| !l.is_empty()) else {
         return Err(Error::usage(format!(
             "cannot attach to {}: selector is empty",
             r.kind
         )));
     };
-    let query: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
-    let list = rest
-        .get(&format!(
-            "/api/v1/namespaces/{}/pods?labelSelector={}",
-            q(ns),
-            q(&query.join(","))
-        ))
-        .await?;
-    let mut pods: Vec<Value> = list["items"].as_array().cloned().unwrap_or_default();
+    let mut pods = crate::target::selected_pods(rest, ns, labels).await?;
     pods.retain(|p| p["metadata"]["deletionTimestamp"].is_null());
     // Running pods first, then the oldest, as upstream's chooser roughly does.
     pods.sort_by_key(|p| {

@@ -1,6 +1,9 @@
 //! What a command's positional arguments name: `TYPE NAME...`,
 //! `TYPE1,TYPE2`, `all`, or `TYPE/NAME...`, resolved through discovery.
 
+use serde_json::{Map, Value};
+
+use crate::client::{q, Rest};
 use crate::discovery::{Resolver, Resource};
 use crate::error::{Error, Result};
 
@@ -119,4 +122,34 @@ pub async fn parse(resolver: &mut Resolver<'_>, args: &[String]) -> Result<Targe
         multiple_types: multiple,
         single_item: single,
     })
+}
+
+/// The labels a workload (`spec.selector.matchLabels`) or a Service
+/// (`spec.selector`) selects its pods by; `None` when it has none.
+pub fn pod_selector(obj: &Value) -> Option<&Map<String, Value>> {
+    obj["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .or_else(|| obj["spec"]["selector"].as_object())
+}
+
+/// The pods of namespace `ns` that `labels` select, as the server lists them
+/// (for commands that act on "the pod of" a workload: `logs`,
+/// `port-forward`).
+pub async fn selected_pods(
+    rest: &Rest,
+    ns: &str,
+    labels: &Map<String, Value>,
+) -> Result<Vec<Value>> {
+    let selector: Vec<String> = labels
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+        .collect();
+    let list = rest
+        .get(&format!(
+            "/api/v1/namespaces/{}/pods?labelSelector={}",
+            q(ns),
+            q(&selector.join(","))
+        ))
+        .await?;
+    Ok(list["items"].as_array().cloned().unwrap_or_default())
 }
