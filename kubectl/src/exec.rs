@@ -186,19 +186,8 @@ pub async fn run(rest: &Rest, a: ExecArgs) -> Result<i32> {
     let mut code = 0;
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
-    while let Some(msg) = rx.next().await {
-        let msg = match msg {
-            Ok(m) => m,
-            Err(_) => break,
-        };
-        let data: Vec<u8> = match msg {
-            Message::Binary(b) => b.to_vec(),
-            Message::Close(_) => break,
-            _ => continue,
-        };
-        let Some((&chan, body)) = data.split_first() else {
-            continue;
-        };
+    while let Some((chan, body)) = next_frame(&mut rx).await {
+        let body = body.as_slice();
         match chan {
             1 => {
                 stdout.write_all(body)?;
@@ -224,6 +213,26 @@ pub async fn run(rest: &Rest, a: ExecArgs) -> Result<i32> {
         t.abort();
     }
     Ok(code)
+}
+
+/// The next message of an exec stream as its channel and bytes; `None`
+/// once the stream fails or closes.
+async fn next_frame<S, E>(rx: &mut S) -> Option<(u8, Vec<u8>)>
+where
+    S: futures::Stream<Item = std::result::Result<Message, E>> + Unpin,
+{
+    while let Some(Ok(msg)) = rx.next().await {
+        match msg {
+            Message::Binary(b) => {
+                if let Some((&chan, body)) = b.split_first() {
+                    return Some((chan, body.to_vec()));
+                }
+            }
+            Message::Close(_) => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// The remote command's exit code from the `Status` of channel 3: 0 for
@@ -309,20 +318,12 @@ pub(crate) async fn run_collect(
         stderr: Vec::new(),
         code: 0,
     };
-    while let Some(Ok(msg)) = rx.next().await {
-        let data: Vec<u8> = match msg {
-            Message::Binary(b) => b.to_vec(),
-            Message::Close(_) => break,
-            _ => continue,
-        };
-        let Some((&chan, body)) = data.split_first() else {
-            continue;
-        };
+    while let Some((chan, body)) = next_frame(&mut rx).await {
         match chan {
-            1 => ran.stdout.extend_from_slice(body),
-            2 => ran.stderr.extend_from_slice(body),
+            1 => ran.stdout.extend_from_slice(&body),
+            2 => ran.stderr.extend_from_slice(&body),
             3 => {
-                ran.code = exit_code(body)?;
+                ran.code = exit_code(&body)?;
                 break;
             }
             _ => {}
