@@ -39,7 +39,7 @@ impl Target {
     }
 
     /// `pods` or `deployments.apps`, as upstream's qualified resource.
-    fn qualified(&self) -> String {
+    pub(crate) fn qualified(&self) -> String {
         if self.group.is_empty() {
             self.resource.clone()
         } else {

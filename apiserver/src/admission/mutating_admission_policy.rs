@@ -86,12 +86,7 @@ pub async fn mutate(
 
 /// A failed mutation as upstream words it.
 fn denied(attrs: &Attributes<'_>, policy: &str, binding: &str, message: &str) -> ApiError {
-    let target = Target::new(attrs.resource, attrs.name.clone());
-    let resource = if target.group.is_empty() {
-        target.resource.clone()
-    } else {
-        format!("{}.{}", target.resource, target.group)
-    };
+    let resource = Target::new(attrs.resource, attrs.name.clone()).qualified();
     ApiError::Rejected {
         code: StatusCode::FORBIDDEN,
         reason: "Forbidden".into(),

@@ -100,12 +100,7 @@ pub async fn validate(
 /// A denial as upstream's: a Forbidden message with the failure's reason
 /// and the code that goes with it.
 fn denied(attrs: &Attributes<'_>, policy: &str, binding: &str, f: Failure) -> ApiError {
-    let target = Target::new(attrs.resource, attrs.name.clone());
-    let resource = if target.group.is_empty() {
-        target.resource.clone()
-    } else {
-        format!("{}.{}", target.resource, target.group)
-    };
+    let resource = Target::new(attrs.resource, attrs.name.clone()).qualified();
     let code = match f.reason.as_str() {
         "Forbidden" => StatusCode::FORBIDDEN,
         "Invalid" => StatusCode::UNPROCESSABLE_ENTITY,
