@@ -55,6 +55,18 @@ fn normalize(out: &KubectlOutput, who: &str) -> (String, String, bool) {
 }
 
 impl Both {
+    /// Both binaries against the server at `url`, each with its own
+    /// discovery cache.
+    fn new(url: &str) -> Both {
+        Both {
+            url: url.to_string(),
+            dir: tempfile::tempdir().expect("dir"),
+            cache_ours: tempfile::tempdir().expect("cache"),
+            cache_real: tempfile::tempdir().expect("cache"),
+            compared: 0,
+        }
+    }
+
     fn run(&self, ours: bool, args: &[String]) -> KubectlOutput {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         if ours {
@@ -131,13 +143,7 @@ fn write(path: &Path, text: &str) {
 async fn ours_prints_what_upstream_prints() {
     let etcd = Etcd::start().await.expect("etcd");
     let api = ApiServer::start(&etcd).await.expect("apiserver");
-    let mut b = Both {
-        url: api.url.clone(),
-        dir: tempfile::tempdir().expect("dir"),
-        cache_ours: tempfile::tempdir().expect("cache"),
-        cache_real: tempfile::tempdir().expect("cache"),
-        compared: 0,
-    };
+    let mut b = Both::new(&api.url);
 
     // Client-side apply by ours; the real kubectl must see nothing to change.
     let app = b.path("app.yaml");
@@ -858,13 +864,7 @@ async fn events_print_what_upstream_prints() {
     let etcd = Etcd::start().await.expect("etcd");
     let api = ApiServer::start(&etcd).await.expect("apiserver");
     let http = api.http();
-    let mut b = Both {
-        url: api.url.clone(),
-        dir: tempfile::tempdir().expect("dir"),
-        cache_ours: tempfile::tempdir().expect("cache"),
-        cache_real: tempfile::tempdir().expect("cache"),
-        compared: 0,
-    };
+    let mut b = Both::new(&api.url);
     let ago = |secs: i64| {
         (chrono::Utc::now() - chrono::Duration::seconds(secs))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
