@@ -987,21 +987,33 @@ async fn an_eviction_is_admitted_as_its_own_create() {
         .await
         .unwrap();
     assert_eq!(r.status, 201, "{}", r.body);
-    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction",
-                          "metadata": {"name": "evictee", "namespace": "default"}});
-    let denied = eventually(Duration::from_secs(15), || {
+    // The configuration reaches admission through a watch, a moment after
+    // the write: wait for it with evictions of a pod that does not exist
+    // (admitted before the pod is looked up), so the real pod is evicted
+    // only once the webhook is in place.
+    let probe = json!({"apiVersion": "policy/v1", "kind": "Eviction",
+                       "metadata": {"name": "nobody", "namespace": "default"}});
+    eventually(Duration::from_secs(15), || {
         let http = http.clone();
-        let eviction = eviction.clone();
+        let probe = probe.clone();
         async move {
             let r = http
-                .post(&format!("{pods}/evictee/eviction"), &eviction)
+                .post(&format!("{pods}/nobody/eviction"), &probe)
                 .await
                 .ok()?;
-            (r.status == 403).then_some(r.body)
+            (r.status == 403).then_some(())
         }
     })
     .await
-    .expect("the eviction is refused");
+    .expect("the webhook is in place");
+    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction",
+                          "metadata": {"name": "evictee", "namespace": "default"}});
+    let r = http
+        .post(&format!("{pods}/evictee/eviction"), &eviction)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 403, "the eviction is refused: {}", r.body);
+    let denied = r.body;
     assert_eq!(
         denied["message"],
         "admission webhook \"evictions.webhooks.test\" denied the request: nothing passes"
