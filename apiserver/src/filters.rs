@@ -2,7 +2,8 @@
 //! order:
 //!
 //! ```text
-//! authentication (401) -> impersonation -> authorization (403) -> handler
+//! authentication (401) -> impersonation -> priority and fairness (429)
+//!   -> authorization (403) -> handler
 //! ```
 //!
 //! The identity found is attached to the request ([`UserInfo`] extension)
@@ -22,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 use crate::audit;
 use crate::authentication::{impersonation, unauthorized_response, UserInfo};
 use crate::authorization::{forbidden, Attributes};
+use crate::flowcontrol::{self, Classification};
 use crate::serve::Transport;
 use crate::ApiServer;
 
@@ -76,6 +78,24 @@ pub async fn authenticate_and_authorize(
         parts.uri.path(),
         wants_watch(parts.uri.query()),
     );
+    let classification = if server.config.enable_priority_and_fairness && !long_running(&attrs) {
+        server.flow_control.classify(&attrs)
+    } else {
+        None
+    };
+    // Held until the handler has answered (for a watch: until its response
+    // starts), then given back to the priority level.
+    let _seat = match &classification {
+        Some(c) => match server
+            .flow_control
+            .admit(c, server.config.request_timeout / 4)
+            .await
+        {
+            Ok(seat) => seat,
+            Err(_) => return with_flow_headers(too_many_requests(), classification.as_ref()),
+        },
+        None => None,
+    };
     if !server.authorizer.is_ready() {
         let deadline = tokio::time::Instant::now() + RBAC_WARMUP;
         while !server.authorizer.is_ready() && tokio::time::Instant::now() < deadline {
@@ -95,10 +115,57 @@ pub async fn authenticate_and_authorize(
     }
     if !decision.allowed {
         tracing::debug!(user = %user.username, verb = %attrs.verb, path = parts.uri.path(), "forbidden");
-        return forbidden(&attrs, &decision.reason).into_response();
+        return with_flow_headers(
+            forbidden(&attrs, &decision.reason).into_response(),
+            classification.as_ref(),
+        );
     }
     parts.extensions.insert(user);
-    next.run(Request::from_parts(parts, body)).await
+    let response = next.run(Request::from_parts(parts, body)).await;
+    with_flow_headers(response, classification.as_ref())
+}
+
+/// Requests that stay open for as long as the client likes (other than
+/// watches): API Priority and Fairness leaves them alone, as upstream's
+/// long-running check, or they would pin their seats.
+fn long_running(attrs: &Attributes) -> bool {
+    attrs.verb == "proxy"
+        || (attrs.resource_request
+            && matches!(
+                attrs.subresource.as_str(),
+                "exec" | "attach" | "portforward" | "proxy" | "log"
+            ))
+}
+
+/// Names the FlowSchema and priority level that handled the request, by
+/// UID (names could tell a client it was put in a low level).
+fn with_flow_headers(mut response: Response, c: Option<&Classification>) -> Response {
+    if let Some(c) = c {
+        let headers = response.headers_mut();
+        for (name, value) in [
+            (flowcontrol::FLOW_SCHEMA_UID_HEADER, &c.schema.uid),
+            (flowcontrol::PRIORITY_LEVEL_UID_HEADER, &c.level.uid),
+        ] {
+            if let Ok(v) = http::HeaderValue::from_str(value) {
+                headers.insert(name, v);
+            }
+        }
+    }
+    response
+}
+
+/// Upstream's 429: plain text, and come back in a second.
+fn too_many_requests() -> Response {
+    (
+        http::StatusCode::TOO_MANY_REQUESTS,
+        [
+            (http::header::RETRY_AFTER, "1"),
+            (http::header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        "Too many requests, please try again later.\n",
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ pub mod discovery;
 pub mod errors;
 pub mod fieldmanager;
 pub mod filters;
+pub mod flowcontrol;
 pub mod handlers;
 pub mod health;
 pub mod kubelet_client;
@@ -102,6 +103,12 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Open watches one client may hold (0: no limit).
     pub max_watches_per_client: usize,
+    /// `--enable-priority-and-fairness`: classify and queue requests by
+    /// the FlowSchemas ([`flowcontrol`]).
+    pub enable_priority_and_fairness: bool,
+    /// `--max-requests-inflight` plus `--max-mutating-requests-inflight`:
+    /// the seats API Priority and Fairness shares out.
+    pub max_requests_inflight: u32,
     /// Where Services' cluster IPs come from.
     pub service_cluster_ip_range: admission::service_ip::Ipv4Range,
     /// The address other members of the cluster reach this apiserver at,
@@ -146,6 +153,9 @@ impl Default for Config {
             request_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(32),
             max_watches_per_client: 1000,
+            enable_priority_and_fairness: true,
+            max_requests_inflight: flowcontrol::DEFAULT_MAX_REQUESTS_INFLIGHT
+                + flowcontrol::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT,
             service_cluster_ip_range: admission::service_ip::Ipv4Range::parse("10.96.0.0/12")
                 .unwrap_or_else(|| unreachable!("the default range parses")),
             advertise_address: None,
@@ -235,6 +245,8 @@ pub struct ApiServer {
     pub audit: Option<audit::Auditor>,
     /// The kubelets' last CPU and memory samples, for `metrics.k8s.io`.
     pub resource_metrics: resource_metrics::Storage,
+    /// API Priority and Fairness.
+    pub flow_control: flowcontrol::FlowControl,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -264,6 +276,7 @@ impl ApiServer {
         let authorizer = authorization::Authorizer::new(config.authorization_modes.clone());
         let kubelet = kubelet_client::KubeletClient::new(&config.kubelet)
             .map_err(ServeError::KubeletClient)?;
+        let config_limit = config.max_requests_inflight;
         Ok(Arc::new(ApiServer {
             kubelet,
             watch_limiter: serve::WatchLimiter::new(config.max_watches_per_client),
@@ -280,6 +293,7 @@ impl ApiServer {
             external_address: std::sync::OnceLock::new(),
             audit,
             resource_metrics: resource_metrics::Storage::default(),
+            flow_control: flowcontrol::FlowControl::new(config_limit),
         }))
     }
 
@@ -517,6 +531,9 @@ pub async fn start(
         )));
     } else {
         state.authorizer.rbac.mark_unused();
+    }
+    if state.config.enable_priority_and_fairness {
+        flowcontrol::start(&state);
     }
     if state.authorizer.has(authorization::Mode::Node) {
         authorization::node::start(&state);

@@ -100,6 +100,16 @@ struct Flags {
     /// Open watches one client (address and User-Agent) may hold; 0: no limit.
     #[arg(long = "max-watches-per-client", default_value_t = 1000)]
     max_watches_per_client: usize,
+    /// Classify and queue requests by API Priority and Fairness.
+    #[arg(long = "enable-priority-and-fairness", default_value_t = true, action = ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    enable_priority_and_fairness: bool,
+    /// With --max-mutating-requests-inflight: the seats API Priority and
+    /// Fairness shares among the priority levels.
+    #[arg(long = "max-requests-inflight", default_value_t = apiserver::flowcontrol::DEFAULT_MAX_REQUESTS_INFLIGHT)]
+    max_requests_inflight: u32,
+    /// See --max-requests-inflight.
+    #[arg(long = "max-mutating-requests-inflight", default_value_t = apiserver::flowcontrol::DEFAULT_MAX_MUTATING_REQUESTS_INFLIGHT)]
+    max_mutating_requests_inflight: u32,
     /// CIDR range Services' cluster IPs are allocated from.
     #[arg(long = "service-cluster-ip-range", default_value = "10.96.0.0/12")]
     service_cluster_ip_range: String,
@@ -216,6 +226,10 @@ async fn run() -> anyhow::Result<()> {
         max_body_bytes: flags.max_request_bytes,
         request_timeout: flags.request_timeout,
         max_watches_per_client: flags.max_watches_per_client,
+        enable_priority_and_fairness: flags.enable_priority_and_fairness,
+        max_requests_inflight: flags
+            .max_requests_inflight
+            .saturating_add(flags.max_mutating_requests_inflight),
         header_read_timeout: flags.request_header_timeout,
         service_node_port_range: apiserver::admission::service_node_port::PortRange::parse(
             &flags.service_node_port_range,

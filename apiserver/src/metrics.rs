@@ -55,6 +55,78 @@ struct OperationLabel {
     operation: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PriorityLevelLabel {
+    priority_level: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FlowLabels {
+    flow_schema: String,
+    priority_level: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RejectedLabels {
+    flow_schema: String,
+    priority_level: String,
+    reason: String,
+}
+
+/// API Priority and Fairness's metrics, under upstream's names.
+struct FlowControlMetrics {
+    nominal_limit: Family<PriorityLevelLabel, Gauge>,
+    in_queue: Family<FlowLabels, Gauge>,
+    dispatched: Family<FlowLabels, Counter>,
+    rejected: Family<RejectedLabels, Counter>,
+    wait: Family<FlowLabels, Histogram, Latency>,
+}
+
+impl FlowControlMetrics {
+    fn new(registry: &mut Registry) -> FlowControlMetrics {
+        let m = FlowControlMetrics {
+            nominal_limit: Family::default(),
+            in_queue: Family::default(),
+            dispatched: Family::default(),
+            rejected: Family::default(),
+            wait: Family::new_with_constructor(Latency),
+        };
+        registry.register(
+            "apiserver_flowcontrol_nominal_limit_seats",
+            "Nominal number of execution seats configured for each priority level.",
+            m.nominal_limit.clone(),
+        );
+        registry.register(
+            "apiserver_flowcontrol_current_inqueue_requests",
+            "Requests waiting in the queues of API Priority and Fairness.",
+            m.in_queue.clone(),
+        );
+        registry.register(
+            "apiserver_flowcontrol_dispatched_requests",
+            "Requests released by API Priority and Fairness to be served.",
+            m.dispatched.clone(),
+        );
+        registry.register(
+            "apiserver_flowcontrol_rejected_requests",
+            "Requests rejected by API Priority and Fairness, by reason.",
+            m.rejected.clone(),
+        );
+        registry.register(
+            "apiserver_flowcontrol_request_wait_duration_seconds",
+            "How long admitted requests waited in their queue.",
+            m.wait.clone(),
+        );
+        m
+    }
+}
+
+fn flow(schema: &str, level: &str) -> FlowLabels {
+    FlowLabels {
+        flow_schema: schema.to_string(),
+        priority_level: level.to_string(),
+    }
+}
+
 /// The registry and the metrics in it.
 pub struct Metrics {
     registry: Registry,
@@ -64,6 +136,7 @@ pub struct Metrics {
     etcd_latency: Family<OperationLabel, Histogram, Latency>,
     etcd_errors: Family<OperationLabel, Counter>,
     resident_memory: Gauge,
+    flowcontrol: FlowControlMetrics,
 }
 
 impl Default for Metrics {
@@ -105,6 +178,7 @@ impl Default for Metrics {
             "Resident memory size in bytes.",
             resident_memory.clone(),
         );
+        let flowcontrol = FlowControlMetrics::new(&mut registry);
         Metrics {
             registry,
             requests,
@@ -113,6 +187,7 @@ impl Default for Metrics {
             etcd_latency,
             etcd_errors,
             resident_memory,
+            flowcontrol,
         }
     }
 }
@@ -169,6 +244,53 @@ impl Metrics {
 
     fn watch_closed(&self, resource: &str) {
         self.watches_of(resource).dec();
+    }
+
+    /// A priority level's nominal seats.
+    pub fn flowcontrol_nominal_limit(&self, level: &str, seats: u32) {
+        self.flowcontrol
+            .nominal_limit
+            .get_or_create(&PriorityLevelLabel {
+                priority_level: level.to_string(),
+            })
+            .set(i64::from(seats));
+    }
+
+    /// A priority level went away: its gauge goes too.
+    pub fn flowcontrol_level_gone(&self, level: &str) {
+        self.flowcontrol.nominal_limit.remove(&PriorityLevelLabel {
+            priority_level: level.to_string(),
+        });
+    }
+
+    /// A request joined (`1`) or left (`-1`) the queues.
+    pub fn flowcontrol_queued(&self, schema: &str, level: &str, delta: i64) {
+        self.flowcontrol
+            .in_queue
+            .get_or_create(&flow(schema, level))
+            .inc_by(delta);
+    }
+
+    /// A request was admitted after waiting `waited`.
+    pub fn flowcontrol_dispatched(&self, schema: &str, level: &str, waited: Duration) {
+        let labels = flow(schema, level);
+        self.flowcontrol.dispatched.get_or_create(&labels).inc();
+        self.flowcontrol
+            .wait
+            .get_or_create(&labels)
+            .observe(waited.as_secs_f64());
+    }
+
+    /// A request was rejected.
+    pub fn flowcontrol_rejected(&self, schema: &str, level: &str, reason: &str) {
+        self.flowcontrol
+            .rejected
+            .get_or_create(&RejectedLabels {
+                flow_schema: schema.to_string(),
+                priority_level: level.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     /// The exposition (OpenMetrics text), with the resident memory as of now.
