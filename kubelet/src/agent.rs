@@ -203,10 +203,18 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         ),
         Err(e) => tracing::warn!(error = %e, "could not enable forwarding"),
     }
+    // Masquerading pods' outbound traffic is NAT: like the service proxy,
+    // only in a node's own network namespace unless the config allows it.
+    let egress = pod_cidr.parse().ok().filter(|_| {
+        cfg.file.masquerade_egress
+            && (cfg.file.service_proxy_in_root_netns
+                || !crate::network::forwarding::in_root_netns().unwrap_or(true))
+    });
     tokio::spawn(routes(
         client.clone(),
         cfg.node_name.clone(),
         network.clone(),
+        egress,
     ));
     let dns = crate::cluster_dns::DnsConfig::from_file(&cfg.file);
     let services = crate::services::ServiceView::start(client.clone());
@@ -338,41 +346,83 @@ async fn wait_for_pod_cidr(client: &kube::Client, node: &str) -> String {
     }
 }
 
-/// Keeps host-gw routes to every other node's podCIDR via its InternalIP.
-async fn routes(client: kube::Client, me: String, network: Arc<Network>) {
+/// Keeps host-gw routes to every other node's podCIDR via its InternalIP,
+/// and, given this node's podCIDR, the egress masquerade that spares every
+/// podCIDR ([`crate::network::egress`]).
+async fn routes(
+    client: kube::Client,
+    me: String,
+    network: Arc<Network>,
+    egress: Option<crate::network::config::Cidr>,
+) {
     let api: Api<Node> = Api::all(client);
     let mut stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
     let mut nodes: std::collections::BTreeMap<String, (IpAddr, String)> = Default::default();
-    while let Some(ev) = stream.next().await {
-        let changed = match ev {
-            Ok(watcher::Event::Apply(n)) | Ok(watcher::Event::InitApply(n)) => {
-                let name = n.metadata.name.clone().unwrap_or_default();
-                let entry = node_route(&n);
-                match (name != me, entry) {
-                    (true, Some(e)) => nodes.insert(name, e.clone()) != Some(e),
-                    _ => nodes.remove(&name).is_some(),
-                }
-            }
-            Ok(watcher::Event::Delete(n)) => nodes
-                .remove(n.metadata.name.as_deref().unwrap_or(""))
-                .is_some(),
-            Ok(watcher::Event::InitDone) => true,
-            Ok(watcher::Event::Init) => false,
-            Err(e) => {
-                tracing::warn!(error = %e, "watching nodes failed; retrying");
-                false
-            }
+    // Level-triggered: a flushed table or a deleted route comes back at the
+    // next resync even when no node changes.
+    let mut resync = tokio::time::interval(crate::proxy::RESYNC);
+    let mut synced_once = false;
+    loop {
+        let changed = tokio::select! {
+            ev = stream.next() => match ev {
+                Some(ev) => note_node(&mut nodes, &me, ev),
+                None => return,
+            },
+            _ = resync.tick() => synced_once,
         };
         if changed {
+            synced_once = true;
             let routes: Vec<(IpAddr, String)> = nodes.values().cloned().collect();
             let net = network.clone();
+            let cidrs: Vec<crate::network::config::Cidr> =
+                routes.iter().filter_map(|(_, c)| c.parse().ok()).collect();
             match tokio::task::spawn_blocking(move || net.sync_routes(&routes)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "syncing routes to other nodes failed"),
                 Err(e) => tracing::warn!(error = %e, "route sync task failed"),
             }
+            if let Some(own) = egress {
+                let synced = tokio::task::spawn_blocking(move || {
+                    crate::network::egress::sync(&crate::proxy::SystemIptables, &own, &cidrs)
+                })
+                .await;
+                match synced {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "syncing the egress masquerade failed")
+                    }
+                    Err(e) => tracing::warn!(error = %e, "egress sync task failed"),
+                }
+            }
+        }
+    }
+}
+
+/// Takes one watch event into the other nodes' routes; true when they
+/// changed (or the first list is complete).
+fn note_node(
+    nodes: &mut std::collections::BTreeMap<String, (IpAddr, String)>,
+    me: &str,
+    ev: Result<watcher::Event<Node>, watcher::Error>,
+) -> bool {
+    match ev {
+        Ok(watcher::Event::Apply(n)) | Ok(watcher::Event::InitApply(n)) => {
+            let name = n.metadata.name.clone().unwrap_or_default();
+            match (name != me, node_route(&n)) {
+                (true, Some(e)) => nodes.insert(name, e.clone()) != Some(e),
+                _ => nodes.remove(&name).is_some(),
+            }
+        }
+        Ok(watcher::Event::Delete(n)) => nodes
+            .remove(n.metadata.name.as_deref().unwrap_or(""))
+            .is_some(),
+        Ok(watcher::Event::InitDone) => true,
+        Ok(watcher::Event::Init) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "watching nodes failed; retrying");
+            false
         }
     }
 }

@@ -21,6 +21,8 @@
 //! insecureRegistries: ["10.200.0.1:5000"]
 //! serviceProxy: true                # iptables rules for ClusterIPs (crate::proxy)
 //! serviceProxyInRootNetns: false    # ... even in the host's own network namespace
+//! masqueradeEgress: true            # pods' traffic beyond the pod network leaves
+//!                                   # with the node's address (crate::network::egress)
 //! clusterDNSServer: true            # answer DNS on the clusterDNS IP (crate::cluster_dns)
 //! clusterDNSServerInRootNetns: false # ... even in the host's own network namespace
 //! imageGCHighThresholdPercent: 85    # image GC above this disk usage ...
@@ -123,6 +125,10 @@ pub struct FileConfig {
     /// refuses there, so a kubelet started on a developer's machine never
     /// NATs its traffic.
     pub service_proxy_in_root_netns: bool,
+    /// Masquerade what pods send beyond the cluster's podCIDRs
+    /// ([`crate::network::egress`]); in the root network namespace only
+    /// with `serviceProxyInRootNetns`.
+    pub masquerade_egress: bool,
     /// Serve cluster DNS ([`crate::cluster_dns`]) on the first `clusterDNS` address,
     /// on this node (it has no effect without `clusterDNS`).
     #[serde(rename = "clusterDNSServer")]
@@ -275,6 +281,7 @@ impl Default for FileConfig {
             eviction_monitoring_period: Duration::from_secs(10),
             service_proxy: true,
             service_proxy_in_root_netns: false,
+            masquerade_egress: true,
             cluster_dns_server: true,
             cluster_dns_server_in_root_netns: false,
             image_gc_high_threshold_percent: 85,

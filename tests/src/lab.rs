@@ -269,6 +269,20 @@ impl Lab {
         format!("mk-{}-n{i}", self.name)
     }
 
+    /// The network namespace of the lab's switch (the bridge every node
+    /// and the host's leg plug into).
+    pub fn switch_netns(&self) -> String {
+        format!("mk-{}-sw", self.name)
+    }
+
+    /// `X` of the lab's network, 10.200.X.0/24.
+    pub fn subnet(&self) -> u8 {
+        std::fs::read_to_string(self.dir.join("subnet"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .expect("the lab records its subnet")
+    }
+
     /// The kubelet state directory of node `i`.
     pub fn node_root(&self, i: usize) -> PathBuf {
         self.dir.join(format!("nodes/node-{i}/root"))

@@ -35,6 +35,7 @@
 
 pub mod cni;
 pub mod config;
+pub mod egress;
 pub mod forwarding;
 pub mod resolv_conf;
 pub mod routes;
