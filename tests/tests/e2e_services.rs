@@ -379,6 +379,25 @@ fn http_get(ip: &str, port: u16) -> Option<String> {
     head.starts_with("HTTP/1.").then(|| body.trim().to_string())
 }
 
+/// Every node's InternalIP, by node name.
+fn node_internal_ips(lab: &Lab) -> std::collections::BTreeMap<String, String> {
+    let nodes = lab.get_json(&["nodes"]);
+    nodes["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|n| {
+            let ip = n["status"]["addresses"]
+                .as_array()?
+                .iter()
+                .find(|a| a["type"] == "InternalIP")?["address"]
+                .as_str()?
+                .to_string();
+            Some((str_at(n, &["metadata", "name"]).to_string(), ip))
+        })
+        .collect()
+}
+
 /// A fake host outside the cluster: its own network namespace plugged
 /// into the lab's switch at 10.200.X.200, with no route anywhere else, and
 /// busybox httpd answering `/cgi-bin/peer` with the address the request
@@ -464,27 +483,14 @@ impl Drop for ExternalHost {
 /// send beyond the pod network.
 fn pods_reach_an_outside_host_through_their_node(lab: &Lab) {
     let host = ExternalHost::start(lab);
-    let nodes = lab.get_json(&["nodes"]);
-    let node_ip = |node: &str| -> String {
-        nodes["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter(|n| n["metadata"]["name"] == node)
-            .flat_map(|n| {
-                n["status"]["addresses"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .find(|a| a["type"] == "InternalIP")
-            .and_then(|a| a["address"].as_str().map(String::from))
-            .unwrap_or_default()
-    };
+    let node_ips = node_internal_ips(lab);
     let url = format!("http://{}:8080/cgi-bin/peer", host.ip);
     for pod in web_pods(lab) {
         let name = str_at(&pod, &["metadata", "name"]).to_string();
-        let want = node_ip(str_at(&pod, &["spec", "nodeName"]));
+        let want = node_ips
+            .get(str_at(&pod, &["spec", "nodeName"]))
+            .cloned()
+            .unwrap_or_default();
         let seen = wait_until(Duration::from_secs(30), || wget(lab, &name, &url, 5));
         assert_eq!(
             seen.as_deref(),
@@ -532,20 +538,7 @@ spec:
         (ips.len() == 2).then_some(ips)
     })
     .expect("the Service gets both nodes' addresses");
-    let nodes = lab.get_json(&["nodes"]);
-    let node_ips: BTreeSet<String> = nodes["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|n| {
-            n["status"]["addresses"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .filter(|a| a["type"] == "InternalIP")
-        .filter_map(|a| a["address"].as_str().map(String::from))
-        .collect();
+    let node_ips: BTreeSet<String> = node_internal_ips(&lab).into_values().collect();
     assert_eq!(ips.iter().cloned().collect::<BTreeSet<_>>(), node_ips);
     let table = lab.kubectl_ok(&["get", "service", "web-lb"]);
     assert!(table.contains(&ips.join(",")), "{table}");
