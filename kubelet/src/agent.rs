@@ -225,6 +225,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
             allow_root_netns: cfg.file.service_proxy_in_root_netns,
             pod_cidr: pod_cidr.parse().ok(),
             node_local_ips: dns.served_ip().into_iter().collect(),
+            node_name: cfg.node_name.clone(),
         },
     ));
     tokio::spawn(crate::cluster_dns::run(services.clone(), dns));

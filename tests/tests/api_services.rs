@@ -22,16 +22,22 @@ async fn merge(http: &Http, name: &str, patch: Value) -> tests::harness::Reply {
     .expect("patch")
 }
 
+/// etcd and an apiserver whose node ports come from `range`.
+async fn start(range: &str) -> (Etcd, ApiServer) {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start_with(&etcd, &["--service-node-port-range", range])
+        .await
+        .expect("apiserver");
+    (etcd, api)
+}
+
 fn node_port(svc: &Value) -> Option<i64> {
     svc["spec"]["ports"][0]["nodePort"].as_i64()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_ports_and_cluster_ips_follow_the_service_type() {
-    let etcd = Etcd::start().await.expect("etcd");
-    let api = ApiServer::start_with(&etcd, &["--service-node-port-range", "30100-30102"])
-        .await
-        .expect("apiserver");
+    let (_etcd, api) = start("30100-30102").await;
     let http = api.http();
     let ports = json!([{"port": 80, "targetPort": 8080}]);
 
@@ -199,4 +205,66 @@ async fn zero_value_ports_from_go_clients_are_defaulted() {
         assert_eq!(r.body["spec"]["ports"][0]["targetPort"], 80, "{}", r.body);
         assert_eq!(r.body["spec"]["ports"][0]["protocol"], "TCP", "{}", r.body);
     }
+}
+
+/// A LoadBalancer Service with `externalTrafficPolicy: Local` gets a
+/// `healthCheckNodePort` from the node port range, keeps it across updates
+/// that leave it out, and gives it back when the policy becomes Cluster (the
+/// port is then free for another Service).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_load_balancer_gets_a_health_check_node_port() {
+    // Two ports: one for the Service's port, one for its health checks.
+    let (_etcd, api) = start("30200-30201").await;
+    let http = api.http();
+    let ports = json!([{"port": 80, "targetPort": 8080}]);
+    let r = http
+        .post(
+            BASE,
+            &service(
+                "lb",
+                json!({"type": "LoadBalancer", "externalTrafficPolicy": "Local", "ports": ports}),
+            ),
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let hc = r.body["spec"]["healthCheckNodePort"]
+        .as_i64()
+        .expect("a health check port");
+    let np = node_port(&r.body).expect("a node port");
+    assert!((30200..=30201).contains(&hc) && hc != np, "{hc} {np}");
+    // The range is used up now.
+    let r = http
+        .post(
+            BASE,
+            &service("other", json!({"type": "NodePort", "ports": ports})),
+        )
+        .await
+        .expect("create");
+    assert_ne!(r.status, 201, "{}", r.body);
+    // An update that leaves the port out keeps it.
+    let r = merge(&http, "lb", json!({"metadata": {"labels": {"a": "b"}}})).await;
+    assert_eq!(r.body["spec"]["healthCheckNodePort"], hc, "{}", r.body);
+    // Cluster policy: the port goes, and is free again.
+    let r = merge(
+        &http,
+        "lb",
+        json!({"spec": {"externalTrafficPolicy": "Cluster"}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body["spec"].get("healthCheckNodePort").is_none(),
+        "{}",
+        r.body
+    );
+    let r = http
+        .post(
+            BASE,
+            &service("other", json!({"type": "NodePort", "ports": ports})),
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(node_port(&r.body), Some(hc));
 }

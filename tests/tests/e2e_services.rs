@@ -367,16 +367,30 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
 /// outside the lab's nodes (its veth into the lab's switch): the page, or
 /// `None`.
 fn http_get(ip: &str, port: u16) -> Option<String> {
+    http_request(ip, port, "/")
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, body)| body)
+}
+
+/// `GET path` of `ip:port` from the test's own network namespace: the
+/// status and the body, or `None` when nothing answers.
+fn http_request(ip: &str, port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let addr: std::net::SocketAddr = format!("{ip}:{port}").parse().ok()?;
     let mut conn = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
     conn.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
-    conn.write_all(format!("GET / HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
+    conn.write_all(format!("GET {path} HTTP/1.0\r\nHost: {ip}\r\n\r\n").as_bytes())
         .ok()?;
     let mut answer = String::new();
     conn.read_to_string(&mut answer).ok()?;
     let (head, body) = answer.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.").then(|| body.trim().to_string())
+    let status = head
+        .strip_prefix("HTTP/1.")?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((status, body.trim().to_string()))
 }
 
 /// Every node's InternalIP, by node name.
@@ -561,4 +575,85 @@ spec:
     ]);
     assert!(events.contains("EnsuredLoadBalancer"), "{events}");
     pods_reach_an_outside_host_through_their_node(&lab);
+    local_traffic_policy_keeps_to_nodes_with_endpoints(&lab);
+}
+
+/// A pod on node-1 only, answering with the address it was reached from.
+const PEER: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: peer
+  labels: {app: peer}
+spec:
+  nodeName: node-1
+  containers:
+  - name: c
+    image: busybox:1.36
+    command:
+    - sh
+    - -c
+    - |
+      mkdir -p /www/cgi-bin
+      echo '#!/bin/sh' > /www/cgi-bin/peer
+      echo 'printf "Content-Type: text/plain\r\n\r\n%s\n" "$REMOTE_ADDR"' >> /www/cgi-bin/peer
+      chmod +x /www/cgi-bin/peer
+      exec httpd -f -p 0.0.0.0:8080 -h /www
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: peer-local
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: peer}
+  ports:
+  - {port: 8098, targetPort: 8080}
+"#;
+
+/// `externalTrafficPolicy: Local`: only the node with the Service's pod
+/// answers its node port, the pod sees the outside client's own address
+/// (not the node's), and the health check node port says 200 on that node
+/// and 503 on the other.
+fn local_traffic_policy_keeps_to_nodes_with_endpoints(lab: &Lab) {
+    lab.apply(PEER);
+    let ips = node_internal_ips(lab);
+    let (with, without) = (ips["node-1"].clone(), ips["node-2"].clone());
+    let svc = wait_until(Duration::from_secs(60), || {
+        let svc = lab.get_json(&["service", "peer-local"]);
+        let ready = svc["spec"]["healthCheckNodePort"].is_u64()
+            && svc["spec"]["ports"][0]["nodePort"].is_u64();
+        ready.then_some(svc)
+    })
+    .expect("the Service gets a node port and a health check port");
+    let node_port = svc["spec"]["ports"][0]["nodePort"].as_u64().unwrap_or(0) as u16;
+    let health = svc["spec"]["healthCheckNodePort"].as_u64().unwrap_or(0) as u16;
+    let client = format!("10.200.{}.1", lab.subnet());
+    let seen = wait_until(Duration::from_secs(60), || {
+        http_request(&with, node_port, "/cgi-bin/peer").filter(|(s, _)| *s == 200)
+    });
+    assert_eq!(
+        seen.map(|(_, peer)| peer),
+        Some(client),
+        "the pod should see the outside client's address through node-1's node port"
+    );
+    assert_eq!(
+        http_request(&without, node_port, "/cgi-bin/peer"),
+        None,
+        "node-2 has no endpoint of peer-local and must not answer its node port"
+    );
+    let (status, body) = wait_until(Duration::from_secs(30), || {
+        http_request(&with, health, "/").filter(|(s, _)| *s == 200)
+    })
+    .expect("node-1's health check port answers 200");
+    assert_eq!(status, 200);
+    let body: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(body["localEndpoints"], 1, "{body}");
+    assert_eq!(body["service"]["name"], "peer-local");
+    let (status, _) = wait_until(Duration::from_secs(30), || {
+        http_request(&without, health, "/")
+    })
+    .expect("node-2's health check port answers");
+    assert_eq!(status, 503, "node-2 has no local endpoint");
 }

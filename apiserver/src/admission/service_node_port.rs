@@ -2,6 +2,10 @@
 //! gets a port from `--service-node-port-range` (30000-32767 by default) on
 //! which every node's service proxy forwards to the Service's endpoints.
 //!
+//! A `LoadBalancer` Service with `externalTrafficPolicy: Local` also gets a
+//! `healthCheckNodePort` from the same range, where each node's proxy says
+//! whether it has local endpoints (so a load balancer sends only to those).
+//!
 //! As with cluster IPs ([`super::service_ip`]), a port is taken by creating
 //! the key `<prefix>/ranges/servicenodeports/<port>` in etcd, so two Services
 //! can never share one, and given back when the Service no longer uses it: it
@@ -63,11 +67,28 @@ pub fn wants_node_ports(svc: &Value) -> bool {
     }
 }
 
+/// Whether the Service needs a `healthCheckNodePort`: a load balancer
+/// whose external traffic stays on nodes with local endpoints.
+pub fn wants_health_check_port(svc: &Value) -> bool {
+    svc.pointer("/spec/type").and_then(Value::as_str) == Some("LoadBalancer")
+        && svc
+            .pointer("/spec/externalTrafficPolicy")
+            .and_then(Value::as_str)
+            == Some("Local")
+}
+
 /// The node ports a Service holds (each once; a TCP and a UDP port may
-/// share one).
+/// share one), its health check port among them.
 pub fn held(svc: &Value) -> Vec<i64> {
+    let health = wants_health_check_port(svc)
+        .then(|| {
+            svc.pointer("/spec/healthCheckNodePort")
+                .and_then(Value::as_i64)
+        })
+        .flatten()
+        .filter(|n| *n > 0);
     if !wants_node_ports(svc) {
-        return Vec::new();
+        return health.into_iter().collect();
     }
     let mut ports: Vec<i64> = svc
         .pointer("/spec/ports")
@@ -80,6 +101,7 @@ pub fn held(svc: &Value) -> Vec<i64> {
                 .collect()
         })
         .unwrap_or_default();
+    ports.extend(health);
     ports.sort_unstable();
     ports.dedup();
     ports
@@ -93,8 +115,9 @@ async fn reserve(server: &ApiServer, port: i64, owner: &str) -> Result<bool, Api
     reservation::reserve(server, RANGE, &port.to_string(), owner).await
 }
 
-/// Gives every port of a Service that needs one a node port: the ports asked
-/// for are reserved (unless `already_held`, by the stored version of the same
+/// Gives every port of a Service that needs one a node port, and the
+/// Service its health check port when it needs one: the ports asked for are
+/// reserved (unless `already_held`, by the stored version of the same
 /// Service), the others are picked at random. Returns the ports newly taken;
 /// on failure nothing stays taken.
 pub async fn allocate(
@@ -102,86 +125,94 @@ pub async fn allocate(
     svc: &mut Value,
     already_held: &[i64],
 ) -> Result<Vec<i64>, ApiError> {
-    if !wants_node_ports(svc) {
-        return Ok(Vec::new());
+    let mut wanted: Vec<String> = Vec::new();
+    if wants_node_ports(svc) {
+        let count = svc
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        wanted.extend((0..count).map(|i| format!("/spec/ports/{i}/nodePort")));
     }
+    if wants_health_check_port(svc) {
+        wanted.push("/spec/healthCheckNodePort".into());
+    }
+    let mut taken: Vec<i64> = Vec::new();
+    for pointer in wanted {
+        match take(server, svc, &pointer, already_held, &taken).await {
+            Ok(Some(port)) => taken.push(port),
+            Ok(None) => {}
+            Err(e) => {
+                release(server, &taken).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(taken)
+}
+
+/// Takes the port at `pointer` (e.g. `/spec/ports/0/nodePort`): the one
+/// asked for, or a free one written there. `None` when it is held already.
+async fn take(
+    server: &ApiServer,
+    svc: &mut Value,
+    pointer: &str,
+    already_held: &[i64],
+    taken: &[i64],
+) -> Result<Option<i64>, ApiError> {
     let range = server.config.service_node_port_range;
     let owner = reservation::owner(svc);
-    let count = svc
-        .pointer("/spec/ports")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    let mut taken: Vec<i64> = Vec::new();
-    let outcome = async {
-        for i in 0..count {
-            let asked = svc
-                .pointer(&format!("/spec/ports/{i}/nodePort"))
-                .and_then(Value::as_i64)
-                .filter(|n| *n > 0);
-            let port = match asked {
-                Some(port) if already_held.contains(&port) || taken.contains(&port) => continue,
-                Some(port) => {
-                    let field = format!("spec.ports[{i}].nodePort");
-                    if !range.contains(port) {
-                        return Err(reservation::invalid(
-                            svc,
-                            &field,
-                            format!("Invalid value: {port}: provided port is not in the valid range. The range of valid ports is {range}"),
-                        ));
-                    }
-                    if !reserve(server, port, &owner).await? {
-                        return Err(reservation::invalid(
-                            svc,
-                            &field,
-                            format!("Invalid value: {port}: provided port is already allocated"),
-                        ));
-                    }
-                    port
-                }
-                None => {
-                    let mut found = None;
-                    // Random picks first (cheap while the range is mostly
-                    // free), then every port in order.
-                    let random: Vec<i64> = {
-                        let mut rng = rand::thread_rng();
-                        (0..32)
-                            .map(|_| i64::from(range.first) + i64::from(rng.gen_range(0..range.size())))
-                            .collect()
-                    };
-                    let all = i64::from(range.first)..=i64::from(range.last);
-                    for candidate in random.into_iter().chain(all) {
-                        if already_held.contains(&candidate) || taken.contains(&candidate) {
-                            continue;
-                        }
-                        if reserve(server, candidate, &owner).await? {
-                            found = Some(candidate);
-                            break;
-                        }
-                    }
-                    let Some(port) = found else {
-                        return Err(ApiError::Internal(format!(
-                            "no free node port left in the range {range}"
-                        )));
-                    };
-                    if let Some(p) = svc
-                        .pointer_mut(&format!("/spec/ports/{i}"))
-                        .and_then(Value::as_object_mut)
-                    {
-                        p.insert("nodePort".into(), json!(port));
-                    }
-                    port
-                }
-            };
-            taken.push(port);
+    let asked = svc
+        .pointer(pointer)
+        .and_then(Value::as_i64)
+        .filter(|n| *n > 0);
+    match asked {
+        Some(port) if already_held.contains(&port) || taken.contains(&port) => Ok(None),
+        Some(port) => {
+            let field = crate::validation::rules::field_path(pointer);
+            if !range.contains(port) {
+                return Err(reservation::invalid(
+                    svc,
+                    &field,
+                    format!("Invalid value: {port}: provided port is not in the valid range. The range of valid ports is {range}"),
+                ));
+            }
+            if !reserve(server, port, &owner).await? {
+                return Err(reservation::invalid(
+                    svc,
+                    &field,
+                    format!("Invalid value: {port}: provided port is already allocated"),
+                ));
+            }
+            Ok(Some(port))
         }
-        Ok(())
-    }
-    .await;
-    match outcome {
-        Ok(()) => Ok(taken),
-        Err(e) => {
-            release(server, &taken).await;
-            Err(e)
+        None => {
+            // Random picks first (cheap while the range is mostly free),
+            // then every port in order.
+            let random: Vec<i64> = {
+                let mut rng = rand::thread_rng();
+                (0..32)
+                    .map(|_| i64::from(range.first) + i64::from(rng.gen_range(0..range.size())))
+                    .collect()
+            };
+            let all = i64::from(range.first)..=i64::from(range.last);
+            for candidate in random.into_iter().chain(all) {
+                if already_held.contains(&candidate) || taken.contains(&candidate) {
+                    continue;
+                }
+                if reserve(server, candidate, &owner).await? {
+                    if let Some(slot) = svc.pointer_mut(pointer) {
+                        *slot = json!(candidate);
+                    } else if let Some((parent, key)) = pointer.rsplit_once('/') {
+                        if let Some(obj) = svc.pointer_mut(parent).and_then(Value::as_object_mut) {
+                            obj.insert(key.to_string(), json!(candidate));
+                        }
+                    }
+                    return Ok(Some(candidate));
+                }
+            }
+            Err(ApiError::Internal(format!(
+                "no free node port left in the range {range}"
+            )))
         }
     }
 }
@@ -197,6 +228,16 @@ pub async fn release(server: &ApiServer, ports: &[i64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_local_load_balancer_holds_its_health_check_port() {
+        let svc = json!({"spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Local",
+            "healthCheckNodePort": 31000, "ports": [{"port": 80, "nodePort": 30080}]}});
+        assert_eq!(held(&svc), vec![30080, 31000]);
+        let cluster = json!({"spec": {"type": "LoadBalancer", "externalTrafficPolicy": "Cluster",
+            "healthCheckNodePort": 31000, "ports": [{"port": 80, "nodePort": 30080}]}});
+        assert_eq!(held(&cluster), vec![30080]);
+    }
 
     #[test]
     fn ranges() {

@@ -39,6 +39,7 @@
 //! unless the config says `serviceProxyInRootNetns: true`, as a real node
 //! install would.
 
+pub mod healthcheck;
 pub mod rules;
 
 use std::process::{Command, Stdio};
@@ -112,6 +113,9 @@ pub struct ProxyConfig {
     /// [`crate::cluster_dns`]): a Service with one of them as its ClusterIP is left
     /// out of the rules, so neither a DNAT nor a REJECT takes its traffic.
     pub node_local_ips: Vec<std::net::Ipv4Addr>,
+    /// This node's name (which endpoints are local, for the traffic
+    /// policies).
+    pub node_name: String,
 }
 
 /// The boundary with the kernel's packet filter, so the sync logic is
@@ -234,7 +238,7 @@ impl<I: Iptables> Syncer<I> {
     /// Returns the number of stale chains removed.
     pub fn sync(&self, ports: &[ServicePort]) -> Result<usize> {
         let nat = self.iptables.save("nat")?;
-        let stale = rules::stale_chains(&nat, &rules::chains_of(ports));
+        let stale = rules::stale_chains(&nat, &rules::chains_of(ports, &self.opts.node_name));
         let text = rules::render(ports, &stale, &self.opts);
         self.iptables.restore(&text)?;
         for (table, chain, rule) in rules::jumps() {
@@ -319,7 +323,10 @@ pub async fn run(view: Arc<ServiceView>, cfg: ProxyConfig) {
             );
             cfg.pod_cidr
         },
+        node_name: cfg.node_name.clone(),
+        pod_cidr: cfg.pod_cidr,
     };
+    let mut health_checks = healthcheck::HealthChecks::default();
     let syncer = Arc::new(Syncer::new(SystemIptables, opts));
 
     let mut changes = view.changes();
@@ -350,6 +357,7 @@ pub async fn run(view: Arc<ServiceView>, cfg: ProxyConfig) {
                         "service proxy rules synced"
                     );
                 }
+                health_checks.update(&ports, &cfg.node_name);
                 last = Some(ports);
                 RESYNC
             }
@@ -440,6 +448,10 @@ mod tests {
             load_balancer_ips: Vec::new(),
             affinity_seconds: None,
             endpoints: eps.iter().map(|e| e.parse().unwrap()).collect(),
+            endpoint_nodes: Default::default(),
+            internal_local: false,
+            external_local: false,
+            health_check_node_port: None,
         }
     }
 

@@ -21,6 +21,23 @@
 //!     -d <clusterIP> -p tcp --dport <port> -j REJECT   for a service port without ready endpoints
 //! ```
 //!
+//! Traffic policies, as kube-proxy: with `internalTrafficPolicy: Local` the
+//! ClusterIP goes to `KUBE-SVL-<hash>`, the same balancing over this node's
+//! endpoints only (and is dropped in the filter table when the node has
+//! none). With `externalTrafficPolicy: Local` the node port and load
+//! balancer addresses go to `KUBE-EXT-<hash>` instead of being masqueraded:
+//!
+//! ```text
+//! KUBE-EXT-<hash>  -s <this node's podCIDR>      ─▶ KUBE-SVC-<hash>    pods use every endpoint
+//!                  --src-type LOCAL              ─▶ KUBE-MARK-MASQ, KUBE-SVC-<hash>   so does the node
+//!                                                ─▶ KUBE-SVL-<hash>    outside clients: local ones, unmasqueraded
+//! ```
+//!
+//! so an outside client reaches only nodes with an endpoint and the pod sees
+//! the client's own address (the reply leaves through the same node, which
+//! un-DNATs it). The load balancer learns which nodes those are from the
+//! health check port ([`super::healthcheck`]).
+//!
 //! Picking an endpoint: rule `i` of `n` matches with probability `1/(n-i)`,
 //! so each of the `n` endpoints gets `1/n` of the new connections; the DNAT
 //! is recorded in conntrack, and every later packet of the connection (and
@@ -65,6 +82,11 @@ pub const POSTROUTING_CHAIN: &str = "KUBE-POSTROUTING";
 pub const SVC_PREFIX: &str = "KUBE-SVC-";
 /// Prefix of the per-endpoint chains.
 pub const SEP_PREFIX: &str = "KUBE-SEP-";
+/// Prefix of the per-service-port chains of local endpoints only.
+pub const SVL_PREFIX: &str = "KUBE-SVL-";
+/// Prefix of the per-service-port chains of external destinations under
+/// `externalTrafficPolicy: Local`.
+pub const EXT_PREFIX: &str = "KUBE-EXT-";
 /// The mark bit of "masquerade this" (upstream's default; portmap uses 0x2000).
 pub const MASQ_MARK: &str = "0x4000";
 /// `sessionAffinity: ClientIP` without a timeout: 3 hours, as upstream.
@@ -123,6 +145,17 @@ pub struct ServicePort {
     pub affinity_seconds: Option<u32>,
     /// The ready endpoints (`conditions.ready`), sorted, without duplicates.
     pub endpoints: Vec<SocketAddrV4>,
+    /// The node of each endpoint that names one (`nodeName`).
+    pub endpoint_nodes: BTreeMap<SocketAddrV4, String>,
+    /// `internalTrafficPolicy: Local`: the ClusterIP uses this node's
+    /// endpoints only.
+    pub internal_local: bool,
+    /// `externalTrafficPolicy: Local`: node ports and load balancer
+    /// addresses use this node's endpoints only, and keep the client's
+    /// address.
+    pub external_local: bool,
+    /// `healthCheckNodePort`, served by [`super::healthcheck`].
+    pub health_check_node_port: Option<u16>,
 }
 
 impl ServicePort {
@@ -151,6 +184,31 @@ impl ServicePort {
         format!("{SVC_PREFIX}{}", hash16(&self.key()))
     }
 
+    /// The `KUBE-SVL-*` chain (local endpoints) of this service port.
+    pub fn svl_chain(&self) -> String {
+        format!("{SVL_PREFIX}{}", hash16(&self.key()))
+    }
+
+    /// The `KUBE-EXT-*` chain (external destinations) of this service port.
+    pub fn ext_chain(&self) -> String {
+        format!("{EXT_PREFIX}{}", hash16(&self.key()))
+    }
+
+    /// The endpoints on `node`.
+    pub fn local_endpoints(&self, node: &str) -> Vec<SocketAddrV4> {
+        self.endpoints
+            .iter()
+            .filter(|e| self.endpoint_nodes.get(e).is_some_and(|n| n == node))
+            .copied()
+            .collect()
+    }
+
+    /// Whether outside clients reach it on this node at all (a node port or
+    /// a load balancer address).
+    fn exposed(&self) -> bool {
+        self.node_port.is_some() || !self.load_balancer_ips.is_empty()
+    }
+
     /// The `KUBE-SEP-*` chain of one of its endpoints.
     pub fn sep_chain(&self, ep: &SocketAddrV4) -> String {
         format!("{SEP_PREFIX}{}", hash16(&format!("{}/{ep}", self.key())))
@@ -176,6 +234,11 @@ pub struct Options {
     /// it: needed when bridged traffic bypasses iptables (see the module
     /// doc). `None`: only hairpin traffic is masqueraded, as upstream.
     pub masquerade_pod_cidr: Option<Cidr>,
+    /// This node's name: which endpoints are local.
+    pub node_name: String,
+    /// This node's podCIDR: its pods' traffic to a Service's external
+    /// addresses is not outside traffic.
+    pub pod_cidr: Option<Cidr>,
 }
 
 /// The service ports of `services`, with their ready endpoints from
@@ -244,7 +307,7 @@ pub fn service_ports(services: &[&Service], slices: &[&EndpointSlice]) -> Vec<Se
                 .node_port
                 .and_then(|p| u16::try_from(p).ok())
                 .filter(|p| *p != 0);
-            let endpoints = ready_endpoints(svc_slices, &port_name, protocol);
+            let (endpoints, endpoint_nodes) = ready_endpoints(svc_slices, &port_name, protocol);
             let load_balancer_ips = if spec.type_.as_deref() == Some("LoadBalancer") {
                 svc.status
                     .as_ref()
@@ -268,6 +331,14 @@ pub fn service_ports(services: &[&Service], slices: &[&EndpointSlice]) -> Vec<Se
                 load_balancer_ips,
                 affinity_seconds,
                 endpoints,
+                endpoint_nodes,
+                internal_local: spec.internal_traffic_policy.as_deref() == Some("Local"),
+                external_local: spec.external_traffic_policy.as_deref() == Some("Local")
+                    && matches!(spec.type_.as_deref(), Some("NodePort" | "LoadBalancer")),
+                health_check_node_port: spec
+                    .health_check_node_port
+                    .and_then(|p| u16::try_from(p).ok())
+                    .filter(|p| *p != 0),
             });
         }
     }
@@ -276,13 +347,15 @@ pub fn service_ports(services: &[&Service], slices: &[&EndpointSlice]) -> Vec<Se
 }
 
 /// The ready endpoints of the slices for one port, matched by port name and
-/// protocol (each slice says which number the name has on its pods).
+/// protocol (each slice says which number the name has on its pods), with
+/// the nodes of those that name one.
 fn ready_endpoints(
     slices: &[&EndpointSlice],
     port_name: &str,
     protocol: Protocol,
-) -> Vec<SocketAddrV4> {
+) -> (Vec<SocketAddrV4>, BTreeMap<SocketAddrV4, String>) {
     let mut eps = BTreeSet::new();
+    let mut nodes = BTreeMap::new();
     for s in slices {
         let Some(target) = s.ports.iter().flatten().find_map(|p| {
             let same_name = p.name.as_deref().unwrap_or("") == port_name;
@@ -307,27 +380,37 @@ fn ready_endpoints(
                 .first()
                 .and_then(|a| a.parse::<Ipv4Addr>().ok())
             {
-                eps.insert(SocketAddrV4::new(ip, target));
+                let addr = SocketAddrV4::new(ip, target);
+                eps.insert(addr);
+                if let Some(node) = &ep.node_name {
+                    nodes.insert(addr, node.clone());
+                }
             }
         }
     }
-    eps.into_iter().collect()
+    (eps.into_iter().collect(), nodes)
 }
 
 /// The chains of ours that the restore text declares (and so flushes) and
 /// fills; the per-service ones are what [`stale_chains`] compares against.
-pub fn chains_of(ports: &[ServicePort]) -> BTreeSet<String> {
+pub fn chains_of(ports: &[ServicePort], node: &str) -> BTreeSet<String> {
     let mut chains = BTreeSet::new();
     for sp in ports.iter().filter(|sp| !sp.endpoints.is_empty()) {
         chains.insert(sp.svc_chain());
         for ep in &sp.endpoints {
             chains.insert(sp.sep_chain(ep));
         }
+        if (sp.internal_local || sp.external_local) && !sp.local_endpoints(node).is_empty() {
+            chains.insert(sp.svl_chain());
+        }
+        if sp.external_local && sp.exposed() {
+            chains.insert(sp.ext_chain());
+        }
     }
     chains
 }
 
-/// The `KUBE-SVC-*` / `KUBE-SEP-*` chains of the nat table (as
+/// Our per-service chains (`KUBE-SVC-*`, `KUBE-SEP-*`, `KUBE-SVL-*`, `KUBE-EXT-*`) in the nat table (as
 /// `iptables-save -t nat` prints it) that the new rules no longer have.
 /// Nothing else is ever called stale: portmap's `CNI-*` chains and anyone
 /// else's are not ours.
@@ -336,7 +419,11 @@ pub fn stale_chains(nat_save: &str, wanted: &BTreeSet<String>) -> Vec<String> {
         .lines()
         .filter_map(|l| l.strip_prefix(':'))
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| c.starts_with(SVC_PREFIX) || c.starts_with(SEP_PREFIX))
+        .filter(|c| {
+            [SVC_PREFIX, SEP_PREFIX, SVL_PREFIX, EXT_PREFIX]
+                .iter()
+                .any(|p| c.starts_with(p))
+        })
         .filter(|c| !wanted.contains(*c))
         .map(str::to_string)
         .collect::<BTreeSet<_>>()
@@ -358,6 +445,38 @@ fn comment(s: &str) -> String {
         .collect()
 }
 
+/// The rules of a chain that spreads new connections over `eps`
+/// (`KUBE-SVC-*` over all endpoints, `KUBE-SVL-*` over local ones):
+/// session affinity first, then rule `i` of `n` with probability `1/(n-i)`.
+fn balance(out: &mut String, chain: &str, name: &str, sp: &ServicePort, eps: &[SocketAddrV4]) {
+    if let Some(secs) = sp.affinity_seconds {
+        for ep in eps {
+            let sep = sp.sep_chain(ep);
+            let _ = writeln!(
+                out,
+                "-A {chain} -m comment --comment \"{name} -> {ep}\" -m recent --name {sep} --rcheck --seconds {secs} --reap -j {sep}"
+            );
+        }
+    }
+    let n = eps.len();
+    for (i, ep) in eps.iter().enumerate() {
+        let sep = sp.sep_chain(ep);
+        let left = n - i;
+        if left > 1 {
+            let _ = writeln!(
+                out,
+                "-A {chain} -m comment --comment \"{name} -> {ep}\" -m statistic --mode random --probability {:.10} -j {sep}",
+                1.0 / left as f64
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "-A {chain} -m comment --comment \"{name} -> {ep}\" -j {sep}"
+            );
+        }
+    }
+}
+
 /// The whole input of `iptables-restore --noflush`: the nat and filter
 /// tables, our chains only. Declaring a chain (`:NAME - [0:0]`) flushes it
 /// under `--noflush`, so every chain we own is rewritten whole; `stale`
@@ -370,7 +489,7 @@ pub fn render(ports: &[ServicePort], stale: &[String], opts: &Options) -> String
         MARK_MASQ_CHAIN.to_string(),
         POSTROUTING_CHAIN.to_string(),
     ];
-    nat_chains.extend(chains_of(ports));
+    nat_chains.extend(chains_of(ports, &opts.node_name));
     nat_chains.extend(stale.iter().cloned());
 
     let mut nat = String::new();
@@ -405,16 +524,43 @@ pub fn render(ports: &[ServicePort], stale: &[String], opts: &Options) -> String
             continue;
         }
         let svc = sp.svc_chain();
-        let _ = writeln!(
-            services,
-            "-A {SERVICES_CHAIN} -d {}/32 -p {proto} -m comment --comment \"{name} cluster IP\" -m {proto} --dport {} -j {svc}",
-            sp.cluster_ip, sp.port
-        );
-        // The load balancer's addresses (the nodes' own, from the built-in
-        // service load balancer): answered like a node port, masqueraded
-        // so the reply comes back through this node.
+        let local = sp.local_endpoints(&opts.node_name);
+        let svl = (!local.is_empty()).then(|| sp.svl_chain());
+        // The ClusterIP: every endpoint, or this node's under
+        // internalTrafficPolicy Local (none here: dropped, as upstream).
+        let internal = if sp.internal_local {
+            svl.clone()
+        } else {
+            Some(svc.clone())
+        };
+        match internal {
+            Some(target) => {
+                let _ = writeln!(
+                    services,
+                    "-A {SERVICES_CHAIN} -d {}/32 -p {proto} -m comment --comment \"{name} cluster IP\" -m {proto} --dport {} -j {target}",
+                    sp.cluster_ip, sp.port
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    filter,
+                    "-A {SERVICES_CHAIN} -d {}/32 -p {proto} -m comment --comment \"{name} has no local endpoints\" -m {proto} --dport {} -j DROP",
+                    sp.cluster_ip, sp.port
+                );
+            }
+        }
+        // External destinations (the load balancer's addresses, the node
+        // port): under externalTrafficPolicy Cluster masqueraded to any
+        // endpoint, so the reply comes back through this node; under Local
+        // through KUBE-EXT.
+        let ext = sp.ext_chain();
+        let external: Vec<&str> = if sp.external_local {
+            vec![ext.as_str()]
+        } else {
+            vec![MARK_MASQ_CHAIN, svc.as_str()]
+        };
         for ip in &sp.load_balancer_ips {
-            for target in [MARK_MASQ_CHAIN, svc.as_str()] {
+            for target in &external {
                 let _ = writeln!(
                     services,
                     "-A {SERVICES_CHAIN} -d {ip}/32 -p {proto} -m comment --comment \"{name} loadbalancer IP\" -m {proto} --dport {} -j {target}",
@@ -423,41 +569,38 @@ pub fn render(ports: &[ServicePort], stale: &[String], opts: &Options) -> String
             }
         }
         if let Some(np) = sp.node_port {
-            let _ = writeln!(
-                nodeports,
-                "-A {NODEPORTS_CHAIN} -p {proto} -m comment --comment \"{name} node port\" -m {proto} --dport {np} -j {MARK_MASQ_CHAIN}"
-            );
-            let _ = writeln!(
-                nodeports,
-                "-A {NODEPORTS_CHAIN} -p {proto} -m comment --comment \"{name} node port\" -m {proto} --dport {np} -j {svc}"
-            );
-        }
-        // Session affinity first: a client seen recently goes back to its endpoint.
-        if let Some(secs) = sp.affinity_seconds {
-            for ep in &sp.endpoints {
-                let sep = sp.sep_chain(ep);
+            for target in &external {
                 let _ = writeln!(
-                    per_service,
-                    "-A {svc} -m comment --comment \"{name} -> {ep}\" -m recent --name {sep} --rcheck --seconds {secs} --reap -j {sep}"
+                    nodeports,
+                    "-A {NODEPORTS_CHAIN} -p {proto} -m comment --comment \"{name} node port\" -m {proto} --dport {np} -j {target}"
                 );
             }
         }
-        let n = sp.endpoints.len();
-        for (i, ep) in sp.endpoints.iter().enumerate() {
-            let sep = sp.sep_chain(ep);
-            let left = n - i;
-            if left > 1 {
+        if sp.external_local && sp.exposed() {
+            if let Some(cidr) = opts.pod_cidr {
                 let _ = writeln!(
                     per_service,
-                    "-A {svc} -m comment --comment \"{name} -> {ep}\" -m statistic --mode random --probability {:.10} -j {sep}",
-                    1.0 / left as f64
-                );
-            } else {
-                let _ = writeln!(
-                    per_service,
-                    "-A {svc} -m comment --comment \"{name} -> {ep}\" -j {sep}"
+                    "-A {ext} -s {cidr} -m comment --comment \"pod traffic for {name} external destinations\" -j {svc}"
                 );
             }
+            let _ = writeln!(
+                per_service,
+                "-A {ext} -m comment --comment \"masquerade LOCAL traffic for {name} external destinations\" -m addrtype --src-type LOCAL -j {MARK_MASQ_CHAIN}"
+            );
+            let _ = writeln!(
+                per_service,
+                "-A {ext} -m comment --comment \"route LOCAL traffic for {name} external destinations\" -m addrtype --src-type LOCAL -j {svc}"
+            );
+            if let Some(svl) = &svl {
+                let _ = writeln!(per_service, "-A {ext} -j {svl}");
+            }
+        }
+        balance(&mut per_service, &svc, &name, sp, &sp.endpoints);
+        if let Some(svl) = svl
+            .as_ref()
+            .filter(|_| sp.internal_local || sp.external_local)
+        {
+            balance(&mut per_service, svl, &name, sp, &local);
         }
         for ep in &sp.endpoints {
             let sep = sp.sep_chain(ep);
@@ -742,7 +885,7 @@ COMMIT
 :KUBE-SERVICES - [0:0]
 COMMIT
 ",
-            chains = chains_of(&ports)
+            chains = chains_of(&ports, "")
                 .iter()
                 .map(|c| format!(":{c} - [0:0]\n"))
                 .collect::<String>(),
@@ -766,7 +909,7 @@ COMMIT
             old.svc_chain(),
             old.sep_chain(&old.endpoints[0])
         );
-        let stale = stale_chains(&save, &chains_of(&ports));
+        let stale = stale_chains(&save, &chains_of(&ports, ""));
         let mut want = vec![old.svc_chain(), old.sep_chain(&old.endpoints[0])];
         want.sort();
         assert_eq!(stale, want);
@@ -836,6 +979,7 @@ COMMIT
         let (local, remote) = (p.sep_chain(&p.endpoints[0]), p.sep_chain(&p.endpoints[1]));
         let opts = Options {
             masquerade_pod_cidr: Some("10.244.1.0/24".parse().unwrap()),
+            ..Options::default()
         };
         let text = render(&ports, &[], &opts);
         let svc = p.svc_chain();
@@ -873,5 +1017,72 @@ COMMIT
             (*t == "nat" || *t == "filter")
                 && (target == SERVICES_CHAIN || target == POSTROUTING_CHAIN)
         }));
+    }
+
+    /// A NodePort Service with both traffic policies Local, one endpoint on
+    /// n1 and one on n2, as each node renders it.
+    fn local_policies() -> Vec<ServicePort> {
+        let s = svc(json!({
+            "metadata": {"name": "web", "namespace": "default"},
+            "spec": {"type": "NodePort", "clusterIP": "10.96.0.20",
+                     "externalTrafficPolicy": "Local", "internalTrafficPolicy": "Local",
+                     "ports": [{"name": "http", "port": 80, "nodePort": 30080}]}
+        }));
+        let sl = web_slice(json!([
+            {"addresses": ["10.244.1.5"], "conditions": {"ready": true}, "nodeName": "n1"},
+            {"addresses": ["10.244.2.7"], "conditions": {"ready": true}, "nodeName": "n2"},
+        ]));
+        service_ports(&[&s], &[&sl])
+    }
+
+    fn on(node: &str) -> Options {
+        Options {
+            node_name: node.into(),
+            pod_cidr: Some("10.244.1.0/24".parse().unwrap()),
+            ..Options::default()
+        }
+    }
+
+    #[test]
+    fn local_traffic_policies_use_this_nodes_endpoints() {
+        let ports = local_policies();
+        let p = &ports[0];
+        assert!(p.internal_local && p.external_local);
+        let (svc, svl, ext) = (p.svc_chain(), p.svl_chain(), p.ext_chain());
+        let local = p.sep_chain(&"10.244.1.5:8080".parse().unwrap());
+        let remote = p.sep_chain(&"10.244.2.7:8080".parse().unwrap());
+        let text = render(&ports, &[], &on("n1"));
+        for line in [
+            format!("-A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment \"default/web:http cluster IP\" -m tcp --dport 80 -j {svl}"),
+            format!("-A KUBE-NODEPORTS -p tcp -m comment --comment \"default/web:http node port\" -m tcp --dport 30080 -j {ext}"),
+            format!("-A {ext} -s 10.244.1.0/24 -m comment --comment \"pod traffic for default/web:http external destinations\" -j {svc}"),
+            format!("-A {ext} -m comment --comment \"masquerade LOCAL traffic for default/web:http external destinations\" -m addrtype --src-type LOCAL -j KUBE-MARK-MASQ"),
+            format!("-A {ext} -m comment --comment \"route LOCAL traffic for default/web:http external destinations\" -m addrtype --src-type LOCAL -j {svc}"),
+            format!("-A {ext} -j {svl}"),
+            format!("-A {svl} -m comment --comment \"default/web:http -> 10.244.1.5:8080\" -j {local}"),
+        ] {
+            assert!(text.contains(&line), "missing {line}\n{text}");
+        }
+        // Outside clients are not masqueraded, and the local chain never
+        // leads to the other node's endpoint.
+        assert!(!text.contains("--dport 30080 -j KUBE-MARK-MASQ"), "{text}");
+        assert!(!text.contains(&format!(
+            "-A {svl} -m comment --comment \"default/web:http -> 10.244.2.7:8080\" -j {remote}"
+        )));
+        assert!(chains_of(&ports, "n1").contains(&svl));
+    }
+
+    #[test]
+    fn a_node_without_local_endpoints_drops_the_cluster_ip_and_sends_outside_clients_nowhere() {
+        let ports = local_policies();
+        let p = &ports[0];
+        let (svl, ext) = (p.svl_chain(), p.ext_chain());
+        let text = render(&ports, &[], &on("n3"));
+        assert!(text.contains("-A KUBE-SERVICES -d 10.96.0.20/32 -p tcp -m comment --comment \"default/web:http has no local endpoints\" -m tcp --dport 80 -j DROP"), "{text}");
+        assert!(!text.contains(&svl), "{text}");
+        assert!(!chains_of(&ports, "n3").contains(&svl));
+        // Pods and the node itself still reach every endpoint.
+        assert!(text.contains(&format!("-A {ext} -s 10.244.1.0/24")));
+        assert!(!text.contains(&format!("-A {ext} -j ")), "{text}");
     }
 }

@@ -90,6 +90,7 @@ impl Strategy for ServiceStrategy {
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
         keep_allocations(new, old);
         drop_type_dependent_fields(new, old);
+        keep_health_check_port(new, old);
     }
 
     fn prepare_for_create(&self, obj: &mut Value, _uid: &str) {
@@ -294,10 +295,26 @@ fn drop_type_dependent_fields(new: &mut Value, old: &Value) {
                 }
             }
         }
-        if unchanged(new, "/spec/healthCheckNodePort") {
-            if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
-                spec.remove("healthCheckNodePort");
-            }
+    }
+}
+
+/// The health check port goes with `type: LoadBalancer` and
+/// `externalTrafficPolicy: Local` (upstream's `needsHCNodePort`): it goes
+/// when either changes (unless the client set it), and an update that keeps
+/// both keeps the port even when the client left it out.
+fn keep_health_check_port(new: &mut Value, old: &Value) {
+    let unchanged = |new: &Value, field: &str| new.pointer(field) == old.pointer(field);
+    let needs = service_node_port::wants_health_check_port(new);
+    let had = old.pointer("/spec/healthCheckNodePort").cloned();
+    if !needs && unchanged(new, "/spec/healthCheckNodePort") {
+        if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.remove("healthCheckNodePort");
+        }
+    }
+    if needs && new.pointer("/spec/healthCheckNodePort").is_none() {
+        if let (Some(port), Some(spec)) = (had, new.get_mut("spec").and_then(Value::as_object_mut))
+        {
+            spec.insert("healthCheckNodePort".into(), port);
         }
     }
 }
