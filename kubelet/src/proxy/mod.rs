@@ -221,26 +221,64 @@ impl Iptables for SystemIptables {
     }
 }
 
+/// How often a sync writes every chain even when little changed (and reads
+/// the table back to find chains it does not know about).
+pub const FULL_SYNC_PERIOD: Duration = Duration::from_secs(300);
+
 /// Writes the rules for a set of service ports: one sync.
+///
+/// A sync writes the top chains whole, and of the per-service chains only
+/// those whose rules differ from what it wrote last time; the chains of
+/// Services that went away are deleted. A full sync (the first, one after a
+/// failure, and one every [`FULL_SYNC_PERIOD`]) reads the table back with
+/// `iptables-save` and writes every chain, repairing whatever someone
+/// changed behind our back. With 1,000 Services a change of one endpoint
+/// then costs one Service's chains instead of all of them.
 pub struct Syncer<I> {
     iptables: I,
     opts: Options,
+    written: std::sync::Mutex<Written>,
+}
+
+/// What the last sync wrote.
+#[derive(Default)]
+struct Written {
+    /// Per-service chains and the fingerprints of their rules.
+    chains: std::collections::BTreeMap<String, u64>,
+    /// When the last full sync succeeded (`None`: the next one is full).
+    last_full: Option<std::time::Instant>,
 }
 
 impl<I: Iptables> Syncer<I> {
     /// A syncer writing through `iptables` with `opts`.
     pub fn new(iptables: I, opts: Options) -> Self {
-        Syncer { iptables, opts }
+        Syncer {
+            iptables,
+            opts,
+            written: Default::default(),
+        }
     }
 
-    /// Replaces our chains with the rules for `ports`, deletes the chains
-    /// no longer needed, and makes sure the built-in chains jump to ours.
+    /// Brings our chains to the rules for `ports`, deletes the chains no
+    /// longer needed, and makes sure the built-in chains jump to ours.
     /// Returns the number of stale chains removed.
     pub fn sync(&self, ports: &[ServicePort]) -> Result<usize> {
-        let nat = self.iptables.save("nat")?;
-        let stale = rules::stale_chains(&nat, &rules::chains_of(ports, &self.opts.node_name));
-        let text = rules::render(ports, &stale, &self.opts);
-        self.iptables.restore(&text)?;
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        let due = written
+            .last_full
+            .is_none_or(|t| t.elapsed() >= FULL_SYNC_PERIOD);
+        let removed = if due {
+            self.full_sync(ports, &mut written)?
+        } else {
+            match self.partial_sync(ports, &mut written) {
+                Ok(n) => n,
+                Err(e) => {
+                    // A chain we thought was there may be gone: write all.
+                    tracing::warn!(error = %e, "partial service proxy sync failed; writing every chain");
+                    self.full_sync(ports, &mut written)?
+                }
+            }
+        };
         for (table, chain, rule) in rules::jumps() {
             if self.iptables.ensure_first(table, chain, &rule)? {
                 tracing::info!(
@@ -250,6 +288,37 @@ impl<I: Iptables> Syncer<I> {
                 );
             }
         }
+        Ok(removed)
+    }
+
+    fn full_sync(&self, ports: &[ServicePort], written: &mut Written) -> Result<usize> {
+        written.last_full = None;
+        let nat = self.iptables.save("nat")?;
+        let stale = rules::stale_chains(&nat, &rules::chains_of(ports, &self.opts.node_name));
+        let text = rules::render(ports, &stale, &self.opts);
+        self.iptables.restore(&text)?;
+        written.chains = rules::fingerprints(&text);
+        written.last_full = Some(std::time::Instant::now());
+        Ok(stale.len())
+    }
+
+    fn partial_sync(&self, ports: &[ServicePort], written: &mut Written) -> Result<usize> {
+        let wanted = rules::chains_of(ports, &self.opts.node_name);
+        let stale: Vec<String> = written
+            .chains
+            .keys()
+            .filter(|c| !wanted.contains(*c))
+            .cloned()
+            .collect();
+        let text = rules::render(ports, &stale, &self.opts);
+        let now = rules::fingerprints(&text);
+        let unchanged = now
+            .iter()
+            .filter(|(c, fp)| written.chains.get(*c) == Some(fp))
+            .map(|(c, _)| c.clone())
+            .collect();
+        self.iptables.restore(&rules::minimize(&text, &unchanged))?;
+        written.chains = now;
         Ok(stale.len())
     }
 }
@@ -396,6 +465,7 @@ mod tests {
     struct Fake {
         calls: Mutex<Vec<String>>,
         nat: Mutex<String>,
+        input: Mutex<String>,
         present: Mutex<Vec<String>>,
     }
 
@@ -406,22 +476,25 @@ mod tests {
         }
         fn restore(&self, input: &str) -> Result<()> {
             self.calls.lock().unwrap().push("restore".into());
-            // What iptables-save would show next: our declared chains minus
-            // the deleted ones.
-            let deleted: Vec<&str> = input
+            *self.input.lock().unwrap() = input.to_string();
+            // What iptables-save would show next: the chains there were,
+            // plus the declared ones, minus the deleted ones (a chain the
+            // input does not mention stays as it was, as under --noflush).
+            let nat_input = input.split("COMMIT").next().unwrap_or_default();
+            let deleted: Vec<&str> = nat_input
                 .lines()
                 .filter_map(|l| l.strip_prefix("-X "))
                 .collect();
-            let nat: String = input
-                .split("COMMIT")
-                .next()
-                .unwrap_or_default()
-                .lines()
-                .filter(|l| l.starts_with(':'))
-                .filter(|l| !deleted.iter().any(|d| l.starts_with(&format!(":{d} "))))
-                .map(|l| format!("{l}\n"))
-                .collect();
-            *self.nat.lock().unwrap() = nat;
+            let mut chains: std::collections::BTreeSet<String> =
+                self.nat.lock().unwrap().lines().map(String::from).collect();
+            chains.extend(
+                nat_input
+                    .lines()
+                    .filter(|l| l.starts_with(':'))
+                    .map(String::from),
+            );
+            chains.retain(|l| !deleted.iter().any(|d| l.starts_with(&format!(":{d} "))));
+            *self.nat.lock().unwrap() = chains.into_iter().map(|l| format!("{l}\n")).collect();
             Ok(())
         }
         fn ensure_first(&self, table: &str, chain: &str, rule: &[&str]) -> Result<bool> {
@@ -470,13 +543,27 @@ mod tests {
         ));
         fake.calls.lock().unwrap().clear();
 
-        // One endpoint gone: its chain is removed, the jumps are not re-inserted.
+        // One endpoint gone: a partial sync (no save) deletes its chain,
+        // rewrites the service chain and leaves the other endpoint's chain
+        // alone; the jumps are not re-inserted.
         let one = [port(&["10.244.2.7:8080"])];
         assert_eq!(syncer.sync(&one).unwrap(), 1);
         let calls = fake.calls.lock().unwrap().clone();
-        assert_eq!(calls, ["save nat", "restore"]);
+        assert_eq!(calls, ["restore"]);
+        let written = fake.input.lock().unwrap().clone();
         let gone = two[0].sep_chain(&"10.244.1.5:8080".parse().unwrap());
+        let kept = two[0].sep_chain(&"10.244.2.7:8080".parse().unwrap());
+        assert!(written.contains(&format!("-X {gone}")), "{written}");
+        assert!(
+            written.contains(&format!(":{} ", two[0].svc_chain())),
+            "{written}"
+        );
+        assert!(
+            !written.contains(&format!(":{kept} ")) && !written.contains(&format!("-A {kept} ")),
+            "an unchanged chain is not written: {written}"
+        );
         assert!(!fake.nat.lock().unwrap().contains(&gone));
+        assert!(fake.nat.lock().unwrap().contains(&kept));
 
         // No endpoints: the service chain goes too; a resync then removes nothing.
         assert_eq!(syncer.sync(&[port(&[])]).unwrap(), 2);

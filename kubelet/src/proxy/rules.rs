@@ -419,16 +419,60 @@ pub fn stale_chains(nat_save: &str, wanted: &BTreeSet<String>) -> Vec<String> {
         .lines()
         .filter_map(|l| l.strip_prefix(':'))
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| {
-            [SVC_PREFIX, SEP_PREFIX, SVL_PREFIX, EXT_PREFIX]
-                .iter()
-                .any(|p| c.starts_with(p))
-        })
+        .filter(|c| is_per_service(c))
         .filter(|c| !wanted.contains(*c))
         .map(str::to_string)
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
+}
+
+/// Whether `chain` is one of the per-service chains (`KUBE-SVC-*`,
+/// `KUBE-SEP-*`, `KUBE-SVL-*`, `KUBE-EXT-*`).
+pub fn is_per_service(chain: &str) -> bool {
+    [SVC_PREFIX, SEP_PREFIX, SVL_PREFIX, EXT_PREFIX]
+        .iter()
+        .any(|p| chain.starts_with(p))
+}
+
+/// A fingerprint of each per-service chain's rules in a [`render`]ed text,
+/// so a later sync can tell which chains it need not write again.
+pub fn fingerprints(text: &str) -> BTreeMap<String, u64> {
+    use std::hash::{Hash, Hasher};
+    let mut hashers: BTreeMap<&str, std::collections::hash_map::DefaultHasher> = BTreeMap::new();
+    for line in text.lines() {
+        let Some(chain) = line.strip_prefix("-A ").and_then(|l| l.split(' ').next()) else {
+            continue;
+        };
+        if is_per_service(chain) {
+            line.hash(hashers.entry(chain).or_default());
+        }
+    }
+    hashers
+        .into_iter()
+        .map(|(c, h)| (c.to_string(), h.finish()))
+        .collect()
+}
+
+/// `text` without the per-service chains in `unchanged`: neither declared
+/// (which would flush them) nor filled. `iptables-restore --noflush` leaves
+/// a chain it is not told about as it is, so only what changed is written
+/// (upstream's `MinimizeIPTablesRestore`). The top chains (`KUBE-SERVICES`,
+/// `KUBE-NODEPORTS`, ...) are always written whole.
+pub fn minimize(text: &str, unchanged: &BTreeSet<String>) -> String {
+    let skip = |line: &str| {
+        let chain = line
+            .strip_prefix(':')
+            .or_else(|| line.strip_prefix("-A "))
+            .and_then(|l| l.split(' ').next());
+        chain.is_some_and(|c| unchanged.contains(c))
+    };
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines().filter(|l| !skip(l)) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// A comment safe inside double quotes on an `iptables-restore` line
