@@ -320,9 +320,17 @@ pub struct ApplyArgs {
     /// Selector (label query) to filter on (with --prune).
     #[arg(short = 'l', long)]
     pub selector: Option<String>,
-    /// Delete objects not in the manifests (with -l).
+    /// Delete objects not in the manifests (with -l or --all).
     #[arg(long)]
     pub prune: bool,
+    /// With --prune: the kinds to prune (group/version/kind, `core` for
+    /// the core group) instead of upstream's default list.
+    #[arg(long = "prune-allowlist")]
+    pub prune_allowlist: Vec<String>,
+    /// With --prune: every object of the allowlisted kinds, not only those
+    /// matching -l.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `kubectl create`.
@@ -610,16 +618,14 @@ pub enum AuthCommand {
     },
 }
 
-/// `kubectl auth can-i VERB [TYPE | TYPE/NAME | NONRESOURCEURL]`.
+/// `kubectl auth can-i VERB [TYPE | TYPE/NAME | NONRESOURCEURL]` or
+/// `kubectl auth can-i --list`.
 #[derive(Debug, Args)]
 pub struct CanIArgs {
-    /// The verb (get, list, create, ...).
-    pub verb: String,
-    /// TYPE, TYPE/NAME or a non-resource URL (`/logs`).
-    pub target: String,
-    /// A third argument, which upstream refuses (TYPE/NAME is the form).
-    #[arg(hide = true)]
-    pub name: Option<String>,
+    /// VERB and TYPE, TYPE/NAME or a non-resource URL (`/logs`); none with
+    /// --list. Counted by the command, as upstream counts them, so a wrong
+    /// count gets upstream's message.
+    pub args: Vec<String>,
     /// Check across all namespaces.
     #[arg(short = 'A', long = "all-namespaces")]
     pub all_namespaces: bool,
@@ -629,6 +635,12 @@ pub struct CanIArgs {
     /// Print nothing; the exit code says yes (0) or no (1).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Print every allowed action (a SelfSubjectRulesReview).
+    #[arg(long)]
+    pub list: bool,
+    /// With --list: no header line.
+    #[arg(long)]
+    pub no_headers: bool,
 }
 
 /// `kubectl version`.

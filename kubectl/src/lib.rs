@@ -33,6 +33,7 @@ pub mod events;
 pub mod exec;
 pub mod expose;
 pub mod get;
+pub mod klog;
 pub mod kubeconfig;
 pub mod label;
 pub mod logs;
