@@ -169,6 +169,8 @@ pub enum Command {
     Diff(ApplyArgs),
     /// List events.
     Events(EventsArgs),
+    /// Get documentation for a resource.
+    Explain(ExplainArgs),
     /// Display resource (CPU/memory) usage.
     Top {
         /// What to show the usage of.
@@ -857,6 +859,23 @@ pub struct CpArgs {
     /// Container name. If omitted, the first container in the pod is chosen.
     #[arg(short = 'c', long)]
     pub container: Option<String>,
+}
+
+/// `kubectl explain TYPE[.FIELD...]`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The resource and field path (counted by the command, which gives
+    /// upstream's messages for none or several).
+    pub args: Vec<String>,
+    /// Print the fields of fields.
+    #[arg(long)]
+    pub recursive: bool,
+    /// Explain the resource in this API group/version.
+    #[arg(long = "api-version")]
+    pub api_version: Option<String>,
+    /// Format (plaintext).
+    #[arg(short = 'o', long, default_value = "plaintext")]
+    pub output: String,
 }
 
 /// `kubectl events`.

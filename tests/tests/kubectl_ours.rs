@@ -1304,3 +1304,126 @@ async fn apply_prune_prints_what_upstream_prints() {
     b.same(&["get", "cm", "-n", "ns-@", "-o", "name"]);
     assert!(b.compared >= 18, "only {} comparisons", b.compared);
 }
+
+/// A CRD for `explain_prints_what_upstream_prints`: two served versions
+/// (v2 preferred), descriptions, a required field, an enum longer than the
+/// four a field line shows, a list of objects, a map and an open object.
+const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, shortNames: [wd]}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: A Widget is a thing made in the example shop, sized and coloured as its spec says.
+        properties:
+          spec:
+            type: object
+            description: What the widget should be.
+            required: [size]
+            properties:
+              size: {type: integer, description: How big, in centimetres.}
+              colour: {type: string, enum: [red, green, blue, \"\", black, white], description: The paint.}
+              parts:
+                type: array
+                description: What it is made of.
+                items:
+                  type: object
+                  properties:
+                    name: {type: string}
+                    count: {type: integer, format: int32}
+              labels: {type: object, additionalProperties: {type: string}}
+              extra: {type: object, x-kubernetes-preserve-unknown-fields: true}
+          status:
+            type: object
+            properties:
+              ready: {type: boolean}
+  - name: v2
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {height: {type: integer}}}
+";
+
+/// `kubectl explain`, ours against the real one, both reading the OpenAPI
+/// v3 documents our apiserver serves: kinds, field paths through lists and
+/// references, `--recursive` (cyclic schemas included), `--api-version`,
+/// `resource.group` prefixes, a CRD's versions, enums, and the errors
+/// (unknown field after the header, unknown resource, wrong group version,
+/// usage). Then every served resource, plain and recursive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_prints_what_upstream_prints() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let mut b = Both::new(&api.url);
+    let crd = b.path("crd.yaml");
+    write(&crd, WIDGET_CRD);
+    let out = b.run(
+        false,
+        &["apply".into(), "-f".into(), crd.display().to_string()],
+    );
+    assert!(out.success, "{}", out.stderr);
+    let served = tests::harness::eventually(std::time::Duration::from_secs(10), || {
+        let ok = b.run(false, &["explain".into(), "widgets".into()]).success;
+        async move { ok.then_some(()) }
+    })
+    .await;
+    assert!(served.is_some(), "the CRD's schema was never served");
+
+    // Each line: the arguments after `explain`, split at spaces.
+    for line in [
+        "pods",
+        "pods.spec",
+        "po.spec.containers",
+        "pods.spec.containers.name",
+        "pods.spec.containers.resources.limits",
+        "pods.spec.nope",
+        "pods.spec.containers.nope",
+        "Pods.metadata.labels",
+        "deployments.apps.spec.template",
+        "deployment.spec.strategy --recursive",
+        "deployments.apps --api-version=apps/v1",
+        "pods --api-version=apps/v1",
+        "pods --api-version=v9",
+        "pods --api-version=a/b/c",
+        "svc --recursive",
+        "nodes.status.conditions",
+        "crd.spec.versions.schema --recursive",
+        "customresourcedefinitions.spec.versions.schema.openAPIV3Schema.properties",
+        "widgets",
+        "wd.spec",
+        "widget --recursive",
+        "widgets.example.com.spec",
+        "widgets.spec --api-version=example.com/v1",
+        "widgets.spec.colour --api-version=example.com/v1",
+        "widgets.spec.parts.count --api-version=example.com/v1",
+        "widgets --api-version=example.com/v1 --recursive",
+        "widgets.spec.nope --api-version=example.com/v1",
+        "foo",
+        "foo.spec",
+        "pods -o yaml",
+        "",
+        "pods svc",
+    ] {
+        let mut args = vec!["explain"];
+        args.extend(line.split(' ').filter(|a| !a.is_empty()));
+        b.same(&args);
+    }
+    let names = b.run(false, &["api-resources".into(), "-o".into(), "name".into()]);
+    assert!(names.success, "{}", names.stderr);
+    for name in names.stdout.lines() {
+        b.same(&["explain", name]);
+        b.same(&["explain", name, "--recursive"]);
+    }
+    assert!(b.compared > 100, "only {} comparisons", b.compared);
+}
