@@ -867,8 +867,8 @@ pub struct ExplainArgs {
     /// The resource and field path (counted by the command, which gives
     /// upstream's messages for none or several).
     pub args: Vec<String>,
-    /// Print the fields of fields.
-    #[arg(long)]
+    /// Print the fields of fields (`--recursive`, `--recursive=true|false`).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = clap::ArgAction::Set)]
     pub recursive: bool,
     /// Explain the resource in this API group/version.
     #[arg(long = "api-version")]

@@ -1397,6 +1397,8 @@ async fn explain_prints_what_upstream_prints() {
         "pods --api-version=v9",
         "pods --api-version=a/b/c",
         "svc --recursive",
+        "svc --recursive=true",
+        "svc --recursive=false",
         "nodes.status.conditions",
         "crd.spec.versions.schema --recursive",
         "customresourcedefinitions.spec.versions.schema.openAPIV3Schema.properties",
