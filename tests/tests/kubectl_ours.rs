@@ -1297,12 +1297,17 @@ async fn apply_prune_prints_what_upstream_prints() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, namespace: ns-@}\n",
     );
     b.same(&["apply", "-f", &in_ns]);
-    let prune_all = "--prune --all --prune-allowlist core/v1/ConfigMap";
-    let mut args = vec!["apply", "-f", &keep];
-    args.extend(prune_all.split(' '));
-    b.same(&args);
-    b.same(&["get", "cm", "-n", "ns-@", "-o", "name"]);
-    assert!(b.compared >= 18, "only {} comparisons", b.compared);
+    // Then again with -n (the namespace counts as applied to) and -o name
+    // (pruned objects by name only).
+    for extra in ["", " -n ns-@ -o name"] {
+        let prune_all = format!("--prune --all --prune-allowlist core/v1/ConfigMap{extra}");
+        let mut args = vec!["apply", "-f", &keep];
+        args.extend(prune_all.split(' '));
+        b.same(&args);
+        b.same(&["get", "cm", "-n", "ns-@", "-o", "name"]);
+        b.same(&["apply", "-f", &in_ns]);
+    }
+    assert!(b.compared >= 22, "only {} comparisons", b.compared);
 }
 
 /// A CRD for `explain_prints_what_upstream_prints`: two served versions
