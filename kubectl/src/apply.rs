@@ -11,6 +11,10 @@
 //! strategic merge patch that merges keyed lists item by item; the stored
 //! result is the same for manifests that own their lists).
 //! `--server-side` sends the manifest as an apply patch instead.
+//! `--prune` then deletes what earlier applies made and the manifests no
+//! longer hold ([`prune`]).
+
+pub mod prune;
 
 use http::Method;
 use serde_json::{json, Map, Value};
@@ -192,12 +196,38 @@ pub async fn run(rest: &Rest, a: ApplyArgs) -> Result<i32> {
     if a.files.filename.is_empty() {
         return Err(Error::usage("must specify one of -f and -k"));
     }
-    let docs = manifest::read(&a.files.filename, a.files.recursive)?;
     let mut resolver = Resolver::new(rest).await?;
+    let prune_kinds = if a.prune {
+        prune::allowlist(&mut resolver, &a.prune_allowlist).await?
+    } else {
+        Vec::new()
+    };
+    let selector = a.selector.clone().unwrap_or_default();
+    if a.all && !selector.is_empty() {
+        return Err(Error::usage(
+            "cannot set --all and --selector at the same time",
+        ));
+    }
+    if a.prune {
+        if !a.all && selector.is_empty() {
+            return Err(Error::usage("all resources selected for prune without explicitly passing --all. To prune all resources, pass the --all flag. If you did not mean to prune all resources, specify a label selector"));
+        }
+        if a.server_side {
+            return Err(Error::usage("--prune is in alpha and doesn't currently work on objects created by server-side apply"));
+        }
+    }
+    let docs = manifest::read(&a.files.filename, a.files.recursive)?;
     let mut errors = Vec::new();
+    let mut visited = prune::Visited::default();
+    if rest.namespace_explicit {
+        visited.namespaces.insert(rest.namespace.clone());
+    }
     for mut doc in docs {
         let r = resolver.for_kind(&doc.api_version, &doc.kind).await?;
         let ns = place(rest, &r, &mut doc)?;
+        if let Some(ns) = &ns {
+            visited.namespaces.insert(ns.clone());
+        }
         let res = if a.server_side {
             server_side(rest, &r, &doc, ns.as_deref(), dry, &a, validate)
                 .await
@@ -206,14 +236,35 @@ pub async fn run(rest: &Rest, a: ApplyArgs) -> Result<i32> {
             client_side(rest, &r, &doc, ns.as_deref(), dry, validate, true).await
         };
         match res {
-            Ok((action, obj)) => match &output {
-                Some(o) => print!("{}", print_object(o, &r, &obj)),
-                None => println!("{}/{} {action}{}", r.kind_prefix(), doc.name, dry.suffix()),
-            },
+            Ok((action, obj)) => {
+                if let Some(uid) = obj["metadata"]["uid"].as_str() {
+                    visited.uids.insert(uid.to_string());
+                }
+                match &output {
+                    Some(o) => print!("{}", print_object(o, &r, &obj)),
+                    None => println!("{}/{} {action}{}", r.kind_prefix(), doc.name, dry.suffix()),
+                }
+            }
             Err(e) => errors.push(e),
         }
     }
-    Ok(crate::error::report(errors))
+    // Upstream prunes only when everything applied.
+    if !errors.is_empty() || !a.prune {
+        return Ok(crate::error::report(errors));
+    }
+    let kinds = if prune_kinds.is_empty() {
+        prune::default_allowlist(&resolver)?
+    } else {
+        prune_kinds
+    };
+    let pruner = prune::Pruner {
+        rest,
+        selector: &selector,
+        dry,
+        output: output.as_ref(),
+    };
+    pruner.prune_all(&kinds, &visited).await?;
+    Ok(0)
 }
 
 /// Client-side apply of one object: created, or patched with the
@@ -268,6 +319,10 @@ pub(crate) async fn client_side(
                 .map_err(|e| e.with_context(ctx("creating")))?;
             Ok(("created", obj))
         }
+        // Upstream computes no patch in a client dry run: whatever the
+        // live object holds, it says "configured" (of the live object,
+        // which it fetched, so a prune keeps it).
+        Some(current) if dry == DryRun::Client => Ok(("configured", current)),
         Some(current) => {
             if current["metadata"]["annotations"][LAST_APPLIED].is_null() {
                 eprintln!("Warning: resource {}/{} is missing the {LAST_APPLIED} annotation which is required by kubectl apply. kubectl apply should only be used on resources created declaratively by either kubectl create --save-config or kubectl apply. The missing annotation will be patched automatically.", r.group_resource(), doc.name);
@@ -279,9 +334,6 @@ pub(crate) async fn client_side(
             let patch = three_way(&original, &modified, &current);
             if patch.is_empty() {
                 return Ok(("unchanged", current));
-            }
-            if dry == DryRun::Client {
-                return Ok(("configured", modified));
             }
             let url = format!(
                 "{path}{}",

@@ -1,13 +1,15 @@
 //! `kubectl auth whoami` and `kubectl auth can-i`: the apiserver says who we
-//! are (a SelfSubjectReview) and whether we may do something (a
-//! SelfSubjectAccessReview); nothing is decided here.
+//! are (a SelfSubjectReview), whether we may do something (a
+//! SelfSubjectAccessReview) and what we may do (a SelfSubjectRulesReview,
+//! in [`can_i`]); nothing is decided here.
+
+mod can_i;
 
 use http::Method;
 use serde_json::{json, Value};
 
-use crate::cli::{AuthCommand, CanIArgs};
+use crate::cli::AuthCommand;
 use crate::client::Rest;
-use crate::discovery::Resolver;
 use crate::error::{Error, Result};
 use crate::printers::{json as pjson, tabwriter, yaml};
 
@@ -15,7 +17,7 @@ use crate::printers::{json as pjson, tabwriter, yaml};
 pub async fn run(rest: &Rest, command: AuthCommand) -> Result<i32> {
     match command {
         AuthCommand::Whoami { output } => whoami(rest, output.as_deref()).await,
-        AuthCommand::CanI(a) => can_i(rest, a).await,
+        AuthCommand::CanI(a) => can_i::run(rest, a).await,
     }
 }
 
@@ -31,11 +33,16 @@ async fn post(rest: &Rest, path: &str, body: &Value) -> Result<Value> {
 
 /// `[a b c]`, as Go prints a string slice.
 fn go_list(v: &Value) -> String {
-    let items: Vec<&str> = v
+    let items: Vec<String> = v
         .as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default();
-    format!("[{}]", items.join(" "))
+    can_i::go_slice(&items)
 }
 
 async fn whoami(rest: &Rest, output: Option<&str>) -> Result<i32> {
@@ -113,68 +120,4 @@ fn typed_json(info: &serde_json::Map<String, Value>) -> String {
         "{{\n    \"kind\": \"SelfSubjectReview\",\n    \"apiVersion\": \"authentication.k8s.io/v1\",\n    \"metadata\": {{\n        \"creationTimestamp\": null\n    }},\n    \"status\": {{\n        \"userInfo\": {{\n{}\n        }}\n    }}\n}}\n",
         fields.join(",\n")
     )
-}
-
-async fn can_i(rest: &Rest, a: CanIArgs) -> Result<i32> {
-    if a.name.is_some() {
-        return Err(Error::Raw(
-            "error: you must specify two arguments: verb resource or verb resource/resourceName.\nSee 'kubectl auth can-i -h' for help and examples."
-                .into(),
-        ));
-    }
-    let spec = if a.target.starts_with('/') {
-        json!({"nonResourceAttributes": {"verb": a.verb, "path": a.target}})
-    } else {
-        let (typed, name) = match a.target.split_once('/') {
-            Some((t, n)) => (t.to_string(), n.to_string()),
-            None => (a.target.clone(), String::new()),
-        };
-        let mut resolver = Resolver::new(rest).await?;
-        let (group, plural, namespaced) = match resolver.resolve(&typed).await {
-            Ok(r) => (r.group.clone(), r.plural.clone(), r.namespaced),
-            Err(_) => {
-                // Upstream asks anyway, about the name as typed.
-                eprintln!("Warning: the server doesn't have a resource type '{typed}'");
-                let (plural, group) = typed.split_once('.').unwrap_or((typed.as_str(), ""));
-                (group.to_string(), plural.to_string(), true)
-            }
-        };
-        let namespace = if a.all_namespaces || !namespaced {
-            String::new()
-        } else {
-            rest.namespace.clone()
-        };
-        let mut attrs = json!({"namespace": namespace, "verb": a.verb, "group": group,
-            "resource": plural});
-        if let Some(sub) = &a.subresource {
-            attrs["subresource"] = json!(sub);
-        }
-        if !name.is_empty() {
-            attrs["name"] = json!(name);
-        }
-        json!({"resourceAttributes": attrs})
-    };
-    let review = post(
-        rest,
-        "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
-        &json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-            "metadata": {"creationTimestamp": null}, "spec": spec, "status": {"allowed": false}}),
-    )
-    .await?;
-    let status = &review["status"];
-    let allowed = status["allowed"].as_bool().unwrap_or(false);
-    if !a.quiet {
-        if allowed {
-            println!("yes");
-        } else {
-            let mut line = "no".to_string();
-            for k in ["reason", "evaluationError"] {
-                if let Some(r) = status[k].as_str().filter(|r| !r.is_empty()) {
-                    line.push_str(&format!(" - {r}"));
-                }
-            }
-            println!("{line}");
-        }
-    }
-    Ok(if allowed { 0 } else { 1 })
 }

@@ -169,6 +169,8 @@ pub enum Command {
     Diff(ApplyArgs),
     /// List events.
     Events(EventsArgs),
+    /// Get documentation for a resource.
+    Explain(ExplainArgs),
     /// Display resource (CPU/memory) usage.
     Top {
         /// What to show the usage of.
@@ -320,9 +322,17 @@ pub struct ApplyArgs {
     /// Selector (label query) to filter on (with --prune).
     #[arg(short = 'l', long)]
     pub selector: Option<String>,
-    /// Delete objects not in the manifests (with -l).
+    /// Delete objects not in the manifests (with -l or --all).
     #[arg(long)]
     pub prune: bool,
+    /// With --prune: the kinds to prune (group/version/kind, `core` for
+    /// the core group) instead of upstream's default list.
+    #[arg(long = "prune-allowlist")]
+    pub prune_allowlist: Vec<String>,
+    /// With --prune: every object of the allowlisted kinds, not only those
+    /// matching -l.
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// `kubectl create`.
@@ -610,16 +620,14 @@ pub enum AuthCommand {
     },
 }
 
-/// `kubectl auth can-i VERB [TYPE | TYPE/NAME | NONRESOURCEURL]`.
+/// `kubectl auth can-i VERB [TYPE | TYPE/NAME | NONRESOURCEURL]` or
+/// `kubectl auth can-i --list`.
 #[derive(Debug, Args)]
 pub struct CanIArgs {
-    /// The verb (get, list, create, ...).
-    pub verb: String,
-    /// TYPE, TYPE/NAME or a non-resource URL (`/logs`).
-    pub target: String,
-    /// A third argument, which upstream refuses (TYPE/NAME is the form).
-    #[arg(hide = true)]
-    pub name: Option<String>,
+    /// VERB and TYPE, TYPE/NAME or a non-resource URL (`/logs`); none with
+    /// --list. Counted by the command, as upstream counts them, so a wrong
+    /// count gets upstream's message.
+    pub args: Vec<String>,
     /// Check across all namespaces.
     #[arg(short = 'A', long = "all-namespaces")]
     pub all_namespaces: bool,
@@ -629,6 +637,12 @@ pub struct CanIArgs {
     /// Print nothing; the exit code says yes (0) or no (1).
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Print every allowed action (a SelfSubjectRulesReview).
+    #[arg(long)]
+    pub list: bool,
+    /// With --list: no header line.
+    #[arg(long)]
+    pub no_headers: bool,
 }
 
 /// `kubectl version`.
@@ -845,6 +859,23 @@ pub struct CpArgs {
     /// Container name. If omitted, the first container in the pod is chosen.
     #[arg(short = 'c', long)]
     pub container: Option<String>,
+}
+
+/// `kubectl explain TYPE[.FIELD...]`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The resource and field path (counted by the command, which gives
+    /// upstream's messages for none or several).
+    pub args: Vec<String>,
+    /// Print the fields of fields (`--recursive`, `--recursive=true|false`).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub recursive: bool,
+    /// Explain the resource in this API group/version.
+    #[arg(long = "api-version")]
+    pub api_version: Option<String>,
+    /// Format (plaintext).
+    #[arg(short = 'o', long, default_value = "plaintext")]
+    pub output: String,
 }
 
 /// `kubectl events`.

@@ -31,8 +31,10 @@ pub mod error;
 pub mod etcd_path;
 pub mod events;
 pub mod exec;
+pub mod explain;
 pub mod expose;
 pub mod get;
+pub mod klog;
 pub mod kubeconfig;
 pub mod label;
 pub mod logs;
@@ -91,6 +93,7 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::PortForward(a) => port_forward::run(&rest, a).await,
                 Command::Diff(a) => diff::run(&rest, a).await,
                 Command::Events(a) => events::run(&rest, a).await,
+                Command::Explain(a) => explain::run(&rest, a).await,
                 Command::Top { command } => top::run(&rest, command).await,
                 Command::Trace(a) => trace::run(&rest, a).await,
                 Command::Tree(a) => tree::run(&rest, a).await,

@@ -140,6 +140,38 @@ impl Lab {
             .output()
     }
 
+    /// The lab's name (`--name` of `hack/local-up-cluster.sh`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `hack/local-up-cluster.sh --name NAME kill|restart COMPONENT`
+    /// (`scheduler`, `kubelet-node-2`, ...); panics if the script fails.
+    pub fn component(&self, action: &str, component: &str) {
+        let out = self
+            .script(&[action, component])
+            .expect("the lab script runs");
+        assert!(
+            out.status.success(),
+            "{action} {component} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The lab's etcd client URL, read from the command line the script
+    /// kept for it (`$LAB_DIR/cmds/etcd`), as the labs in docs/labs/ do.
+    pub fn etcd_url(&self) -> String {
+        let cmd = std::fs::read_to_string(self.dir.join("cmds/etcd")).unwrap_or_default();
+        let start = cmd
+            .find("http://127.0.0.1:")
+            .expect("etcd listens on loopback");
+        cmd[start..]
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// The lab's directory.
     pub fn dir(&self) -> &Path {
         &self.dir

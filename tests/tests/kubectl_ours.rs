@@ -49,8 +49,33 @@ fn mask_ages(s: &str) -> String {
         .join("\n")
 }
 
+/// A klog line's header (`W1204 15:19:31.853632   14104 prune.go:71] `)
+/// carries the time and the process id: both become zeros.
+fn mask_klog(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            let b = l.as_bytes();
+            let is_klog = b.len() > 30
+                && b"IWEF".contains(&b[0])
+                && b[1..5].iter().all(u8::is_ascii_digit)
+                && b[5] == b' '
+                && b[6..21]
+                    .iter()
+                    .all(|c| c.is_ascii_digit() || b":.".contains(c))
+                && b[21] == b' ';
+            if !is_klog {
+                return l.to_string();
+            }
+            // After the time: the padded process id, then the source site.
+            let site = l[21..].trim_start_matches(|c: char| c == ' ' || c.is_ascii_digit());
+            format!("{}0000 00:00:00.000000 PID {site}", &l[..1])
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn normalize(out: &KubectlOutput, who: &str) -> (String, String, bool) {
-    let put_back = |s: &str| mask_ages(&s.replace(who, "@"));
+    let put_back = |s: &str| mask_klog(&mask_ages(&s.replace(who, "@")));
     (put_back(&out.stdout), put_back(&out.stderr), out.success)
 }
 
@@ -1075,4 +1100,337 @@ async fn diff_prints_what_upstream_prints() {
         ours.stderr
     );
     assert_eq!(ours.stdout, real.stdout);
+}
+
+/// RBAC for `auth_can_i_prints_what_upstream_prints`: jane may read pods
+/// and their logs in `dev`, update one Deployment there, create
+/// ConfigMaps with two named ones readable, and GET two non-resource URLs.
+const JANE_RBAC: &str = "apiVersion: v1
+kind: Namespace
+metadata: {name: dev}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: jane, namespace: dev}
+rules:
+- {apiGroups: [''], resources: [pods, pods/log], verbs: [get, list, watch]}
+- {apiGroups: [''], resources: [pods], verbs: [get, delete]}
+- {apiGroups: [apps], resources: [deployments, deployments/scale], resourceNames: [web], verbs: [get, update]}
+- {apiGroups: [''], resources: [configmaps], verbs: [create]}
+- {apiGroups: [''], resources: [configmaps], resourceNames: [a, b], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: jane, namespace: dev}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: jane}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: jane}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: jane-urls}
+rules:
+- {nonResourceURLs: [/healthz, /metrics], verbs: [get]}
+- {nonResourceURLs: [/logs/*], verbs: [get, post]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: jane-urls}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: jane-urls}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: jane}]
+";
+
+/// `kubectl auth can-i`, ours against the real one, on an apiserver with
+/// RBAC: `--list` (upstream's table of a SelfSubjectRulesReview: rules
+/// broken down, merged per resource and sorted) for an impersonated user
+/// in two namespaces and for the administrator, single questions with
+/// `--as`, `-n`, names, subresources and non-resource URLs, the warnings
+/// (cluster-scoped resource, unknown verb, unknown resource) and the usage
+/// errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_can_i_prints_what_upstream_prints() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start_with(&etcd, &["--authorization-mode", "RBAC"])
+        .await
+        .expect("apiserver");
+    let mut b = Both::new(&api.url);
+    let rbac = b.path("rbac.yaml");
+    write(&rbac, JANE_RBAC);
+    let out = b.run(
+        false,
+        &["apply".into(), "-f".into(), rbac.display().to_string()],
+    );
+    assert!(out.success, "{}", out.stderr);
+    // The apiserver follows RBAC objects through a watch.
+    let jane_can = |args: &[&str]| {
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.extend(["--as".to_string(), "jane".to_string()]);
+        b.run(false, &all).success
+    };
+    let seen = tests::harness::eventually(std::time::Duration::from_secs(10), || {
+        let ok = jane_can(&["auth", "can-i", "get", "/logs/x"])
+            && jane_can(&["auth", "can-i", "create", "cm", "-n", "dev"]);
+        async move { ok.then_some(()) }
+    })
+    .await;
+    assert!(seen.is_some(), "jane's RBAC never took effect");
+
+    // Each line: the arguments after `auth can-i`, split at spaces.
+    for line in [
+        "--list --as jane -n dev",
+        "--list --as jane -n dev --no-headers",
+        "--list --as jane",
+        "--list",
+        "--list -A",
+        "--list -q",
+        "--list pods",
+        "list pods --as jane -n dev",
+        "list pods --as jane",
+        "list pods --as jane -A",
+        "delete pods/x --as jane -n dev",
+        "create pods --as jane -n dev -q",
+        "get pods --subresource log --as jane -n dev",
+        "get pods/p --subresource exec --as jane -n dev",
+        "update deployments.apps/web --as jane -n dev",
+        "update deploy/other --as jane -n dev",
+        "update deployments --subresource scale --as jane -n dev",
+        "get cm/a --as jane -n dev",
+        "get /healthz --as jane",
+        "post /healthz --as jane",
+        "post /logs/kubelet --as jane",
+        "fetch /healthz --as jane",
+        "get /healthz --subresource log",
+        "list nodes --as jane",
+        "list clusterroles.rbac.authorization.k8s.io",
+        "frob pods --as jane -n dev",
+        "get foo --as jane",
+        "get foo.bar --as jane",
+        "impersonate users --as jane",
+        "* *",
+        "get pods --no-headers",
+        "get",
+        "get pods extra",
+    ] {
+        let mut args = vec!["auth", "can-i"];
+        args.extend(line.split(' '));
+        b.same(&args);
+    }
+}
+
+/// The manifests `apply --prune` is checked with: the first apply makes
+/// four objects with the binary's label, the second keeps one of them.
+const PRUNE_ALL: &str = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: a-@, labels: {set: '@'}}
+data: {k: v}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: b-@, labels: {set: '@'}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: s-@, labels: {set: '@'}}
+stringData: {k: v}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d-@, labels: {set: '@'}}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: d-@}}
+  template:
+    metadata: {labels: {app: d-@}}
+    spec:
+      containers: [{name: c, image: 'busybox:1.36'}]
+";
+
+/// `kubectl apply --prune`, ours against the real one, each binary on its
+/// own objects (label `set=<binary>`): the dry runs first (nothing
+/// deleted), then the prune of everything the manifests dropped in
+/// upstream's allowlist order, an object made without apply left alone,
+/// `--prune-allowlist` limiting the kinds, `--all` within a namespace, and
+/// the usage errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_prune_prints_what_upstream_prints() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let mut b = Both::new(&api.url);
+    let all = b.manifest("all-@.yaml", PRUNE_ALL);
+    let first = PRUNE_ALL.split("---\n").next().expect("first doc");
+    let one = b.manifest("one-@.yaml", first);
+    b.same(&["apply", "-f", &all]);
+    // Made by create (no last-applied annotation): never pruned.
+    b.same(&["create", "configmap", "c-@"]);
+    b.same(&["label", "configmap", "c-@", "set=@"]);
+
+    // Each line: the arguments after `apply -f one-@.yaml --prune`.
+    for line in [
+        "",
+        "-l set=@ --all",
+        "-l set=@ --server-side",
+        "-l set=@ --prune-allowlist v1/ConfigMap",
+        "-l set=@ --prune-allowlist core/v1/Nope",
+        "-l set=@ --dry-run=client",
+        "-l set=@ --dry-run=server",
+        "GET",
+        "-l set=@ --prune-allowlist core/v1/Secret --prune-allowlist core/v1/ConfigMap",
+        "-l set=@",
+        "GET",
+        "-l set=@",
+    ] {
+        if line == "GET" {
+            b.same(&["get", "cm,secret,deploy", "-l", "set=@", "-o", "name"]);
+            continue;
+        }
+        let mut args = vec!["apply", "-f", &one, "--prune"];
+        args.extend(line.split(' ').filter(|a| !a.is_empty()));
+        b.same(&args);
+    }
+
+    // --all: every applied ConfigMap of the namespace goes, whatever its labels.
+    let in_ns = b.manifest(
+        "ns-@.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns-@}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, namespace: ns-@}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: drop, namespace: ns-@, labels: {other: label}}\n",
+    );
+    let keep = b.manifest(
+        "keep-@.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep, namespace: ns-@}\n",
+    );
+    b.same(&["apply", "-f", &in_ns]);
+    // Then again with -n (the namespace counts as applied to) and -o name
+    // (pruned objects by name only).
+    for extra in ["", " -n ns-@ -o name"] {
+        let prune_all = format!("--prune --all --prune-allowlist core/v1/ConfigMap{extra}");
+        let mut args = vec!["apply", "-f", &keep];
+        args.extend(prune_all.split(' '));
+        b.same(&args);
+        b.same(&["get", "cm", "-n", "ns-@", "-o", "name"]);
+        b.same(&["apply", "-f", &in_ns]);
+    }
+    assert!(b.compared >= 22, "only {} comparisons", b.compared);
+}
+
+/// A CRD for `explain_prints_what_upstream_prints`: two served versions
+/// (v2 preferred), descriptions, a required field, an enum longer than the
+/// four a field line shows, a list of objects, a map and an open object.
+const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, shortNames: [wd]}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: A Widget is a thing made in the example shop, sized and coloured as its spec says.
+        properties:
+          spec:
+            type: object
+            description: What the widget should be.
+            required: [size]
+            properties:
+              size: {type: integer, description: How big, in centimetres.}
+              colour: {type: string, enum: [red, green, blue, \"\", black, white], description: The paint.}
+              parts:
+                type: array
+                description: What it is made of.
+                items:
+                  type: object
+                  properties:
+                    name: {type: string}
+                    count: {type: integer, format: int32}
+              labels: {type: object, additionalProperties: {type: string}}
+              extra: {type: object, x-kubernetes-preserve-unknown-fields: true}
+          status:
+            type: object
+            properties:
+              ready: {type: boolean}
+  - name: v2
+    served: true
+    storage: false
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, properties: {height: {type: integer}}}
+";
+
+/// `kubectl explain`, ours against the real one, both reading the OpenAPI
+/// v3 documents our apiserver serves: kinds, field paths through lists and
+/// references, `--recursive` (cyclic schemas included), `--api-version`,
+/// `resource.group` prefixes, a CRD's versions, enums, and the errors
+/// (unknown field after the header, unknown resource, wrong group version,
+/// usage). Then every served resource, plain and recursive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_prints_what_upstream_prints() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start(&etcd).await.expect("apiserver");
+    let mut b = Both::new(&api.url);
+    let crd = b.path("crd.yaml");
+    write(&crd, WIDGET_CRD);
+    let out = b.run(
+        false,
+        &["apply".into(), "-f".into(), crd.display().to_string()],
+    );
+    assert!(out.success, "{}", out.stderr);
+    let served = tests::harness::eventually(std::time::Duration::from_secs(10), || {
+        let ok = b.run(false, &["explain".into(), "widgets".into()]).success;
+        async move { ok.then_some(()) }
+    })
+    .await;
+    assert!(served.is_some(), "the CRD's schema was never served");
+
+    // Each line: the arguments after `explain`, split at spaces.
+    for line in [
+        "pods",
+        "pods.spec",
+        "po.spec.containers",
+        "pods.spec.containers.name",
+        "pods.spec.containers.resources.limits",
+        "pods.spec.nope",
+        "pods.spec.containers.nope",
+        "Pods.metadata.labels",
+        "deployments.apps.spec.template",
+        "deployment.spec.strategy --recursive",
+        "deployments.apps --api-version=apps/v1",
+        "pods --api-version=apps/v1",
+        "pods --api-version=v9",
+        "pods --api-version=a/b/c",
+        "svc --recursive",
+        "svc --recursive=true",
+        "svc --recursive=false",
+        "nodes.status.conditions",
+        "crd.spec.versions.schema --recursive",
+        "customresourcedefinitions.spec.versions.schema.openAPIV3Schema.properties",
+        "widgets",
+        "wd.spec",
+        "widget --recursive",
+        "widgets.example.com.spec",
+        "widgets.spec --api-version=example.com/v1",
+        "widgets.spec.colour --api-version=example.com/v1",
+        "widgets.spec.parts.count --api-version=example.com/v1",
+        "widgets --api-version=example.com/v1 --recursive",
+        "widgets.spec.nope --api-version=example.com/v1",
+        "foo",
+        "foo.spec",
+        "pods -o yaml",
+        "",
+        "pods svc",
+    ] {
+        let mut args = vec!["explain"];
+        args.extend(line.split(' ').filter(|a| !a.is_empty()));
+        b.same(&args);
+    }
+    let names = b.run(false, &["api-resources".into(), "-o".into(), "name".into()]);
+    assert!(names.success, "{}", names.stderr);
+    for name in names.stdout.lines() {
+        b.same(&["explain", name]);
+        b.same(&["explain", name, "--recursive"]);
+    }
+    assert!(b.compared > 100, "only {} comparisons", b.compared);
 }
