@@ -571,7 +571,9 @@ evictionHard: {memory.available: 100Mi, nodefs.available: "0%", imagefs.availabl
 cniConfDir: $dir/root/cni/net.d
 registryMirrors:
   docker.io: ["http://$host_ip:$reg_port"]
-insecureRegistries: ["$host_ip:$reg_port"]
+# Any registry on the host's leg (the lab's, or one a user or test starts
+# there, e.g. a password-protected one) is spoken to over plain HTTP.
+insecureRegistries: ["$host_ip"]
 # The kubelet API (:10250): the lab CA's certificate for this node, callers
 # with a certificate of the lab CA or a token, each asked about by
 # SubjectAccessReview; no anonymous access.
