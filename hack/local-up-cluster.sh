@@ -533,7 +533,7 @@ up() {
     start controller-manager "$BIN/controller-manager" \
         --kubeconfig "$LAB_DIR/kubeconfigs/controller-manager.kubeconfig" \
         --leader-elect=true --cluster-cidr "$cluster_cidr" --node-cidr-mask-size 24 \
-        --root-ca-file "$LAB_DIR/pki/ca.crt" \
+        --root-ca-file "$LAB_DIR/pki/ca.crt" --use-service-account-credentials \
         --secure-port "$(free_port)" --cert-dir "$LAB_DIR/certs" ${LAB_CONTROLLER_MANAGER_FLAGS:-}
 
     echo ">>> registry on $host_ip:$reg_port (docker.io mirror with the test images)"

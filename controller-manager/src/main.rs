@@ -65,8 +65,9 @@ struct Flags {
     secure: component_base::health_server::SecureFlags,
     /// Each controller talks to the apiserver as its own ServiceAccount in
     /// kube-system (with a token the controller-manager requests), not as
-    /// the controller-manager.
-    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    /// the controller-manager. Given twice, the last wins (as upstream's
+    /// flags), so a flag added to a command line can turn it off.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, overrides_with = "use_service_account_credentials")]
     use_service_account_credentials: bool,
     /// Do not write Events.
     #[arg(long, default_value_t = false)]
@@ -171,5 +172,26 @@ mod tests {
     #[test]
     fn flags_are_well_formed() {
         <super::Flags as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn the_last_use_service_account_credentials_wins() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            super::Flags::try_parse_from(
+                std::iter::once("controller-manager").chain(args.iter().copied()),
+            )
+            .map(|f| f.use_service_account_credentials)
+            .ok()
+        };
+        assert_eq!(parse(&[]), Some(false));
+        assert_eq!(parse(&["--use-service-account-credentials"]), Some(true));
+        assert_eq!(
+            parse(&[
+                "--use-service-account-credentials",
+                "--use-service-account-credentials=false"
+            ]),
+            Some(false)
+        );
     }
 }

@@ -17,7 +17,10 @@
 //! their status with JSON merge patches where upstream's send whole-object
 //! updates, so every rule here that allows `update` allows `patch` of the
 //! same resources too (either verb can change any field of them; nothing is
-//! granted that update did not already allow).
+//! granted that update did not already allow). And our resourcequota
+//! controller reads each quota afresh before counting (a charge admission
+//! makes meanwhile then fails its status write instead of being lost), so
+//! its role may also `get` ResourceQuotas.
 
 use serde_json::{json, Value};
 
@@ -348,6 +351,9 @@ fn controller_rules() -> Vec<(&'static str, Vec<Value>)> {
             "resourcequota-controller",
             vec![
                 rule(&["list", "watch"], &["*"], &["*"]),
+                // Ours reads the quota afresh before counting (upstream's
+                // reads its cache): see the module docs.
+                rule(&["get"], &[LEGACY], &["resourcequotas"]),
                 rule(&["update"], &[LEGACY], &["resourcequotas/status"]),
                 events(),
             ],
