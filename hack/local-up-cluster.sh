@@ -533,7 +533,7 @@ up() {
     start controller-manager "$BIN/controller-manager" \
         --kubeconfig "$LAB_DIR/kubeconfigs/controller-manager.kubeconfig" \
         --leader-elect=true --cluster-cidr "$cluster_cidr" --node-cidr-mask-size 24 \
-        --root-ca-file "$LAB_DIR/pki/ca.crt" \
+        --root-ca-file "$LAB_DIR/pki/ca.crt" --use-service-account-credentials \
         --secure-port "$(free_port)" --cert-dir "$LAB_DIR/certs" ${LAB_CONTROLLER_MANAGER_FLAGS:-}
 
     echo ">>> registry on $host_ip:$reg_port (docker.io mirror with the test images)"
@@ -571,7 +571,9 @@ evictionHard: {memory.available: 100Mi, nodefs.available: "0%", imagefs.availabl
 cniConfDir: $dir/root/cni/net.d
 registryMirrors:
   docker.io: ["http://$host_ip:$reg_port"]
-insecureRegistries: ["$host_ip:$reg_port"]
+# Any registry on the host's leg (the lab's, or one a user or test starts
+# there, e.g. a password-protected one) is spoken to over plain HTTP.
+insecureRegistries: ["$host_ip"]
 # The kubelet API (:10250): the lab CA's certificate for this node, callers
 # with a certificate of the lab CA or a token, each asked about by
 # SubjectAccessReview; no anonymous access.

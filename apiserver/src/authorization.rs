@@ -22,6 +22,7 @@
 pub mod attributes;
 pub mod bootstrap_policy;
 pub mod clusterrole_aggregation;
+pub mod controller_policy;
 pub mod escalation;
 pub mod node;
 pub mod rbac;

@@ -34,6 +34,16 @@ pub async fn client(
     kubeconfig: Option<&Path>,
     master: Option<&str>,
 ) -> Result<kube::Client, ClientError> {
+    kube::Client::try_from(config(kubeconfig, master).await?).map_err(ClientError::Client)
+}
+
+/// The connection settings [`client`] builds its client from (for a
+/// component that makes more clients from them, as the controller-manager
+/// does for its controllers' ServiceAccounts).
+pub async fn config(
+    kubeconfig: Option<&Path>,
+    master: Option<&str>,
+) -> Result<kube::Config, ClientError> {
     let mut config = match kubeconfig {
         Some(path) => {
             let err = |source| ClientError::Kubeconfig {
@@ -58,7 +68,7 @@ pub async fn client(
         config.cluster_url = m.parse().map_err(|_| ClientError::Master(m.to_string()))?;
     }
     config.read_timeout = Some(Duration::from_secs(300));
-    kube::Client::try_from(config).map_err(ClientError::Client)
+    Ok(config)
 }
 
 #[cfg(test)]

@@ -374,27 +374,22 @@ fn ensure_self_signed(opts: &ServingOptions) -> Result<(PathBuf, PathBuf), TlsEr
     let serving_key = rcgen::KeyPair::generate()?;
     let serving = params.signed_by(&serving_key, &ca)?;
     std::fs::write(&crt, format!("{}{}", serving.pem(), ca.pem())).map_err(io(&crt))?;
-    write_private(&key, serving_key.serialize_pem().as_bytes())?;
+    write_private(&key, serving_key.serialize_pem().as_bytes()).map_err(io(&key))?;
     tracing::info!(cert = %crt.display(), "generated a self-signed serving certificate");
     Ok((crt, key))
 }
 
-/// Writes a key readable by its owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), TlsError> {
+/// Writes a key (or a token) readable by its owner only.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| TlsError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(path)
-        .map_err(io)?;
-    f.write_all(bytes).map_err(io)
+        .open(path)?;
+    f.write_all(bytes)
 }
 
 fn hostname() -> String {

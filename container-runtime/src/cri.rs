@@ -21,6 +21,7 @@ pub use crate::container::spec::{
 };
 pub use crate::container::ContainerInfo;
 pub use crate::exec::ExecSyncResponse;
+pub use crate::images::registry::AuthConfig;
 pub use crate::images::ImageRecord;
 pub use crate::sandbox::{PodSandbox, PodSandboxConfig, PodSandboxState};
 pub use crate::state::{ContainerState, Status};
@@ -75,8 +76,9 @@ pub trait RuntimeService: Send + Sync {
 /// Images on the node (CRI's `ImageService`).
 pub trait ImageService: Send + Sync {
     /// Pulls an image from its registry (or a configured mirror), also when
-    /// it is present; layers already stored are not downloaded again.
-    fn pull_image(&self, reference: &str) -> Result<ImageRecord>;
+    /// it is present; layers already stored are not downloaded again. `auth`
+    /// answers the registry's challenge (CRI's `PullImageRequest.auth`).
+    fn pull_image(&self, reference: &str, auth: Option<&AuthConfig>) -> Result<ImageRecord>;
     /// Every stored image.
     fn list_images(&self) -> Result<Vec<ImageRecord>>;
     /// The stored image a reference (name, digest or id) names, if any.
@@ -149,10 +151,10 @@ impl RuntimeService for Runtime {
 }
 
 impl ImageService for Runtime {
-    fn pull_image(&self, reference: &str) -> Result<ImageRecord> {
+    fn pull_image(&self, reference: &str, auth: Option<&AuthConfig>) -> Result<ImageRecord> {
         let parsed =
             crate::images::Reference::parse(reference).map_err(crate::images::Error::from)?;
-        Ok(self.images().pull(&parsed, &self.config().registry)?)
+        Ok(self.images().pull(&parsed, &self.config().registry, auth)?)
     }
 
     fn list_images(&self) -> Result<Vec<ImageRecord>> {

@@ -72,6 +72,11 @@ pub struct Config {
     pub root_ca_file: Option<PathBuf>,
     /// The HorizontalPodAutoscaler controller's `--horizontal-pod-autoscaler-*`.
     pub hpa: crate::controllers::horizontalpodautoscaler::Settings,
+    /// `--use-service-account-credentials`: the manager's own connection
+    /// settings, from which each controller's client is made with a token
+    /// of its ServiceAccount instead ([`crate::client_builder`]); `None`:
+    /// every controller uses the manager's client.
+    pub service_account_credentials: Option<kube::Config>,
 }
 
 impl Default for Config {
@@ -93,6 +98,7 @@ impl Default for Config {
             emit_events: true,
             root_ca_file: None,
             hpa: Default::default(),
+            service_account_credentials: None,
         }
     }
 }

@@ -11,6 +11,9 @@
 //!   nodelifecycle, podgc, job, cronjob, daemonset, statefulset,
 //!   serviceaccount, root-ca-cert-publisher, replicationcontroller, disruption,
 //!   resourcequota, persistentvolume-binder, pvc-protection, pv-protection).
+//! - [`client_builder`]: the identity each controller talks to the
+//!   apiserver with (its own ServiceAccount with
+//!   `--use-service-account-credentials`).
 //! - [`events`]: the Event recorder; [`leader_election`] (from
 //!   `component-base`): the Lease;
 //!   [`health_server`]: `/healthz` and `/metrics`.
@@ -18,6 +21,7 @@
 //! `main.rs` only parses flags and calls [`run`], so tests run the whole
 //! controller-manager in-process against a real apiserver.
 
+pub mod client_builder;
 pub mod config;
 pub mod controllers;
 pub use component_base::events;
@@ -44,10 +48,14 @@ pub async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
                 .await?;
         tracing::info!(%bound, "serving /healthz and /metrics over TLS");
     }
+    let clients = client_builder::ClientBuilder::new(
+        client.clone(),
+        config.service_account_credentials.clone(),
+    )?;
     match config.leader_election.clone() {
         None => {
             metrics.leader.store(true, Ordering::Relaxed);
-            controllers::run_all(client, Arc::new(config), metrics).await;
+            controllers::run_all(client, &clients, Arc::new(config), metrics).await;
             Ok(())
         }
         Some(le) => {
@@ -56,7 +64,7 @@ pub async fn run(client: kube::Client, config: Config) -> anyhow::Result<()> {
             elector.acquire().await;
             metrics.leader.store(true, Ordering::Relaxed);
             tokio::select! {
-                _ = controllers::run_all(client, Arc::new(config), Arc::clone(&metrics)) => Ok(()),
+                _ = controllers::run_all(client, &clients, Arc::new(config), Arc::clone(&metrics)) => Ok(()),
                 lost = elector.keep_renewing() => {
                     metrics.leader.store(false, Ordering::Relaxed);
                     Err(lost.into())

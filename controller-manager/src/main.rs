@@ -63,6 +63,12 @@ struct Flags {
     /// `--secure-port` (default 10257) and its certificate.
     #[command(flatten)]
     secure: component_base::health_server::SecureFlags,
+    /// Each controller talks to the apiserver as its own ServiceAccount in
+    /// kube-system (with a token the controller-manager requests), not as
+    /// the controller-manager. Given twice, the last wins (as upstream's
+    /// flags), so a flag added to a command line can turn it off.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set, overrides_with = "use_service_account_credentials")]
+    use_service_account_credentials: bool,
     /// Do not write Events.
     #[arg(long, default_value_t = false)]
     no_events: bool,
@@ -98,8 +104,9 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let f = Flags::parse();
-    let client =
-        controller_manager::config::client(f.kubeconfig.as_deref(), f.master.as_deref()).await?;
+    let kube_config =
+        component_base::client::config(f.kubeconfig.as_deref(), f.master.as_deref()).await?;
+    let client = kube::Client::try_from(kube_config.clone())?;
     let mut config = controller_manager::Config {
         controllers: f.controllers,
         allocate_node_cidrs: f.allocate_node_cidrs,
@@ -125,6 +132,7 @@ async fn main() -> anyhow::Result<()> {
             cpu_initialization_period: f.hpa_cpu_initialization_period,
             initial_readiness_delay: f.hpa_initial_readiness_delay,
         },
+        service_account_credentials: f.use_service_account_credentials.then_some(kube_config),
     };
     if let Some(path) = &config.root_ca_file {
         let pem = std::fs::read_to_string(path)
@@ -164,5 +172,26 @@ mod tests {
     #[test]
     fn flags_are_well_formed() {
         <super::Flags as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn the_last_use_service_account_credentials_wins() {
+        use clap::Parser;
+        let parse = |args: &[&str]| {
+            super::Flags::try_parse_from(
+                std::iter::once("controller-manager").chain(args.iter().copied()),
+            )
+            .map(|f| f.use_service_account_credentials)
+            .ok()
+        };
+        assert_eq!(parse(&[]), Some(false));
+        assert_eq!(parse(&["--use-service-account-credentials"]), Some(true));
+        assert_eq!(
+            parse(&[
+                "--use-service-account-credentials",
+                "--use-service-account-credentials=false"
+            ]),
+            Some(false)
+        );
     }
 }

@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod cluster_dns;
 pub mod config;
+pub mod credentialprovider;
 pub mod ctl;
 pub mod eviction;
 pub mod network;

@@ -994,3 +994,67 @@ async fn lists_larger_than_four_mebibytes() {
         assert_eq!(big_ones, 6, "{path}");
     }
 }
+
+#[tokio::test]
+async fn secret_string_data_is_written_into_data_and_never_stored() {
+    let (etcd, _api, http) = cluster().await;
+    let path = "/api/v1/namespaces/default/secrets";
+    let r = http
+        .post(
+            path,
+            &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "plain"},
+                "data": {"user": "b2xk", "kept": "eA=="},
+                "stringData": {"user": "admin", "password": "hunter2"}}),
+        )
+        .await
+        .expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    // stringData wins over data for the same key; neither the answer, a
+    // read nor etcd shows stringData.
+    let want = json!({"user": "YWRtaW4=", "password": "aHVudGVyMg==", "kept": "eA=="});
+    assert_eq!(r.body["data"], want, "{}", r.body);
+    assert!(r.body.get("stringData").is_none(), "{}", r.body);
+    let got = http.get(&format!("{path}/plain")).await.expect("get");
+    assert_eq!(got.body["data"], want);
+    assert!(got.body.get("stringData").is_none(), "{}", got.body);
+    let (stored, _) = etcd
+        .get_raw("/registry/secrets/default/plain")
+        .await
+        .expect("etcd")
+        .expect("stored");
+    assert_eq!(stored["data"], want);
+    assert!(stored.get("stringData").is_none(), "{stored}");
+
+    // An update and a merge patch fold it the same way.
+    let mut update = got.body.clone();
+    update["stringData"] = json!({"password": "s3cret"});
+    let r = http
+        .put(&format!("{path}/plain"), &update)
+        .await
+        .expect("update");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["password"], "czNjcmV0");
+    assert!(r.body.get("stringData").is_none(), "{}", r.body);
+    let r = http
+        .patch(
+            &format!("{path}/plain"),
+            "application/merge-patch+json",
+            &json!({"stringData": {"token": "abc"}}),
+        )
+        .await
+        .expect("patch");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["data"]["token"], "YWJj");
+    assert_eq!(r.body["data"]["user"], "YWRtaW4=");
+    assert!(r.body.get("stringData").is_none(), "{}", r.body);
+
+    // A key that is no file name is refused, as in `data`.
+    let r = http
+        .post(
+            path,
+            &json!({"metadata": {"name": "bad"}, "stringData": {"a/b": "x"}}),
+        )
+        .await
+        .expect("create bad");
+    assert_eq!(r.status, 422, "{}", r.body);
+}

@@ -546,3 +546,169 @@ async fn the_apiserver_refuses_a_kubelet_its_ca_did_not_sign() {
         "{message}"
     );
 }
+
+/// Audit events of creates of ReplicaSets and Pods, the writes the
+/// deployment and replicaset controllers make.
+const CONTROLLER_AUDIT_POLICY: &str = r#"apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create]
+    resources:
+      - group: apps
+        resources: [replicasets]
+      - group: ""
+        resources: [pods]
+"#;
+
+/// The audit events so far whose user is `user` creating `resource`.
+fn creates_by(log: &Path, user: &str, resource: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| {
+            e["user"]["username"] == json!(user)
+                && e["verb"] == json!("create")
+                && e["objectRef"]["resource"] == json!(resource)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controllers_act_as_their_own_service_accounts() {
+    let (dir, ca_dir) = Secured::pki();
+    let key = pki::ec_private_key(dir.path(), "sa.key");
+    let policy = dir.path().join("audit-policy.yaml");
+    std::fs::write(&policy, CONTROLLER_AUDIT_POLICY).expect("audit policy");
+    let log = dir.path().join("audit.log");
+    let s = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let c = Secured::start(
+        dir,
+        ca_dir,
+        &[
+            "--service-account-signing-key-file".into(),
+            s(&key),
+            "--service-account-key-file".into(),
+            s(&key),
+            "--service-account-issuer".into(),
+            "https://kubernetes.default.svc.cluster.local".into(),
+            "--audit-policy-file".into(),
+            s(&policy),
+            "--audit-log-path".into(),
+            s(&log),
+        ],
+    )
+    .await;
+    let http = c.admin_http();
+    // No cluster-admin binding for the manager this time: only upstream's
+    // system:kube-controller-manager role, which lets it make the accounts
+    // and their tokens, and the controllers' own roles.
+    let kubeconfig = c.kubeconfig("controller-manager", "system:kube-controller-manager", &[]);
+    let config = component_base::client::config(Some(&kubeconfig), None)
+        .await
+        .expect("controller-manager connection settings");
+    let cm_client = kube::Client::try_from(config.clone()).expect("client");
+    let cm = tokio::spawn(controller_manager::run(
+        cm_client,
+        controller_manager::Config {
+            controllers: vec!["deployment".into(), "replicaset".into()],
+            allocate_node_cidrs: false,
+            service_account_credentials: Some(config),
+            ..Default::default()
+        },
+    ));
+
+    let deployment = |name: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+    };
+    let r = http
+        .post(
+            "/apis/apps/v1/namespaces/default/deployments",
+            &deployment("web"),
+        )
+        .await
+        .expect("create deployment");
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    // The ReplicaSet was made by the deployment controller's account, its
+    // pod by the replicaset controller's.
+    let deployment_controller = "system:serviceaccount:kube-system:deployment-controller";
+    let replicaset_controller = "system:serviceaccount:kube-system:replicaset-controller";
+    let made = eventually(Duration::from_secs(30), || {
+        let log = log.clone();
+        async move {
+            let rs = creates_by(&log, deployment_controller, "replicasets");
+            let pods = creates_by(&log, replicaset_controller, "pods");
+            (!rs.is_empty() && !pods.is_empty()).then_some((rs, pods))
+        }
+    })
+    .await;
+    let Some((rs, pods)) = made else {
+        panic!(
+            "no ReplicaSet and pod created by the controllers' own accounts; audit log:\n{}\napiserver log: {}",
+            std::fs::read_to_string(&log).unwrap_or_default(),
+            c.api.log_path().display()
+        );
+    };
+    assert_eq!(rs[0]["responseStatus"]["code"], json!(201), "{rs:?}");
+    assert_eq!(pods[0]["responseStatus"]["code"], json!(201), "{pods:?}");
+    assert!(
+        creates_by(&log, "system:kube-controller-manager", "replicasets").is_empty(),
+        "the manager's own user made a ReplicaSet"
+    );
+    // The accounts exist in kube-system, made by the manager.
+    for account in ["deployment-controller", "replicaset-controller"] {
+        let r = http
+            .get(&format!(
+                "/api/v1/namespaces/kube-system/serviceaccounts/{account}"
+            ))
+            .await
+            .expect("get account");
+        assert_eq!(r.status, 200, "{account}: {}", r.body);
+    }
+
+    // Without its role's binding the deployment controller is refused.
+    let r = http
+        .delete(
+            "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/system:controller:deployment-controller",
+            None,
+        )
+        .await
+        .expect("delete binding");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = http
+        .post(
+            "/apis/apps/v1/namespaces/default/deployments",
+            &deployment("refused"),
+        )
+        .await
+        .expect("create deployment");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let refused = eventually(Duration::from_secs(30), || {
+        let log = log.clone();
+        async move {
+            creates_by(&log, deployment_controller, "replicasets")
+                .into_iter()
+                .find(|e| e["responseStatus"]["code"] == json!(403))
+        }
+    })
+    .await;
+    assert!(
+        refused.is_some(),
+        "the deployment controller was not refused without its role; audit log:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    let r = http
+        .get("/apis/apps/v1/namespaces/default/replicasets?labelSelector=app%3Drefused")
+        .await
+        .expect("list");
+    assert_eq!(r.body["items"], json!([]), "{}", r.body);
+    assert!(!cm.is_finished());
+    cm.abort();
+}

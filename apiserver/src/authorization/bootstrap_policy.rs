@@ -4,7 +4,8 @@
 //! `system:public-info-viewer`), and the roles of the cluster's own
 //! components (`system:node`, `system:kube-scheduler`,
 //! `system:kube-controller-manager`, `system:node-proxier`,
-//! `system:kubelet-api-admin`, ...), with the
+//! `system:kubelet-api-admin`, ...) and of each controller
+//! (`system:controller:<name>`, [`super::controller_policy`]), with the
 //! bindings that give them out (`system:masters` -> `cluster-admin`).
 //!
 //! [`reconcile`] runs at every start: a missing object is created; an
@@ -282,7 +283,7 @@ pub fn node_rules() -> Vec<Value> {
 /// The default ClusterRoles.
 pub fn cluster_roles() -> Vec<Value> {
     let rw = read_write();
-    vec![
+    let mut roles = vec![
         role(
             "cluster-admin",
             vec![rule(&["*"], &["*"], &["*"]), urls(&["*"], &["*"])],
@@ -562,7 +563,9 @@ pub fn cluster_roles() -> Vec<Value> {
                 rule(&["create"], &[""], &["serviceaccounts/token"]),
             ],
         ),
-    ]
+    ];
+    roles.extend(super::controller_policy::controller_roles());
+    roles
 }
 
 fn binding(name: &str, role: &str, subjects: Value) -> Value {
@@ -583,7 +586,7 @@ fn user(name: &str) -> Value {
 
 /// The default ClusterRoleBindings.
 pub fn cluster_role_bindings() -> Vec<Value> {
-    vec![
+    let mut bindings = vec![
         binding(
             "cluster-admin",
             "cluster-admin",
@@ -645,7 +648,9 @@ pub fn cluster_role_bindings() -> Vec<Value> {
         // Nodes get their rules from the Node authorizer; the binding
         // exists with no subjects, as upstream.
         binding("system:node", "system:node", json!([])),
-    ]
+    ];
+    bindings.extend(super::controller_policy::controller_role_bindings());
+    bindings
 }
 
 /// Stamps the labels and the autoupdate annotation every default object

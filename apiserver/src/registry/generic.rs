@@ -48,6 +48,7 @@ pub struct Typed<T> {
     update_rules: UpdateRules,
     keep_on_update: &'static [&'static str],
     on_create: fn(&mut Value),
+    on_update: fn(&mut Value),
     creator: fn(&UserInfo, &mut Value),
     with_status: bool,
     status_keeps_metadata: bool,
@@ -77,6 +78,7 @@ impl<T> Typed<T> {
             update_rules: no_update_rules,
             keep_on_update: &[],
             on_create: no_defaults,
+            on_update: no_defaults,
             creator: no_creator,
             with_status: false,
             status_keeps_metadata: false,
@@ -118,6 +120,13 @@ impl<T> Typed<T> {
     /// requester).
     pub const fn on_create(mut self, prepare: fn(&mut Value)) -> Self {
         self.on_create = prepare;
+        self
+    }
+
+    /// What the server turns the new object of an update into before
+    /// checking it (a Secret's `stringData` folded into `data`).
+    pub const fn on_update(mut self, prepare: fn(&mut Value)) -> Self {
+        self.on_update = prepare;
         self
     }
 
@@ -218,6 +227,7 @@ where
     }
 
     fn prepare_for_update(&self, new: &mut Value, old: &Value) {
+        (self.on_update)(new);
         let Some(map) = new.as_object_mut() else {
             return;
         };

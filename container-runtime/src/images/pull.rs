@@ -6,7 +6,7 @@
 //! blob and each missing layer are fetched, verified and unpacked.
 
 use super::oci::{self, Document};
-use super::registry::{Client, Endpoint, Fetched};
+use super::registry::{AuthConfig, Client, Endpoint, Fetched};
 use super::{io_err, Error, ImageRecord, ImageStore, PullPolicy, Reference, Result};
 use oci_spec::image::ImageConfiguration;
 use std::collections::BTreeMap;
@@ -85,14 +85,19 @@ impl ImageStore {
         match (policy, present) {
             (PullPolicy::Never, Some(img)) | (PullPolicy::IfNotPresent, Some(img)) => Ok(img),
             (PullPolicy::Never, None) => Err(Error::NotPresent(reference.to_string())),
-            _ => self.pull(&parsed?, reg),
+            _ => self.pull(&parsed?, reg, None),
         }
     }
 
     /// Pulls an image (always contacting the registry; layers already present are
-    /// not downloaded again).
-    pub fn pull(&self, r: &Reference, reg: &RegistryConfig) -> Result<ImageRecord> {
-        let mut client = Client::new();
+    /// not downloaded again), with credentials when the registry asks for them.
+    pub fn pull(
+        &self,
+        r: &Reference,
+        reg: &RegistryConfig,
+        auth: Option<&AuthConfig>,
+    ) -> Result<ImageRecord> {
+        let mut client = Client::with_auth(auth.cloned());
         let mut last_err = None;
         for ep in reg.endpoints(&r.registry) {
             match self.pull_from(&mut client, &ep, r) {

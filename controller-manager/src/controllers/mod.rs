@@ -44,6 +44,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::client_builder::ClientBuilder;
 use crate::config::Config;
 use crate::events::Recorder;
 use crate::health_server::Metrics;
@@ -78,6 +79,14 @@ impl Context {
         }
     }
 
+    /// The same context for a controller with its own client.
+    pub fn with_client(&self, client: kube::Client) -> Context {
+        Context {
+            client,
+            ..self.clone()
+        }
+    }
+
     /// The event recorder for `component` (`replicaset-controller`, ...).
     pub fn recorder(&self, component: &str) -> Recorder {
         if self.config.emit_events {
@@ -108,42 +117,96 @@ impl Context {
 
 type StartFn = fn(&Context) -> Started;
 
-/// Every controller and its start function, by upstream name.
-const CONTROLLERS: &[(&str, StartFn)] = &[
-    ("namespace", namespace::start),
-    ("replicaset", replicaset::start),
-    ("deployment", deployment::start),
-    ("garbagecollector", garbagecollector::start),
-    ("endpoint", endpoints::start),
-    ("endpointslice", endpointslice::start),
-    ("endpointslice-mirroring", endpointslicemirroring::start),
-    ("nodeipam", nodeipam::start),
-    ("nodelifecycle", nodelifecycle::start),
-    ("podgc", podgc::start),
-    ("job", job::start),
-    ("cronjob", cronjob::start),
-    ("daemonset", daemonset::start),
-    ("statefulset", statefulset::start),
-    ("serviceaccount", serviceaccount::start),
-    ("service-lb", servicelb::start),
-    ("root-ca-cert-publisher", rootcacertpublisher::start),
-    ("replicationcontroller", replicationcontroller::start),
-    ("disruption", disruption::start),
-    ("resourcequota", resourcequota::start),
-    ("horizontalpodautoscaling", horizontalpodautoscaler::start),
-    ("persistentvolume-binder", persistentvolume::start),
-    ("pvc-protection", pvcprotection::start),
-    ("pv-protection", pvprotection::start),
+/// Every controller by upstream name, with the name of its ServiceAccount
+/// (`--use-service-account-credentials`) and its start function.
+const CONTROLLERS: &[(&str, &str, StartFn)] = &[
+    ("namespace", "namespace-controller", namespace::start),
+    ("replicaset", "replicaset-controller", replicaset::start),
+    ("deployment", "deployment-controller", deployment::start),
+    (
+        "garbagecollector",
+        "generic-garbage-collector",
+        garbagecollector::start,
+    ),
+    ("endpoint", "endpoint-controller", endpoints::start),
+    (
+        "endpointslice",
+        "endpointslice-controller",
+        endpointslice::start,
+    ),
+    (
+        "endpointslice-mirroring",
+        "endpointslicemirroring-controller",
+        endpointslicemirroring::start,
+    ),
+    ("nodeipam", "node-controller", nodeipam::start),
+    ("nodelifecycle", "node-controller", nodelifecycle::start),
+    ("podgc", "pod-garbage-collector", podgc::start),
+    ("job", "job-controller", job::start),
+    ("cronjob", "cronjob-controller", cronjob::start),
+    ("daemonset", "daemon-set-controller", daemonset::start),
+    ("statefulset", "statefulset-controller", statefulset::start),
+    (
+        "serviceaccount",
+        "service-account-controller",
+        serviceaccount::start,
+    ),
+    ("service-lb", "service-controller", servicelb::start),
+    (
+        "root-ca-cert-publisher",
+        "root-ca-cert-publisher",
+        rootcacertpublisher::start,
+    ),
+    (
+        "replicationcontroller",
+        "replication-controller",
+        replicationcontroller::start,
+    ),
+    ("disruption", "disruption-controller", disruption::start),
+    (
+        "resourcequota",
+        "resourcequota-controller",
+        resourcequota::start,
+    ),
+    (
+        "horizontalpodautoscaling",
+        "horizontal-pod-autoscaler",
+        horizontalpodautoscaler::start,
+    ),
+    (
+        "persistentvolume-binder",
+        "persistent-volume-binder",
+        persistentvolume::start,
+    ),
+    (
+        "pvc-protection",
+        "pvc-protection-controller",
+        pvcprotection::start,
+    ),
+    (
+        "pv-protection",
+        "pv-protection-controller",
+        pvprotection::start,
+    ),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.
-pub async fn run_all(client: kube::Client, config: Arc<Config>, metrics: Arc<Metrics>) {
+/// Each controller gets its client from `clients` (its own ServiceAccount's
+/// with `--use-service-account-credentials`); the informers all share the
+/// manager's.
+pub async fn run_all(
+    client: kube::Client,
+    clients: &ClientBuilder,
+    config: Arc<Config>,
+    metrics: Arc<Metrics>,
+) {
     let ctx = Context::new(client, Arc::clone(&config), metrics);
     let mut workers = Vec::new();
-    for (name, start) in CONTROLLERS {
+    for (name, account, start) in CONTROLLERS {
         if config.enabled(name) {
+            let client = controller_client(clients, account).await;
             tracing::info!(controller = name, "starting");
-            workers.push(start(&ctx));
+            workers.push(start(&ctx.with_client(client)));
         }
     }
     ctx.factory.start();
@@ -152,11 +215,28 @@ pub async fn run_all(client: kube::Client, config: Arc<Config>, metrics: Arc<Met
     futures::future::join_all(workers).await;
 }
 
+/// The client of the controller whose ServiceAccount is `account`, asked
+/// for again until the apiserver gives it (a controller without one cannot
+/// work at all).
+async fn controller_client(clients: &ClientBuilder, account: &str) -> kube::Client {
+    let mut delay = std::time::Duration::from_millis(200);
+    loop {
+        match clients.client(account).await {
+            Ok(client) => return client,
+            Err(e) => {
+                tracing::warn!(%account, error = %e, "getting the controller's credentials");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(10));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn every_known_controller_has_a_start_function() {
-        let names: Vec<&str> = super::CONTROLLERS.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = super::CONTROLLERS.iter().map(|(n, _, _)| *n).collect();
         assert_eq!(names, crate::config::ALL_CONTROLLERS);
     }
 }

@@ -1,7 +1,8 @@
 //! `kubelet ctl images | pull | import | rmi`.
 
 use super::table;
-use container_runtime::images::{PullPolicy, Reference};
+use container_runtime::cri::{AuthConfig, ImageService as _};
+use container_runtime::images::Reference;
 use container_runtime::Runtime;
 use std::path::PathBuf;
 
@@ -18,6 +19,9 @@ pub struct ImagesArgs {
 pub struct PullArgs {
     /// Image reference, e.g. `127.0.0.1:5000/busybox:1.36`.
     pub image: String,
+    /// Use `USERNAME[:PASSWORD]` for accessing the registry (as crictl).
+    #[arg(long)]
+    pub creds: Option<String>,
 }
 
 /// `import` flags.
@@ -82,7 +86,14 @@ pub(super) fn images(rt: &Runtime, a: &ImagesArgs) -> anyhow::Result<i32> {
 }
 
 pub(super) fn pull(rt: &Runtime, a: &PullArgs) -> anyhow::Result<i32> {
-    let img = rt.ensure_image(&a.image, Some(PullPolicy::Always))?;
+    let auth = a.creds.as_deref().map(|creds| {
+        let (username, password) = creds.split_once(':').unwrap_or((creds, ""));
+        AuthConfig {
+            username: username.to_string(),
+            password: password.to_string(),
+        }
+    });
+    let img = rt.pull_image(&a.image, auth.as_ref())?;
     println!("Image is up to date for {}", img.id);
     Ok(0)
 }

@@ -9,13 +9,24 @@
 //! Event upstream records (`Pulling`, `Pulled`, `Failed`, `BackOff`), and a
 //! waiting reason is announced once, not on every sync.
 //!
+//! A pull carries the credentials the pod's `imagePullSecrets` hold for
+//! the image's registry (the ServiceAccount admission plug-in has already
+//! copied the account's into a pod that lists none); each is tried in turn
+//! until one pull succeeds, and with none the pull is anonymous
+//! ([`crate::credentialprovider`]). A pull secret the kubelet cannot read
+//! (the Node authorizer lets it read those of its own pods only) is
+//! reported with upstream's `FailedToRetrieveImagePullSecret` Event and the
+//! pull goes on without it.
+//!
 //! The runtime is reached only through its
 //! [`ImageService`](container_runtime::cri::ImageService).
 
 use std::time::Instant;
 
+use container_runtime::cri::{AuthConfig, ImageRecord, ImageService};
 use container_runtime::images::PullPolicy;
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::{Container, Pod, Secret};
+use kube::Api;
 
 use super::backoff::PullBackoff;
 use super::status::Waiting;
@@ -96,7 +107,11 @@ impl ImageManager {
         let t = Instant::now();
         let images = ctx.images.clone();
         let img = image.clone();
-        match blocking(move || images.pull_image(&img)).await {
+        let pulled = match pull_credentials(ctx, pod, &image).await {
+            Ok(creds) => blocking(move || pull_with(images.as_ref(), &img, &creds)).await,
+            Err(e) => Err(e),
+        };
+        match pulled {
             Ok(rec) => {
                 self.backoff.succeeded(&image);
                 ctx.event(
@@ -129,9 +144,160 @@ impl ImageManager {
     }
 }
 
+/// The Secrets named in the pod's `imagePullSecrets` that can be read; an
+/// Event names those that cannot.
+pub async fn pull_secrets(ctx: &Context, pod: &Pod) -> Vec<Secret> {
+    let names = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.image_pull_secrets.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|r| r.name.as_str())
+        // The API allowed entries with no name once; they mean nothing.
+        .filter(|n| !n.is_empty());
+    let ns = pod.metadata.namespace.as_deref().unwrap_or("default");
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    let mut found = Vec::new();
+    let mut failed = Vec::new();
+    for name in names {
+        match api.get(name).await {
+            Ok(secret) => found.push(secret),
+            Err(e) => {
+                tracing::info!(pod = ?pod.metadata.name, secret = name, error = %e,
+                    "Unable to retrieve pull secret, the image pull may not succeed.");
+                failed.push(name);
+            }
+        }
+    }
+    if !failed.is_empty() {
+        ctx.event(
+            pod,
+            "Warning",
+            "FailedToRetrieveImagePullSecret",
+            format!(
+                "Unable to retrieve some image pull secrets ({}); attempting to pull the image may not succeed.",
+                failed.join(", ")
+            ),
+        );
+    }
+    found
+}
+
+/// The credentials of the pod's pull secrets for the registry of `image`,
+/// most specific first.
+async fn pull_credentials(
+    ctx: &Context,
+    pod: &Pod,
+    image: &str,
+) -> Result<Vec<AuthConfig>, String> {
+    let secrets = pull_secrets(ctx, pod).await;
+    let keyring =
+        crate::credentialprovider::Keyring::from_secrets(&secrets).map_err(|e| e.to_string())?;
+    Ok(keyring.lookup(image))
+}
+
+/// Pulls with each credential in turn until one works (anonymously when
+/// there are none); the error of every attempt otherwise, as upstream
+/// aggregates them.
+fn pull_with(
+    images: &dyn ImageService,
+    image: &str,
+    creds: &[AuthConfig],
+) -> Result<ImageRecord, String> {
+    if creds.is_empty() {
+        return images.pull_image(image, None).map_err(|e| e.to_string());
+    }
+    let mut errors = Vec::new();
+    for auth in creds {
+        match images.pull_image(image, Some(auth)) {
+            Ok(rec) => return Ok(rec),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    Err(match errors.as_slice() {
+        [one] => one.clone(),
+        many => format!("[{}]", many.join(", ")),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// A registry that lets one password in, recording who tried.
+    struct Private {
+        password: &'static str,
+        tried: Mutex<Vec<Option<String>>>,
+    }
+
+    impl ImageService for Private {
+        fn pull_image(
+            &self,
+            reference: &str,
+            auth: Option<&AuthConfig>,
+        ) -> container_runtime::Result<ImageRecord> {
+            self.tried
+                .lock()
+                .expect("tried")
+                .push(auth.map(|a| a.username.clone()));
+            if auth.is_some_and(|a| a.password == self.password) {
+                let rec = serde_json::json!({"id": "sha256:1", "repoTags": [reference],
+                    "repoDigests": [], "manifestDigest": "sha256:2", "layers": [],
+                    "config": {}, "size": 1, "created": ""});
+                return Ok(serde_json::from_value(rec).expect("record"));
+            }
+            Err(container_runtime::images::Error::NotPresent(format!("{reference} (401)")).into())
+        }
+        fn list_images(&self) -> container_runtime::Result<Vec<ImageRecord>> {
+            Ok(Vec::new())
+        }
+        fn image_status(&self, _: &str) -> container_runtime::Result<Option<ImageRecord>> {
+            Ok(None)
+        }
+        fn remove_image(&self, reference: &str) -> container_runtime::Result<ImageRecord> {
+            Err(container_runtime::images::Error::NotPresent(reference.into()).into())
+        }
+    }
+
+    fn cred(user: &str, password: &str) -> AuthConfig {
+        AuthConfig {
+            username: user.into(),
+            password: password.into(),
+        }
+    }
+
+    #[test]
+    fn each_credential_is_tried_until_a_pull_succeeds() {
+        let reg = Private {
+            password: "right",
+            tried: Mutex::new(Vec::new()),
+        };
+        let creds = [cred("a", "wrong"), cred("b", "right"), cred("c", "right")];
+        pull_with(&reg, "r/app:1", &creds).expect("pulled with b");
+        assert_eq!(
+            *reg.tried.lock().expect("tried"),
+            [Some("a".to_string()), Some("b".to_string())]
+        );
+    }
+
+    #[test]
+    fn failures_are_reported_together_and_no_credentials_pull_anonymously() {
+        let reg = Private {
+            password: "right",
+            tried: Mutex::new(Vec::new()),
+        };
+        let err = pull_with(&reg, "r/app:1", &[cred("a", "x"), cred("b", "y")])
+            .expect_err("no good credential");
+        assert!(
+            err.starts_with('[') && err.matches("401").count() == 2,
+            "{err}"
+        );
+        let err = pull_with(&reg, "r/app:1", &[]).expect_err("anonymous");
+        assert!(!err.starts_with('['), "{err}");
+        assert_eq!(reg.tried.lock().expect("tried").last(), Some(&None));
+    }
 
     #[test]
     fn pull_policy_of_a_container() {
