@@ -159,6 +159,92 @@ pub fn client_config(
     Ok(Arc::new(config))
 }
 
+/// A client certificate with its chain and key, read once (the
+/// front-proxy certificate an aggregating apiserver presents).
+#[derive(Debug)]
+pub struct ClientPair {
+    /// The certificate, then its chain.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// Its private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ClientPair {
+    fn clone(&self) -> ClientPair {
+        ClientPair {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl ClientPair {
+    /// Reads a PEM certificate file and its key file.
+    pub fn read(crt: &Path, key: &Path) -> Result<ClientPair, TlsError> {
+        Ok(ClientPair {
+            chain: read_certs(crt)?,
+            key: read_key(key)?,
+        })
+    }
+}
+
+/// Where the system's trusted CAs are, for a client given no CA.
+pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// How a hand-made client checks the server it dials.
+#[derive(Debug, Clone, Copy)]
+pub enum Verify<'a> {
+    /// Not at all (`insecureSkipTLSVerify`).
+    Skip,
+    /// Against these PEM CA certificates (a `caBundle`); empty: the
+    /// system's trusted CAs.
+    Pem(&'a [u8]),
+}
+
+/// The client side for a server described by an API object rather than
+/// files (an APIService's `caBundle`): checked as `verify` says, presenting
+/// `client` when given. The server name is the caller's to give at connect
+/// time.
+pub fn client_config_from(
+    verify: Verify<'_>,
+    client: Option<&ClientPair>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let builder =
+        ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+    let builder = match verify {
+        Verify::Skip => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unchecked(provider()))),
+        Verify::Pem(pem) => {
+            let system;
+            let pem = if pem.is_empty() {
+                system = std::fs::read(SYSTEM_ROOTS).unwrap_or_default();
+                &system[..]
+            } else {
+                pem
+            };
+            let bad = |message: String| TlsError::Pem {
+                path: PathBuf::from("caBundle"),
+                message,
+            };
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| bad(e.to_string()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| bad(format!("not a CA certificate: {e}")))?;
+            }
+            builder.with_root_certificates(roots)
+        }
+    };
+    let mut config = match client {
+        Some(pair) => builder.with_client_auth_cert(pair.chain.clone(), pair.key.clone_key())?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// A TCP connection to `addr`, wrapped in TLS when `tls` is given (the
 /// server name checked is the host part of `addr`, an IP or a DNS name).
 pub async fn dial(

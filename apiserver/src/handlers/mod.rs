@@ -177,8 +177,17 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         ))
         .into_response();
     }
+    // A group/version an APIService hands to an extension apiserver is
+    // proxied there whole (discovery, every verb, watches, upgrades).
+    if let Some(apiservice) = Box::pin(crate::aggregator::remote_for(&server, &path)).await {
+        let verb = parts.method.as_str().to_ascii_lowercase();
+        let resp =
+            crate::aggregator::proxy::serve(&server, &apiservice, Request::from_parts(parts, body))
+                .await;
+        return finish(start, &verb, "aggregated", resp);
+    }
     // Discovery documents for one group or group/version.
-    if let Some(resp) = crate::discovery::serve_path(&parts.method, &path) {
+    if let Some(resp) = crate::discovery::serve_path(&server, &parts.method, &path) {
         return finish(start, "get", "discovery", resp);
     }
     let info = match request::parse(&parts.method, &path, query.watch) {
