@@ -13,7 +13,8 @@
 //! ServiceNotFound, FailedDiscoveryCheck with a wrong `caBundle`, back to
 //! Passed), and the proxy answers 503 while it is not available; built-in
 //! group/versions have Local APIServices; the
-//! `extension-apiserver-authentication` ConfigMap carries the flags.
+//! `extension-apiserver-authentication` ConfigMap carries the flags; the
+//! extension's OpenAPI document is listed and proxied.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -180,6 +181,10 @@ async fn start_extension(
     let prefix = format!("/apis/{GROUP}/{VERSION}");
     let app = Router::new()
         .route(&prefix, get(|| async { axum::Json(resource_list()) }))
+        .route(
+            &format!("/openapi/v3{prefix}"),
+            get(|| async { axum::Json(json!({"openapi": "3.0.0", "info": {"title": "wardle"}})) }),
+        )
         .route(&format!("{prefix}/namespaces/{{ns}}/flunders"), get(list))
         .route(
             &format!("{prefix}/namespaces/{{ns}}/flunders/{{name}}/exec"),
@@ -438,6 +443,19 @@ async fn an_apiservice_hands_its_group_version_to_an_extension_apiserver() {
         wardle["versions"][0]["resources"][0]["subresources"][0]["subresource"],
         "exec"
     );
+
+    // The extension's OpenAPI document is its own, through the proxy.
+    let index = http.get("/openapi/v3").await.expect("index");
+    let url = index.body["paths"][format!("apis/{GROUP}/{VERSION}")]["serverRelativeURL"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        url.starts_with(&format!("/openapi/v3/apis/{GROUP}/{VERSION}?hash=")),
+        "{url}"
+    );
+    let doc = http.get(&url).await.expect("document");
+    assert_eq!(doc.body["info"]["title"], "wardle");
 
     // A watch streams through the proxy.
     let flunders = format!("/apis/{GROUP}/{VERSION}/namespaces/default/flunders");

@@ -121,14 +121,19 @@ where
 {
     let mut stopping = server.stopping.subscribe();
     loop {
-        if server
+        // Until then, look again soon: the first round should follow the
+        // bootstrap closely.
+        let wait = if server
             .bootstrapped
             .load(std::sync::atomic::Ordering::Acquire)
         {
             step(Arc::clone(&server)).await;
-        }
+            period
+        } else {
+            std::time::Duration::from_millis(200)
+        };
         tokio::select! {
-            _ = tokio::time::sleep(period) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stopping.wait_for(|s| *s) => return,
         }
     }

@@ -126,8 +126,16 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         Err(e) => return finish(start, "unknown", "", e.into_response()),
     };
     if let Some(rest) = path.strip_prefix("/openapi/v3") {
+        // An extension apiserver's group version: its own document.
+        if let Some(apiservice) = Box::pin(crate::aggregator::remote_for(&server, rest)).await {
+            let req = Request::from_parts(parts, body);
+            let resp = crate::aggregator::proxy::serve(&server, &apiservice, req).await;
+            return finish(start, "get", "openapi", resp);
+        }
         let doc = if rest.trim_matches('/').is_empty() {
-            Some(crate::openapi::v3_index())
+            Some(crate::openapi::v3_index_with_aggregated(
+                &server.aggregator.registered(),
+            ))
         } else {
             crate::openapi::v3_served_document(rest)
         };
