@@ -86,7 +86,7 @@ async fn sync(server: &ApiServer, tracks: &mut HashMap<String, Track>) {
         let obj = &*cached.object;
         let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
         seen.push(name.clone());
-        let mut reg = Registered::of(obj);
+        let mut reg = Registered::of(&cached.object);
         let Some(svc) = ServiceRef::of(obj) else {
             let local = Condition {
                 status: "True",

@@ -6,6 +6,8 @@
 //! Groups sort by `groupPriorityMinimum` and their versions by
 //! `versionPriority` (then by Kubernetes version order), highest first.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 /// One APIService as the availability controller last saw it.
@@ -25,11 +27,13 @@ pub struct Registered {
     pub available: bool,
     /// The backend's `APIResourceList`, once read.
     pub resources: Option<Value>,
+    /// The APIService itself.
+    pub object: Arc<Value>,
 }
 
 impl Registered {
     /// What an APIService object says.
-    pub fn of(obj: &Value) -> Registered {
+    pub fn of(obj: &Arc<Value>) -> Registered {
         let spec = &obj["spec"];
         Registered {
             group: spec["group"].as_str().unwrap_or("").to_string(),
@@ -39,6 +43,7 @@ impl Registered {
             remote: super::ServiceRef::of(obj).is_some(),
             available: super::is_available(obj),
             resources: None,
+            object: Arc::clone(obj),
         }
     }
 }
@@ -167,6 +172,7 @@ mod tests {
             remote: true,
             available: true,
             resources: None,
+            object: Arc::new(Value::Null),
         }
     }
 

@@ -189,15 +189,18 @@ pub fn is_available(apiservice: &Value) -> bool {
 
 /// The APIService that serves `path` from a backend, if any: the one
 /// named `V.G` for `/apis/G/V` and everything under it, when it has a
-/// `spec.service`.
-pub async fn remote_for(server: &ApiServer, path: &str) -> Option<Value> {
+/// `spec.service`. Read from what the availability controller last saw
+/// (at most a second old), so the many requests that are not aggregated
+/// cost no more than a look through a short list.
+pub fn remote_for(server: &ApiServer, path: &str) -> Option<discovery::Registered> {
     let rest = path.strip_prefix("/apis/")?;
     let mut parts = rest.splitn(3, '/');
     let group = parts.next().filter(|g| !g.is_empty())?;
     let version = parts.next().filter(|v| !v.is_empty())?;
-    let res = apimachinery::resources::find("apiregistration.k8s.io", "v1", "apiservices")?;
-    let name = format!("{version}.{group}");
-    let found = Box::pin(server.informer(res).get("", &name)).await.ok()??;
-    let obj = Value::clone(&found.object);
-    ServiceRef::of(&obj).map(|_| obj)
+    server
+        .aggregator
+        .registered()
+        .iter()
+        .find(|r| r.remote && r.group == group && r.version == version)
+        .cloned()
 }

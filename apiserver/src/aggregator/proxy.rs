@@ -32,6 +32,7 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use serde_json::Value;
 
+use super::discovery::Registered;
 use super::ServiceRef;
 use crate::authentication::UserInfo;
 use crate::ApiServer;
@@ -182,13 +183,14 @@ fn is_upgrade(req: &Request) -> bool {
         && req.headers().contains_key(http::header::UPGRADE)
 }
 
-/// Proxies `req` to the backend of `apiservice`.
-pub async fn serve(server: &Arc<ApiServer>, apiservice: &Value, mut req: Request) -> Response {
+/// Proxies `req` to the backend of the APIService `registered`.
+pub async fn serve(server: &Arc<ApiServer>, registered: &Registered, mut req: Request) -> Response {
     let unavailable = || text_error(StatusCode::SERVICE_UNAVAILABLE, "service unavailable");
+    let apiservice = &*registered.object;
     let Some(svc) = ServiceRef::of(apiservice) else {
         return unavailable();
     };
-    if !super::is_available(apiservice) {
+    if !registered.available {
         return unavailable();
     }
     let Some(user) = req.extensions().get::<UserInfo>().cloned() else {

@@ -127,7 +127,7 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
     };
     if let Some(rest) = path.strip_prefix("/openapi/v3") {
         // An extension apiserver's group version: its own document.
-        if let Some(apiservice) = Box::pin(crate::aggregator::remote_for(&server, rest)).await {
+        if let Some(apiservice) = crate::aggregator::remote_for(&server, rest) {
             let req = Request::from_parts(parts, body);
             let resp = crate::aggregator::proxy::serve(&server, &apiservice, req).await;
             return finish(start, "get", "openapi", resp);
@@ -187,7 +187,7 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
     }
     // A group/version an APIService hands to an extension apiserver is
     // proxied there whole (discovery, every verb, watches, upgrades).
-    if let Some(apiservice) = Box::pin(crate::aggregator::remote_for(&server, &path)).await {
+    if let Some(apiservice) = crate::aggregator::remote_for(&server, &path) {
         let verb = parts.method.as_str().to_ascii_lowercase();
         let resp =
             crate::aggregator::proxy::serve(&server, &apiservice, Request::from_parts(parts, body))
