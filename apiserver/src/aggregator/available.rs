@@ -93,8 +93,12 @@ async fn sync(server: &ApiServer, tracks: &mut HashMap<String, Track>) {
                 reason: "Local".into(),
                 message: "Local APIServices are always available".into(),
             };
-            if let Err(e) = set_condition(server, &name, &local).await {
-                tracing::debug!(apiservice = %name, error = %e, "writing the Local condition");
+            // Read from the cache first: most looks change nothing, and
+            // should cost no etcd read.
+            if !has_condition(obj, &local) {
+                if let Err(e) = set_condition(server, &name, &local).await {
+                    tracing::debug!(apiservice = %name, error = %e, "writing the Local condition");
+                }
             }
             tracks.remove(&name);
             registered.push(reg);
@@ -143,11 +147,14 @@ async fn fingerprint(server: &ApiServer, obj: &Value, svc: &ServiceRef) -> Strin
             .unwrap_or("")
             .to_string()
     };
+    // Lists, not gets: a get that misses the cache asks etcd, and a
+    // missing Service would be asked for every second.
     let service = server
-        .lookup("", "services", &svc.namespace, &svc.name)
+        .list_cached("", "services", Some(&svc.namespace))
         .await
-        .ok()
-        .flatten()
+        .unwrap_or_default()
+        .iter()
+        .find(|c| c.object["metadata"]["name"] == svc.name.as_str())
         .map(|c| rv(&c.object))
         .unwrap_or_default();
     let mut slices: Vec<String> = server
@@ -276,6 +283,20 @@ async fn fetch_discovery(
     // upstream's check only looks at the status); discovery then has
     // nothing to list for it.
     Ok(serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// Whether `obj` already has `condition` as its `Available` condition.
+fn has_condition(obj: &Value, condition: &Condition) -> bool {
+    obj.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .any(|c| {
+            c["type"] == "Available"
+                && c["status"] == condition.status
+                && c["reason"] == condition.reason.as_str()
+                && c["message"] == condition.message.as_str()
+        })
 }
 
 /// Sets the `Available` condition of the APIService `name` (others are
