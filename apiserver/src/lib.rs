@@ -270,7 +270,11 @@ impl ApiServer {
             tracing::info!(path = %path.display(), "encrypting resources at rest as configured");
             store = store.with_transformers(transformers);
         }
-        let authenticator = authentication::Authenticator::new(&config.authentication)?;
+        let authenticator = authentication::Authenticator::new(&config.authentication)?
+            .with_request_header(
+                config.tls.client_ca_file.as_deref(),
+                &config.aggregator.requestheader,
+            )?;
         let audit = audit::Auditor::new(&config.audit).await?;
         let authorizer = authorization::Authorizer::new(config.authorization_modes.clone());
         let kubelet = kubelet_client::KubeletClient::new(&config.kubelet)

@@ -221,6 +221,7 @@ async fn run() -> anyhow::Result<()> {
             key_file: flags.tls_private_key_file,
             cert_dir: flags.cert_dir,
             client_ca_file: flags.client_ca_file,
+            requestheader_client_ca_file: flags.requestheader_client_ca_file.clone(),
             alternate_names: Vec::new(),
         },
         authentication: apiserver::authentication::Options {

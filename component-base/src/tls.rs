@@ -56,6 +56,10 @@ pub struct ServingOptions {
     pub pair_name: String,
     /// `--client-ca-file`: the CA client certificates must chain to.
     pub client_ca_file: Option<PathBuf>,
+    /// Further CAs a client certificate may chain to (the apiserver's
+    /// `--requestheader-client-ca-file`: a front proxy's certificate is
+    /// accepted in the handshake, and what it may say is decided later).
+    pub extra_client_ca_files: Vec<PathBuf>,
     /// Names and addresses the self-signed certificate is valid for,
     /// besides `localhost`, `127.0.0.1` and the host name.
     pub alternate_names: Vec<String>,
@@ -119,9 +123,16 @@ pub fn server_config(opts: &ServingOptions) -> Result<Arc<ServerConfig>, TlsErro
     let key = read_key(&key_path)?;
     let builder =
         ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
-    let builder = match &opts.client_ca_file {
-        Some(ca) => {
-            let verifier = WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider())
+    let cas: Vec<&Path> = opts
+        .client_ca_file
+        .iter()
+        .chain(&opts.extra_client_ca_files)
+        .map(PathBuf::as_path)
+        .collect();
+    let builder = match cas.as_slice() {
+        [] => builder.with_no_client_auth(),
+        cas => {
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots_of(cas)?, provider())
                 // Asked for, not required: a caller without a certificate
                 // goes on to bearer tokens or is anonymous.
                 .allow_unauthenticated()
@@ -129,7 +140,6 @@ pub fn server_config(opts: &ServingOptions) -> Result<Arc<ServerConfig>, TlsErro
                 .map_err(|e| TlsError::ClientCa(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
-        None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -395,12 +405,19 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 }
 
 fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
+    roots_of(&[ca])
+}
+
+/// The CA certificates of every file in `cas`, as one trust store.
+pub fn roots_of(cas: &[&Path]) -> Result<Arc<RootCertStore>, TlsError> {
     let mut roots = RootCertStore::empty();
-    for cert in read_certs(ca)? {
-        roots.add(cert).map_err(|e| TlsError::Pem {
-            path: ca.to_path_buf(),
-            message: format!("not a CA certificate: {e}"),
-        })?;
+    for ca in cas {
+        for cert in read_certs(ca)? {
+            roots.add(cert).map_err(|e| TlsError::Pem {
+                path: ca.to_path_buf(),
+                message: format!("not a CA certificate: {e}"),
+            })?;
+        }
     }
     Ok(Arc::new(roots))
 }

@@ -13,7 +13,8 @@
 //! ServiceNotFound, FailedDiscoveryCheck with a wrong `caBundle`, back to
 //! Passed), and the proxy answers 503 while it is not available; built-in
 //! group/versions have Local APIServices; the
-//! `extension-apiserver-authentication` ConfigMap carries the flags; the
+//! `extension-apiserver-authentication` ConfigMap carries the flags, and
+//! the apiserver itself believes that proxy's headers (and nobody else's); the
 //! extension's OpenAPI document is listed and proxied.
 
 use std::net::SocketAddr;
@@ -319,6 +320,66 @@ async fn an_apiservice_hands_its_group_version_to_an_extension_apiserver() {
     assert_eq!(
         auth["data"]["requestheader-extra-headers-prefix"],
         "[\"X-Remote-Extra-\"]"
+    );
+
+    // The apiserver believes the same front proxy's headers itself
+    // (request-header authentication), and nobody else's.
+    let (stranger_crt, stranger_key) =
+        pki::client_cert(dir.path(), &proxy_ca_dir, "stranger", "stranger", &[]);
+    let review = |crt: &std::path::Path, key: &std::path::Path, user: Option<&str>| {
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args([
+            "-sS",
+            "-k",
+            "--max-time",
+            "10",
+            "-w",
+            "\n%{http_code}",
+            "-X",
+            "POST",
+        ])
+        .args(["-H", "Content-Type: application/json"])
+        .arg("--cert")
+        .arg(crt)
+        .arg("--key")
+        .arg(key)
+        .args([
+            "-d",
+            r#"{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}"#,
+        ]);
+        if let Some(u) = user {
+            cmd.args(["-H", &format!("X-Remote-User: {u}")])
+                .args(["-H", "X-Remote-Group: reviewers"]);
+        }
+        let out = cmd
+            .arg(format!(
+                "{secure}/apis/authentication.k8s.io/v1/selfsubjectreviews"
+            ))
+            .output()
+            .expect("curl");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (
+            code.trim().parse::<u16>().unwrap_or(0),
+            serde_json::from_str::<Value>(body).unwrap_or(Value::Null),
+        )
+    };
+    let (code, body) = review(&proxy_crt, &proxy_key, Some("bob"));
+    assert_eq!(code, 201, "{body}");
+    assert_eq!(body["status"]["userInfo"]["username"], "bob");
+    assert_eq!(
+        body["status"]["userInfo"]["groups"],
+        json!(["reviewers", "system:authenticated"])
+    );
+    assert_eq!(
+        review(&proxy_crt, &proxy_key, None).0,
+        401,
+        "a proxy naming nobody"
+    );
+    assert_eq!(
+        review(&stranger_crt, &stranger_key, Some("bob")).0,
+        401,
+        "a certificate of the proxies' CA with a name not allowed"
     );
 
     // Built-in group/versions are Local APIServices.
