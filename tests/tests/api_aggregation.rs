@@ -10,12 +10,12 @@
 //! The real kubectl discovers and lists the extension's resource through the
 //! apiserver as a token user; watches stream and upgrades pass through; the
 //! APIService's `Available` condition follows the backend (MissingEndpoints,
-//! ServiceNotFound, FailedDiscoveryCheck with a wrong `caBundle`, back to
-//! Passed), and the proxy answers 503 while it is not available; built-in
-//! group/versions have Local APIServices; the
-//! `extension-apiserver-authentication` ConfigMap carries the flags, and
-//! the apiserver itself believes that proxy's headers (and nobody else's); the
-//! extension's OpenAPI document is listed and proxied.
+//! ServiceNotFound, FailedDiscoveryCheck with a wrong `caBundle` and with
+//! the backend stopped, Passed again in between), and the proxy answers 503
+//! while it is not available; built-in group/versions have Local
+//! APIServices; the `extension-apiserver-authentication` ConfigMap carries
+//! the flags, and the apiserver itself believes that proxy's headers (and
+//! nobody else's); the extension's OpenAPI document is listed and proxied.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -149,12 +149,13 @@ async fn echo(mut req: Request) -> Response {
 
 /// The extension apiserver: serving certificate for `<svc>.<ns>.svc`,
 /// client certificates required and checked against the request-header CA.
+/// It stops listening when the returned sender is used or dropped.
 async fn start_extension(
     dir: &std::path::Path,
     serving_ca_dir: &std::path::Path,
     proxy_ca: &std::path::Path,
     host: &str,
-) -> SocketAddr {
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let (crt, key) = pki::serving_cert(dir, serving_ca_dir, "wardle", host, &format!("DNS:{host}"));
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&crt)
         .expect("certificate")
@@ -195,13 +196,16 @@ async fn start_extension(
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("address");
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(component_base::tls::serve(
         listener,
         Arc::new(config),
         app,
-        futures::future::pending::<()>(),
+        async move {
+            let _ = stop_rx.await;
+        },
     ));
-    addr
+    (addr, stop)
 }
 
 async fn available(http: &Http) -> Option<(String, String, String)> {
@@ -256,7 +260,7 @@ async fn an_apiservice_hands_its_group_version_to_an_extension_apiserver() {
     std::fs::write(&tokens, format!("{TOKEN},alice,uid-alice,wardlers\n")).expect("tokens");
     let ns = tests::harness::unique("wardle");
     let svc_name = "wardle-api";
-    let ext = start_extension(
+    let (ext, stop_extension) = start_extension(
         dir.path(),
         &serving_ca_dir,
         &proxy_ca,
@@ -644,6 +648,38 @@ async fn an_apiservice_hands_its_group_version_to_an_extension_apiserver() {
             && out.stdout.contains("False (FailedDiscoveryCheck)"),
         "{}",
         out.stdout
+    );
+
+    // The backend gone: even with the right caBundle back, the check
+    // cannot dial it.
+    let _ = stop_extension.send(());
+    let current = http
+        .get(&format!("{APISERVICES}/{APISERVICE}"))
+        .await
+        .expect("apiservice");
+    let mut right = current.body.clone();
+    right["spec"]["caBundle"] = json!(b64(&serving_ca));
+    let put = http
+        .put(&format!("{APISERVICES}/{APISERVICE}"), &right)
+        .await
+        .expect("update apiservice");
+    assert_eq!(put.status, 200, "{:?}", put.body);
+    let message = eventually(Duration::from_secs(20), || async {
+        available(&http)
+            .await
+            .filter(|(s, r, m)| {
+                s == "False" && r == "FailedDiscoveryCheck" && m.contains("connect")
+            })
+            .map(|(_, _, m)| m)
+    })
+    .await
+    .unwrap_or_default();
+    assert!(
+        message.ends_with(&format!(
+            "dial tcp 127.0.0.1:{}: connect: connection refused",
+            ext.port()
+        )),
+        "{message}"
     );
 
     // Deleting the APIService stops the proxying and the discovery.
