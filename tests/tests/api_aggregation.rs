@@ -335,6 +335,9 @@ async fn an_apiservice_hands_its_group_version_to_an_extension_apiserver() {
         cmd.args([
             "-sS",
             "-k",
+            // Over h2 a 401 sent before the body was read resets the
+            // stream, and curl reports a framing error instead of the 401.
+            "--http1.1",
             "--max-time",
             "10",
             "-w",
@@ -365,7 +368,8 @@ async fn an_apiservice_hands_its_group_version_to_an_extension_apiserver() {
         let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
         (
             code.trim().parse::<u16>().unwrap_or(0),
-            serde_json::from_str::<Value>(body).unwrap_or(Value::Null),
+            serde_json::from_str::<Value>(body)
+                .unwrap_or_else(|_| json!(String::from_utf8_lossy(&out.stderr))),
         )
     };
     let (code, body) = review(&proxy_crt, &proxy_key, Some("bob"));
@@ -375,15 +379,12 @@ async fn an_apiservice_hands_its_group_version_to_an_extension_apiserver() {
         body["status"]["userInfo"]["groups"],
         json!(["reviewers", "system:authenticated"])
     );
+    let (code, body) = review(&proxy_crt, &proxy_key, None);
+    assert_eq!(code, 401, "a proxy naming nobody: {body}");
+    let (code, body) = review(&stranger_crt, &stranger_key, Some("bob"));
     assert_eq!(
-        review(&proxy_crt, &proxy_key, None).0,
-        401,
-        "a proxy naming nobody"
-    );
-    assert_eq!(
-        review(&stranger_crt, &stranger_key, Some("bob")).0,
-        401,
-        "a certificate of the proxies' CA with a name not allowed"
+        code, 401,
+        "a certificate of the proxies' CA with a name not allowed: {body}"
     );
 
     // Built-in group/versions are Local APIServices.
