@@ -195,15 +195,16 @@ make_ca() {
 
 # sign NAME SUBJECT EXTENSIONS: a new key pki/NAME.key and a certificate
 # pki/NAME.crt for SUBJECT (e.g. /O=system:nodes/CN=system:node:node-1),
-# signed by the lab CA. Who a client is, for the apiserver and the
-# kubelets, is written in its subject: the CommonName is the user, each
-# Organization a group.
+# signed by the lab CA (or the CA in the folder $CA_DIR names). Who a
+# client is, for the apiserver and the kubelets, is written in its subject:
+# the CommonName is the user, each Organization a group.
 sign() {
     local name=$1 subject=$2 ext=$3 dir="$LAB_DIR/pki"
+    local ca=${CA_DIR:-$dir}
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
         -keyout "$dir/$name.key" -out "$dir/$name.csr" -subj "$subject" 2>/dev/null
     printf '%s\n' "$ext" >"$dir/$name.ext"
-    openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" \
+    openssl x509 -req -in "$dir/$name.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" \
         -CAcreateserial -days 365 -extfile "$dir/$name.ext" -out "$dir/$name.crt" 2>/dev/null
     rm -f "$dir/$name.csr" "$dir/$name.ext"
     chmod 600 "$dir/$name.key"
@@ -291,6 +292,14 @@ make_pki() {
     # Who the apiserver is when it calls a kubelet (logs, exec, port-forward);
     # manifests/cluster/kubelet-api-admin.yaml binds it to system:kubelet-api-admin.
     client_cert apiserver-kubelet-client "/CN=kube-apiserver-kubelet-client"
+    # Who the apiserver is when it proxies to an extension apiserver (an
+    # APIService's Service): a CA of its own, as kubeadm's front-proxy-ca,
+    # so extension servers believe the X-Remote-User headers of this
+    # certificate only. The apiserver publishes the CA for them in
+    # kube-system/extension-apiserver-authentication.
+    mkdir -p "$dir/front-proxy"
+    make_ca "$dir/front-proxy"
+    CA_DIR="$dir/front-proxy" client_cert front-proxy-client "/CN=front-proxy-client"
     # ServiceAccount tokens: the apiserver signs with the private key and
     # checks with the public one.
     openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/sa.key" 2>/dev/null
@@ -506,6 +515,13 @@ up() {
         --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" \
         --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
         --kubelet-certificate-authority "$pki/ca.crt" \
+        --proxy-client-cert-file "$pki/front-proxy-client.crt" \
+        --proxy-client-key-file "$pki/front-proxy-client.key" \
+        --requestheader-client-ca-file "$pki/front-proxy/ca.crt" \
+        --requestheader-allowed-names front-proxy-client \
+        --requestheader-username-headers X-Remote-User \
+        --requestheader-group-headers X-Remote-Group \
+        --requestheader-extra-headers-prefix X-Remote-Extra- \
         --encryption-provider-config "$LAB_DIR/encryption-config.yaml" \
         --audit-policy-file "$LAB_DIR/audit-policy.yaml" \
         --audit-log-path "$LAB_DIR/audit.log" \

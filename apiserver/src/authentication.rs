@@ -5,7 +5,9 @@
 //! [`crate::filters`] before authorization), in upstream's order:
 //!
 //! ```text
-//! client certificate (verified by TLS against --client-ca-file)  -> x509
+//! front proxy's certificate (--requestheader-client-ca-file)
+//!   + X-Remote-User and friends                                  -> request_header
+//! client certificate (verified against --client-ca-file)         -> x509
 //! Authorization: Bearer <token>  -> --token-auth-file          -> token_file
 //!                                -> bootstrap token Secret     -> bootstrap_token
 //!                                -> ServiceAccount JWT         -> service_account
@@ -22,6 +24,7 @@
 pub mod bootstrap_token;
 pub mod impersonation;
 pub mod issuer_discovery;
+pub mod request_header;
 pub mod service_account;
 pub mod token_file;
 pub mod token_request;
@@ -156,6 +159,9 @@ pub enum Error {
     /// A ServiceAccount key is unreadable or unusable.
     #[error("service account keys: {0}")]
     ServiceAccount(#[from] service_account::Error),
+    /// A client or request-header CA is unusable.
+    #[error("client CA: {0}")]
+    ClientCa(String),
 }
 
 /// Why a request is refused with 401 (logged, never sent: upstream's body
@@ -172,6 +178,11 @@ pub struct Authenticator {
     bootstrap_tokens: bool,
     /// ServiceAccount tokens: checking them, and issuing them (TokenRequest).
     pub service_accounts: service_account::ServiceAccounts,
+    /// Front proxies' requests, with `--requestheader-client-ca-file`.
+    request_header: Option<request_header::RequestHeader>,
+    /// `--client-ca-file`, checked here (not only in the handshake) when
+    /// front proxies' certificates also pass the handshake.
+    client_ca: Option<request_header::ChainVerifier>,
 }
 
 impl Authenticator {
@@ -186,7 +197,27 @@ impl Authenticator {
             tokens,
             bootstrap_tokens: opts.bootstrap_tokens,
             service_accounts: service_account::ServiceAccounts::new(&opts.service_accounts)?,
+            request_header: None,
+            client_ca: None,
         })
+    }
+
+    /// Adds request-header authentication (`--requestheader-*`); the
+    /// handshake then also admits front proxies' certificates, so x509
+    /// users are checked against `client_ca_file` here.
+    pub fn with_request_header(
+        mut self,
+        client_ca_file: Option<&std::path::Path>,
+        opts: &crate::aggregator::RequestHeaderOptions,
+    ) -> Result<Authenticator, Error> {
+        self.request_header = request_header::RequestHeader::new(opts).map_err(Error::ClientCa)?;
+        if self.request_header.is_some() {
+            self.client_ca = client_ca_file
+                .map(request_header::ChainVerifier::new)
+                .transpose()
+                .map_err(Error::ClientCa)?;
+        }
+        Ok(self)
     }
 
     /// Authenticates a request on the secure port from its client
@@ -197,9 +228,26 @@ impl Authenticator {
         headers: &HeaderMap,
         extensions: &http::Extensions,
     ) -> Result<UserInfo, Unauthorized> {
+        // What the certificate authenticators refused, for the 401 when no
+        // later one authenticates (as upstream's union of authenticators).
+        let mut refused = Vec::new();
         if let Some(certs) = extensions.get::<crate::serve::tls::PeerCertificates>() {
             if let Some(leaf) = certs.0.first() {
-                return x509::user_of(leaf).map_err(|e| Unauthorized(e.to_string()));
+                let Some(front_proxy) = &self.request_header else {
+                    return x509::user_of(leaf).map_err(|e| Unauthorized(e.to_string()));
+                };
+                match front_proxy.authenticate(&certs.0, headers) {
+                    Ok(Some(user)) => return Ok(user),
+                    Ok(None) => {}
+                    Err(e) => refused.push(e),
+                }
+                match self.client_ca.as_ref().map(|ca| ca.verify(&certs.0)) {
+                    Some(Ok(())) => {
+                        return x509::user_of(leaf).map_err(|e| Unauthorized(e.to_string()))
+                    }
+                    Some(Err(e)) => refused.push(e),
+                    None => refused.push("x509: no client CA to verify with".into()),
+                }
             }
         }
         if let Some(token) = bearer_token(headers)? {
@@ -208,6 +256,9 @@ impl Authenticator {
                 Ok((user, _)) => Ok(user),
                 Err(e) => Err(Unauthorized(e)),
             };
+        }
+        if !refused.is_empty() {
+            return Err(Unauthorized(refused.join(", ")));
         }
         if self.anonymous {
             Ok(UserInfo::anonymous())

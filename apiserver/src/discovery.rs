@@ -10,7 +10,10 @@
 //! requests instead of one per group version. All of it is generated from
 //! the resource table in `apimachinery::resources`, plus the kinds of the
 //! established CustomResourceDefinitions ([`crate::apiextensions`]), so
-//! discovery changes as CRDs come and go.
+//! discovery changes as CRDs come and go, and from the APIServices that
+//! hand a group/version to an extension apiserver
+//! ([`crate::aggregator::discovery`]): those groups follow ours in `/apis`,
+//! and their resources are what the extension server last listed.
 
 use std::sync::Arc;
 
@@ -19,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::{json, Value};
 
+use crate::aggregator::discovery::Registered;
 use crate::response::json;
 use crate::ApiServer;
 
@@ -110,10 +114,33 @@ fn resource_discovery(r: &apimachinery::resources::ResourceInfo) -> Value {
     entry
 }
 
+/// Whether an APIService hands `group/version` to another server.
+fn is_remote(registered: &[Registered], group: &str, version: &str) -> bool {
+    registered
+        .iter()
+        .any(|r| r.remote && r.group == group && r.version == version)
+}
+
+/// The groups served here with their versions, less those an APIService
+/// hands to another server.
+fn local_groups(registered: &[Registered]) -> Vec<(&'static str, Vec<&'static str>)> {
+    crate::apiextensions::groups()
+        .into_iter()
+        .map(|(g, vs)| {
+            let vs: Vec<&str> = vs
+                .into_iter()
+                .filter(|v| !is_remote(registered, g, v))
+                .collect();
+            (g, vs)
+        })
+        .filter(|(_, vs)| !vs.is_empty())
+        .collect()
+}
+
 /// The `APIGroupDiscoveryList` of the core group (`core`) or of the named
 /// groups, with `apiVersion` of the asked version.
-fn aggregated(core: bool, version: &str) -> Value {
-    let items: Vec<Value> = crate::apiextensions::groups()
+fn aggregated(registered: &[Registered], core: bool, version: &str) -> Value {
+    let mut items: Vec<Value> = local_groups(registered)
         .into_iter()
         .filter(|(g, _)| g.is_empty() == core)
         .map(|(g, versions)| {
@@ -134,6 +161,9 @@ fn aggregated(core: bool, version: &str) -> Value {
             json!({"metadata": metadata, "versions": versions})
         })
         .collect();
+    if !core {
+        items.extend(crate::aggregator::discovery::aggregated(registered));
+    }
     json!({
         "kind": "APIGroupDiscoveryList",
         "apiVersion": format!("apidiscovery.k8s.io/{version}"),
@@ -143,9 +173,9 @@ fn aggregated(core: bool, version: &str) -> Value {
 }
 
 /// The aggregated answer, when the client asked for it.
-fn serve_aggregated(headers: &HeaderMap, core: bool) -> Option<Response> {
+fn serve_aggregated(server: &ApiServer, headers: &HeaderMap, core: bool) -> Option<Response> {
     let (version, media_type) = aggregated_version(headers)?;
-    let body = aggregated(core, version).to_string();
+    let body = aggregated(&server.aggregator.registered(), core, version).to_string();
     Some(
         (
             StatusCode::OK,
@@ -160,8 +190,8 @@ fn serve_aggregated(headers: &HeaderMap, core: bool) -> Option<Response> {
 }
 
 /// `GET /api`.
-pub async fn core_versions(State(_s): State<Arc<ApiServer>>, headers: HeaderMap) -> Response {
-    if let Some(resp) = serve_aggregated(&headers, true) {
+pub async fn core_versions(State(s): State<Arc<ApiServer>>, headers: HeaderMap) -> Response {
+    if let Some(resp) = serve_aggregated(&s, &headers, true) {
         return resp;
     }
     json(
@@ -174,10 +204,13 @@ pub async fn core_versions(State(_s): State<Arc<ApiServer>>, headers: HeaderMap)
     )
 }
 
-fn group_doc(name: &str, versions: &[&str]) -> Value {
+fn group_doc<S: AsRef<str>>(name: &str, versions: &[S]) -> Value {
     let vs: Vec<Value> = versions
         .iter()
-        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .map(|v| {
+            let v = v.as_ref();
+            json!({"groupVersion": format!("{name}/{v}"), "version": v})
+        })
         .collect();
     json!({
         "name": name,
@@ -187,19 +220,37 @@ fn group_doc(name: &str, versions: &[&str]) -> Value {
 }
 
 /// `GET /apis`.
-pub async fn group_list(State(_s): State<Arc<ApiServer>>, headers: HeaderMap) -> Response {
-    if let Some(resp) = serve_aggregated(&headers, false) {
+pub async fn group_list(State(s): State<Arc<ApiServer>>, headers: HeaderMap) -> Response {
+    if let Some(resp) = serve_aggregated(&s, &headers, false) {
         return resp;
     }
-    let groups: Vec<Value> = crate::apiextensions::groups()
+    let groups: Vec<Value> = all_groups(&s.aggregator.registered())
         .into_iter()
         .filter(|(g, _)| !g.is_empty())
-        .map(|(g, vs)| group_doc(g, &vs))
+        .map(|(g, vs)| group_doc(&g, &vs))
         .collect();
     json(
         StatusCode::OK,
         &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}),
     )
+}
+
+/// Every group with its versions: ours, then those of APIServices with a
+/// Service, in their priority order (a version of ours an APIService hands
+/// elsewhere is listed with the others of its group).
+fn all_groups(registered: &[Registered]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = local_groups(registered)
+        .into_iter()
+        .map(|(g, vs)| (g.to_string(), vs.into_iter().map(String::from).collect()))
+        .collect();
+    for (g, remote) in crate::aggregator::discovery::remote_groups(registered) {
+        let versions = remote.iter().map(|r| r.version.clone());
+        match out.iter_mut().find(|(name, _)| *name == g) {
+            Some((_, vs)) => vs.extend(versions),
+            None => out.push((g, versions.collect())),
+        }
+    }
+    out
 }
 
 /// The APIResourceList of one group/version.
@@ -256,7 +307,7 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
 
 /// Serves `/api/v1`, `/apis/<group>` and `/apis/<group>/<version>`; `None`
 /// for any other path.
-pub fn serve_path(method: &Method, path: &str) -> Option<Response> {
+pub fn serve_path(server: &ApiServer, method: &Method, path: &str) -> Option<Response> {
     if method != Method::GET {
         return None;
     }
@@ -267,12 +318,12 @@ pub fn serve_path(method: &Method, path: &str) -> Option<Response> {
             None => not_found(path),
         }),
         ["apis", group] => {
-            let found = crate::apiextensions::groups()
+            let found = all_groups(&server.aggregator.registered())
                 .into_iter()
                 .find(|(g, _)| g == group);
             Some(match found {
                 Some((g, vs)) => {
-                    let mut doc = group_doc(g, &vs);
+                    let mut doc = group_doc(&g, &vs);
                     doc["kind"] = json!("APIGroup");
                     doc["apiVersion"] = json!("v1");
                     json(StatusCode::OK, &doc)

@@ -24,11 +24,14 @@
 //! what is served, [`health`] and [`metrics`] tell operators how it is going.
 //! The kinds that CustomResourceDefinitions define are served through the
 //! same path: [`apiextensions`] adds their rows and strategies at runtime.
+//! Group/versions that an APIService hands to another server (an extension
+//! apiserver) are proxied there instead, by the [`aggregator`].
 //! Besides serving, the apiserver keeps a few objects of its own: the system
 //! namespaces ([`bootstrap`]) and the `kubernetes` Service with its
 //! endpoints ([`kubernetes_service`]).
 
 pub mod admission;
+pub mod aggregator;
 pub mod apiextensions;
 pub mod audit;
 pub mod authentication;
@@ -131,6 +134,8 @@ pub struct Config {
     /// `--metric-resolution`: how often kubelets are scraped for the
     /// resource metrics API ([`resource_metrics`]); zero: never.
     pub metric_resolution: Duration,
+    /// The aggregator's `--proxy-client-*` and `--requestheader-*` flags.
+    pub aggregator: aggregator::Options,
 }
 
 impl Default for Config {
@@ -167,6 +172,7 @@ impl Default for Config {
             encryption_provider_config: None,
             audit: audit::Options::default(),
             metric_resolution: Duration::from_secs(15),
+            aggregator: aggregator::Options::default(),
         }
     }
 }
@@ -189,6 +195,9 @@ pub enum ServeError {
     /// The secure port's TLS set-up failed.
     #[error("TLS: {0}")]
     Tls(#[from] serve::tls::TlsError),
+    /// The `--proxy-client-*` certificate could not be read.
+    #[error("proxy client certificate: {0}")]
+    ProxyClient(#[source] component_base::tls::TlsError),
     /// The `--kubelet-*` certificates could not be read.
     #[error("kubelet client: {0}")]
     KubeletClient(#[source] component_base::tls::TlsError),
@@ -247,6 +256,8 @@ pub struct ApiServer {
     pub resource_metrics: resource_metrics::Storage,
     /// API Priority and Fairness.
     pub flow_control: flowcontrol::FlowControl,
+    /// The APIServices and how their backends are reached.
+    pub aggregator: aggregator::Aggregator,
 }
 
 impl std::fmt::Debug for ApiServer {
@@ -271,12 +282,18 @@ impl ApiServer {
             tracing::info!(path = %path.display(), "encrypting resources at rest as configured");
             store = store.with_transformers(transformers);
         }
-        let authenticator = authentication::Authenticator::new(&config.authentication)?;
+        let authenticator = authentication::Authenticator::new(&config.authentication)?
+            .with_request_header(
+                config.tls.client_ca_file.as_deref(),
+                &config.aggregator.requestheader,
+            )?;
         let audit = audit::Auditor::new(&config.audit).await?;
         let authorizer = authorization::Authorizer::new(config.authorization_modes.clone());
         let kubelet = kubelet_client::KubeletClient::new(&config.kubelet)
             .map_err(ServeError::KubeletClient)?;
         let config_limit = config.max_requests_inflight;
+        let aggregator =
+            aggregator::Aggregator::new(&config.aggregator).map_err(ServeError::ProxyClient)?;
         Ok(Arc::new(ApiServer {
             kubelet,
             watch_limiter: serve::WatchLimiter::new(config.max_watches_per_client),
@@ -294,6 +311,7 @@ impl ApiServer {
             audit,
             resource_metrics: resource_metrics::Storage::default(),
             flow_control: flowcontrol::FlowControl::new(config_limit),
+            aggregator,
         }))
     }
 
@@ -551,6 +569,7 @@ pub async fn start(
     // down, then finish bootstrapping when etcd appears. The `kubernetes`
     // Service goes into `default` once that exists; `/readyz` waits for both.
     tokio::spawn(apiextensions::controller::run(Arc::clone(&state)));
+    aggregator::start(&state);
     if !state.config.etcd_compaction_interval.is_zero() {
         tokio::spawn(storage::compactor::run(
             Arc::clone(&state),

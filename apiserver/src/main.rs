@@ -171,6 +171,32 @@ struct Flags {
     /// (metrics-server's flag, served here by the apiserver itself); 0: never.
     #[arg(long = "metric-resolution", default_value = "15s", value_parser = component_base::duration::parse)]
     metric_resolution: Duration,
+    /// The client certificate this server presents to extension apiservers
+    /// it proxies to (the front proxy's identity).
+    #[arg(long = "proxy-client-cert-file")]
+    proxy_client_cert_file: Option<PathBuf>,
+    /// Its key.
+    #[arg(long = "proxy-client-key-file")]
+    proxy_client_key_file: Option<PathBuf>,
+    /// The CA front-proxy client certificates chain to; published for
+    /// extension apiservers in kube-system/extension-apiserver-authentication.
+    #[arg(long = "requestheader-client-ca-file")]
+    requestheader_client_ca_file: Option<PathBuf>,
+    /// CommonNames a front-proxy client certificate may have (empty: any).
+    #[arg(long = "requestheader-allowed-names", value_delimiter = ',')]
+    requestheader_allowed_names: Vec<String>,
+    /// Request headers that carry the user name (e.g. X-Remote-User).
+    #[arg(long = "requestheader-username-headers", value_delimiter = ',')]
+    requestheader_username_headers: Vec<String>,
+    /// Request headers that carry the user's uid (e.g. X-Remote-Uid).
+    #[arg(long = "requestheader-uid-headers", value_delimiter = ',')]
+    requestheader_uid_headers: Vec<String>,
+    /// Request headers that carry the groups (e.g. X-Remote-Group).
+    #[arg(long = "requestheader-group-headers", value_delimiter = ',')]
+    requestheader_group_headers: Vec<String>,
+    /// Prefixes of request headers that carry extra user info (e.g. X-Remote-Extra-).
+    #[arg(long = "requestheader-extra-headers-prefix", value_delimiter = ',')]
+    requestheader_extra_headers_prefix: Vec<String>,
     /// Log filter (RUST_LOG syntax), e.g. `info,apiserver=debug`.
     #[arg(long = "v-filter", env = "RUST_LOG", default_value = "info")]
     log_filter: String,
@@ -205,6 +231,7 @@ async fn run() -> anyhow::Result<()> {
             key_file: flags.tls_private_key_file,
             cert_dir: flags.cert_dir,
             client_ca_file: flags.client_ca_file,
+            requestheader_client_ca_file: flags.requestheader_client_ca_file.clone(),
             alternate_names: Vec::new(),
         },
         authentication: apiserver::authentication::Options {
@@ -276,6 +303,18 @@ async fn run() -> anyhow::Result<()> {
             },
         },
         metric_resolution: flags.metric_resolution,
+        aggregator: apiserver::aggregator::Options {
+            proxy_client_cert_file: flags.proxy_client_cert_file,
+            proxy_client_key_file: flags.proxy_client_key_file,
+            requestheader: apiserver::aggregator::RequestHeaderOptions {
+                client_ca_file: flags.requestheader_client_ca_file,
+                allowed_names: flags.requestheader_allowed_names,
+                username_headers: flags.requestheader_username_headers,
+                uid_headers: flags.requestheader_uid_headers,
+                group_headers: flags.requestheader_group_headers,
+                extra_headers_prefix: flags.requestheader_extra_headers_prefix,
+            },
+        },
     };
     let shutdown = async {
         let mut term =

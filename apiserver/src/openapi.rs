@@ -253,6 +253,39 @@ pub fn v3_index() -> Cow<'static, Value> {
     Cow::Owned(index)
 }
 
+/// The index with the group versions of extension apiservers added
+/// (`apis/<group>/<version>` of each Available APIService with a Service):
+/// their documents are their servers', proxied
+/// ([`crate::aggregator`]); the hash follows what their discovery last
+/// said.
+pub fn v3_index_with_aggregated(
+    registered: &[crate::aggregator::discovery::Registered],
+) -> Cow<'static, Value> {
+    let remote: Vec<_> = registered
+        .iter()
+        .filter(|r| r.remote && r.available && r.resources.is_some())
+        .collect();
+    let index = v3_index();
+    if remote.is_empty() {
+        return index;
+    }
+    let mut index = index.into_owned();
+    if let Some(paths) = index.get_mut("paths").and_then(Value::as_object_mut) {
+        for r in remote {
+            let path = format!("apis/{}/{}", r.group, r.version);
+            let hash = stable_hash(&format!(
+                "{path}{}",
+                r.resources.clone().unwrap_or_default()
+            ));
+            paths.insert(
+                path.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}),
+            );
+        }
+    }
+    Cow::Owned(index)
+}
+
 /// The document of a built-in group version (`api/v1`, `apis/apps/v1`, ...).
 pub fn v3_document(path: &str) -> Option<&'static Value> {
     let path = path.trim_matches('/');

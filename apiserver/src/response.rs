@@ -1,5 +1,7 @@
 //! Writing JSON answers, shared by the resource handlers, discovery and
-//! OpenAPI (so none of them has to import another for it).
+//! OpenAPI (so none of them has to import another for it), and passing on
+//! the answers of the servers the apiserver proxies to (kubelets, pods,
+//! extension apiservers).
 
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
@@ -22,4 +24,45 @@ pub fn success(code: StatusCode) -> Response {
         code,
         &serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code.as_u16()}),
     )
+}
+
+/// A proxied server's answer as ours: status, headers (less the
+/// per-connection ones) and the body streamed through as it comes.
+pub fn streamed(resp: http::Response<hyper::body::Incoming>) -> Response {
+    let (parts, body) = resp.into_parts();
+    let mut answer = Response::builder().status(parts.status);
+    for (k, v) in &parts.headers {
+        if k == http::header::CONNECTION || k == http::header::TRANSFER_ENCODING {
+            continue;
+        }
+        answer = answer.header(k, v);
+    }
+    answer
+        .body(axum::body::Body::new(body))
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+}
+
+/// A proxied server's `101 Switching Protocols`: once the client's side
+/// (`client`, taken from its request) and the server's are both upgraded,
+/// their bytes are copied both ways until either closes.
+pub fn switched(
+    client: hyper::upgrade::OnUpgrade,
+    resp: &mut http::Response<hyper::body::Incoming>,
+) -> Response {
+    let server = hyper::upgrade::on(&mut *resp);
+    tokio::spawn(async move {
+        let (Ok(client), Ok(server)) = tokio::join!(client, server) else {
+            return;
+        };
+        let mut client = hyper_util::rt::TokioIo::new(client);
+        let mut server = hyper_util::rt::TokioIo::new(server);
+        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+    });
+    let mut answer = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
+    for (k, v) in resp.headers() {
+        answer = answer.header(k, v);
+    }
+    answer
+        .body(axum::body::Body::empty())
+        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
 }

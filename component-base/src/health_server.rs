@@ -167,6 +167,7 @@ impl SecureFlags {
             cert_dir: self.cert_dir.clone(),
             pair_name: pair_name.into(),
             client_ca_file: None,
+            extra_client_ca_files: Vec::new(),
             alternate_names: vec![bind.to_string()],
         })?;
         Ok(Some(SecureServing {

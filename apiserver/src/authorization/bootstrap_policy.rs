@@ -6,7 +6,9 @@
 //! `system:kube-controller-manager`, `system:node-proxier`,
 //! `system:kubelet-api-admin`, ...) and of each controller
 //! (`system:controller:<name>`, [`super::controller_policy`]), with the
-//! bindings that give them out (`system:masters` -> `cluster-admin`).
+//! bindings that give them out (`system:masters` -> `cluster-admin`), and
+//! the few namespaced Roles upstream has in `kube-system`
+//! (`extension-apiserver-authentication-reader`).
 //!
 //! [`reconcile`] runs at every start: a missing object is created; an
 //! existing one marked `rbac.authorization.kubernetes.io/autoupdate: "true"`
@@ -568,6 +570,31 @@ pub fn cluster_roles() -> Vec<Value> {
     roles
 }
 
+/// The default Roles in `kube-system`: reading the
+/// `extension-apiserver-authentication` ConfigMap, which extension
+/// apiservers need to trust the aggregator's proxy
+/// ([`crate::aggregator::authentication_trust`]).
+pub fn namespaced_roles() -> Vec<Value> {
+    vec![json!({
+        "metadata": {"name": "extension-apiserver-authentication-reader", "namespace": "kube-system"},
+        "rules": [named(
+            &["get", "list", "watch"],
+            &[""],
+            &["configmaps"],
+            &["extension-apiserver-authentication"],
+        )],
+    })]
+}
+
+/// The default RoleBindings in `kube-system`.
+pub fn namespaced_role_bindings() -> Vec<Value> {
+    vec![json!({
+        "metadata": {"name": "system::extension-apiserver-authentication-reader", "namespace": "kube-system"},
+        "roleRef": {"apiGroup": GROUP, "kind": "Role", "name": "extension-apiserver-authentication-reader"},
+        "subjects": [user("system:kube-controller-manager"), user("system:kube-scheduler")],
+    })]
+}
+
 fn binding(name: &str, role: &str, subjects: Value) -> Value {
     json!({
         "metadata": {"name": name},
@@ -702,7 +729,12 @@ async fn ensure(
         .as_str()
         .unwrap_or("")
         .to_string();
-    let key = server.store.key(res.storage_name(), None, &name);
+    let namespace = desired["metadata"]["namespace"]
+        .as_str()
+        .map(str::to_string);
+    let key = server
+        .store
+        .key(res.storage_name(), namespace.as_deref(), &name);
     let desired = with_defaults(desired, kind);
     for _ in 0..5 {
         match server.store.get(&key).await {
@@ -786,6 +818,12 @@ pub async fn reconcile(server: Arc<ApiServer>) {
                 &["subjects"],
             )
             .await;
+        }
+        for role in namespaced_roles() {
+            ok &= ensure(&server, "roles", "Role", role, &["rules"]).await;
+        }
+        for b in namespaced_role_bindings() {
+            ok &= ensure(&server, "rolebindings", "RoleBinding", b, &["subjects"]).await;
         }
         if ok {
             server

@@ -126,8 +126,16 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         Err(e) => return finish(start, "unknown", "", e.into_response()),
     };
     if let Some(rest) = path.strip_prefix("/openapi/v3") {
+        // An extension apiserver's group version: its own document.
+        if let Some(apiservice) = crate::aggregator::remote_for(&server, rest) {
+            let req = Request::from_parts(parts, body);
+            let resp = crate::aggregator::proxy::serve(&server, &apiservice, req).await;
+            return finish(start, "get", "openapi", resp);
+        }
         let doc = if rest.trim_matches('/').is_empty() {
-            Some(crate::openapi::v3_index())
+            Some(crate::openapi::v3_index_with_aggregated(
+                &server.aggregator.registered(),
+            ))
         } else {
             crate::openapi::v3_served_document(rest)
         };
@@ -177,8 +185,17 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         ))
         .into_response();
     }
+    // A group/version an APIService hands to an extension apiserver is
+    // proxied there whole (discovery, every verb, watches, upgrades).
+    if let Some(apiservice) = crate::aggregator::remote_for(&server, &path) {
+        let verb = parts.method.as_str().to_ascii_lowercase();
+        let resp =
+            crate::aggregator::proxy::serve(&server, &apiservice, Request::from_parts(parts, body))
+                .await;
+        return finish(start, &verb, "aggregated", resp);
+    }
     // Discovery documents for one group or group/version.
-    if let Some(resp) = crate::discovery::serve_path(&parts.method, &path) {
+    if let Some(resp) = crate::discovery::serve_path(&server, &parts.method, &path) {
         return finish(start, "get", "discovery", resp);
     }
     let info = match request::parse(&parts.method, &path, query.watch) {

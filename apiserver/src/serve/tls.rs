@@ -7,6 +7,7 @@
 //!                                             certificate it signs) and reused
 //! --client-ca-file                        ->  client certificates are asked
 //!                                             for and must chain to that CA
+//! --requestheader-client-ca-file          ->  or to that one (a front proxy)
 //! ```
 //!
 //! As upstream, a client certificate is *requested*, never required: a
@@ -38,6 +39,10 @@ pub struct TlsOptions {
     pub cert_dir: PathBuf,
     /// `--client-ca-file`: the CA client certificates must chain to.
     pub client_ca_file: Option<PathBuf>,
+    /// `--requestheader-client-ca-file`: front proxies' certificates chain
+    /// to it; they pass the handshake, and
+    /// [`crate::authentication::request_header`] decides what they may say.
+    pub requestheader_client_ca_file: Option<PathBuf>,
     /// Names and addresses the self-signed certificate is valid for, besides
     /// `localhost` and `127.0.0.1`.
     pub alternate_names: Vec<String>,
@@ -54,6 +59,7 @@ pub fn server_config(opts: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
         cert_dir: opts.cert_dir.clone(),
         pair_name: "apiserver".into(),
         client_ca_file: opts.client_ca_file.clone(),
+        extra_client_ca_files: opts.requestheader_client_ca_file.iter().cloned().collect(),
         alternate_names: opts.alternate_names.clone(),
     })?;
     let mut config = Arc::unwrap_or_clone(config);

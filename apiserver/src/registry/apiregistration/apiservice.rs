@@ -27,16 +27,13 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     require_nonempty(obj, "/spec/version", errs);
     let name = s(obj, "/metadata/name");
     let group = s(obj, "/spec/group");
-    let expected = if group.is_empty() {
-        s(obj, "/spec/version").to_string()
-    } else {
-        format!("{}.{group}", s(obj, "/spec/version"))
-    };
+    // The core group's is `v1.`: the name is always version, dot, group.
+    let expected = format!("{}.{group}", s(obj, "/spec/version"));
     if name != expected {
         errs.push(invalid(
             "metadata.name",
             &json!(name),
-            &format!("must be {expected:?}: spec.version+\".\"+spec.group"),
+            &format!("must be `spec.version+\".\"+spec.group`: {expected:?}"),
         ));
     }
     require_nonempty(obj, "/spec/groupPriorityMinimum", errs);

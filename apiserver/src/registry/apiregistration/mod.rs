@@ -1,4 +1,4 @@
 //! `apiregistration.k8s.io/v1`: APIServices, stored and checked here;
-//! proxying to aggregated servers belongs to the aggregation work.
+//! proxying to the servers they name is [`crate::aggregator`]'s.
 
 pub mod apiservice;

@@ -320,25 +320,12 @@ async fn proxy(
         .await
         .map_err(|e| unreachable(addr, e))?;
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let client = hyper::upgrade::on(&mut req);
-        let kubelet = hyper::upgrade::on(&mut resp);
-        tokio::spawn(async move {
-            let (Ok(client), Ok(kubelet)) = tokio::join!(client, kubelet) else {
-                return;
-            };
-            let mut client = TokioIo::new(client);
-            let mut kubelet = TokioIo::new(kubelet);
-            let _ = tokio::io::copy_bidirectional(&mut client, &mut kubelet).await;
-        });
-        let mut answer = Response::builder().status(StatusCode::SWITCHING_PROTOCOLS);
-        for (k, v) in resp.headers() {
-            answer = answer.header(k, v);
-        }
-        return Ok(answer
-            .body(Body::empty())
-            .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()));
+        return Ok(crate::response::switched(
+            hyper::upgrade::on(&mut req),
+            &mut resp,
+        ));
     }
-    Ok(stream_back(resp))
+    Ok(crate::response::streamed(resp))
 }
 
 /// Whether the client asks for a WebSocket upgrade.
@@ -393,7 +380,7 @@ async fn logs_over_websocket(
         .await
         .map_err(|e| unreachable(addr, e))?;
     if resp.status() != StatusCode::OK {
-        return Ok(stream_back(resp));
+        return Ok(crate::response::streamed(resp));
     }
     let mut body = resp.into_body();
     let upgrade = upgrade.protocols(LOG_PROTOCOLS);
@@ -687,7 +674,7 @@ async fn forward(
         .map_err(|e| unreachable(addr, e))?;
     match prefix {
         Some(p) => rewritten(resp, &p).await,
-        None => Ok(stream_back(resp)),
+        None => Ok(crate::response::streamed(resp)),
     }
 }
 
@@ -744,7 +731,9 @@ async fn rewritten(resp: http::Response<hyper::body::Incoming>, prefix: &str) ->
         .and_then(|v| v.parse::<usize>().ok())
         .is_none_or(|n| n <= MAX_REWRITTEN);
     if !html || encoded || !small {
-        return Ok(stream_back(http::Response::from_parts(parts, body)));
+        return Ok(crate::response::streamed(http::Response::from_parts(
+            parts, body,
+        )));
     }
     let bytes = axum::body::to_bytes(Body::new(body), MAX_REWRITTEN)
         .await
@@ -772,22 +761,6 @@ async fn dial(server: &ApiServer, addr: &str) -> Result<Box<dyn component_base::
         .dial(addr)
         .await
         .map_err(|e| unreachable(addr, e))
-}
-
-/// The kubelet's answer as ours: status, headers (less the per-connection
-/// ones) and the body streamed through as it comes.
-fn stream_back(resp: http::Response<hyper::body::Incoming>) -> Response {
-    let (parts, body) = resp.into_parts();
-    let mut answer = Response::builder().status(parts.status);
-    for (k, v) in &parts.headers {
-        if k == http::header::CONNECTION || k == http::header::TRANSFER_ENCODING {
-            continue;
-        }
-        answer = answer.header(k, v);
-    }
-    answer
-        .body(Body::new(body))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
 }
 
 #[cfg(test)]
