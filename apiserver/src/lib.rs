@@ -51,6 +51,7 @@ pub mod kubernetes_service;
 pub mod meta;
 pub mod metrics;
 pub mod openapi;
+pub mod openapi_protobuf;
 pub mod printers;
 pub mod registry;
 pub mod request;

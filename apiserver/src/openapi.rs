@@ -485,8 +485,9 @@ fn structural_to_v2(node: &mut Map<String, Value>) {
 /// `nullable` (v3 only) goes.
 fn v3_schema_to_v2(schema: &Value) -> Value {
     match schema {
-        Value::Object(map) => Value::Object(
-            map.iter()
+        Value::Object(map) => {
+            let mut out: Map<String, Value> = map
+                .iter()
                 .filter(|(k, _)| k.as_str() != "nullable")
                 .map(|(k, v)| {
                     let v = match (k.as_str(), v) {
@@ -497,8 +498,24 @@ fn v3_schema_to_v2(schema: &Value) -> Value {
                     };
                     (k.clone(), v)
                 })
-                .collect(),
-        ),
+                .collect();
+            // v3 wraps a described reference as `allOf: [{$ref}]`; v2 (and
+            // upstream's document) puts `$ref` beside the description, which
+            // is what v2 readers (kubectl's validation and explain) follow.
+            let lone_ref = match out.get("allOf") {
+                Some(Value::Array(all))
+                    if all.len() == 1 && all[0].as_object().is_some_and(|o| o.len() == 1) =>
+                {
+                    all[0].get("$ref").cloned()
+                }
+                _ => None,
+            };
+            if let Some(r) = lone_ref {
+                out.remove("allOf");
+                out.insert("$ref".into(), r);
+            }
+            Value::Object(out)
+        }
         Value::Array(items) => Value::Array(items.iter().map(v3_schema_to_v2).collect()),
         other => other.clone(),
     }

@@ -103,12 +103,7 @@ fn schema(s: &Value) -> Message {
         return m;
     };
     let text = |k: &str| obj.get(k).and_then(Value::as_str);
-    for (field, key) in [
-        (1, "$ref"),
-        (2, "format"),
-        (3, "title"),
-        (4, "description"),
-    ] {
+    for (field, key) in [(1, "$ref"), (2, "format"), (3, "title"), (4, "description")] {
         if let Some(v) = text(key) {
             m.string(field, v);
         }
@@ -151,12 +146,22 @@ fn schema(s: &Value) -> Message {
             m.int64(field, v);
         }
     }
-    for r in obj.get("required").and_then(Value::as_array).into_iter().flatten() {
+    for r in obj
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(r) = r.as_str() {
             m.string(19, r);
         }
     }
-    for e in obj.get("enum").and_then(Value::as_array).into_iter().flatten() {
+    for e in obj
+        .get("enum")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         m.message(20, any(e));
     }
     match obj.get("additionalProperties") {
@@ -175,7 +180,10 @@ fn schema(s: &Value) -> Message {
     let mut types = Message::default();
     match obj.get("type") {
         Some(Value::String(t)) => types.string(1, t),
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).for_each(|t| types.string(1, t)),
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .for_each(|t| types.string(1, t)),
         _ => {}
     }
     if !types.0.is_empty() {
@@ -190,7 +198,12 @@ fn schema(s: &Value) -> Message {
     if !items.0.is_empty() {
         m.message(23, items);
     }
-    for a in obj.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+    for a in obj
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         m.message(24, schema(a));
     }
     if let Some(props) = obj.get("properties").and_then(Value::as_object) {

@@ -1224,12 +1224,27 @@ async fn openapi_v2_publishes_builtin_and_custom_schemas() {
         .await
         .expect("GET");
     assert_eq!(status, 304);
-    // Only JSON: a client insisting on the protobuf form gets 406.
-    let (status, _, _) = http
+    // The protobuf form kubectl asks for first (gnostic's Document), with
+    // the same definitions.
+    let (status, content_type, body) = http
         .get_accepting(
             "/openapi/v2",
             "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
         )
+        .await
+        .expect("GET");
+    assert_eq!(status, 200);
+    assert_eq!(
+        content_type,
+        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+    );
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        text.contains("io.k8s.api.core.v1.Pod") && text.contains("x-kubernetes-group-version-kind")
+    );
+    // Neither JSON nor protobuf: 406.
+    let (status, _, _) = http
+        .get_accepting("/openapi/v2", "application/yaml")
         .await
         .expect("GET");
     assert_eq!(status, 406);

@@ -148,16 +148,17 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         };
     }
     if path.trim_end_matches('/') == "/openapi/v2" && parts.method == http::Method::GET {
-        // Only the JSON form is served (not gnostic's protobuf).
+        // JSON, or gnostic's protobuf (what kubectl asks for first).
         let accept = parts
             .headers
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
+        let protobuf = crate::openapi_protobuf::wanted(accept);
         let json_ok = accept.is_empty() || accept.contains("json") || accept.contains("*/*");
-        if !json_ok {
+        if !json_ok && !protobuf {
             return ApiError::NotAcceptable(
-                "only application/json is served for /openapi/v2".into(),
+                "only application/json and application/com.github.proto-openapi.spec.v2.v1.0+protobuf are served for /openapi/v2".into(),
             )
             .into_response();
         }
@@ -171,7 +172,20 @@ pub async fn dispatch(State(server): State<Arc<ApiServer>>, req: Request) -> Res
         let resp = if unchanged {
             (StatusCode::NOT_MODIFIED, [(http::header::ETAG, quoted)]).into_response()
         } else {
-            let mut resp = json(StatusCode::OK, &doc);
+            let mut resp = if protobuf {
+                let bytes = crate::openapi_protobuf::cached(&doc, &etag);
+                (
+                    StatusCode::OK,
+                    [(
+                        http::header::CONTENT_TYPE,
+                        crate::openapi_protobuf::CONTENT_TYPE,
+                    )],
+                    bytes.as_ref().clone(),
+                )
+                    .into_response()
+            } else {
+                json(StatusCode::OK, &doc)
+            };
             if let Ok(v) = http::HeaderValue::from_str(&quoted) {
                 resp.headers_mut().insert(http::header::ETAG, v);
             }
