@@ -77,7 +77,8 @@ pub async fn authenticate_and_authorize(
         &parts.method,
         parts.uri.path(),
         wants_watch(parts.uri.query()),
-    );
+    )
+    .with_field_selector_name(parts.uri.query());
     let classification = if server.config.enable_priority_and_fairness && !long_running(&attrs) {
         server.flow_control.classify(&attrs)
     } else {

@@ -83,6 +83,35 @@ impl Attributes {
     }
 
     /// The attributes of an HTTP request (`watch`: the query asked to watch).
+    /// A list or watch narrowed to one object by `fieldSelector=metadata.name=X`
+    /// is about that object, as upstream's request info says: RBAC rules
+    /// with `resourceNames` then apply (an extension apiserver's informer on
+    /// the one ConfigMap it may read lists it this way).
+    pub fn with_field_selector_name(mut self, query: Option<&str>) -> Attributes {
+        if !self.resource_request
+            || !self.name.is_empty()
+            || !matches!(self.verb.as_str(), "list" | "watch")
+        {
+            return self;
+        }
+        let selector = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+            .find(|(k, _)| k == "fieldSelector")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        let name = selector.split(',').find_map(|term| {
+            let term = term.trim();
+            term.strip_prefix("metadata.name==")
+                .or_else(|| term.strip_prefix("metadata.name="))
+                .map(str::trim)
+        });
+        if let Some(name) = name.filter(|n| {
+            !n.is_empty() && *n != "." && *n != ".." && !n.contains('/') && !n.contains('%')
+        }) {
+            self.name = name.to_string();
+        }
+        self
+    }
+
     pub fn from_request(user: UserInfo, method: &Method, path: &str, watch: bool) -> Attributes {
         let path_verb = match *method {
             Method::GET | Method::HEAD => "get".to_string(),
@@ -240,5 +269,37 @@ mod tests {
             assert_eq!(a.path, p);
         }
         assert_eq!(attrs(Method::POST, "/logs").verb, "post");
+    }
+
+    #[test]
+    fn a_list_of_one_name_is_about_that_object() {
+        let user = || UserInfo::authenticated("sa", vec![]);
+        let a = Attributes::from_request(
+            user(),
+            &Method::GET,
+            "/api/v1/namespaces/kube-system/configmaps",
+            false,
+        )
+        .with_field_selector_name(Some(
+            "fieldSelector=metadata.name%3Dextension-apiserver-authentication&watch=true",
+        ));
+        assert_eq!(
+            (a.verb.as_str(), a.name.as_str()),
+            ("list", "extension-apiserver-authentication")
+        );
+        let a = Attributes::from_request(user(), &Method::GET, "/api/v1/configmaps", true)
+            .with_field_selector_name(Some(
+                "fieldSelector=metadata.name%3D%3Dx%2Cmetadata.namespace%3Dy",
+            ));
+        assert_eq!((a.verb.as_str(), a.name.as_str()), ("watch", "x"));
+        for q in [
+            "fieldSelector=metadata.name%21%3Dx",
+            "fieldSelector=spec.nodeName%3Dn",
+            "labelSelector=a%3Db",
+        ] {
+            let a = Attributes::from_request(user(), &Method::GET, "/api/v1/pods", false)
+                .with_field_selector_name(Some(q));
+            assert_eq!(a.name, "", "{q}");
+        }
     }
 }
