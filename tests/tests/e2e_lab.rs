@@ -257,10 +257,16 @@ fn deployment_across_nodes_logs_exec_port_forward_and_pod_network() {
             one.to_str().unwrap_or_default(),
         ]);
         assert_eq!(code, 0, "{who}: {err}");
-        assert_eq!(
-            out, "tar: removing leading '/' from member names\n",
-            "{who}"
-        );
+        // tar's warning arrives on the pod's stderr stream as the first
+        // output. The real kubectl 1.32 starts reading its WebSocket before
+        // it has set up its streams and sometimes drops such early output
+        // (fixed later in client-go); ours must always print it.
+        let warning = "tar: removing leading '/' from member names\n";
+        if who == "real" {
+            assert!(out == warning || out.is_empty(), "{who}: {out:?}");
+        } else {
+            assert_eq!(out, warning, "{who}");
+        }
         assert_eq!(
             std::fs::read_to_string(&one).unwrap_or_default().trim(),
             first
