@@ -26,21 +26,7 @@ pub fn success(code: StatusCode) -> Response {
     )
 }
 
-/// A proxied server's answer as ours: status, headers (less the
-/// per-connection ones) and the body streamed through as it comes.
-pub fn streamed(resp: http::Response<hyper::body::Incoming>) -> Response {
-    let (parts, body) = resp.into_parts();
-    let mut answer = Response::builder().status(parts.status);
-    for (k, v) in &parts.headers {
-        if k == http::header::CONNECTION || k == http::header::TRANSFER_ENCODING {
-            continue;
-        }
-        answer = answer.header(k, v);
-    }
-    answer
-        .body(axum::body::Body::new(body))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
-}
+pub use component_base::proxied::streamed;
 
 /// A proxied server's `101 Switching Protocols`: once the client's side
 /// (`client`, taken from its request) and the server's are both upgraded,

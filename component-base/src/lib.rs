@@ -20,5 +20,6 @@ pub mod duration;
 pub mod events;
 pub mod health_server;
 pub mod leader_election;
+pub mod proxied;
 pub mod storage;
 pub mod tls;

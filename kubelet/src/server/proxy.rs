@@ -19,7 +19,6 @@
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use http::StatusCode;
 use hyper_util::rt::TokioIo;
 
 use super::{Error, State as ServerState};
@@ -126,15 +125,5 @@ async fn forward_inner(
         .send_request(out)
         .await
         .map_err(|e| unreachable(e.to_string()))?;
-    let (parts, body) = resp.into_parts();
-    let mut answer = Response::builder().status(parts.status);
-    for (k, v) in &parts.headers {
-        if k == http::header::CONNECTION || k == http::header::TRANSFER_ENCODING {
-            continue;
-        }
-        answer = answer.header(k, v);
-    }
-    Ok(answer
-        .body(Body::new(body))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response()))
+    Ok(component_base::proxied::streamed(resp))
 }
