@@ -36,6 +36,16 @@ fn wants_watch(query: Option<&str>) -> bool {
         .any(|(k, v)| k == "watch" && (v == "true" || v == "1"))
 }
 
+/// What the request asks to do, from its method, path and query.
+fn request_attributes(user: UserInfo, parts: &http::request::Parts) -> Attributes {
+    Attributes::from_request(
+        user,
+        &parts.method,
+        parts.uri.path(),
+        wants_watch(parts.uri.query()),
+    )
+}
+
 /// The middleware: authenticate, impersonate, authorize.
 pub async fn authenticate_and_authorize(
     State(server): State<Arc<ApiServer>>,
@@ -54,12 +64,7 @@ pub async fn authenticate_and_authorize(
             Err(why) => {
                 tracing::info!(path = parts.uri.path(), reason = %why, "unauthorized");
                 if let Some(audit) = parts.extensions.get::<audit::Context>() {
-                    audit.unauthenticated(&Attributes::from_request(
-                        UserInfo::default(),
-                        &parts.method,
-                        parts.uri.path(),
-                        wants_watch(parts.uri.query()),
-                    ));
+                    audit.unauthenticated(&request_attributes(UserInfo::default(), &parts));
                 }
                 return unauthorized_response();
             }
@@ -72,13 +77,8 @@ pub async fn authenticate_and_authorize(
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };
-    let attrs = Attributes::from_request(
-        user.clone(),
-        &parts.method,
-        parts.uri.path(),
-        wants_watch(parts.uri.query()),
-    )
-    .with_field_selector_name(parts.uri.query());
+    let attrs =
+        request_attributes(user.clone(), &parts).with_field_selector_name(parts.uri.query());
     let classification = if server.config.enable_priority_and_fairness && !long_running(&attrs) {
         server.flow_control.classify(&attrs)
     } else {
