@@ -81,7 +81,17 @@ NS_PREFIX="mk-$NAME"
 KUBECTL=(kubectl --cache-dir "$LAB_DIR/kube-cache")
 
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    free_ports 1
+}
+
+# free_ports N: N distinct free ports, all held open until all are chosen (ports
+# asked for one at a time can come back twice: the kernel reuses a port its
+# last owner just closed).
+free_ports() {
+    python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
 }
 
 # stop PIDFILE: TERM, then KILL after 5 s.
@@ -486,7 +496,7 @@ up() {
     make_pki "$host_ip"
 
     local etcd_port peer_port api_port reg_port
-    etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port); reg_port=$(free_port)
+    read -r etcd_port peer_port api_port reg_port <<<"$(free_ports 4)"
     echo ">>> etcd on 127.0.0.1:$etcd_port"
     start etcd etcd --name "minik8s-$NAME" --data-dir "$LAB_DIR/etcd" \
         --listen-client-urls "http://127.0.0.1:$etcd_port" \
