@@ -7,6 +7,7 @@
 //! routes::run                           (host-gw routes to other nodes' podCIDRs)
 //! proxy::run                            (iptables NAT for Services' ClusterIPs)
 //! cluster_dns::run                      (cluster DNS on the clusterDNS IP)
+//! network::policy::run                  (iptables filter for NetworkPolicies)
 //! server::serve :10250                  (over TLS, callers checked: logs, exec, attach, ...)
 //! eviction::manager::run                (node pressure: conditions, evict one pod a cycle)
 //! pod::run                              (a worker per pod bound to this node)
@@ -230,6 +231,13 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         },
     ));
     tokio::spawn(crate::cluster_dns::run(services.clone(), dns));
+    if cfg.file.network_policy {
+        tokio::spawn(crate::network::policy::run(
+            client.clone(),
+            cfg.node_name.clone(),
+            cfg.file.service_proxy_in_root_netns,
+        ));
+    }
 
     let recorder = component_base::events::Recorder::with_host(
         client.clone(),

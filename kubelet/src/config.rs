@@ -129,6 +129,10 @@ pub struct FileConfig {
     /// ([`crate::network::egress`]); in the root network namespace only
     /// with `serviceProxyInRootNetns`.
     pub masquerade_egress: bool,
+    /// Enforce NetworkPolicies on this node's pods
+    /// ([`crate::network::policy`]); in the root network namespace only with
+    /// `serviceProxyInRootNetns`.
+    pub network_policy: bool,
     /// Serve cluster DNS ([`crate::cluster_dns`]) on the first `clusterDNS` address,
     /// on this node (it has no effect without `clusterDNS`).
     #[serde(rename = "clusterDNSServer")]
@@ -282,6 +286,7 @@ impl Default for FileConfig {
             service_proxy: true,
             service_proxy_in_root_netns: false,
             masquerade_egress: true,
+            network_policy: true,
             cluster_dns_server: true,
             cluster_dns_server_in_root_netns: false,
             image_gc_high_threshold_percent: 85,

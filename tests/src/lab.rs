@@ -250,6 +250,16 @@ impl Lab {
 
     /// `kubectl apply -f -` of a YAML text.
     pub fn apply(&self, yaml: &str) {
+        let out = self.try_apply(yaml);
+        assert!(
+            out.status.success(),
+            "kubectl apply failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// `kubectl apply -f -` of `yaml`, succeeding or not.
+    pub fn try_apply(&self, yaml: &str) -> Output {
         use std::io::Write;
         let mut child = self
             .kubectl_cmd(&["apply", "-f", "-"])
@@ -263,12 +273,7 @@ impl Lab {
                 .write_all(yaml.as_bytes())
                 .expect("writing the manifest");
         }
-        let out = child.wait_with_output().expect("kubectl finishes");
-        assert!(
-            out.status.success(),
-            "kubectl apply failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        child.wait_with_output().expect("kubectl finishes")
     }
 
     /// Starts a long-running kubectl (logs -f, port-forward).
@@ -371,6 +376,36 @@ impl Lab {
         )
     }
 
+    /// `wget -q -O - url` from inside `pod`; the page, or `None` when it
+    /// fails. busybox 1.35's `wget -T` crashes (SIGSEGV); `timeout` bounds
+    /// it instead.
+    pub fn wget(&self, pod: &str, url: &str, secs: u32) -> Option<String> {
+        let secs = secs.to_string();
+        let (code, out, _) = self.kubectl(&[
+            "exec", pod, "--", "timeout", &secs, "wget", "-q", "-O", "-", url,
+        ]);
+        (code == 0).then(|| out.trim().to_string())
+    }
+
+    /// Every node's InternalIP, by node name.
+    pub fn node_internal_ips(&self) -> std::collections::BTreeMap<String, String> {
+        let nodes = self.get_json(&["nodes"]);
+        nodes["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| {
+                let ip = n["status"]["addresses"]
+                    .as_array()?
+                    .iter()
+                    .find(|a| a["type"] == "InternalIP")?["address"]
+                    .as_str()?
+                    .to_string();
+                Some((n["metadata"]["name"].as_str()?.to_string(), ip))
+            })
+            .collect()
+    }
+
     /// Runs a command inside node `i`'s network namespace.
     pub fn in_node(&self, i: usize, cmd: &[&str]) -> Output {
         Command::new("ip")
@@ -420,5 +455,87 @@ pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
             return None;
         }
         std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A fake host outside the cluster: its own network namespace plugged
+/// into the lab's switch at 10.200.X.200, with no route anywhere else, and
+/// busybox httpd answering `/cgi-bin/peer` with the address the request
+/// came from. Removed (server and namespace) on drop.
+pub struct ExternalHost {
+    /// Its network namespace.
+    pub netns: String,
+    /// Its address on the lab's switch.
+    pub ip: String,
+    server: std::process::Child,
+    _www: tempfile::TempDir,
+}
+
+impl ExternalHost {
+    /// Starts the host (one per lab at a time: the address is fixed).
+    pub fn start(lab: &Lab) -> ExternalHost {
+        let netns = format!("mkext-{}", std::process::id());
+        let ip = format!("10.200.{}.200", lab.subnet());
+        let sw = lab.switch_netns();
+        let run = |args: &[&str]| {
+            let ok = Command::new("ip")
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "ip {}", args.join(" "));
+        };
+        // A leftover of a killed run goes first.
+        let _ = Command::new("ip").args(["netns", "del", &netns]).status();
+        run(&["netns", "add", &netns]);
+        run(&["-n", &netns, "link", "set", "lo", "up"]);
+        run(&[
+            "-n", &sw, "link", "add", "ext", "type", "veth", "peer", "name", "eth0", "netns",
+            &netns,
+        ]);
+        run(&["-n", &sw, "link", "set", "ext", "master", "br0", "up"]);
+        run(&[
+            "-n",
+            &netns,
+            "addr",
+            "add",
+            &format!("{ip}/24"),
+            "dev",
+            "eth0",
+        ]);
+        run(&["-n", &netns, "link", "set", "eth0", "up"]);
+        let www = tempfile::tempdir().expect("temp dir");
+        let cgi = www.path().join("cgi-bin");
+        std::fs::create_dir_all(&cgi).expect("cgi-bin");
+        let script = cgi.join("peer");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' \"$REMOTE_ADDR\"\n",
+        )
+        .expect("cgi script");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let server = Command::new("ip")
+            .args(["netns", "exec", &netns, "busybox", "httpd", "-f", "-p"])
+            .arg(format!("{ip}:8080"))
+            .arg("-h")
+            .arg(www.path())
+            .spawn()
+            .expect("busybox httpd starts");
+        ExternalHost {
+            netns,
+            ip,
+            server,
+            _www: www,
+        }
+    }
+}
+
+impl Drop for ExternalHost {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
     }
 }

@@ -48,15 +48,6 @@ spec:
     command: ["sleep", "3600"]
 "#;
 
-/// `wget -q -O - url` from inside `pod`, bounded by `timeout` (busybox
-/// 1.35's `wget -T` crashes); the page, or `None` when it fails.
-fn wget(lab: &Lab, pod: &str, url: &str) -> Option<String> {
-    let (code, out, _) = lab.kubectl(&[
-        "exec", pod, "--", "timeout", "10", "wget", "-q", "-O", "-", url,
-    ]);
-    (code == 0).then(|| out.trim().to_string())
-}
-
 #[test]
 fn pods_resolve_services_by_name() {
     let Some(lab) = Lab::up("e2e-dns", 2) else {
@@ -140,7 +131,7 @@ fn pods_resolve_services_by_name() {
     // answers for its own pods).
     for client in ["client-1", "client-2"] {
         for url in ["http://web/", "http://web.default.svc.cluster.local/"] {
-            let page = wait_until(Duration::from_secs(20), || wget(&lab, client, url));
+            let page = wait_until(Duration::from_secs(20), || lab.wget(client, url, 10));
             assert!(
                 page.as_ref().is_some_and(|p| names.contains(p)),
                 "{client}: {url} gave {page:?}"
@@ -151,7 +142,7 @@ fn pods_resolve_services_by_name() {
 
     // Headless: the name is the pods' own addresses (port 8080 on the pod;
     // nothing listens on a ClusterIP for it).
-    let page = wget(&lab, "client-1", "http://web-headless:8080/");
+    let page = lab.wget("client-1", "http://web-headless:8080/", 10);
     assert!(
         page.as_ref().is_some_and(|p| names.contains(p)),
         "web-headless gave {page:?}"
@@ -219,14 +210,14 @@ spec:
     // A name nobody has fails, and quickly (NXDOMAIN in the cluster domain,
     // SERVFAIL from the unreachable upstream for the rest of the search).
     let t = Instant::now();
-    assert_eq!(wget(&lab, "client-1", "http://nosuch/"), None);
+    assert_eq!(lab.wget("client-1", "http://nosuch/", 10), None);
     assert!(
         t.elapsed() < Duration::from_secs(8),
         "failing took {:?}",
         t.elapsed()
     );
     assert_eq!(
-        wget(&lab, "client-2", "http://web.nosuch.svc.cluster.local/"),
+        lab.wget("client-2", "http://web.nosuch.svc.cluster.local/", 10),
         None
     );
 
@@ -244,7 +235,7 @@ spec:
 "#,
     );
     let page = wait_until(Duration::from_secs(15), || {
-        wget(&lab, "client-2", "http://late/")
+        lab.wget("client-2", "http://late/", 10)
     });
     assert!(
         page.is_some_and(|p| names.contains(&p)),

@@ -8,7 +8,6 @@
 //! `pods/proxy`, `services/proxy` and `nodes/proxy` reach the same pods.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -55,16 +54,6 @@ fn cluster_ip(lab: &Lab, svc: &str) -> String {
         .to_string();
     assert!(ip.starts_with("10."), "service {svc} has clusterIP {ip:?}");
     ip
-}
-
-/// `wget -q -O - url` from inside `pod`; the page, or `None` when it fails.
-/// busybox 1.35's `wget -T` crashes (SIGSEGV); `timeout` bounds it instead.
-fn wget(lab: &Lab, pod: &str, url: &str, secs: u32) -> Option<String> {
-    let secs = secs.to_string();
-    let (code, out, _) = lab.kubectl(&[
-        "exec", pod, "--", "timeout", &secs, "wget", "-q", "-O", "-", url,
-    ]);
-    (code == 0).then(|| out.trim().to_string())
 }
 
 fn web_pods(lab: &Lab) -> Vec<Value> {
@@ -142,7 +131,7 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
     // node (the reply crosses only the bridge), one on the other node.
     let mut seen = BTreeSet::new();
     for _ in 0..30 {
-        if let Some(page) = wget(&lab, "client", &url, 10) {
+        if let Some(page) = lab.wget("client", &url, 10) {
             seen.insert(page);
         }
         if seen == names {
@@ -257,7 +246,7 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
         .expect("a web pod on the client's node");
     lab.kubectl_ok(&["label", "pod", &me, "hairpin=yes"]);
     let self_url = format!("http://{}:8081/", cluster_ip(&lab, "self"));
-    let page = wait_until(Duration::from_secs(20), || wget(&lab, &me, &self_url, 5));
+    let page = wait_until(Duration::from_secs(20), || lab.wget(&me, &self_url, 5));
     assert_eq!(
         page.as_deref(),
         Some(me.as_str()),
@@ -285,7 +274,7 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
         "setting bridge-nf-call-iptables=0 in node-{n}"
     );
     assert_eq!(
-        wget(&lab, "client", &self_url, 3),
+        lab.wget("client", &self_url, 3),
         None,
         "without br_netfilter and without masquerade a same-node reply is lost"
     );
@@ -294,9 +283,7 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
     // The restarted kubelet lists nodes, pods, Services and EndpointSlices
     // again before its proxy writes the masquerade; with every lab of the
     // suite on 2 cores that took over 30 s once.
-    let page = wait_until(Duration::from_secs(60), || {
-        wget(&lab, "client", &self_url, 3)
-    });
+    let page = wait_until(Duration::from_secs(60), || lab.wget("client", &self_url, 3));
     assert_eq!(
         page.as_deref(),
         Some(me.as_str()),
@@ -312,9 +299,7 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
     .expect("web pods gone after scaling to 0");
     let down = wait_until(Duration::from_secs(10), || {
         let t = Instant::now();
-        wget(&lab, "client", &url, 10)
-            .is_none()
-            .then(|| t.elapsed())
+        lab.wget("client", &url, 10).is_none().then(|| t.elapsed())
     })
     .expect("the ClusterIP stops answering without endpoints");
     assert!(down < Duration::from_secs(5), "failing took {down:?}");
@@ -339,7 +324,7 @@ fn cluster_ip_load_balances_hairpins_and_follows_endpoints() {
     let (code, out, err) = lab.kubectl(&["rollout", "status", "deployment/web", "--timeout=60s"]);
     assert_eq!(code, 0, "{out}{err}");
     let ready_at = Instant::now();
-    let page = wait_until(Duration::from_secs(10), || wget(&lab, "client", &url, 5));
+    let page = wait_until(Duration::from_secs(10), || lab.wget("client", &url, 5));
     assert!(
         page.is_some_and(|p| p.starts_with("web-")),
         "the ClusterIP answers again"
@@ -393,111 +378,13 @@ fn http_request(ip: &str, port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body.trim().to_string()))
 }
 
-/// Every node's InternalIP, by node name.
-fn node_internal_ips(lab: &Lab) -> std::collections::BTreeMap<String, String> {
-    let nodes = lab.get_json(&["nodes"]);
-    nodes["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| {
-            let ip = n["status"]["addresses"]
-                .as_array()?
-                .iter()
-                .find(|a| a["type"] == "InternalIP")?["address"]
-                .as_str()?
-                .to_string();
-            Some((str_at(n, &["metadata", "name"]).to_string(), ip))
-        })
-        .collect()
-}
-
-/// A fake host outside the cluster: its own network namespace plugged
-/// into the lab's switch at 10.200.X.200, with no route anywhere else, and
-/// busybox httpd answering `/cgi-bin/peer` with the address the request
-/// came from. Removed (server and namespace) on drop.
-struct ExternalHost {
-    netns: String,
-    ip: String,
-    server: std::process::Child,
-    _www: tempfile::TempDir,
-}
-
-impl ExternalHost {
-    fn start(lab: &Lab) -> ExternalHost {
-        let netns = format!("mkext-{}", std::process::id());
-        let ip = format!("10.200.{}.200", lab.subnet());
-        let sw = lab.switch_netns();
-        let run = |args: &[&str]| {
-            let ok = Command::new("ip")
-                .args(args)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "ip {}", args.join(" "));
-        };
-        // A leftover of a killed run goes first.
-        let _ = Command::new("ip").args(["netns", "del", &netns]).status();
-        run(&["netns", "add", &netns]);
-        run(&["-n", &netns, "link", "set", "lo", "up"]);
-        run(&[
-            "-n", &sw, "link", "add", "ext", "type", "veth", "peer", "name", "eth0", "netns",
-            &netns,
-        ]);
-        run(&["-n", &sw, "link", "set", "ext", "master", "br0", "up"]);
-        run(&[
-            "-n",
-            &netns,
-            "addr",
-            "add",
-            &format!("{ip}/24"),
-            "dev",
-            "eth0",
-        ]);
-        run(&["-n", &netns, "link", "set", "eth0", "up"]);
-        let www = tempfile::tempdir().expect("temp dir");
-        let cgi = www.path().join("cgi-bin");
-        std::fs::create_dir_all(&cgi).expect("cgi-bin");
-        let script = cgi.join("peer");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' \"$REMOTE_ADDR\"\n",
-        )
-        .expect("cgi script");
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
-        let server = Command::new("ip")
-            .args(["netns", "exec", &netns, "busybox", "httpd", "-f", "-p"])
-            .arg(format!("{ip}:8080"))
-            .arg("-h")
-            .arg(www.path())
-            .spawn()
-            .expect("busybox httpd starts");
-        ExternalHost {
-            netns,
-            ip,
-            server,
-            _www: www,
-        }
-    }
-}
-
-impl Drop for ExternalHost {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.netns])
-            .status();
-    }
-}
-
 /// Egress: a pod on each node fetches a page from a host outside the
 /// cluster (which has no route to any podCIDR), and that host sees the
 /// request come from the pod's node: the node masquerades what its pods
 /// send beyond the pod network.
 fn pods_reach_an_outside_host_through_their_node(lab: &Lab) {
-    let host = ExternalHost::start(lab);
-    let node_ips = node_internal_ips(lab);
+    let host = tests::lab::ExternalHost::start(lab);
+    let node_ips = lab.node_internal_ips();
     let url = format!("http://{}:8080/cgi-bin/peer", host.ip);
     for pod in web_pods(lab) {
         let name = str_at(&pod, &["metadata", "name"]).to_string();
@@ -505,7 +392,7 @@ fn pods_reach_an_outside_host_through_their_node(lab: &Lab) {
             .get(str_at(&pod, &["spec", "nodeName"]))
             .cloned()
             .unwrap_or_default();
-        let seen = wait_until(Duration::from_secs(30), || wget(lab, &name, &url, 5));
+        let seen = wait_until(Duration::from_secs(30), || lab.wget(&name, &url, 5));
         assert_eq!(
             seen.as_deref(),
             Some(want.as_str()),
@@ -552,7 +439,7 @@ spec:
         (ips.len() == 2).then_some(ips)
     })
     .expect("the Service gets both nodes' addresses");
-    let node_ips: BTreeSet<String> = node_internal_ips(&lab).into_values().collect();
+    let node_ips: BTreeSet<String> = lab.node_internal_ips().into_values().collect();
     assert_eq!(ips.iter().cloned().collect::<BTreeSet<_>>(), node_ips);
     let table = lab.kubectl_ok(&["get", "service", "web-lb"]);
     assert!(table.contains(&ips.join(",")), "{table}");
@@ -618,7 +505,7 @@ spec:
 /// and 503 on the other.
 fn local_traffic_policy_keeps_to_nodes_with_endpoints(lab: &Lab) {
     lab.apply(PEER);
-    let ips = node_internal_ips(lab);
+    let ips = lab.node_internal_ips();
     let (with, without) = (ips["node-1"].clone(), ips["node-2"].clone());
     let svc = wait_until(Duration::from_secs(60), || {
         let svc = lab.get_json(&["service", "peer-local"]);

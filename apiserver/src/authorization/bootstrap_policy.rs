@@ -279,6 +279,11 @@ pub fn node_rules() -> Vec<Value> {
         ),
         rule(READ, &["node.k8s.io"], &["runtimeclasses"]),
         rule(READ, &["discovery.k8s.io"], &["endpointslices"]),
+        // Ours: the kubelet enforces NetworkPolicies for its pods (a
+        // network plugin's agent upstream, with a role of its own), which
+        // select peers by namespace labels.
+        rule(READ, &["networking.k8s.io"], &["networkpolicies"]),
+        rule(READ, &[""], &["namespaces"]),
     ]
 }
 

@@ -98,6 +98,19 @@ pub fn required(field: impl Into<String>) -> FieldError {
     }
 }
 
+/// A missing required field, with upstream's detail.
+pub fn required_because(field: impl Into<String>, detail: &str) -> FieldError {
+    FieldError {
+        kind: FieldErrorKind::Required,
+        field: field.into(),
+        message: if detail.is_empty() {
+            "Required value".into()
+        } else {
+            format!("Required value: {detail}")
+        },
+    }
+}
+
 /// A value given twice where each must be unique (a name in a list).
 pub fn duplicate(field: impl Into<String>, value: &str) -> FieldError {
     FieldError {

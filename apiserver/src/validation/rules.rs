@@ -83,6 +83,32 @@ pub fn unchanged(new: &Value, old: &Value, pointers: &[&str], errs: &mut Vec<Fie
     }
 }
 
+/// Why `name` is not a valid port name (an IANA service name: at most 15
+/// of `a-z0-9-`, a letter among them, no `--`, no hyphen at either end),
+/// in upstream's words; empty when it is one.
+pub fn port_name_problems(name: &str) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if name.len() > 15 {
+        out.push("must be no more than 15 characters");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        out.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
+    }
+    if !name.bytes().any(|b| b.is_ascii_lowercase()) {
+        out.push("must contain at least one letter (a-z)");
+    }
+    if name.contains("--") {
+        out.push("must not contain consecutive hyphens");
+    }
+    if name.starts_with('-') || name.ends_with('-') {
+        out.push("must not begin or end with a hyphen");
+    }
+    out
+}
+
 /// Each item of the list at `pointer`, with its own pointer.
 pub fn items<'a>(obj: &'a Value, pointer: &str) -> Vec<(String, &'a Value)> {
     obj.pointer(pointer)

@@ -7,20 +7,7 @@
 use serde_json::{json, Value};
 
 use super::object_meta::{is_dns1123_subdomain, DNS1123_SUBDOMAIN_MSG};
-use super::{invalid, FieldError, FieldErrorKind};
-
-/// A required field, with upstream's detail.
-fn required_because(field: &str, detail: &str) -> FieldError {
-    FieldError {
-        kind: FieldErrorKind::Required,
-        field: field.to_string(),
-        message: if detail.is_empty() {
-            "Required value".into()
-        } else {
-            format!("Required value: {detail}")
-        },
-    }
-}
+use super::{invalid, required_because, FieldError};
 
 /// Checks a `clientConfig` found at `field` (`webhooks[0].clientConfig`,
 /// `spec.conversion.webhookClientConfig`).
@@ -107,7 +94,7 @@ fn validate_service(svc: &Value, field: &str, errs: &mut Vec<FieldError>) {
             .unwrap_or("")
             .is_empty()
         {
-            errs.push(required_because(&format!("{field}.{name}"), ""));
+            errs.push(required_because(format!("{field}.{name}"), ""));
         }
     }
     if let Some(port) = svc.get("port").filter(|p| !p.is_null()) {

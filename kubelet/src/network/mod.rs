@@ -37,6 +37,7 @@ pub mod cni;
 pub mod config;
 pub mod egress;
 pub mod forwarding;
+pub mod policy;
 pub mod resolv_conf;
 pub mod routes;
 pub mod state;

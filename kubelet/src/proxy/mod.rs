@@ -331,6 +331,17 @@ pub fn bridged_traffic_hits_iptables() -> bool {
         .unwrap_or(false)
 }
 
+/// Runs a blocking iptables job on tokio's blocking pool; a job that
+/// panicked or was cancelled reads as a failure like any other.
+pub async fn blocking<T: Send + 'static>(
+    job: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(job).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Checks that the proxy may program this network namespace.
 pub fn check_netns(allow_root_netns: bool) -> Result<()> {
     let root = crate::network::forwarding::in_root_netns().map_err(Error::Netns)?;
@@ -372,16 +383,9 @@ pub async fn run(view: Arc<ServiceView>, cfg: ProxyConfig) {
         return;
     }
     let allow = cfg.allow_root_netns;
-    match tokio::task::spawn_blocking(move || check_netns(allow)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "service proxy not started: ClusterIPs will not answer on this node");
-            return;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "service proxy not started");
-            return;
-        }
+    if let Err(e) = blocking(move || check_netns(allow)).await {
+        tracing::warn!(error = %e, "service proxy not started: ClusterIPs will not answer on this node");
+        return;
     }
     let opts = Options {
         masquerade_pod_cidr: if bridged_traffic_hits_iptables() {
@@ -413,8 +417,8 @@ pub async fn run(view: Arc<ServiceView>, cfg: ProxyConfig) {
         let changed = last.as_ref() != Some(&ports);
         let s = syncer.clone();
         let p = ports.clone();
-        let wait = match tokio::task::spawn_blocking(move || s.sync(&p)).await {
-            Ok(Ok(stale)) => {
+        let wait = match blocking(move || s.sync(&p)).await {
+            Ok(stale) => {
                 if changed {
                     let with_eps = ports.iter().filter(|p| !p.endpoints.is_empty()).count();
                     let endpoints: usize = ports.iter().map(|p| p.endpoints.len()).sum();
@@ -430,13 +434,8 @@ pub async fn run(view: Arc<ServiceView>, cfg: ProxyConfig) {
                 last = Some(ports);
                 RESYNC
             }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "service proxy sync failed; retrying");
-                last = None;
-                RETRY
-            }
             Err(e) => {
-                tracing::warn!(error = %e, "service proxy sync task failed; retrying");
+                tracing::warn!(error = %e, "service proxy sync failed; retrying");
                 last = None;
                 RETRY
             }

@@ -217,7 +217,7 @@ impl ServicePort {
 
 /// 16 upper-case hex digits of the SHA-256 of `s` (64 bits: chain names stay
 /// under iptables' 28 characters, and collisions are out of reach).
-fn hash16(s: &str) -> String {
+pub(crate) fn hash16(s: &str) -> String {
     let digest = Sha256::digest(s.as_bytes());
     digest[..8]
         .iter()
@@ -415,12 +415,20 @@ pub fn chains_of(ports: &[ServicePort], node: &str) -> BTreeSet<String> {
 /// Nothing else is ever called stale: portmap's `CNI-*` chains and anyone
 /// else's are not ours.
 pub fn stale_chains(nat_save: &str, wanted: &BTreeSet<String>) -> Vec<String> {
-    nat_save
-        .lines()
+    unwanted_chains(nat_save, wanted, is_per_service)
+}
+
+/// The chains declared in an `iptables-save` text that `ours` claims and
+/// `wanted` does not have, sorted and without repeats.
+pub fn unwanted_chains(
+    save: &str,
+    wanted: &BTreeSet<String>,
+    ours: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    save.lines()
         .filter_map(|l| l.strip_prefix(':'))
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|c| is_per_service(c))
-        .filter(|c| !wanted.contains(*c))
+        .filter(|c| ours(c) && !wanted.contains(*c))
         .map(str::to_string)
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -477,7 +485,7 @@ pub fn minimize(text: &str, unchanged: &BTreeSet<String>) -> String {
 
 /// A comment safe inside double quotes on an `iptables-restore` line
 /// (object names are DNS labels already; this is belt and braces).
-fn comment(s: &str) -> String {
+pub(crate) fn comment(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || "./:-_> ".contains(c) {

@@ -1,0 +1,181 @@
+//! NetworkPolicy enforcement: each kubelet filters the traffic of its own
+//! pods as the cluster's `networking.k8s.io/v1` NetworkPolicies say, the
+//! job upstream leaves to the network plugin (Calico, Cilium, kube-router).
+//!
+//! Where packets are caught: every pod packet that leaves or enters a pod
+//! of this node crosses the node's filter `FORWARD` chain, whether it is
+//! routed to another node (host-gw) or bridged to a neighbour on the same
+//! bridge (`br_netfilter` hands bridged frames to iptables; the service
+//! proxy checks the same switch). A Service's ClusterIP is already
+//! translated to a pod's address there (nat `PREROUTING` comes first), so
+//! policies see pods, as upstream requires. Each node programs only the
+//! chains of its own pods; a packet between two nodes is checked for egress
+//! on the sender's node and for ingress on the receiver's.
+//!
+//! What is not filtered: traffic between a pod and its own node (the
+//! kubelet's probes, the node-local cluster DNS server of
+//! [`crate::cluster_dns`], which answers on the node itself and so stays
+//! reachable under a default-deny egress policy: upstream's usual "allow
+//! DNS to kube-dns pods" rule has no pods to name here), and `hostNetwork`
+//! pods, which have no address of their own.
+//!
+//! The flow: [`PolicyView`] keeps reflectors of NetworkPolicies, Pods and
+//! Namespaces; on every change (debounced) and every
+//! [`crate::proxy::RESYNC`] the loop recomputes every pod's rules
+//! ([`rules`], pure and unit-tested) and writes our chains with one
+//! `iptables-restore --noflush`, deleting the chains of pods that are gone:
+//! level-triggered, like the service proxy. Like the proxy it programs only
+//! a node's own network namespace, or the host's with
+//! `serviceProxyInRootNetns: true`.
+
+pub mod rules;
+
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, watcher};
+use kube::runtime::WatchStreamExt;
+use tokio::sync::watch;
+
+use crate::proxy::{blocking, Iptables, Result, SystemIptables, DEBOUNCE, RESYNC, RETRY};
+use rules::Firewall;
+
+/// NetworkPolicies, pods and namespaces of the cluster as last seen.
+pub struct PolicyView {
+    /// Every NetworkPolicy.
+    pub policies: Store<NetworkPolicy>,
+    /// Every pod (peers may be anywhere in the cluster).
+    pub pods: Store<Pod>,
+    /// Every namespace (for `namespaceSelector`).
+    pub namespaces: Store<Namespace>,
+    changes: watch::Receiver<u64>,
+}
+
+impl PolicyView {
+    /// Starts the three reflectors on the tokio runtime.
+    pub fn start(client: kube::Client) -> PolicyView {
+        let (tx, changes) = watch::channel(0u64);
+        let tx = Arc::new(tx);
+        let policies = reflect(
+            Api::<NetworkPolicy>::all(client.clone()),
+            "networkpolicies",
+            &tx,
+        );
+        let pods = reflect(Api::<Pod>::all(client.clone()), "pods", &tx);
+        let namespaces = reflect(Api::<Namespace>::all(client), "namespaces", &tx);
+        PolicyView {
+            policies,
+            pods,
+            namespaces,
+            changes,
+        }
+    }
+
+    /// Waits until the three first lists are in; `false` if a watch ended
+    /// before (rules from half a list would cut allowed traffic).
+    pub async fn ready(&self) -> bool {
+        self.policies.wait_until_ready().await.is_ok()
+            && self.pods.wait_until_ready().await.is_ok()
+            && self.namespaces.wait_until_ready().await.is_ok()
+    }
+
+    /// The firewalls of `node`'s pods as the stores say now.
+    pub fn firewalls(&self, node: &str) -> Vec<Firewall> {
+        let (policies, pods, namespaces) = (
+            self.policies.state(),
+            self.pods.state(),
+            self.namespaces.state(),
+        );
+        let policies: Vec<&NetworkPolicy> = policies.iter().map(Arc::as_ref).collect();
+        let pods: Vec<&Pod> = pods.iter().map(Arc::as_ref).collect();
+        let namespaces: Vec<&Namespace> = namespaces.iter().map(Arc::as_ref).collect();
+        rules::firewalls(&policies, &pods, &namespaces, node)
+    }
+}
+
+fn reflect<K>(api: Api<K>, what: &'static str, tx: &Arc<watch::Sender<u64>>) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store::<K>();
+    let events = reflector::reflector(
+        writer,
+        watcher(api, watcher::Config::default()).default_backoff(),
+    );
+    tokio::spawn(crate::services::feed(events, what, tx.clone()));
+    store
+}
+
+/// Writes the firewalls: our chains replaced, the stale ones deleted, the
+/// jump from `FORWARD` in place. Returns the number of chains deleted.
+pub fn sync(iptables: &impl Iptables, fws: &[Firewall]) -> Result<usize> {
+    let filter = iptables.save("filter")?;
+    let stale = rules::stale_chains(&filter, &rules::chains_of(fws));
+    iptables.restore(&rules::render(fws, &stale))?;
+    if iptables.ensure_first("filter", "FORWARD", &rules::jump())? {
+        tracing::info!("inserted the jump into the network policy chains");
+    }
+    Ok(stale.len())
+}
+
+/// Runs NetworkPolicy enforcement for `node` until the process ends;
+/// returns at once when this network namespace may not be programmed
+/// (see the module doc).
+pub async fn run(client: kube::Client, node: String, allow_root_netns: bool) {
+    if let Err(e) = blocking(move || crate::proxy::check_netns(allow_root_netns)).await {
+        tracing::warn!(error = %e, "network policies not enforced on this node");
+        return;
+    }
+    let view = PolicyView::start(client);
+    let mut changes = view.changes.clone();
+    if !view.ready().await {
+        tracing::warn!("network policy: the watches ended before their first list");
+        return;
+    }
+    tracing::info!("network policy: policies, pods and namespaces listed; syncing iptables");
+    let mut last: Option<Vec<Firewall>> = None;
+    loop {
+        let fws = view.firewalls(&node);
+        let changed = last.as_ref() != Some(&fws);
+        let f = fws.clone();
+        let wait = match blocking(move || sync(&SystemIptables, &f)).await {
+            Ok(stale) => {
+                if changed {
+                    tracing::info!(
+                        isolated = fws.len(),
+                        allows = fws.iter().map(|f| f.allows.len()).sum::<usize>(),
+                        stale_chains_removed = stale,
+                        "network policy rules synced"
+                    );
+                }
+                last = Some(fws);
+                RESYNC
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "network policy sync failed; retrying");
+                last = None;
+                RETRY
+            }
+        };
+        match tokio::time::timeout(wait, changes.changed()).await {
+            Ok(Err(_)) => {
+                tracing::warn!("network policy: the watches ended");
+                return;
+            }
+            Ok(Ok(())) => {
+                tokio::time::sleep(DEBOUNCE).await;
+                changes.borrow_and_update();
+            }
+            Err(_) => {}
+        }
+    }
+}
