@@ -34,7 +34,8 @@
 # Environment: LAB_DIR (default /var/tmp/minik8s-NAME), LAB_BIN (use these
 # binaries and skip the release build; the tests pass target/debug),
 # LAB_CONTROLLER_MANAGER_FLAGS (extra flags, e.g. a shorter
-# --node-monitor-grace-period).
+# --node-monitor-grace-period), LAB_NETWORK_PLUGIN (the kubelets'
+# networkPlugin: cni, the default, or kubenet, the built-in bridge).
 #
 # Nothing is routed or NATed by the host: the host only talks to addresses on
 # its own veth into the lab, and forwarding is enabled only inside the node
@@ -595,6 +596,7 @@ nodeStatusUpdateFrequency: 10s
 # defaults.
 evictionHard: {memory.available: 100Mi, nodefs.available: "0%", imagefs.available: "0%", pid.available: 5%}
 cniConfDir: $dir/root/cni/net.d
+networkPlugin: ${LAB_NETWORK_PLUGIN:-cni}
 registryMirrors:
   docker.io: ["http://$host_ip:$reg_port"]
 # Any registry on the host's leg (the lab's, or one a user or test starts

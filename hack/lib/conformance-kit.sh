@@ -99,7 +99,7 @@ build() {
     mkdir -p "$kit/bin"
     cd "$tree"
     local what
-    for what in e2e.test ginkgo kubectl agnhost nnp sample-apiserver kube-scheduler kube-controller-manager; do
+    for what in e2e.test ginkgo kubectl agnhost nnp sample-apiserver kube-scheduler kube-controller-manager kube-proxy; do
         [ -x "$kit/bin/$what" ] && continue
         echo ">>> building $what"
         case "$what" in
@@ -113,7 +113,7 @@ build() {
             sample-apiserver) nice go build -trimpath -ldflags="$ldflags" -o "$kit/bin/$what" ./staging/src/k8s.io/sample-apiserver ;;
             # Upstream's own control-plane components, run against ours by
             # hack/upstream-components.sh.
-            kube-scheduler | kube-controller-manager)
+            kube-scheduler | kube-controller-manager | kube-proxy)
                 nice go build -trimpath -ldflags="$ldflags" -o "$kit/bin/$what" "./cmd/$what" ;;
         esac
     done

@@ -194,6 +194,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
             .clone()
             .unwrap_or_else(|| cfg.root_dir.join("cni").join("net.d")),
         state_dir: cfg.root_dir.join("cni").join("state"),
+        plugin: cfg.file.network_plugin,
         ..NetworkConfig::default()
     }));
     let pod_cidr = wait_for_pod_cidr(&client, &cfg.node_name).await;

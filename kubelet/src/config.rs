@@ -92,6 +92,9 @@ pub struct FileConfig {
     pub cni_bin_dir: Option<PathBuf>,
     /// Where the kubelet writes its CNI conflist.
     pub cni_conf_dir: Option<PathBuf>,
+    /// Who attaches pods: `cni` (the plugins of the list) or `kubenet` (the
+    /// kubelet itself, [`crate::network::kubenet`]).
+    pub network_plugin: crate::network::NetworkPlugin,
     /// How often node status is computed (posted when it changed).
     #[serde(with = "go_duration")]
     pub node_status_update_frequency: Duration,
@@ -270,6 +273,7 @@ impl Default for FileConfig {
             cluster_domain: "cluster.local".into(),
             cni_bin_dir: None,
             cni_conf_dir: None,
+            network_plugin: crate::network::NetworkPlugin::Cni,
             node_status_update_frequency: Duration::from_secs(10),
             eviction_hard: [
                 ("memory.available".to_string(), "100Mi".to_string()),

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use kubelet::network::{self, Error, Network, NetworkConfig, PodRef, PortMapping};
+use kubelet::network::{self, Error, Network, NetworkConfig, NetworkPlugin, PodRef, PortMapping};
 
 const PREFIX: &str = "ktnet";
 
@@ -199,8 +199,22 @@ fn forwarding_is_never_enabled_in_the_root_netns() {
 
 #[test]
 fn pods_on_two_nodes() {
+    pods_on_two_nodes_with("pods_on_two_nodes", NetworkPlugin::Cni);
+}
+
+/// The same with the kubelet's built-in bridge and addresses (`kubenet`),
+/// which must also share host-local's allocations with the plugins.
+#[test]
+fn pods_on_two_nodes_with_the_builtin_network() {
+    pods_on_two_nodes_with(
+        "pods_on_two_nodes_with_the_builtin_network",
+        NetworkPlugin::Kubenet,
+    );
+}
+
+fn pods_on_two_nodes_with(test: &str, plugin: NetworkPlugin) {
     if let Some(why) = missing_prerequisite() {
-        prerequisites::missing("pods_on_two_nodes", &why);
+        prerequisites::missing(test, &why);
         return;
     }
     let started = Instant::now();
@@ -236,14 +250,15 @@ fn pods_on_two_nodes() {
         must(&["ip", "-n", &n.name, "link", "set", "eth1", "up"]);
     }
     let (cidr1, cidr2) = (format!("10.{x}.1.0/24"), format!("10.{x}.2.0/24"));
-    let mk = |n: &str| {
+    let mk = |n: &str, plugin: NetworkPlugin| {
         Network::new(NetworkConfig {
             cni_conf_dir: dir.path().join(n).join("net.d"),
             state_dir: dir.path().join(n).join("state"),
+            plugin,
             ..NetworkConfig::default()
         })
     };
-    let (net1, net2) = (mk("n1"), mk("n2"));
+    let (net1, net2) = (mk("n1", plugin), mk("n2", plugin));
 
     // A pod on each node; pod1 serves a hostPort.
     let p1 = Netns::add(name("p1"));
@@ -401,6 +416,29 @@ fn pods_on_two_nodes() {
         .success());
     assert_eq!(net1.pod_ip("sb3"), None);
 
+    // The other way of attaching on the same node shares the addresses:
+    // a pod attached by it gets a free one, and its DEL frees it.
+    let other = match plugin {
+        NetworkPlugin::Cni => NetworkPlugin::Kubenet,
+        NetworkPlugin::Kubenet => NetworkPlugin::Cni,
+    };
+    let net1b = mk("n1", other);
+    let p4 = Netns::add(name("p4"));
+    let ip4 = n1
+        .enter(|| net1b.setup_pod(&p4.path(), &pod("other"), "sb4", &[]))
+        .unwrap()
+        .ip;
+    assert_ne!(ip4, ip1);
+    assert!(net1.ipam_dir().join(ip4.to_string()).exists());
+    let ping = eventually(&p4, &["busybox", "ping", "-c1", "-W1", &ip1.to_string()]);
+    assert!(
+        ping.status.success(),
+        "{other:?} pod -> {plugin:?} pod on one node"
+    );
+    n1.enter(|| net1b.teardown_pod(Some(&p4.path()), &pod("other"), "sb4", &[]))
+        .unwrap();
+    assert!(!net1.ipam_dir().join(ip4.to_string()).exists());
+
     // Routes to a node that left are removed; the foreign one stays.
     n1.enter(|| net1.sync_routes(&[])).unwrap();
     assert_eq!(
@@ -439,5 +477,5 @@ fn pods_on_two_nodes() {
         .unwrap();
 
     assert_eq!(ip_forward(), root_forward);
-    eprintln!("network test took {:?}", started.elapsed());
+    eprintln!("network test ({plugin:?}) took {:?}", started.elapsed());
 }

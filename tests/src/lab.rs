@@ -91,6 +91,12 @@ impl Lab {
     /// Starts a lab of `nodes` nodes named after `test` (plus the pid, so
     /// concurrent runs never collide). Panics if it does not come up.
     pub fn up(test: &str, nodes: usize) -> Option<Lab> {
+        Lab::up_with(test, nodes, &[])
+    }
+
+    /// [`Lab::up`] with extra environment for the script (e.g.
+    /// `LAB_NETWORK_PLUGIN=kubenet`).
+    pub fn up_with(test: &str, nodes: usize, env: &[(&str, &str)]) -> Option<Lab> {
         if let Some(why) = unavailable() {
             prerequisites::missing(test, &why);
             return None;
@@ -108,7 +114,7 @@ impl Lab {
             nodes,
         };
         let out = lab
-            .script(&["--nodes", &nodes.to_string(), "--no-demo", "up"])
+            .script_with(&["--nodes", &nodes.to_string(), "--no-demo", "up"], env)
             .expect("hack/local-up-cluster.sh runs");
         if !out.status.success() {
             lab.dump_logs();
@@ -122,6 +128,10 @@ impl Lab {
     }
 
     fn script(&self, args: &[&str]) -> std::io::Result<Output> {
+        self.script_with(args, &[])
+    }
+
+    fn script_with(&self, args: &[&str], env: &[(&str, &str)]) -> std::io::Result<Output> {
         Command::new("bash")
             .arg(self.repo.join("hack/local-up-cluster.sh"))
             .arg("--name")
@@ -135,6 +145,7 @@ impl Lab {
                 "LAB_CONTROLLER_MANAGER_FLAGS",
                 "--node-monitor-grace-period=12s --pod-eviction-timeout=10s",
             )
+            .envs(env.iter().copied())
             .current_dir(&self.repo)
             .stdin(Stdio::null())
             .output()

@@ -37,6 +37,7 @@ pub mod cni;
 pub mod config;
 pub mod egress;
 pub mod forwarding;
+pub mod kubenet;
 pub mod policy;
 pub mod resolv_conf;
 pub mod routes;
@@ -218,6 +219,20 @@ pub struct NetworkConfig {
     pub route_protocol: u8,
     /// How long one plugin may run.
     pub plugin_timeout: Duration,
+    /// Who attaches pods: the CNI plugins of the list, or the kubelet
+    /// itself ([`kubenet`]).
+    pub plugin: NetworkPlugin,
+}
+
+/// Who attaches pods to the network (`networkPlugin` in the config file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkPlugin {
+    /// The standard CNI plugins of the configuration list, as executables.
+    #[default]
+    Cni,
+    /// The kubelet's built-in bridge and host-local addresses ([`kubenet`]).
+    Kubenet,
 }
 
 impl Default for NetworkConfig {
@@ -234,6 +249,7 @@ impl Default for NetworkConfig {
             ifname: "eth0".into(),
             route_protocol: routes::DEFAULT_ROUTE_PROTOCOL,
             plugin_timeout: Duration::from_secs(60),
+            plugin: NetworkPlugin::Cni,
         }
     }
 }
@@ -417,6 +433,7 @@ impl Network {
             port_mappings: ports.to_vec(),
             list: self.load_list()?,
             result: None,
+            builtin: self.cfg.plugin == NetworkPlugin::Kubenet,
         };
         self.store.save(&att)?;
         let added = self.add(&att).and_then(|r| {
@@ -482,6 +499,7 @@ impl Network {
                     port_mappings: ports.to_vec(),
                     list,
                     result: None,
+                    builtin: false,
                 }
             }
         };
@@ -521,6 +539,13 @@ impl Network {
     }
 
     fn add(&self, a: &Attachment) -> Result<Value, Error> {
+        if a.builtin {
+            let result = kubenet::add(&self.cfg, a)?;
+            return match self.portmap(Op::Add, a, &result)? {
+                Some(amended) => Ok(amended),
+                None => Ok(result),
+            };
+        }
         let args = self.args(a);
         let inv = Invocation {
             container_id: &a.container_id,
@@ -553,7 +578,40 @@ impl Network {
             })
     }
 
+    /// The list's `portmap` plugin alone, after the built-in path: only for
+    /// a pod with host ports. ADD returns portmap's result.
+    fn portmap(&self, op: Op, a: &Attachment, result: &Value) -> Result<Option<Value>, Error> {
+        let Some(plugin) = a
+            .list
+            .get("plugins")
+            .and_then(Value::as_array)
+            .and_then(|p| p.iter().find(|p| p["type"] == "portmap"))
+        else {
+            return Ok(None);
+        };
+        if a.port_mappings.is_empty() {
+            return Ok(None);
+        }
+        let args = self.args(a);
+        let inv = Invocation {
+            container_id: &a.container_id,
+            netns: &a.netns,
+            ifname: &a.ifname,
+            args: &args,
+        };
+        let conf = cni::plugin_conf(
+            &a.list,
+            plugin,
+            &runtime_config(&a.port_mappings),
+            Some(result),
+        );
+        self.exec.run(op, &inv, &conf)
+    }
+
     fn check(&self, a: &Attachment) -> Result<(), Error> {
+        if a.builtin {
+            return Ok(());
+        }
         if a.list.get("disableCheck").and_then(Value::as_bool) == Some(true) {
             return Ok(());
         }
@@ -588,6 +646,16 @@ impl Network {
             && a.netns_id.is_some()
             && forwarding::ns_identity(Path::new(&a.netns)).ok() == a.netns_id;
         let netns = if alive { a.netns.as_str() } else { "" };
+        if a.builtin {
+            // Like a list's DEL: go on past portmap so the address is
+            // released, and report the first failure.
+            let ports = match &a.result {
+                Some(r) => self.portmap(Op::Del, a, r).map(|_| ()),
+                None => Ok(()),
+            };
+            kubenet::del(&self.cfg, a)?;
+            return ports;
+        }
         self.run_recorded(Op::Del, a, netns)?;
         if alive {
             // `lo` dies with the namespace; this only matters if the

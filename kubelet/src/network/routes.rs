@@ -45,7 +45,7 @@ struct IpRoute {
 
 /// The `ip` binary: an absolute path when one exists, since a kubelet under
 /// systemd or nsenter may run with a PATH without the sbin directories.
-fn ip_binary() -> &'static str {
+pub(super) fn ip_binary() -> &'static str {
     ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
         .into_iter()
         .find(|p| std::path::Path::new(p).is_file())

@@ -40,6 +40,10 @@ pub struct Attachment {
     pub list: Value,
     /// The result of ADD; `None` while ADD has not completed.
     pub result: Option<Value>,
+    /// Attached by the built-in path ([`super::kubenet`]) rather than by
+    /// the list's plugins: DEL must go the same way.
+    #[serde(default)]
+    pub builtin: bool,
 }
 
 /// The directory of records.
@@ -176,6 +180,7 @@ mod tests {
             }],
             list: serde_json::json!({"name": "n"}),
             result: None,
+            builtin: false,
         };
         s.save(&a).unwrap();
         let b = s.load("sb1").unwrap().unwrap();
