@@ -1,0 +1,150 @@
+//! `kubeadm join`: a node joins with nothing but the endpoint, a bootstrap
+//! token and the CA's hash, in upstream's phases:
+//!
+//! `preflight` → `discovery` (see [`crate::discovery`]: the CA, pinned) →
+//! `kubelet-start` (writes `ca.crt`, `bootstrap-kubelet.conf` and the
+//! kubelet's `config.yaml` read with the token, starts the kubelet, which
+//! asks for its client certificate by CertificateSigningRequest and writes
+//! `kubelet.conf`).
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
+
+use crate::bootstraptoken::Token;
+use crate::config::Config;
+use crate::{apiclient, controlplane, discovery, kubeconfig, kubelet, pki, Error};
+
+/// What `join` needs besides the [`Config`].
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The control-plane endpoint, `host:port`.
+    pub endpoint: String,
+    /// `--token` (or `--discovery-token`).
+    pub token: Token,
+    /// `--discovery-token-ca-cert-hash`.
+    pub ca_hashes: Vec<String>,
+    /// `--discovery-token-unsafe-skip-ca-verification`.
+    pub skip_ca_verification: bool,
+    /// `--skip-phases`.
+    pub skip_phases: Vec<String>,
+    /// How long discovery retries and the TLS bootstrap may take.
+    pub timeout: Duration,
+}
+
+/// Runs `join`.
+pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
+    let skip = |phase: &str| opts.skip_phases.iter().any(|p| p == phase || p == "all");
+    let paths = &cfg.paths;
+    if !skip("preflight") {
+        println!("[preflight] Running pre-flight checks");
+        for file in ["kubelet.conf", "bootstrap-kubelet.conf"] {
+            let path = paths.kubeconfig(file);
+            if path.exists() {
+                return Err(Error::Preflight(format!(
+                    "{} already exists: this node has joined already (\"kubeadm reset\" undoes it)",
+                    path.display()
+                )));
+            }
+        }
+    }
+
+    let info = discovery::discover(
+        &opts.endpoint,
+        &opts.token,
+        &opts.ca_hashes,
+        opts.skip_ca_verification,
+        opts.timeout,
+    )
+    .await?;
+    println!(
+        "[discovery] Cluster info signature and contents are valid and the CA is pinned; will use API Server {:?}",
+        info.server
+    );
+
+    // From here on the token is the credential: the apiserver checks it.
+    let bootstrap = kubeconfig::render(
+        &info.server,
+        &info.ca_pem,
+        Some((
+            kubeconfig::BOOTSTRAP_USER,
+            &kubeconfig::Credential::Token(opts.token.to_string()),
+        )),
+    );
+    let client = apiclient::from_text(&bootstrap, "bootstrap-kubelet.conf").await?;
+    println!("[preflight] Reading configuration from the \"kubelet-config\" ConfigMap in the kube-system namespace");
+    let config = kubelet::download(&client)
+        .await
+        .map_err(|e| refused(e, &opts.token))?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    if let Some(node) = nodes
+        .get_opt(&cfg.node_name)
+        .await
+        .map_err(|e| refused(e, &opts.token))?
+    {
+        let ready = node
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        if ready {
+            return Err(Error::Preflight(format!(
+                "a Node with name {:?} and status \"Ready\" already exists in the cluster. You must delete the existing Node or change the name of this new joining Node",
+                cfg.node_name
+            )));
+        }
+    }
+
+    let pki_dir = paths.pki_dir();
+    pki::write_file(&pki_dir.join("ca.crt"), info.ca_pem.as_bytes(), false)?;
+    let bootstrap_path = paths.kubeconfig("bootstrap-kubelet.conf");
+    pki::write_file(&bootstrap_path, bootstrap.as_bytes(), true)?;
+    let config_path = paths.kubelet_dir().join("config.yaml");
+    println!(
+        "[kubelet-start] Writing kubelet configuration to file {:?}",
+        config_path.display().to_string()
+    );
+    pki::write_file(&config_path, config.as_bytes(), false)?;
+
+    if skip("kubelet-start") {
+        return Ok(());
+    }
+    let binary = cfg.binary("kubelet");
+    if !controlplane::supports(&binary, "--bootstrap-kubeconfig") {
+        return Err(Error::Start(format!(
+            "{} has no --bootstrap-kubeconfig: this kubelet cannot get its certificate through the CSR API",
+            binary.display()
+        )));
+    }
+    let unit = kubelet::unit(cfg, true);
+    controlplane::write(&paths.units_dir(), &unit)?;
+    println!("[kubelet-start] Starting the kubelet");
+    crate::init::start(cfg, &[unit.name.clone()])?;
+    println!("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap");
+    let start = Instant::now();
+    let kubelet_conf = paths.kubeconfig("kubelet.conf");
+    while !kubelet_conf.exists() {
+        if start.elapsed() > opts.timeout {
+            return Err(Error::Start(format!(
+                "the kubelet did not write {} within {:?}: no signed CertificateSigningRequest (is the controller-manager's csrsigning running?)",
+                kubelet_conf.display(),
+                opts.timeout
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!("\nThis node has joined the cluster:");
+    println!("* Certificate signing request was sent to apiserver and a response was received.");
+    println!("* The Kubelet was informed of the new secure connection details.\n");
+    println!("Run 'kubectl get nodes' on the control-plane to see this node join the cluster.\n");
+    Ok(())
+}
+
+fn refused(e: kube::Error, token: &Token) -> Error {
+    match &e {
+        kube::Error::Api(s) if s.code == 401 => Error::TokenRefused(token.id.clone()),
+        _ => Error::Api(apiclient::Error::Kube(e)),
+    }
+}
