@@ -106,7 +106,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         "[kubelet-start] Writing kubelet configuration to file {:?}",
         config_path.display().to_string()
     );
-    pki::write_file(&config_path, config.as_bytes(), false)?;
+    pki::write_file(&config_path, localize(&config, cfg).as_bytes(), false)?;
 
     if skip("kubelet-start") {
         return Ok(());
@@ -140,6 +140,24 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     println!("* The Kubelet was informed of the new secure connection details.\n");
     println!("Run 'kubectl get nodes' on the control-plane to see this node join the cluster.\n");
     Ok(())
+}
+
+/// The cluster's kubelet configuration with this machine's paths (the CA
+/// under this node's `--host-root`).
+fn localize(config: &str, cfg: &Config) -> String {
+    let Ok(mut doc) = serde_yaml_ng::from_str::<serde_json::Value>(config) else {
+        return config.to_string();
+    };
+    if let Some(x509) = doc.pointer_mut("/authentication/x509") {
+        x509["clientCAFile"] = cfg
+            .paths
+            .pki_dir()
+            .join("ca.crt")
+            .display()
+            .to_string()
+            .into();
+    }
+    serde_yaml_ng::to_string(&doc).unwrap_or_else(|_| config.to_string())
 }
 
 fn refused(e: kube::Error, token: &Token) -> Error {

@@ -47,7 +47,7 @@ pub enum Error {
     #[error(transparent)]
     Token(#[from] bootstraptoken::Error),
     /// Discovery refused the cluster.
-    #[error("[discovery] {0}")]
+    #[error(transparent)]
     Discovery(#[from] discovery::Error),
     /// The apiserver refused the bootstrap token.
     #[error("the bootstrap token {0:?} was refused by the API server (401 Unauthorized): it is invalid or has expired. Use \"kubeadm token create\" on the control-plane node to create a new valid token")]

@@ -415,7 +415,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() {
     if let Err(e) = run(Cli::parse()).await {
-        eprintln!("error execution phase: {e:#}");
+        // Our errors' messages already hold their causes; add the rest.
+        let mut text = e.to_string();
+        for cause in e.chain().skip(1) {
+            let c = cause.to_string();
+            if !text.contains(&c) {
+                text = format!("{text}: {c}");
+            }
+        }
+        eprintln!("error execution phase: {text}");
         std::process::exit(1);
     }
 }
