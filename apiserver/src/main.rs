@@ -232,13 +232,13 @@ async fn run() -> anyhow::Result<()> {
     let config = apiserver::Config {
         etcd_servers: flags.etcd_servers,
         etcd_prefix: flags.etcd_prefix,
-        etcd_tls: (flags.etcd_cafile.is_some() || flags.etcd_certfile.is_some()).then(|| {
+        etcd_tls: (flags.etcd_cafile.is_some() || flags.etcd_certfile.is_some()).then_some(
             apiserver::storage::etcd::EtcdTls {
                 ca_file: flags.etcd_cafile,
                 cert_file: flags.etcd_certfile,
                 key_file: flags.etcd_keyfile,
-            }
-        }),
+            },
+        ),
         bind_address: flags.bind_address,
         port: flags.port,
         secure_port: (flags.secure_port != 0).then_some(flags.secure_port),

@@ -121,7 +121,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     let unit = kubelet::unit(cfg, true);
     controlplane::write(&paths.units_dir(), &unit)?;
     println!("[kubelet-start] Starting the kubelet");
-    crate::init::start(cfg, &[unit.name.clone()])?;
+    crate::init::start(cfg, std::slice::from_ref(&unit.name))?;
     println!("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap");
     let start = Instant::now();
     let kubelet_conf = paths.kubeconfig("kubelet.conf");
