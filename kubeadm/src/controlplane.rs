@@ -59,11 +59,15 @@ impl Unit {
         } else {
             s.push_str("After=network-online.target\nWants=network-online.target\n");
         }
-        s.push_str("\n[Service]\n");
+        // Never give up restarting (the default gives up after 5 starts
+        // in 10 s, e.g. while etcd is still coming up).
+        s.push_str("StartLimitIntervalSec=0\n\n[Service]\n");
         let args: Vec<String> = self.exec.iter().map(|a| quote(a)).collect();
         s.push_str(&format!("ExecStart={}\n", args.join(" \\\n  ")));
-        s.push_str("Restart=always\nRestartSec=1\nStartLimitIntervalSec=0\nLimitNOFILE=1048576\n");
+        s.push_str("Restart=always\nRestartSec=1\nLimitNOFILE=1048576\n");
         if self.delegate {
+            // The kubelet makes its pods' cgroups below its own; stopping
+            // or restarting it must not kill the pods' processes.
             s.push_str("Delegate=yes\nKillMode=process\n");
         }
         s.push_str("\n[Install]\nWantedBy=multi-user.target\n");
@@ -273,6 +277,16 @@ pub fn apiserver(cfg: &Config) -> Unit {
 /// `bootstrapsigner`/`tokencleaner` controllers are passed when the binary
 /// supports them (see [`supports`]).
 pub fn controller_manager(cfg: &Config) -> Unit {
+    let csr_signing = supports(
+        &cfg.binary("controller-manager"),
+        "--cluster-signing-cert-file",
+    );
+    controller_manager_with(cfg, csr_signing)
+}
+
+/// The controller-manager, signing CSRs with the cluster CA and running
+/// the bootstrap token controllers when `csr_signing`.
+pub fn controller_manager_with(cfg: &Config, csr_signing: bool) -> Unit {
     let pki = cfg.paths.pki_dir();
     let p = |f: &str| pki.join(f).display().to_string();
     let binary = cfg.binary("controller-manager");
@@ -295,7 +309,7 @@ pub fn controller_manager(cfg: &Config) -> Unit {
         arg("root-ca-file", p("ca.crt")),
         arg("use-service-account-credentials", "true"),
     ];
-    if supports(&binary, "--cluster-signing-cert-file") {
+    if csr_signing {
         exec.push(arg("cluster-signing-cert-file", p("ca.crt")));
         exec.push(arg("cluster-signing-key-file", p("ca.key")));
         exec.push(arg("controllers", "*,bootstrapsigner,tokencleaner"));
@@ -383,6 +397,109 @@ pub fn written(units_dir: &Path) -> Vec<Unit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Runner;
+    use crate::paths::Paths;
+
+    /// A machine with upstream's defaults.
+    fn defaults(binaries_dir: &Path) -> Config {
+        Config {
+            paths: Paths::new("/"),
+            node_name: "cp-1".into(),
+            advertise_address: "192.168.122.10".parse().unwrap(),
+            bind_port: 6443,
+            control_plane_endpoint: None,
+            service_cidr: "10.96.0.0/12".into(),
+            pod_network_cidr: Some("10.244.0.0/16".into()),
+            dns_domain: "cluster.local".into(),
+            extra_sans: vec![],
+            binaries_dir: binaries_dir.into(),
+            etcd_client_port: 2379,
+            etcd_peer_port: 2380,
+            scheduler_port: 10259,
+            controller_manager_port: 10257,
+            kubelet_port: 10250,
+            runner: Runner::Systemd,
+        }
+    }
+
+    fn all_units(cfg: &Config) -> Vec<Unit> {
+        let mut etcd = etcd(cfg, &etcd_member(cfg), "new");
+        etcd.exec[0] = cfg.binary("etcd").display().to_string();
+        vec![
+            etcd,
+            apiserver(cfg),
+            controller_manager_with(cfg, true),
+            scheduler(cfg),
+            crate::kubelet::unit(cfg, true),
+        ]
+    }
+
+    /// manifests/systemd/ holds what init renders with upstream's defaults
+    /// (`UPDATE_MANIFESTS=1 cargo test -p kubeadm` rewrites them).
+    #[test]
+    fn the_manifests_are_what_init_renders() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/systemd");
+        let cfg = defaults(Path::new("/usr/local/bin"));
+        for unit in all_units(&cfg) {
+            let path = unit.path(&dir);
+            if std::env::var_os("UPDATE_MANIFESTS").is_some() {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, unit.render()).unwrap();
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(
+                text,
+                unit.render(),
+                "{} is stale: UPDATE_MANIFESTS=1",
+                path.display()
+            );
+        }
+    }
+
+    /// The units pass `systemd-analyze verify` (with stand-in executables:
+    /// it checks that ExecStart's program exists).
+    #[test]
+    fn the_units_pass_systemd_analyze_verify() {
+        if !Path::new("/usr/bin/systemd-analyze").exists() {
+            eprintln!("no systemd-analyze here");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let bins = dir.path().join("bin");
+        std::fs::create_dir_all(&bins).unwrap();
+        for b in [
+            "etcd",
+            "apiserver",
+            "controller-manager",
+            "scheduler",
+            "kubelet",
+        ] {
+            use std::os::unix::fs::PermissionsExt;
+            let p = bins.join(b);
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let cfg = defaults(&bins);
+        let units = dir.path().join("units");
+        let mut paths = Vec::new();
+        for unit in all_units(&cfg) {
+            write(&units, &unit).unwrap();
+            paths.push(unit.path(&units));
+        }
+        let out = std::process::Command::new("systemd-analyze")
+            .arg("verify")
+            .args(&paths)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // Only complaints about our units count (the host's own units may
+        // have theirs).
+        let ours: Vec<&str> = stderr
+            .lines()
+            .filter(|l| paths.iter().any(|p| l.contains(&*p.display().to_string())))
+            .collect();
+        assert!(out.status.success() && ours.is_empty(), "{stderr}");
+    }
 
     #[test]
     fn a_unit_reads_back_as_written() {
