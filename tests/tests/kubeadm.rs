@@ -33,7 +33,7 @@ use tests::harness::{binary, free_port};
 /// A "machine": a host root of its own and its ports.
 struct Machine {
     root: PathBuf,
-    ports: [u16; 5],
+    ports: [u16; 6],
 }
 
 const PREFIX: &str = "kubeadm-test-";
@@ -48,13 +48,7 @@ impl Machine {
             .keep();
         Machine {
             root,
-            ports: [
-                free_port(),
-                free_port(),
-                free_port(),
-                free_port(),
-                free_port(),
-            ],
+            ports: std::array::from_fn(|_| free_port()),
         }
     }
 
@@ -85,6 +79,7 @@ impl Machine {
                 "--etcd-peer-port",
                 "--scheduler-port",
                 "--controller-manager-port",
+                "--kubelet-port",
             ]
             .iter()
             .zip(self.ports)
@@ -539,4 +534,116 @@ async fn init_token_discovery_and_reset() {
     let reset = node.reset();
     assert!(reset.status.success(), "{}", text(&reset));
     assert!(!node.path("/etc/kubernetes").exists());
+}
+
+/// Whether `binary --help` lists `flag`.
+fn supports(binary: &str, flag: &str) -> bool {
+    tests::harness::binary(binary)
+        .map(|b| kubeadm::controlplane::supports(&b, flag))
+        .unwrap_or(false)
+}
+
+/// The whole join of a worker: discovery, the kubelet started with
+/// `bootstrap-kubelet.conf`, its CSR approved and signed by the
+/// controller-manager (which also signs cluster-info), `kubelet.conf`
+/// written, the Node registered; then `reset` leaves nothing behind.
+#[tokio::test(flavor = "multi_thread")]
+async fn join_tls_bootstrap_end_to_end() {
+    let kubelet_ready = supports("kubelet", "--bootstrap-kubeconfig");
+    let cm_ready = supports("controller-manager", "--cluster-signing-cert-file");
+    if !kubelet_ready || !cm_ready {
+        eprintln!(
+            "SKIPPED (depends on branch h-csr): kubelet --bootstrap-kubeconfig: {kubelet_ready}, controller-manager --cluster-signing-cert-file: {cm_ready}"
+        );
+        return;
+    }
+    clean_leftovers();
+    let cp = Machine::new();
+    let init = cp.kubeadm(
+        &[
+            "init",
+            "--node-name",
+            "cp-1",
+            "--skip-phases",
+            "kubelet-start",
+        ],
+        true,
+    );
+    assert!(init.status.success(), "init: {}", text(&init));
+    let admin = cp.admin_conf();
+    let created = cp.kubeadm(&["token", "create", "--print-join-command"], false);
+    assert!(created.status.success(), "{}", text(&created));
+    let (token, hash) = parse_join(&stdout(&created));
+
+    let node = Machine::new();
+    let start = Instant::now();
+    let join = node.kubeadm(
+        &[
+            "join",
+            &cp.endpoint(),
+            "--token",
+            &token,
+            "--discovery-token-ca-cert-hash",
+            &hash,
+            "--node-name",
+            "kubeadm-node-1",
+            "--timeout",
+            "60s",
+        ],
+        true,
+    );
+    let join_took = start.elapsed();
+    assert!(join.status.success(), "join: {}", text(&join));
+    assert!(node.path("/etc/kubernetes/kubelet.conf").exists());
+    eprintln!("kubeadm join to a signed kubelet certificate: {join_took:?}");
+
+    // The CSR of the bootstrap token's user, approved and issued.
+    let id = token.split('.').next().unwrap_or_default();
+    let csrs = kubectl(&admin, &["get", "csr", "-o", "jsonpath={range .items[*]}{.spec.username} {.status.conditions[0].type} {.status.certificate}{\"\\n\"}{end}"]);
+    let line = stdout(&csrs)
+        .lines()
+        .find(|l| l.starts_with(&format!("system:bootstrap:{id} ")))
+        .map(String::from)
+        .unwrap_or_default();
+    assert!(
+        line.contains(" Approved ") && line.split(' ').nth(2).is_some_and(|c| !c.is_empty()),
+        "{}",
+        text(&csrs)
+    );
+
+    let mut registered = false;
+    for _ in 0..300 {
+        let o = kubectl(
+            &admin,
+            &[
+                "get",
+                "node",
+                "kubeadm-node-1",
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+        );
+        if stdout(&o) == "True" {
+            registered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(registered, "the joined node is Ready");
+    eprintln!("kubeadm join to a Ready node: {:?}", start.elapsed());
+
+    let reset = node.reset();
+    assert!(reset.status.success(), "{}", text(&reset));
+    assert!(
+        node.processes().is_empty(),
+        "left running: {:?}",
+        node.processes()
+    );
+    for p in [
+        "/etc/kubernetes",
+        "/var/lib/kubelet",
+        "/etc/systemd/system/kubelet.service",
+    ] {
+        assert!(!node.path(p).exists(), "{p} left behind");
+    }
 }
