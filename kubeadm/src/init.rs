@@ -448,9 +448,17 @@ fn success_message(cfg: &Config, join: &str) -> String {
     s.push_str("  sudo chown $(id -u):$(id -g) $HOME/.kube/config\n\n");
     s.push_str("Alternatively, if you are the root user, you can run:\n\n");
     s.push_str(&format!("  export KUBECONFIG={admin}\n\n"));
-    s.push_str("You should now deploy a pod network to the cluster.\n");
-    s.push_str("Run \"kubectl apply -f [podnetwork].yaml\" with one of the options listed at:\n");
-    s.push_str("  https://kubernetes.io/docs/concepts/cluster-administration/addons/\n\n");
+    // Upstream asks for a pod network add-on here; our kubelets make the
+    // pod network themselves (a CNI bridge per node from its podCIDR and
+    // routes to the other nodes), given --pod-network-cidr.
+    if cfg.pod_network_cidr.is_none() {
+        s.push_str(
+            "No --pod-network-cidr was given: nodes get no podCIDR, so pods have no network.\n",
+        );
+        s.push_str("Run \"kubeadm reset\" and \"kubeadm init --pod-network-cidr 10.244.0.0/16\" for one.\n\n");
+    } else {
+        s.push_str("Each kubelet makes the pod network itself (a bridge per node, routes to the others): no add-on is needed.\n\n");
+    }
     s.push_str("Then you can join any number of worker nodes by running the following on each as root:\n\n");
     s.push_str(join);
     s.push('\n');

@@ -375,6 +375,25 @@ async fn init_token_discovery_and_reset() {
         .output()
         .expect("etcdctl");
     assert!(with_cert.status.success(), "{}", text(&with_cert));
+    // docs/install.md's backup command, with the same certificate.
+    let snapshot = cp.path("/etcd-backup.db");
+    let backup = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args(["--endpoints", &etcd_url, "--cacert"])
+        .arg(pki.join("ca.crt"))
+        .arg("--cert")
+        .arg(pki.join("healthcheck-client.crt"))
+        .arg("--key")
+        .arg(pki.join("healthcheck-client.key"))
+        .args(["snapshot", "save"])
+        .arg(&snapshot)
+        .output()
+        .expect("etcdctl");
+    assert!(
+        backup.status.success() && snapshot.exists(),
+        "{}",
+        text(&backup)
+    );
 
     // token create --print-join-command: same endpoint and hash.
     let created = cp.kubeadm(&["token", "create", "--print-join-command"], false);
