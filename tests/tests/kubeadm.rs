@@ -364,31 +364,25 @@ async fn init_token_discovery_and_reset() {
         "etcd without a client certificate: {}",
         text(&no_cert)
     );
-    let with_cert = Command::new("etcdctl")
-        .args(["--endpoints", &etcd_url, "--cacert"])
-        .arg(pki.join("ca.crt"))
-        .arg("--cert")
-        .arg(pki.join("healthcheck-client.crt"))
-        .arg("--key")
-        .arg(pki.join("healthcheck-client.key"))
-        .args(["endpoint", "health"])
-        .output()
-        .expect("etcdctl");
+    // With the health-check client's pair: health, and docs/install.md's backup.
+    let etcdctl_as_client = |args: &[&str]| {
+        Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &etcd_url, "--cacert"])
+            .arg(pki.join("ca.crt"))
+            .arg("--cert")
+            .arg(pki.join("healthcheck-client.crt"))
+            .arg("--key")
+            .arg(pki.join("healthcheck-client.key"))
+            .args(args)
+            .output()
+            .expect("etcdctl")
+    };
+    let with_cert = etcdctl_as_client(&["endpoint", "health"]);
     assert!(with_cert.status.success(), "{}", text(&with_cert));
-    // docs/install.md's backup command, with the same certificate.
     let snapshot = cp.path("/etcd-backup.db");
-    let backup = Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args(["--endpoints", &etcd_url, "--cacert"])
-        .arg(pki.join("ca.crt"))
-        .arg("--cert")
-        .arg(pki.join("healthcheck-client.crt"))
-        .arg("--key")
-        .arg(pki.join("healthcheck-client.key"))
-        .args(["snapshot", "save"])
-        .arg(&snapshot)
-        .output()
-        .expect("etcdctl");
+    let snapshot_arg = snapshot.display().to_string();
+    let backup = etcdctl_as_client(&["snapshot", "save", &snapshot_arg]);
     assert!(
         backup.status.success() && snapshot.exists(),
         "{}",
