@@ -377,7 +377,6 @@ pub fn written(units_dir: &Path) -> Vec<Unit> {
         })
         .collect();
     // Dependencies first.
-    units.sort_by_key(|u| u.after.len());
     let order = [
         "etcd",
         "kube-apiserver",

@@ -108,15 +108,23 @@ impl Drop for Machine {
 }
 
 fn processes_naming(root: &Path) -> Vec<String> {
+    pids_naming(root).into_iter().map(|(_, cmd)| cmd).collect()
+}
+
+/// Pids and command lines of the processes whose command line names `root`.
+fn pids_naming(root: &Path) -> Vec<(u32, String)> {
     let needle = root.display().to_string();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
             continue;
         };
         let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         if text.contains(&needle) {
-            found.push(text);
+            found.push((pid, text));
         }
     }
     found
@@ -349,6 +357,29 @@ async fn init_token_discovery_and_reset() {
         }
         assert!(held, "{lease} holds its Lease");
     }
+
+    // Restart=always: a killed apiserver comes back by itself.
+    let apiserver = |root: &Path| {
+        pids_naming(root)
+            .into_iter()
+            .find(|(_, cmd)| cmd.contains("apiserver --advertise-address"))
+            .map(|(pid, _)| pid)
+    };
+    let first = apiserver(&cp.root).expect("the apiserver runs");
+    let killed = Command::new("kill")
+        .args(["-9", &first.to_string()])
+        .status();
+    assert!(killed.is_ok_and(|s| s.success()));
+    let mut back = false;
+    for _ in 0..150 {
+        let ready = kubectl(&admin, &["get", "--raw", "/readyz"]);
+        if stdout(&ready).trim() == "ok" && apiserver(&cp.root).is_some_and(|p| p != first) {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "the supervisor restarted the killed apiserver");
 
     // etcd speaks TLS and wants a client certificate of its own CA.
     let etcd_url = format!("https://127.0.0.1:{}", cp.ports[1]);
