@@ -215,6 +215,23 @@ pub fn etcd(cfg: &Config, initial_cluster: &str, state: &str) -> Unit {
     }
 }
 
+fn host(cfg: &Config) -> String {
+    match cfg.advertise_address {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    }
+}
+
+/// This node's etcd peer URL.
+pub fn etcd_peer_url(cfg: &Config) -> String {
+    format!("https://{}:{}", host(cfg), cfg.etcd_peer_port)
+}
+
+/// This node's etcd client URL (what other nodes dial).
+pub fn etcd_client_url(cfg: &Config) -> String {
+    format!("https://{}:{}", host(cfg), cfg.etcd_client_port)
+}
+
 /// This node's etcd member in `--initial-cluster` form.
 pub fn etcd_member(cfg: &Config) -> String {
     let host = match cfg.advertise_address {

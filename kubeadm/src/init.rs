@@ -114,30 +114,19 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
     }
 
     let server = format!("https://{}", cfg.endpoint());
-    let local = format!("https://{}", cfg.local_endpoint());
     if !skip("kubeconfig") {
         println!(
             "[kubeconfig] Using kubeconfig folder {:?}",
             paths.kubernetes_dir().display().to_string()
         );
-        for spec in kubeconfig::SPECS {
-            let path = paths.kubeconfig(spec.file);
-            if path.exists() {
-                println!(
-                    "[kubeconfig] Using existing kubeconfig file: {:?}",
-                    path.display().to_string()
-                );
-                continue;
+        let done = kubeconfig::write_missing(cfg)?;
+        for (file, written) in done {
+            if written {
+                println!("[kubeconfig] Writing {file:?} kubeconfig file");
+            } else {
+                let path = paths.kubeconfig(file).display().to_string();
+                println!("[kubeconfig] Using existing kubeconfig file: {path:?}");
             }
-            println!("[kubeconfig] Writing {:?} kubeconfig file", spec.file);
-            let url = if spec.local { &local } else { &server };
-            kubeconfig::write(
-                &paths.kubernetes_dir(),
-                &pki_dir,
-                &spec,
-                &cfg.node_name,
-                url,
-            )?;
         }
     }
 
@@ -211,6 +200,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
         upload_config(&client, cfg).await?;
         println!("[kubelet] Creating a ConfigMap \"kubelet-config\" in namespace kube-system with the configuration for the kubelets in the cluster");
         kubelet::upload(&client, cfg).await?;
+        crate::etcd::record_endpoints(&client, &[controlplane::etcd_client_url(cfg)]).await?;
     }
 
     if !skip("mark-control-plane") && !skip("kubelet-start") {

@@ -29,6 +29,9 @@ pub struct Options {
     pub skip_ca_verification: bool,
     /// `--skip-phases`.
     pub skip_phases: Vec<String>,
+    /// `--control-plane`: this node runs a control plane too (its etcd
+    /// member joins the stacked etcd cluster).
+    pub control_plane: bool,
     /// How long discovery retries and the TLS bootstrap may take.
     pub timeout: Duration,
 }
@@ -50,6 +53,21 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         }
     }
 
+    if opts.control_plane && !skip("preflight") {
+        let missing: Vec<&str> = SHARED_PKI
+            .iter()
+            .copied()
+            .filter(|f| !paths.pki_dir().join(f).exists())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Preflight(format!(
+                "a control-plane node needs the cluster's shared keys in {}: {} are missing; copy them from the first control-plane node (docs/install.md)",
+                paths.pki_dir().display(),
+                missing.join(", ")
+            )));
+        }
+    }
+
     let info = discovery::discover(
         &opts.endpoint,
         &opts.token,
@@ -62,6 +80,10 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         "[discovery] Cluster info signature and contents are valid and the CA is pinned; will use API Server {:?}",
         info.server
     );
+
+    if opts.control_plane {
+        return join_control_plane(cfg, opts, &info).await;
+    }
 
     // From here on the token is the credential: the apiserver checks it.
     let bootstrap = kubeconfig::render(
@@ -158,6 +180,97 @@ fn localize(config: &str, cfg: &Config) -> String {
             .into();
     }
     serde_yaml_ng::to_string(&doc).unwrap_or_else(|_| config.to_string())
+}
+
+/// What the admin copies to a new control-plane node (upstream's "manual
+/// certificate distribution"): the CAs' keys and the ServiceAccount keys.
+pub const SHARED_PKI: [&str; 8] = [
+    "ca.crt",
+    "ca.key",
+    "sa.key",
+    "sa.pub",
+    "front-proxy-ca.crt",
+    "front-proxy-ca.key",
+    "etcd/ca.crt",
+    "etcd/ca.key",
+];
+
+/// `join --control-plane`: this node's certificates and kubeconfigs from
+/// the shared CAs, a new etcd member, and the control-plane units.
+async fn join_control_plane(
+    cfg: &Config,
+    opts: &Options,
+    info: &discovery::ClusterInfo,
+) -> Result<(), Error> {
+    let skip = |phase: &str| opts.skip_phases.iter().any(|p| p == phase || p == "all");
+    let paths = &cfg.paths;
+    let pki_dir = paths.pki_dir();
+    let local_ca = std::fs::read_to_string(pki_dir.join("ca.crt")).unwrap_or_default();
+    if local_ca.trim() != info.ca_pem.trim() {
+        return Err(Error::Preflight(format!(
+            "{} is not the cluster's CA (the one discovery pinned)",
+            pki_dir.join("ca.crt").display()
+        )));
+    }
+    println!(
+        "[control-plane-prepare] Generating the certificates of this node from the shared CAs"
+    );
+    pki::write_all(&pki_dir, &cfg.identity())?;
+    let local = format!("https://{}", cfg.local_endpoint());
+    let done = kubeconfig::write_missing(cfg)?;
+    for (file, _) in done.iter().filter(|(_, written)| *written) {
+        println!("[control-plane-prepare] Writing {file:?} kubeconfig file");
+    }
+
+    let admin = apiclient::from_file(&paths.kubeconfig("admin.conf")).await?;
+    let mut endpoints = crate::etcd::endpoints(&admin).await?;
+    let peer_url = controlplane::etcd_peer_url(cfg);
+    println!("[control-plane-join] Adding a new etcd member {peer_url} through {endpoints:?}");
+    // etcd refuses a new member while the last one added is not healthy
+    // yet ("unhealthy cluster"): wait, as upstream does.
+    let start = Instant::now();
+    let initial = loop {
+        match crate::etcd::add_member(&pki_dir, &endpoints, &cfg.node_name, &peer_url).await {
+            Ok(initial) => break initial,
+            Err(e) if start.elapsed() < opts.timeout && e.to_string().contains("unhealthy") => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let units_dir = paths.units_dir();
+    let mut units = vec![
+        controlplane::etcd(cfg, &initial, "existing"),
+        controlplane::apiserver(cfg),
+        controlplane::controller_manager(cfg),
+        controlplane::scheduler(cfg),
+    ];
+    if !skip("kubelet-start") {
+        let config = kubelet::download(&admin).await?;
+        let config_path = paths.kubelet_dir().join("config.yaml");
+        pki::write_file(&config_path, localize(&config, cfg).as_bytes(), false)?;
+        units.push(kubelet::unit(cfg, false));
+    }
+    for unit in &units {
+        println!("[control-plane-join] Creating unit for {:?}", unit.name);
+        controlplane::write(&units_dir, unit)?;
+    }
+    let names: Vec<String> = units.iter().map(|u| u.name.clone()).collect();
+    crate::init::start(cfg, &names)?;
+    let probe = apiclient::anonymous(&local, Some(&info.ca_pem))?;
+    let took = apiclient::wait_healthy(&probe, &local, opts.timeout).await?;
+    println!("[control-plane-join] This node's API server is healthy after {took:?}");
+    let own = controlplane::etcd_client_url(cfg);
+    if !endpoints.contains(&own) {
+        endpoints.push(own);
+    }
+    crate::etcd::record_endpoints(&admin, &endpoints).await?;
+    println!("\nThis node has joined the cluster and a new control plane instance was created:\n");
+    println!("* The Kubelet was informed of the new secure connection details.");
+    println!("* Control plane label and taint were applied to the new node.");
+    println!("* The Kubernetes control plane instances scaled up.");
+    println!("* A new etcd member was added to the local/stacked etcd cluster.\n");
+    Ok(())
 }
 
 fn refused(e: kube::Error, token: &Token) -> Error {

@@ -180,6 +180,27 @@ pub fn write(
     Ok(())
 }
 
+/// Writes every kubeconfig of [`SPECS`] missing from this machine's
+/// `/etc/kubernetes`: the local ones for this node's apiserver, the rest
+/// for the control-plane endpoint. Returns each file with whether it was
+/// written now.
+pub fn write_missing(cfg: &crate::config::Config) -> Result<Vec<(&'static str, bool)>> {
+    let (dir, pki_dir) = (cfg.paths.kubernetes_dir(), cfg.paths.pki_dir());
+    let server = format!("https://{}", cfg.endpoint());
+    let local = format!("https://{}", cfg.local_endpoint());
+    let mut done = Vec::new();
+    for spec in SPECS {
+        if dir.join(spec.file).exists() {
+            done.push((spec.file, false));
+            continue;
+        }
+        let url = if spec.local { &local } else { &server };
+        write(&dir, &pki_dir, &spec, &cfg.node_name, url)?;
+        done.push((spec.file, true));
+    }
+    Ok(done)
+}
+
 /// What kubeadm reads back from a kubeconfig: the first cluster's server
 /// and CA, and the first user's certificate and token.
 #[derive(Debug, Clone, Default)]

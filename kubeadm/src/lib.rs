@@ -18,6 +18,7 @@ pub mod certs;
 pub mod config;
 pub mod controlplane;
 pub mod discovery;
+pub mod etcd;
 pub mod init;
 pub mod join;
 pub mod kubeconfig;
@@ -52,6 +53,9 @@ pub enum Error {
     /// The apiserver refused the bootstrap token.
     #[error("the bootstrap token {0:?} was refused by the API server (401 Unauthorized): it is invalid or has expired. Use \"kubeadm token create\" on the control-plane node to create a new valid token")]
     TokenRefused(String),
+    /// etcd membership.
+    #[error(transparent)]
+    Etcd(#[from] etcd::Error),
     /// Starting units or processes failed.
     #[error("{0}")]
     Start(String),

@@ -150,8 +150,8 @@ struct JoinFlags {
     /// --discovery-token-ca-cert-hash pinning.
     #[arg(long)]
     discovery_token_unsafe_skip_ca_verification: bool,
-    /// Create a new control plane instance on this node (not supported
-    /// yet).
+    /// Create a new control plane instance on this node (the shared keys
+    /// copied to /etc/kubernetes/pki first, docs/install.md).
     #[arg(long)]
     control_plane: bool,
     /// Key to decrypt the certificates of --upload-certs (not supported yet).
@@ -334,8 +334,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Join(f) => {
             anyhow::ensure!(
-                !f.control_plane && f.certificate_key.is_none(),
-                "joining as a control-plane node (--control-plane) is not supported yet"
+                f.certificate_key.is_none(),
+                "--certificate-key (certificates uploaded by init --upload-certs) is not supported yet: copy the shared keys by hand (docs/install.md)"
             );
             let token = f
                 .discovery_token
@@ -349,6 +349,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ca_hashes: f.discovery_token_ca_cert_hash,
                 skip_ca_verification: f.discovery_token_unsafe_skip_ca_verification,
                 skip_phases: f.machine.skip_phases,
+                control_plane: f.control_plane,
                 timeout: parse_duration(&f.timeout)?,
             };
             kubeadm::join::run(&cfg, &opts).await?;

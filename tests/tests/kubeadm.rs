@@ -90,6 +90,20 @@ impl Machine {
         cmd.output().expect("run kubeadm")
     }
 
+    /// `init` as the first control-plane node `cp-1`, without a kubelet.
+    fn init(&self) -> Output {
+        self.kubeadm(
+            &[
+                "init",
+                "--node-name",
+                "cp-1",
+                "--skip-phases",
+                "kubelet-start",
+            ],
+            true,
+        )
+    }
+
     fn reset(&self) -> Output {
         self.kubeadm(&["reset", "--force"], false)
     }
@@ -239,16 +253,7 @@ async fn init_token_discovery_and_reset() {
     clean_leftovers();
     let cp = Machine::new();
     let start = Instant::now();
-    let init = cp.kubeadm(
-        &[
-            "init",
-            "--node-name",
-            "cp-1",
-            "--skip-phases",
-            "kubelet-start",
-        ],
-        true,
-    );
+    let init = cp.init();
     let init_took = start.elapsed();
     assert!(init.status.success(), "init: {}", text(&init));
     let out = stdout(&init);
@@ -580,6 +585,16 @@ async fn init_token_discovery_and_reset() {
     assert!(!node.path("/etc/kubernetes").exists());
 }
 
+/// `init` on `cp` (no kubelet), then a new token's join line: the token
+/// and the CA pin.
+fn first_control_plane(cp: &Machine) -> (String, String) {
+    let init = cp.init();
+    assert!(init.status.success(), "init: {}", text(&init));
+    let created = cp.kubeadm(&["token", "create", "--print-join-command"], false);
+    assert!(created.status.success(), "{}", text(&created));
+    parse_join(&stdout(&created))
+}
+
 /// Whether `binary --help` lists `flag`.
 fn supports(binary: &str, flag: &str) -> bool {
     tests::harness::binary(binary)
@@ -603,21 +618,8 @@ async fn join_tls_bootstrap_end_to_end() {
     }
     clean_leftovers();
     let cp = Machine::new();
-    let init = cp.kubeadm(
-        &[
-            "init",
-            "--node-name",
-            "cp-1",
-            "--skip-phases",
-            "kubelet-start",
-        ],
-        true,
-    );
-    assert!(init.status.success(), "init: {}", text(&init));
+    let (token, hash) = first_control_plane(&cp);
     let admin = cp.admin_conf();
-    let created = cp.kubeadm(&["token", "create", "--print-join-command"], false);
-    assert!(created.status.success(), "{}", text(&created));
-    let (token, hash) = parse_join(&stdout(&created));
 
     let node = Machine::new();
     let start = Instant::now();
@@ -690,4 +692,133 @@ async fn join_tls_bootstrap_end_to_end() {
     ] {
         assert!(!node.path(p).exists(), "{p} left behind");
     }
+}
+
+/// Copies what the admin copies to a new control-plane node.
+fn copy_shared_pki(from: &Machine, to: &Machine) {
+    for f in kubeadm::join::SHARED_PKI {
+        let src = from.path("/etc/kubernetes/pki").join(f);
+        let dst = to.path("/etc/kubernetes/pki").join(f);
+        std::fs::create_dir_all(dst.parent().expect("a directory")).expect("mkdir");
+        std::fs::copy(&src, &dst).expect("copy a shared key");
+    }
+}
+
+/// Three control-plane nodes (stacked etcd, three members over TLS); with
+/// the first one stopped, the others still serve, schedule and reconcile:
+/// `kubectl get pods` and a new Deployment's ReplicaSet work through the
+/// second node's apiserver, and the Leases move.
+#[tokio::test(flavor = "multi_thread")]
+async fn three_control_planes_survive_losing_one() {
+    clean_leftovers();
+    let cp1 = Machine::new();
+    let (token, hash) = first_control_plane(&cp1);
+    let parsed = kubeadm::bootstraptoken::Token::parse(&token).expect("token");
+    sign_cluster_info_if_unsigned(&cp1.admin_conf(), &parsed).await;
+
+    let (cp2, cp3) = (Machine::new(), Machine::new());
+    let endpoint = cp1.endpoint();
+    for (m, name) in [(&cp2, "cp-2"), (&cp3, "cp-3")] {
+        let join_cp = || {
+            let mut args = vec!["join", &endpoint, "--control-plane", "--token", &token];
+            args.extend(["--discovery-token-ca-cert-hash", &hash, "--node-name", name]);
+            args.extend(["--skip-phases", "kubelet-start", "--timeout", "60s"]);
+            m.kubeadm(&args, true)
+        };
+        // Without the shared keys, a clear refusal.
+        let refused = join_cp();
+        assert!(!refused.status.success());
+        assert!(
+            String::from_utf8_lossy(&refused.stderr)
+                .contains("copy them from the first control-plane node"),
+            "{}",
+            text(&refused)
+        );
+        copy_shared_pki(&cp1, m);
+        let start = Instant::now();
+        let join = join_cp();
+        assert!(join.status.success(), "join {name}: {}", text(&join));
+        eprintln!("kubeadm join --control-plane {name}: {:?}", start.elapsed());
+    }
+
+    // Three started members.
+    let pki = cp1.path("/etc/kubernetes/pki");
+    let members = Command::new("etcdctl")
+        .env("ETCDCTL_API", "3")
+        .args([
+            "--endpoints",
+            &format!("https://127.0.0.1:{}", cp1.ports[1]),
+            "--cacert",
+        ])
+        .arg(pki.join("etcd/ca.crt"))
+        .arg("--cert")
+        .arg(pki.join("apiserver-etcd-client.crt"))
+        .arg("--key")
+        .arg(pki.join("apiserver-etcd-client.key"))
+        .args(["member", "list"])
+        .output()
+        .expect("etcdctl");
+    let list = stdout(&members);
+    assert_eq!(
+        list.lines().filter(|l| l.contains(", started, ")).count(),
+        3,
+        "{}",
+        text(&members)
+    );
+
+    // Stop the first control plane (its supervisor and every process).
+    let pid = std::fs::read_to_string(cp1.path("/run/kubeadm/supervise.pid")).expect("pid");
+    let stopped = Command::new("kill").args(["-TERM", pid.trim()]).status();
+    assert!(stopped.is_ok_and(|s| s.success()));
+    for _ in 0..100 {
+        if cp1.processes().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        cp1.processes().is_empty(),
+        "cp-1 still runs: {:?}",
+        cp1.processes()
+    );
+
+    // Through cp-2's apiserver: reads, writes, and the controllers.
+    let admin2 = cp2.admin_conf();
+    let server2 = format!("https://{}", cp2.endpoint());
+    let on2 = |args: &[&str]| {
+        let mut all = vec!["--server", server2.as_str()];
+        all.extend_from_slice(args);
+        kubectl(&admin2, &all)
+    };
+    let pods = on2(&["get", "pods", "-A"]);
+    assert!(pods.status.success(), "{}", text(&pods));
+    let deploy = on2(&["create", "deployment", "ha-web", "--image", "busybox"]);
+    assert!(deploy.status.success(), "{}", text(&deploy));
+    let mut replicaset = false;
+    let mut holders = (String::new(), String::new());
+    for _ in 0..300 {
+        let rs = on2(&["get", "rs", "-l", "app=ha-web", "-o", "name"]);
+        replicaset = !stdout(&rs).trim().is_empty();
+        let lease = |name: &str| {
+            stdout(&on2(&[
+                "-n",
+                "kube-system",
+                "get",
+                "lease",
+                name,
+                "-o",
+                "jsonpath={.spec.holderIdentity}",
+            ]))
+        };
+        holders = (lease("kube-scheduler"), lease("kube-controller-manager"));
+        if replicaset {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        replicaset,
+        "a controller-manager on cp-2 or cp-3 took over (leases {holders:?})"
+    );
+    eprintln!("after losing cp-1: leases held by {holders:?}");
 }
