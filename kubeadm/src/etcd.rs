@@ -78,9 +78,43 @@ async fn connect(pki_dir: &Path, endpoints: &[String]) -> Result<Client> {
         })
 }
 
-/// Adds a member named `name` at `peer_url`; returns `--initial-cluster`
-/// for it (every member, `name=peerURL`).
+/// Runs `f` until it succeeds, fails otherwise than with etcd's
+/// "unhealthy cluster" (a membership change right after another one, while
+/// the last member added is not yet counted as healthy), or `timeout`
+/// passes; etcd asks clients to wait, as upstream does.
+async fn retry_unhealthy<T, F, Fut>(timeout: Duration, mut f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        match f().await {
+            Err(e) if start.elapsed() < timeout && e.to_string().contains("unhealthy") => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Adds a member named `name` at `peer_url` (waiting up to `timeout` while
+/// etcd says the cluster is unhealthy); returns `--initial-cluster` for it
+/// (every member, `name=peerURL`).
 pub async fn add_member(
+    pki_dir: &Path,
+    endpoints: &[String],
+    name: &str,
+    peer_url: &str,
+    timeout: Duration,
+) -> Result<String> {
+    retry_unhealthy(timeout, || {
+        try_add_member(pki_dir, endpoints, name, peer_url)
+    })
+    .await
+}
+
+async fn try_add_member(
     pki_dir: &Path,
     endpoints: &[String],
     name: &str,
@@ -120,8 +154,18 @@ pub async fn add_member(
         .join(","))
 }
 
-/// Removes the member at `peer_url` (a control-plane node's `reset`).
-pub async fn remove_member(pki_dir: &Path, endpoints: &[String], peer_url: &str) -> Result<bool> {
+/// Removes the member at `peer_url` (a control-plane node's `reset`),
+/// waiting up to `timeout` while etcd says the cluster is unhealthy.
+pub async fn remove_member(
+    pki_dir: &Path,
+    endpoints: &[String],
+    peer_url: &str,
+    timeout: Duration,
+) -> Result<bool> {
+    retry_unhealthy(timeout, || try_remove_member(pki_dir, endpoints, peer_url)).await
+}
+
+async fn try_remove_member(pki_dir: &Path, endpoints: &[String], peer_url: &str) -> Result<bool> {
     let mut client = connect(pki_dir, endpoints).await?;
     let err = |source| Error::Etcd {
         endpoints: endpoints.to_vec(),

@@ -226,18 +226,14 @@ async fn join_control_plane(
     let mut endpoints = crate::etcd::endpoints(&admin).await?;
     let peer_url = controlplane::etcd_peer_url(cfg);
     println!("[control-plane-join] Adding a new etcd member {peer_url} through {endpoints:?}");
-    // etcd refuses a new member while the last one added is not healthy
-    // yet ("unhealthy cluster"): wait, as upstream does.
-    let start = Instant::now();
-    let initial = loop {
-        match crate::etcd::add_member(&pki_dir, &endpoints, &cfg.node_name, &peer_url).await {
-            Ok(initial) => break initial,
-            Err(e) if start.elapsed() < opts.timeout && e.to_string().contains("unhealthy") => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
+    let initial = crate::etcd::add_member(
+        &pki_dir,
+        &endpoints,
+        &cfg.node_name,
+        &peer_url,
+        opts.timeout,
+    )
+    .await?;
     let units_dir = paths.units_dir();
     let mut units = vec![
         controlplane::etcd(cfg, &initial, "existing"),

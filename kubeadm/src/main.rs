@@ -406,7 +406,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "aborted reset operation"
                 );
             }
-            kubeadm::reset::run(&Paths::new(&f.root.host_root));
+            kubeadm::reset::run(&Paths::new(&f.root.host_root)).await;
         }
         Command::Supervise(r) => kubeadm::supervisor::run(&Paths::new(&r.host_root)).await?,
     }

@@ -38,10 +38,55 @@ fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// The value of `--NAME=` in `unit`'s command line.
+fn flag<'a>(unit: &'a controlplane::Unit, name: &str) -> Option<&'a str> {
+    let prefix = format!("--{name}=");
+    unit.exec
+        .iter()
+        .find_map(|a| a.strip_prefix(prefix.as_str()))
+}
+
+/// On a control-plane node of several: removes its etcd member through
+/// the others and drops it from `ClusterStatus`, as upstream's reset does
+/// (else the cluster counts a dead member against its quorum).
+async fn leave_etcd(paths: &Paths, etcd: &controlplane::Unit) -> Result<bool, crate::Error> {
+    let (Some(peer), Some(own)) = (
+        flag(etcd, "initial-advertise-peer-urls"),
+        flag(etcd, "advertise-client-urls"),
+    ) else {
+        return Ok(false);
+    };
+    let admin = crate::apiclient::from_file(&paths.kubeconfig("admin.conf")).await?;
+    let all = crate::etcd::endpoints(&admin).await?;
+    let others: Vec<String> = all.iter().filter(|e| *e != own).cloned().collect();
+    if others.is_empty() {
+        return Ok(false);
+    }
+    let removed = crate::etcd::remove_member(
+        &paths.pki_dir(),
+        &others,
+        peer,
+        std::time::Duration::from_secs(30),
+    )
+    .await?;
+    crate::etcd::record_endpoints(&admin, &others).await?;
+    Ok(removed)
+}
+
 /// Runs `reset`.
-pub fn run(paths: &Paths) -> Report {
+pub async fn run(paths: &Paths) -> Report {
     let mut report = Report::default();
     let units = controlplane::written(&paths.units_dir());
+    if let Some(etcd) = units.iter().find(|u| u.name == "etcd") {
+        let leave =
+            tokio::time::timeout(std::time::Duration::from_secs(40), leave_etcd(paths, etcd));
+        match leave.await {
+            Ok(Ok(true)) => println!("[reset] Removed this node's member from the etcd cluster"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => eprintln!("[reset] Could not remove this node's etcd member: {e}"),
+            Err(_) => eprintln!("[reset] Could not remove this node's etcd member: timed out"),
+        }
+    }
     if supervisor::stop(paths) {
         println!("[reset] Stopped the supervised processes (kubeadm supervise)");
     }

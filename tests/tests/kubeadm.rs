@@ -718,15 +718,15 @@ async fn three_control_planes_survive_losing_one() {
 
     let (cp2, cp3) = (Machine::new(), Machine::new());
     let endpoint = cp1.endpoint();
+    let join_cp = |m: &Machine, name: &str| {
+        let mut args = vec!["join", &endpoint, "--control-plane", "--token", &token];
+        args.extend(["--discovery-token-ca-cert-hash", &hash, "--node-name", name]);
+        args.extend(["--skip-phases", "kubelet-start", "--timeout", "60s"]);
+        m.kubeadm(&args, true)
+    };
     for (m, name) in [(&cp2, "cp-2"), (&cp3, "cp-3")] {
-        let join_cp = || {
-            let mut args = vec!["join", &endpoint, "--control-plane", "--token", &token];
-            args.extend(["--discovery-token-ca-cert-hash", &hash, "--node-name", name]);
-            args.extend(["--skip-phases", "kubelet-start", "--timeout", "60s"]);
-            m.kubeadm(&args, true)
-        };
         // Without the shared keys, a clear refusal.
-        let refused = join_cp();
+        let refused = join_cp(m, name);
         assert!(!refused.status.success());
         assert!(
             String::from_utf8_lossy(&refused.stderr)
@@ -736,35 +736,49 @@ async fn three_control_planes_survive_losing_one() {
         );
         copy_shared_pki(&cp1, m);
         let start = Instant::now();
-        let join = join_cp();
+        let join = join_cp(m, name);
         assert!(join.status.success(), "join {name}: {}", text(&join));
         eprintln!("kubeadm join --control-plane {name}: {:?}", start.elapsed());
     }
 
-    // Three started members.
+    // The started members, as cp-1's etcd lists them.
     let pki = cp1.path("/etc/kubernetes/pki");
-    let members = Command::new("etcdctl")
-        .env("ETCDCTL_API", "3")
-        .args([
-            "--endpoints",
-            &format!("https://127.0.0.1:{}", cp1.ports[1]),
-            "--cacert",
-        ])
-        .arg(pki.join("etcd/ca.crt"))
-        .arg("--cert")
-        .arg(pki.join("apiserver-etcd-client.crt"))
-        .arg("--key")
-        .arg(pki.join("apiserver-etcd-client.key"))
-        .args(["member", "list"])
-        .output()
-        .expect("etcdctl");
-    let list = stdout(&members);
-    assert_eq!(
-        list.lines().filter(|l| l.contains(", started, ")).count(),
-        3,
+    let etcd_url = format!("https://127.0.0.1:{}", cp1.ports[1]);
+    let started_members = || {
+        let list = Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--endpoints", &etcd_url, "--cacert"])
+            .arg(pki.join("etcd/ca.crt"))
+            .arg("--cert")
+            .arg(pki.join("apiserver-etcd-client.crt"))
+            .arg("--key")
+            .arg(pki.join("apiserver-etcd-client.key"))
+            .args(["member", "list"])
+            .output()
+            .expect("etcdctl");
+        stdout(&list)
+            .lines()
+            .filter(|l| l.contains(", started, "))
+            .count()
+    };
+    assert_eq!(started_members(), 3);
+
+    // reset on cp-3 takes its member out; cp-3 then joins again.
+    let reset = cp3.reset();
+    assert!(
+        stdout(&reset).contains("Removed this node's member from the etcd cluster"),
         "{}",
-        text(&members)
+        text(&reset)
     );
+    assert_eq!(started_members(), 2);
+    copy_shared_pki(&cp1, &cp3);
+    let rejoin = join_cp(&cp3, "cp-3");
+    assert!(
+        rejoin.status.success(),
+        "join cp-3 again: {}",
+        text(&rejoin)
+    );
+    assert_eq!(started_members(), 3);
 
     // Stop the first control plane (its supervisor and every process).
     let pid = std::fs::read_to_string(cp1.path("/run/kubeadm/supervise.pid")).expect("pid");
