@@ -45,6 +45,8 @@ pub struct Options {
     pub skip_phases: Vec<String>,
     /// How long to wait for a healthy apiserver.
     pub timeout: Duration,
+    /// `--upload-certs`: the certificate key to seal the shared keys with.
+    pub certificate_key: Option<String>,
 }
 
 /// What `init` made, for the caller to print or test.
@@ -237,10 +239,19 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
         create_cluster_info(&client, &server, &ca_pem).await?;
     }
 
+    if let Some(key) = &opts.certificate_key {
+        println!("[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace");
+        crate::copycerts::upload(&client, &pki_dir, key).await?;
+        println!("[upload-certs] Using certificate key:\n{key}");
+    }
+
     let ca_hash = discovery::ca_cert_hash(&ca_pem).unwrap_or_default();
     let join = join_command(&cfg.endpoint(), &token, &ca_hash, true);
     if !skip("show-join-command") {
-        print!("{}", success_message(cfg, &join));
+        print!(
+            "{}",
+            success_message(cfg, &join, opts.certificate_key.as_deref())
+        );
     }
     Ok(Outcome {
         token,
@@ -429,7 +440,7 @@ async fn mark_control_plane(
     }
 }
 
-fn success_message(cfg: &Config, join: &str) -> String {
+fn success_message(cfg: &Config, join: &str, certificate_key: Option<&str>) -> String {
     let admin = cfg.paths.kubeconfig("admin.conf").display().to_string();
     let mut s = String::from("\nYour Kubernetes control-plane has initialized successfully!\n\n");
     s.push_str("To start using your cluster, you need to run the following as a regular user:\n\n");
@@ -448,6 +459,18 @@ fn success_message(cfg: &Config, join: &str) -> String {
         s.push_str("Run \"kubeadm reset\" and \"kubeadm init --pod-network-cidr 10.244.0.0/16\" for one.\n\n");
     } else {
         s.push_str("Each kubelet makes the pod network itself (a bridge per node, routes to the others): no add-on is needed.\n\n");
+    }
+    if let Some(key) = certificate_key {
+        s.push_str("You can now join any number of control-plane nodes running the following command on each as root:\n\n");
+        s.push_str(&format!(
+            "  {} \\\n\t--control-plane --certificate-key {key}\n\n",
+            join.trim_end()
+        ));
+        s.push_str("Please note that the certificate-key gives access to cluster sensitive data, keep it secret!\n");
+        s.push_str(
+            "As a safeguard, uploaded-certs will be deleted in two hours; If necessary, run\n",
+        );
+        s.push_str("\"kubeadm init --upload-certs\" again (with --skip-phases for what exists) to reload certs afterward.\n\n");
     }
     s.push_str("Then you can join any number of worker nodes by running the following on each as root:\n\n");
     s.push_str(join);

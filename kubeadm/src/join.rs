@@ -32,6 +32,9 @@ pub struct Options {
     /// `--control-plane`: this node runs a control plane too (its etcd
     /// member joins the stacked etcd cluster).
     pub control_plane: bool,
+    /// `--certificate-key`: download the shared keys `init --upload-certs`
+    /// sealed with it, instead of finding them copied by hand.
+    pub certificate_key: Option<String>,
     /// How long discovery retries and the TLS bootstrap may take.
     pub timeout: Duration,
 }
@@ -53,7 +56,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         }
     }
 
-    if opts.control_plane && !skip("preflight") {
+    if opts.control_plane && opts.certificate_key.is_none() && !skip("preflight") {
         let missing: Vec<&str> = SHARED_PKI
             .iter()
             .copied()
@@ -82,18 +85,27 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     );
 
     if opts.control_plane {
+        if let Some(key) = &opts.certificate_key {
+            println!("[download-certs] Downloading the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace");
+            let client = apiclient::from_text(
+                &bootstrap_kubeconfig(&info, &opts.token),
+                "the bootstrap token",
+            )
+            .await?;
+            crate::copycerts::download(&client, &paths.pki_dir(), key)
+                .await
+                .map_err(|e| match e {
+                    crate::copycerts::Error::Api(apiclient::Error::Kube(k)) => {
+                        refused(k, &opts.token)
+                    }
+                    e => e.into(),
+                })?;
+        }
         return join_control_plane(cfg, opts, &info).await;
     }
 
     // From here on the token is the credential: the apiserver checks it.
-    let bootstrap = kubeconfig::render(
-        &info.server,
-        &info.ca_pem,
-        Some((
-            kubeconfig::BOOTSTRAP_USER,
-            &kubeconfig::Credential::Token(opts.token.to_string()),
-        )),
-    );
+    let bootstrap = bootstrap_kubeconfig(&info, &opts.token);
     let client = apiclient::from_text(&bootstrap, "bootstrap-kubelet.conf").await?;
     println!("[preflight] Reading configuration from the \"kubelet-config\" ConfigMap in the kube-system namespace");
     let config = kubelet::download(&client)
@@ -180,6 +192,18 @@ fn localize(config: &str, cfg: &Config) -> String {
             .into();
     }
     serde_yaml_ng::to_string(&doc).unwrap_or_else(|_| config.to_string())
+}
+
+/// `bootstrap-kubelet.conf`: the discovered cluster, the token as credential.
+fn bootstrap_kubeconfig(info: &discovery::ClusterInfo, token: &Token) -> String {
+    kubeconfig::render(
+        &info.server,
+        &info.ca_pem,
+        Some((
+            kubeconfig::BOOTSTRAP_USER,
+            &kubeconfig::Credential::Token(token.to_string()),
+        )),
+    )
 }
 
 /// What the admin copies to a new control-plane node (upstream's "manual

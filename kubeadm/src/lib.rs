@@ -17,6 +17,7 @@ pub mod bootstraptoken;
 pub mod certs;
 pub mod config;
 pub mod controlplane;
+pub mod copycerts;
 pub mod discovery;
 pub mod etcd;
 pub mod init;
@@ -53,6 +54,9 @@ pub enum Error {
     /// The apiserver refused the bootstrap token.
     #[error("the bootstrap token {0:?} was refused by the API server (401 Unauthorized): it is invalid or has expired. Use \"kubeadm token create\" on the control-plane node to create a new valid token")]
     TokenRefused(String),
+    /// Uploading or downloading the shared keys.
+    #[error(transparent)]
+    CopyCerts(#[from] copycerts::Error),
     /// etcd membership.
     #[error(transparent)]
     Etcd(#[from] etcd::Error),

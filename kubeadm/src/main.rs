@@ -123,10 +123,13 @@ struct InitFlags {
     /// The duration before the token is automatically deleted (0: never).
     #[arg(long, default_value = "24h0m0s")]
     token_ttl: String,
-    /// Upload control-plane certificates to the kubeadm-certs Secret (not
-    /// supported yet: copy /etc/kubernetes/pki by hand, see docs/install.md).
+    /// Upload control-plane certificates to the kubeadm-certs Secret.
     #[arg(long)]
     upload_certs: bool,
+    /// Key used to encrypt the control-plane certificates in the
+    /// kubeadm-certs Secret (64 hex characters; default: a new one).
+    #[arg(long)]
+    certificate_key: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -154,7 +157,8 @@ struct JoinFlags {
     /// copied to /etc/kubernetes/pki first, docs/install.md).
     #[arg(long)]
     control_plane: bool,
-    /// Key to decrypt the certificates of --upload-certs (not supported yet).
+    /// Use this key to decrypt the certificate secrets uploaded by init
+    /// (with --control-plane).
     #[arg(long)]
     certificate_key: Option<String>,
     /// How long discovery and the TLS bootstrap may take.
@@ -314,10 +318,6 @@ fn machine_config(m: &MachineFlags) -> anyhow::Result<Config> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Init(f) => {
-            anyhow::ensure!(
-                !f.upload_certs,
-                "--upload-certs is not supported yet: copy /etc/kubernetes/pki to the new control-plane node (docs/install.md)"
-            );
             let mut cfg = machine_config(&f.machine)?;
             cfg.control_plane_endpoint = f.control_plane_endpoint;
             cfg.pod_network_cidr = f.pod_network_cidr;
@@ -329,14 +329,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 token_ttl: ttl(&f.token_ttl)?,
                 skip_phases: f.machine.skip_phases,
                 timeout: Duration::from_secs(240),
+                certificate_key: f.upload_certs.then(|| {
+                    f.certificate_key
+                        .clone()
+                        .unwrap_or_else(kubeadm::copycerts::generate_key)
+                }),
             };
             kubeadm::init::run(&cfg, &opts).await?;
         }
         Command::Join(f) => {
-            anyhow::ensure!(
-                f.certificate_key.is_none(),
-                "--certificate-key (certificates uploaded by init --upload-certs) is not supported yet: copy the shared keys by hand (docs/install.md)"
-            );
             let token = f
                 .discovery_token
                 .or(f.token)
@@ -350,6 +351,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 skip_ca_verification: f.discovery_token_unsafe_skip_ca_verification,
                 skip_phases: f.machine.skip_phases,
                 control_plane: f.control_plane,
+                certificate_key: f.certificate_key,
                 timeout: parse_duration(&f.timeout)?,
             };
             kubeadm::join::run(&cfg, &opts).await?;

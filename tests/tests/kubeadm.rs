@@ -91,17 +91,16 @@ impl Machine {
     }
 
     /// `init` as the first control-plane node `cp-1`, without a kubelet.
-    fn init(&self) -> Output {
-        self.kubeadm(
-            &[
-                "init",
-                "--node-name",
-                "cp-1",
-                "--skip-phases",
-                "kubelet-start",
-            ],
-            true,
-        )
+    fn init(&self, extra: &[&str]) -> Output {
+        let mut args = vec![
+            "init",
+            "--node-name",
+            "cp-1",
+            "--skip-phases",
+            "kubelet-start",
+        ];
+        args.extend_from_slice(extra);
+        self.kubeadm(&args, true)
     }
 
     fn reset(&self) -> Output {
@@ -253,7 +252,7 @@ async fn init_token_discovery_and_reset() {
     clean_leftovers();
     let cp = Machine::new();
     let start = Instant::now();
-    let init = cp.init();
+    let init = cp.init(&[]);
     let init_took = start.elapsed();
     assert!(init.status.success(), "init: {}", text(&init));
     let out = stdout(&init);
@@ -585,14 +584,15 @@ async fn init_token_discovery_and_reset() {
     assert!(!node.path("/etc/kubernetes").exists());
 }
 
-/// `init` on `cp` (no kubelet), then a new token's join line: the token
-/// and the CA pin.
-fn first_control_plane(cp: &Machine) -> (String, String) {
-    let init = cp.init();
+/// `init` on `cp` (no kubelet, `extra` flags), then a new token's join
+/// line: the token, the CA pin, and init's output.
+fn first_control_plane(cp: &Machine, extra: &[&str]) -> (String, String, String) {
+    let init = cp.init(extra);
     assert!(init.status.success(), "init: {}", text(&init));
     let created = cp.kubeadm(&["token", "create", "--print-join-command"], false);
     assert!(created.status.success(), "{}", text(&created));
-    parse_join(&stdout(&created))
+    let (token, hash) = parse_join(&stdout(&created));
+    (token, hash, stdout(&init))
 }
 
 /// Whether `binary --help` lists `flag`.
@@ -618,7 +618,7 @@ async fn join_tls_bootstrap_end_to_end() {
     }
     clean_leftovers();
     let cp = Machine::new();
-    let (token, hash) = first_control_plane(&cp);
+    let (token, hash, _) = first_control_plane(&cp, &[]);
     let admin = cp.admin_conf();
 
     let node = Machine::new();
@@ -712,34 +712,58 @@ fn copy_shared_pki(from: &Machine, to: &Machine) {
 async fn three_control_planes_survive_losing_one() {
     clean_leftovers();
     let cp1 = Machine::new();
-    let (token, hash) = first_control_plane(&cp1);
+    let (token, hash, init_out) = first_control_plane(&cp1, &["--upload-certs"]);
+    let key = init_out
+        .lines()
+        .skip_while(|l| !l.starts_with("[upload-certs] Using certificate key:"))
+        .nth(1)
+        .expect("init prints the certificate key")
+        .to_string();
+    assert!(
+        init_out.contains(&format!("--control-plane --certificate-key {key}")),
+        "{init_out}"
+    );
     let parsed = kubeadm::bootstraptoken::Token::parse(&token).expect("token");
     sign_cluster_info_if_unsigned(&cp1.admin_conf(), &parsed).await;
 
     let (cp2, cp3) = (Machine::new(), Machine::new());
     let endpoint = cp1.endpoint();
-    let join_cp = |m: &Machine, name: &str| {
+    let join_cp = |m: &Machine, name: &str, key: Option<&str>| {
         let mut args = vec!["join", &endpoint, "--control-plane", "--token", &token];
         args.extend(["--discovery-token-ca-cert-hash", &hash, "--node-name", name]);
         args.extend(["--skip-phases", "kubelet-start", "--timeout", "60s"]);
+        if let Some(key) = key {
+            args.extend(["--certificate-key", key]);
+        }
         m.kubeadm(&args, true)
     };
-    for (m, name) in [(&cp2, "cp-2"), (&cp3, "cp-3")] {
-        // Without the shared keys, a clear refusal.
-        let refused = join_cp(m, name);
-        assert!(!refused.status.success());
-        assert!(
-            String::from_utf8_lossy(&refused.stderr)
-                .contains("copy them from the first control-plane node"),
-            "{}",
-            text(&refused)
-        );
-        copy_shared_pki(&cp1, m);
-        let start = Instant::now();
-        let join = join_cp(m, name);
-        assert!(join.status.success(), "join {name}: {}", text(&join));
-        eprintln!("kubeadm join --control-plane {name}: {:?}", start.elapsed());
-    }
+    // cp-2 with the keys copied by hand; without them, a clear refusal.
+    let refused = join_cp(&cp2, "cp-2", None);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("copy them from the first control-plane node"),
+        "{}",
+        text(&refused)
+    );
+    copy_shared_pki(&cp1, &cp2);
+    let start = Instant::now();
+    let join = join_cp(&cp2, "cp-2", None);
+    assert!(join.status.success(), "join cp-2: {}", text(&join));
+    eprintln!("kubeadm join --control-plane cp-2: {:?}", start.elapsed());
+    // cp-3 with the keys init uploaded; a wrong key opens nothing.
+    let wrong = join_cp(&cp3, "cp-3", Some(&"0".repeat(64)));
+    assert!(!wrong.status.success());
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("could not decrypt"), "{}", text(&wrong));
+    let _ = cp3.reset();
+    let start = Instant::now();
+    let join = join_cp(&cp3, "cp-3", Some(&key));
+    assert!(join.status.success(), "join cp-3: {}", text(&join));
+    eprintln!(
+        "kubeadm join --control-plane --certificate-key cp-3: {:?}",
+        start.elapsed()
+    );
 
     // The started members, as cp-1's etcd lists them.
     let pki = cp1.path("/etc/kubernetes/pki");
@@ -771,8 +795,7 @@ async fn three_control_planes_survive_losing_one() {
         text(&reset)
     );
     assert_eq!(started_members(), 2);
-    copy_shared_pki(&cp1, &cp3);
-    let rejoin = join_cp(&cp3, "cp-3");
+    let rejoin = join_cp(&cp3, "cp-3", Some(&key));
     assert!(
         rejoin.status.success(),
         "join cp-3 again: {}",
