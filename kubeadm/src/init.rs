@@ -3,7 +3,8 @@
 //!
 //! `preflight` → `certs` → `kubeconfig` → `etcd` → `control-plane` →
 //! `kubelet-start` → `wait-control-plane` → `upload-config` →
-//! `mark-control-plane` → `bootstrap-token` → `show-join-command`.
+//! `mark-control-plane` → `bootstrap-token` → `upload-certs` (with
+//! `--upload-certs`) → `show-join-command`.
 //!
 //! Every phase is idempotent: files that exist are kept and objects are
 //! applied, so `init` can run again after a failure.
@@ -20,7 +21,7 @@ use crate::config::{Config, Runner};
 use crate::{apiclient, controlplane, discovery, kubeconfig, kubelet, pki, supervisor, Error};
 
 /// The phases of `init`, in order.
-pub const PHASES: [&str; 11] = [
+pub const PHASES: [&str; 12] = [
     "preflight",
     "certs",
     "kubeconfig",
@@ -31,6 +32,7 @@ pub const PHASES: [&str; 11] = [
     "upload-config",
     "mark-control-plane",
     "bootstrap-token",
+    "upload-certs",
     "show-join-command",
 ];
 
@@ -239,7 +241,11 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
         create_cluster_info(&client, &server, &ca_pem).await?;
     }
 
-    if let Some(key) = &opts.certificate_key {
+    let upload = opts
+        .certificate_key
+        .as_ref()
+        .filter(|_| !skip("upload-certs"));
+    if let Some(key) = upload {
         println!("[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace");
         crate::copycerts::upload(&client, &pki_dir, key).await?;
         println!("[upload-certs] Using certificate key:\n{key}");
@@ -250,7 +256,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
     if !skip("show-join-command") {
         print!(
             "{}",
-            success_message(cfg, &join, opts.certificate_key.as_deref())
+            success_message(cfg, &join, upload.map(String::as_str))
         );
     }
     Ok(Outcome {
