@@ -81,6 +81,8 @@ pub struct Config {
     pub etcd_servers: Vec<String>,
     /// Key prefix in etcd, `/registry` by default.
     pub etcd_prefix: String,
+    /// The client side of TLS to etcd (`https://` endpoints).
+    pub etcd_tls: Option<storage::etcd::EtcdTls>,
     /// Address to listen on.
     pub bind_address: IpAddr,
     /// Plain-HTTP port, served only when given (0 picks a free one; see
@@ -144,6 +146,7 @@ impl Default for Config {
         Config {
             etcd_servers: vec!["http://127.0.0.1:2379".into()],
             etcd_prefix: "/registry".into(),
+            etcd_tls: None,
             bind_address: IpAddr::from([127, 0, 0, 1]),
             port: None,
             secure_port: Some(6443),
@@ -276,6 +279,7 @@ impl ApiServer {
             &config.etcd_servers,
             &config.etcd_prefix,
             config.etcd_timeout,
+            config.etcd_tls.as_ref(),
         )
         .await?;
         if let Some(path) = &config.encryption_provider_config {

@@ -27,6 +27,15 @@ struct Flags {
     /// Key prefix of every object in etcd.
     #[arg(long = "etcd-prefix", default_value = "/registry")]
     etcd_prefix: String,
+    /// SSL Certificate Authority file used to secure etcd communication.
+    #[arg(long = "etcd-cafile")]
+    etcd_cafile: Option<PathBuf>,
+    /// SSL certification file used to secure etcd communication.
+    #[arg(long = "etcd-certfile")]
+    etcd_certfile: Option<PathBuf>,
+    /// SSL key file used to secure etcd communication.
+    #[arg(long = "etcd-keyfile")]
+    etcd_keyfile: Option<PathBuf>,
     /// Address to serve on.
     #[arg(long = "bind-address", default_value = "127.0.0.1")]
     bind_address: IpAddr,
@@ -223,6 +232,13 @@ async fn run() -> anyhow::Result<()> {
     let config = apiserver::Config {
         etcd_servers: flags.etcd_servers,
         etcd_prefix: flags.etcd_prefix,
+        etcd_tls: (flags.etcd_cafile.is_some() || flags.etcd_certfile.is_some()).then_some(
+            apiserver::storage::etcd::EtcdTls {
+                ca_file: flags.etcd_cafile,
+                cert_file: flags.etcd_certfile,
+                key_file: flags.etcd_keyfile,
+            },
+        ),
         bind_address: flags.bind_address,
         port: flags.port,
         secure_port: (flags.secure_port != 0).then_some(flags.secure_port),

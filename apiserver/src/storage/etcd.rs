@@ -124,16 +124,63 @@ pub fn prefix_end(prefix: &str) -> Vec<u8> {
     vec![0]
 }
 
+/// How the apiserver proves itself to etcd and checks etcd's certificate
+/// (kubeadm's `apiserver-etcd-client` pair and the etcd CA).
+#[derive(Debug, Clone, Default)]
+pub struct EtcdTls {
+    /// `--etcd-cafile`: the CA that signed etcd's serving certificate.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// `--etcd-certfile`: the client certificate shown to etcd.
+    pub cert_file: Option<std::path::PathBuf>,
+    /// `--etcd-keyfile`: its private key.
+    pub key_file: Option<std::path::PathBuf>,
+}
+
+impl EtcdTls {
+    fn options(&self) -> Result<etcd_client::TlsOptions> {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p)
+                .map_err(|e| StorageError::Unavailable(format!("reading {}: {e}", p.display())))
+        };
+        let mut tls = etcd_client::TlsOptions::new();
+        if let Some(ca) = &self.ca_file {
+            tls = tls.ca_certificate(etcd_client::Certificate::from_pem(read(ca)?));
+        }
+        match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => {
+                tls = tls.identity(etcd_client::Identity::from_pem(read(cert)?, read(key)?));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(StorageError::Unavailable(
+                    "--etcd-certfile and --etcd-keyfile go together".into(),
+                ))
+            }
+        }
+        Ok(tls)
+    }
+}
+
 impl Store {
     /// Connects to etcd. The connection is lazy: the apiserver starts (and
     /// answers `/readyz` with a failure) even while etcd is down, and reconnects
     /// by itself when etcd comes back.
-    pub async fn connect(endpoints: &[String], prefix: &str, timeout: Duration) -> Result<Store> {
-        let options = ConnectOptions::new()
+    /// With `tls`, `https://` endpoints are dialed with its CA and client
+    /// certificate (`--etcd-cafile`, `--etcd-certfile`, `--etcd-keyfile`).
+    pub async fn connect(
+        endpoints: &[String],
+        prefix: &str,
+        timeout: Duration,
+        tls: Option<&EtcdTls>,
+    ) -> Result<Store> {
+        let mut options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(timeout)
             .with_keep_alive(Duration::from_secs(5), Duration::from_secs(3))
             .with_keep_alive_while_idle(true);
+        if let Some(tls) = tls {
+            options = options.with_tls(tls.options()?);
+        }
         let client = Client::connect(endpoints, Some(options))
             .await
             .map_err(map_err)?;

@@ -1,0 +1,102 @@
+//! The kubelet on a kubeadm node (the `kubelet-start` phase): its
+//! configuration, shared by every node through the `kube-system/kubelet-
+//! config` ConfigMap (key `kubelet`) and written to
+//! `/var/lib/kubelet/config.yaml`, and its unit.
+//!
+//! On the first control-plane node the kubelet gets `kubelet.conf` with a
+//! certificate `init` signed. On a joining node it gets
+//! `bootstrap-kubelet.conf` (the bootstrap token) as
+//! `--bootstrap-kubeconfig`, and writes `kubelet.conf` itself once the
+//! controller-manager signed its CertificateSigningRequest, keeping the
+//! pair in `--cert-dir` (`/var/lib/kubelet/pki`).
+
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::controlplane::Unit;
+
+/// The ConfigMap holding the kubelet's configuration.
+pub const CONFIG_MAP: &str = "kubelet-config";
+/// Its key.
+pub const CONFIG_KEY: &str = "kubelet";
+
+/// The cluster-wide KubeletConfiguration.
+pub fn configuration(cfg: &Config) -> String {
+    let ca = cfg.paths.pki_dir().join("ca.crt");
+    let dns = cfg
+        .dns_ip()
+        .map(|ip| vec![ip.to_string()])
+        .unwrap_or_default();
+    let doc = json!({
+        "apiVersion": "kubelet.config.k8s.io/v1beta1",
+        "kind": "KubeletConfiguration",
+        "authentication": {
+            "anonymous": {"enabled": false},
+            "webhook": {"enabled": true},
+            "x509": {"clientCAFile": ca.display().to_string()},
+        },
+        "authorization": {"mode": "Webhook"},
+        // Our built-in runtime writes cgroupfs paths; under systemd the
+        // unit's Delegate=yes hands it its subtree.
+        "cgroupDriver": "cgroupfs",
+        "clusterDNS": dns,
+        "clusterDomain": cfg.dns_domain,
+        "rotateCertificates": true,
+    });
+    serde_yaml_ng::to_string(&doc).unwrap_or_default()
+}
+
+/// Publishes the configuration for joining nodes.
+pub async fn upload(client: &kube::Client, cfg: &Config) -> Result<(), crate::apiclient::Error> {
+    crate::apiclient::apply::<ConfigMap>(
+        client,
+        &json!({
+            "metadata": {"name": CONFIG_MAP, "namespace": "kube-system"},
+            "data": {CONFIG_KEY: configuration(cfg)},
+        }),
+    )
+    .await
+}
+
+/// Reads the published configuration (a joining node, with its token).
+pub async fn download(client: &kube::Client) -> Result<String, kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    let cm = api.get(CONFIG_MAP).await?;
+    Ok(cm
+        .data
+        .and_then(|d| d.get(CONFIG_KEY).cloned())
+        .unwrap_or_default())
+}
+
+/// The kubelet's unit; `bootstrap` adds `--bootstrap-kubeconfig`.
+pub fn unit(cfg: &Config, bootstrap: bool) -> Unit {
+    let dir = cfg.paths.kubelet_dir();
+    let mut exec = vec![cfg.binary("kubelet").display().to_string()];
+    if bootstrap {
+        exec.push(format!(
+            "--bootstrap-kubeconfig={}",
+            cfg.paths.kubeconfig("bootstrap-kubelet.conf").display()
+        ));
+    }
+    exec.extend([
+        format!(
+            "--kubeconfig={}",
+            cfg.paths.kubeconfig("kubelet.conf").display()
+        ),
+        format!("--config={}", dir.join("config.yaml").display()),
+        format!("--root-dir={}", dir.display()),
+        format!("--cert-dir={}", dir.join("pki").display()),
+        format!("--hostname-override={}", cfg.node_name),
+        format!("--node-ip={}", cfg.advertise_address),
+        format!("--port={}", cfg.kubelet_port),
+    ]);
+    Unit {
+        name: "kubelet".into(),
+        description: "kubelet: the Kubernetes node agent".into(),
+        exec,
+        after: vec![],
+        delegate: true,
+    }
+}

@@ -1,0 +1,432 @@
+//! `kubeadm`: the command line (upstream's commands and flags, plus a few
+//! of ours for tests and network-namespace machines, marked so); the work
+//! is in the library.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use kubeadm::bootstraptoken::{self, Token};
+use kubeadm::config::{Config, Runner};
+use kubeadm::paths::Paths;
+
+/// Bootstraps a Kubernetes cluster: `init` on the first control-plane
+/// node, then the printed `join` on every other machine.
+#[derive(Debug, Parser)]
+#[command(name = "kubeadm", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run this command in order to set up the Kubernetes control plane.
+    Init(InitFlags),
+    /// Run this on any machine you wish to join an existing cluster.
+    Join(JoinFlags),
+    /// Manage bootstrap tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Commands related to handling kubernetes certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+    /// Performs a best effort revert of changes made to this host by
+    /// 'kubeadm init' or 'kubeadm join'.
+    Reset(ResetFlags),
+    /// (ours) Runs the units kubeadm wrote as supervised processes; started
+    /// by init/join with --control-plane-runner processes.
+    #[command(hide = true)]
+    Supervise(RootFlag),
+}
+
+#[derive(Debug, Args)]
+struct RootFlag {
+    /// (ours) Every path kubeadm reads or writes (/etc/kubernetes,
+    /// /var/lib/etcd, /var/lib/kubelet, /etc/systemd/system, ...) is taken
+    /// under this directory, so a test or a network-namespace machine
+    /// installs into a directory of its own.
+    #[arg(long, default_value = "/")]
+    host_root: PathBuf,
+}
+
+/// Flags of a machine that `init` and `join` share.
+#[derive(Debug, Args)]
+struct MachineFlags {
+    #[command(flatten)]
+    root: RootFlag,
+    /// Specify the node name.
+    #[arg(long)]
+    node_name: Option<String>,
+    /// The IP address the API Server will advertise it's listening on
+    /// (and this node's address). Default: the default route's interface.
+    #[arg(long = "apiserver-advertise-address")]
+    advertise_address: Option<IpAddr>,
+    /// Port for the API Server to bind to.
+    #[arg(long = "apiserver-bind-port", default_value_t = 6443)]
+    bind_port: u16,
+    /// (ours) How the control plane and the kubelet run: systemd units, or
+    /// the same command lines as processes kubeadm supervises (tests,
+    /// network-namespace machines, no systemd).
+    #[arg(long, value_enum, default_value = "systemd")]
+    control_plane_runner: Runner,
+    /// (ours) Where the apiserver, controller-manager, scheduler and
+    /// kubelet binaries are.
+    #[arg(long, default_value = "/usr/local/bin")]
+    binaries_dir: PathBuf,
+    /// (ours) etcd's client port.
+    #[arg(long, default_value_t = 2379)]
+    etcd_client_port: u16,
+    /// (ours) etcd's peer port.
+    #[arg(long, default_value_t = 2380)]
+    etcd_peer_port: u16,
+    /// (ours) The scheduler's secure port.
+    #[arg(long, default_value_t = 10259)]
+    scheduler_port: u16,
+    /// (ours) The controller-manager's secure port.
+    #[arg(long, default_value_t = 10257)]
+    controller_manager_port: u16,
+    /// (ours) The kubelet's port.
+    #[arg(long, default_value_t = 10250)]
+    kubelet_port: u16,
+    /// List of phases to be skipped.
+    #[arg(long, value_delimiter = ',')]
+    skip_phases: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct InitFlags {
+    #[command(flatten)]
+    machine: MachineFlags,
+    /// Specify a stable IP address or DNS name for the control plane.
+    #[arg(long)]
+    control_plane_endpoint: Option<String>,
+    /// Specify range of IP addresses for the pod network.
+    #[arg(long)]
+    pod_network_cidr: Option<String>,
+    /// Use alternative range of IP address for service VIPs.
+    #[arg(long, default_value = "10.96.0.0/12")]
+    service_cidr: String,
+    /// Use alternative domain for services.
+    #[arg(long, default_value = "cluster.local")]
+    service_dns_domain: String,
+    /// Optional extra Subject Alternative Names for the API Server serving
+    /// certificate.
+    #[arg(long, value_delimiter = ',')]
+    apiserver_cert_extra_sans: Vec<String>,
+    /// The token to use for establishing bidirectional trust between nodes
+    /// and control-plane nodes.
+    #[arg(long)]
+    token: Option<String>,
+    /// The duration before the token is automatically deleted (0: never).
+    #[arg(long, default_value = "24h0m0s")]
+    token_ttl: String,
+    /// Upload control-plane certificates to the kubeadm-certs Secret.
+    #[arg(long)]
+    upload_certs: bool,
+    /// Key used to encrypt the control-plane certificates in the
+    /// kubeadm-certs Secret (64 hex characters; default: a new one).
+    #[arg(long)]
+    certificate_key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct JoinFlags {
+    /// The control-plane endpoint, HOST:PORT.
+    endpoint: String,
+    #[command(flatten)]
+    machine: MachineFlags,
+    /// Use this token for both discovery-token and tls-bootstrap-token.
+    #[arg(long)]
+    token: Option<String>,
+    /// For token-based discovery, the token used to validate cluster
+    /// information fetched from the API server.
+    #[arg(long)]
+    discovery_token: Option<String>,
+    /// For token-based discovery, validate that the root CA public key
+    /// matches this hash (format: "sha256:<hex>").
+    #[arg(long, value_delimiter = ',')]
+    discovery_token_ca_cert_hash: Vec<String>,
+    /// For token-based discovery, allow joining without
+    /// --discovery-token-ca-cert-hash pinning.
+    #[arg(long)]
+    discovery_token_unsafe_skip_ca_verification: bool,
+    /// Create a new control plane instance on this node (the shared keys
+    /// copied to /etc/kubernetes/pki first, docs/install.md).
+    #[arg(long)]
+    control_plane: bool,
+    /// Use this key to decrypt the certificate secrets uploaded by init
+    /// (with --control-plane).
+    #[arg(long)]
+    certificate_key: Option<String>,
+    /// How long discovery and the TLS bootstrap may take.
+    #[arg(long, default_value = "5m0s")]
+    timeout: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create bootstrap tokens on the server.
+    Create(TokenCreateFlags),
+    /// List bootstrap tokens on the server.
+    List(KubeconfigFlag),
+    /// Delete bootstrap tokens on the server.
+    Delete {
+        /// Token ids or whole tokens.
+        #[arg(required = true)]
+        tokens: Vec<String>,
+        #[command(flatten)]
+        kubeconfig: KubeconfigFlag,
+    },
+}
+
+#[derive(Debug, Args)]
+struct KubeconfigFlag {
+    #[command(flatten)]
+    root: RootFlag,
+    /// The kubeconfig file to use when talking to the cluster (default:
+    /// /etc/kubernetes/admin.conf under --host-root).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+}
+
+impl KubeconfigFlag {
+    fn path(&self) -> PathBuf {
+        self.kubeconfig
+            .clone()
+            .unwrap_or_else(|| Paths::new(&self.root.host_root).kubeconfig("admin.conf"))
+    }
+}
+
+#[derive(Debug, Args)]
+struct TokenCreateFlags {
+    /// The token to create (default: a random one).
+    token: Option<String>,
+    #[command(flatten)]
+    kubeconfig: KubeconfigFlag,
+    /// Instead of printing only the token, print the full 'kubeadm join'
+    /// flag needed to join the cluster using the token.
+    #[arg(long)]
+    print_join_command: bool,
+    /// The duration before the token is automatically deleted (0: never).
+    #[arg(long, default_value = "24h0m0s")]
+    ttl: String,
+    /// A human friendly description of how this token is used.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Describes the ways in which this token can be used.
+    #[arg(long, value_delimiter = ',', default_value = "signing,authentication")]
+    usages: Vec<String>,
+    /// Extra groups that this token will authenticate as.
+    #[arg(long, value_delimiter = ',', default_value = bootstraptoken::NODE_TOKEN_GROUP)]
+    groups: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Check certificates expiration for a Kubernetes cluster.
+    CheckExpiration(RootFlag),
+    /// Renew certificates for a Kubernetes cluster.
+    Renew {
+        /// all, or one of: admin.conf, super-admin.conf,
+        /// controller-manager.conf, scheduler.conf, apiserver,
+        /// apiserver-kubelet-client, front-proxy-client, etcd-server,
+        /// etcd-peer, etcd-healthcheck-client, apiserver-etcd-client.
+        name: String,
+        #[command(flatten)]
+        root: RootFlag,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ResetFlags {
+    #[command(flatten)]
+    root: RootFlag,
+    /// Reset the node without prompting for confirmation.
+    #[arg(short, long)]
+    force: bool,
+}
+
+fn ttl(text: &str) -> anyhow::Result<Option<Duration>> {
+    let d = parse_duration(text).with_context(|| format!("invalid duration {text:?}"))?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
+/// Go durations: `24h0m0s`, `90s`, `1h30m`, `0`.
+fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = 0f64;
+    let mut num = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            num.push(c);
+            continue;
+        }
+        let mut unit = c.to_string();
+        if c == 'm' && chars.peek() == Some(&'s') {
+            unit.push('s');
+            chars.next();
+        }
+        let n: f64 = num.parse().context("a number before each unit")?;
+        num.clear();
+        total += n * match unit.as_str() {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            u => anyhow::bail!("unknown unit {u:?}"),
+        };
+    }
+    anyhow::ensure!(num.is_empty(), "a unit after {num}");
+    Ok(Duration::from_secs_f64(total))
+}
+
+fn machine_config(m: &MachineFlags) -> anyhow::Result<Config> {
+    let advertise_address = match m.advertise_address {
+        Some(a) => a,
+        None => kubeadm::config::default_address()
+            .context("no default route: give --apiserver-advertise-address")?,
+    };
+    Ok(Config {
+        paths: Paths::new(&m.root.host_root),
+        node_name: m
+            .node_name
+            .clone()
+            .unwrap_or_else(kubeadm::config::hostname),
+        advertise_address,
+        bind_port: m.bind_port,
+        control_plane_endpoint: None,
+        service_cidr: "10.96.0.0/12".into(),
+        pod_network_cidr: None,
+        dns_domain: "cluster.local".into(),
+        extra_sans: vec![],
+        binaries_dir: m.binaries_dir.clone(),
+        etcd_client_port: m.etcd_client_port,
+        etcd_peer_port: m.etcd_peer_port,
+        scheduler_port: m.scheduler_port,
+        controller_manager_port: m.controller_manager_port,
+        kubelet_port: m.kubelet_port,
+        runner: m.control_plane_runner,
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Init(f) => {
+            let mut cfg = machine_config(&f.machine)?;
+            cfg.control_plane_endpoint = f.control_plane_endpoint;
+            cfg.pod_network_cidr = f.pod_network_cidr;
+            cfg.service_cidr = f.service_cidr;
+            cfg.dns_domain = f.service_dns_domain;
+            cfg.extra_sans = f.apiserver_cert_extra_sans;
+            let opts = kubeadm::init::Options {
+                token: f.token.as_deref().map(Token::parse).transpose()?,
+                token_ttl: ttl(&f.token_ttl)?,
+                skip_phases: f.machine.skip_phases,
+                timeout: Duration::from_secs(240),
+                certificate_key: f.upload_certs.then(|| {
+                    f.certificate_key
+                        .clone()
+                        .unwrap_or_else(kubeadm::copycerts::generate_key)
+                }),
+            };
+            kubeadm::init::run(&cfg, &opts).await?;
+        }
+        Command::Join(f) => {
+            let token = f
+                .discovery_token
+                .or(f.token)
+                .context("--token or --discovery-token is required")?;
+            let mut cfg = machine_config(&f.machine)?;
+            cfg.control_plane_endpoint = Some(f.endpoint.clone());
+            let opts = kubeadm::join::Options {
+                endpoint: f.endpoint,
+                token: Token::parse(&token)?,
+                ca_hashes: f.discovery_token_ca_cert_hash,
+                skip_ca_verification: f.discovery_token_unsafe_skip_ca_verification,
+                skip_phases: f.machine.skip_phases,
+                control_plane: f.control_plane,
+                certificate_key: f.certificate_key,
+                timeout: parse_duration(&f.timeout)?,
+            };
+            kubeadm::join::run(&cfg, &opts).await?;
+        }
+        Command::Token(TokenCommand::Create(f)) => {
+            let opts = bootstraptoken::Options {
+                ttl: ttl(&f.ttl)?,
+                usages: f.usages,
+                groups: f.groups,
+                description: f.description,
+            };
+            let token = f.token.as_deref().map(Token::parse).transpose()?;
+            let out =
+                kubeadm::token::create(&f.kubeconfig.path(), token, &opts, f.print_join_command)
+                    .await?;
+            println!("{out}");
+        }
+        Command::Token(TokenCommand::List(k)) => {
+            print!("{}", kubeadm::token::list(&k.path()).await?)
+        }
+        Command::Token(TokenCommand::Delete { tokens, kubeconfig }) => {
+            for line in kubeadm::token::delete(&kubeconfig.path(), &tokens).await? {
+                println!("{line}");
+            }
+        }
+        Command::Certs(CertsCommand::CheckExpiration(r)) => {
+            let paths = Paths::new(&r.host_root);
+            println!(
+                "[check-expiration] Reading configuration from the files in {:?}",
+                paths.kubernetes_dir().display().to_string()
+            );
+            println!();
+            print!(
+                "{}",
+                kubeadm::certs::check_expiration(&paths, chrono::Utc::now())?
+            );
+        }
+        Command::Certs(CertsCommand::Renew { name, root }) => {
+            let paths = Paths::new(&root.host_root);
+            for line in kubeadm::certs::renew(&paths, &name)? {
+                println!("{line}");
+            }
+            println!("\nDone renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd, so that they can use the new certificates.");
+        }
+        Command::Reset(f) => {
+            if !f.force {
+                use std::io::{BufRead, Write};
+                print!("[reset] Are you sure you want to proceed? [y/N]: ");
+                std::io::stdout().flush()?;
+                let mut answer = String::new();
+                std::io::stdin().lock().read_line(&mut answer)?;
+                anyhow::ensure!(
+                    answer.trim().eq_ignore_ascii_case("y"),
+                    "aborted reset operation"
+                );
+            }
+            kubeadm::reset::run(&Paths::new(&f.root.host_root)).await;
+        }
+        Command::Supervise(r) => kubeadm::supervisor::run(&Paths::new(&r.host_root)).await?,
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() {
+    if let Err(e) = run(Cli::parse()).await {
+        // Our errors' messages already hold their causes; add the rest.
+        let mut text = e.to_string();
+        for cause in e.chain().skip(1) {
+            let c = cause.to_string();
+            if !text.contains(&c) {
+                text = format!("{text}: {c}");
+            }
+        }
+        eprintln!("error execution phase: {text}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,148 @@
+//! `kubeadm reset`: undoes `init` or `join` on this machine: stops what
+//! kubeadm started (systemd units or the supervisor and its processes),
+//! unmounts what the kubelet mounted under `/var/lib/kubelet`, and removes
+//! the units, `/etc/kubernetes` (PKI and kubeconfigs), `/var/lib/etcd` and
+//! `/var/lib/kubelet` (with the kubelet's CNI configuration).
+//!
+//! Like upstream it does not touch iptables rules (each kubelet's service
+//! proxy owns its chains) or the node object in the cluster (`kubectl
+//! delete node` does that).
+
+use std::path::{Path, PathBuf};
+
+use crate::paths::Paths;
+use crate::{controlplane, init, supervisor};
+
+/// What reset removed.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Files and directories removed.
+    pub removed: Vec<PathBuf>,
+    /// Mount points unmounted.
+    pub unmounted: Vec<PathBuf>,
+}
+
+/// Mount points at or under `dir`, deepest first.
+fn mounts_under(dir: &Path) -> Vec<PathBuf> {
+    let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return vec![];
+    };
+    let mut found: Vec<PathBuf> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(p.replace("\\040", " ")))
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    found.dedup();
+    found
+}
+
+/// The value of `--NAME=` in `unit`'s command line.
+fn flag<'a>(unit: &'a controlplane::Unit, name: &str) -> Option<&'a str> {
+    let prefix = format!("--{name}=");
+    unit.exec
+        .iter()
+        .find_map(|a| a.strip_prefix(prefix.as_str()))
+}
+
+/// On a control-plane node of several: removes its etcd member through
+/// the others and drops it from `ClusterStatus`, as upstream's reset does
+/// (else the cluster counts a dead member against its quorum).
+async fn leave_etcd(paths: &Paths, etcd: &controlplane::Unit) -> Result<bool, crate::Error> {
+    let (Some(peer), Some(own)) = (
+        flag(etcd, "initial-advertise-peer-urls"),
+        flag(etcd, "advertise-client-urls"),
+    ) else {
+        return Ok(false);
+    };
+    let admin = crate::apiclient::from_file(&paths.kubeconfig("admin.conf")).await?;
+    let all = crate::etcd::endpoints(&admin).await?;
+    let others: Vec<String> = all.iter().filter(|e| *e != own).cloned().collect();
+    if others.is_empty() {
+        return Ok(false);
+    }
+    let removed = crate::etcd::remove_member(
+        &paths.pki_dir(),
+        &others,
+        peer,
+        std::time::Duration::from_secs(30),
+    )
+    .await?;
+    crate::etcd::record_endpoints(&admin, &others).await?;
+    Ok(removed)
+}
+
+/// Runs `reset`.
+pub async fn run(paths: &Paths) -> Report {
+    let mut report = Report::default();
+    let units = controlplane::written(&paths.units_dir());
+    if let Some(etcd) = units.iter().find(|u| u.name == "etcd") {
+        let leave =
+            tokio::time::timeout(std::time::Duration::from_secs(40), leave_etcd(paths, etcd));
+        match leave.await {
+            Ok(Ok(true)) => println!("[reset] Removed this node's member from the etcd cluster"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => eprintln!("[reset] Could not remove this node's etcd member: {e}"),
+            Err(_) => eprintln!("[reset] Could not remove this node's etcd member: timed out"),
+        }
+    }
+    if supervisor::stop(paths) {
+        println!("[reset] Stopped the supervised processes (kubeadm supervise)");
+    }
+    let systemd = paths.is_host() && !units.is_empty() && Path::new("/run/systemd/system").exists();
+    if systemd {
+        let names: Vec<String> = units
+            .iter()
+            .map(|u| format!("{}.service", u.name))
+            .collect();
+        let mut args = vec!["disable", "--now"];
+        args.extend(names.iter().map(String::as_str));
+        if let Err(e) = init::systemctl(&args) {
+            eprintln!("[reset] {e}");
+        }
+        println!("[reset] Stopped {}", names.join(", "));
+    }
+    for dir in [paths.kubelet_dir(), paths.etcd_data_dir()] {
+        for mount in mounts_under(&dir) {
+            let ok = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&mount)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            if ok {
+                report.unmounted.push(mount);
+            }
+        }
+    }
+    let mut doomed: Vec<PathBuf> = units.iter().map(|u| u.path(&paths.units_dir())).collect();
+    doomed.extend([
+        paths.kubernetes_dir(),
+        paths.etcd_data_dir(),
+        paths.kubelet_dir(),
+        paths.run_dir(),
+        paths.log_dir(),
+    ]);
+    for path in doomed {
+        let gone = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if gone.is_ok() {
+            println!("[reset] Deleted {:?}", path.display().to_string());
+            report.removed.push(path);
+        }
+    }
+    if systemd {
+        let _ = init::systemctl(&["daemon-reload"]);
+    }
+    println!("\nThe reset process does not reset or clean up iptables rules or IPVS tables.");
+    println!("The kubelet's service proxy chains (KUBE-*) can be removed with iptables -F/-X.\n");
+    println!(
+        "The reset process does not clean your kubeconfig files and you must remove them manually."
+    );
+    println!("Please, check the contents of the $HOME/.kube/config file.");
+    report
+}
