@@ -500,13 +500,20 @@ pub(crate) fn comment(s: &str) -> String {
 /// The rules of a chain that spreads new connections over `eps`
 /// (`KUBE-SVC-*` over all endpoints, `KUBE-SVL-*` over local ones):
 /// session affinity first, then rule `i` of `n` with probability `1/(n-i)`.
-fn balance(out: &mut String, chain: &str, name: &str, sp: &ServicePort, eps: &[SocketAddrV4]) {
+fn balance(
+    out: &mut String,
+    chain: &str,
+    name: &Commenter,
+    sp: &ServicePort,
+    eps: &[SocketAddrV4],
+) {
     if let Some(secs) = sp.affinity_seconds {
         for ep in eps {
             let sep = sp.sep_chain(ep);
             let _ = writeln!(
                 out,
-                "-A {chain} -m comment --comment \"{name} -> {ep}\" -m recent --name {sep} --rcheck --seconds {secs} --reap -j {sep}"
+                "-A {chain}{} -m recent --name {sep} --rcheck --seconds {secs} --reap -j {sep}",
+                name.to(ep)
             );
         }
     }
@@ -517,15 +524,43 @@ fn balance(out: &mut String, chain: &str, name: &str, sp: &ServicePort, eps: &[S
         if left > 1 {
             let _ = writeln!(
                 out,
-                "-A {chain} -m comment --comment \"{name} -> {ep}\" -m statistic --mode random --probability {:.10} -j {sep}",
+                "-A {chain}{} -m statistic --mode random --probability {:.10} -j {sep}",
+                name.to(ep),
                 1.0 / left as f64
             );
         } else {
-            let _ = writeln!(
-                out,
-                "-A {chain} -m comment --comment \"{name} -> {ep}\" -j {sep}"
-            );
+            let _ = writeln!(out, "-A {chain}{} -j {sep}", name.to(ep));
         }
+    }
+}
+
+/// Above this many endpoints in all, the per-endpoint rules carry no
+/// comment (kube-proxy's "large cluster mode", same threshold): with
+/// 10,000 endpoints the comments are about a third of what
+/// `iptables-restore` parses.
+pub const LARGE_CLUSTER_ENDPOINTS: usize = 1000;
+
+/// The comment of a Service port's per-endpoint rules, or none in a large
+/// cluster.
+struct Commenter {
+    name: Option<String>,
+}
+
+impl Commenter {
+    /// ` -m comment --comment "<name>"`, or nothing.
+    fn plain(&self) -> String {
+        self.name
+            .as_ref()
+            .map(|n| format!(" -m comment --comment \"{n}\""))
+            .unwrap_or_default()
+    }
+
+    /// ` -m comment --comment "<name> -> <endpoint>"`, or nothing.
+    fn to(&self, ep: &SocketAddrV4) -> String {
+        self.name
+            .as_ref()
+            .map(|n| format!(" -m comment --comment \"{n} -> {ep}\""))
+            .unwrap_or_default()
     }
 }
 
@@ -562,8 +597,12 @@ pub fn render(ports: &[ServicePort], stale: &[String], opts: &Options) -> String
         "-A {POSTROUTING_CHAIN} -m comment --comment \"service traffic requiring SNAT\" -j MASQUERADE"
     );
 
+    let large = ports.iter().map(|p| p.endpoints.len()).sum::<usize>() > LARGE_CLUSTER_ENDPOINTS;
     for sp in ports {
         let name = comment(&sp.display_name());
+        let per_endpoint = Commenter {
+            name: (!large).then(|| name.clone()),
+        };
         let proto = sp.protocol.as_str();
         if sp.endpoints.is_empty() {
             for ip in std::iter::once(&sp.cluster_ip).chain(&sp.load_balancer_ips) {
@@ -647,12 +686,12 @@ pub fn render(ports: &[ServicePort], stale: &[String], opts: &Options) -> String
                 let _ = writeln!(per_service, "-A {ext} -j {svl}");
             }
         }
-        balance(&mut per_service, &svc, &name, sp, &sp.endpoints);
+        balance(&mut per_service, &svc, &per_endpoint, sp, &sp.endpoints);
         if let Some(svl) = svl
             .as_ref()
             .filter(|_| sp.internal_local || sp.external_local)
         {
-            balance(&mut per_service, svl, &name, sp, &local);
+            balance(&mut per_service, svl, &per_endpoint, sp, &local);
         }
         for ep in &sp.endpoints {
             let sep = sp.sep_chain(ep);
@@ -663,14 +702,16 @@ pub fn render(ports: &[ServicePort], stale: &[String], opts: &Options) -> String
                 Some(cidr) => {
                     let _ = writeln!(
                         per_service,
-                        "-A {sep} -s {cidr} -m comment --comment \"{name}\" -j {MARK_MASQ_CHAIN}"
+                        "-A {sep} -s {cidr}{} -j {MARK_MASQ_CHAIN}",
+                        per_endpoint.plain()
                     );
                 }
                 None => {
                     let _ = writeln!(
                         per_service,
-                        "-A {sep} -s {}/32 -m comment --comment \"{name}\" -j {MARK_MASQ_CHAIN}",
-                        ep.ip()
+                        "-A {sep} -s {}/32{} -j {MARK_MASQ_CHAIN}",
+                        ep.ip(),
+                        per_endpoint.plain()
                     );
                 }
             }
@@ -681,7 +722,8 @@ pub fn render(ports: &[ServicePort], stale: &[String], opts: &Options) -> String
             };
             let _ = writeln!(
                 per_service,
-                "-A {sep} -p {proto} -m comment --comment \"{name}\"{recent} -m {proto} -j DNAT --to-destination {ep}"
+                "-A {sep} -p {proto}{}{recent} -m {proto} -j DNAT --to-destination {ep}",
+                per_endpoint.plain()
             );
         }
     }
