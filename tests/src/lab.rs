@@ -409,6 +409,99 @@ impl Drop for Lab {
     }
 }
 
+/// A fake host outside the cluster: its own network namespace plugged
+/// into the lab's switch at 10.200.X.200, with no route anywhere else, and
+/// busybox httpd answering `/cgi-bin/peer` with the address the request
+/// came from. Removed (server and namespace) on drop.
+pub struct ExternalHost {
+    /// Its network namespace.
+    pub netns: String,
+    /// Its address on the lab's network.
+    pub ip: String,
+    server: std::process::Child,
+    _www: tempfile::TempDir,
+}
+
+impl ExternalHost {
+    /// Makes the host and starts its server (panics if it cannot).
+    pub fn start(lab: &Lab) -> ExternalHost {
+        let netns = format!("mkext-{}", std::process::id());
+        let ip = format!("10.200.{}.200", lab.subnet());
+        let sw = lab.switch_netns();
+        let run = |args: &[&str]| {
+            let ok = Command::new("ip")
+                .args(args)
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "ip {}", args.join(" "));
+        };
+        // A leftover of a killed run goes first.
+        let _ = Command::new("ip").args(["netns", "del", &netns]).status();
+        run(&["netns", "add", &netns]);
+        run(&["-n", &netns, "link", "set", "lo", "up"]);
+        run(&[
+            "-n", &sw, "link", "add", "ext", "type", "veth", "peer", "name", "eth0", "netns",
+            &netns,
+        ]);
+        run(&["-n", &sw, "link", "set", "ext", "master", "br0", "up"]);
+        run(&[
+            "-n",
+            &netns,
+            "addr",
+            "add",
+            &format!("{ip}/24"),
+            "dev",
+            "eth0",
+        ]);
+        run(&["-n", &netns, "link", "set", "eth0", "up"]);
+        let www = tempfile::tempdir().expect("temp dir");
+        let cgi = www.path().join("cgi-bin");
+        std::fs::create_dir_all(&cgi).expect("cgi-bin");
+        let script = cgi.join("peer");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' \"$REMOTE_ADDR\"\n",
+        )
+        .expect("cgi script");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        let server = Command::new("ip")
+            .args(["netns", "exec", &netns, "busybox", "httpd", "-f", "-p"])
+            .arg(format!("{ip}:8080"))
+            .arg("-h")
+            .arg(www.path())
+            .spawn()
+            .expect("busybox httpd starts");
+        ExternalHost {
+            netns,
+            ip,
+            server,
+            _www: www,
+        }
+    }
+}
+
+impl ExternalHost {
+    /// Runs a command on the host (in its network namespace).
+    pub fn run(&self, cmd: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.netns])
+            .args(cmd)
+            .output()
+            .expect("ip netns exec runs")
+    }
+}
+
+impl Drop for ExternalHost {
+    fn drop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .status();
+    }
+}
+
 /// Polls `f` every 250 ms until it returns `Some` or `timeout` passes.
 pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;

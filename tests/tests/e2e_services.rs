@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tests::lab::{wait_until, Lab, SPREAD_WEB};
+use tests::lab::{wait_until, ExternalHost, Lab, SPREAD_WEB};
 
 /// Beside [`SPREAD_WEB`] (two web pods, one per node, and the Service
 /// `web`): a `self` Service for the pod labelled `hairpin=yes` only, and a
@@ -410,85 +410,6 @@ fn node_internal_ips(lab: &Lab) -> std::collections::BTreeMap<String, String> {
             Some((str_at(n, &["metadata", "name"]).to_string(), ip))
         })
         .collect()
-}
-
-/// A fake host outside the cluster: its own network namespace plugged
-/// into the lab's switch at 10.200.X.200, with no route anywhere else, and
-/// busybox httpd answering `/cgi-bin/peer` with the address the request
-/// came from. Removed (server and namespace) on drop.
-struct ExternalHost {
-    netns: String,
-    ip: String,
-    server: std::process::Child,
-    _www: tempfile::TempDir,
-}
-
-impl ExternalHost {
-    fn start(lab: &Lab) -> ExternalHost {
-        let netns = format!("mkext-{}", std::process::id());
-        let ip = format!("10.200.{}.200", lab.subnet());
-        let sw = lab.switch_netns();
-        let run = |args: &[&str]| {
-            let ok = Command::new("ip")
-                .args(args)
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "ip {}", args.join(" "));
-        };
-        // A leftover of a killed run goes first.
-        let _ = Command::new("ip").args(["netns", "del", &netns]).status();
-        run(&["netns", "add", &netns]);
-        run(&["-n", &netns, "link", "set", "lo", "up"]);
-        run(&[
-            "-n", &sw, "link", "add", "ext", "type", "veth", "peer", "name", "eth0", "netns",
-            &netns,
-        ]);
-        run(&["-n", &sw, "link", "set", "ext", "master", "br0", "up"]);
-        run(&[
-            "-n",
-            &netns,
-            "addr",
-            "add",
-            &format!("{ip}/24"),
-            "dev",
-            "eth0",
-        ]);
-        run(&["-n", &netns, "link", "set", "eth0", "up"]);
-        let www = tempfile::tempdir().expect("temp dir");
-        let cgi = www.path().join("cgi-bin");
-        std::fs::create_dir_all(&cgi).expect("cgi-bin");
-        let script = cgi.join("peer");
-        std::fs::write(
-            &script,
-            "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' \"$REMOTE_ADDR\"\n",
-        )
-        .expect("cgi script");
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-            .expect("chmod");
-        let server = Command::new("ip")
-            .args(["netns", "exec", &netns, "busybox", "httpd", "-f", "-p"])
-            .arg(format!("{ip}:8080"))
-            .arg("-h")
-            .arg(www.path())
-            .spawn()
-            .expect("busybox httpd starts");
-        ExternalHost {
-            netns,
-            ip,
-            server,
-            _www: www,
-        }
-    }
-}
-
-impl Drop for ExternalHost {
-    fn drop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.netns])
-            .status();
-    }
 }
 
 /// Egress: a pod on each node fetches a page from a host outside the

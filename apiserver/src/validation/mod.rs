@@ -98,6 +98,20 @@ pub fn required(field: impl Into<String>) -> FieldError {
     }
 }
 
+/// A required field, with upstream's detail (`Required value: <detail>`;
+/// plain `Required value` when the detail is empty).
+pub fn required_because(field: &str, detail: &str) -> FieldError {
+    FieldError {
+        kind: FieldErrorKind::Required,
+        field: field.to_string(),
+        message: if detail.is_empty() {
+            "Required value".into()
+        } else {
+            format!("Required value: {detail}")
+        },
+    }
+}
+
 /// A value given twice where each must be unique (a name in a list).
 pub fn duplicate(field: impl Into<String>, value: &str) -> FieldError {
     FieldError {

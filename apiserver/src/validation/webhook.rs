@@ -7,20 +7,7 @@
 use serde_json::{json, Value};
 
 use super::object_meta::{is_dns1123_subdomain, DNS1123_SUBDOMAIN_MSG};
-use super::{invalid, FieldError, FieldErrorKind};
-
-/// A required field, with upstream's detail.
-fn required_because(field: &str, detail: &str) -> FieldError {
-    FieldError {
-        kind: FieldErrorKind::Required,
-        field: field.to_string(),
-        message: if detail.is_empty() {
-            "Required value".into()
-        } else {
-            format!("Required value: {detail}")
-        },
-    }
-}
+use super::{invalid, required_because, FieldError};
 
 /// Checks a `clientConfig` found at `field` (`webhooks[0].clientConfig`,
 /// `spec.conversion.webhookClientConfig`).

@@ -210,35 +210,12 @@ pub async fn run(client: kube::Client, view: Arc<ServiceView>, cfg: IngressConfi
     let (secrets, sw) = reflector::store::<Secret>();
     let (tx, mut changes) = watch::channel(0u64);
     let tx = Arc::new(tx);
-    tokio::spawn(crate::services::feed(
-        reflector::reflector(
-            iw,
-            watcher(Api::all(client.clone()), watcher::Config::default()).default_backoff(),
-        ),
-        "ingresses",
-        tx.clone(),
-    ));
-    tokio::spawn(crate::services::feed(
-        reflector::reflector(
-            cw,
-            watcher(Api::all(client.clone()), watcher::Config::default()).default_backoff(),
-        ),
-        "ingressclasses",
-        tx.clone(),
-    ));
+    let all = watcher::Config::default;
+    watch_into(iw, client.clone(), all(), "ingresses", &tx);
+    watch_into(cw, client.clone(), all(), "ingressclasses", &tx);
     // Only TLS Secrets: the node never holds the cluster's other Secrets.
-    tokio::spawn(crate::services::feed(
-        reflector::reflector(
-            sw,
-            watcher(
-                Api::all(client),
-                watcher::Config::default().fields("type=kubernetes.io/tls"),
-            )
-            .default_backoff(),
-        ),
-        "secrets",
-        tx,
-    ));
+    let tls_only = all().fields("type=kubernetes.io/tls");
+    watch_into(sw, client, tls_only, "secrets", &tx);
     let shared = Arc::new(Shared::default());
     let tls = match forward::tls_config(shared.clone()) {
         Ok(tls) => Some(tls),
@@ -295,6 +272,27 @@ pub async fn run(client: kube::Client, view: Arc<ServiceView>, cfg: IngressConfi
         changes.borrow_and_update();
         services.borrow_and_update();
     }
+}
+
+/// Starts a reflector of every `K` the watch `cfg` selects into `writer`,
+/// ticking `tx` on changes.
+fn watch_into<K>(
+    writer: reflector::store::Writer<K>,
+    client: kube::Client,
+    cfg: watcher::Config,
+    what: &'static str,
+    tx: &Arc<watch::Sender<u64>>,
+) where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let events = reflector::reflector(writer, watcher(Api::all(client), cfg).default_backoff());
+    tokio::spawn(crate::services::feed(events, what, tx.clone()));
 }
 
 /// One rebuild of the routing from the stores; the Secret errors as text.
