@@ -8,7 +8,6 @@
 //! `pods/proxy`, `services/proxy` and `nodes/proxy` reach the same pods.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;

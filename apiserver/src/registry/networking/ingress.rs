@@ -125,7 +125,12 @@ fn host_problems(pointer: &str, host: &str, rule: bool, errs: &mut Vec<FieldErro
 /// One `http.paths[]` entry: its path type and path, then its backend.
 fn http_path(obj: &Value, pointer: &str, entry: &Value, errs: &mut Vec<FieldError>) {
     let kind_field = field_path(&format!("{pointer}/pathType"));
-    let Some(kind) = entry.get("pathType").filter(|k| !k.is_null()) else {
+    // An absent pathType reads as "" once the typed object is written
+    // back (the field is a plain string there).
+    let Some(kind) = entry
+        .get("pathType")
+        .filter(|k| !k.is_null() && k.as_str() != Some(""))
+    else {
         errs.push(required_because(&kind_field, "pathType must be specified"));
         return;
     };
