@@ -54,8 +54,20 @@ pub async fn listen(addr: SocketAddr, tls: Option<Arc<rustls::ServerConfig>>, sh
             return;
         }
     };
+    tracing::info!(%addr, https = tls.is_some(), "ingress proxy listening");
+    serve_listener(listener, tls, shared).await;
+}
+
+/// Accepts connections on `listener` until the process ends.
+async fn serve_listener(
+    listener: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shared: Arc<Shared>,
+) {
+    let Ok(addr) = listener.local_addr() else {
+        return;
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(%addr, scheme, "ingress proxy listening");
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -270,6 +282,81 @@ async fn handle(mut req: Request<Incoming>, shared: &Shared, seen: Seen) -> Resp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Reads from `s` up to the end of an HTTP head.
+    async fn head<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> String {
+        let mut buf = Vec::new();
+        let mut byte = [0u8; 1];
+        while !buf.ends_with(b"\r\n\r\n") {
+            match s.read(&mut byte).await {
+                Ok(1) => buf.push(byte[0]),
+                _ => break,
+            }
+        }
+        String::from_utf8_lossy(&buf).into_owned()
+    }
+
+    /// A WebSocket-style upgrade through the proxy on loopback: the
+    /// endpoint sees the upgrade request with the forwarded headers,
+    /// answers 101, and then the bytes flow both ways.
+    #[tokio::test]
+    async fn an_upgrade_is_spliced_through() {
+        let backend = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let backend_addr = match backend.local_addr().expect("addr") {
+            SocketAddr::V4(a) => a,
+            SocketAddr::V6(_) => unreachable!("bound to 127.0.0.1"),
+        };
+        let endpoint = tokio::spawn(async move {
+            let (mut s, _) = backend.accept().await.expect("accept");
+            let request = head(&mut s).await;
+            s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
+                .await
+                .expect("write");
+            let mut word = [0u8; 5];
+            s.read_exact(&mut word).await.expect("read");
+            word.reverse();
+            s.write_all(&word).await.expect("write");
+            request
+        });
+        let ingress: k8s_openapi::api::networking::v1::Ingress =
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "i", "namespace": "ns"},
+                "spec": {"defaultBackend": {"service": {"name": "echo", "port": {"number": 80}}}},
+            }))
+            .expect("ingress");
+        let mut port = super::super::tests::service_port();
+        port.name = "echo".into();
+        port.endpoints = vec![backend_addr];
+        let (routing, _) = super::super::Routing::build(&[&ingress], &[port], &[]);
+        let shared = Arc::new(Shared::default());
+        shared.set(routing);
+        let proxy = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let proxy_addr = proxy.local_addr().expect("addr");
+        tokio::spawn(serve_listener(proxy, None, shared));
+
+        let mut client = TcpStream::connect(proxy_addr).await.expect("connect");
+        client
+            .write_all(b"GET /ws HTTP/1.1\r\nHost: chat.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+            .await
+            .expect("write");
+        let answer = head(&mut client).await;
+        assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+        client.write_all(b"hello").await.expect("write");
+        let mut echoed = [0u8; 5];
+        client.read_exact(&mut echoed).await.expect("read");
+        assert_eq!(&echoed, b"olleh");
+        let request = endpoint.await.expect("endpoint").to_ascii_lowercase();
+        assert!(request.starts_with("get /ws http/1.1"), "{request}");
+        for want in [
+            "upgrade: websocket",
+            "connection: upgrade",
+            "x-forwarded-for: 127.0.0.1",
+            "host: chat.example",
+        ] {
+            assert!(request.contains(want), "{want} in {request}");
+        }
+    }
 
     #[test]
     fn hop_by_hop_headers_go_but_an_upgrade_keeps_its_own() {

@@ -320,18 +320,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn backends_resolve_by_port_number_or_name_and_rotate() {
-        let ing: Ingress = serde_json::from_value(json!({
-            "metadata": {"name": "i", "namespace": "ns"},
-            "spec": {"rules": [{"http": {"paths": [
-                {"path": "/a", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
-                {"path": "/b", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"name": "http"}}}},
-                {"path": "/c", "pathType": "Prefix", "backend": {"service": {"name": "gone", "port": {"number": 80}}}},
-            ]}}]},
-        }))
-        .expect("ingress");
-        let port = ServicePort {
+    /// The Service port `ns/web` 80 (`http`) with two ready endpoints.
+    pub(super) fn service_port() -> ServicePort {
+        ServicePort {
             namespace: "ns".into(),
             name: "web".into(),
             port_name: "http".into(),
@@ -349,7 +340,21 @@ mod tests {
             internal_local: false,
             external_local: false,
             health_check_node_port: None,
-        };
+        }
+    }
+
+    #[test]
+    fn backends_resolve_by_port_number_or_name_and_rotate() {
+        let ing: Ingress = serde_json::from_value(json!({
+            "metadata": {"name": "i", "namespace": "ns"},
+            "spec": {"rules": [{"http": {"paths": [
+                {"path": "/a", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+                {"path": "/b", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"name": "http"}}}},
+                {"path": "/c", "pathType": "Prefix", "backend": {"service": {"name": "gone", "port": {"number": 80}}}},
+            ]}}]},
+        }))
+        .expect("ingress");
+        let port = service_port();
         let (routing, errors) = Routing::build(&[&ing], &[port], &[]);
         assert!(errors.is_empty());
         let a = routing.table.route("x", "/a").expect("a").clone();
