@@ -3,6 +3,8 @@
 //! - [`resources`]: the table of served resources (group, version, kind, plural,
 //!   namespaced, short names, subresources). It drives the apiserver's routes,
 //!   discovery and storage keys.
+//! - [`ingress_class`]: which IngressClass (and so which controller) an
+//!   Ingress belongs to.
 //! - [`labels`]: label selectors (`app=web,tier in (fe,be),!canary`).
 //! - [`fields`]: field selectors (`spec.nodeName=node-1,status.phase!=Running`)
 //!   and which fields each resource supports.
@@ -17,6 +19,7 @@
 
 pub mod duration;
 pub mod fields;
+pub mod ingress_class;
 pub mod labels;
 pub mod patch;
 pub mod protobuf;

@@ -24,6 +24,7 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "statefulset",
     "serviceaccount",
     "service-lb",
+    "ingress-status",
     "root-ca-cert-publisher",
     "replicationcontroller",
     "disruption",

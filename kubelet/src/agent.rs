@@ -8,6 +8,7 @@
 //! proxy::run                            (iptables NAT for Services' ClusterIPs)
 //! cluster_dns::run                      (cluster DNS on the clusterDNS IP)
 //! network::policy::run                  (iptables filter for NetworkPolicies)
+//! ingress::run                          (HTTP(S) ingress proxy on the node's address)
 //! server::serve :10250                  (over TLS, callers checked: logs, exec, attach, ...)
 //! eviction::manager::run                (node pressure: conditions, evict one pod a cycle)
 //! pod::run                              (a worker per pod bound to this node)
@@ -239,6 +240,16 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
             cfg.file.service_proxy_in_root_netns,
         ));
     }
+    tokio::spawn(crate::ingress::run(
+        client.clone(),
+        services.clone(),
+        crate::ingress::IngressConfig {
+            enabled: cfg.file.ingress_proxy,
+            addresses: node_ip.parse().ok().into_iter().collect(),
+            http_port: cfg.file.ingress_http_port,
+            https_port: cfg.file.ingress_https_port,
+        },
+    ));
 
     let recorder = component_base::events::Recorder::with_host(
         client.clone(),

@@ -23,6 +23,9 @@
 //! serviceProxyInRootNetns: false    # ... even in the host's own network namespace
 //! masqueradeEgress: true            # pods' traffic beyond the pod network leaves
 //!                                   # with the node's address (crate::network::egress)
+//! ingressProxy: true                # serve Ingresses of our class (crate::ingress)
+//! ingressHTTPPort: 80               # ... on the node's address, HTTP
+//! ingressHTTPSPort: 443             # ... and HTTPS (certificates by SNI)
 //! clusterDNSServer: true            # answer DNS on the clusterDNS IP (crate::cluster_dns)
 //! clusterDNSServerInRootNetns: false # ... even in the host's own network namespace
 //! imageGCHighThresholdPercent: 85    # image GC above this disk usage ...
@@ -144,6 +147,15 @@ pub struct FileConfig {
     /// in the host's root network namespace. Off: it refuses there.
     #[serde(rename = "clusterDNSServerInRootNetns")]
     pub cluster_dns_server_in_root_netns: bool,
+    /// Run the ingress proxy ([`crate::ingress`]) for the Ingresses of the
+    /// `minik8s.io/ingress` class (not an upstream field).
+    pub ingress_proxy: bool,
+    /// The ingress proxy's HTTP port on the node's address.
+    #[serde(rename = "ingressHTTPPort")]
+    pub ingress_http_port: u16,
+    /// The ingress proxy's HTTPS port on the node's address.
+    #[serde(rename = "ingressHTTPSPort")]
+    pub ingress_https_port: u16,
     /// Image GC starts when the image store's disk is fuller than this
     /// (percent; 100 turns it off).
     #[serde(rename = "imageGCHighThresholdPercent")]
@@ -292,6 +304,9 @@ impl Default for FileConfig {
             masquerade_egress: true,
             network_policy: true,
             cluster_dns_server: true,
+            ingress_proxy: true,
+            ingress_http_port: 80,
+            ingress_https_port: 443,
             cluster_dns_server_in_root_netns: false,
             image_gc_high_threshold_percent: 85,
             image_gc_low_threshold_percent: 80,
@@ -435,6 +450,7 @@ mod tests {
         assert_eq!(c.cluster_domain, "cluster.local");
         assert!(c.service_proxy && !c.service_proxy_in_root_netns);
         assert!(c.cluster_dns_server && !c.cluster_dns_server_in_root_netns);
+        assert!(c.ingress_proxy && c.ingress_http_port == 80 && c.ingress_https_port == 443);
         std::fs::write(&p, "serviceProxy: false\nserviceProxyInRootNetns: true\nclusterDNSServer: false\nclusterDNSServerInRootNetns: true\n").unwrap();
         let c = FileConfig::load(&p).unwrap();
         assert!(!c.service_proxy && c.service_proxy_in_root_netns);

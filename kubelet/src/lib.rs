@@ -1,7 +1,7 @@
 //! The kubelet library: the node agent ([`agent`]: [`node`], [`pod`],
 //! node-pressure [`eviction`],
-//! [`volumes`], [`network`], the service [`proxy`] and the cluster DNS
-//! server [`cluster_dns`] over one view of the cluster's [`services`], the
+//! [`volumes`], [`network`], the service [`proxy`], the [`ingress`] proxy
+//! and the cluster DNS server [`cluster_dns`] over one view of the cluster's [`services`], the
 //! API [`server`]) and the `kubelet ctl` debug command ([`ctl`]), both on top
 //! of the built-in container runtime, which is its own crate
 //! ([`container_runtime`]) so that it cannot reach the Kubernetes API.
@@ -11,6 +11,7 @@ pub mod config;
 pub mod credentialprovider;
 pub mod ctl;
 pub mod eviction;
+pub mod ingress;
 pub mod network;
 pub mod node;
 pub mod pod;

@@ -455,20 +455,6 @@ impl Drop for Lab {
     }
 }
 
-/// Polls `f` every 250 ms until it returns `Some` or `timeout` passes.
-pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 /// A fake host outside the cluster: its own network namespace plugged
 /// into the lab's switch at 10.200.X.200, with no route anywhere else, and
 /// busybox httpd answering `/cgi-bin/peer` with the address the request
@@ -476,14 +462,14 @@ pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Opt
 pub struct ExternalHost {
     /// Its network namespace.
     pub netns: String,
-    /// Its address on the lab's switch.
+    /// Its address on the lab's network.
     pub ip: String,
     server: std::process::Child,
     _www: tempfile::TempDir,
 }
 
 impl ExternalHost {
-    /// Starts the host (one per lab at a time: the address is fixed).
+    /// Makes the host and starts its server (panics if it cannot).
     pub fn start(lab: &Lab) -> ExternalHost {
         let netns = format!("mkext-{}", std::process::id());
         let ip = format!("10.200.{}.200", lab.subnet());
@@ -541,6 +527,17 @@ impl ExternalHost {
     }
 }
 
+impl ExternalHost {
+    /// Runs a command on the host (in its network namespace).
+    pub fn run(&self, cmd: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.netns])
+            .args(cmd)
+            .output()
+            .expect("ip netns exec runs")
+    }
+}
+
 impl Drop for ExternalHost {
     fn drop(&mut self) {
         let _ = self.server.kill();
@@ -548,5 +545,19 @@ impl Drop for ExternalHost {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.netns])
             .status();
+    }
+}
+
+/// Polls `f` every 250 ms until it returns `Some` or `timeout` passes.
+pub fn wait_until<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(250));
     }
 }

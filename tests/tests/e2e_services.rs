@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tests::lab::{wait_until, Lab, SPREAD_WEB};
+use tests::lab::{wait_until, ExternalHost, Lab, SPREAD_WEB};
 
 /// Beside [`SPREAD_WEB`] (two web pods, one per node, and the Service
 /// `web`): a `self` Service for the pod labelled `hairpin=yes` only, and a
@@ -383,7 +383,7 @@ fn http_request(ip: &str, port: u16, path: &str) -> Option<(u16, String)> {
 /// request come from the pod's node: the node masquerades what its pods
 /// send beyond the pod network.
 fn pods_reach_an_outside_host_through_their_node(lab: &Lab) {
-    let host = tests::lab::ExternalHost::start(lab);
+    let host = ExternalHost::start(lab);
     let node_ips = lab.node_internal_ips();
     let url = format!("http://{}:8080/cgi-bin/peer", host.ip);
     for pod in web_pods(lab) {

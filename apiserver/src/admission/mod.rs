@@ -19,7 +19,9 @@
 //!   ResourceQuotas, and is charged to them before it is stored;
 //! - [`storage`]: a new claim gets the default StorageClass
 //!   (DefaultStorageClass), claims and volumes their protection finalizers
-//!   (StorageObjectInUseProtection).
+//!   (StorageObjectInUseProtection);
+//! - [`ingress_class`]: a new Ingress gets the default IngressClass
+//!   (DefaultIngressClass).
 //!
 //! The validating phase starts with [`pod_security`] (the Pod Security
 //! Standards per namespace: refuses pods, warns about workloads' templates
@@ -33,6 +35,7 @@
 //! (`--disable-admission-plugins`, upstream's flag) are off.
 
 pub mod admission_policy;
+pub mod ingress_class;
 pub mod limit_ranger;
 pub mod mutating_admission_policy;
 pub mod namespace_lifecycle;
@@ -62,6 +65,7 @@ pub const SWITCHABLE: &[&str] = &[
     webhook::VALIDATING_PLUGIN_NAME,
     storage::DEFAULT_STORAGE_CLASS,
     storage::IN_USE_PROTECTION,
+    ingress_class::PLUGIN_NAME,
 ];
 
 /// Plug-ins that always run: the API's own bookkeeping depends on them

@@ -24,6 +24,7 @@ pub mod endpointslice;
 pub mod endpointslicemirroring;
 pub mod garbagecollector;
 pub mod horizontalpodautoscaler;
+pub mod ingressstatus;
 pub mod job;
 pub mod namespace;
 pub mod nodeipam;
@@ -152,6 +153,11 @@ const CONTROLLERS: &[(&str, &str, StartFn)] = &[
         serviceaccount::start,
     ),
     ("service-lb", "service-controller", servicelb::start),
+    (
+        "ingress-status",
+        "ingress-status-controller",
+        ingressstatus::start,
+    ),
     (
         "root-ca-cert-publisher",
         "root-ca-cert-publisher",

@@ -20,6 +20,7 @@ use super::{Context, Started};
 use crate::events::{Recorder, NORMAL};
 use crate::machinery::controller::{Action, Reconciler, Result};
 use crate::machinery::informer::{key_of, Store};
+use crate::machinery::node_addresses::{addresses, ready_node_ips};
 use crate::machinery::owner_client::{update_status, ApiOwnerClient, OwnerClient};
 use crate::machinery::queue::Queue;
 
@@ -73,39 +74,12 @@ fn is_load_balancer(s: &Service) -> bool {
     })
 }
 
-/// A node's Ready condition and InternalIP (what decides its part).
-fn addresses(n: &Node) -> (bool, Option<String>) {
-    let status = n.status.as_ref();
-    let ready = status
-        .and_then(|s| s.conditions.as_ref())
-        .into_iter()
-        .flatten()
-        .any(|c| c.type_ == "Ready" && c.status == "True");
-    let ip = status
-        .and_then(|s| s.addresses.as_ref())
-        .into_iter()
-        .flatten()
-        .find(|a| a.type_ == "InternalIP")
-        .map(|a| a.address.clone());
-    (ready, ip)
-}
-
 impl ServiceLb {
     /// The ingress every LoadBalancer Service gets: each Ready node's
     /// InternalIP, sorted.
     fn ingress(&self) -> Vec<LoadBalancerIngress> {
-        let mut ips: Vec<String> = self
-            .nodes
-            .list()
-            .iter()
-            .filter_map(|n| match addresses(n) {
-                (true, Some(ip)) => Some(ip),
-                _ => None,
-            })
-            .collect();
-        ips.sort();
-        ips.dedup();
-        ips.into_iter()
+        ready_node_ips(&self.nodes)
+            .into_iter()
             .map(|ip| LoadBalancerIngress {
                 ip: Some(ip),
                 ip_mode: Some("VIP".into()),

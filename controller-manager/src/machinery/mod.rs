@@ -32,7 +32,8 @@
 //!
 //! And for the rest: [`meta`] (times, labels, selectors, int-or-percent),
 //! [`service_endpoints`] (a Service's pods and ports, for the Endpoints and
-//! EndpointSlice controllers) and [`per_namespace`] (an object kept in
+//! EndpointSlice controllers), [`node_addresses`] (the Ready nodes'
+//! addresses, for the built-in load balancers) and [`per_namespace`] (an object kept in
 //! every namespace, for the ServiceAccounts controller and the root CA
 //! publisher).
 
@@ -43,6 +44,7 @@ pub mod history;
 pub mod informer;
 pub mod job_status;
 pub mod meta;
+pub mod node_addresses;
 pub mod owner_client;
 pub mod per_namespace;
 pub mod pod_control;

@@ -1,6 +1,8 @@
 //! IngressClasses: which controller implements Ingresses of a class. The
-//! controller is required and fixed; parameters are cluster-scoped unless
-//! they name a namespace.
+//! controller is required, fixed and a domain-prefixed path
+//! (`minik8s.io/ingress`, at most 250 bytes); parameters are cluster-scoped
+//! unless they say `Namespace` (and then name one; a cluster-scoped
+//! reference may not). Messages as upstream's.
 
 use k8s_openapi::api::networking::v1::IngressClass;
 use serde_json::{json, Value};
@@ -9,7 +11,10 @@ use crate::defaults::set_default;
 use crate::printers::*;
 use crate::registry::generic::Typed;
 use crate::validation::rules::{one_of, require_nonempty, unchanged};
-use crate::validation::FieldError;
+use crate::validation::{forbidden, invalid, name_problems, FieldError, FieldErrorKind, NameRule};
+
+/// Upstream's limit on `spec.controller`.
+const MAX_CONTROLLER_LEN: usize = 250;
 
 /// The IngressClass strategy.
 pub const STRATEGY: Typed<IngressClass> = Typed::new(COLUMNS, cells)
@@ -28,6 +33,17 @@ fn defaults(obj: &mut Value) {
 
 fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
     require_nonempty(obj, "/spec/controller", errs);
+    let controller = s(obj, "/spec/controller");
+    if controller.len() > MAX_CONTROLLER_LEN {
+        errs.push(FieldError {
+            kind: FieldErrorKind::TooLong,
+            field: "spec.controller".into(),
+            message: format!("Too long: may not be more than {MAX_CONTROLLER_LEN} bytes"),
+        });
+    }
+    if !controller.is_empty() {
+        domain_prefixed_path(controller, errs);
+    }
     if obj
         .pointer("/spec/parameters")
         .is_some_and(Value::is_object)
@@ -40,9 +56,45 @@ fn rules(obj: &Value, errs: &mut Vec<FieldError>) {
             &["Cluster", "Namespace"],
             errs,
         );
-        if s(obj, "/spec/parameters/scope") == "Namespace" {
-            require_nonempty(obj, "/spec/parameters/namespace", errs);
+        let namespaced = obj
+            .pointer("/spec/parameters/namespace")
+            .is_some_and(|n| !n.is_null());
+        match s(obj, "/spec/parameters/scope") {
+            "Namespace" => require_nonempty(obj, "/spec/parameters/namespace", errs),
+            "Cluster" if namespaced => errs.push(forbidden(
+                "spec.parameters.namespace",
+                "`parameters.scope` is set to 'Cluster'",
+            )),
+            _ => {}
         }
+    }
+}
+
+/// Upstream's `IsDomainPrefixedPath`: a DNS subdomain, `/`, and a
+/// non-empty path of RFC 3986 path characters.
+fn domain_prefixed_path(value: &str, errs: &mut Vec<FieldError>) {
+    let field = "spec.controller";
+    let Some((host, path)) = value
+        .split_once('/')
+        .filter(|(h, p)| !h.is_empty() && !p.is_empty())
+    else {
+        errs.push(invalid(
+            field,
+            &json!(value),
+            "must be a domain-prefixed path (such as \"acme.io/foo\")",
+        ));
+        return;
+    };
+    for p in name_problems(NameRule::Dns1123Subdomain, host) {
+        errs.push(invalid(field, &json!(host), &p));
+    }
+    let path_char = |c: char| c.is_ascii_alphanumeric() || "/-._~%!$&'()*+,;=:".contains(c);
+    if !path.chars().all(path_char) {
+        errs.push(invalid(
+            field,
+            &json!(path),
+            "Invalid path (regex used for validation is '[A-Za-z0-9/\\-._~%!$&'()*+,;=:]+')",
+        ));
     }
 }
 
@@ -85,4 +137,35 @@ fn cells(obj: &Value) -> Vec<Value> {
         json!(parameters),
         json!(age(obj)),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(spec: Value) -> Vec<String> {
+        let mut errs = Vec::new();
+        rules(&json!({"metadata": {"name": "c"}, "spec": spec}), &mut errs);
+        errs.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn controllers_are_domain_prefixed_paths_and_scopes_are_kept() {
+        assert!(problems(json!({"controller": "minik8s.io/ingress"})).is_empty());
+        assert_eq!(
+            problems(json!({"controller": "ingress"})),
+            ["spec.controller: Invalid value: \"ingress\": must be a domain-prefixed path (such as \"acme.io/foo\")"]
+        );
+        assert_eq!(problems(json!({"controller": "Acme.io/x"})).len(), 1);
+        assert_eq!(problems(json!({"controller": "acme.io/a b"})).len(), 1);
+        assert_eq!(
+            problems(json!({"controller": format!("acme.io/{}", "x".repeat(250))}))[0],
+            "spec.controller: Too long: may not be more than 250 bytes"
+        );
+        assert_eq!(
+            problems(json!({"controller": "acme.io/x", "parameters": {
+                "kind": "K", "name": "n", "scope": "Cluster", "namespace": "ns"}})),
+            ["spec.parameters.namespace: Forbidden: `parameters.scope` is set to 'Cluster'"]
+        );
+    }
 }
