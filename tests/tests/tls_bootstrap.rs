@@ -29,7 +29,6 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
-use tests::controllers::ControllerManager;
 use tests::harness::{binary, eventually, free_port, kubectl, unique, ApiServer, Etcd};
 use tests::pki;
 
@@ -139,6 +138,15 @@ fn remove_cgroup(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
+/// A task aborted when the test ends.
+struct Aborting(tokio::task::JoinHandle<anyhow::Result<()>>);
+
+impl Drop for Aborting {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The subject of a PEM certificate, as openssl prints it.
 fn subject(pem: &[u8]) -> String {
     let dir = tempfile::tempdir().expect("dir");
@@ -214,10 +222,17 @@ async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
     let port = free_port();
     let s = |p: &Path| p.to_str().expect("utf-8").to_string();
     let mut args = pki::apiserver_tls_flags(dir.path(), &ca_dir, port);
+    let sa_key = pki::ec_private_key(dir.path(), "sa.key");
     args.extend([
         "--authorization-mode".into(),
         "Node,RBAC".into(),
         "--enable-bootstrap-token-auth".into(),
+        "--service-account-signing-key-file".into(),
+        s(&sa_key),
+        "--service-account-key-file".into(),
+        s(&sa_key),
+        "--service-account-issuer".into(),
+        "https://kubernetes.default.svc.cluster.local".into(),
     ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let etcd = Etcd::start().await.expect("etcd");
@@ -228,23 +243,51 @@ async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
     let admin = controller_manager::config::client(None, Some(&api.url))
         .await
         .expect("admin client");
-    let _cm = ControllerManager::start(
-        &api.url,
-        &[
+    // The controller-manager as kubeadm runs it: over TLS as
+    // system:kube-controller-manager, each controller with its own
+    // ServiceAccount's token (so their roles are what is tested).
+    let (kcm_crt, kcm_key) = pki::client_cert(
+        dir.path(),
+        &ca_dir,
+        "kcm",
+        "system:kube-controller-manager",
+        &[],
+    );
+    let kcm_conf = dir.path().join("controller-manager.conf");
+    kubeconfig(
+        &kcm_conf,
+        &https,
+        &ca,
+        &format!(
+            "{{client-certificate: {}, client-key: {}}}",
+            kcm_crt.display(),
+            kcm_key.display()
+        ),
+    );
+    let kcm_config = component_base::client::config(Some(&kcm_conf), None)
+        .await
+        .expect("controller-manager config");
+    let cm_config = controller_manager::Config {
+        controllers: [
             "csrapproving",
             "csrsigning",
             "bootstrapsigner",
             "tokencleaner",
-        ],
-        |c| {
-            c.cluster_signing = Some(controller_manager::controllers::csrsigning::Settings {
-                cert_file: ca.clone(),
-                key_file: ca_dir.join("ca.key"),
-                duration: Duration::from_secs(60),
-            });
-        },
-    )
-    .await;
+        ]
+        .map(String::from)
+        .to_vec(),
+        cluster_signing: Some(controller_manager::controllers::csrsigning::Settings {
+            cert_file: ca.clone(),
+            key_file: ca_dir.join("ca.key"),
+            duration: Duration::from_secs(60),
+        }),
+        service_account_credentials: Some(kcm_config.clone()),
+        ..Default::default()
+    };
+    let _cm = Aborting(tokio::spawn(controller_manager::run(
+        kube::Client::try_from(kcm_config).expect("controller-manager client"),
+        cm_config,
+    )));
     kubeadm_rbac(&admin).await;
 
     // The token, and cluster-info for the signer to sign.
