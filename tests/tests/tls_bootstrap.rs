@@ -653,6 +653,92 @@ async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
         Some("KubectlDeny")
     );
     assert!(issued(&bob_csr).is_none());
+
+    // Approving needs `approve` on the signer, not only the right to write
+    // /approval (CertificateApproval admission).
+    let rbac: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(admin.clone());
+    let bindings: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(admin.clone());
+    for (role, rules) in [
+        (
+            "csr-approval-writer",
+            json!([{"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests", "certificatesigningrequests/approval"], "verbs": ["get", "update"]}]),
+        ),
+        (
+            "client-signer-approver",
+            json!([{"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "resourceNames": ["kubernetes.io/kube-apiserver-client"], "verbs": ["approve"]}]),
+        ),
+    ] {
+        let r = serde_json::from_value(json!({"metadata": {"name": role}, "rules": rules}))
+            .expect("role");
+        rbac.create(&PostParams::default(), &r).await.expect("role");
+    }
+    let bind = |role: &str| {
+        serde_json::from_value::<k8s_openapi::api::rbac::v1::ClusterRoleBinding>(json!({
+            "metadata": {"name": role},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol"}],
+        }))
+        .expect("binding")
+    };
+    bindings
+        .create(&PostParams::default(), &bind("csr-approval-writer"))
+        .await
+        .expect("binding");
+    let carol = openssl_request(dir.path(), "carol-req", "/CN=dave");
+    csrs.create(
+        &PostParams::default(),
+        &csr(
+            "dave",
+            &carol,
+            "kubernetes.io/kube-apiserver-client",
+            &client_usages,
+        ),
+    )
+    .await
+    .expect("csr");
+    let (carol_crt, carol_key) = pki::client_cert(dir.path(), &ca_dir, "carol", "carol", &[]);
+    let carol_conf = dir.path().join("carol.conf");
+    kubeconfig(
+        &carol_conf,
+        &https,
+        &ca,
+        &format!(
+            "{{client-certificate: {}, client-key: {}}}",
+            carol_crt.display(),
+            carol_key.display()
+        ),
+    );
+    let as_carol = |args: &[&str]| {
+        let mut all = vec!["--kubeconfig".to_string(), s(&carol_conf)];
+        all.extend(args.iter().map(|a| a.to_string()));
+        let out = Command::new("/usr/bin/kubectl")
+            .args(&all)
+            .env("KUBECONFIG", "/dev/null")
+            .output()
+            .expect("kubectl");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, err) = as_carol(&["certificate", "approve", "dave"]);
+    assert!(
+        !ok && err.contains("user not permitted to approve requests with signerName"),
+        "{err}"
+    );
+    bindings
+        .create(&PostParams::default(), &bind("client-signer-approver"))
+        .await
+        .expect("binding");
+    let approved = eventually(Duration::from_secs(10), || async {
+        let (ok, _) = as_carol(&["certificate", "approve", "dave"]);
+        ok.then_some(())
+    })
+    .await;
+    assert!(
+        approved.is_some(),
+        "carol may approve once she may approve for the signer"
+    );
     let out = kubectl(&api.url, &["certificate", "approve", "bob"]).expect("kubectl");
     assert!(!out.success, "approving a denied CSR must fail: {out:?}");
 }

@@ -21,6 +21,10 @@
 //!   (DefaultStorageClass), claims and volumes their protection finalizers
 //!   (StorageObjectInUseProtection).
 //!
+//! - [`certificates`]: approving a CertificateSigningRequest or issuing its
+//!   certificate needs `approve`/`sign` on its signer (CertificateApproval,
+//!   CertificateSigning; checked by the `/approval` and `/status` writes).
+//!
 //! The validating phase starts with [`pod_security`] (the Pod Security
 //! Standards per namespace: refuses pods, warns about workloads' templates
 //! and checks namespaces' labels).
@@ -33,6 +37,7 @@
 //! (`--disable-admission-plugins`, upstream's flag) are off.
 
 pub mod admission_policy;
+pub mod certificates;
 pub mod limit_ranger;
 pub mod mutating_admission_policy;
 pub mod namespace_lifecycle;
