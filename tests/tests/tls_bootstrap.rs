@@ -29,7 +29,9 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret};
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
-use tests::harness::{binary, eventually, free_port, kubectl, unique, ApiServer, Etcd};
+use tests::harness::{
+    binary, eventually, free_port, kubectl, our_kubectl_cached, unique, ApiServer, Etcd,
+};
 use tests::pki;
 
 const TOKEN_GROUP: &str = "system:bootstrappers:kubeadm:default-node-token";
@@ -738,6 +740,32 @@ async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
     assert!(
         approved.is_some(),
         "carol may approve once she may approve for the signer"
+    );
+    // Ours prints the same and writes the same condition.
+    let erin = openssl_request(dir.path(), "erin", "/CN=erin");
+    csrs.create(
+        &PostParams::default(),
+        &csr(
+            "erin",
+            &erin,
+            "kubernetes.io/kube-apiserver-client",
+            &client_usages,
+        ),
+    )
+    .await
+    .expect("csr");
+    let cache = dir.path().join("kubectl-cache");
+    let ours = our_kubectl_cached(&api.url, &cache, &["certificate", "approve", "erin"])
+        .expect("our kubectl");
+    assert!(ours.success, "{ours:?}");
+    assert_eq!(
+        ours.stdout.trim(),
+        "certificatesigningrequest.certificates.k8s.io/erin approved"
+    );
+    let erin_csr = csrs.get("erin").await.expect("erin");
+    assert_eq!(
+        condition(&erin_csr, "Approved").map(|c| c.0).as_deref(),
+        Some("KubectlApprove")
     );
     let out = kubectl(&api.url, &["certificate", "approve", "bob"]).expect("kubectl");
     assert!(!out.success, "approving a denied CSR must fail: {out:?}");
