@@ -129,3 +129,23 @@ async fn rotate(rotation: &Rotation, client: &RotatingClient) -> Result<Pair, Er
     client.replace(next);
     Ok(pair)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_deadline_is_between_70_and_90_percent_of_the_life() {
+        let now = chrono::Utc::now();
+        let pair = Pair {
+            cert_pem: String::new(),
+            key_pem: String::new(),
+            not_before: now,
+            not_after: now + chrono::Duration::seconds(1000),
+        };
+        for _ in 0..100 {
+            let d = (deadline(&pair) - now).num_seconds();
+            assert!((700..=900).contains(&d), "{d}");
+        }
+    }
+}

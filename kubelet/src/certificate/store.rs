@@ -122,3 +122,36 @@ pub fn update(dir: &Path, pair: &Pair) -> Result<PathBuf, Error> {
     std::fs::rename(&tmp, &link).map_err(io(&link))?;
     Ok(link)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair() -> Pair {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        let cert = params.self_signed(&key).expect("cert");
+        Pair::new(cert.pem(), key.serialize_pem()).expect("pair")
+    }
+
+    #[test]
+    fn each_pair_gets_its_own_file_and_the_symlink_moves() {
+        let dir = tempfile::tempdir().expect("dir");
+        let first = pair();
+        let link = update(dir.path(), &first).expect("first");
+        assert_eq!(link, dir.path().join(CURRENT));
+        let t1 = std::fs::read_link(&link).expect("symlink");
+        assert!(
+            t1.to_string_lossy().starts_with("kubelet-client-2"),
+            "{t1:?}"
+        );
+        let loaded = Pair::load(&link).expect("load");
+        assert_eq!(loaded.not_after, first.not_after);
+        assert!(loaded.valid_at(chrono::Utc::now()));
+        update(dir.path(), &pair()).expect("second");
+        let t2 = std::fs::read_link(&link).expect("symlink");
+        assert_ne!(t1, t2, "a second pair in the same second gets another name");
+        assert!(dir.path().join(&t1).exists(), "the old pair is kept");
+        assert!(Pair::load(&dir.path().join("missing.pem")).is_err());
+    }
+}
