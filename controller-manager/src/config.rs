@@ -33,7 +33,16 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "persistentvolume-binder",
     "pvc-protection",
     "pv-protection",
+    "csrapproving",
+    "csrsigning",
+    "bootstrapsigner",
+    "tokencleaner",
 ];
+
+/// Controllers `*` does not turn on; they run only when named (upstream's
+/// `ControllersDisabledByDefault`; kubeadm passes
+/// `--controllers=*,bootstrapsigner,tokencleaner`).
+pub const DISABLED_BY_DEFAULT: &[&str] = &["bootstrapsigner", "tokencleaner"];
 
 /// Controller-manager settings.
 #[derive(Debug, Clone)]
@@ -78,6 +87,10 @@ pub struct Config {
     /// of its ServiceAccount instead ([`crate::client_builder`]); `None`:
     /// every controller uses the manager's client.
     pub service_account_credentials: Option<kube::Config>,
+    /// `--cluster-signing-cert-file`, `--cluster-signing-key-file` and
+    /// `--cluster-signing-duration` of the CSR signer; `None` (no CA given)
+    /// turns it off.
+    pub cluster_signing: Option<crate::controllers::csrsigning::Settings>,
 }
 
 impl Default for Config {
@@ -100,6 +113,7 @@ impl Default for Config {
             root_ca_file: None,
             hpa: Default::default(),
             service_account_credentials: None,
+            cluster_signing: None,
         }
     }
 }
@@ -120,7 +134,7 @@ impl Config {
                 star = true;
             }
         }
-        star
+        star && !DISABLED_BY_DEFAULT.contains(&name)
     }
 }
 
@@ -140,5 +154,10 @@ mod tests {
         c.controllers = vec!["replicaset".into()];
         assert!(c.enabled("replicaset"));
         assert!(!c.enabled("deployment"));
+        c.controllers = vec!["*".into()];
+        assert!(c.enabled("csrsigning"));
+        assert!(!c.enabled("bootstrapsigner"), "off by default, as upstream");
+        c.controllers = vec!["*".into(), "bootstrapsigner".into()];
+        assert!(c.enabled("bootstrapsigner"));
     }
 }

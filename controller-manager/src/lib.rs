@@ -10,7 +10,8 @@
 //!   endpoints, endpointslice, garbagecollector, namespace, nodeipam,
 //!   nodelifecycle, podgc, job, cronjob, daemonset, statefulset,
 //!   serviceaccount, root-ca-cert-publisher, replicationcontroller, disruption,
-//!   resourcequota, persistentvolume-binder, pvc-protection, pv-protection).
+//!   resourcequota, persistentvolume-binder, pvc-protection, pv-protection,
+//!   csrapproving, csrsigning, bootstrapsigner, tokencleaner).
 //! - [`client_builder`]: the identity each controller talks to the
 //!   apiserver with (its own ServiceAccount with
 //!   `--use-service-account-credentials`).

@@ -93,6 +93,17 @@ struct Flags {
     /// After a pod starts, how long a not-ready pod counts as never ready.
     #[arg(long = "horizontal-pod-autoscaler-initial-readiness-delay", default_value = "30s", value_parser = parse_duration)]
     hpa_initial_readiness_delay: Duration,
+    /// The CA certificate (PEM) the CSR signer issues cluster-scoped
+    /// certificates with (kubelet client and serving, apiserver client).
+    #[arg(long)]
+    cluster_signing_cert_file: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[arg(long)]
+    cluster_signing_key_file: Option<PathBuf>,
+    /// The longest certificate the signer issues (`spec.expirationSeconds`
+    /// may ask for less).
+    #[arg(long, default_value = "8760h0m0s", value_parser = parse_duration)]
+    cluster_signing_duration: Duration,
 }
 
 #[tokio::main]
@@ -133,6 +144,19 @@ async fn main() -> anyhow::Result<()> {
             initial_readiness_delay: f.hpa_initial_readiness_delay,
         },
         service_account_credentials: f.use_service_account_credentials.then_some(kube_config),
+        cluster_signing: match (f.cluster_signing_cert_file, f.cluster_signing_key_file) {
+            (Some(cert_file), Some(key_file)) => {
+                Some(controller_manager::controllers::csrsigning::Settings {
+                    cert_file,
+                    key_file,
+                    duration: f.cluster_signing_duration,
+                })
+            }
+            (None, None) => None,
+            _ => anyhow::bail!(
+                "--cluster-signing-cert-file and --cluster-signing-key-file go together"
+            ),
+        },
     };
     if let Some(path) = &config.root_ca_file {
         let pem = std::fs::read_to_string(path)

@@ -151,6 +151,12 @@ pub enum Command {
     ApiResources(ApiResourcesArgs),
     /// Print the supported API versions on the server, in the form of "group/version".
     ApiVersions,
+    /// Modify certificate resources.
+    Certificate {
+        /// approve or deny.
+        #[command(subcommand)]
+        command: CertificateCommand,
+    },
     /// Inspect authorization.
     Auth {
         /// The auth subcommand.
@@ -746,6 +752,26 @@ pub enum SetCommand {
         /// TYPE NAME or TYPE/NAME, then CONTAINER=IMAGE...
         args: Vec<String>,
     },
+}
+
+/// `kubectl certificate approve|deny`.
+#[derive(Debug, Subcommand)]
+pub enum CertificateCommand {
+    /// Approve a certificate signing request.
+    Approve(CertificateArgs),
+    /// Deny a certificate signing request.
+    Deny(CertificateArgs),
+}
+
+/// The CSRs and `--force`.
+#[derive(Debug, Args)]
+pub struct CertificateArgs {
+    /// CertificateSigningRequest names.
+    #[arg(required = true)]
+    pub names: Vec<String>,
+    /// Update the CSR even if it is already approved (or denied).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `kubectl cordon|uncordon NODE`.

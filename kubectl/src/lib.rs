@@ -14,6 +14,7 @@
 pub mod api_resources;
 pub mod apply;
 pub mod auth;
+pub mod certificate;
 pub mod cli;
 pub mod client;
 pub mod cluster_info;
@@ -112,6 +113,10 @@ async fn dispatch(cli: Cli) -> Result<i32> {
                 Command::Run(a) => run::run(&rest, a).await,
                 Command::Expose(a) => expose::run(&rest, a).await,
                 Command::Auth { command } => auth::run(&rest, command).await,
+                Command::Certificate { command } => match command {
+                    cli::CertificateCommand::Approve(a) => certificate::run(&rest, a, true).await,
+                    cli::CertificateCommand::Deny(a) => certificate::run(&rest, a, false).await,
+                },
                 Command::Config { .. } | Command::Version(_) => Ok(0),
             }
         }

@@ -36,6 +36,10 @@ use container_runtime::Runtime;
 pub struct Options {
     /// `--kubeconfig`.
     pub kubeconfig: Option<PathBuf>,
+    /// `--bootstrap-kubeconfig`.
+    pub bootstrap_kubeconfig: Option<PathBuf>,
+    /// `--rotate-certificates` (overrides `rotateCertificates`).
+    pub rotate_certificates: Option<bool>,
     /// `--hostname-override`.
     pub hostname_override: Option<String>,
     /// `--node-ip`.
@@ -85,7 +89,15 @@ pub fn main(opts: Options) -> anyhow::Result<()> {
     if node_name.is_empty() {
         anyhow::bail!("the node name is empty: pass --hostname-override");
     }
-    let apiserver = match &opts.kubeconfig {
+    if opts.bootstrap_kubeconfig.is_some() && opts.kubeconfig.is_none() {
+        anyhow::bail!("--bootstrap-kubeconfig needs --kubeconfig (the file it writes)");
+    }
+    let apiserver = match opts
+        .kubeconfig
+        .as_ref()
+        .filter(|p| p.exists())
+        .or(opts.bootstrap_kubeconfig.as_ref())
+    {
         Some(p) => kube::config::Kubeconfig::read_from(p)
             .ok()
             .and_then(|kc| kc.clusters.into_iter().next())
@@ -155,10 +167,52 @@ pub fn main(opts: Options) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting tokio")?;
+    let rotate = opts
+        .rotate_certificates
+        .unwrap_or(cfg.file.rotate_certificates);
     rt.block_on(async move {
-        let client = component_base::client::client(opts.kubeconfig.as_deref(), None).await?;
+        let client = client(&opts, &cfg, rotate).await?;
         run(client, cfg, runtime).await
     })
+}
+
+/// The API client: after the TLS bootstrap when there is a bootstrap
+/// kubeconfig, and following rotations of the client certificate when
+/// rotation is on and the certificate is the kubelet's own
+/// ([`crate::certificate`]).
+async fn client(opts: &Options, cfg: &Config, rotate: bool) -> anyhow::Result<kube::Client> {
+    let cert_dir = cfg.tls.cert_dir.clone();
+    if let Some(kubeconfig) = &opts.kubeconfig {
+        if opts.bootstrap_kubeconfig.is_some() {
+            crate::certificate::bootstrap::load_client_config(
+                &crate::certificate::bootstrap::Options {
+                    kubeconfig: kubeconfig.clone(),
+                    bootstrap_kubeconfig: opts.bootstrap_kubeconfig.clone(),
+                    cert_dir: cert_dir.clone(),
+                    node_name: cfg.node_name.clone(),
+                },
+            )
+            .await
+            .context("TLS bootstrap")?;
+        }
+    }
+    let client = component_base::client::client(opts.kubeconfig.as_deref(), None).await?;
+    let current = crate::certificate::store::current_path(&cert_dir);
+    match &opts.kubeconfig {
+        Some(kubeconfig) if rotate && current.exists() => {
+            let rotating = crate::certificate::rotation::RotatingClient::new(client);
+            tokio::spawn(crate::certificate::rotation::run(
+                crate::certificate::rotation::Rotation {
+                    kubeconfig: kubeconfig.clone(),
+                    cert_dir,
+                    node_name: cfg.node_name.clone(),
+                },
+                rotating.clone(),
+            ));
+            Ok(rotating.client())
+        }
+        _ => Ok(client),
+    }
 }
 
 /// Runs the kubelet until the process is stopped.

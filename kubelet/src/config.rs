@@ -167,6 +167,9 @@ pub struct FileConfig {
     /// The kubelet API's serving certificate (PEM); with the key, else a
     /// self-signed pair is made in `<root-dir>/pki`.
     pub tls_cert_file: Option<PathBuf>,
+    /// Renew the client certificate through the CSR API before it expires
+    /// ([`crate::certificate::rotation`]); `--rotate-certificates`.
+    pub rotate_certificates: bool,
     /// Its private key.
     pub tls_private_key_file: Option<PathBuf>,
     /// How callers of the kubelet API are authenticated.
@@ -311,6 +314,7 @@ impl Default for FileConfig {
             image_gc_high_threshold_percent: 85,
             image_gc_low_threshold_percent: 80,
             tls_cert_file: None,
+            rotate_certificates: false,
             tls_private_key_file: None,
             authentication: Authentication::default(),
             authorization: Authorization::default(),

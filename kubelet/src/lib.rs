@@ -1,4 +1,5 @@
-//! The kubelet library: the node agent ([`agent`]: [`node`], [`pod`],
+//! The kubelet library: the node agent ([`agent`]: its client
+//! [`certificate`] (TLS bootstrap, rotation), [`node`], [`pod`],
 //! node-pressure [`eviction`],
 //! [`volumes`], [`network`], the service [`proxy`], the [`ingress`] proxy
 //! and the cluster DNS server [`cluster_dns`] over one view of the cluster's [`services`], the
@@ -6,6 +7,7 @@
 //! of the built-in container runtime, which is its own crate
 //! ([`container_runtime`]) so that it cannot reach the Kubernetes API.
 pub mod agent;
+pub mod certificate;
 pub mod cluster_dns;
 pub mod config;
 pub mod credentialprovider;

@@ -21,6 +21,15 @@ struct Flags {
     /// Kubeconfig with the apiserver address (node agent).
     #[arg(long)]
     kubeconfig: Option<PathBuf>,
+    /// Kubeconfig with bootstrap credentials (a bootstrap token): used to
+    /// get a client certificate through the CSR API when --kubeconfig is
+    /// missing or its certificate is unusable; --kubeconfig is then written.
+    #[arg(long)]
+    bootstrap_kubeconfig: Option<PathBuf>,
+    /// Renew the client certificate through the CSR API before it expires
+    /// (overrides `rotateCertificates`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
+    rotate_certificates: Option<bool>,
     /// The node name to register instead of the hostname (node agent).
     #[arg(long)]
     hostname_override: Option<String>,
@@ -88,6 +97,8 @@ fn main() {
             init_logging("info");
             let opts = kubelet::agent::Options {
                 kubeconfig: flags.kubeconfig,
+                bootstrap_kubeconfig: flags.bootstrap_kubeconfig,
+                rotate_certificates: flags.rotate_certificates,
                 hostname_override: flags.hostname_override,
                 node_ip: flags.node_ip,
                 root_dir: flags.root_dir,

@@ -67,6 +67,14 @@ pub fn client_cert(
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
     )
     .expect("write the extensions file");
+    key_and_request(&key, &csr, &subject, "client key and request");
+    sign_with_ca(ca_dir, &csr, &ext, &crt, "signing the client certificate");
+    (crt, key)
+}
+
+/// A new ECDSA P-256 key at `key` and a PKCS#10 request (PEM) for
+/// `subject` (openssl's `/CN=x/O=y` form) at `csr`, signed with it.
+pub fn key_and_request(key: &Path, csr: &Path, subject: &str, what: &str) {
     openssl(
         &[
             "req",
@@ -77,16 +85,37 @@ pub fn client_cert(
             "ec_paramgen_curve:prime256v1",
             "-nodes",
             "-keyout",
-            path_str(&key),
+            path_str(key),
             "-out",
-            path_str(&csr),
+            path_str(csr),
             "-subj",
-            &subject,
+            subject,
         ],
-        "client key and request",
+        what,
     );
-    sign_with_ca(ca_dir, &csr, &ext, &crt, "signing the client certificate");
-    (crt, key)
+}
+
+/// The flags of an apiserver serving TLS on `port` with a certificate for
+/// 127.0.0.1 signed by the CA in `ca_dir` (written into `dir`), and
+/// checking client certificates against that CA.
+pub fn apiserver_tls_flags(dir: &Path, ca_dir: &Path, port: u16) -> Vec<String> {
+    let (crt, key) = serving_cert(
+        dir,
+        ca_dir,
+        "apiserver",
+        "kube-apiserver",
+        "IP:127.0.0.1,DNS:localhost",
+    );
+    vec![
+        "--secure-port".into(),
+        port.to_string(),
+        "--tls-cert-file".into(),
+        path_str(&crt).into(),
+        "--tls-private-key-file".into(),
+        path_str(&key).into(),
+        "--client-ca-file".into(),
+        path_str(&ca_dir.join("ca.crt")).into(),
+    ]
 }
 
 /// An ECDSA P-256 private key (PKCS#8 PEM), e.g. for
@@ -132,22 +161,10 @@ pub fn serving_cert(
         ),
     )
     .expect("write the extensions file");
-    openssl(
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            path_str(&key),
-            "-out",
-            path_str(&csr),
-            "-subj",
-            &format!("/CN={common_name}"),
-        ],
+    key_and_request(
+        &key,
+        &csr,
+        &format!("/CN={common_name}"),
         "serving key and request",
     );
     sign_with_ca(ca_dir, &csr, &ext, &crt, "signing the serving certificate");

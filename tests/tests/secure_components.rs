@@ -61,13 +61,6 @@ impl Secured {
     /// Starts etcd and the apiserver with `extra` flags; the test CA signs
     /// the apiserver's serving certificate and checks client certificates.
     async fn start(dir: tempfile::TempDir, ca_dir: PathBuf, extra: &[String]) -> Secured {
-        let (crt, key) = pki::serving_cert(
-            dir.path(),
-            &ca_dir,
-            "apiserver",
-            "kube-apiserver",
-            "IP:127.0.0.1,DNS:localhost",
-        );
         let tokens = dir.path().join("tokens.csv");
         std::fs::write(
             &tokens,
@@ -76,20 +69,13 @@ impl Secured {
         .expect("token file");
         let port = free_port();
         let s = |p: &Path| p.to_str().expect("utf-8").to_string();
-        let mut args = vec![
-            "--secure-port".to_string(),
-            port.to_string(),
-            "--tls-cert-file".into(),
-            s(&crt),
-            "--tls-private-key-file".into(),
-            s(&key),
-            "--client-ca-file".into(),
-            s(&ca_dir.join("ca.crt")),
+        let mut args = pki::apiserver_tls_flags(dir.path(), &ca_dir, port);
+        args.extend([
             "--token-auth-file".into(),
             s(&tokens),
             "--authorization-mode".into(),
             "Node,RBAC".into(),
-        ];
+        ]);
         args.extend(extra.iter().cloned());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let etcd = Etcd::start().await.expect("etcd");

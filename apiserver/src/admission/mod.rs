@@ -23,6 +23,10 @@
 //! - [`ingress_class`]: a new Ingress gets the default IngressClass
 //!   (DefaultIngressClass).
 //!
+//! - [`certificates`]: approving a CertificateSigningRequest or issuing its
+//!   certificate needs `approve`/`sign` on its signer (CertificateApproval,
+//!   CertificateSigning; checked by the `/approval` and `/status` writes).
+//!
 //! The validating phase starts with [`pod_security`] (the Pod Security
 //! Standards per namespace: refuses pods, warns about workloads' templates
 //! and checks namespaces' labels).
@@ -35,6 +39,7 @@
 //! (`--disable-admission-plugins`, upstream's flag) are off.
 
 pub mod admission_policy;
+pub mod certificates;
 pub mod ingress_class;
 pub mod limit_ranger;
 pub mod mutating_admission_policy;

@@ -453,6 +453,53 @@ pub fn cluster_roles() -> Vec<Value> {
                 &["certificatesigningrequests"],
             )],
         ),
+        // What the CSR approver asks for (upstream's names): a bootstrap
+        // token's group bound to `nodeclient` gets its first node client
+        // certificate approved; `system:nodes` bound to `selfnodeclient`
+        // gets its renewals approved (kubeadm makes both bindings).
+        role(
+            "system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+            vec![rule(
+                &["create"],
+                &["certificates.k8s.io"],
+                &["certificatesigningrequests/nodeclient"],
+            )],
+        ),
+        role(
+            "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+            vec![rule(
+                &["create"],
+                &["certificates.k8s.io"],
+                &["certificatesigningrequests/selfnodeclient"],
+            )],
+        ),
+        role(
+            "system:certificates.k8s.io:kube-apiserver-client-approver",
+            vec![named(
+                &["approve"],
+                &["certificates.k8s.io"],
+                &["signers"],
+                &["kubernetes.io/kube-apiserver-client"],
+            )],
+        ),
+        role(
+            "system:certificates.k8s.io:kube-apiserver-client-kubelet-approver",
+            vec![named(
+                &["approve"],
+                &["certificates.k8s.io"],
+                &["signers"],
+                &["kubernetes.io/kube-apiserver-client-kubelet"],
+            )],
+        ),
+        role(
+            "system:certificates.k8s.io:kubelet-serving-approver",
+            vec![named(
+                &["approve"],
+                &["certificates.k8s.io"],
+                &["signers"],
+                &["kubernetes.io/kubelet-serving"],
+            )],
+        ),
         role(
             "system:auth-delegator",
             vec![
@@ -579,25 +626,76 @@ pub fn cluster_roles() -> Vec<Value> {
 /// `extension-apiserver-authentication` ConfigMap, which extension
 /// apiservers need to trust the aggregator's proxy
 /// ([`crate::aggregator::authentication_trust`]).
+///
+/// And, as upstream, the roles of the controllers that may touch only one
+/// or two namespaces: the bootstrap signer (bootstrap token Secrets in
+/// `kube-system`, `cluster-info` in `kube-public`) and the token cleaner.
 pub fn namespaced_roles() -> Vec<Value> {
-    vec![json!({
-        "metadata": {"name": "extension-apiserver-authentication-reader", "namespace": "kube-system"},
-        "rules": [named(
-            &["get", "list", "watch"],
-            &[""],
-            &["configmaps"],
-            &["extension-apiserver-authentication"],
-        )],
-    })]
+    let events = rule(
+        &["create", "patch", "update"],
+        &["", "events.k8s.io"],
+        &["events"],
+    );
+    vec![
+        json!({
+            "metadata": {"name": "extension-apiserver-authentication-reader", "namespace": "kube-system"},
+            "rules": [named(
+                &["get", "list", "watch"],
+                &[""],
+                &["configmaps"],
+                &["extension-apiserver-authentication"],
+            )],
+        }),
+        json!({
+            "metadata": {"name": "system:controller:bootstrap-signer", "namespace": "kube-system"},
+            "rules": [rule(&["get", "list", "watch"], &[""], &["secrets"])],
+        }),
+        json!({
+            "metadata": {"name": "system:controller:bootstrap-signer", "namespace": "kube-public"},
+            "rules": [
+                rule(&["get", "list", "watch"], &[""], &["configmaps"]),
+                named(&["update"], &[""], &["configmaps"], &["cluster-info"]),
+                events.clone(),
+            ],
+        }),
+        json!({
+            "metadata": {"name": "system:controller:token-cleaner", "namespace": "kube-system"},
+            "rules": [rule(&["delete", "get", "list", "watch"], &[""], &["secrets"]), events],
+        }),
+    ]
 }
 
 /// The default RoleBindings in `kube-system`.
 pub fn namespaced_role_bindings() -> Vec<Value> {
-    vec![json!({
-        "metadata": {"name": "system::extension-apiserver-authentication-reader", "namespace": "kube-system"},
-        "roleRef": {"apiGroup": GROUP, "kind": "Role", "name": "extension-apiserver-authentication-reader"},
-        "subjects": [user("system:kube-controller-manager"), user("system:kube-scheduler")],
-    })]
+    let controller = |name: &str, account: &str, namespace: &str| {
+        json!({
+            "metadata": {"name": name, "namespace": namespace},
+            "roleRef": {"apiGroup": GROUP, "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": "kube-system"}],
+        })
+    };
+    vec![
+        json!({
+            "metadata": {"name": "system::extension-apiserver-authentication-reader", "namespace": "kube-system"},
+            "roleRef": {"apiGroup": GROUP, "kind": "Role", "name": "extension-apiserver-authentication-reader"},
+            "subjects": [user("system:kube-controller-manager"), user("system:kube-scheduler")],
+        }),
+        controller(
+            "system:controller:bootstrap-signer",
+            "bootstrap-signer",
+            "kube-system",
+        ),
+        controller(
+            "system:controller:bootstrap-signer",
+            "bootstrap-signer",
+            "kube-public",
+        ),
+        controller(
+            "system:controller:token-cleaner",
+            "token-cleaner",
+            "kube-system",
+        ),
+    ]
 }
 
 fn binding(name: &str, role: &str, subjects: Value) -> Value {

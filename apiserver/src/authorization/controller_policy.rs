@@ -428,6 +428,35 @@ fn controller_rules() -> Vec<(&'static str, Vec<Value>)> {
                 events(),
             ],
         ),
+        // The CSR approver and signer (upstream's certificate-controller):
+        // read CSRs, write approvals and certificates, ask
+        // SubjectAccessReviews, and approve and sign for the signers.
+        (
+            "certificate-controller",
+            vec![
+                rule(
+                    &["delete", "get", "list", "watch"],
+                    &["certificates.k8s.io"],
+                    &["certificatesigningrequests"],
+                ),
+                rule(
+                    &["update"],
+                    &["certificates.k8s.io"],
+                    &[
+                        "certificatesigningrequests/approval",
+                        "certificatesigningrequests/status",
+                    ],
+                ),
+                rule(&["approve"], &["certificates.k8s.io"], &["signers"]),
+                rule(&["sign"], &["certificates.k8s.io"], &["signers"]),
+                rule(
+                    &["create"],
+                    &["authorization.k8s.io"],
+                    &["subjectaccessreviews"],
+                ),
+                events(),
+            ],
+        ),
         (
             "root-ca-cert-publisher",
             vec![

@@ -147,6 +147,16 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
     match ctx.info.subresource {
         Some(Subresource::Status) => {
             let mut merged = registry::prepare_for_status_write(resource, &new, current);
+            if resource.plural == "certificatesigningrequests" {
+                if let Some(why) = crate::admission::certificates::check_signing(
+                    &ctx.server.authorizer,
+                    &ctx.user,
+                    &merged,
+                    current,
+                ) {
+                    return Err(ApiError::Forbidden(ctx.target(), why));
+                }
+            }
             admit(ctx, resource, &mut merged, Some(current))?;
             crate::fieldmanager::record_update(
                 &manager,
@@ -159,6 +169,13 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
         }
         Some(Subresource::Approval) => {
             let mut merged = registry::prepare_for_approval_update(&new, current);
+            if let Some(why) = crate::admission::certificates::check_approval(
+                &ctx.server.authorizer,
+                &ctx.user,
+                &merged,
+            ) {
+                return Err(ApiError::Forbidden(ctx.target(), why));
+            }
             admit(ctx, resource, &mut merged, Some(current))?;
             crate::fieldmanager::record_update(
                 &manager,

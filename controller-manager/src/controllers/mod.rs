@@ -15,7 +15,10 @@
 //! [`replicationcontroller`] is the [`replicaset`] controller run over a
 //! converted kind.
 
+pub mod bootstrapsigner;
 pub mod cronjob;
+pub mod csrapproving;
+pub mod csrsigning;
 pub mod daemonset;
 pub mod deployment;
 pub mod disruption;
@@ -40,6 +43,7 @@ pub mod rootcacertpublisher;
 pub mod serviceaccount;
 pub mod servicelb;
 pub mod statefulset;
+pub mod tokencleaner;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -194,6 +198,18 @@ const CONTROLLERS: &[(&str, &str, StartFn)] = &[
         "pv-protection-controller",
         pvprotection::start,
     ),
+    (
+        "csrapproving",
+        "certificate-controller",
+        csrapproving::start,
+    ),
+    ("csrsigning", "certificate-controller", csrsigning::start),
+    (
+        "bootstrapsigner",
+        "bootstrap-signer",
+        bootstrapsigner::start,
+    ),
+    ("tokencleaner", "token-cleaner", tokencleaner::start),
 ];
 
 /// Starts the enabled controllers and runs them until the process ends.

@@ -35,10 +35,15 @@
 //! EndpointSlice controllers), [`node_addresses`] (the Ready nodes'
 //! addresses, for the built-in load balancers) and [`per_namespace`] (an object kept in
 //! every namespace, for the ServiceAccounts controller and the root CA
-//! publisher).
+//! publisher), [`csr`] (CertificateSigningRequests: conditions and the
+//! node request rules, for the CSR approver and signer) and
+//! [`bootstrap_token`] (bootstrap token Secrets, for the bootstrap signer
+//! and the token cleaner).
 
+pub mod bootstrap_token;
 pub mod controller;
 pub mod controller_ref;
+pub mod csr;
 pub mod expectations;
 pub mod history;
 pub mod informer;

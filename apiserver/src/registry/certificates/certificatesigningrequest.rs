@@ -3,7 +3,8 @@
 //! and the spec never changes; the server records the requester. Approval
 //! and denial are conditions written through `/approval`, the certificate
 //! through `/status` (the main resource keeps both). Signing belongs to the
-//! signer controllers.
+//! signer controllers. Names are any path segment, as upstream (the
+//! kubelet's bootstrap requests are `node-csr-<base64url digest>`).
 
 use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 use serde_json::{json, Value};
@@ -12,13 +13,14 @@ use crate::authentication::UserInfo;
 use crate::printers::*;
 use crate::registry::generic::Typed;
 use crate::validation::rules::{at_least, items, one_of, require_nonempty};
-use crate::validation::{invalid, FieldError};
+use crate::validation::{invalid, FieldError, NameRule};
 
 /// The CertificateSigningRequest strategy.
 pub const STRATEGY: Typed<CertificateSigningRequest> = Typed::new(COLUMNS, cells)
     .rules(rules)
     .keep_on_update(&["spec"])
     .records_creator(record_requester)
+    .names(NameRule::PathSegment)
     .with_status();
 
 const USAGES: &[&str] = &[
