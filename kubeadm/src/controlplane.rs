@@ -139,18 +139,6 @@ fn split_args(s: &str) -> Vec<String> {
     args
 }
 
-/// What the binaries at hand support, for flags that came with later
-/// pieces (CSR signing in the controller-manager): a flag is passed only
-/// when the binary's `--help` lists it, so a node of mixed versions still
-/// starts.
-pub fn supports(binary: &Path, flag: &str) -> bool {
-    std::process::Command::new(binary)
-        .arg("--help")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).contains(flag))
-        .unwrap_or(false)
-}
-
 fn arg(name: &str, value: impl std::fmt::Display) -> String {
     format!("--{name}={value}")
 }
@@ -290,20 +278,10 @@ pub fn apiserver(cfg: &Config) -> Unit {
     }
 }
 
-/// The controller-manager. The CSR signing flags and the
-/// `bootstrapsigner`/`tokencleaner` controllers are passed when the binary
-/// supports them (see [`supports`]).
+/// The controller-manager: the cluster CA signs the CSRs (the kubelets'
+/// client certificates), and the bootstrap token controllers (off by
+/// default, as upstream) sign `cluster-info` and remove expired tokens.
 pub fn controller_manager(cfg: &Config) -> Unit {
-    let csr_signing = supports(
-        &cfg.binary("controller-manager"),
-        "--cluster-signing-cert-file",
-    );
-    controller_manager_with(cfg, csr_signing)
-}
-
-/// The controller-manager, signing CSRs with the cluster CA and running
-/// the bootstrap token controllers when `csr_signing`.
-pub fn controller_manager_with(cfg: &Config, csr_signing: bool) -> Unit {
     let pki = cfg.paths.pki_dir();
     let p = |f: &str| pki.join(f).display().to_string();
     let binary = cfg.binary("controller-manager");
@@ -326,11 +304,9 @@ pub fn controller_manager_with(cfg: &Config, csr_signing: bool) -> Unit {
         arg("root-ca-file", p("ca.crt")),
         arg("use-service-account-credentials", "true"),
     ];
-    if csr_signing {
-        exec.push(arg("cluster-signing-cert-file", p("ca.crt")));
-        exec.push(arg("cluster-signing-key-file", p("ca.key")));
-        exec.push(arg("controllers", "*,bootstrapsigner,tokencleaner"));
-    }
+    exec.push(arg("cluster-signing-cert-file", p("ca.crt")));
+    exec.push(arg("cluster-signing-key-file", p("ca.key")));
+    exec.push(arg("controllers", "*,bootstrapsigner,tokencleaner"));
     match &cfg.pod_network_cidr {
         Some(cidr) => {
             exec.push(arg("allocate-node-cidrs", "true"));
@@ -444,7 +420,7 @@ mod tests {
         vec![
             etcd,
             apiserver(cfg),
-            controller_manager_with(cfg, true),
+            controller_manager(cfg),
             scheduler(cfg),
             crate::kubelet::unit(cfg, true),
         ]

@@ -200,8 +200,10 @@ async fn fetch(
 }
 
 /// Discovers the cluster at `endpoint` (`host:port`) as the module docs
-/// say. Connection failures are retried until `timeout`; a refused answer
-/// is final.
+/// say. Connection failures, and a `cluster-info` not yet signed for this
+/// token (the bootstrapsigner signs shortly after the token is made), are
+/// retried until `timeout`, as upstream's join does; any other refusal is
+/// final.
 pub async fn discover(
     endpoint: &str,
     token: &Token,
@@ -213,14 +215,19 @@ pub async fn discover(
         check_pin(pin)?;
     }
     let start = std::time::Instant::now();
-    let data = loop {
-        match fetch(endpoint, None).await {
-            Ok(data) => break data,
+    let (data, info) = loop {
+        let attempt = fetch(endpoint, None)
+            .await
+            .and_then(|data| validate(&data, token, pins, skip_ca_verification).map(|i| (data, i)));
+        match attempt {
+            Ok(found) => break found,
             Err(e) if start.elapsed() > timeout => return Err(e),
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            Err(Error::Fetch { .. } | Error::NoSignature(_)) => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await
+            }
+            Err(e) => return Err(e),
         }
     };
-    let info = validate(&data, token, pins, skip_ca_verification)?;
     let again = fetch(endpoint, Some(&info.ca_pem)).await?;
     if again.get(KUBECONFIG_KEY) != data.get(KUBECONFIG_KEY) {
         return Err(Error::Changed);

@@ -145,13 +145,6 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     if skip("kubelet-start") {
         return Ok(());
     }
-    let binary = cfg.binary("kubelet");
-    if !controlplane::supports(&binary, "--bootstrap-kubeconfig") {
-        return Err(Error::Start(format!(
-            "{} has no --bootstrap-kubeconfig: this kubelet cannot get its certificate through the CSR API",
-            binary.display()
-        )));
-    }
     let unit = kubelet::unit(cfg, true);
     controlplane::write(&paths.units_dir(), &unit)?;
     println!("[kubelet-start] Starting the kubelet");

@@ -15,19 +15,16 @@
 //!   refused with clear errors;
 //! - `reset` stops every process and removes every file init made.
 //!
-//! Until the controller-manager runs the bootstrapsigner (branch h-csr),
-//! the test signs `cluster-info` as it would (HS256 with each valid
-//! signing token), saying so; once it runs, the test finds its signatures.
-//! `join_tls_bootstrap_end_to_end` needs the kubelet's
-//! `--bootstrap-kubeconfig` and the controller-manager's CSR signing; it
-//! says so and stops early where they are missing.
+//! `cluster-info` is signed by the controller-manager's bootstrapsigner;
+//! `join_tls_bootstrap_end_to_end` goes on through the kubelet's CSR,
+//! approved and signed by the controller-manager.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use tests::harness::{binary, free_port};
 
 /// A "machine": a host root of its own and its ports.
@@ -194,35 +191,25 @@ fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// What the bootstrapsigner does, until the controller-manager has it:
-/// `jws-kubeconfig-<id>` for every unexpired signing token.
-async fn sign_cluster_info_if_unsigned(admin: &Path, token: &kubeadm::bootstraptoken::Token) {
+/// Waits for the controller-manager's bootstrapsigner to sign
+/// `cluster-info` with `token` (`jws-kubeconfig-<id>`); panics after 10 s.
+async fn wait_for_signature(admin: &Path, token: &kubeadm::bootstraptoken::Token) {
     let client = kubeadm::apiclient::from_file(admin)
         .await
         .expect("admin client");
     let cms: Api<ConfigMap> = Api::namespaced(client, "kube-public");
     let key = format!("jws-kubeconfig-{}", token.id);
-    for _ in 0..30 {
+    for _ in 0..100 {
         let cm = cms.get("cluster-info").await.expect("cluster-info");
         if cm.data.as_ref().is_some_and(|d| d.contains_key(&key)) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    eprintln!("note: no bootstrapsigner signed cluster-info in 3 s (the controller-manager lacks it: branch h-csr); the test signs as it would");
-    let cm = cms.get("cluster-info").await.expect("cluster-info");
-    let content = cm
-        .data
-        .and_then(|d| d.get("kubeconfig").cloned())
-        .expect("cluster-info has a kubeconfig");
-    let patch = serde_json::json!({"data": {key: kubeadm::discovery::sign(&content, token)}});
-    cms.patch(
-        "cluster-info",
-        &PatchParams::default(),
-        &Patch::Merge(&patch),
-    )
-    .await
-    .expect("sign cluster-info");
+    panic!(
+        "the bootstrapsigner did not sign cluster-info with token {} in 10 s",
+        token.id
+    );
 }
 
 /// The token and hash of a join line.
@@ -442,7 +429,7 @@ async fn init_token_discovery_and_reset() {
 
     // Discovery with the right pin: the node gets its bootstrap kubeconfig.
     let token2 = kubeadm::bootstraptoken::Token::parse(&token2).expect("token");
-    sign_cluster_info_if_unsigned(&admin, &token2).await;
+    wait_for_signature(&admin, &token2).await;
     let node = Machine::new();
     let join = node.kubeadm(
         &[
@@ -531,7 +518,7 @@ async fn init_token_discovery_and_reset() {
     let short = cp.kubeadm(&["token", "create", "--ttl", "2s"], false);
     assert!(short.status.success(), "{}", text(&short));
     let short = kubeadm::bootstraptoken::Token::parse(stdout(&short).trim()).expect("token");
-    sign_cluster_info_if_unsigned(&admin, &short).await;
+    wait_for_signature(&admin, &short).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let expired = other.kubeadm(
         &[
@@ -595,27 +582,12 @@ fn first_control_plane(cp: &Machine, extra: &[&str]) -> (String, String, String)
     (token, hash, stdout(&init))
 }
 
-/// Whether `binary --help` lists `flag`.
-fn supports(binary: &str, flag: &str) -> bool {
-    tests::harness::binary(binary)
-        .map(|b| kubeadm::controlplane::supports(&b, flag))
-        .unwrap_or(false)
-}
-
 /// The whole join of a worker: discovery, the kubelet started with
 /// `bootstrap-kubelet.conf`, its CSR approved and signed by the
 /// controller-manager (which also signs cluster-info), `kubelet.conf`
 /// written, the Node registered; then `reset` leaves nothing behind.
 #[tokio::test(flavor = "multi_thread")]
 async fn join_tls_bootstrap_end_to_end() {
-    let kubelet_ready = supports("kubelet", "--bootstrap-kubeconfig");
-    let cm_ready = supports("controller-manager", "--cluster-signing-cert-file");
-    if !kubelet_ready || !cm_ready {
-        eprintln!(
-            "SKIPPED (depends on branch h-csr): kubelet --bootstrap-kubeconfig: {kubelet_ready}, controller-manager --cluster-signing-cert-file: {cm_ready}"
-        );
-        return;
-    }
     clean_leftovers();
     let cp = Machine::new();
     let (token, hash, _) = first_control_plane(&cp, &[]);
@@ -724,7 +696,7 @@ async fn three_control_planes_survive_losing_one() {
         "{init_out}"
     );
     let parsed = kubeadm::bootstraptoken::Token::parse(&token).expect("token");
-    sign_cluster_info_if_unsigned(&cp1.admin_conf(), &parsed).await;
+    wait_for_signature(&cp1.admin_conf(), &parsed).await;
 
     let (cp2, cp3) = (Machine::new(), Machine::new());
     let endpoint = cp1.endpoint();
