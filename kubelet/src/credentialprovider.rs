@@ -118,14 +118,7 @@ impl Keyring {
     pub fn from_secrets(secrets: &[Secret]) -> Result<Keyring, Error> {
         let mut keyring = Keyring::default();
         for secret in secrets {
-            let data = |key: &str| {
-                secret
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.get(key))
-                    .map(|b| b.0.as_slice())
-                    .filter(|b| !b.is_empty())
-            };
+            let data = |key: &str| secret_value(secret, key);
             let parse_error = |source| Error::Config {
                 namespace: secret.metadata.namespace.clone().unwrap_or_default(),
                 name: secret.metadata.name.clone().unwrap_or_default(),
@@ -206,6 +199,17 @@ impl Keyring {
         }
         out
     }
+}
+
+/// The bytes of `key` in a Secret's `data`, unless missing or empty (also
+/// read by the ingress proxy for `tls.crt`/`tls.key`).
+pub fn secret_value<'a>(secret: &'a Secret, key: &str) -> Option<&'a [u8]> {
+    secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .map(|b| b.0.as_slice())
+        .filter(|b| !b.is_empty())
 }
 
 /// The repository an image is pulled from, as `registry/path` with

@@ -51,16 +51,10 @@ pub fn certified_key(secret: &Secret) -> Result<CertifiedKey, Error> {
         secret.metadata.name.as_deref().unwrap_or_default()
     );
     let data = |key: &'static str| {
-        secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(key))
-            .map(|b| b.0.as_slice())
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| Error::Missing {
-                secret: id.clone(),
-                key,
-            })
+        crate::credentialprovider::secret_value(secret, key).ok_or_else(|| Error::Missing {
+            secret: id.clone(),
+            key,
+        })
     };
     let invalid = |reason: String| Error::Invalid {
         secret: id.clone(),
