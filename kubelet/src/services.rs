@@ -38,28 +38,11 @@ pub struct ServiceView {
 impl ServiceView {
     /// Starts the two reflectors on the tokio runtime.
     pub fn start(client: kube::Client) -> Arc<ServiceView> {
-        let (services, svc_writer) = reflector::store::<Service>();
-        let (slices, eps_writer) = reflector::store::<EndpointSlice>();
         let (tx, changes) = watch::channel(0u64);
         let tx = Arc::new(tx);
-        let svc_events = reflector::reflector(
-            svc_writer,
-            watcher(
-                Api::<Service>::all(client.clone()),
-                watcher::Config::default(),
-            )
-            .default_backoff(),
-        );
-        let eps_events = reflector::reflector(
-            eps_writer,
-            watcher(
-                Api::<EndpointSlice>::all(client),
-                watcher::Config::default(),
-            )
-            .default_backoff(),
-        );
-        tokio::spawn(feed(svc_events, "services", tx.clone()));
-        tokio::spawn(feed(eps_events, "endpointslices", tx));
+        let all = watcher::Config::default;
+        let services = reflect::<Service>(client.clone(), all(), "services", &tx);
+        let slices = reflect::<EndpointSlice>(client, all(), "endpointslices", &tx);
         // One task awaits the stores' readiness and tells every consumer:
         // kube-runtime's `Store::wait_until_ready` wakes only the last of
         // several tasks waiting on it at once.
@@ -111,4 +94,28 @@ where
             Err(e) => tracing::warn!(error = %e, what, "watch failed; retrying"),
         }
     }
+}
+
+/// A store of every `K` the watch `cfg` selects, kept by a reflector on the
+/// tokio runtime that ticks `tx` after every change (the node-side views
+/// all start theirs this way).
+pub(crate) fn reflect<K>(
+    client: kube::Client,
+    cfg: watcher::Config,
+    what: &'static str,
+    tx: &Arc<watch::Sender<u64>>,
+) -> Store<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+{
+    let (store, writer) = reflector::store::<K>();
+    let events = reflector::reflector(writer, watcher(Api::all(client), cfg).default_backoff());
+    tokio::spawn(feed(events, what, tx.clone()));
+    store
 }

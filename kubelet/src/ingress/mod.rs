@@ -48,14 +48,12 @@ use std::time::Duration;
 use apimachinery::ingress_class::{handled_by, CONTROLLER};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
-use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, watcher};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher::{self};
 use tokio::sync::watch;
 
 use crate::proxy::rules::{self, Protocol, ServicePort};
-use crate::services::ServiceView;
+use crate::services::{reflect, ServiceView};
 use routes::{Backend, PortRef, SecretRef, Table};
 
 /// How long to wait after a change for more before rebuilding the routes.
@@ -205,17 +203,14 @@ pub async fn run(client: kube::Client, view: Arc<ServiceView>, cfg: IngressConfi
         tracing::info!("ingress proxy disabled (ingressProxy: false)");
         return;
     }
-    let (ingresses, iw) = reflector::store::<Ingress>();
-    let (classes, cw) = reflector::store::<IngressClass>();
-    let (secrets, sw) = reflector::store::<Secret>();
     let (tx, mut changes) = watch::channel(0u64);
     let tx = Arc::new(tx);
     let all = watcher::Config::default;
-    watch_into(iw, client.clone(), all(), "ingresses", &tx);
-    watch_into(cw, client.clone(), all(), "ingressclasses", &tx);
+    let ingresses = reflect::<Ingress>(client.clone(), all(), "ingresses", &tx);
+    let classes = reflect::<IngressClass>(client.clone(), all(), "ingressclasses", &tx);
     // Only TLS Secrets: the node never holds the cluster's other Secrets.
     let tls_only = all().fields("type=kubernetes.io/tls");
-    watch_into(sw, client, tls_only, "secrets", &tx);
+    let secrets = reflect::<Secret>(client, tls_only, "secrets", &tx);
     let shared = Arc::new(Shared::default());
     let tls = match forward::tls_config(shared.clone()) {
         Ok(tls) => Some(tls),
@@ -272,27 +267,6 @@ pub async fn run(client: kube::Client, view: Arc<ServiceView>, cfg: IngressConfi
         changes.borrow_and_update();
         services.borrow_and_update();
     }
-}
-
-/// Starts a reflector of every `K` the watch `cfg` selects into `writer`,
-/// ticking `tx` on changes.
-fn watch_into<K>(
-    writer: reflector::store::Writer<K>,
-    client: kube::Client,
-    cfg: watcher::Config,
-    what: &'static str,
-    tx: &Arc<watch::Sender<u64>>,
-) where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let events = reflector::reflector(writer, watcher(Api::all(client), cfg).default_backoff());
-    tokio::spawn(crate::services::feed(events, what, tx.clone()));
 }
 
 /// One rebuild of the routing from the stores; the Secret errors as text.

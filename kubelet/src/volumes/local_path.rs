@@ -45,9 +45,10 @@ use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, watcher};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self};
 use tokio::sync::watch;
+
+use crate::services::reflect;
 
 /// How often everything is looked at again without events.
 pub const RESYNC: Duration = Duration::from_secs(30);
@@ -211,36 +212,13 @@ impl Provisioner {
     /// Starts the watches of claims, volumes and classes and runs the
     /// provisioner of `node` until the process ends.
     pub async fn run(client: kube::Client, node: String, root_dir: PathBuf, recorder: Recorder) {
-        let (claims, cw) = reflector::store::<PersistentVolumeClaim>();
-        let (volumes, vw) = reflector::store::<PersistentVolume>();
-        let (classes, sw) = reflector::store::<StorageClass>();
         let (tx, mut changes) = watch::channel(0u64);
         let tx = Arc::new(tx);
         let cfg = watcher::Config::default;
-        tokio::spawn(crate::services::feed(
-            reflector::reflector(
-                cw,
-                watcher(Api::all(client.clone()), cfg()).default_backoff(),
-            ),
-            "persistentvolumeclaims",
-            tx.clone(),
-        ));
-        tokio::spawn(crate::services::feed(
-            reflector::reflector(
-                vw,
-                watcher(Api::all(client.clone()), cfg()).default_backoff(),
-            ),
-            "persistentvolumes",
-            tx.clone(),
-        ));
-        tokio::spawn(crate::services::feed(
-            reflector::reflector(
-                sw,
-                watcher(Api::all(client.clone()), cfg()).default_backoff(),
-            ),
-            "storageclasses",
-            tx,
-        ));
+        let claims =
+            reflect::<PersistentVolumeClaim>(client.clone(), cfg(), "persistentvolumeclaims", &tx);
+        let volumes = reflect::<PersistentVolume>(client.clone(), cfg(), "persistentvolumes", &tx);
+        let classes = reflect::<StorageClass>(client.clone(), cfg(), "storageclasses", &tx);
         let p = Provisioner {
             client,
             node,

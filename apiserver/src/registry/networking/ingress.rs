@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use crate::printers::*;
 use crate::registry::generic::Typed;
-use crate::validation::rules::{field_path, items};
+use crate::validation::rules::{field_path, items, port_name_problems};
 use crate::validation::{
     invalid, name_problems, not_supported, required_because, FieldError, NameRule,
 };
@@ -245,30 +245,6 @@ fn backend(obj: &Value, pointer: &str, errs: &mut Vec<FieldError>) {
             }
         }
     }
-}
-
-/// Upstream's `IsValidPortName` (an IANA service name).
-fn port_name_problems(name: &str) -> Vec<&'static str> {
-    let mut out = Vec::new();
-    if name.len() > 15 {
-        out.push("must be no more than 15 characters");
-    }
-    if !name
-        .bytes()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-    {
-        out.push("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)");
-    }
-    if !name.bytes().any(|c| c.is_ascii_lowercase()) {
-        out.push("must contain at least one letter (a-z)");
-    }
-    if name.contains("--") {
-        out.push("must not contain consecutive hyphens");
-    }
-    if name.starts_with('-') || name.ends_with('-') {
-        out.push("must not begin or end with a hyphen");
-    }
-    out
 }
 
 #[rustfmt::skip]

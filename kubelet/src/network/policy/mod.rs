@@ -34,13 +34,12 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::Api;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::watcher::{self, watcher};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
 use tokio::sync::watch;
 
 use crate::proxy::{blocking, Iptables, Result, SystemIptables, DEBOUNCE, RESYNC, RETRY};
+use crate::services::reflect;
 use rules::Firewall;
 
 /// NetworkPolicies, pods and namespaces of the cluster as last seen.
@@ -59,13 +58,10 @@ impl PolicyView {
     pub fn start(client: kube::Client) -> PolicyView {
         let (tx, changes) = watch::channel(0u64);
         let tx = Arc::new(tx);
-        let policies = reflect(
-            Api::<NetworkPolicy>::all(client.clone()),
-            "networkpolicies",
-            &tx,
-        );
-        let pods = reflect(Api::<Pod>::all(client.clone()), "pods", &tx);
-        let namespaces = reflect(Api::<Namespace>::all(client), "namespaces", &tx);
+        let all = watcher::Config::default;
+        let policies = reflect(client.clone(), all(), "networkpolicies", &tx);
+        let pods = reflect(client.clone(), all(), "pods", &tx);
+        let namespaces = reflect(client, all(), "namespaces", &tx);
         PolicyView {
             policies,
             pods,
@@ -94,25 +90,6 @@ impl PolicyView {
         let namespaces: Vec<&Namespace> = namespaces.iter().map(Arc::as_ref).collect();
         rules::firewalls(&policies, &pods, &namespaces, node)
     }
-}
-
-fn reflect<K>(api: Api<K>, what: &'static str, tx: &Arc<watch::Sender<u64>>) -> Store<K>
-where
-    K: kube::Resource<DynamicType = ()>
-        + Clone
-        + std::fmt::Debug
-        + serde::de::DeserializeOwned
-        + Send
-        + Sync
-        + 'static,
-{
-    let (store, writer) = reflector::store::<K>();
-    let events = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default()).default_backoff(),
-    );
-    tokio::spawn(crate::services::feed(events, what, tx.clone()));
-    store
 }
 
 /// Writes the firewalls: our chains replaced, the stale ones deleted, the
