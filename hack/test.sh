@@ -24,6 +24,12 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo ">>> cargo build (binaries the integration tests start)"
 cargo build --workspace --bins --quiet
 
+echo ">>> the official Python client in target/pyenv (tests/python, and the in-pod client of e2e_incluster_client)"
+if [ ! -x target/pyenv/bin/python ]; then
+    python3 -m venv target/pyenv
+fi
+target/pyenv/bin/python -m pip install -q --disable-pip-version-check kubernetes pytest
+
 echo ">>> tests"
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast "$@"
@@ -32,8 +38,4 @@ else
 fi
 
 echo ">>> the official Python client against the apiserver"
-if [ ! -x target/pyenv/bin/python ]; then
-    python3 -m venv target/pyenv
-fi
-target/pyenv/bin/python -m pip install -q --disable-pip-version-check kubernetes pytest
 APISERVER_BIN=$PWD/target/debug/apiserver target/pyenv/bin/python -m pytest -q -p no:cacheprovider tests/python
