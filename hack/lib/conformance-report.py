@@ -78,6 +78,9 @@ def main():
     ap.add_argument("--keep-dir", default="",
                     help="write junit_<phase>.xml (conformance specs only) here; "
                          "<phase> is the directory each junit file is in")
+    ap.add_argument("--require", default="",
+                    help="a file of spec names (one per line, # comments): exit 1 "
+                         "unless each of them ran and passed")
     ap.add_argument("junit", nargs="+")
     a = ap.parse_args()
     all_specs = specs(a.junit)
@@ -128,7 +131,28 @@ def main():
     lines.append("")
     with open(a.out, "w") as f:
         f.write("\n".join(lines))
+    if a.require:
+        return require(a.require, all_specs)
+    return 0
+
+
+def require(path, all_specs):
+    """Each spec named in `path` must have run and passed: prints the ones
+    that did not (with their failure) and returns 1 if any."""
+    with open(path) as f:
+        wanted = [l.strip() for l in f if l.strip() and not l.startswith("#")]
+    bad = []
+    for name in wanted:
+        state = all_specs.get(name)
+        if state is None:
+            bad.append(f"{name}: not in the suite (renamed upstream?)")
+        elif state[0] != "passed":
+            bad.append(f"{name}: {state[0]}: {state[1]}")
+    for line in bad:
+        print(f"NOT PASSED: {line}")
+    print(f">>> {len(wanted) - len(bad)} of {len(wanted)} required specs passed")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

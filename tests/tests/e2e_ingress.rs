@@ -323,6 +323,30 @@ fn an_ingress_routes_hosts_and_paths_on_every_node() {
         );
     }
 
+    // Nodes read the TLS Secret our Ingress names, and no other Secret:
+    // the Node authorizer's grant, not an RBAC grant on Secrets.
+    lab.kubectl_ok(&[
+        "create",
+        "secret",
+        "generic",
+        "unrelated",
+        "--from-literal=k=v",
+    ]);
+    for (what, want) in [
+        ("get secret/secure-tls", "yes"),
+        ("get secret/unrelated", "no"),
+        ("list secrets", "no"),
+        ("watch secrets", "no"),
+    ] {
+        let mut args = vec!["auth", "can-i"];
+        args.extend(what.split(' '));
+        args.extend(["--as=system:node:node-2", "--as-group=system:nodes"]);
+        let (_, out, err) = lab.kubectl(&args);
+        // "no" may carry the authorizer's reason after it.
+        let answer = out.split_whitespace().next().unwrap_or("");
+        assert_eq!(answer, want, "a node may {what}? {out}{err}");
+    }
+
     // A Service without ready endpoints: 503 on every node.
     lab.kubectl_ok(&["scale", "deployment", "beta", "--replicas=0"]);
     for ip in &node_ips {

@@ -6,6 +6,11 @@
 //!   references (volumes, env, envFrom, image pull secrets); a
 //!   ServiceAccount token only for an account such a pod runs as.
 //!   Everything else of that kind is refused: "no relationship found".
+//!   Ours, not upstream's: every node may also read (by name) a Secret that
+//!   `spec.tls` of an Ingress of the built-in class names, because every
+//!   kubelet's ingress proxy serves those Ingresses
+//!   ([`apimachinery::ingress_class::CONTROLLER`], docs/ingress.md). That
+//!   way nodes need no RBAC grant on Secrets at all.
 //! - PersistentVolumeClaims and PersistentVolumes: read (unlike upstream,
 //!   whose nodes get only their pods' claims and volumes: here the kubelet
 //!   is also the node's local-path provisioner, which watches them);
@@ -117,37 +122,91 @@ pub fn refs_of(pod: &Value) -> PodRefs {
     refs
 }
 
-/// Pods by `(namespace, name)`, with what they tie to their node.
+/// Pods by `(namespace, name)`, with what they tie to their node; and the
+/// Ingresses and IngressClasses that decide which TLS Secrets every node's
+/// ingress proxy may read.
 #[derive(Debug, Default)]
 pub struct NodeGraph {
     pods: RwLock<HashMap<(String, String), PodRefs>>,
     synced: AtomicBool,
+    ingresses: Objects,
+    ingress_classes: Objects,
+}
+
+/// Objects of one kind by `(namespace, name)`, as their informer last saw
+/// them.
+#[derive(Debug, Default)]
+struct Objects {
+    items: RwLock<HashMap<(String, String), Value>>,
+    synced: AtomicBool,
+}
+
+fn key_of(object: &Value) -> (String, String) {
+    let meta = |k: &str| {
+        object
+            .pointer(&format!("/metadata/{k}"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    (meta("namespace"), meta("name"))
+}
+
+/// A write lock that outlives a panicked writer: the maps hold plain data,
+/// whole after every insert or remove.
+fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    match lock.write() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    match lock.read() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl Objects {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), Value>> {
+        write_lock(&self.items)
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), Value>> {
+        read_lock(&self.items)
+    }
+
+    fn apply(&self, event: EventType, object: &Value) {
+        let key = key_of(object);
+        if event == EventType::Deleted {
+            self.write().remove(&key);
+        } else {
+            self.write().insert(key, object.clone());
+        }
+    }
+
+    fn replace(&self, objects: &[Value]) {
+        let mut items = self.write();
+        items.clear();
+        items.extend(objects.iter().map(|o| (key_of(o), o.clone())));
+        drop(items);
+        self.synced.store(true, Ordering::Release);
+    }
 }
 
 impl NodeGraph {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), PodRefs>> {
-        match self.pods.write() {
-            Ok(p) => p,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        write_lock(&self.pods)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), PodRefs>> {
-        match self.pods.read() {
-            Ok(p) => p,
-            Err(poisoned) => poisoned.into_inner(),
-        }
+        read_lock(&self.pods)
     }
 
     /// Adds, replaces or removes one pod.
     pub fn apply(&self, event: EventType, pod: &Value) {
-        let meta = |k: &str| {
-            pod.pointer(&format!("/metadata/{k}"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        let key = (meta("namespace"), meta("name"));
+        let key = key_of(pod);
         let mut pods = self.write();
         if event == EventType::Deleted {
             pods.remove(&key);
@@ -165,14 +224,69 @@ impl NodeGraph {
         self.synced.store(true, Ordering::Release);
     }
 
-    /// Whether the pods were listed (or the graph is not used).
-    pub fn is_ready(&self) -> bool {
-        self.synced.load(Ordering::Acquire)
+    /// Adds, replaces or removes one Ingress.
+    pub fn apply_ingress(&self, event: EventType, ingress: &Value) {
+        self.ingresses.apply(event, ingress);
     }
 
-    /// Marks the graph ready without following pods (Node mode is off).
+    /// Replaces every Ingress (after a list).
+    pub fn replace_ingresses(&self, ingresses: &[Value]) {
+        self.ingresses.replace(ingresses);
+    }
+
+    /// Adds, replaces or removes one IngressClass.
+    pub fn apply_ingress_class(&self, event: EventType, class: &Value) {
+        self.ingress_classes.apply(event, class);
+    }
+
+    /// Replaces every IngressClass (after a list).
+    pub fn replace_ingress_classes(&self, classes: &[Value]) {
+        self.ingress_classes.replace(classes);
+    }
+
+    /// Whether pods, Ingresses and IngressClasses were listed (or the graph
+    /// is not used).
+    pub fn is_ready(&self) -> bool {
+        [
+            &self.synced,
+            &self.ingresses.synced,
+            &self.ingress_classes.synced,
+        ]
+        .iter()
+        .all(|s| s.load(Ordering::Acquire))
+    }
+
+    /// Marks the graph ready without following anything (Node mode is off).
     pub fn mark_unused(&self) {
-        self.synced.store(true, Ordering::Release);
+        for synced in [
+            &self.synced,
+            &self.ingresses.synced,
+            &self.ingress_classes.synced,
+        ] {
+            synced.store(true, Ordering::Release);
+        }
+    }
+
+    /// Whether `spec.tls` of an Ingress in `namespace` that the built-in
+    /// ingress proxy serves names the Secret `name`.
+    fn ingress_tls_secret(&self, namespace: &str, name: &str) -> bool {
+        let classes = self.ingress_classes.read();
+        let class_refs: Vec<&Value> = classes.values().collect();
+        self.ingresses.read().iter().any(|((ns, _), ingress)| {
+            ns == namespace
+                && ingress
+                    .pointer("/spec/tls")
+                    .and_then(Value::as_array)
+                    .is_some_and(|tls| {
+                        tls.iter()
+                            .any(|t| t.get("secretName").and_then(Value::as_str) == Some(name))
+                    })
+                && apimachinery::ingress_class::handled_by(
+                    ingress,
+                    &class_refs,
+                    apimachinery::ingress_class::CONTROLLER,
+                )
+        })
     }
 
     /// The node a pod is bound to.
@@ -191,22 +305,44 @@ impl NodeGraph {
     }
 }
 
-/// Starts following pods into `server`'s node graph.
+/// Starts following pods, Ingresses and IngressClasses into `server`'s
+/// node graph.
 pub fn start(server: &Arc<ApiServer>) {
-    let graph = Arc::clone(&server.authorizer.nodes);
-    let (on_list, on_event) = (Arc::clone(&graph), graph);
-    let Some(resource) = apimachinery::resources::find("", "v1", "pods") else {
-        tracing::error!("pods are missing from the resource table");
-        return;
-    };
-    tokio::spawn(crate::storage::informer::follow(
-        server.store.clone(),
-        server.cache(resource),
-        server.stopping.subscribe(),
-        resource,
-        move |pods, _| on_list.replace(pods),
-        move |event, pod, _| on_event.apply(event, pod),
-    ));
+    type OnList = fn(&NodeGraph, &[Value]);
+    type OnEvent = fn(&NodeGraph, EventType, &Value);
+    let kinds: [(&str, &str, OnList, OnEvent); 3] = [
+        ("", "pods", NodeGraph::replace, NodeGraph::apply),
+        (
+            "networking.k8s.io",
+            "ingresses",
+            NodeGraph::replace_ingresses,
+            NodeGraph::apply_ingress,
+        ),
+        (
+            "networking.k8s.io",
+            "ingressclasses",
+            NodeGraph::replace_ingress_classes,
+            NodeGraph::apply_ingress_class,
+        ),
+    ];
+    for (group, plural, on_list, on_event) in kinds {
+        let Some(resource) = apimachinery::resources::find(group, "v1", plural) else {
+            tracing::error!(plural, "missing from the resource table");
+            continue;
+        };
+        let (listed, changed) = (
+            Arc::clone(&server.authorizer.nodes),
+            Arc::clone(&server.authorizer.nodes),
+        );
+        tokio::spawn(crate::storage::informer::follow(
+            server.store.clone(),
+            server.cache(resource),
+            server.stopping.subscribe(),
+            resource,
+            move |objects, _| on_list(&listed, objects),
+            move |event, object, _| on_event(&changed, event, object),
+        ));
+    }
 }
 
 /// NodeRestriction for PersistentVolumes: a node creates or deletes only
@@ -285,8 +421,15 @@ pub fn authorize(graph: &NodeGraph, a: &Attributes) -> Option<Decision> {
                 && !name.is_empty()
                 && graph.related(node, ns, |r| pick(r).contains(name))
         };
+        // The built-in ingress proxy's TLS Secrets, by name only (a get, or
+        // a list/watch narrowed to the name).
+        let ingress_tls = || {
+            !name.is_empty()
+                && matches!(a.verb.as_str(), "get" | "list" | "watch")
+                && graph.ingress_tls_secret(ns, name)
+        };
         let verdict = match (a.resource.as_str(), a.subresource.as_str()) {
-            ("secrets", "") => Some(referenced(|r| &r.secrets)),
+            ("secrets", "") => Some(referenced(|r| &r.secrets) || ingress_tls()),
             ("configmaps", "") => Some(referenced(|r| &r.configmaps)),
             // The node's local-path provisioner watches claims and
             // volumes, and creates and deletes its own volumes
@@ -376,6 +519,65 @@ mod tests {
 
     fn ask(g: &NodeGraph, user: UserInfo, method: Method, path: &str) -> Option<bool> {
         authorize(g, &Attributes::from_request(user, &method, path, false)).map(|d| d.allowed)
+    }
+
+    #[test]
+    fn every_node_reads_the_tls_secrets_of_the_built_in_ingress_class() {
+        let g = graph();
+        g.replace_ingress_classes(&[
+            json!({"metadata": {"name": "minik8s"},
+                   "spec": {"controller": apimachinery::ingress_class::CONTROLLER}}),
+            json!({"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}}),
+        ]);
+        g.replace_ingresses(&[
+            json!({"metadata": {"name": "site", "namespace": "dev"},
+                   "spec": {"ingressClassName": "minik8s", "tls": [{"secretName": "site-tls"}]}}),
+            json!({"metadata": {"name": "other", "namespace": "dev"},
+                   "spec": {"ingressClassName": "nginx", "tls": [{"secretName": "nginx-tls"}]}}),
+        ]);
+        let get = |node: &str, path: &str| ask(&g, kubelet(node), Method::GET, path);
+        for node in ["n1", "n2", "n3"] {
+            assert_eq!(
+                get(node, "/api/v1/namespaces/dev/secrets/site-tls"),
+                Some(true)
+            );
+            // A watch narrowed to the name is a read of that one Secret.
+            let watch = Attributes::from_request(
+                kubelet(node),
+                &Method::GET,
+                "/api/v1/namespaces/dev/secrets",
+                true,
+            )
+            .with_field_selector_name(Some("fieldSelector=metadata.name%3Dsite-tls"));
+            assert_eq!(authorize(&g, &watch).map(|d| d.allowed), Some(true));
+        }
+        for path in [
+            // Another controller's Ingress, another namespace, the whole
+            // list, a write.
+            "/api/v1/namespaces/dev/secrets/nginx-tls",
+            "/api/v1/namespaces/prod/secrets/site-tls",
+            "/api/v1/namespaces/dev/secrets",
+        ] {
+            assert_eq!(get("n3", path), Some(false), "{path}");
+        }
+        assert_eq!(
+            ask(
+                &g,
+                kubelet("n3"),
+                Method::DELETE,
+                "/api/v1/namespaces/dev/secrets/site-tls"
+            ),
+            Some(false)
+        );
+        // The Ingress gone, so is the grant.
+        g.apply_ingress(
+            EventType::Deleted,
+            &json!({"metadata": {"name": "site", "namespace": "dev"}}),
+        );
+        assert_eq!(
+            get("n1", "/api/v1/namespaces/dev/secrets/site-tls"),
+            Some(false)
+        );
     }
 
     #[test]

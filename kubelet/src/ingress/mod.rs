@@ -13,10 +13,11 @@
 //! pod) because it ships a third-party proxy.
 //!
 //! ```text
-//! watch Ingresses, IngressClasses, Secrets (type kubernetes.io/tls)
+//! watch Ingresses, IngressClasses
 //!   + the node's Services/EndpointSlices view
-//!       └─ on change (debounced): routes::Table of our Ingresses,
-//!          the ready endpoints of each backend, the TLS keys ─▶ Routing
+//!       └─ on change (debounced) and every 30 s: routes::Table of our
+//!          Ingresses, the ready endpoints of each backend, the TLS keys of
+//!          the Secrets spec.tls names (each read by name) ─▶ Routing
 //! listen on <node IP>:80 (HTTP) and :443 (HTTPS, certificate by SNI)
 //!   request ─▶ Table::route(host, path) ─▶ forward (round-robin over
 //!              ready endpoints, X-Forwarded-*, upgrades) | 404 | 503
@@ -30,6 +31,13 @@
 //! are left to their controllers. `status.loadBalancer` of our Ingresses is
 //! written by one writer, the controller-manager's `ingress-status`
 //! controller, not by every kubelet.
+//!
+//! The TLS Secrets are read one by one, by name, at every rebuild: the Node
+//! authorizer lets every node read exactly the Secrets that `spec.tls` of
+//! an Ingress of our class names, and nothing else (no RBAC grant on
+//! Secrets, no watch of the cluster's Secrets on every node). A renewed
+//! certificate is therefore served from the next rebuild, at most 30 s
+//! later.
 //!
 //! The ports are `ingressHTTPPort` and `ingressHTTPSPort` of the kubelet
 //! config (80 and 443; `ingressProxy: false` turns the proxy off). A port
@@ -208,9 +216,6 @@ pub async fn run(client: kube::Client, view: Arc<ServiceView>, cfg: IngressConfi
     let all = watcher::Config::default;
     let ingresses = reflect::<Ingress>(client.clone(), all(), "ingresses", &tx);
     let classes = reflect::<IngressClass>(client.clone(), all(), "ingressclasses", &tx);
-    // Only TLS Secrets: the node never holds the cluster's other Secrets.
-    let tls_only = all().fields("type=kubernetes.io/tls");
-    let secrets = reflect::<Secret>(client, tls_only, "secrets", &tx);
     let shared = Arc::new(Shared::default());
     let tls = match forward::tls_config(shared.clone()) {
         Ok(tls) => Some(tls),
@@ -236,7 +241,6 @@ pub async fn run(client: kube::Client, view: Arc<ServiceView>, cfg: IngressConfi
     let ready = async {
         ingresses.wait_until_ready().await.is_ok()
             && classes.wait_until_ready().await.is_ok()
-            && secrets.wait_until_ready().await.is_ok()
             && view.ready().await
     };
     if !ready.await {
@@ -247,7 +251,7 @@ pub async fn run(client: kube::Client, view: Arc<ServiceView>, cfg: IngressConfi
     let mut services = view.changes();
     let mut last_errors = Vec::new();
     loop {
-        let errors = sync(&shared, &ingresses, &classes, &secrets, &view);
+        let errors = sync(&client, &shared, &ingresses, &classes, &view).await;
         if errors != last_errors {
             for e in &errors {
                 tracing::warn!(error = %e, "ingress proxy: a TLS Secret cannot be used");
@@ -269,24 +273,46 @@ pub async fn run(client: kube::Client, view: Arc<ServiceView>, cfg: IngressConfi
     }
 }
 
-/// One rebuild of the routing from the stores; the Secret errors as text.
-fn sync(
+/// One rebuild of the routing from the stores and the TLS Secrets the
+/// Ingresses name; the Secret errors as text.
+async fn sync(
+    client: &kube::Client,
     shared: &Shared,
     ingresses: &Store<Ingress>,
     classes: &Store<IngressClass>,
-    secrets: &Store<Secret>,
     view: &ServiceView,
 ) -> Vec<String> {
     let all = ingresses.state();
     let ours = ours(&all, &classes.state());
+    let secrets = tls_secrets(client, &Table::build(&ours).tls_secrets()).await;
     let svcs = view.services.state();
     let eps = view.slices.state();
     let svc_refs: Vec<_> = svcs.iter().map(Arc::as_ref).collect();
     let ep_refs: Vec<_> = eps.iter().map(Arc::as_ref).collect();
     let ports = rules::service_ports(&svc_refs, &ep_refs);
-    let (routing, errors) = Routing::build(&ours, &ports, &secrets.state());
+    let (routing, errors) = Routing::build(&ours, &ports, &secrets);
     shared.set(routing);
     errors.iter().map(ToString::to_string).collect()
+}
+
+/// Reads each Secret in `wanted` by name. One that is missing or refused
+/// is left out (the routing then reports it missing and serves that host
+/// without TLS); a refusal is logged, as it means the Node authorizer does
+/// not see the Ingress yet or at all.
+async fn tls_secrets(client: &kube::Client, wanted: &[&SecretRef]) -> Vec<Arc<Secret>> {
+    let mut found = Vec::new();
+    for r in wanted {
+        let api: kube::Api<Secret> = kube::Api::namespaced(client.clone(), &r.namespace);
+        match api.get_opt(&r.name).await {
+            Ok(Some(secret)) => found.push(Arc::new(secret)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(namespace = %r.namespace, name = %r.name, error = %e,
+                    "ingress proxy: cannot read a TLS Secret")
+            }
+        }
+    }
+    found
 }
 
 #[cfg(test)]
