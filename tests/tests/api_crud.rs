@@ -39,6 +39,43 @@ fn names(list: &Value) -> Vec<String> {
     n
 }
 
+/// A stale update is a 409 even when comparing the client's old copy with
+/// the stored object would also be invalid: the Node lifecycle conformance
+/// spec updates a node (with client-go's RetryOnConflict) while the node
+/// IPAM controller sets its podCIDR, which may change only from "".
+#[tokio::test]
+async fn a_stale_update_is_a_conflict_before_it_is_invalid() {
+    let (_etcd, _api, http) = cluster().await;
+    let node = json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": "stale"}, "spec": {"unschedulable": true}});
+    let created = http.post("/api/v1/nodes", &node).await.expect("create");
+    assert_eq!(created.status, 201, "{}", created.body);
+    let mut cidr = created.body.clone();
+    cidr["spec"]["podCIDR"] = json!("10.244.7.0/24");
+    cidr["spec"]["podCIDRs"] = json!(["10.244.7.0/24"]);
+    let set = http.put("/api/v1/nodes/stale", &cidr).await.expect("put");
+    assert_eq!(set.status, 200, "{}", set.body);
+
+    let mut old = created.body.clone();
+    old["metadata"]["labels"] = json!({"updated": "yes"});
+    let stale = http.put("/api/v1/nodes/stale", &old).await.expect("put");
+    assert_eq!(stale.status, 409, "{}", stale.body);
+    assert_eq!(stale.body["reason"], "Conflict");
+    // The same change on the current object is fine.
+    let mut fresh = set.body.clone();
+    fresh["metadata"]["labels"] = json!({"updated": "yes"});
+    let ok = http.put("/api/v1/nodes/stale", &fresh).await.expect("put");
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    // Without a resourceVersion there is nothing to be stale against: the
+    // podCIDR rule speaks.
+    let mut blind = old.clone();
+    blind["metadata"]
+        .as_object_mut()
+        .map(|m| m.remove("resourceVersion"));
+    let invalid = http.put("/api/v1/nodes/stale", &blind).await.expect("put");
+    assert_eq!(invalid.status, 422, "{}", invalid.body);
+}
+
 #[tokio::test]
 async fn create_get_update_and_server_owned_fields() {
     let (_etcd, _api, http) = cluster().await;

@@ -233,6 +233,21 @@ fn prepare(ctx: &Ctx, mut new: Value, current: &Value) -> Result<Value> {
     }
 }
 
+/// 409 Conflict when the client named a resourceVersion that is not the
+/// stored one.
+fn check_precondition(
+    ctx: &Ctx,
+    resource_version: Option<i64>,
+    current: &StoredObject,
+) -> Result<()> {
+    match resource_version {
+        Some(rv) if rv != current.mod_revision => {
+            Err(ApiError::from_storage(StorageError::Conflict, ctx.target()))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(super) async fn update(ctx: Ctx) -> Result<Response> {
     let resource = ctx.info.resource;
     let mut body = ctx.object_body()?;
@@ -248,6 +263,10 @@ pub(super) async fn update(ctx: Ctx) -> Result<Response> {
         _ => {}
     }
     let object = guaranteed_update(&ctx, |current| {
+        // A stale object is a conflict before it is anything else: a
+        // client that retries on conflict (client-go's RetryOnConflict)
+        // must not get a 422 from comparing its old copy with a newer one.
+        check_precondition(&ctx, precondition, current)?;
         Ok(Mutation {
             object: prepare(&ctx, body.clone(), &current.object)?,
             precondition,
@@ -290,11 +309,7 @@ pub(super) async fn patch(ctx: Ctx) -> Result<Response> {
         let patched = apply_patch(patch_type, &current.object, &patch_body, resource)?;
         // A resourceVersion in the patch is a precondition (kubectl apply
         // sends none; `kubectl patch` users sometimes do).
-        if let Some(rv) = body_resource_version(&patched)? {
-            if rv != current.mod_revision {
-                return Err(ApiError::from_storage(StorageError::Conflict, ctx.target()));
-            }
-        }
+        check_precondition(&ctx, body_resource_version(&patched)?, current)?;
         let mut patched = patched;
         check_type_meta(&mut patched, &resource.api_version(), resource.kind)?;
         Ok(Mutation {
