@@ -136,6 +136,24 @@ spec:
     image: busybox:1.36
     command: ["cat", "/shared/food"]
     volumeMounts: [{name: shared, mountPath: /shared}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: stopper}
+spec:
+  terminationGracePeriodSeconds: 20
+  initContainers:
+  - name: helper
+    image: busybox:1.36
+    restartPolicy: Always
+    command: ["sleep", "3600"]
+  containers:
+  - name: app
+    image: busybox:1.36
+    command: ["sleep", "3600"]
+    lifecycle:
+      preStop:
+        exec: {command: ["sleep", "3"]}
 "#;
 
 fn items(v: &Value) -> Vec<Value> {
@@ -226,6 +244,41 @@ fn jobs_cronjob_daemonset_and_statefulset_run_real_pods() {
     assert_eq!(lab.kubectl_ok(&["logs", "sidecar", "-c", "eater"]), "fed\n");
     let feeder = &done["status"]["initContainerStatuses"][0];
     assert!(feeder["state"]["terminated"].is_object(), "{feeder}");
+
+    // A pod being deleted stops its app containers first (their preStop
+    // hooks included) and its sidecars after them, as upstream: the
+    // sidecar's "Killing" event comes after the app's 3 s hook.
+    lab.kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/stopper",
+        "--timeout=60s",
+    ]);
+    lab.kubectl_ok(&["delete", "pod", "stopper", "--timeout=60s"]);
+    let killing = |container: &str| -> chrono::DateTime<chrono::Utc> {
+        let events = lab.get_json(&[
+            "events",
+            "--field-selector",
+            "involvedObject.name=stopper,reason=Killing",
+        ]);
+        let want = format!("Stopping container {container}");
+        let event = items(&events)
+            .into_iter()
+            .find(|e| e["message"] == want.as_str())
+            .unwrap_or_else(|| panic!("no {want:?} event in {events}"));
+        let at = event["eventTime"]
+            .as_str()
+            .or(event["firstTimestamp"].as_str())
+            .unwrap_or_default();
+        chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap_or_else(|e| panic!("{at:?}: {e}"))
+            .with_timezone(&chrono::Utc)
+    };
+    let (app, helper) = (killing("app"), killing("helper"));
+    assert!(
+        helper - app >= chrono::Duration::milliseconds(2500),
+        "the sidecar was stopped at {helper}, the app at {app}"
+    );
 
     // `kubectl debug` adds an ephemeral container aimed at the app
     // container: it runs in the pod, sees the app's processes, and the

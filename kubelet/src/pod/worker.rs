@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod, PodStatus};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -1083,15 +1083,76 @@ impl Worker {
         }
     }
 
-    /// Stops every container of the pod (preStop hooks, then the signal
-    /// and the grace period).
+    /// Stops every container of the pod, in upstream's order: the app
+    /// containers together (each: its preStop hook, then the signal and
+    /// what is left of the grace period), then the sidecars (init
+    /// containers with `restartPolicy: Always`) one by one in reverse
+    /// order, with what is left of the pod's grace period. A sidecar thus
+    /// still serves while the app containers' hooks run (a preStop hook
+    /// may well go through it, as the lifecycle hook conformance specs'
+    /// do).
     async fn stop_all(&mut self, pod: &Pod, grace: Duration) {
-        let all = self.containers_of();
-        let mut tasks = Vec::new();
-        for c in all
+        let spec = pod.spec.as_ref();
+        let sidecars: Vec<&Container> = spec
+            .and_then(|s| s.init_containers.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|c| c.restart_policy.as_deref() == Some("Always"))
+            .collect();
+        let (side, apps): (Vec<ContainerInfo>, Vec<ContainerInfo>) = self
+            .containers_of()
             .into_iter()
             .filter(|c| c.state.status == Status::Running)
-        {
+            .partition(|c| sidecars.iter().any(|s| s.name == c.spec.config.name));
+        let start = Instant::now();
+        let hook_of = |name: &str| {
+            spec.into_iter()
+                .flat_map(|s| s.containers.iter())
+                .chain(sidecars.iter().copied())
+                .find(|x| x.name == name)
+                .and_then(|x| x.lifecycle.as_ref())
+                .and_then(|l| l.pre_stop.clone())
+        };
+        let with_hooks =
+            |list: Vec<ContainerInfo>| -> Vec<(ContainerInfo, Option<LifecycleHandler>)> {
+                list.into_iter()
+                    .map(|c| {
+                        let hook = hook_of(&c.spec.config.name);
+                        (c, hook)
+                    })
+                    .collect()
+            };
+        self.stop_together(pod, with_hooks(apps), grace).await;
+        let mut side = with_hooks(side);
+        for sidecar in sidecars.iter().rev() {
+            if let Some(i) = side
+                .iter()
+                .position(|(c, _)| c.spec.config.name == sidecar.name)
+            {
+                let one = side.swap_remove(i);
+                // Like every container, at least 2 s unless the pod is
+                // being killed at once.
+                let left = if grace.is_zero() {
+                    grace
+                } else {
+                    grace
+                        .saturating_sub(start.elapsed())
+                        .max(Duration::from_secs(2))
+                };
+                self.stop_together(pod, vec![one], left).await;
+            }
+        }
+    }
+
+    /// Stops `containers` at the same time and waits for all of them.
+    async fn stop_together(
+        &self,
+        pod: &Pod,
+        containers: Vec<(ContainerInfo, Option<LifecycleHandler>)>,
+        grace: Duration,
+    ) {
+        let mut tasks = Vec::new();
+        for (c, hook) in containers {
             let name = c.spec.config.name.clone();
             self.ctx.event(
                 pod,
@@ -1099,12 +1160,6 @@ impl Worker {
                 "Killing",
                 format!("Stopping container {name}"),
             );
-            let hook = pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.containers.iter().find(|x| x.name == name))
-                .and_then(|x| x.lifecycle.as_ref())
-                .and_then(|l| l.pre_stop.clone());
             let ctx = self.ctx.clone();
             let ip = ctx.network_ip(&c.spec.sandbox_id).unwrap_or_default();
             tasks.push(tokio::spawn(async move {
