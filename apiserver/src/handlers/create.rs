@@ -393,3 +393,29 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
     }
     Err(last_err.unwrap_or_else(|| ApiError::Internal("create gave up".into())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_strict_patch_error_reads_as_upstreams() {
+        let patched = serde_json::json!({"kind": "WebApp", "spec": {"replicaz": 1}});
+        let err = strict_patch_error(
+            &patched,
+            "strict decoding error: unknown field \"spec.replicaz\"",
+        );
+        assert_eq!(err.code(), http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            err.to_string(),
+            r#" "" is invalid: patch: Invalid value: "{\"kind\":\"WebApp\",\"spec\":{\"replicaz\":1}}": strict decoding error: unknown field "spec.replicaz""#
+        );
+        let status = err.status();
+        assert_eq!(status["reason"], "Invalid");
+        assert_eq!(status["details"]["causes"][0]["field"], "patch");
+        assert_eq!(
+            status["details"]["causes"][0]["reason"],
+            "FieldValueInvalid"
+        );
+    }
+}
