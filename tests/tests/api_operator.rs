@@ -290,6 +290,18 @@ async fn a_kube_rs_operator_reconciles_its_kind_into_deployments() {
         .filter_map(|m| m.manager.clone())
         .collect();
     assert!(managers.contains(&MANAGER.to_string()), "{managers:?}");
+    // An operator re-applies its CRD each time it starts: the same apply
+    // changes nothing, not even the resourceVersion.
+    let again = crds
+        .patch(
+            "webapps.operator.test",
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&WebApp::crd()),
+        )
+        .await
+        .expect("the CRD applied again");
+    assert_eq!(again.metadata.generation, Some(1));
+    assert_eq!(again.resource_version(), crd.resource_version());
 
     let dir = tempfile::tempdir().expect("tmp");
     let cache = dir.path().join("cache");
