@@ -4,11 +4,15 @@
 #   hack/bench-apiserver.sh            the apiserver against raw etcd
 #   hack/bench-apiserver.sh security   TLS + Node,RBAC (a user bound to a
 #                                      Role) against AlwaysAllow over TLS
+#   hack/bench-apiserver.sh crd        a custom resource against a ConfigMap
+#                                      (creates/s, watch delivery) and the
+#                                      time from CRD create to its kind served
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/deps.sh
 ensure_packages etcd-server etcd-client protobuf-compiler
 bench=bench-apiserver
 [[ "${1:-}" == security ]] && bench=bench-security
+[[ "${1:-}" == crd ]] && bench=bench-crd
 cargo build --release --quiet -p apiserver -p tests --bin apiserver --bin "$bench"
 exec "target/release/$bench"

@@ -1,6 +1,9 @@
-//! Pieces the lab benchmarks (`src/bin/bench-pods.rs`,
-//! `src/bin/bench-workloads.rs`) share: a kube client for the lab, images
-//! pulled on every node first, and a pod watch that is already listening.
+//! Pieces the benchmarks in `src/bin/` share: a kube client for the lab,
+//! images pulled on every node first, a pod watch that is already
+//! listening, jobs run at a fixed concurrency, and percentiles.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use futures::stream::BoxStream;
@@ -9,6 +12,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::Api;
 use kube::runtime::watcher::{self, watcher, Event};
 
+use crate::harness::Http;
 use crate::lab::Lab;
 
 /// A kube-rs client with the lab's admin kubeconfig.
@@ -52,4 +56,98 @@ pub async fn pod_watch(
         }
     }
     Ok(events)
+}
+
+/// The `p` quantile (0..=1) of sorted durations (zero when empty).
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// Runs `job(0..n)` with at most `concurrency` at once; returns jobs per
+/// second.
+pub async fn rate<F, Fut>(n: usize, concurrency: usize, job: F) -> anyhow::Result<f64>
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    let job = Arc::new(job);
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency));
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let permit = Arc::clone(&sem).acquire_owned().await?;
+        let job = Arc::clone(&job);
+        tasks.push(tokio::spawn(async move {
+            let r = job(i).await;
+            drop(permit);
+            r
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Watch delivery: `watchers` watches of `collection` from its current
+/// resourceVersion, then `events` creates of `body(i)` (which must be named
+/// `w-<i>`) 5 ms apart; the delays from each create's send to each
+/// watcher's receipt, sorted.
+pub async fn watch_delivery(
+    url: &str,
+    collection: &str,
+    watchers: usize,
+    events: usize,
+    body: impl Fn(usize) -> serde_json::Value,
+) -> anyhow::Result<Vec<Duration>> {
+    let http = Http::new(url);
+    let rv = http.get(collection).await?.body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
+    let sent: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
+    let mut receivers = Vec::new();
+    for _ in 0..watchers {
+        let mut w = http
+            .watch(&format!("{collection}?watch=1&resourceVersion={rv}"))
+            .await?;
+        let sent = Arc::clone(&sent);
+        receivers.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(events);
+            while lat.len() < events {
+                let Some(ev) = w.next(Duration::from_secs(30)).await else {
+                    break;
+                };
+                let now = Instant::now();
+                let idx = ev["object"]["metadata"]["name"]
+                    .as_str()
+                    .and_then(|n| n.strip_prefix("w-"))
+                    .and_then(|n| n.parse::<usize>().ok());
+                let at = idx.and_then(|i| sent.lock().ok().and_then(|s| s.get(i).copied()));
+                if let Some(at) = at {
+                    lat.push(now.saturating_duration_since(at));
+                }
+            }
+            lat
+        }));
+    }
+    let writer = Http::new(url);
+    for i in 0..events {
+        if let Ok(mut s) = sent.lock() {
+            s.push(Instant::now());
+        }
+        let r = writer.post(collection, &body(i)).await?;
+        anyhow::ensure!(r.status == 201, "watched create {i}: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut latencies = Vec::new();
+    for r in receivers {
+        latencies.extend(r.await?);
+    }
+    latencies.sort();
+    Ok(latencies)
 }

@@ -43,6 +43,22 @@ fn field_problem(f: &str) -> String {
     }
 }
 
+/// The 422 upstream's patcher gives when the patched object has fields the
+/// kind does not (with `fieldValidation=Strict`): `"" is invalid: patch:
+/// Invalid value: "<the patched object>": strict decoding error: ...`.
+fn strict_patch_error(patched: &Value, problem: &str) -> ApiError {
+    ApiError::Invalid {
+        kind: String::new(),
+        group: String::new(),
+        name: String::new(),
+        causes: vec![crate::validation::invalid(
+            "patch",
+            &Value::String(patched.to_string()),
+            problem,
+        )],
+    }
+}
+
 /// Whether the request is a server-side apply.
 fn is_apply(ctx: &Ctx) -> bool {
     ctx.headers
@@ -117,9 +133,14 @@ pub(crate) fn admit(
         }
         if !unknown.is_empty() && strict {
             let list: Vec<String> = unknown.iter().map(|f| field_problem(f)).collect();
+            let problem = format!("strict decoding error: {}", list.join(", "));
+            if ctx.info.verb == crate::request::Verb::Patch {
+                // Upstream's patcher decodes the patched object and reports
+                // it as an invalid `patch` of no particular kind (a 422).
+                return Err(strict_patch_error(&sent, &problem));
+            }
             return Err(ApiError::BadRequest(format!(
-                "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
-                list.join(", "),
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: {problem}",
                 kind = resource.kind,
                 version = resource.version,
             )));
@@ -371,4 +392,30 @@ pub(crate) async fn create_object(ctx: &Ctx, mut obj: Value) -> Result<Value> {
         }
     }
     Err(last_err.unwrap_or_else(|| ApiError::Internal("create gave up".into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_strict_patch_error_reads_as_upstreams() {
+        let patched = serde_json::json!({"kind": "WebApp", "spec": {"replicaz": 1}});
+        let err = strict_patch_error(
+            &patched,
+            "strict decoding error: unknown field \"spec.replicaz\"",
+        );
+        assert_eq!(err.code(), http::StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            err.to_string(),
+            r#" "" is invalid: patch: Invalid value: "{\"kind\":\"WebApp\",\"spec\":{\"replicaz\":1}}": strict decoding error: unknown field "spec.replicaz""#
+        );
+        let status = err.status();
+        assert_eq!(status["reason"], "Invalid");
+        assert_eq!(status["details"]["causes"][0]["field"], "patch");
+        assert_eq!(
+            status["details"]["causes"][0]["reason"],
+            "FieldValueInvalid"
+        );
+    }
 }

@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::StreamExt;
 use serde_json::{json, Value};
+use tests::bench::percentile;
+use tests::bench::{rate, watch_delivery};
 use tests::harness::{proc_status_kib, ApiServer, Etcd, Http};
 use tokio::sync::Semaphore;
 
@@ -37,39 +39,6 @@ fn pod(i: usize) -> Value {
             "ports": [{"containerPort": 8080, "name": "http"}],
             "resources": {"requests": {"cpu": "50m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
             "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}]}})
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-/// Runs `n` jobs at `CONCURRENCY` and returns jobs per second.
-async fn rate<F, Fut>(n: usize, job: F) -> anyhow::Result<f64>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
-{
-    let job = Arc::new(job);
-    let sem = Arc::new(Semaphore::new(CONCURRENCY));
-    let start = Instant::now();
-    let mut tasks = Vec::with_capacity(n);
-    for i in 0..n {
-        let permit = Arc::clone(&sem).acquire_owned().await?;
-        let job = Arc::clone(&job);
-        tasks.push(tokio::spawn(async move {
-            let r = job(i).await;
-            drop(permit);
-            r
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
 #[tokio::main]
@@ -94,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
     let etcd_rate = {
         let client = client.clone();
         let value = value.clone();
-        rate(N, move |i| {
+        rate(N, CONCURRENCY, move |i| {
             let mut kv = client.kv_client();
             let value = value.clone();
             async move {
@@ -110,7 +79,7 @@ async fn main() -> anyhow::Result<()> {
     let txn_rate = {
         let client = client.clone();
         let value = value.clone();
-        rate(N, move |i| {
+        rate(N, CONCURRENCY, move |i| {
             let mut kv = client.kv_client();
             let value = value.clone();
             async move {
@@ -136,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
     let base = "/api/v1/namespaces/default/pods";
     let create_rate = {
         let http = http.clone();
-        rate(N, move |i| {
+        rate(N, CONCURRENCY, move |i| {
             let http = http.clone();
             async move {
                 // Status only: the server's throughput, not the client's JSON parser.
@@ -152,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let get_rate = {
         let http = http.clone();
-        rate(N, move |i| {
+        rate(N, CONCURRENCY, move |i| {
             let http = http.clone();
             async move {
                 let (status, _) = http
@@ -177,52 +146,11 @@ async fn main() -> anyhow::Result<()> {
     lists.sort();
 
     // Watch delivery: 100 watchers, events timed from the create request.
-    let (cms, rv) = fresh_collection(&http, "bench-watch", "configmaps").await?;
-    let mut watchers = Vec::new();
-    for _ in 0..WATCHERS {
-        watchers.push(
-            http.watch(&format!("{cms}?watch=1&resourceVersion={rv}"))
-                .await?,
-        );
-    }
-    let sent: Arc<std::sync::Mutex<Vec<Instant>>> = Arc::default();
-    let mut receivers = Vec::new();
-    for mut w in watchers {
-        let sent = Arc::clone(&sent);
-        receivers.push(tokio::spawn(async move {
-            let mut lat = Vec::with_capacity(WATCH_EVENTS);
-            while lat.len() < WATCH_EVENTS {
-                let Some(ev) = w.next(Duration::from_secs(30)).await else {
-                    break;
-                };
-                let now = Instant::now();
-                let idx: usize = ev["object"]["metadata"]["name"]
-                    .as_str()
-                    .and_then(|n| n.strip_prefix("w-"))
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(usize::MAX);
-                let at = sent.lock().ok().and_then(|s| s.get(idx).copied());
-                if let Some(at) = at {
-                    lat.push(now.saturating_duration_since(at));
-                }
-            }
-            lat
-        }));
-    }
-    let writer = Http::new(&api.url);
-    for i in 0..WATCH_EVENTS {
-        if let Ok(mut s) = sent.lock() {
-            s.push(Instant::now());
-        }
-        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("w-{i}")}});
-        writer.post(&cms, &body).await?;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let mut latencies = Vec::new();
-    for r in receivers {
-        latencies.extend(r.await?);
-    }
-    latencies.sort();
+    let (cms, _) = fresh_collection(&http, "bench-watch", "configmaps").await?;
+    let latencies = watch_delivery(&api.url, &cms, WATCHERS, WATCH_EVENTS, |i| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("w-{i}")}})
+    })
+    .await?;
     let loaded_rss = proc_status_kib(pid, "VmRSS");
 
     let ratio = create_rate / etcd_rate;
