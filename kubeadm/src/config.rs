@@ -54,6 +54,9 @@ pub struct Config {
     pub kubelet_port: u16,
     /// systemd or supervised processes.
     pub runner: Runner,
+    /// KubeletConfiguration fields from `--config`, over kubeadm's own
+    /// (`init` only: joining nodes read the published result).
+    pub kubelet_config: Option<serde_json::Value>,
 }
 
 impl Config {
@@ -157,6 +160,7 @@ mod tests {
             controller_manager_port: 10257,
             kubelet_port: 10250,
             runner: Runner::Systemd,
+            kubelet_config: None,
         };
         assert_eq!(c.service_ip().unwrap().to_string(), "10.96.0.1");
         assert_eq!(c.dns_ip().unwrap().to_string(), "10.96.0.10");

@@ -411,6 +411,7 @@ mod tests {
             controller_manager_port: 10257,
             kubelet_port: 10250,
             runner: Runner::Systemd,
+            kubelet_config: None,
         }
     }
 

@@ -4,14 +4,19 @@
 //! `preflight` → `certs` → `kubeconfig` → `etcd` → `control-plane` →
 //! `kubelet-start` → `wait-control-plane` → `upload-config` →
 //! `mark-control-plane` → `bootstrap-token` → `upload-certs` (with
-//! `--upload-certs`) → `show-join-command`.
+//! `--upload-certs`) → `addon` → `show-join-command`.
+//!
+//! The `addon` phase creates the `kube-system/kube-dns` Service on the
+//! cluster DNS address (the tenth of the service range) and nothing else:
+//! upstream deploys CoreDNS and kube-proxy there, our kubelets answer DNS
+//! on that address and proxy Services themselves.
 //!
 //! Every phase is idempotent: files that exist are kept and objects are
 //! applied, so `init` can run again after a failure.
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Service};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -21,7 +26,7 @@ use crate::config::{Config, Runner};
 use crate::{apiclient, controlplane, discovery, kubeconfig, kubelet, pki, supervisor, Error};
 
 /// The phases of `init`, in order.
-pub const PHASES: [&str; 12] = [
+pub const PHASES: [&str; 13] = [
     "preflight",
     "certs",
     "kubeconfig",
@@ -33,6 +38,7 @@ pub const PHASES: [&str; 12] = [
     "mark-control-plane",
     "bootstrap-token",
     "upload-certs",
+    "addon",
     "show-join-command",
 ];
 
@@ -249,6 +255,28 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
         println!("[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace");
         crate::copycerts::upload(&client, &pki_dir, key).await?;
         println!("[upload-certs] Using certificate key:\n{key}");
+    }
+
+    if let Some(dns) = cfg.dns_ip().filter(|_| !skip("addon")) {
+        println!("[addons] Applied essential addon: kube-dns Service ({dns}; every kubelet answers DNS there)");
+        apiclient::apply::<Service>(
+            &client,
+            &json!({
+                "metadata": {
+                    "name": "kube-dns",
+                    "namespace": "kube-system",
+                    "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
+                },
+                "spec": {
+                    "clusterIP": dns.to_string(),
+                    "ports": [
+                        {"name": "dns", "port": 53, "protocol": "UDP"},
+                        {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+                    ],
+                },
+            }),
+        )
+        .await?;
     }
 
     let ca_hash = discovery::ca_cert_hash(&ca_pem).unwrap_or_default();

@@ -16,6 +16,7 @@ pub mod apiclient;
 pub mod bootstraptoken;
 pub mod certs;
 pub mod config;
+pub mod configfile;
 pub mod controlplane;
 pub mod copycerts;
 pub mod discovery;
