@@ -6,17 +6,17 @@
 //! `mark-control-plane` → `bootstrap-token` → `upload-certs` (with
 //! `--upload-certs`) → `addon` → `show-join-command`.
 //!
-//! The `addon` phase creates the `kube-system/kube-dns` Service on the
-//! cluster DNS address (the tenth of the service range) and nothing else:
-//! upstream deploys CoreDNS and kube-proxy there, our kubelets answer DNS
-//! on that address and proxy Services themselves.
+//! The `addon` phase applies the cluster objects of [`crate::addons`]
+//! (the kube-dns Service, the ingress class and its RBAC, the default
+//! StorageClass): upstream deploys CoreDNS and kube-proxy there, our
+//! kubelets answer DNS and proxy Services themselves.
 //!
 //! Every phase is idempotent: files that exist are kept and objects are
 //! applied, so `init` can run again after a failure.
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -257,26 +257,10 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
         println!("[upload-certs] Using certificate key:\n{key}");
     }
 
-    if let Some(dns) = cfg.dns_ip().filter(|_| !skip("addon")) {
-        println!("[addons] Applied essential addon: kube-dns Service ({dns}; every kubelet answers DNS there)");
-        apiclient::apply::<Service>(
-            &client,
-            &json!({
-                "metadata": {
-                    "name": "kube-dns",
-                    "namespace": "kube-system",
-                    "labels": {"k8s-app": "kube-dns", "kubernetes.io/name": "CoreDNS"},
-                },
-                "spec": {
-                    "clusterIP": dns.to_string(),
-                    "ports": [
-                        {"name": "dns", "port": 53, "protocol": "UDP"},
-                        {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
-                    ],
-                },
-            }),
-        )
-        .await?;
+    if !skip("addon") {
+        for name in crate::addons::apply(&client, cfg).await? {
+            println!("[addons] Applied essential addon: {name}");
+        }
     }
 
     let ca_hash = discovery::ca_cert_hash(&ca_pem).unwrap_or_default();

@@ -12,6 +12,7 @@
 //!   used (tests, network-namespace machines);
 //! - [`paths`]: every file's place, under `--host-root`.
 
+pub mod addons;
 pub mod apiclient;
 pub mod bootstraptoken;
 pub mod certs;

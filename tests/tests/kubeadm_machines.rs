@@ -759,6 +759,37 @@ fn kubeadm_installs_three_network_namespace_machines() {
         "{shown}"
     );
 
+    // init's addon phase: the lab's cluster objects (manifests/cluster/).
+    let dns = m1.kubectl_ok(&[
+        "-n",
+        "kube-system",
+        "get",
+        "svc",
+        "kube-dns",
+        "-o",
+        "jsonpath={.spec.clusterIP}",
+    ]);
+    assert_eq!(dns, "10.96.0.10");
+    m1.kubectl_ok(&["get", "ingressclass", "minik8s"]);
+    m1.kubectl_ok(&["get", "storageclass", "local-path"]);
+    let can = m1.kubectl(&[
+        "auth",
+        "can-i",
+        "watch",
+        "ingresses.networking.k8s.io",
+        "--all-namespaces",
+        "--as",
+        "system:node:machine-2",
+        "--as-group",
+        "system:nodes",
+    ]);
+    assert_eq!(
+        stdout(&can).trim(),
+        "yes",
+        "the kubelets' ingress proxy may watch Ingresses: {}",
+        text(&can)
+    );
+
     // 3. A Deployment spread over the three nodes, and its Service.
     m1.apply(&spread_web());
     let pods = (0..240)
