@@ -312,6 +312,21 @@ impl Lab {
         assert!(pushed.is_some(), "pushing the test images to {REGISTRY}");
     }
 
+    /// Writes the `init --config` file: a KubeletConfiguration with the
+    /// registry mirror, no disk-pressure evictions (the machines share this
+    /// host's disk), and `extra` lines; its path.
+    fn kubeadm_config(&self, extra: &str) -> String {
+        let path = self.dir.join("kubeadm-config.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nregistryMirrors:\n  docker.io: [\"http://{REGISTRY}\"]\ninsecureRegistries: [\"{REGISTRY}\"]\nevictionHard: {{memory.available: 100Mi, nodefs.available: \"0%\", imagefs.available: \"0%\", pid.available: 5%}}\n{extra}"
+            ),
+        )
+        .expect("config file");
+        path.display().to_string()
+    }
+
     /// Machine `i` (1-based): its namespaces, cgroups and mounts.
     fn add_machine(&mut self, i: usize) {
         let name = format!("machine-{i}");
@@ -671,45 +686,45 @@ fn spread_web() -> String {
     yaml
 }
 
-#[test]
-fn kubeadm_installs_three_network_namespace_machines() {
+/// `kubeadm init` on a network-namespace machine (no systemd there).
+const INIT: [&str; 6] = [
+    "kubeadm",
+    "init",
+    "--pod-network-cidr",
+    "10.244.0.0/16",
+    "--control-plane-runner",
+    "processes",
+];
+
+/// `n` machines on a new switch with the registry, after removing what
+/// killed runs left; `None` (the test is skipped) where they cannot be
+/// made.
+fn machines(test: &str, n: usize) -> Option<Lab> {
     if let Some(why) = unavailable() {
-        prerequisites::missing("kubeadm_installs_three_network_namespace_machines", &why);
-        return;
+        prerequisites::missing(test, &why);
+        return None;
     }
     clean_leftovers();
     let mut lab = Lab::new();
     lab.start_registry();
-    for i in 1..=3 {
+    for i in 1..=n {
         lab.add_machine(i);
     }
-    let kubelet_config = lab.dir.join("kubeadm-config.yaml");
-    std::fs::write(
-        &kubelet_config,
-        format!(
-            "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nregistryMirrors:\n  docker.io: [\"http://{REGISTRY}\"]\ninsecureRegistries: [\"{REGISTRY}\"]\n# The machines share this host's disk: no disk-pressure evictions.\nevictionHard: {{memory.available: 100Mi, nodefs.available: \"0%\", imagefs.available: \"0%\", pid.available: 5%}}\n"
-        ),
-    )
-    .expect("config file");
-    let config = kubelet_config.display().to_string();
+    Some(lab)
+}
+
+#[test]
+fn kubeadm_installs_three_network_namespace_machines() {
+    let Some(lab) = machines("kubeadm_installs_three_network_namespace_machines", 3) else {
+        return;
+    };
+    let config = lab.kubeadm_config("");
     let (m1, m2, m3) = (&lab.machines[0], &lab.machines[1], &lab.machines[2]);
 
     // 1. kubeadm init on machine-1.
-    let (init, init_ready) = run_until_ready(
-        m1,
-        &[
-            "kubeadm",
-            "init",
-            "--pod-network-cidr",
-            "10.244.0.0/16",
-            "--control-plane-runner",
-            "processes",
-            "--config",
-            &config,
-        ],
-        m1,
-        "machine-1",
-    );
+    let mut init = INIT.to_vec();
+    init.extend(["--config", &config]);
+    let (init, init_ready) = run_until_ready(m1, &init, m1, "machine-1");
     assert!(init.status.success(), "init: {}", text(&init));
     let out = stdout(&init);
     eprintln!("kubeadm init to the first Ready node: {init_ready:?}");
@@ -890,4 +905,149 @@ fn kubeadm_installs_three_network_namespace_machines() {
     let files = m3.files();
     assert!(files.is_empty(), "left on machine-3's disk: {files:?}");
     m1.kubectl_ok(&["delete", "node", "machine-3"]);
+}
+
+/// The `kubeadm join` commands init printed (each up to its blank line),
+/// as words.
+fn join_commands(init_out: &str) -> Vec<Vec<String>> {
+    let mut found = Vec::new();
+    let mut rest = init_out;
+    while let Some(at) = rest.find("kubeadm join ") {
+        let text = &rest[at..];
+        let end = text.find("\n\n").unwrap_or(text.len());
+        found.push(
+            text[..end]
+                .replace('\\', " ")
+                .split_whitespace()
+                .map(String::from)
+                .collect(),
+        );
+        rest = &text[end..];
+    }
+    found
+}
+
+/// HA without a load balancer: three control-plane machines and a worker,
+/// the control-plane endpoint `k8s-api` a name for machine-1 (as a DNS
+/// record would be), and every kubelet given the three apiservers
+/// (`apiServerEndpoints`). With machine-1 stopped, the worker's kubelet
+/// fails over: a new pod for it is scheduled (by machine-2's or -3's
+/// scheduler), started and reported Ready through another apiserver.
+#[test]
+fn kubelets_fail_over_when_a_control_plane_machine_stops() {
+    let Some(lab) = machines("kubelets_fail_over_when_a_control_plane_machine_stops", 4) else {
+        return;
+    };
+    for m in &lab.machines {
+        let o = m.run(&[
+            "sh",
+            "-c",
+            &format!("echo '{NET}.11 k8s-api' >> /etc/hosts"),
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let config = lab.kubeadm_config(&format!(
+        "apiServerEndpoints: [\"{NET}.11:6443\", \"{NET}.12:6443\", \"{NET}.13:6443\"]\n"
+    ));
+    let m = &lab.machines;
+    let mut init = INIT.to_vec();
+    init.extend(["--config", &config, "--upload-certs"]);
+    init.extend(["--control-plane-endpoint", "k8s-api:6443"]);
+    let init = m[0].run(&init);
+    assert!(init.status.success(), "init: {}", text(&init));
+    let joins = join_commands(&stdout(&init));
+    let control_plane = joins
+        .iter()
+        .find(|j| j.iter().any(|w| w == "--control-plane"))
+        .expect("init printed the control-plane join line");
+    let worker = joins
+        .iter()
+        .find(|j| !j.iter().any(|w| w == "--control-plane"))
+        .expect("init printed the worker join line");
+    for (machine, line) in [
+        (&m[1], control_plane),
+        (&m[2], control_plane),
+        (&m[3], worker),
+    ] {
+        let mut args: Vec<&str> = line.iter().map(String::as_str).collect();
+        args.extend(["--control-plane-runner", "processes"]);
+        let o = machine.run(&args);
+        assert!(o.status.success(), "join {}: {}", machine.name, text(&o));
+    }
+    let all_ready = (0..120).any(|_| {
+        let ok = m.iter().all(|n| ready(&m[0], &n.name));
+        if !ok {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        ok
+    });
+    assert!(all_ready, "{}", m[0].kubectl_ok(&["get", "nodes"]));
+
+    // Stop machine-1: its supervisor takes etcd, the apiserver, the
+    // scheduler, the controller-manager and the kubelet down.
+    let pid = std::fs::read_to_string(m[0].dir.join("disk/run-kubeadm/supervise.pid"))
+        .expect("machine-1's supervisor");
+    let stopped = sh(Command::new("kill").args(["-TERM", pid.trim()]));
+    assert!(stopped.status.success(), "{}", text(&stopped));
+    let gone = (0..100).any(|_| {
+        let down = !Path::new(&format!("/proc/{}", pid.trim())).exists();
+        if !down {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        down
+    });
+    assert!(gone, "machine-1's control plane stopped");
+
+    // Through machine-2's apiserver: a pod for machine-4.
+    let on2 = |args: &[&str]| {
+        let mut all = vec!["--server", "https://10.123.0.12:6443"];
+        all.extend_from_slice(args);
+        m[1].kubectl(&all)
+    };
+    let pod = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "after-failover"},
+      "spec": {"nodeSelector": {"kubernetes.io/hostname": "machine-4"},
+        "containers": [{"name": "web", "image": "busybox:1.36",
+          "command": ["sh", "-c", "mkdir -p /www && hostname > /www/index.html && httpd -f -p 8080 -h /www"],
+          "readinessProbe": {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}}]}}"#;
+    let o = run_with_stdin(
+        m[1].kubectl_cmd(&["--server", "https://10.123.0.12:6443", "create", "-f", "-"]),
+        pod.as_bytes(),
+    );
+    assert!(o.status.success(), "create the pod: {}", text(&o));
+    let start = Instant::now();
+    let running = (0..240).any(|_| {
+        let o = on2(&[
+            "get",
+            "pod",
+            "after-failover",
+            "-o",
+            "jsonpath={.spec.nodeName} {.status.conditions[?(@.type==\"Ready\")].status}",
+        ]);
+        let ok = stdout(&o) == "machine-4 True";
+        if !ok {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        ok
+    });
+    assert!(
+        running,
+        "the pod on machine-4 is Ready with machine-1 stopped: {}",
+        text(&on2(&["get", "pods", "-o", "wide"]))
+    );
+    eprintln!(
+        "with machine-1 stopped, a new pod on machine-4 Ready after {:?}",
+        start.elapsed()
+    );
+    let nodes = on2(&["get", "nodes"]);
+    let worker_ready = stdout(&nodes).lines().any(|l| {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        words.first() == Some(&"machine-4") && words.get(1) == Some(&"Ready")
+    });
+    assert!(worker_ready, "{}", text(&nodes));
+    let log = std::fs::read_to_string(m[3].dir.join("disk/var-log-kubeadm/kubelet.log"))
+        .unwrap_or_default();
+    assert!(
+        log.contains("talking to the API through another apiserver"),
+        "machine-4's kubelet says it failed over"
+    );
 }
