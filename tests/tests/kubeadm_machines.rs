@@ -464,13 +464,19 @@ fn setup_script(m: &Machine, cgroup: &str) -> String {
     }
     s.push_str(&format!("mount --bind {d}/bin /usr/local/bin\n"));
     // Each hierarchy's machine cgroup becomes the hierarchy's root here:
-    // bind them aside, drop the host's, and move them into a fresh tmpfs.
+    // bind them aside, drop the host's, and move them back in place (v1:
+    // into a fresh tmpfs at /sys/fs/cgroup; a v2-only host's one hierarchy
+    // straight onto /sys/fs/cgroup).
     s.push_str(&format!(
         "mkdir -p {d}/cgroup\nfor m in $(findmnt -rn -t cgroup,cgroup2 -o TARGET); do n=$(basename $m); mkdir -p {d}/cgroup/$n; mount --bind $m/{cgroup} {d}/cgroup/$n; done\n"
     ));
-    s.push_str("umount -R /sys/fs/cgroup\nmount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup\n");
+    s.push_str("umount -R /sys/fs/cgroup\n");
     s.push_str(&format!(
-        "for n in $(ls {d}/cgroup); do mkdir -p /sys/fs/cgroup/$n; mount --move {d}/cgroup/$n /sys/fs/cgroup/$n; done\n"
+        "if [ \"$(ls {d}/cgroup)\" = cgroup ]; then mount --move {d}/cgroup/cgroup /sys/fs/cgroup; else\n"
+    ));
+    s.push_str("mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup\n");
+    s.push_str(&format!(
+        "for n in $(ls {d}/cgroup); do mkdir -p /sys/fs/cgroup/$n; mount --move {d}/cgroup/$n /sys/fs/cgroup/$n; done\nfi\n"
     ));
     s
 }
