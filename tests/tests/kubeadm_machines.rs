@@ -22,7 +22,10 @@
 //! printed), the joined nodes' CSRs Approved and Issued, a Deployment
 //! spread over the three nodes whose pods reach each other by IP, the
 //! Service by its ClusterIP and by its DNS name, and `kubeadm reset` on a
-//! worker leaving no process, file or mount behind.
+//! worker leaving no process, file or mount behind; the addon phase's
+//! objects. A second test runs three control-plane machines and a worker
+//! without a load balancer and stops the first: the worker's kubelet fails
+//! over to another apiserver (`apiServerEndpoints`).
 //!
 //! Everything is named `kmach-<pid>-...` (netns, cgroups,
 //! `/var/tmp/kmach-<pid>`); leftovers of a killed run are removed first.
