@@ -121,14 +121,18 @@ pub async fn apply<K: kube::Resource<DynamicType = ()>>(
     client: &kube::Client,
     obj: &Value,
 ) -> Result<()> {
-    let ar = ApiResource::erase::<K>(&());
+    apply_as(client, obj, &ApiResource::erase::<K>(&())).await
+}
+
+/// [`apply`] of an object of the resource `ar`.
+pub async fn apply_as(client: &kube::Client, obj: &Value, ar: &ApiResource) -> Result<()> {
     let name = obj
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or_default();
     let api: Api<DynamicObject> = match obj.pointer("/metadata/namespace").and_then(Value::as_str) {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
-        None => Api::all_with(client.clone(), &ar),
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        None => Api::all_with(client.clone(), ar),
     };
     let mut obj = obj.clone();
     obj["apiVersion"] = Value::from(ar.api_version.clone());

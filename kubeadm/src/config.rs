@@ -54,6 +54,9 @@ pub struct Config {
     pub kubelet_port: u16,
     /// systemd or supervised processes.
     pub runner: Runner,
+    /// KubeletConfiguration fields from `--config`, over kubeadm's own
+    /// (`init` only: joining nodes read the published result).
+    pub kubelet_config: Option<serde_json::Value>,
 }
 
 impl Config {
@@ -135,19 +138,19 @@ pub fn default_address() -> Option<IpAddr> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn service_addresses_come_from_the_range() {
-        let c = Config {
+    /// A machine with upstream's defaults (`cp-1`, 192.168.122.10).
+    pub(crate) fn defaults() -> Config {
+        Config {
             paths: Paths::new("/"),
-            node_name: "n".into(),
-            advertise_address: "10.0.0.2".parse().unwrap(),
+            node_name: "cp-1".into(),
+            advertise_address: "192.168.122.10".parse().unwrap(),
             bind_port: 6443,
-            control_plane_endpoint: Some("[fd00::1]:6443".into()),
+            control_plane_endpoint: None,
             service_cidr: "10.96.0.0/12".into(),
-            pod_network_cidr: None,
+            pod_network_cidr: Some("10.244.0.0/16".into()),
             dns_domain: "cluster.local".into(),
             extra_sans: vec![],
             binaries_dir: "/usr/local/bin".into(),
@@ -157,6 +160,16 @@ mod tests {
             controller_manager_port: 10257,
             kubelet_port: 10250,
             runner: Runner::Systemd,
+            kubelet_config: None,
+        }
+    }
+
+    #[test]
+    fn service_addresses_come_from_the_range() {
+        let c = Config {
+            advertise_address: "10.0.0.2".parse().unwrap(),
+            control_plane_endpoint: Some("[fd00::1]:6443".into()),
+            ..defaults()
         };
         assert_eq!(c.service_ip().unwrap().to_string(), "10.96.0.1");
         assert_eq!(c.dns_ip().unwrap().to_string(), "10.96.0.10");

@@ -389,28 +389,12 @@ pub fn written(units_dir: &Path) -> Vec<Unit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Runner;
-    use crate::paths::Paths;
 
     /// A machine with upstream's defaults.
     fn defaults(binaries_dir: &Path) -> Config {
         Config {
-            paths: Paths::new("/"),
-            node_name: "cp-1".into(),
-            advertise_address: "192.168.122.10".parse().unwrap(),
-            bind_port: 6443,
-            control_plane_endpoint: None,
-            service_cidr: "10.96.0.0/12".into(),
-            pod_network_cidr: Some("10.244.0.0/16".into()),
-            dns_domain: "cluster.local".into(),
-            extra_sans: vec![],
             binaries_dir: binaries_dir.into(),
-            etcd_client_port: 2379,
-            etcd_peer_port: 2380,
-            scheduler_port: 10259,
-            controller_manager_port: 10257,
-            kubelet_port: 10250,
-            runner: Runner::Systemd,
+            ..crate::config::tests::defaults()
         }
     }
 

@@ -4,7 +4,12 @@
 //! `preflight` → `certs` → `kubeconfig` → `etcd` → `control-plane` →
 //! `kubelet-start` → `wait-control-plane` → `upload-config` →
 //! `mark-control-plane` → `bootstrap-token` → `upload-certs` (with
-//! `--upload-certs`) → `show-join-command`.
+//! `--upload-certs`) → `addon` → `show-join-command`.
+//!
+//! The `addon` phase applies the cluster objects of [`crate::addons`]
+//! (the kube-dns Service, the ingress class and its RBAC, the default
+//! StorageClass): upstream deploys CoreDNS and kube-proxy there, our
+//! kubelets answer DNS and proxy Services themselves.
 //!
 //! Every phase is idempotent: files that exist are kept and objects are
 //! applied, so `init` can run again after a failure.
@@ -21,7 +26,7 @@ use crate::config::{Config, Runner};
 use crate::{apiclient, controlplane, discovery, kubeconfig, kubelet, pki, supervisor, Error};
 
 /// The phases of `init`, in order.
-pub const PHASES: [&str; 12] = [
+pub const PHASES: [&str; 13] = [
     "preflight",
     "certs",
     "kubeconfig",
@@ -33,6 +38,7 @@ pub const PHASES: [&str; 12] = [
     "mark-control-plane",
     "bootstrap-token",
     "upload-certs",
+    "addon",
     "show-join-command",
 ];
 
@@ -249,6 +255,12 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
         println!("[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace");
         crate::copycerts::upload(&client, &pki_dir, key).await?;
         println!("[upload-certs] Using certificate key:\n{key}");
+    }
+
+    if !skip("addon") {
+        for name in crate::addons::apply(&client, cfg).await? {
+            println!("[addons] Applied essential addon: {name}");
+        }
     }
 
     let ca_hash = discovery::ca_cert_hash(&ca_pem).unwrap_or_default();

@@ -241,6 +241,13 @@ async fn join_control_plane(
 
     let admin = apiclient::from_file(&paths.kubeconfig("admin.conf")).await?;
     let mut endpoints = crate::etcd::endpoints(&admin).await?;
+    // Read before the new etcd member is added: until it runs, a cluster of
+    // one member has lost its quorum and the apiserver cannot read.
+    let kubelet_config = if skip("kubelet-start") {
+        None
+    } else {
+        Some(kubelet::download(&admin).await?)
+    };
     let peer_url = controlplane::etcd_peer_url(cfg);
     println!("[control-plane-join] Adding a new etcd member {peer_url} through {endpoints:?}");
     let initial = crate::etcd::add_member(
@@ -258,8 +265,7 @@ async fn join_control_plane(
         controlplane::controller_manager(cfg),
         controlplane::scheduler(cfg),
     ];
-    if !skip("kubelet-start") {
-        let config = kubelet::download(&admin).await?;
+    if let Some(config) = kubelet_config {
         let config_path = paths.kubelet_dir().join("config.yaml");
         pki::write_file(&config_path, localize(&config, cfg).as_bytes(), false)?;
         units.push(kubelet::unit(cfg, false));

@@ -1,6 +1,7 @@
 //! The kubelet on a kubeadm node (the `kubelet-start` phase): its
-//! configuration, shared by every node through the `kube-system/kubelet-
-//! config` ConfigMap (key `kubelet`) and written to
+//! configuration (kubeadm's defaults, with the KubeletConfiguration of
+//! `init --config` over them), shared by every node through the
+//! `kube-system/kubelet-config` ConfigMap (key `kubelet`) and written to
 //! `/var/lib/kubelet/config.yaml`, and its unit.
 //!
 //! On the first control-plane node the kubelet gets `kubelet.conf` with a
@@ -45,6 +46,10 @@ pub fn configuration(cfg: &Config) -> String {
         "clusterDomain": cfg.dns_domain,
         "rotateCertificates": true,
     });
+    let doc = match &cfg.kubelet_config {
+        Some(fields) => apimachinery::patch::apply_merge_patch(&doc, fields),
+        None => doc,
+    };
     serde_yaml_ng::to_string(&doc).unwrap_or_default()
 }
 

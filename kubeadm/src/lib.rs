@@ -12,10 +12,12 @@
 //!   used (tests, network-namespace machines);
 //! - [`paths`]: every file's place, under `--host-root`.
 
+pub mod addons;
 pub mod apiclient;
 pub mod bootstraptoken;
 pub mod certs;
 pub mod config;
+pub mod configfile;
 pub mod controlplane;
 pub mod copycerts;
 pub mod discovery;

@@ -130,6 +130,10 @@ struct InitFlags {
     /// kubeadm-certs Secret (64 hex characters; default: a new one).
     #[arg(long)]
     certificate_key: Option<String>,
+    /// Path to a kubeadm configuration file (of its documents, the
+    /// KubeletConfiguration is read: it goes to every node's kubelet).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -312,6 +316,7 @@ fn machine_config(m: &MachineFlags) -> anyhow::Result<Config> {
         controller_manager_port: m.controller_manager_port,
         kubelet_port: m.kubelet_port,
         runner: m.control_plane_runner,
+        kubelet_config: None,
     })
 }
 
@@ -324,6 +329,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             cfg.service_cidr = f.service_cidr;
             cfg.dns_domain = f.service_dns_domain;
             cfg.extra_sans = f.apiserver_cert_extra_sans;
+            if let Some(path) = &f.config {
+                cfg.kubelet_config = kubeadm::configfile::kubelet_configuration(path)?;
+            }
             let opts = kubeadm::init::Options {
                 token: f.token.as_deref().map(Token::parse).transpose()?,
                 token_ttl: ttl(&f.token_ttl)?,

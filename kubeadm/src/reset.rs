@@ -1,6 +1,8 @@
 //! `kubeadm reset`: undoes `init` or `join` on this machine: stops what
 //! kubeadm started (systemd units or the supervisor and its processes),
-//! unmounts what the kubelet mounted under `/var/lib/kubelet`, and removes
+//! removes the pods' containers (they outlive their kubelet by design) with
+//! `kubelet ctl rmp`, as upstream's reset does through crictl, unmounts
+//! what the kubelet mounted under `/var/lib/kubelet`, and removes
 //! the units, `/etc/kubernetes` (PKI and kubeconfigs), `/var/lib/etcd` and
 //! `/var/lib/kubelet` (with the kubelet's CNI configuration).
 //!
@@ -22,7 +24,8 @@ pub struct Report {
     pub unmounted: Vec<PathBuf>,
 }
 
-/// Mount points at or under `dir`, deepest first.
+/// Mount points below `dir`, deepest first (not `dir` itself: a machine
+/// may keep `/var/lib/kubelet` on a disk of its own, which stays mounted).
 fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
         return vec![];
@@ -31,7 +34,7 @@ fn mounts_under(dir: &Path) -> Vec<PathBuf> {
         .lines()
         .filter_map(|l| l.split(' ').nth(4))
         .map(|p| PathBuf::from(p.replace("\\040", " ")))
-        .filter(|p| p.starts_with(dir))
+        .filter(|p| p.starts_with(dir) && p != dir)
         .collect();
     found.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     found.dedup();
@@ -73,6 +76,70 @@ async fn leave_etcd(paths: &Paths, etcd: &controlplane::Unit) -> Result<bool, cr
     Ok(removed)
 }
 
+/// Removes every pod sandbox (with its containers) of the kubelet `unit`
+/// ran, through `kubelet ctl` on the same state directory and config; the
+/// number removed. Best effort: a kubelet that never ran has none.
+fn remove_pods(unit: &controlplane::Unit) -> usize {
+    let Some(binary) = unit.exec.first() else {
+        return 0;
+    };
+    let mut global = Vec::new();
+    for name in ["root-dir", "config"] {
+        if let Some(v) = flag(unit, name) {
+            global.push(format!("--{name}={v}"));
+        }
+    }
+    let ctl = |args: &[&str]| {
+        std::process::Command::new(binary)
+            .arg("ctl")
+            .args(&global)
+            .args(args)
+            .output()
+    };
+    let Ok(out) = ctl(&["pods", "-q"]) else {
+        return 0;
+    };
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ids: Vec<&str> = text.split_whitespace().collect();
+    if ids.is_empty() {
+        return 0;
+    }
+    let mut args = vec!["rmp"];
+    args.extend(&ids);
+    match ctl(&args) {
+        Ok(o) if o.status.success() => ids.len(),
+        Ok(o) => {
+            eprintln!(
+                "[reset] Could not remove the pods: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("[reset] Could not run {binary} ctl: {e}");
+            0
+        }
+    }
+}
+
+/// Removes `dir` with everything in it; a `dir` that is a mount point
+/// (a disk of its own) is emptied and stays, as upstream's reset cleans
+/// such directories.
+fn remove_dir(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() && !path.is_symlink() {
+            std::fs::remove_dir_all(&path)?;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::ResourceBusy => Ok(()),
+        other => other,
+    }
+}
+
 /// Runs `reset`.
 pub async fn run(paths: &Paths) -> Report {
     let mut report = Report::default();
@@ -103,6 +170,12 @@ pub async fn run(paths: &Paths) -> Report {
         }
         println!("[reset] Stopped {}", names.join(", "));
     }
+    if let Some(kubelet) = units.iter().find(|u| u.name == "kubelet") {
+        let removed = remove_pods(kubelet);
+        if removed > 0 {
+            println!("[reset] Removed {removed} pod sandbox(es) and their containers");
+        }
+    }
     for dir in [paths.kubelet_dir(), paths.etcd_data_dir()] {
         for mount in mounts_under(&dir) {
             let ok = std::process::Command::new("umount")
@@ -126,7 +199,7 @@ pub async fn run(paths: &Paths) -> Report {
     ]);
     for path in doomed {
         let gone = if path.is_dir() {
-            std::fs::remove_dir_all(&path)
+            remove_dir(&path)
         } else {
             std::fs::remove_file(&path)
         };

@@ -196,7 +196,8 @@ async fn client(opts: &Options, cfg: &Config, rotate: bool) -> anyhow::Result<ku
             .context("TLS bootstrap")?;
         }
     }
-    let client = component_base::client::client(opts.kubeconfig.as_deref(), None).await?;
+    let endpoints = &cfg.file.api_server_endpoints;
+    let client = crate::failover::client(opts.kubeconfig.as_deref(), endpoints).await?;
     let current = crate::certificate::store::current_path(&cert_dir);
     match &opts.kubeconfig {
         Some(kubeconfig) if rotate && current.exists() => {
@@ -206,6 +207,7 @@ async fn client(opts: &Options, cfg: &Config, rotate: bool) -> anyhow::Result<ku
                     kubeconfig: kubeconfig.clone(),
                     cert_dir,
                     node_name: cfg.node_name.clone(),
+                    api_server_endpoints: endpoints.clone(),
                 },
                 rotating.clone(),
             ));

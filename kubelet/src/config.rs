@@ -30,6 +30,8 @@
 //! clusterDNSServerInRootNetns: false # ... even in the host's own network namespace
 //! imageGCHighThresholdPercent: 85    # image GC above this disk usage ...
 //! imageGCLowThresholdPercent: 80     # ... down to this
+//! apiServerEndpoints: ["10.0.0.11:6443", "10.0.0.12:6443"] # every apiserver, for
+//!                                   # client-side failover (crate::failover)
 //! tlsCertFile: /var/lib/kubelet/pki/kubelet.crt   # :10250's pair (default:
 //! tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key # self-signed in <root>/pki)
 //! authentication:                   # who may call :10250 (crate::server::auth)
@@ -164,6 +166,10 @@ pub struct FileConfig {
     /// usage is below this.
     #[serde(rename = "imageGCLowThresholdPercent")]
     pub image_gc_low_threshold_percent: u8,
+    /// `host:port` of every apiserver of an HA control plane (not an
+    /// upstream field): requests fail over across them when the
+    /// kubeconfig's server does not answer ([`crate::failover`]).
+    pub api_server_endpoints: Vec<String>,
     /// The kubelet API's serving certificate (PEM); with the key, else a
     /// self-signed pair is made in `<root-dir>/pki`.
     pub tls_cert_file: Option<PathBuf>,
@@ -313,6 +319,7 @@ impl Default for FileConfig {
             cluster_dns_server_in_root_netns: false,
             image_gc_high_threshold_percent: 85,
             image_gc_low_threshold_percent: 80,
+            api_server_endpoints: Vec::new(),
             tls_cert_file: None,
             rotate_certificates: false,
             tls_private_key_file: None,

@@ -13,6 +13,7 @@ pub mod config;
 pub mod credentialprovider;
 pub mod ctl;
 pub mod eviction;
+pub mod failover;
 pub mod ingress;
 pub mod network;
 pub mod node;

@@ -271,20 +271,7 @@ impl Lab {
 
     /// `kubectl apply -f -` of `yaml`, succeeding or not.
     pub fn try_apply(&self, yaml: &str) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .kubectl_cmd(&["apply", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl runs");
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin
-                .write_all(yaml.as_bytes())
-                .expect("writing the manifest");
-        }
-        child.wait_with_output().expect("kubectl finishes")
+        crate::harness::run_with_stdin(self.kubectl_cmd(&["apply", "-f", "-"]), yaml.as_bytes())
     }
 
     /// Starts a long-running kubectl (logs -f, port-forward).

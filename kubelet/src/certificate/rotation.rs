@@ -73,6 +73,8 @@ pub struct Rotation {
     pub cert_dir: PathBuf,
     /// The node's name.
     pub node_name: String,
+    /// `apiServerEndpoints` ([`crate::failover`]).
+    pub api_server_endpoints: Vec<String>,
 }
 
 /// A random deadline between 70% and 90% of the pair's life.
@@ -123,7 +125,7 @@ async fn rotate(rotation: &Rotation, client: &RotatingClient) -> Result<Pair, Er
     )
     .await?;
     store::update(&rotation.cert_dir, &pair)?;
-    let next = component_base::client::client(Some(&rotation.kubeconfig), None)
+    let next = crate::failover::client(Some(&rotation.kubeconfig), &rotation.api_server_endpoints)
         .await
         .map_err(|e| Error::Invalid(format!("a client with the new certificate: {e}")))?;
     client.replace(next);
