@@ -133,9 +133,13 @@ run_phase parallel 'Conformance && !Serial && !Disruptive' "$PROCS"
 # [Conformance] specs (ginkgo lists all ~7,900 specs of e2e.test). A subset
 # run only checks: its summary stays with the logs.
 if [ -n "$SUBSET" ]; then
-    python3 hack/lib/conformance-report.py --out "$RESULTS/conformance.md" --started "$STARTED" \
-        --command "$COMMAND" --focus "subset" --require "$SUBSET" "$RESULTS"/*/junit.xml
-    exit $?
+    if python3 hack/lib/conformance-report.py --out "$RESULTS/conformance.md" --started "$STARTED" \
+        --command "$COMMAND" --focus "subset" --require "$SUBSET" "$RESULTS"/*/junit.xml; then
+        rm -rf "$RESULTS"
+        exit 0
+    fi
+    echo ">>> the subset failed: logs and junit in $RESULTS" >&2
+    exit 1
 fi
 mkdir -p docs/conformance
 rm -f docs/conformance/junit_*.xml
