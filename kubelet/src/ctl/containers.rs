@@ -236,7 +236,7 @@ pub(super) fn ps(rt: &Runtime, a: &PsArgs) -> anyhow::Result<i32> {
         .collect();
     if a.quiet {
         for c in &list {
-            println!("{}", c.spec.id);
+            outln!("{}", c.spec.id);
         }
         return Ok(0);
     }
@@ -255,7 +255,7 @@ pub(super) fn ps(rt: &Runtime, a: &PsArgs) -> anyhow::Result<i32> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table::render(
             &[
@@ -278,7 +278,7 @@ pub(super) fn pods(rt: &Runtime, a: &PodsArgs) -> anyhow::Result<i32> {
     let list = rt.list_sandboxes()?;
     if a.quiet {
         for s in &list {
-            println!("{}", s.id);
+            outln!("{}", s.id);
         }
         return Ok(0);
     }
@@ -300,7 +300,7 @@ pub(super) fn pods(rt: &Runtime, a: &PodsArgs) -> anyhow::Result<i32> {
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table::render(
             &[
@@ -489,7 +489,7 @@ fn run_in_pod(
     }
     container_runtime::timing("container started");
     if a.detach {
-        println!("{id}");
+        outln!("{id}");
         return Ok(0);
     }
     let path = rt.container(&id)?.spec.log_path;
@@ -588,7 +588,7 @@ pub(super) fn stop(rt: &Runtime, a: &StopArgs) -> anyhow::Result<i32> {
     for c in &a.containers {
         let id = find_container(rt, c)?;
         let st = rt.stop_container(&id, Duration::from_secs(a.timeout))?;
-        println!("{id} {}", status_text(&st));
+        outln!("{id} {}", status_text(&st));
     }
     Ok(0)
 }
@@ -614,7 +614,7 @@ pub(super) fn rm(rt: &Runtime, a: &RmArgs) -> anyhow::Result<i32> {
                 rt.remove_sandbox(&sb.id)?;
             }
         }
-        println!("{id}");
+        outln!("{id}");
     }
     Ok(code)
 }
@@ -623,7 +623,7 @@ pub(super) fn rmp(rt: &Runtime, a: &RmpArgs) -> anyhow::Result<i32> {
     for p in &a.pods {
         let sb = rt.sandbox(p)?;
         rt.remove_sandbox(&sb.id)?;
-        println!("{}", sb.id);
+        outln!("{}", sb.id);
     }
     Ok(0)
 }
@@ -647,6 +647,6 @@ pub(super) fn inspect(rt: &Runtime, a: &InspectArgs) -> anyhow::Result<i32> {
     } else {
         bail!("no container, pod or image {:?}", a.id);
     };
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    outln!("{}", serde_json::to_string_pretty(&value)?);
     Ok(0)
 }

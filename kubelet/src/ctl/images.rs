@@ -52,7 +52,7 @@ pub(super) fn images(rt: &Runtime, a: &ImagesArgs) -> anyhow::Result<i32> {
     let list = rt.images().list()?;
     if a.quiet {
         for i in &list {
-            println!("{}", i.id);
+            outln!("{}", i.id);
         }
         return Ok(0);
     }
@@ -78,7 +78,7 @@ pub(super) fn images(rt: &Runtime, a: &ImagesArgs) -> anyhow::Result<i32> {
             ]);
         }
     }
-    print!(
+    out!(
         "{}",
         table::render(&["IMAGE", "TAG", "IMAGE ID", "SIZE"], &rows)
     );
@@ -94,7 +94,7 @@ pub(super) fn pull(rt: &Runtime, a: &PullArgs) -> anyhow::Result<i32> {
         }
     });
     let img = rt.pull_image(&a.image, auth.as_ref())?;
-    println!("Image is up to date for {}", img.id);
+    outln!("Image is up to date for {}", img.id);
     Ok(0)
 }
 
@@ -108,7 +108,7 @@ pub(super) fn import(rt: &Runtime, a: &ImportArgs) -> anyhow::Result<i32> {
             .first()
             .cloned()
             .unwrap_or_else(|| "<none>".into());
-        println!("Imported {name} {}", i.id);
+        outln!("Imported {name} {}", i.id);
     }
     Ok(0)
 }
@@ -117,7 +117,7 @@ pub(super) fn rmi(rt: &Runtime, a: &RmiArgs) -> anyhow::Result<i32> {
     let mut code = 0;
     for name in &a.images {
         match rt.remove_image(name) {
-            Ok(img) => println!("Deleted: {}", img.id),
+            Ok(img) => outln!("Deleted: {}", img.id),
             Err(e) => {
                 eprintln!("kubelet ctl: {e}");
                 code = 1;
@@ -127,7 +127,7 @@ pub(super) fn rmi(rt: &Runtime, a: &RmiArgs) -> anyhow::Result<i32> {
     if a.prune {
         let report = rt.gc_images(None)?;
         for id in report.images {
-            println!("Deleted: {id}");
+            outln!("Deleted: {id}");
         }
     }
     Ok(code)

@@ -17,6 +17,24 @@
 //! kubelet ctl stop web && kubelet ctl rm web
 //! ```
 
+/// `print!` for `kubelet ctl`'s output: a reader that went away (`kubelet
+/// ctl inspect ID | head`) ends the command quietly with the status a
+/// process killed by SIGPIPE has, instead of the panic `print!` raises
+/// (Rust ignores SIGPIPE, so the write fails with EPIPE instead).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::ctl::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` through [`out!`].
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => {
+        $crate::ctl::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod containers;
 mod images;
 mod table;
@@ -99,6 +117,19 @@ pub fn config(global: &Global, args: &Args) -> anyhow::Result<Config> {
         cfg.cgroup_root = c.clone();
     }
     Ok(cfg)
+}
+
+/// Writes `args` to standard output (see [`out!`]).
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // 128 + SIGPIPE, what a shell reports for a C tool in this place.
+            std::process::exit(141);
+        }
+        eprintln!("kubelet ctl: writing the output: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// Runs one `kubelet ctl` command; returns the process exit code.
