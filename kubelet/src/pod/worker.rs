@@ -34,7 +34,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Container, LifecycleHandler, Pod, PodStatus};
+use k8s_openapi::api::core::v1::{Container, Pod, PodStatus};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use tokio::sync::watch;
 use tracing::Instrument;
@@ -1093,67 +1093,59 @@ impl Worker {
     /// do).
     async fn stop_all(&mut self, pod: &Pod, grace: Duration) {
         let spec = pod.spec.as_ref();
-        let sidecars: Vec<&Container> = spec
+        let sidecars: Vec<&str> = spec
             .and_then(|s| s.init_containers.as_ref())
             .into_iter()
             .flatten()
             .filter(|c| c.restart_policy.as_deref() == Some("Always"))
+            .map(|c| c.name.as_str())
             .collect();
-        let (side, apps): (Vec<ContainerInfo>, Vec<ContainerInfo>) = self
+        let sidecar_index = |c: &ContainerInfo| {
+            sidecars
+                .iter()
+                .position(|s| *s == c.spec.config.name.as_str())
+        };
+        let (mut side, apps): (Vec<ContainerInfo>, Vec<ContainerInfo>) = self
             .containers_of()
             .into_iter()
             .filter(|c| c.state.status == Status::Running)
-            .partition(|c| sidecars.iter().any(|s| s.name == c.spec.config.name));
+            .partition(|c| sidecar_index(c).is_some());
         let start = Instant::now();
-        let hook_of = |name: &str| {
+        self.stop_together(pod, apps, grace).await;
+        side.sort_by_key(|c| std::cmp::Reverse(sidecar_index(c)));
+        for sidecar in side {
+            // Like every container, at least 2 s unless the pod is being
+            // killed at once.
+            let left = if grace.is_zero() {
+                grace
+            } else {
+                grace
+                    .saturating_sub(start.elapsed())
+                    .max(Duration::from_secs(2))
+            };
+            self.stop_together(pod, vec![sidecar], left).await;
+        }
+    }
+
+    /// Stops `containers` at the same time (each: its preStop hook, app
+    /// container or sidecar, then the signal) and waits for all of them.
+    async fn stop_together(&self, pod: &Pod, containers: Vec<ContainerInfo>, grace: Duration) {
+        let spec = pod.spec.as_ref();
+        let pre_stop = |name: &str| {
             spec.into_iter()
-                .flat_map(|s| s.containers.iter())
-                .chain(sidecars.iter().copied())
+                .flat_map(|s| {
+                    s.containers
+                        .iter()
+                        .chain(s.init_containers.iter().flatten())
+                })
                 .find(|x| x.name == name)
                 .and_then(|x| x.lifecycle.as_ref())
                 .and_then(|l| l.pre_stop.clone())
         };
-        let with_hooks =
-            |list: Vec<ContainerInfo>| -> Vec<(ContainerInfo, Option<LifecycleHandler>)> {
-                list.into_iter()
-                    .map(|c| {
-                        let hook = hook_of(&c.spec.config.name);
-                        (c, hook)
-                    })
-                    .collect()
-            };
-        self.stop_together(pod, with_hooks(apps), grace).await;
-        let mut side = with_hooks(side);
-        for sidecar in sidecars.iter().rev() {
-            if let Some(i) = side
-                .iter()
-                .position(|(c, _)| c.spec.config.name == sidecar.name)
-            {
-                let one = side.swap_remove(i);
-                // Like every container, at least 2 s unless the pod is
-                // being killed at once.
-                let left = if grace.is_zero() {
-                    grace
-                } else {
-                    grace
-                        .saturating_sub(start.elapsed())
-                        .max(Duration::from_secs(2))
-                };
-                self.stop_together(pod, vec![one], left).await;
-            }
-        }
-    }
-
-    /// Stops `containers` at the same time and waits for all of them.
-    async fn stop_together(
-        &self,
-        pod: &Pod,
-        containers: Vec<(ContainerInfo, Option<LifecycleHandler>)>,
-        grace: Duration,
-    ) {
         let mut tasks = Vec::new();
-        for (c, hook) in containers {
+        for c in containers {
             let name = c.spec.config.name.clone();
+            let hook = pre_stop(&name);
             self.ctx.event(
                 pod,
                 "Normal",
