@@ -328,7 +328,8 @@ mod tests {
         let mut port = super::super::tests::service_port();
         port.name = "echo".into();
         port.endpoints = vec![backend_addr];
-        let (routing, _) = super::super::Routing::build(&[&ingress], &[port], &[]);
+        let (routing, _) =
+            super::super::Routing::build(super::super::Table::build(&[&ingress]), &[port], &[]);
         let shared = Arc::new(Shared::default());
         shared.set(routing);
         let proxy = TcpListener::bind("127.0.0.1:0").await.expect("bind");

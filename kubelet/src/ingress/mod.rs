@@ -96,15 +96,14 @@ pub struct Routing {
 }
 
 impl Routing {
-    /// The routing for `ours` (Ingresses of our class), with endpoints from
-    /// `ports` and keys from `secrets`; also returns why some Secrets
-    /// could not be used.
+    /// The routing for `table` (of the Ingresses of our class), with
+    /// endpoints from `ports` and keys from `secrets`; also returns why
+    /// some Secrets could not be used.
     pub fn build(
-        ours: &[&Ingress],
+        table: Table,
         ports: &[ServicePort],
         secrets: &[Arc<Secret>],
     ) -> (Routing, Vec<certificates::Error>) {
-        let table = Table::build(ours);
         let endpoints: BTreeMap<Backend, Vec<SocketAddrV4>> = table
             .backends()
             .into_iter()
@@ -250,47 +249,77 @@ pub async fn run(client: kube::Client, view: Arc<ServiceView>, cfg: IngressConfi
     tracing::info!(addresses = ?cfg.addresses, cfg.http_port, cfg.https_port, "ingress proxy routing");
     let mut services = view.changes();
     let mut last_errors = Vec::new();
+    let mut secrets = TlsSecrets::default();
+    // Only a change of Ingresses or IngressClasses, or the resync, reads
+    // the TLS Secrets again; endpoint churn reuses the last ones (unless it
+    // changed which Secrets are wanted, which it cannot).
+    let mut reread = true;
     loop {
-        let errors = sync(&client, &shared, &ingresses, &classes, &view).await;
+        let errors = sync(
+            &client,
+            &shared,
+            &ingresses,
+            &classes,
+            &view,
+            &mut secrets,
+            reread,
+        )
+        .await;
         if errors != last_errors {
             for e in &errors {
                 tracing::warn!(error = %e, "ingress proxy: a TLS Secret cannot be used");
             }
             last_errors = errors;
         }
-        let changed = tokio::select! {
-            c = changes.changed() => c.is_ok(),
-            c = services.changed() => c.is_ok(),
-            _ = tokio::time::sleep(RESYNC) => true,
+        let (changed, ours_changed) = tokio::select! {
+            c = changes.changed() => (c.is_ok(), true),
+            c = services.changed() => (c.is_ok(), false),
+            _ = tokio::time::sleep(RESYNC) => (true, true),
         };
         if !changed {
             tracing::warn!("ingress proxy: the watches ended");
             return;
         }
         tokio::time::sleep(DEBOUNCE).await;
+        reread = ours_changed || changes.has_changed().unwrap_or(false);
         changes.borrow_and_update();
         services.borrow_and_update();
     }
 }
 
+/// The TLS Secrets last read, and the references they were read for.
+#[derive(Default)]
+struct TlsSecrets {
+    wanted: Vec<SecretRef>,
+    found: Vec<Arc<Secret>>,
+}
+
 /// One rebuild of the routing from the stores and the TLS Secrets the
-/// Ingresses name; the Secret errors as text.
+/// Ingresses name (read again when `reread` or when other ones are
+/// wanted); the Secret errors as text.
 async fn sync(
     client: &kube::Client,
     shared: &Shared,
     ingresses: &Store<Ingress>,
     classes: &Store<IngressClass>,
     view: &ServiceView,
+    secrets: &mut TlsSecrets,
+    reread: bool,
 ) -> Vec<String> {
     let all = ingresses.state();
     let ours = ours(&all, &classes.state());
-    let secrets = tls_secrets(client, &Table::build(&ours).tls_secrets()).await;
+    let table = Table::build(&ours);
+    let wanted = table.tls_secrets();
+    if reread || !wanted.iter().copied().eq(secrets.wanted.iter()) {
+        secrets.found = tls_secrets(client, &wanted).await;
+        secrets.wanted = wanted.into_iter().cloned().collect();
+    }
     let svcs = view.services.state();
     let eps = view.slices.state();
     let svc_refs: Vec<_> = svcs.iter().map(Arc::as_ref).collect();
     let ep_refs: Vec<_> = eps.iter().map(Arc::as_ref).collect();
     let ports = rules::service_ports(&svc_refs, &ep_refs);
-    let (routing, errors) = Routing::build(&ours, &ports, &secrets);
+    let (routing, errors) = Routing::build(table, &ports, &secrets.found);
     shared.set(routing);
     errors.iter().map(ToString::to_string).collect()
 }
@@ -355,7 +384,7 @@ mod tests {
         }))
         .expect("ingress");
         let port = service_port();
-        let (routing, errors) = Routing::build(&[&ing], &[port], &[]);
+        let (routing, errors) = Routing::build(Table::build(&[&ing]), &[port], &[]);
         assert!(errors.is_empty());
         let a = routing.table.route("x", "/a").expect("a").clone();
         let b = routing.table.route("x", "/b").expect("b").clone();
