@@ -127,17 +127,16 @@ pub fn refs_of(pod: &Value) -> PodRefs {
 /// ingress proxy may read.
 #[derive(Debug, Default)]
 pub struct NodeGraph {
-    pods: RwLock<HashMap<(String, String), PodRefs>>,
-    synced: AtomicBool,
-    ingresses: Objects,
-    ingress_classes: Objects,
+    pods: Objects<PodRefs>,
+    ingresses: Objects<Value>,
+    ingress_classes: Objects<Value>,
 }
 
-/// Objects of one kind by `(namespace, name)`, as their informer last saw
-/// them.
+/// What the graph keeps of each object of one kind, by `(namespace, name)`,
+/// as its informer last saw it; and whether the kind was listed.
 #[derive(Debug, Default)]
-struct Objects {
-    items: RwLock<HashMap<(String, String), Value>>,
+struct Objects<T> {
+    items: RwLock<HashMap<(String, String), T>>,
     synced: AtomicBool,
 }
 
@@ -152,103 +151,79 @@ fn key_of(object: &Value) -> (String, String) {
     (meta("namespace"), meta("name"))
 }
 
-/// A write lock that outlives a panicked writer: the maps hold plain data,
-/// whole after every insert or remove.
-fn write_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    match lock.write() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
-
-fn read_lock<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    match lock.read() {
-        Ok(guard) => guard,
-        Err(poisoned) => poisoned.into_inner(),
-    }
-}
-
-impl Objects {
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), Value>> {
-        write_lock(&self.items)
+impl<T> Objects<T> {
+    /// The map, also after a panicked writer: it holds plain data, whole
+    /// after every insert or remove.
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), T>> {
+        match self.items.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), Value>> {
-        read_lock(&self.items)
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), T>> {
+        match self.items.read() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
     }
 
-    fn apply(&self, event: EventType, object: &Value) {
+    /// Adds, replaces or removes one object, kept as `keep` makes it.
+    fn apply(&self, event: EventType, object: &Value, keep: impl Fn(&Value) -> T) {
         let key = key_of(object);
         if event == EventType::Deleted {
             self.write().remove(&key);
         } else {
-            self.write().insert(key, object.clone());
+            self.write().insert(key, keep(object));
         }
     }
 
-    fn replace(&self, objects: &[Value]) {
+    /// Replaces every object (after a list).
+    fn replace(&self, objects: &[Value], keep: impl Fn(&Value) -> T) {
         let mut items = self.write();
         items.clear();
-        items.extend(objects.iter().map(|o| (key_of(o), o.clone())));
+        items.extend(objects.iter().map(|o| (key_of(o), keep(o))));
         drop(items);
         self.synced.store(true, Ordering::Release);
     }
 }
 
 impl NodeGraph {
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), PodRefs>> {
-        write_lock(&self.pods)
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), PodRefs>> {
-        read_lock(&self.pods)
-    }
-
     /// Adds, replaces or removes one pod.
     pub fn apply(&self, event: EventType, pod: &Value) {
-        let key = key_of(pod);
-        let mut pods = self.write();
-        if event == EventType::Deleted {
-            pods.remove(&key);
-        } else {
-            pods.insert(key, refs_of(pod));
-        }
+        self.pods.apply(event, pod, refs_of);
     }
 
     /// Replaces every pod (after a list).
     pub fn replace(&self, pods: &[Value]) {
-        self.write().clear();
-        for pod in pods {
-            self.apply(EventType::Added, pod);
-        }
-        self.synced.store(true, Ordering::Release);
+        self.pods.replace(pods, refs_of);
     }
 
     /// Adds, replaces or removes one Ingress.
     pub fn apply_ingress(&self, event: EventType, ingress: &Value) {
-        self.ingresses.apply(event, ingress);
+        self.ingresses.apply(event, ingress, Value::clone);
     }
 
     /// Replaces every Ingress (after a list).
     pub fn replace_ingresses(&self, ingresses: &[Value]) {
-        self.ingresses.replace(ingresses);
+        self.ingresses.replace(ingresses, Value::clone);
     }
 
     /// Adds, replaces or removes one IngressClass.
     pub fn apply_ingress_class(&self, event: EventType, class: &Value) {
-        self.ingress_classes.apply(event, class);
+        self.ingress_classes.apply(event, class, Value::clone);
     }
 
     /// Replaces every IngressClass (after a list).
     pub fn replace_ingress_classes(&self, classes: &[Value]) {
-        self.ingress_classes.replace(classes);
+        self.ingress_classes.replace(classes, Value::clone);
     }
 
     /// Whether pods, Ingresses and IngressClasses were listed (or the graph
     /// is not used).
     pub fn is_ready(&self) -> bool {
         [
-            &self.synced,
+            &self.pods.synced,
             &self.ingresses.synced,
             &self.ingress_classes.synced,
         ]
@@ -259,7 +234,7 @@ impl NodeGraph {
     /// Marks the graph ready without following anything (Node mode is off).
     pub fn mark_unused(&self) {
         for synced in [
-            &self.synced,
+            &self.pods.synced,
             &self.ingresses.synced,
             &self.ingress_classes.synced,
         ] {
@@ -291,7 +266,8 @@ impl NodeGraph {
 
     /// The node a pod is bound to.
     pub fn node_of(&self, namespace: &str, pod: &str) -> Option<String> {
-        self.read()
+        self.pods
+            .read()
             .get(&(namespace.to_string(), pod.to_string()))
             .map(|p| p.node.clone())
     }
@@ -299,7 +275,8 @@ impl NodeGraph {
     /// Whether a pod bound to `node` in `namespace` has what `what` looks
     /// for.
     fn related(&self, node: &str, namespace: &str, what: impl Fn(&PodRefs) -> bool) -> bool {
-        self.read()
+        self.pods
+            .read()
             .iter()
             .any(|((ns, _), refs)| ns == namespace && refs.node == node && what(refs))
     }
