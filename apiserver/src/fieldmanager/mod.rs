@@ -302,6 +302,21 @@ pub fn apply(
             remove_at(&mut merged, &leaf);
         }
     }
+    if let Some(live) = live {
+        // An apply that changes nothing (no value, no ownership) is no
+        // write at all: the entry keeps its time, so the object keeps its
+        // resourceVersion, as upstream's managed-fields updater does.
+        let same_owner = entries.iter().any(|e| {
+            e.manager == manager
+                && e.operation == "Apply"
+                && e.subresource.is_none()
+                && e.api_version == api_version
+                && e.fields == config_set
+        });
+        if same_owner && conflicts.is_empty() && without_managed(&merged) == without_managed(live) {
+            return Ok(live.clone());
+        }
+    }
     let now = crate::meta::now();
     entries
         .retain(|e| !(e.manager == manager && e.operation == "Apply" && e.subresource.is_none()));
@@ -315,6 +330,15 @@ pub fn apply(
     });
     write_entries(&mut merged, &entries);
     Ok(merged)
+}
+
+/// `obj` without `metadata.managedFields`.
+fn without_managed(obj: &Value) -> Value {
+    let mut copy = obj.clone();
+    if let Some(meta) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    copy
 }
 
 /// The manager name for a request: `?fieldManager=`, else the User-Agent up
@@ -340,6 +364,37 @@ mod tests {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "d", "labels": {"app": "d"}},
             "spec": {"replicas": replicas, "template": {"spec": {"containers": [{"name": "web", "image": image}]}}}})
+    }
+
+    #[test]
+    fn an_apply_that_changes_nothing_keeps_the_entry_and_its_time() {
+        let first =
+            apply("ssa", false, "apps/v1", None, &deployment(1, "nginx")).unwrap_or_default();
+        // Backdate the entry, as if the first apply was long ago.
+        let mut live = first.clone();
+        let mut entries = entries_of(&live);
+        entries[0].time = "2020-01-01T00:00:00Z".into();
+        write_entries(&mut live, &entries);
+
+        let again = apply(
+            "ssa",
+            false,
+            "apps/v1",
+            Some(&live),
+            &deployment(1, "nginx"),
+        );
+        assert_eq!(again.ok(), Some(live.clone()));
+
+        let changed = apply(
+            "ssa",
+            false,
+            "apps/v1",
+            Some(&live),
+            &deployment(2, "nginx"),
+        )
+        .unwrap_or_default();
+        assert_ne!(entries_of(&changed)[0].time, "2020-01-01T00:00:00Z");
+        assert_eq!(changed["spec"]["replicas"], 2);
     }
 
     #[test]
