@@ -3,7 +3,8 @@
 //! that reported it Ready.
 //!
 //! ```text
-//! watch ─▶ sync ─▶ admitted ─▶ sandbox ─▶ network ─▶ volumes
+//! watch ─▶ sync ─▶ admitted ─▶ sandbox ─▶ network
+//!                            └─▶ volumes (beside them, unless one shows the pod IP)
 //!       ─▶ image c ─▶ created c ─▶ started c   (per container, init ones first)
 //!       ─▶ running ─▶ ready                    (status writes the apiserver took)
 //! ```

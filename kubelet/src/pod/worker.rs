@@ -9,8 +9,10 @@
 //!    everything with the grace it gives, phase Failed, reason Evicted,
 //!    `DisruptionTarget`; past `activeDeadlineSeconds` -> kill everything,
 //!    phase Failed;
-//! 3. volumes set up (configMaps/secrets refreshed), sandbox and network
-//!    ensured (a restarted kubelet finds both again and keeps them);
+//! 3. sandbox and network ensured (a restarted kubelet finds both again
+//!    and keeps them) while the volumes are set up beside them
+//!    (configMaps/secrets refreshed; a volume that shows the pod's IP waits
+//!    for the network);
 //! 4. init containers one at a time in order, each to a successful exit
 //!    (a sidecar, `restartPolicy: Always`, only until it has started: it
 //!    keeps running beside the app containers and stops after them);
@@ -379,8 +381,39 @@ impl Worker {
             return Ok(Outcome::Continue);
         }
 
-        // Sandbox and network.
-        let (sandbox, pod_ip) = match self.ensure_sandbox(pod).await {
+        // Sandbox and network, and the volumes beside them: a volume
+        // waits for neither (its API round trips and file writes overlap
+        // the network setup), unless it shows the pod's IP.
+        let host_ip = self.ctx.node_ip.clone();
+        let early_volumes = (!crate::volumes::needs_pod_ip(pod)).then(|| {
+            let ctx = self.ctx.clone();
+            let uid = self.uid.clone();
+            let pod = pod.clone();
+            let host_ip = host_ip.clone();
+            async move {
+                let r = crate::volumes::prepare(
+                    &ctx.client,
+                    &ctx.tokens,
+                    &ctx.config.root_dir,
+                    &pod,
+                    "",
+                    &host_ip,
+                )
+                .await;
+                if r.is_ok() {
+                    ctx.startup.record(&uid, Step::Volumes, None);
+                }
+                r
+            }
+        });
+        let (sandbox, early_volumes) = match early_volumes {
+            Some(volumes) => {
+                let (sandbox, volumes) = tokio::join!(self.ensure_sandbox(pod), volumes);
+                (sandbox, Some(volumes))
+            }
+            None => (self.ensure_sandbox(pod).await, None),
+        };
+        let (sandbox, pod_ip) = match sandbox {
             Ok(v) => v,
             Err(e) => {
                 self.ctx.event(
@@ -393,22 +426,26 @@ impl Worker {
                 return Err(e);
             }
         };
-        // Volumes (refreshed on every sync: configMap/secret updates).
-        let host_ip = self.ctx.node_ip.clone();
-        let volumes = match crate::volumes::prepare(
-            &self.ctx.client,
-            &self.ctx.tokens,
-            &self.ctx.config.root_dir,
-            pod,
-            &pod_ip,
-            &host_ip,
-        )
-        .await
-        {
-            Ok(v) => {
-                self.trace(Step::Volumes, None);
+        let prepared = match early_volumes {
+            Some(v) => v,
+            None => {
+                let v = crate::volumes::prepare(
+                    &self.ctx.client,
+                    &self.ctx.tokens,
+                    &self.ctx.config.root_dir,
+                    pod,
+                    &pod_ip,
+                    &host_ip,
+                )
+                .await;
+                if v.is_ok() {
+                    self.trace(Step::Volumes, None);
+                }
                 v
             }
+        };
+        let volumes = match prepared {
+            Ok(v) => v,
             Err(e) => {
                 self.ctx.event(pod, "Warning", "FailedMount", e.to_string());
                 self.write_status(pod, Some(pod_ip), true).await?;

@@ -230,6 +230,34 @@ pub async fn prepare(
     Ok(out)
 }
 
+/// Whether a volume of `pod` shows the pod's IP (a downward API item of
+/// `status.podIP`/`status.podIPs`): only those must wait for the network;
+/// every other volume is prepared while the sandbox and network are made.
+pub fn needs_pod_ip(pod: &Pod) -> bool {
+    let shows_ip = |items: Option<&Vec<k8s_openapi::api::core::v1::DownwardAPIVolumeFile>>| {
+        items.into_iter().flatten().any(|f| {
+            f.field_ref
+                .as_ref()
+                .is_some_and(|r| r.field_path.starts_with("status.podIP"))
+        })
+    };
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .any(|v| {
+            v.downward_api
+                .as_ref()
+                .is_some_and(|d| shows_ip(d.items.as_ref()))
+                || v.projected.as_ref().is_some_and(|p| {
+                    p.sources
+                        .iter()
+                        .flatten()
+                        .filter_map(|src| src.downward_api.as_ref())
+                        .any(|d| shows_ip(d.items.as_ref()))
+                })
+        })
+}
+
 /// What every volume of one pod is made from.
 #[derive(Clone, Copy)]
 struct Inputs<'a> {
@@ -749,6 +777,23 @@ mod tests {
             "spec": spec,
         }))
         .expect("pod")
+    }
+
+    #[test]
+    fn only_a_volume_that_shows_the_pod_ip_waits_for_the_network() {
+        let item = |path: &str| serde_json::json!({"path": "f", "fieldRef": {"fieldPath": path}});
+        let containers = serde_json::json!([{"name": "c", "image": "i"}]);
+        let plain = pod(serde_json::json!({"containers": containers, "volumes": [
+            {"name": "d", "downwardAPI": {"items": [item("metadata.name"), item("status.hostIP")]}},
+            {"name": "t", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}},
+            {"name": "e", "emptyDir": {}}]}));
+        assert!(!needs_pod_ip(&plain));
+        let direct = pod(serde_json::json!({"containers": containers, "volumes": [
+            {"name": "d", "downwardAPI": {"items": [item("status.podIP")]}}]}));
+        assert!(needs_pod_ip(&direct));
+        let projected = pod(serde_json::json!({"containers": containers, "volumes": [
+            {"name": "p", "projected": {"sources": [{"downwardAPI": {"items": [item("status.podIPs")]}}]}}]}));
+        assert!(needs_pod_ip(&projected));
     }
 
     /// A client that is never called: emptyDir needs no apiserver.
