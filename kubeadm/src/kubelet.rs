@@ -100,7 +100,7 @@ pub fn unit(cfg: &Config, bootstrap: bool) -> Unit {
     Unit {
         name: "kubelet".into(),
         description: "kubelet: the Kubernetes node agent".into(),
-        exec,
+        exec: crate::controlplane::with_extra_args(exec, &cfg.extra_args.kubelet),
         after: vec![],
         delegate: true,
     }

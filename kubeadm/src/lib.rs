@@ -62,6 +62,9 @@ pub enum Error {
     /// etcd membership.
     #[error(transparent)]
     Etcd(#[from] etcd::Error),
+    /// A configuration file, or the configuration `init` stored.
+    #[error(transparent)]
+    Config(#[from] configfile::Error),
     /// Starting units or processes failed.
     #[error("{0}")]
     Start(String),
