@@ -63,6 +63,9 @@ pub struct Config {
     /// upstream's default (the control-plane taint), `Some(vec![])` a
     /// control-plane node that runs workloads too.
     pub taints: Option<Vec<k8s_openapi::api::core::v1::Taint>>,
+    /// `--patches` (or the InitConfiguration's `patches.directory`): this
+    /// node's patches ([`crate::patches`]).
+    pub patches_dir: Option<PathBuf>,
 }
 
 /// One extra command-line flag of a control-plane component (upstream's
@@ -199,6 +202,7 @@ pub(crate) mod tests {
             kubelet_config: None,
             extra_args: ExtraArgs::default(),
             taints: None,
+            patches_dir: None,
         }
     }
 

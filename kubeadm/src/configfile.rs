@@ -13,7 +13,8 @@
 //!   command line.
 //! - `InitConfiguration` (`kubeadm.k8s.io/v1beta4`): `nodeRegistration`'s
 //!   `name`, `taints` (`[]`: the first node runs workloads too) and
-//!   `kubeletExtraArgs` (this node's kubelet flags), and `localAPIEndpoint`.
+//!   `kubeletExtraArgs` (this node's kubelet flags), `localAPIEndpoint` and
+//!   `patches.directory` ([`crate::patches`]).
 //!
 //! A field this kubeadm does not implement is refused by name rather than
 //! ignored (silently ignoring a file's settings would surprise), and so is
@@ -80,6 +81,16 @@ pub struct InitConfiguration {
     /// This node's apiserver.
     #[serde(default, rename = "localAPIEndpoint")]
     pub local_api_endpoint: ApiEndpoint,
+    /// `--patches`.
+    pub patches: Option<Patches>,
+}
+
+/// `patches`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Patches {
+    /// The directory of patch files ([`crate::patches`]).
+    pub directory: PathBuf,
 }
 
 /// `nodeRegistration`.
@@ -203,6 +214,9 @@ impl File {
             }
             if let Some(p) = init.local_api_endpoint.bind_port {
                 cfg.bind_port = p;
+            }
+            if let Some(p) = &init.patches {
+                cfg.patches_dir = Some(p.directory.clone());
             }
         }
     }
@@ -385,6 +399,8 @@ nodeRegistration:
 localAPIEndpoint:
   advertiseAddress: 10.200.3.11
   bindPort: 7443
+patches:
+  directory: /etc/kubeadm/patches
 ---
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
@@ -420,6 +436,10 @@ cgroupRoot: lab-node
         assert_eq!(cfg.taints.as_deref(), Some(&[][..]));
         assert_eq!(cfg.advertise_address.to_string(), "10.200.3.11");
         assert_eq!(cfg.bind_port, 7443);
+        assert_eq!(
+            cfg.patches_dir.as_deref(),
+            Some(Path::new("/etc/kubeadm/patches"))
+        );
         assert_eq!(cfg.endpoint(), "k8s-api:7443");
         assert_eq!(cfg.pod_network_cidr.as_deref(), Some("172.16.48.0/20"));
         assert_eq!(cfg.service_cidr, "10.97.0.0/16");

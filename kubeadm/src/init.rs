@@ -172,7 +172,8 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
             "[kubelet-start] Writing kubelet configuration to file {:?}",
             config.display().to_string()
         );
-        pki::write_file(&config, kubelet::configuration(cfg).as_bytes(), false)?;
+        let local = kubelet::local_configuration(cfg, &kubelet::configuration(cfg))?;
+        pki::write_file(&config, local.as_bytes(), false)?;
         let unit = kubelet::unit(cfg, false);
         controlplane::write(&units_dir, &unit)?;
         units.push(unit.name);

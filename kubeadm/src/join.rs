@@ -151,7 +151,8 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         "[kubelet-start] Writing kubelet configuration to file {:?}",
         config_path.display().to_string()
     );
-    pki::write_file(&config_path, localize(&config, cfg).as_bytes(), false)?;
+    let local = kubelet::local_configuration(cfg, &localize(&config, cfg))?;
+    pki::write_file(&config_path, local.as_bytes(), false)?;
 
     if skip("kubelet-start") {
         return Ok(());
@@ -297,7 +298,8 @@ async fn join_control_plane(
     ];
     if let Some(config) = kubelet_config {
         let config_path = paths.kubelet_dir().join("config.yaml");
-        pki::write_file(&config_path, localize(&config, cfg).as_bytes(), false)?;
+        let local = kubelet::local_configuration(cfg, &localize(&config, cfg))?;
+        pki::write_file(&config_path, local.as_bytes(), false)?;
         units.push(kubelet::unit(cfg, false));
     }
     for unit in &units {

@@ -94,6 +94,12 @@ struct MachineFlags {
     /// List of phases to be skipped.
     #[arg(long, value_delimiter = ',')]
     skip_phases: Vec<String>,
+    /// Path to a directory that contains files named
+    /// "target[suffix][+patchtype].extension" patching this node's
+    /// configuration; the target here is "kubeletconfiguration", the patch
+    /// type "strategic" (default), "merge" or "json".
+    #[arg(long)]
+    patches: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -320,13 +326,15 @@ fn machine_config(m: &MachineFlags) -> anyhow::Result<Config> {
         kubelet_config: None,
         extra_args: Default::default(),
         taints: None,
+        patches_dir: m.patches.clone(),
     })
 }
 
 /// The flags of `init` that set what an InitConfiguration or
 /// ClusterConfiguration sets: upstream refuses them beside such a file
 /// ("can not mix '--config' with arguments"), so no setting has two values.
-const NOT_WITH_CONFIG: [(&str, &str); 9] = [
+const NOT_WITH_CONFIG: [(&str, &str); 10] = [
+    ("patches", "patches"),
     ("control_plane_endpoint", "control-plane-endpoint"),
     ("pod_network_cidr", "pod-network-cidr"),
     ("service_cidr", "service-cidr"),

@@ -774,11 +774,21 @@ fn kubeadm_installs_three_network_namespace_machines() {
         "init printed the join line with its default address and port: {out}"
     );
 
-    // 2. The printed line on machine-2 and machine-3.
+    // 2. The printed line on machine-2 and machine-3; machine-2 with a
+    // kubelet patch of its own (upstream's `--patches`).
     let mut join: Vec<&str> = join_line.split_whitespace().collect();
     join.extend(["--control-plane-runner", "processes"]);
-    for m in [m2, m3] {
-        let (o, took) = run_until_ready(m, &join, m1, &m.name);
+    let patches = m2.dir.join("patches");
+    std::fs::create_dir_all(&patches).expect("patches dir");
+    std::fs::write(
+        patches.join("kubeletconfiguration+merge.yaml"),
+        "maxPods: 42\n",
+    )
+    .expect("patch file");
+    let patches = patches.display().to_string();
+    let join2 = [&join[..], &["--patches", &patches]].concat();
+    for (m, join) in [(m2, &join2), (m3, &join)] {
+        let (o, took) = run_until_ready(m, join, m1, &m.name);
         assert!(o.status.success(), "join {}: {}", m.name, text(&o));
         eprintln!("kubeadm join to {} Ready: {took:?}", m.name);
     }
@@ -787,6 +797,21 @@ fn kubeadm_installs_three_network_namespace_machines() {
     for m in [m1, m2, m3] {
         assert!(ready(m1, &m.name), "{} Ready: {nodes}", m.name);
     }
+
+    // machine-2's patch, on machine-2 only.
+    let pods = |name: &str| {
+        m1.kubectl_ok(&[
+            "get",
+            "node",
+            name,
+            "-o",
+            "jsonpath={.status.capacity.pods}",
+        ])
+    };
+    assert_eq!(
+        (pods("machine-2"), pods("machine-3")),
+        ("42".into(), "110".into())
+    );
 
     // The configuration file's settings: no taint on machine-1 (but the
     // control-plane label), the pod network, and the controller-manager's
