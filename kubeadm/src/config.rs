@@ -57,6 +57,45 @@ pub struct Config {
     /// KubeletConfiguration fields from `--config`, over kubeadm's own
     /// (`init` only: joining nodes read the published result).
     pub kubelet_config: Option<serde_json::Value>,
+    /// The ClusterConfiguration's `extraArgs` of each component.
+    pub extra_args: ExtraArgs,
+    /// The InitConfiguration's `nodeRegistration.taints`: `None` is
+    /// upstream's default (the control-plane taint), `Some(vec![])` a
+    /// control-plane node that runs workloads too.
+    pub taints: Option<Vec<k8s_openapi::api::core::v1::Taint>>,
+    /// `--patches` (or the InitConfiguration's `patches.directory`): this
+    /// node's patches ([`crate::patches`]).
+    pub patches_dir: Option<PathBuf>,
+}
+
+/// One extra command-line flag of a control-plane component (upstream's
+/// `Arg` of v1beta4: the flag's name without dashes, and its value).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arg {
+    /// The flag, e.g. `node-monitor-grace-period`.
+    pub name: String,
+    /// Its value.
+    pub value: String,
+}
+
+/// The `extraArgs` of each component (ClusterConfiguration's `apiServer`,
+/// `controllerManager`, `scheduler` and `etcd.local`, and the node's
+/// kubelet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtraArgs {
+    /// `apiServer.extraArgs`.
+    pub apiserver: Vec<Arg>,
+    /// `controllerManager.extraArgs`.
+    pub controller_manager: Vec<Arg>,
+    /// `scheduler.extraArgs`.
+    pub scheduler: Vec<Arg>,
+    /// `etcd.local.extraArgs`.
+    pub etcd: Vec<Arg>,
+    /// This node's kubelet: the InitConfiguration's
+    /// `nodeRegistration.kubeletExtraArgs` (per node, where the
+    /// KubeletConfiguration is the cluster's).
+    pub kubelet: Vec<Arg>,
 }
 
 impl Config {
@@ -161,6 +200,9 @@ pub(crate) mod tests {
             kubelet_port: 10250,
             runner: Runner::Systemd,
             kubelet_config: None,
+            extra_args: ExtraArgs::default(),
+            taints: None,
+            patches_dir: None,
         }
     }
 

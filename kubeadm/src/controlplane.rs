@@ -143,6 +143,25 @@ fn arg(name: &str, value: impl std::fmt::Display) -> String {
     format!("--{name}={value}")
 }
 
+/// `exec` with the ClusterConfiguration's `extraArgs` of its component,
+/// as upstream's kubeadm builds a command: an extra argument replaces
+/// kubeadm's own flag of the same name, one kubeadm does not set is
+/// added, and one named twice is passed twice (in the file's order).
+pub(crate) fn with_extra_args(exec: Vec<String>, extra: &[crate::config::Arg]) -> Vec<String> {
+    let name_of = |a: &str| {
+        a.strip_prefix("--")
+            .map(|f| f.split_once('=').map(|(n, _)| n).unwrap_or(f).to_string())
+    };
+    let mut out: Vec<String> = exec
+        .into_iter()
+        .enumerate()
+        .filter(|(i, a)| *i == 0 || !name_of(a).is_some_and(|n| extra.iter().any(|e| e.name == n)))
+        .map(|(_, a)| a)
+        .collect();
+    out.extend(extra.iter().map(|e| arg(&e.name, &e.value)));
+    out
+}
+
 fn etcd_binary(cfg: &Config) -> String {
     let ours = cfg.binary("etcd");
     if ours.exists() {
@@ -174,30 +193,31 @@ pub fn etcd(cfg: &Config, initial_cluster: &str, state: &str) -> Unit {
     if !ip.is_loopback() {
         listen = format!("{listen},{client}");
     }
+    let exec = vec![
+        etcd_binary(cfg),
+        arg("name", &cfg.node_name),
+        arg("data-dir", cfg.paths.etcd_data_dir().display()),
+        arg("advertise-client-urls", &client),
+        arg("listen-client-urls", listen),
+        arg("initial-advertise-peer-urls", &peer),
+        arg("listen-peer-urls", &peer),
+        arg("initial-cluster", initial_cluster),
+        arg("initial-cluster-state", state),
+        arg("cert-file", p("server.crt")),
+        arg("key-file", p("server.key")),
+        arg("trusted-ca-file", p("ca.crt")),
+        arg("client-cert-auth", "true"),
+        arg("peer-cert-file", p("peer.crt")),
+        arg("peer-key-file", p("peer.key")),
+        arg("peer-trusted-ca-file", p("ca.crt")),
+        arg("peer-client-cert-auth", "true"),
+        arg("snapshot-count", 10000),
+        arg("max-request-bytes", 2097152),
+    ];
     Unit {
         name: "etcd".into(),
         description: "etcd: the cluster's key-value store".into(),
-        exec: vec![
-            etcd_binary(cfg),
-            arg("name", &cfg.node_name),
-            arg("data-dir", cfg.paths.etcd_data_dir().display()),
-            arg("advertise-client-urls", &client),
-            arg("listen-client-urls", listen),
-            arg("initial-advertise-peer-urls", &peer),
-            arg("listen-peer-urls", &peer),
-            arg("initial-cluster", initial_cluster),
-            arg("initial-cluster-state", state),
-            arg("cert-file", p("server.crt")),
-            arg("key-file", p("server.key")),
-            arg("trusted-ca-file", p("ca.crt")),
-            arg("client-cert-auth", "true"),
-            arg("peer-cert-file", p("peer.crt")),
-            arg("peer-key-file", p("peer.key")),
-            arg("peer-trusted-ca-file", p("ca.crt")),
-            arg("peer-client-cert-auth", "true"),
-            arg("snapshot-count", 10000),
-            arg("max-request-bytes", 2097152),
-        ],
+        exec: with_extra_args(exec, &cfg.extra_args.etcd),
         after: vec![],
         delegate: false,
     }
@@ -233,46 +253,47 @@ pub fn etcd_member(cfg: &Config) -> String {
 pub fn apiserver(cfg: &Config) -> Unit {
     let pki = cfg.paths.pki_dir();
     let p = |f: &str| pki.join(f).display().to_string();
+    let exec = vec![
+        cfg.binary("apiserver").display().to_string(),
+        arg("advertise-address", cfg.advertise_address),
+        arg("bind-address", "0.0.0.0"),
+        arg("secure-port", cfg.bind_port),
+        arg("authorization-mode", "Node,RBAC"),
+        arg("client-ca-file", p("ca.crt")),
+        arg("enable-bootstrap-token-auth", "true"),
+        arg(
+            "etcd-servers",
+            format!("https://127.0.0.1:{}", cfg.etcd_client_port),
+        ),
+        arg("etcd-cafile", p("etcd/ca.crt")),
+        arg("etcd-certfile", p("apiserver-etcd-client.crt")),
+        arg("etcd-keyfile", p("apiserver-etcd-client.key")),
+        arg(
+            "kubelet-client-certificate",
+            p("apiserver-kubelet-client.crt"),
+        ),
+        arg("kubelet-client-key", p("apiserver-kubelet-client.key")),
+        arg("proxy-client-cert-file", p("front-proxy-client.crt")),
+        arg("proxy-client-key-file", p("front-proxy-client.key")),
+        arg("requestheader-allowed-names", "front-proxy-client"),
+        arg("requestheader-client-ca-file", p("front-proxy-ca.crt")),
+        arg("requestheader-extra-headers-prefix", "X-Remote-Extra-"),
+        arg("requestheader-group-headers", "X-Remote-Group"),
+        arg("requestheader-username-headers", "X-Remote-User"),
+        arg(
+            "service-account-issuer",
+            format!("https://kubernetes.default.svc.{}", cfg.dns_domain),
+        ),
+        arg("service-account-key-file", p("sa.pub")),
+        arg("service-account-signing-key-file", p("sa.key")),
+        arg("service-cluster-ip-range", &cfg.service_cidr),
+        arg("tls-cert-file", p("apiserver.crt")),
+        arg("tls-private-key-file", p("apiserver.key")),
+    ];
     Unit {
         name: "kube-apiserver".into(),
         description: "kube-apiserver: the Kubernetes API".into(),
-        exec: vec![
-            cfg.binary("apiserver").display().to_string(),
-            arg("advertise-address", cfg.advertise_address),
-            arg("bind-address", "0.0.0.0"),
-            arg("secure-port", cfg.bind_port),
-            arg("authorization-mode", "Node,RBAC"),
-            arg("client-ca-file", p("ca.crt")),
-            arg("enable-bootstrap-token-auth", "true"),
-            arg(
-                "etcd-servers",
-                format!("https://127.0.0.1:{}", cfg.etcd_client_port),
-            ),
-            arg("etcd-cafile", p("etcd/ca.crt")),
-            arg("etcd-certfile", p("apiserver-etcd-client.crt")),
-            arg("etcd-keyfile", p("apiserver-etcd-client.key")),
-            arg(
-                "kubelet-client-certificate",
-                p("apiserver-kubelet-client.crt"),
-            ),
-            arg("kubelet-client-key", p("apiserver-kubelet-client.key")),
-            arg("proxy-client-cert-file", p("front-proxy-client.crt")),
-            arg("proxy-client-key-file", p("front-proxy-client.key")),
-            arg("requestheader-allowed-names", "front-proxy-client"),
-            arg("requestheader-client-ca-file", p("front-proxy-ca.crt")),
-            arg("requestheader-extra-headers-prefix", "X-Remote-Extra-"),
-            arg("requestheader-group-headers", "X-Remote-Group"),
-            arg("requestheader-username-headers", "X-Remote-User"),
-            arg(
-                "service-account-issuer",
-                format!("https://kubernetes.default.svc.{}", cfg.dns_domain),
-            ),
-            arg("service-account-key-file", p("sa.pub")),
-            arg("service-account-signing-key-file", p("sa.key")),
-            arg("service-cluster-ip-range", &cfg.service_cidr),
-            arg("tls-cert-file", p("apiserver.crt")),
-            arg("tls-private-key-file", p("apiserver.key")),
-        ],
+        exec: with_extra_args(exec, &cfg.extra_args.apiserver),
         after: vec!["etcd".into()],
         delegate: false,
     }
@@ -284,26 +305,9 @@ pub fn apiserver(cfg: &Config) -> Unit {
 pub fn controller_manager(cfg: &Config) -> Unit {
     let pki = cfg.paths.pki_dir();
     let p = |f: &str| pki.join(f).display().to_string();
-    let binary = cfg.binary("controller-manager");
-    let mut exec = vec![
-        binary.display().to_string(),
-        arg(
-            "kubeconfig",
-            cfg.paths.kubeconfig("controller-manager.conf").display(),
-        ),
-        arg("bind-address", "127.0.0.1"),
-        arg("secure-port", cfg.controller_manager_port),
-        arg(
-            "cert-dir",
-            cfg.paths
-                .kubernetes_dir()
-                .join("controller-manager")
-                .display(),
-        ),
-        arg("leader-elect", "true"),
-        arg("root-ca-file", p("ca.crt")),
-        arg("use-service-account-credentials", "true"),
-    ];
+    let mut exec = leader_elected(cfg, "controller-manager", cfg.controller_manager_port);
+    exec.push(arg("root-ca-file", p("ca.crt")));
+    exec.push(arg("use-service-account-credentials", "true"));
     exec.push(arg("cluster-signing-cert-file", p("ca.crt")));
     exec.push(arg("cluster-signing-key-file", p("ca.key")));
     exec.push(arg("controllers", "*,bootstrapsigner,tokencleaner"));
@@ -317,31 +321,40 @@ pub fn controller_manager(cfg: &Config) -> Unit {
     Unit {
         name: "kube-controller-manager".into(),
         description: "kube-controller-manager: the control loops".into(),
-        exec,
+        exec: with_extra_args(exec, &cfg.extra_args.controller_manager),
         after: vec!["kube-apiserver".into()],
         delegate: false,
     }
 }
 
+/// The command line a leader-elected component (`controller-manager`,
+/// `scheduler`) starts with: its kubeconfig (`<binary>.conf`), its
+/// `/healthz` on loopback at `port` with a self-signed pair in
+/// `/etc/kubernetes/<binary>`.
+fn leader_elected(cfg: &Config, binary: &str, port: u16) -> Vec<String> {
+    vec![
+        cfg.binary(binary).display().to_string(),
+        arg(
+            "kubeconfig",
+            cfg.paths.kubeconfig(&format!("{binary}.conf")).display(),
+        ),
+        arg("bind-address", "127.0.0.1"),
+        arg("secure-port", port),
+        arg(
+            "cert-dir",
+            cfg.paths.kubernetes_dir().join(binary).display(),
+        ),
+        arg("leader-elect", "true"),
+    ]
+}
+
 /// The scheduler.
 pub fn scheduler(cfg: &Config) -> Unit {
+    let exec = leader_elected(cfg, "scheduler", cfg.scheduler_port);
     Unit {
         name: "kube-scheduler".into(),
         description: "kube-scheduler: binds pods to nodes".into(),
-        exec: vec![
-            cfg.binary("scheduler").display().to_string(),
-            arg(
-                "kubeconfig",
-                cfg.paths.kubeconfig("scheduler.conf").display(),
-            ),
-            arg("bind-address", "127.0.0.1"),
-            arg("secure-port", cfg.scheduler_port),
-            arg(
-                "cert-dir",
-                cfg.paths.kubernetes_dir().join("scheduler").display(),
-            ),
-            arg("leader-elect", "true"),
-        ],
+        exec: with_extra_args(exec, &cfg.extra_args.scheduler),
         after: vec!["kube-apiserver".into()],
         delegate: false,
     }
@@ -475,6 +488,47 @@ mod tests {
             .filter(|l| paths.iter().any(|p| l.contains(&*p.display().to_string())))
             .collect();
         assert!(out.status.success() && ours.is_empty(), "{stderr}");
+    }
+
+    /// ClusterConfiguration `extraArgs`: same name replaces kubeadm's flag,
+    /// a new one is added, a repeated one passed twice; other components
+    /// are untouched.
+    #[test]
+    fn extra_args_replace_or_add_flags() {
+        let a = |name: &str, value: &str| crate::config::Arg {
+            name: name.into(),
+            value: value.into(),
+        };
+        let cfg = Config {
+            extra_args: crate::config::ExtraArgs {
+                controller_manager: vec![
+                    a("cluster-cidr", "172.20.0.0/20"),
+                    a("node-monitor-grace-period", "12s"),
+                ],
+                apiserver: vec![a("audit-log-path", "/a.log"), a("audit-log-path", "/b.log")],
+                ..Default::default()
+            },
+            ..defaults(Path::new("/usr/local/bin"))
+        };
+        let cm = controller_manager(&cfg).exec;
+        assert_eq!(cm[0], "/usr/local/bin/controller-manager");
+        let cidrs: Vec<&String> = cm
+            .iter()
+            .filter(|f| f.starts_with("--cluster-cidr="))
+            .collect();
+        assert_eq!(cidrs, ["--cluster-cidr=172.20.0.0/20"]);
+        assert!(cm.contains(&"--node-monitor-grace-period=12s".to_string()));
+        assert!(cm.contains(&"--leader-elect=true".to_string()), "{cm:?}");
+        let api = apiserver(&cfg).exec;
+        let audit: Vec<&String> = api.iter().filter(|f| f.starts_with("--audit")).collect();
+        assert_eq!(
+            audit,
+            ["--audit-log-path=/a.log", "--audit-log-path=/b.log"]
+        );
+        assert_eq!(
+            scheduler(&cfg).exec,
+            scheduler(&defaults(Path::new("/usr/local/bin"))).exec
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Node};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Taint};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -172,7 +172,8 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
             "[kubelet-start] Writing kubelet configuration to file {:?}",
             config.display().to_string()
         );
-        pki::write_file(&config, kubelet::configuration(cfg).as_bytes(), false)?;
+        let local = kubelet::local_configuration(cfg, &kubelet::configuration(cfg))?;
+        pki::write_file(&config, local.as_bytes(), false)?;
         let unit = kubelet::unit(cfg, false);
         controlplane::write(&units_dir, &unit)?;
         units.push(unit.name);
@@ -215,8 +216,23 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
 
     if !skip("mark-control-plane") && !skip("kubelet-start") {
         println!("[mark-control-plane] Marking the node {} as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]", cfg.node_name);
-        println!("[mark-control-plane] Marking the node {} as control-plane by adding the taints [node-role.kubernetes.io/control-plane:NoSchedule]", cfg.node_name);
-        mark_control_plane(&client, &cfg.node_name, opts.timeout).await?;
+        let taints = cfg
+            .taints
+            .clone()
+            .unwrap_or_else(|| vec![control_plane_taint()]);
+        let shown: Vec<String> = taints
+            .iter()
+            .map(|t| match &t.value {
+                Some(v) => format!("{}={v}:{}", t.key, t.effect),
+                None => format!("{}:{}", t.key, t.effect),
+            })
+            .collect();
+        println!(
+            "[mark-control-plane] Marking the node {} as control-plane by adding the taints [{}]",
+            cfg.node_name,
+            shown.join(" ")
+        );
+        mark_control_plane(&client, &cfg.node_name, &taints, opts.timeout).await?;
     }
 
     let token = opts.token.clone().unwrap_or_else(Token::generate);
@@ -340,13 +356,18 @@ async fn upload_config(client: &kube::Client, cfg: &Config) -> Result<(), Error>
     if let Some(p) = &cfg.pod_network_cidr {
         networking["podSubnet"] = json!(p);
     }
+    let extra = &cfg.extra_args;
     let cluster = json!({
-        "apiVersion": "kubeadm.k8s.io/v1beta4",
+        "apiVersion": crate::configfile::KUBEADM_API_VERSION,
         "kind": "ClusterConfiguration",
         "clusterName": kubeconfig::CLUSTER_NAME,
         "controlPlaneEndpoint": cfg.endpoint(),
         "certificatesDir": cfg.paths.pki_dir().display().to_string(),
         "networking": networking,
+        "apiServer": {"certSANs": cfg.extra_sans, "extraArgs": extra.apiserver},
+        "controllerManager": {"extraArgs": extra.controller_manager},
+        "scheduler": {"extraArgs": extra.scheduler},
+        "etcd": {"local": {"extraArgs": extra.etcd}},
     });
     apiclient::apply::<ConfigMap>(
         client,
@@ -416,9 +437,23 @@ pub async fn create_cluster_info(
     Ok(())
 }
 
+/// Upstream's taint of a control-plane node: no workloads but those that
+/// tolerate it.
+fn control_plane_taint() -> Taint {
+    Taint {
+        key: "node-role.kubernetes.io/control-plane".into(),
+        effect: "NoSchedule".into(),
+        ..Default::default()
+    }
+}
+
+/// Labels the node as control plane and adds `want` to its taints
+/// (InitConfiguration's `nodeRegistration.taints`, by default the
+/// control-plane taint; `[]` adds none).
 async fn mark_control_plane(
     client: &kube::Client,
     node: &str,
+    want: &[Taint],
     timeout: Duration,
 ) -> Result<(), Error> {
     let api: Api<Node> = Api::all(client.clone());
@@ -427,15 +462,13 @@ async fn mark_control_plane(
         match api.get_opt(node).await? {
             Some(n) => {
                 let mut taints = n.spec.and_then(|s| s.taints).unwrap_or_default();
-                if !taints
-                    .iter()
-                    .any(|t| t.key == "node-role.kubernetes.io/control-plane")
-                {
-                    taints.push(k8s_openapi::api::core::v1::Taint {
-                        key: "node-role.kubernetes.io/control-plane".into(),
-                        effect: "NoSchedule".into(),
-                        ..Default::default()
-                    });
+                for t in want {
+                    if !taints
+                        .iter()
+                        .any(|have| have.key == t.key && have.effect == t.effect)
+                    {
+                        taints.push(t.clone());
+                    }
                 }
                 let patch = json!({
                     "metadata": {"labels": {

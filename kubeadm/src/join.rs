@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use kube::api::Api;
 
 use crate::bootstraptoken::Token;
@@ -101,7 +101,18 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
                     e => e.into(),
                 })?;
         }
-        return join_control_plane(cfg, opts, &info).await;
+        let client = apiclient::from_text(
+            &bootstrap_kubeconfig(&info, &opts.token),
+            "the bootstrap token",
+        )
+        .await?;
+        let cfg = with_stored_configuration(cfg, &client)
+            .await
+            .map_err(|e| match e {
+                Error::Api(apiclient::Error::Kube(k)) => refused(k, &opts.token),
+                e => e,
+            })?;
+        return join_control_plane(&cfg, opts, &info).await;
     }
 
     // From here on the token is the credential: the apiserver checks it.
@@ -140,7 +151,8 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         "[kubelet-start] Writing kubelet configuration to file {:?}",
         config_path.display().to_string()
     );
-    pki::write_file(&config_path, localize(&config, cfg).as_bytes(), false)?;
+    let local = kubelet::local_configuration(cfg, &localize(&config, cfg))?;
+    pki::write_file(&config_path, local.as_bytes(), false)?;
 
     if skip("kubelet-start") {
         return Ok(());
@@ -212,6 +224,25 @@ pub const SHARED_PKI: [&str; 8] = [
     "etcd/ca.key",
 ];
 
+/// `cfg` with the ClusterConfiguration `init` stored in
+/// `kube-system/kubeadm-config` (the networks, the apiserver's names, the
+/// components' `extraArgs`): every control-plane node runs the same flags,
+/// as upstream's join reads the same ConfigMap. Nodes in the bootstrap
+/// token's group may read it.
+async fn with_stored_configuration(cfg: &Config, client: &kube::Client) -> Result<Config, Error> {
+    println!("[preflight] Reading configuration from the \"kubeadm-config\" ConfigMap in the kube-system namespace");
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), "kube-system");
+    let stored = api
+        .get("kubeadm-config")
+        .await?
+        .data
+        .and_then(|d| d.get("ClusterConfiguration").cloned())
+        .unwrap_or_default();
+    let mut cfg = cfg.clone();
+    crate::configfile::stored_cluster_configuration(&stored)?.apply(&mut cfg);
+    Ok(cfg)
+}
+
 /// `join --control-plane`: this node's certificates and kubeconfigs from
 /// the shared CAs, a new etcd member, and the control-plane units.
 async fn join_control_plane(
@@ -267,7 +298,8 @@ async fn join_control_plane(
     ];
     if let Some(config) = kubelet_config {
         let config_path = paths.kubelet_dir().join("config.yaml");
-        pki::write_file(&config_path, localize(&config, cfg).as_bytes(), false)?;
+        let local = kubelet::local_configuration(cfg, &localize(&config, cfg))?;
+        pki::write_file(&config_path, local.as_bytes(), false)?;
         units.push(kubelet::unit(cfg, false));
     }
     for unit in &units {

@@ -53,6 +53,21 @@ pub fn configuration(cfg: &Config) -> String {
     serde_yaml_ng::to_string(&doc).unwrap_or_default()
 }
 
+/// The configuration this node's kubelet runs with: the cluster's
+/// (`yaml`) with this node's patches ([`crate::patches`]) over it.
+pub fn local_configuration(cfg: &Config, yaml: &str) -> Result<String, crate::Error> {
+    let Some(dir) = &cfg.patches_dir else {
+        return Ok(yaml.to_string());
+    };
+    let doc: serde_json::Value = serde_yaml_ng::from_str(yaml).map_err(|e| {
+        crate::Error::Preflight(format!(
+            "the cluster's kubelet configuration is not YAML: {e}"
+        ))
+    })?;
+    let patched = crate::patches::kubelet_configuration(dir, &doc)?;
+    Ok(serde_yaml_ng::to_string(&patched).unwrap_or_else(|_| yaml.to_string()))
+}
+
 /// Publishes the configuration for joining nodes.
 pub async fn upload(client: &kube::Client, cfg: &Config) -> Result<(), crate::apiclient::Error> {
     crate::apiclient::apply::<ConfigMap>(
@@ -100,7 +115,7 @@ pub fn unit(cfg: &Config, bootstrap: bool) -> Unit {
     Unit {
         name: "kubelet".into(),
         description: "kubelet: the Kubernetes node agent".into(),
-        exec,
+        exec: crate::controlplane::with_extra_args(exec, &cfg.extra_args.kubelet),
         after: vec![],
         delegate: true,
     }

@@ -10,7 +10,8 @@
 //! - [`token`], [`certs`], [`reset`]: the day-2 commands;
 //! - [`supervisor`]: runs the units as processes where systemd is not
 //!   used (tests, network-namespace machines);
-//! - [`paths`]: every file's place, under `--host-root`.
+//! - [`paths`]: every file's place, under `--host-root`;
+//! - [`configfile`] and [`patches`]: `--config` and `--patches`.
 
 pub mod addons;
 pub mod apiclient;
@@ -26,6 +27,7 @@ pub mod init;
 pub mod join;
 pub mod kubeconfig;
 pub mod kubelet;
+pub mod patches;
 pub mod paths;
 pub mod pki;
 pub mod reset;
@@ -62,6 +64,12 @@ pub enum Error {
     /// etcd membership.
     #[error(transparent)]
     Etcd(#[from] etcd::Error),
+    /// A configuration file, or the configuration `init` stored.
+    #[error(transparent)]
+    Config(#[from] configfile::Error),
+    /// Patches of this node's files.
+    #[error(transparent)]
+    Patches(#[from] patches::Error),
     /// Starting units or processes failed.
     #[error("{0}")]
     Start(String),

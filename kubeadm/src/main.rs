@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use kubeadm::bootstraptoken::{self, Token};
 use kubeadm::config::{Config, Runner};
 use kubeadm::paths::Paths;
@@ -94,6 +94,12 @@ struct MachineFlags {
     /// List of phases to be skipped.
     #[arg(long, value_delimiter = ',')]
     skip_phases: Vec<String>,
+    /// Path to a directory that contains files named
+    /// "target[suffix][+patchtype].extension" patching this node's
+    /// configuration; the target here is "kubeletconfiguration", the patch
+    /// type "strategic" (default), "merge" or "json".
+    #[arg(long)]
+    patches: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -130,8 +136,9 @@ struct InitFlags {
     /// kubeadm-certs Secret (64 hex characters; default: a new one).
     #[arg(long)]
     certificate_key: Option<String>,
-    /// Path to a kubeadm configuration file (of its documents, the
-    /// KubeletConfiguration is read: it goes to every node's kubelet).
+    /// Path to a kubeadm configuration file: InitConfiguration,
+    /// ClusterConfiguration (kubeadm.k8s.io/v1beta4; extraArgs of each
+    /// component) and KubeletConfiguration documents (docs/install.md).
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -317,20 +324,69 @@ fn machine_config(m: &MachineFlags) -> anyhow::Result<Config> {
         kubelet_port: m.kubelet_port,
         runner: m.control_plane_runner,
         kubelet_config: None,
+        extra_args: Default::default(),
+        taints: None,
+        patches_dir: m.patches.clone(),
     })
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+/// The flags of `init` that set what an InitConfiguration or
+/// ClusterConfiguration sets: upstream refuses them beside such a file
+/// ("can not mix '--config' with arguments"), so no setting has two values.
+const NOT_WITH_CONFIG: [(&str, &str); 10] = [
+    ("patches", "patches"),
+    ("control_plane_endpoint", "control-plane-endpoint"),
+    ("pod_network_cidr", "pod-network-cidr"),
+    ("service_cidr", "service-cidr"),
+    ("service_dns_domain", "service-dns-domain"),
+    ("apiserver_cert_extra_sans", "apiserver-cert-extra-sans"),
+    ("advertise_address", "apiserver-advertise-address"),
+    ("bind_port", "apiserver-bind-port"),
+    ("token", "token"),
+    ("token_ttl", "token-ttl"),
+];
+
+fn refuse_mixing(init: Option<&clap::ArgMatches>) -> anyhow::Result<()> {
+    let Some(m) = init else { return Ok(()) };
+    let given: Vec<&str> = NOT_WITH_CONFIG
+        .iter()
+        .filter(|(id, _)| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|(_, flag)| *flag)
+        .collect();
+    anyhow::ensure!(
+        given.is_empty(),
+        "can not mix '--config' with arguments [{}]: set them in the InitConfiguration or ClusterConfiguration",
+        given.join(" ")
+    );
+    Ok(())
+}
+
+async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     match cli.command {
-        Command::Init(f) => {
+        Command::Init(mut f) => {
+            let file = f
+                .config
+                .as_deref()
+                .map(kubeadm::configfile::read)
+                .transpose()?;
+            if let Some(file) = file.as_ref().filter(|f| f.has_kubeadm_kinds()) {
+                refuse_mixing(matches.subcommand_matches("init"))?;
+                // The file may say the address (no default route needed).
+                if let Some(init) = &file.init {
+                    f.machine.advertise_address = f
+                        .machine
+                        .advertise_address
+                        .or(init.local_api_endpoint.advertise_address);
+                }
+            }
             let mut cfg = machine_config(&f.machine)?;
             cfg.control_plane_endpoint = f.control_plane_endpoint;
             cfg.pod_network_cidr = f.pod_network_cidr;
             cfg.service_cidr = f.service_cidr;
             cfg.dns_domain = f.service_dns_domain;
             cfg.extra_sans = f.apiserver_cert_extra_sans;
-            if let Some(path) = &f.config {
-                cfg.kubelet_config = kubeadm::configfile::kubelet_configuration(path)?;
+            if let Some(file) = &file {
+                file.apply(&mut cfg);
             }
             let opts = kubeadm::init::Options {
                 token: f.token.as_deref().map(Token::parse).transpose()?,
@@ -425,7 +481,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 #[tokio::main]
 async fn main() {
-    if let Err(e) = run(Cli::parse()).await {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    if let Err(e) = run(cli, &matches).await {
         // Our errors' messages already hold their causes; add the rest.
         let mut text = e.to_string();
         for cause in e.chain().skip(1) {

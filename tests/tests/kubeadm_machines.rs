@@ -727,12 +727,37 @@ fn kubeadm_installs_three_network_namespace_machines() {
     let Some(lab) = machines("kubeadm_installs_three_network_namespace_machines", 3) else {
         return;
     };
-    let config = lab.kubeadm_config("");
+    // The pod network and the controller-manager's flag the lab passes
+    // (upstream's ClusterConfiguration), and a first node without the
+    // control-plane taint (InitConfiguration's `taints: []`), as the lab's
+    // node-1 runs workloads.
+    let config = lab.kubeadm_config(
+        "---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\nnodeRegistration:\n  taints: []\n---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nnetworking:\n  podSubnet: 10.244.0.0/16\ncontrollerManager:\n  extraArgs:\n  - {name: node-monitor-grace-period, value: 12s}\n",
+    );
     let (m1, m2, m3) = (&lab.machines[0], &lab.machines[1], &lab.machines[2]);
 
-    // 1. kubeadm init on machine-1.
-    let mut init = INIT.to_vec();
-    init.extend(["--config", &config]);
+    // 1. kubeadm init on machine-1. Flags that the file's kinds set do not
+    // mix with it (upstream's rule); nothing is installed then.
+    let init = [
+        "kubeadm",
+        "init",
+        "--control-plane-runner",
+        "processes",
+        "--config",
+        &config,
+    ];
+    let mixed = m1.run(&[&init[..], &["--pod-network-cidr", "10.244.0.0/16"]].concat());
+    assert!(
+        !mixed.status.success()
+            && text(&mixed).contains("can not mix '--config' with arguments [pod-network-cidr]"),
+        "{}",
+        text(&mixed)
+    );
+    assert!(
+        m1.files().is_empty(),
+        "a refused init wrote: {:?}",
+        m1.files()
+    );
     let (init, init_ready) = run_until_ready(m1, &init, m1, "machine-1");
     assert!(init.status.success(), "init: {}", text(&init));
     let out = stdout(&init);
@@ -749,11 +774,21 @@ fn kubeadm_installs_three_network_namespace_machines() {
         "init printed the join line with its default address and port: {out}"
     );
 
-    // 2. The printed line on machine-2 and machine-3.
+    // 2. The printed line on machine-2 and machine-3; machine-2 with a
+    // kubelet patch of its own (upstream's `--patches`).
     let mut join: Vec<&str> = join_line.split_whitespace().collect();
     join.extend(["--control-plane-runner", "processes"]);
-    for m in [m2, m3] {
-        let (o, took) = run_until_ready(m, &join, m1, &m.name);
+    let patches = m2.dir.join("patches");
+    std::fs::create_dir_all(&patches).expect("patches dir");
+    std::fs::write(
+        patches.join("kubeletconfiguration+merge.yaml"),
+        "maxPods: 42\n",
+    )
+    .expect("patch file");
+    let patches = patches.display().to_string();
+    let join2 = [&join[..], &["--patches", &patches]].concat();
+    for (m, join) in [(m2, &join2), (m3, &join)] {
+        let (o, took) = run_until_ready(m, join, m1, &m.name);
         assert!(o.status.success(), "join {}: {}", m.name, text(&o));
         eprintln!("kubeadm join to {} Ready: {took:?}", m.name);
     }
@@ -762,6 +797,66 @@ fn kubeadm_installs_three_network_namespace_machines() {
     for m in [m1, m2, m3] {
         assert!(ready(m1, &m.name), "{} Ready: {nodes}", m.name);
     }
+
+    // machine-2's patch, on machine-2 only.
+    let pods = |name: &str| {
+        m1.kubectl_ok(&[
+            "get",
+            "node",
+            name,
+            "-o",
+            "jsonpath={.status.capacity.pods}",
+        ])
+    };
+    assert_eq!(
+        (pods("machine-2"), pods("machine-3")),
+        ("42".into(), "110".into())
+    );
+
+    // The configuration file's settings: no taint on machine-1 (but the
+    // control-plane label), the pod network, and the controller-manager's
+    // extra flag on its running command line and in kubeadm-config.
+    let node = m1.kubectl_ok(&["get", "node", "machine-1", "-o", "json"]);
+    let node: serde_json::Value = serde_json::from_str(&node).expect("node JSON");
+    // (The node lifecycle's not-ready taint may linger a moment.)
+    let tainted = node["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| t["key"] == "node-role.kubernetes.io/control-plane");
+    assert!(
+        !tainted,
+        "taints: [] keeps machine-1 untainted: {}",
+        node["spec"]
+    );
+    assert!(node["metadata"]["labels"]
+        .get("node-role.kubernetes.io/control-plane")
+        .is_some());
+    assert!(
+        node["spec"]["podCIDR"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("10.244.")),
+        "{}",
+        node["spec"]
+    );
+    let cm_running = m1
+        .processes(&lab.tag, 1)
+        .into_iter()
+        .any(|p| p.contains("controller-manager") && p.contains("--node-monitor-grace-period=12s"));
+    assert!(cm_running, "{:?}", m1.processes(&lab.tag, 1));
+    let uploaded = m1.kubectl_ok(&[
+        "-n",
+        "kube-system",
+        "get",
+        "cm",
+        "kubeadm-config",
+        "-o",
+        "jsonpath={.data.ClusterConfiguration}",
+    ]);
+    assert!(
+        uploaded.contains("name: node-monitor-grace-period") && uploaded.contains("value: 12s"),
+        "{uploaded}"
+    );
 
     // The joined nodes' client certificates came through approved CSRs.
     let csrs = m1.kubectl_ok(&[
@@ -991,6 +1086,30 @@ fn kubelets_fail_over_when_a_control_plane_machine_stops() {
         ok
     });
     assert!(all_ready, "{}", m[0].kubectl_ok(&["get", "nodes"]));
+    // A joined control plane runs with the stored ClusterConfiguration
+    // (init's --pod-network-cidr): its controller-manager allocates from
+    // the same range when it leads.
+    let cm = m[1]
+        .processes(&lab.tag, 2)
+        .into_iter()
+        .find(|p| p.contains("controller-manager --"))
+        .unwrap_or_default();
+    assert!(
+        cm.contains("--allocate-node-cidrs=true") && cm.contains("--cluster-cidr=10.244.0.0/16"),
+        "machine-2's controller-manager: {cm:?}"
+    );
+    // Without an InitConfiguration's taints, upstream's default.
+    let taints = m[0].kubectl_ok(&[
+        "get",
+        "node",
+        "machine-1",
+        "-o",
+        "jsonpath={range .spec.taints[*]}{.key}:{.effect} {end}",
+    ]);
+    assert!(
+        taints.contains("node-role.kubernetes.io/control-plane:NoSchedule"),
+        "{taints}"
+    );
 
     // Stop machine-1: its supervisor takes etcd, the apiserver, the
     // scheduler, the controller-manager and the kubelet down.
