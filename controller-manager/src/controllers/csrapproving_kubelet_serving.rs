@@ -99,7 +99,7 @@ impl Reconciler for ServingApprover {
         }
         let req = Request::parse(&c.spec.request.0)
             .map_err(|e| Error::Invalid(format!("unable to parse csr {name:?}: {e}")))?;
-        match self.check(&c, &req) {
+        match check(&c, &req, &self.nodes) {
             Err(why) => {
                 self.recorder.event(
                     &*c,
@@ -126,58 +126,59 @@ impl Reconciler for ServingApprover {
     }
 }
 
-impl ServingApprover {
-    /// The node the request is for, if every rule holds; else why not.
-    fn check(&self, c: &CertificateSigningRequest, req: &Request) -> Result<String, String> {
-        csr::validate_kubelet_serving(req, &csr::usages(c))?;
-        let cn = req.common_name();
-        let node = cn
-            .strip_prefix(csr::NODE_USER_PREFIX)
-            .unwrap_or_default()
-            .to_string();
-        if c.spec.username.as_deref() != Some(cn.as_str()) {
+/// The node the request is for, if every rule holds; else why not.
+fn check(
+    c: &CertificateSigningRequest,
+    req: &Request,
+    nodes: &Store<Node>,
+) -> Result<String, String> {
+    csr::validate_kubelet_serving(req, &csr::usages(c))?;
+    let cn = req.common_name();
+    let node = cn
+        .strip_prefix(csr::NODE_USER_PREFIX)
+        .unwrap_or_default()
+        .to_string();
+    if c.spec.username.as_deref() != Some(cn.as_str()) {
+        return Err(format!(
+            "requested by {:?}, not by node {node} itself",
+            c.spec.username.clone().unwrap_or_default()
+        ));
+    }
+    if !c
+        .spec
+        .groups
+        .iter()
+        .flatten()
+        .any(|g| g == csr::NODES_GROUP)
+    {
+        return Err(format!("requester is not in group {}", csr::NODES_GROUP));
+    }
+    let n = nodes
+        .get(&node)
+        .ok_or_else(|| format!("node {node} does not exist"))?;
+    let addresses = n
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    for san in &req.params.params.subject_alt_names {
+        let owned = match san {
+            SanType::DnsName(d) => addresses.iter().any(|a| a.address == d.as_str()),
+            SanType::IpAddress(ip) => addresses
+                .iter()
+                .any(|a| a.address.parse::<IpAddr>().ok() == Some(*ip)),
+            // validate_kubelet_serving allows only DNS and IP names.
+            _ => false,
+        };
+        if !owned {
             return Err(format!(
-                "requested by {:?}, not by node {node} itself",
-                c.spec.username.clone().unwrap_or_default()
+                "{} is not among node {node}'s status.addresses",
+                san_text(san)
             ));
         }
-        if !c
-            .spec
-            .groups
-            .iter()
-            .flatten()
-            .any(|g| g == csr::NODES_GROUP)
-        {
-            return Err(format!("requester is not in group {}", csr::NODES_GROUP));
-        }
-        let n = self
-            .nodes
-            .get(&node)
-            .ok_or_else(|| format!("node {node} does not exist"))?;
-        let addresses = n
-            .status
-            .as_ref()
-            .and_then(|s| s.addresses.as_ref())
-            .cloned()
-            .unwrap_or_default();
-        for san in &req.params.params.subject_alt_names {
-            let owned = match san {
-                SanType::DnsName(d) => addresses.iter().any(|a| a.address == d.as_str()),
-                SanType::IpAddress(ip) => addresses
-                    .iter()
-                    .any(|a| a.address.parse::<IpAddr>().ok() == Some(*ip)),
-                // validate_kubelet_serving allows only DNS and IP names.
-                _ => false,
-            };
-            if !owned {
-                return Err(format!(
-                    "{} is not among node {node}'s status.addresses",
-                    san_text(san)
-                ));
-            }
-        }
-        Ok(node)
     }
+    Ok(node)
 }
 
 fn san_text(san: &SanType) -> String {
@@ -185,5 +186,83 @@ fn san_text(san: &SanType) -> String {
         SanType::DnsName(d) => format!("DNS name {}", d.as_str()),
         SanType::IpAddress(ip) => format!("IP {ip}"),
         other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machinery::csr::tests::request;
+    use serde_json::json;
+
+    fn csr(user: &str, groups: &[&str], pem: &str, usages: &[&str]) -> CertificateSigningRequest {
+        serde_json::from_value(json!({
+            "metadata": {"name": "c"},
+            "spec": {
+                "request": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pem),
+                "signerName": csr::KUBELET_SERVING_SIGNER,
+                "usages": usages,
+                "username": user,
+                "groups": groups,
+            }
+        }))
+        .expect("csr")
+    }
+
+    #[test]
+    fn only_the_node_itself_for_addresses_it_reports() {
+        let nodes = Store::<Node>::default();
+        nodes.insert(
+            serde_json::from_value(json!({
+                "metadata": {"name": "n1"},
+                "status": {"addresses": [
+                    {"type": "InternalIP", "address": "10.0.0.5"},
+                    {"type": "Hostname", "address": "n1"},
+                ]},
+            }))
+            .expect("node"),
+        );
+        let own = || {
+            vec![
+                SanType::DnsName("n1".try_into().expect("dns")),
+                SanType::IpAddress("10.0.0.5".parse().expect("ip")),
+            ]
+        };
+        let serving = ["digital signature", "server auth"];
+        let nodes_group = [csr::NODES_GROUP];
+        let verdict = |user: &str, groups: &[&str], cn: &str, sans, usages: &[&str]| {
+            let pem = request(cn, &["system:nodes"], sans);
+            let c = csr(user, groups, &pem, usages);
+            let req = Request::parse(pem.as_bytes()).expect("parse");
+            check(&c, &req, &nodes)
+        };
+        let me = "system:node:n1";
+        assert_eq!(
+            verdict(me, &nodes_group, me, own(), &serving),
+            Ok("n1".to_string())
+        );
+        let mut foreign = own();
+        foreign.push(SanType::IpAddress("10.9.9.9".parse().expect("ip")));
+        let why = verdict(me, &nodes_group, me, foreign, &serving).expect_err("foreign IP");
+        assert!(why.contains("IP 10.9.9.9 is not among"), "{why}");
+        let why =
+            verdict("system:node:n2", &nodes_group, me, own(), &serving).expect_err("another node");
+        assert!(why.contains("not by node n1"), "{why}");
+        let why = verdict(me, &[], me, own(), &serving).expect_err("no group");
+        assert!(why.contains("system:nodes"), "{why}");
+        assert!(
+            verdict(
+                me,
+                &nodes_group,
+                me,
+                own(),
+                &["digital signature", "client auth"]
+            )
+            .is_err(),
+            "client usages"
+        );
+        let ghost = "system:node:ghost";
+        let why = verdict(ghost, &nodes_group, ghost, own(), &serving).expect_err("no node");
+        assert!(why.contains("does not exist"), "{why}");
     }
 }
