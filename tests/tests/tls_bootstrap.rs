@@ -18,6 +18,15 @@
 //!   `openssl dgst -hmac`);
 //! - the real kubectl approves and denies hand-made CSRs; the signer issues
 //!   only the approved one.
+//!
+//! Serving certificates (`serverTLSBootstrap`, a second test): the kubelet's
+//! `kubernetes.io/kubelet-serving` CSR stays pending until the real kubectl
+//! approves it (no TLS on :10250 meanwhile); the apiserver, pinning the CA
+//! with `--kubelet-certificate-authority`, then reaches the kubelet and
+//! refuses a self-signed one; the opt-in `csrapproving-kubelet-serving`
+//! approves the renewals of the 60 s certificate, which the kubelet serves
+//! without a restart, and leaves foreign-address and not-the-node requests
+//! pending.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
