@@ -25,8 +25,9 @@
 //!
 //! Otherwise the CSR is left pending, never denied (an administrator may
 //! still approve it), with a Warning Event `CSRNotAutoApproved` saying why.
-//! A Node's change re-queues its node's pending requests, so a request that
-//! came before the Node reported an address is approved once it does.
+//! A change of a Node's addresses re-queues its node's pending requests, so
+//! a request that came before the Node reported an address is approved once
+//! it does.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -50,7 +51,16 @@ pub fn start(ctx: &Context) -> Started {
     let nodes = ctx.factory.informer::<Node>();
     let csr_store = csrs.store();
     let q = Arc::clone(&queue);
-    nodes.add_handler(move |_, new| {
+    let addresses = |n: Option<&Arc<Node>>| {
+        n.and_then(|n| n.status.as_ref())
+            .and_then(|s| s.addresses.clone())
+    };
+    nodes.add_handler(move |old, new| {
+        // Heartbeats change the Node all the time; only its addresses
+        // matter here.
+        if old.is_some() && addresses(old) == addresses(new) {
+            return;
+        }
         let Some(node) = new.and_then(|n| n.metadata.name.clone()) else {
             return;
         };
