@@ -121,6 +121,81 @@ pub fn server_config(opts: &ServingOptions) -> Result<Arc<ServerConfig>, TlsErro
     };
     let chain = read_certs(&cert_path)?;
     let key = read_key(&key_path)?;
+    let mut config = server_builder(opts)?.with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The server side with a serving certificate that changes while the
+/// server runs (the kubelet's `serverTLSBootstrap`): every handshake takes
+/// what `cert` holds at that moment, so a rotated certificate is served
+/// from the next connection on; while it holds none, handshakes fail (as
+/// upstream's "no serving certificate available for the kubelet").
+/// `opts`' pair fields are not used.
+pub fn server_config_dynamic(
+    opts: &ServingOptions,
+    cert: Arc<DynamicServingCert>,
+) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut config = server_builder(opts)?.with_cert_resolver(cert);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// A serving certificate that can be replaced while it is served; empty
+/// until the first [`DynamicServingCert::set`].
+#[derive(Debug, Default)]
+pub struct DynamicServingCert {
+    current: std::sync::RwLock<Option<Arc<rustls::sign::CertifiedKey>>>,
+}
+
+impl DynamicServingCert {
+    /// Serves `cert_pem` (the chain) with `key_pem` from now on.
+    pub fn set(&self, cert_pem: &str, key_pem: &str) -> Result<(), TlsError> {
+        let pem_error = |message: String| TlsError::Pem {
+            path: PathBuf::from("<serving certificate>"),
+            message,
+        };
+        let chain: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| pem_error(e.to_string()))?;
+        if chain.is_empty() {
+            return Err(pem_error("no CERTIFICATE block".into()));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+            .map_err(|e| pem_error(format!("no private key: {e}")))?;
+        let signing = provider().key_provider.load_private_key(key)?;
+        let certified = Arc::new(rustls::sign::CertifiedKey::new(chain, signing));
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(certified);
+        Ok(())
+    }
+
+    /// Whether a certificate is being served.
+    pub fn is_set(&self) -> bool {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+}
+
+impl rustls::server::ResolvesServerCert for DynamicServingCert {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// The server side up to the certificate: the protocol versions and the
+/// optional client CA.
+fn server_builder(
+    opts: &ServingOptions,
+) -> Result<rustls::ConfigBuilder<ServerConfig, rustls::server::WantsServerCert>, TlsError> {
     let builder =
         ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions()?;
     let cas: Vec<&Path> = opts
@@ -141,9 +216,7 @@ pub fn server_config(opts: &ServingOptions) -> Result<Arc<ServerConfig>, TlsErro
             builder.with_client_cert_verifier(verifier)
         }
     };
-    let mut config = builder.with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    Ok(builder)
 }
 
 /// The client side of a hand-made connection: the server is checked

@@ -35,14 +35,21 @@ pub const ALL_CONTROLLERS: &[&str] = &[
     "pv-protection",
     "csrapproving",
     "csrsigning",
+    "csrapproving-kubelet-serving",
     "bootstrapsigner",
     "tokencleaner",
 ];
 
 /// Controllers `*` does not turn on; they run only when named (upstream's
 /// `ControllersDisabledByDefault`; kubeadm passes
-/// `--controllers=*,bootstrapsigner,tokencleaner`).
-pub const DISABLED_BY_DEFAULT: &[&str] = &["bootstrapsigner", "tokencleaner"];
+/// `--controllers=*,bootstrapsigner,tokencleaner,csrapproving-kubelet-serving`).
+/// `csrapproving-kubelet-serving` is ours and off for upstream's reason:
+/// approving serving certificates trusts what Nodes report.
+pub const DISABLED_BY_DEFAULT: &[&str] = &[
+    "bootstrapsigner",
+    "tokencleaner",
+    "csrapproving-kubelet-serving",
+];
 
 /// Controller-manager settings.
 #[derive(Debug, Clone)]
@@ -159,5 +166,6 @@ mod tests {
         assert!(!c.enabled("bootstrapsigner"), "off by default, as upstream");
         c.controllers = vec!["*".into(), "bootstrapsigner".into()];
         assert!(c.enabled("bootstrapsigner"));
+        assert!(!c.enabled("csrapproving-kubelet-serving"), "off by default");
     }
 }

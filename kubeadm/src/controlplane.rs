@@ -273,6 +273,9 @@ pub fn apiserver(cfg: &Config) -> Unit {
             p("apiserver-kubelet-client.crt"),
         ),
         arg("kubelet-client-key", p("apiserver-kubelet-client.key")),
+        // Kubelets serve with certificates the cluster CA signed
+        // (serverTLSBootstrap): check them.
+        arg("kubelet-certificate-authority", p("ca.crt")),
         arg("proxy-client-cert-file", p("front-proxy-client.crt")),
         arg("proxy-client-key-file", p("front-proxy-client.key")),
         arg("requestheader-allowed-names", "front-proxy-client"),
@@ -310,7 +313,10 @@ pub fn controller_manager(cfg: &Config) -> Unit {
     exec.push(arg("use-service-account-credentials", "true"));
     exec.push(arg("cluster-signing-cert-file", p("ca.crt")));
     exec.push(arg("cluster-signing-key-file", p("ca.key")));
-    exec.push(arg("controllers", "*,bootstrapsigner,tokencleaner"));
+    exec.push(arg(
+        "controllers",
+        "*,bootstrapsigner,tokencleaner,csrapproving-kubelet-serving",
+    ));
     match &cfg.pod_network_cidr {
         Some(cidr) => {
             exec.push(arg("allocate-node-cidrs", "true"));

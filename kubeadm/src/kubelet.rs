@@ -45,6 +45,10 @@ pub fn configuration(cfg: &Config) -> String {
         "clusterDNS": dns,
         "clusterDomain": cfg.dns_domain,
         "rotateCertificates": true,
+        // :10250's certificate through a CSR signed by the cluster CA, so
+        // the apiserver can check it (--kubelet-certificate-authority);
+        // the controller-manager's csrapproving-kubelet-serving approves it.
+        "serverTLSBootstrap": true,
     });
     let doc = match &cfg.kubelet_config {
         Some(fields) => apimachinery::patch::apply_merge_patch(&doc, fields),

@@ -9,7 +9,8 @@
 //! cluster_dns::run                      (cluster DNS on the clusterDNS IP)
 //! network::policy::run                  (iptables filter for NetworkPolicies)
 //! ingress::run                          (HTTP(S) ingress proxy on the node's address)
-//! server::serve :10250                  (over TLS, callers checked: logs, exec, attach, ...)
+//! server::serve :10250                  (over TLS, callers checked: logs, exec, attach, ...;
+//!                                        serverTLSBootstrap: certificate::serving)
 //! eviction::manager::run                (node pressure: conditions, evict one pod a cycle)
 //! pod::run                              (a worker per pod bound to this node)
 //! ```
@@ -198,7 +199,8 @@ async fn client(opts: &Options, cfg: &Config, rotate: bool) -> anyhow::Result<ku
     }
     let endpoints = &cfg.file.api_server_endpoints;
     let client = crate::failover::client(opts.kubeconfig.as_deref(), endpoints).await?;
-    let current = crate::certificate::store::current_path(&cert_dir);
+    let current =
+        crate::certificate::store::current_path(&cert_dir, crate::certificate::store::CLIENT);
     match &opts.kubeconfig {
         Some(kubeconfig) if rotate && current.exists() => {
             let rotating = crate::certificate::rotation::RotatingClient::new(client);
@@ -237,6 +239,16 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         runtime.clone(),
         eviction.clone(),
     ));
+    // The serving certificate is asked for as soon as the Node has its
+    // addresses, as upstream's kubelet, not when :10250 starts (after the
+    // podCIDR): its approval may take a human.
+    let serving_cert = cfg.file.server_tls_bootstrap.then(|| {
+        crate::certificate::serving::start(crate::certificate::serving::Options {
+            cert_dir: cfg.tls.cert_dir.clone(),
+            node_name: cfg.node_name.clone(),
+            client: client.clone(),
+        })
+    });
 
     let network = Arc::new(Network::new(NetworkConfig {
         cni_bin_dirs: cfg
@@ -353,9 +365,12 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
     ));
     let addr = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), cfg.port);
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    let tls = match serving_cert {
+        Some(cert) => component_base::tls::server_config_dynamic(&cfg.tls, cert),
+        None => component_base::tls::server_config(&cfg.tls),
+    };
     let serving = crate::server::Serving {
-        tls: component_base::tls::server_config(&cfg.tls)
-            .context("the kubelet API's TLS settings")?,
+        tls: tls.context("the kubelet API's TLS settings")?,
         guard: crate::server::auth::Guard::new(
             cfg.auth.clone(),
             &cfg.node_name,

@@ -34,6 +34,8 @@
 //!                                   # client-side failover (crate::failover)
 //! tlsCertFile: /var/lib/kubelet/pki/kubelet.crt   # :10250's pair (default:
 //! tlsPrivateKeyFile: /var/lib/kubelet/pki/kubelet.key # self-signed in <root>/pki)
+//! serverTLSBootstrap: true          # instead: the pair through a CSR, renewed
+//!                                   # (crate::certificate::serving)
 //! authentication:                   # who may call :10250 (crate::server::auth)
 //!   x509: {clientCAFile: /etc/kubernetes/pki/ca.crt}
 //!   webhook: {enabled: true, cacheTTL: 2m}  # bearer tokens by TokenReview
@@ -176,6 +178,11 @@ pub struct FileConfig {
     /// Renew the client certificate through the CSR API before it expires
     /// ([`crate::certificate::rotation`]); `--rotate-certificates`.
     pub rotate_certificates: bool,
+    /// Get the kubelet API's serving certificate through the CSR API
+    /// (signer `kubernetes.io/kubelet-serving`) and renew it before it
+    /// expires ([`crate::certificate::serving`]); wins over `tlsCertFile`.
+    #[serde(rename = "serverTLSBootstrap")]
+    pub server_tls_bootstrap: bool,
     /// Its private key.
     pub tls_private_key_file: Option<PathBuf>,
     /// How callers of the kubelet API are authenticated.
@@ -322,6 +329,7 @@ impl Default for FileConfig {
             api_server_endpoints: Vec::new(),
             tls_cert_file: None,
             rotate_certificates: false,
+            server_tls_bootstrap: false,
             tls_private_key_file: None,
             authentication: Authentication::default(),
             authorization: Authorization::default(),
@@ -470,7 +478,7 @@ mod tests {
         assert_eq!(c.authorization.mode, "Webhook");
         std::fs::write(
             &p,
-            "authentication: {x509: {clientCAFile: /ca.crt}, anonymous: {enabled: true}}\nauthorization: {mode: AlwaysAllow}\ntlsCertFile: /k.crt\n",
+            "authentication: {x509: {clientCAFile: /ca.crt}, anonymous: {enabled: true}}\nauthorization: {mode: AlwaysAllow}\ntlsCertFile: /k.crt\nserverTLSBootstrap: true\n",
         )
         .unwrap();
         let c = FileConfig::load(&p).unwrap();
@@ -481,6 +489,7 @@ mod tests {
         assert!(c.authentication.anonymous.enabled && c.authentication.webhook.enabled);
         assert_eq!(c.authorization.mode, "AlwaysAllow");
         assert_eq!(c.tls_cert_file.as_deref(), Some(Path::new("/k.crt")));
+        assert!(c.server_tls_bootstrap);
         assert_eq!(
             c.authorization.webhook.cache_unauthorized_ttl,
             Duration::from_secs(30)

@@ -19,7 +19,8 @@
 //! gives every kubelet that mirror (a KubeletConfiguration document).
 //!
 //! Checked: three Ready nodes (times from `init` and `join` to Ready are
-//! printed), the joined nodes' CSRs Approved and Issued, a Deployment
+//! printed), the joined nodes' CSRs Approved and Issued, every kubelet's
+//! serving certificate auto-approved (`serverTLSBootstrap`), a Deployment
 //! spread over the three nodes whose pods reach each other by IP, the
 //! Service by its ClusterIP and by its DNS name, and `kubeadm reset` on a
 //! worker leaving no process, file or mount behind; the addon phase's
@@ -871,6 +872,33 @@ fn kubeadm_installs_three_network_namespace_machines() {
         .filter(|l| l.contains(" Approved ") && l.split(' ').nth(2).is_some_and(|c| !c.is_empty()))
         .count();
     assert_eq!(issued, 2, "two bootstrap CSRs Approved,Issued: {csrs}");
+    // Their serving certificates too (serverTLSBootstrap), approved by the
+    // controller-manager's csrapproving-kubelet-serving: `kubectl exec`
+    // below goes through the apiserver, which checks them against the CA.
+    for m in [m1, m2, m3] {
+        let mine = format!("system:node:{} AutoApproved ", m.name);
+        let served = (0..60).any(|_| {
+            let csrs = m1.kubectl_ok(&[
+                "get",
+                "csr",
+                "-o",
+                "jsonpath={range .items[?(@.spec.signerName==\"kubernetes.io/kubelet-serving\")]}{.spec.username} {.status.conditions[0].reason} {.status.certificate}{\"\\n\"}{end}",
+            ]);
+            let ok = csrs.lines().any(|l| {
+                l.starts_with(&mine) && l.split(' ').nth(2).is_some_and(|c| !c.is_empty())
+            });
+            if !ok {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            ok
+        });
+        assert!(
+            served,
+            "{}: no auto-approved serving certificate: {}",
+            m.name,
+            m1.kubectl_ok(&["get", "csr"])
+        );
+    }
     let shown = m1.kubectl_ok(&["get", "csr"]);
     assert_eq!(
         shown.matches("Approved,Issued").count(),

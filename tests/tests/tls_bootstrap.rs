@@ -18,6 +18,15 @@
 //!   `openssl dgst -hmac`);
 //! - the real kubectl approves and denies hand-made CSRs; the signer issues
 //!   only the approved one.
+//!
+//! Serving certificates (`serverTLSBootstrap`, a second test): the kubelet's
+//! `kubernetes.io/kubelet-serving` CSR stays pending until the real kubectl
+//! approves it (no TLS on :10250 meanwhile); the apiserver, pinning the CA
+//! with `--kubelet-certificate-authority`, then reaches the kubelet and
+//! refuses a self-signed one; the opt-in `csrapproving-kubelet-serving`
+//! approves the renewals of the 60 s certificate, which the kubelet serves
+//! without a restart, and leaves foreign-address and not-the-node requests
+//! pending.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -140,6 +149,51 @@ fn remove_cgroup(dir: &Path) {
     let _ = std::fs::remove_dir(dir);
 }
 
+/// A kubelet for `node` on 127.0.0.1 and a free port, with `config` added
+/// to a minimal configuration (no service proxy, no DNS, no eviction) and
+/// `args`; logs to `<dir>/<node>.log` (returned).
+fn spawn_kubelet(
+    bin: &Path,
+    dir: &Path,
+    node: &str,
+    config: &str,
+    args: &[&std::ffi::OsStr],
+) -> (Kubelet, PathBuf) {
+    let cgroup_root = unique("tlsboot");
+    let file = dir.join(format!("{node}.yaml"));
+    std::fs::write(
+        &file,
+        format!(
+            "cgroupDriver: cgroupfs\ncgroupRoot: {cgroup_root}\nserviceProxy: false\nclusterDNSServer: false\n\
+             evictionHard: {{memory.available: 1Mi, nodefs.available: \"0%\", imagefs.available: \"0%\"}}\n{config}"
+        ),
+    )
+    .expect("kubelet config");
+    let log = dir.join(format!("{node}.log"));
+    let out = std::fs::File::create(&log).expect("log");
+    let child = Command::new(bin)
+        .args(args)
+        .arg("--config")
+        .arg(&file)
+        .args([
+            "--hostname-override",
+            node,
+            "--node-ip",
+            "127.0.0.1",
+            "--port",
+            &free_port().to_string(),
+        ])
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("kubelet starts");
+    let kubelet = Kubelet {
+        child,
+        cgroup: PathBuf::from("/sys/fs/cgroup").join(&cgroup_root),
+    };
+    (kubelet, log)
+}
+
 /// A task aborted when the test ends.
 struct Aborting(tokio::task::JoinHandle<anyhow::Result<()>>);
 
@@ -149,17 +203,23 @@ impl Drop for Aborting {
     }
 }
 
-/// The subject of a PEM certificate, as openssl prints it.
-fn subject(pem: &[u8]) -> String {
+/// What `openssl <args> -in <pem>` prints (trimmed).
+fn openssl_on(pem: &[u8], args: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("dir");
-    let f = dir.path().join("c.pem");
+    let f = dir.path().join("in.pem");
     std::fs::write(&f, pem).expect("write");
     let out = Command::new("openssl")
-        .args(["x509", "-noout", "-subject", "-nameopt", "compat", "-in"])
+        .args(args)
+        .arg("-in")
         .arg(&f)
         .output()
         .expect("openssl");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The subject of a PEM certificate, as openssl prints it.
+fn subject(pem: &[u8]) -> String {
+    openssl_on(pem, &["x509", "-noout", "-subject", "-nameopt", "compat"])
 }
 
 fn condition(c: &CertificateSigningRequest, ty: &str) -> Option<(String, String)> {
@@ -208,27 +268,25 @@ fn csr(name: &str, request: &[u8], signer: &str, usages: &[&str]) -> Certificate
     .expect("csr")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
-    let Some(kubelet_bin) = binary("kubelet") else {
-        panic!("build the kubelet first: cargo build -p kubelet --bins");
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let dir = tempfile::tempdir().expect("dir");
-    let ca_dir = dir.path().join("ca");
+/// etcd, and an apiserver serving TLS with a certificate of the CA in
+/// `<dir>/ca`, authorizing with `Node,RBAC`, with ServiceAccount tokens
+/// (the controllers' credentials) and the flags `extra` makes with the CA
+/// directory: (etcd, the apiserver, its `https://127.0.0.1:<port>`, the CA
+/// directory, the CA certificate, a client of the insecure port).
+async fn control_plane(
+    dir: &Path,
+    extra: impl FnOnce(&Path) -> Vec<String>,
+) -> (Etcd, ApiServer, String, PathBuf, PathBuf, kube::Client) {
+    let ca_dir = dir.join("ca");
     std::fs::create_dir_all(&ca_dir).expect("ca dir");
     let ca = pki::self_signed_ca(&ca_dir);
     let port = free_port();
     let s = |p: &Path| p.to_str().expect("utf-8").to_string();
-    let mut args = pki::apiserver_tls_flags(dir.path(), &ca_dir, port);
-    let sa_key = pki::ec_private_key(dir.path(), "sa.key");
+    let mut args = pki::apiserver_tls_flags(dir, &ca_dir, port);
+    let sa_key = pki::ec_private_key(dir, "sa.key");
     args.extend([
         "--authorization-mode".into(),
         "Node,RBAC".into(),
-        "--enable-bootstrap-token-auth".into(),
         "--service-account-signing-key-file".into(),
         s(&sa_key),
         "--service-account-key-file".into(),
@@ -236,29 +294,47 @@ async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
         "--service-account-issuer".into(),
         "https://kubernetes.default.svc.cluster.local".into(),
     ]);
+    args.extend(extra(&ca_dir));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let etcd = Etcd::start().await.expect("etcd");
     let api = ApiServer::start_with(&etcd, &args)
         .await
         .expect("apiserver");
-    let https = format!("https://127.0.0.1:{port}");
     let admin = controller_manager::config::client(None, Some(&api.url))
         .await
         .expect("admin client");
-    // The controller-manager as kubeadm runs it: over TLS as
-    // system:kube-controller-manager, each controller with its own
-    // ServiceAccount's token (so their roles are what is tested).
+    (
+        etcd,
+        api,
+        format!("https://127.0.0.1:{port}"),
+        ca_dir,
+        ca,
+        admin,
+    )
+}
+
+/// The controller-manager as kubeadm runs it, in-process, with only
+/// `controllers`: over TLS as system:kube-controller-manager, each
+/// controller with its own ServiceAccount's token (so their roles are what
+/// is tested), signing with the CA in `ca_dir` for 60 s.
+async fn controller_manager(
+    dir: &Path,
+    ca_dir: &Path,
+    https: &str,
+    controllers: &[&str],
+) -> Aborting {
+    let ca = ca_dir.join("ca.crt");
     let (kcm_crt, kcm_key) = pki::client_cert(
-        dir.path(),
-        &ca_dir,
-        "kcm",
+        dir,
+        ca_dir,
+        &unique("kcm"),
         "system:kube-controller-manager",
         &[],
     );
-    let kcm_conf = dir.path().join("controller-manager.conf");
+    let kcm_conf = dir.join(unique("controller-manager.conf"));
     kubeconfig(
         &kcm_conf,
-        &https,
+        https,
         &ca,
         &format!(
             "{{client-certificate: {}, client-key: {}}}",
@@ -270,14 +346,7 @@ async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
         .await
         .expect("controller-manager config");
     let cm_config = controller_manager::Config {
-        controllers: [
-            "csrapproving",
-            "csrsigning",
-            "bootstrapsigner",
-            "tokencleaner",
-        ]
-        .map(String::from)
-        .to_vec(),
+        controllers: controllers.iter().map(|c| c.to_string()).collect(),
         cluster_signing: Some(controller_manager::controllers::csrsigning::Settings {
             cert_file: ca.clone(),
             key_file: ca_dir.join("ca.key"),
@@ -286,10 +355,37 @@ async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
         service_account_credentials: Some(kcm_config.clone()),
         ..Default::default()
     };
-    let _cm = Aborting(tokio::spawn(controller_manager::run(
+    Aborting(tokio::spawn(controller_manager::run(
         kube::Client::try_from(kcm_config).expect("controller-manager client"),
         cm_config,
-    )));
+    )))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
+    let Some(kubelet_bin) = binary("kubelet") else {
+        panic!("build the kubelet first: cargo build -p kubelet --bins");
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().expect("dir");
+    let (_etcd, api, https, ca_dir, ca, admin) =
+        control_plane(dir.path(), |_| vec!["--enable-bootstrap-token-auth".into()]).await;
+    let s = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let _cm = controller_manager(
+        dir.path(),
+        &ca_dir,
+        &https,
+        &[
+            "csrapproving",
+            "csrsigning",
+            "bootstrapsigner",
+            "tokencleaner",
+        ],
+    )
+    .await;
     kubeadm_rbac(&admin).await;
 
     // The token, and cluster-info for the signer to sign.
@@ -329,45 +425,23 @@ async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
         &ca,
         &format!("{{token: {id}.{secret}}}"),
     );
-    let cgroup_root = unique("tlsboot");
-    let config = dir.path().join("kubelet.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "cgroupDriver: cgroupfs\ncgroupRoot: {cgroup_root}\nserviceProxy: false\nclusterDNSServer: false\n\
-             rotateCertificates: true\nevictionHard: {{memory.available: 1Mi, nodefs.available: \"0%\", imagefs.available: \"0%\"}}\n"
-        ),
-    )
-    .expect("kubelet config");
-    let log = std::fs::File::create(dir.path().join("kubelet.log")).expect("log");
-    let child = Command::new(&kubelet_bin)
-        .arg("--bootstrap-kubeconfig")
-        .arg(&bootstrap)
-        .arg("--kubeconfig")
-        .arg(&kubelet_conf)
-        .arg("--cert-dir")
-        .arg(&cert_dir)
-        .arg("--root-dir")
-        .arg(&root)
-        .arg("--config")
-        .arg(&config)
-        .args([
-            "--hostname-override",
-            &node,
-            "--node-ip",
-            "127.0.0.1",
-            "--port",
-            &free_port().to_string(),
-        ])
-        .stdout(log.try_clone().expect("log"))
-        .stderr(log)
-        .spawn()
-        .expect("kubelet starts");
-    let _kubelet = Kubelet {
-        child,
-        cgroup: PathBuf::from("/sys/fs/cgroup").join(&cgroup_root),
-    };
-    let log_text = || std::fs::read_to_string(dir.path().join("kubelet.log")).unwrap_or_default();
+    let (_kubelet, log) = spawn_kubelet(
+        &kubelet_bin,
+        dir.path(),
+        &node,
+        "rotateCertificates: true\n",
+        &[
+            "--bootstrap-kubeconfig".as_ref(),
+            bootstrap.as_os_str(),
+            "--kubeconfig".as_ref(),
+            kubelet_conf.as_os_str(),
+            "--cert-dir".as_ref(),
+            cert_dir.as_os_str(),
+            "--root-dir".as_ref(),
+            root.as_os_str(),
+        ],
+    );
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
 
     // It registers its Node...
     let nodes: Api<Node> = Api::all(admin.clone());
@@ -769,4 +843,382 @@ async fn a_kubelet_bootstraps_and_rotates_its_client_certificate() {
     );
     let out = kubectl(&api.url, &["certificate", "approve", "bob"]).expect("kubectl");
     assert!(!out.success, "approving a denied CSR must fail: {out:?}");
+}
+
+/// The serial of the certificate a TLS server on 127.0.0.1:`port` presents
+/// (`openssl s_client`), or of a PEM certificate file (`openssl x509`).
+fn served_serial(port: i32) -> Option<String> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect 127.0.0.1:{port} </dev/null 2>/dev/null | openssl x509 -noout -serial"
+        ))
+        .output()
+        .ok()?;
+    let serial = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && serial.starts_with("serial=")).then_some(serial)
+}
+
+fn file_serial(pem: &Path) -> String {
+    openssl_on(
+        &std::fs::read(pem).unwrap_or_default(),
+        &["x509", "-noout", "-serial"],
+    )
+}
+
+/// What openssl reads from a PEM request.
+fn request_text(pem: &[u8]) -> String {
+    openssl_on(pem, &["req", "-noout", "-text", "-nameopt", "compat"])
+}
+
+/// The kubelet's serving CSRs from `node`, oldest first.
+async fn serving_csrs(
+    csrs: &Api<CertificateSigningRequest>,
+    node: &str,
+) -> Vec<CertificateSigningRequest> {
+    let mut list: Vec<_> = csrs
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|c| {
+            c.spec.signer_name == "kubernetes.io/kubelet-serving"
+                && c.spec.username.as_deref() == Some(&format!("system:node:{node}"))
+        })
+        .collect();
+    list.sort_by_key(|c| c.metadata.creation_timestamp.clone().map(|t| t.0));
+    list
+}
+
+/// `serverTLSBootstrap`, end to end: the kubelet asks for its serving
+/// certificate through a CSR; nobody approves it by default and the kubelet
+/// serves no TLS meanwhile; the real kubectl approves it and the apiserver,
+/// pinning the cluster CA (`--kubelet-certificate-authority`), reaches the
+/// kubelet through the node proxy; with `csrapproving-kubelet-serving` the
+/// 60 s certificate's renewal is approved automatically and served without
+/// a restart; requests for addresses the Node does not report, or from
+/// someone else than the node, stay pending; a kubelet serving a
+/// self-signed certificate is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kubelet_gets_and_rotates_its_serving_certificate_through_csrs() {
+    let Some(kubelet_bin) = binary("kubelet") else {
+        panic!("build the kubelet first: cargo build -p kubelet --bins");
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let s = |p: &Path| p.to_str().expect("utf-8").to_string();
+    let (_etcd, api, https, ca_dir, ca, admin) = control_plane(dir.path(), |ca_dir| {
+        // The apiserver checks kubelets against the cluster CA and shows
+        // them a client certificate of its own.
+        let (crt, key) = pki::client_cert(
+            dir.path(),
+            ca_dir,
+            "apiserver-kubelet-client",
+            "kube-apiserver-kubelet-client",
+            &["system:masters"],
+        );
+        vec![
+            "--kubelet-certificate-authority".into(),
+            s(&ca_dir.join("ca.crt")),
+            "--kubelet-client-certificate".into(),
+            s(&crt),
+            "--kubelet-client-key".into(),
+            s(&key),
+        ]
+    })
+    .await;
+    let _cm =
+        controller_manager(dir.path(), &ca_dir, &https, &["csrapproving", "csrsigning"]).await;
+
+    // The kubelet, with node credentials and serverTLSBootstrap.
+    let node = unique("serving");
+    let (node_crt, node_key) = pki::client_cert(
+        dir.path(),
+        &ca_dir,
+        &node,
+        &format!("system:node:{node}"),
+        &["system:nodes"],
+    );
+    let kubelet_conf = dir.path().join("kubelet.conf");
+    let node_user = format!(
+        "{{client-certificate: {}, client-key: {}}}",
+        node_crt.display(),
+        node_key.display()
+    );
+    kubeconfig(&kubelet_conf, &https, &ca, &node_user);
+    let cert_dir = dir.path().join("pki");
+    let (_kubelet, log) = spawn_kubelet(
+        &kubelet_bin,
+        dir.path(),
+        &node,
+        &format!(
+            "serverTLSBootstrap: true\ningressProxy: false\nnetworkPolicy: false\nauthentication: {{x509: {{clientCAFile: {}}}, anonymous: {{enabled: false}}}}\nauthorization: {{mode: AlwaysAllow}}\n",
+            ca.display()
+        ),
+        &[
+            "--kubeconfig".as_ref(),
+            kubelet_conf.as_os_str(),
+            "--cert-dir".as_ref(),
+            cert_dir.as_os_str(),
+            "--root-dir".as_ref(),
+            dir.path().join("root").as_os_str(),
+        ],
+    );
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // Its serving CSR: the node's subject, names and usages.
+    let csrs: Api<CertificateSigningRequest> = Api::all(admin.clone());
+    let first = eventually(Duration::from_secs(60), || async {
+        serving_csrs(&csrs, &node).await.into_iter().next()
+    })
+    .await
+    .unwrap_or_else(|| panic!("no serving CSR; kubelet log:\n{}", log_text()));
+    let first_name = first.metadata.name.clone().expect("name");
+    assert!(first_name.starts_with("csr-"), "{first_name}");
+    assert_eq!(
+        first.spec.usages.clone().unwrap_or_default(),
+        ["digital signature", "server auth"]
+    );
+    assert!(first
+        .spec
+        .groups
+        .iter()
+        .flatten()
+        .any(|g| g == "system:nodes"));
+    let text = request_text(&first.spec.request.0);
+    assert!(
+        text.contains(&format!("CN=system:node:{node}")) && text.contains("O=system:nodes"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("DNS:{node}")) && text.contains("IP Address:127.0.0.1"),
+        "{text}"
+    );
+    // :10250 starts once the Node has a podCIDR (no nodeipam here).
+    let nodes: Api<Node> = Api::all(admin.clone());
+    nodes
+        .patch(
+            &node,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"podCIDR": "10.244.77.0/24"}})),
+        )
+        .await
+        .expect("podCIDR");
+    let port = nodes
+        .get(&node)
+        .await
+        .expect("node")
+        .status
+        .and_then(|s| s.daemon_endpoints)
+        .and_then(|d| d.kubelet_endpoint)
+        .map(|e| e.port)
+        .expect("kubelet port");
+
+    // Nobody approves it by default; meanwhile the kubelet serves no TLS
+    // and the apiserver cannot reach it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pending = csrs.get(&first_name).await.expect("csr");
+    assert!(
+        condition(&pending, "Approved").is_none() && issued(&pending).is_none(),
+        "{:?}",
+        pending.status
+    );
+    assert_eq!(
+        served_serial(port),
+        None,
+        "TLS served without a certificate"
+    );
+    let healthz = format!("/api/v1/nodes/{node}/proxy/healthz");
+    let out = kubectl(&api.url, &["get", "--raw", &healthz]).expect("kubectl");
+    assert!(!out.success, "{out:?}");
+
+    // The real kubectl approves it; the kubelet serves the issued
+    // certificate, and the apiserver, checking it against the CA, gets
+    // through.
+    let out = kubectl(&api.url, &["certificate", "approve", &first_name]).expect("kubectl");
+    assert!(out.success, "{out:?}");
+    let current = cert_dir.join("kubelet-server-current.pem");
+    let served = eventually(Duration::from_secs(30), || async {
+        let serial = served_serial(port)?;
+        (current.exists() && serial == file_serial(&current)).then_some(serial)
+    })
+    .await
+    .unwrap_or_else(|| panic!("the issued certificate is not served; log:\n{}", log_text()));
+    let first_expires = std::time::Instant::now() + Duration::from_secs(62);
+    let target = std::fs::read_link(&current).expect("symlink");
+    assert!(
+        target.to_string_lossy().starts_with("kubelet-server-2"),
+        "{target:?}"
+    );
+    let out = kubectl(&api.url, &["get", "--raw", &healthz]).expect("kubectl");
+    assert!(out.success && out.stdout.trim() == "ok", "{out:?}");
+
+    // Requests the approver must leave pending: an IP the Node does not
+    // report (asked by the node itself), and the node's own names asked
+    // by someone else.
+    let _approver = controller_manager(
+        dir.path(),
+        &ca_dir,
+        &https,
+        &["csrapproving-kubelet-serving"],
+    )
+    .await;
+    let as_node = component_base::client::client(Some(&kubelet_conf), None)
+        .await
+        .expect("node client");
+    let usages = ["digital signature", "server auth"];
+    for (name, sans, client) in [
+        (
+            "foreign-ip",
+            format!("DNS:{node},IP:127.0.0.1,IP:10.255.255.1"),
+            &as_node,
+        ),
+        ("not-the-node", format!("DNS:{node},IP:127.0.0.1"), &admin),
+    ] {
+        let key = dir.path().join(format!("{name}.key"));
+        let req = dir.path().join(format!("{name}.csr"));
+        let ok = Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+            ])
+            .arg(&key)
+            .arg("-out")
+            .arg(&req)
+            .args(["-subj", &format!("/O=system:nodes/CN=system:node:{node}")])
+            .args(["-addext", &format!("subjectAltName={sans}")])
+            .status()
+            .expect("openssl");
+        assert!(ok.success());
+        Api::<CertificateSigningRequest>::all(client.clone())
+            .create(
+                &PostParams::default(),
+                &csr(
+                    name,
+                    &std::fs::read(&req).expect("request"),
+                    "kubernetes.io/kubelet-serving",
+                    &usages,
+                ),
+            )
+            .await
+            .expect("csr");
+    }
+
+    // The 60 s certificate is renewed; the approver approves the renewal
+    // (the node asks for what its Node reports), and the kubelet serves the
+    // new certificate without a restart, also after the first expired.
+    let renewal = eventually(Duration::from_secs(90), || async {
+        serving_csrs(&csrs, &node)
+            .await
+            .into_iter()
+            .find(|c| c.metadata.name.as_deref() != Some(&first_name) && issued(c).is_some())
+    })
+    .await
+    .unwrap_or_else(|| panic!("no issued renewal; kubelet log:\n{}", log_text()));
+    let (reason, message) = condition(&renewal, "Approved").expect("renewal approved");
+    assert_eq!(reason, "AutoApproved");
+    assert!(message.contains(&format!("node {node}")), "{message}");
+    let rotated = eventually(Duration::from_secs(30), || async {
+        let serial = served_serial(port)?;
+        (serial != served && serial == file_serial(&current)).then_some(())
+    })
+    .await;
+    assert!(
+        rotated.is_some(),
+        "the renewed certificate is not served; log:\n{}",
+        log_text()
+    );
+    tokio::time::sleep_until(first_expires.into()).await;
+    let ok = eventually(Duration::from_secs(30), || async {
+        let out = kubectl(&api.url, &["get", "--raw", &healthz]).ok()?;
+        (out.success && out.stdout.trim() == "ok").then_some(())
+    })
+    .await;
+    assert!(
+        ok.is_some(),
+        "the apiserver lost the kubelet after the first certificate expired; log:\n{}",
+        log_text()
+    );
+    for name in ["foreign-ip", "not-the-node"] {
+        let c = csrs.get(name).await.expect("csr");
+        assert!(
+            condition(&c, "Approved").is_none()
+                && condition(&c, "Denied").is_none()
+                && issued(&c).is_none(),
+            "{name}: {:?}",
+            c.status
+        );
+    }
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::all(admin.clone());
+    let said = events
+        .list(&ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .filter(|e| e.involved_object.name.as_deref() == Some("foreign-ip"))
+        .filter_map(|e| e.message)
+        .collect::<Vec<_>>();
+    assert!(
+        said.iter()
+            .any(|m| m.contains("IP 10.255.255.1 is not among")),
+        "{said:?}"
+    );
+
+    // A kubelet serving a self-signed certificate: the apiserver refuses it.
+    let fake = unique("selfsigned");
+    let tls = component_base::tls::server_config(&component_base::tls::ServingOptions {
+        cert_dir: dir.path().join("fake"),
+        pair_name: "kubelet".into(),
+        alternate_names: vec!["127.0.0.1".into()],
+        ..Default::default()
+    })
+    .expect("self-signed");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let fake_port = listener.local_addr().expect("addr").port();
+    let app = axum::Router::new().route("/healthz", axum::routing::get(|| async { "ok" }));
+    let _fake_kubelet = Aborting(tokio::spawn(async move {
+        component_base::tls::serve(listener, tls, app, std::future::pending()).await;
+        Ok(())
+    }));
+    let n: Node = serde_json::from_value(json!({"metadata": {"name": fake}})).expect("node");
+    nodes
+        .create(&PostParams::default(), &n)
+        .await
+        .expect("node");
+    let status = json!({"status": {
+        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": fake_port}},
+    }});
+    nodes
+        .patch_status(
+            &fake,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&status),
+        )
+        .await
+        .expect("node status");
+    let out = kubectl(
+        &api.url,
+        &[
+            "get",
+            "--raw",
+            &format!("/api/v1/nodes/{fake}/proxy/healthz"),
+        ],
+    )
+    .expect("kubectl");
+    assert!(!out.success, "a self-signed kubelet was trusted: {out:?}");
+    assert!(
+        out.stderr.to_lowercase().contains("certificate") || out.stderr.contains("UnknownIssuer"),
+        "{out:?}"
+    );
+    let _ = nodes.delete(&fake, &Default::default()).await;
 }

@@ -24,13 +24,11 @@ use std::sync::Arc;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
 };
-use k8s_openapi::api::certificates::v1::{
-    CertificateSigningRequest, CertificateSigningRequestCondition, CertificateSigningRequestStatus,
-};
+use k8s_openapi::api::certificates::v1::CertificateSigningRequest;
 use kube::api::{Api, PostParams};
 
 use super::{Context, Started};
-use crate::machinery::controller::{is_conflict, Action, Context as _, Error, Reconciler, Result};
+use crate::machinery::controller::{Action, Context as _, Error, Reconciler, Result};
 use crate::machinery::csr::{self, Request};
 use crate::machinery::informer::Store;
 
@@ -98,33 +96,13 @@ impl Reconciler for Approver {
             if !self.allowed(&c, r.subresource).await? {
                 continue;
             }
-            let mut c = (*c).clone();
-            let status = c
-                .status
-                .get_or_insert_with(CertificateSigningRequestStatus::default);
-            status.conditions.get_or_insert_with(Vec::new).push(
-                CertificateSigningRequestCondition {
-                    type_: "Approved".into(),
-                    status: "True".into(),
-                    reason: Some("AutoApproved".into()),
-                    message: Some(r.message.into()),
-                    last_update_time: Some(crate::machinery::meta::now()),
-                    ..Default::default()
-                },
-            );
-            let api: Api<CertificateSigningRequest> = Api::all(self.client.clone());
-            return match api
-                .replace_subresource("approval", name, &PostParams::default(), &c)
+            if csr::approve(&self.client, &c, r.message)
                 .await
+                .context(|| format!("updating approval for csr {name}"))?
             {
-                Ok(_) => {
-                    tracing::info!(csr = name, kind = r.subresource, "auto-approved");
-                    Ok(Action::Done)
-                }
-                // The watch brings the newer version back to the queue.
-                Err(e) if is_conflict(&e) => Ok(Action::Done),
-                Err(e) => Err(e).context(|| format!("updating approval for csr {name}")),
-            };
+                tracing::info!(csr = name, kind = r.subresource, "auto-approved");
+            }
+            return Ok(Action::Done);
         }
         Ok(Action::Done)
     }

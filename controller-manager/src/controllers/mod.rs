@@ -18,6 +18,7 @@
 pub mod bootstrapsigner;
 pub mod cronjob;
 pub mod csrapproving;
+pub mod csrapproving_kubelet_serving;
 pub mod csrsigning;
 pub mod daemonset;
 pub mod deployment;
@@ -204,6 +205,11 @@ const CONTROLLERS: &[(&str, &str, StartFn)] = &[
         csrapproving::start,
     ),
     ("csrsigning", "certificate-controller", csrsigning::start),
+    (
+        csrapproving_kubelet_serving::NAME,
+        "certificate-controller",
+        csrapproving_kubelet_serving::start,
+    ),
     (
         "bootstrapsigner",
         "bootstrap-signer",

@@ -214,6 +214,42 @@ pub fn approved(csr: &CertificateSigningRequest) -> bool {
     approval(csr) == (true, false)
 }
 
+/// Appends the `Approved` condition (reason `AutoApproved`, `message`)
+/// through the `approval` subresource; `Ok(false)` on a conflict (the watch
+/// brings the newer version back to the queue).
+pub async fn approve(
+    client: &kube::Client,
+    csr: &CertificateSigningRequest,
+    message: &str,
+) -> Result<bool, kube::Error> {
+    use k8s_openapi::api::certificates::v1::{
+        CertificateSigningRequestCondition, CertificateSigningRequestStatus,
+    };
+    let mut c = csr.clone();
+    let name = c.metadata.name.clone().unwrap_or_default();
+    c.status
+        .get_or_insert_with(CertificateSigningRequestStatus::default)
+        .conditions
+        .get_or_insert_with(Vec::new)
+        .push(CertificateSigningRequestCondition {
+            type_: "Approved".into(),
+            status: "True".into(),
+            reason: Some("AutoApproved".into()),
+            message: Some(message.into()),
+            last_update_time: Some(super::meta::now()),
+            ..Default::default()
+        });
+    let api: kube::Api<CertificateSigningRequest> = kube::Api::all(client.clone());
+    match api
+        .replace_subresource("approval", &name, &kube::api::PostParams::default(), &c)
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if super::controller::is_conflict(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether a certificate was issued.
 pub fn issued(csr: &CertificateSigningRequest) -> bool {
     csr.status

@@ -52,7 +52,7 @@ pub async fn load_client_config(opts: &Options) -> Result<(), Error> {
             opts.kubeconfig.display()
         )));
     };
-    let current = store::current_path(&opts.cert_dir);
+    let current = store::current_path(&opts.cert_dir, store::CLIENT);
     if Pair::load(&current).is_ok_and(|p| p.valid_at(now)) {
         tracing::info!(cert = %current.display(), "using the stored client certificate");
         return write_kubeconfig(&opts.kubeconfig, bootstrap, &current);
@@ -61,8 +61,14 @@ pub async fn load_client_config(opts: &Options) -> Result<(), Error> {
     let client = component_base::client::client(Some(bootstrap), None)
         .await
         .map_err(|e| Error::Invalid(format!("--bootstrap-kubeconfig: {e}")))?;
-    let pair = csr::request(&client, &opts.node_name, Naming::Digest, WAIT).await?;
-    let current = store::update(&opts.cert_dir, &pair)?;
+    let pair = csr::request(
+        &client,
+        &csr::Template::client(&opts.node_name),
+        Naming::Digest,
+        WAIT,
+    )
+    .await?;
+    let current = store::update(&opts.cert_dir, store::CLIENT, &pair)?;
     tracing::info!(cert = %current.display(), not_after = %pair.not_after, "got the client certificate");
     write_kubeconfig(&opts.kubeconfig, bootstrap, &current)
 }

@@ -1,4 +1,5 @@
-//! The kubelet's client certificate: TLS bootstrap and rotation (upstream's
+//! The kubelet's certificates: the client certificate's TLS bootstrap and
+//! rotation, and the serving certificate through the CSR API (upstream's
 //! `pkg/kubelet/certificate` and `client-go/util/certificate`).
 //!
 //! ```text
@@ -19,11 +20,14 @@
 //! - [`store`]: the files (upstream's names, rotated by symlink);
 //! - [`csr`]: one certificate through the CSR API;
 //! - [`bootstrap`]: the start-up decision and the written kubeconfig;
-//! - [`rotation`]: the rotating API client and its renewal loop.
+//! - [`rotation`]: the rotating API client and the renewal loop both
+//!   certificates share;
+//! - [`serving`]: the serving certificate (`serverTLSBootstrap`).
 
 pub mod bootstrap;
 pub mod csr;
 pub mod rotation;
+pub mod serving;
 pub mod store;
 
 /// Failures getting or keeping a client certificate.

@@ -26,8 +26,8 @@ use super::Error;
 
 /// The least time between two rotations.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
-/// How long one renewal waits for its certificate.
-const WAIT: Duration = Duration::from_secs(900);
+/// How long one renewal waits for its certificate (then it asks again).
+pub const WAIT: Duration = Duration::from_secs(900);
 
 /// The client that follows rotations.
 #[derive(Clone)]
@@ -84,29 +84,47 @@ pub fn deadline(pair: &Pair) -> chrono::DateTime<chrono::Utc> {
     pair.not_before + chrono::Duration::milliseconds((total * fraction) as i64)
 }
 
-/// Renews the certificate before each deadline, forever.
+/// Renews the client certificate before each deadline, forever.
 pub async fn run(rotation: Rotation, client: RotatingClient) {
-    let current = store::current_path(&rotation.cert_dir);
+    let current = store::current_path(&rotation.cert_dir, store::CLIENT);
+    keep_fresh("client", &current, || rotate(&rotation, &client)).await
+}
+
+/// The renewal loop every kubelet certificate shares (the client one here,
+/// the serving one in [`super::serving`]): reads the pair behind the
+/// `-current` symlink `current`, waits for its [`deadline`] and calls
+/// `renew`, which gets a new pair, stores it and puts it to use. Without a
+/// usable pair it renews at once. A failed renewal is retried with backoff
+/// (1 s doubling to 5 minutes); forever.
+pub async fn keep_fresh<F, Fut>(what: &str, current: &std::path::Path, mut renew: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Pair, Error>>,
+{
     let mut backoff = Duration::from_secs(1);
     loop {
-        let pair = match Pair::load(&current) {
-            Ok(p) => p,
+        let wait = match Pair::load(current) {
+            Ok(pair) => {
+                let due = deadline(&pair);
+                tracing::info!(certificate = what, not_after = %pair.not_after, rotate_at = %due, "certificate rotation scheduled");
+                (due - chrono::Utc::now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .max(MIN_INTERVAL)
+            }
             Err(e) => {
-                tracing::error!(error = %e, "reading the client certificate; not rotating");
-                return;
+                tracing::info!(certificate = what, reason = %e, "no usable certificate: requesting one");
+                Duration::ZERO
             }
         };
-        let due = deadline(&pair);
-        let wait = (due - chrono::Utc::now()).to_std().unwrap_or_default();
-        tracing::info!(not_after = %pair.not_after, rotate_at = %due, "client certificate rotation scheduled");
-        tokio::time::sleep(wait.max(MIN_INTERVAL)).await;
-        match rotate(&rotation, &client).await {
+        tokio::time::sleep(wait).await;
+        match renew().await {
             Ok(pair) => {
-                tracing::info!(not_after = %pair.not_after, "rotated the client certificate");
+                tracing::info!(certificate = what, not_after = %pair.not_after, "rotated the certificate");
                 backoff = Duration::from_secs(1);
             }
             Err(e) => {
-                tracing::warn!(error = %e, "rotating the client certificate");
+                tracing::warn!(certificate = what, error = %e, "rotating the certificate");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(300));
             }
@@ -119,12 +137,12 @@ pub async fn run(rotation: Rotation, client: RotatingClient) {
 async fn rotate(rotation: &Rotation, client: &RotatingClient) -> Result<Pair, Error> {
     let pair = csr::request(
         &client.current(),
-        &rotation.node_name,
+        &csr::Template::client(&rotation.node_name),
         Naming::Generated,
         WAIT,
     )
     .await?;
-    store::update(&rotation.cert_dir, &pair)?;
+    store::update(&rotation.cert_dir, store::CLIENT, &pair)?;
     let next = crate::failover::client(Some(&rotation.kubeconfig), &rotation.api_server_endpoints)
         .await
         .map_err(|e| Error::Invalid(format!("a client with the new certificate: {e}")))?;

@@ -1,7 +1,8 @@
-//! The kubelet's client certificate files, named as upstream's file store:
-//! `<cert-dir>/kubelet-client-<YYYY-MM-DD-HH-MM-SS>.pem` holds one
-//! certificate and its key, and the symlink `kubelet-client-current.pem`
-//! points at the one in use. A new pair is written to its own file first and
+//! The kubelet's certificate files, named as upstream's file store:
+//! `<cert-dir>/<prefix>-<YYYY-MM-DD-HH-MM-SS>.pem` holds one certificate
+//! and its key, and the symlink `<prefix>-current.pem` points at the one in
+//! use. The prefix is [`CLIENT`] for the client certificate and [`SERVER`]
+//! for the serving certificate (`serverTLSBootstrap`). A new pair is written to its own file first and
 //! the symlink is then replaced by a rename, so a reader (the kubeconfig
 //! names the symlink) never sees half of it.
 
@@ -9,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use super::{io, Error};
 
-/// The prefix of the pair files.
-pub const PAIR_PREFIX: &str = "kubelet-client";
-/// The symlink to the pair in use.
-pub const CURRENT: &str = "kubelet-client-current.pem";
+/// The prefix of the client certificate's files.
+pub const CLIENT: &str = "kubelet-client";
+/// The prefix of the serving certificate's files.
+pub const SERVER: &str = "kubelet-server";
 
 /// A certificate (PEM) and what the kubelet needs to know about it.
 #[derive(Debug, Clone)]
@@ -92,27 +93,27 @@ pub fn first_cert_der(pem: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
-/// The symlink's path in `dir`.
-pub fn current_path(dir: &Path) -> PathBuf {
-    dir.join(CURRENT)
+/// The `-current` symlink's path in `dir` for the files named `prefix`.
+pub fn current_path(dir: &Path, prefix: &str) -> PathBuf {
+    dir.join(format!("{prefix}-current.pem"))
 }
 
-/// Writes `pair` to a new timestamped file in `dir` and points the
-/// `-current` symlink at it; returns the symlink's path.
-pub fn update(dir: &Path, pair: &Pair) -> Result<PathBuf, Error> {
+/// Writes `pair` to a new timestamped file `<prefix>-<stamp>.pem` in `dir`
+/// and points the `-current` symlink at it; returns the symlink's path.
+pub fn update(dir: &Path, prefix: &str, pair: &Pair) -> Result<PathBuf, Error> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let stamp = chrono::Utc::now().format("%Y-%m-%d-%H-%M-%S");
-    let mut file = dir.join(format!("{PAIR_PREFIX}-{stamp}.pem"));
+    let mut file = dir.join(format!("{prefix}-{stamp}.pem"));
     // Two rotations in one second (short test certificates): a new name.
     let mut n = 1;
     while file.exists() {
-        file = dir.join(format!("{PAIR_PREFIX}-{stamp}-{n}.pem"));
+        file = dir.join(format!("{prefix}-{stamp}-{n}.pem"));
         n += 1;
     }
     let text = format!("{}{}", pair.cert_pem, pair.key_pem);
     component_base::tls::write_private(&file, text.as_bytes()).map_err(io(&file))?;
-    let link = current_path(dir);
-    let tmp = dir.join(format!(".{CURRENT}.tmp"));
+    let link = current_path(dir, prefix);
+    let tmp = dir.join(format!(".{prefix}-current.pem.tmp"));
     let _ = std::fs::remove_file(&tmp);
     let target = file
         .file_name()
@@ -138,8 +139,8 @@ mod tests {
     fn each_pair_gets_its_own_file_and_the_symlink_moves() {
         let dir = tempfile::tempdir().expect("dir");
         let first = pair();
-        let link = update(dir.path(), &first).expect("first");
-        assert_eq!(link, dir.path().join(CURRENT));
+        let link = update(dir.path(), CLIENT, &first).expect("first");
+        assert_eq!(link, dir.path().join("kubelet-client-current.pem"));
         let t1 = std::fs::read_link(&link).expect("symlink");
         assert!(
             t1.to_string_lossy().starts_with("kubelet-client-2"),
@@ -148,10 +149,17 @@ mod tests {
         let loaded = Pair::load(&link).expect("load");
         assert_eq!(loaded.not_after, first.not_after);
         assert!(loaded.valid_at(chrono::Utc::now()));
-        update(dir.path(), &pair()).expect("second");
+        update(dir.path(), CLIENT, &pair()).expect("second");
         let t2 = std::fs::read_link(&link).expect("symlink");
         assert_ne!(t1, t2, "a second pair in the same second gets another name");
         assert!(dir.path().join(&t1).exists(), "the old pair is kept");
         assert!(Pair::load(&dir.path().join("missing.pem")).is_err());
+        let served = update(dir.path(), SERVER, &first).expect("serving");
+        assert_eq!(served, dir.path().join("kubelet-server-current.pem"));
+        assert_eq!(
+            std::fs::read_link(&link).expect("symlink"),
+            t2,
+            "kept apart"
+        );
     }
 }
