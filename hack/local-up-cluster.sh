@@ -147,8 +147,8 @@ down() {
     # kubelet first) and removes the pods' containers. The control plane
     # (node 1) goes last, so the others' resets still find it.
     local node i
-    for node in $(ls -d "$LAB_DIR"/nodes/node-* 2>/dev/null | sort -t- -k2 -rn); do
-        i=${node##*/node-}
+    for i in $(find "$LAB_DIR/nodes" -mindepth 1 -maxdepth 1 -name 'node-*' -printf '%f\n' 2>/dev/null | sed 's/^node-//' | sort -rn); do
+        node=$(node_dir "$i")
         [ -d "$node/etc/kubernetes" ] || continue
         if [ -e "/run/netns/$NS_PREFIX-n$i" ]; then
             kubeadm_on "$i" reset --force >>"$LAB_DIR/reset.log" 2>&1 || true
