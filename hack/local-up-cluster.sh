@@ -83,18 +83,12 @@ BIN=${LAB_BIN:-$ROOT/target/release}
 NS_PREFIX="mk-$NAME"
 KUBECTL=(kubectl --cache-dir "$LAB_DIR/kube-cache")
 
+# free_port: a port no one listens on now (for the registry).
 free_port() {
-    free_ports 1
-}
-
-# free_ports N: N distinct free ports, all held open until all are chosen (ports
-# asked for one at a time can come back twice: the kernel reuses a port its
-# last owner just closed).
-free_ports() {
-    python3 -c 'import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+    python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 # stop PIDFILE: TERM, then KILL after 5 s.

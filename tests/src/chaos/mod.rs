@@ -45,7 +45,7 @@ pub const LOAD_LABEL: &str = "chaos=load";
 pub struct Options {
     /// The lab's name (`hack/local-up-cluster.sh --name`).
     pub lab_name: String,
-    /// The lab's directory (its kubeconfig, pids and command lines).
+    /// The lab's directory (its kubeconfig).
     pub lab_dir: PathBuf,
     /// The repository root (where `hack/local-up-cluster.sh` is).
     pub repo: PathBuf,
