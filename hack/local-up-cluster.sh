@@ -227,23 +227,6 @@ status() {
     echo "export KUBECONFIG=$LAB_DIR/kubeconfig"
 }
 
-# The cluster CA: a self-signed EC P-256 certificate valid for ten years,
-# kept with its key in $1 (ca.crt, ca.key). Made before `kubeadm init`,
-# which keeps a CA it finds (as upstream's does), so the lab can sign the
-# kubelets' serving certificates with it before they start.
-make_ca() {
-    local dir=$1
-    if [ -s "$dir/ca.crt" ] && [ -s "$dir/ca.key" ]; then
-        return
-    fi
-    mkdir -p "$dir"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -keyout "$dir/ca.key" -out "$dir/ca.crt" -days 3650 -subj "/CN=kubernetes" \
-        -addext "basicConstraints=critical,CA:TRUE" \
-        -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null
-    chmod 600 "$dir/ca.key"
-}
-
 # kubelet_serving_cert I CA_DIR: node I's kubelet serving pair
 # (pki/kubelet-node-I-serving.{crt,key}) for its address and name, signed
 # by the cluster CA; the apiserver checks it (--kubelet-certificate-authority).
@@ -560,20 +543,32 @@ REGISTRY
     bash hack/lib/test-images.sh build "$ROOT/target/test-images" >"$LAB_DIR/logs/test-images.log" 2>&1
     bash hack/lib/test-images.sh push "$ROOT/target/test-images" "$host_ip:$reg_port" >>"$LAB_DIR/logs/test-images.log" 2>&1
 
-    # The cluster CA in node 1's kubeadm directory, where init finds it,
-    # and each kubelet's serving pair signed by it.
-    local ca_dir
-    ca_dir="$(node_dir 1)/etc/kubernetes/pki"
-    make_ca "$ca_dir"
-    cp "$ca_dir/ca.crt" "$LAB_DIR/pki/ca.crt"
+    # Each node's kubelet settings and the cluster's configuration.
     local i
     for i in $(seq 1 "$NODES"); do
-        kubelet_serving_cert "$i" "$ca_dir"
         write_node_patches "$i"
     done
     write_encryption_config "$LAB_DIR/encryption-config.yaml"
     write_audit_policy "$LAB_DIR/audit-policy.yaml"
     write_kubeadm_config "$LAB_DIR/kubeadm-config.yaml" "$host_ip" "$reg_port" "$cluster_cidr"
+
+    # The cluster CA first: init's certs and kubeconfig phases only
+    # (upstream's `kubeadm init phase certs all`), so the lab can sign each
+    # kubelet's serving pair with it before any kubelet starts; the whole
+    # init below keeps what exists.
+    if ! kubeadm_on 1 init --binaries-dir "$BIN" --control-plane-runner processes \
+        --config "$LAB_DIR/kubeadm-config.yaml" \
+        --skip-phases etcd,control-plane,kubelet-start,wait-control-plane,upload-config,mark-control-plane,bootstrap-token,upload-certs,addon,show-join-command \
+        >"$LAB_DIR/logs/kubeadm-init-certs.log" 2>&1; then
+        echo "kubeadm init (certs) failed; see $LAB_DIR/logs/kubeadm-init-certs.log" >&2
+        return 1
+    fi
+    local ca_dir
+    ca_dir="$(node_dir 1)/etc/kubernetes/pki"
+    cp "$ca_dir/ca.crt" "$LAB_DIR/pki/ca.crt"
+    for i in $(seq 1 "$NODES"); do
+        kubelet_serving_cert "$i" "$ca_dir"
+    done
 
     echo ">>> kubeadm init on node-1 (10.200.$x.11): etcd, apiserver, scheduler, controller-manager, kubelet"
     if ! kubeadm_on 1 init --binaries-dir "$BIN" --control-plane-runner processes \
