@@ -31,9 +31,9 @@ done
 ensure_packages "${PROJECT_PACKAGES[@]}"
 echo ">>> building ($PROFILE)"
 if [ "$PROFILE" = release ]; then
-    cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p container-runtime
+    cargo build --release --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p container-runtime -p kubeadm
 else
-    cargo build --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p container-runtime
+    cargo build --quiet -p apiserver -p scheduler -p controller-manager -p kubelet -p container-runtime -p kubeadm
 fi
 cargo build --quiet -p tests --bin chaos
 
@@ -41,7 +41,7 @@ NAME="chaos-$$"
 # The lab's logs are kept in target/chaos-logs/ (the lab itself is removed).
 cleanup() {
     rm -rf target/chaos-logs
-    cp -r "/var/tmp/minik8s-$NAME/logs" target/chaos-logs 2>/dev/null || true
+    cp -rL "/var/tmp/minik8s-$NAME/logs" target/chaos-logs 2>/dev/null || true
     bash hack/local-up-cluster.sh --name "$NAME" down >/dev/null 2>&1 || true
 }
 trap cleanup EXIT

@@ -1,7 +1,10 @@
 //! A whole cluster for end-to-end tests: `hack/local-up-cluster.sh` with a
-//! unique name, the debug binaries cargo built, and no demo app. The lab is
+//! unique name, the debug binaries cargo built, and no demo app. The script
+//! installs it with `kubeadm init`/`join` into network-namespace machines
+//! (node `i`'s files under `$LAB_DIR/nodes/node-i`, kubeadm's `--host-root`),
+//! so the tests exercise the install users run. The lab is
 //! secure as a user gets it (HTTPS only, client certificates, Node,RBAC);
-//! the tests talk to it with the admin kubeconfig the script writes. The lab is
+//! the tests talk to it with the admin kubeconfig kubeadm wrote. The lab is
 //! taken down (every process, container, mount, cgroup and namespace) when
 //! the [`Lab`] is dropped, also when the test fails.
 //!
@@ -157,7 +160,8 @@ impl Lab {
     }
 
     /// `hack/local-up-cluster.sh --name NAME kill|restart COMPONENT`
-    /// (`scheduler`, `kubelet-node-2`, ...); panics if the script fails.
+    /// (`scheduler`, `kubelet-node-2`, ...): a killed component stays down
+    /// (kubeadm's hold file) until restarted; panics if the script fails.
     pub fn component(&self, action: &str, component: &str) {
         let out = self
             .script(&[action, component])
@@ -169,18 +173,33 @@ impl Lab {
         );
     }
 
-    /// The lab's etcd client URL, read from the command line the script
-    /// kept for it (`$LAB_DIR/cmds/etcd`), as the labs in docs/labs/ do.
+    /// The lab's etcd client URL: kubeadm's etcd on node 1's address,
+    /// TLS with client certificates ([`Lab::etcdctl`] brings them).
     pub fn etcd_url(&self) -> String {
-        let cmd = std::fs::read_to_string(self.dir.join("cmds/etcd")).unwrap_or_default();
-        let start = cmd
-            .find("http://127.0.0.1:")
-            .expect("etcd listens on loopback");
-        cmd[start..]
-            .split(|c: char| c.is_whitespace() || c == ',')
-            .next()
-            .unwrap_or_default()
-            .to_string()
+        format!("https://10.200.{}.11:2379", self.subnet())
+    }
+
+    /// `etcdctl` for the lab's etcd: its endpoint, etcd's CA and the
+    /// `healthcheck-client` pair kubeadm made on node 1 (as the labs in
+    /// docs/labs/ do).
+    pub fn etcdctl(&self) -> Command {
+        let pki = self.node_dir(1).join("etc/kubernetes/pki/etcd");
+        let mut c = Command::new("etcdctl");
+        c.arg("--endpoints")
+            .arg(self.etcd_url())
+            .arg("--cacert")
+            .arg(pki.join("ca.crt"))
+            .arg("--cert")
+            .arg(pki.join("healthcheck-client.crt"))
+            .arg("--key")
+            .arg(pki.join("healthcheck-client.key"));
+        c
+    }
+
+    /// Node `i`'s machine directory: kubeadm's `--host-root` for it
+    /// (`etc/kubernetes`, `var/lib/kubelet`, `run/kubeadm`, ...).
+    pub fn node_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("nodes/node-{i}"))
     }
 
     /// The lab's directory.
@@ -188,17 +207,18 @@ impl Lab {
         &self.dir
     }
 
-    /// The cluster CA certificate the lab made (`$LAB_DIR/pki/ca.crt`):
-    /// it signed every component's certificate (the apiserver's serving
-    /// certificate too) and the controller-manager publishes it as
-    /// `kube-root-ca.crt`.
+    /// The cluster CA certificate (`$LAB_DIR/pki/ca.crt`, a copy of
+    /// kubeadm's): it signed every component's certificate (the
+    /// apiserver's serving certificate too) and the controller-manager
+    /// publishes it as `kube-root-ca.crt`.
     pub fn ca_cert(&self) -> PathBuf {
         self.dir.join("pki").join("ca.crt")
     }
 
-    /// The admin kubeconfig the script prints: the apiserver's https URL,
-    /// the lab CA to trust it by, and a client certificate in
-    /// `system:masters` (`$LAB_DIR/pki/admin.crt`).
+    /// The admin kubeconfig the script prints (kubeadm's `admin.conf`):
+    /// the apiserver's https URL, the cluster CA to trust it by, and a
+    /// client certificate of `kubernetes-admin` (also in
+    /// `$LAB_DIR/pki/admin.{crt,key}`).
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.join("kubeconfig")
     }
@@ -318,9 +338,16 @@ impl Lab {
             .expect("the lab records its subnet")
     }
 
-    /// The kubelet state directory of node `i`.
+    /// The kubelet state directory of node `i` (its `/var/lib/kubelet`).
     pub fn node_root(&self, i: usize) -> PathBuf {
-        self.dir.join(format!("nodes/node-{i}/root"))
+        self.node_dir(i).join("var/lib/kubelet")
+    }
+
+    /// The kubelet configuration file of node `i` (kubeadm's
+    /// `/var/lib/kubelet/config.yaml`: the cluster's with the node's
+    /// patches); a restarted kubelet reads it again.
+    pub fn kubelet_config(&self, i: usize) -> PathBuf {
+        self.node_root(i).join("config.yaml")
     }
 
     /// The cgroup root name the kubelet of node `i` uses.
@@ -328,24 +355,19 @@ impl Lab {
         format!("mk-{}-node-{i}", self.name)
     }
 
-    /// The pid of node `i`'s kubelet.
+    /// The pid of node `i`'s kubelet (kubeadm supervise's pid file).
     pub fn kubelet_pid(&self, i: usize) -> Option<i32> {
-        std::fs::read_to_string(self.dir.join(format!("pids/kubelet-node-{i}.pid")))
+        std::fs::read_to_string(self.node_dir(i).join("run/kubeadm/kubelet.pid"))
             .ok()?
             .trim()
             .parse()
             .ok()
     }
 
-    /// `kill -9` of node `i`'s kubelet (its containers keep running).
+    /// `kill -9` of node `i`'s kubelet (its containers keep running); it
+    /// stays down until [`Lab::start_kubelet`].
     pub fn kill_kubelet(&self, i: usize) {
-        if let Some(pid) = self.kubelet_pid(i) {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
+        self.component("kill", &format!("kubelet-node-{i}"));
     }
 
     /// Starts node `i`'s kubelet again.
@@ -358,13 +380,12 @@ impl Lab {
 
     /// `kubelet ctl` against node `i`'s state.
     pub fn ctl(&self, i: usize, args: &[&str]) -> (i32, String) {
-        let node = self.dir.join(format!("nodes/node-{i}"));
         let out = Command::new(self.bin.join("kubelet"))
             .arg("ctl")
             .arg("--root-dir")
-            .arg(node.join("root"))
+            .arg(self.node_root(i))
             .arg("--config")
-            .arg(node.join("kubelet.yaml"))
+            .arg(self.kubelet_config(i))
             .args(args)
             .output()
             .expect("kubelet ctl runs");

@@ -139,19 +139,15 @@ fn memory_pressure_evicts_best_effort_first_and_refuses_new_best_effort_pods() {
     let free = kubelet::eviction::signals::memory();
     let threshold = free.available + MARGIN;
     lab.kill_kubelet(1);
-    let config = lab.dir().join("nodes/node-1/kubelet.yaml");
+    let config = lab.kubelet_config(1);
     let lab_config = std::fs::read_to_string(&config).expect("the lab's kubelet config");
-    // Our evictionHard replaces the lab's (a YAML key may appear once).
-    let mut text: String = lab_config
-        .lines()
-        .filter(|l| !l.starts_with("evictionHard:"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    text.push_str(&format!(
-        "evictionHard: {{memory.available: \"{threshold}\"}}\n\
-         evictionPressureTransitionPeriod: 5s\n\
-         evictionMonitoringPeriod: 4s\n"
-    ));
+    // Our evictionHard replaces the lab's.
+    let mut doc: serde_json::Value =
+        serde_yaml_ng::from_str(&lab_config).expect("the kubelet config is YAML");
+    doc["evictionHard"] = serde_json::json!({"memory.available": threshold.to_string()});
+    doc["evictionPressureTransitionPeriod"] = "5s".into();
+    doc["evictionMonitoringPeriod"] = "4s".into();
+    let text = serde_yaml_ng::to_string(&doc).expect("YAML");
     std::fs::write(&config, text).expect("writing the kubelet config");
     lab.start_kubelet(1);
 

@@ -97,8 +97,8 @@ fn the_labs_run_as_written() {
     };
 
     // 1. Watch etcd while the Deployment rolls out.
-    let mut watch = Command::new("etcdctl")
-        .args(["--endpoints", &lab.etcd_url()])
+    let mut watch = lab
+        .etcdctl()
         .args(["watch", "--prefix", "/registry/pods/default/"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

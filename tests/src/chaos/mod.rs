@@ -45,7 +45,7 @@ pub const LOAD_LABEL: &str = "chaos=load";
 pub struct Options {
     /// The lab's name (`hack/local-up-cluster.sh --name`).
     pub lab_name: String,
-    /// The lab's directory (its kubeconfig, pids and command lines).
+    /// The lab's directory (its kubeconfig).
     pub lab_dir: PathBuf,
     /// The repository root (where `hack/local-up-cluster.sh` is).
     pub repo: PathBuf,
@@ -61,23 +61,21 @@ pub struct Options {
     pub seed: u64,
 }
 
-/// A client for the lab, from the server in its kubeconfig.
-pub fn client(opts: &Options) -> anyhow::Result<kube::Client> {
+/// A client for the lab, from its admin kubeconfig (the server, the
+/// cluster CA and the admin's client certificate: the lab is HTTPS only).
+pub async fn client(opts: &Options) -> anyhow::Result<kube::Client> {
     let path = opts.lab_dir.join("kubeconfig");
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let cfg: serde_json::Value =
-        serde_yaml_ng::from_str(&text).context("parsing the kubeconfig")?;
-    let server = cfg["clusters"][0]["cluster"]["server"]
-        .as_str()
-        .context("the kubeconfig names no server")?;
-    let config = kube::Config::new(server.parse().context("the server URL")?);
+    let kubeconfig = kube::config::Kubeconfig::read_from(&path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .context("the lab's kubeconfig")?;
     Ok(kube::Client::try_from(config)?)
 }
 
 /// Runs the whole chaos scenario and returns its report.
 pub async fn run(opts: Options) -> anyhow::Result<report::Report> {
-    let client = client(&opts)?;
+    let client = client(&opts).await?;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let ns: Namespace = serde_json::from_value(serde_json::json!({
         "metadata": {"name": NAMESPACE}
