@@ -227,25 +227,6 @@ status() {
     echo "export KUBECONFIG=$LAB_DIR/kubeconfig"
 }
 
-# kubelet_serving_cert I CA_DIR: node I's kubelet serving pair
-# (pki/kubelet-node-I-serving.{crt,key}) for its address and name, signed
-# by the cluster CA; the apiserver checks it (--kubelet-certificate-authority).
-# Kubelet serverTLSBootstrap (a CSR the controller-manager signs) will
-# replace this.
-kubelet_serving_cert() {
-    local i=$1 ca=$2 dir="$LAB_DIR/pki" name="kubelet-node-$1-serving"
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -keyout "$dir/$name.key" -out "$dir/$name.csr" -subj "/CN=node-$i" 2>/dev/null
-    printf '%s\n' "basicConstraints=critical,CA:FALSE
-keyUsage=critical,digitalSignature,keyEncipherment
-extendedKeyUsage=serverAuth
-subjectAltName=IP:10.200.$(cat "$LAB_DIR/subnet").$((10 + i)),DNS:node-$i" >"$dir/$name.ext"
-    openssl x509 -req -in "$dir/$name.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" \
-        -CAcreateserial -days 365 -extfile "$dir/$name.ext" -out "$dir/$name.crt" 2>/dev/null
-    rm -f "$dir/$name.csr" "$dir/$name.ext"
-    chmod 600 "$dir/$name.key"
-}
-
 # An EncryptionConfiguration for Secrets: aescbc with a random 32-byte key,
 # then identity so data written before encryption was on still reads. The
 # key is made once per lab: etcd's data outlives a restart of the lab, and
@@ -326,9 +307,6 @@ kind: ClusterConfiguration
 networking: {podSubnet: $cluster_cidr}
 apiServer:
   extraArgs:
-  # The kubelets' serving certificates are the lab's, signed by the
-  # cluster CA (until kubelet serverTLSBootstrap replaces them).
-  - {name: kubelet-certificate-authority, value: $(node_dir 1)/etc/kubernetes/pki/ca.crt}
   # Secrets are encrypted in etcd and every request is audited
   # (docs/security.md shows how to look at both).
   - {name: encryption-provider-config, value: $LAB_DIR/encryption-config.yaml}
@@ -360,8 +338,7 @@ CONFIG
 }
 
 # write_node_patches I: node I's own kubelet settings (kubeadm --patches):
-# its cgroup root, pod logs and CNI directory inside the lab, and its
-# serving certificate.
+# its cgroup root, pod logs and CNI directory inside the lab.
 write_node_patches() {
     local i=$1 dir
     dir=$(node_dir "$i")
@@ -370,8 +347,6 @@ write_node_patches() {
 cgroupRoot: $NS_PREFIX-node-$i
 podLogsDir: $dir/pod-logs
 cniConfDir: $dir/var/lib/kubelet/cni/net.d
-tlsCertFile: $LAB_DIR/pki/kubelet-node-$i-serving.crt
-tlsPrivateKeyFile: $LAB_DIR/pki/kubelet-node-$i-serving.key
 PATCH
 }
 
@@ -552,24 +527,6 @@ REGISTRY
     write_audit_policy "$LAB_DIR/audit-policy.yaml"
     write_kubeadm_config "$LAB_DIR/kubeadm-config.yaml" "$host_ip" "$reg_port" "$cluster_cidr"
 
-    # The cluster CA first: init's certs and kubeconfig phases only
-    # (upstream's `kubeadm init phase certs all`), so the lab can sign each
-    # kubelet's serving pair with it before any kubelet starts; the whole
-    # init below keeps what exists.
-    if ! kubeadm_on 1 init --binaries-dir "$BIN" --control-plane-runner processes \
-        --config "$LAB_DIR/kubeadm-config.yaml" \
-        --skip-phases etcd,control-plane,kubelet-start,wait-control-plane,upload-config,mark-control-plane,bootstrap-token,upload-certs,addon,show-join-command \
-        >"$LAB_DIR/logs/kubeadm-init-certs.log" 2>&1; then
-        echo "kubeadm init (certs) failed; see $LAB_DIR/logs/kubeadm-init-certs.log" >&2
-        return 1
-    fi
-    local ca_dir
-    ca_dir="$(node_dir 1)/etc/kubernetes/pki"
-    cp "$ca_dir/ca.crt" "$LAB_DIR/pki/ca.crt"
-    for i in $(seq 1 "$NODES"); do
-        kubelet_serving_cert "$i" "$ca_dir"
-    done
-
     echo ">>> kubeadm init on node-1 (10.200.$x.11): etcd, apiserver, scheduler, controller-manager, kubelet"
     if ! kubeadm_on 1 init --binaries-dir "$BIN" --control-plane-runner processes \
         --config "$LAB_DIR/kubeadm-config.yaml" >"$LAB_DIR/logs/kubeadm-init.log" 2>&1; then
@@ -577,6 +534,7 @@ REGISTRY
         echo "kubeadm init failed; see $LAB_DIR/logs/kubeadm-init.log" >&2
         return 1
     fi
+    cp "$(node_dir 1)/etc/kubernetes/pki/ca.crt" "$LAB_DIR/pki/ca.crt"
     # The join line init printed: `kubeadm join ADDRESS --token T
     # --discovery-token-ca-cert-hash H`, over continuation lines.
     local -a join
@@ -608,6 +566,13 @@ REGISTRY
 
     echo ">>> waiting for $NODES node(s) to be Ready"
     wait_for "$NODES Ready node(s)" bash -c "[ \"\$(${KUBECTL[*]} get nodes --no-headers 2>/dev/null | grep -cw Ready)\" = $NODES ]"
+    # Each kubelet serves :10250 once its serving certificate came through
+    # a CSR (kubeadm's serverTLSBootstrap; the controller-manager's
+    # csrapproving-kubelet-serving approves it): until then logs, exec and
+    # port-forward to that node fail, so the lab is up only after.
+    for i in $(seq 1 "$NODES"); do
+        wait_for "node-$i's kubelet API" bash -c "[ \"\$(${KUBECTL[*]} get --raw /api/v1/nodes/node-$i/proxy/healthz 2>/dev/null)\" = ok ]"
+    done
 
     if [ "$DEMO" = 1 ]; then
         echo ">>> applying manifests/examples/"
