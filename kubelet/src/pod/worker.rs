@@ -384,27 +384,9 @@ impl Worker {
         // Sandbox and network, and the volumes beside them: a volume
         // waits for neither (its API round trips and file writes overlap
         // the network setup), unless it shows the pod's IP.
-        let host_ip = self.ctx.node_ip.clone();
         let early_volumes = (!crate::volumes::needs_pod_ip(pod)).then(|| {
-            let ctx = self.ctx.clone();
-            let uid = self.uid.clone();
-            let pod = pod.clone();
-            let host_ip = host_ip.clone();
-            async move {
-                let r = crate::volumes::prepare(
-                    &ctx.client,
-                    &ctx.tokens,
-                    &ctx.config.root_dir,
-                    &pod,
-                    "",
-                    &host_ip,
-                )
-                .await;
-                if r.is_ok() {
-                    ctx.startup.record(&uid, Step::Volumes, None);
-                }
-                r
-            }
+            let (ctx, uid, pod) = (self.ctx.clone(), self.uid.clone(), pod.clone());
+            async move { prepare_volumes(&ctx, &uid, &pod, "").await }
         });
         let (sandbox, early_volumes) = match early_volumes {
             Some(volumes) => {
@@ -428,21 +410,7 @@ impl Worker {
         };
         let prepared = match early_volumes {
             Some(v) => v,
-            None => {
-                let v = crate::volumes::prepare(
-                    &self.ctx.client,
-                    &self.ctx.tokens,
-                    &self.ctx.config.root_dir,
-                    pod,
-                    &pod_ip,
-                    &host_ip,
-                )
-                .await;
-                if v.is_ok() {
-                    self.trace(Step::Volumes, None);
-                }
-                v
-            }
+            None => prepare_volumes(&self.ctx, &self.uid, pod, &pod_ip).await,
         };
         let volumes = match prepared {
             Ok(v) => v,
@@ -1270,4 +1238,27 @@ impl Worker {
             }),
         }
     }
+}
+
+/// Sets up (or refreshes) the volumes of `pod` (uid `uid`) showing
+/// `pod_ip`, and records the startup trace's `volumes` step once they are.
+async fn prepare_volumes(
+    ctx: &Context,
+    uid: &str,
+    pod: &Pod,
+    pod_ip: &str,
+) -> Result<std::collections::BTreeMap<String, PathBuf>, crate::volumes::Error> {
+    let prepared = crate::volumes::prepare(
+        &ctx.client,
+        &ctx.tokens,
+        &ctx.config.root_dir,
+        pod,
+        pod_ip,
+        &ctx.node_ip,
+    )
+    .await;
+    if prepared.is_ok() {
+        ctx.startup.record(uid, Step::Volumes, None);
+    }
+    prepared
 }
