@@ -86,8 +86,7 @@ impl Reconciler for Approver {
         let Some(c) = self.csrs.get(name) else {
             return Ok(Action::Done);
         };
-        let (approved, denied) = csr::approval(&c);
-        if csr::issued(&c) || approved || denied {
+        if !csr::awaiting_decision(&c) {
             return Ok(Action::Done);
         }
         let req = Request::parse(&c.spec.request.0)

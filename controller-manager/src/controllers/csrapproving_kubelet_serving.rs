@@ -68,8 +68,7 @@ pub fn start(ctx: &Context) -> Started {
         for c in csr_store.list() {
             if c.spec.signer_name == csr::KUBELET_SERVING_SIGNER
                 && c.spec.username.as_deref() == Some(user.as_str())
-                && !csr::issued(&c)
-                && csr::approval(&c) == (false, false)
+                && csr::awaiting_decision(&c)
             {
                 q.add(c.metadata.name.clone().unwrap_or_default());
             }
@@ -101,10 +100,7 @@ impl Reconciler for ServingApprover {
         let Some(c) = self.csrs.get(name) else {
             return Ok(Action::Done);
         };
-        if c.spec.signer_name != csr::KUBELET_SERVING_SIGNER
-            || csr::issued(&c)
-            || csr::approval(&c) != (false, false)
-        {
+        if c.spec.signer_name != csr::KUBELET_SERVING_SIGNER || !csr::awaiting_decision(&c) {
             return Ok(Action::Done);
         }
         let req = Request::parse(&c.spec.request.0)

@@ -258,6 +258,12 @@ pub fn issued(csr: &CertificateSigningRequest) -> bool {
         .is_some_and(|c| !c.0.is_empty())
 }
 
+/// Neither approved nor denied, and no certificate yet: what an approver
+/// may still decide on.
+pub fn awaiting_decision(csr: &CertificateSigningRequest) -> bool {
+    !issued(csr) && approval(csr) == (false, false)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
