@@ -85,13 +85,13 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     );
 
     if opts.control_plane {
+        let client = apiclient::from_text(
+            &bootstrap_kubeconfig(&info, &opts.token),
+            "the bootstrap token",
+        )
+        .await?;
         if let Some(key) = &opts.certificate_key {
             println!("[download-certs] Downloading the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace");
-            let client = apiclient::from_text(
-                &bootstrap_kubeconfig(&info, &opts.token),
-                "the bootstrap token",
-            )
-            .await?;
             crate::copycerts::download(&client, &paths.pki_dir(), key)
                 .await
                 .map_err(|e| match e {
@@ -101,11 +101,6 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
                     e => e.into(),
                 })?;
         }
-        let client = apiclient::from_text(
-            &bootstrap_kubeconfig(&info, &opts.token),
-            "the bootstrap token",
-        )
-        .await?;
         let cfg = with_stored_configuration(cfg, &client)
             .await
             .map_err(|e| match e {
