@@ -40,25 +40,13 @@ bin="${LAB_BIN:-$PWD/target/release}"
 [ -x "$bin/apiserver" ] || { echo "$bin/apiserver is missing: cargo build --release -p apiserver (or set LAB_BIN)" >&2; exit 1; }
 command -v etcd >/dev/null || { echo "etcd is missing (apt-get install etcd-server)" >&2; exit 1; }
 
-work="$(mktemp -d /tmp/upstream-components.XXXXXX)"
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-etcd_port=$(free_port); peer_port=$(free_port); api_port=$(free_port)
+source hack/lib/scratch.sh
+scratch_init upstream-components
+api_port=$(free_port)
 server="http://127.0.0.1:$api_port"
 
-etcd --name uc --data-dir "$work/etcd" \
-    --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
-    --listen-peer-urls "http://127.0.0.1:$peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$peer_port" \
-    --initial-cluster "uc=http://127.0.0.1:$peer_port" >"$work/etcd.log" 2>&1 &
-pids+=($!)
-"$bin/apiserver" --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 \
+start_etcd "$work"
+"$bin/apiserver" --etcd-servers "$ETCD_URL" --bind-address 127.0.0.1 \
     --port "$api_port" --secure-port 0 >"$work/apiserver.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do curl -sf "$server/readyz" >/dev/null && break; sleep 0.1; done

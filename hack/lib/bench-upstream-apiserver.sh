@@ -29,36 +29,13 @@ if ! "$venv/bin/python" -c 'import aiohttp' 2>/dev/null; then
     "$venv/bin/pip" install -q aiohttp
 fi
 
-work=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/bench-upstream-XXXXXX")
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source hack/lib/scratch.sh
+scratch_init bench-upstream
 
 openssl genrsa -out "$work/sa.key" 2048 2>/dev/null
 openssl rsa -in "$work/sa.key" -pubout -out "$work/sa.pub" 2>/dev/null
 token=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$token,bench,bench-uid,system:masters" >"$work/tokens.csv"
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_etcd DIR: a fresh etcd; sets ETCD_URL and ETCD_PID.
-start_etcd() {
-    local dir=$1 client peer
-    client=$(free_port); peer=$(free_port)
-    etcd --name bench --data-dir "$dir/etcd" \
-        --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
-        --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-        --initial-cluster "bench=http://127.0.0.1:$peer" >"$dir/etcd.log" 2>&1 &
-    ETCD_PID=$!
-    pids+=("$ETCD_PID")
-    ETCD_URL="http://127.0.0.1:$client"
-}
 
 # wait_ready URL: until /readyz answers 200 (30 s).
 wait_ready() {
