@@ -20,10 +20,10 @@
 //! pods, which have no address of their own.
 //!
 //! The flow: [`PolicyView`] keeps reflectors of NetworkPolicies, Pods and
-//! Namespaces; on every change (debounced) and every
-//! [`crate::proxy::RESYNC`] the loop recomputes every pod's rules
-//! ([`rules`], pure and unit-tested) and writes our chains with one
-//! `iptables-restore --noflush`, deleting the chains of pods that are gone:
+//! Namespaces; on every change (debounced) the loop recomputes every pod's
+//! rules ([`rules`], pure and unit-tested); when they differ from what it
+//! wrote last, and every [`crate::proxy::RESYNC`], it writes our chains with
+//! one `iptables-restore --noflush`, deleting the chains of pods that are gone:
 //! level-triggered, like the service proxy. Like the proxy it programs only
 //! a node's own network namespace, or the host's with
 //! `serviceProxyInRootNetns: true`.
@@ -120,30 +120,38 @@ pub async fn run(client: kube::Client, node: String, allow_root_netns: bool) {
     }
     tracing::info!("network policy: policies, pods and namespaces listed; syncing iptables");
     let mut last: Option<Vec<Firewall>> = None;
+    // A watch change that leaves every firewall as it was (a pod of another
+    // node, a status update, a label no policy selects) writes nothing:
+    // pods starting by the dozen would otherwise cost three iptables execs
+    // each. The periodic resync still rewrites the chains, which repairs
+    // rules someone else removed.
+    let mut resync_due = true;
     loop {
         let fws = view.firewalls(&node);
         let changed = last.as_ref() != Some(&fws);
-        let f = fws.clone();
-        let wait = match blocking(move || sync(&SystemIptables, &f)).await {
-            Ok(stale) => {
-                if changed {
-                    tracing::info!(
-                        isolated = fws.len(),
-                        allows = fws.iter().map(|f| f.allows.len()).sum::<usize>(),
-                        stale_chains_removed = stale,
-                        "network policy rules synced"
-                    );
+        let mut wait = RESYNC;
+        if changed || resync_due {
+            let f = fws.clone();
+            match blocking(move || sync(&SystemIptables, &f)).await {
+                Ok(stale) => {
+                    if changed {
+                        tracing::info!(
+                            isolated = fws.len(),
+                            allows = fws.iter().map(|f| f.allows.len()).sum::<usize>(),
+                            stale_chains_removed = stale,
+                            "network policy rules synced"
+                        );
+                    }
+                    last = Some(fws);
                 }
-                last = Some(fws);
-                RESYNC
+                Err(e) => {
+                    tracing::warn!(error = %e, "network policy sync failed; retrying");
+                    last = None;
+                    wait = RETRY;
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "network policy sync failed; retrying");
-                last = None;
-                RETRY
-            }
-        };
-        match tokio::time::timeout(wait, changes.changed()).await {
+        }
+        resync_due = match tokio::time::timeout(wait, changes.changed()).await {
             Ok(Err(_)) => {
                 tracing::warn!("network policy: the watches ended");
                 return;
@@ -151,8 +159,9 @@ pub async fn run(client: kube::Client, node: String, allow_root_netns: bool) {
             Ok(Ok(())) => {
                 tokio::time::sleep(DEBOUNCE).await;
                 changes.borrow_and_update();
+                false
             }
-            Err(_) => {}
-        }
+            Err(_) => true,
+        };
     }
 }
