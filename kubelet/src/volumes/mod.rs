@@ -101,7 +101,21 @@ pub fn pod_dir(root: &Path, uid: &str) -> PathBuf {
     root.join("pods").join(uid)
 }
 
+/// Whether `path` is the root of a mount. Asks statx for the path alone
+/// (Linux 5.8+) rather than reading the mount table, whose size grows with
+/// every pod on the node; an older kernel falls back to the table.
 fn is_mount_point(path: &Path) -> bool {
+    use rustix::fs::{statx, AtFlags, StatxAttributes, StatxFlags, CWD};
+    if let Ok(st) = statx(
+        CWD,
+        path,
+        AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::BASIC_STATS,
+    ) {
+        if st.stx_attributes_mask.contains(StatxAttributes::MOUNT_ROOT) {
+            return st.stx_attributes.contains(StatxAttributes::MOUNT_ROOT);
+        }
+    }
     let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
         return false;
     };
@@ -800,6 +814,21 @@ mod tests {
     fn client() -> kube::Client {
         let cfg = kube::Config::new("http://127.0.0.1:9".parse().expect("url"));
         kube::Client::try_from(cfg).expect("client")
+    }
+
+    #[test]
+    fn a_mount_point_is_told_from_a_plain_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("m");
+        std::fs::create_dir(&dir).unwrap();
+        assert!(!is_mount_point(&dir));
+        assert!(mount_tmpfs("m", &dir, None, 0o755).unwrap());
+        assert!(is_mount_point(&dir));
+        assert!(!is_mount_point(root.path()));
+        // A second call sees the mount and leaves it alone.
+        assert!(!mount_tmpfs("m", &dir, None, 0o755).unwrap());
+        nix::mount::umount(&dir).unwrap();
+        assert!(!is_mount_point(&dir));
     }
 
     #[tokio::test]
