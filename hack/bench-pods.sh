@@ -4,7 +4,7 @@
 # the kubelets' RSS, against one container started through the runtime alone
 # in the same run. Needs root. Record the figures in docs/benchmarks.md.
 #
-#   hack/bench-pods.sh [--replicas 30] [--nodes 3]
+#   hack/bench-pods.sh [--replicas 30] [--nodes 3] [--lab-root DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/deps.sh

@@ -108,7 +108,10 @@ impl Lab {
             .and_then(|p| p.parent().map(Path::to_path_buf))
             .expect("the kubelet binary is built (cargo build --workspace --bins)");
         let name = format!("{}-{}", test, std::process::id() % 100_000);
-        let dir = PathBuf::from(format!("/var/tmp/minik8s-{name}"));
+        // MINIK8S_LAB_ROOT moves the nodes' disks (e.g. onto a tmpfs, to
+        // tell the filesystem's share of a benchmark from ours).
+        let root = std::env::var_os("MINIK8S_LAB_ROOT").unwrap_or_else(|| "/var/tmp".into());
+        let dir = PathBuf::from(root).join(format!("minik8s-{name}"));
         let lab = Lab {
             name,
             dir,

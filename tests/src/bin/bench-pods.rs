@@ -20,7 +20,7 @@
 //! the bare cost of making a container. It never fails on slowness.
 //!
 //! ```text
-//! hack/bench-pods.sh [--replicas 30] [--nodes 3]
+//! hack/bench-pods.sh [--replicas 30] [--nodes 3] [--lab-root DIR]
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -45,6 +45,10 @@ struct Args {
     /// Containers started through the runtime alone, for the reference.
     #[arg(long, default_value_t = 10)]
     reference_runs: usize,
+    /// Where the lab's node directories live (default /var/tmp): a tmpfs
+    /// here separates the filesystem's share from ours.
+    #[arg(long)]
+    lab_root: Option<std::path::PathBuf>,
 }
 
 fn manifest(replicas: usize) -> String {
@@ -110,6 +114,9 @@ fn reference(lab: &Lab, runs: usize) -> anyhow::Result<Duration> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(root) = &args.lab_root {
+        std::env::set_var("MINIK8S_LAB_ROOT", root);
+    }
     let lab = Lab::up("bench-pods", args.nodes).context("the lab cannot run here")?;
     pre_pull(&lab, args.nodes, "busybox:1.36")?;
     let per_container = reference(&lab, args.reference_runs)?;
