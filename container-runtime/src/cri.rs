@@ -19,11 +19,11 @@ pub use crate::cgroups::Qos;
 pub use crate::container::spec::{
     ContainerConfig, Mount, Propagation, ResourceRequirements, SecurityContext,
 };
-pub use crate::container::ContainerInfo;
+pub use crate::container::{ContainerFilter, ContainerInfo};
 pub use crate::exec::ExecSyncResponse;
 pub use crate::images::registry::AuthConfig;
 pub use crate::images::ImageRecord;
-pub use crate::sandbox::{PodSandbox, PodSandboxConfig, PodSandboxState};
+pub use crate::sandbox::{PodSandbox, PodSandboxConfig, PodSandboxFilter, PodSandboxState};
 pub use crate::state::{ContainerState, Status};
 pub use crate::{Error, Result};
 
@@ -43,6 +43,9 @@ pub trait RuntimeService: Send + Sync {
     fn pod_sandbox_status(&self, id: &str) -> Result<PodSandbox>;
     /// Every sandbox, oldest first.
     fn list_pod_sandboxes(&self) -> Result<Vec<PodSandbox>>;
+    /// The sandboxes `filter` selects (a pod's), oldest first: cheaper than
+    /// listing all, which is what a pod worker needs each sync.
+    fn list_pod_sandboxes_filtered(&self, filter: &PodSandboxFilter) -> Result<Vec<PodSandbox>>;
     /// The sandbox's directory: its `hosts` and `resolv.conf` are bound into
     /// every container of the pod, so the kubelet writes them there once it
     /// knows the pod IP (and keeps its own per-sandbox notes next to them).
@@ -61,6 +64,9 @@ pub trait RuntimeService: Send + Sync {
     fn update_container_resources(&self, id: &str, resources: &ResourceRequirements) -> Result<()>;
     /// Every container with its current state.
     fn list_containers(&self) -> Result<Vec<ContainerInfo>>;
+    /// The containers `filter` selects (a sandbox's, a label's), with their
+    /// current states; the others are not checked.
+    fn list_containers_filtered(&self, filter: &ContainerFilter) -> Result<Vec<ContainerInfo>>;
     /// One container with its current state.
     fn container_status(&self, id: &str) -> Result<ContainerInfo>;
     /// Runs a command in a running container to its end (killed past
@@ -108,6 +114,10 @@ impl RuntimeService for Runtime {
         self.list_sandboxes()
     }
 
+    fn list_pod_sandboxes_filtered(&self, filter: &PodSandboxFilter) -> Result<Vec<PodSandbox>> {
+        self.list_sandboxes_filtered(filter)
+    }
+
     fn pod_sandbox_dir(&self, id: &str) -> PathBuf {
         self.sandbox_dir(id)
     }
@@ -134,6 +144,10 @@ impl RuntimeService for Runtime {
 
     fn list_containers(&self) -> Result<Vec<ContainerInfo>> {
         Runtime::list_containers(self)
+    }
+
+    fn list_containers_filtered(&self, filter: &ContainerFilter) -> Result<Vec<ContainerInfo>> {
+        Runtime::list_containers_filtered(self, filter)
     }
 
     fn container_status(&self, id: &str) -> Result<ContainerInfo> {

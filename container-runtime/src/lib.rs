@@ -39,6 +39,7 @@ pub mod images;
 pub mod logs;
 pub mod monitor;
 pub mod namespaces;
+pub mod records;
 pub mod rootfs;
 pub mod sandbox;
 pub mod state;
@@ -223,6 +224,10 @@ pub struct Runtime {
     cgroups: Box<dyn cgroups::CgroupManager>,
     /// Monitors and holders we started and have not reaped yet.
     children: Mutex<HashMap<String, Child>>,
+    /// Parsed `spec.json`, `state.json` and `sandbox.json` records.
+    specs: records::RecordCache<container::spec::ContainerSpec>,
+    states: records::RecordCache<state::ContainerState>,
+    sandbox_records: records::RecordCache<sandbox::PodSandbox>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -253,6 +258,9 @@ impl Runtime {
             images,
             cgroups,
             children: Mutex::new(HashMap::new()),
+            specs: Default::default(),
+            states: Default::default(),
+            sandbox_records: Default::default(),
         })
     }
 

@@ -186,6 +186,27 @@ impl PodSandbox {
     }
 }
 
+/// Which sandboxes a listing returns (CRI's `PodSandboxFilter`, with the
+/// pod's uid, which CRI keeps in the sandbox's metadata): all by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodSandboxFilter {
+    /// Only the sandboxes of this pod.
+    pub pod_uid: Option<String>,
+}
+
+impl PodSandboxFilter {
+    /// The sandboxes of the pod `uid`.
+    pub fn pod(uid: &str) -> PodSandboxFilter {
+        PodSandboxFilter {
+            pod_uid: Some(uid.to_string()),
+        }
+    }
+
+    fn matches(&self, rec: &PodSandbox) -> bool {
+        self.pod_uid.as_ref().is_none_or(|u| *u == rec.config.uid)
+    }
+}
+
 /// The namespaces a sandbox pins (the pid namespace needs a process).
 const PINNED: [&str; 3] = ["net", "uts", "ipc"];
 
@@ -407,26 +428,56 @@ impl Runtime {
     /// Reads a sandbox record (by id or unique prefix), refreshing its state.
     pub fn sandbox(&self, id: &str) -> Result<PodSandbox> {
         let id = Self::resolve_id(&self.sandboxes_dir(), "sandbox", id)?;
-        let path = self.sandbox_dir(&id).join("sandbox.json");
-        let mut rec: PodSandbox = read_json(&path).map_err(|_| Error::NotFound {
-            kind: "sandbox",
-            id: id.clone(),
-        })?;
+        let rec = self.sandbox_record(&id)?;
+        Ok(Self::checked(&rec))
+    }
+
+    /// The record of sandbox `id` (a full id) as last written.
+    fn sandbox_record(&self, id: &str) -> Result<std::sync::Arc<PodSandbox>> {
+        let path = self.sandbox_dir(id).join("sandbox.json");
+        self.sandbox_records
+            .read(&path)
+            .map_err(|_| Error::NotFound {
+                kind: "sandbox",
+                id: id.to_string(),
+            })
+    }
+
+    /// The record with its state checked against the pins and the holder.
+    fn checked(rec: &PodSandbox) -> PodSandbox {
+        let mut rec = rec.clone();
         if rec.state == PodSandboxState::Ready && !rec.alive() {
             rec.state = PodSandboxState::NotReady;
         }
-        Ok(rec)
+        rec
     }
 
-    /// Every sandbox.
+    /// Every sandbox, oldest first.
     pub fn list_sandboxes(&self) -> Result<Vec<PodSandbox>> {
+        self.list_sandboxes_filtered(&PodSandboxFilter::default())
+    }
+
+    /// The sandboxes `filter` selects, oldest first; only they are checked
+    /// against their pins and holders.
+    pub fn list_sandboxes_filtered(&self, filter: &PodSandboxFilter) -> Result<Vec<PodSandbox>> {
         let dir = self.sandboxes_dir();
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
-            if let Ok(r) = self.sandbox(&e.file_name().to_string_lossy()) {
-                out.push(r);
+            let id = e.file_name().to_string_lossy().into_owned();
+            let Ok(rec) = self.sandbox_record(&id) else {
+                continue;
+            };
+            seen.insert(id);
+            if filter.matches(&rec) {
+                out.push(Self::checked(&rec));
             }
         }
+        self.sandbox_records.retain(|p| {
+            p.parent()
+                .and_then(Path::file_name)
+                .is_some_and(|id| seen.contains(&*id.to_string_lossy()))
+        });
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
         Ok(out)
     }
@@ -435,8 +486,12 @@ impl Runtime {
     /// namespaces (CNI DEL, which needs the network namespace, comes first).
     pub fn stop_sandbox(&self, id: &str, grace: std::time::Duration) -> Result<()> {
         let mut rec = self.sandbox(id)?;
-        for c in self.list_containers()? {
-            if c.spec.sandbox_id == rec.id && c.state.status == state::Status::Running {
+        let filter = crate::container::ContainerFilter {
+            pod_sandbox_id: Some(rec.id.clone()),
+            ..Default::default()
+        };
+        for c in self.list_containers_filtered(&filter)? {
+            if c.state.status == state::Status::Running {
                 self.stop_container(&c.spec.id, grace)?;
             }
         }

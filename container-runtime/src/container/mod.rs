@@ -10,15 +10,47 @@ pub mod user;
 
 use super::cgroups::Stats;
 use super::sandbox::PodSandboxState;
-use super::state::{self, read_json, write_json, ContainerState, Status};
+use super::state::{self, write_json, ContainerState, Status};
 use super::{io_err, rootfs, Error, Result, Runtime};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use spec::{ContainerConfig, ContainerSpec, PidMode};
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Which containers a listing returns (CRI's `ContainerFilter`): all of
+/// them by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerFilter {
+    /// Only the containers of this sandbox.
+    pub pod_sandbox_id: Option<String>,
+    /// Only containers carrying every one of these labels.
+    pub label_selector: std::collections::BTreeMap<String, String>,
+}
+
+impl ContainerFilter {
+    /// The containers labelled `key=value`.
+    pub fn label(key: &str, value: &str) -> ContainerFilter {
+        ContainerFilter {
+            label_selector: [(key.to_string(), value.to_string())].into(),
+            ..ContainerFilter::default()
+        }
+    }
+
+    fn matches(&self, spec: &ContainerSpec) -> bool {
+        self.pod_sandbox_id
+            .as_ref()
+            .is_none_or(|id| *id == spec.sandbox_id)
+            && self
+                .label_selector
+                .iter()
+                .all(|(k, v)| spec.config.labels.get(k) == Some(v))
+    }
+}
 
 /// A container as listed: its spec and its current state.
 #[derive(Debug, Clone, PartialEq)]
@@ -385,19 +417,27 @@ impl Runtime {
     /// `Unknown`.
     pub fn container(&self, id: &str) -> Result<ContainerInfo> {
         let id = Self::resolve_id(&self.containers_dir(), "container", id)?;
-        let dir = self.container_dir(&id);
-        let spec: ContainerSpec =
-            read_json(&dir.join("spec.json")).map_err(|_| Error::NotFound {
+        let spec = self.container_spec(&id)?;
+        self.container_with(spec)
+    }
+
+    /// The spec of the container `id` (a full id).
+    fn container_spec(&self, id: &str) -> Result<Arc<ContainerSpec>> {
+        self.specs
+            .read(&self.container_dir(id).join("spec.json"))
+            .map_err(|_| Error::NotFound {
                 kind: "container",
-                id: id.clone(),
-            })?;
-        let mut st: ContainerState =
-            read_json(&dir.join("state.json")).map_err(io_err(dir.join("state.json")))?;
+                id: id.to_string(),
+            })
+    }
+
+    fn container_with(&self, spec: Arc<ContainerSpec>) -> Result<ContainerInfo> {
+        let path = self.container_dir(&spec.id).join("state.json");
+        let mut st = ContainerState::clone(&*self.states.read(&path).map_err(io_err(&path))?);
         if st.status == Status::Running && !state::alive(st.monitor_pid, st.monitor_start) {
             // The monitor may have written the exit just now.
-            let again: Option<ContainerState> = read_json(&dir.join("state.json")).ok();
-            match again {
-                Some(a) if a.status != Status::Running => st = a,
+            match self.states.read(&path).ok() {
+                Some(a) if a.status != Status::Running => st = ContainerState::clone(&*a),
                 _ => {
                     st.status = Status::Unknown;
                     st.reason = "MonitorLost".into();
@@ -406,18 +446,43 @@ impl Runtime {
                 }
             }
         }
-        Ok(ContainerInfo { spec, state: st })
+        Ok(ContainerInfo {
+            spec: ContainerSpec::clone(&spec),
+            state: st,
+        })
     }
 
     /// Every container, oldest first.
     pub fn list_containers(&self) -> Result<Vec<ContainerInfo>> {
+        self.list_containers_filtered(&ContainerFilter::default())
+    }
+
+    /// The containers `filter` selects, oldest first. Only their states are
+    /// read and checked against the processes; the others cost a look at
+    /// their (cached) spec.
+    pub fn list_containers_filtered(&self, filter: &ContainerFilter) -> Result<Vec<ContainerInfo>> {
         let dir = self.containers_dir();
         let mut out = Vec::new();
+        let mut seen = HashSet::new();
         for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
-            if let Ok(c) = self.container(&e.file_name().to_string_lossy()) {
-                out.push(c);
+            let id = e.file_name().to_string_lossy().into_owned();
+            let Ok(spec) = self.container_spec(&id) else {
+                continue;
+            };
+            seen.insert(id);
+            if filter.matches(&spec) {
+                if let Ok(c) = self.container_with(spec) {
+                    out.push(c);
+                }
             }
         }
+        let listed = |p: &Path| {
+            p.parent()
+                .and_then(Path::file_name)
+                .is_some_and(|id| seen.contains(&*id.to_string_lossy()))
+        };
+        self.specs.retain(listed);
+        self.states.retain(listed);
         out.sort_by(|a, b| a.state.created_at.cmp(&b.state.created_at));
         Ok(out)
     }

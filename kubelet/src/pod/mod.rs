@@ -50,7 +50,7 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::network::{Network, PodRef};
-use container_runtime::cri::{ImageService, PodSandbox, RuntimeService};
+use container_runtime::cri::{ContainerFilter, ImageService, PodSandbox, RuntimeService};
 
 /// Failures of a pod sync.
 #[derive(Debug, thiserror::Error)]
@@ -231,12 +231,14 @@ impl Context {
         };
         let ports = port_mappings(pod);
         let _ = tokio::task::spawn_blocking(move || {
-            for c in rt.list_containers().unwrap_or_default() {
-                if c.spec.sandbox_id == id {
-                    let _ = rt.stop_container(&c.spec.id, Duration::from_secs(0));
-                    if let Err(e) = rt.remove_container(&c.spec.id) {
-                        tracing::warn!(container = %c.spec.id, error = %e, "removing a container failed");
-                    }
+            let of_sandbox = ContainerFilter {
+                pod_sandbox_id: Some(id.clone()),
+                ..ContainerFilter::default()
+            };
+            for c in rt.list_containers_filtered(&of_sandbox).unwrap_or_default() {
+                let _ = rt.stop_container(&c.spec.id, Duration::from_secs(0));
+                if let Err(e) = rt.remove_container(&c.spec.id) {
+                    tracing::warn!(container = %c.spec.id, error = %e, "removing a container failed");
                 }
             }
             let netns = rt.pod_sandbox_status(&id).ok().and_then(|s| s.ns("net"));

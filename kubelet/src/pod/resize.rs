@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use super::container_config::{self, LABEL_UID};
 use super::{blocking, Context};
 use apimachinery::quantity;
-use container_runtime::cri::{self, ContainerInfo, Status};
+use container_runtime::cri::{self, ContainerFilter, ContainerInfo, Status};
 
 /// The condition of a resize the kubelet has not allocated yet.
 pub const PENDING: &str = "PodResizePending";
@@ -403,11 +403,8 @@ impl Tracker {
             let rt = ctx.runtime.clone();
             let uid = uid.to_string();
             blocking(move || {
-                rt.list_containers()
+                rt.list_containers_filtered(&ContainerFilter::label(LABEL_UID, &uid))
                     .unwrap_or_default()
-                    .into_iter()
-                    .filter(|c| c.spec.config.labels.get(LABEL_UID) == Some(&uid))
-                    .collect::<Vec<_>>()
             })
             .await
         };

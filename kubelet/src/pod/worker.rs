@@ -49,7 +49,10 @@ use super::startup_trace::Step;
 use super::status::{self, ContainerView, Inputs, Waiting};
 use super::termination_message;
 use super::{blocking, env, Context};
-use container_runtime::cri::{ContainerInfo, PodSandbox, PodSandboxState, Status};
+use container_runtime::cri::{
+    ContainerFilter, ContainerInfo, PodSandbox, PodSandboxFilter, PodSandboxState, RuntimeService,
+    Status,
+};
 
 /// How often a worker looks at its pod without news.
 pub const RESYNC: Duration = Duration::from_secs(1);
@@ -129,6 +132,18 @@ fn image_volumes_of(pod: &Pod, c: &Container) -> Vec<Container> {
             })
         })
         .collect()
+}
+
+/// The pod `uid`'s sandboxes, oldest first (the current one last).
+fn pod_sandboxes(rt: &dyn RuntimeService, uid: &str) -> Vec<PodSandbox> {
+    rt.list_pod_sandboxes_filtered(&PodSandboxFilter::pod(uid))
+        .unwrap_or_default()
+}
+
+/// Every container (all attempts) of the pod `uid`, oldest first.
+fn pod_containers(rt: &dyn RuntimeService, uid: &str) -> Vec<ContainerInfo> {
+    rt.list_containers_filtered(&ContainerFilter::label(LABEL_UID, uid))
+        .unwrap_or_default()
 }
 
 fn key(pod: &Pod) -> String {
@@ -217,26 +232,11 @@ impl Worker {
     }
 
     fn sandbox_of(&self) -> Option<PodSandbox> {
-        let mut list: Vec<PodSandbox> = self
-            .ctx
-            .runtime
-            .list_pod_sandboxes()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|s| s.config.uid == self.uid)
-            .collect();
-        list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
-        list.pop()
+        pod_sandboxes(self.ctx.runtime.as_ref(), &self.uid).pop()
     }
 
     fn containers_of(&self) -> Vec<ContainerInfo> {
-        self.ctx
-            .runtime
-            .list_containers()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|c| c.spec.config.labels.get(LABEL_UID) == Some(&self.uid))
-            .collect()
+        pod_containers(self.ctx.runtime.as_ref(), &self.uid)
     }
 
     /// (current, previous) attempts of container `name`.
@@ -334,14 +334,8 @@ impl Worker {
             // a kubelet restart the running ones keep their ports.
             let me = self.ctx.clone();
             let uid = self.uid.clone();
-            let has_sandbox = blocking(move || {
-                me.runtime
-                    .list_pod_sandboxes()
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|s| s.config.uid == uid)
-            })
-            .await;
+            let has_sandbox =
+                blocking(move || !pod_sandboxes(me.runtime.as_ref(), &uid).is_empty()).await;
             let unstarted = pod
                 .status
                 .as_ref()
@@ -426,15 +420,7 @@ impl Worker {
         let all = {
             let me = self.ctx.clone();
             let uid = self.uid.clone();
-            blocking(move || {
-                me.runtime
-                    .list_containers()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|c| c.spec.config.labels.get(LABEL_UID) == Some(&uid))
-                    .collect::<Vec<_>>()
-            })
-            .await
+            blocking(move || pod_containers(me.runtime.as_ref(), &uid)).await
         };
         let restart_policy = spec
             .restart_policy
@@ -592,18 +578,7 @@ impl Worker {
         let existing = {
             let me = self.ctx.clone();
             let uid = self.uid.clone();
-            blocking(move || {
-                let mut list: Vec<PodSandbox> = me
-                    .runtime
-                    .list_pod_sandboxes()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|s| s.config.uid == uid)
-                    .collect();
-                list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
-                list
-            })
-            .await
+            blocking(move || pod_sandboxes(me.runtime.as_ref(), &uid)).await
         };
         if let Some(sb) = existing
             .iter()
@@ -729,15 +704,9 @@ impl Worker {
                 let uid = self.uid.clone();
                 let name = c.name.clone();
                 blocking(move || {
-                    let mut olds: Vec<ContainerInfo> = me
-                        .runtime
-                        .list_containers()
-                        .unwrap_or_default()
+                    let mut olds: Vec<ContainerInfo> = pod_containers(me.runtime.as_ref(), &uid)
                         .into_iter()
-                        .filter(|x| {
-                            x.spec.config.labels.get(LABEL_UID) == Some(&uid)
-                                && x.spec.config.name == name
-                        })
+                        .filter(|x| x.spec.config.name == name)
                         .collect();
                     olds.sort_by_key(|x| x.spec.config.attempt);
                     olds.pop();
@@ -850,15 +819,9 @@ impl Worker {
             let me = self.ctx.clone();
             let uid = self.uid.clone();
             config.target_container_id = blocking(move || {
-                me.runtime
-                    .list_containers()
-                    .unwrap_or_default()
+                pod_containers(me.runtime.as_ref(), &uid)
                     .into_iter()
-                    .find(|x| {
-                        x.spec.config.labels.get(LABEL_UID) == Some(&uid)
-                            && x.spec.config.name == target
-                            && x.state.status == Status::Running
-                    })
+                    .find(|x| x.spec.config.name == target && x.state.status == Status::Running)
                     .map(|x| x.spec.id)
             })
             .await;
@@ -980,15 +943,7 @@ impl Worker {
         let all = {
             let me = self.ctx.clone();
             let uid = self.uid.clone();
-            blocking(move || {
-                me.runtime
-                    .list_containers()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|c| c.spec.config.labels.get(LABEL_UID) == Some(&uid))
-                    .collect::<Vec<_>>()
-            })
-            .await
+            blocking(move || pod_containers(me.runtime.as_ref(), &uid)).await
         };
         self.messages.retain(&all);
         let messages = &mut self.messages;
@@ -1190,11 +1145,8 @@ impl Worker {
             let me = self.ctx.clone();
             let uid = self.uid.clone();
             blocking(move || {
-                me.runtime
-                    .list_pod_sandboxes()
-                    .unwrap_or_default()
+                pod_sandboxes(me.runtime.as_ref(), &uid)
                     .into_iter()
-                    .filter(|s| s.config.uid == uid)
                     .map(|s| s.id)
                     .collect()
             })

@@ -1,0 +1,124 @@
+//! Parsed JSON records kept in memory while their files stay the same.
+//!
+//! Every pod worker of the kubelet lists its sandboxes and containers each
+//! second, and a listing looks at every record of the node: at a hundred
+//! pods that was thousands of file reads and JSON parses a second (two
+//! thirds of a core on an idle node). The files stay the truth
+//! ([`crate::state`]): a record is reused only while its file is the very
+//! one that was parsed (same inode, size, modification and change times;
+//! every writer replaces a record by renaming a new file over it, which
+//! makes a new inode), so a record written by a monitor or by another
+//! process (`kubelet ctl`) is read again at once.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::de::DeserializeOwned;
+
+/// What tells one version of a file from another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Version {
+    fn of(meta: &std::fs::Metadata) -> Version {
+        Version {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// A cache of the records of one kind, by path.
+#[derive(Debug)]
+pub struct RecordCache<T> {
+    entries: Mutex<HashMap<PathBuf, (Version, Arc<T>)>>,
+}
+
+impl<T> Default for RecordCache<T> {
+    fn default() -> Self {
+        RecordCache {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl<T: DeserializeOwned> RecordCache<T> {
+    /// The record at `path`: the parsed one if the file is unchanged since,
+    /// else read and parsed now.
+    pub fn read(&self, path: &Path) -> std::io::Result<Arc<T>> {
+        let version = match std::fs::metadata(path) {
+            Ok(m) => Version::of(&m),
+            Err(e) => {
+                self.forget(path);
+                return Err(e);
+            }
+        };
+        if let Some((v, rec)) = self.lock().get(path) {
+            if *v == version {
+                return Ok(rec.clone());
+            }
+        }
+        // Read through the same open file the version came from would be
+        // stricter, but a rename between the stat and the read only makes
+        // the next call read the file again: the version kept is the older.
+        let rec: Arc<T> = Arc::new(crate::state::read_json(path)?);
+        self.lock()
+            .insert(path.to_path_buf(), (version, rec.clone()));
+        Ok(rec)
+    }
+
+    /// Drops the record of `path` (its directory is being removed).
+    pub fn forget(&self, path: &Path) {
+        self.lock().remove(path);
+    }
+
+    /// Drops every record whose path `keep` refuses (after a listing, the
+    /// ones of directories that are gone).
+    pub fn retain(&self, keep: impl Fn(&Path) -> bool) {
+        self.lock().retain(|p, _| keep(p));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Version, Arc<T>)>> {
+        // A panic while holding the lock cannot leave a half-written map
+        // (inserts and removes are single calls): the poison is ignored.
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_is_parsed_again_only_when_its_file_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        crate::state::write_json(&path, &vec![1]).unwrap();
+        let cache: RecordCache<Vec<i32>> = RecordCache::default();
+        let a = cache.read(&path).unwrap();
+        let b = cache.read(&path).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "an unchanged file is not parsed again");
+        crate::state::write_json(&path, &vec![2]).unwrap();
+        assert_eq!(*cache.read(&path).unwrap(), vec![2]);
+        // Same size, rewritten in place by someone else: the times differ.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&path, b"[3]").unwrap();
+        assert_eq!(*cache.read(&path).unwrap(), vec![3]);
+        std::fs::remove_file(&path).unwrap();
+        assert!(cache.read(&path).is_err());
+        assert!(cache.lock().is_empty(), "a missing file leaves no entry");
+    }
+}
