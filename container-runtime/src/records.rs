@@ -78,6 +78,13 @@ impl<T: DeserializeOwned> RecordCache<T> {
         Ok(rec)
     }
 
+    /// The record parsed last from `path`, without looking at the file:
+    /// only for fields that never change once written (a container's
+    /// sandbox and labels, a sandbox's pod).
+    pub fn last_parsed(&self, path: &Path) -> Option<Arc<T>> {
+        self.lock().get(path).map(|(_, rec)| rec.clone())
+    }
+
     /// Drops the record of `path` (its directory is being removed).
     pub fn forget(&self, path: &Path) {
         self.lock().remove(path);

@@ -465,6 +465,16 @@ impl Runtime {
         let mut seen = std::collections::HashSet::new();
         for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
+            // A sandbox's pod never changes: the record parsed last answers.
+            let path = self.sandbox_dir(&id).join("sandbox.json");
+            if self
+                .sandbox_records
+                .last_parsed(&path)
+                .is_some_and(|rec| !filter.matches(&rec))
+            {
+                seen.insert(id);
+                continue;
+            }
             let Ok(rec) = self.sandbox_record(&id) else {
                 continue;
             };

@@ -773,7 +773,10 @@ fn pulls_layers_with_whiteouts_and_resolves_manifest_lists() {
 /// stop and removal.
 #[test]
 fn cri_services_drive_a_pod_with_exec_sync() {
-    use container_runtime::cri::{ImageService, PodSandboxConfig, PodSandboxState, RuntimeService};
+    use container_runtime::cri::{
+        ContainerFilter, ImageService, PodSandboxConfig, PodSandboxFilter, PodSandboxState,
+        RuntimeService,
+    };
     let env = test_env!("cri");
     let rt: &dyn RuntimeService = &env.rt;
     let images: &dyn ImageService = &env.rt;
@@ -813,6 +816,46 @@ fn cri_services_drive_a_pod_with_exec_sync() {
     assert!(listed
         .iter()
         .any(|c| c.spec.id == id && c.spec.sandbox_id == sb));
+    // Filtered listings return one pod's sandbox and containers only.
+    let other_uid = container_runtime::new_id();
+    let other = rt
+        .run_pod_sandbox(PodSandboxConfig {
+            name: "cri-1".into(),
+            namespace: "test".into(),
+            uid: other_uid.clone(),
+            ..Default::default()
+        })
+        .expect("run_pod_sandbox");
+    let mut idle = support::container("idle", &["true"]);
+    idle.labels.insert("pod".into(), "other".into());
+    let other_c = rt.create_container(&other, idle).expect("create_container");
+    let ids = |f: &ContainerFilter| -> Vec<String> {
+        let listed = rt.list_containers_filtered(f).expect("filtered list");
+        listed.into_iter().map(|c| c.spec.id).collect()
+    };
+    let of_sandbox = |sb: &str| ContainerFilter {
+        pod_sandbox_id: Some(sb.to_string()),
+        ..Default::default()
+    };
+    assert_eq!(ids(&of_sandbox(&sb)), vec![id.clone()]);
+    assert_eq!(ids(&of_sandbox(&other)), vec![other_c.clone()]);
+    assert_eq!(
+        ids(&ContainerFilter::label("pod", "other")),
+        vec![other_c.clone()]
+    );
+    assert!(ids(&ContainerFilter::label("pod", "none")).is_empty());
+    let sandboxes = rt
+        .list_pod_sandboxes_filtered(&PodSandboxFilter::pod(&other_uid))
+        .expect("filtered sandboxes");
+    assert_eq!(
+        sandboxes.into_iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![other.clone()]
+    );
+    rt.remove_container(&other_c).expect("remove_container");
+    assert!(ids(&of_sandbox(&other)).is_empty());
+    rt.stop_pod_sandbox(&other, Duration::from_secs(0))
+        .expect("stop_pod_sandbox");
+    rt.remove_pod_sandbox(&other).expect("remove_pod_sandbox");
     assert_eq!(
         rt.container_status(&id).expect("status").state.status,
         Status::Running

@@ -466,6 +466,17 @@ impl Runtime {
         let mut seen = HashSet::new();
         for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
             let id = e.file_name().to_string_lossy().into_owned();
+            // What a filter looks at never changes after creation, so the
+            // spec parsed last answers it without a look at the file.
+            let path = self.container_dir(&id).join("spec.json");
+            if self
+                .specs
+                .last_parsed(&path)
+                .is_some_and(|spec| !filter.matches(&spec))
+            {
+                seen.insert(id);
+                continue;
+            }
             let Ok(spec) = self.container_spec(&id) else {
                 continue;
             };
