@@ -87,6 +87,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
 
     if !skip("preflight") {
         println!("[preflight] Running pre-flight checks");
+        crate::kubelet::preflight(cfg)?;
         for bin in ["apiserver", "controller-manager", "scheduler"] {
             if !cfg.binary(bin).exists() {
                 return Err(Error::Preflight(format!(

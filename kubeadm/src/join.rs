@@ -45,6 +45,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     let paths = &cfg.paths;
     if !skip("preflight") {
         println!("[preflight] Running pre-flight checks");
+        crate::kubelet::preflight(cfg)?;
         for file in ["kubelet.conf", "bootstrap-kubelet.conf"] {
             let path = paths.kubeconfig(file);
             if path.exists() {
