@@ -312,6 +312,9 @@ async fn join_control_plane(
         endpoints.push(own);
     }
     crate::etcd::record_endpoints(&admin, &endpoints).await?;
+    if !skip("kubelet-start") && !skip("mark-control-plane") {
+        crate::init::mark_control_plane(&admin, cfg, opts.timeout).await?;
+    }
     println!("\nThis node has joined the cluster and a new control plane instance was created:\n");
     println!("* The Kubelet was informed of the new secure connection details.");
     println!("* Control plane label and taint were applied to the new node.");

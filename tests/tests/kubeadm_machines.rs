@@ -1073,18 +1073,22 @@ fn kubelets_fail_over_when_a_control_plane_machine_stops() {
         cm.contains("--allocate-node-cidrs=true") && cm.contains("--cluster-cidr=10.244.0.0/16"),
         "machine-2's controller-manager: {cm:?}"
     );
-    // Without an InitConfiguration's taints, upstream's default.
-    let taints = m[0].kubectl_ok(&[
-        "get",
-        "node",
-        "machine-1",
-        "-o",
-        "jsonpath={range .spec.taints[*]}{.key}:{.effect} {end}",
-    ]);
-    assert!(
-        taints.contains("node-role.kubernetes.io/control-plane:NoSchedule"),
-        "{taints}"
-    );
+    // Without an InitConfiguration's taints, upstream's default; the
+    // joined control planes are marked as init marks the first.
+    for node in ["machine-1", "machine-2", "machine-3"] {
+        let marks = m[0].kubectl_ok(&[
+            "get",
+            "node",
+            node,
+            "-o",
+            "jsonpath={range .spec.taints[*]}{.key}:{.effect} {end}{.metadata.labels}",
+        ]);
+        assert!(
+            marks.contains("node-role.kubernetes.io/control-plane:NoSchedule")
+                && marks.contains("\"node-role.kubernetes.io/control-plane\":\"\""),
+            "{node}: {marks}"
+        );
+    }
 
     // Stop machine-1: its supervisor takes etcd, the apiserver, the
     // scheduler, the controller-manager and the kubelet down.
