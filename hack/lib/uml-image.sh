@@ -15,11 +15,11 @@ UML_CACHE=${UML_CACHE:-/var/cache/minik8s-uml}
 # What a kubeadm node needs: systemd as init, the tools kubeadm and the
 # kubelet run (ip, iptables, openssl, mount), the CNI plugins the kubelet
 # calls, sshd to run commands on the VM, and the OCI runtimes the runtime
-# benchmark compares against.
+# benchmark (hack/bench-runtime.sh) compares against, with its tools.
 UML_IMAGE_PACKAGES=(
     systemd systemd-sysv dbus udev kmod procps iproute2 iptables conntrack
     ca-certificates openssl openssh-server containernetworking-plugins
-    curl less crun runc
+    curl less crun runc jq umoci
 )
 
 uml_image_build() {
