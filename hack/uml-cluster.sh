@@ -32,7 +32,8 @@
 #
 # Environment: UML_RUN (default /var/tmp/minik8s-uml-NAME), UML_BIN (use
 # these binaries and skip the release build; the test passes target/debug),
-# UML_CACHE (image cache), UML_MEM_MB (memory per VM; 2048 for the first).
+# UML_CACHE (image cache), UML_MEM_MB (every VM's memory; by default 2048
+# for VM 1, 1280 for the others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
