@@ -18,6 +18,8 @@
 #   hack/bench-runtime.sh                 builds the release kubelet first
 #   KUBELET_BIN=path hack/bench-runtime.sh   uses that binary instead
 #   BENCH_N=100 BENCH_RSS_N=10            the counts (defaults shown)
+#   BENCH_OCI_RUNTIME=crun                 compare against crun (any runtime
+#                                          with runc's command line) instead
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/deps.sh
@@ -29,6 +31,7 @@ fi
 ensure_packages "${PROJECT_PACKAGES[@]}"
 
 N="${BENCH_N:-100}"
+oci="${BENCH_OCI_RUNTIME:-runc}"
 RSS_N="${BENCH_RSS_N:-10}"
 WARMUP=5
 
@@ -85,8 +88,8 @@ cleanup() {
     fi
     if [ -d "$runc_root" ]; then
         local c
-        for c in $(runc --root "$runc_root" list -q 2>/dev/null); do
-            runc --root "$runc_root" delete -f "$c" >/dev/null 2>&1
+        for c in $("$oci" --root "$runc_root" list -q 2>/dev/null); do
+            "$oci" --root "$runc_root" delete -f "$c" >/dev/null 2>&1
         done
     fi
     local cg
@@ -119,7 +122,7 @@ ours() {
     "${ctl[@]}" run --rm busybox:1.36 -- /bin/true </dev/null
 }
 runc_run() {
-    runc --root "$runc_root" run --bundle "$bundle" "$tag-$1" </dev/null
+    "$oci" --root "$runc_root" run --bundle "$bundle" "$tag-$1" </dev/null
 }
 
 # Warm-up, then N rounds of one of ours and one runc, interleaved so that
@@ -151,7 +154,7 @@ stats() {
              v[int(NR * 0.9 + 0.5)] / 1000, v[1] / 1000}'
 }
 
-echo ">>> $N x kubelet ctl run --rm busybox:1.36 -- /bin/true and $N x runc run (same rootfs), interleaved"
+echo ">>> $N x kubelet ctl run --rm busybox:1.36 -- /bin/true and $N x $oci run (same rootfs), interleaved"
 time_runs
 
 read -r o_mean o_p50 o_p90 o_min <<<"$(stats "$tmp/ours.us")"
@@ -190,13 +193,13 @@ ratio50="$(awk -v r="$r_p50" -v o="$o_p50" 'BEGIN {printf "%.2fx", r / o}')"
 
 cat <<EOF
 
-$(nproc) cores, $(uname -r), $(runc --version | head -1), kubelet $kubelet
+$(nproc) cores, $(uname -r), $(stat -fc %T /sys/fs/cgroup), $("$oci" --version | head -1), kubelet $kubelet
 
 | measure (ms per container) | mean | p50 | p90 | min |
 | --- | --- | --- | --- | --- |
 | kubelet ctl run --rm | $o_mean | $o_p50 | $o_p90 | $o_min |
-| runc run | $r_mean | $r_p50 | $r_p90 | $r_min |
-| ratio runc / ours | $ratio | $ratio50 | | |
+| $oci run | $r_mean | $r_p50 | $r_p90 | $r_min |
+| ratio $oci / ours | $ratio | $ratio50 | | |
 
 | per running container ($RSS_N running) | VmRSS | Pss | Private |
 | --- | --- | --- | --- |

@@ -87,6 +87,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
 
     if !skip("preflight") {
         println!("[preflight] Running pre-flight checks");
+        crate::kubelet::preflight(cfg)?;
         for bin in ["apiserver", "controller-manager", "scheduler"] {
             if !cfg.binary(bin).exists() {
                 return Err(Error::Preflight(format!(
@@ -215,24 +216,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
     }
 
     if !skip("mark-control-plane") && !skip("kubelet-start") {
-        println!("[mark-control-plane] Marking the node {} as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]", cfg.node_name);
-        let taints = cfg
-            .taints
-            .clone()
-            .unwrap_or_else(|| vec![control_plane_taint()]);
-        let shown: Vec<String> = taints
-            .iter()
-            .map(|t| match &t.value {
-                Some(v) => format!("{}={v}:{}", t.key, t.effect),
-                None => format!("{}:{}", t.key, t.effect),
-            })
-            .collect();
-        println!(
-            "[mark-control-plane] Marking the node {} as control-plane by adding the taints [{}]",
-            cfg.node_name,
-            shown.join(" ")
-        );
-        mark_control_plane(&client, &cfg.node_name, &taints, opts.timeout).await?;
+        mark_control_plane(&client, cfg, opts.timeout).await?;
     }
 
     let token = opts.token.clone().unwrap_or_else(Token::generate);
@@ -447,22 +431,39 @@ fn control_plane_taint() -> Taint {
     }
 }
 
-/// Labels the node as control plane and adds `want` to its taints
-/// (InitConfiguration's `nodeRegistration.taints`, by default the
-/// control-plane taint; `[]` adds none).
-async fn mark_control_plane(
+/// The `mark-control-plane` phase (of `init`, and of `join
+/// --control-plane`): labels this node as control plane and adds its
+/// taints (InitConfiguration's `nodeRegistration.taints`, by default the
+/// control-plane taint; `[]` adds none), once its kubelet registered it.
+pub(crate) async fn mark_control_plane(
     client: &kube::Client,
-    node: &str,
-    want: &[Taint],
+    cfg: &Config,
     timeout: Duration,
 ) -> Result<(), Error> {
+    let node = cfg.node_name.as_str();
+    println!("[mark-control-plane] Marking the node {node} as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]");
+    let want = cfg
+        .taints
+        .clone()
+        .unwrap_or_else(|| vec![control_plane_taint()]);
+    let shown: Vec<String> = want
+        .iter()
+        .map(|t| match &t.value {
+            Some(v) => format!("{}={v}:{}", t.key, t.effect),
+            None => format!("{}:{}", t.key, t.effect),
+        })
+        .collect();
+    println!(
+        "[mark-control-plane] Marking the node {node} as control-plane by adding the taints [{}]",
+        shown.join(" ")
+    );
     let api: Api<Node> = Api::all(client.clone());
     let start = Instant::now();
     loop {
         match api.get_opt(node).await? {
             Some(n) => {
                 let mut taints = n.spec.and_then(|s| s.taints).unwrap_or_default();
-                for t in want {
+                for t in &want {
                     if !taints
                         .iter()
                         .any(|have| have.key == t.key && have.effect == t.effect)

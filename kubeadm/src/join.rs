@@ -45,6 +45,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
     let paths = &cfg.paths;
     if !skip("preflight") {
         println!("[preflight] Running pre-flight checks");
+        crate::kubelet::preflight(cfg)?;
         for file in ["kubelet.conf", "bootstrap-kubelet.conf"] {
             let path = paths.kubeconfig(file);
             if path.exists() {
@@ -311,6 +312,9 @@ async fn join_control_plane(
         endpoints.push(own);
     }
     crate::etcd::record_endpoints(&admin, &endpoints).await?;
+    if !skip("kubelet-start") && !skip("mark-control-plane") {
+        crate::init::mark_control_plane(&admin, cfg, opts.timeout).await?;
+    }
     println!("\nThis node has joined the cluster and a new control plane instance was created:\n");
     println!("* The Kubelet was informed of the new secure connection details.");
     println!("* Control plane label and taint were applied to the new node.");

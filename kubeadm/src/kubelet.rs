@@ -23,6 +23,34 @@ pub const CONFIG_MAP: &str = "kubelet-config";
 /// Its key.
 pub const CONFIG_KEY: &str = "kubelet";
 
+/// Whether this is a node install proper (systemd units on the machine's
+/// own `/`): there the kubelet owns the node's network as kube-proxy and
+/// the DNS addon do upstream, so its service proxy and DNS server run in
+/// the machine's root network namespace, where a VM's kubelet always is.
+/// Installs under `--host-root` or as supervised processes (tests, the
+/// lab) keep the kubelet's refusal there, so one started on a developer's
+/// machine never NATs the machine's traffic.
+pub fn owns_node_network(cfg: &Config) -> bool {
+    cfg.paths.is_host() && cfg.runner == crate::config::Runner::Systemd
+}
+
+/// Upstream's preflight check of a node's kernel settings: pods on other
+/// nodes are reached through this node's forwarding, which the kubelet
+/// turns on itself only in a network namespace of its own.
+pub fn preflight(cfg: &Config) -> Result<(), crate::Error> {
+    if !owns_node_network(cfg) {
+        return Ok(());
+    }
+    let path = "/proc/sys/net/ipv4/ip_forward";
+    let value = std::fs::read_to_string(path).unwrap_or_default();
+    if value.trim() != "1" {
+        return Err(crate::Error::Preflight(format!(
+            "[ERROR FileContent--proc-sys-net-ipv4-ip_forward]: {path} contents are not set to 1 (sysctl -w net.ipv4.ip_forward=1, and a file in /etc/sysctl.d to keep it)"
+        )));
+    }
+    Ok(())
+}
+
 /// The cluster-wide KubeletConfiguration.
 pub fn configuration(cfg: &Config) -> String {
     let ca = cfg.paths.pki_dir().join("ca.crt");
@@ -30,6 +58,7 @@ pub fn configuration(cfg: &Config) -> String {
         .dns_ip()
         .map(|ip| vec![ip.to_string()])
         .unwrap_or_default();
+    let machine = owns_node_network(cfg);
     let doc = json!({
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
         "kind": "KubeletConfiguration",
@@ -49,6 +78,8 @@ pub fn configuration(cfg: &Config) -> String {
         // the apiserver can check it (--kubelet-certificate-authority);
         // the controller-manager's csrapproving-kubelet-serving approves it.
         "serverTLSBootstrap": true,
+        "serviceProxyInRootNetns": machine,
+        "clusterDNSServerInRootNetns": machine,
     });
     let doc = match &cfg.kubelet_config {
         Some(fields) => apimachinery::patch::apply_merge_patch(&doc, fields),
@@ -122,5 +153,43 @@ pub fn unit(cfg: &Config, bootstrap: bool) -> Unit {
         exec: crate::controlplane::with_extra_args(exec, &cfg.extra_args.kubelet),
         after: vec![],
         delegate: true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{tests::defaults, Runner};
+    use crate::paths::Paths;
+
+    fn in_root_netns(cfg: &Config) -> (bool, bool) {
+        let doc: serde_json::Value = serde_yaml_ng::from_str(&configuration(cfg)).unwrap();
+        (
+            doc["serviceProxyInRootNetns"] == json!(true),
+            doc["clusterDNSServerInRootNetns"] == json!(true),
+        )
+    }
+
+    /// Only a node install proper lets the kubelet's proxy and DNS server
+    /// work in the root network namespace.
+    #[test]
+    fn the_kubelet_owns_the_network_only_on_a_machine() {
+        assert_eq!(in_root_netns(&defaults()), (true, true));
+        let lab = Config {
+            paths: Paths::new("/var/tmp/lab/node-1"),
+            runner: Runner::Processes,
+            ..defaults()
+        };
+        assert_eq!(in_root_netns(&lab), (false, false));
+        let supervised = Config {
+            runner: Runner::Processes,
+            ..defaults()
+        };
+        assert_eq!(in_root_netns(&supervised), (false, false));
+        let under_root = Config {
+            paths: Paths::new("/tmp/x"),
+            ..defaults()
+        };
+        assert_eq!(in_root_netns(&under_root), (false, false));
     }
 }

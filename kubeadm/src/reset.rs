@@ -122,6 +122,52 @@ fn remove_pods(unit: &controlplane::Unit) -> usize {
     }
 }
 
+/// Removes the `kubepods` cgroup tree the kubelet made below its
+/// `cgroupRoot`, in every cgroup hierarchy, once `remove_pods` emptied it
+/// (`rmdir` only removes empty cgroups: one still in use stays).
+fn remove_pod_cgroups(unit: &controlplane::Unit) -> Vec<PathBuf> {
+    let root = flag(unit, "config")
+        .and_then(|c| std::fs::read_to_string(c).ok())
+        .and_then(|text| serde_yaml_ng::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|doc| doc["cgroupRoot"].as_str().map(String::from))
+        .unwrap_or_default();
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return vec![];
+    };
+    let mut removed = Vec::new();
+    for line in mounts.lines() {
+        let (fields, fstype) = match line.split_once(" - ") {
+            Some((f, rest)) => (f, rest.split_whitespace().next().unwrap_or("")),
+            None => continue,
+        };
+        if fstype != "cgroup" && fstype != "cgroup2" {
+            continue;
+        }
+        let Some(mount_point) = fields.split_whitespace().nth(4) else {
+            continue;
+        };
+        let top = Path::new(mount_point)
+            .join(root.trim_start_matches('/'))
+            .join("kubepods");
+        if top.is_dir() && rmdir_tree(&top) {
+            removed.push(top);
+        }
+    }
+    removed
+}
+
+/// `rmdir` of `dir`'s cgroups, deepest first; whether `dir` is gone.
+fn rmdir_tree(dir: &Path) -> bool {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                rmdir_tree(&entry.path());
+            }
+        }
+    }
+    std::fs::remove_dir(dir).is_ok()
+}
+
 /// Removes `dir` with everything in it; a `dir` that is a mount point
 /// (a disk of its own) is emptied and stays, as upstream's reset cleans
 /// such directories.
@@ -174,6 +220,13 @@ pub async fn run(paths: &Paths) -> Report {
         let removed = remove_pods(kubelet);
         if removed > 0 {
             println!("[reset] Removed {removed} pod sandbox(es) and their containers");
+        }
+        // On a machine the kubelet's pods' cgroups are the machine's
+        // (a lab's or test's are below a cgroupRoot of their own).
+        if systemd {
+            for dir in remove_pod_cgroups(kubelet) {
+                println!("[reset] Deleted cgroup {:?}", dir.display().to_string());
+            }
         }
     }
     for dir in [paths.kubelet_dir(), paths.etcd_data_dir()] {

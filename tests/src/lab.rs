@@ -61,6 +61,81 @@ spec:
   - {name: http, port: 80, targetPort: http}
 "#;
 
+/// [`SPREAD_WEB`] with three replicas that tolerate the control-plane
+/// taint: one pod on every node of a three-node cluster.
+pub fn spread_web_on_three_nodes() -> String {
+    let yaml = SPREAD_WEB.replace("replicas: 2", "replicas: 3").replace(
+        "    spec:\n      topologySpreadConstraints:",
+        "    spec:\n      tolerations:\n      - {key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}\n      topologySpreadConstraints:",
+    );
+    assert!(
+        yaml.contains("replicas: 3") && yaml.contains("tolerations:"),
+        "SPREAD_WEB changed: {yaml}"
+    );
+    yaml
+}
+
+/// `kubectl get csr -o` this: one line per CSR, "USERNAME CONDITION
+/// CERTIFICATE", for [`issued_bootstrap_csrs`].
+pub const CSRS_JSONPATH: &str = "jsonpath={range .items[*]}{.spec.username} {.status.conditions[0].type} {.status.certificate}{\"\\n\"}{end}";
+
+/// How many CSRs of [`CSRS_JSONPATH`]'s output a bootstrap token posted
+/// (joining kubelets) that were approved and issued.
+pub fn issued_bootstrap_csrs(lines: &str) -> usize {
+    lines
+        .lines()
+        .filter(|l| l.starts_with("system:bootstrap:"))
+        .filter(|l| l.contains(" Approved ") && l.split(' ').nth(2).is_some_and(|c| !c.is_empty()))
+        .count()
+}
+
+/// kubectl's arguments listing [`SPREAD_WEB`]'s pods, one line per pod,
+/// "NAME NODE IP READY", for [`ready_one_per_node`].
+pub const WEB_PODS: [&str; 6] = [
+    "get",
+    "pods",
+    "-l",
+    "app=web",
+    "-o",
+    "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.podIP} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+];
+
+/// The Ready pods of [`WEB_PODS`]' output, name to (node, IP),
+/// once there are `n` of them on `n` different nodes.
+pub fn ready_one_per_node(
+    lines: &str,
+    n: usize,
+) -> Option<std::collections::BTreeMap<String, (String, String)>> {
+    let pods: std::collections::BTreeMap<String, (String, String)> = lines
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|r| r.len() == 4 && r[3] == "True")
+        .map(|r| (r[0].to_string(), (r[1].to_string(), r[2].to_string())))
+        .collect();
+    let nodes: std::collections::BTreeSet<&String> = pods.values().map(|(node, _)| node).collect();
+    (pods.len() == n && nodes.len() == n).then_some(pods)
+}
+
+/// Every pod of `pods` ([`ready_one_per_node`], [`SPREAD_WEB`]'s) fetches
+/// every other one's page at `http://IP:8080/` with `wget(pod, url)` (a
+/// `kubectl exec` of busybox's wget) and gets that pod's name back.
+pub fn assert_pods_reach_each_other(
+    pods: &std::collections::BTreeMap<String, (String, String)>,
+    wget: impl Fn(&str, &str) -> Option<String>,
+) {
+    for (from, (node, _)) in pods {
+        for (to, (other, ip)) in pods {
+            if to != from {
+                assert_eq!(
+                    wget(from, &format!("http://{ip}:8080/")).as_deref(),
+                    Some(to.as_str()),
+                    "{from} on {node} reaches {to} on {other} at {ip}"
+                );
+            }
+        }
+    }
+}
+
 /// A running lab.
 pub struct Lab {
     name: String,

@@ -31,7 +31,7 @@
 //! Everything is named `kmach-<pid>-...` (netns, cgroups,
 //! `/var/tmp/kmach-<pid>`); leftovers of a killed run are removed first.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -680,22 +680,6 @@ fn run_until_ready(m: &Machine, cmd: &[&str], asker: &Machine, node: &str) -> (O
     (out, ready_after)
 }
 
-/// The lab's spread web Deployment and Service, with three replicas that
-/// tolerate the control-plane taint: one pod on every machine.
-fn spread_web() -> String {
-    let yaml = tests::lab::SPREAD_WEB
-        .replace("replicas: 2", "replicas: 3")
-        .replace(
-            "    spec:\n      topologySpreadConstraints:",
-            "    spec:\n      tolerations:\n      - {key: node-role.kubernetes.io/control-plane, operator: Exists, effect: NoSchedule}\n      topologySpreadConstraints:",
-        );
-    assert!(
-        yaml.contains("replicas: 3") && yaml.contains("tolerations:"),
-        "tests::lab::SPREAD_WEB changed: {yaml}"
-    );
-    yaml
-}
-
 /// `kubeadm init` on a network-namespace machine (no systemd there).
 const INIT: [&str; 6] = [
     "kubeadm",
@@ -860,17 +844,8 @@ fn kubeadm_installs_three_network_namespace_machines() {
     );
 
     // The joined nodes' client certificates came through approved CSRs.
-    let csrs = m1.kubectl_ok(&[
-        "get",
-        "csr",
-        "-o",
-        "jsonpath={range .items[*]}{.spec.username} {.status.conditions[0].type} {.status.certificate}{\"\\n\"}{end}",
-    ]);
-    let issued = csrs
-        .lines()
-        .filter(|l| l.starts_with("system:bootstrap:"))
-        .filter(|l| l.contains(" Approved ") && l.split(' ').nth(2).is_some_and(|c| !c.is_empty()))
-        .count();
+    let csrs = m1.kubectl_ok(&["get", "csr", "-o", tests::lab::CSRS_JSONPATH]);
+    let issued = tests::lab::issued_bootstrap_csrs(&csrs);
     assert_eq!(issued, 2, "two bootstrap CSRs Approved,Issued: {csrs}");
     // Their serving certificates too (serverTLSBootstrap), approved by the
     // controller-manager's csrapproving-kubelet-serving: `kubectl exec`
@@ -938,24 +913,11 @@ fn kubeadm_installs_three_network_namespace_machines() {
     );
 
     // 3. A Deployment spread over the three nodes, and its Service.
-    m1.apply(&spread_web());
+    m1.apply(&tests::lab::spread_web_on_three_nodes());
     let pods = (0..240)
         .find_map(|_| {
-            let o = m1.kubectl(&[
-                "get",
-                "pods",
-                "-l",
-                "app=web",
-                "-o",
-                "jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.podIP} {.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
-            ]);
-            let rows: Vec<Vec<String>> = stdout(&o)
-                .lines()
-                .map(|l| l.split_whitespace().map(String::from).collect())
-                .filter(|r: &Vec<String>| r.len() == 4 && r[3] == "True")
-                .collect();
-            let nodes: BTreeSet<&String> = rows.iter().map(|r| &r[1]).collect();
-            if rows.len() == 3 && nodes.len() == 3 {
+            let o = m1.kubectl(&tests::lab::WEB_PODS);
+            if let Some(rows) = tests::lab::ready_one_per_node(&stdout(&o), 3) {
                 return Some(rows);
             }
             std::thread::sleep(Duration::from_millis(500));
@@ -967,29 +929,14 @@ fn kubeadm_installs_three_network_namespace_machines() {
                 m1.kubectl_ok(&["get", "pods", "-o", "wide", "-A"])
             )
         });
-    let by_pod: BTreeMap<String, (String, String)> = pods
-        .iter()
-        .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
-        .collect();
+    let by_pod = pods;
     let wget = |pod: &str, url: &str| {
         let o = m1.kubectl(&[
             "exec", pod, "--", "timeout", "5", "wget", "-q", "-O", "-", url,
         ]);
         o.status.success().then(|| stdout(&o).trim().to_string())
     };
-    for (from, (node, _)) in &by_pod {
-        for (to, (other, ip)) in &by_pod {
-            if to == from {
-                continue;
-            }
-            let got = wget(from, &format!("http://{ip}:8080/"));
-            assert_eq!(
-                got.as_deref(),
-                Some(to.as_str()),
-                "{from} on {node} reaches {to} on {other} at {ip}"
-            );
-        }
-    }
+    tests::lab::assert_pods_reach_each_other(&by_pod, wget);
     let cluster_ip = m1.kubectl_ok(&["get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}"]);
     let first = by_pod.keys().next().expect("a pod").clone();
     let mut seen = BTreeSet::new();
@@ -1126,18 +1073,22 @@ fn kubelets_fail_over_when_a_control_plane_machine_stops() {
         cm.contains("--allocate-node-cidrs=true") && cm.contains("--cluster-cidr=10.244.0.0/16"),
         "machine-2's controller-manager: {cm:?}"
     );
-    // Without an InitConfiguration's taints, upstream's default.
-    let taints = m[0].kubectl_ok(&[
-        "get",
-        "node",
-        "machine-1",
-        "-o",
-        "jsonpath={range .spec.taints[*]}{.key}:{.effect} {end}",
-    ]);
-    assert!(
-        taints.contains("node-role.kubernetes.io/control-plane:NoSchedule"),
-        "{taints}"
-    );
+    // Without an InitConfiguration's taints, upstream's default; the
+    // joined control planes are marked as init marks the first.
+    for node in ["machine-1", "machine-2", "machine-3"] {
+        let marks = m[0].kubectl_ok(&[
+            "get",
+            "node",
+            node,
+            "-o",
+            "jsonpath={range .spec.taints[*]}{.key}:{.effect} {end}{.metadata.labels}",
+        ]);
+        assert!(
+            marks.contains("node-role.kubernetes.io/control-plane:NoSchedule")
+                && marks.contains("\"node-role.kubernetes.io/control-plane\":\"\""),
+            "{node}: {marks}"
+        );
+    }
 
     // Stop machine-1: its supervisor takes etcd, the apiserver, the
     // scheduler, the controller-manager and the kubelet down.
