@@ -139,25 +139,28 @@ fn link_exists(dev: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// The bridge with the gateway address, up: made once, and again if it
-/// went away.
-fn ensure_bridge(cfg: &NetworkConfig, subnet: &Subnet) -> Result<(), Error> {
-    let gw = subnet.gateway();
-    let exists = link_exists(&cfg.bridge);
-    let mut cmds = String::new();
-    if !exists {
-        cmds.push_str(&format!("link add name {} type bridge\n", cfg.bridge));
+/// `ip` commands that give the bridge its gateway address and bring it up;
+/// idempotent, so every ADD repeats them (in the batch it runs anyway)
+/// and a bridge someone reset is repaired by the next pod.
+fn bridge_setup(cfg: &NetworkConfig, subnet: &Subnet) -> String {
+    format!(
+        "addr replace {gw}/{prefix} dev {br}\nlink set {br} mtu {mtu} up\n",
+        gw = subnet.gateway(),
+        prefix = subnet.prefix,
+        br = cfg.bridge,
+        mtu = cfg.mtu,
+    )
+}
+
+/// Makes the bridge when it is missing (the first pod, or after someone
+/// deleted it).
+fn ensure_bridge(cfg: &NetworkConfig) -> Result<(), Error> {
+    if link_exists(&cfg.bridge) {
+        return Ok(());
     }
-    cmds.push_str(&format!(
-        "addr replace {gw}/{} dev {}\nlink set {} mtu {} up\n",
-        subnet.prefix, cfg.bridge, cfg.bridge, cfg.mtu
-    ));
-    match ip_batch(&cmds) {
+    match ip_batch(&format!("link add name {} type bridge\n", cfg.bridge)) {
         // Another pod's setup made it between the check and ours.
-        Err(Error::Command { stderr, .. }) if stderr.contains("File exists") => ip_batch(&format!(
-            "addr replace {gw}/{} dev {}\nlink set {} mtu {} up\n",
-            subnet.prefix, cfg.bridge, cfg.bridge, cfg.mtu
-        )),
+        Err(Error::Command { stderr, .. }) if stderr.contains("File exists") => Ok(()),
         r => r,
     }
 }
@@ -168,7 +171,7 @@ fn ensure_bridge(cfg: &NetworkConfig, subnet: &Subnet) -> Result<(), Error> {
 pub fn add(cfg: &NetworkConfig, a: &Attachment) -> Result<Value, Error> {
     let subnet = subnet_of(&a.list)?;
     let store = Store::new(&cfg.state_dir.join("ipam"), &cfg.network_name);
-    ensure_bridge(cfg, &subnet)?;
+    ensure_bridge(cfg)?;
     let ip = store.allocate(&subnet, &a.container_id, &a.ifname)?;
     let gw = subnet.gateway();
     let veth = host_veth(&a.container_id);
@@ -178,10 +181,12 @@ pub fn add(cfg: &NetworkConfig, a: &Attachment) -> Result<Value, Error> {
     }
     let hairpin = if cfg.hairpin_mode { "on" } else { "off" };
     ip_batch(&format!(
-        "link add {veth} mtu {mtu} type veth peer name {ifname} mtu {mtu} netns {netns}\n\
+        "{bridge_setup}\
+         link add {veth} mtu {mtu} type veth peer name {ifname} mtu {mtu} netns {netns}\n\
          link set {veth} master {bridge}\n\
          link set dev {veth} type bridge_slave hairpin {hairpin}\n\
          link set {veth} up\n",
+        bridge_setup = bridge_setup(cfg, &subnet),
         mtu = cfg.mtu,
         ifname = a.ifname,
         netns = a.netns,
