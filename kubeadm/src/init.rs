@@ -216,17 +216,8 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
 
     if !skip("mark-control-plane") && !skip("kubelet-start") {
         println!("[mark-control-plane] Marking the node {} as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]", cfg.node_name);
-        let taints = cfg
-            .taints
-            .clone()
-            .unwrap_or_else(|| vec![control_plane_taint()]);
-        let shown: Vec<String> = taints
-            .iter()
-            .map(|t| match &t.value {
-                Some(v) => format!("{}={v}:{}", t.key, t.effect),
-                None => format!("{}:{}", t.key, t.effect),
-            })
-            .collect();
+        let taints = cfg.node_taints(true);
+        let shown: Vec<String> = taints.iter().map(crate::config::taint_text).collect();
         println!(
             "[mark-control-plane] Marking the node {} as control-plane by adding the taints [{}]",
             cfg.node_name,
@@ -435,16 +426,6 @@ pub async fn create_cluster_info(
     )
     .await?;
     Ok(())
-}
-
-/// Upstream's taint of a control-plane node: no workloads but those that
-/// tolerate it.
-fn control_plane_taint() -> Taint {
-    Taint {
-        key: "node-role.kubernetes.io/control-plane".into(),
-        effect: "NoSchedule".into(),
-        ..Default::default()
-    }
 }
 
 /// Labels the node as control plane and adds `want` to its taints

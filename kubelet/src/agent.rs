@@ -63,15 +63,20 @@ pub struct Options {
     pub anonymous_auth: Option<bool>,
     /// `--authorization-mode`.
     pub authorization_mode: Option<String>,
+    /// `--register-with-taints` (overrides `registerWithTaints`).
+    pub register_with_taints: Option<Vec<k8s_openapi::api::core::v1::Taint>>,
 }
 
 /// Builds the settings, the runtime and the client from the flags, then runs
 /// the node agent on a tokio runtime until the process is stopped.
 pub fn main(opts: Options) -> anyhow::Result<()> {
-    let file = match &opts.config {
+    let mut file = match &opts.config {
         Some(p) => FileConfig::load(p)?,
         None => FileConfig::default(),
     };
+    if let Some(taints) = &opts.register_with_taints {
+        file.register_with_taints = taints.clone();
+    }
     let mut rt_cfg = match &opts.config {
         Some(p) => crate::config::load_runtime_config(p)?,
         None => container_runtime::Config::default(),

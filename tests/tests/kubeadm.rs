@@ -63,13 +63,21 @@ impl Machine {
 
     /// `kubeadm ARGS` with this machine's root, binaries and ports.
     fn kubeadm(&self, args: &[&str], machine_flags: bool) -> Output {
+        self.kubeadm_with(args, machine_flags, true)
+    }
+
+    /// `kubeadm ARGS`; `address`: with `--apiserver-advertise-address`
+    /// and `--apiserver-bind-port` (not beside a kubeadm `--config`).
+    fn kubeadm_with(&self, args: &[&str], machine_flags: bool, address: bool) -> Output {
         let mut cmd = Command::new(kubeadm_bin());
         cmd.args(args).arg("--host-root").arg(&self.root);
         if machine_flags {
             let bins = kubeadm_bin().parent().expect("target dir").to_path_buf();
             cmd.arg("--binaries-dir").arg(bins);
             cmd.args(["--control-plane-runner", "processes"]);
-            cmd.args(["--apiserver-advertise-address", "127.0.0.1"]);
+            if address {
+                cmd.args(["--apiserver-advertise-address", "127.0.0.1"]);
+            }
             for (flag, port) in [
                 "--apiserver-bind-port",
                 "--etcd-client-port",
@@ -80,6 +88,7 @@ impl Machine {
             ]
             .iter()
             .zip(self.ports)
+            .filter(|(f, _)| address || **f != "--apiserver-bind-port")
             {
                 cmd.arg(flag).arg(port.to_string());
             }
@@ -620,26 +629,12 @@ async fn join_tls_bootstrap_end_to_end() {
         text(&csrs)
     );
 
-    let mut registered = false;
-    for _ in 0..300 {
-        let o = kubectl(
-            &admin,
-            &[
-                "get",
-                "node",
-                "kubeadm-node-1",
-                "-o",
-                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-            ],
-        );
-        if stdout(&o) == "True" {
-            registered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(registered, "the joined node is Ready");
+    assert!(
+        wait_ready(&admin, "kubeadm-node-1").await,
+        "the joined node is Ready"
+    );
     eprintln!("kubeadm join to a Ready node: {:?}", start.elapsed());
+    let by_flags = node_facts(&admin, "kubeadm-node-1");
 
     let reset = node.reset();
     assert!(reset.status.success(), "{}", text(&reset));
@@ -655,6 +650,120 @@ async fn join_tls_bootstrap_end_to_end() {
     ] {
         assert!(!node.path(p).exists(), "{p} left behind");
     }
+
+    // The same join through a JoinConfiguration (the address as the
+    // kubelet's node-ip, as upstream's workers set it), with a taint the
+    // kubelet registers the Node with: the same node, tainted.
+    let node = Machine::new();
+    let file = node.root.join("join.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+nodeRegistration:
+  name: kubeadm-node-2
+  taints: [{{key: dedicated, value: infra, effect: NoSchedule}}]
+  kubeletExtraArgs: [{{name: node-ip, value: 127.0.0.1}}]
+discovery:
+  bootstrapToken:
+    token: {token}
+    apiServerEndpoint: {}
+    caCertHashes: [{hash}]
+",
+            cp.endpoint()
+        ),
+    )
+    .expect("write the JoinConfiguration");
+    let refused = node.kubeadm(
+        &[
+            "join",
+            "--config",
+            file.to_str().unwrap_or_default(),
+            "--token",
+            &token,
+        ],
+        false,
+    );
+    assert!(
+        text(&refused).contains("can not mix '--config' with arguments [token]"),
+        "{}",
+        text(&refused)
+    );
+    let join = node.kubeadm_with(
+        &[
+            "join",
+            "--config",
+            file.to_str().unwrap_or_default(),
+            "--timeout",
+            "60s",
+        ],
+        true,
+        false,
+    );
+    assert!(join.status.success(), "join --config: {}", text(&join));
+    assert!(
+        wait_ready(&admin, "kubeadm-node-2").await,
+        "the node joined by --config is Ready"
+    );
+    let by_file = node_facts(&admin, "kubeadm-node-2");
+    assert_eq!(
+        by_file.0, by_flags.0,
+        "labels (but the hostname) and addresses"
+    );
+    assert_eq!(by_flags.1, "", "no taint by default on a worker");
+    assert_eq!(by_file.1, "dedicated=infra:NoSchedule");
+}
+
+/// Waits up to 60 s for the Node `name` to be Ready.
+async fn wait_ready(admin: &Path, name: &str) -> bool {
+    for _ in 0..300 {
+        let o = kubectl(
+            admin,
+            &[
+                "get",
+                "node",
+                name,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+        );
+        if stdout(&o) == "True" {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// A Node's labels and addresses (but its hostname), and its taints.
+fn node_facts(admin: &Path, name: &str) -> (String, String) {
+    let o = kubectl(admin, &["get", "node", name, "-o", "json"]);
+    let node: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a Node");
+    let mut labels = node["metadata"]["labels"].clone();
+    if let Some(l) = labels.as_object_mut() {
+        l.remove("kubernetes.io/hostname");
+    }
+    let taints: Vec<String> = node["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            format!(
+                "{}={}:{}",
+                t["key"].as_str().unwrap_or(""),
+                t["value"].as_str().unwrap_or(""),
+                t["effect"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let addresses: Vec<&serde_json::Value> = node["status"]["addresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["type"] != "Hostname")
+        .collect();
+    (format!("{labels} {addresses:?}"), taints.join(","))
 }
 
 /// Copies what the admin copies to a new control-plane node.

@@ -82,7 +82,12 @@ pub async fn register(
             labels: Some(labels.into_iter().collect()),
             ..Default::default()
         },
-        spec: None,
+        spec: (!cfg.file.register_with_taints.is_empty()).then(|| {
+            k8s_openapi::api::core::v1::NodeSpec {
+                taints: Some(cfg.file.register_with_taints.clone()),
+                ..Default::default()
+            }
+        }),
         status: None,
     };
     let node = match api.create(&PostParams::default(), &node).await {
