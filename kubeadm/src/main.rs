@@ -21,10 +21,12 @@ struct Cli {
     command: Command,
 }
 
+// `init` carries its flags twice (itself and `init phase`); parsed once.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run this command in order to set up the Kubernetes control plane.
-    Init(InitFlags),
+    Init(InitCommand),
     /// Run this on any machine you wish to join an existing cluster.
     Join(JoinFlags),
     /// Manage bootstrap tokens.
@@ -100,6 +102,35 @@ struct MachineFlags {
     /// type "strategic" (default), "merge" or "json".
     #[arg(long)]
     patches: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct InitCommand {
+    #[command(subcommand)]
+    sub: Option<InitSub>,
+    #[command(flatten)]
+    flags: InitFlags,
+}
+
+#[derive(Debug, Subcommand)]
+enum InitSub {
+    /// Use this command to invoke single phase of the init workflow:
+    /// preflight, certs, kubeconfig, etcd, control-plane, kubelet-start,
+    /// wait-control-plane, upload-config, mark-control-plane,
+    /// bootstrap-token, upload-certs, addon, show-join-command.
+    Phase(PhaseFlags),
+}
+
+#[derive(Debug, Args)]
+struct PhaseFlags {
+    /// The phase (upstream's names).
+    phase: String,
+    /// Its part, or `all` (certs, kubeconfig, etcd, control-plane,
+    /// upload-config).
+    part: Option<String>,
+    #[command(flatten)]
+    flags: InitFlags,
 }
 
 #[derive(Debug, Args)]
@@ -470,48 +501,68 @@ fn join_settings(
     Ok((cfg, opts))
 }
 
+/// The node and the options of an `init` (or one of its phases), from
+/// its flags and `--config`.
+fn init_settings(
+    mut f: InitFlags,
+    matches: Option<&clap::ArgMatches>,
+) -> anyhow::Result<(Config, kubeadm::init::Options)> {
+    let file = read_config(f.config.as_deref(), "init")?;
+    if let Some(file) = file
+        .as_ref()
+        .filter(|f| f.init.is_some() || f.cluster.is_some())
+    {
+        refuse_mixing(
+            matches,
+            &INIT_NOT_WITH_CONFIG,
+            "InitConfiguration or ClusterConfiguration",
+        )?;
+        // The file may say the address (no default route needed).
+        if let Some(init) = &file.init {
+            f.machine.advertise_address = f
+                .machine
+                .advertise_address
+                .or(init.local_api_endpoint.advertise_address);
+        }
+    }
+    let mut cfg = machine_config(&f.machine)?;
+    cfg.control_plane_endpoint = f.control_plane_endpoint;
+    cfg.pod_network_cidr = f.pod_network_cidr;
+    cfg.service_cidr = f.service_cidr;
+    cfg.dns_domain = f.service_dns_domain;
+    cfg.extra_sans = f.apiserver_cert_extra_sans;
+    if let Some(file) = &file {
+        file.apply(&mut cfg);
+    }
+    let opts = kubeadm::init::Options {
+        token: f.token.as_deref().map(Token::parse).transpose()?,
+        token_ttl: ttl(&f.token_ttl)?,
+        skip_phases: f.machine.skip_phases,
+        timeout: Duration::from_secs(240),
+        certificate_key: f.upload_certs.then(|| {
+            f.certificate_key
+                .clone()
+                .unwrap_or_else(kubeadm::copycerts::generate_key)
+        }),
+    };
+    Ok((cfg, opts))
+}
+
 async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     match cli.command {
-        Command::Init(mut f) => {
-            let file = read_config(f.config.as_deref(), "init")?;
-            if let Some(file) = file
-                .as_ref()
-                .filter(|f| f.init.is_some() || f.cluster.is_some())
-            {
-                refuse_mixing(
-                    matches.subcommand_matches("init"),
-                    &INIT_NOT_WITH_CONFIG,
-                    "InitConfiguration or ClusterConfiguration",
-                )?;
-                // The file may say the address (no default route needed).
-                if let Some(init) = &file.init {
-                    f.machine.advertise_address = f
-                        .machine
-                        .advertise_address
-                        .or(init.local_api_endpoint.advertise_address);
-                }
-            }
-            let mut cfg = machine_config(&f.machine)?;
-            cfg.control_plane_endpoint = f.control_plane_endpoint;
-            cfg.pod_network_cidr = f.pod_network_cidr;
-            cfg.service_cidr = f.service_cidr;
-            cfg.dns_domain = f.service_dns_domain;
-            cfg.extra_sans = f.apiserver_cert_extra_sans;
-            if let Some(file) = &file {
-                file.apply(&mut cfg);
-            }
-            let opts = kubeadm::init::Options {
-                token: f.token.as_deref().map(Token::parse).transpose()?,
-                token_ttl: ttl(&f.token_ttl)?,
-                skip_phases: f.machine.skip_phases,
-                timeout: Duration::from_secs(240),
-                certificate_key: f.upload_certs.then(|| {
-                    f.certificate_key
-                        .clone()
-                        .unwrap_or_else(kubeadm::copycerts::generate_key)
-                }),
-            };
+        Command::Init(InitCommand { sub: None, flags }) => {
+            let (cfg, opts) = init_settings(flags, matches.subcommand_matches("init"))?;
             kubeadm::init::run(&cfg, &opts).await?;
+        }
+        Command::Init(InitCommand {
+            sub: Some(InitSub::Phase(p)),
+            ..
+        }) => {
+            let m = matches
+                .subcommand_matches("init")
+                .and_then(|m| m.subcommand_matches("phase"));
+            let (cfg, opts) = init_settings(p.flags, m)?;
+            kubeadm::init::run_phase(&cfg, &opts, &p.phase, p.part.as_deref()).await?;
         }
         Command::Join(f) => {
             let (cfg, opts) = join_settings(f, matches.subcommand_matches("join"))?;
