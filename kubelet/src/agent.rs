@@ -238,11 +238,18 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
         .map(|a| a.address.clone())
         .unwrap_or_else(|| "127.0.0.1".into());
+    let registered = node
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.clone())
+        .unwrap_or_default();
+    let (addresses_tx, addresses) = tokio::sync::watch::channel(registered);
     tokio::spawn(crate::node::run(
         client.clone(),
         cfg.clone(),
         runtime.clone(),
         eviction.clone(),
+        addresses_tx,
     ));
     // The serving certificate is asked for as soon as the Node has its
     // addresses, as upstream's kubelet, not when :10250 starts (after the
@@ -252,6 +259,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
             cert_dir: cfg.tls.cert_dir.clone(),
             node_name: cfg.node_name.clone(),
             client: client.clone(),
+            addresses,
         })
     });
 
