@@ -447,13 +447,7 @@ fn preflight(cfg: &Config) -> Result<(), Error> {
 }
 
 fn supervisor_running(cfg: &Config) -> bool {
-    let Ok(text) = std::fs::read_to_string(supervisor::pid_file(&cfg.paths)) else {
-        return false;
-    };
-    text.trim()
-        .parse::<i32>()
-        .map(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-        .unwrap_or(false)
+    supervisor::running(&cfg.paths)
 }
 
 /// Starts `units` as `cfg.runner` says.

@@ -35,6 +35,11 @@ enum Command {
     /// Commands related to handling kubernetes certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Upgrade your cluster smoothly to a newer version with this command
+    /// (here: restart this node's control plane and kubelet on new
+    /// binaries).
+    #[command(subcommand)]
+    Upgrade(UpgradeCommand),
     /// Performs a best effort revert of changes made to this host by
     /// 'kubeadm init' or 'kubeadm join'.
     Reset(ResetFlags),
@@ -289,6 +294,31 @@ enum CertsCommand {
         #[command(flatten)]
         root: RootFlag,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum UpgradeCommand {
+    /// Upgrade the Kubernetes control plane on this (first) control-plane
+    /// node to the binaries of --binaries-dir.
+    Apply(UpgradeFlags),
+    /// Upgrade commands for a node in the cluster (another control-plane
+    /// node or a worker): the same restart on new binaries.
+    Node(UpgradeFlags),
+}
+
+#[derive(Debug, Args)]
+struct UpgradeFlags {
+    /// The version upgraded to, as upstream's apply takes it (shown only:
+    /// the binaries are those of --binaries-dir).
+    version: Option<String>,
+    #[command(flatten)]
+    root: RootFlag,
+    /// (ours) The directory of the new binaries.
+    #[arg(long)]
+    binaries_dir: PathBuf,
+    /// How long the restarted API server may take to be healthy.
+    #[arg(long, default_value = "4m0s")]
+    timeout: String,
 }
 
 #[derive(Debug, Args)]
@@ -607,6 +637,20 @@ async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
                 println!("{line}");
             }
             println!("\nDone renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd, so that they can use the new certificates.");
+        }
+        Command::Upgrade(UpgradeCommand::Apply(f) | UpgradeCommand::Node(f)) => {
+            if let Some(v) = &f.version {
+                println!(
+                    "[upgrade] Upgrading to {v:?} with the binaries of {}",
+                    f.binaries_dir.display()
+                );
+            }
+            kubeadm::upgrade::run(
+                &Paths::new(&f.root.host_root),
+                &f.binaries_dir,
+                parse_duration(&f.timeout)?,
+            )
+            .await?;
         }
         Command::Reset(f) => {
             if !f.force {

@@ -859,6 +859,73 @@ async fn init_phase_by_phase() {
     cp.reset_leaving_nothing_running();
 }
 
+/// `kubeadm upgrade apply` restarts the control plane on the binaries of
+/// a new directory: the apiserver, controller-manager and scheduler run
+/// from it afterwards, with the same flags, and the cluster answers and
+/// writes; etcd, not in the directory, keeps its binary.
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrade_restarts_the_control_plane_on_new_binaries() {
+    clean_leftovers();
+    let cp = Machine::new();
+    let init = cp.init(&[]);
+    assert!(init.status.success(), "init: {}", text(&init));
+    let before = cp.processes();
+    let new = cp.path("/opt/v2");
+    std::fs::create_dir_all(&new).expect("mkdir");
+    let bins = kubeadm_bin().parent().expect("target dir").to_path_buf();
+    for b in ["apiserver", "controller-manager", "scheduler", "kubelet"] {
+        std::fs::hard_link(bins.join(b), new.join(b)).expect("link a binary");
+    }
+    let up = cp.kubeadm(
+        &[
+            "upgrade",
+            "apply",
+            "v1.36.1",
+            "--binaries-dir",
+            new.to_str().unwrap_or_default(),
+        ],
+        false,
+    );
+    assert!(up.status.success(), "upgrade: {}", text(&up));
+    assert!(stdout(&up).contains("[upgrade] SUCCESS!"), "{}", text(&up));
+    let after = cp.processes();
+    for b in ["apiserver", "controller-manager", "scheduler"] {
+        let program = new.join(b).display().to_string();
+        let running = after.iter().find(|c| c.starts_with(&format!("{program} ")));
+        assert!(running.is_some(), "{b} runs from {program}: {after:#?}");
+        let old = before
+            .iter()
+            .find(|c| c.starts_with(&format!("{} ", bins.join(b).display())))
+            .expect("ran from the old directory");
+        assert_eq!(
+            running.map(|r| r.split_once(' ').map(|(_, f)| f.to_string())),
+            Some(old.split_once(' ').map(|(_, f)| f.to_string())),
+            "{b}'s flags are kept"
+        );
+    }
+    let admin = cp.admin_conf();
+    let ready = kubectl(&admin, &["get", "--raw", "/readyz"]);
+    assert_eq!(stdout(&ready).trim(), "ok", "{}", text(&ready));
+    let ns = kubectl(&admin, &["create", "namespace", "after-upgrade"]);
+    assert!(ns.status.success(), "{}", text(&ns));
+    leases_held(&admin).await;
+    let again = cp.kubeadm(
+        &[
+            "upgrade",
+            "node",
+            "--binaries-dir",
+            new.to_str().unwrap_or_default(),
+        ],
+        false,
+    );
+    assert!(
+        stdout(&again).contains("nothing restarted"),
+        "{}",
+        text(&again)
+    );
+    cp.reset_leaving_nothing_running();
+}
+
 /// Copies what the admin copies to a new control-plane node.
 fn copy_shared_pki(from: &Machine, to: &Machine) {
     for f in kubeadm::join::SHARED_PKI {
