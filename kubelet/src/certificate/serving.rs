@@ -219,5 +219,21 @@ mod tests {
         renewing.abort();
         watching.abort();
         assert!(renewed, "the new address woke the renewal loop");
+
+        // A kubelet restarted with a new --node-ip registers the new
+        // address before the watcher starts: its first look wakes the loop.
+        let moved = vec![address("InternalIP", "10.0.0.9"), address("Hostname", "n1")];
+        let (_tx, rx) = tokio::sync::watch::channel(moved);
+        let early = Arc::new(tokio::sync::Notify::new());
+        let current = store::current_path(dir.path(), store::SERVER);
+        let watching = tokio::spawn(watch_addresses(
+            "n1".into(),
+            current,
+            rx,
+            Arc::clone(&early),
+        ));
+        let woke = tokio::time::timeout(std::time::Duration::from_secs(2), early.notified()).await;
+        watching.abort();
+        assert!(woke.is_ok(), "the registered address woke the renewal loop");
     }
 }
