@@ -134,6 +134,19 @@ impl Config {
         }
     }
 
+    /// The taints this node is registered with: the configuration's
+    /// `nodeRegistration.taints`, else upstream's default (the
+    /// control-plane taint on a control-plane node, none on a worker).
+    pub fn node_taints(&self, control_plane: bool) -> Vec<k8s_openapi::api::core::v1::Taint> {
+        self.taints.clone().unwrap_or_else(|| {
+            if control_plane {
+                vec![control_plane_taint()]
+            } else {
+                vec![]
+            }
+        })
+    }
+
     /// The path of one of our binaries.
     pub fn binary(&self, name: &str) -> PathBuf {
         self.binaries_dir.join(name)
@@ -156,6 +169,25 @@ impl Config {
             }),
             extra_sans: self.extra_sans.clone(),
         }
+    }
+}
+
+/// Upstream's taint of a control-plane node: no workloads but those that
+/// tolerate it.
+pub fn control_plane_taint() -> k8s_openapi::api::core::v1::Taint {
+    k8s_openapi::api::core::v1::Taint {
+        key: "node-role.kubernetes.io/control-plane".into(),
+        effect: "NoSchedule".into(),
+        ..Default::default()
+    }
+}
+
+/// A taint as `kubectl taint` and `--register-with-taints` write it:
+/// `key=value:Effect` or `key:Effect`.
+pub fn taint_text(t: &k8s_openapi::api::core::v1::Taint) -> String {
+    match &t.value {
+        Some(v) => format!("{}={v}:{}", t.key, t.effect),
+        None => format!("{}:{}", t.key, t.effect),
     }
 }
 

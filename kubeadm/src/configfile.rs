@@ -16,11 +16,18 @@
 //!   `kubeletExtraArgs` (this node's kubelet flags), `localAPIEndpoint` and
 //!   `patches.directory` ([`crate::patches`]).
 //!
+//! - `JoinConfiguration` (`kubeadm.k8s.io/v1beta4`, `join --config`):
+//!   `discovery.bootstrapToken` (`token`, `apiServerEndpoint`,
+//!   `caCertHashes`, `unsafeSkipCAVerification`),
+//!   `discovery.tlsBootstrapToken`, `nodeRegistration` (as above; a
+//!   worker's address is its `node-ip` kubelet argument, as upstream),
+//!   `controlPlane` (`localAPIEndpoint`, `certificateKey`), `skipPhases`
+//!   and `patches.directory`: [`JoinConfiguration::settings`].
+//!
 //! A field this kubeadm does not implement is refused by name rather than
-//! ignored (silently ignoring a file's settings would surprise), and so is
-//! `JoinConfiguration` (`join` takes flags only). As upstream, a file with
-//! an `InitConfiguration` or `ClusterConfiguration` does not mix with the
-//! flags that set the same things (`main.rs` checks).
+//! ignored (silently ignoring a file's settings would surprise). As
+//! upstream, a file with a kubeadm kind does not mix with the flags that
+//! set the same things (`main.rs` checks).
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +76,168 @@ pub struct File {
     pub init: Option<InitConfiguration>,
     /// The ClusterConfiguration, when the file has one.
     pub cluster: Option<ClusterConfiguration>,
+    /// The JoinConfiguration, when the file has one.
+    pub join: Option<JoinConfiguration>,
+}
+
+/// Upstream's `JoinConfiguration`, the fields this kubeadm implements.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JoinConfiguration {
+    /// This node's registration.
+    #[serde(default)]
+    pub node_registration: NodeRegistration,
+    /// How the cluster is found and trusted.
+    pub discovery: Discovery,
+    /// Set: this node runs a control plane too (`--control-plane`).
+    pub control_plane: Option<JoinControlPlane>,
+    /// `--skip-phases`.
+    #[serde(default)]
+    pub skip_phases: Vec<String>,
+    /// `--patches`.
+    pub patches: Option<Patches>,
+}
+
+/// `discovery` (token discovery only: `file` is not implemented).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Discovery {
+    /// Token discovery.
+    pub bootstrap_token: Option<BootstrapTokenDiscovery>,
+    /// `--tls-bootstrap-token` (default: the discovery token).
+    pub tls_bootstrap_token: Option<String>,
+}
+
+/// `discovery.bootstrapToken`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BootstrapTokenDiscovery {
+    /// `--discovery-token`.
+    pub token: String,
+    /// The endpoint argument of `join`.
+    pub api_server_endpoint: Option<String>,
+    /// `--discovery-token-ca-cert-hash`.
+    #[serde(default)]
+    pub ca_cert_hashes: Vec<String>,
+    /// `--discovery-token-unsafe-skip-ca-verification`.
+    #[serde(default, rename = "unsafeSkipCAVerification")]
+    pub unsafe_skip_ca_verification: bool,
+}
+
+/// `controlPlane` of a JoinConfiguration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JoinControlPlane {
+    /// This node's apiserver.
+    #[serde(default, rename = "localAPIEndpoint")]
+    pub local_api_endpoint: ApiEndpoint,
+    /// `--certificate-key`.
+    pub certificate_key: Option<String>,
+}
+
+/// What a JoinConfiguration sets of a `join` (as its flags would).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinSettings {
+    /// The control-plane endpoint.
+    pub endpoint: String,
+    /// The discovery token.
+    pub discovery_token: String,
+    /// The token of `bootstrap-kubelet.conf`.
+    pub tls_bootstrap_token: String,
+    /// The CA pins.
+    pub ca_hashes: Vec<String>,
+    /// No pin.
+    pub skip_ca_verification: bool,
+    /// `--control-plane`.
+    pub control_plane: bool,
+    /// `--certificate-key`.
+    pub certificate_key: Option<String>,
+    /// `--skip-phases`.
+    pub skip_phases: Vec<String>,
+    /// This node's address: the control plane's `advertiseAddress`, else
+    /// the worker's `node-ip` kubelet argument; `None`: the default
+    /// route's.
+    pub address: Option<std::net::IpAddr>,
+}
+
+impl JoinConfiguration {
+    /// The join's settings; token discovery is required.
+    pub fn settings(&self) -> Result<JoinSettings, String> {
+        let bt = self.discovery.bootstrap_token.as_ref().ok_or(
+            "JoinConfiguration: discovery.bootstrapToken is required (file discovery is not implemented)",
+        )?;
+        let endpoint = bt
+            .api_server_endpoint
+            .clone()
+            .ok_or("JoinConfiguration: discovery.bootstrapToken.apiServerEndpoint is required")?;
+        let cp = self.control_plane.as_ref();
+        let node_ip = self
+            .node_registration
+            .kubelet_extra_args
+            .iter()
+            .rev()
+            .find(|a| a.name == "node-ip")
+            .map(|a| {
+                a.value.parse().map_err(|_| {
+                    format!(
+                        "JoinConfiguration: kubeletExtraArgs node-ip {:?} is not an IP address",
+                        a.value
+                    )
+                })
+            })
+            .transpose()?;
+        Ok(JoinSettings {
+            endpoint,
+            discovery_token: bt.token.clone(),
+            tls_bootstrap_token: self
+                .discovery
+                .tls_bootstrap_token
+                .clone()
+                .unwrap_or_else(|| bt.token.clone()),
+            ca_hashes: bt.ca_cert_hashes.clone(),
+            skip_ca_verification: bt.unsafe_skip_ca_verification,
+            control_plane: cp.is_some(),
+            certificate_key: cp.and_then(|c| c.certificate_key.clone()),
+            skip_phases: self.skip_phases.clone(),
+            address: cp
+                .and_then(|c| c.local_api_endpoint.advertise_address)
+                .or(node_ip),
+        })
+    }
+
+    /// Puts this node's settings into `cfg` (over its flags and defaults).
+    pub fn apply(&self, cfg: &mut Config) {
+        let local = self
+            .control_plane
+            .as_ref()
+            .map(|c| c.local_api_endpoint.clone())
+            .unwrap_or_default();
+        self.node_registration
+            .apply(cfg, &local, self.patches.as_ref());
+    }
+}
+
+impl NodeRegistration {
+    /// This node's settings (shared by init and join): its name, taints,
+    /// kubelet arguments, apiserver endpoint and patches.
+    fn apply(&self, cfg: &mut Config, local: &ApiEndpoint, patches: Option<&Patches>) {
+        if let Some(name) = &self.name {
+            cfg.node_name = name.clone();
+        }
+        if self.taints.is_some() {
+            cfg.taints = self.taints.clone();
+        }
+        cfg.extra_args.kubelet = self.kubelet_extra_args.clone();
+        if let Some(a) = local.advertise_address {
+            cfg.advertise_address = a;
+        }
+        if let Some(p) = local.bind_port {
+            cfg.bind_port = p;
+        }
+        if let Some(p) = patches {
+            cfg.patches_dir = Some(p.directory.clone());
+        }
+    }
 }
 
 /// Upstream's `InitConfiguration`, the fields this kubeadm implements.
@@ -183,13 +352,31 @@ pub struct Etcd {
 }
 
 impl File {
+    /// The kinds of the file that the other command reads (`join` for
+    /// `init`, the rest for `join`), for a warning that they are ignored,
+    /// as upstream warns: one file may serve both commands.
+    pub fn ignored_by(&self, command: &str) -> Vec<&'static str> {
+        let kinds = [
+            ("InitConfiguration", self.init.is_some(), "init"),
+            ("ClusterConfiguration", self.cluster.is_some(), "init"),
+            ("KubeletConfiguration", self.kubelet.is_some(), "init"),
+            ("JoinConfiguration", self.join.is_some(), "join"),
+        ];
+        kinds
+            .into_iter()
+            .filter(|(_, present, reader)| *present && *reader != command)
+            .map(|(kind, _, _)| kind)
+            .collect()
+    }
+
     /// Whether the file holds kubeadm's own kinds (which do not mix with
     /// the flags setting the same things).
     pub fn has_kubeadm_kinds(&self) -> bool {
-        self.init.is_some() || self.cluster.is_some()
+        self.init.is_some() || self.cluster.is_some() || self.join.is_some()
     }
 
-    /// Puts the file's settings into `cfg` (over its flags and defaults).
+    /// Puts the file's settings for `init` into `cfg` (over its flags and
+    /// defaults); `join` uses [`JoinConfiguration::apply`].
     pub fn apply(&self, cfg: &mut Config) {
         if let Some(c) = &self.cluster {
             if c.control_plane_endpoint.is_some() {
@@ -201,23 +388,8 @@ impl File {
             cfg.kubelet_config = Some(k.clone());
         }
         if let Some(init) = &self.init {
-            let reg = &init.node_registration;
-            if let Some(name) = &reg.name {
-                cfg.node_name = name.clone();
-            }
-            if reg.taints.is_some() {
-                cfg.taints = reg.taints.clone();
-            }
-            cfg.extra_args.kubelet = reg.kubelet_extra_args.clone();
-            if let Some(a) = init.local_api_endpoint.advertise_address {
-                cfg.advertise_address = a;
-            }
-            if let Some(p) = init.local_api_endpoint.bind_port {
-                cfg.bind_port = p;
-            }
-            if let Some(p) = &init.patches {
-                cfg.patches_dir = Some(p.directory.clone());
-            }
+            init.node_registration
+                .apply(cfg, &init.local_api_endpoint, init.patches.as_ref());
         }
     }
 }
@@ -339,11 +511,7 @@ fn parse(text: &str) -> Result<File, String> {
             }
             "InitConfiguration" => kubeadm_kind(&mut file.init, value, &kind)?,
             "ClusterConfiguration" => kubeadm_kind(&mut file.cluster, value, &kind)?,
-            "JoinConfiguration" => {
-                return Err(
-                    "JoinConfiguration is not read by this kubeadm: give \"kubeadm join\" its settings as flags (docs/install.md)".into(),
-                )
-            }
+            "JoinConfiguration" => kubeadm_kind(&mut file.join, value, &kind)?,
             "" => return Err("a document without \"kind\"".into()),
             other => return Err(format!("unknown kind {other:?}")),
         }
@@ -369,9 +537,10 @@ mod tests {
 
     #[test]
     fn other_kinds_and_unknown_fields_are_refused_by_name() {
-        let err =
-            parse("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n").unwrap_err();
-        assert!(err.contains("JoinConfiguration is not read"), "{err}");
+        let err = parse("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  file: {kubeConfigPath: /x}\n").unwrap_err();
+        assert!(err.contains("unknown field `file`"), "{err}");
+        let err = parse("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery: {}\ncaCertPath: /x\n").unwrap_err();
+        assert!(err.contains("unknown field `caCertPath`"), "{err}");
         assert!(parse("maxPods: 3\n")
             .unwrap_err()
             .contains("without \"kind\""));

@@ -12,11 +12,15 @@
 //! kubelets answer DNS and proxy Services themselves.
 //!
 //! Every phase is idempotent: files that exist are kept and objects are
-//! applied, so `init` can run again after a failure.
+//! applied, so `init` can run again after a failure. `init` is this list
+//! run in order ([`run`]); `init phase <phase> [all|<part>]` runs one
+//! ([`run_phase`]) with the same code. The units the `etcd`,
+//! `control-plane` and `kubelet-start` phases write are started before the
+//! first phase that needs the apiserver (or at the end of a lone phase).
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Taint};
+use k8s_openapi::api::core::v1::{ConfigMap, Node};
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
@@ -25,22 +29,39 @@ use crate::bootstraptoken::{self, Token};
 use crate::config::{Config, Runner};
 use crate::{apiclient, controlplane, discovery, kubeconfig, kubelet, pki, supervisor, Error};
 
-/// The phases of `init`, in order.
-pub const PHASES: [&str; 13] = [
-    "preflight",
-    "certs",
-    "kubeconfig",
-    "etcd",
-    "control-plane",
-    "kubelet-start",
-    "wait-control-plane",
-    "upload-config",
-    "mark-control-plane",
-    "bootstrap-token",
-    "upload-certs",
-    "addon",
-    "show-join-command",
+/// The phases of `init`, in order, with the parts each can run alone
+/// (`init phase <phase> all|<part>`; none: the phase is one step).
+pub const PHASES: [(&str, &[&str]); 13] = [
+    ("preflight", &[]),
+    ("certs", &pki::PHASE_NAMES),
+    (
+        "kubeconfig",
+        &[
+            "admin",
+            "super-admin",
+            "kubelet",
+            "controller-manager",
+            "scheduler",
+        ],
+    ),
+    ("etcd", &["local"]),
+    (
+        "control-plane",
+        &["apiserver", "controller-manager", "scheduler"],
+    ),
+    ("kubelet-start", &[]),
+    ("wait-control-plane", &[]),
+    ("upload-config", &["kubeadm", "kubelet"]),
+    ("mark-control-plane", &[]),
+    ("bootstrap-token", &[]),
+    ("upload-certs", &[]),
+    ("addon", &[]),
+    ("show-join-command", &[]),
 ];
+
+/// The first phase that talks to the apiserver: the units written before
+/// it are started before it runs.
+const FIRST_API_PHASE: &str = "wait-control-plane";
 
 /// What `init` needs besides the [`Config`].
 #[derive(Debug, Clone)]
@@ -79,214 +100,346 @@ pub fn join_command(endpoint: &str, token: &Token, ca_hash: &str, multiline: boo
     }
 }
 
-/// Runs `init`.
+/// Why a phase name was refused.
+fn unknown_phase(phase: &str, part: Option<&str>) -> Error {
+    let names = |list: &[&str]| list.join(", ");
+    let text = match PHASES.iter().find(|(p, _)| *p == phase) {
+        None => format!(
+            "unknown phase {phase:?}: one of {}",
+            names(&PHASES.map(|(p, _)| p))
+        ),
+        Some((_, [])) => format!("phase {phase:?} has no parts (given {part:?})"),
+        Some((_, parts)) => format!(
+            "phase {phase:?} runs one of: all, {} (given {})",
+            names(parts),
+            part.map(|p| format!("{p:?}"))
+                .unwrap_or_else(|| "none".into())
+        ),
+    };
+    Error::Preflight(text)
+}
+
+/// Runs `init`: every phase in order, but those skipped.
 pub async fn run(cfg: &Config, opts: &Options) -> Result<Outcome, Error> {
-    let skip = |phase: &str| opts.skip_phases.iter().any(|p| p == phase || p == "all");
-    let paths = &cfg.paths;
-    let pki_dir = paths.pki_dir();
-
-    if !skip("preflight") {
-        println!("[preflight] Running pre-flight checks");
-        crate::kubelet::preflight(cfg)?;
-        for bin in ["apiserver", "controller-manager", "scheduler"] {
-            if !cfg.binary(bin).exists() {
-                return Err(Error::Preflight(format!(
-                    "{} is missing (--binaries-dir)",
-                    cfg.binary(bin).display()
-                )));
-            }
+    let mut run = Run::new(cfg, opts);
+    for (phase, _) in PHASES {
+        if run.skip(phase) {
+            continue;
         }
-        if supervisor_running(cfg) {
-            return Err(Error::Preflight(
-                "a control plane started by kubeadm is running here; run \"kubeadm reset\" first"
-                    .into(),
-            ));
-        }
+        run.phase(phase, &|_| true).await?;
     }
+    run.start_written()?;
+    run.outcome()
+}
 
-    if !skip("certs") {
-        println!(
-            "[certs] Using certificateDir folder {:?}",
-            pki_dir.display().to_string()
-        );
-        for done in pki::write_all(&pki_dir, &cfg.identity())? {
-            match done {
-                pki::Outcome::Generated(n) if n == "sa" => {
-                    println!("[certs] Generating \"sa\" key and public key")
-                }
-                pki::Outcome::Generated(n) => {
-                    println!("[certs] Generating {n:?} certificate and key")
-                }
-                pki::Outcome::Existing(n) => {
-                    println!("[certs] Using existing {n} certificate and key on disk")
-                }
-            }
-        }
+/// `init phase <phase> [all|<part>]`: the one phase (or part) of `init`,
+/// as `init` runs it; units it writes are started.
+pub async fn run_phase(
+    cfg: &Config,
+    opts: &Options,
+    phase: &str,
+    part: Option<&str>,
+) -> Result<(), Error> {
+    let parts = PHASES
+        .iter()
+        .find(|(p, _)| *p == phase)
+        .map(|(_, parts)| *parts)
+        .ok_or_else(|| unknown_phase(phase, part))?;
+    let ok = match part {
+        None => parts.is_empty(),
+        Some("all") => !parts.is_empty(),
+        Some(p) => parts.contains(&p),
+    };
+    if !ok {
+        return Err(unknown_phase(phase, part));
     }
+    let mut run = Run::new(cfg, opts);
+    let want = |p: &str| part.is_none_or(|x| x == "all" || x == p);
+    run.phase(phase, &want).await?;
+    run.start_written()
+}
 
-    let server = format!("https://{}", cfg.endpoint());
-    if !skip("kubeconfig") {
-        println!(
-            "[kubeconfig] Using kubeconfig folder {:?}",
-            paths.kubernetes_dir().display().to_string()
-        );
-        let done = kubeconfig::write_missing(cfg)?;
-        for (file, written) in done {
-            if written {
-                println!("[kubeconfig] Writing {file:?} kubeconfig file");
-            } else {
-                let path = paths.kubeconfig(file).display().to_string();
-                println!("[kubeconfig] Using existing kubeconfig file: {path:?}");
-            }
-        }
-    }
+/// What the phases of one run share.
+struct Run<'a> {
+    cfg: &'a Config,
+    opts: &'a Options,
+    /// Units written and not started yet.
+    written: Vec<String>,
+    /// When the control plane was started.
+    started: Option<Instant>,
+    client: Option<kube::Client>,
+    token: Token,
+    healthy_after: Option<Duration>,
+}
 
-    let units_dir = paths.units_dir();
-    let mut units = Vec::new();
-    if !skip("etcd") {
-        println!(
-            "[etcd] Creating the unit for local etcd in {:?}",
-            units_dir.display().to_string()
-        );
-        let unit = controlplane::etcd(cfg, &controlplane::etcd_member(cfg), "new");
-        controlplane::write(&units_dir, &unit)?;
-        units.push(unit.name);
-    }
-    if !skip("control-plane") {
-        println!(
-            "[control-plane] Using unit folder {:?}",
-            units_dir.display().to_string()
-        );
-        for unit in [
-            controlplane::apiserver(cfg),
-            controlplane::controller_manager(cfg),
-            controlplane::scheduler(cfg),
-        ] {
-            println!("[control-plane] Creating unit for {:?}", unit.name);
-            controlplane::write(&units_dir, &unit)?;
-            units.push(unit.name);
+impl<'a> Run<'a> {
+    fn new(cfg: &'a Config, opts: &'a Options) -> Run<'a> {
+        Run {
+            cfg,
+            opts,
+            written: Vec::new(),
+            started: None,
+            client: None,
+            token: opts.token.clone().unwrap_or_else(Token::generate),
+            healthy_after: None,
         }
     }
-    if !skip("kubelet-start") {
-        let config = paths.kubelet_dir().join("config.yaml");
-        println!(
-            "[kubelet-start] Writing kubelet configuration to file {:?}",
-            config.display().to_string()
-        );
-        let local = kubelet::local_configuration(cfg, &kubelet::configuration(cfg))?;
-        pki::write_file(&config, local.as_bytes(), false)?;
-        let unit = kubelet::unit(cfg, false);
-        controlplane::write(&units_dir, &unit)?;
-        units.push(unit.name);
+
+    fn skip(&self, phase: &str) -> bool {
+        self.opts
+            .skip_phases
+            .iter()
+            .any(|p| p == phase || p == "all")
     }
 
-    let started = Instant::now();
-    if !units.is_empty() {
+    /// Whether the part `part` of `phase` runs: selected, and not skipped
+    /// as `phase/part` (upstream's syntax).
+    fn part(&self, want: &dyn Fn(&str) -> bool, phase: &str, part: &str) -> bool {
+        want(part) && !self.skip(&format!("{phase}/{part}"))
+    }
+
+    /// Starts the units written so far.
+    fn start_written(&mut self) -> Result<(), Error> {
+        if self.written.is_empty() {
+            return Ok(());
+        }
         println!(
-            "[kubelet-start] Starting the control plane ({})",
-            match cfg.runner {
+            "[kubelet-start] Starting {} ({})",
+            self.written.join(", "),
+            match self.cfg.runner {
                 Runner::Systemd => "systemd units",
                 Runner::Processes => "supervised processes",
             }
         );
-        start(cfg, &units)?;
+        start(self.cfg, &self.written)?;
+        self.written.clear();
+        self.started.get_or_insert_with(Instant::now);
+        Ok(())
     }
 
-    // Until the kubeadm:cluster-admins binding exists only super-admin.conf
-    // may do everything (as upstream).
-    let client = apiclient::from_file(&paths.kubeconfig("super-admin.conf")).await?;
-    let mut healthy_after = None;
-    if !skip("wait-control-plane") {
-        println!(
-            "[api-check] Waiting for a healthy API server. This can take up to {:?}",
-            opts.timeout
-        );
-        let took = apiclient::wait_healthy(&client, &server, opts.timeout).await?;
-        let since_start = started.elapsed();
-        println!("[api-check] The API server is healthy after {took:?} (control plane started {since_start:?} ago)");
-        healthy_after = Some(since_start);
+    /// Until the kubeadm:cluster-admins binding exists only
+    /// super-admin.conf may do everything (as upstream).
+    async fn client(&mut self) -> Result<kube::Client, Error> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        let c = apiclient::from_file(&self.cfg.paths.kubeconfig("super-admin.conf")).await?;
+        self.client = Some(c.clone());
+        Ok(c)
     }
 
-    if !skip("upload-config") {
-        println!("[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace");
-        upload_config(&client, cfg).await?;
-        println!("[kubelet] Creating a ConfigMap \"kubelet-config\" in namespace kube-system with the configuration for the kubelets in the cluster");
-        kubelet::upload(&client, cfg).await?;
-        crate::etcd::record_endpoints(&client, &[controlplane::etcd_client_url(cfg)]).await?;
+    fn ca_pem(&self) -> Result<String, Error> {
+        let path = self.cfg.paths.pki_dir().join("ca.crt");
+        Ok(std::fs::read_to_string(&path).map_err(|source| pki::Error::Io { path, source })?)
     }
 
-    if !skip("mark-control-plane") && !skip("kubelet-start") {
-        mark_control_plane(&client, cfg, opts.timeout).await?;
+    fn write_unit(&mut self, unit: controlplane::Unit) -> Result<(), Error> {
+        controlplane::write(&self.cfg.paths.units_dir(), &unit)?;
+        self.written.push(unit.name);
+        Ok(())
     }
 
-    let token = opts.token.clone().unwrap_or_else(Token::generate);
-    let ca_pem =
-        std::fs::read_to_string(pki_dir.join("ca.crt")).map_err(|source| pki::Error::Io {
-            path: pki_dir.join("ca.crt"),
-            source,
-        })?;
-    if !skip("bootstrap-token") {
-        println!("[bootstrap-token] Using token: {token}");
-        println!(
-            "[bootstrap-token] Configuring bootstrap tokens, cluster-info ConfigMap, RBAC Roles"
-        );
-        let topts = bootstraptoken::Options {
-            ttl: opts.token_ttl,
-            description: bootstraptoken::INIT_DESCRIPTION.into(),
-            ..bootstraptoken::Options::default()
-        };
-        bootstraptoken::create(&client, &token, &topts).await?;
-        println!(
-            "[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to get nodes"
-        );
-        println!("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to post CSRs in order for nodes to get long term certificate credentials");
-        println!("[bootstrap-token] Configured RBAC rules to allow the csrapprover controller automatically approve CSRs from a Node Bootstrap Token");
-        println!("[bootstrap-token] Configured RBAC rules to allow certificate rotation for all node client certificates in the cluster");
-        bootstraptoken::apply_rbac(&client, &bootstraptoken::node_bootstrap_rbac()).await?;
-        println!("[bootstrap-token] Creating the \"cluster-info\" ConfigMap in the \"kube-public\" namespace");
-        create_cluster_info(&client, &server, &ca_pem).await?;
+    /// The upload-certs key, when this run uploads.
+    fn certificate_key(&self) -> Option<&'a str> {
+        self.opts
+            .certificate_key
+            .as_deref()
+            .filter(|_| !self.skip("upload-certs"))
     }
 
-    let upload = opts
-        .certificate_key
-        .as_ref()
-        .filter(|_| !skip("upload-certs"));
-    if let Some(key) = upload {
-        println!("[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace");
-        crate::copycerts::upload(&client, &pki_dir, key).await?;
-        println!("[upload-certs] Using certificate key:\n{key}");
+    fn outcome(&self) -> Result<Outcome, Error> {
+        let ca_hash = discovery::ca_cert_hash(&self.ca_pem()?).unwrap_or_default();
+        Ok(Outcome {
+            token: self.token.clone(),
+            join_command: join_command(&self.cfg.endpoint(), &self.token, &ca_hash, true),
+            ca_hash,
+            apiserver_healthy_after: self.healthy_after,
+        })
     }
 
-    if !skip("addon") {
-        for name in crate::addons::apply(&client, cfg).await? {
-            println!("[addons] Applied essential addon: {name}");
+    /// Runs `phase`, its parts that `want` names.
+    async fn phase(&mut self, phase: &str, want: &dyn Fn(&str) -> bool) -> Result<(), Error> {
+        let cfg = self.cfg;
+        let paths = &cfg.paths;
+        if phase == FIRST_API_PHASE
+            || PHASES
+                .iter()
+                .position(|(p, _)| *p == phase)
+                .zip(PHASES.iter().position(|(p, _)| *p == FIRST_API_PHASE))
+                .is_some_and(|(at, first)| at > first)
+        {
+            self.start_written()?;
+        }
+        match phase {
+            "preflight" => preflight(cfg)?,
+            "certs" => {
+                let pki_dir = paths.pki_dir();
+                println!(
+                    "[certs] Using certificateDir folder {:?}",
+                    pki_dir.display().to_string()
+                );
+                let want = |p: &str| self.part(want, phase, p);
+                for done in pki::write_selected(&pki_dir, &cfg.identity(), &want)? {
+                    match done {
+                        pki::Outcome::Generated(n) if n == "sa" => {
+                            println!("[certs] Generating \"sa\" key and public key")
+                        }
+                        pki::Outcome::Generated(n) => {
+                            println!("[certs] Generating {n:?} certificate and key")
+                        }
+                        pki::Outcome::Existing(n) => {
+                            println!("[certs] Using existing {n} certificate and key on disk")
+                        }
+                    }
+                }
+            }
+            "kubeconfig" => {
+                println!(
+                    "[kubeconfig] Using kubeconfig folder {:?}",
+                    paths.kubernetes_dir().display().to_string()
+                );
+                let want = |p: &str| self.part(want, phase, p);
+                for (file, written) in kubeconfig::write_missing_selected(cfg, &want)? {
+                    if written {
+                        println!("[kubeconfig] Writing {file:?} kubeconfig file");
+                    } else {
+                        let path = paths.kubeconfig(file).display().to_string();
+                        println!("[kubeconfig] Using existing kubeconfig file: {path:?}");
+                    }
+                }
+            }
+            "etcd" => {
+                println!(
+                    "[etcd] Creating the unit for local etcd in {:?}",
+                    paths.units_dir().display().to_string()
+                );
+                let unit = controlplane::etcd(cfg, &controlplane::etcd_member(cfg), "new");
+                self.write_unit(unit)?;
+            }
+            "control-plane" => {
+                println!(
+                    "[control-plane] Using unit folder {:?}",
+                    paths.units_dir().display().to_string()
+                );
+                for (part, unit) in [
+                    ("apiserver", controlplane::apiserver(cfg)),
+                    ("controller-manager", controlplane::controller_manager(cfg)),
+                    ("scheduler", controlplane::scheduler(cfg)),
+                ] {
+                    if self.part(want, phase, part) {
+                        println!("[control-plane] Creating unit for {:?}", unit.name);
+                        self.write_unit(unit)?;
+                    }
+                }
+            }
+            "kubelet-start" => {
+                let config = paths.kubelet_dir().join("config.yaml");
+                println!(
+                    "[kubelet-start] Writing kubelet configuration to file {:?}",
+                    config.display().to_string()
+                );
+                let local = kubelet::local_configuration(cfg, &kubelet::configuration(cfg))?;
+                pki::write_file(&config, local.as_bytes(), false)?;
+                self.write_unit(kubelet::unit(cfg, false))?;
+            }
+            "wait-control-plane" => {
+                println!(
+                    "[api-check] Waiting for a healthy API server. This can take up to {:?}",
+                    self.opts.timeout
+                );
+                let client = self.client().await?;
+                let server = format!("https://{}", cfg.endpoint());
+                let took = apiclient::wait_healthy(&client, &server, self.opts.timeout).await?;
+                let since_start = self.started.map(|s| s.elapsed()).unwrap_or(took);
+                println!("[api-check] The API server is healthy after {took:?} (control plane started {since_start:?} ago)");
+                self.healthy_after = Some(since_start);
+            }
+            "upload-config" => {
+                let client = self.client().await?;
+                if self.part(want, phase, "kubeadm") {
+                    println!("[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace");
+                    upload_config(&client, cfg).await?;
+                    crate::etcd::record_endpoints(&client, &[controlplane::etcd_client_url(cfg)])
+                        .await?;
+                }
+                if self.part(want, phase, "kubelet") {
+                    println!("[kubelet] Creating a ConfigMap \"kubelet-config\" in namespace kube-system with the configuration for the kubelets in the cluster");
+                    kubelet::upload(&client, cfg).await?;
+                }
+            }
+            // Without a kubelet no Node registers to be marked.
+            "mark-control-plane" if !self.skip("kubelet-start") => {
+                let client = self.client().await?;
+                mark_control_plane(&client, cfg, self.opts.timeout).await?;
+            }
+            "mark-control-plane" => {}
+            "bootstrap-token" => {
+                let client = self.client().await?;
+                let token = self.token.clone();
+                println!("[bootstrap-token] Using token: {token}");
+                println!("[bootstrap-token] Configuring bootstrap tokens, cluster-info ConfigMap, RBAC Roles");
+                let topts = bootstraptoken::Options {
+                    ttl: self.opts.token_ttl,
+                    description: bootstraptoken::INIT_DESCRIPTION.into(),
+                    ..bootstraptoken::Options::default()
+                };
+                bootstraptoken::create(&client, &token, &topts).await?;
+                println!("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to get nodes");
+                println!("[bootstrap-token] Configured RBAC rules to allow Node Bootstrap tokens to post CSRs in order for nodes to get long term certificate credentials");
+                println!("[bootstrap-token] Configured RBAC rules to allow the csrapprover controller automatically approve CSRs from a Node Bootstrap Token");
+                println!("[bootstrap-token] Configured RBAC rules to allow certificate rotation for all node client certificates in the cluster");
+                bootstraptoken::apply_rbac(&client, &bootstraptoken::node_bootstrap_rbac()).await?;
+                println!("[bootstrap-token] Creating the \"cluster-info\" ConfigMap in the \"kube-public\" namespace");
+                let server = format!("https://{}", cfg.endpoint());
+                create_cluster_info(&client, &server, &self.ca_pem()?).await?;
+            }
+            "upload-certs" => {
+                if let Some(key) = self.certificate_key() {
+                    let client = self.client().await?;
+                    println!("[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace");
+                    crate::copycerts::upload(&client, &paths.pki_dir(), key).await?;
+                    println!("[upload-certs] Using certificate key:\n{key}");
+                }
+            }
+            "addon" => {
+                let client = self.client().await?;
+                for name in crate::addons::apply(&client, cfg).await? {
+                    println!("[addons] Applied essential addon: {name}");
+                }
+            }
+            "show-join-command" => {
+                let join = self.outcome()?.join_command;
+                print!("{}", success_message(cfg, &join, self.certificate_key()));
+            }
+            other => return Err(unknown_phase(other, None)),
+        }
+        Ok(())
+    }
+}
+
+/// The `preflight` phase: the binaries are there, no control plane of
+/// ours runs here.
+fn preflight(cfg: &Config) -> Result<(), Error> {
+    println!("[preflight] Running pre-flight checks");
+    for bin in ["apiserver", "controller-manager", "scheduler"] {
+        if !cfg.binary(bin).exists() {
+            return Err(Error::Preflight(format!(
+                "{} is missing (--binaries-dir)",
+                cfg.binary(bin).display()
+            )));
         }
     }
-
-    let ca_hash = discovery::ca_cert_hash(&ca_pem).unwrap_or_default();
-    let join = join_command(&cfg.endpoint(), &token, &ca_hash, true);
-    if !skip("show-join-command") {
-        print!(
-            "{}",
-            success_message(cfg, &join, upload.map(String::as_str))
-        );
+    if supervisor_running(cfg) {
+        return Err(Error::Preflight(
+            "a control plane started by kubeadm is running here; run \"kubeadm reset\" first"
+                .into(),
+        ));
     }
-    Ok(Outcome {
-        token,
-        ca_hash,
-        apiserver_healthy_after: healthy_after,
-        join_command: join,
-    })
+    Ok(())
 }
 
 fn supervisor_running(cfg: &Config) -> bool {
-    let Ok(text) = std::fs::read_to_string(supervisor::pid_file(&cfg.paths)) else {
-        return false;
-    };
-    text.trim()
-        .parse::<i32>()
-        .map(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
-        .unwrap_or(false)
+    supervisor::running(&cfg.paths)
 }
 
 /// Starts `units` as `cfg.runner` says.
@@ -421,16 +574,6 @@ pub async fn create_cluster_info(
     Ok(())
 }
 
-/// Upstream's taint of a control-plane node: no workloads but those that
-/// tolerate it.
-fn control_plane_taint() -> Taint {
-    Taint {
-        key: "node-role.kubernetes.io/control-plane".into(),
-        effect: "NoSchedule".into(),
-        ..Default::default()
-    }
-}
-
 /// The `mark-control-plane` phase (of `init`, and of `join
 /// --control-plane`): labels this node as control plane and adds its
 /// taints (InitConfiguration's `nodeRegistration.taints`, by default the
@@ -442,17 +585,8 @@ pub(crate) async fn mark_control_plane(
 ) -> Result<(), Error> {
     let node = cfg.node_name.as_str();
     println!("[mark-control-plane] Marking the node {node} as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]");
-    let want = cfg
-        .taints
-        .clone()
-        .unwrap_or_else(|| vec![control_plane_taint()]);
-    let shown: Vec<String> = want
-        .iter()
-        .map(|t| match &t.value {
-            Some(v) => format!("{}={v}:{}", t.key, t.effect),
-            None => format!("{}:{}", t.key, t.effect),
-        })
-        .collect();
+    let want = cfg.node_taints(true);
+    let shown: Vec<String> = want.iter().map(crate::config::taint_text).collect();
     println!(
         "[mark-control-plane] Marking the node {node} as control-plane by adding the taints [{}]",
         shown.join(" ")

@@ -21,8 +21,13 @@ use crate::{apiclient, controlplane, discovery, kubeconfig, kubelet, pki, Error}
 pub struct Options {
     /// The control-plane endpoint, `host:port`.
     pub endpoint: String,
-    /// `--token` (or `--discovery-token`).
+    /// `--discovery-token` (or `--token`): checks the signed
+    /// `cluster-info`.
     pub token: Token,
+    /// `--tls-bootstrap-token` (or `--token`): the kubelet's credential in
+    /// `bootstrap-kubelet.conf`, and this join's until the node has its
+    /// own.
+    pub tls_bootstrap_token: Token,
     /// `--discovery-token-ca-cert-hash`.
     pub ca_hashes: Vec<String>,
     /// `--discovery-token-unsafe-skip-ca-verification`.
@@ -87,7 +92,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
 
     if opts.control_plane {
         let client = apiclient::from_text(
-            &bootstrap_kubeconfig(&info, &opts.token),
+            &bootstrap_kubeconfig(&info, &opts.tls_bootstrap_token),
             "the bootstrap token",
         )
         .await?;
@@ -97,7 +102,7 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
                 .await
                 .map_err(|e| match e {
                     crate::copycerts::Error::Api(apiclient::Error::Kube(k)) => {
-                        refused(k, &opts.token)
+                        refused(k, &opts.tls_bootstrap_token)
                     }
                     e => e.into(),
                 })?;
@@ -105,24 +110,24 @@ pub async fn run(cfg: &Config, opts: &Options) -> Result<(), Error> {
         let cfg = with_stored_configuration(cfg, &client)
             .await
             .map_err(|e| match e {
-                Error::Api(apiclient::Error::Kube(k)) => refused(k, &opts.token),
+                Error::Api(apiclient::Error::Kube(k)) => refused(k, &opts.tls_bootstrap_token),
                 e => e,
             })?;
         return join_control_plane(&cfg, opts, &info).await;
     }
 
     // From here on the token is the credential: the apiserver checks it.
-    let bootstrap = bootstrap_kubeconfig(&info, &opts.token);
+    let bootstrap = bootstrap_kubeconfig(&info, &opts.tls_bootstrap_token);
     let client = apiclient::from_text(&bootstrap, "bootstrap-kubelet.conf").await?;
     println!("[preflight] Reading configuration from the \"kubelet-config\" ConfigMap in the kube-system namespace");
     let config = kubelet::download(&client)
         .await
-        .map_err(|e| refused(e, &opts.token))?;
+        .map_err(|e| refused(e, &opts.tls_bootstrap_token))?;
     let nodes: Api<Node> = Api::all(client.clone());
     if let Some(node) = nodes
         .get_opt(&cfg.node_name)
         .await
-        .map_err(|e| refused(e, &opts.token))?
+        .map_err(|e| refused(e, &opts.tls_bootstrap_token))?
     {
         let ready = node
             .status

@@ -185,11 +185,23 @@ pub fn write(
 /// for the control-plane endpoint. Returns each file with whether it was
 /// written now.
 pub fn write_missing(cfg: &crate::config::Config) -> Result<Vec<(&'static str, bool)>> {
+    write_missing_selected(cfg, &|_| true)
+}
+
+/// [`write_missing`] for the files `want` names by upstream's phase name
+/// (`init phase kubeconfig admin`: `admin.conf`).
+pub fn write_missing_selected(
+    cfg: &crate::config::Config,
+    want: &dyn Fn(&str) -> bool,
+) -> Result<Vec<(&'static str, bool)>> {
     let (dir, pki_dir) = (cfg.paths.kubernetes_dir(), cfg.paths.pki_dir());
     let server = format!("https://{}", cfg.endpoint());
     let local = format!("https://{}", cfg.local_endpoint());
     let mut done = Vec::new();
-    for spec in SPECS {
+    for spec in SPECS
+        .into_iter()
+        .filter(|s| want(s.file.trim_end_matches(".conf")))
+    {
         if dir.join(spec.file).exists() {
             done.push((spec.file, false));
             continue;

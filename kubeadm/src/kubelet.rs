@@ -147,6 +147,13 @@ pub fn unit(cfg: &Config, bootstrap: bool) -> Unit {
         format!("--node-ip={}", cfg.advertise_address),
         format!("--port={}", cfg.kubelet_port),
     ]);
+    // Set when the Node is created: a node may not change its own taints
+    // later (upstream's kubeadm-flags.env carries the same flag).
+    let taints = cfg.node_taints(!bootstrap);
+    if !taints.is_empty() {
+        let shown: Vec<String> = taints.iter().map(crate::config::taint_text).collect();
+        exec.push(format!("--register-with-taints={}", shown.join(",")));
+    }
     Unit {
         name: "kubelet".into(),
         description: "kubelet: the Kubernetes node agent".into(),

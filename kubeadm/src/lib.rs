@@ -7,7 +7,7 @@
 //!   `cluster-info` ConfigMap);
 //! - [`join`]: a node joins through token [`discovery`] and the kubelet's
 //!   TLS bootstrap;
-//! - [`token`], [`certs`], [`reset`]: the day-2 commands;
+//! - [`token`], [`certs`], [`reset`], [`upgrade`]: the day-2 commands;
 //! - [`supervisor`]: runs the units as processes where systemd is not
 //!   used (tests, network-namespace machines);
 //! - [`paths`]: every file's place, under `--host-root`;
@@ -33,6 +33,7 @@ pub mod pki;
 pub mod reset;
 pub mod supervisor;
 pub mod token;
+pub mod upgrade;
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]

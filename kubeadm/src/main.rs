@@ -21,10 +21,12 @@ struct Cli {
     command: Command,
 }
 
+// `init` carries its flags twice (itself and `init phase`); parsed once.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run this command in order to set up the Kubernetes control plane.
-    Init(InitFlags),
+    Init(InitCommand),
     /// Run this on any machine you wish to join an existing cluster.
     Join(JoinFlags),
     /// Manage bootstrap tokens.
@@ -33,6 +35,11 @@ enum Command {
     /// Commands related to handling kubernetes certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Upgrade your cluster smoothly to a newer version with this command
+    /// (here: restart this node's control plane and kubelet on new
+    /// binaries).
+    #[command(subcommand)]
+    Upgrade(UpgradeCommand),
     /// Performs a best effort revert of changes made to this host by
     /// 'kubeadm init' or 'kubeadm join'.
     Reset(ResetFlags),
@@ -103,6 +110,35 @@ struct MachineFlags {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct InitCommand {
+    #[command(subcommand)]
+    sub: Option<InitSub>,
+    #[command(flatten)]
+    flags: InitFlags,
+}
+
+#[derive(Debug, Subcommand)]
+enum InitSub {
+    /// Use this command to invoke single phase of the init workflow:
+    /// preflight, certs, kubeconfig, etcd, control-plane, kubelet-start,
+    /// wait-control-plane, upload-config, mark-control-plane,
+    /// bootstrap-token, upload-certs, addon, show-join-command.
+    Phase(PhaseFlags),
+}
+
+#[derive(Debug, Args)]
+struct PhaseFlags {
+    /// The phase (upstream's names).
+    phase: String,
+    /// Its part, or `all` (certs, kubeconfig, etcd, control-plane,
+    /// upload-config).
+    part: Option<String>,
+    #[command(flatten)]
+    flags: InitFlags,
+}
+
+#[derive(Debug, Args)]
 struct InitFlags {
     #[command(flatten)]
     machine: MachineFlags,
@@ -145,8 +181,9 @@ struct InitFlags {
 
 #[derive(Debug, Args)]
 struct JoinFlags {
-    /// The control-plane endpoint, HOST:PORT.
-    endpoint: String,
+    /// The control-plane endpoint, HOST:PORT (with --config: the
+    /// JoinConfiguration's discovery.bootstrapToken.apiServerEndpoint).
+    endpoint: Option<String>,
     #[command(flatten)]
     machine: MachineFlags,
     /// Use this token for both discovery-token and tls-bootstrap-token.
@@ -156,6 +193,10 @@ struct JoinFlags {
     /// information fetched from the API server.
     #[arg(long)]
     discovery_token: Option<String>,
+    /// Specify the token used to temporarily authenticate with the
+    /// Kubernetes Control Plane while joining the node.
+    #[arg(long)]
+    tls_bootstrap_token: Option<String>,
     /// For token-based discovery, validate that the root CA public key
     /// matches this hash (format: "sha256:<hex>").
     #[arg(long, value_delimiter = ',')]
@@ -175,6 +216,10 @@ struct JoinFlags {
     /// How long discovery and the TLS bootstrap may take.
     #[arg(long, default_value = "5m0s")]
     timeout: String,
+    /// Path to a kubeadm configuration file with a JoinConfiguration
+    /// (kubeadm.k8s.io/v1beta4; docs/install.md).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +294,31 @@ enum CertsCommand {
         #[command(flatten)]
         root: RootFlag,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum UpgradeCommand {
+    /// Upgrade the Kubernetes control plane on this (first) control-plane
+    /// node to the binaries of --binaries-dir.
+    Apply(UpgradeFlags),
+    /// Upgrade commands for a node in the cluster (another control-plane
+    /// node or a worker): the same restart on new binaries.
+    Node(UpgradeFlags),
+}
+
+#[derive(Debug, Args)]
+struct UpgradeFlags {
+    /// The version upgraded to, as upstream's apply takes it (shown only:
+    /// the binaries are those of --binaries-dir).
+    version: Option<String>,
+    #[command(flatten)]
+    root: RootFlag,
+    /// (ours) The directory of the new binaries.
+    #[arg(long)]
+    binaries_dir: PathBuf,
+    /// How long the restarted API server may take to be healthy.
+    #[arg(long, default_value = "4m0s")]
+    timeout: String,
 }
 
 #[derive(Debug, Args)]
@@ -333,7 +403,7 @@ fn machine_config(m: &MachineFlags) -> anyhow::Result<Config> {
 /// The flags of `init` that set what an InitConfiguration or
 /// ClusterConfiguration sets: upstream refuses them beside such a file
 /// ("can not mix '--config' with arguments"), so no setting has two values.
-const NOT_WITH_CONFIG: [(&str, &str); 10] = [
+const INIT_NOT_WITH_CONFIG: [(&str, &str); 10] = [
     ("patches", "patches"),
     ("control_plane_endpoint", "control-plane-endpoint"),
     ("pod_network_cidr", "pod-network-cidr"),
@@ -346,78 +416,186 @@ const NOT_WITH_CONFIG: [(&str, &str); 10] = [
     ("token_ttl", "token-ttl"),
 ];
 
-fn refuse_mixing(init: Option<&clap::ArgMatches>) -> anyhow::Result<()> {
-    let Some(m) = init else { return Ok(()) };
-    let given: Vec<&str> = NOT_WITH_CONFIG
+/// The flags (and the endpoint argument) of `join` that set what a
+/// JoinConfiguration sets; `--node-name` and `--skip-phases` mix, as
+/// upstream's.
+const JOIN_NOT_WITH_CONFIG: [(&str, &str); 11] = [
+    ("endpoint", "endpoint"),
+    ("patches", "patches"),
+    ("token", "token"),
+    ("discovery_token", "discovery-token"),
+    ("tls_bootstrap_token", "tls-bootstrap-token"),
+    (
+        "discovery_token_ca_cert_hash",
+        "discovery-token-ca-cert-hash",
+    ),
+    (
+        "discovery_token_unsafe_skip_ca_verification",
+        "discovery-token-unsafe-skip-ca-verification",
+    ),
+    ("control_plane", "control-plane"),
+    ("certificate_key", "certificate-key"),
+    ("advertise_address", "apiserver-advertise-address"),
+    ("bind_port", "apiserver-bind-port"),
+];
+
+fn refuse_mixing(
+    command: Option<&clap::ArgMatches>,
+    flags: &[(&str, &str)],
+    kinds: &str,
+) -> anyhow::Result<()> {
+    let Some(m) = command else { return Ok(()) };
+    let given: Vec<&str> = flags
         .iter()
         .filter(|(id, _)| m.value_source(id) == Some(clap::parser::ValueSource::CommandLine))
         .map(|(_, flag)| *flag)
         .collect();
     anyhow::ensure!(
         given.is_empty(),
-        "can not mix '--config' with arguments [{}]: set them in the InitConfiguration or ClusterConfiguration",
+        "can not mix '--config' with arguments [{}]: set them in the {kinds}",
         given.join(" ")
     );
     Ok(())
 }
 
+/// Reads `--config`, warning of the documents the other command reads.
+fn read_config(
+    path: Option<&std::path::Path>,
+    command: &str,
+) -> anyhow::Result<Option<kubeadm::configfile::File>> {
+    let Some(path) = path else { return Ok(None) };
+    let file = kubeadm::configfile::read(path)?;
+    for kind in file.ignored_by(command) {
+        eprintln!("[config] WARNING: Ignored configuration document with kind {kind:?}: \"kubeadm {command}\" does not read it");
+    }
+    Ok(Some(file))
+}
+
+/// The node and the options of a `join`, from its flags or from the
+/// JoinConfiguration of `--config` (the same node either way).
+fn join_settings(
+    mut f: JoinFlags,
+    matches: Option<&clap::ArgMatches>,
+) -> anyhow::Result<(Config, kubeadm::join::Options)> {
+    let timeout = parse_duration(&f.timeout)?;
+    let file = read_config(f.config.as_deref(), "join")?;
+    if let Some(file) = file {
+        let join = file
+            .join
+            .context("--config: the file has no JoinConfiguration")?;
+        refuse_mixing(matches, &JOIN_NOT_WITH_CONFIG, "JoinConfiguration")?;
+        let s = join.settings().map_err(anyhow::Error::msg)?;
+        f.machine.advertise_address = s.address;
+        let mut cfg = machine_config(&f.machine)?;
+        cfg.control_plane_endpoint = Some(s.endpoint.clone());
+        join.apply(&mut cfg);
+        let mut skip_phases = f.machine.skip_phases;
+        skip_phases.extend(s.skip_phases);
+        let opts = kubeadm::join::Options {
+            endpoint: s.endpoint,
+            token: Token::parse(&s.discovery_token)?,
+            tls_bootstrap_token: Token::parse(&s.tls_bootstrap_token)?,
+            ca_hashes: s.ca_hashes,
+            skip_ca_verification: s.skip_ca_verification,
+            skip_phases,
+            control_plane: s.control_plane,
+            certificate_key: s.certificate_key,
+            timeout,
+        };
+        return Ok((cfg, opts));
+    }
+    let endpoint = f
+        .endpoint
+        .context("the control-plane endpoint HOST:PORT (or --config) is required")?;
+    let discovery = f
+        .discovery_token
+        .or(f.token.clone())
+        .context("--token or --discovery-token is required")?;
+    let tls = f
+        .tls_bootstrap_token
+        .or(f.token)
+        .unwrap_or_else(|| discovery.clone());
+    let mut cfg = machine_config(&f.machine)?;
+    cfg.control_plane_endpoint = Some(endpoint.clone());
+    let opts = kubeadm::join::Options {
+        endpoint,
+        token: Token::parse(&discovery)?,
+        tls_bootstrap_token: Token::parse(&tls)?,
+        ca_hashes: f.discovery_token_ca_cert_hash,
+        skip_ca_verification: f.discovery_token_unsafe_skip_ca_verification,
+        skip_phases: f.machine.skip_phases,
+        control_plane: f.control_plane,
+        certificate_key: f.certificate_key,
+        timeout,
+    };
+    Ok((cfg, opts))
+}
+
+/// The node and the options of an `init` (or one of its phases), from
+/// its flags and `--config`.
+fn init_settings(
+    mut f: InitFlags,
+    matches: Option<&clap::ArgMatches>,
+) -> anyhow::Result<(Config, kubeadm::init::Options)> {
+    let file = read_config(f.config.as_deref(), "init")?;
+    if let Some(file) = file
+        .as_ref()
+        .filter(|f| f.init.is_some() || f.cluster.is_some())
+    {
+        refuse_mixing(
+            matches,
+            &INIT_NOT_WITH_CONFIG,
+            "InitConfiguration or ClusterConfiguration",
+        )?;
+        // The file may say the address (no default route needed).
+        if let Some(init) = &file.init {
+            f.machine.advertise_address = f
+                .machine
+                .advertise_address
+                .or(init.local_api_endpoint.advertise_address);
+        }
+    }
+    let mut cfg = machine_config(&f.machine)?;
+    cfg.control_plane_endpoint = f.control_plane_endpoint;
+    cfg.pod_network_cidr = f.pod_network_cidr;
+    cfg.service_cidr = f.service_cidr;
+    cfg.dns_domain = f.service_dns_domain;
+    cfg.extra_sans = f.apiserver_cert_extra_sans;
+    if let Some(file) = &file {
+        file.apply(&mut cfg);
+    }
+    let opts = kubeadm::init::Options {
+        token: f.token.as_deref().map(Token::parse).transpose()?,
+        token_ttl: ttl(&f.token_ttl)?,
+        skip_phases: f.machine.skip_phases,
+        timeout: Duration::from_secs(240),
+        certificate_key: f.upload_certs.then(|| {
+            f.certificate_key
+                .clone()
+                .unwrap_or_else(kubeadm::copycerts::generate_key)
+        }),
+    };
+    Ok((cfg, opts))
+}
+
 async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
     match cli.command {
-        Command::Init(mut f) => {
-            let file = f
-                .config
-                .as_deref()
-                .map(kubeadm::configfile::read)
-                .transpose()?;
-            if let Some(file) = file.as_ref().filter(|f| f.has_kubeadm_kinds()) {
-                refuse_mixing(matches.subcommand_matches("init"))?;
-                // The file may say the address (no default route needed).
-                if let Some(init) = &file.init {
-                    f.machine.advertise_address = f
-                        .machine
-                        .advertise_address
-                        .or(init.local_api_endpoint.advertise_address);
-                }
-            }
-            let mut cfg = machine_config(&f.machine)?;
-            cfg.control_plane_endpoint = f.control_plane_endpoint;
-            cfg.pod_network_cidr = f.pod_network_cidr;
-            cfg.service_cidr = f.service_cidr;
-            cfg.dns_domain = f.service_dns_domain;
-            cfg.extra_sans = f.apiserver_cert_extra_sans;
-            if let Some(file) = &file {
-                file.apply(&mut cfg);
-            }
-            let opts = kubeadm::init::Options {
-                token: f.token.as_deref().map(Token::parse).transpose()?,
-                token_ttl: ttl(&f.token_ttl)?,
-                skip_phases: f.machine.skip_phases,
-                timeout: Duration::from_secs(240),
-                certificate_key: f.upload_certs.then(|| {
-                    f.certificate_key
-                        .clone()
-                        .unwrap_or_else(kubeadm::copycerts::generate_key)
-                }),
-            };
+        Command::Init(InitCommand { sub: None, flags }) => {
+            let (cfg, opts) = init_settings(flags, matches.subcommand_matches("init"))?;
             kubeadm::init::run(&cfg, &opts).await?;
         }
+        Command::Init(InitCommand {
+            sub: Some(InitSub::Phase(p)),
+            ..
+        }) => {
+            let m = matches
+                .subcommand_matches("init")
+                .and_then(|m| m.subcommand_matches("phase"));
+            let (cfg, opts) = init_settings(p.flags, m)?;
+            kubeadm::init::run_phase(&cfg, &opts, &p.phase, p.part.as_deref()).await?;
+        }
         Command::Join(f) => {
-            let token = f
-                .discovery_token
-                .or(f.token)
-                .context("--token or --discovery-token is required")?;
-            let mut cfg = machine_config(&f.machine)?;
-            cfg.control_plane_endpoint = Some(f.endpoint.clone());
-            let opts = kubeadm::join::Options {
-                endpoint: f.endpoint,
-                token: Token::parse(&token)?,
-                ca_hashes: f.discovery_token_ca_cert_hash,
-                skip_ca_verification: f.discovery_token_unsafe_skip_ca_verification,
-                skip_phases: f.machine.skip_phases,
-                control_plane: f.control_plane,
-                certificate_key: f.certificate_key,
-                timeout: parse_duration(&f.timeout)?,
-            };
+            let (cfg, opts) = join_settings(f, matches.subcommand_matches("join"))?;
             kubeadm::join::run(&cfg, &opts).await?;
         }
         Command::Token(TokenCommand::Create(f)) => {
@@ -460,6 +638,20 @@ async fn run(cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
             }
             println!("\nDone renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler and etcd, so that they can use the new certificates.");
         }
+        Command::Upgrade(UpgradeCommand::Apply(f) | UpgradeCommand::Node(f)) => {
+            if let Some(v) = &f.version {
+                println!(
+                    "[upgrade] Upgrading to {v:?} with the binaries of {}",
+                    f.binaries_dir.display()
+                );
+            }
+            kubeadm::upgrade::run(
+                &Paths::new(&f.root.host_root),
+                &f.binaries_dir,
+                parse_duration(&f.timeout)?,
+            )
+            .await?;
+        }
         Command::Reset(f) => {
             if !f.force {
                 use std::io::{BufRead, Write};
@@ -497,5 +689,195 @@ async fn main() {
         }
         eprintln!("error execution phase: {text}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOKEN: &str = "abcdef.0123456789abcdef";
+
+    /// The node and options of `kubeadm join ARGS`.
+    fn join(args: &[&str]) -> anyhow::Result<(Config, kubeadm::join::Options)> {
+        let mut all = vec!["kubeadm", "join"];
+        all.extend_from_slice(args);
+        let matches = Cli::command().try_get_matches_from(all)?;
+        let Command::Join(f) = Cli::from_arg_matches(&matches)?.command else {
+            panic!("not a join");
+        };
+        join_settings(f, matches.subcommand_matches("join"))
+    }
+
+    /// Config and options compared whole; the kubelet's flags as a set
+    /// (a kubeletExtraArgs flag comes after kubeadm's).
+    fn same_node(a: &(Config, kubeadm::join::Options), b: &(Config, kubeadm::join::Options)) {
+        let flags = |c: &Config, worker: bool| {
+            let mut f = kubeadm::kubelet::unit(c, worker).exec;
+            f.sort();
+            f
+        };
+        assert_eq!(flags(&a.0, true), flags(&b.0, true));
+        let (mut ca, mut cb) = (a.0.clone(), b.0.clone());
+        ca.extra_args.kubelet.clear();
+        cb.extra_args.kubelet.clear();
+        assert_eq!(format!("{ca:?}"), format!("{cb:?}"));
+        assert_eq!(format!("{:?}", a.1), format!("{:?}", b.1));
+    }
+
+    #[test]
+    fn join_configuration_gives_the_node_the_flags_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("join.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+nodeRegistration:
+  name: w1
+  kubeletExtraArgs: [{{name: node-ip, value: 10.0.0.2}}]
+discovery:
+  bootstrapToken:
+    token: {TOKEN}
+    apiServerEndpoint: 10.0.0.1:6443
+    caCertHashes: [sha256:aa]
+skipPhases: [preflight]
+patches: {{directory: /etc/kubeadm/patches}}
+"
+            ),
+        )
+        .unwrap();
+        let by_flags = join(&[
+            "10.0.0.1:6443",
+            "--token",
+            TOKEN,
+            "--discovery-token-ca-cert-hash",
+            "sha256:aa",
+            "--node-name",
+            "w1",
+            "--apiserver-advertise-address",
+            "10.0.0.2",
+            "--patches",
+            "/etc/kubeadm/patches",
+            "--skip-phases",
+            "preflight",
+        ])
+        .unwrap();
+        let by_file = join(&["--config", file.to_str().unwrap()]).unwrap();
+        same_node(&by_flags, &by_file);
+        assert!(by_file.0.node_taints(false).is_empty());
+
+        // A control plane, and a separate TLS bootstrap token.
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken: {{token: {TOKEN}, apiServerEndpoint: 'cp:6443', unsafeSkipCAVerification: true}}
+  tlsBootstrapToken: 123456.0123456789abcdef
+controlPlane:
+  localAPIEndpoint: {{advertiseAddress: 10.0.0.3, bindPort: 7443}}
+  certificateKey: 'k1'
+nodeRegistration:
+  taints: [{{key: dedicated, value: infra, effect: NoExecute}}]
+"
+            ),
+        )
+        .unwrap();
+        let by_file = join(&["--config", file.to_str().unwrap(), "--node-name", "cp2"]).unwrap();
+        let by_flags = join(&[
+            "cp:6443",
+            "--discovery-token",
+            TOKEN,
+            "--tls-bootstrap-token",
+            "123456.0123456789abcdef",
+            "--discovery-token-unsafe-skip-ca-verification",
+            "--control-plane",
+            "--certificate-key",
+            "k1",
+            "--apiserver-advertise-address",
+            "10.0.0.3",
+            "--apiserver-bind-port",
+            "7443",
+            "--node-name",
+            "cp2",
+        ])
+        .unwrap();
+        assert_eq!(by_file.0.bind_port, 7443);
+        assert!(by_file.1.control_plane);
+        assert_eq!(
+            by_file.0.node_taints(true)[0].effect,
+            "NoExecute",
+            "the file's taints replace the control-plane taint"
+        );
+        let kubelet = kubeadm::kubelet::unit(&by_file.0, false).exec;
+        assert!(
+            kubelet.contains(&"--register-with-taints=dedicated=infra:NoExecute".to_string()),
+            "{kubelet:?}"
+        );
+        let mut untainted = by_file.clone();
+        untainted.0.taints = None;
+        same_node(&by_flags, &untainted);
+    }
+
+    #[test]
+    fn join_config_does_not_mix_with_the_flags_it_sets() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("join.yaml");
+        std::fs::write(&file, format!("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery:\n  bootstrapToken: {{token: {TOKEN}, apiServerEndpoint: 'cp:6443'}}\n")).unwrap();
+        let path = file.to_str().unwrap();
+        let err = join(&[
+            "cp:6443",
+            "--config",
+            path,
+            "--token",
+            TOKEN,
+            "--control-plane",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert_eq!(err, "can not mix '--config' with arguments [endpoint token control-plane]: set them in the JoinConfiguration");
+        // Upstream's allowed ones mix.
+        let err = join(&[
+            "--config",
+            path,
+            "--apiserver-advertise-address",
+            "10.0.0.9",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("[apiserver-advertise-address]"), "{err}");
+        let (cfg, opts) = join(&[
+            "--config",
+            path,
+            "--node-name",
+            "n9",
+            "--skip-phases",
+            "kubelet-start",
+        ])
+        .unwrap();
+        assert_eq!(cfg.node_name, "n9");
+        assert_eq!(opts.skip_phases, ["kubelet-start"]);
+        assert_eq!(opts.tls_bootstrap_token.to_string(), TOKEN);
+
+        std::fs::write(
+            &file,
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ndiscovery: {}\n",
+        )
+        .unwrap();
+        let err = join(&["--config", path]).unwrap_err().to_string();
+        assert!(
+            err.contains("discovery.bootstrapToken is required"),
+            "{err}"
+        );
+        std::fs::write(
+            &file,
+            "apiVersion: kubeadm.k8s.io/v1beta4\nkind: InitConfiguration\n",
+        )
+        .unwrap();
+        let err = join(&["--config", path]).unwrap_err().to_string();
+        assert!(err.contains("no JoinConfiguration"), "{err}");
     }
 }

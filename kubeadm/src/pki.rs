@@ -429,8 +429,34 @@ pub enum Outcome {
 /// present, so `join --control-plane` can bring them and `init` can run
 /// again.
 pub fn write_all(pki_dir: &Path, id: &Identity) -> Result<Vec<Outcome>> {
+    write_selected(pki_dir, id, &|_| true)
+}
+
+/// Upstream's names of the `certs` phase's parts (`init phase certs
+/// <name>`), in its order.
+pub const PHASE_NAMES: [&str; 11] = [
+    "ca",
+    "apiserver",
+    "apiserver-kubelet-client",
+    "front-proxy-ca",
+    "front-proxy-client",
+    "etcd-ca",
+    "etcd-server",
+    "etcd-peer",
+    "etcd-healthcheck-client",
+    "apiserver-etcd-client",
+    "sa",
+];
+
+/// [`write_all`] for the parts `want` names (by [`PHASE_NAMES`]); a leaf
+/// needs its CA on disk.
+pub fn write_selected(
+    pki_dir: &Path,
+    id: &Identity,
+    want: &dyn Fn(&str) -> bool,
+) -> Result<Vec<Outcome>> {
     let mut done = Vec::new();
-    for authority in Authority::ALL {
+    for authority in Authority::ALL.into_iter().filter(|a| want(a.name())) {
         let crt = pki_dir.join(format!("{}.crt", authority.base()));
         if crt.exists() {
             done.push(Outcome::Existing(authority.name().into()));
@@ -445,7 +471,7 @@ pub fn write_all(pki_dir: &Path, id: &Identity) -> Result<Vec<Outcome>> {
         )?;
         done.push(Outcome::Generated(authority.name().into()));
     }
-    for leaf in LEAVES {
+    for leaf in LEAVES.into_iter().filter(|l| want(l.name)) {
         if pki_dir.join(format!("{}.crt", leaf.base)).exists() {
             done.push(Outcome::Existing(leaf.name.into()));
             continue;
@@ -453,26 +479,32 @@ pub fn write_all(pki_dir: &Path, id: &Identity) -> Result<Vec<Outcome>> {
         write_leaf(pki_dir, &leaf, id)?;
         done.push(Outcome::Generated(leaf.name.into()));
     }
-    if pki_dir.join("sa.key").exists() {
-        done.push(Outcome::Existing("sa".into()));
-    } else {
-        let key = KeyPair::generate().map_err(|source| Error::Generate {
-            what: "sa".into(),
-            source,
-        })?;
-        write_file(
-            &pki_dir.join("sa.key"),
-            key.serialize_pem().as_bytes(),
-            true,
-        )?;
-        write_file(
-            &pki_dir.join("sa.pub"),
-            key.public_key_pem().as_bytes(),
-            false,
-        )?;
-        done.push(Outcome::Generated("sa".into()));
+    if want("sa") {
+        done.push(write_sa(pki_dir)?);
     }
     Ok(done)
+}
+
+/// The ServiceAccount key pair, unless present.
+fn write_sa(pki_dir: &Path) -> Result<Outcome> {
+    if pki_dir.join("sa.key").exists() {
+        return Ok(Outcome::Existing("sa".into()));
+    }
+    let key = KeyPair::generate().map_err(|source| Error::Generate {
+        what: "sa".into(),
+        source,
+    })?;
+    write_file(
+        &pki_dir.join("sa.key"),
+        key.serialize_pem().as_bytes(),
+        true,
+    )?;
+    write_file(
+        &pki_dir.join("sa.pub"),
+        key.public_key_pem().as_bytes(),
+        false,
+    )?;
+    Ok(Outcome::Generated("sa".into()))
 }
 
 /// Signs a new pair for `leaf` with its CA and writes it (over any old one).

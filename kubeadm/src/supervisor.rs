@@ -39,6 +39,17 @@ pub fn hold_file(paths: &Paths, unit: &str) -> PathBuf {
     paths.run_dir().join("hold").join(unit)
 }
 
+/// Whether the supervisor of `paths` runs.
+pub fn running(paths: &Paths) -> bool {
+    let Ok(text) = std::fs::read_to_string(pid_file(paths)) else {
+        return false;
+    };
+    text.trim()
+        .parse::<i32>()
+        .map(|p| Path::new(&format!("/proc/{p}")).exists())
+        .unwrap_or(false)
+}
+
 /// Starts `kubeadm supervise` (this same executable) detached.
 pub fn spawn(paths: &Paths) -> std::io::Result<u32> {
     use std::os::unix::process::CommandExt;

@@ -63,15 +63,20 @@ pub struct Options {
     pub anonymous_auth: Option<bool>,
     /// `--authorization-mode`.
     pub authorization_mode: Option<String>,
+    /// `--register-with-taints` (overrides `registerWithTaints`).
+    pub register_with_taints: Option<Vec<k8s_openapi::api::core::v1::Taint>>,
 }
 
 /// Builds the settings, the runtime and the client from the flags, then runs
 /// the node agent on a tokio runtime until the process is stopped.
 pub fn main(opts: Options) -> anyhow::Result<()> {
-    let file = match &opts.config {
+    let mut file = match &opts.config {
         Some(p) => FileConfig::load(p)?,
         None => FileConfig::default(),
     };
+    if let Some(taints) = &opts.register_with_taints {
+        file.register_with_taints = taints.clone();
+    }
     let mut rt_cfg = match &opts.config {
         Some(p) => crate::config::load_runtime_config(p)?,
         None => container_runtime::Config::default(),
@@ -233,11 +238,18 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         .and_then(|a| a.iter().find(|a| a.type_ == "InternalIP"))
         .map(|a| a.address.clone())
         .unwrap_or_else(|| "127.0.0.1".into());
+    let registered = node
+        .status
+        .as_ref()
+        .and_then(|s| s.addresses.clone())
+        .unwrap_or_default();
+    let (addresses_tx, addresses) = tokio::sync::watch::channel(registered);
     tokio::spawn(crate::node::run(
         client.clone(),
         cfg.clone(),
         runtime.clone(),
         eviction.clone(),
+        addresses_tx,
     ));
     // The serving certificate is asked for as soon as the Node has its
     // addresses, as upstream's kubelet, not when :10250 starts (after the
@@ -247,6 +259,7 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
             cert_dir: cfg.tls.cert_dir.clone(),
             node_name: cfg.node_name.clone(),
             client: client.clone(),
+            addresses,
         })
     });
 

@@ -128,6 +128,10 @@ pub struct FileConfig {
     /// housekeeping interval, 10 s; not an upstream field: tests shorten it).
     #[serde(with = "go_duration")]
     pub eviction_monitoring_period: Duration,
+    /// Taints the Node is created with (upstream's `registerWithTaints`;
+    /// `--register-with-taints` overrides): set at registration, since a
+    /// node may not change its own taints afterwards.
+    pub register_with_taints: Vec<k8s_openapi::api::core::v1::Taint>,
     /// Run the service proxy ([`crate::proxy`]).
     pub service_proxy: bool,
     /// Let the service proxy program iptables when the kubelet runs in the
@@ -315,6 +319,7 @@ impl Default for FileConfig {
             eviction_minimum_reclaim: BTreeMap::new(),
             eviction_pressure_transition_period: Duration::from_secs(300),
             eviction_monitoring_period: Duration::from_secs(10),
+            register_with_taints: Vec::new(),
             service_proxy: true,
             service_proxy_in_root_netns: false,
             masquerade_egress: true,
@@ -351,6 +356,32 @@ mod go_duration {
             _ => Err(serde::de::Error::custom("a duration like 10s")),
         }
     }
+}
+
+/// One taint of `--register-with-taints`: `key=value:Effect` or
+/// `key:Effect` (upstream's syntax, as `kubectl taint` writes it).
+pub fn parse_taint(text: &str) -> Result<k8s_openapi::api::core::v1::Taint, String> {
+    let (kv, effect) = text
+        .rsplit_once(':')
+        .ok_or_else(|| format!("invalid taint {text:?}: want key=value:Effect"))?;
+    if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) {
+        return Err(format!(
+            "invalid taint effect {effect:?} in {text:?}: NoSchedule, PreferNoSchedule or NoExecute"
+        ));
+    }
+    let (key, value) = match kv.split_once('=') {
+        Some((k, v)) => (k, Some(v.to_string())),
+        None => (kv, None),
+    };
+    if key.is_empty() {
+        return Err(format!("invalid taint {text:?}: no key"));
+    }
+    Ok(k8s_openapi::api::core::v1::Taint {
+        key: key.to_string(),
+        value,
+        effect: effect.to_string(),
+        ..Default::default()
+    })
 }
 
 /// Everything the node agent runs with.
@@ -456,6 +487,31 @@ pub fn load_runtime_config(path: &Path) -> Result<container_runtime::Config, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn register_with_taints_syntax() {
+        let t = parse_taint("dedicated=infra:NoSchedule").unwrap();
+        assert_eq!(
+            (t.key.as_str(), t.value.as_deref(), t.effect.as_str()),
+            ("dedicated", Some("infra"), "NoSchedule")
+        );
+        let t = parse_taint("node-role.kubernetes.io/control-plane:NoSchedule").unwrap();
+        assert_eq!(t.value, None);
+        assert!(parse_taint("a=b").is_err());
+        assert!(parse_taint("a=b:Sometimes").is_err());
+        assert!(parse_taint(":NoExecute").is_err());
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("k.yaml");
+        std::fs::write(
+            &p,
+            "registerWithTaints: [{key: a, value: b, effect: NoExecute}]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            FileConfig::load(&p).unwrap().register_with_taints[0].effect,
+            "NoExecute"
+        );
+    }
 
     #[test]
     fn file_defaults_and_durations() {

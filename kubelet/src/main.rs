@@ -61,6 +61,10 @@ struct Flags {
     /// `authorization.mode`).
     #[arg(long)]
     authorization_mode: Option<String>,
+    /// Taints the Node is registered with, `key=value:Effect` separated by
+    /// commas (overrides `registerWithTaints`).
+    #[arg(long, value_delimiter = ',', value_parser = kubelet::config::parse_taint)]
+    register_with_taints: Option<Vec<k8s_openapi::api::core::v1::Taint>>,
     /// State directory: sandboxes, containers, images.
     #[arg(long, global = true, env = "KUBELET_ROOT_DIR")]
     root_dir: Option<PathBuf>,
@@ -110,6 +114,7 @@ fn main() {
                 client_ca_file: flags.client_ca_file,
                 anonymous_auth: flags.anonymous_auth,
                 authorization_mode: flags.authorization_mode,
+                register_with_taints: flags.register_with_taints,
             };
             match kubelet::agent::main(opts) {
                 Ok(()) => 0,

@@ -35,6 +35,27 @@ struct Machine {
 
 const PREFIX: &str = "kubeadm-test-";
 
+/// The files of upstream's layout under `/etc/kubernetes` that init makes.
+const LAYOUT: [&str; 17] = [
+    "pki/ca.key",
+    "pki/apiserver.crt",
+    "pki/apiserver-kubelet-client.crt",
+    "pki/front-proxy-ca.crt",
+    "pki/front-proxy-client.crt",
+    "pki/etcd/ca.crt",
+    "pki/etcd/server.crt",
+    "pki/etcd/peer.crt",
+    "pki/etcd/healthcheck-client.crt",
+    "pki/apiserver-etcd-client.crt",
+    "pki/sa.key",
+    "pki/sa.pub",
+    "admin.conf",
+    "super-admin.conf",
+    "controller-manager.conf",
+    "scheduler.conf",
+    "kubelet.conf",
+];
+
 impl Machine {
     fn new() -> Machine {
         let base = std::env::temp_dir();
@@ -63,13 +84,21 @@ impl Machine {
 
     /// `kubeadm ARGS` with this machine's root, binaries and ports.
     fn kubeadm(&self, args: &[&str], machine_flags: bool) -> Output {
+        self.kubeadm_with(args, machine_flags, true)
+    }
+
+    /// `kubeadm ARGS`; `address`: with `--apiserver-advertise-address`
+    /// and `--apiserver-bind-port` (not beside a kubeadm `--config`).
+    fn kubeadm_with(&self, args: &[&str], machine_flags: bool, address: bool) -> Output {
         let mut cmd = Command::new(kubeadm_bin());
         cmd.args(args).arg("--host-root").arg(&self.root);
         if machine_flags {
             let bins = kubeadm_bin().parent().expect("target dir").to_path_buf();
             cmd.arg("--binaries-dir").arg(bins);
             cmd.args(["--control-plane-runner", "processes"]);
-            cmd.args(["--apiserver-advertise-address", "127.0.0.1"]);
+            if address {
+                cmd.args(["--apiserver-advertise-address", "127.0.0.1"]);
+            }
             for (flag, port) in [
                 "--apiserver-bind-port",
                 "--etcd-client-port",
@@ -80,6 +109,7 @@ impl Machine {
             ]
             .iter()
             .zip(self.ports)
+            .filter(|(f, _)| address || **f != "--apiserver-bind-port")
             {
                 cmd.arg(flag).arg(port.to_string());
             }
@@ -102,6 +132,17 @@ impl Machine {
 
     fn reset(&self) -> Output {
         self.kubeadm(&["reset", "--force"], false)
+    }
+
+    /// `reset`, which must succeed and stop every process of the machine.
+    fn reset_leaving_nothing_running(&self) {
+        let reset = self.reset();
+        assert!(reset.status.success(), "{}", text(&reset));
+        assert!(
+            self.processes().is_empty(),
+            "left running: {:?}",
+            self.processes()
+        );
     }
 
     /// Processes whose command line names this machine's root.
@@ -264,25 +305,7 @@ async fn init_token_discovery_and_reset() {
     assert_eq!(hash, openssl_pin(&ca), "init's hash is the CA's SPKI hash");
 
     // Every file of upstream's layout.
-    for f in [
-        "pki/ca.key",
-        "pki/apiserver.crt",
-        "pki/apiserver-kubelet-client.crt",
-        "pki/front-proxy-ca.crt",
-        "pki/front-proxy-client.crt",
-        "pki/etcd/ca.crt",
-        "pki/etcd/server.crt",
-        "pki/etcd/peer.crt",
-        "pki/etcd/healthcheck-client.crt",
-        "pki/apiserver-etcd-client.crt",
-        "pki/sa.key",
-        "pki/sa.pub",
-        "admin.conf",
-        "super-admin.conf",
-        "controller-manager.conf",
-        "scheduler.conf",
-        "kubelet.conf",
-    ] {
+    for f in LAYOUT {
         assert!(cp.path("/etc/kubernetes").join(f).exists(), "{f}");
     }
     for unit in [
@@ -316,29 +339,7 @@ async fn init_token_discovery_and_reset() {
         "cluster-admins may write: {}",
         text(&ns)
     );
-    for lease in ["kube-scheduler", "kube-controller-manager"] {
-        let mut held = false;
-        for _ in 0..100 {
-            let o = kubectl(
-                &admin,
-                &[
-                    "-n",
-                    "kube-system",
-                    "get",
-                    "lease",
-                    lease,
-                    "-o",
-                    "jsonpath={.spec.holderIdentity}",
-                ],
-            );
-            if o.status.success() && !stdout(&o).is_empty() {
-                held = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        assert!(held, "{lease} holds its Lease");
-    }
+    leases_held(&admin).await;
 
     // Restart=always: a killed apiserver comes back by itself.
     let apiserver = |root: &Path| {
@@ -540,13 +541,7 @@ async fn init_token_discovery_and_reset() {
 
     // reset: nothing left running, nothing left on disk.
     assert!(!cp.processes().is_empty(), "the control plane runs");
-    let reset = cp.reset();
-    assert!(reset.status.success(), "{}", text(&reset));
-    assert!(
-        cp.processes().is_empty(),
-        "left running: {:?}",
-        cp.processes()
-    );
+    cp.reset_leaving_nothing_running();
     for p in [
         "/etc/kubernetes",
         "/var/lib/etcd",
@@ -620,34 +615,14 @@ async fn join_tls_bootstrap_end_to_end() {
         text(&csrs)
     );
 
-    let mut registered = false;
-    for _ in 0..300 {
-        let o = kubectl(
-            &admin,
-            &[
-                "get",
-                "node",
-                "kubeadm-node-1",
-                "-o",
-                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
-            ],
-        );
-        if stdout(&o) == "True" {
-            registered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    assert!(registered, "the joined node is Ready");
-    eprintln!("kubeadm join to a Ready node: {:?}", start.elapsed());
-
-    let reset = node.reset();
-    assert!(reset.status.success(), "{}", text(&reset));
     assert!(
-        node.processes().is_empty(),
-        "left running: {:?}",
-        node.processes()
+        wait_ready(&admin, "kubeadm-node-1").await,
+        "the joined node is Ready"
     );
+    eprintln!("kubeadm join to a Ready node: {:?}", start.elapsed());
+    let by_flags = node_facts(&admin, "kubeadm-node-1");
+
+    node.reset_leaving_nothing_running();
     for p in [
         "/etc/kubernetes",
         "/var/lib/kubelet",
@@ -655,6 +630,300 @@ async fn join_tls_bootstrap_end_to_end() {
     ] {
         assert!(!node.path(p).exists(), "{p} left behind");
     }
+
+    // The same join through a JoinConfiguration (the address as the
+    // kubelet's node-ip, as upstream's workers set it), with a taint the
+    // kubelet registers the Node with: the same node, tainted.
+    let node = Machine::new();
+    let file = node.root.join("join.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+nodeRegistration:
+  name: kubeadm-node-2
+  taints: [{{key: dedicated, value: infra, effect: NoSchedule}}]
+  kubeletExtraArgs: [{{name: node-ip, value: 127.0.0.1}}]
+discovery:
+  bootstrapToken:
+    token: {token}
+    apiServerEndpoint: {}
+    caCertHashes: [{hash}]
+",
+            cp.endpoint()
+        ),
+    )
+    .expect("write the JoinConfiguration");
+    let refused = node.kubeadm(
+        &[
+            "join",
+            "--config",
+            file.to_str().unwrap_or_default(),
+            "--token",
+            &token,
+        ],
+        false,
+    );
+    assert!(
+        text(&refused).contains("can not mix '--config' with arguments [token]"),
+        "{}",
+        text(&refused)
+    );
+    let join = node.kubeadm_with(
+        &[
+            "join",
+            "--config",
+            file.to_str().unwrap_or_default(),
+            "--timeout",
+            "60s",
+        ],
+        true,
+        false,
+    );
+    assert!(join.status.success(), "join --config: {}", text(&join));
+    assert!(
+        wait_ready(&admin, "kubeadm-node-2").await,
+        "the node joined by --config is Ready"
+    );
+    let by_file = node_facts(&admin, "kubeadm-node-2");
+    assert_eq!(
+        by_file.0, by_flags.0,
+        "labels (but the hostname) and addresses"
+    );
+    assert_eq!(by_flags.1, "", "no taint by default on a worker");
+    assert_eq!(by_file.1, "dedicated=infra:NoSchedule");
+}
+
+/// Waits up to 20 s for the scheduler and the controller-manager to
+/// hold their Leases; panics if one does not.
+async fn leases_held(admin: &Path) {
+    for lease in ["kube-scheduler", "kube-controller-manager"] {
+        let mut held = false;
+        for _ in 0..100 {
+            let o = kubectl(
+                admin,
+                &[
+                    "-n",
+                    "kube-system",
+                    "get",
+                    "lease",
+                    lease,
+                    "-o",
+                    "jsonpath={.spec.holderIdentity}",
+                ],
+            );
+            if o.status.success() && !stdout(&o).is_empty() {
+                held = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(held, "{lease} holds its Lease");
+    }
+}
+
+/// Waits up to 60 s for the Node `name` to be Ready.
+async fn wait_ready(admin: &Path, name: &str) -> bool {
+    for _ in 0..300 {
+        let o = kubectl(
+            admin,
+            &[
+                "get",
+                "node",
+                name,
+                "-o",
+                "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+            ],
+        );
+        if stdout(&o) == "True" {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}
+
+/// A Node's labels and addresses (but its hostname), and its taints (but
+/// the condition taints).
+fn node_facts(admin: &Path, name: &str) -> (String, String) {
+    let o = kubectl(admin, &["get", "node", name, "-o", "json"]);
+    let node: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a Node");
+    let mut labels = node["metadata"]["labels"].clone();
+    if let Some(l) = labels.as_object_mut() {
+        l.remove("kubernetes.io/hostname");
+    }
+    let taints: Vec<String> = node["spec"]["taints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        // Not the node lifecycle controller's condition taints (a busy
+        // host's disk pressure).
+        .filter(|t| {
+            !t["key"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("node.kubernetes.io/")
+        })
+        .map(|t| {
+            format!(
+                "{}={}:{}",
+                t["key"].as_str().unwrap_or(""),
+                t["value"].as_str().unwrap_or(""),
+                t["effect"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let addresses: Vec<&serde_json::Value> = node["status"]["addresses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["type"] != "Hostname")
+        .collect();
+    (format!("{labels} {addresses:?}"), taints.join(","))
+}
+
+/// `kubeadm init phase ...` one phase at a time, as a user runs them by
+/// hand, gives the control plane `init` gives: every file, healthy
+/// components holding their Leases, the first node Ready with the
+/// control-plane taint, the bootstrap token and a signed `cluster-info`;
+/// a part runs alone (`certs ca` makes only the CA), and unknown phases
+/// and parts are refused by name.
+#[tokio::test(flavor = "multi_thread")]
+async fn init_phase_by_phase() {
+    clean_leftovers();
+    let cp = Machine::new();
+    let phase = |args: &[&str]| {
+        let mut all = vec!["init", "phase"];
+        all.extend_from_slice(args);
+        all.extend(["--node-name", "cp-1", "--pod-network-cidr", "10.244.0.0/16"]);
+        let out = cp.kubeadm(&all, true);
+        assert!(out.status.success(), "init phase {args:?}: {}", text(&out));
+        stdout(&out)
+    };
+    let refused = cp.kubeadm(&["init", "phase", "certs"], true);
+    assert!(
+        text(&refused).contains("phase \"certs\" runs one of: all, ca, apiserver"),
+        "{}",
+        text(&refused)
+    );
+    let refused = cp.kubeadm(&["init", "phase", "kube-proxy"], true);
+    assert!(
+        text(&refused).contains("unknown phase \"kube-proxy\""),
+        "{}",
+        text(&refused)
+    );
+
+    phase(&["preflight"]);
+    phase(&["certs", "ca"]);
+    let pki = cp.path("/etc/kubernetes/pki");
+    assert!(pki.join("ca.crt").exists() && !pki.join("apiserver.crt").exists());
+    phase(&["certs", "all"]);
+    phase(&["kubeconfig", "all"]);
+    phase(&["etcd", "local"]);
+    phase(&["control-plane", "all"]);
+    phase(&["kubelet-start"]);
+    let out = phase(&["wait-control-plane"]);
+    assert!(
+        out.contains("[api-check] The API server is healthy"),
+        "{out}"
+    );
+    phase(&["upload-config", "all"]);
+    phase(&["mark-control-plane"]);
+    let token = kubeadm::bootstraptoken::Token::generate();
+    let out = phase(&["bootstrap-token", "--token", &token.to_string()]);
+    assert!(out.contains(&format!("Using token: {token}")), "{out}");
+    phase(&["addon"]);
+    let out = phase(&["show-join-command", "--token", &token.to_string()]);
+    assert!(out.contains(&format!("--token {token}")), "{out}");
+
+    for f in LAYOUT {
+        assert!(cp.path("/etc/kubernetes").join(f).exists(), "{f}");
+    }
+    let admin = cp.admin_conf();
+    let ready = kubectl(&admin, &["get", "--raw", "/readyz"]);
+    assert_eq!(stdout(&ready).trim(), "ok", "{}", text(&ready));
+    leases_held(&admin).await;
+    assert!(wait_ready(&admin, "cp-1").await, "the first node is Ready");
+    let (_, taints) = node_facts(&admin, "cp-1");
+    assert_eq!(taints, "node-role.kubernetes.io/control-plane=:NoSchedule");
+    for cm in ["kube-system/kubeadm-config", "kube-system/kubelet-config"] {
+        let (ns, name) = cm.split_once('/').unwrap_or_default();
+        let o = kubectl(&admin, &["-n", ns, "get", "configmap", name]);
+        assert!(o.status.success(), "{cm}: {}", text(&o));
+    }
+    let list = cp.kubeadm(&["token", "list"], false);
+    assert!(stdout(&list).contains(&token.id), "{}", text(&list));
+    wait_for_signature(&admin, &token).await;
+
+    cp.reset_leaving_nothing_running();
+}
+
+/// `kubeadm upgrade apply` restarts the control plane on the binaries of
+/// a new directory: the apiserver, controller-manager and scheduler run
+/// from it afterwards, with the same flags, and the cluster answers and
+/// writes; etcd, not in the directory, keeps its binary.
+#[tokio::test(flavor = "multi_thread")]
+async fn upgrade_restarts_the_control_plane_on_new_binaries() {
+    clean_leftovers();
+    let cp = Machine::new();
+    let init = cp.init(&[]);
+    assert!(init.status.success(), "init: {}", text(&init));
+    let before = cp.processes();
+    let new = cp.path("/opt/v2");
+    std::fs::create_dir_all(&new).expect("mkdir");
+    let bins = kubeadm_bin().parent().expect("target dir").to_path_buf();
+    for b in ["apiserver", "controller-manager", "scheduler", "kubelet"] {
+        std::fs::hard_link(bins.join(b), new.join(b)).expect("link a binary");
+    }
+    let up = cp.kubeadm(
+        &[
+            "upgrade",
+            "apply",
+            "v1.36.1",
+            "--binaries-dir",
+            new.to_str().unwrap_or_default(),
+        ],
+        false,
+    );
+    assert!(up.status.success(), "upgrade: {}", text(&up));
+    assert!(stdout(&up).contains("[upgrade] SUCCESS!"), "{}", text(&up));
+    let after = cp.processes();
+    for b in ["apiserver", "controller-manager", "scheduler"] {
+        let program = new.join(b).display().to_string();
+        let running = after.iter().find(|c| c.starts_with(&format!("{program} ")));
+        assert!(running.is_some(), "{b} runs from {program}: {after:#?}");
+        let old = before
+            .iter()
+            .find(|c| c.starts_with(&format!("{} ", bins.join(b).display())))
+            .expect("ran from the old directory");
+        assert_eq!(
+            running.map(|r| r.split_once(' ').map(|(_, f)| f.to_string())),
+            Some(old.split_once(' ').map(|(_, f)| f.to_string())),
+            "{b}'s flags are kept"
+        );
+    }
+    let admin = cp.admin_conf();
+    let ready = kubectl(&admin, &["get", "--raw", "/readyz"]);
+    assert_eq!(stdout(&ready).trim(), "ok", "{}", text(&ready));
+    let ns = kubectl(&admin, &["create", "namespace", "after-upgrade"]);
+    assert!(ns.status.success(), "{}", text(&ns));
+    leases_held(&admin).await;
+    let again = cp.kubeadm(
+        &[
+            "upgrade",
+            "node",
+            "--binaries-dir",
+            new.to_str().unwrap_or_default(),
+        ],
+        false,
+    );
+    assert!(
+        stdout(&again).contains("nothing restarted"),
+        "{}",
+        text(&again)
+    );
+    cp.reset_leaving_nothing_running();
 }
 
 /// Copies what the admin copies to a new control-plane node.

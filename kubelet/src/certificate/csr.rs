@@ -105,6 +105,22 @@ impl Template {
     }
 }
 
+impl Template {
+    /// Whether `pair` is what this template asks for: the same DNS names
+    /// and IPs, as sets (upstream's certificate manager renews at once
+    /// when its certificate stops satisfying the template, e.g. after the
+    /// node's addresses changed).
+    pub fn satisfied_by(&self, pair: &super::store::Pair) -> bool {
+        let (dns, ips) = pair.alt_names();
+        let same = |a: &[String], b: &[String]| {
+            a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
+        };
+        same(&self.dns_names, &dns)
+            && self.ips.iter().all(|x| ips.contains(x))
+            && ips.iter().all(|x| self.ips.contains(x))
+    }
+}
+
 /// How a request is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Naming {
@@ -219,10 +235,10 @@ async fn wait(api: &Api<CertificateSigningRequest>, name: &str) -> Result<String
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn address(type_: &str, address: &str) -> NodeAddress {
+    pub(crate) fn address(type_: &str, address: &str) -> NodeAddress {
         NodeAddress {
             type_: type_.into(),
             address: address.into(),
@@ -252,5 +268,43 @@ mod tests {
         assert_eq!(t.dns_names, ["n1", "n1.example.com"]);
         assert_eq!(t.ips, ["10.0.0.5".parse::<IpAddr>().expect("ip")]);
         assert!(Template::client("n1").ips.is_empty());
+    }
+
+    /// A certificate for `dns` and `ips`.
+    fn pair(dns: &[&str], ips: &[&str]) -> super::super::store::Pair {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut sans: Vec<String> = dns.iter().map(|d| d.to_string()).collect();
+        sans.extend(ips.iter().map(|i| i.to_string()));
+        let params = rcgen::CertificateParams::new(sans).expect("params");
+        let cert = params.self_signed(&key).expect("cert");
+        super::super::store::Pair::new(cert.pem(), key.serialize_pem()).expect("pair")
+    }
+
+    #[test]
+    fn a_serving_certificate_satisfies_the_template_of_the_same_addresses_only() {
+        let before = [address("InternalIP", "10.0.0.5"), address("Hostname", "n1")];
+        let t = Template::serving("n1", &before).expect("template");
+        assert!(t.satisfied_by(&pair(&["n1"], &["10.0.0.5"])));
+        let cert = pair(&["n1"], &["10.0.0.5"]);
+        // The node got a new address: the certificate no longer covers it.
+        let moved = [address("InternalIP", "10.0.0.9"), address("Hostname", "n1")];
+        assert!(!Template::serving("n1", &moved)
+            .expect("t")
+            .satisfied_by(&cert));
+        let more = [
+            address("InternalIP", "10.0.0.5"),
+            address("ExternalIP", "192.0.2.7"),
+            address("Hostname", "n1"),
+        ];
+        assert!(!Template::serving("n1", &more)
+            .expect("t")
+            .satisfied_by(&cert));
+        let renamed = [address("InternalIP", "10.0.0.5"), address("Hostname", "n2")];
+        assert!(!Template::serving("n1", &renamed)
+            .expect("t")
+            .satisfied_by(&cert));
+        // One address fewer: a certificate naming an address the node no
+        // longer has is renewed too (upstream compares sets).
+        assert!(!t.satisfied_by(&pair(&["n1"], &["10.0.0.5", "10.0.0.6"])));
     }
 }

@@ -87,17 +87,25 @@ pub fn deadline(pair: &Pair) -> chrono::DateTime<chrono::Utc> {
 /// Renews the client certificate before each deadline, forever.
 pub async fn run(rotation: Rotation, client: RotatingClient) {
     let current = store::current_path(&rotation.cert_dir, store::CLIENT);
-    keep_fresh("client", &current, || rotate(&rotation, &client)).await
+    // The client certificate names only the node: nothing makes it stale.
+    let never = tokio::sync::Notify::new();
+    keep_fresh("client", &current, &never, || rotate(&rotation, &client)).await
 }
 
 /// The renewal loop every kubelet certificate shares (the client one here,
 /// the serving one in [`super::serving`]): reads the pair behind the
 /// `-current` symlink `current`, waits for its [`deadline`] and calls
 /// `renew`, which gets a new pair, stores it and puts it to use. Without a
-/// usable pair it renews at once. A failed renewal is retried with backoff
-/// (1 s doubling to 5 minutes); forever.
-pub async fn keep_fresh<F, Fut>(what: &str, current: &std::path::Path, mut renew: F)
-where
+/// usable pair it renews at once, and a notification on `early` renews
+/// before the deadline (the serving certificate after the node's
+/// addresses changed). A failed renewal is retried with backoff (1 s
+/// doubling to 5 minutes); forever.
+pub async fn keep_fresh<F, Fut>(
+    what: &str,
+    current: &std::path::Path,
+    early: &tokio::sync::Notify,
+    mut renew: F,
+) where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Pair, Error>>,
 {
@@ -117,7 +125,12 @@ where
                 Duration::ZERO
             }
         };
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = early.notified() => {
+                tracing::info!(certificate = what, "renewing before the deadline: the certificate no longer fits");
+            }
+        }
         match renew().await {
             Ok(pair) => {
                 tracing::info!(certificate = what, not_after = %pair.not_after, "rotated the certificate");

@@ -58,6 +58,34 @@ impl Pair {
         Pair::new(certs, key)
     }
 
+    /// Its subject alternative names: DNS names and IP addresses.
+    pub fn alt_names(&self) -> (Vec<String>, Vec<std::net::IpAddr>) {
+        let mut dns = Vec::new();
+        let mut ips = Vec::new();
+        let Some(der) = first_cert_der(&self.cert_pem) else {
+            return (dns, ips);
+        };
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+            return (dns, ips);
+        };
+        if let Ok(Some(san)) = cert.subject_alternative_name() {
+            for name in &san.value.general_names {
+                match name {
+                    x509_parser::extensions::GeneralName::DNSName(d) => dns.push(d.to_string()),
+                    x509_parser::extensions::GeneralName::IPAddress(b) => {
+                        if let Ok(v4) = <[u8; 4]>::try_from(*b) {
+                            ips.push(std::net::IpAddr::from(v4));
+                        } else if let Ok(v6) = <[u8; 16]>::try_from(*b) {
+                            ips.push(std::net::IpAddr::from(v6));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (dns, ips)
+    }
+
     /// Whether it is valid at `now`.
     pub fn valid_at(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
         self.not_before <= now && now < self.not_after

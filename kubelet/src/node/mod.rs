@@ -82,7 +82,12 @@ pub async fn register(
             labels: Some(labels.into_iter().collect()),
             ..Default::default()
         },
-        spec: None,
+        spec: (!cfg.file.register_with_taints.is_empty()).then(|| {
+            k8s_openapi::api::core::v1::NodeSpec {
+                taints: Some(cfg.file.register_with_taints.clone()),
+                ..Default::default()
+            }
+        }),
         status: None,
     };
     let node = match api.create(&PostParams::default(), &node).await {
@@ -121,12 +126,14 @@ async fn post_status(
 }
 
 /// Keeps the Node registered, its status current and its Lease renewed.
-/// A change of the pressure conditions is posted at once.
+/// A change of the pressure conditions is posted at once; the node's
+/// addresses are published on `addresses` each time they change.
 pub async fn run(
     client: kube::Client,
     cfg: Arc<Config>,
     runtime: Arc<Runtime>,
     eviction: Arc<crate::eviction::Shared>,
+    addresses: tokio::sync::watch::Sender<Vec<k8s_openapi::api::core::v1::NodeAddress>>,
 ) {
     let lease_task = tokio::spawn(lease::run(client.clone(), cfg.node_name.clone()));
     let mut last_posted: Option<(k8s_openapi::api::core::v1::NodeStatus, Instant)> = None;
@@ -157,6 +164,14 @@ pub async fn run(
                 apiserver_route(&cfg),
                 &eviction.conditions(),
             );
+            // The serving certificate manager compares them with its
+            // certificate's names.
+            let now = status.addresses.clone().unwrap_or_default();
+            addresses.send_if_modified(|have| {
+                let changed = *have != now;
+                *have = now;
+                changed
+            });
             let due = last_posted.as_ref().is_none_or(|(s, at)| {
                 !status::same_ignoring_heartbeats(s, &status) || at.elapsed() >= REPORT_FREQUENCY
             });
