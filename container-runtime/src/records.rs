@@ -10,7 +10,7 @@
 //! makes a new inode), so a record written by a monitor or by another
 //! process (`kubelet ctl`) is read again at once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -81,7 +81,7 @@ impl<T: DeserializeOwned> RecordCache<T> {
     /// The record parsed last from `path`, without looking at the file:
     /// only for fields that never change once written (a container's
     /// sandbox and labels, a sandbox's pod).
-    pub fn last_parsed(&self, path: &Path) -> Option<Arc<T>> {
+    fn last_parsed(&self, path: &Path) -> Option<Arc<T>> {
         self.lock().get(path).map(|(_, rec)| rec.clone())
     }
 
@@ -90,10 +90,47 @@ impl<T: DeserializeOwned> RecordCache<T> {
         self.lock().remove(path);
     }
 
-    /// Drops every record whose path `keep` refuses (after a listing, the
-    /// ones of directories that are gone).
-    pub fn retain(&self, keep: impl Fn(&Path) -> bool) {
-        self.lock().retain(|p, _| keep(p));
+    /// The records `<dir>/<id>/<file>` that `select` takes, one per
+    /// directory in `dir`, with the ids of every directory listed (for
+    /// [`RecordCache::retain_ids`] of the records kept beside these).
+    /// `select` must look only at fields that never change once written:
+    /// it is answered by the record parsed last when there is one, and
+    /// only the records it takes are checked against their files. Records
+    /// of directories that are gone are dropped.
+    pub fn select_in(
+        &self,
+        dir: &Path,
+        file: &str,
+        select: impl Fn(&T) -> bool,
+    ) -> std::io::Result<(Vec<Arc<T>>, HashSet<String>)> {
+        let mut selected = Vec::new();
+        let mut present = HashSet::new();
+        for e in std::fs::read_dir(dir)?.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let path = dir.join(&id).join(file);
+            if self.last_parsed(&path).is_some_and(|rec| !select(&rec)) {
+                present.insert(id);
+                continue;
+            }
+            let Ok(rec) = self.read(&path) else {
+                continue;
+            };
+            present.insert(id);
+            if select(&rec) {
+                selected.push(rec);
+            }
+        }
+        self.retain_ids(&present);
+        Ok((selected, present))
+    }
+
+    /// Drops the records whose directory (`<id>/<file>`) is not in `ids`.
+    pub fn retain_ids(&self, ids: &HashSet<String>) {
+        self.lock().retain(|p, _| {
+            p.parent()
+                .and_then(Path::file_name)
+                .is_some_and(|id| ids.contains(&*id.to_string_lossy()))
+        });
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Version, Arc<T>)>> {
@@ -127,5 +164,32 @@ mod tests {
         std::fs::remove_file(&path).unwrap();
         assert!(cache.read(&path).is_err());
         assert!(cache.lock().is_empty(), "a missing file leaves no entry");
+    }
+
+    #[test]
+    fn a_selection_reads_only_what_it_takes_and_forgets_removed_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        for (id, pod) in [("a", 1), ("b", 2), ("c", 1)] {
+            std::fs::create_dir(dir.path().join(id)).unwrap();
+            crate::state::write_json(&dir.path().join(id).join("r.json"), &vec![pod]).unwrap();
+        }
+        let cache: RecordCache<Vec<i32>> = RecordCache::default();
+        let pods = |pod: i32| {
+            let (got, present) = cache
+                .select_in(dir.path(), "r.json", |r| r[0] == pod)
+                .unwrap();
+            let mut got: Vec<i32> = got.iter().map(|r| r[0]).collect();
+            got.sort();
+            (got, present.len())
+        };
+        assert_eq!(pods(1), (vec![1, 1], 3));
+        assert_eq!(pods(2), (vec![2], 3));
+        std::fs::remove_dir_all(dir.path().join("b")).unwrap();
+        assert_eq!(pods(2), (vec![], 2));
+        assert_eq!(
+            cache.lock().len(),
+            2,
+            "the removed directory's record is dropped"
+        );
     }
 }

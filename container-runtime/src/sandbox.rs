@@ -461,33 +461,11 @@ impl Runtime {
     /// against their pins and holders.
     pub fn list_sandboxes_filtered(&self, filter: &PodSandboxFilter) -> Result<Vec<PodSandbox>> {
         let dir = self.sandboxes_dir();
-        let mut out = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            // A sandbox's pod never changes: the record parsed last answers.
-            let path = self.sandbox_dir(&id).join("sandbox.json");
-            if self
-                .sandbox_records
-                .last_parsed(&path)
-                .is_some_and(|rec| !filter.matches(&rec))
-            {
-                seen.insert(id);
-                continue;
-            }
-            let Ok(rec) = self.sandbox_record(&id) else {
-                continue;
-            };
-            seen.insert(id);
-            if filter.matches(&rec) {
-                out.push(Self::checked(&rec));
-            }
-        }
-        self.sandbox_records.retain(|p| {
-            p.parent()
-                .and_then(Path::file_name)
-                .is_some_and(|id| seen.contains(&*id.to_string_lossy()))
-        });
+        let (selected, _) = self
+            .sandbox_records
+            .select_in(&dir, "sandbox.json", |rec| filter.matches(rec))
+            .map_err(io_err(&dir))?;
+        let mut out: Vec<PodSandbox> = selected.iter().map(|rec| Self::checked(rec)).collect();
         out.sort_by(|a, b| a.created_at.cmp(&b.created_at));
         Ok(out)
     }

@@ -16,7 +16,6 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use spec::{ContainerConfig, ContainerSpec, PidMode};
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -462,38 +461,15 @@ impl Runtime {
     /// their (cached) spec.
     pub fn list_containers_filtered(&self, filter: &ContainerFilter) -> Result<Vec<ContainerInfo>> {
         let dir = self.containers_dir();
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        for e in std::fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            // What a filter looks at never changes after creation, so the
-            // spec parsed last answers it without a look at the file.
-            let path = self.container_dir(&id).join("spec.json");
-            if self
-                .specs
-                .last_parsed(&path)
-                .is_some_and(|spec| !filter.matches(&spec))
-            {
-                seen.insert(id);
-                continue;
-            }
-            let Ok(spec) = self.container_spec(&id) else {
-                continue;
-            };
-            seen.insert(id);
-            if filter.matches(&spec) {
-                if let Ok(c) = self.container_with(spec) {
-                    out.push(c);
-                }
-            }
-        }
-        let listed = |p: &Path| {
-            p.parent()
-                .and_then(Path::file_name)
-                .is_some_and(|id| seen.contains(&*id.to_string_lossy()))
-        };
-        self.specs.retain(listed);
-        self.states.retain(listed);
+        let (selected, present) = self
+            .specs
+            .select_in(&dir, "spec.json", |spec| filter.matches(spec))
+            .map_err(io_err(&dir))?;
+        self.states.retain_ids(&present);
+        let mut out: Vec<ContainerInfo> = selected
+            .into_iter()
+            .filter_map(|spec| self.container_with(spec).ok())
+            .collect();
         out.sort_by(|a, b| a.state.created_at.cmp(&b.state.created_at));
         Ok(out)
     }
