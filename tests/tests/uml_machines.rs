@@ -33,7 +33,8 @@
 //! network-namespace machines there. The two tests run one after the other
 //! (.config/nextest.toml). Each cluster is named `t<pid>`; the script's
 //! `up` removes a killed run's leftovers of the same name and `down` runs
-//! when the test ends, passed or failed.
+//! when the test ends, passed or failed (a failed test keeps the logs in
+//! `/var/tmp/minik8s-uml-t<pid>.logs`).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -102,6 +103,20 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        // `down` removes the run directory: a failed test keeps its logs
+        // (VM consoles, kubeadm's output).
+        if std::thread::panicking() {
+            let kept = PathBuf::from(format!("/var/tmp/minik8s-uml-{}.logs", self.name));
+            let _ = std::fs::remove_dir_all(&kept);
+            let copied = Command::new("cp")
+                .arg("-a")
+                .arg(self.run_dir.join("logs"))
+                .arg(&kept)
+                .status();
+            if copied.is_ok_and(|s| s.success()) {
+                eprintln!("the cluster's logs are kept in {}", kept.display());
+            }
+        }
         let o = self.command().arg("down").output();
         if let Ok(o) = o {
             if !o.status.success() {
@@ -161,13 +176,7 @@ fn up(nodes: usize, control_planes: usize) -> Option<Cluster> {
         .env("UML_BIN", &bin_dir)
         .output()
         .expect("run hack/uml-cluster.sh up");
-    let logs = cluster.run_dir.join("logs");
-    assert!(
-        up.status.success(),
-        "hack/uml-cluster.sh up: {}\nlogs in {}",
-        text(&up),
-        logs.display()
-    );
+    assert!(up.status.success(), "hack/uml-cluster.sh up: {}", text(&up));
     eprintln!(
         "up in {:?}:\n{}",
         started.elapsed(),
