@@ -19,8 +19,8 @@
 #     images listens on 10.201.0.1:5000 and every kubelet uses it as its
 #     docker.io mirror;
 #   - N VMs (hack/lib/uml-vm.sh), each booting from its own copy-on-write
-#     layer over the image, with the binaries (and the host's etcd) in
-#     /usr/local/bin through hostfs;
+#     layer over the image, with the binaries (and the host's etcd and
+#     etcdctl) in /usr/local/bin through hostfs;
 #   - `kubeadm init` on VM 1 (with --upload-certs when M > 1), the control
 #     plane's join line on VMs 2..M and the worker's on the rest.
 # The admin kubeconfig is copied to $UML_RUN/kubeconfig (its server,
@@ -33,7 +33,7 @@
 # Environment: UML_RUN (default /var/tmp/minik8s-uml-NAME), UML_BIN (use
 # these binaries and skip the release build; the test passes target/debug),
 # UML_CACHE (image cache), UML_MEM_MB (every VM's memory; by default 2048
-# for VM 1, 1280 for the others).
+# for the control planes, 1280 for the others).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -143,10 +143,17 @@ wait_for() {
 # The cluster as kubeadm's configuration file: node-1 runs workloads too
 # (no control-plane taint), the kubelets pull docker.io images from the
 # cluster's registry, and the disk signals are off (every VM's disk is a
-# small COW layer; a few hundred MB used would read as DiskPressure).
+# small COW layer; a few hundred MB used would read as DiskPressure). With
+# M > 1 control planes the endpoint is VM 1's address (no load balancer)
+# and every kubelet fails over across the M apiservers
+# (apiServerEndpoints, docs/kubelet.md).
 write_kubeadm_config() {
-    local endpoint=""
-    [ "$CONTROL_PLANES" -gt 1 ] && endpoint="controlPlaneEndpoint: $(uml_ip 1):6443"
+    local endpoint="" endpoints="" i
+    if [ "$CONTROL_PLANES" -gt 1 ]; then
+        endpoint="controlPlaneEndpoint: $(uml_ip 1):6443"
+        for i in $(seq 1 "$CONTROL_PLANES"); do endpoints="$endpoints${endpoints:+, }\"$(uml_ip "$i"):6443\""; done
+        endpoints="apiServerEndpoints: [$endpoints]"
+    fi
     cat >"$UML_RUN/kubeadm-config.yaml" <<CONFIG
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: InitConfiguration
@@ -168,6 +175,7 @@ networkPlugin: cni
 registryMirrors:
   docker.io: ["http://$REGISTRY"]
 insecureRegistries: ["$UML_NET.1"]
+$endpoints
 CONFIG
 }
 
@@ -179,7 +187,7 @@ up() {
     local t_up i
     t_up=$(now)
     ensure_packages user-mode-linux debootstrap e2fsprogs gcc libc6-dev openssh-client bc \
-        iproute2 etcd-server docker-registry busybox-static umoci skopeo jq
+        iproute2 etcd-server etcd-client docker-registry busybox-static umoci skopeo jq
     command -v kubectl >/dev/null || { echo "kubectl (the real one) is needed on the host" >&2; return 1; }
     local bin=${UML_BIN:-}
     if [ -z "$bin" ]; then
@@ -197,12 +205,13 @@ up() {
     stamp "image (build or cache)" "$(since "$t")"
     echo "$UML_KEY" >"$UML_RUN/key"
 
-    # What the VMs see as /usr/local/bin: our binaries and the host's etcd.
+    # What the VMs see as /usr/local/bin: our binaries and the host's etcd
+    # (and etcdctl, for docs/install.md's backup).
     local b
     for b in kubeadm apiserver scheduler controller-manager kubelet container-runtime kubectl; do
         cp "$bin/$b" "$UML_HOSTFS/$b"
     done
-    cp /usr/bin/etcd "$UML_HOSTFS/etcd"
+    cp /usr/bin/etcd /usr/bin/etcdctl "$UML_HOSTFS/"
     uml_shim "$UML_RUN"
 
     echo ">>> network namespace $UML_NS: bridge $UML_NET.1/24, registry $REGISTRY"
@@ -220,7 +229,7 @@ REGISTRY
     echo ">>> booting $NODES VM(s)"
     t=$(now)
     for i in $(seq 1 "$NODES"); do
-        if [ "$i" = 1 ]; then uml_boot "$i" "${UML_MEM_MB:-2048}"; else uml_boot "$i" "${UML_MEM_MB:-1280}"; fi
+        if [ "$i" -le "$CONTROL_PLANES" ]; then uml_boot "$i" "${UML_MEM_MB:-2048}"; else uml_boot "$i" "${UML_MEM_MB:-1280}"; fi
     done
     # The test images, pushed while the VMs boot.
     wait_for registry 30 ip netns exec "$UML_NS" curl -fsS "http://$REGISTRY/v2/"

@@ -75,6 +75,20 @@ pub fn spread_web_on_three_nodes() -> String {
     yaml
 }
 
+/// kubectl's arguments printing the holder of the Lease `kube-system/NAME`
+/// (the leading replica's identity, "HOSTNAME_SUFFIX").
+pub fn lease_holder_args(name: &str) -> [&str; 7] {
+    [
+        "-n",
+        "kube-system",
+        "get",
+        "lease",
+        name,
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+    ]
+}
+
 /// `kubectl get csr -o` this: one line per CSR, "USERNAME CONDITION
 /// CERTIFICATE", for [`issued_bootstrap_csrs`].
 pub const CSRS_JSONPATH: &str = "jsonpath={range .items[*]}{.spec.username} {.status.conditions[0].type} {.status.certificate}{\"\\n\"}{end}";

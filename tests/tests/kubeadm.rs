@@ -1068,17 +1068,7 @@ async fn three_control_planes_survive_losing_one() {
     for _ in 0..300 {
         let rs = on2(&["get", "rs", "-l", "app=ha-web", "-o", "name"]);
         replicaset = !stdout(&rs).trim().is_empty();
-        let lease = |name: &str| {
-            stdout(&on2(&[
-                "-n",
-                "kube-system",
-                "get",
-                "lease",
-                name,
-                "-o",
-                "jsonpath={.spec.holderIdentity}",
-            ]))
-        };
+        let lease = |name: &str| stdout(&on2(&tests::lab::lease_holder_args(name)));
         holders = (lease("kube-scheduler"), lease("kube-controller-manager"));
         if replicaset {
             break;
