@@ -69,9 +69,9 @@ impl<T: DeserializeOwned> RecordCache<T> {
                 return Ok(rec.clone());
             }
         }
-        // Read through the same open file the version came from would be
-        // stricter, but a rename between the stat and the read only makes
-        // the next call read the file again: the version kept is the older.
+        // Stat, then read: a record renamed in between is kept under the
+        // older version, so the next call reads it again (never the
+        // reverse: an old record is never kept under a new version).
         let rec: Arc<T> = Arc::new(crate::state::read_json(path)?);
         self.lock()
             .insert(path.to_path_buf(), (version, rec.clone()));
