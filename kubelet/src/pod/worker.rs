@@ -231,12 +231,16 @@ impl Worker {
         }
     }
 
-    fn sandbox_of(&self) -> Option<PodSandbox> {
-        pod_sandboxes(self.ctx.runtime.as_ref(), &self.uid).pop()
+    /// This pod's sandboxes, oldest first, read on the blocking pool.
+    async fn sandboxes(&self) -> Vec<PodSandbox> {
+        let (rt, uid) = (self.ctx.runtime.clone(), self.uid.clone());
+        blocking(move || pod_sandboxes(rt.as_ref(), &uid)).await
     }
 
-    fn containers_of(&self) -> Vec<ContainerInfo> {
-        pod_containers(self.ctx.runtime.as_ref(), &self.uid)
+    /// Every container (all attempts) of this pod, read on the blocking pool.
+    async fn containers(&self) -> Vec<ContainerInfo> {
+        let (rt, uid) = (self.ctx.runtime.clone(), self.uid.clone());
+        blocking(move || pod_containers(rt.as_ref(), &uid)).await
     }
 
     /// (current, previous) attempts of container `name`.
@@ -332,10 +336,7 @@ impl Worker {
         if !self.admitted && self.failed.is_none() {
             // Only a pod that has not started yet can be turned away: after
             // a kubelet restart the running ones keep their ports.
-            let me = self.ctx.clone();
-            let uid = self.uid.clone();
-            let has_sandbox =
-                blocking(move || !pod_sandboxes(me.runtime.as_ref(), &uid).is_empty()).await;
+            let has_sandbox = !self.sandboxes().await.is_empty();
             let unstarted = pod
                 .status
                 .as_ref()
@@ -417,11 +418,7 @@ impl Worker {
 
         // In-place resize: containers run with the allocated resources.
         let spec = self.resize.sync(&self.ctx, pod, &self.uid).await;
-        let all = {
-            let me = self.ctx.clone();
-            let uid = self.uid.clone();
-            blocking(move || pod_containers(me.runtime.as_ref(), &uid)).await
-        };
+        let all = self.containers().await;
         let restart_policy = spec
             .restart_policy
             .clone()
@@ -575,11 +572,7 @@ impl Worker {
     async fn ensure_sandbox(&mut self, pod: &Pod) -> Result<(PodSandbox, String), super::Error> {
         let spec = pod.spec.clone().unwrap_or_default();
         let host_network = spec.host_network.unwrap_or(false);
-        let existing = {
-            let me = self.ctx.clone();
-            let uid = self.uid.clone();
-            blocking(move || pod_sandboxes(me.runtime.as_ref(), &uid)).await
-        };
+        let existing = self.sandboxes().await;
         if let Some(sb) = existing
             .iter()
             .rev()
@@ -940,11 +933,7 @@ impl Worker {
         sandbox_ready: bool,
     ) -> Result<(), super::Error> {
         let spec = pod.spec.clone().unwrap_or_default();
-        let all = {
-            let me = self.ctx.clone();
-            let uid = self.uid.clone();
-            blocking(move || pod_containers(me.runtime.as_ref(), &uid)).await
-        };
+        let all = self.containers().await;
         self.messages.retain(&all);
         let messages = &mut self.messages;
         let mut view = |c: &Container, is_init: bool| -> ContainerView {
@@ -1066,7 +1055,8 @@ impl Worker {
                 .position(|s| *s == c.spec.config.name.as_str())
         };
         let (mut side, apps): (Vec<ContainerInfo>, Vec<ContainerInfo>) = self
-            .containers_of()
+            .containers()
+            .await
             .into_iter()
             .filter(|c| c.state.status == Status::Running)
             .partition(|c| sidecar_index(c).is_some());
@@ -1164,7 +1154,6 @@ impl Worker {
         if let Err(e) = blocking(move || crate::volumes::teardown(&root, &uid)).await {
             tracing::warn!(uid = %self.uid, error = %e, "removing pod volumes failed");
         }
-        let _ = self.sandbox_of();
     }
 
     async fn final_delete(&self, pod: &Pod) -> Result<(), super::Error> {
