@@ -107,6 +107,11 @@ pub struct Config {
     pub request_timeout: Duration,
     /// How long a client may take to send a request's head.
     pub header_read_timeout: Duration,
+    /// Requests and watches at once on one HTTP/2 connection.
+    pub http2_max_streams_per_connection: u32,
+    /// How long an Event is kept after its last write (`--event-ttl`;
+    /// zero: forever).
+    pub event_ttl: Duration,
     /// Open watches one client may hold (0: no limit).
     pub max_watches_per_client: usize,
     /// `--enable-priority-and-fairness`: classify and queue requests by
@@ -161,6 +166,8 @@ impl Default for Config {
             max_body_bytes: 3 * 1024 * 1024,
             request_timeout: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(32),
+            http2_max_streams_per_connection: 1000,
+            event_ttl: Duration::from_secs(3600),
             max_watches_per_client: 1000,
             enable_priority_and_fairness: true,
             max_requests_inflight: flowcontrol::DEFAULT_MAX_REQUESTS_INFLIGHT
@@ -286,6 +293,9 @@ impl ApiServer {
             let transformers = storage::value::config::load(&path.to_string_lossy())?;
             tracing::info!(path = %path.display(), "encrypting resources at rest as configured");
             store = store.with_transformers(transformers);
+        }
+        if !config.event_ttl.is_zero() {
+            store = store.with_ttl("events", config.event_ttl);
         }
         let authenticator = authentication::Authenticator::new(&config.authentication)?
             .with_request_header(
@@ -593,7 +603,10 @@ pub async fn start(
         kubernetes_service::run(own, endpoint).await;
     });
     let app = router(Arc::clone(&state));
-    let header_read_timeout = state.config.header_read_timeout;
+    let limits = serve::Limits {
+        header_read_timeout: state.config.header_read_timeout,
+        http2_max_streams: state.config.http2_max_streams_per_connection,
+    };
     // Both listeners stop together: the first shutdown signal ends the
     // watches and closes both.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -616,14 +629,14 @@ pub async fn start(
         secure_addr = Some(a);
         let (app, stop) = (app.clone(), stopped());
         tasks.push(tokio::spawn(async move {
-            serve::serve(listener, tls, app, header_read_timeout, stop).await;
+            serve::serve(listener, tls, app, limits, stop).await;
         }));
     }
     if let Some((listener, a)) = plain {
         plain_addr = Some(a);
         let stop = stopped();
         tasks.push(tokio::spawn(async move {
-            serve::serve(listener, None, app, header_read_timeout, stop).await;
+            serve::serve(listener, None, app, limits, stop).await;
         }));
     }
     Ok(Server {

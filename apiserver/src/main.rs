@@ -106,6 +106,12 @@ struct Flags {
     /// How long a client may take to send a request's head (`32s`).
     #[arg(long = "request-header-timeout", default_value = "32s", value_parser = component_base::duration::parse)]
     request_header_timeout: Duration,
+    /// How long Events are kept after their last write (`1h0m0s`).
+    #[arg(long = "event-ttl", default_value = "1h0m0s", value_parser = component_base::duration::parse)]
+    event_ttl: Duration,
+    /// Requests and watches one HTTP/2 connection may carry at once.
+    #[arg(long = "http2-max-streams-per-connection", default_value_t = 1000)]
+    http2_max_streams_per_connection: u32,
     /// Open watches one client (address and User-Agent) may hold; 0: no limit.
     #[arg(long = "max-watches-per-client", default_value_t = 1000)]
     max_watches_per_client: usize,
@@ -274,6 +280,8 @@ async fn run() -> anyhow::Result<()> {
             .max_requests_inflight
             .saturating_add(flags.max_mutating_requests_inflight),
         header_read_timeout: flags.request_header_timeout,
+        http2_max_streams_per_connection: flags.http2_max_streams_per_connection,
+        event_ttl: flags.event_ttl,
         service_node_port_range: apiserver::admission::service_node_port::PortRange::parse(
             &flags.service_node_port_range,
         )

@@ -15,6 +15,10 @@
 //!   connection that dribbles bytes (or sends nothing) is closed, so idle or
 //!   slow clients cannot hold sockets forever. Bodies are bounded in time and
 //!   size by the handlers ([`crate::handlers`]).
+//! - An HTTP/2 connection carries up to `http2_max_streams` requests and
+//!   watches at once (upstream's `--http2-max-streams-per-connection`,
+//!   1000): the components put all of theirs on one connection, and a
+//!   controller-manager holds a watch per resource it follows.
 //! - Each request carries the peer address ([`ClientAddr`]), which port it
 //!   came in on ([`Transport`]) and the client certificates TLS verified
 //!   ([`tls::PeerCertificates`]); per-client limits such as [`WatchLimiter`]
@@ -53,21 +57,35 @@ pub enum Transport {
     Tls,
 }
 
+/// What one connection may do ([module docs](self)).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time to send a request's head (and finish the TLS handshake).
+    pub header_read_timeout: Duration,
+    /// Requests and watches at once on one HTTP/2 connection.
+    pub http2_max_streams: u32,
+}
+
 /// Serves `app` on `listener` (over TLS when `tls` is given) until
 /// `shutdown` resolves, then waits for the open connections to finish.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Router,
-    header_read_timeout: Duration,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
+    let header_read_timeout = limits.header_read_timeout;
     let graceful = GracefulShutdown::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.http2_max_streams);
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {

@@ -227,3 +227,61 @@ async fn events_k8s_io_serves_the_core_events_in_the_new_shape() {
     let left = http.get(CORE).await.expect("list");
     assert_eq!(names(&left.body), ["old"], "{}", left.body);
 }
+
+/// A core/v1 Event named `name`.
+fn core_event(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Event",
+        "metadata": {"name": name},
+        "involvedObject": {"namespace": "default", "kind": "Pod", "name": "web-0"},
+        "reason": "Test", "message": format!("This is {name}"), "type": "Normal", "count": 1})
+}
+
+#[tokio::test]
+async fn events_expire_after_the_event_ttl_even_when_updated() {
+    let etcd = Etcd::start().await.expect("etcd");
+    let api = ApiServer::start_with(&etcd, &["--event-ttl", "3s"])
+        .await
+        .expect("apiserver");
+    let http = api.http();
+    let r = http.post(CORE, &core_event("short")).await.expect("create");
+    assert_eq!(r.status, 201, "{}", r.body);
+    // An update 1 s later (a repeated Event's count) keeps it expiring:
+    // its lease comes along with every write.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut again = r.body.clone();
+    again["count"] = json!(2);
+    let u = http
+        .put(&format!("{CORE}/short"), &again)
+        .await
+        .expect("update");
+    assert_eq!(u.status, 200, "{}", u.body);
+    let updated = std::time::Instant::now();
+    // A ConfigMap next to it stays.
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "stays"}});
+    let c = http
+        .post("/api/v1/namespaces/default/configmaps", &cm)
+        .await
+        .expect("configmap");
+    assert_eq!(c.status, 201, "{}", c.body);
+    let mut gone = None;
+    for _ in 0..100 {
+        let g = http.get(&format!("{CORE}/short")).await.expect("get");
+        if g.status == 404 {
+            gone = Some(updated.elapsed());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let gone = gone.expect("the Event was still there 10 s after its update with a 3 s TTL");
+    assert!(
+        gone >= Duration::from_millis(2900),
+        "deleted before its TTL had passed since the update: {gone:?}"
+    );
+    let list = http.get(CORE).await.expect("list");
+    assert!(!names(&list.body).contains(&"short".to_string()));
+    let c = http
+        .get("/api/v1/namespaces/default/configmaps/stays")
+        .await
+        .expect("configmap");
+    assert_eq!(c.status, 200, "only Events expire");
+}

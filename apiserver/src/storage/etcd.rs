@@ -13,6 +13,8 @@
 //! - delete: `if mod_revision(key) == expected then delete`
 //!
 //! so nothing is ever half written and concurrent writers are serialised by etcd.
+//! Writes of expiring kinds (Events) also attach the key to a lease
+//! ([`super::leases`]).
 //!
 //! Values are made and read by the [`Codec`] (JSON, encrypted for the
 //! resources an `EncryptionConfiguration` names).
@@ -22,11 +24,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, GetOptions, KvClient, Txn, TxnOp, TxnOpResponse,
+    Client, Compare, CompareOp, ConnectOptions, GetOptions, KvClient, PutOptions, Txn, TxnOp,
+    TxnOpResponse,
 };
 use serde_json::Value;
 
 use super::codec::Codec;
+use super::leases::Expiring;
 use super::value::Transformers;
 use super::{Result, StorageError};
 use crate::metrics;
@@ -74,6 +78,8 @@ pub struct Store {
     /// The newest revision this apiserver wrote under each registered
     /// prefix (see [`Store::write_mark`]).
     marks: WriteMarks,
+    /// The kind whose objects expire ([`Store::with_ttl`]).
+    expiring: Option<Arc<Expiring>>,
 }
 
 /// Collection prefixes whose writes are remembered, with the revision of
@@ -191,7 +197,48 @@ impl Store {
             progress_reliable: Arc::default(),
             codec: Codec::new(prefix.trim_end_matches('/'), Transformers::default()),
             marks: WriteMarks::default(),
+            expiring: None,
         })
+    }
+
+    /// The same store, with the objects of `resource` deleted by etcd
+    /// `ttl` after their last write (`--event-ttl` for `events`, the one
+    /// kind that expires).
+    pub fn with_ttl(mut self, resource: &str, ttl: Duration) -> Store {
+        let prefix = format!("{}/{resource}/", self.prefix);
+        self.expiring = Some(Arc::new(Expiring::new(prefix, ttl)));
+        self
+    }
+
+    /// The lease a write of `key` must carry, if its kind expires: the
+    /// current one while it can be reused, else a new grant.
+    async fn lease_for(&self, key: &str) -> Result<Option<(&Expiring, i64)>> {
+        let Some(e) = self
+            .expiring
+            .as_deref()
+            .filter(|e| key.starts_with(&e.prefix))
+        else {
+            return Ok(None);
+        };
+        let now = Instant::now();
+        if let Some(id) = e.reusable(now) {
+            return Ok(Some((e, id)));
+        }
+        let mut leases = self.client.lease_client();
+        let granted = self
+            .call("grant", leases.grant(e.grant_seconds(), None))
+            .await?;
+        e.granted(granted.id(), now);
+        Ok(Some((e, granted.id())))
+    }
+
+    /// `put` of `value` at `key` with the lease `lease` gives.
+    fn put(key: &str, value: Vec<u8>, lease: Option<(&Expiring, i64)>) -> TxnOp {
+        TxnOp::put(
+            key,
+            value,
+            lease.map(|(_, id)| PutOptions::new().with_lease(id)),
+        )
     }
 
     /// The same store, encrypting values as `transformers` say.
@@ -359,15 +406,20 @@ impl Store {
         if let Some(req) = require {
             compares.push(Compare::create_revision(req, CompareOp::Greater, 0));
         }
+        let value = self.encode(key, object)?;
+        let lease = self.lease_for(key).await?;
         let txn = Txn::new()
             .when(compares)
-            .and_then(vec![TxnOp::put(key, self.encode(key, object)?, None)])
+            .and_then(vec![Self::put(key, value, lease)])
             .or_else(vec![TxnOp::get(
                 key,
                 Some(GetOptions::new().with_keys_only()),
             )]);
         let mut kv = self.kv();
-        let resp = self.call("create", kv.txn(txn)).await?;
+        let resp = self
+            .call("create", kv.txn(txn))
+            .await
+            .inspect_err(|_| forget(lease))?;
         if resp.succeeded() {
             let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
             self.wrote(key, rev);
@@ -387,11 +439,16 @@ impl Store {
 
     /// Replaces `key` if its `mod_revision` is still `expected`.
     pub async fn update(&self, key: &str, object: &Value, expected: i64) -> Result<i64> {
+        let value = self.encode(key, object)?;
+        let lease = self.lease_for(key).await?;
         let txn = Txn::new()
             .when(vec![Compare::mod_revision(key, CompareOp::Equal, expected)])
-            .and_then(vec![TxnOp::put(key, self.encode(key, object)?, None)]);
+            .and_then(vec![Self::put(key, value, lease)]);
         let mut kv = self.kv();
-        let resp = self.call("update", kv.txn(txn)).await?;
+        let resp = self
+            .call("update", kv.txn(txn))
+            .await
+            .inspect_err(|_| forget(lease))?;
         if resp.succeeded() {
             let rev = resp.header().map(|h| h.revision()).unwrap_or_default();
             self.wrote(key, rev);
@@ -535,6 +592,14 @@ fn progress_fixed_in(version: &str) -> bool {
         (3, 5) => patch >= 13,
         (3, m) => m > 5,
         (m, _) => m > 3,
+    }
+}
+
+/// Drops a lease a failed write carried: etcd may have lost it (a wiped
+/// member), and the next write then asks for a new one.
+fn forget(lease: Option<(&Expiring, i64)>) {
+    if let Some((e, _)) = lease {
+        e.forget();
     }
 }
 

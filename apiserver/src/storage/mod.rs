@@ -18,6 +18,7 @@ pub mod codec;
 pub mod compactor;
 pub mod etcd;
 pub mod informer;
+pub mod leases;
 pub mod value;
 pub mod watch_cache;
 
