@@ -164,10 +164,11 @@ impl ServiceAccountClients {
             token_file: Some(path.to_string_lossy().into_owned()),
             ..Default::default()
         };
-        let client = kube::Client::try_from(config).map_err(|source| Error::Client {
-            account: account.to_string(),
-            source,
-        })?;
+        let client =
+            component_base::client::from_config(config).map_err(|source| Error::Client {
+                account: account.to_string(),
+                source,
+            })?;
         let this = Arc::downgrade(self);
         let account = account.to_string();
         tokio::spawn(async move {

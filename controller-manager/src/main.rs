@@ -117,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
     let f = Flags::parse();
     let kube_config =
         component_base::client::config(f.kubeconfig.as_deref(), f.master.as_deref()).await?;
-    let client = kube::Client::try_from(kube_config.clone())?;
+    let client = component_base::client::from_config(kube_config.clone())?;
     let mut config = controller_manager::Config {
         controllers: f.controllers,
         allocate_node_cidrs: f.allocate_node_cidrs,

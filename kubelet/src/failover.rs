@@ -61,7 +61,7 @@ pub async fn client(
 ) -> Result<kube::Client, Error> {
     let base = component_base::client::config(kubeconfig, None).await?;
     if endpoints.is_empty() {
-        return kube::Client::try_from(base).map_err(|source| Error::Client {
+        return component_base::client::from_config(base).map_err(|source| Error::Client {
             endpoint: "the kubeconfig's server".into(),
             source,
         });
@@ -98,7 +98,7 @@ pub async fn client(
     let clients = clients
         .into_iter()
         .map(|(endpoint, cfg)| {
-            kube::Client::try_from(cfg)
+            component_base::client::from_config(cfg)
                 .map(|c| (endpoint.clone(), c))
                 .map_err(|source| Error::Client { endpoint, source })
         })

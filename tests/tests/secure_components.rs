@@ -698,3 +698,61 @@ async fn controllers_act_as_their_own_service_accounts() {
     assert!(!cm.is_finished());
     cm.abort();
 }
+
+/// TCP connections of this process to `port` (the client's side).
+fn connections_to(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/self/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // remote address "7F000001:PORT" in hex, state 01 = ESTABLISHED
+            f.len() > 3
+                && f[3] == "01"
+                && f[2]
+                    .rsplit_once(':')
+                    .is_some_and(|(_, p)| u16::from_str_radix(p, 16) == Ok(port))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_component_puts_its_requests_and_watches_on_one_http2_connection() {
+    let (dir, ca_dir) = Secured::pki();
+    let c = Secured::start(dir, ca_dir, &[]).await;
+    let port: u16 = c
+        .url
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .expect("port");
+    let admin = c
+        .client("admin", "kubernetes-admin", &["system:masters"])
+        .await;
+    // Three watches held open, as a component's informers hold theirs ...
+    let wp = kube::api::WatchParams::default().timeout(60);
+    let pods: Api<Pod> = Api::namespaced(admin.clone(), "default");
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(admin.clone(), "default");
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(admin.clone(), "default");
+    let watches = (
+        pods.watch(&wp, "0").await.expect("a watch of pods"),
+        maps.watch(&wp, "0").await.expect("a watch of configmaps"),
+        secrets.watch(&wp, "0").await.expect("a watch of secrets"),
+    );
+    // ... and a burst of 40 requests at once beside them.
+    let lists = (0..40).map(|_| {
+        let pods: Api<Pod> = Api::namespaced(admin.clone(), "default");
+        async move { pods.list(&ListParams::default()).await }
+    });
+    for r in futures::future::join_all(lists).await {
+        r.expect("a list over the shared connection");
+    }
+    assert_eq!(
+        connections_to(port),
+        1,
+        "HTTP/2: every request and watch on one connection"
+    );
+    drop(watches);
+}
