@@ -353,6 +353,10 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
         recorder,
         pods: Default::default(),
         tokens: crate::volumes::service_account_token::TokenManager::new(client.clone()),
+        objects: crate::volumes::objects::ObjectCaches::new(
+            client.clone(),
+            cfg.file.config_map_and_secret_change_detection_strategy,
+        ),
         services,
         eviction: eviction.clone(),
         startup: Default::default(),

@@ -105,6 +105,10 @@ pub struct FileConfig {
     /// How often node status is computed (posted when it changed).
     #[serde(with = "go_duration")]
     pub node_status_update_frequency: Duration,
+    /// How the ConfigMaps and Secrets of pods' volumes are kept current:
+    /// `Cache` (the default here; `Watch`, upstream's, is served by it) or
+    /// `Get` ([`crate::volumes::objects`]).
+    pub config_map_and_secret_change_detection_strategy: crate::volumes::objects::Strategy,
     /// Hard eviction thresholds (`memory.available`, `nodefs.available`,
     /// `imagefs.available`, `pid.available`: a quantity or a percentage of
     /// the capacity); see [`crate::eviction`].
@@ -307,6 +311,7 @@ impl Default for FileConfig {
             cni_conf_dir: None,
             network_plugin: crate::network::NetworkPlugin::Cni,
             node_status_update_frequency: Duration::from_secs(10),
+            config_map_and_secret_change_detection_strategy: Default::default(),
             eviction_hard: [
                 ("memory.available".to_string(), "100Mi".to_string()),
                 ("nodefs.available".to_string(), "10%".to_string()),

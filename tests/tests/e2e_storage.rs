@@ -2,7 +2,9 @@
 //! default `local-path` class, a claim that waits for its first pod, a
 //! StatefulSet whose replicas write a file into their own volumes, are
 //! deleted and recreated and find their own file again on the same node,
-//! and a deleted claim whose directory goes with it.
+//! and a deleted claim whose directory goes with it. The replicas also
+//! mount a ConfigMap: an update reaches the running pods' files through
+//! the kubelet's object cache, and a pod created after it sees it at once.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -28,9 +30,13 @@ spec:
         command: ["sh", "-c", "[ -f /data/id ] || hostname > /data/id; sleep 3600"]
         volumeMounts:
         - {name: data, mountPath: /data}
+        - {name: settings, mountPath: /etc/settings}
         readinessProbe:
           exec: {command: ["cat", "/data/id"]}
           periodSeconds: 1
+      volumes:
+      - name: settings
+        configMap: {name: settings}
   volumeClaimTemplates:
   - metadata: {name: data}
     spec:
@@ -98,6 +104,12 @@ fn statefulset_replicas_find_their_own_files_after_recreation() {
     assert_eq!(claim["spec"]["storageClassName"], "local-path");
 
     // Two replicas with a claim each, every pod writing its name once.
+    lab.kubectl_ok(&[
+        "create",
+        "configmap",
+        "settings",
+        "--from-literal=mode=first",
+    ]);
     lab.apply(STATEFUL);
     let (code, out, err) = lab.kubectl(&["rollout", "status", "statefulset/db", "--timeout=120s"]);
     if code != 0 {
@@ -159,6 +171,22 @@ fn statefulset_replicas_find_their_own_files_after_recreation() {
         ]
     );
 
+    // A ConfigMap update reaches the running pods' volume (within the
+    // kubelet's cache TTL, 10 s, and a sync).
+    let mode = |pod: &str| lab.kubectl_ok(&["exec", pod, "--", "cat", "/etc/settings/mode"]);
+    assert_eq!(mode("db-0"), "first");
+    let patch = r#"{"data":{"mode":"second"}}"#;
+    lab.kubectl_ok(&["patch", "configmap", "settings", "-p", patch]);
+    let updated = std::time::Instant::now();
+    let seen = wait_until(Duration::from_secs(40), || {
+        (mode("db-0") == "second" && mode("db-1") == "second").then_some(())
+    });
+    assert!(seen.is_some(), "the update did not reach the pods");
+    eprintln!(
+        "ConfigMap update in the pods' files after {:?}",
+        updated.elapsed()
+    );
+
     // Delete the set (its pods go, the claims stay), then recreate it.
     lab.kubectl_ok(&["delete", "statefulset", "db", "--wait=true"]);
     let no_pods = wait_until(Duration::from_secs(60), || {
@@ -175,9 +203,20 @@ fn statefulset_replicas_find_their_own_files_after_recreation() {
             "claims outlive their set"
         );
     }
+    lab.kubectl_ok(&[
+        "patch",
+        "configmap",
+        "settings",
+        "-p",
+        r#"{"data":{"mode":"third"}}"#,
+    ]);
     lab.apply(STATEFUL);
     let (code, out, err) = lab.kubectl(&["rollout", "status", "statefulset/db", "--timeout=120s"]);
     assert_eq!(code, 0, "{out}{err}");
+    for i in 0..2 {
+        // New pods never get an object fetched before they came.
+        assert_eq!(mode(&format!("db-{i}")), "third");
+    }
     for (i, (node, _)) in placed.iter().enumerate() {
         let pod = format!("db-{i}");
         let id = lab.kubectl_ok(&["exec", &pod, "--", "cat", "/data/id"]);

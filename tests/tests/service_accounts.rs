@@ -25,6 +25,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
+use kubelet::volumes::objects::{ObjectCaches, Strategy};
 use kubelet::volumes::service_account_token::{ManualClock, TokenManager};
 use serde_json::{json, Value};
 use tests::harness::{ApiServer, Etcd, Http};
@@ -367,16 +368,27 @@ async fn the_kubelet_fills_the_token_volume_and_refreshes_the_token() {
         kube::Client::try_from(kube::Config::new(api.url.parse().expect("url"))).expect("client");
     let clock = Arc::new(ManualClock::starting_now());
     let tokens = TokenManager::with(Arc::new(client.clone()), clock.clone());
+    let objects = ObjectCaches::new(client.clone(), Strategy::Cache);
+    let objects = objects.for_pod(std::time::Instant::now());
     let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), "apps");
     let web = pods.get("web").await.expect("the pod");
     let root = tempfile::tempdir().expect("root dir");
     let uid = web.metadata.uid.clone().expect("uid");
     let _unmount = Unmount(root.path(), uid.clone());
 
-    let volumes =
-        kubelet::volumes::prepare(&client, &tokens, root.path(), &web, "10.0.0.2", "10.0.0.1")
-            .await
-            .expect("the volumes are set up");
+    // One pod sync's volume set-up, as the kubelet runs it.
+    let prepare = || {
+        kubelet::volumes::prepare(
+            &client,
+            &tokens,
+            objects,
+            root.path(),
+            &web,
+            "10.0.0.2",
+            "10.0.0.1",
+        )
+    };
+    let volumes = prepare().await.expect("the volumes are set up");
     {
         let (name, vdir) = volumes
             .iter()
@@ -402,17 +414,13 @@ async fn the_kubelet_fills_the_token_volume_and_refreshes_the_token() {
         );
 
         // A resync: the cached token, no new request.
-        kubelet::volumes::prepare(&client, &tokens, root.path(), &web, "10.0.0.2", "10.0.0.1")
-            .await
-            .expect("resync");
+        prepare().await.expect("resync");
         assert_eq!(read(vdir, "token"), token);
         assert_eq!(tokens.len(), 1);
 
         // 81% of its 3607 s later (the kubelet's clock): a new token, swapped in.
         clock.advance(std::time::Duration::from_secs(3607 * 81 / 100));
-        kubelet::volumes::prepare(&client, &tokens, root.path(), &web, "10.0.0.2", "10.0.0.1")
-            .await
-            .expect("refresh");
+        prepare().await.expect("refresh");
         let fresh = read(vdir, "token");
         assert_ne!(fresh, token, "the token was refreshed");
         assert_eq!(
@@ -447,6 +455,7 @@ async fn the_kubelet_fills_the_token_volume_and_refreshes_the_token() {
         let volumes = kubelet::volumes::prepare(
             &client,
             &tokens,
+            objects,
             root.path(),
             &runner,
             "10.0.0.3",
@@ -478,6 +487,7 @@ async fn the_kubelet_fills_the_token_volume_and_refreshes_the_token() {
         let err = kubelet::volumes::prepare(
             &client,
             &tokens,
+            objects,
             root.path(),
             &orphan,
             "10.0.0.2",

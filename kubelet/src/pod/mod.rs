@@ -102,6 +102,8 @@ pub struct Context {
     pub pods: std::sync::RwLock<HashMap<String, Arc<Pod>>>,
     /// The pods' ServiceAccount tokens (projected volumes).
     pub tokens: crate::volumes::service_account_token::TokenManager,
+    /// The ConfigMaps and Secrets pods' volumes show.
+    pub objects: crate::volumes::objects::ObjectCaches,
     /// The cluster's Services (for the containers' Service variables).
     pub services: Arc<crate::services::ServiceView>,
     /// Node pressure and the pods the eviction manager wants gone.

@@ -86,6 +86,9 @@ pub struct Worker {
     resize: super::resize::Tracker,
     /// Evicted for node pressure: the `DisruptionTarget` message.
     evicted: Option<String>,
+    /// When the pod came to this kubelet: its volumes show no ConfigMap or
+    /// Secret fetched before ([`crate::volumes::objects`]).
+    registered: std::time::Instant,
 }
 
 /// The pod's ephemeral containers as containers (the fields they may not
@@ -171,6 +174,7 @@ impl Worker {
             messages: Default::default(),
             resize: Default::default(),
             evicted: None,
+            registered: std::time::Instant::now(),
         }
     }
 
@@ -381,7 +385,8 @@ impl Worker {
         // the network setup), unless it shows the pod's IP.
         let early_volumes = (!crate::volumes::needs_pod_ip(pod)).then(|| {
             let (ctx, uid, pod) = (self.ctx.clone(), self.uid.clone(), pod.clone());
-            async move { prepare_volumes(&ctx, &uid, &pod, "").await }
+            let since = self.registered;
+            async move { prepare_volumes(&ctx, &uid, &pod, "", since).await }
         });
         let (sandbox, early_volumes) = match early_volumes {
             Some(volumes) => {
@@ -405,7 +410,7 @@ impl Worker {
         };
         let prepared = match early_volumes {
             Some(v) => v,
-            None => prepare_volumes(&self.ctx, &self.uid, pod, &pod_ip).await,
+            None => prepare_volumes(&self.ctx, &self.uid, pod, &pod_ip, self.registered).await,
         };
         let volumes = match prepared {
             Ok(v) => v,
@@ -1188,10 +1193,12 @@ async fn prepare_volumes(
     uid: &str,
     pod: &Pod,
     pod_ip: &str,
+    registered: std::time::Instant,
 ) -> Result<std::collections::BTreeMap<String, PathBuf>, crate::volumes::Error> {
     let prepared = crate::volumes::prepare(
         &ctx.client,
         &ctx.tokens,
+        ctx.objects.for_pod(registered),
         &ctx.config.root_dir,
         pod,
         pod_ip,

@@ -24,7 +24,8 @@
 //! secret, downwardAPI and projected volumes, so calling it on every pod
 //! sync propagates updates into running containers (the runtime mounts the
 //! directory, and [`atomic`] swaps the files in with one rename); a token
-//! past 80% of its life is replaced the same way.
+//! past 80% of its life is replaced the same way. ConfigMaps and Secrets
+//! are read through [`objects`]' cache, so an update shows within its TTL.
 //! [`teardown`] unmounts and removes everything of a pod.
 //!
 //! The node's [`local_path`] provisioner makes (and deletes) the
@@ -32,15 +33,17 @@
 
 pub mod atomic;
 pub mod local_path;
+pub mod objects;
 pub mod service_account_token;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::api::core::v1::{ConfigMap, KeyToPath, Pod, Secret, Volume};
+use k8s_openapi::api::core::v1::{KeyToPath, Pod, Volume};
 use kube::api::Api;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 
+use objects::PodObjects;
 use service_account_token::{TokenKey, TokenManager};
 
 /// Why a volume could not be set up (reported as a FailedMount Event).
@@ -210,6 +213,7 @@ fn empty_dir_ownership(dir: &Path, tmpfs: bool, group: Option<u32>) -> std::io::
 pub async fn prepare(
     client: &kube::Client,
     tokens: &TokenManager,
+    objects: PodObjects<'_>,
     root: &Path,
     pod: &Pod,
     pod_ip: &str,
@@ -221,6 +225,7 @@ pub async fn prepare(
     let inputs = Inputs {
         client,
         tokens,
+        objects,
         ns: &ns,
         pod,
         pod_ip,
@@ -277,6 +282,7 @@ pub fn needs_pod_ip(pod: &Pod) -> bool {
 struct Inputs<'a> {
     client: &'a kube::Client,
     tokens: &'a TokenManager,
+    objects: PodObjects<'a>,
     ns: &'a str,
     pod: &'a Pod,
     pod_ip: &'a str,
@@ -287,6 +293,7 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
     let Inputs {
         client,
         tokens,
+        objects,
         ns,
         pod,
         pod_ip,
@@ -326,7 +333,7 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
     let mut owners: BTreeMap<String, u32> = BTreeMap::new();
     let (plugin, tmpfs) = if let Some(c) = &v.config_map {
         let optional = c.optional == Some(true);
-        let data = config_map(client, ns, name, &c.name, optional).await?;
+        let data = config_map(objects, ns, name, &c.name, optional).await?;
         add_items(
             name,
             &mut files,
@@ -339,7 +346,7 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
     } else if let Some(s) = &v.secret {
         let sname = s.secret_name.clone().unwrap_or_default();
         let optional = s.optional == Some(true);
-        let data = secret(client, ns, name, &sname, optional).await?;
+        let data = secret(objects, ns, name, &sname, optional).await?;
         add_items(
             name,
             &mut files,
@@ -366,7 +373,7 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
         for src in p.sources.iter().flatten() {
             if let Some(c) = &src.config_map {
                 let optional = c.optional == Some(true);
-                let data = config_map(client, ns, name, &c.name, optional).await?;
+                let data = config_map(objects, ns, name, &c.name, optional).await?;
                 add_items(
                     name,
                     &mut files,
@@ -378,7 +385,7 @@ async fn prepare_one(inputs: &Inputs<'_>, base: &Path, v: &Volume) -> Result<Pat
             }
             if let Some(s) = &src.secret {
                 let optional = s.optional == Some(true);
-                let data = secret(client, ns, name, &s.name, optional).await?;
+                let data = secret(objects, ns, name, &s.name, optional).await?;
                 add_items(
                     name,
                     &mut files,
@@ -557,29 +564,31 @@ fn add_items(
 }
 
 async fn config_map(
-    client: &kube::Client,
+    objects: PodObjects<'_>,
     ns: &str,
     volume: &str,
     name: &str,
     optional: bool,
 ) -> Result<BTreeMap<String, Vec<u8>>, Error> {
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-    match api.get_opt(name).await.map_err(|source| Error::Api {
-        volume: volume.to_string(),
-        source,
-    })? {
+    match objects
+        .config_map(ns, name)
+        .await
+        .map_err(|source| Error::Api {
+            volume: volume.to_string(),
+            source,
+        })? {
         Some(cm) => {
             let mut m: BTreeMap<String, Vec<u8>> = cm
                 .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.into_bytes()))
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
                 .collect();
             m.extend(
                 cm.binary_data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0)),
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.0.clone())),
             );
             Ok(m)
         }
@@ -592,29 +601,31 @@ async fn config_map(
 }
 
 async fn secret(
-    client: &kube::Client,
+    objects: PodObjects<'_>,
     ns: &str,
     volume: &str,
     name: &str,
     optional: bool,
 ) -> Result<BTreeMap<String, Vec<u8>>, Error> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    match api.get_opt(name).await.map_err(|source| Error::Api {
-        volume: volume.to_string(),
-        source,
-    })? {
+    match objects
+        .secret(ns, name)
+        .await
+        .map_err(|source| Error::Api {
+            volume: volume.to_string(),
+            source,
+        })? {
         Some(s) => {
             let mut m: BTreeMap<String, Vec<u8>> = s
                 .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, v.0))
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.0.clone()))
                 .collect();
             m.extend(
                 s.string_data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.into_bytes())),
+                    .iter()
+                    .flatten()
+                    .map(|(k, v)| (k.clone(), v.clone().into_bytes())),
             );
             Ok(m)
         }
@@ -843,9 +854,18 @@ mod tests {
             ],
         }));
         let tokens = TokenManager::new(client());
-        let got = prepare(&client(), &tokens, root.path(), &p, "10.0.0.2", "10.0.0.1")
-            .await
-            .expect("prepare");
+        let objects = objects::ObjectCaches::new(client(), objects::Strategy::Cache);
+        let got = prepare(
+            &client(),
+            &tokens,
+            objects.for_pod(std::time::Instant::now()),
+            root.path(),
+            &p,
+            "10.0.0.2",
+            "10.0.0.1",
+        )
+        .await
+        .expect("prepare");
         let disk = std::fs::metadata(&got["disk"]).unwrap();
         assert_eq!(disk.permissions().mode() & 0o7777, 0o2777);
         assert_eq!(disk.gid(), 123);
