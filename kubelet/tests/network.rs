@@ -9,8 +9,9 @@
 //! through the host-gw routes, a hostPort reaching a server in a pod from the
 //! other node's pod, idempotent setup, no address leaked by a failed setup,
 //! route sync leaving foreign routes alone, teardown freeing the address
-//! with the namespace present or already deleted, and forwarding never
-//! touched in the root namespace.
+//! with the namespace present or already deleted, forwarding never
+//! touched in the root namespace, and the same links, addresses and routes
+//! whether the plugins or the kubelet's own netlink requests made them.
 //!
 //! Everything lives in namespaces this test creates, named
 //! `ktnet<pid>-...`; guards delete them, and leftovers of a killed run (whose
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use kubelet::network::kubenet::netlink::{self, AddressOp};
 use kubelet::network::{self, Error, Network, NetworkConfig, NetworkPlugin, PodRef, PortMapping};
 
 const PREFIX: &str = "ktnet";
@@ -197,6 +199,54 @@ fn forwarding_is_never_enabled_in_the_root_netns() {
     assert_eq!(ip_forward(), before);
 }
 
+/// The built-in network's netlink requests against a real kernel: absent
+/// links, "File exists" kept recognisable, and errors that read as the `ip`
+/// command that does the same.
+#[test]
+fn netlink_requests_in_a_namespace() {
+    if !prerequisites::is_root() {
+        prerequisites::missing("netlink_requests_in_a_namespace", "not root");
+        return;
+    }
+    remove_leftovers();
+    let ns = Netns::add(format!("{PREFIX}{}-nl", std::process::id()));
+    ns.enter(|| {
+        let mut nl = netlink::Handle::open().unwrap();
+        assert_eq!(nl.link_index("ktbr0").unwrap(), None);
+        nl.add_bridge("ktbr0").unwrap();
+        let index = nl.link_index("ktbr0").unwrap().expect("the bridge's index");
+        let again = nl.add_bridge("ktbr0").unwrap_err();
+        assert!(netlink::is_exists(&again), "{again}");
+        assert!(
+            again
+                .to_string()
+                .starts_with("ip link add name ktbr0 type bridge: File exists"),
+            "{again}"
+        );
+        let gw = "10.9.9.1".parse().unwrap();
+        nl.address(AddressOp::Replace, "ktbr0", index, gw, 24)
+            .unwrap();
+        nl.address(AddressOp::Replace, "ktbr0", index, gw, 24)
+            .unwrap();
+        let dup = nl
+            .address(AddressOp::Add, "ktbr0", index, gw, 24)
+            .unwrap_err();
+        assert!(netlink::is_exists(&dup), "{dup}");
+        nl.set_up("ktbr0", Some(1400)).unwrap();
+        let missing = nl.set_up("ktnone", None).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("ip link set ktnone up: No such device"),
+            "{missing}"
+        );
+        assert!(nl.del_link("ktbr0").unwrap());
+        assert!(!nl.del_link("ktbr0").unwrap());
+    });
+    let left = must(&["ip", "-n", &ns.name, "link", "show"]);
+    assert!(!left.contains("ktbr0"), "{left}");
+}
+
 #[test]
 fn pods_on_two_nodes() {
     pods_on_two_nodes_with("pods_on_two_nodes", NetworkPlugin::Cni);
@@ -313,6 +363,17 @@ fn pods_on_two_nodes_with(test: &str, plugin: NetworkPlugin) {
     assert_eq!(net1.pod_ip("sb1"), Some(ip1));
     let eth0 = must(&["ip", "-n", &p1.name, "-4", "addr", "show", "eth0"]);
     assert!(eth0.contains(&ip1.to_string()), "{eth0}");
+    // Both ways leave the same links: the pod's node end on the bridge with
+    // hairpin on, the bridge with the gateway, the pod's default route.
+    let ports = must(&["ip", "-d", "-n", &n1.name, "link", "show", "master", "cni0"]);
+    assert!(
+        ports.contains("mtu 1500") && ports.contains("hairpin on") && ports.contains(",UP"),
+        "{ports}"
+    );
+    let bridge = must(&["ip", "-n", &n1.name, "-4", "addr", "show", "cni0"]);
+    assert!(bridge.contains(&format!("10.{x}.1.1/24")), "{bridge}");
+    let default = must(&["ip", "-n", &p1.name, "route", "show", "default"]);
+    assert_eq!(default.trim(), format!("default via 10.{x}.1.1 dev eth0"));
 
     // Setup again for the same sandbox: same address.
     let again = n1.enter(|| {

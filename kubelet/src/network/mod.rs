@@ -18,9 +18,10 @@
 //! podCIDR ([`config`]).
 //!
 //! Namespaces: the plugins, `ip` and `iptables` run as children of the
-//! calling thread and therefore act in the kubelet's network namespace, which
-//! is the node's. In the lab a node is a network namespace and its kubelet
-//! runs there (`nsenter --net=/run/netns/<node> kubelet ...`), so the bridge,
+//! calling thread, and the built-in network's netlink sockets are opened by
+//! it, so all act in the kubelet's network namespace, which is the node's.
+//! In the lab a node is a network namespace and its kubelet runs there
+//! (`nsenter --net=/run/netns/<node> kubelet ...`), so the bridge,
 //! the veths, the routes and portmap's rules all stay inside it; only the
 //! filesystem is shared between kubelets, hence the per-kubelet
 //! configuration and IPAM directories. The bridge plugin, as gateway, turns
@@ -168,6 +169,16 @@ pub enum Error {
         status: String,
         /// Its error output.
         stderr: String,
+    },
+    /// The kernel refused a netlink request of the built-in network
+    /// ([`kubenet::netlink`]).
+    #[error("{op}: {source}")]
+    Netlink {
+        /// The request, in the words of the `ip` command that does the same.
+        op: String,
+        /// The kernel's errno (or why its answer could not be read).
+        #[source]
+        source: std::io::Error,
     },
     /// Several independent changes failed (route sync).
     #[error("{} failures: {}", .0.len(), .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))]
