@@ -9,11 +9,23 @@
 //! every writer replaces a record by renaming a new file over it, which
 //! makes a new inode), so a record written by a monitor or by another
 //! process (`kubelet ctl`) is read again at once.
+//!
+//! The directories themselves are listed again only when they changed:
+//! at a hundred pods, every worker reading the hundred entries of the
+//! containers directory each second was what was left of an idle
+//! kubelet's CPU (getdents and the allocations of a hundred paths, times a
+//! hundred workers). A listing is reused while the directory's
+//! modification time is the one it was listed at, and only if it was
+//! taken well after that time: file systems stamp times from a coarse
+//! clock, so an entry added a moment after the listing could otherwise
+//! leave the time unchanged ([`Listing::trusted`]).
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use serde::de::DeserializeOwned;
 
@@ -39,18 +51,79 @@ impl Version {
     }
 }
 
+/// The ids (entries) of a records directory, shared by every caller of
+/// one listing.
+pub type Ids = Arc<HashSet<String>>;
+
+/// One listing of a records directory: the ids (its entries) and the
+/// record path of each.
+#[derive(Debug)]
+struct Listing {
+    /// The directory's modification time when it was listed.
+    mtime: SystemTime,
+    /// Whether the listing was taken long enough after `mtime` that any
+    /// later change must show as a new time: 100 ms for times with
+    /// sub-second parts (the kernel's coarse clock ticks every few ms),
+    /// two seconds where the file system keeps whole seconds.
+    trusted: bool,
+    ids: Ids,
+    paths: Vec<PathBuf>,
+}
+
+impl Listing {
+    /// Lists `dir`, whose modification time was `mtime` just before.
+    fn take(dir: &Path, file: &str, mtime: SystemTime) -> std::io::Result<Listing> {
+        let listed_at = SystemTime::now();
+        let mut ids = HashSet::new();
+        let mut paths = Vec::new();
+        for e in std::fs::read_dir(dir)?.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            paths.push(dir.join(&id).join(file));
+            ids.insert(id);
+        }
+        let margin = match mtime.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(t) if t.subsec_nanos() != 0 => Duration::from_millis(100),
+            _ => Duration::from_secs(2),
+        };
+        let trusted = listed_at
+            .duration_since(mtime)
+            .is_ok_and(|age| age > margin);
+        Ok(Listing {
+            mtime,
+            trusted,
+            ids: Arc::new(ids),
+            paths,
+        })
+    }
+}
+
 /// A cache of the records of one kind, by path.
 #[derive(Debug)]
 pub struct RecordCache<T> {
-    entries: Mutex<HashMap<PathBuf, (Version, Arc<T>)>>,
+    /// By the path's bytes: hashing a `Path` walks its components, which
+    /// at a hundred lookups per listing was a visible share of the CPU.
+    entries: Mutex<HashMap<OsString, (Version, Arc<T>)>>,
+    /// The last listing of each directory (by `<dir>/<file>`'s bytes).
+    listings: Mutex<HashMap<OsString, Arc<Listing>>>,
+    /// The ids [`RecordCache::retain_ids`] kept last: the same listing
+    /// again has nothing to drop.
+    retained: Mutex<Option<Ids>>,
 }
 
 impl<T> Default for RecordCache<T> {
     fn default() -> Self {
         RecordCache {
             entries: Mutex::new(HashMap::new()),
+            listings: Mutex::new(HashMap::new()),
+            retained: Mutex::new(None),
         }
     }
+}
+
+/// Locks `m`; a panic while it was held cannot leave a half-written map
+/// (inserts and removes are single calls): the poison is ignored.
+fn lock<V>(m: &Mutex<V>) -> std::sync::MutexGuard<'_, V> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl<T: DeserializeOwned> RecordCache<T> {
@@ -64,7 +137,7 @@ impl<T: DeserializeOwned> RecordCache<T> {
                 return Err(e);
             }
         };
-        if let Some((v, rec)) = self.lock().get(path) {
+        if let Some((v, rec)) = self.lock().get(path.as_os_str()) {
             if *v == version {
                 return Ok(rec.clone());
             }
@@ -74,7 +147,7 @@ impl<T: DeserializeOwned> RecordCache<T> {
         // reverse: an old record is never kept under a new version).
         let rec: Arc<T> = Arc::new(crate::state::read_json(path)?);
         self.lock()
-            .insert(path.to_path_buf(), (version, rec.clone()));
+            .insert(path.as_os_str().to_owned(), (version, rec.clone()));
         Ok(rec)
     }
 
@@ -82,12 +155,14 @@ impl<T: DeserializeOwned> RecordCache<T> {
     /// only for fields that never change once written (a container's
     /// sandbox and labels, a sandbox's pod).
     fn last_parsed(&self, path: &Path) -> Option<Arc<T>> {
-        self.lock().get(path).map(|(_, rec)| rec.clone())
+        self.lock()
+            .get(path.as_os_str())
+            .map(|(_, rec)| rec.clone())
     }
 
     /// Drops the record of `path` (its directory is being removed).
     pub fn forget(&self, path: &Path) {
-        self.lock().remove(path);
+        self.lock().remove(path.as_os_str());
     }
 
     /// The records `<dir>/<id>/<file>` that `select` takes, one per
@@ -102,43 +177,57 @@ impl<T: DeserializeOwned> RecordCache<T> {
         dir: &Path,
         file: &str,
         select: impl Fn(&T) -> bool,
-    ) -> std::io::Result<(Vec<Arc<T>>, HashSet<String>)> {
+    ) -> std::io::Result<(Vec<Arc<T>>, Ids)> {
+        let listing = self.listing(dir, file)?;
         let mut selected = Vec::new();
-        let mut present = HashSet::new();
-        for e in std::fs::read_dir(dir)?.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            let path = dir.join(&id).join(file);
-            if self.last_parsed(&path).is_some_and(|rec| !select(&rec)) {
-                present.insert(id);
+        for path in &listing.paths {
+            if self.last_parsed(path).is_some_and(|rec| !select(&rec)) {
                 continue;
             }
-            let Ok(rec) = self.read(&path) else {
-                continue;
-            };
-            present.insert(id);
-            if select(&rec) {
-                selected.push(rec);
+            if let Ok(rec) = self.read(path) {
+                if select(&rec) {
+                    selected.push(rec);
+                }
             }
         }
-        self.retain_ids(&present);
-        Ok((selected, present))
+        self.retain_ids(&listing.ids);
+        Ok((selected, listing.ids.clone()))
+    }
+
+    /// The listing of `dir` for records named `file`: the last one while
+    /// it is trusted and the directory's time has not moved, else a new one.
+    fn listing(&self, dir: &Path, file: &str) -> std::io::Result<Arc<Listing>> {
+        let key = dir.join(file).into_os_string();
+        let mtime = std::fs::metadata(dir)?.modified()?;
+        if let Some(l) = lock(&self.listings).get(&key) {
+            if l.trusted && l.mtime == mtime {
+                return Ok(l.clone());
+            }
+        }
+        let listing = Arc::new(Listing::take(dir, file, mtime)?);
+        lock(&self.listings).insert(key, listing.clone());
+        Ok(listing)
     }
 
     /// Drops the records whose directory (`<id>/<file>`) is not in `ids`.
-    pub fn retain_ids(&self, ids: &HashSet<String>) {
+    pub fn retain_ids(&self, ids: &Ids) {
+        {
+            let mut last = lock(&self.retained);
+            if last.as_ref().is_some_and(|l| Arc::ptr_eq(l, ids)) {
+                return;
+            }
+            *last = Some(ids.clone());
+        }
         self.lock().retain(|p, _| {
-            p.parent()
+            Path::new(p)
+                .parent()
                 .and_then(Path::file_name)
                 .is_some_and(|id| ids.contains(&*id.to_string_lossy()))
         });
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (Version, Arc<T>)>> {
-        // A panic while holding the lock cannot leave a half-written map
-        // (inserts and removes are single calls): the poison is ignored.
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<OsString, (Version, Arc<T>)>> {
+        lock(&self.entries)
     }
 }
 
@@ -191,5 +280,55 @@ mod tests {
             2,
             "the removed directory's record is dropped"
         );
+    }
+
+    /// Sets `dir`'s modification time.
+    fn set_mtime(dir: &Path, t: SystemTime) {
+        std::fs::File::open(dir).unwrap().set_modified(t).unwrap();
+    }
+
+    #[test]
+    fn a_listing_is_reused_only_while_the_directory_time_is_old_and_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let add = |id: &str| {
+            std::fs::create_dir(dir.path().join(id)).unwrap();
+            crate::state::write_json(&dir.path().join(id).join("r.json"), &vec![1]).unwrap();
+        };
+        let cache: RecordCache<Vec<i32>> = RecordCache::default();
+        let count = || {
+            cache
+                .select_in(dir.path(), "r.json", |_| true)
+                .unwrap()
+                .0
+                .len()
+        };
+        add("a");
+        // Listed right after a change: not trusted, so an entry added in
+        // the same clock tick (the time forced back to the same value) is
+        // still seen by the next call.
+        let t = std::fs::metadata(dir.path()).unwrap().modified().unwrap();
+        assert_eq!(count(), 1);
+        add("b");
+        set_mtime(dir.path(), t);
+        assert_eq!(count(), 2);
+        // An old, unchanged directory: the listing is kept, and the same
+        // listing does not sweep the records again.
+        let old = SystemTime::now() - Duration::from_secs(10);
+        set_mtime(dir.path(), old);
+        assert_eq!(count(), 2);
+        let first = cache.listing(dir.path(), "r.json").unwrap();
+        assert!(first.trusted);
+        assert_eq!(count(), 2);
+        assert!(Arc::ptr_eq(
+            &first,
+            &cache.listing(dir.path(), "r.json").unwrap()
+        ));
+        // A change moves the time: listed again.
+        add("c");
+        assert_eq!(count(), 3);
+        assert!(!Arc::ptr_eq(
+            &first,
+            &cache.listing(dir.path(), "r.json").unwrap()
+        ));
     }
 }
