@@ -369,10 +369,10 @@ impl File {
             .collect()
     }
 
-    /// Whether the file holds kubeadm's own kinds (which do not mix with
-    /// the flags setting the same things).
-    pub fn has_kubeadm_kinds(&self) -> bool {
-        self.init.is_some() || self.cluster.is_some() || self.join.is_some()
+    /// Whether the file holds the kubeadm kinds `init` reads (which do not
+    /// mix with `init`'s flags setting the same things).
+    pub fn has_init_kinds(&self) -> bool {
+        self.init.is_some() || self.cluster.is_some()
     }
 
     /// Puts the file's settings for `init` into `cfg` (over its flags and
@@ -552,7 +552,7 @@ mod tests {
         // v1beta3's map form of extraArgs is not v1beta4's list.
         assert!(parse("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nscheduler:\n  extraArgs: {v: \"2\"}\n").is_err());
         let empty = parse("").unwrap();
-        assert!(empty.kubelet.is_none() && !empty.has_kubeadm_kinds());
+        assert!(empty.kubelet.is_none() && empty.join.is_none() && !empty.has_init_kinds());
     }
 
     /// Upstream's example file: every field we read lands in the Config.
@@ -598,7 +598,7 @@ kind: KubeletConfiguration
 cgroupRoot: lab-node
 "#;
         let file = parse(text).unwrap();
-        assert!(file.has_kubeadm_kinds());
+        assert!(file.has_init_kinds());
         let mut cfg = crate::config::tests::defaults();
         file.apply(&mut cfg);
         assert_eq!(cfg.node_name, "node-1");

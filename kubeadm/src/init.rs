@@ -261,13 +261,8 @@ impl<'a> Run<'a> {
     async fn phase(&mut self, phase: &str, want: &dyn Fn(&str) -> bool) -> Result<(), Error> {
         let cfg = self.cfg;
         let paths = &cfg.paths;
-        if phase == FIRST_API_PHASE
-            || PHASES
-                .iter()
-                .position(|(p, _)| *p == phase)
-                .zip(PHASES.iter().position(|(p, _)| *p == FIRST_API_PHASE))
-                .is_some_and(|(at, first)| at > first)
-        {
+        let at = |name: &str| PHASES.iter().position(|(p, _)| *p == name);
+        if at(phase).is_some() && at(phase) >= at(FIRST_API_PHASE) {
             self.start_written()?;
         }
         match phase {
@@ -429,7 +424,7 @@ fn preflight(cfg: &Config) -> Result<(), Error> {
             )));
         }
     }
-    if supervisor_running(cfg) {
+    if supervisor::running(&cfg.paths) {
         return Err(Error::Preflight(
             "a control plane started by kubeadm is running here; run \"kubeadm reset\" first"
                 .into(),
@@ -438,15 +433,11 @@ fn preflight(cfg: &Config) -> Result<(), Error> {
     Ok(())
 }
 
-fn supervisor_running(cfg: &Config) -> bool {
-    supervisor::running(&cfg.paths)
-}
-
 /// Starts `units` as `cfg.runner` says.
 pub fn start(cfg: &Config, units: &[String]) -> Result<(), Error> {
     match cfg.runner {
         Runner::Processes => {
-            if supervisor_running(cfg) {
+            if supervisor::running(&cfg.paths) {
                 supervisor::stop(&cfg.paths);
             }
             supervisor::spawn(&cfg.paths)

@@ -478,54 +478,61 @@ fn join_settings(
     matches: Option<&clap::ArgMatches>,
 ) -> anyhow::Result<(Config, kubeadm::join::Options)> {
     let timeout = parse_duration(&f.timeout)?;
-    let file = read_config(f.config.as_deref(), "join")?;
-    if let Some(file) = file {
-        let join = file
-            .join
-            .context("--config: the file has no JoinConfiguration")?;
-        refuse_mixing(matches, &JOIN_NOT_WITH_CONFIG, "JoinConfiguration")?;
-        let s = join.settings().map_err(anyhow::Error::msg)?;
-        f.machine.advertise_address = s.address;
-        let mut cfg = machine_config(&f.machine)?;
-        cfg.control_plane_endpoint = Some(s.endpoint.clone());
-        join.apply(&mut cfg);
-        let mut skip_phases = f.machine.skip_phases;
-        skip_phases.extend(s.skip_phases);
-        let opts = kubeadm::join::Options {
-            endpoint: s.endpoint,
-            token: Token::parse(&s.discovery_token)?,
-            tls_bootstrap_token: Token::parse(&s.tls_bootstrap_token)?,
-            ca_hashes: s.ca_hashes,
-            skip_ca_verification: s.skip_ca_verification,
-            skip_phases,
-            control_plane: s.control_plane,
-            certificate_key: s.certificate_key,
-            timeout,
-        };
-        return Ok((cfg, opts));
-    }
-    let endpoint = f
-        .endpoint
-        .context("the control-plane endpoint HOST:PORT (or --config) is required")?;
-    let discovery = f
-        .discovery_token
-        .or(f.token.clone())
-        .context("--token or --discovery-token is required")?;
-    let tls = f
-        .tls_bootstrap_token
-        .or(f.token)
-        .unwrap_or_else(|| discovery.clone());
+    let join = match read_config(f.config.as_deref(), "join")? {
+        Some(file) => {
+            let join = file
+                .join
+                .context("--config: the file has no JoinConfiguration")?;
+            refuse_mixing(matches, &JOIN_NOT_WITH_CONFIG, "JoinConfiguration")?;
+            Some(join)
+        }
+        None => None,
+    };
+    let s = match &join {
+        Some(join) => join.settings().map_err(anyhow::Error::msg)?,
+        None => {
+            let endpoint = f
+                .endpoint
+                .context("the control-plane endpoint HOST:PORT (or --config) is required")?;
+            let discovery = f
+                .discovery_token
+                .or(f.token.clone())
+                .context("--token or --discovery-token is required")?;
+            let tls = f
+                .tls_bootstrap_token
+                .or(f.token)
+                .unwrap_or_else(|| discovery.clone());
+            kubeadm::configfile::JoinSettings {
+                endpoint,
+                discovery_token: discovery,
+                tls_bootstrap_token: tls,
+                ca_hashes: f.discovery_token_ca_cert_hash,
+                skip_ca_verification: f.discovery_token_unsafe_skip_ca_verification,
+                control_plane: f.control_plane,
+                certificate_key: f.certificate_key,
+                // Those of the flags are the machine's, below.
+                skip_phases: Vec::new(),
+                address: f.machine.advertise_address,
+            }
+        }
+    };
+    f.machine.advertise_address = s.address;
     let mut cfg = machine_config(&f.machine)?;
-    cfg.control_plane_endpoint = Some(endpoint.clone());
+    cfg.control_plane_endpoint = Some(s.endpoint.clone());
+    if let Some(join) = &join {
+        join.apply(&mut cfg);
+    }
+    let mut skip_phases = f.machine.skip_phases;
+    skip_phases.extend(s.skip_phases);
     let opts = kubeadm::join::Options {
-        endpoint,
-        token: Token::parse(&discovery)?,
-        tls_bootstrap_token: Token::parse(&tls)?,
-        ca_hashes: f.discovery_token_ca_cert_hash,
-        skip_ca_verification: f.discovery_token_unsafe_skip_ca_verification,
-        skip_phases: f.machine.skip_phases,
-        control_plane: f.control_plane,
-        certificate_key: f.certificate_key,
+        endpoint: s.endpoint,
+        token: Token::parse(&s.discovery_token)?,
+        tls_bootstrap_token: Token::parse(&s.tls_bootstrap_token)?,
+        ca_hashes: s.ca_hashes,
+        skip_ca_verification: s.skip_ca_verification,
+        skip_phases,
+        control_plane: s.control_plane,
+        certificate_key: s.certificate_key,
         timeout,
     };
     Ok((cfg, opts))
@@ -538,10 +545,7 @@ fn init_settings(
     matches: Option<&clap::ArgMatches>,
 ) -> anyhow::Result<(Config, kubeadm::init::Options)> {
     let file = read_config(f.config.as_deref(), "init")?;
-    if let Some(file) = file
-        .as_ref()
-        .filter(|f| f.init.is_some() || f.cluster.is_some())
-    {
+    if let Some(file) = file.as_ref().filter(|f| f.has_init_kinds()) {
         refuse_mixing(
             matches,
             &INIT_NOT_WITH_CONFIG,

@@ -598,6 +598,17 @@ pub fn facts_of_file(path: &Path) -> Result<Facts> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_phase_names_are_every_authority_leaf_and_the_sa_key() {
+        let mut written: Vec<&str> = Authority::ALL.iter().map(|a| a.name()).collect();
+        written.extend(LEAVES.iter().map(|l| l.name));
+        written.push("sa");
+        written.sort();
+        let mut named = PHASE_NAMES.to_vec();
+        named.sort();
+        assert_eq!(written, named);
+    }
+
     fn identity() -> Identity {
         Identity {
             node_name: "cp-1".into(),

@@ -103,22 +103,20 @@ impl Template {
             ips,
         })
     }
-}
 
-impl Template {
     /// Whether `pair` is what this template asks for: the same DNS names
     /// and IPs, as sets (upstream's certificate manager renews at once
     /// when its certificate stops satisfying the template, e.g. after the
     /// node's addresses changed).
     pub fn satisfied_by(&self, pair: &super::store::Pair) -> bool {
         let (dns, ips) = pair.alt_names();
-        let same = |a: &[String], b: &[String]| {
-            a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
-        };
-        same(&self.dns_names, &dns)
-            && self.ips.iter().all(|x| ips.contains(x))
-            && ips.iter().all(|x| self.ips.contains(x))
+        same_set(&self.dns_names, &dns) && same_set(&self.ips, &ips)
     }
+}
+
+/// Whether `a` and `b` hold the same elements, in any order.
+fn same_set<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+    a.iter().all(|x| b.contains(x)) && b.iter().all(|x| a.contains(x))
 }
 
 /// How a request is named.
