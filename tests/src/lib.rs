@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod chaos;
 pub mod controllers;
+pub mod cpu;
 pub mod harness;
 pub mod lab;
 pub mod pki;

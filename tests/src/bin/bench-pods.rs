@@ -14,6 +14,11 @@
 //! event: scheduling, binding, delivery) and after (Ready written -> Ready
 //! on the bench's watch). Printed as mean / p50 / p99 per stage.
 //!
+//! CPU: the time every lab process (by component) and the whole machine
+//! spent between the apply and the last pod Ready, per pod
+//! ([`tests::cpu`]), since on a small machine a start at density is bound
+//! by CPU.
+//!
 //! The reference, measured in the same run on node 1 of the same lab: one
 //! container started straight through the runtime (`kubelet ctl run -d`),
 //! so the ratio says what the control plane and the kubelet's sync add to
@@ -45,6 +50,10 @@ struct Args {
     /// Containers started through the runtime alone, for the reference.
     #[arg(long, default_value_t = 10)]
     reference_runs: usize,
+    /// Wait for a line on stdin before the apply (and say so on stdout),
+    /// so that a profiler can be attached to the running lab first.
+    #[arg(long)]
+    pause_before_apply: bool,
     /// Where the lab's node directories live (default /var/tmp): a tmpfs
     /// here separates the filesystem's share from ours.
     #[arg(long)]
@@ -124,6 +133,12 @@ async fn main() -> anyhow::Result<()> {
     let client = lab_client(&lab).await?;
     let mut events = pod_watch(&client, "app=bench").await?;
 
+    if args.pause_before_apply {
+        println!("lab {} ready: press enter to apply", lab.dir().display());
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+    }
+    let cpu_before = tests::cpu::Sample::take(lab.dir());
     let applied = Instant::now();
     lab.apply(&manifest(args.replicas));
     let mut seen: HashMap<String, Instant> = HashMap::new();
@@ -154,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let all_ready = applied.elapsed();
+    let cpu = tests::cpu::Sample::take(lab.dir()).since(&cpu_before);
 
     let stages = breakdown(&lab, args.nodes, &seen_wall, &latency);
     let mut lat: Vec<Duration> = latency.into_values().collect();
@@ -202,6 +218,14 @@ async fn main() -> anyhow::Result<()> {
             mean,
             pick(0.5),
             pick(0.99)
+        );
+    }
+    println!("\nCPU per pod (ms), apply -> all Ready; \"machine\" is every busy core");
+    for (component, ms) in &cpu {
+        println!(
+            "{:<44} {:>8.1}",
+            component,
+            ms / args.replicas.max(1) as f64
         );
     }
     for node in 1..=args.nodes {
