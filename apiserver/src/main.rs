@@ -9,7 +9,8 @@ use clap::{ArgAction, Parser};
 
 // The apiserver allocates and frees many small JSON values per request;
 // mimalloc handles that pattern markedly better than glibc's malloc
-// (see docs/benchmarks.md).
+// (see docs/benchmarks.md; the crate's options are in the workspace's
+// Cargo.toml).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

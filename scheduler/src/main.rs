@@ -5,6 +5,11 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+// mimalloc: fewer cycles than glibc's malloc for the many small
+// allocations of decoding and copying API objects (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Binds pending pods to nodes.
 #[derive(Debug, Parser)]
 #[command(name = "scheduler", version)]

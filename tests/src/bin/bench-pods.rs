@@ -14,6 +14,9 @@
 //! event: scheduling, binding, delivery) and after (Ready written -> Ready
 //! on the bench's watch). Printed as mean / p50 / p99 per stage.
 //!
+//! Requests: how many of each verb and resource the apiserver served per
+//! pod in the same window (its `apiserver_request_total`).
+//!
 //! CPU: the time every lab process (by component) and the whole machine
 //! spent between the apply and the last pod Ready, per pod
 //! ([`tests::cpu`]), since on a small machine a start at density is bound
@@ -138,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line)?;
     }
+    let requests_before = request_totals(&lab);
     let cpu_before = tests::cpu::Sample::take(lab.dir());
     let applied = Instant::now();
     lab.apply(&manifest(args.replicas));
@@ -170,6 +174,12 @@ async fn main() -> anyhow::Result<()> {
     }
     let all_ready = applied.elapsed();
     let cpu = tests::cpu::Sample::take(lab.dir()).since(&cpu_before);
+    let mut requests = request_totals(&lab);
+    for (key, n) in &requests_before {
+        if let Some(after) = requests.get_mut(key) {
+            *after -= n;
+        }
+    }
 
     let stages = breakdown(&lab, args.nodes, &seen_wall, &latency);
     let mut lat: Vec<Duration> = latency.into_values().collect();
@@ -228,6 +238,13 @@ async fn main() -> anyhow::Result<()> {
             ms / args.replicas.max(1) as f64
         );
     }
+    println!("\napiserver requests per pod, apply -> all Ready (at least 0.1)");
+    for (key, n) in &requests {
+        let per_pod = *n / args.replicas.max(1) as f64;
+        if per_pod >= 0.1 {
+            println!("{key:<44} {per_pod:>8.2}");
+        }
+    }
     for node in 1..=args.nodes {
         let rss = lab
             .kubelet_pid(node)
@@ -247,6 +264,31 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// `apiserver_request_total` summed over response codes, by verb and
+/// resource (`PATCH pods/status`), from the apiserver's `/metrics`.
+fn request_totals(lab: &Lab) -> BTreeMap<String, f64> {
+    let text = lab.kubectl_ok(&["get", "--raw", "/metrics"]);
+    let mut totals = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.split_once("} ") else {
+            continue;
+        };
+        let label = |name: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix("=\""))
+                .map(|v| v.trim_end_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        let key = format!("{} {}", label("verb").to_uppercase(), label("resource"));
+        *totals.entry(key).or_default() += value.trim().parse::<f64>().unwrap_or(0.0);
+    }
+    totals
 }
 
 /// The stages of every bench pod's startup, in order: before the kubelet,
