@@ -3,14 +3,18 @@
 //! resource's [watch cache](super::watch_cache) from that revision; a relist
 //! when the cache resets or the follower lags behind).
 //!
-//! Two users:
+//! Users:
 //! - the authorizers ([`follow`] with their own callbacks: RBAC's rules, the
 //!   node graph of pods);
 //! - admission, through an [`Informer`]: the namespaces, quotas, limit
 //!   ranges, priority classes, ServiceAccounts, storage and runtime classes
 //!   that a create consults. Upstream's admission plugins read these from
 //!   shared informers too; reading them from etcd made every pod create wait
-//!   for half a dozen extra etcd round trips and decodes.
+//!   for half a dozen extra etcd round trips and decodes;
+//! - the write path: an update of a busy resource (pods, nodes, leases, the
+//!   workload controllers' objects) starts from the informer's copy
+//!   ([`Informer::peek`]) and lets etcd's compare-and-swap tell whether it
+//!   was current, saving a read per write.
 //!
 //! An informer is only as fresh as its watch, and a client that has just
 //! labelled a namespace expects the next pod create to see the label. So an
@@ -260,6 +264,18 @@ impl Informer {
         let ns = (!namespace.is_empty()).then_some(namespace);
         let key = self.store.key(self.resource.storage_name(), ns, name);
         Ok(self.store.get(&key).await?.map(Cached::from))
+    }
+
+    /// The object as last applied, without waiting for the informer to
+    /// catch up: only a suggestion, for a write whose compare-and-swap on
+    /// the `mod_revision` proves it current or refuses it
+    /// (`handlers::write::guaranteed_update`).
+    pub fn peek(&self, namespace: &str, name: &str) -> Option<Cached> {
+        self.objects
+            .read()
+            .ok()?
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
     }
 
     /// Every object in `namespace` (all of them when `None`), in key order.
