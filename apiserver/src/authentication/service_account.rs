@@ -310,18 +310,15 @@ impl ServiceAccounts {
         if claims.sub != expected_sub {
             return Err("the token's subject does not match its service account".into());
         }
-        let account = lookup(
+        let account_uid = current_uid(
             server,
             "serviceaccounts",
             &k.namespace,
             &k.serviceaccount.name,
+            &k.serviceaccount.uid,
         )
         .await?;
-        let account_uid = account
-            .as_ref()
-            .and_then(|a| a.pointer("/metadata/uid"))
-            .and_then(Value::as_str);
-        match account_uid {
+        match account_uid.as_deref() {
             None => {
                 return Err(format!(
                     "service account {}/{} has been deleted",
@@ -346,12 +343,8 @@ impl ServiceAccounts {
             ..Default::default()
         };
         if let Some(pod) = &k.pod {
-            let found = lookup(server, "pods", &k.namespace, &pod.name).await?;
-            let uid = found
-                .as_ref()
-                .and_then(|p| p.pointer("/metadata/uid"))
-                .and_then(Value::as_str);
-            if uid != Some(pod.uid.as_str()) {
+            let uid = current_uid(server, "pods", &k.namespace, &pod.name, &pod.uid).await?;
+            if uid.as_deref() != Some(pod.uid.as_str()) {
                 return Err(format!(
                     "the token is bound to pod {}/{} (uid {}), which no longer exists",
                     k.namespace, pod.name, pod.uid
@@ -391,15 +384,35 @@ pub fn looks_like_jwt(token: &str) -> bool {
     token.split('.').count() == 3
 }
 
-async fn lookup(
+/// The uid of the core/v1 object `resource` `ns/name` (`None`: it does
+/// not exist). Every request a controller makes with its token asks this,
+/// so the apiserver's informer answers when it holds the object with the
+/// uid the token names (stale by the watch's delay at most, as upstream's
+/// listers are); anything else (not there yet, another uid) is read from
+/// etcd.
+async fn current_uid(
     server: &ApiServer,
     resource: &str,
     ns: &str,
     name: &str,
-) -> Result<Option<Value>, String> {
+    expected: &str,
+) -> Result<Option<String>, String> {
+    let uid_of = |o: &Value| {
+        o.pointer("/metadata/uid")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    if let Some(info) = apimachinery::resources::find("", "v1", resource) {
+        let hit = server.informer(info).peek(ns, name);
+        if let Some(uid) = hit.and_then(|c| uid_of(&c.object)) {
+            if expected.is_empty() || uid == expected {
+                return Ok(Some(uid));
+            }
+        }
+    }
     let key = server.store.key(resource, Some(ns), name);
     match server.store.get(&key).await {
-        Ok(found) => Ok(found.map(|s| s.object)),
+        Ok(found) => Ok(found.and_then(|s| uid_of(&s.object))),
         Err(e) => Err(format!("checking the token's {resource}: {e}")),
     }
 }

@@ -15,7 +15,9 @@
 //! on the bench's watch). Printed as mean / p50 / p99 per stage.
 //!
 //! Requests: how many of each verb and resource the apiserver served per
-//! pod in the same window (its `apiserver_request_total`).
+//! pod in the same window (its `apiserver_request_total`), and how many
+//! requests it sent etcd: counts, unlike times, do not move with the load
+//! of a shared machine.
 //!
 //! CPU: the time every lab process (by component) and the whole machine
 //! spent between the apply and the last pod Ready, per pod
@@ -238,7 +240,7 @@ async fn main() -> anyhow::Result<()> {
             ms / args.replicas.max(1) as f64
         );
     }
-    println!("\napiserver requests per pod, apply -> all Ready (at least 0.1)");
+    println!("\napiserver and etcd requests per pod, apply -> all Ready (at least 0.1)");
     for (key, n) in &requests {
         let per_pod = *n / args.replicas.max(1) as f64;
         if per_pod >= 0.1 {
@@ -267,11 +269,19 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// `apiserver_request_total` summed over response codes, by verb and
-/// resource (`PATCH pods/status`), from the apiserver's `/metrics`.
+/// resource (`PATCH pods/status`), and the apiserver's requests to etcd by
+/// operation (`etcd txn`), from the apiserver's `/metrics`.
 fn request_totals(lab: &Lab) -> BTreeMap<String, f64> {
     let text = lab.kubectl_ok(&["get", "--raw", "/metrics"]);
     let mut totals = BTreeMap::new();
     for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("etcd_request_duration_seconds_count{operation=\"") {
+            if let Some((op, value)) = rest.split_once("\"} ") {
+                let n = value.trim().parse::<f64>().unwrap_or(0.0);
+                *totals.entry(format!("etcd {op}")).or_default() += n;
+            }
+            continue;
+        }
         let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
             continue;
         };
