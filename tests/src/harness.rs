@@ -75,8 +75,31 @@ pub fn output_text(o: &std::process::Output) -> String {
     )
 }
 
-/// A free TCP port on 127.0.0.1.
+/// A free TCP port on 127.0.0.1 for a server a test starts, chosen outside
+/// the kernel's ephemeral range: a port that `bind(":0")` hands out is one
+/// the kernel also hands to the next outgoing connection, and with many
+/// tests connecting at once one of them could take it in the seconds before
+/// the server binds it (a kubeadm test then waited 240 s for an etcd that
+/// never listened). Falls back to an ephemeral port.
 pub fn free_port() -> u16 {
+    use rand::Rng;
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|v| v.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999));
+    let mut rng = rand::thread_rng();
+    for _ in 0..1000 {
+        let port = rng.gen_range(10_000..=u16::MAX);
+        if (range.0..=range.1).contains(&port) {
+            continue;
+        }
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
