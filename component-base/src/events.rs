@@ -8,9 +8,9 @@
 //! one; from the tenth different message of one (object, type, reason)
 //! within ten minutes they are combined into one Event (`(combined from
 //! similar events): ...`); and one object's events from this recorder pass a
-//! token bucket (25 at once, then one per five minutes), so that a
-//! ReplicaSet of a thousand replicas writes 25 `SuccessfulCreate` Events,
-//! not a thousand.
+//! token bucket (25 at once, then one per five minutes), so that the
+//! `SuccessfulCreate` Events of a ReplicaSet of a thousand replicas are 25
+//! writes, not a thousand.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -82,7 +82,7 @@ impl Recorder {
                     .filter(|n| !n.is_empty())
                     .unwrap_or_else(|| "default".into());
                 let now = Time(k8s_openapi::jiff::Timestamp::now());
-                let (key, message) = match correlator.correlate(&p, std::time::Instant::now()) {
+                let (key, message) = match correlator.correlate(&p, Instant::now()) {
                     Correlated::Dropped => {
                         tracing::debug!(reason = %p.reason, "event dropped by the spam filter");
                         continue;

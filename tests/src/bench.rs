@@ -58,6 +58,24 @@ pub async fn pod_watch(
     Ok(events)
 }
 
+/// The apiserver's requests to etcd so far, by operation (`get`, `create`,
+/// `update`, ...), from the text of its `/metrics`
+/// (`etcd_request_duration_seconds_count`).
+pub fn etcd_requests(metrics: &str) -> std::collections::BTreeMap<String, f64> {
+    let mut by_operation = std::collections::BTreeMap::new();
+    for line in metrics.lines() {
+        let Some(rest) = line.strip_prefix("etcd_request_duration_seconds_count{operation=\"")
+        else {
+            continue;
+        };
+        if let Some((op, value)) = rest.split_once("\"} ") {
+            let n = value.trim().parse::<f64>().unwrap_or(0.0);
+            *by_operation.entry(op.to_string()).or_default() += n;
+        }
+    }
+    by_operation
+}
+
 /// The `p` quantile (0..=1) of sorted durations (zero when empty).
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

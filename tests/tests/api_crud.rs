@@ -1112,10 +1112,9 @@ async fn secret_string_data_is_written_into_data_and_never_stored() {
 /// reads of single keys from etcd so far.
 async fn etcd_gets(http: &Http) -> u64 {
     let (_, text) = http.get_text("/metrics").await.expect("metrics");
-    text.lines()
-        .find_map(|l| l.strip_prefix("etcd_request_duration_seconds_count{operation=\"get\"} "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map_or(0, |v| v as u64)
+    tests::bench::etcd_requests(&text)
+        .get("get")
+        .map_or(0, |n| *n as u64)
 }
 
 #[tokio::test]

@@ -270,18 +270,14 @@ async fn main() -> anyhow::Result<()> {
 
 /// `apiserver_request_total` summed over response codes, by verb and
 /// resource (`PATCH pods/status`), and the apiserver's requests to etcd by
-/// operation (`etcd txn`), from the apiserver's `/metrics`.
+/// operation (`etcd get`), from the apiserver's `/metrics`.
 fn request_totals(lab: &Lab) -> BTreeMap<String, f64> {
     let text = lab.kubectl_ok(&["get", "--raw", "/metrics"]);
-    let mut totals = BTreeMap::new();
+    let mut totals: BTreeMap<String, f64> = tests::bench::etcd_requests(&text)
+        .into_iter()
+        .map(|(op, n)| (format!("etcd {op}"), n))
+        .collect();
     for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("etcd_request_duration_seconds_count{operation=\"") {
-            if let Some((op, value)) = rest.split_once("\"} ") {
-                let n = value.trim().parse::<f64>().unwrap_or(0.0);
-                *totals.entry(format!("etcd {op}")).or_default() += n;
-            }
-            continue;
-        }
         let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
             continue;
         };
