@@ -66,7 +66,7 @@ pub fn dispatch(args: &[OsString]) -> Option<i32> {
         "__init" => one_dir(first, rest).map(|d| crate::container::init::main(&d)),
         "__sandbox" => one_dir(first, rest).map(|d| crate::sandbox::holder_main(&d)),
         "__build-id" => {
-            println!("{}", crate::BUILD_ID);
+            println!("{}", crate::build_id_from_marker());
             Ok(0)
         }
         "__pause" => match rest {

@@ -930,6 +930,31 @@ fn only_a_helper_of_the_same_build_is_used() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     assert!(!container_runtime::helper_of_same_build(&stale));
+    // A copy of the helper is one; the same bytes with another build id are not.
+    let bytes = std::fs::read(ours).expect("read helper");
+    std::fs::write(&stale, &bytes).expect("write");
+    assert!(container_runtime::helper_of_same_build(&stale));
+    let marker = format!("build-id={}", container_runtime::BUILD_ID);
+    let at = bytes
+        .windows(marker.len())
+        .position(|w| w == marker.as_bytes())
+        .expect("the helper holds its build id");
+    let mut other = bytes;
+    other[at + marker.len() - 1] ^= 1;
+    std::fs::write(&stale, &other).expect("write");
+    assert!(!container_runtime::helper_of_same_build(&stale));
+    // The file is read in 64 KiB chunks: an id across two of them counts.
+    let mut straddling = b"\x7fELF".to_vec();
+    straddling.resize((64 << 10) - 20, 0);
+    straddling.extend_from_slice(
+        format!(
+            "\nminik8s-container-runtime-build-id={}\n",
+            container_runtime::BUILD_ID
+        )
+        .as_bytes(),
+    );
+    std::fs::write(&stale, &straddling).expect("write");
+    assert!(container_runtime::helper_of_same_build(&stale));
     assert!(!container_runtime::helper_of_same_build(
         std::path::Path::new("/bin/true")
     ));
