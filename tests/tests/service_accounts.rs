@@ -665,3 +665,100 @@ async fn the_issuer_publishes_its_keys_for_oidc_discovery() {
         assert_eq!(r.status, 404, "{path}: {}", r.body);
     }
 }
+
+async fn etcd_gets(http: &Http) -> u64 {
+    let (_, text) = http.get_text("/metrics").await.expect("metrics");
+    tests::bench::etcd_requests(&text)
+        .get("get")
+        .map_or(0, |n| *n as u64)
+}
+
+/// A kubelet asks a token bound to each pod it starts: the account, the pod
+/// and its node come from the apiserver's memory once it holds them, and
+/// the pod's uid is still checked against the pod that exists (a pod
+/// deleted and made again under its name gets tokens for its new uid only,
+/// at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_bound_to_pods_read_no_etcd_and_name_the_live_pod() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (_etcd, api) = start(dir.path()).await;
+    let http = Http::new(&api.url);
+    namespace_with_default_account(&http, "bound").await;
+    create(
+        &http,
+        "/api/v1/nodes",
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "node-b"}}),
+    )
+    .await;
+    let pods = "/api/v1/namespaces/bound/pods";
+    let web = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+        "spec": {"nodeName": "node-b", "automountServiceAccountToken": false,
+                 "containers": [{"name": "c", "image": "busybox"}]}});
+    let first = create(&http, pods, web.clone()).await;
+    let uid = first["metadata"]["uid"].as_str().expect("uid").to_string();
+    let tokens = "/api/v1/namespaces/bound/serviceaccounts/default/token";
+    let request = |uid: &str| {
+        json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+               "spec": {"boundObjectRef": {"kind": "Pod", "apiVersion": "v1",
+                                           "name": "web", "uid": uid}}})
+    };
+
+    let read_free = tests::harness::eventually(std::time::Duration::from_secs(10), || {
+        let (http, body) = (http.clone(), request(&uid));
+        async move {
+            let before = etcd_gets(&http).await;
+            let r = http.post(tokens, &body).await.ok()?;
+            assert_eq!(r.status, 201, "{}", r.body);
+            (etcd_gets(&http).await == before).then_some(())
+        }
+    })
+    .await;
+    assert!(read_free.is_some(), "every TokenRequest still read etcd");
+
+    let r = http
+        .post(tokens, &request("not-the-uid"))
+        .await
+        .expect("POST");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("does not match the UID in record")),
+        "{}",
+        r.body
+    );
+
+    // Made again under its name: the new uid is good at once (whatever the
+    // apiserver's copy holds yet), the old one no more.
+    let r = http
+        .delete(
+            &format!("{pods}/web"),
+            Some(&json!({"gracePeriodSeconds": 0})),
+        )
+        .await
+        .expect("DELETE");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let second = create(&http, pods, web).await;
+    let new_uid = second["metadata"]["uid"].as_str().expect("uid").to_string();
+    assert_ne!(new_uid, uid);
+    let r = http.post(tokens, &request(&new_uid)).await.expect("POST");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = http.post(tokens, &request(&uid)).await.expect("POST");
+    assert_eq!(r.status, 409, "{}", r.body);
+
+    let r = http
+        .post(
+            "/api/v1/namespaces/bound/serviceaccounts/nobody/token",
+            &request(&new_uid),
+        )
+        .await
+        .expect("POST");
+    assert_eq!(r.status, 404, "{}", r.body);
+    let (_, metrics) = http.get_text("/metrics").await.expect("metrics");
+    assert!(
+        metrics.lines().any(|l| l.starts_with(
+            "apiserver_request_total{verb=\"create\",resource=\"serviceaccounts/token\",code=\"201\"}"
+        )),
+        "TokenRequests are counted"
+    );
+}
