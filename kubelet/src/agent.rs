@@ -373,7 +373,12 @@ pub async fn run(client: kube::Client, cfg: Config, runtime: Runtime) -> anyhow:
                 runtime.clone(),
                 cfg.root_dir.clone(),
             )),
-            pods: Arc::new(move || pods_ctx.known_pods()),
+            pods: Arc::new(move || {
+                let pods = pods_ctx.known_pods();
+                pods.iter()
+                    .map(|p| k8s_openapi::api::core::v1::Pod::clone(p))
+                    .collect()
+            }),
             recorder: ctx.recorder.clone(),
             node_name: cfg.node_name.clone(),
             period: cfg.file.eviction_monitoring_period,
@@ -559,7 +564,10 @@ fn node_route(n: &Node) -> Option<(IpAddr, String)> {
 
 impl crate::server::PodSource for crate::pod::Context {
     fn pods(&self) -> Vec<k8s_openapi::api::core::v1::Pod> {
-        self.known_pods()
+        let pods = self.known_pods();
+        pods.iter()
+            .map(|p| k8s_openapi::api::core::v1::Pod::clone(p))
+            .collect()
     }
 
     fn startup_traces(&self) -> Vec<crate::pod::startup_trace::Trace> {

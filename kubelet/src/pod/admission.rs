@@ -192,13 +192,13 @@ fn admitted_before(other: &Pod, pod: &Pod) -> bool {
 
 /// Whether a host port of `pod` is held by one of `others` (the node's other
 /// pods that have not finished and were admitted before it).
-pub fn host_port_conflict(pod: &Pod, others: &[Pod]) -> bool {
+pub fn host_port_conflict<'a>(pod: &Pod, others: impl IntoIterator<Item = &'a Pod>) -> bool {
     let wanted = host_ports(pod);
     if wanted.is_empty() {
         return false;
     }
     others
-        .iter()
+        .into_iter()
         .filter(|o| o.metadata.uid != pod.metadata.uid && !finished(o) && admitted_before(o, pod))
         .flat_map(host_ports)
         .any(|(proto, ip, port)| {

@@ -153,9 +153,9 @@ fn port_mappings(pod: &Pod) -> Vec<crate::network::PortMapping> {
 
 impl Context {
     /// The pods bound to this node, as last seen.
-    pub fn known_pods(&self) -> Vec<Pod> {
+    pub fn known_pods(&self) -> Vec<Arc<Pod>> {
         match self.pods.read() {
-            Ok(p) => p.values().map(|p| (**p).clone()).collect(),
+            Ok(p) => p.values().cloned().collect(),
             Err(_) => Vec::new(),
         }
     }

@@ -352,7 +352,10 @@ impl Worker {
                 super::admission::node_pressure(pod, &self.ctx.eviction.conditions())
             {
                 Some((crate::eviction::REASON, m))
-            } else if super::admission::host_port_conflict(pod, &self.ctx.known_pods()) {
+            } else if super::admission::host_port_conflict(
+                pod,
+                self.ctx.known_pods().iter().map(|p| &**p),
+            ) {
                 Some((
                     super::admission::REASON,
                     super::admission::MESSAGE.to_string(),
