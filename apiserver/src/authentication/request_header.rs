@@ -27,8 +27,24 @@ use rustls::server::WebPkiClientVerifier;
 use super::UserInfo;
 
 /// Checks client certificate chains against one CA bundle.
+///
+/// With a front-proxy CA the TLS handshake admits chains of either CA, so
+/// every request's chain is checked here again to learn which. A chain that
+/// passed is remembered (by the SHA-256 of its certificates) until the
+/// first of them expires: the components send thousands of requests over
+/// one connection, and checking a signature for each was the apiserver's
+/// largest single cost after the TLS handshakes were gone.
 #[derive(Debug, Clone)]
-pub struct ChainVerifier(Arc<dyn ClientCertVerifier>);
+pub struct ChainVerifier {
+    verifier: Arc<dyn ClientCertVerifier>,
+    /// Chains that passed: until when they stay good (seconds since the
+    /// epoch, their earliest `notAfter`).
+    passed: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], u64>>>,
+}
+
+/// How many chains a [`ChainVerifier`] remembers (each client of the
+/// apiserver has one).
+const PASSED_CHAINS: usize = 4096;
 
 impl ChainVerifier {
     /// A verifier for the CAs in `ca_file`.
@@ -38,19 +54,56 @@ impl ChainVerifier {
             WebPkiClientVerifier::builder_with_provider(roots, component_base::tls::provider())
                 .build()
                 .map_err(|e| format!("{}: {e}", ca_file.display()))?;
-        Ok(ChainVerifier(verifier))
+        Ok(ChainVerifier {
+            verifier,
+            passed: Arc::default(),
+        })
     }
 
     /// Whether `chain` (leaf first) chains to the CAs, for client use.
     pub fn verify(&self, chain: &[CertificateDer<'static>]) -> Result<(), String> {
+        use sha2::Digest;
         let (leaf, intermediates) = chain
             .split_first()
             .ok_or_else(|| "no client certificate".to_string())?;
-        self.0
+        let now = UnixTime::now().as_secs();
+        let mut digest = sha2::Sha256::new();
+        for cert in chain {
+            digest.update((cert.len() as u64).to_be_bytes());
+            digest.update(cert.as_ref());
+        }
+        let key: [u8; 32] = digest.finalize().into();
+        let known = self.passed.lock().ok().and_then(|m| m.get(&key).copied());
+        if known.is_some_and(|until| now < until) {
+            return Ok(());
+        }
+        self.verifier
             .verify_client_cert(leaf, intermediates, UnixTime::now())
-            .map(|_| ())
-            .map_err(|_| "x509: certificate signed by unknown authority".to_string())
+            .map_err(|_| "x509: certificate signed by unknown authority".to_string())?;
+        if let (Some(until), Ok(mut m)) = (earliest_expiry(chain), self.passed.lock()) {
+            if m.len() >= PASSED_CHAINS {
+                m.retain(|_, u| now < *u);
+                if m.len() >= PASSED_CHAINS {
+                    m.clear();
+                }
+            }
+            m.insert(key, until);
+        }
+        Ok(())
     }
+}
+
+/// The earliest `notAfter` of `chain`, in seconds since the epoch (`None`
+/// when a certificate does not parse: such a chain is not remembered).
+fn earliest_expiry(chain: &[CertificateDer<'static>]) -> Option<u64> {
+    use x509_parser::prelude::FromDer;
+    chain
+        .iter()
+        .map(|c| {
+            let (_, cert) = x509_parser::certificate::X509Certificate::from_der(c).ok()?;
+            u64::try_from(cert.validity().not_after.timestamp()).ok()
+        })
+        .try_fold(u64::MAX, |min, t| t.map(|t| min.min(t)))
 }
 
 /// The request-header authenticator.
@@ -222,6 +275,37 @@ mod tests {
         let key = rcgen::KeyPair::generate().expect("key");
         let leaf = params.signed_by(&key, &ca).expect("leaf");
         (dir, vec![leaf.der().clone()])
+    }
+
+    #[test]
+    fn a_chain_that_passed_is_remembered_until_it_expires() {
+        let (dir, chain) = ca_and_client("someone");
+        let (_other_dir, stranger) = ca_and_client("someone");
+        let v = ChainVerifier::new(&dir.path().join("ca.crt")).expect("verifier");
+        v.verify(&chain).expect("chains to the CA");
+        let remembered = || {
+            v.passed
+                .lock()
+                .expect("lock")
+                .values()
+                .copied()
+                .collect::<Vec<_>>()
+        };
+        let until = earliest_expiry(&chain).expect("parses");
+        assert_eq!(remembered(), [until]);
+        assert!(until > UnixTime::now().as_secs());
+        // A refused chain is refused every time and never remembered.
+        for _ in 0..2 {
+            assert!(v.verify(&stranger).is_err());
+        }
+        assert_eq!(remembered().len(), 1);
+        // Past its time the chain is checked again (and good again here).
+        for u in v.passed.lock().expect("lock").values_mut() {
+            *u = 0;
+        }
+        v.verify(&chain).expect("chains to the CA");
+        assert_eq!(remembered(), [until]);
+        assert!(v.verify(&[]).is_err());
     }
 
     #[test]
