@@ -642,14 +642,21 @@ mod tests {
         chrono::Utc::now().timestamp()
     }
 
-    #[test]
-    fn issued_tokens_verify_for_their_audience() {
+    /// Accounts with a new key, their API audiences, and a token of `dev/robot`
+    /// for them, good for ten minutes.
+    fn issued_for_ten_minutes() -> (tempfile::TempDir, ServiceAccounts, Vec<String>, String) {
         let dir = tempfile::tempdir().expect("dir");
         let sa = accounts(&keys(dir.path(), "sa.key"), &[]);
         let aud = sa.api_audiences().to_vec();
         let token = sa
             .issue("dev", robot(), None, aud.clone(), now(), now() + 600)
             .expect("issued");
+        (dir, sa, aud, token)
+    }
+
+    #[test]
+    fn issued_tokens_verify_for_their_audience() {
+        let (_dir, sa, aud, token) = issued_for_ten_minutes();
         let (claims, good_for) = sa.verify(&token, &aud).expect("valid");
         assert_eq!(claims.sub, "system:serviceaccount:dev:robot");
         assert_eq!(claims.kubernetes.serviceaccount, robot());
@@ -660,12 +667,7 @@ mod tests {
 
     #[test]
     fn a_token_is_checked_once_while_its_times_and_audiences_hold() {
-        let dir = tempfile::tempdir().expect("dir");
-        let sa = accounts(&keys(dir.path(), "sa.key"), &[]);
-        let aud = sa.api_audiences().to_vec();
-        let token = sa
-            .issue("dev", robot(), None, aud.clone(), now(), now() + 600)
-            .expect("issued");
+        let (_dir, sa, aud, token) = issued_for_ten_minutes();
         sa.verify(&token, &aud).expect("valid");
         let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
         // What the first check found is what later ones answer (a marked
