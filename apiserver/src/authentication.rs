@@ -24,6 +24,7 @@
 pub mod bootstrap_token;
 pub mod impersonation;
 pub mod issuer_discovery;
+pub mod passed;
 pub mod request_header;
 pub mod service_account;
 pub mod token_file;

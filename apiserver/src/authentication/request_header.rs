@@ -24,6 +24,7 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 
+use super::passed::{self, Passed};
 use super::UserInfo;
 
 /// Checks client certificate chains against one CA bundle.
@@ -37,14 +38,9 @@ use super::UserInfo;
 #[derive(Debug, Clone)]
 pub struct ChainVerifier {
     verifier: Arc<dyn ClientCertVerifier>,
-    /// Chains that passed: until when they stay good (seconds since the
-    /// epoch, their earliest `notAfter`).
-    passed: Arc<std::sync::Mutex<std::collections::HashMap<[u8; 32], u64>>>,
+    /// Chains that passed, until their earliest `notAfter`.
+    passed: Arc<Passed<()>>,
 }
-
-/// How many chains a [`ChainVerifier`] remembers (each client of the
-/// apiserver has one).
-const PASSED_CHAINS: usize = 4096;
 
 impl ChainVerifier {
     /// A verifier for the CAs in `ca_file`.
@@ -62,32 +58,18 @@ impl ChainVerifier {
 
     /// Whether `chain` (leaf first) chains to the CAs, for client use.
     pub fn verify(&self, chain: &[CertificateDer<'static>]) -> Result<(), String> {
-        use sha2::Digest;
         let (leaf, intermediates) = chain
             .split_first()
             .ok_or_else(|| "no client certificate".to_string())?;
-        let now = UnixTime::now().as_secs();
-        let mut digest = sha2::Sha256::new();
-        for cert in chain {
-            digest.update((cert.len() as u64).to_be_bytes());
-            digest.update(cert.as_ref());
-        }
-        let key: [u8; 32] = digest.finalize().into();
-        let known = self.passed.lock().ok().and_then(|m| m.get(&key).copied());
-        if known.is_some_and(|until| now < until) {
+        let key = passed::digest(chain.iter().map(|c| c.as_ref()));
+        if self.passed.get(&key, passed::now()).is_some() {
             return Ok(());
         }
         self.verifier
             .verify_client_cert(leaf, intermediates, UnixTime::now())
             .map_err(|_| "x509: certificate signed by unknown authority".to_string())?;
-        if let (Some(until), Ok(mut m)) = (earliest_expiry(chain), self.passed.lock()) {
-            if m.len() >= PASSED_CHAINS {
-                m.retain(|_, u| now < *u);
-                if m.len() >= PASSED_CHAINS {
-                    m.clear();
-                }
-            }
-            m.insert(key, until);
+        if let Some(until) = earliest_expiry(chain) {
+            self.passed.insert(key, until, ());
         }
         Ok(())
     }
@@ -283,14 +265,7 @@ mod tests {
         let (_other_dir, stranger) = ca_and_client("someone");
         let v = ChainVerifier::new(&dir.path().join("ca.crt")).expect("verifier");
         v.verify(&chain).expect("chains to the CA");
-        let remembered = || {
-            v.passed
-                .lock()
-                .expect("lock")
-                .values()
-                .copied()
-                .collect::<Vec<_>>()
-        };
+        let remembered = || v.passed.untils();
         let until = earliest_expiry(&chain).expect("parses");
         assert_eq!(remembered(), [until]);
         assert!(until > UnixTime::now().as_secs());
@@ -300,9 +275,8 @@ mod tests {
         }
         assert_eq!(remembered().len(), 1);
         // Past its time the chain is checked again (and good again here).
-        for u in v.passed.lock().expect("lock").values_mut() {
-            *u = 0;
-        }
+        v.passed
+            .insert(passed::digest(chain.iter().map(|c| c.as_ref())), 0, ());
         v.verify(&chain).expect("chains to the CA");
         assert_eq!(remembered(), [until]);
         assert!(v.verify(&[]).is_err());

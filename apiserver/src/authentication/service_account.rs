@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Digest;
 
+use super::passed::{self, Passed};
 use super::UserInfo;
 use crate::ApiServer;
 
@@ -156,14 +157,10 @@ pub struct ServiceAccounts {
     issuers: Vec<String>,
     api_audiences: Vec<String>,
     jwks_uri: Option<String>,
-    /// Tokens whose signature and issuer were checked, by the SHA-256 of
-    /// the token: their claims. See [`Self::verify`].
-    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], std::sync::Arc<Claims>>>,
+    /// Tokens whose signature and issuer were checked: their claims. See
+    /// [`Self::verify`].
+    verified: Passed<std::sync::Arc<Claims>>,
 }
-
-/// How many checked tokens [`ServiceAccounts::verify`] remembers (a
-/// cluster's components and pods use far fewer at once).
-const VERIFIED_TOKENS: usize = 4096;
 
 /// The clock skew `exp` and `nbf` are checked with (jsonwebtoken's default,
 /// and upstream's `jwt.DefaultLeeway`).
@@ -290,37 +287,25 @@ impl ServiceAccounts {
         token: &str,
         audiences: &[String],
     ) -> Result<(Claims, Vec<String>), String> {
-        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
-        let known = self
-            .verified
-            .lock()
-            .ok()
-            .and_then(|m| m.get(&digest).cloned());
-        if let Some(claims) = known {
-            let now = chrono::Utc::now().timestamp();
+        let key = passed::digest([token.as_bytes()]);
+        let now = passed::now();
+        if let Some(claims) = self.verified.get(&key, now) {
             let good_for: Vec<String> = audiences
                 .iter()
                 .filter(|a| claims.aud.contains(a))
                 .cloned()
                 .collect();
-            if claims.exp >= now - LEEWAY_SECONDS
-                && claims.nbf <= now + LEEWAY_SECONDS
-                && !good_for.is_empty()
-            {
+            let not_before = u64::try_from(claims.nbf.saturating_sub(LEEWAY_SECONDS)).unwrap_or(0);
+            if now >= not_before && !good_for.is_empty() {
                 return Ok((Claims::clone(&claims), good_for));
             }
         }
         let (claims, good_for) = self.verify_signature(token, audiences)?;
-        if let Ok(mut m) = self.verified.lock() {
-            if m.len() >= VERIFIED_TOKENS {
-                let now = chrono::Utc::now().timestamp();
-                m.retain(|_, c| c.exp >= now - LEEWAY_SECONDS);
-                if m.len() >= VERIFIED_TOKENS {
-                    m.clear();
-                }
-            }
-            m.insert(digest, std::sync::Arc::new(claims.clone()));
-        }
+        self.verified.insert(
+            key,
+            good_until(&claims),
+            std::sync::Arc::new(claims.clone()),
+        );
         Ok((claims, good_for))
     }
 
@@ -446,12 +431,15 @@ pub fn looks_like_jwt(token: &str) -> bool {
     token.split('.').count() == 3
 }
 
+/// The first second (since the epoch) at which a token with these claims
+/// has expired, allowing for the clock skew: `exp + leeway` is its last good one.
+fn good_until(claims: &Claims) -> u64 {
+    u64::try_from(claims.exp.saturating_add(LEEWAY_SECONDS + 1)).unwrap_or(0)
+}
+
 /// The uid of the core/v1 object `resource` `ns/name` (`None`: it does
-/// not exist). Every request a controller makes with its token asks this,
-/// so the apiserver's informer answers when it holds the object with the
-/// uid the token names (stale by the watch's delay at most, as upstream's
-/// listers are); anything else (not there yet, another uid) is read from
-/// etcd.
+/// not exist), through [`lookup`]: every request a controller makes with its
+/// token asks this.
 async fn current_uid(
     server: &ApiServer,
     resource: &str,
@@ -459,24 +447,51 @@ async fn current_uid(
     name: &str,
     expected: &str,
 ) -> Result<Option<String>, String> {
-    let uid_of = |o: &Value| {
+    let found = lookup(
+        server,
+        resource,
+        ns,
+        name,
+        Some(expected).filter(|e| !e.is_empty()),
+    )
+    .await
+    .map_err(|e| format!("checking the token's {resource}: {e}"))?;
+    Ok(found.and_then(|o| {
         o.pointer("/metadata/uid")
             .and_then(Value::as_str)
             .map(str::to_string)
-    };
+    }))
+}
+
+/// The core/v1 object `resource` `ns/name` a token names or is asked for
+/// (`None`: it does not exist). The apiserver's informer answers when it
+/// holds the object (with the uid `expected`, when one is given): stale by
+/// the watch's delay at most, as upstream's listers are, and a token naming
+/// an object that is gone by then is refused when it is used. Anything else
+/// (not there yet, another uid) is read from etcd.
+pub(super) async fn lookup(
+    server: &ApiServer,
+    resource: &str,
+    ns: &str,
+    name: &str,
+    expected: Option<&str>,
+) -> crate::storage::Result<Option<std::sync::Arc<Value>>> {
     if let Some(info) = apimachinery::resources::find("", "v1", resource) {
-        let hit = server.informer(info).peek(ns, name);
-        if let Some(uid) = hit.and_then(|c| uid_of(&c.object)) {
-            if expected.is_empty() || uid == expected {
-                return Ok(Some(uid));
+        if let Some(hit) = server.informer(info).peek(ns, name) {
+            let uid = hit.object.pointer("/metadata/uid").and_then(Value::as_str);
+            if expected.is_none_or(|want| uid == Some(want)) {
+                return Ok(Some(hit.object));
             }
         }
     }
-    let key = server.store.key(resource, Some(ns), name);
-    match server.store.get(&key).await {
-        Ok(found) => Ok(found.and_then(|s| uid_of(&s.object))),
-        Err(e) => Err(format!("checking the token's {resource}: {e}")),
-    }
+    let key = server
+        .store
+        .key(resource, Some(ns).filter(|n| !n.is_empty()), name);
+    Ok(server
+        .store
+        .get(&key)
+        .await?
+        .map(|s| std::sync::Arc::new(s.object)))
 }
 
 fn read(path: &Path) -> Result<String, Error> {
@@ -669,16 +684,16 @@ mod tests {
     fn a_token_is_checked_once_while_its_times_and_audiences_hold() {
         let (_dir, sa, aud, token) = issued_for_ten_minutes();
         sa.verify(&token, &aud).expect("valid");
-        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let key = passed::digest([token.as_bytes()]);
         // What the first check found is what later ones answer (a marked
         // copy shows it was not decoded again) ...
         let mark = |sub: &str, exp: i64| {
-            let mut m = sa.verified.lock().expect("lock");
-            let c = m.get_mut(&digest).expect("remembered");
-            let mut marked = Claims::clone(c);
+            let found = sa.verified.get(&key, passed::now());
+            let mut marked = Claims::clone(&found.expect("remembered"));
             marked.sub = sub.into();
             marked.exp = exp;
-            *c = std::sync::Arc::new(marked);
+            sa.verified
+                .insert(key, good_until(&marked), std::sync::Arc::new(marked));
         };
         mark("remembered", now() + 600);
         assert_eq!(sa.verify(&token, &aud).expect("valid").0.sub, "remembered");

@@ -49,14 +49,7 @@ pub async fn create(
         Ok(obj) => crate::response::json(StatusCode::CREATED, &obj),
         Err(e) => e.into_response(),
     };
-    // Counted as the generic handler counts every other request.
-    crate::metrics::global().observe_request(
-        "create",
-        "serviceaccounts/token",
-        resp.status().as_u16(),
-        start.elapsed(),
-    );
-    resp
+    crate::handlers::finish(start, "create", "serviceaccounts/token", resp)
 }
 
 fn target(resource: &str, group: &str, name: &str) -> Target {
@@ -67,14 +60,10 @@ fn target(resource: &str, group: &str, name: &str) -> Target {
     }
 }
 
-/// The core/v1 object `resource` `ns/name` a token names. The informer's
-/// copy answers when it holds the object (with the uid `expected`, when the
-/// request names one): a kubelet asks a token for every pod it starts, and
-/// three linearizable etcd reads per pod (account, pod, node) were most of
-/// the etcd reads of a pod's start. The copy is behind etcd by the watch's
-/// delay at most, as upstream's listers are, and a token that names an
-/// object which is gone by then is refused when it is used
-/// (`service_account::current_uid`). Anything else is read from etcd.
+/// The object a TokenRequest names, through
+/// [`service_account::lookup`](super::service_account::lookup): a kubelet
+/// asks a token for every pod it starts, and three etcd reads per pod
+/// (account, pod, node) were most of the etcd reads of a pod's start.
 async fn get(
     server: &ApiServer,
     resource: &str,
@@ -82,18 +71,8 @@ async fn get(
     name: &str,
     expected: Option<&str>,
 ) -> Result<Arc<Value>, ApiError> {
-    if let Some(info) = apimachinery::resources::find("", "v1", resource) {
-        if let Some(hit) = server.informer(info).peek(ns, name) {
-            if expected.is_none_or(|want| uid_of(&hit.object) == want) {
-                return Ok(hit.object);
-            }
-        }
-    }
-    let key = server
-        .store
-        .key(resource, Some(ns).filter(|n| !n.is_empty()), name);
-    match server.store.get(&key).await {
-        Ok(Some(found)) => Ok(Arc::new(found.object)),
+    match super::service_account::lookup(server, resource, ns, name, expected).await {
+        Ok(Some(found)) => Ok(found),
         Ok(None) => Err(ApiError::NotFound(target(resource, "", name))),
         Err(e) => Err(ApiError::ServiceUnavailable(e.to_string())),
     }

@@ -459,7 +459,9 @@ async fn drain(mut body: Body) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(60), reading).await;
 }
 
-fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Response {
+/// Counts the answered request in the apiserver's metrics (also used by
+/// routes outside [`dispatch`], such as TokenRequest's).
+pub(crate) fn finish(start: Instant, verb: &str, resource: &str, resp: Response) -> Response {
     crate::metrics::global().observe_request(
         verb,
         resource,

@@ -160,7 +160,7 @@ where
                 Err(e) => return Err(ApiError::from_storage(e, ctx.target())),
             },
         };
-        let (object, precondition, finished) = match attempt(ctx, &current, &mut mutate).await {
+        let (mut object, precondition, finished) = match attempt(ctx, &current, &mut mutate).await {
             Err(_) | Ok(Attempt::Unchanged(_)) if from_memory => continue,
             Err(e) => return Err(e),
             Ok(Attempt::Unchanged(object) | Attempt::DryRun(object)) => return Ok(object),
@@ -170,7 +170,6 @@ where
                 finished,
             }) => (object, precondition, finished),
         };
-        let mut object = object;
         let strategy = registry::strategy_for(ctx.info.resource);
         let result = if finished {
             store.delete(&key, current.mod_revision).await
