@@ -76,6 +76,17 @@ pub fn etcd_requests(metrics: &str) -> std::collections::BTreeMap<String, f64> {
     by_operation
 }
 
+/// `etcd_request_duration_seconds_count{operation="get"}`: the apiserver's
+/// reads of single keys from etcd so far. Panics when `/metrics` cannot be
+/// read: a test comparing two counts must not compare two failures.
+pub async fn etcd_gets(http: &Http) -> u64 {
+    let (_, text) = http
+        .get_text("/metrics")
+        .await
+        .expect("the apiserver's /metrics");
+    etcd_requests(&text).get("get").map_or(0, |n| *n as u64)
+}
+
 /// The `p` quantile (0..=1) of sorted durations (zero when empty).
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {

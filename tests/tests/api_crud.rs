@@ -1108,15 +1108,6 @@ async fn secret_string_data_is_written_into_data_and_never_stored() {
     assert_eq!(r.status, 422, "{}", r.body);
 }
 
-/// `etcd_request_duration_seconds_count{operation="get"}`: the apiserver's
-/// reads of single keys from etcd so far.
-async fn etcd_gets(http: &Http) -> u64 {
-    let (_, text) = http.get_text("/metrics").await.expect("metrics");
-    tests::bench::etcd_requests(&text)
-        .get("get")
-        .map_or(0, |n| *n as u64)
-}
-
 #[tokio::test]
 async fn writes_to_busy_resources_start_from_memory_and_lose_nothing_written_behind_their_back() {
     let (etcd, _api, http) = cluster().await;
@@ -1135,10 +1126,10 @@ async fn writes_to_busy_resources_start_from_memory_and_lose_nothing_written_beh
         let (http, path) = (http.clone(), path.clone());
         let body = json!({"spec": {"leaseDurationSeconds": duration}});
         async move {
-            let before = etcd_gets(&http).await;
+            let before = tests::bench::etcd_gets(&http).await;
             let r = http.patch(&path, merge, &body).await.ok()?;
             assert_eq!(r.status, 200, "{}", r.body);
-            (etcd_gets(&http).await == before).then_some(())
+            (tests::bench::etcd_gets(&http).await == before).then_some(())
         }
     })
     .await;

@@ -666,13 +666,6 @@ async fn the_issuer_publishes_its_keys_for_oidc_discovery() {
     }
 }
 
-async fn etcd_gets(http: &Http) -> u64 {
-    let (_, text) = http.get_text("/metrics").await.expect("metrics");
-    tests::bench::etcd_requests(&text)
-        .get("get")
-        .map_or(0, |n| *n as u64)
-}
-
 /// A kubelet asks a token bound to each pod it starts: the account, the pod
 /// and its node come from the apiserver's memory once it holds them, and
 /// the pod's uid is still checked against the pod that exists (a pod
@@ -706,10 +699,10 @@ async fn tokens_bound_to_pods_read_no_etcd_and_name_the_live_pod() {
     let read_free = tests::harness::eventually(std::time::Duration::from_secs(10), || {
         let (http, body) = (http.clone(), request(&uid));
         async move {
-            let before = etcd_gets(&http).await;
+            let before = tests::bench::etcd_gets(&http).await;
             let r = http.post(tokens, &body).await.ok()?;
             assert_eq!(r.status, 201, "{}", r.body);
-            (etcd_gets(&http).await == before).then_some(())
+            (tests::bench::etcd_gets(&http).await == before).then_some(())
         }
     })
     .await;
