@@ -138,11 +138,7 @@ pub fn main(dir: &Path) -> i32 {
         Err(_) => (255, false),
     };
     // The OOM killer sends SIGKILL; only then is the cgroup worth asking.
-    let oom = code == 128 + 9
-        && cgroups::detect()
-            .ok()
-            .and_then(|m| m.stats(&spec.cgroup_path).ok())
-            .is_some_and(|s| s.oom_kills > 0);
+    let oom = code == 128 + 9 && cgroups::oom_killed(&spec.cgroup_procs);
     st.status = Status::Exited;
     st.exit_code = code;
     st.finished_at = state::now();

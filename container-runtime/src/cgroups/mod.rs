@@ -249,6 +249,21 @@ pub fn join_self(procs_files: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
+/// Whether the kernel's OOM killer killed a process of the cgroup whose
+/// `cgroup.procs` files these are (a container's `spec.cgroup_procs`): the
+/// `oom_kill` count of v1's `memory.oom_control` in the memory hierarchy,
+/// or of v2's `memory.events`. Asked by a monitor whose container died of
+/// SIGKILL; going by the files it already has, instead of detecting the
+/// hierarchies again, spares it a read of the node's whole mount table
+/// (hundreds of lines on a node full of pods).
+pub fn oom_killed(procs_files: &[PathBuf]) -> bool {
+    procs_files.iter().filter_map(|p| p.parent()).any(|dir| {
+        ["memory.oom_control", "memory.events"]
+            .iter()
+            .any(|f| read_key(&dir.join(f), "oom_kill").is_ok_and(|n| n > 0))
+    })
+}
+
 /// Writes a value into a cgroup file.
 pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
     fs::write(path, value).map_err(|source| Error::Write {
@@ -446,6 +461,46 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("cgroup_enable=memory"), "{msg}");
+    }
+
+    #[test]
+    fn oom_kills_are_read_from_the_containers_own_cgroup_files() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = |h: &str| {
+            let d = root.path().join(h).join("pod/ctr");
+            fs::create_dir_all(&d).unwrap();
+            d
+        };
+        let (cpu, memory, pids) = (dir("cpu"), dir("memory"), dir("pids"));
+        let procs: Vec<PathBuf> = [&cpu, &memory, &pids]
+            .iter()
+            .map(|d| d.join("cgroup.procs"))
+            .collect();
+        // v1: the memory hierarchy's memory.oom_control.
+        let oom_control = memory.join("memory.oom_control");
+        fs::write(
+            &oom_control,
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+        )
+        .unwrap();
+        assert!(!oom_killed(&procs));
+        fs::write(
+            &oom_control,
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+        )
+        .unwrap();
+        assert!(oom_killed(&procs));
+        // v2: one directory with memory.events.
+        let unified = dir("unified");
+        let events = unified.join("memory.events");
+        fs::write(&events, "low 0\nhigh 0\nmax 1\noom 1\noom_kill 0\n").unwrap();
+        let procs = vec![unified.join("cgroup.procs")];
+        assert!(!oom_killed(&procs));
+        fs::write(&events, "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n").unwrap();
+        assert!(oom_killed(&procs));
+        // A cgroup already removed: not OOM-killed, no error.
+        fs::remove_file(&events).unwrap();
+        assert!(!oom_killed(&procs));
     }
 
     #[test]
