@@ -67,20 +67,47 @@ struct Listing {
     /// two seconds where the file system keeps whole seconds.
     trusted: bool,
     ids: Ids,
-    paths: Vec<PathBuf>,
+    paths: Arc<Vec<PathBuf>>,
 }
 
 impl Listing {
-    /// Lists `dir`, whose modification time was `mtime` just before.
-    fn take(dir: &Path, file: &str, mtime: SystemTime) -> std::io::Result<Listing> {
+    /// Lists `dir`, whose modification time was `mtime` just before. When
+    /// the entries are those of `last` (a directory that changed and
+    /// changed back, or one listed again only because its time was too
+    /// recent to trust), the ids and paths of `last` are shared: while
+    /// containers start, the directory is listed again on nearly every
+    /// call, and building a hundred paths and ids each time was most of
+    /// what a selection cost.
+    fn take(
+        dir: &Path,
+        file: &str,
+        mtime: SystemTime,
+        last: Option<&Listing>,
+    ) -> std::io::Result<Listing> {
         let listed_at = SystemTime::now();
-        let mut ids = HashSet::new();
-        let mut paths = Vec::new();
-        for e in std::fs::read_dir(dir)?.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            paths.push(dir.join(&id).join(file));
-            ids.insert(id);
-        }
+        let names: Vec<OsString> = std::fs::read_dir(dir)?
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        let unchanged = last.filter(|l| {
+            l.ids.len() == names.len()
+                && names
+                    .iter()
+                    .all(|n| n.to_str().is_some_and(|n| l.ids.contains(n)))
+        });
+        let (ids, paths) = match unchanged {
+            Some(l) => (l.ids.clone(), l.paths.clone()),
+            None => {
+                let mut ids = HashSet::with_capacity(names.len());
+                let mut paths = Vec::with_capacity(names.len());
+                for name in names {
+                    let id = name.to_string_lossy().into_owned();
+                    paths.push(dir.join(&id).join(file));
+                    ids.insert(id);
+                }
+                (Arc::new(ids), Arc::new(paths))
+            }
+        };
         let margin = match mtime.duration_since(SystemTime::UNIX_EPOCH) {
             Ok(t) if t.subsec_nanos() != 0 => Duration::from_millis(100),
             _ => Duration::from_secs(2),
@@ -91,7 +118,7 @@ impl Listing {
         Ok(Listing {
             mtime,
             trusted,
-            ids: Arc::new(ids),
+            ids,
             paths,
         })
     }
@@ -151,15 +178,6 @@ impl<T: DeserializeOwned> RecordCache<T> {
         Ok(rec)
     }
 
-    /// The record parsed last from `path`, without looking at the file:
-    /// only for fields that never change once written (a container's
-    /// sandbox and labels, a sandbox's pod).
-    fn last_parsed(&self, path: &Path) -> Option<Arc<T>> {
-        self.lock()
-            .get(path.as_os_str())
-            .map(|(_, rec)| rec.clone())
-    }
-
     /// Drops the record of `path` (its directory is being removed).
     pub fn forget(&self, path: &Path) {
         self.lock().remove(path.as_os_str());
@@ -179,11 +197,22 @@ impl<T: DeserializeOwned> RecordCache<T> {
         select: impl Fn(&T) -> bool,
     ) -> std::io::Result<(Vec<Arc<T>>, Ids)> {
         let listing = self.listing(dir, file)?;
+        // One pass under the lock over what was parsed before; only the
+        // records it cannot rule out are looked at on disk.
+        let candidates: Vec<&PathBuf> = {
+            let entries = self.lock();
+            listing
+                .paths
+                .iter()
+                .filter(|path| {
+                    entries
+                        .get(path.as_os_str())
+                        .is_none_or(|(_, rec)| select(rec))
+                })
+                .collect()
+        };
         let mut selected = Vec::new();
-        for path in &listing.paths {
-            if self.last_parsed(path).is_some_and(|rec| !select(&rec)) {
-                continue;
-            }
+        for path in candidates {
             if let Ok(rec) = self.read(path) {
                 if select(&rec) {
                     selected.push(rec);
@@ -199,12 +228,13 @@ impl<T: DeserializeOwned> RecordCache<T> {
     fn listing(&self, dir: &Path, file: &str) -> std::io::Result<Arc<Listing>> {
         let key = dir.join(file).into_os_string();
         let mtime = std::fs::metadata(dir)?.modified()?;
-        if let Some(l) = lock(&self.listings).get(&key) {
+        let last = lock(&self.listings).get(&key).cloned();
+        if let Some(l) = &last {
             if l.trusted && l.mtime == mtime {
                 return Ok(l.clone());
             }
         }
-        let listing = Arc::new(Listing::take(dir, file, mtime)?);
+        let listing = Arc::new(Listing::take(dir, file, mtime, last.as_deref())?);
         lock(&self.listings).insert(key, listing.clone());
         Ok(listing)
     }
@@ -280,6 +310,35 @@ mod tests {
             2,
             "the removed directory's record is dropped"
         );
+    }
+
+    #[test]
+    fn a_listing_taken_again_shares_the_entries_only_while_they_are_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let add = |id: &str| {
+            std::fs::create_dir(dir.path().join(id)).unwrap();
+            crate::state::write_json(&dir.path().join(id).join("r.json"), &vec![1]).unwrap();
+        };
+        add("a");
+        add("b");
+        let cache: RecordCache<Vec<i32>> = RecordCache::default();
+        // The directory just changed, so every call lists it again.
+        let first = cache.listing(dir.path(), "r.json").unwrap();
+        assert!(!first.trusted);
+        let again = cache.listing(dir.path(), "r.json").unwrap();
+        assert!(!Arc::ptr_eq(&first, &again), "listed again");
+        assert!(Arc::ptr_eq(&first.ids, &again.ids), "same entries, shared");
+        assert!(Arc::ptr_eq(&first.paths, &again.paths));
+        // One entry replaced by another: same count, new entries.
+        std::fs::remove_dir_all(dir.path().join("b")).unwrap();
+        add("c");
+        let changed = cache.listing(dir.path(), "r.json").unwrap();
+        assert!(!Arc::ptr_eq(&first.ids, &changed.ids));
+        let mut ids: Vec<&String> = changed.ids.iter().collect();
+        ids.sort();
+        assert_eq!(ids, ["a", "c"]);
+        assert_eq!(changed.paths.len(), 2);
+        assert!(changed.paths.contains(&dir.path().join("c").join("r.json")));
     }
 
     /// Sets `dir`'s modification time.
