@@ -15,6 +15,12 @@ export CARGO_TERM_COLOR=never
 # fills the disk fails in the middle of compiling. A developer who re-runs
 # often can set CARGO_INCREMENTAL=1.
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+# A cold build of everything below needs about 9 GB in target/; say so up
+# front instead of failing with "No space left on device" from the compiler.
+free_gb=$(df -Pk . | awk 'NR == 2 {print int($4 / 1048576)}')
+if [ "${free_gb:-0}" -lt 12 ]; then
+    echo "WARNING: only ${free_gb} GB free here; a cold build needs about 9 GB (target/ holds $(du -sh target 2>/dev/null | cut -f1))" >&2
+fi
 export RUST_BACKTRACE=1
 # A test missing root or a tool fails here instead of skipping (see
 # tests/prerequisites): a green run means every test ran.
