@@ -315,10 +315,7 @@ mod tests {
     #[test]
     fn a_listing_taken_again_shares_the_entries_only_while_they_are_the_same() {
         let dir = tempfile::tempdir().unwrap();
-        let add = |id: &str| {
-            std::fs::create_dir(dir.path().join(id)).unwrap();
-            crate::state::write_json(&dir.path().join(id).join("r.json"), &vec![1]).unwrap();
-        };
+        let add = |id: &str| add_record(dir.path(), id);
         add("a");
         add("b");
         let cache: RecordCache<Vec<i32>> = RecordCache::default();
@@ -341,6 +338,12 @@ mod tests {
         assert!(changed.paths.contains(&dir.path().join("c").join("r.json")));
     }
 
+    /// Adds the record `<dir>/<id>/r.json`.
+    fn add_record(dir: &Path, id: &str) {
+        std::fs::create_dir(dir.join(id)).unwrap();
+        crate::state::write_json(&dir.join(id).join("r.json"), &vec![1]).unwrap();
+    }
+
     /// Sets `dir`'s modification time.
     fn set_mtime(dir: &Path, t: SystemTime) {
         std::fs::File::open(dir).unwrap().set_modified(t).unwrap();
@@ -349,10 +352,7 @@ mod tests {
     #[test]
     fn a_listing_is_reused_only_while_the_directory_time_is_old_and_unchanged() {
         let dir = tempfile::tempdir().unwrap();
-        let add = |id: &str| {
-            std::fs::create_dir(dir.path().join(id)).unwrap();
-            crate::state::write_json(&dir.path().join(id).join("r.json"), &vec![1]).unwrap();
-        };
+        let add = |id: &str| add_record(dir.path(), id);
         let cache: RecordCache<Vec<i32>> = RecordCache::default();
         let count = || {
             cache
