@@ -38,6 +38,7 @@ pub mod helper;
 pub mod images;
 pub mod logs;
 pub mod monitor;
+pub mod mount_template;
 pub mod namespaces;
 pub mod records;
 pub mod rootfs;
@@ -156,6 +157,16 @@ pub struct Config {
     /// this crate's `container-runtime`).
     #[serde(skip)]
     pub binary: PathBuf,
+    /// Whether containers make their mount namespaces from the runtime's
+    /// small template instead of the node's namespace
+    /// ([`mount_template`]): on for a long-running runtime (the kubelet);
+    /// a one-shot command would pay for the template without reusing it.
+    #[serde(skip, default = "yes")]
+    pub mount_template: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for Config {
@@ -168,6 +179,7 @@ impl Default for Config {
             container_log_max_size: 10 << 20,
             container_log_max_files: 5,
             binary: default_binary(),
+            mount_template: true,
         }
     }
 }
@@ -278,6 +290,10 @@ pub struct Runtime {
     specs: records::RecordCache<container::spec::ContainerSpec>,
     states: records::RecordCache<state::ContainerState>,
     sandbox_records: records::RecordCache<sandbox::PodSandbox>,
+    /// The mount template, made when the first container is created
+    /// (`None` inside when it could not be made: containers then unshare
+    /// from the node's namespace, as without one).
+    mount_template: std::sync::OnceLock<Option<mount_template::MountTemplate>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -311,7 +327,28 @@ impl Runtime {
             specs: Default::default(),
             states: Default::default(),
             sandbox_records: Default::default(),
+            mount_template: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Where a container's init finds the mount template (made now if this
+    /// is the first container), or `None` without one.
+    pub(crate) fn mount_template_path(&self) -> Option<PathBuf> {
+        if !self.cfg.mount_template {
+            return None;
+        }
+        self.mount_template
+            .get_or_init(
+                || match mount_template::MountTemplate::create(&self.cfg.root_dir) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no mount template; containers unshare from the node's mount namespace");
+                        None
+                    }
+                },
+            )
+            .as_ref()
+            .map(mount_template::MountTemplate::path)
     }
 
     /// The configuration.

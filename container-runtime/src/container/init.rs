@@ -7,8 +7,10 @@
 //! 1. joins its cgroup ([`crate::cgroups::join_self`]), so everything it
 //!    becomes is limited and accounted from the first instruction;
 //! 2. `unshare(CLONE_NEWNS | CLONE_NEWCGROUP)`: its own mount table and cgroup
-//!    view; marks `/` recursively *slave* so no mount made here ever propagates
-//!    back to the host;
+//!    view - copied from the runtime's small mount template when there is
+//!    one ([`crate::mount_template`]; the bind sources are cloned from the
+//!    node's namespace first), else from the node's; marks `/` recursively
+//!    *slave* so no mount made here ever propagates back to the host;
 //! 3. mounts the overlay rootfs, `/proc`, `/dev`, `/sys`, volumes;
 //! 4. `pivot_root` into the rootfs and detaches the old root - the host's
 //!    files are now unreachable;
@@ -21,7 +23,7 @@
 
 use super::spec::ContainerSpec;
 use super::{mounts, process, user};
-use crate::{namespaces, rootfs, state};
+use crate::{mount_template, namespaces, rootfs, state};
 use nix::mount::{umount2, MntFlags, MsFlags};
 use nix::sched::CloneFlags;
 use std::fs::OpenOptions;
@@ -66,6 +68,9 @@ pub enum Error {
     /// The user could not be resolved.
     #[error(transparent)]
     User(#[from] user::Error),
+    /// Entering the runtime's mount template failed half way.
+    #[error("mount template: {0}")]
+    Template(String),
     /// `runAsNonRoot` with a root user.
     #[error("container has runAsNonRoot and image will run as root")]
     RunsAsRoot,
@@ -134,6 +139,18 @@ fn setup(dir: &Path) -> Result<Command, Error> {
     crate::cgroups::join_self(&spec.cgroup_procs)?;
 
     crate::timing("init cgroup joined");
+    // With the runtime's mount template, the bind sources are cloned here,
+    // in the node's namespace, and the container's namespace is made from
+    // the template's few mounts instead of the node's many.
+    let mut binds = mounts::Binds::default();
+    if let Some(template) = &spec.mount_template {
+        let cloned = mounts::Binds::clone_from_node(&spec)?;
+        if mount_template::enter(template, &[&spec.layers_dir, &spec.dir])
+            .map_err(Error::Template)?
+        {
+            binds = cloned;
+        }
+    }
     namespaces::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP)?;
     mounts::mnt(
         None,
@@ -145,7 +162,7 @@ fn setup(dir: &Path) -> Result<Command, Error> {
 
     let root = rootfs::mount_overlay(&spec)?;
     crate::timing("init overlay");
-    mounts::setup(&spec, &root)?;
+    mounts::setup(&spec, &root, binds)?;
 
     crate::timing("init mounts");
     std::env::set_current_dir(&root).map_err(io(format!("chdir {}", root.display())))?;

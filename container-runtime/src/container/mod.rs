@@ -208,6 +208,7 @@ impl Runtime {
                 join_namespaces,
                 pid_mode,
                 hostname: sb.hostname.clone(),
+                mount_template: self.mount_template_path(),
                 etc_files,
                 image_mounts,
                 cgroup_procs: self.cgroups.procs_files(&cgroup_path),

@@ -10,6 +10,7 @@ use super::spec::{ContainerSpec, Propagation};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 
 /// A mount or filesystem operation that failed, with what it was doing.
@@ -132,9 +133,94 @@ fn ensure_mount_point(target: &Path, is_dir: bool) -> Result<()> {
     }
 }
 
+/// Bind-mount sources cloned from the node's mount namespace with
+/// `open_tree(OPEN_TREE_CLONE)`, for a container that makes its mount
+/// namespace from the runtime's template ([`crate::mount_template`]): its
+/// volumes (the config's mounts that are not image volumes, in order) and
+/// its `/etc` files. Without a template there are none and the sources are
+/// bound by path, in a copy of the node's namespace where they all are.
+#[derive(Debug, Default)]
+pub struct Binds {
+    volumes: Vec<OwnedFd>,
+    etc_files: Vec<OwnedFd>,
+}
+
+impl Binds {
+    /// Clones every source of `spec` (in the node's namespace).
+    pub fn clone_from_node(spec: &ContainerSpec) -> Result<Binds> {
+        Ok(Binds {
+            volumes: spec
+                .config
+                .mounts
+                .iter()
+                .filter(|m| m.image.is_none())
+                .map(|m| clone_tree(&m.host_path, true))
+                .collect::<Result<_>>()?,
+            etc_files: spec
+                .etc_files
+                .iter()
+                .map(|(src, _)| clone_tree(src, false))
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// A detached copy of the mount at `path` (with the mounts below it when
+/// `recursive`), as a bind mount of it would be.
+fn clone_tree(path: &Path, recursive: bool) -> Result<OwnedFd> {
+    use rustix::mount::OpenTreeFlags;
+    let mut flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= OpenTreeFlags::AT_RECURSIVE;
+    }
+    rustix::mount::open_tree(rustix::fs::CWD, path, flags).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(format!("open_tree: {e}")),
+    })
+}
+
+/// Binds `src` on `target`: the clone made of it on the node when there is
+/// one (attached with `move_mount`), else by path.
+fn bind(src: &Path, clone: Option<OwnedFd>, target: &Path, flags: MsFlags) -> Result<()> {
+    match clone {
+        Some(tree) => rustix::mount::move_mount(
+            &tree,
+            "",
+            rustix::fs::CWD,
+            target,
+            rustix::mount::MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+        .map_err(|e| Error::Mount {
+            source_name: src.display().to_string(),
+            target: target.to_path_buf(),
+            fstype: "none".into(),
+            flags: "move_mount".into(),
+            errno: nix::Error::from_raw(e.raw_os_error()),
+        }),
+        None => mnt(Some(&src.to_string_lossy()), target, None, flags, None),
+    }
+}
+
+/// Whether the bind source is a directory (asked of the clone when there is
+/// one: in the template, a source inside a pod's tmpfs is not there by path).
+fn source_is_dir(src: &Path, clone: Option<&OwnedFd>) -> Result<bool> {
+    let io = |source| Error::Io {
+        path: src.to_path_buf(),
+        source,
+    };
+    match clone {
+        Some(fd) => rustix::fs::fstat(fd)
+            .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir())
+            .map_err(|e| io(e.into())),
+        None => fs::metadata(src).map(|m| m.is_dir()).map_err(io),
+    }
+}
+
 /// Mounts /proc, /dev, /sys, volumes and /etc files below `rootfs` (before
-/// `pivot_root`).
-pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
+/// `pivot_root`); bind sources come from `binds` when it has them.
+pub fn setup(spec: &ContainerSpec, rootfs: &Path, binds: Binds) -> Result<()> {
+    let mut volume_clones = binds.volumes.into_iter();
+    let mut etc_clones = binds.etc_files.into_iter();
     let privileged = spec.config.security.privileged;
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
 
@@ -260,20 +346,13 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
 
     for m in spec.config.mounts.iter().filter(|m| m.image.is_none()) {
         let target = inside(rootfs, &m.container_path);
-        let is_dir = fs::metadata(&m.host_path)
-            .map_err(|source| Error::Io {
-                path: m.host_path.clone(),
-                source,
-            })?
-            .is_dir();
-        ensure_mount_point(&target, is_dir)?;
-        let src = m.host_path.to_string_lossy();
-        mnt(
-            Some(&src),
+        let clone = volume_clones.next();
+        ensure_mount_point(&target, source_is_dir(&m.host_path, clone.as_ref())?)?;
+        bind(
+            &m.host_path,
+            clone,
             &target,
-            None,
             MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
         )?;
         if m.read_only {
             mnt(
@@ -301,8 +380,7 @@ pub fn setup(spec: &ContainerSpec, rootfs: &Path) -> Result<()> {
     for (src, name) in &spec.etc_files {
         let target = rootfs.join("etc").join(name);
         ensure_mount_point(&target, false)?;
-        let s = src.to_string_lossy();
-        mnt(Some(&s), &target, None, MsFlags::MS_BIND, None)?;
+        bind(src, etc_clones.next(), &target, MsFlags::MS_BIND)?;
     }
     Ok(())
 }

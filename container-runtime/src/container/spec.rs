@@ -207,6 +207,10 @@ pub struct ContainerSpec {
     pub pid_mode: PidMode,
     /// Hostname of the pod (already set on the shared uts namespace).
     pub hostname: String,
+    /// The runtime's mount template to unshare from
+    /// ([`crate::mount_template`]), if it has one.
+    #[serde(default)]
+    pub mount_template: Option<PathBuf>,
     /// Files to bind into `/etc` (hosts, hostname, resolv.conf) from the sandbox.
     pub etc_files: Vec<(PathBuf, String)>,
     /// The image volumes, resolved from the `image` mounts of the config.

@@ -116,6 +116,9 @@ pub fn config(global: &Global, args: &Args) -> anyhow::Result<Config> {
     if let Some(c) = &args.cgroup_root {
         cfg.cgroup_root = c.clone();
     }
+    // One command starts at most a container or two: a mount template
+    // would cost as much to make as it saves them.
+    cfg.mount_template = false;
     Ok(cfg)
 }
 

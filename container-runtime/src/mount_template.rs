@@ -1,0 +1,225 @@
+//! The node's mount template: a small mount namespace that containers
+//! unshare from instead of the node's own.
+//!
+//! A container's init makes its mount namespace with `unshare(CLONE_NEWNS)`,
+//! which copies every mount of the namespace it is in, and after
+//! `pivot_root` it detaches the old root, which walks them all again. In the
+//! node's namespace that is every pod's pinned namespaces and volume tmpfs
+//! (four or more mounts per pod): at a hundred pods, each container start
+//! copied and dropped some four hundred mounts it never uses, work that grew
+//! with every pod on the node.
+//!
+//! The runtime therefore makes one namespace of its own when it first
+//! creates a container: a copy of the node's, made private (nothing done in
+//! it reaches the node, nothing the node mounts later reaches it), without
+//! the pins and tmpfs mounts below the runtime's directory. It holds it by a
+//! file descriptor, and each container's spec names it as
+//! `/proc/<runtime pid>/fd/<n>`. Init then:
+//!
+//! 1. clones its bind-mount sources (volumes, the sandbox's `/etc` files)
+//!    from the node's namespace with `open_tree(OPEN_TREE_CLONE)`: the
+//!    sources stay exactly what they are on the node, mounts made after the
+//!    template included, and keep their propagation peers;
+//! 2. `setns` into the template, and checks that the directories its
+//!    overlay needs (the image layers, the container's own directory) are the
+//!    very ones it saw on the node (same device and inode), else goes back to
+//!    the node's namespace and works as before (a template of an earlier
+//!    runtime process, or one a later mount on the node made stale);
+//! 3. unshares its own namespace from there and attaches the clones with
+//!    `move_mount`.
+
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{setns, CloneFlags};
+
+/// The template, held open by the runtime that made it.
+#[derive(Debug)]
+pub struct MountTemplate {
+    ns: OwnedFd,
+}
+
+/// Whether a mount seen in the template is one the runtime made for a pod
+/// (a pinned namespace or a volume's tmpfs) and so is dropped from it.
+fn is_pod_mount(fstype: &str) -> bool {
+    matches!(fstype, "nsfs" | "tmpfs")
+}
+
+impl MountTemplate {
+    /// Makes the template: a thread unshares its mount namespace (threads
+    /// of one process may each have their own), makes every mount private,
+    /// drops the pods' mounts below `root_dir` and hands back a handle.
+    pub fn create(root_dir: &Path) -> Result<MountTemplate, String> {
+        let root_dir = root_dir.to_path_buf();
+        let ns = std::thread::Builder::new()
+            .name("mount-template".into())
+            .spawn(move || -> Result<OwnedFd, String> {
+                nix::sched::unshare(CloneFlags::CLONE_NEWNS)
+                    .map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
+                // Private before anything is unmounted: the copies are peers
+                // of the node's mounts, and an unmount would propagate.
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    None::<&str>,
+                )
+                .map_err(|e| format!("making the template's mounts private: {e}"))?;
+                let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
+                    .map_err(|e| format!("reading the template's mountinfo: {e}"))?;
+                let mut drop: Vec<PathBuf> = info
+                    .lines()
+                    .filter_map(|l| {
+                        let point = l.split(' ').nth(4)?;
+                        let fstype = l.split(" - ").nth(1)?.split(' ').next()?;
+                        is_pod_mount(fstype).then(|| PathBuf::from(point))
+                    })
+                    .filter(|p| p.starts_with(&root_dir) && *p != root_dir)
+                    .collect();
+                drop.sort_by(|a, b| b.cmp(a));
+                drop.dedup();
+                for p in drop {
+                    // Already gone with a parent, or stacked: either way
+                    // not in the template any more, or only costs a copy.
+                    let _ = umount2(&p, MntFlags::MNT_DETACH);
+                }
+                File::open("/proc/thread-self/ns/mnt")
+                    .map(OwnedFd::from)
+                    .map_err(|e| format!("opening the template's handle: {e}"))
+            })
+            .map_err(|e| format!("starting the mount-template thread: {e}"))?
+            .join()
+            .map_err(|_| "the mount-template thread panicked".to_string())??;
+        Ok(MountTemplate { ns })
+    }
+
+    /// How a container's init finds the template: this process' descriptor.
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!(
+            "/proc/{}/fd/{}",
+            std::process::id(),
+            self.ns.as_raw_fd()
+        ))
+    }
+}
+
+/// Identity of a directory: (device, inode).
+fn identity(p: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Enters the template at `path` if it is there and `needed` (directories
+/// the caller will use by path) are the same ones there as here; otherwise
+/// stays in (or returns to) the current namespace. Returns whether it
+/// entered. For a single-threaded process (`setns` of a mount namespace
+/// refuses others).
+pub fn enter(path: &Path, needed: &[&Path]) -> Result<bool, String> {
+    let Ok(template) = File::open(path) else {
+        return Ok(false);
+    };
+    let here: Vec<Option<(u64, u64)>> = needed.iter().map(|p| identity(p)).collect();
+    if here.iter().any(Option::is_none) {
+        return Ok(false);
+    }
+    let node =
+        File::open("/proc/self/ns/mnt").map_err(|e| format!("opening /proc/self/ns/mnt: {e}"))?;
+    setns(&template, CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("setns({}): {e}", path.display()))?;
+    let there: Vec<Option<(u64, u64)>> = needed.iter().map(|p| identity(p)).collect();
+    if there == here {
+        return Ok(true);
+    }
+    setns(&node, CloneFlags::CLONE_NEWNS)
+        .map_err(|e| format!("returning to the node's mount namespace: {e}"))?;
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mount namespace the calling thread is in.
+    fn current() -> PathBuf {
+        std::fs::read_link("/proc/thread-self/ns/mnt").unwrap()
+    }
+
+    /// Mount points of the calling thread's namespace.
+    fn mount_points() -> Vec<PathBuf> {
+        std::fs::read_to_string("/proc/thread-self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(PathBuf::from))
+            .collect()
+    }
+
+    /// Unmounts what the test mounted on the node, even when it fails.
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = umount2(&self.0, MntFlags::MNT_DETACH);
+        }
+    }
+
+    #[test]
+    fn the_template_leaves_out_the_pods_mounts_and_is_entered_only_where_paths_match() {
+        if !prerequisites::is_root() {
+            prerequisites::missing(
+                "the_template_leaves_out_the_pods_mounts_and_is_entered_only_where_paths_match",
+                "needs root for mount namespaces",
+            );
+            return;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let pod_tmpfs = root.path().join("pods/p1/volumes/token");
+        let layers = root.path().join("images/layers");
+        std::fs::create_dir_all(&pod_tmpfs).unwrap();
+        std::fs::create_dir_all(&layers).unwrap();
+        mount(
+            Some("tmpfs"),
+            &pod_tmpfs,
+            Some("tmpfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .unwrap();
+        let _unmount = Unmount(pod_tmpfs.clone());
+        let template = MountTemplate::create(root.path()).unwrap();
+        assert!(
+            mount_points().contains(&pod_tmpfs),
+            "the node keeps its mount"
+        );
+
+        let (node, path) = (current(), template.path());
+        let (layers2, pod_tmpfs2) = (layers.clone(), pod_tmpfs.clone());
+        std::thread::spawn(move || {
+            // A thread of its own file system context, as a single-threaded
+            // init is.
+            nix::sched::unshare(CloneFlags::CLONE_FS).unwrap();
+            assert!(enter(&path, &[&layers2]).unwrap());
+            assert_ne!(current(), node, "in the template");
+            assert!(
+                !mount_points().contains(&pod_tmpfs2),
+                "the pod's tmpfs is not in the template"
+            );
+        })
+        .join()
+        .unwrap();
+
+        let (node, path) = (current(), template.path());
+        std::thread::spawn(move || {
+            nix::sched::unshare(CloneFlags::CLONE_FS).unwrap();
+            // The tmpfs root on the node is another directory than the one
+            // under it that the template shows: not entered.
+            assert!(!enter(&path, &[&layers, &pod_tmpfs]).unwrap());
+            assert_eq!(current(), node, "back in the node's namespace");
+            // A template that is gone: not entered either.
+            assert!(!enter(Path::new("/proc/self/fd/999999"), &[&layers]).unwrap());
+        })
+        .join()
+        .unwrap();
+    }
+}
