@@ -127,8 +127,11 @@ pub fn enter(path: &Path, needed: &[&Path]) -> Result<bool, String> {
     }
     let node =
         File::open("/proc/self/ns/mnt").map_err(|e| format!("opening /proc/self/ns/mnt: {e}"))?;
-    setns(&template, CloneFlags::CLONE_NEWNS)
-        .map_err(|e| format!("setns({}): {e}", path.display()))?;
+    // Not a mount namespace (the descriptor of a later process that got
+    // the same pid): setns fails and leaves us where we are.
+    if setns(&template, CloneFlags::CLONE_NEWNS).is_err() {
+        return Ok(false);
+    }
     let there: Vec<Option<(u64, u64)>> = needed.iter().map(|p| identity(p)).collect();
     if there == here {
         return Ok(true);
@@ -216,8 +219,12 @@ mod tests {
             // under it that the template shows: not entered.
             assert!(!enter(&path, &[&layers, &pod_tmpfs]).unwrap());
             assert_eq!(current(), node, "back in the node's namespace");
-            // A template that is gone: not entered either.
+            // A template that is gone, or a path that is no mount
+            // namespace: not entered either.
             assert!(!enter(Path::new("/proc/self/fd/999999"), &[&layers]).unwrap());
+            assert!(!enter(Path::new("/proc/self/ns/net"), &[&layers]).unwrap());
+            assert!(!enter(&layers, &[&layers]).unwrap());
+            assert_eq!(current(), node);
         })
         .join()
         .unwrap();
