@@ -348,7 +348,7 @@ impl Runtime {
                 },
             )
             .as_ref()
-            .map(mount_template::MountTemplate::path)
+            .map(mount_template::MountTemplate::path_for_a_container)
     }
 
     /// The configuration.

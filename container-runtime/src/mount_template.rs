@@ -10,11 +10,13 @@
 //! with every pod on the node.
 //!
 //! The runtime therefore makes one namespace of its own when it first
-//! creates a container: a copy of the node's, made private (nothing done in
-//! it reaches the node, nothing the node mounts later reaches it), without
-//! the pins and tmpfs mounts below the runtime's directory. It holds it by a
-//! file descriptor, and each container's spec names it as
-//! `/proc/<runtime pid>/fd/<n>`. Init then:
+//! creates a container: a copy of the node's without the pins and tmpfs
+//! mounts below the runtime's directory. It is the node's *slave*: nothing
+//! done in it reaches the node, and what the node mounts and unmounts later
+//! reaches it (a disk the administrator unmounts is not kept busy by it).
+//! The pods' new mounts reach it that way too, so every few containers it
+//! is pruned again. The runtime holds it by a file descriptor, and each
+//! container's spec names it as `/proc/<runtime pid>/fd/<n>`. Init then:
 //!
 //! 1. clones its bind-mount sources (volumes, the sandbox's `/etc` files)
 //!    from the node's namespace with `open_tree(OPEN_TREE_CLONE)`: the
@@ -32,6 +34,7 @@ use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, CloneFlags};
@@ -40,7 +43,16 @@ use nix::sched::{setns, CloneFlags};
 #[derive(Debug)]
 pub struct MountTemplate {
     ns: OwnedFd,
+    /// The runtime's directory, below which the pods' mounts are dropped.
+    root_dir: PathBuf,
+    /// Containers made from it since it was last pruned.
+    uses: AtomicUsize,
 }
+
+/// Prune the template again after this many containers: the mounts of the
+/// pods started meanwhile (about four each) are all a container copies
+/// beyond the template's own.
+const PRUNE_EVERY: usize = 16;
 
 /// Whether a mount seen in the template is one the runtime made for a pod
 /// (a pinned namespace or a volume's tmpfs) and so is dropped from it.
@@ -48,45 +60,53 @@ fn is_pod_mount(fstype: &str) -> bool {
     matches!(fstype, "nsfs" | "tmpfs")
 }
 
+/// Drops the pods' mounts below `root_dir` from the mount namespace the
+/// calling thread is in (one of its own: the template).
+fn prune_here(root_dir: &Path) -> Result<(), String> {
+    let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
+        .map_err(|e| format!("reading the template's mountinfo: {e}"))?;
+    let mut drop: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| {
+            let point = l.split(' ').nth(4)?;
+            let fstype = l.split(" - ").nth(1)?.split(' ').next()?;
+            is_pod_mount(fstype).then(|| PathBuf::from(point))
+        })
+        .filter(|p| p.starts_with(root_dir) && p != root_dir)
+        .collect();
+    drop.sort_by(|a, b| b.cmp(a));
+    drop.dedup();
+    for p in drop {
+        // Already gone with a parent, or stacked: either way not in the
+        // template any more, or only costs a copy.
+        let _ = umount2(&p, MntFlags::MNT_DETACH);
+    }
+    Ok(())
+}
+
 impl MountTemplate {
     /// Makes the template: a thread unshares its mount namespace (threads
-    /// of one process may each have their own), makes every mount private,
-    /// drops the pods' mounts below `root_dir` and hands back a handle.
+    /// of one process may each have their own), makes every mount a slave
+    /// of the node's, drops the pods' mounts below `root_dir` and hands back
+    /// a handle.
     pub fn create(root_dir: &Path) -> Result<MountTemplate, String> {
-        let root_dir = root_dir.to_path_buf();
+        let dir = root_dir.to_path_buf();
         let ns = std::thread::Builder::new()
             .name("mount-template".into())
             .spawn(move || -> Result<OwnedFd, String> {
                 nix::sched::unshare(CloneFlags::CLONE_NEWNS)
                     .map_err(|e| format!("unshare(CLONE_NEWNS): {e}"))?;
-                // Private before anything is unmounted: the copies are peers
+                // Slave before anything is unmounted: the copies are peers
                 // of the node's mounts, and an unmount would propagate.
                 mount(
                     None::<&str>,
                     "/",
                     None::<&str>,
-                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    MsFlags::MS_REC | MsFlags::MS_SLAVE,
                     None::<&str>,
                 )
-                .map_err(|e| format!("making the template's mounts private: {e}"))?;
-                let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
-                    .map_err(|e| format!("reading the template's mountinfo: {e}"))?;
-                let mut drop: Vec<PathBuf> = info
-                    .lines()
-                    .filter_map(|l| {
-                        let point = l.split(' ').nth(4)?;
-                        let fstype = l.split(" - ").nth(1)?.split(' ').next()?;
-                        is_pod_mount(fstype).then(|| PathBuf::from(point))
-                    })
-                    .filter(|p| p.starts_with(&root_dir) && *p != root_dir)
-                    .collect();
-                drop.sort_by(|a, b| b.cmp(a));
-                drop.dedup();
-                for p in drop {
-                    // Already gone with a parent, or stacked: either way
-                    // not in the template any more, or only costs a copy.
-                    let _ = umount2(&p, MntFlags::MNT_DETACH);
-                }
+                .map_err(|e| format!("making the template's mounts slaves: {e}"))?;
+                prune_here(&dir)?;
                 File::open("/proc/thread-self/ns/mnt")
                     .map(OwnedFd::from)
                     .map_err(|e| format!("opening the template's handle: {e}"))
@@ -94,7 +114,41 @@ impl MountTemplate {
             .map_err(|e| format!("starting the mount-template thread: {e}"))?
             .join()
             .map_err(|_| "the mount-template thread panicked".to_string())??;
-        Ok(MountTemplate { ns })
+        Ok(MountTemplate {
+            ns,
+            root_dir: root_dir.to_path_buf(),
+            uses: AtomicUsize::new(0),
+        })
+    }
+
+    /// Drops the pods' mounts that reached the template since it was made
+    /// or last pruned (a thread enters it to do so).
+    pub fn prune(&self) -> Result<(), String> {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("mount-template".into())
+                .spawn_scoped(scope, || -> Result<(), String> {
+                    nix::sched::unshare(CloneFlags::CLONE_FS)
+                        .map_err(|e| format!("unshare(CLONE_FS): {e}"))?;
+                    setns(&self.ns, CloneFlags::CLONE_NEWNS)
+                        .map_err(|e| format!("entering the template: {e}"))?;
+                    prune_here(&self.root_dir)
+                })
+                .map_err(|e| format!("starting the mount-template thread: {e}"))?
+                .join()
+                .map_err(|_| "the mount-template thread panicked".to_string())?
+        })
+    }
+
+    /// How a container's init finds the template (this process'
+    /// descriptor); every [`PRUNE_EVERY`] containers it is pruned first.
+    pub fn path_for_a_container(&self) -> PathBuf {
+        if self.uses.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            if let Err(e) = self.prune() {
+                tracing::warn!(error = %e, "pruning the mount template failed");
+            }
+        }
+        self.path()
     }
 
     /// How a container's init finds the template: this process' descriptor.
@@ -167,57 +221,97 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_template_leaves_out_the_pods_mounts_and_is_entered_only_where_paths_match() {
-        if !prerequisites::is_root() {
-            prerequisites::missing(
-                "the_template_leaves_out_the_pods_mounts_and_is_entered_only_where_paths_match",
-                "needs root for mount namespaces",
-            );
-            return;
-        }
-        let root = tempfile::tempdir().unwrap();
-        let pod_tmpfs = root.path().join("pods/p1/volumes/token");
-        let layers = root.path().join("images/layers");
-        std::fs::create_dir_all(&pod_tmpfs).unwrap();
-        std::fs::create_dir_all(&layers).unwrap();
+    /// Mounts a tmpfs on `dir` (made first).
+    fn tmpfs(dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
         mount(
             Some("tmpfs"),
-            &pod_tmpfs,
+            dir,
             Some("tmpfs"),
             MsFlags::empty(),
             None::<&str>,
         )
         .unwrap();
-        let _unmount = Unmount(pod_tmpfs.clone());
-        let template = MountTemplate::create(root.path()).unwrap();
-        assert!(
-            mount_points().contains(&pod_tmpfs),
-            "the node keeps its mount"
-        );
+    }
 
-        let (node, path) = (current(), template.path());
-        let (layers2, pod_tmpfs2) = (layers.clone(), pod_tmpfs.clone());
+    /// Runs `f` in a thread of its own file system context (as a
+    /// single-threaded init is), so it may enter a mount namespace.
+    fn in_thread(f: impl FnOnce() + Send + 'static) {
         std::thread::spawn(move || {
-            // A thread of its own file system context, as a single-threaded
-            // init is.
             nix::sched::unshare(CloneFlags::CLONE_FS).unwrap();
-            assert!(enter(&path, &[&layers2]).unwrap());
-            assert_ne!(current(), node, "in the template");
-            assert!(
-                !mount_points().contains(&pod_tmpfs2),
-                "the pod's tmpfs is not in the template"
-            );
+            f()
         })
         .join()
         .unwrap();
+    }
+
+    #[test]
+    fn the_template_leaves_out_the_pods_mounts_follows_the_node_and_is_entered_only_where_paths_match(
+    ) {
+        if !prerequisites::is_root() {
+            prerequisites::missing(
+                "the_template_leaves_out_the_pods_mounts_follows_the_node_and_is_entered_only_where_paths_match",
+                "needs root for mount namespaces",
+            );
+            return;
+        }
+        // A shared mount of the test's own, as `/` is on a systemd node, so
+        // that mounts propagate whatever this host's `/` is.
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("node");
+        tmpfs(&base);
+        let _unmount = Unmount(base.clone());
+        mount(
+            None::<&str>,
+            &base,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap();
+        let root = base.join("kubelet");
+        let layers = root.join("images/layers");
+        std::fs::create_dir_all(&layers).unwrap();
+        let (token1, token2) = (
+            root.join("pods/p1/volumes/token"),
+            root.join("pods/p2/volumes/token"),
+        );
+        tmpfs(&token1);
+        let template = MountTemplate::create(&root).unwrap();
+        assert!(mount_points().contains(&token1), "the node keeps its mount");
+
+        // Mounted on the node after the template was made: they reach it.
+        tmpfs(&token2);
+        let disk = base.join("disk");
+        tmpfs(&disk);
+        let seen = |template: &MountTemplate| {
+            let (node, path, layers) = (current(), template.path(), layers.clone());
+            let (tx, rx) = std::sync::mpsc::channel();
+            in_thread(move || {
+                assert!(enter(&path, &[&layers]).unwrap());
+                assert_ne!(current(), node, "in the template");
+                tx.send(mount_points()).unwrap();
+            });
+            rx.recv().unwrap()
+        };
+        let points = seen(&template);
+        assert!(!points.contains(&token1), "pruned when it was made");
+        assert!(points.contains(&token2) && points.contains(&disk));
+        template.prune().unwrap();
+        let points = seen(&template);
+        assert!(!points.contains(&token2), "pruned again");
+        assert!(points.contains(&disk), "the node's other mounts stay");
+        umount2(&disk, MntFlags::MNT_DETACH).unwrap();
+        assert!(
+            !seen(&template).contains(&disk),
+            "an unmount on the node reaches the template"
+        );
 
         let (node, path) = (current(), template.path());
-        std::thread::spawn(move || {
-            nix::sched::unshare(CloneFlags::CLONE_FS).unwrap();
+        in_thread(move || {
             // The tmpfs root on the node is another directory than the one
             // under it that the template shows: not entered.
-            assert!(!enter(&path, &[&layers, &pod_tmpfs]).unwrap());
+            assert!(!enter(&path, &[&layers, &token1]).unwrap());
             assert_eq!(current(), node, "back in the node's namespace");
             // A template that is gone, or a path that is no mount
             // namespace: not entered either.
@@ -225,8 +319,6 @@ mod tests {
             assert!(!enter(Path::new("/proc/self/ns/net"), &[&layers]).unwrap());
             assert!(!enter(&layers, &[&layers]).unwrap());
             assert_eq!(current(), node);
-        })
-        .join()
-        .unwrap();
+        });
     }
 }
