@@ -258,9 +258,9 @@ pub fn join_self(procs_files: &[PathBuf]) -> Result<()> {
 /// (hundreds of lines on a node full of pods).
 pub fn oom_killed(procs_files: &[PathBuf]) -> bool {
     procs_files.iter().filter_map(|p| p.parent()).any(|dir| {
-        ["memory.oom_control", "memory.events"]
+        [v1::memory::oom_kills, v2::memory::oom_kills]
             .iter()
-            .any(|f| read_key(&dir.join(f), "oom_kill").is_ok_and(|n| n > 0))
+            .any(|kills| kills(dir).is_ok_and(|n| n > 0))
     })
 }
 

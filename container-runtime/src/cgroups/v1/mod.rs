@@ -5,7 +5,7 @@
 
 mod cpu;
 mod cpuacct;
-mod memory;
+pub(super) mod memory;
 mod pids;
 
 use super::{CgroupManager, CgroupMount, Error, FsMount, Resources, Result, Stats, Version};

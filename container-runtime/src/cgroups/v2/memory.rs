@@ -28,6 +28,11 @@ pub fn stats(dir: &Path, s: &mut Stats) -> Result<()> {
     s.memory_usage_bytes = read_u64(&dir.join("memory.current"))?;
     let inactive = read_key(&dir.join("memory.stat"), "inactive_file")?;
     s.memory_working_set_bytes = s.memory_usage_bytes.saturating_sub(inactive);
-    s.oom_kills = read_key(&dir.join("memory.events"), "oom_kill")?;
+    s.oom_kills = oom_kills(dir)?;
     Ok(())
+}
+
+/// How many processes of the cgroup at `dir` the OOM killer killed.
+pub fn oom_kills(dir: &Path) -> Result<u64> {
+    read_key(&dir.join("memory.events"), "oom_kill")
 }

@@ -6,7 +6,7 @@
 //! pod/container layout respects.
 
 mod cpu;
-mod memory;
+pub(super) mod memory;
 mod pids;
 
 use super::{
