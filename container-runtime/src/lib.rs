@@ -161,12 +161,8 @@ pub struct Config {
     /// small template instead of the node's namespace
     /// ([`mount_template`]): on for a long-running runtime (the kubelet);
     /// a one-shot command would pay for the template without reusing it.
-    #[serde(skip, default = "yes")]
+    #[serde(skip)]
     pub mount_template: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Default for Config {
@@ -478,5 +474,22 @@ pub fn timing(what: &str) {
             let line = format!("{us} {} {what}\n", std::process::id());
             let _ = f.write_all(line.as_bytes());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_read_from_a_file_keeps_the_defaults_it_cannot_say() {
+        // The kubelet reads its runtime settings from its config file,
+        // which has no say in the helper binary or the mount template.
+        let cfg: Config =
+            serde_json::from_str(r#"{"rootDir": "/srv/kubelet", "mountTemplate": false}"#)
+                .expect("a runtime config");
+        assert_eq!(cfg.root_dir, Path::new("/srv/kubelet"));
+        assert!(cfg.mount_template);
+        assert_eq!(cfg.binary, default_binary());
     }
 }
