@@ -36,7 +36,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{mount, MsFlags};
 use nix::sched::{setns, CloneFlags};
 
 /// The template, held open by the runtime that made it.
@@ -63,25 +63,8 @@ fn is_pod_mount(fstype: &str) -> bool {
 /// Drops the pods' mounts below `root_dir` from the mount namespace the
 /// calling thread is in (one of its own: the template).
 fn prune_here(root_dir: &Path) -> Result<(), String> {
-    let info = std::fs::read_to_string("/proc/thread-self/mountinfo")
-        .map_err(|e| format!("reading the template's mountinfo: {e}"))?;
-    let mut drop: Vec<PathBuf> = info
-        .lines()
-        .filter_map(|l| {
-            let point = l.split(' ').nth(4)?;
-            let fstype = l.split(" - ").nth(1)?.split(' ').next()?;
-            is_pod_mount(fstype).then(|| PathBuf::from(point))
-        })
-        .filter(|p| p.starts_with(root_dir) && p != root_dir)
-        .collect();
-    drop.sort_by(|a, b| b.cmp(a));
-    drop.dedup();
-    for p in drop {
-        // Already gone with a parent, or stacked: either way not in the
-        // template any more, or only costs a copy.
-        let _ = umount2(&p, MntFlags::MNT_DETACH);
-    }
-    Ok(())
+    crate::sandbox::unmount_below_matching(root_dir, is_pod_mount)
+        .map_err(|e| format!("reading the template's mountinfo: {e}"))
 }
 
 impl MountTemplate {
@@ -198,6 +181,7 @@ pub fn enter(path: &Path, needed: &[&Path]) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::mount::{umount2, MntFlags};
 
     /// The mount namespace the calling thread is in.
     fn current() -> PathBuf {

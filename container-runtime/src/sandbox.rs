@@ -285,19 +285,33 @@ fn unpin_namespaces(pins: &Path) {
 /// records are gone, e.g. the state of a killed run), deepest first, so the
 /// directory can be removed.
 pub fn unmount_below(dir: &Path) {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
-        return;
-    };
+    let _ = unmount_below_matching(dir, |_| true);
+}
+
+/// Unmounts the mounts strictly below `dir` whose filesystem type `fstype`
+/// takes, deepest first (a mount stacked on another is unmounted once per
+/// layer), as the calling thread's mount namespace shows them: a thread may
+/// have one of its own ([`crate::mount_template`]).
+pub(crate) fn unmount_below_matching(
+    dir: &Path,
+    fstype: impl Fn(&str) -> bool,
+) -> std::io::Result<()> {
+    let info = std::fs::read_to_string("/proc/thread-self/mountinfo")?;
     let mut points: Vec<PathBuf> = info
         .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(PathBuf::from)
+        .filter_map(|l| {
+            let point = l.split(' ').nth(4)?;
+            let kind = l.split(" - ").nth(1)?.split(' ').next()?;
+            fstype(kind).then(|| PathBuf::from(point))
+        })
         .filter(|p| p.starts_with(dir) && p != dir)
         .collect();
     points.sort_by(|a, b| b.cmp(a));
     for p in points {
+        // One already gone with its parent fails: nothing left to do.
         let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
     }
+    Ok(())
 }
 
 /// The header of a host-network pod's `/etc/hosts`, as upstream's kubelet
