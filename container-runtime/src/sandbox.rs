@@ -488,11 +488,30 @@ impl Runtime {
     /// namespaces (CNI DEL, which needs the network namespace, comes first).
     pub fn stop_sandbox(&self, id: &str, grace: std::time::Duration) -> Result<()> {
         let mut rec = self.sandbox(id)?;
-        let filter = crate::container::ContainerFilter {
-            pod_sandbox_id: Some(rec.id.clone()),
+        let containers = self.sandbox_containers(&rec.id)?;
+        self.stop_sandbox_contents(&rec, &containers, grace)?;
+        rec.state = PodSandboxState::NotReady;
+        let path = self.sandbox_dir(&rec.id).join("sandbox.json");
+        write_json(&path, &rec).map_err(io_err(&path))
+    }
+
+    /// The containers of sandbox `id`.
+    fn sandbox_containers(&self, id: &str) -> Result<Vec<crate::container::ContainerInfo>> {
+        self.list_containers_filtered(&crate::container::ContainerFilter {
+            pod_sandbox_id: Some(id.to_string()),
             ..Default::default()
-        };
-        for c in self.list_containers_filtered(&filter)? {
+        })
+    }
+
+    /// Stops what runs in the sandbox (its `containers`, its holder) and
+    /// unpins its namespaces; the caller records the outcome.
+    fn stop_sandbox_contents(
+        &self,
+        rec: &PodSandbox,
+        containers: &[crate::container::ContainerInfo],
+        grace: std::time::Duration,
+    ) -> Result<()> {
+        for c in containers {
             if c.state.status == state::Status::Running {
                 self.stop_container(&c.spec.id, grace)?;
             }
@@ -511,9 +530,7 @@ impl Runtime {
         if let Some(pins) = &rec.pins {
             unpin_namespaces(pins);
         }
-        rec.state = PodSandboxState::NotReady;
-        let path = self.sandbox_dir(&rec.id).join("sandbox.json");
-        write_json(&path, &rec).map_err(io_err(&path))
+        Ok(())
     }
 
     /// Stops and removes the sandbox, its containers, cgroups and logs.
@@ -531,11 +548,11 @@ impl Runtime {
             }
             Err(e) => return Err(e),
         };
-        self.stop_sandbox(&rec.id, std::time::Duration::ZERO)?;
-        for c in self.list_containers()? {
-            if c.spec.sandbox_id == rec.id {
-                self.remove_container(&c.spec.id)?;
-            }
+        // Stopped without recording it: the record goes with the directory.
+        let containers = self.sandbox_containers(&rec.id)?;
+        self.stop_sandbox_contents(&rec, &containers, std::time::Duration::ZERO)?;
+        for c in &containers {
+            self.remove_container(&c.spec.id)?;
         }
         self.cgroups.remove(&rec.cgroup_path)?;
         if rec.log_dir.starts_with(&self.cfg.pod_logs_dir) && rec.log_dir.is_dir() {

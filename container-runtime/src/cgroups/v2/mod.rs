@@ -122,6 +122,9 @@ impl CgroupManager for Manager {
 
     fn remove(&self, path: &str) -> Result<()> {
         let d = self.dir(path);
+        if super::removed_at_once(&d) {
+            return Ok(());
+        }
         // cgroup.kill (Linux 5.14) kills the whole subtree at once.
         let kill = d.join("cgroup.kill");
         if kill.exists() {
