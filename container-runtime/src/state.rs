@@ -119,29 +119,41 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     fs::rename(&tmp, path)
 }
 
-/// Start time of a process in clock ticks since boot (field 22 of
-/// `/proc/<pid>/stat`), `None` if it does not exist.
-pub fn proc_start_time(pid: i32) -> Option<u64> {
+/// What `/proc/<pid>/stat` holds after the command name (which may contain
+/// spaces and parentheses), from the state field on; `None` if there is no
+/// such process.
+fn stat_after_comm(pid: i32) -> Option<String> {
+    use std::io::Read;
     if pid <= 0 {
         return None;
     }
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces; fields resume after ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
+    let mut file = fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    // One read of the whole line (a few hundred bytes): procfs reports a
+    // size of 0, so read_to_string would grow its buffer from 32 bytes in
+    // six reads, on every check of every container.
+    let mut buf = [0u8; 4096];
+    let n = file.read(&mut buf).ok()?;
+    let stat = std::str::from_utf8(&buf[..n]).ok()?;
+    Some(stat[stat.rfind(')')? + 2..].to_string())
+}
+
+/// Field 22 (start time) out of [`stat_after_comm`]'s text.
+fn start_time_of(after_comm: &str) -> Option<u64> {
+    after_comm.split(' ').nth(19)?.parse().ok()
+}
+
+/// Start time of a process in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`), `None` if it does not exist.
+pub fn proc_start_time(pid: i32) -> Option<u64> {
+    start_time_of(&stat_after_comm(pid)?)
 }
 
 /// Whether `pid` is still the process that had `start` as start time (and is
 /// not a zombie).
 pub fn alive(pid: i32, start: u64) -> bool {
-    if proc_start_time(pid) != Some(start) {
-        return false;
-    }
-    let state = fs::read_to_string(format!("/proc/{pid}/stat")).ok();
-    !state
-        .as_deref()
-        .and_then(|s| s.rfind(')').map(|i| &s[i + 2..]))
-        .is_some_and(|r| r.starts_with('Z') || r.starts_with('X'))
+    stat_after_comm(pid).is_some_and(|rest| {
+        start_time_of(&rest) == Some(start) && !(rest.starts_with('Z') || rest.starts_with('X'))
+    })
 }
 
 /// Resident set size of a process in KiB.
@@ -164,6 +176,22 @@ mod tests {
         assert!(alive(me, start));
         assert!(!alive(me, start + 1));
         assert!(rss_kib(me).unwrap() > 0);
+    }
+
+    #[test]
+    fn an_exited_unreaped_child_is_not_alive() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id() as i32;
+        let start = proc_start_time(pid).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while alive(pid, start) {
+            assert!(std::time::Instant::now() < deadline, "true never exited");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // Not reaped yet: the pid is a zombie with the same start time.
+        assert_eq!(proc_start_time(pid), Some(start));
+        child.wait().unwrap();
+        assert_eq!(proc_start_time(pid), None);
     }
 
     #[test]
