@@ -12,6 +12,9 @@
 //!   run with one active; its `--leader-elect*` flags ([`leader_election::Flags`]);
 //! - [`storage`]: the persistent-volume annotations and matching rules
 //!   the scheduler, the PV controller and the kubelet share;
+//! - [`tolerations`]: whether a pod's tolerations tolerate a node's taint,
+//!   the one rule of the scheduler and the DaemonSet and node lifecycle
+//!   controllers;
 //! - [`tls`]: TLS on a component's own port (a given or self-signed pair, a
 //!   client CA) and on the connections it dials by hand.
 
@@ -23,3 +26,4 @@ pub mod leader_election;
 pub mod proxied;
 pub mod storage;
 pub mod tls;
+pub mod tolerations;

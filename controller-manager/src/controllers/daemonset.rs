@@ -49,8 +49,10 @@ use std::time::Duration;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod,
-    Taint, Toleration,
+    Toleration,
 };
+
+use component_base::tolerations::tolerated;
 
 use super::{Context, Started};
 use crate::events::{Recorder, WARNING};
@@ -182,27 +184,6 @@ pub fn daemon_tolerations(mut t: Vec<Toleration>, host_network: bool) -> Vec<Tol
     t
 }
 
-/// Whether toleration `t` tolerates `taint` (upstream `ToleratesTaint`).
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if let Some(e) = t.effect.as_deref().filter(|e| !e.is_empty()) {
-        if e != taint.effect {
-            return false;
-        }
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match t.operator.as_deref() {
-        Some("Exists") => true,
-        // An empty key is only valid with Exists.
-        _ => {
-            !key.is_empty()
-                && t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-        }
-    }
-}
-
 fn requirement_matches(r: &NodeSelectorRequirement, value: Option<&str>) -> bool {
     let values = r.values.as_deref().unwrap_or(&[]);
     match r.operator.as_str() {
@@ -286,7 +267,7 @@ pub fn node_should_run(pod: &Pod, node: &Node) -> (bool, bool) {
         .and_then(|s| s.taints.as_deref())
         .unwrap_or(&[])
     {
-        if taint.effect == "PreferNoSchedule" || tolerations.iter().any(|t| tolerates(t, taint)) {
+        if taint.effect == "PreferNoSchedule" || tolerated(&tolerations, taint) {
             continue;
         }
         run = false;

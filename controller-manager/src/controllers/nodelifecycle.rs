@@ -32,6 +32,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint, Toleration};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 
+use component_base::tolerations::tolerates;
+
 use super::{Context, Started};
 use crate::events::{Recorder, NORMAL};
 use crate::machinery::controller::{is_not_found, Action, Context as _, Reconciler, Result};
@@ -156,26 +158,6 @@ pub fn desired_taints(node: &Node) -> Vec<Taint> {
         }));
     }
     next
-}
-
-/// Whether `t` tolerates `taint` (upstream `ToleratesTaint`).
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if let Some(e) = t.effect.as_deref().filter(|e| !e.is_empty()) {
-        if e != taint.effect {
-            return false;
-        }
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match t.operator.as_deref().unwrap_or("Equal") {
-        "Exists" => true,
-        _ => {
-            !key.is_empty()
-                && t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or("")
-        }
-    }
 }
 
 /// When a pod must leave a node with these NoExecute taints, counted from
@@ -584,28 +566,5 @@ mod tests {
             desired_taints(&again),
             again.spec.and_then(|s| s.taints).unwrap_or_default()
         );
-    }
-
-    #[test]
-    fn toleration_matching() {
-        let t = taint(NOT_READY);
-        let all = Toleration {
-            operator: Some("Exists".into()),
-            ..Default::default()
-        };
-        assert!(tolerates(&all, &t));
-        let other = Toleration {
-            key: Some("x".into()),
-            operator: Some("Exists".into()),
-            ..Default::default()
-        };
-        assert!(!tolerates(&other, &t));
-        let wrong_effect = Toleration {
-            key: Some(NOT_READY.into()),
-            operator: Some("Exists".into()),
-            effect: Some("NoSchedule".into()),
-            ..Default::default()
-        };
-        assert!(!tolerates(&wrong_effect, &t));
     }
 }

@@ -16,31 +16,10 @@ pub mod pod_topology_spread;
 pub mod taint_toleration;
 pub mod volume_binding;
 
-use k8s_openapi::api::core::v1::{NodeSelectorTerm, Pod, Taint, Toleration};
+pub use component_base::tolerations::tolerated;
+use k8s_openapi::api::core::v1::{NodeSelectorTerm, Pod, Toleration};
 
 use crate::cache::NodeInfo;
-
-/// Whether one toleration tolerates a taint (upstream `ToleratesTaint`).
-pub fn tolerates(t: &Toleration, taint: &Taint) -> bool {
-    if let Some(effect) = t.effect.as_deref().filter(|e| !e.is_empty()) {
-        if effect != taint.effect {
-            return false;
-        }
-    }
-    let key = t.key.as_deref().unwrap_or("");
-    let op = t.operator.as_deref().unwrap_or("Equal");
-    if key.is_empty() {
-        return op == "Exists";
-    }
-    if key != taint.key {
-        return false;
-    }
-    match op {
-        "Exists" => true,
-        "Equal" | "" => t.value.as_deref().unwrap_or("") == taint.value.as_deref().unwrap_or(""),
-        _ => false,
-    }
-}
 
 /// The pod's tolerations.
 pub fn tolerations(pod: &Pod) -> &[Toleration] {
@@ -48,11 +27,6 @@ pub fn tolerations(pod: &Pod) -> &[Toleration] {
         .as_ref()
         .and_then(|s| s.tolerations.as_deref())
         .unwrap_or(&[])
-}
-
-/// Whether some toleration tolerates the taint.
-pub fn tolerated(tolerations: &[Toleration], taint: &Taint) -> bool {
-    tolerations.iter().any(|t| tolerates(t, taint))
 }
 
 /// Whether a node-selector term (all of its expressions and fields) holds.
@@ -155,25 +129,6 @@ pub(crate) mod testing {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn toleration_rules() {
-        let taint: Taint =
-            serde_json::from_value(json!({"key": "k", "value": "v", "effect": "NoSchedule"}))
-                .unwrap();
-        let t = |v: serde_json::Value| serde_json::from_value::<Toleration>(v).unwrap();
-        assert!(tolerates(&t(json!({"key": "k", "value": "v"})), &taint));
-        assert!(tolerates(
-            &t(json!({"key": "k", "operator": "Exists"})),
-            &taint
-        ));
-        assert!(tolerates(&t(json!({"operator": "Exists"})), &taint));
-        assert!(!tolerates(&t(json!({"key": "k", "value": "x"})), &taint));
-        assert!(!tolerates(
-            &t(json!({"key": "k", "operator": "Exists", "effect": "NoExecute"})),
-            &taint
-        ));
-    }
 
     #[test]
     fn selector_terms() {
