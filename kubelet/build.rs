@@ -2,8 +2,8 @@
 //!
 //! The kubelet is exec'd for every `kubelet ctl` command. As a PIE, the
 //! dynamic loader first applies about 44,000 relocations to it, a
-//! copy-on-write fault on each of the ~200 pages they touch: 2.1 ms per
-//! start against 1.2 ms without (`perf stat kubelet --version`, see
+//! copy-on-write fault on each of the ~200 pages they touch: 1.67 ms per
+//! start against 1.01 ms without (`perf stat kubelet --version`, see
 //! docs/benchmarks.md). The code is still compiled position-independent;
 //! only the final link places it at a fixed address, as Go links the
 //! upstream components. Shared libraries, heap, stack and mappings stay
