@@ -149,8 +149,9 @@ impl CgroupManager for Manager {
 
     fn remove(&self, path: &str) -> Result<()> {
         // The pids hierarchy sees every process, so kill through it first.
-        super::remove_tree(&self.pids.join(path))?;
-        for d in self.dirs(path) {
+        let pids = self.pids.join(path);
+        super::remove_tree(&pids)?;
+        for d in self.dirs(path).into_iter().filter(|d| *d != pids) {
             super::remove_tree(&d)?;
         }
         Ok(())
