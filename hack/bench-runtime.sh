@@ -67,7 +67,7 @@ proc_start() {
 # cgroups of both, mounts below the temp dir, the temp dir.
 cleanup() {
     set +e
-    if [ -d "$root/sandboxes" ]; then
+    if [ -d "$root/run/sandboxes" ]; then
         local pods
         pods="$("${ctl[@]}" pods -q 2>/dev/null)"
         if [ -n "$pods" ]; then
@@ -77,7 +77,7 @@ cleanup() {
         # Leftovers: kill a recorded pid only while it is still the process
         # we started (same start time), never a recycled one.
         local f pid start
-        for f in "$root"/containers/*/state.json "$root"/sandboxes/*/sandbox.json; do
+        for f in "$root"/run/containers/*/state.json "$root"/run/sandboxes/*/sandbox.json; do
             [ -e "$f" ] || continue
             while read -r pid start; do
                 [ "$pid" -gt 0 ] || continue
@@ -174,7 +174,7 @@ kib() { awk -v k="$2:" '$1 == k {print $2; exit}' "$1"; }
 private() { awk '$1 ~ /^Private_(Clean|Dirty):$/ {s += $2} END {print s}' "$1"; }
 mon_rss=0 mon_pss=0 mon_priv=0 mon_exe=""
 for id in "${ids[@]}"; do
-    mon="$(jq -r .monitorPid "$root/containers/$id/state.json")"
+    mon="$(jq -r .monitorPid "$root/run/containers/$id/state.json")"
     if ! tr '\0' ' ' <"/proc/$mon/cmdline" | grep -q " __monitor "; then
         echo "bench-runtime: pid $mon of container $id is not a monitor" >&2
         exit 1

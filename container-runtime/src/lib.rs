@@ -42,6 +42,7 @@ pub mod mount_template;
 pub mod namespaces;
 pub mod records;
 pub mod rootfs;
+pub mod run_dir;
 pub mod sandbox;
 pub mod state;
 
@@ -290,6 +291,9 @@ pub struct Runtime {
     /// (`None` inside when it could not be made: containers then unshare
     /// from the node's namespace, as without one).
     mount_template: std::sync::OnceLock<Option<mount_template::MountTemplate>>,
+    /// Set once the records are in memory, or known to stay on disk
+    /// ([`Runtime::prepare_run_dir`]).
+    run_dir: std::sync::OnceLock<()>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -308,9 +312,13 @@ impl Runtime {
 
     /// Opens the runtime with a given cgroup manager.
     pub fn with_cgroups(cfg: Config, cgroups: Box<dyn cgroups::CgroupManager>) -> Result<Self> {
+        // The record directories exist from the start (listings find them
+        // empty); the first pod moves them into memory (`run_dir`).
+        let run = cfg.root_dir.join(run_dir::RUN_DIR);
         for d in [
-            cfg.root_dir.join("sandboxes"),
-            cfg.root_dir.join("containers"),
+            run.join(run_dir::SANDBOXES),
+            run.join(run_dir::CONTAINERS),
+            cfg.root_dir.join(run_dir::CONTAINERS),
         ] {
             std::fs::create_dir_all(&d).map_err(io_err(&d))?;
         }
@@ -324,7 +332,24 @@ impl Runtime {
             states: Default::default(),
             sandbox_records: Default::default(),
             mount_template: std::sync::OnceLock::new(),
+            run_dir: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Puts the records in memory before the first pod or container is
+    /// made ([`run_dir`]), once per runtime.
+    pub(crate) fn prepare_run_dir(&self) {
+        self.run_dir
+            .get_or_init(|| match run_dir::prepare(&self.cfg.root_dir) {
+                Ok(run_dir::Prepared::Mounted { orphans_removed }) => {
+                    tracing::info!(orphans_removed, "runtime records on a new tmpfs")
+                }
+                Ok(run_dir::Prepared::InMemory) => {}
+                Ok(run_dir::Prepared::OnDisk(why)) => {
+                    tracing::warn!(reason = %why, "runtime records stay on disk")
+                }
+                Err(e) => tracing::warn!(error = %e, "runtime records stay on disk"),
+            });
     }
 
     /// Where a container's init finds the mount template (made now if this
@@ -406,11 +431,23 @@ impl Runtime {
     }
 
     fn sandboxes_dir(&self) -> PathBuf {
-        self.cfg.root_dir.join("sandboxes")
+        self.cfg
+            .root_dir
+            .join(run_dir::RUN_DIR)
+            .join(run_dir::SANDBOXES)
     }
 
     fn containers_dir(&self) -> PathBuf {
-        self.cfg.root_dir.join("containers")
+        self.cfg
+            .root_dir
+            .join(run_dir::RUN_DIR)
+            .join(run_dir::CONTAINERS)
+    }
+
+    /// Where container `id`'s writable layer (overlayfs `upper/` and
+    /// `work/`) is made: on disk, unlike its records.
+    pub fn writable_layer_dir(&self, id: &str) -> PathBuf {
+        self.cfg.root_dir.join(run_dir::CONTAINERS).join(id)
     }
 
     /// Reaps helper processes that have exited (they are our children until

@@ -55,16 +55,20 @@ pub struct MountTemplate {
 const PRUNE_EVERY: usize = 16;
 
 /// Whether a mount seen in the template is one the runtime made for a pod
-/// (a pinned namespace or a volume's tmpfs) and so is dropped from it.
-fn is_pod_mount(fstype: &str) -> bool {
-    matches!(fstype, "nsfs" | "tmpfs")
+/// (a pinned namespace or a volume's tmpfs) and so is dropped from it. The
+/// tmpfs of the runtime's records (`run_dir`) stays: containers are made
+/// from their record directories there.
+fn is_pod_mount(root_dir: &Path, point: &Path, fstype: &str) -> bool {
+    matches!(fstype, "nsfs" | "tmpfs") && point != root_dir.join(crate::run_dir::RUN_DIR)
 }
 
 /// Drops the pods' mounts below `root_dir` from the mount namespace the
 /// calling thread is in (one of its own: the template).
 fn prune_here(root_dir: &Path) -> Result<(), String> {
-    crate::sandbox::unmount_below_matching(root_dir, is_pod_mount)
-        .map_err(|e| format!("reading the template's mountinfo: {e}"))
+    crate::sandbox::unmount_below_matching(root_dir, |point, fstype| {
+        is_pod_mount(root_dir, point, fstype)
+    })
+    .map_err(|e| format!("reading the template's mountinfo: {e}"))
 }
 
 impl MountTemplate {

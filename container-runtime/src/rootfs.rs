@@ -44,18 +44,17 @@ pub enum Error {
     NoLayers,
 }
 
-/// Upper, work and mount-point directories of a container.
-pub fn dirs(container_dir: &Path) -> [PathBuf; 3] {
-    [
-        container_dir.join("upper"),
-        container_dir.join("work"),
-        container_dir.join("rootfs"),
-    ]
+/// The overlayfs `upper/` and `work/` directories in a container's
+/// writable layer directory ([`ContainerSpec::writable_dir`]).
+pub fn layer_dirs(writable: &Path) -> [PathBuf; 2] {
+    [writable.join("upper"), writable.join("work")]
 }
 
-/// Creates the per-container directories.
-pub fn prepare(container_dir: &Path) -> Result<(), Error> {
-    for d in dirs(container_dir) {
+/// Creates a container's writable layer (`upper/`, `work/` in `writable`,
+/// on disk) and its `rootfs/` mount point in its record directory `dir`.
+pub fn prepare(writable: &Path, dir: &Path) -> Result<(), Error> {
+    let [upper, work] = layer_dirs(writable);
+    for d in [upper, work, dir.join("rootfs")] {
         fs::create_dir_all(&d).map_err(|source| Error::Io {
             path: d.clone(),
             source,
@@ -71,7 +70,7 @@ pub fn overlay_options(spec: &ContainerSpec) -> Result<String, Error> {
     if spec.lower.is_empty() {
         return Err(Error::NoLayers);
     }
-    let [upper, work, _] = dirs(&spec.dir);
+    let [upper, work] = layer_dirs(&spec.writable_dir);
     Ok(format!(
         "lowerdir={},upperdir={},workdir={}",
         spec.lower.join(":"),
@@ -108,14 +107,14 @@ pub fn mount_overlay(spec: &ContainerSpec) -> Result<PathBuf, Error> {
     Ok(target)
 }
 
-/// Deletes the container's upper and work dirs (the container's writes).
-pub fn remove(container_dir: &Path) -> Result<(), Error> {
-    for d in dirs(container_dir) {
-        match fs::remove_dir_all(&d) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(Error::Io { path: d, source }),
-        }
+/// Deletes the container's writable layer (what it wrote).
+pub fn remove(writable: &Path) -> Result<(), Error> {
+    match fs::remove_dir_all(writable) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Io {
+            path: writable.to_path_buf(),
+            source,
+        }),
     }
-    Ok(())
 }

@@ -285,26 +285,26 @@ fn unpin_namespaces(pins: &Path) {
 /// records are gone, e.g. the state of a killed run), deepest first, so the
 /// directory can be removed.
 pub fn unmount_below(dir: &Path) {
-    let _ = unmount_below_matching(dir, |_| true);
+    let _ = unmount_below_matching(dir, |_, _| true);
 }
 
-/// Unmounts the mounts strictly below `dir` whose filesystem type `fstype`
-/// takes, deepest first (a mount stacked on another is unmounted once per
+/// Unmounts the mounts strictly below `dir` that `matches` takes (by mount
+/// point and filesystem type), deepest first (a mount stacked on another is unmounted once per
 /// layer), as the calling thread's mount namespace shows them: a thread may
 /// have one of its own ([`crate::mount_template`]).
 pub(crate) fn unmount_below_matching(
     dir: &Path,
-    fstype: impl Fn(&str) -> bool,
+    matches: impl Fn(&Path, &str) -> bool,
 ) -> std::io::Result<()> {
     let info = std::fs::read_to_string("/proc/thread-self/mountinfo")?;
     let mut points: Vec<PathBuf> = info
         .lines()
         .filter_map(|l| {
-            let point = l.split(' ').nth(4)?;
+            let point = Path::new(l.split(' ').nth(4)?);
             let kind = l.split(" - ").nth(1)?.split(' ').next()?;
-            fstype(kind).then(|| PathBuf::from(point))
+            (point.starts_with(dir) && point != dir && matches(point, kind))
+                .then(|| point.to_path_buf())
         })
-        .filter(|p| p.starts_with(dir) && p != dir)
         .collect();
     points.sort_by(|a, b| b.cmp(a));
     for p in points {
@@ -347,6 +347,7 @@ impl Runtime {
 
     /// Creates a pod sandbox and starts its holder; returns the sandbox id.
     pub fn run_sandbox(&self, config: PodSandboxConfig) -> Result<String> {
+        self.prepare_run_dir();
         let id = super::new_id();
         let dir = self.sandbox_dir(&id);
         std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;

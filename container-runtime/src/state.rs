@@ -8,11 +8,14 @@
 //! a recycled pid is not mistaken for our process).
 //!
 //! ```text
-//! <root-dir>/sandboxes/<id>/sandbox.json   the pod sandbox
-//! <root-dir>/containers/<id>/spec.json     the resolved container spec
-//! <root-dir>/containers/<id>/state.json    created / running / exited, pid, exit code
-//! <root-dir>/containers/<id>/{upper,work,rootfs}   overlayfs directories
+//! <root-dir>/run/sandboxes/<id>/sandbox.json   the pod sandbox
+//! <root-dir>/run/containers/<id>/spec.json     the resolved container spec
+//! <root-dir>/run/containers/<id>/state.json    created / running / exited, pid, exit code
+//! <root-dir>/containers/<id>/{upper,work}      the writable layer (on disk)
 //! ```
+//!
+//! `<root-dir>/run` is a tmpfs ([`crate::run_dir`]): a restarted kubelet
+//! finds the records there, a rebooted machine starts without them.
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::fs;

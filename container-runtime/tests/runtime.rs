@@ -556,6 +556,11 @@ fn stop_escalates_to_sigkill_and_remove_cleans_up() {
     env.rt.remove_sandbox(&sb).expect("remove sandbox");
     assert!(!pinned(&net), "the pin of {} is left", net.display());
     assert!(!info.spec.dir.exists(), "container dir removed");
+    assert!(
+        !info.spec.writable_dir.exists(),
+        "writable layer {} removed",
+        info.spec.writable_dir.display()
+    );
     let mgr = env.rt.cgroups();
     assert!(mgr.pids(&sandbox.cgroup_path).expect("pids").is_empty());
     let pod_cgroup_dirs: Vec<_> = [

@@ -79,12 +79,16 @@ fn leftovers(lab: &Lab, node: usize) -> Vec<String> {
             .map(|l| format!("sandbox {l}")),
     );
     let root = lab.node_root(node);
+    // The tmpfs of the runtime's records stays: it is the node's, not a
+    // pod's (container-runtime's `run_dir`).
+    let records = root.join("run");
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     left.extend(
         mounts
             .lines()
             .filter_map(|l| l.split_whitespace().nth(4))
             .filter(|m| m.starts_with(root.to_str().unwrap_or("/nonexistent")))
+            .filter(|m| std::path::Path::new(m) != records)
             .map(|m| format!("mount {m}")),
     );
     let cg = lab.node_cgroup_root(node);

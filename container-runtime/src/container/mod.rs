@@ -112,9 +112,10 @@ impl Runtime {
             .ok_or_else(|| Error::Image(super::images::Error::NotPresent(config.image.clone())))?;
         let id = super::new_id();
         let dir = self.container_dir(&id);
+        let writable = self.writable_layer_dir(&id);
         let result = (|| {
             std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            rootfs::prepare(&dir)?;
+            rootfs::prepare(&writable, &dir)?;
             let img = &image.config;
             let args = spec::merge_args(config.command.as_deref(), config.args.as_deref(), img)?;
             let env = spec::merge_env(img, &config.env, &sb.hostname);
@@ -205,6 +206,7 @@ impl Runtime {
                     .collect(),
                 layers_dir: self.images.layers_dir(),
                 dir: dir.clone(),
+                writable_dir: writable.clone(),
                 join_namespaces,
                 pid_mode,
                 hostname: sb.hostname.clone(),
@@ -243,6 +245,7 @@ impl Runtime {
         if let Err(e) = result {
             let _ = self.cgroups.remove(&format!("{}/{}", sb.cgroup_path, id));
             let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(&writable);
             return Err(e);
         }
         Ok(id)
@@ -406,8 +409,8 @@ impl Runtime {
             }
         }
         self.cgroups.remove(&info.spec.cgroup_path)?;
+        rootfs::remove(&info.spec.writable_dir)?;
         let dir = self.container_dir(&info.spec.id);
-        rootfs::remove(&dir)?;
         std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
         Ok(())
     }

@@ -199,8 +199,12 @@ pub struct ContainerSpec {
     pub lower: Vec<String>,
     /// The image store's layer directory.
     pub layers_dir: PathBuf,
-    /// Container directory (holds upper/, work/, rootfs/).
+    /// The container's record directory (`spec.json`, `state.json`, the
+    /// `rootfs/` mount point), in memory ([`crate::run_dir`]).
     pub dir: PathBuf,
+    /// The container's writable layer (overlayfs `upper/` and `work/`), on
+    /// disk.
+    pub writable_dir: PathBuf,
     /// Namespaces to join (`/proc/<holder>/ns/<kind>` by kind).
     pub join_namespaces: Vec<(String, PathBuf)>,
     /// Pid namespace mode.

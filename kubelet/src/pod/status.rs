@@ -496,7 +496,7 @@ mod tests {
         let spec = serde_json::json!({
             "id": format!("{name}-id"), "sandboxId": "sb", "config": config, "imageId": "",
             "args": [], "env": [], "cwd": "/", "user": "", "lower": [], "layersDir": "/l",
-            "dir": "/d", "joinNamespaces": [], "pidMode": "New", "hostname": "h",
+            "dir": "/d", "writableDir": "/w", "joinNamespaces": [], "pidMode": "New", "hostname": "h",
             "etcFiles": [], "cgroupPath": "", "cgroupProcs": [], "capabilities": [],
             "noNewPrivs": false, "logPath": "/log", "logMaxSize": 0, "logMaxFiles": 0,
         });
