@@ -8,6 +8,10 @@
 #     recorded, everything removed again);
 #   * N sequential `runc run` of an OCI bundle unpacked from the same image
 #     (`/bin/true`, no terminal, each with its own container id);
+#   * the same pod the way the kubelet makes it, through the runtime's calls
+#     in one process (container-runtime/benches/start.rs), interleaved with
+#     N more `runc run` started from that process (as containerd's shim
+#     starts runc): what a pod start costs without a command per container;
 #   * the resident memory of a container's monitor process, with M detached
 #     `sleep` containers running.
 #
@@ -18,6 +22,7 @@
 #   hack/bench-runtime.sh                 builds the release kubelet first
 #   KUBELET_BIN=path hack/bench-runtime.sh   uses that binary instead
 #   BENCH_N=100 BENCH_RSS_N=10            the counts (defaults shown)
+#   BENCH_TMPDIR=/tmp                     where the roots of both go
 #   BENCH_OCI_RUNTIME=crun                 compare against crun (any runtime
 #                                          with runc's command line) instead
 set -euo pipefail
@@ -43,11 +48,16 @@ else
     cargo build --release --quiet -p kubelet -p container-runtime
     kubelet="$PWD/target/release/kubelet"
 fi
+# The in-process driver and its helper binary, always of this tree.
+cargo build --release --quiet -p container-runtime
+cargo bench --quiet -p container-runtime --bench start --no-run
+start_helper="$PWD/target/release/container-runtime"
+start_bench=(cargo bench --quiet -p container-runtime --bench start --)
 
 images="$PWD/target/test-images"
 bash hack/lib/test-images.sh build "$images" >/dev/null
 
-tmp="$(mktemp -d /tmp/bench-runtime.XXXXXX)"
+tmp="$(mktemp -d "${BENCH_TMPDIR:-/tmp}/bench-runtime.XXXXXX")"
 tag="bench-runtime-$$"
 root="$tmp/root"
 runc_root="$tmp/runc"
@@ -160,6 +170,17 @@ time_runs
 read -r o_mean o_p50 o_p90 o_min <<<"$(stats "$tmp/ours.us")"
 read -r r_mean r_p50 r_p90 r_min <<<"$(stats "$tmp/runc.us")"
 
+# The same, the way the kubelet starts a pod: no command per container, but
+# the runtime's calls in the kubelet's own process (benches/start.rs), one
+# pod after another, interleaved with `$oci run` started from that process.
+# Its helpers come from the small helper binary of the same build.
+echo ">>> $N pods through the runtime in one process and $N x $oci run from it, interleaved"
+KUBELET_BINARY="$start_helper" "${start_bench[@]}" --root "$root" --logs "$tmp/logs" \
+    --cgroup-root "$tag" --image busybox:1.36 --out "$tmp" -n "$N" --warmup "$WARMUP" \
+    --oci "$oci" --oci-root "$runc_root" --bundle "$bundle"
+read -r i_mean i_p50 i_p90 i_min <<<"$(stats "$tmp/inproc.us")"
+read -r c_mean c_p50 c_p90 c_min <<<"$(stats "$tmp/oci.us")"
+
 # Memory of a running container's helper: the monitor (one per container).
 # A pod has no process of its own (its namespaces are pinned by bind mounts;
 # only a pod sharing its pid namespace gets a pid-1 holder).
@@ -190,6 +211,8 @@ done
 mib() { awk -v k="$1" -v n="$RSS_N" 'BEGIN {printf "%.2f MiB", k / n / 1024}'; }
 ratio="$(awk -v r="$r_mean" -v o="$o_mean" 'BEGIN {printf "%.2fx", r / o}')"
 ratio50="$(awk -v r="$r_p50" -v o="$o_p50" 'BEGIN {printf "%.2fx", r / o}')"
+iratio="$(awk -v r="$c_mean" -v o="$i_mean" 'BEGIN {printf "%.2fx", r / o}')"
+iratio50="$(awk -v r="$c_p50" -v o="$i_p50" 'BEGIN {printf "%.2fx", r / o}')"
 
 cat <<EOF
 
@@ -200,6 +223,9 @@ $(nproc) cores, $(uname -r), $(stat -fc %T /sys/fs/cgroup), $("$oci" --version |
 | kubelet ctl run --rm | $o_mean | $o_p50 | $o_p90 | $o_min |
 | $oci run | $r_mean | $r_p50 | $r_p90 | $r_min |
 | ratio $oci / ours | $ratio | $ratio50 | | |
+| pod through the runtime in-process (as the kubelet) | $i_mean | $i_p50 | $i_p90 | $i_min |
+| $oci run, started from that process | $c_mean | $c_p50 | $c_p90 | $c_min |
+| ratio $oci / ours in-process | $iratio | $iratio50 | | |
 
 | per running container ($RSS_N running) | VmRSS | Pss | Private |
 | --- | --- | --- | --- |
