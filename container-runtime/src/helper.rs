@@ -9,7 +9,6 @@
 //! __sandbox <dir>                  starts pid 1 of a shared pid namespace (sandbox::holder_main)
 //! __pause                          pid 1 of a shared pid namespace (sandbox::pause_main)
 //! __monitor <dir>                  owns one container (monitor::main)
-//! __init <dir>                     becomes the container's process (container::init::main)
 //! __exec <dir> [--tty] -- CMD...   enters a running container (exec::helper_main)
 //! __exec-child <json>              the exec'd process, inside the namespaces (exec::child_main)
 //! __build-id                       prints the runtime's build id (crate::BUILD_ID)
@@ -63,7 +62,6 @@ pub fn dispatch(args: &[OsString]) -> Option<i32> {
     let (first, rest) = args.split_first()?;
     let code = match first.to_str()? {
         "__monitor" => one_dir(first, rest).map(|d| crate::monitor::main(&d)),
-        "__init" => one_dir(first, rest).map(|d| crate::container::init::main(&d)),
         "__sandbox" => one_dir(first, rest).map(|d| crate::sandbox::holder_main(&d)),
         "__build-id" => {
             println!("{}", crate::build_id_from_marker());

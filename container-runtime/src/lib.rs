@@ -22,13 +22,14 @@
 //!
 //! ```text
 //! kubelet (or kubelet ctl)                 <- this library
-//!  └─ kubelet __monitor <dir>              setsid; joins the pod's namespaces; unshare(pid)
-//!      └─ kubelet __init <dir>  ==execve==> the container's command (pid 1 inside)
+//!  └─ container-runtime __monitor <dir>    setsid; joins the pod's namespaces; unshare(pid)
+//!      └─ (fork) init  ==execve==>         the container's command (pid 1 inside)
 //! ```
 //!
-//! The helpers are the binary [`Config::binary`] re-executed with a hidden
-//! first argument ([`helper`]): the kubelet in a node, this crate's own
-//! `container-runtime` binary in its tests.
+//! The monitor is the binary [`Config::binary`] executed with a hidden
+//! first argument ([`helper`]): this crate's small `container-runtime`
+//! binary beside the kubelet, else the kubelet itself. Init is a fork of the
+//! monitor ([`single_threaded_fork`]).
 
 pub mod cgroups;
 pub mod container;

@@ -6,8 +6,9 @@
 //!    (killing the kubelet does not kill it);
 //! 2. joins the pod's namespaces and prepares the pid namespace (`unshare`
 //!    with `CLONE_NEWPID`: the next child it starts is pid 1 there);
-//! 3. starts `kubelet __init` with pipes as stdout/stderr and a sync pipe as
-//!    stdin, and reads the sync pipe: EOF means `execve` succeeded;
+//! 3. forks the container's init ([`Init`]) with pipes as stdout/stderr and a
+//!    sync pipe as stdin, and reads the sync pipe: EOF means `execve`
+//!    succeeded;
 //! 4. reports `ok <pid>` (or `error: ...`) on its stdout to whoever started it,
 //!    then never writes there again;
 //! 5. copies the container's output into the CRI log until the pipes close,
@@ -18,17 +19,21 @@
 //! It is single-threaded and allocates little: its resident size is what each
 //! running container costs on top of itself.
 
+use super::container::init;
 use super::container::spec::{ContainerSpec, PidMode};
 use super::logs::{Stream, Writer};
 use super::state::{self, read_json, write_json, ContainerState, Status};
 use super::{cgroups, namespaces};
+use nix::fcntl::OFlag;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::{pipe2, Pid};
+use single_threaded_fork::Forked;
+use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
-use std::os::unix::process::ExitStatusExt;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 fn report(msg: &str) {
     let mut out = std::io::stdout();
@@ -89,19 +94,12 @@ pub fn main(dir: &Path) -> i32 {
         Ok(p) => p,
         Err(e) => return fail(&mut st, "StartError", format!("pipe: {e}")),
     };
-    let mut child = match Command::new("/proc/self/exe")
-        .arg("__init")
-        .arg(dir)
-        .stdin(Stdio::from(sync_w))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
+    let mut child = match Init::start(dir, sync_w) {
         Ok(c) => c,
         Err(e) => return fail(&mut st, "StartError", format!("starting init: {e}")),
     };
     super::timing("monitor spawned init");
-    // Our copy of the write end was moved into the Command and closed by now.
+    // Our copy of the write end was closed by `Init::start`.
     let mut msg = String::new();
     let _ = std::fs::File::from(sync_r).read_to_string(&mut msg);
     if !msg.is_empty() {
@@ -113,7 +111,7 @@ pub fn main(dir: &Path) -> i32 {
         return fail(&mut st, "StartError", msg);
     }
     super::timing("monitor: exec ok");
-    let pid = child.id() as i32;
+    let pid = child.pid.as_raw();
     st.status = Status::Running;
     st.pid = pid;
     st.pid_start = state::proc_start_time(pid).unwrap_or(0);
@@ -127,16 +125,8 @@ pub fn main(dir: &Path) -> i32 {
 
     copy_output(&mut child, &mut log);
     super::timing("monitor: output closed");
-    let status = child.wait();
+    let (code, signaled) = child.wait();
     let _ = log.flush();
-    let (code, signaled) = match status {
-        Ok(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => (c, false),
-            (None, Some(sig)) => (128 + sig, true),
-            _ => (255, false),
-        },
-        Err(_) => (255, false),
-    };
     // The OOM killer sends SIGKILL; only then is the cgroup worth asking.
     let oom = code == 128 + 9 && cgroups::oom_killed(&spec.cgroup_procs);
     st.status = Status::Exited;
@@ -179,10 +169,92 @@ fn enter_namespaces(spec: &ContainerSpec) -> Result<(), namespaces::Error> {
     Ok(())
 }
 
+/// The container's init: forked from the monitor, it makes the container
+/// ([`init::main`]) and becomes its command.
+struct Init {
+    pid: Pid,
+    stdout: Option<File>,
+    stderr: Option<File>,
+    /// Exit code (128 + signal when a signal ended it) and whether a signal
+    /// did, once reaped.
+    status: Option<(i32, bool)>,
+}
+
+impl Init {
+    /// Forks init with `sync` (the sync pipe's write end) as its stdin and
+    /// new pipes as its stdout and stderr. A fork, not an exec of the
+    /// runtime's binary: the monitor has one thread, and the child needs
+    /// no program of its own to run init's code ([`single_threaded_fork`]).
+    fn start(dir: &Path, sync: OwnedFd) -> Result<Init, String> {
+        let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+        let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+        match single_threaded_fork::fork().map_err(|e| e.to_string())? {
+            Forked::Child => {
+                // The copies on 0, 1 and 2 stay open across init's execve
+                // (dup2 clears close-on-exec); the originals close there.
+                let code = match nix::unistd::dup2_stdin(&sync)
+                    .and_then(|_| nix::unistd::dup2_stdout(&out_w))
+                    .and_then(|_| nix::unistd::dup2_stderr(&err_w))
+                {
+                    Ok(()) => {
+                        drop((sync, out_w, err_w, out_r, err_r));
+                        init::main(dir)
+                    }
+                    Err(_) => 125,
+                };
+                // Only on failure: nothing of the monitor's is buffered to
+                // flush (it flushes each report), so a plain exit.
+                std::process::exit(code)
+            }
+            Forked::Parent(pid) => Ok(Init {
+                pid,
+                stdout: Some(File::from(out_r)),
+                stderr: Some(File::from(err_r)),
+                status: None,
+            }),
+        }
+    }
+
+    /// Reaps init if it has exited.
+    fn try_wait(&mut self) -> Option<(i32, bool)> {
+        if self.status.is_none() {
+            self.status = match waitpid(self.pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(s) => exit_of(s),
+                // Not our child any more (reaped elsewhere): it is gone.
+                Err(nix::errno::Errno::ECHILD) => Some((255, false)),
+                Err(_) => None,
+            };
+        }
+        self.status
+    }
+
+    /// Waits for init's exit.
+    fn wait(&mut self) -> (i32, bool) {
+        while self.status.is_none() {
+            self.status = match waitpid(self.pid, None) {
+                Ok(s) => exit_of(s),
+                Err(nix::errno::Errno::EINTR) => None,
+                Err(_) => Some((255, false)),
+            };
+        }
+        self.status.unwrap_or((255, false))
+    }
+}
+
+/// A container's exit code as a shell reports it (128 + signal number),
+/// and whether a signal ended it; `None` while it runs.
+fn exit_of(status: WaitStatus) -> Option<(i32, bool)> {
+    match status {
+        WaitStatus::Exited(_, code) => Some((code, false)),
+        WaitStatus::Signaled(_, sig, _) => Some((128 + sig as i32, true)),
+        _ => None,
+    }
+}
+
 /// Copies stdout and stderr of the child into the log until both close.
 /// With `hostPID` a leftover grandchild could keep a pipe open after the
 /// container exited, so the child's exit is checked on every idle second.
-fn copy_output(child: &mut std::process::Child, log: &mut Writer) {
+fn copy_output(child: &mut Init, log: &mut Writer) {
     let mut out = child.stdout.take();
     let mut err = child.stderr.take();
     let mut buf = vec![0u8; 64 * 1024];
@@ -202,7 +274,7 @@ fn copy_output(child: &mut std::process::Child, log: &mut Writer) {
             .collect();
         drop(fds);
         if n == 0 {
-            if matches!(child.try_wait(), Ok(Some(_))) {
+            if child.try_wait().is_some() {
                 exited_rounds += 1;
                 if exited_rounds > 1 {
                     return;

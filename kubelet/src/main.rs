@@ -4,8 +4,8 @@
 //!
 //! * no subcommand: the node agent ([`kubelet::agent`], flags below);
 //! * `kubelet ctl ...`: the node debugging command ([`kubelet::ctl`]);
-//! * hidden helpers the runtime starts by re-executing this binary, so that no
-//!   `unsafe` `fork` is ever needed: `__monitor <dir>`, `__init <dir>`,
+//! * hidden helpers the runtime starts by executing a binary again (a
+//!   multi-threaded kubelet cannot fork safely): `__monitor <dir>`,
 //!   `__sandbox <dir>`, `__pause`, `__exec <dir> [--tty] -- CMD...` and
 //!   `__exec-child <json>`, handed to the runtime crate before any flag is
 //!   parsed (see [`container_runtime::helper`]).

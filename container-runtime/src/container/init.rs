@@ -1,8 +1,8 @@
 //! The container's init: the process that turns into the container.
 //!
-//! The monitor starts `kubelet __init <container-dir>` with fresh pid
-//! namespace already arranged (so this process is pid 1 there) and the pod's
-//! net/ipc/uts namespaces joined. Init then, in this order:
+//! The monitor forks init (`monitor::Init`) after it has arranged a fresh pid
+//! namespace (so the child is pid 1 there) and joined the pod's net/ipc/uts
+//! namespaces. Init then, in this order:
 //!
 //! 1. joins its cgroup ([`crate::cgroups::join_self`]), so everything it
 //!    becomes is limited and accounted from the first instruction;
@@ -88,7 +88,8 @@ pub enum Error {
     },
 }
 
-/// Entry point of `kubelet __init`. Only returns on failure (exit code).
+/// Init's work, in the monitor's forked child. Only returns on failure
+/// (the exit code).
 pub fn main(container_dir: &Path) -> i32 {
     let mut sync = match OpenOptions::new().write(true).open("/proc/self/fd/0") {
         Ok(f) => f,
