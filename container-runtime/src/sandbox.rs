@@ -289,9 +289,9 @@ pub fn unmount_below(dir: &Path) {
 }
 
 /// Unmounts the mounts strictly below `dir` that `matches` takes (by mount
-/// point and filesystem type), deepest first (a mount stacked on another is unmounted once per
-/// layer), as the calling thread's mount namespace shows them: a thread may
-/// have one of its own ([`crate::mount_template`]).
+/// point and filesystem type), deepest first (a mount stacked on another is
+/// unmounted once per layer), as the calling thread's mount namespace shows
+/// them: a thread may have one of its own ([`crate::mount_template`]).
 pub(crate) fn unmount_below_matching(
     dir: &Path,
     matches: impl Fn(&Path, &str) -> bool,
