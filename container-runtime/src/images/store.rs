@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// How fresh an image's `lastUsed` must be for [`ImageStore::touch`] to
+/// leave it (upstream's image manager also refreshes it only now and then).
+pub const TOUCH_GRANULARITY: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// One image in the store.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -218,15 +222,27 @@ impl ImageStore {
         write_atomic(&path, &bytes).map_err(io_err(&path))
     }
 
-    /// Marks an image as used now (image GC removes least recently used first).
+    /// Marks an image as used now (image GC removes least recently used
+    /// first). A record marked less than [`TOUCH_GRANULARITY`] ago is left
+    /// as it is: the order of GC does not need finer times, and rewriting
+    /// the record for every container of a burst made (and freed) a file on
+    /// disk each time.
     pub fn touch(&self, id: &str) -> Result<()> {
         let path = self.record_path(id);
         let Ok(bytes) = fs::read(&path) else {
             return Ok(());
         };
         if let Ok(mut rec) = serde_json::from_slice::<ImageRecord>(&bytes) {
-            rec.last_used = chrono::Utc::now().to_rfc3339();
-            self.write_record(&rec)?;
+            let now = chrono::Utc::now();
+            // A time in the future (the clock was set back) is not recent.
+            let recent = chrono::DateTime::parse_from_rfc3339(&rec.last_used)
+                .ok()
+                .and_then(|t| (now - t.with_timezone(&chrono::Utc)).to_std().ok())
+                .is_some_and(|age| age < TOUCH_GRANULARITY);
+            if !recent {
+                rec.last_used = now.to_rfc3339();
+                self.write_record(&rec)?;
+            }
         }
         Ok(())
     }
@@ -357,5 +373,54 @@ impl ImageStore {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn touch_refreshes_last_used_only_when_it_is_old_or_in_the_future() {
+        let dir = std::env::temp_dir().join(format!("image-touch-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let store = ImageStore::open(&dir).expect("store");
+        let mut rec = ImageRecord {
+            id: format!("sha256:{}", "ab".repeat(32)),
+            repo_tags: vec![],
+            repo_digests: vec![],
+            manifest_digest: String::new(),
+            layers: vec![],
+            config: Config::default(),
+            size: 0,
+            created: String::new(),
+            last_used: String::new(),
+        };
+        let path = store.record_path(&rec.id);
+        let last_used = || {
+            let bytes = fs::read(&path).expect("record");
+            serde_json::from_slice::<ImageRecord>(&bytes)
+                .expect("parses")
+                .last_used
+        };
+        let mut check = |stored: &str, rewritten: bool| {
+            rec.last_used = stored.to_string();
+            store.write_record(&rec).expect("write");
+            let inode = fs::metadata(&path).expect("record").ino();
+            store.touch(&rec.id).expect("touch");
+            let now = last_used();
+            assert_eq!(now != stored, rewritten, "stored {stored:?}, now {now:?}");
+            assert_eq!(
+                fs::metadata(&path).expect("record").ino() != inode,
+                rewritten
+            );
+        };
+        let ago = |secs: i64| (chrono::Utc::now() - chrono::TimeDelta::seconds(secs)).to_rfc3339();
+        check("", true);
+        check(&ago(5), false);
+        check(&ago(120), true);
+        check(&ago(-3600), true);
+        fs::remove_dir_all(&dir).expect("cleanup");
     }
 }
