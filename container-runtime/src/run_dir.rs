@@ -36,10 +36,11 @@
 //! cannot be mounted (no `CAP_SYS_ADMIN`) or already holds records on
 //! disk, the records stay on disk in the same place.
 
+use crate::{io_err, Error, Result};
 use nix::fcntl::{Flock, FlockArg};
 use nix::mount::{mount, MsFlags};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The directory below the runtime's root dir.
 pub const RUN_DIR: &str = "run";
@@ -49,27 +50,6 @@ pub const RUN_DIR: &str = "run";
 pub const SANDBOXES: &str = "sandboxes";
 /// See [`SANDBOXES`].
 pub const CONTAINERS: &str = "containers";
-
-/// Errors preparing the run directory.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// A file or directory could not be made, read or locked.
-    #[error("{path}: {source}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// OS error.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
 
 /// What [`prepare`] found or did.
 #[derive(Debug, PartialEq, Eq)]
@@ -90,16 +70,16 @@ pub enum Prepared {
 /// Makes `<root>/run` a tmpfs unless it is one already, and its record
 /// directories. Several processes may open the same root (the kubelet and
 /// `kubelet ctl`): a lock file makes the check and the mount one step.
-pub fn prepare(root: &Path) -> Result<Prepared, Error> {
+pub fn prepare(root: &Path) -> Result<Prepared> {
     let dir = root.join(RUN_DIR);
-    fs::create_dir_all(&dir).map_err(io(&dir))?;
+    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let lock_path = root.join("run.lock");
     let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&lock_path)
-        .map_err(io(&lock_path))?;
+        .map_err(io_err(&lock_path))?;
     let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
         path: lock_path.clone(),
         source: e.into(),
@@ -124,7 +104,7 @@ pub fn prepare(root: &Path) -> Result<Prepared, Error> {
     };
     for sub in [SANDBOXES, CONTAINERS] {
         let d = dir.join(sub);
-        fs::create_dir_all(&d).map_err(io(&d))?;
+        fs::create_dir_all(&d).map_err(io_err(&d))?;
     }
     Ok(outcome)
 }
@@ -175,6 +155,7 @@ fn remove_orphaned_layers(dir: &Path) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn root_tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("run-dir-{name}-{}", std::process::id()));
