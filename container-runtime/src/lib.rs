@@ -295,6 +295,9 @@ pub struct Runtime {
     /// Set once the records are in memory, or known to stay on disk
     /// ([`Runtime::prepare_run_dir`]).
     run_dir: std::sync::OnceLock<()>,
+    /// Where the `sandboxes/` and `containers/` records are
+    /// ([`run_dir::records_root`]).
+    records: PathBuf,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -315,10 +318,10 @@ impl Runtime {
     pub fn with_cgroups(cfg: Config, cgroups: Box<dyn cgroups::CgroupManager>) -> Result<Self> {
         // The record directories exist from the start (listings find them
         // empty); the first pod moves them into memory (`run_dir`).
-        let run = cfg.root_dir.join(run_dir::RUN_DIR);
+        let records = run_dir::records_root(&cfg.root_dir);
         for d in [
-            run.join(run_dir::SANDBOXES),
-            run.join(run_dir::CONTAINERS),
+            records.join(run_dir::SANDBOXES),
+            records.join(run_dir::CONTAINERS),
             cfg.root_dir.join(run_dir::CONTAINERS),
         ] {
             std::fs::create_dir_all(&d).map_err(io_err(&d))?;
@@ -334,12 +337,17 @@ impl Runtime {
             sandbox_records: Default::default(),
             mount_template: std::sync::OnceLock::new(),
             run_dir: std::sync::OnceLock::new(),
+            records,
         })
     }
 
     /// Puts the records in memory before the first pod or container is
     /// made ([`run_dir`]), once per runtime.
     pub(crate) fn prepare_run_dir(&self) {
+        if self.records != self.cfg.root_dir.join(run_dir::RUN_DIR) {
+            // An earlier runtime's pods are recorded on disk: stay there.
+            return;
+        }
         self.run_dir
             .get_or_init(|| match run_dir::prepare(&self.cfg.root_dir) {
                 Ok(run_dir::Prepared::Mounted { orphans_removed }) => {
@@ -432,17 +440,11 @@ impl Runtime {
     }
 
     fn sandboxes_dir(&self) -> PathBuf {
-        self.cfg
-            .root_dir
-            .join(run_dir::RUN_DIR)
-            .join(run_dir::SANDBOXES)
+        self.records.join(run_dir::SANDBOXES)
     }
 
     fn containers_dir(&self) -> PathBuf {
-        self.cfg
-            .root_dir
-            .join(run_dir::RUN_DIR)
-            .join(run_dir::CONTAINERS)
+        self.records.join(run_dir::CONTAINERS)
     }
 
     /// Where container `id`'s writable layer (overlayfs `upper/` and

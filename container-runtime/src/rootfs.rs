@@ -45,7 +45,7 @@ pub enum Error {
 }
 
 /// The overlayfs `upper/` and `work/` directories in a container's
-/// writable layer directory ([`ContainerSpec::writable_dir`]).
+/// writable layer directory ([`ContainerSpec::writable`]).
 pub fn layer_dirs(writable: &Path) -> [PathBuf; 2] {
     [writable.join("upper"), writable.join("work")]
 }
@@ -70,7 +70,7 @@ pub fn overlay_options(spec: &ContainerSpec) -> Result<String, Error> {
     if spec.lower.is_empty() {
         return Err(Error::NoLayers);
     }
-    let [upper, work] = layer_dirs(&spec.writable_dir);
+    let [upper, work] = layer_dirs(spec.writable());
     Ok(format!(
         "lowerdir={},upperdir={},workdir={}",
         spec.lower.join(":"),

@@ -35,12 +35,18 @@
 //! kubelet finds its records again; `kubeadm reset` unmounts it. Where it
 //! cannot be mounted (no `CAP_SYS_ADMIN`) or already holds records on
 //! disk, the records stay on disk in the same place.
+//!
+//! A runtime from before this kept every record on disk, a container's
+//! beside its writable layer in `<root-dir>/containers/<id>`. A kubelet
+//! upgraded in place while such pods run keeps using that layout until
+//! none of them is left ([`records_root`]), so it finds, runs and removes
+//! them as before.
 
 use crate::{io_err, Error, Result};
 use nix::fcntl::{Flock, FlockArg};
 use nix::mount::{mount, MsFlags};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The directory below the runtime's root dir.
 pub const RUN_DIR: &str = "run";
@@ -50,6 +56,22 @@ pub const RUN_DIR: &str = "run";
 pub const SANDBOXES: &str = "sandboxes";
 /// See [`SANDBOXES`].
 pub const CONTAINERS: &str = "containers";
+
+/// Where a runtime opened on `root` keeps its `sandboxes/` and
+/// `containers/` records: `<root>/run`, unless a runtime from before that
+/// move still has pods recorded in `<root>/sandboxes` (with each
+/// container's records beside its writable layer in `<root>/containers`).
+/// Then there, as that runtime did, so a kubelet upgraded in place finds the
+/// pods that kept running; once none is left, the next start moves to
+/// `<root>/run`.
+pub fn records_root(root: &Path) -> PathBuf {
+    let earlier = root.join(SANDBOXES);
+    if fs::read_dir(&earlier).is_ok_and(|mut d| d.next().is_some()) {
+        root.to_path_buf()
+    } else {
+        root.join(RUN_DIR)
+    }
+}
 
 /// What [`prepare`] found or did.
 #[derive(Debug, PartialEq, Eq)]
@@ -155,7 +177,6 @@ fn remove_orphaned_layers(dir: &Path) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn root_tmp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("run-dir-{name}-{}", std::process::id()));
@@ -176,6 +197,19 @@ mod tests {
         fs::remove_dir_all(run.join(CONTAINERS).join("abc")).unwrap();
         fs::write(run.join("other"), "").unwrap();
         assert!(!holds_nothing(&run));
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn records_stay_where_an_earlier_runtime_has_pods_until_none_is_left() {
+        let root = root_tmp("records");
+        assert_eq!(records_root(&root), root.join(RUN_DIR));
+        fs::create_dir_all(root.join(SANDBOXES)).unwrap();
+        assert_eq!(records_root(&root), root.join(RUN_DIR), "an empty one");
+        fs::create_dir_all(root.join(SANDBOXES).join("abc")).unwrap();
+        assert_eq!(records_root(&root), root);
+        fs::remove_dir_all(root.join(SANDBOXES).join("abc")).unwrap();
+        assert_eq!(records_root(&root), root.join(RUN_DIR));
         fs::remove_dir_all(&root).unwrap();
     }
 

@@ -967,3 +967,82 @@ fn only_a_helper_of_the_same_build_is_used() {
         &dir.path().join("missing")
     ));
 }
+
+/// Moves a record directory from the runtime's tmpfs to where a runtime
+/// from before it kept records (another file system: copied, then removed).
+fn move_records(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("record dir");
+    for e in std::fs::read_dir(from).expect("records").flatten() {
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            std::fs::create_dir_all(&target).expect("dir");
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
+    }
+    std::fs::remove_dir_all(from).expect("removing the moved records");
+}
+
+#[test]
+fn a_pod_recorded_by_an_earlier_runtime_on_disk_is_found_run_and_removed() {
+    let env = test_env!("earlier-layout");
+    let root = env.config().root_dir;
+    // A pod without pinned namespaces (its records are plain files) and a
+    // container created in it, then laid out as the runtime before
+    // `run_dir` did: records in `<root>/sandboxes` and beside the writable
+    // layer in `<root>/containers/<id>`, no `writableDir` in the spec.
+    let sb = env.sandbox_with(PodSandboxConfig {
+        name: "earlier".into(),
+        namespace: "test".into(),
+        uid: container_runtime::new_id(),
+        host_network: true,
+        host_ipc: true,
+        ..Default::default()
+    });
+    let id = env
+        .rt
+        .create_container(&sb, support::container("c", &["echo", "still here"]))
+        .expect("create_container");
+    let run = root.join("run");
+    move_records(
+        &run.join("sandboxes").join(&sb),
+        &root.join("sandboxes").join(&sb),
+    );
+    move_records(
+        &run.join("containers").join(&id),
+        &root.join("containers").join(&id),
+    );
+    let rewrite = |path: std::path::PathBuf| {
+        let text = std::fs::read_to_string(&path).expect("record");
+        let text = text.replace(
+            &format!("{}/run/", root.display()),
+            &format!("{}/", root.display()),
+        );
+        let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        if let Some(o) = v.as_object_mut() {
+            o.remove("writableDir");
+        }
+        std::fs::write(&path, v.to_string()).expect("writing the record");
+    };
+    rewrite(root.join("sandboxes").join(&sb).join("sandbox.json"));
+    rewrite(root.join("containers").join(&id).join("spec.json"));
+
+    // The upgraded runtime reads them where they are, runs and removes them.
+    let rt = env.reopen();
+    let c = rt.container(&id).expect("the earlier container is found");
+    assert_eq!(c.spec.writable(), root.join("containers").join(&id));
+    rt.start_container(&id).expect("start_container");
+    let st = rt
+        .wait_container(&id, Some(Duration::from_secs(30)))
+        .expect("wait_container");
+    assert_eq!((st.status, st.exit_code), (Status::Exited, 0), "{st:?}");
+    assert!(logs_of(&rt, &id, false).contains("still here"));
+    rt.remove_sandbox(&sb).expect("remove_sandbox");
+    assert!(!root.join("containers").join(&id).exists());
+    assert!(!root.join("sandboxes").join(&sb).exists());
+    // With none of its pods left, the next start keeps records in memory.
+    assert_eq!(
+        container_runtime::run_dir::records_root(&root),
+        root.join("run")
+    );
+}

@@ -146,7 +146,7 @@ fn setup(dir: &Path) -> Result<Command, Error> {
     let mut binds = mounts::Binds::default();
     if let Some(template) = &spec.mount_template {
         let cloned = mounts::Binds::clone_from_node(&spec)?;
-        if mount_template::enter(template, &[&spec.layers_dir, &spec.dir, &spec.writable_dir])
+        if mount_template::enter(template, &[&spec.layers_dir, &spec.dir, spec.writable()])
             .map_err(Error::Template)?
         {
             binds = cloned;

@@ -409,9 +409,14 @@ impl Runtime {
             }
         }
         self.cgroups.remove(&info.spec.cgroup_path)?;
-        rootfs::remove(&info.spec.writable_dir)?;
+        rootfs::remove(info.spec.writable())?;
+        // Already gone with the layer when both are one directory (the
+        // records layout of an earlier runtime, `run_dir::records_root`).
         let dir = self.container_dir(&info.spec.id);
-        std::fs::remove_dir_all(&dir).map_err(io_err(&dir))?;
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err(&dir)(e)),
+            _ => {}
+        }
         Ok(())
     }
 

@@ -10,7 +10,7 @@
 use crate::cgroups::Resources;
 use oci_spec::image::Config;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Mount propagation of a volume (Kubernetes' `mountPropagation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -203,7 +203,9 @@ pub struct ContainerSpec {
     /// `rootfs/` mount point), in memory ([`crate::run_dir`]).
     pub dir: PathBuf,
     /// The container's writable layer (overlayfs `upper/` and `work/`), on
-    /// disk.
+    /// disk. Empty in the specs of a runtime from before the records moved
+    /// into memory, which kept the layer in `dir` ([`ContainerSpec::writable`]).
+    #[serde(default)]
     pub writable_dir: PathBuf,
     /// Namespaces to join (`/proc/<holder>/ns/<kind>` by kind).
     pub join_namespaces: Vec<(String, PathBuf)>,
@@ -238,6 +240,17 @@ pub struct ContainerSpec {
     pub log_max_size: u64,
     /// Keep this many log files.
     pub log_max_files: usize,
+}
+
+impl ContainerSpec {
+    /// Where the writable layer's `upper/` and `work/` are.
+    pub fn writable(&self) -> &Path {
+        if self.writable_dir.as_os_str().is_empty() {
+            &self.dir
+        } else {
+            &self.writable_dir
+        }
+    }
 }
 
 /// Why a spec could not be built.

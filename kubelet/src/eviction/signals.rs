@@ -207,7 +207,7 @@ impl Machine for NodeMachine {
                 } else {
                     0
                 };
-                let layer = disk_usage(&c.spec.writable_dir);
+                let layer = disk_usage(c.spec.writable());
                 let logs = disk_usage(&sb.log_dir.join(&name));
                 let entry: &mut ContainerUsage = pod.containers.entry(name).or_default();
                 entry.memory += memory;
