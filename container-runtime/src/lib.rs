@@ -135,6 +135,18 @@ pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) ->
     move |source| Error::Io { path, source }
 }
 
+/// Opens (creating it) the lock file `path` and holds an exclusive `flock`
+/// on it until the guard drops: how processes sharing a root dir (the
+/// kubelet, `kubelet ctl`) take turns.
+pub(crate) fn lock_file(path: &Path) -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, e)| e.into())
+}
+
 /// Runtime settings (the runtime part of the kubelet config file, which the
 /// kubelet reads: `kubelet::config::load_runtime_config`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -344,12 +356,12 @@ impl Runtime {
     /// Puts the records in memory before the first pod or container is
     /// made ([`run_dir`]), once per runtime.
     pub(crate) fn prepare_run_dir(&self) {
-        if self.records != self.cfg.root_dir.join(run_dir::RUN_DIR) {
-            // An earlier runtime's pods are recorded on disk: stay there.
-            return;
-        }
-        self.run_dir
-            .get_or_init(|| match run_dir::prepare(&self.cfg.root_dir) {
+        self.run_dir.get_or_init(|| {
+            if self.records != self.cfg.root_dir.join(run_dir::RUN_DIR) {
+                // An earlier runtime's pods are recorded on disk: stay there.
+                return;
+            }
+            match run_dir::prepare(&self.cfg.root_dir) {
                 Ok(run_dir::Prepared::Mounted { orphans_removed }) => {
                     tracing::info!(orphans_removed, "runtime records on a new tmpfs")
                 }
@@ -358,7 +370,8 @@ impl Runtime {
                     tracing::warn!(reason = %why, "runtime records stay on disk")
                 }
                 Err(e) => tracing::warn!(error = %e, "runtime records stay on disk"),
-            });
+            }
+        });
     }
 
     /// Where a container's init finds the mount template (made now if this

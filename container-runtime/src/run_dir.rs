@@ -42,8 +42,7 @@
 //! none of them is left ([`records_root`]), so it finds, runs and removes
 //! them as before.
 
-use crate::{io_err, Error, Result};
-use nix::fcntl::{Flock, FlockArg};
+use crate::{io_err, Result};
 use nix::mount::{mount, MsFlags};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -96,16 +95,7 @@ pub fn prepare(root: &Path) -> Result<Prepared> {
     let dir = root.join(RUN_DIR);
     fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     let lock_path = root.join("run.lock");
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(io_err(&lock_path))?;
-    let _lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
-        path: lock_path.clone(),
-        source: e.into(),
-    })?;
+    let _lock = crate::lock_file(&lock_path).map_err(io_err(&lock_path))?;
     let outcome = if is_tmpfs(&dir) {
         Prepared::InMemory
     } else if !holds_nothing(&dir) {

@@ -4,7 +4,7 @@
 //! so a running kubelet and a `kubelet ctl pull` can work on the same node.
 
 use super::{io_err, Error, Reference, Result};
-use nix::fcntl::{Flock, FlockArg};
+use nix::fcntl::Flock;
 use oci_spec::image::{Config, ImageConfiguration};
 use serde::{Deserialize, Serialize};
 use std::fs;
@@ -110,16 +110,7 @@ impl ImageStore {
     /// Holds the store lock for the lifetime of the guard.
     pub fn lock(&self) -> Result<Flock<fs::File>> {
         let p = self.root.join(".lock");
-        let f = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&p)
-            .map_err(io_err(&p))?;
-        Flock::lock(f, FlockArg::LockExclusive).map_err(|(_, e)| Error::Io {
-            path: p,
-            source: e.into(),
-        })
+        crate::lock_file(&p).map_err(io_err(&p))
     }
 
     /// Every image record.
