@@ -196,7 +196,8 @@ private() { awk '$1 ~ /^Private_(Clean|Dirty):$/ {s += $2} END {print s}' "$1"; 
 mon_rss=0 mon_pss=0 mon_priv=0 mon_exe=""
 for id in "${ids[@]}"; do
     mon="$(jq -r .monitorPid "$root/run/containers/$id/state.json")"
-    if ! tr '\0' ' ' <"/proc/$mon/cmdline" | grep -q " __monitor "; then
+    # A monitor is a fork of the runtime's launcher, named by prctl.
+    if [ "$(cat "/proc/$mon/comm")" != monitor ]; then
         echo "bench-runtime: pid $mon of container $id is not a monitor" >&2
         exit 1
     fi
@@ -229,6 +230,6 @@ $(nproc) cores, $(uname -r), $(stat -fc %T /sys/fs/cgroup), $("$oci" --version |
 
 | per running container ($RSS_N running) | VmRSS | Pss | Private |
 | --- | --- | --- | --- |
-| monitor ($mon_exe __monitor) | $(mib $mon_rss) | $(mib $mon_pss) | $(mib $mon_priv) |
+| monitor (forked by $mon_exe __launcher) | $(mib $mon_rss) | $(mib $mon_pss) | $(mib $mon_priv) |
 | pod sandbox | no process | | |
 EOF

@@ -1,14 +1,15 @@
 //! The runtime's helper processes, and how a binary becomes one.
 //!
-//! The runtime never forks (that would need `unsafe`): it starts a binary,
-//! [`Config::binary`](crate::Config::binary), with a hidden first argument
-//! naming the helper to become, and the helpers start the next ones the same
-//! way through `/proc/self/exe`:
+//! The runtime never forks (its process has many threads): it starts a
+//! binary, [`Config::binary`](crate::Config::binary), with a hidden first
+//! argument naming the helper to become, and the helpers start the next ones
+//! the same way through `/proc/self/exe`, or fork where they have one thread
+//! (the launcher forks monitors, a monitor forks init):
 //!
 //! ```text
+//! __launcher                       forks the monitors, one per container (launcher::main)
 //! __sandbox <dir>                  starts pid 1 of a shared pid namespace (sandbox::holder_main)
 //! __pause                          pid 1 of a shared pid namespace (sandbox::pause_main)
-//! __monitor <dir>                  owns one container (monitor::main)
 //! __exec <dir> [--tty] -- CMD...   enters a running container (exec::helper_main)
 //! __exec-child <json>              the exec'd process, inside the namespaces (exec::child_main)
 //! __build-id                       prints the runtime's build id (crate::BUILD_ID)
@@ -26,7 +27,7 @@ use std::process::{Child, Command, Stdio};
 use crate::{Error, Result, Runtime};
 
 impl Runtime {
-    /// Starts helper `name` (`__monitor`, `__sandbox`) on `dir` from
+    /// Starts helper `name` (`__sandbox`) on `dir` from
     /// [`Config::binary`](crate::Config::binary) and reads the one line it
     /// answers on its stdout (`ok ...` or `error: ...`, trimmed; empty when it
     /// exited without one). `what` names it in errors.
@@ -61,7 +62,10 @@ impl Runtime {
 pub fn dispatch(args: &[OsString]) -> Option<i32> {
     let (first, rest) = args.split_first()?;
     let code = match first.to_str()? {
-        "__monitor" => one_dir(first, rest).map(|d| crate::monitor::main(&d)),
+        "__launcher" => match rest {
+            [] => Ok(crate::launcher::main()),
+            _ => Err("__launcher takes no arguments (its stdin is the socket)".to_string()),
+        },
         "__sandbox" => one_dir(first, rest).map(|d| crate::sandbox::holder_main(&d)),
         "__build-id" => {
             println!("{}", crate::build_id_from_marker());
@@ -171,7 +175,8 @@ mod tests {
         assert_eq!(dispatch(&args(&[])), None);
         assert_eq!(dispatch(&args(&["__nothing"])), None);
         // Known helpers with wrong arguments fail with usage, exit code 2.
-        assert_eq!(dispatch(&args(&["__monitor"])), Some(2));
+        assert_eq!(dispatch(&args(&["__sandbox"])), Some(2));
+        assert_eq!(dispatch(&args(&["__launcher", "x"])), Some(2));
         assert_eq!(dispatch(&args(&["__pause", "x"])), Some(2));
         assert_eq!(dispatch(&args(&["__exec", "/c/1"])), Some(2));
     }

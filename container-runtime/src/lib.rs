@@ -22,14 +22,16 @@
 //!
 //! ```text
 //! kubelet (or kubelet ctl)                 <- this library
-//!  └─ container-runtime __monitor <dir>    setsid; joins the pod's namespaces; unshare(pid)
-//!      └─ (fork) init  ==execve==>         the container's command (pid 1 inside)
+//!  └─ container-runtime __launcher         one per runtime, forks the monitors
+//!      └─ (fork) monitor <dir>             setsid; joins the pod's namespaces; unshare(pid)
+//!          └─ (fork) init  ==execve==>     the container's command (pid 1 inside)
 //! ```
 //!
-//! The monitor is the binary [`Config::binary`] executed with a hidden
-//! first argument ([`helper`]): this crate's small `container-runtime`
-//! binary beside the kubelet, else the kubelet itself. Init is a fork of the
-//! monitor ([`single_threaded_fork`]).
+//! The launcher is the binary [`Config::binary`] executed once with a
+//! hidden first argument ([`helper`]): this crate's small `container-runtime`
+//! binary beside the kubelet, else the kubelet itself. A monitor is a fork of
+//! the launcher ([`launcher`]), init a fork of the monitor
+//! ([`single_threaded_fork`]): no container start executes a binary of ours.
 
 pub mod cgroups;
 pub mod container;
@@ -37,6 +39,7 @@ pub mod cri;
 pub mod exec;
 pub mod helper;
 pub mod images;
+pub mod launcher;
 pub mod logs;
 pub mod monitor;
 pub mod mount_template;
@@ -294,8 +297,11 @@ pub struct Runtime {
     cfg: Config,
     images: ImageStore,
     cgroups: Box<dyn cgroups::CgroupManager>,
-    /// Monitors and holders we started and have not reaped yet.
+    /// Sandbox holders we started and have not reaped yet.
     children: Mutex<HashMap<String, Child>>,
+    /// The process that forks the monitors, started with the first
+    /// container ([`launcher`]).
+    launcher: Mutex<Option<launcher::Launcher>>,
     /// Parsed `spec.json`, `state.json` and `sandbox.json` records.
     specs: records::RecordCache<container::spec::ContainerSpec>,
     states: records::RecordCache<state::ContainerState>,
@@ -344,6 +350,7 @@ impl Runtime {
             images,
             cgroups,
             children: Mutex::new(HashMap::new()),
+            launcher: Mutex::new(None),
             specs: Default::default(),
             states: Default::default(),
             sandbox_records: Default::default(),

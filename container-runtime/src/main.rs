@@ -11,7 +11,7 @@ fn main() {
     let code = container_runtime::helper::dispatch(&args).unwrap_or_else(|| {
         eprintln!(
             "container-runtime: the container runtime's helper processes \
-             (__sandbox, __pause, __monitor, __exec, __exec-child, __build-id); \
+             (__launcher, __sandbox, __pause, __exec, __exec-child, __build-id); \
              the runtime starts them itself"
         );
         2

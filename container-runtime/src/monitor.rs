@@ -1,6 +1,7 @@
 //! The monitor: one small process per container that owns it.
 //!
-//! Started by the runtime as `kubelet __monitor <container-dir>`, it
+//! Forked by the runtime's launcher ([`crate::launcher`]) for a container's
+//! directory, with a pipe to the runtime as its stdout, it
 //!
 //! 1. calls `setsid()` so it belongs to no terminal or kubelet process group
 //!    (killing the kubelet does not kill it);
@@ -41,7 +42,7 @@ fn report(msg: &str) {
     let _ = out.flush();
 }
 
-/// Entry point of `kubelet __monitor <dir>`.
+/// A monitor's work, in the launcher's forked child; returns its exit code.
 pub fn main(dir: &Path) -> i32 {
     super::timing("monitor start");
     let _ = nix::unistd::setsid();

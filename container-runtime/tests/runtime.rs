@@ -514,6 +514,95 @@ fn logs_survive_a_runtime_restart_and_a_container_restart() {
     assert_eq!(tail.lines().count(), 2, "{tail}");
 }
 
+/// The parent pid (field 4 of `/proc/<pid>/stat`), `None` once it is gone.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.rsplit_once(") ")?.1;
+    rest.split(' ').nth(1)?.parse().ok()
+}
+
+/// Our children whose command line has `__launcher` in it.
+fn launchers() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| parent_of(pid) == Some(me))
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"__launcher"))
+        })
+        .collect()
+}
+
+#[test]
+fn monitors_are_forked_by_a_launcher_the_runtime_replaces_when_it_dies() {
+    let env = test_env!("launcher");
+    let sb = env.sandbox("forked");
+    let long = env.start(&sb, "long", &["sleep", "60"], |_| {});
+    let found = launchers();
+    assert_eq!(found.len(), 1, "one launcher per runtime: {found:?}");
+    let launcher = found[0];
+    let st = env.rt.container(&long).expect("container").state;
+    assert_eq!(
+        parent_of(st.monitor_pid),
+        Some(launcher),
+        "forked by the launcher"
+    );
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", st.monitor_pid)).expect("comm");
+    assert_eq!(comm.trim(), "monitor");
+
+    // The launcher blocks SIGCHLD for its signalfd; a container must not
+    // inherit that (nor anything else blocked).
+    let (st2, out) = env.run(
+        &sb,
+        "mask",
+        &["grep", "^SigBlk", "/proc/self/status"],
+        |_| {},
+    );
+    assert_eq!(st2.exit_code, 0, "{out}");
+    assert_eq!(lines(&out), ["SigBlk:\t0000000000000000"], "{out}");
+
+    // A dead launcher is replaced on the next start; what it forked runs on.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(launcher),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("killing the launcher");
+    let (st3, out) = env.run(&sb, "after", &["echo", "after"], |_| {});
+    assert_eq!((st3.exit_code, out.as_str()), (0, "after\n"));
+    let now = launchers();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0], launcher, "a new launcher");
+    assert_eq!(
+        env.rt.container(&long).expect("container").state.status,
+        Status::Running,
+        "the container of the dead launcher's monitor runs on"
+    );
+
+    // A runtime that goes (a kubelet that exits) takes its launcher along,
+    // not the containers: the monitor keeps recording.
+    let rt2 = env.reopen();
+    let id = rt2
+        .create_container(
+            &sb,
+            support::container("later", &["sh", "-c", "sleep 0.3; echo done"]),
+        )
+        .expect("create");
+    rt2.start_container(&id).expect("start");
+    assert_eq!(launchers().len(), 2, "each runtime has its own launcher");
+    drop(rt2);
+    assert_eq!(
+        launchers().len(),
+        1,
+        "the dropped runtime's launcher exited"
+    );
+    let st4 = env.wait_exit(&id, Duration::from_secs(10));
+    assert_eq!((st4.exit_code, env.logs(&id).as_str()), (0, "done\n"));
+    env.rt.stop_container(&long, Duration::ZERO).expect("stop");
+}
+
 #[test]
 fn stop_escalates_to_sigkill_and_remove_cleans_up() {
     let env = test_env!("stop-rm");

@@ -27,7 +27,11 @@ fn component(argv: &[String]) -> String {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     match exe.as_str() {
-        "kubelet" | "container-runtime" if argv.iter().any(|a| a == "__monitor") => {
+        // The monitors are forked by the runtime's launcher and keep its
+        // command line; both are the per-container overhead.
+        "kubelet" | "container-runtime"
+            if argv.iter().any(|a| a == "__monitor" || a == "__launcher") =>
+        {
             "container monitors".into()
         }
         _ => exe,
@@ -129,6 +133,13 @@ mod tests {
         let argv = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
             component(&argv(&["/x/target/release/kubelet", "__monitor", "/d"])),
+            "container monitors"
+        );
+        assert_eq!(
+            component(&argv(&[
+                "/x/target/release/container-runtime",
+                "__launcher"
+            ])),
             "container monitors"
         );
         assert_eq!(

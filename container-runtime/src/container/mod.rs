@@ -17,7 +17,6 @@ use nix::unistd::Pid;
 use spec::{ContainerConfig, ContainerSpec, PidMode};
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -272,16 +271,10 @@ impl Runtime {
             .append(true)
             .open(dir.join("monitor.log"))
             .map_err(io_err(dir.join("monitor.log")))?;
-        let (mut child, line) =
-            self.spawn_helper("__monitor", "monitor", &dir, Stdio::from(log))?;
+        let line = self.launch_monitor(&dir, log)?;
         if line.starts_with("ok") {
-            self.children
-                .lock()
-                .map(|mut c| c.insert(id.clone(), child))
-                .ok();
             return Ok(());
         }
-        let _ = child.wait();
         let message = match line.strip_prefix("error: ") {
             Some(m) => m.to_string(),
             None => {
@@ -294,19 +287,6 @@ impl Runtime {
 
     /// Waits for a running container to exit (up to `timeout`) and returns its state.
     pub fn wait_container(&self, id: &str, timeout: Option<Duration>) -> Result<ContainerState> {
-        let info = self.container(id)?;
-        if timeout.is_none() {
-            let own = self
-                .children
-                .lock()
-                .ok()
-                .and_then(|mut c| c.remove(&info.spec.id));
-            if let Some(mut child) = own {
-                // Our own monitor: its exit is the container's exit, recorded.
-                let _ = child.wait();
-                return Ok(self.container(id)?.state);
-            }
-        }
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             self.reap();
@@ -402,11 +382,6 @@ impl Runtime {
         let info = self.container(id)?;
         if info.state.status == Status::Running {
             self.stop_container(&info.spec.id, Duration::ZERO)?;
-        }
-        if let Ok(mut ch) = self.children.lock() {
-            if let Some(mut c) = ch.remove(&info.spec.id) {
-                let _ = c.wait();
-            }
         }
         self.cgroups.remove(&info.spec.cgroup_path)?;
         rootfs::remove(info.spec.writable())?;
