@@ -49,6 +49,7 @@ pub mod rootfs;
 pub mod run_dir;
 pub mod sandbox;
 pub mod state;
+pub mod trash;
 
 use images::pull::RegistryConfig;
 use images::{ImageRecord, ImageStore, PullPolicy};
@@ -302,6 +303,8 @@ pub struct Runtime {
     /// The process that forks the monitors, started with the first
     /// container ([`launcher`]).
     launcher: Mutex<Option<launcher::Launcher>>,
+    /// Where removed containers' writable layers are deleted ([`trash`]).
+    trash: trash::Trash,
     /// Parsed `spec.json`, `state.json` and `sandbox.json` records.
     specs: records::RecordCache<container::spec::ContainerSpec>,
     states: records::RecordCache<state::ContainerState>,
@@ -345,12 +348,15 @@ impl Runtime {
             std::fs::create_dir_all(&d).map_err(io_err(&d))?;
         }
         let images = ImageStore::open(cfg.root_dir.join("images"))?;
+        let trash_dir = cfg.root_dir.join(trash::TRASH);
+        let trash = trash::Trash::open(trash_dir.clone()).map_err(io_err(trash_dir))?;
         Ok(Runtime {
             cfg,
             images,
             cgroups,
             children: Mutex::new(HashMap::new()),
             launcher: Mutex::new(None),
+            trash,
             specs: Default::default(),
             states: Default::default(),
             sandbox_records: Default::default(),

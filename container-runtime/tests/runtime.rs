@@ -40,9 +40,20 @@ fn container_sees_its_own_pid_namespace_hostname_and_mounts() {
                   for f in /proc/kcore /proc/keys /proc/timer_list; do [ -e $f ] && echo masked $f $(wc -c < $f); done; \
                   touch /sys/x 2>/dev/null && echo sys-writable || echo sys-readonly; \
                   echo cwd: $(pwd)";
-    let (st, out) = env.run(&sb, "look", &["/bin/sh", "-c", script], |_| {});
+    let id = env.start(&sb, "look", &["/bin/sh", "-c", script], |_| {});
+    let st = env.wait_exit(&id, Duration::from_secs(30));
+    let out = env.logs(&id);
     assert_eq!((st.status, st.exit_code), (Status::Exited, 0), "{out}");
     assert_eq!(st.reason, "Completed");
+    // The /etc files' mount points came from the shared mount-point layer:
+    // nothing was written into the container's own layer for them.
+    let spec = env.rt.container(&id).expect("container").spec;
+    let upper = spec.writable().join("upper");
+    assert!(
+        upper.is_dir() && !upper.join("etc").exists(),
+        "{}",
+        upper.display()
+    );
     let l = lines(&out);
     // pid 1 is the container's own command, and it sees only its own processes.
     assert!(l[0].starts_with("/bin/sh -c cat /proc/1/cmdline"), "{out}");

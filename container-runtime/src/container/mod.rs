@@ -164,7 +164,7 @@ impl Runtime {
             } else {
                 &["hosts", "hostname", "resolv.conf"]
             };
-            let etc_files = etc_names
+            let etc_files: Vec<(PathBuf, String)> = etc_names
                 .iter()
                 .filter(|name| {
                     let target = Path::new("/etc").join(name);
@@ -172,6 +172,21 @@ impl Runtime {
                 })
                 .map(|name| (sdir.join(name), name.to_string()))
                 .collect();
+            let mut lower: Vec<String> = image
+                .layers
+                .iter()
+                .rev()
+                .map(|l| super::images::store::hex_of(l).to_string())
+                .collect();
+            // Their mount points, so the container's root need not make them.
+            let names: Vec<&str> = etc_files.iter().map(|(_, n)| n.as_str()).collect();
+            match rootfs::mount_point_layer(&self.images.layers_dir(), &lower, &names) {
+                Ok(Some(top)) => lower.insert(0, top),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(container = %id, error = %e, "no mount-point layer; the container's root gets the mount points")
+                }
+            }
             let mut image_mounts = Vec::new();
             for m in &config.mounts {
                 let Some(reference) = &m.image else { continue };
@@ -197,12 +212,7 @@ impl Runtime {
                 env,
                 cwd,
                 user: img.user().clone().unwrap_or_default(),
-                lower: image
-                    .layers
-                    .iter()
-                    .rev()
-                    .map(|l| super::images::store::hex_of(l).to_string())
-                    .collect(),
+                lower,
                 layers_dir: self.images.layers_dir(),
                 dir: dir.clone(),
                 writable_dir: writable.clone(),
@@ -384,7 +394,10 @@ impl Runtime {
             self.stop_container(&info.spec.id, Duration::ZERO)?;
         }
         self.cgroups.remove(&info.spec.cgroup_path)?;
-        rootfs::remove(info.spec.writable())?;
+        let writable = info.spec.writable();
+        self.trash
+            .throw(writable, &info.spec.id)
+            .map_err(io_err(writable))?;
         // Already gone with the layer when both are one directory (the
         // records layout of an earlier runtime, `run_dir::records_root`).
         let dir = self.container_dir(&info.spec.id);
