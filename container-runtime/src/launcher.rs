@@ -33,7 +33,7 @@
 //! A runtime whose launcher died starts another one and asks again.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, IoSlice, IoSliceMut, Write};
+use std::io::{IoSlice, IoSliceMut, Read, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -115,8 +115,13 @@ impl Runtime {
     /// Starts the monitor of the container in `dir` through the launcher
     /// (started on first use, and again if it died) and returns the one line
     /// the monitor reports (`ok <pid>` or `error: ...`; empty when it exited
-    /// without one).
-    pub(crate) fn launch_monitor(&self, dir: &Path, log: std::fs::File) -> Result<String> {
+    /// without one) and the pipe it reported on, which reaches EOF once the
+    /// monitor has recorded the container's exit.
+    pub(crate) fn launch_monitor(
+        &self,
+        dir: &Path,
+        log: std::fs::File,
+    ) -> Result<(String, std::fs::File)> {
         let spawn_err = |reason: String| Error::Spawn {
             what: format!("monitor launcher {}", self.cfg.binary.display()),
             reason,
@@ -153,9 +158,18 @@ impl Runtime {
         }
         // Only the monitor holds the write end now: EOF when it exits.
         drop((report_w, log));
-        let mut line = String::new();
-        let _ = BufReader::new(std::fs::File::from(report_r)).read_line(&mut line);
-        Ok(line.trim().to_string())
+        // Byte by byte up to the newline: nothing after it may be buffered
+        // away, the rest of the pipe is its EOF.
+        let mut report = std::fs::File::from(report_r);
+        let mut line = Vec::new();
+        let mut byte = [0u8; 1];
+        while let Ok(1) = report.read(&mut byte) {
+            if byte[0] == b'\n' {
+                break;
+            }
+            line.push(byte[0]);
+        }
+        Ok((String::from_utf8_lossy(&line).trim().to_string(), report))
     }
 }
 

@@ -303,6 +303,9 @@ pub struct Runtime {
     /// The process that forks the monitors, started with the first
     /// container ([`launcher`]).
     launcher: Mutex<Option<launcher::Launcher>>,
+    /// The report pipes of the monitors this runtime started, by container:
+    /// each reaches EOF when its monitor has recorded the exit.
+    exits: Mutex<HashMap<String, std::fs::File>>,
     /// Where removed containers' writable layers are deleted ([`trash`]).
     trash: trash::Trash,
     /// Parsed `spec.json`, `state.json` and `sandbox.json` records.
@@ -356,6 +359,7 @@ impl Runtime {
             cgroups,
             children: Mutex::new(HashMap::new()),
             launcher: Mutex::new(None),
+            exits: Mutex::new(HashMap::new()),
             trash,
             specs: Default::default(),
             states: Default::default(),

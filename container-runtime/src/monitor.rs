@@ -15,7 +15,9 @@
 //! 5. copies the container's output into the CRI log until the pipes close,
 //!    reaps the container and writes its exit code, finish time and reason
 //!    (`Completed`, `Error`, `OOMKilled` when the cgroup saw an OOM kill) into
-//!    `state.json`, and exits.
+//!    `state.json`, and lets go of its stdout: the runtime that started it
+//!    waits for that EOF ([`crate::Runtime::wait_container`]), not for the
+//!    monitor's own exit.
 //!
 //! It is single-threaded and allocates little: its resident size is what each
 //! running container costs on top of itself.
@@ -142,6 +144,10 @@ pub fn main(dir: &Path) -> i32 {
     };
     if let Err(e) = write_json(&state_path, &st) {
         eprintln!("monitor: writing exit state: {e}");
+    }
+    // /dev/null over stdout closes the report pipe (fd 1 stays valid).
+    if let Ok(null) = File::open("/dev/null") {
+        let _ = nix::unistd::dup2_stdout(&null);
     }
     super::timing("monitor: exit recorded");
     0

@@ -611,7 +611,26 @@ fn monitors_are_forked_by_a_launcher_the_runtime_replaces_when_it_dies() {
     );
     let st4 = env.wait_exit(&id, Duration::from_secs(10));
     assert_eq!((st4.exit_code, env.logs(&id).as_str()), (0, "done\n"));
-    env.rt.stop_container(&long, Duration::ZERO).expect("stop");
+
+    // The runtime waits for its monitors' report pipes to close; a monitor
+    // killed before it recorded an exit closes its pipe too, and the wait
+    // then ends with the container Unknown, not Running.
+    let monitor = env
+        .rt
+        .container(&long)
+        .expect("container")
+        .state
+        .monitor_pid;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("killing the monitor");
+    let st5 = env
+        .rt
+        .wait_container(&long, Some(Duration::from_secs(10)))
+        .expect("wait");
+    assert_eq!(st5.status, Status::Unknown, "{st5:?}");
 }
 
 #[test]

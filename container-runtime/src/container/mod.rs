@@ -79,6 +79,28 @@ fn wait_for_exit(pid: i32, start: u64, timeout: Duration) {
     }
 }
 
+/// Whether `pipe` becomes readable (data or EOF) within `timeout` (`None`:
+/// however long it takes).
+fn readable_within(pipe: &std::fs::File, timeout: Option<Duration>) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let wait = match deadline {
+            None => PollTimeout::NONE,
+            Some(d) => PollTimeout::try_from(d.saturating_duration_since(Instant::now()))
+                .unwrap_or(PollTimeout::MAX),
+        };
+        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, wait) {
+            Ok(n) if n > 0 => return true,
+            Ok(_) => return false,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return true,
+        }
+    }
+}
+
 /// Parses a signal name (`SIGTERM`, `TERM`, `15`).
 pub fn parse_signal(s: &str) -> Option<Signal> {
     if let Ok(n) = s.parse::<i32>() {
@@ -281,8 +303,11 @@ impl Runtime {
             .append(true)
             .open(dir.join("monitor.log"))
             .map_err(io_err(dir.join("monitor.log")))?;
-        let line = self.launch_monitor(&dir, log)?;
+        let (line, report) = self.launch_monitor(&dir, log)?;
         if line.starts_with("ok") {
+            if let Ok(mut exits) = self.exits.lock() {
+                exits.insert(id, report);
+            }
             return Ok(());
         }
         let message = match line.strip_prefix("error: ") {
@@ -297,7 +322,28 @@ impl Runtime {
 
     /// Waits for a running container to exit (up to `timeout`) and returns its state.
     pub fn wait_container(&self, id: &str, timeout: Option<Duration>) -> Result<ContainerState> {
+        let info = self.container(id)?;
+        let report = self
+            .exits
+            .lock()
+            .ok()
+            .and_then(|mut e| e.remove(&info.spec.id));
         let deadline = timeout.map(|t| Instant::now() + t);
+        if let Some(report) = report {
+            // A monitor we started: its report pipe's EOF says the exit is
+            // recorded. (A monitor killed mid-way closes it too, before it
+            // is gone: then wait for the process below.)
+            if !readable_within(&report, timeout) {
+                if let Ok(mut e) = self.exits.lock() {
+                    e.insert(info.spec.id.clone(), report);
+                }
+                return Ok(self.container(id)?.state);
+            }
+            let st = self.container(id)?.state;
+            if st.status != Status::Running {
+                return Ok(st);
+            }
+        }
         loop {
             self.reap();
             let st = self.container(id)?.state;
@@ -392,6 +438,9 @@ impl Runtime {
         let info = self.container(id)?;
         if info.state.status == Status::Running {
             self.stop_container(&info.spec.id, Duration::ZERO)?;
+        }
+        if let Ok(mut e) = self.exits.lock() {
+            e.remove(&info.spec.id);
         }
         self.cgroups.remove(&info.spec.cgroup_path)?;
         let writable = info.spec.writable();
