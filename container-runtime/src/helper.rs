@@ -7,7 +7,7 @@
 //! (the launcher forks monitors, a monitor forks init):
 //!
 //! ```text
-//! __launcher                       forks the monitors, one per container (launcher::main)
+//! __launcher <root-dir>            forks the monitors, one per container (launcher::main)
 //! __sandbox <dir>                  starts pid 1 of a shared pid namespace (sandbox::holder_main)
 //! __pause                          pid 1 of a shared pid namespace (sandbox::pause_main)
 //! __exec <dir> [--tty] -- CMD...   enters a running container (exec::helper_main)
@@ -62,10 +62,9 @@ impl Runtime {
 pub fn dispatch(args: &[OsString]) -> Option<i32> {
     let (first, rest) = args.split_first()?;
     let code = match first.to_str()? {
-        "__launcher" => match rest {
-            [] => Ok(crate::launcher::main()),
-            _ => Err("__launcher takes no arguments (its stdin is the socket)".to_string()),
-        },
+        // The root dir only names the runtime it serves (in `ps`, and for
+        // tools that tell one node's processes from another's by it).
+        "__launcher" => one_dir(first, rest).map(|_| crate::launcher::main()),
         "__sandbox" => one_dir(first, rest).map(|d| crate::sandbox::holder_main(&d)),
         "__build-id" => {
             println!("{}", crate::build_id_from_marker());
@@ -176,7 +175,7 @@ mod tests {
         assert_eq!(dispatch(&args(&["__nothing"])), None);
         // Known helpers with wrong arguments fail with usage, exit code 2.
         assert_eq!(dispatch(&args(&["__sandbox"])), Some(2));
-        assert_eq!(dispatch(&args(&["__launcher", "x"])), Some(2));
+        assert_eq!(dispatch(&args(&["__launcher"])), Some(2));
         assert_eq!(dispatch(&args(&["__pause", "x"])), Some(2));
         assert_eq!(dispatch(&args(&["__exec", "/c/1"])), Some(2));
     }

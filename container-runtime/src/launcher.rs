@@ -5,7 +5,7 @@
 //! safely; executing the runtime's binary for every monitor instead cost
 //! about 0.7 ms of each container start (loading and relocating the binary,
 //! the C and Rust start-up), the largest single step the runtime took in user
-//! space. So the runtime executes its binary once, as `__launcher`, with one
+//! space. So the runtime executes its binary once, as `__launcher <root-dir>`, with one
 //! end of a socket pair as its stdin, and for every container sends it one
 //! message:
 //!
@@ -63,9 +63,9 @@ pub(crate) struct Launcher {
 }
 
 impl Launcher {
-    /// Executes `binary __launcher` with the other end of a new socket pair
-    /// as its stdin.
-    fn spawn(binary: &Path) -> std::io::Result<Launcher> {
+    /// Executes `binary __launcher <root_dir>` with the other end of a new
+    /// socket pair as its stdin.
+    fn spawn(binary: &Path, root_dir: &Path) -> std::io::Result<Launcher> {
         // Close-on-exec on both: no other helper the runtime starts may hold
         // an end, or the launcher would never see the runtime go.
         let (ours, theirs) = rustix::net::socketpair(
@@ -76,6 +76,7 @@ impl Launcher {
         )?;
         let process = Command::new(binary)
             .arg("__launcher")
+            .arg(root_dir)
             .stdin(Stdio::from(theirs))
             .stdout(Stdio::null())
             .spawn()?;
@@ -137,7 +138,8 @@ impl Runtime {
             loop {
                 if launcher.is_none() {
                     *launcher = Some(
-                        Launcher::spawn(&self.cfg.binary).map_err(|e| spawn_err(e.to_string()))?,
+                        Launcher::spawn(&self.cfg.binary, &self.cfg.root_dir)
+                            .map_err(|e| spawn_err(e.to_string()))?,
                     );
                 }
                 let sent = launcher
@@ -173,7 +175,8 @@ impl Runtime {
     }
 }
 
-/// Entry point of `container-runtime __launcher` (its stdin is the socket).
+/// Entry point of `container-runtime __launcher <root-dir>` (its stdin is
+/// the socket).
 pub fn main() -> i32 {
     match serve(std::io::stdin().as_fd()) {
         Ok(()) => 0,

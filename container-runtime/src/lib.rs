@@ -22,7 +22,7 @@
 //!
 //! ```text
 //! kubelet (or kubelet ctl)                 <- this library
-//!  └─ container-runtime __launcher         one per runtime, forks the monitors
+//!  └─ container-runtime __launcher <root>  one per runtime, forks the monitors
 //!      └─ (fork) monitor <dir>             setsid; joins the pod's namespaces; unshare(pid)
 //!          └─ (fork) init  ==execve==>     the container's command (pid 1 inside)
 //! ```

@@ -5,7 +5,7 @@
 //! * no subcommand: the node agent ([`kubelet::agent`], flags below);
 //! * `kubelet ctl ...`: the node debugging command ([`kubelet::ctl`]);
 //! * hidden helpers the runtime starts by executing a binary again (a
-//!   multi-threaded kubelet cannot fork safely): `__launcher` (which forks
+//!   multi-threaded kubelet cannot fork safely): `__launcher <root-dir>` (which forks
 //!   the containers' monitors), `__sandbox <dir>`, `__pause`, `__exec <dir> [--tty] -- CMD...` and
 //!   `__exec-child <json>`, handed to the runtime crate before any flag is
 //!   parsed (see [`container_runtime::helper`]).

@@ -5,7 +5,9 @@
 //! container's init by executing its own binary again, only so that a new
 //! process would run init's code: an `execve`, the dynamic loader and the
 //! C and Rust start-up, about half a millisecond of every container start.
-//! A `fork` gives the same new process without any of that.
+//! A `fork` gives the same new process without any of that. The runtime's
+//! launcher, one single-threaded process per kubelet, forks each monitor
+//! the same way instead of the kubelet executing the binary for it.
 //!
 //! Rust calls `fork` unsafe because of threads: the child is a copy of the
 //! whole memory but runs only the thread that called `fork`. Had another

@@ -28,7 +28,8 @@ fn component(argv: &[String]) -> String {
         .unwrap_or_default();
     match exe.as_str() {
         // The monitors are forked by the runtime's launcher and keep its
-        // command line; both are the per-container overhead.
+        // command line (`__launcher <root-dir>`, which names the node); both
+        // are the per-container overhead.
         "kubelet" | "container-runtime"
             if argv.iter().any(|a| a == "__monitor" || a == "__launcher") =>
         {
@@ -138,7 +139,8 @@ mod tests {
         assert_eq!(
             component(&argv(&[
                 "/x/target/release/container-runtime",
-                "__launcher"
+                "__launcher",
+                "/lab/node-1/var/lib/kubelet"
             ])),
             "container monitors"
         );
