@@ -158,18 +158,21 @@ impl Runtime {
                 }
             }
         }
-        // Only the monitor holds the write end now: EOF when it exits.
+        // Only the monitor holds the write end now: EOF once it has
+        // recorded the container's exit, or died.
         drop((report_w, log));
         // Byte by byte up to the newline: nothing after it may be buffered
         // away, the rest of the pipe is its EOF.
         let mut report = std::fs::File::from(report_r);
         let mut line = Vec::new();
         let mut byte = [0u8; 1];
-        while let Ok(1) = report.read(&mut byte) {
-            if byte[0] == b'\n' {
-                break;
+        loop {
+            match report.read(&mut byte) {
+                Ok(1) if byte[0] == b'\n' => break,
+                Ok(1) => line.push(byte[0]),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                _ => break,
             }
-            line.push(byte[0]);
         }
         Ok((String::from_utf8_lossy(&line).trim().to_string(), report))
     }
