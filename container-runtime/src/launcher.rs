@@ -136,25 +136,22 @@ impl Runtime {
                 .map_err(|_| spawn_err("a thread panicked while starting a monitor".into()))?;
             let mut retried = false;
             loop {
-                if launcher.is_none() {
-                    *launcher = Some(
-                        Launcher::spawn(&self.cfg.binary, &self.cfg.root_dir)
-                            .map_err(|e| spawn_err(e.to_string()))?,
-                    );
-                }
-                let sent = launcher
-                    .as_ref()
-                    .map(|l| l.request(dir, report_w.as_fd(), log.as_fd()));
-                match sent {
-                    Some(Ok(())) => break,
-                    Some(Err(e)) if !retried => {
+                let current = match launcher.take() {
+                    Some(l) => l,
+                    None => Launcher::spawn(&self.cfg.binary, &self.cfg.root_dir)
+                        .map_err(|e| spawn_err(e.to_string()))?,
+                };
+                match current.request(dir, report_w.as_fd(), log.as_fd()) {
+                    Ok(()) => {
+                        *launcher = Some(current);
+                        break;
+                    }
+                    // Dropping `current` reaps the dead one.
+                    Err(e) if !retried => {
                         tracing::warn!(error = %e, "monitor launcher gone, starting another");
-                        // Dropping reaps the dead one.
-                        *launcher = None;
                         retried = true;
                     }
-                    Some(Err(e)) => return Err(spawn_err(e.to_string())),
-                    None => return Err(spawn_err("no launcher".into())),
+                    Err(e) => return Err(spawn_err(e.to_string())),
                 }
             }
         }

@@ -111,22 +111,16 @@ pub fn mount_overlay(spec: &ContainerSpec) -> Result<PathBuf, Error> {
     // after a crash of the node the runtime deletes the layers it finds
     // (`run_dir`), so there is nothing that sync would keep. Kernels before
     // 5.10 do not know the option: mount without it there.
-    let res = mount(
-        Some("overlay"),
-        &target,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(format!("{options},volatile").as_str()),
-    )
-    .or_else(|_| {
+    let overlay = |data: &str| {
         mount(
             Some("overlay"),
             &target,
             Some("overlay"),
             MsFlags::empty(),
-            Some(options.as_str()),
+            Some(data),
         )
-    });
+    };
+    let res = overlay(&format!("{options},volatile")).or_else(|_| overlay(&options));
     if let Some(c) = cwd {
         let _ = std::env::set_current_dir(c);
     }

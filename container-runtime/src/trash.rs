@@ -41,7 +41,7 @@ impl Trash {
             worker: Mutex::new(None),
         };
         if std::fs::read_dir(&trash.dir)?.next().is_some() {
-            trash.with_worker(|_| {});
+            trash.queue();
         }
         Ok(trash)
     }
@@ -53,9 +53,9 @@ impl Trash {
         let dest = self.dir.join(name);
         match std::fs::rename(path, &dest) {
             Ok(()) => {
-                self.with_worker(|tx| {
+                if let Some(tx) = self.queue() {
                     let _ = tx.send(dest);
-                });
+                }
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -63,23 +63,18 @@ impl Trash {
         }
     }
 
-    /// Runs `f` with the worker's queue, starting the worker first if it
-    /// is not running (it empties the whole directory before its queue).
-    fn with_worker(&self, f: impl FnOnce(&Sender<PathBuf>)) {
-        let Ok(mut worker) = self.worker.lock() else {
-            return;
-        };
+    /// The worker's queue, starting the worker first if it is not running
+    /// (it empties the whole directory before its queue). `None` when no
+    /// thread could be started: then the directory was emptied here.
+    fn queue(&self) -> Option<Sender<PathBuf>> {
+        let mut worker = self.worker.lock().ok()?;
         if worker.is_none() {
             let (tx, rx) = channel::<PathBuf>();
             let dir = self.dir.clone();
             let spawned = std::thread::Builder::new()
                 .name("trash".into())
                 .spawn(move || {
-                    if let Ok(entries) = std::fs::read_dir(&dir) {
-                        for e in entries.flatten() {
-                            report(&e.path(), delete(&e.path()));
-                        }
-                    }
+                    empty(&dir);
                     for path in rx {
                         report(&path, delete(&path));
                     }
@@ -87,20 +82,13 @@ impl Trash {
             match spawned {
                 Ok(handle) => *worker = Some((tx, handle)),
                 Err(e) => {
-                    // No thread: delete in the caller, as before there was one.
                     tracing::warn!(error = %e, "starting the trash thread failed");
-                    if let Ok(entries) = std::fs::read_dir(&self.dir) {
-                        for e in entries.flatten() {
-                            report(&e.path(), delete(&e.path()));
-                        }
-                    }
-                    return;
+                    empty(&self.dir);
+                    return None;
                 }
             }
         }
-        if let Some((tx, _)) = worker.as_ref() {
-            f(tx);
-        }
+        worker.as_ref().map(|(tx, _)| tx.clone())
     }
 }
 
@@ -111,6 +99,15 @@ impl Drop for Trash {
         if let Some((tx, handle)) = worker {
             drop(tx);
             let _ = handle.join();
+        }
+    }
+}
+
+/// Deletes everything in the trash directory `dir`.
+fn empty(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            report(&e.path(), delete(&e.path()));
         }
     }
 }

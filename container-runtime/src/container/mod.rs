@@ -63,27 +63,22 @@ pub struct ContainerInfo {
 /// passes. A pidfd makes this exact: it becomes readable when the process
 /// exits, whether or not it is our child. Without one, sleeps a little.
 fn wait_for_exit(pid: i32, start: u64, timeout: Duration) {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
     let fd = rustix::process::Pid::from_raw(pid)
         .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok());
     match fd {
         // Opened, and still the same process (not a recycled pid).
         Some(fd) if state::alive(pid, start) => {
-            let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
-            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
-            let _ = poll(&mut fds, PollTimeout::from(ms.max(1)));
+            readable_within(&fd, Some(timeout.max(Duration::from_millis(1))));
         }
         Some(_) => {}
         None => std::thread::sleep(timeout.min(Duration::from_millis(5))),
     }
 }
 
-/// Whether `pipe` becomes readable (data or EOF) within `timeout` (`None`:
-/// however long it takes).
-fn readable_within(pipe: &std::fs::File, timeout: Option<Duration>) -> bool {
+/// Whether `fd` (a pipe: data or EOF; a pidfd: the process exited) becomes
+/// readable within `timeout` (`None`: however long it takes).
+fn readable_within(fd: &impl std::os::fd::AsFd, timeout: Option<Duration>) -> bool {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
         let wait = match deadline {
@@ -91,7 +86,7 @@ fn readable_within(pipe: &std::fs::File, timeout: Option<Duration>) -> bool {
             Some(d) => PollTimeout::try_from(d.saturating_duration_since(Instant::now()))
                 .unwrap_or(PollTimeout::MAX),
         };
-        let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLIN)];
+        let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, wait) {
             Ok(n) if n > 0 => return true,
             Ok(_) => return false,
@@ -194,12 +189,7 @@ impl Runtime {
                 })
                 .map(|name| (sdir.join(name), name.to_string()))
                 .collect();
-            let mut lower: Vec<String> = image
-                .layers
-                .iter()
-                .rev()
-                .map(|l| super::images::store::hex_of(l).to_string())
-                .collect();
+            let mut lower = image.lower();
             // Their mount points, so the container's root need not make them.
             let names: Vec<&str> = etc_files.iter().map(|(_, n)| n.as_str()).collect();
             match rootfs::mount_point_layer(&self.images.layers_dir(), &lower, &names) {
@@ -218,12 +208,7 @@ impl Runtime {
                 image_mounts.push(spec::ImageMount {
                     container_path: m.container_path.clone(),
                     image_id: img.id.clone(),
-                    lower: img
-                        .layers
-                        .iter()
-                        .rev()
-                        .map(|l| super::images::store::hex_of(l).to_string())
-                        .collect(),
+                    lower: img.lower(),
                 });
             }
             let spec = ContainerSpec {

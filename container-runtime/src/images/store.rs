@@ -45,6 +45,16 @@ impl ImageRecord {
         let hex = self.id.trim_start_matches("sha256:");
         &hex[..hex.len().min(12)]
     }
+
+    /// Its layers' directory names below the store's `layers/`, top-most
+    /// first: the order of an overlay's `lowerdir`.
+    pub fn lower(&self) -> Vec<String> {
+        self.layers
+            .iter()
+            .rev()
+            .map(|l| hex_of(l).to_string())
+            .collect()
+    }
 }
 
 /// The on-disk store.
