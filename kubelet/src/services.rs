@@ -41,8 +41,8 @@ impl ServiceView {
         let (tx, changes) = watch::channel(0u64);
         let tx = Arc::new(tx);
         let all = watcher::Config::default;
-        let services = reflect::<Service>(client.clone(), all(), "services", &tx);
-        let slices = reflect::<EndpointSlice>(client, all(), "endpointslices", &tx);
+        let (services, _) = reflect::<Service>(client.clone(), all(), "services", &tx);
+        let (slices, _) = reflect::<EndpointSlice>(client, all(), "endpointslices", &tx);
         // One task awaits the stores' readiness and tells every consumer:
         // kube-runtime's `Store::wait_until_ready` wakes only the last of
         // several tasks waiting on it at once.
@@ -98,13 +98,14 @@ where
 
 /// A store of every `K` the watch `cfg` selects, kept by a reflector on the
 /// tokio runtime that ticks `tx` after every change (the node-side views
-/// all start theirs this way).
+/// all start theirs this way), and the handle that stops it (for a view
+/// that needs the objects only for a while).
 pub(crate) fn reflect<K>(
     client: kube::Client,
     cfg: watcher::Config,
     what: &'static str,
     tx: &Arc<watch::Sender<u64>>,
-) -> Store<K>
+) -> (Store<K>, tokio::task::AbortHandle)
 where
     K: kube::Resource<DynamicType = ()>
         + Clone
@@ -116,6 +117,6 @@ where
 {
     let (store, writer) = reflector::store::<K>();
     let events = reflector::reflector(writer, watcher(Api::all(client), cfg).default_backoff());
-    tokio::spawn(feed(events, what, tx.clone()));
-    store
+    let task = tokio::spawn(feed(events, what, tx.clone()));
+    (store, task.abort_handle())
 }

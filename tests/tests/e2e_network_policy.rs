@@ -98,6 +98,19 @@ fn policy_chains(lab: &Lab, i: usize) -> Vec<String> {
         .collect()
 }
 
+/// How often node `i`'s kubelet said `what` in its log.
+fn kubelet_said(lab: &Lab, i: usize, what: &str) -> usize {
+    let log = lab.dir().join(format!("logs/kubelet-node-{i}.log"));
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches(what)
+        .count()
+}
+
+/// The kubelets' log lines when they start and stop watching every pod.
+const WATCHING: &str = "a policy exists; watching pods and namespaces";
+const UNWATCHED: &str = "no policy left; pods and namespaces no longer watched";
+
 #[test]
 fn policies_deny_allow_by_label_and_fence_egress_across_nodes() {
     // The nodes attach pods with the kubelet's built-in bridge (kubenet):
@@ -190,6 +203,16 @@ fn policies_deny_allow_by_label_and_fence_egress_across_nodes() {
     });
     assert!(flowing.is_some(), "no lines from the talker");
 
+    // Without a policy no kubelet watches the cluster's pods (nothing to
+    // isolate); with one, each does (peers may be on any node).
+    for i in 1..=2 {
+        assert_eq!(
+            kubelet_said(&lab, i, WATCHING),
+            0,
+            "node {i} watched pods without a policy"
+        );
+    }
+
     // Default deny: new connections fail on both nodes, for both clients.
     let applied = Instant::now();
     lab.apply(DENY_ALL_INGRESS);
@@ -199,6 +222,13 @@ fn policies_deny_allow_by_label_and_fence_egress_across_nodes() {
             .then(|| applied.elapsed())
     })
     .expect("default-deny did not stop new connections to the web pods");
+    for i in 1..=2 {
+        assert_eq!(
+            kubelet_said(&lab, i, WATCHING),
+            1,
+            "node {i} enforced a policy without watching pods"
+        );
+    }
     let before = lines.load(Ordering::SeqCst);
     std::thread::sleep(Duration::from_secs(3));
     let after = lines.load(Ordering::SeqCst);
@@ -279,6 +309,15 @@ spec:
             left.is_some(),
             "node {i} kept policy chains: {:?}",
             policy_chains(&lab, i)
+        );
+    }
+    for i in 1..=2 {
+        let unwatched = wait_until(Duration::from_secs(10), || {
+            (kubelet_said(&lab, i, UNWATCHED) == 1).then_some(())
+        });
+        assert!(
+            unwatched.is_some(),
+            "node {i} still watches every pod without a policy"
         );
     }
     eprintln!(

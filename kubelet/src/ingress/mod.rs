@@ -213,8 +213,8 @@ pub async fn run(client: kube::Client, view: Arc<ServiceView>, cfg: IngressConfi
     let (tx, mut changes) = watch::channel(0u64);
     let tx = Arc::new(tx);
     let all = watcher::Config::default;
-    let ingresses = reflect::<Ingress>(client.clone(), all(), "ingresses", &tx);
-    let classes = reflect::<IngressClass>(client.clone(), all(), "ingressclasses", &tx);
+    let (ingresses, _) = reflect::<Ingress>(client.clone(), all(), "ingresses", &tx);
+    let (classes, _) = reflect::<IngressClass>(client.clone(), all(), "ingressclasses", &tx);
     let shared = Arc::new(Shared::default());
     let tls = match forward::tls_config(shared.clone()) {
         Ok(tls) => Some(tls),

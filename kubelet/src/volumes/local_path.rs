@@ -215,10 +215,11 @@ impl Provisioner {
         let (tx, mut changes) = watch::channel(0u64);
         let tx = Arc::new(tx);
         let cfg = watcher::Config::default;
-        let claims =
+        let (claims, _) =
             reflect::<PersistentVolumeClaim>(client.clone(), cfg(), "persistentvolumeclaims", &tx);
-        let volumes = reflect::<PersistentVolume>(client.clone(), cfg(), "persistentvolumes", &tx);
-        let classes = reflect::<StorageClass>(client.clone(), cfg(), "storageclasses", &tx);
+        let (volumes, _) =
+            reflect::<PersistentVolume>(client.clone(), cfg(), "persistentvolumes", &tx);
+        let (classes, _) = reflect::<StorageClass>(client.clone(), cfg(), "storageclasses", &tx);
         let p = Provisioner {
             client,
             node,

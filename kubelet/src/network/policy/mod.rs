@@ -19,8 +19,11 @@
 //! DNS to kube-dns pods" rule has no pods to name here), and `hostNetwork`
 //! pods, which have no address of their own.
 //!
-//! The flow: [`PolicyView`] keeps reflectors of NetworkPolicies, Pods and
-//! Namespaces; on every change (debounced) the loop recomputes every pod's
+//! The flow: [`PolicyView`] keeps a reflector of NetworkPolicies and, while
+//! at least one exists, of Pods and Namespaces (a cluster without policies
+//! isolates no pod, and every kubelet decoding every pod event of the
+//! cluster for nothing was a tenth of its work while pods started by the
+//! dozen); on every change (debounced) the loop recomputes every pod's
 //! rules ([`rules`], pure and unit-tested); when they differ from what it
 //! wrote last, and every [`crate::proxy::RESYNC`], it writes our chains with
 //! one `iptables-restore --noflush`, deleting the chains of pods that are gone:
@@ -37,53 +40,104 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use tokio::sync::watch;
+use tokio::task::AbortHandle;
 
 use crate::proxy::{blocking, Iptables, Result, SystemIptables, DEBOUNCE, RESYNC, RETRY};
 use crate::services::reflect;
 use rules::Firewall;
 
-/// NetworkPolicies, pods and namespaces of the cluster as last seen.
+/// NetworkPolicies of the cluster as last seen, and the pods and
+/// namespaces they may select while there are any.
 pub struct PolicyView {
     /// Every NetworkPolicy.
     pub policies: Store<NetworkPolicy>,
-    /// Every pod (peers may be anywhere in the cluster).
-    pub pods: Store<Pod>,
-    /// Every namespace (for `namespaceSelector`).
-    pub namespaces: Store<Namespace>,
+    /// Every pod and namespace, watched only while a policy exists.
+    peers: Option<Peers>,
+    client: kube::Client,
+    tx: Arc<watch::Sender<u64>>,
     changes: watch::Receiver<u64>,
 }
 
+/// The watches of every pod (peers may be anywhere in the cluster) and
+/// every namespace (for `namespaceSelector`); dropping them stops both.
+struct Peers {
+    pods: Store<Pod>,
+    namespaces: Store<Namespace>,
+    tasks: [AbortHandle; 2],
+}
+
+impl Drop for Peers {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
 impl PolicyView {
-    /// Starts the three reflectors on the tokio runtime.
+    /// Starts the policies' reflector on the tokio runtime.
     pub fn start(client: kube::Client) -> PolicyView {
         let (tx, changes) = watch::channel(0u64);
         let tx = Arc::new(tx);
-        let all = watcher::Config::default;
-        let policies = reflect(client.clone(), all(), "networkpolicies", &tx);
-        let pods = reflect(client.clone(), all(), "pods", &tx);
-        let namespaces = reflect(client, all(), "namespaces", &tx);
+        let (policies, _) = reflect(
+            client.clone(),
+            watcher::Config::default(),
+            "networkpolicies",
+            &tx,
+        );
         PolicyView {
             policies,
-            pods,
-            namespaces,
+            peers: None,
+            client,
+            tx,
             changes,
         }
     }
 
-    /// Waits until the three first lists are in; `false` if a watch ended
-    /// before (rules from half a list would cut allowed traffic).
+    /// Waits until the policies are listed; `false` if the watch ended
+    /// before.
     pub async fn ready(&self) -> bool {
         self.policies.wait_until_ready().await.is_ok()
-            && self.pods.wait_until_ready().await.is_ok()
-            && self.namespaces.wait_until_ready().await.is_ok()
     }
 
-    /// The firewalls of `node`'s pods as the stores say now.
+    /// Watches pods and namespaces exactly while a policy exists; `false`
+    /// if their watches ended before their first lists (rules from half a
+    /// list would cut allowed traffic).
+    pub async fn follow_peers(&mut self) -> bool {
+        let wanted = !self.policies.state().is_empty();
+        if wanted && self.peers.is_none() {
+            tracing::info!("network policy: a policy exists; watching pods and namespaces");
+            let all = watcher::Config::default;
+            let (pods, p) = reflect(self.client.clone(), all(), "pods", &self.tx);
+            let (namespaces, n) = reflect(self.client.clone(), all(), "namespaces", &self.tx);
+            let peers = Peers {
+                pods,
+                namespaces,
+                tasks: [p, n],
+            };
+            if peers.pods.wait_until_ready().await.is_err()
+                || peers.namespaces.wait_until_ready().await.is_err()
+            {
+                return false;
+            }
+            self.peers = Some(peers);
+        } else if !wanted && self.peers.is_some() {
+            tracing::info!("network policy: no policy left; pods and namespaces no longer watched");
+            self.peers = None;
+        }
+        true
+    }
+
+    /// The firewalls of `node`'s pods as the stores say now (none without
+    /// a policy: no pod is isolated).
     pub fn firewalls(&self, node: &str) -> Vec<Firewall> {
+        let Some(peers) = &self.peers else {
+            return Vec::new();
+        };
         let (policies, pods, namespaces) = (
             self.policies.state(),
-            self.pods.state(),
-            self.namespaces.state(),
+            peers.pods.state(),
+            peers.namespaces.state(),
         );
         let policies: Vec<&NetworkPolicy> = policies.iter().map(Arc::as_ref).collect();
         let pods: Vec<&Pod> = pods.iter().map(Arc::as_ref).collect();
@@ -112,13 +166,13 @@ pub async fn run(client: kube::Client, node: String, allow_root_netns: bool) {
         tracing::warn!(error = %e, "network policies not enforced on this node");
         return;
     }
-    let view = PolicyView::start(client);
+    let mut view = PolicyView::start(client);
     let mut changes = view.changes.clone();
     if !view.ready().await {
-        tracing::warn!("network policy: the watches ended before their first list");
+        tracing::warn!("network policy: the watch ended before its first list");
         return;
     }
-    tracing::info!("network policy: policies, pods and namespaces listed; syncing iptables");
+    tracing::info!("network policy: policies listed; syncing iptables");
     let mut last: Option<Vec<Firewall>> = None;
     // A watch change that leaves every firewall as it was (a pod of another
     // node, a status update, a label no policy selects) writes nothing:
@@ -127,6 +181,12 @@ pub async fn run(client: kube::Client, node: String, allow_root_netns: bool) {
     // rules someone else removed.
     let mut resync_due = true;
     loop {
+        if !view.follow_peers().await {
+            tracing::warn!(
+                "network policy: the pod or namespace watch ended before its first list"
+            );
+            return;
+        }
         let fws = view.firewalls(&node);
         let changed = last.as_ref() != Some(&fws);
         let mut wait = RESYNC;
