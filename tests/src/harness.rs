@@ -641,7 +641,14 @@ impl Http {
         let mut body = resp.into_body();
         tokio::spawn(async move {
             let mut buf: Vec<u8> = Vec::new();
-            while let Some(Ok(frame)) = body.frame().await {
+            loop {
+                // A dropped Watch closes its stream at once, as a client
+                // that goes away does.
+                let frame = tokio::select! {
+                    f = body.frame() => f,
+                    _ = tx.closed() => return,
+                };
+                let Some(Ok(frame)) = frame else { return };
                 if let Ok(data) = frame.into_data() {
                     buf.extend_from_slice(&data);
                     while let Some(pos) = buf.iter().position(|b| *b == b'\n') {

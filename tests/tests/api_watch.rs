@@ -300,3 +300,36 @@ async fn a_bookmark_never_overtakes_events_queued_for_a_slow_watcher() {
         &overtaken[..overtaken.len().min(5)]
     );
 }
+
+/// The apiserver's count of open watches of `resource`.
+async fn open_watches(http: &Http, resource: &str) -> Option<u64> {
+    let (_, text) = http.get_text("/metrics").await.ok()?;
+    let line = format!("apiserver_registered_watchers{{resource=\"{resource}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(line.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn a_watch_ends_when_its_client_goes_away_even_without_events() {
+    let (_etcd, _api, http) = cluster().await;
+    let base = "/api/v1/namespaces/default/configmaps";
+    let w = http
+        .watch(&format!("{base}?watch=true"))
+        .await
+        .expect("watch");
+    assert_eq!(w.status, 200);
+    assert_eq!(open_watches(&http, "configmaps").await, Some(1));
+    // No event and no bookmark will come: only the closed connection
+    // tells the server (else the watch would live to its timeout).
+    drop(w);
+    let closed = tests::harness::eventually(Duration::from_secs(3), || async {
+        (open_watches(&http, "configmaps").await == Some(0)).then_some(())
+    })
+    .await;
+    assert!(
+        closed.is_some(),
+        "the watch of a client that went away is still open: {:?}",
+        open_watches(&http, "configmaps").await
+    );
+}

@@ -346,6 +346,10 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
                     tokio::select! {
                         _ = &mut deadline => return,
                         _ = stopping.changed() => return,
+                        // The client went away: end now, not at the next
+                        // event or bookmark, which for a quiet resource
+                        // may be the timeout half an hour later.
+                        _ = watcher.tx.closed() => return,
                         _ = sub.reset.changed() => {
                             // The cache lost etcd's history (compacted while
                             // etcd was away), and with it this watcher's place:
@@ -381,6 +385,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
                 Source::History(history) => tokio::select! {
                     _ = &mut deadline => return,
                     _ = stopping.changed() => return,
+                    _ = watcher.tx.closed() => return,
                     _ = ticker.tick(), if bookmarks => watcher.bookmark(watcher.last_rev, false).await,
                     item = history.recv() => match item {
                         Some(Ok(HistoryItem::Event(ev))) => watcher.deliver(&ev).await,
