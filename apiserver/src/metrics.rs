@@ -51,6 +51,13 @@ struct ResourceLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    group: String,
+    version: String,
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabel {
     operation: String,
 }
@@ -133,6 +140,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<VerbLabel, Histogram, Latency>,
     watches: Family<ResourceLabel, Gauge>,
+    watch_events: Family<KindLabels, Counter>,
     etcd_latency: Family<OperationLabel, Histogram, Latency>,
     etcd_errors: Family<OperationLabel, Counter>,
     resident_memory: Gauge,
@@ -145,6 +153,7 @@ impl Default for Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::new_with_constructor(Latency);
         let watches = Family::<ResourceLabel, Gauge>::default();
+        let watch_events = Family::<KindLabels, Counter>::default();
         let etcd_latency = Family::new_with_constructor(Latency);
         let etcd_errors = Family::<OperationLabel, Counter>::default();
         let resident_memory = Gauge::default();
@@ -162,6 +171,11 @@ impl Default for Metrics {
             "apiserver_registered_watchers",
             "Open watches, by resource.",
             watches.clone(),
+        );
+        registry.register(
+            "apiserver_watch_events",
+            "Events sent to watchers, by group, version and kind (each watcher counts).",
+            watch_events.clone(),
         );
         registry.register(
             "etcd_request_duration_seconds",
@@ -184,6 +198,7 @@ impl Default for Metrics {
             requests,
             latency,
             watches,
+            watch_events,
             etcd_latency,
             etcd_errors,
             resident_memory,
@@ -240,6 +255,18 @@ impl Metrics {
     /// A watch was opened.
     pub fn watch_opened(&self, resource: &str) {
         self.watches_of(resource).inc();
+    }
+
+    /// An event (not a bookmark) went to a watcher of `api_version`/`kind`.
+    pub fn watch_event_sent(&self, api_version: &str, kind: &str) {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        self.watch_events
+            .get_or_create(&KindLabels {
+                group: group.to_string(),
+                version: version.to_string(),
+                kind: kind.to_string(),
+            })
+            .inc();
     }
 
     fn watch_closed(&self, resource: &str) {
@@ -346,7 +373,16 @@ mod tests {
         m.observe_request("get", "pods", 200, Duration::from_millis(3));
         m.observe_etcd("get", Duration::from_millis(1), false);
         m.watch_opened("pods");
+        m.watch_event_sent("v1", "Pod");
+        m.watch_event_sent("apps/v1", "Deployment");
+        m.watch_event_sent("apps/v1", "Deployment");
         let text = m.render();
+        assert!(
+            text.contains("apiserver_watch_events_total{group=\"\",version=\"v1\",kind=\"Pod\"} 1")
+        );
+        assert!(text.contains(
+            "apiserver_watch_events_total{group=\"apps\",version=\"v1\",kind=\"Deployment\"} 2"
+        ));
         assert!(
             text.contains("apiserver_request_total{verb=\"get\",resource=\"pods\",code=\"200\"} 1")
         );

@@ -170,7 +170,7 @@ impl Watcher {
             }
             None => (object, object_json),
         };
-        match self.table {
+        let sent = match self.table {
             Some((resource, include)) => {
                 let table =
                     crate::tables::table_for_object(resource, object, include, !self.columns_sent);
@@ -179,7 +179,11 @@ impl Watcher {
                 self.tx.send(line(kind, &bytes)).await.is_ok()
             }
             None => self.tx.send(line(kind, object_json)).await.is_ok(),
+        };
+        if sent {
+            crate::metrics::global().watch_event_sent(&self.api_version, self.kind);
         }
+        sent
     }
 
     async fn bookmark(&mut self, rev: i64, initial_events_end: bool) -> bool {

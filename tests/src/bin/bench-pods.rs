@@ -249,7 +249,7 @@ async fn main() -> anyhow::Result<()> {
             ms / args.replicas.max(1) as f64
         );
     }
-    println!("\napiserver and etcd requests per pod, apply -> all Ready (at least 0.1)");
+    println!("\napiserver and etcd requests and watch events sent per pod, apply -> all Ready (at least 0.1)");
     for (key, n) in &requests {
         let per_pod = *n / args.replicas.max(1) as f64;
         if per_pod >= 0.1 {
@@ -287,6 +287,19 @@ fn request_totals(lab: &Lab) -> BTreeMap<String, f64> {
         .map(|(op, n)| (format!("etcd {op}"), n))
         .collect();
     for line in text.lines() {
+        // Watch events sent, by kind: the fan-out every pod change costs.
+        if let Some(rest) = line.strip_prefix("apiserver_watch_events_total{") {
+            if let Some((labels, value)) = rest.split_once("} ") {
+                let kind = labels
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix("kind=\""))
+                    .map(|v| v.trim_end_matches('"'))
+                    .unwrap_or_default();
+                *totals.entry(format!("watch events {kind}")).or_default() +=
+                    value.trim().parse::<f64>().unwrap_or(0.0);
+            }
+            continue;
+        }
         let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
             continue;
         };
