@@ -464,11 +464,11 @@ async fn current_uid(
 }
 
 /// The core/v1 object `resource` `ns/name` a token names or is asked for
-/// (`None`: it does not exist). The apiserver's informer answers when it
-/// holds the object (with the uid `expected`, when one is given): stale by
-/// the watch's delay at most, as upstream's listers are, and a token naming
-/// an object that is gone by then is refused when it is used. Anything else
-/// (not there yet, another uid) is read from etcd.
+/// (`None`: it does not exist). The apiserver's informer answers once it has
+/// applied this apiserver's own writes to the resource (so a pod or account
+/// deleted through this apiserver refuses its tokens at once, not a watch
+/// delay later) when it holds the object with the uid `expected` (when one
+/// is given). Anything else (not there yet, another uid) is read from etcd.
 pub(super) async fn lookup(
     server: &ApiServer,
     resource: &str,
@@ -477,10 +477,15 @@ pub(super) async fn lookup(
     expected: Option<&str>,
 ) -> crate::storage::Result<Option<std::sync::Arc<Value>>> {
     if let Some(info) = apimachinery::resources::find("", "v1", resource) {
-        if let Some(hit) = server.informer(info).peek(ns, name) {
-            let uid = hit.object.pointer("/metadata/uid").and_then(Value::as_str);
-            if expected.is_none_or(|want| uid == Some(want)) {
-                return Ok(Some(hit.object));
+        // `get` waits for the informer to catch up with our writes and
+        // reads etcd itself when the object is not there.
+        match server.informer(info).get(ns, name).await? {
+            None => return Ok(None),
+            Some(hit) => {
+                let uid = hit.object.pointer("/metadata/uid").and_then(Value::as_str);
+                if expected.is_none_or(|want| uid == Some(want)) {
+                    return Ok(Some(hit.object));
+                }
             }
         }
     }
