@@ -257,8 +257,10 @@ impl Metrics {
         self.watches_of(resource).inc();
     }
 
-    /// An event (not a bookmark) went to a watcher of `api_version`/`kind`.
-    pub fn watch_event_sent(&self, api_version: &str, kind: &str) {
+    /// The counter of events (not bookmarks) sent to watchers of
+    /// `api_version`/`kind`: a watcher looks it up once and counts each
+    /// event with an atomic add.
+    pub fn watch_events(&self, api_version: &str, kind: &str) -> Counter {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
         self.watch_events
             .get_or_create(&KindLabels {
@@ -266,7 +268,7 @@ impl Metrics {
                 version: version.to_string(),
                 kind: kind.to_string(),
             })
-            .inc();
+            .clone()
     }
 
     fn watch_closed(&self, resource: &str) {
@@ -373,9 +375,9 @@ mod tests {
         m.observe_request("get", "pods", 200, Duration::from_millis(3));
         m.observe_etcd("get", Duration::from_millis(1), false);
         m.watch_opened("pods");
-        m.watch_event_sent("v1", "Pod");
-        m.watch_event_sent("apps/v1", "Deployment");
-        m.watch_event_sent("apps/v1", "Deployment");
+        m.watch_events("v1", "Pod").inc();
+        m.watch_events("apps/v1", "Deployment").inc();
+        m.watch_events("apps/v1", "Deployment").inc();
         let text = m.render();
         assert!(
             text.contains("apiserver_watch_events_total{group=\"\",version=\"v1\",kind=\"Pod\"} 1")

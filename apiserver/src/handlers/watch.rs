@@ -71,6 +71,8 @@ struct Watcher {
     last_rev: i64,
     kind: &'static str,
     api_version: String,
+    /// `apiserver_watch_events_total` of this kind.
+    events_sent: prometheus_client::metrics::counter::Counter,
     /// A custom resource's row: its objects are converted to the version
     /// watched and defaulted as they leave.
     custom: Option<&'static apimachinery::resources::ResourceInfo>,
@@ -181,7 +183,7 @@ impl Watcher {
             None => self.tx.send(line(kind, object_json)).await.is_ok(),
         };
         if sent {
-            crate::metrics::global().watch_event_sent(&self.api_version, self.kind);
+            self.events_sent.inc();
         }
         sent
     }
@@ -293,6 +295,7 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
         .map(Duration::from_secs)
         .unwrap_or(DEFAULT_TIMEOUT);
     let (tx, rx) = mpsc::channel::<Bytes>(128);
+    let api_version = resource.api_version();
     let mut watcher = Watcher {
         filter,
         table: ctx.table().map(|include| (resource, include)),
@@ -303,7 +306,8 @@ pub(super) async fn watch(ctx: Ctx) -> Result<Response> {
         custom: crate::conversion::needed(resource).then_some(resource),
         server: Arc::clone(&ctx.server),
         kind: resource.kind,
-        api_version: resource.api_version(),
+        events_sent: crate::metrics::global().watch_events(&api_version, resource.kind),
+        api_version,
     };
     let bookmarks = ctx.query.allow_watch_bookmarks;
     let initial_end_bookmark = ctx.query.send_initial_events == Some(true) && bookmarks;

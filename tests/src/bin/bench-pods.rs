@@ -286,34 +286,31 @@ fn request_totals(lab: &Lab) -> BTreeMap<String, f64> {
         .into_iter()
         .map(|(op, n)| (format!("etcd {op}"), n))
         .collect();
+    // `name{labels} value` lines: the value of one label, and the value.
+    let label = |labels: &str, name: &str| {
+        labels
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix("=\""))
+            .map(|v| v.trim_end_matches('"').to_string())
+            .unwrap_or_default()
+    };
     for line in text.lines() {
-        // Watch events sent, by kind: the fan-out every pod change costs.
-        if let Some(rest) = line.strip_prefix("apiserver_watch_events_total{") {
-            if let Some((labels, value)) = rest.split_once("} ") {
-                let kind = labels
-                    .split(',')
-                    .find_map(|kv| kv.strip_prefix("kind=\""))
-                    .map(|v| v.trim_end_matches('"'))
-                    .unwrap_or_default();
-                *totals.entry(format!("watch events {kind}")).or_default() +=
-                    value.trim().parse::<f64>().unwrap_or(0.0);
-            }
-            continue;
-        }
-        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+        let Some((name, rest)) = line.split_once('{') else {
             continue;
         };
         let Some((labels, value)) = rest.split_once("} ") else {
             continue;
         };
-        let label = |name: &str| {
-            labels
-                .split(',')
-                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix("=\""))
-                .map(|v| v.trim_end_matches('"').to_string())
-                .unwrap_or_default()
+        let key = match name {
+            // Watch events sent, by kind: the fan-out every pod change costs.
+            "apiserver_watch_events_total" => format!("watch events {}", label(labels, "kind")),
+            "apiserver_request_total" => format!(
+                "{} {}",
+                label(labels, "verb").to_uppercase(),
+                label(labels, "resource")
+            ),
+            _ => continue,
         };
-        let key = format!("{} {}", label("verb").to_uppercase(), label("resource"));
         *totals.entry(key).or_default() += value.trim().parse::<f64>().unwrap_or(0.0);
     }
     totals
