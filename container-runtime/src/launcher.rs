@@ -17,7 +17,11 @@
 //! The launcher has one thread, so it may fork ([`single_threaded_fork`]);
 //! the child puts the report pipe on its stdout and the log on its stderr and
 //! becomes the container's monitor at once, which reports `ok <pid>` (or
-//! `error: ...`) on that pipe as it always did.
+//! `error: ...`) on that pipe as it always did. The launcher answers every
+//! request on the socket once it has forked (the monitor's pid, 0 when the
+//! fork failed and the error is on the report pipe), so the runtime can tell
+//! a launcher that died before forking (no answer, nothing reported: ask a new
+//! launcher) from a monitor that died (answered, nothing reported: an error).
 //!
 //! ```text
 //! kubelet ══socket══> container-runtime __launcher      one per runtime
@@ -102,6 +106,22 @@ impl Launcher {
         )?;
         Ok(())
     }
+
+    /// Waits for the launcher's answer to the request just sent: whether it
+    /// forked (the monitor's pid, or 0 if the fork failed). `None` when the
+    /// launcher went away before answering.
+    fn answer(&self) -> Option<i32> {
+        let mut pid = [0u8; 4];
+        loop {
+            match rustix::net::recv(&self.sock, &mut pid, RecvFlags::empty()) {
+                Ok((4, 4)) => return Some(i32::from_le_bytes(pid)),
+                Err(rustix::io::Errno::INTR) => continue,
+                // 0 bytes: the launcher's end closed; anything else is not
+                // our launcher speaking.
+                _ => return None,
+            }
+        }
+    }
 }
 
 impl Drop for Launcher {
@@ -127,52 +147,68 @@ impl Runtime {
             what: format!("monitor launcher {}", self.cfg.binary.display()),
             reason,
         };
-        let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-            .map_err(|e| spawn_err(format!("pipe: {e}")))?;
-        {
-            let mut launcher = self
-                .launcher
-                .lock()
-                .map_err(|_| spawn_err("a thread panicked while starting a monitor".into()))?;
-            let mut retried = false;
-            loop {
+        let mut retried = false;
+        loop {
+            let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| spawn_err(format!("pipe: {e}")))?;
+            let forked = {
+                let mut launcher = self
+                    .launcher
+                    .lock()
+                    .map_err(|_| spawn_err("a thread panicked while starting a monitor".into()))?;
                 let current = match launcher.take() {
                     Some(l) => l,
                     None => Launcher::spawn(&self.cfg.binary, &self.cfg.root_dir)
                         .map_err(|e| spawn_err(e.to_string()))?,
                 };
-                match current.request(dir, report_w.as_fd(), log.as_fd()) {
-                    Ok(()) => {
-                        *launcher = Some(current);
-                        break;
-                    }
-                    // Dropping `current` reaps the dead one.
-                    Err(e) if !retried => {
-                        tracing::warn!(error = %e, "monitor launcher gone, starting another");
-                        retried = true;
-                    }
-                    Err(e) => return Err(spawn_err(e.to_string())),
+                // Sending fails on a launcher that is gone; a launcher killed
+                // but not yet gone takes the request and never answers.
+                let answer = current
+                    .request(dir, report_w.as_fd(), log.as_fd())
+                    .ok()
+                    .and_then(|()| current.answer());
+                if answer.is_some() {
+                    *launcher = Some(current);
                 }
+                // Otherwise dropping `current` reaps the dead one.
+                answer.is_some()
+            };
+            // Only the monitor holds the write end now: EOF once it has
+            // recorded the container's exit, or died.
+            drop(report_w);
+            let (line, report) = read_report(report_r);
+            if !forked && line.is_empty() {
+                // The launcher died before it forked (a monitor that got as far
+                // as reporting is the answer even from a dying launcher).
+                if retried {
+                    return Err(spawn_err("the monitor launcher died twice".into()));
+                }
+                tracing::warn!("monitor launcher gone, starting another");
+                retried = true;
+                continue;
             }
+            return Ok((line, report));
         }
-        // Only the monitor holds the write end now: EOF once it has
-        // recorded the container's exit, or died.
-        drop((report_w, log));
-        // Byte by byte up to the newline: nothing after it may be buffered
-        // away, the rest of the pipe is its EOF.
-        let mut report = std::fs::File::from(report_r);
-        let mut line = Vec::new();
-        let mut byte = [0u8; 1];
-        loop {
-            match report.read(&mut byte) {
-                Ok(1) if byte[0] == b'\n' => break,
-                Ok(1) => line.push(byte[0]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                _ => break,
-            }
-        }
-        Ok((String::from_utf8_lossy(&line).trim().to_string(), report))
     }
+}
+
+/// Reads the monitor's one-line report from the pipe's read end; the pipe is
+/// returned to wait on for its EOF.
+fn read_report(report_r: OwnedFd) -> (String, std::fs::File) {
+    // Byte by byte up to the newline: nothing after it may be buffered
+    // away, the rest of the pipe is its EOF.
+    let mut report = std::fs::File::from(report_r);
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match report.read(&mut byte) {
+            Ok(1) if byte[0] == b'\n' => break,
+            Ok(1) => line.push(byte[0]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            _ => break,
+        }
+    }
+    (String::from_utf8_lossy(&line).trim().to_string(), report)
 }
 
 /// Entry point of `container-runtime __launcher <root-dir>` (its stdin is
@@ -246,7 +282,10 @@ fn serve(sock: BorrowedFd) -> std::result::Result<(), String> {
             Ok(fds) => fds,
             // Not a request of ours: dropping what came closes it, and a
             // report pipe among it reads as "exited without reporting".
-            Err(_) => continue,
+            Err(_) => {
+                answer(sock, 0);
+                continue;
+            }
         };
         crate::timing("launcher request");
         match single_threaded_fork::fork() {
@@ -254,10 +293,14 @@ fn serve(sock: BorrowedFd) -> std::result::Result<(), String> {
                 crate::timing("launcher forked");
                 std::process::exit(become_monitor(&dir, report, log, sigfd, old_mask))
             }
-            Ok(Forked::Parent(_)) => {}
+            Ok(Forked::Parent(pid)) => {
+                drop((report, log));
+                answer(sock, pid.as_raw());
+            }
             Err(e) => {
                 let msg = format!("error: forking the monitor: {e}\n");
                 let _ = std::fs::File::from(report).write_all(msg.as_bytes());
+                answer(sock, 0);
             }
         }
     }
@@ -288,6 +331,12 @@ fn become_monitor(dir: &Path, report: OwnedFd, log: OwnedFd, sigfd: SignalFd, ma
     // `ps -o comm` tells the monitors from the launcher they are copies of.
     let _ = nix::sys::prctl::set_name(c"monitor");
     crate::monitor::main(dir)
+}
+
+/// Tells the runtime that its request was handled (see [`Launcher::answer`]).
+fn answer(sock: BorrowedFd, pid: i32) {
+    // A runtime that is gone finds out by itself; the next recv sees the end.
+    let _ = rustix::net::send(sock, &pid.to_le_bytes(), SendFlags::NOSIGNAL);
 }
 
 /// Collects every monitor that has exited.

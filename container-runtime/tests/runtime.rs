@@ -592,6 +592,23 @@ fn monitors_are_forked_by_a_launcher_the_runtime_replaces_when_it_dies() {
         "the container of the dead launcher's monitor runs on"
     );
 
+    // A launcher killed while a request waits in its socket (sending to it
+    // succeeded) never forks: the runtime sees no answer and asks a new one.
+    // Stopping it first makes the request wait there for certain.
+    let stopped = now[0];
+    let stopped_pid = nix::unistd::Pid::from_raw(stopped);
+    nix::sys::signal::kill(stopped_pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP");
+    let (st6, out) = std::thread::scope(|s| {
+        let start = s.spawn(|| env.run(&sb, "queued", &["echo", "queued"], |_| {}));
+        std::thread::sleep(Duration::from_millis(300));
+        nix::sys::signal::kill(stopped_pid, nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+        start.join().expect("the start thread")
+    });
+    assert_eq!((st6.exit_code, out.as_str()), (0, "queued\n"));
+    let after = launchers();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after[0], stopped, "a new launcher");
+
     // A runtime that goes (a kubelet that exits) takes its launcher along,
     // not the containers: the monitor keeps recording.
     let rt2 = env.reopen();
