@@ -25,6 +25,11 @@
 #   BENCH_TMPDIR=/tmp                     where the roots of both go
 #   BENCH_OCI_RUNTIME=crun                 compare against crun (any runtime
 #                                          with runc's command line) instead
+#   BENCH_BIN_DIR=dir                     no cargo: the release kubelet,
+#                                          container-runtime and the `start`
+#                                          bench binary (named start) from
+#                                          there, for a machine without a Rust
+#                                          toolchain (hack/bench-runtime-uml.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source hack/lib/deps.sh
@@ -40,19 +45,26 @@ oci="${BENCH_OCI_RUNTIME:-runc}"
 RSS_N="${BENCH_RSS_N:-10}"
 WARMUP=5
 
-if [ -n "${KUBELET_BIN:-}" ]; then
-    kubelet="$(realpath "$KUBELET_BIN")"
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+    bin_dir="$(realpath "$BENCH_BIN_DIR")"
+    kubelet="${KUBELET_BIN:-$bin_dir/kubelet}"
+    start_helper="$bin_dir/container-runtime"
+    start_bench=("$bin_dir/start")
 else
-    # With the small container-runtime binary beside it, the kubelet execs
-    # its helpers from that (when it is the same build), else from itself.
-    cargo build --release --quiet -p kubelet -p container-runtime
-    kubelet="$PWD/target/release/kubelet"
+    if [ -n "${KUBELET_BIN:-}" ]; then
+        kubelet="$(realpath "$KUBELET_BIN")"
+    else
+        # With the small container-runtime binary beside it, the kubelet execs
+        # its helpers from that (when it is the same build), else from itself.
+        cargo build --release --quiet -p kubelet -p container-runtime
+        kubelet="$PWD/target/release/kubelet"
+    fi
+    # The in-process driver and its helper binary, always of this tree.
+    cargo build --release --quiet -p container-runtime
+    cargo bench --quiet -p container-runtime --bench start --no-run
+    start_helper="$PWD/target/release/container-runtime"
+    start_bench=(cargo bench --quiet -p container-runtime --bench start --)
 fi
-# The in-process driver and its helper binary, always of this tree.
-cargo build --release --quiet -p container-runtime
-cargo bench --quiet -p container-runtime --bench start --no-run
-start_helper="$PWD/target/release/container-runtime"
-start_bench=(cargo bench --quiet -p container-runtime --bench start --)
 
 images="$PWD/target/test-images"
 bash hack/lib/test-images.sh build "$images" >/dev/null
