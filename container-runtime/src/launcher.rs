@@ -22,6 +22,8 @@
 //! fork failed and the error is on the report pipe), so the runtime can tell
 //! a launcher that died before forking (no answer, nothing reported: ask a new
 //! launcher) from a monitor that died (answered, nothing reported: an error).
+//! A launcher that does not answer within seconds (stopped, hung) is killed
+//! and replaced the same way.
 //!
 //! ```text
 //! kubelet ══socket══> container-runtime __launcher      one per runtime
@@ -60,6 +62,13 @@ use crate::{Error, Result, Runtime};
 /// The longest directory a request may name (Linux's `PATH_MAX`).
 const MAX_REQUEST: usize = 4096;
 
+/// How long the runtime waits for the launcher to fork one monitor (about
+/// a quarter of a millisecond) before it takes the launcher for stuck
+/// (stopped, or hung in the kernel), kills it and asks a new one: every
+/// start waits on the launcher in turn, so one stuck launcher would stop
+/// every container start of the node.
+const ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The runtime's side: the launcher process and our end of its socket.
 pub(crate) struct Launcher {
     sock: OwnedFd,
@@ -77,6 +86,11 @@ impl Launcher {
             SocketType::SEQPACKET,
             SocketFlags::CLOEXEC,
             None,
+        )?;
+        rustix::net::sockopt::set_socket_timeout(
+            &ours,
+            rustix::net::sockopt::Timeout::Recv,
+            Some(ANSWER_TIMEOUT),
         )?;
         let process = Command::new(binary)
             .arg("__launcher")
@@ -109,13 +123,23 @@ impl Launcher {
 
     /// Waits for the launcher's answer to the request just sent: whether it
     /// forked (the monitor's pid, or 0 if the fork failed). `None` when the
-    /// launcher went away before answering.
-    fn answer(&self) -> Option<i32> {
+    /// launcher went away before answering, or did not answer in
+    /// [`ANSWER_TIMEOUT`] (it is killed then: it must not fork later a
+    /// monitor nobody waits for).
+    fn answer(&mut self) -> Option<i32> {
         let mut pid = [0u8; 4];
         loop {
             match rustix::net::recv(&self.sock, &mut pid, RecvFlags::empty()) {
                 Ok((4, 4)) => return Some(i32::from_le_bytes(pid)),
                 Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::AGAIN) => {
+                    tracing::warn!(
+                        pid = self.process.id(),
+                        "monitor launcher did not answer in {ANSWER_TIMEOUT:?}; killing it"
+                    );
+                    let _ = self.process.kill();
+                    return None;
+                }
                 // 0 bytes: the launcher's end closed; anything else is not
                 // our launcher speaking.
                 _ => return None,
@@ -156,17 +180,17 @@ impl Runtime {
                     .launcher
                     .lock()
                     .map_err(|_| spawn_err("a thread panicked while starting a monitor".into()))?;
-                let current = match launcher.take() {
+                let mut current = match launcher.take() {
                     Some(l) => l,
                     None => Launcher::spawn(&self.cfg.binary, &self.cfg.root_dir)
                         .map_err(|e| spawn_err(e.to_string()))?,
                 };
                 // Sending fails on a launcher that is gone; a launcher killed
                 // but not yet gone takes the request and never answers.
-                let answer = current
-                    .request(dir, report_w.as_fd(), log.as_fd())
-                    .ok()
-                    .and_then(|()| current.answer());
+                let answer = match current.request(dir, report_w.as_fd(), log.as_fd()) {
+                    Ok(()) => current.answer(),
+                    Err(_) => None,
+                };
                 if answer.is_some() {
                     *launcher = Some(current);
                 }

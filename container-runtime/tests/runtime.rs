@@ -609,6 +609,30 @@ fn monitors_are_forked_by_a_launcher_the_runtime_replaces_when_it_dies() {
     assert_eq!(after.len(), 1, "{after:?}");
     assert_ne!(after[0], stopped, "a new launcher");
 
+    // A launcher that is stuck (here: stopped, and left so) is killed after
+    // the answer's timeout and replaced; the start goes through.
+    let stuck = after[0];
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(stuck),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .expect("SIGSTOP");
+    let waited = std::time::Instant::now();
+    let (st7, out) = env.run(&sb, "unstuck", &["echo", "unstuck"], |_| {});
+    assert_eq!((st7.exit_code, out.as_str()), (0, "unstuck\n"));
+    assert!(
+        waited.elapsed() >= Duration::from_secs(4),
+        "the stopped launcher was waited for: {:?}",
+        waited.elapsed()
+    );
+    let replaced = launchers();
+    assert_eq!(
+        replaced.len(),
+        1,
+        "the stuck launcher is gone: {replaced:?}"
+    );
+    assert_ne!(replaced[0], stuck, "a new launcher");
+
     // A runtime that goes (a kubelet that exits) takes its launcher along,
     // not the containers: the monitor keeps recording.
     let rt2 = env.reopen();
