@@ -121,16 +121,16 @@ impl Launcher {
         Ok(())
     }
 
-    /// Waits for the launcher's answer to the request just sent: whether it
-    /// forked (the monitor's pid, or 0 if the fork failed). `None` when the
-    /// launcher went away before answering, or did not answer in
-    /// [`ANSWER_TIMEOUT`] (it is killed then: it must not fork later a
-    /// monitor nobody waits for).
-    fn answer(&mut self) -> Option<i32> {
+    /// Waits for the launcher's answer to the request just sent (it sends
+    /// one once it has forked: the monitor's pid, or 0 if the fork failed;
+    /// only its arrival matters here). False when the launcher went away
+    /// before answering, or did not answer in [`ANSWER_TIMEOUT`] (it is
+    /// killed then: it must not fork later a monitor nobody waits for).
+    fn answered(&mut self) -> bool {
         let mut pid = [0u8; 4];
         loop {
             match rustix::net::recv(&self.sock, &mut pid, RecvFlags::empty()) {
-                Ok((4, 4)) => return Some(i32::from_le_bytes(pid)),
+                Ok((4, 4)) => return true,
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(rustix::io::Errno::AGAIN) => {
                     tracing::warn!(
@@ -138,11 +138,11 @@ impl Launcher {
                         "monitor launcher did not answer in {ANSWER_TIMEOUT:?}; killing it"
                     );
                     let _ = self.process.kill();
-                    return None;
+                    return false;
                 }
                 // 0 bytes: the launcher's end closed; anything else is not
                 // our launcher speaking.
-                _ => return None,
+                _ => return false,
             }
         }
     }
@@ -187,15 +187,13 @@ impl Runtime {
                 };
                 // Sending fails on a launcher that is gone; a launcher killed
                 // but not yet gone takes the request and never answers.
-                let answer = match current.request(dir, report_w.as_fd(), log.as_fd()) {
-                    Ok(()) => current.answer(),
-                    Err(_) => None,
-                };
-                if answer.is_some() {
+                let forked = current.request(dir, report_w.as_fd(), log.as_fd()).is_ok()
+                    && current.answered();
+                if forked {
                     *launcher = Some(current);
                 }
                 // Otherwise dropping `current` reaps the dead one.
-                answer.is_some()
+                forked
             };
             // Only the monitor holds the write end now: EOF once it has
             // recorded the container's exit, or died.
@@ -357,7 +355,7 @@ fn become_monitor(dir: &Path, report: OwnedFd, log: OwnedFd, sigfd: SignalFd, ma
     crate::monitor::main(dir)
 }
 
-/// Tells the runtime that its request was handled (see [`Launcher::answer`]).
+/// Tells the runtime that its request was handled (see [`Launcher::answered`]).
 fn answer(sock: BorrowedFd, pid: i32) {
     // A runtime that is gone finds out by itself; the next recv sees the end.
     let _ = rustix::net::send(sock, &pid.to_le_bytes(), SendFlags::NOSIGNAL);
